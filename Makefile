@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: MIT
+# Front door: `make` builds build/ward; `make demo` and `make check` also
+# install what is missing (Debian 12, as root).
+BUILD ?= build
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all build deps demo check unit integration asan clean bench
+
+all: build
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+deps:
+	@./tools/install-deps.sh
+
+demo: deps build
+	@./tools/demo.sh $(BUILD)/ward
+
+check: deps build
+	@cd $(BUILD) && ctest --output-on-failure --timeout 600 -j1
+
+unit: build
+	@cd $(BUILD) && ctest --output-on-failure -L unit
+
+integration: build
+	@cd $(BUILD) && ctest --output-on-failure -L integration
+
+asan:
+	@$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DWARD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" check
+
+bench: build
+	@for b in tools/bench/*.sh; do echo "== $$b"; bash $$b $(BUILD)/ward || exit 1; done
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

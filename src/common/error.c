@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+#include "common/error.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static int vset(struct ward_error *err, int code, int with_errno, const char *fmt, va_list ap)
+{
+	if (!err)
+		return code;
+	int n = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	if (with_errno && code < 0 && n >= 0 && (size_t)n < sizeof(err->msg))
+		snprintf(err->msg + n, sizeof(err->msg) - n, ": %s", strerror(-code));
+	err->code = code;
+	return code;
+}
+
+int ward_err(struct ward_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vset(err, code, 1, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int ward_errx(struct ward_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vset(err, code, 0, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int ward_err_prefix(struct ward_error *err, const char *fmt, ...)
+{
+	char prefix[WARD_ERROR_MAX], old[WARD_ERROR_MAX];
+	va_list ap;
+
+	if (!err)
+		return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, err->msg, sizeof(old));
+	snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	return err->code;
+}
+
+void ward_err_clear(struct ward_error *err)
+{
+	if (err) {
+		err->code = 0;
+		err->msg[0] = '\0';
+	}
+}

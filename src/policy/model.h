@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* The compiled policy: plain C data produced by the compiler (src/policy) and
+ * only applied by the enforcer and the proxy. Every string is owned by the
+ * struct and released by ward_policy_free(). Positions (line, col) point into
+ * the policy file the item came from (0 when it came from a preset). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ward_pos {
+	uint32_t line;
+	uint32_t col;
+};
+
+enum ward_landlock_compat {
+	WARD_LANDLOCK_BEST_EFFORT = 0,
+	WARD_LANDLOCK_HARD_REQUIREMENT,
+};
+
+enum ward_enforcement {
+	WARD_ENFORCE = 0,
+	WARD_AUDIT,
+};
+
+enum ward_protocol {
+	WARD_PROTO_L4 = 0, /* no protocol key: L4 only */
+	WARD_PROTO_REST,   /* HTTP inspected, TLS terminated */
+	WARD_PROTO_TCP,
+};
+
+enum ward_access {
+	WARD_ACCESS_NONE = 0, /* explicit rules only */
+	WARD_ACCESS_READ_ONLY,
+	WARD_ACCESS_READ_WRITE,
+	WARD_ACCESS_FULL,
+};
+
+struct ward_fs_path {
+	char *path; /* absolute, normalised, no trailing slash (except "/") */
+	struct ward_pos pos;
+};
+
+struct ward_cidr {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t prefix;
+	uint8_t addr[16]; /* network byte order; IPv4 in the first 4 bytes */
+};
+
+struct ward_query_match {
+	char *key;
+	char *glob; /* value glob */
+};
+
+struct ward_l7_rule {
+	char *method; /* "GET", or "*" for any */
+	char *path;   /* glob: '*' one segment, '**' any depth */
+	struct ward_query_match *query;
+	size_t n_query;
+	struct ward_pos pos;
+};
+
+struct ward_endpoint {
+	char *host; /* exact, "*.x.com" (one label) or "**.x.com" (any depth) */
+	uint16_t *ports;
+	size_t n_ports;
+	enum ward_protocol protocol;
+	enum ward_enforcement enforcement;
+	enum ward_access access;
+	struct ward_l7_rule *rules;
+	size_t n_rules;
+	struct ward_l7_rule *deny_rules;
+	size_t n_deny_rules;
+	struct ward_cidr *allowed_ips;
+	size_t n_allowed_ips;
+	struct ward_pos pos;
+};
+
+struct ward_binary {
+	char *path; /* absolute; globs '*' and '**' allowed */
+	bool ancestors; /* also match when an ancestor process runs this binary */
+	struct ward_pos pos;
+};
+
+struct ward_net_policy {
+	char *key;  /* the map key under network_policies: names the rule in logs */
+	char *name; /* display name, defaults to key */
+	struct ward_binary *binaries;
+	size_t n_binaries;
+	struct ward_endpoint *endpoints;
+	size_t n_endpoints;
+	struct ward_pos pos;
+};
+
+struct ward_credential {
+	char *name;
+	char *env;    /* host environment variable with the secret */
+	char *host;   /* bound endpoint */
+	uint16_t port;
+	char *path;   /* path glob, "/**" when absent */
+	char *header; /* e.g. "Authorization" */
+	char *format; /* e.g. "Bearer {}" */
+	struct ward_pos pos;
+};
+
+struct ward_inference_route {
+	char *name;
+	char *provider; /* openai | anthropic | nvidia */
+	char *model;
+	char *base_url; /* NULL: the provider's default */
+	char *api_key_env;
+	char **aliases;
+	size_t n_aliases;
+	struct ward_pos pos;
+};
+
+struct ward_fs_binary_rule {
+	struct ward_binary binary;
+	struct ward_fs_path *read_only;
+	size_t n_read_only;
+	struct ward_fs_path *read_write;
+	size_t n_read_write;
+};
+
+struct ward_policy {
+	char *source_path; /* the file as given on the command line */
+	char *source;      /* exact text of the file */
+	size_t source_len;
+	char *compiled_json; /* canonical lowered form, as `ward policy compile --json` prints */
+	char rev[65];        /* sha256 hex of compiled_json */
+
+	/* filesystem_policy */
+	bool include_workdir;
+	struct ward_fs_path *read_only;
+	size_t n_read_only;
+	struct ward_fs_path *read_write;
+	size_t n_read_write;
+	struct ward_fs_binary_rule *fs_binaries;
+	size_t n_fs_binaries;
+
+	/* landlock */
+	enum ward_landlock_compat landlock_compat;
+
+	/* process: run_as; has_* false means "not set" (the caller picks the default) */
+	bool has_user;
+	char *run_as_user; /* a name, or NULL when numeric */
+	uid_t uid;         /* valid when run_as_user is NULL */
+	bool has_group;
+	char *run_as_group;
+	gid_t gid;
+
+	/* network_policies, sorted by key */
+	struct ward_net_policy *net;
+	size_t n_net;
+
+	struct ward_credential *credentials;
+	size_t n_credentials;
+
+	/* inference */
+	struct ward_inference_route *routes;
+	size_t n_routes;
+	struct ward_binary *inference_binaries; /* NULL/0: every binary may use inference.local */
+	size_t n_inference_binaries;
+	uint64_t inference_max_tokens; /* 0: no budget */
+
+	char **extends; /* presets applied, in order */
+	size_t n_extends;
+};
+
+void ward_policy_free(struct ward_policy *p);

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+/* One entry point per verb; argv[0] is the verb itself. Each returns the
+ * process exit status. */
+#pragma once
+
+int cmd_run(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);

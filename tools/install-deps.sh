@@ -1,0 +1,34 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Install everything ward needs to build and test on Debian 12. Idempotent: only
+# missing packages are installed, and apt-get update runs only when something is.
+set -eu
+
+PKGS="build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+libseccomp-dev libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libssl-dev
+libyaml-dev liblua5.4-dev libsqlite3-dev libcmocka-dev libcap-dev
+sqlite3 iproute2 nftables bubblewrap curl ca-certificates git python3 openssl
+util-linux procps passwd"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: must run as root (apt-get)" >&2
+	exit 1
+fi
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

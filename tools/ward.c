@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+/* ward: run AI coding agents under a policy the kernel enforces. A thin front
+ * end: each verb lives in its own cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "common/log.h"
+
+#ifndef WARD_VERSION
+#define WARD_VERSION "0.1.0"
+#endif
+
+static const char usage[] =
+	"Usage: ward [--verbose] COMMAND [ARGS...]\n"
+	"\n"
+	"Run AI coding agents (or any command) under a YAML policy that the Linux\n"
+	"kernel enforces, and keep every decision in a tamper-evident log.\n"
+	"\n"
+	"Commands:\n"
+	"  run --policy FILE [--log DB] [--workdir DIR] -- CMD [ARG...]\n"
+	"                         run CMD in a sandbox under the policy\n"
+	"  policy check FILE...   validate policies (errors as FILE:LINE:COL: message)\n"
+	"  policy compile FILE [--json]\n"
+	"                         print the compiled form\n"
+	"  logs [--log DB] [--json] [--layer L] [--action A] [--since T]\n"
+	"                         print decision-log rows\n"
+	"  doctor [--json]        report which kernel features ward can use here\n"
+	"\n"
+	"Run 'ward COMMAND --help' for the options of one command.\n"
+	"Decision log: --log, else $WARD_LOG, else /var/lib/ward/decisions.db.\n";
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} verbs[] = {
+		{ "run", cmd_run },
+		{ "policy", cmd_policy },
+		{ "logs", cmd_logs },
+		{ "doctor", cmd_doctor },
+	};
+	int i = 1;
+
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("ward %s\n", WARD_VERSION);
+			return 0;
+		} else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
+			ward_log_threshold = WARD_LOG_DEBUG;
+		} else {
+			fprintf(stderr, "ward: unknown option '%s'\n%s", argv[i], usage);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++)
+		if (!strcmp(argv[i], verbs[v].name))
+			return verbs[v].fn(argc - i, argv + i);
+	fprintf(stderr, "ward: unknown command '%s'\n%s", argv[i], usage);
+	return 2;
+}

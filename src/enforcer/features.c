@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: MIT
+#include "enforcer/features.h"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/filter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include <linux/perf_event.h>
+#include <sys/fanotify.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#endif
+#define LANDLOCK_CREATE_RULESET_VERSION_FLAG (1U << 0)
+
+int ward_feature_landlock_abi(void)
+{
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION_FLAG);
+	return abi < 0 ? -errno : (int)abi;
+}
+
+static void setf(struct ward_feature *f, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void setf(struct ward_feature *f, bool ok, const char *fmt, ...)
+{
+	va_list ap;
+	f->available = ok;
+	va_start(ap, fmt);
+	vsnprintf(f->detail, sizeof(f->detail), fmt, ap);
+	va_end(ap);
+}
+
+static void probe_landlock(struct ward_feature *f)
+{
+	int abi = ward_feature_landlock_abi();
+	if (abi > 0)
+		setf(f, true, "ABI %d", abi);
+	else if (abi == -ENOSYS)
+		setf(f, false, "kernel built without Landlock (ENOSYS)");
+	else if (abi == -EOPNOTSUPP)
+		setf(f, false, "Landlock disabled at boot (EOPNOTSUPP): add landlock to lsm=");
+	else
+		setf(f, false, "landlock_create_ruleset: %s", strerror(-abi));
+}
+
+static void probe_seccomp_notif(struct ward_feature *f)
+{
+	unsigned int action = SECCOMP_RET_USER_NOTIF;
+	if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0)
+		setf(f, true, "SECCOMP_RET_USER_NOTIF available");
+	else
+		setf(f, false, "SECCOMP_GET_ACTION_AVAIL(USER_NOTIF): %s", strerror(errno));
+}
+
+static void probe_seccomp(struct ward_feature *f)
+{
+	unsigned int action = SECCOMP_RET_ERRNO;
+	if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0)
+		setf(f, true, "seccomp filters with SECCOMP_RET_ERRNO");
+	else
+		setf(f, false, "seccomp: %s", strerror(errno));
+}
+
+static void probe_cgroup2(struct ward_feature *f)
+{
+	_cleanup_fclose_ FILE *mi = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+
+	if (!mi) {
+		setf(f, false, "/proc/self/mountinfo: %s", strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), mi)) {
+		/* "... mountpoint opts ... - fstype source superopts" */
+		char *sep = strstr(line, " - ");
+		char mnt[1024];
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) == 1) {
+			setf(f, true, "mounted at %s", mnt);
+			return;
+		}
+	}
+	setf(f, false, "no cgroup2 mount in /proc/self/mountinfo");
+}
+
+static void probe_btf(struct ward_feature *f)
+{
+	struct stat st;
+	if (stat("/sys/kernel/btf/vmlinux", &st) == 0)
+		setf(f, true, "/sys/kernel/btf/vmlinux (%lld bytes)", (long long)st.st_size);
+	else
+		setf(f, false, "/sys/kernel/btf/vmlinux: %s (CONFIG_DEBUG_INFO_BTF)", strerror(errno));
+}
+
+static void probe_prog_type(struct ward_feature *f, enum bpf_prog_type type)
+{
+	int r = libbpf_probe_bpf_prog_type(type, NULL);
+	if (r == 1)
+		setf(f, true, "a test program loaded");
+	else if (r == 0)
+		setf(f, false, "the kernel does not know this program type");
+	else
+		setf(f, false, "test load failed: %s", strerror(-r));
+}
+
+/* Tracing and LSM programs need a BTF target; load "r0 = 0; exit" against one. */
+static int load_btf_prog(enum bpf_prog_type type, enum bpf_attach_type attach, const char *func)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	struct btf *btf = btf__load_vmlinux_btf();
+	int id, fd;
+
+	if (!btf)
+		return -errno;
+	id = btf__find_by_name_kind(btf, func, BTF_KIND_FUNC);
+	btf__free(btf);
+	if (id < 0)
+		return -ENOENT;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach,
+		    .attach_btf_id = (__u32)id);
+	fd = bpf_prog_load(type, NULL, "GPL", insns, ARRAY_SIZE(insns), &opts);
+	if (fd < 0)
+		return -errno;
+	/* Loading is not enough for tracing programs: the attach is what EPERMs. */
+	int link = bpf_link_create(fd, 0, attach, NULL);
+	int e = link < 0 ? -errno : 0;
+	if (link >= 0)
+		close(link);
+	close(fd);
+	return e;
+}
+
+bool ward_feature_bpf_lsm_active(char *detail, unsigned size)
+{
+	char buf[512] = "";
+	_cleanup_close_ int fd = open("/sys/kernel/security/lsm", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (n > 0)
+		buf[n] = '\0';
+	if (n > 0 && !strstr(buf, "bpf")) {
+		snprintf(detail, size, "bpf not in the active LSMs (%s)", buf);
+		return false;
+	}
+	int r = load_btf_prog(BPF_PROG_TYPE_LSM, BPF_LSM_MAC, "bpf_lsm_file_open");
+	if (r < 0) {
+		snprintf(detail, size, "lsm/file_open load or attach: %s", strerror(-r));
+		return false;
+	}
+	snprintf(detail, size, "lsm/file_open loaded and attached");
+	return true;
+}
+
+static void probe_lsm(struct ward_feature *f)
+{
+	f->available = ward_feature_bpf_lsm_active(f->detail, sizeof(f->detail));
+}
+
+static void probe_fentry(struct ward_feature *f)
+{
+	int r = load_btf_prog(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, "do_sys_openat2");
+	if (r == 0)
+		setf(f, true, "fentry/do_sys_openat2 loaded and attached");
+	else
+		setf(f, false, "fentry load or attach: %s", strerror(-r));
+}
+
+static int attach_perf_kprobe(int prog_fd, const char *func)
+{
+	char buf[32] = "";
+	_cleanup_close_ int tfd = open("/sys/bus/event_source/devices/kprobe/type", O_RDONLY | O_CLOEXEC);
+	ssize_t n = tfd >= 0 ? read(tfd, buf, sizeof(buf) - 1) : -1;
+	struct perf_event_attr attr = { .size = sizeof(attr) };
+	_cleanup_close_ int pfd = -1;
+
+	if (n <= 0)
+		return -ENOENT;
+	attr.type = (unsigned)atoi(buf);
+	attr.config1 = (unsigned long)func; /* kprobe_func */
+	pfd = (int)syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (ioctl(pfd, PERF_EVENT_IOC_SET_BPF, prog_fd) < 0)
+		return -errno;
+	return 0;
+}
+
+/* A kprobe program loads almost everywhere; attaching is what a locked-down
+ * kernel refuses, so attach one (kprobe_multi) to know. */
+static void probe_kprobe(struct ward_feature *f)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	const char *syms[] = { "do_sys_openat2" };
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_KPROBE_MULTI);
+	LIBBPF_OPTS(bpf_link_create_opts, lopts, .kprobe_multi.syms = syms, .kprobe_multi.cnt = 1);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "GPL", insns, ARRAY_SIZE(insns), &opts);
+
+	if (fd < 0) {
+		setf(f, false, "kprobe load: %s", strerror(errno));
+		return;
+	}
+	int link = bpf_link_create(fd, 0, BPF_TRACE_KPROBE_MULTI, &lopts);
+	if (link >= 0) {
+		setf(f, true, "kprobe.multi/do_sys_openat2 attached");
+		close(link);
+	} else {
+		int multi_err = errno;
+		int r = attach_perf_kprobe(fd, "do_sys_openat2");
+		if (r == 0)
+			setf(f, true, "kprobe/do_sys_openat2 attached (perf event)");
+		else if (r == -ENOENT)
+			setf(f, false, "no kprobe PMU in /sys/bus/event_source (kprobe_multi: %s)",
+			     strerror(multi_err));
+		else
+			setf(f, false, "kprobe attach: %s (kprobe_multi: %s)", strerror(-r),
+			     strerror(multi_err));
+	}
+	close(fd);
+}
+
+static void probe_nftables(struct ward_feature *f)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	ssize_t n;
+	int r;
+
+	if (!nl) {
+		setf(f, false, "netlink netfilter socket: %s", strerror(errno));
+		return;
+	}
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		setf(f, false, "bind: %s", strerror(errno));
+		goto out;
+	}
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = 1;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		setf(f, false, "send: %s", strerror(errno));
+		goto out;
+	}
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	r = n > 0 ? mnl_cb_run(buf, (size_t)n, 1, mnl_socket_get_portid(nl), NULL, NULL) : -1;
+	if (r >= 0)
+		setf(f, true, "nf_tables answers (NFT_MSG_GETGEN)");
+	else
+		setf(f, false, "NFT_MSG_GETGEN: %s", strerror(errno));
+out:
+	mnl_socket_close(nl);
+}
+
+static void probe_fanotify(struct ward_feature *f)
+{
+	_cleanup_close_ int fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		setf(f, false, "fanotify_init(FAN_CLASS_CONTENT): %s", strerror(errno));
+		return;
+	}
+	/* A mark that is added and removed at once: the kernel rejects it with
+	 * EINVAL without CONFIG_FANOTIFY_ACCESS_PERMISSIONS. */
+	if (fanotify_mark(fd, FAN_MARK_ADD, FAN_OPEN_PERM, AT_FDCWD, "/") < 0) {
+		setf(f, false, "FAN_OPEN_PERM mark: %s", strerror(errno));
+		return;
+	}
+	fanotify_mark(fd, FAN_MARK_REMOVE, FAN_OPEN_PERM, AT_FDCWD, "/");
+	setf(f, true, "FAN_OPEN_PERM and FAN_OPEN_EXEC_PERM");
+}
+
+static void probe_userns(struct ward_feature *f)
+{
+	char buf[32] = "";
+	_cleanup_close_ int fd = open("/proc/sys/user/max_net_namespaces", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (n > 0 && atoi(buf) > 0)
+		setf(f, true, "max_net_namespaces=%d", atoi(buf));
+	else
+		setf(f, false, "network namespaces unavailable (max_net_namespaces=%s)", n > 0 ? buf : "?");
+	/* strip the newline read from /proc */
+	char *nl = strchr(f->detail, '\n');
+	if (nl)
+		*nl = '\0';
+}
+
+int ward_features_probe(struct ward_feature *ret, int max)
+{
+	static const struct {
+		const char *name, *what;
+		bool required;
+		void (*probe)(struct ward_feature *);
+		enum bpf_prog_type type;
+	} table[] = {
+		{ "landlock", "filesystem ceiling, TCP ports, scoping", false, probe_landlock, 0 },
+		{ "seccomp", "syscall filter (EPERM for dangerous calls)", true, probe_seccomp, 0 },
+		{ "seccomp.user_notif", "supervised syscalls", false, probe_seccomp_notif, 0 },
+		{ "cgroup2", "one cgroup leaf per sandbox, BPF attach point", true, probe_cgroup2, 0 },
+		{ "netns", "the sandbox's own network namespace", true, probe_userns, 0 },
+		{ "btf", "CO-RE reads of task->mm->exe_file", false, probe_btf, 0 },
+		{ "bpf.cgroup_sock_addr", "connect4/6, sendmsg4/6 per-binary verdicts", false, NULL,
+		  BPF_PROG_TYPE_CGROUP_SOCK_ADDR },
+		{ "bpf.sock_ops", "client address -> identity for the proxy", false, NULL,
+		  BPF_PROG_TYPE_SOCK_OPS },
+		{ "bpf.cgroup_skb", "packet accounting", false, NULL, BPF_PROG_TYPE_CGROUP_SKB },
+		{ "bpf.tracepoint", "filesystem denials observed", false, NULL,
+		  BPF_PROG_TYPE_TRACEPOINT },
+		{ "bpf.raw_tracepoint", "filesystem denials observed", false, NULL,
+		  BPF_PROG_TYPE_RAW_TRACEPOINT },
+		{ "bpf.lsm", "per-binary file rules in the kernel", false, probe_lsm, 0 },
+		{ "bpf.fentry", "low-overhead tracing", false, probe_fentry, 0 },
+		{ "bpf.kprobe", "not used: listed for comparison", false, probe_kprobe, 0 },
+		{ "nftables", "sandbox netns firewall with NFLOG", false, probe_nftables, 0 },
+		{ "fanotify.perm", "per-binary protected paths (blocking)", false, probe_fanotify, 0 },
+	};
+	int n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(table) && n < max; i++, n++) {
+		struct ward_feature *f = &ret[n];
+		memset(f, 0, sizeof(*f));
+		f->name = table[i].name;
+		f->what = table[i].what;
+		f->required = table[i].required;
+		if (table[i].probe)
+			table[i].probe(f);
+		else
+			probe_prog_type(f, table[i].type);
+	}
+	return n;
+}

@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for the shell integration tests: PASS/FAIL accounting and the
+# closing "N passed, N failed" line.
+: "${WARD:=$(pwd)/build/ward}"
+PASSED=0
+FAILED=0
+SKIPPED=0
+
+pass() { PASSED=$((PASSED + 1)); echo "PASS: $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*"; }
+skip() { SKIPPED=$((SKIPPED + 1)); echo "SKIP: $*"; }
+
+# check NAME CMD...: pass when CMD succeeds
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+need_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP: needs root"
+		exit 77
+	fi
+}
+
+finish() {
+	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+	[ "$FAILED" -eq 0 ]
+}

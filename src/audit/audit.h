@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -45,3 +46,81 @@ int ward_audit_store_policy(struct ward_audit *a, const struct ward_policy *p, s
 /* Flush everything queued, stop the writer and close. NULL is fine. */
 int ward_audit_close(struct ward_audit *a);
 uint64_t ward_audit_dropped(const struct ward_audit *a);
+
+/* Block until every row submitted before the call is committed (or given up
+ * after repeated write failures, which count as drops). Tests and `ward run`
+ * before it reports an exit status use it; the hot paths never do. */
+int ward_audit_flush(struct ward_audit *a);
+
+/* The fixed vocabularies of the `layer` and `action` columns. */
+bool ward_audit_layer_valid(const char *layer);
+bool ward_audit_action_valid(const char *action);
+extern const char *const ward_audit_layers[]; /* NULL-terminated */
+
+/* One stored row, as the hash chain and the readers see it. Strings are NULL
+ * for SQL NULL; has_pid/has_port false for NULL. */
+struct ward_audit_row {
+	int64_t id;
+	int64_t ts_ns;
+	const char *sandbox;
+	const char *layer;
+	const char *action;
+	const char *binary;
+	const char *binary_sha256;
+	bool has_pid;
+	int64_t pid;
+	const char *host;
+	const char *ip;
+	bool has_port;
+	int64_t port;
+	const char *protocol;
+	const char *method;
+	const char *path;
+	const char *rule;
+	const char *reason;
+	const char *policy_rev;
+	const char *hash; /* as stored; the reader fills it, the hash input ignores it */
+};
+
+#define WARD_AUDIT_GENESIS_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* The hash chain (docs/audit.md has the byte layout):
+ * hash = lower-hex sha256(prev_hash as 64 ASCII hex chars || canonical(row)),
+ * prev_hash = WARD_AUDIT_GENESIS_HASH for the first row. canonical() writes the
+ * fields id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid, host, ip,
+ * port, protocol, method, path, rule, reason, policy_rev in that order, each as
+ * 0x00 (NULL), 0x01 + int64 big-endian (integer), or 0x02 + uint32 big-endian
+ * length + bytes (text). `ward audit verify` recomputes it with this function. */
+int ward_audit_row_hash(const char prev_hash[65], const struct ward_audit_row *r, char out[65]);
+/* The canonical serialisation alone: returns the length it needs; writes only
+ * when cap is large enough. */
+size_t ward_audit_row_canonical(const struct ward_audit_row *r, uint8_t *buf, size_t cap);
+
+/* --- reading (ward logs, replay, verify) --- */
+
+struct ward_audit_filter {
+	const char *layer;   /* exact */
+	const char *action;  /* exact */
+	const char *binary;  /* exact, or a glob when it has * ? [ (SQLite GLOB) */
+	const char *host;    /* exact, or a glob as for binary */
+	const char *sandbox; /* exact */
+	uint64_t since_ns;   /* ts_ns >= since_ns; 0: no bound */
+	int64_t after_id;    /* id > after_id; 0: from the start */
+	uint64_t limit;      /* 0: no limit */
+};
+
+struct ward_audit_reader;
+
+/* Open an existing log read-only. -ENOENT when there is none. */
+int ward_audit_reader_open(const char *path, struct ward_audit_reader **ret, struct ward_error *err);
+void ward_audit_reader_close(struct ward_audit_reader *r);
+/* Call cb for each matching row in id order; the row's strings live until cb
+ * returns. A non-zero return from cb stops the walk and is returned. */
+int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_filter *f,
+			   int (*cb)(const struct ward_audit_row *row, void *userdata), void *userdata,
+			   struct ward_error *err);
+
+/* Parse --since: RFC 3339 ("2025-01-02T03:04:05.5Z", "...+02:00"), a unix time
+ * in seconds ("1735787045", fraction allowed), or a duration before now_ns
+ * ("90s", "10m", "2h", "1d", "1w"). -EINVAL on anything else. */
+int ward_audit_parse_time(const char *s, uint64_t now_ns, uint64_t *ret_ns);

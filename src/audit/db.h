@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal to src/audit: the one place SQLite result codes become -errno, and
+ * the schema every connection agrees on. */
+#pragma once
+
+#include <sqlite3.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+
+#define WARD_AUDIT_SCHEMA_VERSION 1
+/* How long a connection waits for another writer's lock before SQLITE_BUSY. */
+#define WARD_AUDIT_BUSY_MS 5000
+
+DEFINE_CLEANUP(sqlite3 *, sqlite3_close_v2)
+DEFINE_CLEANUP(sqlite3_stmt *, sqlite3_finalize)
+
+/* SQLite result code -> negative errno. */
+int audit_sqlite_errno(sqlite3 *db, int rc);
+/* Fill err with "what: sqlite message" and return the mapped -errno. */
+int audit_sqlite_err(struct ward_error *err, sqlite3 *db, int rc, const char *what);
+
+/* Open read-write (creating the file 0600 and missing directories 0700), set
+ * WAL, synchronous=NORMAL and busy_timeout, create the schema if missing. */
+int audit_db_open_rw(const char *path, sqlite3 **ret, struct ward_error *err);
+/* Open an existing database read-only and check its schema version. */
+int audit_db_open_ro(const char *path, sqlite3 **ret, struct ward_error *err);
+
+int audit_exec(sqlite3 *db, const char *sql, struct ward_error *err);

@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: MIT
+/* ward logs: print decision-log rows, filtered, as a table or JSON lines, and
+ * optionally follow new ones. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit/audit.h"
+#include "commands.h"
+#include "common/util.h"
+
+static const char logs_usage[] =
+	"Usage: ward logs [--log DB] [--json] [--follow] [--layer L] [--action A]\n"
+	"                 [--binary B] [--host H] [--sandbox ID] [--since T]\n"
+	"\n"
+	"Print the rows of ward's decision log in the order they were written: every\n"
+	"allow, deny and audit decision made by the kernel programs, nftables, the\n"
+	"proxy, the L7 rules, the DNS stub, inference routing, the filesystem watch and\n"
+	"the sandbox lifecycle.\n"
+	"\n"
+	"Options:\n"
+	"  --log DB        the decision log (default: $WARD_LOG, else\n"
+	"                  /var/lib/ward/decisions.db); opened read-only\n"
+	"  --json          one JSON object per line with the fields id, ts_ns, sandbox,\n"
+	"                  layer, action, binary, binary_sha256, pid, host, ip, port,\n"
+	"                  protocol, method, path, rule, reason, policy_rev, hash;\n"
+	"                  absent values are null\n"
+	"  -f, --follow    after the matching rows, keep printing new ones as they are\n"
+	"                  written (polled every 200 ms) until interrupted\n"
+	"  --layer L       only this layer: kernel, nft, proxy, l7, dns, inference, fs,\n"
+	"                  lifecycle\n"
+	"  --action A      only this action: allow, deny, audit\n"
+	"  --binary B      only this executable path; * ? [..] make it a glob\n"
+	"                  (e.g. '/usr/bin/*')\n"
+	"  --host H        only this destination host; globs as for --binary\n"
+	"  --sandbox ID    only this sandbox\n"
+	"  --since T       only rows at or after T: an RFC 3339 time\n"
+	"                  (2025-01-02T03:04:05Z, 2025-01-02T04:04:05.250+01:00), a unix\n"
+	"                  time in seconds, or a duration before now (30s, 10m, 2h, 1d, 1w)\n"
+	"  -h, --help      this text\n"
+	"\n"
+	"The table shows the local time with milliseconds, sandbox, layer, action,\n"
+	"binary, destination (host:port, ip:port or path), method, rule and reason;\n"
+	"long cells are shortened (use --json for everything), and a summary of\n"
+	"allowed / denied / audited rows per layer follows.\n"
+	"\n"
+	"Exit status: 0 on success, 1 when the log is missing or unreadable, 2 on\n"
+	"invalid options.\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+enum { W_TIME = 29, W_SANDBOX = 12, W_LAYER = 9, W_ACTION = 6, W_BINARY = 26, W_DEST = 34,
+       W_METHOD = 7, W_RULE = 20 };
+
+#define N_LAYERS 8 /* ward_audit_layers; one more slot pools anything else */
+
+struct counts {
+	uint64_t allow, deny, audit;
+};
+
+struct logs_state {
+	bool json;
+	bool header_done;
+	int64_t last_id;
+	uint64_t rows;
+	struct counts counts[N_LAYERS + 1];
+};
+
+/* Fit s into width columns: keep the tail of paths, the head of the rest. */
+static void cell(char *out, size_t width, const char *s, bool keep_tail)
+{
+	size_t n;
+
+	if (!s || !*s)
+		s = "-";
+	n = strlen(s);
+	if (n <= width) {
+		memcpy(out, s, n + 1);
+	} else if (keep_tail) {
+		memcpy(out, "...", 3);
+		memcpy(out + 3, s + n - (width - 3), width - 3 + 1);
+	} else {
+		memcpy(out, s, width - 3);
+		memcpy(out + width - 3, "...", 4);
+	}
+}
+
+static void local_time(int64_t ts_ns, char out[40])
+{
+	time_t t = (time_t)(ts_ns / 1000000000);
+	int ms = (int)((ts_ns % 1000000000) / 1000000);
+	struct tm tm;
+	char date[24], off[8];
+
+	if (!localtime_r(&t, &tm)) {
+		snprintf(out, 40, "%lld", (long long)ts_ns);
+		return;
+	}
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(off, sizeof(off), "%z", &tm);
+	/* ISO 8601 extended offset: +0100 -> +01:00 */
+	snprintf(out, 40, "%s.%03d%.3s:%.2s", date, ms, off, off + 3);
+}
+
+static void destination(const struct ward_audit_row *r, char *out, size_t len)
+{
+	const char *h = r->host ? r->host : r->ip;
+	bool v6 = !r->host && r->ip && strchr(r->ip, ':');
+	int n = 0;
+
+	if (h && r->has_port)
+		n = snprintf(out, len, v6 ? "[%s]:%lld" : "%s:%lld", h, (long long)r->port);
+	else if (h)
+		n = snprintf(out, len, "%s", h);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (r->path)
+		snprintf(out + n, len - (size_t)n, "%s", r->path);
+	else if (!h)
+		snprintf(out, len, "-");
+}
+
+static void count_row(struct logs_state *s, const struct ward_audit_row *r)
+{
+	size_t i = 0;
+	struct counts *c;
+
+	while (i < N_LAYERS && strcmp(ward_audit_layers[i], r->layer ? r->layer : ""))
+		i++;
+	c = &s->counts[i];
+	if (r->action && !strcmp(r->action, "allow"))
+		c->allow++;
+	else if (r->action && !strcmp(r->action, "deny"))
+		c->deny++;
+	else
+		c->audit++;
+}
+
+static void print_summary(const struct logs_state *s)
+{
+	if (!s->rows) {
+		puts("no matching decisions");
+		return;
+	}
+	printf("\n%llu decision%s\n", (unsigned long long)s->rows, s->rows == 1 ? "" : "s");
+	for (size_t i = 0; i <= N_LAYERS; i++) {
+		const struct counts *c = &s->counts[i];
+		if (!c->allow && !c->deny && !c->audit)
+			continue;
+		printf("  %-10s %8llu allowed %8llu denied %8llu audited\n",
+		       i < N_LAYERS ? ward_audit_layers[i] : "other", (unsigned long long)c->allow,
+		       (unsigned long long)c->deny, (unsigned long long)c->audit);
+	}
+}
+
+static void print_json(const struct ward_audit_row *r)
+{
+	FILE *o = stdout;
+
+	printf("{\"id\":%lld,\"ts_ns\":%lld,\"sandbox\":", (long long)r->id, (long long)r->ts_ns);
+	ward_json_str(o, r->sandbox);
+	fputs(",\"layer\":", o);
+	ward_json_str(o, r->layer);
+	fputs(",\"action\":", o);
+	ward_json_str(o, r->action);
+	fputs(",\"binary\":", o);
+	ward_json_str(o, r->binary);
+	fputs(",\"binary_sha256\":", o);
+	ward_json_str(o, r->binary_sha256);
+	if (r->has_pid)
+		printf(",\"pid\":%lld", (long long)r->pid);
+	else
+		fputs(",\"pid\":null", o);
+	fputs(",\"host\":", o);
+	ward_json_str(o, r->host);
+	fputs(",\"ip\":", o);
+	ward_json_str(o, r->ip);
+	if (r->has_port)
+		printf(",\"port\":%lld", (long long)r->port);
+	else
+		fputs(",\"port\":null", o);
+	fputs(",\"protocol\":", o);
+	ward_json_str(o, r->protocol);
+	fputs(",\"method\":", o);
+	ward_json_str(o, r->method);
+	fputs(",\"path\":", o);
+	ward_json_str(o, r->path);
+	fputs(",\"rule\":", o);
+	ward_json_str(o, r->rule);
+	fputs(",\"reason\":", o);
+	ward_json_str(o, r->reason);
+	fputs(",\"policy_rev\":", o);
+	ward_json_str(o, r->policy_rev);
+	fputs(",\"hash\":", o);
+	ward_json_str(o, r->hash);
+	fputs("}\n", o);
+}
+
+static void print_table_row(struct logs_state *s, const struct ward_audit_row *r)
+{
+	char t[40], sb[W_SANDBOX + 1], bin[W_BINARY + 1], dst[W_DEST + 1], rule[W_RULE + 1];
+	char meth[W_METHOD + 1], dest[4200];
+
+	if (!s->header_done) {
+		printf("%-*s %-*s %-*s %-*s %-*s %-*s %-*s %-*s %s\n", W_TIME, "TIME", W_SANDBOX,
+		       "SANDBOX", W_LAYER, "LAYER", W_ACTION, "ACTION", W_BINARY, "BINARY", W_DEST,
+		       "DESTINATION", W_METHOD, "METHOD", W_RULE, "RULE", "REASON");
+		s->header_done = true;
+	}
+	local_time(r->ts_ns, t);
+	destination(r, dest, sizeof(dest));
+	cell(sb, W_SANDBOX, r->sandbox, false);
+	cell(bin, W_BINARY, r->binary, true);
+	cell(dst, W_DEST, dest, false);
+	cell(meth, W_METHOD, r->method, false);
+	cell(rule, W_RULE, r->rule, false);
+	printf("%-*s %-*s %-*s %-*s %-*s %-*s %-*s %-*s %s\n", W_TIME, t, W_SANDBOX, sb, W_LAYER,
+	       r->layer ? r->layer : "-", W_ACTION, r->action ? r->action : "-", W_BINARY, bin,
+	       W_DEST, dst, W_METHOD, meth, W_RULE, rule, r->reason && *r->reason ? r->reason : "-");
+}
+
+static int on_row(const struct ward_audit_row *r, void *userdata)
+{
+	struct logs_state *s = userdata;
+
+	s->last_id = r->id;
+	s->rows++;
+	count_row(s, r);
+	if (s->json)
+		print_json(r);
+	else
+		print_table_row(s, r);
+	return 0;
+}
+
+__attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ward logs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'ward logs --help'.\n", stderr);
+	return 2;
+}
+
+int cmd_logs(int argc, char **argv)
+{
+	enum { O_LOG = 256, O_JSON, O_LAYER, O_ACTION, O_BINARY, O_HOST, O_SANDBOX, O_SINCE };
+	static const struct option opts[] = {
+		{ "log", required_argument, NULL, O_LOG },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "layer", required_argument, NULL, O_LAYER },
+		{ "action", required_argument, NULL, O_ACTION },
+		{ "binary", required_argument, NULL, O_BINARY },
+		{ "host", required_argument, NULL, O_HOST },
+		{ "sandbox", required_argument, NULL, O_SANDBOX },
+		{ "since", required_argument, NULL, O_SINCE },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct ward_audit_filter f = { 0 };
+	struct logs_state s = { 0 };
+	struct ward_audit_reader *rd = NULL;
+	struct ward_error err = { 0 };
+	const char *path = NULL;
+	bool follow = false;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_LOG:
+			path = optarg;
+			break;
+		case O_JSON:
+			s.json = true;
+			break;
+		case 'f':
+			follow = true;
+			break;
+		case O_LAYER:
+			if (!ward_audit_layer_valid(optarg))
+				return bad_usage("unknown layer '%s' (kernel, nft, proxy, l7, dns, "
+						 "inference, fs, lifecycle)", optarg);
+			f.layer = optarg;
+			break;
+		case O_ACTION:
+			if (!ward_audit_action_valid(optarg))
+				return bad_usage("unknown action '%s' (allow, deny, audit)", optarg);
+			f.action = optarg;
+			break;
+		case O_BINARY:
+			f.binary = optarg;
+			break;
+		case O_HOST:
+			f.host = optarg;
+			break;
+		case O_SANDBOX:
+			f.sandbox = optarg;
+			break;
+		case O_SINCE:
+			if (ward_audit_parse_time(optarg, ward_now_ns(), &f.since_ns) < 0)
+				return bad_usage("invalid time '%s' (RFC 3339, unix seconds, or a "
+						 "duration such as 10m, 2h, 1d)", optarg);
+			break;
+		case 'h':
+			fputs(logs_usage, stdout);
+			return 0;
+		default:
+			fputs("Try 'ward logs --help'.\n", stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument '%s'", argv[optind]);
+	if (!path)
+		path = ward_audit_default_path();
+
+	r = ward_audit_reader_open(path, &rd, &err);
+	if (r < 0) {
+		fprintf(stderr, "ward logs: %s\n", err.msg);
+		return 1;
+	}
+	if (follow) {
+		struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: wake the sleep */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	for (;;) {
+		f.after_id = s.last_id;
+		r = ward_audit_reader_each(rd, &f, on_row, &s, &err);
+		if (r < 0)
+			break;
+		fflush(stdout);
+		if (!follow || stop_requested)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 200 * 1000 * 1000 }, NULL);
+		if (stop_requested)
+			break;
+	}
+	ward_audit_reader_close(rd);
+	if (r < 0) {
+		fprintf(stderr, "ward logs: %s\n", err.msg);
+		return 1;
+	}
+	if (!s.json)
+		print_summary(&s);
+	return 0;
+}

@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: MIT OR GPL-2.0
+/* Per-binary egress, decided in the kernel before a packet exists.
+ *
+ * cgroup connect4/6 and sendmsg4/6 identify the calling process by the
+ * (dev, inode) of its executable (task->mm->exe_file), decide with
+ * egress_decide.h, and either deny (EPERM), allow, or rewrite the destination
+ * to the proxy's transparent port. Proxied connections are recorded under the
+ * socket cookie; sock_ops copies that record under the client's local
+ * (address, port) at TCP_CONNECT_CB, so the proxy identifies an accepted
+ * connection with one lookup of its peer address. Every verdict is a ring
+ * buffer event. See docs/egress.md. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "egress_decide.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+const volatile struct ward_cfg cfg = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARD_MAX_IDENTITIES);
+	__type(key, struct ward_ident_key);
+	__type(value, struct ward_ident_val);
+} identities SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARD_MAX_PORTS);
+	__type(key, struct ward_port_key);
+	__type(value, __u8);
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, WARD_MAX_CIDRS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ward_cidr_key);
+	__type(value, __u8);
+} cidrs SEC(".maps");
+
+/* socket cookie -> connection; removed when the socket closes */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARD_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, struct ward_conn);
+} conns SEC(".maps");
+
+/* client (address, port) -> connection, for the proxy */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARD_MAX_CONNS);
+	__type(key, struct ward_peer_key);
+	__type(value, struct ward_conn);
+} peers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, WARD_RINGBUF_BYTES);
+} events SEC(".maps");
+
+/* [0] ring buffer events dropped, [1] peer records that did not fit */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+static __always_inline int ward_port_allowed(__u32 entry, __u16 port)
+{
+	struct ward_port_key k = { .entry = entry, .port = port };
+
+	return bpf_map_lookup_elem(&ports, &k) != NULL;
+}
+
+static __always_inline int ward_ip_allowed(__u32 entry, const struct ward_addr *a)
+{
+	struct ward_cidr_key k;
+
+	ward_cidr_key_make(&k, entry, a, 128);
+	return bpf_map_lookup_elem(&cidrs, &k) != NULL;
+}
+
+static __always_inline void count_drop(__u32 idx)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &idx);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void exe_ident(struct task_struct *t, struct ward_ident_key *k)
+{
+	struct file *f = BPF_CORE_READ(t, mm, exe_file);
+
+	k->dev = 0;
+	k->ino = 0;
+	if (!f)
+		return;
+	k->ino = BPF_CORE_READ(f, f_inode, i_ino);
+	k->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+}
+
+/* The process's own executable decides when it is known; otherwise the
+ * nearest ancestor (up to WARD_ANCESTOR_DEPTH) whose identity opts in. */
+static __always_inline struct ward_ident_val *resolve(struct ward_ident_key *k, __u8 *ret_depth)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct ward_ident_key own, pk;
+	struct ward_ident_val *v;
+
+	*ret_depth = 0;
+	exe_ident(t, &own);
+	*k = own;
+	v = bpf_map_lookup_elem(&identities, &own);
+	if (v)
+		return v;
+#pragma unroll
+	for (int i = 1; i <= WARD_ANCESTOR_DEPTH; i++) {
+		t = BPF_CORE_READ(t, real_parent);
+		if (!t)
+			break;
+		exe_ident(t, &pk);
+		v = bpf_map_lookup_elem(&identities, &pk);
+		if (v && (v->flags & WARD_IDENT_ANCESTORS)) {
+			*k = pk;
+			*ret_depth = i;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+static __always_inline void emit(__u8 hook, const struct ward_req *req, const struct ward_result *r,
+				 const struct ward_ident_key *k, const struct ward_ident_val *v,
+				 __u8 depth, __u64 pid_tgid)
+{
+	struct ward_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_drop(0);
+		return;
+	}
+	e->version = WARD_ABI_VERSION;
+	e->verdict = r->verdict;
+	e->reason = r->reason;
+	e->hook = hook;
+	e->proto = req->proto;
+	e->depth = depth;
+	e->pad0 = 0;
+	e->pid = (__u32)pid_tgid;
+	e->tgid = pid_tgid >> 32;
+	e->entry = v ? v->entry : WARD_ENTRY_NONE;
+	e->pad1 = 0;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->dev = k->dev;
+	e->ino = k->ino;
+	__builtin_memcpy(e->dst, &r->dst, 16);
+	__builtin_memcpy(e->orig, &req->dst, 16);
+	e->dst_port = r->port;
+	e->orig_port = req->port;
+	e->pad2 = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Decide, record proxied connections, emit the event. Returns the verdict;
+ * r->dst/r->port hold the destination to write back. */
+static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *req,
+				  struct ward_result *r, __u8 hook)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct ward_ident_key k;
+	struct ward_ident_val *v;
+	__u8 depth;
+
+	req->proto = ctx->protocol;
+	req->pad = 0;
+	v = resolve(&k, &depth);
+	ward_decide(&cfg, req, v, r);
+	if (r->record) {
+		struct ward_conn c = {
+			.dev = k.dev,
+			.ino = k.ino,
+			.cookie = bpf_get_socket_cookie(ctx),
+			.entry = v ? v->entry : WARD_ENTRY_NONE,
+			.tgid = pid_tgid >> 32,
+			.orig_port = req->port,
+			.flags = r->conn_flags,
+			.depth = depth,
+		};
+
+		__builtin_memcpy(c.orig, &req->dst, 16);
+		/* Without the record the proxy could not tell who this is: fail closed. */
+		if (bpf_map_update_elem(&conns, &c.cookie, &c, BPF_ANY)) {
+			r->verdict = WARD_VERDICT_DENY;
+			r->reason = WARD_REASON_CONN_FULL;
+			r->dst = req->dst;
+			r->port = req->port;
+		}
+	}
+	emit(hook, req, r, &k, v, depth, pid_tgid);
+	return r->verdict;
+}
+
+static __always_inline int sock_addr4(struct bpf_sock_addr *ctx, __u8 hook)
+{
+	struct ward_result r;
+	struct ward_req req;
+
+	ward_addr_from4(&req.dst, ctx->user_ip4);
+	req.port = bpf_ntohs(ctx->user_port);
+	switch (handle(ctx, &req, &r, hook)) {
+	case WARD_VERDICT_REDIRECT:
+		ctx->user_ip4 = r.dst.w[3];
+		ctx->user_port = bpf_htons(r.port);
+		return 1;
+	case WARD_VERDICT_ALLOW:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static __always_inline int sock_addr6(struct bpf_sock_addr *ctx, __u8 hook)
+{
+	struct ward_result r;
+	struct ward_req req;
+
+	req.dst.w[0] = ctx->user_ip6[0];
+	req.dst.w[1] = ctx->user_ip6[1];
+	req.dst.w[2] = ctx->user_ip6[2];
+	req.dst.w[3] = ctx->user_ip6[3];
+	req.port = bpf_ntohs(ctx->user_port);
+	switch (handle(ctx, &req, &r, hook)) {
+	case WARD_VERDICT_REDIRECT:
+		ctx->user_ip6[0] = r.dst.w[0];
+		ctx->user_ip6[1] = r.dst.w[1];
+		ctx->user_ip6[2] = r.dst.w[2];
+		ctx->user_ip6[3] = r.dst.w[3];
+		ctx->user_port = bpf_htons(r.port);
+		return 1;
+	case WARD_VERDICT_ALLOW:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+SEC("cgroup/connect4")
+int ward_connect4(struct bpf_sock_addr *ctx)
+{
+	return sock_addr4(ctx, WARD_HOOK_CONNECT4);
+}
+
+SEC("cgroup/connect6")
+int ward_connect6(struct bpf_sock_addr *ctx)
+{
+	return sock_addr6(ctx, WARD_HOOK_CONNECT6);
+}
+
+SEC("cgroup/sendmsg4")
+int ward_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return sock_addr4(ctx, WARD_HOOK_SENDMSG4);
+}
+
+SEC("cgroup/sendmsg6")
+int ward_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return sock_addr6(ctx, WARD_HOOK_SENDMSG6);
+}
+
+/* The client's local address as the proxy will see it as its peer. An IPv6
+ * socket connected to a mapped address is an IPv4 connection: use local_ip4. */
+static __always_inline void peer_key(struct bpf_sock_ops *skops, struct ward_peer_key *pk)
+{
+	struct ward_addr a;
+
+	a.w[0] = skops->local_ip6[0];
+	a.w[1] = skops->local_ip6[1];
+	a.w[2] = skops->local_ip6[2];
+	a.w[3] = skops->local_ip6[3];
+	if (skops->family == AF_INET || ward_addr_is_mapped(&a) ||
+	    (a.w[0] | a.w[1] | a.w[2] | a.w[3]) == 0)
+		ward_addr_from4(&a, skops->local_ip4);
+	__builtin_memcpy(pk->addr, &a, 16);
+	pk->port = skops->local_port;
+	pk->pad = 0;
+}
+
+SEC("sockops")
+int ward_sockops(struct bpf_sock_ops *skops)
+{
+	struct ward_peer_key pk;
+	struct ward_conn *c, *p;
+	__u64 cookie;
+
+	switch (skops->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		cookie = bpf_get_socket_cookie(skops);
+		c = bpf_map_lookup_elem(&conns, &cookie);
+		if (!c)
+			break;
+		peer_key(skops, &pk);
+		if (bpf_map_update_elem(&peers, &pk, c, BPF_ANY))
+			count_drop(1);
+		/* to remove both records when the socket closes */
+		bpf_sock_ops_cb_flags_set(skops,
+					  skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] != BPF_TCP_CLOSE)
+			break;
+		cookie = bpf_get_socket_cookie(skops);
+		peer_key(skops, &pk);
+		/* the port may already belong to a newer connection: only our own record */
+		p = bpf_map_lookup_elem(&peers, &pk);
+		if (p && p->cookie == cookie)
+			bpf_map_delete_elem(&peers, &pk);
+		bpf_map_delete_elem(&conns, &cookie);
+		break;
+	default:
+		break;
+	}
+	return 1;
+}

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/* The egress verdict, as pure functions over ABI types. Compiled into
+ * bpf/egress.bpf.c and, unchanged, into the host unit tests
+ * (tests/unit/test_egress_decide.c), so every branch is tested even where the
+ * kernel would not load the program.
+ *
+ * The includer defines, after including this file:
+ *   static __always_inline int ward_port_allowed(__u32 entry, __u16 port);
+ *   static __always_inline int ward_ip_allowed(__u32 entry, const struct ward_addr *a);
+ * (map lookups in BPF, plain tables in the tests). User space that only needs
+ * the address helpers defines WARD_DECIDE_HELPERS_ONLY. */
+#pragma once
+
+#include "ward/abi.h"
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ward_htonl(x) __builtin_bswap32(x)
+#else
+#define ward_htonl(x) (x)
+#endif
+
+struct ward_addr;
+#ifndef WARD_DECIDE_HELPERS_ONLY
+/* Defined by the includer, after this header (see the top of the file). */
+static __always_inline int ward_port_allowed(__u32 entry, __u16 port);
+static __always_inline int ward_ip_allowed(__u32 entry, const struct ward_addr *a);
+#endif
+
+#define WARD_IPPROTO_TCP 6
+#define WARD_IPPROTO_UDP 17
+
+/* An address as four network-order words; IPv4 is ::ffff:a.b.c.d. */
+struct ward_addr {
+	__u32 w[4];
+};
+
+/* Configuration (rodata in BPF). Addresses in mapped/native form. */
+struct ward_cfg {
+	struct ward_addr proxy4; /* ::ffff:proxy IPv4 */
+	struct ward_addr proxy6; /* valid with WARD_CFG_PROXY6 */
+	struct ward_addr dns4;
+	struct ward_addr dns6; /* valid with WARD_CFG_DNS6 */
+	__u16 explicit_port;
+	__u16 transparent_port;
+	__u16 dns_port;
+	__u16 pad;
+	__u32 flags; /* WARD_CFG_* */
+};
+
+struct ward_req {
+	struct ward_addr dst;
+	__u16 port;
+	__u8 proto;
+	__u8 pad;
+};
+
+struct ward_result {
+	__u8 verdict; /* enum ward_verdict */
+	__u8 reason;  /* enum ward_reason */
+	__u8 conn_flags;
+	__u8 record; /* 1: store a ward_conn under the socket cookie (proxied TCP) */
+	__u16 port;  /* destination after the verdict */
+	__u16 pad;
+	struct ward_addr dst;
+};
+
+static __always_inline void ward_addr_from4(struct ward_addr *a, __u32 ip4_be)
+{
+	a->w[0] = 0;
+	a->w[1] = 0;
+	a->w[2] = ward_htonl(0x0000ffff);
+	a->w[3] = ip4_be;
+}
+
+static __always_inline int ward_addr_eq(const struct ward_addr *a, const volatile struct ward_addr *b)
+{
+	return a->w[0] == b->w[0] && a->w[1] == b->w[1] && a->w[2] == b->w[2] && a->w[3] == b->w[3];
+}
+
+static __always_inline int ward_addr_is_mapped(const struct ward_addr *a)
+{
+	return a->w[0] == 0 && a->w[1] == 0 && a->w[2] == ward_htonl(0x0000ffff);
+}
+
+/* 127.0.0.0/8 and ::1, and the unspecified addresses, which connect() sends
+ * to the local host: all stay inside the sandbox's own network namespace. */
+static __always_inline int ward_addr_is_loopback(const struct ward_addr *a)
+{
+	if (ward_addr_is_mapped(a))
+		return (a->w[3] & ward_htonl(0xff000000)) == ward_htonl(0x7f000000) || a->w[3] == 0;
+	return a->w[0] == 0 && a->w[1] == 0 && a->w[2] == 0 &&
+	       (a->w[3] == ward_htonl(1) || a->w[3] == 0);
+}
+
+static __always_inline int ward_is_proxy(const volatile struct ward_cfg *cfg,
+					 const struct ward_addr *a)
+{
+	if (ward_addr_eq(a, &cfg->proxy4))
+		return 1;
+	return (cfg->flags & WARD_CFG_PROXY6) && ward_addr_eq(a, &cfg->proxy6);
+}
+
+static __always_inline int ward_is_dns(const volatile struct ward_cfg *cfg,
+				       const struct ward_addr *a)
+{
+	if (ward_addr_eq(a, &cfg->dns4))
+		return 1;
+	return (cfg->flags & WARD_CFG_DNS6) && ward_addr_eq(a, &cfg->dns6);
+}
+
+static __always_inline int ward_set(struct ward_result *r, __u8 verdict, __u8 reason)
+{
+	r->verdict = verdict;
+	r->reason = reason;
+	return verdict;
+}
+
+#ifndef WARD_DECIDE_HELPERS_ONLY
+/* Returns the verdict (also in r). id: the identity map value of the process (or of the ancestor that matched),
+ * NULL when the executable is unknown. */
+static __always_inline int ward_decide(const volatile struct ward_cfg *cfg,
+					const struct ward_req *req,
+					const struct ward_ident_val *id, struct ward_result *r)
+{
+	int has_policy = id && id->entry != WARD_ENTRY_NONE;
+	int may_infer = (cfg->flags & WARD_CFG_INFERENCE_ALL) ||
+			(id && (id->flags & WARD_IDENT_INFERENCE));
+
+	r->dst = req->dst;
+	r->port = req->port;
+	r->conn_flags = 0;
+	r->record = 0;
+	r->pad = 0;
+
+	if (ward_addr_is_loopback(&req->dst))
+		return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_LOOPBACK);
+	if (req->proto != WARD_IPPROTO_TCP && req->proto != WARD_IPPROTO_UDP)
+		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PROTOCOL);
+
+	if (ward_is_proxy(cfg, &req->dst) && req->proto == WARD_IPPROTO_TCP &&
+	    req->port == cfg->explicit_port) {
+		if (has_policy) {
+			r->record = 1;
+			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_PROXY_EXPLICIT);
+		}
+		if (may_infer) {
+			r->record = 1;
+			r->conn_flags = WARD_CONN_INFERENCE;
+			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_INFERENCE);
+		}
+		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+	}
+	/* DNS (UDP, or TCP for truncated answers) to the stub: the stub answers
+	 * only names the policy allows, so anyone who may use the proxy may ask. */
+	if (ward_is_dns(cfg, &req->dst) && req->port == cfg->dns_port) {
+		if (has_policy || may_infer)
+			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_DNS_STUB);
+		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+	}
+	if (!has_policy)
+		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+	if (ward_is_proxy(cfg, &req->dst))
+		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PROXY_PORT);
+	if (req->proto == WARD_IPPROTO_UDP)
+		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_UDP);
+	/* The kernel narrows to the ports of the binary's endpoints; the host
+	 * check (and the port again, per host) is the proxy's. */
+	if (!ward_port_allowed(id->entry, req->port))
+		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PORT);
+
+	if (ward_addr_is_mapped(&req->dst)) {
+		r->dst.w[0] = cfg->proxy4.w[0];
+		r->dst.w[1] = cfg->proxy4.w[1];
+		r->dst.w[2] = cfg->proxy4.w[2];
+		r->dst.w[3] = cfg->proxy4.w[3];
+	} else if (cfg->flags & WARD_CFG_PROXY6) {
+		r->dst.w[0] = cfg->proxy6.w[0];
+		r->dst.w[1] = cfg->proxy6.w[1];
+		r->dst.w[2] = cfg->proxy6.w[2];
+		r->dst.w[3] = cfg->proxy6.w[3];
+	} else {
+		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_PROXY6);
+	}
+	r->port = cfg->transparent_port;
+	r->record = 1;
+	r->conn_flags = WARD_CONN_REDIRECTED;
+	if (ward_ip_allowed(id->entry, &req->dst))
+		r->conn_flags |= WARD_CONN_ALLOWED_IP;
+	return ward_set(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
+}
+#endif /* WARD_DECIDE_HELPERS_ONLY */
+
+/* LPM key for (entry, address, prefix); prefix counts address bits of the
+ * 16-byte form, so an IPv4 /8 is 96 + 8. */
+static __always_inline void ward_cidr_key_make(struct ward_cidr_key *k, __u32 entry,
+					       const struct ward_addr *a, __u32 prefix)
+{
+	__u32 *w = (__u32 *)k->addr;
+
+	k->prefixlen = 32 + prefix;
+	k->entry = ward_htonl(entry);
+	w[0] = a->w[0];
+	w[1] = a->w[1];
+	w[2] = a->w[2];
+	w[3] = a->w[3];
+}

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/* The only header shared by the BPF programs (bpf/egress.bpf.c) and user space
+ * (src/enforcer/egress*.c, the proxy): map keys, map values and ring buffer
+ * events. Fixed-width types, explicit padding, no pointers; sizes are asserted
+ * so a change on one side cannot silently misread the other.
+ *
+ * Addresses are always 16 bytes in network byte order; IPv4 is stored in its
+ * IPv4-mapped IPv6 form (::ffff:a.b.c.d), so an IPv4 destination and the same
+ * destination written as a mapped IPv6 address are one and the same key.
+ * Ports are host byte order. */
+#pragma once
+
+#ifdef __bpf__
+/* vmlinux.h provides __u8 .. __u64 */
+#else
+#include <linux/types.h>
+#endif
+
+#define WARD_ABI_VERSION 1
+
+/* Limits (map sizes). A full identity/port/CIDR map is a load error in user
+ * space; a full connection map makes connect() fail closed (EPERM). */
+#define WARD_MAX_IDENTITIES 4096
+#define WARD_MAX_PORTS 8192	 /* (entry, port) pairs */
+#define WARD_MAX_CIDRS 4096	 /* (entry, cidr) pairs */
+#define WARD_MAX_CONNS 16384	 /* live proxied connections per sandbox */
+#define WARD_RINGBUF_BYTES (256 * 1024)
+#define WARD_ANCESTOR_DEPTH 4 /* parents walked for identities marked WARD_IDENT_ANCESTORS */
+
+/* entry value meaning "this identity has no network policy" (inference only) */
+#define WARD_ENTRY_NONE 0xffffffffu
+
+/* rodata flags (struct ward_egress_cfg in egress.bpf.c) */
+#define WARD_CFG_PROXY6 (1u << 0)	  /* proxy6 is set */
+#define WARD_CFG_DNS6 (1u << 1)		  /* dns6 is set */
+#define WARD_CFG_INFERENCE_ALL (1u << 2) /* inference routes, no inference.binaries list */
+
+/* identity flags */
+#define WARD_IDENT_ANCESTORS (1u << 0) /* also matches descendants (up to the depth) */
+#define WARD_IDENT_INFERENCE (1u << 1) /* may reach the proxy's explicit port for inference */
+
+/* connection flags */
+#define WARD_CONN_REDIRECTED (1u << 0) /* was a direct connection, rewritten to the proxy */
+#define WARD_CONN_ALLOWED_IP (1u << 1) /* original destination inside an allowed_ips CIDR */
+#define WARD_CONN_INFERENCE (1u << 2)  /* allowed to the proxy only for inference.local */
+
+enum ward_verdict {
+	WARD_VERDICT_ALLOW = 1,
+	WARD_VERDICT_DENY = 2,
+	WARD_VERDICT_REDIRECT = 3,
+};
+
+enum ward_reason {
+	WARD_REASON_LOOPBACK = 1,
+	WARD_REASON_PROXY_EXPLICIT,  /* binary with policy to the proxy's explicit port */
+	WARD_REASON_INFERENCE,	     /* to the proxy's explicit port for inference.local */
+	WARD_REASON_DNS_STUB,	     /* DNS to the stub */
+	WARD_REASON_REDIRECT,	     /* direct connection rewritten to the transparent port */
+	WARD_REASON_NO_POLICY,	     /* binary has no network policy */
+	WARD_REASON_UDP,	     /* UDP other than DNS to the stub */
+	WARD_REASON_PORT,	     /* port in none of the binary's endpoints */
+	WARD_REASON_PROXY_PORT,	     /* proxy address, port other than the explicit one */
+	WARD_REASON_NO_PROXY6,	     /* native IPv6 destination, no IPv6 proxy address */
+	WARD_REASON_CONN_FULL,	     /* connection map full: fail closed */
+	WARD_REASON_PROTOCOL,	     /* neither TCP nor UDP */
+	WARD_REASON_MAX,
+};
+
+enum ward_hook {
+	WARD_HOOK_CONNECT4 = 1,
+	WARD_HOOK_CONNECT6,
+	WARD_HOOK_SENDMSG4,
+	WARD_HOOK_SENDMSG6,
+};
+
+/* identity map key: the executable file. dev is the kernel's encoding,
+ * MAJOR << 20 | MINOR (user space converts st_dev with major()/minor()). */
+struct ward_ident_key {
+	__u64 dev;
+	__u64 ino;
+};
+_Static_assert(sizeof(struct ward_ident_key) == 16, "ward_ident_key");
+
+struct ward_ident_val {
+	__u32 entry; /* index of the entry (set of network policies), or WARD_ENTRY_NONE */
+	__u32 flags; /* WARD_IDENT_* */
+};
+_Static_assert(sizeof(struct ward_ident_val) == 8, "ward_ident_val");
+
+/* ports map key: (entry, port) present = port used by one of the entry's endpoints */
+struct ward_port_key {
+	__u32 entry;
+	__u16 port;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct ward_port_key) == 8, "ward_port_key");
+
+/* LPM trie key for allowed_ips: prefixlen counts the 32 entry bits too, so a
+ * lookup only ever matches CIDRs of its own entry. */
+struct ward_cidr_key {
+	__u32 prefixlen; /* 32 + CIDR prefix (IPv4 prefixes + 96, being mapped) */
+	__u32 entry;	 /* big endian, so that it is the leading bits of the key */
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct ward_cidr_key) == 24, "ward_cidr_key");
+
+/* One proxied connection, stored by connect4/6 under the socket cookie and
+ * copied by sock_ops under the client's (address, port). */
+struct ward_conn {
+	__u64 dev; /* identity that decided (the matched ancestor's when depth > 0) */
+	__u64 ino;
+	__u64 cookie;	 /* socket cookie of the client socket */
+	__u32 entry;	 /* entry index, or WARD_ENTRY_NONE */
+	__u32 tgid;	 /* process id (initial pid namespace) */
+	__u8 orig[16];	 /* original destination */
+	__u16 orig_port; /* original destination port */
+	__u8 flags;	 /* WARD_CONN_* */
+	__u8 depth;	 /* 0: the process's own executable; n: its n-th ancestor */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ward_conn) == 56, "ward_conn");
+
+/* peer map key: the client's local address and port as the proxy sees them */
+struct ward_peer_key {
+	__u8 addr[16];
+	__u16 port;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct ward_peer_key) == 20, "ward_peer_key");
+
+/* ring buffer event: one per verdict */
+struct ward_event {
+	__u16 version; /* WARD_ABI_VERSION */
+	__u8 verdict;  /* enum ward_verdict */
+	__u8 reason;   /* enum ward_reason */
+	__u8 hook;     /* enum ward_hook */
+	__u8 proto;    /* IPPROTO_TCP, IPPROTO_UDP, ... */
+	__u8 depth;
+	__u8 pad0;
+	__u32 pid;   /* thread id (initial pid namespace) */
+	__u32 tgid;  /* process id */
+	__u32 entry; /* WARD_ENTRY_NONE when the binary is unknown */
+	__u32 pad1;
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u64 dev;   /* identity that decided (own executable when unknown) */
+	__u64 ino;
+	__u8 dst[16]; /* destination after the verdict (the proxy when redirected) */
+	__u8 orig[16]; /* destination the program asked for */
+	__u16 dst_port;
+	__u16 orig_port;
+	__u32 pad2;
+	char comm[16]; /* display only, never used for a decision */
+};
+_Static_assert(sizeof(struct ward_event) == 104, "ward_event");

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: MIT
+/* Loader for bpf/egress.bpf.c: open → configure rodata → load → fill maps →
+ * attach to the sandbox cgroup; the proxy's identity lookups. */
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/util.h"
+#include "enforcer/egress_internal.h"
+/* before the skeleton, which names struct ward_cfg */
+#define WARD_DECIDE_HELPERS_ONLY
+#include "../../bpf/egress_decide.h"
+#include "egress.skel.h"
+
+DEFINE_CLEANUP(struct egress_bpf *, egress_bpf__destroy)
+DEFINE_CLEANUP(struct ward_egress *, ward_egress_free)
+
+static void addr_from_in6(struct ward_addr *a, const struct in6_addr *in6)
+{
+	memcpy(a->w, in6->s6_addr, 16);
+}
+
+static void cfg_fill(struct ward_cfg *c, const struct ward_policy *p,
+		     const struct ward_egress_config *cfg)
+{
+	memset(c, 0, sizeof(*c));
+	ward_addr_from4(&c->proxy4, cfg->proxy4.s_addr);
+	ward_addr_from4(&c->dns4, cfg->dns4.s_addr);
+	if (cfg->has_proxy6) {
+		addr_from_in6(&c->proxy6, &cfg->proxy6);
+		c->flags |= WARD_CFG_PROXY6;
+	}
+	if (cfg->has_dns6) {
+		addr_from_in6(&c->dns6, &cfg->dns6);
+		c->flags |= WARD_CFG_DNS6;
+	}
+	c->explicit_port = cfg->explicit_port;
+	c->transparent_port = cfg->transparent_port;
+	c->dns_port = cfg->dns_port ? cfg->dns_port : 53;
+	if (p->n_routes > 0 && p->n_inference_binaries == 0)
+		c->flags |= WARD_CFG_INFERENCE_ALL;
+}
+
+static int fill_maps(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err)
+{
+	struct egress_bpf *s = e->skel;
+	size_t n_ports = 0, n_cidrs = 0;
+	uint8_t one = 1;
+	int r;
+
+	for (size_t i = 0; i < e->n_idents; i++) {
+		struct ward_ident_val v = { .entry = e->idents[i].entry, .flags = e->idents[i].flags };
+
+		r = bpf_map__update_elem(s->maps.identities, &e->idents[i].key,
+					 sizeof(e->idents[i].key), &v, sizeof(v), BPF_NOEXIST);
+		if (r < 0)
+			return ward_err(err, r, "identity map: add '%s'", e->idents[i].path);
+	}
+	for (size_t en = 0; en < e->n_entries; en++) {
+		const struct egress_entry *ent = &e->entries[en];
+
+		for (size_t i = 0; i < ent->n_pols; i++) {
+			const struct ward_net_policy *np = &p->net[ent->pols[i]];
+
+			for (size_t j = 0; j < np->n_endpoints; j++) {
+				const struct ward_endpoint *ep = &np->endpoints[j];
+
+				for (size_t k = 0; k < ep->n_ports; k++) {
+					struct ward_port_key pk = { .entry = (uint32_t)en,
+								    .port = ep->ports[k] };
+
+					r = bpf_map__update_elem(s->maps.ports, &pk, sizeof(pk), &one,
+								 sizeof(one), BPF_ANY);
+					if (r == -E2BIG || r == -ENOMEM || ++n_ports > WARD_MAX_PORTS)
+						return ward_errx(err, -E2BIG,
+								 "more than %d (binary set, port) pairs",
+								 WARD_MAX_PORTS);
+					if (r < 0)
+						return ward_err(err, r, "port map");
+				}
+				for (size_t k = 0; k < ep->n_allowed_ips; k++) {
+					const struct ward_cidr *c = &ep->allowed_ips[k];
+					struct ward_cidr_key ck;
+					struct ward_addr a;
+					uint32_t prefix = c->prefix;
+
+					if (c->family == AF_INET) {
+						uint32_t v4;
+
+						memcpy(&v4, c->addr, 4);
+						ward_addr_from4(&a, v4);
+						prefix += 96;
+					} else {
+						memcpy(a.w, c->addr, 16);
+					}
+					if (prefix > 128)
+						return ward_errx(err, -EINVAL, "allowed_ips: bad prefix /%u",
+								 c->prefix);
+					ward_cidr_key_make(&ck, (uint32_t)en, &a, prefix);
+					r = bpf_map__update_elem(s->maps.cidrs, &ck, sizeof(ck), &one,
+								 sizeof(one), BPF_ANY);
+					if (r == -E2BIG || r == -ENOMEM || r == -ENOSPC ||
+					    ++n_cidrs > WARD_MAX_CIDRS)
+						return ward_errx(err, -E2BIG,
+								 "more than %d (binary set, CIDR) pairs",
+								 WARD_MAX_CIDRS);
+					if (r < 0)
+						return ward_err(err, r, "allowed_ips map");
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config *cfg,
+		    struct ward_egress **ret, struct ward_error *err)
+{
+	_cleanup_(ward_egress_freep) struct ward_egress *e = NULL;
+	int r;
+
+	if (!cfg->explicit_port || !cfg->transparent_port || !cfg->proxy4.s_addr)
+		return ward_errx(err, -EINVAL, "egress: proxy address and ports are required");
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return ward_err(err, -ENOMEM, "egress");
+	e->audit = cfg->audit;
+	e->on_event = cfg->on_event;
+	e->userdata = cfg->userdata;
+	memcpy(e->rev, p->rev, sizeof(e->rev));
+	e->rev[sizeof(e->rev) - 1] = '\0';
+	if (cfg->sandbox && !(e->sandbox = strdup(cfg->sandbox)))
+		return ward_err(err, -ENOMEM, "egress");
+	e->mono_to_real = ward_now_ns() - ward_mono_ns();
+
+	r = egress_idents_build(e, p, err);
+	if (r < 0)
+		return r;
+
+	e->skel = egress_bpf__open();
+	if (!e->skel)
+		return ward_err(err, -errno, "open BPF egress programs");
+	cfg_fill((struct ward_cfg *)&e->skel->rodata->cfg, p, cfg);
+	r = egress_bpf__load(e->skel);
+	if (r < 0)
+		return ward_err(err, r, "load BPF egress programs (cgroup sock_addr, sock_ops)");
+	r = fill_maps(e, p, err);
+	if (r < 0)
+		return r;
+	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), egress_on_sample, e, NULL);
+	if (!e->rb)
+		return ward_err(err, -errno, "egress ring buffer");
+	*ret = TAKE_PTR(e);
+	return 0;
+}
+
+int ward_egress_attach(struct ward_egress *e, int cgroup_fd, struct ward_error *err)
+{
+	struct bpf_program *progs[EGRESS_N_PROGS] = {
+		e->skel->progs.ward_connect4, e->skel->progs.ward_connect6,
+		e->skel->progs.ward_sendmsg4, e->skel->progs.ward_sendmsg6,
+		e->skel->progs.ward_sockops,
+	};
+
+	if (e->links[0])
+		return ward_errx(err, -EBUSY, "egress programs already attached");
+	for (size_t i = 0; i < EGRESS_N_PROGS; i++) {
+		e->links[i] = bpf_program__attach_cgroup(progs[i], cgroup_fd);
+		if (!e->links[i]) {
+			int r = -errno;
+
+			ward_egress_detach(e);
+			return ward_err(err, r, "attach BPF program %s to the sandbox cgroup",
+					bpf_program__name(progs[i]));
+		}
+	}
+	return 0;
+}
+
+void ward_egress_detach(struct ward_egress *e)
+{
+	for (size_t i = 0; i < EGRESS_N_PROGS; i++) {
+		if (e->links[i])
+			bpf_link__destroy(e->links[i]);
+		e->links[i] = NULL;
+	}
+}
+
+void ward_egress_free(struct ward_egress *e)
+{
+	if (!e)
+		return;
+	ward_egress_detach(e);
+	ring_buffer__free(e->rb);
+	egress_bpf__destroy(e->skel);
+	egress_idents_free(e);
+	for (size_t i = 0; i < e->n_warnings; i++)
+		free(e->warnings[i]);
+	free(e->warnings);
+	free(e->sandbox);
+	free(e);
+}
+
+const char *const *ward_egress_warnings(const struct ward_egress *e, size_t *ret_n)
+{
+	*ret_n = e->n_warnings;
+	return (const char *const *)e->warnings;
+}
+
+size_t ward_egress_n_identities(const struct ward_egress *e)
+{
+	return e->n_idents;
+}
+
+int ward_egress_events_fd(const struct ward_egress *e)
+{
+	return ring_buffer__epoll_fd(e->rb);
+}
+
+int ward_egress_consume(struct ward_egress *e)
+{
+	return ring_buffer__consume(e->rb);
+}
+
+int ward_egress_poll(struct ward_egress *e, int timeout_ms)
+{
+	return ring_buffer__poll(e->rb, timeout_ms);
+}
+
+static uint64_t sum_percpu(const struct ward_egress *e, uint32_t idx)
+{
+	int n = libbpf_num_possible_cpus();
+	uint64_t sum = 0;
+	_cleanup_free_ uint64_t *v = NULL;
+
+	if (n <= 0 || !(v = calloc((size_t)n, sizeof(*v))))
+		return 0;
+	if (bpf_map__lookup_elem(e->skel->maps.drops, &idx, sizeof(idx), v, (size_t)n * sizeof(*v),
+				 0) < 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		sum += v[i];
+	return sum;
+}
+
+uint64_t ward_egress_dropped(const struct ward_egress *e)
+{
+	return sum_percpu(e, 0);
+}
+
+uint64_t ward_egress_peer_drops(const struct ward_egress *e)
+{
+	return sum_percpu(e, 1);
+}
+
+static void addr_to_sockaddr(const uint8_t a[16], uint16_t port, struct sockaddr_storage *ss)
+{
+	struct ward_addr wa;
+
+	memset(ss, 0, sizeof(*ss));
+	memcpy(wa.w, a, 16);
+	if (ward_addr_is_mapped(&wa)) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, a + 12, 4);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, a, 16);
+	}
+}
+
+static void peer_from_conn(const struct ward_egress *e, const struct ward_conn *c,
+			   struct ward_egress_peer *ret)
+{
+	const struct egress_ident *id = egress_ident_find(e, c->dev, c->ino);
+
+	*ret = (struct ward_egress_peer){
+		.dev = c->dev,
+		.ino = c->ino,
+		.binary = id ? id->path : NULL,
+		.rule = c->entry < e->n_entries ? e->entries[c->entry].rule : NULL,
+		.entry = c->entry,
+		.pid = (pid_t)c->tgid,
+		.flags = c->flags,
+		.depth = c->depth,
+		.cookie = c->cookie,
+	};
+	addr_to_sockaddr(c->orig, c->orig_port, &ret->orig);
+}
+
+int ward_egress_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
+			    struct ward_egress_peer *ret)
+{
+	struct ward_peer_key k = { 0 };
+	struct ward_conn c;
+	struct ward_addr a;
+	int r;
+
+	if (peer->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)peer;
+
+		ward_addr_from4(&a, sin->sin_addr.s_addr);
+		k.port = ntohs(sin->sin_port);
+	} else if (peer->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
+
+		memcpy(a.w, sin6->sin6_addr.s6_addr, 16);
+		k.port = ntohs(sin6->sin6_port);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	memcpy(k.addr, a.w, 16);
+	r = bpf_map__lookup_elem(e->skel->maps.peers, &k, sizeof(k), &c, sizeof(c), 0);
+	if (r < 0)
+		return r;
+	peer_from_conn(e, &c, ret);
+	return 0;
+}
+
+int ward_egress_conn_lookup(struct ward_egress *e, uint64_t cookie, struct ward_egress_peer *ret)
+{
+	struct ward_conn c;
+	int r;
+
+	r = bpf_map__lookup_elem(e->skel->maps.conns, &cookie, sizeof(cookie), &c, sizeof(c), 0);
+	if (r < 0)
+		return r;
+	peer_from_conn(e, &c, ret);
+	return 0;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-binary egress in the kernel (docs/egress.md): loads bpf/egress.bpf.c,
+ * fills its maps from the compiled policy, attaches it to a sandbox cgroup,
+ * turns its verdict events into decision rows and answers the proxy's
+ * "who is this connection?".
+ *
+ * Lifecycle: ward_egress_new() (open, configure, load, fill maps) →
+ * ward_egress_attach(cgroup fd) before anything runs in the cgroup →
+ * poll ward_egress_events_fd() and call ward_egress_consume() →
+ * ward_egress_free() (detaches, frees maps). */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "audit/audit.h"
+#include "common/error.h"
+#include "policy/model.h"
+#include "ward/abi.h"
+
+/* Bounds of the glob walk for binary paths ('*' one segment, '**' any depth). */
+#define WARD_EGRESS_GLOB_MAX_ENTRIES 20000 /* directory entries read, per pattern */
+#define WARD_EGRESS_GLOB_MAX_DEPTH 16	   /* directories below the fixed prefix */
+
+struct ward_egress_config {
+	struct in_addr proxy4; /* the proxy (and transparent port) address */
+	struct in6_addr proxy6;
+	bool has_proxy6; /* without it, native IPv6 destinations are denied */
+	struct in_addr dns4;
+	struct in6_addr dns6;
+	bool has_dns6;
+	uint16_t explicit_port;	   /* CONNECT / absolute-URI proxy */
+	uint16_t transparent_port; /* where direct connections are redirected */
+	uint16_t dns_port;	   /* 0: 53 */
+	const char *sandbox;	   /* copied; the decision rows' sandbox column */
+	struct ward_audit *audit;  /* borrowed, may be NULL */
+	/* Called for every event after its row was submitted (tests, front ends). */
+	void (*on_event)(void *userdata, const struct ward_event *ev,
+			 const struct ward_decision *d);
+	void *userdata;
+};
+
+/* The answer to "who is this connection?" */
+struct ward_egress_peer {
+	uint64_t dev; /* the identity that decided (kernel dev encoding) */
+	uint64_t ino;
+	const char *binary; /* owned by the egress handle; NULL when not in the policy */
+	const char *rule;   /* network policy keys, comma-separated; NULL: none */
+	uint32_t entry;	    /* WARD_ENTRY_NONE: no network policy (inference only) */
+	pid_t pid;	    /* process id, initial pid namespace */
+	uint32_t flags;	    /* WARD_CONN_* */
+	uint32_t depth;	    /* 0 own executable, n: n-th ancestor's */
+	uint64_t cookie;    /* the client socket's cookie */
+	struct sockaddr_storage orig; /* original destination (AF_INET for IPv4 and mapped) */
+};
+
+struct ward_egress;
+
+int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config *cfg,
+		    struct ward_egress **ret, struct ward_error *err);
+/* Attach all programs to the cgroup (fd of its directory); once. */
+int ward_egress_attach(struct ward_egress *e, int cgroup_fd, struct ward_error *err);
+/* Detach (links destroyed); the handle stays usable for lookups and events. */
+void ward_egress_detach(struct ward_egress *e);
+void ward_egress_free(struct ward_egress *e);
+
+/* Problems that did not stop loading (missing binaries, glob caps); the caller logs them. */
+const char *const *ward_egress_warnings(const struct ward_egress *e, size_t *ret_n);
+/* Number of distinct executables and entries loaded into the maps. */
+size_t ward_egress_n_identities(const struct ward_egress *e);
+
+/* An epoll fd that becomes readable when events are pending. */
+int ward_egress_events_fd(const struct ward_egress *e);
+/* Turn pending events into decision rows; returns how many, or -errno. */
+int ward_egress_consume(struct ward_egress *e);
+/* Wait up to timeout_ms for events and consume them. */
+int ward_egress_poll(struct ward_egress *e, int timeout_ms);
+/* Events the kernel could not queue (ring buffer full), and connections
+ * whose peer record did not fit (the proxy will not identify them). */
+uint64_t ward_egress_dropped(const struct ward_egress *e);
+uint64_t ward_egress_peer_drops(const struct ward_egress *e);
+
+/* The proxy's lookup: peer is the accepted connection's peer address
+ * (AF_INET or AF_INET6, mapped or not). -ENOENT when unknown. */
+int ward_egress_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
+			    struct ward_egress_peer *ret);
+/* Same, by the client socket's cookie (SO_COOKIE). */
+int ward_egress_conn_lookup(struct ward_egress *e, uint64_t cookie, struct ward_egress_peer *ret);
+
+/* Path of a known identity, NULL when not in the policy. */
+const char *ward_egress_binary(const struct ward_egress *e, uint64_t dev, uint64_t ino);
+/* Kernel encoding of a stat() st_dev. */
+uint64_t ward_egress_kdev(dev_t dev);
+const char *ward_egress_reason_str(unsigned reason);

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+/* Kernel verdict events → decision rows (layer "kernel"). */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/cleanup.h"
+#include "enforcer/egress_internal.h"
+#define WARD_DECIDE_HELPERS_ONLY
+#include "../../bpf/egress_decide.h"
+
+static const char *const reasons[WARD_REASON_MAX] = {
+	[WARD_REASON_LOOPBACK] = "loopback",
+	[WARD_REASON_PROXY_EXPLICIT] = "to the proxy",
+	[WARD_REASON_INFERENCE] = "to the proxy for inference.local",
+	[WARD_REASON_DNS_STUB] = "dns to the stub",
+	[WARD_REASON_REDIRECT] = "redirect to proxy",
+	[WARD_REASON_NO_POLICY] = "binary has no network policy",
+	[WARD_REASON_UDP] = "udp other than dns to the stub",
+	[WARD_REASON_PORT] = "port in none of the binary's endpoints",
+	[WARD_REASON_PROXY_PORT] = "proxy port other than the explicit proxy port",
+	[WARD_REASON_NO_PROXY6] = "ipv6 destination and no ipv6 proxy address",
+	[WARD_REASON_CONN_FULL] = "connection table full",
+	[WARD_REASON_PROTOCOL] = "protocol other than tcp and udp",
+};
+
+const char *ward_egress_reason_str(unsigned reason)
+{
+	if (reason < WARD_REASON_MAX && reasons[reason])
+		return reasons[reason];
+	return "unknown";
+}
+
+static void addr_str(const uint8_t a[16], char *buf, size_t size)
+{
+	struct ward_addr wa;
+
+	memcpy(wa.w, a, 16);
+	if (ward_addr_is_mapped(&wa))
+		inet_ntop(AF_INET, a + 12, buf, (socklen_t)size);
+	else
+		inet_ntop(AF_INET6, a, buf, (socklen_t)size);
+}
+
+/* Executables outside the policy have no path in the table: read the
+ * process's, and use it only if it is still the same file (pid reuse). */
+static void unknown_binary(const struct ward_event *ev, char *buf, size_t size)
+{
+	char proc[64];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/%u/exe", ev->tgid);
+	n = readlink(proc, buf, size - 1);
+	if (n > 0 && stat(proc, &st) == 0 && ward_egress_kdev(st.st_dev) == ev->dev &&
+	    st.st_ino == ev->ino) {
+		buf[n] = '\0';
+		return;
+	}
+	snprintf(buf, size, "inode %llu:%llu:%llu", (unsigned long long)(ev->dev >> 20),
+		 (unsigned long long)(ev->dev & 0xfffff), (unsigned long long)ev->ino);
+}
+
+int egress_on_sample(void *ctx, void *data, size_t size)
+{
+	struct ward_egress *e = ctx;
+	const struct ward_event *ev = data;
+	const struct egress_ident *id;
+	char ip[INET6_ADDRSTRLEN], bin[PATH_MAX], proto[8];
+	struct ward_decision d = { 0 };
+
+	if (size < sizeof(*ev) || ev->version != WARD_ABI_VERSION)
+		return 0;
+	id = egress_ident_find(e, ev->dev, ev->ino);
+	if (id)
+		snprintf(bin, sizeof(bin), "%s", id->path);
+	else
+		unknown_binary(ev, bin, sizeof(bin));
+	addr_str(ev->orig, ip, sizeof(ip));
+	if (ev->proto == 6)
+		snprintf(proto, sizeof(proto), "tcp");
+	else if (ev->proto == 17)
+		snprintf(proto, sizeof(proto), "udp");
+	else
+		snprintf(proto, sizeof(proto), "%u", ev->proto);
+
+	d.ts_ns = ev->ts_ns + e->mono_to_real;
+	d.sandbox = e->sandbox;
+	d.layer = "kernel";
+	d.action = ev->verdict == WARD_VERDICT_DENY ? "deny" : "allow";
+	d.binary = bin;
+	d.pid = (int32_t)ev->tgid;
+	d.ip = ip;
+	d.port = ev->orig_port;
+	d.protocol = proto;
+	d.rule = ev->entry < e->n_entries ? e->entries[ev->entry].rule : NULL;
+	if (!d.rule && ev->reason == WARD_REASON_INFERENCE)
+		d.rule = "inference";
+	d.reason = ward_egress_reason_str(ev->reason);
+	d.policy_rev = e->rev[0] ? e->rev : NULL;
+	if (e->audit)
+		(void)ward_audit_submit(e->audit, &d);
+	if (e->on_event)
+		e->on_event(e->userdata, ev, &d);
+	return 0;
+}

@@ -99,7 +99,7 @@ struct ward_credential {
 	char *env;    /* host environment variable with the secret */
 	char *host;   /* bound endpoint */
 	uint16_t port;
-	char *path;   /* path glob, "/**" when absent */
+	char *path;   /* path glob; absent in the file means every path */
 	char *header; /* e.g. "Authorization" */
 	char *format; /* e.g. "Bearer {}" */
 	struct ward_pos pos;

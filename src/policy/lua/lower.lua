@@ -1,0 +1,170 @@
+-- SPDX-License-Identifier: MIT
+-- The merged policy -> flat tables, one per struct of src/policy/model.h,
+-- with defaults made explicit. convert.c reads exactly these field names.
+local M = {}
+
+local function pos(v)
+	local n = v._node
+	return n and n.line or 0, n and n.col or 0
+end
+
+local function list(s, fn)
+	local out = {}
+	for _, k in ipairs(s.order) do
+		out[#out + 1] = fn(s.by[k], k)
+	end
+	return out
+end
+
+local function paths(v)
+	local out = {}
+	for _, p in ipairs(v or {}) do
+		out[#out + 1] = { path = p.path, line = p.line, col = p.col }
+	end
+	return out
+end
+
+local function binary(b)
+	local line, col = pos(b)
+	return { path = b.path, ancestors = b.ancestors or false, line = line, col = col }
+end
+
+local function binaries(v)
+	if not v then
+		return nil
+	end
+	local out = {}
+	for _, b in ipairs(v) do
+		out[#out + 1] = binary(b)
+	end
+	return out
+end
+
+local function rule(r, item)
+	local line, col = pos(item)
+	local query = {}
+	for _, e in ipairs(r.query or {}) do
+		query[#query + 1] = { key = e.key, glob = e.value }
+	end
+	table.sort(query, function(a, b)
+		return a.key < b.key
+	end)
+	return { method = r.method, path = r.path, query = query, line = line, col = col }
+end
+
+local function endpoint(e)
+	local line, col = pos(e)
+	local ports = {}
+	if e.port then
+		ports[1] = e.port
+	else
+		for _, p in ipairs(e.ports or {}) do
+			ports[#ports + 1] = p
+		end
+		table.sort(ports)
+	end
+	local rules, deny = {}, {}
+	for _, r in ipairs(e.rules or {}) do
+		rules[#rules + 1] = rule(r.allow, r)
+	end
+	for _, r in ipairs(e.deny_rules or {}) do
+		deny[#deny + 1] = rule(r, r)
+	end
+	local ips = {}
+	for _, c in ipairs(e.allowed_ips or {}) do
+		ips[#ips + 1] = c
+	end
+	return {
+		host = e.host,
+		ports = ports,
+		protocol = e.protocol or "l4",
+		enforcement = e.enforcement or "enforce",
+		access = e.access or "none",
+		rules = rules,
+		deny_rules = deny,
+		allowed_ips = ips,
+		line = line,
+		col = col,
+	}
+end
+
+function M.lower(acc)
+	local out = {
+		include_workdir = acc.include_workdir or false,
+		read_only = list(acc.read_only, function(p)
+			return { path = p.path, line = p.line, col = p.col }
+		end),
+		read_write = list(acc.read_write, function(p)
+			return { path = p.path, line = p.line, col = p.col }
+		end),
+		fs_binaries = list(acc.fs_binaries, function(b)
+			local r = binary(b)
+			r.read_only, r.read_write = paths(b.read_only), paths(b.read_write)
+			return r
+		end),
+		landlock = acc.landlock or "best_effort",
+		run_as_user = acc.run_as_user and acc.run_as_user.name,
+		uid = acc.run_as_user and acc.run_as_user.id,
+		run_as_group = acc.run_as_group and acc.run_as_group.name,
+		gid = acc.run_as_group and acc.run_as_group.id,
+		credentials = list(acc.credentials, function(c)
+			local line, col = pos(c)
+			return {
+				name = c.name,
+				env = c.env,
+				host = c.host,
+				port = c.port or 443,
+				path = c.path or "/**",
+				header = c.header or "Authorization",
+				format = c.format or "Bearer {}",
+				line = line,
+				col = col,
+			}
+		end),
+		routes = list(acc.routes, function(r)
+			local line, col = pos(r)
+			local aliases = {}
+			for _, a in ipairs(r.aliases or {}) do
+				aliases[#aliases + 1] = a
+			end
+			return {
+				name = r.name,
+				provider = r.provider,
+				model = r.model,
+				base_url = r.base_url,
+				api_key_env = r.api_key_env,
+				aliases = aliases,
+				line = line,
+				col = col,
+			}
+		end),
+		inference_binaries = binaries(acc.inference_binaries),
+		max_tokens = acc.max_tokens or 0,
+		extends = acc.extends,
+	}
+	local keys = {}
+	for _, k in ipairs(acc.net.order) do
+		keys[#keys + 1] = k
+	end
+	table.sort(keys)
+	out.net = {}
+	for _, k in ipairs(keys) do
+		local e = acc.net.by[k]
+		local v = e.value
+		local eps = {}
+		for _, ep in ipairs(v.endpoints or {}) do
+			eps[#eps + 1] = endpoint(ep)
+		end
+		out.net[#out.net + 1] = {
+			key = k,
+			name = v.name or k,
+			line = e.key_node.line,
+			col = e.key_node.col,
+			binaries = binaries(v.binaries) or {},
+			endpoints = eps,
+		}
+	end
+	return out
+end
+
+return M

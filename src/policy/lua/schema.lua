@@ -1,0 +1,162 @@
+-- SPDX-License-Identifier: MIT
+-- The policy schema, version 1, as data. validate.lua walks it; each scalar
+-- type names a checker in validate.lua; `check` on a map names a cross-field
+-- rule there. docs/policy.md is the prose form of this file.
+local M = {}
+
+local binary = {
+	type = "map",
+	what = "binary",
+	required = { "path" },
+	fields = {
+		path = { type = "glob_path" },
+		ancestors = { type = "bool" },
+	},
+}
+
+local l7_rule = {
+	type = "map",
+	what = "rule",
+	required = { "method", "path" },
+	fields = {
+		method = { type = "method" },
+		path = { type = "url_path" },
+		query = { type = "dict", key = { type = "string" }, value = { type = "string" } },
+	},
+}
+
+local endpoint = {
+	type = "map",
+	what = "endpoint",
+	required = { "host" },
+	check = "endpoint",
+	fields = {
+		host = { type = "host" },
+		port = { type = "port" },
+		ports = { type = "list", nonempty = true, item = { type = "port" } },
+		protocol = {
+			type = "enum",
+			values = { "rest", "tcp" },
+			unsupported = { mcp = true, grpc = true, websocket = true },
+		},
+		tls = { type = "enum", values = { "terminate", "passthrough" } },
+		enforcement = { type = "enum", values = { "enforce", "audit" } },
+		access = { type = "enum", values = { "read-only", "read-write", "full" } },
+		rules = {
+			type = "list",
+			nonempty = true,
+			item = { type = "map", what = "rule", required = { "allow" }, fields = { allow = l7_rule } },
+		},
+		deny_rules = { type = "list", nonempty = true, item = l7_rule },
+		allowed_ips = { type = "list", nonempty = true, item = { type = "cidr" } },
+		mcp = { unsupported_key = "MCP inspection ('mcp') is not supported" },
+	},
+}
+
+local net_policy = {
+	type = "map",
+	what = "network policy",
+	required = { "endpoints" },
+	check = "net_policy",
+	fields = {
+		name = { type = "string", nonempty = true },
+		binaries = { type = "list", nonempty = true, item = binary },
+		endpoints = { type = "list", nonempty = true, item = endpoint },
+	},
+}
+
+local fs_binary = {
+	type = "map",
+	what = "filesystem binary",
+	required = { "path" },
+	fields = {
+		path = { type = "glob_path" },
+		ancestors = { type = "bool" },
+		read_only = { type = "list", item = { type = "fs_path" } },
+		read_write = { type = "list", item = { type = "fs_path", rw = true } },
+	},
+}
+
+local credential = {
+	type = "map",
+	what = "credential",
+	required = { "name", "env", "host" },
+	fields = {
+		name = { type = "string", nonempty = true },
+		env = { type = "env_name" },
+		host = { type = "host", exact = true },
+		port = { type = "port" },
+		path = { type = "url_path" },
+		header = { type = "header" },
+		format = { type = "string", check = "format" },
+	},
+}
+
+local route = {
+	type = "map",
+	what = "inference route",
+	required = { "name", "provider", "model" },
+	fields = {
+		name = { type = "string", nonempty = true },
+		provider = { type = "enum", values = { "openai", "anthropic", "nvidia" } },
+		model = { type = "string", nonempty = true },
+		base_url = { type = "url" },
+		api_key_env = { type = "env_name" },
+		aliases = { type = "list", item = { type = "string", nonempty = true } },
+	},
+}
+
+M.policy = {
+	type = "map",
+	what = "policy",
+	required = { "version" },
+	check = "policy",
+	fields = {
+		version = { type = "version" },
+		extends = { type = "list", item = { type = "preset" } },
+		filesystem_policy = {
+			type = "map",
+			what = "filesystem_policy",
+			fields = {
+				include_workdir = { type = "bool" },
+				read_only = { type = "list", item = { type = "fs_path" } },
+				read_write = { type = "list", item = { type = "fs_path", rw = true } },
+				binaries = { type = "list", nonempty = true, item = fs_binary },
+			},
+		},
+		landlock = {
+			type = "map",
+			what = "landlock",
+			fields = {
+				compatibility = { type = "enum", values = { "best_effort", "hard_requirement" } },
+			},
+		},
+		process = {
+			type = "map",
+			what = "process",
+			fields = {
+				run_as_user = { type = "run_as", what = "user" },
+				run_as_group = { type = "run_as", what = "group" },
+			},
+		},
+		network_policies = { type = "dict", key = { type = "policy_key" }, value = net_policy },
+		credentials = { type = "list", nonempty = true, item = credential, check = "unique_names" },
+		inference = {
+			type = "map",
+			what = "inference",
+			required = { "routes" },
+			fields = {
+				routes = { type = "list", nonempty = true, item = route, check = "unique_names" },
+				binaries = { type = "list", nonempty = true, item = binary },
+				budget = {
+					type = "map",
+					what = "budget",
+					fields = { max_tokens = { type = "int", min = 1, max = 1 << 53 } },
+				},
+			},
+		},
+		network_middlewares = { unsupported_key = "'network_middlewares' is not supported" },
+	},
+}
+
+return M

@@ -1,0 +1,518 @@
+-- SPDX-License-Identifier: MIT
+-- One validator that walks schema.lua over the YAML node tree and returns the
+-- checked value tree. Every problem is reported through ctx with the node's
+-- position; the walk goes on after an error so that all of them are seen.
+--
+-- Values: a map becomes a table of its fields plus _node (the YAML node),
+-- _key (field -> key node) and _at (field -> value node); a list becomes an
+-- array plus _node; a dict becomes an ordered array of {key, key_node, value};
+-- fs paths become {path, line, col}; other scalars become Lua values.
+local util = require "util"
+local native = require "native"
+
+local M = {}
+local q = util.q
+
+local function is_null(n)
+	return n.kind == "scalar" and n.style == "plain"
+		and (n.value == "" or n.value == "~" or n.value == "null" or n.value == "Null" or n.value == "NULL")
+end
+
+local function describe(n)
+	if n.kind == "map" then
+		return "a mapping"
+	elseif n.kind == "seq" then
+		return "a list"
+	elseif is_null(n) then
+		return "nothing"
+	end
+	return q(n.value)
+end
+
+local scalar = {}
+M.scalar = scalar
+
+local function plain_int(n)
+	if n.style ~= "plain" or not n.value:match("^[0-9]+$") or #n.value > 18 then
+		return nil
+	end
+	return math.tointeger(tonumber(n.value))
+end
+
+function scalar.string(n, d, ctx, name)
+	if d.nonempty and n.value == "" then
+		ctx:error(n, q(name) .. " must not be empty")
+		return nil
+	end
+	if n.value:find("\0", 1, true) then
+		ctx:error(n, q(name) .. " contains a NUL byte")
+		return nil
+	end
+	if d.check == "format" and not n.value:find("{}", 1, true) then
+		ctx:error(n, "format " .. q(n.value) .. " must contain '{}' where the secret goes")
+		return nil
+	end
+	return n.value
+end
+
+function scalar.bool(n, d, ctx, name)
+	local v = n.style == "plain" and n.value
+	if v == "true" or v == "True" or v == "TRUE" then
+		return true
+	elseif v == "false" or v == "False" or v == "FALSE" then
+		return false
+	end
+	ctx:error(n, q(name) .. " must be true or false, got " .. describe(n))
+	return nil
+end
+
+function scalar.int(n, d, ctx, name)
+	local v = plain_int(n)
+	if not v then
+		ctx:error(n, q(name) .. " must be an integer, got " .. describe(n))
+		return nil
+	end
+	if (d.min and v < d.min) or (d.max and v > d.max) then
+		ctx:error(n, q(name) .. " " .. n.value .. " out of range (" .. d.min .. ".." .. d.max .. ")")
+		return nil
+	end
+	return v
+end
+
+function scalar.version(n, d, ctx, name)
+	if plain_int(n) == 1 then
+		return 1
+	end
+	ctx:error(n, "unsupported version " .. describe(n) .. " (ward supports version 1)")
+	return nil
+end
+
+function scalar.port(n, d, ctx, name)
+	local v = plain_int(n)
+	if not v and n.style == "plain" and n.value:match("^%-[0-9]+$") then
+		v = -1
+	end
+	if not v then
+		ctx:error(n, "port must be an integer, got " .. describe(n))
+		return nil
+	end
+	if v < 1 or v > 65535 then
+		ctx:error(n, "port " .. n.value .. " out of range (1..65535)")
+		return nil
+	end
+	return v
+end
+
+function scalar.enum(n, d, ctx, name)
+	local v = n.value
+	for _, ok in ipairs(d.values) do
+		if v == ok then
+			return v
+		end
+	end
+	if d.unsupported and d.unsupported[v] then
+		ctx:error(n, name .. " " .. q(v) .. " is not supported")
+		return nil
+	end
+	ctx:error(n, "invalid " .. name .. " " .. q(v) .. " (expected " .. table.concat(d.values, ", ") .. ")"
+		.. util.did_you_mean(v, d.values))
+	return nil
+end
+
+-- Path syntax shared by filesystem paths and binary globs.
+local function check_path(n, ctx, name, allow_glob)
+	local s = n.value
+	if s:find("\0", 1, true) then
+		ctx:error(n, "path contains a NUL byte")
+		return nil
+	end
+	if s:sub(1, 1) == "~" then
+		ctx:error(n, "path " .. q(s) .. " must be absolute ('~' is not expanded: write the home directory out)")
+		return nil
+	end
+	if s:sub(1, 1) ~= "/" then
+		ctx:error(n, "path " .. q(s) .. " must be absolute")
+		return nil
+	end
+	local parts = {}
+	for comp in s:gmatch("[^/]+") do
+		if comp == ".." or comp == "." then
+			ctx:error(n, "path " .. q(s) .. " must not contain '" .. comp .. "' components")
+			return nil
+		end
+		parts[#parts + 1] = comp
+	end
+	if allow_glob then
+		if s:find("[%?%[%]{}]") then
+			ctx:error(n, "path " .. q(s) .. ": only '*' and '**' wildcards are supported")
+			return nil
+		end
+	elseif s:find("[%*%?%[]") then
+		ctx:error(n, "path " .. q(s) .. ": wildcards are not allowed in filesystem paths")
+		return nil
+	end
+	return "/" .. table.concat(parts, "/")
+end
+
+function scalar.fs_path(n, d, ctx, name)
+	local p = check_path(n, ctx, name, false)
+	if not p then
+		return nil
+	end
+	if d.rw and p == "/" then
+		ctx:error(n, "'/' cannot be read-write")
+		return nil
+	end
+	return { path = p, line = n.line, col = n.col }
+end
+
+function scalar.glob_path(n, d, ctx, name)
+	return check_path(n, ctx, name, true)
+end
+
+function scalar.url_path(n, d, ctx, name)
+	local s = n.value
+	if s:sub(1, 1) ~= "/" then
+		ctx:error(n, "path " .. q(s) .. " must start with '/'")
+		return nil
+	end
+	if s:find("[%s%c]") then
+		ctx:error(n, "path " .. q(s) .. " must not contain whitespace or control characters")
+		return nil
+	end
+	return s
+end
+
+local methods = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE" }
+local method_set = {}
+for _, m in ipairs(methods) do
+	method_set[m] = true
+end
+
+function scalar.method(n, d, ctx, name)
+	local s = n.value
+	if s == "*" or method_set[s] then
+		return s
+	end
+	if method_set[s:upper()] then
+		ctx:error(n, "invalid HTTP method " .. q(s) .. " (did you mean '" .. s:upper() .. "'?)")
+	else
+		ctx:error(n, "invalid HTTP method " .. q(s) .. " (expected " .. table.concat(methods, ", ")
+			.. " or '*')" .. util.did_you_mean(s:upper(), methods))
+	end
+	return nil
+end
+
+function scalar.host(n, d, ctx, name)
+	local h = n.value:lower()
+	if h == "*" or h == "**" then
+		ctx:error(n, "host " .. q(n.value) .. " matches every host; name a domain (e.g. '*.example.com')")
+		return nil
+	end
+	if native.ip(h) then
+		return h
+	end
+	if #h > 253 then
+		ctx:error(n, "malformed host " .. q(n.value) .. ": longer than 253 characters")
+		return nil
+	end
+	local labels = {}
+	for label in (h .. "."):gmatch("([^.]*)%.") do
+		labels[#labels + 1] = label
+	end
+	for i, label in ipairs(labels) do
+		if label == "" then
+			ctx:error(n, "malformed host " .. q(n.value) .. ": empty label")
+			return nil
+		end
+		if label == "*" or label == "**" then
+			if i ~= 1 then
+				ctx:error(n, "malformed host " .. q(n.value) .. ": a wildcard must be the first label")
+				return nil
+			end
+			if d.exact then
+				ctx:error(n, "host " .. q(n.value) .. " must be exact here (no wildcards)")
+				return nil
+			end
+			if #labels < 3 then
+				ctx:error(n, "host " .. q(n.value) .. ": a wildcard directly on a top-level domain or "
+					.. "single label matches too much; name a domain (e.g. '*.example.com')")
+				return nil
+			end
+		elseif label:find("*", 1, true) then
+			ctx:error(n, "malformed host " .. q(n.value) .. ": '*' must be a whole label ('*.x.com' or '**.x.com')")
+			return nil
+		elseif #label > 63 or not label:match("^[a-z0-9_]$") and not label:match("^[a-z0-9_][a-z0-9_%-]*[a-z0-9_]$") then
+			ctx:error(n, "malformed host " .. q(n.value) .. ": invalid label " .. q(label))
+			return nil
+		end
+	end
+	if #labels > 1 and labels[#labels]:match("^[0-9]+$") then
+		ctx:error(n, "malformed host " .. q(n.value) .. ": not a domain name or an IP address")
+		return nil
+	end
+	return h
+end
+
+function scalar.cidr(n, d, ctx, name)
+	local c, why = native.cidr(n.value)
+	if not c then
+		ctx:error(n, "invalid CIDR " .. q(n.value) .. ": " .. why)
+		return nil
+	end
+	return c
+end
+
+function scalar.policy_key(n, d, ctx, name)
+	local s = n.value
+	if #s > 64 or not s:match("^[A-Za-z0-9][A-Za-z0-9_.%-]*$") then
+		ctx:error(n, "invalid network policy key " .. q(s) .. " (letters, digits, '_', '.', '-'; at most 64)")
+		return nil
+	end
+	return s
+end
+
+function scalar.env_name(n, d, ctx, name)
+	if not n.value:match("^[A-Za-z_][A-Za-z0-9_]*$") or #n.value > 128 then
+		ctx:error(n, "invalid environment variable name " .. q(n.value))
+		return nil
+	end
+	return n.value
+end
+
+function scalar.header(n, d, ctx, name)
+	if not n.value:match("^[!#$%%&'*+.^_`|~0-9A-Za-z%-]+$") then
+		ctx:error(n, "invalid HTTP header name " .. q(n.value))
+		return nil
+	end
+	return n.value
+end
+
+function scalar.url(n, d, ctx, name)
+	if not n.value:match("^https?://[^%s/]+[^%s]*$") then
+		ctx:error(n, "invalid URL " .. q(n.value) .. " (expected http:// or https://)")
+		return nil
+	end
+	return n.value
+end
+
+function scalar.preset(n, d, ctx, name)
+	local presets = require "presets"
+	if presets.defs[n.value] then
+		return n.value
+	end
+	ctx:error(n, "unknown preset " .. q(n.value) .. " (known: " .. table.concat(presets.names, ", ") .. ")"
+		.. util.did_you_mean(n.value, presets.names))
+	return nil
+end
+
+function scalar.run_as(n, d, ctx, name)
+	local v = plain_int(n) or (n.value:match("^[0-9]+$") and math.tointeger(tonumber(n.value)))
+	if v then
+		if v == 0 then
+			ctx:error(n, name .. " must not be 0 (root); use an unprivileged " .. d.what)
+			return nil
+		end
+		if v > 4294967294 then
+			ctx:error(n, name .. " " .. n.value .. " out of range")
+			return nil
+		end
+		return { id = v }
+	end
+	local s = n.value
+	if s == "root" then
+		ctx:error(n, name .. " must not be root; use an unprivileged " .. d.what)
+		return nil
+	end
+	if #s > 32 or not s:match("^[a-z_][a-z0-9_%-]*%$?$") then
+		ctx:error(n, "invalid " .. d.what .. " name " .. q(s))
+		return nil
+	end
+	return { name = s }
+end
+
+-- Cross-field rules on maps, run after the fields are checked.
+local checks = {}
+
+function checks.endpoint(v, ctx)
+	local node = v._node
+	if v.port and v.ports then
+		ctx:error(v._key.ports, "'port' and 'ports' are mutually exclusive")
+	elseif not v.port and not v.ports and not v._at.port and not v._at.ports then
+		ctx:error(node, "endpoint needs 'port' or 'ports'")
+	end
+	if v.protocol ~= "rest" then
+		local what = v.protocol and ("protocol: " .. v.protocol) or "no protocol: L4 only"
+		for _, k in ipairs({ "access", "rules", "deny_rules" }) do
+			if v._key[k] and v._at[k] and not (v._at.protocol and not v.protocol) then
+				ctx:error(v._key[k], q(k) .. " needs protocol: rest (this endpoint has " .. what .. ")")
+			end
+		end
+	else
+		if v.access and v.rules then
+			ctx:error(v._key.rules, "'access' and 'rules' are mutually exclusive")
+		elseif not v._at.access and not v._at.rules then
+			ctx:warn(node, "protocol: rest with no 'access' or 'rules' denies every request")
+		end
+	end
+end
+
+function checks.net_policy(v, ctx)
+	if not v._at.binaries then
+		ctx:warn(v._node, "network policy has no 'binaries': no program may use it")
+	end
+end
+
+function checks.unique_names(v, ctx)
+	local seen = {}
+	for _, item in ipairs(v) do
+		if type(item) == "table" and item.name then
+			local first = seen[item.name]
+			if first then
+				ctx:error(item._at.name, "duplicate name " .. q(item.name) .. " (first at "
+					.. first.line .. ":" .. first.col .. ")")
+			else
+				seen[item.name] = item._at.name
+			end
+		end
+	end
+end
+
+function checks.policy(v, ctx)
+end
+
+local validate
+
+local function check_map_keys(n, ctx, where, on_entry)
+	local seen = {}
+	for _, e in ipairs(n.entries) do
+		local k = e.key
+		if k.kind ~= "scalar" then
+			ctx:error(k, "keys must be scalars, got " .. describe(k))
+		elseif seen[k.value] then
+			local f = seen[k.value]
+			ctx:error(k, "duplicate key " .. q(k.value) .. " (first at " .. f.line .. ":" .. f.col .. ")")
+		else
+			seen[k.value] = k
+			on_entry(k, e.value)
+		end
+	end
+end
+
+local function validate_map(n, d, ctx, name)
+	local out = { _node = n, _key = {}, _at = {} }
+	local names
+	check_map_keys(n, ctx, name, function(k, val)
+		local f = d.fields[k.value]
+		if not f then
+			names = names or util.sorted_keys(d.fields)
+			ctx:error(k, "unknown key " .. q(k.value) .. " in " .. d.what .. util.did_you_mean(k.value, names))
+			return
+		end
+		out._key[k.value] = k
+		if f.unsupported_key then
+			ctx:error(k, f.unsupported_key .. " by ward")
+			return
+		end
+		if is_null(val) then
+			return
+		end
+		out._at[k.value] = val
+		out[k.value] = validate(val, f, ctx, k.value)
+	end)
+	for _, r in ipairs(d.required or {}) do
+		if not out._key[r] then
+			ctx:error(n, "missing required key " .. q(r) .. " in " .. d.what)
+		elseif not out._at[r] then
+			ctx:error(out._key[r], q(r) .. " needs a value")
+		end
+	end
+	if d.check then
+		checks[d.check](out, ctx)
+	end
+	return out
+end
+
+local function validate_dict(n, d, ctx, name)
+	local out = { _node = n }
+	check_map_keys(n, ctx, name, function(k, val)
+		local key = validate(k, d.key, ctx, name)
+		local value
+		if is_null(val) then
+			ctx:error(val, q(k.value) .. " needs a value")
+		else
+			value = validate(val, d.value, ctx, k.value)
+		end
+		if key ~= nil and value ~= nil then
+			out[#out + 1] = { key = key, key_node = k, value = value }
+		end
+	end)
+	return out
+end
+
+local function validate_list(n, d, ctx, name)
+	local out = { _node = n }
+	if d.nonempty and #n.items == 0 then
+		ctx:error(n, q(name) .. " must not be empty")
+	end
+	for _, item in ipairs(n.items) do
+		if is_null(item) then
+			ctx:error(item, "empty entry in " .. q(name))
+		else
+			local v = validate(item, d.item, ctx, name)
+			if v ~= nil then
+				out[#out + 1] = v
+			end
+		end
+	end
+	if d.check then
+		checks[d.check](out, ctx)
+	end
+	return out
+end
+
+local want = { map = "a mapping", dict = "a mapping", list = "a list" }
+
+validate = function(n, d, ctx, name)
+	if d.type == "map" or d.type == "dict" then
+		if n.kind ~= "map" then
+			ctx:error(n, q(name) .. " must be " .. want[d.type] .. ", got " .. describe(n))
+			return nil
+		end
+		return d.type == "map" and validate_map(n, d, ctx, name) or validate_dict(n, d, ctx, name)
+	elseif d.type == "list" then
+		if n.kind ~= "seq" then
+			ctx:error(n, q(name) .. " must be a list, got " .. describe(n))
+			return nil
+		end
+		return validate_list(n, d, ctx, name)
+	end
+	if n.kind ~= "scalar" then
+		ctx:error(n, q(name) .. " must be a single value, got " .. describe(n))
+		return nil
+	end
+	local fn = scalar[d.type]
+	if not fn then
+		error("schema: unknown type " .. tostring(d.type))
+	end
+	return fn(n, d, ctx, name)
+end
+
+M.validate = validate
+M.is_null = is_null
+
+-- Validate a whole document (the root node, or nil when empty).
+function M.document(root, ctx)
+	local schema = require "schema"
+	if not root then
+		ctx:error({ line = 1, col = 1 }, "empty policy (expected a mapping starting with 'version: 1')")
+		return nil
+	end
+	if root.kind ~= "map" then
+		ctx:error(root, "a policy must be a mapping, got " .. describe(root))
+		return nil
+	end
+	return validate(root, schema.policy, ctx, "policy")
+end
+
+return M

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: MIT
+/* ward policy check|compile: the front end of the policy compiler. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "common/cleanup.h"
+#include "policy/policy.h"
+
+DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
+
+static const char usage_policy[] =
+	"Usage: ward policy SUBCOMMAND [OPTIONS] FILE...\n"
+	"\n"
+	"Work with ward policy files (YAML, schema version 1; see docs/policy.md).\n"
+	"\n"
+	"Subcommands:\n"
+	"  check FILE...            validate policies, report every problem\n"
+	"  compile FILE [--json]    print the compiled form of one policy\n"
+	"\n"
+	"Run 'ward policy SUBCOMMAND --help' for details.\n";
+
+static const char usage_check[] =
+	"Usage: ward policy check FILE...\n"
+	"\n"
+	"Validate each policy FILE: parse the YAML, check it against the schema\n"
+	"(version 1), expand the presets named by 'extends', and compile it.\n"
+	"\n"
+	"Every problem is printed to standard error as\n"
+	"    FILE:LINE:COL: message\n"
+	"(warnings as 'FILE:LINE:COL: warning: message'); all problems of a file are\n"
+	"reported, not only the first. For each valid file, standard output gets\n"
+	"    FILE: ok (rev REV)\n"
+	"where REV is the first 12 hex digits of the policy revision (the sha256 of\n"
+	"its canonical compiled form, as stored in the decision log).\n"
+	"\n"
+	"Exit status: 0 when every file is valid, 1 when any is invalid or\n"
+	"unreadable, 2 on a usage error.\n";
+
+static const char usage_compile[] =
+	"Usage: ward policy compile FILE [--json]\n"
+	"\n"
+	"Compile one policy FILE and print the result.\n"
+	"\n"
+	"Options:\n"
+	"  --json    print the canonical compiled form: one JSON object with a fixed\n"
+	"            key order, exactly the text whose sha256 is the revision\n"
+	"            (docs/policy.md, 'Compiled form')\n"
+	"  -h, --help  show this help\n"
+	"\n"
+	"Without --json, a readable summary: presets, filesystem access, process\n"
+	"identity, and every network policy with its binaries and endpoints.\n"
+	"Problems are printed as in 'ward policy check'.\n"
+	"\n"
+	"Exit status: 0 compiled, 1 invalid policy, 2 usage error.\n";
+
+static bool is_help(const char *a)
+{
+	return !strcmp(a, "--help") || !strcmp(a, "-h");
+}
+
+/* Load one file and print its diagnostics; 0 valid, 1 invalid. */
+static int load_one(const char *path, struct ward_policy **ret)
+{
+	struct ward_diags diags = { 0 };
+	struct ward_error err = { 0 };
+	int r;
+
+	r = ward_policy_load(path, ret, &diags, &err);
+	ward_diags_print(&diags, stderr);
+	ward_diags_free(&diags);
+	if (r == -EINVAL)
+		return 1;
+	if (r < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+static int policy_check(int argc, char **argv)
+{
+	int status = 0, files = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			fputs(usage_check, stdout);
+			return 0;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		_cleanup_(ward_policy_freep) struct ward_policy *p = NULL;
+
+		if (!strcmp(argv[i], "--") && !files)
+			continue;
+		if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "ward policy check: unknown option '%s'\n%s", argv[i],
+				usage_check);
+			return 2;
+		}
+		files++;
+		if (load_one(argv[i], &p) != 0) {
+			status = 1;
+			continue;
+		}
+		printf("%s: ok (rev %.12s)\n", argv[i], p->rev);
+	}
+	if (!files) {
+		fputs(usage_check, stderr);
+		return 2;
+	}
+	return status;
+}
+
+static const char *proto_name(enum ward_protocol p)
+{
+	switch (p) {
+	case WARD_PROTO_REST: return "rest";
+	case WARD_PROTO_TCP: return "tcp";
+	case WARD_PROTO_L4: break;
+	}
+	return "L4";
+}
+
+static const char *access_name(enum ward_access a)
+{
+	switch (a) {
+	case WARD_ACCESS_READ_ONLY: return " access read-only";
+	case WARD_ACCESS_READ_WRITE: return " access read-write";
+	case WARD_ACCESS_FULL: return " access full";
+	case WARD_ACCESS_NONE: break;
+	}
+	return "";
+}
+
+static void print_paths(const char *what, const struct ward_fs_path *v, size_t n, const char *ind)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%s%-10s %s\n", ind, what, v[i].path);
+}
+
+static void print_binaries(const struct ward_binary *v, size_t n, const char *ind)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%sbinary %s%s\n", ind, v[i].path, v[i].ancestors ? " (or an ancestor)" : "");
+}
+
+static void print_rules(const char *what, const struct ward_l7_rule *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		printf("      %s %s %s", what, v[i].method, v[i].path);
+		for (size_t q = 0; q < v[i].n_query; q++)
+			printf("%s%s=%s", q ? "&" : "?", v[i].query[q].key, v[i].query[q].glob);
+		putchar('\n');
+	}
+}
+
+static void print_summary(const struct ward_policy *p)
+{
+	printf("policy %s (rev %s)\n", p->source_path, p->rev);
+	if (p->n_extends) {
+		printf("extends");
+		for (size_t i = 0; i < p->n_extends; i++)
+			printf(" %s", p->extends[i]);
+		putchar('\n');
+	}
+	printf("filesystem (landlock %s)\n",
+	       p->landlock_compat == WARD_LANDLOCK_HARD_REQUIREMENT ? "hard_requirement" :
+								      "best_effort");
+	printf("  workdir    %s\n", p->include_workdir ? "read-write" : "not mapped");
+	print_paths("read-only", p->read_only, p->n_read_only, "  ");
+	print_paths("read-write", p->read_write, p->n_read_write, "  ");
+	for (size_t i = 0; i < p->n_fs_binaries; i++) {
+		printf("  for binary %s\n", p->fs_binaries[i].binary.path);
+		print_paths("read-only", p->fs_binaries[i].read_only, p->fs_binaries[i].n_read_only,
+			    "    ");
+		print_paths("read-write", p->fs_binaries[i].read_write,
+			    p->fs_binaries[i].n_read_write, "    ");
+	}
+	printf("process\n");
+	if (p->has_user && p->run_as_user)
+		printf("  user  %s\n", p->run_as_user);
+	else if (p->has_user)
+		printf("  user  %u\n", (unsigned)p->uid);
+	else
+		printf("  user  (default)\n");
+	if (p->has_group && p->run_as_group)
+		printf("  group %s\n", p->run_as_group);
+	else if (p->has_group)
+		printf("  group %u\n", (unsigned)p->gid);
+	else
+		printf("  group (default)\n");
+	printf("network policies: %zu%s\n", p->n_net, p->n_net ? "" : " (no network access)");
+	for (size_t i = 0; i < p->n_net; i++) {
+		const struct ward_net_policy *n = &p->net[i];
+		printf("  %s", n->key);
+		if (strcmp(n->key, n->name))
+			printf(" (%s)", n->name);
+		printf("\n");
+		print_binaries(n->binaries, n->n_binaries, "    ");
+		if (!n->n_binaries)
+			printf("    (no binaries: unused)\n");
+		for (size_t e = 0; e < n->n_endpoints; e++) {
+			const struct ward_endpoint *ep = &n->endpoints[e];
+			printf("    endpoint %s port", ep->host);
+			for (size_t k = 0; k < ep->n_ports; k++)
+				printf("%s%u", k ? "," : " ", ep->ports[k]);
+			printf(" %s%s%s\n", proto_name(ep->protocol),
+			       ep->enforcement == WARD_AUDIT ? " audit-only" : "",
+			       access_name(ep->access));
+			print_rules("allow", ep->rules, ep->n_rules);
+			print_rules("deny", ep->deny_rules, ep->n_deny_rules);
+			for (size_t k = 0; k < ep->n_allowed_ips; k++) {
+				char buf[INET6_ADDRSTRLEN];
+				inet_ntop(ep->allowed_ips[k].family, ep->allowed_ips[k].addr, buf,
+					  sizeof(buf));
+				printf("      allowed_ip %s/%u\n", buf, ep->allowed_ips[k].prefix);
+			}
+		}
+	}
+	for (size_t i = 0; i < p->n_credentials; i++) {
+		const struct ward_credential *c = &p->credentials[i];
+		printf("credential %s: $%s -> %s: %s on %s:%u%s\n", c->name, c->env, c->header,
+		       c->format, c->host, c->port, c->path);
+	}
+	for (size_t i = 0; i < p->n_routes; i++) {
+		const struct ward_inference_route *r = &p->routes[i];
+		printf("inference route %s: %s %s%s%s\n", r->name, r->provider, r->model,
+		       r->base_url ? " at " : "", r->base_url ? r->base_url : "");
+	}
+	if (p->n_routes) {
+		if (p->inference_binaries)
+			print_binaries(p->inference_binaries, p->n_inference_binaries,
+				       "  inference ");
+		if (p->inference_max_tokens)
+			printf("  budget %llu tokens\n", (unsigned long long)p->inference_max_tokens);
+	}
+}
+
+static int policy_compile(int argc, char **argv)
+{
+	_cleanup_(ward_policy_freep) struct ward_policy *p = NULL;
+	const char *file = NULL;
+	bool json = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			fputs(usage_compile, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "ward policy compile: unknown option '%s'\n%s", argv[i],
+				usage_compile);
+			return 2;
+		} else if (file) {
+			fprintf(stderr, "ward policy compile: one FILE only\n%s", usage_compile);
+			return 2;
+		} else {
+			file = argv[i];
+		}
+	}
+	if (!file) {
+		fputs(usage_compile, stderr);
+		return 2;
+	}
+	if (load_one(file, &p) != 0)
+		return 1;
+	if (json)
+		fputs(p->compiled_json, stdout);
+	else
+		print_summary(p);
+	return 0;
+}
+
+int cmd_policy(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_policy, stderr);
+		return 2;
+	}
+	if (is_help(argv[1])) {
+		fputs(usage_policy, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "check"))
+		return policy_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "compile"))
+		return policy_compile(argc - 1, argv + 1);
+	fprintf(stderr, "ward policy: unknown subcommand '%s'\n%s", argv[1], usage_policy);
+	return 2;
+}

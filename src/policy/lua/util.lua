@@ -34,7 +34,7 @@ function M.did_you_mean(word, candidates)
 			best, bestd = c, d
 		end
 	end
-	if best and bestd <= math.max(1, math.min(3, #word // 3)) then
+	if best and bestd <= (#word >= 4 and math.min(3, math.max(2, #word // 3)) or 1) then
 		return " (did you mean '" .. best .. "'?)"
 	end
 	return ""

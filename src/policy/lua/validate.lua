@@ -301,6 +301,10 @@ function scalar.preset(n, d, ctx, name)
 	if presets.defs[n.value] then
 		return n.value
 	end
+	if #n.value > 64 then
+		ctx:error(n, "unknown preset " .. q(n.value))
+		return nil
+	end
 	ctx:error(n, "unknown preset " .. q(n.value) .. " (known: " .. table.concat(presets.names, ", ") .. ")"
 		.. util.did_you_mean(n.value, presets.names))
 	return nil
@@ -379,6 +383,22 @@ function checks.unique_names(v, ctx)
 end
 
 function checks.policy(v, ctx)
+	local ext = v._at.extends
+	if not ext or ext.kind ~= "seq" then
+		return
+	end
+	local seen = {}
+	for _, item in ipairs(ext.items) do
+		if item.kind == "scalar" then
+			local first = seen[item.value]
+			if first then
+				ctx:error(item, "preset " .. q(item.value) .. " is listed twice in 'extends' (first at "
+					.. first.line .. ":" .. first.col .. ")")
+			else
+				seen[item.value] = item
+			end
+		end
+	end
 end
 
 local validate

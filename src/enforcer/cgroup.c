@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+#include "enforcer/cgroup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+DEFINE_CLEANUP(DIR *, closedir)
+
+/* Mount points in mountinfo escape space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] && r[3]) {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+const char *ward_cgroup2_mount(void)
+{
+	static char mnt[PATH_MAX];
+	static bool done;
+	_cleanup_fclose_ FILE *f = NULL;
+	char line[4096];
+
+	if (done)
+		return mnt[0] ? mnt : NULL;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - ");
+		char *fields[5] = { 0 }, *save = NULL, *tok;
+		int n = 0;
+
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		*sep = '\0';
+		for (tok = strtok_r(line, " ", &save); tok && n < 5; tok = strtok_r(NULL, " ", &save))
+			fields[n++] = tok;
+		if (n < 5)
+			continue;
+		unescape(fields[4]);
+		snprintf(mnt, sizeof(mnt), "%s", fields[4]);
+		break;
+	}
+	done = true;
+	return mnt[0] ? mnt : NULL;
+}
+
+static int read_small(int dirfd, const char *name, char *buf, size_t len)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+static bool populated(int dirfd)
+{
+	char buf[256];
+
+	if (read_small(dirfd, "cgroup.events", buf, sizeof(buf)) < 0)
+		return false;
+	return !strstr(buf, "populated 0");
+}
+
+int ward_cgroup_reap_stale(struct ward_error *err)
+{
+	const char *mnt = ward_cgroup2_mount();
+	char base[PATH_MAX];
+	_cleanup_(closedirp) DIR *d = NULL;
+	struct dirent *de;
+	int removed = 0;
+
+	if (!mnt || (size_t)snprintf(base, sizeof(base), "%s/ward", mnt) >= sizeof(base))
+		return 0;
+	d = opendir(base);
+	if (!d)
+		return errno == ENOENT ? 0 : ward_err(err, -errno, "open '%s'", base);
+	while ((de = readdir(d))) {
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/* A leaf younger than a minute may belong to a ward that is still
+		 * between mkdir and clone. */
+		if (fd < 0 || populated(fd) || fstat(fd, &st) < 0 ||
+		    st.st_mtime + 60 > time(NULL))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
+			removed++;
+	}
+	return removed;
+}
+
+int ward_cgroup_create(const char *id, struct ward_cgroup *ret, struct ward_error *err)
+{
+	const char *mnt = ward_cgroup2_mount();
+	char base[PATH_MAX];
+	int fd;
+
+	ret->fd = -1;
+	ret->path[0] = '\0';
+	if (!mnt)
+		return ward_errx(err, -ENOENT, "no cgroup2 mount in /proc/self/mountinfo");
+	if ((size_t)snprintf(base, sizeof(base), "%s/ward", mnt) >= sizeof(base) - 64)
+		return ward_errx(err, -ENAMETOOLONG, "cgroup2 mount path too long");
+	if (mkdir(base, 0755) < 0 && errno != EEXIST)
+		return ward_err(err, -errno, "mkdir '%s'", base);
+	if ((size_t)snprintf(ret->path, sizeof(ret->path), "%s/%s", base, id) >= sizeof(ret->path))
+		return ward_errx(err, -ENAMETOOLONG, "cgroup path too long");
+	if (mkdir(ret->path, 0755) < 0)
+		return ward_err(err, -errno, "mkdir '%s'", ret->path);
+	fd = open(ret->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int r = ward_err(err, -errno, "open '%s'", ret->path);
+
+		rmdir(ret->path);
+		ret->path[0] = '\0';
+		return r;
+	}
+	ret->fd = fd;
+	return 0;
+}
+
+int ward_cgroup_destroy(struct ward_cgroup *cg)
+{
+	int r = 0;
+
+	if (!cg->path[0])
+		return 0;
+	if (cg->fd >= 0) {
+		_cleanup_close_ int kfd = openat(cg->fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+
+		if (kfd >= 0 && populated(cg->fd) && write(kfd, "1", 1) < 0)
+			r = -errno;
+		/* The kill is asynchronous: wait (bounded, ~2 s) for the leaf to empty. */
+		for (int i = 0; i < 2000 && populated(cg->fd); i++)
+			poll(NULL, 0, 1);
+	}
+	if (rmdir(cg->path) < 0 && errno != ENOENT)
+		r = -errno;
+	if (cg->fd >= 0)
+		close(cg->fd);
+	cg->fd = -1;
+	cg->path[0] = '\0';
+	return r;
+}

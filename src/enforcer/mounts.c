@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: MIT
+/* Filesystem assembly, bubblewrap-style: tmpfs on /tmp, pivot into it (the
+ * host root moves to /oldroot), build /newroot from /oldroot/<path> binds,
+ * detach /oldroot, pivot into /newroot. Propagation is made rslave first so
+ * nothing mounted here ever reaches the host. */
+#include "enforcer/mounts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+
+/* Device nodes every sandbox gets, bound from the host. */
+static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
+static const char *const dev_rules[] = { "/dev/null", "/dev/zero",   "/dev/full", "/dev/random",
+					 "/dev/urandom", "/dev/tty", "/dev/pts" };
+
+static bool under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Paths ward provides itself: listing them in a policy changes nothing. */
+static bool provided(const char *path)
+{
+	static const char *const dev[] = { "/dev",	    "/dev/null", "/dev/zero", "/dev/full",
+					   "/dev/random",  "/dev/urandom", "/dev/tty", "/dev/ptmx",
+					   "/dev/fd",	    "/dev/stdin", "/dev/stdout", "/dev/stderr" };
+
+	if (under(path, "/proc") || under(path, "/dev/pts") || under(path, "/dev/shm"))
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(dev); i++)
+		if (!strcmp(path, dev[i]))
+			return true;
+	return false;
+}
+
+static struct ward_mount *plan_add(struct ward_mount_plan *plan, const char *path,
+				   enum ward_mount_kind kind, struct ward_error *err)
+{
+	struct ward_mount *v = realloc(plan->v, (plan->n + 1) * sizeof(*v));
+
+	if (!v) {
+		ward_err(err, -ENOMEM, "mount plan");
+		return NULL;
+	}
+	plan->v = v;
+	v = &plan->v[plan->n];
+	*v = (struct ward_mount){ .kind = kind, .is_dir = true, .landlock = true };
+	v->path = strdup(path);
+	if (!v->path) {
+		ward_err(err, -ENOMEM, "mount plan");
+		return NULL;
+	}
+	plan->n++;
+	return v;
+}
+
+/* The path with its parent directories resolved, so that binds never walk
+ * through a host symlink (which would resolve against the wrong root). */
+static int canonical_parent(const char *path, char *out, size_t len)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char real[PATH_MAX];
+	char *slash;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir) {
+		snprintf(out, len, "%s", path);
+		return 0;
+	}
+	*slash = '\0';
+	if (!realpath(dir, real))
+		return -errno;
+	if ((size_t)snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "", slash + 1) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int add_policy_path(struct ward_mount_plan *plan, const struct ward_policy *p,
+			   const struct ward_fs_path *fp, bool read_only, ward_diag_fn diag,
+			   void *diag_data, struct ward_error *err)
+{
+	const char *file = p->source_path ? p->source_path : "policy";
+	char path[PATH_MAX], target[PATH_MAX], msg[PATH_MAX + 256];
+	struct ward_mount *m;
+	struct stat st;
+	ssize_t n;
+	int r;
+
+	if (provided(fp->path))
+		return 0;
+	r = canonical_parent(fp->path, path, sizeof(path));
+	if (r == 0 && lstat(path, &st) < 0)
+		r = -errno;
+	if (r == -ENOENT || r == -ENOTDIR) {
+		if (p->landlock_compat == WARD_LANDLOCK_HARD_REQUIREMENT)
+			return ward_errx(err, -ENOENT,
+					 "%s:%u:%u: %s does not exist (landlock: hard_requirement)",
+					 file, fp->pos.line, fp->pos.col, fp->path);
+		snprintf(msg, sizeof(msg), "%s:%u:%u: %s does not exist; skipped", file,
+			 fp->pos.line, fp->pos.col, fp->path);
+		if (diag)
+			diag(diag_data, true, msg);
+		return 0;
+	}
+	if (r < 0)
+		return ward_err(err, r, "%s:%u:%u: %s", file, fp->pos.line, fp->pos.col, fp->path);
+
+	if (S_ISLNK(st.st_mode)) {
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			return ward_err(err, -errno, "readlink '%s'", path);
+		target[n] = '\0';
+		m = plan_add(plan, path, WARD_MNT_SYMLINK, err);
+		if (!m)
+			return -ENOMEM;
+		m->landlock = false;
+		m->target = strdup(target);
+		return m->target ? 0 : ward_err(err, -ENOMEM, "mount plan");
+	}
+	m = plan_add(plan, path, WARD_MNT_BIND, err);
+	if (!m)
+		return -ENOMEM;
+	m->is_dir = S_ISDIR(st.st_mode);
+	m->read_only = read_only;
+	if (under(path, "/sys")) {
+		/* The host's /sys is only ever shown read-only. */
+		m->read_only = true;
+		m->noexec = true;
+	}
+	m->allow_dev = under(path, "/dev") && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode));
+	return 0;
+}
+
+static int cmp_mount(const void *a, const void *b)
+{
+	return strcmp(((const struct ward_mount *)a)->path, ((const struct ward_mount *)b)->path);
+}
+
+void ward_mount_plan_free(struct ward_mount_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		free(plan->v[i].path);
+		free(plan->v[i].target);
+	}
+	free(plan->v);
+	free(plan->rules);
+	*plan = (struct ward_mount_plan){ 0 };
+}
+
+static int plan_rules(struct ward_mount_plan *plan, struct ward_error *err)
+{
+	size_t max = plan->n + ARRAY_SIZE(dev_rules) + 2;
+
+	plan->rules = calloc(max, sizeof(*plan->rules));
+	if (!plan->rules)
+		return ward_err(err, -ENOMEM, "landlock rules");
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct ward_mount *m = &plan->v[i];
+		struct ward_landlock_rule *r = &plan->rules[plan->n_rules];
+
+		if (!m->landlock)
+			continue;
+		r->path = m->path;
+		switch (m->kind) {
+		case WARD_MNT_BIND:
+			r->kind = m->read_only ? WARD_LL_READ : WARD_LL_WRITE;
+			break;
+		case WARD_MNT_TMPFS:
+			r->kind = WARD_LL_WRITE;
+			break;
+		case WARD_MNT_PROC:
+			r->kind = WARD_LL_PROC;
+			break;
+		case WARD_MNT_DEV:
+			/* list /dev; the nodes get their own rules */
+			r->kind = WARD_LL_READ;
+			plan->n_rules++;
+			for (size_t d = 0; d < ARRAY_SIZE(dev_rules); d++)
+				plan->rules[plan->n_rules++] =
+					(struct ward_landlock_rule){ dev_rules[d], WARD_LL_DEV };
+			plan->rules[plan->n_rules++] =
+				(struct ward_landlock_rule){ "/dev/shm", WARD_LL_WRITE };
+			continue;
+		case WARD_MNT_SYMLINK:
+			continue;
+		}
+		plan->n_rules++;
+	}
+	return 0;
+}
+
+int ward_mount_plan_build(const struct ward_policy *p, const char *workdir, ward_diag_fn diag,
+			  void *diag_data, struct ward_mount_plan *ret, struct ward_error *err)
+{
+	struct ward_mount_plan plan = { 0 };
+	struct ward_mount *m;
+	bool has_tmp = false;
+	size_t w = 0;
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < p->n_read_only; i++)
+		r = add_policy_path(&plan, p, &p->read_only[i], true, diag, diag_data, err);
+	for (size_t i = 0; r >= 0 && i < p->n_read_write; i++)
+		r = add_policy_path(&plan, p, &p->read_write[i], false, diag, diag_data, err);
+	if (r < 0)
+		goto fail;
+	for (size_t i = 0; i < plan.n; i++)
+		has_tmp |= !strcmp(plan.v[i].path, "/tmp");
+
+	if (workdir) {
+		struct stat st;
+
+		if (stat(workdir, &st) < 0) {
+			r = ward_err(err, -errno, "workdir '%s'", workdir);
+			goto fail;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			r = ward_errx(err, -ENOTDIR, "workdir '%s' is not a directory", workdir);
+			goto fail;
+		}
+		if (p->include_workdir && !strcmp(workdir, "/")) {
+			r = ward_errx(err, -EINVAL, "workdir '/' cannot be read-write (include_workdir)");
+			goto fail;
+		}
+		m = plan_add(&plan, workdir, WARD_MNT_BIND, err);
+		if (!m) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		/* Without include_workdir the workdir is visible (it is the cwd) and
+		 * read-only, and Landlock grants nothing on it beyond the policy's rules. */
+		m->read_only = !p->include_workdir;
+		m->landlock = p->include_workdir;
+	}
+	if (!plan_add(&plan, "/proc", WARD_MNT_PROC, err) ||
+	    !plan_add(&plan, "/dev", WARD_MNT_DEV, err) ||
+	    (!has_tmp && !plan_add(&plan, "/tmp", WARD_MNT_TMPFS, err))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+
+	/* Parents before children; one entry per path, the most permissive wins. */
+	qsort(plan.v, plan.n, sizeof(*plan.v), cmp_mount);
+	for (size_t i = 0; i < plan.n; i++) {
+		if (w > 0 && !strcmp(plan.v[w - 1].path, plan.v[i].path)) {
+			struct ward_mount *a = &plan.v[w - 1], *b = &plan.v[i];
+
+			if (a->kind == WARD_MNT_BIND && b->kind == WARD_MNT_BIND) {
+				a->read_only = a->read_only && b->read_only;
+				a->landlock = a->landlock || b->landlock;
+				a->noexec = a->noexec && b->noexec;
+			}
+			free(b->path);
+			free(b->target);
+			continue;
+		}
+		plan.v[w++] = plan.v[i];
+	}
+	plan.n = w;
+	r = plan_rules(&plan, err);
+	if (r < 0)
+		goto fail;
+	*ret = plan;
+	return 0;
+fail:
+	ward_mount_plan_free(&plan);
+	return r;
+}
+
+/* ---- child side: no allocation below this line ---- */
+
+static int join(char *buf, size_t len, const char *a, const char *b, struct ward_error *err)
+{
+	if (!strcmp(b, "/"))
+		b = "";
+	if ((size_t)snprintf(buf, len, "%s%s", a, b) >= len)
+		return ward_errx(err, -ENAMETOOLONG, "path too long: %s%s", a, b);
+	return 0;
+}
+
+static int mkdir_p(const char *path, struct ward_error *err)
+{
+	char buf[PATH_MAX];
+
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", path) >= sizeof(buf))
+		return ward_errx(err, -ENAMETOOLONG, "path too long: %s", path);
+	for (char *s = buf + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+
+		*s = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return ward_err(err, -errno, "mkdir '%s'", buf);
+		if (c == '\0')
+			return 0;
+		*s = c;
+	}
+}
+
+static int mkdir_parent(const char *path, struct ward_error *err)
+{
+	char buf[PATH_MAX];
+	char *slash;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	slash = strrchr(buf, '/');
+	if (!slash || slash == buf)
+		return 0;
+	*slash = '\0';
+	return mkdir_p(buf, err);
+}
+
+static int make_file(const char *path, struct ward_error *err)
+{
+	int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+	if (fd < 0 && errno != EEXIST)
+		return ward_err(err, -errno, "create '%s'", path);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+static int bind(const char *src, const char *dst, bool is_dir, struct ward_error *err)
+{
+	int r = is_dir ? mkdir_p(dst, err) : mkdir_parent(dst, err);
+
+	if (r < 0)
+		return r;
+	if (!is_dir && (r = make_file(dst, err)) < 0)
+		return r;
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return ward_err(err, -errno, "bind '%s' on '%s'", src, dst);
+	return 0;
+}
+
+static int setattr(const char *path, bool recursive, uint64_t set, uint64_t clr,
+		   struct ward_error *err)
+{
+	struct mount_attr attr = { .attr_set = set, .attr_clr = clr };
+
+	if (syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &attr,
+		    sizeof(attr)) < 0)
+		return ward_err(err, -errno, "mount_setattr '%s'", path);
+	return 0;
+}
+
+static int pathcat(char *buf, size_t len, const char *a, const char *b, struct ward_error *err)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s", a, b) >= len)
+		return ward_errx(err, -ENAMETOOLONG, "path too long: %s/%s", a, b);
+	return 0;
+}
+
+static int setup_dev(const char *dst, struct ward_error *err)
+{
+	char path[PATH_MAX], src[PATH_MAX];
+	int r = mkdir_p(dst, err);
+
+	if (r < 0)
+		return r;
+	if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0)
+		return ward_err(err, -errno, "mount tmpfs on '%s'", dst);
+	for (size_t i = 0; i < ARRAY_SIZE(dev_nodes); i++) {
+		r = pathcat(path, sizeof(path), dst, dev_nodes[i], err);
+		if (r >= 0)
+			r = pathcat(src, sizeof(src), "/oldroot/dev", dev_nodes[i], err);
+		if (r >= 0)
+			r = bind(src, path, false, err);
+		if (r < 0)
+			return r;
+	}
+	if (pathcat(path, sizeof(path), dst, "pts", err) < 0)
+		return err->code;
+	if (mkdir(path, 0755) < 0 ||
+	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=0620") < 0)
+		return ward_err(err, -errno, "mount devpts on '%s'", path);
+	if (pathcat(path, sizeof(path), dst, "shm", err) < 0)
+		return err->code;
+	if (mkdir(path, 01777) < 0 ||
+	    mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+		return ward_err(err, -errno, "mount tmpfs on '%s'", path);
+
+	static const char *const links[][2] = {
+		{ "pts/ptmx", "ptmx" },	      { "/proc/self/fd", "fd" },
+		{ "/proc/self/fd/0", "stdin" }, { "/proc/self/fd/1", "stdout" },
+		{ "/proc/self/fd/2", "stderr" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
+		if (pathcat(path, sizeof(path), dst, links[i][1], err) < 0)
+			return err->code;
+		if (symlink(links[i][0], path) < 0)
+			return ward_err(err, -errno, "symlink '%s'", path);
+	}
+	return 0;
+}
+
+static int apply_one(const struct ward_mount *m, struct ward_error *err)
+{
+	char src[PATH_MAX], dst[PATH_MAX];
+	int r;
+
+	r = join(dst, sizeof(dst), "/newroot", m->path, err);
+	if (r >= 0)
+		r = join(src, sizeof(src), "/oldroot", m->path, err);
+	if (r < 0)
+		return r;
+	switch (m->kind) {
+	case WARD_MNT_BIND:
+		return bind(src, dst, m->is_dir, err);
+	case WARD_MNT_SYMLINK:
+		r = mkdir_parent(dst, err);
+		if (r < 0)
+			return r;
+		if (symlink(m->target, dst) < 0 && errno != EEXIST)
+			return ward_err(err, -errno, "symlink '%s'", m->path);
+		return 0;
+	case WARD_MNT_TMPFS:
+		r = mkdir_p(dst, err);
+		if (r < 0)
+			return r;
+		if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+			return ward_err(err, -errno, "mount tmpfs on '%s'", m->path);
+		return 0;
+	case WARD_MNT_PROC:
+		r = mkdir_p(dst, err);
+		if (r < 0)
+			return r;
+		if (mount("proc", dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+			return ward_err(err, -errno, "mount proc on '%s'", m->path);
+		return 0;
+	case WARD_MNT_DEV:
+		return setup_dev(dst, err);
+	}
+	return 0;
+}
+
+/* Second pass, after every mount point exists (mkdir inside a read-only bind
+ * would fail): parents first, so a child's flags override its parent's. */
+static int attrs_one(const struct ward_mount *m, struct ward_error *err)
+{
+	char dst[PATH_MAX];
+	uint64_t set = MOUNT_ATTR_NOSUID, clr = 0;
+	int r = join(dst, sizeof(dst), "/newroot", m->path, err);
+
+	if (r < 0)
+		return r;
+	switch (m->kind) {
+	case WARD_MNT_BIND:
+		if (!m->allow_dev)
+			set |= MOUNT_ATTR_NODEV;
+		if (m->noexec)
+			set |= MOUNT_ATTR_NOEXEC;
+		if (m->read_only)
+			set |= MOUNT_ATTR_RDONLY;
+		else
+			clr |= MOUNT_ATTR_RDONLY;
+		return setattr(dst, true, set, clr, err);
+	case WARD_MNT_TMPFS:
+	case WARD_MNT_PROC:
+		return setattr(dst, true, 0, MOUNT_ATTR_RDONLY, err);
+	case WARD_MNT_DEV:
+		r = setattr(dst, true, 0, MOUNT_ATTR_RDONLY, err);
+		return r < 0 ? r : setattr(dst, false, MOUNT_ATTR_RDONLY, 0, err);
+	case WARD_MNT_SYMLINK:
+		return 0;
+	}
+	return 0;
+}
+
+int ward_mount_apply(const struct ward_mount_plan *plan, struct ward_error *err)
+{
+	int r;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return ward_err(err, -errno, "make / rslave");
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		return ward_err(err, -errno, "mount the staging tmpfs");
+	if (chdir("/tmp") < 0 || mkdir("newroot", 0755) < 0 || mkdir("oldroot", 0755) < 0)
+		return ward_err(err, -errno, "prepare the staging tmpfs");
+	if (syscall(SYS_pivot_root, ".", "oldroot") < 0 || chdir("/") < 0)
+		return ward_err(err, -errno, "pivot_root into the staging tmpfs");
+	if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		return ward_err(err, -errno, "mount the root tmpfs");
+
+	for (size_t i = 0; i < plan->n; i++) {
+		r = apply_one(&plan->v[i], err);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < plan->n; i++) {
+		r = attrs_one(&plan->v[i], err);
+		if (r < 0)
+			return r;
+	}
+
+	if (umount2("/oldroot", MNT_DETACH) < 0)
+		return ward_err(err, -errno, "detach the host root");
+	if (chdir("/newroot") < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		return ward_err(err, -errno, "pivot_root into the sandbox root");
+	/* The root itself is read-only: only the policy's paths can be written. */
+	return setattr("/", false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, err);
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* The sandbox's filesystem (DESIGN.md layer 1): a fresh tmpfs root holding
+ * only the policy's paths, bind-mounted at their host locations, a private
+ * /proc, a minimal /dev and a private /tmp. The plan is computed on the host
+ * (where missing paths are reported with their policy position); the child
+ * only applies it, without allocating. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+#include "enforcer/landlock.h"
+#include "policy/model.h"
+
+/* Diagnostics sink (warnings about skipped paths, exec failures). */
+typedef void (*ward_diag_fn)(void *data, bool warning, const char *msg);
+
+enum ward_mount_kind {
+	WARD_MNT_BIND,    /* bind of the host path at the same location */
+	WARD_MNT_SYMLINK, /* the host path is a symlink: the same symlink inside */
+	WARD_MNT_TMPFS,   /* private tmpfs (/tmp when the policy does not map it) */
+	WARD_MNT_PROC,    /* proc of the sandbox's pid namespace */
+	WARD_MNT_DEV,     /* minimal /dev */
+};
+
+struct ward_mount {
+	char *path; /* same inside and on the host */
+	enum ward_mount_kind kind;
+	bool read_only;
+	bool is_dir;
+	bool allow_dev; /* a device node the policy lists: no nodev */
+	bool noexec;
+	bool landlock; /* grant Landlock rights (not for the workdir without include_workdir) */
+	char *target;  /* WARD_MNT_SYMLINK: the link's target */
+};
+
+struct ward_mount_plan {
+	struct ward_mount *v;
+	size_t n;
+	struct ward_landlock_rule *rules; /* Landlock rules matching the mounts */
+	size_t n_rules;
+};
+
+/* Build the plan for policy p and the (canonical, absolute) workdir. A policy
+ * path missing on the host is an error under landlock hard_requirement and a
+ * warning through diag otherwise ("FILE:LINE:COL: /app does not exist; skipped"). */
+int ward_mount_plan_build(const struct ward_policy *p, const char *workdir, ward_diag_fn diag,
+			  void *diag_data, struct ward_mount_plan *ret, struct ward_error *err);
+void ward_mount_plan_free(struct ward_mount_plan *plan);
+
+/* Child side, root in fresh mount and pid namespaces: assemble the root,
+ * pivot_root into it and detach the host's root. */
+int ward_mount_apply(const struct ward_mount_plan *plan, struct ward_error *err);

@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: MIT
+/* ward's side of a sandbox run: prepare everything that allocates (user,
+ * mount plan, Landlock plan, seccomp program, cgroup leaf), clone init into
+ * the leaf and the new namespaces, run the hooks, then relay messages, log
+ * lifecycle rows and forward signals until init is gone. */
+#include "enforcer/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "enforcer/sandbox_internal.h"
+#include "enforcer/user.h"
+
+const int ward_forwarded_signals[7] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+					SIGUSR1, SIGUSR2, SIGWINCH };
+
+#define NS_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET)
+
+static volatile pid_t forward_to;
+
+int ward_sandbox_new_id(char out[WARD_SANDBOX_ID_LEN + 1])
+{
+	unsigned char b[WARD_SANDBOX_ID_LEN / 2];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -errno;
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+int ward_msg_send(int fd, uint32_t kind, int32_t value, const char *text)
+{
+	struct ward_msg m = { .kind = kind, .value = value };
+	size_t len = offsetof(struct ward_msg, text);
+
+	if (text) {
+		size_t n = strnlen(text, sizeof(m.text) - 1);
+
+		memcpy(m.text, text, n);
+		m.text[n] = '\0';
+		len += n + 1;
+	}
+	while (send(fd, &m, len, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+/* One message, and the sender's pid (in ward's namespace) when attached.
+ * 0 on EOF, 1 on a message. */
+static int msg_recv(int fd, struct ward_msg *m, pid_t *ret_pid)
+{
+	char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) - 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)
+	};
+	ssize_t n;
+
+	memset(m, 0, sizeof(*m));
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return 0;
+	if (n < (ssize_t)offsetof(struct ward_msg, text))
+		return -EBADMSG;
+	*ret_pid = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			struct ucred uc;
+
+			memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+			*ret_pid = uc.pid;
+		}
+	return 1;
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+
+	/* Only what someone sent: terminal signals reach the command directly. */
+	if (forward_to > 0 && si->si_code <= 0)
+		kill(forward_to, sig);
+	errno = saved;
+}
+
+static void lifecycle(const struct ward_sandbox *sb, const char *action, const char *rule,
+		      const char *binary, pid_t pid, const char *reason)
+{
+	const struct ward_sandbox_opts *o = sb->opts;
+	struct ward_decision d = {
+		.sandbox = sb->id,
+		.layer = "lifecycle",
+		.action = action,
+		.binary = binary,
+		.pid = pid,
+		.rule = rule,
+		.reason = reason,
+		.policy_rev = o->policy->rev,
+	};
+
+	if (o->audit)
+		ward_audit_submit(o->audit, &d);
+}
+
+static pid_t clone_init(struct ward_sandbox *sb, int *ret_procs_fd)
+{
+	struct clone_args args = {
+		.flags = NS_FLAGS | CLONE_INTO_CGROUP,
+		.exit_signal = SIGCHLD,
+		.cgroup = (uint64_t)sb->cgroup.fd,
+	};
+	pid_t pid;
+
+	*ret_procs_fd = -1;
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid >= 0 || (errno != ENOSYS && errno != E2BIG && errno != EINVAL))
+		return pid;
+	/* Before 5.7: plain clone, and init joins the leaf before doing anything. */
+	*ret_procs_fd = openat(sb->cgroup.fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (*ret_procs_fd < 0)
+		return -1;
+	return (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
+}
+
+struct run_state {
+	bool failed;
+	bool exited;
+	int exec_fail; /* 126/127, 0 when none */
+	int wstatus;
+	char binary[PATH_MAX];
+	pid_t pid;
+};
+
+static void layers(const struct ward_sandbox *sb, char *buf, size_t len)
+{
+	char ll[64];
+	size_t n;
+
+	ward_landlock_describe(sb->landlock_abi, ll, sizeof(ll));
+	n = snprintf(buf, len, "layers=namespaces,cgroup,%s,seccomp", ll);
+	for (size_t i = 0; i < sb->opts->n_hooks && n < len; i++)
+		n += snprintf(buf + n, len - n, ",%s", sb->opts->hooks[i].name);
+}
+
+static void handle(struct ward_sandbox *sb, struct run_state *st, const struct ward_msg *m, pid_t pid,
+		   const char *workdir, struct ward_error *err)
+{
+	const struct ward_sandbox_opts *o = sb->opts;
+	char reason[256];
+
+	switch ((enum ward_msg_kind)m->kind) {
+	case WARD_MSG_FAIL:
+		if (!st->failed)
+			ward_errx(err, m->value < 0 ? m->value : -EIO, "sandbox setup: %s", m->text);
+		st->failed = true;
+		lifecycle(sb, "deny", "setup", NULL, pid, m->text);
+		break;
+	case WARD_MSG_RESOLVED:
+		if ((m->text[0] == '/' || !workdir
+			     ? snprintf(st->binary, sizeof(st->binary), "%s", m->text)
+			     : snprintf(st->binary, sizeof(st->binary), "%s/%s", workdir, m->text)) >=
+		    (int)sizeof(st->binary))
+			st->binary[0] = '\0';
+		st->pid = pid;
+		layers(sb, reason, sizeof(reason));
+		lifecycle(sb, "allow", "start", st->binary, pid, reason);
+		break;
+	case WARD_MSG_EXEC_FAIL:
+		st->exec_fail = m->value;
+		if (o->diag)
+			o->diag(o->diag_data, false, m->text);
+		break;
+	case WARD_MSG_EXIT:
+		st->exited = true;
+		st->wstatus = m->value;
+		break;
+	case WARD_MSG_READY:
+	case WARD_MSG_GO:
+		break;
+	}
+}
+
+static int run_hooks(struct ward_sandbox *sb, struct ward_error *err)
+{
+	for (size_t i = 0; i < sb->opts->n_hooks; i++) {
+		const struct ward_sandbox_hook *h = &sb->opts->hooks[i];
+		int r = h->fn(sb, h->data, err);
+
+		if (r < 0)
+			return ward_err_prefix(err, "%s", h->name ? h->name : "hook");
+	}
+	return 0;
+}
+
+static int final_status(const struct run_state *st, int init_status)
+{
+	int s = st->exited ? st->wstatus : init_status;
+
+	if (st->failed)
+		return WARD_EXIT_SETUP;
+	if (st->exec_fail)
+		return st->exec_fail;
+	if (WIFEXITED(s))
+		return WEXITSTATUS(s);
+	if (WIFSIGNALED(s))
+		return 128 + WTERMSIG(s);
+	return WARD_EXIT_SETUP;
+}
+
+/* Everything after clone: READY, hooks, GO, messages until EOF, reap. */
+static int supervise(struct ward_sandbox *sb, int sock, const char *workdir, int *ret_status,
+		     struct ward_error *err)
+{
+	struct run_state st = { 0 };
+	struct ward_msg m;
+	char reason[128];
+	bool ready = false;
+	int status = 0, r;
+	pid_t pid;
+
+	while (!ready && (r = msg_recv(sock, &m, &pid)) > 0) {
+		if (m.kind == WARD_MSG_READY)
+			ready = true;
+		else
+			handle(sb, &st, &m, pid, workdir, err);
+	}
+	if (ready && run_hooks(sb, err) < 0) {
+		st.failed = true;
+		lifecycle(sb, "deny", "setup", NULL, sb->init_pid, err->msg);
+		kill(sb->init_pid, SIGKILL);
+	} else if (ready) {
+		ward_msg_send(sock, WARD_MSG_GO, 0, NULL);
+	}
+	while ((r = msg_recv(sock, &m, &pid)) > 0)
+		handle(sb, &st, &m, pid, workdir, err);
+	while (waitpid(sb->init_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!ready && !st.failed) {
+		st.failed = true;
+		ward_errx(err, -EIO, "sandbox init ended before it was ready");
+		lifecycle(sb, "deny", "setup", NULL, sb->init_pid, err->msg);
+	}
+	*ret_status = final_status(&st, status);
+	if (st.exited || st.exec_fail) {
+		int s = st.exited ? st.wstatus : 0;
+
+		if (st.exec_fail)
+			snprintf(reason, sizeof(reason), "status=%d", st.exec_fail);
+		else if (WIFSIGNALED(s))
+			snprintf(reason, sizeof(reason), "signal=SIG%s", sigabbrev_np(WTERMSIG(s)));
+		else
+			snprintf(reason, sizeof(reason), "status=%d", *ret_status);
+		lifecycle(sb, "allow", "exit", st.binary[0] ? st.binary : NULL, st.pid, reason);
+	}
+	return 0;
+}
+
+int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, struct ward_error *err)
+{
+	struct ward_sandbox sb = { .opts = opts, .cgroup = { .fd = -1 } };
+	_cleanup_(ward_mount_plan_free) struct ward_mount_plan plan = { 0 };
+	_cleanup_(ward_seccomp_prog_free) struct ward_seccomp_prog prog = { 0 };
+	_cleanup_close_ int procs_fd = -1;
+	struct ward_landlock_plan ll;
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
+	struct sigaction old_sa[ARRAY_SIZE(ward_forwarded_signals)];
+	struct ward_child_ctx ctx = { .sb = &sb, .plan = &plan, .ll = &ll, .seccomp = &prog };
+	char cwd[PATH_MAX];
+	int sv[2] = { -1, -1 }, one = 1, r;
+	pid_t pid;
+
+	if (!opts->policy || !opts->argv || !opts->argv[0])
+		return ward_errx(err, -EINVAL, "no policy or no command");
+	ctx.workdir = opts->workdir;
+	if (!ctx.workdir) {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return ward_err(err, -errno, "getcwd");
+		ctx.workdir = cwd;
+	}
+	r = ward_sandbox_new_id(sb.id);
+	if (r < 0)
+		return ward_err(err, r, "getrandom");
+	r = ward_user_resolve(opts->policy, ctx.workdir, &sb.uid, &sb.gid, err);
+	if (r < 0)
+		return r;
+	r = ward_landlock_prepare(opts->policy->landlock_compat, &ll, err);
+	if (r < 0)
+		return r;
+	sb.landlock_abi = ll.abi;
+	r = ward_mount_plan_build(opts->policy, ctx.workdir, opts->diag, opts->diag_data, &plan, err);
+	if (r < 0)
+		return r;
+	r = ward_seccomp_build(&prog, err);
+	if (r < 0)
+		return r;
+
+	ward_cgroup_reap_stale(NULL);
+	r = ward_cgroup_create(sb.id, &sb.cgroup, err);
+	if (r < 0)
+		return r;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+		r = ward_err(err, -errno, "socketpair");
+		goto out;
+	}
+
+	/* Blocked across clone: init inherits the mask and sigwaitinfo()s them. */
+	sigemptyset(&ctx.wait_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(ward_forwarded_signals); i++)
+		sigaddset(&ctx.wait_mask, ward_forwarded_signals[i]);
+	sigaddset(&ctx.wait_mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &ctx.wait_mask, &ctx.saved_mask);
+
+	pid = clone_init(&sb, &procs_fd);
+	if (pid == 0) {
+		close(sv[0]);
+		ctx.sock = sv[1];
+		ctx.cgroup_procs_fd = procs_fd;
+		ward_sandbox_child(&ctx);
+	}
+	if (pid < 0) {
+		r = ward_err(err, -errno, "clone the sandbox");
+		sigprocmask(SIG_SETMASK, &ctx.saved_mask, NULL);
+		goto out;
+	}
+	close(TAKE_FD(sv[1]));
+	sb.init_pid = pid;
+	forward_to = pid;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(ward_forwarded_signals); i++)
+		sigaction(ward_forwarded_signals[i], &sa, &old_sa[i]);
+	sigprocmask(SIG_SETMASK, &ctx.saved_mask, NULL);
+
+	r = supervise(&sb, sv[0], ctx.workdir, ret_status, err);
+
+	forward_to = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(ward_forwarded_signals); i++)
+		sigaction(ward_forwarded_signals[i], &old_sa[i], NULL);
+out:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	ward_cgroup_destroy(&sb.cgroup);
+	return r;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* The sandbox: launch a command in fresh mount, pid, ipc, uts and net
+ * namespaces, inside its own cgroup v2 leaf, on a root assembled from the
+ * policy's paths, under Landlock and seccomp, as an unprivileged user.
+ *
+ * Processes:
+ *   ward (parent)  -- clone3(CLONE_INTO_CGROUP | CLONE_NEW*) -->
+ *   init (pid 1)   mounts, hostname, loopback; waits for "go"; forks:
+ *   command (pid 2) Landlock ruleset, drop privileges, seccomp, execve.
+ * init reaps zombies, forwards signals sent to it and exits with the
+ * command's status. PR_SET_PDEATHSIG(SIGKILL) on init: if ward dies, the
+ * sandbox dies (fail closed).
+ *
+ * Later layers plug in through hooks: they run in the parent after the
+ * cgroup leaf and the sandbox's network namespace exist (init is waiting)
+ * and before the command execs — e.g. attach BPF programs to sb->cgroup.fd,
+ * or move a veth into /proc/<sb->init_pid>/ns/net. A failing hook aborts the
+ * run (exit 125). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "audit/audit.h"
+#include "common/error.h"
+#include "enforcer/cgroup.h"
+#include "enforcer/mounts.h"
+#include "policy/model.h"
+
+#define WARD_SANDBOX_ID_LEN 12
+
+/* Exit statuses of `ward run` (DESIGN.md). */
+#define WARD_EXIT_SETUP 125
+#define WARD_EXIT_NOEXEC 126
+#define WARD_EXIT_NOTFOUND 127
+
+struct ward_sandbox;
+
+struct ward_sandbox_hook {
+	const char *name; /* for error messages and the start row's layer list */
+	int (*fn)(struct ward_sandbox *sb, void *data, struct ward_error *err);
+	void *data;
+};
+
+struct ward_sandbox_opts {
+	const struct ward_policy *policy; /* required */
+	const char *workdir;              /* absolute; NULL: the current directory */
+	char *const *argv;                /* the command; argv[0] searched in $PATH inside */
+	struct ward_audit *audit;         /* lifecycle rows go here; NULL: none */
+	/* TCP ports the command may connect() to (Landlock ABI 4+). Empty: none,
+	 * not even on loopback. The egress layer adds the proxy and DNS ports. */
+	const uint16_t *tcp_connect_ports;
+	size_t n_tcp_connect_ports;
+	const struct ward_sandbox_hook *hooks;
+	size_t n_hooks;
+	ward_diag_fn diag; /* warnings and exec failures; NULL: silent */
+	void *diag_data;
+	/* Reserved for the proxy (validated by the CLI, not used yet). */
+	const char *hosts_file;
+	const char *upstream_ca;
+};
+
+/* State visible to hooks. Valid only during ward_sandbox_run(). */
+struct ward_sandbox {
+	char id[WARD_SANDBOX_ID_LEN + 1]; /* random hex; hostname is "ward-<id>" */
+	const struct ward_sandbox_opts *opts;
+	struct ward_cgroup cgroup; /* the leaf: path and O_DIRECTORY fd */
+	pid_t init_pid;            /* host pid of the sandbox's init (pid 1 inside) */
+	uid_t uid;                 /* the command's credentials */
+	gid_t gid;
+	int landlock_abi; /* 0: Landlock unavailable (best_effort) */
+};
+
+/* Run opts->argv in a sandbox and wait for it. On return 0, *ret_status is
+ * the exit status `ward run` must report: the command's status, 128+N when
+ * it died of signal N, 126 not executable, 127 not found, 125 when a setup
+ * step failed in the sandbox (err then says which). A negative return means
+ * ward failed before anything ran (exit 125; err says why). Everything the
+ * run created (cgroup leaf, namespaces, mounts) is gone when this returns. */
+int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, struct ward_error *err);
+
+/* Random lower-case hex id of WARD_SANDBOX_ID_LEN characters. */
+int ward_sandbox_new_id(char out[WARD_SANDBOX_ID_LEN + 1]);

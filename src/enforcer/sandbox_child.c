@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: MIT
+/* Inside the sandbox: init (pid 1) and the command before its execve. ward
+ * may be multi-threaded (the audit writer) and the child comes from a raw
+ * clone3, so nothing here allocates or takes libc locks: the plan, the
+ * Landlock rules and the seccomp program were all prepared by the parent. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "enforcer/sandbox_internal.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+extern char **environ;
+
+_Noreturn static void fail(const struct ward_child_ctx *c, const struct ward_error *err)
+{
+	ward_msg_send(c->sock, WARD_MSG_FAIL, err->code, err->msg);
+	_exit(WARD_EXIT_SETUP);
+}
+
+static int loopback_up(struct ward_error *err)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return ward_err(err, -errno, "loopback: socket");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return ward_err(err, -errno, "loopback: get flags");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		return ward_err(err, -errno, "loopback: up");
+	return 0;
+}
+
+static int drop_privileges(const struct ward_child_ctx *c, struct ward_error *err)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+	const struct rlimit no_core = { 0, 0 };
+	gid_t gid = c->sb->gid;
+
+	/* The bounding set needs CAP_SETPCAP: drop it while still root. */
+	for (int cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return ward_err(err, -errno, "drop capability %d from the bounding set", cap);
+	if (setgroups(1, &gid) < 0)
+		return ward_err(err, -errno, "setgroups(%u)", (unsigned)gid);
+	if (setresgid(gid, gid, gid) < 0)
+		return ward_err(err, -errno, "setgid(%u)", (unsigned)gid);
+	if (setresuid(c->sb->uid, c->sb->uid, c->sb->uid) < 0)
+		return ward_err(err, -errno, "setuid(%u)", (unsigned)c->sb->uid);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return ward_err(err, -errno, "clear ambient capabilities");
+	/* setuid cleared effective and permitted; inheritable survives it. */
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return ward_err(err, -errno, "capset");
+	/* Soft and hard: the command cannot raise it again. */
+	if (setrlimit(RLIMIT_CORE, &no_core) < 0)
+		return ward_err(err, -errno, "RLIMIT_CORE");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return ward_err(err, -errno, "PR_SET_NO_NEW_PRIVS");
+	return 0;
+}
+
+/* execvp's search, done here so the start row can name the file. 0 and the
+ * path, or 127 when nothing matches. */
+static int resolve(const char *name, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	const char *p, *end;
+	bool found = false;
+	struct stat st;
+
+	if (strchr(name, '/')) {
+		snprintf(out, len, "%s", name);
+		return 0;
+	}
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path;; p = end + 1) {
+		char cand[PATH_MAX];
+
+		end = strchrnul(p, ':');
+		if ((size_t)snprintf(cand, sizeof(cand), "%.*s/%s", (int)(end - p),
+				     end == p ? "." : p, name) < sizeof(cand) &&
+		    stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
+			/* The first executable match wins; a non-executable one is kept
+			 * so that execve reports EACCES (126), as execvp would. */
+			if (access(cand, X_OK) == 0) {
+				snprintf(out, len, "%s", cand);
+				return 0;
+			}
+			if (!found) {
+				snprintf(out, len, "%s", cand);
+				found = true;
+			}
+		}
+		if (!*end)
+			break;
+	}
+	return found ? 0 : WARD_EXIT_NOTFOUND;
+}
+
+_Noreturn static void run_command(const struct ward_child_ctx *c)
+{
+	const struct ward_sandbox_opts *o = c->sb->opts;
+	struct ward_error err = { 0 };
+	char path[PATH_MAX], msg[PATH_MAX + 64];
+	int llfd = -1, r;
+
+	if (sigprocmask(SIG_SETMASK, &c->saved_mask, NULL) < 0) {
+		ward_err(&err, -errno, "sigprocmask");
+		fail(c, &err);
+	}
+	if (chdir(c->workdir) < 0) {
+		ward_err(&err, -errno, "chdir '%s'", c->workdir);
+		fail(c, &err);
+	}
+	/* Rule paths are opened as root, before the credentials change. */
+	r = ward_landlock_build(c->ll, c->plan->rules, c->plan->n_rules, o->tcp_connect_ports,
+				o->n_tcp_connect_ports, &llfd, &err);
+	if (r >= 0)
+		r = drop_privileges(c, &err);
+	if (r >= 0)
+		r = ward_landlock_restrict(c->ll, llfd, &err);
+	if (r < 0)
+		fail(c, &err);
+	if (llfd >= 0)
+		close(llfd);
+
+	r = resolve(o->argv[0], path, sizeof(path));
+	if (r) {
+		snprintf(msg, sizeof(msg), "%s: command not found", o->argv[0]);
+		ward_msg_send(c->sock, WARD_MSG_EXEC_FAIL, r, msg);
+		_exit(r);
+	}
+	/* Last, just before exec: from here on the mount family etc. is EPERM. */
+	if (ward_seccomp_apply(c->seccomp, &err) < 0)
+		fail(c, &err);
+	ward_msg_send(c->sock, WARD_MSG_RESOLVED, c->ll->abi, path);
+	/* Nothing of ward's but stdin, stdout and stderr reaches the command. */
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	execve(path, o->argv, environ);
+	r = errno == ENOENT ? WARD_EXIT_NOTFOUND : WARD_EXIT_NOEXEC;
+	snprintf(msg, sizeof(msg), "%s: %s", path, strerror(errno));
+	ward_msg_send(c->sock, WARD_MSG_EXEC_FAIL, r, msg);
+	_exit(r);
+}
+
+static int exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WARD_EXIT_SETUP;
+}
+
+/* pid 1: reap everything, forward signals someone sent (a terminal's
+ * SIGINT/SIGWINCH already reached the command: same process group), and
+ * leave with the command's status. */
+_Noreturn static void init_loop(const struct ward_child_ctx *c, pid_t cmd)
+{
+	for (;;) {
+		siginfo_t si;
+		int status;
+		pid_t p;
+
+		if (sigwaitinfo(&c->wait_mask, &si) < 0)
+			continue;
+		if (si.si_signo != SIGCHLD) {
+			if (si.si_code <= 0)
+				kill(cmd, si.si_signo);
+			continue;
+		}
+		while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (p != cmd)
+				continue;
+			ward_msg_send(c->sock, WARD_MSG_EXIT, status, NULL);
+			/* The kernel kills whatever is left in the pid namespace. */
+			_exit(exit_code(status));
+		}
+	}
+}
+
+_Noreturn void ward_sandbox_child(const struct ward_child_ctx *c)
+{
+	struct ward_error err = { 0 };
+	char host[64];
+	struct ward_msg m;
+	ssize_t n;
+	pid_t cmd;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		ward_err(&err, -errno, "PR_SET_PDEATHSIG");
+		fail(c, &err);
+	}
+	if (c->cgroup_procs_fd >= 0 && write(c->cgroup_procs_fd, "0", 1) < 0) {
+		ward_err(&err, -errno, "join the sandbox cgroup");
+		fail(c, &err);
+	}
+	snprintf(host, sizeof(host), "ward-%s", c->sb->id);
+	if (sethostname(host, strlen(host)) < 0) {
+		ward_err(&err, -errno, "sethostname");
+		fail(c, &err);
+	}
+	if (loopback_up(&err) < 0 || ward_mount_apply(c->plan, &err) < 0)
+		fail(c, &err);
+	ward_msg_send(c->sock, WARD_MSG_READY, 0, NULL);
+
+	/* EOF instead of GO: ward died before PDEATHSIG was armed, or gave up. */
+	do
+		n = recv(c->sock, &m, sizeof(m), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < (ssize_t)sizeof(uint32_t) * 2 || m.kind != WARD_MSG_GO)
+		_exit(WARD_EXIT_SETUP);
+
+	/* A raw clone: glibc's fork() would run atfork handlers on locks this
+	 * process may have inherited held. */
+	cmd = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
+	if (cmd < 0) {
+		ward_err(&err, -errno, "fork the command");
+		fail(c, &err);
+	}
+	if (cmd == 0)
+		run_command(c);
+	init_loop(c, cmd);
+}

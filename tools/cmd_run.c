@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+/* ward run: load the policy, open the decision log, run the command in a
+ * sandbox, exit with its status (DESIGN.md, "The command line"). */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "commands.h"
+#include "common/cleanup.h"
+#include "enforcer/sandbox.h"
+#include "policy/policy.h"
+
+DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
+
+static const char usage_run[] =
+	"Usage: ward run --policy FILE [--log DB] [--workdir DIR] [--hosts FILE]\n"
+	"                [--upstream-ca FILE] -- CMD [ARG...]\n"
+	"\n"
+	"Run CMD in a sandbox under the policy FILE and exit with its status.\n"
+	"ward must run as root; the command itself never does.\n"
+	"\n"
+	"The sandbox (see docs/sandbox.md):\n"
+	"  - new mount, pid, ipc, uts and network namespaces (network: loopback only),\n"
+	"    a cgroup v2 leaf ward/<id>, hostname ward-<id>;\n"
+	"  - a root holding only the policy's read_only and read_write paths at their\n"
+	"    host locations, a private /proc, a minimal /dev, a private /tmp unless the\n"
+	"    policy maps one; nothing else of the host is visible;\n"
+	"  - Landlock (highest ABI the kernel offers), seccomp (EPERM for raw sockets,\n"
+	"    ptrace, bpf, mounts, io_uring, new user namespaces, ...);\n"
+	"  - the policy's run_as user, no capabilities, no_new_privs, no core dumps.\n"
+	"\n"
+	"Options:\n"
+	"  --policy FILE       the policy (required); errors are printed as\n"
+	"                      FILE:LINE:COL: message and nothing runs\n"
+	"  --log DB            decision log (default: $WARD_LOG, else\n"
+	"                      /var/lib/ward/decisions.db); start and exit rows go there\n"
+	"  --workdir DIR       the command's working directory, visible at its host\n"
+	"                      path (default: the current directory); read-write when\n"
+	"                      the policy says include_workdir: true, else read-only\n"
+	"                      and readable only where the policy's paths allow it\n"
+	"  --hosts FILE        hosts(5) entries for the proxy and DNS stub (reserved:\n"
+	"                      checked, not used yet)\n"
+	"  --upstream-ca FILE  extra CA (PEM) trusted for upstream TLS (reserved:\n"
+	"                      checked, not used yet)\n"
+	"  -h, --help          show this help\n"
+	"\n"
+	"CMD is searched in $PATH inside the sandbox. The environment passes through\n"
+	"unchanged; stdin, stdout, stderr and the controlling terminal are shared.\n"
+	"Signals sent to ward (TERM, INT, HUP, QUIT, USR1, USR2, WINCH) are forwarded\n"
+	"to the command. If ward dies, the sandbox is killed.\n"
+	"\n"
+	"Exit status:\n"
+	"  N      the command exited with N\n"
+	"  128+N  the command died of signal N\n"
+	"  125    ward failed before the command ran (bad policy, not root, setup\n"
+	"         failure, a required kernel feature missing)\n"
+	"  126    the command is not executable\n"
+	"  127    the command was not found\n";
+
+struct run_args {
+	const char *policy;
+	const char *log;
+	const char *workdir;
+	const char *hosts;
+	const char *upstream_ca;
+	char **argv;
+};
+
+static void print_diag(void *data, bool warning, const char *msg)
+{
+	fprintf(stderr, "ward: %s%s\n", warning ? "warning: " : "", msg);
+}
+
+/* 0 parsed, 1 help printed, -1 usage error (printed). */
+static int parse(int argc, char **argv, struct run_args *a)
+{
+	static const char *const with_value[] = { "--policy", "--log", "--workdir", "--hosts",
+						  "--upstream-ca" };
+	const char **slots[] = { &a->policy, &a->log, &a->workdir, &a->hosts, &a->upstream_ca };
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val = NULL;
+		size_t k;
+
+		if (!strcmp(arg, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			fputs(usage_run, stdout);
+			return 1;
+		}
+		if (arg[0] != '-')
+			break;
+		for (k = 0; k < ARRAY_SIZE(with_value); k++) {
+			size_t n = strlen(with_value[k]);
+
+			if (!strncmp(arg, with_value[k], n) && (arg[n] == '\0' || arg[n] == '=')) {
+				val = arg[n] == '=' ? arg + n + 1 : (i + 1 < argc ? argv[++i] : NULL);
+				break;
+			}
+		}
+		if (k == ARRAY_SIZE(with_value)) {
+			fprintf(stderr, "ward run: unknown option '%s'\n", arg);
+			return -1;
+		}
+		if (!val || !*val) {
+			fprintf(stderr, "ward run: %s needs a value\n", with_value[k]);
+			return -1;
+		}
+		*slots[k] = val;
+	}
+	if (!a->policy) {
+		fprintf(stderr, "ward run: --policy FILE is required\n");
+		return -1;
+	}
+	if (i >= argc) {
+		fprintf(stderr, "ward run: no command given (ward run --policy FILE -- CMD ...)\n");
+		return -1;
+	}
+	a->argv = argv + i;
+	return 0;
+}
+
+static int check_file(const char *opt, const char *path)
+{
+	struct stat st;
+
+	if (!path)
+		return 0;
+	if (stat(path, &st) < 0) {
+		fprintf(stderr, "ward: %s %s: %s\n", opt, path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "ward: %s %s: not a regular file\n", opt, path);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	_cleanup_(ward_policy_freep) struct ward_policy *policy = NULL;
+	struct ward_diags diags = { 0 };
+	struct ward_error err = { 0 };
+	struct ward_audit *audit = NULL;
+	struct run_args a = { 0 };
+	char workdir[PATH_MAX];
+	const char *log;
+	int r, status = WARD_EXIT_SETUP;
+
+	r = parse(argc, argv, &a);
+	if (r != 0) {
+		if (r < 0)
+			fputs("Run 'ward run --help' for usage.\n", stderr);
+		return r > 0 ? 0 : WARD_EXIT_SETUP;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "ward: ward run needs root (namespaces, cgroups, mounts); "
+				"the command itself runs unprivileged\n");
+		return WARD_EXIT_SETUP;
+	}
+	if (check_file("--hosts", a.hosts) < 0 || check_file("--upstream-ca", a.upstream_ca) < 0)
+		return WARD_EXIT_SETUP;
+	if (!realpath(a.workdir ? a.workdir : ".", workdir)) {
+		fprintf(stderr, "ward: workdir %s: %s\n", a.workdir ? a.workdir : ".",
+			strerror(errno));
+		return WARD_EXIT_SETUP;
+	}
+
+	r = ward_policy_load(a.policy, &policy, &diags, &err);
+	ward_diags_print(&diags, stderr);
+	ward_diags_free(&diags);
+	if (r < 0) {
+		if (r != -EINVAL)
+			fprintf(stderr, "ward: %s\n", err.msg);
+		return WARD_EXIT_SETUP;
+	}
+
+	log = a.log ? a.log : ward_audit_default_path();
+	r = ward_audit_open(log, &audit, &err);
+	if (r >= 0)
+		r = ward_audit_store_policy(audit, policy, &err);
+	if (r < 0) {
+		fprintf(stderr, "ward: decision log %s: %s\n", log, err.msg);
+		ward_audit_close(audit);
+		return WARD_EXIT_SETUP;
+	}
+
+	struct ward_sandbox_opts opts = {
+		.policy = policy,
+		.workdir = workdir,
+		.argv = a.argv,
+		.audit = audit,
+		.diag = print_diag,
+		.hosts_file = a.hosts,
+		.upstream_ca = a.upstream_ca,
+	};
+	r = ward_sandbox_run(&opts, &status, &err);
+	if (r < 0 || (status == WARD_EXIT_SETUP && err.msg[0])) {
+		fprintf(stderr, "ward: %s\n", err.msg);
+		status = WARD_EXIT_SETUP;
+	}
+	ward_audit_close(audit);
+	return status;
+}

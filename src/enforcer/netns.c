@@ -166,8 +166,8 @@ static int proc_starttime(pid_t pid, unsigned long long *ret)
 	if (!p)
 		return -EIO;
 	p++;
-	/* after "comm)": state is field 3, starttime field 22 */
-	for (int field = 2; field < 22; field++) {
+	/* p is at the space before field 3 (state); starttime is field 22 */
+	for (int field = 3; field < 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
 			return -EIO;

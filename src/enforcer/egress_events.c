@@ -59,8 +59,9 @@ static void unknown_binary(const struct ward_event *ev, char *buf, size_t size)
 		buf[n] = '\0';
 		return;
 	}
-	snprintf(buf, size, "inode %llu:%llu:%llu", (unsigned long long)(ev->dev >> 20),
-		 (unsigned long long)(ev->dev & 0xfffff), (unsigned long long)ev->ino);
+	/* gone already: the identity, and comm for the reader (never for decisions) */
+	snprintf(buf, size, "inode %llu:%llu:%llu (%.16s)", (unsigned long long)(ev->dev >> 20),
+		 (unsigned long long)(ev->dev & 0xfffff), (unsigned long long)ev->ino, ev->comm);
 }
 
 int egress_on_sample(void *ctx, void *data, size_t size)

@@ -20,12 +20,10 @@ struct ward_embedded {
 };
 extern const struct ward_embedded ward_lua_modules[];
 
-#define HOOK_EVERY 10000
-
 struct ward_lua {
 	lua_State *L;
 	size_t mem, mem_max;
-	uint64_t steps, steps_max;
+	uint64_t steps, steps_max, every; /* the hook runs every `every` instructions */
 	bool oom, out_of_steps;
 };
 
@@ -72,14 +70,16 @@ struct ward_lua *ward_lua_new(size_t mem_max, uint64_t instr_max)
 	if (!vm)
 		return NULL;
 	vm->mem_max = mem_max;
-	vm->steps_max = instr_max / HOOK_EVERY + 1;
+	/* Coarse steps keep the hook cheap; small caps (tests) need finer ones. */
+	vm->every = instr_max >= 1000000 ? 10000 : instr_max >= 1000 ? instr_max / 100 : 10;
+	vm->steps_max = instr_max / vm->every;
 	vm->L = lua_newstate(vm_alloc, vm);
 	if (!vm->L) {
 		free(vm);
 		return NULL;
 	}
 	*(struct ward_lua **)lua_getextraspace(vm->L) = vm;
-	lua_sethook(vm->L, vm_hook, LUA_MASKCOUNT, HOOK_EVERY);
+	lua_sethook(vm->L, vm_hook, LUA_MASKCOUNT, (int)vm->every);
 	return vm;
 }
 
@@ -118,7 +118,7 @@ int ward_lua_run(struct ward_lua *vm, lua_CFunction fn, void *ud, struct ward_er
 	if (vm->out_of_steps) {
 		lua_settop(L, 0);
 		return ward_errx(err, -E2BIG, "policy too complex: compiler instruction limit (%llu) exceeded",
-				 (unsigned long long)(vm->steps_max - 1) * HOOK_EVERY);
+				 (unsigned long long)(vm->steps_max * vm->every));
 	}
 	if (r == LUA_ERRMEM || vm->oom) {
 		lua_settop(L, 0);

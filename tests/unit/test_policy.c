@@ -1,0 +1,762 @@
+// SPDX-License-Identifier: MIT
+/* The policy compiler: valid policies become the expected struct, every error
+ * class is reported at its exact FILE:LINE:COL, hostile input hits a limit
+ * cleanly, the compiled JSON is stable, presets expand, and the example and
+ * OpenShell policies load as documented. Runs from the repository root. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "policy/policy.h"
+
+#define F "t.yaml"
+
+struct result {
+	int r;
+	struct ward_policy *p;
+	struct ward_diags d;
+	struct ward_error err;
+	char text[16384]; /* the diagnostics as ward policy check prints them */
+};
+
+static void render(struct result *res)
+{
+	FILE *f = fmemopen(res->text, sizeof(res->text) - 1, "w");
+	assert_non_null(f);
+	ward_diags_print(&res->d, f);
+	fclose(f);
+}
+
+static void compile_limits(struct result *res, const char *yaml, size_t len,
+			   const struct ward_policy_limits *lim)
+{
+	memset(res, 0, sizeof(*res));
+	res->r = ward_policy_load_buffer_limits(F, yaml, len, lim, &res->p, &res->d, &res->err);
+	render(res);
+}
+
+static void compile(struct result *res, const char *yaml)
+{
+	compile_limits(res, yaml, strlen(yaml), NULL);
+}
+
+static void done(struct result *res)
+{
+	ward_policy_free(res->p);
+	ward_diags_free(&res->d);
+}
+
+static bool has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	for (const char *s = text; (s = strstr(s, line)); s++)
+		if ((s == text || s[-1] == '\n') && s[n] == '\n')
+			return true;
+	return false;
+}
+
+static int mismatches;
+
+/* The policy must be rejected, and `line` must be one of its diagnostics.
+ * Mismatches are all printed, then the test fails (see test_errors). */
+static void expect_error(const char *yaml, const char *line)
+{
+	struct result res;
+
+	compile(&res, yaml);
+	if (res.r != -EINVAL || !has_line(res.text, line)) {
+		print_message("expected\n  %s\ngot r=%d err='%s' diagnostics:\n%s", line, res.r,
+			      res.err.msg, res.text);
+		mismatches++;
+	}
+	assert_null(res.p);
+	done(&res);
+}
+
+static void test_valid_policy(void **state)
+{
+	static const char yaml[] =
+		"version: 1\n"
+		"filesystem_policy:\n"
+		"  include_workdir: true\n"
+		"  read_only: [/usr, /lib/, //etc//ssl/]\n"
+		"  read_write: [/tmp]\n"
+		"  binaries:\n"
+		"    - { path: /usr/bin/git, read_write: [/var/git] }\n"
+		"landlock:\n"
+		"  compatibility: hard_requirement\n"
+		"process:\n"
+		"  run_as_user: sandbox\n"
+		"  run_as_group: 1000\n"
+		"network_policies:\n"
+		"  zeta:\n"
+		"    binaries: [{ path: /usr/bin/curl, ancestors: true }]\n"
+		"    endpoints: [{ host: Example.COM, ports: [8443, 80] }]\n"
+		"  github:\n"
+		"    name: github-api\n"
+		"    binaries: [{ path: /usr/bin/git }]\n"
+		"    endpoints:\n"
+		"      - host: '**.github.com'\n"
+		"        port: 443\n"
+		"        protocol: rest\n"
+		"        enforcement: audit\n"
+		"        rules:\n"
+		"          - allow: { method: GET, path: \"/repos/**\", query: { per_page: \"1*\" } }\n"
+		"        deny_rules:\n"
+		"          - { method: POST, path: \"/**/git-receive-pack\" }\n"
+		"        allowed_ips: [10.0.0.0/8, \"fd00::/8\", 192.168.1.7]\n"
+		"credentials:\n"
+		"  - { name: gh, env: GH_TOKEN, host: api.github.com }\n"
+		"inference:\n"
+		"  routes:\n"
+		"    - { name: default, provider: openai, model: gpt-5, aliases: [fast] }\n"
+		"  binaries: [{ path: /usr/bin/node }]\n"
+		"  budget: { max_tokens: 5000 }\n";
+	struct result res;
+
+	compile(&res, yaml);
+	if (res.r != 0)
+		fail_msg("r=%d %s\n%s", res.r, res.err.msg, res.text);
+	struct ward_policy *p = res.p;
+	assert_string_equal(p->source_path, F);
+	assert_int_equal(p->source_len, strlen(yaml));
+	assert_memory_equal(p->source, yaml, p->source_len);
+	assert_true(p->include_workdir);
+	assert_int_equal(p->n_read_only, 3);
+	assert_string_equal(p->read_only[0].path, "/usr");
+	assert_string_equal(p->read_only[1].path, "/lib");
+	assert_string_equal(p->read_only[2].path, "/etc/ssl");
+	assert_int_equal(p->read_only[1].pos.line, 4);
+	assert_int_equal(p->read_only[1].pos.col, 21);
+	assert_int_equal(p->n_read_write, 1);
+	assert_int_equal(p->n_fs_binaries, 1);
+	assert_string_equal(p->fs_binaries[0].binary.path, "/usr/bin/git");
+	assert_string_equal(p->fs_binaries[0].read_write[0].path, "/var/git");
+	assert_int_equal(p->landlock_compat, WARD_LANDLOCK_HARD_REQUIREMENT);
+	assert_true(p->has_user);
+	assert_string_equal(p->run_as_user, "sandbox");
+	assert_true(p->has_group);
+	assert_null(p->run_as_group);
+	assert_int_equal(p->gid, 1000);
+
+	/* sorted by key */
+	assert_int_equal(p->n_net, 2);
+	assert_string_equal(p->net[0].key, "github");
+	assert_string_equal(p->net[0].name, "github-api");
+	assert_int_equal(p->net[0].pos.line, 17);
+	assert_int_equal(p->net[0].pos.col, 3);
+	assert_string_equal(p->net[1].key, "zeta");
+	assert_string_equal(p->net[1].name, "zeta");
+	assert_true(p->net[1].binaries[0].ancestors);
+	const struct ward_endpoint *z = &p->net[1].endpoints[0];
+	assert_string_equal(z->host, "example.com");
+	assert_int_equal(z->n_ports, 2);
+	assert_int_equal(z->ports[0], 80);
+	assert_int_equal(z->ports[1], 8443);
+	assert_int_equal(z->protocol, WARD_PROTO_L4);
+	assert_int_equal(z->access, WARD_ACCESS_NONE);
+
+	const struct ward_endpoint *e = &p->net[0].endpoints[0];
+	assert_string_equal(e->host, "**.github.com");
+	assert_int_equal(e->n_ports, 1);
+	assert_int_equal(e->ports[0], 443);
+	assert_int_equal(e->protocol, WARD_PROTO_REST);
+	assert_int_equal(e->enforcement, WARD_AUDIT);
+	assert_int_equal(e->pos.line, 21);
+	assert_int_equal(e->pos.col, 9);
+	assert_int_equal(e->n_rules, 1);
+	assert_string_equal(e->rules[0].method, "GET");
+	assert_string_equal(e->rules[0].path, "/repos/**");
+	assert_int_equal(e->rules[0].n_query, 1);
+	assert_string_equal(e->rules[0].query[0].key, "per_page");
+	assert_string_equal(e->rules[0].query[0].glob, "1*");
+	assert_int_equal(e->n_deny_rules, 1);
+	assert_string_equal(e->deny_rules[0].method, "POST");
+	assert_int_equal(e->n_allowed_ips, 3);
+	uint8_t ten[4] = { 10, 0, 0, 0 }, host[4] = { 192, 168, 1, 7 };
+	assert_int_equal(e->allowed_ips[0].family, AF_INET);
+	assert_int_equal(e->allowed_ips[0].prefix, 8);
+	assert_memory_equal(e->allowed_ips[0].addr, ten, 4);
+	assert_int_equal(e->allowed_ips[1].family, AF_INET6);
+	assert_int_equal(e->allowed_ips[1].prefix, 8);
+	assert_int_equal(e->allowed_ips[1].addr[0], 0xfd);
+	assert_int_equal(e->allowed_ips[2].prefix, 32);
+	assert_memory_equal(e->allowed_ips[2].addr, host, 4);
+
+	assert_int_equal(p->n_credentials, 1);
+	assert_string_equal(p->credentials[0].env, "GH_TOKEN");
+	assert_int_equal(p->credentials[0].port, 443);
+	assert_string_equal(p->credentials[0].header, "Authorization");
+	assert_string_equal(p->credentials[0].format, "Bearer {}");
+	assert_string_equal(p->credentials[0].path, "/**");
+	assert_int_equal(p->n_routes, 1);
+	assert_string_equal(p->routes[0].provider, "openai");
+	assert_null(p->routes[0].base_url);
+	assert_int_equal(p->routes[0].n_aliases, 1);
+	assert_string_equal(p->routes[0].aliases[0], "fast");
+	assert_int_equal(p->n_inference_binaries, 1);
+	assert_int_equal(p->inference_max_tokens, 5000);
+	assert_int_equal(p->n_extends, 0);
+
+	char rev[65];
+	ward_sha256_hex(p->compiled_json, strlen(p->compiled_json), rev);
+	assert_string_equal(rev, p->rev);
+	done(&res);
+}
+
+static void test_defaults(void **state)
+{
+	struct result res;
+
+	compile(&res, "version: 1\n");
+	assert_int_equal(res.r, 0);
+	assert_false(res.p->include_workdir);
+	assert_int_equal(res.p->landlock_compat, WARD_LANDLOCK_BEST_EFFORT);
+	assert_false(res.p->has_user);
+	assert_false(res.p->has_group);
+	assert_int_equal(res.p->n_net, 0);
+	assert_int_equal(res.p->n_read_only, 0);
+	assert_null(res.p->inference_binaries);
+	assert_string_equal(res.p->compiled_json,
+		"{\"version\":1,\"extends\":[],\"filesystem\":{\"include_workdir\":false,"
+		"\"read_only\":[],\"read_write\":[],\"binaries\":[]},\"landlock\":{\"compatibility\":"
+		"\"best_effort\"},\"process\":{\"run_as_user\":null,\"run_as_group\":null},"
+		"\"network_policies\":[],\"credentials\":[],\"inference\":{\"routes\":[],"
+		"\"binaries\":null,\"max_tokens\":0}}\n");
+	done(&res);
+}
+
+#define NET(ep) "version: 1\nnetwork_policies:\n  k:\n    binaries: [{ path: /bin/x }]\n    endpoints:\n" ep
+
+static void test_errors(void **state)
+{
+	/* keys and types */
+	expect_error("version: 1\nfilesystem_policy:\n  read_olny: [/usr]\n",
+		     F ":3:3: unknown key 'read_olny' in filesystem_policy (did you mean 'read_only'?)");
+	expect_error("version: 1\nnetwork_polices: {}\n",
+		     F ":2:1: unknown key 'network_polices' in policy (did you mean 'network_policies'?)");
+	expect_error("version: 1\nfrobnicate: 1\n", F ":2:1: unknown key 'frobnicate' in policy");
+	expect_error("version: 1\nfilesystem_policy:\n  include_workdir: yes\n",
+		     F ":3:20: 'include_workdir' must be true or false, got 'yes'");
+	expect_error("version: 1\nfilesystem_policy:\n  read_only: /usr\n",
+		     F ":3:14: 'read_only' must be a list, got '/usr'");
+	expect_error("version: 1\nlandlock: [best_effort]\n",
+		     F ":2:11: 'landlock' must be a mapping, got a list");
+	expect_error("version: 1\nversion: 1\n", F ":2:1: duplicate key 'version' (first at 1:1)");
+	/* version */
+	expect_error("filesystem_policy: {}\n", F ":1:1: missing required key 'version' in policy");
+	expect_error("version: 2\n", F ":1:10: unsupported version '2' (ward supports version 1)");
+	expect_error("version: \"1\"\n", F ":1:10: unsupported version '1' (ward supports version 1)");
+	expect_error("", F ":1:1: empty policy (expected a mapping starting with 'version: 1')");
+	expect_error("- version: 1\n", F ":1:1: a policy must be a mapping, got a list");
+	/* paths */
+	expect_error("version: 1\nfilesystem_policy:\n  read_only: [usr/lib]\n",
+		     F ":3:15: path 'usr/lib' must be absolute");
+	expect_error("version: 1\nfilesystem_policy:\n  read_only: [/a/../b]\n",
+		     F ":3:15: path '/a/../b' must not contain '..' components");
+	expect_error("version: 1\nfilesystem_policy:\n  read_write: [\"~/.claude\"]\n",
+		     F ":3:16: path '~/.claude' must be absolute ('~' is not expanded: write the home directory out)");
+	expect_error("version: 1\nfilesystem_policy:\n  read_write: [/tmp, //]\n",
+		     F ":3:22: '/' cannot be read-write");
+	expect_error("version: 1\nfilesystem_policy:\n  read_only: [/usr/*]\n",
+		     F ":3:15: path '/usr/*': wildcards are not allowed in filesystem paths");
+	expect_error(NET("      - { host: a.example.com, port: 1 }\n") "    name: x\n  j:\n    binaries: [{ path: bin/sh }]\n    endpoints: [{ host: a.example.com, port: 1 }]\n",
+		     F ":9:24: path 'bin/sh' must be absolute");
+	/* identities */
+	expect_error("version: 1\nprocess:\n  run_as_user: 0\n",
+		     F ":3:16: run_as_user must not be 0 (root); use an unprivileged user");
+	expect_error("version: 1\nprocess:\n  run_as_group: root\n",
+		     F ":3:17: run_as_group must not be root; use an unprivileged group");
+	expect_error("version: 1\nprocess:\n  run_as_user: root\n",
+		     F ":3:16: run_as_user must not be root; use an unprivileged user");
+	expect_error("version: 1\nprocess:\n  run_as_user: \"0\"\n",
+		     F ":3:16: run_as_user must not be 0 (root); use an unprivileged user");
+	/* hosts */
+	expect_error(NET("      - { host: \"*\", port: 443 }\n"),
+		     F ":6:17: host '*' matches every host; name a domain (e.g. '*.example.com')");
+	expect_error(NET("      - { host: \"*.com\", port: 443 }\n"),
+		     F ":6:17: host '*.com': a wildcard directly on a top-level domain or single label "
+		       "matches too much; name a domain (e.g. '*.example.com')");
+	expect_error(NET("      - { host: \"**.com\", port: 443 }\n"),
+		     F ":6:17: host '**.com': a wildcard directly on a top-level domain or single label "
+		       "matches too much; name a domain (e.g. '*.example.com')");
+	expect_error(NET("      - { host: a..b.com, port: 443 }\n"),
+		     F ":6:17: malformed host 'a..b.com': empty label");
+	expect_error(NET("      - { host: \"api.*.com\", port: 443 }\n"),
+		     F ":6:17: malformed host 'api.*.com': a wildcard must be the first label");
+	expect_error(NET("      - { host: \"bad_host!.com\", port: 443 }\n"),
+		     F ":6:17: malformed host 'bad_host!.com': invalid label 'bad_host!'");
+	/* ports */
+	expect_error(NET("      - { host: a.example.com, port: 70000 }\n"),
+		     F ":6:38: port 70000 out of range (1..65535)");
+	expect_error(NET("      - { host: a.example.com, port: 0 }\n"),
+		     F ":6:38: port 0 out of range (1..65535)");
+	expect_error(NET("      - { host: a.example.com, ports: [80, -1] }\n"),
+		     F ":6:44: port -1 out of range (1..65535)");
+	expect_error(NET("      - { host: a.example.com, port: 443, ports: [443] }\n"),
+		     F ":6:43: 'port' and 'ports' are mutually exclusive");
+	expect_error(NET("      - { host: a.example.com }\n"), F ":6:9: endpoint needs 'port' or 'ports'");
+	/* empty lists */
+	expect_error("version: 1\nnetwork_policies:\n  k:\n    binaries: []\n    endpoints: [{ host: a.b.com, port: 1 }]\n",
+		     F ":4:15: 'binaries' must not be empty");
+	expect_error("version: 1\nnetwork_policies:\n  k:\n    binaries: [{ path: /x }]\n    endpoints: []\n",
+		     F ":5:16: 'endpoints' must not be empty");
+	expect_error(NET("      - { host: a.example.com, port: 443, protocol: rest, rules: [] }\n"),
+		     F ":6:66: 'rules' must not be empty");
+	expect_error("version: 1\ninference:\n  routes: []\n", F ":3:11: 'routes' must not be empty");
+	expect_error("version: 1\nnetwork_policies:\n  k:\n    binaries: [{ path: /x }]\n",
+		     F ":4:5: missing required key 'endpoints' in network policy");
+	/* L7 and enums */
+	expect_error(NET("      - host: a.example.com\n        port: 443\n        rules:\n          - allow: { method: GET, path: / }\n"),
+		     F ":8:9: 'rules' needs protocol: rest (this endpoint has no protocol: L4 only)");
+	expect_error(NET("      - { host: a.example.com, port: 443, protocol: tcp, access: full }\n"),
+		     F ":6:58: 'access' needs protocol: rest (this endpoint has protocol: tcp)");
+	expect_error(NET("      - { host: a.example.com, port: 443, protocol: rset }\n"),
+		     F ":6:53: invalid protocol 'rset' (expected rest, tcp) (did you mean 'rest'?)");
+	expect_error(NET("      - { host: a.example.com, port: 443, protocol: rest, enforcement: enforced, access: full }\n"),
+		     F ":6:72: invalid enforcement 'enforced' (expected enforce, audit) (did you mean 'enforce'?)");
+	expect_error(NET("      - { host: a.example.com, port: 443, protocol: rest, access: readonly }\n"),
+		     F ":6:67: invalid access 'readonly' (expected read-only, read-write, full) (did you mean 'read-only'?)");
+	expect_error("version: 1\nlandlock: { compatibility: besteffort }\n",
+		     F ":2:28: invalid compatibility 'besteffort' (expected best_effort, hard_requirement) (did you mean 'best_effort'?)");
+	expect_error("version: 1\ninference:\n  routes: [{ name: a, provider: openia, model: m }]\n",
+		     F ":3:33: invalid provider 'openia' (expected openai, anthropic, nvidia) (did you mean 'openai'?)");
+	expect_error(NET("      - { host: a.example.com, port: 443, allowed_ips: [10.0.0.0/33] }\n"),
+		     F ":6:57: invalid CIDR '10.0.0.0/33': prefix length must be 0..32");
+	expect_error(NET("      - { host: a.example.com, port: 443, allowed_ips: [10.1.2.3/8] }\n"),
+		     F ":6:57: invalid CIDR '10.1.2.3/8': host bits set (did you mean '10.0.0.0/8'?)");
+	expect_error(NET("      - { host: a.example.com, port: 443, allowed_ips: [ten] }\n"),
+		     F ":6:57: invalid CIDR 'ten': not an IP address");
+	expect_error(NET("      - host: a.example.com\n        port: 443\n        protocol: rest\n        rules:\n          - allow: { method: get, path: /x }\n"),
+		     F ":10:30: invalid HTTP method 'get' (did you mean 'GET'?)");
+	expect_error(NET("      - host: a.example.com\n        port: 443\n        protocol: rest\n        deny_rules:\n          - { method: FETCH, path: /x }\n"),
+		     F ":10:23: invalid HTTP method 'FETCH' (expected GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, CONNECT, TRACE or '*') (did you mean 'PATCH'?)");
+	expect_error(NET("      - host: a.example.com\n        port: 443\n        protocol: rest\n        rules:\n          - allow: { method: GET, path: repos }\n"),
+		     F ":10:41: path 'repos' must start with '/'");
+	/* presets */
+	expect_error("version: 1\nextends: [developr]\n",
+		     F ":2:11: unknown preset 'developr' (known: deny-all, developer) (did you mean 'developer'?)");
+	expect_error("version: 1\nextends: [developer, developer]\n",
+		     F ":2:22: preset 'developer' is listed twice in 'extends' (first at 2:11)");
+	/* unsupported OpenShell features */
+	expect_error(NET("      - { host: a.example.com, port: 443, protocol: mcp }\n"),
+		     F ":6:53: protocol 'mcp' is not supported");
+	expect_error(NET("      - host: a.example.com\n        port: 443\n        mcp: { max_body_bytes: 1 }\n"),
+		     F ":8:9: MCP inspection ('mcp') is not supported by ward");
+	expect_error("version: 1\nnetwork_middlewares: {}\n",
+		     F ":2:1: 'network_middlewares' is not supported by ward");
+	/* YAML itself */
+	expect_error("version: 1\nx: &a [1]\ny: *a\n", F ":2:4: YAML anchors ('&a') are not supported");
+	expect_error("version: 1\ny: *a\n", F ":2:4: YAML aliases are not supported");
+	expect_error("version: !!int 1\n", F ":1:10: YAML tags ('tag:yaml.org,2002:int') are not supported");
+	expect_error("version: 1\n---\nversion: 1\n",
+		     F ":2:1: multiple YAML documents are not supported (one policy per file)");
+	expect_error("version: 1\nfilesystem_policy:\n  read_only: [/usr\n",
+		     F ":4:1: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at 3:14)");
+	assert_int_equal(mismatches, 0);
+}
+
+static void test_all_errors_collected(void **state)
+{
+	static const char yaml[] = "version: 1\n"
+				   "filesystem_policy:\n"
+				   "  read_only: [rel, /ok]\n"
+				   "  read_write: [/]\n"
+				   "process:\n"
+				   "  run_as_user: 0\n"
+				   "landlock: { compatibility: soft }\n";
+	struct result res;
+
+	compile(&res, yaml);
+	assert_int_equal(res.r, -EINVAL);
+	assert_int_equal(ward_diags_errors(&res.d), 4);
+	/* in file order */
+	assert_string_equal(res.text, F ":3:15: path 'rel' must be absolute\n"
+				      F ":4:16: '/' cannot be read-write\n"
+				      F ":6:16: run_as_user must not be 0 (root); use an unprivileged user\n"
+				      F ":7:28: invalid compatibility 'soft' (expected best_effort, hard_requirement)\n");
+	done(&res);
+}
+
+static void test_warnings(void **state)
+{
+	struct result res;
+
+	compile(&res, "version: 1\nnetwork_policies:\n  k:\n    endpoints:\n"
+		      "      - { host: a.example.com, port: 443, protocol: rest }\n");
+	assert_int_equal(res.r, 0);
+	assert_non_null(res.p);
+	assert_int_equal(ward_diags_errors(&res.d), 0);
+	assert_string_equal(res.text,
+			    F ":4:5: warning: network policy has no 'binaries': no program may use it\n"
+			    F ":5:9: warning: protocol: rest with no 'access' or 'rules' denies every request\n");
+	done(&res);
+}
+
+static char *repeat(const char *head, const char *item, const char *sep, const char *tail,
+		    size_t max)
+{
+	size_t hl = strlen(head), il = strlen(item), sl = strlen(sep), tl = strlen(tail);
+	char *buf = malloc(max + 1), *w = buf;
+
+	assert_non_null(buf);
+	memcpy(w, head, hl);
+	w += hl;
+	for (size_t i = 0; (size_t)(w - buf) + il + sl + tl < max; i++) {
+		if (i) {
+			memcpy(w, sep, sl);
+			w += sl;
+		}
+		memcpy(w, item, il);
+		w += il;
+	}
+	memcpy(w, tail, tl);
+	w += tl;
+	*w = '\0';
+	return buf;
+}
+
+static void test_limits(void **state)
+{
+	struct result res;
+	struct ward_policy_limits lim = ward_policy_default_limits;
+	uint64_t t0;
+
+	/* half a million list items: the Lua memory cap, with the default limits */
+	char *big = repeat("version: 1\nfilesystem_policy:\n  read_only: [", "/", ",", "]\n",
+			   WARD_POLICY_MAX_SOURCE - 16);
+	t0 = ward_mono_ns();
+	compile_limits(&res, big, strlen(big), NULL);
+	assert_int_equal(res.r, -E2BIG);
+	assert_non_null(strstr(res.err.msg, "memory limit"));
+	assert_null(res.p);
+	assert_true(ward_mono_ns() - t0 < 10ull * 1000000000);
+	done(&res);
+	free(big);
+
+	/* thousands of long unknown keys: did-you-mean work hits the instruction cap */
+	size_t cap = WARD_POLICY_MAX_SOURCE - 64, len;
+	char *dym = malloc(cap + 64), *w = dym;
+	assert_non_null(dym);
+	w += sprintf(w, "version: 1\nfilesystem_policy:\n");
+	for (unsigned i = 0; (size_t)(w - dym) < cap - 80; i++)
+		w += sprintf(w, "  rxad_only_%054u: 1\n", i);
+	len = (size_t)(w - dym);
+	t0 = ward_mono_ns();
+	compile_limits(&res, dym, len, NULL);
+	assert_int_equal(res.r, -E2BIG);
+	assert_non_null(strstr(res.err.msg, "instruction limit"));
+	assert_true(ward_mono_ns() - t0 < 10ull * 1000000000);
+	done(&res);
+	free(dym);
+
+	/* tighter limits on an ordinary policy */
+	static const char ok[] = "version: 1\nextends: [developer]\n";
+	lim.lua_instructions = 5000;
+	compile_limits(&res, ok, strlen(ok), &lim);
+	assert_int_equal(res.r, -E2BIG);
+	assert_non_null(strstr(res.err.msg, "instruction limit"));
+	done(&res);
+	lim = ward_policy_default_limits;
+	lim.lua_memory = 64 << 10;
+	compile_limits(&res, ok, strlen(ok), &lim);
+	assert_int_equal(res.r, -E2BIG);
+	assert_non_null(strstr(res.err.msg, "memory limit"));
+	done(&res);
+	compile_limits(&res, ok, strlen(ok), NULL);
+	assert_int_equal(res.r, 0);
+	done(&res);
+
+	/* size and depth */
+	char *huge = repeat("version: 1\n#", "x", "", "\n", WARD_POLICY_MAX_SOURCE + 10);
+	compile_limits(&res, huge, strlen(huge), NULL);
+	assert_int_equal(res.r, -EFBIG);
+	done(&res);
+	free(huge);
+	char deep[512];
+	snprintf(deep, sizeof(deep), "version: 1\nx: %.*s%.*s\n", 70,
+		 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 70,
+		 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
+	expect_error(deep, F ":2:67: nesting deeper than 64 levels");
+	assert_int_equal(mismatches, 0);
+}
+
+static void test_speed(void **state)
+{
+	struct result res;
+	char *buf = NULL;
+	size_t len = 0;
+	uint64_t t0;
+
+	assert_int_equal(ward_read_file("policies/examples/org-egress.yaml", 1 << 20, &buf, &len), 0);
+	t0 = ward_mono_ns();
+	for (int i = 0; i < 20; i++) {
+		compile_limits(&res, buf, len, NULL);
+		assert_int_equal(res.r, 0);
+		done(&res);
+	}
+	uint64_t per = (ward_mono_ns() - t0) / 20;
+	print_message("org-egress.yaml compiles in %.2f ms\n", per / 1e6);
+	assert_true(per < 10 * 1000000ull);
+	free(buf);
+}
+
+static void test_stable_json(void **state)
+{
+	static const char yaml[] = "version: 1\n"
+				   "network_policies:\n"
+				   "  b: { binaries: [{ path: /x }], endpoints: [{ host: b.example.com, port: 1 }] }\n"
+				   "  a: { binaries: [{ path: /y }], endpoints: [{ host: a.example.com, port: 2 }] }\n"
+				   "filesystem_policy: { read_only: [/usr] }\n";
+	struct result r1, r2;
+
+	compile(&r1, yaml);
+	compile(&r2, yaml);
+	assert_int_equal(r1.r, 0);
+	assert_int_equal(r2.r, 0);
+	assert_string_equal(r1.p->compiled_json, r2.p->compiled_json);
+	assert_string_equal(r1.p->rev, r2.p->rev);
+	assert_int_equal(strlen(r1.p->rev), 64);
+
+	/* the fixed top-level key order */
+	const char *keys[] = { "\"version\"", "\"extends\"", "\"filesystem\"", "\"landlock\"",
+			       "\"process\"", "\"network_policies\"", "\"credentials\"", "\"inference\"" };
+	const char *prev = r1.p->compiled_json;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *at = strstr(r1.p->compiled_json, keys[i]);
+		assert_non_null(at);
+		assert_true(at >= prev);
+		prev = at;
+	}
+	/* network policies sorted by key whatever the file order */
+	assert_true(strstr(r1.p->compiled_json, "\"key\":\"a\"") <
+		    strstr(r1.p->compiled_json, "\"key\":\"b\""));
+
+	/* print_json reproduces compiled_json exactly */
+	char out[8192];
+	FILE *f = fmemopen(out, sizeof(out), "w");
+	ward_policy_print_json(r1.p, f);
+	fclose(f);
+	assert_string_equal(out, r1.p->compiled_json);
+	done(&r1);
+
+	/* a semantic change changes the revision */
+	compile(&r1, "version: 1\nfilesystem_policy: { read_only: [/usr, /lib] }\n");
+	compile(&r2, "version: 1\nfilesystem_policy: { read_only: [/usr, /opt] }\n");
+	assert_string_not_equal(r1.p->rev, r2.p->rev);
+	done(&r1);
+	done(&r2);
+}
+
+static bool has_net(const struct ward_policy *p, const char *key)
+{
+	for (size_t i = 0; i < p->n_net; i++)
+		if (!strcmp(p->net[i].key, key))
+			return true;
+	return false;
+}
+
+static void test_presets(void **state)
+{
+	struct result res;
+
+	compile(&res, "version: 1\nextends: [developer]\n");
+	assert_int_equal(res.r, 0);
+	struct ward_policy *p = res.p;
+	assert_int_equal(p->n_extends, 1);
+	assert_string_equal(p->extends[0], "developer");
+	assert_true(p->include_workdir);
+	assert_true(has_net(p, "npm") && has_net(p, "pypi") && has_net(p, "crates") &&
+		    has_net(p, "github"));
+	assert_int_equal(p->n_net, 4);
+	assert_int_equal(p->net[0].pos.line, 0); /* from a preset */
+	bool npm = false;
+	for (size_t i = 0; i < p->n_net; i++)
+		for (size_t e = 0; e < p->net[i].n_endpoints; e++)
+			npm |= !strcmp(p->net[i].endpoints[e].host, "registry.npmjs.org");
+	assert_true(npm);
+	done(&res);
+
+	/* the file wins: a key replaces the preset's entry, scalars override, lists merge */
+	compile(&res, "version: 1\nextends: [developer]\n"
+		      "filesystem_policy: { include_workdir: false, read_only: [/opt, /usr] }\n"
+		      "network_policies:\n"
+		      "  npm: { binaries: [{ path: /opt/node }], endpoints: [{ host: npm.corp.example, port: 443 }] }\n");
+	assert_int_equal(res.r, 0);
+	p = res.p;
+	assert_false(p->include_workdir);
+	assert_int_equal(p->n_read_only, 7); /* 6 from the preset, /usr once, /opt */
+	assert_string_equal(p->read_only[0].path, "/usr");
+	assert_int_equal(p->read_only[0].pos.line, 3);
+	assert_string_equal(p->read_only[6].path, "/opt");
+	for (size_t i = 0; i < p->n_net; i++) {
+		if (strcmp(p->net[i].key, "npm"))
+			continue;
+		assert_int_equal(p->net[i].n_endpoints, 1);
+		assert_string_equal(p->net[i].endpoints[0].host, "npm.corp.example");
+		assert_int_equal(p->net[i].pos.line, 5);
+	}
+	done(&res);
+
+	compile(&res, "version: 1\nextends: [deny-all]\n");
+	assert_int_equal(res.r, 0);
+	assert_int_equal(res.p->n_net, 0);
+	assert_int_equal(res.p->n_read_write, 0);
+	assert_false(res.p->include_workdir);
+	assert_true(res.p->n_read_only > 0);
+	done(&res);
+}
+
+static void load_file(const char *path, struct result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->r = ward_policy_load(path, &res->p, &res->d, &res->err);
+	render(res);
+}
+
+static void test_examples(void **state)
+{
+	DIR *d = opendir("policies/examples");
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l < 6 || strcmp(de->d_name + l - 5, ".yaml"))
+			continue;
+		char path[512];
+		struct result res;
+		snprintf(path, sizeof(path), "policies/examples/%s", de->d_name);
+		load_file(path, &res);
+		if (res.r != 0 || ward_diags_errors(&res.d))
+			fail_msg("%s: r=%d %s\n%s", path, res.r, res.err.msg, res.text);
+		assert_string_equal(res.p->source_path, path);
+		done(&res);
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 5);
+}
+
+static void test_openshell_corpus(void **state)
+{
+	static const char *const dir = "../shared/compat/openshell";
+	static const char *const loads[] = {
+		"crates_openshell-prover_testdata_policy.yaml",
+		"crates_openshell-supervisor-network_testdata_sandbox-policy.yaml",
+		"e2e_policy-advisor_policy.template.yaml",
+		"examples_agent-driven-policy-management_policy.template.yaml",
+		"examples_governance-interceptor_policy.yaml",
+		"examples_local-inference_sandbox-policy.yaml",
+		"examples_multi-agent-notepad_policy.template.yaml",
+		"examples_policy-advisor_sandbox-policy.yaml",
+		"examples_sandbox-policy-quickstart_policy.yaml",
+		"examples_transparent-tcp-redis_policy.yaml",
+		"scripts_agents_gator_policy.yaml",
+	};
+	static const struct {
+		const char *file, *line;
+	} rejects[] = {
+		{ "e2e_mcp-conformance_policy-template.yaml",
+		  ":38:13: YAML syntax error: could not find expected ':' (while scanning a simple key at 37:1)" },
+		{ "examples_supervisor-middleware-content-guard_policy.yaml",
+		  ":6:1: 'network_middlewares' is not supported by ward" },
+	};
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t seen = 0;
+
+	if (!d) {
+		print_message("skip: %s not found (the shared/ checkout is not beside the repo)\n", dir);
+		skip();
+	}
+	while ((de = readdir(d))) {
+		char path[512], want[512];
+		struct result res;
+		bool known = false;
+		size_t l = strlen(de->d_name);
+
+		if (l < 6 || strcmp(de->d_name + l - 5, ".yaml"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		load_file(path, &res);
+		for (size_t i = 0; i < sizeof(loads) / sizeof(loads[0]); i++) {
+			if (strcmp(de->d_name, loads[i]))
+				continue;
+			known = true;
+			if (res.r != 0)
+				fail_msg("%s should load: r=%d %s\n%s", path, res.r, res.err.msg, res.text);
+		}
+		for (size_t i = 0; i < sizeof(rejects) / sizeof(rejects[0]); i++) {
+			if (strcmp(de->d_name, rejects[i].file))
+				continue;
+			known = true;
+			snprintf(want, sizeof(want), "%s%s", path, rejects[i].line);
+			if (res.r != -EINVAL || !has_line(res.text, want))
+				fail_msg("%s: expected\n  %s\ngot r=%d:\n%s", path, want, res.r, res.text);
+		}
+		/* a file added to the corpus later: either loads or a position error */
+		if (!known && res.r != 0 &&
+		    !(res.r == -EINVAL && (strstr(res.text, "not supported") ||
+					   strstr(res.text, "YAML syntax error"))))
+			fail_msg("%s: neither loads nor names an unsupported feature:\n%s", path,
+				 res.text);
+		seen += known;
+		done(&res);
+	}
+	closedir(d);
+	assert_int_equal(seen, sizeof(loads) / sizeof(loads[0]) + sizeof(rejects) / sizeof(rejects[0]));
+}
+
+static void test_load_errors(void **state)
+{
+	struct result res;
+
+	load_file("tests/unit/policies/does-not-exist.yaml", &res);
+	assert_int_equal(res.r, -ENOENT);
+	assert_non_null(strstr(res.err.msg, "does-not-exist.yaml"));
+	done(&res);
+
+	/* NUL bytes and binary junk are errors with a position, not crashes */
+	static const char junk[] = "version: 1\nfilesystem_policy: { read_only: [\"/a\\0b\"] }\n";
+	compile(&res, junk);
+	assert_int_equal(res.r, -EINVAL);
+	assert_true(has_line(res.text, F ":2:34: path contains a NUL byte"));
+	done(&res);
+	static const char bin[] = "version: 1\n\x01\x02\xff\n";
+	compile_limits(&res, bin, sizeof(bin) - 1, NULL);
+	assert_int_equal(res.r, -EINVAL);
+	assert_non_null(strstr(res.text, F ":"));
+	done(&res);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_policy),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_all_errors_collected),
+		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_speed),
+		cmocka_unit_test(test_stable_json),
+		cmocka_unit_test(test_presets),
+		cmocka_unit_test(test_examples),
+		cmocka_unit_test(test_openshell_corpus),
+		cmocka_unit_test(test_load_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -12,6 +12,7 @@
 #include "audit/audit.h"
 #include "commands.h"
 #include "common/cleanup.h"
+#include "enforcer/netns_hook.h" /* network layer (h5) */
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
 
@@ -194,6 +195,16 @@ int cmd_run(int argc, char **argv)
 		return WARD_EXIT_SETUP;
 	}
 
+	/* --- network layer (src/enforcer/netns_hook.h): veth + nftables + NFLOG rows;
+	 * the sandbox may connect only to the proxy (3128, 3129) and DNS stub (53). */
+	struct ward_netns_run net = WARD_NETNS_RUN_INIT;
+	net.audit = audit;
+	net.policy_rev = policy->rev;
+	static const uint16_t net_ports[] = { WARD_NETNS_PROXY_PORT, WARD_NETNS_TPROXY_PORT,
+					      WARD_NETNS_DNS_PORT };
+	const struct ward_sandbox_hook hooks[] = { { "netns", ward_netns_hook, &net } };
+	/* --- end network layer */
+
 	struct ward_sandbox_opts opts = {
 		.policy = policy,
 		.workdir = workdir,
@@ -202,8 +213,13 @@ int cmd_run(int argc, char **argv)
 		.diag = print_diag,
 		.hosts_file = a.hosts,
 		.upstream_ca = a.upstream_ca,
+		.tcp_connect_ports = net_ports, /* network layer */
+		.n_tcp_connect_ports = ARRAY_SIZE(net_ports),
+		.hooks = hooks,
+		.n_hooks = ARRAY_SIZE(hooks),
 	};
 	r = ward_sandbox_run(&opts, &status, &err);
+	ward_netns_run_finish(&net); /* network layer: drain NFLOG rows, delete the veth pair */
 	if (r < 0 || (status == WARD_EXIT_SETUP && err.msg[0])) {
 		fprintf(stderr, "ward: %s\n", err.msg);
 		status = WARD_EXIT_SETUP;

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+/* The network layer as a sandbox hook, with an NFLOG reader thread: the
+ * sandbox's supervisor loop only reads its control socket, so the records
+ * get a thread of their own rather than a slot in that loop. */
+#include "enforcer/netns_hook.h"
+#include "common/cleanup.h"
+#include "enforcer/nft.h"
+#include "enforcer/sandbox.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+static void *reader_main(void *p)
+{
+	struct ward_netns_run *run = p;
+	struct pollfd pfd[2] = {
+		{ .fd = ward_nflog_fd(run->nflog), .events = POLLIN },
+		{ .fd = run->stop_fd, .events = POLLIN },
+	};
+	sigset_t all;
+
+	/* Signals belong to the supervisor (it forwards them to the sandbox). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		int n = poll(pfd, 2, -1);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents & POLLIN)
+			ward_nflog_dispatch(run->nflog, ward_nflog_audit_fn, &run->audit_ctx);
+		if (pfd[1].revents & POLLIN)
+			break;
+	}
+	/* What the kernel queued before the end still becomes rows. */
+	while (ward_nflog_dispatch(run->nflog, ward_nflog_audit_fn, &run->audit_ctx) > 0)
+		;
+	return NULL;
+}
+
+int ward_netns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
+{
+	struct ward_netns_run *run = data;
+	int r;
+
+	snprintf(run->sandbox, sizeof(run->sandbox), "%s", sb->id);
+	r = ward_netns_setup_pid(sb->init_pid, &run->net, err);
+	if (r < 0)
+		return r;
+	r = ward_nft_apply(run->net, err);
+	if (r < 0)
+		goto fail;
+	r = ward_nflog_open(run->net->netns_fd, run->net->nflog_group, &run->nflog, err);
+	if (r < 0)
+		goto fail;
+	run->audit_ctx = (struct ward_nflog_audit){
+		.audit = run->audit,
+		.sandbox = run->sandbox,
+		.policy_rev = run->policy_rev,
+	};
+	run->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (run->stop_fd < 0) {
+		r = ward_err(err, -errno, "eventfd");
+		goto fail;
+	}
+	r = pthread_create(&run->reader, NULL, reader_main, run);
+	if (r) {
+		r = ward_err(err, -r, "NFLOG reader thread");
+		goto fail;
+	}
+	run->reader_started = true;
+	return 0;
+
+fail:
+	ward_netns_run_finish(run);
+	return r;
+}
+
+void ward_netns_run_finish(struct ward_netns_run *run)
+{
+	if (run->reader_started) {
+		uint64_t one = 1;
+		if (write(run->stop_fd, &one, sizeof(one)) != sizeof(one))
+			pthread_cancel(run->reader);
+		pthread_join(run->reader, NULL);
+		run->reader_started = false;
+	}
+	if (run->stop_fd >= 0) {
+		close(run->stop_fd);
+		run->stop_fd = -1;
+	}
+	ward_nflog_free(run->nflog);
+	run->nflog = NULL;
+	ward_netns_free(run->net);
+	run->net = NULL;
+}

@@ -36,16 +36,24 @@ int ward_errx(struct ward_error *err, int code, const char *fmt, ...)
 
 int ward_err_prefix(struct ward_error *err, const char *fmt, ...)
 {
-	char prefix[WARD_ERROR_MAX], old[WARD_ERROR_MAX];
+	char prefix[WARD_ERROR_MAX];
+	size_t plen, olen;
 	va_list ap;
 
 	if (!err)
 		return -EINVAL;
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	vsnprintf(prefix, sizeof(prefix) - 2, fmt, ap);
 	va_end(ap);
-	memcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+	/* "prefix: old", truncated at the end if it does not fit. */
+	strcat(prefix, ": ");
+	plen = strlen(prefix);
+	olen = strnlen(err->msg, sizeof(err->msg) - 1);
+	if (plen + olen >= sizeof(err->msg))
+		olen = sizeof(err->msg) - 1 - plen;
+	memmove(err->msg + plen, err->msg, olen);
+	memcpy(err->msg, prefix, plen);
+	err->msg[plen + olen] = '\0';
 	return err->code;
 }
 

@@ -152,10 +152,15 @@ int audit_db_open_rw(const char *path, sqlite3 **ret, struct ward_error *err)
 	if (r < 0)
 		return r;
 	/* Create it ourselves so the file (and the -wal/-shm SQLite derives from
-	 * it) is 0600 whatever the umask. */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return ward_err(err, -errno, "open '%s'", path);
+	 * it) is 0600 whatever the umask. Only when it does not exist yet: closing
+	 * any fd of a file drops this process's POSIX locks on it, and a SQLite
+	 * connection that lost its lock lets another process believe it is the
+	 * last one and delete the WAL under it (rows lost). */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
+		return ward_err(err, -errno, "create '%s'", path);
+	if (fd >= 0)
+		close(TAKE_FD(fd));
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK)
 		return audit_sqlite_err(err, db, rc, path);

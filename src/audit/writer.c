@@ -25,9 +25,15 @@ const char *const ward_audit_layers[] = {
 static const char *const actions[] = { "allow", "deny", "audit", NULL };
 
 struct ward_audit {
+	/* One connection per handle: a second one in the same process would be
+	 * safe for SQLite, but store_policy through this one keeps policy and
+	 * rows strictly ordered. db_lock serialises the writer's transactions
+	 * and store_policy. */
+	pthread_mutex_t db_lock;
 	sqlite3 *db;
 	sqlite3_stmt *insert;
 	sqlite3_stmt *head;
+	sqlite3_stmt *policy;
 	char *path;
 
 	pthread_t thread;
@@ -301,7 +307,9 @@ static void *writer_main(void *arg)
 			};
 			batch[total++] = &drop_row;
 		}
+		pthread_mutex_lock(&a->db_lock);
 		int r = write_batch(a, batch, total);
+		pthread_mutex_unlock(&a->db_lock);
 		for (size_t i = 0; i < n; i++)
 			free(batch[i]);
 
@@ -340,7 +348,9 @@ static void audit_free(struct ward_audit *a)
 	free(a->ring);
 	sqlite3_finalize(a->insert);
 	sqlite3_finalize(a->head);
+	sqlite3_finalize(a->policy);
 	sqlite3_close_v2(a->db);
+	pthread_mutex_destroy(&a->db_lock);
 	pthread_cond_destroy(&a->wake);
 	pthread_cond_destroy(&a->written);
 	pthread_mutex_destroy(&a->lock);
@@ -359,6 +369,7 @@ int ward_audit_open(const char *path, struct ward_audit **ret, struct ward_error
 	if (!a)
 		return ward_err(err, -ENOMEM, "decision log");
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->db_lock, NULL);
 	pthread_cond_init(&a->wake, NULL);
 	pthread_cond_init(&a->written, NULL);
 	a->path = strdup(path);
@@ -381,6 +392,11 @@ int ward_audit_open(const char *path, struct ward_audit **ret, struct ward_error
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v3(a->db, "SELECT id, hash FROM decisions ORDER BY id DESC LIMIT 1",
 					-1, SQLITE_PREPARE_PERSISTENT, &a->head, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(a->db,
+					"INSERT OR IGNORE INTO policies(rev, source, compiled, loaded_at)"
+					" VALUES (?, ?, ?, ?)",
+					-1, SQLITE_PREPARE_PERSISTENT, &a->policy, NULL);
 	if (rc != SQLITE_OK) {
 		r = audit_sqlite_err(err, a->db, rc, "decision log: prepare");
 		audit_free(a);
@@ -436,6 +452,7 @@ int ward_audit_close(struct ward_audit *a)
 	r = a->last_error;
 	sqlite3_finalize(TAKE_PTR(a->insert));
 	sqlite3_finalize(TAKE_PTR(a->head));
+	sqlite3_finalize(TAKE_PTR(a->policy));
 	if (a->db && sqlite3_close(a->db) != SQLITE_OK && r >= 0)
 		r = -EBUSY;
 	else
@@ -459,29 +476,26 @@ uint64_t ward_audit_dropped(const struct ward_audit *a)
 int ward_audit_store_policy(struct ward_audit *a, const struct ward_policy *p,
 			    struct ward_error *err)
 {
-	_cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
-	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-	int r, rc;
+	sqlite3_stmt *st;
+	int rc, r = 0;
 
 	if (!a || !p || !p->source || !p->compiled_json || strlen(p->rev) != 64)
 		return ward_errx(err, -EINVAL, "store policy: incomplete policy");
-	/* Its own connection on the caller's thread: when this returns the policy
-	 * is committed, so every row submitted afterwards can name its rev. */
-	r = audit_db_open_rw(a->path, &db, err);
-	if (r < 0)
-		return ward_err_prefix(err, "store policy");
-	rc = sqlite3_prepare_v2(db,
-				"INSERT OR IGNORE INTO policies(rev, source, compiled, loaded_at)"
-				" VALUES (?, ?, ?, ?)",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return audit_sqlite_err(err, db, rc, "store policy");
+	/* Synchronous, on the caller's thread, between two of the writer's
+	 * batches: when this returns the policy is committed, before any row
+	 * submitted afterwards that names its rev. */
+	pthread_mutex_lock(&a->db_lock);
+	st = a->policy;
+	sqlite3_reset(st);
 	sqlite3_bind_text(st, 1, p->rev, 64, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, p->source, (int)p->source_len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, p->compiled_json, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, (int64_t)ward_now_ns());
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
-		return audit_sqlite_err(err, db, rc, "store policy");
-	return 0;
+		r = audit_sqlite_err(err, a->db, rc, "store policy");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	pthread_mutex_unlock(&a->db_lock);
+	return r;
 }

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "common/cleanup.h"
+#include "common/util.h"
 #include "policy/model.h"
 
 struct fixture {
@@ -253,7 +255,7 @@ static void test_roundtrip(void **state)
 }
 
 /* The exported hash must equal the independent one, and NULL must differ from "". */
-static void test_hash_function(void **state)
+static void test_hash_function(void **state WARD_UNUSED)
 {
 	struct ward_audit_row r = { .id = 1, .ts_ns = 5, .layer = "fs", .action = "deny" };
 	char h1[65], h2[65], h3[65];
@@ -346,12 +348,316 @@ static void test_close_flushes(void **state)
 	assert_int_equal(verify_chain(f->path), count(f->path, ""));
 }
 
+/* Another connection holds the write lock, the writer stalls, the ring fills:
+ * submit refuses with -EAGAIN, and once the lock is gone a log_dropped row
+ * says how many were lost. */
+static void test_queue_full(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_error err = { 0 };
+	struct ward_audit *a = NULL;
+	struct ward_decision d = { .layer = "proxy", .action = "allow", .host = "h" };
+	int accepted = 0, refused = 0, r;
+	sqlite3 *db, *blocker;
+	sqlite3_stmt *st;
+	int64_t logged = 0;
+
+	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
+	blocker = raw_open(f->path);
+	assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	for (int i = 0; i < 300000 && refused < 10; i++) {
+		r = ward_audit_submit(a, &d);
+		if (r == 0)
+			accepted++;
+		else if (r == -EAGAIN)
+			refused++;
+		else
+			fail_msg("submit: %d", r);
+	}
+	assert_int_equal(refused, 10);
+	/* the ring (65536) plus at most one batch the writer took before it blocked */
+	assert_true(accepted >= 65536 && accepted <= 65536 + 8192);
+	assert_int_equal(ward_audit_dropped(a), 10);
+	assert_int_equal(sqlite3_exec(blocker, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(blocker);
+
+	assert_int_equal(ward_audit_flush(a), 0);
+	assert_int_equal(count(f->path, "WHERE layer = 'proxy'"), accepted);
+	db = raw_open(f->path);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT reason FROM decisions WHERE layer = 'lifecycle'"
+					    " AND action = 'audit' AND rule = 'log_dropped'",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *reason = (const char *)sqlite3_column_text(st, 0);
+		assert_int_equal(strncmp(reason, "dropped=", 8), 0);
+		logged += atoll(reason + 8);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(logged, 10);
+	assert_int_equal(ward_audit_close(a), 0);
+	assert_int_equal(verify_chain(f->path), accepted + count(f->path, "WHERE layer='lifecycle'"));
+}
+
+/* Two processes append to one file at once: nothing lost, one chain,
+ * contiguous ids. */
+static void test_two_writers(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_error err = { 0 };
+	struct ward_audit *a = NULL;
+	const int N = 20000;
+	int status;
+	pid_t pid;
+
+	/* create the file first so both start from the same schema */
+	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(ward_audit_close(a), 0);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	struct ward_decision d = { .layer = "kernel", .action = "allow",
+				   .sandbox = pid == 0 ? "child" : "parent" };
+	if (ward_audit_open(f->path, &a, &err) < 0) {
+		if (pid == 0)
+			_exit(10);
+		fail_msg("open: %s", err.msg);
+	}
+	for (int i = 0; i < N; i++) {
+		int r;
+
+		d.pid = i + 1;
+		while ((r = ward_audit_submit(a, &d)) == -EAGAIN)
+			usleep(500);
+		if (r < 0 && pid == 0)
+			_exit(12);
+		assert_int_equal(r, 0);
+		/* small batches with pauses let the other writer's transactions in
+		 * between (SQLite's busy handler backs off) */
+		if (i % 500 == 0) {
+			ward_audit_flush(a);
+			usleep(2000);
+		}
+	}
+	if (pid == 0)
+		_exit(ward_audit_close(a) < 0 ? 11 : 0);
+	assert_int_equal(ward_audit_close(a), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(count(f->path, "WHERE sandbox = 'child'"), N);
+	assert_int_equal(count(f->path, "WHERE sandbox = 'parent'"), N);
+	/* they really interleaved: some parent row sits between child rows */
+	assert_true(count(f->path, "WHERE sandbox = 'parent' AND id > (SELECT min(id) FROM"
+				   " decisions WHERE sandbox = 'child') AND id < (SELECT max(id)"
+				   " FROM decisions WHERE sandbox = 'child')") > 0);
+	assert_int_equal(verify_chain(f->path), 2 * N);
+}
+
+static void test_store_policy(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_error err = { 0 };
+	struct ward_audit *a = NULL;
+	static char source[] = "version: 1\n# exact text, kept byte for byte\nlandlock: {}\n";
+	static char compiled[] = "{\"version\":1}";
+	struct ward_policy p = { .source = source, .source_len = sizeof(source) - 1,
+				 .compiled_json = compiled };
+	struct ward_decision d = { .layer = "lifecycle", .action = "allow" };
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	ward_sha256_hex(compiled, strlen(compiled), p.rev);
+	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
+	/* interleaved with rows: neither disturbs the other */
+	assert_int_equal(ward_audit_submit(a, &d), 0);
+	assert_int_equal(ward_audit_store_policy(a, &p, &err), 0);
+	assert_int_equal(ward_audit_submit(a, &d), 0);
+	assert_int_equal(ward_audit_store_policy(a, &p, &err), 0);
+	struct ward_policy bad = { 0 };
+	assert_int_equal(ward_audit_store_policy(a, &bad, &err), -EINVAL);
+	assert_int_equal(ward_audit_close(a), 0);
+	assert_int_equal(count(f->path, ""), 2);
+
+	db = raw_open(f->path);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT rev, source, compiled, loaded_at FROM policies",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), p.rev);
+	assert_string_equal((const char *)sqlite3_column_text(st, 1), source);
+	assert_string_equal((const char *)sqlite3_column_text(st, 2), compiled);
+	assert_true(sqlite3_column_int64(st, 3) > 1700000000000000000ll);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+struct collected {
+	int64_t ids[64];
+	int n;
+	char hash_last[65];
+};
+
+static int collect(const struct ward_audit_row *r, void *userdata)
+{
+	struct collected *c = userdata;
+
+	if (c->n < 64)
+		c->ids[c->n++] = r->id;
+	snprintf(c->hash_last, sizeof(c->hash_last), "%s", r->hash);
+	return 0;
+}
+
+static int stop_at_two(const struct ward_audit_row *r WARD_UNUSED, void *userdata)
+{
+	int *n = userdata;
+	return ++*n == 2 ? 42 : 0;
+}
+
+static void expect_ids(struct ward_audit_reader *rd, const struct ward_audit_filter *flt,
+		       const int64_t *want, int n)
+{
+	struct collected c = { 0 };
+	struct ward_error err = { 0 };
+
+	assert_int_equal(ward_audit_reader_each(rd, flt, collect, &c, &err), 0);
+	assert_int_equal(c.n, n);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(c.ids[i], want[i]);
+}
+
+static void test_reader_filters(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_error err = { 0 };
+	struct ward_audit *a = NULL;
+	struct ward_audit_reader *rd = NULL;
+	const uint64_t T = 1735787045000000000ull;
+	const struct ward_decision rows[] = {
+		{ .ts_ns = T, .sandbox = "a", .layer = "kernel", .action = "deny",
+		  .binary = "/usr/bin/nc", .ip = "10.0.0.1", .port = 80 },
+		{ .ts_ns = T + 1, .sandbox = "a", .layer = "proxy", .action = "allow",
+		  .binary = "/usr/bin/curl", .host = "api.github.com", .port = 443 },
+		{ .ts_ns = T + 2, .sandbox = "b", .layer = "proxy", .action = "deny",
+		  .binary = "/usr/bin/curl", .host = "evil.example", .port = 443 },
+		{ .ts_ns = T + 3, .sandbox = "b", .layer = "l7", .action = "audit",
+		  .binary = "/usr/local/bin/node", .host = "api.github.com", .method = "POST" },
+		{ .ts_ns = T + 4, .sandbox = "b", .layer = "lifecycle", .action = "allow" },
+	};
+
+	/* a missing log is -ENOENT with a message naming it */
+	assert_int_equal(ward_audit_reader_open(f->path, &rd, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, f->path));
+
+	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		assert_int_equal(ward_audit_submit(a, &rows[i]), 0);
+	assert_int_equal(ward_audit_close(a), 0);
+
+	assert_int_equal(ward_audit_reader_open(f->path, &rd, &err), 0);
+	expect_ids(rd, NULL, (const int64_t[]){ 1, 2, 3, 4, 5 }, 5);
+	expect_ids(rd, &(struct ward_audit_filter){ .layer = "proxy" }, (const int64_t[]){ 2, 3 }, 2);
+	expect_ids(rd, &(struct ward_audit_filter){ .action = "deny" }, (const int64_t[]){ 1, 3 }, 2);
+	expect_ids(rd, &(struct ward_audit_filter){ .layer = "proxy", .action = "deny" },
+		   (const int64_t[]){ 3 }, 1);
+	expect_ids(rd, &(struct ward_audit_filter){ .binary = "/usr/bin/curl" },
+		   (const int64_t[]){ 2, 3 }, 2);
+	expect_ids(rd, &(struct ward_audit_filter){ .binary = "/usr/*" },
+		   (const int64_t[]){ 1, 2, 3, 4 }, 4);
+	expect_ids(rd, &(struct ward_audit_filter){ .host = "api.github.com" },
+		   (const int64_t[]){ 2, 4 }, 2);
+	expect_ids(rd, &(struct ward_audit_filter){ .host = "*.example" }, (const int64_t[]){ 3 }, 1);
+	expect_ids(rd, &(struct ward_audit_filter){ .sandbox = "b" }, (const int64_t[]){ 3, 4, 5 }, 3);
+	expect_ids(rd, &(struct ward_audit_filter){ .since_ns = T + 3 }, (const int64_t[]){ 4, 5 }, 2);
+	expect_ids(rd, &(struct ward_audit_filter){ .after_id = 3 }, (const int64_t[]){ 4, 5 }, 2);
+	expect_ids(rd, &(struct ward_audit_filter){ .limit = 2 }, (const int64_t[]){ 1, 2 }, 2);
+	expect_ids(rd, &(struct ward_audit_filter){ .sandbox = "a", .host = "evil.example" }, NULL, 0);
+	/* SQL metacharacters are values, not SQL */
+	expect_ids(rd, &(struct ward_audit_filter){ .layer = "x' OR '1'='1" }, NULL, 0);
+
+	int n = 0;
+	assert_int_equal(ward_audit_reader_each(rd, NULL, stop_at_two, &n, &err), 42);
+	assert_int_equal(n, 2);
+
+	/* the reader sees the stored hash, and it matches the exported function */
+	struct collected c = { 0 };
+	assert_int_equal(ward_audit_reader_each(rd, &(struct ward_audit_filter){ .limit = 1 },
+						collect, &c, &err),
+			 0);
+	struct ward_audit_row r1 = { .id = 1, .ts_ns = (int64_t)T, .sandbox = "a", .layer = "kernel",
+				     .action = "deny", .binary = "/usr/bin/nc", .ip = "10.0.0.1",
+				     .has_port = true, .port = 80 };
+	char h[65];
+	assert_int_equal(ward_audit_row_hash(WARD_AUDIT_GENESIS_HASH, &r1, h), 0);
+	assert_string_equal(c.hash_last, h);
+	ward_audit_reader_close(rd);
+
+	/* not a ward log */
+	FILE *junk = fopen(f->path, "w");
+	fputs("this is not sqlite", junk);
+	fclose(junk);
+	char wal[160];
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	unlink(wal);
+	assert_true(ward_audit_reader_open(f->path, &rd, &err) < 0);
+}
+
+static void test_parse_time(void **state WARD_UNUSED)
+{
+	const uint64_t now = 1735787045000000000ull; /* 2025-01-02T03:04:05Z */
+	uint64_t t = 0;
+
+	assert_int_equal(ward_audit_parse_time("2025-01-02T03:04:05Z", now, &t), 0);
+	assert_int_equal(t, 1735787045000000000ull);
+	assert_int_equal(ward_audit_parse_time("2025-01-02T04:04:05.25+01:00", now, &t), 0);
+	assert_int_equal(t, 1735787045250000000ull);
+	assert_int_equal(ward_audit_parse_time("2025-01-01T22:04:05-05:00", now, &t), 0);
+	assert_int_equal(t, 1735787045000000000ull);
+	assert_int_equal(ward_audit_parse_time("2025-01-02 03:04:05.000000001z", now, &t), 0);
+	assert_int_equal(t, 1735787045000000001ull);
+	assert_int_equal(ward_audit_parse_time("1735787045", now, &t), 0);
+	assert_int_equal(t, 1735787045000000000ull);
+	assert_int_equal(ward_audit_parse_time("1735787045.5", now, &t), 0);
+	assert_int_equal(t, 1735787045500000000ull);
+	assert_int_equal(ward_audit_parse_time("10m", now, &t), 0);
+	assert_int_equal(t, now - 600000000000ull);
+	assert_int_equal(ward_audit_parse_time("2h", now, &t), 0);
+	assert_int_equal(t, now - 7200000000000ull);
+	assert_int_equal(ward_audit_parse_time("1d", now, &t), 0);
+	assert_int_equal(t, now - 86400000000000ull);
+	assert_int_equal(ward_audit_parse_time("30s", now, &t), 0);
+	assert_int_equal(t, now - 30000000000ull);
+	assert_int_equal(ward_audit_parse_time("1w", now, &t), 0);
+	assert_int_equal(t, now - 604800000000000ull);
+
+	static const char *bad[] = {
+		"", "x", "10y", "1h2", "-5m", "m", "2025-01-02", "2025-01-02T03:04:05",
+		"2025-13-02T03:04:05Z", "2025-02-31T03:04:05Z", "2025-01-02T03:04:05+1:00",
+		"2025-01-02T03:04:05Zjunk", "2025-01-02T3:04:05Z", "1.", "99999999999999999999999",
+		"1735787045.5x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t = 12345;
+		if (ward_audit_parse_time(bad[i], now, &t) == 0)
+			fail_msg("'%s' was accepted", bad[i]);
+		assert_int_equal(t, 12345);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test(test_hash_function),
 		cmocka_unit_test_setup_teardown(test_close_flushes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_filters, setup, teardown),
+		cmocka_unit_test(test_parse_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

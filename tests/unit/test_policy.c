@@ -550,6 +550,7 @@ static void test_stable_json(void **state)
 	fclose(f);
 	assert_string_equal(out, r1.p->compiled_json);
 	done(&r1);
+	done(&r2);
 
 	/* a semantic change changes the revision */
 	compile(&r1, "version: 1\nfilesystem_policy: { read_only: [/usr, /lib] }\n");

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "common/cleanup.h"
 #include "enforcer/netns_hook.h" /* network layer (h5) */
+#include "enforcer/egress_hook.h" /* eBPF egress layer (h4) */
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
 
@@ -202,8 +203,27 @@ int cmd_run(int argc, char **argv)
 	net.policy_rev = policy->rev;
 	static const uint16_t net_ports[] = { WARD_NETNS_PROXY_PORT, WARD_NETNS_TPROXY_PORT,
 					      WARD_NETNS_DNS_PORT };
-	const struct ward_sandbox_hook hooks[] = { { "netns", ward_netns_hook, &net } };
 	/* --- end network layer */
+
+	/* --- eBPF egress layer (src/enforcer/egress_hook.h): per-binary verdicts in the
+	 * kernel, attached to the cgroup leaf; needs the network hook's addresses. */
+	struct ward_egress_run egress = WARD_EGRESS_RUN_INIT;
+	egress.audit = audit;
+	egress.policy = policy;
+	egress.net = &net;
+	/* Landlock checks connect() before the BPF hook redirects it: endpoint ports
+	 * must pass Landlock; the BPF programs decide per binary. */
+	_cleanup_free_ uint16_t *connect_ports = NULL;
+	size_t n_connect_ports = 0;
+	if (ward_egress_connect_ports(policy, net_ports, ARRAY_SIZE(net_ports), &connect_ports,
+				      &n_connect_ports) < 0) {
+		fprintf(stderr, "ward: out of memory\n");
+		ward_audit_close(audit);
+		return WARD_EXIT_SETUP;
+	}
+	/* --- end eBPF egress layer */
+	const struct ward_sandbox_hook hooks[] = { { "netns", ward_netns_hook, &net },
+						   { "egress", ward_egress_hook, &egress } };
 
 	struct ward_sandbox_opts opts = {
 		.policy = policy,
@@ -213,12 +233,13 @@ int cmd_run(int argc, char **argv)
 		.diag = print_diag,
 		.hosts_file = a.hosts,
 		.upstream_ca = a.upstream_ca,
-		.tcp_connect_ports = net_ports, /* network layer */
-		.n_tcp_connect_ports = ARRAY_SIZE(net_ports),
+		.tcp_connect_ports = connect_ports, /* network + eBPF egress layers */
+		.n_tcp_connect_ports = n_connect_ports,
 		.hooks = hooks,
 		.n_hooks = ARRAY_SIZE(hooks),
 	};
 	r = ward_sandbox_run(&opts, &status, &err);
+	ward_egress_run_finish(&egress); /* eBPF egress layer: drain events, detach */
 	ward_netns_run_finish(&net); /* network layer: drain NFLOG rows, delete the veth pair */
 	if (r < 0 || (status == WARD_EXIT_SETUP && err.msg[0])) {
 		fprintf(stderr, "ward: %s\n", err.msg);

@@ -90,6 +90,15 @@ int ward_egress_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
 /* Same, by the client socket's cookie (SO_COOKIE). */
 int ward_egress_conn_lookup(struct ward_egress *e, uint64_t cookie, struct ward_egress_peer *ret);
 
+/* The TCP ports the sandbox's Landlock ruleset must let connect(): base
+ * (proxy, DNS) plus every port of every endpoint. Landlock checks connect()
+ * before the cgroup hook rewrites the destination, so a direct connection to
+ * port 443 must pass Landlock to be redirected at all; which binary may use
+ * which port is still decided per binary by the BPF programs. Sorted, unique;
+ * *ret is malloc'd. */
+int ward_egress_connect_ports(const struct ward_policy *p, const uint16_t *base, size_t n_base,
+			      uint16_t **ret, size_t *ret_n);
+
 /* Path of a known identity, NULL when not in the policy. */
 const char *ward_egress_binary(const struct ward_egress *e, uint64_t dev, uint64_t ino);
 /* Kernel encoding of a stat() st_dev. */

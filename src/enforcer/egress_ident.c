@@ -350,3 +350,36 @@ void egress_idents_free(struct ward_egress *e)
 	e->entries = NULL;
 	e->n_entries = 0;
 }
+
+static int cmp_u16(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+int ward_egress_connect_ports(const struct ward_policy *p, const uint16_t *base, size_t n_base,
+			      uint16_t **ret, size_t *ret_n)
+{
+	size_t n = n_base, k = 0;
+	uint16_t *v;
+
+	for (size_t i = 0; i < p->n_net; i++)
+		for (size_t j = 0; j < p->net[i].n_endpoints; j++)
+			n += p->net[i].endpoints[j].n_ports;
+	v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_base; i++)
+		v[k++] = base[i];
+	for (size_t i = 0; i < p->n_net; i++)
+		for (size_t j = 0; j < p->net[i].n_endpoints; j++)
+			for (size_t m = 0; m < p->net[i].endpoints[j].n_ports; m++)
+				v[k++] = p->net[i].endpoints[j].ports[m];
+	qsort(v, k, sizeof(*v), cmp_u16);
+	n = 0;
+	for (size_t i = 0; i < k; i++)
+		if (n == 0 || v[n - 1] != v[i])
+			v[n++] = v[i];
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}

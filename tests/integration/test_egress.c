@@ -350,9 +350,9 @@ static int cgroup2_mount(char *buf, size_t size)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		char *sep = strstr(line, " - cgroup2 ");
-		char mnt[PATH_MAX];
+		char mnt[256];
 
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %255s", mnt) != 1)
 			continue;
 		snprintf(buf, size, "%s", mnt);
 		r = 0;

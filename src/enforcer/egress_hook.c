@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+/* The egress layer as a sandbox hook; see egress_hook.h. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "enforcer/egress_hook.h"
+#include "enforcer/sandbox.h"
+
+static void *reader_main(void *p)
+{
+	struct ward_egress_run *run = p;
+	struct pollfd pfd[2] = {
+		{ .fd = ward_egress_events_fd(run->egress), .events = POLLIN },
+		{ .fd = run->stop_fd, .events = POLLIN },
+	};
+	sigset_t all;
+
+	/* signals belong to the supervisor, which forwards them to the sandbox */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		int n = poll(pfd, 2, -1);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents & POLLIN)
+			ward_egress_consume(run->egress);
+		if (pfd[1].revents & POLLIN)
+			break;
+	}
+	/* verdicts queued before the end still become rows */
+	ward_egress_consume(run->egress);
+	return NULL;
+}
+
+int ward_egress_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
+{
+	struct ward_egress_run *run = data;
+	const struct ward_netns *net = run->net ? run->net->net : NULL;
+	struct ward_egress_config cfg;
+	const char *const *warn;
+	size_t n_warn;
+	int r;
+
+	if (!net)
+		return ward_errx(err, -EINVAL, "egress: the network hook must run first");
+	snprintf(run->sandbox, sizeof(run->sandbox), "%s", sb->id);
+	cfg = (struct ward_egress_config){
+		.proxy4 = net->host_ip4,
+		.proxy6 = net->host_ip6,
+		.has_proxy6 = true,
+		.dns4 = net->host_ip4,
+		.dns6 = net->host_ip6,
+		.has_dns6 = true,
+		.explicit_port = net->proxy_port,
+		.transparent_port = net->tproxy_port,
+		.dns_port = net->dns_port,
+		.sandbox = run->sandbox,
+		.audit = run->audit,
+	};
+	r = ward_egress_new(run->policy, &cfg, &run->egress, err);
+	if (r < 0)
+		return ward_err_prefix(err, "egress");
+	warn = ward_egress_warnings(run->egress, &n_warn);
+	for (size_t i = 0; i < n_warn; i++)
+		if (sb->opts->diag)
+			sb->opts->diag(sb->opts->diag_data, true, warn[i]);
+	r = ward_egress_attach(run->egress, sb->cgroup.fd, err);
+	if (r < 0)
+		goto fail;
+	run->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (run->stop_fd < 0) {
+		r = ward_err(err, -errno, "eventfd");
+		goto fail;
+	}
+	r = pthread_create(&run->reader, NULL, reader_main, run);
+	if (r) {
+		r = ward_err(err, -r, "egress event reader thread");
+		goto fail;
+	}
+	run->reader_started = true;
+	return 0;
+
+fail:
+	ward_egress_run_finish(run);
+	return r;
+}
+
+void ward_egress_run_finish(struct ward_egress_run *run)
+{
+	if (run->reader_started) {
+		uint64_t one = 1;
+
+		if (write(run->stop_fd, &one, sizeof(one)) != sizeof(one))
+			pthread_cancel(run->reader);
+		pthread_join(run->reader, NULL);
+		run->reader_started = false;
+	}
+	if (run->stop_fd >= 0) {
+		close(run->stop_fd);
+		run->stop_fd = -1;
+	}
+	ward_egress_free(run->egress);
+	run->egress = NULL;
+}

@@ -25,6 +25,7 @@
 #define WARD_MAX_CIDRS 4096	 /* (entry, cidr) pairs */
 #define WARD_MAX_CONNS 16384	 /* live proxied connections per sandbox */
 #define WARD_RINGBUF_BYTES (256 * 1024)
+#define WARD_EVENTS_POLL_MS 100 /* readers poll at least this often (events wake them lazily) */
 #define WARD_ANCESTOR_DEPTH 4 /* parents walked for identities marked WARD_IDENT_ANCESTORS */
 
 /* entry value meaning "this identity has no network policy" (inference only) */

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/cleanup.h"
@@ -226,7 +227,10 @@ int ward_egress_consume(struct ward_egress *e)
 
 int ward_egress_poll(struct ward_egress *e, int timeout_ms)
 {
-	return ring_buffer__poll(e->rb, timeout_ms);
+	int r = ring_buffer__poll(e->rb, timeout_ms);
+
+	/* the kernel wakes readers lazily (egress.bpf.c): look anyway */
+	return r == 0 ? ring_buffer__consume(e->rb) : r;
 }
 
 static uint64_t sum_percpu(const struct ward_egress *e, uint32_t idx)
@@ -334,4 +338,32 @@ int ward_egress_conn_lookup(struct ward_egress *e, uint64_t cookie, struct ward_
 		return r;
 	peer_from_conn(e, &c, ret);
 	return 0;
+}
+
+int ward_egress_prog_info(const struct ward_egress *e, struct ward_egress_prog_info *ret,
+			  size_t max)
+{
+	const struct bpf_program *progs[EGRESS_N_PROGS] = {
+		e->skel->progs.ward_connect4, e->skel->progs.ward_connect6,
+		e->skel->progs.ward_sendmsg4, e->skel->progs.ward_sendmsg6,
+		e->skel->progs.ward_sockops,
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < EGRESS_N_PROGS && n < max; i++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int r;
+
+		memset(&info, 0, sizeof(info));
+		r = bpf_obj_get_info_by_fd(bpf_program__fd(progs[i]), &info, &len);
+		if (r < 0)
+			return -errno;
+		snprintf(ret[n].name, sizeof(ret[n].name), "%s", bpf_program__name(progs[i]));
+		ret[n].verified_insns = info.verified_insns;
+		ret[n].xlated_insns = info.xlated_prog_len / 8;
+		ret[n].jited_bytes = info.jited_prog_len;
+		n++;
+	}
+	return (int)n;
 }

@@ -72,7 +72,9 @@ const char *const *ward_egress_warnings(const struct ward_egress *e, size_t *ret
 /* Number of distinct executables and entries loaded into the maps. */
 size_t ward_egress_n_identities(const struct ward_egress *e);
 
-/* An epoll fd that becomes readable when events are pending. */
+/* An epoll fd that becomes readable when events are pending. The kernel wakes
+ * it lazily (when a quarter of the buffer is used), so also call
+ * ward_egress_consume() every WARD_EVENTS_POLL_MS. */
 int ward_egress_events_fd(const struct ward_egress *e);
 /* Turn pending events into decision rows; returns how many, or -errno. */
 int ward_egress_consume(struct ward_egress *e);
@@ -98,6 +100,17 @@ int ward_egress_conn_lookup(struct ward_egress *e, uint64_t cookie, struct ward_
  * *ret is malloc'd. */
 int ward_egress_connect_ports(const struct ward_policy *p, const uint16_t *base, size_t n_base,
 			      uint16_t **ret, size_t *ret_n);
+
+/* What the verifier made of each program (for benchmarks and doctor). */
+struct ward_egress_prog_info {
+	char name[32];
+	uint32_t verified_insns; /* instructions the verifier processed */
+	uint32_t xlated_insns;	 /* instructions after verification */
+	uint32_t jited_bytes;
+};
+/* Fill up to max entries; returns how many (or -errno). */
+int ward_egress_prog_info(const struct ward_egress *e, struct ward_egress_prog_info *ret,
+			  size_t max);
 
 /* Path of a known identity, NULL when not in the policy. */
 const char *ward_egress_binary(const struct ward_egress *e, uint64_t dev, uint64_t ino);

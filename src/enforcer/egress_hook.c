@@ -24,12 +24,12 @@ static void *reader_main(void *p)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
-		int n = poll(pfd, 2, -1);
+		int n = poll(pfd, 2, WARD_EVENTS_POLL_MS);
 
 		if (n < 0 && errno != EINTR)
 			break;
-		if (pfd[0].revents & POLLIN)
-			ward_egress_consume(run->egress);
+		/* the kernel wakes us only when the buffer fills: consume on the timer too */
+		ward_egress_consume(run->egress);
 		if (pfd[1].revents & POLLIN)
 			break;
 	}

@@ -834,12 +834,16 @@ int ward_http_body_feed(struct ward_http_body *b, const char *data, size_t len,
 		b->state = B_DONE;
 		return 1;
 	case WARD_HTTP_BODY_CLOSE:
-		if (b->max_body && len > b->max_body - b->total)
+		/* Deliver up to the limit, then fail: the same bytes however data is split. */
+		n = len;
+		if (b->max_body && n > b->max_body - b->total)
+			n = (size_t)(b->max_body - b->total);
+		if (on_data && n)
+			on_data(userdata, data, n);
+		b->total += n;
+		*ret_consumed = n;
+		if (n < len)
 			return body_fail(b, 413, "body too large");
-		if (on_data && len)
-			on_data(userdata, data, len);
-		b->total += len;
-		*ret_consumed = len;
 		return 0;
 	case WARD_HTTP_BODY_LENGTH:
 		n = len < b->remaining ? len : (size_t)b->remaining;

@@ -29,7 +29,7 @@ struct run {
 	int status[4];
 	size_t head_end[4];
 	size_t body_end[4];
-	uint64_t body_total[4];
+	uint64_t body_sum[4]; /* checksum of the payload delivered */
 	int body_r[4];
 	int n;
 };
@@ -127,7 +127,7 @@ static void run(const uint8_t *data, size_t size, uint8_t mode, size_t step, str
 			size_t n = step && size - off > step ? step : size - off;
 
 			r = ward_http_body_feed(&b, (const char *)data + off, n, &used, checksum_fn,
-						&out->body_total[m]);
+						&out->body_sum[m]);
 			CHECK(used <= n);
 			off += used;
 			if (r != 0)
@@ -164,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (whole.r[m] == 1) {
 			CHECK(whole.head_end[m] == split.head_end[m]);
 			CHECK(whole.body_r[m] == split.body_r[m]);
-			CHECK(whole.body_total[m] == split.body_total[m]);
+			CHECK(whole.body_sum[m] == split.body_sum[m]);
 			if (whole.body_r[m] == 1)
 				CHECK(whole.body_end[m] == split.body_end[m]);
 		}

@@ -429,7 +429,7 @@ static void test_pathological(void **state)
 	assert_non_null(glob);
 	assert_non_null(seg);
 	assert_non_null(sglob);
-	/* segment level: "/**" "/a" repeated, then "/b", against "/a/a/.../a" */
+	/* segment level: a "**" then "a" segment, repeated, then "b", against "/a/a/.../a" */
 	char *p = path;
 	for (int i = 0; i < SEGS; i++) {
 		*p++ = '/';
@@ -440,7 +440,7 @@ static void test_pathological(void **state)
 	for (int i = 0; i < STARS; i++)
 		p += sprintf(p, "/**/a");
 	strcpy(p, "/b");
-	/* byte level: "/*a*a*...*b" against "/aaaa...a" */
+	/* byte level: star-a repeated inside one segment, then star-b, against "/aaaa...a" */
 	seg[0] = '/';
 	memset(seg + 1, 'a', BYTES);
 	seg[BYTES + 1] = '\0';

@@ -170,9 +170,13 @@ static __always_inline void emit(__u8 hook, const struct ward_req *req, const st
 	e->pad2 = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	/* Waking the reader per event costs a context switch per connect(); wake
-	 * it only when a quarter of the buffer is used (it also polls on a timer). */
-	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WARD_RINGBUF_BYTES / 4 ?
-				      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	 * it for denials (rare, and worth naming the binary while it still runs)
+	 * or when a quarter of the buffer is used; it also polls on a timer. */
+	bpf_ringbuf_submit(e, r->verdict == WARD_VERDICT_DENY ||
+				      bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
+					      WARD_RINGBUF_BYTES / 4 ?
+				      BPF_RB_FORCE_WAKEUP :
+				      BPF_RB_NO_WAKEUP);
 }
 
 /* Decide, record proxied connections, emit the event. Returns the verdict;

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -102,15 +102,12 @@ int ward_cgroup_reap_stale(struct ward_error *err)
 		return errno == ENOENT ? 0 : ward_err(err, -errno, "open '%s'", base);
 	while ((de = readdir(d))) {
 		_cleanup_close_ int fd = -1;
-		struct stat st;
 
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
 			continue;
 		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		/* A leaf younger than a minute may belong to a ward that is still
-		 * between mkdir and clone. */
-		if (fd < 0 || populated(fd) || fstat(fd, &st) < 0 ||
-		    st.st_mtime + 60 > time(NULL))
+		/* A live ward holds an exclusive flock on its leaf for the whole run. */
+		if (fd < 0 || populated(fd) || flock(fd, LOCK_EX | LOCK_NB) < 0)
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
 			removed++;
@@ -122,6 +119,7 @@ int ward_cgroup_create(const char *id, struct ward_cgroup *ret, struct ward_erro
 {
 	const char *mnt = ward_cgroup2_mount();
 	char base[PATH_MAX];
+	struct stat a, b;
 	int fd;
 
 	ret->fd = -1;
@@ -143,6 +141,14 @@ int ward_cgroup_create(const char *id, struct ward_cgroup *ret, struct ward_erro
 		rmdir(ret->path);
 		ret->path[0] = '\0';
 		return r;
+	}
+	/* Mark it live (see ward_cgroup_reap_stale), then make sure another
+	 * ward's reaper did not remove it between mkdir and flock. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || stat(ret->path, &a) < 0 || fstat(fd, &b) < 0 ||
+	    a.st_ino != b.st_ino) {
+		close(fd);
+		ret->path[0] = '\0';
+		return ward_errx(err, -EBUSY, "cgroup leaf %s vanished while being created", id);
 	}
 	ret->fd = fd;
 	return 0;

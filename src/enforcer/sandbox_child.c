@@ -62,11 +62,13 @@ static int drop_privileges(const struct ward_child_ctx *c, struct ward_error *er
 	for (int cap = 0; cap < 64; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return ward_err(err, -errno, "drop capability %d from the bounding set", cap);
-	if (setgroups(1, &gid) < 0)
+	/* Raw syscalls: glibc's wrappers would signal and wait for the threads
+	 * ward had (the audit writer) and that do not exist in this process. */
+	if (syscall(SYS_setgroups, 1, &gid) < 0)
 		return ward_err(err, -errno, "setgroups(%u)", (unsigned)gid);
-	if (setresgid(gid, gid, gid) < 0)
+	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
 		return ward_err(err, -errno, "setgid(%u)", (unsigned)gid);
-	if (setresuid(c->sb->uid, c->sb->uid, c->sb->uid) < 0)
+	if (syscall(SYS_setresuid, c->sb->uid, c->sb->uid, c->sb->uid) < 0)
 		return ward_err(err, -errno, "setuid(%u)", (unsigned)c->sb->uid);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return ward_err(err, -errno, "clear ambient capabilities");

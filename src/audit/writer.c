@@ -312,6 +312,9 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&a->db_lock);
 		for (size_t i = 0; i < n; i++)
 			free(batch[i]);
+		/* A failing disk or a broken chain head: do not spin on the drop report. */
+		if (r < 0)
+			nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
 
 		pthread_mutex_lock(&a->lock);
 		a->done += n;

@@ -647,6 +647,34 @@ static void test_parse_time(void **state WARD_UNUSED)
 	}
 }
 
+/* A head row whose hash was tampered with: the writer refuses to extend a chain
+ * it cannot link to, says so, counts the rows, and still closes promptly. */
+static void test_broken_head(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_error err = { 0 };
+	struct ward_audit *a = NULL;
+	struct ward_decision d = { .layer = "fs", .action = "deny", .path = "/etc/shadow" };
+	sqlite3 *db;
+
+	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(ward_audit_submit(a, &d), 0);
+	assert_int_equal(ward_audit_close(a), 0);
+	db = raw_open(f->path);
+	assert_int_equal(sqlite3_exec(db, "UPDATE decisions SET hash = 'edited'", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(ward_audit_submit(a, &d), 0);
+	assert_int_equal(ward_audit_flush(a), -EBADMSG);
+	assert_int_equal(ward_audit_dropped(a), 1);
+	double t0 = now_s();
+	assert_int_equal(ward_audit_close(a), -EBADMSG);
+	assert_true(now_s() - t0 < 5);
+	assert_int_equal(count(f->path, ""), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +686,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_filters, setup, teardown),
 		cmocka_unit_test(test_parse_time),
+		cmocka_unit_test_setup_teardown(test_broken_head, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include "enforcer/sandbox.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -193,8 +194,84 @@ static void handle(struct ward_sandbox *sb, struct run_state *st, const struct w
 		break;
 	case WARD_MSG_READY:
 	case WARD_MSG_GO:
+	case WARD_MSG_ENV:
 		break;
 	}
+}
+
+int ward_sandbox_setenv(struct ward_sandbox *sb, const char *name, const char *value,
+			struct ward_error *err)
+{
+	char *kv, **v;
+
+	if (!*name || strchr(name, '=') || strlen(name) + strlen(value) + 2 > WARD_ENV_ENTRY_MAX)
+		return ward_errx(err, -EINVAL, "environment variable '%s' is malformed or too long", name);
+	if (sb->n_env >= WARD_ENV_EXTRA_MAX)
+		return ward_errx(err, -E2BIG, "more than %d environment variables set by ward",
+				 WARD_ENV_EXTRA_MAX);
+	if (asprintf(&kv, "%s=%s", name, value) < 0)
+		return ward_err(err, -ENOMEM, "setenv");
+	v = realloc(sb->env, (sb->n_env + 1) * sizeof(*v));
+	if (!v) {
+		free(kv);
+		return ward_err(err, -ENOMEM, "setenv");
+	}
+	sb->env = v;
+	sb->env[sb->n_env++] = kv;
+	return 0;
+}
+
+static void free_env(struct ward_sandbox *sb)
+{
+	for (size_t i = 0; i < sb->n_env; i++)
+		free(sb->env[i]);
+	free(sb->env);
+	sb->env = NULL;
+	sb->n_env = 0;
+}
+
+static bool under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strcmp(dir, "/") ||
+	       (!strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/'));
+}
+
+/* Is path inside the sandbox's filesystem (a policy path or the workdir)? */
+static bool visible_inside(const struct ward_policy *p, const char *workdir, const char *path)
+{
+	if (workdir && under(path, workdir))
+		return true;
+	for (size_t i = 0; i < p->n_read_write; i++)
+		if (under(path, p->read_write[i].path))
+			return true;
+	for (size_t i = 0; i < p->n_read_only; i++)
+		if (under(path, p->read_only[i].path))
+			return true;
+	return false;
+}
+
+/* WARD_SANDBOX, and HOME/USER/LOGNAME of the user the command runs as (not
+ * those of whoever started ward: /root is not inside). A home the policy does
+ * not map becomes the private /tmp, so dotfiles have somewhere to go. */
+static int set_identity_env(struct ward_sandbox *sb, const char *workdir, struct ward_error *err)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int r = ward_sandbox_setenv(sb, "WARD_SANDBOX", sb->id, err);
+
+	if (r < 0)
+		return r;
+	if (getpwuid_r(sb->uid, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		return ward_sandbox_setenv(sb, "HOME", "/tmp", err);
+	if (!visible_inside(sb->opts->policy, workdir, pw.pw_dir))
+		pw.pw_dir = (char *)"/tmp";
+	if ((r = ward_sandbox_setenv(sb, "HOME", pw.pw_dir, err)) < 0 ||
+	    (r = ward_sandbox_setenv(sb, "USER", pw.pw_name, err)) < 0 ||
+	    (r = ward_sandbox_setenv(sb, "LOGNAME", pw.pw_name, err)) < 0)
+		return r;
+	return 0;
 }
 
 static int run_hooks(struct ward_sandbox *sb, struct ward_error *err)
@@ -241,11 +318,18 @@ static int supervise(struct ward_sandbox *sb, int sock, const char *workdir, int
 		else
 			handle(sb, &st, &m, pid, workdir, err);
 	}
-	if (ready && run_hooks(sb, err) < 0) {
+	/* The command can tell it is sandboxed, and which sandbox's rows are its own. */
+	if (ready && set_identity_env(sb, workdir, err) < 0) {
+		st.failed = true;
+		kill(sb->init_pid, SIGKILL);
+	} else if (ready && run_hooks(sb, err) < 0) {
 		st.failed = true;
 		lifecycle(sb, "deny", "setup", NULL, sb->init_pid, err->msg);
 		kill(sb->init_pid, SIGKILL);
 	} else if (ready) {
+		/* init copies these into its own memory before it forks the command */
+		for (size_t i = 0; i < sb->n_env; i++)
+			ward_msg_send(sock, WARD_MSG_ENV, 0, sb->env[i]);
 		ward_msg_send(sock, WARD_MSG_GO, 0, NULL);
 	}
 	while ((r = msg_recv(sock, &m, &pid)) > 0)
@@ -359,5 +443,6 @@ out:
 	if (sv[1] >= 0)
 		close(sv[1]);
 	ward_cgroup_destroy(&sb.cgroup);
+	free_env(&sb);
 	return r;
 }

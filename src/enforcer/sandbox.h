@@ -71,7 +71,15 @@ struct ward_sandbox {
 	uid_t uid;                 /* the command's credentials */
 	gid_t gid;
 	int landlock_abi; /* 0: Landlock unavailable (best_effort) */
+	char **env;       /* "NAME=VALUE" set by hooks for the command (ward_sandbox_setenv) */
+	size_t n_env;
 };
+
+/* From a hook: set NAME=VALUE in the command's environment, replacing what
+ * ward's own environment has under NAME. Values computed after the sandbox
+ * exists (e.g. the proxy's address) reach the command this way. */
+int ward_sandbox_setenv(struct ward_sandbox *sb, const char *name, const char *value,
+			struct ward_error *err);
 
 /* Run opts->argv in a sandbox and wait for it. On return 0, *ret_status is
  * the exit status `ward run` must report: the command's status, 128+N when

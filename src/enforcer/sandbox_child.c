@@ -30,6 +30,36 @@
 
 extern char **environ;
 
+/* The command's environment: ward's own, with what hooks set (WARD_MSG_ENV)
+ * replacing or adding entries. Static: init must not allocate. */
+static char env_extra[WARD_ENV_EXTRA_MAX][WARD_ENV_ENTRY_MAX];
+static size_t n_env_extra;
+static char *command_env[4096 + WARD_ENV_EXTRA_MAX + 1];
+
+static bool env_overridden(const char *entry)
+{
+	const char *eq = strchr(entry, '=');
+	size_t len = eq ? (size_t)(eq - entry) + 1 : strlen(entry);
+
+	for (size_t i = 0; i < n_env_extra; i++)
+		if (!strncmp(env_extra[i], entry, len))
+			return true;
+	return false;
+}
+
+static char **build_env(void)
+{
+	size_t n = 0;
+
+	for (char **e = environ; e && *e && n < ARRAY_SIZE(command_env) - 1 - n_env_extra; e++)
+		if (!env_overridden(*e))
+			command_env[n++] = *e;
+	for (size_t i = 0; i < n_env_extra; i++)
+		command_env[n++] = env_extra[i];
+	command_env[n] = NULL;
+	return command_env;
+}
+
 _Noreturn static void fail(const struct ward_child_ctx *c, const struct ward_error *err)
 {
 	ward_msg_send(c->sock, WARD_MSG_FAIL, err->code, err->msg);
@@ -161,7 +191,7 @@ _Noreturn static void run_command(const struct ward_child_ctx *c)
 	ward_msg_send(c->sock, WARD_MSG_RESOLVED, c->ll->abi, path);
 	/* Nothing of ward's but stdin, stdout and stderr reaches the command. */
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-	execve(path, o->argv, environ);
+	execve(path, o->argv, build_env());
 	r = errno == ENOENT ? WARD_EXIT_NOTFOUND : WARD_EXIT_NOEXEC;
 	snprintf(msg, sizeof(msg), "%s: %s", path, strerror(errno));
 	ward_msg_send(c->sock, WARD_MSG_EXEC_FAIL, r, msg);
@@ -229,12 +259,21 @@ _Noreturn void ward_sandbox_child(const struct ward_child_ctx *c)
 		fail(c, &err);
 	ward_msg_send(c->sock, WARD_MSG_READY, 0, NULL);
 
-	/* EOF instead of GO: ward died before PDEATHSIG was armed, or gave up. */
-	do
-		n = recv(c->sock, &m, sizeof(m), 0);
-	while (n < 0 && errno == EINTR);
-	if (n < (ssize_t)sizeof(uint32_t) * 2 || m.kind != WARD_MSG_GO)
-		_exit(WARD_EXIT_SETUP);
+	/* ENV entries, then GO. EOF instead: ward died before PDEATHSIG was
+	 * armed, or gave up. */
+	for (;;) {
+		do
+			n = recv(c->sock, &m, sizeof(m), 0);
+		while (n < 0 && errno == EINTR);
+		if (n < (ssize_t)sizeof(uint32_t) * 2)
+			_exit(WARD_EXIT_SETUP);
+		if (m.kind == WARD_MSG_GO)
+			break;
+		if (m.kind != WARD_MSG_ENV || n_env_extra >= WARD_ENV_EXTRA_MAX)
+			_exit(WARD_EXIT_SETUP);
+		m.text[sizeof(m.text) - 1] = '\0';
+		memcpy(env_extra[n_env_extra++], m.text, strlen(m.text) + 1);
+	}
 
 	/* A raw clone: glibc's fork() would run atfork handlers on locks this
 	 * process may have inherited held. */

@@ -20,12 +20,18 @@ enum ward_msg_kind {
 	WARD_MSG_RESOLVED,  /* command: all layers applied, about to exec text (value: landlock ABI) */
 	WARD_MSG_EXEC_FAIL, /* command: execve failed (value: 126 or 127, text: why) */
 	WARD_MSG_EXIT,      /* init: the command ended (value: its wait status) */
+	WARD_MSG_ENV,       /* ward, before GO: "NAME=VALUE" for the command's environment */
 };
+
+/* Environment entries hooks add (ward_sandbox_setenv): init keeps them in
+ * static storage, so they are bounded in number and in size. */
+#define WARD_ENV_EXTRA_MAX 64
+#define WARD_ENV_ENTRY_MAX (PATH_MAX + 512)
 
 struct ward_msg {
 	uint32_t kind;
 	int32_t value;
-	char text[PATH_MAX + 512];
+	char text[WARD_ENV_ENTRY_MAX];
 };
 
 struct ward_child_ctx {

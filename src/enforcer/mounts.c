@@ -155,6 +155,7 @@ void ward_mount_plan_free(struct ward_mount_plan *plan)
 	for (size_t i = 0; i < plan->n; i++) {
 		free(plan->v[i].path);
 		free(plan->v[i].target);
+		free(plan->v[i].source);
 	}
 	free(plan->v);
 	free(plan->rules);
@@ -195,6 +196,9 @@ static int plan_rules(struct ward_mount_plan *plan, struct ward_error *err)
 			plan->rules[plan->n_rules++] =
 				(struct ward_landlock_rule){ "/dev/shm", WARD_LL_WRITE };
 			continue;
+		case WARD_MNT_FILE:
+			r->kind = WARD_LL_READ;
+			break;
 		case WARD_MNT_SYMLINK:
 			continue;
 		}
@@ -203,7 +207,104 @@ static int plan_rules(struct ward_mount_plan *plan, struct ward_error *err)
 	return 0;
 }
 
-int ward_mount_plan_build(const struct ward_policy *p, const char *workdir, ward_diag_fn diag,
+/* Absolute, no empty, "." or ".." component, no trailing slash, not "/". */
+static bool normalised(const char *path)
+{
+	if (path[0] != '/' || !path[1] || strlen(path) >= PATH_MAX)
+		return false;
+	for (const char *c = path; c; c = strchr(c + 1, '/')) {
+		const char *next = c + 1;
+		size_t n = strcspn(next, "/");
+
+		if (n == 0 || (n == 1 && next[0] == '.') || (n == 2 && !strncmp(next, "..", 2)))
+			return false;
+	}
+	return true;
+}
+
+static int add_file(struct ward_mount_plan *plan, const struct ward_mount_file *f,
+		    struct ward_error *err)
+{
+	char real[PATH_MAX];
+	struct ward_mount *m;
+	struct stat st;
+
+	if (!f->target || !normalised(f->target))
+		return ward_errx(err, -EINVAL, "file target '%s' is not a normalised absolute path",
+				 f->target ? f->target : "(null)");
+	if (under(f->target, "/proc"))
+		return ward_errx(err, -EINVAL, "file target '%s' is under /proc", f->target);
+	if (!f->source || !realpath(f->source, real))
+		return ward_err(err, f->source ? -errno : -EINVAL, "file source '%s'",
+				f->source ? f->source : "(null)");
+	if (stat(real, &st) < 0)
+		return ward_err(err, -errno, "file source '%s'", real);
+	if (!S_ISREG(st.st_mode))
+		return ward_errx(err, -EINVAL, "file source '%s' is not a regular file", real);
+	m = plan_add(plan, f->target, WARD_MNT_FILE, err);
+	if (!m)
+		return -ENOMEM;
+	m->is_dir = false;
+	m->read_only = true;
+	m->noexec = true;
+	m->source = strdup(real);
+	return m->source ? 0 : ward_err(err, -ENOMEM, "mount plan");
+}
+
+static bool ancestor(const char *path, const char *dir)
+{
+	return strcmp(path, dir) && (!strcmp(dir, "/") || under(path, dir));
+}
+
+/* Where a file goes, once the plan is sorted: inside a host bind it covers
+ * what the host has at that path (a file, or a symlink itself: resolv.conf
+ * often is one, pointing outside what the sandbox sees); anywhere else ward's
+ * own tmpfs gets a new mount point. */
+static int place_file(struct ward_mount_plan *plan, size_t i, struct ward_error *err)
+{
+	struct ward_mount *f = &plan->v[i];
+	const struct ward_mount *a = NULL;
+	char dir[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (i + 1 < plan->n && under(plan->v[i + 1].path, f->path))
+		return ward_errx(err, -EINVAL, "'%s' is a file ward places, but '%s' is mapped under it",
+				 f->path, plan->v[i + 1].path);
+	for (size_t j = i; j-- > 0;)
+		if (ancestor(f->path, plan->v[j].path)) {
+			a = &plan->v[j];
+			break;
+		}
+	if (!a || a->kind == WARD_MNT_TMPFS || a->kind == WARD_MNT_DEV) {
+		f->create = true;
+		return 0;
+	}
+	if (a->kind != WARD_MNT_BIND || !a->is_dir)
+		return ward_errx(err, -EINVAL, "cannot place '%s' under '%s'", f->path, a->path);
+
+	/* Inside the sandbox the path is walked again: every directory between
+	 * the bind and the file must be a real directory on the host. */
+	snprintf(dir, sizeof(dir), "%s", f->path);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	if (!realpath(dir[0] ? dir : "/", real) || strcmp(real, dir[0] ? dir : "/"))
+		return ward_errx(err, -EINVAL,
+				 "cannot place '%s': its directory is missing or passes through a "
+				 "symlink on the host",
+				 f->path);
+	if (lstat(f->path, &st) < 0)
+		return ward_err(err, -errno,
+				"cannot place '%s' inside '%s' (bound from the host): ward mounts "
+				"over an existing file but never creates files in host directories",
+				f->path, a->path);
+	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+		return ward_errx(err, -EINVAL, "cannot place '%s': not a file on the host", f->path);
+	return 0;
+}
+
+int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
+			  const struct ward_mount_file *files, size_t n_files, ward_diag_fn diag,
 			  void *diag_data, struct ward_mount_plan *ret, struct ward_error *err)
 {
 	struct ward_mount_plan plan = { 0 };
@@ -252,13 +353,27 @@ int ward_mount_plan_build(const struct ward_policy *p, const char *workdir, ward
 		r = -ENOMEM;
 		goto fail;
 	}
+	for (size_t i = 0; r >= 0 && i < n_files; i++)
+		r = add_file(&plan, &files[i], err);
+	if (r < 0)
+		goto fail;
 
 	/* Parents before children; one entry per path, the most permissive wins. */
 	qsort(plan.v, plan.n, sizeof(*plan.v), cmp_mount);
 	for (size_t i = 0; i < plan.n; i++) {
 		if (w > 0 && !strcmp(plan.v[w - 1].path, plan.v[i].path)) {
-			struct ward_mount *a = &plan.v[w - 1], *b = &plan.v[i];
+			struct ward_mount *a = &plan.v[w - 1], *b = &plan.v[i], t;
 
+			if (a->kind == WARD_MNT_FILE && b->kind == WARD_MNT_FILE) {
+				r = ward_errx(err, -EINVAL, "two files placed at '%s'", a->path);
+				goto fail;
+			}
+			/* ward's file replaces a policy path at the same place */
+			if (b->kind == WARD_MNT_FILE) {
+				t = *a;
+				*a = *b;
+				*b = t;
+			}
 			if (a->kind == WARD_MNT_BIND && b->kind == WARD_MNT_BIND) {
 				a->read_only = a->read_only && b->read_only;
 				a->landlock = a->landlock || b->landlock;
@@ -266,11 +381,17 @@ int ward_mount_plan_build(const struct ward_policy *p, const char *workdir, ward
 			}
 			free(b->path);
 			free(b->target);
+			free(b->source);
 			continue;
 		}
 		plan.v[w++] = plan.v[i];
 	}
 	plan.n = w;
+	for (size_t i = 0; r >= 0 && i < plan.n; i++)
+		if (plan.v[i].kind == WARD_MNT_FILE)
+			r = place_file(&plan, i, err);
+	if (r < 0)
+		goto fail;
 	r = plan_rules(&plan, err);
 	if (r < 0)
 		goto fail;
@@ -411,6 +532,29 @@ static int setup_dev(const char *dst, struct ward_error *err)
 	return 0;
 }
 
+/* A detached copy of the host file's mount, moved onto dst without following
+ * dst when it is a symlink (mount(2) would follow it, and resolv.conf's link
+ * usually points where the sandbox sees nothing). */
+static int place(const struct ward_mount *m, const char *dst, struct ward_error *err)
+{
+	char src[PATH_MAX];
+	int tree, r;
+
+	r = join(src, sizeof(src), "/oldroot", m->source, err);
+	if (r < 0)
+		return r;
+	if (m->create && ((r = mkdir_parent(dst, err)) < 0 || (r = make_file(dst, err)) < 0))
+		return r;
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		return ward_err(err, -errno, "open_tree '%s'", m->source);
+	r = (int)syscall(SYS_move_mount, tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH);
+	if (r < 0)
+		r = ward_err(err, -errno, "place '%s' at '%s'", m->source, m->path);
+	close(tree);
+	return r;
+}
+
 static int apply_one(const struct ward_mount *m, struct ward_error *err)
 {
 	char src[PATH_MAX], dst[PATH_MAX];
@@ -447,6 +591,8 @@ static int apply_one(const struct ward_mount *m, struct ward_error *err)
 		return 0;
 	case WARD_MNT_DEV:
 		return setup_dev(dst, err);
+	case WARD_MNT_FILE:
+		return place(m, dst, err);
 	}
 	return 0;
 }
@@ -478,6 +624,11 @@ static int attrs_one(const struct ward_mount *m, struct ward_error *err)
 	case WARD_MNT_DEV:
 		r = setattr(dst, true, 0, MOUNT_ATTR_RDONLY, err);
 		return r < 0 ? r : setattr(dst, false, MOUNT_ATTR_RDONLY, 0, err);
+	case WARD_MNT_FILE:
+		return setattr(dst, false,
+			       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				       MOUNT_ATTR_NOEXEC,
+			       0, err);
 	case WARD_MNT_SYMLINK:
 		return 0;
 	}

@@ -22,6 +22,17 @@ enum ward_mount_kind {
 	WARD_MNT_TMPFS,   /* private tmpfs (/tmp when the policy does not map it) */
 	WARD_MNT_PROC,    /* proc of the sandbox's pid namespace */
 	WARD_MNT_DEV,     /* minimal /dev */
+	WARD_MNT_FILE,    /* a file ward provides (struct ward_mount_file), bound read-only */
+};
+
+/* A host file shown read-only at an absolute path inside, e.g. ward's own
+ * /etc/resolv.conf or the proxy's CA bundle. Inside a directory bound from the
+ * host the target must already exist there (a file, or a symlink: the file is
+ * mounted over the link itself, not where it points); elsewhere (the root
+ * tmpfs, /tmp, /dev) ward creates it. ward never writes to host directories. */
+struct ward_mount_file {
+	const char *source; /* host path, regular file */
+	const char *target; /* absolute, normalised path inside */
 };
 
 struct ward_mount {
@@ -33,6 +44,8 @@ struct ward_mount {
 	bool noexec;
 	bool landlock; /* grant Landlock rights (not for the workdir without include_workdir) */
 	char *target;  /* WARD_MNT_SYMLINK: the link's target */
+	char *source;  /* WARD_MNT_FILE: the host file (canonical) */
+	bool create;   /* WARD_MNT_FILE: create an empty mount point first (not in a host bind) */
 };
 
 struct ward_mount_plan {
@@ -42,10 +55,13 @@ struct ward_mount_plan {
 	size_t n_rules;
 };
 
-/* Build the plan for policy p and the (canonical, absolute) workdir. A policy
- * path missing on the host is an error under landlock hard_requirement and a
- * warning through diag otherwise ("FILE:LINE:COL: /app does not exist; skipped"). */
-int ward_mount_plan_build(const struct ward_policy *p, const char *workdir, ward_diag_fn diag,
+/* Build the plan for policy p, the (canonical, absolute) workdir and the
+ * files ward places inside (n_files may be 0). A policy path missing on the
+ * host is an error under landlock hard_requirement and a warning through diag
+ * otherwise ("FILE:LINE:COL: /app does not exist; skipped"). A file that
+ * cannot be placed is always an error. */
+int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
+			  const struct ward_mount_file *files, size_t n_files, ward_diag_fn diag,
 			  void *diag_data, struct ward_mount_plan *ret, struct ward_error *err);
 void ward_mount_plan_free(struct ward_mount_plan *plan);
 

@@ -387,8 +387,11 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	r = ward_landlock_prepare(opts->policy->landlock_compat, &ll, err);
 	if (r < 0)
 		return r;
+	if (!opts->tcp_connect_ports)
+		ll.handled_net = 0;
 	sb.landlock_abi = ll.abi;
-	r = ward_mount_plan_build(opts->policy, ctx.workdir, opts->diag, opts->diag_data, &plan, err);
+	r = ward_mount_plan_build(opts->policy, ctx.workdir, opts->files, opts->n_files, opts->diag,
+				  opts->diag_data, &plan, err);
 	if (r < 0)
 		return r;
 	r = ward_seccomp_build(&prog, err);

@@ -49,14 +49,20 @@ struct ward_sandbox_opts {
 	const char *workdir;              /* absolute; NULL: the current directory */
 	char *const *argv;                /* the command; argv[0] searched in $PATH inside */
 	struct ward_audit *audit;         /* lifecycle rows go here; NULL: none */
-	/* TCP ports the command may connect() to (Landlock ABI 4+). Empty: none,
-	 * not even on loopback. The egress layer adds the proxy and DNS ports. */
+	/* TCP ports the command may connect() to (Landlock ABI 4+). NULL: Landlock
+	 * does not govern TCP (the address-aware egress layers do); non-NULL and
+	 * empty: none, not even on loopback. */
 	const uint16_t *tcp_connect_ports;
 	size_t n_tcp_connect_ports;
 	const struct ward_sandbox_hook *hooks;
 	size_t n_hooks;
 	ward_diag_fn diag; /* warnings and exec failures; NULL: silent */
 	void *diag_data;
+	/* Host files shown read-only inside at a fixed path (the DNS stub's
+	 * resolv.conf, the proxy's CA bundle): known before the sandbox starts.
+	 * See struct ward_mount_file for where a target may be. */
+	const struct ward_mount_file *files;
+	size_t n_files;
 	/* Reserved for the proxy (validated by the CLI, not used yet). */
 	const char *hosts_file;
 	const char *upstream_ca;

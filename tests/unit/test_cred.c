@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: MIT
+/* Credentials: secrets from the environment, placeholders, the swap on the
+ * bound endpoint (through the real policy compiler and the real HTTP parser),
+ * the mismatch verdict, and that no secret reaches an error string, a result
+ * field other than the rewritten head, or the decision log on disk. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "audit/audit.h"
+#include "policy/policy.h"
+#include "proxy/cred.h"
+#include "proxy/http.h"
+
+#define SECRET_GH "ghp_s3cretValue0123456789"
+#define SECRET_API "sk-live-anotherSecret42"
+
+static const char policy_yaml[] =
+	"version: 1\n"
+	"credentials:\n"
+	"  - { name: gh, env: WARD_TEST_GH_TOKEN, host: api.github.com }\n"
+	"  - name: api\n"
+	"    env: WARD_TEST_API_KEY\n"
+	"    host: api.test.example\n"
+	"    port: 8443\n"
+	"    path: /v1/**\n"
+	"    header: X-Api-Key\n"
+	"    format: \"key={}\"\n"
+	"  - { name: gh-uploads, env: WARD_TEST_GH_TOKEN, host: uploads.github.com }\n";
+
+static struct ward_policy *load_policy(void)
+{
+	struct ward_policy *p = NULL;
+	struct ward_diags d = { 0 };
+	struct ward_error err = { 0 };
+	int r = ward_policy_load_buffer("cred.yaml", policy_yaml, strlen(policy_yaml), &p, &d, &err);
+
+	if (r < 0)
+		ward_diags_print(&d, stderr);
+	assert_int_equal(r, 0);
+	ward_diags_free(&d);
+	return p;
+}
+
+struct fixture {
+	struct ward_policy *p;
+	struct ward_cred_store *s;
+	const char *ph_gh;
+	const char *ph_api;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct ward_error err = { 0 };
+
+	setenv("WARD_TEST_GH_TOKEN", SECRET_GH, 1);
+	setenv("WARD_TEST_API_KEY", SECRET_API, 1);
+	f->p = load_policy();
+	assert_int_equal(ward_cred_store_new(f->p, &f->s, &err), 0);
+	for (size_t i = 0; i < ward_cred_count(f->s); i++) {
+		if (strcmp(ward_cred_env_name(f->s, i), "WARD_TEST_GH_TOKEN") == 0)
+			f->ph_gh = ward_cred_placeholder(f->s, i);
+		else
+			f->ph_api = ward_cred_placeholder(f->s, i);
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	ward_cred_store_free(f->s);
+	ward_policy_free(f->p);
+	free(f);
+	return 0;
+}
+
+/* Parse req with the real parser and apply the store for (host, port). */
+static void apply(struct fixture *f, const char *req, const char *host, uint16_t port,
+		  struct ward_cred_result *ret)
+{
+	struct ward_http_parser hp;
+	size_t used;
+
+	assert_int_equal(ward_http_parser_init(&hp, WARD_HTTP_REQUEST, NULL), 0);
+	assert_int_equal(ward_http_feed(&hp, req, strlen(req), &used), 1);
+	assert_int_equal(ward_cred_apply(f->s, &hp.head, hp.buf, hp.head.head_len, host, port, ret),
+			 0);
+	/* Nothing but the rewritten head may carry a secret. */
+	assert_null(strstr(ret->detail, SECRET_GH));
+	assert_null(strstr(ret->detail, SECRET_API));
+	if (ret->verdict == WARD_CRED_INJECTED) {
+		/* The rewritten head is still one valid request head. */
+		struct ward_http_parser again;
+
+		assert_int_equal(ward_http_parser_init(&again, WARD_HTTP_REQUEST, NULL), 0);
+		assert_int_equal(ward_http_feed(&again, ret->head, ret->head_len, &used), 1);
+		assert_int_equal(used, ret->head_len);
+		assert_int_equal(again.head.n_headers, hp.head.n_headers);
+		ward_http_parser_free(&again);
+	}
+	ward_http_parser_free(&hp);
+}
+
+static void test_placeholders(void **state)
+{
+	struct fixture *f = *state;
+	char **env;
+
+	/* Two variables: gh and gh-uploads share WARD_TEST_GH_TOKEN. */
+	assert_int_equal(ward_cred_count(f->s), 2);
+	assert_non_null(f->ph_gh);
+	assert_non_null(f->ph_api);
+	assert_int_equal(strncmp(f->ph_gh, "ward-placeholder-gh-", 20), 0);
+	assert_int_equal(strlen(f->ph_gh), strlen("ward-placeholder-gh-") + 16);
+	assert_int_equal(strncmp(f->ph_api, "ward-placeholder-api-", 21), 0);
+	assert_null(strstr(f->ph_gh, SECRET_GH));
+
+	env = ward_cred_env(f->s);
+	assert_non_null(env);
+	assert_non_null(env[0]);
+	assert_non_null(env[1]);
+	assert_null(env[2]);
+	for (size_t i = 0; env[i]; i++) {
+		assert_null(strstr(env[i], SECRET_GH));
+		assert_null(strstr(env[i], SECRET_API));
+		assert_non_null(strstr(env[i], "=ward-placeholder-"));
+	}
+	ward_cred_env_free(env);
+
+	/* A new store draws new placeholders: they are not derived from the secret. */
+	{
+		struct ward_cred_store *s2 = NULL;
+		struct ward_error err = { 0 };
+
+		assert_int_equal(ward_cred_store_new(f->p, &s2, &err), 0);
+		assert_string_not_equal(ward_cred_placeholder(s2, 0), ward_cred_placeholder(f->s, 0));
+		/* ward_cred_apply_env: the environment a sandbox inherits holds placeholders. */
+		assert_int_equal(ward_cred_apply_env(s2), 0);
+		assert_string_equal(getenv("WARD_TEST_GH_TOKEN"), ward_cred_placeholder(s2, 0));
+		ward_cred_store_free(s2);
+		setenv("WARD_TEST_GH_TOKEN", SECRET_GH, 1);
+		setenv("WARD_TEST_API_KEY", SECRET_API, 1);
+	}
+}
+
+static void test_missing_env(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_cred_store *s = NULL;
+	struct ward_error err = { 0 };
+
+	unsetenv("WARD_TEST_API_KEY");
+	assert_int_equal(ward_cred_store_new(f->p, &s, &err), -ENOENT);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "credential 'api'"));
+	assert_non_null(strstr(err.msg, "WARD_TEST_API_KEY"));
+	assert_null(strstr(err.msg, SECRET_GH));
+	setenv("WARD_TEST_API_KEY", "", 1);
+	assert_int_equal(ward_cred_store_new(f->p, &s, &err), -ENOENT);
+	/* A secret with a line break would split the header: refused, not echoed. */
+	setenv("WARD_TEST_API_KEY", "abc\r\nX-Evil: 1", 1);
+	assert_int_equal(ward_cred_store_new(f->p, &s, &err), -EINVAL);
+	assert_null(strstr(err.msg, "X-Evil"));
+	setenv("WARD_TEST_API_KEY", SECRET_API, 1);
+}
+
+static void test_inject(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_cred_result r;
+	char req[1024], want[1024];
+
+	/* Default format on the default header, the header name in any case. */
+	snprintf(req, sizeof(req),
+		 "GET /repos/x HTTP/1.1\r\nHost: api.github.com\r\nauthorization: Bearer %s\r\n"
+		 "Accept: */*\r\n\r\n",
+		 f->ph_gh);
+	apply(f, req, "api.github.com", 443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_INJECTED);
+	assert_string_equal(r.credential, "gh");
+	assert_string_equal(r.reason, "credential_injected");
+	assert_string_equal(r.head, "GET /repos/x HTTP/1.1\r\nHost: api.github.com\r\n"
+				    "authorization: Bearer " SECRET_GH "\r\nAccept: */*\r\n\r\n");
+	assert_int_equal(r.head_len, strlen(r.head));
+	ward_cred_result_clear(&r);
+	assert_null(r.head);
+
+	/* The same variable bound to a second host (gh-uploads). */
+	snprintf(req, sizeof(req), "POST /up HTTP/1.1\r\nHost: uploads.github.com\r\n"
+				   "Authorization: %s\r\nContent-Length: 0\r\n\r\n", f->ph_gh);
+	apply(f, req, "uploads.github.com", 443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_INJECTED);
+	assert_string_equal(r.credential, "gh-uploads");
+	assert_non_null(strstr(r.head, "Authorization: Bearer " SECRET_GH "\r\n"));
+	ward_cred_result_clear(&r);
+
+	/* Custom header, format, port and path; two headers rewritten in one head
+	 * (the raw bytes around them kept exactly). */
+	snprintf(req, sizeof(req),
+		 "GET /v1/models?x=1 HTTP/1.1\r\nX-Api-Key:   %s  \r\nHost: api.test.example:8443\r\n"
+		 "x-api-key: %s\r\n\r\n",
+		 f->ph_api, f->ph_api);
+	apply(f, req, "api.test.example", 8443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_INJECTED);
+	assert_string_equal(r.credential, "api");
+	snprintf(want, sizeof(want),
+		 "GET /v1/models?x=1 HTTP/1.1\r\nX-Api-Key:   key=%s  \r\nHost: api.test.example:8443\r\n"
+		 "x-api-key: key=%s\r\n\r\n",
+		 SECRET_API, SECRET_API);
+	assert_string_equal(r.head, want);
+	ward_cred_result_clear(&r);
+
+	/* No placeholder: nothing to do, no copy. */
+	apply(f, "GET / HTTP/1.1\r\nHost: api.github.com\r\nAuthorization: Bearer mine\r\n\r\n",
+	      "api.github.com", 443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_NONE);
+	assert_null(r.head);
+	assert_null(r.reason);
+}
+
+static void test_mismatch(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_cred_result r;
+	char req[1024];
+
+	/* Another host. */
+	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer %s\r\n\r\n",
+		 f->ph_gh);
+	apply(f, req, "evil.example", 443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
+	assert_string_equal(r.reason, "credential_endpoint_mismatch");
+	assert_string_equal(r.credential, "gh");
+	assert_null(r.head);
+	assert_non_null(strstr(r.detail, "evil.example"));
+	assert_non_null(strstr(r.detail, "api.github.com"));
+
+	/* The Host header says the bound host, but ward sends it elsewhere: the
+	 * binding is checked against where the request goes. */
+	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: api.github.com\r\nAuthorization: Bearer %s\r\n\r\n",
+		 f->ph_gh);
+	apply(f, req, "evil.example", 443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
+
+	/* Right host, wrong port. */
+	apply(f, req, "api.github.com", 8443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
+
+	/* Right host and port, path outside the glob. */
+	snprintf(req, sizeof(req), "GET /v2/models HTTP/1.1\r\nHost: api.test.example\r\nX-Api-Key: %s\r\n\r\n", f->ph_api);
+	apply(f, req, "api.test.example", 8443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
+	assert_string_equal(r.credential, "api");
+	/* A dot-dot trick out of /v1 is not inside the /v1 glob. */
+	snprintf(req, sizeof(req), "GET /v1/../admin HTTP/1.1\r\nHost: api.test.example\r\nX-Api-Key: %s\r\n\r\n", f->ph_api);
+	apply(f, req, "api.test.example", 8443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
+
+	/* Right endpoint, wrong header: a placeholder in a cookie or a custom
+	 * header would be swapped into a place the policy never named. */
+	snprintf(req, sizeof(req), "GET /v1/x HTTP/1.1\r\nHost: api.test.example\r\nCookie: k=%s\r\n\r\n", f->ph_api);
+	apply(f, req, "api.test.example", 8443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
+
+	/* One good header and one placeholder going nowhere: the whole request is refused. */
+	snprintf(req, sizeof(req),
+		 "GET /repos HTTP/1.1\r\nHost: api.github.com\r\nAuthorization: Bearer %s\r\nX-Other: %s\r\n\r\n", f->ph_gh,
+		 f->ph_api);
+	apply(f, req, "api.github.com", 443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
+	assert_string_equal(r.credential, "api");
+	assert_null(r.head);
+}
+
+/* Rows about injections and mismatches go through the real decision log:
+ * the secret bytes appear nowhere in the database files. */
+static void test_secret_never_logged(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_error err = { 0 };
+	struct ward_audit *a = NULL;
+	struct ward_cred_result r;
+	char dir[] = "/tmp/ward-test-cred-XXXXXX", db[128], req[512], rule[128];
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	int found_rows = 0;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/d.db", dir);
+	assert_int_equal(ward_audit_open(db, &a, &err), 0);
+
+	snprintf(req, sizeof(req), "GET /repos HTTP/1.1\r\nHost: api.github.com\r\nAuthorization: Bearer %s\r\n\r\n",
+		 f->ph_gh);
+	for (int i = 0; i < 2; i++) {
+		struct ward_decision d = { .layer = "l7", .host = i ? "evil.example" : "api.github.com",
+					   .port = 443, .method = "GET", .path = "/repos",
+					   .protocol = "https" };
+
+		apply(f, req, d.host, 443, &r);
+		assert_int_equal(r.verdict, i ? WARD_CRED_MISMATCH : WARD_CRED_INJECTED);
+		d.action = i ? "deny" : "allow";
+		ward_cred_decision(&r, &d, rule, sizeof(rule));
+		assert_string_equal(d.rule, i ? "credential:gh" : "credential:gh");
+		assert_string_equal(d.reason, i ? "credential_endpoint_mismatch" :
+						  "credential_injected");
+		assert_int_equal(ward_audit_submit(a, &d), 0);
+		ward_cred_result_clear(&r);
+	}
+	assert_int_equal(ward_audit_flush(a), 0);
+	assert_int_equal(ward_audit_close(a), 0);
+
+	for (size_t i = 0; i < 3; i++) {
+		char path[160], *buf = NULL;
+		size_t len = 0;
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
+		fp = fopen(path, "rb");
+		if (!fp)
+			continue;
+		fseek(fp, 0, SEEK_END);
+		len = (size_t)ftell(fp);
+		rewind(fp);
+		buf = malloc(len + 1);
+		assert_int_equal(fread(buf, 1, len, fp), len);
+		fclose(fp);
+		assert_null(memmem(buf, len, SECRET_GH, strlen(SECRET_GH)));
+		if (memmem(buf, len, "credential_endpoint_mismatch", 28))
+			found_rows++;
+		free(buf);
+		unlink(path);
+	}
+	assert_true(found_rows > 0); /* the rows are really there */
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_placeholders),
+		cmocka_unit_test(test_missing_env),
+		cmocka_unit_test(test_inject),
+		cmocka_unit_test(test_mismatch),
+		cmocka_unit_test(test_secret_never_logged),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -233,10 +233,14 @@ int cmd_run(int argc, char **argv)
 		.diag = print_diag,
 		.hosts_file = a.hosts,
 		.upstream_ca = a.upstream_ca,
-		.tcp_connect_ports = connect_ports, /* network + eBPF egress layers */
+		/* Landlock TCP only when the policy asks (landlock.restrict_tcp): it
+		 * cannot tell loopback, which stays usable, from the outside. */
+		.tcp_connect_ports = policy->landlock_restrict_tcp ? connect_ports : NULL,
 		.n_tcp_connect_ports = n_connect_ports,
 		.hooks = hooks,
-		.n_hooks = ARRAY_SIZE(hooks),
+		/* No network policy and no inference route: nothing may leave, so the
+		 * sandbox keeps only its loopback and the network layers are not set up. */
+		.n_hooks = policy->n_net || policy->n_routes ? ARRAY_SIZE(hooks) : 0,
 	};
 	r = ward_sandbox_run(&opts, &status, &err);
 	ward_egress_run_finish(&egress); /* eBPF egress layer: drain events, detach */

@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 libseccomp-dev libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libssl-dev
 libyaml-dev liblua5.4-dev libsqlite3-dev libcmocka-dev libcap-dev
-sqlite3 iproute2 nftables bubblewrap curl ca-certificates git python3 openssl
+bc sqlite3 iproute2 nftables bubblewrap curl ca-certificates git python3 openssl
 util-linux procps passwd"
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -332,6 +332,7 @@ void ward_policy_from_lua(lua_State *L, struct ward_policy *p)
 	fs_binaries(L, p);
 	p->landlock_compat = str_eq(L, "landlock", "hard_requirement") ? WARD_LANDLOCK_HARD_REQUIREMENT :
 									  WARD_LANDLOCK_BEST_EFFORT;
+	p->landlock_restrict_tcp = bool_field(L, "restrict_tcp");
 
 	p->run_as_user = dup_field(L, "run_as_user");
 	lua_getfield(L, -1, "uid");

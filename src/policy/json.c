@@ -156,9 +156,11 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 		fs_paths(f, p->fs_binaries[i].read_write, p->fs_binaries[i].n_read_write);
 		fputc('}', f);
 	}
-	fprintf(f, "]},\"landlock\":{\"compatibility\":\"%s\"},\"process\":{\"run_as_user\":",
+	fprintf(f, "]},\"landlock\":{\"compatibility\":\"%s\",\"restrict_tcp\":%s},"
+		   "\"process\":{\"run_as_user\":",
 		p->landlock_compat == WARD_LANDLOCK_HARD_REQUIREMENT ? "hard_requirement" :
-								       "best_effort");
+								       "best_effort",
+		p->landlock_restrict_tcp ? "true" : "false");
 	run_as(f, p->has_user, p->run_as_user, p->uid);
 	fputs(",\"run_as_group\":", f);
 	run_as(f, p->has_group, p->run_as_group, p->gid);

@@ -142,6 +142,10 @@ struct ward_policy {
 
 	/* landlock */
 	enum ward_landlock_compat landlock_compat;
+	/* Landlock also limits TCP connect() to the proxy, DNS and endpoint ports.
+	 * Off by default: Landlock cannot tell loopback from the outside, and
+	 * loopback inside the sandbox's own netns stays usable (local dev servers). */
+	bool landlock_restrict_tcp;
 
 	/* process: run_as; has_* false means "not set" (the caller picks the default) */
 	bool has_user;

@@ -95,7 +95,7 @@ static void test_valid_policy(void **state)
 		"  binaries:\n"
 		"    - { path: /usr/bin/git, read_write: [/var/git] }\n"
 		"landlock:\n"
-		"  compatibility: hard_requirement\n"
+		"  { compatibility: hard_requirement, restrict_tcp: true }\n"
 		"process:\n"
 		"  run_as_user: sandbox\n"
 		"  run_as_group: 1000\n"
@@ -144,6 +144,7 @@ static void test_valid_policy(void **state)
 	assert_string_equal(p->fs_binaries[0].binary.path, "/usr/bin/git");
 	assert_string_equal(p->fs_binaries[0].read_write[0].path, "/var/git");
 	assert_int_equal(p->landlock_compat, WARD_LANDLOCK_HARD_REQUIREMENT);
+	assert_true(p->landlock_restrict_tcp);
 	assert_true(p->has_user);
 	assert_string_equal(p->run_as_user, "sandbox");
 	assert_true(p->has_group);
@@ -231,7 +232,7 @@ static void test_defaults(void **state)
 	assert_string_equal(res.p->compiled_json,
 		"{\"version\":1,\"extends\":[],\"filesystem\":{\"include_workdir\":false,"
 		"\"read_only\":[],\"read_write\":[],\"binaries\":[]},\"landlock\":{\"compatibility\":"
-		"\"best_effort\"},\"process\":{\"run_as_user\":null,\"run_as_group\":null},"
+		"\"best_effort\",\"restrict_tcp\":false},\"process\":{\"run_as_user\":null,\"run_as_group\":null},"
 		"\"network_policies\":[],\"credentials\":[],\"inference\":{\"routes\":[],"
 		"\"binaries\":null,\"max_tokens\":0}}\n");
 	done(&res);

@@ -103,6 +103,7 @@ function M.lower(acc)
 			return r
 		end),
 		landlock = acc.landlock or "best_effort",
+		restrict_tcp = acc.restrict_tcp or false,
 		run_as_user = acc.run_as_user and acc.run_as_user.name,
 		uid = acc.run_as_user and acc.run_as_user.id,
 		run_as_group = acc.run_as_group and acc.run_as_group.name,

@@ -185,6 +185,9 @@ function M.apply(acc, v)
 	if v.landlock and v.landlock.compatibility then
 		acc.landlock = v.landlock.compatibility
 	end
+	if v.landlock and v.landlock.restrict_tcp ~= nil then
+		acc.restrict_tcp = v.landlock.restrict_tcp
+	end
 	if v.process then
 		acc.run_as_user = v.process.run_as_user or acc.run_as_user
 		acc.run_as_group = v.process.run_as_group or acc.run_as_group

@@ -129,6 +129,7 @@ M.policy = {
 			what = "landlock",
 			fields = {
 				compatibility = { type = "enum", values = { "best_effort", "hard_requirement" } },
+				restrict_tcp = { type = "bool" },
 			},
 		},
 		process = {

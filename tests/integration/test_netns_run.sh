@@ -1,10 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The network layer through `ward run`: inside the sandbox the default route
-# goes to the host side of a wardN veth, the proxy port answers (a RST from the
-# host: the packet got there), anything else is rejected at once and becomes an
-# nft deny row; the ruleset is `table inet ward`; nothing is left after the run,
-# and what a killed ward leaves is removed by the next run.
+# The network layer through `ward run` (a policy with network rules): inside the
+# sandbox the default route goes to the host side of a wardN veth, the proxy
+# port answers (a RST from the host: the packet got there), other UDP fails at
+# once; the ruleset is `table inet ward`; nothing is left after the run, and
+# what a killed ward leaves is removed by the next run. (NFLOG rows are tested
+# in test_netns.c: with the BPF layer attached, little reaches nft.)
 # Traffic: the host side of the veth, and TEST-NET-1 (192.0.2.0/24), which is
 # rejected inside the sandbox netns and never leaves it.
 set -u
@@ -25,7 +26,18 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 db=$tmp/decisions.db
 policy=$tmp/policy.yaml
-printf 'version: 1\nextends: [deny-all]\n' >"$policy"
+# A network policy is what makes ward run set up the network layers; bash gets
+# one so the kernel layer lets it reach the proxy.
+cat >"$policy" <<'EOF'
+version: 1
+extends: [deny-all]
+network_policies:
+  test:
+    binaries: [{ path: /usr/bin/bash }]
+    endpoints:
+      - host: example.test
+        port: 443
+EOF
 
 # Inside the sandbox: the gateway from /proc/net/route (no awk or ip needed).
 cat >"$tmp/inside.sh" <<'EOF'
@@ -52,21 +64,17 @@ check "ward run exits 0" [ "$rc" -eq 0 ]
 gw=$(echo "$out" | sed -n 's/^gateway=//p')
 gw_ok() { [[ -n $gw && $gw == 10.254.* ]]; }
 check "default route via 10.254.x.y ($gw)" gw_ok
+# UDP other than DNS is denied by the kernel layer (BPF) or, past it, by nft.
 check "UDP to 192.0.2.1:5353 rejected" [ "$(echo "$out" | sed -n 's/^udp=//p')" = failed ]
 ms=$(echo "$out" | sed -n 's/^udp_ms=//p')
 fast() { [ -n "$ms" ] && [ "$ms" -lt 1000 ]; }
 check "UDP reject is fast (${ms} ms)" fast
-check "proxy port reaches the host (RST: $(echo "$out" | sed -n 's/^proxy=//p'))" \
-	[ "$(echo "$out" | sed -n 's/^proxy=//p')" = "Connection refused" ]
+# The host answers on the proxy port: a RST when no proxy runs, else a connection.
+proxy=$(echo "$out" | sed -n 's/^proxy=//p')
+reached() { [ "$proxy" = "Connection refused" ] || [ -z "$proxy" ]; }
+check "proxy port reaches the host ($proxy)" reached
 
 rows=$("$WARD" logs --log "$db" --json --layer nft 2>/dev/null)
-check "an nft deny row for 192.0.2.1:5353" python3 -c '
-import json, sys
-rows = [json.loads(l) for l in sys.stdin if l.strip()]
-ok = [r for r in rows if r.get("layer") == "nft" and r.get("action") == "deny"
-      and r.get("ip") == "192.0.2.1" and r.get("port") == 5353 and r.get("protocol") == "udp"
-      and r.get("reason") == "nft: not proxy or DNS"]
-sys.exit(0 if ok else 1)' <<<"$rows"
 check "no nft row for the proxy port" python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
@@ -116,8 +124,12 @@ if [ -n "$init" ] && command -v nft >/dev/null; then
 	kill -9 "$ward_real"
 	wait "$wardpid" 2>/dev/null
 	for _ in $(seq 50); do kill -0 "$init" 2>/dev/null || break; sleep 0.1; done
-	left() { [ -n "$mine" ] && [ -e "$mine" ]; }
-	check "the killed ward left its state file" left
+	# Any ward starting meanwhile (other tests) may already have cleaned it up.
+	if [ -n "$mine" ] && [ -e "$mine" ]; then
+		echo "note: the killed ward left $mine (stale: owner $ward_real is dead)"
+	else
+		echo "note: $mine was already removed by a concurrent ward run"
+	fi
 	(cd "$tmp" && timeout 60 "$WARD" run --policy "$policy" --log "$db" -- true)
 	check "the next run removed the stale state" state_gone "${mine##*/}"
 	check "no link ward${mine##*/} left" link_gone "${mine##*/}"

@@ -169,6 +169,7 @@ upstream_up() {
 		--cert "$dir/server.pem" --key "$dir/server.key" --lifetime "$UPSTREAM_LIFETIME" \
 		--ready-file "$dir/ready" "${git_args[@]}" >"$dir/server.log" 2>&1 &
 	pid=$!
+	disown "$pid" # no job-control noise when upstream_down kills it
 	echo "$pid" >"$dir/pid"
 	for i in $(seq 1 100); do
 		[ -s "$dir/ready" ] && return 0
@@ -204,7 +205,6 @@ upstream_down() {
 		# The timeout wrapper and the server it runs.
 		pkill -KILL -P "$pid" 2>/dev/null
 		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
 	fi
 	slot=$(cat "$dir/slot" 2>/dev/null)
 	ip netns del "ward-test-$name" 2>/dev/null

@@ -195,7 +195,7 @@ static bool rule_matches(const struct ward_l7_rule *r, const struct ward_request
 
 /* L7 rules of one endpoint: true when allowed; else *v's failed/rule/why are set. */
 static bool l7_allows(const struct ward_endpoint *ep, const struct ward_request *req,
-		      struct ward_verdict *v)
+		      struct ward_net_verdict *v)
 {
 	const struct ward_l7_rule *method_only = NULL;
 
@@ -244,7 +244,7 @@ static bool l7_allows(const struct ward_endpoint *ep, const struct ward_request 
 	return false;
 }
 
-static void set_endpoint(struct ward_verdict *v, const struct ward_policy *p, size_t i, size_t j)
+static void set_endpoint(struct ward_net_verdict *v, const struct ward_policy *p, size_t i, size_t j)
 {
 	const struct ward_endpoint *ep = &p->net[i].endpoints[j];
 
@@ -263,7 +263,7 @@ struct miss {
 };
 
 static void deny_l4(const struct ward_policy *p, const struct ward_request *req,
-		    struct ward_verdict *v, bool any_bin, size_t first_bin, struct miss port_miss,
+		    struct ward_net_verdict *v, bool any_bin, size_t first_bin, struct miss port_miss,
 		    struct miss other_bin)
 {
 	const char *bin = req->binary ? req->binary : "(unknown)";
@@ -323,10 +323,10 @@ static void deny_l4(const struct ward_policy *p, const struct ward_request *req,
 }
 
 void ward_decide(const struct ward_policy *p, const struct ward_request *req,
-		 struct ward_verdict *v)
+		 struct ward_net_verdict *v)
 {
 	struct miss port_miss = { 0 }, other_bin = { 0 }, denied = { 0 }, audited = { 0 };
-	struct ward_verdict first_denial = { 0 };
+	struct ward_net_verdict first_denial = { 0 };
 	bool any_bin = false, known = req->binary || req->binary_keys;
 	size_t first_bin = 0;
 
@@ -342,7 +342,7 @@ void ward_decide(const struct ward_policy *p, const struct ward_request *req,
 		}
 		for (size_t j = 0; j < np->n_endpoints; j++) {
 			const struct ward_endpoint *ep = &np->endpoints[j];
-			struct ward_verdict t;
+			struct ward_net_verdict t;
 
 			if (!host_matches(ep, req))
 				continue;
@@ -392,7 +392,7 @@ void ward_decide(const struct ward_policy *p, const struct ward_request *req,
 		set_endpoint(v, p, use.i, use.j);
 		v->closest = v->policy;
 		if (audited.set && (audited.i != denied.i || audited.j != denied.j)) {
-			struct ward_verdict t;
+			struct ward_net_verdict t;
 
 			memset(&t, 0, sizeof(t));
 			l7_allows(ep, req, &t);

@@ -51,7 +51,7 @@ struct ward_request {
 
 #define WARD_DECIDE_TEXT 256
 
-struct ward_verdict {
+struct ward_net_verdict {
 	enum ward_action action;
 	enum ward_failed failed; /* WARD_FAILED_NONE unless denied or audited */
 	/* The endpoint that decided (allow/audit, and L7 denials), else NULL. */
@@ -78,7 +78,7 @@ struct ward_verdict {
 
 /* Decide req under p. Always fills *ret; never fails. */
 void ward_decide(const struct ward_policy *p, const struct ward_request *req,
-		 struct ward_verdict *ret);
+		 struct ward_net_verdict *ret);
 
 /* Whether binary (path, keys as in ward_request) is covered by policy np. */
 bool ward_decide_binary_in(const struct ward_net_policy *np, const char *binary, const char *keys);

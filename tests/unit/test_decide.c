@@ -78,14 +78,14 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void decide(void **state, struct ward_request req, struct ward_verdict *v)
+static void decide(void **state, struct ward_request req, struct ward_net_verdict *v)
 {
 	ward_decide(*state, &req, v);
 }
 
 static void test_l4(void **state)
 {
-	struct ward_verdict v;
+	struct ward_net_verdict v;
 
 	decide(state, (struct ward_request){ .binary = "/usr/bin/git", .host = "api.github.com",
 					     .port = 443 },
@@ -117,7 +117,7 @@ static void test_l4(void **state)
 
 static void test_binary_failures(void **state)
 {
-	struct ward_verdict v;
+	struct ward_net_verdict v;
 
 	/* a binary in no policy, host declared for another binary */
 	decide(state, (struct ward_request){ .binary = "/usr/bin/curl", .host = "api.github.com",
@@ -149,7 +149,7 @@ static void test_binary_failures(void **state)
 
 static void test_host_port_failures(void **state)
 {
-	struct ward_verdict v;
+	struct ward_net_verdict v;
 
 	/* the binary has a policy, the host is another binary's */
 	decide(state, (struct ward_request){ .binary = "/usr/bin/git",
@@ -191,7 +191,7 @@ static void test_host_port_failures(void **state)
 
 static void test_kernel_keys(void **state)
 {
-	struct ward_verdict v;
+	struct ward_net_verdict v;
 
 	/* the kernel's identity wins over the path (python3 -> python3.11) */
 	decide(state, (struct ward_request){ .binary = "/usr/bin/node-real",
@@ -216,7 +216,7 @@ static void test_l7_rules(void **state)
 {
 	struct ward_request r = { .binary = "/usr/bin/git", .host = "api.github.com", .port = 443,
 				  .method = "GET", .path = "/repos/a/b/pulls" };
-	struct ward_verdict v;
+	struct ward_net_verdict v;
 
 	ward_decide(*state, &r, &v);
 	assert_int_equal(v.action, WARD_ACTION_ALLOW);
@@ -279,7 +279,7 @@ static void test_presets_and_audit(void **state)
 {
 	struct ward_request r = { .binary = "/usr/bin/node", .host = "registry.npmjs.org",
 				  .port = 443, .method = "GET", .path = "/left-pad" };
-	struct ward_verdict v;
+	struct ward_net_verdict v;
 	const char *ro[] = { "GET", "HEAD", "OPTIONS" }, *rw[] = { "POST", "PUT", "DELETE" };
 
 	for (size_t i = 0; i < 3; i++) {
@@ -316,7 +316,7 @@ static void test_dest_ip(void **state)
 {
 	struct ward_request r = { .binary = "/opt/tools/x", .host = "10.20.3.4", .port = 8080,
 				  .host_is_dest_ip = true };
-	struct ward_verdict v;
+	struct ward_net_verdict v;
 
 	/* raw TCP by original destination: inside the endpoint's allowed_ips */
 	ward_decide(*state, &r, &v);

@@ -8,10 +8,12 @@
 
 #include "commands.h"
 #include "common/util.h"
+#include "enforcer/cgroup.h"
 #include "enforcer/features.h"
+#include "enforcer/netns.h"
 
 static const char doctor_usage[] =
-	"Usage: ward doctor [--json]\n"
+	"Usage: ward doctor [--json] [--cleanup]\n"
 	"\n"
 	"Probe every kernel feature ward uses, by asking the kernel (a test load of\n"
 	"each BPF program type, the Landlock ABI syscall, a seccomp action query, an\n"
@@ -20,7 +22,13 @@ static const char doctor_usage[] =
 	"\n"
 	"Options:\n"
 	"  --json     one JSON object: {\"ok\": bool, \"features\": [{\"name\", \"available\",\n"
-	"             \"required\", \"used_for\", \"detail\"}]}\n"
+	"             \"required\", \"used_for\", \"detail\"}]} (with --cleanup also\n"
+	"             \"cleanup\": {\"network_pairs\": N, \"cgroup_leaves\": N})\n"
+	"  --cleanup  first remove what a crashed ward left behind: veth pairs named\n"
+	"             wardN and their /run/ward/net state whose owner is gone, and\n"
+	"             cgroup leaves under <cgroup2>/ward that no live ward holds.\n"
+	"             A running sandbox is never touched. (ward run does the same\n"
+	"             at every start.)\n"
 	"  -h, --help this text\n"
 	"\n"
 	"Exit status: 0 when every feature ward requires is available, 1 otherwise.\n"
@@ -30,17 +38,23 @@ int cmd_doctor(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "cleanup", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct ward_feature f[32];
-	bool json = false, ok = true;
+	bool json = false, ok = true, cleanup = false;
+	unsigned pairs = 0;
+	int leaves = 0;
 	int c, n;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
+			break;
+		case 'c':
+			cleanup = true;
 			break;
 		case 'h':
 			fputs(doctor_usage, stdout);
@@ -55,6 +69,27 @@ int cmd_doctor(int argc, char **argv)
 		return 2;
 	}
 
+	if (cleanup) {
+		struct ward_error err = { 0 };
+
+		if (geteuid() != 0) {
+			fputs("ward doctor: --cleanup needs root\n", stderr);
+			return 1;
+		}
+		if (ward_netns_cleanup_stale(&pairs, &err) < 0) {
+			fprintf(stderr, "ward doctor: network cleanup: %s\n", err.msg);
+			ok = false;
+		}
+		leaves = ward_cgroup_reap_stale(&err);
+		if (leaves < 0) {
+			fprintf(stderr, "ward doctor: cgroup cleanup: %s\n", err.msg);
+			ok = false;
+			leaves = 0;
+		}
+		if (!json)
+			printf("cleanup: removed %u stale network pair(s) and %d cgroup leaf(s)\n\n",
+			       pairs, leaves);
+	}
 	n = ward_features_probe(f, (int)(sizeof(f) / sizeof(f[0])));
 	for (int i = 0; i < n; i++)
 		if (f[i].required && !f[i].available)
@@ -72,7 +107,11 @@ int cmd_doctor(int argc, char **argv)
 			ward_json_str(stdout, f[i].detail);
 			fputc('}', stdout);
 		}
-		puts("]}");
+		if (cleanup)
+			printf("],\"cleanup\":{\"network_pairs\":%u,\"cgroup_leaves\":%d}}\n", pairs,
+			       leaves);
+		else
+			puts("]}");
 		return ok ? 0 : 1;
 	}
 

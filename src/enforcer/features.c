@@ -23,17 +23,8 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
-
-#ifndef SYS_landlock_create_ruleset
-#define SYS_landlock_create_ruleset 444
-#endif
-#define LANDLOCK_CREATE_RULESET_VERSION_FLAG (1U << 0)
-
-int ward_feature_landlock_abi(void)
-{
-	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION_FLAG);
-	return abi < 0 ? -errno : (int)abi;
-}
+#include "enforcer/cgroup.h"
+#include "enforcer/landlock.h"
 
 static void setf(struct ward_feature *f, bool ok, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -48,7 +39,7 @@ static void setf(struct ward_feature *f, bool ok, const char *fmt, ...)
 
 static void probe_landlock(struct ward_feature *f)
 {
-	int abi = ward_feature_landlock_abi();
+	int abi = ward_landlock_abi();
 	if (abi > 0)
 		setf(f, true, "ABI %d", abi);
 	else if (abi == -ENOSYS)
@@ -79,25 +70,12 @@ static void probe_seccomp(struct ward_feature *f)
 
 static void probe_cgroup2(struct ward_feature *f)
 {
-	_cleanup_fclose_ FILE *mi = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
+	const char *mnt = ward_cgroup2_mount();
 
-	if (!mi) {
-		setf(f, false, "/proc/self/mountinfo: %s", strerror(errno));
-		return;
-	}
-	while (fgets(line, sizeof(line), mi)) {
-		/* "... mountpoint opts ... - fstype source superopts" */
-		char *sep = strstr(line, " - ");
-		char mnt[1024];
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %1023s", mnt) == 1) {
-			setf(f, true, "mounted at %s", mnt);
-			return;
-		}
-	}
-	setf(f, false, "no cgroup2 mount in /proc/self/mountinfo");
+	if (mnt)
+		setf(f, true, "mounted at %s", mnt);
+	else
+		setf(f, false, "no cgroup2 mount in /proc/self/mountinfo");
 }
 
 static void probe_btf(struct ward_feature *f)

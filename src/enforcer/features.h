@@ -17,5 +17,4 @@ struct ward_feature {
 int ward_features_probe(struct ward_feature *ret, int max);
 
 /* Individual probes other code asks for. */
-int ward_feature_landlock_abi(void); /* <= 0: unavailable (-errno) */
 bool ward_feature_bpf_lsm_active(char *detail, unsigned size);

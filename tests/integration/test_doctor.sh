@@ -47,6 +47,25 @@ if ! grep -qw bpf /sys/kernel/security/lsm 2>/dev/null; then
 	check "bpf.lsm unavailable without bpf in the LSM list" [ "$(field bpf.lsm available)" = false ]
 fi
 
+# --cleanup removes what a crashed ward left (a veth named wardN without an
+# owner, a cgroup leaf no ward holds) and nothing else.
+cg=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-" && $(i+1) == "cgroup2") { print $5; exit } }' /proc/self/mountinfo)
+idx=16300
+if ip link add "ward$idx" type veth peer name "wardt$idx" 2>/dev/null; then
+	mkdir -p "$cg/ward/deadbeef0001"
+	ip link add wardkeep type veth peer name wardkeepp
+	"$WARD" doctor --json --cleanup >"$out"
+	check "doctor --cleanup output is JSON with counts" python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["cleanup"]["network_pairs"] >= 1 and d["cleanup"]["cgroup_leaves"] >= 1, d["cleanup"]' "$out"
+	check "stale veth removed" bash -c "! ip link show ward$idx >/dev/null 2>&1"
+	check "stale cgroup leaf removed" [ ! -d "$cg/ward/deadbeef0001" ]
+	check "a link that is not ward's is kept" ip link show wardkeep
+	ip link del wardkeep 2>/dev/null || true
+	ip link del "ward$idx" 2>/dev/null || true
+	rmdir "$cg/ward/deadbeef0001" 2>/dev/null || true
+else
+	skip "cannot create a veth pair here"
+fi
+
 # Readable form and help.
 check "doctor table prints a verdict" bash -c '"$0" doctor | grep -q "ward can run here"' "$WARD"
 check "doctor --help documents --json" bash -c '"$0" doctor --help | grep -q -- "--json"' "$WARD"

@@ -460,6 +460,7 @@ static void test_bundle_env(void **state)
 	fclose(fp);
 	assert_int_equal(ward_tls_ca_pem(f->ca, &pem, &pem_len), 0);
 	assert_non_null(strstr(buf, pem));
+	assert_null(strstr(buf, "PRIVATE KEY")); /* the CA key never reaches a file */
 	fp = fopen(WARD_TLS_SYSTEM_ROOTS, "r");
 	if (fp) {
 		fseek(fp, 0, SEEK_END);

@@ -61,6 +61,28 @@ struct {
 	__type(value, struct ward_conn);
 } peers SEC(".maps");
 
+/* UDP sockets that were let through to the DNS stub: socket cookie ->
+ * identity. UDP has no close callback here, so LRU bounds it; an evicted
+ * socket's datagrams are refused by the stub (fail closed). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WARD_MAX_UDP_SOCKS);
+	__type(key, __u64);
+	__type(value, struct ward_conn);
+} udp_socks SEC(".maps");
+
+/* (family, source port) of a datagram to the stub -> identity, for the stub.
+ * The address is ::ffff:0.0.0.0 (IPv4) or :: (IPv6): the stub only ever hears
+ * this sandbox, whose ports are unique per family. Bounded by the port space;
+ * a port's next user overwrites the entry before its first datagram. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARD_MAX_UDP_PEERS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ward_peer_key);
+	__type(value, struct ward_conn);
+} udp_peers SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, WARD_RINGBUF_BYTES);
@@ -207,7 +229,9 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 
 		__builtin_memcpy(c.orig, &req->dst, 16);
 		/* Without the record the proxy could not tell who this is: fail closed. */
-		if (bpf_map_update_elem(&conns, &c.cookie, &c, BPF_ANY)) {
+		if (bpf_map_update_elem(req->proto == IPPROTO_UDP ? (void *)&udp_socks :
+								    (void *)&conns,
+					&c.cookie, &c, BPF_ANY)) {
 			r->verdict = WARD_VERDICT_DENY;
 			r->reason = WARD_REASON_CONN_FULL;
 			r->dst = req->dst;
@@ -338,5 +362,53 @@ int ward_sockops(struct bpf_sock_ops *skops)
 	default:
 		break;
 	}
+	return 1;
+}
+
+/* DNS datagrams to the stub: copy the sending socket's record (udp_socks)
+ * under the datagram's (family, source port), which is all the stub sees of
+ * its client. Here because a connected UDP socket has no port yet when
+ * connect4 runs. Never drops: the stub refuses what it cannot identify. */
+SEC("cgroup_skb/egress")
+int ward_skb_egress(struct __sk_buff *skb)
+{
+	struct ward_peer_key pk = {};
+	struct ward_conn *c;
+	struct ward_addr dst;
+	__u16 ports[2];
+	__u64 cookie;
+	__u32 off;
+	__u8 ipv[1];
+
+	if (bpf_skb_load_bytes(skb, 0, ipv, 1))
+		return 1;
+	if ((ipv[0] >> 4) == 4) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) || ip.protocol != IPPROTO_UDP)
+			return 1;
+		ward_addr_from4(&dst, ip.daddr);
+		ward_addr_from4((struct ward_addr *)pk.addr, 0);
+		off = (ip.ihl & 0xf) * 4;
+	} else if ((ipv[0] >> 4) == 6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)) || ip6.nexthdr != IPPROTO_UDP)
+			return 1;
+		__builtin_memcpy(&dst, &ip6.daddr, 16);
+		off = sizeof(ip6);
+	} else {
+		return 1;
+	}
+	if (!ward_is_dns(&cfg, &dst) || bpf_skb_load_bytes(skb, off, ports, sizeof(ports)) ||
+	    bpf_ntohs(ports[1]) != cfg.dns_port)
+		return 1;
+	cookie = bpf_get_socket_cookie(skb);
+	c = bpf_map_lookup_elem(&udp_socks, &cookie);
+	if (!c)
+		return 1;
+	pk.port = bpf_ntohs(ports[0]);
+	if (bpf_map_update_elem(&udp_peers, &pk, c, BPF_ANY))
+		count_drop(1);
 	return 1;
 }

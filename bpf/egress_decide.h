@@ -112,6 +112,13 @@ static __always_inline int ward_is_dns(const volatile struct ward_cfg *cfg,
 	return (cfg->flags & WARD_CFG_DNS6) && ward_addr_eq(a, &cfg->dns6);
 }
 
+/* 127.0.0.53:53, as an IPv4 or IPv4-mapped destination */
+static __always_inline int ward_is_stub(const struct ward_req *req)
+{
+	return ward_addr_is_mapped(&req->dst) && req->dst.w[3] == ward_htonl(WARD_DNS_STUB_IP4) &&
+	       req->port == 53;
+}
+
 static __always_inline int ward_set(struct ward_result *r, __u8 verdict, __u8 reason)
 {
 	r->verdict = verdict;
@@ -136,6 +143,20 @@ static __always_inline int ward_decide(const volatile struct ward_cfg *cfg,
 	r->record = 0;
 	r->pad = 0;
 
+	/* The resolver of the sandbox's resolv.conf: to the stub for whoever may
+	 * ask it, refused for everyone else; every other loopback address stays
+	 * the sandbox's own. */
+	if (ward_is_stub(req) && (req->proto == WARD_IPPROTO_UDP || req->proto == WARD_IPPROTO_TCP)) {
+		if (!has_policy && !may_infer)
+			return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+		r->dst.w[0] = cfg->dns4.w[0];
+		r->dst.w[1] = cfg->dns4.w[1];
+		r->dst.w[2] = cfg->dns4.w[2];
+		r->dst.w[3] = cfg->dns4.w[3];
+		r->port = cfg->dns_port;
+		r->record = 1;
+		return ward_set(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
+	}
 	if (ward_addr_is_loopback(&req->dst))
 		return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_LOOPBACK);
 	if (req->proto != WARD_IPPROTO_TCP && req->proto != WARD_IPPROTO_UDP)
@@ -157,8 +178,10 @@ static __always_inline int ward_decide(const volatile struct ward_cfg *cfg,
 	/* DNS (UDP, or TCP for truncated answers) to the stub: the stub answers
 	 * only names the policy allows, so anyone who may use the proxy may ask. */
 	if (ward_is_dns(cfg, &req->dst) && req->port == cfg->dns_port) {
-		if (has_policy || may_infer)
+		if (has_policy || may_infer) {
+			r->record = 1; /* the stub asks who this is */
 			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_DNS_STUB);
+		}
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
 	}
 	if (!has_policy)

@@ -27,6 +27,13 @@
 #define WARD_RINGBUF_BYTES (256 * 1024)
 #define WARD_EVENTS_POLL_MS 100 /* readers poll at least this often (events wake them lazily) */
 #define WARD_ANCESTOR_DEPTH 4 /* parents walked for identities marked WARD_IDENT_ANCESTORS */
+#define WARD_MAX_UDP_SOCKS 16384 /* UDP sockets that asked the DNS stub (LRU: an evicted
+				  * socket is refused by the stub, never let through) */
+#define WARD_MAX_UDP_PEERS 131072 /* (family, source port) of DNS datagrams: 2 x 65536 */
+
+/* The resolver address in the sandbox's /etc/resolv.conf (docs/dns.md):
+ * 127.0.0.53, rewritten by connect4/sendmsg4 to the DNS stub. */
+#define WARD_DNS_STUB_IP4 0x7f000035u
 
 /* entry value meaning "this identity has no network policy" (inference only) */
 #define WARD_ENTRY_NONE 0xffffffffu

@@ -162,7 +162,7 @@ int ward_egress_attach(struct ward_egress *e, int cgroup_fd, struct ward_error *
 	struct bpf_program *progs[EGRESS_N_PROGS] = {
 		e->skel->progs.ward_connect4, e->skel->progs.ward_connect6,
 		e->skel->progs.ward_sendmsg4, e->skel->progs.ward_sendmsg6,
-		e->skel->progs.ward_sockops,
+		e->skel->progs.ward_sockops,	 e->skel->progs.ward_skb_egress,
 	};
 
 	if (e->links[0])
@@ -328,6 +328,35 @@ int ward_egress_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
 	return 0;
 }
 
+int ward_egress_udp_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
+				struct ward_egress_peer *ret)
+{
+	struct ward_peer_key k = { 0 };
+	struct ward_conn c;
+	struct ward_addr a = { { 0 } };
+	int r;
+
+	/* the datagram's family and source port: see udp_peers in egress.bpf.c */
+	if (peer->sa_family == AF_INET) {
+		ward_addr_from4(&a, 0);
+		k.port = ntohs(((const struct sockaddr_in *)peer)->sin_port);
+	} else if (peer->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)peer;
+
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			ward_addr_from4(&a, 0);
+		k.port = ntohs(sin6->sin6_port);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	memcpy(k.addr, a.w, 16);
+	r = bpf_map__lookup_elem(e->skel->maps.udp_peers, &k, sizeof(k), &c, sizeof(c), 0);
+	if (r < 0)
+		return r;
+	peer_from_conn(e, &c, ret);
+	return 0;
+}
+
 int ward_egress_conn_lookup(struct ward_egress *e, uint64_t cookie, struct ward_egress_peer *ret)
 {
 	struct ward_conn c;
@@ -346,7 +375,7 @@ int ward_egress_prog_info(const struct ward_egress *e, struct ward_egress_prog_i
 	const struct bpf_program *progs[EGRESS_N_PROGS] = {
 		e->skel->progs.ward_connect4, e->skel->progs.ward_connect6,
 		e->skel->progs.ward_sendmsg4, e->skel->progs.ward_sendmsg6,
-		e->skel->progs.ward_sockops,
+		e->skel->progs.ward_sockops,	 e->skel->progs.ward_skb_egress,
 	};
 	size_t n = 0;
 

@@ -89,6 +89,11 @@ uint64_t ward_egress_peer_drops(const struct ward_egress *e);
  * (AF_INET or AF_INET6, mapped or not). -ENOENT when unknown. */
 int ward_egress_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
 			    struct ward_egress_peer *ret);
+/* The DNS stub's lookup for a UDP datagram's source address (docs/dns.md):
+ * identity recorded per (family, source port) as the datagram left the
+ * sandbox. -ENOENT when unknown. */
+int ward_egress_udp_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
+				struct ward_egress_peer *ret);
 /* Same, by the client socket's cookie (SO_COOKIE). */
 int ward_egress_conn_lookup(struct ward_egress *e, uint64_t cookie, struct ward_egress_peer *ret);
 

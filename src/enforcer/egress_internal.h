@@ -12,7 +12,7 @@ struct egress_bpf;
 struct bpf_link;
 struct ring_buffer;
 
-#define EGRESS_N_PROGS 5
+#define EGRESS_N_PROGS 6
 
 /* One executable file found for the policy's binary paths. */
 struct egress_ident {

@@ -195,7 +195,7 @@ static void udp_only_dns_to_the_stub(void **state)
 	struct ward_result r = decide(&with_policy, WARD_IPPROTO_UDP, "10.254.0.1", 53);
 
 	assert_verdict(r, WARD_VERDICT_ALLOW, WARD_REASON_DNS_STUB);
-	assert_int_equal(r.record, 0);
+	assert_int_equal(r.record, 1); /* the stub asks who sent it */
 	r = decide(&with_policy, WARD_IPPROTO_UDP, "fd77::1", 53);
 	assert_verdict(r, WARD_VERDICT_ALLOW, WARD_REASON_DNS_STUB);
 	/* TCP DNS to the stub (truncated answers) */
@@ -304,6 +304,51 @@ static void other_protocols_are_denied(void **state)
 	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_PROTOCOL);
 }
 
+/* resolv.conf's 127.0.0.53:53 goes to the stub for binaries that may ask it */
+static void resolv_conf_address_goes_to_the_stub(void **state)
+{
+	const char *stub[] = { "127.0.0.53", "::ffff:127.0.0.53" };
+	struct ward_result r;
+
+	for (size_t i = 0; i < 2; i++) {
+		r = decide(&with_policy, WARD_IPPROTO_UDP, stub[i], 53);
+		assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
+		assert_int_equal(r.record, 1);
+		assert_int_equal(r.port, 53);
+		assert_memory_equal(&r.dst, &cfg.dns4, sizeof(r.dst));
+		r = decide(&with_policy, WARD_IPPROTO_TCP, stub[i], 53);
+		assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
+		assert_memory_equal(&r.dst, &cfg.dns4, sizeof(r.dst));
+		/* no network policy: cannot even ask */
+		r = decide(NULL, WARD_IPPROTO_UDP, stub[i], 53);
+		assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+		/* inference.binaries lists it: it may ask (for inference.local) */
+		r = decide(&inference_only, WARD_IPPROTO_UDP, stub[i], 53);
+		assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
+	}
+	/* a custom stub port */
+	cfg.dns_port = 5300;
+	r = decide(&with_policy, WARD_IPPROTO_UDP, "127.0.0.53", 53);
+	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
+	assert_int_equal(r.port, 5300);
+	cfg.dns_port = 53;
+	/* inference routes: everyone may ask (the stub answers inference.local) */
+	cfg.flags |= WARD_CFG_INFERENCE_ALL;
+	r = decide(NULL, WARD_IPPROTO_UDP, "127.0.0.53", 53);
+	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
+	cfg.flags &= ~WARD_CFG_INFERENCE_ALL;
+	/* every other loopback destination stays the sandbox's own */
+	r = decide(NULL, WARD_IPPROTO_UDP, "127.0.0.53", 5353);
+	assert_verdict(r, WARD_VERDICT_ALLOW, WARD_REASON_LOOPBACK);
+	r = decide(NULL, WARD_IPPROTO_UDP, "127.0.0.1", 53);
+	assert_verdict(r, WARD_VERDICT_ALLOW, WARD_REASON_LOOPBACK);
+	r = decide(NULL, WARD_IPPROTO_UDP, "::1", 53);
+	assert_verdict(r, WARD_VERDICT_ALLOW, WARD_REASON_LOOPBACK);
+	/* other protocols to it are loopback too (nothing listens there) */
+	r = decide(NULL, 1, "127.0.0.53", 53);
+	assert_verdict(r, WARD_VERDICT_ALLOW, WARD_REASON_LOOPBACK);
+}
+
 static void inference_routes_open_the_proxy(void **state)
 {
 	struct ward_result r;
@@ -394,6 +439,7 @@ int main(void)
 		cmocka_unit_test_setup(loopback_is_allowed_for_everyone, setup),
 		cmocka_unit_test_setup(other_protocols_are_denied, setup),
 		cmocka_unit_test_setup(inference_routes_open_the_proxy, setup),
+		cmocka_unit_test_setup(resolv_conf_address_goes_to_the_stub, setup),
 		cmocka_unit_test_setup(allowed_ips_mark_the_connection, setup),
 	};
 

@@ -16,6 +16,7 @@
 #include "enforcer/egress_hook.h" /* eBPF egress layer (h4) */
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
+#include "proxy/dns_hook.h" /* DNS stub (p3) */
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 
@@ -222,8 +223,26 @@ int cmd_run(int argc, char **argv)
 		return WARD_EXIT_SETUP;
 	}
 	/* --- end eBPF egress layer */
+
+	/* --- DNS stub (src/proxy/dns_hook.h): the sandbox's /etc/resolv.conf names
+	 * 127.0.0.53, which the egress programs send to the stub on the veth. */
+	struct ward_dns_run dns = { .audit = audit, .policy = policy, .net = &net, .egress = &egress };
+	struct ward_mount_file files[1];
+	size_t n_files = 0;
+	if (policy->n_net || policy->n_routes) {
+		const char *resolv;
+
+		if (ward_dns_resolv_conf(&resolv, &err) < 0) {
+			fprintf(stderr, "ward: %s\n", err.msg);
+			ward_audit_close(audit);
+			return WARD_EXIT_SETUP;
+		}
+		files[n_files++] = (struct ward_mount_file){ resolv, WARD_DNS_RESOLV_CONF_TARGET };
+	}
+	/* --- end DNS stub */
 	const struct ward_sandbox_hook hooks[] = { { "netns", ward_netns_hook, &net },
-						   { "egress", ward_egress_hook, &egress } };
+						   { "egress", ward_egress_hook, &egress },
+						   { "dns", ward_dns_hook, &dns } };
 
 	struct ward_sandbox_opts opts = {
 		.policy = policy,
@@ -237,12 +256,15 @@ int cmd_run(int argc, char **argv)
 		 * cannot tell loopback, which stays usable, from the outside. */
 		.tcp_connect_ports = policy->landlock_restrict_tcp ? connect_ports : NULL,
 		.n_tcp_connect_ports = n_connect_ports,
+		.files = files, /* DNS stub: resolv.conf */
+		.n_files = n_files,
 		.hooks = hooks,
 		/* No network policy and no inference route: nothing may leave, so the
 		 * sandbox keeps only its loopback and the network layers are not set up. */
 		.n_hooks = policy->n_net || policy->n_routes ? ARRAY_SIZE(hooks) : 0,
 	};
 	r = ward_sandbox_run(&opts, &status, &err);
+	ward_dns_run_finish(&dns); /* DNS stub: stop before the egress maps go */
 	ward_egress_run_finish(&egress); /* eBPF egress layer: drain events, detach */
 	ward_netns_run_finish(&net); /* network layer: drain NFLOG rows, delete the veth pair */
 	if (r < 0 || (status == WARD_EXIT_SETUP && err.msg[0])) {

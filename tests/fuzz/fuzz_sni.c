@@ -53,42 +53,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef WARD_LIBFUZZER
-/* Replay every file of the corpus directory argv[1]. */
-int main(int argc, char **argv)
-{
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	if (argc != 2 || !(d = opendir(argv[1]))) {
-		fprintf(stderr, "usage: %s CORPUS_DIR\n", argv[0]);
-		return 2;
-	}
-	while ((de = readdir(d))) {
-		char path[4096];
-		uint8_t *buf;
-		FILE *f;
-		long len;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", argv[1], de->d_name);
-		f = fopen(path, "rbe");
-		if (!f || fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-			fprintf(stderr, "cannot read %s\n", path);
-			return 1;
-		}
-		buf = malloc((size_t)len + 1);
-		if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len)
-			return 1;
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, (size_t)len);
-		free(buf);
-		n++;
-	}
-	closedir(d);
-	printf("%d inputs replayed\n", n);
-	return n > 0 ? 0 : 1;
-}
-#endif
+#include "replay.h"

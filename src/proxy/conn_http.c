@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: MIT
+/* HTTP/1.1 through the proxy: absolute-URI forwarding on the explicit port,
+ * plain HTTP on the transparent port, CONNECT as the first request of an
+ * explicit connection. Every request is decided on its own (keep-alive), its
+ * head rewritten to origin-form without hop-by-hop fields, its body streamed
+ * with the framing http.h computed, and one request is in flight at a time:
+ * the response is followed (head parsed, body framing counted, bytes relayed
+ * unchanged) so ward knows when the next request may be read. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "proxy/proxy_internal.h"
+
+int http_parsers_init(struct conn *c)
+{
+	if (ward_http_parser_init(&c->req, WARD_HTTP_REQUEST, NULL) < 0)
+		return -ENOMEM;
+	if (ward_http_parser_init(&c->resp, WARD_HTTP_RESPONSE, NULL) < 0) {
+		ward_http_parser_free(&c->req);
+		return -ENOMEM;
+	}
+	c->parsers = true;
+	return 0;
+}
+
+static bool str_is(const struct ward_http_str *s, const char *lit)
+{
+	return s->p && s->len == strlen(lit) && !strncasecmp(s->p, lit, s->len);
+}
+
+/* Is name listed in a Connection header's tokens? */
+static bool in_connection(const struct ward_http_head *h, const struct ward_http_str *name)
+{
+	for (size_t i = 0; i < h->n_headers; i++) {
+		const struct ward_http_header *hd = &h->headers[i];
+		const char *p, *end;
+
+		if (!str_is(&hd->name, "connection"))
+			continue;
+		p = hd->value.p;
+		end = p + hd->value.len;
+		while (p < end) {
+			const char *t;
+
+			while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+				p++;
+			t = p;
+			while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+				p++;
+			if ((size_t)(p - t) == name->len && !strncasecmp(t, name->p, name->len))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool hop_by_hop(const struct ward_http_head *h, const struct ward_http_header *hd)
+{
+	static const char *const names[] = { "connection", "proxy-connection", "keep-alive",
+					     "proxy-authorization", "proxy-authenticate", "te",
+					     "trailer", "upgrade", "host", NULL };
+
+	for (size_t i = 0; names[i]; i++)
+		if (str_is(&hd->name, names[i]))
+			return true;
+	/* fields the client marked hop-by-hop, except the framing ward relays */
+	return !str_is(&hd->name, "transfer-encoding") && !str_is(&hd->name, "content-length") &&
+	       in_connection(h, &hd->name);
+}
+
+/* The request head towards the upstream, in origin-form. */
+static int rewrite_head(struct conn *c, const struct ward_http_head *h)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	bool v6 = strchr(c->host, ':') != NULL;
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "%.*s %.*s", (int)h->method.len, h->method.p, (int)h->path.len, h->path.p);
+	if (h->query.p)
+		fprintf(f, "?%.*s", (int)h->query.len, h->query.p);
+	fputs(" HTTP/1.1\r\n", f);
+	fprintf(f, "Host: %s%s%s", v6 ? "[" : "", c->host, v6 ? "]" : "");
+	if (c->port != 80)
+		fprintf(f, ":%u", c->port);
+	fputs("\r\n", f);
+	for (size_t i = 0; i < h->n_headers; i++) {
+		const struct ward_http_header *hd = &h->headers[i];
+
+		if (hop_by_hop(h, hd))
+			continue;
+		fprintf(f, "%.*s: %.*s\r\n", (int)hd->name.len, hd->name.p, (int)hd->value.len,
+			hd->value.p);
+	}
+	if (c->upgrade)
+		fputs("Connection: upgrade\r\nUpgrade: websocket\r\n", f);
+	else if (!c->req_keep_alive)
+		fputs("Connection: close\r\n", f);
+	fputs("\r\n", f);
+	if (fclose(f)) {
+		free(out);
+		return -ENOMEM;
+	}
+	r = buf_append(&c->to_u, out, len);
+	free(out);
+	return r;
+}
+
+static void malformed(struct conn *c, int status, const char *reason)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), "malformed request: %s", reason ? reason : "bad request");
+	if (!c->protocol)
+		c->protocol = "http";
+	proxy_row(c, c->transparent ? "l7" : "proxy", "deny", NULL, NULL, NULL, why);
+	conn_fail(c, status ? status : 400, "bad_request", why);
+}
+
+static void handle_head(struct conn *c)
+{
+	const struct ward_http_head *h = &c->req.head;
+	struct ward_request req;
+	char method[32], path[WARD_HTTP_MAX_REQUEST_LINE], query_buf[WARD_HTTP_MAX_REQUEST_LINE];
+	char pathraw[WARD_HTTP_MAX_REQUEST_LINE];
+	const char *action;
+	bool same_upstream;
+	int r;
+
+	if (!c->transparent && h->form == WARD_HTTP_AUTHORITY_FORM) {
+		if (!h->has_host || !h->port) {
+			malformed(c, 400, "CONNECT needs host:port");
+			return;
+		}
+		if (c->up_host[0]) {
+			malformed(c, 400, "CONNECT after other requests on this connection");
+			return;
+		}
+		snprintf(c->host, sizeof(c->host), "%s", h->host);
+		c->port = h->port;
+		c->protocol = "connect";
+		c->after = AFTER_TUNNEL_CONNECT;
+		ward_http_parser_reset(&c->req);
+		conn_decided_connect(c);
+		return;
+	}
+	if (!c->transparent && h->form != WARD_HTTP_ABSOLUTE_FORM) {
+		malformed(c, 400, "a proxy request needs an absolute URI (http://host/path)");
+		return;
+	}
+	if (h->https) {
+		conn_fail(c, 501, "not_implemented", "https:// in a request line: use CONNECT");
+		return;
+	}
+	if (!h->has_host) {
+		malformed(c, 400, "no Host");
+		return;
+	}
+	if (h->method.len >= sizeof(method) || h->path.len >= sizeof(pathraw) ||
+	    (h->query.p && h->query.len >= sizeof(query_buf))) {
+		malformed(c, 414, "request target too long");
+		return;
+	}
+	memcpy(method, h->method.p, h->method.len);
+	method[h->method.len] = '\0';
+	memcpy(pathraw, h->path.p, h->path.len);
+	pathraw[h->path.len] = '\0';
+	if (h->query.p) {
+		memcpy(query_buf, h->query.p, h->query.len);
+		query_buf[h->query.len] = '\0';
+	}
+	same_upstream = c->ufd >= 0 && !strcmp(c->up_host, h->host) &&
+			(c->transparent || c->up_port == (h->port ? h->port : 80));
+	snprintf(c->host, sizeof(c->host), "%s", h->host);
+	if (!c->transparent)
+		c->port = h->port ? h->port : 80;
+	c->host_is_ip = false;
+	c->protocol = "http";
+	if (!same_upstream)
+		c->ip[0] = '\0';
+
+	memset(&req, 0, sizeof(req));
+	req.binary = c->known && c->binary[0] ? c->binary : NULL;
+	req.binary_keys = c->known ? c->keys : NULL;
+	req.host = c->host;
+	req.port = c->port;
+	req.method = method;
+	req.path = ward_path_normalize(pathraw, path, sizeof(path)) >= 0 ? path : NULL;
+	req.query = h->query.p ? query_buf : NULL;
+
+	if (c->tofu) {
+		struct ward_net_verdict v;
+
+		memset(&v, 0, sizeof(v));
+		v.failed = WARD_FAILED_BINARY;
+		snprintf(v.reason, sizeof(v.reason), "%s", c->tofu_reason);
+		conn_deny(c, "l7", &req, &v, NULL);
+		return;
+	}
+	ward_decide(c->px->cfg.policy, &req, &c->v);
+	if (c->v.action == WARD_ACTION_DENY) {
+		/* the log never holds the query: req.path is the path alone */
+		if (!req.path)
+			req.path = pathraw;
+		conn_deny(c, "l7", &req, &c->v, NULL);
+		return;
+	}
+	action = ward_action_str(c->v.action);
+	proxy_row(c, "l7", action, method, req.path ? req.path : pathraw, c->v.rule_name,
+		  c->v.reason);
+
+	c->req_keep_alive = h->keep_alive;
+	c->upgrade = h->upgrade_websocket;
+	r = ward_http_body_init(&c->req_body, h, c->v.inspect ? c->px->lim.max_body : 0);
+	if (r < 0) {
+		conn_fail(c, 413, "body_too_large", "request body over the limit");
+		return;
+	}
+	if (!same_upstream && c->ufd >= 0) {
+		epoll_ctl(c->px->epfd, EPOLL_CTL_DEL, c->ufd, NULL);
+		close(c->ufd);
+		c->ufd = -1;
+		c->u_eof = false;
+		c->ev_u = 0;
+	}
+	c->to_u.off = c->to_u.len = 0;
+	if (rewrite_head(c, h) < 0) {
+		malformed(c, 431, "request head too large");
+		return;
+	}
+	ward_http_parser_reset(&c->req);
+	ward_http_parser_reset(&c->resp);
+	c->resp.req_head = !strcmp(method, "HEAD");
+	c->resp.req_connect = false;
+	c->resp_in_body = false;
+	c->phase = H_REQ_BODY;
+	if (!same_upstream) {
+		c->after = AFTER_HTTP;
+		c->up_host[0] = '\0';
+		conn_start_upstream(c);
+	}
+}
+
+void http_upstream_ready(struct conn *c)
+{
+	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
+	c->up_port = c->port;
+	c->u_eof = false;
+}
+
+static void response_done(struct conn *c)
+{
+	c->resp_in_body = false;
+	if (c->phase == H_WAIT_RESP && c->req_keep_alive && c->resp_keep_alive) {
+		c->phase = H_WAIT_REQ;
+		return;
+	}
+	c->state = S_CLOSING;
+	c->close_after = true;
+}
+
+void http_upstream_data(struct conn *c, const char *data, size_t len)
+{
+	while (len && c->state == S_HTTP) {
+		size_t used = 0;
+		int r;
+
+		if (!c->resp_in_body) {
+			r = ward_http_feed(&c->resp, data, len, &used);
+			if (r == 0)
+				return;
+			if (r < 0) {
+				c->state = S_CLOSING; /* bytes already relayed: just end it */
+				c->close_after = true;
+				return;
+			}
+			data += used;
+			len -= used;
+			if (c->resp.head.informational) {
+				ward_http_parser_reset(&c->resp);
+				continue;
+			}
+			if (c->resp.head.status == 101 && c->upgrade) {
+				/* WebSocket: the handshake request was allowed; raw from here */
+				c->state = S_TUNNEL;
+				c->speaks_http = false;
+				if (c->from_c.len)
+					buf_append(&c->to_u, c->from_c.data + c->from_c.off,
+						   c->from_c.len);
+				c->from_c.len = c->from_c.off = 0;
+				return;
+			}
+			c->resp_keep_alive = c->resp.head.keep_alive;
+			ward_http_body_init(&c->resp_body, &c->resp.head, 0);
+			c->resp_in_body = true;
+		}
+		r = ward_http_body_feed(&c->resp_body, data, len, &used, NULL, NULL);
+		if (r < 0) {
+			c->state = S_CLOSING;
+			c->close_after = true;
+			return;
+		}
+		if (r == 1) {
+			response_done(c);
+			return; /* bytes past the response: ignored, the next cycle starts clean */
+		}
+		return;
+	}
+}
+
+void http_process(struct conn *c)
+{
+	for (int rounds = 0; rounds < 64 && c->state == S_HTTP && !c->dead; rounds++) {
+		size_t used = 0;
+		int r;
+
+		switch (c->phase) {
+		case H_WAIT_REQ:
+			if (c->u_eof && c->ufd >= 0) {
+				/* the upstream ended an idle keep-alive connection */
+				epoll_ctl(c->px->epfd, EPOLL_CTL_DEL, c->ufd, NULL);
+				close(c->ufd);
+				c->ufd = -1;
+				c->ev_u = 0;
+				c->up_host[0] = '\0';
+				c->u_eof = false;
+			}
+			if (!c->from_c.len) {
+				if (c->c_eof)
+					c->dead = true;
+				return;
+			}
+			r = ward_http_feed(&c->req, c->from_c.data + c->from_c.off, c->from_c.len,
+					   &used);
+			if (r < 0) {
+				malformed(c, c->req.status, c->req.reason);
+				return;
+			}
+			if (r == 0) {
+				buf_consume(&c->from_c, c->from_c.len);
+				if (c->c_eof)
+					c->dead = true;
+				return;
+			}
+			buf_consume(&c->from_c, used);
+			handle_head(c);
+			break;
+		case H_REQ_BODY: {
+			size_t n = c->from_c.len, room = buf_space(&c->to_u);
+
+			if (c->to_u.off && room < n) {
+				memmove(c->to_u.data, c->to_u.data + c->to_u.off, c->to_u.len);
+				c->to_u.off = 0;
+				room = buf_space(&c->to_u);
+			}
+			if (n > room)
+				n = room;
+			r = ward_http_body_feed(&c->req_body, c->from_c.data + c->from_c.off, n,
+						&used, NULL, NULL);
+			if (r < 0) {
+				conn_fail(c, c->req_body.status ? c->req_body.status : 400,
+					  "bad_request", c->req_body.reason);
+				return;
+			}
+			buf_append(&c->to_u, c->from_c.data + c->from_c.off, used);
+			buf_consume(&c->from_c, used);
+			if (r == 1) {
+				c->phase = H_WAIT_RESP;
+				break;
+			}
+			if (c->c_eof && !c->from_c.len) {
+				c->dead = true; /* the client gave up mid-body */
+				return;
+			}
+			return;
+		}
+		case H_WAIT_RESP:
+			if (c->u_eof && c->ufd >= 0) {
+				if (!c->resp_in_body && !c->resp.head.head_len && !c->to_c.len) {
+					conn_fail(c, 502, "upstream_closed",
+						  "the upstream closed without a response");
+					return;
+				}
+				c->state = S_CLOSING;
+				c->close_after = true;
+			}
+			return;
+		}
+	}
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+/* Identity cache and TOFU (identity.h). Hashing a large executable takes a
+ * while (node: ~100 MB); it happens once per file and run, on first use. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "audit/tofu.h"
+#include "common/util.h"
+#include "proxy/identity.h"
+
+#define IDENTITY_CACHE_MAX 4096
+
+struct ident_entry {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	off_t size;
+	char sha[65];
+	int verdict; /* 0 or -EPERM */
+	char reason[200];
+};
+
+struct ward_identity {
+	char *db_path;
+	struct ident_entry *v;
+	size_t n;
+};
+
+int ward_identity_new(const char *db_path, struct ward_identity **ret)
+{
+	struct ward_identity *id = calloc(1, sizeof(*id));
+
+	if (!id)
+		return -ENOMEM;
+	if (db_path && !(id->db_path = strdup(db_path))) {
+		free(id);
+		return -ENOMEM;
+	}
+	*ret = id;
+	return 0;
+}
+
+void ward_identity_free(struct ward_identity *id)
+{
+	if (!id)
+		return;
+	for (size_t i = 0; i < id->n; i++)
+		free(id->v[i].path);
+	free(id->v);
+	free(id->db_path);
+	free(id);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+int ward_identity_check(struct ward_identity *id, const char *path, uint64_t kdev, uint64_t ino,
+			char sha[65], char *reason, size_t reasonsz)
+{
+	struct ident_entry *e;
+	struct stat st, st2;
+	char known[65];
+	bool first = false;
+	int r;
+
+	if (stat(path, &st) < 0) {
+		r = -errno;
+		snprintf(reason, reasonsz, "binary %s: %s", path, strerror(errno));
+		return r;
+	}
+	/* the kernel identified (kdev, ino): the path must still name that file */
+	if (((uint64_t)major(st.st_dev) << 20 | minor(st.st_dev)) != kdev || st.st_ino != ino) {
+		snprintf(reason, reasonsz, "binary %s was replaced while running", path);
+		return -EPERM;
+	}
+	for (size_t i = 0; i < id->n; i++) {
+		e = &id->v[i];
+		if (!strcmp(e->path, path) && e->dev == st.st_dev && e->ino == st.st_ino &&
+		    e->size == st.st_size && e->mtime.tv_sec == st.st_mtim.tv_sec &&
+		    e->mtime.tv_nsec == st.st_mtim.tv_nsec) {
+			memcpy(sha, e->sha, 65);
+			snprintf(reason, reasonsz, "%s", e->reason);
+			return e->verdict;
+		}
+	}
+	r = ward_sha256_file_hex(AT_FDCWD, path, sha);
+	if (r < 0) {
+		snprintf(reason, reasonsz, "binary %s: cannot hash: %s", path, strerror(-r));
+		return r;
+	}
+	if (stat(path, &st2) < 0 || !same_file(&st, &st2)) {
+		snprintf(reason, reasonsz, "binary %s changed while it was hashed", path);
+		return -EPERM;
+	}
+	if (id->n >= IDENTITY_CACHE_MAX)
+		return 0; /* not cached: hashed again next time */
+	e = realloc(id->v, (id->n + 1) * sizeof(*e));
+	if (!e)
+		return 0;
+	id->v = e;
+	e = &id->v[id->n];
+	memset(e, 0, sizeof(*e));
+	if (!(e->path = strdup(path)))
+		return 0;
+	e->dev = st.st_dev;
+	e->ino = st.st_ino;
+	e->size = st.st_size;
+	e->mtime = st.st_mtim;
+	memcpy(e->sha, sha, 65);
+	if (id->db_path) {
+		struct ward_error err = { 0 };
+
+		r = ward_audit_tofu(id->db_path, path, sha, known, &first, &err);
+		if (r < 0) {
+			/* fail closed: an unverifiable binary is not trusted */
+			free(e->path);
+			snprintf(reason, reasonsz, "binary %s: TOFU record: %s", path, err.msg);
+			return r;
+		}
+		if (strcmp(known, sha)) {
+			e->verdict = -EPERM;
+			snprintf(e->reason, sizeof(e->reason),
+				 "binary changed since first use (TOFU): was %s, now %s", known, sha);
+		}
+	}
+	id->n++;
+	snprintf(reason, reasonsz, "%s", e->reason);
+	return e->verdict;
+}

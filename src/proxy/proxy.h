@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* The proxy (DESIGN.md layer 6, docs/proxy.md): one epoll loop on a thread
+ * of its own, listening on the sandbox's host-side veth addresses:
+ *   explicit port (3128): CONNECT host:port, and absolute-URI http:// forwarding;
+ *   transparent port (3129): connections the BPF programs redirected; the
+ *   original destination and the client's identity come from the egress maps.
+ * Every connection is identified through ward_egress_peer_lookup() (never
+ * guessed), decided by ward_decide() and logged as decision rows.
+ *
+ *   ward_proxy_new(&cfg, &px, &err);   binds the listeners (before the command runs)
+ *   ward_proxy_start(px, &err);        starts the loop thread
+ *   ...
+ *   ward_proxy_free(px);               stops the loop, closes every connection */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "audit/audit.h"
+#include "common/error.h"
+#include "enforcer/egress.h"
+#include "policy/model.h"
+
+struct ward_tls_ca;
+struct ward_tls_upstream;
+struct ward_cred_store;
+
+struct ward_proxy_limits {
+	uint32_t max_conns;	     /* 0: 1024 */
+	uint32_t idle_tunnel_ms;     /* 0: 300 s */
+	uint32_t idle_http_ms;	     /* 0: 60 s */
+	uint32_t connect_timeout_ms; /* resolve + connect; 0: 10 s */
+	uint32_t request_timeout_ms; /* a request head must arrive within; 0: 30 s */
+	uint64_t max_body;	     /* inspected request bodies; 0: 64 MiB */
+	uint32_t sniff_ms;	     /* transparent: wait for the client's first bytes; 0: 500 ms */
+};
+
+/* Identity source: ward_egress_peer_lookup() unless set (tests). */
+typedef int (*ward_proxy_lookup_fn)(void *userdata, const struct sockaddr *peer,
+				    struct ward_egress_peer *ret);
+
+struct ward_proxy_config {
+	const struct ward_policy *policy; /* required, borrowed */
+	struct ward_egress *egress;	  /* borrowed; NULL and no lookup: every client is unknown */
+	ward_proxy_lookup_fn lookup;
+	void *lookup_data;
+	struct ward_audit *audit; /* borrowed; NULL: no rows */
+	const char *log_path;	  /* decision log file, for TOFU records; NULL: no TOFU */
+	const char *sandbox;	  /* rows' sandbox column */
+	const char *hosts_file;	  /* --hosts; NULL: none */
+	/* listen addresses: the host side of the veth */
+	struct in_addr listen4;
+	bool has_listen6;
+	struct in6_addr listen6;
+	uint16_t explicit_port;	   /* 0: 3128 */
+	uint16_t transparent_port; /* 0: 3129 */
+	struct ward_proxy_limits limits;
+	/* TLS interception for protocol: rest over TLS (src/proxy/tls.h). NULL:
+	 * such connections are refused (L7 rules cannot be enforced blind). */
+	struct ward_tls_ca *tls_ca;
+	struct ward_tls_upstream *tls_upstream;
+	struct ward_cred_store *creds;
+};
+
+struct ward_proxy;
+
+int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
+		   struct ward_error *err);
+int ward_proxy_start(struct ward_proxy *px, struct ward_error *err);
+/* Stop the loop thread (if started), close everything. NULL is fine. */
+void ward_proxy_free(struct ward_proxy *px);
+
+/* Bound listen ports (useful with port 0 in tests): explicit, transparent. */
+uint16_t ward_proxy_explicit_port(const struct ward_proxy *px);
+uint16_t ward_proxy_transparent_port(const struct ward_proxy *px);
+
+struct ward_proxy_stats {
+	uint64_t accepted;
+	uint64_t refused_full; /* connections closed at once: max_conns reached */
+	uint64_t active;
+};
+void ward_proxy_stats(const struct ward_proxy *px, struct ward_proxy_stats *ret);

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+/* ward run's proxy hook (proxy_hook.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "enforcer/sandbox.h"
+#include "proxy/proxy_hook.h"
+
+int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
+{
+	static const char *const proxy_vars[] = { "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+						  "http_proxy", "https_proxy", "all_proxy" };
+	struct ward_proxy_run *run = data;
+	struct ward_proxy_config cfg = { 0 };
+	char url[64];
+	int r;
+
+	if (!run->net || !run->net->net)
+		return ward_errx(err, -EINVAL, "proxy: the network hook must run first");
+	snprintf(run->sandbox, sizeof(run->sandbox), "%s", sb->id);
+	cfg.policy = run->policy;
+	cfg.egress = run->egress ? run->egress->egress : NULL;
+	cfg.audit = run->audit;
+	cfg.log_path = run->log_path;
+	cfg.sandbox = run->sandbox;
+	cfg.hosts_file = run->hosts_file;
+	cfg.listen4 = run->net->net->host_ip4;
+	cfg.listen6 = run->net->net->host_ip6;
+	cfg.has_listen6 = true;
+	cfg.explicit_port = run->net->net->proxy_port;
+	cfg.transparent_port = run->net->net->tproxy_port;
+	cfg.tls_ca = run->tls_ca;
+	cfg.tls_upstream = run->tls_upstream;
+	cfg.creds = run->creds;
+	r = ward_proxy_new(&cfg, &run->proxy, err);
+	if (r < 0)
+		return ward_err_prefix(err, "proxy");
+	r = ward_proxy_start(run->proxy, err);
+	if (r < 0)
+		return r;
+	snprintf(url, sizeof(url), "http://%s:%u", run->net->net->host_ip4_str,
+		 ward_proxy_explicit_port(run->proxy));
+	for (size_t i = 0; i < sizeof(proxy_vars) / sizeof(proxy_vars[0]); i++) {
+		r = ward_sandbox_setenv(sb, proxy_vars[i], url, err);
+		if (r < 0)
+			return r;
+	}
+	r = ward_sandbox_setenv(sb, "NO_PROXY", "localhost,127.0.0.1,::1", err);
+	if (r >= 0)
+		r = ward_sandbox_setenv(sb, "no_proxy", "localhost,127.0.0.1,::1", err);
+	if (r >= 0)
+		r = ward_sandbox_setenv(sb, "NODE_USE_ENV_PROXY", "1", err);
+	return r;
+}
+
+void ward_proxy_run_finish(struct ward_proxy_run *run)
+{
+	ward_proxy_free(run->proxy);
+	run->proxy = NULL;
+}

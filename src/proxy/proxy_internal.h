@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal to the proxy: the loop (proxy.c), the connection state machine
+ * (conn.c, conn_http.c) and the responses ward writes itself (deny.c). */
+#pragma once
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "enforcer/egress.h"
+#include "policy/decide.h"
+#include "proxy/http.h"
+#include "proxy/identity.h"
+#include "proxy/proxy.h"
+#include "proxy/resolve.h"
+
+#define CONN_BUF (64u << 10) /* per direction: backpressure beyond this */
+
+struct buf {
+	char *data;
+	size_t off, len; /* pending bytes are data[off .. off+len) */
+};
+
+static inline size_t buf_space(const struct buf *b)
+{
+	return CONN_BUF - b->off - b->len;
+}
+
+enum conn_state {
+	S_HEAD = 0, /* explicit: waiting for the request head */
+	S_SNIFF,    /* transparent: waiting for the first bytes */
+	S_RESOLVE,
+	S_CONNECT,
+	S_TUNNEL,  /* bytes both ways */
+	S_HTTP,	   /* forward proxy: request/response cycles */
+	S_CLOSING, /* flush to the client, then close */
+};
+
+enum http_phase {
+	H_WAIT_REQ = 0, /* parsing the next request head from `from_c` */
+	H_REQ_BODY,	/* streaming the request body */
+	H_WAIT_RESP,	/* request sent, response not finished */
+};
+
+struct conn {
+	struct ward_proxy *px;
+	uint32_t slot, gen;
+	int cfd, ufd;
+	bool transparent;
+	enum conn_state state;
+	uint64_t deadline; /* monotonic ns; 0: none */
+	uint32_t ev_c, ev_u; /* current epoll interest */
+
+	struct buf from_c; /* HTTP: raw client bytes still to parse */
+	struct buf to_u;   /* bytes for the upstream */
+	struct buf to_c;   /* bytes for the client */
+	bool c_eof, u_eof;
+	bool u_shut;	   /* SHUT_WR sent upstream */
+	bool c_shut;
+	bool close_after;  /* close once to_c is flushed */
+	bool dead;	   /* closed at the end of the current entry point */
+	bool speaks_http;  /* ward may still answer with an HTTP response */
+	enum { AFTER_TUNNEL_CONNECT, AFTER_TUNNEL_RAW, AFTER_HTTP } after;
+
+	/* identity */
+	struct sockaddr_storage peer;
+	bool known;
+	struct ward_egress_peer who;
+	char binary[PATH_MAX];
+	char keys[256];
+	char sha[65];
+	int tofu;	       /* 0 or -errno: the binary failed its integrity check */
+	char tofu_reason[256];
+
+	/* target */
+	const char *protocol; /* "connect", "http", "tls", "tcp" */
+	char host[WARD_HOST_MAX];
+	uint16_t port;
+	bool host_is_ip;
+	char ip[INET6_ADDRSTRLEN]; /* the address connected to */
+	struct ward_net_verdict v;
+	struct sockaddr_storage addrs[WARD_RESOLVE_MAX_ADDRS];
+	size_t n_addrs, next_addr;
+	int last_connect_err;
+	char up_host[WARD_HOST_MAX]; /* HTTP: origin the upstream connection is for */
+	uint16_t up_port;
+
+	/* HTTP */
+	bool parsers;
+	struct ward_http_parser req, resp;
+	struct ward_http_body req_body, resp_body;
+	enum http_phase phase;
+	bool resp_in_body;
+	bool req_keep_alive, resp_keep_alive;
+	bool upgrade; /* an allowed WebSocket handshake: tunnel after 101 */
+	bool head_sent;
+};
+
+struct ward_proxy {
+	struct ward_proxy_config cfg;
+	struct ward_proxy_limits lim;
+	int epfd;
+	int stop_fd;
+	int lfd[4]; /* explicit v4, transparent v4, explicit v6, transparent v6 */
+	bool lfd_transparent[4];
+	uint16_t explicit_port, transparent_port;
+	struct ward_resolver *resolver;
+	struct ward_identity *identity;
+	struct conn **conns; /* max_conns slots */
+	uint32_t *gens;
+	uint32_t n_active;
+	pthread_t thread;
+	bool started;
+	_Atomic uint64_t accepted, refused_full;
+};
+
+/* epoll data: kind in the low 2 bits, slot above */
+enum { EV_CLIENT = 0, EV_UPSTREAM = 1, EV_LISTEN = 2, EV_OTHER = 3 };
+
+/* proxy.c */
+void proxy_conn_close(struct conn *c);
+void proxy_conn_update(struct conn *c);
+void proxy_row(struct conn *c, const char *layer, const char *action, const char *method,
+	       const char *path, const char *rule, const char *reason);
+
+/* conn.c */
+void conn_accepted(struct conn *c);
+void conn_event(struct conn *c, bool upstream, uint32_t events);
+void conn_resolved(struct conn *c, const struct ward_resolve_result *res);
+void conn_timeout(struct conn *c);
+int conn_start_upstream(struct conn *c);
+void conn_decided_connect(struct conn *c);
+void conn_pump(struct conn *c);
+void conn_fail(struct conn *c, int status, const char *error, const char *reason);
+void conn_deny(struct conn *c, const char *layer, const struct ward_request *req,
+	       const struct ward_net_verdict *v, const char *reason_override);
+
+/* conn_http.c */
+void http_process(struct conn *c);
+void http_upstream_data(struct conn *c, const char *data, size_t len);
+void http_upstream_ready(struct conn *c);
+int http_parsers_init(struct conn *c);
+
+/* deny.c: complete responses (head + JSON body), malloc'd */
+char *deny_response(const char *layer, const struct ward_request *req,
+		    const struct ward_net_verdict *v, const char *reason, size_t *ret_len);
+char *error_response(int status, const char *error, const char *reason, size_t *ret_len);
+
+static inline int buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (n > buf_space(b)) {
+		/* compact first */
+		if (b->off) {
+			memmove(b->data, b->data + b->off, b->len);
+			b->off = 0;
+		}
+		if (n > buf_space(b))
+			return -ENOBUFS;
+	}
+	memcpy(b->data + b->off + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+static inline void buf_consume(struct buf *b, size_t n)
+{
+	b->off += n;
+	b->len -= n;
+	if (!b->len)
+		b->off = 0;
+}

@@ -39,7 +39,18 @@ stats() { # FILE -> "median p90"
 		printf "%.2f %.2f\n", m, v[i] }'
 }
 
+# The same policy plus one network policy: the network layers (veth,
+# nftables, eBPF egress, proxy, DNS stub) are set up only for such policies.
+cp "$T/policy.yaml" "$T/net.yaml"
+cat >>"$T/net.yaml" <<'YAML'
+network_policies:
+  web:
+    binaries: [{ path: /usr/bin/curl }]
+    endpoints: [{ host: example.com, port: 443 }]
+YAML
+
 cd "$T"
+NET_CMD=("$WARD" run --policy "$T/net.yaml" --log "$T/bench.db" --workdir "$T" -- /bin/true)
 WARD_CMD=("$WARD" run --policy "$T/policy.yaml" --log "$T/bench.db" --workdir "$T" -- /bin/true)
 BWRAP_CMD=(bwrap --unshare-all --die-with-parent --ro-bind /usr /usr --ro-bind /lib /lib
 	--ro-bind /lib64 /lib64 --ro-bind /bin /bin --ro-bind /etc /etc --proc /proc --dev /dev
@@ -50,15 +61,20 @@ BWRAP_CMD=(bwrap --unshare-all --die-with-parent --ro-bind /usr /usr --ro-bind /
 "${BWRAP_CMD[@]}" >/dev/null 2>&1 || { echo "bwrap failed" >&2; exit 1; }
 : >"$T/ward.ms"
 : >"$T/bwrap.ms"
+: >"$T/net.ms"
 for _ in $(seq "$N"); do
 	time_ms "${WARD_CMD[@]}" >>"$T/ward.ms"
 	time_ms "${BWRAP_CMD[@]}" >>"$T/bwrap.ms"
+	time_ms "${NET_CMD[@]}" >>"$T/net.ms"
 done
 
 read -r WM WP <<<"$(stats "$T/ward.ms")"
 read -r BM BP <<<"$(stats "$T/bwrap.ms")"
+read -r NM NP <<<"$(stats "$T/net.ms")"
 RATIO=$(echo "scale=2; $WM / $BM" | bc)
 printf "%-8s %6s %10s %8s\n" "" runs "median ms" "p90 ms"
 printf "%-8s %6d %10s %8s\n" ward "$N" "$WM" "$WP"
 printf "%-8s %6d %10s %8s\n" bwrap "$N" "$BM" "$BP"
+printf "%-8s %6d %10s %8s\n" ward+net "$N" "$NM" "$NP"
 echo "ratio ward/bwrap (median): $RATIO  (targets: median < 50 ms, ratio < 3)"
+echo "ward+net: the same with one network policy (veth, nftables, eBPF egress, proxy, DNS)"

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: MIT
+/* The DNS stub's pure parts: the strict query parser, the bounded answer
+ * builder, and which binary may resolve which name. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "policy/policy.h"
+#include "proxy/dns.h"
+
+/* A query for name (dotted) of type qtype, header flags 0x0100 (RD). */
+static size_t mkquery(uint8_t *buf, const char *name, uint16_t qtype)
+{
+	size_t off = 12;
+	const char *p = name;
+
+	memset(buf, 0, 12);
+	buf[0] = 0xab;
+	buf[1] = 0xcd;
+	buf[2] = 0x01;
+	buf[5] = 1;
+	while (*p) {
+		size_t l = strcspn(p, ".");
+
+		buf[off++] = (uint8_t)l;
+		memcpy(buf + off, p, l);
+		off += l;
+		p += l;
+		if (*p == '.')
+			p++;
+	}
+	buf[off++] = 0;
+	buf[off++] = (uint8_t)(qtype >> 8);
+	buf[off++] = (uint8_t)qtype;
+	buf[off++] = 0;
+	buf[off++] = 1;
+	return off;
+}
+
+static void parses_a_plain_query(void **state)
+{
+	uint8_t b[512];
+	struct ward_dns_query q;
+	size_t n = mkquery(b, "Api.GitHub.com", WARD_DNS_TYPE_A);
+
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_NOERROR);
+	assert_int_equal(q.id, 0xabcd);
+	assert_string_equal(q.name, "api.github.com");
+	assert_int_equal(q.qtype, WARD_DNS_TYPE_A);
+	assert_int_equal(q.qclass, WARD_DNS_CLASS_IN);
+	assert_int_equal(q.qwire_len, n - 12);
+}
+
+static void rejects_malformed_queries(void **state)
+{
+	uint8_t b[1024];
+	struct ward_dns_query q;
+	size_t n = mkquery(b, "a.example", WARD_DNS_TYPE_A);
+
+	/* too short for a header: dropped, no answer */
+	assert_int_equal(ward_dns_parse_query(b, 11, &q), -EINVAL);
+	/* a response (QR): dropped, never answered (no loops) */
+	b[2] |= 0x80;
+	assert_int_equal(ward_dns_parse_query(b, n, &q), -EINVAL);
+	b[2] &= 0x7f;
+	/* every truncation is FORMERR, never a read past the end */
+	for (size_t i = 12; i < n; i++)
+		assert_int_equal(ward_dns_parse_query(b, i, &q), WARD_DNS_FORMERR);
+	/* trailing garbage */
+	assert_int_equal(ward_dns_parse_query(b, n + 1, &q), WARD_DNS_FORMERR);
+	/* two questions */
+	b[5] = 2;
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_FORMERR);
+	b[5] = 0;
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_FORMERR);
+	b[5] = 1;
+	/* answers in a query */
+	b[7] = 1;
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_FORMERR);
+	b[7] = 0;
+	/* another opcode (IQUERY, STATUS, UPDATE...): NOTIMP, id kept */
+	b[2] |= 0x28; /* opcode 5 */
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_NOTIMP);
+	assert_int_equal(q.id, 0xabcd);
+	b[2] &= ~0x78;
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_NOERROR);
+}
+
+static void rejects_compression_and_bad_labels(void **state)
+{
+	uint8_t b[1024];
+	struct ward_dns_query q;
+	size_t n;
+
+	/* a pointer to itself: a loop for a naive parser */
+	n = mkquery(b, "a", WARD_DNS_TYPE_A);
+	b[12] = 0xc0;
+	b[13] = 12;
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_FORMERR);
+	/* reserved label types */
+	b[12] = 0x40;
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_FORMERR);
+	b[12] = 0x80;
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_FORMERR);
+	/* a dot or NUL inside a label */
+	n = mkquery(b, "ab", WARD_DNS_TYPE_A);
+	b[14] = '.';
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_FORMERR);
+	b[14] = 0;
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_FORMERR);
+}
+
+static void bounds_label_and_name_length(void **state)
+{
+	char name[600], label[70];
+	uint8_t b[1024];
+	struct ward_dns_query q;
+	size_t n;
+
+	memset(label, 'x', 63);
+	label[63] = '\0';
+	n = mkquery(b, label, WARD_DNS_TYPE_A);
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_NOERROR);
+	label[63] = 'x';
+	label[64] = '\0';
+	n = mkquery(b, label, WARD_DNS_TYPE_A);
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_FORMERR);
+
+	/* 4 x (1 + 62) + 1 = 253: fits; one more label: too long */
+	memset(label, 'y', 62);
+	label[62] = '\0';
+	snprintf(name, sizeof(name), "%s.%s.%s.%s", label, label, label, label);
+	n = mkquery(b, name, WARD_DNS_TYPE_A);
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_NOERROR);
+	assert_int_equal(strlen(q.name), 251);
+	snprintf(name, sizeof(name), "%s.%s.%s.%s.z", label, label, label, label);
+	n = mkquery(b, name, WARD_DNS_TYPE_A);
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_NOERROR); /* 255 exactly */
+	snprintf(name, sizeof(name), "%s.%s.%s.%s.zz", label, label, label, label);
+	n = mkquery(b, name, WARD_DNS_TYPE_A);
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_FORMERR);
+}
+
+static void tolerates_one_edns_opt(void **state)
+{
+	static const uint8_t opt[] = { 0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0 };
+	uint8_t b[512];
+	struct ward_dns_query q;
+	size_t n = mkquery(b, "a.example", WARD_DNS_TYPE_AAAA);
+
+	b[11] = 1;
+	memcpy(b + n, opt, sizeof(opt));
+	assert_int_equal(ward_dns_parse_query(b, n + sizeof(opt), &q), WARD_DNS_NOERROR);
+	/* an OPT whose length runs past the end */
+	b[n + 10] = 5;
+	assert_int_equal(ward_dns_parse_query(b, n + sizeof(opt), &q), WARD_DNS_FORMERR);
+	/* any other additional record */
+	b[n + 2] = 1;
+	b[n + 10] = 0;
+	assert_int_equal(ward_dns_parse_query(b, n + sizeof(opt), &q), WARD_DNS_FORMERR);
+}
+
+static void builds_bounded_answers(void **state)
+{
+	uint8_t b[512], out[512], addrs[20 * 16];
+	struct ward_dns_query q;
+	size_t n = mkquery(b, "a.example", WARD_DNS_TYPE_A);
+	int len;
+
+	for (size_t i = 0; i < sizeof(addrs); i++)
+		addrs[i] = (uint8_t)i;
+	assert_int_equal(ward_dns_parse_query(b, n, &q), WARD_DNS_NOERROR);
+	len = ward_dns_build_response(&q, WARD_DNS_NOERROR, addrs, 2, out, sizeof(out));
+	assert_int_equal(len, (int)(n + 2 * 16));
+	assert_int_equal(out[0], 0xab);
+	assert_int_equal(out[2] & 0x80, 0x80); /* QR */
+	assert_int_equal(out[2] & 0x01, 0x01); /* RD echoed */
+	assert_int_equal(out[3] & 0x0f, 0);
+	assert_int_equal(out[7], 2);
+	assert_memory_equal(out + 12, b + 12, n - 12);
+	assert_int_equal(out[n], 0xc0); /* name: pointer to the question */
+	assert_int_equal(out[n + 1], 12);
+	assert_int_equal(out[n + 9], WARD_DNS_TTL);
+	assert_memory_equal(out + n + 12, addrs, 4);
+	assert_memory_equal(out + n + 16 + 12, addrs + 4, 4);
+
+	/* never more than WARD_DNS_MAX_ANSWERS */
+	len = ward_dns_build_response(&q, WARD_DNS_NOERROR, addrs, 20, out, sizeof(out));
+	assert_int_equal(out[7], WARD_DNS_MAX_ANSWERS);
+	assert_int_equal(len, (int)(n + WARD_DNS_MAX_ANSWERS * 16));
+	/* NXDOMAIN: no answers even when handed some */
+	len = ward_dns_build_response(&q, WARD_DNS_NXDOMAIN, addrs, 2, out, sizeof(out));
+	assert_int_equal(len, (int)n);
+	assert_int_equal(out[3] & 0x0f, WARD_DNS_NXDOMAIN);
+	assert_int_equal(out[7], 0);
+	/* not enough room: TC, no answers */
+	len = ward_dns_build_response(&q, WARD_DNS_NOERROR, addrs, 2, out, n + 20);
+	assert_int_equal(len, (int)n);
+	assert_int_equal(out[2] & 0x02, 0x02);
+	assert_int_equal(ward_dns_build_response(&q, WARD_DNS_NOERROR, NULL, 0, out, n - 1),
+			 -ENOBUFS);
+	/* AAAA: 16-byte addresses */
+	n = mkquery(b, "a.example", WARD_DNS_TYPE_AAAA);
+	ward_dns_parse_query(b, n, &q);
+	len = ward_dns_build_response(&q, WARD_DNS_NOERROR, addrs, 1, out, sizeof(out));
+	assert_int_equal(len, (int)(n + 12 + 16));
+	assert_memory_equal(out + n + 12, addrs, 16);
+	/* a query that did not parse: header only, no question echoed */
+	ward_dns_parse_query(b, 13, &q);
+	len = ward_dns_build_response(&q, WARD_DNS_FORMERR, NULL, 0, out, sizeof(out));
+	assert_int_equal(len, 12);
+	assert_int_equal(out[5], 0);
+}
+
+static const char policy_yaml[] =
+	"version: 1\n"
+	"network_policies:\n"
+	"  github:\n"
+	"    binaries: [{ path: /usr/bin/git }]\n"
+	"    endpoints:\n"
+	"      - { host: api.github.com, port: 443 }\n"
+	"      - { host: \"*.githubusercontent.com\", port: 443 }\n"
+	"  npm:\n"
+	"    binaries: [{ path: /usr/bin/node }]\n"
+	"    endpoints:\n"
+	"      - { host: \"**.npmjs.org\", port: 443 }\n"
+	"      - { host: 10.0.0.1, port: 443 }\n"
+	"inference:\n"
+	"  routes:\n"
+	"    - { name: default, provider: anthropic, model: m, api_key_env: K }\n";
+
+static void decides_per_binary(void **state)
+{
+	struct ward_policy *p = NULL;
+	struct ward_diags d = { 0 };
+	struct ward_error err = { 0 };
+	struct ward_dns_verdict v;
+
+	assert_int_equal(ward_policy_load_buffer("t.yaml", policy_yaml, strlen(policy_yaml), &p, &d,
+						 &err),
+			 0);
+	ward_diags_free(&d);
+
+	ward_dns_decide(p, "github", false, "api.github.com", &v);
+	assert_true(v.allow);
+	assert_string_equal(v.rule, "github");
+	ward_dns_decide(p, "github", false, "raw.githubusercontent.com", &v);
+	assert_true(v.allow);
+	/* '*' is one label */
+	ward_dns_decide(p, "github", false, "a.raw.githubusercontent.com", &v);
+	assert_false(v.allow);
+	/* another binary's names */
+	ward_dns_decide(p, "github", false, "registry.npmjs.org", &v);
+	assert_false(v.allow);
+	ward_dns_decide(p, "npm", false, "registry.npmjs.org", &v);
+	assert_true(v.allow);
+	assert_string_equal(v.rule, "npm");
+	ward_dns_decide(p, "npm", false, "a.b.c.registry.npmjs.org", &v);
+	assert_true(v.allow);
+	ward_dns_decide(p, "npm", false, "npmjs.org.evil.com", &v);
+	assert_false(v.allow);
+	/* both keys */
+	ward_dns_decide(p, "github,npm", false, "registry.npmjs.org", &v);
+	assert_true(v.allow);
+	/* a key that is only a prefix of another's does not count */
+	ward_dns_decide(p, "git,np", false, "api.github.com", &v);
+	assert_false(v.allow);
+	/* no network policy */
+	ward_dns_decide(p, NULL, false, "api.github.com", &v);
+	assert_false(v.allow);
+	/* random subdomains of an unlisted domain */
+	ward_dns_decide(p, "github,npm", false, "aGVsbG8gd29ybGQ.x9f3.exfil.example", &v);
+	assert_false(v.allow);
+	/* IP literals are not names */
+	ward_dns_decide(p, "npm", false, "10.0.0.1", &v);
+	assert_false(v.allow);
+	ward_dns_decide(p, "npm", false, "", &v);
+	assert_false(v.allow);
+	/* inference.local: only for binaries that may use inference */
+	ward_dns_decide(p, NULL, true, "inference.local", &v);
+	assert_true(v.allow);
+	assert_true(v.inference);
+	ward_dns_decide(p, "github", false, "inference.local", &v);
+	assert_false(v.allow);
+	ward_policy_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parses_a_plain_query),
+		cmocka_unit_test(rejects_malformed_queries),
+		cmocka_unit_test(rejects_compression_and_bad_labels),
+		cmocka_unit_test(bounds_label_and_name_length),
+		cmocka_unit_test(tolerates_one_edns_opt),
+		cmocka_unit_test(builds_bounded_answers),
+		cmocka_unit_test(decides_per_binary),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

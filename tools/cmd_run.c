@@ -17,6 +17,7 @@
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
 #include "proxy/dns_hook.h" /* DNS stub (p3) */
+#include "proxy/proxy_hook.h" /* the proxy (p1) */
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 
@@ -240,9 +241,16 @@ int cmd_run(int argc, char **argv)
 		files[n_files++] = (struct ward_mount_file){ resolv, WARD_DNS_RESOLV_CONF_TARGET };
 	}
 	/* --- end DNS stub */
+	/* --- the proxy (src/proxy/proxy_hook.h): listens on the veth's host side
+	 * before the command runs, identifies clients through the egress maps and
+	 * sets HTTP_PROXY & co. for the command. */
+	struct ward_proxy_run proxy = { .audit = audit, .log_path = log, .policy = policy,
+					.net = &net, .egress = &egress, .hosts_file = a.hosts };
+	/* --- end proxy */
 	const struct ward_sandbox_hook hooks[] = { { "netns", ward_netns_hook, &net },
 						   { "egress", ward_egress_hook, &egress },
-						   { "dns", ward_dns_hook, &dns } };
+						   { "dns", ward_dns_hook, &dns },
+						   { "proxy", ward_proxy_hook, &proxy } };
 
 	struct ward_sandbox_opts opts = {
 		.policy = policy,
@@ -264,6 +272,7 @@ int cmd_run(int argc, char **argv)
 		.n_hooks = policy->n_net || policy->n_routes ? ARRAY_SIZE(hooks) : 0,
 	};
 	r = ward_sandbox_run(&opts, &status, &err);
+	ward_proxy_run_finish(&proxy); /* the proxy: stop before the egress maps go */
 	ward_dns_run_finish(&dns); /* DNS stub: stop before the egress maps go */
 	ward_egress_run_finish(&egress); /* eBPF egress layer: drain events, detach */
 	ward_netns_run_finish(&net); /* network layer: drain NFLOG rows, delete the veth pair */

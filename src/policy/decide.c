@@ -326,6 +326,7 @@ void ward_decide(const struct ward_policy *p, const struct ward_request *req,
 		 struct ward_net_verdict *v)
 {
 	struct miss port_miss = { 0 }, other_bin = { 0 }, denied = { 0 }, audited = { 0 };
+	struct miss same_port = { 0 };
 	struct ward_net_verdict first_denial = { 0 };
 	bool any_bin = false, known = req->binary || req->binary_keys;
 	size_t first_bin = 0;
@@ -344,8 +345,12 @@ void ward_decide(const struct ward_policy *p, const struct ward_request *req,
 			const struct ward_endpoint *ep = &np->endpoints[j];
 			struct ward_net_verdict t;
 
-			if (!host_matches(ep, req))
+			if (!host_matches(ep, req)) {
+				/* closest for a host denial: the binary's policy on this port */
+				if (bin && !same_port.set && port_in(ep, req->port))
+					same_port = (struct miss){ true, i, j };
 				continue;
+			}
 			if (!port_in(ep, req->port)) {
 				if (bin && !port_miss.set)
 					port_miss = (struct miss){ true, i, j };
@@ -380,7 +385,8 @@ void ward_decide(const struct ward_policy *p, const struct ward_request *req,
 		}
 	}
 	if (!denied.set) {
-		deny_l4(p, req, v, any_bin, first_bin, port_miss, other_bin);
+		deny_l4(p, req, v, any_bin, same_port.set ? same_port.i : first_bin, port_miss,
+			other_bin);
 		return;
 	}
 

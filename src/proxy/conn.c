@@ -63,7 +63,9 @@ void conn_fail(struct conn *c, int status, const char *error, const char *reason
 		c->dead = true;
 		return;
 	}
-	respond(c, error_response(status, error, reason, &len), len);
+	char *resp = error_response(status, error, reason, &len);
+
+	respond(c, resp, len);
 }
 
 static void fill_request(struct conn *c, struct ward_request *req)
@@ -81,6 +83,7 @@ void conn_deny(struct conn *c, const char *layer, const struct ward_request *req
 {
 	const char *reason = reason_override ? reason_override : v->reason;
 	size_t len = 0;
+	char *resp;
 
 	proxy_row(c, layer, "deny", req->method, req->path,
 		  v->closest ? v->closest->key : (v->policy ? v->policy->key : NULL), reason);
@@ -88,7 +91,8 @@ void conn_deny(struct conn *c, const char *layer, const struct ward_request *req
 		c->dead = true;
 		return;
 	}
-	respond(c, deny_response(layer, req, v, reason, &len), len);
+	resp = deny_response(layer, req, v, reason, &len);
+	respond(c, resp, len);
 }
 
 /* The binary failed TOFU: deny whatever it asks for, with that reason. */

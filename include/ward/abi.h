@@ -160,3 +160,104 @@ struct ward_event {
 	char comm[16]; /* display only, never used for a decision */
 };
 _Static_assert(sizeof(struct ward_event) == 104, "ward_event");
+
+/* ---- filesystem layer (bpf/fs.bpf.c, bpf/fs_lsm.bpf.c; docs/filesystem.md) ---- */
+
+#define WARD_FS_PATH_MAX 256	    /* bytes of a path captured in the kernel, NUL included */
+#define WARD_FS_MAX_INFLIGHT 16384 /* syscalls between entry and exit, per sandbox */
+#define WARD_FS_MAX_PROTECTED 65536 /* protected inodes (bpf-lsm) */
+#define WARD_FS_MAX_ALLOWED 16384  /* (protected root, executable) pairs (bpf-lsm) */
+#define WARD_FS_MAX_DENIED 4096	    /* threads refused by the protect layer, pending exit */
+#define WARD_FS_RATE_PER_SEC 100   /* default token bucket for denial events */
+#define WARD_FS_RATE_BURST 200
+#define WARD_FS_LSM_DEPTH 16	    /* parent directories walked by lsm/file_open */
+#define WARD_FS_AT_FDCWD (-100)
+
+/* What the syscall was, for the row's reason. */
+enum ward_fs_op {
+	WARD_FS_OP_OPEN = 1,
+	WARD_FS_OP_OPENAT,
+	WARD_FS_OP_OPENAT2,
+	WARD_FS_OP_CREAT,
+	WARD_FS_OP_MKDIR,
+	WARD_FS_OP_MKDIRAT,
+	WARD_FS_OP_MKNOD,
+	WARD_FS_OP_MKNODAT,
+	WARD_FS_OP_UNLINK,
+	WARD_FS_OP_UNLINKAT,
+	WARD_FS_OP_RMDIR,
+	WARD_FS_OP_RENAME,
+	WARD_FS_OP_RENAMEAT,
+	WARD_FS_OP_RENAMEAT2,
+	WARD_FS_OP_LINK,
+	WARD_FS_OP_LINKAT,
+	WARD_FS_OP_SYMLINK,
+	WARD_FS_OP_SYMLINKAT,
+	WARD_FS_OP_TRUNCATE,
+	WARD_FS_OP_CHMOD,
+	WARD_FS_OP_FCHMODAT,
+	WARD_FS_OP_FCHMODAT2,
+	WARD_FS_OP_CHOWN,
+	WARD_FS_OP_LCHOWN,
+	WARD_FS_OP_FCHOWNAT,
+	WARD_FS_OP_EXECVE,
+	WARD_FS_OP_EXECVEAT,
+	WARD_FS_OP_FILE_OPEN, /* lsm/file_open: a protected path refused */
+	WARD_FS_OP_MAX,
+};
+
+/* The access asked (bits; the row's method is their names joined by ','). */
+#define WARD_FS_ACC_READ (1u << 0)
+#define WARD_FS_ACC_WRITE (1u << 1)
+#define WARD_FS_ACC_CREATE (1u << 2)
+#define WARD_FS_ACC_TRUNCATE (1u << 3)
+#define WARD_FS_ACC_DELETE (1u << 4)
+#define WARD_FS_ACC_RENAME (1u << 5)
+#define WARD_FS_ACC_LINK (1u << 6)
+#define WARD_FS_ACC_SETATTR (1u << 7) /* chmod, chown */
+#define WARD_FS_ACC_EXEC (1u << 8)
+#define WARD_FS_ACC_DIR (1u << 9) /* the object is (or would be) a directory */
+
+/* event flags */
+#define WARD_FS_EV_TRUNCATED (1u << 0)	/* path longer than WARD_FS_PATH_MAX - 1: cut */
+#define WARD_FS_EV_TRUNCATED2 (1u << 1) /* same for path2 */
+#define WARD_FS_EV_NOPATH (1u << 2)	/* the path could not be read from user memory */
+#define WARD_FS_EV_LSM (1u << 3)	/* refused by lsm/file_open (protected path) */
+
+/* One refused filesystem syscall (tracepoints) or protected open (bpf-lsm). */
+struct ward_fs_event {
+	__u16 version; /* WARD_ABI_VERSION */
+	__u8 op;       /* enum ward_fs_op */
+	__u8 flags;    /* WARD_FS_EV_* */
+	__u32 access;  /* WARD_FS_ACC_* */
+	__u32 pid;     /* thread id (initial pid namespace) */
+	__u32 tgid;    /* process id */
+	__s32 ret;     /* -errno the syscall returned */
+	__s32 dirfd;   /* directory fd of a relative path (WARD_FS_AT_FDCWD: the cwd) */
+	__s32 dirfd2;  /* same for path2 */
+	__u32 rule;    /* bpf-lsm: index of the protected root; ~0 otherwise */
+	__u64 oflags;  /* open flags, AT_* flags or mode, as the syscall got them */
+	__u64 ts_ns;   /* CLOCK_MONOTONIC at entry */
+	__u64 dev;     /* executable identity (task->mm->exe_file) */
+	__u64 ino;
+	char comm[16]; /* display only */
+	char path[WARD_FS_PATH_MAX];  /* as given to the syscall (may be relative) */
+	char path2[WARD_FS_PATH_MAX]; /* second path: rename/link target, symlink target */
+};
+_Static_assert(sizeof(struct ward_fs_event) == 592, "ward_fs_event");
+
+/* bpf-lsm maps: protected inode -> root index; (root, executable) allowed */
+struct ward_fs_allow_key {
+	__u32 root;
+	__u32 pad;
+	__u64 dev;
+	__u64 ino;
+};
+_Static_assert(sizeof(struct ward_fs_allow_key) == 24, "ward_fs_allow_key");
+
+/* Token bucket of denial events (one per sandbox), in milli-tokens. */
+struct ward_fs_bucket {
+	__u64 tokens;
+	__u64 last_ns;
+};
+_Static_assert(sizeof(struct ward_fs_bucket) == 16, "ward_fs_bucket");

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/* Filesystem decisions as pure functions over ABI types. Compiled into
+ * bpf/fs.bpf.c and bpf/fs_lsm.bpf.c and, unchanged, into the host unit tests
+ * (tests/unit/test_fs_decide.c) and the fanotify supervisor
+ * (src/enforcer/fs_protect.c), so the protected-path verdict is the same
+ * code whichever mechanism enforces it. */
+#pragma once
+
+#include "ward/abi.h"
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/* open(2) flag values (asm-generic; x86 and arm64 agree) */
+#define WARD_O_ACCMODE 00000003
+#define WARD_O_WRONLY 00000001
+#define WARD_O_RDWR 00000002
+#define WARD_O_CREAT 00000100
+#define WARD_O_TRUNC 00001000
+#define WARD_O_DIRECTORY 00200000
+#define WARD_O_TMPFILE 020000000
+#define WARD_AT_REMOVEDIR 0x200
+
+#define WARD_EPERM 1
+#define WARD_EACCES 13
+#define WARD_EROFS 30
+
+/* A result that means "the policy said no": Landlock and fanotify answer
+ * EACCES/EPERM, a read-only bind mount answers EROFS before Landlock is asked. */
+static __always_inline int ward_fs_is_denial(long ret)
+{
+	return ret == -WARD_EACCES || ret == -WARD_EPERM || ret == -WARD_EROFS;
+}
+
+/* The access an open asks for, from its flags. */
+static __always_inline __u32 ward_fs_open_access(__u64 flags)
+{
+	__u32 a = 0;
+
+	switch (flags & WARD_O_ACCMODE) {
+	case WARD_O_WRONLY:
+		a = WARD_FS_ACC_WRITE;
+		break;
+	case WARD_O_RDWR:
+		a = WARD_FS_ACC_READ | WARD_FS_ACC_WRITE;
+		break;
+	default:
+		a = WARD_FS_ACC_READ;
+		break;
+	}
+	if (flags & WARD_O_CREAT)
+		a |= WARD_FS_ACC_CREATE;
+	/* O_TMPFILE includes O_DIRECTORY: an unnamed file created in that directory */
+	if ((flags & WARD_O_TMPFILE) == WARD_O_TMPFILE)
+		a |= WARD_FS_ACC_CREATE | WARD_FS_ACC_WRITE;
+	else if (flags & WARD_O_DIRECTORY)
+		a |= WARD_FS_ACC_DIR;
+	if (flags & WARD_O_TRUNC)
+		a |= WARD_FS_ACC_TRUNCATE;
+	return a;
+}
+
+/* The access a syscall asks for; flags are its open flags or AT_* flags. */
+static __always_inline __u32 ward_fs_access(__u8 op, __u64 flags)
+{
+	switch (op) {
+	case WARD_FS_OP_OPEN:
+	case WARD_FS_OP_OPENAT:
+	case WARD_FS_OP_OPENAT2:
+	case WARD_FS_OP_CREAT:
+		return ward_fs_open_access(flags);
+	case WARD_FS_OP_MKDIR:
+	case WARD_FS_OP_MKDIRAT:
+		return WARD_FS_ACC_CREATE | WARD_FS_ACC_DIR;
+	case WARD_FS_OP_MKNOD:
+	case WARD_FS_OP_MKNODAT:
+	case WARD_FS_OP_SYMLINK:
+	case WARD_FS_OP_SYMLINKAT:
+		return WARD_FS_ACC_CREATE;
+	case WARD_FS_OP_UNLINK:
+		return WARD_FS_ACC_DELETE;
+	case WARD_FS_OP_UNLINKAT:
+		return WARD_FS_ACC_DELETE | ((flags & WARD_AT_REMOVEDIR) ? WARD_FS_ACC_DIR : 0);
+	case WARD_FS_OP_RMDIR:
+		return WARD_FS_ACC_DELETE | WARD_FS_ACC_DIR;
+	case WARD_FS_OP_RENAME:
+	case WARD_FS_OP_RENAMEAT:
+	case WARD_FS_OP_RENAMEAT2:
+		return WARD_FS_ACC_RENAME;
+	case WARD_FS_OP_LINK:
+	case WARD_FS_OP_LINKAT:
+		return WARD_FS_ACC_LINK | WARD_FS_ACC_CREATE;
+	case WARD_FS_OP_TRUNCATE:
+		return WARD_FS_ACC_WRITE | WARD_FS_ACC_TRUNCATE;
+	case WARD_FS_OP_CHMOD:
+	case WARD_FS_OP_FCHMODAT:
+	case WARD_FS_OP_FCHMODAT2:
+	case WARD_FS_OP_CHOWN:
+	case WARD_FS_OP_LCHOWN:
+	case WARD_FS_OP_FCHOWNAT:
+		return WARD_FS_ACC_SETATTR;
+	case WARD_FS_OP_EXECVE:
+	case WARD_FS_OP_EXECVEAT:
+		return WARD_FS_ACC_EXEC;
+	case WARD_FS_OP_FILE_OPEN:
+		return ward_fs_open_access(flags);
+	default:
+		return 0;
+	}
+}
+
+/* Token bucket: 1 when an event may be sent, 0 when it is suppressed.
+ * Tokens are kept in thousandths so a low rate still refills smoothly. The
+ * state is shared by the sandbox's CPUs without a lock: a race loses or
+ * gains a token, never blocks or lets a burst through unbounded. */
+static __always_inline int ward_fs_bucket_take(struct ward_fs_bucket *b, __u64 now_ns, __u32 rate,
+					       __u32 burst)
+{
+	__u64 cap = (__u64)burst * 1000;
+	__u64 tokens = b->tokens;
+
+	if (b->last_ns == 0) {
+		tokens = cap;
+		b->last_ns = now_ns;
+	}
+	if (now_ns > b->last_ns) {
+		__u64 dt = now_ns - b->last_ns;
+
+		/* beyond 100 s the bucket is full anyway; keeps the product small */
+		if (dt > 100000000000ull)
+			dt = 100000000000ull;
+		tokens += dt * rate / 1000000; /* ns * tokens/s / 1e9 * 1000 */
+		if (tokens > cap)
+			tokens = cap;
+		b->last_ns = now_ns;
+	}
+	if (tokens < 1000) {
+		b->tokens = tokens;
+		return 0;
+	}
+	b->tokens = tokens - 1000;
+	return 1;
+}
+
+enum ward_fs_verdict {
+	WARD_FS_ALLOW = 1,
+	WARD_FS_DENY = 2,
+};
+
+enum ward_fs_why {
+	WARD_FS_WHY_OUTSIDE = 1,   /* opener not in the sandbox: never ours to decide */
+	WARD_FS_WHY_UNPROTECTED,   /* the file is under no protected path */
+	WARD_FS_WHY_NAMED,	   /* the opener's executable is one the path names */
+	WARD_FS_WHY_OTHER_BINARY,  /* another executable (a copy of a named one included) */
+	WARD_FS_WHY_UNKNOWN_OPENER, /* the opener's executable could not be identified */
+};
+
+/* The protected-path verdict. in_sandbox: the opener is in the sandbox's
+ * cgroup; root: index of the protected path the file is under, or -1;
+ * exe_known: the opener's executable was identified; exe_allowed: that
+ * executable is named for root. Unknown openers are refused (fail closed). */
+static __always_inline enum ward_fs_verdict ward_fs_protect_decide(int in_sandbox, int root,
+								   int exe_known, int exe_allowed,
+								   enum ward_fs_why *why)
+{
+	if (!in_sandbox) {
+		*why = WARD_FS_WHY_OUTSIDE;
+		return WARD_FS_ALLOW;
+	}
+	if (root < 0) {
+		*why = WARD_FS_WHY_UNPROTECTED;
+		return WARD_FS_ALLOW;
+	}
+	if (!exe_known) {
+		*why = WARD_FS_WHY_UNKNOWN_OPENER;
+		return WARD_FS_DENY;
+	}
+	if (!exe_allowed) {
+		*why = WARD_FS_WHY_OTHER_BINARY;
+		return WARD_FS_DENY;
+	}
+	*why = WARD_FS_WHY_NAMED;
+	return WARD_FS_ALLOW;
+}

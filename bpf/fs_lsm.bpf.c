@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT OR GPL-2.0
+/* Per-binary protected paths with BPF LSM (docs/filesystem.md): lsm/file_open
+ * refuses (EACCES) an open of a protected inode, or of anything below a
+ * protected directory, by a process of the sandbox whose executable is not
+ * named for that path. Same verdict as the fanotify supervisor
+ * (ward_fs_protect_decide in fs_decide.h). Kept apart from fs.bpf.c so that a
+ * kernel without BPF LSM still loads the tracepoints; ward selects this
+ * program when it loads and attaches, fanotify otherwise. */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "fs_decide.h"
+
+#define WARD_FMODE_WRITE 0x2
+#define WARD_EACCES_RET (-13)
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* set before attach (the cgroup exists only then) */
+__u64 cgroup_id = 0;
+__u64 ringbuf_drops = 0;
+
+/* protected inode (the roots and, when a root is a directory, itself) -> root index */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARD_FS_MAX_PROTECTED);
+	__type(key, struct ward_ident_key);
+	__type(value, __u32);
+} protected_inodes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARD_FS_MAX_ALLOWED);
+	__type(key, struct ward_fs_allow_key);
+	__type(value, __u8);
+} allowed SEC(".maps");
+
+/* shared with fs.bpf.c (reused fd): the exit tracepoint drops our refusals */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARD_FS_MAX_DENIED);
+	__type(key, __u32);
+	__type(value, __u64);
+} protect_denied SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, WARD_RINGBUF_BYTES);
+} lsm_events SEC(".maps");
+
+/* The protected root the dentry is, or is under (bounded walk), or -1. */
+static __always_inline int find_root(struct dentry *d, __u64 dev)
+{
+	struct ward_ident_key k = { .dev = dev };
+
+	for (int i = 0; i < WARD_FS_LSM_DEPTH; i++) {
+		struct dentry *parent;
+		__u32 *root;
+
+		if (!d)
+			return -1;
+		k.ino = BPF_CORE_READ(d, d_inode, i_ino);
+		root = bpf_map_lookup_elem(&protected_inodes, &k);
+		if (root)
+			return (int)*root;
+		parent = BPF_CORE_READ(d, d_parent);
+		if (parent == d)
+			return -1;
+		d = parent;
+	}
+	/* deeper than the walk: fail closed only if something above is protected
+	 * cannot be known; ward refuses policies nesting roots this deep (docs) */
+	return -1;
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(ward_file_open, struct file *file)
+{
+	struct task_struct *t;
+	struct ward_fs_allow_key ak = {};
+	struct ward_fs_event *ev;
+	enum ward_fs_why why;
+	struct file *exe;
+	__u64 dev, id;
+	int root, known = 0, ok = 0;
+	__u32 tid;
+
+	if (bpf_get_current_cgroup_id() != cgroup_id)
+		return 0;
+	dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	root = find_root(BPF_CORE_READ(file, f_path.dentry), dev);
+	if (root < 0)
+		return 0;
+	t = bpf_get_current_task_btf();
+	exe = BPF_CORE_READ(t, mm, exe_file);
+	if (exe) {
+		known = 1;
+		ak.root = (__u32)root;
+		ak.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+		ak.ino = BPF_CORE_READ(exe, f_inode, i_ino);
+		ok = bpf_map_lookup_elem(&allowed, &ak) != NULL;
+	}
+	if (ward_fs_protect_decide(1, root, known, ok, &why) == WARD_FS_ALLOW)
+		return 0;
+
+	id = bpf_get_current_pid_tgid();
+	tid = (__u32)id;
+	ev = bpf_ringbuf_reserve(&lsm_events, sizeof(*ev), 0);
+	if (ev) {
+		__u64 now = bpf_ktime_get_ns();
+
+		__builtin_memset(ev, 0, sizeof(*ev));
+		ev->version = WARD_ABI_VERSION;
+		ev->op = WARD_FS_OP_FILE_OPEN;
+		ev->flags = WARD_FS_EV_LSM;
+		ev->oflags = BPF_CORE_READ(file, f_flags);
+		ev->access = ward_fs_access(WARD_FS_OP_FILE_OPEN, ev->oflags);
+		ev->pid = tid;
+		ev->tgid = id >> 32;
+		ev->ret = WARD_EACCES_RET;
+		ev->dirfd = WARD_FS_AT_FDCWD;
+		ev->dirfd2 = WARD_FS_AT_FDCWD;
+		ev->rule = (__u32)root;
+		ev->ts_ns = now;
+		ev->dev = ak.dev;
+		ev->ino = ak.ino;
+		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+		/* the path is rebuilt in user space from the root and the event's
+		 * inode name; here only the final component is available cheaply */
+		bpf_probe_read_kernel_str(ev->path, sizeof(ev->path),
+					  BPF_CORE_READ(file, f_path.dentry, d_name.name));
+		bpf_ringbuf_submit(ev, 0);
+		bpf_map_update_elem(&protect_denied, &tid, &now, BPF_ANY);
+	} else {
+		__sync_fetch_and_add(&ringbuf_drops, 1);
+	}
+	return WARD_EACCES_RET;
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* `ward replay`: re-decide logged rows under another policy with the code the
+ * live path uses (docs/audit.md, "Replay"):
+ *   kernel rows   bpf/egress_decide.h's ward_decide(), compiled on the host,
+ *                 with the identity and port tables built from the policy;
+ *   proxy, l7     src/policy/decide.c's ward_decide();
+ *   dns           the DNS stub's ward_dns_decide(), passed in by the caller
+ *                 (src/proxy links after src/audit).
+ * A row is compared only when re-deciding it under the policy it was logged
+ * with (policies table) gives the logged action: otherwise it was not a
+ * policy decision (upstream failure, SSRF, malformed request) and is counted
+ * as not replayable. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit/audit.h"
+#include "common/error.h"
+#include "policy/model.h"
+
+struct ward_dns_verdict;
+/* ward_dns_decide() from proxy/dns.h */
+typedef void (*ward_replay_dns_fn)(const struct ward_policy *p, const char *rules, bool inference,
+				   const char *name, struct ward_dns_verdict *ret);
+
+#define WARD_REPLAY_TEXT 256
+
+/* One row re-decided under one policy. */
+struct ward_replay_decision {
+	const char *action;		/* "allow", "deny", "audit" (static) */
+	char rule[WARD_REPLAY_TEXT];	/* the rule column the live path would log ("" for none) */
+	char reason[WARD_REPLAY_TEXT];
+	const char *skip;		/* static text when the row cannot be replayed */
+};
+
+/* Decide row r under p. Returns 0 with ret->action set, or 1 with ret->skip
+ * saying why the row cannot be replayed (lifecycle, fs, nft, inference,
+ * missing fields, rows that record no policy decision). */
+int ward_replay_decide_row(const struct ward_policy *p, const struct ward_audit_row *r,
+			   ward_replay_dns_fn dns, struct ward_replay_decision *ret);
+
+struct ward_replay_opts {
+	const char *sandbox;	     /* only this sandbox (NULL: all) */
+	uint64_t since_ns;	     /* only rows at or after (0: all) */
+	size_t max_examples;	     /* per group; 0: 3 */
+	ward_replay_dns_fn dns_decide; /* NULL: dns rows are not replayed */
+};
+
+struct ward_replay_example {
+	int64_t id;
+	char *sandbox, *binary, *host, *ip, *method, *path;
+	bool has_port;
+	int64_t port;
+	char *old_reason, *new_reason;
+};
+
+/* Changed decisions with the same (layer, old action, new action, old rule, new rule). */
+struct ward_replay_group {
+	char *layer;
+	const char *from, *to; /* actions */
+	char *old_rule, *new_rule; /* NULL for none */
+	uint64_t count;
+	struct ward_replay_example *examples;
+	size_t n_examples;
+};
+
+struct ward_replay_skip {
+	const char *reason; /* static */
+	uint64_t count;
+};
+
+struct ward_replay_report {
+	char policy_rev[65];
+	uint64_t rows;	    /* rows read (after the filters) */
+	uint64_t replayed;  /* rows re-decided and compared */
+	uint64_t unchanged;
+	uint64_t changed;
+	uint64_t allow_to_deny, deny_to_allow, other_changes; /* audit in or out */
+	uint64_t skipped;
+	struct ward_replay_group *groups; /* sorted: most rows first */
+	size_t n_groups;
+	struct ward_replay_skip *skips;
+	size_t n_skips;
+	uint64_t cache_hits;
+};
+
+/* Replay the log at path under p. 0 on success (report filled, free it with
+ * ward_replay_report_free), -errno on errors reading the log. */
+int ward_replay(const char *path, const struct ward_policy *p, const struct ward_replay_opts *o,
+		struct ward_replay_report *ret, struct ward_error *err);
+void ward_replay_report_free(struct ward_replay_report *r);
+
+/* Network policy keys (comma-separated, in policy order) whose binaries
+ * globs match binary; "" when none. Returns the number of keys. */
+size_t ward_replay_binary_keys(const struct ward_policy *p, const char *binary, char *out,
+			       size_t outsz);
+/* Whether binary may use inference.local under p (routes, inference.binaries). */
+bool ward_replay_may_infer(const struct ward_policy *p, const char *binary);

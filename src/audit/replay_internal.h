@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal to src/audit/replay*.c. */
+#pragma once
+
+#include "audit/replay.h"
+
+/* A kernel row re-decided by bpf/egress_decide.h (its own translation unit:
+ * that header's ward_decide() is not policy/decide.h's). 0 or 1 as
+ * ward_replay_decide_row. */
+int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_row *r,
+			 struct ward_replay_decision *ret);
+
+/* The reason texts kernel rows carry, by enum ward_reason (the enforcer's
+ * ward_egress_reason_str(); tests/unit/test_replay.c checks they agree). */
+const char *replay_kernel_reason_str(unsigned reason);

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+/* Kernel rows replayed through the BPF programs' own decision function
+ * (bpf/egress_decide.h, compiled here on the host as the unit tests do).
+ * What the kernel looked up in maps is rebuilt from the policy: the
+ * identity (the network policies whose binaries match the row's binary and
+ * whether it may use inference) and the ports of those policies' endpoints.
+ * The proxy and DNS addresses are not in the row; the row's own reason says
+ * whether its destination was one of them, and the configuration is built so
+ * that it was. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/replay_internal.h"
+#include "policy/match.h"
+#include "../../bpf/egress_decide.h"
+
+static const char *const reasons[WARD_REASON_MAX] = {
+	[WARD_REASON_LOOPBACK] = "loopback",
+	[WARD_REASON_PROXY_EXPLICIT] = "to the proxy",
+	[WARD_REASON_INFERENCE] = "to the proxy for inference.local",
+	[WARD_REASON_DNS_STUB] = "dns to the stub",
+	[WARD_REASON_REDIRECT] = "redirect to proxy",
+	[WARD_REASON_NO_POLICY] = "binary has no network policy",
+	[WARD_REASON_UDP] = "udp other than dns to the stub",
+	[WARD_REASON_PORT] = "port in none of the binary's endpoints",
+	[WARD_REASON_PROXY_PORT] = "proxy port other than the explicit proxy port",
+	[WARD_REASON_NO_PROXY6] = "ipv6 destination and no ipv6 proxy address",
+	[WARD_REASON_CONN_FULL] = "connection table full",
+	[WARD_REASON_PROTOCOL] = "protocol other than tcp and udp",
+};
+
+const char *replay_kernel_reason_str(unsigned reason)
+{
+	if (reason < WARD_REASON_MAX && reasons[reason])
+		return reasons[reason];
+	return "unknown";
+}
+
+static unsigned reason_of(const char *s)
+{
+	for (unsigned i = 1; s && i < WARD_REASON_MAX; i++)
+		if (reasons[i] && !strcmp(reasons[i], s))
+			return i;
+	return 0;
+}
+
+/* The "maps" of one decision. ward_port_allowed() has only the entry index
+ * to go on, as in BPF, so the tables live here for the duration of one call. */
+struct kctx {
+	const struct ward_policy *p;
+	const char *binary;
+};
+static __thread const struct kctx *cur;
+
+static __always_inline int ward_port_allowed(__u32 entry, __u16 port)
+{
+	const struct ward_policy *p = cur->p;
+
+	(void)entry; /* one identity per call: entry 0 is the row's binary */
+	for (size_t i = 0; i < p->n_net; i++) {
+		const struct ward_net_policy *np = &p->net[i];
+		bool mine = false;
+
+		for (size_t k = 0; k < np->n_binaries && !mine; k++)
+			mine = ward_match_binary(np->binaries[k].path, cur->binary);
+		if (!mine)
+			continue;
+		for (size_t j = 0; j < np->n_endpoints; j++)
+			for (size_t m = 0; m < np->endpoints[j].n_ports; m++)
+				if (np->endpoints[j].ports[m] == port)
+					return 1;
+	}
+	return 0;
+}
+
+/* Only sets a connection flag for the proxy (allowed_ips); never the verdict. */
+static __always_inline int ward_ip_allowed(__u32 entry, const struct ward_addr *a)
+{
+	(void)entry;
+	(void)a;
+	return 0;
+}
+
+static int parse_addr(const char *s, struct ward_addr *a)
+{
+	struct in_addr v4;
+
+	if (inet_pton(AF_INET, s, &v4) == 1) {
+		ward_addr_from4(a, v4.s_addr);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, a->w) == 1)
+		return 0;
+	return -1;
+}
+
+static int parse_proto(const char *s)
+{
+	char *end;
+	long v;
+
+	if (!s)
+		return -1;
+	if (!strcmp(s, "tcp"))
+		return WARD_IPPROTO_TCP;
+	if (!strcmp(s, "udp"))
+		return WARD_IPPROTO_UDP;
+	v = strtol(s, &end, 10);
+	return *end || end == s || v < 0 || v > 255 ? -1 : (int)v;
+}
+
+static void set_addr(volatile struct ward_addr *dst, const struct ward_addr *src)
+{
+	for (int i = 0; i < 4; i++)
+		dst->w[i] = src->w[i];
+}
+
+int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_row *r,
+			 struct ward_replay_decision *ret)
+{
+	struct ward_cfg cfg = { 0 };
+	struct ward_req req = { 0 };
+	struct ward_result res = { 0 };
+	struct ward_ident_val id = { .entry = WARD_ENTRY_NONE };
+	struct ward_addr none4, none6 = { { ward_htonl(0xfc000000), 0, 0, ward_htonl(0xfffe) } };
+	struct kctx ctx = { .p = p, .binary = r->binary };
+	unsigned old = reason_of(r->reason);
+	bool known = r->binary && r->binary[0] == '/', has_keys = false;
+	int proto;
+
+	if (!r->ip || !r->has_port || r->port <= 0 || r->port > 65535 ||
+	    parse_addr(r->ip, &req.dst) < 0)
+		goto missing;
+	proto = parse_proto(r->protocol);
+	if (proto < 0)
+		goto missing;
+	if (old == WARD_REASON_CONN_FULL) {
+		ret->skip = "kernel: connection table full (not a policy decision)";
+		return 1;
+	}
+	req.port = (__u16)r->port;
+	req.proto = (__u8)proto;
+
+	/* Addresses nothing is ever sent to stand for "not the proxy / stub". */
+	ward_addr_from4(&none4, ward_htonl(0xffffffff));
+	set_addr(&cfg.proxy4, &none4);
+	set_addr(&cfg.dns4, &none4);
+	set_addr(&cfg.proxy6, &none6);
+	cfg.explicit_port = 1;
+	cfg.transparent_port = 2;
+	cfg.dns_port = 53;
+	if (old != WARD_REASON_NO_PROXY6)
+		cfg.flags |= WARD_CFG_PROXY6;
+	switch (old) {
+	case WARD_REASON_PROXY_EXPLICIT:
+	case WARD_REASON_INFERENCE:
+	case WARD_REASON_PROXY_PORT:
+		if (ward_addr_is_mapped(&req.dst)) {
+			set_addr(&cfg.proxy4, &req.dst);
+		} else {
+			set_addr(&cfg.proxy6, &req.dst);
+			cfg.flags |= WARD_CFG_PROXY6;
+		}
+		cfg.explicit_port = old == WARD_REASON_PROXY_PORT ? (req.port == 65535 ? 1 : req.port + 1)
+								: req.port;
+		break;
+	case WARD_REASON_DNS_STUB:
+		if (!ward_is_stub(&req)) {
+			set_addr(&cfg.dns4, &req.dst);
+			cfg.dns_port = req.port;
+		}
+		break;
+	default:
+		break;
+	}
+	if (p->n_routes > 0 && p->n_inference_binaries == 0)
+		cfg.flags |= WARD_CFG_INFERENCE_ALL;
+
+	ret->rule[0] = '\0';
+	if (known) {
+		has_keys = ward_replay_binary_keys(p, r->binary, ret->rule, sizeof(ret->rule)) > 0;
+		if (has_keys)
+			id.entry = 0;
+		if (p->n_routes > 0 && p->n_inference_binaries > 0 &&
+		    ward_replay_may_infer(p, r->binary))
+			id.flags |= WARD_IDENT_INFERENCE;
+	}
+	cur = &ctx;
+	ward_decide(&cfg, &req, known && (has_keys || id.flags) ? &id : NULL, &res);
+	cur = NULL;
+
+	ret->action = res.verdict == WARD_VERDICT_DENY ? "deny" : "allow";
+	if (!has_keys && res.reason == WARD_REASON_INFERENCE)
+		snprintf(ret->rule, sizeof(ret->rule), "inference");
+	snprintf(ret->reason, sizeof(ret->reason), "%s", replay_kernel_reason_str(res.reason));
+	return 0;
+
+missing:
+	ret->skip = "kernel: missing or invalid ip, port or protocol";
+	return 1;
+}

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "enforcer/egress_hook.h"
@@ -16,7 +15,7 @@ static void *reader_main(void *p)
 	struct ward_egress_run *run = p;
 	struct pollfd pfd[2] = {
 		{ .fd = ward_egress_events_fd(run->egress), .events = POLLIN },
-		{ .fd = run->stop_fd, .events = POLLIN },
+		{ .fd = run->reader.stop_fd, .events = POLLIN },
 	};
 	sigset_t all;
 
@@ -73,17 +72,9 @@ int ward_egress_hook(struct ward_sandbox *sb, void *data, struct ward_error *err
 	r = ward_egress_attach(run->egress, sb->cgroup.fd, err);
 	if (r < 0)
 		goto fail;
-	run->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (run->stop_fd < 0) {
-		r = ward_err(err, -errno, "eventfd");
+	r = ward_worker_start(&run->reader, reader_main, run, "egress event reader", err);
+	if (r < 0)
 		goto fail;
-	}
-	r = pthread_create(&run->reader, NULL, reader_main, run);
-	if (r) {
-		r = ward_err(err, -r, "egress event reader thread");
-		goto fail;
-	}
-	run->reader_started = true;
 	return 0;
 
 fail:
@@ -93,18 +84,7 @@ fail:
 
 void ward_egress_run_finish(struct ward_egress_run *run)
 {
-	if (run->reader_started) {
-		uint64_t one = 1;
-
-		if (write(run->stop_fd, &one, sizeof(one)) != sizeof(one))
-			pthread_cancel(run->reader);
-		pthread_join(run->reader, NULL);
-		run->reader_started = false;
-	}
-	if (run->stop_fd >= 0) {
-		close(run->stop_fd);
-		run->stop_fd = -1;
-	}
+	ward_worker_stop(&run->reader);
 	ward_egress_free(run->egress);
 	run->egress = NULL;
 }

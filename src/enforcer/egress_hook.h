@@ -20,6 +20,7 @@
 
 #include "audit/audit.h"
 #include "common/error.h"
+#include "common/worker.h"
 #include "enforcer/egress.h"
 #include "enforcer/netns_hook.h"
 #include "policy/model.h"
@@ -34,12 +35,10 @@ struct ward_egress_run {
 	/* filled by the hook */
 	struct ward_egress *egress;
 	char sandbox[32];
-	int stop_fd;
-	pthread_t reader;
-	bool reader_started;
+	struct ward_worker reader; /* turns events into decision rows */
 };
 
-#define WARD_EGRESS_RUN_INIT { .stop_fd = -1 }
+#define WARD_EGRESS_RUN_INIT { .reader = WARD_WORKER_INIT }
 
 /* A ward_sandbox_hook fn; data is a struct ward_egress_run. On failure
  * nothing of it is left attached. */

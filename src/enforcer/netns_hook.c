@@ -12,14 +12,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 
 static void *reader_main(void *p)
 {
 	struct ward_netns_run *run = p;
 	struct pollfd pfd[2] = {
 		{ .fd = ward_nflog_fd(run->nflog), .events = POLLIN },
-		{ .fd = run->stop_fd, .events = POLLIN },
+		{ .fd = run->reader.stop_fd, .events = POLLIN },
 	};
 	sigset_t all;
 
@@ -61,17 +60,9 @@ int ward_netns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		.sandbox = run->sandbox,
 		.policy_rev = run->policy_rev,
 	};
-	run->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (run->stop_fd < 0) {
-		r = ward_err(err, -errno, "eventfd");
+	r = ward_worker_start(&run->reader, reader_main, run, "NFLOG reader", err);
+	if (r < 0)
 		goto fail;
-	}
-	r = pthread_create(&run->reader, NULL, reader_main, run);
-	if (r) {
-		r = ward_err(err, -r, "NFLOG reader thread");
-		goto fail;
-	}
-	run->reader_started = true;
 	return 0;
 
 fail:
@@ -81,17 +72,7 @@ fail:
 
 void ward_netns_run_finish(struct ward_netns_run *run)
 {
-	if (run->reader_started) {
-		uint64_t one = 1;
-		if (write(run->stop_fd, &one, sizeof(one)) != sizeof(one))
-			pthread_cancel(run->reader);
-		pthread_join(run->reader, NULL);
-		run->reader_started = false;
-	}
-	if (run->stop_fd >= 0) {
-		close(run->stop_fd);
-		run->stop_fd = -1;
-	}
+	ward_worker_stop(&run->reader);
 	ward_nflog_free(run->nflog);
 	run->nflog = NULL;
 	ward_netns_free(run->net);

@@ -19,6 +19,7 @@
 
 #include "audit/audit.h"
 #include "common/error.h"
+#include "common/worker.h"
 #include "enforcer/netns.h"
 #include "enforcer/nflog.h"
 
@@ -33,12 +34,10 @@ struct ward_netns_run {
 	struct ward_nflog *nflog;
 	char sandbox[32];
 	struct ward_nflog_audit audit_ctx;
-	int stop_fd;
-	pthread_t reader;
-	bool reader_started;
+	struct ward_worker reader; /* turns events into decision rows */
 };
 
-#define WARD_NETNS_RUN_INIT { .stop_fd = -1 }
+#define WARD_NETNS_RUN_INIT { .reader = WARD_WORKER_INIT }
 
 /* A ward_sandbox_hook fn; data is a struct ward_netns_run. On failure nothing
  * of it is left behind. */

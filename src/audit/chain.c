@@ -3,9 +3,9 @@
  * length-prefixed so that no edit can move bytes from one field to another,
  * and NULL differs from "". docs/audit.md documents the same layout. */
 #include "audit/audit.h"
+#include "common/util.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,25 +84,11 @@ size_t ward_audit_row_canonical(const struct ward_audit_row *r, uint8_t *buf, si
 	return s.len;
 }
 
-static void hex(const unsigned char *d, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[d[i] >> 4];
-		out[2 * i + 1] = digits[d[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 int ward_audit_row_hash(const char prev_hash[65], const struct ward_audit_row *r, char out[65])
 {
 	uint8_t stack[1024];
 	uint8_t *buf = stack;
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
 	size_t need, n;
-	int ok;
 
 	if (strnlen(prev_hash, 65) != 64)
 		return -EINVAL;
@@ -115,11 +101,8 @@ int ward_audit_row_hash(const char prev_hash[65], const struct ward_audit_row *r
 		memcpy(buf, prev_hash, 64);
 	}
 	n = ward_audit_row_canonical(r, buf + 64, need);
-	ok = EVP_Digest(buf, 64 + n, d, &dlen, EVP_sha256(), NULL);
+	ward_sha256_hex(buf, 64 + n, out);
 	if (buf != stack)
 		free(buf);
-	if (!ok || dlen != 32)
-		return -EIO;
-	hex(d, 32, out);
 	return 0;
 }

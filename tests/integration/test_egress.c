@@ -32,25 +32,17 @@
 #include "common/util.h"
 #include "enforcer/egress.h"
 
+#include "check.h"
+
 #define EXPLICIT 3128
 #define TRANSPARENT 3129
 #define X_EPERM 10
 #define X_OTHER 11
 #define X_NOREPLY 12
 
-static int failures;
 static char tmpdir[128];
 static char cg_a[PATH_MAX], cg_b[PATH_MAX];
 
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			failures++;                                                                \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-		}                                                                                  \
-	} while (0)
 
 /* ---- client role: runs as a copy of this executable inside a cgroup ---- */
 
@@ -730,10 +722,6 @@ int main(int argc, char **argv)
 	cg_a[0] = cg_b[0] = '\0';
 	(void)fd_exp6;
 
-	if (failures) {
-		fprintf(stderr, "%d failure(s)\n", failures);
-		return 1;
-	}
-	printf("ok: %d events checked\n", n_events);
-	return 0;
+	printf("%d events checked\n%d passed, %d failed\n", n_events, passes, failures);
+	return failures ? 1 : 0;
 }

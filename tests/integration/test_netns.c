@@ -32,19 +32,11 @@
 #include "enforcer/nflog.h"
 #include "enforcer/nft.h"
 
+#include "check.h"
+
 #define SKIP 77
 
-static int failures;
 
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			failures++;                                                                \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-		}                                                                                  \
-	} while (0)
 
 /* ---- a stand-in for the sandbox: a child alone in a new netns ---- */
 

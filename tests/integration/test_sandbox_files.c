@@ -19,22 +19,12 @@
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
 
+#include "check.h"
+
 #define UID_ 4243
 
-static int failures;
 static char tmpdir[] = "/tmp/ward-test-files.XXXXXX";
 
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			failures++;                                                                \
-			fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-		} else {                                                                           \
-			printf("PASS: %s\n", #cond);                                               \
-		}                                                                                  \
-	} while (0)
 
 static void put(const char *path, const char *text)
 {
@@ -220,6 +210,6 @@ int main(void)
 		if (system(cmd) != 0)
 			fprintf(stderr, "cleanup of %s failed\n", tmpdir);
 	}
-	printf("%d failed\n", failures);
+	printf("%d passed, %d failed\n", passes, failures);
 	return failures ? 1 : 0;
 }

@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "enforcer/netns_hook.h" /* network layer (h5) */
 #include "enforcer/egress_hook.h" /* eBPF egress layer (h4) */
+#include "enforcer/fs_hook.h" /* filesystem layer (f1) */
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
 #include "proxy/dns_hook.h" /* DNS stub (p3) */
@@ -247,10 +248,25 @@ int cmd_run(int argc, char **argv)
 	struct ward_proxy_run proxy = { .audit = audit, .log_path = log, .policy = policy,
 					.net = &net, .egress = &egress, .hosts_file = a.hosts };
 	/* --- end proxy */
+	/* --- filesystem layer (src/enforcer/fs_hook.h): denials logged, protected
+	 * paths. Prepared before the sandbox exists so its init holds the fanotify
+	 * group (fail closed if ward dies). */
+	struct ward_fs_run fsl = WARD_FS_RUN_INIT;
+	fsl.audit = audit;
+	fsl.policy = policy;
+	if (ward_fs_run_prepare(&fsl, print_diag, NULL, &err) < 0) {
+		fprintf(stderr, "ward: %s\n", err.msg);
+		ward_fs_run_finish(&fsl);
+		ward_audit_close(audit);
+		return WARD_EXIT_SETUP;
+	}
+	const struct ward_sandbox_hook fs_hooks[] = { { "fs", ward_fs_hook, &fsl } };
+	/* --- end filesystem layer */
 	const struct ward_sandbox_hook hooks[] = { { "netns", ward_netns_hook, &net },
 						   { "egress", ward_egress_hook, &egress },
 						   { "dns", ward_dns_hook, &dns },
-						   { "proxy", ward_proxy_hook, &proxy } };
+						   { "proxy", ward_proxy_hook, &proxy },
+						   { "fs", ward_fs_hook, &fsl } };
 
 	struct ward_sandbox_opts opts = {
 		.policy = policy,
@@ -266,16 +282,19 @@ int cmd_run(int argc, char **argv)
 		.n_tcp_connect_ports = n_connect_ports,
 		.files = files, /* DNS stub: resolv.conf */
 		.n_files = n_files,
-		.hooks = hooks,
 		/* No network policy and no inference route: nothing may leave, so the
-		 * sandbox keeps only its loopback and the network layers are not set up. */
-		.n_hooks = policy->n_net || policy->n_routes ? ARRAY_SIZE(hooks) : 0,
+		 * sandbox keeps only its loopback and the network layers are not set up
+		 * (the filesystem layer always is). */
+		.hooks = policy->n_net || policy->n_routes ? hooks : fs_hooks,
+		.n_hooks = policy->n_net || policy->n_routes ? ARRAY_SIZE(hooks)
+							     : ARRAY_SIZE(fs_hooks),
 	};
 	r = ward_sandbox_run(&opts, &status, &err);
 	ward_proxy_run_finish(&proxy); /* the proxy: stop before the egress maps go */
 	ward_dns_run_finish(&dns); /* DNS stub: stop before the egress maps go */
 	ward_egress_run_finish(&egress); /* eBPF egress layer: drain events, detach */
 	ward_netns_run_finish(&net); /* network layer: drain NFLOG rows, delete the veth pair */
+	ward_fs_run_finish(&fsl); /* filesystem layer: the sandbox is gone; drain, close */
 	if (r < 0 || (status == WARD_EXIT_SETUP && err.msg[0])) {
 		fprintf(stderr, "ward: %s\n", err.msg);
 		status = WARD_EXIT_SETUP;

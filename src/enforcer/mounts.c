@@ -317,6 +317,19 @@ int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
 		r = add_policy_path(&plan, p, &p->read_only[i], true, diag, diag_data, err);
 	for (size_t i = 0; r >= 0 && i < p->n_read_write; i++)
 		r = add_policy_path(&plan, p, &p->read_write[i], false, diag, diag_data, err);
+	/* --- filesystem layer (fs_protect.h): a protected path joins the ceiling as
+	 * its own bind mount, read-only unless listed under read_write; which
+	 * binary may open it is decided by the protect layer. */
+	for (size_t i = 0; r >= 0 && i < p->n_fs_binaries; i++) {
+		const struct ward_fs_binary_rule *b = &p->fs_binaries[i];
+
+		for (size_t j = 0; r >= 0 && j < b->n_read_only; j++)
+			r = add_policy_path(&plan, p, &b->read_only[j], true, diag, diag_data, err);
+		for (size_t j = 0; r >= 0 && j < b->n_read_write; j++)
+			r = add_policy_path(&plan, p, &b->read_write[j], false, diag, diag_data,
+					    err);
+	}
+	/* --- end filesystem layer */
 	if (r < 0)
 		goto fail;
 	for (size_t i = 0; i < plan.n; i++)

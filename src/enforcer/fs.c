@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: MIT
+/* The filesystem observer: bpf/fs.bpf.c loaded for one sandbox, its events
+ * turned into decision rows; see fs.h. */
+#include "enforcer/fs.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/util.h"
+#include "enforcer/egress.h"
+
+#include "../../bpf/fs_decide.h"
+#include "fs.skel.h"
+
+DEFINE_CLEANUP(struct fs_bpf *, fs_bpf__destroy)
+
+#define FS_MAX_LINKS 64
+#define FS_EXE_CACHE 64
+
+struct exe_cache_entry {
+	uint64_t dev, ino;
+	char path[PATH_MAX];
+};
+
+struct ward_fs {
+	struct fs_bpf *skel;
+	struct bpf_link *links[FS_MAX_LINKS];
+	size_t n_links;
+	struct ring_buffer *rb;
+	char *sandbox;
+	char *rev;
+	struct ward_audit *audit;
+	void (*on_event)(void *userdata, const struct ward_fs_event *ev,
+			 const struct ward_decision *d);
+	void *userdata;
+	uint64_t mono_to_real;
+	uint64_t events;
+	uint64_t reported_suppressed;
+	uint64_t reported_drops;
+	uint32_t rate, burst;
+	struct exe_cache_entry cache[FS_EXE_CACHE];
+	size_t cache_next;
+};
+
+static const char *const op_names[WARD_FS_OP_MAX] = {
+	[WARD_FS_OP_OPEN] = "open",	      [WARD_FS_OP_OPENAT] = "openat",
+	[WARD_FS_OP_OPENAT2] = "openat2",     [WARD_FS_OP_CREAT] = "creat",
+	[WARD_FS_OP_MKDIR] = "mkdir",	      [WARD_FS_OP_MKDIRAT] = "mkdirat",
+	[WARD_FS_OP_MKNOD] = "mknod",	      [WARD_FS_OP_MKNODAT] = "mknodat",
+	[WARD_FS_OP_UNLINK] = "unlink",	      [WARD_FS_OP_UNLINKAT] = "unlinkat",
+	[WARD_FS_OP_RMDIR] = "rmdir",	      [WARD_FS_OP_RENAME] = "rename",
+	[WARD_FS_OP_RENAMEAT] = "renameat",   [WARD_FS_OP_RENAMEAT2] = "renameat2",
+	[WARD_FS_OP_LINK] = "link",	      [WARD_FS_OP_LINKAT] = "linkat",
+	[WARD_FS_OP_SYMLINK] = "symlink",     [WARD_FS_OP_SYMLINKAT] = "symlinkat",
+	[WARD_FS_OP_TRUNCATE] = "truncate",   [WARD_FS_OP_CHMOD] = "chmod",
+	[WARD_FS_OP_FCHMODAT] = "fchmodat",   [WARD_FS_OP_FCHMODAT2] = "fchmodat2",
+	[WARD_FS_OP_CHOWN] = "chown",	      [WARD_FS_OP_LCHOWN] = "lchown",
+	[WARD_FS_OP_FCHOWNAT] = "fchownat",   [WARD_FS_OP_EXECVE] = "execve",
+	[WARD_FS_OP_EXECVEAT] = "execveat",   [WARD_FS_OP_FILE_OPEN] = "file_open",
+};
+
+const char *ward_fs_op_str(unsigned op)
+{
+	return op < WARD_FS_OP_MAX && op_names[op] ? op_names[op] : "?";
+}
+
+void ward_fs_access_str(uint32_t access, char *buf, size_t len)
+{
+	static const char *const names[] = { "read",   "write", "create", "truncate", "delete",
+					     "rename", "link",	"setattr", "exec",    "dir" };
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(names) && n < len; i++)
+		if (access & (1u << i))
+			n += snprintf(buf + n, len - n, "%s%s", n ? "," : "", names[i]);
+}
+
+int ward_fs_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len)
+{
+	char link[64];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	/* after the readlink: if the identity still matches, the name was its name */
+	if (stat(link, &st) < 0)
+		return -errno;
+	if (ward_egress_kdev(st.st_dev) != dev || st.st_ino != ino)
+		return -ESRCH;
+	return 0;
+}
+
+/* The executable's path: cached per identity (a path found once for an
+ * identity stays its name), else /proc/<pid>/exe verified against it. */
+static const char *binary_of(struct ward_fs *fs, pid_t pid, uint64_t dev, uint64_t ino)
+{
+	struct exe_cache_entry *c;
+
+	if (!dev && !ino)
+		return NULL;
+	for (size_t i = 0; i < FS_EXE_CACHE; i++)
+		if (fs->cache[i].path[0] && fs->cache[i].dev == dev && fs->cache[i].ino == ino)
+			return fs->cache[i].path;
+	c = &fs->cache[fs->cache_next];
+	if (ward_fs_exe_path(pid, dev, ino, c->path, sizeof(c->path)) < 0) {
+		c->path[0] = '\0';
+		return NULL;
+	}
+	c->dev = dev;
+	c->ino = ino;
+	fs->cache_next = (fs->cache_next + 1) % FS_EXE_CACHE;
+	return c->path;
+}
+
+/* A relative path joined to the directory it was relative to, read from
+ * /proc at event time (the process may have moved or exited since: then the
+ * path stays as given and the reason says so). */
+static bool resolve_relative(pid_t tid, pid_t tgid, int dirfd, const char *path, char *out,
+			     size_t len)
+{
+	char link[64], dir[PATH_MAX];
+	ssize_t n;
+
+	if (dirfd == WARD_FS_AT_FDCWD)
+		snprintf(link, sizeof(link), "/proc/%d/cwd", tid);
+	else
+		snprintf(link, sizeof(link), "/proc/%d/fd/%d", tgid, dirfd);
+	n = readlink(link, dir, sizeof(dir) - 1);
+	if (n <= 0 || dir[0] != '/')
+		return false;
+	dir[n] = '\0';
+	return (size_t)snprintf(out, len, "%s/%s", strcmp(dir, "/") ? dir : "", path) < len;
+}
+
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case WARD_EACCES:
+		return "EACCES";
+	case WARD_EPERM:
+		return "EPERM";
+	case WARD_EROFS:
+		return "EROFS";
+	default:
+		return "?";
+	}
+}
+
+static void describe_path(const struct ward_fs_event *ev, const char *given, int dirfd,
+			  bool truncated, char *out, size_t len, char *note, size_t nlen)
+{
+	note[0] = '\0';
+	if (ev->flags & WARD_FS_EV_NOPATH && given == ev->path) {
+		snprintf(out, len, "%s", "");
+		snprintf(note, nlen, " path unreadable");
+		return;
+	}
+	if (given[0] == '/' || !given[0]) {
+		snprintf(out, len, "%s", given);
+	} else if (resolve_relative((pid_t)ev->pid, (pid_t)ev->tgid, dirfd, given, out, len)) {
+		snprintf(note, nlen, " relative=%s resolved against %s at event time", given,
+			 dirfd == WARD_FS_AT_FDCWD ? "cwd" : "dirfd");
+	} else {
+		snprintf(out, len, "%s", given);
+		if (dirfd == WARD_FS_AT_FDCWD)
+			snprintf(note, nlen, " relative to cwd (unresolved)");
+		else
+			snprintf(note, nlen, " relative to dirfd %d (unresolved)", dirfd);
+	}
+	if (truncated) {
+		size_t n = strlen(note);
+
+		snprintf(note + n, nlen - n, " path truncated at %d bytes", WARD_FS_PATH_MAX - 1);
+	}
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct ward_fs *fs = ctx;
+	const struct ward_fs_event *ev = data;
+	char path[PATH_MAX + WARD_FS_PATH_MAX], path2[PATH_MAX + WARD_FS_PATH_MAX];
+	char note[PATH_MAX], note2[PATH_MAX], method[96], reason[4 * PATH_MAX + 1024];
+	struct ward_decision d;
+
+	if (size < sizeof(*ev) || ev->version != WARD_ABI_VERSION)
+		return 0;
+	fs->events++;
+	describe_path(ev, ev->path, ev->dirfd, ev->flags & WARD_FS_EV_TRUNCATED, path, sizeof(path),
+		      note, sizeof(note));
+	ward_fs_access_str(ev->access, method, sizeof(method));
+	if (ev->path2[0]) {
+		describe_path(ev, ev->path2, ev->dirfd2, ev->flags & WARD_FS_EV_TRUNCATED2, path2,
+			      sizeof(path2), note2, sizeof(note2));
+		snprintf(reason, sizeof(reason), "syscall=%s errno=%s flags=%#llx %s=%s%s%s",
+			 ward_fs_op_str(ev->op), errno_name(-ev->ret),
+			 (unsigned long long)ev->oflags,
+			 ev->op == WARD_FS_OP_SYMLINK || ev->op == WARD_FS_OP_SYMLINKAT ? "target"
+											 : "to",
+			 path2, note, note2);
+	} else {
+		snprintf(reason, sizeof(reason), "syscall=%s errno=%s flags=%#llx%s",
+			 ward_fs_op_str(ev->op), errno_name(-ev->ret),
+			 (unsigned long long)ev->oflags, note);
+	}
+	d = (struct ward_decision){
+		.ts_ns = ev->ts_ns + fs->mono_to_real,
+		.sandbox = fs->sandbox,
+		.layer = "fs",
+		.action = "deny",
+		.binary = binary_of(fs, (pid_t)ev->tgid, ev->dev, ev->ino),
+		.pid = (int32_t)ev->tgid,
+		.method = method,
+		.path = path,
+		.rule = "filesystem_policy",
+		.reason = reason,
+		.policy_rev = fs->rev,
+	};
+	if (fs->audit)
+		ward_audit_submit(fs->audit, &d);
+	if (fs->on_event)
+		fs->on_event(fs->userdata, ev, &d);
+	return 0;
+}
+
+static void report_counter(struct ward_fs *fs, uint64_t now, uint64_t *reported, const char *what)
+{
+	char reason[192];
+	struct ward_decision d;
+
+	if (now <= *reported)
+		return;
+	if (!strcmp(what, "rate"))
+		snprintf(reason, sizeof(reason),
+			 "rate limit (%u/s, burst %u): %llu filesystem denials not logged",
+			 fs->rate, fs->burst, (unsigned long long)(now - *reported));
+	else
+		snprintf(reason, sizeof(reason),
+			 "ring buffer full: %llu filesystem denials not logged",
+			 (unsigned long long)(now - *reported));
+	*reported = now;
+	d = (struct ward_decision){
+		.sandbox = fs->sandbox,
+		.layer = "fs",
+		.action = "deny",
+		.rule = "filesystem_policy",
+		.reason = reason,
+		.policy_rev = fs->rev,
+	};
+	if (fs->audit)
+		ward_audit_submit(fs->audit, &d);
+	if (fs->on_event)
+		fs->on_event(fs->userdata, NULL, &d);
+}
+
+int ward_fs_consume(struct ward_fs *fs)
+{
+	uint64_t before = fs->events;
+	int r = ring_buffer__consume(fs->rb);
+
+	if (r < 0)
+		return r;
+	report_counter(fs, __atomic_load_n(&fs->skel->bss->suppressed, __ATOMIC_RELAXED),
+		       &fs->reported_suppressed, "rate");
+	report_counter(fs, __atomic_load_n(&fs->skel->bss->ringbuf_drops, __ATOMIC_RELAXED),
+		       &fs->reported_drops, "drops");
+	return (int)(fs->events - before);
+}
+
+void ward_fs_get_stats(const struct ward_fs *fs, struct ward_fs_stats *ret)
+{
+	*ret = (struct ward_fs_stats){
+		.events = fs->events,
+		.suppressed = fs->skel->bss->suppressed,
+		.ringbuf_drops = fs->skel->bss->ringbuf_drops,
+		.inflight_full = fs->skel->bss->inflight_full,
+	};
+}
+
+int ward_fs_events_fd(const struct ward_fs *fs)
+{
+	return ring_buffer__epoll_fd(fs->rb);
+}
+
+int ward_fs_denied_map_fd(const struct ward_fs *fs)
+{
+	return bpf_map__fd(fs->skel->maps.protect_denied);
+}
+
+size_t ward_fs_n_attached(const struct ward_fs *fs)
+{
+	return fs->n_links;
+}
+
+static const char *tracefs(void)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	char p[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(p, sizeof(p), "%s/events/syscalls", dirs[i]);
+		if (access(p, F_OK) == 0)
+			return dirs[i];
+	}
+	/* libbpf resolves tracepoint ids there: mount it where it is expected */
+	if (mount("nodev", dirs[0], "tracefs", 0, NULL) == 0 || errno == EBUSY) {
+		snprintf(p, sizeof(p), "%s/events/syscalls", dirs[0]);
+		if (access(p, F_OK) == 0)
+			return dirs[0];
+	}
+	return NULL;
+}
+
+/* A syscall this kernel lacks (no sys_enter_X event) is not loaded: the
+ * others still are. */
+static void skip_missing(struct fs_bpf *skel, const char *tfs)
+{
+	struct bpf_program *prog;
+	char p[PATH_MAX];
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+		const char *ev = strrchr(sec, '/');
+
+		if (!ev)
+			continue;
+		snprintf(p, sizeof(p), "%s/events/syscalls/%s", tfs, ev + 1);
+		if (access(p, F_OK) < 0)
+			bpf_program__set_autoload(prog, false);
+	}
+}
+
+int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct ward_error *err)
+{
+	_cleanup_(fs_bpf__destroyp) struct fs_bpf *skel = NULL;
+	struct ward_fs *fs;
+	const char *tfs;
+	int r;
+
+	tfs = tracefs();
+	if (!tfs)
+		return ward_errx(err, -ENOENT, "tracefs with syscall events is not available "
+				 "(CONFIG_FTRACE_SYSCALLS, mount -t tracefs)");
+	skel = fs_bpf__open();
+	if (!skel)
+		return ward_err(err, -errno, "open bpf/fs.bpf.c");
+	skel->rodata->cgroup_id = cfg->cgroup_id;
+	skel->rodata->rate_per_sec = cfg->rate ? cfg->rate : WARD_FS_RATE_PER_SEC;
+	skel->rodata->rate_burst = cfg->burst ? cfg->burst : WARD_FS_RATE_BURST;
+	skip_missing(skel, tfs);
+	if (cfg->denied_map_fd > 0) {
+		r = bpf_map__reuse_fd(skel->maps.protect_denied, cfg->denied_map_fd);
+		if (r < 0)
+			return ward_err(err, r, "fs: share the refusal map");
+	}
+	r = fs_bpf__load(skel);
+	if (r < 0)
+		return ward_err(err, r, "load bpf/fs.bpf.c");
+	fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return ward_err(err, -ENOMEM, "fs");
+	fs->rate = skel->rodata->rate_per_sec;
+	fs->burst = skel->rodata->rate_burst;
+	fs->skel = TAKE_PTR(skel);
+	fs->audit = cfg->audit;
+	fs->on_event = cfg->on_event;
+	fs->userdata = cfg->userdata;
+	fs->mono_to_real = ward_now_ns() - ward_mono_ns();
+	fs->sandbox = strdup(cfg->sandbox ? cfg->sandbox : "");
+	fs->rev = cfg->policy_rev ? strdup(cfg->policy_rev) : NULL;
+	fs->rb = ring_buffer__new(bpf_map__fd(fs->skel->maps.events), on_sample, fs, NULL);
+	if (!fs->sandbox || (cfg->policy_rev && !fs->rev) || !fs->rb) {
+		r = -errno ? -errno : -ENOMEM;
+		ward_fs_free(fs);
+		return ward_err(err, r, "fs: ring buffer");
+	}
+	*ret = fs;
+	return 0;
+}
+
+int ward_fs_attach(struct ward_fs *fs, struct ward_error *err)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, fs->skel->obj) {
+		struct bpf_link *l;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		if (fs->n_links >= FS_MAX_LINKS) {
+			ward_fs_detach(fs);
+			return ward_errx(err, -E2BIG, "fs: more than %d programs", FS_MAX_LINKS);
+		}
+		l = bpf_program__attach(prog);
+		if (!l) {
+			int r = -errno;
+
+			ward_fs_detach(fs);
+			return ward_err(err, r, "attach %s", bpf_program__section_name(prog));
+		}
+		fs->links[fs->n_links++] = l;
+	}
+	return 0;
+}
+
+void ward_fs_detach(struct ward_fs *fs)
+{
+	for (size_t i = 0; i < fs->n_links; i++)
+		bpf_link__destroy(fs->links[i]);
+	fs->n_links = 0;
+}
+
+void ward_fs_free(struct ward_fs *fs)
+{
+	if (!fs)
+		return;
+	ward_fs_detach(fs);
+	ring_buffer__free(fs->rb);
+	fs_bpf__destroy(fs->skel);
+	free(fs->sandbox);
+	free(fs->rev);
+	free(fs);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* Filesystem denials observed in the kernel (docs/filesystem.md): loads
+ * bpf/fs.bpf.c for one sandbox's cgroup, attaches its tracepoints and turns
+ * refused path syscalls (EACCES, EPERM, EROFS) into decision rows (layer
+ * "fs", action "deny") with binary, pid, path and the access asked.
+ *
+ * Lifecycle: ward_fs_new() (open, configure, load) → ward_fs_attach() before
+ * the command execs → poll ward_fs_events_fd() and call ward_fs_consume()
+ * at least every WARD_EVENTS_POLL_MS → ward_fs_free() (detaches). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "audit/audit.h"
+#include "common/error.h"
+#include "ward/abi.h"
+
+struct ward_fs_config {
+	uint64_t cgroup_id;	/* the sandbox leaf's cgroup id (inode of its directory) */
+	const char *sandbox;	/* copied; the rows' sandbox column */
+	const char *policy_rev; /* copied */
+	struct ward_audit *audit; /* borrowed, may be NULL */
+	uint32_t rate;		/* denial rows per second; 0: WARD_FS_RATE_PER_SEC */
+	uint32_t burst;		/* 0: WARD_FS_RATE_BURST */
+	int denied_map_fd;	/* > 0: share this refusal map (bpf-lsm's); else our own */
+	/* Called for every event after its row was submitted (tests, front ends). */
+	void (*on_event)(void *userdata, const struct ward_fs_event *ev,
+			 const struct ward_decision *d);
+	void *userdata;
+};
+
+struct ward_fs_stats {
+	uint64_t events;	/* denial events read */
+	uint64_t suppressed;	/* over the rate limit (reported as rows) */
+	uint64_t ringbuf_drops; /* no room in the ring buffer */
+	uint64_t inflight_full; /* syscalls not followed: in-flight map full */
+};
+
+struct ward_fs;
+
+int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct ward_error *err);
+int ward_fs_attach(struct ward_fs *fs, struct ward_error *err);
+void ward_fs_detach(struct ward_fs *fs);
+void ward_fs_free(struct ward_fs *fs);
+
+/* Becomes readable when events are pending (lazily: poll on a timer too). */
+int ward_fs_events_fd(const struct ward_fs *fs);
+/* Turn pending events into rows, and report newly suppressed or dropped
+ * events as one row each; returns the number of events, or -errno. */
+int ward_fs_consume(struct ward_fs *fs);
+void ward_fs_get_stats(const struct ward_fs *fs, struct ward_fs_stats *ret);
+
+/* The map where the protect layer records a thread it refused (tid →
+ * CLOCK_MONOTONIC ns), so that the refused syscall makes one row, not two. */
+int ward_fs_denied_map_fd(const struct ward_fs *fs);
+
+/* Tracepoint programs attached (0 before ward_fs_attach). */
+size_t ward_fs_n_attached(const struct ward_fs *fs);
+
+/* Helpers shared with the protect layer. */
+/* The executable of pid as a path, only if its (dev, ino) (kernel encoding)
+ * is still the one given: the process may have exec'd or exited since. */
+int ward_fs_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len);
+/* "read,write,create" for WARD_FS_ACC_* bits. */
+void ward_fs_access_str(uint32_t access, char *buf, size_t len);
+const char *ward_fs_op_str(unsigned op);

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+/* The filesystem layer as a sandbox hook; see fs_hook.h. */
+#include "enforcer/fs_hook.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "enforcer/sandbox.h"
+
+static void *reader_main(void *p)
+{
+	struct ward_fs_run *run = p;
+	struct pollfd pfd[2] = {
+		{ .fd = ward_fs_events_fd(run->fs), .events = POLLIN },
+		{ .fd = run->stop_fd, .events = POLLIN },
+	};
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		int n = poll(pfd, 2, WARD_EVENTS_POLL_MS);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		/* the ring buffer wakes us lazily: consume on the timer too */
+		ward_fs_consume(run->fs);
+		if (pfd[1].revents & POLLIN)
+			break;
+	}
+	ward_fs_consume(run->fs);
+	return NULL;
+}
+
+int ward_fs_run_prepare(struct ward_fs_run *run, void (*diag)(void *, bool, const char *),
+			void *diag_data, struct ward_error *err)
+{
+	const char *const *warn;
+	size_t n_warn;
+	int r = ward_fs_protect_new(run->policy, &run->protect, err);
+
+	if (r < 0)
+		return ward_err_prefix(err, "protected paths");
+	warn = ward_fs_protect_warnings(run->protect, &n_warn);
+	for (size_t i = 0; diag && i < n_warn; i++)
+		diag(diag_data, true, warn[i]);
+	return 0;
+}
+
+int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
+{
+	struct ward_fs_run *run = data;
+	struct ward_fs_config cfg;
+	struct stat st;
+	int r;
+
+	snprintf(run->sandbox, sizeof(run->sandbox), "%s", sb->id);
+	/* a cgroup's id is the inode number of its directory in cgroupfs */
+	if (fstat(sb->cgroup.fd, &st) < 0)
+		return ward_err(err, -errno, "fs: stat the cgroup leaf");
+	cfg = (struct ward_fs_config){
+		.cgroup_id = st.st_ino,
+		.sandbox = run->sandbox,
+		.policy_rev = run->policy->rev,
+		.audit = run->audit,
+		.rate = run->rate,
+		.burst = run->burst,
+		.denied_map_fd = ward_fs_protect_denied_map_fd(run->protect),
+	};
+	r = ward_fs_new(&cfg, &run->fs, err);
+	if (r < 0)
+		return ward_err_prefix(err, "fs");
+	r = ward_fs_attach(run->fs, err);
+	if (r < 0)
+		goto fail;
+	run->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (run->stop_fd < 0) {
+		r = ward_err(err, -errno, "eventfd");
+		goto fail;
+	}
+	r = pthread_create(&run->reader, NULL, reader_main, run);
+	if (r) {
+		r = ward_err(err, -r, "fs event reader thread");
+		goto fail;
+	}
+	run->reader_started = true;
+	if (run->protect) {
+		struct ward_fs_protect_config pc = {
+			.sandbox = run->sandbox,
+			.policy_rev = run->policy->rev,
+			.cgroup_path = sb->cgroup.path,
+			.cgroup_id = st.st_ino,
+			.audit = run->audit,
+			.denied_map_fd = ward_fs_denied_map_fd(run->fs),
+		};
+
+		r = ward_fs_protect_start(run->protect, &pc, err);
+		if (r < 0) {
+			ward_err_prefix(err, "protected paths");
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	/* the sandbox is killed by the caller on a failing hook; protect stays
+	 * open until ward_fs_run_finish(), after it is gone */
+	return r;
+}
+
+void ward_fs_run_finish(struct ward_fs_run *run)
+{
+	if (run->reader_started) {
+		uint64_t one = 1;
+
+		if (write(run->stop_fd, &one, sizeof(one)) != sizeof(one))
+			pthread_cancel(run->reader);
+		pthread_join(run->reader, NULL);
+		run->reader_started = false;
+	}
+	if (run->stop_fd >= 0) {
+		close(run->stop_fd);
+		run->stop_fd = -1;
+	}
+	ward_fs_free(run->fs);
+	run->fs = NULL;
+	ward_fs_protect_free(run->protect);
+	run->protect = NULL;
+}

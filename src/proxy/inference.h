@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/* inference.local (docs/inference.md): the proxy answers requests whose host
+ * is inference.local itself and routes them to the backend the policy names,
+ * with a key read on the host and never visible inside the sandbox.
+ *
+ * One struct ward_inference per `ward run` (routes, keys, resolved backends,
+ * the token budget); one struct ward_inference_call per request. A call is a
+ * non-blocking state machine driven by the proxy's event loop:
+ *
+ *   the proxy parsed a request head with host inference.local:
+ *     call = ward_inference_call_new(inf, &who, &head)
+ *   request body bytes (framing per the head; the call decodes it):
+ *     ward_inference_call_feed(call, data, len, &used)  until it returns 1
+ *   the call owns its upstream socket (and TLS); the loop watches
+ *     ward_inference_call_fd(call) for ward_inference_call_events(call) and
+ *     calls ward_inference_call_io(call, events) when they fire;
+ *   bytes for the client (a complete HTTP/1.1 response, re-framed):
+ *     ward_inference_call_peek(call, &p) / ward_inference_call_consume(call, n)
+ *     (the proxy copies them into its client buffer, TLS or not);
+ *   ward_inference_call_deadline(call) / _timeout(call): idle and total limits;
+ *   ward_inference_call_done(call, &keep_alive): the response is complete and
+ *     consumed; the connection may read its next request if keep_alive.
+ *
+ * Nothing here blocks, logs to stderr or exits; rows go to the decision log
+ * (layer "inference"). Not thread-safe: one loop thread uses a handle. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "audit/audit.h"
+#include "common/error.h"
+#include "policy/model.h"
+#include "proxy/http.h"
+
+#define WARD_INFERENCE_HOST "inference.local"
+#define WARD_INFERENCE_MAX_REQUEST (32u << 20)	/* request bodies (buffered: model rewrite) */
+#define WARD_INFERENCE_MAX_RESPONSE (8u << 20)	/* non-streamed response bodies */
+#define WARD_INFERENCE_IDLE_MS (120u * 1000)	/* no upstream byte for this long: 504 / cut */
+#define WARD_INFERENCE_TOTAL_MS (900u * 1000)	/* whole request, streaming included */
+#define WARD_INFERENCE_CONNECT_MS (10u * 1000)	/* TCP connect + TLS handshake */
+
+struct ward_tls_upstream;
+
+struct ward_inference_config {
+	const struct ward_policy *policy; /* borrowed; must outlive the handle */
+	const char *hosts_file;		  /* --hosts: names of route backends; NULL: none */
+	const char *upstream_ca;	  /* --upstream-ca for https backends; NULL: none */
+	const char *system_roots;	  /* NULL: WARD_TLS_SYSTEM_ROOTS */
+	struct ward_audit *audit;	  /* borrowed; NULL: no rows */
+	const char *sandbox;		  /* rows' sandbox column (copied) */
+	uint32_t idle_ms;		  /* 0: WARD_INFERENCE_IDLE_MS */
+	uint32_t total_ms;		  /* 0: WARD_INFERENCE_TOTAL_MS */
+	uint32_t connect_ms;		  /* 0: WARD_INFERENCE_CONNECT_MS */
+	uint64_t max_request;		  /* 0: WARD_INFERENCE_MAX_REQUEST */
+	uint64_t max_response;		  /* 0: WARD_INFERENCE_MAX_RESPONSE */
+};
+
+struct ward_inference;
+
+/* Reads every route's key from ward's environment (secure_getenv) and
+ * resolves every backend (hosts file first, then DNS) once. A missing or
+ * empty key variable, an unknown provider, a bad base_url or an unresolvable
+ * backend is an error naming the route ("inference route 'default':
+ * environment variable ANTHROPIC_API_KEY is not set"): ward run exits 125.
+ * A policy without routes gives an empty handle (every call answers 403). */
+int ward_inference_new(const struct ward_inference_config *cfg, struct ward_inference **ret,
+		       struct ward_error *err);
+/* Wipes the keys. NULL is fine. */
+void ward_inference_free(struct ward_inference *inf);
+
+/* Is host (normalised, as http.h gives it) inference.local? */
+bool ward_inference_is_host(const char *host);
+
+/* The environment variables holding keys (distinct, in route order): the
+ * sandbox must not see them (ward_inference_hook overrides each). */
+size_t ward_inference_n_key_envs(const struct ward_inference *inf);
+const char *ward_inference_key_env(const struct ward_inference *inf, size_t i);
+
+/* Tokens accounted so far (prompt + completion, every route) and the budget
+ * (0: none). */
+uint64_t ward_inference_spent(const struct ward_inference *inf);
+uint64_t ward_inference_budget(const struct ward_inference *inf);
+
+/* --- one request --------------------------------------------------------- */
+
+/* Who is asking, as the proxy identified the connection (kernel identity). */
+struct ward_inference_client {
+	bool known;		/* the kernel had a record for this connection */
+	const char *binary;	/* NULL when unknown */
+	const char *sha256;	/* TOFU hash, NULL when none */
+	int32_t pid;
+	bool tofu_failed;	/* the binary failed its integrity check: refuse */
+	bool tls;		/* the client reached ward over TLS (rows' protocol) */
+};
+
+struct ward_inference_call;
+
+/* Start a call for a parsed request head (origin or absolute form, host
+ * inference.local). head's spans are copied: the parser may be reset after.
+ * Requests ward answers itself (GET /v1/models, refusals) have their answer
+ * ready once the body is consumed. NULL + errno (ENOMEM) on failure. */
+struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
+						    const struct ward_inference_client *who,
+						    const struct ward_http_head *head);
+/* Closes the upstream socket. A call freed before it is done logs its row
+ * with the status it had ("client gone"). NULL is fine. */
+void ward_inference_call_free(struct ward_inference_call *call);
+
+/* Request body bytes as they arrive. 0: all consumed, more expected; 1: the
+ * body is complete (*ret_consumed bytes were part of it; the rest belongs to
+ * the next request). Never negative: a malformed or oversized body becomes
+ * the call's answer (400 / 413) and 1. */
+int ward_inference_call_feed(struct ward_inference_call *call, const char *data, size_t len,
+			     size_t *ret_consumed);
+
+/* The upstream socket (-1 when none) and the epoll events it waits for
+ * (EPOLLIN / EPOLLOUT; 0 while it waits for the client to drain output). The
+ * fd may change between calls (connect retries): re-check after every call. */
+int ward_inference_call_fd(const struct ward_inference_call *call);
+uint32_t ward_inference_call_events(const struct ward_inference_call *call);
+/* Drive the upstream leg after events on its fd (0: just make progress, e.g.
+ * after the client drained output). */
+void ward_inference_call_io(struct ward_inference_call *call, uint32_t events);
+
+/* Bytes for the client, in order. peek returns how many are ready (0: none
+ * now) and where; consume drops n of them once the proxy took them. */
+size_t ward_inference_call_peek(const struct ward_inference_call *call, const char **ret_data);
+void ward_inference_call_consume(struct ward_inference_call *call, size_t n);
+
+/* Monotonic ns at which ward_inference_call_timeout() must run (0: none). */
+uint64_t ward_inference_call_deadline(const struct ward_inference_call *call);
+void ward_inference_call_timeout(struct ward_inference_call *call);
+
+/* True once the response is complete and all of it was consumed.
+ * *ret_keep_alive: the client connection may carry the next request. */
+bool ward_inference_call_done(const struct ward_inference_call *call, bool *ret_keep_alive);
+/* The call cannot continue (the response was cut after its head was sent):
+ * the proxy closes the client connection once the output is consumed. */
+bool ward_inference_call_failed(const struct ward_inference_call *call);

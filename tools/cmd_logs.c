@@ -12,11 +12,12 @@
 #include <time.h>
 
 #include "audit/audit.h"
+#include "audit/ocsf.h"
 #include "commands.h"
 #include "common/util.h"
 
 static const char logs_usage[] =
-	"Usage: ward logs [--log DB] [--json] [--follow] [--layer L] [--action A]\n"
+	"Usage: ward logs [--log DB] [--json|--ocsf] [--follow] [--layer L] [--action A]\n"
 	"                 [--binary B] [--host H] [--sandbox ID] [--since T]\n"
 	"\n"
 	"Print the rows of ward's decision log in the order they were written: every\n"
@@ -31,6 +32,10 @@ static const char logs_usage[] =
 	"                  layer, action, binary, binary_sha256, pid, host, ip, port,\n"
 	"                  protocol, method, path, rule, reason, policy_rev, hash;\n"
 	"                  absent values are null\n"
+	"  --ocsf          one OCSF 1.1 event per line for SIEMs: Network Activity\n"
+	"                  (4001), HTTP Activity (4002) for l7/inference rows, File\n"
+	"                  System Activity (1001), Process Activity (1007) for\n"
+	"                  lifecycle rows (docs/audit.md, 'OCSF export')\n"
 	"  -f, --follow    after the matching rows, keep printing new ones as they are\n"
 	"                  written (polled every 200 ms) until interrupted\n"
 	"  --layer L       only this layer: kernel, nft, proxy, l7, dns, inference, fs,\n"
@@ -72,6 +77,7 @@ struct counts {
 
 struct logs_state {
 	bool json;
+	bool ocsf;
 	bool header_done;
 	int64_t last_id;
 	uint64_t rows;
@@ -238,7 +244,9 @@ static int on_row(const struct ward_audit_row *r, void *userdata)
 	s->last_id = r->id;
 	s->rows++;
 	count_row(s, r);
-	if (s->json)
+	if (s->ocsf)
+		ward_ocsf_print(stdout, r);
+	else if (s->json)
 		print_json(r);
 	else
 		print_table_row(s, r);
@@ -259,10 +267,11 @@ __attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
 
 int cmd_logs(int argc, char **argv)
 {
-	enum { O_LOG = 256, O_JSON, O_LAYER, O_ACTION, O_BINARY, O_HOST, O_SANDBOX, O_SINCE };
+	enum { O_LOG = 256, O_JSON, O_OCSF, O_LAYER, O_ACTION, O_BINARY, O_HOST, O_SANDBOX, O_SINCE };
 	static const struct option opts[] = {
 		{ "log", required_argument, NULL, O_LOG },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "ocsf", no_argument, NULL, O_OCSF },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "layer", required_argument, NULL, O_LAYER },
 		{ "action", required_argument, NULL, O_ACTION },
@@ -289,6 +298,9 @@ int cmd_logs(int argc, char **argv)
 			break;
 		case O_JSON:
 			s.json = true;
+			break;
+		case O_OCSF:
+			s.ocsf = true;
 			break;
 		case 'f':
 			follow = true;
@@ -359,7 +371,7 @@ int cmd_logs(int argc, char **argv)
 		fprintf(stderr, "ward logs: %s\n", err.msg);
 		return 1;
 	}
-	if (!s.json)
+	if (!s.json && !s.ocsf)
 		print_summary(&s);
 	return 0;
 }

@@ -20,6 +20,10 @@ static const char usage_policy[] =
 	"Subcommands:\n"
 	"  check FILE...            validate policies, report every problem\n"
 	"  compile FILE [--json]    print the compiled form of one policy\n"
+	"  explain FILE --binary B --host H --port P [--method M --path P] [--json]\n"
+	"                           the decision for one request, and why\n"
+	"  suggest [--log DB] [--sandbox ID] [--since T] [-o FILE]\n"
+	"                           a policy that allows what the decision log observed\n"
 	"\n"
 	"Run 'ward policy SUBCOMMAND --help' for details.\n";
 
@@ -290,6 +294,10 @@ int cmd_policy(int argc, char **argv)
 		return policy_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "compile"))
 		return policy_compile(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "explain"))
+		return cmd_policy_explain(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "suggest"))
+		return cmd_policy_suggest(argc - 1, argv + 1);
 	fprintf(stderr, "ward policy: unknown subcommand '%s'\n%s", argv[1], usage_policy);
 	return 2;
 }

@@ -23,9 +23,19 @@ static const char usage[] =
 	"  policy check FILE...   validate policies (errors as FILE:LINE:COL: message)\n"
 	"  policy compile FILE [--json]\n"
 	"                         print the compiled form\n"
-	"  logs [--log DB] [--json] [--follow] [--layer L] [--action A] [--binary B]\n"
+	"  policy explain FILE --binary B --host H --port P [--method M --path P]\n"
+	"                         the decision for one request and the rule that made it\n"
+	"  policy suggest --log DB [--sandbox ID] [--since T] [-o FILE]\n"
+	"                         a policy that allows what the log observed\n"
+	"  logs [--log DB] [--json|--ocsf] [--follow] [--layer L] [--action A] [--binary B]\n"
 	"       [--host H] [--sandbox ID] [--since T]\n"
 	"                         print decision-log rows, with a summary per layer\n"
+	"  replay --policy FILE [--log DB] [--json] [--sandbox ID] [--since T]\n"
+	"                         report the logged decisions another policy would change\n"
+	"  audit verify [--log DB] [--json]\n"
+	"                         check the decision log's hash chain\n"
+	"  audit prune --retain AGE|SIZE [--log DB]\n"
+	"                         delete old rows, keep the chain verifiable\n"
 	"  doctor [--json] [--cleanup]\n"
 	"                         report which kernel features ward can use here;\n"
 	"                         --cleanup removes what a crashed ward left behind\n"
@@ -43,6 +53,8 @@ int main(int argc, char **argv)
 		{ "policy", cmd_policy },
 		{ "logs", cmd_logs },
 		{ "doctor", cmd_doctor },
+		{ "audit", cmd_audit },
+		{ "replay", cmd_replay },
 	};
 	int i = 1;
 

@@ -32,7 +32,7 @@ asan:
 	@$(MAKE) BUILD=build-asan CMAKE_FLAGS="-DWARD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug" check
 
 bench: build
-	@for b in tools/bench/*.sh; do echo "== $$b"; bash $$b $(BUILD)/ward || exit 1; done
+	@for b in tools/bench/*.sh; do echo "== $$b"; WARD=$(CURDIR)/$(BUILD)/ward BUILD=$(BUILD) bash $$b || exit 1; done
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -81,13 +81,20 @@ static __always_inline __u8 read_path(char *dst, const char *src)
 static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u8 op, int p1,
 				    int p2, int dfd1, int dfd2, int fl, __u64 fixed_flags)
 {
-	__u64 id, flags = fixed_flags;
+	__u64 id, flags = fixed_flags, a[6];
 	struct ward_fs_event *ev;
 	__u32 zero = 0;
 	__u8 f;
 
 	if (bpf_get_current_cgroup_id() != cgroup_id)
 		return 0;
+	/* the verifier wants constant offsets into ctx: copy the arguments once */
+	a[0] = ctx->args[0];
+	a[1] = ctx->args[1];
+	a[2] = ctx->args[2];
+	a[3] = ctx->args[3];
+	a[4] = ctx->args[4];
+	a[5] = ctx->args[5];
 	ev = bpf_map_lookup_elem(&scratch, &zero);
 	if (!ev)
 		return 0;
@@ -101,21 +108,21 @@ static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u8 
 	ev->dev = 0;
 	ev->ino = 0;
 	ev->ts_ns = bpf_ktime_get_ns();
-	ev->dirfd = dfd1 >= 0 ? (__s32)ctx->args[dfd1] : WARD_FS_AT_FDCWD;
-	ev->dirfd2 = dfd2 >= 0 ? (__s32)ctx->args[dfd2] : WARD_FS_AT_FDCWD;
+	ev->dirfd = dfd1 >= 0 ? (__s32)a[dfd1] : WARD_FS_AT_FDCWD;
+	ev->dirfd2 = dfd2 >= 0 ? (__s32)a[dfd2] : WARD_FS_AT_FDCWD;
 	if (fl >= 0)
-		flags = ctx->args[fl];
+		flags = a[fl];
 	if (op == WARD_FS_OP_OPENAT2) {
 		/* struct open_how starts with the u64 flags */
 		flags = 0;
-		bpf_probe_read_user(&flags, sizeof(flags), (const void *)ctx->args[2]);
+		bpf_probe_read_user(&flags, sizeof(flags), (const void *)a[2]);
 	}
 	ev->oflags = flags;
 	ev->access = ward_fs_access(op, flags);
-	f = read_path(ev->path, (const char *)ctx->args[p1]);
+	f = read_path(ev->path, (const char *)a[p1]);
 	ev->path2[0] = '\0';
 	if (p2 >= 0) {
-		__u8 f2 = read_path(ev->path2, (const char *)ctx->args[p2]);
+		__u8 f2 = read_path(ev->path2, (const char *)a[p2]);
 
 		if (f2 & WARD_FS_EV_TRUNCATED)
 			f |= WARD_FS_EV_TRUNCATED2;

@@ -24,6 +24,7 @@
 
 #include "common/cleanup.h"
 #include "enforcer/cgroup.h"
+#include "enforcer/fs_protect.h" /* filesystem layer: fs.protect */
 #include "enforcer/landlock.h"
 
 static void setf(struct ward_feature *f, bool ok, const char *fmt, ...)
@@ -289,6 +290,12 @@ static void probe_userns(struct ward_feature *f)
 		*nl = '\0';
 }
 
+/* --- filesystem layer (fs_protect.h): the mechanism `ward run` would pick */
+static void probe_fs_protect(struct ward_feature *f)
+{
+	f->available = ward_fs_protect_probe(f->detail, sizeof(f->detail)) != WARD_FS_MECH_NONE;
+}
+
 int ward_features_probe(struct ward_feature *ret, int max)
 {
 	static const struct {
@@ -317,6 +324,7 @@ int ward_features_probe(struct ward_feature *ret, int max)
 		{ "bpf.kprobe", "not used: listed for comparison", false, probe_kprobe, 0 },
 		{ "nftables", "sandbox netns firewall with NFLOG", false, probe_nftables, 0 },
 		{ "fanotify.perm", "per-binary protected paths (blocking)", false, probe_fanotify, 0 },
+		{ "fs.protect", "mechanism enforcing protected paths", false, probe_fs_protect, 0 },
 	};
 	int n = 0;
 

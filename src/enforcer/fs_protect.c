@@ -302,9 +302,27 @@ static int cmp_mark(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+/* Expected to fail where BPF LSM is not loadable: no verifier noise then. */
+static struct fs_lsm_bpf *lsm_load_quietly(void)
+{
+	libbpf_print_fn_t old = libbpf_set_print(quiet);
+	struct fs_lsm_bpf *skel = fs_lsm_bpf__open_and_load();
+
+	libbpf_set_print(old);
+	return skel;
+}
+
 static bool lsm_try_load(struct ward_fs_protect *fp)
 {
-	struct fs_lsm_bpf *skel = fs_lsm_bpf__open_and_load();
+	struct fs_lsm_bpf *skel = lsm_load_quietly();
 
 	if (!skel)
 		return false;
@@ -314,7 +332,7 @@ static bool lsm_try_load(struct ward_fs_protect *fp)
 
 enum ward_fs_mechanism ward_fs_protect_probe(char *detail, size_t len)
 {
-	struct fs_lsm_bpf *skel = fs_lsm_bpf__open_and_load();
+	struct fs_lsm_bpf *skel = lsm_load_quietly();
 	struct bpf_link *l = skel ? bpf_program__attach(skel->progs.ward_file_open) : NULL;
 	int fd;
 
@@ -540,6 +558,8 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 	pid_t tid = m->pid;
 	int root = -1;
 
+	path[0] = binary[0] = '\0';
+
 	inside = in_sandbox(fp, tid, &known_cg);
 	/* a process whose cgroup cannot be read has exited: nothing to let through */
 	if (!known_cg)
@@ -557,6 +577,11 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 		}
 	}
 	v = ward_fs_protect_decide(inside, root, exe_known, exe_ok, &why);
+	/* named while the opener is still blocked: a short-lived process is gone
+	 * right after the answer */
+	if ((v == WARD_FS_DENY || why == WARD_FS_WHY_NAMED) &&
+	    (!exe_known || ward_fs_exe_path(tid, dev, ino, binary, sizeof(binary)) < 0))
+		binary[0] = '\0';
 	if (v == WARD_FS_DENY) {
 		uint64_t now = ward_mono_ns();
 		__u32 key = (__u32)tid;
@@ -570,14 +595,11 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 		;
 	if (v == WARD_FS_DENY) {
 		fp->n_denied++;
-		if (!exe_known || ward_fs_exe_path(tid, dev, ino, binary, sizeof(binary)) < 0)
-			binary[0] = '\0';
 		log_decision(fp, true, tid, binary[0] ? binary : NULL, path,
 			     &fp->roots[root >= 0 ? root : 0], m->mask & FAN_OPEN_EXEC_PERM, why, 0);
 	} else if (why == WARD_FS_WHY_NAMED) {
 		fp->n_allowed++;
-		if (first_allow(fp, (uint32_t)root, dev, ino) &&
-		    ward_fs_exe_path(tid, dev, ino, binary, sizeof(binary)) == 0)
+		if (first_allow(fp, (uint32_t)root, dev, ino) && binary[0])
 			log_decision(fp, false, tid, binary, path, &fp->roots[root],
 				     m->mask & FAN_OPEN_EXEC_PERM, why, 0);
 	}

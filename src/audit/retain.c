@@ -217,9 +217,10 @@ static int pick_cut(sqlite3 *db, const struct ward_audit_retain *rt, uint64_t no
 	}
 	if (rt->max_bytes && bytes > rt->max_bytes && max_id >= min_id) {
 		uint64_t rows = (uint64_t)(max_id - min_id + 1);
-		/* rows in proportion to the bytes allowed; 10% margin for the
-		 * indexes and pages that are not filled. */
-		uint64_t keep = (uint64_t)((double)rows * (double)rt->max_bytes / (double)bytes * 0.9);
+		/* rows in proportion to the bytes allowed, down to 75% of the
+		 * limit: room for what indexes and half-filled pages add after
+		 * VACUUM, and hysteresis so a busy log is not pruned on every run. */
+		uint64_t keep = (uint64_t)((double)rows * (double)rt->max_bytes / (double)bytes * 0.75);
 		int64_t c = max_id - (int64_t)keep;
 
 		if (c > cut)

@@ -18,7 +18,9 @@
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
 #include "proxy/dns_hook.h" /* DNS stub (p3) */
+#include "proxy/cred.h"	      /* credentials (p2, p4) */
 #include "proxy/proxy_hook.h" /* the proxy (p1) */
+#include "proxy/tls.h"	      /* TLS interception (p2, p4) */
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 
@@ -48,10 +50,10 @@ static const char usage_run[] =
 	"                      path (default: the current directory); read-write when\n"
 	"                      the policy says include_workdir: true, else read-only\n"
 	"                      and readable only where the policy's paths allow it\n"
-	"  --hosts FILE        hosts(5) entries for the proxy and DNS stub (reserved:\n"
-	"                      checked, not used yet)\n"
-	"  --upstream-ca FILE  extra CA (PEM) trusted for upstream TLS (reserved:\n"
-	"                      checked, not used yet)\n"
+	"  --hosts FILE        hosts(5) entries for the proxy and DNS stub (names\n"
+	"                      resolved there first)\n"
+	"  --upstream-ca FILE  extra CA (PEM) trusted for upstream TLS, next to the\n"
+	"                      system roots (the proxy verifies every upstream)\n"
 	"  -h, --help          show this help\n"
 	"\n"
 	"CMD is searched in $PATH inside the sandbox. The environment passes through\n"
@@ -131,6 +133,67 @@ static int parse(int argc, char **argv, struct run_args *a)
 	}
 	a->argv = argv + i;
 	return 0;
+}
+
+/* TLS interception and credentials (docs/tls.md): one ephemeral CA per ward
+ * run, its certificate merged with the system roots into a bundle placed over
+ * the system bundle inside the sandbox (clients that ignore the environment
+ * trust it too), the upstream TLS context, and the credential placeholders. */
+struct tls_setup {
+	struct ward_tls_ca *ca;
+	struct ward_tls_upstream *up;
+	struct ward_cred_store *creds;
+	char bundle[PATH_MAX];
+};
+
+static int tls_setup(const struct ward_policy *policy, const char *upstream_ca,
+		     struct tls_setup *t, const char **ret_target, struct ward_error *err)
+{
+	char id[WARD_SANDBOX_ID_LEN + 1];
+	struct ward_tls_ca_opts o = { 0 };
+	struct stat st;
+	int r;
+
+	/* secrets first: a missing one must fail before anything else is set up */
+	r = ward_cred_store_new(policy, &t->creds, err);
+	if (r < 0)
+		return r;
+	/* the command inherits ward's environment: only placeholders may be in it */
+	r = ward_cred_apply_env(t->creds);
+	if (r < 0)
+		return ward_err(err, r, "credential placeholders");
+	r = ward_sandbox_new_id(id);
+	if (r < 0)
+		return ward_err(err, r, "getrandom");
+	o.instance = id;
+	r = ward_tls_ca_new(&o, &t->ca, err);
+	if (r < 0)
+		return ward_err_prefix(err, "TLS CA");
+	r = ward_tls_upstream_new(NULL, upstream_ca, &t->up, err);
+	if (r < 0)
+		return ward_err_prefix(err, "upstream TLS");
+	if (mkdir("/run/ward", 0755) < 0 && errno != EEXIST)
+		return ward_err(err, -errno, "mkdir /run/ward");
+	snprintf(t->bundle, sizeof(t->bundle), "/run/ward/ca-%s.pem", id);
+	r = ward_tls_write_bundle(t->ca, NULL, t->bundle, err);
+	if (r < 0) {
+		t->bundle[0] = '\0';
+		return ward_err_prefix(err, "CA bundle");
+	}
+	/* over the system bundle when the host has one (a bound /etc needs the
+	 * target to exist), else a path of ward's own */
+	*ret_target = lstat(WARD_TLS_SYSTEM_ROOTS, &st) == 0 ? WARD_TLS_SYSTEM_ROOTS
+							      : WARD_TLS_BUNDLE_SANDBOX_PATH;
+	return 0;
+}
+
+static void tls_teardown(struct tls_setup *t)
+{
+	if (t->bundle[0])
+		unlink(t->bundle);
+	ward_cred_store_free(t->creds);
+	ward_tls_upstream_free(t->up);
+	ward_tls_ca_free(t->ca);
 }
 
 static int check_file(const char *opt, const char *path)
@@ -229,8 +292,10 @@ int cmd_run(int argc, char **argv)
 	/* --- DNS stub (src/proxy/dns_hook.h): the sandbox's /etc/resolv.conf names
 	 * 127.0.0.53, which the egress programs send to the stub on the veth. */
 	struct ward_dns_run dns = { .audit = audit, .policy = policy, .net = &net, .egress = &egress };
-	struct ward_mount_file files[1];
+	struct ward_mount_file files[2];
 	size_t n_files = 0;
+	struct tls_setup tls = { 0 };
+	const char *bundle_target = NULL;
 	if (policy->n_net || policy->n_routes) {
 		const char *resolv;
 
@@ -240,13 +305,22 @@ int cmd_run(int argc, char **argv)
 			return WARD_EXIT_SETUP;
 		}
 		files[n_files++] = (struct ward_mount_file){ resolv, WARD_DNS_RESOLV_CONF_TARGET };
+		if (tls_setup(policy, a.upstream_ca, &tls, &bundle_target, &err) < 0) {
+			fprintf(stderr, "ward: %s\n", err.msg);
+			tls_teardown(&tls);
+			ward_audit_close(audit);
+			return WARD_EXIT_SETUP;
+		}
+		files[n_files++] = (struct ward_mount_file){ tls.bundle, bundle_target };
 	}
 	/* --- end DNS stub */
 	/* --- the proxy (src/proxy/proxy_hook.h): listens on the veth's host side
 	 * before the command runs, identifies clients through the egress maps and
 	 * sets HTTP_PROXY & co. for the command. */
 	struct ward_proxy_run proxy = { .audit = audit, .log_path = log, .policy = policy,
-					.net = &net, .egress = &egress, .hosts_file = a.hosts };
+					.net = &net, .egress = &egress, .hosts_file = a.hosts,
+					.tls_ca = tls.ca, .tls_upstream = tls.up,
+					.creds = tls.creds, .bundle_path = bundle_target };
 	/* --- end proxy */
 	/* --- filesystem layer (src/enforcer/fs_hook.h): denials logged, protected
 	 * paths. Prepared before the sandbox exists so its init holds the fanotify
@@ -294,6 +368,7 @@ int cmd_run(int argc, char **argv)
 	ward_dns_run_finish(&dns); /* DNS stub: stop before the egress maps go */
 	ward_egress_run_finish(&egress); /* eBPF egress layer: drain events, detach */
 	ward_netns_run_finish(&net); /* network layer: drain NFLOG rows, delete the veth pair */
+	tls_teardown(&tls);	     /* after the proxy: it used the CA and the store */
 	ward_fs_run_finish(&fsl); /* filesystem layer: the sandbox is gone; drain, close */
 	if (r < 0 || (status == WARD_EXIT_SETUP && err.msg[0])) {
 		fprintf(stderr, "ward: %s\n", err.msg);

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,39 @@
 #include "proxy/sni.h"
 #include "proxy/ssrf.h"
 #include "proxy/proxy_internal.h"
+#include "proxy/tls.h"
 
 /* Reasons are one-line texts in fixed buffers: cutting a long host name short is fine. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-static void set_deadline(struct conn *c, uint32_t ms)
+void conn_set_deadline(struct conn *c, uint32_t ms)
 {
 	c->deadline = ms ? ward_mono_ns() + (uint64_t)ms * 1000000ull : 0;
+}
+
+static void set_deadline(struct conn *c, uint32_t ms)
+{
+	conn_set_deadline(c, ms);
+}
+
+/* Plain tunnels move bytes with splice(2): socket -> pipe -> socket, no copy
+ * through user space. Without pipes (fd limit) the buffers do it. */
+static void tunnel_pipes(struct conn *c)
+{
+	if (c->ctls || c->utls || c->pipe_cu[0] >= 0)
+		return;
+	if (pipe2(c->pipe_cu, O_NONBLOCK | O_CLOEXEC) < 0) {
+		c->pipe_cu[0] = c->pipe_cu[1] = -1;
+		return;
+	}
+	if (pipe2(c->pipe_uc, O_NONBLOCK | O_CLOEXEC) < 0) {
+		close(c->pipe_cu[0]);
+		close(c->pipe_cu[1]);
+		c->pipe_cu[0] = c->pipe_cu[1] = c->pipe_uc[0] = c->pipe_uc[1] = -1;
+		return;
+	}
+	fcntl(c->pipe_cu[1], F_SETPIPE_SZ, PIPE_BUF_SZ);
+	fcntl(c->pipe_uc[1], F_SETPIPE_SZ, PIPE_BUF_SZ);
 }
 
 static void finish_entry(struct conn *c)
@@ -34,6 +61,19 @@ static void finish_entry(struct conn *c)
 		proxy_conn_close(c);
 	else
 		proxy_conn_update(c);
+}
+
+void conn_close_upstream(struct conn *c)
+{
+	if (c->ufd < 0)
+		return;
+	ward_tls_free(c->utls);
+	c->utls = NULL;
+	c->u_tls_ev = 0;
+	epoll_ctl(c->px->epfd, EPOLL_CTL_DEL, c->ufd, NULL);
+	close(c->ufd);
+	c->ufd = -1;
+	c->ev_u = 0;
 }
 
 static void respond(struct conn *c, char *resp, size_t len)
@@ -49,10 +89,7 @@ static void respond(struct conn *c, char *resp, size_t len)
 	c->close_after = true;
 	c->state = S_CLOSING;
 	set_deadline(c, 5000);
-	if (c->ufd >= 0) {
-		close(c->ufd);
-		c->ufd = -1;
-	}
+	conn_close_upstream(c);
 }
 
 void conn_fail(struct conn *c, int status, const char *error, const char *reason)
@@ -132,6 +169,7 @@ static void connected(struct conn *c)
 	switch (c->after) {
 	case AFTER_TUNNEL_CONNECT:
 		c->speaks_http = false;
+		tunnel_pipes(c);
 		buf_append(&c->to_c, established, sizeof(established) - 1);
 		/* bytes the client sent after the CONNECT head belong to the tunnel */
 		if (c->from_c.len)
@@ -140,14 +178,23 @@ static void connected(struct conn *c)
 		break;
 	case AFTER_TUNNEL_RAW:
 		c->speaks_http = false;
+		tunnel_pipes(c);
 		if (c->from_c.len)
 			buf_append(&c->to_u, c->from_c.data + c->from_c.off, c->from_c.len);
 		c->from_c.len = c->from_c.off = 0;
 		break;
 	case AFTER_HTTP:
+		if (c->intercept) {
+			/* a new upstream connection under an intercepted one: TLS again */
+			tls_intercept_begin(c);
+			break;
+		}
 		c->state = S_HTTP;
 		set_deadline(c, c->px->lim.idle_http_ms);
 		http_upstream_ready(c);
+		break;
+	case AFTER_INTERCEPT:
+		tls_intercept_begin(c);
 		break;
 	}
 }
@@ -326,23 +373,41 @@ void conn_decided_connect(struct conn *c)
 	fill_request(c, &req);
 	if (tofu_denied(c, "proxy", &req))
 		return;
+	if (!strcmp(c->host, WARD_INFERENCE_HOST) && ward_inference_handle &&
+	    c->px->cfg.tls_ca && c->after != AFTER_TUNNEL_RAW) {
+		/* https://inference.local: ward is the server, nothing upstream */
+		tls_intercept_local(c);
+		return;
+	}
 	ward_decide(c->px->cfg.policy, &req, &c->v);
 	if (c->v.action == WARD_ACTION_DENY) {
 		conn_deny(c, "proxy", &req, &c->v, NULL);
 		return;
 	}
-	if (c->v.inspect && !c->px->cfg.tls_ca) {
+	if (c->v.inspect && c->px->cfg.tls_ca && c->px->cfg.tls_upstream &&
+	    (c->after == AFTER_TUNNEL_CONNECT || !strcmp(c->protocol, "tls"))) {
+		/* protocol: rest over TLS: terminate it and decide request by request */
+		c->after = AFTER_INTERCEPT;
+		proxy_row(c, "proxy", "allow", NULL, NULL, c->v.rule_name,
+			  "tls intercepted: protocol rest, requests decided one by one");
+		conn_start_upstream(c);
+		return;
+	}
+	if (c->v.inspect) {
 		/* L7 rules cannot be enforced on bytes ward cannot read: fail closed */
 		struct ward_net_verdict v = c->v;
+		bool no_ca = !c->px->cfg.tls_ca || !c->px->cfg.tls_upstream;
 
 		v.action = WARD_ACTION_DENY;
 		v.failed = WARD_FAILED_HOST;
 		v.closest = v.policy;
 		snprintf(v.why, sizeof(v.why), "endpoint %s is protocol: rest",
 			 v.endpoint->host);
-		snprintf(v.hint, sizeof(v.hint), "run ward with TLS interception available");
+		snprintf(v.hint, sizeof(v.hint), no_ca ? "run ward with TLS interception available"
+						       : "speak HTTP or TLS to this endpoint");
 		conn_deny(c, "proxy", &req, &v,
-			  "protocol: rest needs TLS interception, which is not available");
+			  no_ca ? "protocol: rest needs TLS interception, which is not available"
+				: "protocol: rest endpoint reached with neither HTTP nor TLS");
 		return;
 	}
 	proxy_row(c, "proxy", "allow", NULL, NULL, c->v.rule_name, c->v.reason);
@@ -469,6 +534,20 @@ void conn_timeout(struct conn *c)
 			  c->v.rule_name, "upstream connect timeout");
 		conn_fail(c, 504, "upstream_timeout", "upstream connect timeout");
 		break;
+	case S_TLS_UP:
+		proxy_row(c, c->intercept ? "l7" : "proxy", "deny", NULL, NULL, c->v.rule_name,
+			  "TLS handshake with the upstream timed out");
+		conn_fail(c, 504, "upstream_timeout", "TLS handshake with the upstream timed out");
+		break;
+	case S_TLS_CLIENT:
+		proxy_row(c, "proxy", "deny", NULL, NULL, c->v.rule_name,
+			  "TLS handshake with the client timed out (client rejected ward CA?)");
+		c->dead = true;
+		break;
+	case S_IDENT:
+		/* the hash is still being computed: keep waiting (the worker answers) */
+		set_deadline(c, 1000);
+		break;
 	case S_HTTP:
 		if (c->phase == H_WAIT_RESP)
 			conn_fail(c, 504, "upstream_timeout", "upstream response timeout");
@@ -486,8 +565,10 @@ void conn_timeout(struct conn *c)
 	finish_entry(c);
 }
 
-static int read_into(int fd, struct buf *b, bool *eof)
+int conn_read_side(struct conn *c, bool upstream, struct buf *b, bool *eof)
 {
+	struct ward_tls *t = upstream ? c->utls : c->ctls;
+	int fd = upstream ? c->ufd : c->cfd;
 	ssize_t n;
 
 	if (b->off && b->off + b->len == CONN_BUF) {
@@ -496,6 +577,14 @@ static int read_into(int fd, struct buf *b, bool *eof)
 	}
 	if (!buf_space(b))
 		return 0;
+	if (t) {
+		n = tls_side_read(c, upstream, b->data + b->off + b->len, buf_space(b));
+		if (n > 0)
+			b->len += (size_t)n;
+		else if (n == -EPIPE)
+			*eof = true;
+		return n == -EPIPE ? 0 : (int)n;
+	}
 	n = read(fd, b->data + b->off + b->len, buf_space(b));
 	if (n > 0) {
 		b->len += (size_t)n;
@@ -508,18 +597,98 @@ static int read_into(int fd, struct buf *b, bool *eof)
 	return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 }
 
-static int write_from(int fd, struct buf *b)
+int conn_write_side(struct conn *c, bool upstream, struct buf *b)
 {
+	struct ward_tls *t = upstream ? c->utls : c->ctls;
+	int fd = upstream ? c->ufd : c->cfd;
 	ssize_t n;
 
 	if (!b->len)
 		return 0;
+	if (t) {
+		n = tls_side_write(c, upstream, b->data + b->off, b->len);
+		if (n > 0)
+			buf_consume(b, (size_t)n);
+		return (int)n;
+	}
 	n = send(fd, b->data + b->off, b->len, MSG_NOSIGNAL);
 	if (n > 0) {
 		buf_consume(b, (size_t)n);
 		return (int)n;
 	}
 	return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+}
+
+static int read_into(struct conn *c, bool upstream, struct buf *b, bool *eof)
+{
+	return conn_read_side(c, upstream, b, eof);
+}
+
+static int write_from(struct conn *c, bool upstream, struct buf *b)
+{
+	return conn_write_side(c, upstream, b);
+}
+
+/* One direction of a plain tunnel: src -> pipe -> dst. Bytes still in the
+ * buffer (the CONNECT reply, bytes read while sniffing) go out first. */
+static int splice_dir(struct conn *c, int src, int dst, int p[2], size_t *in_pipe,
+		      struct buf *pending, bool *src_eof, bool can_read)
+{
+	ssize_t n;
+
+	if (pending->len) {
+		n = send(dst, pending->data + pending->off, pending->len, MSG_NOSIGNAL);
+		if (n > 0)
+			buf_consume(pending, (size_t)n);
+		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (pending->len)
+			return 0;
+	}
+	if (can_read && !*src_eof && *in_pipe < PIPE_BUF_SZ) {
+		n = splice(src, NULL, p[1], NULL, PIPE_BUF_SZ - *in_pipe,
+			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			*in_pipe += (size_t)n;
+			set_deadline(c, c->px->lim.idle_tunnel_ms);
+		} else if (n == 0) {
+			*src_eof = true;
+		} else if (errno != EAGAIN && errno != EINTR) {
+			return -errno;
+		}
+	}
+	if (*in_pipe) {
+		n = splice(p[0], NULL, dst, NULL, *in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0)
+			*in_pipe -= (size_t)n;
+		else if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+static void splice_event(struct conn *c, bool upstream, uint32_t events)
+{
+	bool rd = events & (EPOLLIN | EPOLLHUP | EPOLLERR);
+
+	/* the readable side feeds the other; the writable side drains what waits for it */
+	if (splice_dir(c, c->cfd, c->ufd, c->pipe_cu, &c->in_cu, &c->to_u, &c->c_eof,
+		       !upstream && rd) < 0 ||
+	    splice_dir(c, c->ufd, c->cfd, c->pipe_uc, &c->in_uc, &c->to_c, &c->u_eof,
+		       upstream && rd) < 0) {
+		c->dead = true;
+		return;
+	}
+	if (c->c_eof && !c->to_u.len && !c->in_cu && !c->u_shut) {
+		shutdown(c->ufd, SHUT_WR);
+		c->u_shut = true;
+	}
+	if (c->u_eof && !c->to_c.len && !c->in_uc && !c->c_shut) {
+		shutdown(c->cfd, SHUT_WR);
+		c->c_shut = true;
+	}
+	if (c->u_shut && c->c_shut)
+		c->dead = true;
 }
 
 void conn_pump(struct conn *c)
@@ -554,71 +723,115 @@ void conn_pump(struct conn *c)
 		if (c->c_eof && c->state != S_HEAD)
 			c->dead = true;
 		break;
+	case S_IDENT:
+	case S_TLS_UP:
+	case S_TLS_CLIENT:
+		break;
 	}
+}
+
+static int read_upstream(struct conn *c)
+{
+	int r = read_into(c, true, &c->to_c, &c->u_eof);
+
+	if (r < 0) {
+		c->u_eof = true;
+		if (c->state == S_TUNNEL)
+			c->dead = true;
+	} else if (r > 0 && c->state == S_HTTP) {
+		/* read_into may have compacted: the new bytes are the last r */
+		http_upstream_data(c, c->to_c.data + c->to_c.off + c->to_c.len - r, (size_t)r);
+	}
+	if (r > 0)
+		set_deadline(c, c->state == S_TUNNEL ? c->px->lim.idle_tunnel_ms
+						     : c->px->lim.idle_http_ms);
+	return r;
+}
+
+static void read_client(struct conn *c)
+{
+	struct buf *dst = c->state == S_TUNNEL ? &c->to_u : &c->from_c;
+	int r = read_into(c, false, dst, &c->c_eof);
+
+	if (r < 0) {
+		c->c_eof = true;
+		c->dead = true;
+	}
+	if (r > 0 && c->state == S_TUNNEL)
+		set_deadline(c, c->px->lim.idle_tunnel_ms);
 }
 
 void conn_event(struct conn *c, bool upstream, uint32_t events)
 {
 	int r;
 
+	if (c->state == S_TLS_UP || c->state == S_TLS_CLIENT) {
+		tls_step(c);
+		finish_entry(c);
+		return;
+	}
+	if (c->state == S_IDENT) {
+		finish_entry(c);
+		return;
+	}
+	if (c->state == S_TUNNEL && c->pipe_cu[0] >= 0) {
+		splice_event(c, upstream, events);
+		finish_entry(c);
+		return;
+	}
 	if (upstream) {
 		if (c->state == S_CONNECT) {
 			check_connect(c);
 			finish_entry(c);
 			return;
 		}
-		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-			size_t before = c->to_c.off + c->to_c.len;
-
-			r = read_into(c->ufd, &c->to_c, &c->u_eof);
-			if (r < 0) {
-				c->u_eof = true;
-				if (c->state == S_TUNNEL)
-					c->dead = true;
-			} else if (r > 0 && c->state == S_HTTP) {
-				/* read_into may have compacted: the new bytes are the last r */
-				(void)before;
-				http_upstream_data(c, c->to_c.data + c->to_c.off + c->to_c.len - r,
-						   (size_t)r);
-			}
-			if (r > 0)
-				set_deadline(c, c->state == S_TUNNEL ? c->px->lim.idle_tunnel_ms
-								     : c->px->lim.idle_http_ms);
-		}
-		if (!c->dead && (events & EPOLLOUT) && c->ufd >= 0) {
-			r = write_from(c->ufd, &c->to_u);
+		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) || c->utls)
+			r = read_upstream(c);
+		if (!c->dead && (events & EPOLLOUT || c->utls) && c->ufd >= 0) {
+			r = write_from(c, true, &c->to_u);
 			if (r < 0)
 				c->dead = true;
 		}
 	} else {
-		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-			struct buf *dst = c->state == S_TUNNEL ? &c->to_u : &c->from_c;
-
-			r = read_into(c->cfd, dst, &c->c_eof);
-			if (r < 0) {
-				c->c_eof = true;
-				c->dead = true;
-			}
-			if (r > 0 && c->state == S_TUNNEL)
-				set_deadline(c, c->px->lim.idle_tunnel_ms);
-		}
-		if (!c->dead && (events & EPOLLOUT)) {
-			r = write_from(c->cfd, &c->to_c);
+		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR) || c->ctls)
+			read_client(c);
+		if (!c->dead && (events & EPOLLOUT || c->ctls)) {
+			r = write_from(c, false, &c->to_c);
 			if (r < 0)
 				c->dead = true;
 		}
 	}
-	/* flush what became ready without waiting for another event */
-	if (!c->dead && c->ufd >= 0 && c->state != S_CONNECT && c->to_u.len &&
-	    write_from(c->ufd, &c->to_u) < 0)
-		c->dead = true;
-	if (!c->dead)
-		conn_pump(c);
-	if (!c->dead && c->to_c.len && write_from(c->cfd, &c->to_c) < 0)
-		c->dead = true;
-	if (!c->dead && c->state == S_CLOSING && !c->to_c.len)
-		c->dead = true;
-	if (!c->dead && c->state == S_TUNNEL)
-		conn_pump(c);
+	/* flush what became ready without waiting for another event; TLS sides
+	 * may hold decrypted bytes epoll cannot signal: read them now */
+	for (int round = 0; round < 8 && !c->dead; round++) {
+		bool more = false;
+
+		if (c->ufd >= 0 && c->state != S_CONNECT && c->state != S_RESOLVE && c->to_u.len &&
+		    write_from(c, true, &c->to_u) < 0)
+			c->dead = true;
+		if (!c->dead)
+			conn_pump(c);
+		if (!c->dead && c->to_c.len && write_from(c, false, &c->to_c) < 0)
+			c->dead = true;
+		if (!c->dead && c->state == S_CLOSING && !c->to_c.len)
+			c->dead = true;
+		if (!c->dead && c->state == S_TUNNEL)
+			conn_pump(c);
+		if (c->dead)
+			break;
+		if (c->utls && ward_tls_pending(c->utls) && buf_space(&c->to_c) &&
+		    c->ufd >= 0 && (c->state == S_HTTP || c->state == S_TUNNEL)) {
+			read_upstream(c);
+			more = true;
+		}
+		if (c->ctls && ward_tls_pending(c->ctls) && !c->c_eof &&
+		    buf_space(c->state == S_TUNNEL ? &c->to_u : &c->from_c) &&
+		    (c->state == S_TUNNEL || (c->state == S_HTTP && c->phase != H_WAIT_RESP))) {
+			read_client(c);
+			more = true;
+		}
+		if (!more)
+			break;
+	}
 	finish_entry(c);
 }

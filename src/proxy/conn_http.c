@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "proxy/cred.h"
 #include "proxy/proxy_internal.h"
 
 int http_parsers_init(struct conn *c)
@@ -90,7 +91,7 @@ static int rewrite_head(struct conn *c, const struct ward_http_head *h)
 		fprintf(f, "?%.*s", (int)h->query.len, h->query.p);
 	fputs(" HTTP/1.1\r\n", f);
 	fprintf(f, "Host: %s%s%s", v6 ? "[" : "", c->host, v6 ? "]" : "");
-	if (c->port != 80)
+	if (c->port != (c->intercept ? 443 : 80))
 		fprintf(f, ":%u", c->port);
 	fputs("\r\n", f);
 	for (size_t i = 0; i < h->n_headers; i++) {
@@ -111,7 +112,26 @@ static int rewrite_head(struct conn *c, const struct ward_http_head *h)
 		return -ENOMEM;
 	}
 	r = buf_append(&c->to_u, out, len);
+	explicit_bzero(out, len); /* it may hold an injected credential */
 	free(out);
+	return r;
+}
+
+/* The head with credentials swapped in (cred.h): parsed again, then rewritten
+ * like any other head. Every copy of the secret is wiped after use. */
+static int rewrite_injected(struct conn *c, const struct ward_cred_result *cr)
+{
+	struct ward_http_parser p;
+	size_t used = 0;
+	int r;
+
+	if (ward_http_parser_init(&p, WARD_HTTP_REQUEST, NULL) < 0)
+		return -ENOMEM;
+	r = ward_http_feed(&p, cr->head, cr->head_len, &used);
+	r = r == 1 ? rewrite_head(c, &p.head) : -EBADMSG;
+	if (p.buf)
+		explicit_bzero(p.buf, p.len);
+	ward_http_parser_free(&p);
 	return r;
 }
 
@@ -132,11 +152,12 @@ static void handle_head(struct conn *c)
 	struct ward_request req;
 	char method[32], path[WARD_HTTP_MAX_REQUEST_LINE], query_buf[WARD_HTTP_MAX_REQUEST_LINE];
 	char pathraw[WARD_HTTP_MAX_REQUEST_LINE];
+	struct ward_cred_result cr = { 0 };
 	const char *action;
 	bool same_upstream;
 	int r;
 
-	if (!c->transparent && h->form == WARD_HTTP_AUTHORITY_FORM) {
+	if (!c->transparent && !c->intercept && h->form == WARD_HTTP_AUTHORITY_FORM) {
 		if (!h->has_host || !h->port) {
 			malformed(c, 400, "CONNECT needs host:port");
 			return;
@@ -153,11 +174,15 @@ static void handle_head(struct conn *c)
 		conn_decided_connect(c);
 		return;
 	}
-	if (!c->transparent && h->form != WARD_HTTP_ABSOLUTE_FORM) {
+	if (c->intercept && h->form != WARD_HTTP_ORIGIN_FORM && h->form != WARD_HTTP_ABSOLUTE_FORM) {
+		malformed(c, 400, "only origin-form requests inside TLS");
+		return;
+	}
+	if (!c->transparent && !c->intercept && h->form != WARD_HTTP_ABSOLUTE_FORM) {
 		malformed(c, 400, "a proxy request needs an absolute URI (http://host/path)");
 		return;
 	}
-	if (h->https) {
+	if (h->https && !c->intercept) {
 		conn_fail(c, 501, "not_implemented", "https:// in a request line: use CONNECT");
 		return;
 	}
@@ -178,13 +203,28 @@ static void handle_head(struct conn *c)
 		memcpy(query_buf, h->query.p, h->query.len);
 		query_buf[h->query.len] = '\0';
 	}
-	same_upstream = c->ufd >= 0 && !strcmp(c->up_host, h->host) &&
-			(c->transparent || c->up_port == (h->port ? h->port : 80));
-	snprintf(c->host, sizeof(c->host), "%s", h->host);
-	if (!c->transparent)
-		c->port = h->port ? h->port : 80;
-	c->host_is_ip = false;
-	c->protocol = "http";
+	if (c->intercept) {
+		/* the name was decided with the TLS session (CONNECT or SNI): a Host
+		 * naming another origin would be domain fronting */
+		if (strcmp(h->host, c->host) || (h->port && h->port != c->port)) {
+			char why[WARD_HOST_MAX * 2 + 64];
+
+			snprintf(why, sizeof(why), "Host %s is not the TLS name %s", h->host,
+				 c->host);
+			proxy_row(c, "l7", "deny", method, NULL, c->v.rule_name, why);
+			conn_fail(c, 421, "misdirected_request", why);
+			return;
+		}
+		same_upstream = c->ufd >= 0;
+	} else {
+		same_upstream = c->ufd >= 0 && !strcmp(c->up_host, h->host) &&
+				(c->transparent || c->up_port == (h->port ? h->port : 80));
+		snprintf(c->host, sizeof(c->host), "%s", h->host);
+		if (!c->transparent)
+			c->port = h->port ? h->port : 80;
+		c->host_is_ip = false;
+		c->protocol = "http";
+	}
 	if (!same_upstream)
 		c->ip[0] = '\0';
 
@@ -206,6 +246,15 @@ static void handle_head(struct conn *c)
 		conn_deny(c, "l7", &req, &v, NULL);
 		return;
 	}
+	if (!strcmp(c->host, WARD_INFERENCE_HOST)) {
+		/* inference routes decide for themselves (src/proxy/inference*.c) */
+		if (ward_inference_handle) {
+			ward_inference_handle(c);
+			return;
+		}
+		conn_fail(c, 503, "inference_unavailable", "inference routing is not available");
+		return;
+	}
 	ward_decide(c->px->cfg.policy, &req, &c->v);
 	if (c->v.action == WARD_ACTION_DENY) {
 		/* the log never holds the query: req.path is the path alone */
@@ -215,25 +264,78 @@ static void handle_head(struct conn *c)
 		return;
 	}
 	action = ward_action_str(c->v.action);
-	proxy_row(c, "l7", action, method, req.path ? req.path : pathraw, c->v.rule_name,
-		  c->v.reason);
+	if (c->px->cfg.creds) {
+		r = ward_cred_apply(c->px->cfg.creds, h, c->req.buf, h->head_len, c->host, c->port,
+				    &cr);
+		if (r < 0) {
+			malformed(c, 431, "request head too large with its credential");
+			return;
+		}
+	}
+	if (cr.verdict == WARD_CRED_MISMATCH) {
+		struct ward_net_verdict v = c->v;
+		char rule[128];
+		struct ward_decision d = { 0 };
+
+		ward_cred_decision(&cr, &d, rule, sizeof(rule));
+		v.action = WARD_ACTION_DENY;
+		v.failed = WARD_FAILED_HOST;
+		v.closest = v.policy;
+		snprintf(v.why, sizeof(v.why), "%s", cr.detail);
+		snprintf(v.hint, sizeof(v.hint),
+			 "send credential '%s' only to its bound endpoint", cr.credential);
+		if (!req.path)
+			req.path = pathraw;
+		proxy_row(c, "l7", "deny", method, req.path, d.rule, d.reason);
+		c->v = v;
+		/* the row above is the credential's; the response says the same */
+		{
+			size_t len = 0;
+			char *resp = deny_response("l7", &req, &v, WARD_CRED_REASON_MISMATCH, &len);
+
+			if (resp) {
+				c->to_c.off = c->to_c.len = 0;
+				if (buf_append(&c->to_c, resp, len) < 0)
+					c->dead = true;
+				free(resp);
+			} else {
+				c->dead = true;
+			}
+			c->close_after = true;
+			c->state = S_CLOSING;
+			conn_set_deadline(c, 5000);
+			conn_close_upstream(c);
+		}
+		return;
+	}
+	if (cr.verdict == WARD_CRED_INJECTED) {
+		char reason[sizeof(c->v.reason) + 64];
+
+		snprintf(reason, sizeof(reason), "%s; %s %s", c->v.reason, WARD_CRED_REASON_INJECTED,
+			 cr.credential);
+		proxy_row(c, "l7", action, method, req.path ? req.path : pathraw, c->v.rule_name,
+			  reason);
+	} else {
+		proxy_row(c, "l7", action, method, req.path ? req.path : pathraw, c->v.rule_name,
+			  c->v.reason);
+	}
 
 	c->req_keep_alive = h->keep_alive;
 	c->upgrade = h->upgrade_websocket;
 	r = ward_http_body_init(&c->req_body, h, c->v.inspect ? c->px->lim.max_body : 0);
 	if (r < 0) {
+		ward_cred_result_clear(&cr);
 		conn_fail(c, 413, "body_too_large", "request body over the limit");
 		return;
 	}
 	if (!same_upstream && c->ufd >= 0) {
-		epoll_ctl(c->px->epfd, EPOLL_CTL_DEL, c->ufd, NULL);
-		close(c->ufd);
-		c->ufd = -1;
+		conn_close_upstream(c);
 		c->u_eof = false;
-		c->ev_u = 0;
 	}
 	c->to_u.off = c->to_u.len = 0;
-	if (rewrite_head(c, h) < 0) {
+	r = cr.verdict == WARD_CRED_INJECTED ? rewrite_injected(c, &cr) : rewrite_head(c, h);
+	ward_cred_result_clear(&cr);
+	if (r < 0) {
 		malformed(c, 431, "request head too large");
 		return;
 	}
@@ -268,8 +370,58 @@ static void response_done(struct conn *c)
 	c->close_after = true;
 }
 
+/* The response head towards the client: hop-by-hop fields removed (RFC 9110
+ * 7.6.1), and Connection: close when this is the last response here. A 101
+ * keeps its Upgrade/Connection: they are the point of it. */
+static int rewrite_resp_head(struct conn *c, const struct ward_http_head *h, const char *raw,
+			     bool last)
+{
+	static const char *const names[] = { "connection", "proxy-connection", "keep-alive",
+					     "proxy-authenticate", "proxy-authorization", "te",
+					     "trailer", "upgrade", NULL };
+	const char *line_end = memchr(raw, '\n', h->head_len);
+	size_t first = line_end ? (size_t)(line_end - raw) + 1 : 0;
+	bool upgrade = h->status == 101;
+
+	if (!first || buf_append(&c->to_c, raw, first) < 0) /* the status line as received */
+		return -ENOBUFS;
+	for (size_t i = 0; i < h->n_headers; i++) {
+		const struct ward_http_header *hd = &h->headers[i];
+		bool drop = false;
+
+		if (!upgrade) {
+			for (size_t k = 0; names[k] && !drop; k++)
+				drop = str_is(&hd->name, names[k]);
+			drop = drop || (!str_is(&hd->name, "transfer-encoding") &&
+					!str_is(&hd->name, "content-length") &&
+					in_connection(h, &hd->name));
+		}
+		if (drop)
+			continue;
+		if (buf_append(&c->to_c, hd->name.p, hd->name.len) < 0 ||
+		    buf_append(&c->to_c, ": ", 2) < 0 ||
+		    buf_append(&c->to_c, hd->value.p, hd->value.len) < 0 ||
+		    buf_append(&c->to_c, "\r\n", 2) < 0)
+			return -ENOBUFS;
+	}
+	if (!upgrade && last && buf_append(&c->to_c, "Connection: close\r\n", 19) < 0)
+		return -ENOBUFS;
+	return buf_append(&c->to_c, "\r\n", 2);
+}
+
+/* data: the last len bytes of to_c, just read from the upstream. Head bytes
+ * are taken out of to_c (the parser keeps its own copy) and put back
+ * rewritten once the head is complete; body bytes stay as they are. */
 void http_upstream_data(struct conn *c, const char *data, size_t len)
 {
+	char *tmp = c->px->scratch;
+	bool just_head = false;
+
+	if (c->resp_in_body || c->state != S_HTTP)
+		goto body;
+	memcpy(tmp, data, len);
+	c->to_c.len -= len;
+	data = tmp;
 	while (len && c->state == S_HTTP) {
 		size_t used = 0;
 		int r;
@@ -279,41 +431,59 @@ void http_upstream_data(struct conn *c, const char *data, size_t len)
 			if (r == 0)
 				return;
 			if (r < 0) {
-				c->state = S_CLOSING; /* bytes already relayed: just end it */
-				c->close_after = true;
+				conn_fail(c, 502, "bad_gateway", "malformed response from the upstream");
 				return;
 			}
 			data += used;
 			len -= used;
 			if (c->resp.head.informational) {
+				if (buf_append(&c->to_c, c->resp.buf, c->resp.head.head_len) < 0)
+					c->dead = true;
 				ward_http_parser_reset(&c->resp);
 				continue;
+			}
+			c->resp_keep_alive = c->resp.head.keep_alive;
+			if (rewrite_resp_head(c, &c->resp.head, c->resp.buf,
+					      !(c->req_keep_alive && c->resp_keep_alive)) < 0) {
+				c->dead = true;
+				return;
 			}
 			if (c->resp.head.status == 101 && c->upgrade) {
 				/* WebSocket: the handshake request was allowed; raw from here */
 				c->state = S_TUNNEL;
 				c->speaks_http = false;
+				buf_append(&c->to_c, data, len);
 				if (c->from_c.len)
 					buf_append(&c->to_u, c->from_c.data + c->from_c.off,
 						   c->from_c.len);
 				c->from_c.len = c->from_c.off = 0;
 				return;
 			}
-			c->resp_keep_alive = c->resp.head.keep_alive;
 			ward_http_body_init(&c->resp_body, &c->resp.head, 0);
 			c->resp_in_body = true;
+			just_head = true;
+			if (buf_append(&c->to_c, data, len) < 0) {
+				c->dead = true;
+				return;
+			}
 		}
-		r = ward_http_body_feed(&c->resp_body, data, len, &used, NULL, NULL);
+		break;
+	}
+body:
+	if ((len || just_head) && c->state == S_HTTP && c->resp_in_body) {
+		size_t used = 0;
+		int r = ward_http_body_feed(&c->resp_body, data, len, &used, NULL, NULL);
+
 		if (r < 0) {
 			c->state = S_CLOSING;
 			c->close_after = true;
 			return;
 		}
 		if (r == 1) {
+			/* bytes past the response are not the client's: dropped */
+			c->to_c.len -= len - used;
 			response_done(c);
-			return; /* bytes past the response: ignored, the next cycle starts clean */
 		}
-		return;
 	}
 }
 
@@ -327,10 +497,7 @@ void http_process(struct conn *c)
 		case H_WAIT_REQ:
 			if (c->u_eof && c->ufd >= 0) {
 				/* the upstream ended an idle keep-alive connection */
-				epoll_ctl(c->px->epfd, EPOLL_CTL_DEL, c->ufd, NULL);
-				close(c->ufd);
-				c->ufd = -1;
-				c->ev_u = 0;
+				conn_close_upstream(c);
 				c->up_host[0] = '\0';
 				c->u_eof = false;
 			}

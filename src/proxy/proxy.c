@@ -110,7 +110,8 @@ int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
 		px->lfd[i] = -1;
 	px->conns = calloc(px->lim.max_conns, sizeof(*px->conns));
 	px->gens = calloc(px->lim.max_conns, sizeof(*px->gens));
-	if (!px->conns || !px->gens) {
+	px->scratch = malloc(CONN_BUF);
+	if (!px->conns || !px->gens || !px->scratch) {
 		r = ward_err(err, -ENOMEM, "proxy");
 		goto fail;
 	}
@@ -199,14 +200,45 @@ void proxy_row(struct conn *c, const char *layer, const char *action, const char
 		ward_audit_submit(px->cfg.audit, &d);
 }
 
+static void set_interest(struct conn *c, bool upstream, uint32_t ev)
+{
+	uint32_t *cur = upstream ? &c->ev_u : &c->ev_c;
+	struct epoll_event e = { .events = ev,
+				 .data.u64 = EV(upstream ? EV_UPSTREAM : EV_CLIENT, c->slot) };
+
+	if (ev == *cur)
+		return;
+	epoll_ctl(c->px->epfd, EPOLL_CTL_MOD, upstream ? c->ufd : c->cfd, &e);
+	*cur = ev;
+}
+
 void proxy_conn_update(struct conn *c)
 {
-	struct ward_proxy *px = c->px;
 	uint32_t ec = 0, eu = 0;
 
+	if (c->state == S_TLS_UP || c->state == S_TLS_CLIENT) {
+		/* a handshake waits for exactly what it asked for; the other side is quiet */
+		set_interest(c, false, c->state == S_TLS_CLIENT ? c->c_tls_ev : 0);
+		if (c->ufd >= 0)
+			set_interest(c, true, c->state == S_TLS_UP ? c->u_tls_ev : 0);
+		return;
+	}
+	if (c->state == S_TUNNEL && c->pipe_cu[0] >= 0) {
+		if (!c->c_eof && !c->to_u.len && c->in_cu < PIPE_BUF_SZ)
+			ec |= EPOLLIN;
+		if (c->to_c.len || c->in_uc)
+			ec |= EPOLLOUT;
+		if (!c->u_eof && !c->to_c.len && c->in_uc < PIPE_BUF_SZ)
+			eu |= EPOLLIN;
+		if (c->to_u.len || c->in_cu)
+			eu |= EPOLLOUT;
+		set_interest(c, false, ec);
+		set_interest(c, true, eu);
+		return;
+	}
 	if (c->cfd >= 0) {
 		bool want_read = !c->c_eof && c->state != S_CLOSING && c->state != S_RESOLVE &&
-				 c->state != S_CONNECT;
+				 c->state != S_CONNECT && c->state != S_IDENT;
 		/* backpressure: read the client only while its destination has room */
 		if (c->state == S_TUNNEL && buf_space(&c->to_u) == 0)
 			want_read = false;
@@ -219,12 +251,9 @@ void proxy_conn_update(struct conn *c)
 			ec |= EPOLLIN;
 		if (c->to_c.len)
 			ec |= EPOLLOUT;
-		if (ec != c->ev_c) {
-			struct epoll_event ev = { .events = ec, .data.u64 = EV(EV_CLIENT, c->slot) };
-
-			epoll_ctl(px->epfd, EPOLL_CTL_MOD, c->cfd, &ev);
-			c->ev_c = ec;
-		}
+		if (c->ctls)
+			ec |= c->c_tls_ev;
+		set_interest(c, false, ec);
 	}
 	if (c->ufd >= 0) {
 		if (c->state == S_CONNECT)
@@ -234,13 +263,10 @@ void proxy_conn_update(struct conn *c)
 				eu |= EPOLLIN;
 			if (c->to_u.len)
 				eu |= EPOLLOUT;
+			if (c->utls)
+				eu |= c->u_tls_ev;
 		}
-		if (eu != c->ev_u) {
-			struct epoll_event ev = { .events = eu, .data.u64 = EV(EV_UPSTREAM, c->slot) };
-
-			epoll_ctl(px->epfd, EPOLL_CTL_MOD, c->ufd, &ev);
-			c->ev_u = eu;
-		}
+		set_interest(c, true, eu);
 	}
 }
 
@@ -248,10 +274,17 @@ void proxy_conn_close(struct conn *c)
 {
 	struct ward_proxy *px = c->px;
 
+	tls_conn_free(c);
 	if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->ufd >= 0)
 		close(c->ufd);
+	for (int i = 0; i < 2; i++) {
+		if (c->pipe_cu[i] >= 0)
+			close(c->pipe_cu[i]);
+		if (c->pipe_uc[i] >= 0)
+			close(c->pipe_uc[i]);
+	}
 	if (c->parsers) {
 		ward_http_parser_free(&c->req);
 		ward_http_parser_free(&c->resp);
@@ -307,6 +340,7 @@ static void do_accept(struct ward_proxy *px, int idx)
 		c->gen = px->gens[slot];
 		c->cfd = fd;
 		c->ufd = -1;
+		c->pipe_cu[0] = c->pipe_cu[1] = c->pipe_uc[0] = c->pipe_uc[1] = -1;
 		c->peer = peer;
 		c->transparent = px->lfd_transparent[idx];
 		px->conns[slot] = c;
@@ -416,5 +450,6 @@ void ward_proxy_free(struct ward_proxy *px)
 		close(px->stop_fd);
 	free(px->conns);
 	free(px->gens);
+	free(px->scratch);
 	free(px);
 }

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "enforcer/sandbox.h"
+#include "proxy/cred.h"
 #include "proxy/proxy_hook.h"
+#include "proxy/tls.h"
 
 int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 {
@@ -51,6 +53,13 @@ int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		r = ward_sandbox_setenv(sb, "no_proxy", "localhost,127.0.0.1,::1", err);
 	if (r >= 0)
 		r = ward_sandbox_setenv(sb, "NODE_USE_ENV_PROXY", "1", err);
+	for (size_t i = 0; r >= 0 && run->bundle_path && ward_tls_ca_env_vars[i]; i++)
+		r = ward_sandbox_setenv(sb, ward_tls_ca_env_vars[i], run->bundle_path, err);
+	/* SECURITY: the host environment passes through; the secret variables
+	 * must hold the placeholders inside, whatever happened to ward's own */
+	for (size_t i = 0; r >= 0 && i < ward_cred_count(run->creds); i++)
+		r = ward_sandbox_setenv(sb, ward_cred_env_name(run->creds, i),
+					ward_cred_placeholder(run->creds, i), err);
 	return r;
 }
 

@@ -21,6 +21,9 @@
 #include "proxy/resolve.h"
 
 #define CONN_BUF (64u << 10) /* per direction: backpressure beyond this */
+#define PIPE_BUF_SZ (256u << 10) /* plain tunnels: splice(2) through a pipe of this size */
+
+struct ward_tls;
 
 struct buf {
 	char *data;
@@ -40,6 +43,9 @@ enum conn_state {
 	S_TUNNEL,  /* bytes both ways */
 	S_HTTP,	   /* forward proxy: request/response cycles */
 	S_CLOSING, /* flush to the client, then close */
+	S_IDENT,   /* waiting for the binary's hash (TOFU worker) */
+	S_TLS_UP,     /* interception: TLS handshake with the upstream */
+	S_TLS_CLIENT, /* interception: TLS handshake with the client (ward's leaf) */
 };
 
 enum http_phase {
@@ -66,10 +72,19 @@ struct conn {
 	bool close_after;  /* close once to_c is flushed */
 	bool dead;	   /* closed at the end of the current entry point */
 	bool speaks_http;  /* ward may still answer with an HTTP response */
-	enum { AFTER_TUNNEL_CONNECT, AFTER_TUNNEL_RAW, AFTER_HTTP } after;
+	enum { AFTER_TUNNEL_CONNECT, AFTER_TUNNEL_RAW, AFTER_HTTP, AFTER_INTERCEPT } after;
+
+	/* TLS interception (conn_tls.c): NULL on plain connections */
+	struct ward_tls *ctls, *utls;
+	bool intercept;		/* requests arrive over ctls, leave over utls */
+	uint32_t c_tls_ev, u_tls_ev; /* extra epoll interest a TLS call asked for */
+	/* plain tunnels: splice(2) pipes, client->upstream and upstream->client */
+	int pipe_cu[2], pipe_uc[2];
+	size_t in_cu, in_uc; /* bytes in each pipe */
 
 	/* identity */
 	struct sockaddr_storage peer;
+	bool ident_pending; /* hashed by the identity worker; resumes in conn_identified() */
 	bool known;
 	struct ward_egress_peer who;
 	char binary[PATH_MAX];
@@ -117,6 +132,7 @@ struct ward_proxy {
 	uint32_t n_active;
 	pthread_t thread;
 	bool started;
+	char *scratch; /* CONN_BUF bytes for the loop thread (response head rewrites) */
 	_Atomic uint64_t accepted, refused_full;
 };
 
@@ -140,6 +156,30 @@ void conn_pump(struct conn *c);
 void conn_fail(struct conn *c, int status, const char *error, const char *reason);
 void conn_deny(struct conn *c, const char *layer, const struct ward_request *req,
 	       const struct ward_net_verdict *v, const char *reason_override);
+
+void conn_close_upstream(struct conn *c);
+void conn_identified(struct conn *c);
+void conn_after_identity(struct conn *c);
+void conn_set_deadline(struct conn *c, uint32_t ms);
+/* side I/O through TLS when the side has one: >0 bytes, 0 nothing now, -errno fatal */
+int conn_read_side(struct conn *c, bool upstream, struct buf *b, bool *eof);
+int conn_write_side(struct conn *c, bool upstream, struct buf *b);
+
+/* conn_tls.c: interception */
+void tls_intercept_begin(struct conn *c);  /* upstream connected: start its handshake */
+void tls_step(struct conn *c);
+void tls_intercept_local(struct conn *c); /* inference.local: only the client side */
+void tls_conn_free(struct conn *c);
+ssize_t tls_side_read(struct conn *c, bool upstream, void *p, size_t n);
+ssize_t tls_side_write(struct conn *c, bool upstream, const void *p, size_t n);
+
+/* The inference.local seam (i1, src/proxy/inference*.c): a request to host
+ * inference.local, its head parsed (c->req.head) and already decided, is handed
+ * over here; the callee owns the exchange from then on (reads the body from
+ * c->from_c, writes the response into c->to_c, sets c->state/phase). A weak
+ * symbol: while no inference module is linked, such requests get 503. */
+#define WARD_INFERENCE_HOST "inference.local"
+int ward_inference_handle(struct conn *c) __attribute__((weak));
 
 /* conn_http.c */
 void http_process(struct conn *c);

@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -30,6 +33,9 @@ struct ward_tls_upstream {
 struct ward_tls {
 	SSL *ssl;
 	int fd;
+	/* bytes already read off the fd (a sniffed ClientHello), handed to OpenSSL first */
+	char *prefix;
+	size_t prefix_len, prefix_off;
 	bool server;
 	bool done;
 	bool shut;
@@ -117,8 +123,81 @@ void ward_tls_upstream_free(struct ward_tls_upstream *u)
 	free(u);
 }
 
+/* A socket BIO of ward's own: send() with MSG_NOSIGNAL (a peer gone away is
+ * EPIPE for this connection, never SIGPIPE for ward), and a prefix of bytes
+ * the proxy read before it knew the connection would be terminated here. */
+static BIO_METHOD *fd_method;
+static pthread_once_t fd_method_once = PTHREAD_ONCE_INIT;
+
+static int fd_bio_read(BIO *b, char *buf, int len)
+{
+	struct ward_tls *t = BIO_get_data(b);
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	if (len <= 0)
+		return 0;
+	if (t->prefix_off < t->prefix_len) {
+		size_t k = t->prefix_len - t->prefix_off;
+
+		if (k > (size_t)len)
+			k = (size_t)len;
+		memcpy(buf, t->prefix + t->prefix_off, k);
+		t->prefix_off += k;
+		if (t->prefix_off == t->prefix_len) {
+			free(t->prefix);
+			t->prefix = NULL;
+			t->prefix_len = t->prefix_off = 0;
+		}
+		return (int)k;
+	}
+	n = recv(t->fd, buf, (size_t)len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		BIO_set_retry_read(b);
+	return (int)n;
+}
+
+static int fd_bio_write(BIO *b, const char *buf, int len)
+{
+	struct ward_tls *t = BIO_get_data(b);
+	ssize_t n;
+
+	BIO_clear_retry_flags(b);
+	n = send(t->fd, buf, (size_t)len, MSG_NOSIGNAL);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		BIO_set_retry_write(b);
+	return (int)n;
+}
+
+static long fd_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int fd_bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static void fd_method_init(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "ward fd");
+
+	if (m && BIO_meth_set_read(m, fd_bio_read) && BIO_meth_set_write(m, fd_bio_write) &&
+	    BIO_meth_set_ctrl(m, fd_bio_ctrl) && BIO_meth_set_create(m, fd_bio_create))
+		fd_method = m;
+	else
+		BIO_meth_free(m);
+}
+
 static struct ward_tls *tls_new(SSL_CTX *ctx, int fd, bool server, struct ward_error *err)
 {
+	BIO *bio;
+
 	struct ward_tls *t = calloc(1, sizeof(*t));
 
 	if (!t) {
@@ -128,11 +207,15 @@ static struct ward_tls *tls_new(SSL_CTX *ctx, int fd, bool server, struct ward_e
 	t->fd = fd;
 	t->server = server;
 	t->ssl = SSL_new(ctx);
-	if (!t->ssl || !SSL_set_fd(t->ssl, fd)) {
+	pthread_once(&fd_method_once, fd_method_init);
+	bio = t->ssl && fd_method ? BIO_new(fd_method) : NULL;
+	if (!bio) {
 		ward_tls_ssl_err(err, -ENOMEM, "SSL_new");
 		ward_tls_free(t);
 		return NULL;
 	}
+	BIO_set_data(bio, t);
+	SSL_set_bio(t->ssl, bio, bio);
 	return t;
 }
 
@@ -189,7 +272,23 @@ void ward_tls_free(struct ward_tls *t)
 	if (!t)
 		return;
 	SSL_free(t->ssl);
+	free(t->prefix);
 	free(t);
+}
+
+int ward_tls_set_prefix(struct ward_tls *t, const void *data, size_t len)
+{
+	if (t->done || t->prefix)
+		return -EBUSY;
+	if (!len)
+		return 0;
+	t->prefix = malloc(len);
+	if (!t->prefix)
+		return -ENOMEM;
+	memcpy(t->prefix, data, len);
+	t->prefix_len = len;
+	t->prefix_off = 0;
+	return 0;
 }
 
 /* The adapter: one OpenSSL result into a ward result, the reason kept in
@@ -330,7 +429,7 @@ int ward_tls_shutdown(struct ward_tls *t)
 
 bool ward_tls_pending(const struct ward_tls *t)
 {
-	return SSL_pending(t->ssl) > 0;
+	return SSL_pending(t->ssl) > 0 || t->prefix_off < t->prefix_len;
 }
 
 int ward_tls_fd(const struct ward_tls *t)

@@ -110,6 +110,10 @@ struct ward_tls *ward_tls_server_new(struct ward_tls_ca *ca, int fd, const char 
  * certificate verified against the upstream roots and host (name or IP). */
 struct ward_tls *ward_tls_client_new(struct ward_tls_upstream *u, int fd, const char *host,
 				     struct ward_error *err);
+/* Bytes already read from the fd before this connection was created (the
+ * ClientHello the proxy sniffed on its transparent port): the handshake reads
+ * them first. Once, before the handshake. 0, -EBUSY or -ENOMEM. */
+int ward_tls_set_prefix(struct ward_tls *t, const void *data, size_t len);
 /* Does not close fd. NULL is fine. */
 void ward_tls_free(struct ward_tls *t);
 

@@ -18,6 +18,7 @@
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
 #include "proxy/dns_hook.h" /* DNS stub (p3) */
+#include "proxy/inference_hook.h" /* inference.local (i1) */
 #include "proxy/cred.h"	      /* credentials (p2, p4) */
 #include "proxy/proxy_hook.h" /* the proxy (p1) */
 #include "proxy/tls.h"	      /* TLS interception (p2, p4) */
@@ -314,13 +315,29 @@ int cmd_run(int argc, char **argv)
 		files[n_files++] = (struct ward_mount_file){ tls.bundle, bundle_target };
 	}
 	/* --- end DNS stub */
+	/* --- inference.local (src/proxy/inference_hook.h, i1): keys read on the host
+	 * (a missing one: 125 before anything runs), hidden from the sandbox. */
+	struct ward_inference *inference = NULL;
+	if (policy->n_routes) {
+		struct ward_inference_config icfg = { .policy = policy, .hosts_file = a.hosts,
+						      .upstream_ca = a.upstream_ca, .audit = audit };
+
+		if (ward_inference_new(&icfg, &inference, &err) < 0) {
+			fprintf(stderr, "ward: %s\n", err.msg);
+			tls_teardown(&tls);
+			ward_audit_close(audit);
+			return WARD_EXIT_SETUP;
+		}
+	}
+	/* --- end inference.local */
 	/* --- the proxy (src/proxy/proxy_hook.h): listens on the veth's host side
 	 * before the command runs, identifies clients through the egress maps and
 	 * sets HTTP_PROXY & co. for the command. */
 	struct ward_proxy_run proxy = { .audit = audit, .log_path = log, .policy = policy,
 					.net = &net, .egress = &egress, .hosts_file = a.hosts,
 					.tls_ca = tls.ca, .tls_upstream = tls.up,
-					.creds = tls.creds, .bundle_path = bundle_target };
+					.creds = tls.creds, .bundle_path = bundle_target,
+					.inference = inference };
 	/* --- end proxy */
 	/* --- filesystem layer (src/enforcer/fs_hook.h): denials logged, protected
 	 * paths. Prepared before the sandbox exists so its init holds the fanotify
@@ -331,6 +348,7 @@ int cmd_run(int argc, char **argv)
 	if (ward_fs_run_prepare(&fsl, print_diag, NULL, &err) < 0) {
 		fprintf(stderr, "ward: %s\n", err.msg);
 		ward_fs_run_finish(&fsl);
+		ward_inference_free(inference); /* i1 */
 		ward_audit_close(audit);
 		return WARD_EXIT_SETUP;
 	}
@@ -339,6 +357,7 @@ int cmd_run(int argc, char **argv)
 	const struct ward_sandbox_hook hooks[] = { { "netns", ward_netns_hook, &net },
 						   { "egress", ward_egress_hook, &egress },
 						   { "dns", ward_dns_hook, &dns },
+						   { "inference", ward_inference_hook, inference },
 						   { "proxy", ward_proxy_hook, &proxy },
 						   { "fs", ward_fs_hook, &fsl } };
 
@@ -365,6 +384,7 @@ int cmd_run(int argc, char **argv)
 	};
 	r = ward_sandbox_run(&opts, &status, &err);
 	ward_proxy_run_finish(&proxy); /* the proxy: stop before the egress maps go */
+	ward_inference_free(inference); /* inference.local: after the proxy (i1) */
 	ward_dns_run_finish(&dns); /* DNS stub: stop before the egress maps go */
 	ward_egress_run_finish(&egress); /* eBPF egress layer: drain events, detach */
 	ward_netns_run_finish(&net); /* network layer: drain NFLOG rows, delete the veth pair */

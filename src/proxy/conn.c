@@ -549,7 +549,9 @@ void conn_timeout(struct conn *c)
 		set_deadline(c, 1000);
 		break;
 	case S_HTTP:
-		if (c->phase == H_WAIT_RESP)
+		if (c->inf)
+			inference_conn_timeout(c); /* inference.local (i1) */
+		else if (c->phase == H_WAIT_RESP)
 			conn_fail(c, 504, "upstream_timeout", "upstream response timeout");
 		else if (c->from_c.len)
 			conn_fail(c, 408, "request_timeout", "request head not complete in time");
@@ -698,7 +700,10 @@ void conn_pump(struct conn *c)
 		sniff(c);
 		break;
 	case S_HTTP:
-		http_process(c);
+		if (c->inf)
+			inference_conn_pump(c); /* inference.local (i1) */
+		else
+			http_process(c);
 		break;
 	case S_TUNNEL:
 		/* half-close: pass each side's EOF on once its bytes are out */
@@ -779,7 +784,9 @@ void conn_event(struct conn *c, bool upstream, uint32_t events)
 		finish_entry(c);
 		return;
 	}
-	if (upstream) {
+	if (upstream && c->inf) {
+		inference_conn_io(c, events); /* inference.local's upstream leg (i1) */
+	} else if (upstream) {
 		if (c->state == S_CONNECT) {
 			check_connect(c);
 			finish_entry(c);

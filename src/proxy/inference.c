@@ -245,6 +245,17 @@ void ward_inference_free(struct ward_inference *inf)
 	free(inf);
 }
 
+int ward_inference_set_sandbox(struct ward_inference *inf, const char *sandbox)
+{
+	char *s = strdup(sandbox ? sandbox : "");
+
+	if (!s)
+		return -ENOMEM;
+	free(inf->sandbox);
+	inf->sandbox = s;
+	return 0;
+}
+
 size_t ward_inference_n_key_envs(const struct ward_inference *inf)
 {
 	return inf ? inf->n_key_envs : 0;

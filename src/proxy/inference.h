@@ -71,6 +71,10 @@ int ward_inference_new(const struct ward_inference_config *cfg, struct ward_infe
 /* Wipes the keys. NULL is fine. */
 void ward_inference_free(struct ward_inference *inf);
 
+/* The rows' sandbox column, once the sandbox has its id (the hook sets it).
+ * 0 or -ENOMEM. */
+int ward_inference_set_sandbox(struct ward_inference *inf, const char *sandbox);
+
 /* Is host (normalised, as http.h gives it) inference.local? */
 bool ward_inference_is_host(const char *host);
 

@@ -275,6 +275,7 @@ void proxy_conn_close(struct conn *c)
 	struct ward_proxy *px = c->px;
 
 	tls_conn_free(c);
+	inference_conn_free(c); /* inference.local (i1) */
 	if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->ufd >= 0)

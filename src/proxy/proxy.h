@@ -25,6 +25,7 @@
 struct ward_tls_ca;
 struct ward_tls_upstream;
 struct ward_cred_store;
+struct ward_inference;
 
 struct ward_proxy_limits {
 	uint32_t max_conns;	     /* 0: 1024 */
@@ -61,6 +62,8 @@ struct ward_proxy_config {
 	struct ward_tls_ca *tls_ca;
 	struct ward_tls_upstream *tls_upstream;
 	struct ward_cred_store *creds;
+	/* inference.local routes (src/proxy/inference.h, i1); NULL: answered 503 */
+	struct ward_inference *inference;
 };
 
 struct ward_proxy;

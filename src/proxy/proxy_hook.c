@@ -35,6 +35,7 @@ int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 	cfg.tls_ca = run->tls_ca;
 	cfg.tls_upstream = run->tls_upstream;
 	cfg.creds = run->creds;
+	cfg.inference = run->inference; /* inference.local (i1) */
 	r = ward_proxy_new(&cfg, &run->proxy, err);
 	if (r < 0)
 		return ward_err_prefix(err, "proxy");

@@ -31,6 +31,7 @@ struct ward_proxy_run {
 	struct ward_tls_ca *tls_ca; /* optional (TLS interception) */
 	struct ward_tls_upstream *tls_upstream;
 	struct ward_cred_store *creds;
+	struct ward_inference *inference; /* inference.local (i1); NULL: none */
 	/* where the CA bundle is inside (the sandbox's files): exported as
 	 * SSL_CERT_FILE & co. (ward_tls_ca_env_vars); NULL: none */
 	const char *bundle_path;

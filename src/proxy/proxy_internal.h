@@ -81,6 +81,8 @@ struct conn {
 	/* plain tunnels: splice(2) pipes, client->upstream and upstream->client */
 	int pipe_cu[2], pipe_uc[2];
 	size_t in_cu, in_uc; /* bytes in each pipe */
+	/* inference.local (i1, inference_conn.c): the request in progress, NULL: none */
+	struct inference_leg *inf;
 
 	/* identity */
 	struct sockaddr_storage peer;
@@ -180,6 +182,11 @@ ssize_t tls_side_write(struct conn *c, bool upstream, const void *p, size_t n);
  * symbol: while no inference module is linked, such requests get 503. */
 #define WARD_INFERENCE_HOST "inference.local"
 int ward_inference_handle(struct conn *c) __attribute__((weak));
+/* inference_conn.c: drive the request in c->inf (only while c->inf is set) */
+void inference_conn_pump(struct conn *c);
+void inference_conn_io(struct conn *c, uint32_t events);
+void inference_conn_timeout(struct conn *c);
+void inference_conn_free(struct conn *c);
 
 /* conn_http.c */
 void http_process(struct conn *c);

@@ -1,0 +1,189 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# inference.local end to end (docs/inference.md): curl and the official
+# OpenAI and Anthropic SDKs inside `ward run`, against a mock LLM backend in
+# a network namespace of the test's own (tests/e2e/lib/mock_llm.py), which
+# checks the injected key and the rewritten model. Routes by model name,
+# both providers, streaming and not, plain HTTP and TLS on both legs, budget
+# exhaustion, refused paths and APIs, and the key nowhere inside the sandbox
+# nor in the decision log. Root only; exit 77 when something is missing.
+set -u
+
+WARD=${WARD:-$(pwd)/build/ward}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+[ -x "$WARD" ] || { echo "SKIP: no ward binary at $WARD"; exit 77; }
+grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77; }
+for t in /usr/bin/curl /usr/bin/python3 openssl ip sqlite3; do
+	command -v "$t" >/dev/null || { echo "SKIP: needs $t"; exit 77; }
+done
+
+# shellcheck source=lib/upstream.sh
+source "$HERE/lib/upstream.sh"
+
+T=$(mktemp -d /tmp/ward-test-inference.XXXXXX)
+chmod 755 "$T"
+LOG=$T/log.db
+UID_=4245
+OPENAI_KEY="sk-e2e-openai-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+ANTHROPIC_KEY="sk-ant-e2e-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export WARD_E2E_OPENAI_KEY=$OPENAI_KEY WARD_E2E_ANTHROPIC_KEY=$ANTHROPIC_KEY
+pass=0
+fail=0
+MOCK_PID=
+e2e_cleanup_hook() {
+	[ -n "${KEEP:-}" ] && { echo "kept $T"; return; }
+	[ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null
+	rm -rf "$T"
+}
+
+ok() { echo "PASS: $1"; pass=$((pass + 1)); }
+ko() { echo "FAIL: $1"; fail=$((fail + 1)); }
+check() { local n=$1; shift; if "$@"; then ok "$n"; else ko "$n"; fi; }
+has() { tr '\n' ' ' <<<"$1" | grep -q -- "$2"; } # one line: bodies end in a newline
+
+upstream_up llm llm.test.example || { echo "FAIL: test upstream"; exit 1; }
+D=$(upstream_dir llm)
+ip netns exec ward-test-llm timeout -s KILL 300 /usr/bin/python3 "$HERE/lib/mock_llm.py" \
+	--http 8080 --https 8443 --cert "$D/server.pem" --key "$D/server.key" \
+	--openai-key "$OPENAI_KEY" --anthropic-key "$ANTHROPIC_KEY" \
+	--model mock-gpt-small --model mock-gpt-big --model mock-claude \
+	--delay-ms 20 --log "$T/mock.log" --lifetime 280 --ready-file "$T/mock.ready" \
+	>"$T/mock.out" 2>&1 &
+MOCK_PID=$!
+for _ in $(seq 1 100); do [ -s "$T/mock.ready" ] && break; sleep 0.1; done
+[ -s "$T/mock.ready" ] || { echo "FAIL: mock LLM did not start"; cat "$T/mock.out"; exit 1; }
+# The mock works on its own (so a failure below is ward's).
+curl -sS --max-time 10 --noproxy '*' --cacert "$UPSTREAM_CA" \
+	--resolve "llm.test.example:8443:$(upstream_ip llm)" https://llm.test.example:8443/v1/models |
+	grep -q mock-claude ||
+	{ echo "FAIL: mock not reachable directly"; exit 1; }
+
+policy() { # policy FILE [max_tokens]
+	cat >"$1" <<EOP
+version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /sbin, /etc]
+process:
+  run_as_user: $UID_
+  run_as_group: $UID_
+inference:
+  routes:
+    - name: fast
+      provider: openai
+      model: mock-gpt-small
+      base_url: http://llm.test.example:8080/v1
+      api_key_env: WARD_E2E_OPENAI_KEY
+      aliases: [gpt-4o-mini]
+    - name: claude
+      provider: anthropic
+      model: mock-claude
+      base_url: https://llm.test.example:8443/v1
+      api_key_env: WARD_E2E_ANTHROPIC_KEY
+      aliases: [claude-sonnet-4-6]
+    - name: big
+      provider: openai
+      model: mock-gpt-big
+      base_url: https://llm.test.example:8443/v1
+      api_key_env: WARD_E2E_OPENAI_KEY
+EOP
+	if [ -n "${2:-}" ]; then
+		printf '  budget:\n    max_tokens: %s\n' "$2" >>"$1"
+	fi
+}
+policy "$T/policy.yaml"
+policy "$T/budget.yaml" 30
+mkdir -p "$T/work"
+cp "$HERE/lib/inference_client.sh" "$T/work/" 2>/dev/null
+chown -R "$UID_:$UID_" "$T/work"
+
+# run POLICY CMD...: ward run; stdout in $OUT, stderr in $ERR, status in $RC
+run() {
+	local pol=$1
+	shift
+	"$WARD" run --policy "$pol" --log "$LOG" --workdir "$T/work" \
+		--hosts "$UPSTREAM_HOSTS" --upstream-ca "$UPSTREAM_CA" -- "$@" >"$T/out" 2>"$T/err"
+	RC=$?
+	OUT=$(cat "$T/out")
+	ERR=$(cat "$T/err")
+}
+
+C='curl -sS --max-time 20'
+J='-H content-type:application/json'
+
+# --- one sandbox, many requests: curl over plain http://inference.local ------
+run "$T/policy.yaml" /bin/sh -c "
+echo '== models'; $C http://inference.local/v1/models; echo
+echo '== chat'; $C $J -d '{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}' http://inference.local/v1/chat/completions; echo
+echo '== big'; $C $J -H 'Authorization: Bearer sk-from-inside' -d '{ \"messages\":[], \"model\" : \"big\" }' http://inference.local/v1/chat/completions; echo
+echo '== stream'; $C -N $J -d '{\"model\":\"fast\",\"stream\":true,\"messages\":[]}' http://inference.local/v1/chat/completions; echo
+echo '== messages'; $C $J -H 'x-api-key: sk-ant-inside' -d '{\"model\":\"claude-sonnet-4-6\",\"max_tokens\":5,\"messages\":[]}' http://inference.local/v1/messages; echo
+echo '== mstream'; $C -N $J -d '{\"model\":\"claude\",\"max_tokens\":5,\"stream\":true,\"messages\":[]}' http://inference.local/v1/messages; echo
+echo '== embed'; $C $J -d '{\"model\":\"fast\",\"input\":\"x\"}' http://inference.local/v1/embeddings; echo
+echo '== responses'; $C $J -d '{\"model\":\"big\",\"input\":\"x\"}' http://inference.local/v1/responses; echo
+echo '== wrongapi'; $C -w '%{http_code}' $J -d '{\"model\":\"fast\",\"max_tokens\":5,\"messages\":[]}' http://inference.local/v1/messages; echo
+echo '== unknown'; $C -w '%{http_code}' $J -d '{}' http://inference.local/v1/files; echo
+echo '== badjson'; $C -w '%{http_code}' $J -d '{\"model\":' http://inference.local/v1/chat/completions; echo
+echo '== dupmodel'; $C -w '%{http_code}' $J -d '{\"model\":\"fast\",\"model\":\"big\"}' http://inference.local/v1/chat/completions; echo
+echo '== env'; env | grep WARD_E2E
+echo '== grep'; grep -rl -e \"\$MARK1\" -e \"\$MARK2\" /etc /tmp /run /proc/self/environ 2>/dev/null | head -3; echo end-grep
+"
+echo "$OUT" >"$T/out1"
+sec() { awk -v s="== $1" '$0==s{f=1;next} /^== /{f=0} f' "$T/out1"; }
+check "ward run exits 0 (rc=$RC)" [ "$RC" = 0 ]
+check "GET /v1/models lists the routes" has "$(sec models)" '"id": *"claude"'
+check "chat: alias gpt-4o-mini -> route fast, model rewritten, key injected" \
+	has "$(sec chat)" '"seen": {"model": "mock-gpt-small", "auth": "ok"'
+check "chat: usage passes through unchanged" has "$(sec chat)" '"prompt_tokens": 11'
+check "route big over TLS to the backend (--upstream-ca), inside auth stripped" \
+	has "$(sec big)" '"seen": {"model": "mock-gpt-big", "auth": "ok"'
+check "stream: SSE chunks relayed" has "$(sec stream)" 'data: {"id": "chatcmpl-mock"'
+check "stream: ward asked for usage (stream_options.include_usage)" \
+	has "$(sec stream)" '"usage": {"prompt_tokens": 11'
+check "stream: ends with [DONE]" has "$(sec stream)" 'data: \[DONE\]'
+check "messages: alias -> anthropic route, x-api-key injected, version added" \
+	has "$(sec messages)" '"model": "mock-claude", "auth": "ok"'
+check "messages stream: Anthropic events relayed" has "$(sec mstream)" 'event: message_delta'
+check "embeddings served" has "$(sec embed)" '"embedding"'
+check "responses served (route big)" has "$(sec responses)" '"model": "mock-gpt-big"'
+check "/v1/messages to an openai route: 400 naming the route" \
+	has "$(sec wrongapi)" "route 'fast' (provider openai) does not serve POST /v1/messages.* 400 $"
+check "unknown path: 403 in OpenAI's error format" \
+	has "$(sec unknown)" '{"error":{"message":"ward: POST /v1/files is not served.*"type":"permission_denied".* 403 $'
+check "malformed JSON: 400" has "$(sec badjson)" 'not a JSON object.* 400 $'
+check "duplicate model: 400" has "$(sec dupmodel)" 'model\\" twice.* 400 $'
+check "key variables hidden inside the sandbox" \
+	bash -c "grep -q 'WARD_E2E_OPENAI_KEY=ward-hidden' <<<\"\$1\" && ! grep -q -e \"$OPENAI_KEY\" -e \"$ANTHROPIC_KEY\" <<<\"\$1\"" _ "$OUT"
+check "the mock saw no key from inside (only ward's)" \
+	bash -c "! grep -q -e sk-from-inside -e sk-ant-inside '$T/mock.log'"
+
+# the decision log: rows with route, models, tokens; never a key
+ROWS=$("$WARD" logs --log "$LOG" --json --layer inference 2>&1)
+check "rows: chat row with route, models and tokens" \
+	has "$ROWS" '"rule":"inference.routes.fast".*model_requested=gpt-4o-mini model_sent=mock-gpt-small status=200 stream=false prompt_tokens=11 completion_tokens=7'
+check "rows: OpenAI stream usage counted" has "$ROWS" 'stream=true prompt_tokens=11 completion_tokens=7'
+check "rows: Anthropic stream usage counted (message_start + message_delta)" \
+	has "$ROWS" 'api=messages provider=anthropic model_requested=claude model_sent=mock-claude status=200 stream=true prompt_tokens=13 completion_tokens=9'
+check "rows: refusals are deny rows" has "$ROWS" '"action":"deny".*POST /v1/files is not served'
+check "no key in the decision log" \
+	bash -c "! grep -aq -e '$OPENAI_KEY' -e '$ANTHROPIC_KEY' '$LOG' '$LOG-wal' 2>/dev/null && ! sqlite3 '$LOG' .dump | grep -q -e '$OPENAI_KEY' -e '$ANTHROPIC_KEY'"
+
+# --- budget: 30 tokens; each chat call spends 18 -----------------------------
+run "$T/budget.yaml" /bin/sh -c "
+for i in 1 2 3; do $C -w ' %{http_code}\n' $J -d '{\"model\":\"fast\",\"messages\":[]}' http://inference.local/v1/chat/completions; done
+$C -i $J -d '{\"model\":\"claude\",\"max_tokens\":5,\"messages\":[]}' http://inference.local/v1/messages"
+cp "$T/out" "$T/out_budget"
+check "budget: two calls pass" has "$OUT" '"total_tokens": 18.* 200 .*"total_tokens": 18.* 200 '
+check "budget: then 429 insufficient_quota (OpenAI format)" \
+	has "$OUT" 'budget is spent (36 of 30 tokens).*"type":"insufficient_quota".* 429 '
+check "budget: Anthropic format rate_limit_error, x-should-retry: false" \
+	bash -c 'grep -q "x-should-retry: false" <<<"$1" && grep -q "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\"" <<<"$1"' _ "$OUT"
+
+# --- a missing key: 125 before anything runs ---------------------------------
+WARD_E2E_ANTHROPIC_KEY= run "$T/policy.yaml" /bin/echo should-not-run
+check "missing key: exit 125 with the variable named" \
+	bash -c '[ "$1" = 125 ] && grep -q "WARD_E2E_ANTHROPIC_KEY is not set" <<<"$2" && ! grep -q should-not-run <<<"$3"' _ "$RC" "$ERR" "$OUT"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -489,7 +489,8 @@ body:
 
 void http_process(struct conn *c)
 {
-	for (int rounds = 0; rounds < 64 && c->state == S_HTTP && !c->dead; rounds++) {
+	/* c->inf: an inference.local request owns the connection now (i1) */
+	for (int rounds = 0; rounds < 64 && c->state == S_HTTP && !c->dead && !c->inf; rounds++) {
 		size_t used = 0;
 		int r;
 

@@ -126,10 +126,12 @@ echo '== wrongapi'; $C -w '%{http_code}' $J -d '{\"model\":\"fast\",\"max_tokens
 echo '== unknown'; $C -w '%{http_code}' $J -d '{}' http://inference.local/v1/files; echo
 echo '== badjson'; $C -w '%{http_code}' $J -d '{\"model\":' http://inference.local/v1/chat/completions; echo
 echo '== dupmodel'; $C -w '%{http_code}' $J -d '{\"model\":\"fast\",\"model\":\"big\"}' http://inference.local/v1/chat/completions; echo
+echo '== tls'; $C $J -d '{\"model\":\"gpt-4o-mini\",\"messages\":[]}' https://inference.local/v1/chat/completions; echo
+echo '== tlsstream'; $C -N $J -d '{\"model\":\"claude\",\"max_tokens\":5,\"stream\":true,\"messages\":[]}' https://inference.local/v1/messages; echo
 echo '== env'; env | grep WARD_E2E
 echo '== grep'; grep -rl -e \"\$MARK1\" -e \"\$MARK2\" /etc /tmp /run /proc/self/environ 2>/dev/null | head -3; echo end-grep
 "
-echo "$OUT" >"$T/out1"
+echo "$OUT" >"$T/out1"; cp "$T/err" "$T/err1"
 sec() { awk -v s="== $1" '$0==s{f=1;next} /^== /{f=0} f' "$T/out1"; }
 check "ward run exits 0 (rc=$RC)" [ "$RC" = 0 ]
 check "GET /v1/models lists the routes" has "$(sec models)" '"id": *"claude"'
@@ -153,6 +155,9 @@ check "unknown path: 403 in OpenAI's error format" \
 	has "$(sec unknown)" '{"error":{"message":"ward: POST /v1/files is not served.*"type":"permission_denied".* 403 $'
 check "malformed JSON: 400" has "$(sec badjson)" 'not a JSON object.* 400 $'
 check "duplicate model: 400" has "$(sec dupmodel)" 'model\\" twice.* 400 $'
+check "https://inference.local (ward CA, CONNECT): chat routed" \
+	has "$(sec tls)" '"seen": {"model": "mock-gpt-small", "auth": "ok"'
+check "https://inference.local: Anthropic stream relayed" has "$(sec tlsstream)" 'event: message_stop'
 check "key variables hidden inside the sandbox" \
 	bash -c "grep -q 'WARD_E2E_OPENAI_KEY=ward-hidden' <<<\"\$1\" && ! grep -q -e \"$OPENAI_KEY\" -e \"$ANTHROPIC_KEY\" <<<\"\$1\"" _ "$OUT"
 check "the mock saw no key from inside (only ward's)" \

@@ -174,6 +174,65 @@ check "rows: refusals are deny rows" has "$ROWS" '"action":"deny".*POST /v1/file
 check "no key in the decision log" \
 	bash -c "! grep -aq -e '$OPENAI_KEY' -e '$ANTHROPIC_KEY' '$LOG' '$LOG-wal' 2>/dev/null && ! sqlite3 '$LOG' .dump | grep -q -e '$OPENAI_KEY' -e '$ANTHROPIC_KEY'"
 
+# --- the official SDKs from the npm registry, over https://inference.local -----
+# (Node 18+, tests/e2e/package.json + package-lock.json; the proxy agent is how
+# a Node 18 client honours HTTPS_PROXY)
+sdk_tests() {
+	command -v node >/dev/null && command -v npm >/dev/null || { echo "SKIP: SDKs (no node/npm)"; return; }
+	cp "$HERE/package.json" "$HERE/package-lock.json" "$T/work/" &&
+		(cd "$T/work" && timeout 120 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
+			>"$T/npm.log" 2>&1) || {
+		if grep -qiE 'ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|network' "$T/npm.log"; then
+			echo "SKIP: SDKs (npm registry unreachable)"
+		else
+			ko "npm ci of the SDKs"; cat "$T/npm.log"
+		fi
+		return
+	}
+	cat >"$T/work/clients.mjs" <<'EOJ'
+import OpenAI from "openai";
+import Anthropic from "@anthropic-ai/sdk";
+import { HttpsProxyAgent } from "https-proxy-agent";
+
+const agent = new HttpsProxyAgent(process.env.HTTPS_PROXY);
+const common = { apiKey: "sk-from-inside", httpAgent: agent, maxRetries: 0, timeout: 20000 };
+const oa = new OpenAI({ ...common, baseURL: "https://inference.local/v1" });
+const an = new Anthropic({ ...common, baseURL: "https://inference.local" });
+const out = (k, v) => console.log(k + " " + JSON.stringify(v));
+const user = [{ role: "user", content: "hi" }];
+async function step(name, fn) {
+	try { out(name, await fn()); } catch (e) { out(name + "_err", { status: e.status, type: e.error?.error?.type ?? e.error?.type, msg: String(e) }); }
+}
+await step("oa_chat", async () => (await oa.chat.completions.create({ model: "gpt-4o-mini", messages: user })).choices[0].message.content);
+await step("oa_stream", async () => {
+	let text = "", usage = null;
+	const s = await oa.chat.completions.create({ model: "big", messages: user, stream: true });
+	for await (const ch of s) { text += ch.choices[0]?.delta?.content ?? ""; if (ch.usage) usage = ch.usage; }
+	return { text, usage };
+});
+await step("oa_models", async () => (await oa.models.list()).data.map((m) => m.id));
+await step("an_msg", async () => (await an.messages.create({ model: "claude-sonnet-4-6", max_tokens: 5, messages: user })).content[0].text);
+await step("an_stream", async () => {
+	const fin = await an.messages.stream({ model: "claude", max_tokens: 5, messages: user }).finalMessage();
+	return { text: fin.content[0].text, usage: fin.usage };
+});
+await step("an_wrongapi", async () => an.messages.create({ model: "fast", max_tokens: 5, messages: user }));
+EOJ
+	chown -R "$UID_:$UID_" "$T/work"
+	run "$T/policy.yaml" /usr/bin/node "$T/work/clients.mjs"
+	cp "$T/out" "$T/out_sdk"
+	check "openai SDK: chat through https://inference.local (alias -> fast)" has "$OUT" 'oa_chat "hello from mock-gpt-small"'
+	check "openai SDK: streamed chat, usage chunk (route big)" \
+		has "$OUT" 'oa_stream {"text":"hello from mock-gpt-big","usage":{"prompt_tokens":11'
+	check "openai SDK: models.list answered by ward" has "$OUT" 'oa_models \["fast","claude","big"\]'
+	check "anthropic SDK: messages (alias -> claude)" has "$OUT" 'an_msg "hello from mock-claude"'
+	check "anthropic SDK: streamed message with usage" \
+		has "$OUT" 'an_stream {"text":"hello from mock-claude","usage":{"input_tokens":13,"output_tokens":9}}'
+	check "anthropic SDK: wrong API for the route is a 400 invalid_request_error" \
+		has "$OUT" 'an_wrongapi_err {"status":400,"type":"invalid_request_error"'
+}
+sdk_tests
+
 # --- budget: 30 tokens; each chat call spends 18 -----------------------------
 run "$T/budget.yaml" /bin/sh -c "
 for i in 1 2 3; do $C -w ' %{http_code}\n' $J -d '{\"model\":\"fast\",\"messages\":[]}' http://inference.local/v1/chat/completions; done

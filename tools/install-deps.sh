@@ -17,6 +17,8 @@ fi
 
 missing=""
 for p in $PKGS; do
+	# a Node build that bundles npm (NodeSource) conflicts with Debian's npm (i1)
+	[ "$p" = npm ] && command -v npm >/dev/null && continue
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
 		missing="$missing $p"
 	fi

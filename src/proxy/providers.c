@@ -112,7 +112,7 @@ enum ward_api_style ward_api_style(enum ward_api api)
 bool ward_provider_header_allowed(const char *name, size_t len)
 {
 	static const char *const allowed[] = {
-		"content-type",	   "accept",	       "accept-encoding",    "user-agent",
+		"content-type",	   "accept",	       "user-agent",
 		"anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access",
 		"openai-organization", "openai-project", "openai-beta",     "idempotency-key",
 		"x-request-id",	   "x-stainless-arch", "x-stainless-lang", "x-stainless-os",

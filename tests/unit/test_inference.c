@@ -1,0 +1,523 @@
+// SPDX-License-Identifier: MIT
+/* inference: the JSON scanner (members, escapes, duplicates, usage), the
+ * provider table, route choice, and whole calls driven like the proxy loop
+ * drives them against a backend on a loopback socket of the test's own:
+ * key injected and client auth stripped, model rewritten, include_usage
+ * added, SSE re-framed as chunked, usage accounted, budget refused in each
+ * provider's format, refusals (path, API, binary), and no key in a row. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "policy/policy.h"
+#include "proxy/http.h"
+#include "proxy/inference.h"
+#include "proxy/inference_json.h"
+#include "proxy/providers.h"
+
+#define KEY_O "sk-unit-openai-0123456789"
+#define KEY_A "sk-ant-unit-9876543210"
+
+/* --- JSON ------------------------------------------------------------------ */
+
+static void test_json_member(void **state)
+{
+	const char *d = " { \"a\" : [1, {\"model\": 2}], \"mo\\u0064el\" :\t\"gpt\\\"x\" , \"z\":null } ";
+	struct ward_json_span sp;
+	char out[32];
+
+	(void)state;
+	assert_int_equal(ward_json_member(d, strlen(d), "model", &sp), 1);
+	assert_int_equal(ward_json_string(d + sp.off, sp.len, out, sizeof(out)), 0);
+	assert_string_equal(out, "gpt\"x");
+	assert_int_equal(ward_json_member(d, strlen(d), "nope", NULL), 0);
+	/* nested "model" is not the top-level one; duplicates are ambiguous */
+	assert_int_equal(ward_json_member("{\"x\":{\"model\":1}}", 17, "model", NULL), 0);
+	assert_int_equal(ward_json_member("{\"model\":1,\"model\":2}", 21, "model", NULL), -EEXIST);
+	/* malformed */
+	assert_int_equal(ward_json_member("{\"model\":", 9, "model", NULL), -EBADMSG);
+	assert_int_equal(ward_json_member("[1]", 3, "model", NULL), -EBADMSG);
+	assert_int_equal(ward_json_member("{\"a\":1} x", 9, "a", NULL), -EBADMSG);
+	assert_int_equal(ward_json_member("{\"a\":01}", 8, "a", NULL), -EBADMSG);
+	assert_int_equal(ward_json_member("{\"a\":\"\x01\"}", 8, "a", NULL), -EBADMSG);
+	assert_int_equal(ward_json_member("{\"a\":\"\\ud800\"}", 14, "a", NULL), -EBADMSG);
+	assert_int_equal(ward_json_string("\"\\ud83d\\ude00\"", 14, out, sizeof(out)), 0);
+	assert_string_equal(out, "\xf0\x9f\x98\x80");
+	assert_int_equal(ward_json_string("\"abcdef\"", 8, out, 4), -ENAMETOOLONG);
+	/* deep nesting is bounded, not a stack overflow */
+	{
+		char deep[600];
+
+		memset(deep, '[', 300);
+		memset(deep + 300, ']', 300);
+		assert_int_equal(ward_json_validate(deep, 600), -EBADMSG);
+	}
+}
+
+static void test_json_usage(void **state)
+{
+	uint64_t in = 0, out = 0;
+	bool has_out = false;
+	const char *oa = "{\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7}}";
+	const char *an = "{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":13,"
+			 "\"cache_read_input_tokens\":2,\"output_tokens\":1}}}";
+	const char *rs = "{\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":5,"
+			 "\"output_tokens\":6}}}";
+
+	(void)state;
+	assert_int_equal(ward_json_usage(oa, strlen(oa), &in, &out, &has_out), 1);
+	assert_true(in == 11 && out == 7 && has_out);
+	assert_int_equal(ward_json_usage(an, strlen(an), &in, &out, &has_out), 1);
+	assert_true(in == 15 && out == 1);
+	assert_int_equal(ward_json_usage(rs, strlen(rs), &in, &out, &has_out), 1);
+	assert_true(in == 5 && out == 6);
+	assert_int_equal(ward_json_usage("{\"usage\":null}", 14, &in, &out, &has_out), 0);
+}
+
+/* --- providers -------------------------------------------------------------- */
+
+static void test_providers(void **state)
+{
+	const char *suffix = NULL;
+	size_t len = 0;
+	char *b;
+
+	(void)state;
+	assert_int_equal(ward_api_of("POST", "/v1/chat/completions", &suffix), WARD_API_CHAT);
+	assert_string_equal(suffix, "/chat/completions");
+	assert_int_equal(ward_api_of("POST", "/v1/messages", NULL), WARD_API_MESSAGES);
+	assert_int_equal(ward_api_of("GET", "/v1/models/", NULL), WARD_API_MODELS);
+	assert_int_equal(ward_api_of("GET", "/v1/chat/completions", NULL), WARD_API_NONE);
+	assert_int_equal(ward_api_of("POST", "/v1/files", NULL), WARD_API_NONE);
+	assert_int_equal(ward_api_of("POST", "/v1/messages/count_tokens", NULL), WARD_API_NONE);
+	assert_true(ward_provider_speaks(ward_provider_find("anthropic"), WARD_API_MESSAGES));
+	assert_false(ward_provider_speaks(ward_provider_find("openai"), WARD_API_MESSAGES));
+	assert_false(ward_provider_speaks(ward_provider_find("nvidia"), WARD_API_RESPONSES));
+	assert_string_equal(ward_provider_find("anthropic")->auth_header, "x-api-key");
+	assert_string_equal(ward_provider_find("nvidia")->base_url,
+			    "https://integrate.api.nvidia.com/v1");
+	assert_null(ward_provider_find("bedrock"));
+	assert_true(ward_provider_header_allowed("Anthropic-Beta", 14));
+	assert_false(ward_provider_header_allowed("authorization", 13));
+	assert_false(ward_provider_header_allowed("x-api-key", 9));
+	assert_false(ward_provider_header_allowed("cookie", 6));
+	assert_false(ward_provider_header_allowed("accept-encoding", 15));
+	b = ward_provider_error_body(WARD_STYLE_ANTHROPIC, "m \"q\"", "t", "c", "rate_limit_error",
+				     &len);
+	assert_string_equal(b, "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\","
+			       "\"message\":\"m \\\"q\\\"\"}}\n");
+	free(b);
+	b = ward_provider_error_body(WARD_STYLE_OPENAI, "m", "insufficient_quota",
+				     "insufficient_quota", "x", &len);
+	assert_string_equal(b, "{\"error\":{\"message\":\"m\",\"type\":\"insufficient_quota\","
+			       "\"param\":null,\"code\":\"insufficient_quota\"}}\n");
+	free(b);
+}
+
+/* --- whole calls ------------------------------------------------------------- */
+
+struct fx {
+	int lfd;
+	uint16_t port;
+	struct ward_policy *p;
+	struct ward_inference *inf;
+	char *audit_path;
+	struct ward_audit *audit;
+};
+
+static struct ward_policy *load(const char *yaml)
+{
+	struct ward_policy *p = NULL;
+	struct ward_diags d = { 0 };
+	struct ward_error err = { 0 };
+	int r = ward_policy_load_buffer("inf.yaml", yaml, strlen(yaml), &p, &d, &err);
+
+	if (r < 0)
+		ward_diags_print(&d, stderr);
+	assert_int_equal(r, 0);
+	ward_diags_free(&d);
+	return p;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+	struct ward_inference_config cfg = { 0 };
+	struct ward_error err = { 0 };
+	char yaml[2048], tmpl[] = "/tmp/ward-test-inference-XXXXXX";
+
+	f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(f->lfd >= 0);
+	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(f->lfd, 8), 0);
+	getsockname(f->lfd, (struct sockaddr *)&sin, &sl);
+	f->port = ntohs(sin.sin_port);
+	snprintf(yaml, sizeof(yaml),
+		 "version: 1\n"
+		 "inference:\n"
+		 "  routes:\n"
+		 "    - { name: fast, provider: openai, model: real-small, api_key_env: WARD_UT_O,\n"
+		 "        base_url: \"http://127.0.0.1:%u/v1\", aliases: [gpt-4o-mini] }\n"
+		 "    - { name: claude, provider: anthropic, model: real-claude, api_key_env: WARD_UT_A,\n"
+		 "        base_url: \"http://127.0.0.1:%u/v1\" }\n"
+		 "  binaries: [{ path: /usr/bin/agent }]\n"
+		 "  budget: { max_tokens: 30 }\n",
+		 f->port, f->port);
+	f->p = load(yaml);
+	setenv("WARD_UT_O", KEY_O, 1);
+	setenv("WARD_UT_A", KEY_A, 1);
+	assert_non_null(mkdtemp(tmpl));
+	assert_true(asprintf(&f->audit_path, "%s/log.db", tmpl) > 0);
+	assert_int_equal(ward_audit_open(f->audit_path, &f->audit, &err), 0);
+	cfg.policy = f->p;
+	cfg.audit = f->audit;
+	cfg.sandbox = "unit";
+	assert_int_equal(ward_inference_new(&cfg, &f->inf, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[600];
+
+	ward_inference_free(f->inf);
+	ward_audit_close(f->audit);
+	ward_policy_free(f->p);
+	close(f->lfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf \"$(dirname '%s')\"", f->audit_path);
+	(void)!system(cmd);
+	free(f->audit_path);
+	free(f);
+	return 0;
+}
+
+struct result {
+	char out[16384];
+	size_t len;
+	char upstream[8192]; /* what the backend received */
+	bool keep_alive;
+};
+
+static void drain(struct ward_inference_call *c, struct result *res)
+{
+	const char *p;
+	size_t n = ward_inference_call_peek(c, &p);
+
+	if (n + res->len >= sizeof(res->out))
+		n = sizeof(res->out) - res->len - 1;
+	memcpy(res->out + res->len, p, n);
+	res->len += n;
+	res->out[res->len] = '\0';
+	ward_inference_call_consume(c, n);
+}
+
+/* One request through a call; backend_reply NULL: no upstream expected. */
+static void call(struct fx *f, const char *binary, const char *request, const char *backend_reply,
+		 struct result *res)
+{
+	struct ward_inference_client who = { .known = true, .binary = binary, .pid = 1 };
+	struct ward_http_parser hp;
+	struct ward_inference_call *c;
+	size_t used = 0, n = strlen(request);
+	int r, bfd = -1;
+
+	memset(res, 0, sizeof(*res));
+	assert_int_equal(ward_http_parser_init(&hp, WARD_HTTP_REQUEST, NULL), 0);
+	assert_int_equal(ward_http_feed(&hp, request, n, &used), 1);
+	c = ward_inference_call_new(f->inf, &who, &hp.head);
+	assert_non_null(c);
+	ward_http_parser_free(&hp); /* the call copied what it needs */
+	r = ward_inference_call_feed(c, request + used, n - used, &used);
+	assert_int_equal(r, 1);
+	for (int i = 0; i < 200 && !ward_inference_call_done(c, &res->keep_alive); i++) {
+		int fd = ward_inference_call_fd(c);
+		uint32_t ev = ward_inference_call_events(c);
+
+		drain(c, res);
+		if (fd >= 0 && bfd < 0 && backend_reply) {
+			/* the backend: one request in, the canned reply out, close */
+			char buf[8192];
+			size_t got = 0;
+
+			ward_inference_call_io(c, EPOLLOUT);
+			bfd = accept(f->lfd, NULL, NULL);
+			assert_true(bfd >= 0);
+			for (int k = 0; k < 50 && !strstr(res->upstream, "}"); k++) {
+				struct pollfd pf = { .fd = bfd, .events = POLLIN };
+				ssize_t m;
+
+				ward_inference_call_io(c, EPOLLOUT);
+				if (poll(&pf, 1, 20) <= 0)
+					continue;
+				m = read(bfd, buf, sizeof(buf) - 1 - got);
+				if (m <= 0)
+					break;
+				memcpy(res->upstream + got, buf, (size_t)m);
+				got += (size_t)m;
+				res->upstream[got] = '\0';
+			}
+			assert_int_equal(write(bfd, backend_reply, strlen(backend_reply)),
+					 (ssize_t)strlen(backend_reply));
+			close(bfd);
+			continue;
+		}
+		if (fd >= 0 && ev) {
+			struct pollfd pf = { .fd = fd, .events = (short)((ev & EPOLLIN ? POLLIN : 0) |
+									 (ev & EPOLLOUT ? POLLOUT : 0)) };
+
+			if (poll(&pf, 1, 100) > 0)
+				ward_inference_call_io(c, (pf.revents & POLLIN ? EPOLLIN : 0) |
+							  (pf.revents & POLLOUT ? EPOLLOUT : 0) |
+							  (pf.revents & POLLHUP ? EPOLLHUP : 0));
+		} else {
+			ward_inference_call_io(c, 0);
+		}
+	}
+	drain(c, res);
+	assert_true(ward_inference_call_done(c, NULL));
+	ward_inference_call_free(c);
+}
+
+#define POST(path, body, extra)                                                               \
+	"POST " path " HTTP/1.1\r\nHost: inference.local\r\nContent-Type: application/json\r\n" \
+	extra "Content-Length: %zu\r\n\r\n" body
+
+/* fmt is one of the POST() literals: its only conversion is the length */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static char *req(const char *fmt, const char *body)
+{
+	char *s = NULL;
+
+	assert_true(asprintf(&s, fmt, strlen(body)) > 0);
+	return s;
+}
+#pragma GCC diagnostic pop
+
+static const char chat_reply[] =
+	"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 79\r\n"
+	"Set-Cookie: x=1\r\n\r\n"
+	"{\"id\":\"x\",\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7,\"total_tokens\":18}}";
+
+static void test_call_chat_rewrite_and_key(void **state)
+{
+	struct fx *f = *state;
+	struct result res;
+	const char *body = "{ \"messages\": [], \"model\" : \"gpt-4o-mini\" }";
+	char *r = req(POST("/v1/chat/completions", "{ \"messages\": [], \"model\" : \"gpt-4o-mini\" }",
+			   "Authorization: Bearer sk-inside\r\nX-Api-Key: nope\r\nCookie: c=1\r\n"),
+		      body);
+
+	call(f, "/usr/bin/agent", r, chat_reply, &res);
+	free(r);
+	assert_non_null(strstr(res.upstream, "POST /v1/chat/completions HTTP/1.1\r\n"));
+	assert_non_null(strstr(res.upstream, "Authorization: Bearer " KEY_O "\r\n"));
+	assert_null(strstr(res.upstream, "sk-inside"));
+	assert_null(strstr(res.upstream, "nope"));
+	assert_null(strstr(res.upstream, "Cookie"));
+	assert_non_null(strstr(res.upstream, "{ \"messages\": [], \"model\" : \"real-small\" }"));
+	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(res.out, "Content-Length: 79\r\n"));
+	assert_null(strstr(res.out, "Set-Cookie"));
+	assert_true(res.keep_alive);
+	assert_int_equal(ward_inference_spent(f->inf), 18);
+}
+
+static void test_call_stream_anthropic(void **state)
+{
+	struct fx *f = *state;
+	struct result res;
+	static const char sse[] =
+		"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"45\r\nevent: message_start\ndata: {\"message\":{\"usage\":{\"input_tokens\":3}}}\n\n\r\n"
+		"3a\r\nevent: message_delta\ndata: {\"usage\":{\"output_tokens\":4}}\n\n\r\n"
+		"0\r\n\r\n";
+	const char *body = "{\"model\":\"claude\",\"stream\":true}";
+	char *r = req(POST("/v1/messages", "{\"model\":\"claude\",\"stream\":true}", ""), body);
+
+	call(f, "/usr/bin/agent", r, sse, &res);
+	free(r);
+	assert_non_null(strstr(res.upstream, "x-api-key: " KEY_A "\r\n"));
+	assert_non_null(strstr(res.upstream, "anthropic-version: 2023-06-01\r\n"));
+	assert_non_null(strstr(res.upstream, "{\"model\":\"real-claude\",\"stream\":true}"));
+	/* no include_usage for Anthropic */
+	assert_null(strstr(res.upstream, "stream_options"));
+	assert_non_null(strstr(res.out, "Transfer-Encoding: chunked\r\n"));
+	assert_non_null(strstr(res.out, "event: message_delta"));
+	assert_non_null(strstr(res.out, "\r\n0\r\n\r\n"));
+	assert_int_equal(ward_inference_spent(f->inf), 7);
+}
+
+static void test_call_openai_stream_usage_added(void **state)
+{
+	struct fx *f = *state;
+	struct result res;
+	static const char sse[] =
+		"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+		"data: {\"choices\":[]}\n\n"
+		"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":3}}\n\n"
+		"data: [DONE]\n\n";
+	const char *body = "{\"model\":\"fast\",\"stream\":true}";
+	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\",\"stream\":true}", ""), body);
+
+	call(f, "/usr/bin/agent", r, sse, &res);
+	free(r);
+	assert_non_null(strstr(res.upstream, "{\"stream_options\":{\"include_usage\":true},"
+					     "\"model\":\"real-small\",\"stream\":true}"));
+	/* close-delimited upstream body re-framed as chunked */
+	assert_non_null(strstr(res.out, "Transfer-Encoding: chunked\r\n"));
+	assert_non_null(strstr(res.out, "data: [DONE]\n\n\r\n0\r\n\r\n"));
+	assert_int_equal(ward_inference_spent(f->inf), 5);
+}
+
+static void test_call_local_answers(void **state)
+{
+	struct fx *f = *state;
+	struct result res;
+	char *r;
+
+	call(f, "/usr/bin/agent",
+	     "GET /v1/models HTTP/1.1\r\nHost: inference.local\r\n\r\n", NULL, &res);
+	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
+	assert_non_null(strstr(res.out, "\"data\":[{\"id\":\"fast\""));
+
+	r = req(POST("/v1/files", "{}", ""), "{}");
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 403 Forbidden"));
+	assert_non_null(strstr(res.out, "{\"error\":{\"message\":\"ward: POST /v1/files is not served"));
+
+	r = req(POST("/v1/messages", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 400 Bad Request"));
+	assert_non_null(strstr(res.out, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+					"\"message\":\"ward: route 'fast' (provider openai) does not serve"));
+
+	/* inference.binaries: another binary is refused, whatever it asks */
+	r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+	call(f, "/usr/bin/curl", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 403 Forbidden"));
+	assert_non_null(strstr(res.out, "binary /usr/bin/curl may not use inference.local"));
+	assert_int_equal(ward_inference_spent(f->inf), 0);
+}
+
+static void test_call_budget(void **state)
+{
+	struct fx *f = *state;
+	struct result res;
+	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+
+	call(f, "/usr/bin/agent", r, chat_reply, &res);
+	call(f, "/usr/bin/agent", r, chat_reply, &res);
+	assert_int_equal(ward_inference_spent(f->inf), 36);
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 429 Too Many Requests"));
+	assert_non_null(strstr(res.out, "x-should-retry: false\r\n"));
+	assert_non_null(strstr(res.out, "\"type\":\"insufficient_quota\""));
+	r = req(POST("/v1/messages", "{\"model\":\"claude\"}", ""), "{\"model\":\"claude\"}");
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\""));
+}
+
+static void test_call_upstream_failures(void **state)
+{
+	struct fx *f = *state;
+	struct result res;
+	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+
+	call(f, "/usr/bin/agent", r, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"cut", &res);
+	assert_non_null(strstr(res.out, "HTTP/1.1 502 Bad Gateway"));
+	assert_non_null(strstr(res.out, "closed the connection before the response was complete"));
+	call(f, "/usr/bin/agent", r, "garbage\r\n\r\n", &res);
+	assert_non_null(strstr(res.out, "HTTP/1.1 502 Bad Gateway"));
+	assert_false(res.keep_alive == true && !strstr(res.out, "502"));
+	free(r);
+}
+
+static void test_rows_never_hold_the_key(void **state)
+{
+	struct fx *f = *state;
+	char *buf = NULL, cmd[600];
+	size_t len = 0;
+	FILE *p;
+
+	test_call_chat_rewrite_and_key(state);
+	ward_audit_flush(f->audit);
+	snprintf(cmd, sizeof(cmd), "sqlite3 '%s' .dump", f->audit_path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	{
+		char chunk[4096];
+		size_t n;
+		FILE *m = open_memstream(&buf, &len);
+
+		while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+			fwrite(chunk, 1, n, m);
+		fclose(m);
+	}
+	pclose(p);
+	if (len == 0) {
+		free(buf);
+		skip(); /* no sqlite3 CLI */
+	}
+	assert_non_null(strstr(buf, "inference.routes.fast"));
+	assert_non_null(strstr(buf, "model_requested=gpt-4o-mini model_sent=real-small status=200"));
+	assert_null(strstr(buf, KEY_O));
+	assert_null(strstr(buf, KEY_A));
+	free(buf);
+}
+
+static void test_missing_key(void **state)
+{
+	struct ward_policy *p = load("version: 1\ninference:\n  routes:\n"
+				     "    - { name: d, provider: openai, model: m, api_key_env: WARD_UT_NONE }\n");
+	struct ward_inference_config cfg = { .policy = p };
+	struct ward_inference *inf = NULL;
+	struct ward_error err = { 0 };
+
+	(void)state;
+	unsetenv("WARD_UT_NONE");
+	assert_int_equal(ward_inference_new(&cfg, &inf, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "inference route 'd': environment variable WARD_UT_NONE is not set"));
+	ward_policy_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_member),
+		cmocka_unit_test(test_json_usage),
+		cmocka_unit_test(test_providers),
+		cmocka_unit_test(test_missing_key),
+		cmocka_unit_test_setup_teardown(test_call_chat_rewrite_and_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_stream_anthropic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_openai_stream_usage_added, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_local_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_upstream_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rows_never_hold_the_key, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

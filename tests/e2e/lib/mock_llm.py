@@ -41,6 +41,7 @@ def log_request(entry):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mock-llm"
+    disable_nagle_algorithm = True  # small SSE writes go out at once
 
     def log_message(self, fmt, *args):
         if os.environ.get("MOCK_LLM_DEBUG"):

@@ -129,7 +129,7 @@ echo '== dupmodel'; $C -w '%{http_code}' $J -d '{\"model\":\"fast\",\"model\":\"
 echo '== tls'; $C $J -d '{\"model\":\"gpt-4o-mini\",\"messages\":[]}' https://inference.local/v1/chat/completions; echo
 echo '== tlsstream'; $C -N $J -d '{\"model\":\"claude\",\"max_tokens\":5,\"stream\":true,\"messages\":[]}' https://inference.local/v1/messages; echo
 echo '== env'; env | grep WARD_E2E
-echo '== grep'; grep -rl -e \"\$MARK1\" -e \"\$MARK2\" /etc /tmp /run /proc/self/environ 2>/dev/null | head -3; echo end-grep
+echo '== grep'; grep -rlI -e sk-e2e-openai- -e sk-ant-e2e- /etc /tmp /run /proc/self/environ $T/work 2>/dev/null | head -3; echo end-grep
 "
 echo "$OUT" >"$T/out1"; cp "$T/err" "$T/err1"
 sec() { awk -v s="== $1" '$0==s{f=1;next} /^== /{f=0} f' "$T/out1"; }
@@ -160,6 +160,8 @@ check "https://inference.local (ward CA, CONNECT): chat routed" \
 check "https://inference.local: Anthropic stream relayed" has "$(sec tlsstream)" 'event: message_stop'
 check "key variables hidden inside the sandbox" \
 	bash -c "grep -q 'WARD_E2E_OPENAI_KEY=ward-hidden' <<<\"\$1\" && ! grep -q -e \"$OPENAI_KEY\" -e \"$ANTHROPIC_KEY\" <<<\"\$1\"" _ "$OUT"
+check "no file inside the sandbox holds a key (/etc, /tmp, /run, workdir)" \
+	[ "$(sec grep)" = end-grep ]
 check "the mock saw no key from inside (only ward's)" \
 	bash -c "! grep -q -e sk-from-inside -e sk-ant-inside '$T/mock.log'"
 

@@ -428,11 +428,41 @@ void conn_accepted(struct conn *c)
 		snprintf(c->keys, sizeof(c->keys), "%s", c->who.rule ? c->who.rule : "");
 		if (c->who.binary) {
 			snprintf(c->binary, sizeof(c->binary), "%s", c->who.binary);
-			c->tofu = ward_identity_check(px->identity, c->binary, c->who.dev,
-						      c->who.ino, c->sha, c->tofu_reason,
-						      sizeof(c->tofu_reason));
+			c->tofu = ward_identity_cached(px->identity, c->binary, c->who.dev,
+						       c->who.ino, c->sha, c->tofu_reason,
+						       sizeof(c->tofu_reason));
+			if (c->tofu == -EAGAIN) {
+				/* not hashed yet: the worker does it, the connection waits */
+				c->tofu = 0;
+				if (http_parsers_init(c) < 0 || proxy_ident_submit(c) < 0) {
+					c->dead = true;
+				} else {
+					c->state = S_IDENT;
+					set_deadline(c, 1000);
+				}
+				finish_entry(c);
+				return;
+			}
 		}
 	}
+	if (http_parsers_init(c) < 0)
+		c->dead = true;
+	else
+		conn_after_identity(c);
+	finish_entry(c);
+}
+
+void conn_identified(struct conn *c)
+{
+	conn_after_identity(c);
+	/* bytes may have arrived while waiting: level-triggered epoll reports them */
+	finish_entry(c);
+}
+
+void conn_after_identity(struct conn *c)
+{
+	struct ward_proxy *px = c->px;
+
 	c->speaks_http = !c->transparent;
 	if (c->transparent) {
 		if (!c->known) {
@@ -440,7 +470,6 @@ void conn_accepted(struct conn *c)
 			proxy_row(c, "proxy", "deny", NULL, NULL, NULL,
 				  "binary unknown: no kernel identity for this connection");
 			c->dead = true;
-			finish_entry(c);
 			return;
 		}
 		c->port = ntohs(c->who.orig.ss_family == AF_INET
@@ -453,9 +482,6 @@ void conn_accepted(struct conn *c)
 		c->phase = H_WAIT_REQ;
 		set_deadline(c, px->lim.request_timeout_ms);
 	}
-	if (http_parsers_init(c) < 0)
-		c->dead = true;
-	finish_entry(c);
 }
 
 static void sniff_raw(struct conn *c)

@@ -3,6 +3,7 @@
  * while (node: ~100 MB); it happens once per file and run, on first use. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ struct ident_entry {
 };
 
 struct ward_identity {
+	pthread_mutex_t lock; /* the cache: the loop reads it, the worker fills it */
 	char *db_path;
 	struct ident_entry *v;
 	size_t n;
@@ -39,6 +41,7 @@ int ward_identity_new(const char *db_path, struct ward_identity **ret)
 
 	if (!id)
 		return -ENOMEM;
+	pthread_mutex_init(&id->lock, NULL);
 	if (db_path && !(id->db_path = strdup(db_path))) {
 		free(id);
 		return -ENOMEM;
@@ -55,6 +58,7 @@ void ward_identity_free(struct ward_identity *id)
 		free(id->v[i].path);
 	free(id->v);
 	free(id->db_path);
+	pthread_mutex_destroy(&id->lock);
 	free(id);
 }
 
@@ -64,6 +68,58 @@ static bool same_file(const struct stat *a, const struct stat *b)
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
+/* stat path and check it is still (kdev, ino): 0, or -errno with reason */
+static int stat_identified(const char *path, uint64_t kdev, uint64_t ino, struct stat *st,
+			   char *reason, size_t reasonsz)
+{
+	if (stat(path, st) < 0) {
+		int r = -errno;
+
+		snprintf(reason, reasonsz, "binary %s: %s", path, strerror(errno));
+		return r;
+	}
+	/* the kernel identified (kdev, ino): the path must still name that file */
+	if (((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) != kdev || st->st_ino != ino) {
+		snprintf(reason, reasonsz, "binary %s was replaced while running", path);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Under id->lock: 1 found (sha, reason, *verdict filled), 0 not cached. */
+static int lookup(struct ward_identity *id, const char *path, const struct stat *st, char sha[65],
+		  char *reason, size_t reasonsz, int *verdict)
+{
+	for (size_t i = 0; i < id->n; i++) {
+		struct ident_entry *e = &id->v[i];
+
+		if (!strcmp(e->path, path) && e->dev == st->st_dev && e->ino == st->st_ino &&
+		    e->size == st->st_size && e->mtime.tv_sec == st->st_mtim.tv_sec &&
+		    e->mtime.tv_nsec == st->st_mtim.tv_nsec) {
+			memcpy(sha, e->sha, 65);
+			snprintf(reason, reasonsz, "%s", e->reason);
+			*verdict = e->verdict;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int ward_identity_cached(struct ward_identity *id, const char *path, uint64_t kdev, uint64_t ino,
+			 char sha[65], char *reason, size_t reasonsz)
+{
+	struct stat st;
+	int r, verdict = 0;
+
+	r = stat_identified(path, kdev, ino, &st, reason, reasonsz);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&id->lock);
+	r = lookup(id, path, &st, sha, reason, reasonsz, &verdict);
+	pthread_mutex_unlock(&id->lock);
+	return r ? verdict : -EAGAIN;
+}
+
 int ward_identity_check(struct ward_identity *id, const char *path, uint64_t kdev, uint64_t ino,
 			char sha[65], char *reason, size_t reasonsz)
 {
@@ -71,28 +127,17 @@ int ward_identity_check(struct ward_identity *id, const char *path, uint64_t kde
 	struct stat st, st2;
 	char known[65];
 	bool first = false;
-	int r;
+	int r, verdict = 0;
 
-	if (stat(path, &st) < 0) {
-		r = -errno;
-		snprintf(reason, reasonsz, "binary %s: %s", path, strerror(errno));
+	r = stat_identified(path, kdev, ino, &st, reason, reasonsz);
+	if (r < 0)
 		return r;
-	}
-	/* the kernel identified (kdev, ino): the path must still name that file */
-	if (((uint64_t)major(st.st_dev) << 20 | minor(st.st_dev)) != kdev || st.st_ino != ino) {
-		snprintf(reason, reasonsz, "binary %s was replaced while running", path);
-		return -EPERM;
-	}
-	for (size_t i = 0; i < id->n; i++) {
-		e = &id->v[i];
-		if (!strcmp(e->path, path) && e->dev == st.st_dev && e->ino == st.st_ino &&
-		    e->size == st.st_size && e->mtime.tv_sec == st.st_mtim.tv_sec &&
-		    e->mtime.tv_nsec == st.st_mtim.tv_nsec) {
-			memcpy(sha, e->sha, 65);
-			snprintf(reason, reasonsz, "%s", e->reason);
-			return e->verdict;
-		}
-	}
+	pthread_mutex_lock(&id->lock);
+	r = lookup(id, path, &st, sha, reason, reasonsz, &verdict);
+	pthread_mutex_unlock(&id->lock);
+	if (r)
+		return verdict;
+	/* hashing and the TOFU record happen without the lock: the loop keeps going */
 	r = ward_sha256_file_hex(AT_FDCWD, path, sha);
 	if (r < 0) {
 		snprintf(reason, reasonsz, "binary %s: cannot hash: %s", path, strerror(-r));
@@ -102,38 +147,38 @@ int ward_identity_check(struct ward_identity *id, const char *path, uint64_t kde
 		snprintf(reason, reasonsz, "binary %s changed while it was hashed", path);
 		return -EPERM;
 	}
-	if (id->n >= IDENTITY_CACHE_MAX)
-		return 0; /* not cached: hashed again next time */
-	e = realloc(id->v, (id->n + 1) * sizeof(*e));
-	if (!e)
-		return 0;
-	id->v = e;
-	e = &id->v[id->n];
-	memset(e, 0, sizeof(*e));
-	if (!(e->path = strdup(path)))
-		return 0;
-	e->dev = st.st_dev;
-	e->ino = st.st_ino;
-	e->size = st.st_size;
-	e->mtime = st.st_mtim;
-	memcpy(e->sha, sha, 65);
+	reason[0] = '\0';
 	if (id->db_path) {
 		struct ward_error err = { 0 };
 
 		r = ward_audit_tofu(id->db_path, path, sha, known, &first, &err);
 		if (r < 0) {
 			/* fail closed: an unverifiable binary is not trusted */
-			free(e->path);
 			snprintf(reason, reasonsz, "binary %s: TOFU record: %s", path, err.msg);
 			return r;
 		}
 		if (strcmp(known, sha)) {
-			e->verdict = -EPERM;
-			snprintf(e->reason, sizeof(e->reason),
+			verdict = -EPERM;
+			snprintf(reason, reasonsz,
 				 "binary changed since first use (TOFU): was %s, now %s", known, sha);
 		}
 	}
-	id->n++;
-	snprintf(reason, reasonsz, "%s", e->reason);
-	return e->verdict;
+	pthread_mutex_lock(&id->lock);
+	if (id->n < IDENTITY_CACHE_MAX && (e = realloc(id->v, (id->n + 1) * sizeof(*e)))) {
+		id->v = e;
+		e = &id->v[id->n];
+		memset(e, 0, sizeof(*e));
+		if ((e->path = strdup(path))) {
+			e->dev = st.st_dev;
+			e->ino = st.st_ino;
+			e->size = st.st_size;
+			e->mtime = st.st_mtim;
+			memcpy(e->sha, sha, 65);
+			e->verdict = verdict;
+			snprintf(e->reason, sizeof(e->reason), "%s", reason);
+			id->n++;
+		}
+	}
+	pthread_mutex_unlock(&id->lock);
+	return verdict;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Binary integrity for the proxy: the sha256 of an executable, computed once
  * per (path, dev, inode, mtime, size) and cached, and trust on first use
- * against the decision log's `binaries` table (audit/tofu.h). Used only from
- * the proxy's loop thread. */
+ * against the decision log's `binaries` table (audit/tofu.h). Thread-safe:
+ * the proxy's loop asks the cache (ward_identity_cached) and leaves hashing
+ * to its identity worker (ward_identity_check), so a 100 MB binary never
+ * stalls other connections. */
 #pragma once
 
 #include <stddef.h>
@@ -21,3 +23,8 @@ void ward_identity_free(struct ward_identity *id);
  * -errno: the file could not be hashed (reason says why). */
 int ward_identity_check(struct ward_identity *id, const char *path, uint64_t kdev, uint64_t ino,
 			char sha[65], char *reason, size_t reasonsz);
+
+/* The cached verdict for (path, dev, inode, mtime, size) without hashing:
+ * like ward_identity_check, or -EAGAIN when the file must be hashed first. */
+int ward_identity_cached(struct ward_identity *id, const char *path, uint64_t kdev, uint64_t ino,
+			 char sha[65], char *reason, size_t reasonsz);

@@ -125,6 +125,8 @@ int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
 	if (r < 0)
 		goto fail;
 	r = ward_identity_new(cfg->log_path, &px->identity);
+	if (r >= 0)
+		r = proxy_ident_new(px);
 	if (r < 0) {
 		ward_err(err, r, "proxy identity");
 		goto fail;
@@ -150,6 +152,8 @@ int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
 	epoll_ctl(px->epfd, EPOLL_CTL_ADD, px->stop_fd, &ev);
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV(EV_OTHER, 1) };
 	epoll_ctl(px->epfd, EPOLL_CTL_ADD, ward_resolver_fd(px->resolver), &ev);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV(EV_OTHER, 2) };
+	epoll_ctl(px->epfd, EPOLL_CTL_ADD, proxy_ident_fd(px), &ev);
 	*ret = px;
 	return 0;
 fail:
@@ -400,7 +404,10 @@ static void *loop(void *arg)
 			case EV_OTHER:
 				if (slot == 0)
 					return NULL;
-				ward_resolver_dispatch(px->resolver, on_resolved, px);
+				if (slot == 2)
+					proxy_ident_dispatch(px);
+				else
+					ward_resolver_dispatch(px->resolver, on_resolved, px);
 				break;
 			default:
 				c = px->conns[slot];
@@ -444,6 +451,7 @@ void ward_proxy_free(struct ward_proxy *px)
 		if (px->lfd[i] >= 0)
 			close(px->lfd[i]);
 	ward_resolver_free(px->resolver);
+	proxy_ident_free(px); /* before the identity it uses */
 	ward_identity_free(px->identity);
 	if (px->epfd >= 0)
 		close(px->epfd);

@@ -135,6 +135,7 @@ struct ward_proxy {
 	pthread_t thread;
 	bool started;
 	char *scratch; /* CONN_BUF bytes for the loop thread (response head rewrites) */
+	struct ident_worker *iw; /* hashes binaries off the loop (ident_worker.c) */
 	_Atomic uint64_t accepted, refused_full;
 };
 
@@ -166,6 +167,13 @@ void conn_set_deadline(struct conn *c, uint32_t ms);
 /* side I/O through TLS when the side has one: >0 bytes, 0 nothing now, -errno fatal */
 int conn_read_side(struct conn *c, bool upstream, struct buf *b, bool *eof);
 int conn_write_side(struct conn *c, bool upstream, struct buf *b);
+
+/* ident_worker.c */
+int proxy_ident_new(struct ward_proxy *px);
+void proxy_ident_free(struct ward_proxy *px);
+int proxy_ident_fd(const struct ward_proxy *px);
+int proxy_ident_submit(struct conn *c);
+void proxy_ident_dispatch(struct ward_proxy *px);
 
 /* conn_tls.c: interception */
 void tls_intercept_begin(struct conn *c);  /* upstream connected: start its handshake */

@@ -1,11 +1,16 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Proxy benchmark (docs/proxy.md): CONNECT tunnel throughput through ward vs
-# direct (and vs tinyproxy when it is installed), and requests/s with p50/p99
-# latency for plain http:// forwarded through ward vs direct. The upstream is
-# a python server in a network namespace this script creates; nothing leaves
-# the machine. Usage: tools/bench/proxy.sh [MB] [REQUESTS]   (root)
+# direct and vs tinyproxy; requests/s with p50/p99 latency for plain http://
+# forwarded through ward vs direct; and for intercepted HTTPS (keep-alive,
+# requests inside one CONNECT tunnel) through ward vs mitmproxy (also
+# intercepting) and squid (as a CONNECT tunnel: ssl-bump is not configured
+# here, so squid does less work than ward). Peers are Debian packages,
+# installed on demand when missing (apt-get). Upstreams are python servers in
+# network namespaces this script creates; nothing leaves the machine.
+# Usage: tools/bench/proxy.sh [MB] [REQUESTS]   (root)
 set -eu
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WARD=${WARD:-$(pwd)/build/ward}
 MB=${1:-256}
 N=${2:-300}
@@ -18,9 +23,15 @@ T=$(mktemp -d /tmp/ward-bench-proxy.XXXXXX)
 chmod 755 "$T"
 SRV=
 TP=
+MITM=
+SQ=
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
 	[ -n "$TP" ] && kill "$TP" 2>/dev/null
+	[ -n "$MITM" ] && kill "$MITM" 2>/dev/null
+	[ -n "$SQ" ] && kill "$SQ" 2>/dev/null
+	[ -n "${HS:-}" ] && kill "$HS" 2>/dev/null
+	declare -F upstream_down_all >/dev/null && [ -n "${UPSTREAM_TMP:-}" ] && upstream_down_all
 	ip netns del "$NS" 2>/dev/null
 	ip link del "wb$$" 2>/dev/null
 	rm -rf "$T"
@@ -82,7 +93,12 @@ speed() { awk '{ printf "%.1f", $1 / 1048576 }'; }
 direct=$(curl -s -o /dev/null -w '%{speed_download}' http://192.168.178.2:8080/big | speed)
 ward=$(inward curl -s -p -o /dev/null -w '%{speed_download}' http://bench.test:8080/big | speed)
 echo "CONNECT tunnel, $MB MiB: direct $direct MiB/s, ward $ward MiB/s, ratio $(awk "BEGIN{printf \"%.2f\", $ward/$direct}")"
-if command -v tinyproxy >/dev/null; then
+want() { # want CMD PKG: install PKG when CMD is missing (bounded, quiet)
+	command -v "$1" >/dev/null || timeout 300 env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q "$2" >/dev/null 2>&1 || true
+	command -v "$1" >/dev/null
+}
+if want tinyproxy tinyproxy; then
 	printf 'Port 18888\nListen 127.0.0.1\nAllow 127.0.0.1\nConnectPort 8080\nMaxClients 100\n' >"$T/tp.conf"
 	tinyproxy -d -c "$T/tp.conf" >/dev/null 2>&1 &
 	TP=$!
@@ -96,3 +112,114 @@ read -r drps dp50 dp99 < <(env -u HTTP_PROXY "$PY" "$T/lat.py" http://192.168.17
 read -r wrps wp50 wp99 < <(inward "$PY" "$T/lat.py" http://bench.test:8080/small "$N")
 echo "forward http, $N requests: direct $drps req/s p50 $dp50 ms p99 $dp99 ms;" \
 	"ward $wrps req/s p50 $wp50 ms p99 $wp99 ms; added p50 $(awk "BEGIN{printf \"%.3f\", $wp50-$dp50}") ms"
+
+# --- intercepted HTTPS: ward and mitmproxy terminate TLS; squid tunnels it
+set +e # the upstream library expects commands that may fail (tests/e2e/lib)
+# shellcheck source=../../tests/e2e/lib/upstream.sh
+source "$HERE/../../tests/e2e/lib/upstream.sh"
+# the library owns the EXIT trap from upstream_up on; it calls this hook
+e2e_cleanup_hook() { trap - EXIT; cleanup; }
+upstream_up wbench bench.test.example >/dev/null || { echo "HTTPS upstream failed"; exit 1; }
+# A small HTTPS server without Nagle (the e2e echo writes head and body apart
+# and would measure delayed ACKs), on 8443 in the upstream's netns.
+UD=$(upstream_dir wbench)
+ip netns exec ward-test-wbench timeout -s KILL 300 "$PY" -c '
+import socket, ssl, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def setup(self):
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().setup()
+    def log_message(self, *a): pass
+    def do_GET(self):
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+s = ThreadingHTTPServer(("0.0.0.0", 8443), H)
+c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(sys.argv[1], sys.argv[2])
+s.socket = c.wrap_socket(s.socket, server_side=True)
+s.serve_forever()' "$UD/server.pem" "$UD/server.key" >/dev/null 2>&1 &
+HS=$!
+sleep 0.5
+cat "$UPSTREAM_HOSTS" /etc/hosts >"$T/etchosts"
+cat >"$T/https.yaml" <<EOF
+version: 1
+filesystem_policy:
+  read_only: [/usr, /lib, /lib64, /bin, /sbin, /etc, $T]
+process: { run_as_user: 4246, run_as_group: 4246 }
+network_policies:
+  bench:
+    binaries: [{ path: $PY }]
+    endpoints: [{ host: bench.test.example, port: 8443, protocol: rest, access: full }]
+EOF
+# tls.py URL N [IP]: N GETs on one keep-alive HTTPS connection, through a
+# CONNECT tunnel when HTTPS_PROXY is set, else straight to IP
+cat >"$T/tls.py" <<'EOF'
+import http.client, os, socket, sys, time, urllib.parse
+url, n = sys.argv[1], int(sys.argv[2])
+u = urllib.parse.urlsplit(url)
+px = os.environ.get("HTTPS_PROXY")
+if px:
+    p = urllib.parse.urlsplit(px)
+    c = http.client.HTTPSConnection(p.hostname, p.port, timeout=10)
+    c.set_tunnel(u.hostname, u.port)
+else:
+    c = http.client.HTTPSConnection(u.hostname, u.port, timeout=10)
+    c._create_connection = lambda a, *r, **k: socket.create_connection((sys.argv[3], u.port), *r, **k)
+lat = []
+t0 = time.monotonic()
+for _ in range(n):
+    s = time.monotonic()
+    c.request("GET", u.path)
+    c.getresponse().read()
+    lat.append(time.monotonic() - s)
+total = time.monotonic() - t0
+lat.sort()
+print("%.0f %.3f %.3f" % (n / total, lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3))
+EOF
+chmod 644 "$T/tls.py" "$T/https.yaml" "$T/etchosts"
+URL=https://bench.test.example:8443/small
+line() { printf '%-36s %6s req/s  p50 %7s ms  p99 %7s ms\n' "$@"; }
+read -r hd hd50 hd99 < <(env -u HTTPS_PROXY SSL_CERT_FILE="$UPSTREAM_CA" "$PY" "$T/tls.py" "$URL" "$N" \
+	"$(upstream_ip wbench)")
+line "HTTPS direct" "$hd" "$hd50" "$hd99"
+read -r hw hw50 hw99 < <("$WARD" run --policy "$T/https.yaml" --log "$T/log.db" --workdir "$T" \
+	--hosts "$UPSTREAM_HOSTS" --upstream-ca "$UPSTREAM_CA" -- "$PY" "$T/tls.py" "$URL" "$N")
+line "HTTPS via ward (intercepted)" "$hw" "$hw50" "$hw99"
+echo "  ward added p50 $(awk "BEGIN{printf \"%.3f\", $hw50-$hd50}") ms"
+if want mitmdump mitmproxy; then
+	mkdir -p "$T/mitm"
+	unshare -m sh -c "mount --bind '$T/etchosts' /etc/hosts && exec mitmdump -q \
+		--listen-host 127.0.0.1 -p 18080 --set confdir='$T/mitm' \
+		--set ssl_verify_upstream_trusted_ca='$UPSTREAM_CA'" >/dev/null 2>&1 &
+	MITM=$!
+	for _ in $(seq 150); do
+		[ -s "$T/mitm/mitmproxy-ca-cert.pem" ] && ss -ltn | grep -q ':18080 ' && break
+		sleep 0.1
+	done
+	read -r hm hm50 hm99 < <(HTTPS_PROXY=http://127.0.0.1:18080 \
+		SSL_CERT_FILE="$T/mitm/mitmproxy-ca-cert.pem" "$PY" "$T/tls.py" "$URL" "$N")
+	line "HTTPS via mitmproxy (intercepted)" "$hm" "$hm50" "$hm99"
+	echo "  ward/mitmproxy req/s $(awk "BEGIN{printf \"%.2f\", $hw/$hm}")"
+else
+	echo "mitmproxy not installable: skipped"
+fi
+if want squid squid; then
+	cat >"$T/squid.conf" <<EOF
+http_port 127.0.0.1:13128
+http_access allow all
+cache deny all
+hosts_file $T/etchosts
+pid_filename $T/squid.pid
+access_log none
+cache_log /dev/null
+EOF
+	squid -N -f "$T/squid.conf" >/dev/null 2>&1 &
+	SQ=$!
+	for _ in $(seq 100); do ss -ltn | grep -q ':13128 ' && break; sleep 0.1; done
+	read -r hs hs50 hs99 < <(HTTPS_PROXY=http://127.0.0.1:13128 SSL_CERT_FILE="$UPSTREAM_CA" \
+		"$PY" "$T/tls.py" "$URL" "$N")
+	line "HTTPS via squid (CONNECT tunnel)" "$hs" "$hs50" "$hs99"
+	echo "  ward/squid req/s $(awk "BEGIN{printf \"%.2f\", $hw/$hs}") (squid does not decrypt here)"
+else
+	echo "squid not installable: skipped"
+fi

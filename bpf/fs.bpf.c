@@ -179,7 +179,9 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx)
 		out->dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
 	}
 	bpf_get_current_comm(out->comm, sizeof(out->comm));
-	bpf_ringbuf_submit(out, 0);
+	/* denials are rate-limited, so waking the reader each time is cheap, and
+	 * it names the binary from /proc while the process most likely still runs */
+	bpf_ringbuf_submit(out, BPF_RB_FORCE_WAKEUP);
 done:
 	bpf_map_delete_elem(&inflight, &id);
 	return 0;

@@ -5,6 +5,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -26,6 +27,7 @@ DEFINE_CLEANUP(struct fs_bpf *, fs_bpf__destroy)
 
 #define FS_MAX_LINKS 64
 #define FS_EXE_CACHE 64
+#define FS_SEARCH_MAX 8192 /* directory entries read per $PATH directory */
 
 struct exe_cache_entry {
 	uint64_t dev, ino;
@@ -105,6 +107,40 @@ int ward_fs_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t le
 	return 0;
 }
 
+/* The process is gone: look for the identity in the directories of $PATH
+ * (bounded), where the commands an agent runs usually are. */
+static int search_path(uint64_t dev, uint64_t ino, char *buf, size_t len)
+{
+	const char *env = secure_getenv("PATH");
+	char dirs[4096], found[PATH_MAX], real[PATH_MAX], *save = NULL;
+
+	snprintf(dirs, sizeof(dirs), "%s", env ? env : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		DIR *dir = d[0] == '/' ? opendir(d) : NULL;
+		struct dirent *de;
+		unsigned n = 0;
+
+		if (!dir)
+			continue;
+		while ((de = readdir(dir)) && n++ < FS_SEARCH_MAX) {
+			struct stat st;
+
+			if (de->d_ino != ino || fstatat(dirfd(dir), de->d_name, &st, 0) < 0 ||
+			    st.st_ino != ino || ward_egress_kdev(st.st_dev) != dev)
+				continue;
+			snprintf(found, sizeof(found), "%s/%s", d, de->d_name);
+			closedir(dir);
+			/* /bin/x and /usr/bin/x are one file on merged-/usr systems */
+			if (!realpath(found, real))
+				snprintf(real, sizeof(real), "%s", found);
+			snprintf(buf, len, "%s", real);
+			return 0;
+		}
+		closedir(dir);
+	}
+	return -ENOENT;
+}
+
 /* The executable's path: cached per identity (a path found once for an
  * identity stays its name), else /proc/<pid>/exe verified against it. */
 static const char *binary_of(struct ward_fs *fs, pid_t pid, uint64_t dev, uint64_t ino)
@@ -117,7 +153,8 @@ static const char *binary_of(struct ward_fs *fs, pid_t pid, uint64_t dev, uint64
 		if (fs->cache[i].path[0] && fs->cache[i].dev == dev && fs->cache[i].ino == ino)
 			return fs->cache[i].path;
 	c = &fs->cache[fs->cache_next];
-	if (ward_fs_exe_path(pid, dev, ino, c->path, sizeof(c->path)) < 0) {
+	if (ward_fs_exe_path(pid, dev, ino, c->path, sizeof(c->path)) < 0 &&
+	    search_path(dev, ino, c->path, sizeof(c->path)) < 0) {
 		c->path[0] = '\0';
 		return NULL;
 	}

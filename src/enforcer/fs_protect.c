@@ -271,15 +271,18 @@ static int mark_tree(struct ward_fs_protect *fp, const char *path, uint32_t root
 		return ward_err(err, -errno, "protected path '%s'", path);
 	if (S_ISLNK(st.st_mode))
 		return 0;
-	r = add_mark(fp, path, &st, root, err);
-	if (r < 0 || !S_ISDIR(st.st_mode))
-		return r;
+	if (!S_ISDIR(st.st_mode))
+		return add_mark(fp, path, &st, root, err);
 	if (depth >= WARD_FS_PROTECT_MAX_DEPTH)
 		return ward_errx(err, -E2BIG, "protected path '%s' is deeper than %d directories",
 				 path, WARD_FS_PROTECT_MAX_DEPTH);
+	/* opened before it is marked: nobody answers our own open yet */
 	d = opendir(path);
 	if (!d)
 		return ward_err(err, -errno, "protected path '%s'", path);
+	r = add_mark(fp, path, &st, root, err);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -738,24 +741,33 @@ int ward_fs_protect_start(struct ward_fs_protect *fp, const struct ward_fs_prote
 	fp->userdata = cfg->userdata;
 	fp->denied_map_fd = cfg->denied_map_fd;
 
+	fp->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fp->stop_fd < 0)
+		return ward_err(err, -errno, "eventfd");
+	if (fp->mech == WARD_FS_MECH_FANOTIFY) {
+		/* answering before marking: ward's own walk of a marked tree opens
+		 * its directories (allowed: ward is outside the sandbox). Nothing in
+		 * the sandbox runs yet, so no decision reads the marks being built. */
+		r = pthread_create(&fp->thread, NULL, fan_main, fp);
+		if (r)
+			return ward_err(err, -r, "protected paths thread");
+		fp->started = true;
+	}
 	for (size_t i = 0; i < fp->n_roots; i++) {
 		r = mark_tree(fp, fp->roots[i].path, (uint32_t)i, 0, err);
 		if (r < 0)
 			return r;
 	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	qsort(fp->marks, fp->n_marks, sizeof(*fp->marks), cmp_mark);
-	fp->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (fp->stop_fd < 0)
-		return ward_err(err, -errno, "eventfd");
 	if (fp->mech == WARD_FS_MECH_BPF_LSM) {
 		r = lsm_start(fp, cfg->cgroup_id, err);
 		if (r < 0)
 			return r;
+		r = pthread_create(&fp->thread, NULL, lsm_main, fp);
+		if (r)
+			return ward_err(err, -r, "protected paths thread");
 	}
-	r = pthread_create(&fp->thread, NULL, fp->mech == WARD_FS_MECH_BPF_LSM ? lsm_main : fan_main,
-			   fp);
-	if (r)
-		return ward_err(err, -r, "protected paths thread");
 	fp->started = true;
 	return 0;
 }

@@ -1,0 +1,158 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The filesystem layer on the real kernel (docs/filesystem.md): protected
+# paths opened only by the named executable (a copy of it is refused), denials
+# outside the Landlock ceiling logged with binary and path, unprotected paths
+# unaffected, two sandboxes apart, the kernel's rate limit.
+# Root only; exit 77 (skip) when a kernel feature is missing.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+need_root
+[ -x "$WARD" ] || { echo "SKIP: no ward binary at $WARD"; exit 77; }
+grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77; }
+command -v jq >/dev/null || { echo "SKIP: needs jq"; exit 77; }
+[ -x /usr/bin/python3 ] || { echo "SKIP: needs /usr/bin/python3"; exit 77; }
+"$WARD" doctor --json | jq -e '.features[] | select(.name == "fs.protect" and .available)' \
+	>/dev/null || { echo "SKIP: no mechanism for protected paths"; exit 77; }
+"$WARD" doctor --json | jq -e '.features[] | select(.name == "bpf.tracepoint" and .available)' \
+	>/dev/null || { echo "SKIP: no BPF tracepoints"; exit 77; }
+
+# not under /tmp: the sandbox's private /tmp is granted in full by Landlock,
+# and a workdir bound below it would be inside the ceiling
+T=$(mktemp -d /var/tmp/ward-test-fs.XXXXXX)
+chmod 755 "$T"
+trap 'rm -rf "$T"' EXIT
+UID_=4243
+WD=$T/wd
+mkdir -p "$WD/keys"
+echo "the-secret" >"$WD/keys/id"
+echo "plain-text" >"$WD/plain"
+echo "only-cat" >"$WD/single"
+cp /usr/bin/cat "$WD/mycat"
+chown -R "$UID_:$UID_" "$WD"
+chmod 755 "$WD" "$WD/keys" "$WD/mycat"
+
+# policy NAME INCLUDE_WORKDIR [extra lines]
+policy() {
+	local name=$1 incl=$2
+	shift 2
+	{
+		echo "version: 1"
+		echo "filesystem_policy:"
+		echo "  include_workdir: $incl"
+		echo "  read_only: [/usr, /lib, /lib64, /bin, /etc]"
+		for l in "$@"; do echo "$l"; done
+		echo "process:"
+		echo "  run_as_user: $UID_"
+		echo "  run_as_group: $UID_"
+	} >"$T/$name.yaml"
+}
+policy prot true "  binaries:" "    - path: /usr/bin/cat" \
+	"      read_only: [$WD/keys, $WD/single]"
+policy ceiling false
+
+# run POLICY LOG CMD...: output in $OUT, status in $RC
+run() {
+	local pol=$1 log=$2
+	shift 2
+	OUT=$(cd "$WD" && timeout 60 "$WARD" run --policy "$T/$pol.yaml" --log "$log" --workdir "$WD" \
+		-- "$@" 2>&1)
+	RC=$?
+}
+# rows LOG JQ-FILTER: matching fs rows, one JSON object per line
+rows() { "$WARD" logs --log "$1" --layer fs --json | jq -c "select($2)"; }
+count() { rows "$1" "$2" | wc -l; }
+
+# --- protected paths ---
+L=$T/prot.db
+run prot "$L" cat keys/id
+check "named binary reads a protected file" [ "$RC" = 0 -a "$OUT" = "the-secret" ]
+check "its first open is an allow row" \
+	[ "$(count "$L" ".action == \"allow\" and .binary == \"/usr/bin/cat\" and .path == \"$WD/keys/id\"")" = 1 ]
+
+run prot "$L" head -1 keys/id
+check "another binary is refused" [ "$RC" != 0 ] 
+check "  and its output has no secret" eval '! grep -q the-secret <<<"$OUT"'
+check "  and is logged with binary and path" \
+	[ "$(count "$L" ".action == \"deny\" and .binary == \"/usr/bin/head\" and .path == \"$WD/keys/id\" and (.rule | startswith(\"filesystem_policy.binaries:\"))")" = 1 ]
+
+run prot "$L" ./mycat keys/id
+check "a copy of the named binary is refused" [ "$RC" != 0 ]
+check "  and is logged as the copy" \
+	[ "$(count "$L" ".action == \"deny\" and .binary == \"$WD/mycat\" and .path == \"$WD/keys/id\"")" = 1 ]
+
+run prot "$L" head -1 single
+check "a protected single file is refused to another binary" [ "$RC" != 0 ]
+run prot "$L" cat single
+check "  and readable by the named one" [ "$RC" = 0 -a "$OUT" = "only-cat" ]
+
+run prot "$L" sh -c 'head -1 plain; ./mycat plain'
+check "unprotected paths are unaffected" [ "$RC" = 0 -a "$OUT" = "$(printf 'plain-text\nplain-text')" ]
+check "  and make no row" [ "$(count "$L" ".path == \"$WD/plain\"")" = 0 ]
+
+check "one refusal is one row (no second row from the tracepoints)" \
+	[ "$(count "$L" ".action == \"deny\" and .path == \"$WD/keys/id\"")" = 2 ]
+
+cat /dev/null "$WD/keys/id" >/dev/null 2>&1
+check "host processes are never refused" [ "$(cat "$WD/keys/id")" = "the-secret" ]
+
+run prot "$L" sh -c 'echo x > keys/new'
+check "a read_only protected path is read-only inside" [ "$RC" != 0 ]
+
+# --- denials outside the Landlock ceiling ---
+L=$T/ceiling.db
+run ceiling "$L" cat plain
+check "reading outside the ceiling is refused" [ "$RC" != 0 ]
+check "  logged with binary, resolved path, access and errno" \
+	[ "$(count "$L" ".action == \"deny\" and .binary == \"/usr/bin/cat\" and .method == \"read\" and (.reason | test(\"errno=EACCES\")) and ((.path == \"$WD/plain\" and (.reason | test(\"relative=plain resolved against cwd\"))) or (.path == \"plain\" and (.reason | test(\"relative to cwd .unresolved.\"))))")" = 1 ]
+run ceiling "$L" sh -c 'echo x > /etc/ward-test-fs'
+check "writing to a read-only path is refused and logged" \
+	[ "$RC" != 0 -a "$(count "$L" ".binary == \"/usr/bin/dash\" and .path == \"/etc/ward-test-fs\" and (.method | test(\"write\")) and (.method | test(\"create\"))")" = 1 ]
+run ceiling "$L" mkdir "$WD/newdir"
+check "mkdir outside the ceiling is logged" \
+	[ "$(count "$L" ".binary == \"/usr/bin/mkdir\" and .path == \"$WD/newdir\" and .method == \"create,dir\"")" = 1 ]
+long=$WD/$(printf 'x%.0s' $(seq 200))/$(printf 'y%.0s' $(seq 100))
+mkdir -p "$(dirname "$long")" && echo deep >"$long" && chmod -R a+rX "$WD"
+run ceiling "$L" cat "$long"
+check "a long path is marked truncated, never complete" \
+	[ "$(count "$L" ".binary == \"/usr/bin/cat\" and (.reason | test(\"path truncated\"))")" = 1 ]
+
+# --- two sandboxes at once ---
+LA=$T/a.db
+LB=$T/b.db
+(cd "$WD" && timeout 60 "$WARD" run --policy "$T/ceiling.yaml" --log "$LA" --workdir "$WD" -- \
+	sh -c 'for i in 1 2 3 4 5; do cat /etc/shadow-A-$i 2>/dev/null; cat $0/plain 2>/dev/null; sleep 0.1; done' \
+	"$WD" >/dev/null 2>&1) &
+(cd "$WD" && timeout 60 "$WARD" run --policy "$T/ceiling.yaml" --log "$LB" --workdir "$WD" -- \
+	sh -c 'for i in 1 2 3 4 5; do head -1 $0/plain 2>/dev/null; sleep 0.1; done' "$WD" >/dev/null 2>&1) &
+wait
+check "sandbox A sees its own denials" [ "$(count "$LA" ".binary == \"/usr/bin/cat\" and .path == \"$WD/plain\"")" = 5 ]
+check "  and none of B's" [ "$(count "$LA" ".binary == \"/usr/bin/head\"")" = 0 ]
+check "sandbox B sees its own" [ "$(count "$LB" ".binary == \"/usr/bin/head\" and .path == \"$WD/plain\"")" = 5 ]
+check "  and none of A's" [ "$(count "$LB" ".binary == \"/usr/bin/cat\"")" = 0 ]
+
+# --- rate limit: 10000 refused opens in one process ---
+L=$T/rate.db
+start=$(date +%s%N)
+run ceiling "$L" /usr/bin/python3 -c '
+import os
+for i in range(10000):
+    try:
+        os.close(os.open("plain", os.O_RDONLY))
+    except PermissionError:
+        pass
+'
+end=$(date +%s%N)
+secs=$(((end - start) / 1000000000 + 1))
+logged=$(count "$L" ".binary == \"/usr/bin/python3.11\" or (.binary // \"\" | test(\"python\"))")
+suppressed=$(rows "$L" '.reason | test("rate limit")' | jq -r '.reason' |
+	sed -E 's/.*: ([0-9]+) filesystem denials.*/\1/' | paste -sd+ | bc)
+echo "rate: $logged rows, ${suppressed:-0} suppressed, ${secs}s"
+check "10000 denials make at most burst + rate x time rows" \
+	[ "$logged" -ge 100 -a "$logged" -le $((200 + 100 * secs)) ]
+check "  and the rest is counted in suppressed-count rows" \
+	[ "$((logged + ${suppressed:-0}))" = 10000 ]
+check "  in bounded time" [ "$secs" -le 30 ]
+
+finish

@@ -560,7 +560,7 @@ int ward_replay(const char *path, const struct ward_policy *p, const struct ward
 	r = ward_audit_reader_each(rd, &f, on_row, &e, err);
 	if (e.error) /* our callback's own failure */
 		r = ward_err(err, e.error, "replay");
-	if (r >= 0)
+	if (r >= 0 && ret->n_groups)
 		qsort(ret->groups, ret->n_groups, sizeof(*ret->groups), cmp_group);
 out:
 	ward_audit_reader_close(rd);

@@ -76,7 +76,8 @@ static int load_revs(sqlite3 *db, struct walk *w, struct ward_error *err)
 	}
 	if (rc != SQLITE_DONE)
 		return audit_sqlite_err(err, db, rc, "read policies");
-	qsort(w->revs, w->n_revs, sizeof(*w->revs), cmp_rev);
+	if (w->n_revs)
+		qsort(w->revs, w->n_revs, sizeof(*w->revs), cmp_rev);
 	return 0;
 }
 
@@ -88,6 +89,8 @@ static const struct rev *find_rev(struct walk *w, const char *rev)
 		return w->last;
 	if (strlen(rev) != 64)
 		return NULL;
+	if (!w->n_revs)
+		return NULL;
 	memcpy(key.rev, rev, 65);
 	w->last = bsearch(&key, w->revs, w->n_revs, sizeof(*w->revs), cmp_rev);
 	return w->last;
@@ -97,7 +100,9 @@ static int load_checkpoint(sqlite3 *db, struct walk *w, struct ward_audit_verify
 			   struct ward_error *err)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-	const char *id_text = NULL, *hash = NULL;
+	/* 0 absent, 1 well-formed, -1 malformed; never pointers into a row,
+	 * which the next sqlite3_step() frees */
+	int id_state = 0, hash_state = 0;
 	char *end;
 	int rc;
 
@@ -116,19 +121,19 @@ static int load_checkpoint(sqlite3 *db, struct walk *w, struct ward_audit_verify
 		if (!strcmp(k, WARD_AUDIT_META_CKPT_ID)) {
 			errno = 0;
 			w->ckpt_id = strtoll(val, &end, 10);
-			id_text = (errno || *end || w->ckpt_id <= 0) ? "" : val;
+			id_state = (errno || *end || w->ckpt_id <= 0) ? -1 : 1;
 		} else if (strlen(val) == 64) {
 			memcpy(w->ckpt_hash, val, 65);
-			hash = w->ckpt_hash;
+			hash_state = 1;
 		} else {
-			hash = "";
+			hash_state = -1;
 		}
 	}
 	if (rc != SQLITE_DONE)
 		return audit_sqlite_err(err, db, rc, "read meta");
-	if (!id_text && !hash)
+	if (!id_state && !hash_state)
 		return 0;
-	if (!id_text || !*id_text || !hash || !*hash) {
+	if (id_state != 1 || hash_state != 1) {
 		bad(v, 0, "retention checkpoint in meta is incomplete or malformed");
 		return 0;
 	}

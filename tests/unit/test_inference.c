@@ -222,7 +222,8 @@ static void drain(struct ward_inference_call *c, struct result *res)
 
 	if (n + res->len >= sizeof(res->out))
 		n = sizeof(res->out) - res->len - 1;
-	memcpy(res->out + res->len, p, n);
+	if (n)
+		memcpy(res->out + res->len, p, n);
 	res->len += n;
 	res->out[res->len] = '\0';
 	ward_inference_call_consume(c, n);

@@ -28,11 +28,27 @@ __u64 suppressed = 0;	  /* denials over the rate limit */
 __u64 ringbuf_drops = 0;  /* denials the ring buffer had no room for */
 __u64 inflight_full = 0;  /* syscalls not followed: in-flight map full */
 
+/* What the entry saw. The strings are read at exit, and only for a refused
+ * call: copying 512 bytes per open would cost more than the open (see
+ * docs/filesystem.md). The memory is the caller's own syscall argument,
+ * still mapped while it waits for the result. */
+struct inflight_call {
+	__u64 path;  /* user pointers */
+	__u64 path2;
+	__u64 oflags;
+	__u64 ts_ns;
+	__s32 dirfd;
+	__s32 dirfd2;
+	__u32 access;
+	__u8 op;
+	__u8 pad[3];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WARD_FS_MAX_INFLIGHT);
 	__type(key, __u64); /* pid_tgid */
-	__type(value, struct ward_fs_event);
+	__type(value, struct inflight_call);
 } inflight SEC(".maps");
 
 /* threads whose open the protect layer (fanotify, bpf-lsm) refused and
@@ -44,13 +60,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } protect_denied SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ward_fs_event);
-} scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -81,10 +90,8 @@ static __always_inline __u8 read_path(char *dst, const char *src)
 static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u8 op, int p1,
 				    int p2, int dfd1, int dfd2, int fl, __u64 fixed_flags)
 {
-	__u64 id, flags = fixed_flags, a[6];
-	struct ward_fs_event *ev;
-	__u32 zero = 0;
-	__u8 f;
+	struct inflight_call c = {};
+	__u64 id, a[6];
 
 	if (bpf_get_current_cgroup_id() != cgroup_id)
 		return 0;
@@ -95,40 +102,23 @@ static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u8 
 	a[3] = ctx->args[3];
 	a[4] = ctx->args[4];
 	a[5] = ctx->args[5];
-	ev = bpf_map_lookup_elem(&scratch, &zero);
-	if (!ev)
-		return 0;
 	id = bpf_get_current_pid_tgid();
-	ev->version = WARD_ABI_VERSION;
-	ev->op = op;
-	ev->pid = (__u32)id;
-	ev->tgid = id >> 32;
-	ev->ret = 0;
-	ev->rule = ~0u;
-	ev->dev = 0;
-	ev->ino = 0;
-	ev->ts_ns = bpf_ktime_get_ns();
-	ev->dirfd = dfd1 >= 0 ? (__s32)a[dfd1] : WARD_FS_AT_FDCWD;
-	ev->dirfd2 = dfd2 >= 0 ? (__s32)a[dfd2] : WARD_FS_AT_FDCWD;
+	c.op = op;
+	c.ts_ns = bpf_ktime_get_ns();
+	c.dirfd = dfd1 >= 0 ? (__s32)a[dfd1] : WARD_FS_AT_FDCWD;
+	c.dirfd2 = dfd2 >= 0 ? (__s32)a[dfd2] : WARD_FS_AT_FDCWD;
+	c.oflags = fixed_flags;
 	if (fl >= 0)
-		flags = a[fl];
+		c.oflags = a[fl];
 	if (op == WARD_FS_OP_OPENAT2) {
 		/* struct open_how starts with the u64 flags */
-		flags = 0;
-		bpf_probe_read_user(&flags, sizeof(flags), (const void *)a[2]);
+		c.oflags = 0;
+		bpf_probe_read_user(&c.oflags, sizeof(c.oflags), (const void *)a[2]);
 	}
-	ev->oflags = flags;
-	ev->access = ward_fs_access(op, flags);
-	f = read_path(ev->path, (const char *)a[p1]);
-	ev->path2[0] = '\0';
-	if (p2 >= 0) {
-		__u8 f2 = read_path(ev->path2, (const char *)a[p2]);
-
-		if (f2 & WARD_FS_EV_TRUNCATED)
-			f |= WARD_FS_EV_TRUNCATED2;
-	}
-	ev->flags = f;
-	if (bpf_map_update_elem(&inflight, &id, ev, BPF_ANY) < 0)
+	c.access = ward_fs_access(op, c.oflags);
+	c.path = a[p1];
+	c.path2 = p2 >= 0 ? a[p2] : 0;
+	if (bpf_map_update_elem(&inflight, &id, &c, BPF_ANY) < 0)
 		__sync_fetch_and_add(&inflight_full, 1);
 	return 0;
 }
@@ -136,7 +126,9 @@ static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u8 
 static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	struct task_struct *t;
-	struct ward_fs_event *ev, *out;
+	struct inflight_call *ev;
+	struct ward_fs_event *out;
+	__u8 f;
 	struct file *exe;
 	__u64 id, *denied_at;
 	__u32 tid;
@@ -170,8 +162,24 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx)
 		__sync_fetch_and_add(&ringbuf_drops, 1);
 		goto done;
 	}
-	bpf_probe_read_kernel(out, sizeof(*out), ev);
+	out->version = WARD_ABI_VERSION;
+	out->op = ev->op;
+	out->access = ev->access;
+	out->pid = (__u32)id;
+	out->tgid = id >> 32;
 	out->ret = (__s32)ret;
+	out->dirfd = ev->dirfd;
+	out->dirfd2 = ev->dirfd2;
+	out->rule = ~0u;
+	out->oflags = ev->oflags;
+	out->ts_ns = ev->ts_ns;
+	out->dev = 0;
+	out->ino = 0;
+	f = read_path(out->path, (const char *)ev->path);
+	out->path2[0] = '\0';
+	if (ev->path2 && (read_path(out->path2, (const char *)ev->path2) & WARD_FS_EV_TRUNCATED))
+		f |= WARD_FS_EV_TRUNCATED2;
+	out->flags = f;
 	t = (struct task_struct *)bpf_get_current_task_btf();
 	exe = BPF_CORE_READ(t, mm, exe_file);
 	if (exe) {

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+/* The filesystem layer's cost, measured on the real kernel (tools/bench/fs.sh
+ * prints it; as a test it checks the layer works and stays within bounds):
+ *   - open()+close() of an unprotected file by a process of a sandbox cgroup,
+ *     with the denial tracepoints attached and detached, interleaved rounds
+ *     in one run; ratio of the medians;
+ *   - open()+close() of a protected file by its named binary (this program):
+ *     the fanotify round trip.
+ * Exit 77 when not root or the kernel lacks what is needed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "enforcer/cgroup.h"
+#include "enforcer/fs.h"
+#include "enforcer/fs_protect.h"
+#include "policy/model.h"
+
+#define ROUNDS 15
+
+static long iters = 20000;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ns per open()+close() */
+static double loop(const char *path)
+{
+	uint64_t t0 = now_ns();
+
+	for (long i = 0; i < iters; i++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			perror(path);
+			exit(1);
+		}
+		close(fd);
+	}
+	return (double)(now_ns() - t0) / (double)iters;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_d);
+	return v[n / 2];
+}
+
+static int join_cgroup(const struct ward_cgroup *cg)
+{
+	char buf[32];
+	int fd = openat(cg->fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	int n = snprintf(buf, sizeof(buf), "%d", getpid());
+	int r = fd >= 0 && write(fd, buf, (size_t)n) == n ? 0 : -errno;
+
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* back to the root so the leaf can be removed */
+static void leave_cgroup(void)
+{
+	char path[4200], buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d", getpid());
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", ward_cgroup2_mount());
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, buf, (size_t)n) != n)
+			perror("leave cgroup");
+		close(fd);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct ward_error err = { 0 };
+	struct ward_cgroup cg = { .fd = -1 };
+	struct ward_fs *fs = NULL;
+	struct ward_fs_protect *fp = NULL;
+	char dir[] = "/var/tmp/ward-fs-bench.XXXXXX", plain[64], secret[64], id[32], self[4096];
+	double on[ROUNDS], off[ROUNDS], ratio, prot, base;
+	struct stat st;
+	int fails = 0;
+
+	if (argc > 1)
+		iters = atol(argv[1]);
+	if (geteuid() != 0 || !ward_cgroup2_mount()) {
+		puts("SKIP: needs root and cgroup2");
+		return 77;
+	}
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(plain, sizeof(plain), "%s/plain", dir);
+	snprintf(secret, sizeof(secret), "%s/secret", dir);
+	close(open(plain, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+	close(open(secret, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+	snprintf(id, sizeof(id), "fsbench%d", getpid());
+	if (ward_cgroup_create(id, &cg, &err) < 0 || join_cgroup(&cg) < 0) {
+		printf("SKIP: cgroup: %s\n", err.msg);
+		return 77;
+	}
+	fstat(cg.fd, &st);
+	struct ward_fs_config cfg = { .cgroup_id = st.st_ino, .sandbox = "bench" };
+	if (ward_fs_new(&cfg, &fs, &err) < 0) {
+		printf("SKIP: %s\n", err.msg);
+		leave_cgroup();
+		ward_cgroup_destroy(&cg);
+		return 77;
+	}
+
+	/* interleaved: drift in the machine's load hits both sides alike */
+	loop(plain);
+	for (int r = 0; r < ROUNDS; r++) {
+		if (ward_fs_attach(fs, &err) < 0) {
+			printf("FAIL: attach: %s\n", err.msg);
+			return 1;
+		}
+		on[r] = loop(plain);
+		ward_fs_detach(fs);
+		off[r] = loop(plain);
+	}
+	ratio = median(on, ROUNDS) / median(off, ROUNDS);
+	base = median(off, ROUNDS);
+	printf("unprotected open+close: %.0f ns without, %.0f ns with the tracepoints "
+	       "(median of %d rounds x %ld), ratio %.3f (target <= 1.05)\n",
+	       base, median(on, ROUNDS), ROUNDS, iters, ratio);
+
+	/* protected: this program is the named binary, so every open is allowed
+	 * after a round trip through the supervisor */
+	if (!realpath("/proc/self/exe", self))
+		return 1;
+	struct ward_binary bin = { .path = self };
+	struct ward_fs_path sp = { .path = secret };
+	struct ward_fs_binary_rule rule = { .binary = bin, .read_only = &sp, .n_read_only = 1 };
+	struct ward_policy pol = { .fs_binaries = &rule, .n_fs_binaries = 1 };
+	struct ward_fs_protect_config pc = { .sandbox = "bench", .cgroup_path = cg.path,
+					     .cgroup_id = st.st_ino, .denied_map_fd = -1 };
+	if (ward_fs_protect_new(&pol, &fp, &err) < 0 || ward_fs_protect_start(fp, &pc, &err) < 0) {
+		printf("FAIL: protect: %s\n", err.msg);
+		fails++;
+	} else {
+		long saved = iters;
+
+		iters = iters / 10 ? iters / 10 : 1;
+		loop(secret);
+		prot = loop(secret);
+		printf("protected open+close (%s round trip): %.0f ns (%.1fx unprotected), "
+		       "%llu allowed\n",
+		       ward_fs_mechanism_str(ward_fs_protect_mechanism(fp)), prot, prot / base,
+		       (unsigned long long)ward_fs_protect_n_allowed(fp));
+		if (ward_fs_protect_n_allowed(fp) < (uint64_t)iters) {
+			printf("FAIL: the supervisor saw %llu opens of %ld\n",
+			       (unsigned long long)ward_fs_protect_n_allowed(fp), 2 * iters);
+			fails++;
+		}
+		iters = saved;
+	}
+	ward_fs_protect_free(fp);
+	ward_fs_free(fs);
+	leave_cgroup();
+	ward_cgroup_destroy(&cg);
+	unlink(plain);
+	unlink(secret);
+	rmdir(dir);
+	/* a generous bound for a test on a shared machine; the figure is the report */
+	if (ratio > 1.5) {
+		printf("FAIL: ratio %.3f above 1.5\n", ratio);
+		fails++;
+	} else {
+		printf("PASS: overhead bounded\n");
+	}
+	printf("%d passed, %d failed\n", fails ? 0 : 1, fails);
+	return fails ? 1 : 0;
+}

@@ -1,0 +1,14 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The filesystem layer's cost (docs/filesystem.md): open()+close() of an
+# unprotected file by a process of a sandbox cgroup with the denial
+# tracepoints attached vs detached (interleaved rounds, one run, ratio of
+# medians), and the cost of a protected open (fanotify round trip).
+# Usage: tools/bench/fs.sh [BUILD_DIR] [ITERATIONS]   (root)
+set -eu
+BUILD=${1:-build}
+ITERS=${2:-20000}
+[ "$(id -u)" = 0 ] || { echo "fs.sh: needs root" >&2; exit 1; }
+[ -x "$BUILD/test_fs_bench" ] || cmake --build "$BUILD" --target test_fs_bench >/dev/null
+# bounded: ITERATIONS per round, 15 rounds each side, a tenth for the protected file
+exec timeout 300 "$BUILD/test_fs_bench" "$ITERS"

@@ -73,23 +73,34 @@ int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		.burst = run->burst,
 		.denied_map_fd = ward_fs_protect_denied_map_fd(run->protect),
 	};
+	/* Observing denials is logging, not enforcement: without BPF tracepoints
+	 * the run goes on with a warning. Protected paths below fail closed. */
 	r = ward_fs_new(&cfg, &run->fs, err);
-	if (r < 0)
-		return ward_err_prefix(err, "fs");
-	r = ward_fs_attach(run->fs, err);
-	if (r < 0)
-		goto fail;
-	run->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (run->stop_fd < 0) {
-		r = ward_err(err, -errno, "eventfd");
-		goto fail;
+	if (r >= 0)
+		r = ward_fs_attach(run->fs, err);
+	if (r < 0) {
+		char msg[sizeof(err->msg) + 64];
+
+		snprintf(msg, sizeof(msg), "filesystem denials are not logged: %s", err->msg);
+		if (sb->opts->diag)
+			sb->opts->diag(sb->opts->diag_data, true, msg);
+		ward_fs_free(run->fs);
+		run->fs = NULL;
+		err->msg[0] = '\0';
+		err->code = 0;
+	} else {
+		run->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (run->stop_fd < 0) {
+			r = ward_err(err, -errno, "eventfd");
+			goto fail;
+		}
+		r = pthread_create(&run->reader, NULL, reader_main, run);
+		if (r) {
+			r = ward_err(err, -r, "fs event reader thread");
+			goto fail;
+		}
+		run->reader_started = true;
 	}
-	r = pthread_create(&run->reader, NULL, reader_main, run);
-	if (r) {
-		r = ward_err(err, -r, "fs event reader thread");
-		goto fail;
-	}
-	run->reader_started = true;
 	if (run->protect) {
 		struct ward_fs_protect_config pc = {
 			.sandbox = run->sandbox,
@@ -97,7 +108,7 @@ int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 			.cgroup_path = sb->cgroup.path,
 			.cgroup_id = st.st_ino,
 			.audit = run->audit,
-			.denied_map_fd = ward_fs_denied_map_fd(run->fs),
+			.denied_map_fd = run->fs ? ward_fs_denied_map_fd(run->fs) : -1,
 		};
 
 		r = ward_fs_protect_start(run->protect, &pc, err);

@@ -12,16 +12,9 @@
 #include "audit/audit.h"
 #include "commands.h"
 #include "common/cleanup.h"
-#include "enforcer/netns_hook.h" /* network layer (h5) */
-#include "enforcer/egress_hook.h" /* eBPF egress layer (h4) */
-#include "enforcer/fs_hook.h" /* filesystem layer (f1) */
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
-#include "proxy/dns_hook.h" /* DNS stub (p3) */
-#include "proxy/inference_hook.h" /* inference.local (i1) */
-#include "proxy/cred.h"	      /* credentials (p2, p4) */
-#include "proxy/proxy_hook.h" /* the proxy (p1) */
-#include "proxy/tls.h"	      /* TLS interception (p2, p4) */
+#include "run_layers.h"
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 
@@ -33,14 +26,24 @@ static const char usage_run[] =
 	"ward must run as root; the command itself never does.\n"
 	"\n"
 	"The sandbox (see docs/sandbox.md):\n"
-	"  - new mount, pid, ipc, uts and network namespaces (network: loopback only),\n"
-	"    a cgroup v2 leaf ward/<id>, hostname ward-<id>;\n"
+	"  - new mount, pid, ipc, uts and network namespaces, a cgroup v2 leaf\n"
+	"    ward/<id>, hostname ward-<id>;\n"
 	"  - a root holding only the policy's read_only and read_write paths at their\n"
 	"    host locations, a private /proc, a minimal /dev, a private /tmp unless the\n"
 	"    policy maps one; nothing else of the host is visible;\n"
 	"  - Landlock (highest ABI the kernel offers), seccomp (EPERM for raw sockets,\n"
 	"    ptrace, bpf, mounts, io_uring, new user namespaces, ...);\n"
-	"  - the policy's run_as user, no capabilities, no_new_privs, no core dumps.\n"
+	"  - the policy's run_as user, no capabilities, no_new_privs, no core dumps;\n"
+	"  - denied file operations logged with binary and path; paths the policy\n"
+	"    protects per binary opened only by those binaries (docs/filesystem.md).\n"
+	"\n"
+	"With network_policies or inference routes, the sandbox also gets a veth pair\n"
+	"to ward's proxy and DNS stub and nothing else (nftables), per-binary egress\n"
+	"decided by eBPF programs on its cgroup (a binary without a network policy\n"
+	"gets EPERM at connect), TLS interception for protocol: rest endpoints with\n"
+	"an ephemeral CA the sandbox trusts, credentials it only sees as placeholders,\n"
+	"and https://inference.local (docs/egress.md, proxy.md, dns.md, tls.md,\n"
+	"inference.md). Without them it has a loopback interface only.\n"
 	"\n"
 	"Options:\n"
 	"  --policy FILE       the policy (required); errors are printed as\n"
@@ -57,8 +60,12 @@ static const char usage_run[] =
 	"                      system roots (the proxy verifies every upstream)\n"
 	"  -h, --help          show this help\n"
 	"\n"
-	"CMD is searched in $PATH inside the sandbox. The environment passes through\n"
-	"unchanged; stdin, stdout, stderr and the controlling terminal are shared.\n"
+	"CMD is searched in $PATH inside the sandbox. ward's environment passes\n"
+	"through, except: WARD_SANDBOX (the sandbox id), HOME/USER/LOGNAME of the\n"
+	"run-as user (HOME is /tmp when the policy does not map the user's home),\n"
+	"HTTP_PROXY & co. and the CA bundle variables (SSL_CERT_FILE, ...) when there\n"
+	"is a network, and placeholders instead of credential and inference keys.\n"
+	"stdin, stdout, stderr and the controlling terminal are shared.\n"
 	"Signals sent to ward (TERM, INT, HUP, QUIT, USR1, USR2, WINCH) are forwarded\n"
 	"to the command. If ward dies, the sandbox is killed.\n"
 	"\n"
@@ -136,67 +143,6 @@ static int parse(int argc, char **argv, struct run_args *a)
 	return 0;
 }
 
-/* TLS interception and credentials (docs/tls.md): one ephemeral CA per ward
- * run, its certificate merged with the system roots into a bundle placed over
- * the system bundle inside the sandbox (clients that ignore the environment
- * trust it too), the upstream TLS context, and the credential placeholders. */
-struct tls_setup {
-	struct ward_tls_ca *ca;
-	struct ward_tls_upstream *up;
-	struct ward_cred_store *creds;
-	char bundle[PATH_MAX];
-};
-
-static int tls_setup(const struct ward_policy *policy, const char *upstream_ca,
-		     struct tls_setup *t, const char **ret_target, struct ward_error *err)
-{
-	char id[WARD_SANDBOX_ID_LEN + 1];
-	struct ward_tls_ca_opts o = { 0 };
-	struct stat st;
-	int r;
-
-	/* secrets first: a missing one must fail before anything else is set up */
-	r = ward_cred_store_new(policy, &t->creds, err);
-	if (r < 0)
-		return r;
-	/* the command inherits ward's environment: only placeholders may be in it */
-	r = ward_cred_apply_env(t->creds);
-	if (r < 0)
-		return ward_err(err, r, "credential placeholders");
-	r = ward_sandbox_new_id(id);
-	if (r < 0)
-		return ward_err(err, r, "getrandom");
-	o.instance = id;
-	r = ward_tls_ca_new(&o, &t->ca, err);
-	if (r < 0)
-		return ward_err_prefix(err, "TLS CA");
-	r = ward_tls_upstream_new(NULL, upstream_ca, &t->up, err);
-	if (r < 0)
-		return ward_err_prefix(err, "upstream TLS");
-	if (mkdir("/run/ward", 0755) < 0 && errno != EEXIST)
-		return ward_err(err, -errno, "mkdir /run/ward");
-	snprintf(t->bundle, sizeof(t->bundle), "/run/ward/ca-%s.pem", id);
-	r = ward_tls_write_bundle(t->ca, NULL, t->bundle, err);
-	if (r < 0) {
-		t->bundle[0] = '\0';
-		return ward_err_prefix(err, "CA bundle");
-	}
-	/* over the system bundle when the host has one (a bound /etc needs the
-	 * target to exist), else a path of ward's own */
-	*ret_target = lstat(WARD_TLS_SYSTEM_ROOTS, &st) == 0 ? WARD_TLS_SYSTEM_ROOTS
-							      : WARD_TLS_BUNDLE_SANDBOX_PATH;
-	return 0;
-}
-
-static void tls_teardown(struct tls_setup *t)
-{
-	if (t->bundle[0])
-		unlink(t->bundle);
-	ward_cred_store_free(t->creds);
-	ward_tls_upstream_free(t->up);
-	ward_tls_ca_free(t->ca);
-}
-
 static int check_file(const char *opt, const char *path)
 {
 	struct stat st;
@@ -263,104 +209,9 @@ int cmd_run(int argc, char **argv)
 		return WARD_EXIT_SETUP;
 	}
 
-	/* --- network layer (src/enforcer/netns_hook.h): veth + nftables + NFLOG rows;
-	 * the sandbox may connect only to the proxy (3128, 3129) and DNS stub (53). */
-	struct ward_netns_run net = WARD_NETNS_RUN_INIT;
-	net.audit = audit;
-	net.policy_rev = policy->rev;
-	static const uint16_t net_ports[] = { WARD_NETNS_PROXY_PORT, WARD_NETNS_TPROXY_PORT,
-					      WARD_NETNS_DNS_PORT };
-	/* --- end network layer */
-
-	/* --- eBPF egress layer (src/enforcer/egress_hook.h): per-binary verdicts in the
-	 * kernel, attached to the cgroup leaf; needs the network hook's addresses. */
-	struct ward_egress_run egress = WARD_EGRESS_RUN_INIT;
-	egress.audit = audit;
-	egress.policy = policy;
-	egress.net = &net;
-	/* Landlock checks connect() before the BPF hook redirects it: endpoint ports
-	 * must pass Landlock; the BPF programs decide per binary. */
-	_cleanup_free_ uint16_t *connect_ports = NULL;
-	size_t n_connect_ports = 0;
-	if (ward_egress_connect_ports(policy, net_ports, ARRAY_SIZE(net_ports), &connect_ports,
-				      &n_connect_ports) < 0) {
-		fprintf(stderr, "ward: out of memory\n");
-		ward_audit_close(audit);
-		return WARD_EXIT_SETUP;
-	}
-	/* --- end eBPF egress layer */
-
-	/* --- DNS stub (src/proxy/dns_hook.h): the sandbox's /etc/resolv.conf names
-	 * 127.0.0.53, which the egress programs send to the stub on the veth. */
-	struct ward_dns_run dns = { .audit = audit, .policy = policy, .net = &net, .egress = &egress };
-	struct ward_mount_file files[2];
-	size_t n_files = 0;
-	struct tls_setup tls = { 0 };
-	const char *bundle_target = NULL;
-	if (policy->n_net || policy->n_routes) {
-		const char *resolv;
-
-		if (ward_dns_resolv_conf(&resolv, &err) < 0) {
-			fprintf(stderr, "ward: %s\n", err.msg);
-			ward_audit_close(audit);
-			return WARD_EXIT_SETUP;
-		}
-		files[n_files++] = (struct ward_mount_file){ resolv, WARD_DNS_RESOLV_CONF_TARGET };
-		if (tls_setup(policy, a.upstream_ca, &tls, &bundle_target, &err) < 0) {
-			fprintf(stderr, "ward: %s\n", err.msg);
-			tls_teardown(&tls);
-			ward_audit_close(audit);
-			return WARD_EXIT_SETUP;
-		}
-		files[n_files++] = (struct ward_mount_file){ tls.bundle, bundle_target };
-	}
-	/* --- end DNS stub */
-	/* --- inference.local (src/proxy/inference_hook.h, i1): keys read on the host
-	 * (a missing one: 125 before anything runs), hidden from the sandbox. */
-	struct ward_inference *inference = NULL;
-	if (policy->n_routes) {
-		struct ward_inference_config icfg = { .policy = policy, .hosts_file = a.hosts,
-						      .upstream_ca = a.upstream_ca, .audit = audit };
-
-		if (ward_inference_new(&icfg, &inference, &err) < 0) {
-			fprintf(stderr, "ward: %s\n", err.msg);
-			tls_teardown(&tls);
-			ward_audit_close(audit);
-			return WARD_EXIT_SETUP;
-		}
-	}
-	/* --- end inference.local */
-	/* --- the proxy (src/proxy/proxy_hook.h): listens on the veth's host side
-	 * before the command runs, identifies clients through the egress maps and
-	 * sets HTTP_PROXY & co. for the command. */
-	struct ward_proxy_run proxy = { .audit = audit, .log_path = log, .policy = policy,
-					.net = &net, .egress = &egress, .hosts_file = a.hosts,
-					.tls_ca = tls.ca, .tls_upstream = tls.up,
-					.creds = tls.creds, .bundle_path = bundle_target,
-					.inference = inference };
-	/* --- end proxy */
-	/* --- filesystem layer (src/enforcer/fs_hook.h): denials logged, protected
-	 * paths. Prepared before the sandbox exists so its init holds the fanotify
-	 * group (fail closed if ward dies). */
-	struct ward_fs_run fsl = WARD_FS_RUN_INIT;
-	fsl.audit = audit;
-	fsl.policy = policy;
-	if (ward_fs_run_prepare(&fsl, print_diag, NULL, &err) < 0) {
-		fprintf(stderr, "ward: %s\n", err.msg);
-		ward_fs_run_finish(&fsl);
-		ward_inference_free(inference); /* i1 */
-		ward_audit_close(audit);
-		return WARD_EXIT_SETUP;
-	}
-	const struct ward_sandbox_hook fs_hooks[] = { { "fs", ward_fs_hook, &fsl } };
-	/* --- end filesystem layer */
-	const struct ward_sandbox_hook hooks[] = { { "netns", ward_netns_hook, &net },
-						   { "egress", ward_egress_hook, &egress },
-						   { "dns", ward_dns_hook, &dns },
-						   { "inference", ward_inference_hook, inference },
-						   { "proxy", ward_proxy_hook, &proxy },
-						   { "fs", ward_fs_hook, &fsl } };
-
+	struct ward_run_layers layers = { .policy = policy, .audit = audit, .log_path = log,
+					  .hosts_file = a.hosts, .upstream_ca = a.upstream_ca,
+					  .diag = print_diag };
 	struct ward_sandbox_opts opts = {
 		.policy = policy,
 		.workdir = workdir,
@@ -369,27 +220,14 @@ int cmd_run(int argc, char **argv)
 		.diag = print_diag,
 		.hosts_file = a.hosts,
 		.upstream_ca = a.upstream_ca,
-		/* Landlock TCP only when the policy asks (landlock.restrict_tcp): it
-		 * cannot tell loopback, which stays usable, from the outside. */
-		.tcp_connect_ports = policy->landlock_restrict_tcp ? connect_ports : NULL,
-		.n_tcp_connect_ports = n_connect_ports,
-		.files = files, /* DNS stub: resolv.conf */
-		.n_files = n_files,
-		/* No network policy and no inference route: nothing may leave, so the
-		 * sandbox keeps only its loopback and the network layers are not set up
-		 * (the filesystem layer always is). */
-		.hooks = policy->n_net || policy->n_routes ? hooks : fs_hooks,
-		.n_hooks = policy->n_net || policy->n_routes ? ARRAY_SIZE(hooks)
-							     : ARRAY_SIZE(fs_hooks),
 	};
-	r = ward_sandbox_run(&opts, &status, &err);
-	ward_proxy_run_finish(&proxy); /* the proxy: stop before the egress maps go */
-	ward_inference_free(inference); /* inference.local: after the proxy (i1) */
-	ward_dns_run_finish(&dns); /* DNS stub: stop before the egress maps go */
-	ward_egress_run_finish(&egress); /* eBPF egress layer: drain events, detach */
-	ward_netns_run_finish(&net); /* network layer: drain NFLOG rows, delete the veth pair */
-	tls_teardown(&tls);	     /* after the proxy: it used the CA and the store */
-	ward_fs_run_finish(&fsl); /* filesystem layer: the sandbox is gone; drain, close */
+
+	r = ward_run_layers_prepare(&layers, &err);
+	if (r >= 0) {
+		ward_run_layers_apply(&layers, &opts);
+		r = ward_sandbox_run(&opts, &status, &err);
+	}
+	ward_run_layers_finish(&layers);
 	if (r < 0 || (status == WARD_EXIT_SETUP && err.msg[0])) {
 		fprintf(stderr, "ward: %s\n", err.msg);
 		status = WARD_EXIT_SETUP;

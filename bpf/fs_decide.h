@@ -110,6 +110,103 @@ static __always_inline __u32 ward_fs_access(__u8 op, __u64 flags)
 	}
 }
 
+/* The path syscalls followed, by x86_64 syscall number (the raw sys_enter
+ * tracepoint hands the number, not a per-syscall event). Other
+ * architectures need their own table. */
+#define WARD_NR_OPEN 2
+#define WARD_NR_EXECVE 59
+#define WARD_NR_TRUNCATE 76
+#define WARD_NR_RENAME 82
+#define WARD_NR_MKDIR 83
+#define WARD_NR_RMDIR 84
+#define WARD_NR_CREAT 85
+#define WARD_NR_LINK 86
+#define WARD_NR_UNLINK 87
+#define WARD_NR_SYMLINK 88
+#define WARD_NR_CHMOD 90
+#define WARD_NR_CHOWN 92
+#define WARD_NR_LCHOWN 94
+#define WARD_NR_MKNOD 133
+#define WARD_NR_OPENAT 257
+#define WARD_NR_MKDIRAT 258
+#define WARD_NR_MKNODAT 259
+#define WARD_NR_FCHOWNAT 260
+#define WARD_NR_UNLINKAT 263
+#define WARD_NR_RENAMEAT 264
+#define WARD_NR_LINKAT 265
+#define WARD_NR_SYMLINKAT 266
+#define WARD_NR_FCHMODAT 268
+#define WARD_NR_RENAMEAT2 316
+#define WARD_NR_EXECVEAT 322
+#define WARD_NR_OPENAT2 437
+#define WARD_NR_FCHMODAT2 452
+
+#define WARD_FS_NOARG 7 /* no such argument (arguments are 0..5) */
+
+/* Where a followed syscall keeps what the event reports: argument indexes
+ * (or WARD_FS_NOARG) of the path, the second path, their directory fds and
+ * the open/AT_* flags; fixed: flags implied by the call (creat). */
+struct ward_fs_sysc {
+	__u8 op;
+	__u8 path, path2, dirfd, dirfd2, flags;
+	__u64 fixed;
+};
+
+#define WARD_FS_SYSC(o, p1, p2, d1, d2, fl)                                                \
+	do {                                                                                \
+		s->op = (o);                                                                \
+		s->path = (p1);                                                             \
+		s->path2 = (p2);                                                            \
+		s->dirfd = (d1);                                                            \
+		s->dirfd2 = (d2);                                                           \
+		s->flags = (fl);                                                            \
+		s->fixed = 0;                                                               \
+	} while (0)
+
+/* 1 and *s filled when nr is a followed path syscall, else 0. */
+static __always_inline int ward_fs_syscall(long nr, struct ward_fs_sysc *s)
+{
+	const __u8 N = WARD_FS_NOARG;
+
+	switch (nr) {
+	case WARD_NR_OPEN: WARD_FS_SYSC(WARD_FS_OP_OPEN, 0, N, N, N, 1); break;
+	case WARD_NR_OPENAT: WARD_FS_SYSC(WARD_FS_OP_OPENAT, 1, N, 0, N, 2); break;
+	/* the flags are the first u64 of struct open_how (argument 2) */
+	case WARD_NR_OPENAT2: WARD_FS_SYSC(WARD_FS_OP_OPENAT2, 1, N, 0, N, N); break;
+	case WARD_NR_CREAT:
+		WARD_FS_SYSC(WARD_FS_OP_CREAT, 0, N, N, N, N);
+		s->fixed = WARD_O_CREAT | WARD_O_WRONLY | WARD_O_TRUNC;
+		break;
+	case WARD_NR_MKDIR: WARD_FS_SYSC(WARD_FS_OP_MKDIR, 0, N, N, N, N); break;
+	case WARD_NR_MKDIRAT: WARD_FS_SYSC(WARD_FS_OP_MKDIRAT, 1, N, 0, N, N); break;
+	case WARD_NR_MKNOD: WARD_FS_SYSC(WARD_FS_OP_MKNOD, 0, N, N, N, N); break;
+	case WARD_NR_MKNODAT: WARD_FS_SYSC(WARD_FS_OP_MKNODAT, 1, N, 0, N, N); break;
+	case WARD_NR_UNLINK: WARD_FS_SYSC(WARD_FS_OP_UNLINK, 0, N, N, N, N); break;
+	case WARD_NR_UNLINKAT: WARD_FS_SYSC(WARD_FS_OP_UNLINKAT, 1, N, 0, N, 2); break;
+	case WARD_NR_RMDIR: WARD_FS_SYSC(WARD_FS_OP_RMDIR, 0, N, N, N, N); break;
+	case WARD_NR_RENAME: WARD_FS_SYSC(WARD_FS_OP_RENAME, 0, 1, N, N, N); break;
+	case WARD_NR_RENAMEAT: WARD_FS_SYSC(WARD_FS_OP_RENAMEAT, 1, 3, 0, 2, N); break;
+	case WARD_NR_RENAMEAT2: WARD_FS_SYSC(WARD_FS_OP_RENAMEAT2, 1, 3, 0, 2, 4); break;
+	case WARD_NR_LINK: WARD_FS_SYSC(WARD_FS_OP_LINK, 0, 1, N, N, N); break;
+	case WARD_NR_LINKAT: WARD_FS_SYSC(WARD_FS_OP_LINKAT, 1, 3, 0, 2, 4); break;
+	/* symlink(target, linkpath): the path created is linkpath; target is path2 */
+	case WARD_NR_SYMLINK: WARD_FS_SYSC(WARD_FS_OP_SYMLINK, 1, 0, N, N, N); break;
+	case WARD_NR_SYMLINKAT: WARD_FS_SYSC(WARD_FS_OP_SYMLINKAT, 2, 0, 1, N, N); break;
+	case WARD_NR_TRUNCATE: WARD_FS_SYSC(WARD_FS_OP_TRUNCATE, 0, N, N, N, N); break;
+	case WARD_NR_CHMOD: WARD_FS_SYSC(WARD_FS_OP_CHMOD, 0, N, N, N, 1); break;
+	case WARD_NR_FCHMODAT: WARD_FS_SYSC(WARD_FS_OP_FCHMODAT, 1, N, 0, N, 2); break;
+	case WARD_NR_FCHMODAT2: WARD_FS_SYSC(WARD_FS_OP_FCHMODAT2, 1, N, 0, N, 3); break;
+	case WARD_NR_CHOWN: WARD_FS_SYSC(WARD_FS_OP_CHOWN, 0, N, N, N, N); break;
+	case WARD_NR_LCHOWN: WARD_FS_SYSC(WARD_FS_OP_LCHOWN, 0, N, N, N, N); break;
+	case WARD_NR_FCHOWNAT: WARD_FS_SYSC(WARD_FS_OP_FCHOWNAT, 1, N, 0, N, 4); break;
+	case WARD_NR_EXECVE: WARD_FS_SYSC(WARD_FS_OP_EXECVE, 0, N, N, N, N); break;
+	case WARD_NR_EXECVEAT: WARD_FS_SYSC(WARD_FS_OP_EXECVEAT, 1, N, 0, N, 4); break;
+	default:
+		return 0;
+	}
+	return 1;
+}
+
 /* Token bucket: 1 when an event may be sent, 0 when it is suppressed.
  * Tokens are kept in thousandths so a low rate still refills smoothly. The
  * state is shared by the sandbox's CPUs without a lock: a race loses or

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,7 +24,7 @@
 
 DEFINE_CLEANUP(struct fs_bpf *, fs_bpf__destroy)
 
-#define FS_MAX_LINKS 64
+#define FS_MAX_LINKS 4 /* raw_tp/sys_enter, raw_tp/sys_exit */
 #define FS_EXE_CACHE 64
 #define FS_SEARCH_MAX 8192 /* directory entries read per $PATH directory */
 
@@ -343,62 +342,18 @@ size_t ward_fs_n_attached(const struct ward_fs *fs)
 	return fs->n_links;
 }
 
-static const char *tracefs(void)
-{
-	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
-	char p[64];
-
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		snprintf(p, sizeof(p), "%s/events/syscalls", dirs[i]);
-		if (access(p, F_OK) == 0)
-			return dirs[i];
-	}
-	/* libbpf resolves tracepoint ids there: mount it where it is expected */
-	if (mount("nodev", dirs[0], "tracefs", 0, NULL) == 0 || errno == EBUSY) {
-		snprintf(p, sizeof(p), "%s/events/syscalls", dirs[0]);
-		if (access(p, F_OK) == 0)
-			return dirs[0];
-	}
-	return NULL;
-}
-
-/* A syscall this kernel lacks (no sys_enter_X event) is not loaded: the
- * others still are. */
-static void skip_missing(struct fs_bpf *skel, const char *tfs)
-{
-	struct bpf_program *prog;
-	char p[PATH_MAX];
-
-	bpf_object__for_each_program(prog, skel->obj) {
-		const char *sec = bpf_program__section_name(prog);
-		const char *ev = strrchr(sec, '/');
-
-		if (!ev)
-			continue;
-		snprintf(p, sizeof(p), "%s/events/syscalls/%s", tfs, ev + 1);
-		if (access(p, F_OK) < 0)
-			bpf_program__set_autoload(prog, false);
-	}
-}
-
 int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct ward_error *err)
 {
 	_cleanup_(fs_bpf__destroyp) struct fs_bpf *skel = NULL;
 	struct ward_fs *fs;
-	const char *tfs;
 	int r;
 
-	tfs = tracefs();
-	if (!tfs)
-		return ward_errx(err, -ENOENT, "tracefs with syscall events is not available "
-				 "(CONFIG_FTRACE_SYSCALLS, mount -t tracefs)");
 	skel = fs_bpf__open();
 	if (!skel)
 		return ward_err(err, -errno, "open bpf/fs.bpf.c");
 	skel->rodata->cgroup_id = cfg->cgroup_id;
 	skel->rodata->rate_per_sec = cfg->rate ? cfg->rate : WARD_FS_RATE_PER_SEC;
 	skel->rodata->rate_burst = cfg->burst ? cfg->burst : WARD_FS_RATE_BURST;
-	skip_missing(skel, tfs);
 	if (cfg->denied_map_fd > 0) {
 		r = bpf_map__reuse_fd(skel->maps.protect_denied, cfg->denied_map_fd);
 		if (r < 0)

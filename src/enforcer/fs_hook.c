@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,7 +17,7 @@ static void *reader_main(void *p)
 	struct ward_fs_run *run = p;
 	struct pollfd pfd[2] = {
 		{ .fd = ward_fs_events_fd(run->fs), .events = POLLIN },
-		{ .fd = run->stop_fd, .events = POLLIN },
+		{ .fd = run->reader.stop_fd, .events = POLLIN },
 	};
 	sigset_t all;
 
@@ -89,17 +88,9 @@ int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		err->msg[0] = '\0';
 		err->code = 0;
 	} else {
-		run->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (run->stop_fd < 0) {
-			r = ward_err(err, -errno, "eventfd");
+		r = ward_worker_start(&run->reader, reader_main, run, "fs event reader", err);
+		if (r < 0)
 			goto fail;
-		}
-		r = pthread_create(&run->reader, NULL, reader_main, run);
-		if (r) {
-			r = ward_err(err, -r, "fs event reader thread");
-			goto fail;
-		}
-		run->reader_started = true;
 	}
 	if (run->protect) {
 		struct ward_fs_protect_config pc = {
@@ -126,18 +117,7 @@ fail:
 
 void ward_fs_run_finish(struct ward_fs_run *run)
 {
-	if (run->reader_started) {
-		uint64_t one = 1;
-
-		if (write(run->stop_fd, &one, sizeof(one)) != sizeof(one))
-			pthread_cancel(run->reader);
-		pthread_join(run->reader, NULL);
-		run->reader_started = false;
-	}
-	if (run->stop_fd >= 0) {
-		close(run->stop_fd);
-		run->stop_fd = -1;
-	}
+	ward_worker_stop(&run->reader); /* its last act drains the ring buffer */
 	ward_fs_free(run->fs);
 	run->fs = NULL;
 	ward_fs_protect_free(run->protect);

@@ -20,11 +20,11 @@
  * is gone, and only then closes the group. */
 #pragma once
 
-#include <pthread.h>
 #include <stdbool.h>
 
 #include "audit/audit.h"
 #include "common/error.h"
+#include "common/worker.h"
 #include "enforcer/fs.h"
 #include "enforcer/fs_protect.h"
 #include "policy/model.h"
@@ -40,12 +40,10 @@ struct ward_fs_run {
 	struct ward_fs_protect *protect;
 	struct ward_fs *fs;
 	char sandbox[32];
-	int stop_fd;
-	pthread_t reader;
-	bool reader_started;
+	struct ward_worker reader; /* ring buffer → rows */
 };
 
-#define WARD_FS_RUN_INIT { .stop_fd = -1 }
+#define WARD_FS_RUN_INIT { .reader = WARD_WORKER_INIT }
 
 /* Resolve the protected paths' binaries and pick the mechanism; warnings go
  * to diag. Before ward_sandbox_run(). */

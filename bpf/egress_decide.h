@@ -231,3 +231,27 @@ static __always_inline void ward_cidr_key_make(struct ward_cidr_key *k, __u32 en
 	w[2] = a->w[2];
 	w[3] = a->w[3];
 }
+
+#ifndef __bpf__
+/* The text of each reason, as decision rows carry it (user space only): the
+ * kernel-layer rows are written with it and `ward replay` reads it back. */
+static inline const char *ward_reason_str(unsigned reason)
+{
+	static const char *const text[WARD_REASON_MAX] = {
+		[WARD_REASON_LOOPBACK] = "loopback",
+		[WARD_REASON_PROXY_EXPLICIT] = "to the proxy",
+		[WARD_REASON_INFERENCE] = "to the proxy for inference.local",
+		[WARD_REASON_DNS_STUB] = "dns to the stub",
+		[WARD_REASON_REDIRECT] = "redirect to proxy",
+		[WARD_REASON_NO_POLICY] = "binary has no network policy",
+		[WARD_REASON_UDP] = "udp other than dns to the stub",
+		[WARD_REASON_PORT] = "port in none of the binary's endpoints",
+		[WARD_REASON_PROXY_PORT] = "proxy port other than the explicit proxy port",
+		[WARD_REASON_NO_PROXY6] = "ipv6 destination and no ipv6 proxy address",
+		[WARD_REASON_CONN_FULL] = "connection table full",
+		[WARD_REASON_PROTOCOL] = "protocol other than tcp and udp",
+	};
+
+	return reason < WARD_REASON_MAX && text[reason] ? text[reason] : "unknown";
+}
+#endif

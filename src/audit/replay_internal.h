@@ -10,6 +10,6 @@
 int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_row *r,
 			 struct ward_replay_decision *ret);
 
-/* The reason texts kernel rows carry, by enum ward_reason (the enforcer's
- * ward_egress_reason_str(); tests/unit/test_replay.c checks they agree). */
+/* The reason texts kernel rows carry, by enum ward_reason: ward_reason_str()
+ * of bpf/egress_decide.h, the one table the enforcer writes rows with. */
 const char *replay_kernel_reason_str(unsigned reason);

@@ -16,32 +16,15 @@
 #include "policy/match.h"
 #include "../../bpf/egress_decide.h"
 
-static const char *const reasons[WARD_REASON_MAX] = {
-	[WARD_REASON_LOOPBACK] = "loopback",
-	[WARD_REASON_PROXY_EXPLICIT] = "to the proxy",
-	[WARD_REASON_INFERENCE] = "to the proxy for inference.local",
-	[WARD_REASON_DNS_STUB] = "dns to the stub",
-	[WARD_REASON_REDIRECT] = "redirect to proxy",
-	[WARD_REASON_NO_POLICY] = "binary has no network policy",
-	[WARD_REASON_UDP] = "udp other than dns to the stub",
-	[WARD_REASON_PORT] = "port in none of the binary's endpoints",
-	[WARD_REASON_PROXY_PORT] = "proxy port other than the explicit proxy port",
-	[WARD_REASON_NO_PROXY6] = "ipv6 destination and no ipv6 proxy address",
-	[WARD_REASON_CONN_FULL] = "connection table full",
-	[WARD_REASON_PROTOCOL] = "protocol other than tcp and udp",
-};
-
 const char *replay_kernel_reason_str(unsigned reason)
 {
-	if (reason < WARD_REASON_MAX && reasons[reason])
-		return reasons[reason];
-	return "unknown";
+	return ward_reason_str(reason);
 }
 
 static unsigned reason_of(const char *s)
 {
 	for (unsigned i = 1; s && i < WARD_REASON_MAX; i++)
-		if (reasons[i] && !strcmp(reasons[i], s))
+		if (strcmp(ward_reason_str(i), "unknown") && !strcmp(ward_reason_str(i), s))
 			return i;
 	return 0;
 }

@@ -97,25 +97,43 @@ static __always_inline __u8 read_path(char *dst, const char *src)
  * whose numbers are not the ones ward_fs_syscall() knows */
 #define WARD_TS_COMPAT 0x0002
 
+/* The x86_64 struct pt_regs as ptrace(2) exposes it (struct
+ * user_regs_struct): an ABI, so plain reads at fixed offsets, not CO-RE
+ * relocations — each CO-RE type makes libbpf search vmlinux BTF at load. */
+struct ward_x86_regs {
+	__u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax;
+};
+
 /* Syscall argument i from the saved registers (x86_64 calling convention). */
-static __always_inline __u64 sys_arg(struct pt_regs *regs, __u8 i)
+static __always_inline __u64 sys_arg(const struct ward_x86_regs *regs, __u8 i)
 {
+	__u64 v = 0;
+	const __u64 *p;
+
 	switch (i) {
 	case 0:
-		return BPF_CORE_READ(regs, di);
+		p = &regs->di;
+		break;
 	case 1:
-		return BPF_CORE_READ(regs, si);
+		p = &regs->si;
+		break;
 	case 2:
-		return BPF_CORE_READ(regs, dx);
+		p = &regs->dx;
+		break;
 	case 3:
-		return BPF_CORE_READ(regs, r10);
+		p = &regs->r10;
+		break;
 	case 4:
-		return BPF_CORE_READ(regs, r8);
+		p = &regs->r8;
+		break;
 	case 5:
-		return BPF_CORE_READ(regs, r9);
+		p = &regs->r9;
+		break;
 	default:
 		return 0;
 	}
+	bpf_probe_read_kernel(&v, sizeof(v), p);
+	return v;
 }
 
 SEC("raw_tp/sys_enter")
@@ -124,7 +142,7 @@ int fs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	struct inflight_call c = {};
 	struct ward_fs_sysc s;
 	struct task_struct *t;
-	struct pt_regs *regs;
+	const struct ward_x86_regs *regs;
 	__u64 id;
 
 	/* every syscall on the machine comes here: the cheapest test first */
@@ -135,7 +153,7 @@ int fs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	t = (struct task_struct *)bpf_get_current_task_btf();
 	if (BPF_CORE_READ(t, thread_info.status) & WARD_TS_COMPAT)
 		return 0;
-	regs = (struct pt_regs *)ctx->args[0];
+	regs = (const struct ward_x86_regs *)ctx->args[0];
 	id = bpf_get_current_pid_tgid();
 	c.op = s.op;
 	c.ts_ns = bpf_ktime_get_ns();

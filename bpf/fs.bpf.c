@@ -34,7 +34,7 @@ const volatile __u32 rate_burst = WARD_FS_RATE_BURST;
 struct ward_fs_bucket bucket = {};
 __u64 suppressed = 0;	  /* denials over the rate limit */
 __u64 ringbuf_drops = 0;  /* denials the ring buffer had no room for */
-__u64 inflight_full = 0;  /* syscalls not followed: in-flight map full */
+__u64 inflight_full = 0;  /* syscalls not followed: no task storage */
 
 /* What the entry saw. The strings are read at exit, and only for a refused
  * call: copying 512 bytes per open would cost more than the open (see
@@ -49,13 +49,16 @@ struct inflight_call {
 	__s32 dirfd2;
 	__u32 access;
 	__u8 op;
-	__u8 pad[3];
+	__u8 live; /* set at entry, cleared at exit */
+	__u8 pad[2];
 };
 
+/* per thread: task storage is a pointer in the task, much cheaper than a
+ * hash insert and delete per syscall (the benchmark's open+close) */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WARD_FS_MAX_INFLIGHT);
-	__type(key, __u64); /* pid_tgid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct inflight_call);
 } inflight SEC(".maps");
 
@@ -105,45 +108,33 @@ struct ward_x86_regs {
 };
 
 /* Syscall argument i from the saved registers (x86_64 calling convention). */
-static __always_inline __u64 sys_arg(const struct ward_x86_regs *regs, __u8 i)
+static __always_inline __u64 sys_arg(const struct ward_x86_regs *r, __u8 i)
 {
-	__u64 v = 0;
-	const __u64 *p;
-
 	switch (i) {
 	case 0:
-		p = &regs->di;
-		break;
+		return r->di;
 	case 1:
-		p = &regs->si;
-		break;
+		return r->si;
 	case 2:
-		p = &regs->dx;
-		break;
+		return r->dx;
 	case 3:
-		p = &regs->r10;
-		break;
+		return r->r10;
 	case 4:
-		p = &regs->r8;
-		break;
+		return r->r8;
 	case 5:
-		p = &regs->r9;
-		break;
+		return r->r9;
 	default:
 		return 0;
 	}
-	bpf_probe_read_kernel(&v, sizeof(v), p);
-	return v;
 }
 
 SEC("raw_tp/sys_enter")
 int fs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct inflight_call c = {};
+	struct inflight_call *c;
 	struct ward_fs_sysc s;
 	struct task_struct *t;
-	const struct ward_x86_regs *regs;
-	__u64 id;
+	struct ward_x86_regs r;
 
 	/* every syscall on the machine comes here: the cheapest test first */
 	if (bpf_get_current_cgroup_id() != cgroup_id)
@@ -151,25 +142,31 @@ int fs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	if (!ward_fs_syscall((long)ctx->args[1], &s))
 		return 0;
 	t = (struct task_struct *)bpf_get_current_task_btf();
-	if (BPF_CORE_READ(t, thread_info.status) & WARD_TS_COMPAT)
+	/* a trusted pointer: a plain load, no helper call */
+	if (t->thread_info.status & WARD_TS_COMPAT)
 		return 0;
-	regs = (const struct ward_x86_regs *)ctx->args[0];
-	id = bpf_get_current_pid_tgid();
-	c.op = s.op;
-	c.ts_ns = bpf_ktime_get_ns();
-	c.dirfd = s.dirfd != WARD_FS_NOARG ? (__s32)sys_arg(regs, s.dirfd) : WARD_FS_AT_FDCWD;
-	c.dirfd2 = s.dirfd2 != WARD_FS_NOARG ? (__s32)sys_arg(regs, s.dirfd2) : WARD_FS_AT_FDCWD;
-	c.oflags = s.flags != WARD_FS_NOARG ? sys_arg(regs, s.flags) : s.fixed;
+	/* one copy of the registers, not one helper call per argument */
+	if (bpf_probe_read_kernel(&r, sizeof(r), (const void *)ctx->args[0]) < 0)
+		return 0;
+	c = bpf_task_storage_get(&inflight, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c) {
+		__sync_fetch_and_add(&inflight_full, 1);
+		return 0;
+	}
+	c->op = s.op;
+	c->ts_ns = bpf_ktime_get_ns();
+	c->dirfd = s.dirfd != WARD_FS_NOARG ? (__s32)sys_arg(&r, s.dirfd) : WARD_FS_AT_FDCWD;
+	c->dirfd2 = s.dirfd2 != WARD_FS_NOARG ? (__s32)sys_arg(&r, s.dirfd2) : WARD_FS_AT_FDCWD;
+	c->oflags = s.flags != WARD_FS_NOARG ? sys_arg(&r, s.flags) : s.fixed;
 	if (s.op == WARD_FS_OP_OPENAT2) {
 		/* struct open_how starts with the u64 flags */
-		c.oflags = 0;
-		bpf_probe_read_user(&c.oflags, sizeof(c.oflags), (const void *)sys_arg(regs, 2));
+		c->oflags = 0;
+		bpf_probe_read_user(&c->oflags, sizeof(c->oflags), (const void *)sys_arg(&r, 2));
 	}
-	c.access = ward_fs_access(s.op, c.oflags);
-	c.path = sys_arg(regs, s.path);
-	c.path2 = s.path2 != WARD_FS_NOARG ? sys_arg(regs, s.path2) : 0;
-	if (bpf_map_update_elem(&inflight, &id, &c, BPF_ANY) < 0)
-		__sync_fetch_and_add(&inflight_full, 1);
+	c->access = ward_fs_access(s.op, c->oflags);
+	c->path = sys_arg(&r, s.path);
+	c->path2 = s.path2 != WARD_FS_NOARG ? sys_arg(&r, s.path2) : 0;
+	c->live = 1;
 	return 0;
 }
 
@@ -187,11 +184,13 @@ int fs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 
 	if (bpf_get_current_cgroup_id() != cgroup_id)
 		return 0;
-	/* only entries of followed syscalls are in the map: no number test here */
-	id = bpf_get_current_pid_tgid();
-	ev = bpf_map_lookup_elem(&inflight, &id);
-	if (!ev)
+	/* only followed syscalls mark their entry live: no number test here */
+	t = (struct task_struct *)bpf_get_current_task_btf();
+	ev = bpf_task_storage_get(&inflight, t, 0, 0);
+	if (!ev || !ev->live)
 		return 0;
+	ev->live = 0;
+	id = bpf_get_current_pid_tgid();
 	ret = (long)ctx->args[1];
 	if (!ward_fs_is_denial(ret))
 		goto done;
@@ -232,7 +231,6 @@ int fs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (ev->path2 && (read_path(out->path2, (const char *)ev->path2) & WARD_FS_EV_TRUNCATED))
 		f |= WARD_FS_EV_TRUNCATED2;
 	out->flags = f;
-	t = (struct task_struct *)bpf_get_current_task_btf();
 	exe = BPF_CORE_READ(t, mm, exe_file);
 	if (exe) {
 		out->ino = BPF_CORE_READ(exe, f_inode, i_ino);
@@ -243,6 +241,5 @@ int fs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	 * it names the binary from /proc while the process most likely still runs */
 	bpf_ringbuf_submit(out, BPF_RB_FORCE_WAKEUP);
 done:
-	bpf_map_delete_elem(&inflight, &id);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/util.h"
 #include "enforcer/egress_internal.h"
 /* before the skeleton, which names struct ward_cfg */
@@ -197,9 +198,7 @@ void ward_egress_free(struct ward_egress *e)
 	ring_buffer__free(e->rb);
 	egress_bpf__destroy(e->skel);
 	egress_idents_free(e);
-	for (size_t i = 0; i < e->n_warnings; i++)
-		free(e->warnings[i]);
-	free(e->warnings);
+	ward_strv_free(&e->warnings, &e->n_warnings);
 	free(e->sandbox);
 	free(e);
 }

@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "enforcer/egress_internal.h"
 
 DEFINE_CLEANUP(DIR *, closedir)
@@ -26,25 +27,13 @@ uint64_t ward_egress_kdev(dev_t dev)
 
 int egress_warn(struct ward_egress *e, const char *fmt, ...)
 {
-	char **w;
-	char *msg;
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&msg, fmt, ap);
+	r = ward_strv_vappendf(&e->warnings, &e->n_warnings, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	w = realloc(e->warnings, (e->n_warnings + 2) * sizeof(*w));
-	if (!w) {
-		free(msg);
-		return -ENOMEM;
-	}
-	w[e->n_warnings++] = msg;
-	w[e->n_warnings] = NULL;
-	e->warnings = w;
-	return 0;
+	return r;
 }
 
 struct glob_walk {

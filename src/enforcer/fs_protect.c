@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/util.h"
 #include "enforcer/cgroup.h"
 #include "enforcer/egress_internal.h"
@@ -105,24 +106,13 @@ static int warn(struct ward_fs_protect *fp, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static int warn(struct ward_fs_protect *fp, const char *fmt, ...)
 {
-	char **w, *msg;
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = vasprintf(&msg, fmt, ap);
+	r = ward_strv_vappendf(&fp->warnings, &fp->n_warnings, fmt, ap);
 	va_end(ap);
-	if (r < 0)
-		return -ENOMEM;
-	w = realloc(fp->warnings, (fp->n_warnings + 2) * sizeof(*w));
-	if (!w) {
-		free(msg);
-		return -ENOMEM;
-	}
-	w[fp->n_warnings++] = msg;
-	w[fp->n_warnings] = NULL;
-	fp->warnings = w;
-	return 0;
+	return r;
 }
 
 static struct root *root_for(struct ward_fs_protect *fp, const char *path)
@@ -382,9 +372,7 @@ void ward_fs_protect_free(struct ward_fs_protect *fp)
 	}
 	free(fp->roots);
 	free(fp->marks);
-	for (size_t i = 0; i < fp->n_warnings; i++)
-		free(fp->warnings[i]);
-	free(fp->warnings);
+	ward_strv_free(&fp->warnings, &fp->n_warnings);
 	free(fp->sandbox);
 	free(fp->rev);
 	free(fp->cgroup_rel);

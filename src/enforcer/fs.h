@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Filesystem denials observed in the kernel (docs/filesystem.md): loads
- * bpf/fs.bpf.c for one sandbox's cgroup, attaches its tracepoints and turns
+ * bpf/fs.bpf.c for one sandbox's cgroup, attaches its two raw syscall
+ * tracepoints and turns
  * refused path syscalls (EACCES, EPERM, EROFS) into decision rows (layer
  * "fs", action "deny") with binary, pid, path and the access asked.
  *
@@ -35,7 +36,7 @@ struct ward_fs_stats {
 	uint64_t events;	/* denial events read */
 	uint64_t suppressed;	/* over the rate limit (reported as rows) */
 	uint64_t ringbuf_drops; /* no room in the ring buffer */
-	uint64_t inflight_full; /* syscalls not followed: in-flight map full */
+	uint64_t inflight_full; /* syscalls not followed: no task storage for the thread */
 };
 
 struct ward_fs;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Filesystem denials observed in the kernel (docs/filesystem.md): loads
  * bpf/fs.bpf.c for one sandbox's cgroup, attaches its two raw syscall
- * tracepoints and turns
- * refused path syscalls (EACCES, EPERM, EROFS) into decision rows (layer
- * "fs", action "deny") with binary, pid, path and the access asked.
+ * tracepoints and turns refused path syscalls (EACCES, EPERM, EROFS) into
+ * decision rows (layer "fs", action "deny") with binary, pid, path and the
+ * access asked.
  *
  * Lifecycle: ward_fs_new() (open, configure, load) → ward_fs_attach() before
  * the command execs → poll ward_fs_events_fd() and call ward_fs_consume()

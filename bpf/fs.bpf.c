@@ -16,8 +16,10 @@
  * starts in milliseconds, and tearing them down costs two detaches, not 54
  * (each waits for a tracepoint grace period).
  *
- * One instance per sandbox: the cgroup id is rodata, so two sandboxes never
- * see each other's events. */
+ * One instance per sandbox: the cgroup id filters, so two sandboxes never see
+ * each other's events. It is data, not rodata: ward loads the programs while
+ * the sandbox is being built and writes the id once its cgroup exists, before
+ * attaching (0 matches no task). */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -26,7 +28,7 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-const volatile __u64 cgroup_id = 0;
+volatile __u64 cgroup_id = 0;
 const volatile __u32 rate_per_sec = WARD_FS_RATE_PER_SEC;
 const volatile __u32 rate_burst = WARD_FS_RATE_BURST;
 

@@ -351,7 +351,6 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 	skel = fs_bpf__open();
 	if (!skel)
 		return ward_err(err, -errno, "open bpf/fs.bpf.c");
-	skel->rodata->cgroup_id = cfg->cgroup_id;
 	skel->rodata->rate_per_sec = cfg->rate ? cfg->rate : WARD_FS_RATE_PER_SEC;
 	skel->rodata->rate_burst = cfg->burst ? cfg->burst : WARD_FS_RATE_BURST;
 	if (cfg->denied_map_fd > 0) {
@@ -368,6 +367,7 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 	fs->rate = skel->rodata->rate_per_sec;
 	fs->burst = skel->rodata->rate_burst;
 	fs->skel = TAKE_PTR(skel);
+	fs->skel->bss->cgroup_id = cfg->cgroup_id;
 	fs->audit = cfg->audit;
 	fs->on_event = cfg->on_event;
 	fs->userdata = cfg->userdata;
@@ -381,6 +381,18 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 		return ward_err(err, r, "fs: ring buffer");
 	}
 	*ret = fs;
+	return 0;
+}
+
+int ward_fs_set_sandbox(struct ward_fs *fs, uint64_t cgroup_id, const char *sandbox)
+{
+	char *s = strdup(sandbox ? sandbox : "");
+
+	if (!s)
+		return -ENOMEM;
+	free(fs->sandbox);
+	fs->sandbox = s;
+	fs->skel->bss->cgroup_id = cgroup_id;
 	return 0;
 }
 

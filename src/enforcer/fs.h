@@ -42,6 +42,9 @@ struct ward_fs_stats {
 struct ward_fs;
 
 int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct ward_error *err);
+/* The sandbox to observe, for programs loaded before it existed (cgroup_id 0
+ * in the config): before ward_fs_attach(). */
+int ward_fs_set_sandbox(struct ward_fs *fs, uint64_t cgroup_id, const char *sandbox);
 int ward_fs_attach(struct ward_fs *fs, struct ward_error *err);
 void ward_fs_detach(struct ward_fs *fs);
 void ward_fs_free(struct ward_fs *fs);

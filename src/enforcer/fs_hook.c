@@ -37,6 +37,33 @@ static void *reader_main(void *p)
 	return NULL;
 }
 
+static void *load_main(void *p)
+{
+	struct ward_fs_run *run = p;
+	struct ward_fs_config cfg = {
+		.policy_rev = run->policy->rev,
+		.audit = run->audit,
+		.rate = run->rate,
+		.burst = run->burst,
+		.denied_map_fd = ward_fs_protect_denied_map_fd(run->protect),
+	};
+
+	run->load_r = ward_fs_new(&cfg, &run->fs, &run->load_err);
+	return NULL;
+}
+
+/* The loaded programs, once the loader thread is done. */
+static int loaded(struct ward_fs_run *run, struct ward_error *err)
+{
+	if (run->loading) {
+		pthread_join(run->loader, NULL);
+		run->loading = false;
+	}
+	if (run->load_r < 0)
+		*err = run->load_err;
+	return run->load_r;
+}
+
 int ward_fs_run_prepare(struct ward_fs_run *run, void (*diag)(void *, bool, const char *),
 			void *diag_data, struct ward_error *err)
 {
@@ -49,13 +76,16 @@ int ward_fs_run_prepare(struct ward_fs_run *run, void (*diag)(void *, bool, cons
 	warn = ward_fs_protect_warnings(run->protect, &n_warn);
 	for (size_t i = 0; diag && i < n_warn; i++)
 		diag(diag_data, true, warn[i]);
+	r = pthread_create(&run->loader, NULL, load_main, run);
+	if (r)
+		return ward_err(err, -r, "fs: loader thread");
+	run->loading = true;
 	return 0;
 }
 
 int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 {
 	struct ward_fs_run *run = data;
-	struct ward_fs_config cfg;
 	struct stat st;
 	int r;
 
@@ -63,18 +93,11 @@ int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 	/* a cgroup's id is the inode number of its directory in cgroupfs */
 	if (fstat(sb->cgroup.fd, &st) < 0)
 		return ward_err(err, -errno, "fs: stat the cgroup leaf");
-	cfg = (struct ward_fs_config){
-		.cgroup_id = st.st_ino,
-		.sandbox = run->sandbox,
-		.policy_rev = run->policy->rev,
-		.audit = run->audit,
-		.rate = run->rate,
-		.burst = run->burst,
-		.denied_map_fd = ward_fs_protect_denied_map_fd(run->protect),
-	};
 	/* Observing denials is logging, not enforcement: without BPF tracepoints
 	 * the run goes on with a warning. Protected paths below fail closed. */
-	r = ward_fs_new(&cfg, &run->fs, err);
+	r = loaded(run, err);
+	if (r >= 0 && (r = ward_fs_set_sandbox(run->fs, st.st_ino, run->sandbox)) < 0)
+		ward_err(err, r, "fs: sandbox");
 	if (r >= 0)
 		r = ward_fs_attach(run->fs, err);
 	if (r < 0) {
@@ -117,6 +140,9 @@ fail:
 
 void ward_fs_run_finish(struct ward_fs_run *run)
 {
+	struct ward_error ignored;
+
+	loaded(run, &ignored); /* the hook may never have run */
 	ward_worker_stop(&run->reader); /* its last act drains the ring buffer */
 	ward_fs_free(run->fs);
 	run->fs = NULL;

@@ -39,6 +39,12 @@ struct ward_fs_run {
 	/* filled by prepare and the hook */
 	struct ward_fs_protect *protect;
 	struct ward_fs *fs;
+	/* the programs load on this thread while the sandbox is built (prepare
+	 * starts it, the hook joins it): most of their cost is BTF and CO-RE */
+	pthread_t loader;
+	bool loading;
+	int load_r;
+	struct ward_error load_err;
 	char sandbox[32];
 	struct ward_worker reader; /* ring buffer → rows */
 };

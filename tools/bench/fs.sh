@@ -6,9 +6,9 @@
 # medians), and the cost of a protected open (fanotify round trip).
 # Usage: tools/bench/fs.sh [BUILD_DIR] [ITERATIONS]   (root)
 set -eu
-BUILD=${1:-build}
+BUILD=${1:-${BUILD:-build}}
 ITERS=${2:-20000}
 [ "$(id -u)" = 0 ] || { echo "fs.sh: needs root" >&2; exit 1; }
-[ -x "$BUILD/test_fs_bench" ] || cmake --build "$BUILD" --target test_fs_bench >/dev/null
+cmake --build "$BUILD" --target fs_bench >/dev/null
 # bounded: ITERATIONS per round, 15 rounds each side, a tenth for the protected file
-exec timeout 300 "$BUILD/test_fs_bench" "$ITERS"
+exec timeout 300 "$BUILD/fs_bench" "$ITERS"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The filesystem layer's cost, measured on the real kernel (tools/bench/fs.sh
- * prints it; as a test it checks the layer works and stays within bounds):
+ * runs it; it fails only when the layer does not work at all):
  *   - open()+close() of an unprotected file by a process of a sandbox cgroup,
  *     with the denial tracepoints attached and detached, interleaved rounds
  *     in one run; ratio of the medians;
@@ -182,13 +182,6 @@ int main(int argc, char **argv)
 	unlink(plain);
 	unlink(secret);
 	rmdir(dir);
-	/* a generous bound for a test on a shared machine; the figure is the report */
-	if (ratio > 1.5) {
-		printf("FAIL: ratio %.3f above 1.5\n", ratio);
-		fails++;
-	} else {
-		printf("PASS: overhead bounded\n");
-	}
-	printf("%d passed, %d failed\n", fails ? 0 : 1, fails);
+	/* a benchmark, not a test: the ratio above is reported, never judged */
 	return fails ? 1 : 0;
 }

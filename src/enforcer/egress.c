@@ -9,6 +9,7 @@
 
 #include "common/cleanup.h"
 #include "common/strv.h"
+#include "enforcer/btf.h"
 #include "common/util.h"
 #include "enforcer/egress_internal.h"
 /* before the skeleton, which names struct ward_cfg */
@@ -141,7 +142,8 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 	if (r < 0)
 		return r;
 
-	e->skel = egress_bpf__open();
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = ward_btf_custom_path());
+	e->skel = egress_bpf__open_opts(&open_opts);
 	if (!e->skel)
 		return ward_err(err, -errno, "open BPF egress programs");
 	cfg_fill((struct ward_cfg *)&e->skel->rodata->cfg, p, cfg);

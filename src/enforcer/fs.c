@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The filesystem observer: bpf/fs.bpf.c loaded for one sandbox, its events
  * turned into decision rows; see fs.h. */
+#include "enforcer/btf.h"
 #include "enforcer/fs.h"
 
 #include <bpf/bpf.h>
@@ -348,7 +349,8 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 	struct ward_fs *fs;
 	int r;
 
-	skel = fs_bpf__open();
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = ward_btf_custom_path());
+	skel = fs_bpf__open_opts(&open_opts);
 	if (!skel)
 		return ward_err(err, -errno, "open bpf/fs.bpf.c");
 	skel->rodata->rate_per_sec = cfg->rate ? cfg->rate : WARD_FS_RATE_PER_SEC;

@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps demo check unit integration asan clean bench
+.PHONY: all build deps demo check unit integration asan clean bench fuzz
 
 all: build
 
@@ -20,6 +20,7 @@ demo: deps build
 	@./tools/demo.sh $(BUILD)/ward
 
 check: deps build
+	@./tools/fuzz-smoke.sh
 	@cd $(BUILD) && ctest --output-on-failure --timeout 600 -j1
 
 unit: build
@@ -33,6 +34,9 @@ asan:
 
 bench: build
 	@for b in tools/bench/*.sh; do echo "== $$b"; WARD=$(CURDIR)/$(BUILD)/ward BUILD=$(BUILD) bash $$b || exit 1; done
+
+fuzz:
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-60} ./tools/fuzz-smoke.sh
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -38,6 +38,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# what an interrupted earlier run left (its pid is in the names) would shadow our addresses
+for old in $(ip netns list | awk '/^wbench[0-9]+/ { print $1 }'); do
+	kill -0 "${old#wbench}" 2>/dev/null && continue
+	ip netns del "$old" 2>/dev/null || true
+	ip link del "wb${old#wbench}" 2>/dev/null || true # gone with its netns, usually
+done
 ip netns add "$NS"
 ip link add "wb$$" type veth peer name up0 netns "$NS"
 ip addr add 192.168.178.1/24 dev "wb$$"

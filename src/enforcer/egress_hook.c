@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The egress layer as a sandbox hook; see egress_hook.h. */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,31 +9,10 @@
 #include "enforcer/egress_hook.h"
 #include "enforcer/sandbox.h"
 
-static void *reader_main(void *p)
+/* the kernel wakes the reader only when the buffer fills: also on a timer */
+static void drain(void *p)
 {
-	struct ward_egress_run *run = p;
-	struct pollfd pfd[2] = {
-		{ .fd = ward_egress_events_fd(run->egress), .events = POLLIN },
-		{ .fd = run->reader.stop_fd, .events = POLLIN },
-	};
-	sigset_t all;
-
-	/* signals belong to the supervisor, which forwards them to the sandbox */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	for (;;) {
-		int n = poll(pfd, 2, WARD_EVENTS_POLL_MS);
-
-		if (n < 0 && errno != EINTR)
-			break;
-		/* the kernel wakes us only when the buffer fills: consume on the timer too */
-		ward_egress_consume(run->egress);
-		if (pfd[1].revents & POLLIN)
-			break;
-	}
-	/* verdicts queued before the end still become rows */
-	ward_egress_consume(run->egress);
-	return NULL;
+	ward_egress_consume(p);
 }
 
 int ward_egress_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
@@ -72,7 +50,9 @@ int ward_egress_hook(struct ward_sandbox *sb, void *data, struct ward_error *err
 	r = ward_egress_attach(run->egress, sb->cgroup.fd, err);
 	if (r < 0)
 		goto fail;
-	r = ward_worker_start(&run->reader, reader_main, run, "egress event reader", err);
+	r = ward_worker_start_reader(&run->reader, ward_egress_events_fd(run->egress),
+				     WARD_EVENTS_POLL_MS, drain, run->egress, "egress event reader",
+				     err);
 	if (r < 0)
 		goto fail;
 	return 0;

@@ -3,7 +3,6 @@
 #include "enforcer/fs_hook.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,29 +11,10 @@
 
 #include "enforcer/sandbox.h"
 
-static void *reader_main(void *p)
+/* the ring buffer wakes the reader lazily: also on a timer */
+static void drain(void *p)
 {
-	struct ward_fs_run *run = p;
-	struct pollfd pfd[2] = {
-		{ .fd = ward_fs_events_fd(run->fs), .events = POLLIN },
-		{ .fd = run->reader.stop_fd, .events = POLLIN },
-	};
-	sigset_t all;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	for (;;) {
-		int n = poll(pfd, 2, WARD_EVENTS_POLL_MS);
-
-		if (n < 0 && errno != EINTR)
-			break;
-		/* the ring buffer wakes us lazily: consume on the timer too */
-		ward_fs_consume(run->fs);
-		if (pfd[1].revents & POLLIN)
-			break;
-	}
-	ward_fs_consume(run->fs);
-	return NULL;
+	ward_fs_consume(p);
 }
 
 static void *load_main(void *p)
@@ -111,7 +91,9 @@ int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		err->msg[0] = '\0';
 		err->code = 0;
 	} else {
-		r = ward_worker_start(&run->reader, reader_main, run, "fs event reader", err);
+		r = ward_worker_start_reader(&run->reader, ward_fs_events_fd(run->fs),
+					     WARD_EVENTS_POLL_MS, drain, run->fs, "fs event reader",
+					     err);
 		if (r < 0)
 			goto fail;
 	}

@@ -8,36 +8,16 @@
 #include "enforcer/sandbox.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
-static void *reader_main(void *p)
+static void drain(void *p)
 {
 	struct ward_netns_run *run = p;
-	struct pollfd pfd[2] = {
-		{ .fd = ward_nflog_fd(run->nflog), .events = POLLIN },
-		{ .fd = run->reader.stop_fd, .events = POLLIN },
-	};
-	sigset_t all;
 
-	/* Signals belong to the supervisor (it forwards them to the sandbox). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
-	for (;;) {
-		int n = poll(pfd, 2, -1);
-		if (n < 0 && errno != EINTR)
-			break;
-		if (pfd[0].revents & POLLIN)
-			ward_nflog_dispatch(run->nflog, ward_nflog_audit_fn, &run->audit_ctx);
-		if (pfd[1].revents & POLLIN)
-			break;
-	}
-	/* What the kernel queued before the end still becomes rows. */
 	while (ward_nflog_dispatch(run->nflog, ward_nflog_audit_fn, &run->audit_ctx) > 0)
 		;
-	return NULL;
 }
 
 int ward_netns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
@@ -60,7 +40,8 @@ int ward_netns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		.sandbox = run->sandbox,
 		.policy_rev = run->policy_rev,
 	};
-	r = ward_worker_start(&run->reader, reader_main, run, "NFLOG reader", err);
+	r = ward_worker_start_reader(&run->reader, ward_nflog_fd(run->nflog), -1, drain, run,
+				     "NFLOG reader", err);
 	if (r < 0)
 		goto fail;
 	return 0;

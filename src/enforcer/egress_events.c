@@ -8,6 +8,7 @@
 
 #include "common/cleanup.h"
 #include "enforcer/egress_internal.h"
+#include "enforcer/exe.h"
 #define WARD_DECIDE_HELPERS_ONLY
 #include "../../bpf/egress_decide.h"
 
@@ -27,22 +28,13 @@ static void addr_str(const uint8_t a[16], char *buf, size_t size)
 		inet_ntop(AF_INET6, a, buf, (socklen_t)size);
 }
 
-/* Executables outside the policy have no path in the table: read the
- * process's, and use it only if it is still the same file (pid reuse). */
+/* Executables outside the policy have no path in the table: the process's
+ * own, or the file of that identity in $PATH once it is gone. */
 static void unknown_binary(const struct ward_event *ev, char *buf, size_t size)
 {
-	char proc[64];
-	struct stat st;
-	ssize_t n;
-
-	snprintf(proc, sizeof(proc), "/proc/%u/exe", ev->tgid);
-	n = readlink(proc, buf, size - 1);
-	if (n > 0 && stat(proc, &st) == 0 && ward_egress_kdev(st.st_dev) == ev->dev &&
-	    st.st_ino == ev->ino) {
-		buf[n] = '\0';
+	if (ward_exe_name((pid_t)ev->tgid, ev->dev, ev->ino, buf, size) == 0)
 		return;
-	}
-	/* gone already: the identity, and comm for the reader (never for decisions) */
+	/* the identity, and comm for the reader (never for decisions) */
 	snprintf(buf, size, "inode %llu:%llu:%llu (%.16s)", (unsigned long long)(ev->dev >> 20),
 		 (unsigned long long)(ev->dev & 0xfffff), (unsigned long long)ev->ino, ev->comm);
 }

@@ -2,6 +2,7 @@
 /* The filesystem observer: bpf/fs.bpf.c loaded for one sandbox, its events
  * turned into decision rows; see fs.h. */
 #include "enforcer/btf.h"
+#include "enforcer/exe.h"
 #include "enforcer/fs.h"
 
 #include <bpf/bpf.h>
@@ -27,7 +28,6 @@ DEFINE_CLEANUP(struct fs_bpf *, fs_bpf__destroy)
 
 #define FS_MAX_LINKS 4 /* raw_tp/sys_enter, raw_tp/sys_exit */
 #define FS_EXE_CACHE 64
-#define FS_SEARCH_MAX 8192 /* directory entries read per $PATH directory */
 
 struct exe_cache_entry {
 	uint64_t dev, ino;
@@ -88,59 +88,6 @@ void ward_fs_access_str(uint32_t access, char *buf, size_t len)
 			n += snprintf(buf + n, len - n, "%s%s", n ? "," : "", names[i]);
 }
 
-int ward_fs_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len)
-{
-	char link[64];
-	struct stat st;
-	ssize_t n;
-
-	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	n = readlink(link, buf, len - 1);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	/* after the readlink: if the identity still matches, the name was its name */
-	if (stat(link, &st) < 0)
-		return -errno;
-	if (ward_egress_kdev(st.st_dev) != dev || st.st_ino != ino)
-		return -ESRCH;
-	return 0;
-}
-
-/* The process is gone: look for the identity in the directories of $PATH
- * (bounded), where the commands an agent runs usually are. */
-static int search_path(uint64_t dev, uint64_t ino, char *buf, size_t len)
-{
-	const char *env = secure_getenv("PATH");
-	char dirs[4096], found[PATH_MAX], real[PATH_MAX], *save = NULL;
-
-	snprintf(dirs, sizeof(dirs), "%s", env ? env : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
-	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		DIR *dir = d[0] == '/' ? opendir(d) : NULL;
-		struct dirent *de;
-		unsigned n = 0;
-
-		if (!dir)
-			continue;
-		while ((de = readdir(dir)) && n++ < FS_SEARCH_MAX) {
-			struct stat st;
-
-			if (de->d_ino != ino || fstatat(dirfd(dir), de->d_name, &st, 0) < 0 ||
-			    st.st_ino != ino || ward_egress_kdev(st.st_dev) != dev)
-				continue;
-			snprintf(found, sizeof(found), "%s/%s", d, de->d_name);
-			closedir(dir);
-			/* /bin/x and /usr/bin/x are one file on merged-/usr systems */
-			if (!realpath(found, real))
-				snprintf(real, sizeof(real), "%s", found);
-			snprintf(buf, len, "%s", real);
-			return 0;
-		}
-		closedir(dir);
-	}
-	return -ENOENT;
-}
-
 /* The executable's path: cached per identity (a path found once for an
  * identity stays its name), else /proc/<pid>/exe verified against it. */
 static const char *binary_of(struct ward_fs *fs, pid_t pid, uint64_t dev, uint64_t ino)
@@ -153,8 +100,7 @@ static const char *binary_of(struct ward_fs *fs, pid_t pid, uint64_t dev, uint64
 		if (fs->cache[i].path[0] && fs->cache[i].dev == dev && fs->cache[i].ino == ino)
 			return fs->cache[i].path;
 	c = &fs->cache[fs->cache_next];
-	if (ward_fs_exe_path(pid, dev, ino, c->path, sizeof(c->path)) < 0 &&
-	    search_path(dev, ino, c->path, sizeof(c->path)) < 0) {
+	if (ward_exe_name(pid, dev, ino, c->path, sizeof(c->path)) < 0) {
 		c->path[0] = '\0';
 		return NULL;
 	}

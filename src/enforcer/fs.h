@@ -64,9 +64,6 @@ int ward_fs_denied_map_fd(const struct ward_fs *fs);
 size_t ward_fs_n_attached(const struct ward_fs *fs);
 
 /* Helpers shared with the protect layer. */
-/* The executable of pid as a path, only if its (dev, ino) (kernel encoding)
- * is still the one given: the process may have exec'd or exited since. */
-int ward_fs_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len);
 /* "read,write,create" for WARD_FS_ACC_* bits. */
 void ward_fs_access_str(uint32_t access, char *buf, size_t len);
 const char *ward_fs_op_str(unsigned op);

@@ -36,6 +36,7 @@
 
 #include "common/cleanup.h"
 #include "common/strv.h"
+#include "enforcer/exe.h"
 #include "common/util.h"
 #include "enforcer/cgroup.h"
 #include "enforcer/egress_internal.h"
@@ -571,7 +572,7 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 	/* named while the opener is still blocked: a short-lived process is gone
 	 * right after the answer */
 	if ((v == WARD_FS_DENY || why == WARD_FS_WHY_NAMED) &&
-	    (!exe_known || ward_fs_exe_path(tid, dev, ino, binary, sizeof(binary)) < 0))
+	    (!exe_known || ward_exe_path(tid, dev, ino, binary, sizeof(binary)) < 0))
 		binary[0] = '\0';
 	if (v == WARD_FS_DENY) {
 		uint64_t now = ward_mono_ns();
@@ -642,7 +643,7 @@ static int lsm_sample(void *ctx, void *data, size_t size)
 	if (size < sizeof(*ev) || ev->rule >= fp->n_roots)
 		return 0;
 	fp->n_denied++;
-	if (ward_fs_exe_path((pid_t)ev->pid, ev->dev, ev->ino, binary, sizeof(binary)) < 0)
+	if (ward_exe_path((pid_t)ev->pid, ev->dev, ev->ino, binary, sizeof(binary)) < 0)
 		binary[0] = '\0';
 	/* the kernel gives the last component; the root is the context */
 	snprintf(path, sizeof(path), "%s/.../%s", fp->roots[ev->rule].path, ev->path);

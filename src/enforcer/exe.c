@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+#include "enforcer/exe.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "enforcer/egress.h"
+
+#define SEARCH_MAX 8192 /* directory entries read per $PATH directory */
+
+int ward_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len)
+{
+	char link[64];
+	struct stat st;
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	/* after the readlink: if the identity still matches, the name was its name */
+	if (stat(link, &st) < 0)
+		return -errno;
+	if (ward_egress_kdev(st.st_dev) != dev || st.st_ino != ino)
+		return -ESRCH;
+	return 0;
+}
+
+int ward_exe_search_path(uint64_t dev, uint64_t ino, char *buf, size_t len)
+{
+	const char *env = secure_getenv("PATH");
+	char dirs[4096], found[PATH_MAX], real[PATH_MAX], *save = NULL;
+
+	snprintf(dirs, sizeof(dirs), "%s", env ? env : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		DIR *dir = d[0] == '/' ? opendir(d) : NULL;
+		struct dirent *de;
+		unsigned n = 0;
+
+		if (!dir)
+			continue;
+		while ((de = readdir(dir)) && n++ < SEARCH_MAX) {
+			struct stat st;
+
+			if (de->d_ino != ino || fstatat(dirfd(dir), de->d_name, &st, 0) < 0 ||
+			    st.st_ino != ino || ward_egress_kdev(st.st_dev) != dev)
+				continue;
+			snprintf(found, sizeof(found), "%s/%s", d, de->d_name);
+			closedir(dir);
+			/* /bin/x and /usr/bin/x are one file on merged-/usr systems */
+			if (!realpath(found, real))
+				snprintf(real, sizeof(real), "%s", found);
+			snprintf(buf, len, "%s", real);
+			return 0;
+		}
+		closedir(dir);
+	}
+	return -ENOENT;
+}
+
+int ward_exe_name(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len)
+{
+	if (ward_exe_path(pid, dev, ino, buf, len) == 0)
+		return 0;
+	return ward_exe_search_path(dev, ino, buf, len);
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/* The path of an executable the kernel named by identity only ((dev, ino) of
+ * task->mm->exe_file, kernel dev encoding), for decision rows. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* /proc/<pid>/exe, kept only if it still is that identity (pid reuse, exec). */
+int ward_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len);
+/* The process is gone: the identity looked for in the directories of $PATH
+ * (bounded), where the commands an agent runs usually are. -ENOENT if not. */
+int ward_exe_search_path(uint64_t dev, uint64_t ino, char *buf, size_t len);
+/* The first of the two that works. */
+int ward_exe_name(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len);

@@ -133,6 +133,17 @@ check "forward http:// through the explicit proxy" has "hello from upstream"
 run curl -s --max-time 10 -p http://up.test:8080/
 check "CONNECT tunnel through the explicit proxy" has "hello from upstream"
 
+# The same over IPv6: the proxy listens on the veth's IPv6 host side too
+# (fd77:7761:7264:N::1, N the sandbox's index: docs/network.md), identity
+# comes from the same kernel map for a v6 client.
+run sh -c 'h=${HTTP_PROXY#http://}; h=${h%:*}; IFS=. read -r a b c d <<E
+$h
+E
+n=$(( (c * 256 + d - 1) / 4 )); px=$(printf "http://[fd77:7761:7264:%x::1]:3128" "$n")
+curl -s --max-time 10 -x "$px" http://up.test:8080/ && curl -s --max-time 10 -p -x "$px" http://up.test:8080/'
+check "forward and CONNECT through the proxy over IPv6" \
+	test "$(grep -c "hello from upstream" <<<"$OUT")" -eq 2
+
 run curl -s --max-time 10 -i http://other.test:8080/
 check "forward: undeclared host -> 403" has "HTTP/1.1 403"
 check "403 has X-Ward-Decision" grep -Eq "^X-Ward-Decision: deny; rule=(web|rest); reason=host other.test not allowed" <<<"$OUT"

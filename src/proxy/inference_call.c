@@ -24,87 +24,9 @@
 #include "proxy/sse.h"
 #include "proxy/tls.h"
 
+/* the outcome and refusal texts are bounded row fields: cut on purpose */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-#define OUT_HIGH (256u << 10) /* stop reading the upstream while this much waits for the client */
-#define READ_CHUNK (16u << 10)
-#define MODEL_MAX 256
-
-enum cstate {
-	C_BODY = 0, /* reading the request body */
-	C_LOCAL,    /* ward's own answer is in out */
-	C_CONNECT,
-	C_TLS,
-	C_SEND,
-	C_HEAD,	 /* waiting for the response head */
-	C_RBODY, /* response body */
-	C_DONE,
-};
-
-struct obuf {
-	char *p;
-	size_t off, len, cap;
-};
-
-struct ward_inference_call {
-	struct ward_inference *inf;
-	/* who and what */
-	bool known, tofu_failed, client_tls;
-	char *binary, *sha;
-	int32_t pid;
-	char method[16];
-	char path[1024];
-	char *query;
-	enum ward_api api;
-	const char *suffix;
-	enum ward_api_style style;
-	bool keep_alive, http10;
-	char *fwd; /* allowlisted request headers, "Name: value\r\n"... */
-	size_t fwd_len;
-	bool has_version;
-	/* refusal decided from the head, answered once the body is read */
-	int deny_status;
-	char deny_msg[300];
-	const char *deny_type, *deny_atype;
-
-	struct ward_http_body req_body;
-	struct obuf body;
-	bool body_over;
-
-	enum cstate st;
-	struct inf_backend *b;
-	char model_req[MODEL_MAX];
-	char model_sent[MODEL_MAX];
-	bool req_stream;
-	bool usage_added; /* ward added stream_options.include_usage */
-
-	int fd;
-	struct ward_tls *tls;
-	size_t next_addr;
-	int last_err;
-	char ip[INET6_ADDRSTRLEN];
-	uint32_t want;
-	struct obuf up;
-
-	struct ward_http_parser resp;
-	bool resp_init;
-	struct ward_http_body resp_body;
-	bool stream; /* text/event-stream: forwarded as it arrives */
-	bool head_sent;
-	struct ward_sse sse;
-	bool sse_init;
-	struct obuf rbody;
-	int status;
-
-	struct obuf out;
-	bool close_after; /* the client connection ends after this answer */
-	bool failed;
-	bool logged;
-	uint64_t t_start, t_connect_end, t_first, last_activity;
-	uint64_t tok_in, tok_out;
-	bool has_usage;
-	char outcome[160];
-};
 
 /* --- buffers ------------------------------------------------------------- */
 
@@ -130,7 +52,7 @@ static int ob_reserve(struct obuf *b, size_t n)
 	return 0;
 }
 
-static int ob_add(struct obuf *b, const void *p, size_t n)
+int inf_ob_add(struct obuf *b, const void *p, size_t n)
 {
 	if (ob_reserve(b, n) < 0)
 		return -ENOMEM;
@@ -139,8 +61,7 @@ static int ob_add(struct obuf *b, const void *p, size_t n)
 	return 0;
 }
 
-static int ob_printf(struct obuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int ob_printf(struct obuf *b, const char *fmt, ...)
+int inf_ob_printf(struct obuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -157,7 +78,7 @@ static int ob_printf(struct obuf *b, const char *fmt, ...)
 	return 0;
 }
 
-static void ob_free(struct obuf *b, bool wipe)
+void inf_ob_free(struct obuf *b, bool wipe)
 {
 	if (wipe && b->p)
 		explicit_bzero(b->p, b->cap);
@@ -167,7 +88,7 @@ static void ob_free(struct obuf *b, bool wipe)
 
 /* --- rows ---------------------------------------------------------------- */
 
-static void log_row(struct ward_inference_call *c, const char *action)
+void inf_log_row(struct ward_inference_call *c, const char *action)
 {
 	struct ward_inference *inf = c->inf;
 	char reason[900], rule[300], tok[160] = "usage=none";
@@ -213,7 +134,7 @@ static void log_row(struct ward_inference_call *c, const char *action)
 		ward_audit_submit(inf->audit, &d);
 }
 
-static void account(struct ward_inference_call *c)
+void inf_account(struct ward_inference_call *c)
 {
 	if (c->has_usage)
 		c->inf->spent += c->tok_in + c->tok_out;
@@ -240,7 +161,7 @@ static const char *status_text(int s)
 	}
 }
 
-static void close_upstream(struct ward_inference_call *c)
+void inf_close_upstream(struct ward_inference_call *c)
 {
 	ward_tls_free(c->tls);
 	c->tls = NULL;
@@ -254,21 +175,19 @@ static void local_answer(struct ward_inference_call *c, int status, const char *
 			 bool retry)
 {
 	c->status = status;
-	ob_printf(&c->out,
+	inf_ob_printf(&c->out,
 		  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
 		  "Cache-Control: no-store\r\n%s%s\r\n",
 		  status, status_text(status), len, retry ? "" : "x-should-retry: false\r\n",
 		  c->keep_alive && !c->close_after ? "" : "Connection: close\r\n");
-	ob_add(&c->out, body, len);
+	inf_ob_add(&c->out, body, len);
 	c->st = C_LOCAL;
 	c->head_sent = true;
-	close_upstream(c);
+	inf_close_upstream(c);
 }
 
 /* A refusal or failure in the client's provider format, and its row. */
-static void fail_answer(struct ward_inference_call *c, int status, const char *type,
-			const char *atype, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void fail_answer(struct ward_inference_call *c, int status, const char *type,
+void inf_fail_answer(struct ward_inference_call *c, int status, const char *type,
 			const char *atype, const char *fmt, ...)
 {
 	char msg[600];
@@ -285,8 +204,8 @@ static void fail_answer(struct ward_inference_call *c, int status, const char *t
 		c->close_after = true;
 		snprintf(c->outcome, sizeof(c->outcome), "cut: %s", msg);
 		c->st = C_DONE;
-		close_upstream(c);
-		log_row(c, "allow");
+		inf_close_upstream(c);
+		inf_log_row(c, "allow");
 		return;
 	}
 	snprintf(c->outcome, sizeof(c->outcome), "%s", msg);
@@ -295,13 +214,13 @@ static void fail_answer(struct ward_inference_call *c, int status, const char *t
 		c->failed = true;
 		c->close_after = true;
 		c->st = C_DONE;
-		close_upstream(c);
-		log_row(c, "deny");
+		inf_close_upstream(c);
+		inf_log_row(c, "deny");
 		return;
 	}
 	local_answer(c, status, body, len, status >= 500 && status != 501);
 	free(body);
-	log_row(c, status == 403 || status == 429 || status == 400 || status == 413 ? "deny"
+	inf_log_row(c, status == 403 || status == 429 || status == 400 || status == 413 ? "deny"
 										     : "allow");
 }
 
@@ -313,7 +232,7 @@ static void models_answer(struct ward_inference_call *c)
 	FILE *f = open_memstream(&body, &len);
 
 	if (!f) {
-		fail_answer(c, 500, "server_error", "api_error", "out of memory");
+		inf_fail_answer(c, 500, "server_error", "api_error", "out of memory");
 		return;
 	}
 	fputs("{\"object\":\"list\",\"data\":[", f);
@@ -338,18 +257,18 @@ static void models_answer(struct ward_inference_call *c)
 	fputs("}\n", f);
 	if (fclose(f)) {
 		free(body);
-		fail_answer(c, 500, "server_error", "api_error", "out of memory");
+		inf_fail_answer(c, 500, "server_error", "api_error", "out of memory");
 		return;
 	}
 	snprintf(c->outcome, sizeof(c->outcome), "answered by ward");
 	local_answer(c, 200, body, len, false);
 	free(body);
-	log_row(c, "allow");
+	inf_log_row(c, "allow");
 }
 
 /* --- the request ---------------------------------------------------------- */
 
-static bool hname_is(const struct ward_http_str *s, const char *lit)
+bool inf_hname_is(const struct ward_http_str *s, const char *lit)
 {
 	return s->len == strlen(lit) && !strncasecmp(s->p, lit, s->len);
 }
@@ -363,11 +282,11 @@ static int copy_headers(struct ward_inference_call *c, const struct ward_http_he
 
 		if (!ward_provider_header_allowed(hd->name.p, hd->name.len))
 			continue;
-		if (hname_is(&hd->name, "anthropic-version"))
+		if (inf_hname_is(&hd->name, "anthropic-version"))
 			c->has_version = true;
-		if (ob_printf(&o, "%.*s: %.*s\r\n", (int)hd->name.len, hd->name.p,
+		if (inf_ob_printf(&o, "%.*s: %.*s\r\n", (int)hd->name.len, hd->name.p,
 			      (int)hd->value.len, hd->value.p) < 0) {
-			ob_free(&o, false);
+			inf_ob_free(&o, false);
 			return -ENOMEM;
 		}
 	}
@@ -459,12 +378,12 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 	if (ward_http_body_init(&c->req_body, h, inf->max_request) < 0) {
 		/* Content-Length over the cap: answer now, never read the body */
 		c->close_after = true;
-		fail_answer(c, 413, "invalid_request_error", "request_too_large",
+		inf_fail_answer(c, 413, "invalid_request_error", "request_too_large",
 			    "ward: request body over the inference limit");
 		return c;
 	}
 	if (h->expect_continue && !c->deny_status)
-		ob_printf(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+		inf_ob_printf(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
 	c->st = C_BODY;
 	return c;
 }
@@ -476,15 +395,15 @@ static void on_req_data(void *userdata, const char *data, size_t len)
 
 	if (c->deny_status || c->body_over)
 		return;
-	if (c->body.len + len > c->inf->max_request || ob_add(&c->body, data, len) < 0)
+	if (c->body.len + len > c->inf->max_request || inf_ob_add(&c->body, data, len) < 0)
 		c->body_over = true;
 }
 
 static int splice(struct obuf *dst, const char *doc, size_t len, size_t off, size_t cut,
 		  const char *ins, size_t ins_len)
 {
-	if (ob_add(dst, doc, off) < 0 || ob_add(dst, ins, ins_len) < 0 ||
-	    ob_add(dst, doc + off + cut, len - off - cut) < 0)
+	if (inf_ob_add(dst, doc, off) < 0 || inf_ob_add(dst, ins, ins_len) < 0 ||
+	    inf_ob_add(dst, doc + off + cut, len - off - cut) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -529,18 +448,18 @@ static int rewrite_body(struct ward_inference_call *c, struct obuf *ret)
 				     k < len && doc[k] == '}';
 			     });
 
-		r = ob_add(&quoted, "\"model\":", 8);
+		r = inf_ob_add(&quoted, "\"model\":", 8);
 		if (!r)
-			r = ob_add(&quoted, q, qlen);
+			r = inf_ob_add(&quoted, q, qlen);
 		if (!r && !empty)
-			r = ob_add(&quoted, ",", 1);
+			r = inf_ob_add(&quoted, ",", 1);
 		if (!r)
 			r = splice(&tmp, doc, len, brace, 0, quoted.p, quoted.len);
 	}
 	free(q);
-	ob_free(&quoted, false);
+	inf_ob_free(&quoted, false);
 	if (r < 0) {
-		ob_free(&tmp, false);
+		inf_ob_free(&tmp, false);
 		return r;
 	}
 	if (c->req_stream && (c->api == WARD_API_CHAT || c->api == WARD_API_COMPLETIONS) &&
@@ -551,14 +470,13 @@ static int rewrite_body(struct ward_inference_call *c, struct obuf *ret)
 
 		r = splice(ret, tmp.p, tmp.len, brace, 0, add, sizeof(add) - 1);
 		c->usage_added = true;
-		ob_free(&tmp, false);
+		inf_ob_free(&tmp, false);
 		return r;
 	}
 	*ret = tmp;
 	return 0;
 }
 
-static void start_connect(struct ward_inference_call *c);
 
 static void request_complete(struct ward_inference_call *c)
 {
@@ -570,12 +488,12 @@ static void request_complete(struct ward_inference_call *c)
 	int r;
 
 	if (c->deny_status) {
-		fail_answer(c, c->deny_status, c->deny_type, c->deny_atype, "%s", c->deny_msg);
+		inf_fail_answer(c, c->deny_status, c->deny_type, c->deny_atype, "%s", c->deny_msg);
 		return;
 	}
 	if (c->body_over) {
 		c->close_after = true;
-		fail_answer(c, 413, "invalid_request_error", "request_too_large",
+		inf_fail_answer(c, 413, "invalid_request_error", "request_too_large",
 			    "ward: request body over the inference limit (%llu bytes)",
 			    (unsigned long long)inf->max_request);
 		return;
@@ -586,31 +504,31 @@ static void request_complete(struct ward_inference_call *c)
 	}
 	r = ward_json_member(doc, c->body.len, "model", &m);
 	if (r == -EEXIST) {
-		fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
+		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
 			    "ward: the request body has \"model\" twice");
 		return;
 	}
 	if (r < 0) {
-		fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
+		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
 			    "ward: the request body is not a JSON object");
 		return;
 	}
 	if (r == 1 && ward_json_string(doc + m.off, m.len, c->model_req, sizeof(c->model_req)) < 0) {
-		fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
+		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
 			    "ward: \"model\" must be a string of at most %d bytes", MODEL_MAX - 1);
 		return;
 	}
 	c->b = inf_route(inf, r == 1 ? c->model_req : NULL);
 	snprintf(c->model_sent, sizeof(c->model_sent), "%s", c->b->route->model);
 	if (!ward_provider_speaks(c->b->prov, c->api)) {
-		fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
+		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
 			    "ward: route '%s' (provider %s) does not serve %s %s; use a route whose "
 			    "provider speaks this API",
 			    c->b->route->name, c->b->prov->name, c->method, c->path);
 		return;
 	}
 	if (inf->budget && inf->spent >= inf->budget) {
-		fail_answer(c, 429, "insufficient_quota", "rate_limit_error",
+		inf_fail_answer(c, 429, "insufficient_quota", "rate_limit_error",
 			    "ward: the sandbox's inference budget is spent (%llu of %llu tokens); "
 			    "inference.budget.max_tokens",
 			    (unsigned long long)inf->spent, (unsigned long long)inf->budget);
@@ -618,35 +536,35 @@ static void request_complete(struct ward_inference_call *c)
 	}
 	r = rewrite_body(c, &body);
 	if (r < 0) {
-		fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
+		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
 			    "ward: cannot rewrite the request body (%s)", strerror(-r));
 		return;
 	}
 	v6 = strchr(c->b->host, ':') != NULL;
-	ob_printf(&c->up, "%s %s%s%s%s HTTP/1.1\r\nHost: %s%s%s", c->method, c->b->prefix,
+	inf_ob_printf(&c->up, "%s %s%s%s%s HTTP/1.1\r\nHost: %s%s%s", c->method, c->b->prefix,
 		  c->suffix, c->query ? "?" : "", c->query ? c->query : "", v6 ? "[" : "",
 		  c->b->host, v6 ? "]" : "");
 	if (c->b->port != (c->b->https ? 443 : 80))
-		ob_printf(&c->up, ":%u", c->b->port);
-	ob_printf(&c->up, "\r\n%s: %s", c->b->prov->auth_header, c->b->prov->auth_prefix);
-	ob_add(&c->up, c->b->key, c->b->key_len);
-	ob_add(&c->up, "\r\n", 2);
+		inf_ob_printf(&c->up, ":%u", c->b->port);
+	inf_ob_printf(&c->up, "\r\n%s: %s", c->b->prov->auth_header, c->b->prov->auth_prefix);
+	inf_ob_add(&c->up, c->b->key, c->b->key_len);
+	inf_ob_add(&c->up, "\r\n", 2);
 	if (c->b->prov->version_header && !c->has_version)
-		ob_printf(&c->up, "%s: %s\r\n", c->b->prov->version_header,
+		inf_ob_printf(&c->up, "%s: %s\r\n", c->b->prov->version_header,
 			  c->b->prov->version_value);
 	if (c->fwd_len)
-		ob_add(&c->up, c->fwd, c->fwd_len);
+		inf_ob_add(&c->up, c->fwd, c->fwd_len);
 	if (strcmp(c->method, "GET"))
-		ob_printf(&c->up, "Content-Length: %zu\r\n", body.len);
-	if (ob_printf(&c->up, "Accept-Encoding: identity\r\nConnection: close\r\n\r\n") < 0 ||
-	    ob_add(&c->up, body.p, body.len) < 0) {
-		ob_free(&body, false);
-		fail_answer(c, 500, "server_error", "api_error", "ward: out of memory");
+		inf_ob_printf(&c->up, "Content-Length: %zu\r\n", body.len);
+	if (inf_ob_printf(&c->up, "Accept-Encoding: identity\r\nConnection: close\r\n\r\n") < 0 ||
+	    inf_ob_add(&c->up, body.p, body.len) < 0) {
+		inf_ob_free(&body, false);
+		inf_fail_answer(c, 500, "server_error", "api_error", "ward: out of memory");
 		return;
 	}
-	ob_free(&body, false);
-	ob_free(&c->body, false);
-	start_connect(c);
+	inf_ob_free(&body, false);
+	inf_ob_free(&c->body, false);
+	inf_start_connect(c);
 }
 
 int ward_inference_call_feed(struct ward_inference_call *c, const char *data, size_t len,
@@ -666,409 +584,15 @@ int ward_inference_call_feed(struct ward_inference_call *c, const char *data, si
 	if (r < 0) {
 		c->close_after = true; /* framing lost: nothing after this can be trusted */
 		if (r == -EFBIG)
-			fail_answer(c, 413, "invalid_request_error", "request_too_large",
+			inf_fail_answer(c, 413, "invalid_request_error", "request_too_large",
 				    "ward: request body over the inference limit");
 		else
-			fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
+			inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
 				    "ward: malformed request body framing");
 		return 1;
 	}
 	request_complete(c);
 	return 1;
-}
-
-/* --- upstream ------------------------------------------------------------- */
-
-static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t sz)
-{
-	const void *a = ss->ss_family == AF_INET
-				? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
-				: (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-
-	if (!inet_ntop(ss->ss_family, a, buf, (socklen_t)sz))
-		snprintf(buf, sz, "?");
-}
-
-static void start_connect(struct ward_inference_call *c)
-{
-	while (c->next_addr < c->b->n_addrs) {
-		const struct sockaddr_storage *ss = &c->b->addrs[c->next_addr++];
-		socklen_t len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-							 : sizeof(struct sockaddr_in6);
-		int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-		addr_text(ss, c->ip, sizeof(c->ip));
-		if (fd < 0) {
-			c->last_err = errno;
-			continue;
-		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-		if (connect(fd, (const struct sockaddr *)ss, len) < 0 && errno != EINPROGRESS) {
-			c->last_err = errno;
-			close(fd);
-			continue;
-		}
-		c->fd = fd;
-		c->st = C_CONNECT;
-		c->want = EPOLLOUT;
-		c->last_activity = ward_mono_ns();
-		return;
-	}
-	fail_answer(c, 502, "upstream_error", "api_error", "ward: cannot connect to %s port %u: %s",
-		    c->b->host, c->b->port, strerror(c->last_err ? c->last_err : ECONNREFUSED));
-}
-
-/* >0 bytes, 0 EOF, -EAGAIN (c->want set), other -errno. */
-static ssize_t up_read(struct ward_inference_call *c, char *buf, size_t n)
-{
-	ssize_t r;
-
-	if (c->tls) {
-		r = ward_tls_read(c->tls, buf, n);
-		if (r > 0)
-			return r;
-		if (r == WARD_TLS_CLOSED)
-			return 0;
-		if (r == WARD_TLS_WANT_READ || r == WARD_TLS_WANT_WRITE) {
-			c->want = r == WARD_TLS_WANT_READ ? EPOLLIN : EPOLLOUT;
-			return -EAGAIN;
-		}
-		return -EIO;
-	}
-	r = read(c->fd, buf, n);
-	if (r >= 0)
-		return r;
-	if (errno == EAGAIN || errno == EINTR) {
-		c->want = EPOLLIN;
-		return -EAGAIN;
-	}
-	return -errno;
-}
-
-static ssize_t up_write(struct ward_inference_call *c, const char *buf, size_t n)
-{
-	ssize_t r;
-
-	if (c->tls) {
-		r = ward_tls_write(c->tls, buf, n);
-		if (r > 0)
-			return r;
-		if (r == WARD_TLS_WANT_READ || r == WARD_TLS_WANT_WRITE) {
-			c->want = r == WARD_TLS_WANT_READ ? EPOLLIN : EPOLLOUT;
-			return -EAGAIN;
-		}
-		return -EIO;
-	}
-	r = send(c->fd, buf, n, MSG_NOSIGNAL);
-	if (r >= 0)
-		return r;
-	if (errno == EAGAIN || errno == EINTR) {
-		c->want = EPOLLOUT;
-		return -EAGAIN;
-	}
-	return -errno;
-}
-
-static void on_sse(void *userdata, const char *event, const char *data, size_t len)
-{
-	struct ward_inference_call *c = userdata;
-	uint64_t in = 0, out = 0;
-	bool has_out = false;
-
-	(void)event;
-	if (len == 6 && !memcmp(data, "[DONE]", 6))
-		return;
-	if (ward_json_usage(data, len, &in, &out, &has_out) != 1)
-		return;
-	/* Anthropic sends input in message_start and a running output total in
-	 * message_delta; OpenAI one final usage: the largest of each is the total. */
-	c->has_usage = true;
-	if (in > c->tok_in)
-		c->tok_in = in;
-	if (has_out && out > c->tok_out)
-		c->tok_out = out;
-}
-
-static void on_resp_data(void *userdata, const char *data, size_t len)
-{
-	struct ward_inference_call *c = userdata;
-
-	if (!len)
-		return;
-	if (c->stream) {
-		if (!c->http10)
-			ob_printf(&c->out, "%zx\r\n", len);
-		ob_add(&c->out, data, len);
-		if (!c->http10)
-			ob_add(&c->out, "\r\n", 2);
-		if (c->sse_init)
-			ward_sse_feed(&c->sse, data, len, on_sse, c);
-		return;
-	}
-	if (c->rbody.len + len > c->inf->max_response || ob_add(&c->rbody, data, len) < 0)
-		c->body_over = true;
-}
-
-static bool skip_resp_header(const struct ward_http_header *hd)
-{
-	static const char *const names[] = { "connection", "keep-alive", "transfer-encoding",
-					     "content-length", "te", "trailer", "upgrade",
-					     "proxy-connection", "proxy-authenticate", "set-cookie",
-					     NULL };
-
-	for (size_t i = 0; names[i]; i++)
-		if (hname_is(&hd->name, names[i]))
-			return true;
-	return false;
-}
-
-static void client_head(struct ward_inference_call *c, const char *framing)
-{
-	const struct ward_http_head *h = &c->resp.head;
-	bool close = !c->keep_alive || c->close_after;
-
-	ob_printf(&c->out, "HTTP/1.1 %d %.*s\r\n", h->status, (int)h->reason.len,
-		  h->reason.p ? h->reason.p : "");
-	for (size_t i = 0; i < h->n_headers; i++) {
-		const struct ward_http_header *hd = &h->headers[i];
-
-		if (skip_resp_header(hd))
-			continue;
-		ob_printf(&c->out, "%.*s: %.*s\r\n", (int)hd->name.len, hd->name.p,
-			  (int)hd->value.len, hd->value.p);
-	}
-	ob_printf(&c->out, "%s%s\r\n", framing, close ? "Connection: close\r\n" : "");
-	c->head_sent = true;
-}
-
-static void response_done(struct ward_inference_call *c)
-{
-	close_upstream(c);
-	if (c->stream) {
-		if (!c->http10)
-			ob_add(&c->out, "0\r\n\r\n", 5);
-	} else {
-		const char *doc = c->rbody.p ? c->rbody.p + c->rbody.off : "";
-		uint64_t in = 0, out = 0;
-		bool has_out = false;
-		char framing[64];
-
-		if (c->status >= 200 && c->status < 300 &&
-		    ward_json_usage(doc, c->rbody.len, &in, &out, &has_out) == 1) {
-			c->has_usage = true;
-			c->tok_in = in;
-			c->tok_out = out;
-		}
-		snprintf(framing, sizeof(framing), "Content-Length: %zu\r\n", c->rbody.len);
-		client_head(c, framing);
-		ob_add(&c->out, doc, c->rbody.len);
-		ob_free(&c->rbody, false);
-	}
-	c->st = C_DONE;
-	account(c);
-	log_row(c, "allow");
-}
-
-static void got_head(struct ward_inference_call *c)
-{
-	const struct ward_http_head *h = &c->resp.head;
-	const struct ward_http_header *ct = ward_http_find_header(h, "content-type");
-
-	c->status = h->status;
-	c->stream = ct && ct->value.len >= 17 && !strncasecmp(ct->value.p, "text/event-stream", 17);
-	if (c->http10 && c->stream)
-		c->close_after = true; /* no chunked for HTTP/1.0: the close ends it */
-	ward_http_body_init(&c->resp_body, h, c->stream ? 0 : c->inf->max_response);
-	if (c->stream) {
-		c->sse_init = ward_sse_init(&c->sse, 0) == 0;
-		client_head(c, c->http10 ? "" : "Transfer-Encoding: chunked\r\n");
-	}
-	c->st = C_RBODY;
-}
-
-/* Response bytes from the upstream. */
-static void response_bytes(struct ward_inference_call *c, const char *data, size_t n)
-{
-	while (n && (c->st == C_HEAD || c->st == C_RBODY)) {
-		size_t used = 0;
-		int r;
-
-		if (c->st == C_HEAD) {
-			r = ward_http_feed(&c->resp, data, n, &used);
-			if (r == 0)
-				return;
-			if (r < 0) {
-				fail_answer(c, 502, "upstream_error", "api_error",
-					    "ward: malformed response from %s: %s", c->b->host,
-					    c->resp.reason ? c->resp.reason : "bad head");
-				return;
-			}
-			data += used;
-			n -= used;
-			if (c->resp.head.informational) {
-				ward_http_parser_reset(&c->resp);
-				continue;
-			}
-			if (!c->t_first)
-				c->t_first = ward_mono_ns();
-			got_head(c);
-			if (c->resp_body.framing == WARD_HTTP_BODY_LENGTH &&
-			    c->resp_body.remaining > c->inf->max_response) {
-				fail_answer(c, 502, "upstream_error", "api_error",
-					    "ward: response body over %llu bytes (non-streamed "
-					    "responses are capped)",
-					    (unsigned long long)c->inf->max_response);
-				return;
-			}
-			if (c->resp_body.framing == WARD_HTTP_BODY_NONE) {
-				response_done(c);
-				return;
-			}
-			continue;
-		}
-		r = ward_http_body_feed(&c->resp_body, data, n, &used, on_resp_data, c);
-		if (c->body_over || r == -EFBIG) {
-			fail_answer(c, 502, "upstream_error", "api_error",
-				    "ward: response body over %llu bytes (non-streamed responses "
-				    "are capped)",
-				    (unsigned long long)c->inf->max_response);
-			return;
-		}
-		if (r < 0) {
-			fail_answer(c, 502, "upstream_error", "api_error",
-				    "ward: malformed response body from %s", c->b->host);
-			return;
-		}
-		if (r == 1) {
-			response_done(c);
-			return;
-		}
-		return;
-	}
-}
-
-static void upstream_eof(struct ward_inference_call *c)
-{
-	if (c->st == C_RBODY && c->resp_body.framing == WARD_HTTP_BODY_CLOSE) {
-		response_done(c);
-		return;
-	}
-	fail_answer(c, 502, "upstream_error", "api_error",
-		    "ward: %s closed the connection before the response was complete",
-		    c->b->host);
-}
-
-static void check_connect(struct ward_inference_call *c)
-{
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
-
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-		soerr = errno;
-	if (soerr) {
-		c->last_err = soerr;
-		close_upstream(c);
-		start_connect(c);
-		return;
-	}
-	if (c->b->https) {
-		struct ward_error err = { 0 };
-
-		c->tls = ward_tls_client_new(c->inf->tls, c->fd, c->b->host, &err);
-		if (!c->tls) {
-			fail_answer(c, 502, "upstream_error", "api_error", "ward: TLS to %s: %s",
-				    c->b->host, err.msg);
-			return;
-		}
-		c->st = C_TLS;
-		return;
-	}
-	c->st = C_SEND;
-}
-
-void ward_inference_call_io(struct ward_inference_call *c, uint32_t events)
-{
-	char buf[READ_CHUNK];
-
-	for (int rounds = 0; rounds < 64; rounds++) {
-		ssize_t r;
-
-		switch (c->st) {
-		case C_BODY:
-		case C_LOCAL:
-		case C_DONE:
-			return;
-		case C_CONNECT:
-			if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-				return;
-			check_connect(c);
-			break;
-		case C_TLS:
-			r = ward_tls_handshake(c->tls);
-			if (r == WARD_TLS_WANT_READ || r == WARD_TLS_WANT_WRITE) {
-				c->want = r == WARD_TLS_WANT_READ ? EPOLLIN : EPOLLOUT;
-				return;
-			}
-			if (r < 0) {
-				fail_answer(c, 502, "upstream_error", "api_error",
-					    "ward: TLS to %s: %s", c->b->host,
-					    ward_tls_error(c->tls)[0] ? ward_tls_error(c->tls)
-								      : "handshake failed");
-				return;
-			}
-			c->st = C_SEND;
-			break;
-		case C_SEND:
-			c->t_connect_end = c->t_connect_end ? c->t_connect_end : ward_mono_ns();
-			if (!c->up.len) {
-				ob_free(&c->up, true); /* it held the key */
-				if (ward_http_parser_init(&c->resp, WARD_HTTP_RESPONSE, NULL) < 0) {
-					fail_answer(c, 500, "server_error", "api_error",
-						    "ward: out of memory");
-					return;
-				}
-				c->resp_init = true;
-				c->st = C_HEAD;
-				c->want = EPOLLIN;
-				break;
-			}
-			r = up_write(c, c->up.p + c->up.off, c->up.len);
-			if (r == -EAGAIN)
-				return;
-			if (r < 0) {
-				fail_answer(c, 502, "upstream_error", "api_error",
-					    "ward: sending to %s: %s", c->b->host,
-					    strerror((int)-r));
-				return;
-			}
-			c->up.off += (size_t)r;
-			c->up.len -= (size_t)r;
-			c->last_activity = ward_mono_ns();
-			break;
-		case C_HEAD:
-		case C_RBODY:
-			if (c->out.len >= OUT_HIGH) {
-				c->want = 0; /* the client drains first: ward_inference_call_consume */
-				return;
-			}
-			r = up_read(c, buf, sizeof(buf));
-			if (r == -EAGAIN)
-				return;
-			if (r < 0) {
-				fail_answer(c, 502, "upstream_error", "api_error",
-					    "ward: reading from %s: %s", c->b->host,
-					    c->tls ? ward_tls_error(c->tls) : strerror((int)-r));
-				return;
-			}
-			c->last_activity = ward_mono_ns();
-			if (r == 0) {
-				upstream_eof(c);
-				return;
-			}
-			response_bytes(c, buf, (size_t)r);
-			break;
-		}
-	}
 }
 
 /* --- the loop's view ------------------------------------------------------ */
@@ -1102,7 +626,7 @@ void ward_inference_call_consume(struct ward_inference_call *c, size_t n)
 	if (!c->out.len)
 		c->out.off = 0;
 	if (c->out.cap > (1u << 20) && !c->out.len)
-		ob_free(&c->out, false); /* a big answer was sent: give the memory back */
+		inf_ob_free(&c->out, false); /* a big answer was sent: give the memory back */
 }
 
 uint64_t ward_inference_call_deadline(const struct ward_inference_call *c)
@@ -1135,23 +659,23 @@ void ward_inference_call_timeout(struct ward_inference_call *c)
 	switch (c->st) {
 	case C_BODY:
 		c->close_after = true;
-		fail_answer(c, 408, "invalid_request_error", "invalid_request_error",
+		inf_fail_answer(c, 408, "invalid_request_error", "invalid_request_error",
 			    "ward: request body not complete in time");
 		break;
 	case C_CONNECT:
 	case C_TLS:
-		fail_answer(c, 504, "upstream_error", "api_error",
+		inf_fail_answer(c, 504, "upstream_error", "api_error",
 			    "ward: connecting to %s timed out", c->b->host);
 		break;
 	case C_SEND:
 	case C_HEAD:
 	case C_RBODY:
 		if (now >= c->t_start + (uint64_t)c->inf->total_ms * 1000000ull)
-			fail_answer(c, 504, "upstream_error", "api_error",
+			inf_fail_answer(c, 504, "upstream_error", "api_error",
 				    "ward: the request took longer than %u ms (total limit)",
 				    c->inf->total_ms);
 		else
-			fail_answer(c, 504, "upstream_error", "api_error",
+			inf_fail_answer(c, 504, "upstream_error", "api_error",
 				    "ward: no data from %s for %u ms (idle limit)", c->b->host,
 				    c->inf->idle_ms);
 		break;
@@ -1181,18 +705,18 @@ void ward_inference_call_free(struct ward_inference_call *c)
 		return;
 	if (!c->logged && c->st != C_BODY) {
 		snprintf(c->outcome, sizeof(c->outcome), "client gone");
-		account(c);
-		log_row(c, "allow");
+		inf_account(c);
+		inf_log_row(c, "allow");
 	}
-	close_upstream(c);
+	inf_close_upstream(c);
 	if (c->resp_init)
 		ward_http_parser_free(&c->resp);
 	if (c->sse_init)
 		ward_sse_free(&c->sse);
-	ob_free(&c->up, true);
-	ob_free(&c->body, false);
-	ob_free(&c->rbody, false);
-	ob_free(&c->out, false);
+	inf_ob_free(&c->up, true);
+	inf_ob_free(&c->body, false);
+	inf_ob_free(&c->rbody, false);
+	inf_ob_free(&c->out, false);
 	free(c->fwd);
 	free(c->query);
 	free(c->binary);

@@ -3,11 +3,16 @@
  * per-request state machine (inference_call.c). */
 #pragma once
 
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "policy/match.h"
 #include "proxy/inference.h"
+#include "proxy/http.h"
 #include "proxy/providers.h"
+#include "proxy/sse.h"
 
 #define INF_MAX_ADDRS 8
 #define INF_PREFIX_MAX 512
@@ -44,3 +49,101 @@ struct ward_inference {
 /* Route for a requested model: name, then alias, then the route's model;
  * none matches (or model NULL): the first route. NULL when there are none. */
 struct inf_backend *inf_route(struct ward_inference *inf, const char *model);
+
+/* --- one request (inference_call.c: the request side and the loop's view;
+ * inference_upstream.c: the upstream connection and the response) --- */
+
+#define OUT_HIGH (256u << 10) /* stop reading the upstream while this much waits for the client */
+#define READ_CHUNK (16u << 10)
+#define MODEL_MAX 256
+
+enum cstate {
+	C_BODY = 0, /* reading the request body */
+	C_LOCAL,    /* ward's own answer is in out */
+	C_CONNECT,
+	C_TLS,
+	C_SEND,
+	C_HEAD,	 /* waiting for the response head */
+	C_RBODY, /* response body */
+	C_DONE,
+};
+
+struct obuf {
+	char *p;
+	size_t off, len, cap;
+};
+
+struct ward_inference_call {
+	struct ward_inference *inf;
+	/* who and what */
+	bool known, tofu_failed, client_tls;
+	char *binary, *sha;
+	int32_t pid;
+	char method[16];
+	char path[1024];
+	char *query;
+	enum ward_api api;
+	const char *suffix;
+	enum ward_api_style style;
+	bool keep_alive, http10;
+	char *fwd; /* allowlisted request headers, "Name: value\r\n"... */
+	size_t fwd_len;
+	bool has_version;
+	/* refusal decided from the head, answered once the body is read */
+	int deny_status;
+	char deny_msg[300];
+	const char *deny_type, *deny_atype;
+
+	struct ward_http_body req_body;
+	struct obuf body;
+	bool body_over;
+
+	enum cstate st;
+	struct inf_backend *b;
+	char model_req[MODEL_MAX];
+	char model_sent[MODEL_MAX];
+	bool req_stream;
+	bool usage_added; /* ward added stream_options.include_usage */
+
+	int fd;
+	struct ward_tls *tls;
+	size_t next_addr;
+	int last_err;
+	char ip[INET6_ADDRSTRLEN];
+	uint32_t want;
+	struct obuf up;
+
+	struct ward_http_parser resp;
+	bool resp_init;
+	struct ward_http_body resp_body;
+	bool stream; /* text/event-stream: forwarded as it arrives */
+	bool head_sent;
+	struct ward_sse sse;
+	bool sse_init;
+	struct obuf rbody;
+	int status;
+
+	struct obuf out;
+	bool close_after; /* the client connection ends after this answer */
+	bool failed;
+	bool logged;
+	uint64_t t_start, t_connect_end, t_first, last_activity;
+	uint64_t tok_in, tok_out;
+	bool has_usage;
+	char outcome[160];
+};
+
+int inf_ob_add(struct obuf *b, const void *p, size_t n);
+int inf_ob_printf(struct obuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void inf_ob_free(struct obuf *b, bool wipe);
+bool inf_hname_is(const struct ward_http_str *s, const char *lit);
+/* The decision row of this request, once. */
+void inf_log_row(struct ward_inference_call *c, const char *action);
+/* Count the tokens against the budget. */
+void inf_account(struct ward_inference_call *c);
+void inf_close_upstream(struct ward_inference_call *c);
+/* A refusal or failure in the client's provider format, and its row. */
+void inf_fail_answer(struct ward_inference_call *c, int status, const char *type, const char *atype,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The request is complete: connect to the route's backend (next address). */
+void inf_start_connect(struct ward_inference_call *c);

@@ -10,15 +10,10 @@ set -u
 
 WARD=${WARD:-$(pwd)/build/ward}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
-[ -x "$WARD" ] || { echo "SKIP: no ward binary at $WARD"; exit 77; }
-grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77; }
-for t in /usr/bin/curl /usr/bin/python3 openssl ip; do
-	command -v "$t" >/dev/null || { echo "SKIP: needs $t"; exit 77; }
-done
 
 # shellcheck source=lib/upstream.sh
 source "$HERE/lib/upstream.sh"
+e2e_require /usr/bin/curl /usr/bin/python3 openssl ip
 
 T=$(mktemp -d /tmp/ward-test-tls.XXXXXX)
 chmod 755 "$T"

@@ -225,3 +225,15 @@ upstream_down_all() {
 	fi
 	if declare -F e2e_cleanup_hook >/dev/null; then e2e_cleanup_hook; fi
 }
+
+# e2e_require TOOL...: what every e2e test needs before it starts upstreams:
+# root, the ward binary ($WARD), a cgroup2 mount and each TOOL; else skip (77).
+e2e_require() {
+	local t
+	[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+	[ -x "${WARD:-}" ] || { echo "SKIP: no ward binary at ${WARD:-}"; exit 77; }
+	grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77; }
+	for t in "$@"; do
+		command -v "$t" >/dev/null || { echo "SKIP: needs $t"; exit 77; }
+	done
+}

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include <errno.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
@@ -32,8 +34,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	strcpy(f->dir, "/tmp/ward-test-audit-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (!ward_test_mkdtemp(f->dir, sizeof(f->dir), "audit"))
 		return -1;
 	/* A subdirectory that does not exist yet: open must create it 0700. */
 	snprintf(f->path, sizeof(f->path), "%s/sub/decisions.db", f->dir);
@@ -44,10 +45,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[160];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (ward_test_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;

@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -43,8 +45,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	assert_int_equal(ward_tls_ca_new(&o, &f->ca, &err), 0);
-	strcpy(f->dir, "/tmp/ward-test-tls-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_non_null(ward_test_mkdtemp(f->dir, sizeof(f->dir), "tls"));
 	snprintf(f->ca_file, sizeof(f->ca_file), "%s/ca.pem", f->dir);
 	assert_int_equal(ward_tls_ca_pem(f->ca, &pem, &len), 0);
 	fp = fopen(f->ca_file, "w");
@@ -59,11 +60,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[160];
 
 	ward_tls_ca_free(f->ca);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(ward_test_rmtree(f->dir), 0);
 	free(f);
 	return 0;
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -35,8 +37,7 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	strcpy(f->dir, "/tmp/ward-test-verify-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (!ward_test_mkdtemp(f->dir, sizeof(f->dir), "verify"))
 		return -1;
 	snprintf(f->db, sizeof(f->db), "%s/log.db", f->dir);
 	*state = f;
@@ -46,10 +47,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
+	if (ward_test_rmtree(f->dir) != 0)
 		return -1;
 	free(f);
 	return 0;

@@ -673,24 +673,35 @@ static int splice_dir(struct conn *c, int src, int dst, int p[2], size_t *in_pip
 		if (pending->len)
 			return 0;
 	}
-	if (can_read && !*src_eof && *in_pipe < PIPE_BUF_SZ) {
-		n = splice(src, NULL, p[1], NULL, PIPE_BUF_SZ - *in_pipe,
-			   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n > 0) {
-			*in_pipe += (size_t)n;
-			set_deadline(c, c->px->lim.idle_tunnel_ms);
-		} else if (n == 0) {
-			*src_eof = true;
-		} else if (errno != EAGAIN && errno != EINTR) {
-			return -errno;
+	/* Move until both ends would block (bounded): one wakeup carries as much
+	 * as the socket buffers hold, not one pipe's worth per epoll round. */
+	for (int round = 0; round < 16; round++) {
+		bool moved = false;
+
+		if (can_read && !*src_eof && *in_pipe < PIPE_BUF_SZ) {
+			n = splice(src, NULL, p[1], NULL, PIPE_BUF_SZ - *in_pipe,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				*in_pipe += (size_t)n;
+				moved = true;
+			} else if (n == 0) {
+				*src_eof = true;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				return -errno;
+			}
 		}
-	}
-	if (*in_pipe) {
-		n = splice(p[0], NULL, dst, NULL, *in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n > 0)
-			*in_pipe -= (size_t)n;
-		else if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
+		if (*in_pipe) {
+			n = splice(p[0], NULL, dst, NULL, *in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				*in_pipe -= (size_t)n;
+				moved = true;
+			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				return -errno;
+			}
+		}
+		if (!moved)
+			break;
+		set_deadline(c, c->px->lim.idle_tunnel_ms);
 	}
 	return 0;
 }

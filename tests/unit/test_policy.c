@@ -248,6 +248,19 @@ static void test_errors(void **state)
 	expect_error("version: 1\nnetwork_polices: {}\n",
 		     F ":2:1: unknown key 'network_polices' in policy (did you mean 'network_policies'?)");
 	expect_error("version: 1\nfrobnicate: 1\n", F ":2:1: unknown key 'frobnicate' in policy");
+	/* names and URLs checked by pattern */
+	expect_error("version: 1\ncredentials:\n  - { name: x, env: \"1BAD\", host: a.example.com }\n",
+		     F ":3:21: invalid environment variable name '1BAD'");
+	expect_error("version: 1\ncredentials:\n  - { name: x, env: K, host: a.example.com, "
+		     "header: \"Bad Header\" }\n",
+		     F ":3:53: invalid HTTP header name 'Bad Header'");
+	expect_error("version: 1\ninference:\n  routes: [{ name: r, provider: openai, model: m, "
+		     "base_url: \"ftp://x\", api_key_env: K }]\n",
+		     F ":3:61: invalid URL 'ftp://x' (expected http:// or https://)");
+	expect_error("version: 1\nnetwork_policies:\n  \"bad key!\":\n    binaries: [{ path: /usr/bin/curl }]\n"
+		     "    endpoints: [{ host: a.example.com, port: 443 }]\n",
+		     F ":3:3: invalid network policy key 'bad key!' (letters, digits, '_', '.', '-'; "
+		     "at most 64)");
 	expect_error("version: 1\nfilesystem_policy:\n  include_workdir: yes\n",
 		     F ":3:20: 'include_workdir' must be true or false, got 'yes'");
 	expect_error("version: 1\nfilesystem_policy:\n  read_only: /usr\n",

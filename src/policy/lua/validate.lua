@@ -263,38 +263,23 @@ function scalar.cidr(n, d, ctx, name)
 	return c
 end
 
-function scalar.policy_key(n, d, ctx, name)
-	local s = n.value
-	if #s > 64 or not s:match("^[A-Za-z0-9][A-Za-z0-9_.%-]*$") then
-		ctx:error(n, "invalid network policy key " .. q(s) .. " (letters, digits, '_', '.', '-'; at most 64)")
-		return nil
+-- A scalar that must match a pattern and, with max, be at most max bytes long.
+local function matching(pattern, max, what, hint)
+	return function(n, d, ctx, name)
+		local s = n.value
+		if (max and #s > max) or not s:match(pattern) then
+			ctx:error(n, "invalid " .. what .. " " .. q(s) .. (hint and " (" .. hint .. ")" or ""))
+			return nil
+		end
+		return s
 	end
-	return s
 end
 
-function scalar.env_name(n, d, ctx, name)
-	if not n.value:match("^[A-Za-z_][A-Za-z0-9_]*$") or #n.value > 128 then
-		ctx:error(n, "invalid environment variable name " .. q(n.value))
-		return nil
-	end
-	return n.value
-end
-
-function scalar.header(n, d, ctx, name)
-	if not n.value:match("^[!#$%%&'*+.^_`|~0-9A-Za-z%-]+$") then
-		ctx:error(n, "invalid HTTP header name " .. q(n.value))
-		return nil
-	end
-	return n.value
-end
-
-function scalar.url(n, d, ctx, name)
-	if not n.value:match("^https?://[^%s/]+[^%s]*$") then
-		ctx:error(n, "invalid URL " .. q(n.value) .. " (expected http:// or https://)")
-		return nil
-	end
-	return n.value
-end
+scalar.policy_key = matching("^[A-Za-z0-9][A-Za-z0-9_.%-]*$", 64, "network policy key",
+	"letters, digits, '_', '.', '-'; at most 64")
+scalar.env_name = matching("^[A-Za-z_][A-Za-z0-9_]*$", 128, "environment variable name")
+scalar.header = matching("^[!#$%%&'*+.^_`|~0-9A-Za-z%-]+$", nil, "HTTP header name")
+scalar.url = matching("^https?://[^%s/]+[^%s]*$", nil, "URL", "expected http:// or https://")
 
 function scalar.preset(n, d, ctx, name)
 	local presets = require "presets"

@@ -195,30 +195,14 @@ static int gen_log(const char *db, uint64_t times, bool vary)
 
 /* ---- fixtures ---- */
 
-struct fx {
-	char dir[64];
-	char db[128];
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!ward_test_mkdtemp(f->dir, sizeof(f->dir), "replay"))
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/log.db", f->dir);
-	*state = f;
-	return 0;
+	return ward_test_db_setup(state, "replay");
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-
-	if (ward_test_rmtree(f->dir) != 0)
-		return -1;
-	free(f);
-	return 0;
+	return ward_test_db_teardown(state);
 }
 
 static const struct ward_replay_group *find_group(const struct ward_replay_report *rep,
@@ -330,7 +314,7 @@ static void test_decide_rows(void **state)
 
 static void test_replay_scenario(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 	struct ward_policy *b = compile("b", policy_b), *a = compile("a", policy_a);
 	struct ward_replay_opts o = { .dns_decide = ward_dns_decide, .max_examples = 5 };
 	struct ward_replay_report rep;
@@ -400,7 +384,7 @@ static void test_replay_scenario(void **state)
 
 static void test_suggest(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 	struct ward_replay_opts o = { .dns_decide = ward_dns_decide };
 	struct ward_replay_report rep;
 	struct ward_suggest_stats st;

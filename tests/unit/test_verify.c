@@ -28,30 +28,14 @@ static const char policy[] = "version: 1\n"
 			     "    binaries: [{ path: /usr/bin/curl }]\n"
 			     "    endpoints: [{ host: example.com, port: 443 }]\n";
 
-struct fx {
-	char dir[64];
-	char db[128];
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!ward_test_mkdtemp(f->dir, sizeof(f->dir), "verify"))
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/log.db", f->dir);
-	*state = f;
-	return 0;
+	return ward_test_db_setup(state, "verify");
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-
-	if (ward_test_rmtree(f->dir) != 0)
-		return -1;
-	free(f);
-	return 0;
+	return ward_test_db_teardown(state);
 }
 
 /* n rows, ts_ns = base + i seconds, every one naming the stored policy */
@@ -108,7 +92,7 @@ static void verify(const char *db, struct ward_audit_verify *v)
 
 static void test_intact(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 	struct ward_audit_verify v;
 
 	fill(f->db, 50, ward_now_ns());
@@ -143,7 +127,7 @@ static void expect_bad(const char *db, int64_t id, const char *what)
 
 static void test_update(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 
 	fill(f->db, 20, ward_now_ns());
 	sql(f->db, "UPDATE decisions SET action = CASE action WHEN 'allow' THEN 'deny' ELSE 'allow' END WHERE id = 9");
@@ -152,7 +136,7 @@ static void test_update(void **state)
 
 static void test_update_null(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 
 	/* NULL and "" differ in the chain */
 	fill(f->db, 20, ward_now_ns());
@@ -162,7 +146,7 @@ static void test_update_null(void **state)
 
 static void test_delete(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 
 	fill(f->db, 20, ward_now_ns());
 	sql(f->db, "DELETE FROM decisions WHERE id = 7");
@@ -171,7 +155,7 @@ static void test_delete(void **state)
 
 static void test_delete_first(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 
 	fill(f->db, 20, ward_now_ns());
 	sql(f->db, "DELETE FROM decisions WHERE id = 1");
@@ -180,7 +164,7 @@ static void test_delete_first(void **state)
 
 static void test_insert(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 
 	fill(f->db, 20, ward_now_ns());
 	/* a forged row at the end with a made-up hash */
@@ -191,7 +175,7 @@ static void test_insert(void **state)
 
 static void test_insert_before(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 
 	fill(f->db, 20, ward_now_ns());
 	sql(f->db, "INSERT INTO decisions(id, ts_ns, layer, action, hash) SELECT 0, ts_ns, layer,"
@@ -201,7 +185,7 @@ static void test_insert_before(void **state)
 
 static void test_reorder(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 
 	fill(f->db, 20, ward_now_ns());
 	/* swap the whole content of rows 5 and 6, hashes included */
@@ -212,7 +196,7 @@ static void test_reorder(void **state)
 
 static void test_policy_tampering(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 
 	fill(f->db, 10, ward_now_ns());
 	sql(f->db, "UPDATE policies SET compiled = compiled || ' '");
@@ -262,7 +246,7 @@ static int64_t scalar(const char *db, const char *q)
 
 static void test_prune_age(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 	struct ward_audit_retain rt = { .max_age_ns = 100ull * 1000000000ull };
 	struct ward_audit_prune_result res;
 	struct ward_audit_verify v;
@@ -303,7 +287,7 @@ static void test_prune_age(void **state)
 
 static void test_prune_size(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 	struct ward_audit_retain rt = { .max_bytes = 200000 };
 	struct ward_audit_prune_result res;
 	struct ward_audit_verify v;
@@ -323,7 +307,7 @@ static void test_prune_size(void **state)
 
 static void test_prune_refuses_broken(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 	struct ward_audit_retain rt = { .max_age_ns = 1 };
 	struct ward_audit_prune_result res;
 	struct ward_error err = { 0 };
@@ -337,7 +321,7 @@ static void test_prune_refuses_broken(void **state)
 
 static void test_forged_checkpoint(void **state)
 {
-	struct fx *f = *state;
+	struct ward_test_db *f = *state;
 
 	/* delete the first rows and claim a prune happened: no chained marker */
 	fill(f->db, 20, ward_now_ns());

@@ -30,3 +30,32 @@ static inline int ward_test_rmtree(const char *dir)
 {
 	return nftw(dir, ward_test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+/* A cmocka fixture: a fresh directory and the path of a log.db inside it. */
+struct ward_test_db {
+	char dir[64];
+	char db[128];
+};
+
+static inline int ward_test_db_setup(void **state, const char *name)
+{
+	struct ward_test_db *f = calloc(1, sizeof(*f));
+
+	if (!f || !ward_test_mkdtemp(f->dir, sizeof(f->dir), name)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->db, sizeof(f->db), "%s/log.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static inline int ward_test_db_teardown(void **state)
+{
+	struct ward_test_db *f = *state;
+
+	if (ward_test_rmtree(f->dir) != 0)
+		return -1;
+	free(f);
+	return 0;
+}

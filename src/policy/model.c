@@ -62,6 +62,7 @@ void ward_policy_free(struct ward_policy *p)
 			free(ep->allowed_ips);
 		}
 		free(n->endpoints);
+		free_paths(n->unix_sockets, n->n_unix_sockets);
 	}
 	free(p->net);
 	for (size_t i = 0; i < p->n_credentials; i++) {
@@ -87,6 +88,14 @@ void ward_policy_free(struct ward_policy *p)
 	}
 	free(p->routes);
 	free_binaries(p->inference_binaries, p->n_inference_binaries);
+	for (size_t i = 0; i < p->n_env_pass; i++)
+		free(p->env_pass[i].pattern);
+	free(p->env_pass);
+	for (size_t i = 0; i < p->n_env_set; i++) {
+		free(p->env_set[i].name);
+		free(p->env_set[i].value);
+	}
+	free(p->env_set);
 	for (size_t i = 0; i < p->n_extends; i++)
 		free(p->extends[i]);
 	free(p->extends);

@@ -89,8 +89,12 @@ struct ward_net_policy {
 	char *name; /* display name, defaults to key */
 	struct ward_binary *binaries;
 	size_t n_binaries;
-	struct ward_endpoint *endpoints;
+	struct ward_endpoint *endpoints; /* host endpoints only */
 	size_t n_endpoints;
+	/* `- unix: /abs/path.sock` endpoints: host pathname unix sockets these
+	 * binaries may connect (or send datagrams) to; absolute, normalised */
+	struct ward_fs_path *unix_sockets;
+	size_t n_unix_sockets;
 	struct ward_pos pos;
 };
 
@@ -102,6 +106,9 @@ struct ward_credential {
 	char *path;   /* path glob; absent in the file means every path */
 	char *header; /* e.g. "Authorization" */
 	char *format; /* e.g. "Bearer {}" */
+	/* `scheme: http`: the secret may also be injected into plain HTTP to the
+	 * bound endpoint (policy check warns); default: TLS connections only */
+	bool allow_http;
 	struct ward_pos pos;
 };
 
@@ -122,6 +129,31 @@ struct ward_fs_binary_rule {
 	size_t n_read_only;
 	struct ward_fs_path *read_write;
 	size_t n_read_write;
+};
+
+/* environment.pass: a name, or a glob ('*' any run of characters) */
+struct ward_env_pass {
+	char *pattern;
+	bool glob;
+	struct ward_pos pos;
+};
+
+/* environment.set */
+struct ward_env_set {
+	char *name;
+	char *value;
+	struct ward_pos pos;
+};
+
+/* resources: cgroup v2 limits of the sandbox's leaf and the private /tmp's
+ * size. 0 means "not set": the documented default applies
+ * (WARD_RESOURCES_DEFAULT_* in enforcer/cgroup.h). */
+struct ward_resources {
+	uint64_t memory;   /* bytes: memory.max; memory.swap.max is 0 */
+	uint64_t pids;     /* pids.max */
+	uint32_t cpu_milli; /* thousandths of a core: cpu.max = cpu_milli*100 100000 */
+	uint64_t tmp_size; /* bytes: size= of the private /tmp tmpfs */
+	struct ward_pos pos;
 };
 
 struct ward_policy {
@@ -168,6 +200,14 @@ struct ward_policy {
 	struct ward_binary *inference_binaries; /* NULL/0: every binary may use inference.local */
 	size_t n_inference_binaries;
 	uint64_t inference_max_tokens; /* 0: no budget */
+
+	/* environment: besides the core set (PATH, HOME, TERM, LANG, LC_*, ...) */
+	struct ward_env_pass *env_pass;
+	size_t n_env_pass;
+	struct ward_env_set *env_set;
+	size_t n_env_set;
+
+	struct ward_resources resources;
 
 	char **extends; /* presets applied, in order */
 	size_t n_extends;

@@ -120,24 +120,6 @@ static void local_time(int64_t ts_ns, char out[40])
 	snprintf(out, 40, "%s.%03d%.3s:%.2s", date, ms, off, off + 3);
 }
 
-static void destination(const struct ward_audit_row *r, char *out, size_t len)
-{
-	const char *h = r->host ? r->host : r->ip;
-	bool v6 = !r->host && r->ip && strchr(r->ip, ':');
-	int n = 0;
-
-	if (h && r->has_port)
-		n = snprintf(out, len, v6 ? "[%s]:%lld" : "%s:%lld", h, (long long)r->port);
-	else if (h)
-		n = snprintf(out, len, "%s", h);
-	if (n < 0 || (size_t)n >= len)
-		return;
-	if (r->path)
-		snprintf(out + n, len - (size_t)n, "%s", r->path);
-	else if (!h)
-		snprintf(out, len, "-");
-}
-
 static void count_row(struct logs_state *s, const struct ward_audit_row *r)
 {
 	size_t i = 0;
@@ -226,7 +208,7 @@ static void print_table_row(struct logs_state *s, const struct ward_audit_row *r
 		s->header_done = true;
 	}
 	local_time(r->ts_ns, t);
-	destination(r, dest, sizeof(dest));
+	ward_audit_row_destination(r, dest, sizeof(dest));
 	cell(sb, W_SANDBOX, r->sandbox, false);
 	cell(bin, W_BINARY, r->binary, true);
 	cell(dst, W_DEST, dest, false);

@@ -259,3 +259,21 @@ int ward_audit_parse_time(const char *s, uint64_t now_ns, uint64_t *ret_ns)
 	*ret_ns = v > now_ns ? 0 : now_ns - v;
 	return 0;
 }
+
+void ward_audit_row_destination(const struct ward_audit_row *r, char *out, size_t len)
+{
+	const char *h = r->host ? r->host : r->ip;
+	bool v6 = !r->host && r->ip && strchr(r->ip, ':');
+	int n = 0;
+
+	if (h && r->has_port)
+		n = snprintf(out, len, v6 ? "[%s]:%lld" : "%s:%lld", h, (long long)r->port);
+	else if (h)
+		n = snprintf(out, len, "%s", h);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (r->path)
+		snprintf(out + n, len - (size_t)n, "%s", r->path);
+	else if (!h)
+		snprintf(out, len, "-");
+}

@@ -144,7 +144,16 @@ static int client_udp(int argc, char **argv)
 	f = fopen(argv[7], "we");
 	if (!f || fprintf(f, "%d\n", refused) < 0 || fclose(f) != 0)
 		return X_OTHER;
-	return send(fd, "a", 1, 0) == 1 ? 0 : X_OTHER;
+	/* wait for the test's reply: the socket stays open while it looks us up */
+	{
+		struct timeval tv = { .tv_sec = 5 };
+		char c;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (send(fd, "a", 1, 0) != 1 || recv(fd, &c, 1, 0) != 1)
+			return X_NOREPLY;
+	}
+	return 0;
 }
 
 /* client MODE ADDR PORT: tcp (connect, wait for one byte), udp (sendto), udpc (connect+send).
@@ -644,27 +653,31 @@ static void test_udp_identity(const char *cg2)
 	CHECK(ward_egress_udp_peer_lookup(u, (struct sockaddr *)&from, &who) == -ENOENT,
 	      "the victim's record outlived its socket");
 
-	/* the attacker binds the same port, floods, then asks */
+	/* the attacker binds the same port, floods, then asks (and waits for a reply) */
 	snprintf(out, sizeof(out), "%s/refused", tmpdir);
 	pid = spawn(cg_u, (char *[]){ attacker, "client", "borrow", "10.77.0.4", "53", "40053",
 				      "200", out, NULL });
+	CHECK(pending(stub, 10000), "attacker's query did not arrive");
+	flen = sizeof(from);
+	r = (int)recvfrom(stub, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+	CHECK(r == 1 && buf[0] == 'a', "attacker datagram");
+	CHECK(ntohs(((struct sockaddr_in *)&from)->sin_port) == 40053, "attacker port");
+	r = ward_egress_udp_peer_lookup(u, (struct sockaddr *)&from, &who);
+	CHECK(r == 0 && who.rule && strcmp(who.rule, "attacker") == 0 && who.pid == pid,
+	      "attacker's datagram identified as '%s' (lookup %d)",
+	      r == 0 && who.rule ? who.rule : "?", r);
+	CHECK(!(r == 0 && who.rule && strcmp(who.rule, "victim") == 0),
+	      "the attacker borrowed the victim's identity");
+	CHECK(sendto(stub, "k", 1, 0, (struct sockaddr *)&from, flen) == 1, "reply");
 	CHECK(reap(pid) == 0, "attacker client failed");
 	f = fopen(out, "re");
 	if (!f || fscanf(f, "%d", &refused) != 1)
 		refused = -1;
 	if (f)
 		fclose(f);
-	CHECK(pending(stub, 2000), "attacker's query did not arrive");
-	flen = sizeof(from);
-	r = (int)recvfrom(stub, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
-	CHECK(r == 1 && buf[0] == 'a', "attacker datagram");
-	CHECK(ntohs(((struct sockaddr_in *)&from)->sin_port) == 40053, "attacker port");
-	r = ward_egress_udp_peer_lookup(u, (struct sockaddr *)&from, &who);
-	/* its own socket is closed by now (the client exited): no record at all */
-	CHECK(r == -ENOENT || (who.rule && strcmp(who.rule, "attacker") == 0),
-	      "attacker's datagram identified as '%s'", r == 0 && who.rule ? who.rule : "?");
-	CHECK(!(r == 0 && who.rule && strcmp(who.rule, "victim") == 0),
-	      "the attacker borrowed the victim's identity");
+	/* and once it is gone, so is its record */
+	CHECK(ward_egress_udp_peer_lookup(u, (struct sockaddr *)&from, &who) == -ENOENT,
+	      "the attacker's record outlived its socket");
 	/* a full map refuses (fail closed), counts, and says so in a row */
 	printf("udp records 64, 200 live sockets: %d connects refused, %llu counted\n", refused,
 	       (unsigned long long)ward_egress_udp_refused(u));

@@ -43,6 +43,30 @@ size_t ward_replay_binary_keys(const struct ward_policy *p, const char *binary, 
 	return n;
 }
 
+static bool named(const struct ward_binary *b, size_t n, const char *binary, bool ancestors_only)
+{
+	for (size_t i = 0; binary && i < n; i++)
+		if ((!ancestors_only || b[i].ancestors) && ward_match_binary(b[i].path, binary))
+			return true;
+	return false;
+}
+
+const char *ward_replay_decider(const struct ward_policy *p, const struct ward_audit_row *r)
+{
+	bool via_ok = false;
+
+	for (size_t i = 0; i < p->n_net; i++)
+		if (named(p->net[i].binaries, p->net[i].n_binaries, r->binary, false))
+			return r->binary;
+	if (named(p->inference_binaries, p->n_inference_binaries, r->binary, false))
+		return r->binary;
+	for (size_t i = 0; r->via && i < p->n_net && !via_ok; i++)
+		via_ok = named(p->net[i].binaries, p->net[i].n_binaries, r->via, true);
+	if (r->via && !via_ok)
+		via_ok = named(p->inference_binaries, p->n_inference_binaries, r->via, true);
+	return via_ok ? r->via : r->binary;
+}
+
 bool ward_replay_may_infer(const struct ward_policy *p, const char *binary)
 {
 	if (!p->n_routes)
@@ -75,7 +99,7 @@ static int decide_net(const struct ward_policy *p, const struct ward_audit_row *
 		ret->skip = "l7: no request (upstream or parse failure, not a policy decision)";
 		return 1;
 	}
-	req.binary = r->binary;
+	req.binary = ward_replay_decider(p, r);
 	req.host = r->host;
 	req.port = (uint16_t)r->port;
 	req.host_is_dest_ip = ward_host_is_ip(r->host);
@@ -97,6 +121,7 @@ static int decide_dns(const struct ward_policy *p, const struct ward_audit_row *
 {
 	struct ward_dns_verdict v;
 	char keys[WARD_REPLAY_TEXT];
+	const char *bin;
 
 	if (!r->host) {
 		ret->skip = "dns: no query name (rate limit or malformed query)";
@@ -110,8 +135,9 @@ static int decide_dns(const struct ward_policy *p, const struct ward_audit_row *
 		ret->skip = "dns: no DNS decision function";
 		return 1;
 	}
-	dns(p, ward_replay_binary_keys(p, r->binary, keys, sizeof(keys)) ? keys : NULL,
-	    ward_replay_may_infer(p, r->binary), r->host, &v);
+	bin = ward_replay_decider(p, r);
+	dns(p, ward_replay_binary_keys(p, bin, keys, sizeof(keys)) ? keys : NULL,
+	    ward_replay_may_infer(p, bin), r->host, &v);
 	ret->action = v.allow ? "allow" : "deny";
 	snprintf(ret->rule, sizeof(ret->rule), "%s", v.rule ? v.rule : "");
 	snprintf(ret->reason, sizeof(ret->reason), "%s", v.reason ? v.reason : "");
@@ -126,6 +152,7 @@ static int decide_unix(const struct ward_policy *p, const struct ward_audit_row 
 {
 	const struct ward_net_policy *np;
 	char keys[WARD_REPLAY_TEXT];
+	const char *bin;
 
 	if (!r->path) {
 		ret->skip = "unix: no socket path (a counter row)";
@@ -135,8 +162,8 @@ static int decide_unix(const struct ward_policy *p, const struct ward_audit_row 
 		ret->skip = "unix: a socket the sandbox created itself";
 		return 1;
 	}
-	np = ward_decide_unix(p, r->binary,
-			      ward_replay_binary_keys(p, r->binary, keys, sizeof(keys)) ? keys : NULL,
+	bin = ward_replay_decider(p, r);
+	np = ward_decide_unix(p, bin, ward_replay_binary_keys(p, bin, keys, sizeof(keys)) ? keys : NULL,
 			      r->path);
 	ret->action = np ? "allow" : "deny";
 	snprintf(ret->rule, sizeof(ret->rule), "%s", np ? np->key : "");
@@ -375,6 +402,7 @@ static size_t row_key(const struct ward_audit_row *r, char *buf)
 	snprintf(port, sizeof(port), "%lld", r->has_port ? (long long)r->port : -1LL);
 	off = put_field(buf, off, r->layer);
 	off = put_field(buf, off, r->binary);
+	off = put_field(buf, off, r->via); /* decides for ancestors: true (ward_replay_decider) */
 	off = put_field(buf, off, r->host);
 	off = put_field(buf, off, r->ip);
 	off = put_field(buf, off, port);

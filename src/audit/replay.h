@@ -96,5 +96,10 @@ void ward_replay_report_free(struct ward_replay_report *r);
  * globs match binary; "" when none. Returns the number of keys. */
 size_t ward_replay_binary_keys(const struct ward_policy *p, const char *binary, char *out,
 			       size_t outsz);
+/* The binary that decides a row under p, as the kernel resolves identities:
+ * the row's binary (the executable that acted) when p names it anywhere;
+ * else its via (the ancestor of the live decision) when a binaries entry
+ * with ancestors: true names that; else the row's binary. */
+const char *ward_replay_decider(const struct ward_policy *p, const struct ward_audit_row *r);
 /* Whether binary may use inference.local under p (routes, inference.binaries). */
 bool ward_replay_may_infer(const struct ward_policy *p, const char *binary);

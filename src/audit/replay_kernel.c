@@ -108,9 +108,10 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 	struct ward_result res = { 0 };
 	struct ward_ident_val id = { .entry = WARD_ENTRY_NONE };
 	struct ward_addr none4, none6 = { { ward_htonl(0xfc000000), 0, 0, ward_htonl(0xfffe) } };
-	struct kctx ctx = { .p = p, .binary = r->binary };
+	const char *bin = ward_replay_decider(p, r);
+	struct kctx ctx = { .p = p, .binary = bin };
 	unsigned old = reason_of(r->reason);
-	bool known = r->binary && r->binary[0] == '/', has_keys = false;
+	bool known = bin && bin[0] == '/', has_keys = false;
 	int proto;
 
 	if (!r->ip || !r->has_port || r->port <= 0 || r->port > 65535 ||
@@ -163,11 +164,11 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 
 	ret->rule[0] = '\0';
 	if (known) {
-		has_keys = ward_replay_binary_keys(p, r->binary, ret->rule, sizeof(ret->rule)) > 0;
+		has_keys = ward_replay_binary_keys(p, bin, ret->rule, sizeof(ret->rule)) > 0;
 		if (has_keys)
 			id.entry = 0;
 		if (p->n_routes > 0 && p->n_inference_binaries > 0 &&
-		    ward_replay_may_infer(p, r->binary))
+		    ward_replay_may_infer(p, bin))
 			id.flags |= WARD_IDENT_INFERENCE;
 	}
 	cur = &ctx;

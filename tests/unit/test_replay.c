@@ -344,6 +344,59 @@ static void test_decide_rows(void **state)
 	ward_policy_free(b);
 }
 
+/* A row names the executable that acted and, for ancestors: true, the
+ * ancestor that decided in via: replay decides by via only when the policy
+ * names the acting binary nowhere and names via with ancestors: true. */
+static void test_decide_via(void **state)
+{
+	static const char pol[] = "version: 1\n"
+				  "network_policies:\n"
+				  "  shell:\n"
+				  "    binaries: [{ path: /usr/bin/bash, ancestors: true }]\n"
+				  "    endpoints: [{ host: example.com, port: 443 }]\n"
+				  "  plain:\n"
+				  "    binaries: [{ path: /usr/bin/sh }]\n"
+				  "    endpoints: [{ host: example.org, port: 443 }]\n";
+	struct ward_policy *p = compile("via", pol);
+	struct ward_replay_decision d;
+	struct ward_audit_row r;
+
+	(void)state;
+	assert_non_null(p);
+	r = (struct ward_audit_row){ .layer = "kernel", .action = "allow",
+				     .binary = "/home/u/.codex/bin/curl", .via = "/usr/bin/bash",
+				     .ip = "93.184.216.34", .has_port = true, .port = 443,
+				     .protocol = "tcp", .reason = "redirect to proxy" };
+	assert_string_equal(ward_replay_decider(p, &r), "/usr/bin/bash");
+	assert_int_equal(ward_replay_decide_row(p, &r, ward_dns_decide, &d), 0);
+	assert_string_equal(d.action, "allow");
+	assert_string_equal(d.rule, "shell");
+	/* the proxy row of the same connection */
+	r = (struct ward_audit_row){ .layer = "proxy", .action = "allow",
+				     .binary = "/home/u/.codex/bin/curl", .via = "/usr/bin/bash",
+				     .host = "example.com", .has_port = true, .port = 443 };
+	assert_int_equal(ward_replay_decide_row(p, &r, ward_dns_decide, &d), 0);
+	assert_string_equal(d.action, "allow");
+	/* without via, the copy has no policy */
+	r.via = NULL;
+	assert_int_equal(ward_replay_decide_row(p, &r, ward_dns_decide, &d), 0);
+	assert_string_equal(d.action, "deny");
+	/* via names a binary without ancestors: true: not a decider */
+	r.via = "/usr/bin/sh";
+	r.host = "example.org";
+	assert_string_equal(ward_replay_decider(p, &r), "/home/u/.codex/bin/curl");
+	assert_int_equal(ward_replay_decide_row(p, &r, ward_dns_decide, &d), 0);
+	assert_string_equal(d.action, "deny");
+	/* a binary the policy names decides as itself, whatever via says */
+	r.binary = "/usr/bin/sh";
+	r.via = "/usr/bin/bash";
+	r.host = "example.com";
+	assert_string_equal(ward_replay_decider(p, &r), "/usr/bin/sh");
+	assert_int_equal(ward_replay_decide_row(p, &r, ward_dns_decide, &d), 0);
+	assert_string_equal(d.action, "deny");
+	ward_policy_free(p);
+}
+
 static void test_replay_scenario(void **state)
 {
 	struct ward_test_db *f = *state;
@@ -559,6 +612,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernel_reasons_agree),
 		cmocka_unit_test(test_decide_rows),
+		cmocka_unit_test(test_decide_via),
 		cmocka_unit_test_setup_teardown(test_replay_scenario, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suggest, setup, teardown),
 		cmocka_unit_test(test_suggest_helpers),

@@ -92,11 +92,26 @@ struct {
 	__uint(max_entries, WARD_RINGBUF_BYTES);
 } events SEC(".maps");
 
+/* Programs executed in the sandbox whose file has no identity yet (exec_events). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, WARD_EXEC_RINGBUF_BYTES);
+} execs SEC(".maps");
+
+/* [0]: the sandbox cgroup, set by user space at attach: the exec tracepoint
+ * is global, and returns at once for every task outside it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} sandbox_cg SEC(".maps");
+
 /* [0] ring buffer events dropped, [1] peer records that did not fit,
- * [2] UDP sockets refused because udp_socks was full */
+ * [2] UDP sockets refused because udp_socks was full, [3] exec events dropped */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 3);
+	__uint(max_entries, 4);
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
@@ -138,16 +153,17 @@ static __always_inline void exe_ident(struct task_struct *t, struct ward_ident_k
 
 /* The process's own executable decides when it is known; otherwise the
  * nearest ancestor (up to WARD_ANCESTOR_DEPTH) whose identity opts in. */
-static __always_inline struct ward_ident_val *resolve(struct ward_ident_key *k, __u8 *ret_depth)
+static __always_inline struct ward_ident_val *resolve(struct ward_ident_key *k,
+							struct ward_ident_key *own, __u8 *ret_depth)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	struct ward_ident_key own, pk;
+	struct ward_ident_key pk;
 	struct ward_ident_val *v;
 
 	*ret_depth = 0;
-	exe_ident(t, &own);
-	*k = own;
-	v = bpf_map_lookup_elem(&identities, &own);
+	exe_ident(t, own);
+	*k = *own;
+	v = bpf_map_lookup_elem(&identities, own);
 	if (v)
 		return v;
 #pragma unroll
@@ -167,8 +183,8 @@ static __always_inline struct ward_ident_val *resolve(struct ward_ident_key *k, 
 }
 
 static __always_inline void emit(__u8 hook, const struct ward_req *req, const struct ward_result *r,
-				 const struct ward_ident_key *k, const struct ward_ident_val *v,
-				 __u8 depth, __u64 pid_tgid)
+				 const struct ward_ident_key *k, const struct ward_ident_key *own,
+				 const struct ward_ident_val *v, __u8 depth, __u64 pid_tgid)
 {
 	struct ward_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -196,6 +212,8 @@ static __always_inline void emit(__u8 hook, const struct ward_req *req, const st
 	e->orig_port = req->port;
 	e->pad2 = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->own_dev = own->dev;
+	e->own_ino = own->ino;
 	/* Waking the reader per event costs a context switch per connect(); wake
 	 * it for denials (rare, and worth naming the binary while it still runs)
 	 * or when a quarter of the buffer is used; it also polls on a timer. */
@@ -212,13 +230,13 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 				  struct ward_result *r, __u8 hook)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct ward_ident_key k;
+	struct ward_ident_key k, own;
 	struct ward_ident_val *v;
 	__u8 depth;
 
 	req->proto = ctx->protocol;
 	req->pad = 0;
-	v = resolve(&k, &depth);
+	v = resolve(&k, &own, &depth);
 	ward_decide(&cfg, req, v, r);
 	if (r->record) {
 		struct ward_conn c = {
@@ -230,6 +248,8 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 			.orig_port = req->port,
 			.flags = r->conn_flags,
 			.depth = depth,
+			.own_dev = own.dev,
+			.own_ino = own.ino,
 		};
 
 		__builtin_memcpy(c.orig, &req->dst, 16);
@@ -245,7 +265,7 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 			r->port = req->port;
 		}
 	}
-	emit(hook, req, r, &k, v, depth, pid_tgid);
+	emit(hook, req, r, &k, &own, v, depth, pid_tgid);
 	return r->verdict;
 }
 
@@ -460,4 +480,41 @@ int ward_sock_release(struct bpf_sock *sk)
 	__builtin_memset(pk.addr, 0, sizeof(pk.addr));
 	udp_peer_forget(&pk, cookie);
 	return 1;
+}
+
+/* A program was executed. Binary globs name files that may not exist when
+ * the sandbox starts (agents copy and update themselves): an exec inside the
+ * sandbox of a file without identity goes to ward, which matches its path
+ * against the policy (src/enforcer/egress_exec.c) and may add the identity
+ * before the program's first connect. A raw tracepoint, not a syscall one:
+ * only exec pays, and tasks outside the sandbox cgroup leave at once. */
+SEC("raw_tp/sched_process_exec")
+int ward_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	struct ward_exec_event *e;
+	struct ward_ident_key k;
+	const char *fn;
+
+	if (bpf_current_task_under_cgroup(&sandbox_cg, 0) != 1)
+		return 0;
+	exe_ident((struct task_struct *)bpf_get_current_task(), &k);
+	if (!k.ino || bpf_map_lookup_elem(&identities, &k))
+		return 0;
+	e = bpf_ringbuf_reserve(&execs, sizeof(*e), 0);
+	if (!e) {
+		count_drop(3);
+		return 0;
+	}
+	e->version = WARD_ABI_VERSION;
+	e->pad0 = 0;
+	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->dev = k.dev;
+	e->ino = k.ino;
+	fn = BPF_CORE_READ(bprm, filename);
+	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), fn) < 0)
+		e->filename[0] = '\0';
+	/* wake ward now: the program's first connect is near */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 0;
 }

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define WARD_ABI_VERSION 1
+#define WARD_ABI_VERSION 2
 
 /* Limits (map sizes). A full identity/port/CIDR map is a load error in user
  * space; a full connection map makes connect() fail closed (EPERM). */
@@ -126,8 +126,10 @@ struct ward_conn {
 	__u8 depth;	 /* 0: the process's own executable; n: its n-th ancestor */
 	__u16 sport;	 /* UDP: source port of the socket's datagrams to the stub, 0 before */
 	__u16 pad;
+	__u64 own_dev; /* the process's own executable: the one that acted (= dev, ino at depth 0) */
+	__u64 own_ino;
 };
-_Static_assert(sizeof(struct ward_conn) == 56, "ward_conn");
+_Static_assert(sizeof(struct ward_conn) == 72, "ward_conn");
 
 /* peer map key: the client's local address and port as the proxy sees them */
 struct ward_peer_key {
@@ -159,8 +161,28 @@ struct ward_event {
 	__u16 orig_port;
 	__u32 pad2;
 	char comm[16]; /* display only, never used for a decision */
+	__u64 own_dev; /* the process's own executable (= dev, ino at depth 0) */
+	__u64 own_ino;
 };
-_Static_assert(sizeof(struct ward_event) == 104, "ward_event");
+_Static_assert(sizeof(struct ward_event) == 120, "ward_event");
+
+/* ---- exec identity (sched_process_exec in bpf/egress.bpf.c; docs/egress.md) ---- */
+
+#define WARD_EXEC_PATH_MAX 256	       /* bytes of bprm->filename captured, NUL included */
+#define WARD_EXEC_RINGBUF_BYTES (64 * 1024)
+
+/* A program executed inside the sandbox cgroup whose file has no identity
+ * yet: ward matches its path against the policy's binary globs and sha256
+ * entries and may add the identity before the program's first connect. */
+struct ward_exec_event {
+	__u16 version; /* WARD_ABI_VERSION */
+	__u16 pad0;
+	__u32 tgid;
+	__u64 dev; /* the executed file (kernel dev encoding) */
+	__u64 ino;
+	char filename[WARD_EXEC_PATH_MAX]; /* as given to execve (may be relative) */
+};
+_Static_assert(sizeof(struct ward_exec_event) == 280, "ward_exec_event");
 
 /* ---- filesystem layer (bpf/fs.bpf.c, bpf/fs_lsm.bpf.c; docs/filesystem.md) ---- */
 

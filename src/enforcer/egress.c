@@ -304,6 +304,7 @@ static void peer_from_conn(const struct ward_egress *e, const struct ward_conn *
 			   struct ward_egress_peer *ret)
 {
 	const struct egress_ident *id = egress_ident_find(e, c->dev, c->ino);
+	const struct egress_ident *own = egress_ident_find(e, c->own_dev, c->own_ino);
 
 	*ret = (struct ward_egress_peer){
 		.dev = c->dev,
@@ -315,6 +316,9 @@ static void peer_from_conn(const struct ward_egress *e, const struct ward_conn *
 		.flags = c->flags,
 		.depth = c->depth,
 		.cookie = c->cookie,
+		.own_dev = c->own_dev,
+		.own_ino = c->own_ino,
+		.exe = own ? own->path : NULL,
 	};
 	addr_to_sockaddr(c->orig, c->orig_port, &ret->orig);
 }

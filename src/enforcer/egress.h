@@ -59,6 +59,9 @@ struct ward_egress_peer {
 	uint32_t flags;	    /* WARD_CONN_* */
 	uint32_t depth;	    /* 0 own executable, n: n-th ancestor's */
 	uint64_t cookie;    /* the client socket's cookie */
+	uint64_t own_dev;   /* the process's own executable: the one that acted */
+	uint64_t own_ino;
+	const char *exe;    /* its path when it has an identity (owned by the handle), else NULL */
 	struct sockaddr_storage orig; /* original destination (AF_INET for IPv4 and mapped) */
 };
 
@@ -128,6 +131,13 @@ struct ward_egress_prog_info {
 /* Fill up to max entries; returns how many (or -errno). */
 int ward_egress_prog_info(const struct ward_egress *e, struct ward_egress_prog_info *ret,
 			  size_t max);
+
+/* The executable that acted on a connection (its own, not the ancestor
+ * that decided): the identity's path, or /proc/PID/exe, or the file in $PATH
+ * (exe.h). Never fails: falls back on "inode MAJ:MIN:INO". */
+void ward_egress_peer_exe(const struct ward_egress_peer *p, char *buf, size_t len);
+/* The ancestor whose identity decided (depth > 0, ancestors: true), else NULL. */
+const char *ward_egress_peer_via(const struct ward_egress_peer *p);
 
 /* Path of a known identity, NULL when not in the policy. */
 const char *ward_egress_binary(const struct ward_egress *e, uint64_t dev, uint64_t ino);

@@ -30,31 +30,55 @@ static void addr_str(const uint8_t a[16], char *buf, size_t size)
 }
 
 /* Executables outside the policy have no path in the table: the process's
- * own, or the file of that identity in $PATH once it is gone. */
-static void unknown_binary(const struct ward_event *ev, char *buf, size_t size)
+ * own, or the file of that identity in $PATH once it is gone; else the
+ * identity, and comm for the reader (never for decisions). */
+static void unknown_binary(pid_t pid, uint64_t dev, uint64_t ino, const char *comm, char *buf,
+			   size_t size)
 {
-	if (ward_exe_name((pid_t)ev->tgid, ev->dev, ev->ino, buf, size) == 0)
+	if (ward_exe_name(pid, dev, ino, buf, size) == 0)
 		return;
-	/* the identity, and comm for the reader (never for decisions) */
-	snprintf(buf, size, "inode %llu:%llu:%llu (%.16s)", (unsigned long long)(ev->dev >> 20),
-		 (unsigned long long)(ev->dev & 0xfffff), (unsigned long long)ev->ino, ev->comm);
+	snprintf(buf, size, "inode %llu:%llu:%llu%s%.16s%s", (unsigned long long)(dev >> 20),
+		 (unsigned long long)(dev & 0xfffff), (unsigned long long)ino, comm ? " (" : "",
+		 comm ? comm : "", comm ? ")" : "");
+}
+
+void ward_egress_peer_exe(const struct ward_egress_peer *p, char *buf, size_t len)
+{
+	/* records of an older ABI (tests' lookups) name only the decider */
+	uint64_t dev = p->own_ino ? p->own_dev : p->dev, ino = p->own_ino ? p->own_ino : p->ino;
+
+	if (p->exe)
+		snprintf(buf, len, "%s", p->exe);
+	else if (p->depth == 0 && p->binary)
+		snprintf(buf, len, "%s", p->binary);
+	else
+		unknown_binary(p->pid, dev, ino, NULL, buf, len);
+}
+
+const char *ward_egress_peer_via(const struct ward_egress_peer *p)
+{
+	return p->depth ? p->binary : NULL;
 }
 
 int egress_on_sample(void *ctx, void *data, size_t size)
 {
 	struct ward_egress *e = ctx;
 	const struct ward_event *ev = data;
-	const struct egress_ident *id;
+	const struct egress_ident *id, *own;
 	char ip[INET6_ADDRSTRLEN], bin[PATH_MAX], proto[8];
 	struct ward_decision d = { 0 };
 
 	if (size < sizeof(*ev) || ev->version != WARD_ABI_VERSION)
 		return 0;
-	id = egress_ident_find(e, ev->dev, ev->ino);
-	if (id)
-		snprintf(bin, sizeof(bin), "%s", id->path);
+	/* the row names the executable that acted; the ancestor that decided
+	 * for it (ancestors: true) goes in via */
+	own = egress_ident_find(e, ev->own_dev, ev->own_ino);
+	if (own)
+		snprintf(bin, sizeof(bin), "%s", own->path);
 	else
-		unknown_binary(ev, bin, sizeof(bin));
+		unknown_binary((pid_t)ev->tgid, ev->own_dev, ev->own_ino, ev->comm, bin, sizeof(bin));
+	id = ev->depth ? egress_ident_find(e, ev->dev, ev->ino) : NULL;
+	d.via = id ? id->path : NULL;
 	addr_str(ev->orig, ip, sizeof(ip));
 	if (ev->proto == 6)
 		snprintf(proto, sizeof(proto), "tcp");

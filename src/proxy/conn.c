@@ -426,11 +426,14 @@ void conn_accepted(struct conn *c)
 	if (r >= 0) {
 		c->known = true;
 		snprintf(c->keys, sizeof(c->keys), "%s", c->who.rule ? c->who.rule : "");
-		if (c->who.binary) {
-			snprintf(c->binary, sizeof(c->binary), "%s", c->who.binary);
-			c->tofu = ward_identity_cached(px->identity, c->binary, c->who.dev,
-						       c->who.ino, c->sha, c->tofu_reason,
-						       sizeof(c->tofu_reason));
+		/* every identified connection: the row names the executable that
+		 * acted (the ancestor that decided goes in via), and TOFU checks it */
+		ward_egress_peer_exe(&c->who, c->binary, sizeof(c->binary));
+		if (c->binary[0] == '/') {
+			c->tofu = ward_identity_cached(px->identity, c->binary, c->who.pid,
+						       c->who.own_ino ? c->who.own_dev : c->who.dev,
+						       c->who.own_ino ? c->who.own_ino : c->who.ino,
+						       c->sha, c->tofu_reason, sizeof(c->tofu_reason));
 			if (c->tofu == -EAGAIN) {
 				/* not hashed yet: the worker does it, the connection waits */
 				c->tofu = 0;

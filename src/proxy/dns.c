@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,11 +78,12 @@ struct ward_dns {
 static void row(struct ward_dns *d, const char *action, const struct ward_egress_peer *who,
 		const char *host, const char *proto, const char *rule, const char *reason)
 {
+	char exe[PATH_MAX];
 	struct ward_decision r = {
 		.sandbox = d->sandbox,
 		.layer = "dns",
 		.action = action,
-		.binary = who ? who->binary : NULL,
+		.via = who ? ward_egress_peer_via(who) : NULL,
 		.pid = who ? who->pid : 0,
 		.host = host,
 		.port = d->o.port,
@@ -91,6 +93,11 @@ static void row(struct ward_dns *d, const char *action, const struct ward_egress
 		.policy_rev = d->o.policy->rev,
 	};
 
+	/* the executable that asked, not the ancestor that decided (via) */
+	if (who) {
+		ward_egress_peer_exe(who, exe, sizeof(exe));
+		r.binary = exe;
+	}
 	if (d->o.audit)
 		ward_audit_submit(d->o.audit, &r);
 }

@@ -23,6 +23,7 @@ struct ident_job {
 	struct ident_job *next;
 	uint32_t slot, gen;
 	uint64_t dev, ino;
+	pid_t pid;
 	int verdict;
 	char sha[65];
 	char reason[256];
@@ -57,8 +58,8 @@ static void *worker(void *arg)
 		w->todo = j->next;
 		w->n_todo--;
 		pthread_mutex_unlock(&w->lock);
-		j->verdict = ward_identity_check(w->identity, j->path, j->dev, j->ino, j->sha,
-						 j->reason, sizeof(j->reason));
+		j->verdict = ward_identity_check(w->identity, j->path, j->pid, j->dev, j->ino,
+						 j->sha, j->reason, sizeof(j->reason));
 		pthread_mutex_lock(&w->lock);
 		j->next = w->done;
 		w->done = j;
@@ -139,8 +140,10 @@ int proxy_ident_submit(struct conn *c)
 		return -ENOMEM;
 	j->slot = c->slot;
 	j->gen = c->gen;
-	j->dev = c->who.dev;
-	j->ino = c->who.ino;
+	/* the executable that acted, which is also the one the row names */
+	j->dev = c->who.own_ino ? c->who.own_dev : c->who.dev;
+	j->ino = c->who.own_ino ? c->who.own_ino : c->who.ino;
+	j->pid = c->who.pid;
 	snprintf(j->path, sizeof(j->path), "%s", c->binary);
 	pthread_mutex_lock(&w->lock);
 	j->next = w->todo;

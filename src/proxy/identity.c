@@ -3,6 +3,7 @@
  * while (node: ~100 MB); it happens once per file and run, on first use. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -68,22 +69,36 @@ static bool same_file(const struct stat *a, const struct stat *b)
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-/* stat path and check it is still (kdev, ino): 0, or -errno with reason */
-static int stat_identified(const char *path, uint64_t kdev, uint64_t ino, struct stat *st,
-			   char *reason, size_t reasonsz)
+static bool is_kfile(const struct stat *st, uint64_t kdev, uint64_t ino)
 {
-	if (stat(path, st) < 0) {
-		int r = -errno;
+	return ((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) == kdev && st->st_ino == ino;
+}
 
+/* stat path and check it is still (kdev, ino): 0, or -errno with reason.
+ * open (PATH_MAX) is the name to hash: path, or /proc/PID/exe when path is
+ * the sandbox's name of a file ward does not see under it. */
+static int stat_identified(const char *path, pid_t pid, uint64_t kdev, uint64_t ino,
+			   struct stat *st, char *open, char *reason, size_t reasonsz)
+{
+	int r;
+
+	snprintf(open, PATH_MAX, "%s", path);
+	if (stat(path, st) < 0) {
+		r = -errno;
 		snprintf(reason, reasonsz, "binary %s: %s", path, strerror(errno));
-		return r;
-	}
-	/* the kernel identified (kdev, ino): the path must still name that file */
-	if (((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) != kdev || st->st_ino != ino) {
+	} else if (!is_kfile(st, kdev, ino)) {
+		/* the kernel identified (kdev, ino): the path must still name that file */
+		r = -EPERM;
 		snprintf(reason, reasonsz, "binary %s was replaced while running", path);
-		return -EPERM;
+	} else {
+		return 0;
 	}
-	return 0;
+	if (pid <= 0)
+		return r;
+	snprintf(open, PATH_MAX, "/proc/%d/exe", (int)pid);
+	if (stat(open, st) == 0 && is_kfile(st, kdev, ino))
+		return 0;
+	return r;
 }
 
 /* Under id->lock: 1 found (sha, reason, *verdict filled), 0 not cached. */
@@ -105,13 +120,14 @@ static int lookup(struct ward_identity *id, const char *path, const struct stat 
 	return 0;
 }
 
-int ward_identity_cached(struct ward_identity *id, const char *path, uint64_t kdev, uint64_t ino,
-			 char sha[65], char *reason, size_t reasonsz)
+int ward_identity_cached(struct ward_identity *id, const char *path, pid_t pid, uint64_t kdev,
+			 uint64_t ino, char sha[65], char *reason, size_t reasonsz)
 {
+	char open[PATH_MAX];
 	struct stat st;
 	int r, verdict = 0;
 
-	r = stat_identified(path, kdev, ino, &st, reason, reasonsz);
+	r = stat_identified(path, pid, kdev, ino, &st, open, reason, reasonsz);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&id->lock);
@@ -120,16 +136,16 @@ int ward_identity_cached(struct ward_identity *id, const char *path, uint64_t kd
 	return r ? verdict : -EAGAIN;
 }
 
-int ward_identity_check(struct ward_identity *id, const char *path, uint64_t kdev, uint64_t ino,
-			char sha[65], char *reason, size_t reasonsz)
+int ward_identity_check(struct ward_identity *id, const char *path, pid_t pid, uint64_t kdev,
+			uint64_t ino, char sha[65], char *reason, size_t reasonsz)
 {
 	struct ident_entry *e;
 	struct stat st, st2;
-	char known[65];
+	char known[65], open[PATH_MAX];
 	bool first = false;
 	int r, verdict = 0;
 
-	r = stat_identified(path, kdev, ino, &st, reason, reasonsz);
+	r = stat_identified(path, pid, kdev, ino, &st, open, reason, reasonsz);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&id->lock);
@@ -138,12 +154,12 @@ int ward_identity_check(struct ward_identity *id, const char *path, uint64_t kde
 	if (r)
 		return verdict;
 	/* hashing and the TOFU record happen without the lock: the loop keeps going */
-	r = ward_sha256_file_hex(AT_FDCWD, path, sha);
+	r = ward_sha256_file_hex(AT_FDCWD, open, sha);
 	if (r < 0) {
 		snprintf(reason, reasonsz, "binary %s: cannot hash: %s", path, strerror(-r));
 		return r;
 	}
-	if (stat(path, &st2) < 0 || !same_file(&st, &st2)) {
+	if (stat(open, &st2) < 0 || !same_file(&st, &st2)) {
 		snprintf(reason, reasonsz, "binary %s changed while it was hashed", path);
 		return -EPERM;
 	}

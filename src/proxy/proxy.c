@@ -188,6 +188,7 @@ void proxy_row(struct conn *c, const char *layer, const char *action, const char
 		.action = action,
 		.binary = c->known && c->binary[0] ? c->binary : NULL,
 		.binary_sha256 = c->sha[0] ? c->sha : NULL,
+		.via = c->known ? ward_egress_peer_via(&c->who) : NULL,
 		.pid = c->known ? c->who.pid : 0,
 		.host = c->host[0] ? c->host : NULL,
 		.ip = c->ip[0] ? c->ip : NULL,

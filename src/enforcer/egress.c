@@ -46,11 +46,66 @@ static void cfg_fill(struct ward_cfg *c, const struct ward_policy *p,
 		c->flags |= WARD_CFG_INFERENCE_ALL;
 }
 
+int egress_fill_entry(struct ward_egress *e, const struct ward_policy *p, size_t en,
+		      size_t *n_ports, size_t *n_cidrs, struct ward_error *err)
+{
+	struct egress_bpf *s = e->skel;
+	const struct egress_entry *ent = &e->entries[en];
+	uint8_t one = 1;
+	int r;
+
+	for (size_t i = 0; i < ent->n_pols; i++) {
+		const struct ward_net_policy *np = &p->net[ent->pols[i]];
+
+		for (size_t j = 0; j < np->n_endpoints; j++) {
+			const struct ward_endpoint *ep = &np->endpoints[j];
+
+			for (size_t k = 0; k < ep->n_ports; k++) {
+				struct ward_port_key pk = { .entry = (uint32_t)en, .port = ep->ports[k] };
+
+				r = bpf_map__update_elem(s->maps.ports, &pk, sizeof(pk), &one, sizeof(one),
+							 BPF_ANY);
+				if (r == -E2BIG || r == -ENOMEM || ++*n_ports > WARD_MAX_PORTS)
+					return ward_errx(err, -E2BIG, "more than %d (binary set, port) pairs",
+							 WARD_MAX_PORTS);
+				if (r < 0)
+					return ward_err(err, r, "port map");
+			}
+			for (size_t k = 0; k < ep->n_allowed_ips; k++) {
+				const struct ward_cidr *c = &ep->allowed_ips[k];
+				struct ward_cidr_key ck;
+				struct ward_addr a;
+				uint32_t prefix = c->prefix;
+
+				if (c->family == AF_INET) {
+					uint32_t v4;
+
+					memcpy(&v4, c->addr, 4);
+					ward_addr_from4(&a, v4);
+					prefix += 96;
+				} else {
+					memcpy(a.w, c->addr, 16);
+				}
+				if (prefix > 128)
+					return ward_errx(err, -EINVAL, "allowed_ips: bad prefix /%u", c->prefix);
+				ward_cidr_key_make(&ck, (uint32_t)en, &a, prefix);
+				r = bpf_map__update_elem(s->maps.cidrs, &ck, sizeof(ck), &one, sizeof(one),
+							 BPF_ANY);
+				if (r == -E2BIG || r == -ENOMEM || r == -ENOSPC ||
+				    ++*n_cidrs > WARD_MAX_CIDRS)
+					return ward_errx(err, -E2BIG, "more than %d (binary set, CIDR) pairs",
+							 WARD_MAX_CIDRS);
+				if (r < 0)
+					return ward_err(err, r, "allowed_ips map");
+			}
+		}
+	}
+	return 0;
+}
+
 static int fill_maps(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err)
 {
 	struct egress_bpf *s = e->skel;
-	size_t n_ports = 0, n_cidrs = 0;
-	uint8_t one = 1;
 	int r;
 
 	for (size_t i = 0; i < e->n_idents; i++) {
@@ -62,58 +117,9 @@ static int fill_maps(struct ward_egress *e, const struct ward_policy *p, struct 
 			return ward_err(err, r, "identity map: add '%s'", e->idents[i].path);
 	}
 	for (size_t en = 0; en < e->n_entries; en++) {
-		const struct egress_entry *ent = &e->entries[en];
-
-		for (size_t i = 0; i < ent->n_pols; i++) {
-			const struct ward_net_policy *np = &p->net[ent->pols[i]];
-
-			for (size_t j = 0; j < np->n_endpoints; j++) {
-				const struct ward_endpoint *ep = &np->endpoints[j];
-
-				for (size_t k = 0; k < ep->n_ports; k++) {
-					struct ward_port_key pk = { .entry = (uint32_t)en,
-								    .port = ep->ports[k] };
-
-					r = bpf_map__update_elem(s->maps.ports, &pk, sizeof(pk), &one,
-								 sizeof(one), BPF_ANY);
-					if (r == -E2BIG || r == -ENOMEM || ++n_ports > WARD_MAX_PORTS)
-						return ward_errx(err, -E2BIG,
-								 "more than %d (binary set, port) pairs",
-								 WARD_MAX_PORTS);
-					if (r < 0)
-						return ward_err(err, r, "port map");
-				}
-				for (size_t k = 0; k < ep->n_allowed_ips; k++) {
-					const struct ward_cidr *c = &ep->allowed_ips[k];
-					struct ward_cidr_key ck;
-					struct ward_addr a;
-					uint32_t prefix = c->prefix;
-
-					if (c->family == AF_INET) {
-						uint32_t v4;
-
-						memcpy(&v4, c->addr, 4);
-						ward_addr_from4(&a, v4);
-						prefix += 96;
-					} else {
-						memcpy(a.w, c->addr, 16);
-					}
-					if (prefix > 128)
-						return ward_errx(err, -EINVAL, "allowed_ips: bad prefix /%u",
-								 c->prefix);
-					ward_cidr_key_make(&ck, (uint32_t)en, &a, prefix);
-					r = bpf_map__update_elem(s->maps.cidrs, &ck, sizeof(ck), &one,
-								 sizeof(one), BPF_ANY);
-					if (r == -E2BIG || r == -ENOMEM || r == -ENOSPC ||
-					    ++n_cidrs > WARD_MAX_CIDRS)
-						return ward_errx(err, -E2BIG,
-								 "more than %d (binary set, CIDR) pairs",
-								 WARD_MAX_CIDRS);
-					if (r < 0)
-						return ward_err(err, r, "allowed_ips map");
-				}
-			}
-		}
+		r = egress_fill_entry(e, p, en, &e->n_ports, &e->n_cidrs, err);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -137,6 +143,9 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 	if (cfg->sandbox && !(e->sandbox = strdup(cfg->sandbox)))
 		return ward_err(err, -ENOMEM, "egress");
 	e->mono_to_real = ward_now_ns() - ward_mono_ns();
+	e->policy = p;
+	if (egress_idents_alloc(e) < 0)
+		return ward_err(err, -ENOMEM, "egress");
 
 	r = egress_idents_build(e, p, err);
 	if (r < 0)
@@ -163,6 +172,9 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), egress_on_sample, e, NULL);
 	if (!e->rb)
 		return ward_err(err, -errno, "egress ring buffer");
+	r = ring_buffer__add(e->rb, bpf_map__fd(e->skel->maps.execs), egress_on_exec, e);
+	if (r < 0)
+		return ward_err(err, r, "egress exec ring buffer");
 	*ret = TAKE_PTR(e);
 	return 0;
 }
@@ -176,24 +188,39 @@ int ward_egress_attach(struct ward_egress *e, int cgroup_fd, struct ward_error *
 		e->skel->progs.ward_sock_release,
 	};
 
+	uint32_t zero = 0;
+	int r;
+
 	if (e->links[0])
 		return ward_errx(err, -EBUSY, "egress programs already attached");
 	for (size_t i = 0; i < EGRESS_N_PROGS; i++) {
 		e->links[i] = bpf_program__attach_cgroup(progs[i], cgroup_fd);
 		if (!e->links[i]) {
-			int r = -errno;
-
+			r = -errno;
 			ward_egress_detach(e);
 			return ward_err(err, r, "attach BPF program %s to the sandbox cgroup",
 					bpf_program__name(progs[i]));
 		}
+	}
+	/* the exec tracepoint is global: it knows the sandbox by this cgroup */
+	r = bpf_map__update_elem(e->skel->maps.sandbox_cg, &zero, sizeof(zero), &cgroup_fd,
+				 sizeof(cgroup_fd), BPF_ANY);
+	if (r < 0) {
+		ward_egress_detach(e);
+		return ward_err(err, r, "exec tracepoint: sandbox cgroup");
+	}
+	e->links[EGRESS_N_PROGS] = bpf_program__attach(e->skel->progs.ward_exec);
+	if (!e->links[EGRESS_N_PROGS]) {
+		r = -errno;
+		ward_egress_detach(e);
+		return ward_err(err, r, "attach BPF program ward_exec (raw tracepoint sched_process_exec)");
 	}
 	return 0;
 }
 
 void ward_egress_detach(struct ward_egress *e)
 {
-	for (size_t i = 0; i < EGRESS_N_PROGS; i++) {
+	for (size_t i = 0; i < EGRESS_N_LINKS; i++) {
 		if (e->links[i])
 			bpf_link__destroy(e->links[i]);
 		e->links[i] = NULL;
@@ -208,6 +235,7 @@ void ward_egress_free(struct ward_egress *e)
 	ring_buffer__free(e->rb);
 	egress_bpf__destroy(e->skel);
 	egress_idents_free(e);
+	egress_exec_names_free(e);
 	ward_strv_free(&e->warnings, &e->n_warnings);
 	free(e->sandbox);
 	free(e);
@@ -221,7 +249,7 @@ const char *const *ward_egress_warnings(const struct ward_egress *e, size_t *ret
 
 size_t ward_egress_n_identities(const struct ward_egress *e)
 {
-	return e->n_idents;
+	return egress_n_idents(e);
 }
 
 int ward_egress_events_fd(const struct ward_egress *e)
@@ -310,7 +338,7 @@ static void peer_from_conn(const struct ward_egress *e, const struct ward_conn *
 		.dev = c->dev,
 		.ino = c->ino,
 		.binary = id ? id->path : NULL,
-		.rule = c->entry < e->n_entries ? e->entries[c->entry].rule : NULL,
+		.rule = c->entry < egress_n_entries(e) ? e->entries[c->entry].rule : NULL,
 		.entry = c->entry,
 		.pid = (pid_t)c->tgid,
 		.flags = c->flags,

@@ -75,6 +75,10 @@ int egress_on_sample(void *ctx, void *data, size_t size)
 	own = egress_ident_find(e, ev->own_dev, ev->own_ino);
 	if (own)
 		snprintf(bin, sizeof(bin), "%s", own->path);
+	else if (egress_exec_name(e, ev->own_dev, ev->own_ino) &&
+		 ward_exe_path((pid_t)ev->tgid, ev->own_dev, ev->own_ino, bin, sizeof(bin)) < 0)
+		/* exited before this row: the name it was executed under */
+		snprintf(bin, sizeof(bin), "%s", egress_exec_name(e, ev->own_dev, ev->own_ino));
 	else
 		unknown_binary((pid_t)ev->tgid, ev->own_dev, ev->own_ino, ev->comm, bin, sizeof(bin));
 	id = ev->depth ? egress_ident_find(e, ev->dev, ev->ino) : NULL;
@@ -96,7 +100,7 @@ int egress_on_sample(void *ctx, void *data, size_t size)
 	d.ip = ip;
 	d.port = ev->orig_port;
 	d.protocol = proto;
-	d.rule = ev->entry < e->n_entries ? e->entries[ev->entry].rule : NULL;
+	d.rule = ev->entry < egress_n_entries(e) ? e->entries[ev->entry].rule : NULL;
 	if (!d.rule && ev->reason == WARD_REASON_INFERENCE)
 		d.rule = "inference";
 	d.reason = ward_egress_reason_str(ev->reason);

@@ -165,9 +165,20 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+int egress_idents_alloc(struct ward_egress *e)
+{
+	if (e->idents)
+		return 0;
+	e->idents = calloc(WARD_MAX_IDENTITIES, sizeof(*e->idents));
+	e->entries = calloc(WARD_MAX_IDENTITIES, sizeof(*e->entries));
+	return e->idents && e->entries ? 0 : -ENOMEM;
+}
+
 const struct egress_ident *egress_ident_find(const struct ward_egress *e, uint64_t dev, uint64_t ino)
 {
-	for (size_t i = 0; i < e->n_idents; i++)
+	size_t n = egress_n_idents(e);
+
+	for (size_t i = 0; i < n; i++)
 		if (e->idents[i].key.dev == dev && e->idents[i].key.ino == ino)
 			return &e->idents[i];
 	return NULL;
@@ -194,22 +205,18 @@ static int add_ident(void *ud, const char *path, const struct stat *st)
 	struct egress_ident *id = (struct egress_ident *)egress_ident_find(e, dev, st->st_ino);
 
 	if (!id) {
-		struct egress_ident *n;
 		char *real;
 
 		if (e->n_idents >= WARD_MAX_IDENTITIES)
 			return -E2BIG;
+		if (egress_idents_alloc(e) < 0)
+			return -ENOMEM;
 		real = realpath(path, NULL);
 		if (!real)
 			real = strdup(path);
 		if (!real)
 			return -ENOMEM;
-		n = realloc(e->idents, (e->n_idents + 1) * sizeof(*n));
-		if (!n) {
-			free(real);
-			return -ENOMEM;
-		}
-		e->idents = n;
+		/* before the handle is shared: no reader yet */
 		id = &e->idents[e->n_idents++];
 		*id = (struct egress_ident){ .key = { .dev = dev, .ino = st->st_ino },
 					     .path = real,
@@ -253,12 +260,14 @@ static int add_binary(struct ward_egress *e, const struct ward_binary *b, uint32
 	return 0;
 }
 
-static int entry_for(struct ward_egress *e, const struct ward_policy *p, struct egress_ident *id)
+int egress_entry_for(struct ward_egress *e, const struct ward_policy *p, struct egress_ident *id)
 {
 	struct egress_entry *n;
 	size_t len = 0;
 	char *rule;
 
+	if (e->n_entries >= WARD_MAX_IDENTITIES || egress_idents_alloc(e) < 0)
+		return -E2BIG;
 	for (size_t i = 0; i < e->n_entries; i++) {
 		if (e->entries[i].n_pols != id->n_pols)
 			continue;
@@ -275,12 +284,6 @@ static int entry_for(struct ward_egress *e, const struct ward_policy *p, struct 
 			strcat(rule, ",");
 		strcat(rule, p->net[id->pols[i]].key);
 	}
-	n = realloc(e->entries, (e->n_entries + 1) * sizeof(*n));
-	if (!n) {
-		free(rule);
-		return -ENOMEM;
-	}
-	e->entries = n;
 	n = &e->entries[e->n_entries];
 	*n = (struct egress_entry){ .rule = rule, .n_pols = id->n_pols };
 	n->pols = malloc(id->n_pols * sizeof(*n->pols));
@@ -289,7 +292,8 @@ static int entry_for(struct ward_egress *e, const struct ward_policy *p, struct 
 		return -ENOMEM;
 	}
 	memcpy(n->pols, id->pols, id->n_pols * sizeof(*n->pols));
-	return (int)e->n_entries++;
+	__atomic_store_n(&e->n_entries, e->n_entries + 1, __ATOMIC_RELEASE);
+	return (int)e->n_entries - 1;
 }
 
 int egress_idents_build(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err)
@@ -314,7 +318,7 @@ int egress_idents_build(struct ward_egress *e, const struct ward_policy *p, stru
 	for (size_t i = 0; i < e->n_idents; i++) {
 		if (!e->idents[i].n_pols)
 			continue;
-		r = entry_for(e, p, &e->idents[i]);
+		r = egress_entry_for(e, p, &e->idents[i]);
 		if (r < 0)
 			return ward_err(err, r, "group network policies");
 		e->idents[i].entry = (uint32_t)r;

@@ -2,6 +2,7 @@
 /* Shared between src/enforcer/egress*.c only. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -12,7 +13,10 @@ struct egress_bpf;
 struct bpf_link;
 struct ring_buffer;
 
-#define EGRESS_N_PROGS 7
+#define EGRESS_N_PROGS 7 /* attached to the sandbox cgroup */
+#define EGRESS_N_LINKS (EGRESS_N_PROGS + 1) /* and the exec tracepoint */
+#define EGRESS_EXEC_HASH_CACHE 256
+#define EGRESS_EXEC_NAMES 512 /* names of executed files, for rows of exited processes */
 
 /* One executable file found for the policy's binary paths. */
 struct egress_ident {
@@ -22,6 +26,8 @@ struct egress_ident {
 	uint32_t *pols;	 /* sorted indexes into policy->net */
 	size_t n_pols;
 	uint32_t entry;	 /* WARD_ENTRY_NONE without network policy */
+	bool from_exec;	 /* added at exec (egress_exec.c), not resolved at start */
+	char sha[65];	 /* content hash, computed when an exec compares with it ("" before) */
 };
 
 /* One distinct set of network policies; the kernel's "entry". */
@@ -31,14 +37,38 @@ struct egress_entry {
 	size_t n_pols;
 };
 
+/* A content hash of an executed file, by (dev, ino, mtime, size). */
+struct egress_hash {
+	uint64_t dev, ino;
+	struct timespec mtime;
+	off_t size;
+	char sha[65];
+};
+
 struct ward_egress {
 	struct egress_bpf *skel;
-	struct bpf_link *links[EGRESS_N_PROGS];
+	struct bpf_link *links[EGRESS_N_LINKS];
 	struct ring_buffer *rb;
+	/* Both arrays have room for WARD_MAX_IDENTITIES from the start and only
+	 * grow at the end: the event reader appends (exec) while the proxy's
+	 * thread looks up, so an element is written before n is published
+	 * (release), and readers load n with acquire. Never shrunk or moved. */
 	struct egress_ident *idents;
 	size_t n_idents;
 	struct egress_entry *entries;
 	size_t n_entries;
+	const struct ward_policy *policy; /* borrowed: outlives the handle */
+	size_t n_ports, n_cidrs;	  /* pairs loaded, against the map limits */
+	struct egress_hash hashes[EGRESS_EXEC_HASH_CACHE];
+	size_t n_hashes;
+	uint64_t exec_seen, exec_added;
+	/* (dev, ino) -> path of files executed in the sandbox, a ring; the
+	 * event reader's only (kernel rows of processes gone by then) */
+	struct egress_name {
+		uint64_t dev, ino;
+		char *path;
+	} names[EGRESS_EXEC_NAMES];
+	size_t n_names;
 	char **warnings;
 	size_t n_warnings;
 	char *sandbox;
@@ -70,3 +100,24 @@ const struct egress_ident *egress_ident_find(const struct ward_egress *e, uint64
 
 /* ring_buffer sample callback; ctx is the ward_egress */
 int egress_on_sample(void *ctx, void *data, size_t size);
+/* Same for the exec ring buffer (egress_exec.c). */
+int egress_on_exec(void *ctx, void *data, size_t size);
+/* The path an executed (dev, ino) had, NULL when not seen (event reader only). */
+const char *egress_exec_name(const struct ward_egress *e, uint64_t dev, uint64_t ino);
+void egress_exec_names_free(struct ward_egress *e);
+
+/* The entry (set of network policies) of id, created when new; -errno. */
+int egress_entry_for(struct ward_egress *e, const struct ward_policy *p, struct egress_ident *id);
+/* Port and CIDR maps of entry en; n_ports and n_cidrs count what is loaded. */
+int egress_fill_entry(struct ward_egress *e, const struct ward_policy *p, size_t en,
+		      size_t *n_ports, size_t *n_cidrs, struct ward_error *err);
+/* Allocate the identity and entry arrays (their fixed capacity). */
+int egress_idents_alloc(struct ward_egress *e);
+static inline size_t egress_n_idents(const struct ward_egress *e)
+{
+	return __atomic_load_n(&e->n_idents, __ATOMIC_ACQUIRE);
+}
+static inline size_t egress_n_entries(const struct ward_egress *e)
+{
+	return __atomic_load_n(&e->n_entries, __ATOMIC_ACQUIRE);
+}

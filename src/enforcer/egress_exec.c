@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+/* Identities added when a program is executed (docs/egress.md, "Binaries
+ * that appear later"). Globs are resolved when the sandbox starts; agents
+ * copy and update themselves into new files afterwards (Codex runs from
+ * $CODEX_HOME/packages/.../bin/codex), which start-time resolution cannot
+ * name. The exec tracepoint (bpf/egress.bpf.c) reports every exec inside the
+ * sandbox of a file without identity; here it is matched against the policy:
+ *
+ *   - a file named by a binary glob gets that rule's identity when the
+ *     sandbox cannot write it: the mount it lives on is read-only inside the
+ *     sandbox (asked of the kernel through /proc/PID/exe, which is the
+ *     sandbox's own mount of it), so the sandbox did not put it there;
+ *   - or when its content is byte for byte that of a binary the same rule
+ *     resolved at start at a path the sandbox cannot write (the same program
+ *     copied elsewhere);
+ *   - anything else a glob names gets nothing, and a row says why: a
+ *     program the sandbox wrote into a writable place the glob covers is
+ *     not the program the policy named.
+ *
+ * Runs on the egress event reader thread; the proxy thread looks identities
+ * up concurrently, so identities and entries are only appended (see
+ * struct ward_egress). Hashing a large file blocks this thread only: kernel
+ * rows wait, connections do not. Hashes are cached per (dev, ino, mtime,
+ * size). */
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/util.h"
+#include "enforcer/egress_internal.h"
+#include "enforcer/exe.h"
+#include "policy/match.h"
+/* before the skeleton, which names struct ward_cfg */
+#define WARD_DECIDE_HELPERS_ONLY
+#include "../../bpf/egress_decide.h"
+#include "egress.skel.h"
+
+/* sha256 of the open file fd (st: its fstat), cached. */
+static int hash_fd(struct ward_egress *e, int fd, const struct stat *st, char sha[65])
+{
+	uint64_t dev = ward_egress_kdev(st->st_dev);
+	char path[64];
+	struct egress_hash *h;
+	int r;
+
+	for (size_t i = 0; i < e->n_hashes; i++) {
+		h = &e->hashes[i];
+		if (h->dev == dev && h->ino == st->st_ino && h->size == st->st_size &&
+		    h->mtime.tv_sec == st->st_mtim.tv_sec && h->mtime.tv_nsec == st->st_mtim.tv_nsec) {
+			memcpy(sha, h->sha, 65);
+			return 0;
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	r = ward_sha256_file_hex(AT_FDCWD, path, sha);
+	if (r < 0)
+		return r;
+	/* a ring: the oldest entry goes first */
+	h = &e->hashes[e->n_hashes++ % EGRESS_EXEC_HASH_CACHE];
+	if (e->n_hashes >= 2 * EGRESS_EXEC_HASH_CACHE)
+		e->n_hashes -= EGRESS_EXEC_HASH_CACHE;
+	*h = (struct egress_hash){ .dev = dev, .ino = st->st_ino, .mtime = st->st_mtim,
+				   .size = st->st_size };
+	memcpy(h->sha, sha, 65);
+	return 0;
+}
+
+static bool read_only_fd(int fd)
+{
+	struct statvfs vfs;
+
+	return fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
+}
+
+/* A binary resolved at start for policy pol, at a path the sandbox cannot
+ * write (its own view: /proc/PID/root), whose content is sha. Its path, or NULL. */
+static const char *same_content(struct ward_egress *e, pid_t pid, uint32_t pol, const char *sha)
+{
+	size_t n = egress_n_idents(e);
+
+	for (size_t i = 0; i < n; i++) {
+		struct egress_ident *id = &e->idents[i];
+		char path[PATH_MAX];
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+		bool mine = false;
+
+		for (size_t k = 0; k < id->n_pols && !mine; k++)
+			mine = id->pols[k] == pol;
+		if (!mine || id->from_exec)
+			continue;
+		if (snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, id->path) >=
+		    (int)sizeof(path))
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 || fstat(fd, &st) < 0 || ward_egress_kdev(st.st_dev) != id->key.dev ||
+		    st.st_ino != id->key.ino || !read_only_fd(fd))
+			continue;
+		if (!id->sha[0] && hash_fd(e, fd, &st, id->sha) < 0)
+			continue;
+		if (!strcmp(id->sha, sha))
+			return id->path;
+	}
+	return NULL;
+}
+
+const char *egress_exec_name(const struct ward_egress *e, uint64_t dev, uint64_t ino)
+{
+	size_t n = e->n_names < EGRESS_EXEC_NAMES ? e->n_names : EGRESS_EXEC_NAMES;
+
+	for (size_t i = 0; i < n; i++)
+		if (e->names[i].dev == dev && e->names[i].ino == ino)
+			return e->names[i].path;
+	return NULL;
+}
+
+static void remember_name(struct ward_egress *e, uint64_t dev, uint64_t ino, const char *path)
+{
+	struct egress_name *n;
+	char *copy;
+
+	if (egress_exec_name(e, dev, ino) || !(copy = strdup(path)))
+		return;
+	n = &e->names[e->n_names++ % EGRESS_EXEC_NAMES];
+	if (e->n_names >= 2 * EGRESS_EXEC_NAMES)
+		e->n_names -= EGRESS_EXEC_NAMES;
+	free(n->path);
+	*n = (struct egress_name){ .dev = dev, .ino = ino, .path = copy };
+}
+
+void egress_exec_names_free(struct ward_egress *e)
+{
+	for (size_t i = 0; i < EGRESS_EXEC_NAMES; i++) {
+		free(e->names[i].path);
+		e->names[i].path = NULL;
+	}
+}
+
+static void exec_row(struct ward_egress *e, const struct ward_exec_event *ev, const char *path,
+		     const char *action, const char *rule, const char *reason)
+{
+	struct ward_decision d = {
+		.ts_ns = ward_now_ns(),
+		.sandbox = e->sandbox,
+		.layer = "kernel",
+		.action = action,
+		.binary = path,
+		.pid = (int32_t)ev->tgid,
+		.rule = rule,
+		.reason = reason,
+		.policy_rev = e->rev[0] ? e->rev : NULL,
+	};
+
+	if (e->audit)
+		(void)ward_audit_submit(e->audit, &d);
+	if (e->on_event)
+		e->on_event(e->userdata, NULL, &d);
+}
+
+static int add_pol(struct egress_ident *id, uint32_t pol)
+{
+	uint32_t *p;
+
+	for (size_t i = 0; i < id->n_pols; i++)
+		if (id->pols[i] == pol)
+			return 0;
+	p = realloc(id->pols, (id->n_pols + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	id->pols = p;
+	/* policies are visited in order: stays sorted */
+	id->pols[id->n_pols++] = pol;
+	return 0;
+}
+
+/* Publish a new identity: entry (and its maps) first, then the identity map,
+ * then the table the proxy reads. */
+static int publish(struct ward_egress *e, struct egress_ident *id)
+{
+	struct ward_error err = { 0 };
+	struct ward_ident_val v;
+	size_t before = e->n_entries;
+	int r;
+
+	if (e->n_idents >= WARD_MAX_IDENTITIES)
+		return -E2BIG;
+	if (id->n_pols) {
+		r = egress_entry_for(e, e->policy, id);
+		if (r < 0)
+			return r;
+		id->entry = (uint32_t)r;
+		if (e->n_entries > before) {
+			r = egress_fill_entry(e, e->policy, id->entry, &e->n_ports, &e->n_cidrs, &err);
+			if (r < 0)
+				return r;
+		}
+	}
+	e->idents[e->n_idents] = *id;
+	v = (struct ward_ident_val){ .entry = id->entry, .flags = id->flags };
+	r = bpf_map__update_elem(e->skel->maps.identities, &id->key, sizeof(id->key), &v, sizeof(v),
+				 BPF_NOEXIST);
+	if (r < 0 && r != -EEXIST)
+		return r;
+	__atomic_store_n(&e->n_idents, e->n_idents + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+struct verdict {
+	struct egress_ident id;
+	const char *why;	  /* of the last grant */
+	char glob[PATH_MAX];	  /* the last pattern that matched but did not grant */
+	char refused_rule[256];
+	char sha[65];		  /* of the executed file, "" when not hashed */
+	int hashed;		  /* 0 not yet, 1 done, -errno failed */
+};
+
+/* Does binary b (of policy pol) grant the executed file (fd, st, path)? */
+static bool grants(struct ward_egress *e, const struct ward_exec_event *ev, const char *path,
+		   int fd, const struct stat *st, bool ro, const struct ward_binary *b,
+		   uint32_t pol, struct verdict *v)
+{
+	const char *same;
+
+	if (!b->path || !ward_match_binary(b->path, path))
+		return false;
+	if (ro) {
+		v->why = "read-only in the sandbox";
+		return true;
+	}
+	if (pol == UINT32_MAX) /* inference.binaries: no start-time set to compare with */
+		goto refuse;
+	if (!v->hashed)
+		v->hashed = hash_fd(e, fd, st, v->sha) < 0 ? -1 : 1;
+	if (v->hashed > 0 && (same = same_content(e, (pid_t)ev->tgid, pol, v->sha))) {
+		v->why = "same content as a binary the rule names at a read-only path";
+		(void)same;
+		return true;
+	}
+refuse:
+	snprintf(v->glob, sizeof(v->glob), "%s", b->path);
+	if (pol != UINT32_MAX)
+		snprintf(v->refused_rule, sizeof(v->refused_rule), "%s", e->policy->net[pol].key);
+	return false;
+}
+
+int egress_on_exec(void *ctx, void *data, size_t size)
+{
+	struct ward_egress *e = ctx;
+	const struct ward_exec_event *ev = data;
+	const struct ward_policy *p = e->policy;
+	char path[PATH_MAX], exe[64], reason[PATH_MAX + 256];
+	_cleanup_close_ int fd = -1;
+	struct verdict v = { 0 };
+	struct stat st;
+	bool ro;
+	int r;
+
+	if (size < sizeof(*ev) || ev->version != WARD_ABI_VERSION || !p)
+		return 0;
+	e->exec_seen++;
+	if (egress_ident_find(e, ev->dev, ev->ino))
+		return 0;
+	/* the file itself, through the process (whatever mounts it sees), and
+	 * its name as the sandbox sees it: what the policy's globs are written in */
+	snprintf(exe, sizeof(exe), "/proc/%u/exe", ev->tgid);
+	fd = open(exe, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0 || ward_egress_kdev(st.st_dev) != ev->dev ||
+	    st.st_ino != ev->ino)
+		return 0; /* gone or executed something else since: nothing to name */
+	if (ward_exe_path((pid_t)ev->tgid, ev->dev, ev->ino, path, sizeof(path)) < 0) {
+		if (ev->filename[0] != '/')
+			return 0;
+		snprintf(path, sizeof(path), "%.*s", (int)sizeof(ev->filename), ev->filename);
+	}
+	remember_name(e, ev->dev, ev->ino, path);
+	ro = read_only_fd(fd);
+	v.id = (struct egress_ident){ .key = { .dev = ev->dev, .ino = ev->ino },
+				      .entry = WARD_ENTRY_NONE,
+				      .from_exec = true };
+	for (size_t i = 0; i < p->n_net; i++)
+		for (size_t j = 0; j < p->net[i].n_binaries; j++) {
+			const struct ward_binary *b = &p->net[i].binaries[j];
+
+			if (!grants(e, ev, path, fd, &st, ro, b, (uint32_t)i, &v))
+				continue;
+			if (add_pol(&v.id, (uint32_t)i) < 0)
+				goto fail;
+			if (b->ancestors)
+				v.id.flags |= WARD_IDENT_ANCESTORS;
+		}
+	if (p->n_routes > 0)
+		for (size_t j = 0; j < p->n_inference_binaries; j++) {
+			const struct ward_binary *b = &p->inference_binaries[j];
+
+			if (!grants(e, ev, path, fd, &st, ro, b, UINT32_MAX, &v))
+				continue;
+			v.id.flags |= WARD_IDENT_INFERENCE;
+			if (b->ancestors)
+				v.id.flags |= WARD_IDENT_ANCESTORS;
+		}
+	if (!v.id.n_pols && !(v.id.flags & WARD_IDENT_INFERENCE)) {
+		if (v.glob[0]) {
+			snprintf(reason, sizeof(reason),
+				 "exec: matches binary '%s' but the sandbox can write it and its "
+				 "content is no binary the rule names at a read-only path: no identity",
+				 v.glob);
+			exec_row(e, ev, path, "deny", v.refused_rule[0] ? v.refused_rule : NULL,
+				 reason);
+		}
+		return 0;
+	}
+	if (!(v.id.path = strdup(path)))
+		goto fail;
+	r = publish(e, &v.id);
+	if (r < 0) {
+		free(v.id.path);
+		free(v.id.pols);
+		snprintf(reason, sizeof(reason), "exec: identity not added: %s", strerror(-r));
+		exec_row(e, ev, path, "deny", NULL, reason);
+		return 0;
+	}
+	e->exec_added++;
+	snprintf(reason, sizeof(reason), "exec: identity added (%s)", v.why);
+	exec_row(e, ev, path, "allow",
+		 v.id.n_pols ? e->entries[v.id.entry].rule : "inference", reason);
+	return 0;
+fail:
+	free(v.id.pols);
+	return 0;
+}

@@ -111,6 +111,7 @@ static void fs_paths(lua_State *L, const char *k, struct ward_fs_path **v, size_
 static void binary_at_top(lua_State *L, struct ward_binary *b)
 {
 	b->path = dup_field(L, "path");
+	b->sha256 = dup_field(L, "sha256");
 	b->ancestors = bool_field(L, "ancestors");
 	b->pos = pos_of(L);
 }

@@ -28,8 +28,9 @@ static void fs_paths(FILE *f, const struct ward_fs_path *v, size_t n)
 
 static void binary(FILE *f, const struct ward_binary *b)
 {
-	fputs("{\"path\":", f);
-	ward_json_str(f, b->path);
+	/* exactly one of the two; the other stays out, as in the source */
+	fputs(b->sha256 ? "{\"sha256\":" : "{\"path\":", f);
+	ward_json_str(f, b->sha256 ? b->sha256 : b->path);
 	fprintf(f, ",\"ancestors\":%s,", b->ancestors ? "true" : "false");
 	pos(f, b->pos);
 }

@@ -26,8 +26,10 @@ static void free_rules(struct ward_l7_rule *v, size_t n)
 
 static void free_binaries(struct ward_binary *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(v[i].path);
+		free(v[i].sha256);
+	}
 	free(v);
 }
 
@@ -42,6 +44,7 @@ void ward_policy_free(struct ward_policy *p)
 	free_paths(p->read_write, p->n_read_write);
 	for (size_t i = 0; i < p->n_fs_binaries; i++) {
 		free(p->fs_binaries[i].binary.path);
+		free(p->fs_binaries[i].binary.sha256);
 		free_paths(p->fs_binaries[i].read_only, p->fs_binaries[i].n_read_only);
 		free_paths(p->fs_binaries[i].read_write, p->fs_binaries[i].n_read_write);
 	}

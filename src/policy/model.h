@@ -79,7 +79,8 @@ struct ward_endpoint {
 };
 
 struct ward_binary {
-	char *path; /* absolute; globs '*' and '**' allowed */
+	char *path; /* absolute; globs '*' and '**' allowed; NULL when sha256 is set */
+	char *sha256; /* 64 lowercase hex: any file with this content, matched at exec; or NULL */
 	bool ancestors; /* also match when an ancestor process runs this binary */
 	struct ward_pos pos;
 };

@@ -448,6 +448,32 @@ static void test_errors(void **state)
 	expect_error(NET("      - { host: a.example.com, port: 443, ports: [443] }\n"),
 		     F ":6:43: 'port' and 'ports' are mutually exclusive");
 	expect_error(NET("      - { host: a.example.com }\n"), F ":6:9: endpoint needs 'port' or 'ports'");
+	/* binaries by content */
+#define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define BIN(b) "version: 1\nnetwork_policies:\n  k:\n    binaries: [" b "]\n    endpoints: [{ host: a.b.com, port: 1 }]\n"
+	expect_error(BIN("{ sha256: 12ab }"), F ":4:26: sha256 '12ab' must be 64 hexadecimal digits");
+	expect_error(BIN("{ sha256: " SHA "0 }"),
+		     F ":4:26: sha256 '" SHA "0' must be 64 hexadecimal digits");
+	expect_error(BIN("{ sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg }"),
+		     F ":4:26: sha256 '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg' "
+		       "must be 64 hexadecimal digits");
+	expect_error(BIN("{ path: /usr/bin/curl, sha256: " SHA " }"),
+		     F ":4:39: 'path' and 'sha256' are mutually exclusive (one binary each)");
+	expect_error(BIN("{ ancestors: true }"),
+		     F ":4:16: missing required key 'path' (or 'sha256') in binary");
+	{
+		struct result res;
+
+		/* upper case is accepted and stored lower case; no path */
+		compile(&res, BIN("{ sha256: 0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef }"));
+		assert_int_equal(res.r, 0);
+		assert_non_null(res.p);
+		assert_null(res.p->net[0].binaries[0].path);
+		assert_string_equal(res.p->net[0].binaries[0].sha256, SHA);
+		done(&res);
+	}
+#undef BIN
+#undef SHA
 	/* empty lists */
 	expect_error("version: 1\nnetwork_policies:\n  k:\n    binaries: []\n    endpoints: [{ host: a.b.com, port: 1 }]\n",
 		     F ":4:15: 'binaries' must not be empty");

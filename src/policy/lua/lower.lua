@@ -28,7 +28,8 @@ end
 
 local function binary(b)
 	local line, col = pos(b)
-	return { path = b.path, ancestors = b.ancestors or false, line = line, col = col }
+	return { path = b.path, sha256 = b.sha256, ancestors = b.ancestors or false, line = line,
+		col = col }
 end
 
 local function binaries(v)

@@ -4,12 +4,14 @@
 -- rule there. docs/policy.md is the prose form of this file.
 local M = {}
 
+-- path (a glob) or sha256 (the file's content, matched when executed): one of them
 local binary = {
 	type = "map",
 	what = "binary",
-	required = { "path" },
+	check = "binary",
 	fields = {
 		path = { type = "glob_path" },
+		sha256 = { type = "sha256" },
 		ancestors = { type = "bool" },
 	},
 }

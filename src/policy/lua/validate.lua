@@ -286,6 +286,15 @@ function scalar.glob_path(n, d, ctx, name)
 	return check_path(n, ctx, name, true)
 end
 
+function scalar.sha256(n, d, ctx, name)
+	local s = n.value
+	if #s ~= 64 or s:find("[^0-9a-fA-F]") then
+		ctx:error(n, "sha256 " .. q(s) .. " must be 64 hexadecimal digits")
+		return nil
+	end
+	return s:lower()
+end
+
 function scalar.url_path(n, d, ctx, name)
 	local s = n.value
 	if s:sub(1, 1) ~= "/" then
@@ -515,6 +524,19 @@ function checks.credential(v, ctx)
 	if v.scheme == "http" then
 		ctx:warn(v._at.scheme, "scheme: http sends the secret of " .. q(v.name or "?")
 			.. " in clear text to " .. q(v.host or "?") .. "; use it only for a trusted network")
+	end
+end
+
+function checks.binary(v, ctx)
+	if v._key.path and v._key.sha256 then
+		ctx:error(v._key.sha256, "'path' and 'sha256' are mutually exclusive (one binary each)")
+	elseif not v._key.path and not v._key.sha256 then
+		ctx:error(v._node, "missing required key 'path' (or 'sha256') in binary")
+	else
+		local k = v._key.path and "path" or "sha256"
+		if not v._at[k] then
+			ctx:error(v._key[k], q(k) .. " needs a value")
+		end
 	end
 end
 

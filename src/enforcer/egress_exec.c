@@ -15,7 +15,9 @@
  *     copied elsewhere);
  *   - anything else a glob names gets nothing, and a row says why: a
  *     program the sandbox wrote into a writable place the glob covers is
- *     not the program the policy named.
+ *     not the program the policy named;
+ *   - a `sha256:` binary matches any executed file with that content,
+ *     wherever it lies (agents that copy themselves to unpredictable places).
  *
  * Runs on the egress event reader thread; the proxy thread looks identities
  * up concurrently, so identities and entries are only appended (see
@@ -229,6 +231,15 @@ static bool grants(struct ward_egress *e, const struct ward_exec_event *ev, cons
 {
 	const char *same;
 
+	if (b->sha256) {
+		/* named by content: whatever the path, whoever wrote it */
+		if (!v->hashed)
+			v->hashed = hash_fd(e, fd, st, v->sha) < 0 ? -1 : 1;
+		if (v->hashed < 0 || strcmp(v->sha, b->sha256))
+			return false;
+		v->why = "sha256 named by the rule";
+		return true;
+	}
 	if (!b->path || !ward_match_binary(b->path, path))
 		return false;
 	if (ro) {

@@ -247,6 +247,8 @@ static int add_binary(struct ward_egress *e, const struct ward_binary *b, uint32
 
 	if (b->ancestors)
 		c.flags |= WARD_IDENT_ANCESTORS;
+	if (!b->path)
+		return 0; /* sha256: matched when a file with that content is executed */
 	r = egress_glob(e, b->path, add_ident, &c);
 	if (r == -E2BIG)
 		return ward_errx(err, r, "more than %d binaries in the network policies",

@@ -9,7 +9,8 @@
 #    curl made inside the sandbox into a writable path a glob names connects
 #    (same content as the read-only /usr/bin/curl); a copy to a path no glob
 #    names gets nothing; a different program written to the glob's path gets
-#    nothing, and a row says why.
+#    nothing, and a row says why; a binary named by sha256 connects from any
+#    path.
 # The upstream is a python HTTP server in a network namespace this test
 # creates; names come from --hosts. Nothing leaves the machine. Root only.
 set -u
@@ -38,7 +39,6 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-[ -n "${ID_DEBUG:-}" ] && trap - EXIT
 LOG=$T/log.db
 UID_=4246
 H=$T/home
@@ -93,6 +93,9 @@ network_policies:
     binaries: [{ path: $BASH_, ancestors: true }]
     endpoints: [{ host: up.test, port: 8080 }]
 EOF
+# a binary named by content (any copy of curl gets its policy: kept apart)
+sed 's/^network_policies:$/&\n  bycontent:\n    binaries: [{ sha256: '"$CURL_SHA"' }]\n    endpoints: [{ host: other.test, port: 8080 }]/' \
+	"$T/policy.yaml" >"$T/sha.yaml"
 # inference routes and no inference.binaries: every binary may reach the
 # proxy (for inference.local), curl is in no network policy
 cat >"$T/infer.yaml" <<EOF
@@ -180,5 +183,15 @@ check "attacker's copy: a different program written to the glob's path gets noth
 check "...a row says why" \
 	[ "$(q "select count(*) from decisions where layer='kernel' and action='deny' and binary='$EV'
 		and reason like 'exec: matches binary%sandbox can write it%'")" -gt 0 ]
+
+# named by content: a copy of curl anywhere, under any name
+SC=$H/somewhere/tool
+run "$T/sha.yaml" "$SH" -c "mkdir -p '$H/somewhere' && cp '$CURL' '$SC' &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do '$SC' -s --max-time 10 http://other.test:8080/ && exit 0;
+	sleep 0.2; done; exit 1"
+check "sha256: a copy of curl under another name and path connects" has "hello from upstream"
+check "...identity added at exec by its content, rule bycontent" \
+	[ "$(q "select count(*) from decisions where layer='kernel' and action='allow' and binary='$SC'
+		and rule='bycontent' and reason like 'exec: identity added (sha256%'")" = 1 ]
 
 finish

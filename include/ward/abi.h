@@ -261,3 +261,64 @@ struct ward_fs_bucket {
 	__u64 last_ns;
 };
 _Static_assert(sizeof(struct ward_fs_bucket) == 16, "ward_fs_bucket");
+
+/* ---- unix sockets (bpf/unix.bpf.c, src/enforcer/unix*.c; docs/sandbox.md) ---- */
+
+#define WARD_UNIX_PATH_MAX 108	 /* sizeof(sockaddr_un.sun_path) */
+#define WARD_UNIX_MAX_RULES 4096 /* (identity, named path) pairs */
+
+enum ward_unix_hook {
+	WARD_UNIX_HOOK_CONNECT = 1,
+	WARD_UNIX_HOOK_SENDMSG,
+};
+
+enum ward_unix_reason {
+	WARD_UNIX_REASON_BROKER = 1, /* ward's broker connecting on the sandbox's behalf */
+	WARD_UNIX_REASON_ABSTRACT,   /* abstract or unnamed address: Landlock scopes it */
+	WARD_UNIX_REASON_NAMED,	     /* the exact path is named for the binary */
+	WARD_UNIX_REASON_NOT_NAMED,  /* a path no unix: endpoint of the binary names */
+	WARD_UNIX_REASON_MAX,
+};
+
+/* rules map key: a `unix:` path named for an executable identity; path is
+ * NUL-terminated and zero-padded so that equal strings are equal keys */
+struct ward_unix_key {
+	__u64 dev;
+	__u64 ino;
+	char path[WARD_UNIX_PATH_MAX];
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ward_unix_key) == 128, "ward_unix_key");
+
+struct ward_unix_val {
+	__u32 pol;   /* index into policy->net */
+	__u32 flags; /* WARD_IDENT_ANCESTORS */
+};
+_Static_assert(sizeof(struct ward_unix_val) == 8, "ward_unix_val");
+
+/* event flags */
+#define WARD_UNIX_EV_RELATIVE (1u << 0) /* the path did not start with '/' */
+#define WARD_UNIX_EV_LONG (1u << 1)	/* 108 bytes, no NUL: path cut by one byte */
+
+/* ring buffer event: refusals, and allows by name (datagrams, or connects the
+ * seccomp broker did not see) */
+struct ward_unix_event {
+	__u16 version; /* WARD_ABI_VERSION */
+	__u8 verdict;  /* enum ward_verdict */
+	__u8 reason;   /* enum ward_unix_reason */
+	__u8 hook;     /* enum ward_unix_hook */
+	__u8 depth;    /* 0: own executable decided; n: n-th ancestor's */
+	__u8 flags;    /* WARD_UNIX_EV_* */
+	__u8 pad0;
+	__u32 pid;  /* thread id (initial pid namespace) */
+	__u32 tgid; /* process id */
+	__u32 pol;  /* policy->net index when allowed, ~0 otherwise */
+	__u32 pad1;
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u64 dev;   /* executable identity (the matched ancestor's when depth > 0) */
+	__u64 ino;
+	char comm[16]; /* display only */
+	char path[WARD_UNIX_PATH_MAX];
+	__u32 pad2;
+};
+_Static_assert(sizeof(struct ward_unix_event) == 176, "ward_unix_event");

@@ -313,8 +313,10 @@ static int supervise(struct ward_sandbox *sb, int sock, const char *workdir, int
 	pid_t pid;
 
 	while (!ready && (r = msg_recv(sock, &m, &pid)) > 0) {
-		if (m.kind == WARD_MSG_READY)
+		if (m.kind == WARD_MSG_READY) {
 			ready = true;
+			sb->unix_listener = m.value > 0 ? m.value : -1;
+		}
 		else
 			handle(sb, &st, &m, pid, workdir, err);
 	}
@@ -358,7 +360,7 @@ static int supervise(struct ward_sandbox *sb, int sock, const char *workdir, int
 
 int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, struct ward_error *err)
 {
-	struct ward_sandbox sb = { .opts = opts, .cgroup = { .fd = -1 } };
+	struct ward_sandbox sb = { .opts = opts, .cgroup = { .fd = -1 }, .unix_listener = -1 };
 	_cleanup_(ward_mount_plan_free) struct ward_mount_plan plan = { 0 };
 	_cleanup_(ward_seccomp_prog_free) struct ward_seccomp_prog prog = { 0 };
 	_cleanup_close_ int procs_fd = -1;

@@ -63,6 +63,9 @@ struct ward_sandbox_opts {
 	 * See struct ward_mount_file for where a target may be. */
 	const struct ward_mount_file *files;
 	size_t n_files;
+	/* init installs the connect() filter of the unix-socket broker
+	 * (unix_broker.h) before READY; sb->unix_listener names its fd */
+	bool unix_broker;
 	/* Reserved for the proxy (validated by the CLI, not used yet). */
 	const char *hosts_file;
 	const char *upstream_ca;
@@ -78,6 +81,7 @@ struct ward_sandbox {
 	gid_t gid;
 	int landlock_abi; /* 0: Landlock unavailable (best_effort) */
 	char **env;       /* "NAME=VALUE" set by hooks for the command (ward_sandbox_setenv) */
+	int unix_listener; /* the connect() listener's fd number in init, -1: none */
 	size_t n_env;
 };
 

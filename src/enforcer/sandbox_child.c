@@ -23,6 +23,7 @@
 
 #include "common/cleanup.h"
 #include "enforcer/sandbox_internal.h"
+#include "enforcer/unix_broker.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -239,6 +240,7 @@ _Noreturn void ward_sandbox_child(const struct ward_child_ctx *c)
 	struct ward_error err = { 0 };
 	char host[64];
 	struct ward_msg m;
+	int listener = -1;
 	ssize_t n;
 	pid_t cmd;
 
@@ -257,7 +259,17 @@ _Noreturn void ward_sandbox_child(const struct ward_child_ctx *c)
 	}
 	if (loopback_up(&err) < 0 || ward_mount_apply(c->plan, &err) < 0)
 		fail(c, &err);
-	ward_msg_send(c->sock, WARD_MSG_READY, 0, NULL);
+	/* Here, so the command and all it forks inherit it; ward takes the
+	 * listener (pidfd_getfd) in its unix hook, and init drops its own copy
+	 * before the command exists. */
+	if (c->sb->opts->unix_broker) {
+		listener = ward_unix_filter_install();
+		if (listener < 0) {
+			ward_err(&err, listener, "seccomp filter for connect()");
+			fail(c, &err);
+		}
+	}
+	ward_msg_send(c->sock, WARD_MSG_READY, listener, NULL);
 
 	/* ENV entries, then GO. EOF instead: ward died before PDEATHSIG was
 	 * armed, or gave up. */
@@ -274,6 +286,8 @@ _Noreturn void ward_sandbox_child(const struct ward_child_ctx *c)
 		m.text[sizeof(m.text) - 1] = '\0';
 		memcpy(env_extra[n_env_extra++], m.text, strlen(m.text) + 1);
 	}
+	if (listener >= 0)
+		close(listener);
 
 	/* A raw clone: glibc's fork() would run atfork handlers on locks this
 	 * process may have inherited held. */

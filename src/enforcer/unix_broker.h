@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The connect() broker for pathname unix sockets (docs/sandbox.md, "Unix
  * sockets"). The sandbox's init installs a seccomp filter that sends every
- * connect() whose address length is neither 16 nor 28 (IPv4/IPv6 addresses
- * stay in the kernel) to a listener; ward takes that listener and a thread
- * of its own answers each call:
+ * connect() to a listener; ward takes that listener and a thread of its own
+ * answers each call:
  *  - not AF_UNIX, or abstract: the kernel continues (the BPF backstop and
  *    Landlock decide);
  *  - a path: resolved as the process would (its root, its working directory,

@@ -20,11 +20,10 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 const volatile struct ward_unix_cfg cfg = {};
 
-extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WARD_UNIX_MAX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* usually a handful of entries */
 	__type(key, struct ward_unix_key);
 	__type(value, struct ward_unix_val);
 } rules SEC(".maps");
@@ -45,7 +44,7 @@ struct {
 /* the key is too large for the stack beside the raw address */
 struct scratch {
 	struct ward_unix_key key;
-	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX];
+	char raw[128]; /* sun_path's 110 bytes; 128 so a masked index stays inside */
 };
 
 struct {
@@ -135,25 +134,39 @@ static __always_inline void emit(__u8 hook, __u8 verdict, __u8 reason, __u8 flag
 
 static __always_inline int decide(struct bpf_sock_addr *ctx, __u8 hook)
 {
-	struct bpf_sock_addr_kern *kctx = bpf_cast_to_kern_ctx(ctx);
+	/* At run time ctx is the kernel's struct bpf_sock_addr_kern, as
+	 * bpf_cast_to_kern_ctx() would return it; read through it as a plain
+	 * kernel pointer instead: a kfunc makes libbpf parse the whole kernel
+	 * BTF at every load (a quarter of a second here). */
+	struct bpf_sock_addr_kern *kctx = (void *)ctx;
+	struct sockaddr *uaddr;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0, len;
 	struct ward_unix_val *v = NULL;
 	__u64 own_dev, own_ino;
 	__u8 flags = 0, depth = 0, reason = 0;
 	struct scratch *s;
 	int kind, verdict;
+	long copied;
 
 	if (cfg.broker_tgid && tgid == cfg.broker_tgid)
 		return 1;
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 0; /* cannot happen; fail closed */
-	len = kctx->uaddrlen;
+	len = BPF_CORE_READ(kctx, uaddrlen);
+	uaddr = BPF_CORE_READ(kctx, uaddr);
 	/* the kernel's copy of the address lives in a sockaddr_storage */
-	if (bpf_probe_read_kernel(s->raw, sizeof(s->raw), kctx->uaddr) < 0)
+	if (!uaddr || bpf_probe_read_kernel(s->raw, WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX, uaddr) < 0)
 		return 0;
-	kind = ward_unix_path_from(s->key.path, s->raw, len, &flags);
-	s->key.pad = 0;
+	len = ward_unix_path_len(len);
+	if (len < WARD_UNIX_PATH_MAX)
+		s->raw[(WARD_SUN_PATH_OFF + len) & 0x7f] = 0;
+	s->raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX] = 0;
+	__builtin_memset(&s->key, 0, sizeof(s->key));
+	copied = len ? bpf_probe_read_kernel_str(s->key.path, sizeof(s->key.path),
+						 s->raw + WARD_SUN_PATH_OFF)
+		     : 0;
+	kind = ward_unix_kind(s->raw, len, copied, &flags);
 	if (kind == WARD_UNIX_ADDR_PATH)
 		v = lookup(&s->key, &depth, &own_dev, &own_ino);
 	else

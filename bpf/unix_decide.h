@@ -31,39 +31,58 @@ struct ward_unix_cfg {
 	__u32 pad;
 };
 
-/* The sun_path of an address of addrlen bytes (raw: the 110 bytes of a
- * sockaddr_un) into dst: NUL-terminated where the kernel would terminate it
- * (at the first NUL, or at addrlen), zero-padded to WARD_UNIX_PATH_MAX.
- * Returns the kind of address. */
-static __always_inline int ward_unix_path_from(char dst[WARD_UNIX_PATH_MAX], const char *raw,
-					       __u32 addrlen, __u8 *ret_flags)
+/* Bytes of sun_path the caller gave: addrlen less the family, at most 108. */
+static __always_inline __u32 ward_unix_path_len(__u32 addrlen)
 {
 	__u32 len = addrlen > WARD_SUN_PATH_OFF ? addrlen - WARD_SUN_PATH_OFF : 0;
-	int ended = 0;
 
-	if (len > WARD_UNIX_PATH_MAX)
-		len = WARD_UNIX_PATH_MAX;
+	return len > WARD_UNIX_PATH_MAX ? WARD_UNIX_PATH_MAX : len;
+}
+
+/* The program reads the address in three steps the host tests replay
+ * (ward_unix_path_from below): raw = the 110 bytes of the kernel's copy;
+ * raw[2 + len] = 0 when len < 108 (the kernel ends the path at addrlen);
+ * path = bpf_probe_read_kernel_str(raw + 2) into a zeroed key, so equal
+ * strings are equal keys. Then this says what the address is. */
+static __always_inline int ward_unix_kind(const char *raw, __u32 len, long copied,
+					  __u8 *ret_flags)
+{
 	*ret_flags = 0;
-	for (__u32 i = 0; i < WARD_UNIX_PATH_MAX; i++) {
-		char c = i < len && !ended ? raw[WARD_SUN_PATH_OFF + i] : 0;
-
-		if (!c)
-			ended = 1;
-		dst[i] = c;
-	}
-	/* 108 bytes without a NUL: the kernel terminates it itself, one byte is
-	 * cut here, so the string must never count as a named path */
-	if (!ended)
-		*ret_flags |= WARD_UNIX_EV_LONG;
-	dst[WARD_UNIX_PATH_MAX - 1] = 0;
 	if (len == 0)
 		return WARD_UNIX_ADDR_UNNAMED;
 	if (raw[WARD_SUN_PATH_OFF] == 0)
 		return WARD_UNIX_ADDR_ABSTRACT;
-	if (dst[0] != '/')
+	if (raw[WARD_SUN_PATH_OFF] != '/')
 		*ret_flags |= WARD_UNIX_EV_RELATIVE;
+	/* 108 bytes without a NUL (the copy took 107 and its NUL, and the last
+	 * byte is not NUL either): the kernel uses all of them, the copy lost
+	 * one, so the string must never count as a named path */
+	if (len == WARD_UNIX_PATH_MAX && copied == WARD_UNIX_PATH_MAX &&
+	    raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX - 1] != 0)
+		*ret_flags |= WARD_UNIX_EV_LONG;
 	return WARD_UNIX_ADDR_PATH;
 }
+
+#ifndef __bpf__
+/* The program's three steps on the host (raw: WARD_SUN_PATH_OFF + 109
+ * bytes, modified as the program modifies its copy). */
+static inline int ward_unix_path_from(char dst[WARD_UNIX_PATH_MAX], char *raw, __u32 addrlen,
+				      __u8 *ret_flags)
+{
+	__u32 len = ward_unix_path_len(addrlen), i = 0;
+
+	if (len < WARD_UNIX_PATH_MAX)
+		raw[WARD_SUN_PATH_OFF + len] = 0;
+	for (__u32 j = 0; j < WARD_UNIX_PATH_MAX; j++)
+		dst[j] = 0;
+	/* bpf_probe_read_kernel_str(dst, 108, raw + 2): at most 107 bytes and a
+	 * NUL; returns the bytes written, NUL included */
+	if (len)
+		for (; i < WARD_UNIX_PATH_MAX - 1 && raw[WARD_SUN_PATH_OFF + i]; i++)
+			dst[i] = raw[WARD_SUN_PATH_OFF + i];
+	return ward_unix_kind(raw, len, len ? (long)i + 1 : 0, ret_flags);
+}
+#endif
 
 /* A rules-map value found for (identity at depth, path): does it decide? An
  * ancestor's identity only when its binary entry says `ancestors`. */

@@ -81,7 +81,8 @@ static void unix_prepare(struct ward_run_layers *l)
 
 	l->unix_sockets.audit = l->audit;
 	l->unix_sockets.policy = l->policy;
-	if (ward_unix_available(&e) < 0) {
+	l->unix_sockets.quiet = networked(l->policy); /* egress warns about the binaries */
+	if (ward_unix_run_prepare(&l->unix_sockets, &e) < 0) {
 		l->unix_degraded = true;
 		snprintf(l->unix_why, sizeof(l->unix_why), "%.200s", e.msg);
 		if (l->diag) {

@@ -145,6 +145,17 @@ int ward_unix_new(const struct ward_policy *p, const struct ward_unix_config *cf
 	return 0;
 }
 
+int ward_unix_set_sandbox(struct ward_unix *u, const char *sandbox)
+{
+	char *c = strdup(sandbox);
+
+	if (!c)
+		return -ENOMEM;
+	free(u->sandbox);
+	u->sandbox = c;
+	return 0;
+}
+
 int ward_unix_attach(struct ward_unix *u, int cgroup_fd, struct ward_error *err)
 {
 	struct bpf_program *progs[2] = { u->skel->progs.ward_connect_unix,

@@ -36,6 +36,8 @@ struct ward_unix;
 
 int ward_unix_new(const struct ward_policy *p, const struct ward_unix_config *cfg,
 		  struct ward_unix **ret, struct ward_error *err);
+/* The rows' sandbox column, when the handle was made before the sandbox. */
+int ward_unix_set_sandbox(struct ward_unix *u, const char *sandbox);
 int ward_unix_attach(struct ward_unix *u, int cgroup_fd, struct ward_error *err);
 void ward_unix_free(struct ward_unix *u);
 

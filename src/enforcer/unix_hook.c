@@ -13,26 +13,37 @@ static void drain(void *p)
 	ward_unix_consume(p);
 }
 
+int ward_unix_run_prepare(struct ward_unix_run *run, struct ward_error *err)
+{
+	struct ward_unix_config cfg = { .audit = run->audit, .broker_tgid = getpid() };
+	int r = ward_unix_notify_probe();
+
+	if (r < 0)
+		return ward_err(err, r, "seccomp user notification");
+	return ward_unix_new(run->policy, &cfg, &run->u, err);
+}
+
 int ward_unix_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 {
 	struct ward_unix_run *run = data;
-	struct ward_unix_config cfg;
 	struct ward_unix_broker_config bc;
 	const char *const *warn;
 	size_t n_warn;
 	int r;
 
+	if (!run->u)
+		return ward_errx(err, -EINVAL, "unix layer not prepared");
 	if (sb->unix_listener < 0)
 		return ward_errx(err, -EINVAL, "the sandbox's init has no connect() listener "
 				 "(opts.unix_broker unset)");
 	snprintf(run->sandbox, sizeof(run->sandbox), "%s", sb->id);
-	cfg = (struct ward_unix_config){ .sandbox = run->sandbox, .audit = run->audit,
-					 .broker_tgid = getpid() };
-	r = ward_unix_new(run->policy, &cfg, &run->u, err);
+	r = ward_unix_set_sandbox(run->u, run->sandbox);
 	if (r < 0)
-		return r;
+		return ward_err(err, r, "unix");
+	/* binaries that match no file: the egress layer, resolving the same
+	 * paths, already said so; said here only when it is not running */
 	warn = ward_unix_warnings(run->u, &n_warn);
-	for (size_t i = 0; i < n_warn; i++)
+	for (size_t i = 0; i < n_warn && !run->quiet; i++)
 		if (sb->opts->diag)
 			sb->opts->diag(sb->opts->diag_data, true, warn[i]);
 	/* the backstop first: no connect() of the sandbox escapes both */

@@ -16,7 +16,8 @@
 static const struct ward_unix_cfg cfg = { .broker_tgid = 4242 };
 
 /* a raw address of addrlen bytes: family, then the bytes of path */
-static void addr(char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX], const void *path, size_t len)
+static void addr(char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX + 1], const void *path,
+		 size_t len)
 {
 	memset(raw, 'Z', WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX); /* garbage past addrlen */
 	raw[0] = 1;
@@ -49,7 +50,7 @@ static const struct ward_unix_val *lookup(const struct ward_unix_key *k)
 }
 
 /* the program's whole decision for (identity, depth, raw address) */
-static int decide(uint32_t tgid, uint64_t dev, uint64_t ino, uint32_t depth, const char *raw,
+static int decide(uint32_t tgid, uint64_t dev, uint64_t ino, uint32_t depth, char *raw,
 		  uint32_t addrlen, uint8_t *reason)
 {
 	struct ward_unix_key k = { .dev = dev, .ino = ino };
@@ -71,7 +72,7 @@ static int setup(void **state)
 
 static void path_is_cut_where_the_kernel_cuts_it(void **state)
 {
-	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX], dst[WARD_UNIX_PATH_MAX];
+	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX + 1], dst[WARD_UNIX_PATH_MAX];
 	uint8_t flags;
 
 	/* no NUL: addrlen ends it (CPython without the NUL, Go with it) */
@@ -98,7 +99,7 @@ static void path_is_cut_where_the_kernel_cuts_it(void **state)
 
 static void abstract_and_unnamed(void **state)
 {
-	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX], dst[WARD_UNIX_PATH_MAX];
+	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX + 1], dst[WARD_UNIX_PATH_MAX];
 	uint8_t flags;
 
 	addr(raw, "\0/tmp/a.sock", 12);
@@ -110,7 +111,7 @@ static void abstract_and_unnamed(void **state)
 
 static void a_108_byte_path_never_matches_a_shorter_name(void **state)
 {
-	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX], dst[WARD_UNIX_PATH_MAX], p[109];
+	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX + 1], dst[WARD_UNIX_PATH_MAX], p[109];
 	uint8_t flags, reason;
 
 	/* a named path of 107 bytes, asked with one more byte and no NUL: the
@@ -136,7 +137,7 @@ static void a_108_byte_path_never_matches_a_shorter_name(void **state)
 
 static void named_path_for_the_binary_only(void **state)
 {
-	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX];
+	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX + 1];
 	const char *agent = "/run/user/1000/ssh-agent.sock";
 	uint8_t reason;
 
@@ -156,7 +157,7 @@ static void named_path_for_the_binary_only(void **state)
 
 static void strings_that_resolve_to_it_are_not_it(void **state)
 {
-	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX];
+	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX + 1];
 	const char *const asked[] = { "ssh-agent.sock", "/run/user/1000/./ssh-agent.sock",
 				      "/run/user//1000/ssh-agent.sock",
 				      "/tmp/../run/user/1000/ssh-agent.sock" };
@@ -172,7 +173,7 @@ static void strings_that_resolve_to_it_are_not_it(void **state)
 
 static void ancestors_only_when_the_entry_says_so(void **state)
 {
-	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX];
+	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX + 1];
 	const char *agent = "/run/user/1000/ssh-agent.sock", *tools = "/tmp/tools.sock";
 	uint8_t reason;
 
@@ -185,7 +186,7 @@ static void ancestors_only_when_the_entry_says_so(void **state)
 
 static void broker_and_abstract_pass_without_a_row(void **state)
 {
-	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX];
+	char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX + 1];
 	uint8_t reason;
 
 	addr(raw, "/var/run/docker.sock", 20);

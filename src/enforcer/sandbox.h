@@ -66,6 +66,9 @@ struct ward_sandbox_opts {
 	/* init installs the connect() filter of the unix-socket broker
 	 * (unix_broker.h) before READY; sb->unix_listener names its fd */
 	bool unix_broker;
+	/* When set: receives the sandbox's id (WARD_SANDBOX_ID_LEN + 1 bytes) as
+	 * soon as it is chosen, so the caller can find the run's rows. */
+	char *id_out;
 	/* Reserved for the proxy (validated by the CLI, not used yet). */
 	const char *hosts_file;
 	const char *upstream_ca;

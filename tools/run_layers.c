@@ -88,8 +88,8 @@ static void unix_prepare(struct ward_run_layers *l)
 		if (l->diag) {
 			char msg[512];
 
-			snprintf(msg, sizeof(msg), "unix sockets: %s: host sockets under mapped "
-				 "directories are not guarded", l->unix_why);
+			snprintf(msg, sizeof(msg), "unix sockets: %s: /tmp, /run, /var/tmp and "
+				 "/dev/shm are private in this run", l->unix_why);
 			l->diag(NULL, true, msg);
 		}
 		return;
@@ -186,6 +186,7 @@ void ward_run_layers_apply(const struct ward_run_layers *l, struct ward_sandbox_
 	opts->files = l->files;
 	opts->n_files = l->n_files;
 	opts->unix_broker = l->unix_on;
+	opts->private_sockdirs = l->unix_degraded;
 	/* Landlock TCP only when the policy asks (landlock.restrict_tcp): it cannot
 	 * tell loopback, which stays usable, from the outside. */
 	static const uint16_t no_ports[1];

@@ -118,6 +118,20 @@ static int add_policy_path(struct ward_mount_plan *plan, const struct ward_polic
 	}
 	if (r < 0)
 		return ward_err(err, r, "%s:%u:%u: %s", file, fp->pos.line, fp->pos.col, fp->path);
+	if (plan->private_sockdirs) {
+		static const char *const sockdirs[] = WARD_MOUNT_SOCKDIRS;
+
+		for (size_t i = 0; i < ARRAY_SIZE(sockdirs); i++) {
+			if (!under(path, sockdirs[i]))
+				continue;
+			snprintf(msg, sizeof(msg), "%s:%u:%u: %s not mapped: without the unix-socket "
+				 "layer %s is private", file, fp->pos.line, fp->pos.col, fp->path,
+				 sockdirs[i]);
+			if (diag)
+				diag(diag_data, true, msg);
+			return 0;
+		}
+	}
 
 	if (S_ISLNK(st.st_mode)) {
 		n = readlink(path, target, sizeof(target) - 1);
@@ -304,10 +318,11 @@ static int place_file(struct ward_mount_plan *plan, size_t i, struct ward_error 
 }
 
 int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
-			  const struct ward_mount_file *files, size_t n_files, ward_diag_fn diag,
+			  const struct ward_mount_file *files, size_t n_files,
+			  bool private_sockdirs, ward_diag_fn diag,
 			  void *diag_data, struct ward_mount_plan *ret, struct ward_error *err)
 {
-	struct ward_mount_plan plan = { 0 };
+	struct ward_mount_plan plan = { .private_sockdirs = private_sockdirs };
 	struct ward_mount *m;
 	bool has_tmp = false;
 	size_t w = 0;
@@ -363,6 +378,13 @@ int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
 	if (!plan_add(&plan, "/proc", WARD_MNT_PROC, err) ||
 	    !plan_add(&plan, "/dev", WARD_MNT_DEV, err) ||
 	    (!has_tmp && !plan_add(&plan, "/tmp", WARD_MNT_TMPFS, err))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* /tmp is private already (its mappings were skipped), /dev/shm is the
+	 * minimal /dev's; /run and /var/tmp may show through a mapped parent */
+	if (private_sockdirs && (!plan_add(&plan, "/run", WARD_MNT_TMPFS, err) ||
+				 !plan_add(&plan, "/var/tmp", WARD_MNT_TMPFS, err))) {
 		r = -ENOMEM;
 		goto fail;
 	}

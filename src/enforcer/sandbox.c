@@ -155,7 +155,9 @@ static void layers(const struct ward_sandbox *sb, char *buf, size_t len)
 	size_t n;
 
 	ward_landlock_describe(sb->landlock_abi, ll, sizeof(ll));
-	n = snprintf(buf, len, "layers=namespaces,cgroup,%s,seccomp", ll);
+	n = snprintf(buf, len, "layers=namespaces,cgroup,%s,seccomp%s", ll,
+		     sb->opts->private_sockdirs ? ",unix(unavailable:private /tmp,/run,/var/tmp,/dev/shm)"
+						: "");
 	for (size_t i = 0; i < sb->opts->n_hooks && n < len; i++)
 		n += snprintf(buf + n, len - n, ",%s", sb->opts->hooks[i].name);
 }
@@ -394,8 +396,8 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	if (!opts->tcp_connect_ports)
 		ll.handled_net = 0;
 	sb.landlock_abi = ll.abi;
-	r = ward_mount_plan_build(opts->policy, ctx.workdir, opts->files, opts->n_files, opts->diag,
-				  opts->diag_data, &plan, err);
+	r = ward_mount_plan_build(opts->policy, ctx.workdir, opts->files, opts->n_files,
+				  opts->private_sockdirs, opts->diag, opts->diag_data, &plan, err);
 	if (r < 0)
 		return r;
 	r = ward_seccomp_build(&prog, err);

@@ -66,6 +66,9 @@ struct ward_sandbox_opts {
 	/* init installs the connect() filter of the unix-socket broker
 	 * (unix_broker.h) before READY; sb->unix_listener names its fd */
 	bool unix_broker;
+	/* the unix-socket layer is unavailable: /tmp, /run, /var/tmp and
+	 * /dev/shm are private even when the policy maps them (mounts.h) */
+	bool private_sockdirs;
 	/* When set: receives the sandbox's id (WARD_SANDBOX_ID_LEN + 1 bytes) as
 	 * soon as it is chosen, so the caller can find the run's rows. */
 	char *id_out;

@@ -51,6 +51,7 @@ struct ward_unix {
 	pthread_mutex_t lock; /* the sha cache: the broker and the event reader */
 	struct sha_entry sha[SHA_CACHE];
 	size_t n_sha;
+	uint64_t reported_drops, last_report_ns;
 };
 
 static int fill_rules(struct ward_unix *u, const struct ward_policy *p, struct ward_error *err)
@@ -221,6 +222,34 @@ uint64_t ward_unix_dropped(const struct ward_unix *u)
 	for (int i = 0; i < n; i++)
 		sum += v[i];
 	return sum;
+}
+
+void ward_unix_report_drops(struct ward_unix *u, bool force)
+{
+	uint64_t now = ward_mono_ns(), dropped;
+	char reason[128];
+	struct ward_decision d;
+
+	if (!force && now - u->last_report_ns < 1000000000ull)
+		return;
+	u->last_report_ns = now;
+	dropped = ward_unix_dropped(u);
+	if (dropped <= u->reported_drops)
+		return;
+	/* refusals nobody saw: the log says they existed */
+	snprintf(reason, sizeof(reason), "%llu events dropped (ring buffer full)",
+		 (unsigned long long)(dropped - u->reported_drops));
+	u->reported_drops = dropped;
+	d = (struct ward_decision){
+		.sandbox = u->sandbox,
+		.layer = "unix",
+		.action = "deny",
+		.rule = "events_dropped",
+		.reason = reason,
+		.policy_rev = u->rev[0] ? u->rev : NULL,
+	};
+	if (u->audit)
+		(void)ward_audit_submit(u->audit, &d);
 }
 
 static int proc_exe(pid_t pid, uint64_t *dev, uint64_t *ino)

@@ -51,6 +51,9 @@ int ward_unix_events_fd(const struct ward_unix *u);
 int ward_unix_consume(struct ward_unix *u);
 /* Events the kernel could not queue. */
 uint64_t ward_unix_dropped(const struct ward_unix *u);
+/* A row (rule "events_dropped") for events lost since the last one; at most
+ * one a second unless force. */
+void ward_unix_report_drops(struct ward_unix *u, bool force);
 
 /* The broker's question for a host socket: may the process pid (host pid
  * namespace), whose executable or a bounded chain of ancestors' is known to

@@ -11,6 +11,7 @@
 static void drain(void *p)
 {
 	ward_unix_consume(p);
+	ward_unix_report_drops(p, false);
 }
 
 int ward_unix_run_prepare(struct ward_unix_run *run, struct ward_error *err)
@@ -72,6 +73,8 @@ void ward_unix_run_finish(struct ward_unix_run *run)
 	ward_unix_broker_stop(run->broker);
 	run->broker = NULL;
 	ward_worker_stop(&run->reader);
+	if (run->u)
+		ward_unix_report_drops(run->u, true);
 	ward_unix_free(run->u);
 	run->u = NULL;
 }

@@ -286,13 +286,16 @@ static bool id_valid(struct ward_unix_broker *b, uint64_t id)
 }
 
 /* connect the caller's socket to what fd names, as the sandbox user */
-static int connect_for(struct ward_unix_broker *b, pid_t tid, int sockfd, int fd)
+static int connect_for(struct ward_unix_broker *b, pid_t tid, pid_t tgid, int sockfd, int fd)
 {
 	_cleanup_close_ int pidfd = -1, s = -1;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int r, e;
 
+	/* the thread that called (Linux >= 6.9), else its process: one fd table */
 	pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	if (pidfd < 0 && errno == EINVAL)
+		pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
 	if (pidfd < 0)
 		return -ESRCH;
 	s = (int)syscall(SYS_pidfd_getfd, pidfd, sockfd, 0);
@@ -401,7 +404,7 @@ static void handle(struct ward_unix_broker *b, const struct seccomp_notif *req,
 		r = -EACCES;
 		goto answer;
 	}
-	r = connect_for(b, req->pid, (int)req->data.args[0], fd);
+	r = connect_for(b, req->pid, tgid, (int)req->data.args[0], fd);
 	b->brokered++;
 	if (rule) {
 		snprintf(reason, sizeof(reason), "%s%s%s", "host unix socket named by the policy",

@@ -6,8 +6,9 @@
 #include "enforcer/sandbox.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -27,6 +28,8 @@ const int ward_forwarded_signals[7] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT,
 					SIGUSR1, SIGUSR2, SIGWINCH };
 
 #define NS_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET)
+
+extern char **environ;
 
 static volatile pid_t forward_to;
 
@@ -141,6 +144,7 @@ static pid_t clone_init(struct ward_sandbox *sb, int *ret_procs_fd)
 }
 
 struct run_state {
+	const struct ward_sandbox_env *env;
 	bool failed;
 	bool exited;
 	int exec_fail; /* 126/127, 0 when none */
@@ -149,22 +153,34 @@ struct run_state {
 	pid_t pid;
 };
 
-static void layers(const struct ward_sandbox *sb, char *buf, size_t len)
+/* The start row's reason: the layers, then the names (never the values) of
+ * the command's environment, as init builds it. */
+static void start_reason(const struct ward_sandbox *sb, const struct ward_sandbox_env *env,
+			 char *buf, size_t len)
 {
-	char ll[64];
+	_cleanup_free_ char **all = NULL;
+	size_t max = env->n_pass + sb->n_env + env->n_set + 1;
+	char ll[64], names[1024] = "";
 	size_t n;
 
+	all = calloc(max, sizeof(*all));
+	if (all) {
+		ward_sandbox_env_build(env, sb->env, sb->n_env, all, max);
+		ward_sandbox_env_names(all, names, sizeof(names));
+	}
 	ward_landlock_describe(sb->landlock_abi, ll, sizeof(ll));
 	n = snprintf(buf, len, "layers=namespaces,cgroup,%s,seccomp", ll);
 	for (size_t i = 0; i < sb->opts->n_hooks && n < len; i++)
 		n += snprintf(buf + n, len - n, ",%s", sb->opts->hooks[i].name);
+	if (n < len)
+		snprintf(buf + n, len - n, " env=%s", all ? names : "?");
 }
 
 static void handle(struct ward_sandbox *sb, struct run_state *st, const struct ward_msg *m, pid_t pid,
 		   const char *workdir, struct ward_error *err)
 {
 	const struct ward_sandbox_opts *o = sb->opts;
-	char reason[256];
+	char reason[1536];
 
 	switch ((enum ward_msg_kind)m->kind) {
 	case WARD_MSG_FAIL:
@@ -180,7 +196,7 @@ static void handle(struct ward_sandbox *sb, struct run_state *st, const struct w
 		    (int)sizeof(st->binary))
 			st->binary[0] = '\0';
 		st->pid = pid;
-		layers(sb, reason, sizeof(reason));
+		start_reason(sb, st->env, reason, sizeof(reason));
 		lifecycle(sb, "allow", "start", st->binary, pid, reason);
 		break;
 	case WARD_MSG_EXEC_FAIL:
@@ -302,10 +318,11 @@ static int final_status(const struct run_state *st, int init_status)
 }
 
 /* Everything after clone: READY, hooks, GO, messages until EOF, reap. */
-static int supervise(struct ward_sandbox *sb, int sock, const char *workdir, int *ret_status,
-		     struct ward_error *err)
+static int supervise(struct ward_sandbox *sb, const struct ward_child_ctx *ctx, int sock,
+		     int *ret_status, struct ward_error *err)
 {
-	struct run_state st = { 0 };
+	struct run_state st = { .env = ctx->env };
+	const char *workdir = ctx->workdir;
 	struct ward_msg m;
 	char reason[128];
 	bool ready = false;
@@ -361,11 +378,13 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	struct ward_sandbox sb = { .opts = opts, .cgroup = { .fd = -1 } };
 	_cleanup_(ward_mount_plan_free) struct ward_mount_plan plan = { 0 };
 	_cleanup_(ward_seccomp_prog_free) struct ward_seccomp_prog prog = { 0 };
+	_cleanup_(ward_sandbox_env_free) struct ward_sandbox_env env = { 0 };
 	_cleanup_close_ int procs_fd = -1;
 	struct ward_landlock_plan ll;
 	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
 	struct sigaction old_sa[ARRAY_SIZE(ward_forwarded_signals)];
-	struct ward_child_ctx ctx = { .sb = &sb, .plan = &plan, .ll = &ll, .seccomp = &prog };
+	struct ward_child_ctx ctx = { .sb = &sb, .plan = &plan, .ll = &ll, .seccomp = &prog,
+				      .env = &env };
 	char cwd[PATH_MAX];
 	int sv[2] = { -1, -1 }, one = 1, r;
 	pid_t pid;
@@ -395,6 +414,9 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	if (r < 0)
 		return r;
 	r = ward_seccomp_build(&prog, err);
+	if (r < 0)
+		return r;
+	r = ward_sandbox_env_prepare(opts->policy, environ, &env, err);
 	if (r < 0)
 		return r;
 
@@ -435,7 +457,7 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 		sigaction(ward_forwarded_signals[i], &sa, &old_sa[i]);
 	sigprocmask(SIG_SETMASK, &ctx.saved_mask, NULL);
 
-	r = supervise(&sb, sv[0], ctx.workdir, ret_status, err);
+	r = supervise(&sb, &ctx, sv[0], ret_status, err);
 
 	forward_to = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(ward_forwarded_signals); i++)

@@ -28,36 +28,30 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-extern char **environ;
-
-/* The command's environment: ward's own, with what hooks set (WARD_MSG_ENV)
- * replacing or adding entries. Static: init must not allocate. */
+/* The command's environment (sandbox_env.h): what hooks set (WARD_MSG_ENV)
+ * over what passes from ward's, under the policy's environment.set. Static:
+ * init must not allocate. */
 static char env_extra[WARD_ENV_EXTRA_MAX][WARD_ENV_ENTRY_MAX];
+static char *env_extra_ptr[WARD_ENV_EXTRA_MAX];
 static size_t n_env_extra;
-static char *command_env[4096 + WARD_ENV_EXTRA_MAX + 1];
+static char *command_env[2 * WARD_ENV_MAX + WARD_ENV_EXTRA_MAX + 1];
 
-static bool env_overridden(const char *entry)
+static char **build_env(const struct ward_child_ctx *c)
 {
-	const char *eq = strchr(entry, '=');
-	size_t len = eq ? (size_t)(eq - entry) + 1 : strlen(entry);
-
 	for (size_t i = 0; i < n_env_extra; i++)
-		if (!strncmp(env_extra[i], entry, len))
-			return true;
-	return false;
+		env_extra_ptr[i] = env_extra[i];
+	ward_sandbox_env_build(c->env, env_extra_ptr, n_env_extra, command_env,
+			       ARRAY_SIZE(command_env));
+	return command_env;
 }
 
-static char **build_env(void)
+/* The command's PATH, for resolve(): not ward's own. */
+static const char *command_path(void)
 {
-	size_t n = 0;
-
-	for (char **e = environ; e && *e && n < ARRAY_SIZE(command_env) - 1 - n_env_extra; e++)
-		if (!env_overridden(*e))
-			command_env[n++] = *e;
-	for (size_t i = 0; i < n_env_extra; i++)
-		command_env[n++] = env_extra[i];
-	command_env[n] = NULL;
-	return command_env;
+	for (char **e = command_env; *e; e++)
+		if (!strncmp(*e, "PATH=", 5))
+			return *e + 5;
+	return NULL;
 }
 
 _Noreturn static void fail(const struct ward_child_ctx *c, const struct ward_error *err)
@@ -117,7 +111,7 @@ static int drop_privileges(const struct ward_child_ctx *c, struct ward_error *er
  * path, or 127 when nothing matches. */
 static int resolve(const char *name, char *out, size_t len)
 {
-	const char *path = getenv("PATH");
+	const char *path = command_path();
 	const char *p, *end;
 	bool found = false;
 	struct stat st;
@@ -179,6 +173,7 @@ _Noreturn static void run_command(const struct ward_child_ctx *c)
 	if (llfd >= 0)
 		close(llfd);
 
+	build_env(c);
 	r = resolve(o->argv[0], path, sizeof(path));
 	if (r) {
 		snprintf(msg, sizeof(msg), "%s: command not found", o->argv[0]);
@@ -191,7 +186,7 @@ _Noreturn static void run_command(const struct ward_child_ctx *c)
 	ward_msg_send(c->sock, WARD_MSG_RESOLVED, c->ll->abi, path);
 	/* Nothing of ward's but stdin, stdout and stderr reaches the command. */
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-	execve(path, o->argv, build_env());
+	execve(path, o->argv, command_env);
 	r = errno == ENOENT ? WARD_EXIT_NOTFOUND : WARD_EXIT_NOEXEC;
 	snprintf(msg, sizeof(msg), "%s: %s", path, strerror(errno));
 	ward_msg_send(c->sock, WARD_MSG_EXEC_FAIL, r, msg);

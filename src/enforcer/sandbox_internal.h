@@ -11,6 +11,7 @@
 #include "enforcer/landlock.h"
 #include "enforcer/mounts.h"
 #include "enforcer/sandbox.h"
+#include "enforcer/sandbox_env.h"
 #include "enforcer/seccomp.h"
 
 enum ward_msg_kind {
@@ -39,6 +40,7 @@ struct ward_child_ctx {
 	const struct ward_mount_plan *plan;
 	const struct ward_landlock_plan *ll;
 	const struct ward_seccomp_prog *seccomp;
+	const struct ward_sandbox_env *env; /* what passes from ward's, environment.set */
 	const char *workdir;
 	int sock;            /* the child's end of the pair */
 	int cgroup_procs_fd; /* only when CLONE_INTO_CGROUP was unavailable, else -1 */

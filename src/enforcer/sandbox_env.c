@@ -66,6 +66,9 @@ int ward_sandbox_env_prepare(const struct ward_policy *p, char *const *envp,
 			continue;
 		memcpy(name, *v, n);
 		name[n] = '\0';
+		/* where the decision log is: ward's configuration, not the command's */
+		if (!strcmp(name, "WARD_LOG"))
+			continue;
 		if (ward_env_passes(p, name))
 			r = append(&e.pass, &e.n_pass, strdup(*v), err);
 	}

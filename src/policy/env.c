@@ -4,85 +4,89 @@
 #include <string.h>
 #include <strings.h>
 
-/* Exact names, then prefixes ('*' last): what every shell and locale needs. */
-static const char *const core[] = { "PATH", "HOME",     "USER", "LOGNAME", "SHELL",
-				    "TERM", "COLORTERM", "LANG", "LANGUAGE", "TZ",
-				    "LC_*", "WARD_*" };
+/* Substrings: a name containing one of them looks like a secret. */
+static const char *const secret_words[] = {
+	"KEY",	  "TOKEN",   "SECRET",	  "PASSWORD", "PASSWD", "PASSPHRASE",
+	"CREDENTIAL", "AUTH", "COOKIE",	  "SESSION",  "PRIVATE", "BEARER",
+};
 
-static const char *const secret_words[] = { "KEY",	  "TOKEN",	"SECRET",
-					    "PASSWORD",	  "PASSWD",	"PASSPHRASE",
-					    "CREDENTIAL", "AUTH",	"COOKIE",
-					    "SESSION",	  "PRIVATE" };
-static const char *const secret_prefixes[] = { "AWS_",	  "AZURE_",  "GH_",
-					       "GITHUB_", "GITLAB_", "VAULT_" };
-static const char *const secret_names[] = { "GOOGLE_APPLICATION_CREDENTIALS", "DATABASE_URL" };
+/* Prefixes of whole families of credentials. */
+static const char *const secret_prefixes[] = {
+	"AWS_",	 "AZURE_", "GOOGLE_APPLICATION_CREDENTIALS", "GCP_", "GH_",
+	"GITHUB_", "GITLAB_", "DOCKER_", "NPM_", "PYPI_", "VAULT_",
+	"ANTHROPIC_", "OPENAI_", "DATABASE_URL", "PGPASS", "MYSQL_PWD",
+};
 
-bool ward_env_secret_like(const char *name)
+static const char *const core[] = { "PATH",  "HOME",	  "USER", "LOGNAME", "SHELL",
+				    "TERM",  "COLORTERM", "LANG", "LANGUAGE", "TZ" };
+
+static bool contains_ci(const char *s, const char *word)
 {
-	for (size_t i = 0; i < sizeof(secret_words) / sizeof(*secret_words); i++)
-		if (strcasestr(name, secret_words[i]))
-			return true;
-	for (size_t i = 0; i < sizeof(secret_prefixes) / sizeof(*secret_prefixes); i++)
-		if (!strncasecmp(name, secret_prefixes[i], strlen(secret_prefixes[i])))
-			return true;
-	for (size_t i = 0; i < sizeof(secret_names) / sizeof(*secret_names); i++)
-		if (!strcasecmp(name, secret_names[i]))
+	size_t n = strlen(word);
+
+	for (; *s; s++)
+		if (!strncasecmp(s, word, n))
 			return true;
 	return false;
 }
 
-/* Iterative, with one backtrack point (the last '*'): O(glob * name). */
-bool ward_env_glob_match(const char *glob, const char *name)
+bool ward_env_secret_like(const char *name)
+{
+	for (size_t i = 0; i < sizeof(secret_words) / sizeof(*secret_words); i++)
+		if (contains_ci(name, secret_words[i]))
+			return true;
+	for (size_t i = 0; i < sizeof(secret_prefixes) / sizeof(*secret_prefixes); i++)
+		if (!strncasecmp(name, secret_prefixes[i], strlen(secret_prefixes[i])))
+			return true;
+	return false;
+}
+
+bool ward_env_core(const char *name)
+{
+	if (!strncmp(name, "LC_", 3) || !strncmp(name, "WARD_", 5))
+		return true;
+	for (size_t i = 0; i < sizeof(core) / sizeof(*core); i++)
+		if (!strcmp(name, core[i]))
+			return true;
+	return false;
+}
+
+bool ward_env_glob_match(const char *pattern, const char *name)
 {
 	const char *star = NULL, *resume = NULL;
 
+	/* Iterative: no recursion on attacker-sized input. */
 	while (*name) {
-		if (*glob == '*') {
-			star = glob++;
+		if (*pattern == '*') {
+			star = pattern++;
 			resume = name;
-		} else if (*glob == *name) {
-			glob++;
+		} else if (*pattern == *name) {
+			pattern++;
 			name++;
 		} else if (star) {
-			glob = star + 1;
+			pattern = star + 1;
 			name = ++resume;
 		} else {
 			return false;
 		}
 	}
-	while (*glob == '*')
-		glob++;
-	return !*glob;
-}
-
-static bool is_glob(const char *pattern)
-{
-	return strchr(pattern, '*') != NULL;
+	while (*pattern == '*')
+		pattern++;
+	return !*pattern;
 }
 
 bool ward_env_passes(const struct ward_policy *p, const char *name)
 {
 	bool secret = ward_env_secret_like(name);
 
-	/* where ward's own decision log is: configuration, not for the command */
-	if (!strcmp(name, "WARD_LOG"))
-		return false;
-
-	for (size_t i = 0; i < sizeof(core) / sizeof(*core); i++) {
-		if (!is_glob(core[i]) ? !strcmp(core[i], name)
-				      : !secret && ward_env_glob_match(core[i], name))
-			return true;
-	}
-	for (size_t i = 0; p && i < p->n_env_pass; i++) {
+	if (ward_env_core(name))
+		return true;
+	for (size_t i = 0; i < p->n_env_pass; i++) {
 		const struct ward_env_pass *e = &p->env_pass[i];
 
-		/* .glob is the compiler's word; a '*' in the text is a glob either way */
-		if (e->glob || is_glob(e->pattern)) {
-			if (!secret && ward_env_glob_match(e->pattern, name))
-				return true;
-		} else if (!strcmp(e->pattern, name)) {
+		if (!e->glob ? !strcmp(e->pattern, name)
+			     : !secret && ward_env_glob_match(e->pattern, name))
 			return true;
-		}
 	}
 	return false;
 }

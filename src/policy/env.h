@@ -1,27 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* The command's environment is deny-by-default: which of ward's variables
- * pass into the sandbox (the core set and the policy's environment.pass),
- * and which names look like secrets. Pure functions, no allocation: the
- * enforcer decides at run time and the compiler warns through the same code. */
+/* Which environment variables reach the sandbox (DESIGN.md layer 8): a core
+ * set, ward's own, and what the policy's `environment.pass` names. Names that
+ * look like secrets pass only by exact name, never through a glob. One place
+ * for the rule: the compiler warns with it, the sandbox enforces it. */
 #pragma once
 
 #include <stdbool.h>
 
 #include "policy/model.h"
 
-/* True when NAME looks like it holds a secret: it contains KEY, TOKEN,
- * SECRET, PASSWORD, PASSWD, PASSPHRASE, CREDENTIAL, AUTH, COOKIE, SESSION or
- * PRIVATE (any case), or starts with AWS_, AZURE_, GH_, GITHUB_, GITLAB_,
- * VAULT_ (tokens of those tools), or is GOOGLE_APPLICATION_CREDENTIALS,
- * DATABASE_URL. Such a name passes only when listed by exact name. */
+/* Does NAME look like it holds a secret (KEY, TOKEN, SECRET, PASSWORD, AUTH,
+ * COOKIE, SESSION, CREDENTIAL..., AWS_*, ...)? Case-insensitive. */
 bool ward_env_secret_like(const char *name);
 
-/* '*' matches any run of characters (possibly empty); everything else is
- * literal and case-sensitive; the whole name must match. */
-bool ward_env_glob_match(const char *glob, const char *name);
+/* Is NAME in the core set every sandbox gets (PATH, HOME, TERM, LANG, LC_*, ...)? */
+bool ward_env_core(const char *name);
 
-/* True when ward's variable NAME passes to the command: a core name (PATH,
- * HOME, USER, LOGNAME, SHELL, TERM, COLORTERM, LANG, LANGUAGE, LC_*, TZ,
- * WARD_* but WARD_LOG), or one the policy's environment.pass lists. A secret-like name
- * passes only through an exact (non-glob) entry, never through a glob. */
+/* Does NAME match pattern ('*' matches any run of characters)? */
+bool ward_env_glob_match(const char *pattern, const char *name);
+
+/* Does the policy let ward's variable NAME through: core set, exact
+ * `environment.pass` entry, or a glob entry unless NAME looks like a secret? */
 bool ward_env_passes(const struct ward_policy *p, const char *name);

@@ -181,7 +181,9 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 				fputc(',', f);
 			endpoint(f, &n->endpoints[e]);
 		}
-		fputs("]}", f);
+		fputs("],\"unix\":", f);
+		fs_paths(f, n->unix_sockets, n->n_unix_sockets);
+		fputc('}', f);
 	}
 	fputs("],\"credentials\":[", f);
 	for (size_t i = 0; i < p->n_credentials; i++) {
@@ -198,7 +200,7 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 		ward_json_str(f, c->header);
 		fputs(",\"format\":", f);
 		ward_json_str(f, c->format);
-		fputc(',', f);
+		fprintf(f, ",\"scheme\":\"%s\",", c->allow_http ? "http" : "https");
 		pos(f, c->pos);
 		fputc('}', f);
 	}
@@ -230,5 +232,26 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 		binaries(f, p->inference_binaries, p->n_inference_binaries);
 	else
 		fputs("null", f);
-	fprintf(f, ",\"max_tokens\":%" PRIu64 "}}\n", p->inference_max_tokens);
+	fprintf(f, ",\"max_tokens\":%" PRIu64 "},\"environment\":{\"pass\":[", p->inference_max_tokens);
+	for (size_t i = 0; i < p->n_env_pass; i++) {
+		fputs(i ? ",{\"pattern\":" : "{\"pattern\":", f);
+		ward_json_str(f, p->env_pass[i].pattern);
+		fprintf(f, ",\"glob\":%s,", p->env_pass[i].glob ? "true" : "false");
+		pos(f, p->env_pass[i].pos);
+		fputc('}', f);
+	}
+	fputs("],\"set\":[", f);
+	for (size_t i = 0; i < p->n_env_set; i++) {
+		fputs(i ? ",{\"name\":" : "{\"name\":", f);
+		ward_json_str(f, p->env_set[i].name);
+		fputs(",\"value\":", f);
+		ward_json_str(f, p->env_set[i].value);
+		fputc(',', f);
+		pos(f, p->env_set[i].pos);
+		fputc('}', f);
+	}
+	fprintf(f,
+		"]},\"resources\":{\"memory\":%" PRIu64 ",\"pids\":%" PRIu64
+		",\"cpu_milli\":%" PRIu32 ",\"tmp_size\":%" PRIu64 "}}\n",
+		p->resources.memory, p->resources.pids, p->resources.cpu_milli, p->resources.tmp_size);
 }

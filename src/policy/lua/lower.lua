@@ -118,6 +118,7 @@ function M.lower(acc)
 				path = c.path or "/**",
 				header = c.header or "Authorization",
 				format = c.format or "Bearer {}",
+				allow_http = c.scheme == "http",
 				line = line,
 				col = col,
 			}
@@ -140,9 +141,30 @@ function M.lower(acc)
 			}
 		end),
 		inference_binaries = binaries(acc.inference_binaries),
+		env_pass = list(acc.env_pass, function(e)
+			return { pattern = e.pattern, glob = e.glob, line = e.line, col = e.col }
+		end),
+		resources = {
+			memory = acc.resources.memory or 0,
+			pids = acc.resources.pids or 0,
+			cpu_milli = acc.resources.cpu or 0,
+			tmp_size = acc.resources.tmp_size or 0,
+			line = acc.resources_node and acc.resources_node.line or 0,
+			col = acc.resources_node and acc.resources_node.col or 0,
+		},
 		max_tokens = acc.max_tokens or 0,
 		extends = acc.extends,
 	}
+	local names = {}
+	for _, k in ipairs(acc.env_set.order) do
+		names[#names + 1] = k
+	end
+	table.sort(names)
+	out.env_set = {}
+	for _, k in ipairs(names) do
+		local e = acc.env_set.by[k]
+		out.env_set[#out.env_set + 1] = { name = k, value = e.value, line = e.key_node.line, col = e.key_node.col }
+	end
 	local keys = {}
 	for _, k in ipairs(acc.net.order) do
 		keys[#keys + 1] = k
@@ -152,9 +174,13 @@ function M.lower(acc)
 	for _, k in ipairs(keys) do
 		local e = acc.net.by[k]
 		local v = e.value
-		local eps = {}
+		local eps, socks = {}, {}
 		for _, ep in ipairs(v.endpoints or {}) do
-			eps[#eps + 1] = endpoint(ep)
+			if ep.unix then
+				socks[#socks + 1] = { path = ep.unix.path, line = ep.unix.line, col = ep.unix.col }
+			elseif ep.host then
+				eps[#eps + 1] = endpoint(ep)
+			end
 		end
 		out.net[#out.net + 1] = {
 			key = k,
@@ -163,6 +189,7 @@ function M.lower(acc)
 			col = e.key_node.col,
 			binaries = binaries(v.binaries) or {},
 			endpoints = eps,
+			unix_sockets = socks,
 		}
 	end
 	return out

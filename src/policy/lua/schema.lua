@@ -25,13 +25,15 @@ local l7_rule = {
 	},
 }
 
+-- Either a host endpoint (host + port/ports + ...) or `unix: /abs/path.sock`,
+-- a host unix socket; checks.endpoint says which keys go with which.
 local endpoint = {
 	type = "map",
 	what = "endpoint",
-	required = { "host" },
 	check = "endpoint",
 	fields = {
 		host = { type = "host" },
+		unix = { type = "unix_path" },
 		port = { type = "port" },
 		ports = { type = "list", nonempty = true, item = { type = "port" } },
 		protocol = {
@@ -89,7 +91,9 @@ local credential = {
 		path = { type = "url_path" },
 		header = { type = "header" },
 		format = { type = "string", check = "format" },
+		scheme = { type = "enum", values = { "https", "http" } },
 	},
+	check = "credential",
 }
 
 local route = {
@@ -154,6 +158,24 @@ M.policy = {
 					what = "budget",
 					fields = { max_tokens = { type = "int", min = 1, max = 1 << 53 } },
 				},
+			},
+		},
+		environment = {
+			type = "map",
+			what = "environment",
+			fields = {
+				pass = { type = "list", item = { type = "env_pattern" } },
+				set = { type = "dict", key = { type = "env_name" }, value = { type = "string" } },
+			},
+		},
+		resources = {
+			type = "map",
+			what = "resources",
+			fields = {
+				memory = { type = "size", min = 4 << 20 },
+				pids = { type = "int", min = 1, max = 4194304 },
+				cpu = { type = "cores" },
+				tmp_size = { type = "size", min = 1 << 20 },
 			},
 		},
 		network_middlewares = { unsupported_key = "'network_middlewares' is not supported" },

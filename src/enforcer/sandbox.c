@@ -21,11 +21,11 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "enforcer/init_image.h"
 #include "enforcer/sandbox_internal.h"
 #include "enforcer/user.h"
 
-const int ward_forwarded_signals[7] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT,
-					SIGUSR1, SIGUSR2, SIGWINCH };
+const int ward_forwarded_signals[7] = { WARD_FORWARDED_SIGNALS };
 
 #define NS_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET)
 
@@ -379,7 +379,7 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	_cleanup_(ward_mount_plan_free) struct ward_mount_plan plan = { 0 };
 	_cleanup_(ward_seccomp_prog_free) struct ward_seccomp_prog prog = { 0 };
 	_cleanup_(ward_sandbox_env_free) struct ward_sandbox_env env = { 0 };
-	_cleanup_close_ int procs_fd = -1;
+	_cleanup_close_ int procs_fd = -1, init_fd = -1;
 	struct ward_landlock_plan ll;
 	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
 	struct sigaction old_sa[ARRAY_SIZE(ward_forwarded_signals)];
@@ -419,6 +419,10 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	r = ward_sandbox_env_prepare(opts->policy, environ, &env, err);
 	if (r < 0)
 		return r;
+	r = ward_init_image_open(&init_fd, err);
+	if (r < 0)
+		return r;
+	ctx.init_fd = init_fd;
 
 	ward_cgroup_reap_stale(NULL);
 	r = ward_cgroup_create(sb.id, &sb.cgroup, err);

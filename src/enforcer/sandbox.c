@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <linux/sched.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "enforcer/init_image.h"
 #include "enforcer/sandbox_internal.h"
 #include "enforcer/user.h"
@@ -153,6 +155,52 @@ struct run_state {
 	pid_t pid;
 };
 
+/* "limits=memory=N,pids=N,cpu=M" as applied ("-" for a controller that is
+ * missing, "max" for no limit). */
+static void limits_describe(const struct ward_sandbox *sb, char *buf, size_t len)
+{
+	const struct ward_cgroup *cg = &sb->cgroup;
+	const struct ward_cgroup_limits *l = &sb->limits;
+	char mem[24] = "max", pids[24] = "max", cpu[24] = "max";
+
+	if (l->memory)
+		snprintf(mem, sizeof(mem), "%" PRIu64, l->memory);
+	if (l->pids)
+		snprintf(pids, sizeof(pids), "%" PRIu64, l->pids);
+	if (l->cpu_milli)
+		snprintf(cpu, sizeof(cpu), "%u.%03u", l->cpu_milli / 1000, l->cpu_milli % 1000);
+	snprintf(buf, len, "limits=memory=%s,pids=%s,cpu=%s",
+		 cg->ctl[WARD_CGROUP_MEMORY].where || !l->memory ? mem : "-",
+		 cg->ctl[WARD_CGROUP_PIDS].where || !l->pids ? pids : "-",
+		 cg->ctl[WARD_CGROUP_CPU].where || !l->cpu_milli ? cpu : "-");
+}
+
+/* A row for each limit that bit during the run (read once the sandbox is gone). */
+static void limit_rows(const struct ward_sandbox *sb, const char *binary, pid_t pid)
+{
+	struct ward_cgroup_events ev;
+	char reason[128];
+
+	ward_cgroup_events_read(&sb->cgroup, &ev);
+	if (ev.oom_kill || ev.memory_max) {
+		int n = snprintf(reason, sizeof(reason), "oom_kill=%" PRIu64, ev.oom_kill);
+
+		if (ev.memory_max)
+			snprintf(reason + n, sizeof(reason) - n,
+				 " memory.max reached %" PRIu64 " times", ev.memory_max);
+		lifecycle(sb, "deny", "memory", binary, pid, reason);
+	}
+	if (ev.pids_max) {
+		snprintf(reason, sizeof(reason), "pids.max reached %" PRIu64 " times", ev.pids_max);
+		lifecycle(sb, "deny", "pids", binary, pid, reason);
+	}
+	if (ev.cpu_throttled) {
+		snprintf(reason, sizeof(reason), "cpu.max throttled %" PRIu64 " times",
+			 ev.cpu_throttled);
+		lifecycle(sb, "deny", "cpu", binary, pid, reason);
+	}
+}
+
 /* The start row's reason: the layers, then the names (never the values) of
  * the command's environment, as init builds it. */
 static void start_reason(const struct ward_sandbox *sb, const struct ward_sandbox_env *env,
@@ -160,7 +208,7 @@ static void start_reason(const struct ward_sandbox *sb, const struct ward_sandbo
 {
 	_cleanup_free_ char **all = NULL;
 	size_t max = env->n_pass + sb->n_env + env->n_set + 1;
-	char ll[64], names[1024] = "";
+	char ll[64], names[1024] = "", limits[160];
 	size_t n;
 
 	all = calloc(max, sizeof(*all));
@@ -168,10 +216,15 @@ static void start_reason(const struct ward_sandbox *sb, const struct ward_sandbo
 		ward_sandbox_env_build(env, sb->env, sb->n_env, all, max);
 		ward_sandbox_env_names(all, names, sizeof(names));
 	}
+	limits_describe(sb, limits, sizeof(limits));
 	ward_landlock_describe(sb->landlock_abi, ll, sizeof(ll));
 	n = snprintf(buf, len, "layers=namespaces,cgroup,%s,seccomp", ll);
 	for (size_t i = 0; i < sb->opts->n_hooks && n < len; i++)
 		n += snprintf(buf + n, len - n, ",%s", sb->opts->hooks[i].name);
+	if (n < len)
+		n += snprintf(buf + n, len - n, " %s", limits);
+	for (size_t i = 0; i < sb->n_warnings && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%s", i ? "; " : " warnings=", sb->warnings[i]);
 	if (n < len)
 		snprintf(buf + n, len - n, " env=%s", all ? names : "?");
 }
@@ -370,6 +423,8 @@ static int supervise(struct ward_sandbox *sb, const struct ward_child_ctx *ctx, 
 			snprintf(reason, sizeof(reason), "status=%d", *ret_status);
 		lifecycle(sb, "allow", "exit", st.binary[0] ? st.binary : NULL, st.pid, reason);
 	}
+	if (ready)
+		limit_rows(sb, st.binary[0] ? st.binary : NULL, st.pid ? st.pid : sb->init_pid);
 	return 0;
 }
 
@@ -428,6 +483,12 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	r = ward_cgroup_create(sb.id, &sb.cgroup, err);
 	if (r < 0)
 		return r;
+	/* before the clone: init and everything it forks is born limited */
+	ward_cgroup_limits_resolve(&opts->policy->resources, &sb.limits);
+	r = ward_cgroup_set_limits(&sb.cgroup, sb.id, &sb.limits, &sb.warnings, &sb.n_warnings,
+				   err);
+	if (r < 0)
+		goto out;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
 		r = ward_err(err, -errno, "socketpair");
@@ -455,6 +516,15 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	}
 	close(TAKE_FD(sv[1]));
 	sb.init_pid = pid;
+	/* init waits for GO: it forks nothing before it is in the v1 leaves */
+	if (ward_cgroup_attach_v1(&sb.cgroup, pid, err) < 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		r = -EIO;
+		sigprocmask(SIG_SETMASK, &ctx.saved_mask, NULL);
+		goto out;
+	}
 	forward_to = pid;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ARRAY_SIZE(ward_forwarded_signals); i++)
@@ -472,6 +542,7 @@ out:
 	if (sv[1] >= 0)
 		close(sv[1]);
 	ward_cgroup_destroy(&sb.cgroup);
+	ward_strv_free(&sb.warnings, &sb.n_warnings);
 	free_env(&sb);
 	return r;
 }

@@ -79,6 +79,9 @@ struct ward_sandbox {
 	int landlock_abi; /* 0: Landlock unavailable (best_effort) */
 	char **env;       /* "NAME=VALUE" set by hooks for the command (ward_sandbox_setenv) */
 	size_t n_env;
+	struct ward_cgroup_limits limits; /* what applies: the policy's resources or defaults */
+	char **warnings; /* for the start row (e.g. a controller missing) */
+	size_t n_warnings;
 };
 
 /* From a hook: set NAME=VALUE in the command's environment, replacing what

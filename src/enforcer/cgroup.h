@@ -95,6 +95,18 @@ int ward_cgroup_attach_v1(const struct ward_cgroup *cg, pid_t pid, struct ward_e
 /* Read the counters; what cannot be read stays 0. */
 void ward_cgroup_events_read(const struct ward_cgroup *cg, struct ward_cgroup_events *ret);
 
+/* Watch the counters while the sandbox runs: fn(data, ctl, counters) runs
+ * on the watcher's thread when ctl's counter went up (at once, then at most
+ * every 10 s; CPU throttling only at the end), and a last time in
+ * ward_cgroup_watch_stop() for whatever went up since (on the caller's
+ * thread). cg must outlive the watch. */
+struct ward_cgroup_watch;
+typedef void (*ward_cgroup_watch_fn)(void *data, enum ward_cgroup_ctl ctl,
+				     const struct ward_cgroup_events *ev);
+int ward_cgroup_watch_start(const struct ward_cgroup *cg, ward_cgroup_watch_fn fn, void *data,
+			    struct ward_cgroup_watch **ret);
+void ward_cgroup_watch_stop(struct ward_cgroup_watch *w);
+
 /* For cgroup.c: v1 leaves are removed and reaped with the v2 one. */
 void ward_cgroup_v1_destroy(struct ward_cgroup *cg);
 int ward_cgroup_v1_reap_stale(void);

@@ -145,8 +145,17 @@ static pid_t clone_init(struct ward_sandbox *sb, int *ret_procs_fd)
 	return (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
 }
 
+/* Whom a limit's row names: the command, once it is known. */
+struct limit_rows {
+	const struct ward_sandbox *sb;
+	char binary[PATH_MAX];
+	pid_t pid;
+};
+
 struct run_state {
 	const struct ward_sandbox_env *env;
+	struct limit_rows limits;
+	struct ward_cgroup_watch *watch;
 	bool failed;
 	bool exited;
 	int exec_fail; /* 126/127, 0 when none */
@@ -175,30 +184,49 @@ static void limits_describe(const struct ward_sandbox *sb, char *buf, size_t len
 		 cg->ctl[WARD_CGROUP_CPU].where || !l->cpu_milli ? cpu : "-");
 }
 
-/* A row for each limit that bit during the run (read once the sandbox is gone). */
-static void limit_rows(const struct ward_sandbox *sb, const char *binary, pid_t pid)
+/* A limit bit (cgroup_watch.c, or the counters read at the end): which and
+ * how often so far. */
+static void limit_row(void *data, enum ward_cgroup_ctl ctl, const struct ward_cgroup_events *ev)
+{
+	const struct limit_rows *l = data;
+	const char *binary = l->binary[0] ? l->binary : NULL;
+	char reason[128];
+	int n;
+
+	switch (ctl) {
+	case WARD_CGROUP_MEMORY:
+		n = snprintf(reason, sizeof(reason), "oom_kill=%" PRIu64, ev->oom_kill);
+		if (ev->memory_max)
+			snprintf(reason + n, sizeof(reason) - n,
+				 " memory.max reached %" PRIu64 " times", ev->memory_max);
+		lifecycle(l->sb, "deny", "memory", binary, l->pid, reason);
+		break;
+	case WARD_CGROUP_PIDS:
+		snprintf(reason, sizeof(reason), "pids.max reached %" PRIu64 " times", ev->pids_max);
+		lifecycle(l->sb, "deny", "pids", binary, l->pid, reason);
+		break;
+	case WARD_CGROUP_CPU:
+		snprintf(reason, sizeof(reason), "cpu.max throttled %" PRIu64 " times",
+			 ev->cpu_throttled);
+		lifecycle(l->sb, "deny", "cpu", binary, l->pid, reason);
+		break;
+	case WARD_CGROUP_N_CTL:
+		break;
+	}
+}
+
+/* Without a watch (the command never started): the counters, once. */
+static void limit_rows_final(struct limit_rows *l)
 {
 	struct ward_cgroup_events ev;
-	char reason[128];
 
-	ward_cgroup_events_read(&sb->cgroup, &ev);
-	if (ev.oom_kill || ev.memory_max) {
-		int n = snprintf(reason, sizeof(reason), "oom_kill=%" PRIu64, ev.oom_kill);
-
-		if (ev.memory_max)
-			snprintf(reason + n, sizeof(reason) - n,
-				 " memory.max reached %" PRIu64 " times", ev.memory_max);
-		lifecycle(sb, "deny", "memory", binary, pid, reason);
-	}
-	if (ev.pids_max) {
-		snprintf(reason, sizeof(reason), "pids.max reached %" PRIu64 " times", ev.pids_max);
-		lifecycle(sb, "deny", "pids", binary, pid, reason);
-	}
-	if (ev.cpu_throttled) {
-		snprintf(reason, sizeof(reason), "cpu.max throttled %" PRIu64 " times",
-			 ev.cpu_throttled);
-		lifecycle(sb, "deny", "cpu", binary, pid, reason);
-	}
+	ward_cgroup_events_read(&l->sb->cgroup, &ev);
+	if (ev.oom_kill || ev.memory_max)
+		limit_row(l, WARD_CGROUP_MEMORY, &ev);
+	if (ev.pids_max)
+		limit_row(l, WARD_CGROUP_PIDS, &ev);
+	if (ev.cpu_throttled)
+		limit_row(l, WARD_CGROUP_CPU, &ev);
 }
 
 /* The start row's reason: the layers, then the names (never the values) of
@@ -251,6 +279,12 @@ static void handle(struct ward_sandbox *sb, struct run_state *st, const struct w
 		st->pid = pid;
 		start_reason(sb, st->env, reason, sizeof(reason));
 		lifecycle(sb, "allow", "start", st->binary, pid, reason);
+		/* rows when a limit bites, while it runs; none is fine: then at the end */
+		if (!st->watch) {
+			snprintf(st->limits.binary, sizeof(st->limits.binary), "%s", st->binary);
+			st->limits.pid = pid;
+			ward_cgroup_watch_start(&sb->cgroup, limit_row, &st->limits, &st->watch);
+		}
 		break;
 	case WARD_MSG_EXEC_FAIL:
 		st->exec_fail = m->value;
@@ -374,7 +408,7 @@ static int final_status(const struct run_state *st, int init_status)
 static int supervise(struct ward_sandbox *sb, const struct ward_child_ctx *ctx, int sock,
 		     int *ret_status, struct ward_error *err)
 {
-	struct run_state st = { .env = ctx->env };
+	struct run_state st = { .env = ctx->env, .limits = { .sb = sb, .pid = sb->init_pid } };
 	const char *workdir = ctx->workdir;
 	struct ward_msg m;
 	char reason[128];
@@ -423,8 +457,10 @@ static int supervise(struct ward_sandbox *sb, const struct ward_child_ctx *ctx, 
 			snprintf(reason, sizeof(reason), "status=%d", *ret_status);
 		lifecycle(sb, "allow", "exit", st.binary[0] ? st.binary : NULL, st.pid, reason);
 	}
-	if (ready)
-		limit_rows(sb, st.binary[0] ? st.binary : NULL, st.pid ? st.pid : sb->init_pid);
+	if (st.watch)
+		ward_cgroup_watch_stop(st.watch);
+	else if (ready)
+		limit_rows_final(&st.limits);
 	return 0;
 }
 

@@ -158,6 +158,36 @@ run lim "$PY" forks.py
 R=$(row "$ID" pids)
 grep -q '^pids.max reached [1-9][0-9]* times$' <<<"$R" && pass "row: $R" || fail "no pids row: '$R'"
 
+# --- the row comes while the command still runs (the counters are watched)
+cat >>"$W/forks.py" <<'PY'
+import sys
+if len(sys.argv) > 1:
+    open("ready", "w").write(os.environ["WARD_SANDBOX"])
+    for _ in range(300):
+        if os.path.exists("done"):
+            break
+        time.sleep(0.1)
+PY
+timeout -s KILL 60 "$WARD" run --policy "$T/lim.yaml" --log "$LOG" --workdir "$W" -- "$PY" forks.py wait >"$T/out" 2>&1 &
+WPID=$!
+for _ in $(seq 100); do [ -s "$W/ready" ] && break; sleep 0.1; done
+ID=$(cat "$W/ready" 2>/dev/null)
+R=
+for _ in $(seq 100); do
+	R=$(row "$ID" pids)
+	[ -n "$R" ] && break
+	sleep 0.1
+done
+EXITED=$(sqlite3 "$LOG" "SELECT count(*) FROM decisions WHERE sandbox = '$ID' AND rule = 'exit'")
+touch "$W/done"
+wait "$WPID"
+WPID=
+rm -f "$W/ready" "$W/done"
+[ -n "$ID" ] && [ -n "$R" ] && [ "$EXITED" = 0 ] && pass "pids row while the command runs: $R" ||
+	fail "no pids row while running (row '$R', exit rows $EXITED)"
+[ "$(sqlite3 "$LOG" "SELECT count(*) FROM decisions WHERE sandbox = '$ID' AND rule = 'pids'")" = 1 ] &&
+	pass "one pids row (nothing new at exit)" || fail "pids rows: $(sqlite3 "$LOG" "SELECT reason FROM decisions WHERE sandbox = '$ID' AND rule = 'pids'")"
+
 # --- a memory hog against memory: 64M
 run lim "$PY" -c 'b = []
 for i in range(1024): b.append(bytearray(1 << 20))

@@ -29,7 +29,11 @@
 
 const int ward_forwarded_signals[7] = { WARD_FORWARDED_SIGNALS };
 
-#define NS_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET)
+/* CLONE_NEWCGROUP: /proc/self/cgroup inside shows the leaf as "/", not where
+ * ward's cgroups are on the host (with CLONE_INTO_CGROUP the namespace's
+ * root is the leaf) */
+#define NS_FLAGS                                                                                   \
+	(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWCGROUP)
 
 extern char **environ;
 

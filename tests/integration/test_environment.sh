@@ -60,6 +60,8 @@ for p in os.listdir("/proc"):
             print("PROCERR %s/%s %s" % (p, f, e.strerror))
 print("READ " + " ".join(sorted(seen)))
 print("FDS " + " ".join(sorted(os.listdir("/proc/self/fd"))))
+for l in open("/proc/self/cgroup"):
+    print("CGROUP " + l.strip())
 open("ready", "w").write(os.environ.get("WARD_SANDBOX", ""))
 for _ in range(300):
     if os.path.exists("done"):
@@ -119,6 +121,9 @@ grep -q '^ENV PATH=' <<<"$OUT" && grep -q '^ENV WARD_SANDBOX=' <<<"$OUT" && pass
 	fail "core set missing"
 grep -q '^FDS 0 1 2 3$' <<<"$OUT" && pass "the command has only stdin, stdout, stderr (3: the listing)" ||
 	fail "command fds: $(grep '^FDS' <<<"$OUT")"
+
+grep -q '^CGROUP 0::/$' <<<"$OUT" && pass "cgroup namespace: the leaf is / inside" ||
+	fail "cgroup inside: $(grep '^CGROUP 0:' <<<"$OUT")"
 
 # --- host side, as root: what no process of the sandbox holds
 for s in sekrit AWS_SECRET_ACCESS_KEY GITHUB_TOKEN MYAPP_TOKEN -- --policy policy-path-marker log.db; do

@@ -14,7 +14,7 @@
  * ward-init reaps zombies, forwards signals sent to it and exits with the
  * command's status. PR_SET_PDEATHSIG(SIGKILL) on init: if ward dies, the
  * sandbox dies (fail closed). The cgroup's resource limits (cgroup.h) are
- * set before the clone. */
+ * set before the clone.
  *
  * Later layers plug in through hooks: they run in the parent after the
  * cgroup leaf and the sandbox's network namespace exist (init is waiting)

@@ -393,6 +393,14 @@ static int run_hooks(struct ward_sandbox *sb, struct ward_error *err)
 	return 0;
 }
 
+static bool private_tmp(const struct ward_mount_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->v[i].kind == WARD_MNT_TMPFS)
+			return true;
+	return false;
+}
+
 static int final_status(const struct run_state *st, int init_status)
 {
 	int s = st->exited ? st->wstatus : init_status;
@@ -531,6 +539,9 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 				   err);
 	if (r < 0)
 		goto out;
+	if (opts->policy->resources.tmp_size && !private_tmp(&plan))
+		ward_strv_appendf(&sb.warnings, &sb.n_warnings,
+				  "tmp_size ignored: the policy maps /tmp");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
 		r = ward_err(err, -errno, "socketpair");

@@ -209,6 +209,13 @@ except OSError as e: print(errno.errorcode[e.errno])'
 run plain "$PY" -c 'open("/tmp/big", "wb").write(b"x" * (3 << 20)); print("wrote 3M")'
 grep -q '^wrote 3M$' <<<"$OUT" && pass "without tmp_size, 3M fit in /tmp" || fail "default /tmp: $OUT"
 
+# a policy that maps /tmp: tmp_size cannot apply, and the start row says so
+policy tmpmap "resources: { tmp_size: 2M }"
+sed -i 's|^  include_workdir: true$|  include_workdir: true\n  read_write: [/tmp]|' "$T/tmpmap.yaml"
+run tmpmap /bin/true
+grep -q 'warnings=tmp_size ignored: the policy maps /tmp' <<<"$(sqlite3 "$LOG" "SELECT reason FROM decisions WHERE sandbox = '$ID' AND rule = 'start'")" &&
+	pass "tmp_size with /tmp mapped: a warning in the start row" || fail "no tmp_size warning (status $RC: $OUT)"
+
 # --- a fork bomb ends with ward; the host stays responsive. Only where
 # pids.max was seen in the leaf above: without it the bomb would take the
 # (shared) host.

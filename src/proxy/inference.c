@@ -185,6 +185,7 @@ int ward_inference_new(const struct ward_inference_config *cfg, struct ward_infe
 	inf->max_request = cfg->max_request ? cfg->max_request : WARD_INFERENCE_MAX_REQUEST;
 	inf->max_response = cfg->max_response ? cfg->max_response : WARD_INFERENCE_MAX_RESPONSE;
 	inf->budget = p->inference_max_tokens;
+	inf->budget_usd = p->inference_max_usd;
 	if (!inf->sandbox) {
 		r = ward_err(err, -ENOMEM, "inference");
 		goto fail;
@@ -278,8 +279,13 @@ uint64_t ward_inference_budget(const struct ward_inference *inf)
 
 struct inf_backend *inf_route(struct ward_inference *inf, const char *model)
 {
-	if (!inf->n)
-		return NULL;
+	struct inf_backend *b = inf_route_named(inf, model);
+
+	return b ? b : inf->n ? &inf->b[0] : NULL;
+}
+
+struct inf_backend *inf_route_named(struct ward_inference *inf, const char *model)
+{
 	if (model) {
 		for (size_t i = 0; i < inf->n; i++)
 			if (inf->b[i].route->name && !strcmp(inf->b[i].route->name, model))
@@ -292,5 +298,5 @@ struct inf_backend *inf_route(struct ward_inference *inf, const char *model)
 			if (inf->b[i].route->model && !strcmp(inf->b[i].route->model, model))
 				return &inf->b[i];
 	}
-	return &inf->b[0];
+	return NULL;
 }

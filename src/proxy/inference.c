@@ -277,25 +277,51 @@ uint64_t ward_inference_budget(const struct ward_inference *inf)
 	return inf->budget;
 }
 
-struct inf_backend *inf_route(struct ward_inference *inf, const char *model)
+bool inf_has_host(const struct inf_backend *b, const char *host)
 {
-	struct inf_backend *b = inf_route_named(inf, model);
-
-	return b ? b : inf->n ? &inf->b[0] : NULL;
+	if (!host)
+		return true;
+	for (size_t i = 0; i < b->route->n_hosts; i++)
+		if (!strcmp(b->route->hosts[i], host))
+			return true;
+	return false;
 }
 
-struct inf_backend *inf_route_named(struct ward_inference *inf, const char *model)
+bool ward_inference_is_route_host(const struct ward_inference *inf, const char *host)
+{
+	if (!inf || !host)
+		return false;
+	for (size_t i = 0; i < inf->n; i++)
+		if (inf->b[i].route->n_hosts && inf_has_host(&inf->b[i], host))
+			return true;
+	return false;
+}
+
+struct inf_backend *inf_route(struct ward_inference *inf, const char *model, const char *host)
+{
+	struct inf_backend *b = inf_route_named(inf, model, host);
+
+	for (size_t i = 0; !b && i < inf->n; i++)
+		if (inf_has_host(&inf->b[i], host))
+			b = &inf->b[i];
+	return b;
+}
+
+struct inf_backend *inf_route_named(struct ward_inference *inf, const char *model,
+				    const char *host)
 {
 	if (model) {
 		for (size_t i = 0; i < inf->n; i++)
-			if (inf->b[i].route->name && !strcmp(inf->b[i].route->name, model))
+			if (inf_has_host(&inf->b[i], host) && inf->b[i].route->name &&
+			    !strcmp(inf->b[i].route->name, model))
 				return &inf->b[i];
 		for (size_t i = 0; i < inf->n; i++)
-			for (size_t k = 0; k < inf->b[i].route->n_aliases; k++)
+			for (size_t k = 0; inf_has_host(&inf->b[i], host) && k < inf->b[i].route->n_aliases; k++)
 				if (!strcmp(inf->b[i].route->aliases[k], model))
 					return &inf->b[i];
 		for (size_t i = 0; i < inf->n; i++)
-			if (inf->b[i].route->model && !strcmp(inf->b[i].route->model, model))
+			if (inf_has_host(&inf->b[i], host) && inf->b[i].route->model &&
+			    !strcmp(inf->b[i].route->model, model))
 				return &inf->b[i];
 	}
 	return NULL;

@@ -78,6 +78,10 @@ int ward_inference_set_sandbox(struct ward_inference *inf, const char *sandbox);
 
 /* Is host (normalised, as http.h gives it) inference.local? */
 bool ward_inference_is_host(const char *host);
+/* Is host one of the routes' provider hosts (route `hosts:`, exact names)?
+ * The proxy then serves a direct call there (CONNECT api.anthropic.com:443,
+ * TLS terminated with the ward CA) as a call of those routes. */
+bool ward_inference_is_route_host(const struct ward_inference *inf, const char *host);
 
 /* The environment variables holding keys (distinct, in route order): the
  * sandbox must not see them (ward_inference_hook overrides each). */
@@ -115,6 +119,7 @@ struct ward_inference_client {
 	int32_t pid;
 	bool tofu_failed;	/* the binary failed its integrity check: refuse */
 	bool tls;		/* the client reached ward over TLS (rows' protocol) */
+	const char *host;	/* a route's provider host it called; NULL: inference.local */
 };
 
 struct ward_inference_call;

@@ -87,7 +87,7 @@ static void budget_row(struct ward_inference_call *c, const char *key, unsigned 
 	d.binary = c->binary;
 	d.binary_sha256 = c->sha;
 	d.pid = c->pid;
-	d.host = WARD_INFERENCE_HOST;
+	d.host = c->via ? c->via : WARD_INFERENCE_HOST;
 	d.protocol = c->client_tls ? "https" : "http";
 	d.method = c->method;
 	d.path = c->path;

@@ -132,7 +132,7 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 	d.binary = c->binary;
 	d.binary_sha256 = c->sha;
 	d.pid = c->pid;
-	d.host = c->b && c->fd >= -1 && c->ip[0] ? c->b->host : WARD_INFERENCE_HOST;
+	d.host = c->b && c->fd >= -1 && c->ip[0] ? c->b->host : c->via ? c->via : WARD_INFERENCE_HOST;
 	d.ip = c->ip[0] ? c->ip : NULL;
 	d.port = c->b && c->ip[0] ? c->b->port : 0;
 	d.protocol = c->b && c->ip[0] ? (c->b->https ? "https" : "http")
@@ -238,7 +238,7 @@ void inf_fail_answer(struct ward_inference_call *c, int status, const char *type
  * names, then aliases, then the routes' own models: what inf_route_named
  * matches, with the route it selects. ward never lists the upstreams' own
  * catalogues. -ENOMEM or 0. */
-static int each_model_name(struct ward_inference *inf,
+static int each_model_name(struct ward_inference *inf, const char *via,
 			   void (*fn)(const char *name, const struct ward_inference_route *r,
 				      void *userdata),
 			   void *userdata)
@@ -256,6 +256,9 @@ static int each_model_name(struct ward_inference *inf,
 			const struct ward_inference_route *r = inf->b[i].route;
 			size_t m = pass == 1 ? r->n_aliases : 1;
 
+			if (!inf_has_host(&inf->b[i], via))
+				continue; /* a direct call lists the routes of its host */
+
 			for (size_t k = 0; k < m; k++) {
 				const char *name = pass == 0 ? r->name
 						   : pass == 1 ? r->aliases[k]
@@ -270,7 +273,7 @@ static int each_model_name(struct ward_inference *inf,
 		}
 	}
 	for (size_t a = 0; a < n; a++)
-		fn(names[a], inf_route_named(inf, names[a])->route, userdata);
+		fn(names[a], inf_route_named(inf, names[a], via)->route, userdata);
 	free(names);
 	return 0;
 }
@@ -314,7 +317,7 @@ static void models_answer(struct ward_inference_call *c)
 		return;
 	}
 	fputs("{\"object\":\"list\",\"data\":[", l.f);
-	r = each_model_name(inf, model_entry, &l);
+	r = each_model_name(inf, c->via, model_entry, &l);
 	fputs("],\"has_more\":false,\"first_id\":", l.f);
 	ward_json_str(l.f, l.first);
 	fputs(",\"last_id\":", l.f);
@@ -353,7 +356,7 @@ static void strict_refusal(struct ward_inference_call *c)
 	struct name_list l = { .f = open_memstream(&names, &len) };
 
 	if (l.f) {
-		int r = each_model_name(c->inf, name_entry, &l);
+		int r = each_model_name(c->inf, c->via, name_entry, &l);
 
 		if (fclose(l.f) || r < 0) {
 			free(names);
@@ -432,13 +435,15 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 	c->pid = who->pid;
 	c->binary = who->binary ? strdup(who->binary) : NULL;
 	c->sha = who->sha256 ? strdup(who->sha256) : NULL;
+	c->via = who->host ? strdup(who->host) : NULL;
 	c->keep_alive = h->keep_alive;
 	c->http10 = h->version_minor == 0;
 	snprintf(c->method, sizeof(c->method), "%.*s", (int)h->method.len, h->method.p);
 	snprintf(c->path, sizeof(c->path), "%.*s", (int)h->path.len, h->path.p);
 	if (h->query.p)
 		c->query = strndup(h->query.p, h->query.len);
-	if ((who->binary && !c->binary) || (who->sha256 && !c->sha) || (h->query.p && !c->query) ||
+	if ((who->binary && !c->binary) || (who->sha256 && !c->sha) || (who->host && !c->via) ||
+	    (h->query.p && !c->query) ||
 	    copy_headers(c, h) < 0) {
 		ward_inference_call_free(c);
 		errno = ENOMEM;
@@ -462,16 +467,16 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 			ok |= ward_match_binary(p->inference_binaries[i].path, c->binary);
 		if (!ok) {
 			snprintf(msg, sizeof(msg),
-				 "ward: binary %s may not use inference.local (inference.binaries)",
-				 c->binary ? c->binary : "(unknown)");
+				 "ward: binary %s may not use %s (inference.binaries)",
+				 c->binary ? c->binary : "(unknown)", c->via ? c->via : WARD_INFERENCE_HOST);
 			deny_later(c, 403, "permission_denied", "permission_error", msg);
 		}
 	}
 	if (!c->deny_status && c->api == WARD_API_NONE) {
 		snprintf(msg, sizeof(msg),
-			 "ward: %s %s is not served by inference.local (POST /v1/chat/completions, "
+			 "ward: %s %s is not served by %s (POST /v1/chat/completions, "
 			 "/v1/completions, /v1/responses, /v1/embeddings, /v1/messages; GET /v1/models)",
-			 c->method, c->path);
+			 c->method, c->path, c->via ? c->via : WARD_INFERENCE_HOST);
 		deny_later(c, 403, "permission_denied", "permission_error", msg);
 	}
 	if (!c->deny_status && !inf->n)
@@ -621,13 +626,19 @@ static void request_complete(struct ward_inference_call *c)
 			    "ward: \"model\" must be a string of at most %d bytes", MODEL_MAX - 1);
 		return;
 	}
-	c->b = r == 1 ? inf_route_named(inf, c->model_req) : NULL;
+	c->b = r == 1 ? inf_route_named(inf, c->model_req, c->via) : NULL;
 	if (!c->b && r == 1 && inf->policy->inference_strict_models) {
 		strict_refusal(c);
 		return;
 	}
 	if (!c->b)
-		c->b = inf_route(inf, NULL);
+		c->b = inf_route(inf, NULL, c->via);
+	if (!c->b) {
+		/* the proxy only hands over hosts some route has: cannot happen */
+		inf_fail_answer(c, 403, "permission_denied", "permission_error",
+				"ward: no inference route takes calls to %s", c->via);
+		return;
+	}
 	snprintf(c->model_sent, sizeof(c->model_sent), "%s", c->b->route->model);
 	if (!ward_provider_speaks(c->b->prov, c->api)) {
 		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
@@ -825,5 +836,6 @@ void ward_inference_call_free(struct ward_inference_call *c)
 	free(c->query);
 	free(c->binary);
 	free(c->sha);
+	free(c->via);
 	free(c);
 }

@@ -51,10 +51,14 @@ struct ward_inference {
 };
 
 /* Route for a requested model: name, then alias, then the route's model;
- * none matches (or model NULL): the first route. NULL when there are none. */
-struct inf_backend *inf_route(struct ward_inference *inf, const char *model);
+ * none matches (or model NULL): the first route. NULL when there are none.
+ * host: only the routes with this provider host (route hosts:); NULL: all. */
+struct inf_backend *inf_route(struct ward_inference *inf, const char *model, const char *host);
+/* Does the route take direct calls to host (its hosts:)? NULL: yes. */
+bool inf_has_host(const struct inf_backend *b, const char *host);
 /* The same without the fallback: NULL when no route names model. */
-struct inf_backend *inf_route_named(struct ward_inference *inf, const char *model);
+struct inf_backend *inf_route_named(struct ward_inference *inf, const char *model,
+				    const char *host);
 
 /* --- one request (inference_call.c: the request side and the loop's view;
  * inference_upstream.c: the upstream connection and the response) --- */
@@ -84,6 +88,7 @@ struct ward_inference_call {
 	/* who and what */
 	bool known, tofu_failed, client_tls;
 	char *binary, *sha;
+	char *via; /* the provider host called directly (route hosts:); NULL: inference.local */
 	int32_t pid;
 	char method[16];
 	char path[1024];

@@ -320,6 +320,42 @@ check "ward logs --summary: inference tokens and cost" \
 check "ward logs --summary: no rows, counts per layer" \
 	bash -c '! grep -q "^TIME" <<<"$1" && grep -qE "^ +inference +5 allowed +4 denied +3 audited$" <<<"$1"' _ "$SUMMARY"
 
+# --- the provider's own host (route hosts:): a direct call is a route call -----
+# The agent calls https://llm-direct.test.example (a name ward never resolves:
+# it terminates TLS itself) with a key of its own; ward routes it to route
+# claude's backend with the host's key, prices it (0.0315 USD > max_usd 0.03),
+# then refuses; strict_models holds there too.
+policy "$T/direct.yaml" "" "  budget:
+    max_usd: 0.03
+  strict_models: true"
+sed -i -e 's|^      api_key_env: WARD_E2E_ANTHROPIC_KEY$|&\n      price: { input: 1000, output: 2000, cached_input: 100 }\n      hosts: [llm-direct.test.example]|' \
+	-e 's|^      api_key_env: WARD_E2E_OPENAI_KEY$|&\n      price: { input: 1000, output: 2000, cached_input: 100 }|' "$T/direct.yaml"
+DIRECT="$C -w ' %{http_code}' $J -H 'x-api-key: sk-ant-inside' https://llm-direct.test.example/v1/messages -d"
+MAIN_LOG=$LOG
+LOG=$T/direct.db
+run "$T/direct.yaml" /bin/sh -c "
+echo '== d_call'; $DIRECT '{\"model\":\"claude-sonnet-4-6\",\"max_tokens\":5,\"messages\":[]}'; echo
+echo '== d_strict'; $DIRECT '{\"model\":\"fast\",\"max_tokens\":5,\"messages\":[]}'; echo
+echo '== d_over'; $DIRECT '{\"model\":\"mock-claude\",\"max_tokens\":5,\"messages\":[]}'; echo
+echo '== d_plain'; $C http://llm-direct.test.example/v1/models; echo
+"
+LOG=$MAIN_LOG
+echo "$OUT" >"$T/out_direct"
+dsec() { awk -v s="== $1" '$0==s{f=1;next} /^== /{f=0} f' "$T/out_direct"; }
+check "direct: ward run exits 0 (rc=$RC)" [ "$RC" = 0 ]
+check "direct: provider host served as route claude, the host's key injected" \
+	has "$(dsec d_call)" '"seen": {"model": "mock-claude", "auth": "ok".* 200 $'
+check "direct: strict_models on the provider host (another route's name: 404)" \
+	has "$(dsec d_strict)" '{"type":"error","error":{"type":"not_found_error","message":"ward: model .fast. is not allowed: .*models: claude, claude-sonnet-4-6, mock-claude"}}.* 404 $'
+check "direct: the budget holds (429 naming inference.budget.max_usd)" \
+	has "$(dsec d_over)" '"rate_limit_error","message":"ward: the sandbox.s inference budget is spent (0.031500 of 0.030000 USD); inference.budget.max_usd".* 429 $'
+check "direct: plain http:// to the provider host served too (its routes' models only)" \
+	bash -c 'python3 -c "import json,sys; ids=[m[\"id\"] for m in json.load(sys.stdin)[\"data\"]]; sys.exit(ids != [\"claude\", \"claude-sonnet-4-6\", \"mock-claude\"])" <<<"$1"' _ "$(dsec d_plain)"
+DROWS=$("$WARD" logs --log "$T/direct.db" --json --layer inference 2>&1)
+check "direct: the row names the route, the cost, and the sandbox's key never" \
+	bash -c 'grep -q "\"rule\":\"inference.routes.claude\".*model_requested=claude-sonnet-4-6 model_sent=mock-claude status=200 .*cost_usd=0.031500 prices=route" <<<"$1" &&
+		! grep -q sk-ant-inside "$2"' _ "$DROWS" "$T/mock.log"
+
 # --- a missing key: 125 before anything runs ---------------------------------
 WARD_E2E_ANTHROPIC_KEY= run "$T/policy.yaml" /bin/echo should-not-run
 check "missing key: exit 125 with the variable named" \

@@ -259,7 +259,8 @@ static int setup(void **state)
 static int setup_money(void **state)
 {
 	return setup_with(state, ", price: { input: 100, output: 1000, cached_input: 10 }",
-			  ", price: { input: 200, output: 2000, cached_input: 20 }",
+			  ", price: { input: 200, output: 2000, cached_input: 20 },\n"
+			  "        hosts: [api.claude.test]",
 			  "  budget: { max_tokens: 2500, max_usd: 0.045, warn_at: [0.8, 0.95] }\n"
 			  "  strict_models: true\n");
 }
@@ -301,11 +302,15 @@ static void drain(struct ward_inference_call *c, struct result *res)
 	ward_inference_call_consume(c, n);
 }
 
+/* The provider host a direct call went to (route hosts:); NULL: inference.local. */
+static const char *call_host;
+
 /* One request through a call; backend_reply NULL: no upstream expected. */
 static void call(struct fx *f, const char *binary, const char *request, const char *backend_reply,
 		 struct result *res)
 {
-	struct ward_inference_client who = { .known = true, .binary = binary, .pid = 1 };
+	struct ward_inference_client who = { .known = true, .binary = binary, .pid = 1,
+					     .host = call_host };
 	struct ward_http_parser hp;
 	struct ward_inference_call *c;
 	size_t used = 0, n = strlen(request);
@@ -743,6 +748,54 @@ static void test_call_strict_models(void **state)
 	assert_non_null(strstr(res.out, "\"first_id\":\"fast\",\"last_id\":\"real-claude\"}"));
 }
 
+/* A direct call to a route's provider host: only that host's routes, the
+ * key injected, priced, strict models enforced. */
+static void test_call_direct_host(void **state)
+{
+	struct fx *f = *state;
+	struct result res;
+	struct rowbuf b;
+	static const char reply[] =
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 47\r\n\r\n"
+		"{\"usage\":{\"input_tokens\":10,\"output_tokens\":5}}";
+	char *r;
+
+	assert_true(ward_inference_is_route_host(f->inf, "api.claude.test"));
+	assert_false(ward_inference_is_route_host(f->inf, "api.openai.com"));
+	assert_false(ward_inference_is_route_host(f->inf, "inference.local"));
+	call_host = "api.claude.test";
+	r = req(POST("/v1/messages", "{\"model\":\"real-claude\"}", "x-api-key: sk-inside\r\n"),
+		"{\"model\":\"real-claude\"}");
+	call(f, "/usr/bin/agent", r, reply, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
+	assert_non_null(strstr(res.upstream, "x-api-key: " KEY_A "\r\n"));
+	assert_null(strstr(res.upstream, "sk-inside"));
+	/* 10 * 200 + 5 * 2000 per million */
+	assert_near(ward_inference_spent_usd(f->inf), 0.012, 1e-12);
+
+	/* another route's name is not a model of this host */
+	r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 404 Not Found"));
+	assert_non_null(strstr(res.out, "models: claude, real-claude\""));
+	call(f, "/usr/bin/agent", "GET /v1/models HTTP/1.1\r\nHost: api.claude.test\r\n\r\n", NULL,
+	     &res);
+	assert_int_equal(count(res.out, "\"id\":"), 2);
+	/* inference.binaries holds for direct calls too */
+	r = req(POST("/v1/messages", "{\"model\":\"claude\"}", ""), "{\"model\":\"claude\"}");
+	call(f, "/usr/bin/curl", r, NULL, &res);
+	free(r);
+	call_host = NULL;
+	assert_non_null(strstr(res.out, "HTTP/1.1 403 Forbidden"));
+	assert_non_null(strstr(res.out, "binary /usr/bin/curl may not use api.claude.test"));
+	rows(f, &b);
+	assert_non_null(strstr(b.s, "allow inference.routes.claude api=messages provider=anthropic "
+				    "model_requested=real-claude model_sent=real-claude status=200"));
+	assert_non_null(strstr(b.s, "cost_usd=0.012000 prices=route"));
+}
+
 static void test_missing_key(void **state)
 {
 	struct ward_policy *p = load("version: 1\ninference:\n  routes:\n"
@@ -777,6 +830,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_money_budget, setup_money, teardown),
 		cmocka_unit_test_setup_teardown(test_call_money_anthropic_stream, setup_money, teardown),
 		cmocka_unit_test_setup_teardown(test_call_strict_models, setup_money, teardown),
+		cmocka_unit_test_setup_teardown(test_call_direct_host, setup_money, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

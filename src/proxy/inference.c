@@ -315,10 +315,13 @@ struct inf_backend *inf_route_named(struct ward_inference *inf, const char *mode
 			if (inf_has_host(&inf->b[i], host) && inf->b[i].route->name &&
 			    !strcmp(inf->b[i].route->name, model))
 				return &inf->b[i];
-		for (size_t i = 0; i < inf->n; i++)
-			for (size_t k = 0; inf_has_host(&inf->b[i], host) && k < inf->b[i].route->n_aliases; k++)
-				if (!strcmp(inf->b[i].route->aliases[k], model))
+		for (size_t i = 0; i < inf->n; i++) {
+			const struct ward_inference_route *r = inf->b[i].route;
+
+			for (size_t k = 0; inf_has_host(&inf->b[i], host) && k < r->n_aliases; k++)
+				if (!strcmp(r->aliases[k], model))
 					return &inf->b[i];
+		}
 		for (size_t i = 0; i < inf->n; i++)
 			if (inf_has_host(&inf->b[i], host) && inf->b[i].route->model &&
 			    !strcmp(inf->b[i].route->model, model))

@@ -77,7 +77,8 @@ static void budget_row(struct ward_inference_call *c, const char *key, unsigned 
 			 key, spent_max);
 	} else {
 		/* %g of a percentage: 80, 95, 12.5 */
-		snprintf(share, sizeof(share), "%g", p->inference_warn_at[__builtin_ctz(bit)] * 100);
+		snprintf(share, sizeof(share), "%g",
+			 p->inference_warn_at[__builtin_ctz(bit)] * 100);
 		snprintf(reason, sizeof(reason), "budget_warning: %s%% of %s reached (%s)", share,
 			 key, spent_max);
 	}

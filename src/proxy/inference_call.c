@@ -91,28 +91,23 @@ void inf_ob_free(struct obuf *b, bool wipe)
 void inf_log_row(struct ward_inference_call *c, const char *action)
 {
 	struct ward_inference *inf = c->inf;
-	char reason[1000], rule[300], tok[240] = "usage=none";
+	char reason[1000], rule[300], tok[240] = "usage=none", cost[96] = "cost_usd=unknown";
 	uint64_t now = ward_mono_ns();
 	struct ward_decision d = { 0 };
 
 	if (c->logged)
 		return;
 	c->logged = true;
-	if (c->has_usage && c->b && c->b->route->price_known)
-		snprintf(tok, sizeof(tok),
-			 "prompt_tokens=%llu completion_tokens=%llu total_tokens=%llu "
-			 "cached_tokens=%llu cost_usd=%.6f prices=%s",
-			 (unsigned long long)c->usage.input, (unsigned long long)c->usage.output,
-			 (unsigned long long)(c->usage.input + c->usage.output),
-			 (unsigned long long)c->usage.cached, c->cost_usd,
+	if (c->b && c->b->route->price_known)
+		snprintf(cost, sizeof(cost), "cost_usd=%.6f prices=%s", c->cost_usd,
 			 c->b->route->price_source ? c->b->route->price_source : "route");
-	else if (c->has_usage)
+	if (c->has_usage)
 		snprintf(tok, sizeof(tok),
 			 "prompt_tokens=%llu completion_tokens=%llu total_tokens=%llu "
-			 "cached_tokens=%llu cost_usd=unknown",
+			 "cached_tokens=%llu %s",
 			 (unsigned long long)c->usage.input, (unsigned long long)c->usage.output,
 			 (unsigned long long)(c->usage.input + c->usage.output),
-			 (unsigned long long)c->usage.cached);
+			 (unsigned long long)c->usage.cached, cost);
 	snprintf(reason, sizeof(reason),
 		 "api=%s provider=%s model_requested=%s model_sent=%s status=%d stream=%s %s "
 		 "latency_ms=%llu ttfb_ms=%llu budget_spent=%llu budget_max=%llu spent_usd=%.6f "
@@ -132,7 +127,10 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 	d.binary = c->binary;
 	d.binary_sha256 = c->sha;
 	d.pid = c->pid;
-	d.host = c->b && c->fd >= -1 && c->ip[0] ? c->b->host : c->via ? c->via : WARD_INFERENCE_HOST;
+	/* the backend once one was reached, else the name the client called */
+	d.host = c->via ? c->via : WARD_INFERENCE_HOST;
+	if (c->b && c->fd >= -1 && c->ip[0])
+		d.host = c->b->host;
 	d.ip = c->ip[0] ? c->ip : NULL;
 	d.port = c->b && c->ip[0] ? c->b->port : 0;
 	d.protocol = c->b && c->ip[0] ? (c->b->https ? "https" : "http")
@@ -228,10 +226,9 @@ void inf_fail_answer(struct ward_inference_call *c, int status, const char *type
 	}
 	local_answer(c, status, body, len, status >= 500 && status != 501);
 	free(body);
-	inf_log_row(c, status == 403 || status == 404 || status == 429 || status == 400 ||
-				       status == 413
-			       ? "deny"
-			       : "allow");
+	/* ward's refusals are denials; failures on the way are not */
+	inf_log_row(c, status == 400 || status == 403 || status == 404 || status == 413 ||
+				       status == 429 ? "deny" : "allow");
 }
 
 /* Every model name a request may use, once each, in policy order: route
@@ -258,7 +255,6 @@ static int each_model_name(struct ward_inference *inf, const char *via,
 
 			if (!inf_has_host(&inf->b[i], via))
 				continue; /* a direct call lists the routes of its host */
-
 			for (size_t k = 0; k < m; k++) {
 				const char *name = pass == 0 ? r->name
 						   : pass == 1 ? r->aliases[k]
@@ -468,7 +464,8 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 		if (!ok) {
 			snprintf(msg, sizeof(msg),
 				 "ward: binary %s may not use %s (inference.binaries)",
-				 c->binary ? c->binary : "(unknown)", c->via ? c->via : WARD_INFERENCE_HOST);
+				 c->binary ? c->binary : "(unknown)",
+				 c->via ? c->via : WARD_INFERENCE_HOST);
 			deny_later(c, 403, "permission_denied", "permission_error", msg);
 		}
 	}
@@ -636,7 +633,8 @@ static void request_complete(struct ward_inference_call *c)
 	if (!c->b) {
 		/* the proxy only hands over hosts some route has: cannot happen */
 		inf_fail_answer(c, 403, "permission_denied", "permission_error",
-				"ward: no inference route takes calls to %s", c->via);
+				"ward: no inference route takes calls to %s",
+				c->via ? c->via : WARD_INFERENCE_HOST);
 		return;
 	}
 	snprintf(c->model_sent, sizeof(c->model_sent), "%s", c->b->route->model);

@@ -88,16 +88,30 @@ void inf_ob_free(struct obuf *b, bool wipe)
 
 /* --- rows ---------------------------------------------------------------- */
 
+/* The requested model as one word of the reason: the client chose it, and
+ * readers (ward logs' summary) split the reason on spaces and '='. */
+static void reason_word(char *out, size_t outsz, const char *s)
+{
+	size_t i = 0;
+
+	for (; s[i] && i + 1 < outsz; i++)
+		out[i] = (unsigned char)s[i] <= 0x20 || s[i] == 0x7f || s[i] == '=' ? '_' : s[i];
+	out[i] = '\0';
+}
+
 void inf_log_row(struct ward_inference_call *c, const char *action)
 {
 	struct ward_inference *inf = c->inf;
 	char reason[1000], rule[300], tok[240] = "usage=none", cost[96] = "cost_usd=unknown";
+	char model[MODEL_MAX] = "-";
 	uint64_t now = ward_mono_ns();
 	struct ward_decision d = { 0 };
 
 	if (c->logged)
 		return;
 	c->logged = true;
+	if (c->model_req[0])
+		reason_word(model, sizeof(model), c->model_req);
 	if (c->b && c->b->route->price_known)
 		snprintf(cost, sizeof(cost), "cost_usd=%.6f prices=%s", c->cost_usd,
 			 c->b->route->price_source ? c->b->route->price_source : "route");
@@ -113,7 +127,7 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 		 "latency_ms=%llu ttfb_ms=%llu budget_spent=%llu budget_max=%llu spent_usd=%.6f "
 		 "max_usd=%.6f%s%s",
 		 ward_api_name(c->api), c->b ? c->b->prov->name : "-",
-		 c->model_req[0] ? c->model_req : "-", c->model_sent[0] ? c->model_sent : "-",
+		 model, c->model_sent[0] ? c->model_sent : "-",
 		 c->status, c->stream ? "true" : "false", tok,
 		 (unsigned long long)((now - c->t_start) / 1000000),
 		 (unsigned long long)(c->t_first ? (c->t_first - c->t_start) / 1000000 : 0),
@@ -347,7 +361,7 @@ static void name_entry(const char *name, const struct ward_inference_route *r, v
  * 404 as the providers answer an unknown model (OpenAI: model_not_found). */
 static void strict_refusal(struct ward_inference_call *c)
 {
-	char *names = NULL;
+	char *names = NULL, model[MODEL_MAX];
 	size_t len = 0;
 	struct name_list l = { .f = open_memstream(&names, &len) };
 
@@ -359,12 +373,13 @@ static void strict_refusal(struct ward_inference_call *c)
 			names = NULL;
 		}
 	}
+	reason_word(model, sizeof(model), c->model_req);
 	c->rule = "inference.strict_models";
 	c->code = "model_not_found";
 	inf_fail_answer(c, 404, "invalid_request_error", "not_found_error",
 			"ward: model '%s' is not allowed: no inference route or alias names it "
 			"(inference.strict_models); models: %s",
-			c->model_req, names ? names : "?");
+			model, names ? names : "?");
 	free(names);
 }
 

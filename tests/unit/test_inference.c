@@ -732,7 +732,15 @@ static void test_call_strict_models(void **state)
 	assert_non_null(strstr(res.out, "HTTP/1.1 404 Not Found"));
 	assert_non_null(strstr(res.out, "{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\","
 					"\"message\":\"ward: model 'claude-opus-4-5' is not allowed"));
+	/* the client's model is one word of the row: no fields of its own */
+	r = req(POST("/v1/chat/completions", "{\"model\":\"x cost_usd=9\\nprompt_tokens=9\"}", ""),
+		"{\"model\":\"x cost_usd=9\\nprompt_tokens=9\"}");
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "model 'x_cost_usd_9_prompt_tokens_9' is not allowed"));
 	rows(f, &b);
+	assert_non_null(strstr(b.s, "model_requested=x_cost_usd_9_prompt_tokens_9 model_sent=- "));
+	assert_null(strstr(b.s, "prompt_tokens=9"));
 	assert_non_null(strstr(b.s, "deny inference.strict_models api=chat.completions provider=- "
 				    "model_requested=gpt-5 model_sent=- status=404"));
 	assert_non_null(strstr(b.s, "deny inference.strict_models api=messages provider=- "

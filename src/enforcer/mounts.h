@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "common/error.h"
@@ -54,6 +55,7 @@ struct ward_mount_plan {
 	struct ward_landlock_rule *rules; /* Landlock rules matching the mounts */
 	size_t n_rules;
 	bool private_sockdirs; /* see WARD_MOUNT_SOCKDIRS (set while building) */
+	uint64_t tmp_size; /* size= of the private /tmp in bytes; 0: the kernel's default */
 };
 
 /* Where host unix sockets live. Without the unix-socket layer (no seccomp

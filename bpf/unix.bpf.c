@@ -156,7 +156,8 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u8 hook)
 	len = BPF_CORE_READ(kctx, uaddrlen);
 	uaddr = BPF_CORE_READ(kctx, uaddr);
 	/* the kernel's copy of the address lives in a sockaddr_storage */
-	if (!uaddr || bpf_probe_read_kernel(s->raw, WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX, uaddr) < 0)
+	if (!uaddr ||
+	    bpf_probe_read_kernel(s->raw, WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX, uaddr) < 0)
 		return 0;
 	len = ward_unix_path_len(len);
 	if (len < WARD_UNIX_PATH_MAX)

@@ -250,9 +250,11 @@ static void start_reason(const struct ward_sandbox *sb, const struct ward_sandbo
 	}
 	limits_describe(sb, limits, sizeof(limits));
 	ward_landlock_describe(sb->landlock_abi, ll, sizeof(ll));
+	/* without the unix-socket layer: which directories were made private */
 	n = snprintf(buf, len, "layers=namespaces,cgroup,%s,seccomp%s", ll,
-		     sb->opts->private_sockdirs ? ",unix(unavailable:private /tmp,/run,/var/tmp,/dev/shm)"
-						: "");
+		     sb->opts->private_sockdirs
+			     ? ",unix(unavailable:private /tmp,/run,/var/tmp,/dev/shm)"
+			     : "");
 	for (size_t i = 0; i < sb->opts->n_hooks && n < len; i++)
 		n += snprintf(buf + n, len - n, ",%s", sb->opts->hooks[i].name);
 	if (n < len)
@@ -434,9 +436,9 @@ static int supervise(struct ward_sandbox *sb, const struct ward_child_ctx *ctx, 
 		if (m.kind == WARD_MSG_READY) {
 			ready = true;
 			sb->unix_listener = m.value > 0 ? m.value : -1;
-		}
-		else
+		} else {
 			handle(sb, &st, &m, pid, workdir, err);
+		}
 	}
 	/* The command can tell it is sandboxed, and which sandbox's rows are its own. */
 	if (ready && set_identity_env(sb, workdir, err) < 0) {

@@ -54,6 +54,31 @@ struct ward_unix {
 	uint64_t reported_drops, last_report_ns;
 };
 
+/* One (identity, named path) pair; the first policy that names it gives the rule. */
+static int add_rule(struct ward_unix *u, const struct egress_ident *id, uint32_t pol,
+		    const char *path, struct ward_error *err)
+{
+	struct ward_unix_key key = { .dev = id->key.dev, .ino = id->key.ino };
+	struct ward_unix_val v = { .pol = pol, .flags = id->flags & WARD_IDENT_ANCESTORS };
+	int r;
+
+	if (strlen(path) >= sizeof(key.path))
+		return ward_errx(err, -ENAMETOOLONG, "unix socket path '%s' is longer than %zu bytes",
+				 path, sizeof(key.path) - 1);
+	memcpy(key.path, path, strlen(path));
+	r = bpf_map__update_elem(u->skel->maps.rules, &key, sizeof(key), &v, sizeof(v),
+				 BPF_NOEXIST);
+	if (r == -EEXIST)
+		return 0;
+	if (r == -E2BIG || r == -ENOMEM || u->n_rules >= WARD_UNIX_MAX_RULES)
+		return ward_errx(err, -E2BIG, "more than %d (binary, unix socket) pairs",
+				 WARD_UNIX_MAX_RULES);
+	if (r < 0)
+		return ward_err(err, r, "unix rules map");
+	u->n_rules++;
+	return 0;
+}
+
 static int fill_rules(struct ward_unix *u, const struct ward_policy *p, struct ward_error *err)
 {
 	for (size_t i = 0; i < u->id.n_idents; i++) {
@@ -63,28 +88,10 @@ static int fill_rules(struct ward_unix *u, const struct ward_policy *p, struct w
 			const struct ward_net_policy *np = &p->net[id->pols[j]];
 
 			for (size_t k = 0; k < np->n_unix_sockets; k++) {
-				struct ward_unix_key key = { .dev = id->key.dev, .ino = id->key.ino };
-				struct ward_unix_val v = { .pol = id->pols[j],
-							   .flags = id->flags & WARD_IDENT_ANCESTORS };
-				const char *path = np->unix_sockets[k].path;
-				int r;
+				int r = add_rule(u, id, id->pols[j], np->unix_sockets[k].path, err);
 
-				if (strlen(path) >= sizeof(key.path))
-					return ward_errx(err, -ENAMETOOLONG,
-							 "unix socket path '%s' is longer than %zu bytes",
-							 path, sizeof(key.path) - 1);
-				memcpy(key.path, path, strlen(path));
-				/* the first policy that names it gives the rule */
-				r = bpf_map__update_elem(u->skel->maps.rules, &key, sizeof(key), &v,
-							 sizeof(v), BPF_NOEXIST);
-				if (r == -EEXIST)
-					continue;
-				if (r == -E2BIG || r == -ENOMEM || u->n_rules >= WARD_UNIX_MAX_RULES)
-					return ward_errx(err, -E2BIG, "more than %d (binary, unix socket) pairs",
-							 WARD_UNIX_MAX_RULES);
 				if (r < 0)
-					return ward_err(err, r, "unix rules map");
-				u->n_rules++;
+					return r;
 			}
 		}
 	}
@@ -103,8 +110,10 @@ static int open_load(struct unix_bpf **ret, pid_t broker, struct ward_error *err
 	if (!s)
 		return ward_err(err, -errno, "open BPF unix programs");
 	((struct ward_unix_cfg *)&s->rodata->cfg)->broker_tgid = (uint32_t)broker;
-	if (bpf_program__set_expected_attach_type(s->progs.ward_connect_unix, UNIX_ATTACH_CONNECT) ||
-	    bpf_program__set_expected_attach_type(s->progs.ward_sendmsg_unix, UNIX_ATTACH_SENDMSG))
+	if (bpf_program__set_expected_attach_type(s->progs.ward_connect_unix,
+						  UNIX_ATTACH_CONNECT) ||
+	    bpf_program__set_expected_attach_type(s->progs.ward_sendmsg_unix,
+						  UNIX_ATTACH_SENDMSG))
 		return ward_errx(err, -EINVAL, "set the unix attach types");
 	r = unix_bpf__load(s);
 	if (r < 0)

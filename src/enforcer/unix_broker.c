@@ -86,13 +86,15 @@ static const struct sock_filter filter[] = {
 
 int ward_unix_filter_install(void)
 {
-	struct sock_fprog prog = { .len = ARRAY_SIZE(filter), .filter = (struct sock_filter *)filter };
+	struct sock_fprog prog = { .len = ARRAY_SIZE(filter),
+				   .filter = (struct sock_filter *)filter };
 	long fd;
 
 	/* killable wait: once ward has the call, only SIGKILL interrupts it, so a
 	 * signal cannot restart a connect() ward already performed */
 	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
-		     SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+		     SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+		     &prog);
 	if (fd < 0 && errno == EINVAL)
 		fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
 			     &prog);
@@ -244,7 +246,8 @@ static int bound_in_sandbox(struct ward_unix_broker *b, const struct stat *st)
 			m = NLMSG_DATA(h);
 			a = (struct nlattr *)(m + 1);
 			left = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
-			while (left >= sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= left) {
+			while (left >= sizeof(*a) && a->nla_len >= sizeof(*a) &&
+			       a->nla_len <= left) {
 				if (a->nla_type == UNIX_DIAG_VFS &&
 				    a->nla_len >= NLA_HDRLEN + sizeof(struct unix_diag_vfs)) {
 					struct unix_diag_vfs v;

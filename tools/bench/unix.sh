@@ -49,5 +49,6 @@ process:
   run_as_group: 4245
 YAML
 cd "$T"
-exec timeout 300 "$BUILD/ward" run --policy "$T/policy.yaml" --log "$T/log.db" --workdir "$T" \
+# not exec: the trap removes $T afterwards
+timeout 300 "$BUILD/ward" run --policy "$T/policy.yaml" --log "$T/log.db" --workdir "$T" \
 	-- python3 "$T/bench.py" "$N"

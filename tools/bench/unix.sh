@@ -12,6 +12,7 @@ BUILD=${1:-${BUILD:-build}}
 N=${2:-2000}
 [ "$(id -u)" = 0 ] || { echo "unix.sh: needs root" >&2; exit 1; }
 cmake --build "$BUILD" --target ward >/dev/null
+BUILD=$(cd "$BUILD" && pwd)
 T=$(mktemp -d /var/tmp/ward-bench-unix.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 chmod 755 "$T"

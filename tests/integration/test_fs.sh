@@ -185,6 +185,11 @@ check "a path missing on the host too makes no row" \
 	[ "$(count "$L" ".path | test(\"nowhere|nothing\")")" = 0 ]
 check "a missing file in a mapped directory makes no row" \
 	[ "$(count "$L" ".path | test(\"missing\")")" = 0 ]
+# the sandbox's /proc is another pid namespace's: a host pid missing there
+# is in the plan, not hidden
+run prot "$L" cat "/proc/$$/status"
+check "a host pid missing from the sandbox's /proc makes no row" \
+	[ "$RC" != 0 -a "$(count "$L" ".path == \"/proc/$$/status\"")" = 0 ]
 run prot "$L" /usr/bin/python3 -c 'import json, email.parser'
 check "library search paths make no row" [ "$RC" = 0 -a "$(hidden "true")" = 4 ]
 

@@ -120,6 +120,10 @@ int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_
 			   int (*cb)(const struct ward_audit_row *row, void *userdata), void *userdata,
 			   struct ward_error *err);
 
+/* Where a row went, for one table cell: "host:port", "ip:port", "[v6]:port",
+ * a path (fs, unix), host:port followed by an HTTP path (l7), or "-". */
+void ward_audit_row_destination(const struct ward_audit_row *r, char *out, size_t len);
+
 /* Parse --since: RFC 3339 ("2025-01-02T03:04:05.5Z", "...+02:00"), a unix time
  * in seconds ("1735787045", fraction allowed), or a duration before now_ns
  * ("90s", "10m", "2h", "1d", "1w"). -EINVAL on anything else. */

@@ -2,6 +2,8 @@
 /* SQLite adapter: open, pragmas, schema, and the error-code conversion. */
 #include "audit/db.h"
 
+#include "audit/audit.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -204,4 +206,35 @@ int audit_db_open_ro(const char *path, sqlite3 **ret, struct ward_error *err)
 		return ward_err_prefix(err, "%s", path);
 	*ret = TAKE_PTR(db);
 	return 0;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+void audit_row_read(sqlite3_stmt *st, struct ward_audit_row *ret)
+{
+	*ret = (struct ward_audit_row){
+		.id = sqlite3_column_int64(st, 0),
+		.ts_ns = sqlite3_column_int64(st, 1),
+		.sandbox = col_text(st, 2),
+		.layer = col_text(st, 3),
+		.action = col_text(st, 4),
+		.binary = col_text(st, 5),
+		.binary_sha256 = col_text(st, 6),
+		.has_pid = sqlite3_column_type(st, 7) != SQLITE_NULL,
+		.pid = sqlite3_column_int64(st, 7),
+		.host = col_text(st, 8),
+		.ip = col_text(st, 9),
+		.has_port = sqlite3_column_type(st, 10) != SQLITE_NULL,
+		.port = sqlite3_column_int64(st, 10),
+		.protocol = col_text(st, 11),
+		.method = col_text(st, 12),
+		.path = col_text(st, 13),
+		.rule = col_text(st, 14),
+		.reason = col_text(st, 15),
+		.policy_rev = col_text(st, 16),
+		.hash = col_text(st, 17),
+	};
 }

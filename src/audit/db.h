@@ -27,3 +27,14 @@ int audit_db_open_rw(const char *path, sqlite3 **ret, struct ward_error *err);
 int audit_db_open_ro(const char *path, sqlite3 **ret, struct ward_error *err);
 
 int audit_exec(sqlite3 *db, const char *sql, struct ward_error *err);
+
+struct ward_audit_row;
+
+/* The decisions columns in the order audit_row_read() expects them. */
+#define AUDIT_ROW_COLUMNS                                                                          \
+	"id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid, host, ip, port, protocol," \
+	" method, path, rule, reason, policy_rev, hash"
+
+/* The current row of st (a SELECT of AUDIT_ROW_COLUMNS) into *ret; its strings
+ * live until the next step or reset of st. */
+void audit_row_read(sqlite3_stmt *st, struct ward_audit_row *ret);

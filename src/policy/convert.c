@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cleanup.h"
 #include "policy/internal.h"
 
 static void *xcalloc(lua_State *L, size_t n, size_t size)
@@ -41,6 +42,15 @@ static lua_Integer int_field(lua_State *L, const char *k)
 	lua_Integer v;
 	lua_getfield(L, -1, k);
 	v = lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+static double num_field(lua_State *L, const char *k)
+{
+	double v;
+	lua_getfield(L, -1, k);
+	v = lua_tonumber(L, -1);
 	lua_pop(L, 1);
 	return v;
 }
@@ -244,6 +254,7 @@ static void net_policies(lua_State *L, struct ward_policy *p)
 		n->name = dup_field(L, "name");
 		n->pos = pos_of(L);
 		binaries(L, "binaries", &n->binaries, &n->n_binaries);
+		fs_paths(L, "unix_sockets", &n->unix_sockets, &n->n_unix_sockets);
 		size_t ne = open_list(L, "endpoints");
 		if (ne) {
 			n->endpoints = xcalloc(L, ne, sizeof(*n->endpoints));
@@ -295,6 +306,7 @@ static void credentials(lua_State *L, struct ward_policy *p)
 		c->path = dup_field(L, "path");
 		c->header = dup_field(L, "header");
 		c->format = dup_field(L, "format");
+		c->allow_http = bool_field(L, "allow_http");
 		c->pos = pos_of(L);
 		lua_pop(L, 1);
 	}
@@ -317,8 +329,56 @@ static void routes(lua_State *L, struct ward_policy *p)
 		r->base_url = dup_field(L, "base_url");
 		r->api_key_env = dup_field(L, "api_key_env");
 		strings(L, "aliases", &r->aliases, &r->n_aliases);
+		strings(L, "hosts", &r->hosts, &r->n_hosts);
+		r->price_known = bool_field(L, "price_known");
+		r->price_input = num_field(L, "price_input");
+		r->price_output = num_field(L, "price_output");
+		r->price_cached = num_field(L, "price_cached");
+		r->price_source = dup_field(L, "price_source");
 		r->pos = pos_of(L);
 		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+static void environment(lua_State *L, struct ward_policy *p)
+{
+	size_t len = open_list(L, "env_pass");
+	if (len) {
+		p->env_pass = xcalloc(L, len, sizeof(*p->env_pass));
+		p->n_env_pass = len;
+		for (size_t i = 0; i < len; i++) {
+			lua_rawgeti(L, -1, (lua_Integer)i + 1);
+			p->env_pass[i].pattern = dup_field(L, "pattern");
+			p->env_pass[i].glob = bool_field(L, "glob");
+			p->env_pass[i].pos = pos_of(L);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+	len = open_list(L, "env_set");
+	if (len) {
+		p->env_set = xcalloc(L, len, sizeof(*p->env_set));
+		p->n_env_set = len;
+		for (size_t i = 0; i < len; i++) {
+			lua_rawgeti(L, -1, (lua_Integer)i + 1);
+			p->env_set[i].name = dup_field(L, "name");
+			p->env_set[i].value = dup_field(L, "value");
+			p->env_set[i].pos = pos_of(L);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+}
+
+static void resources(lua_State *L, struct ward_resources *r)
+{
+	if (lua_getfield(L, -1, "resources") == LUA_TTABLE) {
+		r->memory = (uint64_t)int_field(L, "memory");
+		r->pids = (uint64_t)int_field(L, "pids");
+		r->cpu_milli = (uint32_t)int_field(L, "cpu_milli");
+		r->tmp_size = (uint64_t)int_field(L, "tmp_size");
+		r->pos = pos_of(L);
 	}
 	lua_pop(L, 1);
 }
@@ -356,6 +416,20 @@ void ward_policy_from_lua(lua_State *L, struct ward_policy *p)
 	routes(L, p);
 	binaries(L, "inference_binaries", &p->inference_binaries, &p->n_inference_binaries);
 	p->inference_max_tokens = (uint64_t)int_field(L, "max_tokens");
+	p->inference_max_usd = num_field(L, "max_usd");
+	p->inference_strict_models = bool_field(L, "strict_models");
+	size_t nw = open_list(L, "warn_at");
+	if (nw) {
+		/* validate.lua: ascending fractions without repeats, so at most a few */
+		for (size_t i = 0; i < nw && i < ARRAY_SIZE(p->inference_warn_at); i++) {
+			lua_rawgeti(L, -1, (lua_Integer)i + 1);
+			p->inference_warn_at[p->n_inference_warn_at++] = lua_tonumber(L, -1);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+	environment(L, p);
+	resources(L, &p->resources);
 	strings(L, "extends", &p->extends, &p->n_extends);
 }
 

@@ -181,7 +181,9 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 				fputc(',', f);
 			endpoint(f, &n->endpoints[e]);
 		}
-		fputs("]}", f);
+		fputs("],\"unix\":", f);
+		fs_paths(f, n->unix_sockets, n->n_unix_sockets);
+		fputc('}', f);
 	}
 	fputs("],\"credentials\":[", f);
 	for (size_t i = 0; i < p->n_credentials; i++) {
@@ -198,7 +200,7 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 		ward_json_str(f, c->header);
 		fputs(",\"format\":", f);
 		ward_json_str(f, c->format);
-		fputc(',', f);
+		fprintf(f, ",\"scheme\":\"%s\",", c->allow_http ? "http" : "https");
 		pos(f, c->pos);
 		fputc('}', f);
 	}
@@ -221,7 +223,22 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 				fputc(',', f);
 			ward_json_str(f, r->aliases[a]);
 		}
-		fputs("],", f);
+		fputs("],\"hosts\":[", f);
+		for (size_t h = 0; h < r->n_hosts; h++) {
+			if (h)
+				fputc(',', f);
+			ward_json_str(f, r->hosts[h]);
+		}
+		fputs("],\"price\":", f);
+		if (r->price_known) {
+			fprintf(f, "{\"input\":%.6g,\"output\":%.6g,\"cached_input\":%.6g,\"source\":",
+				r->price_input, r->price_output, r->price_cached);
+			ward_json_str(f, r->price_source);
+			fputc('}', f);
+		} else {
+			fputs("null", f);
+		}
+		fputc(',', f);
 		pos(f, r->pos);
 		fputc('}', f);
 	}
@@ -230,5 +247,31 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 		binaries(f, p->inference_binaries, p->n_inference_binaries);
 	else
 		fputs("null", f);
-	fprintf(f, ",\"max_tokens\":%" PRIu64 "}}\n", p->inference_max_tokens);
+	fprintf(f, ",\"max_tokens\":%" PRIu64 ",\"max_usd\":%.6g,\"warn_at\":[",
+		p->inference_max_tokens, p->inference_max_usd);
+	for (size_t i = 0; i < p->n_inference_warn_at; i++)
+		fprintf(f, i ? ",%.6g" : "%.6g", p->inference_warn_at[i]);
+	fprintf(f, "],\"strict_models\":%s},\"environment\":{\"pass\":[",
+		p->inference_strict_models ? "true" : "false");
+	for (size_t i = 0; i < p->n_env_pass; i++) {
+		fputs(i ? ",{\"pattern\":" : "{\"pattern\":", f);
+		ward_json_str(f, p->env_pass[i].pattern);
+		fprintf(f, ",\"glob\":%s,", p->env_pass[i].glob ? "true" : "false");
+		pos(f, p->env_pass[i].pos);
+		fputc('}', f);
+	}
+	fputs("],\"set\":[", f);
+	for (size_t i = 0; i < p->n_env_set; i++) {
+		fputs(i ? ",{\"name\":" : "{\"name\":", f);
+		ward_json_str(f, p->env_set[i].name);
+		fputs(",\"value\":", f);
+		ward_json_str(f, p->env_set[i].value);
+		fputc(',', f);
+		pos(f, p->env_set[i].pos);
+		fputc('}', f);
+	}
+	fprintf(f,
+		"]},\"resources\":{\"memory\":%" PRIu64 ",\"pids\":%" PRIu64
+		",\"cpu_milli\":%" PRIu32 ",\"tmp_size\":%" PRIu64 "}}\n",
+		p->resources.memory, p->resources.pids, p->resources.cpu_milli, p->resources.tmp_size);
 }

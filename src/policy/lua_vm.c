@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/env.h"
 #include "policy/internal.h"
 
 /* Produced by cmake/embed.cmake from the files in src/policy/lua. */
@@ -210,6 +211,13 @@ static int l_ip(lua_State *L)
 	return 1;
 }
 
+/* native.secret_like(name) -> bool (policy/env.c: one rule for compiler and sandbox) */
+static int l_secret_like(lua_State *L)
+{
+	lua_pushboolean(L, ward_env_secret_like(luaL_checkstring(L, 1)));
+	return 1;
+}
+
 static int l_require(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
@@ -253,7 +261,10 @@ void ward_lua_open_sandbox(lua_State *L)
 	};
 	static const char *const removed[] = { "dofile", "loadfile", "load", "collectgarbage",
 					       "print", "require" };
-	static const luaL_Reg native[] = { { "cidr", l_cidr }, { "ip", l_ip }, { NULL, NULL } };
+	static const luaL_Reg native[] = { { "cidr", l_cidr },
+					   { "ip", l_ip },
+					   { "secret_like", l_secret_like },
+					   { NULL, NULL } };
 
 	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
 		luaL_requiref(L, libs[i].name, libs[i].func, 1);

@@ -234,7 +234,97 @@ static void test_defaults(void **state)
 		"\"read_only\":[],\"read_write\":[],\"binaries\":[]},\"landlock\":{\"compatibility\":"
 		"\"best_effort\",\"restrict_tcp\":false},\"process\":{\"run_as_user\":null,\"run_as_group\":null},"
 		"\"network_policies\":[],\"credentials\":[],\"inference\":{\"routes\":[],"
-		"\"binaries\":null,\"max_tokens\":0}}\n");
+		"\"binaries\":null,\"max_tokens\":0,\"max_usd\":0,\"warn_at\":[],\"strict_models\":false},"
+		"\"environment\":{\"pass\":[],\"set\":[]},"
+		"\"resources\":{\"memory\":0,\"pids\":0,\"cpu_milli\":0,\"tmp_size\":0}}\n");
+	done(&res);
+}
+
+/* Unix socket endpoints, environment, resources and the credential scheme. */
+static void test_hardening_sections(void **state)
+{
+	struct result res;
+
+	compile(&res, "version: 1\n"
+		      "network_policies:\n"
+		      "  ssh:\n"
+		      "    binaries: [{ path: /usr/bin/ssh }]\n"
+		      "    endpoints:\n"
+		      "      - unix: /run/user/1000//ssh-agent.sock\n"
+		      "      - { host: github.com, port: 22 }\n"
+		      "credentials:\n"
+		      "  - { name: a, env: A_TOKEN, host: a.example.com }\n"
+		      "  - { name: b, env: B_TOKEN, host: b.example.com, scheme: http }\n"
+		      "environment:\n"
+		      "  pass: [NODE_ENV, \"MYAPP_*\"]\n"
+		      "  set: { CI: \"1\", A: x }\n"
+		      "resources: { memory: 4G, pids: 1024, cpu: 1.5, tmp_size: 512MiB }\n");
+	assert_int_equal(res.r, 0);
+	assert_string_equal(res.text, F ":10:59: warning: scheme: http sends the secret of 'b' in clear "
+				      "text to 'b.example.com'; use it only for a trusted network\n");
+	assert_int_equal(res.p->n_net, 1);
+	assert_int_equal(res.p->net[0].n_endpoints, 1);
+	assert_string_equal(res.p->net[0].endpoints[0].host, "github.com");
+	assert_int_equal(res.p->net[0].n_unix_sockets, 1);
+	assert_string_equal(res.p->net[0].unix_sockets[0].path, "/run/user/1000/ssh-agent.sock");
+	assert_int_equal(res.p->net[0].unix_sockets[0].pos.line, 6);
+	assert_int_equal(res.p->net[0].unix_sockets[0].pos.col, 15);
+	assert_false(res.p->credentials[0].allow_http);
+	assert_true(res.p->credentials[1].allow_http);
+	assert_int_equal(res.p->n_env_pass, 2);
+	assert_string_equal(res.p->env_pass[0].pattern, "NODE_ENV");
+	assert_false(res.p->env_pass[0].glob);
+	assert_true(res.p->env_pass[1].glob);
+	assert_int_equal(res.p->n_env_set, 2);
+	assert_string_equal(res.p->env_set[0].name, "A"); /* sorted */
+	assert_string_equal(res.p->env_set[1].value, "1");
+	assert_true(res.p->resources.memory == 4ull << 30);
+	assert_int_equal(res.p->resources.pids, 1024);
+	assert_int_equal(res.p->resources.cpu_milli, 1500);
+	assert_true(res.p->resources.tmp_size == 512ull << 20);
+	assert_non_null(strstr(res.p->compiled_json, "\"unix\":[{\"path\":\"/run/user/1000/ssh-agent.sock\""));
+	assert_non_null(strstr(res.p->compiled_json, "\"scheme\":\"http\""));
+	done(&res);
+
+	/* prices: the table (with a dated model id) or the route's own */
+	compile(&res, "version: 1\ninference:\n  strict_models: true\n  routes:\n"
+		      "    - { name: a, provider: anthropic, model: claude-sonnet-4-5-20250929 }\n"
+		      "    - { name: b, provider: openai, model: ft, hosts: [api.openai.com],\n"
+		      "        price: { input: 1.5, output: 6 } }\n"
+		      "  budget: { max_usd: 5.25, warn_at: [0.8, 0.95] }\n");
+	assert_int_equal(res.r, 0);
+	assert_true(res.p->inference_strict_models);
+	assert_true(res.p->inference_max_usd == 5.25);
+	assert_int_equal(res.p->n_inference_warn_at, 2);
+	assert_true(res.p->inference_warn_at[1] == 0.95);
+	assert_true(res.p->routes[0].price_known);
+	assert_true(res.p->routes[0].price_output == 15.0);
+	assert_string_equal(res.p->routes[0].price_source, "2026-11-30");
+	assert_true(res.p->routes[1].price_cached == 1.5); /* defaults to the input price */
+	assert_string_equal(res.p->routes[1].price_source, "route");
+	assert_string_equal(res.p->routes[1].hosts[0], "api.openai.com");
+	done(&res);
+
+	/* a preset's resources are overridden field by field, pass lists merge */
+	compile(&res, "version: 1\nextends: [developer]\nresources: { pids: 64 }\n"
+		      "environment: { pass: [X] }\n");
+	assert_int_equal(res.r, 0);
+	assert_int_equal(res.p->resources.pids, 64);
+	assert_true(res.p->resources.memory == 0);
+	done(&res);
+
+	/* secrets passed into the sandbox are pointed out at their position */
+	compile(&res, "version: 1\nenvironment:\n  pass: [GITHUB_TOKEN, \"*_KEY\", \"MYAPP_*\"]\n"
+		      "credentials:\n  - { name: b, env: B, host: b.example.com, scheme: http }\n");
+	assert_int_equal(res.r, 0);
+	assert_string_equal(res.text,
+		F ":3:10: warning: 'GITHUB_TOKEN' looks like a secret and will be readable inside the "
+		"sandbox; prefer 'credentials:' (the sandbox sees only a placeholder, the proxy injects "
+		"the value)\n"
+		F ":3:24: warning: glob '*_KEY' never passes secret-looking names; list each one by exact "
+		"name\n"
+		F ":5:53: warning: scheme: http sends the secret of 'b' in clear text to 'b.example.com'; "
+		"use it only for a trusted network\n");
 	done(&res);
 }
 
@@ -287,6 +377,43 @@ static void test_errors(void **state)
 		     F ":3:15: path '/usr/*': wildcards are not allowed in filesystem paths");
 	expect_error(NET("      - { host: a.example.com, port: 1 }\n") "    name: x\n  j:\n    binaries: [{ path: bin/sh }]\n    endpoints: [{ host: a.example.com, port: 1 }]\n",
 		     F ":9:24: path 'bin/sh' must be absolute");
+	/* unix endpoints, environment, resources */
+	expect_error(NET("      - unix: agent.sock\n"), F ":6:15: path 'agent.sock' must be absolute");
+	expect_error(NET("      - { unix: /a.sock, port: 22 }\n"),
+		     F ":6:26: 'port' does not apply to a unix socket endpoint");
+	expect_error(NET("      - { unix: /a.sock, host: a.example.com }\n"),
+		     F ":6:26: 'host' and 'unix' are mutually exclusive (one endpoint each)");
+	expect_error(NET("      - { port: 22 }\n"),
+		     F ":6:9: missing required key 'host' in endpoint (or 'unix' for a unix socket)");
+	expect_error("version: 1\nresources: { memory: 4Q }\n",
+		     F ":2:22: unknown unit 'Q' in 'memory' '4Q' (expected K, M, G or T)");
+	expect_error("version: 1\nresources: { pids: 0 }\n", F ":2:20: 'pids' 0 out of range (1..4194304)");
+	expect_error("version: 1\nresources: { memory: 1M }\n",
+		     F ":2:22: 'memory' 1M is too small (at least 4M)");
+	expect_error("version: 1\nresources: { cpu: 0 }\n", F ":2:19: 'cpu' 0 is too small (at least 0.01)");
+	expect_error("version: 1\nresources: { tmp_size: \"1.5G\" }\n",
+		     F ":2:24: 'tmp_size' must be a size such as 512M or 4G, got '1.5G'");
+	expect_error("version: 1\nenvironment: { pass: [\"*\"] }\n",
+		     F ":2:23: '*' would pass every variable; name them, or use a prefix glob such as 'MYAPP_*'");
+	expect_error("version: 1\nenvironment: { set: { \"1X\": y } }\n",
+		     F ":2:23: invalid environment variable name '1X'");
+	expect_error("version: 1\ncredentials:\n  - { name: b, env: B, host: b.example.com, scheme: ftp }\n",
+		     F ":3:53: invalid scheme 'ftp' (expected https, http)");
+	/* money */
+#define INF(route, budget) "version: 1\ninference:\n  routes: [{ name: a, provider: openai, " route " }]\n" budget
+	expect_error(INF("model: nope, api_key_env: K", "  budget: { max_usd: 5 }\n"),
+		     F ":3:48: no price for openai model 'nope' in ward's price table 2026-11-30 "
+		       "(inference.budget.max_usd needs one): add price: { input: USD, output: USD } "
+		       "(per million tokens) to this route");
+	expect_error(INF("model: m, price: { input: -1, output: 2 }", ""),
+		     F ":3:67: 'input' -1 must not be negative");
+	expect_error(INF("model: gpt-5", "  budget: { max_usd: 0 }\n"),
+		     F ":4:22: 'max_usd' must be more than 0 (leave it out for no budget)");
+	expect_error(INF("model: gpt-5", "  budget: { max_usd: 1, warn_at: [0.9, 0.5] }\n"),
+		     F ":4:40: 'warn_at' must be in ascending order without repeats");
+	expect_error(INF("model: gpt-5", "  budget: { max_usd: 1, warn_at: [1.5] }\n"),
+		     F ":4:35: 'warn_at' entries must be fractions between 0 and 1 (e.g. 0.8), got '1.5'");
+#undef INF
 	/* identities */
 	expect_error("version: 1\nprocess:\n  run_as_user: 0\n",
 		     F ":3:16: run_as_user must not be 0 (root); use an unprivileged user");
@@ -762,6 +889,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_policy),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_hardening_sections),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_all_errors_collected),
 		cmocka_unit_test(test_warnings),

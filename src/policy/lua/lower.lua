@@ -1,6 +1,8 @@
 -- SPDX-License-Identifier: MIT
 -- The merged policy -> flat tables, one per struct of src/policy/model.h,
 -- with defaults made explicit. convert.c reads exactly these field names.
+local prices = require "prices"
+
 local M = {}
 
 local function pos(v)
@@ -118,6 +120,7 @@ function M.lower(acc)
 				path = c.path or "/**",
 				header = c.header or "Authorization",
 				format = c.format or "Bearer {}",
+				allow_http = c.scheme == "http",
 				line = line,
 				col = col,
 			}
@@ -128,6 +131,16 @@ function M.lower(acc)
 			for _, a in ipairs(r.aliases or {}) do
 				aliases[#aliases + 1] = a
 			end
+			local hosts = {}
+			for _, h in ipairs(r.hosts or {}) do
+				hosts[#hosts + 1] = h
+			end
+			local price, source = r.price, "route"
+			if price then
+				price = { price.input, price.output, price.cached_input or price.input }
+			else
+				price, source = prices.lookup(r.provider, r.model), prices.version
+			end
 			return {
 				name = r.name,
 				provider = r.provider,
@@ -135,14 +148,44 @@ function M.lower(acc)
 				base_url = r.base_url,
 				api_key_env = r.api_key_env,
 				aliases = aliases,
+				hosts = hosts,
+				price_known = price ~= nil,
+				price_input = price and price[1] or 0,
+				price_output = price and price[2] or 0,
+				price_cached = price and price[3] or 0,
+				price_source = price and source or nil,
 				line = line,
 				col = col,
 			}
 		end),
 		inference_binaries = binaries(acc.inference_binaries),
+		env_pass = list(acc.env_pass, function(e)
+			return { pattern = e.pattern, glob = e.glob, line = e.line, col = e.col }
+		end),
+		resources = {
+			memory = acc.resources.memory or 0,
+			pids = acc.resources.pids or 0,
+			cpu_milli = acc.resources.cpu or 0,
+			tmp_size = acc.resources.tmp_size or 0,
+			line = acc.resources_node and acc.resources_node.line or 0,
+			col = acc.resources_node and acc.resources_node.col or 0,
+		},
 		max_tokens = acc.max_tokens or 0,
+		max_usd = acc.max_usd or 0,
+		warn_at = acc.warn_at or {},
+		strict_models = acc.strict_models or false,
 		extends = acc.extends,
 	}
+	local names = {}
+	for _, k in ipairs(acc.env_set.order) do
+		names[#names + 1] = k
+	end
+	table.sort(names)
+	out.env_set = {}
+	for _, k in ipairs(names) do
+		local e = acc.env_set.by[k]
+		out.env_set[#out.env_set + 1] = { name = k, value = e.value, line = e.key_node.line, col = e.key_node.col }
+	end
 	local keys = {}
 	for _, k in ipairs(acc.net.order) do
 		keys[#keys + 1] = k
@@ -152,9 +195,13 @@ function M.lower(acc)
 	for _, k in ipairs(keys) do
 		local e = acc.net.by[k]
 		local v = e.value
-		local eps = {}
+		local eps, socks = {}, {}
 		for _, ep in ipairs(v.endpoints or {}) do
-			eps[#eps + 1] = endpoint(ep)
+			if ep.unix then
+				socks[#socks + 1] = { path = ep.unix.path, line = ep.unix.line, col = ep.unix.col }
+			elseif ep.host then
+				eps[#eps + 1] = endpoint(ep)
+			end
 		end
 		out.net[#out.net + 1] = {
 			key = k,
@@ -163,6 +210,7 @@ function M.lower(acc)
 			col = e.key_node.col,
 			binaries = binaries(v.binaries) or {},
 			endpoints = eps,
+			unix_sockets = socks,
 		}
 	end
 	return out

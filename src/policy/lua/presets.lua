@@ -10,7 +10,9 @@
 --   filesystem_policy.binaries: one entry per path, a later layer replaces it;
 --   network_policies: one entry per key, a later layer replaces it whole;
 --   credentials, inference.routes: one entry per name, a later layer replaces it;
---   inference.binaries: a later layer that sets it replaces the list.
+--   inference.binaries: a later layer that sets it replaces the list;
+--   environment.pass: union; environment.set and each resources field: a
+--     later layer that sets a name wins.
 local util = require "util"
 
 local M = {}
@@ -161,6 +163,9 @@ function M.new_acc()
 		net = oset(),
 		credentials = oset(),
 		routes = oset(),
+		env_pass = oset(),
+		env_set = oset(),
+		resources = {},
 		extends = {},
 	}
 end
@@ -198,6 +203,23 @@ function M.apply(acc, v)
 	for _, c in ipairs(v.credentials or {}) do
 		oset_put(acc.credentials, c.name, c)
 	end
+	local env = v.environment
+	if env then
+		for _, e in ipairs(env.pass or {}) do
+			oset_put(acc.env_pass, e.pattern, e)
+		end
+		for _, e in ipairs(env.set or {}) do
+			oset_put(acc.env_set, e.key, e)
+		end
+	end
+	if v.resources then
+		for _, k in ipairs({ "memory", "pids", "cpu", "tmp_size" }) do
+			if v.resources[k] ~= nil then
+				acc.resources[k] = v.resources[k]
+			end
+		end
+		acc.resources_node = v.resources._node
+	end
 	local inf = v.inference
 	if inf then
 		for _, r in ipairs(inf.routes or {}) do
@@ -208,6 +230,15 @@ function M.apply(acc, v)
 		end
 		if inf.budget and inf.budget.max_tokens then
 			acc.max_tokens = inf.budget.max_tokens
+		end
+		if inf.budget and inf.budget.max_usd then
+			acc.max_usd = inf.budget.max_usd
+		end
+		if inf.budget and inf.budget.warn_at then
+			acc.warn_at = inf.budget.warn_at
+		end
+		if inf.strict_models ~= nil then
+			acc.strict_models = inf.strict_models
 		end
 	end
 end

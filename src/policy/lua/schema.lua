@@ -25,13 +25,15 @@ local l7_rule = {
 	},
 }
 
+-- Either a host endpoint (host + port/ports + ...) or `unix: /abs/path.sock`,
+-- a host unix socket; checks.endpoint says which keys go with which.
 local endpoint = {
 	type = "map",
 	what = "endpoint",
-	required = { "host" },
 	check = "endpoint",
 	fields = {
 		host = { type = "host" },
+		unix = { type = "unix_path" },
 		port = { type = "port" },
 		ports = { type = "list", nonempty = true, item = { type = "port" } },
 		protocol = {
@@ -89,7 +91,9 @@ local credential = {
 		path = { type = "url_path" },
 		header = { type = "header" },
 		format = { type = "string", check = "format" },
+		scheme = { type = "enum", values = { "https", "http" } },
 	},
+	check = "credential",
 }
 
 local route = {
@@ -103,6 +107,19 @@ local route = {
 		base_url = { type = "url" },
 		api_key_env = { type = "env_name" },
 		aliases = { type = "list", item = { type = "string", nonempty = true } },
+		-- USD per million tokens; overrides the price table (prices.lua)
+		price = {
+			type = "map",
+			what = "price",
+			required = { "input", "output" },
+			fields = {
+				input = { type = "usd" },
+				output = { type = "usd" },
+				cached_input = { type = "usd" },
+			},
+		},
+		-- the provider's own hosts: a direct call through the proxy is a call of this route
+		hosts = { type = "list", nonempty = true, item = { type = "host", exact = true } },
 	},
 }
 
@@ -146,14 +163,38 @@ M.policy = {
 			type = "map",
 			what = "inference",
 			required = { "routes" },
+			check = "inference",
 			fields = {
 				routes = { type = "list", nonempty = true, item = route, check = "unique_names" },
 				binaries = { type = "list", nonempty = true, item = binary },
 				budget = {
 					type = "map",
 					what = "budget",
-					fields = { max_tokens = { type = "int", min = 1, max = 1 << 53 } },
+					fields = {
+						max_tokens = { type = "int", min = 1, max = 1 << 53 },
+						max_usd = { type = "usd", positive = true },
+						warn_at = { type = "list", nonempty = true, item = { type = "fraction" }, check = "ascending" },
+					},
 				},
+				strict_models = { type = "bool" },
+			},
+		},
+		environment = {
+			type = "map",
+			what = "environment",
+			fields = {
+				pass = { type = "list", item = { type = "env_pattern" } },
+				set = { type = "dict", key = { type = "env_name" }, value = { type = "string" } },
+			},
+		},
+		resources = {
+			type = "map",
+			what = "resources",
+			fields = {
+				memory = { type = "size", min = 4 << 20 },
+				pids = { type = "int", min = 1, max = 4194304 },
+				cpu = { type = "cores" },
+				tmp_size = { type = "size", min = 1 << 20 },
 			},
 		},
 		network_middlewares = { unsupported_key = "'network_middlewares' is not supported" },

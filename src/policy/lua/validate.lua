@@ -166,6 +166,122 @@ function scalar.fs_path(n, d, ctx, name)
 	return { path = p, line = n.line, col = n.col }
 end
 
+-- sun_path holds 108 bytes with the terminating NUL.
+function scalar.unix_path(n, d, ctx, name)
+	local p = check_path(n, ctx, name, false)
+	if not p then
+		return nil
+	end
+	if p == "/" then
+		ctx:error(n, "unix socket path " .. q(n.value) .. " names no socket")
+		return nil
+	end
+	if #p > 107 then
+		ctx:error(n, "unix socket path " .. q(n.value) .. " is longer than 107 bytes (sun_path)")
+		return nil
+	end
+	return { path = p, line = n.line, col = n.col }
+end
+
+-- environment.pass: a name, or a glob with '*'.
+function scalar.env_pattern(n, d, ctx, name)
+	local s = n.value
+	if #s > 128 or not s:match("^[A-Za-z_*][A-Za-z0-9_*]*$") then
+		ctx:error(n, "invalid environment variable name or glob " .. q(s)
+			.. " (letters, digits, '_' and '*')")
+		return nil
+	end
+	if not s:find("[^*]") then
+		ctx:error(n, q(s) .. " would pass every variable; name them, or use a prefix glob such as 'MYAPP_*'")
+		return nil
+	end
+	local glob = s:find("*", 1, true) ~= nil
+	if not glob and native.secret_like(s) then
+		ctx:warn(n, q(s) .. " looks like a secret and will be readable inside the sandbox; "
+			.. "prefer 'credentials:' (the sandbox sees only a placeholder, the proxy injects the value)")
+	elseif glob and native.secret_like((s:gsub("%*", ""))) then
+		ctx:warn(n, "glob " .. q(s) .. " never passes secret-looking names; list each one by exact name")
+	end
+	return { pattern = s, glob = glob, line = n.line, col = n.col }
+end
+
+-- A size in bytes: an integer, or one with a unit K, M, G, T (powers of 1024;
+-- "Ki", "KiB" and "KB" are read the same way).
+local units = { [""] = 1, K = 1 << 10, M = 1 << 20, G = 1 << 30, T = 1 << 40 }
+
+function scalar.size(n, d, ctx, name)
+	local num, unit = n.value:match("^([0-9]+)%s*([A-Za-z]*)$")
+	local mult = unit and units[(unit:upper():gsub("I?B$", ""))]
+	if unit and unit:upper() == "B" then
+		mult = 1
+	end
+	if not num or #num > 15 then
+		ctx:error(n, q(name) .. " must be a size such as 512M or 4G, got " .. describe(n))
+		return nil
+	end
+	if not mult then
+		ctx:error(n, "unknown unit " .. q(unit) .. " in " .. q(name) .. " " .. q(n.value)
+			.. " (expected K, M, G or T)")
+		return nil
+	end
+	local v = math.tointeger(tonumber(num)) * mult
+	if v < d.min then
+		ctx:error(n, q(name) .. " " .. n.value .. " is too small (at least " .. (d.min >> 20) .. "M)")
+		return nil
+	end
+	if v >= 1 << 60 then
+		ctx:error(n, q(name) .. " " .. n.value .. " out of range")
+		return nil
+	end
+	return v
+end
+
+-- CPU cores, e.g. 2 or 0.5 -> thousandths of a core.
+function scalar.cores(n, d, ctx, name)
+	local s = n.style == "plain" and n.value
+	local int, frac = (s or ""):match("^([0-9]+)%.?([0-9]*)$")
+	if not int or #int > 6 or #frac > 3 then
+		ctx:error(n, q(name) .. " must be a number of cores such as 2 or 0.5, got " .. describe(n))
+		return nil
+	end
+	local milli = math.tointeger(tonumber(int)) * 1000 + math.tointeger(tonumber((frac .. "000"):sub(1, 3)))
+	if milli < 10 then
+		ctx:error(n, q(name) .. " " .. n.value .. " is too small (at least 0.01)")
+		return nil
+	end
+	return milli
+end
+
+-- Money: a plain decimal number of US dollars (at most 6 decimals).
+function scalar.usd(n, d, ctx, name)
+	local s = n.style == "plain" and n.value or ""
+	if s:match("^%-[0-9]") then
+		ctx:error(n, q(name) .. " " .. n.value .. " must not be negative")
+		return nil
+	end
+	if not s:match("^[0-9]+%.?[0-9]*$") or #s > 20 then
+		ctx:error(n, q(name) .. " must be an amount of US dollars such as 5 or 0.25, got " .. describe(n))
+		return nil
+	end
+	local v = tonumber(s)
+	if d.positive and v <= 0 then
+		ctx:error(n, q(name) .. " must be more than 0 (leave it out for no budget)")
+		return nil
+	end
+	return v
+end
+
+-- A share of a budget, strictly between 0 and 1.
+function scalar.fraction(n, d, ctx, name)
+	local s = n.style == "plain" and n.value or ""
+	local v = s:match("^[0-9]*%.?[0-9]+$") and tonumber(s)
+	if not v or v <= 0 or v >= 1 then
+		ctx:error(n, q(name) .. " entries must be fractions between 0 and 1 (e.g. 0.8), got " .. describe(n))
+		return nil
+	end
+	return v
+end
+
 function scalar.glob_path(n, d, ctx, name)
 	return check_path(n, ctx, name, true)
 end
@@ -323,8 +439,26 @@ end
 -- Cross-field rules on maps, run after the fields are checked.
 local checks = {}
 
+local host_only = { "port", "ports", "protocol", "tls", "enforcement", "access", "rules",
+	"deny_rules", "allowed_ips" }
+
 function checks.endpoint(v, ctx)
 	local node = v._node
+	if v._key.unix then
+		if v._key.host then
+			ctx:error(v._key.host, "'host' and 'unix' are mutually exclusive (one endpoint each)")
+		end
+		for _, k in ipairs(host_only) do
+			if v._key[k] then
+				ctx:error(v._key[k], q(k) .. " does not apply to a unix socket endpoint")
+			end
+		end
+		return
+	end
+	if not v._key.host then
+		ctx:error(node, "missing required key 'host' in endpoint (or 'unix' for a unix socket)")
+		return
+	end
 	if v.port and v.ports then
 		ctx:error(v._key.ports, "'port' and 'ports' are mutually exclusive")
 	elseif not v.port and not v.ports and not v._at.port and not v._at.ports then
@@ -343,6 +477,44 @@ function checks.endpoint(v, ctx)
 		elseif not v._at.access and not v._at.rules then
 			ctx:warn(node, "protocol: rest with no 'access' or 'rules' denies every request")
 		end
+	end
+end
+
+function checks.ascending(v, ctx)
+	if #v > 8 then
+		ctx:error(v._node, "'warn_at' has more than 8 thresholds")
+		return
+	end
+	for i = 2, #v do
+		if v[i] <= v[i - 1] then
+			ctx:error(v._node.items[i] or v._node, "'warn_at' must be in ascending order without repeats")
+			return
+		end
+	end
+end
+
+-- A USD budget needs a price for every route: from the route or the table.
+function checks.inference(v, ctx)
+	local budget = v.budget
+	if not (budget and budget.max_usd) then
+		return
+	end
+	local prices = require "prices"
+	for _, r in ipairs(v.routes or {}) do
+		if type(r) == "table" and r.provider and r.model and not r.price
+			and not prices.lookup(r.provider, r.model) then
+			ctx:error(r._at.model, "no price for " .. r.provider .. " model " .. q(r.model)
+				.. " in ward's price table " .. prices.version
+				.. " (inference.budget.max_usd needs one): add price: { input: USD, output: USD } "
+				.. "(per million tokens) to this route")
+		end
+	end
+end
+
+function checks.credential(v, ctx)
+	if v.scheme == "http" then
+		ctx:warn(v._at.scheme, "scheme: http sends the secret of " .. q(v.name or "?")
+			.. " in clear text to " .. q(v.host or "?") .. "; use it only for a trusted network")
 	end
 end
 

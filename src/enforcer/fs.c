@@ -240,7 +240,7 @@ static int on_procmem(struct ward_fs *fs, const struct ward_fs_event *ev)
 static int on_missing(struct ward_fs *fs, const struct ward_fs_event *ev)
 {
 	char path[PATH_MAX + WARD_FS_PATH_MAX], norm[PATH_MAX], note[PATH_MAX], method[96];
-	char reason[2 * PATH_MAX + 256];
+	char target[PATH_MAX], via[PATH_MAX + 32] = "", reason[3 * PATH_MAX + 256];
 	int map_fd = bpf_map__fd(fs->skel->maps.missing);
 	__u8 verdict;
 	struct ward_decision d;
@@ -273,16 +273,19 @@ static int on_missing(struct ward_fs *fs, const struct ward_fs_event *ev)
 		return 0;
 	}
 	fs->missing_checked++;
-	verdict = (__u8)ward_fs_hidden_check(fs->hidden, norm, ev->access & WARD_FS_ACC_CREATE);
+	verdict = (__u8)ward_fs_hidden_check(fs->hidden, norm, ev->access & WARD_FS_ACC_CREATE,
+					     target, sizeof(target));
 	bpf_map_update_elem(map_fd, &ev->key, &verdict, BPF_EXIST);
 	if (verdict != WARD_FS_MISSING_HIDDEN)
 		return 0;
 	fs->hidden_rows++;
 	ward_fs_access_str(ev->access, method, sizeof(method));
+	if (target[0])
+		snprintf(via, sizeof(via), " (a symlink to %s)", target);
 	snprintf(reason, sizeof(reason),
-		 "hidden by policy: not in the sandbox's mount plan, present on the host; "
+		 "hidden by policy: not in the sandbox's mount plan, present on the host%s; "
 		 "syscall=%s errno=ENOENT flags=%#llx%s",
-		 ward_fs_op_str(ev->op), (unsigned long long)ev->oflags, note);
+		 via, ward_fs_op_str(ev->op), (unsigned long long)ev->oflags, note);
 	d = (struct ward_decision){
 		.ts_ns = ev->ts_ns + fs->mono_to_real,
 		.sandbox = fs->sandbox,

@@ -168,15 +168,25 @@ bool ward_fs_hidden_in_plan(const struct ward_fs_hidden *h, const char *norm)
 }
 
 enum ward_fs_missing ward_fs_hidden_check(const struct ward_fs_hidden *h, const char *path,
-					  bool create)
+					  bool create, char *ret_target, size_t len)
 {
-	char norm[PATH_MAX];
+	char norm[PATH_MAX], real[PATH_MAX];
 	struct stat st;
 
+	if (ret_target && len)
+		ret_target[0] = '\0';
 	if (ward_fs_path_normalize(path, norm, sizeof(norm)) < 0)
 		return WARD_FS_MISSING_QUIET;
-	if (ward_fs_hidden_in_plan(h, norm))
+	if (ward_fs_hidden_in_plan(h, norm)) {
+		/* shown from the host, and yet missing inside while the host has
+		 * it: a symlink there to a place the plan hides */
+		if (lstat(norm, &st) == 0 && realpath(norm, real) && !ward_fs_hidden_in_plan(h, real)) {
+			if (ret_target && len)
+				snprintf(ret_target, len, "%s", real);
+			return WARD_FS_MISSING_HIDDEN;
+		}
 		return WARD_FS_MISSING_QUIET;
+	}
 	if (lstat(norm, &st) == 0)
 		return WARD_FS_MISSING_HIDDEN;
 	if (create && strcmp(norm, "/")) {

@@ -37,6 +37,8 @@ bool ward_fs_hidden_in_plan(const struct ward_fs_hidden *h, const char *norm);
 /* The verdict for a path that failed with ENOENT inside (absolute, as the
  * sandbox saw it): WARD_FS_MISSING_HIDDEN when the plan does not show it
  * and the host has it (or, for a call that creates it, has its parent
- * directory); WARD_FS_MISSING_QUIET otherwise. */
+ * directory), or when the plan shows it but it is a host symlink to a place
+ * the plan hides (ret_target, if not NULL, gets that place; "" otherwise);
+ * WARD_FS_MISSING_QUIET otherwise. */
 enum ward_fs_missing ward_fs_hidden_check(const struct ward_fs_hidden *h, const char *path,
-					  bool create);
+					  bool create, char *ret_target, size_t len);

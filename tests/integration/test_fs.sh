@@ -34,6 +34,7 @@ echo "the-secret" >"$WD/keys/id"
 echo "plain-text" >"$WD/plain"
 echo "only-cat" >"$WD/single"
 cp /usr/bin/cat "$WD/mycat"
+ln -s "$T/hidden/cred" "$WD/link"
 # on the host, outside every mapped path
 mkdir -p "$T/hidden"
 echo "host-only" >"$T/hidden/cred"
@@ -178,6 +179,9 @@ check "  and its attempt is one row with binary and path" \
 run prot "$L" sh -c 'cd keys && cat ../../hidden/cred'
 check "  a relative path is resolved against the cwd" \
 	[ "$(hidden ".binary == \"/usr/bin/cat\" and .path == \"$T/hidden/cred\" and (.reason | test(\"relative=../../hidden/cred in cwd\"))")" = 1 ]
+run prot "$L" cat link
+check "  a symlink in a mapped directory to a hidden host file is one row" \
+	[ "$(hidden ".binary == \"/usr/bin/cat\" and .path == \"$WD/link\" and (.reason | test(\"a symlink to $T/hidden/cred\"))")" = 1 ]
 run prot "$L" sh -c "cat $T/hidden/cred; cat $T/hidden/cred"
 check "  every attempt is a row" [ "$(hidden ".path == \"$T/hidden/cred\"")" = 4 ]
 run prot "$L" sh -c "cat $T/nowhere/cred; cat $T/hidden/nothing; cat $WD/missing; cat keys/missing"
@@ -191,7 +195,7 @@ run prot "$L" cat "/proc/$$/status"
 check "a host pid missing from the sandbox's /proc makes no row" \
 	[ "$RC" != 0 -a "$(count "$L" ".path == \"/proc/$$/status\"")" = 0 ]
 run prot "$L" /usr/bin/python3 -c 'import json, email.parser'
-check "library search paths make no row" [ "$RC" = 0 -a "$(hidden "true")" = 4 ]
+check "library search paths make no row" [ "$RC" = 0 -a "$(hidden "true")" = 5 ]
 
 # --- denials outside the Landlock ceiling ---
 L=$T/ceiling.db

@@ -102,7 +102,7 @@ static void test_in_plan(void **state)
 
 static void test_check_host(void **state)
 {
-	char dir[64], path[PATH_MAX], wd[PATH_MAX];
+	char dir[64], path[PATH_MAX], wd[PATH_MAX], target[PATH_MAX], got[PATH_MAX];
 	struct ward_mount v[1];
 	struct ward_mount_plan plan = { .v = v, .n = 1 };
 	struct ward_fs_hidden *h;
@@ -120,23 +120,40 @@ static void test_check_host(void **state)
 	assert_int_equal(ward_fs_hidden_new(&plan, &h), 0);
 
 	/* on the host, outside the plan: hidden, however it was spelled */
-	assert_int_equal(ward_fs_hidden_check(h, path, false), WARD_FS_MISSING_HIDDEN);
+	assert_int_equal(ward_fs_hidden_check(h, path, false, NULL, 0), WARD_FS_MISSING_HIDDEN);
 	snprintf(path, sizeof(path), "%s/wd/../secret", dir);
-	assert_int_equal(ward_fs_hidden_check(h, path, false), WARD_FS_MISSING_HIDDEN);
+	assert_int_equal(ward_fs_hidden_check(h, path, false, NULL, 0), WARD_FS_MISSING_HIDDEN);
 	/* nowhere */
 	snprintf(path, sizeof(path), "%s/nothing", dir);
-	assert_int_equal(ward_fs_hidden_check(h, path, false), WARD_FS_MISSING_QUIET);
+	assert_int_equal(ward_fs_hidden_check(h, path, false, NULL, 0), WARD_FS_MISSING_QUIET);
 	/* created in a directory the host has and the plan hides */
-	assert_int_equal(ward_fs_hidden_check(h, path, true), WARD_FS_MISSING_HIDDEN);
+	assert_int_equal(ward_fs_hidden_check(h, path, true, NULL, 0), WARD_FS_MISSING_HIDDEN);
 	snprintf(path, sizeof(path), "%s/nodir/new", dir);
-	assert_int_equal(ward_fs_hidden_check(h, path, true), WARD_FS_MISSING_QUIET);
+	assert_int_equal(ward_fs_hidden_check(h, path, true, NULL, 0), WARD_FS_MISSING_QUIET);
 	/* under the bind: the host has it neither (or the sandbox would) */
 	snprintf(path, sizeof(path), "%s/wd/missing", dir);
-	assert_int_equal(ward_fs_hidden_check(h, path, false), WARD_FS_MISSING_QUIET);
-	assert_int_equal(ward_fs_hidden_check(h, path, true), WARD_FS_MISSING_QUIET);
+	assert_int_equal(ward_fs_hidden_check(h, path, false, NULL, 0), WARD_FS_MISSING_QUIET);
+	assert_int_equal(ward_fs_hidden_check(h, path, true, NULL, 0), WARD_FS_MISSING_QUIET);
 	/* the bind's own directory exists on the host, but is in the plan */
-	assert_int_equal(ward_fs_hidden_check(h, wd, false), WARD_FS_MISSING_QUIET);
-	assert_int_equal(ward_fs_hidden_check(h, "relative", false), WARD_FS_MISSING_QUIET);
+	assert_int_equal(ward_fs_hidden_check(h, wd, false, NULL, 0), WARD_FS_MISSING_QUIET);
+	assert_int_equal(ward_fs_hidden_check(h, "relative", false, NULL, 0), WARD_FS_MISSING_QUIET);
+	/* in a mapped directory, a host symlink to a place the plan hides */
+	snprintf(path, sizeof(path), "%s/wd/link", dir);
+	snprintf(target, sizeof(target), "%s/secret", dir);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(ward_fs_hidden_check(h, path, false, got, sizeof(got)),
+			 WARD_FS_MISSING_HIDDEN);
+	assert_string_equal(got, target);
+	/* ... and to a place it shows, or to nothing */
+	snprintf(path, sizeof(path), "%s/wd/inside", dir);
+	assert_int_equal(symlink(wd, path), 0);
+	assert_int_equal(ward_fs_hidden_check(h, path, false, got, sizeof(got)),
+			 WARD_FS_MISSING_QUIET);
+	assert_string_equal(got, "");
+	snprintf(path, sizeof(path), "%s/wd/dangling", dir);
+	assert_int_equal(symlink("/nonexistent/ward", path), 0);
+	assert_int_equal(ward_fs_hidden_check(h, path, false, got, sizeof(got)),
+			 WARD_FS_MISSING_QUIET);
 	ward_fs_hidden_free(h);
 	assert_int_equal(ward_test_rmtree(dir), 0);
 }

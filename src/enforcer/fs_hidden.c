@@ -4,6 +4,7 @@
 #include "enforcer/fs_hidden.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,13 @@ bool ward_fs_hidden_in_plan(const struct ward_fs_hidden *h, const char *norm)
 	return false;
 }
 
+/* Whether the host has path (the entry itself, symlinks not followed).
+ * Paths come from the sandbox: no automount is triggered for them. */
+static bool on_host(const char *path, struct stat *st, int flags)
+{
+	return fstatat(AT_FDCWD, path, st, flags | AT_NO_AUTOMOUNT) == 0;
+}
+
 enum ward_fs_missing ward_fs_hidden_check(const struct ward_fs_hidden *h, const char *path,
 					  bool create, char *ret_target, size_t len)
 {
@@ -180,14 +188,14 @@ enum ward_fs_missing ward_fs_hidden_check(const struct ward_fs_hidden *h, const 
 	if (ward_fs_hidden_in_plan(h, norm)) {
 		/* shown from the host, and yet missing inside while the host has
 		 * it: a symlink there to a place the plan hides */
-		if (lstat(norm, &st) == 0 && realpath(norm, real) && !ward_fs_hidden_in_plan(h, real)) {
+		if (on_host(norm, &st, AT_SYMLINK_NOFOLLOW) && realpath(norm, real) && !ward_fs_hidden_in_plan(h, real)) {
 			if (ret_target && len)
 				snprintf(ret_target, len, "%s", real);
 			return WARD_FS_MISSING_HIDDEN;
 		}
 		return WARD_FS_MISSING_QUIET;
 	}
-	if (lstat(norm, &st) == 0)
+	if (on_host(norm, &st, AT_SYMLINK_NOFOLLOW))
 		return WARD_FS_MISSING_HIDDEN;
 	if (create && strcmp(norm, "/")) {
 		char *slash = strrchr(norm, '/');
@@ -197,7 +205,7 @@ enum ward_fs_missing ward_fs_hidden_check(const struct ward_fs_hidden *h, const 
 		else
 			*slash = '\0';
 		/* the directory it would be created in: hidden, if the host has it */
-		if (!ward_fs_hidden_in_plan(h, norm) && stat(norm, &st) == 0 && S_ISDIR(st.st_mode))
+		if (!ward_fs_hidden_in_plan(h, norm) && on_host(norm, &st, 0) && S_ISDIR(st.st_mode))
 			return WARD_FS_MISSING_HIDDEN;
 	}
 	return WARD_FS_MISSING_QUIET;

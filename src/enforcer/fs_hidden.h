@@ -7,7 +7,8 @@
  * neither), is not.
  *
  * The plan is copied (the reader thread outlives ward_sandbox_run's plan);
- * the host is looked at with lstat in ward's own mount namespace. */
+ * the host is looked at with fstatat (no automount) in ward's own mount
+ * namespace. */
 #pragma once
 
 #include <stdbool.h>

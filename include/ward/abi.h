@@ -179,7 +179,7 @@ _Static_assert(sizeof(struct ward_event) == 104, "ward_event");
 enum ward_fs_missing {
 	WARD_FS_MISSING_PENDING = 1, /* sent, not yet checked: later attempts dropped */
 	WARD_FS_MISSING_QUIET,	     /* inside the mount plan, or on the host neither */
-	WARD_FS_MISSING_HIDDEN,	     /* exists on the host, hidden by the plan: a row each time */
+	WARD_FS_MISSING_HIDDEN,	     /* on the host, hidden by the plan: a row each time */
 };
 
 /* another process's procfs file (WARD_FS_EV_PROCMEM) */

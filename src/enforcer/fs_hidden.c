@@ -58,7 +58,8 @@ int ward_fs_hidden_new(const struct ward_mount_plan *plan, struct ward_fs_hidden
 		h->n = i + 1;
 		if (!h->v[i].path)
 			goto nomem;
-		if (m->kind == WARD_MNT_SYMLINK && m->target && !(h->v[i].target = strdup(m->target)))
+		if (m->kind == WARD_MNT_SYMLINK && m->target &&
+		    !(h->v[i].target = strdup(m->target)))
 			goto nomem;
 	}
 	*ret = h;
@@ -158,7 +159,8 @@ bool ward_fs_hidden_in_plan(const struct ward_fs_hidden *h, const char *norm)
 				const char *slash = strrchr(m->path, '/');
 				int dl = (int)(slash - m->path);
 
-				snprintf(next, sizeof(next), "%.*s/%s%s", dl, m->path, m->target, rest);
+				snprintf(next, sizeof(next), "%.*s/%s%s", dl, m->path, m->target,
+					 rest);
 			}
 			if (ward_fs_path_normalize(next, cur, sizeof(cur)) < 0)
 				return false;
@@ -188,7 +190,8 @@ enum ward_fs_missing ward_fs_hidden_check(const struct ward_fs_hidden *h, const 
 	if (ward_fs_hidden_in_plan(h, norm)) {
 		/* shown from the host, and yet missing inside while the host has
 		 * it: a symlink there to a place the plan hides */
-		if (on_host(norm, &st, AT_SYMLINK_NOFOLLOW) && realpath(norm, real) && !ward_fs_hidden_in_plan(h, real)) {
+		if (on_host(norm, &st, AT_SYMLINK_NOFOLLOW) && realpath(norm, real) &&
+		    !ward_fs_hidden_in_plan(h, real)) {
 			if (ret_target && len)
 				snprintf(ret_target, len, "%s", real);
 			return WARD_FS_MISSING_HIDDEN;
@@ -205,7 +208,8 @@ enum ward_fs_missing ward_fs_hidden_check(const struct ward_fs_hidden *h, const 
 		else
 			*slash = '\0';
 		/* the directory it would be created in: hidden, if the host has it */
-		if (!ward_fs_hidden_in_plan(h, norm) && on_host(norm, &st, 0) && S_ISDIR(st.st_mode))
+		if (!ward_fs_hidden_in_plan(h, norm) && on_host(norm, &st, 0) &&
+		    S_ISDIR(st.st_mode))
 			return WARD_FS_MISSING_HIDDEN;
 	}
 	return WARD_FS_MISSING_QUIET;

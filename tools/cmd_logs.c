@@ -29,8 +29,9 @@ static const char logs_usage[] =
 	"  --log DB        the decision log (default: $WARD_LOG, else\n"
 	"                  /var/lib/ward/decisions.db); opened read-only\n"
 	"  --json          one JSON object per line with the fields id, ts_ns, sandbox,\n"
-	"                  layer, action, binary, binary_sha256, pid, host, ip, port,\n"
-	"                  protocol, method, path, rule, reason, policy_rev, hash;\n"
+	"                  session, layer, action, binary, binary_sha256, via, pid, host,\n"
+	"                  ip, port, protocol, method, path, rule, reason, policy_rev,\n"
+	"                  hash;\n"
 	"                  absent values are null\n"
 	"  --ocsf          one OCSF 1.1 event per line for SIEMs: Network Activity\n"
 	"                  (4001), HTTP Activity (4002) for l7/inference rows, File\n"
@@ -159,6 +160,8 @@ static void print_json(const struct ward_audit_row *r)
 
 	printf("{\"id\":%lld,\"ts_ns\":%lld,\"sandbox\":", (long long)r->id, (long long)r->ts_ns);
 	ward_json_str(o, r->sandbox);
+	fputs(",\"session\":", o);
+	ward_json_str(o, r->session);
 	fputs(",\"layer\":", o);
 	ward_json_str(o, r->layer);
 	fputs(",\"action\":", o);
@@ -167,6 +170,8 @@ static void print_json(const struct ward_audit_row *r)
 	ward_json_str(o, r->binary);
 	fputs(",\"binary_sha256\":", o);
 	ward_json_str(o, r->binary_sha256);
+	fputs(",\"via\":", o);
+	ward_json_str(o, r->via);
 	if (r->has_pid)
 		printf(",\"pid\":%lld", (long long)r->pid);
 	else

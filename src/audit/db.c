@@ -7,18 +7,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1');"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '2');"
 	"CREATE TABLE IF NOT EXISTS decisions("
 	" id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, sandbox TEXT, layer TEXT NOT NULL,"
 	" action TEXT NOT NULL, binary TEXT, binary_sha256 TEXT, pid INTEGER, host TEXT, ip TEXT,"
 	" port INTEGER, protocol TEXT, method TEXT, path TEXT, rule TEXT, reason TEXT,"
-	" policy_rev TEXT, hash TEXT NOT NULL);"
+	" policy_rev TEXT, hash TEXT NOT NULL, session TEXT, via TEXT);"
 	"CREATE INDEX IF NOT EXISTS decisions_ts ON decisions(ts_ns);"
 	"CREATE INDEX IF NOT EXISTS decisions_layer_action ON decisions(layer, action);"
 	"CREATE INDEX IF NOT EXISTS decisions_sandbox ON decisions(sandbox);"
@@ -131,17 +132,37 @@ static int read_schema_version(sqlite3 *db, int *ret, struct ward_error *err)
 	return 0;
 }
 
-static int check_version(sqlite3 *db, struct ward_error *err)
+/* Versions this ward reads: 1 and 2. With migrate (a read-write open inside
+ * its transaction), a version 1 log gets the columns of version 2. */
+static int check_version(sqlite3 *db, bool migrate, struct ward_error *err)
 {
 	int v = 0, r;
 
 	r = read_schema_version(db, &v, err);
 	if (r < 0)
 		return r;
-	if (v != WARD_AUDIT_SCHEMA_VERSION)
-		return ward_errx(err, -EPROTO, "decision log schema version %d, this ward knows %d", v,
-				 WARD_AUDIT_SCHEMA_VERSION);
+	if (v < 1 || v > WARD_AUDIT_SCHEMA_VERSION)
+		return ward_errx(err, -EPROTO, "decision log schema version %d, this ward knows 1..%d",
+				 v, WARD_AUDIT_SCHEMA_VERSION);
+	if (migrate && v == 1)
+		return audit_exec(db,
+				  "ALTER TABLE decisions ADD COLUMN session TEXT;"
+				  "ALTER TABLE decisions ADD COLUMN via TEXT;"
+				  "UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+				  err);
 	return 0;
+}
+
+const char *audit_row_columns(sqlite3 *db)
+{
+	struct ward_error err = { 0 };
+	int v = WARD_AUDIT_SCHEMA_VERSION;
+
+	read_schema_version(db, &v, &err);
+	return v >= 2 ? "id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid, host, ip,"
+			" port, protocol, method, path, rule, reason, policy_rev, hash, session, via"
+		      : "id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid, host, ip,"
+			" port, protocol, method, path, rule, reason, policy_rev, hash, NULL, NULL";
 }
 
 int audit_db_open_rw(const char *path, sqlite3 **ret, struct ward_error *err)
@@ -176,7 +197,7 @@ int audit_db_open_rw(const char *path, sqlite3 **ret, struct ward_error *err)
 		return ward_err_prefix(err, "%s", path);
 	r = audit_exec(db, schema_sql, err);
 	if (r >= 0)
-		r = check_version(db, err);
+		r = check_version(db, true, err);
 	if (r < 0) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return ward_err_prefix(err, "%s", path);
@@ -201,7 +222,7 @@ int audit_db_open_ro(const char *path, sqlite3 **ret, struct ward_error *err)
 		return audit_sqlite_err(err, db, rc, path);
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, WARD_AUDIT_BUSY_MS);
-	r = check_version(db, err);
+	r = check_version(db, false, err);
 	if (r < 0)
 		return ward_err_prefix(err, "%s", path);
 	*ret = TAKE_PTR(db);
@@ -236,5 +257,7 @@ void audit_row_read(sqlite3_stmt *st, struct ward_audit_row *ret)
 		.reason = col_text(st, 15),
 		.policy_rev = col_text(st, 16),
 		.hash = col_text(st, 17),
+		.session = col_text(st, 18),
+		.via = col_text(st, 19),
 	};
 }

@@ -61,7 +61,7 @@ int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_
 	if (!f)
 		f = &none;
 	n = (size_t)snprintf(sql, sizeof(sql),
-			     "SELECT " AUDIT_ROW_COLUMNS " FROM decisions WHERE id > ?");
+			     "SELECT %s FROM decisions WHERE id > ?", audit_row_columns(r->db));
 	/* Only fixed SQL text is appended; every value is bound. */
 #define ADD(cond, text)                                                                            \
 	do {                                                                                       \

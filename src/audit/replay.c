@@ -154,6 +154,16 @@ int ward_replay_decide_row(const struct ward_policy *p, const struct ward_audit_
 		ret->skip = "missing layer or action";
 		return 1;
 	}
+	/* Bookkeeping rows: counts of events nobody saw, and credentials kept
+	 * out of clear-text requests (decided by the credential's scheme). */
+	if (is(r->rule, "events_dropped")) {
+		ret->skip = "drop counter: not a decision";
+		return 1;
+	}
+	if (r->rule && !strncmp(r->rule, "credential:", 11)) {
+		ret->skip = "credential not injected over plain HTTP: not a network decision";
+		return 1;
+	}
 	if (is(r->layer, "kernel"))
 		return replay_kernel_decide(p, r, ret);
 	if (is(r->layer, "proxy") || is(r->layer, "l7"))

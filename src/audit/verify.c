@@ -197,7 +197,7 @@ int audit_verify_db(struct sqlite3 *db, int64_t upto, uint64_t every,
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
 	struct walk w = { 0 };
-	char prev[65];
+	char prev[65], sql[512];
 	int64_t expect;
 	int rc, r;
 
@@ -211,9 +211,9 @@ int audit_verify_db(struct sqlite3 *db, int64_t upto, uint64_t every,
 	memcpy(prev, w.ckpt_id ? w.ckpt_hash : WARD_AUDIT_GENESIS_HASH, 65);
 	memcpy(v->head, prev, 65);
 
-	rc = sqlite3_prepare_v2(db,
-				"SELECT " AUDIT_ROW_COLUMNS " FROM decisions WHERE id <= ? ORDER BY id",
-				-1, &st, NULL);
+	snprintf(sql, sizeof(sql), "SELECT %s FROM decisions WHERE id <= ? ORDER BY id",
+		 audit_row_columns(db));
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		r = audit_sqlite_err(err, db, rc, "query decision log");
 		goto out;

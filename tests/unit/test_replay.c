@@ -325,6 +325,16 @@ static void test_decide_rows(void **state)
 	r.path = NULL;
 	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
 
+	/* bookkeeping rows are not decisions */
+	r = (struct ward_audit_row){ .layer = "kernel", .action = "deny", .rule = "events_dropped",
+				     .reason = "3 events dropped (ring buffer full)" };
+	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+	assert_non_null(strstr(d.skip, "drop counter"));
+	r = (struct ward_audit_row){ .layer = "l7", .action = "deny", .binary = CURL,
+				     .host = "api.github.com", .has_port = true, .port = 443,
+				     .method = "GET", .path = "/repos/a/b", .rule = "credential:gh" };
+	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+
 	/* never replayed */
 	r = (struct ward_audit_row){ .layer = "fs", .action = "deny" };
 	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);

@@ -41,18 +41,21 @@ echo "host-only" >"$T/hidden/cred"
 chmod 644 "$T/hidden/cred"
 # the named binary holds the protected file open, and its content in memory
 cat >"$WD/holder.py" <<'EOF'
-import ctypes, sys, time
+import ctypes, os, time
 f = open("keys/id", "rb")
 buf = ctypes.create_string_buffer(f.read(64))
 with open("/tmp/holder.addr", "w") as o:
     o.write("%d %d\n" % (ctypes.addressof(buf), f.fileno()))
-time.sleep(float(sys.argv[1]))
+for _ in range(300):  # until the other program is done, at most 30 s
+    if os.path.exists("/tmp/done"):
+        break
+    time.sleep(0.1)
 EOF
 # another program of the sandbox after it: its descriptor, its fd link, its memory
 cat >"$WD/thief.pl" <<'EOF'
 use strict;
 my ($mode, $pid) = @ARGV;
-for (1 .. 50) { last if -s "/tmp/holder.addr"; select(undef, undef, undef, 0.1); }
+for (1 .. 300) { last if -s "/tmp/holder.addr"; select(undef, undef, undef, 0.1); }
 open(my $a, "<", "/tmp/holder.addr") or die "addr: $!";
 my ($addr, $fd) = split(' ', <$a>);
 my $m;
@@ -149,7 +152,7 @@ check "a read_only protected path is read-only inside" [ "$RC" != 0 ]
 L=$T/other.db
 # thief MODE: the named binary holds keys/id open; perl goes after it
 thief() {
-	run prot_py "$L" sh -c "/usr/bin/python3 holder.py 3 & /usr/bin/perl thief.pl $1 \$!; echo thief=\$?; wait"
+	run prot_py "$L" sh -c "/usr/bin/python3 holder.py & /usr/bin/perl thief.pl $1 \$!; echo thief=\$?; touch /tmp/done; wait"
 }
 thief getfd
 check "pidfd_getfd of the named binary's descriptor is refused" \
@@ -166,6 +169,15 @@ check "reading the named binary's /proc/PID/mem kills the reader" \
 check "  and its content is not obtained" eval '! grep -q the-secret <<<"$OUT"'
 check "  and is logged as a read of another process's memory" \
 	[ "$(count "$L" ".action == \"deny\" and .binary == \"/usr/bin/perl\" and (.reason | startswith(\"read of the memory of another process\")) and (.reason | test(\"python\"))")" = 1 ]
+# a descriptor on another process's memory that did not come from an open
+# (inherited here; a racing thread or SCM_RIGHTS alike): its first read kills
+run prot_py "$L" /usr/bin/perl -e 'open(my $m, "<", "/proc/self/mem") or die;
+	my $pid = fork(); if (!$pid) { sysseek($m, 4096, 0); sysread($m, my $d, 1); exit 0 }
+	waitpid($pid, 0); print "child signal ", $? & 127, "\n"'
+check "reading an inherited descriptor on the parent's memory kills the reader" \
+	[ "$RC" = 0 -a "$OUT" = "child signal 9" ]
+check "  and is logged" \
+	[ "$(count "$L" ".binary == \"/usr/bin/perl\" and (.reason | startswith(\"read of the memory of another process\")) and (.reason | test(\"syscall=read/write\"))")" = 1 ]
 run prot_py "$L" /usr/bin/perl -e 'open(my $m, "<", "/proc/self/mem") or die; print "self ok\n"'
 check "  a process's own /proc/self/mem stays open to it" [ "$RC" = 0 -a "$OUT" = "self ok" ]
 

@@ -170,17 +170,22 @@ static __always_inline __u64 sys_arg(const struct ward_x86_regs *r, __u8 i)
 	}
 }
 
-/* The file behind descriptor fd of task t, or NULL. */
+/* The file behind descriptor fd of the current task t, or NULL. t is the
+ * trusted pointer of bpf_get_current_task_btf(): the walk to the table is
+ * plain (fault-safe) loads, one helper call reads the slot; this runs before
+ * every read and write of a sandbox with protected paths. */
 static __always_inline struct file *fd_file(struct task_struct *t, int fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	struct file **fda;
+	struct files_struct *files = t->files;
+	struct fdtable *fdt;
 	struct file *f = NULL;
 
-	if (fd < 0 || !fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || !files)
 		return NULL;
-	fda = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &fda[fd]);
+	fdt = files->fdt;
+	if (!fdt || (unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), (void *)fdt->fd + (__u64)fd * sizeof(f));
 	return f;
 }
 

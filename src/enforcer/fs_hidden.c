@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/util.h"
+#include "common/cleanup.h"
 
 #define HIDDEN_MAX_LINKS 8
 
@@ -170,6 +170,11 @@ bool ward_fs_hidden_in_plan(const struct ward_fs_hidden *h, const char *norm)
 	return false;
 }
 
+/* Files the dynamic loader opens at every exec, whatever the program means to
+ * do (a policy without /etc would otherwise make a row per process started):
+ * hidden, but never an attempt of the program's own. */
+static const char *const loader_files[] = { "/etc/ld.so.cache", "/etc/ld.so.preload" };
+
 /* Whether the host has path (the entry itself, symlinks not followed).
  * Paths come from the sandbox: no automount is triggered for them. */
 static bool on_host(const char *path, struct stat *st, int flags)
@@ -187,6 +192,9 @@ enum ward_fs_missing ward_fs_hidden_check(const struct ward_fs_hidden *h, const 
 		ret_target[0] = '\0';
 	if (ward_fs_path_normalize(path, norm, sizeof(norm)) < 0)
 		return WARD_FS_MISSING_QUIET;
+	for (size_t i = 0; i < ARRAY_SIZE(loader_files); i++)
+		if (!strcmp(norm, loader_files[i]))
+			return WARD_FS_MISSING_QUIET;
 	if (ward_fs_hidden_in_plan(h, norm)) {
 		/* shown from the host, and yet missing inside while the host has
 		 * it: a symlink there to a place the plan hides */

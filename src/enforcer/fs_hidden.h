@@ -40,6 +40,7 @@ bool ward_fs_hidden_in_plan(const struct ward_fs_hidden *h, const char *norm);
  * and the host has it (or, for a call that creates it, has its parent
  * directory), or when the plan shows it but it is a host symlink to a place
  * the plan hides (ret_target, if not NULL, gets that place; "" otherwise);
- * WARD_FS_MISSING_QUIET otherwise. */
+ * WARD_FS_MISSING_QUIET otherwise, and always for the dynamic loader's own
+ * files (/etc/ld.so.cache, /etc/ld.so.preload), opened at every exec. */
 enum ward_fs_missing ward_fs_hidden_check(const struct ward_fs_hidden *h, const char *path,
 					  bool create, char *ret_target, size_t len);

@@ -137,6 +137,17 @@ static void test_check_host(void **state)
 	/* the bind's own directory exists on the host, but is in the plan */
 	assert_int_equal(ward_fs_hidden_check(h, wd, false, NULL, 0), WARD_FS_MISSING_QUIET);
 	assert_int_equal(ward_fs_hidden_check(h, "relative", false, NULL, 0), WARD_FS_MISSING_QUIET);
+	/* the loader's cache: opened at every exec, never a row (when the host
+	 * has it: it is outside this plan) */
+	if (access("/etc/ld.so.cache", F_OK) == 0) {
+		assert_int_equal(ward_fs_hidden_check(h, "/etc/ld.so.cache", false, NULL, 0),
+				 WARD_FS_MISSING_QUIET);
+		assert_int_equal(ward_fs_hidden_check(h, "/etc/../etc/ld.so.cache", false, NULL, 0),
+				 WARD_FS_MISSING_QUIET);
+	}
+	if (access("/etc/hostname", F_OK) == 0)
+		assert_int_equal(ward_fs_hidden_check(h, "/etc/hostname", false, NULL, 0),
+				 WARD_FS_MISSING_HIDDEN);
 	/* in a mapped directory, a host symlink to a place the plan hides */
 	snprintf(path, sizeof(path), "%s/wd/link", dir);
 	snprintf(target, sizeof(target), "%s/secret", dir);

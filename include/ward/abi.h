@@ -173,6 +173,21 @@ _Static_assert(sizeof(struct ward_event) == 104, "ward_event");
 #define WARD_FS_RATE_BURST 200
 #define WARD_FS_LSM_DEPTH 16	    /* parent directories walked by lsm/file_open */
 #define WARD_FS_AT_FDCWD (-100)
+#define WARD_FS_MAX_MISSING 8192    /* missing paths remembered (dedup of ENOENT), per sandbox */
+
+/* A missing path's verdict in the kernel's dedup map (user space writes the
+ * last two once it has looked) */
+enum ward_fs_missing {
+	WARD_FS_MISSING_PENDING = 1, /* sent, not yet checked: later attempts dropped */
+	WARD_FS_MISSING_QUIET,	     /* inside the mount plan, or on the host neither */
+	WARD_FS_MISSING_HIDDEN,	     /* on the host, hidden by the plan: a row each time */
+};
+
+/* another process's procfs file (WARD_FS_EV_PROCMEM) */
+enum ward_fs_procfile {
+	WARD_FS_PROC_MEM = 1,
+	WARD_FS_PROC_ENVIRON,
+};
 
 /* What the syscall was, for the row's reason. */
 enum ward_fs_op {
@@ -204,6 +219,7 @@ enum ward_fs_op {
 	WARD_FS_OP_EXECVE,
 	WARD_FS_OP_EXECVEAT,
 	WARD_FS_OP_FILE_OPEN, /* lsm/file_open: a protected path refused */
+	WARD_FS_OP_FD_IO,     /* read/write family on a descriptor (WARD_FS_EV_PROCMEM) */
 	WARD_FS_OP_MAX,
 };
 
@@ -224,6 +240,10 @@ enum ward_fs_op {
 #define WARD_FS_EV_TRUNCATED2 (1u << 1) /* same for path2 */
 #define WARD_FS_EV_NOPATH (1u << 2)	/* the path could not be read from user memory */
 #define WARD_FS_EV_LSM (1u << 3)	/* refused by lsm/file_open (protected path) */
+#define WARD_FS_EV_MISSING (1u << 4)	/* ENOENT: user space checks whether it is hidden */
+#define WARD_FS_EV_HIDDEN (1u << 5)	/* ENOENT of a path already found hidden */
+#define WARD_FS_EV_PROCMEM (1u << 6)	/* another process's mem/environ: caller killed */
+#define WARD_FS_EV_DIR (1u << 7)	/* path2: the directory a relative path is in */
 
 /* One refused filesystem syscall (tracepoints) or protected open (bpf-lsm). */
 struct ward_fs_event {
@@ -241,11 +261,17 @@ struct ward_fs_event {
 	__u64 ts_ns;   /* CLOCK_MONOTONIC at entry */
 	__u64 dev;     /* executable identity (task->mm->exe_file) */
 	__u64 ino;
+	__u64 key;     /* WARD_FS_EV_MISSING/HIDDEN: the path's key in the dedup map */
+	__u32 target;  /* WARD_FS_EV_PROCMEM: the other process (tgid) */
+	__u8 procfile; /* WARD_FS_EV_PROCMEM: enum ward_fs_procfile */
+	__u8 pad[3];
 	char comm[16]; /* display only */
 	char path[WARD_FS_PATH_MAX];  /* as given to the syscall (may be relative) */
-	char path2[WARD_FS_PATH_MAX]; /* second path: rename/link target, symlink target */
+	/* second path: rename/link target, symlink target; with WARD_FS_EV_DIR
+	 * the directory (cwd or dirfd) of a relative path, as the sandbox sees it */
+	char path2[WARD_FS_PATH_MAX];
 };
-_Static_assert(sizeof(struct ward_fs_event) == 592, "ward_fs_event");
+_Static_assert(sizeof(struct ward_fs_event) == 608, "ward_fs_event");
 
 /* bpf-lsm maps: protected inode -> root index; (root, executable) allowed */
 struct ward_fs_allow_key {

@@ -524,6 +524,7 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 				  opts->private_sockdirs, opts->diag, opts->diag_data, &plan, err);
 	if (r < 0)
 		return r;
+	sb.plan = &plan;
 	r = ward_seccomp_build(&prog, err);
 	if (r < 0)
 		return r;

@@ -91,6 +91,7 @@ struct ward_sandbox {
 	uid_t uid;                 /* the command's credentials */
 	gid_t gid;
 	int landlock_abi; /* 0: Landlock unavailable (best_effort) */
+	const struct ward_mount_plan *plan; /* what the sandbox's root shows */
 	char **env;       /* "NAME=VALUE" set by hooks for the command (ward_sandbox_setenv) */
 	int unix_listener; /* the connect() listener's fd number in init, -1: none */
 	size_t n_env;

@@ -12,6 +12,16 @@
  * rate-limited by a token bucket whose suppressed count user space turns
  * into a row.
  *
+ * Two more duties on the same attachments:
+ *   - a call that failed with ENOENT may have aimed at a host path the
+ *     mount plan hides: the path is read, keyed and looked up in a dedup map
+ *     whose verdict user space writes once it has checked the plan and the
+ *     host (docs/filesystem.md, "Hidden paths"); only new or hidden paths
+ *     become events;
+ *   - with protected paths (guard_procmem), a descriptor on another
+ *     process's /proc/PID/mem or environ kills its holder: at the exit of the
+ *     open that made it, and at the entry of any read or write on it.
+ *
  * Two attachments instead of one classic tracepoint per syscall (54): ward
  * starts in milliseconds, and tearing them down costs two detaches, not 54
  * (each waits for a tracepoint grace period).
@@ -31,12 +41,18 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 volatile __u64 cgroup_id = 0;
 const volatile __u32 rate_per_sec = WARD_FS_RATE_PER_SEC;
 const volatile __u32 rate_burst = WARD_FS_RATE_BURST;
+const volatile __u8 follow_missing = 1; /* hidden-path rows */
+const volatile __u8 guard_procmem = 0;  /* the policy has protected paths */
+const volatile __u64 key_salt = 0;	/* random per run: keys cannot be aimed at */
 
 /* read by user space through the skeleton's bss */
 struct ward_fs_bucket bucket = {};
 __u64 suppressed = 0;	  /* denials over the rate limit */
 __u64 ringbuf_drops = 0;  /* denials the ring buffer had no room for */
 __u64 inflight_full = 0;  /* syscalls not followed: no task storage */
+__u64 missing_seen = 0;	  /* ENOENT results looked at */
+__u64 missing_unchecked = 0; /* new missing paths over the rate limit (not checked) */
+__u64 procmem_kills = 0;  /* processes killed for another process's mem/environ */
 
 /* What the entry saw. The strings are read at exit, and only for a refused
  * call: copying 512 bytes per open would cost more than the open (see
@@ -51,8 +67,9 @@ struct inflight_call {
 	__s32 dirfd2;
 	__u32 access;
 	__u8 op;
-	__u8 live; /* set at entry, cleared at exit */
-	__u8 pad[2];
+	__u8 live;   /* set at entry, cleared at exit */
+	__u8 compat; /* an i386 open: only its new descriptor is checked */
+	__u8 pad;
 };
 
 /* per thread: task storage is a pointer in the task, much cheaper than a
@@ -73,6 +90,29 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } protect_denied SEC(".maps");
+
+/* missing paths: key (ward_fs_path_key) -> enum ward_fs_missing. A plain
+ * hash: when full, new paths are not remembered and every attempt is sent
+ * (rate-limited), never silently dropped. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARD_FS_MAX_MISSING);
+	__type(key, __u64);
+	__type(value, __u8);
+} missing SEC(".maps");
+
+/* a path read for its key, and a directory's name built backwards */
+struct scratch {
+	__u64 words[WARD_FS_PATH_MAX / 8];
+	char dir[2 * WARD_FS_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -130,6 +170,219 @@ static __always_inline __u64 sys_arg(const struct ward_x86_regs *r, __u8 i)
 	}
 }
 
+/* The file behind descriptor fd of the current task t, or NULL. t is the
+ * trusted pointer of bpf_get_current_task_btf(): the walk to the table is
+ * plain (fault-safe) loads, one helper call reads the slot; this runs before
+ * every read and write of a sandbox with protected paths. */
+static __always_inline struct file *fd_file(struct task_struct *t, int fd)
+{
+	struct files_struct *files = t->files;
+	struct fdtable *fdt;
+	struct file *f = NULL;
+
+	if (fd < 0 || !files)
+		return NULL;
+	fdt = files->fdt;
+	if (!fdt || (unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), (void *)fdt->fd + (__u64)fd * sizeof(f));
+	return f;
+}
+
+#define WARD_FS_DIR_DEPTH 32
+#define WARD_FS_PMASK (WARD_FS_PATH_MAX - 1)
+
+struct dir_walk {
+	__u64 d, m; /* struct dentry *, struct mount * */
+	int pos;    /* where the name starts in scratch.dir; -1: does not fit */
+	int done;   /* the namespace's root was reached */
+};
+
+/* One step of dir_path(): a component written in front, or a mount
+ * crossed. A bpf_loop callback: verified once, not once per iteration. */
+static long dir_step(__u64 i, void *ctx)
+{
+	struct dir_walk *w = ctx;
+	struct dentry *d = (struct dentry *)w->d, *parent;
+	struct mount *m = (struct mount *)w->m;
+	const unsigned char *name;
+	struct scratch *sc;
+	__u32 zero = 0, len;
+	int pos = w->pos;
+
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		goto fail;
+	if (d == BPF_CORE_READ(m, mnt.mnt_root)) {
+		struct mount *up = BPF_CORE_READ(m, mnt_parent);
+
+		if (up == m) { /* the namespace's root */
+			w->done = 1;
+			return 1;
+		}
+		w->d = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
+		w->m = (__u64)up;
+		return 0;
+	}
+	parent = BPF_CORE_READ(d, d_parent);
+	if (d == parent) {
+		w->done = 1;
+		return 1;
+	}
+	len = BPF_CORE_READ(d, d_name.len);
+	name = BPF_CORE_READ(d, d_name.name);
+	if (pos < 0 || pos > WARD_FS_PMASK || len + 1 > (__u32)pos)
+		goto fail;
+	pos -= len;
+	bpf_probe_read_kernel(sc->dir + (pos & WARD_FS_PMASK), len & WARD_FS_PMASK, name);
+	pos--;
+	sc->dir[pos & WARD_FS_PMASK] = '/';
+	w->pos = pos;
+	w->d = (__u64)parent;
+	return 0;
+fail:
+	w->pos = -1;
+	return 1;
+}
+
+/* The path of a directory as the task's mount namespace shows it (the
+ * sandbox's root is "/"), built backwards in scratch.dir so that it ends at
+ * dir[WARD_FS_PATH_MAX - 1]. Returns where it starts, or -1 when it is
+ * longer than WARD_FS_PATH_MAX - 1 or deeper than WARD_FS_DIR_DEPTH
+ * components and mounts: a cut name is never sent as a whole one. */
+static __always_inline int dir_path(struct dentry *d, struct vfsmount *vm, struct scratch *sc)
+{
+	struct dir_walk w = {
+		.d = (__u64)d,
+		.m = (__u64)((void *)vm - bpf_core_field_offset(struct mount, mnt)),
+		.pos = WARD_FS_PMASK,
+	};
+	long n;
+
+	sc->dir[WARD_FS_PMASK] = '\0';
+	n = bpf_loop(WARD_FS_DIR_DEPTH, dir_step, &w, 0);
+	/* not at the root after WARD_FS_DIR_DEPTH steps: not the whole name */
+	if (n < 0 || w.pos < 0 || !w.done)
+		return -1;
+	if (w.pos == WARD_FS_PMASK) {
+		w.pos--;
+		sc->dir[WARD_FS_PMASK - 1] = '/';
+	}
+	return w.pos;
+}
+
+/* 1 when f is the /proc/PID/mem or /proc/PID/environ of a process other
+ * than tgid (*target: its tgid, 0 if it is gone; *which: the file). */
+static __always_inline int other_procmem(struct file *f, __u32 tgid, __u32 *target, __u8 *which)
+{
+	char name[16] = {};
+	struct inode *ino;
+	struct proc_inode *pi;
+	struct hlist_node *first;
+	struct task_struct *owner;
+
+	if (!f)
+		return 0;
+	ino = BPF_CORE_READ(f, f_inode);
+	if (!ino || BPF_CORE_READ(ino, i_sb, s_magic) != WARD_PROC_SUPER_MAGIC)
+		return 0;
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
+	*which = (__u8)ward_fs_procfile(name);
+	if (!*which)
+		return 0;
+	pi = (void *)ino - bpf_core_field_offset(struct proc_inode, vfs_inode);
+	first = BPF_CORE_READ(pi, pid, tasks[0].first); /* PIDTYPE_PID */
+	if (!first) {
+		*target = 0; /* gone: refused all the same */
+		return 1;
+	}
+	owner = (void *)first - bpf_core_field_offset(struct task_struct, pid_links);
+	*target = BPF_CORE_READ(owner, tgid);
+	return *target != tgid;
+}
+
+/* What every event says about its process. */
+static __always_inline void fill_common(struct ward_fs_event *out, struct task_struct *t, __u64 id)
+{
+	struct file *exe;
+
+	out->version = WARD_ABI_VERSION;
+	out->pid = (__u32)id;
+	out->tgid = id >> 32;
+	out->rule = ~0u;
+	out->dev = 0;
+	out->ino = 0;
+	out->key = 0;
+	out->target = 0;
+	out->procfile = 0;
+	out->path[0] = '\0';
+	out->path2[0] = '\0';
+	exe = BPF_CORE_READ(t, mm, exe_file);
+	if (exe) {
+		out->ino = BPF_CORE_READ(exe, f_inode, i_ino);
+		out->dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	}
+	bpf_get_current_comm(out->comm, sizeof(out->comm));
+}
+
+/* The caller holds a descriptor on another process's memory: SIGKILL is
+ * pending before it returns to user space (signals are delivered there), so
+ * it never reads; a read already under way stops at its next page
+ * (get_user_pages gives up on a fatal signal). One event, rate-limited. */
+static __always_inline void procmem_kill(struct task_struct *t, __u64 id, __u8 op, __u64 path,
+					 int fd, __u32 target, __u8 which, __u32 access, __u64 ts)
+{
+	struct ward_fs_event *out;
+
+	bpf_send_signal(9 /* SIGKILL */);
+	__sync_fetch_and_add(&procmem_kills, 1);
+	if (!ward_fs_bucket_take(&bucket, bpf_ktime_get_ns(), rate_per_sec, rate_burst)) {
+		__sync_fetch_and_add(&suppressed, 1);
+		return;
+	}
+	out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
+	if (!out) {
+		__sync_fetch_and_add(&ringbuf_drops, 1);
+		return;
+	}
+	fill_common(out, t, id);
+	out->op = op;
+	out->flags = WARD_FS_EV_PROCMEM;
+	out->access = access;
+	out->ret = fd;
+	out->dirfd = fd;
+	out->dirfd2 = WARD_FS_AT_FDCWD;
+	out->oflags = 0;
+	out->ts_ns = ts;
+	out->target = target;
+	out->procfile = which;
+	if (path)
+		out->flags |= read_path(out->path, (const char *)path) & WARD_FS_EV_TRUNCATED;
+	bpf_ringbuf_submit(out, BPF_RB_FORCE_WAKEUP);
+}
+
+/* Entry of a read or write on a descriptor (guard_procmem only): the
+ * descriptor may have reached this process from another one (a thread that
+ * raced the open's kill, SCM_RIGHTS, a shared table). */
+static __always_inline void check_fd_io(struct bpf_raw_tracepoint_args *ctx,
+					struct task_struct *t, int argi, int compat)
+{
+	const struct ward_x86_regs *regs = (const void *)ctx->args[0];
+	__u64 fd = 0, id;
+	__u32 target = 0;
+	__u8 which = 0;
+
+	/* i386: ebx, ecx; x86_64: rdi, rsi */
+	if (compat)
+		bpf_probe_read_kernel(&fd, sizeof(fd), argi ? &regs->cx : &regs->bx);
+	else
+		bpf_probe_read_kernel(&fd, sizeof(fd), argi ? &regs->si : &regs->di);
+	id = bpf_get_current_pid_tgid();
+	if (other_procmem(fd_file(t, (int)fd), id >> 32, &target, &which))
+		procmem_kill(t, id, WARD_FS_OP_FD_IO, 0, (int)fd, target, which,
+			     WARD_FS_ACC_READ | WARD_FS_ACC_WRITE, bpf_ktime_get_ns());
+}
+
 SEC("raw_tp/sys_enter")
 int fs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -137,14 +390,40 @@ int fs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	struct ward_fs_sysc s;
 	struct task_struct *t;
 	struct ward_x86_regs r;
+	long nr;
 
 	/* every syscall on the machine comes here: the cheapest test first */
 	if (bpf_get_current_cgroup_id() != cgroup_id)
 		return 0;
-	if (!ward_fs_syscall((long)ctx->args[1], &s))
-		return 0;
+	nr = (long)ctx->args[1];
 	t = (struct task_struct *)bpf_get_current_task_btf();
-	/* a trusted pointer: a plain load, no helper call */
+	/* rodata: without protected paths the verifier drops this block */
+	if (guard_procmem) {
+		/* a trusted pointer: a plain load, no helper call */
+		int compat = t->thread_info.status & WARD_TS_COMPAT;
+		int argi = ward_fs_fd_syscall(nr, compat);
+
+		if (argi >= 0) {
+			check_fd_io(ctx, t, argi, compat);
+			return 0;
+		}
+		if (compat) {
+			if (!ward_fs_compat_open(nr))
+				return 0;
+			c = bpf_task_storage_get(&inflight, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+			if (!c)
+				return 0;
+			c->op = WARD_FS_OP_OPEN;
+			c->compat = 1;
+			c->path = 0;
+			c->ts_ns = bpf_ktime_get_ns();
+			c->live = 1;
+			return 0;
+		}
+	}
+	if (!ward_fs_syscall(nr, &s))
+		return 0;
+	/* 32-bit (int 0x80) numbers are not the ones ward_fs_syscall() knows */
 	if (t->thread_info.status & WARD_TS_COMPAT)
 		return 0;
 	/* one copy of the registers, not one helper call per argument */
@@ -156,6 +435,7 @@ int fs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	}
 	c->op = s.op;
+	c->compat = 0;
 	c->ts_ns = bpf_ktime_get_ns();
 	c->dirfd = s.dirfd != WARD_FS_NOARG ? (__s32)sys_arg(&r, s.dirfd) : WARD_FS_AT_FDCWD;
 	c->dirfd2 = s.dirfd2 != WARD_FS_NOARG ? (__s32)sys_arg(&r, s.dirfd2) : WARD_FS_AT_FDCWD;
@@ -172,6 +452,86 @@ int fs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/* A call that failed with ENOENT: new paths are sent for user space to
+ * check against the plan and the host, paths found hidden are sent each
+ * time, the rest (pending, inside the plan, nowhere) end here. The path is
+ * read only now, the directory's name only when an event is sent. */
+static __always_inline void on_missing(struct task_struct *t, struct inflight_call *ev, __u64 id)
+{
+	__u8 pending = WARD_FS_MISSING_PENDING, *v;
+	struct dentry *dd = NULL;
+	struct vfsmount *dm = NULL;
+	struct ward_fs_event *out;
+	struct scratch *sc;
+	__u64 key, salt = key_salt;
+	__u32 zero = 0;
+	int known = 0, rel, pos;
+	long n;
+
+	__sync_fetch_and_add(&missing_seen, 1);
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return;
+	n = bpf_probe_read_user_str(sc->words, sizeof(sc->words), (const void *)ev->path);
+	if (n <= 1)
+		return;
+	rel = ((const char *)sc->words)[0] != '/';
+	if (rel) {
+		if (ev->dirfd == WARD_FS_AT_FDCWD) {
+			dd = BPF_CORE_READ(t, fs, pwd.dentry);
+			dm = BPF_CORE_READ(t, fs, pwd.mnt);
+		} else {
+			struct file *f = fd_file(t, ev->dirfd);
+
+			if (!f)
+				return;
+			dd = BPF_CORE_READ(f, f_path.dentry);
+			dm = BPF_CORE_READ(f, f_path.mnt);
+		}
+		/* the same name in another directory is another path */
+		salt ^= (__u64)dd * 0x9e3779b97f4a7c15ull;
+	}
+	key = ward_fs_path_key(sc->words, n, salt);
+	v = bpf_map_lookup_elem(&missing, &key);
+	if (v) {
+		if (*v != WARD_FS_MISSING_HIDDEN)
+			return;
+		known = 1;
+	}
+	if (!ward_fs_bucket_take(&bucket, bpf_ktime_get_ns(), rate_per_sec, rate_burst)) {
+		if (known)
+			__sync_fetch_and_add(&suppressed, 1);
+		else
+			__sync_fetch_and_add(&missing_unchecked, 1);
+		return;
+	}
+	out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
+	if (!out) {
+		__sync_fetch_and_add(&ringbuf_drops, 1);
+		return;
+	}
+	/* remembered only once sent; a full map remembers nothing more */
+	if (!known)
+		bpf_map_update_elem(&missing, &key, &pending, BPF_NOEXIST);
+	fill_common(out, t, id);
+	out->op = ev->op;
+	out->access = ev->access;
+	out->ret = -WARD_ENOENT;
+	out->dirfd = ev->dirfd;
+	out->dirfd2 = WARD_FS_AT_FDCWD;
+	out->oflags = ev->oflags;
+	out->ts_ns = ev->ts_ns;
+	out->key = key;
+	out->flags = (known ? WARD_FS_EV_HIDDEN : WARD_FS_EV_MISSING) |
+		     read_path(out->path, (const char *)ev->path);
+	if (rel && (pos = dir_path(dd, dm, sc)) >= 0) {
+		pos &= WARD_FS_PMASK;
+		bpf_probe_read_kernel(out->path2, WARD_FS_PATH_MAX - pos, sc->dir + pos);
+		out->flags |= WARD_FS_EV_DIR;
+	}
+	bpf_ringbuf_submit(out, BPF_RB_FORCE_WAKEUP);
+}
+
 SEC("raw_tp/sys_exit")
 int fs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -179,7 +539,6 @@ int fs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	struct inflight_call *ev;
 	struct ward_fs_event *out;
 	__u8 f;
-	struct file *exe;
 	__u64 id, *denied_at;
 	__u32 tid;
 	long ret;
@@ -194,6 +553,25 @@ int fs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	ev->live = 0;
 	id = bpf_get_current_pid_tgid();
 	ret = (long)ctx->args[1];
+	if (ret >= 0) {
+		__u32 target = 0;
+		__u8 which = 0;
+
+		/* the new descriptor: another process's memory? (killed before
+		 * it returns, so it never reads) */
+		if (guard_procmem && ward_fs_is_open(ev->op) &&
+		    other_procmem(fd_file(t, (int)ret), id >> 32, &target, &which))
+			procmem_kill(t, id, ev->op, ev->path, (int)ret, target, which,
+				     ev->access, ev->ts_ns);
+		goto done;
+	}
+	if (ev->compat)
+		goto done;
+	if (ret == -WARD_ENOENT) {
+		if (follow_missing)
+			on_missing(t, ev, id);
+		goto done;
+	}
 	if (!ward_fs_is_denial(ret))
 		goto done;
 	tid = (__u32)id;
@@ -215,30 +593,18 @@ int fs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		__sync_fetch_and_add(&ringbuf_drops, 1);
 		goto done;
 	}
-	out->version = WARD_ABI_VERSION;
+	fill_common(out, t, id);
 	out->op = ev->op;
 	out->access = ev->access;
-	out->pid = (__u32)id;
-	out->tgid = id >> 32;
 	out->ret = (__s32)ret;
 	out->dirfd = ev->dirfd;
 	out->dirfd2 = ev->dirfd2;
-	out->rule = ~0u;
 	out->oflags = ev->oflags;
 	out->ts_ns = ev->ts_ns;
-	out->dev = 0;
-	out->ino = 0;
 	f = read_path(out->path, (const char *)ev->path);
-	out->path2[0] = '\0';
 	if (ev->path2 && (read_path(out->path2, (const char *)ev->path2) & WARD_FS_EV_TRUNCATED))
 		f |= WARD_FS_EV_TRUNCATED2;
 	out->flags = f;
-	exe = BPF_CORE_READ(t, mm, exe_file);
-	if (exe) {
-		out->ino = BPF_CORE_READ(exe, f_inode, i_ino);
-		out->dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
-	}
-	bpf_get_current_comm(out->comm, sizeof(out->comm));
 	/* denials are rate-limited, so waking the reader each time is cheap, and
 	 * it names the binary from /proc while the process most likely still runs */
 	bpf_ringbuf_submit(out, BPF_RB_FORCE_WAKEUP);

@@ -23,6 +23,7 @@
 #define WARD_AT_REMOVEDIR 0x200
 
 #define WARD_EPERM 1
+#define WARD_ENOENT 2
 #define WARD_EACCES 13
 #define WARD_EROFS 30
 
@@ -279,4 +280,112 @@ static __always_inline enum ward_fs_verdict ward_fs_protect_decide(int in_sandbo
 	}
 	*why = WARD_FS_WHY_NAMED;
 	return WARD_FS_ALLOW;
+}
+
+/* ---- missing paths (hidden-path rows) ---- */
+
+/* The key of a missing path in the kernel's dedup map: a keyed hash of the
+ * string as the syscall got it (n bytes including the NUL, as
+ * bpf_probe_read_user_str returns), 8 bytes at a time; words is the buffer
+ * it was read into (bytes after the NUL are ignored). salt: a random value
+ * per run (a sandboxed program cannot aim for another path's key) mixed with
+ * the directory a relative path is in. Little-endian (x86_64). */
+static __always_inline __u64 ward_fs_path_key(const __u64 *words, long n, __u64 salt)
+{
+	__u64 h = 0xcbf29ce484222325ull ^ salt;
+	long len = n - 1;
+
+	if (len < 0)
+		len = 0;
+	for (int i = 0; i < WARD_FS_PATH_MAX / 8; i++) {
+		long left = len - i * 8;
+		__u64 x;
+
+		if (left <= 0)
+			break;
+		x = words[i];
+		if (left < 8)
+			x &= (1ull << (left * 8)) - 1;
+		h = (h ^ x) * 0x100000001b3ull;
+		h ^= h >> 29;
+	}
+	h = (h ^ (__u64)len) * 0xff51afd7ed558ccdull;
+	return h ^ (h >> 33);
+}
+
+/* ---- another process's memory (/proc/PID/mem, /proc/PID/environ) ---- */
+
+#define WARD_PROC_SUPER_MAGIC 0x9fa0
+
+/* enum ward_fs_procfile for a procfs file name (its first 16 bytes, NUL
+ * terminated), else 0. */
+static __always_inline int ward_fs_procfile(const char name[16])
+{
+	if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == '\0')
+		return WARD_FS_PROC_MEM;
+	if (name[0] == 'e' && name[1] == 'n' && name[2] == 'v' && name[3] == 'i' &&
+	    name[4] == 'r' && name[5] == 'o' && name[6] == 'n' && name[7] == '\0')
+		return WARD_FS_PROC_ENVIRON;
+	return 0;
+}
+
+/* The read/write family, by syscall number (x86_64, or i386 when compat):
+ * the argument index of the descriptor read from or written to, else -1.
+ * A descriptor on another process's memory is checked before each call. */
+static __always_inline int ward_fs_fd_syscall(long nr, int compat)
+{
+	if (compat) {
+		switch (nr) {
+		case 3:   /* read */
+		case 4:   /* write */
+		case 145: /* readv */
+		case 146: /* writev */
+		case 180: /* pread64 */
+		case 181: /* pwrite64 */
+		case 333: /* preadv */
+		case 334: /* pwritev */
+		case 378: /* preadv2 */
+		case 379: /* pwritev2 */
+		case 313: /* splice */
+		case 377: /* copy_file_range */
+			return 0;
+		case 187: /* sendfile */
+		case 239: /* sendfile64 */
+			return 1;
+		default:
+			return -1;
+		}
+	}
+	switch (nr) {
+	case 0:	  /* read */
+	case 1:	  /* write */
+	case 17:  /* pread64 */
+	case 18:  /* pwrite64 */
+	case 19:  /* readv */
+	case 20:  /* writev */
+	case 295: /* preadv */
+	case 296: /* pwritev */
+	case 327: /* preadv2 */
+	case 328: /* pwritev2 */
+	case 275: /* splice */
+	case 326: /* copy_file_range */
+		return 0;
+	case 40: /* sendfile(out, in, ...) */
+		return 1;
+	default:
+		return -1;
+	}
+}
+
+/* i386 (int 0x80) opens: followed only to check the new descriptor. */
+static __always_inline int ward_fs_compat_open(long nr)
+{
+	return nr == 5 /* open */ || nr == 295 /* openat */ || nr == 437 /* openat2 */ ||
+	       nr == 8 /* creat */;
+}
+
+static __always_inline int ward_fs_is_open(__u8 op)
+{
+	return op == WARD_FS_OP_OPEN || op == WARD_FS_OP_OPENAT || op == WARD_FS_OP_OPENAT2 ||
+	       op == WARD_FS_OP_CREAT;
 }

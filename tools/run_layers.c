@@ -36,7 +36,8 @@ static int tls_prepare(struct ward_run_layers *l, const char **ret_target, struc
 	r = ward_cred_store_new(l->policy, &l->creds, err);
 	if (r < 0)
 		return r;
-	/* the command inherits ward's environment: only placeholders may be in it */
+	/* ward's own copies of the secrets' variables become placeholders too,
+	 * so nothing environment.pass lets through can carry a secret */
 	r = ward_cred_apply_env(l->creds);
 	if (r < 0)
 		return ward_err(err, r, "credential placeholders");
@@ -67,7 +68,35 @@ static int tls_prepare(struct ward_run_layers *l, const char **ret_target, struc
 static void add_hook(struct ward_run_layers *l, const char *name,
 		     int (*fn)(struct ward_sandbox *, void *, struct ward_error *), void *data)
 {
+	/* a fixed list of layers: a new one grows the array */
+	if (l->n_hooks >= ARRAY_SIZE(l->hooks))
+		abort();
 	l->hooks[l->n_hooks++] = (struct ward_sandbox_hook){ name, fn, data };
+}
+
+/* Host unix sockets (docs/sandbox.md): whatever the policy maps, networked
+ * or not. Without the kernel's help, the layer is left out and said so. */
+static void unix_prepare(struct ward_run_layers *l)
+{
+	struct ward_error e = { 0 };
+
+	l->unix_sockets.audit = l->audit;
+	l->unix_sockets.policy = l->policy;
+	l->unix_sockets.quiet = networked(l->policy); /* egress warns about the binaries */
+	if (ward_unix_run_prepare(&l->unix_sockets, &e) < 0) {
+		l->unix_degraded = true;
+		snprintf(l->unix_why, sizeof(l->unix_why), "%.200s", e.msg);
+		if (l->diag) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "unix sockets: %s: /tmp, /run, /var/tmp and "
+				 "/dev/shm are private in this run", l->unix_why);
+			l->diag(NULL, true, msg);
+		}
+		return;
+	}
+	add_hook(l, "unix", ward_unix_hook, &l->unix_sockets);
+	l->unix_on = true;
 }
 
 static int network_prepare(struct ward_run_layers *l, struct ward_error *err)
@@ -133,11 +162,13 @@ int ward_run_layers_prepare(struct ward_run_layers *l, struct ward_error *err)
 	l->net = (struct ward_netns_run)WARD_NETNS_RUN_INIT;
 	l->egress = (struct ward_egress_run)WARD_EGRESS_RUN_INIT;
 	l->fs = (struct ward_fs_run)WARD_FS_RUN_INIT;
+	l->unix_sockets = (struct ward_unix_run)WARD_UNIX_RUN_INIT;
 	if (networked(l->policy)) {
 		r = network_prepare(l, err);
 		if (r < 0)
 			return r;
 	}
+	unix_prepare(l);
 	/* Before the sandbox exists, so its init holds the fanotify group: if ward
 	 * dies, protected opens wait for a verdict that never comes (fail closed). */
 	l->fs.audit = l->audit;
@@ -155,6 +186,8 @@ void ward_run_layers_apply(const struct ward_run_layers *l, struct ward_sandbox_
 	opts->n_hooks = l->n_hooks;
 	opts->files = l->files;
 	opts->n_files = l->n_files;
+	opts->unix_broker = l->unix_on;
+	opts->private_sockdirs = l->unix_degraded;
 	/* Landlock TCP only when the policy asks (landlock.restrict_tcp): it cannot
 	 * tell loopback, which stays usable, from the outside. */
 	static const uint16_t no_ports[1];
@@ -168,6 +201,7 @@ void ward_run_layers_apply(const struct ward_run_layers *l, struct ward_sandbox_
 
 void ward_run_layers_finish(struct ward_run_layers *l)
 {
+	ward_unix_run_finish(&l->unix_sockets);
 	ward_proxy_run_finish(&l->proxy);   /* uses the egress maps, the CA, inference */
 	ward_inference_free(l->inference);  /* wipes the keys */
 	l->inference = NULL;

@@ -14,6 +14,7 @@
 #include "enforcer/fs_hook.h"
 #include "enforcer/netns_hook.h"
 #include "enforcer/sandbox.h"
+#include "enforcer/unix_hook.h"
 #include "proxy/dns_hook.h"
 #include "proxy/proxy_hook.h"
 
@@ -32,7 +33,11 @@ struct ward_run_layers {
 	struct ward_dns_run dns;
 	struct ward_inference *inference;
 	struct ward_proxy_run proxy;
+	struct ward_unix_run unix_sockets;
 	struct ward_fs_run fs;
+	bool unix_on;	    /* the unix hook is in the list */
+	bool unix_degraded; /* the unix layer is unavailable here (why: unix_why) */
+	char unix_why[256];
 
 	/* TLS interception and credentials (docs/tls.md) */
 	struct ward_tls_ca *tls_ca;
@@ -44,7 +49,8 @@ struct ward_run_layers {
 	size_t n_connect_ports;
 	struct ward_mount_file files[2]; /* resolv.conf, CA bundle */
 	size_t n_files;
-	struct ward_sandbox_hook hooks[6];
+	/* netns, egress, dns, inference, proxy, unix, fs */
+	struct ward_sandbox_hook hooks[8];
 	size_t n_hooks;
 };
 

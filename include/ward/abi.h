@@ -195,6 +195,21 @@ _Static_assert(sizeof(struct ward_exec_event) == 280, "ward_exec_event");
 #define WARD_FS_RATE_BURST 200
 #define WARD_FS_LSM_DEPTH 16	    /* parent directories walked by lsm/file_open */
 #define WARD_FS_AT_FDCWD (-100)
+#define WARD_FS_MAX_MISSING 8192    /* missing paths remembered (dedup of ENOENT), per sandbox */
+
+/* A missing path's verdict in the kernel's dedup map (user space writes the
+ * last two once it has looked) */
+enum ward_fs_missing {
+	WARD_FS_MISSING_PENDING = 1, /* sent, not yet checked: later attempts dropped */
+	WARD_FS_MISSING_QUIET,	     /* inside the mount plan, or on the host neither */
+	WARD_FS_MISSING_HIDDEN,	     /* on the host, hidden by the plan: a row each time */
+};
+
+/* another process's procfs file (WARD_FS_EV_PROCMEM) */
+enum ward_fs_procfile {
+	WARD_FS_PROC_MEM = 1,
+	WARD_FS_PROC_ENVIRON,
+};
 
 /* What the syscall was, for the row's reason. */
 enum ward_fs_op {
@@ -226,6 +241,7 @@ enum ward_fs_op {
 	WARD_FS_OP_EXECVE,
 	WARD_FS_OP_EXECVEAT,
 	WARD_FS_OP_FILE_OPEN, /* lsm/file_open: a protected path refused */
+	WARD_FS_OP_FD_IO,     /* read/write family on a descriptor (WARD_FS_EV_PROCMEM) */
 	WARD_FS_OP_MAX,
 };
 
@@ -246,6 +262,10 @@ enum ward_fs_op {
 #define WARD_FS_EV_TRUNCATED2 (1u << 1) /* same for path2 */
 #define WARD_FS_EV_NOPATH (1u << 2)	/* the path could not be read from user memory */
 #define WARD_FS_EV_LSM (1u << 3)	/* refused by lsm/file_open (protected path) */
+#define WARD_FS_EV_MISSING (1u << 4)	/* ENOENT: user space checks whether it is hidden */
+#define WARD_FS_EV_HIDDEN (1u << 5)	/* ENOENT of a path already found hidden */
+#define WARD_FS_EV_PROCMEM (1u << 6)	/* another process's mem/environ: caller killed */
+#define WARD_FS_EV_DIR (1u << 7)	/* path2: the directory a relative path is in */
 
 /* One refused filesystem syscall (tracepoints) or protected open (bpf-lsm). */
 struct ward_fs_event {
@@ -263,11 +283,17 @@ struct ward_fs_event {
 	__u64 ts_ns;   /* CLOCK_MONOTONIC at entry */
 	__u64 dev;     /* executable identity (task->mm->exe_file) */
 	__u64 ino;
+	__u64 key;     /* WARD_FS_EV_MISSING/HIDDEN: the path's key in the dedup map */
+	__u32 target;  /* WARD_FS_EV_PROCMEM: the other process (tgid) */
+	__u8 procfile; /* WARD_FS_EV_PROCMEM: enum ward_fs_procfile */
+	__u8 pad[3];
 	char comm[16]; /* display only */
 	char path[WARD_FS_PATH_MAX];  /* as given to the syscall (may be relative) */
-	char path2[WARD_FS_PATH_MAX]; /* second path: rename/link target, symlink target */
+	/* second path: rename/link target, symlink target; with WARD_FS_EV_DIR
+	 * the directory (cwd or dirfd) of a relative path, as the sandbox sees it */
+	char path2[WARD_FS_PATH_MAX];
 };
-_Static_assert(sizeof(struct ward_fs_event) == 592, "ward_fs_event");
+_Static_assert(sizeof(struct ward_fs_event) == 608, "ward_fs_event");
 
 /* bpf-lsm maps: protected inode -> root index; (root, executable) allowed */
 struct ward_fs_allow_key {
@@ -284,3 +310,64 @@ struct ward_fs_bucket {
 	__u64 last_ns;
 };
 _Static_assert(sizeof(struct ward_fs_bucket) == 16, "ward_fs_bucket");
+
+/* ---- unix sockets (bpf/unix.bpf.c, src/enforcer/unix*.c; docs/sandbox.md) ---- */
+
+#define WARD_UNIX_PATH_MAX 108	 /* sizeof(sockaddr_un.sun_path) */
+#define WARD_UNIX_MAX_RULES 4096 /* (identity, named path) pairs */
+
+enum ward_unix_hook {
+	WARD_UNIX_HOOK_CONNECT = 1,
+	WARD_UNIX_HOOK_SENDMSG,
+};
+
+enum ward_unix_reason {
+	WARD_UNIX_REASON_BROKER = 1, /* ward's broker connecting on the sandbox's behalf */
+	WARD_UNIX_REASON_ABSTRACT,   /* abstract or unnamed address: Landlock scopes it */
+	WARD_UNIX_REASON_NAMED,	     /* the exact path is named for the binary */
+	WARD_UNIX_REASON_NOT_NAMED,  /* a path no unix: endpoint of the binary names */
+	WARD_UNIX_REASON_MAX,
+};
+
+/* rules map key: a `unix:` path named for an executable identity; path is
+ * NUL-terminated and zero-padded so that equal strings are equal keys */
+struct ward_unix_key {
+	__u64 dev;
+	__u64 ino;
+	char path[WARD_UNIX_PATH_MAX];
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ward_unix_key) == 128, "ward_unix_key");
+
+struct ward_unix_val {
+	__u32 pol;   /* index into policy->net */
+	__u32 flags; /* WARD_IDENT_ANCESTORS */
+};
+_Static_assert(sizeof(struct ward_unix_val) == 8, "ward_unix_val");
+
+/* event flags */
+#define WARD_UNIX_EV_RELATIVE (1u << 0) /* the path did not start with '/' */
+#define WARD_UNIX_EV_LONG (1u << 1)	/* 108 bytes, no NUL: path cut by one byte */
+
+/* ring buffer event: refusals, and allows by name (datagrams, or connects the
+ * seccomp broker did not see) */
+struct ward_unix_event {
+	__u16 version; /* WARD_ABI_VERSION */
+	__u8 verdict;  /* enum ward_verdict */
+	__u8 reason;   /* enum ward_unix_reason */
+	__u8 hook;     /* enum ward_unix_hook */
+	__u8 depth;    /* 0: own executable decided; n: n-th ancestor's */
+	__u8 flags;    /* WARD_UNIX_EV_* */
+	__u8 pad0;
+	__u32 pid;  /* thread id (initial pid namespace) */
+	__u32 tgid; /* process id */
+	__u32 pol;  /* policy->net index when allowed, ~0 otherwise */
+	__u32 pad1;
+	__u64 ts_ns; /* CLOCK_MONOTONIC */
+	__u64 dev;   /* executable identity (the matched ancestor's when depth > 0) */
+	__u64 ino;
+	char comm[16]; /* display only */
+	char path[WARD_UNIX_PATH_MAX];
+	__u32 pad2;
+};
+_Static_assert(sizeof(struct ward_unix_event) == 176, "ward_unix_event");

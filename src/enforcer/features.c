@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "enforcer/features.h"
+#include "enforcer/unix_hook.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -296,6 +297,28 @@ static void probe_fs_protect(struct ward_feature *f)
 	f->available = ward_fs_protect_probe(f->detail, sizeof(f->detail)) != WARD_FS_MECH_NONE;
 }
 
+/* --- unix sockets (unix_hook.h): the broker and its BPF backstop */
+static void probe_unix_bpf(struct ward_feature *f)
+{
+	struct ward_error err = { 0 };
+
+	f->available = ward_unix_probe(&err) == 0;
+	if (f->available)
+		snprintf(f->detail, sizeof(f->detail), "connect_unix, sendmsg_unix load");
+	else
+		snprintf(f->detail, sizeof(f->detail), "%.200s", err.msg);
+}
+
+static void probe_unix_broker(struct ward_feature *f)
+{
+	struct ward_error err = { 0 };
+
+	f->available = ward_unix_available(&err) == 0;
+	snprintf(f->detail, sizeof(f->detail), "%s",
+		 f->available ? "seccomp connect() broker + BPF backstop"
+			      : "missing: private /tmp, /run, /var/tmp, /dev/shm instead");
+}
+
 int ward_features_probe(struct ward_feature *ret, int max)
 {
 	static const struct {
@@ -325,6 +348,10 @@ int ward_features_probe(struct ward_feature *ret, int max)
 		{ "nftables", "sandbox netns firewall with NFLOG", false, probe_nftables, 0 },
 		{ "fanotify.perm", "per-binary protected paths (blocking)", false, probe_fanotify, 0 },
 		{ "fs.protect", "mechanism enforcing protected paths", false, probe_fs_protect, 0 },
+		{ "bpf.cgroup_unix", "connect_unix/sendmsg_unix: host unix sockets by path",
+		  false, probe_unix_bpf, 0 },
+		{ "unix.broker", "host unix sockets per binary, decided by inode", false,
+		  probe_unix_broker, 0 },
 	};
 	int n = 0;
 

@@ -4,6 +4,7 @@
 #include "enforcer/btf.h"
 #include "enforcer/exe.h"
 #include "enforcer/fs.h"
+#include "enforcer/fs_hidden.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +51,9 @@ struct ward_fs {
 	uint64_t events;
 	uint64_t reported_suppressed;
 	uint64_t reported_drops;
+	uint64_t reported_unchecked;
+	uint64_t missing_checked, hidden_rows;
+	struct ward_fs_hidden *hidden; /* the plan, for missing paths */
 	uint32_t rate, burst;
 	struct exe_cache_entry cache[FS_EXE_CACHE];
 	size_t cache_next;
@@ -69,6 +74,7 @@ static const char *const op_names[WARD_FS_OP_MAX] = {
 	[WARD_FS_OP_CHOWN] = "chown",	      [WARD_FS_OP_LCHOWN] = "lchown",
 	[WARD_FS_OP_FCHOWNAT] = "fchownat",   [WARD_FS_OP_EXECVE] = "execve",
 	[WARD_FS_OP_EXECVEAT] = "execveat",   [WARD_FS_OP_FILE_OPEN] = "file_open",
+	[WARD_FS_OP_FD_IO] = "read/write",
 };
 
 const char *ward_fs_op_str(unsigned op)
@@ -139,6 +145,8 @@ static const char *errno_name(int e)
 		return "EPERM";
 	case WARD_EROFS:
 		return "EROFS";
+	case WARD_ENOENT:
+		return "ENOENT";
 	default:
 		return "?";
 	}
@@ -172,6 +180,129 @@ static void describe_path(const struct ward_fs_event *ev, const char *given, int
 	}
 }
 
+static void submit(struct ward_fs *fs, const struct ward_fs_event *ev, struct ward_decision *d)
+{
+	if (fs->audit)
+		ward_audit_submit(fs->audit, d);
+	if (fs->on_event)
+		fs->on_event(fs->userdata, ev, d);
+}
+
+/* A descriptor on another process's memory or environment: the kernel has
+ * killed its holder already; the row says who, and whose. */
+static int on_procmem(struct ward_fs *fs, const struct ward_fs_event *ev)
+{
+	char link[64], victim[PATH_MAX], path[PATH_MAX + WARD_FS_PATH_MAX], note[PATH_MAX];
+	char reason[2 * PATH_MAX + 512];
+	const char *file = ev->procfile == WARD_FS_PROC_ENVIRON ? "environ" : "mem";
+	struct ward_decision d;
+	ssize_t n = -1;
+
+	if (ev->target) {
+		snprintf(link, sizeof(link), "/proc/%u/exe", ev->target);
+		n = readlink(link, victim, sizeof(victim) - 1);
+	}
+	victim[n > 0 ? n : 0] = '\0';
+	if (ev->path[0]) {
+		describe_path(ev, ev->path, WARD_FS_AT_FDCWD, ev->flags & WARD_FS_EV_TRUNCATED, path,
+			      sizeof(path), note, sizeof(note));
+	} else {
+		snprintf(path, sizeof(path), "/proc/%u/%s", ev->target, file);
+		snprintf(note, sizeof(note), " fd=%d (host pid)", ev->dirfd);
+	}
+	snprintf(reason, sizeof(reason),
+		 "%s of another process (pid %u%s%s%s): process killed; syscall=%s%s",
+		 ev->procfile == WARD_FS_PROC_ENVIRON ? "read of the environment"
+						      : "read of the memory",
+		 ev->target, victim[0] ? ", " : "", victim, ev->target ? "" : ", exited",
+		 ward_fs_op_str(ev->op), note);
+	d = (struct ward_decision){
+		.ts_ns = ev->ts_ns + fs->mono_to_real,
+		.sandbox = fs->sandbox,
+		.layer = "fs",
+		.action = "deny",
+		.binary = binary_of(fs, (pid_t)ev->tgid, ev->dev, ev->ino),
+		.pid = (int32_t)ev->tgid,
+		.method = "read",
+		.path = path,
+		.rule = "filesystem_policy.binaries",
+		.reason = reason,
+		.policy_rev = fs->rev,
+	};
+	submit(fs, ev, &d);
+	return 0;
+}
+
+/* A path that failed with ENOENT: hidden by the plan (a row), or not (the
+ * kernel forgets about it). Its verdict goes back to the kernel's dedup map
+ * either way; a path that cannot be made absolute is forgotten, so that a
+ * later attempt is looked at again. */
+static int on_missing(struct ward_fs *fs, const struct ward_fs_event *ev)
+{
+	char path[PATH_MAX + WARD_FS_PATH_MAX], norm[PATH_MAX], note[PATH_MAX], method[96];
+	char target[PATH_MAX], via[PATH_MAX + 32] = "", reason[3 * PATH_MAX + 256];
+	int map_fd = bpf_map__fd(fs->skel->maps.missing);
+	__u8 verdict;
+	struct ward_decision d;
+
+	if (ev->flags & WARD_FS_EV_TRUNCATED) {
+		bpf_map_delete_elem(map_fd, &ev->key);
+		return 0;
+	}
+	note[0] = '\0';
+	if (ev->path[0] == '/') {
+		snprintf(path, sizeof(path), "%s", ev->path);
+	} else if (ev->flags & WARD_FS_EV_DIR) {
+		/* the kernel named the directory as the sandbox sees it */
+		snprintf(path, sizeof(path), "%s/%s", strcmp(ev->path2, "/") ? ev->path2 : "",
+			 ev->path);
+		snprintf(note, sizeof(note), " relative=%s in %s", ev->path,
+			 ev->dirfd == WARD_FS_AT_FDCWD ? "cwd" : "dirfd");
+	} else {
+		describe_path(ev, ev->path, ev->dirfd, false, path, sizeof(path), note,
+			      sizeof(note));
+		if (path[0] != '/') {
+			bpf_map_delete_elem(map_fd, &ev->key);
+			return 0;
+		}
+	}
+	/* "wd/../x" is "/x" here: the plan is looked at without symlinks of the
+	 * sandbox, the row shows the path the attempt reached */
+	if (ward_fs_path_normalize(path, norm, sizeof(norm)) < 0) {
+		bpf_map_delete_elem(map_fd, &ev->key);
+		return 0;
+	}
+	fs->missing_checked++;
+	verdict = (__u8)ward_fs_hidden_check(fs->hidden, norm, ev->access & WARD_FS_ACC_CREATE,
+					     target, sizeof(target));
+	bpf_map_update_elem(map_fd, &ev->key, &verdict, BPF_EXIST);
+	if (verdict != WARD_FS_MISSING_HIDDEN)
+		return 0;
+	fs->hidden_rows++;
+	ward_fs_access_str(ev->access, method, sizeof(method));
+	if (target[0])
+		snprintf(via, sizeof(via), " (a symlink to %s)", target);
+	snprintf(reason, sizeof(reason),
+		 "hidden by policy: not in the sandbox's mount plan, present on the host%s; "
+		 "syscall=%s errno=ENOENT flags=%#llx%s",
+		 via, ward_fs_op_str(ev->op), (unsigned long long)ev->oflags, note);
+	d = (struct ward_decision){
+		.ts_ns = ev->ts_ns + fs->mono_to_real,
+		.sandbox = fs->sandbox,
+		.layer = "fs",
+		.action = "deny",
+		.binary = binary_of(fs, (pid_t)ev->tgid, ev->dev, ev->ino),
+		.pid = (int32_t)ev->tgid,
+		.method = method,
+		.path = norm,
+		.rule = "filesystem_policy",
+		.reason = reason,
+		.policy_rev = fs->rev,
+	};
+	submit(fs, ev, &d);
+	return 0;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct ward_fs *fs = ctx;
@@ -183,6 +314,10 @@ static int on_sample(void *ctx, void *data, size_t size)
 	if (size < sizeof(*ev) || ev->version != WARD_ABI_VERSION)
 		return 0;
 	fs->events++;
+	if (ev->flags & WARD_FS_EV_PROCMEM)
+		return on_procmem(fs, ev);
+	if (ev->flags & (WARD_FS_EV_MISSING | WARD_FS_EV_HIDDEN))
+		return on_missing(fs, ev);
 	describe_path(ev, ev->path, ev->dirfd, ev->flags & WARD_FS_EV_TRUNCATED, path, sizeof(path),
 		      note, sizeof(note));
 	ward_fs_access_str(ev->access, method, sizeof(method));
@@ -231,6 +366,11 @@ static void report_counter(struct ward_fs *fs, uint64_t now, uint64_t *reported,
 		snprintf(reason, sizeof(reason),
 			 "rate limit (%u/s, burst %u): %llu filesystem denials not logged",
 			 fs->rate, fs->burst, (unsigned long long)(now - *reported));
+	else if (!strcmp(what, "unchecked"))
+		snprintf(reason, sizeof(reason),
+			 "rate limit (%u/s, burst %u): %llu missing paths not checked for "
+			 "hidden-path rows",
+			 fs->rate, fs->burst, (unsigned long long)(now - *reported));
 	else
 		snprintf(reason, sizeof(reason),
 			 "ring buffer full: %llu filesystem denials not logged",
@@ -261,6 +401,8 @@ int ward_fs_consume(struct ward_fs *fs)
 		       &fs->reported_suppressed, "rate");
 	report_counter(fs, __atomic_load_n(&fs->skel->bss->ringbuf_drops, __ATOMIC_RELAXED),
 		       &fs->reported_drops, "drops");
+	report_counter(fs, __atomic_load_n(&fs->skel->bss->missing_unchecked, __ATOMIC_RELAXED),
+		       &fs->reported_unchecked, "unchecked");
 	return (int)(fs->events - before);
 }
 
@@ -271,6 +413,11 @@ void ward_fs_get_stats(const struct ward_fs *fs, struct ward_fs_stats *ret)
 		.suppressed = fs->skel->bss->suppressed,
 		.ringbuf_drops = fs->skel->bss->ringbuf_drops,
 		.inflight_full = fs->skel->bss->inflight_full,
+		.missing_seen = fs->skel->bss->missing_seen,
+		.missing_checked = fs->missing_checked,
+		.missing_unchecked = fs->skel->bss->missing_unchecked,
+		.hidden = fs->hidden_rows,
+		.procmem_kills = fs->skel->bss->procmem_kills,
 	};
 }
 
@@ -301,6 +448,12 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 		return ward_err(err, -errno, "open bpf/fs.bpf.c");
 	skel->rodata->rate_per_sec = cfg->rate ? cfg->rate : WARD_FS_RATE_PER_SEC;
 	skel->rodata->rate_burst = cfg->burst ? cfg->burst : WARD_FS_RATE_BURST;
+	skel->rodata->follow_missing = cfg->hidden_paths;
+	skel->rodata->guard_procmem = cfg->guard_procmem;
+	/* keys a sandboxed program cannot compute, so cannot collide on purpose */
+	if (getrandom((void *)&skel->rodata->key_salt, sizeof(skel->rodata->key_salt), 0) !=
+	    sizeof(skel->rodata->key_salt))
+		return ward_err(err, -errno, "fs: getrandom");
 	if (cfg->denied_map_fd > 0) {
 		r = bpf_map__reuse_fd(skel->maps.protect_denied, cfg->denied_map_fd);
 		if (r < 0)
@@ -323,7 +476,8 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 	fs->sandbox = strdup(cfg->sandbox ? cfg->sandbox : "");
 	fs->rev = cfg->policy_rev ? strdup(cfg->policy_rev) : NULL;
 	fs->rb = ring_buffer__new(bpf_map__fd(fs->skel->maps.events), on_sample, fs, NULL);
-	if (!fs->sandbox || (cfg->policy_rev && !fs->rev) || !fs->rb) {
+	if (!fs->sandbox || (cfg->policy_rev && !fs->rev) || !fs->rb ||
+	    ward_fs_hidden_new(NULL, &fs->hidden) < 0) {
 		r = -errno ? -errno : -ENOMEM;
 		ward_fs_free(fs);
 		return ward_err(err, r, "fs: ring buffer");
@@ -341,6 +495,18 @@ int ward_fs_set_sandbox(struct ward_fs *fs, uint64_t cgroup_id, const char *sand
 	free(fs->sandbox);
 	fs->sandbox = s;
 	fs->skel->bss->cgroup_id = cgroup_id;
+	return 0;
+}
+
+int ward_fs_set_plan(struct ward_fs *fs, const struct ward_mount_plan *plan)
+{
+	struct ward_fs_hidden *h;
+	int r = ward_fs_hidden_new(plan, &h);
+
+	if (r < 0)
+		return r;
+	ward_fs_hidden_free(fs->hidden);
+	fs->hidden = h;
 	return 0;
 }
 
@@ -383,6 +549,7 @@ void ward_fs_free(struct ward_fs *fs)
 	ward_fs_detach(fs);
 	ring_buffer__free(fs->rb);
 	fs_bpf__destroy(fs->skel);
+	ward_fs_hidden_free(fs->hidden);
 	free(fs->sandbox);
 	free(fs->rev);
 	free(fs);

@@ -10,12 +10,14 @@
  * at least every WARD_EVENTS_POLL_MS → ward_fs_free() (detaches). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "audit/audit.h"
 #include "common/error.h"
+#include "enforcer/mounts.h"
 #include "ward/abi.h"
 
 struct ward_fs_config {
@@ -26,6 +28,8 @@ struct ward_fs_config {
 	uint32_t rate;		/* denial rows per second; 0: WARD_FS_RATE_PER_SEC */
 	uint32_t burst;		/* 0: WARD_FS_RATE_BURST */
 	int denied_map_fd;	/* > 0: share this refusal map (bpf-lsm's); else our own */
+	bool hidden_paths;	/* rows for ENOENT of host paths the plan hides (fs_hidden.h) */
+	bool guard_procmem;	/* kill for another process's /proc/PID/mem or environ */
 	/* Called for every event after its row was submitted (tests, front ends). */
 	void (*on_event)(void *userdata, const struct ward_fs_event *ev,
 			 const struct ward_decision *d);
@@ -37,6 +41,11 @@ struct ward_fs_stats {
 	uint64_t suppressed;	/* over the rate limit (reported as rows) */
 	uint64_t ringbuf_drops; /* no room in the ring buffer */
 	uint64_t inflight_full; /* syscalls not followed: no task storage for the thread */
+	uint64_t missing_seen;	/* ENOENT results looked at in the kernel */
+	uint64_t missing_checked; /* of those, sent and checked against plan and host */
+	uint64_t missing_unchecked; /* new missing paths over the rate limit */
+	uint64_t hidden;	/* hidden-path rows */
+	uint64_t procmem_kills; /* processes killed for another process's mem/environ */
 };
 
 struct ward_fs;
@@ -45,6 +54,9 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 /* The sandbox to observe, for programs loaded before it existed (cgroup_id 0
  * in the config): before ward_fs_attach(). */
 int ward_fs_set_sandbox(struct ward_fs *fs, uint64_t cgroup_id, const char *sandbox);
+/* The sandbox's mount plan (copied), for hidden-path rows: before
+ * ward_fs_attach(). Without it every missing path is looked up on the host. */
+int ward_fs_set_plan(struct ward_fs *fs, const struct ward_mount_plan *plan);
 int ward_fs_attach(struct ward_fs *fs, struct ward_error *err);
 void ward_fs_detach(struct ward_fs *fs);
 void ward_fs_free(struct ward_fs *fs);

@@ -26,6 +26,10 @@ static void *load_main(void *p)
 		.rate = run->rate,
 		.burst = run->burst,
 		.denied_map_fd = ward_fs_protect_denied_map_fd(run->protect),
+		.hidden_paths = true,
+		/* a protected file's content must not come out of its named
+		 * binary's memory: only then is another process's memory guarded */
+		.guard_procmem = run->policy->n_fs_binaries > 0,
 	};
 
 	run->load_r = ward_fs_new(&cfg, &run->fs, &run->load_err);
@@ -78,6 +82,8 @@ int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 	r = loaded(run, err);
 	if (r >= 0 && (r = ward_fs_set_sandbox(run->fs, st.st_ino, run->sandbox)) < 0)
 		ward_err(err, r, "fs: sandbox");
+	if (r >= 0 && (r = ward_fs_set_plan(run->fs, sb->plan)) < 0)
+		ward_err(err, r, "fs: mount plan");
 	if (r >= 0)
 		r = ward_fs_attach(run->fs, err);
 	if (r < 0) {

@@ -118,6 +118,20 @@ static int add_policy_path(struct ward_mount_plan *plan, const struct ward_polic
 	}
 	if (r < 0)
 		return ward_err(err, r, "%s:%u:%u: %s", file, fp->pos.line, fp->pos.col, fp->path);
+	if (plan->private_sockdirs) {
+		static const char *const sockdirs[] = WARD_MOUNT_SOCKDIRS;
+
+		for (size_t i = 0; i < ARRAY_SIZE(sockdirs); i++) {
+			if (!under(path, sockdirs[i]))
+				continue;
+			snprintf(msg, sizeof(msg), "%s:%u:%u: %s not mapped: without the unix-socket "
+				 "layer %s is private", file, fp->pos.line, fp->pos.col, fp->path,
+				 sockdirs[i]);
+			if (diag)
+				diag(diag_data, true, msg);
+			return 0;
+		}
+	}
 
 	if (S_ISLNK(st.st_mode)) {
 		n = readlink(path, target, sizeof(target) - 1);
@@ -304,10 +318,11 @@ static int place_file(struct ward_mount_plan *plan, size_t i, struct ward_error 
 }
 
 int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
-			  const struct ward_mount_file *files, size_t n_files, ward_diag_fn diag,
+			  const struct ward_mount_file *files, size_t n_files,
+			  bool private_sockdirs, ward_diag_fn diag,
 			  void *diag_data, struct ward_mount_plan *ret, struct ward_error *err)
 {
-	struct ward_mount_plan plan = { 0 };
+	struct ward_mount_plan plan = { .private_sockdirs = private_sockdirs };
 	struct ward_mount *m;
 	bool has_tmp = false;
 	size_t w = 0;
@@ -366,6 +381,13 @@ int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* /tmp is private already (its mappings were skipped), /dev/shm is the
+	 * minimal /dev's; /run and /var/tmp may show through a mapped parent */
+	if (private_sockdirs && (!plan_add(&plan, "/run", WARD_MNT_TMPFS, err) ||
+				 !plan_add(&plan, "/var/tmp", WARD_MNT_TMPFS, err))) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	for (size_t i = 0; r >= 0 && i < n_files; i++)
 		r = add_file(&plan, &files[i], err);
 	if (r < 0)
@@ -408,6 +430,7 @@ int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
 	r = plan_rules(&plan, err);
 	if (r < 0)
 		goto fail;
+	plan.tmp_size = p->resources.tmp_size;
 	*ret = plan;
 	return 0;
 fail:
@@ -568,9 +591,10 @@ static int place(const struct ward_mount *m, const char *dst, struct ward_error 
 	return r;
 }
 
-static int apply_one(const struct ward_mount *m, struct ward_error *err)
+static int apply_one(const struct ward_mount_plan *plan, const struct ward_mount *m,
+		     struct ward_error *err)
 {
-	char src[PATH_MAX], dst[PATH_MAX];
+	char src[PATH_MAX], dst[PATH_MAX], opts[64];
 	int r;
 
 	r = join(dst, sizeof(dst), "/newroot", m->path, err);
@@ -592,7 +616,12 @@ static int apply_one(const struct ward_mount *m, struct ward_error *err)
 		r = mkdir_p(dst, err);
 		if (r < 0)
 			return r;
-		if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+		/* resources.tmp_size; the pages count against the cgroup's memory too */
+		if (plan->tmp_size)
+			snprintf(opts, sizeof(opts), "mode=1777,size=%llu",
+				 (unsigned long long)plan->tmp_size);
+		if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV,
+			  plan->tmp_size ? opts : "mode=1777") < 0)
 			return ward_err(err, -errno, "mount tmpfs on '%s'", m->path);
 		return 0;
 	case WARD_MNT_PROC:
@@ -664,7 +693,7 @@ int ward_mount_apply(const struct ward_mount_plan *plan, struct ward_error *err)
 		return ward_err(err, -errno, "mount the root tmpfs");
 
 	for (size_t i = 0; i < plan->n; i++) {
-		r = apply_one(&plan->v[i], err);
+		r = apply_one(plan, &plan->v[i], err);
 		if (r < 0)
 			return r;
 	}

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "common/error.h"
@@ -53,7 +54,14 @@ struct ward_mount_plan {
 	size_t n;
 	struct ward_landlock_rule *rules; /* Landlock rules matching the mounts */
 	size_t n_rules;
+	bool private_sockdirs; /* see WARD_MOUNT_SOCKDIRS (set while building) */
+	uint64_t tmp_size; /* size= of the private /tmp in bytes; 0: the kernel's default */
 };
+
+/* Where host unix sockets live. Without the unix-socket layer (no seccomp
+ * user notification or no connect_unix BPF) they are private tmpfs even when
+ * the policy maps them or a directory under them (docs/sandbox.md). */
+#define WARD_MOUNT_SOCKDIRS { "/tmp", "/run", "/var/tmp", "/dev/shm" }
 
 /* Build the plan for policy p, the (canonical, absolute) workdir and the
  * files ward places inside (n_files may be 0). A policy path missing on the
@@ -61,7 +69,8 @@ struct ward_mount_plan {
  * otherwise ("FILE:LINE:COL: /app does not exist; skipped"). A file that
  * cannot be placed is always an error. */
 int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
-			  const struct ward_mount_file *files, size_t n_files, ward_diag_fn diag,
+			  const struct ward_mount_file *files, size_t n_files,
+			  bool private_sockdirs, ward_diag_fn diag,
 			  void *diag_data, struct ward_mount_plan *ret, struct ward_error *err);
 void ward_mount_plan_free(struct ward_mount_plan *plan);
 

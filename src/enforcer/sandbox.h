@@ -5,11 +5,16 @@
  *
  * Processes:
  *   ward (parent)  -- clone3(CLONE_INTO_CGROUP | CLONE_NEW*) -->
- *   init (pid 1)   mounts, hostname, loopback; waits for "go"; forks:
- *   command (pid 2) Landlock ruleset, drop privileges, seccomp, execve.
- * init reaps zombies, forwards signals sent to it and exits with the
+ *   init (pid 1)   mounts, hostname, loopback; waits for "go"; forks the
+ *                  command, then execs ward-init (init/ward_init.c): pid 1
+ *                  then holds nothing of ward's arguments, environment,
+ *                  memory or descriptors;
+ *   command (pid 2) waits for that exec; Landlock ruleset, drop privileges,
+ *                  seccomp, execve with the environment of sandbox_env.h.
+ * ward-init reaps zombies, forwards signals sent to it and exits with the
  * command's status. PR_SET_PDEATHSIG(SIGKILL) on init: if ward dies, the
- * sandbox dies (fail closed).
+ * sandbox dies (fail closed). The cgroup's resource limits (cgroup.h) are
+ * set before the clone.
  *
  * Later layers plug in through hooks: they run in the parent after the
  * cgroup leaf and the sandbox's network namespace exist (init is waiting)
@@ -63,6 +68,12 @@ struct ward_sandbox_opts {
 	 * See struct ward_mount_file for where a target may be. */
 	const struct ward_mount_file *files;
 	size_t n_files;
+	/* init installs the connect() filter of the unix-socket broker
+	 * (unix_broker.h) before READY; sb->unix_listener names its fd */
+	bool unix_broker;
+	/* the unix-socket layer is unavailable: /tmp, /run, /var/tmp and
+	 * /dev/shm are private even when the policy maps them (mounts.h) */
+	bool private_sockdirs;
 	/* When set: receives the sandbox's id (WARD_SANDBOX_ID_LEN + 1 bytes) as
 	 * soon as it is chosen, so the caller can find the run's rows. */
 	char *id_out;
@@ -80,8 +91,13 @@ struct ward_sandbox {
 	uid_t uid;                 /* the command's credentials */
 	gid_t gid;
 	int landlock_abi; /* 0: Landlock unavailable (best_effort) */
+	const struct ward_mount_plan *plan; /* what the sandbox's root shows */
 	char **env;       /* "NAME=VALUE" set by hooks for the command (ward_sandbox_setenv) */
+	int unix_listener; /* the connect() listener's fd number in init, -1: none */
 	size_t n_env;
+	struct ward_cgroup_limits limits; /* what applies: the policy's resources or defaults */
+	char **warnings; /* for the start row (e.g. a controller missing) */
+	size_t n_warnings;
 };
 
 /* From a hook: set NAME=VALUE in the command's environment, replacing what

@@ -26,7 +26,11 @@ DEFINE_CLEANUP(scmp_filter_ctx, seccomp_release)
 
 /* Denied outright on every architecture of the filter. */
 static const char *const denied[] = {
-	"ptrace", "process_vm_readv", "process_vm_writev", "bpf",
+	/* another process's memory or descriptors: a protected file the named
+	 * binary holds open must not be taken by another program of the sandbox
+	 * (docs/filesystem.md); kcmp tells whether two processes share a file */
+	"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+	"bpf",
 	/* the mount family */
 	"mount", "umount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen",
 	"fsconfig", "fsmount", "fspick", "mount_setattr",

@@ -1,9 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The filesystem layer on the real kernel (docs/filesystem.md): protected
-# paths opened only by the named executable (a copy of it is refused), denials
-# outside the Landlock ceiling logged with binary and path, unprotected paths
-# unaffected, two sandboxes apart, the kernel's rate limit.
+# paths opened only by the named executable (a copy of it is refused), and not
+# obtained through another process (pidfd_getfd, /proc/PID/fd/N,
+# /proc/PID/mem); denials outside the Landlock ceiling logged with binary and
+# path; host paths the mount plan hides logged as "hidden by policy", missing
+# ones not; unprotected paths unaffected, two sandboxes apart, the kernel's
+# rate limit.
 # Root only; exit 77 (skip) when a kernel feature is missing.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -13,6 +16,7 @@ need_root
 grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77; }
 command -v jq >/dev/null || { echo "SKIP: needs jq"; exit 77; }
 [ -x /usr/bin/python3 ] || { echo "SKIP: needs /usr/bin/python3"; exit 77; }
+[ -x /usr/bin/perl ] || { echo "SKIP: needs /usr/bin/perl"; exit 77; }
 "$WARD" doctor --json | jq -e '.features[] | select(.name == "fs.protect" and .available)' \
 	>/dev/null || { echo "SKIP: no mechanism for protected paths"; exit 77; }
 "$WARD" doctor --json | jq -e '.features[] | select(.name == "bpf.tracepoint" and .available)' \
@@ -22,7 +26,7 @@ command -v jq >/dev/null || { echo "SKIP: needs jq"; exit 77; }
 # and a workdir bound below it would be inside the ceiling
 T=$(mktemp -d /var/tmp/ward-test-fs.XXXXXX)
 chmod 755 "$T"
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 UID_=4243
 WD=$T/wd
 mkdir -p "$WD/keys"
@@ -30,6 +34,49 @@ echo "the-secret" >"$WD/keys/id"
 echo "plain-text" >"$WD/plain"
 echo "only-cat" >"$WD/single"
 cp /usr/bin/cat "$WD/mycat"
+ln -s "$T/hidden/cred" "$WD/link"
+# on the host, outside every mapped path
+mkdir -p "$T/hidden"
+echo "host-only" >"$T/hidden/cred"
+chmod 644 "$T/hidden/cred"
+# the named binary holds the protected file open, and its content in memory
+cat >"$WD/holder.py" <<'EOF'
+import ctypes, os, time
+f = open("keys/id", "rb")
+buf = ctypes.create_string_buffer(f.read(64))
+with open("/tmp/holder.addr", "w") as o:
+    o.write("%d %d\n" % (ctypes.addressof(buf), f.fileno()))
+for _ in range(300):  # until the other program is done, at most 30 s
+    if os.path.exists("/tmp/done"):
+        break
+    time.sleep(0.1)
+EOF
+# another program of the sandbox after it: its descriptor, its fd link, its memory
+cat >"$WD/thief.pl" <<'EOF'
+use strict;
+my ($mode, $pid) = @ARGV;
+for (1 .. 300) { last if -s "/tmp/holder.addr"; select(undef, undef, undef, 0.1); }
+open(my $a, "<", "/tmp/holder.addr") or die "addr: $!";
+my ($addr, $fd) = split(' ', <$a>);
+my $m;
+if ($mode eq "mem") {
+    open($m, "<", "/proc/$pid/mem") or die "open mem: $!\n";
+    sysseek($m, $addr, 0) or die "seek: $!\n";
+    sysread($m, my $data, 10);
+    print "got: $data\n";
+    exit 0;
+} elsif ($mode eq "fd") {
+    open($m, "<", "/proc/$pid/fd/$fd") or die "open fd: $!\n";
+} else {
+    my $pidfd = syscall(434, $pid + 0, 0);          # pidfd_open
+    die "pidfd_open: $!\n" if $pidfd < 0;
+    my $nfd = syscall(438, $pidfd + 0, $fd + 0, 0);  # pidfd_getfd
+    die "pidfd_getfd: $!\n" if $nfd < 0;
+    open($m, "<&=", $nfd) or die "fdopen: $!\n";
+    sysseek($m, 0, 0);
+}
+print "got: ", scalar(<$m>);
+EOF
 chown -R "$UID_:$UID_" "$WD"
 chmod 755 "$WD" "$WD/keys" "$WD/mycat"
 
@@ -51,6 +98,7 @@ policy() {
 policy prot true "  binaries:" "    - path: /usr/bin/cat" \
 	"      read_only: [$WD/keys, $WD/single]"
 policy ceiling false
+policy prot_py true "  binaries:" "    - path: /usr/bin/python3" "      read_only: [$WD/keys]"
 
 # run POLICY LOG CMD...: output in $OUT, status in $RC
 run() {
@@ -99,6 +147,67 @@ check "host processes are never refused" [ "$(cat "$WD/keys/id")" = "the-secret"
 
 run prot "$L" sh -c 'echo x > keys/new'
 check "a read_only protected path is read-only inside" [ "$RC" != 0 ]
+
+# --- a protected file through another process ---
+L=$T/other.db
+# thief MODE: the named binary holds keys/id open; perl goes after it
+thief() {
+	run prot_py "$L" sh -c "/usr/bin/python3 holder.py & /usr/bin/perl thief.pl $1 \$!; echo thief=\$?; touch /tmp/done; wait"
+}
+thief getfd
+check "pidfd_getfd of the named binary's descriptor is refused" \
+	eval 'grep -q "pidfd_getfd: Operation not permitted" <<<"$OUT"'
+check "  and its content is not obtained" eval '! grep -q the-secret <<<"$OUT"'
+thief fd
+check "reopening /proc/PID/fd/N of the named binary is refused" \
+	eval 'grep -q "open fd: Operation not permitted" <<<"$OUT" && ! grep -q the-secret <<<"$OUT"'
+check "  and logged for the other binary with the protected path" \
+	[ "$(count "$L" ".action == \"deny\" and .binary == \"/usr/bin/perl\" and .path == \"$WD/keys/id\"")" = 1 ]
+thief mem
+check "reading the named binary's /proc/PID/mem kills the reader" \
+	eval 'grep -q "thief=137" <<<"$OUT" && ! grep -q "got:" <<<"$OUT"'
+check "  and its content is not obtained" eval '! grep -q the-secret <<<"$OUT"'
+check "  and is logged as a read of another process's memory" \
+	[ "$(count "$L" ".action == \"deny\" and .binary == \"/usr/bin/perl\" and (.reason | startswith(\"read of the memory of another process\")) and (.reason | test(\"python\"))")" = 1 ]
+# a descriptor on another process's memory that did not come from an open
+# (inherited here; a racing thread or SCM_RIGHTS alike): its first read kills
+run prot_py "$L" /usr/bin/perl -e 'open(my $m, "<", "/proc/self/mem") or die;
+	my $pid = fork(); if (!$pid) { sysseek($m, 4096, 0); sysread($m, my $d, 1); exit 0 }
+	waitpid($pid, 0); print "child signal ", $? & 127, "\n"'
+check "reading an inherited descriptor on the parent's memory kills the reader" \
+	[ "$RC" = 0 -a "$OUT" = "child signal 9" ]
+check "  and is logged" \
+	[ "$(count "$L" ".binary == \"/usr/bin/perl\" and (.reason | startswith(\"read of the memory of another process\")) and (.reason | test(\"syscall=read/write\"))")" = 1 ]
+run prot_py "$L" /usr/bin/perl -e 'open(my $m, "<", "/proc/self/mem") or die; print "self ok\n"'
+check "  a process's own /proc/self/mem stays open to it" [ "$RC" = 0 -a "$OUT" = "self ok" ]
+
+# --- hidden paths: on the host, not in the mount plan ---
+L=$T/hidden.db
+hidden() { count "$L" "(.reason | startswith(\"hidden by policy\")) and $1"; }
+run prot "$L" cat "$T/hidden/cred"
+check "a host file outside the plan is not there inside" [ "$RC" != 0 ]
+check "  and its attempt is one row with binary and path" \
+	[ "$(hidden ".action == \"deny\" and .binary == \"/usr/bin/cat\" and .path == \"$T/hidden/cred\"")" = 1 ]
+run prot "$L" sh -c 'cd keys && cat ../../hidden/cred'
+check "  a relative path is resolved against the cwd" \
+	[ "$(hidden ".binary == \"/usr/bin/cat\" and .path == \"$T/hidden/cred\" and (.reason | test(\"relative=../../hidden/cred in cwd\"))")" = 1 ]
+run prot "$L" cat link
+check "  a symlink in a mapped directory to a hidden host file is one row" \
+	[ "$(hidden ".binary == \"/usr/bin/cat\" and .path == \"$WD/link\" and (.reason | test(\"a symlink to $T/hidden/cred\"))")" = 1 ]
+run prot "$L" sh -c "cat $T/hidden/cred; cat $T/hidden/cred"
+check "  every attempt is a row" [ "$(hidden ".path == \"$T/hidden/cred\"")" = 4 ]
+run prot "$L" sh -c "cat $T/nowhere/cred; cat $T/hidden/nothing; cat $WD/missing; cat keys/missing"
+check "a path missing on the host too makes no row" \
+	[ "$(count "$L" ".path | test(\"nowhere|nothing\")")" = 0 ]
+check "a missing file in a mapped directory makes no row" \
+	[ "$(count "$L" ".path | test(\"missing\")")" = 0 ]
+# the sandbox's /proc is another pid namespace's: a host pid missing there
+# is in the plan, not hidden
+run prot "$L" cat "/proc/$$/status"
+check "a host pid missing from the sandbox's /proc makes no row" \
+	[ "$RC" != 0 -a "$(count "$L" ".path == \"/proc/$$/status\"")" = 0 ]
+run prot "$L" /usr/bin/python3 -c 'import json, email.parser'
+check "library search paths make no row" [ "$RC" = 0 -a "$(hidden "true")" = 5 ]
 
 # --- denials outside the Landlock ceiling ---
 L=$T/ceiling.db

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 /* bpf/fs_decide.h compiled on the host: which results are denials, the
- * access an open or a path syscall asks for, the token bucket, and the
- * protected-path verdict shared by fanotify and bpf-lsm. */
+ * access an open or a path syscall asks for, the token bucket, the
+ * protected-path verdict shared by fanotify and bpf-lsm, the key of a
+ * missing path, and what counts as another process's memory. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <errno.h>
+#include <string.h>
 #include <sys/syscall.h>
 
 #include <cmocka.h>
@@ -225,15 +227,107 @@ static void test_syscall_table(void **state)
 		assert_true(s.path < 6);
 		seen |= 1u << s.op;
 	}
-	/* every path op but the LSM's file_open comes from exactly one syscall */
+	/* every path op but the LSM's file_open and the read/write family
+	 * (ward_fs_fd_syscall) comes from exactly one syscall */
 	for (unsigned op = WARD_FS_OP_OPEN; op < WARD_FS_OP_MAX; op++)
-		if (op != WARD_FS_OP_FILE_OPEN)
+		if (op != WARD_FS_OP_FILE_OPEN && op != WARD_FS_OP_FD_IO)
 			assert_true(seen & (1u << op));
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
 		struct ward_fs_sysc s = { 0 };
 
 		assert_int_equal(ward_fs_syscall(other[i], &s), 0);
 	}
+}
+
+
+/* the key of a path as the kernel reads it: buffer and length from
+ * bpf_probe_read_user_str */
+static uint64_t key_of(const char *path, uint64_t salt, char fill)
+{
+	__u64 words[WARD_FS_PATH_MAX / 8];
+	size_t n = strlen(path) + 1;
+
+	memset(words, fill, sizeof(words));
+	memcpy(words, path, n);
+	return ward_fs_path_key(words, (long)n, salt);
+}
+
+static void test_path_key(void **state)
+{
+	char longer[WARD_FS_PATH_MAX];
+
+	(void)state;
+	/* bytes after the NUL (a previous, longer path) do not count */
+	assert_true(key_of("/root/.aws/credentials", 7, 0) ==
+		    key_of("/root/.aws/credentials", 7, 'x'));
+	assert_true(key_of("/a", 7, 0) == key_of("/a", 7, '\xff'));
+	/* every byte counts, the length too, and the salt */
+	assert_true(key_of("/root/.aws/credentials", 7, 0) !=
+		    key_of("/root/.aws/credentialt", 7, 0));
+	assert_true(key_of("/root/.aws/credentials", 7, 0) !=
+		    key_of("/root/.aws/credential", 7, 0));
+	assert_true(key_of("/a", 7, 0) != key_of("/a/", 7, 0));
+	assert_true(key_of("x", 1, 0) != key_of("x", 2, 0));
+	assert_true(key_of("", 7, 0) != key_of("/", 7, 0));
+	/* a word boundary: 8 and 9 bytes */
+	assert_true(key_of("/1234567", 7, 0) != key_of("/12345678", 7, 0));
+	/* the longest path the kernel reads */
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	assert_true(key_of(longer, 7, 0) == key_of(longer, 7, 'z'));
+	longer[sizeof(longer) - 2] = 'b';
+	assert_true(key_of(longer, 7, 0) != key_of(longer, 8, 0));
+}
+
+static int procfile(const char *name)
+{
+	char buf[16] = { 0 };
+
+	strncpy(buf, name, sizeof(buf) - 1);
+	return ward_fs_procfile(buf);
+}
+
+static void test_procfile(void **state)
+{
+	(void)state;
+	assert_int_equal(procfile("mem"), WARD_FS_PROC_MEM);
+	assert_int_equal(procfile("environ"), WARD_FS_PROC_ENVIRON);
+	assert_int_equal(procfile("meminfo"), 0);
+	assert_int_equal(procfile("me"), 0);
+	assert_int_equal(procfile("environment"), 0);
+	assert_int_equal(procfile("maps"), 0);
+	assert_int_equal(procfile(""), 0);
+}
+
+/* the read/write family's descriptor argument, checked against the C
+ * library's numbers (x86_64) and the i386 table */
+static void test_fd_syscalls(void **state)
+{
+	(void)state;
+#ifdef __x86_64__
+	const long fd0[] = { SYS_read,	 SYS_write,   SYS_pread64,  SYS_pwrite64, SYS_readv,
+			     SYS_writev, SYS_preadv,  SYS_pwritev,  SYS_preadv2,  SYS_pwritev2,
+			     SYS_splice, SYS_copy_file_range };
+
+	for (size_t i = 0; i < sizeof(fd0) / sizeof(fd0[0]); i++)
+		assert_int_equal(ward_fs_fd_syscall(fd0[i], 0), 0);
+	assert_int_equal(ward_fs_fd_syscall(SYS_sendfile, 0), 1);
+	assert_int_equal(ward_fs_fd_syscall(SYS_openat, 0), -1);
+	assert_int_equal(ward_fs_fd_syscall(SYS_close, 0), -1);
+	assert_int_equal(ward_fs_fd_syscall(SYS_lseek, 0), -1);
+	assert_false(ward_fs_compat_open(SYS_openat));
+#endif
+	/* i386 (arch/x86/entry/syscalls/syscall_32.tbl) */
+	assert_int_equal(ward_fs_fd_syscall(3, 1), 0);	 /* read */
+	assert_int_equal(ward_fs_fd_syscall(180, 1), 0); /* pread64 */
+	assert_int_equal(ward_fs_fd_syscall(187, 1), 1); /* sendfile */
+	assert_int_equal(ward_fs_fd_syscall(6, 1), -1);	 /* close */
+	assert_true(ward_fs_compat_open(5));		 /* open */
+	assert_true(ward_fs_compat_open(295));		 /* openat */
+	assert_false(ward_fs_compat_open(6));
+	assert_true(ward_fs_is_open(WARD_FS_OP_OPENAT));
+	assert_false(ward_fs_is_open(WARD_FS_OP_MKDIR));
+	assert_int_equal(WARD_ENOENT, ENOENT);
 }
 
 int main(void)
@@ -248,6 +342,9 @@ int main(void)
 		cmocka_unit_test(test_bucket_low_rate),
 		cmocka_unit_test(test_protect),
 		cmocka_unit_test(test_syscall_table),
+		cmocka_unit_test(test_path_key),
+		cmocka_unit_test(test_procfile),
+		cmocka_unit_test(test_fd_syscalls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

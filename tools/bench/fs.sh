@@ -3,7 +3,9 @@
 # The filesystem layer's cost (docs/filesystem.md): open()+close() of an
 # unprotected file by a process of a sandbox cgroup with the denial
 # tracepoints attached vs detached (interleaved rounds, one run, ratio of
-# medians), and the cost of a protected open (fanotify round trip).
+# medians), the cost of a protected open (fanotify round trip), of an
+# ENOENT with and without hidden-path rows, and of a read with the guard on
+# other processes' memory.
 # Usage: tools/bench/fs.sh [BUILD_DIR] [ITERATIONS]   (root)
 set -eu
 BUILD=${1:-${BUILD:-build}}

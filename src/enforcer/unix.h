@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* Host pathname unix sockets, per binary (docs/sandbox.md, "Unix sockets").
+ *
+ * Two parts decide together:
+ *  - the broker (unix_broker.h): a seccomp user-notification filter sends
+ *    connect() to ward, which resolves the path as the process would, decides
+ *    by the socket's inode and connects on the process's behalf;
+ *  - the backstop (bpf/unix.bpf.c): cgroup connect_unix/sendmsg_unix that
+ *    let through only the broker, abstract addresses and paths named for the
+ *    caller's executable, by string (datagrams, and connects the broker
+ *    did not see).
+ * This handle owns the backstop programs and the policy's table of
+ * (executable identity → named unix paths) that both use.
+ *
+ * Lifecycle: ward_unix_new() → ward_unix_attach(cgroup fd) → poll
+ * ward_unix_events_fd() and ward_unix_consume() → ward_unix_free(). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "audit/audit.h"
+#include "common/error.h"
+#include "policy/model.h"
+#include "ward/abi.h"
+
+struct ward_unix_config {
+	const char *sandbox;	  /* copied; the rows' sandbox column */
+	struct ward_audit *audit; /* borrowed, may be NULL */
+	pid_t broker_tgid;	  /* the process whose connects are the broker's (ward) */
+};
+
+struct ward_unix;
+
+int ward_unix_new(const struct ward_policy *p, const struct ward_unix_config *cfg,
+		  struct ward_unix **ret, struct ward_error *err);
+/* The rows' sandbox column, when the handle was made before the sandbox. */
+int ward_unix_set_sandbox(struct ward_unix *u, const char *sandbox);
+int ward_unix_attach(struct ward_unix *u, int cgroup_fd, struct ward_error *err);
+void ward_unix_free(struct ward_unix *u);
+
+/* Problems that did not stop loading (binaries that match no file). */
+const char *const *ward_unix_warnings(const struct ward_unix *u, size_t *ret_n);
+/* (identity, path) pairs loaded into the backstop. */
+size_t ward_unix_n_rules(const struct ward_unix *u);
+
+int ward_unix_events_fd(const struct ward_unix *u);
+/* Turn pending backstop events into rows (layer "unix"); how many, or -errno. */
+int ward_unix_consume(struct ward_unix *u);
+/* Events the kernel could not queue. */
+uint64_t ward_unix_dropped(const struct ward_unix *u);
+/* A row (rule "events_dropped") for events lost since the last one; at most
+ * one a second unless force. */
+void ward_unix_report_drops(struct ward_unix *u, bool force);
+
+/* The broker's question for a host socket: may the process pid (host pid
+ * namespace), whose executable or a bounded chain of ancestors' is known to
+ * the policy, connect to the socket file sock (fstat of what its path
+ * resolved to)? Each `unix:` path of its network policies is stat'ed on the
+ * host now and compared by (dev, ino). Returns 1 and the policy key, 0 when
+ * nothing names it; *ret_binary is the policy's path of the identity that
+ * decided, or NULL when the executable is not in the policy. */
+int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock,
+		    const char **ret_rule, const char **ret_binary);
+
+/* One decision row of layer "unix" for process pid (names its binary and
+ * its sha256, cached per executable). */
+void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path,
+		   const char *binary, const char *rule, const char *reason);
+
+/* Does this kernel load and attach the backstop (connect_unix/sendmsg_unix)?
+ * 0 yes, -errno no (err says why). For `ward doctor` and the degrade path. */
+int ward_unix_probe(struct ward_error *err);

@@ -347,6 +347,7 @@ static void peer_from_conn(const struct ward_egress *e, const struct ward_conn *
 		.own_dev = c->own_dev,
 		.own_ino = c->own_ino,
 		.exe = own ? own->path : NULL,
+		.exe_sha = own && own->pinned ? own->sha : NULL,
 	};
 	addr_to_sockaddr(c->orig, c->orig_port, &ret->orig);
 }

@@ -47,6 +47,9 @@ void ward_egress_peer_exe(const struct ward_egress_peer *p, char *buf, size_t le
 	/* records of an older ABI (tests' lookups) name only the decider */
 	uint64_t dev = p->own_ino ? p->own_dev : p->dev, ino = p->own_ino ? p->own_ino : p->ino;
 
+	/* a file admitted in a writable place may have been renamed since: its name now */
+	if (p->exe && p->exe_sha && ward_exe_path(p->pid, dev, ino, buf, len) == 0)
+		return;
 	if (p->exe)
 		snprintf(buf, len, "%s", p->exe);
 	else if (p->depth == 0 && p->binary)

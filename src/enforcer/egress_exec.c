@@ -328,6 +328,13 @@ int egress_on_exec(void *ctx, void *data, size_t size)
 		}
 		return 0;
 	}
+	/* admitted for what it contains, in a place the sandbox can write: the
+	 * inode could be rewritten in place (and renamed) after this, so its
+	 * content is pinned and the proxy compares on every connection */
+	if (!ro && v.hashed > 0) {
+		memcpy(v.id.sha, v.sha, sizeof(v.id.sha));
+		v.id.pinned = true;
+	}
 	if (!(v.id.path = strdup(path)))
 		goto fail;
 	r = publish(e, &v.id);

@@ -27,6 +27,8 @@ struct egress_ident {
 	size_t n_pols;
 	uint32_t entry;	 /* WARD_ENTRY_NONE without network policy */
 	bool from_exec;	 /* added at exec (egress_exec.c), not resolved at start */
+	bool pinned;	 /* admitted for its content (sha): the sandbox may rewrite it in
+			  * place, so the proxy checks the executable still has that content */
 	char sha[65];	 /* content hash, computed when an exec compares with it ("" before) */
 };
 

@@ -467,6 +467,15 @@ void conn_after_identity(struct conn *c)
 {
 	struct ward_proxy *px = c->px;
 
+	/* a file admitted at exec for its content, then rewritten in place: the
+	 * kernel still knows the inode, the content is no longer what was admitted */
+	if (!c->tofu && c->who.exe_sha && strcmp(c->sha, c->who.exe_sha)) {
+		c->tofu = -EPERM;
+		snprintf(c->tofu_reason, sizeof(c->tofu_reason),
+			 "binary changed since it was admitted at exec: was %s, now %s",
+			 c->who.exe_sha, c->sha[0] ? c->sha : "(not hashed)");
+	}
+
 	c->speaks_http = !c->transparent;
 	if (c->transparent) {
 		if (!c->known) {

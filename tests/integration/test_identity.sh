@@ -166,6 +166,18 @@ check "...and its l7 row names the copy" \
 	[ "$(q "select count(*) from decisions where layer='l7' and action='allow' and binary='$CX'
 		and binary_sha256='$CURL_SHA'")" -gt 0 ]
 
+# the admitted copy rewritten in place (same inode) and renamed out of the glob
+CX2=$H/renamed
+run "$T/policy.yaml" "$SH" -c "mkdir -p '${CX%/curl}' && cp '$CURL' '$CX' &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do '$CX' -s --max-time 10 -o /dev/null http://up.test:8080/ && break;
+	sleep 0.2; done; cat '$PY' >'$CX' && mv '$CX' '$CX2' &&
+	'$CX2' -c 'import urllib.request as u; print(u.urlopen(\"http://up.test:8080/\", timeout=5).read())'"
+check "rewritten in place after admission: refused" \
+	bash -c "[ $RC != 0 ] && ! grep -q 'hello from upstream' <<<'$OUT'"
+check "...the row says the content changed since it was admitted" \
+	[ "$(q "select count(*) from decisions where action='deny' and binary='$CX2'
+		and reason like 'binary changed since it was admitted at exec%'")" -gt 0 ]
+
 run "$T/policy.yaml" "$SH" -c "mkdir -p '$H/other' && cp '$CURL' '$H/other/curl' &&
 	for i in 1 2 3; do '$H/other/curl' -s --max-time 10 http://up.test:8080/ && exit 0;
 	sleep 0.3; done; exit 1"

@@ -195,28 +195,7 @@ struct add_ctx {
 	struct ward_egress *e;
 	uint32_t pol; /* UINT32_MAX: inference only */
 	uint32_t flags;
-	bool glob; /* the pattern has wildcards */
 };
-
-static bool under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (!strcmp(dir, "/"))
-		return true;
-	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
-}
-
-/* A file a glob finds under a read_write path may have been written by an
- * earlier run of the sandbox: it is left to exec-time matching, which
- * admits it only under the rule of egress_exec.c (docs/egress.md). */
-static bool writable_by_policy(const struct ward_egress *e, const char *path)
-{
-	for (size_t i = 0; e->policy && i < e->policy->n_read_write; i++)
-		if (under(path, e->policy->read_write[i].path))
-			return true;
-	return false;
-}
 
 static int add_ident(void *ud, const char *path, const struct stat *st)
 {
@@ -224,9 +203,6 @@ static int add_ident(void *ud, const char *path, const struct stat *st)
 	struct ward_egress *e = c->e;
 	uint64_t dev = ward_egress_kdev(st->st_dev);
 	struct egress_ident *id = (struct egress_ident *)egress_ident_find(e, dev, st->st_ino);
-
-	if (c->glob && writable_by_policy(e, path))
-		return 0;
 
 	if (!id) {
 		char *real;
@@ -266,8 +242,7 @@ static int add_ident(void *ud, const char *path, const struct stat *st)
 static int add_binary(struct ward_egress *e, const struct ward_binary *b, uint32_t pol,
 		      uint32_t flags, struct ward_error *err)
 {
-	struct add_ctx c = { .e = e, .pol = pol, .flags = flags,
-			     .glob = b->path && strpbrk(b->path, "*?[") != NULL };
+	struct add_ctx c = { .e = e, .pol = pol, .flags = flags };
 	int r;
 
 	if (b->ancestors)

@@ -166,11 +166,12 @@ check "...and its l7 row names the copy" \
 	[ "$(q "select count(*) from decisions where layer='l7' and action='allow' and binary='$CX'
 		and binary_sha256='$CURL_SHA'")" -gt 0 ]
 
-# the admitted copy rewritten in place (same inode) and renamed out of the glob
+# an admitted copy rewritten in place (same inode) and renamed out of the glob
+RW=$H/.codex/packages/rw/bin/curl
 CX2=$H/renamed
-run "$T/policy.yaml" "$SH" -c "mkdir -p '${CX%/curl}' && cp '$CURL' '$CX' &&
-	for i in 1 2 3 4 5 6 7 8 9 10; do '$CX' -s --max-time 10 -o /dev/null http://up.test:8080/ && break;
-	sleep 0.2; done; cat '$PY' >'$CX' && mv '$CX' '$CX2' &&
+run "$T/policy.yaml" "$SH" -c "mkdir -p '${RW%/curl}' && cp '$CURL' '$RW' &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do '$RW' -s --max-time 10 -o /dev/null http://up.test:8080/ && break;
+	sleep 0.2; done; cat '$PY' >'$RW' && mv '$RW' '$CX2' &&
 	'$CX2' -c 'import urllib.request as u; print(u.urlopen(\"http://up.test:8080/\", timeout=5).read())'"
 check "rewritten in place after admission: refused" \
 	bash -c "[ $RC != 0 ] && ! grep -q 'hello from upstream' <<<'$OUT'"

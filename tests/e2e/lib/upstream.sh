@@ -2,7 +2,10 @@
 # Test upstreams for the e2e tests, each in a network namespace the test
 # creates. Source this file, then:
 #
-#   upstream_up NAME [--git] [HOST...]   start upstream NAME (hosts default: NAME.test.example)
+#   upstream_up NAME [--git|--bare] [HOST...]
+#                                        start upstream NAME (hosts default: NAME.test.example);
+#                                        --bare: netns, address and certificate only (the
+#                                        test starts its own server there)
 #   upstream_ip NAME                     its address (192.168.250.4N+2)
 #   upstream_dir NAME                    its directory (git repo under git/repo.git)
 #   upstream_curl NAME URL [ARGS...]     curl it directly from the host (test CA, --resolve)
@@ -107,7 +110,7 @@ _upstream_git_repo() {
 }
 
 upstream_up() {
-	local name=$1 git=0 hosts=() slot ns dir a b pid i
+	local name=$1 git=0 bare=0 hosts=() slot ns dir a b pid i
 	shift
 	case "$name" in
 	'' | *[!a-z0-9-]*) _upstream_log "bad upstream name '$name'"; return 1 ;;
@@ -116,6 +119,7 @@ upstream_up() {
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--git) git=1 ;;
+		--bare) bare=1 ;;
 		*) hosts+=("$1") ;;
 		esac
 		shift
@@ -163,6 +167,7 @@ upstream_up() {
 		git_args=(--git-root "$dir/git")
 	fi
 	for h in "${hosts[@]}"; do echo "$b $h" >>"$UPSTREAM_HOSTS"; done
+	[ $bare -eq 1 ] && return 0
 
 	ip netns exec "$ns" timeout -s KILL "$((UPSTREAM_LIFETIME + 5))" \
 		"$UPSTREAM_PY" "$UPSTREAM_LIB_DIR/upstream.py" --http 80 --https 443 \

@@ -114,8 +114,11 @@ for _ in $(seq 1 100); do [ -s "$T/mock.ready" ] && break; sleep 0.1; done
 
 # --- the host side of the mount namespace ------------------------------------
 mkdir -p "$T/home/sandbox/.claude" "$T/home/sandbox/.codex" "$T/root"
+# Readable by everyone, so that only ward's filesystem policy keeps it from
+# the agent (file modes would hide a policy that maps /root)
 printf '%s\n' "$SECRET" >"$T/root/.secret-ward-test"
-chmod 600 "$T/root/.secret-ward-test"
+chmod 755 "$T/root"
+chmod 644 "$T/root/.secret-ward-test"
 chown -R sandbox:sandbox "$T/home/sandbox" || { echo "FAIL: no sandbox account"; exit 1; }
 chmod 700 "$T/home/sandbox"
 
@@ -141,7 +144,7 @@ run() {
 		/usr/bin/python3 -c 'import json,sys
 for e in json.load(sys.stdin)["environment"]["set"]: print("%s=%s" % (e["name"], e["value"]))')
 	local t0=$SECONDS
-	(cd "$T/$name/work" && env "${envs[@]}" timeout -s KILL 150 "${pty[@]}" \
+	(cd "$T/$name/work" && env "${envs[@]}" timeout -k 10 100 "${pty[@]}" \
 		unshare -m --propagation private /bin/sh -c '
 		set -e
 		[ "$(readlink /proc/self/ns/mnt)" != "$0" ] # a mount namespace of our own
@@ -244,13 +247,20 @@ json.dump({"hasCompletedOnboarding": True, "theme": "dark",
 EOP
 chown sandbox:sandbox "$T/home/sandbox/.claude/.claude.json"
 
+# AGENT_RUNS="claude-pty codex-headless" runs only those (while debugging)
+want() { [ -z "${AGENT_RUNS:-}" ] || [[ " $AGENT_RUNS " == *" $1 "* ]]; }
+
+if want claude-headless; then
 run claude-headless "$CLAUDE_POL" "$CLAUDE" -p "$PROMPT" --dangerously-skip-permissions
 verify claude-headless "$CLAUDE" /v1/messages
 check "claude-headless: the agent's last text on stdout" grep -q 'All scripted steps done' "$T/claude-headless/out"
+fi
 
+if want claude-pty; then
 run claude-pty "$CLAUDE_POL" --pty --keys '/exit\r' -- "$CLAUDE" --dangerously-skip-permissions "$PROMPT"
 verify claude-pty "$CLAUDE" /v1/messages
 check "claude-pty: the agent's last text on the terminal" screen_has claude-pty Allscriptedstepsdone
+fi
 
 # --- Codex ----------------------------------------------------------------------
 # The model provider is a custom one pointing at inference.local (Codex's
@@ -259,13 +269,17 @@ check "claude-pty: the agent's last text on the terminal" screen_has claude-pty 
 CODEX_ARGS=(--dangerously-bypass-approvals-and-sandbox -c model_provider=ward
 	-c 'model_providers.ward={name="ward",base_url="https://inference.local/v1",env_key="OPENAI_API_KEY",wire_api="responses"}')
 
+if want codex-headless; then
 run codex-headless "$CODEX_POL" /usr/bin/node "$CODEX_JS" exec --skip-git-repo-check "${CODEX_ARGS[@]}" "$PROMPT" </dev/null
 verify codex-headless "$CODEX_BIN" /v1/responses
 check "codex-headless: the agent's last text on stdout" grep -q 'All scripted steps done' "$T/codex-headless/out"
+fi
 
+if want codex-pty; then
 run codex-pty "$CODEX_POL" --pty --keys '\x03' -- /usr/bin/node "$CODEX_JS" "${CODEX_ARGS[@]}" "$PROMPT"
 verify codex-pty "$CODEX_BIN" /v1/responses
 check "codex-pty: the agent's last text on the terminal" screen_has codex-pty Allscriptedstepsdone
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

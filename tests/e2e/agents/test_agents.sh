@@ -227,6 +227,17 @@ sys.exit(0 if any(r[\"layer\"]==\"inference\" and r[\"binary\"]!=sys.argv[2] for
 		bash -c '! grep -aq -e "$1" -e "$2" "$3"' _ "$ANTHROPIC_API_KEY" "$OPENAI_API_KEY" "$T/$name/rows.json"
 }
 
+# quiet NAME EXE: the policy's switches silence the agent's nonessential
+# traffic (telemetry, error reports, updates): no deny row for its executable
+quiet() {
+	check "$1: nonessential traffic switched off (no deny row for the agent itself)" \
+		bash -c '! /usr/bin/python3 -c "
+import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1]) if l.startswith(\"{\")]
+sys.exit(0 if any(r[\"action\"]==\"deny\" and r[\"binary\"]==sys.argv[2] for r in rows) else 1)" "$1" "$2"' \
+		_ "$T/$1/rows.json" "$2"
+}
+
 PROMPT="Run the scripted steps."
 CLAUDE_POL=$SRC/policies/examples/claude-code.yaml
 CODEX_POL=$SRC/policies/examples/codex.yaml
@@ -253,12 +264,14 @@ want() { [ -z "${AGENT_RUNS:-}" ] || [[ " $AGENT_RUNS " == *" $1 "* ]]; }
 if want claude-headless; then
 run claude-headless "$CLAUDE_POL" "$CLAUDE" -p "$PROMPT" --dangerously-skip-permissions
 verify claude-headless "$CLAUDE" /v1/messages
+quiet claude-headless "$CLAUDE"
 check "claude-headless: the agent's last text on stdout" grep -q 'All scripted steps done' "$T/claude-headless/out"
 fi
 
 if want claude-pty; then
 run claude-pty "$CLAUDE_POL" --pty --keys '/exit\r' -- "$CLAUDE" --dangerously-skip-permissions "$PROMPT"
 verify claude-pty "$CLAUDE" /v1/messages
+quiet claude-pty "$CLAUDE"
 check "claude-pty: the agent's last text on the terminal" screen_has claude-pty Allscriptedstepsdone
 fi
 

@@ -62,10 +62,12 @@ struct {
 } peers SEC(".maps");
 
 /* UDP sockets that were let through to the DNS stub: socket cookie ->
- * identity. UDP has no close callback here, so LRU bounds it; an evicted
- * socket's datagrams are refused by the stub (fail closed). */
+ * identity. A plain hash, never LRU: an evicted record would let the socket's
+ * datagrams fall back on an older record of its port (someone else's). The
+ * record goes away with the socket (sock_release); a full map refuses the
+ * sendmsg/connect (fail closed, counted in drops[2]). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WARD_MAX_UDP_SOCKS);
 	__type(key, __u64);
 	__type(value, struct ward_conn);
@@ -73,8 +75,10 @@ struct {
 
 /* (family, source port) of a datagram to the stub -> identity, for the stub.
  * The address is ::ffff:0.0.0.0 (IPv4) or :: (IPv6): the stub only ever hears
- * this sandbox, whose ports are unique per family. Bounded by the port space;
- * a port's next user overwrites the entry before its first datagram. */
+ * this sandbox, whose ports are unique per family. Bounded by the port space.
+ * Each datagram overwrites the entry with its own socket's record, or deletes
+ * it when the socket has none; the socket's release deletes it too: an entry
+ * never outlives the socket that wrote it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WARD_MAX_UDP_PEERS);
@@ -88,10 +92,11 @@ struct {
 	__uint(max_entries, WARD_RINGBUF_BYTES);
 } events SEC(".maps");
 
-/* [0] ring buffer events dropped, [1] peer records that did not fit */
+/* [0] ring buffer events dropped, [1] peer records that did not fit,
+ * [2] UDP sockets refused because udp_socks was full */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
@@ -232,6 +237,8 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 		if (bpf_map_update_elem(req->proto == IPPROTO_UDP ? (void *)&udp_socks :
 								    (void *)&conns,
 					&c.cookie, &c, BPF_ANY)) {
+			if (req->proto == IPPROTO_UDP)
+				count_drop(2);
 			r->verdict = WARD_VERDICT_DENY;
 			r->reason = WARD_REASON_CONN_FULL;
 			r->dst = req->dst;
@@ -368,7 +375,9 @@ int ward_sockops(struct bpf_sock_ops *skops)
 /* DNS datagrams to the stub: copy the sending socket's record (udp_socks)
  * under the datagram's (family, source port), which is all the stub sees of
  * its client. Here because a connected UDP socket has no port yet when
- * connect4 runs. Never drops: the stub refuses what it cannot identify. */
+ * connect4 runs. A socket without a record removes the port's entry, so the
+ * stub refuses it rather than answer as the port's previous user. Never
+ * drops: the stub refuses what it cannot identify. */
 SEC("cgroup_skb/egress")
 int ward_skb_egress(struct __sk_buff *skb)
 {
@@ -405,10 +414,50 @@ int ward_skb_egress(struct __sk_buff *skb)
 		return 1;
 	cookie = bpf_get_socket_cookie(skb);
 	c = bpf_map_lookup_elem(&udp_socks, &cookie);
-	if (!c)
-		return 1;
 	pk.port = bpf_ntohs(ports[0]);
+	if (!c) {
+		bpf_map_delete_elem(&udp_peers, &pk);
+		return 1;
+	}
+	/* for sock_release, which cannot read the socket's port */
+	c->sport = pk.port;
 	if (bpf_map_update_elem(&udp_peers, &pk, c, BPF_ANY))
 		count_drop(1);
+	return 1;
+}
+
+static __always_inline void udp_peer_forget(struct ward_peer_key *pk, __u64 cookie)
+{
+	struct ward_conn *p = bpf_map_lookup_elem(&udp_peers, pk);
+
+	/* the port may already carry a newer socket's record: only our own */
+	if (p && p->cookie == cookie)
+		bpf_map_delete_elem(&udp_peers, pk);
+}
+
+/* A UDP socket's records die with it: its cookie record and the entry its
+ * datagrams wrote under its port (IPv4 or IPv6 key: an IPv6 socket may have
+ * sent IPv4-mapped datagrams). Keeps udp_socks from filling with the dead. */
+SEC("cgroup/sock_release")
+int ward_sock_release(struct bpf_sock *sk)
+{
+	struct ward_peer_key pk = {};
+	struct ward_conn *c;
+	__u64 cookie;
+
+	if (sk->protocol != IPPROTO_UDP)
+		return 1;
+	cookie = bpf_get_socket_cookie(sk);
+	c = bpf_map_lookup_elem(&udp_socks, &cookie);
+	if (!c)
+		return 1;
+	pk.port = c->sport;
+	bpf_map_delete_elem(&udp_socks, &cookie);
+	if (!pk.port)
+		return 1; /* it never sent a datagram to the stub */
+	ward_addr_from4((struct ward_addr *)pk.addr, 0);
+	udp_peer_forget(&pk, cookie);
+	__builtin_memset(pk.addr, 0, sizeof(pk.addr));
+	udp_peer_forget(&pk, cookie);
 	return 1;
 }

@@ -29,8 +29,9 @@ static const char logs_usage[] =
 	"  --log DB        the decision log (default: $WARD_LOG, else\n"
 	"                  /var/lib/ward/decisions.db); opened read-only\n"
 	"  --json          one JSON object per line with the fields id, ts_ns, sandbox,\n"
-	"                  layer, action, binary, binary_sha256, pid, host, ip, port,\n"
-	"                  protocol, method, path, rule, reason, policy_rev, hash;\n"
+	"                  session, layer, action, binary, binary_sha256, via, pid, host,\n"
+	"                  ip, port, protocol, method, path, rule, reason, policy_rev,\n"
+	"                  hash;\n"
 	"                  absent values are null\n"
 	"  --ocsf          one OCSF 1.1 event per line for SIEMs: Network Activity\n"
 	"                  (4001), HTTP Activity (4002) for l7/inference rows, File\n"
@@ -38,8 +39,8 @@ static const char logs_usage[] =
 	"                  lifecycle rows (docs/audit.md, 'OCSF export')\n"
 	"  -f, --follow    after the matching rows, keep printing new ones as they are\n"
 	"                  written (polled every 200 ms) until interrupted\n"
-	"  --layer L       only this layer: kernel, nft, proxy, l7, dns, inference, fs,\n"
-	"                  lifecycle\n"
+	"  --layer L       only this layer: kernel, nft, unix, proxy, l7, dns, inference,\n"
+	"                  fs, lifecycle, control, host\n"
 	"  --action A      only this action: allow, deny, audit\n"
 	"  --binary B      only this executable path; * ? [..] make it a glob\n"
 	"                  (e.g. '/usr/bin/*')\n"
@@ -69,7 +70,7 @@ static void on_signal(int sig)
 enum { W_TIME = 29, W_SANDBOX = 12, W_LAYER = 9, W_ACTION = 6, W_BINARY = 26, W_DEST = 34,
        W_METHOD = 7, W_RULE = 20 };
 
-#define N_LAYERS 8 /* ward_audit_layers; one more slot pools anything else */
+#define N_LAYERS 11 /* ward_audit_layers; one more slot pools anything else */
 
 struct counts {
 	uint64_t allow, deny, audit;
@@ -120,24 +121,6 @@ static void local_time(int64_t ts_ns, char out[40])
 	snprintf(out, 40, "%s.%03d%.3s:%.2s", date, ms, off, off + 3);
 }
 
-static void destination(const struct ward_audit_row *r, char *out, size_t len)
-{
-	const char *h = r->host ? r->host : r->ip;
-	bool v6 = !r->host && r->ip && strchr(r->ip, ':');
-	int n = 0;
-
-	if (h && r->has_port)
-		n = snprintf(out, len, v6 ? "[%s]:%lld" : "%s:%lld", h, (long long)r->port);
-	else if (h)
-		n = snprintf(out, len, "%s", h);
-	if (n < 0 || (size_t)n >= len)
-		return;
-	if (r->path)
-		snprintf(out + n, len - (size_t)n, "%s", r->path);
-	else if (!h)
-		snprintf(out, len, "-");
-}
-
 static void count_row(struct logs_state *s, const struct ward_audit_row *r)
 {
 	size_t i = 0;
@@ -177,6 +160,8 @@ static void print_json(const struct ward_audit_row *r)
 
 	printf("{\"id\":%lld,\"ts_ns\":%lld,\"sandbox\":", (long long)r->id, (long long)r->ts_ns);
 	ward_json_str(o, r->sandbox);
+	fputs(",\"session\":", o);
+	ward_json_str(o, r->session);
 	fputs(",\"layer\":", o);
 	ward_json_str(o, r->layer);
 	fputs(",\"action\":", o);
@@ -185,6 +170,8 @@ static void print_json(const struct ward_audit_row *r)
 	ward_json_str(o, r->binary);
 	fputs(",\"binary_sha256\":", o);
 	ward_json_str(o, r->binary_sha256);
+	fputs(",\"via\":", o);
+	ward_json_str(o, r->via);
 	if (r->has_pid)
 		printf(",\"pid\":%lld", (long long)r->pid);
 	else
@@ -226,7 +213,7 @@ static void print_table_row(struct logs_state *s, const struct ward_audit_row *r
 		s->header_done = true;
 	}
 	local_time(r->ts_ns, t);
-	destination(r, dest, sizeof(dest));
+	ward_audit_row_destination(r, dest, sizeof(dest));
 	cell(sb, W_SANDBOX, r->sandbox, false);
 	cell(bin, W_BINARY, r->binary, true);
 	cell(dst, W_DEST, dest, false);

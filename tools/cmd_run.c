@@ -15,6 +15,7 @@
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
 #include "run_layers.h"
+#include "run_summary.h"
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 
@@ -68,6 +69,10 @@ static const char usage_run[] =
 	"stdin, stdout, stderr and the controlling terminal are shared.\n"
 	"Signals sent to ward (TERM, INT, HUP, QUIT, USR1, USR2, WINCH) are forwarded\n"
 	"to the command. If ward dies, the sandbox is killed.\n"
+	"\n"
+	"When stderr is a terminal, ward prints a summary of the run's refusals when\n"
+	"the command ends: counts per layer, the most frequent refused destinations\n"
+	"and paths, and the policy lines that would allow them.\n"
 	"\n"
 	"Exit status:\n"
 	"  N      the command exited with N\n"
@@ -167,7 +172,7 @@ int cmd_run(int argc, char **argv)
 	struct ward_error err = { 0 };
 	struct ward_audit *audit = NULL;
 	struct run_args a = { 0 };
-	char workdir[PATH_MAX];
+	char workdir[PATH_MAX], id[WARD_SANDBOX_ID_LEN + 1] = "";
 	const char *log;
 	int r, status = WARD_EXIT_SETUP;
 
@@ -220,6 +225,7 @@ int cmd_run(int argc, char **argv)
 		.diag = print_diag,
 		.hosts_file = a.hosts,
 		.upstream_ca = a.upstream_ca,
+		.id_out = id,
 	};
 
 	r = ward_run_layers_prepare(&layers, &err);
@@ -232,6 +238,9 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "ward: %s\n", err.msg);
 		status = WARD_EXIT_SETUP;
 	}
+	/* A person at a terminal learns at once why the command stalled. */
+	if (id[0] && isatty(STDERR_FILENO) && ward_audit_flush(audit) >= 0)
+		ward_run_summary(log, id, stderr);
 	ward_audit_close(audit);
 	return status;
 }

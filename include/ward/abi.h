@@ -27,8 +27,8 @@
 #define WARD_RINGBUF_BYTES (256 * 1024)
 #define WARD_EVENTS_POLL_MS 100 /* readers poll at least this often (events wake them lazily) */
 #define WARD_ANCESTOR_DEPTH 4 /* parents walked for identities marked WARD_IDENT_ANCESTORS */
-#define WARD_MAX_UDP_SOCKS 16384 /* UDP sockets that asked the DNS stub (LRU: an evicted
-				  * socket is refused by the stub, never let through) */
+#define WARD_MAX_UDP_SOCKS 16384 /* live UDP sockets that may ask the DNS stub (not LRU:
+				  * when full, the next one is refused at sendmsg/connect) */
 #define WARD_MAX_UDP_PEERS 131072 /* (family, source port) of DNS datagrams: 2 x 65536 */
 
 /* The resolver address in the sandbox's /etc/resolv.conf (docs/dns.md):
@@ -124,7 +124,8 @@ struct ward_conn {
 	__u16 orig_port; /* original destination port */
 	__u8 flags;	 /* WARD_CONN_* */
 	__u8 depth;	 /* 0: the process's own executable; n: its n-th ancestor */
-	__u32 pad;
+	__u16 sport;	 /* UDP: source port of the socket's datagrams to the stub, 0 before */
+	__u16 pad;
 };
 _Static_assert(sizeof(struct ward_conn) == 56, "ward_conn");
 

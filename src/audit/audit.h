@@ -29,6 +29,8 @@ struct ward_decision {
 	const char *rule;
 	const char *reason;
 	const char *policy_rev;
+	const char *session; /* the session of a sandbox that hosts several (ward exec) */
+	const char *via;     /* the ancestor whose binary rule allowed it (ancestors: true) */
 };
 
 struct ward_audit;
@@ -80,6 +82,8 @@ struct ward_audit_row {
 	const char *reason;
 	const char *policy_rev;
 	const char *hash; /* as stored; the reader fills it, the hash input ignores it */
+	const char *session;
+	const char *via;
 };
 
 #define WARD_AUDIT_GENESIS_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -90,7 +94,9 @@ struct ward_audit_row {
  * fields id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid, host, ip,
  * port, protocol, method, path, rule, reason, policy_rev in that order, each as
  * 0x00 (NULL), 0x01 + int64 big-endian (integer), or 0x02 + uint32 big-endian
- * length + bytes (text). `ward audit verify` recomputes it with this function. */
+ * length + bytes (text); then, only when session or via is not NULL, both in
+ * that order (so rows written before these columns existed hash as before).
+ * `ward audit verify` recomputes it with this function. */
 int ward_audit_row_hash(const char prev_hash[65], const struct ward_audit_row *r, char out[65]);
 /* The canonical serialisation alone: returns the length it needs; writes only
  * when cap is large enough. */
@@ -119,6 +125,10 @@ void ward_audit_reader_close(struct ward_audit_reader *r);
 int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_filter *f,
 			   int (*cb)(const struct ward_audit_row *row, void *userdata), void *userdata,
 			   struct ward_error *err);
+
+/* Where a row went, for one table cell: "host:port", "ip:port", "[v6]:port",
+ * a path (fs, unix), host:port followed by an HTTP path (l7), or "-". */
+void ward_audit_row_destination(const struct ward_audit_row *r, char *out, size_t len);
 
 /* Parse --since: RFC 3339 ("2025-01-02T03:04:05.5Z", "...+02:00"), a unix time
  * in seconds ("1735787045", fraction allowed), or a duration before now_ns

@@ -81,6 +81,10 @@ size_t ward_audit_row_canonical(const struct ward_audit_row *r, uint8_t *buf, si
 	put_text(&s, r->rule);
 	put_text(&s, r->reason);
 	put_text(&s, r->policy_rev);
+	if (r->session || r->via) {
+		put_text(&s, r->session);
+		put_text(&s, r->via);
+	}
 	return s.len;
 }
 

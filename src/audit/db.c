@@ -2,21 +2,24 @@
 /* SQLite adapter: open, pragmas, schema, and the error-code conversion. */
 #include "audit/db.h"
 
+#include "audit/audit.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1');"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '2');"
 	"CREATE TABLE IF NOT EXISTS decisions("
 	" id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, sandbox TEXT, layer TEXT NOT NULL,"
 	" action TEXT NOT NULL, binary TEXT, binary_sha256 TEXT, pid INTEGER, host TEXT, ip TEXT,"
 	" port INTEGER, protocol TEXT, method TEXT, path TEXT, rule TEXT, reason TEXT,"
-	" policy_rev TEXT, hash TEXT NOT NULL);"
+	" policy_rev TEXT, hash TEXT NOT NULL, session TEXT, via TEXT);"
 	"CREATE INDEX IF NOT EXISTS decisions_ts ON decisions(ts_ns);"
 	"CREATE INDEX IF NOT EXISTS decisions_layer_action ON decisions(layer, action);"
 	"CREATE INDEX IF NOT EXISTS decisions_sandbox ON decisions(sandbox);"
@@ -129,17 +132,37 @@ static int read_schema_version(sqlite3 *db, int *ret, struct ward_error *err)
 	return 0;
 }
 
-static int check_version(sqlite3 *db, struct ward_error *err)
+/* Versions this ward reads: 1 and 2. With migrate (a read-write open inside
+ * its transaction), a version 1 log gets the columns of version 2. */
+static int check_version(sqlite3 *db, bool migrate, struct ward_error *err)
 {
 	int v = 0, r;
 
 	r = read_schema_version(db, &v, err);
 	if (r < 0)
 		return r;
-	if (v != WARD_AUDIT_SCHEMA_VERSION)
-		return ward_errx(err, -EPROTO, "decision log schema version %d, this ward knows %d", v,
-				 WARD_AUDIT_SCHEMA_VERSION);
+	if (v < 1 || v > WARD_AUDIT_SCHEMA_VERSION)
+		return ward_errx(err, -EPROTO, "decision log schema version %d, this ward knows 1..%d",
+				 v, WARD_AUDIT_SCHEMA_VERSION);
+	if (migrate && v == 1)
+		return audit_exec(db,
+				  "ALTER TABLE decisions ADD COLUMN session TEXT;"
+				  "ALTER TABLE decisions ADD COLUMN via TEXT;"
+				  "UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+				  err);
 	return 0;
+}
+
+const char *audit_row_columns(sqlite3 *db)
+{
+	struct ward_error err = { 0 };
+	int v = WARD_AUDIT_SCHEMA_VERSION;
+
+	read_schema_version(db, &v, &err);
+	return v >= 2 ? "id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid, host, ip,"
+			" port, protocol, method, path, rule, reason, policy_rev, hash, session, via"
+		      : "id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid, host, ip,"
+			" port, protocol, method, path, rule, reason, policy_rev, hash, NULL, NULL";
 }
 
 int audit_db_open_rw(const char *path, sqlite3 **ret, struct ward_error *err)
@@ -174,7 +197,7 @@ int audit_db_open_rw(const char *path, sqlite3 **ret, struct ward_error *err)
 		return ward_err_prefix(err, "%s", path);
 	r = audit_exec(db, schema_sql, err);
 	if (r >= 0)
-		r = check_version(db, err);
+		r = check_version(db, true, err);
 	if (r < 0) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return ward_err_prefix(err, "%s", path);
@@ -199,9 +222,42 @@ int audit_db_open_ro(const char *path, sqlite3 **ret, struct ward_error *err)
 		return audit_sqlite_err(err, db, rc, path);
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, WARD_AUDIT_BUSY_MS);
-	r = check_version(db, err);
+	r = check_version(db, false, err);
 	if (r < 0)
 		return ward_err_prefix(err, "%s", path);
 	*ret = TAKE_PTR(db);
 	return 0;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+void audit_row_read(sqlite3_stmt *st, struct ward_audit_row *ret)
+{
+	*ret = (struct ward_audit_row){
+		.id = sqlite3_column_int64(st, 0),
+		.ts_ns = sqlite3_column_int64(st, 1),
+		.sandbox = col_text(st, 2),
+		.layer = col_text(st, 3),
+		.action = col_text(st, 4),
+		.binary = col_text(st, 5),
+		.binary_sha256 = col_text(st, 6),
+		.has_pid = sqlite3_column_type(st, 7) != SQLITE_NULL,
+		.pid = sqlite3_column_int64(st, 7),
+		.host = col_text(st, 8),
+		.ip = col_text(st, 9),
+		.has_port = sqlite3_column_type(st, 10) != SQLITE_NULL,
+		.port = sqlite3_column_int64(st, 10),
+		.protocol = col_text(st, 11),
+		.method = col_text(st, 12),
+		.path = col_text(st, 13),
+		.rule = col_text(st, 14),
+		.reason = col_text(st, 15),
+		.policy_rev = col_text(st, 16),
+		.hash = col_text(st, 17),
+		.session = col_text(st, 18),
+		.via = col_text(st, 19),
+	};
 }

@@ -8,7 +8,9 @@
 #include "common/cleanup.h"
 #include "common/error.h"
 
-#define WARD_AUDIT_SCHEMA_VERSION 1
+/* 2 added decisions.session and decisions.via; version 1 logs are read as
+ * they are and migrated when opened for writing. */
+#define WARD_AUDIT_SCHEMA_VERSION 2
 /* How long a connection waits for another writer's lock before SQLITE_BUSY. */
 #define WARD_AUDIT_BUSY_MS 5000
 
@@ -27,3 +29,13 @@ int audit_db_open_rw(const char *path, sqlite3 **ret, struct ward_error *err);
 int audit_db_open_ro(const char *path, sqlite3 **ret, struct ward_error *err);
 
 int audit_exec(sqlite3 *db, const char *sql, struct ward_error *err);
+
+struct ward_audit_row;
+
+/* The decisions columns in the order audit_row_read() expects them, for a
+ * log of db's schema version (version 1 has no session and via: NULL). */
+const char *audit_row_columns(sqlite3 *db);
+
+/* The current row of st (a SELECT of audit_row_columns()) into *ret; its strings
+ * live until the next step or reset of st. */
+void audit_row_read(sqlite3_stmt *st, struct ward_audit_row *ret);

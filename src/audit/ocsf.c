@@ -230,6 +230,10 @@ void ward_ocsf_print(FILE *f, const struct ward_audit_row *r)
 	ward_json_str(f, r->rule);
 	fputs(",\"policy_rev\":", f);
 	ward_json_str(f, r->policy_rev);
+	fputs(",\"session\":", f);
+	ward_json_str(f, r->session);
+	fputs(",\"via\":", f);
+	ward_json_str(f, r->via);
 	fputs(",\"protocol\":", f);
 	ward_json_str(f, r->protocol);
 	fputs(",\"hash\":", f);

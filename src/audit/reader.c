@@ -48,11 +48,6 @@ static bool has_glob(const char *s)
 	return strpbrk(s, "*?[") != NULL;
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-	return (const char *)sqlite3_column_text(st, i);
-}
-
 int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_filter *f,
 			   int (*cb)(const struct ward_audit_row *row, void *userdata), void *userdata,
 			   struct ward_error *err)
@@ -66,9 +61,7 @@ int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_
 	if (!f)
 		f = &none;
 	n = (size_t)snprintf(sql, sizeof(sql),
-			     "SELECT id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid,"
-			     " host, ip, port, protocol, method, path, rule, reason, policy_rev, hash"
-			     " FROM decisions WHERE id > ?");
+			     "SELECT %s FROM decisions WHERE id > ?", audit_row_columns(r->db));
 	/* Only fixed SQL text is appended; every value is bound. */
 #define ADD(cond, text)                                                                            \
 	do {                                                                                       \
@@ -104,28 +97,9 @@ int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_
 		sqlite3_bind_int64(st, i++, f->limit > INT64_MAX ? INT64_MAX : (int64_t)f->limit);
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct ward_audit_row row = {
-			.id = sqlite3_column_int64(st, 0),
-			.ts_ns = sqlite3_column_int64(st, 1),
-			.sandbox = col_text(st, 2),
-			.layer = col_text(st, 3),
-			.action = col_text(st, 4),
-			.binary = col_text(st, 5),
-			.binary_sha256 = col_text(st, 6),
-			.has_pid = sqlite3_column_type(st, 7) != SQLITE_NULL,
-			.pid = sqlite3_column_int64(st, 7),
-			.host = col_text(st, 8),
-			.ip = col_text(st, 9),
-			.has_port = sqlite3_column_type(st, 10) != SQLITE_NULL,
-			.port = sqlite3_column_int64(st, 10),
-			.protocol = col_text(st, 11),
-			.method = col_text(st, 12),
-			.path = col_text(st, 13),
-			.rule = col_text(st, 14),
-			.reason = col_text(st, 15),
-			.policy_rev = col_text(st, 16),
-			.hash = col_text(st, 17),
-		};
+		struct ward_audit_row row;
+
+		audit_row_read(st, &row);
 		ret = cb(&row, userdata);
 		if (ret)
 			return ret;
@@ -258,4 +232,22 @@ int ward_audit_parse_time(const char *s, uint64_t now_ns, uint64_t *ret_ns)
 	v *= unit * 1000000000ull;
 	*ret_ns = v > now_ns ? 0 : now_ns - v;
 	return 0;
+}
+
+void ward_audit_row_destination(const struct ward_audit_row *r, char *out, size_t len)
+{
+	const char *h = r->host ? r->host : r->ip;
+	bool v6 = !r->host && r->ip && strchr(r->ip, ':');
+	int n = 0;
+
+	if (h && r->has_port)
+		n = snprintf(out, len, v6 ? "[%s]:%lld" : "%s:%lld", h, (long long)r->port);
+	else if (h)
+		n = snprintf(out, len, "%s", h);
+	if (n < 0 || (size_t)n >= len)
+		return;
+	if (r->path)
+		snprintf(out + n, len - (size_t)n, "%s", r->path);
+	else if (!h)
+		snprintf(out, len, "-");
 }

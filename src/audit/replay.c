@@ -118,6 +118,34 @@ static int decide_dns(const struct ward_policy *p, const struct ward_audit_row *
 	return 0;
 }
 
+/* A connect to a host unix socket: allowed when a network policy names the
+ * socket for the binary. Rows of sockets the sandbox made itself are allows
+ * that no policy shapes: they are not decisions to replay. */
+static int decide_unix(const struct ward_policy *p, const struct ward_audit_row *r,
+		       struct ward_replay_decision *ret)
+{
+	const struct ward_net_policy *np;
+	char keys[WARD_REPLAY_TEXT];
+
+	if (!r->path) {
+		ret->skip = "unix: no socket path (a counter row)";
+		return 1;
+	}
+	if (is(r->action, "allow") && !r->rule) {
+		ret->skip = "unix: a socket the sandbox created itself";
+		return 1;
+	}
+	np = ward_decide_unix(p, r->binary,
+			      ward_replay_binary_keys(p, r->binary, keys, sizeof(keys)) ? keys : NULL,
+			      r->path);
+	ret->action = np ? "allow" : "deny";
+	snprintf(ret->rule, sizeof(ret->rule), "%s", np ? np->key : "");
+	snprintf(ret->reason, sizeof(ret->reason), "%s",
+		 np ? "host unix socket named by the policy"
+		    : "host unix socket not named by the policy for this binary");
+	return 0;
+}
+
 int ward_replay_decide_row(const struct ward_policy *p, const struct ward_audit_row *r,
 			   ward_replay_dns_fn dns, struct ward_replay_decision *ret)
 {
@@ -126,13 +154,25 @@ int ward_replay_decide_row(const struct ward_policy *p, const struct ward_audit_
 		ret->skip = "missing layer or action";
 		return 1;
 	}
+	/* Bookkeeping rows: counts of events nobody saw, and credentials kept
+	 * out of clear-text requests (decided by the credential's scheme). */
+	if (is(r->rule, "events_dropped")) {
+		ret->skip = "drop counter: not a decision";
+		return 1;
+	}
+	if (r->rule && !strncmp(r->rule, "credential:", 11)) {
+		ret->skip = "credential not injected over plain HTTP: not a network decision";
+		return 1;
+	}
 	if (is(r->layer, "kernel"))
 		return replay_kernel_decide(p, r, ret);
 	if (is(r->layer, "proxy") || is(r->layer, "l7"))
 		return decide_net(p, r, ret);
 	if (is(r->layer, "dns"))
 		return decide_dns(p, r, dns, ret);
-	if (is(r->layer, "lifecycle"))
+	if (is(r->layer, "unix"))
+		return decide_unix(p, r, ret);
+	if (is(r->layer, "lifecycle") || is(r->layer, "control"))
 		ret->skip = "lifecycle: not a decision";
 	else if (is(r->layer, "fs"))
 		ret->skip = "fs: filesystem decisions are not replayed";
@@ -140,6 +180,8 @@ int ward_replay_decide_row(const struct ward_policy *p, const struct ward_audit_
 		ret->skip = "nft: packets that bypassed the proxy are always rejected";
 	else if (is(r->layer, "inference"))
 		ret->skip = "inference: routing is not replayed";
+	else if (is(r->layer, "host"))
+		ret->skip = "host: host-mode rows are replayed against the host policy";
 	else
 		ret->skip = "unknown layer";
 	return 1;

@@ -143,11 +143,6 @@ static int load_checkpoint(sqlite3 *db, struct walk *w, struct ward_audit_verify
 	return 0;
 }
 
-static const char *col(sqlite3_stmt *st, int i)
-{
-	return (const char *)sqlite3_column_text(st, i);
-}
-
 static void check_row(struct walk *w, const struct ward_audit_row *r, int64_t expect,
 		      const char *prev, struct ward_audit_verify *v)
 {
@@ -202,7 +197,7 @@ int audit_verify_db(struct sqlite3 *db, int64_t upto, uint64_t every,
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
 	struct walk w = { 0 };
-	char prev[65];
+	char prev[65], sql[512];
 	int64_t expect;
 	int rc, r;
 
@@ -216,39 +211,18 @@ int audit_verify_db(struct sqlite3 *db, int64_t upto, uint64_t every,
 	memcpy(prev, w.ckpt_id ? w.ckpt_hash : WARD_AUDIT_GENESIS_HASH, 65);
 	memcpy(v->head, prev, 65);
 
-	rc = sqlite3_prepare_v2(db,
-				"SELECT id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid,"
-				" host, ip, port, protocol, method, path, rule, reason, policy_rev, hash"
-				" FROM decisions WHERE id <= ? ORDER BY id",
-				-1, &st, NULL);
+	snprintf(sql, sizeof(sql), "SELECT %s FROM decisions WHERE id <= ? ORDER BY id",
+		 audit_row_columns(db));
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		r = audit_sqlite_err(err, db, rc, "query decision log");
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, upto);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct ward_audit_row row = {
-			.id = sqlite3_column_int64(st, 0),
-			.ts_ns = sqlite3_column_int64(st, 1),
-			.sandbox = col(st, 2),
-			.layer = col(st, 3),
-			.action = col(st, 4),
-			.binary = col(st, 5),
-			.binary_sha256 = col(st, 6),
-			.has_pid = sqlite3_column_type(st, 7) != SQLITE_NULL,
-			.pid = sqlite3_column_int64(st, 7),
-			.host = col(st, 8),
-			.ip = col(st, 9),
-			.has_port = sqlite3_column_type(st, 10) != SQLITE_NULL,
-			.port = sqlite3_column_int64(st, 10),
-			.protocol = col(st, 11),
-			.method = col(st, 12),
-			.path = col(st, 13),
-			.rule = col(st, 14),
-			.reason = col(st, 15),
-			.policy_rev = col(st, 16),
-			.hash = col(st, 17),
-		};
+		struct ward_audit_row row;
+
+		audit_row_read(st, &row);
 
 		if (!v->first_id)
 			v->first_id = row.id;

@@ -20,7 +20,8 @@
 #define WRITE_ATTEMPTS 5 /* each waits up to WARD_AUDIT_BUSY_MS for the lock */
 
 const char *const ward_audit_layers[] = {
-	"kernel", "nft", "proxy", "l7", "dns", "inference", "fs", "lifecycle", NULL,
+	"kernel", "nft", "unix", "proxy", "l7", "dns", "inference", "fs", "lifecycle", "control",
+	"host", NULL,
 };
 static const char *const actions[] = { "allow", "deny", "audit", NULL };
 
@@ -87,7 +88,7 @@ static struct ward_audit_row *row_copy(const struct ward_decision *d)
 {
 	const char *src[] = { d->sandbox, d->layer,  d->action, d->binary,   d->binary_sha256,
 			      d->host,	  d->ip,     d->protocol, d->method, d->path,
-			      d->rule,	  d->reason, d->policy_rev };
+			      d->rule,	  d->reason, d->policy_rev, d->session, d->via };
 	size_t len[ARRAY_SIZE(src)], total = sizeof(struct ward_audit_row);
 	struct ward_audit_row *r;
 	const char **dst[ARRAY_SIZE(src)];
@@ -120,6 +121,8 @@ static struct ward_audit_row *row_copy(const struct ward_decision *d)
 	dst[10] = &r->rule;
 	dst[11] = &r->reason;
 	dst[12] = &r->policy_rev;
+	dst[13] = &r->session;
+	dst[14] = &r->via;
 	p = (char *)(r + 1);
 	for (size_t i = 0; i < ARRAY_SIZE(src); i++) {
 		if (!src[i])
@@ -185,6 +188,8 @@ static int insert_row(struct ward_audit *a, const struct ward_audit_row *r)
 	rc |= bind_text(st, 16, r->reason);
 	rc |= bind_text(st, 17, r->policy_rev);
 	rc |= bind_text(st, 18, r->hash);
+	rc |= bind_text(st, 19, r->session);
+	rc |= bind_text(st, 20, r->via);
 	if (rc != SQLITE_OK)
 		return audit_sqlite_errno(a->db, SQLITE_ERROR);
 	rc = sqlite3_step(st);
@@ -389,8 +394,8 @@ int ward_audit_open(const char *path, struct ward_audit **ret, struct ward_error
 	rc = sqlite3_prepare_v3(a->db,
 				"INSERT INTO decisions(id, ts_ns, sandbox, layer, action, binary,"
 				" binary_sha256, pid, host, ip, port, protocol, method, path, rule,"
-				" reason, policy_rev, hash)"
-				" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				" reason, policy_rev, hash, session, via)"
+				" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				-1, SQLITE_PREPARE_PERSISTENT, &a->insert, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v3(a->db, "SELECT id, hash FROM decisions ORDER BY id DESC LIMIT 1",

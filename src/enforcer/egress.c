@@ -147,6 +147,13 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 	if (!e->skel)
 		return ward_err(err, -errno, "open BPF egress programs");
 	cfg_fill((struct ward_cfg *)&e->skel->rodata->cfg, p, cfg);
+	/* smaller maps only tests ask for, to reach "full" within their limits */
+	if (cfg->ringbuf_bytes &&
+	    (r = bpf_map__set_max_entries(e->skel->maps.events, cfg->ringbuf_bytes)) < 0)
+		return ward_err(err, r, "egress ring buffer size %u", cfg->ringbuf_bytes);
+	if (cfg->udp_socks_max &&
+	    (r = bpf_map__set_max_entries(e->skel->maps.udp_socks, cfg->udp_socks_max)) < 0)
+		return ward_err(err, r, "egress UDP socket map size %u", cfg->udp_socks_max);
 	r = egress_bpf__load(e->skel);
 	if (r < 0)
 		return ward_err(err, r, "load BPF egress programs (cgroup sock_addr, sock_ops)");
@@ -166,6 +173,7 @@ int ward_egress_attach(struct ward_egress *e, int cgroup_fd, struct ward_error *
 		e->skel->progs.ward_connect4, e->skel->progs.ward_connect6,
 		e->skel->progs.ward_sendmsg4, e->skel->progs.ward_sendmsg6,
 		e->skel->progs.ward_sockops,	 e->skel->progs.ward_skb_egress,
+		e->skel->progs.ward_sock_release,
 	};
 
 	if (e->links[0])
@@ -223,7 +231,10 @@ int ward_egress_events_fd(const struct ward_egress *e)
 
 int ward_egress_consume(struct ward_egress *e)
 {
-	return ring_buffer__consume(e->rb);
+	int r = ring_buffer__consume(e->rb);
+
+	ward_egress_report_drops(e, false);
+	return r;
 }
 
 int ward_egress_poll(struct ward_egress *e, int timeout_ms)
@@ -231,7 +242,10 @@ int ward_egress_poll(struct ward_egress *e, int timeout_ms)
 	int r = ring_buffer__poll(e->rb, timeout_ms);
 
 	/* the kernel wakes readers lazily (egress.bpf.c): look anyway */
-	return r == 0 ? ring_buffer__consume(e->rb) : r;
+	if (r == 0)
+		r = ring_buffer__consume(e->rb);
+	ward_egress_report_drops(e, false);
+	return r;
 }
 
 static uint64_t sum_percpu(const struct ward_egress *e, uint32_t idx)
@@ -258,6 +272,11 @@ uint64_t ward_egress_dropped(const struct ward_egress *e)
 uint64_t ward_egress_peer_drops(const struct ward_egress *e)
 {
 	return sum_percpu(e, 1);
+}
+
+uint64_t ward_egress_udp_refused(const struct ward_egress *e)
+{
+	return sum_percpu(e, 2);
 }
 
 static void addr_to_sockaddr(const uint8_t a[16], uint16_t port, struct sockaddr_storage *ss)
@@ -333,7 +352,7 @@ int ward_egress_udp_peer_lookup(struct ward_egress *e, const struct sockaddr *pe
 				struct ward_egress_peer *ret)
 {
 	struct ward_peer_key k = { 0 };
-	struct ward_conn c;
+	struct ward_conn c, live;
 	struct ward_addr a = { { 0 } };
 	int r;
 
@@ -354,6 +373,14 @@ int ward_egress_udp_peer_lookup(struct ward_egress *e, const struct sockaddr *pe
 	r = bpf_map__lookup_elem(e->skel->maps.udp_peers, &k, sizeof(k), &c, sizeof(c), 0);
 	if (r < 0)
 		return r;
+	/* The socket that wrote the entry must still exist with that identity
+	 * (cookies are never reused): a record never passes to a later socket. */
+	r = bpf_map__lookup_elem(e->skel->maps.udp_socks, &c.cookie, sizeof(c.cookie), &live,
+				 sizeof(live), 0);
+	if (r < 0)
+		return r;
+	if (live.dev != c.dev || live.ino != c.ino || live.entry != c.entry)
+		return -ENOENT;
 	peer_from_conn(e, &c, ret);
 	return 0;
 }
@@ -377,6 +404,7 @@ int ward_egress_prog_info(const struct ward_egress *e, struct ward_egress_prog_i
 		e->skel->progs.ward_connect4, e->skel->progs.ward_connect6,
 		e->skel->progs.ward_sendmsg4, e->skel->progs.ward_sendmsg6,
 		e->skel->progs.ward_sockops,	 e->skel->progs.ward_skb_egress,
+		e->skel->progs.ward_sock_release,
 	};
 	size_t n = 0;
 

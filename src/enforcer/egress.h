@@ -37,7 +37,12 @@ struct ward_egress_config {
 	uint16_t dns_port;	   /* 0: 53 */
 	const char *sandbox;	   /* copied; the decision rows' sandbox column */
 	struct ward_audit *audit;  /* borrowed, may be NULL */
-	/* Called for every event after its row was submitted (tests, front ends). */
+	/* Tests only, 0 for the defaults: ring buffer bytes (a power of two, at
+	 * least a page) and UDP socket records, to make them overflow. */
+	uint32_t ringbuf_bytes;
+	uint32_t udp_socks_max;
+	/* Called for every event after its row was submitted (tests, front ends);
+	 * ev is NULL for the rows that count lost events (ward_egress_report_drops). */
 	void (*on_event)(void *userdata, const struct ward_event *ev,
 			 const struct ward_decision *d);
 	void *userdata;
@@ -84,6 +89,13 @@ int ward_egress_poll(struct ward_egress *e, int timeout_ms);
  * whose peer record did not fit (the proxy will not identify them). */
 uint64_t ward_egress_dropped(const struct ward_egress *e);
 uint64_t ward_egress_peer_drops(const struct ward_egress *e);
+/* UDP sockets refused at sendmsg/connect because the identity map was full. */
+uint64_t ward_egress_udp_refused(const struct ward_egress *e);
+/* One row per counter that grew since its last row (layer "kernel", action
+ * "deny", rule "events_dropped", reason "N events dropped (ring buffer full)"
+ * or "N UDP sockets refused (identity map full)"); at most once per second
+ * unless force (the end of the run). ward_egress_consume() calls it. */
+void ward_egress_report_drops(struct ward_egress *e, bool force);
 
 /* The proxy's lookup: peer is the accepted connection's peer address
  * (AF_INET or AF_INET6, mapped or not). -ENOENT when unknown. */

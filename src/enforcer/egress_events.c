@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "common/cleanup.h"
+#include "common/util.h"
 #include "enforcer/egress_internal.h"
 #include "enforcer/exe.h"
 #define WARD_DECIDE_HELPERS_ONLY
@@ -81,4 +82,44 @@ int egress_on_sample(void *ctx, void *data, size_t size)
 	if (e->on_event)
 		e->on_event(e->userdata, ev, &d);
 	return 0;
+}
+
+/* A counter that grew becomes one row saying by how much: events the kernel
+ * could not queue are decisions nobody saw, so the log says they existed. */
+static void report_counter(struct ward_egress *e, uint64_t now, uint64_t *reported,
+			   const char *what)
+{
+	char reason[128];
+	struct ward_decision d;
+
+	if (now <= *reported)
+		return;
+	snprintf(reason, sizeof(reason), "%llu %s", (unsigned long long)(now - *reported), what);
+	*reported = now;
+	d = (struct ward_decision){
+		.sandbox = e->sandbox,
+		.layer = "kernel",
+		.action = "deny",
+		.rule = "events_dropped",
+		.reason = reason,
+		.policy_rev = e->rev[0] ? e->rev : NULL,
+	};
+	if (e->audit)
+		(void)ward_audit_submit(e->audit, &d);
+	if (e->on_event)
+		e->on_event(e->userdata, NULL, &d);
+}
+
+void ward_egress_report_drops(struct ward_egress *e, bool force)
+{
+	uint64_t now = ward_mono_ns();
+
+	/* bounded: one row per counter per second while running, then at the end */
+	if (!force && now - e->last_report_ns < 1000000000ull)
+		return;
+	e->last_report_ns = now;
+	report_counter(e, ward_egress_dropped(e), &e->reported_drops,
+		       "events dropped (ring buffer full)");
+	report_counter(e, ward_egress_udp_refused(e), &e->reported_udp_refused,
+		       "UDP sockets refused (identity map full)");
 }

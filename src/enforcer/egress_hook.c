@@ -65,6 +65,9 @@ fail:
 void ward_egress_run_finish(struct ward_egress_run *run)
 {
 	ward_worker_stop(&run->reader);
+	/* what was lost since the last periodic row, before the counters go */
+	if (run->egress)
+		ward_egress_report_drops(run->egress, true);
 	ward_egress_free(run->egress);
 	run->egress = NULL;
 }

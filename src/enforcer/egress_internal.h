@@ -12,7 +12,7 @@ struct egress_bpf;
 struct bpf_link;
 struct ring_buffer;
 
-#define EGRESS_N_PROGS 6
+#define EGRESS_N_PROGS 7
 
 /* One executable file found for the policy's binary paths. */
 struct egress_ident {
@@ -48,6 +48,10 @@ struct ward_egress {
 			 const struct ward_decision *d);
 	void *userdata;
 	uint64_t mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC at load */
+	/* counters already reported as rows, and when (ward_egress_report_drops) */
+	uint64_t reported_drops;
+	uint64_t reported_udp_refused;
+	uint64_t last_report_ns;
 };
 
 int egress_warn(struct ward_egress *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

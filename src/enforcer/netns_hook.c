@@ -18,6 +18,7 @@ static void drain(void *p)
 
 	while (ward_nflog_dispatch(run->nflog, ward_nflog_audit_fn, &run->audit_ctx) > 0)
 		;
+	ward_nflog_audit_drops(&run->audit_ctx, run->nflog, false);
 }
 
 int ward_netns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
@@ -40,7 +41,8 @@ int ward_netns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		.sandbox = run->sandbox,
 		.policy_rev = run->policy_rev,
 	};
-	r = ward_worker_start_reader(&run->reader, ward_nflog_fd(run->nflog), -1, drain, run,
+	/* also once a second, so a drop-count row is not held back by silence */
+	r = ward_worker_start_reader(&run->reader, ward_nflog_fd(run->nflog), 1000, drain, run,
 				     "NFLOG reader", err);
 	if (r < 0)
 		goto fail;
@@ -54,6 +56,8 @@ fail:
 void ward_netns_run_finish(struct ward_netns_run *run)
 {
 	ward_worker_stop(&run->reader);
+	if (run->nflog)
+		ward_nflog_audit_drops(&run->audit_ctx, run->nflog, true);
 	ward_nflog_free(run->nflog);
 	run->nflog = NULL;
 	ward_netns_free(run->net);

@@ -27,7 +27,11 @@ DEFINE_CLEANUP(struct mnl_socket *, mnl_socket_close)
 struct ward_nflog {
 	struct mnl_socket *nl;
 	uint16_t group;
-	uint64_t dropped;
+	uint64_t dropped;  /* records lost: gaps in the instance's sequence numbers */
+	uint64_t overruns; /* ENOBUFS seen */
+	bool unresolved;   /* an ENOBUFS that no later record has measured yet */
+	bool have_seq;
+	uint32_t next_seq;
 	uint64_t malformed;
 	char *buf;
 };
@@ -171,6 +175,10 @@ static int parse_one(const struct nlmsghdr *nlh, struct ward_nflog_record *rec)
 		rec->has_gid = true;
 		rec->gid = ntohl(mnl_attr_get_u32(tb[NFULA_GID]));
 	}
+	if (tb[NFULA_SEQ] && mnl_attr_get_payload_len(tb[NFULA_SEQ]) >= 4) {
+		rec->has_seq = true;
+		rec->seq = ntohl(mnl_attr_get_u32(tb[NFULA_SEQ]));
+	}
 	return 0;
 }
 
@@ -267,6 +275,8 @@ static void put_mode(struct nlmsghdr *nlh, const void *arg)
 	/* Deliver each packet at once: the supervisor wants rows, not batches. */
 	mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(1));
 	mnl_attr_put_u32(nlh, NFULA_CFG_TIMEOUT, htonl(0));
+	/* Numbered records: a gap is the exact count of records the socket lost. */
+	mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(NFULNL_CFG_F_SEQ));
 }
 
 struct open_ctx {
@@ -346,9 +356,48 @@ int ward_nflog_fd(const struct ward_nflog *l)
 	return mnl_socket_get_fd(l->nl);
 }
 
-uint64_t ward_nflog_dropped(const struct ward_nflog *l)
+uint64_t ward_nflog_dropped(const struct ward_nflog *l, bool *ret_more)
 {
+	if (ret_more)
+		*ret_more = l->unresolved;
 	return l->dropped;
+}
+
+uint64_t ward_nflog_overruns(const struct ward_nflog *l)
+{
+	return l->overruns;
+}
+
+int ward_nflog_set_rcvbuf(struct ward_nflog *l, int bytes)
+{
+	if (setsockopt(mnl_socket_get_fd(l->nl), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) < 0)
+		return -errno;
+	return 0;
+}
+
+struct seq_ctx {
+	struct ward_nflog *l;
+	ward_nflog_fn fn;
+	void *userdata;
+};
+
+/* Count the records missing before this one, then hand it on. */
+static void seq_track(const struct ward_nflog_record *rec, void *p)
+{
+	struct seq_ctx *ctx = p;
+	struct ward_nflog *l = ctx->l;
+
+	if (rec->has_seq) {
+		if (l->have_seq && rec->seq != l->next_seq)
+			l->dropped += (uint32_t)(rec->seq - l->next_seq);
+		else if (!l->have_seq && rec->seq != 0)
+			l->dropped += rec->seq; /* lost from the very first record on */
+		l->have_seq = true;
+		l->next_seq = rec->seq + 1;
+		l->unresolved = false;
+	}
+	if (ctx->fn)
+		ctx->fn(rec, ctx->userdata);
 }
 
 uint64_t ward_nflog_malformed(const struct ward_nflog *l)
@@ -358,6 +407,7 @@ uint64_t ward_nflog_malformed(const struct ward_nflog *l)
 
 int ward_nflog_dispatch(struct ward_nflog *l, ward_nflog_fn fn, void *userdata)
 {
+	struct seq_ctx ctx = { .l = l, .fn = fn, .userdata = userdata };
 	int total = 0;
 
 	for (int i = 0; i < WARD_NFLOG_MAX_BATCH; i++) {
@@ -368,13 +418,15 @@ int ward_nflog_dispatch(struct ward_nflog *l, ward_nflog_fn fn, void *userdata)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			if (errno == ENOBUFS) {
-				/* The kernel dropped records; the socket is still good. */
-				l->dropped++;
+				/* The kernel dropped records; the socket is still good.
+				 * The next record's sequence number says how many. */
+				l->overruns++;
+				l->unresolved = true;
 				continue;
 			}
 			return -errno;
 		}
-		total += ward_nflog_parse(l->buf, (size_t)len, fn, userdata, &l->malformed);
+		total += ward_nflog_parse(l->buf, (size_t)len, seq_track, &ctx, &l->malformed);
 	}
 	return total;
 }

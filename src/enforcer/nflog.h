@@ -33,6 +33,8 @@ struct ward_nflog_record {
 	uint32_t uid; /* of the sending socket's file, as the reader's user ns sees it */
 	uint32_t gid;
 	char prefix[64]; /* the log rule's prefix, "" if none */
+	bool has_seq;
+	uint32_t seq; /* the group's sequence number (NFULA_SEQ): gaps are lost records */
 };
 
 typedef void (*ward_nflog_fn)(const struct ward_nflog_record *rec, void *userdata);
@@ -48,9 +50,16 @@ int ward_nflog_fd(const struct ward_nflog *l);
 /* Read what is queued (at most WARD_NFLOG_MAX_BATCH datagrams), call fn per
  * record; returns the number of records or -errno. Never blocks. */
 int ward_nflog_dispatch(struct ward_nflog *l, ward_nflog_fn fn, void *userdata);
-/* Records lost to a full socket buffer (ENOBUFS), and messages skipped as malformed. */
-uint64_t ward_nflog_dropped(const struct ward_nflog *l);
+/* Records lost to a full socket buffer, counted exactly from the gaps in the
+ * records' sequence numbers. *ret_more (may be NULL) is true when an overrun
+ * (ENOBUFS) happened after the last record read: more were lost, how many is
+ * known only once another record arrives. */
+uint64_t ward_nflog_dropped(const struct ward_nflog *l, bool *ret_more);
+/* ENOBUFS errors seen, and messages skipped as malformed. */
+uint64_t ward_nflog_overruns(const struct ward_nflog *l);
 uint64_t ward_nflog_malformed(const struct ward_nflog *l);
+/* Shrink (or grow) the socket's receive buffer: tests use it to force losses. */
+int ward_nflog_set_rcvbuf(struct ward_nflog *l, int bytes);
 
 /* Parse one datagram of nfnetlink messages; malformed messages are skipped and
  * counted in *malformed (may be NULL). Returns the number of records delivered. */
@@ -71,6 +80,13 @@ struct ward_nflog_audit {
 	const char *policy_rev;
 	uint64_t submitted;
 	uint64_t rejected; /* audit queue full */
+	uint64_t reported_drops; /* lost records already reported as rows */
+	uint64_t last_report_ns;
 };
 /* A ward_nflog_fn that submits each record as a decision row. */
 void ward_nflog_audit_fn(const struct ward_nflog_record *rec, void *userdata);
+/* When l lost records since the last such row, one row (layer "nft", action
+ * "deny", rule "events_dropped", reason "N events dropped (NFLOG socket
+ * buffer full)"); at most once per second unless force (the end, which also
+ * reports an unmeasured overrun as "at least"). */
+void ward_nflog_audit_drops(struct ward_nflog_audit *ctx, const struct ward_nflog *l, bool force);

@@ -381,6 +381,8 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	r = ward_sandbox_new_id(sb.id);
 	if (r < 0)
 		return ward_err(err, r, "getrandom");
+	if (opts->id_out)
+		memcpy(opts->id_out, sb.id, sizeof(sb.id));
 	r = ward_user_resolve(opts->policy, ctx.workdir, &sb.uid, &sb.gid, err);
 	if (r < 0)
 		return r;

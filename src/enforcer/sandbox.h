@@ -63,6 +63,9 @@ struct ward_sandbox_opts {
 	 * See struct ward_mount_file for where a target may be. */
 	const struct ward_mount_file *files;
 	size_t n_files;
+	/* When set: receives the sandbox's id (WARD_SANDBOX_ID_LEN + 1 bytes) as
+	 * soon as it is chosen, so the caller can find the run's rows. */
+	char *id_out;
 	/* Reserved for the proxy (validated by the CLI, not used yet). */
 	const char *hosts_file;
 	const char *upstream_ca;

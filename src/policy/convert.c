@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cleanup.h"
 #include "policy/internal.h"
 
 static void *xcalloc(lua_State *L, size_t n, size_t size)
@@ -41,6 +42,15 @@ static lua_Integer int_field(lua_State *L, const char *k)
 	lua_Integer v;
 	lua_getfield(L, -1, k);
 	v = lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+static double num_field(lua_State *L, const char *k)
+{
+	double v;
+	lua_getfield(L, -1, k);
+	v = lua_tonumber(L, -1);
 	lua_pop(L, 1);
 	return v;
 }
@@ -319,6 +329,12 @@ static void routes(lua_State *L, struct ward_policy *p)
 		r->base_url = dup_field(L, "base_url");
 		r->api_key_env = dup_field(L, "api_key_env");
 		strings(L, "aliases", &r->aliases, &r->n_aliases);
+		strings(L, "hosts", &r->hosts, &r->n_hosts);
+		r->price_known = bool_field(L, "price_known");
+		r->price_input = num_field(L, "price_input");
+		r->price_output = num_field(L, "price_output");
+		r->price_cached = num_field(L, "price_cached");
+		r->price_source = dup_field(L, "price_source");
 		r->pos = pos_of(L);
 		lua_pop(L, 1);
 	}
@@ -400,6 +416,18 @@ void ward_policy_from_lua(lua_State *L, struct ward_policy *p)
 	routes(L, p);
 	binaries(L, "inference_binaries", &p->inference_binaries, &p->n_inference_binaries);
 	p->inference_max_tokens = (uint64_t)int_field(L, "max_tokens");
+	p->inference_max_usd = num_field(L, "max_usd");
+	p->inference_strict_models = bool_field(L, "strict_models");
+	size_t nw = open_list(L, "warn_at");
+	if (nw) {
+		/* validate.lua: ascending fractions without repeats, so at most a few */
+		for (size_t i = 0; i < nw && i < ARRAY_SIZE(p->inference_warn_at); i++) {
+			lua_rawgeti(L, -1, (lua_Integer)i + 1);
+			p->inference_warn_at[p->n_inference_warn_at++] = lua_tonumber(L, -1);
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
 	environment(L, p);
 	resources(L, &p->resources);
 	strings(L, "extends", &p->extends, &p->n_extends);

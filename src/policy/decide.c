@@ -108,6 +108,20 @@ bool ward_decide_binary_in(const struct ward_net_policy *np, const char *binary,
 	return false;
 }
 
+const struct ward_net_policy *ward_decide_unix(const struct ward_policy *p, const char *binary,
+					       const char *keys, const char *path)
+{
+	for (size_t i = 0; path && i < p->n_net; i++) {
+		const struct ward_net_policy *np = &p->net[i];
+
+		for (size_t u = 0; u < np->n_unix_sockets; u++)
+			if (!strcmp(np->unix_sockets[u].path, path) &&
+			    ward_decide_binary_in(np, binary, keys))
+				return np;
+	}
+	return NULL;
+}
+
 static bool cidr_has(const struct ward_cidr *c, const uint8_t *addr, int family)
 {
 	unsigned bits = c->prefix, i;

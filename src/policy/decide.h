@@ -83,6 +83,13 @@ void ward_decide(const struct ward_policy *p, const struct ward_request *req,
 /* Whether binary (path, keys as in ward_request) is covered by policy np. */
 bool ward_decide_binary_in(const struct ward_net_policy *np, const char *binary, const char *keys);
 
+/* May binary (path, keys as in ward_request) connect to the host unix socket
+ * at path (absolute, normalised)? Returns the network policy that names it for
+ * that binary, NULL when none does. The live path decides by the socket's
+ * identity (docs/sandbox.md, "Unix sockets"); replay and explain by this. */
+const struct ward_net_policy *ward_decide_unix(const struct ward_policy *p, const char *binary,
+					       const char *keys, const char *path);
+
 /* Lower-case names for logs and JSON. */
 const char *ward_action_str(enum ward_action a);
 const char *ward_failed_str(enum ward_failed f);

@@ -223,7 +223,22 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 				fputc(',', f);
 			ward_json_str(f, r->aliases[a]);
 		}
-		fputs("],", f);
+		fputs("],\"hosts\":[", f);
+		for (size_t h = 0; h < r->n_hosts; h++) {
+			if (h)
+				fputc(',', f);
+			ward_json_str(f, r->hosts[h]);
+		}
+		fputs("],\"price\":", f);
+		if (r->price_known) {
+			fprintf(f, "{\"input\":%.6g,\"output\":%.6g,\"cached_input\":%.6g,\"source\":",
+				r->price_input, r->price_output, r->price_cached);
+			ward_json_str(f, r->price_source);
+			fputc('}', f);
+		} else {
+			fputs("null", f);
+		}
+		fputc(',', f);
 		pos(f, r->pos);
 		fputc('}', f);
 	}
@@ -232,7 +247,12 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 		binaries(f, p->inference_binaries, p->n_inference_binaries);
 	else
 		fputs("null", f);
-	fprintf(f, ",\"max_tokens\":%" PRIu64 "},\"environment\":{\"pass\":[", p->inference_max_tokens);
+	fprintf(f, ",\"max_tokens\":%" PRIu64 ",\"max_usd\":%.6g,\"warn_at\":[",
+		p->inference_max_tokens, p->inference_max_usd);
+	for (size_t i = 0; i < p->n_inference_warn_at; i++)
+		fprintf(f, i ? ",%.6g" : "%.6g", p->inference_warn_at[i]);
+	fprintf(f, "],\"strict_models\":%s},\"environment\":{\"pass\":[",
+		p->inference_strict_models ? "true" : "false");
 	for (size_t i = 0; i < p->n_env_pass; i++) {
 		fputs(i ? ",{\"pattern\":" : "{\"pattern\":", f);
 		ward_json_str(f, p->env_pass[i].pattern);

@@ -85,6 +85,10 @@ void ward_policy_free(struct ward_policy *p)
 		for (size_t a = 0; a < r->n_aliases; a++)
 			free(r->aliases[a]);
 		free(r->aliases);
+		for (size_t h = 0; h < r->n_hosts; h++)
+			free(r->hosts[h]);
+		free(r->hosts);
+		free(r->price_source);
 	}
 	free(p->routes);
 	free_binaries(p->inference_binaries, p->n_inference_binaries);

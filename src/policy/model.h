@@ -120,6 +120,15 @@ struct ward_inference_route {
 	char *api_key_env;
 	char **aliases;
 	size_t n_aliases;
+	/* the provider's own hosts: a direct call through the proxy is a call of this route */
+	char **hosts;
+	size_t n_hosts;
+	/* USD per million tokens, from the route's `price:` or ward's price table */
+	bool price_known;
+	double price_input;
+	double price_output;
+	double price_cached; /* cached input tokens */
+	char *price_source;  /* "route", or the price table's version; NULL when unknown */
 	struct ward_pos pos;
 };
 
@@ -200,6 +209,10 @@ struct ward_policy {
 	struct ward_binary *inference_binaries; /* NULL/0: every binary may use inference.local */
 	size_t n_inference_binaries;
 	uint64_t inference_max_tokens; /* 0: no budget */
+	double inference_max_usd;      /* 0: no budget */
+	double inference_warn_at[8];   /* fractions of the budgets, ascending: a row at each */
+	size_t n_inference_warn_at;
+	bool inference_strict_models;  /* a model no route or alias names is refused */
 
 	/* environment: besides the core set (PATH, HOME, TERM, LANG, LC_*, ...) */
 	struct ward_env_pass *env_pass;

@@ -265,8 +265,10 @@ static void handle_head(struct conn *c)
 	}
 	action = ward_action_str(c->v.action);
 	if (c->px->cfg.creds) {
+		/* c->intercept: this request leaves over the upstream TLS session;
+		 * otherwise in clear text, where secrets go only if the credential says so */
 		r = ward_cred_apply(c->px->cfg.creds, h, c->req.buf, h->head_len, c->host, c->port,
-				    &cr);
+				    c->intercept, &cr);
 		if (r < 0) {
 			malformed(c, 431, "request head too large with its credential");
 			return;
@@ -318,6 +320,14 @@ static void handle_head(struct conn *c)
 	} else {
 		proxy_row(c, "l7", action, method, req.path ? req.path : pathraw, c->v.rule_name,
 			  c->v.reason);
+	}
+	if (cr.plain) {
+		char rule[128];
+
+		/* the request goes on with the placeholder; the secret stays here */
+		snprintf(rule, sizeof(rule), "credential:%s", cr.plain);
+		proxy_row(c, "l7", "deny", method, req.path ? req.path : pathraw, rule,
+			  WARD_CRED_REASON_PLAIN);
 	}
 
 	c->req_keep_alive = h->keep_alive;

@@ -29,7 +29,8 @@ struct cred {
 	char *path;
 	char *header;
 	char *format;
-	size_t entry; /* index into entries */
+	bool allow_http; /* `scheme: http`: also into clear-text requests */
+	size_t entry;	 /* index into entries */
 };
 
 struct ward_cred_store {
@@ -191,6 +192,7 @@ int ward_cred_store_new(const struct ward_policy *p, struct ward_cred_store **re
 		d->header = strdup(c->header ? c->header : "Authorization");
 		d->format = strdup(fmt);
 		d->port = c->port ? c->port : 443;
+		d->allow_http = c->allow_http;
 		s->n_creds++;
 		if (!d->name || !d->host || !d->path || !d->header || !d->format) {
 			r = ward_err(err, -ENOMEM, "credential '%s'", c->name);
@@ -324,7 +326,7 @@ static void free_substs(struct subst *v, size_t n)
 }
 
 int ward_cred_apply(const struct ward_cred_store *s, const struct ward_http_head *h,
-		    const char *raw, size_t raw_len, const char *host, uint16_t port,
+		    const char *raw, size_t raw_len, const char *host, uint16_t port, bool tls,
 		    struct ward_cred_result *ret)
 {
 	_cleanup_free_ char *path = NULL;
@@ -374,6 +376,12 @@ int ward_cred_apply(const struct ward_cred_store *s, const struct ward_http_head
 				mismatch(ret, ok ? ok : first, e, hd, host, port);
 				free_substs(subst, n_subst);
 				return 0;
+			}
+			/* Right endpoint, but the secret would cross the network in
+			 * clear text: the placeholder goes as is. */
+			if (!tls && !ok->allow_http) {
+				ret->plain = ok->name;
+				continue;
 			}
 			use = ok;
 		}

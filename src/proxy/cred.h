@@ -26,6 +26,7 @@
 #define WARD_CRED_SECRET_MAX 8192u
 #define WARD_CRED_REASON_MISMATCH "credential_endpoint_mismatch"
 #define WARD_CRED_REASON_INJECTED "credential_injected"
+#define WARD_CRED_REASON_PLAIN "credential not injected: plain HTTP"
 
 struct ward_cred_store;
 
@@ -66,20 +67,27 @@ struct ward_cred_result {
 	char detail[256];       /* MISMATCH: what was bound where; never contains a secret */
 	char *head;             /* INJECTED: the rewritten head (malloc'd; the caller frees) */
 	size_t head_len;
+	/* A credential bound to this endpoint whose placeholder was left as is
+	 * because the request leaves ward in clear text (not TLS) and the
+	 * credential does not say `scheme: http`; NULL when none. The caller
+	 * logs a deny row (WARD_CRED_REASON_PLAIN). */
+	const char *plain;
 };
 
 /* Scan the header values of a parsed request for placeholders. raw is the
  * parser's buffer (p->buf) that h's spans point into, raw_len = h->head_len.
  * host and port are where ward sends this request (what it decided on, not a
- * client-supplied header). A placeholder is swapped when some credential of
- * its variable is bound to host (exact), port and the request path (glob),
- * and it sits in that credential's header: the whole value becomes the
- * credential's format with {} replaced by the secret. Anything else with a
- * placeholder (other endpoint, other header) is a MISMATCH. 0, or -ENOMEM /
- * -E2BIG (rewritten head over WARD_HTTP_MAX_HEAD). ret->head is NULL unless
- * INJECTED. */
+ * client-supplied header); tls says whether it leaves ward over TLS. A
+ * placeholder is swapped when some credential of its variable is bound to
+ * host (exact), port and the request path (glob), and it sits in that
+ * credential's header: the whole value becomes the credential's format with
+ * {} replaced by the secret. Over plain HTTP only credentials with
+ * allow_http are swapped; the others stay placeholders (ret->plain). Anything
+ * else with a placeholder (other endpoint, other header) is a MISMATCH. 0, or
+ * -ENOMEM / -E2BIG (rewritten head over WARD_HTTP_MAX_HEAD). ret->head is
+ * NULL unless INJECTED. */
 int ward_cred_apply(const struct ward_cred_store *s, const struct ward_http_head *h,
-		    const char *raw, size_t raw_len, const char *host, uint16_t port,
+		    const char *raw, size_t raw_len, const char *host, uint16_t port, bool tls,
 		    struct ward_cred_result *ret);
 /* Frees ret->head (wiping it: it holds a secret). */
 void ward_cred_result_clear(struct ward_cred_result *ret);

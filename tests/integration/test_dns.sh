@@ -63,8 +63,56 @@ if an:
     out.append(socket.inet_ntop(socket.AF_INET if qtype == 1 else socket.AF_INET6, r[-(4 if qtype == 1 else 16):]))
 print(" ".join(out))
 EOF
+# Borrowing a DNS identity (docs/dns.md, "Identity of UDP clients"): the
+# victim asks from a fixed source port; the attacker, another binary, binds
+# that port, connects to the stub, floods the kernel's record map with more
+# live sockets than it holds and then with short-lived ones, and asks for the
+# victim's name. Prints the rcode, the answer count, and how many of its
+# flood connects the kernel refused.
+cat >"$T/borrow.py" <<'EOF'
+import resource, socket, struct, sys
+role, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+q = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
+for l in name.split("."):
+    q += bytes([len(l)]) + l.encode()
+q += b"\0" + struct.pack(">HH", 1, 1)
+stub = ("127.0.0.53", 53)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", port))
+s.settimeout(3)
+refused = 0
+if role == "attacker":
+    s.connect(stub)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    live = []
+    for i in range(min(17000, hard - 64)):   # more than the 16384 records
+        f = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            f.connect(stub)
+        except PermissionError:
+            refused += 1
+        live.append(f)
+    for f in live:
+        f.close()
+    for step in range(20):                    # then churn, in steps
+        for i in range(1000):
+            f = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            f.connect(stub)
+            f.close()
+    s.send(q)
+else:
+    s.sendto(q, stub)
+try:
+    r = s.recv(4096)
+    rid, flags, qd, an = struct.unpack(">HHHH", r[:8])
+    print("%s rcode=%d an=%d refused=%d" % (role, flags & 15, an, refused))
+except OSError as e:
+    print("%s ERR %s refused=%d" % (role, e, refused))
+EOF
 cp "$PY" "$T/py-nopolicy"
-chmod 755 "$T/py-nopolicy" "$T/q.py"
+cp "$PY" "$T/py-attacker"
+chmod 755 "$T/py-nopolicy" "$T/py-attacker" "$T/q.py" "$T/borrow.py"
 chmod 644 "$T/hosts"
 
 cat >"$T/policy.yaml" <<EOF
@@ -82,6 +130,10 @@ network_policies:
       - { host: allowed.test, port: 443 }
       - { host: "*.wild.test", port: 443 }
       - { host: "**.deep.test", port: 443 }
+  attacker:
+    binaries: [{ path: $T/py-attacker }]
+    endpoints:
+      - { host: attacker.test, port: 443 }
 EOF
 
 run() {
@@ -126,7 +178,21 @@ check "a binary without network policy cannot even ask (EPERM)" grep -qx EPERM <
 run "$T/py-nopolicy" "$T/q.py" tcp allowed.test 1
 check "...nor over TCP (EPERM)" grep -qx EPERM <<<"$OUT"
 
+run /bin/sh -c "$PY $T/borrow.py victim 40053 allowed.test; $T/py-attacker $T/borrow.py attacker 40053 allowed.test"
+check "borrow: the victim's own query is answered" grep -qx "victim rcode=0 an=1 refused=0" <<<"$OUT"
+check "borrow: the attacker on the victim's port gets NXDOMAIN, not the victim's answer" \
+	grep -q "^attacker rcode=3 an=0 " <<<"$OUT"
+REFUSED=$(sed -n 's/^attacker .*refused=\([0-9]*\)$/\1/p' <<<"$OUT")
+check "borrow: a full record map refuses new sockets (refused ${REFUSED:-?})" \
+	[ "${REFUSED:-0}" -gt 0 ]
+
 q() { sqlite3 "$LOG" "$1"; }
+check "borrow: the refusals are counted in drop rows (sum = ${REFUSED:-?})" \
+	[ "$(q "select coalesce(sum(cast(reason as integer)), 0) from decisions where layer='kernel' and rule='events_dropped' and reason like '% UDP sockets refused (identity map full)'")" = "${REFUSED:-x}" ]
+check "borrow: the attacker's query is logged as its own" \
+	[ "$(q "select count(*) from decisions where layer='dns' and action='deny' and host='allowed.test' and binary='$T/py-attacker'")" -ge 1 ]
+check "borrow: no allow row for the attacker" \
+	[ "$(q "select count(*) from decisions where layer='dns' and action='allow' and binary='$T/py-attacker'")" = 0 ]
 check "row: allowed query with binary, pid, rule" \
 	[ "$(q "select count(*) from decisions where layer='dns' and action='allow' and host='allowed.test' and binary='/usr/bin/getent' and rule='names' and pid>0")" -ge 1 ]
 check "row: denied unlisted name" \

@@ -41,7 +41,7 @@
 #define X_NOREPLY 12
 
 static char tmpdir[128];
-static char cg_a[PATH_MAX], cg_b[PATH_MAX];
+static char cg_a[PATH_MAX], cg_b[PATH_MAX], cg_c[PATH_MAX], cg_u[PATH_MAX];
 
 
 /* ---- client role: runs as a copy of this executable inside a cgroup ---- */
@@ -67,6 +67,95 @@ static int parse_addr(const char *s, int port, struct sockaddr_storage *ss, sock
 	return -1;
 }
 
+/* client burst ADDR PORT N: N datagrams with sendto (N events at once). */
+static int client_burst(const char *addr, int port, int n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fam = parse_addr(addr, port, &ss, &len), fd;
+
+	if (fam < 0 || (fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return X_OTHER;
+	for (int i = 0; i < n; i++)
+		if (sendto(fd, "b", 1, 0, (struct sockaddr *)&ss, len) != 1)
+			return X_OTHER;
+	return 0;
+}
+
+static int bind_port(int fam, int sport)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	parse_addr(fam == AF_INET ? "0.0.0.0" : "::", sport, &ss, &len);
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* client victim ADDR PORT SPORT: one datagram to the stub from source port SPORT.
+ * client borrow ADDR PORT SPORT N OUT: bind SPORT and connect to the stub
+ * (its record), then flood: N live sockets connected to the stub (the map is
+ * smaller: the rest must be refused), closed, then N more opened and closed
+ * one by one; finally send on the first socket. Writes the number of refused
+ * connects to OUT. */
+static int client_udp(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fam, fd, n, refused = 0, *live;
+	FILE *f;
+
+	fam = parse_addr(argv[3], atoi(argv[4]), &ss, &len);
+	if (fam < 0 || (fd = bind_port(fam, atoi(argv[5]))) < 0)
+		return X_OTHER;
+	if (strcmp(argv[2], "victim") == 0)
+		return sendto(fd, "v", 1, 0, (struct sockaddr *)&ss, len) == 1 ? 0 : X_OTHER;
+	if (argc != 8 || connect(fd, (struct sockaddr *)&ss, len) < 0)
+		return X_OTHER;
+	n = atoi(argv[6]);
+	live = calloc((size_t)n, sizeof(*live));
+	if (!live)
+		return X_OTHER;
+	for (int i = 0; i < n; i++) {
+		live[i] = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (live[i] < 0)
+			return X_OTHER;
+		if (connect(live[i], (struct sockaddr *)&ss, len) < 0) {
+			if (errno != EPERM)
+				return X_OTHER;
+			refused++;
+		}
+	}
+	for (int i = 0; i < n; i++)
+		close(live[i]);
+	for (int i = 0; i < n; i++) {
+		int s = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (s < 0 || connect(s, (struct sockaddr *)&ss, len) < 0)
+			return X_OTHER; /* released records make room again */
+		close(s);
+	}
+	f = fopen(argv[7], "we");
+	if (!f || fprintf(f, "%d\n", refused) < 0 || fclose(f) != 0)
+		return X_OTHER;
+	/* wait for the test's reply: the socket stays open while it looks us up */
+	{
+		struct timeval tv = { .tv_sec = 5 };
+		char c;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (send(fd, "a", 1, 0) != 1 || recv(fd, &c, 1, 0) != 1)
+			return X_NOREPLY;
+	}
+	return 0;
+}
+
 /* client MODE ADDR PORT: tcp (connect, wait for one byte), udp (sendto), udpc (connect+send).
  * spawn BIN ARGS...: run BIN as a child (for the ancestors rule). */
 static int client_main(int argc, char **argv)
@@ -89,6 +178,10 @@ static int client_main(int argc, char **argv)
 			return X_OTHER;
 		return WIFEXITED(st) ? WEXITSTATUS(st) : X_OTHER;
 	}
+	if (argc == 6 && strcmp(argv[2], "burst") == 0)
+		return client_burst(argv[3], atoi(argv[4]), atoi(argv[5]));
+	if (argc >= 6 && (strcmp(argv[2], "victim") == 0 || strcmp(argv[2], "borrow") == 0))
+		return client_udp(argc, argv);
 	if (argc != 5)
 		return 2;
 	fam = parse_addr(argv[3], atoi(argv[4]), &ss, &len);
@@ -130,8 +223,24 @@ static char event_action[MAX_EVENTS][8];
 static int n_events;
 static struct sockaddr_storage last_peer;
 
+/* Rows that count lost events (ev NULL), by the instance that wrote them. */
+struct drop_rows {
+	int n;
+	char reason[4][128];
+};
+
 static void on_event(void *ud, const struct ward_event *ev, const struct ward_decision *d)
 {
+	struct drop_rows *dr = ud;
+
+	if (!ev) {
+		CHECK(strcmp(d->layer, "kernel") == 0 && strcmp(d->action, "deny") == 0 &&
+			      d->rule && strcmp(d->rule, "events_dropped") == 0,
+		      "drop row %s/%s/%s", d->layer, d->action, d->rule);
+		if (dr && dr->n < 4)
+			snprintf(dr->reason[dr->n++], 128, "%s", d->reason);
+		return;
+	}
 	if (n_events >= MAX_EVENTS)
 		return;
 	events[n_events] = *ev;
@@ -358,7 +467,7 @@ static int attached_progs(int cgfd)
 {
 	enum bpf_attach_type types[] = { BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT,
 					 BPF_CGROUP_UDP4_SENDMSG, BPF_CGROUP_UDP6_SENDMSG,
-					 BPF_CGROUP_SOCK_OPS };
+					 BPF_CGROUP_SOCK_OPS,	  BPF_CGROUP_INET_SOCK_RELEASE };
 	int total = 0;
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -378,6 +487,10 @@ static void cleanup(void)
 		rmdir(cg_a);
 	if (cg_b[0])
 		rmdir(cg_b);
+	if (cg_c[0])
+		rmdir(cg_c);
+	if (cg_u[0])
+		rmdir(cg_u);
 	if (tmpdir[0]) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 		if (system(cmd) != 0)
@@ -385,10 +498,14 @@ static void cleanup(void)
 	}
 }
 
-static struct ward_egress *load(struct ward_policy *p, const char *proxy4, const char *proxy6,
-				struct ward_error *err)
+static struct ward_egress *load_sized(struct ward_policy *p, const char *proxy4,
+				      const char *proxy6, uint32_t ringbuf, uint32_t udp_socks,
+				      void *ud, struct ward_error *err)
 {
 	struct ward_egress_config cfg = {
+		.ringbuf_bytes = ringbuf,
+		.udp_socks_max = udp_socks,
+		.userdata = ud,
 		.has_proxy6 = true,
 		.has_dns6 = true,
 		.explicit_port = EXPLICIT,
@@ -406,6 +523,178 @@ static struct ward_egress *load(struct ward_policy *p, const char *proxy4, const
 	if (ward_egress_new(p, &cfg, &e, err) < 0)
 		return NULL;
 	return e;
+}
+
+static struct ward_egress *load(struct ward_policy *p, const char *proxy4, const char *proxy6,
+				struct ward_error *err)
+{
+	return load_sized(p, proxy4, proxy6, 0, 0, NULL, err);
+}
+
+static int make_cgroup(char *path, size_t size, const char *cg2, const char *name)
+{
+	snprintf(path, size, "%s/ward-test-egress-%d-%s", cg2, getpid(), name);
+	if (mkdir(path, 0755) < 0) {
+		path[0] = '\0';
+		return -1;
+	}
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static int count_events_of(pid_t pid)
+{
+	int n = 0;
+
+	for (int i = 0; i < n_events; i++)
+		n += events[i].tgid == (uint32_t)pid;
+	return n;
+}
+
+/* A tiny ring buffer, filled while nobody reads: every event is either seen
+ * or counted as dropped, and the drop count becomes one row with the count. */
+static void test_drop_rows(struct ward_policy *pol, const char *cg2)
+{
+	struct ward_error err = { 0 };
+	struct drop_rows dr = { 0 };
+	enum { N = 300 };
+	struct ward_egress *c;
+	uint64_t dropped;
+	char want[128];
+	pid_t pid;
+	int cgc, seen;
+
+	c = load_sized(pol, "10.77.0.1", "fd77::1", 4096, 0, &dr, &err);
+	CHECK(c, "load with a 4 KiB ring buffer: %s", err.msg);
+	cgc = make_cgroup(cg_c, sizeof(cg_c), cg2, "c");
+	if (!c || cgc < 0 || ward_egress_attach(c, cgc, &err) < 0) {
+		CHECK(0, "drop test setup: %s", err.msg);
+		goto out;
+	}
+	n_events = 0;
+	pid = spawn(cg_c, (char *[]){ bin("nopolicy"), "client", "burst", "127.0.0.1", "7001",
+				      "300", NULL });
+	CHECK(reap(pid) == 0, "burst client failed");
+	ward_egress_consume(c);
+	ward_egress_report_drops(c, true);
+	seen = count_events_of(pid);
+	dropped = ward_egress_dropped(c);
+	printf("ring buffer 4096 bytes, %d datagrams: %d events seen, %llu dropped\n", N, seen,
+	       (unsigned long long)dropped);
+	CHECK(dropped > 0, "a 4 KiB ring buffer filled with %d events dropped none", N);
+	CHECK(seen + (int)dropped == N, "seen %d + dropped %llu != %d generated", seen,
+	      (unsigned long long)dropped, N);
+	snprintf(want, sizeof(want), "%llu events dropped (ring buffer full)",
+		 (unsigned long long)dropped);
+	CHECK(dr.n == 1 && strcmp(dr.reason[0], want) == 0, "drop rows: %d, first '%s', want '%s'",
+	      dr.n, dr.n ? dr.reason[0] : "", want);
+	/* nothing new: no second row */
+	ward_egress_report_drops(c, true);
+	CHECK(dr.n == 1, "a drop row without new drops");
+out:
+	ward_egress_free(c);
+	if (cgc >= 0)
+		close(cgc);
+	if (cg_c[0] && rmdir(cg_c) == 0)
+		cg_c[0] = '\0';
+}
+
+/* UDP identity cannot be borrowed: a socket that binds the source port
+ * another binary used for DNS, and floods the record map, is identified as
+ * itself or not at all, never as the port's previous user. */
+static void test_udp_identity(const char *cg2)
+{
+	char attacker[PATH_MAX], victim_link[PATH_MAX], out[PATH_MAX], buf[32];
+	struct ward_error err = { 0 };
+	struct drop_rows dr = { 0 };
+	struct sockaddr_storage from;
+	struct ward_egress_peer who;
+	socklen_t flen = sizeof(from);
+	struct ward_egress *u;
+	int stub, cgu, refused = -1, r;
+	FILE *f;
+	pid_t pid;
+
+	snprintf(victim_link, sizeof(victim_link), "%s/allowed", tmpdir);
+	snprintf(attacker, sizeof(attacker), "%s/attacker", tmpdir);
+	if (copy_file(bin("allowed"), attacker) < 0) {
+		CHECK(0, "copy attacker");
+		return;
+	}
+	uint16_t p53[] = { 53 };
+	struct ward_endpoint ep_v = { .host = "victim.test", .ports = p53, .n_ports = 1 };
+	struct ward_endpoint ep_x = { .host = "attacker.test", .ports = p53, .n_ports = 1 };
+	struct ward_binary bv[] = { { .path = victim_link } }, bx[] = { { .path = attacker } };
+	struct ward_net_policy net[] = {
+		{ .key = "victim", .binaries = bv, .n_binaries = 1, .endpoints = &ep_v,
+		  .n_endpoints = 1 },
+		{ .key = "attacker", .binaries = bx, .n_binaries = 1, .endpoints = &ep_x,
+		  .n_endpoints = 1 },
+	};
+	struct ward_policy pol = { .net = net, .n_net = 2, .rev = "u" };
+
+	/* a small record map, so that "more sockets than it holds" fits the fd limit */
+	u = load_sized(&pol, "10.77.0.4", "fd77::4", 0, 64, &dr, &err);
+	CHECK(u, "load with 64 UDP records: %s", err.msg);
+	cgu = make_cgroup(cg_u, sizeof(cg_u), cg2, "u");
+	if (!u || cgu < 0 || ward_egress_attach(u, cgu, &err) < 0) {
+		CHECK(0, "udp test setup: %s", err.msg);
+		goto out;
+	}
+	stub = listener(SOCK_DGRAM, "10.77.0.4", 53);
+
+	/* the victim asks from port 40053: identified as itself */
+	pid = spawn(cg_u, (char *[]){ bin("allowed"), "client", "victim", "10.77.0.4", "53",
+				      "40053", NULL });
+	CHECK(reap(pid) == 0, "victim client failed");
+	CHECK(pending(stub, 2000), "victim's query did not arrive");
+	r = (int)recvfrom(stub, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+	CHECK(r == 1 && buf[0] == 'v', "victim datagram");
+	/* its socket is gone: its record with it */
+	CHECK(ward_egress_udp_peer_lookup(u, (struct sockaddr *)&from, &who) == -ENOENT,
+	      "the victim's record outlived its socket");
+
+	/* the attacker binds the same port, floods, then asks (and waits for a reply) */
+	snprintf(out, sizeof(out), "%s/refused", tmpdir);
+	pid = spawn(cg_u, (char *[]){ attacker, "client", "borrow", "10.77.0.4", "53", "40053",
+				      "200", out, NULL });
+	CHECK(pending(stub, 10000), "attacker's query did not arrive");
+	flen = sizeof(from);
+	r = (int)recvfrom(stub, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+	CHECK(r == 1 && buf[0] == 'a', "attacker datagram");
+	CHECK(ntohs(((struct sockaddr_in *)&from)->sin_port) == 40053, "attacker port");
+	r = ward_egress_udp_peer_lookup(u, (struct sockaddr *)&from, &who);
+	CHECK(r == 0 && who.rule && strcmp(who.rule, "attacker") == 0 && who.pid == pid,
+	      "attacker's datagram identified as '%s' (lookup %d)",
+	      r == 0 && who.rule ? who.rule : "?", r);
+	CHECK(!(r == 0 && who.rule && strcmp(who.rule, "victim") == 0),
+	      "the attacker borrowed the victim's identity");
+	CHECK(sendto(stub, "k", 1, 0, (struct sockaddr *)&from, flen) == 1, "reply");
+	CHECK(reap(pid) == 0, "attacker client failed");
+	f = fopen(out, "re");
+	if (!f || fscanf(f, "%d", &refused) != 1)
+		refused = -1;
+	if (f)
+		fclose(f);
+	/* and once it is gone, so is its record */
+	CHECK(ward_egress_udp_peer_lookup(u, (struct sockaddr *)&from, &who) == -ENOENT,
+	      "the attacker's record outlived its socket");
+	/* a full map refuses (fail closed), counts, and says so in a row */
+	printf("udp records 64, 200 live sockets: %d connects refused, %llu counted\n", refused,
+	       (unsigned long long)ward_egress_udp_refused(u));
+	CHECK(refused > 0 && refused < 200, "refused %d of 200 with a 64-record map", refused);
+	CHECK((uint64_t)refused == ward_egress_udp_refused(u), "refused %d, counted %llu", refused,
+	      (unsigned long long)ward_egress_udp_refused(u));
+	ward_egress_report_drops(u, true);
+	snprintf(out, sizeof(out), "%d UDP sockets refused (identity map full)", refused);
+	CHECK(dr.n >= 1 && strcmp(dr.reason[dr.n - 1], out) == 0, "udp row '%s', want '%s'",
+	      dr.n ? dr.reason[dr.n - 1] : "", out);
+	close(stub);
+out:
+	ward_egress_free(u);
+	if (cgu >= 0)
+		close(cgu);
+	if (cg_u[0] && rmdir(cg_u) == 0)
+		cg_u[0] = '\0';
 }
 
 int main(int argc, char **argv)
@@ -445,7 +734,7 @@ int main(int argc, char **argv)
 	atexit(cleanup);
 	/* our own namespace: every address is ours, nothing leaves the machine */
 	sh("ip link set lo up");
-	for (i = 1; i <= 3; i++) {
+	for (i = 1; i <= 4; i++) {
 		sh("ip addr add 10.77.0.%d/32 dev lo", i);
 		sh("ip -6 addr add fd77::%d/128 dev lo nodad", i);
 	}
@@ -519,7 +808,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "FAIL: attach: %s\n", err.msg);
 		return 1;
 	}
-	CHECK(attached_progs(cga) == 5, "cgroup A has %d programs", attached_progs(cga));
+	CHECK(attached_progs(cga) == 6, "cgroup A has %d programs", attached_progs(cga));
 
 	fd_exp4 = listener(SOCK_STREAM, "10.77.0.1", EXPLICIT);
 	fd_tp4 = listener(SOCK_STREAM, "10.77.0.1", TRANSPARENT);
@@ -710,6 +999,9 @@ int main(int argc, char **argv)
 		}
 		CHECK(seen >= 5, "%d events of nopolicy", seen);
 	}
+
+	test_drop_rows(&pol_a, cg2);
+	test_udp_identity(cg2);
 
 	/* nothing left attached */
 	ward_egress_free(a);

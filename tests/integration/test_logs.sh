@@ -106,8 +106,9 @@ check "--json exits 0" [ $? -eq 0 ]
 check "--json has every row" [ "$(wc -l <"$tmp/all.json")" -eq 6 ]
 check "--json lines are objects with the DESIGN.md fields" python3 - "$tmp/all.json" <<'PY'
 import json, sys
-keys = ["id", "ts_ns", "sandbox", "layer", "action", "binary", "binary_sha256", "pid", "host",
-        "ip", "port", "protocol", "method", "path", "rule", "reason", "policy_rev", "hash"]
+keys = ["id", "ts_ns", "sandbox", "session", "layer", "action", "binary", "binary_sha256", "via",
+        "pid", "host", "ip", "port", "protocol", "method", "path", "rule", "reason", "policy_rev",
+        "hash"]
 rows = [json.loads(l) for l in open(sys.argv[1])]
 assert all(list(r) == keys for r in rows), "keys"
 assert [r["id"] for r in rows] == list(range(1, 7)), "order"

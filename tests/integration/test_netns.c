@@ -539,6 +539,125 @@ static void case_audit_rows(void)
 		fprintf(stderr, "note: could not remove %s\n", db);
 }
 
+/* Datagrams sent from inside, all denied: a burst against a tiny receive buffer. */
+struct burst {
+	const char *ip;
+	uint16_t port;
+	int n;
+	int sent;
+};
+
+static int burst_inside(void *p)
+{
+	struct burst *b = p;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fam = sockaddr_of(b->ip, b->port, &ss, &len);
+	int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	/* each one is logged, then rejected: EPERM at once (docs/network.md) */
+	for (int i = 0; i < b->n; i++)
+		b->sent += sendto(fd, "ward", 4, 0, (struct sockaddr *)&ss, len) == 4 ||
+			   errno == EPERM;
+	close(fd);
+	return 0;
+}
+
+struct drop_count {
+	int records; /* nft rows for the burst's port */
+	int rows;    /* drop-count rows */
+	char reason[128];
+};
+
+static int drop_row_cb(const struct ward_audit_row *row, void *userdata)
+{
+	struct drop_count *dc = userdata;
+
+	if (!row->layer || strcmp(row->layer, "nft") || !row->action || strcmp(row->action, "deny"))
+		return 0;
+	if (row->rule && !strcmp(row->rule, "events_dropped")) {
+		dc->rows++;
+		snprintf(dc->reason, sizeof(dc->reason), "%s", row->reason ? row->reason : "");
+	} else if (row->has_port && row->port == 9998) {
+		dc->records++;
+	}
+	return 0;
+}
+
+/* NFLOG records lost to a full socket buffer become one row with their exact
+ * count: rows + the count == packets logged. */
+static void case_drop_rows(void)
+{
+	enum { BURST = 60 };
+	struct net net;
+	struct ward_error err = { 0 };
+	struct ward_audit *audit = NULL;
+	struct ward_audit_reader *rd = NULL;
+	struct drop_count dc = { 0 };
+	char db[] = "/tmp/ward-test-netns-XXXXXX";
+	char path[128], want[128], cmd[160];
+	uint64_t lost;
+	bool more = true;
+
+	CHECK(mkdtemp(db) != NULL, "mkdtemp");
+	snprintf(path, sizeof(path), "%s/decisions.db", db);
+	net_up(&net);
+	CHECK(ward_audit_open(path, &audit, &err) == 0, "audit open: %s", err.msg);
+	if (!audit) {
+		net_down(&net);
+		return;
+	}
+	struct ward_nflog_audit ctx = { .audit = audit, .sandbox = "test-sb", .policy_rev = "r1" };
+	/* the smallest buffer the kernel allows: a few records, then ENOBUFS */
+	CHECK(ward_nflog_set_rcvbuf(net.log, 1) == 0, "SO_RCVBUF");
+	struct burst b = { .ip = net.n->host_ip4_str, .port = 9998, .n = BURST };
+	CHECK(ward_netns_run_in(net.sb.nsfd, burst_inside, &b, &err) == 0, "burst: %s", err.msg);
+	CHECK(b.sent == BURST, "sent %d of %d", b.sent, BURST);
+	while (ward_nflog_dispatch(net.log, ward_nflog_audit_fn, &ctx) > 0)
+		;
+	CHECK(ward_nflog_overruns(net.log) > 0, "a %d-packet burst did not overrun the buffer", BURST);
+	/* one more, with room again: its sequence number measures the loss */
+	CHECK(ward_nflog_set_rcvbuf(net.log, 1 << 20) == 0, "SO_RCVBUF");
+	b.n = 1;
+	b.sent = 0;
+	CHECK(ward_netns_run_in(net.sb.nsfd, burst_inside, &b, &err) == 0, "burst: %s", err.msg);
+	for (int i = 0; i < 20 && more; i++) {
+		struct pollfd pfd = { .fd = ward_nflog_fd(net.log), .events = POLLIN };
+
+		poll(&pfd, 1, 100);
+		ward_nflog_dispatch(net.log, ward_nflog_audit_fn, &ctx);
+		ward_nflog_dropped(net.log, &more);
+	}
+	lost = ward_nflog_dropped(net.log, &more);
+	CHECK(!more, "the last record did not measure the loss");
+	ward_nflog_audit_drops(&ctx, net.log, true);
+	ward_audit_close(audit);
+	printf("NFLOG burst of %d against the minimum buffer: %llu rows, %llu lost, %llu overruns\n",
+	       BURST + 1, (unsigned long long)ctx.submitted, (unsigned long long)lost,
+	       (unsigned long long)ward_nflog_overruns(net.log));
+
+	CHECK(ward_audit_reader_open(path, &rd, &err) == 0, "reader: %s", err.msg);
+	if (rd) {
+		struct ward_audit_filter f = { .layer = "nft" };
+
+		ward_audit_reader_each(rd, &f, drop_row_cb, &dc, &err);
+		ward_audit_reader_close(rd);
+	}
+	snprintf(want, sizeof(want), "%llu events dropped (NFLOG socket buffer full)",
+		 (unsigned long long)lost);
+	CHECK(lost > 0, "nothing lost");
+	CHECK(dc.rows == 1 && !strcmp(dc.reason, want), "%d drop rows, '%s', want '%s'", dc.rows,
+	      dc.reason, want);
+	CHECK(dc.records + (int)lost == BURST + 1, "%d rows + %llu lost != %d packets", dc.records,
+	      (unsigned long long)lost, BURST + 1);
+	net_down(&net);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", db);
+	if (system(cmd) != 0)
+		fprintf(stderr, "note: could not remove %s\n", db);
+}
+
 static void case_two_sandboxes(void)
 {
 	struct net a, b;
@@ -685,6 +804,7 @@ static const struct {
 	{ "allowed", case_allowed },
 	{ "denied", case_denied },
 	{ "audit_rows", case_audit_rows },
+	{ "drop_rows", case_drop_rows },
 	{ "two_sandboxes", case_two_sandboxes },
 	{ "stale", case_stale },
 	{ "malformed", case_malformed },

@@ -10,6 +10,7 @@
 #include "tmpdir.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "audit/verify.h"
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "policy/model.h"
@@ -112,8 +114,9 @@ static int64_t verify_chain(const char *path)
 {
 	/* column order of the documented serialisation; 1 = integer */
 	static const char cols[] = "id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid,"
-				   " host, ip, port, protocol, method, path, rule, reason, policy_rev";
-	static const int is_int[17] = { 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
+				   " host, ip, port, protocol, method, path, rule, reason, policy_rev,"
+				   " session, via";
+	static const int is_int[19] = { 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
 	char prev[65], sql[512], hex[65];
 	sqlite3 *db = raw_open(path);
 	sqlite3_stmt *st;
@@ -132,13 +135,16 @@ static int64_t verify_chain(const char *path)
 		last_id = sqlite3_column_int64(st, 0);
 		EVP_DigestInit_ex(c, EVP_sha256(), NULL);
 		EVP_DigestUpdate(c, prev, 64);
-		for (int i = 0; i < 17; i++)
+		/* session and via only when one of them is set (schema version 2) */
+		bool ext = sqlite3_column_type(st, 17) != SQLITE_NULL ||
+			   sqlite3_column_type(st, 18) != SQLITE_NULL;
+		for (int i = 0; i < (ext ? 19 : 17); i++)
 			ser_col(c, st, i, is_int[i]);
 		EVP_DigestFinal_ex(c, d, &dl);
 		EVP_MD_CTX_free(c);
 		for (int i = 0; i < 32; i++)
 			sprintf(hex + 2 * i, "%02x", d[i]);
-		assert_string_equal((const char *)sqlite3_column_text(st, 17), hex);
+		assert_string_equal((const char *)sqlite3_column_text(st, 19), hex);
 		memcpy(prev, hex, 65);
 		n++;
 	}
@@ -242,7 +248,7 @@ static void test_roundtrip(void **state)
 					    -1, &st, NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "1");
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "2");
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_exec(db, "SELECT path, sha256, first_seen FROM binaries", NULL,
 				      NULL, NULL),
@@ -674,6 +680,69 @@ static void test_broken_head(void **state)
 	assert_int_equal(count(f->path, ""), 1);
 }
 
+/* A log written before session and via existed (schema version 1) still
+ * verifies, read-only and after the first read-write open migrated it; rows
+ * with session or via chain them in; editing via is caught. */
+static void test_schema_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_error err = { 0 };
+	struct ward_audit_verify v;
+	struct ward_audit *a = NULL;
+	struct ward_audit_row r = { .ts_ns = 7, .layer = "kernel", .action = "deny",
+				    .binary = "/usr/bin/curl" };
+	char prev[65] = WARD_AUDIT_GENESIS_HASH, hash[65], sql[512];
+	sqlite3 *db;
+
+	snprintf(f->path, sizeof(f->path), "%s/v1.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+		"INSERT INTO meta VALUES ('schema_version', '1');"
+		"CREATE TABLE decisions(id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, sandbox TEXT,"
+		" layer TEXT NOT NULL, action TEXT NOT NULL, binary TEXT, binary_sha256 TEXT,"
+		" pid INTEGER, host TEXT, ip TEXT, port INTEGER, protocol TEXT, method TEXT, path TEXT,"
+		" rule TEXT, reason TEXT, policy_rev TEXT, hash TEXT NOT NULL);"
+		"CREATE TABLE policies(rev TEXT PRIMARY KEY, source TEXT NOT NULL,"
+		" compiled TEXT NOT NULL, loaded_at INTEGER NOT NULL);",
+		NULL, NULL, NULL), SQLITE_OK);
+	for (int id = 1; id <= 2; id++) {
+		r.id = id;
+		assert_int_equal(ward_audit_row_hash(prev, &r, hash), 0);
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO decisions(id, ts_ns, layer, action, binary, hash)"
+			 " VALUES (%d, 7, 'kernel', 'deny', '/usr/bin/curl', '%s')", id, hash);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		memcpy(prev, hash, 65);
+	}
+	sqlite3_close(db);
+	assert_int_equal(ward_audit_verify(f->path, 0, NULL, NULL, &v, &err), 0);
+	assert_true(v.intact);
+	assert_int_equal(v.rows, 2);
+
+	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
+	struct ward_decision d = { .sandbox = "sb", .session = "s1", .layer = "kernel",
+				   .action = "allow", .binary = "/tmp/curl-copy", .via = "/usr/bin/bash" };
+	assert_int_equal(ward_audit_submit(a, &d), 0);
+	d.session = NULL;
+	d.via = NULL;
+	assert_int_equal(ward_audit_submit(a, &d), 0);
+	assert_int_equal(ward_audit_close(a), 0);
+	assert_int_equal(verify_chain(f->path), 4);
+	assert_int_equal(ward_audit_verify(f->path, 0, NULL, NULL, &v, &err), 0);
+	assert_true(v.intact);
+	assert_int_equal(v.rows, 4);
+
+	db = raw_open(f->path);
+	assert_int_equal(sqlite3_exec(db, "UPDATE decisions SET via = '/usr/bin/sh' WHERE id = 3",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(ward_audit_verify(f->path, 0, NULL, NULL, &v, &err), 0);
+	assert_false(v.intact);
+	assert_int_equal(v.bad_id, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -686,6 +755,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reader_filters, setup, teardown),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test_setup_teardown(test_broken_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_v1, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

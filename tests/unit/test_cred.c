@@ -55,6 +55,7 @@ struct fixture {
 	struct ward_cred_store *s;
 	const char *ph_gh;
 	const char *ph_api;
+	bool tls; /* what apply() says about the upstream leg */
 };
 
 static int setup(void **state)
@@ -72,6 +73,7 @@ static int setup(void **state)
 		else
 			f->ph_api = ward_cred_placeholder(f->s, i);
 	}
+	f->tls = true;
 	*state = f;
 	return 0;
 }
@@ -95,7 +97,8 @@ static void apply(struct fixture *f, const char *req, const char *host, uint16_t
 
 	assert_int_equal(ward_http_parser_init(&hp, WARD_HTTP_REQUEST, NULL), 0);
 	assert_int_equal(ward_http_feed(&hp, req, strlen(req), &used), 1);
-	assert_int_equal(ward_cred_apply(f->s, &hp.head, hp.buf, hp.head.head_len, host, port, ret),
+	assert_int_equal(ward_cred_apply(f->s, &hp.head, hp.buf, hp.head.head_len, host, port,
+					 f->tls, ret),
 			 0);
 	/* Nothing but the rewritten head may carry a secret. */
 	assert_null(strstr(ret->detail, SECRET_GH));
@@ -345,6 +348,68 @@ static void test_secret_never_logged(void **state)
 	rmdir(dir);
 }
 
+/* Over plain HTTP (no TLS upstream) a bound placeholder stays a placeholder,
+ * unless the credential says `scheme: http` (allow_http). */
+static void test_plain_http(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_cred_store *s2 = NULL, *keep = f->s;
+	struct ward_error err = { 0 };
+	struct ward_cred_result r;
+	const char *ph2 = NULL;
+	char req[1024];
+
+	f->tls = false;
+	snprintf(req, sizeof(req),
+		 "GET /repos/x HTTP/1.1\r\nHost: api.github.com:443\r\nAuthorization: Bearer %s\r\n\r\n",
+		 f->ph_gh);
+	apply(f, req, "api.github.com", 443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_NONE);
+	assert_null(r.head);
+	assert_non_null(r.plain);
+	assert_string_equal(r.plain, "gh");
+	ward_cred_result_clear(&r);
+	assert_null(r.plain);
+
+	/* elsewhere it is still a mismatch, TLS or not */
+	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: evil.test\r\nAuthorization: Bearer %s\r\n\r\n",
+		 f->ph_gh);
+	apply(f, req, "evil.test", 80, &r);
+	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
+	ward_cred_result_clear(&r);
+
+	/* scheme: http */
+	for (size_t i = 0; i < f->p->n_credentials; i++)
+		f->p->credentials[i].allow_http = !strcmp(f->p->credentials[i].name, "gh");
+	assert_int_equal(ward_cred_store_new(f->p, &s2, &err), 0);
+	for (size_t i = 0; i < ward_cred_count(s2); i++)
+		if (!strcmp(ward_cred_env_name(s2, i), "WARD_TEST_GH_TOKEN"))
+			ph2 = ward_cred_placeholder(s2, i);
+	assert_non_null(ph2);
+	f->s = s2;
+	snprintf(req, sizeof(req),
+		 "GET /repos/x HTTP/1.1\r\nHost: api.github.com:443\r\nAuthorization: Bearer %s\r\n\r\n",
+		 ph2);
+	apply(f, req, "api.github.com", 443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_INJECTED);
+	assert_null(r.plain);
+	assert_non_null(strstr(r.head, "Authorization: Bearer " SECRET_GH "\r\n"));
+	ward_cred_result_clear(&r);
+	/* gh-uploads shares the variable but not the scheme */
+	snprintf(req, sizeof(req), "POST /up HTTP/1.1\r\nHost: uploads.github.com:443\r\n"
+				   "Authorization: %s\r\nContent-Length: 0\r\n\r\n", ph2);
+	apply(f, req, "uploads.github.com", 443, &r);
+	assert_int_equal(r.verdict, WARD_CRED_NONE);
+	assert_string_equal(r.plain, "gh-uploads");
+	ward_cred_result_clear(&r);
+
+	for (size_t i = 0; i < f->p->n_credentials; i++)
+		f->p->credentials[i].allow_http = false;
+	f->s = keep;
+	ward_cred_store_free(s2);
+	f->tls = true;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_missing_env),
 		cmocka_unit_test(test_inject),
 		cmocka_unit_test(test_mismatch),
+		cmocka_unit_test(test_plain_http),
 		cmocka_unit_test(test_secret_never_logged),
 	};
 

@@ -65,6 +65,7 @@ static const char policy_b[] =
 	"    binaries: [{ path: /usr/bin/curl }]\n"
 	"    endpoints:\n"
 	"      - { host: example.com, port: 443 }\n"
+	"      - unix: /run/agent.sock\n"
 	"  github:\n"
 	"    binaries: [{ path: /usr/bin/curl }]\n"
 	"    endpoints:\n"
@@ -302,6 +303,37 @@ static void test_decide_rows(void **state)
 	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
 	assert_string_equal(d.action, "deny");
 	assert_int_equal(ward_replay_decide_row(b, &r, NULL, &d), 1);
+
+	/* unix: named for curl under b only; sandbox-made sockets and counters skipped */
+	r = (struct ward_audit_row){ .layer = "unix", .action = "deny", .binary = CURL,
+				     .path = "/run/agent.sock" };
+	assert_int_equal(ward_replay_decide_row(a, &r, ward_dns_decide, &d), 0);
+	assert_string_equal(d.action, "deny");
+	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
+	assert_string_equal(d.action, "allow");
+	assert_string_equal(d.rule, "example");
+	r.binary = PY;
+	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
+	assert_string_equal(d.action, "deny");
+	r.binary = CURL;
+	r.path = "/run/other.sock";
+	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
+	assert_string_equal(d.action, "deny");
+	r = (struct ward_audit_row){ .layer = "unix", .action = "allow", .binary = CURL,
+				     .path = "/tmp/app.sock" };
+	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+	r.path = NULL;
+	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+
+	/* bookkeeping rows are not decisions */
+	r = (struct ward_audit_row){ .layer = "kernel", .action = "deny", .rule = "events_dropped",
+				     .reason = "3 events dropped (ring buffer full)" };
+	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+	assert_non_null(strstr(d.skip, "drop counter"));
+	r = (struct ward_audit_row){ .layer = "l7", .action = "deny", .binary = CURL,
+				     .host = "api.github.com", .has_port = true, .port = 443,
+				     .method = "GET", .path = "/repos/a/b", .rule = "credential:gh" };
+	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
 
 	/* never replayed */
 	r = (struct ward_audit_row){ .layer = "fs", .action = "deny" };

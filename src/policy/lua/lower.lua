@@ -1,6 +1,8 @@
 -- SPDX-License-Identifier: MIT
 -- The merged policy -> flat tables, one per struct of src/policy/model.h,
 -- with defaults made explicit. convert.c reads exactly these field names.
+local prices = require "prices"
+
 local M = {}
 
 local function pos(v)
@@ -129,6 +131,16 @@ function M.lower(acc)
 			for _, a in ipairs(r.aliases or {}) do
 				aliases[#aliases + 1] = a
 			end
+			local hosts = {}
+			for _, h in ipairs(r.hosts or {}) do
+				hosts[#hosts + 1] = h
+			end
+			local price, source = r.price, "route"
+			if price then
+				price = { price.input, price.output, price.cached_input or price.input }
+			else
+				price, source = prices.lookup(r.provider, r.model), prices.version
+			end
 			return {
 				name = r.name,
 				provider = r.provider,
@@ -136,6 +148,12 @@ function M.lower(acc)
 				base_url = r.base_url,
 				api_key_env = r.api_key_env,
 				aliases = aliases,
+				hosts = hosts,
+				price_known = price ~= nil,
+				price_input = price and price[1] or 0,
+				price_output = price and price[2] or 0,
+				price_cached = price and price[3] or 0,
+				price_source = price and source or nil,
 				line = line,
 				col = col,
 			}
@@ -153,6 +171,9 @@ function M.lower(acc)
 			col = acc.resources_node and acc.resources_node.col or 0,
 		},
 		max_tokens = acc.max_tokens or 0,
+		max_usd = acc.max_usd or 0,
+		warn_at = acc.warn_at or {},
+		strict_models = acc.strict_models or false,
 		extends = acc.extends,
 	}
 	local names = {}

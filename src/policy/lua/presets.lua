@@ -231,6 +231,15 @@ function M.apply(acc, v)
 		if inf.budget and inf.budget.max_tokens then
 			acc.max_tokens = inf.budget.max_tokens
 		end
+		if inf.budget and inf.budget.max_usd then
+			acc.max_usd = inf.budget.max_usd
+		end
+		if inf.budget and inf.budget.warn_at then
+			acc.warn_at = inf.budget.warn_at
+		end
+		if inf.strict_models ~= nil then
+			acc.strict_models = inf.strict_models
+		end
 	end
 end
 

@@ -107,6 +107,19 @@ local route = {
 		base_url = { type = "url" },
 		api_key_env = { type = "env_name" },
 		aliases = { type = "list", item = { type = "string", nonempty = true } },
+		-- USD per million tokens; overrides the price table (prices.lua)
+		price = {
+			type = "map",
+			what = "price",
+			required = { "input", "output" },
+			fields = {
+				input = { type = "usd" },
+				output = { type = "usd" },
+				cached_input = { type = "usd" },
+			},
+		},
+		-- the provider's own hosts: a direct call through the proxy is a call of this route
+		hosts = { type = "list", nonempty = true, item = { type = "host", exact = true } },
 	},
 }
 
@@ -150,14 +163,20 @@ M.policy = {
 			type = "map",
 			what = "inference",
 			required = { "routes" },
+			check = "inference",
 			fields = {
 				routes = { type = "list", nonempty = true, item = route, check = "unique_names" },
 				binaries = { type = "list", nonempty = true, item = binary },
 				budget = {
 					type = "map",
 					what = "budget",
-					fields = { max_tokens = { type = "int", min = 1, max = 1 << 53 } },
+					fields = {
+						max_tokens = { type = "int", min = 1, max = 1 << 53 },
+						max_usd = { type = "usd", positive = true },
+						warn_at = { type = "list", nonempty = true, item = { type = "fraction" }, check = "ascending" },
+					},
 				},
+				strict_models = { type = "bool" },
 			},
 		},
 		environment = {

@@ -252,6 +252,36 @@ function scalar.cores(n, d, ctx, name)
 	return milli
 end
 
+-- Money: a plain decimal number of US dollars (at most 6 decimals).
+function scalar.usd(n, d, ctx, name)
+	local s = n.style == "plain" and n.value or ""
+	if s:match("^%-[0-9]") then
+		ctx:error(n, q(name) .. " " .. n.value .. " must not be negative")
+		return nil
+	end
+	if not s:match("^[0-9]+%.?[0-9]*$") or #s > 20 then
+		ctx:error(n, q(name) .. " must be an amount of US dollars such as 5 or 0.25, got " .. describe(n))
+		return nil
+	end
+	local v = tonumber(s)
+	if d.positive and v <= 0 then
+		ctx:error(n, q(name) .. " must be more than 0 (leave it out for no budget)")
+		return nil
+	end
+	return v
+end
+
+-- A share of a budget, strictly between 0 and 1.
+function scalar.fraction(n, d, ctx, name)
+	local s = n.style == "plain" and n.value or ""
+	local v = s:match("^[0-9]*%.?[0-9]+$") and tonumber(s)
+	if not v or v <= 0 or v >= 1 then
+		ctx:error(n, q(name) .. " entries must be fractions between 0 and 1 (e.g. 0.8), got " .. describe(n))
+		return nil
+	end
+	return v
+end
+
 function scalar.glob_path(n, d, ctx, name)
 	return check_path(n, ctx, name, true)
 end
@@ -446,6 +476,37 @@ function checks.endpoint(v, ctx)
 			ctx:error(v._key.rules, "'access' and 'rules' are mutually exclusive")
 		elseif not v._at.access and not v._at.rules then
 			ctx:warn(node, "protocol: rest with no 'access' or 'rules' denies every request")
+		end
+	end
+end
+
+function checks.ascending(v, ctx)
+	if #v > 8 then
+		ctx:error(v._node, "'warn_at' has more than 8 thresholds")
+		return
+	end
+	for i = 2, #v do
+		if v[i] <= v[i - 1] then
+			ctx:error(v._node.items[i] or v._node, "'warn_at' must be in ascending order without repeats")
+			return
+		end
+	end
+end
+
+-- A USD budget needs a price for every route: from the route or the table.
+function checks.inference(v, ctx)
+	local budget = v.budget
+	if not (budget and budget.max_usd) then
+		return
+	end
+	local prices = require "prices"
+	for _, r in ipairs(v.routes or {}) do
+		if type(r) == "table" and r.provider and r.model and not r.price
+			and not prices.lookup(r.provider, r.model) then
+			ctx:error(r._at.model, "no price for " .. r.provider .. " model " .. q(r.model)
+				.. " in ward's price table " .. prices.version
+				.. " (inference.budget.max_usd needs one): add price: { input: USD, output: USD } "
+				.. "(per million tokens) to this route")
 		end
 	end
 end

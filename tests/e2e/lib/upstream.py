@@ -3,7 +3,7 @@
 """Test upstreams for ward's e2e tests (run inside the test's own netns by
 upstream.sh, never on the host's addresses).
 
---http PORT    plain HTTP echo
+--http PORT    plain HTTP echo (may be given more than once)
 --https PORT   the same echo over TLS (--cert/--key from the test CA)
 --git-root DIR serve `git http-backend` for DIR under /git/ on both ports
 
@@ -137,7 +137,7 @@ def serve(server):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bind", default="0.0.0.0")
-    ap.add_argument("--http", type=int)
+    ap.add_argument("--http", type=int, action="append", default=[])
     ap.add_argument("--https", type=int)
     ap.add_argument("--cert")
     ap.add_argument("--key")
@@ -148,8 +148,8 @@ def main():
 
     Handler.git_root = a.git_root
     servers = []
-    if a.http:
-        servers.append(ThreadingHTTPServer((a.bind, a.http), Handler))
+    for port in a.http:
+        servers.append(ThreadingHTTPServer((a.bind, port), Handler))
     if a.https:
         s = ThreadingHTTPServer((a.bind, a.https), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

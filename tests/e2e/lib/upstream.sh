@@ -2,8 +2,9 @@
 # Test upstreams for the e2e tests, each in a network namespace the test
 # creates. Source this file, then:
 #
-#   upstream_up NAME [--git|--bare] [HOST...]
+#   upstream_up NAME [--git] [--plain|--bare] [HOST...]
 #                                        start upstream NAME (hosts default: NAME.test.example);
+#                                        --plain: clear-text HTTP on port 443 too, no TLS;
 #                                        --bare: netns, address and certificate only (the
 #                                        test starts its own server there)
 #   upstream_ip NAME                     its address (192.168.250.4N+2)
@@ -110,7 +111,7 @@ _upstream_git_repo() {
 }
 
 upstream_up() {
-	local name=$1 git=0 bare=0 hosts=() slot ns dir a b pid i
+	local name=$1 git=0 plain=0 bare=0 hosts=() slot ns dir a b pid i
 	shift
 	case "$name" in
 	'' | *[!a-z0-9-]*) _upstream_log "bad upstream name '$name'"; return 1 ;;
@@ -119,6 +120,7 @@ upstream_up() {
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--git) git=1 ;;
+		--plain) plain=1 ;;
 		--bare) bare=1 ;;
 		*) hosts+=("$1") ;;
 		esac
@@ -169,8 +171,10 @@ upstream_up() {
 	for h in "${hosts[@]}"; do echo "$b $h" >>"$UPSTREAM_HOSTS"; done
 	[ $bare -eq 1 ] && return 0
 
+	local ports=(--https 443)
+	[ $plain -eq 1 ] && ports=(--http 443)
 	ip netns exec "$ns" timeout -s KILL "$((UPSTREAM_LIFETIME + 5))" \
-		"$UPSTREAM_PY" "$UPSTREAM_LIB_DIR/upstream.py" --http 80 --https 443 \
+		"$UPSTREAM_PY" "$UPSTREAM_LIB_DIR/upstream.py" --http 80 "${ports[@]}" \
 		--cert "$dir/server.pem" --key "$dir/server.key" --lifetime "$UPSTREAM_LIFETIME" \
 		--ready-file "$dir/ready" "${git_args[@]}" >"$dir/server.log" 2>&1 &
 	pid=$!

@@ -279,18 +279,29 @@ fi
 # The model provider is a custom one pointing at inference.local (Codex's
 # built-in openai provider ignores OPENAI_BASE_URL and prefers WebSockets);
 # Codex's own sandbox is off (ward's seccomp refuses its user namespaces).
-CODEX_ARGS=(--dangerously-bypass-approvals-and-sandbox -c model_provider=ward
+# Codex has no environment switch for its nonessential traffic (plugins,
+# apps, update checks, analytics, feedback: raw.githubusercontent.com,
+# api.github.com, chatgpt.com, git to github.com); these flags silence it
+# but for the TUI's announcement tip.
+CODEX_ARGS=(--dangerously-bypass-approvals-and-sandbox
+	--disable plugins --disable remote_plugin --disable apps
+	-c check_for_update_on_startup=false -c analytics.enabled=false -c feedback.enabled=false
+	-c model_provider=ward
 	-c 'model_providers.ward={name="ward",base_url="https://inference.local/v1",env_key="OPENAI_API_KEY",wire_api="responses"}')
 
 if want codex-headless; then
 run codex-headless "$CODEX_POL" /usr/bin/node "$CODEX_JS" exec --skip-git-repo-check "${CODEX_ARGS[@]}" "$PROMPT" </dev/null
 verify codex-headless "$CODEX_BIN" /v1/responses
+quiet codex-headless "$CODEX_BIN"
 check "codex-headless: the agent's last text on stdout" grep -q 'All scripted steps done' "$T/codex-headless/out"
 fi
 
 if want codex-pty; then
 run codex-pty "$CODEX_POL" --pty --keys '\x03' -- /usr/bin/node "$CODEX_JS" "${CODEX_ARGS[@]}" "$PROMPT"
 verify codex-pty "$CODEX_BIN" /v1/responses
+# (no quiet check: the TUI fetches
+# raw.githubusercontent.com/openai/codex/main/announcement_tip.toml, refused
+# and logged, and 0.171 has no switch for it)
 check "codex-pty: the agent's last text on the terminal" screen_has codex-pty Allscriptedstepsdone
 fi
 

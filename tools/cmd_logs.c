@@ -17,8 +17,8 @@
 #include "common/util.h"
 
 static const char logs_usage[] =
-	"Usage: ward logs [--log DB] [--json|--ocsf] [--follow] [--layer L] [--action A]\n"
-	"                 [--binary B] [--host H] [--sandbox ID] [--since T]\n"
+	"Usage: ward logs [--log DB] [--json|--ocsf|--summary] [--follow] [--layer L]\n"
+	"                 [--action A] [--binary B] [--host H] [--sandbox ID] [--since T]\n"
 	"\n"
 	"Print the rows of ward's decision log in the order they were written: every\n"
 	"allow, deny and audit decision made by the kernel programs, nftables, the\n"
@@ -37,6 +37,7 @@ static const char logs_usage[] =
 	"                  (4001), HTTP Activity (4002) for l7/inference rows, File\n"
 	"                  System Activity (1001), Process Activity (1007) for\n"
 	"                  lifecycle rows (docs/audit.md, 'OCSF export')\n"
+	"  --summary       only the summary below, not the rows\n"
 	"  -f, --follow    after the matching rows, keep printing new ones as they are\n"
 	"                  written (polled every 200 ms) until interrupted\n"
 	"  --layer L       only this layer: kernel, nft, unix, proxy, l7, dns, inference,\n"
@@ -54,7 +55,9 @@ static const char logs_usage[] =
 	"The table shows the local time with milliseconds, sandbox, layer, action,\n"
 	"binary, destination (host:port, ip:port or path), method, rule and reason;\n"
 	"long cells are shortened (use --json for everything), and a summary of\n"
-	"allowed / denied / audited rows per layer follows.\n"
+	"allowed / denied / audited rows per layer follows, with the inference calls'\n"
+	"tokens (input, of which cached, output) and their cost in USD at the prices\n"
+	"the rows name (docs/inference.md).\n"
 	"\n"
 	"Exit status: 0 on success, 1 when the log is missing or unreadable, 2 on\n"
 	"invalid options.\n";
@@ -76,9 +79,21 @@ struct counts {
 	uint64_t allow, deny, audit;
 };
 
+#define N_PRICES 4 /* price versions named in the summary; more are counted */
+
+struct inference_sum {
+	uint64_t calls, tok_in, tok_cached, tok_out, unpriced;
+	double cost;
+	char prices[N_PRICES][32];
+	size_t n_prices;
+	bool more_prices;
+};
+
 struct logs_state {
 	bool json;
 	bool ocsf;
+	bool summary_only;
+	struct inference_sum inf;
 	bool header_done;
 	int64_t last_id;
 	uint64_t rows;
@@ -137,13 +152,96 @@ static void count_row(struct logs_state *s, const struct ward_audit_row *r)
 		c->audit++;
 }
 
+/* The value of " key=" in an inference row's reason, before its free-text
+ * outcome. false when absent. */
+static bool reason_field(const char *reason, const char *key, char *out, size_t outsz)
+{
+	const char *end = strstr(reason, " outcome=");
+	size_t klen = strlen(key), n;
+	const char *p = reason;
+
+	if (!end)
+		end = reason + strlen(reason);
+	for (; (p = strstr(p, key)) && p < end; p++) {
+		if ((p != reason && p[-1] != ' ') || p[klen] != '=')
+			continue;
+		p += klen + 1;
+		n = strcspn(p, " ");
+		if (n >= outsz)
+			return false;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return true;
+	}
+	return false;
+}
+
+static uint64_t reason_uint(const char *reason, const char *key)
+{
+	char v[32];
+
+	return reason_field(reason, key, v, sizeof(v)) ? strtoull(v, NULL, 10) : 0;
+}
+
+/* Tokens and cost of an inference call's row (rows without usage add
+ * nothing). */
+static void sum_inference(struct inference_sum *sum, const struct ward_audit_row *r)
+{
+	char v[32];
+	size_t i;
+
+	if (!r->layer || strcmp(r->layer, "inference") || !r->reason ||
+	    !reason_field(r->reason, "prompt_tokens", v, sizeof(v)))
+		return;
+	sum->calls++;
+	sum->tok_in += strtoull(v, NULL, 10);
+	sum->tok_out += reason_uint(r->reason, "completion_tokens");
+	sum->tok_cached += reason_uint(r->reason, "cached_tokens");
+	if (!reason_field(r->reason, "cost_usd", v, sizeof(v)) || !strcmp(v, "unknown")) {
+		sum->unpriced++;
+		return;
+	}
+	sum->cost += strtod(v, NULL);
+	if (!reason_field(r->reason, "prices", v, sizeof(v)))
+		return;
+	for (i = 0; i < sum->n_prices && strcmp(sum->prices[i], v); i++)
+		;
+	if (i < sum->n_prices)
+		return;
+	if (sum->n_prices == N_PRICES) {
+		sum->more_prices = true;
+		return;
+	}
+	snprintf(sum->prices[sum->n_prices++], sizeof(sum->prices[0]), "%s", v);
+}
+
+static void print_inference_sum(const struct inference_sum *sum)
+{
+	if (!sum->calls)
+		return;
+	printf("  inference: %llu call%s with usage, tokens %llu in (%llu cached) %llu out, "
+	       "cost %.6f USD",
+	       (unsigned long long)sum->calls, sum->calls == 1 ? "" : "s",
+	       (unsigned long long)sum->tok_in, (unsigned long long)sum->tok_cached,
+	       (unsigned long long)sum->tok_out, sum->cost);
+	for (size_t i = 0; i < sum->n_prices; i++)
+		printf("%s%s", i ? ", " : " (prices ", sum->prices[i]);
+	printf("%s%s", sum->more_prices ? ", ..." : "", sum->n_prices ? ")" : "");
+	if (sum->unpriced)
+		printf("; %llu call%s without a price", (unsigned long long)sum->unpriced,
+		       sum->unpriced == 1 ? "" : "s");
+	putchar('\n');
+}
+
 static void print_summary(const struct logs_state *s)
 {
 	if (!s->rows) {
 		puts("no matching decisions");
 		return;
 	}
-	printf("\n%llu decision%s\n", (unsigned long long)s->rows, s->rows == 1 ? "" : "s");
+	/* after a table, an empty line sets it apart */
+	printf("%s%llu decision%s\n", s->summary_only ? "" : "\n", (unsigned long long)s->rows,
+	       s->rows == 1 ? "" : "s");
 	for (size_t i = 0; i <= N_LAYERS; i++) {
 		const struct counts *c = &s->counts[i];
 		if (!c->allow && !c->deny && !c->audit)
@@ -152,6 +250,7 @@ static void print_summary(const struct logs_state *s)
 		       i < N_LAYERS ? ward_audit_layers[i] : "other", (unsigned long long)c->allow,
 		       (unsigned long long)c->deny, (unsigned long long)c->audit);
 	}
+	print_inference_sum(&s->inf);
 }
 
 static void print_json(const struct ward_audit_row *r)
@@ -231,6 +330,9 @@ static int on_row(const struct ward_audit_row *r, void *userdata)
 	s->last_id = r->id;
 	s->rows++;
 	count_row(s, r);
+	sum_inference(&s->inf, r);
+	if (s->summary_only)
+		return 0;
 	if (s->ocsf)
 		ward_ocsf_print(stdout, r);
 	else if (s->json)
@@ -254,11 +356,12 @@ __attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
 
 int cmd_logs(int argc, char **argv)
 {
-	enum { O_LOG = 256, O_JSON, O_OCSF, O_LAYER, O_ACTION, O_BINARY, O_HOST, O_SANDBOX, O_SINCE };
+	enum { O_LOG = 256, O_JSON, O_OCSF, O_SUMMARY, O_LAYER, O_ACTION, O_BINARY, O_HOST, O_SANDBOX, O_SINCE };
 	static const struct option opts[] = {
 		{ "log", required_argument, NULL, O_LOG },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "ocsf", no_argument, NULL, O_OCSF },
+		{ "summary", no_argument, NULL, O_SUMMARY },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "layer", required_argument, NULL, O_LAYER },
 		{ "action", required_argument, NULL, O_ACTION },
@@ -288,6 +391,9 @@ int cmd_logs(int argc, char **argv)
 			break;
 		case O_OCSF:
 			s.ocsf = true;
+			break;
+		case O_SUMMARY:
+			s.summary_only = true;
 			break;
 		case 'f':
 			follow = true;
@@ -327,6 +433,8 @@ int cmd_logs(int argc, char **argv)
 	}
 	if (optind < argc)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
+	if (s.summary_only && (s.json || s.ocsf || follow))
+		return bad_usage("--summary goes with neither --json, --ocsf nor --follow");
 	if (!path)
 		path = ward_audit_default_path();
 

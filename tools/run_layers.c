@@ -36,7 +36,8 @@ static int tls_prepare(struct ward_run_layers *l, const char **ret_target, struc
 	r = ward_cred_store_new(l->policy, &l->creds, err);
 	if (r < 0)
 		return r;
-	/* the command inherits ward's environment: only placeholders may be in it */
+	/* ward's own copies of the secrets' variables become placeholders too,
+	 * so nothing environment.pass lets through can carry a secret */
 	r = ward_cred_apply_env(l->creds);
 	if (r < 0)
 		return ward_err(err, r, "credential placeholders");

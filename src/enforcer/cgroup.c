@@ -112,7 +112,7 @@ int ward_cgroup_reap_stale(struct ward_error *err)
 		if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
 			removed++;
 	}
-	return removed;
+	return removed + ward_cgroup_v1_reap_stale();
 }
 
 int ward_cgroup_create(const char *id, struct ward_cgroup *ret, struct ward_error *err)
@@ -171,6 +171,7 @@ int ward_cgroup_destroy(struct ward_cgroup *cg)
 	}
 	if (rmdir(cg->path) < 0 && errno != ENOENT)
 		r = -errno;
+	ward_cgroup_v1_destroy(cg);
 	if (cg->fd >= 0)
 		close(cg->fd);
 	cg->fd = -1;

@@ -408,6 +408,7 @@ int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
 	r = plan_rules(&plan, err);
 	if (r < 0)
 		goto fail;
+	plan.tmp_size = p->resources.tmp_size;
 	*ret = plan;
 	return 0;
 fail:
@@ -568,9 +569,10 @@ static int place(const struct ward_mount *m, const char *dst, struct ward_error 
 	return r;
 }
 
-static int apply_one(const struct ward_mount *m, struct ward_error *err)
+static int apply_one(const struct ward_mount_plan *plan, const struct ward_mount *m,
+		     struct ward_error *err)
 {
-	char src[PATH_MAX], dst[PATH_MAX];
+	char src[PATH_MAX], dst[PATH_MAX], opts[64];
 	int r;
 
 	r = join(dst, sizeof(dst), "/newroot", m->path, err);
@@ -592,7 +594,12 @@ static int apply_one(const struct ward_mount *m, struct ward_error *err)
 		r = mkdir_p(dst, err);
 		if (r < 0)
 			return r;
-		if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+		/* resources.tmp_size; the pages count against the cgroup's memory too */
+		if (plan->tmp_size)
+			snprintf(opts, sizeof(opts), "mode=1777,size=%llu",
+				 (unsigned long long)plan->tmp_size);
+		if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV,
+			  plan->tmp_size ? opts : "mode=1777") < 0)
 			return ward_err(err, -errno, "mount tmpfs on '%s'", m->path);
 		return 0;
 	case WARD_MNT_PROC:
@@ -664,7 +671,7 @@ int ward_mount_apply(const struct ward_mount_plan *plan, struct ward_error *err)
 		return ward_err(err, -errno, "mount the root tmpfs");
 
 	for (size_t i = 0; i < plan->n; i++) {
-		r = apply_one(&plan->v[i], err);
+		r = apply_one(plan, &plan->v[i], err);
 		if (r < 0)
 			return r;
 	}

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 #include "common/error.h"
@@ -53,6 +54,7 @@ struct ward_mount_plan {
 	size_t n;
 	struct ward_landlock_rule *rules; /* Landlock rules matching the mounts */
 	size_t n_rules;
+	uint64_t tmp_size; /* size= of the private /tmp in bytes; 0: the kernel's default */
 };
 
 /* Build the plan for policy p, the (canonical, absolute) workdir and the

@@ -6,8 +6,10 @@
 #include "enforcer/sandbox.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -20,13 +22,20 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/strv.h"
+#include "enforcer/init_image.h"
 #include "enforcer/sandbox_internal.h"
 #include "enforcer/user.h"
 
-const int ward_forwarded_signals[7] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT,
-					SIGUSR1, SIGUSR2, SIGWINCH };
+const int ward_forwarded_signals[7] = { WARD_FORWARDED_SIGNALS };
 
-#define NS_FLAGS (CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET)
+/* CLONE_NEWCGROUP: /proc/self/cgroup inside shows the leaf as "/", not where
+ * ward's cgroups are on the host (with CLONE_INTO_CGROUP the namespace's
+ * root is the leaf) */
+#define NS_FLAGS                                                                                   \
+	(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWCGROUP)
+
+extern char **environ;
 
 static volatile pid_t forward_to;
 
@@ -140,7 +149,17 @@ static pid_t clone_init(struct ward_sandbox *sb, int *ret_procs_fd)
 	return (pid_t)syscall(SYS_clone, NS_FLAGS | SIGCHLD, NULL, NULL, NULL, 0);
 }
 
+/* Whom a limit's row names: the command, once it is known. */
+struct limit_rows {
+	const struct ward_sandbox *sb;
+	char binary[PATH_MAX];
+	pid_t pid;
+};
+
 struct run_state {
+	const struct ward_sandbox_env *env;
+	struct limit_rows limits;
+	struct ward_cgroup_watch *watch;
 	bool failed;
 	bool exited;
 	int exec_fail; /* 126/127, 0 when none */
@@ -149,22 +168,104 @@ struct run_state {
 	pid_t pid;
 };
 
-static void layers(const struct ward_sandbox *sb, char *buf, size_t len)
+/* "limits=memory=N,pids=N,cpu=M" as applied ("-" for a controller that is
+ * missing, "max" for no limit). */
+static void limits_describe(const struct ward_sandbox *sb, char *buf, size_t len)
 {
-	char ll[64];
+	const struct ward_cgroup *cg = &sb->cgroup;
+	const struct ward_cgroup_limits *l = &sb->limits;
+	char mem[24] = "max", pids[24] = "max", cpu[24] = "max";
+
+	if (l->memory)
+		snprintf(mem, sizeof(mem), "%" PRIu64, l->memory);
+	if (l->pids)
+		snprintf(pids, sizeof(pids), "%" PRIu64, l->pids);
+	if (l->cpu_milli)
+		snprintf(cpu, sizeof(cpu), "%u.%03u", l->cpu_milli / 1000, l->cpu_milli % 1000);
+	snprintf(buf, len, "limits=memory=%s,pids=%s,cpu=%s",
+		 cg->ctl[WARD_CGROUP_MEMORY].where || !l->memory ? mem : "-",
+		 cg->ctl[WARD_CGROUP_PIDS].where || !l->pids ? pids : "-",
+		 cg->ctl[WARD_CGROUP_CPU].where || !l->cpu_milli ? cpu : "-");
+}
+
+/* A limit bit (cgroup_watch.c, or the counters read at the end): which and
+ * how often so far. */
+static void limit_row(void *data, enum ward_cgroup_ctl ctl, const struct ward_cgroup_events *ev)
+{
+	const struct limit_rows *l = data;
+	const char *binary = l->binary[0] ? l->binary : NULL;
+	char reason[128];
+	int n;
+
+	switch (ctl) {
+	case WARD_CGROUP_MEMORY:
+		n = snprintf(reason, sizeof(reason), "oom_kill=%" PRIu64, ev->oom_kill);
+		if (ev->memory_max)
+			snprintf(reason + n, sizeof(reason) - n,
+				 " memory.max reached %" PRIu64 " times", ev->memory_max);
+		lifecycle(l->sb, "deny", "memory", binary, l->pid, reason);
+		break;
+	case WARD_CGROUP_PIDS:
+		snprintf(reason, sizeof(reason), "pids.max reached %" PRIu64 " times", ev->pids_max);
+		lifecycle(l->sb, "deny", "pids", binary, l->pid, reason);
+		break;
+	case WARD_CGROUP_CPU:
+		snprintf(reason, sizeof(reason), "cpu.max throttled %" PRIu64 " times",
+			 ev->cpu_throttled);
+		lifecycle(l->sb, "deny", "cpu", binary, l->pid, reason);
+		break;
+	case WARD_CGROUP_N_CTL:
+		break;
+	}
+}
+
+/* Without a watch (the command never started): the counters, once. */
+static void limit_rows_final(struct limit_rows *l)
+{
+	struct ward_cgroup_events ev;
+
+	ward_cgroup_events_read(&l->sb->cgroup, &ev);
+	if (ev.oom_kill || ev.memory_max)
+		limit_row(l, WARD_CGROUP_MEMORY, &ev);
+	if (ev.pids_max)
+		limit_row(l, WARD_CGROUP_PIDS, &ev);
+	if (ev.cpu_throttled)
+		limit_row(l, WARD_CGROUP_CPU, &ev);
+}
+
+/* The start row's reason: the layers, then the names (never the values) of
+ * the command's environment, as init builds it. */
+static void start_reason(const struct ward_sandbox *sb, const struct ward_sandbox_env *env,
+			 char *buf, size_t len)
+{
+	_cleanup_free_ char **all = NULL;
+	size_t max = env->n_pass + sb->n_env + env->n_set + 1;
+	char ll[64], names[1024] = "", limits[160];
 	size_t n;
 
+	all = calloc(max, sizeof(*all));
+	if (all) {
+		ward_sandbox_env_build(env, sb->env, sb->n_env, all, max);
+		ward_sandbox_env_names(all, names, sizeof(names));
+	}
+	limits_describe(sb, limits, sizeof(limits));
 	ward_landlock_describe(sb->landlock_abi, ll, sizeof(ll));
 	n = snprintf(buf, len, "layers=namespaces,cgroup,%s,seccomp", ll);
 	for (size_t i = 0; i < sb->opts->n_hooks && n < len; i++)
 		n += snprintf(buf + n, len - n, ",%s", sb->opts->hooks[i].name);
+	if (n < len)
+		n += snprintf(buf + n, len - n, " %s", limits);
+	for (size_t i = 0; i < sb->n_warnings && n < len; i++)
+		n += snprintf(buf + n, len - n, "%s%s", i ? "; " : " warnings=", sb->warnings[i]);
+	if (n < len)
+		snprintf(buf + n, len - n, " env=%s", all ? names : "?");
 }
 
 static void handle(struct ward_sandbox *sb, struct run_state *st, const struct ward_msg *m, pid_t pid,
 		   const char *workdir, struct ward_error *err)
 {
 	const struct ward_sandbox_opts *o = sb->opts;
-	char reason[256];
+	char reason[1536];
 
 	switch ((enum ward_msg_kind)m->kind) {
 	case WARD_MSG_FAIL:
@@ -180,8 +281,14 @@ static void handle(struct ward_sandbox *sb, struct run_state *st, const struct w
 		    (int)sizeof(st->binary))
 			st->binary[0] = '\0';
 		st->pid = pid;
-		layers(sb, reason, sizeof(reason));
+		start_reason(sb, st->env, reason, sizeof(reason));
 		lifecycle(sb, "allow", "start", st->binary, pid, reason);
+		/* rows when a limit bites, while it runs; none is fine: then at the end */
+		if (!st->watch) {
+			snprintf(st->limits.binary, sizeof(st->limits.binary), "%s", st->binary);
+			st->limits.pid = pid;
+			ward_cgroup_watch_start(&sb->cgroup, limit_row, &st->limits, &st->watch);
+		}
 		break;
 	case WARD_MSG_EXEC_FAIL:
 		st->exec_fail = m->value;
@@ -286,6 +393,14 @@ static int run_hooks(struct ward_sandbox *sb, struct ward_error *err)
 	return 0;
 }
 
+static bool private_tmp(const struct ward_mount_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->v[i].kind == WARD_MNT_TMPFS)
+			return true;
+	return false;
+}
+
 static int final_status(const struct run_state *st, int init_status)
 {
 	int s = st->exited ? st->wstatus : init_status;
@@ -302,10 +417,11 @@ static int final_status(const struct run_state *st, int init_status)
 }
 
 /* Everything after clone: READY, hooks, GO, messages until EOF, reap. */
-static int supervise(struct ward_sandbox *sb, int sock, const char *workdir, int *ret_status,
-		     struct ward_error *err)
+static int supervise(struct ward_sandbox *sb, const struct ward_child_ctx *ctx, int sock,
+		     int *ret_status, struct ward_error *err)
 {
-	struct run_state st = { 0 };
+	struct run_state st = { .env = ctx->env, .limits = { .sb = sb, .pid = sb->init_pid } };
+	const char *workdir = ctx->workdir;
 	struct ward_msg m;
 	char reason[128];
 	bool ready = false;
@@ -353,6 +469,10 @@ static int supervise(struct ward_sandbox *sb, int sock, const char *workdir, int
 			snprintf(reason, sizeof(reason), "status=%d", *ret_status);
 		lifecycle(sb, "allow", "exit", st.binary[0] ? st.binary : NULL, st.pid, reason);
 	}
+	if (st.watch)
+		ward_cgroup_watch_stop(st.watch);
+	else if (ready)
+		limit_rows_final(&st.limits);
 	return 0;
 }
 
@@ -361,11 +481,13 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	struct ward_sandbox sb = { .opts = opts, .cgroup = { .fd = -1 } };
 	_cleanup_(ward_mount_plan_free) struct ward_mount_plan plan = { 0 };
 	_cleanup_(ward_seccomp_prog_free) struct ward_seccomp_prog prog = { 0 };
-	_cleanup_close_ int procs_fd = -1;
+	_cleanup_(ward_sandbox_env_free) struct ward_sandbox_env env = { 0 };
+	_cleanup_close_ int procs_fd = -1, init_fd = -1;
 	struct ward_landlock_plan ll;
 	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
 	struct sigaction old_sa[ARRAY_SIZE(ward_forwarded_signals)];
-	struct ward_child_ctx ctx = { .sb = &sb, .plan = &plan, .ll = &ll, .seccomp = &prog };
+	struct ward_child_ctx ctx = { .sb = &sb, .plan = &plan, .ll = &ll, .seccomp = &prog,
+				      .env = &env };
 	char cwd[PATH_MAX];
 	int sv[2] = { -1, -1 }, one = 1, r;
 	pid_t pid;
@@ -399,11 +521,27 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	r = ward_seccomp_build(&prog, err);
 	if (r < 0)
 		return r;
+	r = ward_sandbox_env_prepare(opts->policy, environ, &env, err);
+	if (r < 0)
+		return r;
+	r = ward_init_image_open(&init_fd, err);
+	if (r < 0)
+		return r;
+	ctx.init_fd = init_fd;
 
 	ward_cgroup_reap_stale(NULL);
 	r = ward_cgroup_create(sb.id, &sb.cgroup, err);
 	if (r < 0)
 		return r;
+	/* before the clone: init and everything it forks is born limited */
+	ward_cgroup_limits_resolve(&opts->policy->resources, &sb.limits);
+	r = ward_cgroup_set_limits(&sb.cgroup, sb.id, &sb.limits, &sb.warnings, &sb.n_warnings,
+				   err);
+	if (r < 0)
+		goto out;
+	if (opts->policy->resources.tmp_size && !private_tmp(&plan))
+		ward_strv_appendf(&sb.warnings, &sb.n_warnings,
+				  "tmp_size ignored: the policy maps /tmp");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
 		r = ward_err(err, -errno, "socketpair");
@@ -431,13 +569,22 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	}
 	close(TAKE_FD(sv[1]));
 	sb.init_pid = pid;
+	/* init waits for GO: it forks nothing before it is in the v1 leaves */
+	if (ward_cgroup_attach_v1(&sb.cgroup, pid, err) < 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		r = -EIO;
+		sigprocmask(SIG_SETMASK, &ctx.saved_mask, NULL);
+		goto out;
+	}
 	forward_to = pid;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ARRAY_SIZE(ward_forwarded_signals); i++)
 		sigaction(ward_forwarded_signals[i], &sa, &old_sa[i]);
 	sigprocmask(SIG_SETMASK, &ctx.saved_mask, NULL);
 
-	r = supervise(&sb, sv[0], ctx.workdir, ret_status, err);
+	r = supervise(&sb, &ctx, sv[0], ret_status, err);
 
 	forward_to = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(ward_forwarded_signals); i++)
@@ -448,6 +595,7 @@ out:
 	if (sv[1] >= 0)
 		close(sv[1]);
 	ward_cgroup_destroy(&sb.cgroup);
+	ward_strv_free(&sb.warnings, &sb.n_warnings);
 	free_env(&sb);
 	return r;
 }

@@ -5,11 +5,16 @@
  *
  * Processes:
  *   ward (parent)  -- clone3(CLONE_INTO_CGROUP | CLONE_NEW*) -->
- *   init (pid 1)   mounts, hostname, loopback; waits for "go"; forks:
- *   command (pid 2) Landlock ruleset, drop privileges, seccomp, execve.
- * init reaps zombies, forwards signals sent to it and exits with the
+ *   init (pid 1)   mounts, hostname, loopback; waits for "go"; forks the
+ *                  command, then execs ward-init (init/ward_init.c): pid 1
+ *                  then holds nothing of ward's arguments, environment,
+ *                  memory or descriptors;
+ *   command (pid 2) waits for that exec; Landlock ruleset, drop privileges,
+ *                  seccomp, execve with the environment of sandbox_env.h.
+ * ward-init reaps zombies, forwards signals sent to it and exits with the
  * command's status. PR_SET_PDEATHSIG(SIGKILL) on init: if ward dies, the
- * sandbox dies (fail closed).
+ * sandbox dies (fail closed). The cgroup's resource limits (cgroup.h) are
+ * set before the clone.
  *
  * Later layers plug in through hooks: they run in the parent after the
  * cgroup leaf and the sandbox's network namespace exist (init is waiting)
@@ -82,6 +87,9 @@ struct ward_sandbox {
 	int landlock_abi; /* 0: Landlock unavailable (best_effort) */
 	char **env;       /* "NAME=VALUE" set by hooks for the command (ward_sandbox_setenv) */
 	size_t n_env;
+	struct ward_cgroup_limits limits; /* what applies: the policy's resources or defaults */
+	char **warnings; /* for the start row (e.g. a controller missing) */
+	size_t n_warnings;
 };
 
 /* From a hook: set NAME=VALUE in the command's environment, replacing what

@@ -28,36 +28,30 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-extern char **environ;
-
-/* The command's environment: ward's own, with what hooks set (WARD_MSG_ENV)
- * replacing or adding entries. Static: init must not allocate. */
+/* The command's environment (sandbox_env.h): what hooks set (WARD_MSG_ENV)
+ * over what passes from ward's, under the policy's environment.set. Static:
+ * init must not allocate. */
 static char env_extra[WARD_ENV_EXTRA_MAX][WARD_ENV_ENTRY_MAX];
+static char *env_extra_ptr[WARD_ENV_EXTRA_MAX];
 static size_t n_env_extra;
-static char *command_env[4096 + WARD_ENV_EXTRA_MAX + 1];
+static char *command_env[2 * WARD_ENV_MAX + WARD_ENV_EXTRA_MAX + 1];
 
-static bool env_overridden(const char *entry)
+static char **build_env(const struct ward_child_ctx *c)
 {
-	const char *eq = strchr(entry, '=');
-	size_t len = eq ? (size_t)(eq - entry) + 1 : strlen(entry);
-
 	for (size_t i = 0; i < n_env_extra; i++)
-		if (!strncmp(env_extra[i], entry, len))
-			return true;
-	return false;
+		env_extra_ptr[i] = env_extra[i];
+	ward_sandbox_env_build(c->env, env_extra_ptr, n_env_extra, command_env,
+			       ARRAY_SIZE(command_env));
+	return command_env;
 }
 
-static char **build_env(void)
+/* The command's PATH, for resolve(): not ward's own. */
+static const char *command_path(void)
 {
-	size_t n = 0;
-
-	for (char **e = environ; e && *e && n < ARRAY_SIZE(command_env) - 1 - n_env_extra; e++)
-		if (!env_overridden(*e))
-			command_env[n++] = *e;
-	for (size_t i = 0; i < n_env_extra; i++)
-		command_env[n++] = env_extra[i];
-	command_env[n] = NULL;
-	return command_env;
+	for (char **e = command_env; *e; e++)
+		if (!strncmp(*e, "PATH=", 5))
+			return *e + 5;
+	return NULL;
 }
 
 _Noreturn static void fail(const struct ward_child_ctx *c, const struct ward_error *err)
@@ -117,7 +111,7 @@ static int drop_privileges(const struct ward_child_ctx *c, struct ward_error *er
  * path, or 127 when nothing matches. */
 static int resolve(const char *name, char *out, size_t len)
 {
-	const char *path = getenv("PATH");
+	const char *path = command_path();
 	const char *p, *end;
 	bool found = false;
 	struct stat st;
@@ -179,6 +173,7 @@ _Noreturn static void run_command(const struct ward_child_ctx *c)
 	if (llfd >= 0)
 		close(llfd);
 
+	build_env(c);
 	r = resolve(o->argv[0], path, sizeof(path));
 	if (r) {
 		snprintf(msg, sizeof(msg), "%s: command not found", o->argv[0]);
@@ -191,47 +186,66 @@ _Noreturn static void run_command(const struct ward_child_ctx *c)
 	ward_msg_send(c->sock, WARD_MSG_RESOLVED, c->ll->abi, path);
 	/* Nothing of ward's but stdin, stdout and stderr reaches the command. */
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-	execve(path, o->argv, build_env());
+	execve(path, o->argv, command_env);
 	r = errno == ENOENT ? WARD_EXIT_NOTFOUND : WARD_EXIT_NOEXEC;
 	snprintf(msg, sizeof(msg), "%s: %s", path, strerror(errno));
 	ward_msg_send(c->sock, WARD_MSG_EXEC_FAIL, r, msg);
 	_exit(r);
 }
 
-static int exit_code(int status)
+/* init's end of a pipe the command reads before anything else: it is
+ * O_CLOEXEC, so EOF means init has become ward-init and pid 1 no longer
+ * holds ward's memory, arguments or environment (or the sandbox is gone). */
+static int init_exec_sync[2] = { -1, -1 };
+
+static void wait_init_exec(void)
 {
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WARD_EXIT_SETUP;
+	char b;
+
+	close(init_exec_sync[1]);
+	while (read(init_exec_sync[0], &b, 1) < 0 && errno == EINTR)
+		;
+	close(init_exec_sync[0]);
 }
 
-/* pid 1: reap everything, forward signals someone sent (a terminal's
- * SIGINT/SIGWINCH already reached the command: same process group), and
- * leave with the command's status. */
-_Noreturn static void init_loop(const struct ward_child_ctx *c, pid_t cmd)
+/* Above 9 while moving: dup2 onto 3 or 4 closes whatever was there. */
+static int park(int fd)
 {
-	for (;;) {
-		siginfo_t si;
-		int status;
-		pid_t p;
+	return fcntl(fd, F_DUPFD_CLOEXEC, 10);
+}
 
-		if (sigwaitinfo(&c->wait_mask, &si) < 0)
-			continue;
-		if (si.si_signo != SIGCHLD) {
-			if (si.si_code <= 0)
-				kill(cmd, si.si_signo);
-			continue;
-		}
-		while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
-			if (p != cmd)
-				continue;
-			ward_msg_send(c->sock, WARD_MSG_EXIT, status, NULL);
-			/* The kernel kills whatever is left in the pid namespace. */
-			_exit(exit_code(status));
-		}
+/* init, once the command is forked: become ward-init (init/ward_init.c) with
+ * the socket at fd 3 and the command's pid in a pipe at fd 4; nothing else of
+ * ward's stays open. Failing is a setup failure: the command is killed. */
+_Noreturn static void exec_init(const struct ward_child_ctx *c, pid_t cmd)
+{
+	static char *const argv[] = { (char *)"ward-init", NULL };
+	static char *const envp[] = { NULL };
+	struct ward_error err = { 0 };
+	int32_t v = (int32_t)cmd;
+	int pp[2], sock, rd = -1, sync_w = -1, img = -1;
+
+	sock = park(c->sock);
+	if (sock < 0)
+		sock = c->sock;
+	if (pipe2(pp, O_CLOEXEC) < 0 || write(pp[1], &v, sizeof(v)) != (ssize_t)sizeof(v)) {
+		ward_err(&err, -errno, "ward-init: pipe");
+		goto fail;
 	}
+	rd = park(pp[0]);
+	sync_w = park(init_exec_sync[1]);
+	img = park(c->init_fd);
+	if (rd < 0 || sync_w < 0 || img < 0 || dup2(sock, 3) < 0 || dup2(rd, 4) < 0) {
+		ward_err(&err, -errno, "ward-init: descriptors");
+		goto fail;
+	}
+	syscall(SYS_close_range, 5, ~0U, CLOSE_RANGE_CLOEXEC);
+	syscall(SYS_execveat, img, "", argv, envp, AT_EMPTY_PATH);
+	ward_err(&err, -errno, "execute ward-init");
+fail:
+	kill(cmd, SIGKILL);
+	ward_msg_send(sock, WARD_MSG_FAIL, err.code, err.msg);
+	_exit(WARD_EXIT_SETUP);
 }
 
 _Noreturn void ward_sandbox_child(const struct ward_child_ctx *c)
@@ -275,6 +289,10 @@ _Noreturn void ward_sandbox_child(const struct ward_child_ctx *c)
 		memcpy(env_extra[n_env_extra++], m.text, strlen(m.text) + 1);
 	}
 
+	if (pipe2(init_exec_sync, O_CLOEXEC) < 0) {
+		ward_err(&err, -errno, "pipe");
+		fail(c, &err);
+	}
 	/* A raw clone: glibc's fork() would run atfork handlers on locks this
 	 * process may have inherited held. */
 	cmd = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, 0);
@@ -282,7 +300,10 @@ _Noreturn void ward_sandbox_child(const struct ward_child_ctx *c)
 		ward_err(&err, -errno, "fork the command");
 		fail(c, &err);
 	}
-	if (cmd == 0)
+	if (cmd == 0) {
+		wait_init_exec();
 		run_command(c);
-	init_loop(c, cmd);
+	}
+	close(init_exec_sync[0]);
+	exec_init(c, cmd);
 }

@@ -11,6 +11,7 @@
 #include "enforcer/landlock.h"
 #include "enforcer/mounts.h"
 #include "enforcer/sandbox.h"
+#include "enforcer/sandbox_env.h"
 #include "enforcer/seccomp.h"
 
 enum ward_msg_kind {
@@ -39,14 +40,18 @@ struct ward_child_ctx {
 	const struct ward_mount_plan *plan;
 	const struct ward_landlock_plan *ll;
 	const struct ward_seccomp_prog *seccomp;
+	const struct ward_sandbox_env *env; /* what passes from ward's, environment.set */
 	const char *workdir;
 	int sock;            /* the child's end of the pair */
+	int init_fd;         /* ward-init's image (init_image.h), executed by init */
 	int cgroup_procs_fd; /* only when CLONE_INTO_CGROUP was unavailable, else -1 */
 	sigset_t saved_mask; /* ward's mask before it blocked the forwarded signals */
 	sigset_t wait_mask;  /* the forwarded signals and SIGCHLD */
 };
 
-/* Signals ward and init forward to the command when someone sends them. */
+/* Signals ward and init forward to the command when someone sends them
+ * (also listed by ward-init, src/enforcer/init/ward_init.c). */
+#define WARD_FORWARDED_SIGNALS SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH
 extern const int ward_forwarded_signals[7];
 
 int ward_msg_send(int fd, uint32_t kind, int32_t value, const char *text);

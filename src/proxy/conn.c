@@ -373,9 +373,10 @@ void conn_decided_connect(struct conn *c)
 	fill_request(c, &req);
 	if (tofu_denied(c, "proxy", &req))
 		return;
-	if (!strcmp(c->host, WARD_INFERENCE_HOST) && ward_inference_handle &&
-	    c->px->cfg.tls_ca && c->after != AFTER_TUNNEL_RAW) {
-		/* https://inference.local: ward is the server, nothing upstream */
+	if (ward_inference_handle && inference_conn_wants(c) && c->px->cfg.tls_ca &&
+	    c->after != AFTER_TUNNEL_RAW) {
+		/* https://inference.local or a route's provider host: ward is the
+		 * server, the inference layer picks the upstream */
 		tls_intercept_local(c);
 		return;
 	}

@@ -246,7 +246,8 @@ static void handle_head(struct conn *c)
 		conn_deny(c, "l7", &req, &v, NULL);
 		return;
 	}
-	if (!strcmp(c->host, WARD_INFERENCE_HOST)) {
+	if (!strcmp(c->host, WARD_INFERENCE_HOST) ||
+	    (ward_inference_handle && inference_conn_wants(c))) {
 		/* inference routes decide for themselves (src/proxy/inference*.c) */
 		if (ward_inference_handle) {
 			ward_inference_handle(c);

@@ -185,6 +185,7 @@ int ward_inference_new(const struct ward_inference_config *cfg, struct ward_infe
 	inf->max_request = cfg->max_request ? cfg->max_request : WARD_INFERENCE_MAX_REQUEST;
 	inf->max_response = cfg->max_response ? cfg->max_response : WARD_INFERENCE_MAX_RESPONSE;
 	inf->budget = p->inference_max_tokens;
+	inf->budget_usd = p->inference_max_usd;
 	if (!inf->sandbox) {
 		r = ward_err(err, -ENOMEM, "inference");
 		goto fail;
@@ -276,21 +277,55 @@ uint64_t ward_inference_budget(const struct ward_inference *inf)
 	return inf->budget;
 }
 
-struct inf_backend *inf_route(struct ward_inference *inf, const char *model)
+bool inf_has_host(const struct inf_backend *b, const char *host)
 {
-	if (!inf->n)
-		return NULL;
+	if (!host)
+		return true;
+	for (size_t i = 0; i < b->route->n_hosts; i++)
+		if (!strcmp(b->route->hosts[i], host))
+			return true;
+	return false;
+}
+
+bool ward_inference_is_route_host(const struct ward_inference *inf, const char *host)
+{
+	if (!inf || !host)
+		return false;
+	for (size_t i = 0; i < inf->n; i++)
+		if (inf->b[i].route->n_hosts && inf_has_host(&inf->b[i], host))
+			return true;
+	return false;
+}
+
+struct inf_backend *inf_route(struct ward_inference *inf, const char *model, const char *host)
+{
+	struct inf_backend *b = inf_route_named(inf, model, host);
+
+	for (size_t i = 0; !b && i < inf->n; i++)
+		if (inf_has_host(&inf->b[i], host))
+			b = &inf->b[i];
+	return b;
+}
+
+struct inf_backend *inf_route_named(struct ward_inference *inf, const char *model,
+				    const char *host)
+{
 	if (model) {
 		for (size_t i = 0; i < inf->n; i++)
-			if (inf->b[i].route->name && !strcmp(inf->b[i].route->name, model))
+			if (inf_has_host(&inf->b[i], host) && inf->b[i].route->name &&
+			    !strcmp(inf->b[i].route->name, model))
 				return &inf->b[i];
-		for (size_t i = 0; i < inf->n; i++)
-			for (size_t k = 0; k < inf->b[i].route->n_aliases; k++)
-				if (!strcmp(inf->b[i].route->aliases[k], model))
+		for (size_t i = 0; i < inf->n; i++) {
+			const struct ward_inference_route *r = inf->b[i].route;
+
+			for (size_t k = 0; inf_has_host(&inf->b[i], host) && k < r->n_aliases; k++)
+				if (!strcmp(r->aliases[k], model))
 					return &inf->b[i];
+		}
 		for (size_t i = 0; i < inf->n; i++)
-			if (inf->b[i].route->model && !strcmp(inf->b[i].route->model, model))
+			if (inf_has_host(&inf->b[i], host) && inf->b[i].route->model &&
+			    !strcmp(inf->b[i].route->model, model))
 				return &inf->b[i];
 	}
-	return &inf->b[0];
+	return NULL;
 }

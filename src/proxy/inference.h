@@ -4,7 +4,7 @@
  * with a key read on the host and never visible inside the sandbox.
  *
  * One struct ward_inference per `ward run` (routes, keys, resolved backends,
- * the token budget); one struct ward_inference_call per request. A call is a
+ * the token and money budgets); one struct ward_inference_call per request. A call is a
  * non-blocking state machine driven by the proxy's event loop:
  *
  *   the proxy parsed a request head with host inference.local:
@@ -34,6 +34,7 @@
 #include "common/error.h"
 #include "policy/model.h"
 #include "proxy/http.h"
+#include "proxy/inference_json.h"
 
 #define WARD_INFERENCE_HOST "inference.local"
 #define WARD_INFERENCE_MAX_REQUEST (32u << 20)	/* request bodies (buffered: model rewrite) */
@@ -77,6 +78,10 @@ int ward_inference_set_sandbox(struct ward_inference *inf, const char *sandbox);
 
 /* Is host (normalised, as http.h gives it) inference.local? */
 bool ward_inference_is_host(const char *host);
+/* Is host one of the routes' provider hosts (route `hosts:`, exact names)?
+ * The proxy then serves a direct call there (CONNECT api.anthropic.com:443,
+ * TLS terminated with the ward CA) as a call of those routes. */
+bool ward_inference_is_route_host(const struct ward_inference *inf, const char *host);
 
 /* The environment variables holding keys (distinct, in route order): the
  * sandbox must not see them (ward_inference_hook overrides each). */
@@ -87,6 +92,22 @@ const char *ward_inference_key_env(const struct ward_inference *inf, size_t i);
  * (0: none). */
 uint64_t ward_inference_spent(const struct ward_inference *inf);
 uint64_t ward_inference_budget(const struct ward_inference *inf);
+/* The same in USD, at each route's price (inference.budget.max_usd). */
+double ward_inference_spent_usd(const struct ward_inference *inf);
+double ward_inference_budget_usd(const struct ward_inference *inf);
+
+/* USD of one call at a route's price (USD per million tokens): uncached
+ * input at the input price, cached input at the cached price, output at the
+ * output price. 0 when the route has no price (price_known false). */
+double ward_inference_cost_usd(const struct ward_inference_route *rt, const struct ward_usage *u);
+
+#define WARD_BUDGET_FULL (1u << 8) /* ward_budget_crossed: 100 % */
+/* The thresholds a spend has reached that *warned does not hold yet: bit i
+ * for warn_at[i] (spent >= warn_at[i] * max), WARD_BUDGET_FULL for spent >=
+ * max. They are added to *warned, so each is reported once. max 0 (no
+ * budget): none. n is at most 8. */
+unsigned ward_budget_crossed(double spent, double max, const double *warn_at, size_t n,
+			     unsigned *warned);
 
 /* --- one request --------------------------------------------------------- */
 
@@ -98,6 +119,7 @@ struct ward_inference_client {
 	int32_t pid;
 	bool tofu_failed;	/* the binary failed its integrity check: refuse */
 	bool tls;		/* the client reached ward over TLS (rows' protocol) */
+	const char *host;	/* a route's provider host it called; NULL: inference.local */
 };
 
 struct ward_inference_call;

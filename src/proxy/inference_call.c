@@ -88,30 +88,51 @@ void inf_ob_free(struct obuf *b, bool wipe)
 
 /* --- rows ---------------------------------------------------------------- */
 
+/* The requested model as one word of the reason: the client chose it, and
+ * readers (ward logs' summary) split the reason on spaces and '='. */
+static void reason_word(char *out, size_t outsz, const char *s)
+{
+	size_t i = 0;
+
+	for (; s[i] && i + 1 < outsz; i++)
+		out[i] = (unsigned char)s[i] <= 0x20 || s[i] == 0x7f || s[i] == '=' ? '_' : s[i];
+	out[i] = '\0';
+}
+
 void inf_log_row(struct ward_inference_call *c, const char *action)
 {
 	struct ward_inference *inf = c->inf;
-	char reason[900], rule[300], tok[160] = "usage=none";
+	char reason[1000], rule[300], tok[240] = "usage=none", cost[96] = "cost_usd=unknown";
+	char model[MODEL_MAX] = "-";
 	uint64_t now = ward_mono_ns();
 	struct ward_decision d = { 0 };
 
 	if (c->logged)
 		return;
 	c->logged = true;
+	if (c->model_req[0])
+		reason_word(model, sizeof(model), c->model_req);
+	if (c->b && c->b->route->price_known)
+		snprintf(cost, sizeof(cost), "cost_usd=%.6f prices=%s", c->cost_usd,
+			 c->b->route->price_source ? c->b->route->price_source : "route");
 	if (c->has_usage)
-		snprintf(tok, sizeof(tok), "prompt_tokens=%llu completion_tokens=%llu total_tokens=%llu",
-			 (unsigned long long)c->tok_in, (unsigned long long)c->tok_out,
-			 (unsigned long long)(c->tok_in + c->tok_out));
+		snprintf(tok, sizeof(tok),
+			 "prompt_tokens=%llu completion_tokens=%llu total_tokens=%llu "
+			 "cached_tokens=%llu %s",
+			 (unsigned long long)c->usage.input, (unsigned long long)c->usage.output,
+			 (unsigned long long)(c->usage.input + c->usage.output),
+			 (unsigned long long)c->usage.cached, cost);
 	snprintf(reason, sizeof(reason),
 		 "api=%s provider=%s model_requested=%s model_sent=%s status=%d stream=%s %s "
-		 "latency_ms=%llu ttfb_ms=%llu budget_spent=%llu budget_max=%llu%s%s",
+		 "latency_ms=%llu ttfb_ms=%llu budget_spent=%llu budget_max=%llu spent_usd=%.6f "
+		 "max_usd=%.6f%s%s",
 		 ward_api_name(c->api), c->b ? c->b->prov->name : "-",
-		 c->model_req[0] ? c->model_req : "-", c->model_sent[0] ? c->model_sent : "-",
+		 model, c->model_sent[0] ? c->model_sent : "-",
 		 c->status, c->stream ? "true" : "false", tok,
 		 (unsigned long long)((now - c->t_start) / 1000000),
 		 (unsigned long long)(c->t_first ? (c->t_first - c->t_start) / 1000000 : 0),
-		 (unsigned long long)inf->spent, (unsigned long long)inf->budget,
-		 c->outcome[0] ? " outcome=" : "", c->outcome);
+		 (unsigned long long)inf->spent, (unsigned long long)inf->budget, inf->spent_usd,
+		 inf->budget_usd, c->outcome[0] ? " outcome=" : "", c->outcome);
 	if (c->b)
 		snprintf(rule, sizeof(rule), "inference.routes.%s", c->b->route->name);
 	d.sandbox = inf->sandbox;
@@ -120,24 +141,22 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 	d.binary = c->binary;
 	d.binary_sha256 = c->sha;
 	d.pid = c->pid;
-	d.host = c->b && c->fd >= -1 && c->ip[0] ? c->b->host : WARD_INFERENCE_HOST;
+	/* the backend once one was reached, else the name the client called */
+	d.host = c->via ? c->via : WARD_INFERENCE_HOST;
+	if (c->b && c->fd >= -1 && c->ip[0])
+		d.host = c->b->host;
 	d.ip = c->ip[0] ? c->ip : NULL;
 	d.port = c->b && c->ip[0] ? c->b->port : 0;
 	d.protocol = c->b && c->ip[0] ? (c->b->https ? "https" : "http")
 				      : (c->client_tls ? "https" : "http");
 	d.method = c->method;
 	d.path = c->path;
-	d.rule = c->b ? rule : NULL;
+	d.rule = c->rule ? c->rule : c->b ? rule : NULL;
 	d.reason = reason;
 	d.policy_rev = inf->policy->rev;
 	if (inf->audit)
 		ward_audit_submit(inf->audit, &d);
-}
-
-void inf_account(struct ward_inference_call *c)
-{
-	if (c->has_usage)
-		c->inf->spent += c->tok_in + c->tok_out;
+	inf_budget_rows(c);
 }
 
 /* --- local answers -------------------------------------------------------- */
@@ -205,11 +224,12 @@ void inf_fail_answer(struct ward_inference_call *c, int status, const char *type
 		snprintf(c->outcome, sizeof(c->outcome), "cut: %s", msg);
 		c->st = C_DONE;
 		inf_close_upstream(c);
+		inf_account(c); /* what the provider already reported is spent */
 		inf_log_row(c, "allow");
 		return;
 	}
 	snprintf(c->outcome, sizeof(c->outcome), "%s", msg);
-	body = ward_provider_error_body(c->style, msg, type, type, atype, &len);
+	body = ward_provider_error_body(c->style, msg, type, c->code ? c->code : type, atype, &len);
 	if (!body) {
 		c->failed = true;
 		c->close_after = true;
@@ -220,42 +240,100 @@ void inf_fail_answer(struct ward_inference_call *c, int status, const char *type
 	}
 	local_answer(c, status, body, len, status >= 500 && status != 501);
 	free(body);
-	inf_log_row(c, status == 403 || status == 429 || status == 400 || status == 413 ? "deny"
-										     : "allow");
+	/* ward's refusals are denials; failures on the way are not */
+	inf_log_row(c, status == 400 || status == 403 || status == 404 || status == 413 ||
+				       status == 429 ? "deny" : "allow");
 }
 
+/* Every model name a request may use, once each, in policy order: route
+ * names, then aliases, then the routes' own models: what inf_route_named
+ * matches, with the route it selects. ward never lists the upstreams' own
+ * catalogues. -ENOMEM or 0. */
+static int each_model_name(struct ward_inference *inf, const char *via,
+			   void (*fn)(const char *name, const struct ward_inference_route *r,
+				      void *userdata),
+			   void *userdata)
+{
+	size_t n = 0, cap = 0;
+	const char **names;
+
+	for (size_t i = 0; i < inf->n; i++)
+		cap += 2 + inf->b[i].route->n_aliases;
+	names = calloc(cap ? cap : 1, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < inf->n; i++) {
+			const struct ward_inference_route *r = inf->b[i].route;
+			size_t m = pass == 1 ? r->n_aliases : 1;
+
+			if (!inf_has_host(&inf->b[i], via))
+				continue; /* a direct call lists the routes of its host */
+			for (size_t k = 0; k < m; k++) {
+				const char *name = pass == 0 ? r->name
+						   : pass == 1 ? r->aliases[k]
+								: r->model;
+				bool dup = !name;
+
+				for (size_t a = 0; !dup && a < n; a++)
+					dup = !strcmp(names[a], name);
+				if (!dup)
+					names[n++] = name;
+			}
+		}
+	}
+	for (size_t a = 0; a < n; a++)
+		fn(names[a], inf_route_named(inf, names[a], via)->route, userdata);
+	free(names);
+	return 0;
+}
+
+struct models_list {
+	FILE *f;
+	size_t n;
+	const char *first, *last;
+};
+
+static void model_entry(const char *name, const struct ward_inference_route *r, void *userdata)
+{
+	struct models_list *l = userdata;
+	char owner[80];
+
+	snprintf(owner, sizeof(owner), "ward:%s", r->provider);
+	fputs(l->n++ ? ",{\"id\":" : "{\"id\":", l->f);
+	ward_json_str(l->f, name);
+	fputs(",\"object\":\"model\",\"type\":\"model\",\"created\":0,"
+	      "\"created_at\":\"1970-01-01T00:00:00Z\",\"display_name\":", l->f);
+	ward_json_str(l->f, r->model);
+	fputs(",\"owned_by\":", l->f);
+	ward_json_str(l->f, owner);
+	fputs("}", l->f);
+	if (!l->first)
+		l->first = name;
+	l->last = name;
+}
+
+/* GET /v1/models: in OpenAI's and Anthropic's list format at once. */
 static void models_answer(struct ward_inference_call *c)
 {
 	struct ward_inference *inf = c->inf;
 	char *body = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&body, &len);
+	struct models_list l = { .f = open_memstream(&body, &len) };
+	int r;
 
-	if (!f) {
+	if (!l.f) {
 		inf_fail_answer(c, 500, "server_error", "api_error", "out of memory");
 		return;
 	}
-	fputs("{\"object\":\"list\",\"data\":[", f);
-	for (size_t i = 0; i < inf->n; i++) {
-		const struct ward_inference_route *r = inf->b[i].route;
-		char owner[80];
-
-		snprintf(owner, sizeof(owner), "ward:%s", r->provider);
-		fputs(i ? ",{\"id\":" : "{\"id\":", f);
-		ward_json_str(f, r->name);
-		fputs(",\"object\":\"model\",\"type\":\"model\",\"created\":0,"
-		      "\"created_at\":\"1970-01-01T00:00:00Z\",\"display_name\":", f);
-		ward_json_str(f, r->model);
-		fputs(",\"owned_by\":", f);
-		ward_json_str(f, owner);
-		fputs("}", f);
-	}
-	fputs("],\"has_more\":false,\"first_id\":", f);
-	ward_json_str(f, inf->n ? inf->b[0].route->name : NULL);
-	fputs(",\"last_id\":", f);
-	ward_json_str(f, inf->n ? inf->b[inf->n - 1].route->name : NULL);
-	fputs("}\n", f);
-	if (fclose(f)) {
+	fputs("{\"object\":\"list\",\"data\":[", l.f);
+	r = each_model_name(inf, c->via, model_entry, &l);
+	fputs("],\"has_more\":false,\"first_id\":", l.f);
+	ward_json_str(l.f, l.first);
+	fputs(",\"last_id\":", l.f);
+	ward_json_str(l.f, l.last);
+	fputs("}\n", l.f);
+	if (fclose(l.f) || r < 0) {
 		free(body);
 		inf_fail_answer(c, 500, "server_error", "api_error", "out of memory");
 		return;
@@ -264,6 +342,45 @@ static void models_answer(struct ward_inference_call *c)
 	local_answer(c, 200, body, len, false);
 	free(body);
 	inf_log_row(c, "allow");
+}
+
+struct name_list {
+	FILE *f;
+	size_t n;
+};
+
+static void name_entry(const char *name, const struct ward_inference_route *r, void *userdata)
+{
+	struct name_list *l = userdata;
+
+	(void)r;
+	fprintf(l->f, "%s%s", l->n++ ? ", " : "", name);
+}
+
+/* inference.strict_models: the model is no route's name, alias or model.
+ * 404 as the providers answer an unknown model (OpenAI: model_not_found). */
+static void strict_refusal(struct ward_inference_call *c)
+{
+	char *names = NULL, model[MODEL_MAX];
+	size_t len = 0;
+	struct name_list l = { .f = open_memstream(&names, &len) };
+
+	if (l.f) {
+		int r = each_model_name(c->inf, c->via, name_entry, &l);
+
+		if (fclose(l.f) || r < 0) {
+			free(names);
+			names = NULL;
+		}
+	}
+	reason_word(model, sizeof(model), c->model_req);
+	c->rule = "inference.strict_models";
+	c->code = "model_not_found";
+	inf_fail_answer(c, 404, "invalid_request_error", "not_found_error",
+			"ward: model '%s' is not allowed: no inference route or alias names it "
+			"(inference.strict_models); models: %s",
+			model, names ? names : "?");
+	free(names);
 }
 
 /* --- the request ---------------------------------------------------------- */
@@ -329,13 +446,15 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 	c->pid = who->pid;
 	c->binary = who->binary ? strdup(who->binary) : NULL;
 	c->sha = who->sha256 ? strdup(who->sha256) : NULL;
+	c->via = who->host ? strdup(who->host) : NULL;
 	c->keep_alive = h->keep_alive;
 	c->http10 = h->version_minor == 0;
 	snprintf(c->method, sizeof(c->method), "%.*s", (int)h->method.len, h->method.p);
 	snprintf(c->path, sizeof(c->path), "%.*s", (int)h->path.len, h->path.p);
 	if (h->query.p)
 		c->query = strndup(h->query.p, h->query.len);
-	if ((who->binary && !c->binary) || (who->sha256 && !c->sha) || (h->query.p && !c->query) ||
+	if ((who->binary && !c->binary) || (who->sha256 && !c->sha) || (who->host && !c->via) ||
+	    (h->query.p && !c->query) ||
 	    copy_headers(c, h) < 0) {
 		ward_inference_call_free(c);
 		errno = ENOMEM;
@@ -359,16 +478,17 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 			ok |= ward_match_binary(p->inference_binaries[i].path, c->binary);
 		if (!ok) {
 			snprintf(msg, sizeof(msg),
-				 "ward: binary %s may not use inference.local (inference.binaries)",
-				 c->binary ? c->binary : "(unknown)");
+				 "ward: binary %s may not use %s (inference.binaries)",
+				 c->binary ? c->binary : "(unknown)",
+				 c->via ? c->via : WARD_INFERENCE_HOST);
 			deny_later(c, 403, "permission_denied", "permission_error", msg);
 		}
 	}
 	if (!c->deny_status && c->api == WARD_API_NONE) {
 		snprintf(msg, sizeof(msg),
-			 "ward: %s %s is not served by inference.local (POST /v1/chat/completions, "
+			 "ward: %s %s is not served by %s (POST /v1/chat/completions, "
 			 "/v1/completions, /v1/responses, /v1/embeddings, /v1/messages; GET /v1/models)",
-			 c->method, c->path);
+			 c->method, c->path, c->via ? c->via : WARD_INFERENCE_HOST);
 		deny_later(c, 403, "permission_denied", "permission_error", msg);
 	}
 	if (!c->deny_status && !inf->n)
@@ -518,7 +638,20 @@ static void request_complete(struct ward_inference_call *c)
 			    "ward: \"model\" must be a string of at most %d bytes", MODEL_MAX - 1);
 		return;
 	}
-	c->b = inf_route(inf, r == 1 ? c->model_req : NULL);
+	c->b = r == 1 ? inf_route_named(inf, c->model_req, c->via) : NULL;
+	if (!c->b && r == 1 && inf->policy->inference_strict_models) {
+		strict_refusal(c);
+		return;
+	}
+	if (!c->b)
+		c->b = inf_route(inf, NULL, c->via);
+	if (!c->b) {
+		/* the proxy only hands over hosts some route has: cannot happen */
+		inf_fail_answer(c, 403, "permission_denied", "permission_error",
+				"ward: no inference route takes calls to %s",
+				c->via ? c->via : WARD_INFERENCE_HOST);
+		return;
+	}
 	snprintf(c->model_sent, sizeof(c->model_sent), "%s", c->b->route->model);
 	if (!ward_provider_speaks(c->b->prov, c->api)) {
 		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
@@ -527,13 +660,8 @@ static void request_complete(struct ward_inference_call *c)
 			    c->b->route->name, c->b->prov->name, c->method, c->path);
 		return;
 	}
-	if (inf->budget && inf->spent >= inf->budget) {
-		inf_fail_answer(c, 429, "insufficient_quota", "rate_limit_error",
-			    "ward: the sandbox's inference budget is spent (%llu of %llu tokens); "
-			    "inference.budget.max_tokens",
-			    (unsigned long long)inf->spent, (unsigned long long)inf->budget);
+	if (inf_budget_refuse(c))
 		return;
-	}
 	r = rewrite_body(c, &body);
 	if (r < 0) {
 		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
@@ -721,5 +849,6 @@ void ward_inference_call_free(struct ward_inference_call *c)
 	free(c->query);
 	free(c->binary);
 	free(c->sha);
+	free(c->via);
 	free(c);
 }

@@ -156,6 +156,12 @@ void inference_conn_free(struct conn *c)
 	leg_free(c);
 }
 
+bool inference_conn_wants(const struct conn *c)
+{
+	return !strcmp(c->host, WARD_INFERENCE_HOST) ||
+	       ward_inference_is_route_host(c->px->cfg.inference, c->host);
+}
+
 int ward_inference_handle(struct conn *c)
 {
 	struct ward_inference *inf = c->px->cfg.inference;
@@ -166,6 +172,8 @@ int ward_inference_handle(struct conn *c)
 		.pid = c->known ? c->who.pid : 0,
 		.tofu_failed = c->tofu != 0,
 		.tls = c->intercept,
+		/* a provider's own host (route hosts:): a call of its routes */
+		.host = strcmp(c->host, WARD_INFERENCE_HOST) ? c->host : NULL,
 	};
 	struct inference_leg *leg;
 

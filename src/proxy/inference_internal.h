@@ -10,6 +10,7 @@
 
 #include "policy/match.h"
 #include "proxy/inference.h"
+#include "proxy/inference_json.h"
 #include "proxy/http.h"
 #include "proxy/providers.h"
 #include "proxy/sse.h"
@@ -43,12 +44,21 @@ struct ward_inference {
 	size_t n_key_envs;
 	uint64_t spent;
 	uint64_t budget;
+	double spent_usd;
+	double budget_usd;
+	unsigned warned_tokens, warned_usd; /* thresholds already logged (ward_budget_crossed) */
 	uint64_t calls;
 };
 
 /* Route for a requested model: name, then alias, then the route's model;
- * none matches (or model NULL): the first route. NULL when there are none. */
-struct inf_backend *inf_route(struct ward_inference *inf, const char *model);
+ * none matches (or model NULL): the first route. NULL when there are none.
+ * host: only the routes with this provider host (route hosts:); NULL: all. */
+struct inf_backend *inf_route(struct ward_inference *inf, const char *model, const char *host);
+/* Does the route take direct calls to host (its hosts:)? NULL: yes. */
+bool inf_has_host(const struct inf_backend *b, const char *host);
+/* The same without the fallback: NULL when no route names model. */
+struct inf_backend *inf_route_named(struct ward_inference *inf, const char *model,
+				    const char *host);
 
 /* --- one request (inference_call.c: the request side and the loop's view;
  * inference_upstream.c: the upstream connection and the response) --- */
@@ -78,6 +88,7 @@ struct ward_inference_call {
 	/* who and what */
 	bool known, tofu_failed, client_tls;
 	char *binary, *sha;
+	char *via; /* the provider host called directly (route hosts:); NULL: inference.local */
 	int32_t pid;
 	char method[16];
 	char path[1024];
@@ -128,9 +139,13 @@ struct ward_inference_call {
 	bool failed;
 	bool logged;
 	uint64_t t_start, t_connect_end, t_first, last_activity;
-	uint64_t tok_in, tok_out;
+	struct ward_usage usage;
 	bool has_usage;
-	char outcome[160];
+	bool accounted;
+	double cost_usd;   /* of this call, once accounted; the route's price */
+	const char *rule;  /* the row's rule when a policy key other than the route decided */
+	const char *code;  /* OpenAI error code when it differs from the type */
+	char outcome[300];
 };
 
 int inf_ob_add(struct obuf *b, const void *p, size_t n);
@@ -139,8 +154,12 @@ void inf_ob_free(struct obuf *b, bool wipe);
 bool inf_hname_is(const struct ward_http_str *s, const char *lit);
 /* The decision row of this request, once. */
 void inf_log_row(struct ward_inference_call *c, const char *action);
-/* Count the tokens against the budget. */
+/* Count the call's tokens and cost against the budgets (once; needs usage). */
 void inf_account(struct ward_inference_call *c);
+/* After a call's row: a row for each budget threshold the spend crossed. */
+void inf_budget_rows(struct ward_inference_call *c);
+/* Refuse the call when a budget is spent (its answer and row). True: refused. */
+bool inf_budget_refuse(struct ward_inference_call *c);
 void inf_close_upstream(struct ward_inference_call *c);
 /* A refusal or failure in the client's provider format, and its row. */
 void inf_fail_answer(struct ward_inference_call *c, int status, const char *type, const char *atype,

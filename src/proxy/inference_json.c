@@ -382,27 +382,46 @@ static uint64_t member_uint(const char *doc, size_t len, const char *key, bool *
 	return 0;
 }
 
-static int usage_object(const char *doc, size_t len, uint64_t *in, uint64_t *out, bool *has_out)
+/* "details": { "cached_tokens": N } */
+static uint64_t details_cached(const char *doc, size_t len, const char *details)
 {
-	bool any = false, o = false;
+	struct ward_json_span sp;
 
-	*in = member_uint(doc, len, "prompt_tokens", &any) + member_uint(doc, len, "input_tokens", &any) +
-	      member_uint(doc, len, "cache_creation_input_tokens", &any) +
-	      member_uint(doc, len, "cache_read_input_tokens", &any);
-	*out = member_uint(doc, len, "completion_tokens", &o) +
-	       member_uint(doc, len, "output_tokens", &o);
-	*has_out = o;
-	return any || o ? 1 : 0;
+	if (ward_json_member(doc, len, details, &sp) != 1 || doc[sp.off] != '{')
+		return 0;
+	return member_uint(doc + sp.off, sp.len, "cached_tokens", NULL);
 }
 
-int ward_json_usage(const char *doc, size_t len, uint64_t *ret_in, uint64_t *ret_out,
-		    bool *ret_has_out)
+static int usage_object(const char *doc, size_t len, struct ward_usage *ret)
+{
+	bool any = false, o = false;
+	struct ward_usage u = { 0 };
+	uint64_t read = member_uint(doc, len, "cache_read_input_tokens", &any);
+
+	/* each provider uses one set of these names: the sums never double count */
+	u.input = member_uint(doc, len, "prompt_tokens", &any) +
+		  member_uint(doc, len, "input_tokens", &any) +
+		  member_uint(doc, len, "cache_creation_input_tokens", &any) + read;
+	u.cached = read + details_cached(doc, len, "prompt_tokens_details") +
+		   details_cached(doc, len, "input_tokens_details");
+	if (u.cached > u.input)
+		u.cached = u.input; /* a confused upstream never makes a call cheaper than free */
+	u.output = member_uint(doc, len, "completion_tokens", &o) +
+		   member_uint(doc, len, "output_tokens", &o);
+	u.has_output = o;
+	if (!any && !o)
+		return 0;
+	*ret = u;
+	return 1;
+}
+
+int ward_json_usage(const char *doc, size_t len, struct ward_usage *ret)
 {
 	static const char *const outer[] = { "message", "response", NULL };
 	struct ward_json_span sp;
 
 	if (ward_json_member(doc, len, "usage", &sp) == 1 && doc[sp.off] == '{')
-		return usage_object(doc + sp.off, sp.len, ret_in, ret_out, ret_has_out);
+		return usage_object(doc + sp.off, sp.len, ret);
 	for (size_t i = 0; outer[i]; i++) {
 		struct ward_json_span u;
 
@@ -410,8 +429,7 @@ int ward_json_usage(const char *doc, size_t len, uint64_t *ret_in, uint64_t *ret
 			continue;
 		if (ward_json_member(doc + sp.off, sp.len, "usage", &u) == 1 &&
 		    doc[sp.off + u.off] == '{')
-			return usage_object(doc + sp.off + u.off, u.len, ret_in, ret_out,
-					    ret_has_out);
+			return usage_object(doc + sp.off + u.off, u.len, ret);
 	}
 	return 0;
 }

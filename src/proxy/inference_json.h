@@ -32,10 +32,22 @@ int ward_json_string(const char *val, size_t len, char *out, size_t outsz);
 int ward_json_uint(const char *val, size_t len, uint64_t *ret);
 bool ward_json_is_true(const char *val, size_t len);
 
+/* Token usage as a provider reports it, normalised: input counts every
+ * input token (cached ones included), cached those of them read from the
+ * provider's prompt cache (billed at the cached-input price). */
+struct ward_usage {
+	uint64_t input;
+	uint64_t cached;
+	uint64_t output;
+	bool has_output;
+};
+
 /* Token usage in a response body or a streamed event: the "usage" object at
  * the top, or inside "message" (Anthropic message_start) or "response"
- * (OpenAI responses events). Input counts prompt_tokens or input_tokens plus
- * Anthropic's cache_creation_input_tokens and cache_read_input_tokens; output
- * counts completion_tokens or output_tokens. 1 found, 0 none. */
-int ward_json_usage(const char *doc, size_t len, uint64_t *ret_in, uint64_t *ret_out,
-		    bool *ret_has_out);
+ * (OpenAI responses events). Input: prompt_tokens (OpenAI chat; includes
+ * prompt_tokens_details.cached_tokens), input_tokens (Responses API: includes
+ * input_tokens_details.cached_tokens; Anthropic: excludes the cache), plus
+ * Anthropic's cache_creation_input_tokens and cache_read_input_tokens.
+ * Cached: cache_read_input_tokens or the *_details.cached_tokens. Output:
+ * completion_tokens or output_tokens. 1 found, 0 none (*ret untouched). */
+int ward_json_usage(const char *doc, size_t len, struct ward_usage *ret);

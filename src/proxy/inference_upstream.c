@@ -115,21 +115,23 @@ static ssize_t up_write(struct ward_inference_call *c, const char *buf, size_t n
 static void on_sse(void *userdata, const char *event, const char *data, size_t len)
 {
 	struct ward_inference_call *c = userdata;
-	uint64_t in = 0, out = 0;
-	bool has_out = false;
+	struct ward_usage u;
 
 	(void)event;
 	if (len == 6 && !memcmp(data, "[DONE]", 6))
 		return;
-	if (ward_json_usage(data, len, &in, &out, &has_out) != 1)
+	if (ward_json_usage(data, len, &u) != 1)
 		return;
 	/* Anthropic sends input in message_start and a running output total in
 	 * message_delta; OpenAI one final usage: the largest of each is the total. */
 	c->has_usage = true;
-	if (in > c->tok_in)
-		c->tok_in = in;
-	if (has_out && out > c->tok_out)
-		c->tok_out = out;
+	if (u.input > c->usage.input)
+		c->usage.input = u.input;
+	if (u.cached > c->usage.cached)
+		c->usage.cached = u.cached;
+	if (u.has_output && u.output > c->usage.output)
+		c->usage.output = u.output;
+	c->usage.has_output |= u.has_output;
 }
 
 static void on_resp_data(void *userdata, const char *data, size_t len)
@@ -192,16 +194,11 @@ static void response_done(struct ward_inference_call *c)
 			inf_ob_add(&c->out, "0\r\n\r\n", 5);
 	} else {
 		const char *doc = c->rbody.p ? c->rbody.p + c->rbody.off : "";
-		uint64_t in = 0, out = 0;
-		bool has_out = false;
 		char framing[64];
 
 		if (c->status >= 200 && c->status < 300 &&
-		    ward_json_usage(doc, c->rbody.len, &in, &out, &has_out) == 1) {
+		    ward_json_usage(doc, c->rbody.len, &c->usage) == 1)
 			c->has_usage = true;
-			c->tok_in = in;
-			c->tok_out = out;
-		}
 		snprintf(framing, sizeof(framing), "Content-Length: %zu\r\n", c->rbody.len);
 		client_head(c, framing);
 		inf_ob_add(&c->out, doc, c->rbody.len);

@@ -56,8 +56,8 @@ int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		r = ward_sandbox_setenv(sb, "NODE_USE_ENV_PROXY", "1", err);
 	for (size_t i = 0; r >= 0 && run->bundle_path && ward_tls_ca_env_vars[i]; i++)
 		r = ward_sandbox_setenv(sb, ward_tls_ca_env_vars[i], run->bundle_path, err);
-	/* SECURITY: the host environment passes through; the secret variables
-	 * must hold the placeholders inside, whatever happened to ward's own */
+	/* SECURITY: a credential's variable holds its placeholder inside, even
+	 * when environment.pass names it (ward's value is never the secret's) */
 	for (size_t i = 0; r >= 0 && i < ward_cred_count(run->creds); i++)
 		r = ward_sandbox_setenv(sb, ward_cred_env_name(run->creds, i),
 					ward_cred_placeholder(run->creds, i), err);

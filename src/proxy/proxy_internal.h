@@ -190,6 +190,9 @@ ssize_t tls_side_write(struct conn *c, bool upstream, const void *p, size_t n);
  * symbol: while no inference module is linked, such requests get 503. */
 #define WARD_INFERENCE_HOST "inference.local"
 int ward_inference_handle(struct conn *c) __attribute__((weak));
+/* inference.local, or a route's provider host (route hosts:): the inference
+ * layer serves it (linked with ward_inference_handle) */
+bool inference_conn_wants(const struct conn *c) __attribute__((weak));
 /* inference_conn.c: drive the request in c->inf (only while c->inf is set) */
 void inference_conn_pump(struct conn *c);
 void inference_conn_io(struct conn *c, uint32_t events);

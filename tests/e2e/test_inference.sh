@@ -6,7 +6,10 @@
 # checks the injected key and the rewritten model. Routes by model name,
 # both providers, streaming and not, plain HTTP and TLS on both legs, budget
 # exhaustion, refused paths and APIs, and the key nowhere inside the sandbox
-# nor in the decision log. Root only; exit 77 when something is missing.
+# nor in the decision log. Money: each call priced (cached input apart), rows
+# at the warn_at shares of inference.budget.max_usd, then refusals in both
+# providers' formats; strict_models; `ward logs --summary`. Root only; exit 77
+# when something is missing.
 set -u
 
 WARD=${WARD:-$(pwd)/build/ward}
@@ -54,7 +57,7 @@ curl -sS --max-time 10 --noproxy '*' --cacert "$UPSTREAM_CA" \
 	grep -q mock-claude ||
 	{ echo "FAIL: mock not reachable directly"; exit 1; }
 
-policy() { # policy FILE [max_tokens]
+policy() { # policy FILE [max_tokens] [more lines under inference:]
 	cat >"$1" <<EOP
 version: 1
 filesystem_policy:
@@ -86,9 +89,20 @@ EOP
 	if [ -n "${2:-}" ]; then
 		printf '  budget:\n    max_tokens: %s\n' "$2" >>"$1"
 	fi
+	if [ -n "${3:-}" ]; then
+		printf '%s\n' "$3" >>"$1"
+	fi
 }
 policy "$T/policy.yaml"
 policy "$T/budget.yaml" 30
+# round prices of the test's own (USD per million tokens), a money budget and
+# the model allowlist: chat costs 7*1000 + 4*100 + 7*2000 = 0.0214 USD
+policy "$T/money.yaml" "" "  budget:
+    max_usd: 0.09
+    warn_at: [0.8, 0.95]
+  strict_models: true"
+sed -i -e 's|^      api_key_env: WARD_E2E_OPENAI_KEY$|&\n      price: { input: 1000, output: 2000, cached_input: 100 }|' \
+	-e 's|^      api_key_env: WARD_E2E_ANTHROPIC_KEY$|&\n      price: { input: 1000, output: 2000, cached_input: 100 }|' "$T/money.yaml"
 mkdir -p "$T/work"
 cp "$HERE/lib/inference_client.sh" "$T/work/" 2>/dev/null
 chown -R "$UID_:$UID_" "$T/work"
@@ -166,7 +180,9 @@ check "rows: chat row with route, models and tokens" \
 	has "$ROWS" '"rule":"inference.routes.fast".*model_requested=gpt-4o-mini model_sent=mock-gpt-small status=200 stream=false prompt_tokens=11 completion_tokens=7'
 check "rows: OpenAI stream usage counted" has "$ROWS" 'stream=true prompt_tokens=11 completion_tokens=7'
 check "rows: Anthropic stream usage counted (message_start + message_delta)" \
-	has "$ROWS" 'api=messages provider=anthropic model_requested=claude model_sent=mock-claude status=200 stream=true prompt_tokens=13 completion_tokens=9'
+	has "$ROWS" 'api=messages provider=anthropic model_requested=claude model_sent=mock-claude status=200 stream=true prompt_tokens=18 completion_tokens=9 total_tokens=27 cached_tokens=5 '
+check "rows: no price for the route: cost_usd=unknown" \
+	has "$ROWS" 'model_sent=mock-gpt-small status=200 stream=false prompt_tokens=11 completion_tokens=7 total_tokens=18 cached_tokens=4 cost_usd=unknown'
 check "rows: refusals are deny rows" has "$ROWS" '"action":"deny".*POST /v1/files is not served'
 check "no key in the decision log" \
 	bash -c "! grep -aq -e '$OPENAI_KEY' -e '$ANTHROPIC_KEY' '$LOG' '$LOG-wal' 2>/dev/null && ! sqlite3 '$LOG' .dump | grep -q -e '$OPENAI_KEY' -e '$ANTHROPIC_KEY'"
@@ -221,10 +237,11 @@ EOJ
 	check "openai SDK: chat through https://inference.local (alias -> fast)" has "$OUT" 'oa_chat "hello from mock-gpt-small"'
 	check "openai SDK: streamed chat, usage chunk (route big)" \
 		has "$OUT" 'oa_stream {"text":"hello from mock-gpt-big","usage":{"prompt_tokens":11'
-	check "openai SDK: models.list answered by ward" has "$OUT" 'oa_models \["fast","claude","big"\]'
+	check "openai SDK: models.list answered by ward (names, aliases, models)" has "$OUT" \
+		'oa_models \["fast","claude","big","gpt-4o-mini","claude-sonnet-4-6","mock-gpt-small","mock-claude","mock-gpt-big"\]'
 	check "anthropic SDK: messages (alias -> claude)" has "$OUT" 'an_msg "hello from mock-claude"'
 	check "anthropic SDK: streamed message with usage" \
-		has "$OUT" 'an_stream {"text":"hello from mock-claude","usage":{"input_tokens":13,"output_tokens":9}}'
+		has "$OUT" 'an_stream {"text":"hello from mock-claude","usage":{"input_tokens":13,.*"output_tokens":9}}'
 	check "anthropic SDK: wrong API for the route is a 400 invalid_request_error" \
 		has "$OUT" 'an_wrongapi_err {"status":400,"type":"invalid_request_error"'
 }
@@ -240,6 +257,104 @@ check "budget: then 429 insufficient_quota (OpenAI format)" \
 	has "$OUT" 'budget is spent (36 of 30 tokens).*"type":"insufficient_quota".* 429 '
 check "budget: Anthropic format rate_limit_error, x-should-retry: false" \
 	bash -c 'grep -q "x-should-retry: false" <<<"$1" && grep -q "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\"" <<<"$1"' _ "$OUT"
+
+# --- money: max_usd 0.09, warn_at 80 % and 95 %; strict models -----------------
+# a message costs 0.0315 USD (35 %), each chat 0.0214: 58.8 %, 82.6 % (the 80 %
+# row), 106.3 % (the 95 % and 100 % rows), then refusals in OpenAI's and
+# Anthropic's formats.
+CHAT="$C -w ' %{http_code}\n' $J -d '{\"model\":\"fast\",\"messages\":[]}' http://inference.local/v1/chat/completions"
+MAIN_LOG=$LOG
+LOG=$T/money.db
+run "$T/money.yaml" /bin/sh -c "
+echo '== models'; $C http://inference.local/v1/models; echo
+echo '== strict_oa'; $C -w ' %{http_code}' $J -d '{\"model\":\"gpt-5\",\"messages\":[]}' http://inference.local/v1/chat/completions; echo
+echo '== strict_an'; $C -w ' %{http_code}' $J -d '{\"model\":\"claude-opus-4-5\",\"max_tokens\":5,\"messages\":[]}' http://inference.local/v1/messages; echo
+echo '== alias'; $C -w ' %{http_code}' $J -d '{\"model\":\"claude-sonnet-4-6\",\"max_tokens\":5,\"messages\":[]}' http://inference.local/v1/messages; echo
+echo '== spend'; $CHAT; $CHAT; $CHAT
+echo '== over_oa'; $CHAT
+echo '== over_an'; $C -i $J -d '{\"model\":\"claude\",\"max_tokens\":5,\"messages\":[]}' http://inference.local/v1/messages; echo
+"
+LOG=$MAIN_LOG
+echo "$OUT" >"$T/out_money"
+msec() { awk -v s="== $1" '$0==s{f=1;next} /^== /{f=0} f' "$T/out_money"; }
+check "money: ward run exits 0 (rc=$RC)" [ "$RC" = 0 ]
+check "models: exactly the route names, aliases and the routes' models" \
+	bash -c 'python3 -c "import json,sys; ids=[m[\"id\"] for m in json.load(sys.stdin)[\"data\"]]; sys.exit(ids != sys.argv[1].split(\",\"))" \
+		fast,claude,big,gpt-4o-mini,claude-sonnet-4-6,mock-gpt-small,mock-claude,mock-gpt-big <<<"$1"' _ "$(msec models)"
+check "strict_models: unknown model 404 model_not_found (OpenAI format)" \
+	has "$(msec strict_oa)" '{"error":{"message":"ward: model .gpt-5. is not allowed: no inference route or alias names it (inference.strict_models); models: fast, claude, big, .*"type":"invalid_request_error","param":null,"code":"model_not_found"}}.* 404 $'
+check "strict_models: unknown model 404 not_found_error (Anthropic format)" \
+	has "$(msec strict_an)" '{"type":"error","error":{"type":"not_found_error","message":"ward: model .claude-opus-4-5. is not allowed.* 404 $'
+check "strict_models: an alias still passes" has "$(msec alias)" '"model": "mock-claude", "auth": "ok".* 200 $'
+check "money: three calls pass" \
+	bash -c '[ "$(grep -c "\"total_tokens\": 18.* 200$" <<<"$1")" = 3 ]' _ "$(msec spend)"
+check "money: then 429 insufficient_quota naming inference.budget.max_usd (OpenAI format)" \
+	has "$(msec over_oa)" '{"error":{"message":"ward: the sandbox.s inference budget is spent (0.095700 of 0.090000 USD); inference.budget.max_usd","type":"insufficient_quota".* 429 $'
+check "money: Anthropic format rate_limit_error naming inference.budget.max_usd" \
+	bash -c 'grep -q "^HTTP/1.1 429" <<<"$1" && grep -q "x-should-retry: false" <<<"$1" &&
+		grep -q "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"ward: the sandbox.s inference budget is spent (0.095700 of 0.090000 USD); inference.budget.max_usd\"" <<<"$1"' _ "$(msec over_an)"
+MROWS=$("$WARD" logs --log "$T/money.db" --json --layer inference 2>&1)
+# the rows in order, one line each: action rule reason
+MSEQ=$(python3 -c 'import json,sys
+for l in sys.stdin:
+    r = json.loads(l); print(r["action"], r["rule"], r["reason"])' <<<"$MROWS")
+echo "$MSEQ" >"$T/money_rows"
+check "rows: each call priced (cached input apart) with the price's source" \
+	has "$MSEQ" 'model_sent=mock-gpt-small status=200 stream=false prompt_tokens=11 completion_tokens=7 total_tokens=18 cached_tokens=4 cost_usd=0.021400 prices=route '
+check "rows: Anthropic cache reads priced as cached (0.0315 USD)" \
+	has "$MSEQ" 'model_sent=mock-claude status=200 stream=false prompt_tokens=18 completion_tokens=9 total_tokens=27 cached_tokens=5 cost_usd=0.031500 prices=route '
+check "rows: the 80 % row right after the call that reached it, once" \
+	bash -c 'grep -A1 "^allow .*spent_usd=0.074300 " <<<"$1" | tail -1 | grep -qx "audit inference.budget.max_usd budget_warning: 80% of inference.budget.max_usd reached (spent_usd=0.074300 max_usd=0.090000)" &&
+		[ "$(grep -c "budget_warning: 80%" <<<"$1")" = 1 ]' _ "$MSEQ"
+check "rows: 95 % and 100 % after the next call, once each" \
+	bash -c 'grep -A2 "allow inference.routes.fast .*spent_usd=0.095700 " <<<"$1" | tail -2 | tr "\n" "|" | grep -qx "audit inference.budget.max_usd budget_warning: 95% of inference.budget.max_usd reached (spent_usd=0.095700 max_usd=0.090000)|audit inference.budget.max_usd budget_spent: 100% of inference.budget.max_usd reached (spent_usd=0.095700 max_usd=0.090000); further inference requests are refused|" &&
+		[ "$(grep -c "budget_warning: 95%" <<<"$1")" = 1 ] && [ "$(grep -c "budget_spent: 100%" <<<"$1")" = 1 ]' _ "$MSEQ"
+check "rows: the refusals are deny rows with rule inference.budget.max_usd" \
+	bash -c '[ "$(grep -c "^deny inference.budget.max_usd api=" <<<"$1")" = 2 ]' _ "$MSEQ"
+check "rows: strict refusals are deny rows naming the model" \
+	has "$MSEQ" 'deny inference.strict_models api=chat.completions provider=- model_requested=gpt-5 '
+SUMMARY=$("$WARD" logs --log "$T/money.db" --summary 2>&1)
+echo "$SUMMARY" >"$T/money_summary"
+check "ward logs --summary: inference tokens and cost" \
+	grep -qx '  inference: 4 calls with usage, tokens 51 in (17 cached) 30 out, cost 0.095700 USD (prices route)' <<<"$SUMMARY"
+check "ward logs --summary: no rows, counts per layer" \
+	bash -c '! grep -q "^TIME" <<<"$1" && grep -qE "^ +inference +5 allowed +4 denied +3 audited$" <<<"$1"' _ "$SUMMARY"
+
+# --- the provider's own host (route hosts:): a direct call is a route call -----
+# The agent calls https://llm-direct.test.example (a name ward never resolves:
+# it terminates TLS itself) with a key of its own; ward routes it to route
+# claude's backend with the host's key, prices it (0.0315 USD > max_usd 0.03),
+# then refuses; strict_models holds there too.
+policy "$T/direct.yaml" "" "  budget:
+    max_usd: 0.03
+  strict_models: true"
+sed -i -e 's|^      api_key_env: WARD_E2E_ANTHROPIC_KEY$|&\n      price: { input: 1000, output: 2000, cached_input: 100 }\n      hosts: [llm-direct.test.example]|' \
+	-e 's|^      api_key_env: WARD_E2E_OPENAI_KEY$|&\n      price: { input: 1000, output: 2000, cached_input: 100 }|' "$T/direct.yaml"
+DIRECT="$C -w ' %{http_code}' $J -H 'x-api-key: sk-ant-inside' https://llm-direct.test.example/v1/messages -d"
+MAIN_LOG=$LOG
+LOG=$T/direct.db
+run "$T/direct.yaml" /bin/sh -c "
+echo '== d_call'; $DIRECT '{\"model\":\"claude-sonnet-4-6\",\"max_tokens\":5,\"messages\":[]}'; echo
+echo '== d_strict'; $DIRECT '{\"model\":\"fast\",\"max_tokens\":5,\"messages\":[]}'; echo
+echo '== d_over'; $DIRECT '{\"model\":\"mock-claude\",\"max_tokens\":5,\"messages\":[]}'; echo
+echo '== d_plain'; $C http://llm-direct.test.example/v1/models; echo
+"
+LOG=$MAIN_LOG
+echo "$OUT" >"$T/out_direct"
+dsec() { awk -v s="== $1" '$0==s{f=1;next} /^== /{f=0} f' "$T/out_direct"; }
+check "direct: ward run exits 0 (rc=$RC)" [ "$RC" = 0 ]
+check "direct: provider host served as route claude, the host's key injected" \
+	has "$(dsec d_call)" '"seen": {"model": "mock-claude", "auth": "ok".* 200 $'
+check "direct: strict_models on the provider host (another route's name: 404)" \
+	has "$(dsec d_strict)" '{"type":"error","error":{"type":"not_found_error","message":"ward: model .fast. is not allowed: .*models: claude, claude-sonnet-4-6, mock-claude"}}.* 404 $'
+check "direct: the budget holds (429 naming inference.budget.max_usd)" \
+	has "$(dsec d_over)" '"rate_limit_error","message":"ward: the sandbox.s inference budget is spent (0.031500 of 0.030000 USD); inference.budget.max_usd".* 429 $'
+check "direct: plain http:// to the provider host served too (its routes' models only)" \
+	bash -c 'python3 -c "import json,sys; ids=[m[\"id\"] for m in json.load(sys.stdin)[\"data\"]]; sys.exit(ids != [\"claude\", \"claude-sonnet-4-6\", \"mock-claude\"])" <<<"$1"' _ "$(dsec d_plain)"
+DROWS=$("$WARD" logs --log "$T/direct.db" --json --layer inference 2>&1)
+check "direct: the row names the route, the cost, and the sandbox's key never" \
+	bash -c 'grep -q "\"rule\":\"inference.routes.claude\".*model_requested=claude-sonnet-4-6 model_sent=mock-claude status=200 .*cost_usd=0.031500 prices=route" <<<"$1" &&
+		! grep -q sk-ant-inside "$2"' _ "$DROWS" "$T/mock.log"
 
 # --- a missing key: 125 before anything runs ---------------------------------
 WARD_E2E_ANTHROPIC_KEY= run "$T/policy.yaml" /bin/echo should-not-run

@@ -186,8 +186,9 @@ N=$(sed -n 's/^nproc=//p' <<<"$OUT")
 [ -n "$N" ] && [ "$N" -le 5 ] && ok "/proc shows only the sandbox ($N pids)" || ko "/proc: $OUT"
 grep -q "^ward-[0-9a-f]\{12\}$" <<<"$OUT" && ok "hostname ward-<id>" || ko "hostname: $OUT"
 
-# --- environment: ward's own passes through; ward adds WARD_SANDBOX and the
-# run-as user's HOME/USER (a home the policy does not map becomes /tmp).
+# --- environment: ward's WARD_* variables pass (the rest is deny-by-default,
+# test_environment.sh); ward adds WARD_SANDBOX and the run-as user's
+# HOME/USER (a home the policy does not map becomes /tmp).
 WARD_TEST_MARK=through run base "$W" /bin/sh -c 'echo "mark=$WARD_TEST_MARK sb=$WARD_SANDBOX home=$HOME"; touch "$HOME/.dotfile" && echo home-writable'
 grep -q "^mark=through sb=[0-9a-f]\{12\} home=/tmp$" <<<"$OUT" && ok "environment: passed through, WARD_SANDBOX and HOME set" || ko "env: $OUT"
 grep -q "^home-writable$" <<<"$OUT" && ok "HOME is writable" || ko "home: $OUT"

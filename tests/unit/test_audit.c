@@ -674,9 +674,8 @@ static void test_broken_head(void **state)
 	assert_int_equal(ward_audit_submit(a, &d), 0);
 	assert_int_equal(ward_audit_flush(a), -EBADMSG);
 	assert_int_equal(ward_audit_dropped(a), 1);
-	double t0 = now_s();
+	/* returns (a writer that retried forever would hang: ctest's timeout) */
 	assert_int_equal(ward_audit_close(a), -EBADMSG);
-	assert_true(now_s() - t0 < 5);
 	assert_int_equal(count(f->path, ""), 1);
 }
 

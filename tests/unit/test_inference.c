@@ -28,6 +28,14 @@
 #include "proxy/inference_json.h"
 #include "proxy/providers.h"
 
+/* this cmocka has no assert_double_equal */
+#define assert_near(a, b, eps)                                  \
+	do {                                                    \
+		double d_ = (double)(a) - (double)(b);          \
+		if (d_ > (eps) || -d_ > (eps))                  \
+			fail_msg("%.12g != %.12g", (double)(a), (double)(b)); \
+	} while (0)
+
 #define KEY_O "sk-unit-openai-0123456789"
 #define KEY_A "sk-ant-unit-9876543210"
 
@@ -69,22 +77,71 @@ static void test_json_member(void **state)
 
 static void test_json_usage(void **state)
 {
-	uint64_t in = 0, out = 0;
-	bool has_out = false;
+	struct ward_usage u = { 0 };
 	const char *oa = "{\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7}}";
+	const char *oac = "{\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":10,"
+			  "\"prompt_tokens_details\":{\"cached_tokens\":800,\"audio_tokens\":0}}}";
 	const char *an = "{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":13,"
-			 "\"cache_read_input_tokens\":2,\"output_tokens\":1}}}";
+			 "\"cache_creation_input_tokens\":4,\"cache_read_input_tokens\":2,"
+			 "\"output_tokens\":1}}}";
 	const char *rs = "{\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":5,"
-			 "\"output_tokens\":6}}}";
+			 "\"input_tokens_details\":{\"cached_tokens\":3},\"output_tokens\":6}}}";
 
 	(void)state;
-	assert_int_equal(ward_json_usage(oa, strlen(oa), &in, &out, &has_out), 1);
-	assert_true(in == 11 && out == 7 && has_out);
-	assert_int_equal(ward_json_usage(an, strlen(an), &in, &out, &has_out), 1);
-	assert_true(in == 15 && out == 1);
-	assert_int_equal(ward_json_usage(rs, strlen(rs), &in, &out, &has_out), 1);
-	assert_true(in == 5 && out == 6);
-	assert_int_equal(ward_json_usage("{\"usage\":null}", 14, &in, &out, &has_out), 0);
+	assert_int_equal(ward_json_usage(oa, strlen(oa), &u), 1);
+	assert_true(u.input == 11 && u.output == 7 && u.cached == 0 && u.has_output);
+	/* OpenAI: prompt_tokens already holds the cached ones */
+	assert_int_equal(ward_json_usage(oac, strlen(oac), &u), 1);
+	assert_true(u.input == 1000 && u.cached == 800 && u.output == 10);
+	/* Anthropic: input_tokens excludes the cache; creation counts as input */
+	assert_int_equal(ward_json_usage(an, strlen(an), &u), 1);
+	assert_true(u.input == 19 && u.cached == 2 && u.output == 1);
+	assert_int_equal(ward_json_usage(rs, strlen(rs), &u), 1);
+	assert_true(u.input == 5 && u.cached == 3 && u.output == 6);
+	assert_int_equal(ward_json_usage("{\"usage\":null}", 14, &u), 0);
+}
+
+/* --- cost and thresholds ------------------------------------------------------ */
+
+static void test_cost(void **state)
+{
+	struct ward_inference_route rt = { .price_known = true, .price_input = 3, .price_output = 15,
+					   .price_cached = 0.3 };
+	struct ward_usage an = { .input = 1000 + 200 + 5000, .cached = 5000, .output = 500 };
+	struct ward_usage oa = { .input = 1000, .cached = 800, .output = 10 };
+	struct ward_usage bad = { .input = 10, .cached = 50, .output = 0 };
+
+	(void)state;
+	/* 1200 uncached at 3, 5000 cached at 0.3, 500 out at 15, per million */
+	assert_near(ward_inference_cost_usd(&rt, &an), 0.0126, 1e-12);
+	rt = (struct ward_inference_route){ .price_known = true, .price_input = 1.25,
+					    .price_output = 10, .price_cached = 0.125 };
+	assert_near(ward_inference_cost_usd(&rt, &oa), (200 * 1.25 + 800 * 0.125 + 100) / 1e6,
+			    1e-15);
+	/* more cached than input (a confused upstream): never below all-cached */
+	assert_near(ward_inference_cost_usd(&rt, &bad), 10 * 0.125 / 1e6, 1e-15);
+	rt.price_known = false;
+	assert_near(ward_inference_cost_usd(&rt, &oa), 0, 0);
+}
+
+static void test_budget_crossed(void **state)
+{
+	const double at[] = { 0.8, 0.95 };
+	unsigned w = 0;
+
+	(void)state;
+	assert_int_equal(ward_budget_crossed(0.5, 1.0, at, 2, &w), 0);
+	assert_int_equal(ward_budget_crossed(0.8, 1.0, at, 2, &w), 1u << 0); /* at the mark */
+	assert_int_equal(ward_budget_crossed(0.9, 1.0, at, 2, &w), 0);	     /* once */
+	/* a jump over 95 % and 100 % reports both */
+	assert_int_equal(ward_budget_crossed(1.2, 1.0, at, 2, &w), (1u << 1) | WARD_BUDGET_FULL);
+	assert_int_equal(ward_budget_crossed(2.0, 1.0, at, 2, &w), 0);
+	assert_int_equal(w, 3u | WARD_BUDGET_FULL);
+	/* no budget: nothing */
+	w = 0;
+	assert_int_equal(ward_budget_crossed(5, 0, at, 2, &w), 0);
+	/* tokens: 30 of 30 reached without warn_at */
+	assert_int_equal(ward_budget_crossed(30, 30, NULL, 0, &w), WARD_BUDGET_FULL);
 }
 
 /* --- providers -------------------------------------------------------------- */
@@ -152,14 +209,15 @@ static struct ward_policy *load(const char *yaml)
 	return p;
 }
 
-static int setup(void **state)
+static int setup_with(void **state, const char *fast_extra, const char *claude_extra,
+		      const char *inference_extra)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sin);
 	struct ward_inference_config cfg = { 0 };
 	struct ward_error err = { 0 };
-	char yaml[2048], tmpl[] = "/tmp/ward-test-inference-XXXXXX";
+	char yaml[4096], tmpl[] = "/tmp/ward-test-inference-XXXXXX";
 
 	f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(f->lfd >= 0);
@@ -172,12 +230,12 @@ static int setup(void **state)
 		 "inference:\n"
 		 "  routes:\n"
 		 "    - { name: fast, provider: openai, model: real-small, api_key_env: WARD_UT_O,\n"
-		 "        base_url: \"http://127.0.0.1:%u/v1\", aliases: [gpt-4o-mini] }\n"
+		 "        base_url: \"http://127.0.0.1:%u/v1\", aliases: [gpt-4o-mini]%s }\n"
 		 "    - { name: claude, provider: anthropic, model: real-claude, api_key_env: WARD_UT_A,\n"
-		 "        base_url: \"http://127.0.0.1:%u/v1\" }\n"
+		 "        base_url: \"http://127.0.0.1:%u/v1\"%s }\n"
 		 "  binaries: [{ path: /usr/bin/agent }]\n"
-		 "  budget: { max_tokens: 30 }\n",
-		 f->port, f->port);
+		 "%s",
+		 f->port, fast_extra, f->port, claude_extra, inference_extra);
 	f->p = load(yaml);
 	setenv("WARD_UT_O", KEY_O, 1);
 	setenv("WARD_UT_A", KEY_A, 1);
@@ -190,6 +248,21 @@ static int setup(void **state)
 	assert_int_equal(ward_inference_new(&cfg, &f->inf, &err), 0);
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, "", "", "  budget: { max_tokens: 30 }\n");
+}
+
+/* Prices of the test's own (USD per million tokens): round figures. */
+static int setup_money(void **state)
+{
+	return setup_with(state, ", price: { input: 100, output: 1000, cached_input: 10 }",
+			  ", price: { input: 200, output: 2000, cached_input: 20 },\n"
+			  "        hosts: [api.claude.test]",
+			  "  budget: { max_tokens: 2500, max_usd: 0.045, warn_at: [0.8, 0.95] }\n"
+			  "  strict_models: true\n");
 }
 
 static int teardown(void **state)
@@ -229,11 +302,15 @@ static void drain(struct ward_inference_call *c, struct result *res)
 	ward_inference_call_consume(c, n);
 }
 
+/* The provider host a direct call went to (route hosts:); NULL: inference.local. */
+static const char *call_host;
+
 /* One request through a call; backend_reply NULL: no upstream expected. */
 static void call(struct fx *f, const char *binary, const char *request, const char *backend_reply,
 		 struct result *res)
 {
-	struct ward_inference_client who = { .known = true, .binary = binary, .pid = 1 };
+	struct ward_inference_client who = { .known = true, .binary = binary, .pid = 1,
+					     .host = call_host };
 	struct ward_http_parser hp;
 	struct ward_inference_call *c;
 	size_t used = 0, n = strlen(request);
@@ -489,6 +566,244 @@ static void test_rows_never_hold_the_key(void **state)
 	free(buf);
 }
 
+struct rowbuf {
+	char s[16384];
+	size_t len;
+};
+
+static int row_cb(const struct ward_audit_row *r, void *userdata)
+{
+	struct rowbuf *b = userdata;
+	int n = snprintf(b->s + b->len, sizeof(b->s) - b->len, "%s %s %s\n", r->action,
+			 r->rule ? r->rule : "-", r->reason ? r->reason : "-");
+
+	if (n > 0 && (size_t)n < sizeof(b->s) - b->len)
+		b->len += (size_t)n;
+	return 0;
+}
+
+/* The inference rows so far, one line each: "action rule reason". */
+static void rows(struct fx *f, struct rowbuf *b)
+{
+	struct ward_audit_reader *rd = NULL;
+	struct ward_audit_filter flt = { .layer = "inference" };
+	struct ward_error err = { 0 };
+
+	memset(b, 0, sizeof(*b));
+	assert_int_equal(ward_audit_flush(f->audit), 0);
+	assert_int_equal(ward_audit_reader_open(f->audit_path, &rd, &err), 0);
+	assert_int_equal(ward_audit_reader_each(rd, &flt, row_cb, b, &err), 0);
+	ward_audit_reader_close(rd);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* 1000 prompt tokens, 800 of them cached, 10 out: at fast's price
+ * 200 * 100 + 800 * 10 + 10 * 1000 = 38000 per million = 0.038 USD. */
+static const char cached_reply[] =
+	"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 121\r\n\r\n"
+	"{\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":10,\"total_tokens\":1010,"
+	"\"prompt_tokens_details\":{\"cached_tokens\":800}}}";
+
+static void test_call_money_budget(void **state)
+{
+	struct fx *f = *state;
+	struct result res;
+	struct rowbuf b;
+	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+
+	assert_int_equal(strlen(strstr(cached_reply, "\r\n\r\n") + 4), 121);
+	call(f, "/usr/bin/agent", r, cached_reply, &res);
+	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
+	assert_near(ward_inference_spent_usd(f->inf), 0.038, 1e-12);
+	rows(f, &b);
+	/* 84 % of 0.045: the 80 % row, after the call's own row */
+	assert_non_null(strstr(b.s, "allow inference.routes.fast api=chat.completions provider=openai "
+				    "model_requested=fast model_sent=real-small status=200 stream=false "
+				    "prompt_tokens=1000 completion_tokens=10 total_tokens=1010 "
+				    "cached_tokens=800 cost_usd=0.038000 prices=route "));
+	assert_non_null(strstr(b.s, "spent_usd=0.038000 max_usd=0.045000\n"
+				    "audit inference.budget.max_usd budget_warning: 80% of "
+				    "inference.budget.max_usd reached (spent_usd=0.038000 max_usd=0.045000)\n"));
+	assert_int_equal(count(b.s, "budget_warning"), 1);
+
+	/* the second call crosses 95 % and 100 % at once (and 80 % of the tokens) */
+	call(f, "/usr/bin/agent", r, cached_reply, &res);
+	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
+	rows(f, &b);
+	assert_int_equal(count(b.s, "budget_warning: 80% of inference.budget.max_usd"), 1);
+	assert_int_equal(count(b.s, "budget_warning: 95% of inference.budget.max_usd"), 1);
+	assert_int_equal(count(b.s, "budget_spent: 100% of inference.budget.max_usd reached "
+				    "(spent_usd=0.076000 max_usd=0.045000); further"), 1);
+	assert_int_equal(count(b.s, "audit inference.budget.max_tokens budget_warning: 80% of "
+				    "inference.budget.max_tokens reached (budget_spent=2020 "
+				    "budget_max=2500)"), 1);
+	assert_int_equal(count(b.s, "max_tokens budget_warning: 95%"), 0);
+
+	/* then refused, in each client's format, naming the policy key; no upstream */
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 429 Too Many Requests"));
+	assert_non_null(strstr(res.out, "{\"error\":{\"message\":\"ward: the sandbox's inference "
+					"budget is spent (0.076000 of 0.045000 USD); "
+					"inference.budget.max_usd\",\"type\":\"insufficient_quota\""));
+	r = req(POST("/v1/messages", "{\"model\":\"claude\"}", ""), "{\"model\":\"claude\"}");
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 429 Too Many Requests"));
+	assert_non_null(strstr(res.out, "x-should-retry: false\r\n"));
+	assert_non_null(strstr(res.out, "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\","
+					"\"message\":\"ward: the sandbox's inference budget is spent"));
+	rows(f, &b);
+	assert_int_equal(count(b.s, "deny inference.budget.max_usd api="), 2);
+	/* the thresholds stay reported once */
+	assert_int_equal(count(b.s, "budget_warning"), 3);
+	assert_int_equal(count(b.s, "budget_spent: 100%"), 1);
+	assert_near(ward_inference_spent_usd(f->inf), 0.076, 1e-12);
+}
+
+/* Anthropic's streamed usage: input in message_start (cache reads and
+ * writes beside it), the output total in message_delta. */
+static void test_call_money_anthropic_stream(void **state)
+{
+	struct fx *f = *state;
+	struct result res;
+	struct rowbuf b;
+	static const char sse[] =
+		"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+		"event: message_start\ndata: {\"message\":{\"usage\":{\"input_tokens\":10,"
+		"\"cache_creation_input_tokens\":20,\"cache_read_input_tokens\":100,"
+		"\"output_tokens\":1}}}\n\n"
+		"event: message_delta\ndata: {\"usage\":{\"output_tokens\":5}}\n\n";
+	char *r = req(POST("/v1/messages", "{\"model\":\"claude\",\"stream\":true}", ""),
+		      "{\"model\":\"claude\",\"stream\":true}");
+
+	call(f, "/usr/bin/agent", r, sse, &res);
+	free(r);
+	/* 30 input at 200, 100 cached at 20, 5 out at 2000: 18000 per million */
+	assert_near(ward_inference_spent_usd(f->inf), 0.018, 1e-12);
+	assert_int_equal(ward_inference_spent(f->inf), 135);
+	rows(f, &b);
+	assert_non_null(strstr(b.s, "prompt_tokens=130 completion_tokens=5 total_tokens=135 "
+				    "cached_tokens=100 cost_usd=0.018000 prices=route"));
+	assert_int_equal(count(b.s, "budget_warning"), 0);
+}
+
+static void test_call_strict_models(void **state)
+{
+	struct fx *f = *state;
+	struct result res;
+	struct rowbuf b;
+	char *r;
+
+	/* names, aliases and the routes' models are allowed */
+	r = req(POST("/v1/chat/completions", "{\"model\":\"real-small\"}", ""),
+		"{\"model\":\"real-small\"}");
+	call(f, "/usr/bin/agent", r, chat_reply, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
+	r = req(POST("/v1/chat/completions", "{\"model\":\"gpt-4o-mini\"}", ""),
+		"{\"model\":\"gpt-4o-mini\"}");
+	call(f, "/usr/bin/agent", r, chat_reply, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
+
+	/* anything else: 404 as the provider says it, no upstream */
+	r = req(POST("/v1/chat/completions", "{\"model\":\"gpt-5\"}", ""), "{\"model\":\"gpt-5\"}");
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 404 Not Found"));
+	assert_non_null(strstr(res.out, "{\"error\":{\"message\":\"ward: model 'gpt-5' is not allowed: "
+					"no inference route or alias names it "
+					"(inference.strict_models); models: fast, claude, gpt-4o-mini, "
+					"real-small, real-claude\",\"type\":\"invalid_request_error\","
+					"\"param\":null,\"code\":\"model_not_found\"}}"));
+	r = req(POST("/v1/messages", "{\"model\":\"claude-opus-4-5\"}", ""),
+		"{\"model\":\"claude-opus-4-5\"}");
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 404 Not Found"));
+	assert_non_null(strstr(res.out, "{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\","
+					"\"message\":\"ward: model 'claude-opus-4-5' is not allowed"));
+	/* the client's model is one word of the row: no fields of its own */
+	r = req(POST("/v1/chat/completions", "{\"model\":\"x cost_usd=9\\nprompt_tokens=9\"}", ""),
+		"{\"model\":\"x cost_usd=9\\nprompt_tokens=9\"}");
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "model 'x_cost_usd_9_prompt_tokens_9' is not allowed"));
+	rows(f, &b);
+	assert_non_null(strstr(b.s, "model_requested=x_cost_usd_9_prompt_tokens_9 model_sent=- "));
+	assert_null(strstr(b.s, "prompt_tokens=9"));
+	assert_non_null(strstr(b.s, "deny inference.strict_models api=chat.completions provider=- "
+				    "model_requested=gpt-5 model_sent=- status=404"));
+	assert_non_null(strstr(b.s, "deny inference.strict_models api=messages provider=- "
+				    "model_requested=claude-opus-4-5"));
+
+	/* the list: every name a request may use, nothing else */
+	call(f, "/usr/bin/agent", "GET /v1/models HTTP/1.1\r\nHost: inference.local\r\n\r\n", NULL,
+	     &res);
+	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
+	assert_int_equal(count(res.out, "\"id\":"), 5);
+	assert_non_null(strstr(res.out, "{\"id\":\"gpt-4o-mini\",\"object\":\"model\""));
+	assert_non_null(strstr(res.out, "{\"id\":\"real-claude\",\"object\":\"model\""));
+	assert_non_null(strstr(res.out, "\"first_id\":\"fast\",\"last_id\":\"real-claude\"}"));
+}
+
+/* A direct call to a route's provider host: only that host's routes, the
+ * key injected, priced, strict models enforced. */
+static void test_call_direct_host(void **state)
+{
+	struct fx *f = *state;
+	struct result res;
+	struct rowbuf b;
+	static const char reply[] =
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 47\r\n\r\n"
+		"{\"usage\":{\"input_tokens\":10,\"output_tokens\":5}}";
+	char *r;
+
+	assert_true(ward_inference_is_route_host(f->inf, "api.claude.test"));
+	assert_false(ward_inference_is_route_host(f->inf, "api.openai.com"));
+	assert_false(ward_inference_is_route_host(f->inf, "inference.local"));
+	call_host = "api.claude.test";
+	r = req(POST("/v1/messages", "{\"model\":\"real-claude\"}", "x-api-key: sk-inside\r\n"),
+		"{\"model\":\"real-claude\"}");
+	call(f, "/usr/bin/agent", r, reply, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
+	assert_non_null(strstr(res.upstream, "x-api-key: " KEY_A "\r\n"));
+	assert_null(strstr(res.upstream, "sk-inside"));
+	/* 10 * 200 + 5 * 2000 per million */
+	assert_near(ward_inference_spent_usd(f->inf), 0.012, 1e-12);
+
+	/* another route's name is not a model of this host */
+	r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 404 Not Found"));
+	assert_non_null(strstr(res.out, "models: claude, real-claude\""));
+	call(f, "/usr/bin/agent", "GET /v1/models HTTP/1.1\r\nHost: api.claude.test\r\n\r\n", NULL,
+	     &res);
+	assert_int_equal(count(res.out, "\"id\":"), 2);
+	/* inference.binaries holds for direct calls too */
+	r = req(POST("/v1/messages", "{\"model\":\"claude\"}", ""), "{\"model\":\"claude\"}");
+	call(f, "/usr/bin/curl", r, NULL, &res);
+	free(r);
+	call_host = NULL;
+	assert_non_null(strstr(res.out, "HTTP/1.1 403 Forbidden"));
+	assert_non_null(strstr(res.out, "binary /usr/bin/curl may not use api.claude.test"));
+	rows(f, &b);
+	assert_non_null(strstr(b.s, "allow inference.routes.claude api=messages provider=anthropic "
+				    "model_requested=real-claude model_sent=real-claude status=200"));
+	assert_non_null(strstr(b.s, "cost_usd=0.012000 prices=route"));
+}
+
 static void test_missing_key(void **state)
 {
 	struct ward_policy *p = load("version: 1\ninference:\n  routes:\n"
@@ -509,6 +824,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_member),
 		cmocka_unit_test(test_json_usage),
+		cmocka_unit_test(test_cost),
+		cmocka_unit_test(test_budget_crossed),
 		cmocka_unit_test(test_providers),
 		cmocka_unit_test(test_missing_key),
 		cmocka_unit_test_setup_teardown(test_call_chat_rewrite_and_key, setup, teardown),
@@ -518,6 +835,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_upstream_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_never_hold_the_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_money_budget, setup_money, teardown),
+		cmocka_unit_test_setup_teardown(test_call_money_anthropic_stream, setup_money, teardown),
+		cmocka_unit_test_setup_teardown(test_call_strict_models, setup_money, teardown),
+		cmocka_unit_test_setup_teardown(test_call_direct_host, setup_money, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,8 +11,9 @@ APIs for the official SDKs, and checks what ward must guarantee:
 Every request must carry exactly the expected key and no other credential
 header; the model must be one of --model. Responses say what the mock saw
 ("seen": model, auth ok, stream_options) so tests can check the rewrite.
-Usage is fixed so tests can check accounting: chat/completions/responses
-11 prompt + 7 completion, embeddings 5 prompt, messages 13 input + 9 output.
+Usage is fixed so tests can check accounting and cost: chat/completions/
+responses 11 prompt (4 of them cached) + 7 completion, embeddings 5 prompt,
+messages 13 input + 5 read from the cache + 9 output.
 Streams send their events with a short pause between them (--delay-ms).
 --log FILE appends one JSON line per request (headers, body) for the tests.
 """
@@ -29,6 +30,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ARGS = None
 LOG_LOCK = threading.Lock()
+
+# Usage as the providers report it, with prompt-cache hits: OpenAI counts the
+# cached tokens inside prompt_tokens, Anthropic beside input_tokens.
+OPENAI_USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18,
+                "prompt_tokens_details": {"cached_tokens": 4}}
+ANTHROPIC_INPUT = {"input_tokens": 13, "cache_read_input_tokens": 5}
 
 
 def log_request(entry):
@@ -174,7 +181,7 @@ class Handler(BaseHTTPRequestHandler):
                 "model": req["model"], "seen": seen,
                 "choices": [{"index": 0, "finish_reason": "stop",
                              "message": {"role": "assistant", "content": text}}],
-                "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}})
+                "usage": OPENAI_USAGE})
             return
         self.sse_start()
         base = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1,
@@ -185,8 +192,7 @@ class Handler(BaseHTTPRequestHandler):
                                           "delta": {"content": (w if i == 0 else " " + w)}}]))
         self.sse(dict(base, choices=[{"index": 0, "finish_reason": "stop", "delta": {}}]))
         if (req.get("stream_options") or {}).get("include_usage"):
-            self.sse(dict(base, choices=[], usage={"prompt_tokens": 11, "completion_tokens": 7,
-                                                   "total_tokens": 18}))
+            self.sse(dict(base, choices=[], usage=OPENAI_USAGE))
         self.sse("[DONE]")
         self.sse_end()
 
@@ -195,16 +201,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, {"id": "cmpl-mock", "object": "text_completion",
                                  "model": req["model"], "seen": seen,
                                  "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}],
-                                 "usage": {"prompt_tokens": 11, "completion_tokens": 7,
-                                           "total_tokens": 18}})
+                                 "usage": OPENAI_USAGE})
             return
         self.sse_start()
         self.sse({"id": "cmpl-mock", "object": "text_completion", "model": req["model"],
                   "choices": [{"index": 0, "text": "ok", "finish_reason": "stop"}]})
         if (req.get("stream_options") or {}).get("include_usage"):
             self.sse({"id": "cmpl-mock", "object": "text_completion", "model": req["model"],
-                      "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7,
-                                               "total_tokens": 18}})
+                      "choices": [], "usage": OPENAI_USAGE})
         self.sse("[DONE]")
         self.sse_end()
 
@@ -215,7 +219,8 @@ class Handler(BaseHTTPRequestHandler):
                             "status": "completed",
                             "content": [{"type": "output_text", "text": "ok",
                                          "annotations": []}]}],
-                "usage": {"input_tokens": 11, "output_tokens": 7, "total_tokens": 18}}
+                "usage": {"input_tokens": 11, "input_tokens_details": {"cached_tokens": 4},
+                          "output_tokens": 7, "total_tokens": 18}}
         if not stream:
             self.send_json(200, resp)
             return
@@ -229,10 +234,10 @@ class Handler(BaseHTTPRequestHandler):
         text = "hello from %s" % req["model"]
         msg = {"id": "msg_mock", "type": "message", "role": "assistant", "model": req["model"],
                "content": [], "stop_reason": None, "stop_sequence": None,
-               "usage": {"input_tokens": 13, "output_tokens": 1}}
+               "usage": dict(ANTHROPIC_INPUT, output_tokens=1)}
         if not stream:
             msg.update(content=[{"type": "text", "text": text}], stop_reason="end_turn",
-                       usage={"input_tokens": 13, "output_tokens": 9}, seen=seen)
+                       usage=dict(ANTHROPIC_INPUT, output_tokens=9), seen=seen)
             self.send_json(200, msg)
             return
         self.sse_start()

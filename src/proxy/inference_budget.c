@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+/* The sandbox's inference budgets (docs/inference.md, "Budgets"): tokens
+ * (inference.budget.max_tokens) and money (inference.budget.max_usd, each
+ * call priced at its route's price). A call's cost is only known once the
+ * provider reports its usage, at the end of the response: spending is summed
+ * then, a row marks each warn_at share of a budget the sum reaches (once),
+ * and the requests that start after a budget is reached are refused. */
+#include <stdio.h>
+#include <string.h>
+
+#include "proxy/inference_internal.h"
+
+/* the reason texts are bounded row fields */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+double ward_inference_cost_usd(const struct ward_inference_route *rt, const struct ward_usage *u)
+{
+	uint64_t cached = u->cached < u->input ? u->cached : u->input;
+
+	if (!rt->price_known)
+		return 0;
+	return ((double)(u->input - cached) * rt->price_input +
+		(double)cached * rt->price_cached + (double)u->output * rt->price_output) /
+	       1e6;
+}
+
+unsigned ward_budget_crossed(double spent, double max, const double *warn_at, size_t n,
+			     unsigned *warned)
+{
+	unsigned now = 0;
+
+	if (max <= 0)
+		return 0;
+	for (size_t i = 0; i < n && i < 8; i++)
+		if (spent >= warn_at[i] * max)
+			now |= 1u << i;
+	if (spent >= max)
+		now |= WARD_BUDGET_FULL;
+	now &= ~*warned;
+	*warned |= now;
+	return now;
+}
+
+double ward_inference_spent_usd(const struct ward_inference *inf)
+{
+	return inf->spent_usd;
+}
+
+double ward_inference_budget_usd(const struct ward_inference *inf)
+{
+	return inf->budget_usd;
+}
+
+void inf_account(struct ward_inference_call *c)
+{
+	struct ward_inference *inf = c->inf;
+
+	if (!c->has_usage || c->accounted || !c->b)
+		return;
+	c->accounted = true;
+	c->cost_usd = ward_inference_cost_usd(c->b->route, &c->usage);
+	inf->spent += c->usage.input + c->usage.output;
+	inf->spent_usd += c->cost_usd;
+}
+
+static void budget_row(struct ward_inference_call *c, const char *key, unsigned bit,
+		       const char *spent_max)
+{
+	const struct ward_policy *p = c->inf->policy;
+	struct ward_decision d = { 0 };
+	char reason[400], share[16];
+
+	if (bit == WARD_BUDGET_FULL) {
+		snprintf(reason, sizeof(reason),
+			 "budget_spent: 100%% of %s reached (%s); further inference requests are "
+			 "refused",
+			 key, spent_max);
+	} else {
+		/* %g of a percentage: 80, 95, 12.5 */
+		snprintf(share, sizeof(share), "%g",
+			 p->inference_warn_at[__builtin_ctz(bit)] * 100);
+		snprintf(reason, sizeof(reason), "budget_warning: %s%% of %s reached (%s)", share,
+			 key, spent_max);
+	}
+	d.sandbox = c->inf->sandbox;
+	d.layer = "inference";
+	d.action = "audit";
+	d.binary = c->binary;
+	d.binary_sha256 = c->sha;
+	d.pid = c->pid;
+	d.host = c->via ? c->via : WARD_INFERENCE_HOST;
+	d.protocol = c->client_tls ? "https" : "http";
+	d.method = c->method;
+	d.path = c->path;
+	d.rule = key;
+	d.reason = reason;
+	d.policy_rev = p->rev;
+	ward_audit_submit(c->inf->audit, &d);
+}
+
+void inf_budget_rows(struct ward_inference_call *c)
+{
+	struct ward_inference *inf = c->inf;
+	const struct ward_policy *p = inf->policy;
+	unsigned tok, usd;
+	char sm[160];
+
+	if (!c->accounted || !inf->audit)
+		return;
+	tok = ward_budget_crossed((double)inf->spent, (double)inf->budget, p->inference_warn_at,
+				  p->n_inference_warn_at, &inf->warned_tokens);
+	usd = ward_budget_crossed(inf->spent_usd, inf->budget_usd, p->inference_warn_at,
+				  p->n_inference_warn_at, &inf->warned_usd);
+	/* one row per threshold, lowest first: a call that jumps from 70 % to
+	 * 100 % still leaves the 80 % and 95 % marks */
+	snprintf(sm, sizeof(sm), "budget_spent=%llu budget_max=%llu",
+		 (unsigned long long)inf->spent, (unsigned long long)inf->budget);
+	for (unsigned bit = 1; tok && bit <= WARD_BUDGET_FULL; bit <<= 1)
+		if (tok & bit)
+			budget_row(c, "inference.budget.max_tokens", bit, sm);
+	snprintf(sm, sizeof(sm), "spent_usd=%.6f max_usd=%.6f", inf->spent_usd, inf->budget_usd);
+	for (unsigned bit = 1; usd && bit <= WARD_BUDGET_FULL; bit <<= 1)
+		if (usd & bit)
+			budget_row(c, "inference.budget.max_usd", bit, sm);
+}
+
+bool inf_budget_refuse(struct ward_inference_call *c)
+{
+	struct ward_inference *inf = c->inf;
+
+	if (inf->budget && inf->spent >= inf->budget) {
+		c->rule = "inference.budget.max_tokens";
+		inf_fail_answer(c, 429, "insufficient_quota", "rate_limit_error",
+				"ward: the sandbox's inference budget is spent (%llu of %llu tokens); "
+				"inference.budget.max_tokens",
+				(unsigned long long)inf->spent, (unsigned long long)inf->budget);
+		return true;
+	}
+	if (inf->budget_usd > 0 && inf->spent_usd >= inf->budget_usd) {
+		c->rule = "inference.budget.max_usd";
+		inf_fail_answer(c, 429, "insufficient_quota", "rate_limit_error",
+				"ward: the sandbox's inference budget is spent (%.6f of %.6f USD); "
+				"inference.budget.max_usd",
+				inf->spent_usd, inf->budget_usd);
+		return true;
+	}
+	return false;
+}

@@ -126,7 +126,7 @@ chmod 700 "$T/home/sandbox"
 # namespace, workdir $T/NAME/work, decision log $T/NAME/log.db; the mock's
 # log for this run ends up in $T/NAME/mock.log. $RC is ward's status.
 run() {
-	local name=$1 pol=$2 envs=() pty=()
+	local name=$1 pol=$2 pty=()
 	shift 2
 	if [ "$1" = --pty ]; then
 		shift
@@ -138,13 +138,8 @@ run() {
 	mkdir -p "$T/$name/work"
 	chown sandbox:sandbox "$T/$name/work"
 	: >"$T/mock.log"
-	# environment.set as ward's own environment too, until ward applies it
-	# (harmless after: set wins)
-	mapfile -t envs < <("$WARD" policy compile "$pol" --json |
-		/usr/bin/python3 -c 'import json,sys
-for e in json.load(sys.stdin)["environment"]["set"]: print("%s=%s" % (e["name"], e["value"]))')
 	local t0=$SECONDS
-	(cd "$T/$name/work" && env "${envs[@]}" timeout -k 10 100 "${pty[@]}" \
+	(cd "$T/$name/work" && timeout -k 10 100 "${pty[@]}" \
 		unshare -m --propagation private /bin/sh -c '
 		set -e
 		[ "$(readlink /proc/self/ns/mnt)" != "$0" ] # a mount namespace of our own

@@ -27,7 +27,7 @@ SRC=$(cd "$HERE/../../.." && pwd)
 
 # shellcheck source=../lib/upstream.sh
 source "$HERE/../lib/upstream.sh"
-e2e_require /usr/bin/python3 /usr/bin/curl /usr/bin/getent openssl ip unshare mount node npm sha256sum
+e2e_require /usr/bin/python3 /usr/bin/curl openssl ip unshare mount node npm sha256sum od
 
 # --- the agents, from the npm registry (once per lockfile) --------------------
 AGENTS=$BUILD/e2e-agents
@@ -68,7 +68,8 @@ CODEX_BIN=/usr/lib/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-li
 for f in "$NM/@anthropic-ai/claude-code/bin/claude.exe" \
 	"$NM/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex"; do
 	# the policies name native executables: make sure that is what was installed
-	file -b "$f" 2>/dev/null | grep -q '^ELF' || { echo "FAIL: $f is not a native executable"; exit 1; }
+	[ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] ||
+		{ echo "FAIL: $f is not a native executable"; exit 1; }
 done
 
 T=$(mktemp -d /tmp/ward-test-agents.XXXXXX)

@@ -46,7 +46,7 @@ install_agents() {
 	echo "agents: npm ci (@anthropic-ai/claude-code, @openai/codex) into $AGENTS"
 	# install scripts run: Claude Code's postinstall links its native binary
 	# into bin/claude.exe (what `npm install -g` does for a user)
-	if ! (cd "$AGENTS" && timeout 600 npm ci --no-audit --no-fund --loglevel=error \
+	if ! (cd "$AGENTS" && timeout 600 npm ci --no-audit --no-fund --loglevel=error --fetch-retries=1 \
 		>"$AGENTS/npm.log" 2>&1); then
 		if grep -qiE 'ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|network|socket hang up' \
 			"$AGENTS/npm.log"; then

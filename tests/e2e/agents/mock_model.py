@@ -8,7 +8,10 @@ network namespace of the test's own) and speaks what Claude Code and Codex
 use: Anthropic Messages (POST /v1/messages, SSE: message_start,
 content_block_start/delta/stop, message_delta, message_stop; tool_use
 blocks) and OpenAI Responses (POST /v1/responses, SSE response.* events;
-function_call items).
+function_call items, or for Codex 0.17x, whose tools come in an
+"additional_tools" input item and whose shell is reached through the "exec"
+custom tool, a custom_tool_call with JavaScript calling
+tools.exec_command).
 
 The script (--script FILE, JSON: {"steps": ["shell command", ...], "final":
 "text"}) is the same for both agents: a conversation request that offers

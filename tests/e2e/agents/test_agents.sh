@@ -170,7 +170,7 @@ EOP
 # screen_has NAME TEXT: the terminal of run NAME showed TEXT (escape
 # sequences and spaces removed, as pty_run.py matches it)
 screen_has() {
-	/usr/bin/python3 -c 'import sys
+	/usr/bin/python3 -B -c 'import sys
 sys.path.insert(0, sys.argv[1])
 from pty_run import ANSI
 s = open(sys.argv[2], "rb").read().decode("utf-8", "replace")

@@ -224,13 +224,15 @@ sys.exit(0 if any(r[\"layer\"]==\"inference\" and r[\"binary\"]!=sys.argv[2] for
 }
 
 # quiet NAME EXE: the policy's switches silence the agent's nonessential
-# traffic (telemetry, error reports, updates): no deny row for its executable
+# traffic (telemetry, error reports, updates): no network deny row for its
+# executable (its runtime's probes of hidden /sys files are fs rows, rightly)
 quiet() {
-	check "$1: nonessential traffic switched off (no deny row for the agent itself)" \
+	check "$1: nonessential traffic switched off (no network deny row for the agent itself)" \
 		bash -c '! /usr/bin/python3 -c "
 import json,sys
+net={\"kernel\",\"nft\",\"unix\",\"proxy\",\"l7\",\"dns\",\"inference\"}
 rows=[json.loads(l) for l in open(sys.argv[1]) if l.startswith(\"{\")]
-sys.exit(0 if any(r[\"action\"]==\"deny\" and r[\"binary\"]==sys.argv[2] for r in rows) else 1)" "$1" "$2"' \
+sys.exit(0 if any(r[\"action\"]==\"deny\" and r[\"layer\"] in net and r[\"binary\"]==sys.argv[2] for r in rows) else 1)" "$1" "$2"' \
 		_ "$T/$1/rows.json" "$2"
 }
 

@@ -37,8 +37,9 @@ path = "/tmp/bench-%d.sock" % os.getpid()
 us = socket.socket(socket.AF_UNIX); us.bind(path); us.listen(4096)
 def unix():
     c = socket.socket(socket.AF_UNIX); c.connect(path); a, _ = us.accept(); a.close(); c.close()
-print("tcp loopback connect+accept+close: %.1f us (median of 5 x %d)" % (rounds(tcp), n))
-print("own unix socket connect+accept+close: %.1f us (median of 5 x %d)" % (rounds(unix), n))
+print("tcp %.1f" % rounds(tcp))
+print("unix %.1f" % rounds(unix))
+os.unlink(path)
 PY
 chmod 644 "$T/bench.py"
 cat >"$T/policy.yaml" <<YAML
@@ -50,6 +51,21 @@ process:
   run_as_group: 4245
 YAML
 cd "$T"
-# not exec: the trap removes $T afterwards
-timeout 300 "$BUILD/ward" run --policy "$T/policy.yaml" --log "$T/log.db" --workdir "$T" \
-	-- python3 "$T/bench.py" "$N"
+# Side by side in one run: the same program on the host (no sandbox, no
+# broker) and inside `ward run`, interleaved three times; medians and ratios.
+for i in 1 2 3; do
+	(cd /tmp && python3 "$T/bench.py" "$N") | sed 's/^/host /' >>"$T/out"
+	timeout 300 "$BUILD/ward" run --policy "$T/policy.yaml" --log "$T/log.db" --workdir "$T" \
+		-- python3 "$T/bench.py" "$N" | sed 's/^/ward /' >>"$T/out"
+done
+python3 - "$T/out" <<'PY'
+import statistics, sys
+v = {}
+for line in open(sys.argv[1]):
+    who, what, us = line.split()
+    v.setdefault((who, what), []).append(float(us))
+for what, label in (("tcp", "loopback TCP connect+accept+close"),
+                    ("unix", "own unix socket connect+accept+close")):
+    h, w = statistics.median(v[("host", what)]), statistics.median(v[("ward", what)])
+    print("%-38s host %7.1f us  ward %7.1f us  ratio %.2f" % (label, h, w, w / h))
+PY

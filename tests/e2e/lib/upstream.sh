@@ -2,9 +2,11 @@
 # Test upstreams for the e2e tests, each in a network namespace the test
 # creates. Source this file, then:
 #
-#   upstream_up NAME [--git] [--plain] [HOST...]
+#   upstream_up NAME [--git] [--plain|--bare] [HOST...]
 #                                        start upstream NAME (hosts default: NAME.test.example);
-#                                        --plain: clear-text HTTP on port 443 too, no TLS
+#                                        --plain: clear-text HTTP on port 443 too, no TLS;
+#                                        --bare: netns, address and certificate only (the
+#                                        test starts its own server there)
 #   upstream_ip NAME                     its address (192.168.250.4N+2)
 #   upstream_dir NAME                    its directory (git repo under git/repo.git)
 #   upstream_curl NAME URL [ARGS...]     curl it directly from the host (test CA, --resolve)
@@ -109,7 +111,7 @@ _upstream_git_repo() {
 }
 
 upstream_up() {
-	local name=$1 git=0 plain=0 hosts=() slot ns dir a b pid i
+	local name=$1 git=0 plain=0 bare=0 hosts=() slot ns dir a b pid i
 	shift
 	case "$name" in
 	'' | *[!a-z0-9-]*) _upstream_log "bad upstream name '$name'"; return 1 ;;
@@ -119,6 +121,7 @@ upstream_up() {
 		case "$1" in
 		--git) git=1 ;;
 		--plain) plain=1 ;;
+		--bare) bare=1 ;;
 		*) hosts+=("$1") ;;
 		esac
 		shift
@@ -166,6 +169,7 @@ upstream_up() {
 		git_args=(--git-root "$dir/git")
 	fi
 	for h in "${hosts[@]}"; do echo "$b $h" >>"$UPSTREAM_HOSTS"; done
+	[ $bare -eq 1 ] && return 0
 
 	local ports=(--https 443)
 	[ $plain -eq 1 ] && ports=(--http 443)

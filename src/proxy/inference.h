@@ -114,7 +114,9 @@ unsigned ward_budget_crossed(double spent, double max, const double *warn_at, si
 /* Who is asking, as the proxy identified the connection (kernel identity). */
 struct ward_inference_client {
 	bool known;		/* the kernel had a record for this connection */
-	const char *binary;	/* NULL when unknown */
+	const char *binary;	/* the executable that acted; NULL when unknown */
+	const char *via;	/* the ancestor whose identity the kernel matched
+				 * (ancestors: true); NULL when it was binary itself */
 	const char *sha256;	/* TOFU hash, NULL when none */
 	int32_t pid;
 	bool tofu_failed;	/* the binary failed its integrity check: refuse */

@@ -427,6 +427,23 @@ static bool anthropic_client(const struct ward_http_head *h)
 	       ward_http_find_header(h, "x-api-key");
 }
 
+/* inference.binaries admits the executable that acted (its path, or its
+ * content for sha256: entries), or the ancestor the kernel matched when that
+ * entry says ancestors: true, as the kernel decides it. */
+static bool inference_binary_allowed(const struct ward_policy *p,
+				     const struct ward_inference_client *who)
+{
+	for (size_t i = 0; i < p->n_inference_binaries; i++) {
+		const struct ward_binary *b = &p->inference_binaries[i];
+
+		if (b->sha256 ? who->sha256 && !strcmp(b->sha256, who->sha256)
+			      : ward_match_binary(b->path, who->binary) ||
+					(b->ancestors && ward_match_binary(b->path, who->via)))
+			return true;
+	}
+	return false;
+}
+
 struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 						    const struct ward_inference_client *who,
 						    const struct ward_http_head *h)
@@ -471,18 +488,12 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 	if (c->tofu_failed) {
 		deny_later(c, 403, "permission_denied", "permission_error",
 			   "ward: this binary changed since first use (TOFU); inference refused");
-	} else if (p->n_inference_binaries) {
-		bool ok = false;
-
-		for (size_t i = 0; c->binary && i < p->n_inference_binaries; i++)
-			ok |= ward_match_binary(p->inference_binaries[i].path, c->binary);
-		if (!ok) {
-			snprintf(msg, sizeof(msg),
-				 "ward: binary %s may not use %s (inference.binaries)",
-				 c->binary ? c->binary : "(unknown)",
-				 c->via ? c->via : WARD_INFERENCE_HOST);
-			deny_later(c, 403, "permission_denied", "permission_error", msg);
-		}
+	} else if (p->n_inference_binaries && !inference_binary_allowed(p, who)) {
+		snprintf(msg, sizeof(msg),
+			 "ward: binary %s may not use %s (inference.binaries)",
+			 c->binary ? c->binary : "(unknown)",
+			 c->via ? c->via : WARD_INFERENCE_HOST);
+		deny_later(c, 403, "permission_denied", "permission_error", msg);
 	}
 	if (!c->deny_status && c->api == WARD_API_NONE) {
 		snprintf(msg, sizeof(msg),

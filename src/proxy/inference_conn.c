@@ -168,6 +168,7 @@ int ward_inference_handle(struct conn *c)
 	struct ward_inference_client who = {
 		.known = c->known,
 		.binary = c->known && c->binary[0] ? c->binary : NULL,
+		.via = c->known ? ward_egress_peer_via(&c->who) : NULL,
 		.sha256 = c->sha[0] ? c->sha : NULL,
 		.pid = c->known ? c->who.pid : 0,
 		.tofu_failed = c->tofu != 0,

@@ -41,6 +41,8 @@
 
 /* --- JSON ------------------------------------------------------------------ */
 
+#define AGENT_SHA "ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12ab12"
+
 static void test_json_member(void **state)
 {
 	const char *d = " { \"a\" : [1, {\"model\": 2}], \"mo\\u0064el\" :\t\"gpt\\\"x\" , \"z\":null } ";
@@ -233,7 +235,9 @@ static int setup_with(void **state, const char *fast_extra, const char *claude_e
 		 "        base_url: \"http://127.0.0.1:%u/v1\", aliases: [gpt-4o-mini]%s }\n"
 		 "    - { name: claude, provider: anthropic, model: real-claude, api_key_env: WARD_UT_A,\n"
 		 "        base_url: \"http://127.0.0.1:%u/v1\"%s }\n"
-		 "  binaries: [{ path: /usr/bin/agent }]\n"
+		 "  binaries: [{ path: /usr/bin/agent }, { path: /usr/bin/bash, ancestors: true },\n"
+		 "             { path: /usr/bin/make },\n"
+		 "             { sha256: " AGENT_SHA " }]\n"
 		 "%s",
 		 f->port, fast_extra, f->port, claude_extra, inference_extra);
 	f->p = load(yaml);
@@ -304,13 +308,15 @@ static void drain(struct ward_inference_call *c, struct result *res)
 
 /* The provider host a direct call went to (route hosts:); NULL: inference.local. */
 static const char *call_host;
+/* The ancestor the kernel matched, and the acting binary's sha256 (NULL: none). */
+static const char *call_via, *call_sha;
 
 /* One request through a call; backend_reply NULL: no upstream expected. */
 static void call(struct fx *f, const char *binary, const char *request, const char *backend_reply,
 		 struct result *res)
 {
 	struct ward_inference_client who = { .known = true, .binary = binary, .pid = 1,
-					     .host = call_host };
+					     .host = call_host, .via = call_via, .sha256 = call_sha };
 	struct ward_http_parser hp;
 	struct ward_inference_call *c;
 	size_t used = 0, n = strlen(request);
@@ -496,6 +502,27 @@ static void test_call_local_answers(void **state)
 	assert_non_null(strstr(res.out, "HTTP/1.1 403 Forbidden"));
 	assert_non_null(strstr(res.out, "binary /usr/bin/curl may not use inference.local"));
 	assert_int_equal(ward_inference_spent(f->inf), 0);
+
+	/* the acting binary is a child: admitted through an ancestors: true entry
+	 * only (make's entry does not extend to children), or by its content */
+	r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+	call_via = "/usr/bin/make";
+	call(f, "/tmp/copy-of-curl", r, NULL, &res);
+	assert_non_null(strstr(res.out, "HTTP/1.1 403 Forbidden"));
+	call_via = NULL;
+	call_sha = "0000000000000000000000000000000000000000000000000000000000000000";
+	call(f, "/tmp/copy-of-curl", r, NULL, &res);
+	assert_non_null(strstr(res.out, "HTTP/1.1 403 Forbidden"));
+	call_via = "/usr/bin/bash";
+	call_sha = NULL;
+	call(f, "/tmp/copy-of-curl", r, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", &res);
+	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
+	call_via = NULL;
+	call_sha = AGENT_SHA;
+	call(f, "/home/u/.cache/agent-copy", r, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", &res);
+	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
+	call_sha = NULL;
+	free(r);
 }
 
 static void test_call_budget(void **state)

@@ -188,6 +188,27 @@ static void submit(struct ward_fs *fs, const struct ward_fs_event *ev, struct wa
 		fs->on_event(fs->userdata, ev, d);
 }
 
+/* The deny row of one kernel event: who (from the event), what, where, why. */
+static void event_row(struct ward_fs *fs, const struct ward_fs_event *ev, const char *method,
+		      const char *path, const char *rule, const char *reason)
+{
+	struct ward_decision d = {
+		.ts_ns = ev->ts_ns + fs->mono_to_real,
+		.sandbox = fs->sandbox,
+		.layer = "fs",
+		.action = "deny",
+		.binary = binary_of(fs, (pid_t)ev->tgid, ev->dev, ev->ino),
+		.pid = (int32_t)ev->tgid,
+		.method = method,
+		.path = path,
+		.rule = rule,
+		.reason = reason,
+		.policy_rev = fs->rev,
+	};
+
+	submit(fs, ev, &d);
+}
+
 /* A descriptor on another process's memory or environment: the kernel has
  * killed its holder already; the row says who, and whose. */
 static int on_procmem(struct ward_fs *fs, const struct ward_fs_event *ev)
@@ -195,7 +216,6 @@ static int on_procmem(struct ward_fs *fs, const struct ward_fs_event *ev)
 	char link[64], victim[PATH_MAX], path[PATH_MAX + WARD_FS_PATH_MAX], note[PATH_MAX];
 	char reason[2 * PATH_MAX + 512];
 	const char *file = ev->procfile == WARD_FS_PROC_ENVIRON ? "environ" : "mem";
-	struct ward_decision d;
 	ssize_t n = -1;
 
 	if (ev->target) {
@@ -216,20 +236,7 @@ static int on_procmem(struct ward_fs *fs, const struct ward_fs_event *ev)
 						      : "read of the memory",
 		 ev->target, victim[0] ? ", " : "", victim, ev->target ? "" : ", exited",
 		 ward_fs_op_str(ev->op), note);
-	d = (struct ward_decision){
-		.ts_ns = ev->ts_ns + fs->mono_to_real,
-		.sandbox = fs->sandbox,
-		.layer = "fs",
-		.action = "deny",
-		.binary = binary_of(fs, (pid_t)ev->tgid, ev->dev, ev->ino),
-		.pid = (int32_t)ev->tgid,
-		.method = "read",
-		.path = path,
-		.rule = "filesystem_policy.binaries",
-		.reason = reason,
-		.policy_rev = fs->rev,
-	};
-	submit(fs, ev, &d);
+	event_row(fs, ev, "read", path, "filesystem_policy.binaries", reason);
 	return 0;
 }
 
@@ -243,7 +250,6 @@ static int on_missing(struct ward_fs *fs, const struct ward_fs_event *ev)
 	char target[PATH_MAX], via[PATH_MAX + 32] = "", reason[3 * PATH_MAX + 256];
 	int map_fd = bpf_map__fd(fs->skel->maps.missing);
 	__u8 verdict;
-	struct ward_decision d;
 
 	if (ev->flags & WARD_FS_EV_TRUNCATED) {
 		bpf_map_delete_elem(map_fd, &ev->key);
@@ -286,20 +292,7 @@ static int on_missing(struct ward_fs *fs, const struct ward_fs_event *ev)
 		 "hidden by policy: not in the sandbox's mount plan, present on the host%s; "
 		 "syscall=%s errno=ENOENT flags=%#llx%s",
 		 via, ward_fs_op_str(ev->op), (unsigned long long)ev->oflags, note);
-	d = (struct ward_decision){
-		.ts_ns = ev->ts_ns + fs->mono_to_real,
-		.sandbox = fs->sandbox,
-		.layer = "fs",
-		.action = "deny",
-		.binary = binary_of(fs, (pid_t)ev->tgid, ev->dev, ev->ino),
-		.pid = (int32_t)ev->tgid,
-		.method = method,
-		.path = norm,
-		.rule = "filesystem_policy",
-		.reason = reason,
-		.policy_rev = fs->rev,
-	};
-	submit(fs, ev, &d);
+	event_row(fs, ev, method, norm, "filesystem_policy", reason);
 	return 0;
 }
 
@@ -309,7 +302,6 @@ static int on_sample(void *ctx, void *data, size_t size)
 	const struct ward_fs_event *ev = data;
 	char path[PATH_MAX + WARD_FS_PATH_MAX], path2[PATH_MAX + WARD_FS_PATH_MAX];
 	char note[PATH_MAX], note2[PATH_MAX], method[96], reason[4 * PATH_MAX + 1024];
-	struct ward_decision d;
 
 	if (size < sizeof(*ev) || ev->version != WARD_ABI_VERSION)
 		return 0;
@@ -335,23 +327,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 			 ward_fs_op_str(ev->op), errno_name(-ev->ret),
 			 (unsigned long long)ev->oflags, note);
 	}
-	d = (struct ward_decision){
-		.ts_ns = ev->ts_ns + fs->mono_to_real,
-		.sandbox = fs->sandbox,
-		.layer = "fs",
-		.action = "deny",
-		.binary = binary_of(fs, (pid_t)ev->tgid, ev->dev, ev->ino),
-		.pid = (int32_t)ev->tgid,
-		.method = method,
-		.path = path,
-		.rule = "filesystem_policy",
-		.reason = reason,
-		.policy_rev = fs->rev,
-	};
-	if (fs->audit)
-		ward_audit_submit(fs->audit, &d);
-	if (fs->on_event)
-		fs->on_event(fs->userdata, ev, &d);
+	event_row(fs, ev, method, path, "filesystem_policy", reason);
 	return 0;
 }
 

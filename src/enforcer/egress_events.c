@@ -63,6 +63,14 @@ const char *ward_egress_peer_via(const struct ward_egress_peer *p)
 	return p->depth ? p->binary : NULL;
 }
 
+void egress_submit(struct ward_egress *e, const struct ward_event *ev, struct ward_decision *d)
+{
+	if (e->audit)
+		(void)ward_audit_submit(e->audit, d);
+	if (e->on_event)
+		e->on_event(e->userdata, ev, d);
+}
+
 int egress_on_sample(void *ctx, void *data, size_t size)
 {
 	struct ward_egress *e = ctx;
@@ -108,10 +116,7 @@ int egress_on_sample(void *ctx, void *data, size_t size)
 		d.rule = "inference";
 	d.reason = ward_egress_reason_str(ev->reason);
 	d.policy_rev = e->rev[0] ? e->rev : NULL;
-	if (e->audit)
-		(void)ward_audit_submit(e->audit, &d);
-	if (e->on_event)
-		e->on_event(e->userdata, ev, &d);
+	egress_submit(e, ev, &d);
 	return 0;
 }
 
@@ -135,10 +140,7 @@ static void report_counter(struct ward_egress *e, uint64_t now, uint64_t *report
 		.reason = reason,
 		.policy_rev = e->rev[0] ? e->rev : NULL,
 	};
-	if (e->audit)
-		(void)ward_audit_submit(e->audit, &d);
-	if (e->on_event)
-		e->on_event(e->userdata, NULL, &d);
+	egress_submit(e, NULL, &d);
 }
 
 void ward_egress_report_drops(struct ward_egress *e, bool force)

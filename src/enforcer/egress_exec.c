@@ -161,10 +161,7 @@ static void exec_row(struct ward_egress *e, const struct ward_exec_event *ev, co
 		.policy_rev = e->rev[0] ? e->rev : NULL,
 	};
 
-	if (e->audit)
-		(void)ward_audit_submit(e->audit, &d);
-	if (e->on_event)
-		e->on_event(e->userdata, NULL, &d);
+	egress_submit(e, NULL, &d);
 }
 
 static int add_pol(struct egress_ident *id, uint32_t pol)

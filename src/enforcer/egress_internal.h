@@ -102,6 +102,8 @@ const struct egress_ident *egress_ident_find(const struct ward_egress *e, uint64
 
 /* ring_buffer sample callback; ctx is the ward_egress */
 int egress_on_sample(void *ctx, void *data, size_t size);
+/* A row to the log and to the on_event callback (ev NULL for rows of no event). */
+void egress_submit(struct ward_egress *e, const struct ward_event *ev, struct ward_decision *d);
 /* Same for the exec ring buffer (egress_exec.c). */
 int egress_on_exec(void *ctx, void *data, size_t size);
 /* The path an executed (dev, ino) had, NULL when not seen (event reader only). */

@@ -87,6 +87,7 @@ static void budget_row(struct ward_inference_call *c, const char *key, unsigned 
 	d.action = "audit";
 	d.binary = c->binary;
 	d.binary_sha256 = c->sha;
+	d.via = c->ancestor;
 	d.pid = c->pid;
 	d.host = c->via ? c->via : WARD_INFERENCE_HOST;
 	d.protocol = c->client_tls ? "https" : "http";

@@ -140,6 +140,7 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 	d.action = action;
 	d.binary = c->binary;
 	d.binary_sha256 = c->sha;
+	d.via = c->ancestor;
 	d.pid = c->pid;
 	/* the backend once one was reached, else the name the client called */
 	d.host = c->via ? c->via : WARD_INFERENCE_HOST;
@@ -463,6 +464,7 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 	c->pid = who->pid;
 	c->binary = who->binary ? strdup(who->binary) : NULL;
 	c->sha = who->sha256 ? strdup(who->sha256) : NULL;
+	c->ancestor = who->via ? strdup(who->via) : NULL;
 	c->via = who->host ? strdup(who->host) : NULL;
 	c->keep_alive = h->keep_alive;
 	c->http10 = h->version_minor == 0;
@@ -471,6 +473,7 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 	if (h->query.p)
 		c->query = strndup(h->query.p, h->query.len);
 	if ((who->binary && !c->binary) || (who->sha256 && !c->sha) || (who->host && !c->via) ||
+	    (who->via && !c->ancestor) ||
 	    (h->query.p && !c->query) ||
 	    copy_headers(c, h) < 0) {
 		ward_inference_call_free(c);
@@ -860,6 +863,7 @@ void ward_inference_call_free(struct ward_inference_call *c)
 	free(c->query);
 	free(c->binary);
 	free(c->sha);
+	free(c->ancestor);
 	free(c->via);
 	free(c);
 }

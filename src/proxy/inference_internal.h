@@ -88,6 +88,7 @@ struct ward_inference_call {
 	/* who and what */
 	bool known, tofu_failed, client_tls;
 	char *binary, *sha;
+	char *ancestor; /* the ancestor the kernel matched (rows' via); NULL: binary itself */
 	char *via; /* the provider host called directly (route hosts:); NULL: inference.local */
 	int32_t pid;
 	char method[16];

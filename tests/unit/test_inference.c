@@ -623,6 +623,39 @@ static void rows(struct fx *f, struct rowbuf *b)
 	ward_audit_reader_close(rd);
 }
 
+static int via_cb(const struct ward_audit_row *r, void *userdata)
+{
+	int *found = userdata;
+
+	if (r->binary && !strcmp(r->binary, "/tmp/child-of-bash") && r->via &&
+	    !strcmp(r->via, "/usr/bin/bash"))
+		(*found)++;
+	return 0;
+}
+
+/* The row names the executable that acted, and the ancestor that let it in. */
+static void test_rows_name_via(void **state)
+{
+	struct fx *f = *state;
+	struct ward_audit_reader *rd = NULL;
+	struct ward_audit_filter flt = { .layer = "inference" };
+	struct ward_error err = { 0 };
+	struct result res;
+	int found = 0;
+	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+
+	call_via = "/usr/bin/bash";
+	call(f, "/tmp/child-of-bash", r, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", &res);
+	call_via = NULL;
+	free(r);
+	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
+	assert_int_equal(ward_audit_flush(f->audit), 0);
+	assert_int_equal(ward_audit_reader_open(f->audit_path, &rd, &err), 0);
+	assert_int_equal(ward_audit_reader_each(rd, &flt, via_cb, &found, &err), 0);
+	ward_audit_reader_close(rd);
+	assert_int_equal(found, 1);
+}
+
 static size_t count(const char *hay, const char *needle)
 {
 	size_t n = 0;
@@ -862,6 +895,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_upstream_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_never_hold_the_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rows_name_via, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_money_budget, setup_money, teardown),
 		cmocka_unit_test_setup_teardown(test_call_money_anthropic_stream, setup_money, teardown),
 		cmocka_unit_test_setup_teardown(test_call_strict_models, setup_money, teardown),

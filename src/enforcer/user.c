@@ -25,30 +25,75 @@ static int lookup_sandbox(uid_t *ret_uid, gid_t *ret_gid)
 	return 0;
 }
 
-int ward_user_sandbox_account(uid_t *ret_uid, gid_t *ret_gid, struct ward_error *err)
+/* Run an account tool (fixed argv, no shell); its exit status, or -errno. */
+static int spawn_wait(const char *path, char *const argv[])
 {
-	/* Fixed argv, no shell: a system account with no home and no login. */
-	char *const argv[] = { "useradd", "--system", "--user-group", "--no-create-home",
-			       "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
-			       "--comment", "ward sandbox", WARD_SANDBOX_USER, NULL };
 	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	pid_t pid;
 	int status, r;
 
-	if (lookup_sandbox(ret_uid, ret_gid) == 0)
-		return 0;
-	r = posix_spawn(&pid, "/usr/sbin/useradd", NULL, NULL, argv, envp);
+	r = posix_spawn(&pid, path, NULL, NULL, argv, envp);
 	if (r != 0)
-		return ward_err(err, -r, "create the '%s' account: spawn /usr/sbin/useradd",
-				WARD_SANDBOX_USER);
+		return -r;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return ward_err(err, -errno, "waitpid useradd");
+			return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* The account's home exists, is a directory of its own, 0700. Accounts made
+ * by earlier wards had /nonexistent: they are moved to WARD_SANDBOX_HOME. */
+static int sandbox_home(uid_t uid, gid_t gid, struct ward_error *err)
+{
+	char *const usermod[] = { "usermod", "--home", WARD_SANDBOX_HOME, WARD_SANDBOX_USER, NULL };
+	struct passwd *pw = getpwnam(WARD_SANDBOX_USER);
+	struct stat st;
+	int r;
+
+	if (pw && strcmp(pw->pw_dir, WARD_SANDBOX_HOME)) {
+		if (strcmp(pw->pw_dir, "/nonexistent"))
+			return 0; /* someone chose another home: theirs to keep */
+		r = spawn_wait("/usr/sbin/usermod", usermod);
+		if (r != 0)
+			return ward_errx(err, r < 0 ? r : -EIO, "move the '%s' account's home to %s: "
+				"usermod %s %d", WARD_SANDBOX_USER, WARD_SANDBOX_HOME,
+				r < 0 ? "failed:" : "exited with", r);
+	}
+	if (mkdir("/home", 0755) < 0 && errno != EEXIST)
+		return ward_err(err, -errno, "create /home");
+	if (mkdir(WARD_SANDBOX_HOME, 0700) == 0) {
+		if (chown(WARD_SANDBOX_HOME, uid, gid) < 0)
+			return ward_err(err, -errno, "chown %s", WARD_SANDBOX_HOME);
+	} else if (errno != EEXIST) {
+		return ward_err(err, -errno, "create %s", WARD_SANDBOX_HOME);
+	}
+	if (lstat(WARD_SANDBOX_HOME, &st) < 0)
+		return ward_err(err, -errno, "%s", WARD_SANDBOX_HOME);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != uid)
+		return ward_errx(err, -EEXIST, "%s is not a directory of the '%s' account",
+				 WARD_SANDBOX_HOME, WARD_SANDBOX_USER);
+	return 0;
+}
+
+int ward_user_sandbox_account(uid_t *ret_uid, gid_t *ret_gid, struct ward_error *err)
+{
+	/* A system account with no login, its home a directory of its own. */
+	char *const argv[] = { "useradd", "--system", "--user-group", "--no-create-home",
+			       "--home-dir", WARD_SANDBOX_HOME, "--shell", "/usr/sbin/nologin",
+			       "--comment", "ward sandbox", WARD_SANDBOX_USER, NULL };
+	int r;
+
+	if (lookup_sandbox(ret_uid, ret_gid) == 0)
+		return sandbox_home(*ret_uid, *ret_gid, err);
+	r = spawn_wait("/usr/sbin/useradd", argv);
+	if (r < 0)
+		return ward_err(err, r, "create the '%s' account: spawn /usr/sbin/useradd",
+				WARD_SANDBOX_USER);
 	/* Exit 9 means another ward created it meanwhile: look it up again. */
 	if (lookup_sandbox(ret_uid, ret_gid) == 0)
-		return 0;
+		return sandbox_home(*ret_uid, *ret_gid, err);
 	return ward_errx(err, -ENOENT, "create the '%s' account: useradd exited with %d",
-			 WARD_SANDBOX_USER, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			 WARD_SANDBOX_USER, r);
 }
 
 static int parse_id(const char *s, unsigned long *ret)

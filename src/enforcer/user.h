@@ -9,6 +9,9 @@
 #include "policy/model.h"
 
 #define WARD_SANDBOX_USER "sandbox"
+/* The sandbox account's home: a real directory (0700, its own), so that a
+ * policy mapping it gives agents a persistent HOME inside. */
+#define WARD_SANDBOX_HOME "/home/sandbox"
 
 /* The uid/gid the command runs as:
  *  - process.run_as_user / run_as_group: a numeric id or a name; the name

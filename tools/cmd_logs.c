@@ -41,7 +41,7 @@ static const char logs_usage[] =
 	"  -f, --follow    after the matching rows, keep printing new ones as they are\n"
 	"                  written (polled every 200 ms) until interrupted\n"
 	"  --layer L       only this layer: kernel, nft, unix, proxy, l7, dns, inference,\n"
-	"                  fs, lifecycle, control, host\n"
+	"                  fs, seccomp, lifecycle, control, host\n"
 	"  --action A      only this action: allow, deny, audit\n"
 	"  --binary B      only this executable path; * ? [..] make it a glob\n"
 	"                  (e.g. '/usr/bin/*')\n"
@@ -73,7 +73,7 @@ static void on_signal(int sig)
 enum { W_TIME = 29, W_SANDBOX = 12, W_LAYER = 9, W_ACTION = 6, W_BINARY = 26, W_DEST = 34,
        W_METHOD = 7, W_RULE = 20 };
 
-#define N_LAYERS 11 /* ward_audit_layers; one more slot pools anything else */
+#define N_LAYERS 12 /* ward_audit_layers; one more slot pools anything else */
 
 struct counts {
 	uint64_t allow, deny, audit;

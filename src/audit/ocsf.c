@@ -29,7 +29,7 @@ unsigned ward_ocsf_class(const struct ward_audit_row *r)
 		return CLASS_HTTP;
 	if (is(r->layer, "fs"))
 		return CLASS_FILE;
-	if (is(r->layer, "lifecycle"))
+	if (is(r->layer, "lifecycle") || is(r->layer, "seccomp"))
 		return CLASS_PROCESS;
 	return CLASS_NETWORK;
 }

@@ -203,6 +203,8 @@ int ward_replay_decide_row(const struct ward_policy *p, const struct ward_audit_
 		ret->skip = "lifecycle: not a decision";
 	else if (is(r->layer, "fs"))
 		ret->skip = "fs: filesystem decisions are not replayed";
+	else if (is(r->layer, "seccomp"))
+		ret->skip = "seccomp: refused whatever the policy says";
 	else if (is(r->layer, "nft"))
 		ret->skip = "nft: packets that bypassed the proxy are always rejected";
 	else if (is(r->layer, "inference"))

@@ -20,8 +20,8 @@
 #define WRITE_ATTEMPTS 5 /* each waits up to WARD_AUDIT_BUSY_MS for the lock */
 
 const char *const ward_audit_layers[] = {
-	"kernel", "nft", "unix", "proxy", "l7", "dns", "inference", "fs", "lifecycle", "control",
-	"host", NULL,
+	"kernel", "nft", "unix", "proxy", "l7", "dns", "inference", "fs", "seccomp", "lifecycle",
+	"control", "host", NULL,
 };
 static const char *const actions[] = { "allow", "deny", "audit", NULL };
 

@@ -525,7 +525,7 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	if (r < 0)
 		return r;
 	sb.plan = &plan;
-	r = ward_seccomp_build(&prog, err);
+	r = ward_seccomp_build(&prog, opts->unix_broker, err);
 	if (r < 0)
 		return r;
 	r = ward_sandbox_env_prepare(opts->policy, environ, &env, err);

@@ -357,9 +357,9 @@ static const char *exe_sha(struct ward_unix *u, pid_t pid, uint64_t dev, uint64_
 	return e->hex;
 }
 
-static void row(struct ward_unix *u, uint64_t ts_ns, pid_t pid, uint64_t dev, uint64_t ino,
-		bool allow, const char *path, const char *binary, const char *rule,
-		const char *reason)
+static void row_in(struct ward_unix *u, const char *layer, const char *method, uint64_t ts_ns,
+		   pid_t pid, uint64_t dev, uint64_t ino, bool allow, const char *path,
+		   const char *binary, const char *rule, const char *reason)
 {
 	char bin[PATH_MAX], sha[65] = "";
 	struct ward_decision d = { 0 };
@@ -379,18 +379,26 @@ static void row(struct ward_unix *u, uint64_t ts_ns, pid_t pid, uint64_t dev, ui
 	pthread_mutex_unlock(&u->lock);
 	d.ts_ns = ts_ns;
 	d.sandbox = u->sandbox;
-	d.layer = "unix";
+	d.layer = layer;
 	d.action = allow ? "allow" : "deny";
 	d.binary = binary;
 	d.binary_sha256 = sha[0] ? sha : NULL;
 	d.pid = (int32_t)pid;
+	d.method = method;
 	d.path = path;
-	d.protocol = "unix";
+	d.protocol = path ? "unix" : NULL;
 	d.rule = rule;
 	d.reason = reason;
 	d.policy_rev = u->rev[0] ? u->rev : NULL;
 	if (u->audit)
 		(void)ward_audit_submit(u->audit, &d);
+}
+
+static void row(struct ward_unix *u, uint64_t ts_ns, pid_t pid, uint64_t dev, uint64_t ino,
+		bool allow, const char *path, const char *binary, const char *rule,
+		const char *reason)
+{
+	row_in(u, "unix", NULL, ts_ns, pid, dev, ino, allow, path, binary, rule, reason);
 }
 
 void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path,
@@ -400,6 +408,15 @@ void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path,
 
 	(void)proc_exe(pid, &dev, &ino);
 	row(u, 0, pid, dev, ino, allow, path, binary, rule, reason);
+}
+
+void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_name,
+			   const char *reason)
+{
+	uint64_t dev = 0, ino = 0;
+
+	(void)proc_exe(pid, &dev, &ino);
+	row_in(u, "seccomp", syscall_name, 0, pid, dev, ino, false, NULL, NULL, "seccomp", reason);
 }
 
 static int on_sample(void *ctx, void *data, size_t size)

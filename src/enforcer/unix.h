@@ -69,6 +69,10 @@ int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock,
  * its sha256, cached per executable). */
 void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path,
 		   const char *binary, const char *rule, const char *reason);
+/* A refusal of the broker's seccomp filter (unshare/clone with CLONE_NEWUSER,
+ * mount, bpf, ptrace): layer seccomp, the syscall in method. */
+void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_name,
+			   const char *reason);
 
 /* Does this kernel load and attach the backstop (connect_unix/sendmsg_unix)?
  * 0 yes, -errno no (err says why). For `ward doctor` and the degrade path. */

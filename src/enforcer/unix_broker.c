@@ -67,6 +67,7 @@ struct ward_unix_broker {
 	struct seccomp_notif_resp *resp;
 	size_t req_size, resp_size;
 	uint64_t brokered, denied, continued;
+	unsigned told; /* kinds of refusal already said on stderr (bit per refuse() kind) */
 };
 
 /* Every connect() goes to ward. Letting IPv4/IPv6-sized addresses (16, 28
@@ -75,11 +76,25 @@ struct ward_unix_broker {
  * exactly those lengths, and the backstop, which sees strings only, would
  * refuse the sandbox's own sockets. Another architecture's calls (x32,
  * i386 socketcall) stay in the kernel, where the backstop decides by path. */
+/* The refusals agents hit and users ask about: new user namespaces (an
+ * agent's own sandbox, e.g. Codex's bwrap), mount, bpf and ptrace come here
+ * too, and ward refuses them with a row (the deny filter of seccomp.c leaves
+ * them to this one: its EPERM would win over a notification). The rest of
+ * the deny list stays in the kernel, silent. */
 static const struct sock_filter filter[] = {
 	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FILTER_ARCH, 0, 3),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FILTER_ARCH, 0, 11),
 	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 0, 1),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 8, 0),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ptrace, 7, 0),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_bpf, 6, 0),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mount, 5, 0),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 1, 0),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 4),
+	/* unshare, clone: only with CLONE_NEWUSER (flags: the low word of args[0]) */
+	BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+	BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_NEWUSER, 0, 2),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 };
@@ -337,6 +352,45 @@ static void shown_path(int fd, const char *asked, char *buf, size_t size, char *
 		why[0] = '\0';
 }
 
+/* One of the refusals that matter (see filter[]): EPERM, a row with the
+ * syscall and the binary, and once per kind a line on ward's stderr, so the
+ * user learns it was ward and not the kernel ("No permissions to create new
+ * namespace" is how bwrap reports it). */
+static void refuse(struct ward_unix_broker *b, const struct seccomp_notif *req,
+		   struct seccomp_notif_resp *resp)
+{
+	static const struct {
+		int nr;
+		const char *name, *why;
+	} kinds[] = {
+		{ __NR_unshare, "unshare", "new user namespaces (an agent's own sandbox, e.g. bwrap) "
+					  "cannot be made inside ward's sandbox: ward is the sandbox" },
+		{ __NR_clone, "clone", "new user namespaces (an agent's own sandbox, e.g. bwrap) "
+				      "cannot be made inside ward's sandbox: ward is the sandbox" },
+		{ __NR_mount, "mount", "mounting is not allowed inside ward's sandbox: the policy's "
+				      "filesystem_policy decides what is visible" },
+		{ __NR_bpf, "bpf", "BPF is not allowed inside ward's sandbox" },
+		{ __NR_ptrace, "ptrace", "tracing other processes is not allowed inside ward's "
+					"sandbox (debuggers, strace)" },
+	};
+	char reason[256];
+	size_t k = 0;
+
+	while (k < ARRAY_SIZE(kinds) - 1 && kinds[k].nr != (int)req->data.nr)
+		k++;
+	resp->flags = 0;
+	resp->error = -EPERM;
+	b->denied++;
+	snprintf(reason, sizeof(reason), "%s%s refused (EPERM): %s", kinds[k].name,
+		 kinds[k].nr == __NR_unshare || kinds[k].nr == __NR_clone ? "(CLONE_NEWUSER)" : "",
+		 kinds[k].why);
+	ward_unix_seccomp_row(b->u, tgid_of(req->pid), kinds[k].name, reason);
+	if (!(b->told & (1u << k))) {
+		b->told |= 1u << k;
+		fprintf(stderr, "ward: %s; logged as a seccomp row (docs/sandbox.md)\n", reason);
+	}
+}
+
 /* The answer to one connect(): resp->error 0 with the flag CONTINUE, or the
  * result of the connect ward made, or a refusal. */
 static void handle(struct ward_unix_broker *b, const struct seccomp_notif *req,
@@ -364,7 +418,11 @@ static void handle(struct ward_unix_broker *b, const struct seccomp_notif *req,
 		r = -EACCES; /* a switch of credentials or root failed: fail closed */
 		goto answer;
 	}
-	if (req->data.nr != __NR_connect || n < offsetof(struct sockaddr_un, sun_path) + 1)
+	if (req->data.nr != __NR_connect) {
+		refuse(b, req, resp);
+		return;
+	}
+	if (n < offsetof(struct sockaddr_un, sun_path) + 1)
 		goto cont;
 	{
 		struct iovec local = { &sa, n }, remote = { (void *)(uintptr_t)addr, n };

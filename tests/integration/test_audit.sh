@@ -177,14 +177,16 @@ run "explain glob binary" 0 "$WARD" policy explain "$tmp/a.yaml" --binary /usr/b
 run "explain usage" 2 "$WARD" policy explain "$tmp/a.yaml" --binary /usr/bin/curl --host x.com
 run "explain bad port" 2 "$WARD" policy explain "$tmp/a.yaml" --binary /usr/bin/curl --host x.com --port 99999
 
-# ---- a log written by a real sandbox ----
-if [ "$(id -u)" -eq 0 ] && timeout 60 "$WARD" run --policy "$here/policies/examples/deny-all.yaml" \
+# ---- a log written by a real sandbox (as root; a failing run is a failure) ----
+if [ "$(id -u)" -ne 0 ]; then
+	skip "a real sandbox needs root"
+elif timeout 60 "$WARD" run --policy "$here/policies/examples/deny-all.yaml" \
 	--log "$tmp/run.db" -- /bin/true </dev/null >"$tmp/run.out" 2>&1; then
 	run "verify a ward run log" 0 "$WARD" audit verify --log "$tmp/run.db"
 	sqlite3 "$tmp/run.db" "UPDATE decisions SET reason = 'x' WHERE id = 1"
 	run "tampered ward run log" 1 "$WARD" audit verify --log "$tmp/run.db"
 	has "ward run log bad id" "first bad id 1:"
 else
-	skip "ward run cannot start a sandbox here"
+	fail "ward run under deny-all failed: $(cat "$tmp/run.out")"
 fi
 finish

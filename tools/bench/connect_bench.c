@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_child.h"
 #include "common/util.h"
 #include "enforcer/egress.h"
 
@@ -47,57 +48,28 @@ static void *reader(void *p)
 	return NULL;
 }
 
+/* one connect()+close() to the proxy port */
+static int connect_close(void *data)
+{
+	const struct sockaddr_in *sin = data;
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || connect(fd, (const struct sockaddr *)sin, sizeof(*sin)) < 0)
+		return -1;
+	/* RST instead of TIME_WAIT: thousands of rounds, one address pair */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	return 0;
+}
+
 /* ns per connect()+close(), measured in a child inside the cgroup */
 static double measure(const char *cg, int n)
 {
-	int pfd[2];
-	double ns = -1;
-	pid_t pid;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(PORT) };
 
-	if (pipe(pfd) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		char path[PATH_MAX + 32], buf[32];
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(PORT) };
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-		uint64_t t0;
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-		fd = open(path, O_WRONLY);
-		snprintf(buf, sizeof(buf), "%d", getpid());
-		if (fd < 0 || write(fd, buf, strlen(buf)) < 0)
-			_exit(1);
-		close(fd);
-		inet_pton(AF_INET, "10.77.0.1", &sin.sin_addr);
-		t0 = ward_mono_ns();
-		for (int i = 0; i < n; i++) {
-			fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-			if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0)
-				_exit(2);
-			/* RST instead of TIME_WAIT: thousands of rounds, one address pair */
-			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-			close(fd);
-		}
-		ns = (double)(ward_mono_ns() - t0) / n;
-		if (write(pfd[1], &ns, sizeof(ns)) != sizeof(ns))
-			_exit(3);
-		_exit(0);
-	}
-	close(pfd[1]);
-	if (read(pfd[0], &ns, sizeof(ns)) != sizeof(ns))
-		ns = -1;
-	close(pfd[0]);
-	waitpid(pid, NULL, 0);
-	return ns;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
+	inet_pton(AF_INET, "10.77.0.1", &sin.sin_addr);
+	return bench_in_cgroup(cg, n, connect_close, &sin);
 }
 
 int main(int argc, char **argv)
@@ -160,8 +132,8 @@ int main(int argc, char **argv)
 		on[k] = measure(cg, n);
 		ward_egress_detach(eg);
 	}
-	qsort(off, ROUNDS, sizeof(double), cmp_d);
-	qsort(on, ROUNDS, sizeof(double), cmp_d);
+	qsort(off, ROUNDS, sizeof(double), bench_cmp_double);
+	qsort(on, ROUNDS, sizeof(double), bench_cmp_double);
 	printf("connect+close, %d per round, %d rounds, median ns per call:\n", n, ROUNDS);
 	printf("  without programs: %.0f ns\n", (off[ROUNDS / 2 - 1] + off[ROUNDS / 2]) / 2);
 	printf("  with programs:    %.0f ns\n", (on[ROUNDS / 2 - 1] + on[ROUNDS / 2]) / 2);

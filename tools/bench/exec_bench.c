@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_child.h"
 #include "common/util.h"
 #include "enforcer/egress.h"
 
@@ -33,62 +34,29 @@ static void *reader(void *p)
 	return NULL;
 }
 
+/* one fork+exec+wait of /bin/true */
+static int fork_exec(void *data)
+{
+	pid_t c = fork();
+	int st;
+
+	(void)data;
+	if (c == 0) {
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(127);
+	}
+	return c < 0 || waitpid(c, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) ? -1 : 0;
+}
+
 /* ns per fork+exec+wait of /bin/true, measured in a child inside cg */
 static double measure(const char *cg, int n)
 {
-	int pfd[2];
-	double ns = -1;
-	pid_t pid;
-
-	if (pipe(pfd) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		char path[PATH_MAX + 32], buf[32];
-		uint64_t t0;
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-		fd = open(path, O_WRONLY);
-		snprintf(buf, sizeof(buf), "%d", getpid());
-		if (fd < 0 || write(fd, buf, strlen(buf)) < 0)
-			_exit(1);
-		close(fd);
-		t0 = ward_mono_ns();
-		for (int i = 0; i < n; i++) {
-			pid_t c = fork();
-			int st;
-
-			if (c == 0) {
-				execl("/bin/true", "true", (char *)NULL);
-				_exit(127);
-			}
-			if (c < 0 || waitpid(c, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
-				_exit(2);
-		}
-		ns = (double)(ward_mono_ns() - t0) / n;
-		if (write(pfd[1], &ns, sizeof(ns)) != sizeof(ns))
-			_exit(3);
-		_exit(0);
-	}
-	close(pfd[1]);
-	if (read(pfd[0], &ns, sizeof(ns)) != sizeof(ns))
-		ns = -1;
-	close(pfd[0]);
-	waitpid(pid, NULL, 0);
-	return ns;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
+	return bench_in_cgroup(cg, n, fork_exec, NULL);
 }
 
 static double median(double *v)
 {
-	qsort(v, ROUNDS, sizeof(double), cmp_d);
+	qsort(v, ROUNDS, sizeof(double), bench_cmp_double);
 	return (v[ROUNDS / 2 - 1] + v[ROUNDS / 2]) / 2;
 }
 

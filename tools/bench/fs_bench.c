@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_child.h"
 #include "enforcer/cgroup.h"
 #include "enforcer/fs.h"
 #include "enforcer/fs_protect.h"
@@ -83,16 +84,9 @@ static double loop_read(int fd)
 	return (double)(now_ns() - t0) / (double)iters;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double median(double *v, int n)
 {
-	qsort(v, (size_t)n, sizeof(*v), cmp_d);
+	qsort(v, (size_t)n, sizeof(*v), bench_cmp_double);
 	return v[n / 2];
 }
 

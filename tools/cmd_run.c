@@ -14,7 +14,7 @@
 #include "common/cleanup.h"
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
-#include "run_layers.h"
+#include "runtime/run_layers.h"
 #include "run_summary.h"
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "enforcer/features.h"
-#include "enforcer/unix_hook.h"
+#include "enforcer/unix.h"
+#include "enforcer/unix_broker.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -297,7 +298,19 @@ static void probe_fs_protect(struct ward_feature *f)
 	f->available = ward_fs_protect_probe(f->detail, sizeof(f->detail)) != WARD_FS_MECH_NONE;
 }
 
-/* --- unix sockets (unix_hook.h): the broker and its BPF backstop */
+/* --- unix sockets (runtime/layer_unix.h): the broker and its BPF backstop */
+/* Both mechanisms available here (seccomp user notification, connect_unix
+ * BPF)? 0 yes; -errno and why in err when not: `ward run` then keeps the
+ * directories that hold host sockets private (docs/sandbox.md). */
+static int unix_available(struct ward_error *err)
+{
+	int r = ward_unix_notify_probe();
+
+	if (r < 0)
+		return ward_err(err, r, "seccomp user notification");
+	return ward_unix_probe(err);
+}
+
 static void probe_unix_bpf(struct ward_feature *f)
 {
 	struct ward_error err = { 0 };
@@ -313,7 +326,7 @@ static void probe_unix_broker(struct ward_feature *f)
 {
 	struct ward_error err = { 0 };
 
-	f->available = ward_unix_available(&err) == 0;
+	f->available = unix_available(&err) == 0;
 	snprintf(f->detail, sizeof(f->detail), "%s",
 		 f->available ? "seccomp connect() broker + BPF backstop"
 			      : "missing: private /tmp, /run, /var/tmp, /dev/shm instead");

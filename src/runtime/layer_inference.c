@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-/* ward run's inference hook (inference_hook.h): the key variables get a
+/* ward run's inference hook (layer_inference.h): the key variables get a
  * harmless value in the command's environment. */
 #include <errno.h>
 
 #include "enforcer/sandbox.h"
-#include "proxy/inference_hook.h"
+#include "runtime/layer_inference.h"
 
 int ward_inference_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 {

@@ -51,7 +51,3 @@ int ward_unix_hook(struct ward_sandbox *sb, void *data, struct ward_error *err);
  * hook never ran or failed. */
 void ward_unix_run_finish(struct ward_unix_run *run);
 
-/* Both mechanisms available here (seccomp user notification, connect_unix
- * BPF)? 0 yes; -errno and why in err when not: `ward run` then keeps the
- * directories that hold host sockets private (docs/sandbox.md). */
-int ward_unix_available(struct ward_error *err);

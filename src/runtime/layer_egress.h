@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The eBPF egress layer of `ward run` as a sandbox hook (sandbox.h). It runs
- * after the network hook (netns_hook.h), whose host-side veth addresses are
+ * after the network hook (layer_netns.h), whose host-side veth addresses are
  * the proxy's and the DNS stub's: it loads bpf/egress.bpf.c for the policy,
  * attaches it to the sandbox's cgroup leaf before the command execs, and a
  * thread of its own turns verdict events into decision rows (layer "kernel")
@@ -22,7 +22,7 @@
 #include "common/error.h"
 #include "common/worker.h"
 #include "enforcer/egress.h"
-#include "enforcer/netns_hook.h"
+#include "runtime/layer_netns.h"
 #include "policy/model.h"
 
 struct ward_sandbox;

@@ -2,7 +2,7 @@
 /* The network layer as a sandbox hook, with an NFLOG reader thread: the
  * sandbox's supervisor loop only reads its control socket, so the records
  * get a thread of their own rather than a slot in that loop. */
-#include "enforcer/netns_hook.h"
+#include "runtime/layer_netns.h"
 #include "common/cleanup.h"
 #include "enforcer/nft.h"
 #include "enforcer/sandbox.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* `ward run` integration of the DNS stub: the resolv.conf file and the hook. */
-#include "proxy/dns_hook.h"
+#include "runtime/layer_dns.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,13 +10,13 @@
 
 #include "audit/audit.h"
 #include "common/error.h"
-#include "enforcer/egress_hook.h"
-#include "enforcer/fs_hook.h"
-#include "enforcer/netns_hook.h"
+#include "runtime/layer_egress.h"
+#include "runtime/layer_fs.h"
+#include "runtime/layer_netns.h"
 #include "enforcer/sandbox.h"
-#include "enforcer/unix_hook.h"
-#include "proxy/dns_hook.h"
-#include "proxy/proxy_hook.h"
+#include "runtime/layer_unix.h"
+#include "runtime/layer_dns.h"
+#include "runtime/layer_proxy.h"
 
 struct ward_run_layers {
 	/* the caller's */

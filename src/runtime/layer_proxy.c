@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-/* ward run's proxy hook (proxy_hook.h). */
+/* ward run's proxy hook (layer_proxy.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "enforcer/sandbox.h"
 #include "proxy/cred.h"
-#include "proxy/proxy_hook.h"
+#include "runtime/layer_proxy.h"
 #include "proxy/tls.h"
 
 int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)

@@ -13,9 +13,9 @@
 #include "common/cleanup.h"
 #include "proxy/cred.h"
 #include "proxy/inference.h"
-#include "proxy/inference_hook.h"
+#include "runtime/layer_inference.h"
 #include "proxy/tls.h"
-#include "run_layers.h"
+#include "runtime/run_layers.h"
 
 static bool networked(const struct ward_policy *p)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* The filesystem layer as a sandbox hook; see fs_hook.h. */
-#include "enforcer/fs_hook.h"
+/* The filesystem layer as a sandbox hook; see layer_fs.h. */
+#include "runtime/layer_fs.h"
 
 #include <errno.h>
 #include <signal.h>

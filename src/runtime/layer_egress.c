@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-/* The egress layer as a sandbox hook; see egress_hook.h. */
+/* The egress layer as a sandbox hook; see layer_egress.h. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "enforcer/egress_hook.h"
+#include "runtime/layer_egress.h"
 #include "enforcer/sandbox.h"
 
 /* the kernel wakes the reader only when the buffer fills: also on a timer */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* The unix-socket layer as a sandbox hook; see unix_hook.h. */
-#include "enforcer/unix_hook.h"
+/* The unix-socket layer as a sandbox hook; see layer_unix.h. */
+#include "runtime/layer_unix.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -77,13 +77,4 @@ void ward_unix_run_finish(struct ward_unix_run *run)
 		ward_unix_report_drops(run->u, true);
 	ward_unix_free(run->u);
 	run->u = NULL;
-}
-
-int ward_unix_available(struct ward_error *err)
-{
-	int r = ward_unix_notify_probe();
-
-	if (r < 0)
-		return ward_err(err, r, "seccomp user notification");
-	return ward_unix_probe(err);
 }

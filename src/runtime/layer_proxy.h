@@ -13,8 +13,8 @@
 
 #include "audit/audit.h"
 #include "common/error.h"
-#include "enforcer/egress_hook.h"
-#include "enforcer/netns_hook.h"
+#include "runtime/layer_egress.h"
+#include "runtime/layer_netns.h"
 #include "policy/model.h"
 #include "proxy/proxy.h"
 

@@ -14,14 +14,17 @@
 #include "common/cleanup.h"
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
-#include "runtime/run_layers.h"
+#include "policy/generation.h"
+#include "runtime/layers.h"
+#include "runtime/runtime.h"
+#include "runtime/watch.h"
 #include "run_summary.h"
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 
 static const char usage_run[] =
 	"Usage: ward run --policy FILE [--log DB] [--workdir DIR] [--hosts FILE]\n"
-	"                [--upstream-ca FILE] -- CMD [ARG...]\n"
+	"                [--upstream-ca FILE] [--watch] -- CMD [ARG...]\n"
 	"\n"
 	"Run CMD in a sandbox under the policy FILE and exit with its status.\n"
 	"ward must run as root; the command itself never does.\n"
@@ -65,6 +68,14 @@ static const char usage_run[] =
 	"                      resolved there first)\n"
 	"  --upstream-ca FILE  extra CA (PEM) trusted for upstream TLS, next to the\n"
 	"                      system roots (the proxy verifies every upstream)\n"
+	"  --watch             apply the policy FILE again whenever it changes, while\n"
+	"                      CMD runs: network policies, credentials, inference\n"
+	"                      routes and protected paths switch at once for new\n"
+	"                      requests; the mount plan, Landlock, run_as, the\n"
+	"                      environment and resources apply to new sessions only\n"
+	"                      (said so on stderr and in the log); an invalid file\n"
+	"                      is reported as FILE:LINE:COL: message and the policy\n"
+	"                      in force stays\n"
 	"  -h, --help          show this help\n"
 	"\n"
 	"CMD is searched in $PATH inside the sandbox. Its environment is\n"
@@ -102,6 +113,7 @@ struct run_args {
 	const char *workdir;
 	const char *hosts;
 	const char *upstream_ca;
+	bool watch;
 	char **argv;
 };
 
@@ -132,6 +144,10 @@ static int parse(int argc, char **argv, struct run_args *a)
 		}
 		if (arg[0] != '-')
 			break;
+		if (!strcmp(arg, "--watch")) {
+			a->watch = true;
+			continue;
+		}
 		for (k = 0; k < ARRAY_SIZE(with_value); k++) {
 			size_t n = strlen(with_value[k]);
 
@@ -177,6 +193,41 @@ static int check_file(const char *opt, const char *path)
 		return -1;
 	}
 	return 0;
+}
+
+static void watch_refused(void *data, const struct ward_diags *diags, const char *why,
+			  const char *old_rev)
+{
+	if (why)
+		fprintf(stderr, "ward: %s: %s\n", (const char *)data, why);
+	ward_diags_print(diags, stderr);
+	fprintf(stderr, "ward: policy %s not applied: rev %.12s stays\n", (const char *)data,
+		old_rev);
+}
+
+static void watch_applied(void *data, const struct ward_diags *diags,
+			  const struct ward_apply_report *rep)
+{
+	char what[512];
+
+	ward_diags_print(diags, stderr);
+	ward_apply_report_describe(rep, what, sizeof(what));
+	fprintf(stderr, "ward: policy rev %.12s -> %.12s: %s\n", rep->old_rev, rep->new_rev, what);
+}
+
+static void watch_failed(void *data, const char *why, const char *old_rev)
+{
+	fprintf(stderr, "ward: policy %s not applied: %s; rev %.12s stays\n", (const char *)data,
+		why, old_rev);
+}
+
+static void start_watch(void *data, struct ward_runtime *rt)
+{
+	struct ward_error err = { 0 };
+
+	/* the command runs unwatched rather than not at all: said so */
+	if (ward_policy_watch_start(data, rt, &err) < 0)
+		fprintf(stderr, "ward: warning: --watch: %s\n", err.msg);
 }
 
 int cmd_run(int argc, char **argv)
@@ -228,26 +279,47 @@ int cmd_run(int argc, char **argv)
 		return WARD_EXIT_SETUP;
 	}
 
-	struct ward_run_layers layers = { .policy = policy, .audit = audit, .log_path = log,
-					  .hosts_file = a.hosts, .upstream_ca = a.upstream_ca,
-					  .diag = print_diag };
-	struct ward_sandbox_opts opts = {
-		.policy = policy,
-		.workdir = workdir,
-		.argv = a.argv,
-		.audit = audit,
-		.diag = print_diag,
-		.hosts_file = a.hosts,
-		.upstream_ca = a.upstream_ca,
-		.id_out = id,
-	};
+	_cleanup_gen_ struct ward_gen *gen = NULL;
+	struct ward_policy_watch *watch = NULL;
+	struct ward_runtime *rt = NULL;
 
-	r = ward_run_layers_prepare(&layers, &err);
-	if (r >= 0) {
-		ward_run_layers_apply(&layers, &opts);
-		r = ward_sandbox_run(&opts, &status, &err);
+	r = ward_gen_new(TAKE_PTR(policy), 1, &gen);
+	if (r < 0) {
+		fprintf(stderr, "ward: %s\n", strerror(-r));
+		ward_audit_close(audit);
+		return WARD_EXIT_SETUP;
 	}
-	ward_run_layers_finish(&layers);
+	struct ward_runtime_config cfg = { .gen = gen, .audit = audit, .log_path = log,
+					   .hosts_file = a.hosts, .upstream_ca = a.upstream_ca,
+					   .diag = print_diag };
+	struct ward_runtime_cmd cmd = { .workdir = workdir, .argv = a.argv, .id_out = id };
+
+	if (a.watch) {
+		struct ward_policy_watch_config wc = { .path = a.policy,
+						       .data = (void *)a.policy,
+						       .refused = watch_refused,
+						       .applied = watch_applied,
+						       .failed = watch_failed };
+
+		/* watched from now on: an edit while the sandbox is built is not missed */
+		r = ward_policy_watch_new(&wc, &watch, &err);
+		if (r < 0) {
+			fprintf(stderr, "ward: --watch: %s\n", err.msg);
+			ward_audit_close(audit);
+			return WARD_EXIT_SETUP;
+		}
+		cfg.attached = start_watch;
+		cfg.attached_data = watch;
+	}
+	r = ward_runtime_new(&cfg, &rt, &err);
+	if (r >= 0)
+		r = ward_run_layers_add(rt, &err);
+	if (r >= 0)
+		r = ward_runtime_prepare(rt, &err);
+	if (r >= 0)
+		r = ward_runtime_run(rt, &cmd, &status, &err);
+	ward_policy_watch_free(watch);
+	ward_runtime_free(rt);
 	if (r < 0 || (status == WARD_EXIT_SETUP && err.msg[0])) {
 		fprintf(stderr, "ward: %s\n", err.msg);
 		status = WARD_EXIT_SETUP;

@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: MIT
+/* A sandbox and its layers (runtime.h): registration and order, the life of
+ * the layers around ward_sandbox_run(), and new generations. */
+#include "runtime/runtime.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+
+struct ward_layer {
+	const struct ward_layer_ops *ops;
+	struct ward_runtime *rt;
+	void *state;
+	struct ward_layer **deps; /* resolved ops->deps, same order */
+	size_t n_deps;
+	struct ward_gen *gen; /* what this layer decides from (its reference) */
+	bool prepared;	      /* prepare ran: finish is due */
+	bool active;	      /* in this run */
+	bool attached;
+};
+
+#define MAX_FILES 8
+
+struct ward_runtime {
+	struct ward_runtime_config cfg;
+	struct ward_gen *first; /* the sandbox's options point into it */
+	pthread_mutex_t lock;	/* gen, running, the layers' generations */
+	struct ward_gen *gen;	/* in force */
+	struct ward_layer **v;	/* in dependency order */
+	size_t n;
+	bool prepared;
+	bool running; /* every layer attached, the sandbox not ended yet */
+	char id[WARD_SANDBOX_ID_LEN + 1];
+	struct ward_sandbox_opts opts;
+	struct ward_mount_file files[MAX_FILES];
+	size_t n_files;
+	struct ward_sandbox_hook *hooks;
+	size_t n_hooks;
+};
+
+int ward_runtime_new(const struct ward_runtime_config *cfg, struct ward_runtime **ret,
+		     struct ward_error *err)
+{
+	struct ward_runtime *rt;
+
+	if (!cfg->gen || !cfg->gen->policy)
+		return ward_errx(err, -EINVAL, "runtime: no policy generation");
+	rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return ward_err(err, -ENOMEM, "runtime");
+	rt->cfg = *cfg;
+	rt->first = ward_gen_ref(cfg->gen);
+	rt->gen = ward_gen_ref(cfg->gen);
+	pthread_mutex_init(&rt->lock, NULL);
+	*ret = rt;
+	return 0;
+}
+
+static struct ward_layer *find(struct ward_layer *const *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i]->ops->name, name))
+			return v[i];
+	return NULL;
+}
+
+static const char *dep_name(const char *d)
+{
+	return d[0] == '?' ? d + 1 : d;
+}
+
+static void layer_free(struct ward_layer *l)
+{
+	if (!l)
+		return;
+	ward_gen_unref(l->gen);
+	free(l->deps);
+	free(l->state);
+	free(l);
+}
+
+static int layer_new(struct ward_runtime *rt, const struct ward_layer_ops *ops,
+		     struct ward_layer **ret, struct ward_error *err)
+{
+	struct ward_layer *l = calloc(1, sizeof(*l));
+	size_t n = 0;
+
+	if (!l)
+		return ward_err(err, -ENOMEM, "runtime");
+	l->ops = ops;
+	l->rt = rt;
+	for (; ops->deps && ops->deps[n]; n++)
+		;
+	l->state = calloc(1, ops->state_size ? ops->state_size : 1);
+	l->deps = calloc(n ? n : 1, sizeof(*l->deps));
+	if (!l->state || !l->deps) {
+		layer_free(l);
+		return ward_err(err, -ENOMEM, "runtime");
+	}
+	l->n_deps = n;
+	*ret = l;
+	return 0;
+}
+
+/* Order all (the registered layers, then the new ones) so that each comes
+ * after its dependencies; among those free to go, the one first in all.
+ * The registered ones never depend on new ones: their order stays. */
+static int order(struct ward_layer **all, size_t n, struct ward_layer **out, struct ward_error *err)
+{
+	_cleanup_free_ bool *placed = calloc(n ? n : 1, sizeof(*placed));
+	size_t done = 0;
+
+	if (!placed)
+		return ward_err(err, -ENOMEM, "runtime");
+	while (done < n) {
+		size_t i;
+
+		for (i = 0; i < n; i++) {
+			bool ready = !placed[i];
+
+			for (size_t d = 0; ready && d < all[i]->n_deps; d++) {
+				size_t k;
+
+				for (k = 0; k < n && all[k] != all[i]->deps[d]; k++)
+					;
+				ready = placed[k];
+			}
+			if (ready)
+				break;
+		}
+		if (i == n) {
+			char names[256] = "";
+			size_t len = 0;
+
+			for (size_t k = 0; k < n && len < sizeof(names); k++)
+				if (!placed[k])
+					len += snprintf(names + len, sizeof(names) - len, "%s%s",
+							len ? ", " : "", all[k]->ops->name);
+			return ward_errx(err, -EINVAL, "runtime: layers depend on each other in "
+					 "a cycle: %s", names);
+		}
+		placed[i] = true;
+		out[done++] = all[i];
+	}
+	return 0;
+}
+
+int ward_runtime_add_layers(struct ward_runtime *rt, const struct ward_layer_ops *const *ops,
+			    size_t n, struct ward_error *err)
+{
+	_cleanup_free_ struct ward_layer **all = NULL, **sorted = NULL;
+	size_t total = rt->n + n, made = 0;
+	int r;
+
+	if (rt->prepared)
+		return ward_errx(err, -EINVAL, "runtime: layers are added before prepare");
+	all = calloc(total ? total : 1, sizeof(*all));
+	sorted = calloc(total ? total : 1, sizeof(*sorted));
+	if (!all || !sorted)
+		return ward_err(err, -ENOMEM, "runtime");
+	memcpy(all, rt->v, rt->n * sizeof(*all));
+	for (; made < n; made++) {
+		if (!ops[made]->name || !ops[made]->prepare) {
+			r = ward_errx(err, -EINVAL, "runtime: a layer without a name or prepare");
+			goto fail;
+		}
+		if (find(all, rt->n + made, ops[made]->name)) {
+			r = ward_errx(err, -EINVAL, "runtime: layer %s registered twice",
+				      ops[made]->name);
+			goto fail;
+		}
+		r = layer_new(rt, ops[made], &all[rt->n + made], err);
+		if (r < 0)
+			goto fail;
+	}
+	for (size_t i = rt->n; i < total; i++)
+		for (size_t d = 0; d < all[i]->n_deps; d++) {
+			const char *name = dep_name(all[i]->ops->deps[d]);
+
+			all[i]->deps[d] = find(all, total, name);
+			if (!all[i]->deps[d] || all[i]->deps[d] == all[i]) {
+				r = ward_errx(err, -EINVAL, "runtime: layer %s needs %s, which %s",
+					      all[i]->ops->name, name,
+					      all[i]->deps[d] ? "is itself" : "is not registered");
+				goto fail;
+			}
+		}
+	r = order(all, total, sorted, err);
+	if (r < 0)
+		goto fail;
+	free(rt->v);
+	rt->v = TAKE_PTR(sorted);
+	rt->n = total;
+	return 0;
+
+fail:
+	for (size_t i = rt->n; i < rt->n + made; i++)
+		layer_free(all[i]);
+	return r;
+}
+
+size_t ward_runtime_layer_names(const struct ward_runtime *rt, const char **ret, size_t cap)
+{
+	for (size_t i = 0; i < rt->n && i < cap; i++)
+		ret[i] = rt->v[i]->ops->name;
+	return rt->n;
+}
+
+void *ward_layer_state(struct ward_layer *l)
+{
+	return l->state;
+}
+
+void *ward_layer_dep(struct ward_layer *l, const char *name)
+{
+	for (size_t d = 0; d < l->n_deps; d++)
+		if (!strcmp(dep_name(l->ops->deps[d]), name))
+			return l->deps[d]->active ? l->deps[d]->state : NULL;
+	/* only what the layer declared: its order depends on it */
+	abort();
+}
+
+const struct ward_policy *ward_layer_policy(const struct ward_layer *l)
+{
+	return l->gen ? l->gen->policy : l->rt->first->policy;
+}
+
+const struct ward_runtime_config *ward_layer_config(const struct ward_layer *l)
+{
+	return &l->rt->cfg;
+}
+
+struct ward_sandbox_opts *ward_layer_sandbox_opts(struct ward_layer *l)
+{
+	return &l->rt->opts;
+}
+
+int ward_layer_add_file(struct ward_layer *l, const char *host_path, const char *target,
+			struct ward_error *err)
+{
+	struct ward_runtime *rt = l->rt;
+
+	if (rt->n_files >= MAX_FILES)
+		return ward_errx(err, -E2BIG, "%s: more than %d files for the sandbox",
+				 l->ops->name, MAX_FILES);
+	rt->files[rt->n_files++] = (struct ward_mount_file){ host_path, target };
+	return 0;
+}
+
+void ward_layer_diag(const struct ward_layer *l, bool warning, const char *msg)
+{
+	if (l->rt->cfg.diag)
+		l->rt->cfg.diag(l->rt->cfg.diag_data, warning, msg);
+}
+
+static bool deps_active(const struct ward_layer *l)
+{
+	for (size_t d = 0; d < l->n_deps; d++)
+		if (l->ops->deps[d][0] != '?' && !l->deps[d]->active)
+			return false;
+	return true;
+}
+
+/* In list order; a layer whose (required) dependency is absent is absent. */
+int ward_runtime_prepare(struct ward_runtime *rt, struct ward_error *err)
+{
+	rt->prepared = true;
+	for (size_t i = 0; i < rt->n; i++) {
+		struct ward_layer *l = rt->v[i];
+		int r;
+
+		if (!deps_active(l))
+			continue;
+		l->gen = ward_gen_ref(rt->first);
+		l->prepared = true;
+		r = l->ops->prepare(l, err);
+		if (r < 0)
+			return r;
+		l->active = r != WARD_LAYER_ABSENT;
+	}
+	return 0;
+}
+
+static int attach_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
+{
+	struct ward_layer *l = data;
+	struct ward_runtime *rt = l->rt;
+	int r;
+
+	snprintf(rt->id, sizeof(rt->id), "%s", sb->id);
+	r = l->ops->attach(l, sb, err);
+	if (r < 0)
+		return r;
+	l->attached = true;
+	if (rt->hooks[rt->n_hooks - 1].data == l) {
+		pthread_mutex_lock(&rt->lock);
+		rt->running = true;
+		pthread_mutex_unlock(&rt->lock);
+		if (rt->cfg.attached)
+			rt->cfg.attached(rt->cfg.attached_data, rt);
+	}
+	return 0;
+}
+
+int ward_runtime_run(struct ward_runtime *rt, const struct ward_runtime_cmd *cmd, int *ret_status,
+		     struct ward_error *err)
+{
+	/* Landlock TCP only when the policy asks (landlock.restrict_tcp): it
+	 * cannot tell loopback, which stays usable, from the outside; no layer
+	 * named ports: none at all (non-NULL, empty) */
+	static const uint16_t no_ports[1];
+	const struct ward_policy *p = rt->first->policy;
+	int r;
+
+	if (!rt->prepared)
+		return ward_errx(err, -EINVAL, "runtime: not prepared");
+	free(rt->hooks);
+	rt->n_hooks = 0;
+	rt->hooks = calloc(rt->n ? rt->n : 1, sizeof(*rt->hooks));
+	if (!rt->hooks)
+		return ward_err(err, -ENOMEM, "runtime");
+	for (size_t i = 0; i < rt->n; i++)
+		if (rt->v[i]->active && rt->v[i]->ops->attach)
+			rt->hooks[rt->n_hooks++] = (struct ward_sandbox_hook){
+				rt->v[i]->ops->name, attach_hook, rt->v[i] };
+	rt->opts.policy = p;
+	rt->opts.workdir = cmd->workdir;
+	rt->opts.argv = cmd->argv;
+	rt->opts.audit = rt->cfg.audit;
+	rt->opts.diag = rt->cfg.diag;
+	rt->opts.diag_data = rt->cfg.diag_data;
+	rt->opts.hosts_file = rt->cfg.hosts_file;
+	rt->opts.upstream_ca = rt->cfg.upstream_ca;
+	rt->opts.id_out = cmd->id_out;
+	rt->opts.hooks = rt->hooks;
+	rt->opts.n_hooks = rt->n_hooks;
+	rt->opts.files = rt->files;
+	rt->opts.n_files = rt->n_files;
+	if (!p->landlock_restrict_tcp) {
+		rt->opts.tcp_connect_ports = NULL;
+		rt->opts.n_tcp_connect_ports = 0;
+	} else if (!rt->opts.tcp_connect_ports) {
+		rt->opts.tcp_connect_ports = no_ports;
+	}
+	r = ward_sandbox_run(&rt->opts, ret_status, err);
+	pthread_mutex_lock(&rt->lock);
+	rt->running = false;
+	pthread_mutex_unlock(&rt->lock);
+	return r;
+}
+
+void ward_runtime_free(struct ward_runtime *rt)
+{
+	if (!rt)
+		return;
+	for (size_t i = rt->n; i-- > 0;)
+		if (rt->v[i]->active && rt->v[i]->ops->stop)
+			rt->v[i]->ops->stop(rt->v[i]);
+	for (size_t i = rt->n; i-- > 0;)
+		if (rt->v[i]->prepared && rt->v[i]->ops->finish)
+			rt->v[i]->ops->finish(rt->v[i]);
+	for (size_t i = 0; i < rt->n; i++)
+		layer_free(rt->v[i]);
+	free(rt->v);
+	free(rt->hooks);
+	ward_gen_unref(rt->gen);
+	ward_gen_unref(rt->first);
+	pthread_mutex_destroy(&rt->lock);
+	free(rt);
+}
+
+struct ward_gen *ward_runtime_gen(struct ward_runtime *rt)
+{
+	struct ward_gen *g;
+
+	pthread_mutex_lock(&rt->lock);
+	g = ward_gen_ref(rt->gen);
+	pthread_mutex_unlock(&rt->lock);
+	return g;
+}
+
+const char *ward_runtime_sandbox_id(const struct ward_runtime *rt)
+{
+	return rt->id;
+}
+
+struct ward_audit *ward_runtime_audit(const struct ward_runtime *rt)
+{
+	return rt->cfg.audit;
+}
+
+void ward_runtime_control_row(struct ward_runtime *rt, const char *action, const char *rule,
+			      const char *reason, const char *policy_rev)
+{
+	struct ward_decision d = {
+		.sandbox = rt->id[0] ? rt->id : NULL,
+		.layer = "control",
+		.action = action,
+		.rule = rule,
+		.reason = reason,
+		.policy_rev = policy_rev,
+	};
+
+	if (rt->cfg.audit)
+		ward_audit_submit(rt->cfg.audit, &d);
+}
+
+/* --- generations */
+
+static bool enforces(const struct ward_layer *l, const char *section)
+{
+	for (size_t i = 0; l->ops->sections && l->ops->sections[i]; i++)
+		if (!strcmp(l->ops->sections[i], section))
+			return true;
+	return false;
+}
+
+/* Every changed section: applied when each layer of the run that enforces
+ * it can apply; a section no layer here enforces (the mount plan, Landlock,
+ * the uid, ...) is for new sessions only. */
+static void report_init(const struct ward_runtime *rt, const struct ward_gen *old,
+			const struct ward_gen *g, struct ward_apply_report *rep)
+{
+	char names[WARD_APPLY_MAX_SECTIONS][48];
+	size_t n = ward_policy_changed_sections(old->policy, g->policy, names, ARRAY_SIZE(names));
+
+	memset(rep, 0, sizeof(*rep));
+	snprintf(rep->old_rev, sizeof(rep->old_rev), "%s", old->policy->rev);
+	snprintf(rep->new_rev, sizeof(rep->new_rev), "%s", g->policy->rev);
+	for (size_t s = 0; s < n && s < ARRAY_SIZE(names); s++) {
+		bool live = false;
+
+		for (size_t i = 0; i < rt->n; i++) {
+			const struct ward_layer *l = rt->v[i];
+
+			if (!l->active || !enforces(l, names[s]))
+				continue;
+			live = l->ops->apply != NULL;
+			if (!live)
+				break;
+		}
+		snprintf(rep->v[rep->n].section, sizeof(rep->v[rep->n].section), "%s", names[s]);
+		rep->v[rep->n].state = live ? WARD_APPLY_APPLIED : WARD_APPLY_NEW_SESSIONS;
+		rep->n++;
+	}
+}
+
+void ward_apply_report_later(struct ward_apply_report *rep, const char *section)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		if (!strcmp(rep->v[i].section, section) && rep->v[i].state != WARD_APPLY_UNCHANGED)
+			rep->v[i].state = WARD_APPLY_NEW_SESSIONS;
+}
+
+static size_t list(const struct ward_apply_report *rep, enum ward_apply_state st,
+		   const char *title, char *buf, size_t len)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < rep->n && n < len; i++) {
+		if (rep->v[i].state != st)
+			continue;
+		n += snprintf(buf + n, len - n, "%s%s", k++ ? ", " : title, rep->v[i].section);
+	}
+	return n < len ? n : len - 1;
+}
+
+void ward_apply_report_describe(const struct ward_apply_report *rep, char *buf, size_t len)
+{
+	size_t n;
+
+	if (!len)
+		return;
+	buf[0] = '\0';
+	n = list(rep, WARD_APPLY_APPLIED, "applied: ", buf, len);
+	n += list(rep, WARD_APPLY_NEW_SESSIONS, n ? "; applies to new sessions only: "
+						  : "applies to new sessions only: ",
+		  buf + n, len - n);
+	if (!n)
+		snprintf(buf, len, "no section changed");
+}
+
+static int apply_layer(struct ward_layer *l, struct ward_gen *g, struct ward_apply_report *rep,
+		       struct ward_error *err)
+{
+	int r = l->ops->apply(l, g, rep, err);
+
+	if (r < 0)
+		return ward_err_prefix(err, "%s", l->ops->name);
+	ward_gen_unref(l->gen);
+	l->gen = ward_gen_ref(g);
+	return 0;
+}
+
+int ward_runtime_apply(struct ward_runtime *rt, struct ward_gen *g, struct ward_apply_report *rep,
+		       struct ward_error *err)
+{
+	struct ward_apply_report scratch;
+	struct ward_gen *old;
+	char reason[1536], what[512];
+	size_t i;
+	int r = 0;
+
+	pthread_mutex_lock(&rt->lock);
+	if (!rt->running) {
+		pthread_mutex_unlock(&rt->lock);
+		return ward_errx(err, -ESRCH, "no sandbox is running");
+	}
+	old = rt->gen;
+	report_init(rt, old, g, rep);
+	/* rows name the revision: it is stored before the first of them */
+	if (rt->cfg.audit)
+		r = ward_audit_store_policy(rt->cfg.audit, g->policy, err);
+	for (i = 0; r >= 0 && i < rt->n; i++)
+		if (rt->v[i]->active && rt->v[i]->ops->apply)
+			r = apply_layer(rt->v[i], g, rep, err);
+	if (r < 0) {
+		/* back to the old generation, what switched already */
+		while (i-- > 0) {
+			struct ward_layer *l = rt->v[i];
+			struct ward_error e2 = { 0 };
+
+			if (l->active && l->ops->apply && l->gen == g)
+				apply_layer(l, old, &scratch, &e2);
+		}
+		snprintf(reason, sizeof(reason), "policy rev %s not applied (%.512s); rev %s stays",
+			 g->policy->rev, err->msg, old->policy->rev);
+		ward_runtime_control_row(rt, "deny", "policy_apply", reason, old->policy->rev);
+		pthread_mutex_unlock(&rt->lock);
+		return r;
+	}
+	rt->gen = ward_gen_ref(g);
+	ward_gen_unref(old);
+	ward_apply_report_describe(rep, what, sizeof(what));
+	snprintf(reason, sizeof(reason), "policy rev %s -> %s: %s", rep->old_rev, rep->new_rev,
+		 what);
+	ward_runtime_control_row(rt, "allow", "policy_apply", reason, rep->new_rev);
+	pthread_mutex_unlock(&rt->lock);
+	return 0;
+}

@@ -29,15 +29,14 @@ static unsigned reason_of(const char *s)
 	return 0;
 }
 
-/* The "maps" of one decision. ward_port_allowed() has only the entry index
- * to go on, as in BPF, so the tables live here for the duration of one call. */
-struct kctx {
+/* The "maps" of one decision, handed through ward_decide() to the lookups. */
+struct ward_kmaps {
 	const struct ward_policy *p;
 	const char *binary;
 };
-static __thread const struct kctx *cur;
 
-static __always_inline int ward_port_allowed(__u32 entry, __u16 port)
+static __always_inline int ward_port_allowed(const struct ward_kmaps *cur, __u32 entry,
+					     __u16 port)
 {
 	const struct ward_policy *p = cur->p;
 
@@ -59,8 +58,10 @@ static __always_inline int ward_port_allowed(__u32 entry, __u16 port)
 }
 
 /* Only sets a connection flag for the proxy (allowed_ips); never the verdict. */
-static __always_inline int ward_ip_allowed(__u32 entry, const struct ward_addr *a)
+static __always_inline int ward_ip_allowed(const struct ward_kmaps *m, __u32 entry,
+					   const struct ward_addr *a)
 {
+	(void)m;
 	(void)entry;
 	(void)a;
 	return 0;
@@ -109,7 +110,7 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 	struct ward_ident_val id = { .entry = WARD_ENTRY_NONE };
 	struct ward_addr none4, none6 = { { ward_htonl(0xfc000000), 0, 0, ward_htonl(0xfffe) } };
 	const char *bin = ward_replay_decider(p, r);
-	struct kctx ctx = { .p = p, .binary = bin };
+	struct ward_kmaps ctx = { .p = p, .binary = bin };
 	unsigned old = reason_of(r->reason);
 	bool known = bin && bin[0] == '/', has_keys = false;
 	int proto;
@@ -171,9 +172,7 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 		    ward_replay_may_infer(p, bin))
 			id.flags |= WARD_IDENT_INFERENCE;
 	}
-	cur = &ctx;
-	ward_decide(&cfg, &req, known && (has_keys || id.flags) ? &id : NULL, &res);
-	cur = NULL;
+	ward_decide(&cfg, 0, &ctx, &req, known && (has_keys || id.flags) ? &id : NULL, &res);
 
 	ret->action = res.verdict == WARD_VERDICT_DENY ? "deny" : "allow";
 	if (!has_keys && res.reason == WARD_REASON_INFERENCE)

@@ -104,13 +104,24 @@ static void egress_finish(struct ward_layer *l)
 	e->connect_ports = NULL;
 }
 
+/* the kernel maps switch in one write (docs/egress.md) */
+static int egress_apply(struct ward_layer *l, struct ward_gen *g, struct ward_apply_report *rep,
+			struct ward_error *err)
+{
+	struct egress_layer *e = ward_layer_state(l);
+
+	return ward_egress_apply(e->run.egress, g->policy, err);
+}
+
 static const struct ward_layer_ops egress_ops = {
 	.name = "egress",
 	.deps = (const char *const[]){ "netns", NULL },
 	.sections = (const char *const[]){ "network_policies", NULL },
 	.state_size = sizeof(struct egress_layer),
+	.keeps_generations = true,
 	.prepare = egress_prepare,
 	.attach = egress_attach,
+	.apply = egress_apply,
 	.finish = egress_finish,
 };
 
@@ -352,12 +363,26 @@ static void unix_finish(struct ward_layer *l)
 	ward_unix_run_finish(ward_layer_state(l));
 }
 
+static int unix_apply(struct ward_layer *l, struct ward_gen *g, struct ward_apply_report *rep,
+		      struct ward_error *err)
+{
+	struct ward_unix_run *run = ward_layer_state(l);
+
+	/* host endpoints need the network layers, which this run has not */
+	if (!ward_layer_dep(l, "netns") && networked(g->policy))
+		ward_apply_report_later(rep, "network_policies");
+	return ward_unix_apply(run->u, g->policy, err);
+}
+
 static const struct ward_layer_ops unix_ops = {
 	.name = "unix",
+	.deps = (const char *const[]){ "?netns", NULL },
 	.sections = (const char *const[]){ "network_policies", NULL },
 	.state_size = sizeof(struct ward_unix_run),
+	.keeps_generations = true,
 	.prepare = unix_prepare,
 	.attach = unix_attach,
+	.apply = unix_apply,
 	.finish = unix_finish,
 };
 

@@ -18,6 +18,8 @@ struct ward_layer {
 	struct ward_layer **deps; /* resolved ops->deps, same order */
 	size_t n_deps;
 	struct ward_gen *gen; /* what this layer decides from (its reference) */
+	struct ward_gen **kept; /* ops->keeps_generations: the earlier ones */
+	size_t n_kept;
 	bool prepared;	      /* prepare ran: finish is due */
 	bool active;	      /* in this run */
 	bool attached;
@@ -78,6 +80,9 @@ static void layer_free(struct ward_layer *l)
 	if (!l)
 		return;
 	ward_gen_unref(l->gen);
+	for (size_t i = 0; i < l->n_kept; i++)
+		ward_gen_unref(l->kept[i]);
+	free(l->kept);
 	free(l->deps);
 	free(l->state);
 	free(l);
@@ -487,11 +492,22 @@ void ward_apply_report_describe(const struct ward_apply_report *rep, char *buf, 
 static int apply_layer(struct ward_layer *l, struct ward_gen *g, struct ward_apply_report *rep,
 		       struct ward_error *err)
 {
-	int r = l->ops->apply(l, g, rep, err);
+	int r;
 
+	if (l->ops->keeps_generations) {
+		struct ward_gen **v = realloc(l->kept, (l->n_kept + 1) * sizeof(*v));
+
+		if (!v)
+			return ward_err(err, -ENOMEM, "%s", l->ops->name);
+		l->kept = v;
+	}
+	r = l->ops->apply(l, g, rep, err);
 	if (r < 0)
 		return ward_err_prefix(err, "%s", l->ops->name);
-	ward_gen_unref(l->gen);
+	if (l->ops->keeps_generations)
+		l->kept[l->n_kept++] = l->gen;
+	else
+		ward_gen_unref(l->gen);
 	l->gen = ward_gen_ref(g);
 	return 0;
 }

@@ -58,6 +58,11 @@ struct ward_layer_ops {
 	 * enforces it has apply (and it succeeds) */
 	const char *const *sections;
 	size_t state_size; /* zeroed bytes for ward_layer_state() */
+	/* the module borrows every policy it was given until it is freed
+	 * (e.g. the egress maps name the rules of connections made under an
+	 * older one): the runtime keeps each generation applied to this layer
+	 * until after its finish */
+	bool keeps_generations;
 	int (*prepare)(struct ward_layer *l, struct ward_error *err);
 	int (*attach)(struct ward_layer *l, struct ward_sandbox *sb, struct ward_error *err);
 	/* switch to g in one step atomic for this layer's data path; on failure

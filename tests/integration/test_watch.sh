@@ -1,0 +1,188 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# ward run --watch on the real kernel: one sandbox, one long-running command,
+# the policy file edited under it. The command acts only when told (a file
+# per step in its workdir) and the test moves on only once ward said on
+# stderr what it did with the edit, so nothing here depends on timing.
+#   (a) a host unix socket refused under the first policy is reached after
+#       an edit allows it, and refused again after the edit is undone;
+#   (b) an invalid edit: FILE:LINE:COL on stderr, a control row, and the
+#       policy in force still decides;
+#   (c) an edit of a section a running process cannot change is reported as
+#       "applies to new sessions only" (stderr and row);
+#   every applied edit is one control row naming the old and the new rev.
+# Root only; exit 77 (skip) when a kernel feature is missing.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+need_root
+[ -x "$WARD" ] || { echo "SKIP: no ward binary at $WARD"; exit 77; }
+grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77; }
+command -v jq >/dev/null || { echo "SKIP: needs jq"; exit 77; }
+for b in /usr/bin/python3 /usr/bin/perl; do
+	[ -x $b ] || { echo "SKIP: needs $b"; exit 77; }
+done
+"$WARD" doctor --json | jq -e '.features[] | select(.name == "unix.broker" and .available)' \
+	>/dev/null || { echo "SKIP: no seccomp user notification or connect_unix BPF"; exit 77; }
+
+UID_=4246
+T=$(mktemp -d /var/tmp/ward-test-watch.XXXXXX)
+H=$(mktemp -d /var/tmp/ward-test-watch-sock.XXXXXX)
+chmod 755 "$T" "$H"
+PIDS=()
+WARD_PID=
+cleanup() {
+	[ -n "$WARD_PID" ] && kill "$WARD_PID" 2>/dev/null
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$T" "$H"
+}
+trap cleanup EXIT
+WD=$T/wd
+mkdir -p "$WD"
+chown "$UID_:$UID_" "$WD"
+LOG=$T/log.db
+P=$T/policy.yaml
+ERR=$T/stderr
+
+# a host listener: one line per connection accepted
+cat >"$T/listen.py" <<'EOF'
+import os, socket, sys
+path, hits = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+os.chmod(path, 0o777)
+open(hits, "w").close()
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    with open(hits, "a") as f:
+        f.write("hit\n")
+    c.sendall(b"host-says-hi\n")
+    c.close()
+EOF
+python3 "$T/listen.py" "$H/agent.sock" "$T/hits" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -S "$H/agent.sock" ] && [ -e "$T/hits" ] && break; sleep 0.1; done
+[ -S "$H/agent.sock" ] || { fail "the host listener did not start"; finish; exit 1; }
+
+cat >"$T/client.pl" <<'EOF'
+use IO::Socket::UNIX;
+my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $ARGV[0]);
+if ($s) { my $l = <$s>; print "CONNECTED $l"; } else { print "REFUSED $!\n"; }
+EOF
+# the command: for each step, wait for goN, connect, write rN (bounded waits)
+cat >"$T/steps.sh" <<EOF
+for n in 1 2 3 4 5; do
+	i=0
+	while [ ! -e "$WD/go\$n" ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i + 1)); done
+	[ -e "$WD/go\$n" ] || exit 3
+	/usr/bin/perl "$T/client.pl" "$H/agent.sock" >"$WD/r\$n.tmp" 2>&1
+	mv "$WD/r\$n.tmp" "$WD/r\$n"
+done
+EOF
+chmod 644 "$T/listen.py" "$T/client.pl" "$T/steps.sh"
+
+# policy SOCKET [EXTRA]: perl may reach SOCKET
+policy() {
+	cat <<EOF
+version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /etc, $T/client.pl, $T/steps.sh, $H]
+network_policies:
+  agent:
+    binaries:
+      - path: /usr/bin/perl
+    endpoints:
+      - unix: $1
+process:
+  run_as_user: $UID_
+  run_as_group: $UID_
+${2:-}
+EOF
+}
+# step N: let the command connect once; its answer in $OUT
+step() {
+	touch "$WD/go$1"
+	for _ in $(seq 1200); do [ -e "$WD/r$1" ] && break; sleep 0.05; done
+	OUT=$(cat "$WD/r$1" 2>/dev/null)
+}
+# wait_err PATTERN: until ward's stderr shows it (bounded; the rows are read
+# after the run, when the log is closed)
+wait_err() {
+	for _ in $(seq 600); do grep -q -- "$1" "$ERR" && return 0; sleep 0.05; done
+	return 1
+}
+# edit_inplace / edit_rename FILE-CONTENT-CMD...: the two ways editors save
+edit_inplace() { "$@" >"$P"; }
+edit_rename() { "$@" >"$P.new" && mv "$P.new" "$P"; }
+
+policy "$H/other.sock" >"$P"
+"$WARD" policy check "$P" || { fail "policy check"; finish; exit 1; }
+(cd "$WD" && exec timeout 120 "$WARD" run --watch --policy "$P" --log "$LOG" \
+	--workdir "$WD" -- /bin/bash "$T/steps.sh" 2>"$ERR") &
+WARD_PID=$!
+
+# --- under the first policy: refused
+step 1
+check "(a) before the edit: perl cannot reach the socket" grep -q '^REFUSED' <<<"$OUT"
+
+# --- (b) an invalid edit (rename): diagnostics, the old policy stays
+edit_rename printf 'version: 1\nnetwork_policies:\n  agent: [\n'
+check "(b) the invalid file is reported as FILE:LINE:COL" wait_err "^$P:[0-9]*:[0-9]*: "
+check "(b) ward says the policy in force stays" grep -q "policy $P not applied: rev [0-9a-f]* stays" "$ERR"
+step 2
+check "(b) the old policy still decides" grep -q '^REFUSED' <<<"$OUT"
+
+# --- (a) an edit that allows it (in place)
+edit_inplace policy "$H/agent.sock"
+check "(a) ward reports the new revision" wait_err "policy rev [0-9a-f]* -> [0-9a-f]*: "
+step 3
+check "(a) after the edit: perl reaches the socket" grep -q '^CONNECTED host-says-hi' <<<"$OUT"
+check "(a) the listener saw it" [ "$(grep -c hit "$T/hits")" -eq 1 ]
+
+# --- (c) + the reverse: the socket taken away again, and the environment changed
+edit_rename policy "$H/other.sock" "environment:
+  pass: [WARD_TEST_WATCH]"
+check "(c) environment applies to new sessions only" \
+	wait_err "applies to new sessions only: .*environment"
+step 4
+check "(a) reverse: refused again after the edit removed it" grep -q '^REFUSED' <<<"$OUT"
+check "(a) reverse: the listener saw nothing more" [ "$(grep -c hit "$T/hits")" -eq 1 ]
+
+# --- a save that changes nothing compiled (a comment): nothing applied
+N_APPLIED=$(grep -c 'policy rev .* -> ' "$ERR")
+{ cat "$P"; echo "# a comment"; } >"$P.new" && mv "$P.new" "$P"
+step 5
+wait "$WARD_PID"
+RC=$?
+WARD_PID=
+check "ward run --watch exits with the command's status" [ "$RC" -eq 0 ]
+check "a comment-only save applies nothing" [ "$(grep -c 'policy rev .* -> ' "$ERR")" -eq "$N_APPLIED" ]
+
+# --- rows
+ctl() { "$WARD" logs --log "$LOG" --json --layer control | jq -s "$1"; }
+SB=$(sqlite3 "$LOG" "SELECT sandbox FROM decisions WHERE layer = 'lifecycle' AND rule = 'start'")
+check "one deny control row for the invalid edit, with FILE:LINE:COL, in this sandbox" \
+	[ "$(ctl "[.[] | select(.action == \"deny\" and .rule == \"policy_apply\"
+		and .sandbox == \"$SB\" and (.reason | test(\"^$P:[0-9]+:[0-9]+: .*stays\")))] | length")" -eq 1 ]
+check "two allow control rows, each naming the old and the new rev" \
+	[ "$(ctl '[.[] | select(.action == "allow" and .rule == "policy_apply"
+		and (.reason | test("^policy rev [0-9a-f]{64} -> [0-9a-f]{64}: ")))] | length')" -eq 2 ]
+check "each applied row carries the new rev, which the log stores" \
+	[ "$(sqlite3 "$LOG" "SELECT count(*) FROM decisions d JOIN policies p ON p.rev = d.policy_rev
+		WHERE d.layer = 'control' AND d.action = 'allow'
+		AND d.reason LIKE 'policy rev % -> ' || d.policy_rev || ':%'")" -eq 2 ]
+check "(c) the row says environment applies to new sessions only" \
+	[ "$(ctl '[.[] | select(.action == "allow" and (.reason | test("applies to new sessions only: .*environment")))] | length')" -eq 1 ]
+check "unix rows: denied twice, allowed after the edit, denied after the reverse" \
+	[ "$("$WARD" logs --log "$LOG" --json --layer unix | jq -s --arg p "$H/agent.sock" \
+		'[.[] | select(.path == $p) | .action] | join(",")')" = '"deny,deny,allow,deny,deny"' ]
+FIRST_NEW=$(sqlite3 "$LOG" "SELECT policy_rev FROM decisions WHERE layer = 'control'
+	AND action = 'allow' ORDER BY id LIMIT 1")
+check "the allow row carries the rev the edit made" \
+	[ "$(sqlite3 "$LOG" "SELECT policy_rev FROM decisions WHERE layer = 'unix'
+		AND action = 'allow'")" = "$FIRST_NEW" ]
+[ "$FAILED" -gt 0 ] && { cat "$ERR"; "$WARD" logs --log "$LOG"; }
+finish

@@ -10,7 +10,8 @@
 #       policy in force still decides;
 #   (c) an edit of a section a running process cannot change is reported as
 #       "applies to new sessions only" (stderr and row);
-#   every applied edit is one control row naming the old and the new rev.
+#   every applied edit is one control row naming the old and the new rev;
+#   SIGHUP sent to ward still reaches the command.
 # Root only; exit 77 (skip) when a kernel feature is missing.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -184,5 +185,27 @@ FIRST_NEW=$(sqlite3 "$LOG" "SELECT policy_rev FROM decisions WHERE layer = 'cont
 check "the allow row carries the rev the edit made" \
 	[ "$(sqlite3 "$LOG" "SELECT policy_rev FROM decisions WHERE layer = 'unix'
 		AND action = 'allow'")" = "$FIRST_NEW" ]
+# --- SIGHUP sent to ward still reaches the command (it does not reload)
+cat >"$T/hup.sh" <<EOF
+trap 'echo got-hup >"$WD/hup"; exit 0' HUP
+touch "$WD/ready"
+i=0
+while [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i + 1)); done
+exit 3
+EOF
+chmod 644 "$T/hup.sh"
+policy "$H/other.sock" >"$P"
+sed -i "s|$T/steps.sh|$T/hup.sh|" "$P"
+(cd "$WD" && exec timeout 120 "$WARD" run --watch --policy "$P" --log "$T/hup.db" \
+	--workdir "$WD" -- /bin/bash "$T/hup.sh" 2>"$T/hup.err") &
+WARD_PID=$!
+for _ in $(seq 1200); do [ -e "$WD/ready" ] && break; sleep 0.05; done
+kill -HUP "$WARD_PID"
+wait "$WARD_PID"
+RC=$?
+WARD_PID=
+check "SIGHUP is forwarded to the command under --watch" [ "$(cat "$WD/hup" 2>/dev/null)" = got-hup ]
+check "the command's status after HUP is ward's" [ "$RC" -eq 0 ]
+
 [ "$FAILED" -gt 0 ] && { cat "$ERR"; "$WARD" logs --log "$LOG"; }
 finish

@@ -299,12 +299,16 @@ static int proxy_prepare(struct ward_layer *l, struct ward_error *err)
 	struct tls_layer *t = ward_layer_dep(l, "tls");
 	struct inference_layer *il = ward_layer_dep(l, "inference");
 
-	*run = (struct ward_proxy_run){ .audit = cfg->audit, .log_path = cfg->log_path,
+	*run = (struct ward_proxy_run){ .audit = cfg->audit,
+					.log_path = cfg->log_path,
 					.policy = ward_layer_policy(l),
 					.net = ward_layer_dep(l, "netns"),
-					.egress = &e->run, .hosts_file = cfg->hosts_file,
-					.tls_ca = t->ca, .tls_upstream = t->up,
-					.creds = t->creds, .bundle_path = t->target,
+					.egress = &e->run,
+					.hosts_file = cfg->hosts_file,
+					.tls_ca = t->ca,
+					.tls_upstream = t->up,
+					.creds = t->creds,
+					.bundle_path = t->target,
 					.inference = il ? il->inf : NULL };
 	return 0;
 }
@@ -344,8 +348,10 @@ static int unix_prepare(struct ward_layer *l, struct ward_error *err)
 	run->quiet = networked(run->policy); /* egress warns about the binaries */
 	if (ward_unix_run_prepare(run, &e) < 0) {
 		opts->private_sockdirs = true;
-		snprintf(msg, sizeof(msg), "unix sockets: %.200s: /tmp, /run, /var/tmp and "
-			 "/dev/shm are private in this run", e.msg);
+		snprintf(msg, sizeof(msg),
+			 "unix sockets: %.200s: /tmp, /run, /var/tmp and "
+			 "/dev/shm are private in this run",
+			 e.msg);
 		ward_layer_diag(l, true, msg);
 		return WARD_LAYER_ABSENT;
 	}
@@ -422,8 +428,8 @@ static const struct ward_layer_ops fs_ops = {
 int ward_run_layers_add(struct ward_runtime *rt, struct ward_error *err)
 {
 	static const struct ward_layer_ops *const layers[] = {
-		&netns_ops, &egress_ops, &dns_ops, &tls_ops, &inference_ops,
-		&proxy_ops, &unix_ops, &fs_ops,
+		&netns_ops,	&egress_ops, &dns_ops,	&tls_ops,
+		&inference_ops, &proxy_ops,  &unix_ops, &fs_ops,
 	};
 
 	return ward_runtime_add_layers(rt, layers, ARRAY_SIZE(layers), err);

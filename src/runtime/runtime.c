@@ -17,11 +17,11 @@ struct ward_layer {
 	void *state;
 	struct ward_layer **deps; /* resolved ops->deps, same order */
 	size_t n_deps;
-	struct ward_gen *gen; /* what this layer decides from (its reference) */
+	struct ward_gen *gen;	/* what this layer decides from (its reference) */
 	struct ward_gen **kept; /* ops->keeps_generations: the earlier ones */
 	size_t n_kept;
-	bool prepared;	      /* prepare ran: finish is due */
-	bool active;	      /* in this run */
+	bool prepared; /* prepare ran: finish is due */
+	bool active;   /* in this run */
 	bool attached;
 };
 
@@ -145,8 +145,10 @@ static int order(struct ward_layer **all, size_t n, struct ward_layer **out, str
 				if (!placed[k])
 					len += snprintf(names + len, sizeof(names) - len, "%s%s",
 							len ? ", " : "", all[k]->ops->name);
-			return ward_errx(err, -EINVAL, "runtime: layers depend on each other in "
-					 "a cycle: %s", names);
+			return ward_errx(err, -EINVAL,
+					 "runtime: layers depend on each other in "
+					 "a cycle: %s",
+					 names);
 		}
 		placed[i] = true;
 		out[done++] = all[i];
@@ -330,8 +332,9 @@ int ward_runtime_run(struct ward_runtime *rt, const struct ward_runtime_cmd *cmd
 		return ward_err(err, -ENOMEM, "runtime");
 	for (size_t i = 0; i < rt->n; i++)
 		if (rt->v[i]->active && rt->v[i]->ops->attach)
-			rt->hooks[rt->n_hooks++] = (struct ward_sandbox_hook){
-				rt->v[i]->ops->name, attach_hook, rt->v[i] };
+			rt->hooks[rt->n_hooks++] =
+				(struct ward_sandbox_hook){ rt->v[i]->ops->name, attach_hook,
+							    rt->v[i] };
 	rt->opts.policy = p;
 	rt->opts.workdir = cmd->workdir;
 	rt->opts.argv = cmd->argv;
@@ -461,8 +464,8 @@ void ward_apply_report_later(struct ward_apply_report *rep, const char *section)
 			rep->v[i].state = WARD_APPLY_NEW_SESSIONS;
 }
 
-static size_t list(const struct ward_apply_report *rep, enum ward_apply_state st,
-		   const char *title, char *buf, size_t len)
+static size_t list(const struct ward_apply_report *rep, enum ward_apply_state st, const char *title,
+		   char *buf, size_t len)
 {
 	size_t n = 0, k = 0;
 
@@ -482,8 +485,8 @@ void ward_apply_report_describe(const struct ward_apply_report *rep, char *buf, 
 		return;
 	buf[0] = '\0';
 	n = list(rep, WARD_APPLY_APPLIED, "applied: ", buf, len);
-	n += list(rep, WARD_APPLY_NEW_SESSIONS, n ? "; applies to new sessions only: "
-						  : "applies to new sessions only: ",
+	n += list(rep, WARD_APPLY_NEW_SESSIONS,
+		  n ? "; applies to new sessions only: " : "applies to new sessions only: ",
 		  buf + n, len - n);
 	if (!n)
 		snprintf(buf, len, "no section changed");

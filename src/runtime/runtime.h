@@ -122,7 +122,7 @@ struct ward_audit *ward_runtime_audit(const struct ward_runtime *rt);
 /* --- what a new generation did, per policy section */
 enum ward_apply_state {
 	WARD_APPLY_UNCHANGED = 0,
-	WARD_APPLY_APPLIED,	/* in force for the running command */
+	WARD_APPLY_APPLIED,	 /* in force for the running command */
 	WARD_APPLY_NEW_SESSIONS, /* "applies to new sessions only" */
 };
 

@@ -105,7 +105,8 @@ static bool drain(struct ward_policy_watch *w)
 /* -1: stop asked; 0: nothing within timeout_ms; > 0: events queued. */
 static int wait_events(struct ward_policy_watch *w, int timeout_ms)
 {
-	struct pollfd p[2] = { { .fd = w->ino, .events = POLLIN }, { .fd = w->stop, .events = POLLIN } };
+	struct pollfd p[2] = { { .fd = w->ino, .events = POLLIN },
+			       { .fd = w->stop, .events = POLLIN } };
 	int r;
 
 	do
@@ -113,7 +114,7 @@ static int wait_events(struct ward_policy_watch *w, int timeout_ms)
 	while (r < 0 && errno == EINTR);
 	if (r < 0 || (p[1].revents & POLLIN))
 		return -1; /* stop */
-	return r; /* 0: quiet */
+	return r;	   /* 0: quiet */
 }
 
 static void diag_line(const struct ward_diags *d, char *buf, size_t len)
@@ -126,8 +127,8 @@ static void diag_line(const struct ward_diags *d, char *buf, size_t len)
 
 		if (g->warning)
 			continue;
-		snprintf(buf, len, "%.300s:%u:%u: %.400s%s", g->file ? g->file : "?", g->line, g->col,
-			 g->msg ? g->msg : "", errors > 1 ? " (and more errors)" : "");
+		snprintf(buf, len, "%.300s:%u:%u: %.400s%s", g->file ? g->file : "?", g->line,
+			 g->col, g->msg ? g->msg : "", errors > 1 ? " (and more errors)" : "");
 		return;
 	}
 }

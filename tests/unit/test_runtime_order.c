@@ -27,24 +27,24 @@ static void note(const char *what, const struct ward_layer *l, const char *name)
 	snprintf(trail + n, sizeof(trail) - n, "%s%s:%s", n ? " " : "", what, name);
 }
 
-#define FAKE_OPS(id, deps_, ret)                                                                  \
-	static int prepare_##id(struct ward_layer *l, struct ward_error *err)                   \
-	{                                                                                        \
-		note("prepare", l, #id);                                                         \
-		return ret;                                                                      \
-	}                                                                                        \
-	static void stop_##id(struct ward_layer *l)                                              \
-	{                                                                                        \
-		note("stop", l, #id);                                                            \
-	}                                                                                        \
-	static void finish_##id(struct ward_layer *l)                                            \
-	{                                                                                        \
-		note("finish", l, #id);                                                          \
-	}                                                                                        \
-	static const struct ward_layer_ops id##_ops = { .name = #id,                            \
-							.deps = deps_,                           \
-							.prepare = prepare_##id,                 \
-							.stop = stop_##id,                       \
+#define FAKE_OPS(id, deps_, ret)                                                                   \
+	static int prepare_##id(struct ward_layer *l, struct ward_error *err)                      \
+	{                                                                                          \
+		note("prepare", l, #id);                                                           \
+		return ret;                                                                        \
+	}                                                                                          \
+	static void stop_##id(struct ward_layer *l)                                                \
+	{                                                                                          \
+		note("stop", l, #id);                                                              \
+	}                                                                                          \
+	static void finish_##id(struct ward_layer *l)                                              \
+	{                                                                                          \
+		note("finish", l, #id);                                                            \
+	}                                                                                          \
+	static const struct ward_layer_ops id##_ops = { .name = #id,                               \
+							.deps = deps_,                             \
+							.prepare = prepare_##id,                   \
+							.stop = stop_##id,                         \
 							.finish = finish_##id }
 
 #define DEPS(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -108,8 +108,8 @@ static void names(struct ward_runtime *rt, char *out, size_t len)
 static void test_order_from_deps(void **state)
 {
 	/* registered backwards: dependencies still come first */
-	const struct ward_layer_ops *ops[] = { &fs_ops, &proxy_ops, &dns_ops, &inference_ops,
-					       &egress_ops, &netns_ops };
+	const struct ward_layer_ops *ops[] = { &fs_ops,	       &proxy_ops,  &dns_ops,
+					       &inference_ops, &egress_ops, &netns_ops };
 	struct ward_runtime *rt = new_rt();
 	struct ward_error e = { 0 };
 	char got[256];
@@ -126,8 +126,8 @@ static void test_order_from_deps(void **state)
 static void test_order_stable(void **state)
 {
 	/* registered in an order that already fits: unchanged (ward run's) */
-	const struct ward_layer_ops *ops[] = { &netns_ops, &egress_ops, &dns_ops, &inference_ops,
-					       &proxy_ops, &fs_ops };
+	const struct ward_layer_ops *ops[] = { &netns_ops,     &egress_ops, &dns_ops,
+					       &inference_ops, &proxy_ops,  &fs_ops };
 	struct ward_runtime *rt = new_rt();
 	struct ward_error e = { 0 };
 	char got[256];
@@ -195,8 +195,8 @@ static void test_missing_dep_refused(void **state)
 
 static void test_prepare_and_teardown(void **state)
 {
-	const struct ward_layer_ops *ops[] = { &netns_ops, &egress_ops, &dns_ops, &inference_ops,
-					       &proxy_ops, &gone_ops, &user_ops, &fs_ops };
+	const struct ward_layer_ops *ops[] = { &netns_ops, &egress_ops, &dns_ops,  &inference_ops,
+					       &proxy_ops, &gone_ops,	&user_ops, &fs_ops };
 	struct ward_runtime *rt = new_rt();
 	struct ward_error e = { 0 };
 	struct ward_apply_report rep;
@@ -237,12 +237,16 @@ static void test_sections(void **state)
 {
 	(void)state;
 	/* the same policy, lines moved: nothing */
-	changed(POLICY, "\n\nversion: 1\nnetwork_policies:\n  a:\n"
-			"    binaries: [{ path: /usr/bin/curl }]\n"
-			"    endpoints: [{ host: a.example, ports: [443] }]\n", "");
-	changed(POLICY, "version: 1\nnetwork_policies:\n  a:\n"
-			"    binaries: [{ path: /usr/bin/curl }]\n"
-			"    endpoints: [{ host: b.example, ports: [443] }]\n", "network_policies");
+	changed(POLICY,
+		"\n\nversion: 1\nnetwork_policies:\n  a:\n"
+		"    binaries: [{ path: /usr/bin/curl }]\n"
+		"    endpoints: [{ host: a.example, ports: [443] }]\n",
+		"");
+	changed(POLICY,
+		"version: 1\nnetwork_policies:\n  a:\n"
+		"    binaries: [{ path: /usr/bin/curl }]\n"
+		"    endpoints: [{ host: b.example, ports: [443] }]\n",
+		"network_policies");
 	changed("version: 1\nfilesystem_policy:\n  read_only: [/usr]\n",
 		"version: 1\nfilesystem_policy:\n  read_only: [/usr, /etc]\n"
 		"environment:\n  pass: [FOO]\nresources:\n  pids: 100\n",
@@ -252,10 +256,12 @@ static void test_sections(void **state)
 		"  compatibility: hard_requirement\n",
 		"landlock,process");
 	/* Landlock's TCP ports follow the endpoints' */
-	changed("version: 1\nlandlock:\n  restrict_tcp: true\n" "network_policies:\n  a:\n"
+	changed("version: 1\nlandlock:\n  restrict_tcp: true\n"
+		"network_policies:\n  a:\n"
 		"    binaries: [{ path: /usr/bin/curl }]\n"
 		"    endpoints: [{ host: a.example, ports: [443] }]\n",
-		"version: 1\nlandlock:\n  restrict_tcp: true\n" "network_policies:\n  a:\n"
+		"version: 1\nlandlock:\n  restrict_tcp: true\n"
+		"network_policies:\n  a:\n"
 		"    binaries: [{ path: /usr/bin/curl }]\n"
 		"    endpoints: [{ host: a.example, ports: [8443] }]\n",
 		"network_policies,landlock");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "runtime/runtime_internal.h"
 
 struct ward_layer {
 	const struct ward_layer_ops *ops;
@@ -42,6 +43,7 @@ struct ward_runtime {
 	size_t n_files;
 	struct ward_sandbox_hook *hooks;
 	size_t n_hooks;
+	struct runtime_cgroup cg; /* the leaf, to change its limits live */
 };
 
 int ward_runtime_new(const struct ward_runtime_config *cfg, struct ward_runtime **ret,
@@ -57,6 +59,7 @@ int ward_runtime_new(const struct ward_runtime_config *cfg, struct ward_runtime 
 	rt->cfg = *cfg;
 	rt->first = ward_gen_ref(cfg->gen);
 	rt->gen = ward_gen_ref(cfg->gen);
+	rt->cg.fd = -1;
 	pthread_mutex_init(&rt->lock, NULL);
 	*ret = rt;
 	return 0;
@@ -299,6 +302,9 @@ static int attach_hook(struct ward_sandbox *sb, void *data, struct ward_error *e
 	int r;
 
 	snprintf(rt->id, sizeof(rt->id), "%s", sb->id);
+	/* without it, a change of the limits is for new sessions only */
+	if (rt->cg.fd < 0 && sb->cgroup.fd >= 0)
+		runtime_cgroup_keep(&rt->cg, &sb->cgroup);
 	r = l->ops->attach(l, sb, err);
 	if (r < 0)
 		return r;
@@ -377,6 +383,7 @@ void ward_runtime_free(struct ward_runtime *rt)
 	free(rt->hooks);
 	ward_gen_unref(rt->gen);
 	ward_gen_unref(rt->first);
+	runtime_cgroup_drop(&rt->cg);
 	pthread_mutex_destroy(&rt->lock);
 	free(rt);
 }
@@ -427,6 +434,22 @@ static bool enforces(const struct ward_layer *l, const char *section)
 	return false;
 }
 
+static bool layers_live(const struct ward_runtime *rt, const char *section)
+{
+	bool live = false;
+
+	for (size_t i = 0; i < rt->n; i++) {
+		const struct ward_layer *l = rt->v[i];
+
+		if (!l->active || !enforces(l, section))
+			continue;
+		if (!l->ops->apply)
+			return false;
+		live = true;
+	}
+	return live;
+}
+
 /* Every changed section: applied when each layer of the run that enforces
  * it can apply; a section no layer here enforces (the mount plan, Landlock,
  * the uid, ...) is for new sessions only. */
@@ -442,19 +465,27 @@ static void report_init(const struct ward_runtime *rt, const struct ward_gen *ol
 	for (size_t s = 0; s < n && s < ARRAY_SIZE(names); s++) {
 		bool live = false;
 
-		for (size_t i = 0; i < rt->n; i++) {
-			const struct ward_layer *l = rt->v[i];
+		/* the sandbox's own: its cgroup's limits */
+		if (!strcmp(names[s], "resources")) {
+			struct ward_cgroup_limits lim;
 
-			if (!l->active || !enforces(l, names[s]))
-				continue;
-			live = l->ops->apply != NULL;
-			if (!live)
-				break;
+			ward_cgroup_limits_resolve(&g->policy->resources, &lim);
+			live = runtime_cgroup_live(&rt->cg, &lim);
+		} else {
+			live = layers_live(rt, names[s]);
 		}
-		snprintf(rep->v[rep->n].section, sizeof(rep->v[rep->n].section), "%s", names[s]);
+		snprintf(rep->v[rep->n].section, sizeof(rep->v[rep->n].section), "%.47s", names[s]);
 		rep->v[rep->n].state = live ? WARD_APPLY_APPLIED : WARD_APPLY_NEW_SESSIONS;
 		rep->n++;
 	}
+}
+
+static enum ward_apply_state section_state(const struct ward_apply_report *rep, const char *section)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		if (!strcmp(rep->v[i].section, section))
+			return rep->v[i].state;
+	return WARD_APPLY_UNCHANGED;
 }
 
 void ward_apply_report_later(struct ward_apply_report *rep, const char *section)
@@ -537,6 +568,12 @@ int ward_runtime_apply(struct ward_runtime *rt, struct ward_gen *g, struct ward_
 	for (i = 0; r >= 0 && i < rt->n; i++)
 		if (rt->v[i]->active && rt->v[i]->ops->apply)
 			r = apply_layer(rt->v[i], g, rep, err);
+	if (r >= 0 && section_state(rep, "resources") == WARD_APPLY_APPLIED) {
+		struct ward_cgroup_limits lim;
+
+		ward_cgroup_limits_resolve(&g->policy->resources, &lim);
+		r = runtime_cgroup_apply(&rt->cg, &lim, err);
+	}
 	if (r < 0) {
 		/* back to the old generation, what switched already */
 		while (i-- > 0) {

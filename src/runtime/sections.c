@@ -158,6 +158,19 @@ static void filesystem(struct collect *c)
 		add(c, "filesystem_policy.binaries");
 }
 
+/* the cgroup limits change live; the private /tmp's size is a mount option */
+static void resources(struct collect *c)
+{
+	static const char *const live[] = { "memory", "pids", "cpu_milli" };
+	struct span ra = member(c->a, "resources"), rb = member(c->b, "resources");
+
+	for (size_t i = 0; i < ARRAY_SIZE(live); i++)
+		if (!same(member(ra, live[i]), member(rb, live[i])))
+			add(c, "resources");
+	if (!same(member(ra, "tmp_size"), member(rb, "tmp_size")))
+		add(c, "resources.tmp_size");
+}
+
 static void top_key(const char *k, size_t n, void *d)
 {
 	struct collect *c = d;
@@ -172,6 +185,10 @@ static void top_key(const char *k, size_t n, void *d)
 		return;
 	if (!strcmp(key, "filesystem")) {
 		filesystem(c);
+		return;
+	}
+	if (!strcmp(key, "resources")) {
+		resources(c);
 		return;
 	}
 	if (!same(member(c->a, key), member(c->b, key)))

@@ -74,6 +74,7 @@ if ($s) { my $l = <$s>; print "CONNECTED $l"; } else { print "REFUSED $!\n"; }
 EOF
 # the command: for each step, wait for goN, connect, write rN (bounded waits)
 cat >"$T/steps.sh" <<EOF
+echo "\$WARD_SANDBOX" >"$WD/id"
 for n in 1 2 3 4 5; do
 	i=0
 	while [ ! -e "$WD/go\$n" ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i + 1)); done
@@ -143,11 +144,23 @@ step 3
 check "(a) after the edit: perl reaches the socket" grep -q '^CONNECTED host-says-hi' <<<"$OUT"
 check "(a) the listener saw it" [ "$(grep -c hit "$T/hits")" -eq 1 ]
 
-# --- (c) + the reverse: the socket taken away again, and the environment changed
+# --- (c) + the reverse: the socket taken away again, the environment and
+# the pids limit changed
+# the leaf with the pids controller: v2, or its v1 leaf on a hybrid host
+CG=
+for d in $(find /sys/fs/cgroup -maxdepth 6 -type d -name "$(cat "$WD/id")"); do
+	[ -e "$d/pids.max" ] && CG=$d
+done
+check "the sandbox's cgroup starts with the default pids limit" \
+	[ "$(cat "$CG/pids.max" 2>/dev/null)" = 4096 ]
 edit_rename policy "$H/other.sock" "environment:
-  pass: [WARD_TEST_WATCH]"
+  pass: [WARD_TEST_WATCH]
+resources:
+  pids: 300"
 check "(c) environment applies to new sessions only" \
 	wait_err "applies to new sessions only: .*environment"
+check "the cgroup limits are applied live" grep -q "applied: .*resources" "$ERR"
+check "pids.max of the running sandbox is the new limit" [ "$(cat "$CG/pids.max")" = 300 ]
 step 4
 check "(a) reverse: refused again after the edit removed it" grep -q '^REFUSED' <<<"$OUT"
 check "(a) reverse: the listener saw nothing more" [ "$(grep -c hit "$T/hits")" -eq 1 ]

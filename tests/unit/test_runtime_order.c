@@ -251,6 +251,9 @@ static void test_sections(void **state)
 		"version: 1\nfilesystem_policy:\n  read_only: [/usr, /etc]\n"
 		"environment:\n  pass: [FOO]\nresources:\n  pids: 100\n",
 		"filesystem_policy,environment,resources");
+	/* the private /tmp's size is a mount option, the rest cgroup limits */
+	changed("version: 1\nresources:\n  pids: 100\n",
+		"version: 1\nresources:\n  pids: 100\n  tmp_size: 64M\n", "resources.tmp_size");
 	changed("version: 1\nprocess:\n  run_as_user: sandbox\n",
 		"version: 1\nprocess:\n  run_as_user: nobody\nlandlock:\n"
 		"  compatibility: hard_requirement\n",

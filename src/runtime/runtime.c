@@ -398,16 +398,6 @@ struct ward_gen *ward_runtime_gen(struct ward_runtime *rt)
 	return g;
 }
 
-const char *ward_runtime_sandbox_id(const struct ward_runtime *rt)
-{
-	return rt->id;
-}
-
-struct ward_audit *ward_runtime_audit(const struct ward_runtime *rt)
-{
-	return rt->cfg.audit;
-}
-
 void ward_runtime_control_row(struct ward_runtime *rt, const char *action, const char *rule,
 			      const char *reason, const char *policy_rev)
 {

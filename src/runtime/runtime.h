@@ -115,9 +115,6 @@ void ward_runtime_free(struct ward_runtime *rt);
 
 /* The generation in force (a new reference). */
 struct ward_gen *ward_runtime_gen(struct ward_runtime *rt);
-/* The sandbox's id once it exists, else "". */
-const char *ward_runtime_sandbox_id(const struct ward_runtime *rt);
-struct ward_audit *ward_runtime_audit(const struct ward_runtime *rt);
 
 /* --- what a new generation did, per policy section */
 enum ward_apply_state {

@@ -222,6 +222,12 @@ static void watch_failed(void *data, const char *why, const char *old_rev)
 		why, old_rev);
 }
 
+static void watch_unchanged(void *data, const char *rev)
+{
+	fprintf(stderr, "ward: policy %s: nothing compiled changed (rev %.12s)\n",
+		(const char *)data, rev);
+}
+
 static void start_watch(void *data, struct ward_runtime *rt)
 {
 	struct ward_error err = { 0 };
@@ -300,6 +306,7 @@ int cmd_run(int argc, char **argv)
 						       .data = (void *)a.policy,
 						       .refused = watch_refused,
 						       .applied = watch_applied,
+						       .unchanged = watch_unchanged,
 						       .failed = watch_failed };
 
 		/* watched from now on: an edit while the sandbox is built is not missed */

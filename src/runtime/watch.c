@@ -165,6 +165,8 @@ static void reload(struct ward_policy_watch *w)
 	}
 	if (!strcmp(p->rev, cur->policy->rev)) {
 		ward_policy_free(p); /* nothing that is compiled changed */
+		if (w->cfg.unchanged)
+			w->cfg.unchanged(w->cfg.data, cur->policy->rev);
 		goto out;
 	}
 	r = ward_gen_new(p, cur->seq + 1, &g);

@@ -8,7 +8,7 @@
  * the file is read and compiled again:
  *   - invalid: refused() gets the FILE:LINE:COL diagnostics, a `control` row
  *     (action deny, rule policy_apply) says so, the old generation stays;
- *   - the same compiled revision (a comment, a touch): nothing;
+ *   - the same compiled revision (a comment, a touch): unchanged();
  *   - valid: ward_runtime_apply() (its `control` row names both revisions and
  *     what applies to new sessions only), then applied() or failed().
  * The callbacks run on the watcher's thread, one at a time.
@@ -33,6 +33,8 @@ struct ward_policy_watch_config {
 	/* a new generation is in force; diags: its warnings */
 	void (*applied)(void *data, const struct ward_diags *diags,
 			const struct ward_apply_report *rep);
+	/* saved, but what is compiled is the policy in force (rev) */
+	void (*unchanged)(void *data, const char *rev);
 	/* valid, but a layer could not switch: the old generation stays */
 	void (*failed)(void *data, const char *why, const char *old_rev);
 };

@@ -72,18 +72,34 @@ use IO::Socket::UNIX;
 my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $ARGV[0]);
 if ($s) { my $l = <$s>; print "CONNECTED $l"; } else { print "REFUSED $!\n"; }
 EOF
-# the command: for each step, wait for goN, connect, write rN (bounded waits)
+# a TCP connect by python3, which no policy before the failed edit names:
+# EPERM from the kernel's egress programs
+cat >"$T/client.py" <<'EOF'
+import socket
+s = socket.socket()
+try:
+    s.connect(("192.0.2.1", 443))
+    print("CONNECTED")
+except OSError as e:
+    print("REFUSED", e.errno)
+EOF
+# the command: for each step, wait for goN, run the client it names (perl:
+# the unix socket, py: TCP), write rN (bounded waits)
 cat >"$T/steps.sh" <<EOF
 echo "\$WARD_SANDBOX" >"$WD/id"
-for n in 1 2 3 4 5; do
+for n in 1 2 3 4 5 6; do
 	i=0
 	while [ ! -e "$WD/go\$n" ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i + 1)); done
 	[ -e "$WD/go\$n" ] || exit 3
-	/usr/bin/perl "$T/client.pl" "$H/agent.sock" >"$WD/r\$n.tmp" 2>&1
+	if [ "\$(cat "$WD/go\$n")" = py ]; then
+		/usr/bin/python3 "$T/client.py" >"$WD/r\$n.tmp" 2>&1
+	else
+		/usr/bin/perl "$T/client.pl" "$H/agent.sock" >"$WD/r\$n.tmp" 2>&1
+	fi
 	mv "$WD/r\$n.tmp" "$WD/r\$n"
 done
 EOF
-chmod 644 "$T/listen.py" "$T/client.pl" "$T/steps.sh"
+chmod 644 "$T/listen.py" "$T/client.pl" "$T/client.py" "$T/steps.sh"
 
 # policy SOCKET [EXTRA]: perl may reach SOCKET
 policy() {
@@ -91,7 +107,7 @@ policy() {
 version: 1
 filesystem_policy:
   include_workdir: true
-  read_only: [/usr, /lib, /lib64, /bin, /etc, $T/client.pl, $T/steps.sh, $H]
+  read_only: [/usr, /lib, /lib64, /bin, /etc, $T/client.pl, $T/client.py, $T/steps.sh, $H]
 network_policies:
   agent:
     binaries:
@@ -104,9 +120,9 @@ process:
 ${2:-}
 EOF
 }
-# step N: let the command connect once; its answer in $OUT
+# step N [py]: let the command connect once; its answer in $OUT
 step() {
-	touch "$WD/go$1"
+	echo "${2:-perl}" >"$WD/go$1.tmp" && mv "$WD/go$1.tmp" "$WD/go$1"
 	for _ in $(seq 1200); do [ -e "$WD/r$1" ] && break; sleep 0.05; done
 	OUT=$(cat "$WD/r$1" 2>/dev/null)
 }
@@ -165,19 +181,48 @@ step 4
 check "(a) reverse: refused again after the edit removed it" grep -q '^REFUSED' <<<"$OUT"
 check "(a) reverse: the listener saw nothing more" [ "$(grep -c hit "$T/hits")" -eq 1 ]
 
-# --- a save that changes nothing compiled (a comment): nothing applied
-N_APPLIED=$(grep -c 'policy rev .* -> ' "$ERR")
-{ cat "$P"; echo "# a comment"; } >"$P.new" && mv "$P.new" "$P"
-step 5
+# --- an edit a layer cannot take (unix: more than 4096 socket rules) that
+# also gives python3 TCP: the layers switched before it (egress) go back
+cp "$P" "$T/in-force.yaml"
+policy "$H/other.sock" "environment:
+  pass: [WARD_TEST_WATCH]
+resources:
+  pids: 300" >"$P.new"
+# a second network policy, after the first one's endpoints
+python3 - "$P.new" "$(readlink -f /usr/bin/python3)" <<'EOF'
+import sys
+path, py = sys.argv[1], sys.argv[2]
+lines = open(path).read().split("\n")
+i = lines.index("process:")
+extra = ["  py:", "    binaries:", "      - path: " + py, "    endpoints:",
+         "      - { host: 192.0.2.1, ports: [443] }"]
+extra += ["      - unix: /run/many/s%d.sock" % k for k in range(4100)]
+open(path, "w").write("\n".join(lines[:i] + extra + lines[i:]))
+EOF
+"$WARD" policy check "$P.new" >/dev/null || fail "the large policy is valid"
+mv "$P.new" "$P"
+check "a policy a layer cannot take is not applied" \
+	wait_err "policy $P not applied: unix: .*; rev [0-9a-f]* stays"
+step 5 py
+check "the egress layer went back: python3 still gets EPERM" grep -q '^REFUSED 1$' <<<"$OUT"
+
+# --- a save that changes nothing compiled (the policy in force, a comment)
+{ cat "$T/in-force.yaml"; echo "# a comment"; } >"$P.new" && mv "$P.new" "$P"
+check "a comment-only save applies nothing (and says so)" \
+	wait_err "policy $P: nothing compiled changed"
+check "only the two edits before were applied" [ "$(grep -c 'policy rev .* -> ' "$ERR")" -eq 2 ]
+step 6
+check "the policy in force still decides" grep -q '^REFUSED' <<<"$OUT"
 wait "$WARD_PID"
 RC=$?
 WARD_PID=
 check "ward run --watch exits with the command's status" [ "$RC" -eq 0 ]
-check "a comment-only save applies nothing" [ "$(grep -c 'policy rev .* -> ' "$ERR")" -eq "$N_APPLIED" ]
 
 # --- rows
 ctl() { "$WARD" logs --log "$LOG" --json --layer control | jq -s "$1"; }
 SB=$(sqlite3 "$LOG" "SELECT sandbox FROM decisions WHERE layer = 'lifecycle' AND rule = 'start'")
+check "a deny control row for the layer that could not switch" \
+	[ "$(ctl '[.[] | select(.action == "deny" and (.reason | test("^policy rev [0-9a-f]{64} not applied [(]unix: .*[)]; rev [0-9a-f]{64} stays$")))] | length')" -eq 1 ]
 check "one deny control row for the invalid edit, with FILE:LINE:COL, in this sandbox" \
 	[ "$(ctl "[.[] | select(.action == \"deny\" and .rule == \"policy_apply\"
 		and .sandbox == \"$SB\" and (.reason | test(\"^$P:[0-9]+:[0-9]+: .*stays\")))] | length")" -eq 1 ]
@@ -193,6 +238,9 @@ check "(c) the row says environment applies to new sessions only" \
 check "unix rows: denied twice, allowed after the edit, denied after the reverse" \
 	[ "$("$WARD" logs --log "$LOG" --json --layer unix | jq -s --arg p "$H/agent.sock" \
 		'[.[] | select(.path == $p) | .action] | join(",")')" = '"deny,deny,allow,deny,deny"' ]
+check "kernel rows: python3's connect denied" \
+	[ "$("$WARD" logs --log "$LOG" --json --layer kernel | jq -s '[.[] | select(.action == "deny"
+		and (.binary | test("python3")) and .ip == "192.0.2.1")] | length')" -ge 1 ]
 FIRST_NEW=$(sqlite3 "$LOG" "SELECT policy_rev FROM decisions WHERE layer = 'control'
 	AND action = 'allow' ORDER BY id LIMIT 1")
 check "the allow row carries the rev the edit made" \

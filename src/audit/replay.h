@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `ward replay`: re-decide logged rows under another policy with the code the
  * live path uses (docs/audit.md, "Replay"):
- *   kernel rows   bpf/egress_decide.h's ward_decide(), compiled on the host,
+ *   kernel rows   bpf/egress_decide.h's ward_kdecide(), compiled on the host,
  *                 with the identity and port tables built from the policy;
  *   proxy, l7     src/policy/decide.c's ward_decide();
  *   dns           the DNS stub's ward_dns_decide(), passed in by the caller

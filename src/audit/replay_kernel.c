@@ -172,7 +172,7 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 			id.flags |= WARD_IDENT_INFERENCE;
 	}
 	cur = &ctx;
-	ward_decide(&cfg, &req, known && (has_keys || id.flags) ? &id : NULL, &res);
+	ward_kdecide(&cfg, &req, known && (has_keys || id.flags) ? &id : NULL, &res);
 	cur = NULL;
 
 	ret->action = res.verdict == WARD_VERDICT_DENY ? "deny" : "allow";

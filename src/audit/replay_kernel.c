@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "audit/replay_internal.h"
+#include "policy/client.h"
 #include "policy/match.h"
 #include "../../bpf/egress_decide.h"
 
@@ -110,6 +111,7 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 	struct ward_addr none4, none6 = { { ward_htonl(0xfc000000), 0, 0, ward_htonl(0xfffe) } };
 	const char *bin = ward_replay_decider(p, r);
 	struct kctx ctx = { .p = p, .binary = bin };
+	struct ward_client who = ward_replay_client(p, r);
 	unsigned old = reason_of(r->reason);
 	bool known = bin && bin[0] == '/', has_keys = false;
 	int proto;
@@ -159,7 +161,7 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 	default:
 		break;
 	}
-	if (p->n_routes > 0 && p->n_inference_binaries == 0)
+	if (ward_inference_scope(p) == WARD_INFERENCE_EVERY_BINARY)
 		cfg.flags |= WARD_CFG_INFERENCE_ALL;
 
 	ret->rule[0] = '\0';
@@ -167,8 +169,8 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 		has_keys = ward_replay_binary_keys(p, bin, ret->rule, sizeof(ret->rule)) > 0;
 		if (has_keys)
 			id.entry = 0;
-		if (p->n_routes > 0 && p->n_inference_binaries > 0 &&
-		    ward_replay_may_infer(p, bin))
+		if (ward_inference_scope(p) == WARD_INFERENCE_LISTED &&
+		    ward_decide_inference(p, &who) == WARD_INFERENCE_ALLOW)
 			id.flags |= WARD_IDENT_INFERENCE;
 	}
 	cur = &ctx;

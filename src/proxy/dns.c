@@ -24,7 +24,6 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "enforcer/egress.h"
-#include "policy/match.h"
 #include "proxy/resolve.h"
 
 #define MAX_PENDING 128	      /* allowed queries waiting for the resolver */
@@ -130,18 +129,6 @@ static bool rate_ok(struct ward_dns *d)
 	return false;
 }
 
-static bool may_infer(const struct ward_policy *p, const struct ward_egress_peer *who)
-{
-	if (!p->n_routes)
-		return false;
-	if (!p->n_inference_binaries)
-		return true;
-	for (size_t i = 0; i < p->n_inference_binaries; i++)
-		if (who->binary && ward_match_binary(p->inference_binaries[i].path, who->binary))
-			return true;
-	return false;
-}
-
 static void send_tcp(struct ward_dns *d, int idx, const uint8_t *msg, size_t len)
 {
 	struct tcp_conn *c = &d->conns[idx];
@@ -195,7 +182,9 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 {
 	const char *proto = udp_fd >= 0 ? "udp" : "tcp";
 	struct ward_egress_peer who;
+	struct ward_client client;
 	struct ward_dns_verdict v;
+	char exe[PATH_MAX];
 	struct ward_dns_query q;
 	uint8_t addrs[WARD_DNS_MAX_ANSWERS * 16];
 	int rc, r;
@@ -225,8 +214,14 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 		reply(d, &q, WARD_DNS_REFUSED, NULL, 0, udp_fd, peer, peer_len, conn);
 		return;
 	}
-	ward_dns_decide(d->o.policy, who.entry == WARD_ENTRY_NONE ? NULL : who.rule,
-			may_infer(d->o.policy, &who), q.name, &v);
+	ward_egress_peer_exe(&who, exe, sizeof(exe));
+	client = (struct ward_client){
+		.binary = exe,
+		.via = ward_egress_peer_via(&who),
+		.sha256 = who.exe_sha,
+		.keys = who.entry == WARD_ENTRY_NONE ? NULL : who.rule,
+	};
+	ward_decide_dns(d->o.policy, &client, q.name, &v);
 	if (!v.allow) {
 		d->denied++;
 		row(d, "deny", &who, q.name, proto, NULL, v.reason);

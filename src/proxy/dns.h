@@ -6,6 +6,8 @@
  * writes one decision row (layer "dns") per query. Unlisted names are never
  * forwarded anywhere, so a query cannot carry data out of the sandbox.
  *
+ * Which binary may resolve which name is ward_decide_dns() (policy/client.h).
+ *
  * The sandbox's /etc/resolv.conf says "nameserver 127.0.0.53"
  * (WARD_DNS_STUB_ADDR); the egress BPF programs rewrite that destination to
  * the stub's address and record who asked (egress.h: peer lookups).
@@ -23,6 +25,7 @@
 
 #include "audit/audit.h"
 #include "common/error.h"
+#include "policy/client.h"
 #include "policy/model.h"
 
 struct ward_egress;
@@ -79,23 +82,6 @@ int ward_dns_parse_query(const uint8_t *pkt, size_t len, struct ward_dns_query *
  * length, or -ENOBUFS when not even the header and question fit. */
 int ward_dns_build_response(const struct ward_dns_query *q, int rcode, const void *addrs,
 			    size_t n_addrs, uint8_t *out, size_t cap);
-
-/* ---- decision ---- */
-
-struct ward_dns_verdict {
-	bool allow;
-	bool inference;    /* inference.local: answer with the stub's own address */
-	const char *rule;  /* the network policy key that allowed it (or "inference") */
-	const char *reason; /* static text for the decision row */
-};
-
-/* May the binary (identified by the egress layer: the rule keys it may use,
- * comma-separated, NULL when none; inference whether it may use
- * inference.local) resolve name? Names allowed by some policy entry of one of
- * its rules, by their host patterns (ward_match_host). IP literals are never
- * "resolved". */
-void ward_dns_decide(const struct ward_policy *p, const char *rules, bool inference,
-		     const char *name, struct ward_dns_verdict *ret);
 
 /* ---- the server ---- */
 

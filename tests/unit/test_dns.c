@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "policy/policy.h"
+#include "policy/client.h"
 #include "proxy/dns.h"
 
 /* A query for name (dotted) of type qtype, header flags 0x0100 (RD). */
@@ -236,6 +237,14 @@ static const char policy_yaml[] =
 	"  routes:\n"
 	"    - { name: default, provider: anthropic, model: m, api_key_env: K }\n";
 
+static void dns(const struct ward_policy *p, const char *keys, const char *binary,
+		const char *name, struct ward_dns_verdict *v)
+{
+	struct ward_client who = { .binary = binary, .keys = keys };
+
+	ward_decide_dns(p, &who, name, v);
+}
+
 static void decides_per_binary(void **state)
 {
 	struct ward_policy *p = NULL;
@@ -248,48 +257,110 @@ static void decides_per_binary(void **state)
 			 0);
 	ward_diags_free(&d);
 
-	ward_dns_decide(p, "github", false, "api.github.com", &v);
+	dns(p, "github", "/usr/bin/git", "api.github.com", &v);
 	assert_true(v.allow);
 	assert_string_equal(v.rule, "github");
-	ward_dns_decide(p, "github", false, "raw.githubusercontent.com", &v);
+	assert_string_equal(v.reason, "host allowed");
+	dns(p, "github", "/usr/bin/git", "raw.githubusercontent.com", &v);
 	assert_true(v.allow);
 	/* '*' is one label */
-	ward_dns_decide(p, "github", false, "a.raw.githubusercontent.com", &v);
+	dns(p, "github", "/usr/bin/git", "a.raw.githubusercontent.com", &v);
 	assert_false(v.allow);
 	/* another binary's names */
-	ward_dns_decide(p, "github", false, "registry.npmjs.org", &v);
+	dns(p, "github", "/usr/bin/git", "registry.npmjs.org", &v);
 	assert_false(v.allow);
-	ward_dns_decide(p, "npm", false, "registry.npmjs.org", &v);
+	assert_string_equal(v.reason, "no policy entry of this binary allows the name");
+	dns(p, "npm", "/usr/bin/node", "registry.npmjs.org", &v);
 	assert_true(v.allow);
 	assert_string_equal(v.rule, "npm");
-	ward_dns_decide(p, "npm", false, "a.b.c.registry.npmjs.org", &v);
+	dns(p, "npm", "/usr/bin/node", "a.b.c.registry.npmjs.org", &v);
 	assert_true(v.allow);
-	ward_dns_decide(p, "npm", false, "npmjs.org.evil.com", &v);
+	dns(p, "npm", "/usr/bin/node", "npmjs.org.evil.com", &v);
 	assert_false(v.allow);
 	/* both keys */
-	ward_dns_decide(p, "github,npm", false, "registry.npmjs.org", &v);
+	dns(p, "github,npm", "/usr/bin/node", "registry.npmjs.org", &v);
 	assert_true(v.allow);
 	/* a key that is only a prefix of another's does not count */
-	ward_dns_decide(p, "git,np", false, "api.github.com", &v);
+	dns(p, "git,np", "/usr/bin/node", "api.github.com", &v);
 	assert_false(v.allow);
-	/* no network policy */
-	ward_dns_decide(p, NULL, false, "api.github.com", &v);
+	/* the kernel's keys decide, not the path: the path matches github's glob */
+	dns(p, NULL, "/usr/bin/git", "api.github.com", &v);
 	assert_false(v.allow);
+	assert_string_equal(v.reason, "binary has no network policy");
 	/* random subdomains of an unlisted domain */
-	ward_dns_decide(p, "github,npm", false, "aGVsbG8gd29ybGQ.x9f3.exfil.example", &v);
+	dns(p, "github,npm", "/usr/bin/node", "aGVsbG8gd29ybGQ.x9f3.exfil.example", &v);
 	assert_false(v.allow);
 	/* IP literals are not names */
-	ward_dns_decide(p, "npm", false, "10.0.0.1", &v);
+	dns(p, "npm", "/usr/bin/node", "10.0.0.1", &v);
 	assert_false(v.allow);
-	ward_dns_decide(p, "npm", false, "", &v);
+	assert_string_equal(v.reason, "not a host name");
+	dns(p, "npm", "/usr/bin/node", "", &v);
 	assert_false(v.allow);
-	/* inference.local: only for binaries that may use inference */
-	ward_dns_decide(p, NULL, true, "inference.local", &v);
+	/* inference.local: routes and no inference.binaries: every binary, with
+	 * or without network policy */
+	dns(p, NULL, "/usr/bin/python3", "inference.local", &v);
 	assert_true(v.allow);
 	assert_true(v.inference);
-	ward_dns_decide(p, "github", false, "inference.local", &v);
-	assert_false(v.allow);
+	assert_string_equal(v.rule, "inference");
+	dns(p, "github", "/usr/bin/git", "inference.local", &v);
+	assert_true(v.allow);
 	ward_policy_free(p);
+}
+
+/* inference.local under inference.binaries and without routes: the same
+ * decision as the inference handler's (ward_decide_inference) */
+static void inference_local_per_binary(void **state)
+{
+	static const char listed[] =
+		"version: 1\n"
+		"network_policies:\n"
+		"  github:\n"
+		"    binaries: [{ path: /usr/bin/git }]\n"
+		"    endpoints: [{ host: api.github.com, port: 443 }]\n"
+		"inference:\n"
+		"  routes:\n"
+		"    - { name: default, provider: anthropic, model: m, api_key_env: K }\n"
+		"  binaries: [{ path: /usr/bin/agent }, { path: /usr/bin/bash, ancestors: true }]\n";
+	static const char none[] = "version: 1\n"
+				   "network_policies:\n"
+				   "  github:\n"
+				   "    binaries: [{ path: /usr/bin/git }]\n"
+				   "    endpoints: [{ host: api.github.com, port: 443 }]\n";
+	struct ward_policy *p = NULL, *q = NULL;
+	struct ward_diags d = { 0 };
+	struct ward_error err = { 0 };
+	struct ward_dns_verdict v;
+	struct ward_client who = { .binary = "/usr/bin/agent" };
+
+	(void)state;
+	assert_int_equal(ward_policy_load_buffer("l.yaml", listed, strlen(listed), &p, &d, &err), 0);
+	ward_diags_free(&d);
+	assert_int_equal(ward_policy_load_buffer("n.yaml", none, strlen(none), &q, &d, &err), 0);
+	ward_diags_free(&d);
+
+	ward_decide_dns(p, &who, "inference.local", &v);
+	assert_true(v.allow);
+	assert_true(v.inference);
+	/* a listed binary resolves only inference.local, not the network names */
+	ward_decide_dns(p, &who, "api.github.com", &v);
+	assert_false(v.allow);
+	who = (struct ward_client){ .binary = "/usr/bin/git", .keys = "github" };
+	ward_decide_dns(p, &who, "inference.local", &v);
+	assert_false(v.allow);
+	assert_string_equal(v.reason, "binary may not use inference.local");
+	ward_decide_dns(p, &who, "api.github.com", &v);
+	assert_true(v.allow);
+	/* a child of bash, through ancestors: true */
+	who = (struct ward_client){ .binary = "/tmp/x", .via = "/usr/bin/bash" };
+	ward_decide_dns(p, &who, "inference.local", &v);
+	assert_true(v.allow);
+	/* no routes: nobody */
+	who = (struct ward_client){ .binary = "/usr/bin/git", .keys = "github" };
+	ward_decide_dns(q, &who, "inference.local", &v);
+	assert_false(v.allow);
+	assert_string_equal(v.reason, "no inference routes");
+	ward_policy_free(p);
+	ward_policy_free(q);
 }
 
 int main(void)
@@ -302,6 +373,7 @@ int main(void)
 		cmocka_unit_test(tolerates_one_edns_opt),
 		cmocka_unit_test(builds_bounded_answers),
 		cmocka_unit_test(decides_per_binary),
+		cmocka_unit_test(inference_local_per_binary),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,18 +31,16 @@ static unsigned reason_of(const char *s)
 	return 0;
 }
 
-/* The "maps" of one decision, as values: the decision asks the port map
- * once, for the row's own port, under the identity's entry index, and the
- * only identity is the row's binary. So the table is built before the call:
- * entry ENTRY_PORT_OK holds the row's port, entry ENTRY_NO_PORT none, and
- * the identity gets the entry whose answer its policies give. Nothing is
- * looked up during the call, and nothing outlives it. */
-enum { ENTRY_NO_PORT = 0, ENTRY_PORT_OK = 1 };
+/* The "maps" of one decision, as values built before the call: the only
+ * identity is the row's binary, and its entry index is the port table
+ * itself: the row's port, with ENTRY_PORT_OK when the identity's policies
+ * have an endpoint on it. Any other port is not in the table (denied).
+ * Nothing is looked up during the call, and nothing outlives it. */
+#define ENTRY_PORT_OK (1u << 16)
 
 static __always_inline int ward_port_allowed(__u32 entry, __u16 port)
 {
-	(void)port; /* the row's port: the one the table was built for */
-	return entry == ENTRY_PORT_OK;
+	return (entry & ENTRY_PORT_OK) && (__u16)entry == port;
 }
 
 /* Only sets a connection flag for the proxy (allowed_ips); never the verdict. */
@@ -169,7 +167,7 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 	if (known) {
 		has_keys = ward_replay_binary_keys(p, bin, ret->rule, sizeof(ret->rule)) > 0;
 		if (has_keys)
-			id.entry = port_in_policies(p, bin, req.port) ? ENTRY_PORT_OK : ENTRY_NO_PORT;
+			id.entry = port_in_policies(p, bin, req.port) ? ENTRY_PORT_OK | req.port : 0;
 		if (ward_inference_scope(p) == WARD_INFERENCE_LISTED &&
 		    ward_decide_inference(p, &who) == WARD_INFERENCE_ALLOW)
 			id.flags |= WARD_IDENT_INFERENCE;

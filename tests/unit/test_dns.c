@@ -386,7 +386,7 @@ struct who_fx {
 };
 
 static int fixed_lookup(void *userdata, int socktype, const struct sockaddr *peer,
-			struct ward_dns_client *ret)
+			struct ward_peer_ident *ret)
 {
 	struct who_fx *f = userdata;
 
@@ -407,8 +407,9 @@ static int fixed_lookup(void *userdata, int socktype, const struct sockaddr *pee
 		f->held = false;
 	}
 	pthread_mutex_unlock(&f->lock);
-	snprintf(ret->exe, sizeof(ret->exe), "/usr/bin/curl");
-	ret->id = (struct ward_client){ .binary = ret->exe, .keys = "web" };
+	memset(ret, 0, sizeof(*ret));
+	snprintf(ret->binary, sizeof(ret->binary), "/usr/bin/curl");
+	snprintf(ret->keys, sizeof(ret->keys), "web");
 	ret->pid = 4242;
 	return 0;
 }

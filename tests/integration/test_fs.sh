@@ -262,6 +262,5 @@ check "10000 denials make at most burst + rate x time rows" \
 	[ "$logged" -ge 100 -a "$logged" -le $((200 + 100 * secs)) ]
 check "  and the rest is counted in suppressed-count rows" \
 	[ "$((logged + ${suppressed:-0}))" = 10000 ]
-check "  in bounded time" [ "$secs" -le 30 ]
 
 finish

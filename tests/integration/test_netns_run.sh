@@ -48,13 +48,11 @@ while read -r ifc dest g rest; do
 	fi
 done </proc/net/route
 echo "gateway=$gw"
-t0=$(date +%s%N)
+# a UDP send that is not refused at once succeeds (UDP has no handshake):
+# "failed" means refused by the kernel layer at the call itself
 if (echo x >/dev/udp/192.0.2.1/5353) 2>/dev/null; then echo "udp=sent"; else echo "udp=failed"; fi
-echo "udp_ms=$((($(date +%s%N) - t0) / 1000000))"
-t0=$(date +%s%N)
 err=$( (echo >/dev/tcp/$gw/3128) 2>&1)
 echo "proxy=${err##*: }"
-echo "proxy_ms=$((($(date +%s%N) - t0) / 1000000))"
 EOF
 
 out=$(cd "$tmp" && timeout 60 "$WARD" run --policy "$policy" --log "$db" -- bash -c "$(cat "$tmp/inside.sh")" 2>&1)
@@ -66,9 +64,6 @@ gw_ok() { [[ -n $gw && $gw == 10.254.* ]]; }
 check "default route via 10.254.x.y ($gw)" gw_ok
 # UDP other than DNS is denied by the kernel layer (BPF) or, past it, by nft.
 check "UDP to 192.0.2.1:5353 rejected" [ "$(echo "$out" | sed -n 's/^udp=//p')" = failed ]
-ms=$(echo "$out" | sed -n 's/^udp_ms=//p')
-fast() { [ -n "$ms" ] && [ "$ms" -lt 1000 ]; }
-check "UDP reject is fast (${ms} ms)" fast
 # The host answers on the proxy port: a RST when no proxy runs, else a connection.
 proxy=$(echo "$out" | sed -n 's/^proxy=//p')
 reached() { [ "$proxy" = "Connection refused" ] || [ -z "$proxy" ]; }
@@ -124,17 +119,25 @@ if [ -n "$init" ] && command -v nft >/dev/null; then
 	kill -9 "$ward_real"
 	wait "$wardpid" 2>/dev/null
 	for _ in $(seq 50); do kill -0 "$init" 2>/dev/null || break; sleep 0.1; done
-	# Any ward starting meanwhile (other tests) may already have cleaned it up.
-	if [ -n "$mine" ] && [ -e "$mine" ]; then
-		echo "note: the killed ward left $mine (stale: owner $ward_real is dead)"
-	else
-		echo "note: $mine was already removed by a concurrent ward run"
-	fi
+	# The precondition of the cleanup check below: the killed ward's state is
+	# still there, naming a dead owner. Only another ward running at the same
+	# moment (a shared machine; never under ctest -j1) may have removed it.
+	stale() {
+		local owner
+		if [ -e "$mine" ]; then
+			owner=$(cut -d' ' -f1 "$mine" 2>/dev/null)
+			[ "$owner" = "$ward_real" ] && ! kill -0 "$owner" 2>/dev/null && return 0
+			[ -n "$owner" ] && kill -0 "$owner" 2>/dev/null # reused by a live ward
+			return
+		fi
+		pgrep -x ward >/dev/null # removed: only a concurrent ward can have done it
+	}
+	check "the killed ward left stale state ($mine, owner $ward_real dead)" stale
 	(cd "$tmp" && timeout 60 "$WARD" run --policy "$policy" --log "$db" -- true)
 	check "the next run removed the stale state" state_gone "${mine##*/}"
 	check "no link ward${mine##*/} left" link_gone "${mine##*/}"
 else
-	skip "could not find the sandbox init or nft(8)"
+	check "found the sandbox init ($init) and nft(8)" false
 	kill "$wardpid" 2>/dev/null
 	wait "$wardpid" 2>/dev/null
 fi

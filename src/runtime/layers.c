@@ -155,6 +155,15 @@ static void dns_finish(struct ward_layer *l)
 	ward_dns_run_finish(ward_layer_state(l));
 }
 
+/* one pointer swap: queries in flight finish under their generation */
+static int dns_apply(struct ward_layer *l, struct ward_gen *g, struct ward_apply_report *rep,
+		     struct ward_error *err)
+{
+	struct ward_dns_run *run = ward_layer_state(l);
+
+	return ward_dns_apply(run->dns, g, err);
+}
+
 static const struct ward_layer_ops dns_ops = {
 	.name = "dns",
 	.deps = (const char *const[]){ "netns", "egress", NULL },
@@ -162,6 +171,7 @@ static const struct ward_layer_ops dns_ops = {
 	.state_size = sizeof(struct ward_dns_run),
 	.prepare = dns_prepare,
 	.attach = dns_attach,
+	.apply = dns_apply,
 	.finish = dns_finish,
 };
 

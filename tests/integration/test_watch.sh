@@ -83,37 +83,46 @@ try:
 except OSError as e:
     print("REFUSED", e.errno)
 EOF
+# a name through the sandbox's resolver, which is ward's DNS stub
+cat >"$T/resolve.pl" <<'EOF'
+my @a = gethostbyname($ARGV[0]);
+print @a ? "RESOLVED " . join(".", unpack("C4", $a[4])) . "\n" : "NOTFOUND\n";
+EOF
+printf '192.0.2.7 dns.test\n' >"$T/hosts"
 # the command: for each step, wait for goN, run the client it names (perl:
-# the unix socket, py: TCP), write rN (bounded waits)
+# the unix socket, dns: a name, py: TCP), write rN (bounded waits)
 cat >"$T/steps.sh" <<EOF
 echo "\$WARD_SANDBOX" >"$WD/id"
-for n in 1 2 3 4 5 6; do
+for n in 1 2 3 4 5 6 7 8 9; do
 	i=0
 	while [ ! -e "$WD/go\$n" ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i + 1)); done
 	[ -e "$WD/go\$n" ] || exit 3
 	if [ "\$(cat "$WD/go\$n")" = py ]; then
 		/usr/bin/python3 "$T/client.py" >"$WD/r\$n.tmp" 2>&1
+	elif [ "\$(cat "$WD/go\$n")" = dns ]; then
+		/usr/bin/perl "$T/resolve.pl" dns.test >"$WD/r\$n.tmp" 2>&1
 	else
 		/usr/bin/perl "$T/client.pl" "$H/agent.sock" >"$WD/r\$n.tmp" 2>&1
 	fi
 	mv "$WD/r\$n.tmp" "$WD/r\$n"
 done
 EOF
-chmod 644 "$T/listen.py" "$T/client.pl" "$T/client.py" "$T/steps.sh"
+chmod 644 "$T/listen.py" "$T/client.pl" "$T/client.py" "$T/resolve.pl" "$T/steps.sh" "$T/hosts"
 
-# policy SOCKET [EXTRA]: perl may reach SOCKET
+# policy SOCKET [EXTRA [ENDPOINT]]: perl may reach SOCKET (and ENDPOINT)
 policy() {
 	cat <<EOF
 version: 1
 filesystem_policy:
   include_workdir: true
-  read_only: [/usr, /lib, /lib64, /bin, /etc, $T/client.pl, $T/client.py, $T/steps.sh, $H]
+  read_only: [/usr, /lib, /lib64, /bin, /etc, $T/client.pl, $T/client.py, $T/resolve.pl, $T/steps.sh, $H]
 network_policies:
   agent:
     binaries:
       - path: /usr/bin/perl
     endpoints:
       - unix: $1
+${3:-}
 process:
   run_as_user: $UID_
   run_as_group: $UID_
@@ -139,26 +148,30 @@ edit_rename() { "$@" >"$P.new" && mv "$P.new" "$P"; }
 policy "$H/other.sock" >"$P"
 "$WARD" policy check "$P" || { fail "policy check"; finish; exit 1; }
 (cd "$WD" && exec timeout 120 "$WARD" run --watch --policy "$P" --log "$LOG" \
-	--workdir "$WD" -- /bin/bash "$T/steps.sh" 2>"$ERR") &
+	--workdir "$WD" --hosts "$T/hosts" -- /bin/bash "$T/steps.sh" 2>"$ERR") &
 WARD_PID=$!
 
 # --- under the first policy: refused
 step 1
 check "(a) before the edit: perl cannot reach the socket" grep -q '^REFUSED' <<<"$OUT"
+step 2 dns
+check "(a) before the edit: the stub does not resolve dns.test for perl" grep -q '^NOTFOUND' <<<"$OUT"
 
 # --- (b) an invalid edit (rename): diagnostics, the old policy stays
 edit_rename printf 'version: 1\nnetwork_policies:\n  agent: [\n'
 check "(b) the invalid file is reported as FILE:LINE:COL" wait_err "^$P:[0-9]*:[0-9]*: "
 check "(b) ward says the policy in force stays" grep -q "policy $P not applied: rev [0-9a-f]* stays" "$ERR"
-step 2
+step 3
 check "(b) the old policy still decides" grep -q '^REFUSED' <<<"$OUT"
 
 # --- (a) an edit that allows it (in place)
-edit_inplace policy "$H/agent.sock"
+edit_inplace policy "$H/agent.sock" "" "      - { host: dns.test, ports: [443] }"
 check "(a) ward reports the new revision" wait_err "policy rev [0-9a-f]* -> [0-9a-f]*: "
-step 3
+step 4
 check "(a) after the edit: perl reaches the socket" grep -q '^CONNECTED host-says-hi' <<<"$OUT"
 check "(a) the listener saw it" [ "$(grep -c hit "$T/hits")" -eq 1 ]
+step 5 dns
+check "(a) after the edit: the stub resolves dns.test for perl" grep -q '^RESOLVED 192.0.2.7' <<<"$OUT"
 
 # --- (c) + the reverse: the socket taken away again, the environment and
 # the pids limit changed
@@ -177,9 +190,11 @@ check "(c) environment applies to new sessions only" \
 	wait_err "applies to new sessions only: .*environment"
 check "the cgroup limits are applied live" grep -q "applied: .*resources" "$ERR"
 check "pids.max of the running sandbox is the new limit" [ "$(cat "$CG/pids.max")" = 300 ]
-step 4
+step 6
 check "(a) reverse: refused again after the edit removed it" grep -q '^REFUSED' <<<"$OUT"
 check "(a) reverse: the listener saw nothing more" [ "$(grep -c hit "$T/hits")" -eq 1 ]
+step 7 dns
+check "(a) reverse: the stub no longer resolves dns.test" grep -q '^NOTFOUND' <<<"$OUT"
 
 # --- an edit a layer cannot take (unix: more than 4096 socket rules) that
 # also gives python3 TCP: the layers switched before it (egress) go back
@@ -203,7 +218,7 @@ EOF
 mv "$P.new" "$P"
 check "a policy a layer cannot take is not applied" \
 	wait_err "policy $P not applied: unix: .*; rev [0-9a-f]* stays"
-step 5 py
+step 8 py
 check "the egress layer went back: python3 still gets EPERM" grep -q '^REFUSED 1$' <<<"$OUT"
 
 # --- a save that changes nothing compiled (the policy in force, a comment)
@@ -211,7 +226,7 @@ check "the egress layer went back: python3 still gets EPERM" grep -q '^REFUSED 1
 check "a comment-only save applies nothing (and says so)" \
 	wait_err "policy $P: nothing compiled changed"
 check "only the two edits before were applied" [ "$(grep -c 'policy rev .* -> ' "$ERR")" -eq 2 ]
-step 6
+step 9
 check "the policy in force still decides" grep -q '^REFUSED' <<<"$OUT"
 wait "$WARD_PID"
 RC=$?
@@ -235,6 +250,10 @@ check "each applied row carries the new rev, which the log stores" \
 		AND d.reason LIKE 'policy rev % -> ' || d.policy_rev || ':%'")" -eq 2 ]
 check "(c) the row says environment applies to new sessions only" \
 	[ "$(ctl '[.[] | select(.action == "allow" and (.reason | test("applies to new sessions only: .*environment")))] | length')" -eq 1 ]
+check "dns rows: dns.test refused, answered after the edit, refused after the reverse" \
+	[ "$("$WARD" logs --log "$LOG" --json --layer dns | jq -s '[.[] | select(.host == "dns.test"
+		and (.binary | test("perl"))) | .action] | .[0] == "deny" and .[-1] == "deny"
+		and (map(select(. == "allow")) | length) >= 1')" = true ]
 check "unix rows: denied twice, allowed after the edit, denied after the reverse" \
 	[ "$("$WARD" logs --log "$LOG" --json --layer unix | jq -s --arg p "$H/agent.sock" \
 		'[.[] | select(.path == $p) | .action] | join(",")')" = '"deny,deny,allow,deny,deny"' ]

@@ -380,7 +380,8 @@ void conn_decided_connect(struct conn *c)
 		tls_intercept_local(c);
 		return;
 	}
-	ward_decide(c->px->cfg.policy, &req, &c->v);
+	proxy_conn_adopt(c);
+	ward_decide(c->policy, &req, &c->v);
 	if (c->v.action == WARD_ACTION_DENY) {
 		conn_deny(c, "proxy", &req, &c->v, NULL);
 		return;
@@ -413,6 +414,52 @@ void conn_decided_connect(struct conn *c)
 	}
 	proxy_row(c, "proxy", "allow", NULL, NULL, c->v.rule_name, c->v.reason);
 	conn_start_upstream(c);
+}
+
+/* A new generation was applied (proxy.c, sweep): a connection whose
+ * destination was decided once for all its bytes (tunnels, transparent
+ * connections, intercepted TLS sessions, also while they connect) is decided
+ * again and closed when the new generation denies it. Plain HTTP keeps its
+ * upstream: each next request is decided under the new generation anyway. */
+void conn_revalidate(struct conn *c)
+{
+	struct ward_request req;
+	struct ward_net_verdict v;
+	char reason[128];
+	bool connection_level = false;
+
+	switch (c->state) {
+	case S_TUNNEL:
+	case S_RESOLVE:
+	case S_CONNECT:
+	case S_TLS_UP:
+	case S_TLS_CLIENT:
+		connection_level = c->after != AFTER_HTTP || c->intercept;
+		break;
+	case S_HTTP:
+	case S_CLOSING:
+		connection_level = c->intercept && c->state == S_HTTP;
+		break;
+	case S_HEAD:
+	case S_SNIFF:
+	case S_IDENT:
+		connection_level = false; /* not decided yet: it will be, under the new one */
+		break;
+	}
+	if (!connection_level || c->served_locally || c->tofu)
+		return;
+	fill_request(c, &req);
+	proxy_conn_adopt(c);
+	ward_decide(c->policy, &req, &v);
+	if (v.action != WARD_ACTION_DENY) {
+		c->v = v; /* c->v pointed into the old generation's policy */
+		return;
+	}
+	snprintf(reason, sizeof(reason), "revoked by policy rev %s", c->policy->rev);
+	proxy_row(c, "proxy", "deny", NULL, NULL,
+		  v.closest ? v.closest->key : (v.policy ? v.policy->key : NULL), reason);
+	c->dead = true;
+	finish_entry(c);
 }
 
 void conn_accepted(struct conn *c)

@@ -256,7 +256,8 @@ static void handle_head(struct conn *c)
 		conn_fail(c, 503, "inference_unavailable", "inference routing is not available");
 		return;
 	}
-	ward_decide(c->px->cfg.policy, &req, &c->v);
+	proxy_conn_adopt(c);
+	ward_decide(c->policy, &req, &c->v);
 	if (c->v.action == WARD_ACTION_DENY) {
 		/* the log never holds the query: req.path is the path alone */
 		if (!req.path)

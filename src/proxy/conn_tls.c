@@ -207,6 +207,7 @@ void tls_step(struct conn *c)
 
 void tls_intercept_local(struct conn *c)
 {
+	c->served_locally = true;
 	proxy_row(c, "proxy", "allow", NULL, NULL, NULL,
 		  "inference.local: TLS terminated by ward, routed by the inference layer");
 	start_client_side(c);

@@ -105,7 +105,9 @@ int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
 		return ward_err(err, -ENOMEM, "proxy");
 	px->cfg = *cfg;
 	set_limits(&px->lim, &cfg->limits);
-	px->epfd = px->stop_fd = -1;
+	px->epfd = px->stop_fd = px->apply_fd = -1;
+	ward_gen_cell_init(&px->cell, NULL);
+	px->policy = cfg->policy;
 	for (int i = 0; i < 4; i++)
 		px->lfd[i] = -1;
 	px->conns = calloc(px->lim.max_conns, sizeof(*px->conns));
@@ -117,7 +119,8 @@ int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
 	}
 	px->epfd = epoll_create1(EPOLL_CLOEXEC);
 	px->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (px->epfd < 0 || px->stop_fd < 0) {
+	px->apply_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (px->epfd < 0 || px->stop_fd < 0 || px->apply_fd < 0) {
 		r = ward_err(err, -errno, "proxy epoll");
 		goto fail;
 	}
@@ -154,6 +157,8 @@ int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
 	epoll_ctl(px->epfd, EPOLL_CTL_ADD, ward_resolver_fd(px->resolver), &ev);
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV(EV_OTHER, 2) };
 	epoll_ctl(px->epfd, EPOLL_CTL_ADD, proxy_ident_fd(px), &ev);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV(EV_OTHER, 3) };
+	epoll_ctl(px->epfd, EPOLL_CTL_ADD, px->apply_fd, &ev);
 	*ret = px;
 	return 0;
 fail:
@@ -178,6 +183,68 @@ void ward_proxy_stats(const struct ward_proxy *px, struct ward_proxy_stats *ret)
 	ret->active = px->n_active;
 }
 
+int ward_proxy_apply(struct ward_proxy *px, struct ward_gen *g, struct ward_error *err)
+{
+	uint64_t one = 1;
+
+	if (!g || !g->policy)
+		return ward_errx(err, -EINVAL, "proxy: no policy generation to apply");
+	ward_gen_unref(ward_gen_cell_swap(&px->cell, ward_gen_ref(g)));
+	atomic_fetch_add_explicit(&px->applied, 1, memory_order_release);
+	/* the loop sweeps open connections; a full counter still wakes it */
+	(void)!write(px->apply_fd, &one, sizeof(one));
+	return 0;
+}
+
+/* The policy new decisions use: the last generation applied, picked up here
+ * (one atomic load unless something was applied). Loop thread only. */
+const struct ward_policy *proxy_policy(struct ward_proxy *px)
+{
+	uint64_t a = atomic_load_explicit(&px->applied, memory_order_acquire);
+
+	if (a != px->seen) {
+		struct ward_gen *g = ward_gen_cell_get(&px->cell);
+
+		px->seen = a;
+		if (g) {
+			ward_gen_unref(px->gen);
+			px->gen = g;
+			px->policy = g->policy;
+		}
+	}
+	return px->policy;
+}
+
+/* The connection decides under the proxy's current generation from now on. */
+void proxy_conn_adopt(struct conn *c)
+{
+	struct ward_proxy *px = c->px;
+	const struct ward_policy *p = proxy_policy(px);
+
+	if (c->g != px->gen) {
+		ward_gen_unref(c->g);
+		c->g = ward_gen_ref(px->gen);
+	}
+	c->policy = p;
+}
+
+/* A generation was applied: connections decided under an older one are
+ * decided again (conn_revalidate closes what the new one denies). */
+static void sweep(struct ward_proxy *px)
+{
+	uint64_t n;
+	const struct ward_policy *p;
+
+	(void)!read(px->apply_fd, &n, sizeof(n));
+	p = proxy_policy(px);
+	for (uint32_t i = 0; i < px->lim.max_conns; i++) {
+		struct conn *c = px->conns[i];
+
+		if (c && c->policy && c->policy != p)
+			conn_revalidate(c);
+	}
+}
+
 void proxy_row(struct conn *c, const char *layer, const char *action, const char *method,
 	       const char *path, const char *rule, const char *reason)
 {
@@ -198,7 +265,7 @@ void proxy_row(struct conn *c, const char *layer, const char *action, const char
 		.path = path,
 		.rule = rule && *rule ? rule : NULL,
 		.reason = reason,
-		.policy_rev = px->cfg.policy->rev,
+		.policy_rev = (c->policy ? c->policy : px->policy)->rev,
 	};
 
 	if (px->cfg.audit)
@@ -281,6 +348,7 @@ void proxy_conn_close(struct conn *c)
 
 	tls_conn_free(c);
 	inference_conn_free(c); /* inference.local (i1) */
+	ward_gen_unref(c->g);
 	if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->ufd >= 0)
@@ -407,6 +475,8 @@ static void *loop(void *arg)
 					return NULL;
 				if (slot == 2)
 					proxy_ident_dispatch(px);
+				else if (slot == 3)
+					sweep(px);
 				else
 					ward_resolver_dispatch(px->resolver, on_resolved, px);
 				break;
@@ -458,6 +528,10 @@ void ward_proxy_free(struct ward_proxy *px)
 		close(px->epfd);
 	if (px->stop_fd >= 0)
 		close(px->stop_fd);
+	if (px->apply_fd >= 0)
+		close(px->apply_fd);
+	ward_gen_unref(px->gen);
+	ward_gen_cell_destroy(&px->cell);
 	free(px->conns);
 	free(px->gens);
 	free(px->scratch);

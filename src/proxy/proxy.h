@@ -9,6 +9,7 @@
  *
  *   ward_proxy_new(&cfg, &px, &err);   binds the listeners (before the command runs)
  *   ward_proxy_start(px, &err);        starts the loop thread
+ *   ward_proxy_apply(px, gen, &err);   a new policy generation, live
  *   ...
  *   ward_proxy_free(px);               stops the loop, closes every connection */
 #pragma once
@@ -20,6 +21,7 @@
 #include "audit/audit.h"
 #include "common/error.h"
 #include "enforcer/egress.h"
+#include "policy/generation.h"
 #include "policy/model.h"
 
 struct ward_tls_ca;
@@ -77,6 +79,17 @@ void ward_proxy_free(struct ward_proxy *px);
 /* Bound listen ports (useful with port 0 in tests): explicit, transparent. */
 uint16_t ward_proxy_explicit_port(const struct ward_proxy *px);
 uint16_t ward_proxy_transparent_port(const struct ward_proxy *px);
+
+/* Live apply (DESIGN.md "One process or a service"): every request and
+ * connection decided from now on is decided under g (the proxy takes its own
+ * reference; the caller keeps its). A request already decided finishes under
+ * the generation that decided it; L7 re-decides every request anyway. Open
+ * CONNECT tunnels, transparent connections and intercepted TLS sessions
+ * whose destination g denies are closed by the loop thread, each with a
+ * proxy deny row "revoked by policy rev R" (R: g's rev). Any thread; returns
+ * once g is installed (new decisions see it), the sweep follows on the loop.
+ * -EINVAL when g is NULL. */
+int ward_proxy_apply(struct ward_proxy *px, struct ward_gen *g, struct ward_error *err);
 
 struct ward_proxy_stats {
 	uint64_t accepted;

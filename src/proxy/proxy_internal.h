@@ -84,6 +84,12 @@ struct conn {
 	/* inference.local (i1, inference_conn.c): the request in progress, NULL: none */
 	struct inference_leg *inf;
 
+	/* the generation the last decision was made under (NULL: the
+	 * proxy's borrowed cfg.policy); c->v points into its policy */
+	struct ward_gen *g;
+	const struct ward_policy *policy;
+	bool served_locally; /* inference.local or a route host: ward is the server */
+
 	/* identity */
 	struct sockaddr_storage peer;
 	bool ident_pending; /* hashed by the identity worker; resumes in conn_identified() */
@@ -136,6 +142,15 @@ struct ward_proxy {
 	bool started;
 	char *scratch; /* CONN_BUF bytes for the loop thread (response head rewrites) */
 	struct ident_worker *iw; /* hashes binaries off the loop (ident_worker.c) */
+	/* live apply: ward_proxy_apply swaps the cell and bumps `applied` (any
+	 * thread); the loop thread adopts it (proxy_policy) and sweeps open
+	 * connections when apply_fd fires */
+	struct ward_gen_cell cell;
+	_Atomic uint64_t applied;
+	int apply_fd;
+	uint64_t seen;			  /* loop thread: `applied` its policy reflects */
+	struct ward_gen *gen;		  /* loop thread: current generation, NULL: cfg.policy */
+	const struct ward_policy *policy; /* loop thread: what new decisions use */
 	_Atomic uint64_t accepted, refused_full;
 };
 
@@ -143,6 +158,8 @@ struct ward_proxy {
 enum { EV_CLIENT = 0, EV_UPSTREAM = 1, EV_LISTEN = 2, EV_OTHER = 3 };
 
 /* proxy.c */
+const struct ward_policy *proxy_policy(struct ward_proxy *px);
+void proxy_conn_adopt(struct conn *c);
 void proxy_conn_close(struct conn *c);
 void proxy_conn_update(struct conn *c);
 void proxy_row(struct conn *c, const char *layer, const char *action, const char *method,
@@ -161,6 +178,7 @@ void conn_deny(struct conn *c, const char *layer, const struct ward_request *req
 	       const struct ward_net_verdict *v, const char *reason_override);
 
 void conn_close_upstream(struct conn *c);
+void conn_revalidate(struct conn *c);
 void conn_identified(struct conn *c);
 void conn_after_identity(struct conn *c);
 void conn_set_deadline(struct conn *c, uint32_t ms);

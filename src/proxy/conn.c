@@ -76,16 +76,23 @@ void conn_close_upstream(struct conn *c)
 	c->ev_u = 0;
 }
 
-static void respond(struct conn *c, char *resp, size_t len)
+/* The one writer of ward's own responses (denials, errors): resp (malloc'd,
+ * taken) goes to the client, then the connection closes. Between requests,
+ * to_c holds complete responses the client has not read yet (an inference
+ * call's, a pipelined request's predecessor's): they go first. In the middle
+ * of a response, what is there is a partial response: replaced. */
+void conn_respond(struct conn *c, char *resp, size_t len)
 {
-	if (resp) {
+	bool between = c->state == S_HTTP && c->phase == H_WAIT_REQ;
+
+	if (!between)
 		c->to_c.off = c->to_c.len = 0;
-		if (buf_append(&c->to_c, resp, len < CONN_BUF ? len : CONN_BUF) < 0)
+	if (!resp || buf_append(&c->to_c, resp, len) < 0) {
+		/* no room after what is pending: that still goes out, then close */
+		if (!c->to_c.len)
 			c->dead = true;
-		free(resp);
-	} else {
-		c->dead = true;
 	}
+	free(resp);
 	c->close_after = true;
 	c->state = S_CLOSING;
 	set_deadline(c, 5000);
@@ -102,7 +109,7 @@ void conn_fail(struct conn *c, int status, const char *error, const char *reason
 	}
 	char *resp = error_response(status, error, reason, &len);
 
-	respond(c, resp, len);
+	conn_respond(c, resp, len);
 }
 
 static void fill_request(struct conn *c, struct ward_request *req)
@@ -129,7 +136,7 @@ void conn_deny(struct conn *c, const char *layer, const struct ward_request *req
 		return;
 	}
 	resp = deny_response(layer, req, v, reason, &len);
-	respond(c, resp, len);
+	conn_respond(c, resp, len);
 }
 
 /* The binary failed TOFU: deny whatever it asks for, with that reason. */

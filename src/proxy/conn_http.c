@@ -280,6 +280,8 @@ static void handle_head(struct conn *c)
 		struct ward_net_verdict v = c->v;
 		char rule[128];
 		struct ward_decision d = { 0 };
+		size_t len;
+		char *resp;
 
 		ward_cred_decision(&cr, &d, rule, sizeof(rule));
 		v.action = WARD_ACTION_DENY;
@@ -293,23 +295,9 @@ static void handle_head(struct conn *c)
 		proxy_row(c, "l7", "deny", method, req.path, d.rule, d.reason);
 		c->v = v;
 		/* the row above is the credential's; the response says the same */
-		{
-			size_t len = 0;
-			char *resp = deny_response("l7", &req, &v, WARD_CRED_REASON_MISMATCH, &len);
-
-			if (resp) {
-				c->to_c.off = c->to_c.len = 0;
-				if (buf_append(&c->to_c, resp, len) < 0)
-					c->dead = true;
-				free(resp);
-			} else {
-				c->dead = true;
-			}
-			c->close_after = true;
-			c->state = S_CLOSING;
-			conn_set_deadline(c, 5000);
-			conn_close_upstream(c);
-		}
+		len = 0;
+		resp = deny_response("l7", &req, &v, WARD_CRED_REASON_MISMATCH, &len);
+		conn_respond(c, resp, len);
 		return;
 	}
 	if (cr.verdict == WARD_CRED_INJECTED) {

@@ -174,6 +174,7 @@ int conn_start_upstream(struct conn *c);
 void conn_decided_connect(struct conn *c);
 void conn_pump(struct conn *c);
 void conn_fail(struct conn *c, int status, const char *error, const char *reason);
+void conn_respond(struct conn *c, char *resp, size_t len);
 void conn_deny(struct conn *c, const char *layer, const struct ward_request *req,
 	       const struct ward_net_verdict *v, const char *reason_override);
 

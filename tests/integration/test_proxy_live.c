@@ -475,6 +475,33 @@ static void case_l7_redecides(void)
 	fx_stop(&f);
 }
 
+/* An inference.local call with a denied request pipelined behind it: the
+ * client gets the inference response, then the denial. */
+static void case_pipelined_after_inference(void)
+{
+	static const char body[] = "{ \"messages\": [], \"model\": \"fast\" }";
+	struct fx f = { 0 };
+	char req[1024], buf[8192];
+	bool eof;
+	int fd;
+
+	fx_start(&f, EP(up.test, 8080));
+	snprintf(req, sizeof(req),
+		 "POST http://inference.local/v1/chat/completions HTTP/1.1\r\n"
+		 "Host: inference.local\r\nContent-Type: application/json\r\n"
+		 "Content-Length: %zu\r\n\r\n%s"
+		 "GET http://gone.test:8080/ HTTP/1.1\r\nHost: gone.test:8080\r\n\r\n",
+		 strlen(body), body);
+	fd = connect_proxy(&f);
+	send_all(fd, req);
+	read_until(fd, buf, sizeof(buf), NULL, &eof);
+	CHECK(strstr(buf, "HTTP/1.1 200") == buf && strstr(buf, infer_reply_body),
+	      "the inference response comes first: %s", buf);
+	CHECK(strstr(buf, "HTTP/1.1 403"), "then the denial: %s", buf);
+	close(fd);
+	fx_stop(&f);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -482,6 +509,7 @@ static const struct {
 	{ "denied_then_allowed", case_denied_then_allowed },
 	{ "revoked_tunnel", case_revoked_tunnel },
 	{ "l7_redecides", case_l7_redecides },
+	{ "pipelined_after_inference", case_pipelined_after_inference },
 };
 
 static int run_case(size_t i)

@@ -115,8 +115,8 @@ void conn_fail(struct conn *c, int status, const char *error, const char *reason
 static void fill_request(struct conn *c, struct ward_request *req)
 {
 	memset(req, 0, sizeof(*req));
-	req->binary = c->known && c->binary[0] ? c->binary : NULL;
-	req->binary_keys = c->known ? c->keys : NULL;
+	req->binary = c->known && c->id.binary[0] ? c->id.binary : NULL;
+	req->binary_keys = c->known ? c->id.keys : NULL;
 	req->host = c->host;
 	req->port = c->port;
 	req->host_is_dest_ip = c->host_is_ip;
@@ -150,7 +150,7 @@ static bool tofu_denied(struct conn *c, const char *layer, const struct ward_req
 	v.failed = WARD_FAILED_BINARY;
 	snprintf(v.reason, sizeof(v.reason), "%s", c->tofu_reason);
 	snprintf(v.hint, sizeof(v.hint), "verify %s; ward trusts the hash it saw first",
-		 c->binary);
+		 c->id.binary);
 	conn_deny(c, layer, req, &v, NULL);
 	return true;
 }
@@ -276,7 +276,7 @@ static int validate_addrs(struct conn *c, const struct sockaddr_storage *in, siz
 			  char *why, size_t whysz)
 {
 	bool allow_private = c->v.allow_private ||
-			     (c->host_is_ip && (c->who.flags & WARD_CONN_ALLOWED_IP));
+			     (c->host_is_ip && c->id.allowed_ip);
 
 	c->n_addrs = c->next_addr = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -475,20 +475,15 @@ void conn_accepted(struct conn *c)
 	int r = -ENOENT;
 
 	if (px->cfg.lookup)
-		r = px->cfg.lookup(px->cfg.lookup_data, (struct sockaddr *)&c->peer, &c->who);
-	else if (px->cfg.egress)
-		r = ward_egress_peer_lookup(px->cfg.egress, (struct sockaddr *)&c->peer, &c->who);
+		r = px->cfg.lookup(px->cfg.lookup_data, (struct sockaddr *)&c->peer, &c->id);
 	if (r >= 0) {
 		c->known = true;
-		snprintf(c->keys, sizeof(c->keys), "%s", c->who.rule ? c->who.rule : "");
 		/* every identified connection: the row names the executable that
 		 * acted (the ancestor that decided goes in via), and TOFU checks it */
-		ward_egress_peer_exe(&c->who, c->binary, sizeof(c->binary));
-		if (c->binary[0] == '/') {
-			c->tofu = ward_identity_cached(px->identity, c->binary, c->who.pid,
-						       c->who.own_ino ? c->who.own_dev : c->who.dev,
-						       c->who.own_ino ? c->who.own_ino : c->who.ino,
-						       c->sha, c->tofu_reason, sizeof(c->tofu_reason));
+		if (c->id.binary[0] == '/') {
+			c->tofu = ward_identity_cached(px->identity, c->id.binary, c->id.pid,
+						       c->id.dev, c->id.ino, c->sha, c->tofu_reason,
+						       sizeof(c->tofu_reason));
 			if (c->tofu == -EAGAIN) {
 				/* not hashed yet: the worker does it, the connection waits */
 				c->tofu = 0;
@@ -523,11 +518,11 @@ void conn_after_identity(struct conn *c)
 
 	/* a file admitted at exec for its content, then rewritten in place: the
 	 * kernel still knows the inode, the content is no longer what was admitted */
-	if (!c->tofu && c->who.exe_sha && strcmp(c->sha, c->who.exe_sha)) {
+	if (!c->tofu && c->id.exe_sha[0] && strcmp(c->sha, c->id.exe_sha)) {
 		c->tofu = -EPERM;
 		snprintf(c->tofu_reason, sizeof(c->tofu_reason),
 			 "binary changed since it was admitted at exec: was %s, now %s",
-			 c->who.exe_sha, c->sha[0] ? c->sha : "(not hashed)");
+			 c->id.exe_sha, c->sha[0] ? c->sha : "(not hashed)");
 	}
 
 	c->speaks_http = !c->transparent;
@@ -539,9 +534,9 @@ void conn_after_identity(struct conn *c)
 			c->dead = true;
 			return;
 		}
-		c->port = ntohs(c->who.orig.ss_family == AF_INET
-					? ((struct sockaddr_in *)&c->who.orig)->sin_port
-					: ((struct sockaddr_in6 *)&c->who.orig)->sin6_port);
+		c->port = ntohs(c->id.orig.ss_family == AF_INET
+					? ((struct sockaddr_in *)&c->id.orig)->sin_port
+					: ((struct sockaddr_in6 *)&c->id.orig)->sin6_port);
 		c->state = S_SNIFF;
 		set_deadline(c, px->lim.sniff_ms);
 	} else {
@@ -553,7 +548,7 @@ void conn_after_identity(struct conn *c)
 
 static void sniff_raw(struct conn *c)
 {
-	addr_text(&c->who.orig, c->host, sizeof(c->host));
+	addr_text(&c->id.orig, c->host, sizeof(c->host));
 	c->host_is_ip = true;
 	c->protocol = "tcp";
 	c->after = AFTER_TUNNEL_RAW;

@@ -229,8 +229,8 @@ static void handle_head(struct conn *c)
 		c->ip[0] = '\0';
 
 	memset(&req, 0, sizeof(req));
-	req.binary = c->known && c->binary[0] ? c->binary : NULL;
-	req.binary_keys = c->known ? c->keys : NULL;
+	req.binary = c->known && c->id.binary[0] ? c->id.binary : NULL;
+	req.binary_keys = c->known ? c->id.keys : NULL;
 	req.host = c->host;
 	req.port = c->port;
 	req.method = method;

@@ -141,10 +141,10 @@ int proxy_ident_submit(struct conn *c)
 	j->slot = c->slot;
 	j->gen = c->gen;
 	/* the executable that acted, which is also the one the row names */
-	j->dev = c->who.own_ino ? c->who.own_dev : c->who.dev;
-	j->ino = c->who.own_ino ? c->who.own_ino : c->who.ino;
-	j->pid = c->who.pid;
-	snprintf(j->path, sizeof(j->path), "%s", c->binary);
+	j->dev = c->id.dev;
+	j->ino = c->id.ino;
+	j->pid = c->id.pid;
+	snprintf(j->path, sizeof(j->path), "%s", c->id.binary);
 	pthread_mutex_lock(&w->lock);
 	j->next = w->todo;
 	w->todo = j;

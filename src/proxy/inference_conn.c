@@ -167,10 +167,10 @@ int ward_inference_handle(struct conn *c)
 	struct ward_inference *inf = c->px->cfg.inference;
 	struct ward_inference_client who = {
 		.known = c->known,
-		.binary = c->known && c->binary[0] ? c->binary : NULL,
-		.via = c->known ? ward_egress_peer_via(&c->who) : NULL,
+		.binary = c->known && c->id.binary[0] ? c->id.binary : NULL,
+		.via = c->known && c->id.via[0] ? c->id.via : NULL,
 		.sha256 = c->sha[0] ? c->sha : NULL,
-		.pid = c->known ? c->who.pid : 0,
+		.pid = c->known ? c->id.pid : 0,
 		.tofu_failed = c->tofu != 0,
 		.tls = c->intercept,
 		/* a provider's own host (route hosts:): a call of its routes */

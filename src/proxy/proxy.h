@@ -3,9 +3,10 @@
  * of its own, listening on the sandbox's host-side veth addresses:
  *   explicit port (3128): CONNECT host:port, and absolute-URI http:// forwarding;
  *   transparent port (3129): connections the BPF programs redirected; the
- *   original destination and the client's identity come from the egress maps.
- * Every connection is identified through ward_egress_peer_lookup() (never
- * guessed), decided by ward_decide() and logged as decision rows.
+ *   original destination and the client's identity come from the kernel.
+ * Every connection is identified through the lookup callback (the runtime
+ * passes the egress maps' lookup; never guessed), decided by ward_decide()
+ * and logged as decision rows.
  *
  *   ward_proxy_new(&cfg, &px, &err);   binds the listeners (before the command runs)
  *   ward_proxy_start(px, &err);        starts the loop thread
@@ -20,9 +21,9 @@
 
 #include "audit/audit.h"
 #include "common/error.h"
-#include "enforcer/egress.h"
 #include "policy/generation.h"
 #include "policy/model.h"
+#include "policy/peer.h"
 
 struct ward_tls_ca;
 struct ward_tls_upstream;
@@ -39,14 +40,14 @@ struct ward_proxy_limits {
 	uint32_t sniff_ms;	     /* transparent: wait for the client's first bytes; 0: 500 ms */
 };
 
-/* Identity source: ward_egress_peer_lookup() unless set (tests). */
+/* Identity source: who is at the other end of the client socket whose peer
+ * address is peer. 0 and *ret filled, or -errno (the client is unknown). */
 typedef int (*ward_proxy_lookup_fn)(void *userdata, const struct sockaddr *peer,
-				    struct ward_egress_peer *ret);
+				    struct ward_peer_ident *ret);
 
 struct ward_proxy_config {
 	const struct ward_policy *policy; /* required, borrowed */
-	struct ward_egress *egress;	  /* borrowed; NULL and no lookup: every client is unknown */
-	ward_proxy_lookup_fn lookup;
+	ward_proxy_lookup_fn lookup;	  /* NULL: every client is unknown */
 	void *lookup_data;
 	struct ward_audit *audit; /* borrowed; NULL: no rows */
 	const char *log_path;	  /* decision log file, for TOFU records; NULL: no TOFU */

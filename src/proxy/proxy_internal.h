@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "enforcer/egress.h"
 #include "policy/decide.h"
 #include "proxy/http.h"
 #include "proxy/identity.h"
@@ -94,9 +93,7 @@ struct conn {
 	struct sockaddr_storage peer;
 	bool ident_pending; /* hashed by the identity worker; resumes in conn_identified() */
 	bool known;
-	struct ward_egress_peer who;
-	char binary[PATH_MAX];
-	char keys[256];
+	struct ward_peer_ident id;
 	char sha[65];
 	int tofu;	       /* 0 or -errno: the binary failed its integrity check */
 	char tofu_reason[256];

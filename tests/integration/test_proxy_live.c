@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "enforcer/egress.h" /* ward_egress_kdev: the dev encoding TOFU uses */
 #include "policy/generation.h"
 #include "policy/policy.h"
 #include "proxy/inference.h"
@@ -186,7 +187,7 @@ struct fx {
 	uint16_t port;
 };
 
-static int lookup(void *userdata, const struct sockaddr *peer, struct ward_egress_peer *ret)
+static int lookup(void *userdata, const struct sockaddr *peer, struct ward_peer_ident *ret)
 {
 	static struct stat st;
 
@@ -195,8 +196,8 @@ static int lookup(void *userdata, const struct sockaddr *peer, struct ward_egres
 	if (!st.st_ino && stat(self, &st) < 0)
 		return -errno;
 	memset(ret, 0, sizeof(*ret));
-	ret->binary = self;
-	ret->rule = "web";
+	snprintf(ret->binary, sizeof(ret->binary), "%s", self);
+	snprintf(ret->keys, sizeof(ret->keys), "web");
 	ret->pid = getpid();
 	ret->dev = ward_egress_kdev(st.st_dev);
 	ret->ino = st.st_ino;

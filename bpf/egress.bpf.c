@@ -237,7 +237,7 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 	req->proto = ctx->protocol;
 	req->pad = 0;
 	v = resolve(&k, &own, &depth);
-	ward_decide(&cfg, req, v, r);
+	ward_kdecide(&cfg, req, v, r);
 	if (r->record) {
 		struct ward_conn c = {
 			.dev = k.dev,

@@ -129,7 +129,7 @@ static __always_inline int ward_set(struct ward_result *r, __u8 verdict, __u8 re
 #ifndef WARD_DECIDE_HELPERS_ONLY
 /* Returns the verdict (also in r). id: the identity map value of the process (or of the ancestor that matched),
  * NULL when the executable is unknown. */
-static __always_inline int ward_decide(const volatile struct ward_cfg *cfg,
+static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg,
 					const struct ward_req *req,
 					const struct ward_ident_val *id, struct ward_result *r)
 {

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "audit/replay_internal.h"
+#include "policy/client.h"
+#include "policy/decide.h"
 #include "policy/match.h"
 #include "../../bpf/egress_decide.h"
 
@@ -29,33 +31,16 @@ static unsigned reason_of(const char *s)
 	return 0;
 }
 
-/* The "maps" of one decision. ward_port_allowed() has only the entry index
- * to go on, as in BPF, so the tables live here for the duration of one call. */
-struct kctx {
-	const struct ward_policy *p;
-	const char *binary;
-};
-static __thread const struct kctx *cur;
+/* The "maps" of one decision, as values built before the call: the only
+ * identity is the row's binary, and its entry index is the port table
+ * itself: the row's port, with ENTRY_PORT_OK when the identity's policies
+ * have an endpoint on it. Any other port is not in the table (denied).
+ * Nothing is looked up during the call, and nothing outlives it. */
+#define ENTRY_PORT_OK (1u << 16)
 
 static __always_inline int ward_port_allowed(__u32 entry, __u16 port)
 {
-	const struct ward_policy *p = cur->p;
-
-	(void)entry; /* one identity per call: entry 0 is the row's binary */
-	for (size_t i = 0; i < p->n_net; i++) {
-		const struct ward_net_policy *np = &p->net[i];
-		bool mine = false;
-
-		for (size_t k = 0; k < np->n_binaries && !mine; k++)
-			mine = ward_match_binary(np->binaries[k].path, cur->binary);
-		if (!mine)
-			continue;
-		for (size_t j = 0; j < np->n_endpoints; j++)
-			for (size_t m = 0; m < np->endpoints[j].n_ports; m++)
-				if (np->endpoints[j].ports[m] == port)
-					return 1;
-	}
-	return 0;
+	return (entry & ENTRY_PORT_OK) && (__u16)entry == port;
 }
 
 /* Only sets a connection flag for the proxy (allowed_ips); never the verdict. */
@@ -64,6 +49,22 @@ static __always_inline int ward_ip_allowed(__u32 entry, const struct ward_addr *
 	(void)entry;
 	(void)a;
 	return 0;
+}
+
+/* Whether an endpoint of a network policy that names binary has port. */
+static bool port_in_policies(const struct ward_policy *p, const char *binary, uint16_t port)
+{
+	for (size_t i = 0; i < p->n_net; i++) {
+		const struct ward_net_policy *np = &p->net[i];
+
+		if (!ward_decide_binary_in(np, binary, NULL))
+			continue;
+		for (size_t j = 0; j < np->n_endpoints; j++)
+			for (size_t m = 0; m < np->endpoints[j].n_ports; m++)
+				if (np->endpoints[j].ports[m] == port)
+					return true;
+	}
+	return false;
 }
 
 static int parse_addr(const char *s, struct ward_addr *a)
@@ -109,7 +110,7 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 	struct ward_ident_val id = { .entry = WARD_ENTRY_NONE };
 	struct ward_addr none4, none6 = { { ward_htonl(0xfc000000), 0, 0, ward_htonl(0xfffe) } };
 	const char *bin = ward_replay_decider(p, r);
-	struct kctx ctx = { .p = p, .binary = bin };
+	struct ward_client who = ward_replay_client(p, r);
 	unsigned old = reason_of(r->reason);
 	bool known = bin && bin[0] == '/', has_keys = false;
 	int proto;
@@ -159,21 +160,19 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 	default:
 		break;
 	}
-	if (p->n_routes > 0 && p->n_inference_binaries == 0)
+	if (ward_inference_scope(p) == WARD_INFERENCE_EVERY_BINARY)
 		cfg.flags |= WARD_CFG_INFERENCE_ALL;
 
 	ret->rule[0] = '\0';
 	if (known) {
 		has_keys = ward_replay_binary_keys(p, bin, ret->rule, sizeof(ret->rule)) > 0;
 		if (has_keys)
-			id.entry = 0;
-		if (p->n_routes > 0 && p->n_inference_binaries > 0 &&
-		    ward_replay_may_infer(p, bin))
+			id.entry = port_in_policies(p, bin, req.port) ? ENTRY_PORT_OK | req.port : 0;
+		if (ward_inference_scope(p) == WARD_INFERENCE_LISTED &&
+		    ward_decide_inference(p, &who) == WARD_INFERENCE_ALLOW)
 			id.flags |= WARD_IDENT_INFERENCE;
 	}
-	cur = &ctx;
-	ward_decide(&cfg, &req, known && (has_keys || id.flags) ? &id : NULL, &res);
-	cur = NULL;
+	ward_kdecide(&cfg, &req, known && (has_keys || id.flags) ? &id : NULL, &res);
 
 	ret->action = res.verdict == WARD_VERDICT_DENY ? "deny" : "allow";
 	if (!has_keys && res.reason == WARD_REASON_INFERENCE)

@@ -12,6 +12,7 @@
 #include "enforcer/btf.h"
 #include "common/util.h"
 #include "enforcer/egress_internal.h"
+#include "policy/client.h"
 /* before the skeleton, which names struct ward_cfg */
 #define WARD_DECIDE_HELPERS_ONLY
 #include "../../bpf/egress_decide.h"
@@ -42,7 +43,7 @@ static void cfg_fill(struct ward_cfg *c, const struct ward_policy *p,
 	c->explicit_port = cfg->explicit_port;
 	c->transparent_port = cfg->transparent_port;
 	c->dns_port = cfg->dns_port ? cfg->dns_port : 53;
-	if (p->n_routes > 0 && p->n_inference_binaries == 0)
+	if (ward_inference_scope(p) == WARD_INFERENCE_EVERY_BINARY)
 		c->flags |= WARD_CFG_INFERENCE_ALL;
 }
 

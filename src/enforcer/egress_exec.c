@@ -38,6 +38,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "enforcer/egress_internal.h"
+#include "policy/client.h"
 #include "enforcer/exe.h"
 #include "policy/match.h"
 /* before the skeleton, which names struct ward_cfg */
@@ -304,7 +305,7 @@ int egress_on_exec(void *ctx, void *data, size_t size)
 			if (b->ancestors)
 				v.id.flags |= WARD_IDENT_ANCESTORS;
 		}
-	if (p->n_routes > 0)
+	if (ward_inference_scope(p) == WARD_INFERENCE_LISTED)
 		for (size_t j = 0; j < p->n_inference_binaries; j++) {
 			const struct ward_binary *b = &p->inference_binaries[j];
 

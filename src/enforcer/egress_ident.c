@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/strv.h"
 #include "enforcer/egress_internal.h"
+#include "policy/client.h"
 
 DEFINE_CLEANUP(DIR *, closedir)
 
@@ -310,7 +311,7 @@ int egress_idents_build(struct ward_egress *e, const struct ward_policy *p, stru
 		}
 	/* with inference routes and an inference.binaries list, only those may
 	 * reach the proxy for inference.local (without routes, nobody) */
-	if (p->n_routes > 0)
+	if (ward_inference_scope(p) == WARD_INFERENCE_LISTED)
 		for (size_t j = 0; j < p->n_inference_binaries; j++) {
 			r = add_binary(e, &p->inference_binaries[j], UINT32_MAX, WARD_IDENT_INFERENCE,
 				       err);

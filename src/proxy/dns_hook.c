@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "enforcer/egress.h"
 #include "enforcer/sandbox.h"
 
 static const char resolv_conf[] =
@@ -46,6 +47,30 @@ int ward_dns_resolv_conf(const char **ret_path, struct ward_error *err)
 	return 0;
 }
 
+/* The stub's lookup callback: who sent a query, from the egress layer's
+ * records (the stub itself knows nothing of the enforcer). */
+static int egress_lookup(void *userdata, int socktype, const struct sockaddr *peer,
+			 struct ward_dns_client *ret)
+{
+	struct ward_egress *e = userdata;
+	struct ward_egress_peer who;
+	int r = socktype == SOCK_DGRAM ? ward_egress_udp_peer_lookup(e, peer, &who)
+				       : ward_egress_peer_lookup(e, peer, &who);
+
+	if (r < 0)
+		return r;
+	/* the executable that asked, not the ancestor that decided (via) */
+	ward_egress_peer_exe(&who, ret->exe, sizeof(ret->exe));
+	ret->id = (struct ward_client){
+		.binary = ret->exe,
+		.via = ward_egress_peer_via(&who),
+		.sha256 = who.exe_sha,
+		.keys = who.entry == WARD_ENTRY_NONE ? NULL : who.rule,
+	};
+	ret->pid = who.pid;
+	return 0;
+}
+
 int ward_dns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 {
 	struct ward_dns_run *run = data;
@@ -59,7 +84,8 @@ int ward_dns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		.policy = run->policy,
 		.audit = run->audit,
 		.sandbox = sb->id,
-		.egress = run->egress->egress,
+		.lookup = egress_lookup,
+		.lookup_data = run->egress->egress,
 		.addr4 = n->host_ip4,
 		.addr6 = n->host_ip6,
 		.has_addr6 = true,

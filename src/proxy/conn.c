@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "policy/request.h"
+#include "proxy/inference.h"
 #include "proxy/sni.h"
 #include "proxy/ssrf.h"
 #include "proxy/proxy_internal.h"
@@ -112,47 +114,39 @@ void conn_fail(struct conn *c, int status, const char *error, const char *reason
 	conn_respond(c, resp, len);
 }
 
-static void fill_request(struct conn *c, struct ward_request *req)
+/* What the proxy knows about this connection, for ward_request_decide. */
+void conn_request_in(struct conn *c, enum ward_req_kind kind, struct ward_request_in *in)
 {
-	memset(req, 0, sizeof(*req));
-	req->binary = c->known && c->id.binary[0] ? c->id.binary : NULL;
-	req->binary_keys = c->known ? c->id.keys : NULL;
-	req->host = c->host;
-	req->port = c->port;
-	req->host_is_dest_ip = c->host_is_ip;
+	struct ward_proxy *px = c->px;
+
+	memset(in, 0, sizeof(*in));
+	in->kind = kind;
+	in->req.binary = c->known && c->id.binary[0] ? c->id.binary : NULL;
+	in->req.binary_keys = c->known ? c->id.keys : NULL;
+	in->req.host = c->host;
+	in->req.port = c->port;
+	in->req.host_is_dest_ip = c->host_is_ip;
+	in->tofu = c->tofu;
+	in->tofu_reason = c->tofu_reason;
+	in->can_terminate = px->cfg.tls_ca;
+	in->can_intercept = px->cfg.tls_ca && px->cfg.tls_upstream;
+	in->inference = px->cfg.inference;
+	in->route_host = ward_inference_is_route_host(px->cfg.inference, c->host);
 }
 
-void conn_deny(struct conn *c, const char *layer, const struct ward_request *req,
-	       const struct ward_net_verdict *v, const char *reason_override)
+/* A denial: its row, then ward's 403 where the client speaks HTTP. */
+void conn_deny(struct conn *c, const struct ward_request *req, const struct ward_request_verdict *v)
 {
-	const char *reason = reason_override ? reason_override : v->reason;
 	size_t len = 0;
 	char *resp;
 
-	proxy_row(c, layer, "deny", req->method, req->path,
-		  v->closest ? v->closest->key : (v->policy ? v->policy->key : NULL), reason);
+	proxy_row(c, v->layer, "deny", req->method, req->path, v->rule, v->reason);
 	if (!c->speaks_http) {
 		c->dead = true;
 		return;
 	}
-	resp = deny_response(layer, req, v, reason, &len);
+	resp = deny_response(v->layer, req, &v->net, v->reason, &len);
 	conn_respond(c, resp, len);
-}
-
-/* The binary failed TOFU: deny whatever it asks for, with that reason. */
-static bool tofu_denied(struct conn *c, const char *layer, const struct ward_request *req)
-{
-	struct ward_net_verdict v;
-
-	if (!c->tofu)
-		return false;
-	memset(&v, 0, sizeof(v));
-	v.failed = WARD_FAILED_BINARY;
-	snprintf(v.reason, sizeof(v.reason), "%s", c->tofu_reason);
-	snprintf(v.hint, sizeof(v.hint), "verify %s; ward trusts the hash it saw first",
-		 c->id.binary);
-	conn_deny(c, layer, req, &v, NULL);
-	return true;
 }
 
 static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t sz)
@@ -296,18 +290,23 @@ static int validate_addrs(struct conn *c, const struct sockaddr_storage *in, siz
 
 static void ssrf_deny(struct conn *c, const char *why)
 {
-	struct ward_request req;
-	struct ward_net_verdict v = c->v;
+	struct ward_request_in in;
+	struct ward_request_verdict v = { .outcome = WARD_REQ_DENY, .layer = "proxy", .row = true };
 
-	fill_request(c, &req);
-	v.action = WARD_ACTION_DENY;
-	v.failed = WARD_FAILED_HOST;
-	v.closest = v.policy;
-	snprintf(v.why, sizeof(v.why), "%s resolves to an address the SSRF rules block", c->host);
-	snprintf(v.hint, sizeof(v.hint),
+	conn_request_in(c, WARD_REQ_TCP, &in);
+	v.net = c->v;
+	v.net.action = WARD_ACTION_DENY;
+	v.net.failed = WARD_FAILED_HOST;
+	v.net.closest = v.net.policy;
+	snprintf(v.net.why, sizeof(v.net.why), "%s resolves to an address the SSRF rules block",
+		 c->host);
+	snprintf(v.net.hint, sizeof(v.net.hint),
 		 "declare the exact host %s, or add the address to allowed_ips of the endpoint",
 		 c->host);
-	conn_deny(c, "proxy", &req, &v, why);
+	v.action = "deny";
+	v.rule = v.net.closest ? v.net.closest->key : NULL;
+	snprintf(v.reason, sizeof(v.reason), "%s", why);
+	conn_deny(c, &in.req, &v);
 }
 
 static void start_connect(struct conn *c, const struct sockaddr_storage *addrs, size_t n)
@@ -372,54 +371,44 @@ int conn_start_upstream(struct conn *c)
 	return r;
 }
 
+static enum ward_req_kind conn_kind(const struct conn *c)
+{
+	if (!c->transparent)
+		return WARD_REQ_CONNECT; /* the explicit port decides connections for CONNECT */
+	return !strcmp(c->protocol, "tls") || !strcmp(c->protocol, "https") ? WARD_REQ_TLS
+									     : WARD_REQ_TCP;
+}
+
 /* A connection-level decision (CONNECT, transparent TLS or raw TCP). */
 void conn_decided_connect(struct conn *c)
 {
-	struct ward_request req;
+	struct ward_request_in in;
+	struct ward_request_verdict v;
 
-	fill_request(c, &req);
-	if (tofu_denied(c, "proxy", &req))
+	conn_request_in(c, conn_kind(c), &in);
+	proxy_conn_adopt(c);
+	ward_request_decide(c->policy, &in, &v);
+	c->v = v.net;
+	switch (v.outcome) {
+	case WARD_REQ_DENY:
+		conn_deny(c, &in.req, &v);
 		return;
-	if (ward_inference_handle && inference_conn_wants(c) && c->px->cfg.tls_ca &&
-	    c->after != AFTER_TUNNEL_RAW) {
-		/* https://inference.local or a route's provider host: ward is the
-		 * server, the inference layer picks the upstream */
+	case WARD_REQ_INFERENCE:
+		proxy_row(c, v.layer, v.action, NULL, NULL, v.rule, v.reason);
 		tls_intercept_local(c);
 		return;
-	}
-	proxy_conn_adopt(c);
-	ward_decide(c->policy, &req, &c->v);
-	if (c->v.action == WARD_ACTION_DENY) {
-		conn_deny(c, "proxy", &req, &c->v, NULL);
-		return;
-	}
-	if (c->v.inspect && c->px->cfg.tls_ca && c->px->cfg.tls_upstream &&
-	    (c->after == AFTER_TUNNEL_CONNECT || !strcmp(c->protocol, "tls"))) {
-		/* protocol: rest over TLS: terminate it and decide request by request */
+	case WARD_REQ_INTERCEPT:
 		c->after = AFTER_INTERCEPT;
-		proxy_row(c, "proxy", "allow", NULL, NULL, c->v.rule_name,
-			  "tls intercepted: protocol rest, requests decided one by one");
-		conn_start_upstream(c);
+		break;
+	case WARD_REQ_ALLOW:
+		break;
+	case WARD_REQ_REFUSE:
+	case WARD_REQ_MISDIRECTED:
+		/* HTTP requests only */
+		conn_fail(c, 500, "internal", "unexpected verdict for a connection");
 		return;
 	}
-	if (c->v.inspect) {
-		/* L7 rules cannot be enforced on bytes ward cannot read: fail closed */
-		struct ward_net_verdict v = c->v;
-		bool no_ca = !c->px->cfg.tls_ca || !c->px->cfg.tls_upstream;
-
-		v.action = WARD_ACTION_DENY;
-		v.failed = WARD_FAILED_HOST;
-		v.closest = v.policy;
-		snprintf(v.why, sizeof(v.why), "endpoint %s is protocol: rest",
-			 v.endpoint->host);
-		snprintf(v.hint, sizeof(v.hint), no_ca ? "run ward with TLS interception available"
-						       : "speak HTTP or TLS to this endpoint");
-		conn_deny(c, "proxy", &req, &v,
-			  no_ca ? "protocol: rest needs TLS interception, which is not available"
-				: "protocol: rest endpoint reached with neither HTTP nor TLS");
-		return;
-	}
-	proxy_row(c, "proxy", "allow", NULL, NULL, c->v.rule_name, c->v.reason);
+	proxy_row(c, v.layer, v.action, NULL, NULL, v.rule, v.reason);
 	conn_start_upstream(c);
 }
 
@@ -430,8 +419,8 @@ void conn_decided_connect(struct conn *c)
  * upstream: each next request is decided under the new generation anyway. */
 void conn_revalidate(struct conn *c)
 {
-	struct ward_request req;
-	struct ward_net_verdict v;
+	struct ward_request_in in;
+	struct ward_request_verdict v;
 	char reason[128];
 	bool connection_level = false;
 
@@ -455,16 +444,16 @@ void conn_revalidate(struct conn *c)
 	}
 	if (!connection_level || c->served_locally || c->tofu)
 		return;
-	fill_request(c, &req);
+	conn_request_in(c, conn_kind(c), &in);
 	proxy_conn_adopt(c);
-	ward_decide(c->policy, &req, &v);
-	if (v.action != WARD_ACTION_DENY) {
-		c->v = v; /* c->v pointed into the old generation's policy */
+	ward_request_decide(c->policy, &in, &v);
+	if (v.outcome != WARD_REQ_DENY) {
+		c->v = v.net; /* c->v pointed into the old generation's policy */
 		return;
 	}
+	c->v = v.net;
 	snprintf(reason, sizeof(reason), "revoked by policy rev %s", c->policy->rev);
-	proxy_row(c, "proxy", "deny", NULL, NULL,
-		  v.closest ? v.closest->key : (v.policy ? v.policy->key : NULL), reason);
+	proxy_row(c, "proxy", "deny", NULL, NULL, v.rule, reason);
 	c->dead = true;
 	finish_entry(c);
 }

@@ -149,11 +149,12 @@ static void malformed(struct conn *c, int status, const char *reason)
 static void handle_head(struct conn *c)
 {
 	const struct ward_http_head *h = &c->req.head;
-	struct ward_request req;
+	struct ward_request_in in;
+	struct ward_request_verdict v;
+	struct ward_request *req;
 	char method[32], path[WARD_HTTP_MAX_REQUEST_LINE], query_buf[WARD_HTTP_MAX_REQUEST_LINE];
 	char pathraw[WARD_HTTP_MAX_REQUEST_LINE];
 	struct ward_cred_result cr = { 0 };
-	const char *action;
 	bool same_upstream;
 	int r;
 
@@ -204,17 +205,6 @@ static void handle_head(struct conn *c)
 		query_buf[h->query.len] = '\0';
 	}
 	if (c->intercept) {
-		/* the name was decided with the TLS session (CONNECT or SNI): a Host
-		 * naming another origin would be domain fronting */
-		if (strcmp(h->host, c->host) || (h->port && h->port != c->port)) {
-			char why[WARD_HOST_MAX * 2 + 64];
-
-			snprintf(why, sizeof(why), "Host %s is not the TLS name %s", h->host,
-				 c->host);
-			proxy_row(c, "l7", "deny", method, NULL, c->v.rule_name, why);
-			conn_fail(c, 421, "misdirected_request", why);
-			return;
-		}
 		same_upstream = c->ufd >= 0;
 	} else {
 		same_upstream = c->ufd >= 0 && !strcmp(c->up_host, h->host) &&
@@ -228,45 +218,47 @@ static void handle_head(struct conn *c)
 	if (!same_upstream)
 		c->ip[0] = '\0';
 
-	memset(&req, 0, sizeof(req));
-	req.binary = c->known && c->id.binary[0] ? c->id.binary : NULL;
-	req.binary_keys = c->known ? c->id.keys : NULL;
-	req.host = c->host;
-	req.port = c->port;
-	req.method = method;
-	req.path = ward_path_normalize(pathraw, path, sizeof(path)) >= 0 ? path : NULL;
-	req.query = h->query.p ? query_buf : NULL;
-
-	if (c->tofu) {
-		struct ward_net_verdict v;
-
-		memset(&v, 0, sizeof(v));
-		v.failed = WARD_FAILED_BINARY;
-		snprintf(v.reason, sizeof(v.reason), "%s", c->tofu_reason);
-		conn_deny(c, "l7", &req, &v, NULL);
-		return;
-	}
-	if (!strcmp(c->host, WARD_INFERENCE_HOST) ||
-	    (ward_inference_handle && inference_conn_wants(c))) {
-		/* inference routes decide for themselves (src/proxy/inference*.c) */
-		if (ward_inference_handle) {
-			ward_inference_handle(c);
-			return;
-		}
-		conn_fail(c, 503, "inference_unavailable", "inference routing is not available");
-		return;
+	conn_request_in(c, WARD_REQ_HTTP, &in);
+	req = &in.req;
+	req->host = h->host; /* intercepted: the session's name, unless fronting */
+	req->host_is_dest_ip = false;
+	req->method = method;
+	req->path = ward_path_normalize(pathraw, path, sizeof(path)) >= 0 ? path : NULL;
+	req->query = h->query.p ? query_buf : NULL;
+	if (c->intercept) {
+		in.tls_name = c->host;
+		in.tls_rule = c->v.rule_name;
+		in.host_port = h->port;
 	}
 	proxy_conn_adopt(c);
-	ward_decide(c->policy, &req, &c->v);
-	if (c->v.action == WARD_ACTION_DENY) {
-		/* the log never holds the query: req.path is the path alone */
-		if (!req.path)
-			req.path = pathraw;
-		conn_deny(c, "l7", &req, &c->v, NULL);
+	ward_request_decide(c->policy, &in, &v);
+	switch (v.outcome) {
+	case WARD_REQ_MISDIRECTED:
+		proxy_row(c, v.layer, "deny", method, NULL, v.rule, v.reason);
+		conn_fail(c, v.status, v.error, v.reason);
 		return;
+	case WARD_REQ_REFUSE:
+		conn_fail(c, v.status, v.error, v.reason);
+		return;
+	case WARD_REQ_INFERENCE:
+		/* inference routes decide for themselves (src/proxy/inference*.c) */
+		inference_conn_start(c);
+		return;
+	case WARD_REQ_DENY:
+		/* the log never holds the query: req.path is the path alone */
+		if (!req->path)
+			req->path = pathraw;
+		c->v = v.net;
+		conn_deny(c, req, &v);
+		return;
+	case WARD_REQ_INTERCEPT: /* connection level only */
+	case WARD_REQ_ALLOW:
+		break;
 	}
-	action = ward_action_str(c->v.action);
+	c->v = v.net;
 	if (c->px->cfg.creds) {
+		struct ward_request_cred bind = { 0 };
+
 		/* c->intercept: this request leaves over the upstream TLS session;
 		 * otherwise in clear text, where secrets go only if the credential says so */
 		r = ward_cred_apply(c->px->cfg.creds, h, c->req.buf, h->head_len, c->host, c->port,
@@ -275,50 +267,26 @@ static void handle_head(struct conn *c)
 			malformed(c, 431, "request head too large with its credential");
 			return;
 		}
+		bind.binding = cr.verdict == WARD_CRED_MISMATCH ? WARD_CRED_BIND_MISMATCH
+			       : cr.verdict == WARD_CRED_INJECTED ? WARD_CRED_BIND_INJECTED
+								   : WARD_CRED_BIND_NONE;
+		bind.credential = cr.credential;
+		bind.detail = cr.detail;
+		bind.plain = cr.plain;
+		ward_request_bind_credential(&v, &bind);
 	}
-	if (cr.verdict == WARD_CRED_MISMATCH) {
-		struct ward_net_verdict v = c->v;
-		char rule[128];
-		struct ward_decision d = { 0 };
-		size_t len;
-		char *resp;
-
-		ward_cred_decision(&cr, &d, rule, sizeof(rule));
-		v.action = WARD_ACTION_DENY;
-		v.failed = WARD_FAILED_HOST;
-		v.closest = v.policy;
-		snprintf(v.why, sizeof(v.why), "%s", cr.detail);
-		snprintf(v.hint, sizeof(v.hint),
-			 "send credential '%s' only to its bound endpoint", cr.credential);
-		if (!req.path)
-			req.path = pathraw;
-		proxy_row(c, "l7", "deny", method, req.path, d.rule, d.reason);
-		c->v = v;
-		/* the row above is the credential's; the response says the same */
-		len = 0;
-		resp = deny_response("l7", &req, &v, WARD_CRED_REASON_MISMATCH, &len);
-		conn_respond(c, resp, len);
+	if (!req->path)
+		req->path = pathraw;
+	if (v.outcome == WARD_REQ_DENY) {
+		c->v = v.net;
+		ward_cred_result_clear(&cr);
+		conn_deny(c, req, &v);
 		return;
 	}
-	if (cr.verdict == WARD_CRED_INJECTED) {
-		char reason[sizeof(c->v.reason) + 64];
-
-		snprintf(reason, sizeof(reason), "%s; %s %s", c->v.reason, WARD_CRED_REASON_INJECTED,
-			 cr.credential);
-		proxy_row(c, "l7", action, method, req.path ? req.path : pathraw, c->v.rule_name,
-			  reason);
-	} else {
-		proxy_row(c, "l7", action, method, req.path ? req.path : pathraw, c->v.rule_name,
-			  c->v.reason);
-	}
-	if (cr.plain) {
-		char rule[128];
-
-		/* the request goes on with the placeholder; the secret stays here */
-		snprintf(rule, sizeof(rule), "credential:%s", cr.plain);
-		proxy_row(c, "l7", "deny", method, req.path ? req.path : pathraw, rule,
+	proxy_row(c, v.layer, v.action, method, req->path, v.rule, v.reason);
+	if (v.plain_rule[0]) /* the request goes on with the placeholder; the secret stays here */
+		proxy_row(c, v.layer, "deny", method, req->path, v.plain_rule,
 			  WARD_CRED_REASON_PLAIN);
-	}
 
 	c->req_keep_alive = h->keep_alive;
 	c->upgrade = h->upgrade_websocket;

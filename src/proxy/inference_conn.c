@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* The proxy side of inference.local: the seam conn_http.c calls
- * (ward_inference_handle) and the glue that drives a ward_inference_call
+/* The proxy side of inference.local: the handler conn_http.c starts
+ * (inference_conn_start) and the glue that drives a ward_inference_call
  * from the connection state machine. The call owns its upstream socket,
  * registered in the loop's epoll under this connection's upstream tag; the
  * client side stays the connection's (plain or TLS), through from_c/to_c.
@@ -156,13 +156,7 @@ void inference_conn_free(struct conn *c)
 	leg_free(c);
 }
 
-bool inference_conn_wants(const struct conn *c)
-{
-	return !strcmp(c->host, WARD_INFERENCE_HOST) ||
-	       ward_inference_is_route_host(c->px->cfg.inference, c->host);
-}
-
-int ward_inference_handle(struct conn *c)
+int inference_conn_start(struct conn *c)
 {
 	struct ward_inference *inf = c->px->cfg.inference;
 	struct ward_inference_client who = {
@@ -174,7 +168,7 @@ int ward_inference_handle(struct conn *c)
 		.tofu_failed = c->tofu != 0,
 		.tls = c->intercept,
 		/* a provider's own host (route hosts:): a call of its routes */
-		.host = strcmp(c->host, WARD_INFERENCE_HOST) ? c->host : NULL,
+		.host = ward_inference_is_host(c->host) ? NULL : c->host,
 	};
 	struct inference_leg *leg;
 

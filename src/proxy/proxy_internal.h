@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "policy/decide.h"
+#include "policy/request.h"
 #include "proxy/http.h"
 #include "proxy/identity.h"
 #include "proxy/proxy.h"
@@ -172,8 +173,8 @@ void conn_decided_connect(struct conn *c);
 void conn_pump(struct conn *c);
 void conn_fail(struct conn *c, int status, const char *error, const char *reason);
 void conn_respond(struct conn *c, char *resp, size_t len);
-void conn_deny(struct conn *c, const char *layer, const struct ward_request *req,
-	       const struct ward_net_verdict *v, const char *reason_override);
+void conn_request_in(struct conn *c, enum ward_req_kind kind, struct ward_request_in *in);
+void conn_deny(struct conn *c, const struct ward_request *req, const struct ward_request_verdict *v);
 
 void conn_close_upstream(struct conn *c);
 void conn_revalidate(struct conn *c);
@@ -199,16 +200,12 @@ void tls_conn_free(struct conn *c);
 ssize_t tls_side_read(struct conn *c, bool upstream, void *p, size_t n);
 ssize_t tls_side_write(struct conn *c, bool upstream, const void *p, size_t n);
 
-/* The inference.local seam (i1, src/proxy/inference*.c): a request to host
- * inference.local, its head parsed (c->req.head) and already decided, is handed
- * over here; the callee owns the exchange from then on (reads the body from
- * c->from_c, writes the response into c->to_c, sets c->state/phase). A weak
- * symbol: while no inference module is linked, such requests get 503. */
-#define WARD_INFERENCE_HOST "inference.local"
-int ward_inference_handle(struct conn *c) __attribute__((weak));
-/* inference.local, or a route's provider host (route hosts:): the inference
- * layer serves it (linked with ward_inference_handle) */
-bool inference_conn_wants(const struct conn *c) __attribute__((weak));
+/* inference_conn.c: inference.local (i1, src/proxy/inference*.c). A request
+ * ward_request_decide routed to the inference layer, its head parsed
+ * (c->req.head), is handed over here; the leg owns the exchange from then on
+ * (reads the body from c->from_c, writes the response into c->to_c, sets
+ * c->state/phase). No inference handle: 503. */
+int inference_conn_start(struct conn *c);
 /* inference_conn.c: drive the request in c->inf (only while c->inf is set) */
 void inference_conn_pump(struct conn *c);
 void inference_conn_io(struct conn *c, uint32_t events);

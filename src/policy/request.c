@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "policy/client.h"
 #include "policy/request.h"
 
 /* Reasons are one-line texts in fixed buffers: cutting a long name short is fine. */
@@ -49,7 +50,7 @@ void ward_request_decide(const struct ward_policy *p, const struct ward_request_
 {
 	const struct ward_request *req = &in->req;
 	struct ward_net_verdict *n = &ret->net;
-	bool local = req->host && !strcmp(req->host, WARD_INFERENCE_LOCAL);
+	bool local = req->host && !strcmp(req->host, WARD_INFERENCE_NAME);
 
 	memset(ret, 0, sizeof(*ret));
 	ret->layer = layer_of(in);

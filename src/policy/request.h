@@ -15,7 +15,6 @@
 
 #include "policy/decide.h"
 
-#define WARD_INFERENCE_LOCAL "inference.local"
 #define WARD_CRED_REASON_MISMATCH "credential_endpoint_mismatch"
 #define WARD_CRED_REASON_INJECTED "credential_injected"
 #define WARD_CRED_REASON_PLAIN "credential not injected: plain HTTP"

@@ -20,13 +20,11 @@
 #include "audit/audit.h"
 #include "common/error.h"
 #include "policy/model.h"
+#include "policy/request.h" /* WARD_CRED_REASON_* */
 #include "proxy/http.h"
 
 #define WARD_CRED_PLACEHOLDER_PREFIX "ward-placeholder-"
 #define WARD_CRED_SECRET_MAX 8192u
-#define WARD_CRED_REASON_MISMATCH "credential_endpoint_mismatch"
-#define WARD_CRED_REASON_INJECTED "credential_injected"
-#define WARD_CRED_REASON_PLAIN "credential not injected: plain HTTP"
 
 struct ward_cred_store;
 

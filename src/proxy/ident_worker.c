@@ -154,7 +154,7 @@ int proxy_ident_submit(struct conn *c)
 	return 0;
 }
 
-void proxy_ident_dispatch(struct ward_proxy *px)
+void proxy_ident_dispatch(struct ward_proxy *px, void (*done)(struct conn *c))
 {
 	struct ident_worker *w = px->iw;
 	struct ident_job *list;
@@ -173,7 +173,7 @@ void proxy_ident_dispatch(struct ward_proxy *px)
 		c->tofu = j->verdict;
 		memcpy(c->sha, j->sha, sizeof(c->sha));
 		snprintf(c->tofu_reason, sizeof(c->tofu_reason), "%s", j->reason);
-		conn_identified(c);
+		done(c);
 	}
 	free_list(list);
 }

@@ -38,6 +38,7 @@ struct ward_proxy_limits {
 	uint32_t request_timeout_ms; /* a request head must arrive within; 0: 30 s */
 	uint64_t max_body;	     /* inspected request bodies; 0: 64 MiB */
 	uint32_t sniff_ms;	     /* transparent: wait for the client's first bytes; 0: 500 ms */
+	uint32_t flush_ms;	     /* ward's own answer must be read within; 0: 5 s */
 };
 
 /* Identity source: who is at the other end of the client socket whose peer

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "proxy/cred.h"
 #include "proxy/inference.h"
 #include "proxy/proxy_internal.h"
 #include "proxy/ssrf.h"
@@ -37,12 +38,24 @@ const struct ward_policy *proxy_policy(struct ward_proxy *px)
 
 	if (a != px->seen) {
 		struct ward_gen *g = ward_gen_cell_get(&px->cell);
+		struct ward_cred_store *creds;
 
 		px->seen = a;
 		if (g) {
 			ward_gen_unref(px->gen);
 			px->gen = g;
 			px->policy = g->policy;
+		}
+		pthread_mutex_lock(&px->creds_lock);
+		creds = px->pending_creds;
+		px->pending_creds = NULL;
+		pthread_mutex_unlock(&px->creds_lock);
+		if (creds) {
+			/* nothing holds a store across events: the old one can go */
+			if (px->creds_owned)
+				ward_cred_store_free(px->creds);
+			px->creds = creds;
+			px->creds_owned = true;
 		}
 	}
 	return px->policy;

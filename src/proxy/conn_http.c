@@ -254,12 +254,12 @@ static void handle_head(struct conn *c)
 		break;
 	}
 	c->v = v.net;
-	if (c->px->cfg.creds) {
+	if (c->px->creds) {
 		struct ward_request_cred bind = { 0 };
 
 		/* c->intercept: this request leaves over the upstream TLS session;
 		 * otherwise in clear text, where secrets go only if the credential says so */
-		r = ward_cred_apply(c->px->cfg.creds, h, c->http->req.buf, h->head_len, c->host, c->port,
+		r = ward_cred_apply(c->px->creds, h, c->http->req.buf, h->head_len, c->host, c->port,
 				    c->intercept, &cr);
 		if (r < 0) {
 			conn_malformed(c, 431, "request head too large with its credential");

@@ -36,6 +36,12 @@ struct ward_cred_store;
  * A policy without credentials gives an empty store. */
 int ward_cred_store_new(const struct ward_policy *p, struct ward_cred_store **ret,
 			struct ward_error *err);
+/* The credentials of another policy generation (live apply): a variable
+ * base holds keeps base's secret and placeholder (the sandbox holds that
+ * placeholder, and ward's own environment may too, after
+ * ward_cred_apply_env); a new one is read from the environment as above. */
+int ward_cred_store_derive(const struct ward_cred_store *base, const struct ward_policy *p,
+			   struct ward_cred_store **ret, struct ward_error *err);
 /* Wipes the secrets. NULL is fine. */
 void ward_cred_store_free(struct ward_cred_store *s);
 

@@ -18,6 +18,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "proxy/cred.h"
 #include "proxy/proxy_internal.h"
 
 #define TICK_MS 250
@@ -115,7 +116,9 @@ int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
 	set_limits(&px->lim, &cfg->limits);
 	px->epfd = px->stop_fd = px->apply_fd = -1;
 	ward_gen_cell_init(&px->cell, NULL);
+	pthread_mutex_init(&px->creds_lock, NULL);
 	px->policy = cfg->policy;
+	px->creds = cfg->creds;
 	for (int i = 0; i < 4; i++)
 		px->lfd[i] = -1;
 	px->conns = calloc(px->lim.max_conns, sizeof(*px->conns));
@@ -191,9 +194,23 @@ int ward_proxy_apply(struct ward_proxy *px, struct ward_gen *g, struct ward_erro
 {
 	uint64_t one = 1;
 
+	struct ward_cred_store *creds = NULL, *stale;
+	int r;
+
 	if (!g || !g->policy)
 		return ward_errx(err, -EINVAL, "proxy: no policy generation to apply");
+	if (px->cfg.creds) {
+		/* the sandbox keeps the placeholders it was given: derive from those */
+		r = ward_cred_store_derive(px->cfg.creds, g->policy, &creds, err);
+		if (r < 0)
+			return r; /* the old generation stays */
+	}
+	pthread_mutex_lock(&px->creds_lock);
+	stale = px->pending_creds; /* applied twice before the loop looked */
+	px->pending_creds = creds;
 	ward_gen_unref(ward_gen_cell_swap(&px->cell, ward_gen_ref(g)));
+	pthread_mutex_unlock(&px->creds_lock);
+	ward_cred_store_free(stale);
 	atomic_fetch_add_explicit(&px->applied, 1, memory_order_release);
 	/* the loop sweeps open connections; a full counter still wakes it */
 	(void)!write(px->apply_fd, &one, sizeof(one));
@@ -359,6 +376,10 @@ void ward_proxy_free(struct ward_proxy *px)
 		close(px->apply_fd);
 	ward_gen_unref(px->gen);
 	ward_gen_cell_destroy(&px->cell);
+	ward_cred_store_free(px->pending_creds);
+	if (px->creds_owned)
+		ward_cred_store_free(px->creds);
+	pthread_mutex_destroy(&px->creds_lock);
 	free(px->conns);
 	free(px->gens);
 	free(px->scratch);

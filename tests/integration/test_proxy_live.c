@@ -30,6 +30,7 @@
 #include "enforcer/egress.h" /* ward_egress_kdev: the dev encoding TOFU uses */
 #include "policy/generation.h"
 #include "policy/policy.h"
+#include "proxy/cred.h"
 #include "proxy/inference.h"
 #include "proxy/proxy.h"
 
@@ -110,14 +111,22 @@ static void *up_serve(void *arg)
 		}
 		if (read_request(uc->fd, buf, sizeof(buf)) < 0)
 			break;
-		if (uc->kind == UP_HTTP)
+		if (uc->kind == UP_HTTP) {
+			/* the body: the Authorization value it got, or "hello" */
+			char auth[128] = "hello";
+			const char *a = strcasestr(buf, "\r\nauthorization: ");
+
+			if (a)
+				sscanf(a + 17, "%127[^\r]", auth);
 			snprintf(reply, sizeof(reply),
-				 "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
-		else
+				 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(auth),
+				 auth);
+		} else {
 			snprintf(reply, sizeof(reply),
 				 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 				 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
 				 strlen(infer_reply_body), infer_reply_body);
+		}
 		if (write(uc->fd, reply, strlen(reply)) != (ssize_t)strlen(reply) ||
 		    uc->kind == UP_INFER)
 			break;
@@ -180,6 +189,7 @@ static uint16_t up_start(const char *addr, uint16_t port, enum up_kind kind)
 
 struct fx {
 	struct ward_policy *p1; /* the proxy's cfg.policy (borrowed by it) */
+	struct ward_cred_store *creds;
 	struct ward_audit *audit;
 	struct ward_inference *inf;
 	struct ward_proxy *px;
@@ -204,6 +214,9 @@ static int lookup(void *userdata, const struct sockaddr *peer, struct ward_peer_
 	return 0;
 }
 
+/* the credential's endpoint in the policies policy() makes */
+static const char *cred_host = "up.test";
+
 /* hosts: names the test's upstreams go by */
 static struct ward_policy *policy(const char *hosts_allowed)
 {
@@ -222,8 +235,10 @@ static struct ward_policy *policy(const char *hosts_allowed)
 		 "  routes:\n"
 		 "    - { name: fast, provider: openai, model: real-small, api_key_env: WARD_LT_KEY,\n"
 		 "        base_url: \"http://127.0.0.1:%u/v1\" }\n"
-		 "  binaries: [{ path: %s }]\n",
-		 self, hosts_allowed, infer_port, self);
+		 "  binaries: [{ path: %s }]\n"
+		 "credentials:\n"
+		 "  - { name: gh, env: WARD_LT_GH, host: %s, port: 8080, scheme: http }\n",
+		 self, hosts_allowed, infer_port, self, cred_host);
 	if (ward_policy_load_buffer("live.yaml", yaml, strlen(yaml), &p, &d, &err) < 0) {
 		ward_diags_print(&d, stderr);
 		fprintf(stderr, "policy: %s\n%s", err.msg, yaml);
@@ -247,7 +262,10 @@ static void fx_start(struct fx *f, const char *hosts_allowed)
 	fclose(h);
 	snprintf(f->log, sizeof(f->log), "%s/log.db", dir);
 	setenv("WARD_LT_KEY", "sk-live-test", 1);
+	setenv("WARD_LT_GH", "gh-secret-123", 1);
 	f->p1 = policy(hosts_allowed);
+	if (ward_cred_store_new(f->p1, &f->creds, &err) < 0)
+		goto fail;
 	if (ward_audit_open(f->log, &f->audit, &err) < 0)
 		goto fail;
 	icfg.policy = f->p1;
@@ -261,6 +279,7 @@ static void fx_start(struct fx *f, const char *hosts_allowed)
 	cfg.sandbox = "live";
 	cfg.hosts_file = hosts;
 	cfg.inference = f->inf;
+	cfg.creds = f->creds;
 	inet_pton(AF_INET, "127.0.0.1", &cfg.listen4);
 	cfg.explicit_port = 0;
 	cfg.transparent_port = 0;
@@ -277,6 +296,7 @@ static void fx_stop(struct fx *f)
 {
 	ward_proxy_free(f->px);
 	ward_inference_free(f->inf);
+	ward_cred_store_free(f->creds);
 	ward_audit_close(f->audit);
 	ward_policy_free(f->p1);
 }
@@ -503,6 +523,37 @@ static void case_pipelined_after_inference(void)
 	fx_stop(&f);
 }
 
+/* Credentials follow the generation: the placeholder the sandbox holds is
+ * swapped at the credential's endpoint, and refused there once an apply
+ * binds the credential elsewhere. */
+static void case_credentials_follow(void)
+{
+	struct fx f = { 0 };
+	char req[512], buf[4096];
+	bool eof;
+	int fd;
+
+	fx_start(&f, EP(up.test, 8080) ", " EP(other.test, 8080));
+	snprintf(req, sizeof(req),
+		 "GET http://up.test:8080/ HTTP/1.1\r\nHost: up.test:8080\r\n"
+		 "Authorization: %s\r\n\r\n",
+		 ward_cred_placeholder(f.creds, 0));
+	fd = connect_proxy(&f);
+	send_all(fd, req);
+	read_until(fd, buf, sizeof(buf), "gh-secret-123", &eof);
+	CHECK(strstr(buf, "HTTP/1.1 200") && strstr(buf, "Bearer gh-secret-123"),
+	      "before: the secret reaches its endpoint: %s", buf);
+	cred_host = "other.test";
+	fx_apply(&f, EP(up.test, 8080) ", " EP(other.test, 8080), 2);
+	send_all(fd, req);
+	read_until(fd, buf, sizeof(buf), NULL, &eof);
+	CHECK(strstr(buf, "HTTP/1.1 403") == buf && strstr(buf, "credential_endpoint_mismatch") &&
+		      !strstr(buf, "gh-secret-123"),
+	      "after: the placeholder is refused at its old endpoint: %s", buf);
+	close(fd);
+	fx_stop(&f);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -511,6 +562,7 @@ static const struct {
 	{ "revoked_tunnel", case_revoked_tunnel },
 	{ "l7_redecides", case_l7_redecides },
 	{ "pipelined_after_inference", case_pipelined_after_inference },
+	{ "credentials_follow", case_credentials_follow },
 };
 
 static int run_case(size_t i)

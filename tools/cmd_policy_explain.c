@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* ward policy explain: one request through the proxy's decision function
- * (src/policy/decide.c), and why it came out the way it did. */
+ * (src/policy/request.c), and why it came out the way it did. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -12,7 +12,9 @@
 #include "common/util.h"
 #include "policy/decide.h"
 #include "policy/match.h"
+#include "policy/client.h"
 #include "policy/policy.h"
+#include "policy/request.h"
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 
@@ -228,7 +230,30 @@ int cmd_policy_explain(int argc, char **argv)
 			fprintf(stderr, "ward policy explain: %s\n", err.msg);
 		return 2;
 	}
-	ward_decide(p, &req, &v);
+	{
+		/* the proxy's whole decision, as a proxy with interception and
+		 * inference routing makes it (policy/request.h) */
+		struct ward_request_in in = { .req = req, .can_terminate = true,
+					      .can_intercept = true, .inference = true };
+		struct ward_request_verdict rv;
+
+		in.kind = req.method ? WARD_REQ_HTTP : WARD_REQ_CONNECT;
+		in.route_host = ward_request_route_host(p, req.host);
+		ward_request_decide(p, &in, &rv);
+		v = rv.net;
+		if (rv.outcome == WARD_REQ_INFERENCE) {
+			/* ward is the server: who may call is the inference decision */
+			struct ward_client who = { .binary = req.binary };
+			enum ward_inference_verdict iv = ward_decide_inference(p, &who);
+
+			v.action = iv == WARD_INFERENCE_ALLOW ? WARD_ACTION_ALLOW : WARD_ACTION_DENY;
+			v.failed = iv == WARD_INFERENCE_ALLOW ? WARD_FAILED_NONE : WARD_FAILED_BINARY;
+			snprintf(v.reason, sizeof(v.reason), "%s",
+				 iv == WARD_INFERENCE_ALLOW
+					 ? "served by ward's inference layer: its routes decide each call"
+					 : ward_inference_verdict_str(iv));
+		}
+	}
 	if (json)
 		print_json(&v);
 	else

@@ -10,6 +10,7 @@
 #include "policy/decide.h"
 #include "policy/match.h"
 #include "policy/policy.h"
+#include "policy/request.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -87,8 +88,13 @@ static bool is(const char *a, const char *b)
 static int decide_net(const struct ward_policy *p, const struct ward_audit_row *r,
 		      struct ward_replay_decision *ret)
 {
-	struct ward_request req = { 0 };
-	struct ward_net_verdict v;
+	/* the live proxy's decision (policy/request.h), as a proxy with
+	 * interception and inference routing makes it; what replay cannot know
+	 * (the binary's integrity, the TLS session's name) is left out */
+	struct ward_request_in in = { .can_terminate = true, .can_intercept = true,
+				      .inference = true };
+	struct ward_request *req = &in.req;
+	struct ward_request_verdict v;
 	char path[4096];
 
 	if (!r->host || !r->has_port || r->port <= 0 || r->port > 65535) {
@@ -99,20 +105,33 @@ static int decide_net(const struct ward_policy *p, const struct ward_audit_row *
 		ret->skip = "l7: no request (upstream or parse failure, not a policy decision)";
 		return 1;
 	}
-	req.binary = ward_replay_decider(p, r);
-	req.host = r->host;
-	req.port = (uint16_t)r->port;
-	req.host_is_dest_ip = ward_host_is_ip(r->host);
+	req->binary = ward_replay_decider(p, r);
+	req->host = r->host;
+	req->port = (uint16_t)r->port;
+	req->host_is_dest_ip = ward_host_is_ip(r->host);
+	in.kind = is(r->protocol, "tcp") ? WARD_REQ_TCP
+		  : is(r->protocol, "tls") ? WARD_REQ_TLS
+					   : WARD_REQ_CONNECT;
 	if (r->method) {
-		req.method = r->method;
+		in.kind = WARD_REQ_HTTP;
+		req->method = r->method;
 		/* As the proxy does: a path that does not normalise matches no rule. */
-		req.path = r->path && ward_path_normalize(r->path, path, sizeof(path)) >= 0 ? path
-											 : NULL;
+		req->path = r->path && ward_path_normalize(r->path, path, sizeof(path)) >= 0 ? path
+											   : NULL;
 	}
-	ward_decide(p, &req, &v);
-	ret->action = ward_action_str(v.action);
-	snprintf(ret->rule, sizeof(ret->rule), "%s", v.rule_name);
-	snprintf(ret->reason, sizeof(ret->reason), "%s", v.reason);
+	in.route_host = ward_request_route_host(p, r->host);
+	ward_request_decide(p, &in, &v);
+	if (v.row) {
+		ret->action = v.action; /* static texts */
+		snprintf(ret->rule, sizeof(ret->rule), "%s", v.rule ? v.rule : "");
+	} else {
+		/* served by the inference layer, whose own rows replay does not re-decide */
+		ret->action = v.outcome == WARD_REQ_INFERENCE ? "allow" : "deny";
+		ret->rule[0] = '\0';
+		if (v.outcome == WARD_REQ_INFERENCE)
+			snprintf(v.reason, sizeof(v.reason), "served by the inference layer");
+	}
+	snprintf(ret->reason, sizeof(ret->reason), "%.*s", (int)sizeof(ret->reason) - 1, v.reason);
 	return 0;
 }
 

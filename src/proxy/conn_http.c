@@ -18,16 +18,37 @@
 #include "proxy/cred.h"
 #include "proxy/proxy_internal.h"
 
-int http_parsers_init(struct conn *c)
+int http_state_new(struct conn *c)
 {
-	if (ward_http_parser_init(&c->req, WARD_HTTP_REQUEST, NULL) < 0)
+	struct http_state *hs;
+
+	if (c->http)
+		return 0;
+	hs = calloc(1, sizeof(*hs));
+	if (!hs)
 		return -ENOMEM;
-	if (ward_http_parser_init(&c->resp, WARD_HTTP_RESPONSE, NULL) < 0) {
-		ward_http_parser_free(&c->req);
+	if (ward_http_parser_init(&hs->req, WARD_HTTP_REQUEST, NULL) < 0) {
+		free(hs);
 		return -ENOMEM;
 	}
-	c->parsers = true;
+	if (ward_http_parser_init(&hs->resp, WARD_HTTP_RESPONSE, NULL) < 0) {
+		ward_http_parser_free(&hs->req);
+		free(hs);
+		return -ENOMEM;
+	}
+	c->http = hs;
 	return 0;
+}
+
+static void http_state_free(struct conn *c)
+{
+	if (!c->http)
+		return;
+	inference_conn_free(c);
+	ward_http_parser_free(&c->http->req);
+	ward_http_parser_free(&c->http->resp);
+	free(c->http);
+	c->http = NULL;
 }
 
 static bool str_is(const struct ward_http_str *s, const char *lit)
@@ -102,9 +123,9 @@ static int rewrite_head(struct conn *c, const struct ward_http_head *h)
 		fprintf(f, "%.*s: %.*s\r\n", (int)hd->name.len, hd->name.p, (int)hd->value.len,
 			hd->value.p);
 	}
-	if (c->upgrade)
+	if (c->http->upgrade)
 		fputs("Connection: upgrade\r\nUpgrade: websocket\r\n", f);
-	else if (!c->req_keep_alive)
+	else if (!c->http->req_keep_alive)
 		fputs("Connection: close\r\n", f);
 	fputs("\r\n", f);
 	if (fclose(f)) {
@@ -135,51 +156,29 @@ static int rewrite_injected(struct conn *c, const struct ward_cred_result *cr)
 	return r;
 }
 
-static void malformed(struct conn *c, int status, const char *reason)
-{
-	char why[160];
-
-	snprintf(why, sizeof(why), "malformed request: %s", reason ? reason : "bad request");
-	if (!c->protocol)
-		c->protocol = "http";
-	proxy_row(c, c->transparent ? "l7" : "proxy", "deny", NULL, NULL, NULL, why);
-	conn_fail(c, status ? status : 400, "bad_request", why);
-}
-
 static void handle_head(struct conn *c)
 {
-	const struct ward_http_head *h = &c->req.head;
-	struct ward_request req;
+	const struct ward_http_head *h = &c->http->req.head;
+	struct ward_request_in in;
+	struct ward_request_verdict v;
+	struct ward_request *req;
 	char method[32], path[WARD_HTTP_MAX_REQUEST_LINE], query_buf[WARD_HTTP_MAX_REQUEST_LINE];
 	char pathraw[WARD_HTTP_MAX_REQUEST_LINE];
 	struct ward_cred_result cr = { 0 };
-	const char *action;
 	bool same_upstream;
 	int r;
 
 	if (!c->transparent && !c->intercept && h->form == WARD_HTTP_AUTHORITY_FORM) {
-		if (!h->has_host || !h->port) {
-			malformed(c, 400, "CONNECT needs host:port");
-			return;
-		}
-		if (c->up_host[0]) {
-			malformed(c, 400, "CONNECT after other requests on this connection");
-			return;
-		}
-		snprintf(c->host, sizeof(c->host), "%s", h->host);
-		c->port = h->port;
-		c->protocol = "connect";
-		c->after = AFTER_TUNNEL_CONNECT;
-		ward_http_parser_reset(&c->req);
-		conn_decided_connect(c);
+		/* CONNECT is the first request of a connection or none (conn.c) */
+		conn_malformed(c, 400, "CONNECT after other requests on this connection");
 		return;
 	}
 	if (c->intercept && h->form != WARD_HTTP_ORIGIN_FORM && h->form != WARD_HTTP_ABSOLUTE_FORM) {
-		malformed(c, 400, "only origin-form requests inside TLS");
+		conn_malformed(c, 400, "only origin-form requests inside TLS");
 		return;
 	}
 	if (!c->transparent && !c->intercept && h->form != WARD_HTTP_ABSOLUTE_FORM) {
-		malformed(c, 400, "a proxy request needs an absolute URI (http://host/path)");
+		conn_malformed(c, 400, "a proxy request needs an absolute URI (http://host/path)");
 		return;
 	}
 	if (h->https && !c->intercept) {
@@ -187,12 +186,12 @@ static void handle_head(struct conn *c)
 		return;
 	}
 	if (!h->has_host) {
-		malformed(c, 400, "no Host");
+		conn_malformed(c, 400, "no Host");
 		return;
 	}
 	if (h->method.len >= sizeof(method) || h->path.len >= sizeof(pathraw) ||
 	    (h->query.p && h->query.len >= sizeof(query_buf))) {
-		malformed(c, 414, "request target too long");
+		conn_malformed(c, 414, "request target too long");
 		return;
 	}
 	memcpy(method, h->method.p, h->method.len);
@@ -204,21 +203,10 @@ static void handle_head(struct conn *c)
 		query_buf[h->query.len] = '\0';
 	}
 	if (c->intercept) {
-		/* the name was decided with the TLS session (CONNECT or SNI): a Host
-		 * naming another origin would be domain fronting */
-		if (strcmp(h->host, c->host) || (h->port && h->port != c->port)) {
-			char why[WARD_HOST_MAX * 2 + 64];
-
-			snprintf(why, sizeof(why), "Host %s is not the TLS name %s", h->host,
-				 c->host);
-			proxy_row(c, "l7", "deny", method, NULL, c->v.rule_name, why);
-			conn_fail(c, 421, "misdirected_request", why);
-			return;
-		}
 		same_upstream = c->ufd >= 0;
 	} else {
-		same_upstream = c->ufd >= 0 && !strcmp(c->up_host, h->host) &&
-				(c->transparent || c->up_port == (h->port ? h->port : 80));
+		same_upstream = c->ufd >= 0 && !strcmp(c->http->up_host, h->host) &&
+				(c->transparent || c->http->up_port == (h->port ? h->port : 80));
 		snprintf(c->host, sizeof(c->host), "%s", h->host);
 		if (!c->transparent)
 			c->port = h->port ? h->port : 80;
@@ -228,112 +216,79 @@ static void handle_head(struct conn *c)
 	if (!same_upstream)
 		c->ip[0] = '\0';
 
-	memset(&req, 0, sizeof(req));
-	req.binary = c->known && c->binary[0] ? c->binary : NULL;
-	req.binary_keys = c->known ? c->keys : NULL;
-	req.host = c->host;
-	req.port = c->port;
-	req.method = method;
-	req.path = ward_path_normalize(pathraw, path, sizeof(path)) >= 0 ? path : NULL;
-	req.query = h->query.p ? query_buf : NULL;
-
-	if (c->tofu) {
-		struct ward_net_verdict v;
-
-		memset(&v, 0, sizeof(v));
-		v.failed = WARD_FAILED_BINARY;
-		snprintf(v.reason, sizeof(v.reason), "%s", c->tofu_reason);
-		conn_deny(c, "l7", &req, &v, NULL);
-		return;
+	conn_request_in(c, WARD_REQ_HTTP, &in);
+	req = &in.req;
+	req->host = h->host; /* intercepted: the session's name, unless fronting */
+	req->host_is_dest_ip = false;
+	req->method = method;
+	req->path = ward_path_normalize(pathraw, path, sizeof(path)) >= 0 ? path : NULL;
+	req->query = h->query.p ? query_buf : NULL;
+	if (c->intercept) {
+		in.tls_name = c->host;
+		in.tls_rule = c->v.rule_name;
+		in.host_port = h->port;
 	}
-	if (!strcmp(c->host, WARD_INFERENCE_HOST) ||
-	    (ward_inference_handle && inference_conn_wants(c))) {
+	conn_adopt(c);
+	ward_request_decide(c->policy, &in, &v);
+	switch (v.outcome) {
+	case WARD_REQ_MISDIRECTED:
+		conn_row(c, v.layer, "deny", method, NULL, v.rule, v.reason);
+		conn_fail(c, v.status, v.error, v.reason);
+		return;
+	case WARD_REQ_REFUSE:
+		conn_fail(c, v.status, v.error, v.reason);
+		return;
+	case WARD_REQ_INFERENCE:
 		/* inference routes decide for themselves (src/proxy/inference*.c) */
-		if (ward_inference_handle) {
-			ward_inference_handle(c);
-			return;
-		}
-		conn_fail(c, 503, "inference_unavailable", "inference routing is not available");
+		inference_conn_start(c);
 		return;
-	}
-	ward_decide(c->px->cfg.policy, &req, &c->v);
-	if (c->v.action == WARD_ACTION_DENY) {
+	case WARD_REQ_DENY:
 		/* the log never holds the query: req.path is the path alone */
-		if (!req.path)
-			req.path = pathraw;
-		conn_deny(c, "l7", &req, &c->v, NULL);
+		if (!req->path)
+			req->path = pathraw;
+		c->v = v.net;
+		conn_deny(c, req, &v);
 		return;
+	case WARD_REQ_INTERCEPT: /* connection level only */
+	case WARD_REQ_ALLOW:
+		break;
 	}
-	action = ward_action_str(c->v.action);
-	if (c->px->cfg.creds) {
+	c->v = v.net;
+	if (c->px->creds) {
+		struct ward_request_cred bind = { 0 };
+
 		/* c->intercept: this request leaves over the upstream TLS session;
 		 * otherwise in clear text, where secrets go only if the credential says so */
-		r = ward_cred_apply(c->px->cfg.creds, h, c->req.buf, h->head_len, c->host, c->port,
+		r = ward_cred_apply(c->px->creds, h, c->http->req.buf, h->head_len, c->host, c->port,
 				    c->intercept, &cr);
 		if (r < 0) {
-			malformed(c, 431, "request head too large with its credential");
+			conn_malformed(c, 431, "request head too large with its credential");
 			return;
 		}
+		bind.binding = cr.verdict == WARD_CRED_MISMATCH ? WARD_CRED_BIND_MISMATCH
+			       : cr.verdict == WARD_CRED_INJECTED ? WARD_CRED_BIND_INJECTED
+								   : WARD_CRED_BIND_NONE;
+		bind.credential = cr.credential;
+		bind.detail = cr.detail;
+		bind.plain = cr.plain;
+		ward_request_bind_credential(&v, &bind);
 	}
-	if (cr.verdict == WARD_CRED_MISMATCH) {
-		struct ward_net_verdict v = c->v;
-		char rule[128];
-		struct ward_decision d = { 0 };
-
-		ward_cred_decision(&cr, &d, rule, sizeof(rule));
-		v.action = WARD_ACTION_DENY;
-		v.failed = WARD_FAILED_HOST;
-		v.closest = v.policy;
-		snprintf(v.why, sizeof(v.why), "%s", cr.detail);
-		snprintf(v.hint, sizeof(v.hint),
-			 "send credential '%s' only to its bound endpoint", cr.credential);
-		if (!req.path)
-			req.path = pathraw;
-		proxy_row(c, "l7", "deny", method, req.path, d.rule, d.reason);
-		c->v = v;
-		/* the row above is the credential's; the response says the same */
-		{
-			size_t len = 0;
-			char *resp = deny_response("l7", &req, &v, WARD_CRED_REASON_MISMATCH, &len);
-
-			if (resp) {
-				c->to_c.off = c->to_c.len = 0;
-				if (buf_append(&c->to_c, resp, len) < 0)
-					c->dead = true;
-				free(resp);
-			} else {
-				c->dead = true;
-			}
-			c->close_after = true;
-			c->state = S_CLOSING;
-			conn_set_deadline(c, 5000);
-			conn_close_upstream(c);
-		}
+	if (!req->path)
+		req->path = pathraw;
+	if (v.outcome == WARD_REQ_DENY) {
+		c->v = v.net;
+		ward_cred_result_clear(&cr);
+		conn_deny(c, req, &v);
 		return;
 	}
-	if (cr.verdict == WARD_CRED_INJECTED) {
-		char reason[sizeof(c->v.reason) + 64];
-
-		snprintf(reason, sizeof(reason), "%s; %s %s", c->v.reason, WARD_CRED_REASON_INJECTED,
-			 cr.credential);
-		proxy_row(c, "l7", action, method, req.path ? req.path : pathraw, c->v.rule_name,
-			  reason);
-	} else {
-		proxy_row(c, "l7", action, method, req.path ? req.path : pathraw, c->v.rule_name,
-			  c->v.reason);
-	}
-	if (cr.plain) {
-		char rule[128];
-
-		/* the request goes on with the placeholder; the secret stays here */
-		snprintf(rule, sizeof(rule), "credential:%s", cr.plain);
-		proxy_row(c, "l7", "deny", method, req.path ? req.path : pathraw, rule,
+	conn_row(c, v.layer, v.action, method, req->path, v.rule, v.reason);
+	if (v.plain_rule[0]) /* the request goes on with the placeholder; the secret stays here */
+		conn_row(c, v.layer, "deny", method, req->path, v.plain_rule,
 			  WARD_CRED_REASON_PLAIN);
-	}
 
-	c->req_keep_alive = h->keep_alive;
-	c->upgrade = h->upgrade_websocket;
-	r = ward_http_body_init(&c->req_body, h, c->v.inspect ? c->px->lim.max_body : 0);
+	c->http->req_keep_alive = h->keep_alive;
+	c->http->upgrade = h->upgrade_websocket;
+	r = ward_http_body_init(&c->http->req_body, h, c->v.inspect ? c->px->lim.max_body : 0);
 	if (r < 0) {
 		ward_cred_result_clear(&cr);
 		conn_fail(c, 413, "body_too_large", "request body over the limit");
@@ -347,34 +302,34 @@ static void handle_head(struct conn *c)
 	r = cr.verdict == WARD_CRED_INJECTED ? rewrite_injected(c, &cr) : rewrite_head(c, h);
 	ward_cred_result_clear(&cr);
 	if (r < 0) {
-		malformed(c, 431, "request head too large");
+		conn_malformed(c, 431, "request head too large");
 		return;
 	}
-	ward_http_parser_reset(&c->req);
-	ward_http_parser_reset(&c->resp);
-	c->resp.req_head = !strcmp(method, "HEAD");
-	c->resp.req_connect = false;
-	c->resp_in_body = false;
-	c->phase = H_REQ_BODY;
+	ward_http_parser_reset(&c->http->req);
+	ward_http_parser_reset(&c->http->resp);
+	c->http->resp.req_head = !strcmp(method, "HEAD");
+	c->http->resp.req_connect = false;
+	c->http->resp_in_body = false;
+	c->http->phase = H_REQ_BODY;
 	if (!same_upstream) {
-		c->after = AFTER_HTTP;
-		c->up_host[0] = '\0';
-		conn_start_upstream(c);
+		c->http->up_host[0] = '\0';
+		c->up_tls = c->intercept; /* a new upstream under an intercepted connection: TLS again */
+		conn_connect_upstream(c);
 	}
 }
 
-void http_upstream_ready(struct conn *c)
+static void http_upstream_ready(struct conn *c)
 {
-	snprintf(c->up_host, sizeof(c->up_host), "%s", c->host);
-	c->up_port = c->port;
+	snprintf(c->http->up_host, sizeof(c->http->up_host), "%s", c->host);
+	c->http->up_port = c->port;
 	c->u_eof = false;
 }
 
 static void response_done(struct conn *c)
 {
-	c->resp_in_body = false;
-	if (c->phase == H_WAIT_RESP && c->req_keep_alive && c->resp_keep_alive) {
-		c->phase = H_WAIT_REQ;
+	c->http->resp_in_body = false;
+	if (c->http->phase == H_WAIT_RESP && c->http->req_keep_alive && c->http->resp_keep_alive) {
+		c->http->phase = H_WAIT_REQ;
 		return;
 	}
 	c->state = S_CLOSING;
@@ -423,12 +378,12 @@ static int rewrite_resp_head(struct conn *c, const struct ward_http_head *h, con
 /* data: the last len bytes of to_c, just read from the upstream. Head bytes
  * are taken out of to_c (the parser keeps its own copy) and put back
  * rewritten once the head is complete; body bytes stay as they are. */
-void http_upstream_data(struct conn *c, const char *data, size_t len)
+static void http_upstream_data(struct conn *c, const char *data, size_t len)
 {
 	char *tmp = c->px->scratch;
 	bool just_head = false;
 
-	if (c->resp_in_body || c->state != S_HTTP)
+	if (c->http->resp_in_body || c->state != S_HTTP)
 		goto body;
 	memcpy(tmp, data, len);
 	c->to_c.len -= len;
@@ -437,8 +392,8 @@ void http_upstream_data(struct conn *c, const char *data, size_t len)
 		size_t used = 0;
 		int r;
 
-		if (!c->resp_in_body) {
-			r = ward_http_feed(&c->resp, data, len, &used);
+		if (!c->http->resp_in_body) {
+			r = ward_http_feed(&c->http->resp, data, len, &used);
 			if (r == 0)
 				return;
 			if (r < 0) {
@@ -447,31 +402,28 @@ void http_upstream_data(struct conn *c, const char *data, size_t len)
 			}
 			data += used;
 			len -= used;
-			if (c->resp.head.informational) {
-				if (buf_append(&c->to_c, c->resp.buf, c->resp.head.head_len) < 0)
+			if (c->http->resp.head.informational) {
+				if (buf_append(&c->to_c, c->http->resp.buf, c->http->resp.head.head_len) < 0)
 					c->dead = true;
-				ward_http_parser_reset(&c->resp);
+				ward_http_parser_reset(&c->http->resp);
 				continue;
 			}
-			c->resp_keep_alive = c->resp.head.keep_alive;
-			if (rewrite_resp_head(c, &c->resp.head, c->resp.buf,
-					      !(c->req_keep_alive && c->resp_keep_alive)) < 0) {
+			c->http->resp_keep_alive = c->http->resp.head.keep_alive;
+			if (rewrite_resp_head(c, &c->http->resp.head, c->http->resp.buf,
+					      !(c->http->req_keep_alive && c->http->resp_keep_alive)) < 0) {
 				c->dead = true;
 				return;
 			}
-			if (c->resp.head.status == 101 && c->upgrade) {
-				/* WebSocket: the handshake request was allowed; raw from here */
-				c->state = S_TUNNEL;
-				c->speaks_http = false;
+			if (c->http->resp.head.status == 101 && c->http->upgrade) {
+				/* WebSocket: the handshake request was allowed; raw from here
+				 * (data is the loop's scratch, not the parser's) */
 				buf_append(&c->to_c, data, len);
-				if (c->from_c.len)
-					buf_append(&c->to_u, c->from_c.data + c->from_c.off,
-						   c->from_c.len);
-				c->from_c.len = c->from_c.off = 0;
+				http_state_free(c);
+				tunnel_start(c, false);
 				return;
 			}
-			ward_http_body_init(&c->resp_body, &c->resp.head, 0);
-			c->resp_in_body = true;
+			ward_http_body_init(&c->http->resp_body, &c->http->resp.head, 0);
+			c->http->resp_in_body = true;
 			just_head = true;
 			if (buf_append(&c->to_c, data, len) < 0) {
 				c->dead = true;
@@ -481,9 +433,9 @@ void http_upstream_data(struct conn *c, const char *data, size_t len)
 		break;
 	}
 body:
-	if ((len || just_head) && c->state == S_HTTP && c->resp_in_body) {
+	if ((len || just_head) && c->state == S_HTTP && c->http->resp_in_body) {
 		size_t used = 0;
-		int r = ward_http_body_feed(&c->resp_body, data, len, &used, NULL, NULL);
+		int r = ward_http_body_feed(&c->http->resp_body, data, len, &used, NULL, NULL);
 
 		if (r < 0) {
 			c->state = S_CLOSING;
@@ -498,19 +450,21 @@ body:
 	}
 }
 
-void http_process(struct conn *c)
+static void http_process(struct conn *c)
 {
-	/* c->inf: an inference.local request owns the connection now (i1) */
-	for (int rounds = 0; rounds < 64 && c->state == S_HTTP && !c->dead && !c->inf; rounds++) {
+	/* an inference.local request owns the connection while it runs (i1) */
+	for (int rounds = 0; rounds < 64 && c->state == S_HTTP && !c->dead &&
+			     !inference_conn_active(c);
+	     rounds++) {
 		size_t used = 0;
 		int r;
 
-		switch (c->phase) {
+		switch (c->http->phase) {
 		case H_WAIT_REQ:
 			if (c->u_eof && c->ufd >= 0) {
 				/* the upstream ended an idle keep-alive connection */
 				conn_close_upstream(c);
-				c->up_host[0] = '\0';
+				c->http->up_host[0] = '\0';
 				c->u_eof = false;
 			}
 			if (!c->from_c.len) {
@@ -518,10 +472,10 @@ void http_process(struct conn *c)
 					c->dead = true;
 				return;
 			}
-			r = ward_http_feed(&c->req, c->from_c.data + c->from_c.off, c->from_c.len,
+			r = ward_http_feed(&c->http->req, c->from_c.data + c->from_c.off, c->from_c.len,
 					   &used);
 			if (r < 0) {
-				malformed(c, c->req.status, c->req.reason);
+				conn_malformed(c, c->http->req.status, c->http->req.reason);
 				return;
 			}
 			if (r == 0) {
@@ -543,17 +497,17 @@ void http_process(struct conn *c)
 			}
 			if (n > room)
 				n = room;
-			r = ward_http_body_feed(&c->req_body, c->from_c.data + c->from_c.off, n,
+			r = ward_http_body_feed(&c->http->req_body, c->from_c.data + c->from_c.off, n,
 						&used, NULL, NULL);
 			if (r < 0) {
-				conn_fail(c, c->req_body.status ? c->req_body.status : 400,
-					  "bad_request", c->req_body.reason);
+				conn_fail(c, c->http->req_body.status ? c->http->req_body.status : 400,
+					  "bad_request", c->http->req_body.reason);
 				return;
 			}
 			buf_append(&c->to_u, c->from_c.data + c->from_c.off, used);
 			buf_consume(&c->from_c, used);
 			if (r == 1) {
-				c->phase = H_WAIT_RESP;
+				c->http->phase = H_WAIT_RESP;
 				break;
 			}
 			if (c->c_eof && !c->from_c.len) {
@@ -564,7 +518,7 @@ void http_process(struct conn *c)
 		}
 		case H_WAIT_RESP:
 			if (c->u_eof && c->ufd >= 0) {
-				if (!c->resp_in_body && !c->resp.head.head_len && !c->to_c.len) {
+				if (!c->http->resp_in_body && !c->http->resp.head.head_len && !c->to_c.len) {
 					conn_fail(c, 502, "upstream_closed",
 						  "the upstream closed without a response");
 					return;
@@ -575,4 +529,103 @@ void http_process(struct conn *c)
 			return;
 		}
 	}
+}
+
+/* ---- the mode ---- */
+
+static bool client_wanted(const struct conn *c)
+{
+	const struct http_state *hs = c->http;
+
+	if (!buf_space(&c->from_c) || hs->phase == H_WAIT_RESP)
+		return false;
+	return hs->phase != H_REQ_BODY || buf_space(&c->to_u) >= 4096;
+}
+
+static void http_event(struct conn *c, bool upstream, uint32_t events)
+{
+	if (upstream && inference_conn_active(c)) {
+		/* inference.local's upstream leg (i1) */
+		inference_conn_io(c, events);
+		conn_relay_event(c, false, 0, false, client_wanted);
+		return;
+	}
+	conn_relay_event(c, upstream, events, false, client_wanted);
+}
+
+static void http_pump(struct conn *c)
+{
+	if (inference_conn_active(c)) {
+		inference_conn_pump(c);
+		/* done: a pipelined request may be waiting already */
+		if (inference_conn_active(c) || c->dead || c->state != S_HTTP)
+			return;
+	}
+	http_process(c);
+}
+
+static void http_interest(struct conn *c, uint32_t *ret_client, uint32_t *ret_upstream)
+{
+	conn_buffered_interest(c, client_wanted(c), ret_client, ret_upstream);
+}
+
+static void http_timeout(struct conn *c)
+{
+	if (inference_conn_active(c))
+		inference_conn_timeout(c); /* inference.local (i1) */
+	else if (c->http->phase == H_WAIT_RESP)
+		conn_fail(c, 504, "upstream_timeout", "upstream response timeout");
+	else if (c->from_c.len)
+		conn_fail(c, 408, "request_timeout", "request head not complete in time");
+	else
+		c->dead = true;
+}
+
+static bool http_between(const struct conn *c)
+{
+	return c->state == S_HTTP && c->http && c->http->phase == H_WAIT_REQ;
+}
+
+static void http_connected(struct conn *c)
+{
+	c->state = S_HTTP;
+	conn_set_deadline(c, c->px->lim.idle_http_ms);
+	http_upstream_ready(c);
+}
+
+const struct conn_mode http_mode = {
+	.name = "http",
+	.layer = "l7",
+	.on_event = http_event,
+	.on_upstream_ready = http_connected,
+	.pump = http_pump,
+	.on_upstream_data = http_upstream_data,
+	.on_timeout = http_timeout,
+	.interest = http_interest,
+	.between = http_between,
+	.close = http_state_free,
+};
+
+void http_start(struct conn *c)
+{
+	if (http_state_new(c) < 0) {
+		c->dead = true;
+		return;
+	}
+	c->mode = &http_mode;
+	c->state = S_HTTP;
+	c->http->phase = H_WAIT_REQ;
+	if (c->ufd >= 0) /* intercepted: the upstream is the session's */
+		http_upstream_ready(c);
+	conn_set_deadline(c, c->px->lim.request_timeout_ms);
+	http_process(c);
+}
+
+void http_begin(struct conn *c)
+{
+	c->mode = &http_mode;
+	c->state = S_HTTP;
+	c->http->phase = H_WAIT_REQ;
+	handle_head(c);
+	http_process(c);
 }

@@ -108,8 +108,29 @@ static int make_placeholder(const char *name, char **ret)
 	return 0;
 }
 
-static int add_entry(struct ward_cred_store *s, const struct ward_credential *c, size_t *ret_idx,
-		     struct ward_error *err)
+/* base's entry for env: its secret and placeholder are kept */
+static int copy_entry(struct ward_cred_store *s, const struct entry *b)
+{
+	struct entry *e = &s->entries[s->n_entries];
+
+	e->env = strdup(b->env);
+	e->placeholder = strdup(b->placeholder);
+	e->secret = malloc(b->secret_len + 1);
+	if (!e->env || !e->placeholder || !e->secret) {
+		free(e->env);
+		free(e->placeholder);
+		free(e->secret);
+		*e = (struct entry){ 0 };
+		return -ENOMEM;
+	}
+	memcpy(e->secret, b->secret, b->secret_len + 1);
+	e->secret_len = b->secret_len;
+	s->n_entries++;
+	return 0;
+}
+
+static int add_entry(struct ward_cred_store *s, const struct ward_cred_store *base,
+		     const struct ward_credential *c, size_t *ret_idx, struct ward_error *err)
 {
 	const char *v;
 	struct entry *e;
@@ -119,6 +140,15 @@ static int add_entry(struct ward_cred_store *s, const struct ward_credential *c,
 	for (size_t i = 0; i < s->n_entries; i++) {
 		if (strcmp(s->entries[i].env, c->env) == 0) {
 			*ret_idx = i;
+			return 0;
+		}
+	}
+	for (size_t i = 0; base && i < base->n_entries; i++) {
+		if (strcmp(base->entries[i].env, c->env) == 0) {
+			r = copy_entry(s, &base->entries[i]);
+			if (r < 0)
+				return ward_err(err, r, "credential '%s'", c->name);
+			*ret_idx = s->n_entries - 1;
 			return 0;
 		}
 	}
@@ -155,8 +185,8 @@ static int add_entry(struct ward_cred_store *s, const struct ward_credential *c,
 	return 0;
 }
 
-int ward_cred_store_new(const struct ward_policy *p, struct ward_cred_store **ret,
-			struct ward_error *err)
+static int store_build(const struct ward_policy *p, const struct ward_cred_store *base,
+		       struct ward_cred_store **ret, struct ward_error *err)
 {
 	struct ward_cred_store *s = calloc(1, sizeof(*s));
 	size_t n = p ? p->n_credentials : 0;
@@ -198,7 +228,7 @@ int ward_cred_store_new(const struct ward_policy *p, struct ward_cred_store **re
 			r = ward_err(err, -ENOMEM, "credential '%s'", c->name);
 			goto fail;
 		}
-		r = add_entry(s, c, &d->entry, err);
+		r = add_entry(s, base, c, &d->entry, err);
 		if (r < 0)
 			goto fail;
 	}
@@ -207,6 +237,18 @@ int ward_cred_store_new(const struct ward_policy *p, struct ward_cred_store **re
 fail:
 	ward_cred_store_free(s);
 	return r;
+}
+
+int ward_cred_store_new(const struct ward_policy *p, struct ward_cred_store **ret,
+			struct ward_error *err)
+{
+	return store_build(p, NULL, ret, err);
+}
+
+int ward_cred_store_derive(const struct ward_cred_store *base, const struct ward_policy *p,
+			   struct ward_cred_store **ret, struct ward_error *err)
+{
+	return store_build(p, base, ret, err);
 }
 
 size_t ward_cred_count(const struct ward_cred_store *s)

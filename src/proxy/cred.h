@@ -20,13 +20,11 @@
 #include "audit/audit.h"
 #include "common/error.h"
 #include "policy/model.h"
+#include "policy/request.h" /* WARD_CRED_REASON_* */
 #include "proxy/http.h"
 
 #define WARD_CRED_PLACEHOLDER_PREFIX "ward-placeholder-"
 #define WARD_CRED_SECRET_MAX 8192u
-#define WARD_CRED_REASON_MISMATCH "credential_endpoint_mismatch"
-#define WARD_CRED_REASON_INJECTED "credential_injected"
-#define WARD_CRED_REASON_PLAIN "credential not injected: plain HTTP"
 
 struct ward_cred_store;
 
@@ -38,6 +36,12 @@ struct ward_cred_store;
  * A policy without credentials gives an empty store. */
 int ward_cred_store_new(const struct ward_policy *p, struct ward_cred_store **ret,
 			struct ward_error *err);
+/* The credentials of another policy generation (live apply): a variable
+ * base holds keeps base's secret and placeholder (the sandbox holds that
+ * placeholder, and ward's own environment may too, after
+ * ward_cred_apply_env); a new one is read from the environment as above. */
+int ward_cred_store_derive(const struct ward_cred_store *base, const struct ward_policy *p,
+			   struct ward_cred_store **ret, struct ward_error *err);
 /* Wipes the secrets. NULL is fine. */
 void ward_cred_store_free(struct ward_cred_store *s);
 

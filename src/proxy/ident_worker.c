@@ -141,10 +141,10 @@ int proxy_ident_submit(struct conn *c)
 	j->slot = c->slot;
 	j->gen = c->gen;
 	/* the executable that acted, which is also the one the row names */
-	j->dev = c->who.own_ino ? c->who.own_dev : c->who.dev;
-	j->ino = c->who.own_ino ? c->who.own_ino : c->who.ino;
-	j->pid = c->who.pid;
-	snprintf(j->path, sizeof(j->path), "%s", c->binary);
+	j->dev = c->id.dev;
+	j->ino = c->id.ino;
+	j->pid = c->id.pid;
+	snprintf(j->path, sizeof(j->path), "%s", c->id.binary);
 	pthread_mutex_lock(&w->lock);
 	j->next = w->todo;
 	w->todo = j;
@@ -154,7 +154,7 @@ int proxy_ident_submit(struct conn *c)
 	return 0;
 }
 
-void proxy_ident_dispatch(struct ward_proxy *px)
+void proxy_ident_dispatch(struct ward_proxy *px, void (*done)(struct conn *c))
 {
 	struct ident_worker *w = px->iw;
 	struct ident_job *list;
@@ -173,7 +173,7 @@ void proxy_ident_dispatch(struct ward_proxy *px)
 		c->tofu = j->verdict;
 		memcpy(c->sha, j->sha, sizeof(c->sha));
 		snprintf(c->tofu_reason, sizeof(c->tofu_reason), "%s", j->reason);
-		conn_identified(c);
+		done(c);
 	}
 	free_list(list);
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* The proxy side of inference.local: the seam conn_http.c calls
- * (ward_inference_handle) and the glue that drives a ward_inference_call
+/* The proxy side of inference.local, a leg of http mode: conn_http.c
+ * starts it (inference_conn_start) and drives it; the glue that drives a ward_inference_call
  * from the connection state machine. The call owns its upstream socket,
  * registered in the loop's epoll under this connection's upstream tag; the
  * client side stays the connection's (plain or TLS), through from_c/to_c.
@@ -24,47 +24,54 @@ struct inference_leg {
 
 static void sync_epoll(struct conn *c)
 {
-	struct inference_leg *leg = c->inf;
+	struct inference_leg *leg = c->http->inf;
 	int fd = ward_inference_call_fd(leg->call);
 	uint32_t ev = ward_inference_call_events(leg->call);
-	struct epoll_event e = { .events = ev,
-				 .data.u64 = (uint64_t)c->slot << 2 | EV_UPSTREAM };
+	struct epoll_event e = { .events = ev, .data.u64 = EV(EV_UPSTREAM, c->slot) };
 
 	if (leg->reg_fd >= 0 && leg->reg_fd != fd) {
-		/* the old socket is closed already (closing removed it), or about to be */
-		epoll_ctl(c->px->epfd, EPOLL_CTL_DEL, leg->reg_fd, NULL);
+		/* the old socket is closed already (closing removed it: EBADF or
+		 * ENOENT here are expected), or about to be */
+		(void)epoll_ctl(c->px->epfd, EPOLL_CTL_DEL, leg->reg_fd, NULL);
 		leg->reg_fd = -1;
 	}
 	if (fd < 0)
 		return;
 	if (leg->reg_fd < 0) {
-		if (epoll_ctl(c->px->epfd, EPOLL_CTL_ADD, fd, &e) == 0) {
-			leg->reg_fd = fd;
-			leg->reg_ev = ev;
+		if (epoll_ctl(c->px->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+			c->dead = true; /* an upstream nobody watches would hang the call */
+			return;
 		}
+		leg->reg_fd = fd;
+		leg->reg_ev = ev;
 		return;
 	}
-	if (ev != leg->reg_ev && epoll_ctl(c->px->epfd, EPOLL_CTL_MOD, fd, &e) == 0)
+	if (ev != leg->reg_ev) {
+		if (epoll_ctl(c->px->epfd, EPOLL_CTL_MOD, fd, &e) < 0) {
+			c->dead = true;
+			return;
+		}
 		leg->reg_ev = ev;
+	}
 }
 
 static void leg_free(struct conn *c)
 {
-	struct inference_leg *leg = c->inf;
+	struct inference_leg *leg = c->http ? c->http->inf : NULL;
 
 	if (!leg)
 		return;
-	if (leg->reg_fd >= 0)
-		epoll_ctl(c->px->epfd, EPOLL_CTL_DEL, leg->reg_fd, NULL);
+	if (leg->reg_fd >= 0) /* before the call closes it; a closed fd is gone already */
+		(void)epoll_ctl(c->px->epfd, EPOLL_CTL_DEL, leg->reg_fd, NULL);
 	ward_inference_call_free(leg->call);
 	free(leg);
-	c->inf = NULL;
+	c->http->inf = NULL;
 }
 
 /* Output of the call into the client buffer, as much as fits. */
 static void move_output(struct conn *c)
 {
-	struct inference_leg *leg = c->inf;
+	struct inference_leg *leg = c->http->inf;
 	const char *p;
 	size_t n = ward_inference_call_peek(leg->call, &p), room;
 
@@ -83,7 +90,7 @@ static void move_output(struct conn *c)
 
 void inference_conn_pump(struct conn *c)
 {
-	struct inference_leg *leg = c->inf;
+	struct inference_leg *leg = c->http->inf;
 	bool keep_alive = false;
 	const char *p;
 	uint64_t dl;
@@ -103,7 +110,7 @@ void inference_conn_pump(struct conn *c)
 			return;
 		}
 	}
-	c->phase = leg->body_done ? H_WAIT_RESP : H_REQ_BODY;
+	c->http->phase = leg->body_done ? H_WAIT_RESP : H_REQ_BODY;
 	move_output(c);
 	ward_inference_call_io(leg->call, 0);
 	move_output(c);
@@ -112,21 +119,20 @@ void inference_conn_pump(struct conn *c)
 	if (ward_inference_call_done(leg->call, &keep_alive)) {
 		leg_free(c);
 		if (keep_alive) {
-			c->phase = H_WAIT_REQ;
+			/* http mode reads the next request (maybe pipelined, here already) */
+			c->http->phase = H_WAIT_REQ;
 			conn_set_deadline(c, c->px->lim.idle_http_ms);
-			if (c->from_c.len)
-				http_process(c); /* a pipelined request is already here */
 		} else {
 			c->state = S_CLOSING;
 			c->close_after = true;
-			conn_set_deadline(c, 5000);
+			conn_set_deadline(c, c->px->lim.flush_ms);
 		}
 		return;
 	}
 	if (ward_inference_call_failed(leg->call) && !ward_inference_call_peek(leg->call, &p)) {
 		c->state = S_CLOSING;
 		c->close_after = true;
-		conn_set_deadline(c, 5000);
+		conn_set_deadline(c, c->px->lim.flush_ms);
 		return;
 	}
 	dl = ward_inference_call_deadline(leg->call);
@@ -136,18 +142,18 @@ void inference_conn_pump(struct conn *c)
 
 void inference_conn_io(struct conn *c, uint32_t events)
 {
-	ward_inference_call_io(c->inf->call, events);
+	ward_inference_call_io(c->http->inf->call, events);
 	move_output(c);
 	sync_epoll(c);
 }
 
 void inference_conn_timeout(struct conn *c)
 {
-	if (!ward_inference_call_deadline(c->inf->call)) {
+	if (!ward_inference_call_deadline(c->http->inf->call)) {
 		c->dead = true; /* the client stopped reading ward's answer */
 		return;
 	}
-	ward_inference_call_timeout(c->inf->call);
+	ward_inference_call_timeout(c->http->inf->call);
 	inference_conn_pump(c);
 }
 
@@ -156,25 +162,24 @@ void inference_conn_free(struct conn *c)
 	leg_free(c);
 }
 
-bool inference_conn_wants(const struct conn *c)
+bool inference_conn_active(const struct conn *c)
 {
-	return !strcmp(c->host, WARD_INFERENCE_HOST) ||
-	       ward_inference_is_route_host(c->px->cfg.inference, c->host);
+	return c->http && c->http->inf;
 }
 
-int ward_inference_handle(struct conn *c)
+int inference_conn_start(struct conn *c)
 {
 	struct ward_inference *inf = c->px->cfg.inference;
 	struct ward_inference_client who = {
 		.known = c->known,
-		.binary = c->known && c->binary[0] ? c->binary : NULL,
-		.via = c->known ? ward_egress_peer_via(&c->who) : NULL,
+		.binary = c->known && c->id.binary[0] ? c->id.binary : NULL,
+		.via = c->known && c->id.via[0] ? c->id.via : NULL,
 		.sha256 = c->sha[0] ? c->sha : NULL,
-		.pid = c->known ? c->who.pid : 0,
+		.pid = c->known ? c->id.pid : 0,
 		.tofu_failed = c->tofu != 0,
 		.tls = c->intercept,
 		/* a provider's own host (route hosts:): a call of its routes */
-		.host = strcmp(c->host, WARD_INFERENCE_HOST) ? c->host : NULL,
+		.host = ward_inference_is_host(c->host) ? NULL : c->host,
 	};
 	struct inference_leg *leg;
 
@@ -186,20 +191,20 @@ int ward_inference_handle(struct conn *c)
 		conn_close_upstream(c); /* its tag is the call's from now on */
 	leg = calloc(1, sizeof(*leg));
 	if (leg)
-		leg->call = ward_inference_call_new(inf, &who, &c->req.head);
+		leg->call = ward_inference_call_new(inf, &who, &c->http->req.head);
 	if (!leg || !leg->call) {
 		free(leg);
 		conn_fail(c, 500, "out_of_memory", "inference: out of memory");
 		return -ENOMEM;
 	}
 	leg->reg_fd = -1;
-	c->inf = leg;
-	c->req_keep_alive = c->req.head.keep_alive;
+	c->http->inf = leg;
+	c->http->req_keep_alive = c->http->req.head.keep_alive;
 	if (!c->protocol)
 		c->protocol = c->intercept ? "https" : "http";
-	ward_http_parser_reset(&c->req);
+	ward_http_parser_reset(&c->http->req);
 	c->state = S_HTTP;
-	c->phase = H_REQ_BODY;
+	c->http->phase = H_REQ_BODY;
 	inference_conn_pump(c);
 	return 0;
 }

@@ -3,7 +3,8 @@
  * resolver results. Connections live in a fixed table of max_conns slots; a
  * slot's generation number makes late resolver results for a closed
  * connection harmless. Level-triggered epoll, interest recomputed after
- * every event (proxy_conn_update). */
+ * every event (conn_update). A connection is the transport core's
+ * (conn_core.c) and its mode's; this file only feeds it events. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,9 +18,9 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "proxy/cred.h"
 #include "proxy/proxy_internal.h"
 
-#define EV(kind, slot) ((uint64_t)(slot) << 2 | (kind))
 #define TICK_MS 250
 
 static void set_limits(struct ward_proxy_limits *l, const struct ward_proxy_limits *in)
@@ -39,6 +40,8 @@ static void set_limits(struct ward_proxy_limits *l, const struct ward_proxy_limi
 		l->max_body = 64ull << 20;
 	if (!l->sniff_ms)
 		l->sniff_ms = 500;
+	if (!l->flush_ms)
+		l->flush_ms = 5000;
 }
 
 static int listen_on(struct ward_proxy *px, int idx, int family, const void *addr, uint16_t port,
@@ -94,18 +97,28 @@ static int listen_on(struct ward_proxy *px, int idx, int family, const void *add
 	return 0;
 }
 
+static int watch(struct ward_proxy *px, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
 		   struct ward_error *err)
 {
 	struct ward_proxy *px = calloc(1, sizeof(*px));
-	struct epoll_event ev;
 	int r;
 
 	if (!px)
 		return ward_err(err, -ENOMEM, "proxy");
 	px->cfg = *cfg;
 	set_limits(&px->lim, &cfg->limits);
-	px->epfd = px->stop_fd = -1;
+	px->epfd = px->stop_fd = px->apply_fd = -1;
+	ward_gen_cell_init(&px->cell, NULL);
+	pthread_mutex_init(&px->creds_lock, NULL);
+	px->policy = cfg->policy;
+	px->creds = cfg->creds;
 	for (int i = 0; i < 4; i++)
 		px->lfd[i] = -1;
 	px->conns = calloc(px->lim.max_conns, sizeof(*px->conns));
@@ -117,7 +130,8 @@ int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
 	}
 	px->epfd = epoll_create1(EPOLL_CLOEXEC);
 	px->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (px->epfd < 0 || px->stop_fd < 0) {
+	px->apply_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (px->epfd < 0 || px->stop_fd < 0 || px->apply_fd < 0) {
 		r = ward_err(err, -errno, "proxy epoll");
 		goto fail;
 	}
@@ -142,20 +156,18 @@ int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
 		r = listen_on(px, 3, AF_INET6, &cfg->listen6, px->transparent_port, true, err);
 	if (r < 0)
 		goto fail;
-	for (int i = 0; i < 4; i++) {
-		if (px->lfd[i] < 0)
-			continue;
-		ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV(EV_LISTEN, i) };
-		epoll_ctl(px->epfd, EPOLL_CTL_ADD, px->lfd[i], &ev);
-	}
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV(EV_OTHER, 0) };
-	epoll_ctl(px->epfd, EPOLL_CTL_ADD, px->stop_fd, &ev);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV(EV_OTHER, 1) };
-	epoll_ctl(px->epfd, EPOLL_CTL_ADD, ward_resolver_fd(px->resolver), &ev);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = EV(EV_OTHER, 2) };
-	epoll_ctl(px->epfd, EPOLL_CTL_ADD, proxy_ident_fd(px), &ev);
+	for (int i = 0; i < 4; i++)
+		if (px->lfd[i] >= 0 && watch(px, px->lfd[i], EV(EV_LISTEN, i)) < 0)
+			goto fail_epoll;
+	if (watch(px, px->stop_fd, EV(EV_OTHER, 0)) < 0 ||
+	    watch(px, ward_resolver_fd(px->resolver), EV(EV_OTHER, 1)) < 0 ||
+	    watch(px, proxy_ident_fd(px), EV(EV_OTHER, 2)) < 0 ||
+	    watch(px, px->apply_fd, EV(EV_OTHER, 3)) < 0)
+		goto fail_epoll;
 	*ret = px;
 	return 0;
+fail_epoll:
+	r = ward_err(err, -errno, "proxy epoll");
 fail:
 	ward_proxy_free(px);
 	return r;
@@ -178,130 +190,48 @@ void ward_proxy_stats(const struct ward_proxy *px, struct ward_proxy_stats *ret)
 	ret->active = px->n_active;
 }
 
-void proxy_row(struct conn *c, const char *layer, const char *action, const char *method,
-	       const char *path, const char *rule, const char *reason)
+int ward_proxy_apply(struct ward_proxy *px, struct ward_gen *g, struct ward_error *err)
 {
-	struct ward_proxy *px = c->px;
-	struct ward_decision d = {
-		.sandbox = px->cfg.sandbox,
-		.layer = layer,
-		.action = action,
-		.binary = c->known && c->binary[0] ? c->binary : NULL,
-		.binary_sha256 = c->sha[0] ? c->sha : NULL,
-		.via = c->known ? ward_egress_peer_via(&c->who) : NULL,
-		.pid = c->known ? c->who.pid : 0,
-		.host = c->host[0] ? c->host : NULL,
-		.ip = c->ip[0] ? c->ip : NULL,
-		.port = c->port,
-		.protocol = c->protocol,
-		.method = method,
-		.path = path,
-		.rule = rule && *rule ? rule : NULL,
-		.reason = reason,
-		.policy_rev = px->cfg.policy->rev,
-	};
+	uint64_t one = 1;
 
-	if (px->cfg.audit)
-		ward_audit_submit(px->cfg.audit, &d);
+	struct ward_cred_store *creds = NULL, *stale;
+	int r;
+
+	if (!g || !g->policy)
+		return ward_errx(err, -EINVAL, "proxy: no policy generation to apply");
+	if (px->cfg.creds) {
+		/* the sandbox keeps the placeholders it was given: derive from those */
+		r = ward_cred_store_derive(px->cfg.creds, g->policy, &creds, err);
+		if (r < 0)
+			return r; /* the old generation stays */
+	}
+	pthread_mutex_lock(&px->creds_lock);
+	stale = px->pending_creds; /* applied twice before the loop looked */
+	px->pending_creds = creds;
+	ward_gen_unref(ward_gen_cell_swap(&px->cell, ward_gen_ref(g)));
+	pthread_mutex_unlock(&px->creds_lock);
+	ward_cred_store_free(stale);
+	atomic_fetch_add_explicit(&px->applied, 1, memory_order_release);
+	/* the loop sweeps open connections; a full counter still wakes it */
+	(void)!write(px->apply_fd, &one, sizeof(one));
+	return 0;
 }
 
-static void set_interest(struct conn *c, bool upstream, uint32_t ev)
+/* A generation was applied: connections decided under an older one are
+ * decided again (conn_revalidate closes what the new one denies). */
+static void sweep(struct ward_proxy *px)
 {
-	uint32_t *cur = upstream ? &c->ev_u : &c->ev_c;
-	struct epoll_event e = { .events = ev,
-				 .data.u64 = EV(upstream ? EV_UPSTREAM : EV_CLIENT, c->slot) };
+	uint64_t n;
+	const struct ward_policy *p;
 
-	if (ev == *cur)
-		return;
-	epoll_ctl(c->px->epfd, EPOLL_CTL_MOD, upstream ? c->ufd : c->cfd, &e);
-	*cur = ev;
-}
+	(void)!read(px->apply_fd, &n, sizeof(n));
+	p = proxy_policy(px);
+	for (uint32_t i = 0; i < px->lim.max_conns; i++) {
+		struct conn *c = px->conns[i];
 
-void proxy_conn_update(struct conn *c)
-{
-	uint32_t ec = 0, eu = 0;
-
-	if (c->state == S_TLS_UP || c->state == S_TLS_CLIENT) {
-		/* a handshake waits for exactly what it asked for; the other side is quiet */
-		set_interest(c, false, c->state == S_TLS_CLIENT ? c->c_tls_ev : 0);
-		if (c->ufd >= 0)
-			set_interest(c, true, c->state == S_TLS_UP ? c->u_tls_ev : 0);
-		return;
+		if (c && c->policy && c->policy != p)
+			conn_revalidate(c);
 	}
-	if (c->state == S_TUNNEL && c->pipe_cu[0] >= 0) {
-		if (!c->c_eof && !c->to_u.len && c->in_cu < PIPE_BUF_SZ)
-			ec |= EPOLLIN;
-		if (c->to_c.len || c->in_uc)
-			ec |= EPOLLOUT;
-		if (!c->u_eof && !c->to_c.len && c->in_uc < PIPE_BUF_SZ)
-			eu |= EPOLLIN;
-		if (c->to_u.len || c->in_cu)
-			eu |= EPOLLOUT;
-		set_interest(c, false, ec);
-		set_interest(c, true, eu);
-		return;
-	}
-	if (c->cfd >= 0) {
-		bool want_read = !c->c_eof && c->state != S_CLOSING && c->state != S_RESOLVE &&
-				 c->state != S_CONNECT && c->state != S_IDENT;
-		/* backpressure: read the client only while its destination has room */
-		if (c->state == S_TUNNEL && buf_space(&c->to_u) == 0)
-			want_read = false;
-		if ((c->state == S_HTTP || c->state == S_HEAD || c->state == S_SNIFF) &&
-		    (buf_space(&c->from_c) == 0 || (c->state == S_HTTP && c->phase == H_WAIT_RESP)))
-			want_read = false;
-		if (c->state == S_HTTP && c->phase == H_REQ_BODY && buf_space(&c->to_u) < 4096)
-			want_read = false;
-		if (want_read)
-			ec |= EPOLLIN;
-		if (c->to_c.len)
-			ec |= EPOLLOUT;
-		if (c->ctls)
-			ec |= c->c_tls_ev;
-		set_interest(c, false, ec);
-	}
-	if (c->ufd >= 0) {
-		if (c->state == S_CONNECT)
-			eu = EPOLLOUT;
-		else {
-			if (!c->u_eof && buf_space(&c->to_c) > 0)
-				eu |= EPOLLIN;
-			if (c->to_u.len)
-				eu |= EPOLLOUT;
-			if (c->utls)
-				eu |= c->u_tls_ev;
-		}
-		set_interest(c, true, eu);
-	}
-}
-
-void proxy_conn_close(struct conn *c)
-{
-	struct ward_proxy *px = c->px;
-
-	tls_conn_free(c);
-	inference_conn_free(c); /* inference.local (i1) */
-	if (c->cfd >= 0)
-		close(c->cfd);
-	if (c->ufd >= 0)
-		close(c->ufd);
-	for (int i = 0; i < 2; i++) {
-		if (c->pipe_cu[i] >= 0)
-			close(c->pipe_cu[i]);
-		if (c->pipe_uc[i] >= 0)
-			close(c->pipe_uc[i]);
-	}
-	if (c->parsers) {
-		ward_http_parser_free(&c->req);
-		ward_http_parser_free(&c->resp);
-	}
-	free(c->from_c.data);
-	free(c->to_u.data);
-	free(c->to_c.data);
-	px->conns[c->slot] = NULL;
-	px->gens[c->slot]++;
-	px->n_active--;
-	free(c);
 }
 
 static void do_accept(struct ward_proxy *px, int idx)
@@ -325,35 +255,17 @@ static void do_accept(struct ward_proxy *px, int idx)
 		}
 		for (slot = 0; px->conns[slot]; slot++)
 			;
-		c = calloc(1, sizeof(*c));
-		if (c) {
-			c->from_c.data = malloc(CONN_BUF);
-			c->to_u.data = malloc(CONN_BUF);
-			c->to_c.data = malloc(CONN_BUF);
-		}
-		if (!c || !c->from_c.data || !c->to_u.data || !c->to_c.data) {
-			if (c) {
-				free(c->from_c.data);
-				free(c->to_u.data);
-				free(c->to_c.data);
-			}
-			free(c);
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+		ev = (struct epoll_event){ .events = 0, .data.u64 = EV(EV_CLIENT, slot) };
+		if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
 			continue;
 		}
-		c->px = px;
-		c->slot = slot;
-		c->gen = px->gens[slot];
-		c->cfd = fd;
-		c->ufd = -1;
-		c->pipe_cu[0] = c->pipe_cu[1] = c->pipe_uc[0] = c->pipe_uc[1] = -1;
-		c->peer = peer;
-		c->transparent = px->lfd_transparent[idx];
-		px->conns[slot] = c;
-		px->n_active++;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-		ev = (struct epoll_event){ .events = 0, .data.u64 = EV(EV_CLIENT, slot) };
-		epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev);
+		c = conn_new(px, slot, fd, &peer, px->lfd_transparent[idx]);
+		if (!c) {
+			close(fd);
+			continue;
+		}
 		conn_accepted(c);
 	}
 }
@@ -406,7 +318,9 @@ static void *loop(void *arg)
 				if (slot == 0)
 					return NULL;
 				if (slot == 2)
-					proxy_ident_dispatch(px);
+					proxy_ident_dispatch(px, conn_identified);
+				else if (slot == 3)
+					sweep(px);
 				else
 					ward_resolver_dispatch(px->resolver, on_resolved, px);
 				break;
@@ -447,7 +361,7 @@ void ward_proxy_free(struct ward_proxy *px)
 	}
 	for (uint32_t i = 0; px->conns && i < px->lim.max_conns; i++)
 		if (px->conns[i])
-			proxy_conn_close(px->conns[i]);
+			conn_close(px->conns[i]);
 	for (int i = 0; i < 4; i++)
 		if (px->lfd[i] >= 0)
 			close(px->lfd[i]);
@@ -458,6 +372,14 @@ void ward_proxy_free(struct ward_proxy *px)
 		close(px->epfd);
 	if (px->stop_fd >= 0)
 		close(px->stop_fd);
+	if (px->apply_fd >= 0)
+		close(px->apply_fd);
+	ward_gen_unref(px->gen);
+	ward_gen_cell_destroy(&px->cell);
+	ward_cred_store_free(px->pending_creds);
+	if (px->creds_owned)
+		ward_cred_store_free(px->creds);
+	pthread_mutex_destroy(&px->creds_lock);
 	free(px->conns);
 	free(px->gens);
 	free(px->scratch);

@@ -3,12 +3,14 @@
  * of its own, listening on the sandbox's host-side veth addresses:
  *   explicit port (3128): CONNECT host:port, and absolute-URI http:// forwarding;
  *   transparent port (3129): connections the BPF programs redirected; the
- *   original destination and the client's identity come from the egress maps.
- * Every connection is identified through ward_egress_peer_lookup() (never
- * guessed), decided by ward_decide() and logged as decision rows.
+ *   original destination and the client's identity come from the kernel.
+ * Every connection is identified through the lookup callback (the runtime
+ * passes the egress maps' lookup; never guessed), decided by ward_decide()
+ * and logged as decision rows.
  *
  *   ward_proxy_new(&cfg, &px, &err);   binds the listeners (before the command runs)
  *   ward_proxy_start(px, &err);        starts the loop thread
+ *   ward_proxy_apply(px, gen, &err);   a new policy generation, live
  *   ...
  *   ward_proxy_free(px);               stops the loop, closes every connection */
 #pragma once
@@ -19,8 +21,9 @@
 
 #include "audit/audit.h"
 #include "common/error.h"
-#include "enforcer/egress.h"
+#include "policy/generation.h"
 #include "policy/model.h"
+#include "policy/peer.h"
 
 struct ward_tls_ca;
 struct ward_tls_upstream;
@@ -35,16 +38,17 @@ struct ward_proxy_limits {
 	uint32_t request_timeout_ms; /* a request head must arrive within; 0: 30 s */
 	uint64_t max_body;	     /* inspected request bodies; 0: 64 MiB */
 	uint32_t sniff_ms;	     /* transparent: wait for the client's first bytes; 0: 500 ms */
+	uint32_t flush_ms;	     /* ward's own answer must be read within; 0: 5 s */
 };
 
-/* Identity source: ward_egress_peer_lookup() unless set (tests). */
+/* Identity source: who is at the other end of the client socket whose peer
+ * address is peer. 0 and *ret filled, or -errno (the client is unknown). */
 typedef int (*ward_proxy_lookup_fn)(void *userdata, const struct sockaddr *peer,
-				    struct ward_egress_peer *ret);
+				    struct ward_peer_ident *ret);
 
 struct ward_proxy_config {
 	const struct ward_policy *policy; /* required, borrowed */
-	struct ward_egress *egress;	  /* borrowed; NULL and no lookup: every client is unknown */
-	ward_proxy_lookup_fn lookup;
+	ward_proxy_lookup_fn lookup;	  /* NULL: every client is unknown */
 	void *lookup_data;
 	struct ward_audit *audit; /* borrowed; NULL: no rows */
 	const char *log_path;	  /* decision log file, for TOFU records; NULL: no TOFU */
@@ -77,6 +81,17 @@ void ward_proxy_free(struct ward_proxy *px);
 /* Bound listen ports (useful with port 0 in tests): explicit, transparent. */
 uint16_t ward_proxy_explicit_port(const struct ward_proxy *px);
 uint16_t ward_proxy_transparent_port(const struct ward_proxy *px);
+
+/* Live apply (DESIGN.md "One process or a service"): every request and
+ * connection decided from now on is decided under g (the proxy takes its own
+ * reference; the caller keeps its). A request already decided finishes under
+ * the generation that decided it; L7 re-decides every request anyway. Open
+ * CONNECT tunnels, transparent connections and intercepted TLS sessions
+ * whose destination g denies are closed by the loop thread, each with a
+ * proxy deny row "revoked by policy rev R" (R: g's rev). Any thread; returns
+ * once g is installed (new decisions see it), the sweep follows on the loop.
+ * -EINVAL when g is NULL. */
+int ward_proxy_apply(struct ward_proxy *px, struct ward_gen *g, struct ward_error *err);
 
 struct ward_proxy_stats {
 	uint64_t accepted;

@@ -4,10 +4,36 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "enforcer/egress.h"
 #include "enforcer/sandbox.h"
 #include "proxy/cred.h"
 #include "runtime/layer_proxy.h"
 #include "proxy/tls.h"
+
+/* The proxy's identity callback: the egress maps' record, in the proxy's
+ * neutral form (policy/peer.h). */
+static int egress_lookup(void *userdata, const struct sockaddr *peer, struct ward_peer_ident *ret)
+{
+	struct ward_egress_peer who;
+	const char *via;
+	int r = ward_egress_peer_lookup(userdata, peer, &who);
+
+	if (r < 0)
+		return r;
+	memset(ret, 0, sizeof(*ret));
+	ward_egress_peer_exe(&who, ret->binary, sizeof(ret->binary));
+	via = ward_egress_peer_via(&who);
+	snprintf(ret->via, sizeof(ret->via), "%s", via ? via : "");
+	snprintf(ret->keys, sizeof(ret->keys), "%s", who.rule ? who.rule : "");
+	snprintf(ret->exe_sha, sizeof(ret->exe_sha), "%s", who.exe_sha ? who.exe_sha : "");
+	ret->pid = who.pid;
+	/* the file that acted, not the ancestor that decided: TOFU hashes it */
+	ret->dev = who.own_ino ? who.own_dev : who.dev;
+	ret->ino = who.own_ino ? who.own_ino : who.ino;
+	ret->allowed_ip = who.flags & WARD_CONN_ALLOWED_IP;
+	ret->orig = who.orig;
+	return 0;
+}
 
 int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 {
@@ -22,7 +48,10 @@ int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		return ward_errx(err, -EINVAL, "proxy: the network hook must run first");
 	snprintf(run->sandbox, sizeof(run->sandbox), "%s", sb->id);
 	cfg.policy = run->policy;
-	cfg.egress = run->egress ? run->egress->egress : NULL;
+	if (run->egress && run->egress->egress) {
+		cfg.lookup = egress_lookup;
+		cfg.lookup_data = run->egress->egress;
+	}
 	cfg.audit = run->audit;
 	cfg.log_path = run->log_path;
 	cfg.sandbox = run->sandbox;

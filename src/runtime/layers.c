@@ -333,6 +333,19 @@ static void proxy_finish(struct ward_layer *l)
 	ward_proxy_run_finish(ward_layer_state(l));
 }
 
+/* new requests and connections under g; open ones g denies are closed
+ * ("revoked by policy rev R") */
+static int proxy_apply(struct ward_layer *l, struct ward_gen *g, struct ward_apply_report *rep,
+		       struct ward_error *err)
+{
+	struct ward_proxy_run *run = ward_layer_state(l);
+
+	/* routes need inference.local's handle (keys read at the start) */
+	if (!ward_layer_dep(l, "inference"))
+		ward_apply_report_later(rep, "inference");
+	return ward_proxy_apply(run->proxy, g, err);
+}
+
 static const struct ward_layer_ops proxy_ops = {
 	.name = "proxy",
 	.deps = (const char *const[]){ "netns", "egress", "tls", "?inference", NULL },
@@ -340,6 +353,7 @@ static const struct ward_layer_ops proxy_ops = {
 	.state_size = sizeof(struct ward_proxy_run),
 	.prepare = proxy_prepare,
 	.attach = proxy_attach,
+	.apply = proxy_apply,
 	.finish = proxy_finish,
 };
 

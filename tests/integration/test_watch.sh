@@ -12,6 +12,10 @@
 #       "applies to new sessions only" (stderr and row);
 #   every applied edit is one control row naming the old and the new rev;
 #   SIGHUP sent to ward still reaches the command.
+#   Through the proxy (a second run, upstreams in a network namespace the
+#   test creates): a request refused before an edit is allowed after it and
+#   refused again after the reverse edit; (d) an open CONNECT tunnel to a
+#   host the edit removes is closed, with a proxy row "revoked by policy rev R".
 # Root only; exit 77 (skip) when a kernel feature is missing.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -34,6 +38,8 @@ PIDS=()
 WARD_PID=
 cleanup() {
 	[ -n "$WARD_PID" ] && kill "$WARD_PID" 2>/dev/null
+	[ -n "${NS:-}" ] && ip netns del "$NS" 2>/dev/null
+	ip link del "wwh$$" 2>/dev/null
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$T" "$H"
@@ -287,5 +293,172 @@ WARD_PID=
 check "SIGHUP is forwarded to the command under --watch" [ "$(cat "$WD/hup" 2>/dev/null)" = got-hup ]
 check "the command's status after HUP is ward's" [ "$RC" -eq 0 ]
 
-[ "$FAILED" -gt 0 ] && { cat "$ERR"; "$WARD" logs --log "$LOG"; }
+# --- the proxy: a request denied before an edit is allowed after it, and an
+# open tunnel to a host the next edit removes is closed and logged
+for c in curl ip; do
+	command -v $c >/dev/null || { fail "needs $c"; finish; exit 1; }
+done
+PY=$(readlink -f /usr/bin/python3)
+CURL=$(readlink -f "$(command -v curl)")
+NS=wwup$$
+ip netns add "$NS" || { fail "ip netns add"; finish; exit 1; }
+ip link add "wwh$$" type veth peer name up0 netns "$NS"
+ip addr add 192.168.178.1/24 dev "wwh$$"
+ip link set "wwh$$" up
+ip -n "$NS" addr add 192.168.178.2/24 dev up0
+ip -n "$NS" link set up0 up
+ip -n "$NS" link set lo up
+mkdir "$T/www" && echo "hello from upstream" >"$T/www/index.html"
+(cd "$T/www" && exec ip netns exec "$NS" "$PY" -m http.server 8080 --bind 192.168.178.2 \
+	>/dev/null 2>&1) &
+PIDS+=($!)
+# an echo server that keeps its connections open
+cat >"$T/echo.py" <<'EOF'
+import socket, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("192.168.178.2", 9000))
+s.listen(16)
+def serve(c):
+    while True:
+        d = c.recv(4096)
+        if not d:
+            break
+        c.sendall(d)
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+ip netns exec "$NS" "$PY" "$T/echo.py" &
+PIDS+=($!)
+for _ in $(seq 100); do
+	curl -s -o /dev/null --max-time 1 http://192.168.178.2:8080/ &&
+		"$PY" -c 'import socket; socket.create_connection(("192.168.178.2", 9000), 1)' \
+			2>/dev/null && break
+	sleep 0.1
+done
+printf '192.168.178.2 up.test other.test\n' >"$T/hosts2"
+# tunnel.py WD N: CONNECT other.test:9000 through the proxy, one echo; rN
+# says OPEN; then, once closeN exists, wait for the proxy to close it: rNb
+cat >"$T/tunnel.py" <<'EOF'
+import os, socket, sys, time, urllib.parse
+wd, n = sys.argv[1], sys.argv[2]
+def out(name, text):
+    with open(os.path.join(wd, name + ".tmp"), "w") as f:
+        f.write(text + "\n")
+    os.rename(os.path.join(wd, name + ".tmp"), os.path.join(wd, name))
+u = urllib.parse.urlsplit(os.environ["HTTP_PROXY"])
+s = socket.create_connection((u.hostname, u.port), timeout=60)
+s.sendall(b"CONNECT other.test:9000 HTTP/1.1\r\nHost: other.test:9000\r\n\r\n")
+head = b""
+while b"\r\n\r\n" not in head:
+    b = s.recv(1)
+    if not b:
+        break
+    head += b
+parts = head.split(b" ")
+if len(parts) < 2 or parts[1] != b"200":
+    out("r" + n, "REFUSED " + head[:40].decode("latin-1"))
+    sys.exit(0)
+s.sendall(b"ping\n")
+out("r" + n, "OPEN " + s.recv(100).decode().strip())
+for _ in range(1200):
+    if os.path.exists(os.path.join(wd, "close" + n)):
+        break
+    time.sleep(0.05)
+try:
+    d = s.recv(100)
+    out("r" + n + "b", "CLOSED" if not d else "OPEN " + d.decode().strip())
+except socket.timeout:
+    out("r" + n + "b", "OPEN (no close within the guard)")
+except OSError as e:
+    out("r" + n + "b", "CLOSED " + str(e.errno))
+EOF
+WD2=$T/wd2
+mkdir "$WD2" && chown "$UID_:$UID_" "$WD2"
+cat >"$T/steps2.sh" <<EOF
+for n in 1 2 3 4; do
+	i=0
+	while [ ! -e "$WD2/go\$n" ] && [ \$i -lt 1200 ]; do sleep 0.05; i=\$((i + 1)); done
+	[ -e "$WD2/go\$n" ] || exit 3
+	if [ "\$(cat "$WD2/go\$n")" = tunnel ]; then
+		/usr/bin/python3 "$T/tunnel.py" "$WD2" \$n
+	else
+		curl -s -o /dev/null -w '%{http_code}\n' --max-time 30 http://other.test:8080/ \
+			>"$WD2/r\$n.tmp" 2>&1
+		mv "$WD2/r\$n.tmp" "$WD2/r\$n"
+	fi
+done
+EOF
+chmod 644 "$T/echo.py" "$T/tunnel.py" "$T/steps2.sh" "$T/hosts2"
+chmod -R a+rX "$T/www"
+# policy2 [HOSTS...]: curl and python3 may reach up.test and HOSTS
+policy2() {
+	cat <<EOF
+version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /sbin, /etc, $T/tunnel.py, $T/steps2.sh]
+process:
+  run_as_user: $UID_
+  run_as_group: $UID_
+network_policies:
+  web:
+    binaries: [{ path: $CURL }, { path: $PY }]
+    endpoints:
+      - { host: up.test, ports: [8080] }
+EOF
+	for h in "$@"; do echo "      - { host: $h, ports: [8080, 9000] }"; done
+}
+step2() {
+	echo "${2:-curl}" >"$WD2/go$1.tmp" && mv "$WD2/go$1.tmp" "$WD2/go$1"
+	for _ in $(seq 1200); do [ -e "$WD2/r$1" ] && break; sleep 0.05; done
+	OUT=$(cat "$WD2/r$1" 2>/dev/null)
+}
+wait_err2() {
+	for _ in $(seq 600); do [ "$(grep -c -- "$1" "$ERR2")" -ge "${2:-1}" ] && return 0; sleep 0.05; done
+	return 1
+}
+P2=$T/policy2.yaml
+ERR2=$T/stderr2
+LOG2=$T/log2.db
+policy2 >"$P2"
+(cd "$WD2" && exec timeout 120 "$WARD" run --watch --policy "$P2" --log "$LOG2" \
+	--workdir "$WD2" --hosts "$T/hosts2" -- /bin/bash "$T/steps2.sh" 2>"$ERR2") &
+WARD_PID=$!
+step2 1
+check "(a) proxy: before the edit, other.test is refused (403)" [ "$OUT" = 403 ]
+policy2 other.test >"$P2.new" && mv "$P2.new" "$P2"
+check "(a) proxy: the edit is applied live" wait_err2 "policy rev [0-9a-f]* -> [0-9a-f]*: applied: network_policies"
+step2 2
+check "(a) proxy: after the edit, other.test is allowed (200)" [ "$OUT" = 200 ]
+step2 3 tunnel
+check "(d) a tunnel to other.test is open (its echo came back)" [ "$OUT" = "OPEN ping" ]
+[ "$OUT" = "OPEN ping" ] || echo "  the tunnel said: $OUT"
+policy2 >"$P2.new" && mv "$P2.new" "$P2"
+check "(d) the edit removing other.test is applied" wait_err2 "policy rev [0-9a-f]* -> " 2
+touch "$WD2/close3"
+for _ in $(seq 1200); do [ -e "$WD2/r3b" ] && break; sleep 0.05; done
+check "(d) the open tunnel is closed by the proxy" grep -q '^CLOSED' "$WD2/r3b"
+step2 4
+check "(a) proxy reverse: other.test refused again (403)" [ "$OUT" = 403 ]
+wait "$WARD_PID"
+RC=$?
+WARD_PID=
+check "the proxy run exits with the command's status" [ "$RC" -eq 0 ]
+REV_C=$(sqlite3 "$LOG2" "SELECT policy_rev FROM decisions WHERE layer = 'control'
+	AND action = 'allow' ORDER BY id DESC LIMIT 1")
+check "(d) the closed tunnel is a proxy deny row 'revoked by policy rev R' (R: the edit's)" \
+	[ "$(sqlite3 "$LOG2" "SELECT count(*) FROM decisions WHERE layer = 'proxy'
+		AND action = 'deny' AND host = 'other.test' AND port = 9000
+		AND reason = 'revoked by policy rev $REV_C'")" -eq 1 ]
+check "(a) proxy rows: other.test denied, allowed after the edit, denied after the reverse" \
+	[ "$(sqlite3 "$LOG2" "SELECT group_concat(action) FROM (SELECT action FROM decisions
+		WHERE layer IN ('proxy', 'l7') AND host = 'other.test' AND port = 8080
+		ORDER BY id)")" = deny,allow,deny ]
+ip netns del "$NS" 2>/dev/null
+ip link del "wwh$$" 2>/dev/null
+
+[ "$FAILED" -gt 0 ] && { cat "$ERR" "$ERR2"; "$WARD" logs --log "$LOG"; "$WARD" logs --log "$LOG2"; }
 finish

@@ -49,7 +49,7 @@ int ward_dns_resolv_conf(const char **ret_path, struct ward_error *err)
 
 /* The stub's lookup callback: who sent a query, from the egress layer's
  * records, in the neutral form (policy/peer.h; the stub knows nothing of the
- * enforcer). The same conversion as proxy_hook.c's. */
+ * enforcer). The same conversion as layer_proxy.c's. */
 static int egress_lookup(void *userdata, int socktype, const struct sockaddr *peer,
 			 struct ward_peer_ident *ret)
 {

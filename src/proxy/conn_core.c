@@ -220,13 +220,14 @@ void conn_update(struct conn *c)
 	case S_CONNECT:
 	case S_TLS_UP:
 	case S_CLOSING:
-		/* the core's own states: the client waits (or drains ward's answer) */
-		if (c->to_c.len)
+		/* the core's own states: the client waits (or drains ward's
+		 * answer); a handshake waits for exactly what it asked for */
+		if (c->to_c.len && c->state != S_TLS_UP)
 			ec = EPOLLOUT;
 		if (c->state == S_CONNECT)
 			eu = EPOLLOUT;
 		else if (c->state == S_TLS_UP)
-			eu = c->u_tls_ev, ec = 0;
+			eu = c->u_tls_ev;
 		break;
 	case S_HEAD:
 	case S_SNIFF:

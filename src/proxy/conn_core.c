@@ -553,8 +553,12 @@ void conn_relay_event(struct conn *c, bool upstream, uint32_t events, bool clien
  * out (S_CLOSING): bytes for it are written; a client gone ends it. */
 static void waiting_event(struct conn *c, bool upstream, uint32_t events)
 {
-	if (upstream)
+	if (upstream) {
+		/* not the core's upstream: a mode's own leg (inference.local) */
+		if (c->ufd < 0 && c->state == S_CLOSING)
+			c->mode->on_event(c, upstream, events);
 		return;
+	}
 	if (c->state != S_CLOSING) {
 		if (events & (EPOLLHUP | EPOLLERR))
 			c->dead = true; /* the client gave up */

@@ -8,7 +8,14 @@
  * socket cookie; sock_ops copies that record under the client's local
  * (address, port) at TCP_CONNECT_CB, so the proxy identifies an accepted
  * connection with one lookup of its peer address. Every verdict is a ring
- * buffer event. See docs/egress.md. */
+ * buffer event. See docs/egress.md.
+ *
+ * Policy generations: the identities, ports and CIDRs of a policy are maps
+ * of their own, held by the outer maps below under the generation's id.
+ * ward_active names the generation in force; a decision reads it once and
+ * looks up only that generation's maps, which user space fills completely
+ * before it stores the new id (one aligned 64-bit store): a decision sees
+ * one whole generation, the old or the new, never a map being written. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
@@ -23,26 +30,57 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 const volatile struct ward_cfg cfg = {};
 
-struct {
+/* The generation in force: its id (low 32 bits; 0 none: every identity is
+ * unknown) and its WARD_CFG_INFERENCE_ALL flag (high 32 bits). Written by
+ * user space through the mmap'ed .bss, in one store. */
+__u64 ward_active = 0;
+
+/* Outer maps: generation id -> that generation's map. The inner definitions
+ * (sizes, not types: BTF would only see the key types declared) are the templates user space creates each generation's maps after
+ * (src/enforcer/egress.c). */
+struct ident_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WARD_MAX_IDENTITIES);
-	__type(key, struct ward_ident_key);
-	__type(value, struct ward_ident_val);
-} identities SEC(".maps");
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct ward_ident_key));
+	__uint(value_size, sizeof(struct ward_ident_val));
+};
 
-struct {
+struct port_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WARD_MAX_PORTS);
-	__type(key, struct ward_port_key);
-	__type(value, __u8);
-} ports SEC(".maps");
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct ward_port_key));
+	__uint(value_size, sizeof(__u8));
+};
 
-struct {
+struct cidr_map {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, WARD_MAX_CIDRS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct ward_cidr_key);
-	__type(value, __u8);
+	__uint(key_size, sizeof(struct ward_cidr_key));
+	__uint(value_size, sizeof(__u8));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, WARD_MAX_GENS);
+	__type(key, __u32);
+	__array(values, struct ident_map);
+} identities SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, WARD_MAX_GENS);
+	__type(key, __u32);
+	__array(values, struct port_map);
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, WARD_MAX_GENS);
+	__type(key, __u32);
+	__array(values, struct cidr_map);
 } cidrs SEC(".maps");
 
 /* socket cookie -> connection; removed when the socket closes */
@@ -116,19 +154,40 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-static __always_inline int ward_port_allowed(__u32 entry, __u16 port)
-{
-	struct ward_port_key k = { .entry = entry, .port = port };
+/* The generation one decision reads (ward_kdecide hands it to the lookups). */
+struct ward_kmaps {
+	__u32 gen;
+	__u32 flags;
+};
 
-	return bpf_map_lookup_elem(&ports, &k) != NULL;
+static __always_inline struct ward_kmaps ward_gen_now(void)
+{
+	__u64 a = *(volatile __u64 *)&ward_active;
+	struct ward_kmaps m = { .gen = (__u32)a, .flags = (__u32)(a >> 32) };
+
+	return m;
 }
 
-static __always_inline int ward_ip_allowed(__u32 entry, const struct ward_addr *a)
+/* A generation's map is NULL only when two newer ones were published while
+ * this decision ran: fail closed. */
+static __always_inline int ward_port_allowed(const struct ward_kmaps *m, __u32 entry, __u16 port)
+{
+	struct ward_port_key k = { .entry = entry, .port = port };
+	void *map = bpf_map_lookup_elem(&ports, &m->gen);
+
+	return map && bpf_map_lookup_elem(map, &k) != NULL;
+}
+
+static __always_inline int ward_ip_allowed(const struct ward_kmaps *m, __u32 entry,
+					   const struct ward_addr *a)
 {
 	struct ward_cidr_key k;
+	void *map = bpf_map_lookup_elem(&cidrs, &m->gen);
 
+	if (!map)
+		return 0;
 	ward_cidr_key_make(&k, entry, a, 128);
-	return bpf_map_lookup_elem(&cidrs, &k) != NULL;
+	return bpf_map_lookup_elem(map, &k) != NULL;
 }
 
 static __always_inline void count_drop(__u32 idx)
@@ -152,8 +211,9 @@ static __always_inline void exe_ident(struct task_struct *t, struct ward_ident_k
 }
 
 /* The process's own executable decides when it is known; otherwise the
- * nearest ancestor (up to WARD_ANCESTOR_DEPTH) whose identity opts in. */
-static __always_inline struct ward_ident_val *resolve(struct ward_ident_key *k,
+ * nearest ancestor (up to WARD_ANCESTOR_DEPTH) whose identity opts in.
+ * ids: the generation's identity map, NULL when there is none. */
+static __always_inline struct ward_ident_val *resolve(void *ids, struct ward_ident_key *k,
 							struct ward_ident_key *own, __u8 *ret_depth)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
@@ -163,7 +223,9 @@ static __always_inline struct ward_ident_val *resolve(struct ward_ident_key *k,
 	*ret_depth = 0;
 	exe_ident(t, own);
 	*k = *own;
-	v = bpf_map_lookup_elem(&identities, own);
+	if (!ids)
+		return NULL;
+	v = bpf_map_lookup_elem(ids, own);
 	if (v)
 		return v;
 #pragma unroll
@@ -172,7 +234,7 @@ static __always_inline struct ward_ident_val *resolve(struct ward_ident_key *k,
 		if (!t)
 			break;
 		exe_ident(t, &pk);
-		v = bpf_map_lookup_elem(&identities, &pk);
+		v = bpf_map_lookup_elem(ids, &pk);
 		if (v && (v->flags & WARD_IDENT_ANCESTORS)) {
 			*k = pk;
 			*ret_depth = i;
@@ -184,7 +246,8 @@ static __always_inline struct ward_ident_val *resolve(struct ward_ident_key *k,
 
 static __always_inline void emit(__u8 hook, const struct ward_req *req, const struct ward_result *r,
 				 const struct ward_ident_key *k, const struct ward_ident_key *own,
-				 const struct ward_ident_val *v, __u8 depth, __u64 pid_tgid)
+				 const struct ward_ident_val *v, __u8 depth, __u64 pid_tgid,
+				 __u32 gen)
 {
 	struct ward_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -202,7 +265,7 @@ static __always_inline void emit(__u8 hook, const struct ward_req *req, const st
 	e->pid = (__u32)pid_tgid;
 	e->tgid = pid_tgid >> 32;
 	e->entry = v ? v->entry : WARD_ENTRY_NONE;
-	e->pad1 = 0;
+	e->gen = gen;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->dev = k->dev;
 	e->ino = k->ino;
@@ -230,14 +293,15 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 				  struct ward_result *r, __u8 hook)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct ward_kmaps m = ward_gen_now();
 	struct ward_ident_key k, own;
 	struct ward_ident_val *v;
 	__u8 depth;
 
 	req->proto = ctx->protocol;
 	req->pad = 0;
-	v = resolve(&k, &own, &depth);
-	ward_kdecide(&cfg, req, v, r);
+	v = resolve(bpf_map_lookup_elem(&identities, &m.gen), &k, &own, &depth);
+	ward_kdecide(&cfg, m.flags, &m, req, v, r);
 	if (r->record) {
 		struct ward_conn c = {
 			.dev = k.dev,
@@ -248,6 +312,7 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 			.orig_port = req->port,
 			.flags = r->conn_flags,
 			.depth = depth,
+			.gen = (__u16)m.gen,
 			.own_dev = own.dev,
 			.own_ino = own.ino,
 		};
@@ -265,7 +330,7 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 			r->port = req->port;
 		}
 	}
-	emit(hook, req, r, &k, &own, v, depth, pid_tgid);
+	emit(hook, req, r, &k, &own, v, depth, pid_tgid, m.gen);
 	return r->verdict;
 }
 
@@ -492,14 +557,21 @@ SEC("raw_tp/sched_process_exec")
 int ward_exec(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	struct ward_kmaps m;
 	struct ward_exec_event *e;
 	struct ward_ident_key k;
 	const char *fn;
+	void *ids;
 
 	if (bpf_current_task_under_cgroup(&sandbox_cg, 0) != 1)
 		return 0;
 	exe_ident((struct task_struct *)bpf_get_current_task(), &k);
-	if (!k.ino || bpf_map_lookup_elem(&identities, &k))
+	if (!k.ino)
+		return 0;
+	/* known to the generation in force: nothing to ask */
+	m = ward_gen_now();
+	ids = bpf_map_lookup_elem(&identities, &m.gen);
+	if (ids && bpf_map_lookup_elem(ids, &k))
 		return 0;
 	e = bpf_ringbuf_reserve(&execs, sizeof(*e), 0);
 	if (!e) {

@@ -4,10 +4,14 @@
  * (tests/unit/test_egress_decide.c), so every branch is tested even where the
  * kernel would not load the program.
  *
- * The includer defines, after including this file:
- *   static __always_inline int ward_port_allowed(__u32 entry, __u16 port);
- *   static __always_inline int ward_ip_allowed(__u32 entry, const struct ward_addr *a);
- * (map lookups in BPF, plain tables in the tests). User space that only needs
+ * The includer defines struct ward_kmaps (what its lookups need: the policy
+ * generation's maps in BPF, plain tables in the tests, the policy in replay)
+ * and, after including this file:
+ *   static __always_inline int ward_port_allowed(const struct ward_kmaps *m, __u32 entry,
+ *						  __u16 port);
+ *   static __always_inline int ward_ip_allowed(const struct ward_kmaps *m, __u32 entry,
+ *						const struct ward_addr *a);
+ * ward_kdecide() hands them the m it was given. User space that only needs
  * the address helpers defines WARD_DECIDE_HELPERS_ONLY. */
 #pragma once
 
@@ -24,10 +28,12 @@
 #endif
 
 struct ward_addr;
+struct ward_kmaps;
 #ifndef WARD_DECIDE_HELPERS_ONLY
 /* Defined by the includer, after this header (see the top of the file). */
-static __always_inline int ward_port_allowed(__u32 entry, __u16 port);
-static __always_inline int ward_ip_allowed(__u32 entry, const struct ward_addr *a);
+static __always_inline int ward_port_allowed(const struct ward_kmaps *m, __u32 entry, __u16 port);
+static __always_inline int ward_ip_allowed(const struct ward_kmaps *m, __u32 entry,
+					   const struct ward_addr *a);
 #endif
 
 #define WARD_IPPROTO_TCP 6
@@ -38,7 +44,8 @@ struct ward_addr {
 	__u32 w[4];
 };
 
-/* Configuration (rodata in BPF). Addresses in mapped/native form. */
+/* Configuration (rodata in BPF, except flags & WARD_CFG_INFERENCE_ALL, which
+ * the policy generation in force sets). Addresses in mapped/native form. */
 struct ward_cfg {
 	struct ward_addr proxy4; /* ::ffff:proxy IPv4 */
 	struct ward_addr proxy6; /* valid with WARD_CFG_PROXY6 */
@@ -128,13 +135,14 @@ static __always_inline int ward_set(struct ward_result *r, __u8 verdict, __u8 re
 
 #ifndef WARD_DECIDE_HELPERS_ONLY
 /* Returns the verdict (also in r). id: the identity map value of the process (or of the ancestor that matched),
- * NULL when the executable is unknown. */
-static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg,
-					const struct ward_req *req,
+ * NULL when the executable is unknown. gen_flags: WARD_CFG_INFERENCE_ALL of
+ * the policy generation in force. m: passed to the includer's lookups. */
+static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u32 gen_flags,
+					const struct ward_kmaps *m, const struct ward_req *req,
 					const struct ward_ident_val *id, struct ward_result *r)
 {
 	int has_policy = id && id->entry != WARD_ENTRY_NONE;
-	int may_infer = (cfg->flags & WARD_CFG_INFERENCE_ALL) ||
+	int may_infer = ((cfg->flags | gen_flags) & WARD_CFG_INFERENCE_ALL) ||
 			(id && (id->flags & WARD_IDENT_INFERENCE));
 
 	r->dst = req->dst;
@@ -192,7 +200,7 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg,
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_UDP);
 	/* The kernel narrows to the ports of the binary's endpoints; the host
 	 * check (and the port again, per host) is the proxy's. */
-	if (!ward_port_allowed(id->entry, req->port))
+	if (!ward_port_allowed(m, id->entry, req->port))
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PORT);
 
 	if (ward_addr_is_mapped(&req->dst)) {
@@ -211,7 +219,7 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg,
 	r->port = cfg->transparent_port;
 	r->record = 1;
 	r->conn_flags = WARD_CONN_REDIRECTED;
-	if (ward_ip_allowed(id->entry, &req->dst))
+	if (ward_ip_allowed(m, id->entry, &req->dst))
 		r->conn_flags |= WARD_CONN_ALLOWED_IP;
 	return ward_set(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
 }

@@ -9,7 +9,11 @@
  * address length of 16 or 28, a swap after the broker let it continue) or a
  * datagram to a path therefore still meets a decision. libbpf of this
  * distribution predates the connect_unix section names: the loader sets the
- * attach types (src/enforcer/unix.c). */
+ * attach types (src/enforcer/unix.c).
+ *
+ * Policy generations, as in egress.bpf.c: each generation's rules are a map
+ * of their own under its id in the outer map; ward_active names the one in
+ * force, read once per decision. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -20,12 +24,23 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 const volatile struct ward_unix_cfg cfg = {};
 
-struct {
+/* the generation in force (low 32 bits; 0: none, nothing is named) */
+__u64 ward_active = 0;
+
+struct rule_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WARD_UNIX_MAX_RULES);
 	__uint(map_flags, BPF_F_NO_PREALLOC); /* usually a handful of entries */
-	__type(key, struct ward_unix_key);
-	__type(value, struct ward_unix_val);
+	__uint(key_size, sizeof(struct ward_unix_key));
+	__uint(value_size, sizeof(struct ward_unix_val));
+};
+
+/* generation id -> its rules (src/enforcer/unix.c creates them after the template) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, WARD_MAX_GENS);
+	__type(key, __u32);
+	__array(values, struct rule_map);
 } rules SEC(".maps");
 
 struct {
@@ -68,8 +83,9 @@ static __always_inline void exe_ident(struct task_struct *t, __u64 *dev, __u64 *
 
 /* The caller's executable, else the nearest ancestor (bounded) whose binary
  * entry says `ancestors`, that names this path. */
-static __always_inline struct ward_unix_val *lookup(struct ward_unix_key *k, __u8 *ret_depth,
-						    __u64 *own_dev, __u64 *own_ino)
+static __always_inline struct ward_unix_val *lookup(void *rules_gen, struct ward_unix_key *k,
+						    __u8 *ret_depth, __u64 *own_dev,
+						    __u64 *own_ino)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct ward_unix_val *v;
@@ -78,7 +94,9 @@ static __always_inline struct ward_unix_val *lookup(struct ward_unix_key *k, __u
 	exe_ident(t, &k->dev, &k->ino);
 	*own_dev = k->dev;
 	*own_ino = k->ino;
-	v = bpf_map_lookup_elem(&rules, k);
+	if (!rules_gen)
+		return NULL;
+	v = bpf_map_lookup_elem(rules_gen, k);
 	if (ward_unix_match(v, 0))
 		return v;
 #pragma unroll
@@ -87,7 +105,7 @@ static __always_inline struct ward_unix_val *lookup(struct ward_unix_key *k, __u
 		if (!t)
 			break;
 		exe_ident(t, &k->dev, &k->ino);
-		v = bpf_map_lookup_elem(&rules, k);
+		v = bpf_map_lookup_elem(rules_gen, k);
 		if (ward_unix_match(v, i)) {
 			*ret_depth = i;
 			return v;
@@ -99,7 +117,8 @@ static __always_inline struct ward_unix_val *lookup(struct ward_unix_key *k, __u
 }
 
 static __always_inline void emit(__u8 hook, __u8 verdict, __u8 reason, __u8 flags, __u8 depth,
-				 const struct ward_unix_key *k, const struct ward_unix_val *v)
+				 const struct ward_unix_key *k, const struct ward_unix_val *v,
+				 __u32 gen)
 {
 	struct ward_unix_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -122,7 +141,7 @@ static __always_inline void emit(__u8 hook, __u8 verdict, __u8 reason, __u8 flag
 	e->pid = (__u32)pid_tgid;
 	e->tgid = pid_tgid >> 32;
 	e->pol = v ? v->pol : ~0u;
-	e->pad1 = 0;
+	e->gen = gen;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->dev = k->dev;
 	e->ino = k->ino;
@@ -140,7 +159,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u8 hook)
 	 * BTF at every load (a quarter of a second here). */
 	struct bpf_sock_addr_kern *kctx = (void *)ctx;
 	struct sockaddr *uaddr;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0, len;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0, len, gen;
 	struct ward_unix_val *v = NULL;
 	__u64 own_dev, own_ino;
 	__u8 flags = 0, depth = 0, reason = 0;
@@ -168,14 +187,16 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u8 hook)
 						 s->raw + WARD_SUN_PATH_OFF)
 		     : 0;
 	kind = ward_unix_kind(s->raw, len, copied, &flags);
+	/* one generation for the whole decision */
+	gen = (__u32)*(volatile __u64 *)&ward_active;
 	if (kind == WARD_UNIX_ADDR_PATH)
-		v = lookup(&s->key, &depth, &own_dev, &own_ino);
+		v = lookup(bpf_map_lookup_elem(&rules, &gen), &s->key, &depth, &own_dev, &own_ino);
 	else
 		exe_ident((struct task_struct *)bpf_get_current_task(), &s->key.dev, &s->key.ino);
 	verdict = ward_unix_decide(&cfg, tgid, kind, flags, v != NULL, &reason);
 	if (ward_unix_reported(reason))
 		emit(hook, verdict, reason, flags, depth, &s->key,
-		     verdict == WARD_VERDICT_ALLOW ? v : NULL);
+		     verdict == WARD_VERDICT_ALLOW ? v : NULL, gen);
 	return verdict == WARD_VERDICT_ALLOW;
 }
 

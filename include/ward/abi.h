@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define WARD_ABI_VERSION 2
+#define WARD_ABI_VERSION 3
 
 /* Limits (map sizes). A full identity/port/CIDR map is a load error in user
  * space; a full connection map makes connect() fail closed (EPERM). */
@@ -30,6 +30,11 @@
 #define WARD_MAX_UDP_SOCKS 16384 /* live UDP sockets that may ask the DNS stub (not LRU:
 				  * when full, the next one is refused at sendmsg/connect) */
 #define WARD_MAX_UDP_PEERS 131072 /* (family, source port) of DNS datagrams: 2 x 65536 */
+/* Policy generations held in the kernel at once (outer map-in-map size): the
+ * one in force and the one before it, whose maps a decision that started
+ * before the switch may still be reading; room for one more while a new one
+ * is published. */
+#define WARD_MAX_GENS 4
 
 /* The resolver address in the sandbox's /etc/resolv.conf (docs/dns.md):
  * 127.0.0.53, rewritten by connect4/sendmsg4 to the DNS stub. */
@@ -38,7 +43,9 @@
 /* entry value meaning "this identity has no network policy" (inference only) */
 #define WARD_ENTRY_NONE 0xffffffffu
 
-/* rodata flags (struct ward_egress_cfg in egress.bpf.c) */
+/* cfg flags: rodata (WARD_CFG_PROXY6, WARD_CFG_DNS6) or of the policy
+ * generation in force (WARD_CFG_INFERENCE_ALL, in the active word of
+ * egress.bpf.c) */
 #define WARD_CFG_PROXY6 (1u << 0)	  /* proxy6 is set */
 #define WARD_CFG_DNS6 (1u << 1)		  /* dns6 is set */
 #define WARD_CFG_INFERENCE_ALL (1u << 2) /* inference routes, no inference.binaries list */
@@ -125,7 +132,7 @@ struct ward_conn {
 	__u8 flags;	 /* WARD_CONN_* */
 	__u8 depth;	 /* 0: the process's own executable; n: its n-th ancestor */
 	__u16 sport;	 /* UDP: source port of the socket's datagrams to the stub, 0 before */
-	__u16 pad;
+	__u16 gen;	 /* low 16 bits of the policy generation that decided (entry is its) */
 	__u64 own_dev; /* the process's own executable: the one that acted (= dev, ino at depth 0) */
 	__u64 own_ino;
 };
@@ -151,7 +158,7 @@ struct ward_event {
 	__u32 pid;   /* thread id (initial pid namespace) */
 	__u32 tgid;  /* process id */
 	__u32 entry; /* WARD_ENTRY_NONE when the binary is unknown */
-	__u32 pad1;
+	__u32 gen;   /* the policy generation that decided (entry is its; the row's rev) */
 	__u64 ts_ns; /* CLOCK_MONOTONIC */
 	__u64 dev;   /* identity that decided (own executable when unknown) */
 	__u64 ino;
@@ -362,7 +369,7 @@ struct ward_unix_event {
 	__u32 pid;  /* thread id (initial pid namespace) */
 	__u32 tgid; /* process id */
 	__u32 pol;  /* policy->net index when allowed, ~0 otherwise */
-	__u32 pad1;
+	__u32 gen;  /* the policy generation that decided (pol is its; the row's rev) */
 	__u64 ts_ns; /* CLOCK_MONOTONIC */
 	__u64 dev;   /* executable identity (the matched ancestor's when depth > 0) */
 	__u64 ino;

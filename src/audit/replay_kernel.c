@@ -31,21 +31,28 @@ static unsigned reason_of(const char *s)
 	return 0;
 }
 
-/* The "maps" of one decision, as values built before the call: the only
- * identity is the row's binary, and its entry index is the port table
- * itself: the row's port, with ENTRY_PORT_OK when the identity's policies
- * have an endpoint on it. Any other port is not in the table (denied).
- * Nothing is looked up during the call, and nothing outlives it. */
-#define ENTRY_PORT_OK (1u << 16)
+/* The "maps" of one decision, as values built before the call and handed
+ * through ward_kdecide() to the lookups: the only identity is the row's
+ * binary (entry 0), and its port table holds the row's port when the
+ * identity's policies have an endpoint on it. Any other port is not in the
+ * table (denied). */
+struct ward_kmaps {
+	__u16 port;
+	bool port_ok;
+};
 
-static __always_inline int ward_port_allowed(__u32 entry, __u16 port)
+static __always_inline int ward_port_allowed(const struct ward_kmaps *m, __u32 entry,
+					     __u16 port)
 {
-	return (entry & ENTRY_PORT_OK) && (__u16)entry == port;
+	(void)entry;
+	return m->port_ok && port == m->port;
 }
 
 /* Only sets a connection flag for the proxy (allowed_ips); never the verdict. */
-static __always_inline int ward_ip_allowed(__u32 entry, const struct ward_addr *a)
+static __always_inline int ward_ip_allowed(const struct ward_kmaps *m, __u32 entry,
+					   const struct ward_addr *a)
 {
+	(void)m;
 	(void)entry;
 	(void)a;
 	return 0;
@@ -111,6 +118,7 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 	struct ward_addr none4, none6 = { { ward_htonl(0xfc000000), 0, 0, ward_htonl(0xfffe) } };
 	const char *bin = ward_replay_decider(p, r);
 	struct ward_client who = ward_replay_client(p, r);
+	struct ward_kmaps maps = { 0 };
 	unsigned old = reason_of(r->reason);
 	bool known = bin && bin[0] == '/', has_keys = false;
 	int proto;
@@ -166,13 +174,16 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 	ret->rule[0] = '\0';
 	if (known) {
 		has_keys = ward_replay_binary_keys(p, bin, ret->rule, sizeof(ret->rule)) > 0;
-		if (has_keys)
-			id.entry = port_in_policies(p, bin, req.port) ? ENTRY_PORT_OK | req.port : 0;
+		if (has_keys) {
+			id.entry = 0;
+			maps = (struct ward_kmaps){ .port = req.port,
+						    .port_ok = port_in_policies(p, bin, req.port) };
+		}
 		if (ward_inference_scope(p) == WARD_INFERENCE_LISTED &&
 		    ward_decide_inference(p, &who) == WARD_INFERENCE_ALLOW)
 			id.flags |= WARD_IDENT_INFERENCE;
 	}
-	ward_kdecide(&cfg, &req, known && (has_keys || id.flags) ? &id : NULL, &res);
+	ward_kdecide(&cfg, 0, &maps, &req, known && (has_keys || id.flags) ? &id : NULL, &res);
 
 	ret->action = res.verdict == WARD_VERDICT_DENY ? "deny" : "allow";
 	if (!has_keys && res.reason == WARD_REASON_INFERENCE)

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +13,6 @@
 #include "enforcer/btf.h"
 #include "common/util.h"
 #include "enforcer/egress_internal.h"
-#include "policy/client.h"
 /* before the skeleton, which names struct ward_cfg */
 #define WARD_DECIDE_HELPERS_ONLY
 #include "../../bpf/egress_decide.h"
@@ -26,8 +26,7 @@ static void addr_from_in6(struct ward_addr *a, const struct in6_addr *in6)
 	memcpy(a->w, in6->s6_addr, 16);
 }
 
-static void cfg_fill(struct ward_cfg *c, const struct ward_policy *p,
-		     const struct ward_egress_config *cfg)
+static void cfg_fill(struct ward_cfg *c, const struct ward_egress_config *cfg)
 {
 	memset(c, 0, sizeof(*c));
 	ward_addr_from4(&c->proxy4, cfg->proxy4.s_addr);
@@ -43,15 +42,13 @@ static void cfg_fill(struct ward_cfg *c, const struct ward_policy *p,
 	c->explicit_port = cfg->explicit_port;
 	c->transparent_port = cfg->transparent_port;
 	c->dns_port = cfg->dns_port ? cfg->dns_port : 53;
-	if (ward_inference_scope(p) == WARD_INFERENCE_EVERY_BINARY)
-		c->flags |= WARD_CFG_INFERENCE_ALL;
+	/* WARD_CFG_INFERENCE_ALL is the policy generation's (egress_gen_new) */
 }
 
-int egress_fill_entry(struct ward_egress *e, const struct ward_policy *p, size_t en,
-		      size_t *n_ports, size_t *n_cidrs, struct ward_error *err)
+int egress_fill_entry(struct egress_gen *g, size_t en, struct ward_error *err)
 {
-	struct egress_bpf *s = e->skel;
-	const struct egress_entry *ent = &e->entries[en];
+	const struct ward_policy *p = g->policy;
+	const struct egress_entry *ent = &g->entries[en];
 	uint8_t one = 1;
 	int r;
 
@@ -64,9 +61,8 @@ int egress_fill_entry(struct ward_egress *e, const struct ward_policy *p, size_t
 			for (size_t k = 0; k < ep->n_ports; k++) {
 				struct ward_port_key pk = { .entry = (uint32_t)en, .port = ep->ports[k] };
 
-				r = bpf_map__update_elem(s->maps.ports, &pk, sizeof(pk), &one, sizeof(one),
-							 BPF_ANY);
-				if (r == -E2BIG || r == -ENOMEM || ++*n_ports > WARD_MAX_PORTS)
+				r = bpf_map_update_elem(g->fds[1], &pk, &one, BPF_ANY);
+				if (r == -E2BIG || r == -ENOMEM || ++g->n_ports > WARD_MAX_PORTS)
 					return ward_errx(err, -E2BIG, "more than %d (binary set, port) pairs",
 							 WARD_MAX_PORTS);
 				if (r < 0)
@@ -90,10 +86,9 @@ int egress_fill_entry(struct ward_egress *e, const struct ward_policy *p, size_t
 				if (prefix > 128)
 					return ward_errx(err, -EINVAL, "allowed_ips: bad prefix /%u", c->prefix);
 				ward_cidr_key_make(&ck, (uint32_t)en, &a, prefix);
-				r = bpf_map__update_elem(s->maps.cidrs, &ck, sizeof(ck), &one, sizeof(one),
-							 BPF_ANY);
+				r = bpf_map_update_elem(g->fds[2], &ck, &one, BPF_ANY);
 				if (r == -E2BIG || r == -ENOMEM || r == -ENOSPC ||
-				    ++*n_cidrs > WARD_MAX_CIDRS)
+				    ++g->n_cidrs > WARD_MAX_CIDRS)
 					return ward_errx(err, -E2BIG, "more than %d (binary set, CIDR) pairs",
 							 WARD_MAX_CIDRS);
 				if (r < 0)
@@ -104,25 +99,155 @@ int egress_fill_entry(struct ward_egress *e, const struct ward_policy *p, size_t
 	return 0;
 }
 
-static int fill_maps(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err)
+/* The kernel maps of generation g, created empty beside the running ones
+ * (the programs' outer maps name their kind: the verifier checked them
+ * against those templates), then filled. Nothing reads them yet. */
+static int gen_maps(struct egress_gen *g, struct ward_error *err)
 {
-	struct egress_bpf *s = e->skel;
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	uint8_t one = 1;
 	int r;
 
-	for (size_t i = 0; i < e->n_idents; i++) {
-		struct ward_ident_val v = { .entry = e->idents[i].entry, .flags = e->idents[i].flags };
+	g->fds[0] = bpf_map_create(BPF_MAP_TYPE_HASH, "ward_idents", sizeof(struct ward_ident_key),
+				   sizeof(struct ward_ident_val), WARD_MAX_IDENTITIES, &opts);
+	g->fds[1] = bpf_map_create(BPF_MAP_TYPE_HASH, "ward_ports", sizeof(struct ward_port_key),
+				   sizeof(one), WARD_MAX_PORTS, &opts);
+	g->fds[2] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ward_cidrs",
+				   sizeof(struct ward_cidr_key), sizeof(one), WARD_MAX_CIDRS, &opts);
+	for (size_t i = 0; i < ARRAY_SIZE(g->fds); i++)
+		if (g->fds[i] < 0)
+			return ward_err(err, g->fds[i], "create the maps of policy generation %u",
+					g->seq);
+	for (size_t i = 0; i < g->n_idents; i++) {
+		struct ward_ident_val v = { .entry = g->idents[i].entry, .flags = g->idents[i].flags };
 
-		r = bpf_map__update_elem(s->maps.identities, &e->idents[i].key,
-					 sizeof(e->idents[i].key), &v, sizeof(v), BPF_NOEXIST);
+		r = bpf_map_update_elem(g->fds[0], &g->idents[i].key, &v, BPF_NOEXIST);
 		if (r < 0)
-			return ward_err(err, r, "identity map: add '%s'", e->idents[i].path);
+			return ward_err(err, r, "identity map: add '%s'", g->idents[i].path);
 	}
-	for (size_t en = 0; en < e->n_entries; en++) {
-		r = egress_fill_entry(e, p, en, &e->n_ports, &e->n_cidrs, err);
+	for (size_t en = 0; en < g->n_entries; en++) {
+		r = egress_fill_entry(g, en, err);
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+static int outer_fd(const struct ward_egress *e, size_t i)
+{
+	const struct bpf_map *m[3] = { e->skel->maps.identities, e->skel->maps.ports,
+				       e->skel->maps.cidrs };
+
+	return bpf_map__fd(m[i]);
+}
+
+/* g's maps into the outer maps under its id, then one store of the active
+ * word: the next decision reads g, whole. The generation before the
+ * previous one leaves the kernel (a decision still reading it holds its
+ * maps: the kernel frees them after it). */
+static int gen_publish(struct ward_egress *e, struct egress_gen *g, struct ward_error *err)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(g->fds); i++) {
+		r = bpf_map_update_elem(outer_fd(e, i), &g->seq, &g->fds[i], BPF_ANY);
+		if (r < 0)
+			goto fail;
+	}
+	__atomic_store_n(&e->skel->bss->ward_active, (uint64_t)g->flags << 32 | g->seq,
+			 __ATOMIC_RELEASE);
+	if (g->seq > 2) {
+		uint32_t old = g->seq - 2;
+
+		for (i = 0; i < ARRAY_SIZE(g->fds); i++)
+			(void)bpf_map_delete_elem(outer_fd(e, i), &old);
+	}
+	return 0;
+fail:
+	while (i-- > 0)
+		(void)bpf_map_delete_elem(outer_fd(e, i), &g->seq);
+	return ward_err(err, r, "publish policy generation %u", g->seq);
+}
+
+/* Identities added at exec under the previous generation, matched against
+ * the new one's policy as if the program were executed now (the process
+ * that executed it must still run it: else the next exec of the file asks
+ * again). */
+static void carry_exec_idents(struct ward_egress *e, const struct egress_gen *old,
+			      struct egress_gen *g)
+{
+	size_t n = old ? egress_n_idents(old) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct egress_ident *id = &old->idents[i];
+		struct ward_exec_event ev = { .version = WARD_ABI_VERSION,
+					      .tgid = (uint32_t)id->tgid,
+					      .dev = id->key.dev,
+					      .ino = id->key.ino };
+
+		if (!id->from_exec || egress_ident_find(g, id->key.dev, id->key.ino))
+			continue;
+		snprintf(ev.filename, sizeof(ev.filename), "%s", id->path);
+		egress_exec_match(e, g, &ev, false);
+	}
+}
+
+/* A complete generation for p, maps filled, not yet in force. */
+static int gen_build(struct ward_egress *e, const struct ward_policy *p, struct egress_gen **ret,
+		     struct ward_error *err)
+{
+	struct egress_gen *g = NULL;
+	int r;
+
+	r = egress_gen_new(&e->gens, p, &g);
+	if (r < 0)
+		return ward_err(err, r, "egress");
+	r = egress_idents_build(e, g, p, err);
+	if (r >= 0)
+		r = gen_maps(g, err);
+	if (r >= 0 && e->gens.cur)
+		carry_exec_idents(e, e->gens.cur, g);
+	if (r < 0) {
+		egress_gen_free(NULL, g);
+		return r;
+	}
+	*ret = g;
+	return 0;
+}
+
+int ward_egress_apply(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err)
+{
+	char **warnings = e->warnings;
+	size_t n_warnings = e->n_warnings;
+	struct egress_gen *g = NULL;
+	int r;
+
+	pthread_mutex_lock(&e->apply_lock);
+	e->warnings = NULL;
+	e->n_warnings = 0;
+	r = gen_build(e, p, &g, err);
+	if (r >= 0) {
+		r = gen_publish(e, g, err);
+		if (r < 0)
+			egress_gen_free(NULL, g);
+	}
+	if (r < 0) {
+		/* the generation in force stays, and its warnings */
+		ward_strv_free(&e->warnings, &e->n_warnings);
+		e->warnings = warnings;
+		e->n_warnings = n_warnings;
+	} else {
+		ward_strv_free(&warnings, &n_warnings);
+		egress_gens_push(&e->gens, g);
+	}
+	pthread_mutex_unlock(&e->apply_lock);
+	return r;
+}
+
+uint32_t ward_egress_generation(const struct ward_egress *e)
+{
+	return (uint32_t)__atomic_load_n(&e->skel->bss->ward_active, __ATOMIC_ACQUIRE);
 }
 
 int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config *cfg,
@@ -136,27 +261,20 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return ward_err(err, -ENOMEM, "egress");
+	egress_gens_init(&e->gens);
+	pthread_mutex_init(&e->apply_lock, NULL);
 	e->audit = cfg->audit;
 	e->on_event = cfg->on_event;
 	e->userdata = cfg->userdata;
-	memcpy(e->rev, p->rev, sizeof(e->rev));
-	e->rev[sizeof(e->rev) - 1] = '\0';
 	if (cfg->sandbox && !(e->sandbox = strdup(cfg->sandbox)))
 		return ward_err(err, -ENOMEM, "egress");
 	e->mono_to_real = ward_now_ns() - ward_mono_ns();
-	e->policy = p;
-	if (egress_idents_alloc(e) < 0)
-		return ward_err(err, -ENOMEM, "egress");
-
-	r = egress_idents_build(e, p, err);
-	if (r < 0)
-		return r;
 
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = ward_btf_custom_path());
 	e->skel = egress_bpf__open_opts(&open_opts);
 	if (!e->skel)
 		return ward_err(err, -errno, "open BPF egress programs");
-	cfg_fill((struct ward_cfg *)&e->skel->rodata->cfg, p, cfg);
+	cfg_fill((struct ward_cfg *)&e->skel->rodata->cfg, cfg);
 	/* smaller maps only tests ask for, to reach "full" within their limits */
 	if (cfg->ringbuf_bytes &&
 	    (r = bpf_map__set_max_entries(e->skel->maps.events, cfg->ringbuf_bytes)) < 0)
@@ -167,7 +285,7 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 	r = egress_bpf__load(e->skel);
 	if (r < 0)
 		return ward_err(err, r, "load BPF egress programs (cgroup sock_addr, sock_ops)");
-	r = fill_maps(e, p, err);
+	r = ward_egress_apply(e, p, err);
 	if (r < 0)
 		return r;
 	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), egress_on_sample, e, NULL);
@@ -235,7 +353,8 @@ void ward_egress_free(struct ward_egress *e)
 	ward_egress_detach(e);
 	ring_buffer__free(e->rb);
 	egress_bpf__destroy(e->skel);
-	egress_idents_free(e);
+	egress_gens_destroy(&e->gens);
+	pthread_mutex_destroy(&e->apply_lock);
 	egress_exec_names_free(e);
 	ward_strv_free(&e->warnings, &e->n_warnings);
 	free(e->sandbox);
@@ -250,7 +369,13 @@ const char *const *ward_egress_warnings(const struct ward_egress *e, size_t *ret
 
 size_t ward_egress_n_identities(const struct ward_egress *e)
 {
-	return egress_n_idents(e);
+	struct egress_gens *gs = (struct egress_gens *)&e->gens;
+	size_t n;
+
+	pthread_rwlock_rdlock(&gs->lock);
+	n = gs->cur ? egress_n_idents(gs->cur) : 0;
+	pthread_rwlock_unlock(&gs->lock);
+	return n;
 }
 
 int ward_egress_events_fd(const struct ward_egress *e)
@@ -329,17 +454,26 @@ static void addr_to_sockaddr(const uint8_t a[16], uint16_t port, struct sockaddr
 	}
 }
 
-static void peer_from_conn(const struct ward_egress *e, const struct ward_conn *c,
+/* The connection names its generation: the rule is that generation's (the
+ * entry index is), the paths that generation's or, when it is gone, the
+ * generation in force's. Strings outlive generations (struct egress_gens). */
+static void peer_from_conn(struct ward_egress *e, const struct ward_conn *c,
 			   struct ward_egress_peer *ret)
 {
-	const struct egress_ident *id = egress_ident_find(e, c->dev, c->ino);
-	const struct egress_ident *own = egress_ident_find(e, c->own_dev, c->own_ino);
+	struct egress_gens *gs = &e->gens;
+	const struct egress_gen *g, *cur;
+	const struct egress_ident *id, *own;
 
+	pthread_rwlock_rdlock(&gs->lock);
+	cur = gs->cur;
+	g = egress_gens_find(gs, c->gen, true);
+	id = egress_ident_find(g ? g : cur, c->dev, c->ino);
+	own = egress_ident_find(g ? g : cur, c->own_dev, c->own_ino);
 	*ret = (struct ward_egress_peer){
 		.dev = c->dev,
 		.ino = c->ino,
 		.binary = id ? id->path : NULL,
-		.rule = c->entry < egress_n_entries(e) ? e->entries[c->entry].rule : NULL,
+		.rule = g && c->entry < egress_n_entries(g) ? g->entries[c->entry].rule : NULL,
 		.entry = c->entry,
 		.pid = (pid_t)c->tgid,
 		.flags = c->flags,
@@ -348,8 +482,9 @@ static void peer_from_conn(const struct ward_egress *e, const struct ward_conn *
 		.own_dev = c->own_dev,
 		.own_ino = c->own_ino,
 		.exe = own ? own->path : NULL,
-		.exe_sha = own && own->pinned ? own->sha : NULL,
+		.exe_sha = own && own->pinned ? own->pin : NULL,
 	};
+	pthread_rwlock_unlock(&gs->lock);
 	addr_to_sockaddr(c->orig, c->orig_port, &ret->orig);
 }
 

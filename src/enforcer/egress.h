@@ -77,6 +77,24 @@ int ward_egress_attach(struct ward_egress *e, int cgroup_fd, struct ward_error *
 void ward_egress_detach(struct ward_egress *e);
 void ward_egress_free(struct ward_egress *e);
 
+/* Decide from policy p from now on (a new policy generation, DESIGN.md "One
+ * process or a service"): every binary is resolved again, the new
+ * generation's maps are filled completely beside the running ones, and one
+ * write of the kernel's active-generation index switches every later
+ * connect()/sendmsg() to them; a decision never sees half of a generation.
+ * Identities added at exec (egress_exec.c) are matched against p again.
+ * Connections already recorded keep their records; rows of decisions made
+ * before the switch carry the old rev, later ones p->rev. On failure
+ * (-E2BIG: too many identities, ports or CIDRs; -ENOMEM; ...) nothing
+ * changed: the previous generation stays in force. p is borrowed like the
+ * policy of ward_egress_new(): it must outlive the handle (lookups of
+ * connections made under it still name its rules). Safe while the event
+ * reader and the proxy's lookups run on other threads; not concurrently with
+ * itself. */
+int ward_egress_apply(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err);
+/* The generation in force: 1 after ward_egress_new(), +1 per successful apply. */
+uint32_t ward_egress_generation(const struct ward_egress *e);
+
 /* Problems that did not stop loading (missing binaries, glob caps); the caller logs them. */
 const char *const *ward_egress_warnings(const struct ward_egress *e, size_t *ret_n);
 /* Number of distinct executables and entries loaded into the maps. */

@@ -2,6 +2,7 @@
 /* Kernel verdict events → decision rows (layer "kernel"). */
 #include <arpa/inet.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -78,12 +79,20 @@ int egress_on_sample(void *ctx, void *data, size_t size)
 	const struct egress_ident *id, *own;
 	char ip[INET6_ADDRSTRLEN], bin[PATH_MAX], proto[8];
 	struct ward_decision d = { 0 };
+	const struct egress_gen *g, *names;
+	const char *rev;
 
 	if (size < sizeof(*ev) || ev->version != WARD_ABI_VERSION)
 		return 0;
+	/* the generation that decided: its rule texts and rev (a generation
+	 * long gone names its binaries through the one in force) */
+	pthread_rwlock_rdlock(&e->gens.lock);
+	g = egress_gens_find(&e->gens, ev->gen, false);
+	names = g ? g : e->gens.cur;
+	rev = egress_gens_rev(&e->gens, ev->gen);
 	/* the row names the executable that acted; the ancestor that decided
 	 * for it (ancestors: true) goes in via */
-	own = egress_ident_find(e, ev->own_dev, ev->own_ino);
+	own = egress_ident_find(names, ev->own_dev, ev->own_ino);
 	if (own)
 		snprintf(bin, sizeof(bin), "%s", own->path);
 	else if (egress_exec_name(e, ev->own_dev, ev->own_ino) &&
@@ -92,7 +101,7 @@ int egress_on_sample(void *ctx, void *data, size_t size)
 		snprintf(bin, sizeof(bin), "%s", egress_exec_name(e, ev->own_dev, ev->own_ino));
 	else
 		unknown_binary((pid_t)ev->tgid, ev->own_dev, ev->own_ino, ev->comm, bin, sizeof(bin));
-	id = ev->depth ? egress_ident_find(e, ev->dev, ev->ino) : NULL;
+	id = ev->depth ? egress_ident_find(names, ev->dev, ev->ino) : NULL;
 	d.via = id ? id->path : NULL;
 	addr_str(ev->orig, ip, sizeof(ip));
 	if (ev->proto == 6)
@@ -111,12 +120,13 @@ int egress_on_sample(void *ctx, void *data, size_t size)
 	d.ip = ip;
 	d.port = ev->orig_port;
 	d.protocol = proto;
-	d.rule = ev->entry < egress_n_entries(e) ? e->entries[ev->entry].rule : NULL;
+	d.rule = g && ev->entry < egress_n_entries(g) ? g->entries[ev->entry].rule : NULL;
 	if (!d.rule && ev->reason == WARD_REASON_INFERENCE)
 		d.rule = "inference";
 	d.reason = ward_egress_reason_str(ev->reason);
-	d.policy_rev = e->rev[0] ? e->rev : NULL;
+	d.policy_rev = rev;
 	egress_submit(e, ev, &d);
+	pthread_rwlock_unlock(&e->gens.lock);
 	return 0;
 }
 
@@ -125,11 +135,15 @@ int egress_on_sample(void *ctx, void *data, size_t size)
 static void report_counter(struct ward_egress *e, uint64_t now, uint64_t *reported,
 			   const char *what)
 {
-	char reason[128];
+	char reason[128], rev[65] = "";
 	struct ward_decision d;
 
 	if (now <= *reported)
 		return;
+	pthread_rwlock_rdlock(&e->gens.lock);
+	if (e->gens.cur)
+		memcpy(rev, e->gens.cur->rev, sizeof(rev));
+	pthread_rwlock_unlock(&e->gens.lock);
 	snprintf(reason, sizeof(reason), "%llu %s", (unsigned long long)(now - *reported), what);
 	*reported = now;
 	d = (struct ward_decision){
@@ -138,7 +152,7 @@ static void report_counter(struct ward_egress *e, uint64_t now, uint64_t *report
 		.action = "deny",
 		.rule = "events_dropped",
 		.reason = reason,
-		.policy_rev = e->rev[0] ? e->rev : NULL,
+		.policy_rev = rev[0] ? rev : NULL,
 	};
 	egress_submit(e, NULL, &d);
 }

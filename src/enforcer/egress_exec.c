@@ -24,8 +24,10 @@
  * struct ward_egress). Hashing a large file blocks this thread only: kernel
  * rows wait, connections do not. Hashes are cached per (dev, ino, mtime,
  * size). */
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -85,12 +87,13 @@ static bool read_only_fd(int fd)
 
 /* A binary resolved at start for policy pol, at a path the sandbox cannot
  * write (its own view: /proc/PID/root), whose content is sha. Its path, or NULL. */
-static const char *same_content(struct ward_egress *e, pid_t pid, uint32_t pol, const char *sha)
+static const char *same_content(struct ward_egress *e, struct egress_gen *g, pid_t pid,
+				uint32_t pol, const char *sha)
 {
-	size_t n = egress_n_idents(e);
+	size_t n = egress_n_idents(g);
 
 	for (size_t i = 0; i < n; i++) {
-		struct egress_ident *id = &e->idents[i];
+		struct egress_ident *id = &g->idents[i];
 		char path[PATH_MAX];
 		_cleanup_close_ int fd = -1;
 		struct stat st;
@@ -147,8 +150,9 @@ void egress_exec_names_free(struct ward_egress *e)
 	}
 }
 
-static void exec_row(struct ward_egress *e, const struct ward_exec_event *ev, const char *path,
-		     const char *action, const char *rule, const char *reason)
+static void exec_row(struct ward_egress *e, const struct egress_gen *g,
+		     const struct ward_exec_event *ev, const char *path, const char *action,
+		     const char *rule, const char *reason)
 {
 	struct ward_decision d = {
 		.ts_ns = ward_now_ns(),
@@ -159,7 +163,7 @@ static void exec_row(struct ward_egress *e, const struct ward_exec_event *ev, co
 		.pid = (int32_t)ev->tgid,
 		.rule = rule,
 		.reason = reason,
-		.policy_rev = e->rev[0] ? e->rev : NULL,
+		.policy_rev = g->rev[0] ? g->rev : NULL,
 	};
 
 	egress_submit(e, NULL, &d);
@@ -181,35 +185,34 @@ static int add_pol(struct egress_ident *id, uint32_t pol)
 	return 0;
 }
 
-/* Publish a new identity: entry (and its maps) first, then the identity map,
- * then the table the proxy reads. */
-static int publish(struct ward_egress *e, struct egress_ident *id)
+/* Publish a new identity in generation g: entry (and its maps) first, then
+ * the identity map, then the table the proxy reads. */
+static int publish(struct egress_gen *g, struct egress_ident *id)
 {
 	struct ward_error err = { 0 };
 	struct ward_ident_val v;
-	size_t before = e->n_entries;
+	size_t before = g->n_entries;
 	int r;
 
-	if (e->n_idents >= WARD_MAX_IDENTITIES)
+	if (g->n_idents >= WARD_MAX_IDENTITIES)
 		return -E2BIG;
 	if (id->n_pols) {
-		r = egress_entry_for(e, e->policy, id);
+		r = egress_entry_for(g, id);
 		if (r < 0)
 			return r;
 		id->entry = (uint32_t)r;
-		if (e->n_entries > before) {
-			r = egress_fill_entry(e, e->policy, id->entry, &e->n_ports, &e->n_cidrs, &err);
+		if (g->n_entries > before) {
+			r = egress_fill_entry(g, id->entry, &err);
 			if (r < 0)
 				return r;
 		}
 	}
-	e->idents[e->n_idents] = *id;
+	g->idents[g->n_idents] = *id;
 	v = (struct ward_ident_val){ .entry = id->entry, .flags = id->flags };
-	r = bpf_map__update_elem(e->skel->maps.identities, &id->key, sizeof(id->key), &v, sizeof(v),
-				 BPF_NOEXIST);
+	r = bpf_map_update_elem(g->fds[0], &id->key, &v, BPF_NOEXIST);
 	if (r < 0 && r != -EEXIST)
 		return r;
-	__atomic_store_n(&e->n_idents, e->n_idents + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&g->n_idents, g->n_idents + 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -223,9 +226,9 @@ struct verdict {
 };
 
 /* Does binary b (of policy pol) grant the executed file (fd, st, path)? */
-static bool grants(struct ward_egress *e, const struct ward_exec_event *ev, const char *path,
-		   int fd, const struct stat *st, bool ro, const struct ward_binary *b,
-		   uint32_t pol, struct verdict *v)
+static bool grants(struct ward_egress *e, struct egress_gen *g, const struct ward_exec_event *ev,
+		   const char *path, int fd, const struct stat *st, bool ro,
+		   const struct ward_binary *b, uint32_t pol, struct verdict *v)
 {
 	const char *same;
 
@@ -248,7 +251,7 @@ static bool grants(struct ward_egress *e, const struct ward_exec_event *ev, cons
 		goto refuse;
 	if (!v->hashed)
 		v->hashed = hash_fd(e, fd, st, v->sha) < 0 ? -1 : 1;
-	if (v->hashed > 0 && (same = same_content(e, (pid_t)ev->tgid, pol, v->sha))) {
+	if (v->hashed > 0 && (same = same_content(e, g, (pid_t)ev->tgid, pol, v->sha))) {
 		v->why = "same content as a binary the rule names at a read-only path";
 		(void)same;
 		return true;
@@ -256,7 +259,7 @@ static bool grants(struct ward_egress *e, const struct ward_exec_event *ev, cons
 refuse:
 	snprintf(v->glob, sizeof(v->glob), "%s", b->path);
 	if (pol != UINT32_MAX)
-		snprintf(v->refused_rule, sizeof(v->refused_rule), "%s", e->policy->net[pol].key);
+		snprintf(v->refused_rule, sizeof(v->refused_rule), "%s", g->policy->net[pol].key);
 	return false;
 }
 
@@ -264,7 +267,22 @@ int egress_on_exec(void *ctx, void *data, size_t size)
 {
 	struct ward_egress *e = ctx;
 	const struct ward_exec_event *ev = data;
-	const struct ward_policy *p = e->policy;
+
+	if (size < sizeof(*ev) || ev->version != WARD_ABI_VERSION)
+		return 0;
+	e->exec_seen++;
+	/* against the generation in force, which no apply replaces meanwhile */
+	pthread_mutex_lock(&e->apply_lock);
+	if (e->gens.cur)
+		egress_exec_match(e, e->gens.cur, ev, true);
+	pthread_mutex_unlock(&e->apply_lock);
+	return 0;
+}
+
+void egress_exec_match(struct ward_egress *e, struct egress_gen *g,
+		       const struct ward_exec_event *ev, bool rows)
+{
+	const struct ward_policy *p = g->policy;
 	char path[PATH_MAX], exe[64], reason[PATH_MAX + 256];
 	_cleanup_close_ int fd = -1;
 	struct verdict v = { 0 };
@@ -272,33 +290,31 @@ int egress_on_exec(void *ctx, void *data, size_t size)
 	bool ro;
 	int r;
 
-	if (size < sizeof(*ev) || ev->version != WARD_ABI_VERSION || !p)
-		return 0;
-	e->exec_seen++;
-	if (egress_ident_find(e, ev->dev, ev->ino))
-		return 0;
+	if (egress_ident_find(g, ev->dev, ev->ino))
+		return;
 	/* the file itself, through the process (whatever mounts it sees), and
 	 * its name as the sandbox sees it: what the policy's globs are written in */
 	snprintf(exe, sizeof(exe), "/proc/%u/exe", ev->tgid);
 	fd = open(exe, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) < 0 || ward_egress_kdev(st.st_dev) != ev->dev ||
 	    st.st_ino != ev->ino)
-		return 0; /* gone or executed something else since: nothing to name */
+		return; /* gone or executed something else since: nothing to name */
 	if (ward_exe_path((pid_t)ev->tgid, ev->dev, ev->ino, path, sizeof(path)) < 0) {
 		if (ev->filename[0] != '/')
-			return 0;
+			return;
 		snprintf(path, sizeof(path), "%.*s", (int)sizeof(ev->filename), ev->filename);
 	}
 	remember_name(e, ev->dev, ev->ino, path);
 	ro = read_only_fd(fd);
 	v.id = (struct egress_ident){ .key = { .dev = ev->dev, .ino = ev->ino },
 				      .entry = WARD_ENTRY_NONE,
-				      .from_exec = true };
+				      .from_exec = true,
+				      .tgid = (pid_t)ev->tgid };
 	for (size_t i = 0; i < p->n_net; i++)
 		for (size_t j = 0; j < p->net[i].n_binaries; j++) {
 			const struct ward_binary *b = &p->net[i].binaries[j];
 
-			if (!grants(e, ev, path, fd, &st, ro, b, (uint32_t)i, &v))
+			if (!grants(e, g, ev, path, fd, &st, ro, b, (uint32_t)i, &v))
 				continue;
 			if (add_pol(&v.id, (uint32_t)i) < 0)
 				goto fail;
@@ -309,22 +325,22 @@ int egress_on_exec(void *ctx, void *data, size_t size)
 		for (size_t j = 0; j < p->n_inference_binaries; j++) {
 			const struct ward_binary *b = &p->inference_binaries[j];
 
-			if (!grants(e, ev, path, fd, &st, ro, b, UINT32_MAX, &v))
+			if (!grants(e, g, ev, path, fd, &st, ro, b, UINT32_MAX, &v))
 				continue;
 			v.id.flags |= WARD_IDENT_INFERENCE;
 			if (b->ancestors)
 				v.id.flags |= WARD_IDENT_ANCESTORS;
 		}
 	if (!v.id.n_pols && !(v.id.flags & WARD_IDENT_INFERENCE)) {
-		if (v.glob[0]) {
+		if (v.glob[0] && rows) {
 			snprintf(reason, sizeof(reason),
 				 "exec: matches binary '%s' but the sandbox can write it and its "
 				 "content is no binary the rule names at a read-only path: no identity",
 				 v.glob);
-			exec_row(e, ev, path, "deny", v.refused_rule[0] ? v.refused_rule : NULL,
+			exec_row(e, g, ev, path, "deny", v.refused_rule[0] ? v.refused_rule : NULL,
 				 reason);
 		}
-		return 0;
+		return;
 	}
 	/* admitted for what it contains, in a place the sandbox can write: the
 	 * inode could be rewritten in place (and renamed) after this, so its
@@ -332,23 +348,28 @@ int egress_on_exec(void *ctx, void *data, size_t size)
 	if (!ro && v.hashed > 0) {
 		memcpy(v.id.sha, v.sha, sizeof(v.id.sha));
 		v.id.pinned = true;
+		if (!(v.id.pin = strdup(v.sha)))
+			goto fail;
 	}
 	if (!(v.id.path = strdup(path)))
 		goto fail;
-	r = publish(e, &v.id);
+	r = publish(g, &v.id);
 	if (r < 0) {
 		free(v.id.path);
+		free(v.id.pin);
 		free(v.id.pols);
 		snprintf(reason, sizeof(reason), "exec: identity not added: %s", strerror(-r));
-		exec_row(e, ev, path, "deny", NULL, reason);
-		return 0;
+		if (rows)
+			exec_row(e, g, ev, path, "deny", NULL, reason);
+		return;
 	}
 	e->exec_added++;
 	snprintf(reason, sizeof(reason), "exec: identity added (%s)", v.why);
-	exec_row(e, ev, path, "allow",
-		 v.id.n_pols ? e->entries[v.id.entry].rule : "inference", reason);
-	return 0;
+	if (rows)
+		exec_row(e, g, ev, path, "allow",
+			 v.id.n_pols ? g->entries[v.id.entry].rule : "inference", reason);
+	return;
 fail:
+	free(v.id.pin);
 	free(v.id.pols);
-	return 0;
 }

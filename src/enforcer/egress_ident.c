@@ -15,6 +15,8 @@
 
 #include "common/cleanup.h"
 #include "common/strv.h"
+#include "common/util.h"
+#include <unistd.h>
 #include "enforcer/egress_internal.h"
 #include "policy/client.h"
 
@@ -166,34 +168,159 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int egress_idents_alloc(struct ward_egress *e)
+void egress_gens_init(struct egress_gens *gs)
 {
-	if (e->idents)
-		return 0;
-	e->idents = calloc(WARD_MAX_IDENTITIES, sizeof(*e->idents));
-	e->entries = calloc(WARD_MAX_IDENTITIES, sizeof(*e->entries));
-	return e->idents && e->entries ? 0 : -ENOMEM;
+	memset(gs, 0, sizeof(*gs));
+	pthread_rwlock_init(&gs->lock, NULL);
+	gs->next_seq = 1;
 }
 
-const struct egress_ident *egress_ident_find(const struct ward_egress *e, uint64_t dev, uint64_t ino)
+int egress_gen_new(struct egress_gens *gs, const struct ward_policy *p, struct egress_gen **ret)
 {
-	size_t n = egress_n_idents(e);
+	struct egress_gen *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	g->idents = calloc(WARD_MAX_IDENTITIES, sizeof(*g->idents));
+	g->entries = calloc(WARD_MAX_IDENTITIES, sizeof(*g->entries));
+	if (!g->idents || !g->entries) {
+		egress_gen_free(NULL, g);
+		return -ENOMEM;
+	}
+	g->seq = gs->next_seq;
+	g->policy = p;
+	memcpy(g->rev, p->rev, sizeof(g->rev));
+	g->rev[sizeof(g->rev) - 1] = '\0';
+	/* inference routes and no inference.binaries list: anyone may ask */
+	if (ward_inference_scope(p) == WARD_INFERENCE_EVERY_BINARY)
+		g->flags |= WARD_CFG_INFERENCE_ALL;
+	for (size_t i = 0; i < ARRAY_SIZE(g->fds); i++)
+		g->fds[i] = -1;
+	*ret = g;
+	return 0;
+}
+
+/* A string a lookup may have handed out: kept with the handle, or freed. */
+static void retire_string(struct egress_gens *gs, char *s)
+{
+	if (!s)
+		return;
+	char **v;
+
+	if (!gs) {
+		free(s);
+		return;
+	}
+	/* out of memory: leaked, never freed under a reader */
+	if (!(v = realloc(gs->strings, (gs->n_strings + 1) * sizeof(*v))))
+		return;
+	v[gs->n_strings++] = s;
+	gs->strings = v;
+}
+
+void egress_gen_free(struct egress_gens *gs, struct egress_gen *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(g->fds); i++)
+		if (g->fds[i] >= 0)
+			close(g->fds[i]);
+	for (size_t i = 0; g->idents && i < g->n_idents; i++) {
+		retire_string(gs, g->idents[i].path);
+		retire_string(gs, g->idents[i].pin);
+		free(g->idents[i].pols);
+	}
+	for (size_t i = 0; g->entries && i < g->n_entries; i++) {
+		retire_string(gs, g->entries[i].rule);
+		free(g->entries[i].pols);
+	}
+	free(g->idents);
+	free(g->entries);
+	free(g);
+}
+
+void egress_gens_push(struct egress_gens *gs, struct egress_gen *g)
+{
+	struct egress_gen *old, **tail;
+	size_t n = 1, k;
+
+	pthread_rwlock_wrlock(&gs->lock);
+	g->older = gs->cur;
+	gs->cur = g;
+	gs->next_seq = g->seq + 1;
+	k = g->seq % EGRESS_REVS_KEPT;
+	gs->revs[k].seq = g->seq;
+	memcpy(gs->revs[k].rev, g->rev, sizeof(g->rev));
+	for (tail = &gs->cur; *tail && n < EGRESS_GENS_KEPT; tail = &(*tail)->older)
+		n++;
+	old = *tail ? (*tail)->older : NULL;
+	if (*tail)
+		(*tail)->older = NULL;
+	pthread_rwlock_unlock(&gs->lock);
+	while (old) {
+		struct egress_gen *o = old->older;
+
+		egress_gen_free(gs, old);
+		old = o;
+	}
+}
+
+void egress_gens_destroy(struct egress_gens *gs)
+{
+	struct egress_gen *g = gs->cur;
+
+	while (g) {
+		struct egress_gen *o = g->older;
+
+		egress_gen_free(NULL, g);
+		g = o;
+	}
+	gs->cur = NULL;
+	ward_strv_free(&gs->strings, &gs->n_strings);
+	pthread_rwlock_destroy(&gs->lock);
+}
+
+struct egress_gen *egress_gens_find(struct egress_gens *gs, uint32_t seq, bool bits16)
+{
+	for (struct egress_gen *g = gs->cur; g; g = g->older)
+		if (bits16 ? (uint16_t)g->seq == (uint16_t)seq : g->seq == seq)
+			return g;
+	return NULL;
+}
+
+const char *egress_gens_rev(struct egress_gens *gs, uint32_t seq)
+{
+	size_t k = seq % EGRESS_REVS_KEPT;
+
+	return gs->revs[k].seq == seq && gs->revs[k].rev[0] ? gs->revs[k].rev : NULL;
+}
+
+const struct egress_ident *egress_ident_find(const struct egress_gen *g, uint64_t dev, uint64_t ino)
+{
+	size_t n = g ? egress_n_idents(g) : 0;
 
 	for (size_t i = 0; i < n; i++)
-		if (e->idents[i].key.dev == dev && e->idents[i].key.ino == ino)
-			return &e->idents[i];
+		if (g->idents[i].key.dev == dev && g->idents[i].key.ino == ino)
+			return &g->idents[i];
 	return NULL;
 }
 
 const char *ward_egress_binary(const struct ward_egress *e, uint64_t dev, uint64_t ino)
 {
-	const struct egress_ident *id = egress_ident_find(e, dev, ino);
+	struct egress_gens *gs = (struct egress_gens *)&e->gens;
+	const struct egress_ident *id;
+	const char *path;
 
-	return id ? id->path : NULL;
+	pthread_rwlock_rdlock(&gs->lock);
+	id = egress_ident_find(gs->cur, dev, ino);
+	/* a path outlives its generation (strings of struct egress_gens) */
+	path = id ? id->path : NULL;
+	pthread_rwlock_unlock(&gs->lock);
+	return path;
 }
 
 struct add_ctx {
-	struct ward_egress *e;
+	struct egress_gen *g;
 	uint32_t pol; /* UINT32_MAX: inference only */
 	uint32_t flags;
 };
@@ -201,24 +328,22 @@ struct add_ctx {
 static int add_ident(void *ud, const char *path, const struct stat *st)
 {
 	struct add_ctx *c = ud;
-	struct ward_egress *e = c->e;
+	struct egress_gen *g = c->g;
 	uint64_t dev = ward_egress_kdev(st->st_dev);
-	struct egress_ident *id = (struct egress_ident *)egress_ident_find(e, dev, st->st_ino);
+	struct egress_ident *id = (struct egress_ident *)egress_ident_find(g, dev, st->st_ino);
 
 	if (!id) {
 		char *real;
 
-		if (e->n_idents >= WARD_MAX_IDENTITIES)
+		if (g->n_idents >= WARD_MAX_IDENTITIES)
 			return -E2BIG;
-		if (egress_idents_alloc(e) < 0)
-			return -ENOMEM;
 		real = realpath(path, NULL);
 		if (!real)
 			real = strdup(path);
 		if (!real)
 			return -ENOMEM;
-		/* before the handle is shared: no reader yet */
-		id = &e->idents[e->n_idents++];
+		/* before the generation is shared: no reader yet */
+		id = &g->idents[g->n_idents++];
 		*id = (struct egress_ident){ .key = { .dev = dev, .ino = st->st_ino },
 					     .path = real,
 					     .entry = WARD_ENTRY_NONE };
@@ -240,10 +365,10 @@ static int add_ident(void *ud, const char *path, const struct stat *st)
 	return 0;
 }
 
-static int add_binary(struct ward_egress *e, const struct ward_binary *b, uint32_t pol,
-		      uint32_t flags, struct ward_error *err)
+static int add_binary(struct ward_egress *e, struct egress_gen *g, const struct ward_binary *b,
+		      uint32_t pol, uint32_t flags, struct ward_error *err)
 {
-	struct add_ctx c = { .e = e, .pol = pol, .flags = flags };
+	struct add_ctx c = { .g = g, .pol = pol, .flags = flags };
 	int r;
 
 	if (b->ancestors)
@@ -263,18 +388,19 @@ static int add_binary(struct ward_egress *e, const struct ward_binary *b, uint32
 	return 0;
 }
 
-int egress_entry_for(struct ward_egress *e, const struct ward_policy *p, struct egress_ident *id)
+int egress_entry_for(struct egress_gen *g, struct egress_ident *id)
 {
+	const struct ward_policy *p = g->policy;
 	struct egress_entry *n;
 	size_t len = 0;
 	char *rule;
 
-	if (e->n_entries >= WARD_MAX_IDENTITIES || egress_idents_alloc(e) < 0)
+	if (g->n_entries >= WARD_MAX_IDENTITIES)
 		return -E2BIG;
-	for (size_t i = 0; i < e->n_entries; i++) {
-		if (e->entries[i].n_pols != id->n_pols)
+	for (size_t i = 0; i < g->n_entries; i++) {
+		if (g->entries[i].n_pols != id->n_pols)
 			continue;
-		if (memcmp(e->entries[i].pols, id->pols, id->n_pols * sizeof(*id->pols)) == 0)
+		if (memcmp(g->entries[i].pols, id->pols, id->n_pols * sizeof(*id->pols)) == 0)
 			return (int)i;
 	}
 	for (size_t i = 0; i < id->n_pols; i++)
@@ -287,7 +413,7 @@ int egress_entry_for(struct ward_egress *e, const struct ward_policy *p, struct 
 			strcat(rule, ",");
 		strcat(rule, p->net[id->pols[i]].key);
 	}
-	n = &e->entries[e->n_entries];
+	n = &g->entries[g->n_entries];
 	*n = (struct egress_entry){ .rule = rule, .n_pols = id->n_pols };
 	n->pols = malloc(id->n_pols * sizeof(*n->pols));
 	if (!n->pols) {
@@ -295,17 +421,18 @@ int egress_entry_for(struct ward_egress *e, const struct ward_policy *p, struct 
 		return -ENOMEM;
 	}
 	memcpy(n->pols, id->pols, id->n_pols * sizeof(*n->pols));
-	__atomic_store_n(&e->n_entries, e->n_entries + 1, __ATOMIC_RELEASE);
-	return (int)e->n_entries - 1;
+	__atomic_store_n(&g->n_entries, g->n_entries + 1, __ATOMIC_RELEASE);
+	return (int)g->n_entries - 1;
 }
 
-int egress_idents_build(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err)
+int egress_idents_build(struct ward_egress *e, struct egress_gen *g, const struct ward_policy *p,
+			struct ward_error *err)
 {
 	int r;
 
 	for (size_t i = 0; i < p->n_net; i++)
 		for (size_t j = 0; j < p->net[i].n_binaries; j++) {
-			r = add_binary(e, &p->net[i].binaries[j], (uint32_t)i, 0, err);
+			r = add_binary(e, g, &p->net[i].binaries[j], (uint32_t)i, 0, err);
 			if (r < 0)
 				return ward_err_prefix(err, "network policy '%s'", p->net[i].key);
 		}
@@ -313,38 +440,20 @@ int egress_idents_build(struct ward_egress *e, const struct ward_policy *p, stru
 	 * reach the proxy for inference.local (without routes, nobody) */
 	if (ward_inference_scope(p) == WARD_INFERENCE_LISTED)
 		for (size_t j = 0; j < p->n_inference_binaries; j++) {
-			r = add_binary(e, &p->inference_binaries[j], UINT32_MAX, WARD_IDENT_INFERENCE,
-				       err);
+			r = add_binary(e, g, &p->inference_binaries[j], UINT32_MAX,
+				       WARD_IDENT_INFERENCE, err);
 			if (r < 0)
 				return ward_err_prefix(err, "inference binaries");
 		}
-	for (size_t i = 0; i < e->n_idents; i++) {
-		if (!e->idents[i].n_pols)
+	for (size_t i = 0; i < g->n_idents; i++) {
+		if (!g->idents[i].n_pols)
 			continue;
-		r = egress_entry_for(e, p, &e->idents[i]);
+		r = egress_entry_for(g, &g->idents[i]);
 		if (r < 0)
 			return ward_err(err, r, "group network policies");
-		e->idents[i].entry = (uint32_t)r;
+		g->idents[i].entry = (uint32_t)r;
 	}
 	return 0;
-}
-
-void egress_idents_free(struct ward_egress *e)
-{
-	for (size_t i = 0; i < e->n_idents; i++) {
-		free(e->idents[i].path);
-		free(e->idents[i].pols);
-	}
-	free(e->idents);
-	e->idents = NULL;
-	e->n_idents = 0;
-	for (size_t i = 0; i < e->n_entries; i++) {
-		free(e->entries[i].rule);
-		free(e->entries[i].pols);
-	}
-	free(e->entries);
-	e->entries = NULL;
-	e->n_entries = 0;
 }
 
 static int cmp_u16(const void *a, const void *b)

@@ -2,6 +2,7 @@
 /* Shared between src/enforcer/egress*.c only. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,8 @@ struct egress_ident {
 	bool from_exec;	 /* added at exec (egress_exec.c), not resolved at start */
 	bool pinned;	 /* admitted for its content (sha): the sandbox may rewrite it in
 			  * place, so the proxy checks the executable still has that content */
+	char *pin;	 /* pinned: that content's sha256 (a copy the proxy may hold) */
+	pid_t tgid;	 /* from_exec: the process whose exec added it (matched again at apply) */
 	char sha[65];	 /* content hash, computed when an exec compares with it ("" before) */
 };
 
@@ -47,10 +50,13 @@ struct egress_hash {
 	char sha[65];
 };
 
-struct ward_egress {
-	struct egress_bpf *skel;
-	struct bpf_link *links[EGRESS_N_LINKS];
-	struct ring_buffer *rb;
+/* One policy generation (ward_egress_apply): the identities and entries
+ * resolved for one policy, and the kernel maps filled from them. */
+struct egress_gen {
+	uint32_t seq;	/* 1, 2, ...: the kernel's key of its maps */
+	uint32_t flags; /* WARD_CFG_INFERENCE_ALL of its policy */
+	char rev[65];
+	const struct ward_policy *policy; /* borrowed: outlives the handle */
 	/* Both arrays have room for WARD_MAX_IDENTITIES from the start and only
 	 * grow at the end: the event reader appends (exec) while the proxy's
 	 * thread looks up, so an element is written before n is published
@@ -59,8 +65,40 @@ struct ward_egress {
 	size_t n_idents;
 	struct egress_entry *entries;
 	size_t n_entries;
-	const struct ward_policy *policy; /* borrowed: outlives the handle */
-	size_t n_ports, n_cidrs;	  /* pairs loaded, against the map limits */
+	size_t n_ports, n_cidrs; /* pairs loaded, against the map limits */
+	/* its kernel maps (egress: identities, ports, cidrs; unix: rules, -1, -1) */
+	int fds[3];
+	struct egress_gen *older; /* the generation before it, or NULL */
+};
+
+#define EGRESS_GENS_KEPT 4 /* generations user space keeps (rows of late events, lookups) */
+#define EGRESS_REVS_KEPT 64
+
+/* The generations of a handle: newest first. Readers (proxy lookups, event
+ * rows) hold the read lock while they use a generation; apply takes the
+ * write lock only to link a new one in and free the retired. Strings a
+ * lookup hands out (paths, rules, pinned hashes) outlive their generation:
+ * retired generations leave them in strings, freed with the handle. */
+struct egress_gens {
+	pthread_rwlock_t lock;
+	struct egress_gen *cur;
+	uint32_t next_seq;
+	char **strings;
+	size_t n_strings;
+	struct {
+		uint32_t seq;
+		char rev[65];
+	} revs[EGRESS_REVS_KEPT]; /* rev of each recent generation, by seq */
+};
+
+struct ward_egress {
+	struct egress_bpf *skel;
+	struct bpf_link *links[EGRESS_N_LINKS];
+	struct ring_buffer *rb;
+	struct egress_gens gens;
+	/* apply and the exec handler (which adds identities to the generation
+	 * in force) one at a time; the hash cache is theirs */
+	pthread_mutex_t apply_lock;
 	struct egress_hash hashes[EGRESS_EXEC_HASH_CACHE];
 	size_t n_hashes;
 	uint64_t exec_seen, exec_added;
@@ -74,7 +112,6 @@ struct ward_egress {
 	char **warnings;
 	size_t n_warnings;
 	char *sandbox;
-	char rev[65];
 	struct ward_audit *audit;
 	void (*on_event)(void *userdata, const struct ward_event *ev,
 			 const struct ward_decision *d);
@@ -94,10 +131,26 @@ int egress_warn(struct ward_egress *e, const char *fmt, ...) __attribute__((form
 int egress_glob(struct ward_egress *e, const char *pattern,
 		int (*cb)(void *ud, const char *path, const struct stat *st), void *ud);
 
-/* Resolve every binary of the policy into e->idents and group them into e->entries. */
-int egress_idents_build(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err);
-void egress_idents_free(struct ward_egress *e);
-const struct egress_ident *egress_ident_find(const struct ward_egress *e, uint64_t dev,
+/* A new generation for p (no maps yet: fds -1), not linked anywhere. */
+int egress_gen_new(struct egress_gens *gs, const struct ward_policy *p, struct egress_gen **ret);
+/* Free g (closes its maps); its strings go to gs->strings when gs is given. */
+void egress_gen_free(struct egress_gens *gs, struct egress_gen *g);
+/* Link g in as the newest generation and free those beyond EGRESS_GENS_KEPT
+ * (write lock). */
+void egress_gens_push(struct egress_gens *gs, struct egress_gen *g);
+void egress_gens_init(struct egress_gens *gs);
+void egress_gens_destroy(struct egress_gens *gs);
+/* The generation with id seq (only its low 16 bits when bits16), or NULL;
+ * call with the read lock held. */
+struct egress_gen *egress_gens_find(struct egress_gens *gs, uint32_t seq, bool bits16);
+/* The rev of generation seq, or NULL when forgotten. Read lock held. */
+const char *egress_gens_rev(struct egress_gens *gs, uint32_t seq);
+
+/* Resolve every binary of the policy into g->idents and group them into
+ * g->entries; warnings go to e (only its warnings are used). */
+int egress_idents_build(struct ward_egress *e, struct egress_gen *g, const struct ward_policy *p,
+			struct ward_error *err);
+const struct egress_ident *egress_ident_find(const struct egress_gen *g, uint64_t dev,
 					     uint64_t ino);
 
 /* ring_buffer sample callback; ctx is the ward_egress */
@@ -111,17 +164,19 @@ const char *egress_exec_name(const struct ward_egress *e, uint64_t dev, uint64_t
 void egress_exec_names_free(struct ward_egress *e);
 
 /* The entry (set of network policies) of id, created when new; -errno. */
-int egress_entry_for(struct ward_egress *e, const struct ward_policy *p, struct egress_ident *id);
-/* Port and CIDR maps of entry en; n_ports and n_cidrs count what is loaded. */
-int egress_fill_entry(struct ward_egress *e, const struct ward_policy *p, size_t en,
-		      size_t *n_ports, size_t *n_cidrs, struct ward_error *err);
-/* Allocate the identity and entry arrays (their fixed capacity). */
-int egress_idents_alloc(struct ward_egress *e);
-static inline size_t egress_n_idents(const struct ward_egress *e)
+int egress_entry_for(struct egress_gen *g, struct egress_ident *id);
+/* Port and CIDR maps of entry en of g; g->n_ports and n_cidrs count what is loaded. */
+int egress_fill_entry(struct egress_gen *g, size_t en, struct ward_error *err);
+/* Match an executed file (ev) against g's policy and, when it is granted,
+ * add its identity to g (its maps included). rows: write the exec rows.
+ * Called with apply_lock held. */
+void egress_exec_match(struct ward_egress *e, struct egress_gen *g,
+		       const struct ward_exec_event *ev, bool rows);
+static inline size_t egress_n_idents(const struct egress_gen *g)
 {
-	return __atomic_load_n(&e->n_idents, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&g->n_idents, __ATOMIC_ACQUIRE);
 }
-static inline size_t egress_n_entries(const struct ward_egress *e)
+static inline size_t egress_n_entries(const struct egress_gen *g)
 {
-	return __atomic_load_n(&e->n_entries, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&g->n_entries, __ATOMIC_ACQUIRE);
 }

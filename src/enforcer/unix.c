@@ -41,11 +41,12 @@ struct ward_unix {
 	struct unix_bpf *skel;
 	struct bpf_link *links[2];
 	struct ring_buffer *rb;
-	struct ward_egress id; /* only its identity table and warnings are used */
-	const struct ward_policy *policy;
-	size_t n_rules;
+	struct ward_egress id; /* only its warnings are used */
+	/* generations (egress_internal.h): identities, policy, rev; fds[0] the
+	 * rules map, n_ports the pairs in it */
+	struct egress_gens gens;
+	pthread_mutex_t apply_lock;
 	char *sandbox;
-	char rev[65];
 	struct ward_audit *audit;
 	uint64_t mono_to_real;
 	pthread_mutex_t lock; /* the sha cache: the broker and the event reader */
@@ -55,7 +56,7 @@ struct ward_unix {
 };
 
 /* One (identity, named path) pair; the first policy that names it gives the rule. */
-static int add_rule(struct ward_unix *u, const struct egress_ident *id, uint32_t pol,
+static int add_rule(struct egress_gen *g, const struct egress_ident *id, uint32_t pol,
 		    const char *path, struct ward_error *err)
 {
 	struct ward_unix_key key = { .dev = id->key.dev, .ino = id->key.ino };
@@ -66,29 +67,38 @@ static int add_rule(struct ward_unix *u, const struct egress_ident *id, uint32_t
 		return ward_errx(err, -ENAMETOOLONG, "unix socket path '%s' is longer than %zu bytes",
 				 path, sizeof(key.path) - 1);
 	memcpy(key.path, path, strlen(path));
-	r = bpf_map__update_elem(u->skel->maps.rules, &key, sizeof(key), &v, sizeof(v),
-				 BPF_NOEXIST);
+	r = bpf_map_update_elem(g->fds[0], &key, &v, BPF_NOEXIST);
 	if (r == -EEXIST)
 		return 0;
-	if (r == -E2BIG || r == -ENOMEM || u->n_rules >= WARD_UNIX_MAX_RULES)
+	if (r == -E2BIG || r == -ENOMEM || g->n_ports >= WARD_UNIX_MAX_RULES)
 		return ward_errx(err, -E2BIG, "more than %d (binary, unix socket) pairs",
 				 WARD_UNIX_MAX_RULES);
 	if (r < 0)
 		return ward_err(err, r, "unix rules map");
-	u->n_rules++;
+	g->n_ports++;
 	return 0;
 }
 
-static int fill_rules(struct ward_unix *u, const struct ward_policy *p, struct ward_error *err)
+/* g's rules map, created beside the one in force after the program's
+ * template, and filled; nothing reads it yet. */
+static int fill_rules(struct egress_gen *g, struct ward_error *err)
 {
-	for (size_t i = 0; i < u->id.n_idents; i++) {
-		const struct egress_ident *id = &u->id.idents[i];
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	const struct ward_policy *p = g->policy;
+
+	g->fds[0] = bpf_map_create(BPF_MAP_TYPE_HASH, "ward_unix_rules", sizeof(struct ward_unix_key),
+				   sizeof(struct ward_unix_val), WARD_UNIX_MAX_RULES, &opts);
+	if (g->fds[0] < 0)
+		return ward_err(err, g->fds[0], "create the unix rules of policy generation %u",
+				g->seq);
+	for (size_t i = 0; i < g->n_idents; i++) {
+		const struct egress_ident *id = &g->idents[i];
 
 		for (size_t j = 0; j < id->n_pols; j++) {
 			const struct ward_net_policy *np = &p->net[id->pols[j]];
 
 			for (size_t k = 0; k < np->n_unix_sockets; k++) {
-				int r = add_rule(u, id, id->pols[j], np->unix_sockets[k].path, err);
+				int r = add_rule(g, id, id->pols[j], np->unix_sockets[k].path, err);
 
 				if (r < 0)
 					return r;
@@ -96,6 +106,67 @@ static int fill_rules(struct ward_unix *u, const struct ward_policy *p, struct w
 		}
 	}
 	return 0;
+}
+
+/* g's rules under its id, then one store of the active word; the
+ * generation before the previous one leaves the kernel. */
+static int publish(struct ward_unix *u, struct egress_gen *g, struct ward_error *err)
+{
+	int outer = bpf_map__fd(u->skel->maps.rules), r;
+
+	r = bpf_map_update_elem(outer, &g->seq, &g->fds[0], BPF_ANY);
+	if (r < 0)
+		return ward_err(err, r, "publish unix policy generation %u", g->seq);
+	__atomic_store_n(&u->skel->bss->ward_active, (uint64_t)g->seq, __ATOMIC_RELEASE);
+	if (g->seq > 2) {
+		uint32_t old = g->seq - 2;
+
+		(void)bpf_map_delete_elem(outer, &old);
+	}
+	return 0;
+}
+
+int ward_unix_apply(struct ward_unix *u, const struct ward_policy *p, struct ward_error *err)
+{
+	char **warnings = u->id.warnings;
+	size_t n_warnings = u->id.n_warnings;
+	struct egress_gen *g = NULL;
+	int r;
+
+	pthread_mutex_lock(&u->apply_lock);
+	u->id.warnings = NULL;
+	u->id.n_warnings = 0;
+	r = egress_gen_new(&u->gens, p, &g);
+	if (r < 0)
+		r = ward_err(err, r, "unix");
+	if (r >= 0)
+		r = egress_idents_build(&u->id, g, p, err);
+	if (r >= 0)
+		r = fill_rules(g, err);
+	if (r >= 0)
+		r = publish(u, g, err);
+	if (r < 0) {
+		/* the generation in force stays, and its warnings */
+		egress_gen_free(NULL, g);
+		ward_strv_free(&u->id.warnings, &u->id.n_warnings);
+		u->id.warnings = warnings;
+		u->id.n_warnings = n_warnings;
+	} else {
+		ward_strv_free(&warnings, &n_warnings);
+		egress_gens_push(&u->gens, g);
+	}
+	pthread_mutex_unlock(&u->apply_lock);
+	return r;
+}
+
+/* The rev of the generation in force (rows not made of an event). */
+static void cur_rev(struct ward_unix *u, char rev[65])
+{
+	rev[0] = '\0';
+	pthread_rwlock_rdlock(&u->gens.lock);
+	if (u->gens.cur)
+		memcpy(rev, u->gens.cur->rev, 65);
+	pthread_rwlock_unlock(&u->gens.lock);
 }
 
 static int on_sample(void *ctx, void *data, size_t size);
@@ -132,20 +203,16 @@ int ward_unix_new(const struct ward_policy *p, const struct ward_unix_config *cf
 	if (!u)
 		return ward_err(err, -ENOMEM, "unix");
 	pthread_mutex_init(&u->lock, NULL);
-	u->policy = p;
+	pthread_mutex_init(&u->apply_lock, NULL);
+	egress_gens_init(&u->gens);
 	u->audit = cfg->audit;
-	memcpy(u->rev, p->rev, sizeof(u->rev));
-	u->rev[sizeof(u->rev) - 1] = '\0';
 	if (cfg->sandbox && !(u->sandbox = strdup(cfg->sandbox)))
 		return ward_err(err, -ENOMEM, "unix");
 	u->mono_to_real = ward_now_ns() - ward_mono_ns();
-	r = egress_idents_build(&u->id, p, err);
-	if (r < 0)
-		return r;
 	r = open_load(&u->skel, cfg->broker_tgid, err);
 	if (r < 0)
 		return r;
-	r = fill_rules(u, p, err);
+	r = ward_unix_apply(u, p, err);
 	if (r < 0)
 		return r;
 	u->rb = ring_buffer__new(bpf_map__fd(u->skel->maps.events), on_sample, u, NULL);
@@ -188,9 +255,10 @@ void ward_unix_free(struct ward_unix *u)
 		bpf_link__destroy(u->links[i]);
 	ring_buffer__free(u->rb);
 	unix_bpf__destroy(u->skel);
-	egress_idents_free(&u->id);
+	egress_gens_destroy(&u->gens);
 	ward_strv_free(&u->id.warnings, &u->id.n_warnings);
 	pthread_mutex_destroy(&u->lock);
+	pthread_mutex_destroy(&u->apply_lock);
 	free(u->sandbox);
 	free(u);
 }
@@ -203,7 +271,13 @@ const char *const *ward_unix_warnings(const struct ward_unix *u, size_t *ret_n)
 
 size_t ward_unix_n_rules(const struct ward_unix *u)
 {
-	return u->n_rules;
+	struct egress_gens *gs = (struct egress_gens *)&u->gens;
+	size_t n;
+
+	pthread_rwlock_rdlock(&gs->lock);
+	n = gs->cur ? gs->cur->n_ports : 0;
+	pthread_rwlock_unlock(&gs->lock);
+	return n;
 }
 
 int ward_unix_events_fd(const struct ward_unix *u)
@@ -236,7 +310,7 @@ uint64_t ward_unix_dropped(const struct ward_unix *u)
 void ward_unix_report_drops(struct ward_unix *u, bool force)
 {
 	uint64_t now = ward_mono_ns(), dropped;
-	char reason[128];
+	char reason[128], rev[65];
 	struct ward_decision d;
 
 	if (!force && now - u->last_report_ns < 1000000000ull)
@@ -249,13 +323,14 @@ void ward_unix_report_drops(struct ward_unix *u, bool force)
 	snprintf(reason, sizeof(reason), "%llu events dropped (ring buffer full)",
 		 (unsigned long long)(dropped - u->reported_drops));
 	u->reported_drops = dropped;
+	cur_rev(u, rev);
 	d = (struct ward_decision){
 		.sandbox = u->sandbox,
 		.layer = "unix",
 		.action = "deny",
 		.rule = "events_dropped",
 		.reason = reason,
-		.policy_rev = u->rev[0] ? u->rev : NULL,
+		.policy_rev = rev[0] ? rev : NULL,
 	};
 	if (u->audit)
 		(void)ward_audit_submit(u->audit, &d);
@@ -300,20 +375,28 @@ static pid_t proc_ppid(pid_t pid)
 int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock,
 		    const char **ret_rule, const char **ret_binary)
 {
+	const struct egress_gen *g;
+	int found = 0;
+
 	*ret_rule = NULL;
 	*ret_binary = NULL;
-	for (unsigned depth = 0; depth <= WARD_ANCESTOR_DEPTH && pid > 0; depth++) {
+	/* the generation in force decides; the strings handed out outlive it
+	 * (retired generations keep them, struct egress_gens) and the policy
+	 * is the caller's */
+	pthread_rwlock_rdlock(&u->gens.lock);
+	g = u->gens.cur;
+	for (unsigned depth = 0; g && depth <= WARD_ANCESTOR_DEPTH && pid > 0 && !found; depth++) {
 		const struct egress_ident *id;
 		uint64_t dev, ino;
 
 		if (proc_exe(pid, &dev, &ino) < 0)
 			break;
-		id = egress_ident_find(&u->id, dev, ino);
+		id = egress_ident_find(g, dev, ino);
 		if (id && depth == 0)
 			*ret_binary = id->path;
 		if (id && (depth == 0 || (id->flags & WARD_IDENT_ANCESTORS)))
-			for (size_t j = 0; j < id->n_pols; j++) {
-				const struct ward_net_policy *np = &u->policy->net[id->pols[j]];
+			for (size_t j = 0; j < id->n_pols && !found; j++) {
+				const struct ward_net_policy *np = &g->policy->net[id->pols[j]];
 
 				for (size_t k = 0; k < np->n_unix_sockets; k++) {
 					struct stat st;
@@ -323,13 +406,15 @@ int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock,
 					    st.st_dev == sock->st_dev && st.st_ino == sock->st_ino) {
 						*ret_rule = np->key;
 						*ret_binary = id->path;
-						return 1;
+						found = 1;
+						break;
 					}
 				}
 			}
 		pid = proc_ppid(pid);
 	}
-	return 0;
+	pthread_rwlock_unlock(&u->gens.lock);
+	return found;
 }
 
 /* sha256 of the executable of pid, cached per identity. */
@@ -357,9 +442,9 @@ static const char *exe_sha(struct ward_unix *u, pid_t pid, uint64_t dev, uint64_
 	return e->hex;
 }
 
-static void row_in(struct ward_unix *u, const char *layer, const char *method, uint64_t ts_ns,
-		   pid_t pid, uint64_t dev, uint64_t ino, bool allow, const char *path,
-		   const char *binary, const char *rule, const char *reason)
+static void row_in(struct ward_unix *u, const char *rev, const char *layer, const char *method,
+		   uint64_t ts_ns, pid_t pid, uint64_t dev, uint64_t ino, bool allow,
+		   const char *path, const char *binary, const char *rule, const char *reason)
 {
 	char bin[PATH_MAX], sha[65] = "";
 	struct ward_decision d = { 0 };
@@ -389,34 +474,32 @@ static void row_in(struct ward_unix *u, const char *layer, const char *method, u
 	d.protocol = path ? "unix" : NULL;
 	d.rule = rule;
 	d.reason = reason;
-	d.policy_rev = u->rev[0] ? u->rev : NULL;
+	d.policy_rev = rev && rev[0] ? rev : NULL;
 	if (u->audit)
 		(void)ward_audit_submit(u->audit, &d);
-}
-
-static void row(struct ward_unix *u, uint64_t ts_ns, pid_t pid, uint64_t dev, uint64_t ino,
-		bool allow, const char *path, const char *binary, const char *rule,
-		const char *reason)
-{
-	row_in(u, "unix", NULL, ts_ns, pid, dev, ino, allow, path, binary, rule, reason);
 }
 
 void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path,
 		   const char *binary, const char *rule, const char *reason)
 {
 	uint64_t dev = 0, ino = 0;
+	char rev[65];
 
 	(void)proc_exe(pid, &dev, &ino);
-	row(u, 0, pid, dev, ino, allow, path, binary, rule, reason);
+	cur_rev(u, rev);
+	row_in(u, rev, "unix", NULL, 0, pid, dev, ino, allow, path, binary, rule, reason);
 }
 
 void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_name,
 			   const char *reason)
 {
 	uint64_t dev = 0, ino = 0;
+	char rev[65];
 
 	(void)proc_exe(pid, &dev, &ino);
-	row_in(u, "seccomp", syscall_name, 0, pid, dev, ino, false, NULL, NULL, "seccomp", reason);
+	cur_rev(u, rev);
+	row_in(u, rev, "seccomp", syscall_name, 0, pid, dev, ino, false, NULL, NULL, "seccomp",
+	       reason);
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -424,6 +507,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	struct ward_unix *u = ctx;
 	const struct ward_unix_event *ev = data;
 	const struct egress_ident *id;
+	const struct egress_gen *g;
 	char path[WARD_UNIX_PATH_MAX + 1], reason[128];
 	bool allow;
 
@@ -432,13 +516,18 @@ static int on_sample(void *ctx, void *data, size_t size)
 	memcpy(path, ev->path, WARD_UNIX_PATH_MAX);
 	path[WARD_UNIX_PATH_MAX] = '\0';
 	allow = ev->verdict == WARD_VERDICT_ALLOW;
-	id = egress_ident_find(&u->id, ev->dev, ev->ino);
 	snprintf(reason, sizeof(reason), "%s (%s)", ward_unix_reason_str(ev->reason),
 		 ev->hook == WARD_UNIX_HOOK_SENDMSG ? "datagram, decided by path"
 						    : "connect, decided by path");
-	row(u, ev->ts_ns + u->mono_to_real, (pid_t)ev->tgid, ev->dev, ev->ino, allow, path,
-	    id ? id->path : NULL,
-	    allow && ev->pol < u->policy->n_net ? u->policy->net[ev->pol].key : NULL, reason);
+	/* the generation that decided: its rule and rev */
+	pthread_rwlock_rdlock(&u->gens.lock);
+	g = egress_gens_find(&u->gens, ev->gen, false);
+	id = egress_ident_find(g ? g : u->gens.cur, ev->dev, ev->ino);
+	row_in(u, egress_gens_rev(&u->gens, ev->gen), "unix", NULL, ev->ts_ns + u->mono_to_real,
+	       (pid_t)ev->tgid, ev->dev, ev->ino, allow, path, id ? id->path : NULL,
+	       allow && g && ev->pol < g->policy->n_net ? g->policy->net[ev->pol].key : NULL,
+	       reason);
+	pthread_rwlock_unlock(&u->gens.lock);
 	return 0;
 }
 

@@ -41,6 +41,15 @@ int ward_unix_set_sandbox(struct ward_unix *u, const char *sandbox);
 int ward_unix_attach(struct ward_unix *u, int cgroup_fd, struct ward_error *err);
 void ward_unix_free(struct ward_unix *u);
 
+/* Decide from policy p from now on: the backstop's rules of p are loaded
+ * beside the running ones and one write of the active-generation index
+ * switches the programs to them (never a half-filled rules map); the broker's
+ * table follows in the same step. On failure (-E2BIG: more than
+ * WARD_UNIX_MAX_RULES pairs, -ENAMETOOLONG, ...) the previous generation
+ * stays in force. p is borrowed and must outlive the handle. Safe while the
+ * broker and the event reader run; not concurrently with itself. */
+int ward_unix_apply(struct ward_unix *u, const struct ward_policy *p, struct ward_error *err);
+
 /* Problems that did not stop loading (binaries that match no file). */
 const char *const *ward_unix_warnings(const struct ward_unix *u, size_t *ret_n);
 /* (identity, path) pairs loaded into the backstop. */

@@ -10,6 +10,21 @@
 #include "policy/decide.h"
 #include "policy/match.h"
 
+static const char *or_null(const char *s)
+{
+	return s[0] ? s : NULL;
+}
+
+struct ward_client ward_client_from_peer(const struct ward_peer_ident *id)
+{
+	return (struct ward_client){
+		.binary = or_null(id->binary),
+		.via = or_null(id->via),
+		.sha256 = or_null(id->exe_sha),
+		.keys = or_null(id->keys),
+	};
+}
+
 enum ward_inference_scope ward_inference_scope(const struct ward_policy *p)
 {
 	if (!p->n_routes)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "policy/model.h"
+#include "policy/peer.h"
 
 /* Who asks, as the kernel identified the process (docs/egress.md). */
 struct ward_client {
@@ -27,6 +28,10 @@ struct ward_client {
 	 * NULL: the client has no network policy. */
 	const char *keys;
 };
+
+/* The client a kernel identity describes ("" fields become NULL); the
+ * strings point into id. */
+struct ward_client ward_client_from_peer(const struct ward_peer_ident *id);
 
 /* ---- inference.local ---- */
 

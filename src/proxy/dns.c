@@ -86,7 +86,7 @@ static const struct ward_policy *current(struct ward_dns *d, struct ward_gen **r
 }
 
 static void row(struct ward_dns *d, const struct ward_policy *p, const char *action,
-		const struct ward_dns_client *who, const char *host, const char *proto,
+		const struct ward_peer_ident *who, const char *host, const char *proto,
 		const char *rule, const char *reason)
 {
 	struct ward_decision r = {
@@ -94,8 +94,8 @@ static void row(struct ward_dns *d, const struct ward_policy *p, const char *act
 		.layer = "dns",
 		.action = action,
 		/* the executable that asked, and the ancestor that decided (via) */
-		.binary = who ? who->id.binary : NULL,
-		.via = who ? who->id.via : NULL,
+		.binary = who && who->binary[0] ? who->binary : NULL,
+		.via = who && who->via[0] ? who->via : NULL,
 		.pid = who ? who->pid : 0,
 		.host = host,
 		.port = d->o.port,
@@ -192,7 +192,8 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 	/* decided, and logged, under the generation current when it arrived */
 	_cleanup_gen_ struct ward_gen *g = NULL;
 	const struct ward_policy *pol = current(d, &g);
-	struct ward_dns_client who;
+	struct ward_peer_ident who;
+	struct ward_client client;
 	struct ward_dns_verdict v;
 	struct ward_dns_query q;
 	uint8_t addrs[WARD_DNS_MAX_ANSWERS * 16];
@@ -213,7 +214,7 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 		reply(d, &q, rc, NULL, 0, udp_fd, peer, peer_len, conn);
 		return;
 	}
-	who = (struct ward_dns_client){ 0 };
+	memset(&who, 0, sizeof(who));
 	r = !d->o.lookup ? -ENOENT
 			 : d->o.lookup(d->o.lookup_data, udp_fd >= 0 ? SOCK_DGRAM : SOCK_STREAM,
 				       (const struct sockaddr *)peer, &who);
@@ -223,7 +224,8 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 		reply(d, &q, WARD_DNS_REFUSED, NULL, 0, udp_fd, peer, peer_len, conn);
 		return;
 	}
-	ward_decide_dns(pol, &who.id, q.name, &v);
+	client = ward_client_from_peer(&who);
+	ward_decide_dns(pol, &client, q.name, &v);
 	if (!v.allow) {
 		d->denied++;
 		row(d, pol, "deny", &who, q.name, proto, NULL, v.reason);

@@ -86,20 +86,14 @@ int ward_dns_build_response(const struct ward_dns_query *q, int rcode, const voi
 
 /* ---- the server ---- */
 
-/* Who sent a query, as the identity source recorded it when the query left
- * the sandbox (for `ward run`: the egress layer's BPF records, docs/egress.md). */
-struct ward_dns_client {
-	struct ward_client id; /* binary, via, sha256, keys: as ward_decide_dns wants them */
-	int32_t pid;	       /* process id, initial pid namespace; 0: unknown */
-	char exe[PATH_MAX];    /* storage the lookup may point id.binary at */
-};
-
-/* Fill *ret for the client at peer (socktype SOCK_DGRAM: the datagram's
- * source address; SOCK_STREAM: the TCP connection's peer). 0, or -ENOENT
- * when the source has no record (the query is refused). The strings must
- * stay valid until the next call. Called on the stub's thread. */
+/* Who sent a query, as the kernel recorded it when the query left the
+ * sandbox (for `ward run`: the egress layer's records, docs/egress.md), in
+ * the neutral form the proxy's lookup fills too (policy/peer.h): peer is the
+ * datagram's source address (socktype SOCK_DGRAM) or the TCP connection's
+ * peer (SOCK_STREAM). 0 and *ret filled, or -ENOENT when the source has no
+ * record (the query is refused). Called on the stub's thread. */
 typedef int (*ward_dns_lookup_fn)(void *userdata, int socktype, const struct sockaddr *peer,
-				  struct ward_dns_client *ret);
+				  struct ward_peer_ident *ret);
 
 struct ward_dns_opts {
 	/* What the stub decides from (generation.h): gen when set (the stub

@@ -48,26 +48,31 @@ int ward_dns_resolv_conf(const char **ret_path, struct ward_error *err)
 }
 
 /* The stub's lookup callback: who sent a query, from the egress layer's
- * records (the stub itself knows nothing of the enforcer). */
+ * records, in the neutral form (policy/peer.h; the stub knows nothing of the
+ * enforcer). The same conversion as proxy_hook.c's. */
 static int egress_lookup(void *userdata, int socktype, const struct sockaddr *peer,
-			 struct ward_dns_client *ret)
+			 struct ward_peer_ident *ret)
 {
 	struct ward_egress *e = userdata;
 	struct ward_egress_peer who;
+	const char *via;
 	int r = socktype == SOCK_DGRAM ? ward_egress_udp_peer_lookup(e, peer, &who)
 				       : ward_egress_peer_lookup(e, peer, &who);
 
 	if (r < 0)
 		return r;
+	memset(ret, 0, sizeof(*ret));
 	/* the executable that asked, not the ancestor that decided (via) */
-	ward_egress_peer_exe(&who, ret->exe, sizeof(ret->exe));
-	ret->id = (struct ward_client){
-		.binary = ret->exe,
-		.via = ward_egress_peer_via(&who),
-		.sha256 = who.exe_sha,
-		.keys = who.entry == WARD_ENTRY_NONE ? NULL : who.rule,
-	};
+	ward_egress_peer_exe(&who, ret->binary, sizeof(ret->binary));
+	via = ward_egress_peer_via(&who);
+	snprintf(ret->via, sizeof(ret->via), "%s", via ? via : "");
+	snprintf(ret->keys, sizeof(ret->keys), "%s",
+		 who.entry != WARD_ENTRY_NONE && who.rule ? who.rule : "");
+	snprintf(ret->exe_sha, sizeof(ret->exe_sha), "%s", who.exe_sha ? who.exe_sha : "");
 	ret->pid = who.pid;
+	ret->dev = who.own_ino ? who.own_dev : who.dev;
+	ret->ino = who.own_ino ? who.own_ino : who.ino;
+	ret->orig = who.orig;
 	return 0;
 }
 

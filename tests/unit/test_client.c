@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +127,35 @@ static void listed_by_path_content_or_ancestor(void **state)
 	ward_policy_free(p);
 }
 
+/* The kernel identity's form: empty fields are absent, never "" matches. */
+static void client_from_peer_ident(void **state)
+{
+	struct ward_policy *p = load(listed);
+	struct ward_peer_ident id = { 0 };
+	struct ward_client c;
+
+	(void)state;
+	c = ward_client_from_peer(&id);
+	assert_null(c.binary);
+	assert_null(c.via);
+	assert_null(c.sha256);
+	assert_null(c.keys);
+	snprintf(id.binary, sizeof(id.binary), "/tmp/copy-of-curl");
+	snprintf(id.via, sizeof(id.via), "/usr/bin/bash");
+	snprintf(id.keys, sizeof(id.keys), "gh,npm");
+	snprintf(id.exe_sha, sizeof(id.exe_sha), SHA_B);
+	c = ward_client_from_peer(&id);
+	assert_string_equal(c.binary, "/tmp/copy-of-curl");
+	assert_string_equal(c.via, "/usr/bin/bash");
+	assert_string_equal(c.keys, "gh,npm");
+	assert_string_equal(c.sha256, SHA_B);
+	assert_int_equal(ward_decide_inference(p, &c), WARD_INFERENCE_ALLOW);
+	id.via[0] = '\0';
+	c = ward_client_from_peer(&id);
+	assert_int_equal(ward_decide_inference(p, &c), WARD_INFERENCE_NOT_LISTED);
+	ward_policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +163,7 @@ int main(void)
 		cmocka_unit_test(no_routes_nobody),
 		cmocka_unit_test(routes_without_list_every_binary),
 		cmocka_unit_test(listed_by_path_content_or_ancestor),
+		cmocka_unit_test(client_from_peer_ident),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,8 +21,13 @@ static size_t n_port_set;
 static struct ward_cidr_key cidr_set[16];
 static size_t n_cidr_set;
 
-static __always_inline int ward_port_allowed(__u32 entry, __u16 port)
+struct ward_kmaps {
+	int unused;
+};
+
+static __always_inline int ward_port_allowed(const struct ward_kmaps *m, __u32 entry, __u16 port)
 {
+	(void)m;
 	for (size_t i = 0; i < n_port_set; i++)
 		if (port_set[i].entry == entry && port_set[i].port == port)
 			return 1;
@@ -44,10 +49,12 @@ static int lpm_match(const struct ward_cidr_key *stored, const struct ward_cidr_
 	return 1;
 }
 
-static __always_inline int ward_ip_allowed(__u32 entry, const struct ward_addr *a)
+static __always_inline int ward_ip_allowed(const struct ward_kmaps *m, __u32 entry,
+					   const struct ward_addr *a)
 {
 	struct ward_cidr_key k;
 
+	(void)m;
 	ward_cidr_key_make(&k, entry, a, 128);
 	for (size_t i = 0; i < n_cidr_set; i++)
 		if (lpm_match(&cidr_set[i], &k))
@@ -105,7 +112,7 @@ static struct ward_result decide(const struct ward_ident_val *id, int proto, con
 
 	addr(&req.dst, dst);
 	memset(&r, 0xaa, sizeof(r));
-	v = ward_kdecide(&cfg, &req, id, &r);
+	v = ward_kdecide(&cfg, 0, NULL, &req, id, &r);
 	assert_int_equal(v, r.verdict);
 	return r;
 }

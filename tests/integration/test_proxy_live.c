@@ -194,7 +194,7 @@ struct fx {
 	struct ward_inference *inf;
 	struct ward_proxy *px;
 	char log[128];
-	uint16_t port;
+	uint16_t port, tport;
 };
 
 static int lookup(void *userdata, const struct sockaddr *peer, struct ward_peer_ident *ret)
@@ -207,6 +207,14 @@ static int lookup(void *userdata, const struct sockaddr *peer, struct ward_peer_
 		return -errno;
 	memset(ret, 0, sizeof(*ret));
 	snprintf(ret->binary, sizeof(ret->binary), "%s", self);
+	/* the original destination of a transparent connection: the echo upstream */
+	{
+		struct sockaddr_in *o = (struct sockaddr_in *)&ret->orig;
+
+		o->sin_family = AF_INET;
+		o->sin_port = htons(ECHO_PORT);
+		inet_pton(AF_INET, UP_ADDR, &o->sin_addr);
+	}
 	snprintf(ret->keys, sizeof(ret->keys), "web");
 	ret->pid = getpid();
 	ret->dev = ward_egress_kdev(st.st_dev);
@@ -286,6 +294,7 @@ static void fx_start(struct fx *f, const char *hosts_allowed)
 	if (ward_proxy_new(&cfg, &f->px, &err) < 0 || ward_proxy_start(f->px, &err) < 0)
 		goto fail;
 	f->port = ward_proxy_explicit_port(f->px);
+	f->tport = ward_proxy_transparent_port(f->px);
 	return;
 fail:
 	fprintf(stderr, "fixture: %s\n", err.msg);
@@ -318,9 +327,9 @@ static const char *fx_apply(struct fx *f, const char *hosts_allowed, uint64_t se
 	return rev;
 }
 
-static int connect_proxy(const struct fx *f)
+static int connect_port(uint16_t port)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(f->port) };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
@@ -329,6 +338,11 @@ static int connect_proxy(const struct fx *f)
 		exit(1);
 	}
 	return fd;
+}
+
+static int connect_proxy(const struct fx *f)
+{
+	return connect_port(f->port);
 }
 
 static void send_all(int fd, const char *s)
@@ -473,6 +487,31 @@ static void case_revoked_tunnel(void)
 	fx_stop(&f);
 }
 
+/* A transparent raw TCP connection (decided by its original destination)
+ * is closed and logged when an apply removes that destination. */
+static void case_revoked_transparent(void)
+{
+	struct fx f = { 0 };
+	char buf[64], want[160];
+	struct rows rw;
+	const char *rev;
+	bool eof;
+	int fd;
+
+	fx_start(&f, EP(10.77.0.1, 7000));
+	fd = connect_port(f.tport);
+	CHECK(echoes(fd, "ping"), "the transparent connection carries bytes");
+	rev = fx_apply(&f, EP(up.test, 7000), 2);
+	read_until(fd, buf, sizeof(buf), NULL, &eof);
+	CHECK(eof, "the revoked transparent connection is closed");
+	close(fd);
+	rows(&f, &rw);
+	snprintf(want, sizeof(want), "proxy deny 10.77.0.1 revoked by policy rev %s rev=%s\n",
+		 rev, rev);
+	CHECK(strstr(rw.s, want), "no row '%s' in:\n%s", want, rw.s);
+	fx_stop(&f);
+}
+
 /* Plain HTTP keeps its connection: the next request is decided under the
  * new generation. */
 static void case_l7_redecides(void)
@@ -560,6 +599,7 @@ static const struct {
 } cases[] = {
 	{ "denied_then_allowed", case_denied_then_allowed },
 	{ "revoked_tunnel", case_revoked_tunnel },
+	{ "revoked_transparent", case_revoked_transparent },
 	{ "l7_redecides", case_l7_redecides },
 	{ "pipelined_after_inference", case_pipelined_after_inference },
 	{ "credentials_follow", case_credentials_follow },

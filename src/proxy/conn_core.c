@@ -37,19 +37,32 @@ const struct ward_policy *proxy_policy(struct ward_proxy *px)
 	uint64_t a = atomic_load_explicit(&px->applied, memory_order_acquire);
 
 	if (a != px->seen) {
-		struct ward_gen *g = ward_gen_cell_get(&px->cell);
+		struct ward_gen *g;
 		struct ward_cred_store *creds;
+		struct ward_inference *inf;
 
+		/* the generation and what was derived from it, as one (apply holds
+		 * the same lock while it installs them) */
+		pthread_mutex_lock(&px->creds_lock);
+		g = ward_gen_cell_get(&px->cell);
+		creds = px->pending_creds;
+		px->pending_creds = NULL;
+		inf = px->pending_inference;
+		px->pending_inference = NULL;
+		pthread_mutex_unlock(&px->creds_lock);
 		px->seen = a;
 		if (g) {
 			ward_gen_unref(px->gen);
 			px->gen = g;
 			px->policy = g->policy;
 		}
-		pthread_mutex_lock(&px->creds_lock);
-		creds = px->pending_creds;
-		px->pending_creds = NULL;
-		pthread_mutex_unlock(&px->creds_lock);
+		if (inf) {
+			/* calls in flight hold their own reference to the old handle */
+			if (px->inference_owned)
+				ward_inference_free(px->inference);
+			px->inference = inf;
+			px->inference_owned = true;
+		}
 		if (creds) {
 			/* nothing holds a store across events: the old one can go */
 			if (px->creds_owned)
@@ -220,13 +233,14 @@ void conn_update(struct conn *c)
 	case S_CONNECT:
 	case S_TLS_UP:
 	case S_CLOSING:
-		/* the core's own states: the client waits (or drains ward's answer) */
-		if (c->to_c.len)
+		/* the core's own states: the client waits (or drains ward's
+		 * answer); a handshake waits for exactly what it asked for */
+		if (c->to_c.len && c->state != S_TLS_UP)
 			ec = EPOLLOUT;
 		if (c->state == S_CONNECT)
 			eu = EPOLLOUT;
 		else if (c->state == S_TLS_UP)
-			eu = c->u_tls_ev, ec = 0;
+			eu = c->u_tls_ev;
 		break;
 	case S_HEAD:
 	case S_SNIFF:
@@ -309,8 +323,8 @@ void conn_request_in(struct conn *c, enum ward_req_kind kind, struct ward_reques
 	in->tofu_reason = c->tofu_reason;
 	in->can_terminate = px->cfg.tls_ca;
 	in->can_intercept = px->cfg.tls_ca && px->cfg.tls_upstream;
-	in->inference = px->cfg.inference;
-	in->route_host = ward_inference_is_route_host(px->cfg.inference, c->host);
+	in->inference = px->inference;
+	in->route_host = ward_inference_is_route_host(px->inference, c->host);
 }
 
 /* A denial: its row, then ward's 403 where the client speaks HTTP. */
@@ -552,8 +566,12 @@ void conn_relay_event(struct conn *c, bool upstream, uint32_t events, bool clien
  * out (S_CLOSING): bytes for it are written; a client gone ends it. */
 static void waiting_event(struct conn *c, bool upstream, uint32_t events)
 {
-	if (upstream)
+	if (upstream) {
+		/* not the core's upstream: a mode's own leg (inference.local) */
+		if (c->ufd < 0 && c->state == S_CLOSING)
+			c->mode->on_event(c, upstream, events);
 		return;
+	}
 	if (c->state != S_CLOSING) {
 		if (events & (EPOLLHUP | EPOLLERR))
 			c->dead = true; /* the client gave up */

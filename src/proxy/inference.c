@@ -165,17 +165,39 @@ static int backend_init(struct ward_inference *inf, struct inf_backend *b,
 	return resolve_backend(b, hosts, err);
 }
 
-int ward_inference_new(const struct ward_inference_config *cfg, struct ward_inference **ret,
-		       struct ward_error *err)
+static char *dup_opt(const char *s, bool *failed)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	if (s && !d)
+		*failed = true;
+	return d;
+}
+
+/* usage: shared with the handle of an earlier generation; NULL: a new one */
+static int inference_new(const struct ward_inference_config *cfg, struct inf_usage *usage,
+			 struct ward_inference **ret, struct ward_error *err)
 {
 	const struct ward_policy *p = cfg->policy;
 	struct ward_resolver *hosts = NULL;
 	struct ward_inference *inf = calloc(1, sizeof(*inf));
-	bool https = false;
+	bool https = false, failed = false;
 	int r = 0;
 
 	if (!inf)
 		return ward_err(err, -ENOMEM, "inference");
+	inf->refs = 1;
+	inf->u = usage ? usage : calloc(1, sizeof(*inf->u));
+	if (!inf->u) {
+		free(inf);
+		return ward_err(err, -ENOMEM, "inference");
+	}
+	inf->u->refs++;
+	inf->cfg = *cfg;
+	inf->cfg.hosts_file = dup_opt(cfg->hosts_file, &failed);
+	inf->cfg.upstream_ca = dup_opt(cfg->upstream_ca, &failed);
+	inf->cfg.system_roots = dup_opt(cfg->system_roots, &failed);
+	inf->cfg.sandbox = NULL; /* inf->sandbox holds it */
 	inf->policy = p;
 	inf->audit = cfg->audit;
 	inf->sandbox = strdup(cfg->sandbox ? cfg->sandbox : "");
@@ -186,7 +208,7 @@ int ward_inference_new(const struct ward_inference_config *cfg, struct ward_infe
 	inf->max_response = cfg->max_response ? cfg->max_response : WARD_INFERENCE_MAX_RESPONSE;
 	inf->budget = p->inference_max_tokens;
 	inf->budget_usd = p->inference_max_usd;
-	if (!inf->sandbox) {
+	if (!inf->sandbox || failed) {
 		r = ward_err(err, -ENOMEM, "inference");
 		goto fail;
 	}
@@ -229,10 +251,38 @@ fail:
 	return r;
 }
 
+int ward_inference_new(const struct ward_inference_config *cfg, struct ward_inference **ret,
+		       struct ward_error *err)
+{
+	return inference_new(cfg, NULL, ret, err);
+}
+
+int ward_inference_derive(const struct ward_inference *base, const struct ward_policy *p,
+			  struct ward_inference **ret, struct ward_error *err)
+{
+	struct ward_inference_config cfg = base->cfg;
+
+	cfg.policy = p;
+	cfg.sandbox = base->sandbox;
+	return inference_new(&cfg, base->u, ret, err);
+}
+
+struct ward_inference *ward_inference_ref(struct ward_inference *inf)
+{
+	if (inf)
+		inf->refs++;
+	return inf;
+}
+
 void ward_inference_free(struct ward_inference *inf)
 {
-	if (!inf)
+	if (!inf || --inf->refs > 0)
 		return;
+	if (inf->u && --inf->u->refs == 0)
+		free(inf->u);
+	free((char *)inf->cfg.hosts_file);
+	free((char *)inf->cfg.upstream_ca);
+	free((char *)inf->cfg.system_roots);
 	for (size_t i = 0; i < inf->n; i++) {
 		if (inf->b[i].key) {
 			explicit_bzero(inf->b[i].key, inf->b[i].key_len);
@@ -269,7 +319,7 @@ const char *ward_inference_key_env(const struct ward_inference *inf, size_t i)
 
 uint64_t ward_inference_spent(const struct ward_inference *inf)
 {
-	return inf->spent;
+	return inf->u->spent;
 }
 
 uint64_t ward_inference_budget(const struct ward_inference *inf)

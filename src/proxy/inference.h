@@ -69,7 +69,16 @@ struct ward_inference;
  * A policy without routes gives an empty handle (every call answers 403). */
 int ward_inference_new(const struct ward_inference_config *cfg, struct ward_inference **ret,
 		       struct ward_error *err);
-/* Wipes the keys. NULL is fine. */
+/* The handle of another policy generation (live apply): base's settings,
+ * p's routes, keys read and backends resolved as ward_inference_new does (so
+ * it may block: not on the proxy's loop thread), and base's usage: budgets
+ * count across generations. Errors as ward_inference_new's; base is
+ * unchanged. p must outlive the new handle. */
+int ward_inference_derive(const struct ward_inference *base, const struct ward_policy *p,
+			  struct ward_inference **ret, struct ward_error *err);
+/* A reference more (each call in flight holds one). */
+struct ward_inference *ward_inference_ref(struct ward_inference *inf);
+/* Drops a reference; the last wipes the keys. NULL is fine. */
 void ward_inference_free(struct ward_inference *inf);
 
 /* The rows' sandbox column, once the sandbox has its id (the hook sets it).

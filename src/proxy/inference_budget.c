@@ -43,7 +43,7 @@ unsigned ward_budget_crossed(double spent, double max, const double *warn_at, si
 
 double ward_inference_spent_usd(const struct ward_inference *inf)
 {
-	return inf->spent_usd;
+	return inf->u->spent_usd;
 }
 
 double ward_inference_budget_usd(const struct ward_inference *inf)
@@ -59,8 +59,8 @@ void inf_account(struct ward_inference_call *c)
 		return;
 	c->accounted = true;
 	c->cost_usd = ward_inference_cost_usd(c->b->route, &c->usage);
-	inf->spent += c->usage.input + c->usage.output;
-	inf->spent_usd += c->cost_usd;
+	inf->u->spent += c->usage.input + c->usage.output;
+	inf->u->spent_usd += c->cost_usd;
 }
 
 static void budget_row(struct ward_inference_call *c, const char *key, unsigned bit,
@@ -108,18 +108,18 @@ void inf_budget_rows(struct ward_inference_call *c)
 
 	if (!c->accounted || !inf->audit)
 		return;
-	tok = ward_budget_crossed((double)inf->spent, (double)inf->budget, p->inference_warn_at,
-				  p->n_inference_warn_at, &inf->warned_tokens);
-	usd = ward_budget_crossed(inf->spent_usd, inf->budget_usd, p->inference_warn_at,
-				  p->n_inference_warn_at, &inf->warned_usd);
+	tok = ward_budget_crossed((double)inf->u->spent, (double)inf->budget, p->inference_warn_at,
+				  p->n_inference_warn_at, &inf->u->warned_tokens);
+	usd = ward_budget_crossed(inf->u->spent_usd, inf->budget_usd, p->inference_warn_at,
+				  p->n_inference_warn_at, &inf->u->warned_usd);
 	/* one row per threshold, lowest first: a call that jumps from 70 % to
 	 * 100 % still leaves the 80 % and 95 % marks */
 	snprintf(sm, sizeof(sm), "budget_spent=%llu budget_max=%llu",
-		 (unsigned long long)inf->spent, (unsigned long long)inf->budget);
+		 (unsigned long long)inf->u->spent, (unsigned long long)inf->budget);
 	for (unsigned bit = 1; tok && bit <= WARD_BUDGET_FULL; bit <<= 1)
 		if (tok & bit)
 			budget_row(c, "inference.budget.max_tokens", bit, sm);
-	snprintf(sm, sizeof(sm), "spent_usd=%.6f max_usd=%.6f", inf->spent_usd, inf->budget_usd);
+	snprintf(sm, sizeof(sm), "spent_usd=%.6f max_usd=%.6f", inf->u->spent_usd, inf->budget_usd);
 	for (unsigned bit = 1; usd && bit <= WARD_BUDGET_FULL; bit <<= 1)
 		if (usd & bit)
 			budget_row(c, "inference.budget.max_usd", bit, sm);
@@ -129,20 +129,20 @@ bool inf_budget_refuse(struct ward_inference_call *c)
 {
 	struct ward_inference *inf = c->inf;
 
-	if (inf->budget && inf->spent >= inf->budget) {
+	if (inf->budget && inf->u->spent >= inf->budget) {
 		c->rule = "inference.budget.max_tokens";
 		inf_fail_answer(c, 429, "insufficient_quota", "rate_limit_error",
 				"ward: the sandbox's inference budget is spent (%llu of %llu tokens); "
 				"inference.budget.max_tokens",
-				(unsigned long long)inf->spent, (unsigned long long)inf->budget);
+				(unsigned long long)inf->u->spent, (unsigned long long)inf->budget);
 		return true;
 	}
-	if (inf->budget_usd > 0 && inf->spent_usd >= inf->budget_usd) {
+	if (inf->budget_usd > 0 && inf->u->spent_usd >= inf->budget_usd) {
 		c->rule = "inference.budget.max_usd";
 		inf_fail_answer(c, 429, "insufficient_quota", "rate_limit_error",
 				"ward: the sandbox's inference budget is spent (%.6f of %.6f USD); "
 				"inference.budget.max_usd",
-				inf->spent_usd, inf->budget_usd);
+				inf->u->spent_usd, inf->budget_usd);
 		return true;
 	}
 	return false;

@@ -132,7 +132,7 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 		 c->status, c->stream ? "true" : "false", tok,
 		 (unsigned long long)((now - c->t_start) / 1000000),
 		 (unsigned long long)(c->t_first ? (c->t_first - c->t_start) / 1000000 : 0),
-		 (unsigned long long)inf->spent, (unsigned long long)inf->budget, inf->spent_usd,
+		 (unsigned long long)inf->u->spent, (unsigned long long)inf->budget, inf->u->spent_usd,
 		 inf->budget_usd, c->outcome[0] ? " outcome=" : "", c->outcome);
 	if (c->b)
 		snprintf(rule, sizeof(rule), "inference.routes.%s", c->b->route->name);
@@ -441,7 +441,7 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 
 	if (!c)
 		return NULL;
-	c->inf = inf;
+	c->inf = ward_inference_ref(inf); /* a call finishes under the handle it began with */
 	c->fd = -1;
 	c->t_start = c->last_activity = ward_mono_ns();
 	c->known = who->known;
@@ -851,5 +851,6 @@ void ward_inference_call_free(struct ward_inference_call *c)
 	free(c->sha);
 	free(c->ancestor);
 	free(c->via);
+	ward_inference_free(c->inf);
 	free(c);
 }

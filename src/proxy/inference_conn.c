@@ -169,7 +169,7 @@ bool inference_conn_active(const struct conn *c)
 
 int inference_conn_start(struct conn *c)
 {
-	struct ward_inference *inf = c->px->cfg.inference;
+	struct ward_inference *inf = c->px->inference;
 	struct ward_inference_client who = {
 		.known = c->known,
 		.binary = c->known && c->id.binary[0] ? c->id.binary : NULL,

@@ -31,8 +31,20 @@ struct inf_backend {
 	size_t n_addrs;
 };
 
+/* What inference has cost so far in this sandbox: shared by the handles of
+ * successive policy generations (ward_inference_derive), so a budget counts
+ * across them. Loop thread only. */
+struct inf_usage {
+	unsigned refs;
+	uint64_t spent;
+	double spent_usd;
+	unsigned warned_tokens, warned_usd; /* thresholds already logged (ward_budget_crossed) */
+};
+
 struct ward_inference {
+	unsigned refs; /* the owner's, and one per call in flight */
 	const struct ward_policy *policy;
+	struct ward_inference_config cfg; /* what ward_inference_derive builds from (strings copied) */
 	struct ward_audit *audit;
 	char *sandbox;
 	uint32_t idle_ms, total_ms, connect_ms;
@@ -42,12 +54,9 @@ struct ward_inference {
 	struct ward_tls_upstream *tls;
 	const char **key_envs;
 	size_t n_key_envs;
-	uint64_t spent;
 	uint64_t budget;
-	double spent_usd;
 	double budget_usd;
-	unsigned warned_tokens, warned_usd; /* thresholds already logged (ward_budget_crossed) */
-	uint64_t calls;
+	struct inf_usage *u;
 };
 
 /* Route for a requested model: name, then alias, then the route's model;

@@ -19,6 +19,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "proxy/cred.h"
+#include "proxy/inference.h"
 #include "proxy/proxy_internal.h"
 
 #define TICK_MS 250
@@ -119,6 +120,7 @@ int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
 	pthread_mutex_init(&px->creds_lock, NULL);
 	px->policy = cfg->policy;
 	px->creds = cfg->creds;
+	px->inference = cfg->inference;
 	for (int i = 0; i < 4; i++)
 		px->lfd[i] = -1;
 	px->conns = calloc(px->lim.max_conns, sizeof(*px->conns));
@@ -195,6 +197,7 @@ int ward_proxy_apply(struct ward_proxy *px, struct ward_gen *g, struct ward_erro
 	uint64_t one = 1;
 
 	struct ward_cred_store *creds = NULL, *stale;
+	struct ward_inference *inf = NULL, *stale_inf;
 	int r;
 
 	if (!g || !g->policy)
@@ -205,12 +208,23 @@ int ward_proxy_apply(struct ward_proxy *px, struct ward_gen *g, struct ward_erro
 		if (r < 0)
 			return r; /* the old generation stays */
 	}
+	if (px->cfg.inference) {
+		/* routes, keys and backends of g; the budget's usage carries over */
+		r = ward_inference_derive(px->cfg.inference, g->policy, &inf, err);
+		if (r < 0) {
+			ward_cred_store_free(creds);
+			return ward_err_prefix(err, "inference");
+		}
+	}
 	pthread_mutex_lock(&px->creds_lock);
 	stale = px->pending_creds; /* applied twice before the loop looked */
 	px->pending_creds = creds;
+	stale_inf = px->pending_inference;
+	px->pending_inference = inf;
 	ward_gen_unref(ward_gen_cell_swap(&px->cell, ward_gen_ref(g)));
 	pthread_mutex_unlock(&px->creds_lock);
 	ward_cred_store_free(stale);
+	ward_inference_free(stale_inf); /* never seen by the loop: no call holds it */
 	atomic_fetch_add_explicit(&px->applied, 1, memory_order_release);
 	/* the loop sweeps open connections; a full counter still wakes it */
 	(void)!write(px->apply_fd, &one, sizeof(one));
@@ -379,6 +393,9 @@ void ward_proxy_free(struct ward_proxy *px)
 	ward_cred_store_free(px->pending_creds);
 	if (px->creds_owned)
 		ward_cred_store_free(px->creds);
+	ward_inference_free(px->pending_inference);
+	if (px->inference_owned)
+		ward_inference_free(px->inference);
 	pthread_mutex_destroy(&px->creds_lock);
 	free(px->conns);
 	free(px->gens);

@@ -194,12 +194,16 @@ struct ward_proxy {
 	struct ward_gen_cell cell;
 	_Atomic uint64_t applied;
 	int apply_fd;
-	/* credentials follow the generation (ward_cred_store_derive): apply
-	 * leaves the new store here, the loop adopts it with the generation */
+	/* credentials and inference routes follow the generation
+	 * (ward_cred_store_derive, ward_inference_derive): apply leaves them
+	 * here, the loop adopts them with the generation */
 	pthread_mutex_t creds_lock;
 	struct ward_cred_store *pending_creds;
+	struct ward_inference *pending_inference;
 	struct ward_cred_store *creds; /* loop thread: what requests use (cfg.creds at first) */
 	bool creds_owned;	       /* creds was derived here (cfg.creds is borrowed) */
+	struct ward_inference *inference; /* loop thread: cfg.inference at first */
+	bool inference_owned;
 	uint64_t seen;			  /* loop thread: `applied` its policy reflects */
 	struct ward_gen *gen;		  /* loop thread: current generation, NULL: cfg.policy */
 	const struct ward_policy *policy; /* loop thread: what new decisions use */

@@ -44,7 +44,8 @@
 
 static char self[PATH_MAX];
 static char dir[64];
-static uint16_t infer_port;
+static uint16_t infer_port, infer_port2;
+static uint16_t route_port; /* the backend the policies policy() makes route to */
 
 static void sh(const char *fmt, ...)
 {
@@ -60,7 +61,7 @@ static void sh(const char *fmt, ...)
 
 /* ---- upstreams: echo (tunnels), HTTP (keep-alive "hello"), an inference backend ---- */
 
-enum up_kind { UP_ECHO, UP_HTTP, UP_INFER };
+enum up_kind { UP_ECHO, UP_HTTP, UP_INFER, UP_INFER2 };
 
 struct up_conn {
 	int fd;
@@ -69,6 +70,9 @@ struct up_conn {
 
 static const char infer_reply_body[] =
 	"{\"id\":\"x\",\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7,\"total_tokens\":18}}";
+/* the backend a later generation's route names */
+static const char infer_reply_body2[] =
+	"{\"id\":\"y\",\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":5,\"total_tokens\":10}}";
 
 /* One HTTP request (head + Content-Length body) read into buf; its length or -1. */
 static ssize_t read_request(int fd, char *buf, size_t sz)
@@ -122,13 +126,15 @@ static void *up_serve(void *arg)
 				 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(auth),
 				 auth);
 		} else {
+			const char *body = uc->kind == UP_INFER2 ? infer_reply_body2 : infer_reply_body;
+
 			snprintf(reply, sizeof(reply),
 				 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 				 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-				 strlen(infer_reply_body), infer_reply_body);
+				 strlen(body), body);
 		}
 		if (write(uc->fd, reply, strlen(reply)) != (ssize_t)strlen(reply) ||
-		    uc->kind == UP_INFER)
+		    uc->kind == UP_INFER || uc->kind == UP_INFER2)
 			break;
 	}
 	close(uc->fd);
@@ -194,7 +200,7 @@ struct fx {
 	struct ward_inference *inf;
 	struct ward_proxy *px;
 	char log[128];
-	uint16_t port;
+	uint16_t port, tport;
 };
 
 static int lookup(void *userdata, const struct sockaddr *peer, struct ward_peer_ident *ret)
@@ -207,6 +213,14 @@ static int lookup(void *userdata, const struct sockaddr *peer, struct ward_peer_
 		return -errno;
 	memset(ret, 0, sizeof(*ret));
 	snprintf(ret->binary, sizeof(ret->binary), "%s", self);
+	/* the original destination of a transparent connection: the echo upstream */
+	{
+		struct sockaddr_in *o = (struct sockaddr_in *)&ret->orig;
+
+		o->sin_family = AF_INET;
+		o->sin_port = htons(ECHO_PORT);
+		inet_pton(AF_INET, UP_ADDR, &o->sin_addr);
+	}
 	snprintf(ret->keys, sizeof(ret->keys), "web");
 	ret->pid = getpid();
 	ret->dev = ward_egress_kdev(st.st_dev);
@@ -238,7 +252,7 @@ static struct ward_policy *policy(const char *hosts_allowed)
 		 "  binaries: [{ path: %s }]\n"
 		 "credentials:\n"
 		 "  - { name: gh, env: WARD_LT_GH, host: %s, port: 8080, scheme: http }\n",
-		 self, hosts_allowed, infer_port, self, cred_host);
+		 self, hosts_allowed, route_port, self, cred_host);
 	if (ward_policy_load_buffer("live.yaml", yaml, strlen(yaml), &p, &d, &err) < 0) {
 		ward_diags_print(&d, stderr);
 		fprintf(stderr, "policy: %s\n%s", err.msg, yaml);
@@ -286,6 +300,7 @@ static void fx_start(struct fx *f, const char *hosts_allowed)
 	if (ward_proxy_new(&cfg, &f->px, &err) < 0 || ward_proxy_start(f->px, &err) < 0)
 		goto fail;
 	f->port = ward_proxy_explicit_port(f->px);
+	f->tport = ward_proxy_transparent_port(f->px);
 	return;
 fail:
 	fprintf(stderr, "fixture: %s\n", err.msg);
@@ -318,9 +333,9 @@ static const char *fx_apply(struct fx *f, const char *hosts_allowed, uint64_t se
 	return rev;
 }
 
-static int connect_proxy(const struct fx *f)
+static int connect_port(uint16_t port)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(f->port) };
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
@@ -329,6 +344,11 @@ static int connect_proxy(const struct fx *f)
 		exit(1);
 	}
 	return fd;
+}
+
+static int connect_proxy(const struct fx *f)
+{
+	return connect_port(f->port);
 }
 
 static void send_all(int fd, const char *s)
@@ -473,6 +493,31 @@ static void case_revoked_tunnel(void)
 	fx_stop(&f);
 }
 
+/* A transparent raw TCP connection (decided by its original destination)
+ * is closed and logged when an apply removes that destination. */
+static void case_revoked_transparent(void)
+{
+	struct fx f = { 0 };
+	char buf[64], want[160];
+	struct rows rw;
+	const char *rev;
+	bool eof;
+	int fd;
+
+	fx_start(&f, EP(10.77.0.1, 7000));
+	fd = connect_port(f.tport);
+	CHECK(echoes(fd, "ping"), "the transparent connection carries bytes");
+	rev = fx_apply(&f, EP(up.test, 7000), 2);
+	read_until(fd, buf, sizeof(buf), NULL, &eof);
+	CHECK(eof, "the revoked transparent connection is closed");
+	close(fd);
+	rows(&f, &rw);
+	snprintf(want, sizeof(want), "proxy deny 10.77.0.1 revoked by policy rev %s rev=%s\n",
+		 rev, rev);
+	CHECK(strstr(rw.s, want), "no row '%s' in:\n%s", want, rw.s);
+	fx_stop(&f);
+}
+
 /* Plain HTTP keeps its connection: the next request is decided under the
  * new generation. */
 static void case_l7_redecides(void)
@@ -554,15 +599,54 @@ static void case_credentials_follow(void)
 	fx_stop(&f);
 }
 
+/* One inference.local call on a new connection; the response. */
+static void infer_call(const struct fx *f, char *buf, size_t sz)
+{
+	static const char body[] = "{ \"messages\": [], \"model\": \"fast\" }";
+	char req[512];
+	bool eof;
+	int fd = connect_proxy(f);
+
+	snprintf(req, sizeof(req),
+		 "POST http://inference.local/v1/chat/completions HTTP/1.1\r\n"
+		 "Host: inference.local\r\nContent-Type: application/json\r\n"
+		 "Connection: close\r\nContent-Length: %zu\r\n\r\n%s",
+		 strlen(body), body);
+	send_all(fd, req);
+	read_until(fd, buf, sz, NULL, &eof);
+	close(fd);
+}
+
+/* Inference routes follow the generation: a call after the apply goes to
+ * the backend the new generation's route names. */
+static void case_inference_follows(void)
+{
+	struct fx f = { 0 };
+	char buf[4096];
+
+	fx_start(&f, EP(up.test, 8080));
+	infer_call(&f, buf, sizeof(buf));
+	CHECK(strstr(buf, "HTTP/1.1 200") == buf && strstr(buf, infer_reply_body),
+	      "before: the first backend answers: %s", buf);
+	route_port = infer_port2;
+	fx_apply(&f, EP(up.test, 8080), 2);
+	infer_call(&f, buf, sizeof(buf));
+	CHECK(strstr(buf, "HTTP/1.1 200") == buf && strstr(buf, infer_reply_body2),
+	      "after: the new route's backend answers: %s", buf);
+	fx_stop(&f);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } cases[] = {
 	{ "denied_then_allowed", case_denied_then_allowed },
 	{ "revoked_tunnel", case_revoked_tunnel },
+	{ "revoked_transparent", case_revoked_transparent },
 	{ "l7_redecides", case_l7_redecides },
 	{ "pipelined_after_inference", case_pipelined_after_inference },
 	{ "credentials_follow", case_credentials_follow },
+	{ "inference_follows", case_inference_follows },
 };
 
 static int run_case(size_t i)
@@ -583,6 +667,8 @@ static int run_case(size_t i)
 	up_start(UP_ADDR, ECHO_PORT, UP_ECHO);
 	up_start(UP_ADDR, HTTP_PORT, UP_HTTP);
 	infer_port = up_start("127.0.0.1", 0, UP_INFER);
+	infer_port2 = up_start("127.0.0.1", 0, UP_INFER2);
+	route_port = infer_port;
 	cases[i].fn();
 	sh("rm -rf %s", dir);
 	fprintf(stderr, "%s %s (%d checks)\n", failures ? "FAIL" : "ok", cases[i].name,

@@ -410,6 +410,63 @@ static void test_plain_http(void **state)
 	f->tls = true;
 }
 
+/* Another generation's credentials (live apply): the variables the sandbox
+ * already holds keep their placeholders and secrets, even once ward's own
+ * environment holds the placeholders (ward_cred_apply_env); a new variable
+ * is read from the environment; one missing is an error. */
+static void test_derive(void **state)
+{
+	struct fixture *f = *state;
+	static const char yaml2[] = "version: 1\n"
+				    "credentials:\n"
+				    "  - { name: gh, env: WARD_TEST_GH_TOKEN, host: other.example }\n"
+				    "  - { name: new, env: WARD_TEST_NEW_KEY, host: new.example }\n";
+	struct ward_policy *p2 = NULL;
+	struct ward_cred_store *s2 = NULL;
+	struct ward_diags d = { 0 };
+	struct ward_error err = { 0 };
+	char *before_gh = strdup(f->ph_gh);
+
+	assert_int_equal(ward_policy_load_buffer("cred2.yaml", yaml2, strlen(yaml2), &p2, &d, &err),
+			 0);
+	ward_diags_free(&d);
+	unsetenv("WARD_TEST_NEW_KEY");
+	assert_int_equal(ward_cred_store_derive(f->s, p2, &s2, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "WARD_TEST_NEW_KEY"));
+	setenv("WARD_TEST_NEW_KEY", "new-secret", 1);
+	assert_int_equal(ward_cred_apply_env(f->s), 0); /* ward's env: placeholders now */
+	assert_int_equal(ward_cred_store_derive(f->s, p2, &s2, &err), 0);
+	assert_int_equal(ward_cred_count(s2), 2);
+	assert_string_equal(ward_cred_env_name(s2, 0), "WARD_TEST_GH_TOKEN");
+	assert_string_equal(ward_cred_placeholder(s2, 0), before_gh);
+	assert_string_not_equal(ward_cred_placeholder(s2, 1), before_gh);
+	{
+		/* the secret is base's, bound where the new generation says */
+		static const char req[] = "GET /x HTTP/1.1\r\nHost: other.example\r\n"
+					  "Authorization: Bearer %s\r\n\r\n";
+		char head[512];
+		struct ward_http_parser hp;
+		struct ward_cred_result cr = { 0 };
+		size_t used = 0;
+
+		snprintf(head, sizeof(head), req, before_gh);
+		assert_int_equal(ward_http_parser_init(&hp, WARD_HTTP_REQUEST, NULL), 0);
+		assert_int_equal(ward_http_feed(&hp, head, strlen(head), &used), 1);
+		assert_int_equal(ward_cred_apply(s2, &hp.head, hp.buf, hp.head.head_len,
+						 "other.example", 443, true, &cr),
+				 0);
+		assert_int_equal(cr.verdict, WARD_CRED_INJECTED);
+		assert_non_null(memmem(cr.head, cr.head_len, SECRET_GH, strlen(SECRET_GH)));
+		ward_cred_result_clear(&cr);
+		ward_http_parser_free(&hp);
+	}
+	ward_cred_store_free(s2);
+	ward_policy_free(p2);
+	free(before_gh);
+	setenv("WARD_TEST_GH_TOKEN", SECRET_GH, 1);
+	setenv("WARD_TEST_API_KEY", SECRET_API, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_mismatch),
 		cmocka_unit_test(test_plain_http),
 		cmocka_unit_test(test_secret_never_logged),
+		cmocka_unit_test(test_derive),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

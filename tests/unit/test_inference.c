@@ -424,6 +424,37 @@ static void test_call_chat_rewrite_and_key(void **state)
 	assert_int_equal(ward_inference_spent(f->inf), 18);
 }
 
+/* A later generation's handle (live apply) counts the budget on: what was
+ * spent under the first handle is spent under the derived one, and the
+ * other way round. */
+static void test_derive_keeps_usage(void **state)
+{
+	struct fx *f = *state;
+	struct ward_inference *d = NULL;
+	struct ward_error err = { 0 };
+	struct result res;
+	const char *body = "{ \"messages\": [], \"model\" : \"gpt-4o-mini\" }";
+	char *r = req(POST("/v1/chat/completions", "{ \"messages\": [], \"model\" : \"gpt-4o-mini\" }",
+			   ""),
+		      body);
+
+	call(f, "/usr/bin/agent", r, chat_reply, &res);
+	assert_int_equal(ward_inference_spent(f->inf), 18);
+	assert_int_equal(ward_inference_derive(f->inf, f->p, &d, &err), 0);
+	assert_int_equal(ward_inference_spent(d), 18);
+	assert_int_equal(ward_inference_budget(d), 30);
+	{
+		struct ward_inference *first = f->inf;
+
+		f->inf = d; /* the next call under the derived handle */
+		call(f, "/usr/bin/agent", r, chat_reply, &res);
+		f->inf = first;
+	}
+	assert_int_equal(ward_inference_spent(f->inf), 36);
+	ward_inference_free(d);
+	free(r);
+}
+
 static void test_call_stream_anthropic(void **state)
 {
 	struct fx *f = *state;
@@ -889,6 +920,7 @@ int main(void)
 		cmocka_unit_test(test_providers),
 		cmocka_unit_test(test_missing_key),
 		cmocka_unit_test_setup_teardown(test_call_chat_rewrite_and_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_derive_keeps_usage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_stream_anthropic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_openai_stream_usage_added, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_local_answers, setup, teardown),

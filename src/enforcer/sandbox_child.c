@@ -81,6 +81,7 @@ static int drop_privileges(const struct ward_child_ctx *c, struct ward_error *er
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { { 0 } };
 	const struct rlimit no_core = { 0, 0 };
+	struct rlimit nofile;
 	gid_t gid = c->sb->gid;
 
 	/* The bounding set needs CAP_SETPCAP: drop it while still root. */
@@ -103,6 +104,13 @@ static int drop_privileges(const struct ward_child_ctx *c, struct ward_error *er
 	/* Soft and hard: the command cannot raise it again. */
 	if (setrlimit(RLIMIT_CORE, &no_core) < 0)
 		return ward_err(err, -errno, "RLIMIT_CORE");
+	/* Enough fds for an agent's connections (one each), not the host's
+	 * whole hard limit: some programs close every possible fd at start. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+		nofile.rlim_cur = nofile.rlim_max < 65536 ? nofile.rlim_max : 65536;
+		if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
+			return ward_err(err, -errno, "RLIMIT_NOFILE");
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return ward_err(err, -errno, "PR_SET_NO_NEW_PRIVS");
 	return 0;

@@ -136,6 +136,7 @@ struct ward_proxy {
 	bool started;
 	char *scratch; /* CONN_BUF bytes for the loop thread (response head rewrites) */
 	struct ident_worker *iw; /* hashes binaries off the loop (ident_worker.c) */
+	struct ward_admission *adm; /* admission.c: refusals, the fd reserve */
 	_Atomic uint64_t accepted, refused_full;
 };
 

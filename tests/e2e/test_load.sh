@@ -1,0 +1,118 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Load without loss (docs/proxy.md "Limits"): 2,000 concurrent CONNECT tunnels
+# from one process inside `ward run` (tools/bench/load_client.c, epoll) to an
+# echo server in a netns this test creates, each sending 4 KiB of its own and
+# checking the echo; all 2,000 stay open until every one has finished.
+#   1. default limits: 2,000 echoed, 0 errors of any kind;
+#   2. limits: { max_connections: 100 }: every connection is either echoed or
+#      refused with a complete 503 carrying ward's JSON body (none reset,
+#      none closed without an answer), and the decision log accounts for
+#      every refusal: rows with rule 'limits' plus the counts of the
+#      'events_dropped' proxy rows equal the refusals the client saw;
+#   3. a policy value that is not a duration is FILE:LINE:COL, exit 1.
+# One round each, the client capped at 60 s. Root only; 77 when a tool is missing.
+set -u
+
+WARD=${WARD:-$(pwd)/build/ward}
+BUILD=${WARD_BUILD:-$(dirname "$WARD")}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+N=2000
+
+# shellcheck source=lib/upstream.sh
+source "$HERE/lib/upstream.sh"
+e2e_require ip sqlite3 timeout
+[ -x "$BUILD/load_client" ] || { echo "SKIP: no $BUILD/load_client (tools/bench/load_client.c)"; exit 77; }
+
+T=$(mktemp -d /tmp/ward-test-load.XXXXXX)
+chmod 755 "$T"
+ECHO=
+pass=0
+fail=0
+e2e_cleanup_hook() {
+	[ -n "$ECHO" ] && kill "$ECHO" 2>/dev/null
+	rm -rf "$T"
+}
+ok() { echo "PASS: $1"; pass=$((pass + 1)); }
+ko() { echo "FAIL: $1"; fail=$((fail + 1)); }
+check() { local n=$1; shift; if "$@"; then ok "$n"; else ko "$n"; fi; }
+
+# the client runs from a directory the sandbox maps read-only
+cp "$BUILD/load_client" "$T/load_client"
+chmod 755 "$T/load_client"
+upstream_up ld --bare echo.test.example || { echo "FAIL: test upstream"; exit 1; }
+ip netns exec ward-test-ld timeout -s KILL 300 "$T/load_client" echo -l 0.0.0.0:7000 -t 290 \
+	>"$T/echo.out" 2>&1 &
+ECHO=$!
+for _ in $(seq 50); do grep -q ready "$T/echo.out" 2>/dev/null && break; sleep 0.1; done
+grep -q ready "$T/echo.out" || { echo "FAIL: echo server did not start"; cat "$T/echo.out"; exit 1; }
+
+policy() { # policy FILE [LIMITS-LINE]
+	cat >"$1" <<EOF
+version: 1
+filesystem_policy:
+  read_only: [/usr, /lib, /lib64, /bin, /sbin, /etc, $T]
+process: { run_as_user: 4249, run_as_group: 4249 }
+${2:-}
+network_policies:
+  load:
+    binaries: [{ path: $T/load_client }]
+    endpoints: [{ host: echo.test.example, port: 7000 }]
+EOF
+	chmod 644 "$1"
+}
+# load LOG POLICY: N tunnels through ward's proxy; the client's count line in $OUT
+load() {
+	OUT=$(timeout -s KILL 120 "$WARD" run --policy "$2" --log "$1" --hosts "$UPSTREAM_HOSTS" \
+		--workdir "$T" -- "$T/load_client" tunnels -n "$N" -b 4096 -t 60 \
+		echo.test.example:7000 2>"$T/err")
+	RC=$?
+	echo "  $OUT"
+}
+field() { sed -n "s/.* $1=\([0-9-]*\).*/\1/p" <<<"$OUT"; }
+q() { sqlite3 "$1" "$2" 2>/dev/null; }
+
+# 1. default limits carry 2,000 concurrent tunnels
+policy "$T/default.yaml"
+load "$T/default.db" "$T/default.yaml"
+check "default limits: $N concurrent tunnels, every echo correct (exit $RC)" \
+	test "$RC" = 0 -a "$(field ok)" = "$N"
+for k in refused http reset eof timeout mismatch fd connect; do
+	check "default limits: $k=0" test "$(field "$k")" = 0
+done
+check "default limits: no refusal rows" \
+	test "$(q "$T/default.db" "select count(*) from decisions where rule in ('limits','events_dropped') and layer='proxy'")" = 0
+check "default limits: an allow row per tunnel" \
+	test "$(q "$T/default.db" "select count(*) from decisions where layer='proxy' and action='allow'")" = "$N"
+
+# 2. max_connections: 100: the rest refused with a 503 each, and each a row or counted
+policy "$T/limited.yaml" "limits: { max_connections: 100 }"
+load "$T/limited.db" "$T/limited.yaml"
+ok_n=$(field ok)
+refused=$(field refused)
+check "max_connections 100: at most 100 echoed, some ($ok_n)" \
+	test -n "$ok_n" -a "${ok_n:-0}" -ge 1 -a "${ok_n:-0}" -le 100
+check "max_connections 100: every other one a complete 503 with ward's body ($refused)" \
+	test "$((${ok_n:-0} + ${refused:-0}))" = "$N"
+for k in http reset eof timeout mismatch fd connect; do
+	check "max_connections 100: $k=0" test "$(field "$k")" = 0
+done
+rows=$(q "$T/limited.db" "select count(*) from decisions where layer='proxy' and action='deny' and rule='limits' and reason like 'max_connections (100) reached%'")
+counted=$(q "$T/limited.db" "select coalesce(sum(cast(reason as integer)), 0) from decisions where layer='proxy' and rule='events_dropped' and reason like '% connections refused (max_connections (100) reached)%'")
+echo "  rows: $rows one by one, $counted counted"
+check "max_connections 100: rows account for every refusal ($rows + $counted = $refused)" \
+	test "$((${rows:-0} + ${counted:-0}))" = "${refused:-x}"
+check "max_connections 100: refusal rows name the binary" \
+	test "$(q "$T/limited.db" "select count(*) from decisions where rule='limits' and binary='$T/load_client'")" = "${rows:-x}"
+check "max_connections 100: the log is intact (ward audit verify)" \
+	"$WARD" audit verify --log "$T/limited.db"
+
+# 3. a bad value is a position error
+printf 'version: 1\nlimits:\n  idle_tunnel: 30\n' >"$T/bad.yaml"
+err=$("$WARD" policy check "$T/bad.yaml" 2>&1)
+rc=$?
+check "limits: a duration without unit is FILE:LINE:COL, exit 1" \
+	test "$rc" = 1 -a "$err" = "$T/bad.yaml:3:16: missing unit in 'idle_tunnel' '30' (expected ms, s, m or h)"
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -10,7 +10,11 @@
 #      none closed without an answer), and the decision log accounts for
 #      every refusal: rows with rule 'limits' plus the counts of the
 #      'events_dropped' proxy rows equal the refusals the client saw;
-#   3. a policy value that is not a duration is FILE:LINE:COL, exit 1.
+#   3. the same through the transparent path (no proxy environment, the BPF
+#      redirect; raw TCP, nothing ward could answer in HTTP): 2,000 echoed
+#      with the defaults; with max_connections 100 the rest reset at once,
+#      and rows account for every one;
+#   4. a policy value that is not a duration is FILE:LINE:COL, exit 1.
 # One round each, the client capped at 60 s. Root only; 77 when a tool is missing.
 set -u
 
@@ -47,6 +51,7 @@ ECHO=$!
 for _ in $(seq 50); do grep -q ready "$T/echo.out" 2>/dev/null && break; sleep 0.1; done
 grep -q ready "$T/echo.out" || { echo "FAIL: echo server did not start"; cat "$T/echo.out"; exit 1; }
 
+IP=$(upstream_ip ld)
 policy() { # policy FILE [LIMITS-LINE]
 	cat >"$1" <<EOF
 version: 1
@@ -57,15 +62,18 @@ ${2:-}
 network_policies:
   load:
     binaries: [{ path: $T/load_client }]
-    endpoints: [{ host: echo.test.example, port: 7000 }]
+    endpoints: [{ host: echo.test.example, port: 7000 }, { host: "$IP", port: 7000 }]
 EOF
 	chmod 644 "$1"
 }
-# load LOG POLICY: N tunnels through ward's proxy; the client's count line in $OUT
+# load LOG POLICY [--direct]: N tunnels through ward's proxy (CONNECT, or
+# transparent with --direct); the client's count line in $OUT
 load() {
+	local target=echo.test.example:7000
+	[ "${3:-}" = --direct ] && target=$IP:7000
 	OUT=$(timeout -s KILL 120 "$WARD" run --policy "$2" --log "$1" --hosts "$UPSTREAM_HOSTS" \
-		--workdir "$T" -- "$T/load_client" tunnels -n "$N" -b 4096 -t 60 \
-		echo.test.example:7000 2>"$T/err")
+		--workdir "$T" -- "$T/load_client" tunnels -n "$N" -b 4096 -t 60 ${3:-} \
+		"$target" 2>"$T/err")
 	RC=$?
 	echo "  $OUT"
 }
@@ -107,7 +115,21 @@ check "max_connections 100: refusal rows name the binary" \
 check "max_connections 100: the log is intact (ward audit verify)" \
 	"$WARD" audit verify --log "$T/limited.db"
 
-# 3. a bad value is a position error
+# 3. transparent: the defaults carry 2,000; past max_connections a reset and a row each
+load "$T/tdefault.db" "$T/default.yaml" --direct
+check "transparent, default limits: $N concurrent connections, every echo correct (exit $RC)" \
+	test "$RC" = 0 -a "$(field ok)" = "$N"
+load "$T/tlimited.db" "$T/limited.yaml" --direct
+ok_n=$(field ok)
+reset=$(field reset)
+check "transparent, max_connections 100: at most 100 echoed ($ok_n), the rest reset ($reset)" \
+	test -n "$ok_n" -a "${ok_n:-0}" -le 100 -a "$((${ok_n:-0} + ${reset:-0}))" = "$N"
+rows=$(q "$T/tlimited.db" "select count(*) from decisions where layer='proxy' and rule='limits' and ip='$IP' and port=7000 and reason like 'max_connections (100) reached: refused with a reset%'")
+counted=$(q "$T/tlimited.db" "select coalesce(sum(cast(reason as integer)), 0) from decisions where layer='proxy' and rule='events_dropped' and reason like '% connections refused (max_connections (100) reached)%'")
+check "transparent, max_connections 100: rows account for every refusal ($rows + $counted = $reset)" \
+	test "$((${rows:-0} + ${counted:-0}))" = "${reset:-x}"
+
+# 4. a bad value is a position error
 printf 'version: 1\nlimits:\n  idle_tunnel: 30\n' >"$T/bad.yaml"
 err=$("$WARD" policy check "$T/bad.yaml" 2>&1)
 rc=$?

@@ -30,6 +30,7 @@ struct linger_fd {
 	enum why why;
 	bool transparent, known;
 	bool row_pending; /* its row waits for the first bytes (CONNECT host:port) */
+	bool awaiting;	  /* transparent, nothing sent yet: HTTP gets a 503, else a reset */
 	struct ward_egress_peer who;
 };
 
@@ -278,59 +279,82 @@ static bool looks_http(const char *p, size_t n)
 	return false;
 }
 
+static void answer_503(struct ward_proxy *px, int fd, enum why why)
+{
+	char whyt[96];
+	size_t len = 0;
+	char *resp = error_response(503, "ward_overloaded", why_text(px, why, whyt, sizeof(whyt)), &len);
+
+	/* a fresh socket's send buffer takes the whole answer at once */
+	if (resp)
+		(void)!send(fd, resp, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	free(resp);
+	shutdown(fd, SHUT_WR);
+}
+
+static void reset_close(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+static bool may_linger(struct ward_proxy *px)
+{
+	return px->adm->n_lg < LINGER_MAX && fds_left(px, FDS_PER_TUNNEL + 1);
+}
+
 /* Answer, log and let go of a connection the proxy does not take on. What
  * the client has sent so far is read first (a close with unread bytes would
- * be a reset that may overtake the answer); explicit clients, and transparent
- * ones that speak HTTP, get a 503 and an orderly shutdown, and are drained
- * for a moment before the close when there is room (their row waits for the
- * CONNECT line to name the target); others get a reset. */
+ * be a reset that may overtake the answer). Explicit clients, and transparent
+ * ones that speak HTTP, get a 503 and an orderly shutdown, drained for a
+ * moment before the close when there is room (an explicit one's row waits for
+ * the CONNECT line to name the target); a transparent one that has sent
+ * nothing yet is given sniff_ms to show which; the others get a reset. */
 static void refuse(struct ward_proxy *px, int fd, const struct sockaddr_storage *peer,
-		   bool transparent, enum why why, bool may_linger)
+		   bool transparent, enum why why, bool linger_ok)
 {
 	struct ward_admission *a = px->adm;
-	char seen[PEEK_MAX], whyt[96];
+	char seen[PEEK_MAX];
 	ssize_t n = recv(fd, seen, sizeof(seen), MSG_DONTWAIT);
 	size_t n_seen = n > 0 ? (size_t)n : 0;
 	bool answer = !transparent || looks_http(seen, n_seen);
 	bool row = row_budget(a, px->cfg.audit != NULL, why);
 	struct ward_egress_peer who;
 	bool known = row && peer_lookup(px, peer, &who) >= 0;
+	bool await = transparent && !n_seen;
 
 	a->refused++;
-	if (answer) {
-		size_t len = 0;
-		char *resp = error_response(503, "ward_overloaded", why_text(px, why, whyt, sizeof(whyt)),
-					    &len);
+	linger_ok = linger_ok && may_linger(px);
+	if (linger_ok && (answer || await)) {
+		struct linger_fd *l = &a->lg[a->n_lg++];
+		uint64_t ms = await ? px->lim.sniff_ms : LINGER_MS;
 
-		/* a fresh socket's send buffer takes the whole answer at once */
-		if (resp)
-			(void)!send(fd, resp, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		free(resp);
-		shutdown(fd, SHUT_WR);
-		if (may_linger && a->n_lg < LINGER_MAX && fds_left(px, FDS_PER_TUNNEL + 1)) {
-			struct linger_fd *l = &a->lg[a->n_lg++];
-
-			*l = (struct linger_fd){ .fd = fd,
-						 .deadline = ward_mono_ns() + LINGER_MS * 1000000ull,
-						 .why = why,
-						 .transparent = transparent,
-						 .known = known };
-			if (known)
-				l->who = who;
-			l->row_pending = row && !n_seen && !transparent;
-			if (row && !l->row_pending)
-				refusal_row(px, known ? &who : NULL, transparent, why, seen, n_seen, true);
-			return;
-		}
-		while (recv(fd, seen + n_seen, sizeof(seen) - n_seen, MSG_DONTWAIT) > 0)
-			;
-	} else {
-		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		*l = (struct linger_fd){ .fd = fd,
+					 .deadline = ward_mono_ns() + ms * 1000000ull,
+					 .why = why,
+					 .transparent = transparent,
+					 .known = known,
+					 .awaiting = await };
+		if (known)
+			l->who = who;
+		l->row_pending = row && !n_seen;
+		if (!await)
+			answer_503(px, fd, why);
+		if (row && !l->row_pending)
+			refusal_row(px, known ? &who : NULL, transparent, why, seen, n_seen, true);
+		return;
 	}
 	if (row)
 		refusal_row(px, known ? &who : NULL, transparent, why, seen, n_seen, answer);
+	if (!answer) {
+		reset_close(fd);
+		return;
+	}
+	answer_503(px, fd, why);
+	while (recv(fd, seen, sizeof(seen), MSG_DONTWAIT) > 0)
+		;
 	close(fd);
 }
 
@@ -385,26 +409,43 @@ void admission_tick(struct ward_proxy *px)
 
 	for (size_t i = 0; i < a->n_lg;) {
 		struct linger_fd *l = &a->lg[i];
-		ssize_t n;
-		bool first = true;
+		const struct ward_egress_peer *who = l->known ? &l->who : NULL;
+		ssize_t n = recv(l->fd, sink, sizeof(sink), MSG_DONTWAIT);
+		bool gone = n == 0 || (n < 0 && errno != EAGAIN) || now >= l->deadline;
 
-		while ((n = recv(l->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0) {
-			if (first && l->row_pending) {
-				refusal_row(px, l->known ? &l->who : NULL, l->transparent, l->why, sink,
-					    (size_t)n, true);
-				l->row_pending = false;
-			}
-			first = false;
-		}
-		if (n == 0 || (n < 0 && errno != EAGAIN) || now >= l->deadline) {
+		if (l->awaiting && n > 0) {
+			bool http = looks_http(sink, (size_t)n);
+
 			if (l->row_pending)
-				refusal_row(px, l->known ? &l->who : NULL, l->transparent, l->why, "", 0,
-					    true);
-			close(l->fd);
-			*l = a->lg[--a->n_lg];
+				refusal_row(px, who, true, l->why, sink, (size_t)n, http);
+			l->row_pending = false;
+			l->awaiting = false;
+			if (http) {
+				answer_503(px, l->fd, l->why);
+				l->deadline = now + LINGER_MS * 1000000ull;
+				gone = false;
+			} else {
+				reset_close(l->fd);
+				*l = a->lg[--a->n_lg];
+				continue;
+			}
+		} else if (n > 0 && l->row_pending) {
+			refusal_row(px, who, l->transparent, l->why, sink, (size_t)n, true);
+			l->row_pending = false;
+		}
+		while (n > 0)
+			n = recv(l->fd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (!gone) {
+			i++;
 			continue;
 		}
-		i++;
+		if (l->row_pending)
+			refusal_row(px, who, l->transparent, l->why, "", 0, !l->awaiting);
+		if (l->awaiting)
+			reset_close(l->fd);
+		else
+			close(l->fd);
+		*l = a->lg[--a->n_lg];
 	}
 	if (a->reserve_fd < 0)
 		a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -427,8 +468,11 @@ void admission_free(struct ward_proxy *px, struct ward_admission *a)
 
 		if (a->lg[i].row_pending)
 			refusal_row(px, a->lg[i].known ? &a->lg[i].who : NULL, a->lg[i].transparent,
-				    a->lg[i].why, sink, n > 0 ? (size_t)n : 0, true);
-		close(a->lg[i].fd);
+				    a->lg[i].why, sink, n > 0 ? (size_t)n : 0, !a->lg[i].awaiting);
+		if (a->lg[i].awaiting)
+			reset_close(a->lg[i].fd);
+		else
+			close(a->lg[i].fd);
 	}
 	a->n_lg = 0;
 	if (px->cfg.policy)

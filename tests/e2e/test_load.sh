@@ -14,7 +14,12 @@
 #      redirect; raw TCP, nothing ward could answer in HTTP): 2,000 echoed
 #      with the defaults; with max_connections 100 the rest reset at once,
 #      and rows account for every one;
-#   4. a policy value that is not a duration is FILE:LINE:COL, exit 1.
+#   4. real clients: with max_connections 1 held by one tunnel, curl gets
+#      ward's 503 body as a forward proxy, a CONNECT 503, and the 503 body on
+#      the transparent path too (it spoke HTTP); a row each;
+#   5. the policy's idle_tunnel reaches the proxy: 1s closes idle tunnels
+#      (the default 5m, in 1., closed none during a 2 s hold);
+#   6. a policy value that is not a duration is FILE:LINE:COL, exit 1.
 # One round each, the client capped at 60 s. Root only; 77 when a tool is missing.
 set -u
 
@@ -25,7 +30,7 @@ N=2000
 
 # shellcheck source=lib/upstream.sh
 source "$HERE/lib/upstream.sh"
-e2e_require ip sqlite3 timeout
+e2e_require ip sqlite3 timeout curl
 [ -x "$BUILD/load_client" ] || { echo "SKIP: no $BUILD/load_client (tools/bench/load_client.c)"; exit 77; }
 
 T=$(mktemp -d /tmp/ward-test-load.XXXXXX)
@@ -52,6 +57,7 @@ for _ in $(seq 50); do grep -q ready "$T/echo.out" 2>/dev/null && break; sleep 0
 grep -q ready "$T/echo.out" || { echo "FAIL: echo server did not start"; cat "$T/echo.out"; exit 1; }
 
 IP=$(upstream_ip ld)
+CURL=$(readlink -f "$(command -v curl)")
 policy() { # policy FILE [LIMITS-LINE]
 	cat >"$1" <<EOF
 version: 1
@@ -61,18 +67,19 @@ process: { run_as_user: 4249, run_as_group: 4249 }
 ${2:-}
 network_policies:
   load:
-    binaries: [{ path: $T/load_client }]
+    binaries: [{ path: $T/load_client }, { path: $CURL }]
     endpoints: [{ host: echo.test.example, port: 7000 }, { host: "$IP", port: 7000 }]
 EOF
 	chmod 644 "$1"
 }
-# load LOG POLICY [--direct]: N tunnels through ward's proxy (CONNECT, or
+# load LOG POLICY [ARGS...]: N tunnels through ward's proxy (CONNECT, or
 # transparent with --direct); the client's count line in $OUT
 load() {
-	local target=echo.test.example:7000
-	[ "${3:-}" = --direct ] && target=$IP:7000
-	OUT=$(timeout -s KILL 120 "$WARD" run --policy "$2" --log "$1" --hosts "$UPSTREAM_HOSTS" \
-		--workdir "$T" -- "$T/load_client" tunnels -n "$N" -b 4096 -t 60 ${3:-} \
+	local log=$1 pol=$2 target=echo.test.example:7000
+	shift 2
+	[[ " $* " == *" --direct "* ]] && target=$IP:7000
+	OUT=$(timeout -s KILL 120 "$WARD" run --policy "$pol" --log "$log" --hosts "$UPSTREAM_HOSTS" \
+		--workdir "$T" -- "$T/load_client" tunnels -n "$N" -b 4096 -t 60 "$@" \
 		"$target" 2>"$T/err")
 	RC=$?
 	echo "  $OUT"
@@ -82,9 +89,10 @@ q() { sqlite3 "$1" "$2" 2>/dev/null; }
 
 # 1. default limits carry 2,000 concurrent tunnels
 policy "$T/default.yaml"
-load "$T/default.db" "$T/default.yaml"
+load "$T/default.db" "$T/default.yaml" --hold 2
 check "default limits: $N concurrent tunnels, every echo correct (exit $RC)" \
 	test "$RC" = 0 -a "$(field ok)" = "$N"
+check "default limits: idle tunnels stay open (idle_tunnel 5m)" test "$(field held_closed)" = 0
 for k in refused http reset eof timeout mismatch fd connect; do
 	check "default limits: $k=0" test "$(field "$k")" = 0
 done
@@ -129,7 +137,34 @@ counted=$(q "$T/tlimited.db" "select coalesce(sum(cast(reason as integer)), 0) f
 check "transparent, max_connections 100: rows account for every refusal ($rows + $counted = $reset)" \
 	test "$((${rows:-0} + ${counted:-0}))" = "${reset:-x}"
 
-# 4. a bad value is a position error
+# 4. real clients past the limit: one tunnel holds the only slot
+policy "$T/one.yaml" "limits: { max_connections: 1 }"
+cat >"$T/one.sh" <<EOF
+$T/load_client tunnels -n 1 -b 64 -t 20 --hold 20 echo.test.example:7000 >/tmp/hold.out 2>/tmp/hold.err &
+for i in \$(seq 200); do grep -q holding /tmp/hold.err && break; sleep 0.05; done
+echo "forward=\$($CURL -s -o /tmp/fwd.body -w '%{http_code}' http://echo.test.example:7000/) \$(cat /tmp/fwd.body)"
+echo "connect=\$($CURL -s -o /dev/null -w '%{http_connect}' -p http://echo.test.example:7000/)"
+echo "transparent=\$($CURL -s --noproxy '*' -o /tmp/tp.body -w '%{http_code}' http://$IP:7000/) \$(cat /tmp/tp.body)"
+kill %1
+EOF
+chmod 644 "$T/one.sh"
+OUT=$(timeout -s KILL 60 "$WARD" run --policy "$T/one.yaml" --log "$T/one.db" --hosts "$UPSTREAM_HOSTS" \
+	--workdir "$T" -- /bin/sh "$T/one.sh" 2>"$T/err")
+echo "$OUT" | sed 's/^/  /'
+body='{"error":"ward_overloaded","layer":"proxy","reason":"max_connections (1) reached"}'
+check "curl, forward proxy: 503 with ward's body" grep -qxF "forward=503 $body" <<<"$OUT"
+check "curl, CONNECT: 503" grep -qx "connect=503" <<<"$OUT"
+check "curl, transparent HTTP: 503 with ward's body" grep -qxF "transparent=503 $body" <<<"$OUT"
+check "curl: a row for each of the three refusals" \
+	test "$(q "$T/one.db" "select count(*) from decisions where rule='limits' and binary='$CURL' and reason='max_connections (1) reached: refused with 503'")" = 3
+
+# 5. idle_tunnel from the policy: idle tunnels closed by the proxy
+policy "$T/idle.yaml" "limits: { idle_tunnel: 1s }"
+N=20 load "$T/idle.db" "$T/idle.yaml" --hold 3
+check "idle_tunnel 1s: 20 echoed, then every idle one closed by ward" \
+	test "$(field ok)" = 20 -a "$(field held_closed)" = 20
+
+# 6. a bad value is a position error
 printf 'version: 1\nlimits:\n  idle_tunnel: 30\n' >"$T/bad.yaml"
 err=$("$WARD" policy check "$T/bad.yaml" 2>&1)
 rc=$?

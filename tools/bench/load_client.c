@@ -2,11 +2,13 @@
 /* A bounded load generator for the proxy (tests/e2e/test_load.sh,
  * tools/bench/proxy.sh, docs/proxy.md "Limits"), one epoll loop, no threads:
  *
- *   load_client tunnels -n N [-b BYTES] [-t SECONDS] [--direct] HOST:PORT
+ *   load_client tunnels -n N [-b BYTES] [-t SECONDS] [--hold SECONDS] [--direct] HOST:PORT
  *	N concurrent connections: each a CONNECT HOST:PORT through $HTTPS_PROXY
  *	(or straight to HOST:PORT with --direct, HOST an address), then BYTES of
  *	its own payload sent and the echo checked. Every tunnel stays open until
- *	all N have finished, so N are open at once. One line of counts on stdout;
+ *	all N have finished, so N are open at once; with --hold, SECONDS more,
+ *	counting the echoed ones the other end closes meanwhile (held_closed).
+ *	One line of counts on stdout;
  *	exit 0 when every tunnel echoed, 1 otherwise, 2 on bad usage.
  *   load_client echo -l ADDR:PORT [-t SECONDS]
  *	an echo server for the other end, for at most SECONDS.
@@ -103,9 +105,10 @@ static inline uint8_t pay(uint32_t seed, size_t i)
 }
 
 static size_t n_conns, payload = 4096;
+static unsigned hold_s;
 static struct lc *conns;
 static unsigned counts[C_N];
-static size_t n_ended, n_established;
+static size_t n_ended, n_established, n_held_closed;
 static uint64_t t_start, t_all_established, t_all_echoed;
 
 static void end(struct lc *c, enum cls k, int epfd)
@@ -304,9 +307,34 @@ static int run_tunnels(const char *target, bool direct, unsigned timeout_s)
 	t_all_echoed = now_ns();
 	for (size_t i = 0; i < n_conns; i++)
 		end(&conns[i], C_TIMEOUT, epfd);
+	if (hold_s) {
+		/* the echoed tunnels, idle: does the other end close them? */
+		uint64_t until = now_ns() + (uint64_t)hold_s * 1000000000ull;
+
+		for (size_t i = 0; i < n_conns; i++)
+			if (conns[i].fd >= 0)
+				set_ev(epfd, &conns[i], EPOLLIN | EPOLLRDHUP);
+		fprintf(stderr, "holding %u\n", counts[C_OK]); /* scripts wait for this line */
+		while (now_ns() < until) {
+			int n = epoll_wait(epfd, evs, 256, 100);
+
+			for (int i = 0; i < n; i++) {
+				struct lc *c = evs[i].data.ptr;
+				char b[256];
+
+				if (recv(c->fd, b, sizeof(b), MSG_DONTWAIT) > 0)
+					continue;
+				epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+				close(c->fd);
+				c->fd = -1;
+				n_held_closed++;
+			}
+		}
+	}
 	printf("total=%zu", n_conns);
 	for (int k = 0; k < C_N; k++)
 		printf(" %s=%u", cls_name[k], counts[k]);
+	printf(" held_closed=%zu", n_held_closed);
 	printf(" established_ms=%.1f all_ms=%.1f\n",
 	       t_all_established ? (double)(t_all_established - t_start) / 1e6 : -1.0,
 	       (double)(t_all_echoed - t_start) / 1e6);
@@ -400,7 +428,7 @@ static int run_echo(const char *listen_at, unsigned lifetime_s)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: load_client tunnels -n N [-b BYTES] [-t SECONDS] [--direct] "
+	fprintf(stderr, "usage: load_client tunnels -n N [-b BYTES] [-t SECONDS] [--hold SECONDS] [--direct] "
 			"HOST:PORT\n       load_client echo -l ADDR:PORT [-t SECONDS]\n");
 	return 2;
 }
@@ -423,6 +451,8 @@ int main(int argc, char **argv)
 			timeout_s = (unsigned)strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "-l") && i + 1 < argc)
 			listen_at = argv[++i];
+		else if (!strcmp(argv[i], "--hold") && i + 1 < argc)
+			hold_s = (unsigned)strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--direct"))
 			direct = true;
 		else if (argv[i][0] != '-' && !target)
@@ -431,7 +461,7 @@ int main(int argc, char **argv)
 			return usage();
 	}
 	/* bounded: at most MAX_CONNS connections, 16 MiB each way, 10 minutes */
-	if (timeout_s == 0 || timeout_s > 600 || payload > (16u << 20))
+	if (timeout_s == 0 || timeout_s > 600 || hold_s > 600 || payload > (16u << 20))
 		return usage();
 	if (!strcmp(argv[1], "echo") && listen_at)
 		return run_echo(listen_at, timeout_s);

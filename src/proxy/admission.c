@@ -15,10 +15,10 @@
 #include "proxy/admission.h"
 #include "proxy/proxy_internal.h"
 
-#define FDS_PER_TUNNEL 6     /* client, upstream, two splice pipes */
-#define FD_HEADROOM 64	     /* listeners, epoll, eventfds, the log, the resolver, ... */
-#define ROWS_PER_SECOND 100  /* refusals logged one by one; the rest counted */
-#define LINGER_MAX 256	     /* refused sockets drained before close */
+#define FDS_PER_TUNNEL 6    /* client, upstream, two splice pipes */
+#define FD_HEADROOM 64	    /* listeners, epoll, eventfds, the log, the resolver, ... */
+#define ROWS_PER_SECOND 100 /* refusals logged one by one; the rest counted */
+#define LINGER_MAX 256	    /* refused sockets drained before close */
 #define LINGER_MS 1000
 #define PEEK_MAX 2048
 
@@ -44,7 +44,7 @@ struct ward_admission {
 	uint32_t rows_in_window;
 	uint64_t unlogged[WHY_N]; /* refused since the last counted row */
 	uint64_t last_counted_ns;
-	uint64_t refused;
+	_Atomic uint64_t refused; /* read by ward_proxy_stats() from any thread */
 };
 
 void ward_proxy_limits_from_policy(const struct ward_limits *pl, struct ward_proxy_limits *ret)
@@ -74,7 +74,9 @@ uint64_t ward_proxy_raise_nofile(void)
 static uint32_t default_max_conns(void)
 {
 	uint64_t nofile = ward_proxy_raise_nofile();
-	uint64_t n = nofile > FD_HEADROOM + LINGER_MAX ? (nofile - FD_HEADROOM - LINGER_MAX) / FDS_PER_TUNNEL : 0;
+	uint64_t n = nofile > FD_HEADROOM + LINGER_MAX
+			     ? (nofile - FD_HEADROOM - LINGER_MAX) / FDS_PER_TUNNEL
+			     : 0;
 
 	if (n < 256)
 		n = 256; /* past the budget tunnels go without splice pipes (2 fds) */

@@ -40,8 +40,8 @@ void admission_free(struct ward_proxy *px, struct ward_admission *a);
  * the next), -EAGAIN when there is nothing more to accept now. */
 int admission_accept(struct ward_proxy *px, int idx, struct sockaddr_storage *ret_peer);
 /* A connection accepted but not taken on (out of memory): answered, logged. */
-void admission_refuse(struct ward_proxy *px, int fd, const struct sockaddr_storage *peer,
-		      int idx, int why);
+void admission_refuse(struct ward_proxy *px, int fd, const struct sockaddr_storage *peer, int idx,
+		      int why);
 /* From the loop's timer: lingering refusals, the counted row (once a second). */
 void admission_tick(struct ward_proxy *px);
 uint64_t admission_refused(const struct ward_admission *a);

@@ -428,8 +428,8 @@ static int run_echo(const char *listen_at, unsigned lifetime_s)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: load_client tunnels -n N [-b BYTES] [-t SECONDS] [--hold SECONDS] [--direct] "
-			"HOST:PORT\n       load_client echo -l ADDR:PORT [-t SECONDS]\n");
+	fprintf(stderr, "usage: load_client tunnels -n N [-b BYTES] [-t SECONDS] [--hold SECONDS] "
+			"[--direct] HOST:PORT\n       load_client echo -l ADDR:PORT [-t SECONDS]\n");
 	return 2;
 }
 

@@ -57,7 +57,9 @@ void ward_proxy_limits_from_policy(const struct ward_limits *pl, struct ward_pro
 	ret->max_body = pl->max_body;
 }
 
-uint64_t ward_proxy_raise_nofile(void)
+/* Raise RLIMIT_NOFILE's soft limit to the hard limit (every tunnel can cost
+ * 6 fds); the soft limit now. */
+static uint64_t raise_nofile(void)
 {
 	struct rlimit rl;
 
@@ -73,7 +75,7 @@ uint64_t ward_proxy_raise_nofile(void)
 
 static uint32_t default_max_conns(void)
 {
-	uint64_t nofile = ward_proxy_raise_nofile();
+	uint64_t nofile = raise_nofile();
 	uint64_t n = nofile > FD_HEADROOM + LINGER_MAX
 			     ? (nofile - FD_HEADROOM - LINGER_MAX) / FDS_PER_TUNNEL
 			     : 0;
@@ -109,7 +111,7 @@ int admission_new(struct ward_proxy *px, struct ward_admission **ret)
 	(void)px;
 	if (!a)
 		return -ENOMEM;
-	a->nofile = ward_proxy_raise_nofile();
+	a->nofile = raise_nofile();
 	a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (a->reserve_fd < 0) {
 		int r = -errno;
@@ -132,7 +134,7 @@ static const char *why_text(const struct ward_proxy *px, enum why why, char *buf
 		break;
 	case WHY_FDS:
 		snprintf(buf, len, "out of file descriptors (RLIMIT_NOFILE %llu)",
-			 (unsigned long long)ward_proxy_raise_nofile());
+			 (unsigned long long)raise_nofile());
 		break;
 	case WHY_MEMORY:
 	case WHY_N:

@@ -25,12 +25,10 @@ struct ward_admission;
 void ward_proxy_limits_from_policy(const struct ward_limits *pl, struct ward_proxy_limits *ret);
 /* The limits in force: in's non-zero fields, defaults for the rest. The
  * default max_conns follows the fd budget (RLIMIT_NOFILE / 6 fds a tunnel,
- * at most WARD_PROXY_MAX_CONNS_DEFAULT). */
+ * at most WARD_PROXY_MAX_CONNS_DEFAULT); it raises this process's
+ * RLIMIT_NOFILE soft limit to the hard limit first. */
 #define WARD_PROXY_MAX_CONNS_DEFAULT 16384u
 void ward_proxy_limits_resolve(struct ward_proxy_limits *ret, const struct ward_proxy_limits *in);
-/* Raise this process's RLIMIT_NOFILE soft limit to its hard limit; the new
- * soft limit. The proxy calls it once (every tunnel can cost 6 fds). */
-uint64_t ward_proxy_raise_nofile(void);
 
 int admission_new(struct ward_proxy *px, struct ward_admission **ret);
 /* The last counted row, lingering sockets closed. NULL is fine. */

@@ -134,7 +134,7 @@ static const char *why_text(const struct ward_proxy *px, enum why why, char *buf
 		break;
 	case WHY_FDS:
 		snprintf(buf, len, "out of file descriptors (RLIMIT_NOFILE %llu)",
-			 (unsigned long long)raise_nofile());
+			 (unsigned long long)px->adm->nofile);
 		break;
 	case WHY_MEMORY:
 	case WHY_N:

@@ -19,7 +19,10 @@
 #      the transparent path too (it spoke HTTP); a row each;
 #   5. the policy's idle_tunnel reaches the proxy: 1s closes idle tunnels
 #      (the default 5m, in 1., closed none during a 2 s hold);
-#   6. a policy value that is not a duration is FILE:LINE:COL, exit 1.
+#   6. ward short of fds (RLIMIT_NOFILE 400, max_connections 1000 in the
+#      policy): 350 connections either echoed or refused with a 503 "out of
+#      file descriptors", none lost, rows account for every refusal;
+#   7. a policy value that is not a duration is FILE:LINE:COL, exit 1.
 # One round each, the client capped at 60 s. Root only; 77 when a tool is missing.
 set -u
 
@@ -30,7 +33,7 @@ N=2000
 
 # shellcheck source=lib/upstream.sh
 source "$HERE/lib/upstream.sh"
-e2e_require ip sqlite3 timeout curl
+e2e_require ip sqlite3 timeout curl prlimit
 [ -x "$BUILD/load_client" ] || { echo "SKIP: no $BUILD/load_client (tools/bench/load_client.c)"; exit 77; }
 
 T=$(mktemp -d /tmp/ward-test-load.XXXXXX)
@@ -78,7 +81,7 @@ load() {
 	local log=$1 pol=$2 target=echo.test.example:7000
 	shift 2
 	[[ " $* " == *" --direct "* ]] && target=$IP:7000
-	OUT=$(timeout -s KILL 120 "$WARD" run --policy "$pol" --log "$log" --hosts "$UPSTREAM_HOSTS" \
+	OUT=$(timeout -s KILL 120 ${PRL:-} "$WARD" run --policy "$pol" --log "$log" --hosts "$UPSTREAM_HOSTS" \
 		--workdir "$T" -- "$T/load_client" tunnels -n "$N" -b 4096 -t 60 "$@" \
 		"$target" 2>"$T/err")
 	RC=$?
@@ -164,7 +167,19 @@ N=20 load "$T/idle.db" "$T/idle.yaml" --hold 3
 check "idle_tunnel 1s: 20 echoed, then every idle one closed by ward" \
 	test "$(field ok)" = 20 -a "$(field held_closed)" = 20
 
-# 6. a bad value is a position error
+# 6. the fd budget: refused at the door with a 503, not failed half way
+policy "$T/fds.yaml" "limits: { max_connections: 1000 }"
+N=350 PRL="prlimit --nofile=400:400" load "$T/fds.db" "$T/fds.yaml"
+ok_n=$(field ok)
+refused=$(field refused)
+check "RLIMIT_NOFILE 400: every connection echoed ($ok_n) or a 503 ($refused), none lost" \
+	test -n "$ok_n" -a "${ok_n:-0}" -ge 1 -a "$((${ok_n:-0} + ${refused:-0}))" = 350
+rows=$(q "$T/fds.db" "select count(*) from decisions where layer='proxy' and rule='limits' and reason = 'out of file descriptors (RLIMIT_NOFILE 400): refused with 503'")
+counted=$(q "$T/fds.db" "select coalesce(sum(cast(reason as integer)), 0) from decisions where layer='proxy' and rule='events_dropped' and reason like '% connections refused (out of file descriptors (RLIMIT_NOFILE 400))%'")
+check "RLIMIT_NOFILE 400: rows account for every refusal ($rows + $counted = $refused)" \
+	test "$((${rows:-0} + ${counted:-0}))" = "${refused:-x}"
+
+# 7. a bad value is a position error
 printf 'version: 1\nlimits:\n  idle_tunnel: 30\n' >"$T/bad.yaml"
 err=$("$WARD" policy check "$T/bad.yaml" 2>&1)
 rc=$?

@@ -10,8 +10,9 @@
  *	counting the echoed ones the other end closes meanwhile (held_closed).
  *	One line of counts on stdout;
  *	exit 0 when every tunnel echoed, 1 otherwise, 2 on bad usage.
- *   load_client echo -l ADDR:PORT [-t SECONDS]
- *	an echo server for the other end, for at most SECONDS.
+ *   load_client echo -l ADDR:PORT [-p PORTS] [-t SECONDS]
+ *	an echo server for the other end on PORTS ports from PORT (default 1),
+ *	for at most SECONDS.
  *
  * Each connection ends in exactly one class: ok, refused (a complete HTTP
  * 503 with ward's JSON body), http (another status), reset, eof (closed
@@ -346,18 +347,20 @@ static int run_tunnels(const char *target, bool direct, unsigned timeout_s)
 
 struct echo {
 	int fd;
+	bool listener;
 	char buf[16384];
 	size_t len;
 };
 
-static int run_echo(const char *listen_at, unsigned lifetime_s)
+static int run_echo(const char *listen_at, unsigned n_ports, unsigned lifetime_s)
 {
+	static struct echo listeners[64];
 	struct sockaddr_in sin;
 	struct epoll_event evs[256], e;
 	struct rlimit rl;
-	int lfd, epfd;
+	int epfd;
 
-	if (parse_addr(listen_at, &sin) < 0)
+	if (parse_addr(listen_at, &sin) < 0 || n_ports < 1 || n_ports > 64)
 		return 2;
 	/* the far end holds as many sockets as the load: soft up to hard */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -365,15 +368,24 @@ static int run_echo(const char *listen_at, unsigned lifetime_s)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	alarm(lifetime_s); /* bounded even if nobody stops it */
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
-	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(lfd, 4096) < 0) {
-		perror("load_client echo: listen");
-		return 1;
-	}
 	epfd = epoll_create1(EPOLL_CLOEXEC);
-	e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL };
-	epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &e);
+	/* several ports: rounds of a benchmark each get a fresh 4-tuple space
+	 * (the TIME_WAIT sockets of one round slow the next one's connect()) */
+	for (unsigned i = 0; i < n_ports; i++) {
+		struct echo *l = &listeners[i];
+		struct sockaddr_in at = sin;
+
+		at.sin_port = htons((uint16_t)(ntohs(sin.sin_port) + i));
+		l->listener = true;
+		l->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
+		if (bind(l->fd, (struct sockaddr *)&at, sizeof(at)) < 0 || listen(l->fd, 4096) < 0) {
+			perror("load_client echo: listen");
+			return 1;
+		}
+		e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = l };
+		epoll_ctl(epfd, EPOLL_CTL_ADD, l->fd, &e);
+	}
 	printf("ready\n");
 	fflush(stdout);
 	for (;;) {
@@ -383,10 +395,10 @@ static int run_echo(const char *listen_at, unsigned lifetime_s)
 			struct echo *x = evs[i].data.ptr;
 			ssize_t k;
 
-			if (!x) {
+			if (x->listener) {
 				int fd;
 
-				while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+				while ((fd = accept4(x->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 					x = calloc(1, sizeof(*x));
 					if (!x) {
 						close(fd);
@@ -429,14 +441,14 @@ static int run_echo(const char *listen_at, unsigned lifetime_s)
 static int usage(void)
 {
 	fprintf(stderr, "usage: load_client tunnels -n N [-b BYTES] [-t SECONDS] [--hold SECONDS] "
-			"[--direct] HOST:PORT\n       load_client echo -l ADDR:PORT [-t SECONDS]\n");
+			"[--direct] HOST:PORT\n       load_client echo -l ADDR:PORT [-p PORTS] [-t SECONDS]\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	const char *target = NULL, *listen_at = NULL;
-	unsigned timeout_s = 60;
+	unsigned timeout_s = 60, n_ports = 1;
 	bool direct = false;
 
 	if (argc < 2)
@@ -449,6 +461,8 @@ int main(int argc, char **argv)
 			payload = strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "-t") && i + 1 < argc)
 			timeout_s = (unsigned)strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "-p") && i + 1 < argc)
+			n_ports = (unsigned)strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "-l") && i + 1 < argc)
 			listen_at = argv[++i];
 		else if (!strcmp(argv[i], "--hold") && i + 1 < argc)
@@ -464,7 +478,7 @@ int main(int argc, char **argv)
 	if (timeout_s == 0 || timeout_s > 600 || hold_s > 600 || payload > (16u << 20))
 		return usage();
 	if (!strcmp(argv[1], "echo") && listen_at)
-		return run_echo(listen_at, timeout_s);
+		return run_echo(listen_at, n_ports, timeout_s);
 	if (!strcmp(argv[1], "tunnels") && target && n_conns > 0 && n_conns <= MAX_CONNS)
 		return run_tunnels(target, direct, timeout_s);
 	return usage();

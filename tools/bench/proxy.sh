@@ -19,8 +19,9 @@ MB=${1:-256}
 N=${2:-300}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
 CONNS=${CONNS:-2000}
-[ "$MB" -le 2048 ] && [ "$N" -le 5000 ] && [ "$CONNS" -le 5000 ] ||
-	{ echo "bounded: MB <= 2048, REQUESTS <= 5000, CONNS <= 5000"; exit 1; }
+ROUNDS=${ROUNDS:-5}
+[ "$MB" -le 2048 ] && [ "$N" -le 5000 ] && [ "$CONNS" -le 5000 ] && [ "$ROUNDS" -le 10 ] ||
+	{ echo "bounded: MB <= 2048, REQUESTS <= 5000, CONNS <= 5000, ROUNDS <= 10"; exit 1; }
 LOADC=$(dirname "$WARD")/load_client
 PY=$(readlink -f /usr/bin/python3)
 CURL=$(readlink -f "$(command -v curl)")
@@ -77,7 +78,7 @@ process: { run_as_user: 4246, run_as_group: 4246 }
 network_policies:
   bench:
     binaries: [{ path: $CURL }, { path: $PY }, { path: $T/load_client }]
-    endpoints: [{ host: bench.test, port: 8080 }, { host: bench.test, port: 7000 }]
+    endpoints: [{ host: bench.test, port: 8080 }, { host: bench.test, ports: [$(seq -s, 7000 7019)] }]
 EOF
 # lat.py URL N: sequential GETs on one keep-alive connection (through $HTTP_PROXY when set)
 cat >"$T/lat.py" <<'EOF'
@@ -108,7 +109,6 @@ speed() { awk '{ printf "%.1f", $1 / 1048576 }'; }
 
 # Throughput swings from run to run on 2 cores (client, ward and server share
 # them): ROUNDS interleaved transfers each way, medians compared.
-ROUNDS=${ROUNDS:-5}
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 : >"$T/direct.mibs"
 : >"$T/ward.mibs"
@@ -124,18 +124,20 @@ echo "CONNECT tunnel, $MB MiB, median of $ROUNDS: direct $direct MiB/s, ward $wa
 	"ratio $(awk "BEGIN{printf \"%.2f\", $ward/$direct}") (target >= 0.8)"
 # concurrent tunnels: setup + one echo each, all open at once, ward vs direct
 if [ -x "$T/load_client" ]; then
-	ip netns exec "$NS" timeout -s KILL 600 "$T/load_client" echo -l 192.168.178.2:7000 -t 590 \
-		>"$T/echo.out" 2>&1 &
+	# a port per round and side (7000+2r direct, 7001+2r ward): no round
+	# connects where an earlier one left its TIME_WAIT sockets
+	ip netns exec "$NS" timeout -s KILL 600 "$T/load_client" echo -l 192.168.178.2:7000 -p 20 \
+		-t 590 >"$T/echo.out" 2>&1 &
 	ECHO=$!
 	for _ in $(seq 50); do grep -q ready "$T/echo.out" 2>/dev/null && break; sleep 0.1; done
 	tps() { sed -n 's/.* ok=\([0-9]*\).* all_ms=\([0-9.]*\).*/\1 \2/p' |
 		awk -v n="$CONNS" '$1 == n { printf "%.0f\n", n / ($2 / 1000) }'; }
 	: >"$T/direct.tps"
 	: >"$T/ward.tps"
-	for _ in $(seq "$ROUNDS"); do
-		"$T/load_client" tunnels --direct -n "$CONNS" -b 4096 -t 60 192.168.178.2:7000 |
-			tps >>"$T/direct.tps"
-		inward "$T/load_client" tunnels -n "$CONNS" -b 4096 -t 60 bench.test:7000 |
+	for r in $(seq 0 $((ROUNDS - 1))); do
+		"$T/load_client" tunnels --direct -n "$CONNS" -b 4096 -t 60 \
+			192.168.178.2:$((7000 + 2 * r)) | tps >>"$T/direct.tps"
+		inward "$T/load_client" tunnels -n "$CONNS" -b 4096 -t 60 bench.test:$((7001 + 2 * r)) |
 			tps >>"$T/ward.tps"
 	done
 	# a round with any error prints nothing: fewer medians than rounds say so

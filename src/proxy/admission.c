@@ -24,14 +24,22 @@
 
 enum why { WHY_FULL, WHY_FDS, WHY_MEMORY, WHY_N };
 
+/* Who a refused connection came from, for its row. */
+struct refused_who {
+	char binary[PATH_MAX];
+	char via[PATH_MAX]; /* "": none */
+	pid_t pid;
+	struct sockaddr_storage orig; /* transparent: the original destination */
+};
+
 struct linger_fd {
 	int fd;
 	uint64_t deadline;
 	enum why why;
-	bool transparent, known;
+	bool transparent;
 	bool row_pending; /* its row waits for the first bytes (CONNECT host:port) */
 	bool awaiting;	  /* transparent, nothing sent yet: HTTP gets a 503, else a reset */
-	struct ward_egress_peer who;
+	struct refused_who *who; /* for the pending row; NULL: unidentified */
 };
 
 struct ward_admission {
@@ -214,27 +222,37 @@ static bool row_budget(struct ward_admission *a, bool have_log, enum why why)
 	return true;
 }
 
-static int peer_lookup(struct ward_proxy *px, const struct sockaddr_storage *peer,
-		       struct ward_egress_peer *ret)
+/* The proxy's identity lookup: the only place admission reads it. */
+static bool identify(struct ward_proxy *px, const struct sockaddr_storage *peer,
+		     struct refused_who *ret)
 {
+	struct ward_egress_peer p;
+	const char *via;
+	int r = -ENOENT;
+
 	if (px->cfg.lookup)
-		return px->cfg.lookup(px->cfg.lookup_data, (const struct sockaddr *)peer, ret);
-	if (px->cfg.egress)
-		return ward_egress_peer_lookup(px->cfg.egress, (const struct sockaddr *)peer, ret);
-	return -ENOENT;
+		r = px->cfg.lookup(px->cfg.lookup_data, (const struct sockaddr *)peer, &p);
+	else if (px->cfg.egress)
+		r = ward_egress_peer_lookup(px->cfg.egress, (const struct sockaddr *)peer, &p);
+	if (r < 0)
+		return false;
+	ward_egress_peer_exe(&p, ret->binary, sizeof(ret->binary));
+	via = ward_egress_peer_via(&p);
+	snprintf(ret->via, sizeof(ret->via), "%s", via ? via : "");
+	ret->pid = p.pid;
+	ret->orig = p.orig;
+	return true;
 }
 
 /* The row of one refusal: who (when identified), where to (CONNECT's target
  * in what the client sent, or a transparent connection's original one). */
-static void refusal_row(struct ward_proxy *px, const struct ward_egress_peer *who, bool transparent,
+static void refusal_row(struct ward_proxy *px, const struct refused_who *who, bool transparent,
 			enum why why, const char *seen, size_t n_seen, bool answered)
 {
-	char binary[PATH_MAX] = "", host[WARD_HOST_MAX] = "", ip[INET6_ADDRSTRLEN] = "";
+	char host[WARD_HOST_MAX] = "", ip[INET6_ADDRSTRLEN] = "";
 	char whyt[96], reason[256];
 	uint16_t port = 0;
 
-	if (who)
-		ward_egress_peer_exe(who, binary, sizeof(binary));
 	if (transparent && who) {
 		const struct sockaddr_storage *o = &who->orig;
 
@@ -254,8 +272,8 @@ static void refusal_row(struct ward_proxy *px, const struct ward_egress_peer *wh
 		.sandbox = px->cfg.sandbox,
 		.layer = "proxy",
 		.action = "deny",
-		.binary = binary[0] ? binary : NULL,
-		.via = who ? ward_egress_peer_via(who) : NULL,
+		.binary = who && who->binary[0] ? who->binary : NULL,
+		.via = who && who->via[0] ? who->via : NULL,
 		.pid = who ? who->pid : 0,
 		.host = host[0] ? host : NULL,
 		.ip = ip[0] ? ip : NULL,
@@ -325,8 +343,8 @@ static void refuse(struct ward_proxy *px, int fd, const struct sockaddr_storage 
 	size_t n_seen = n > 0 ? (size_t)n : 0;
 	bool answer = !transparent || looks_http(seen, n_seen);
 	bool row = row_budget(a, px->cfg.audit != NULL, why);
-	struct ward_egress_peer who;
-	bool known = row && peer_lookup(px, peer, &who) >= 0;
+	struct refused_who who;
+	bool known = row && identify(px, peer, &who);
 	bool await = transparent && !n_seen;
 
 	a->refused++;
@@ -339,11 +357,13 @@ static void refuse(struct ward_proxy *px, int fd, const struct sockaddr_storage 
 					 .deadline = ward_mono_ns() + ms * 1000000ull,
 					 .why = why,
 					 .transparent = transparent,
-					 .known = known,
 					 .awaiting = await };
-		if (known)
-			l->who = who;
 		l->row_pending = row && !n_seen;
+		if (l->row_pending && known) {
+			l->who = malloc(sizeof(*l->who));
+			if (l->who)
+				*l->who = who;
+		}
 		if (!await)
 			answer_503(px, fd, why);
 		if (row && !l->row_pending)
@@ -413,7 +433,7 @@ void admission_tick(struct ward_proxy *px)
 
 	for (size_t i = 0; i < a->n_lg;) {
 		struct linger_fd *l = &a->lg[i];
-		const struct ward_egress_peer *who = l->known ? &l->who : NULL;
+		const struct refused_who *who = l->who;
 		ssize_t n = recv(l->fd, sink, sizeof(sink), MSG_DONTWAIT);
 		bool gone = n == 0 || (n < 0 && errno != EAGAIN) || now >= l->deadline;
 
@@ -430,6 +450,7 @@ void admission_tick(struct ward_proxy *px)
 				gone = false;
 			} else {
 				reset_close(l->fd);
+				free(l->who);
 				*l = a->lg[--a->n_lg];
 				continue;
 			}
@@ -449,6 +470,7 @@ void admission_tick(struct ward_proxy *px)
 			reset_close(l->fd);
 		else
 			close(l->fd);
+		free(l->who);
 		*l = a->lg[--a->n_lg];
 	}
 	if (a->reserve_fd < 0)
@@ -471,12 +493,13 @@ void admission_free(struct ward_proxy *px, struct ward_admission *a)
 		ssize_t n = recv(a->lg[i].fd, sink, sizeof(sink), MSG_DONTWAIT);
 
 		if (a->lg[i].row_pending)
-			refusal_row(px, a->lg[i].known ? &a->lg[i].who : NULL, a->lg[i].transparent,
+			refusal_row(px, a->lg[i].who, a->lg[i].transparent,
 				    a->lg[i].why, sink, n > 0 ? (size_t)n : 0, !a->lg[i].awaiting);
 		if (a->lg[i].awaiting)
 			reset_close(a->lg[i].fd);
 		else
 			close(a->lg[i].fd);
+		free(a->lg[i].who);
 	}
 	a->n_lg = 0;
 	if (px->cfg.policy)

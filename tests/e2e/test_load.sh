@@ -22,7 +22,11 @@
 #   6. ward short of fds (RLIMIT_NOFILE 400, max_connections 1000 in the
 #      policy): 350 connections either echoed or refused with a 503 "out of
 #      file descriptors", none lost, rows account for every refusal;
-#   7. a policy value that is not a duration is FILE:LINE:COL, exit 1.
+#   7. sustained: 16 rounds of 2,000 in one sandbox (32,000 connections, more
+#      than the 28,232 ephemeral ports, in well under the 60 s of TIME_WAIT):
+#      every one echoed; all of them go to the proxy's one address and port,
+#      so without TIME_WAIT reuse in the sandbox netns connect() fails there;
+#   8. a policy value that is not a duration is FILE:LINE:COL, exit 1.
 # One round each, the client capped at 60 s. Root only; 77 when a tool is missing.
 set -u
 
@@ -53,7 +57,7 @@ check() { local n=$1; shift; if "$@"; then ok "$n"; else ko "$n"; fi; }
 cp "$BUILD/load_client" "$T/load_client"
 chmod 755 "$T/load_client"
 upstream_up ld --bare echo.test.example || { echo "FAIL: test upstream"; exit 1; }
-ip netns exec ward-test-ld timeout -s KILL 300 "$T/load_client" echo -l 0.0.0.0:7000 -t 290 \
+ip netns exec ward-test-ld timeout -s KILL 400 "$T/load_client" echo -l 0.0.0.0:7000 -p 17 -t 390 \
 	>"$T/echo.out" 2>&1 &
 ECHO=$!
 for _ in $(seq 50); do grep -q ready "$T/echo.out" 2>/dev/null && break; sleep 0.1; done
@@ -71,7 +75,7 @@ ${2:-}
 network_policies:
   load:
     binaries: [{ path: $T/load_client }, { path: $CURL }]
-    endpoints: [{ host: echo.test.example, port: 7000 }, { host: "$IP", port: 7000 }]
+    endpoints: [{ host: echo.test.example, ports: [7000] }, { host: "$IP", port: 7000 }]
 EOF
 	chmod 644 "$1"
 }
@@ -179,7 +183,22 @@ counted=$(q "$T/fds.db" "select coalesce(sum(cast(reason as integer)), 0) from d
 check "RLIMIT_NOFILE 400: rows account for every refusal ($rows + $counted = $refused)" \
 	test "$((${rows:-0} + ${counted:-0}))" = "${refused:-x}"
 
-# 7. a bad value is a position error
+# 7. sustained: one port per round upstream, so only the sandbox side shares its ports
+policy "$T/sustained.yaml"
+sed -i "s/ports: \[7000\]/ports: [$(seq -s ', ' 7001 7016)]/" "$T/sustained.yaml"
+cat >"$T/rounds.sh" <<EOF
+for p in $(seq -s ' ' 7001 7016); do
+	$T/load_client tunnels -n 2000 -b 1024 -t 60 echo.test.example:\$p || echo "round \$p failed"
+done
+EOF
+chmod 644 "$T/rounds.sh"
+OUT=$(timeout -s KILL 300 "$WARD" run --policy "$T/sustained.yaml" --log "$T/sustained.db" \
+	--hosts "$UPSTREAM_HOSTS" --workdir "$T" -- /bin/sh "$T/rounds.sh" 2>"$T/err")
+echo "$OUT" | grep -v "ok=2000 refused=0 http=0 reset=0 eof=0 timeout=0 mismatch=0 fd=0 connect=0 " | sed 's/^/  /'
+check "sustained: 16 x 2000 connections from one sandbox, every one echoed" \
+	test "$(grep -c "^total=2000 ok=2000 " <<<"$OUT")" = 16
+
+# 8. a bad value is a position error
 printf 'version: 1\nlimits:\n  idle_tunnel: 30\n' >"$T/bad.yaml"
 err=$("$WARD" policy check "$T/bad.yaml" 2>&1)
 rc=$?

@@ -130,8 +130,17 @@ if [ -x "$T/load_client" ]; then
 		-t 590 >"$T/echo.out" 2>&1 &
 	ECHO=$!
 	for _ in $(seq 50); do grep -q ready "$T/echo.out" 2>/dev/null && break; sleep 0.1; done
-	tps() { sed -n 's/.* ok=\([0-9]*\).* all_ms=\([0-9.]*\).*/\1 \2/p' |
-		awk -v n="$CONNS" '$1 == n { printf "%.0f\n", n / ($2 / 1000) }'; }
+	# tunnels/s of a round without error; a round with any prints its counts on stderr
+	tps() {
+		awk -v n="$CONNS" '{ ok = -1; ms = 0
+			for (i = 1; i <= NF; i++) {
+				split($i, kv, "=")
+				if (kv[1] == "ok") ok = kv[2]
+				if (kv[1] == "all_ms") ms = kv[2]
+			}
+			if (ok == n && ms > 0) printf "%.0f\n", n / (ms / 1000)
+			else print "  round with errors: " $0 >"/dev/stderr" }'
+	}
 	: >"$T/direct.tps"
 	: >"$T/ward.tps"
 	for r in $(seq 0 $((ROUNDS - 1))); do

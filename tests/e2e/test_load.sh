@@ -27,7 +27,7 @@
 #      every one echoed; all of them go to the proxy's one address and port,
 #      so without TIME_WAIT reuse in the sandbox netns connect() fails there;
 #   8. a policy value that is not a duration is FILE:LINE:COL, exit 1.
-# One round each, the client capped at 60 s. Root only; 77 when a tool is missing.
+# One round each (16 in 7.), each client capped at 60 s. Root only; 77 when a tool is missing.
 set -u
 
 WARD=${WARD:-$(pwd)/build/ward}

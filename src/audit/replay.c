@@ -202,6 +202,10 @@ int ward_replay_decide_row(const struct ward_policy *p, const struct ward_audit_
 		ret->skip = "drop counter: not a decision";
 		return 1;
 	}
+	if (is(r->layer, "proxy") && is(r->rule, "limits")) {
+		ret->skip = "proxy limits: refused under load, not by the policy";
+		return 1;
+	}
 	if (r->rule && !strncmp(r->rule, "credential:", 11)) {
 		ret->skip = "credential not injected over plain HTTP: not a network decision";
 		return 1;

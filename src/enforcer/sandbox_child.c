@@ -55,6 +55,22 @@ static const char *command_path(void)
 	return NULL;
 }
 
+/* Every TCP connection the sandbox makes goes to one address and port, the
+ * proxy's (explicit, or redirected by connect4 before a source port is
+ * picked), so all of them share one ephemeral port range, and a client
+ * closing first leaves TIME_WAIT behind: past ~28,000 in a minute connect()
+ * fails (docs/proxy.md, "Limits"). Reusing TIME_WAIT ports for new outgoing
+ * connections (timestamps keep it safe) lifts that; the sysctl is per netns,
+ * this netns is the sandbox's own. Best effort: a /proc/sys mounted
+ * read-only (ward in a container) leaves the kernel's default, no less safe. */
+static void tcp_tw_reuse(void)
+{
+	_cleanup_close_ int fd = open("/proc/sys/net/ipv4/tcp_tw_reuse", O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0)
+		(void)!write(fd, "1", 1);
+}
+
 _Noreturn static void fail(const struct ward_child_ctx *c, const struct ward_error *err)
 {
 	ward_msg_send(c->sock, WARD_MSG_FAIL, err->code, err->msg);
@@ -81,6 +97,7 @@ static int drop_privileges(const struct ward_child_ctx *c, struct ward_error *er
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { { 0 } };
 	const struct rlimit no_core = { 0, 0 };
+	struct rlimit nofile;
 	gid_t gid = c->sb->gid;
 
 	/* The bounding set needs CAP_SETPCAP: drop it while still root. */
@@ -103,6 +120,13 @@ static int drop_privileges(const struct ward_child_ctx *c, struct ward_error *er
 	/* Soft and hard: the command cannot raise it again. */
 	if (setrlimit(RLIMIT_CORE, &no_core) < 0)
 		return ward_err(err, -errno, "RLIMIT_CORE");
+	/* Enough fds for an agent's connections (one each), not the host's
+	 * whole hard limit: some programs close every possible fd at start. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+		nofile.rlim_cur = nofile.rlim_max < 65536 ? nofile.rlim_max : 65536;
+		if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
+			return ward_err(err, -errno, "RLIMIT_NOFILE");
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return ward_err(err, -errno, "PR_SET_NO_NEW_PRIVS");
 	return 0;
@@ -271,7 +295,10 @@ _Noreturn void ward_sandbox_child(const struct ward_child_ctx *c)
 		ward_err(&err, -errno, "sethostname");
 		fail(c, &err);
 	}
-	if (loopback_up(&err) < 0 || ward_mount_apply(c->plan, &err) < 0)
+	if (loopback_up(&err) < 0)
+		fail(c, &err);
+	tcp_tw_reuse(); /* before the mount plan hides the host's /proc */
+	if (ward_mount_apply(c->plan, &err) < 0)
 		fail(c, &err);
 	/* Here, so the command and all it forks inherit it; ward takes the
 	 * listener (pidfd_getfd) in its unix hook, and init drops its own copy

@@ -384,6 +384,20 @@ static void resources(lua_State *L, struct ward_resources *r)
 	lua_pop(L, 1);
 }
 
+static void limits(lua_State *L, struct ward_limits *l)
+{
+	if (lua_getfield(L, -1, "limits") == LUA_TTABLE) {
+		l->max_connections = (uint32_t)int_field(L, "max_connections");
+		l->idle_tunnel_ms = (uint32_t)int_field(L, "idle_tunnel_ms");
+		l->idle_http_ms = (uint32_t)int_field(L, "idle_http_ms");
+		l->connect_timeout_ms = (uint32_t)int_field(L, "connect_timeout_ms");
+		l->request_timeout_ms = (uint32_t)int_field(L, "request_timeout_ms");
+		l->max_body = (uint64_t)int_field(L, "max_body");
+		l->pos = pos_of(L);
+	}
+	lua_pop(L, 1);
+}
+
 void ward_policy_from_lua(lua_State *L, struct ward_policy *p)
 {
 	luaL_checkstack(L, 16, "lowered policy");
@@ -431,6 +445,7 @@ void ward_policy_from_lua(lua_State *L, struct ward_policy *p)
 	}
 	environment(L, p);
 	resources(L, &p->resources);
+	limits(L, &p->limits);
 	strings(L, "extends", &p->extends, &p->n_extends);
 }
 

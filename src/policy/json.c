@@ -273,6 +273,12 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 	}
 	fprintf(f,
 		"]},\"resources\":{\"memory\":%" PRIu64 ",\"pids\":%" PRIu64
-		",\"cpu_milli\":%" PRIu32 ",\"tmp_size\":%" PRIu64 "}}\n",
+		",\"cpu_milli\":%" PRIu32 ",\"tmp_size\":%" PRIu64 "},",
 		p->resources.memory, p->resources.pids, p->resources.cpu_milli, p->resources.tmp_size);
+	fprintf(f,
+		"\"limits\":{\"max_connections\":%" PRIu32 ",\"idle_tunnel_ms\":%" PRIu32
+		",\"idle_http_ms\":%" PRIu32 ",\"connect_timeout_ms\":%" PRIu32
+		",\"request_timeout_ms\":%" PRIu32 ",\"max_body\":%" PRIu64 "}}\n",
+		p->limits.max_connections, p->limits.idle_tunnel_ms, p->limits.idle_http_ms,
+		p->limits.connect_timeout_ms, p->limits.request_timeout_ms, p->limits.max_body);
 }

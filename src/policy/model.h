@@ -166,6 +166,18 @@ struct ward_resources {
 	struct ward_pos pos;
 };
 
+/* limits: the proxy's (docs/policy.md "limits", proxy/admission.h). 0 means
+ * "not set": the proxy's default applies. */
+struct ward_limits {
+	uint32_t max_connections;
+	uint32_t idle_tunnel_ms;
+	uint32_t idle_http_ms;
+	uint32_t connect_timeout_ms;
+	uint32_t request_timeout_ms;
+	uint64_t max_body; /* bytes */
+	struct ward_pos pos;
+};
+
 struct ward_policy {
 	char *source_path; /* the file as given on the command line */
 	char *source;      /* exact text of the file */
@@ -222,6 +234,7 @@ struct ward_policy {
 	size_t n_env_set;
 
 	struct ward_resources resources;
+	struct ward_limits limits;
 
 	char **extends; /* presets applied, in order */
 	size_t n_extends;

@@ -809,8 +809,10 @@ int conn_connect_upstream(struct conn *c)
 		return -EACCES;
 	}
 	r = ward_resolve_start(c->px->resolver, c->host, tag);
-	if (r < 0)
+	if (r < 0) {
+		conn_row(c, "proxy", "deny", NULL, NULL, "limits", "too many name lookups in progress");
 		conn_fail(c, 503, "resolver_busy", "too many name lookups in progress");
+	}
 	return r;
 }
 

@@ -18,6 +18,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "proxy/admission.h"
 #include "proxy/cred.h"
 #include "proxy/inference.h"
 #include "proxy/proxy_internal.h"
@@ -26,23 +27,7 @@
 
 static void set_limits(struct ward_proxy_limits *l, const struct ward_proxy_limits *in)
 {
-	*l = *in;
-	if (!l->max_conns)
-		l->max_conns = 1024;
-	if (!l->idle_tunnel_ms)
-		l->idle_tunnel_ms = 300 * 1000;
-	if (!l->idle_http_ms)
-		l->idle_http_ms = 60 * 1000;
-	if (!l->connect_timeout_ms)
-		l->connect_timeout_ms = 10 * 1000;
-	if (!l->request_timeout_ms)
-		l->request_timeout_ms = 30 * 1000;
-	if (!l->max_body)
-		l->max_body = 64ull << 20;
-	if (!l->sniff_ms)
-		l->sniff_ms = 500;
-	if (!l->flush_ms)
-		l->flush_ms = 5000;
+	ward_proxy_limits_resolve(l, in); /* admission.c: defaults, the fd budget */
 }
 
 static int listen_on(struct ward_proxy *px, int idx, int family, const void *addr, uint16_t port,
@@ -76,7 +61,7 @@ static int listen_on(struct ward_proxy *px, int idx, int family, const void *add
 	/* the veth address may still be tentative (IPv6 DAD): bind anyway */
 	setsockopt(fd, family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
 		   family == AF_INET ? IP_FREEBIND : IPV6_FREEBIND, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 511) < 0) {
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4096) < 0) {
 		int r = -errno;
 
 		inet_ntop(family, addr, txt, sizeof(txt));
@@ -126,7 +111,7 @@ int ward_proxy_new(const struct ward_proxy_config *cfg, struct ward_proxy **ret,
 	px->conns = calloc(px->lim.max_conns, sizeof(*px->conns));
 	px->gens = calloc(px->lim.max_conns, sizeof(*px->gens));
 	px->scratch = malloc(CONN_BUF);
-	if (!px->conns || !px->gens || !px->scratch) {
+	if (!px->conns || !px->gens || !px->scratch || admission_new(px, &px->adm) < 0) {
 		r = ward_err(err, -ENOMEM, "proxy");
 		goto fail;
 	}
@@ -189,6 +174,7 @@ void ward_proxy_stats(const struct ward_proxy *px, struct ward_proxy_stats *ret)
 {
 	ret->accepted = px->accepted;
 	ret->refused_full = px->refused_full;
+	ret->refused = admission_refused(px->adm);
 	ret->active = px->n_active;
 }
 
@@ -252,32 +238,28 @@ static void do_accept(struct ward_proxy *px, int idx)
 {
 	for (int n = 0; n < 64; n++) {
 		struct sockaddr_storage peer;
-		socklen_t len = sizeof(peer);
 		struct epoll_event ev;
 		struct conn *c;
 		uint32_t slot;
-		int fd = accept4(px->lfd[idx], (struct sockaddr *)&peer, &len,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		/* admission.c: a refused connection is answered and logged there */
+		int fd = admission_accept(px, idx, &peer);
 
-		if (fd < 0)
+		if (fd == -EAGAIN)
 			return;
-		px->accepted++;
-		if (px->n_active >= px->lim.max_conns) {
-			px->refused_full++;
-			close(fd);
+		if (fd < 0)
 			continue;
-		}
 		for (slot = 0; px->conns[slot]; slot++)
 			;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 		ev = (struct epoll_event){ .events = 0, .data.u64 = EV(EV_CLIENT, slot) };
 		if (epoll_ctl(px->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			close(fd);
+			admission_refuse(px, fd, &peer, idx, -errno);
 			continue;
 		}
 		c = conn_new(px, slot, fd, &peer, px->lfd_transparent[idx]);
 		if (!c) {
-			close(fd);
+			epoll_ctl(px->epfd, EPOLL_CTL_DEL, fd, NULL);
+			admission_refuse(px, fd, &peer, idx, -ENOMEM);
 			continue;
 		}
 		conn_accepted(c);
@@ -308,6 +290,7 @@ static void tick(struct ward_proxy *px)
 		if (c && c->deadline && now >= c->deadline)
 			conn_timeout(c);
 	}
+	admission_tick(px);
 }
 
 static void *loop(void *arg)
@@ -379,6 +362,7 @@ void ward_proxy_free(struct ward_proxy *px)
 	for (int i = 0; i < 4; i++)
 		if (px->lfd[i] >= 0)
 			close(px->lfd[i]);
+	admission_free(px, px->adm);
 	ward_resolver_free(px->resolver);
 	proxy_ident_free(px); /* before the identity it uses */
 	ward_identity_free(px->identity);

@@ -30,8 +30,12 @@ struct ward_tls_upstream;
 struct ward_cred_store;
 struct ward_inference;
 
+/* What the proxy allows (docs/proxy.md "Limits"); 0 fields: the default.
+ * ward run fills it from the policy's `limits:` (ward_proxy_limits_from_policy,
+ * admission.h); the daemon in host mode sets its own. A connection past
+ * max_conns is refused with a 503 and a row, never dropped. */
 struct ward_proxy_limits {
-	uint32_t max_conns;	     /* 0: 1024 */
+	uint32_t max_conns;	     /* 0: the fd budget, RLIMIT_NOFILE/6, at most 16384 */
 	uint32_t idle_tunnel_ms;     /* 0: 300 s */
 	uint32_t idle_http_ms;	     /* 0: 60 s */
 	uint32_t connect_timeout_ms; /* resolve + connect; 0: 10 s */
@@ -95,7 +99,8 @@ int ward_proxy_apply(struct ward_proxy *px, struct ward_gen *g, struct ward_erro
 
 struct ward_proxy_stats {
 	uint64_t accepted;
-	uint64_t refused_full; /* connections closed at once: max_conns reached */
+	uint64_t refused_full; /* refused (503 and a row): max_conns reached */
+	uint64_t refused;      /* every refusal: max_conns, out of fds, out of memory */
 	uint64_t active;
 };
 void ward_proxy_stats(const struct ward_proxy *px, struct ward_proxy_stats *ret);

@@ -187,6 +187,7 @@ struct ward_proxy {
 	bool started;
 	char *scratch; /* CONN_BUF bytes for the loop thread (response head rewrites) */
 	struct ident_worker *iw; /* hashes binaries off the loop (ident_worker.c) */
+	struct ward_admission *adm; /* admission.c: refusals, the fd reserve */
 	_Atomic uint64_t accepted, refused_full;
 	/* live apply: ward_proxy_apply swaps the cell and bumps `applied` (any
 	 * thread); the loop thread adopts it (proxy_policy) and sweeps open

@@ -32,7 +32,7 @@ struct ward_resolver {
 	pthread_cond_t cond;
 	struct job *queue, *queue_tail;
 	struct job *done;
-	size_t queued; /* queued + running + done, for the bound */
+	size_t queued; /* DNS lookups queued + running + done, for the bound */
 	bool stop;
 	int efd;
 	pthread_t *threads;
@@ -282,12 +282,13 @@ int ward_resolve_start(struct ward_resolver *r, const char *host, uint64_t tag)
 		free(j);
 		return -EAGAIN;
 	}
-	r->queued++;
+	/* hosts-file answers cost no worker: only DNS lookups count against the bound */
 	j->res.n = ward_hosts_lookup(r, host, j->res.addrs, WARD_RESOLVE_MAX_ADDRS);
 	if (j->res.n) {
 		j->res.from_hosts = true;
 		finish(r, j);
 	} else {
+		r->queued++;
 		if (r->queue_tail)
 			r->queue_tail->next = j;
 		else
@@ -311,7 +312,8 @@ void ward_resolver_dispatch(struct ward_resolver *r,
 	done = r->done;
 	r->done = NULL;
 	for (struct job *j = done; j; j = j->next)
-		r->queued--;
+		if (!j->res.from_hosts)
+			r->queued--;
 	pthread_mutex_unlock(&r->lock);
 	/* the done list is LIFO: restore completion order */
 	while (done) {

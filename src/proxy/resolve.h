@@ -17,7 +17,7 @@
 #include "common/error.h"
 
 #define WARD_RESOLVE_THREADS 4
-#define WARD_RESOLVE_QUEUE_MAX 256
+#define WARD_RESOLVE_QUEUE_MAX 4096 /* DNS lookups in flight (proxy limits, docs/proxy.md) */
 #define WARD_RESOLVE_MAX_ADDRS 16
 #define WARD_HOSTS_MAX_ENTRIES 65536
 

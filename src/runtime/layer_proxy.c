@@ -6,6 +6,7 @@
 
 #include "enforcer/egress.h"
 #include "enforcer/sandbox.h"
+#include "proxy/admission.h"
 #include "proxy/cred.h"
 #include "runtime/layer_proxy.h"
 #include "proxy/tls.h"
@@ -65,6 +66,7 @@ int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 	cfg.tls_upstream = run->tls_upstream;
 	cfg.creds = run->creds;
 	cfg.inference = run->inference; /* inference.local (i1) */
+	ward_proxy_limits_from_policy(&run->policy->limits, &cfg.limits);
 	r = ward_proxy_new(&cfg, &run->proxy, err);
 	if (r < 0)
 		return ward_err_prefix(err, "proxy");

@@ -236,8 +236,67 @@ static void test_defaults(void **state)
 		"\"network_policies\":[],\"credentials\":[],\"inference\":{\"routes\":[],"
 		"\"binaries\":null,\"max_tokens\":0,\"max_usd\":0,\"warn_at\":[],\"strict_models\":false},"
 		"\"environment\":{\"pass\":[],\"set\":[]},"
-		"\"resources\":{\"memory\":0,\"pids\":0,\"cpu_milli\":0,\"tmp_size\":0}}\n");
+		"\"resources\":{\"memory\":0,\"pids\":0,\"cpu_milli\":0,\"tmp_size\":0},"
+		"\"limits\":{\"max_connections\":0,\"idle_tunnel_ms\":0,\"idle_http_ms\":0,"
+		"\"connect_timeout_ms\":0,\"request_timeout_ms\":0,\"max_body\":0}}\n");
 	done(&res);
+}
+
+/* limits: the proxy's, durations and sizes with units, errors at their position. */
+static void test_proxy_limits(void **state)
+{
+	struct result res;
+
+	(void)state;
+	compile(&res, "version: 1\n"
+		      "limits:\n"
+		      "  max_connections: 100\n"
+		      "  idle_tunnel: 5m\n"
+		      "  idle_http: 30s\n"
+		      "  connect_timeout: 2500ms\n"
+		      "  request_timeout: 1h\n"
+		      "  max_body: 64M\n");
+	assert_int_equal(res.r, 0);
+	assert_int_equal(res.p->limits.max_connections, 100);
+	assert_int_equal(res.p->limits.idle_tunnel_ms, 300000);
+	assert_int_equal(res.p->limits.idle_http_ms, 30000);
+	assert_int_equal(res.p->limits.connect_timeout_ms, 2500);
+	assert_int_equal(res.p->limits.request_timeout_ms, 3600000);
+	assert_true(res.p->limits.max_body == 64ull << 20);
+	assert_int_equal(res.p->limits.pos.line, 3);
+	assert_int_equal(res.p->limits.pos.col, 3);
+	assert_non_null(strstr(res.p->compiled_json,
+			       "\"limits\":{\"max_connections\":100,\"idle_tunnel_ms\":300000,"));
+	done(&res);
+
+	/* unset fields stay 0 (the proxy's defaults); a preset's are overridden one by one */
+	compile(&res, "version: 1\nlimits: { idle_http: 2m }\n");
+	assert_int_equal(res.r, 0);
+	assert_int_equal(res.p->limits.max_connections, 0);
+	assert_int_equal(res.p->limits.idle_http_ms, 120000);
+	assert_true(res.p->limits.max_body == 0);
+	done(&res);
+
+	expect_error("version: 1\nlimits: { max_connections: 0 }\n",
+		     F ":2:28: 'max_connections' 0 out of range (1..1000000)");
+	expect_error("version: 1\nlimits: { max_connections: many }\n",
+		     F ":2:28: 'max_connections' must be an integer, got 'many'");
+	expect_error("version: 1\nlimits: { idle_tunnel: 30 }\n",
+		     F ":2:24: missing unit in 'idle_tunnel' '30' (expected ms, s, m or h)");
+	expect_error("version: 1\nlimits: { idle_http: 2d }\n",
+		     F ":2:22: unknown unit 'd' in 'idle_http' '2d' (expected ms, s, m or h)");
+	expect_error("version: 1\nlimits: { connect_timeout: 10ms }\n",
+		     F ":2:28: 'connect_timeout' 10ms out of range (100ms..24h)");
+	expect_error("version: 1\nlimits: { request_timeout: 25h }\n",
+		     F ":2:28: 'request_timeout' 25h out of range (100ms..24h)");
+	expect_error("version: 1\nlimits: { idle_tunnel: \"1.5s\" }\n",
+		     F ":2:24: 'idle_tunnel' must be a duration such as 30s or 5m, got '1.5s'");
+	expect_error("version: 1\nlimits: { max_body: 64Q }\n",
+		     F ":2:21: unknown unit 'Q' in 'max_body' '64Q' (expected K, M, G or T)");
+	expect_error("version: 1\nlimits: { max_body: 4K }\n",
+		     F ":2:21: 'max_body' 4K is too small (at least 1M)");
+	expect_error("version: 1\nlimits: { max_tunnels: 3 }\n",
+		     F ":2:11: unknown key 'max_tunnels' in limits");
 }
 
 /* Unix socket endpoints, environment, resources and the credential scheme. */
@@ -916,6 +975,7 @@ int main(void)
 		cmocka_unit_test(test_valid_policy),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_hardening_sections),
+		cmocka_unit_test(test_proxy_limits),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_all_errors_collected),
 		cmocka_unit_test(test_warnings),

@@ -8,6 +8,9 @@
 # squid-openssl; a plain CONNECT tunnel where that is not available). Peers are Debian packages,
 # installed on demand when missing (apt-get). Upstreams are python servers in
 # network namespaces this script creates; nothing leaves the machine.
+# Concurrent tunnels: CONNS (default 2000) tunnels opened at once, each
+# echoing 4 KiB and all held open until every one has (tools/bench/load_client.c),
+# through ward vs straight to the echo server: tunnels/s, median of ROUNDS.
 # Usage: tools/bench/proxy.sh [MB] [REQUESTS]   (root)
 set -eu
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -15,18 +18,24 @@ WARD=${WARD:-$(pwd)/build/ward}
 MB=${1:-256}
 N=${2:-300}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
-[ "$MB" -le 2048 ] && [ "$N" -le 5000 ] || { echo "bounded: MB <= 2048, REQUESTS <= 5000"; exit 1; }
+CONNS=${CONNS:-2000}
+ROUNDS=${ROUNDS:-5}
+[ "$MB" -le 2048 ] && [ "$N" -le 5000 ] && [ "$CONNS" -le 5000 ] && [ "$ROUNDS" -le 10 ] ||
+	{ echo "bounded: MB <= 2048, REQUESTS <= 5000, CONNS <= 5000, ROUNDS <= 10"; exit 1; }
+LOADC=$(dirname "$WARD")/load_client
 PY=$(readlink -f /usr/bin/python3)
 CURL=$(readlink -f "$(command -v curl)")
 NS=wbench$$
 T=$(mktemp -d /tmp/ward-bench-proxy.XXXXXX)
 chmod 755 "$T"
 SRV=
+ECHO=
 TP=
 MITM=
 SQ=
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
+	[ -n "$ECHO" ] && kill "$ECHO" 2>/dev/null
 	[ -n "$TP" ] && kill "$TP" 2>/dev/null
 	[ -n "$MITM" ] && kill "$MITM" 2>/dev/null
 	[ -n "$SQ" ] && kill "$SQ" 2>/dev/null
@@ -57,6 +66,8 @@ echo ok >"$T/www/small"
 	>/dev/null 2>&1) &
 SRV=$!
 for _ in $(seq 50); do curl -s -o /dev/null --max-time 1 http://192.168.178.2:8080/small && break; sleep 0.1; done
+# the load client, where the sandbox can run it (named by the policy below)
+[ -x "$LOADC" ] && cp "$LOADC" "$T/load_client" && chmod 755 "$T/load_client"
 echo "192.168.178.2 bench.test" >"$T/hosts"
 chmod 644 "$T/hosts"
 cat >"$T/policy.yaml" <<EOF
@@ -66,8 +77,8 @@ filesystem_policy:
 process: { run_as_user: 4246, run_as_group: 4246 }
 network_policies:
   bench:
-    binaries: [{ path: $CURL }, { path: $PY }]
-    endpoints: [{ host: bench.test, port: 8080 }]
+    binaries: [{ path: $CURL }, { path: $PY }, { path: $T/load_client }]
+    endpoints: [{ host: bench.test, port: 8080 }, { host: bench.test, ports: [$(seq -s, 7000 7019)] }]
 EOF
 # lat.py URL N: sequential GETs on one keep-alive connection (through $HTTP_PROXY when set)
 cat >"$T/lat.py" <<'EOF'
@@ -98,7 +109,6 @@ speed() { awk '{ printf "%.1f", $1 / 1048576 }'; }
 
 # Throughput swings from run to run on 2 cores (client, ward and server share
 # them): ROUNDS interleaved transfers each way, medians compared.
-ROUNDS=${ROUNDS:-5}
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 : >"$T/direct.mibs"
 : >"$T/ward.mibs"
@@ -112,6 +122,43 @@ direct=$(median <"$T/direct.mibs")
 ward=$(median <"$T/ward.mibs")
 echo "CONNECT tunnel, $MB MiB, median of $ROUNDS: direct $direct MiB/s, ward $ward MiB/s," \
 	"ratio $(awk "BEGIN{printf \"%.2f\", $ward/$direct}") (target >= 0.8)"
+# concurrent tunnels: setup + one echo each, all open at once, ward vs direct
+if [ -x "$T/load_client" ]; then
+	# a port per round and side (7000+2r direct, 7001+2r ward): no round
+	# connects where an earlier one left its TIME_WAIT sockets
+	ip netns exec "$NS" timeout -s KILL 600 "$T/load_client" echo -l 192.168.178.2:7000 -p 20 \
+		-t 590 >"$T/echo.out" 2>&1 &
+	ECHO=$!
+	for _ in $(seq 50); do grep -q ready "$T/echo.out" 2>/dev/null && break; sleep 0.1; done
+	# tunnels/s of a round without error; a round with any prints its counts on stderr
+	tps() {
+		awk -v n="$CONNS" '{ ok = -1; ms = 0
+			for (i = 1; i <= NF; i++) {
+				split($i, kv, "=")
+				if (kv[1] == "ok") ok = kv[2]
+				if (kv[1] == "all_ms") ms = kv[2]
+			}
+			if (ok == n && ms > 0) printf "%.0f\n", n / (ms / 1000)
+			else print "  round with errors: " $0 >"/dev/stderr" }'
+	}
+	: >"$T/direct.tps"
+	: >"$T/ward.tps"
+	for r in $(seq 0 $((ROUNDS - 1))); do
+		"$T/load_client" tunnels --direct -n "$CONNS" -b 4096 -t 60 \
+			192.168.178.2:$((7000 + 2 * r)) | tps >>"$T/direct.tps"
+		inward "$T/load_client" tunnels -n "$CONNS" -b 4096 -t 60 bench.test:$((7001 + 2 * r)) |
+			tps >>"$T/ward.tps"
+	done
+	# a round with any error prints nothing: fewer medians than rounds say so
+	dt=$(median <"$T/direct.tps")
+	wt=$(median <"$T/ward.tps")
+	echo "$CONNS concurrent tunnels (4 KiB echo each), median of $ROUNDS:" \
+		"direct $dt tunnels/s ($(wc -l <"$T/direct.tps") rounds without error)," \
+		"ward $wt tunnels/s ($(wc -l <"$T/ward.tps") rounds without error)," \
+		"ratio $(awk "BEGIN{ if ($dt > 0) printf \"%.2f\", $wt/$dt; else print \"-\" }")"
+else
+	echo "no $LOADC: concurrent tunnels skipped (build tools/bench/load_client.c)"
+fi
 want() { # want CMD PKG: install PKG when CMD is missing (bounded, quiet)
 	command -v "$1" >/dev/null || timeout 300 env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -q "$2" >/dev/null 2>&1 || true

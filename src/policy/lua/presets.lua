@@ -166,6 +166,7 @@ function M.new_acc()
 		env_pass = oset(),
 		env_set = oset(),
 		resources = {},
+		limits = {},
 		extends = {},
 	}
 end
@@ -219,6 +220,15 @@ function M.apply(acc, v)
 			end
 		end
 		acc.resources_node = v.resources._node
+	end
+	if v.limits then
+		for _, k in ipairs({ "max_connections", "idle_tunnel", "idle_http", "connect_timeout",
+			"request_timeout", "max_body" }) do
+			if v.limits[k] ~= nil then
+				acc.limits[k] = v.limits[k]
+			end
+		end
+		acc.limits_node = v.limits._node
 	end
 	local inf = v.inference
 	if inf then

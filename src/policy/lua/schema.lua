@@ -199,6 +199,19 @@ M.policy = {
 				tmp_size = { type = "size", min = 1 << 20 },
 			},
 		},
+		-- proxy limits (docs/policy.md "limits"); unset: the proxy's defaults
+		limits = {
+			type = "map",
+			what = "limits",
+			fields = {
+				max_connections = { type = "int", min = 1, max = 1000000 },
+				idle_tunnel = { type = "duration", min = 1000 },
+				idle_http = { type = "duration", min = 1000 },
+				connect_timeout = { type = "duration", min = 100 },
+				request_timeout = { type = "duration", min = 100 },
+				max_body = { type = "size", min = 1 << 20 },
+			},
+		},
 		network_middlewares = { unsupported_key = "'network_middlewares' is not supported" },
 	},
 }

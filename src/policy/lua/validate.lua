@@ -236,6 +236,29 @@ function scalar.size(n, d, ctx, name)
 	return v
 end
 
+-- A duration: an integer with a unit ms, s, m or h -> milliseconds, at most
+-- a day (the proxy keeps them in 32 bits).
+local duration_units = { ms = 1, s = 1000, m = 60000, h = 3600000 }
+
+function scalar.duration(n, d, ctx, name)
+	local num, unit = (n.style == "plain" and n.value or ""):match("^([0-9]+)%s*([a-z]*)$")
+	if not num or #num > 9 then
+		ctx:error(n, q(name) .. " must be a duration such as 30s or 5m, got " .. describe(n))
+		return nil
+	end
+	if not duration_units[unit] then
+		ctx:error(n, (unit == "" and "missing unit" or "unknown unit " .. q(unit)) .. " in "
+			.. q(name) .. " " .. q(n.value) .. " (expected ms, s, m or h)")
+		return nil
+	end
+	local v = math.tointeger(tonumber(num)) * duration_units[unit]
+	if v < d.min or v > 86400000 then
+		ctx:error(n, q(name) .. " " .. n.value .. " out of range (" .. d.min .. "ms..24h)")
+		return nil
+	end
+	return v
+end
+
 -- CPU cores, e.g. 2 or 0.5 -> thousandths of a core.
 function scalar.cores(n, d, ctx, name)
 	local s = n.style == "plain" and n.value

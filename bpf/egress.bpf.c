@@ -10,12 +10,16 @@
  * connection with one lookup of its peer address. Every verdict is a ring
  * buffer event. See docs/egress.md.
  *
- * Policy generations: the identities, ports and CIDRs of a policy are maps
- * of their own, held by the outer maps below under the generation's id.
- * ward_active names the generation in force; a decision reads it once and
- * looks up only that generation's maps, which user space fills completely
- * before it stores the new id (one aligned 64-bit store): a decision sees
- * one whole generation, the old or the new, never a map being written. */
+ * Policy generations: each policy's identities are a map of their own, in
+ * slot id % WARD_GEN_SLOTS of `identities`; its ports and CIDRs are keys
+ * tagged with its id in the flat maps. ward_active names the generation in
+ * force; a decision reads it once and looks up only that generation's map
+ * and keys, which user space writes completely before it stores the new id
+ * (one aligned 64-bit store): a decision sees one whole generation, the old
+ * or the new, never one being written. User space reuses a generation's
+ * slot and deletes its keys only two generations later, after a map-in-map
+ * update (which waits for running programs, synchronize_rcu) that came after
+ * the switch away from it: no decision reads it by then. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
@@ -35,8 +39,9 @@ const volatile struct ward_cfg cfg = {};
  * user space through the mmap'ed .bss, in one store. */
 __u64 ward_active = 0;
 
-/* Outer maps: generation id -> that generation's map. The inner definitions
- * (sizes, not types: BTF would only see the key types declared) are the templates user space creates each generation's maps after
+/* Slot id % WARD_GEN_SLOTS: generation id's identities. The inner definition
+ * (sizes, not types: BTF would only see the key types declared) is the
+ * template user space creates each generation's map after
  * (src/enforcer/egress.c). */
 struct ident_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -46,41 +51,29 @@ struct ident_map {
 	__uint(value_size, sizeof(struct ward_ident_val));
 };
 
-struct port_map {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WARD_MAX_PORTS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct ward_port_key));
-	__uint(value_size, sizeof(__u8));
-};
-
-struct cidr_map {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, WARD_MAX_CIDRS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct ward_cidr_key));
-	__uint(value_size, sizeof(__u8));
-};
-
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, WARD_MAX_GENS);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, WARD_GEN_SLOTS);
 	__type(key, __u32);
 	__array(values, struct ident_map);
 } identities SEC(".maps");
 
+/* (entry, port, generation) of every live generation */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, WARD_MAX_GENS);
-	__type(key, __u32);
-	__array(values, struct port_map);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARD_GEN_SLOTS * WARD_MAX_PORTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ward_port_key);
+	__type(value, __u8);
 } ports SEC(".maps");
 
+/* (generation, entry, CIDR) of every live generation */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, WARD_MAX_GENS);
-	__type(key, __u32);
-	__array(values, struct cidr_map);
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, WARD_GEN_SLOTS * WARD_MAX_CIDRS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ward_cidr_key);
+	__type(value, __u8);
 } cidrs SEC(".maps");
 
 /* socket cookie -> connection; removed when the socket closes */
@@ -168,26 +161,28 @@ static __always_inline struct ward_kmaps ward_gen_now(void)
 	return m;
 }
 
-/* A generation's map is NULL only when two newer ones were published while
- * this decision ran: fail closed. */
 static __always_inline int ward_port_allowed(const struct ward_kmaps *m, __u32 entry, __u16 port)
 {
-	struct ward_port_key k = { .entry = entry, .port = port };
-	void *map = bpf_map_lookup_elem(&ports, &m->gen);
+	struct ward_port_key k = { .entry = entry, .port = port, .gen = (__u16)m->gen };
 
-	return map && bpf_map_lookup_elem(map, &k) != NULL;
+	return bpf_map_lookup_elem(&ports, &k) != NULL;
 }
 
 static __always_inline int ward_ip_allowed(const struct ward_kmaps *m, __u32 entry,
 					   const struct ward_addr *a)
 {
 	struct ward_cidr_key k;
-	void *map = bpf_map_lookup_elem(&cidrs, &m->gen);
 
-	if (!map)
-		return 0;
-	ward_cidr_key_make(&k, entry, a, 128);
-	return bpf_map_lookup_elem(map, &k) != NULL;
+	ward_cidr_key_make_gen(&k, m->gen, entry, a, 128);
+	return bpf_map_lookup_elem(&cidrs, &k) != NULL;
+}
+
+/* The identity map of generation m (NULL: none in force yet). */
+static __always_inline void *gen_identities(const struct ward_kmaps *m)
+{
+	__u32 slot = m->gen % WARD_GEN_SLOTS;
+
+	return bpf_map_lookup_elem(&identities, &slot);
 }
 
 static __always_inline void count_drop(__u32 idx)
@@ -300,7 +295,7 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 
 	req->proto = ctx->protocol;
 	req->pad = 0;
-	v = resolve(bpf_map_lookup_elem(&identities, &m.gen), &k, &own, &depth);
+	v = resolve(m.gen ? gen_identities(&m) : NULL, &k, &own, &depth);
 	ward_decide(&cfg, m.flags, &m, req, v, r);
 	if (r->record) {
 		struct ward_conn c = {
@@ -570,7 +565,7 @@ int ward_exec(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	/* known to the generation in force: nothing to ask */
 	m = ward_gen_now();
-	ids = bpf_map_lookup_elem(&identities, &m.gen);
+	ids = m.gen ? gen_identities(&m) : NULL;
 	if (ids && bpf_map_lookup_elem(ids, &k))
 		return 0;
 	e = bpf_ringbuf_reserve(&execs, sizeof(*e), 0);

@@ -325,6 +325,16 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 	if (!e->skel)
 		return ward_err(err, -errno, "open BPF egress programs");
 	cfg_fill((struct ward_cfg *)&e->skel->rodata->cfg, cfg);
+	{
+		const struct ward_cfg *k = (const struct ward_cfg *)&e->skel->rodata->cfg;
+
+		memcpy(e->cfg.proxy4, k->proxy4.w, 16);
+		memcpy(e->cfg.proxy6, k->proxy6.w, 16);
+		memcpy(e->cfg.dns4, k->dns4.w, 16);
+		e->cfg.explicit_port = k->explicit_port;
+		e->cfg.transparent_port = k->transparent_port;
+		e->cfg.dns_port = k->dns_port;
+	}
 	/* smaller maps only tests ask for, to reach "full" within their limits */
 	if (cfg->ringbuf_bytes &&
 	    (r = bpf_map__set_max_entries(e->skel->maps.events, cfg->ringbuf_bytes)) < 0)
@@ -540,6 +550,60 @@ static void peer_from_conn(struct ward_egress *e, const struct ward_conn *c,
 	addr_to_sockaddr(c->orig, c->orig_port, &ret->orig);
 }
 
+/* The row of a connection the kernel recorded for the proxy or the DNS stub
+ * (it sends no event for those: egress.bpf.c), made of its record when the
+ * proxy or the stub first asks about it: the verdict event it would have
+ * been, to the same row builder. */
+static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t proto)
+{
+	struct ward_event ev = {
+		.version = WARD_ABI_VERSION,
+		.proto = proto,
+		.depth = c->depth,
+		.pid = c->tgid,
+		.tgid = c->tgid,
+		.entry = c->entry,
+		.ts_ns = ward_mono_ns(),
+		.dev = c->dev,
+		.ino = c->ino,
+		.orig_port = c->orig_port,
+		.own_dev = c->own_dev,
+		.own_ino = c->own_ino,
+	};
+	struct ward_req req = { .port = c->orig_port, .proto = proto };
+	const struct egress_gen *g;
+	bool v4;
+
+	memcpy(req.dst.w, c->orig, 16);
+	memcpy(ev.orig, c->orig, 16);
+	v4 = ward_addr_is_mapped(&req.dst);
+	ev.hook = proto == IPPROTO_UDP ? (v4 ? WARD_HOOK_SENDMSG4 : WARD_HOOK_SENDMSG6)
+				       : (v4 ? WARD_HOOK_CONNECT4 : WARD_HOOK_CONNECT6);
+	ev.verdict = WARD_VERDICT_ALLOW;
+	if (proto == IPPROTO_UDP || ward_is_stub(&req) ||
+	    (!memcmp(c->orig, e->cfg.dns4, 16) && c->orig_port == e->cfg.dns_port)) {
+		ev.reason = WARD_REASON_DNS_STUB;
+		memcpy(ev.dst, e->cfg.dns4, 16);
+		ev.dst_port = e->cfg.dns_port;
+	} else if (c->flags & WARD_CONN_REDIRECTED) {
+		ev.verdict = WARD_VERDICT_REDIRECT;
+		ev.reason = WARD_REASON_REDIRECT;
+		memcpy(ev.dst, v4 ? e->cfg.proxy4 : e->cfg.proxy6, 16);
+		ev.dst_port = e->cfg.transparent_port;
+	} else {
+		ev.reason = c->flags & WARD_CONN_INFERENCE ? WARD_REASON_INFERENCE
+							   : WARD_REASON_PROXY_EXPLICIT;
+		memcpy(ev.dst, c->orig, 16);
+		ev.dst_port = c->orig_port;
+	}
+	/* the record keeps 16 bits of its generation */
+	pthread_rwlock_rdlock(&e->gens.lock);
+	g = egress_gens_find(&e->gens, c->gen, true);
+	ev.gen = g ? g->seq : c->gen;
+	pthread_rwlock_unlock(&e->gens.lock);
+	egress_event_row(e, &ev);
+}
+
 int ward_egress_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
 			    struct ward_egress_peer *ret)
 {
@@ -566,6 +630,13 @@ int ward_egress_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
 	if (r < 0)
 		return r;
 	peer_from_conn(e, &c, ret);
+	if (!(c.flags & WARD_CONN_LOGGED)) {
+		record_row(e, &c, IPPROTO_TCP);
+		/* once per connection; gone already when it closed meanwhile */
+		c.flags |= WARD_CONN_LOGGED;
+		(void)bpf_map__update_elem(e->skel->maps.peers, &k, sizeof(k), &c, sizeof(c),
+					   BPF_EXIST);
+	}
 	return 0;
 }
 
@@ -603,19 +674,29 @@ int ward_egress_udp_peer_lookup(struct ward_egress *e, const struct sockaddr *pe
 	if (live.dev != c.dev || live.ino != c.ino || live.entry != c.entry)
 		return -ENOENT;
 	peer_from_conn(e, &c, ret);
+	/* one row per query, as there was one per datagram */
+	record_row(e, &c, IPPROTO_UDP);
 	return 0;
 }
 
 int ward_egress_conn_lookup(struct ward_egress *e, uint64_t cookie, struct ward_egress_peer *ret)
 {
+	int fd = bpf_map__fd(e->skel->maps.peers);
+	struct ward_peer_key k, next;
 	struct ward_conn c;
-	int r;
+	bool first = true;
 
-	r = bpf_map__lookup_elem(e->skel->maps.conns, &cookie, sizeof(cookie), &c, sizeof(c), 0);
-	if (r < 0)
-		return r;
-	peer_from_conn(e, &c, ret);
-	return 0;
+	/* the kernel files a TCP connection's record by its peer address only
+	 * (egress.bpf.c, conns): a walk, for the rare caller that has a cookie */
+	while (bpf_map_get_next_key(fd, first ? NULL : &k, &next) == 0) {
+		first = false;
+		k = next;
+		if (bpf_map_lookup_elem(fd, &k, &c) == 0 && c.cookie == cookie) {
+			peer_from_conn(e, &c, ret);
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 int ward_egress_prog_info(const struct ward_egress *e, struct ward_egress_prog_info *ret,
@@ -642,6 +723,8 @@ int ward_egress_prog_info(const struct ward_egress *e, struct ward_egress_prog_i
 		ret[n].verified_insns = info.verified_insns;
 		ret[n].xlated_insns = info.xlated_prog_len / 8;
 		ret[n].jited_bytes = info.jited_prog_len;
+		ret[n].run_cnt = info.run_cnt;
+		ret[n].run_time_ns = info.run_time_ns;
 		n++;
 	}
 	return (int)n;

@@ -144,6 +144,10 @@ struct ward_egress {
 	char **warnings;
 	size_t n_warnings;
 	char *sandbox;
+	struct ward_cfg_copy {
+		uint8_t proxy4[16], proxy6[16], dns4[16];
+		uint16_t explicit_port, transparent_port, dns_port;
+	} cfg; /* where the kernel sends what it records (rows made of records) */
 	struct ward_audit *audit;
 	void (*on_event)(void *userdata, const struct ward_event *ev,
 			 const struct ward_decision *d);
@@ -187,6 +191,8 @@ const struct egress_ident *egress_ident_find(const struct egress_gen *g, uint64_
 
 /* ring_buffer sample callback; ctx is the ward_egress */
 int egress_on_sample(void *ctx, void *data, size_t size);
+/* The row of a verdict event (from the ring buffer, or made of a record). */
+void egress_event_row(struct ward_egress *e, const struct ward_event *ev);
 /* A row to the log and to the on_event callback (ev NULL for rows of no event). */
 void egress_submit(struct ward_egress *e, const struct ward_event *ev, struct ward_decision *d);
 /* Same for the exec ring buffer (egress_exec.c). */

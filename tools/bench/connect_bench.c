@@ -31,6 +31,13 @@
 
 static volatile int stop;
 static struct ward_egress *eg;
+static char cg_made[PATH_MAX]; /* removed at exit, also after a failure */
+
+static void remove_cgroup(void)
+{
+	if (cg_made[0])
+		rmdir(cg_made);
+}
 
 static void *acceptor(void *p)
 {
@@ -128,7 +135,11 @@ int main(int argc, char **argv)
 	if (!cg2[0])
 		return fprintf(stderr, "no cgroup2 mount\n"), 1;
 	snprintf(cg, sizeof(cg), "%s/ward-bench-connect-%d", cg2, getpid());
-	if (mkdir(cg, 0755) < 0 || (cgfd = open(cg, O_RDONLY | O_DIRECTORY)) < 0)
+	if (mkdir(cg, 0755) < 0)
+		return fprintf(stderr, "cgroup %s: %m\n", cg), 1;
+	snprintf(cg_made, sizeof(cg_made), "%s", cg);
+	atexit(remove_cgroup);
+	if ((cgfd = open(cg, O_RDONLY | O_DIRECTORY)) < 0)
 		return fprintf(stderr, "cgroup %s: %m\n", cg), 1;
 
 	len = readlink("/proc/self/exe", self, sizeof(self) - 1);

@@ -160,7 +160,7 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-/* The generation one decision reads (ward_decide hands it to the lookups). */
+/* The generation one decision reads (ward_kdecide hands it to the lookups). */
 struct ward_kmaps {
 	__u32 gen;
 	__u32 flags;
@@ -330,7 +330,7 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 	req->proto = ctx->protocol;
 	req->pad = 0;
 	v = resolve(m.gen ? gen_identities(&m) : NULL, &k, &own, &depth);
-	ward_decide(&cfg, m.flags, &m, req, v, r);
+	ward_kdecide(&cfg, m.flags, &m, req, v, r);
 	if (r->record) {
 		struct ward_conn c = {
 			.dev = k.dev,

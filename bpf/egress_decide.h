@@ -11,7 +11,7 @@
  *						  __u16 port);
  *   static __always_inline int ward_ip_allowed(const struct ward_kmaps *m, __u32 entry,
  *						const struct ward_addr *a);
- * ward_decide() hands them the m it was given. User space that only needs
+ * ward_kdecide() hands them the m it was given. User space that only needs
  * the address helpers defines WARD_DECIDE_HELPERS_ONLY. */
 #pragma once
 
@@ -137,7 +137,7 @@ static __always_inline int ward_set(struct ward_result *r, __u8 verdict, __u8 re
 /* Returns the verdict (also in r). id: the identity map value of the process (or of the ancestor that matched),
  * NULL when the executable is unknown. gen_flags: WARD_CFG_INFERENCE_ALL of
  * the policy generation in force. m: passed to the includer's lookups. */
-static __always_inline int ward_decide(const volatile struct ward_cfg *cfg, __u32 gen_flags,
+static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u32 gen_flags,
 					const struct ward_kmaps *m, const struct ward_req *req,
 					const struct ward_ident_val *id, struct ward_result *r)
 {

@@ -14,7 +14,6 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "policy/policy.h"
-#include "proxy/dns.h"
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 
@@ -161,7 +160,7 @@ int cmd_replay(int argc, char **argv)
 		{ 0 },
 	};
 	_cleanup_(ward_policy_freep) struct ward_policy *p = NULL;
-	struct ward_replay_opts o = { .dns_decide = ward_dns_decide };
+	struct ward_replay_opts o = { 0 };
 	struct ward_replay_report rep;
 	struct ward_diags diags = { 0 };
 	struct ward_error err = { 0 };

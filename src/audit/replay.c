@@ -6,10 +6,10 @@
  * hundred decisions. */
 #include "audit/replay_internal.h"
 #include "audit/db.h"
+#include "policy/client.h"
 #include "policy/decide.h"
 #include "policy/match.h"
 #include "policy/policy.h"
-#include "proxy/dns.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -67,16 +67,16 @@ const char *ward_replay_decider(const struct ward_policy *p, const struct ward_a
 	return via_ok ? r->via : r->binary;
 }
 
-bool ward_replay_may_infer(const struct ward_policy *p, const char *binary)
+struct ward_client ward_replay_client(const struct ward_policy *p, const struct ward_audit_row *r)
 {
-	if (!p->n_routes)
-		return false;
-	if (!p->n_inference_binaries)
-		return true;
-	for (size_t i = 0; binary && i < p->n_inference_binaries; i++)
-		if (ward_match_binary(p->inference_binaries[i].path, binary))
-			return true;
-	return false;
+	const char *bin = ward_replay_decider(p, r);
+
+	/* via counts only when it decides under p, as the kernel resolves it */
+	return (struct ward_client){
+		.binary = r->binary,
+		.via = bin == r->via && bin != r->binary ? r->via : NULL,
+		.sha256 = r->binary_sha256,
+	};
 }
 
 static bool is(const char *a, const char *b)
@@ -117,11 +117,11 @@ static int decide_net(const struct ward_policy *p, const struct ward_audit_row *
 }
 
 static int decide_dns(const struct ward_policy *p, const struct ward_audit_row *r,
-		      ward_replay_dns_fn dns, struct ward_replay_decision *ret)
+		      struct ward_replay_decision *ret)
 {
+	struct ward_client who = ward_replay_client(p, r);
 	struct ward_dns_verdict v;
 	char keys[WARD_REPLAY_TEXT];
-	const char *bin;
 
 	if (!r->host) {
 		ret->skip = "dns: no query name (rate limit or malformed query)";
@@ -131,13 +131,9 @@ static int decide_dns(const struct ward_policy *p, const struct ward_audit_row *
 		ret->skip = "dns: unknown client or malformed query (not a policy decision)";
 		return 1;
 	}
-	if (!dns) {
-		ret->skip = "dns: no DNS decision function";
-		return 1;
-	}
-	bin = ward_replay_decider(p, r);
-	dns(p, ward_replay_binary_keys(p, bin, keys, sizeof(keys)) ? keys : NULL,
-	    ward_replay_may_infer(p, bin), r->host, &v);
+	if (ward_replay_binary_keys(p, ward_replay_decider(p, r), keys, sizeof(keys)))
+		who.keys = keys;
+	ward_decide_dns(p, &who, r->host, &v);
 	ret->action = v.allow ? "allow" : "deny";
 	snprintf(ret->rule, sizeof(ret->rule), "%s", v.rule ? v.rule : "");
 	snprintf(ret->reason, sizeof(ret->reason), "%s", v.reason ? v.reason : "");
@@ -174,7 +170,7 @@ static int decide_unix(const struct ward_policy *p, const struct ward_audit_row 
 }
 
 int ward_replay_decide_row(const struct ward_policy *p, const struct ward_audit_row *r,
-			   ward_replay_dns_fn dns, struct ward_replay_decision *ret)
+			   struct ward_replay_decision *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (!r->layer || !r->action) {
@@ -196,7 +192,7 @@ int ward_replay_decide_row(const struct ward_policy *p, const struct ward_audit_
 	if (is(r->layer, "proxy") || is(r->layer, "l7"))
 		return decide_net(p, r, ret);
 	if (is(r->layer, "dns"))
-		return decide_dns(p, r, dns, ret);
+		return decide_dns(p, r, ret);
 	if (is(r->layer, "unix"))
 		return decide_unix(p, r, ret);
 	if (is(r->layer, "lifecycle") || is(r->layer, "control"))
@@ -438,14 +434,14 @@ static struct cached *decide_cached(struct engine *e, const struct ward_audit_ro
 	c = e->cache.n < CACHE_MAX && klen ? calloc(1, sizeof(*c)) : NULL;
 	if (!c)
 		c = scratch; /* not cached: decided for this row only */
-	if (ward_replay_decide_row(e->p, r, e->o->dns_decide, &d) != 0) {
+	if (ward_replay_decide_row(e->p, r, &d) != 0) {
 		c->skip = d.skip;
 	} else {
 		c->action = d.action;
 		c->rule = strdup(d.rule);
 		c->reason = strdup(d.reason);
 		op = old_policy(e, r->policy_rev);
-		if (op && ward_replay_decide_row(op, r, e->o->dns_decide, &old) == 0)
+		if (op && ward_replay_decide_row(op, r, &old) == 0)
 			c->logged_as = old.action;
 	}
 	if (c != scratch && smap_put(&e->cache, key, klen, c) < 0) {

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* `ward replay`: re-decide logged rows under another policy with the code the
  * live path uses (docs/audit.md, "Replay"):
- *   kernel rows   bpf/egress_decide.h's ward_decide(), compiled on the host,
+ *   kernel rows   bpf/egress_decide.h's ward_kdecide(), compiled on the host,
  *                 with the identity and port tables built from the policy;
  *   proxy, l7     src/policy/decide.c's ward_decide();
- *   dns           the DNS stub's ward_dns_decide(), passed in by the caller
- *                 (src/proxy links after src/audit).
+ *   dns           src/policy/client.c's ward_decide_dns(), the DNS stub's.
  * A row is compared only when re-deciding it under the policy it was logged
  * with (policies table) gives the logged action: otherwise it was not a
  * policy decision (upstream failure, SSRF, malformed request) and is counted
@@ -18,12 +17,8 @@
 
 #include "audit/audit.h"
 #include "common/error.h"
+#include "policy/client.h"
 #include "policy/model.h"
-
-struct ward_dns_verdict;
-/* ward_dns_decide() from proxy/dns.h */
-typedef void (*ward_replay_dns_fn)(const struct ward_policy *p, const char *rules, bool inference,
-				   const char *name, struct ward_dns_verdict *ret);
 
 #define WARD_REPLAY_TEXT 256
 
@@ -39,13 +34,12 @@ struct ward_replay_decision {
  * saying why the row cannot be replayed (lifecycle, fs, nft, inference,
  * missing fields, rows that record no policy decision). */
 int ward_replay_decide_row(const struct ward_policy *p, const struct ward_audit_row *r,
-			   ward_replay_dns_fn dns, struct ward_replay_decision *ret);
+			   struct ward_replay_decision *ret);
 
 struct ward_replay_opts {
 	const char *sandbox;	     /* only this sandbox (NULL: all) */
 	uint64_t since_ns;	     /* only rows at or after (0: all) */
 	size_t max_examples;	     /* per group; 0: 3 */
-	ward_replay_dns_fn dns_decide; /* NULL: dns rows are not replayed */
 };
 
 struct ward_replay_example {
@@ -101,5 +95,7 @@ size_t ward_replay_binary_keys(const struct ward_policy *p, const char *binary, 
  * else its via (the ancestor of the live decision) when a binaries entry
  * with ancestors: true names that; else the row's binary. */
 const char *ward_replay_decider(const struct ward_policy *p, const struct ward_audit_row *r);
-/* Whether binary may use inference.local under p (routes, inference.binaries). */
-bool ward_replay_may_infer(const struct ward_policy *p, const char *binary);
+/* The client of row r as the kernel would identify it under p: the acting
+ * binary, its logged content, and via when via decides (ward_replay_decider);
+ * no keys (the caller adds them). For ward_decide_inference/ward_decide_dns. */
+struct ward_client ward_replay_client(const struct ward_policy *p, const struct ward_audit_row *r);

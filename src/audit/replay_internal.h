@@ -5,7 +5,7 @@
 #include "audit/replay.h"
 
 /* A kernel row re-decided by bpf/egress_decide.h (its own translation unit:
- * that header's ward_decide() is not policy/decide.h's). 0 or 1 as
+ * the includer defines that header's map lookups). 0 or 1 as
  * ward_replay_decide_row. */
 int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_row *r,
 			 struct ward_replay_decision *ret);

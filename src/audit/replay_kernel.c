@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "audit/replay_internal.h"
+#include "policy/client.h"
+#include "policy/decide.h"
 #include "policy/match.h"
 #include "../../bpf/egress_decide.h"
 
@@ -29,32 +31,21 @@ static unsigned reason_of(const char *s)
 	return 0;
 }
 
-/* The "maps" of one decision, handed through ward_decide() to the lookups. */
+/* The "maps" of one decision, as values built before the call and handed
+ * through ward_kdecide() to the lookups: the only identity is the row's
+ * binary (entry 0), and its port table holds the row's port when the
+ * identity's policies have an endpoint on it. Any other port is not in the
+ * table (denied). */
 struct ward_kmaps {
-	const struct ward_policy *p;
-	const char *binary;
+	__u16 port;
+	bool port_ok;
 };
 
-static __always_inline int ward_port_allowed(const struct ward_kmaps *cur, __u32 entry,
+static __always_inline int ward_port_allowed(const struct ward_kmaps *m, __u32 entry,
 					     __u16 port)
 {
-	const struct ward_policy *p = cur->p;
-
-	(void)entry; /* one identity per call: entry 0 is the row's binary */
-	for (size_t i = 0; i < p->n_net; i++) {
-		const struct ward_net_policy *np = &p->net[i];
-		bool mine = false;
-
-		for (size_t k = 0; k < np->n_binaries && !mine; k++)
-			mine = ward_match_binary(np->binaries[k].path, cur->binary);
-		if (!mine)
-			continue;
-		for (size_t j = 0; j < np->n_endpoints; j++)
-			for (size_t m = 0; m < np->endpoints[j].n_ports; m++)
-				if (np->endpoints[j].ports[m] == port)
-					return 1;
-	}
-	return 0;
+	(void)entry;
+	return m->port_ok && port == m->port;
 }
 
 /* Only sets a connection flag for the proxy (allowed_ips); never the verdict. */
@@ -65,6 +56,22 @@ static __always_inline int ward_ip_allowed(const struct ward_kmaps *m, __u32 ent
 	(void)entry;
 	(void)a;
 	return 0;
+}
+
+/* Whether an endpoint of a network policy that names binary has port. */
+static bool port_in_policies(const struct ward_policy *p, const char *binary, uint16_t port)
+{
+	for (size_t i = 0; i < p->n_net; i++) {
+		const struct ward_net_policy *np = &p->net[i];
+
+		if (!ward_decide_binary_in(np, binary, NULL))
+			continue;
+		for (size_t j = 0; j < np->n_endpoints; j++)
+			for (size_t m = 0; m < np->endpoints[j].n_ports; m++)
+				if (np->endpoints[j].ports[m] == port)
+					return true;
+	}
+	return false;
 }
 
 static int parse_addr(const char *s, struct ward_addr *a)
@@ -110,7 +117,8 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 	struct ward_ident_val id = { .entry = WARD_ENTRY_NONE };
 	struct ward_addr none4, none6 = { { ward_htonl(0xfc000000), 0, 0, ward_htonl(0xfffe) } };
 	const char *bin = ward_replay_decider(p, r);
-	struct ward_kmaps ctx = { .p = p, .binary = bin };
+	struct ward_client who = ward_replay_client(p, r);
+	struct ward_kmaps maps = { 0 };
 	unsigned old = reason_of(r->reason);
 	bool known = bin && bin[0] == '/', has_keys = false;
 	int proto;
@@ -160,19 +168,22 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 	default:
 		break;
 	}
-	if (p->n_routes > 0 && p->n_inference_binaries == 0)
+	if (ward_inference_scope(p) == WARD_INFERENCE_EVERY_BINARY)
 		cfg.flags |= WARD_CFG_INFERENCE_ALL;
 
 	ret->rule[0] = '\0';
 	if (known) {
 		has_keys = ward_replay_binary_keys(p, bin, ret->rule, sizeof(ret->rule)) > 0;
-		if (has_keys)
+		if (has_keys) {
 			id.entry = 0;
-		if (p->n_routes > 0 && p->n_inference_binaries > 0 &&
-		    ward_replay_may_infer(p, bin))
+			maps = (struct ward_kmaps){ .port = req.port,
+						    .port_ok = port_in_policies(p, bin, req.port) };
+		}
+		if (ward_inference_scope(p) == WARD_INFERENCE_LISTED &&
+		    ward_decide_inference(p, &who) == WARD_INFERENCE_ALLOW)
 			id.flags |= WARD_IDENT_INFERENCE;
 	}
-	ward_decide(&cfg, 0, &ctx, &req, known && (has_keys || id.flags) ? &id : NULL, &res);
+	ward_kdecide(&cfg, 0, &maps, &req, known && (has_keys || id.flags) ? &id : NULL, &res);
 
 	ret->action = res.verdict == WARD_VERDICT_DENY ? "deny" : "allow";
 	if (!has_keys && res.reason == WARD_REASON_INFERENCE)

@@ -56,11 +56,3 @@ int ward_err_prefix(struct ward_error *err, const char *fmt, ...)
 	err->msg[plen + olen] = '\0';
 	return err->code;
 }
-
-void ward_err_clear(struct ward_error *err)
-{
-	if (err) {
-		err->code = 0;
-		err->msg[0] = '\0';
-	}
-}

@@ -21,4 +21,3 @@ int ward_errx(struct ward_error *err, int code, const char *fmt, ...)
 /* Prepend "context: " to an existing message; returns err->code. */
 int ward_err_prefix(struct ward_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void ward_err_clear(struct ward_error *err);

@@ -40,6 +40,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "enforcer/egress_internal.h"
+#include "policy/client.h"
 #include "enforcer/exe.h"
 #include "policy/match.h"
 /* before the skeleton, which names struct ward_cfg */
@@ -321,7 +322,7 @@ void egress_exec_match(struct ward_egress *e, struct egress_gen *g,
 			if (b->ancestors)
 				v.id.flags |= WARD_IDENT_ANCESTORS;
 		}
-	if (p->n_routes > 0)
+	if (ward_inference_scope(p) == WARD_INFERENCE_LISTED)
 		for (size_t j = 0; j < p->n_inference_binaries; j++) {
 			const struct ward_binary *b = &p->inference_binaries[j];
 

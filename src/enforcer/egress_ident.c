@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "enforcer/egress_internal.h"
+#include "policy/client.h"
 
 DEFINE_CLEANUP(DIR *, closedir)
 
@@ -192,7 +193,7 @@ int egress_gen_new(struct egress_gens *gs, const struct ward_policy *p, struct e
 	memcpy(g->rev, p->rev, sizeof(g->rev));
 	g->rev[sizeof(g->rev) - 1] = '\0';
 	/* inference routes and no inference.binaries list: anyone may ask */
-	if (p->n_routes > 0 && p->n_inference_binaries == 0)
+	if (ward_inference_scope(p) == WARD_INFERENCE_EVERY_BINARY)
 		g->flags |= WARD_CFG_INFERENCE_ALL;
 	for (size_t i = 0; i < ARRAY_SIZE(g->fds); i++)
 		g->fds[i] = -1;
@@ -504,7 +505,7 @@ int egress_idents_build(struct ward_egress *e, struct egress_gen *g, const struc
 		}
 	/* with inference routes and an inference.binaries list, only those may
 	 * reach the proxy for inference.local (without routes, nobody) */
-	if (p->n_routes > 0)
+	if (ward_inference_scope(p) == WARD_INFERENCE_LISTED)
 		for (size_t j = 0; j < p->n_inference_binaries; j++) {
 			r = add_binary(e, g, &p->inference_binaries[j], UINT32_MAX,
 				       WARD_IDENT_INFERENCE, err);

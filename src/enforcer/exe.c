@@ -33,7 +33,9 @@ int ward_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len)
 	return 0;
 }
 
-int ward_exe_search_path(uint64_t dev, uint64_t ino, char *buf, size_t len)
+/* The process is gone: the identity looked for in the directories of $PATH
+ * (bounded), where the commands an agent runs usually are. -ENOENT if not. */
+static int ward_exe_search_path(uint64_t dev, uint64_t ino, char *buf, size_t len)
 {
 	const char *env = secure_getenv("PATH");
 	char dirs[4096], found[PATH_MAX], real[PATH_MAX], *save = NULL;

@@ -9,8 +9,5 @@
 
 /* /proc/<pid>/exe, kept only if it still is that identity (pid reuse, exec). */
 int ward_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len);
-/* The process is gone: the identity looked for in the directories of $PATH
- * (bounded), where the commands an agent runs usually are. -ENOENT if not. */
-int ward_exe_search_path(uint64_t dev, uint64_t ino, char *buf, size_t len);
 /* The first of the two that works. */
 int ward_exe_name(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len);

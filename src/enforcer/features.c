@@ -130,7 +130,7 @@ static int load_btf_prog(enum bpf_prog_type type, enum bpf_attach_type attach, c
 	return e;
 }
 
-bool ward_feature_bpf_lsm_active(char *detail, unsigned size)
+static bool ward_feature_bpf_lsm_active(char *detail, unsigned size)
 {
 	char buf[512] = "";
 	_cleanup_close_ int fd = open("/sys/kernel/security/lsm", O_RDONLY | O_CLOEXEC);

@@ -15,6 +15,3 @@ struct ward_feature {
 
 /* Fill up to max features; returns how many. */
 int ward_features_probe(struct ward_feature *ret, int max);
-
-/* Individual probes other code asks for. */
-bool ward_feature_bpf_lsm_active(char *detail, unsigned size);

@@ -113,7 +113,8 @@ int ward_netns_run_in(int netns_fd, int (*fn)(void *arg), void *arg, struct ward
 
 /* ---- addressing ---- */
 
-int ward_netns_addresses(int idx, struct ward_netns *n)
+/* The addresses of index idx into n (no side effects); -ERANGE if out of range. */
+static int ward_netns_addresses(int idx, struct ward_netns *n)
 {
 	uint32_t base = (10u << 24) | (254u << 16);
 
@@ -578,7 +579,8 @@ int ward_netns_setup_pid(pid_t pid, struct ward_netns **ret, struct ward_error *
 	return ward_netns_setup(fd, ret, err);
 }
 
-int ward_netns_teardown(struct ward_netns *n, struct ward_error *err)
+/* Delete the pair and the state file, close the netns fd. */
+static int ward_netns_teardown(struct ward_netns *n, struct ward_error *err)
 {
 	_cleanup_(nl_socket_freep) struct nl_sock *sk = NULL;
 	int r;

@@ -53,8 +53,6 @@ struct ward_netns {
 	pid_t owner;  /* the ward process that set it up */
 };
 
-/* Compute the addresses of index idx into n (no side effects); -ERANGE if out of range. */
-int ward_netns_addresses(int idx, struct ward_netns *n);
 
 /* Set up the veth pair for the network namespace netns_fd (not consumed; dup'd):
  * claim an index, create wardN with its peer inside the netns, address both ends,
@@ -65,8 +63,6 @@ int ward_netns_setup(int netns_fd, struct ward_netns **ret, struct ward_error *e
 /* The same for the netns of a process. */
 int ward_netns_setup_pid(pid_t pid, struct ward_netns **ret, struct ward_error *err);
 
-/* Delete the pair and the state file, close the netns fd. */
-int ward_netns_teardown(struct ward_netns *n, struct ward_error *err);
 /* Teardown ignoring errors, then free. NULL is fine. */
 void ward_netns_free(struct ward_netns *n);
 

@@ -75,7 +75,8 @@ static int sandbox_home(uid_t uid, gid_t gid, struct ward_error *err)
 	return 0;
 }
 
-int ward_user_sandbox_account(uid_t *ret_uid, gid_t *ret_gid, struct ward_error *err)
+/* Look up (creating it with useradd when missing) the "sandbox" account. */
+static int ward_user_sandbox_account(uid_t *ret_uid, gid_t *ret_gid, struct ward_error *err)
 {
 	/* A system account with no login, its home a directory of its own. */
 	char *const argv[] = { "useradd", "--system", "--user-group", "--no-create-home",

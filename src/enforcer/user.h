@@ -23,5 +23,3 @@
 int ward_user_resolve(const struct ward_policy *p, const char *workdir, uid_t *ret_uid,
 		      gid_t *ret_gid, struct ward_error *err);
 
-/* Look up (creating it with useradd when missing) the "sandbox" account. */
-int ward_user_sandbox_account(uid_t *ret_uid, gid_t *ret_gid, struct ward_error *err);

@@ -41,7 +41,8 @@ bool ward_env_secret_like(const char *name)
 	return false;
 }
 
-bool ward_env_core(const char *name)
+/* Is NAME in the core set every sandbox gets (PATH, HOME, TERM, LANG, LC_*, ...)? */
+static bool ward_env_core(const char *name)
 {
 	if (!strncmp(name, "LC_", 3) || !strncmp(name, "WARD_", 5))
 		return true;

@@ -18,7 +18,6 @@ void ward_diags_sort(struct ward_diags *d);
 struct ward_lua;
 struct ward_lua *ward_lua_new(size_t mem_max, uint64_t instr_max);
 void ward_lua_free(struct ward_lua *vm);
-lua_State *ward_lua_state(struct ward_lua *vm);
 /* lua_pcall(fn(ud)) with the limits armed; on failure err says why
  * (-E2BIG: a limit was hit; -EPROTO: a Lua error). */
 int ward_lua_run(struct ward_lua *vm, lua_CFunction fn, void *ud, struct ward_error *err);

@@ -92,11 +92,6 @@ void ward_lua_free(struct ward_lua *vm)
 	free(vm);
 }
 
-lua_State *ward_lua_state(struct ward_lua *vm)
-{
-	return vm->L;
-}
-
 static int trampoline(lua_State *L)
 {
 	lua_CFunction fn = (lua_CFunction)(uintptr_t)lua_touserdata(L, 1);

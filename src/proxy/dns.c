@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* The DNS stub's server: one epoll thread over a UDP and a TCP socket per
  * address family, bound to the host side of the sandbox's veth. Who asks comes
- * from the egress layer's BPF records; allowed names are resolved by a
- * resolver of its own (resolve.h: --hosts first, getaddrinfo on worker
- * threads), denied names never leave this file. */
+ * from the lookup callback (the egress layer's BPF records); what is allowed
+ * from the policy generation the stub holds (ward_dns_apply swaps it); allowed
+ * names are resolved by a resolver of its own (resolve.h: --hosts first,
+ * getaddrinfo on worker threads), denied names never leave this file. */
 #include "proxy/dns.h"
 
 #include <arpa/inet.h>
@@ -23,8 +24,6 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
-#include "enforcer/egress.h"
-#include "policy/match.h"
 #include "proxy/resolve.h"
 
 #define MAX_PENDING 128	      /* allowed queries waiting for the resolver */
@@ -58,6 +57,9 @@ struct pending {
 
 struct ward_dns {
 	struct ward_dns_opts o;
+	/* the generation queries are decided under; empty: o.policy */
+	struct ward_gen_cell gen;
+	bool gen_init;
 	char *sandbox;
 	int udp[2], tcp[2];
 	int epfd, stopfd;
@@ -75,34 +77,39 @@ struct ward_dns {
 	_Atomic uint64_t queries, allowed, denied, rate_limited, malformed;
 };
 
-static void row(struct ward_dns *d, const char *action, const struct ward_egress_peer *who,
-		const char *host, const char *proto, const char *rule, const char *reason)
+/* The policy a query is decided under: *ret_g holds a reference (or NULL
+ * while the stub runs on the borrowed o.policy) until the caller drops it. */
+static const struct ward_policy *current(struct ward_dns *d, struct ward_gen **ret_g)
 {
-	char exe[PATH_MAX];
+	*ret_g = ward_gen_cell_get(&d->gen);
+	return *ret_g ? (*ret_g)->policy : d->o.policy;
+}
+
+static void row(struct ward_dns *d, const struct ward_policy *p, const char *action,
+		const struct ward_peer_ident *who, const char *host, const char *proto,
+		const char *rule, const char *reason)
+{
 	struct ward_decision r = {
 		.sandbox = d->sandbox,
 		.layer = "dns",
 		.action = action,
-		.via = who ? ward_egress_peer_via(who) : NULL,
+		/* the executable that asked, and the ancestor that decided (via) */
+		.binary = who && who->binary[0] ? who->binary : NULL,
+		.via = who && who->via[0] ? who->via : NULL,
 		.pid = who ? who->pid : 0,
 		.host = host,
 		.port = d->o.port,
 		.protocol = proto,
 		.rule = rule,
 		.reason = reason,
-		.policy_rev = d->o.policy->rev,
+		.policy_rev = p->rev,
 	};
 
-	/* the executable that asked, not the ancestor that decided (via) */
-	if (who) {
-		ward_egress_peer_exe(who, exe, sizeof(exe));
-		r.binary = exe;
-	}
 	if (d->o.audit)
 		ward_audit_submit(d->o.audit, &r);
 }
 
-static bool rate_ok(struct ward_dns *d)
+static bool rate_ok(struct ward_dns *d, const struct ward_policy *p)
 {
 	uint64_t now = ward_mono_ns();
 	unsigned rate = d->o.rate;
@@ -123,22 +130,10 @@ static bool rate_ok(struct ward_dns *d)
 
 		snprintf(reason, sizeof(reason), "rate limit (%u/s): %llu queries dropped", rate,
 			 (unsigned long long)d->limited_unreported);
-		row(d, "deny", NULL, NULL, NULL, "rate-limit", reason);
+		row(d, p, "deny", NULL, NULL, NULL, "rate-limit", reason);
 		d->limited_unreported = 0;
 		d->limited_report_ns = now;
 	}
-	return false;
-}
-
-static bool may_infer(const struct ward_policy *p, const struct ward_egress_peer *who)
-{
-	if (!p->n_routes)
-		return false;
-	if (!p->n_inference_binaries)
-		return true;
-	for (size_t i = 0; i < p->n_inference_binaries; i++)
-		if (who->binary && ward_match_binary(p->inference_binaries[i].path, who->binary))
-			return true;
 	return false;
 }
 
@@ -194,14 +189,18 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 		  const struct sockaddr_storage *peer, socklen_t peer_len, int conn)
 {
 	const char *proto = udp_fd >= 0 ? "udp" : "tcp";
-	struct ward_egress_peer who;
+	/* decided, and logged, under the generation current when it arrived */
+	_cleanup_gen_ struct ward_gen *g = NULL;
+	const struct ward_policy *pol = current(d, &g);
+	struct ward_peer_ident who;
+	struct ward_client client;
 	struct ward_dns_verdict v;
 	struct ward_dns_query q;
 	uint8_t addrs[WARD_DNS_MAX_ANSWERS * 16];
 	int rc, r;
 
 	d->queries++;
-	if (!rate_ok(d))
+	if (!rate_ok(d, pol))
 		return;
 	rc = ward_dns_parse_query(pkt, len, &q);
 	if (rc < 0) {
@@ -210,26 +209,26 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 	}
 	if (rc != WARD_DNS_NOERROR) {
 		d->malformed++;
-		row(d, "deny", NULL, q.name[0] ? q.name : NULL, proto, NULL,
+		row(d, pol, "deny", NULL, q.name[0] ? q.name : NULL, proto, NULL,
 		    rc == WARD_DNS_NOTIMP ? "opcode not implemented" : "malformed query");
 		reply(d, &q, rc, NULL, 0, udp_fd, peer, peer_len, conn);
 		return;
 	}
-	r = !d->o.egress ? -ENOENT
-	    : udp_fd >= 0 ? ward_egress_udp_peer_lookup(d->o.egress, (const struct sockaddr *)peer,
-							 &who)
-			  : ward_egress_peer_lookup(d->o.egress, (const struct sockaddr *)peer, &who);
+	memset(&who, 0, sizeof(who));
+	r = !d->o.lookup ? -ENOENT
+			 : d->o.lookup(d->o.lookup_data, udp_fd >= 0 ? SOCK_DGRAM : SOCK_STREAM,
+				       (const struct sockaddr *)peer, &who);
 	if (r < 0) {
 		d->denied++;
-		row(d, "deny", NULL, q.name, proto, NULL, "unknown client (no kernel record)");
+		row(d, pol, "deny", NULL, q.name, proto, NULL, "unknown client (no kernel record)");
 		reply(d, &q, WARD_DNS_REFUSED, NULL, 0, udp_fd, peer, peer_len, conn);
 		return;
 	}
-	ward_dns_decide(d->o.policy, who.entry == WARD_ENTRY_NONE ? NULL : who.rule,
-			may_infer(d->o.policy, &who), q.name, &v);
+	client = ward_client_from_peer(&who);
+	ward_decide_dns(pol, &client, q.name, &v);
 	if (!v.allow) {
 		d->denied++;
-		row(d, "deny", &who, q.name, proto, NULL, v.reason);
+		row(d, pol, "deny", &who, q.name, proto, NULL, v.reason);
 		reply(d, &q, WARD_DNS_NXDOMAIN, NULL, 0, udp_fd, peer, peer_len, conn);
 		return;
 	}
@@ -237,7 +236,7 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 	if (q.qclass != WARD_DNS_CLASS_IN ||
 	    (q.qtype != WARD_DNS_TYPE_A && q.qtype != WARD_DNS_TYPE_AAAA)) {
 		/* The name exists, but ward serves addresses only: no MX/TXT/... data. */
-		row(d, "allow", &who, q.name, proto, v.rule, "no data for this type");
+		row(d, pol, "allow", &who, q.name, proto, v.rule, "no data for this type");
 		reply(d, &q, WARD_DNS_NOERROR, NULL, 0, udp_fd, peer, peer_len, conn);
 		return;
 	}
@@ -251,11 +250,11 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 			memcpy(addrs, &d->o.addr6, 16);
 			n = 1;
 		}
-		row(d, "allow", &who, q.name, proto, v.rule, v.reason);
+		row(d, pol, "allow", &who, q.name, proto, v.rule, v.reason);
 		reply(d, &q, WARD_DNS_NOERROR, addrs, n, udp_fd, peer, peer_len, conn);
 		return;
 	}
-	row(d, "allow", &who, q.name, proto, v.rule, v.reason);
+	row(d, pol, "allow", &who, q.name, proto, v.rule, v.reason);
 	for (size_t i = 0; i < MAX_PENDING; i++) {
 		struct pending *p = &d->pending[i];
 
@@ -517,12 +516,15 @@ int ward_dns_start(const struct ward_dns_opts *o, struct ward_dns **ret, struct 
 	struct ward_dns *d;
 	int r;
 
-	if (!o->policy)
+	if (!o->policy && !(o->gen && o->gen->policy))
 		return ward_errx(err, -EINVAL, "dns: no policy");
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return ward_err(err, -ENOMEM, "dns");
 	d->o = *o;
+	d->o.gen = NULL; /* the cell holds it */
+	ward_gen_cell_init(&d->gen, ward_gen_ref(o->gen));
+	d->gen_init = true;
 	if (!d->o.port)
 		d->o.port = WARD_DNS_PORT;
 	if (!d->o.rate)
@@ -591,8 +593,20 @@ void ward_dns_stop(struct ward_dns *d)
 		close(d->stopfd);
 	if (d->epfd >= 0)
 		close(d->epfd);
+	if (d->gen_init)
+		ward_gen_cell_destroy(&d->gen);
 	free(d->sandbox);
 	free(d);
+}
+
+int ward_dns_apply(struct ward_dns *d, struct ward_gen *g, struct ward_error *err)
+{
+	if (!g || !g->policy)
+		return ward_errx(err, -EINVAL, "dns: no policy generation to apply");
+	/* the cell's reference to the old one is dropped here; a query that
+	 * holds its own finishes under it */
+	ward_gen_unref(ward_gen_cell_swap(&d->gen, ward_gen_ref(g)));
+	return 0;
 }
 
 void ward_dns_stats(const struct ward_dns *d, struct ward_dns_stats *ret)

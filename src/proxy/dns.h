@@ -6,9 +6,12 @@
  * writes one decision row (layer "dns") per query. Unlisted names are never
  * forwarded anywhere, so a query cannot carry data out of the sandbox.
  *
+ * Which binary may resolve which name is ward_decide_dns() (policy/client.h).
+ *
  * The sandbox's /etc/resolv.conf says "nameserver 127.0.0.53"
  * (WARD_DNS_STUB_ADDR); the egress BPF programs rewrite that destination to
- * the stub's address and record who asked (egress.h: peer lookups).
+ * the stub's address and record who asked, which the stub learns through
+ * its lookup callback (the runtime connects it to the egress layer).
  *
  * Threading: ward_dns_start() starts one thread of its own (epoll over the
  * UDP and TCP sockets; name resolution for allowed names on a second,
@@ -16,6 +19,7 @@
  * ward_dns_stop() joins both. */
 #pragma once
 
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,9 +27,9 @@
 
 #include "audit/audit.h"
 #include "common/error.h"
+#include "policy/client.h"
+#include "policy/generation.h"
 #include "policy/model.h"
-
-struct ward_egress;
 
 /* What the sandbox's resolv.conf names; the BPF programs redirect it. */
 #define WARD_DNS_STUB_ADDR "127.0.0.53"
@@ -80,30 +84,27 @@ int ward_dns_parse_query(const uint8_t *pkt, size_t len, struct ward_dns_query *
 int ward_dns_build_response(const struct ward_dns_query *q, int rcode, const void *addrs,
 			    size_t n_addrs, uint8_t *out, size_t cap);
 
-/* ---- decision ---- */
-
-struct ward_dns_verdict {
-	bool allow;
-	bool inference;    /* inference.local: answer with the stub's own address */
-	const char *rule;  /* the network policy key that allowed it (or "inference") */
-	const char *reason; /* static text for the decision row */
-};
-
-/* May the binary (identified by the egress layer: the rule keys it may use,
- * comma-separated, NULL when none; inference whether it may use
- * inference.local) resolve name? Names allowed by some policy entry of one of
- * its rules, by their host patterns (ward_match_host). IP literals are never
- * "resolved". */
-void ward_dns_decide(const struct ward_policy *p, const char *rules, bool inference,
-		     const char *name, struct ward_dns_verdict *ret);
-
 /* ---- the server ---- */
 
+/* Who sent a query, as the kernel recorded it when the query left the
+ * sandbox (for `ward run`: the egress layer's records, docs/egress.md), in
+ * the neutral form the proxy's lookup fills too (policy/peer.h): peer is the
+ * datagram's source address (socktype SOCK_DGRAM) or the TCP connection's
+ * peer (SOCK_STREAM). 0 and *ret filled, or -ENOENT when the source has no
+ * record (the query is refused). Called on the stub's thread. */
+typedef int (*ward_dns_lookup_fn)(void *userdata, int socktype, const struct sockaddr *peer,
+				  struct ward_peer_ident *ret);
+
 struct ward_dns_opts {
-	const struct ward_policy *policy; /* borrowed */
+	/* What the stub decides from (generation.h): gen when set (the stub
+	 * takes its own reference), else policy (borrowed) until the first
+	 * ward_dns_apply(). */
+	struct ward_gen *gen;
+	const struct ward_policy *policy;
 	struct ward_audit *audit;         /* borrowed; NULL: no rows */
 	const char *sandbox;              /* the rows' sandbox column */
-	struct ward_egress *egress;       /* borrowed: who asks (NULL: every query refused) */
+	ward_dns_lookup_fn lookup;        /* who asks (NULL: every query refused) */
+	void *lookup_data;
 	struct in_addr addr4;             /* listen here (the host side of the veth) */
 	struct in6_addr addr6;
 	bool has_addr6;
@@ -117,6 +118,14 @@ struct ward_dns;
 int ward_dns_start(const struct ward_dns_opts *o, struct ward_dns **ret, struct ward_error *err);
 /* Stop the threads, close the sockets, free. NULL is fine. */
 void ward_dns_stop(struct ward_dns *d);
+
+/* Decide every query that arrives from now on under g (the stub takes its
+ * own reference; the caller keeps its). One pointer swap: a query is
+ * decided, and its row written, under the generation current when it
+ * arrived, so queries in flight finish under theirs. Names already answered
+ * stay cached by clients for at most WARD_DNS_TTL seconds. Safe from any
+ * thread. 0, or -EINVAL (no generation). */
+int ward_dns_apply(struct ward_dns *d, struct ward_gen *g, struct ward_error *err);
 
 struct ward_dns_stats {
 	uint64_t queries;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "enforcer/egress.h"
 #include "enforcer/sandbox.h"
 
 static const char resolv_conf[] =
@@ -46,6 +47,35 @@ int ward_dns_resolv_conf(const char **ret_path, struct ward_error *err)
 	return 0;
 }
 
+/* The stub's lookup callback: who sent a query, from the egress layer's
+ * records, in the neutral form (policy/peer.h; the stub knows nothing of the
+ * enforcer). The same conversion as proxy_hook.c's. */
+static int egress_lookup(void *userdata, int socktype, const struct sockaddr *peer,
+			 struct ward_peer_ident *ret)
+{
+	struct ward_egress *e = userdata;
+	struct ward_egress_peer who;
+	const char *via;
+	int r = socktype == SOCK_DGRAM ? ward_egress_udp_peer_lookup(e, peer, &who)
+				       : ward_egress_peer_lookup(e, peer, &who);
+
+	if (r < 0)
+		return r;
+	memset(ret, 0, sizeof(*ret));
+	/* the executable that asked, not the ancestor that decided (via) */
+	ward_egress_peer_exe(&who, ret->binary, sizeof(ret->binary));
+	via = ward_egress_peer_via(&who);
+	snprintf(ret->via, sizeof(ret->via), "%s", via ? via : "");
+	snprintf(ret->keys, sizeof(ret->keys), "%s",
+		 who.entry != WARD_ENTRY_NONE && who.rule ? who.rule : "");
+	snprintf(ret->exe_sha, sizeof(ret->exe_sha), "%s", who.exe_sha ? who.exe_sha : "");
+	ret->pid = who.pid;
+	ret->dev = who.own_ino ? who.own_dev : who.dev;
+	ret->ino = who.own_ino ? who.own_ino : who.ino;
+	ret->orig = who.orig;
+	return 0;
+}
+
 int ward_dns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 {
 	struct ward_dns_run *run = data;
@@ -59,7 +89,8 @@ int ward_dns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		.policy = run->policy,
 		.audit = run->audit,
 		.sandbox = sb->id,
-		.egress = run->egress->egress,
+		.lookup = egress_lookup,
+		.lookup_data = run->egress->egress,
 		.addr4 = n->host_ip4,
 		.addr6 = n->host_ip6,
 		.has_addr6 = true,

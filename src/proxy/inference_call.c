@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "policy/client.h"
 #include "proxy/inference_internal.h"
 #include "proxy/inference_json.h"
 #include "proxy/sse.h"
@@ -428,29 +429,14 @@ static bool anthropic_client(const struct ward_http_head *h)
 	       ward_http_find_header(h, "x-api-key");
 }
 
-/* inference.binaries admits the executable that acted (its path, or its
- * content for sha256: entries), or the ancestor the kernel matched when that
- * entry says ancestors: true, as the kernel decides it. */
-static bool inference_binary_allowed(const struct ward_policy *p,
-				     const struct ward_inference_client *who)
-{
-	for (size_t i = 0; i < p->n_inference_binaries; i++) {
-		const struct ward_binary *b = &p->inference_binaries[i];
-
-		if (b->sha256 ? who->sha256 && !strcmp(b->sha256, who->sha256)
-			      : ward_match_binary(b->path, who->binary) ||
-					(b->ancestors && ward_match_binary(b->path, who->via)))
-			return true;
-	}
-	return false;
-}
-
 struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 						    const struct ward_inference_client *who,
 						    const struct ward_http_head *h)
 {
 	struct ward_inference_call *c = calloc(1, sizeof(*c));
 	const struct ward_policy *p = inf->policy;
+	const struct ward_client client = { .binary = who->binary, .via = who->via,
+					    .sha256 = who->sha256 };
 	char msg[300];
 
 	if (!c)
@@ -491,7 +477,7 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 	if (c->tofu_failed) {
 		deny_later(c, 403, "permission_denied", "permission_error",
 			   "ward: this binary changed since first use (TOFU); inference refused");
-	} else if (p->n_inference_binaries && !inference_binary_allowed(p, who)) {
+	} else if (ward_decide_inference(p, &client) == WARD_INFERENCE_NOT_LISTED) {
 		snprintf(msg, sizeof(msg),
 			 "ward: binary %s may not use %s (inference.binaries)",
 			 c->binary ? c->binary : "(unknown)",

@@ -112,7 +112,7 @@ static struct ward_result decide(const struct ward_ident_val *id, int proto, con
 
 	addr(&req.dst, dst);
 	memset(&r, 0xaa, sizeof(r));
-	v = ward_decide(&cfg, 0, NULL, &req, id, &r);
+	v = ward_kdecide(&cfg, 0, NULL, &req, id, &r);
 	assert_int_equal(v, r.verdict);
 	return r;
 }

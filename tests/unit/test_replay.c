@@ -33,7 +33,6 @@
 #include "common/util.h"
 #include "enforcer/egress.h"
 #include "policy/policy.h"
-#include "proxy/dns.h"
 #include "ward/abi.h"
 
 static const char policy_a[] =
@@ -255,96 +254,95 @@ static void test_decide_rows(void **state)
 	r = (struct ward_audit_row){ .layer = "kernel", .action = "deny", .binary = "/usr/bin/wget",
 				     .ip = "93.184.216.34", .has_port = true, .port = 443,
 				     .protocol = "tcp", .reason = "binary has no network policy" };
-	assert_int_equal(ward_replay_decide_row(a, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(a, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
 	assert_string_equal(d.reason, "binary has no network policy");
 	r.binary = CURL;
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
 	assert_string_equal(d.rule, "example,github");
 	assert_string_equal(d.reason, "redirect to proxy");
 	r.port = 22;
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
 	assert_string_equal(d.reason, "port in none of the binary's endpoints");
 	/* the proxy's own address: allowed for a binary with policy, whatever the port */
 	r = (struct ward_audit_row){ .layer = "kernel", .action = "allow", .binary = PY,
 				     .ip = "10.0.0.1", .has_port = true, .port = 3128,
 				     .protocol = "tcp", .reason = "to the proxy" };
-	assert_int_equal(ward_replay_decide_row(a, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(a, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
 	assert_string_equal(d.action, "deny"); /* python has no policy under b */
 	/* UDP other than DNS is always refused */
 	r = (struct ward_audit_row){ .layer = "kernel", .action = "deny", .binary = CURL,
 				     .ip = "1.1.1.1", .has_port = true, .port = 443,
 				     .protocol = "udp", .reason = "udp other than dns to the stub" };
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
 	r.reason = "connection table full";
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 	r.ip = NULL;
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 	assert_non_null(strstr(d.skip, "missing"));
 
 	/* l7 through decide.c, path normalised as the proxy does */
 	r = (struct ward_audit_row){ .layer = "l7", .action = "deny", .binary = CURL,
 				     .host = "api.github.com", .has_port = true, .port = 443,
 				     .method = "POST", .path = "/repos/a//b/issues" };
-	assert_int_equal(ward_replay_decide_row(a, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(a, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
 	assert_string_equal(d.rule, "github");
 	r.method = NULL;
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 
 	/* dns through the stub's decision */
 	r = (struct ward_audit_row){ .layer = "dns", .action = "allow", .binary = PY,
 				     .host = "files.pythonhosted.org" };
-	assert_int_equal(ward_replay_decide_row(a, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(a, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
 	assert_string_equal(d.rule, "pypi");
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
-	assert_int_equal(ward_replay_decide_row(b, &r, NULL, &d), 1);
 
 	/* unix: named for curl under b only; sandbox-made sockets and counters skipped */
 	r = (struct ward_audit_row){ .layer = "unix", .action = "deny", .binary = CURL,
 				     .path = "/run/agent.sock" };
-	assert_int_equal(ward_replay_decide_row(a, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(a, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
 	assert_string_equal(d.rule, "example");
 	r.binary = PY;
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
 	r.binary = CURL;
 	r.path = "/run/other.sock";
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
 	r = (struct ward_audit_row){ .layer = "unix", .action = "allow", .binary = CURL,
 				     .path = "/tmp/app.sock" };
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 	r.path = NULL;
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 
 	/* bookkeeping rows are not decisions */
 	r = (struct ward_audit_row){ .layer = "kernel", .action = "deny", .rule = "events_dropped",
 				     .reason = "3 events dropped (ring buffer full)" };
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 	assert_non_null(strstr(d.skip, "drop counter"));
 	r = (struct ward_audit_row){ .layer = "l7", .action = "deny", .binary = CURL,
 				     .host = "api.github.com", .has_port = true, .port = 443,
 				     .method = "GET", .path = "/repos/a/b", .rule = "credential:gh" };
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 
 	/* never replayed */
 	r = (struct ward_audit_row){ .layer = "fs", .action = "deny" };
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 	r.layer = "nft";
-	assert_int_equal(ward_replay_decide_row(b, &r, ward_dns_decide, &d), 1);
+	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 	ward_policy_free(a);
 	ward_policy_free(b);
 }
@@ -373,40 +371,106 @@ static void test_decide_via(void **state)
 				     .ip = "93.184.216.34", .has_port = true, .port = 443,
 				     .protocol = "tcp", .reason = "redirect to proxy" };
 	assert_string_equal(ward_replay_decider(p, &r), "/usr/bin/bash");
-	assert_int_equal(ward_replay_decide_row(p, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
 	assert_string_equal(d.rule, "shell");
 	/* the proxy row of the same connection */
 	r = (struct ward_audit_row){ .layer = "proxy", .action = "allow",
 				     .binary = "/home/u/.codex/bin/curl", .via = "/usr/bin/bash",
 				     .host = "example.com", .has_port = true, .port = 443 };
-	assert_int_equal(ward_replay_decide_row(p, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
 	/* without via, the copy has no policy */
 	r.via = NULL;
-	assert_int_equal(ward_replay_decide_row(p, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
 	/* via names a binary without ancestors: true: not a decider */
 	r.via = "/usr/bin/sh";
 	r.host = "example.org";
 	assert_string_equal(ward_replay_decider(p, &r), "/home/u/.codex/bin/curl");
-	assert_int_equal(ward_replay_decide_row(p, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
 	/* a binary the policy names decides as itself, whatever via says */
 	r.binary = "/usr/bin/sh";
 	r.via = "/usr/bin/bash";
 	r.host = "example.com";
 	assert_string_equal(ward_replay_decider(p, &r), "/usr/bin/sh");
-	assert_int_equal(ward_replay_decide_row(p, &r, ward_dns_decide, &d), 0);
+	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
 	ward_policy_free(p);
+}
+
+/* inference.local in replay: the same decision as the live path's
+ * (ward_decide_inference): the DNS stub's answer and the kernel's admission
+ * to the proxy's explicit port, by path, by ancestor (ancestors: true) and
+ * by the logged content (binary_sha256). */
+static void test_decide_inference(void **state)
+{
+	static const char listed[] =
+		"version: 1\n"
+		"inference:\n"
+		"  routes:\n"
+		"    - { name: default, provider: anthropic, model: m, api_key_env: K }\n"
+		"  binaries: [{ path: /usr/bin/agent }, { path: /usr/bin/bash, ancestors: true },\n"
+		"             { sha256: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa }]\n";
+	static const char none[] = "version: 1\n";
+	struct ward_policy *p = compile("listed", listed), *q = compile("none", none);
+	struct ward_replay_decision d;
+	struct ward_audit_row r;
+
+	(void)state;
+	assert_non_null(p);
+	assert_non_null(q);
+	r = (struct ward_audit_row){ .layer = "dns", .action = "allow", .binary = "/usr/bin/agent",
+				     .host = "inference.local" };
+	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
+	assert_string_equal(d.action, "allow");
+	assert_string_equal(d.rule, "inference");
+	assert_int_equal(ward_replay_decide_row(q, &r, &d), 0);
+	assert_string_equal(d.action, "deny");
+	assert_string_equal(d.reason, "no inference routes");
+	r.binary = "/usr/bin/curl";
+	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
+	assert_string_equal(d.action, "deny");
+	assert_string_equal(d.reason, "binary may not use inference.local");
+	/* a child of bash (the logged via decides under p) */
+	r.via = "/usr/bin/bash";
+	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
+	assert_string_equal(d.action, "allow");
+	/* by content, wherever the file was */
+	r.via = NULL;
+	r.binary = "/home/u/agent-copy";
+	r.binary_sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
+	assert_string_equal(d.action, "allow");
+
+	/* the kernel: to the proxy's explicit port for inference.local */
+	r = (struct ward_audit_row){ .layer = "kernel", .action = "allow", .binary = "/usr/bin/agent",
+				     .ip = "10.0.0.1", .has_port = true, .port = 3128,
+				     .protocol = "tcp", .rule = "inference",
+				     .reason = "to the proxy for inference.local" };
+	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
+	assert_string_equal(d.action, "allow");
+	assert_string_equal(d.rule, "inference");
+	assert_string_equal(d.reason, "to the proxy for inference.local");
+	assert_int_equal(ward_replay_decide_row(q, &r, &d), 0);
+	assert_string_equal(d.action, "deny");
+	assert_string_equal(d.reason, "binary has no network policy");
+	r.binary = "/usr/bin/curl";
+	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
+	assert_string_equal(d.action, "deny");
+	r.via = "/usr/bin/bash";
+	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
+	assert_string_equal(d.action, "allow");
+	ward_policy_free(p);
+	ward_policy_free(q);
 }
 
 static void test_replay_scenario(void **state)
 {
 	struct ward_test_db *f = *state;
 	struct ward_policy *b = compile("b", policy_b), *a = compile("a", policy_a);
-	struct ward_replay_opts o = { .dns_decide = ward_dns_decide, .max_examples = 5 };
+	struct ward_replay_opts o = { .max_examples = 5 };
 	struct ward_replay_report rep;
 	struct ward_error err = { 0 };
 	const struct ward_replay_group *g;
@@ -475,7 +539,7 @@ static void test_replay_scenario(void **state)
 static void test_suggest(void **state)
 {
 	struct ward_test_db *f = *state;
-	struct ward_replay_opts o = { .dns_decide = ward_dns_decide };
+	struct ward_replay_opts o = { 0 };
 	struct ward_replay_report rep;
 	struct ward_suggest_stats st;
 	struct ward_error err = { 0 };
@@ -618,6 +682,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_kernel_reasons_agree),
 		cmocka_unit_test(test_decide_rows),
 		cmocka_unit_test(test_decide_via),
+		cmocka_unit_test(test_decide_inference),
 		cmocka_unit_test_setup_teardown(test_replay_scenario, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suggest, setup, teardown),
 		cmocka_unit_test(test_suggest_helpers),

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Who is at the other end of a connection, as the kernel identified it: the
+ * neutral form the proxy decides with (DESIGN.md: common <- policy <-
+ * enforcer, proxy). The egress maps produce it (the runtime hands the proxy
+ * that lookup as its callback); tests make their own. Plain data. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct ward_peer_ident {
+	char binary[PATH_MAX]; /* the executable that acted; "" when nothing names it */
+	char via[PATH_MAX];    /* the ancestor whose identity decided (ancestors: true); "": binary */
+	char keys[256];	       /* network policy keys it belongs to, comma-separated; "": none */
+	pid_t pid;	       /* initial pid namespace */
+	uint64_t dev, ino;     /* the acting file (kernel dev encoding): what TOFU hashes */
+	char exe_sha[65];      /* content it was admitted for at exec in a writable place; "": none */
+	bool allowed_ip;       /* the kernel admitted the destination by address (allowed_ips) */
+	struct sockaddr_storage orig; /* original destination (transparent connections) */
+};

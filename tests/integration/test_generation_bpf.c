@@ -470,10 +470,13 @@ static void case_egress_flip(void)
 	CHECK(row_has(e, &rs, alpha.pid, "deny", "B"), "B: alpha's deny row with rev B");
 	CHECK(step(&beta, 's') == '0', "B: beta refused");
 	CHECK(arrived_with_rule(e, lfd, "rb"), "B: beta's connection, rule rb");
+	/* the row of a recorded connection, written at the lookup, has its rev too */
+	CHECK(row_has(e, &rs, beta.pid, "allow", "B"), "B: beta's allow row with rev B");
 
 	CHECK(ward_egress_apply(e, &a.p, &err) == 0, "apply A again: %s", err.msg);
 	CHECK(step(&alpha, 's') == '0', "A again: alpha refused");
 	CHECK(arrived_with_rule(e, lfd, "ra"), "A again: alpha's connection, rule ra");
+	CHECK(row_has(e, &rs, alpha.pid, "allow", "A"), "A again: alpha's allow row with rev A");
 	CHECK(step(&beta, 's') == 'E', "A again: beta let through");
 	CHECK(row_has(e, &rs, beta.pid, "deny", "A"), "A again: beta's deny row with rev A");
 
@@ -491,8 +494,8 @@ out:
 struct acceptor {
 	int fd;
 	atomic_int stop;
-	atomic_long accepted;
-	struct ward_egress *e; /* events read here too (concurrently with apply) */
+	atomic_long accepted, looked_up;
+	struct ward_egress *e; /* events read and peers looked up here (concurrently with apply) */
 };
 
 static void *accept_thread(void *p)
@@ -504,7 +507,19 @@ static void *accept_thread(void *p)
 		int fd;
 
 		if (poll(&pf, 1, 20) == 1)
-			while ((fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+			for (;;) {
+				struct sockaddr_storage peer;
+				socklen_t plen = sizeof(peer);
+				struct ward_egress_peer who;
+
+				fd = accept4(a->fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+				if (fd < 0)
+					break;
+				/* as the proxy does (its row), concurrently with the
+				 * applies; the client may have closed already */
+				if (a->e &&
+				    ward_egress_peer_lookup(a->e, (struct sockaddr *)&peer, &who) == 0)
+					atomic_fetch_add(&a->looked_up, 1);
 				close(fd);
 				atomic_fetch_add(&a->accepted, 1);
 			}
@@ -615,6 +630,9 @@ static void case_egress_swap_loop(void)
 	ward_egress_consume(e);
 	CHECK(atomic_load(&rs.bad) == 0, "%d rows not an allow of rev A2 or B2",
 	      atomic_load(&rs.bad));
+	fprintf(stderr, "egress loop: %ld connections, %ld identified at accept, %d rows\n",
+		(long)atomic_load(&acc.accepted), (long)atomic_load(&acc.looked_up),
+		atomic_load(&rs.seen));
 	close(acc.fd);
 out:
 	ward_egress_free(e);

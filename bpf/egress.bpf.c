@@ -58,6 +58,10 @@ struct {
 	__array(values, struct ident_map);
 } identities SEC(".maps");
 
+/* Generation 1's identities (the policy at load): a map of the object, not
+ * in a slot, so that loading waits for no map-in-map update. */
+struct ident_map identities1 SEC(".maps");
+
 /* (entry, port, generation) of every live generation */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -195,6 +199,8 @@ static __always_inline void *gen_identities(const struct ward_kmaps *m)
 {
 	__u32 slot = m->gen % WARD_GEN_SLOTS;
 
+	if (m->gen == 1)
+		return &identities1;
 	return bpf_map_lookup_elem(&identities, &slot);
 }
 

@@ -44,6 +44,10 @@ struct {
 	__array(values, struct rule_map);
 } rules SEC(".maps");
 
+/* generation 1's rules (the policy at load): not in a slot, so that loading
+ * waits for no map-in-map update */
+struct rule_map rules1 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, WARD_RINGBUF_BYTES);
@@ -192,8 +196,9 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u8 hook)
 	gen = (__u32)*(volatile __u64 *)&ward_active;
 	slot = gen % WARD_GEN_SLOTS;
 	if (kind == WARD_UNIX_ADDR_PATH)
-		v = lookup(gen ? bpf_map_lookup_elem(&rules, &slot) : NULL, &s->key, &depth,
-			   &own_dev, &own_ino);
+		v = lookup(gen == 1 ? (void *)&rules1
+			   : gen ? bpf_map_lookup_elem(&rules, &slot) : NULL,
+			   &s->key, &depth, &own_dev, &own_ino);
 	else
 		exe_ident((struct task_struct *)bpf_get_current_task(), &s->key.dev, &s->key.ino);
 	verdict = ward_unix_decide(&cfg, tgid, kind, flags, v != NULL, &reason);

@@ -256,7 +256,9 @@ static void gen_switch(struct ward_egress *e, struct egress_gen *g)
 			 __ATOMIC_RELEASE);
 	if (old2)
 		egress_unfill(old2, ports_fd(e), cidrs_fd(e));
-	egress_slots_prepare(&e->slots, g->seq);
+	/* not at load: a sandbox whose policy never changes pays no wait */
+	if (g->seq > 1)
+		egress_slots_prepare(&e->slots, g->seq);
 }
 
 int ward_egress_apply(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err)
@@ -346,6 +348,7 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 	if (r < 0)
 		return ward_err(err, r, "load BPF egress programs (cgroup sock_addr, sock_ops)");
 	e->slots.outer_fd = bpf_map__fd(e->skel->maps.identities);
+	e->slots.first_fd = bpf_map__fd(e->skel->maps.identities1);
 	r = ward_egress_apply(e, p, err);
 	if (r < 0)
 		return r;

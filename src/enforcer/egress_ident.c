@@ -246,6 +246,11 @@ int egress_slots_take(struct egress_slots *sl, uint32_t seq, bool *ret_placed)
 {
 	int fd;
 
+	if (seq == 1) {
+		*ret_placed = true;
+		fd = fcntl(sl->first_fd, F_DUPFD_CLOEXEC, 3);
+		return fd < 0 ? -errno : fd;
+	}
 	*ret_placed = sl->ready_fd >= 0 && sl->ready_seq == seq;
 	if (*ret_placed) {
 		fd = sl->ready_fd;
@@ -269,6 +274,10 @@ void egress_slots_giveback(struct egress_slots *sl, uint32_t seq, int fd, bool p
 	while (bpf_map_get_next_key(fd, NULL, key) == 0)
 		if (bpf_map_delete_elem(fd, key) < 0)
 			break;
+	if (seq == 1) {
+		close(fd); /* a copy of first_fd */
+		return;
+	}
 	sl->ready_fd = fd;
 	sl->ready_seq = seq;
 }

@@ -86,10 +86,11 @@ struct egress_slots {
 	int ready_fd; /* an empty map in slot ready_seq % WARD_GEN_SLOTS, or -1 */
 	uint32_t ready_seq;
 	int (*create)(void); /* a new empty inner map, fd or -errno */
+	int first_fd;	     /* generation 1's map, not in a slot (the object's) */
 };
 
-/* The map for generation seq: the one waiting in its slot (*ret_placed) or a
- * new one. The caller owns the fd. */
+/* The map for generation seq: generation 1's own, the one waiting in its
+ * slot (*ret_placed for both) or a new one. The caller owns the fd. */
 int egress_slots_take(struct egress_slots *sl, uint32_t seq, bool *ret_placed);
 /* A map taken for seq whose generation failed: emptied and kept waiting
  * (placed), or closed. */

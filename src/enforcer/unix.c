@@ -153,7 +153,8 @@ int ward_unix_apply(struct ward_unix *u, const struct ward_policy *p, struct war
 		 * the switch, then the slot of two back gets the next one's map */
 		egress_gens_push(&u->gens, g);
 		__atomic_store_n(&u->skel->bss->ward_active, (uint64_t)g->seq, __ATOMIC_RELEASE);
-		egress_slots_prepare(&u->slots, g->seq);
+		if (g->seq > 1) /* not at load: no wait for a policy that never changes */
+			egress_slots_prepare(&u->slots, g->seq);
 	}
 	pthread_mutex_unlock(&u->apply_lock);
 	return r;
@@ -214,6 +215,7 @@ int ward_unix_new(const struct ward_policy *p, const struct ward_unix_config *cf
 	if (r < 0)
 		return r;
 	u->slots.outer_fd = bpf_map__fd(u->skel->maps.rules);
+	u->slots.first_fd = bpf_map__fd(u->skel->maps.rules1);
 	r = ward_unix_apply(u, p, err);
 	if (r < 0)
 		return r;

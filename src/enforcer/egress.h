@@ -87,8 +87,9 @@ void ward_egress_free(struct ward_egress *e);
  * before the switch carry the old rev, later ones p->rev. On failure
  * (-E2BIG: too many identities, ports or CIDRs; -ENOMEM; ...) nothing
  * changed: the previous generation stays in force. p is borrowed like the
- * policy of ward_egress_new(): it must outlive the handle (lookups of
- * connections made under it still name its rules). Safe while the event
+ * policy of ward_egress_new(): it must stay valid while it is in force, that
+ * is until the next successful apply (or ward_egress_free) returns; what rows
+ * and lookups of its connections need later is copied. Safe while the event
  * reader and the proxy's lookups run on other threads; not concurrently with
  * itself. */
 int ward_egress_apply(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err);

@@ -184,9 +184,17 @@ int egress_gen_new(struct egress_gens *gs, const struct ward_policy *p, struct e
 		return -ENOMEM;
 	g->idents = calloc(WARD_MAX_IDENTITIES, sizeof(*g->idents));
 	g->entries = calloc(WARD_MAX_IDENTITIES, sizeof(*g->entries));
-	if (!g->idents || !g->entries) {
+	g->keys = calloc(p->n_net ? p->n_net : 1, sizeof(*g->keys));
+	if (!g->idents || !g->entries || !g->keys) {
 		egress_gen_free(NULL, g);
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < p->n_net; i++) {
+		if (!(g->keys[i] = strdup(p->net[i].key))) {
+			egress_gen_free(NULL, g);
+			return -ENOMEM;
+		}
+		g->n_keys = i + 1;
 	}
 	g->seq = gs->next_seq;
 	g->policy = p;
@@ -235,6 +243,9 @@ void egress_gen_free(struct egress_gens *gs, struct egress_gen *g)
 		retire_string(gs, g->entries[i].rule);
 		free(g->entries[i].pols);
 	}
+	for (size_t i = 0; g->keys && i < g->n_keys; i++)
+		retire_string(gs, g->keys[i]);
+	free(g->keys);
 	free(g->idents);
 	free(g->entries);
 	free(g->port_keys);

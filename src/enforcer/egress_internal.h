@@ -56,7 +56,11 @@ struct egress_gen {
 	uint32_t seq;	/* 1, 2, ...: the kernel's key of its maps */
 	uint32_t flags; /* WARD_CFG_INFERENCE_ALL of its policy */
 	char rev[65];
-	const struct ward_policy *policy; /* borrowed: outlives the handle */
+	/* borrowed: valid while this generation is in force (and while it is
+	 * built); what rows need later is copied (keys) */
+	const struct ward_policy *policy;
+	char **keys; /* policy->net[i].key, copied: rows of late events, the broker */
+	size_t n_keys;
 	/* Both arrays have room for WARD_MAX_IDENTITIES from the start and only
 	 * grow at the end: the event reader appends (exec) while the proxy's
 	 * thread looks up, so an element is written before n is published

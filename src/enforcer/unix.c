@@ -409,7 +409,8 @@ int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock,
 					/* now, on the host: the socket the policy means today */
 					if (stat(np->unix_sockets[k].path, &st) == 0 &&
 					    st.st_dev == sock->st_dev && st.st_ino == sock->st_ino) {
-						*ret_rule = np->key;
+						/* a copy that outlives the policy */
+						*ret_rule = g->keys[id->pols[j]];
 						*ret_binary = id->path;
 						found = 1;
 						break;
@@ -530,7 +531,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	id = egress_ident_find(g ? g : u->gens.cur, ev->dev, ev->ino);
 	row_in(u, egress_gens_rev(&u->gens, ev->gen), "unix", NULL, ev->ts_ns + u->mono_to_real,
 	       (pid_t)ev->tgid, ev->dev, ev->ino, allow, path, id ? id->path : NULL,
-	       allow && g && ev->pol < g->policy->n_net ? g->policy->net[ev->pol].key : NULL,
+	       allow && g && ev->pol < g->n_keys ? g->keys[ev->pol] : NULL,
 	       reason);
 	pthread_rwlock_unlock(&u->gens.lock);
 	return 0;

@@ -10,12 +10,16 @@
  * connection with one lookup of its peer address. Every verdict is a ring
  * buffer event. See docs/egress.md.
  *
- * Policy generations: the identities, ports and CIDRs of a policy are maps
- * of their own, held by the outer maps below under the generation's id.
- * ward_active names the generation in force; a decision reads it once and
- * looks up only that generation's maps, which user space fills completely
- * before it stores the new id (one aligned 64-bit store): a decision sees
- * one whole generation, the old or the new, never a map being written. */
+ * Policy generations: each policy's identities are a map of their own, in
+ * slot id % WARD_GEN_SLOTS of `identities`; its ports and CIDRs are keys
+ * tagged with its id in the flat maps. ward_active names the generation in
+ * force; a decision reads it once and looks up only that generation's map
+ * and keys, which user space writes completely before it stores the new id
+ * (one aligned 64-bit store): a decision sees one whole generation, the old
+ * or the new, never one being written. User space reuses a generation's
+ * slot and deletes its keys only two generations later, after a map-in-map
+ * update (which waits for running programs, synchronize_rcu) that came after
+ * the switch away from it: no decision reads it by then. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
@@ -35,8 +39,9 @@ const volatile struct ward_cfg cfg = {};
  * user space through the mmap'ed .bss, in one store. */
 __u64 ward_active = 0;
 
-/* Outer maps: generation id -> that generation's map. The inner definitions
- * (sizes, not types: BTF would only see the key types declared) are the templates user space creates each generation's maps after
+/* Slot id % WARD_GEN_SLOTS: generation id's identities. The inner definition
+ * (sizes, not types: BTF would only see the key types declared) is the
+ * template user space creates each generation's map after
  * (src/enforcer/egress.c). */
 struct ident_map {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -46,49 +51,54 @@ struct ident_map {
 	__uint(value_size, sizeof(struct ward_ident_val));
 };
 
-struct port_map {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WARD_MAX_PORTS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct ward_port_key));
-	__uint(value_size, sizeof(__u8));
-};
-
-struct cidr_map {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, WARD_MAX_CIDRS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct ward_cidr_key));
-	__uint(value_size, sizeof(__u8));
-};
-
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, WARD_MAX_GENS);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, WARD_GEN_SLOTS);
 	__type(key, __u32);
 	__array(values, struct ident_map);
 } identities SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, WARD_MAX_GENS);
-	__type(key, __u32);
-	__array(values, struct port_map);
-} ports SEC(".maps");
+/* Generation 1's identities (the policy at load): a map of the object, not
+ * in a slot, so that loading waits for no map-in-map update. */
+struct ident_map identities1 SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, WARD_MAX_GENS);
-	__type(key, __u32);
-	__array(values, struct cidr_map);
-} cidrs SEC(".maps");
-
-/* socket cookie -> connection; removed when the socket closes */
+/* (entry, port, generation) of every live generation */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WARD_MAX_CONNS);
-	__type(key, __u64);
-	__type(value, struct ward_conn);
+	__uint(max_entries, WARD_GEN_SLOTS * WARD_MAX_PORTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ward_port_key);
+	__type(value, __u8);
+} ports SEC(".maps");
+
+/* (generation, entry, CIDR) of every live generation */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, WARD_GEN_SLOTS * WARD_MAX_CIDRS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ward_cidr_key);
+	__type(value, __u8);
+} cidrs SEC(".maps");
+
+/* A proxied TCP connection's record, from connect4 to sock_ops: connect4
+ * (pre_connect) and TCP_CONNECT_CB run in the calling thread, in the same
+ * connect() (or, with TCP_FASTOPEN_CONNECT, its first send), so the record
+ * waits in that thread's own storage (made once per thread, then rewritten
+ * in place) and sock_ops, finding it by its socket's cookie, files it in
+ * peers. No table shared by every connect() to insert into and delete from.
+ * A few slots, for a thread that connects again before its first SYN. */
+#define WARD_PENDING 4
+struct pending {
+	struct ward_conn c[WARD_PENDING];
+	__u32 next;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct pending);
 } conns SEC(".maps");
 
 /* client (address, port) -> connection, for the proxy */
@@ -168,26 +178,30 @@ static __always_inline struct ward_kmaps ward_gen_now(void)
 	return m;
 }
 
-/* A generation's map is NULL only when two newer ones were published while
- * this decision ran: fail closed. */
 static __always_inline int ward_port_allowed(const struct ward_kmaps *m, __u32 entry, __u16 port)
 {
-	struct ward_port_key k = { .entry = entry, .port = port };
-	void *map = bpf_map_lookup_elem(&ports, &m->gen);
+	struct ward_port_key k = { .entry = entry, .port = port, .gen = (__u16)m->gen };
 
-	return map && bpf_map_lookup_elem(map, &k) != NULL;
+	return bpf_map_lookup_elem(&ports, &k) != NULL;
 }
 
 static __always_inline int ward_ip_allowed(const struct ward_kmaps *m, __u32 entry,
 					   const struct ward_addr *a)
 {
 	struct ward_cidr_key k;
-	void *map = bpf_map_lookup_elem(&cidrs, &m->gen);
 
-	if (!map)
-		return 0;
-	ward_cidr_key_make(&k, entry, a, 128);
-	return bpf_map_lookup_elem(map, &k) != NULL;
+	ward_cidr_key_make_gen(&k, m->gen, entry, a, 128);
+	return bpf_map_lookup_elem(&cidrs, &k) != NULL;
+}
+
+/* The identity map of generation m (NULL: none in force yet). */
+static __always_inline void *gen_identities(const struct ward_kmaps *m)
+{
+	__u32 slot = m->gen % WARD_GEN_SLOTS;
+
+	if (m->gen == 1)
+		return &identities1;
+	return bpf_map_lookup_elem(&identities, &slot);
 }
 
 static __always_inline void count_drop(__u32 idx)
@@ -198,16 +212,19 @@ static __always_inline void count_drop(__u32 idx)
 		*n += 1;
 }
 
+/* Direct loads through the task's BTF pointers (the verifier turns each
+ * into one guarded load; a NULL on the way reads as 0): much cheaper than a
+ * bpf_probe_read_kernel per hop, and this runs on every connect(). */
 static __always_inline void exe_ident(struct task_struct *t, struct ward_ident_key *k)
 {
-	struct file *f = BPF_CORE_READ(t, mm, exe_file);
+	struct file *f = t->mm ? t->mm->exe_file : NULL;
 
 	k->dev = 0;
 	k->ino = 0;
 	if (!f)
 		return;
-	k->ino = BPF_CORE_READ(f, f_inode, i_ino);
-	k->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	k->ino = f->f_inode->i_ino;
+	k->dev = f->f_inode->i_sb->s_dev;
 }
 
 /* The process's own executable decides when it is known; otherwise the
@@ -216,7 +233,7 @@ static __always_inline void exe_ident(struct task_struct *t, struct ward_ident_k
 static __always_inline struct ward_ident_val *resolve(void *ids, struct ward_ident_key *k,
 							struct ward_ident_key *own, __u8 *ret_depth)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *t = bpf_get_current_task_btf();
 	struct ward_ident_key pk;
 	struct ward_ident_val *v;
 
@@ -230,7 +247,7 @@ static __always_inline struct ward_ident_val *resolve(void *ids, struct ward_ide
 		return v;
 #pragma unroll
 	for (int i = 1; i <= WARD_ANCESTOR_DEPTH; i++) {
-		t = BPF_CORE_READ(t, real_parent);
+		t = t->real_parent;
 		if (!t)
 			break;
 		exe_ident(t, &pk);
@@ -287,6 +304,24 @@ static __always_inline void emit(__u8 hook, const struct ward_req *req, const st
 				      BPF_RB_NO_WAKEUP);
 }
 
+/* The record of a proxied socket: for sock_ops in the task (TCP) or by
+ * cookie (UDP, which the DNS stub's lookups check from user space); 0 or
+ * -errno. */
+static __always_inline int store_conn(struct bpf_sock_addr *ctx, __u8 proto,
+				      const struct ward_conn *c)
+{
+	struct pending *pd;
+
+	if (proto == IPPROTO_UDP)
+		return bpf_map_update_elem(&udp_socks, &c->cookie, c, BPF_ANY);
+	pd = bpf_task_storage_get(&conns, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!pd)
+		return -1;
+	pd->c[pd->next++ % WARD_PENDING] = *c;
+	return 0;
+}
+
 /* Decide, record proxied connections, emit the event. Returns the verdict;
  * r->dst/r->port hold the destination to write back. */
 static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *req,
@@ -300,7 +335,7 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 
 	req->proto = ctx->protocol;
 	req->pad = 0;
-	v = resolve(bpf_map_lookup_elem(&identities, &m.gen), &k, &own, &depth);
+	v = resolve(m.gen ? gen_identities(&m) : NULL, &k, &own, &depth);
 	ward_kdecide(&cfg, m.flags, &m, req, v, r);
 	if (r->record) {
 		struct ward_conn c = {
@@ -319,9 +354,7 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 
 		__builtin_memcpy(c.orig, &req->dst, 16);
 		/* Without the record the proxy could not tell who this is: fail closed. */
-		if (bpf_map_update_elem(req->proto == IPPROTO_UDP ? (void *)&udp_socks :
-								    (void *)&conns,
-					&c.cookie, &c, BPF_ANY)) {
+		if (store_conn(ctx, req->proto, &c)) {
 			if (req->proto == IPPROTO_UDP)
 				count_drop(2);
 			r->verdict = WARD_VERDICT_DENY;
@@ -330,7 +363,11 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 			r->port = req->port;
 		}
 	}
-	emit(hook, req, r, &k, &own, v, depth, pid_tgid, m.gen);
+	/* A connection recorded for the proxy or the DNS stub is theirs to log:
+	 * they write the row, with the host and what was asked. Refusals and
+	 * direct allows (loopback) are rows of this layer. */
+	if (!r->record || r->verdict == WARD_VERDICT_DENY)
+		emit(hook, req, r, &k, &own, v, depth, pid_tgid, m.gen);
 	return r->verdict;
 }
 
@@ -425,18 +462,28 @@ int ward_sockops(struct bpf_sock_ops *skops)
 {
 	struct ward_peer_key pk;
 	struct ward_conn *c, *p;
+	struct pending *pd;
 	__u64 cookie;
 
 	switch (skops->op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		pd = bpf_task_storage_get(&conns, bpf_get_current_task_btf(), 0, 0);
+		if (!pd)
+			break;
 		cookie = bpf_get_socket_cookie(skops);
-		c = bpf_map_lookup_elem(&conns, &cookie);
-		if (!c)
+		/* the record connect4 left for this socket, used once */
+		c = NULL;
+#pragma unroll
+		for (int i = 0; i < WARD_PENDING; i++)
+			if (!c && pd->c[i].cookie == cookie)
+				c = &pd->c[i];
+		if (!c || !cookie)
 			break;
 		peer_key(skops, &pk);
 		if (bpf_map_update_elem(&peers, &pk, c, BPF_ANY))
 			count_drop(1);
-		/* to remove both records when the socket closes */
+		c->cookie = 0;
+		/* to remove the peer record when the connection closes */
 		bpf_sock_ops_cb_flags_set(skops,
 					  skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 		break;
@@ -449,7 +496,6 @@ int ward_sockops(struct bpf_sock_ops *skops)
 		p = bpf_map_lookup_elem(&peers, &pk);
 		if (p && p->cookie == cookie)
 			bpf_map_delete_elem(&peers, &pk);
-		bpf_map_delete_elem(&conns, &cookie);
 		break;
 	default:
 		break;
@@ -470,10 +516,16 @@ int ward_skb_egress(struct __sk_buff *skb)
 	struct ward_conn *c;
 	struct ward_addr dst;
 	__u16 ports[2];
+	struct bpf_sock *sk = skb->sk;
 	__u64 cookie;
 	__u32 off;
 	__u8 ipv[1];
 
+	/* every TCP packet passes here: leave before reading the packet */
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (sk && sk->protocol != IPPROTO_UDP)
+		return 1;
 	if (bpf_skb_load_bytes(skb, 0, ipv, 1))
 		return 1;
 	if ((ipv[0] >> 4) == 4) {
@@ -565,12 +617,12 @@ int ward_exec(struct bpf_raw_tracepoint_args *ctx)
 
 	if (bpf_current_task_under_cgroup(&sandbox_cg, 0) != 1)
 		return 0;
-	exe_ident((struct task_struct *)bpf_get_current_task(), &k);
+	exe_ident(bpf_get_current_task_btf(), &k);
 	if (!k.ino)
 		return 0;
 	/* known to the generation in force: nothing to ask */
 	m = ward_gen_now();
-	ids = bpf_map_lookup_elem(&identities, &m.gen);
+	ids = m.gen ? gen_identities(&m) : NULL;
 	if (ids && bpf_map_lookup_elem(ids, &k))
 		return 0;
 	e = bpf_ringbuf_reserve(&execs, sizeof(*e), 0);

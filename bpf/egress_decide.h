@@ -225,19 +225,25 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 }
 #endif /* WARD_DECIDE_HELPERS_ONLY */
 
-/* LPM key for (entry, address, prefix); prefix counts address bits of the
- * 16-byte form, so an IPv4 /8 is 96 + 8. */
-static __always_inline void ward_cidr_key_make(struct ward_cidr_key *k, __u32 entry,
-					       const struct ward_addr *a, __u32 prefix)
+/* LPM key for (generation, entry, address, prefix); prefix counts address
+ * bits of the 16-byte form, so an IPv4 /8 is 96 + 8. entry < 65536. */
+static __always_inline void ward_cidr_key_make_gen(struct ward_cidr_key *k, __u32 gen, __u32 entry,
+						   const struct ward_addr *a, __u32 prefix)
 {
 	__u32 *w = (__u32 *)k->addr;
 
 	k->prefixlen = 32 + prefix;
-	k->entry = ward_htonl(entry);
+	k->entry = ward_htonl((gen & 0xffff) << 16 | (entry & 0xffff));
 	w[0] = a->w[0];
 	w[1] = a->w[1];
 	w[2] = a->w[2];
 	w[3] = a->w[3];
+}
+
+static __always_inline void ward_cidr_key_make(struct ward_cidr_key *k, __u32 entry,
+					       const struct ward_addr *a, __u32 prefix)
+{
+	ward_cidr_key_make_gen(k, 0, entry, a, prefix);
 }
 
 #ifndef __bpf__

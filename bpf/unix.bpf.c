@@ -12,8 +12,8 @@
  * attach types (src/enforcer/unix.c).
  *
  * Policy generations, as in egress.bpf.c: each generation's rules are a map
- * of their own under its id in the outer map; ward_active names the one in
- * force, read once per decision. */
+ * of their own in slot id % WARD_GEN_SLOTS of `rules`; ward_active names the
+ * one in force, read once per decision. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -35,13 +35,18 @@ struct rule_map {
 	__uint(value_size, sizeof(struct ward_unix_val));
 };
 
-/* generation id -> its rules (src/enforcer/unix.c creates them after the template) */
+/* slot id % WARD_GEN_SLOTS -> generation id's rules (src/enforcer/unix.c
+ * creates them after the template) */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, WARD_MAX_GENS);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, WARD_GEN_SLOTS);
 	__type(key, __u32);
 	__array(values, struct rule_map);
 } rules SEC(".maps");
+
+/* generation 1's rules (the policy at load): not in a slot, so that loading
+ * waits for no map-in-map update */
+struct rule_map rules1 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -159,7 +164,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u8 hook)
 	 * BTF at every load (a quarter of a second here). */
 	struct bpf_sock_addr_kern *kctx = (void *)ctx;
 	struct sockaddr *uaddr;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0, len, gen;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0, len, gen, slot;
 	struct ward_unix_val *v = NULL;
 	__u64 own_dev, own_ino;
 	__u8 flags = 0, depth = 0, reason = 0;
@@ -189,8 +194,11 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u8 hook)
 	kind = ward_unix_kind(s->raw, len, copied, &flags);
 	/* one generation for the whole decision */
 	gen = (__u32)*(volatile __u64 *)&ward_active;
+	slot = gen % WARD_GEN_SLOTS;
 	if (kind == WARD_UNIX_ADDR_PATH)
-		v = lookup(bpf_map_lookup_elem(&rules, &gen), &s->key, &depth, &own_dev, &own_ino);
+		v = lookup(gen == 1 ? (void *)&rules1
+			   : gen ? bpf_map_lookup_elem(&rules, &slot) : NULL,
+			   &s->key, &depth, &own_dev, &own_ino);
 	else
 		exe_ident((struct task_struct *)bpf_get_current_task(), &s->key.dev, &s->key.ino);
 	verdict = ward_unix_decide(&cfg, tgid, kind, flags, v != NULL, &reason);

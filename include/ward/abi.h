@@ -30,11 +30,12 @@
 #define WARD_MAX_UDP_SOCKS 16384 /* live UDP sockets that may ask the DNS stub (not LRU:
 				  * when full, the next one is refused at sendmsg/connect) */
 #define WARD_MAX_UDP_PEERS 131072 /* (family, source port) of DNS datagrams: 2 x 65536 */
-/* Policy generations held in the kernel at once (outer map-in-map size): the
- * one in force and the one before it, whose maps a decision that started
- * before the switch may still be reading; room for one more while a new one
- * is published. */
-#define WARD_MAX_GENS 4
+/* Policy generations in the kernel at once: the one in force, the one
+ * before it (a decision that started before the switch may still read it)
+ * and the next one, being filled. Slots of the identity (egress) and rules
+ * (unix) map-in-maps, generation N in slot N % 3; the flat port and CIDR
+ * maps hold the keys of as many generations. */
+#define WARD_GEN_SLOTS 3
 
 /* The resolver address in the sandbox's /etc/resolv.conf (docs/dns.md):
  * 127.0.0.53, rewritten by connect4/sendmsg4 to the DNS stub. */
@@ -58,6 +59,7 @@
 #define WARD_CONN_REDIRECTED (1u << 0) /* was a direct connection, rewritten to the proxy */
 #define WARD_CONN_ALLOWED_IP (1u << 1) /* original destination inside an allowed_ips CIDR */
 #define WARD_CONN_INFERENCE (1u << 2)  /* allowed to the proxy only for inference.local */
+#define WARD_CONN_LOGGED (1u << 7)     /* user space: its row was written (at the first lookup) */
 
 enum ward_verdict {
 	WARD_VERDICT_ALLOW = 1,
@@ -102,19 +104,21 @@ struct ward_ident_val {
 };
 _Static_assert(sizeof(struct ward_ident_val) == 8, "ward_ident_val");
 
-/* ports map key: (entry, port) present = port used by one of the entry's endpoints */
+/* ports map key: (entry, port, generation) present = port used by one of the
+ * entry's endpoints in that policy generation */
 struct ward_port_key {
 	__u32 entry;
 	__u16 port;
-	__u16 pad;
+	__u16 gen; /* low 16 bits of the generation */
 };
 _Static_assert(sizeof(struct ward_port_key) == 8, "ward_port_key");
 
 /* LPM trie key for allowed_ips: prefixlen counts the 32 entry bits too, so a
- * lookup only ever matches CIDRs of its own entry. */
+ * lookup only ever matches CIDRs of its own entry and generation. */
 struct ward_cidr_key {
 	__u32 prefixlen; /* 32 + CIDR prefix (IPv4 prefixes + 96, being mapped) */
-	__u32 entry;	 /* big endian, so that it is the leading bits of the key */
+	__u32 entry;	 /* (generation & 0xffff) << 16 | entry, big endian, so that it
+			  * is the leading bits of the key */
 	__u8 addr[16];
 };
 _Static_assert(sizeof(struct ward_cidr_key) == 24, "ward_cidr_key");

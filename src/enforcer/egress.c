@@ -45,7 +45,33 @@ static void cfg_fill(struct ward_cfg *c, const struct ward_egress_config *cfg)
 	/* WARD_CFG_INFERENCE_ALL is the policy generation's (egress_gen_new) */
 }
 
-int egress_fill_entry(struct egress_gen *g, size_t en, struct ward_error *err)
+/* Record a key g wrote, for egress_unfill. */
+static int keep_key(void **v, size_t *n, size_t *cap, const void *key, size_t size)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 16;
+		void *p = realloc(*v, c * size);
+
+		if (!p)
+			return -ENOMEM;
+		*v = p;
+		*cap = c;
+	}
+	memcpy((char *)*v + *n * size, key, size);
+	return 0;
+}
+
+void egress_unfill(struct egress_gen *g, int ports_fd, int cidrs_fd)
+{
+	for (size_t i = 0; i < g->n_ports; i++)
+		(void)bpf_map_delete_elem(ports_fd, &g->port_keys[i]);
+	for (size_t i = 0; i < g->n_cidrs; i++)
+		(void)bpf_map_delete_elem(cidrs_fd, &g->cidr_keys[i]);
+	g->n_ports = g->n_cidrs = 0;
+}
+
+int egress_fill_entry(struct egress_gen *g, int ports_fd, int cidrs_fd, size_t en,
+		      struct ward_error *err)
 {
 	const struct ward_policy *p = g->policy;
 	const struct egress_entry *ent = &g->entries[en];
@@ -59,14 +85,23 @@ int egress_fill_entry(struct egress_gen *g, size_t en, struct ward_error *err)
 			const struct ward_endpoint *ep = &np->endpoints[j];
 
 			for (size_t k = 0; k < ep->n_ports; k++) {
-				struct ward_port_key pk = { .entry = (uint32_t)en, .port = ep->ports[k] };
+				struct ward_port_key pk = { .entry = (uint32_t)en, .port = ep->ports[k],
+							    .gen = (uint16_t)g->seq };
 
-				r = bpf_map_update_elem(g->fds[1], &pk, &one, BPF_ANY);
-				if (r == -E2BIG || r == -ENOMEM || ++g->n_ports > WARD_MAX_PORTS)
+				if (g->n_ports >= WARD_MAX_PORTS)
 					return ward_errx(err, -E2BIG, "more than %d (binary set, port) pairs",
 							 WARD_MAX_PORTS);
+				r = bpf_map_update_elem(ports_fd, &pk, &one, BPF_NOEXIST);
+				if (r == -EEXIST)
+					continue;
 				if (r < 0)
 					return ward_err(err, r, "port map");
+				if (keep_key((void **)&g->port_keys, &g->n_ports, &g->cap_ports, &pk,
+					     sizeof(pk)) < 0) {
+					(void)bpf_map_delete_elem(ports_fd, &pk);
+					return ward_err(err, -ENOMEM, "port map");
+				}
+				g->n_ports++;
 			}
 			for (size_t k = 0; k < ep->n_allowed_ips; k++) {
 				const struct ward_cidr *c = &ep->allowed_ips[k];
@@ -85,39 +120,58 @@ int egress_fill_entry(struct egress_gen *g, size_t en, struct ward_error *err)
 				}
 				if (prefix > 128)
 					return ward_errx(err, -EINVAL, "allowed_ips: bad prefix /%u", c->prefix);
-				ward_cidr_key_make(&ck, (uint32_t)en, &a, prefix);
-				r = bpf_map_update_elem(g->fds[2], &ck, &one, BPF_ANY);
-				if (r == -E2BIG || r == -ENOMEM || r == -ENOSPC ||
-				    ++g->n_cidrs > WARD_MAX_CIDRS)
+				ward_cidr_key_make_gen(&ck, g->seq, (uint32_t)en, &a, prefix);
+				if (g->n_cidrs >= WARD_MAX_CIDRS)
 					return ward_errx(err, -E2BIG, "more than %d (binary set, CIDR) pairs",
 							 WARD_MAX_CIDRS);
+				r = bpf_map_update_elem(cidrs_fd, &ck, &one, BPF_NOEXIST);
+				if (r == -EEXIST)
+					continue;
 				if (r < 0)
 					return ward_err(err, r, "allowed_ips map");
+				if (keep_key((void **)&g->cidr_keys, &g->n_cidrs, &g->cap_cidrs, &ck,
+					     sizeof(ck)) < 0) {
+					(void)bpf_map_delete_elem(cidrs_fd, &ck);
+					return ward_err(err, -ENOMEM, "allowed_ips map");
+				}
+				g->n_cidrs++;
 			}
 		}
 	}
 	return 0;
 }
 
-/* The kernel maps of generation g, created empty beside the running ones
- * (the programs' outer maps name their kind: the verifier checked them
- * against those templates), then filled. Nothing reads them yet. */
-static int gen_maps(struct egress_gen *g, struct ward_error *err)
+static int create_idents_map(void)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-	uint8_t one = 1;
+
+	/* after the template ident_map of egress.bpf.c */
+	return bpf_map_create(BPF_MAP_TYPE_HASH, "ward_idents", sizeof(struct ward_ident_key),
+			      sizeof(struct ward_ident_val), WARD_MAX_IDENTITIES, &opts);
+}
+
+static int ports_fd(const struct ward_egress *e)
+{
+	return bpf_map__fd(e->skel->maps.ports);
+}
+
+static int cidrs_fd(const struct ward_egress *e)
+{
+	return bpf_map__fd(e->skel->maps.cidrs);
+}
+
+/* Generation g's kernel side, beside the one in force: its identity map
+ * (the one waiting in its slot, or a new one) and its keys in the port and
+ * CIDR maps. Nothing reads them yet. */
+static int gen_maps(struct ward_egress *e, struct egress_gen *g, bool *ret_placed,
+		    struct ward_error *err)
+{
 	int r;
 
-	g->fds[0] = bpf_map_create(BPF_MAP_TYPE_HASH, "ward_idents", sizeof(struct ward_ident_key),
-				   sizeof(struct ward_ident_val), WARD_MAX_IDENTITIES, &opts);
-	g->fds[1] = bpf_map_create(BPF_MAP_TYPE_HASH, "ward_ports", sizeof(struct ward_port_key),
-				   sizeof(one), WARD_MAX_PORTS, &opts);
-	g->fds[2] = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ward_cidrs",
-				   sizeof(struct ward_cidr_key), sizeof(one), WARD_MAX_CIDRS, &opts);
-	for (size_t i = 0; i < ARRAY_SIZE(g->fds); i++)
-		if (g->fds[i] < 0)
-			return ward_err(err, g->fds[i], "create the maps of policy generation %u",
-					g->seq);
+	g->fds[0] = egress_slots_take(&e->slots, g->seq, ret_placed);
+	if (g->fds[0] < 0)
+		return ward_err(err, g->fds[0], "create the identity map of policy generation %u",
+				g->seq);
 	for (size_t i = 0; i < g->n_idents; i++) {
 		struct ward_ident_val v = { .entry = g->idents[i].entry, .flags = g->idents[i].flags };
 
@@ -126,48 +180,19 @@ static int gen_maps(struct egress_gen *g, struct ward_error *err)
 			return ward_err(err, r, "identity map: add '%s'", g->idents[i].path);
 	}
 	for (size_t en = 0; en < g->n_entries; en++) {
-		r = egress_fill_entry(g, en, err);
+		r = egress_fill_entry(g, ports_fd(e), cidrs_fd(e), en, err);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int outer_fd(const struct ward_egress *e, size_t i)
+/* Undo gen_maps of a generation that never came into force. */
+static void gen_unmaps(struct ward_egress *e, struct egress_gen *g, bool placed)
 {
-	const struct bpf_map *m[3] = { e->skel->maps.identities, e->skel->maps.ports,
-				       e->skel->maps.cidrs };
-
-	return bpf_map__fd(m[i]);
-}
-
-/* g's maps into the outer maps under its id, then one store of the active
- * word: the next decision reads g, whole. The generation before the
- * previous one leaves the kernel (a decision still reading it holds its
- * maps: the kernel frees them after it). */
-static int gen_publish(struct ward_egress *e, struct egress_gen *g, struct ward_error *err)
-{
-	size_t i;
-	int r;
-
-	for (i = 0; i < ARRAY_SIZE(g->fds); i++) {
-		r = bpf_map_update_elem(outer_fd(e, i), &g->seq, &g->fds[i], BPF_ANY);
-		if (r < 0)
-			goto fail;
-	}
-	__atomic_store_n(&e->skel->bss->ward_active, (uint64_t)g->flags << 32 | g->seq,
-			 __ATOMIC_RELEASE);
-	if (g->seq > 2) {
-		uint32_t old = g->seq - 2;
-
-		for (i = 0; i < ARRAY_SIZE(g->fds); i++)
-			(void)bpf_map_delete_elem(outer_fd(e, i), &old);
-	}
-	return 0;
-fail:
-	while (i-- > 0)
-		(void)bpf_map_delete_elem(outer_fd(e, i), &g->seq);
-	return ward_err(err, r, "publish policy generation %u", g->seq);
+	egress_unfill(g, ports_fd(e), cidrs_fd(e));
+	egress_slots_giveback(&e->slots, g->seq, g->fds[0], placed);
+	g->fds[0] = -1;
 }
 
 /* Identities added at exec under the previous generation, matched against
@@ -195,20 +220,22 @@ static void carry_exec_idents(struct ward_egress *e, const struct egress_gen *ol
 
 /* A complete generation for p, maps filled, not yet in force. */
 static int gen_build(struct ward_egress *e, const struct ward_policy *p, struct egress_gen **ret,
-		     struct ward_error *err)
+		     bool *ret_placed, struct ward_error *err)
 {
 	struct egress_gen *g = NULL;
 	int r;
 
+	*ret_placed = false;
 	r = egress_gen_new(&e->gens, p, &g);
 	if (r < 0)
 		return ward_err(err, r, "egress");
 	r = egress_idents_build(e, g, p, err);
 	if (r >= 0)
-		r = gen_maps(g, err);
+		r = gen_maps(e, g, ret_placed, err);
 	if (r >= 0 && e->gens.cur)
 		carry_exec_idents(e, e->gens.cur, g);
 	if (r < 0) {
+		gen_unmaps(e, g, *ret_placed);
 		egress_gen_free(NULL, g);
 		return r;
 	}
@@ -216,21 +243,43 @@ static int gen_build(struct ward_egress *e, const struct ward_policy *p, struct 
 	return 0;
 }
 
+/* The switch: g's map into its slot, g into the table readers use, then one
+ * store of the active word. Then what nobody can read any more goes: the
+ * slot of two generations back receives the next generation's empty map
+ * (the map-in-map update waits for running programs), and the keys of the
+ * generation two back (the wait of the previous switch covered it). */
+static void gen_switch(struct ward_egress *e, struct egress_gen *g)
+{
+	struct egress_gen *old2 = g->older ? g->older->older : NULL;
+
+	__atomic_store_n(&e->skel->bss->ward_active, (uint64_t)g->flags << 32 | g->seq,
+			 __ATOMIC_RELEASE);
+	if (old2)
+		egress_unfill(old2, ports_fd(e), cidrs_fd(e));
+	/* not at load: a sandbox whose policy never changes pays no wait */
+	if (g->seq > 1)
+		egress_slots_prepare(&e->slots, g->seq);
+}
+
 int ward_egress_apply(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err)
 {
 	char **warnings = e->warnings;
 	size_t n_warnings = e->n_warnings;
 	struct egress_gen *g = NULL;
+	bool placed;
 	int r;
 
 	pthread_mutex_lock(&e->apply_lock);
 	e->warnings = NULL;
 	e->n_warnings = 0;
-	r = gen_build(e, p, &g, err);
+	r = gen_build(e, p, &g, &placed, err);
 	if (r >= 0) {
-		r = gen_publish(e, g, err);
-		if (r < 0)
+		r = egress_slots_put(&e->slots, g->seq, g->fds[0], placed);
+		if (r < 0) {
+			ward_err(err, r, "publish policy generation %u", g->seq);
+			gen_unmaps(e, g, placed);
 			egress_gen_free(NULL, g);
+		}
 	}
 	if (r < 0) {
 		/* the generation in force stays, and its warnings */
@@ -239,7 +288,9 @@ int ward_egress_apply(struct ward_egress *e, const struct ward_policy *p, struct
 		e->n_warnings = n_warnings;
 	} else {
 		ward_strv_free(&warnings, &n_warnings);
+		/* readers know g before the kernel names it in an event */
 		egress_gens_push(&e->gens, g);
+		gen_switch(e, g);
 	}
 	pthread_mutex_unlock(&e->apply_lock);
 	return r;
@@ -262,6 +313,7 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 	if (!e)
 		return ward_err(err, -ENOMEM, "egress");
 	egress_gens_init(&e->gens);
+	e->slots = (struct egress_slots){ .ready_fd = -1, .create = create_idents_map };
 	pthread_mutex_init(&e->apply_lock, NULL);
 	e->audit = cfg->audit;
 	e->on_event = cfg->on_event;
@@ -275,6 +327,16 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 	if (!e->skel)
 		return ward_err(err, -errno, "open BPF egress programs");
 	cfg_fill((struct ward_cfg *)&e->skel->rodata->cfg, cfg);
+	{
+		const struct ward_cfg *k = (const struct ward_cfg *)&e->skel->rodata->cfg;
+
+		memcpy(e->cfg.proxy4, k->proxy4.w, 16);
+		memcpy(e->cfg.proxy6, k->proxy6.w, 16);
+		memcpy(e->cfg.dns4, k->dns4.w, 16);
+		e->cfg.explicit_port = k->explicit_port;
+		e->cfg.transparent_port = k->transparent_port;
+		e->cfg.dns_port = k->dns_port;
+	}
 	/* smaller maps only tests ask for, to reach "full" within their limits */
 	if (cfg->ringbuf_bytes &&
 	    (r = bpf_map__set_max_entries(e->skel->maps.events, cfg->ringbuf_bytes)) < 0)
@@ -285,6 +347,8 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 	r = egress_bpf__load(e->skel);
 	if (r < 0)
 		return ward_err(err, r, "load BPF egress programs (cgroup sock_addr, sock_ops)");
+	e->slots.outer_fd = bpf_map__fd(e->skel->maps.identities);
+	e->slots.first_fd = bpf_map__fd(e->skel->maps.identities1);
 	r = ward_egress_apply(e, p, err);
 	if (r < 0)
 		return r;
@@ -354,6 +418,7 @@ void ward_egress_free(struct ward_egress *e)
 	ring_buffer__free(e->rb);
 	egress_bpf__destroy(e->skel);
 	egress_gens_destroy(&e->gens);
+	egress_slots_destroy(&e->slots);
 	pthread_mutex_destroy(&e->apply_lock);
 	egress_exec_names_free(e);
 	ward_strv_free(&e->warnings, &e->n_warnings);
@@ -488,6 +553,60 @@ static void peer_from_conn(struct ward_egress *e, const struct ward_conn *c,
 	addr_to_sockaddr(c->orig, c->orig_port, &ret->orig);
 }
 
+/* The row of a connection the kernel recorded for the proxy or the DNS stub
+ * (it sends no event for those: egress.bpf.c), made of its record when the
+ * proxy or the stub first asks about it: the verdict event it would have
+ * been, to the same row builder. */
+static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t proto)
+{
+	struct ward_event ev = {
+		.version = WARD_ABI_VERSION,
+		.proto = proto,
+		.depth = c->depth,
+		.pid = c->tgid,
+		.tgid = c->tgid,
+		.entry = c->entry,
+		.ts_ns = ward_mono_ns(),
+		.dev = c->dev,
+		.ino = c->ino,
+		.orig_port = c->orig_port,
+		.own_dev = c->own_dev,
+		.own_ino = c->own_ino,
+	};
+	struct ward_req req = { .port = c->orig_port, .proto = proto };
+	const struct egress_gen *g;
+	bool v4;
+
+	memcpy(req.dst.w, c->orig, 16);
+	memcpy(ev.orig, c->orig, 16);
+	v4 = ward_addr_is_mapped(&req.dst);
+	ev.hook = proto == IPPROTO_UDP ? (v4 ? WARD_HOOK_SENDMSG4 : WARD_HOOK_SENDMSG6)
+				       : (v4 ? WARD_HOOK_CONNECT4 : WARD_HOOK_CONNECT6);
+	ev.verdict = WARD_VERDICT_ALLOW;
+	if (proto == IPPROTO_UDP || ward_is_stub(&req) ||
+	    (!memcmp(c->orig, e->cfg.dns4, 16) && c->orig_port == e->cfg.dns_port)) {
+		ev.reason = WARD_REASON_DNS_STUB;
+		memcpy(ev.dst, e->cfg.dns4, 16);
+		ev.dst_port = e->cfg.dns_port;
+	} else if (c->flags & WARD_CONN_REDIRECTED) {
+		ev.verdict = WARD_VERDICT_REDIRECT;
+		ev.reason = WARD_REASON_REDIRECT;
+		memcpy(ev.dst, v4 ? e->cfg.proxy4 : e->cfg.proxy6, 16);
+		ev.dst_port = e->cfg.transparent_port;
+	} else {
+		ev.reason = c->flags & WARD_CONN_INFERENCE ? WARD_REASON_INFERENCE
+							   : WARD_REASON_PROXY_EXPLICIT;
+		memcpy(ev.dst, c->orig, 16);
+		ev.dst_port = c->orig_port;
+	}
+	/* the record keeps 16 bits of its generation */
+	pthread_rwlock_rdlock(&e->gens.lock);
+	g = egress_gens_find(&e->gens, c->gen, true);
+	ev.gen = g ? g->seq : c->gen;
+	pthread_rwlock_unlock(&e->gens.lock);
+	egress_event_row(e, &ev);
+}
+
 int ward_egress_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
 			    struct ward_egress_peer *ret)
 {
@@ -514,6 +633,13 @@ int ward_egress_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
 	if (r < 0)
 		return r;
 	peer_from_conn(e, &c, ret);
+	if (!(c.flags & WARD_CONN_LOGGED)) {
+		record_row(e, &c, IPPROTO_TCP);
+		/* once per connection; gone already when it closed meanwhile */
+		c.flags |= WARD_CONN_LOGGED;
+		(void)bpf_map__update_elem(e->skel->maps.peers, &k, sizeof(k), &c, sizeof(c),
+					   BPF_EXIST);
+	}
 	return 0;
 }
 
@@ -551,19 +677,29 @@ int ward_egress_udp_peer_lookup(struct ward_egress *e, const struct sockaddr *pe
 	if (live.dev != c.dev || live.ino != c.ino || live.entry != c.entry)
 		return -ENOENT;
 	peer_from_conn(e, &c, ret);
+	/* one row per query, as there was one per datagram */
+	record_row(e, &c, IPPROTO_UDP);
 	return 0;
 }
 
 int ward_egress_conn_lookup(struct ward_egress *e, uint64_t cookie, struct ward_egress_peer *ret)
 {
+	int fd = bpf_map__fd(e->skel->maps.peers);
+	struct ward_peer_key k, next;
 	struct ward_conn c;
-	int r;
+	bool first = true;
 
-	r = bpf_map__lookup_elem(e->skel->maps.conns, &cookie, sizeof(cookie), &c, sizeof(c), 0);
-	if (r < 0)
-		return r;
-	peer_from_conn(e, &c, ret);
-	return 0;
+	/* the kernel files a TCP connection's record by its peer address only
+	 * (egress.bpf.c, conns): a walk, for the rare caller that has a cookie */
+	while (bpf_map_get_next_key(fd, first ? NULL : &k, &next) == 0) {
+		first = false;
+		k = next;
+		if (bpf_map_lookup_elem(fd, &k, &c) == 0 && c.cookie == cookie) {
+			peer_from_conn(e, &c, ret);
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 int ward_egress_prog_info(const struct ward_egress *e, struct ward_egress_prog_info *ret,
@@ -590,6 +726,8 @@ int ward_egress_prog_info(const struct ward_egress *e, struct ward_egress_prog_i
 		ret[n].verified_insns = info.verified_insns;
 		ret[n].xlated_insns = info.xlated_prog_len / 8;
 		ret[n].jited_bytes = info.jited_prog_len;
+		ret[n].run_cnt = info.run_cnt;
+		ret[n].run_time_ns = info.run_time_ns;
 		n++;
 	}
 	return (int)n;

@@ -87,8 +87,9 @@ void ward_egress_free(struct ward_egress *e);
  * before the switch carry the old rev, later ones p->rev. On failure
  * (-E2BIG: too many identities, ports or CIDRs; -ENOMEM; ...) nothing
  * changed: the previous generation stays in force. p is borrowed like the
- * policy of ward_egress_new(): it must outlive the handle (lookups of
- * connections made under it still name its rules). Safe while the event
+ * policy of ward_egress_new(): it must stay valid while it is in force, that
+ * is until the next successful apply (or ward_egress_free) returns; what rows
+ * and lookups of its connections need later is copied. Safe while the event
  * reader and the proxy's lookups run on other threads; not concurrently with
  * itself. */
 int ward_egress_apply(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err);
@@ -121,15 +122,20 @@ uint64_t ward_egress_udp_refused(const struct ward_egress *e);
 void ward_egress_report_drops(struct ward_egress *e, bool force);
 
 /* The proxy's lookup: peer is the accepted connection's peer address
- * (AF_INET or AF_INET6, mapped or not). -ENOENT when unknown. */
+ * (AF_INET or AF_INET6, mapped or not). -ENOENT when unknown. The first
+ * lookup of a connection writes its kernel row (allow "to the proxy",
+ * "redirect to proxy", ...): the kernel sends no event for the connections
+ * it records, the one who accepts them makes the row. */
 int ward_egress_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
 			    struct ward_egress_peer *ret);
 /* The DNS stub's lookup for a UDP datagram's source address (docs/dns.md):
  * identity recorded per (family, source port) as the datagram left the
- * sandbox. -ENOENT when unknown. */
+ * sandbox. -ENOENT when unknown. Writes the kernel row ("dns to the stub")
+ * of the datagram, as the peer lookup does. */
 int ward_egress_udp_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
 				struct ward_egress_peer *ret);
-/* Same, by the client socket's cookie (SO_COOKIE). */
+/* Same, by the client socket's cookie (SO_COOKIE), once the connection is
+ * established (a walk of the peer records: for tests and diagnostics). */
 int ward_egress_conn_lookup(struct ward_egress *e, uint64_t cookie, struct ward_egress_peer *ret);
 
 /* The TCP ports the sandbox's Landlock ruleset must let connect(): base
@@ -147,6 +153,8 @@ struct ward_egress_prog_info {
 	uint32_t verified_insns; /* instructions the verifier processed */
 	uint32_t xlated_insns;	 /* instructions after verification */
 	uint32_t jited_bytes;
+	uint64_t run_cnt;     /* runs and their total time, while the kernel */
+	uint64_t run_time_ns; /* keeps statistics (BPF_ENABLE_STATS), else 0 */
 };
 /* Fill up to max entries; returns how many (or -errno). */
 int ward_egress_prog_info(const struct ward_egress *e, struct ward_egress_prog_info *ret,

@@ -74,16 +74,22 @@ void egress_submit(struct ward_egress *e, const struct ward_event *ev, struct wa
 
 int egress_on_sample(void *ctx, void *data, size_t size)
 {
-	struct ward_egress *e = ctx;
 	const struct ward_event *ev = data;
+
+	if (size < sizeof(*ev) || ev->version != WARD_ABI_VERSION)
+		return 0;
+	egress_event_row(ctx, ev);
+	return 0;
+}
+
+void egress_event_row(struct ward_egress *e, const struct ward_event *ev)
+{
 	const struct egress_ident *id, *own;
 	char ip[INET6_ADDRSTRLEN], bin[PATH_MAX], proto[8];
 	struct ward_decision d = { 0 };
 	const struct egress_gen *g, *names;
 	const char *rev;
 
-	if (size < sizeof(*ev) || ev->version != WARD_ABI_VERSION)
-		return 0;
 	/* the generation that decided: its rule texts and rev (a generation
 	 * long gone names its binaries through the one in force) */
 	pthread_rwlock_rdlock(&e->gens.lock);
@@ -127,7 +133,6 @@ int egress_on_sample(void *ctx, void *data, size_t size)
 	d.policy_rev = rev;
 	egress_submit(e, ev, &d);
 	pthread_rwlock_unlock(&e->gens.lock);
-	return 0;
 }
 
 /* A counter that grew becomes one row saying by how much: events the kernel

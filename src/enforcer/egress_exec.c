@@ -187,7 +187,7 @@ static int add_pol(struct egress_ident *id, uint32_t pol)
 
 /* Publish a new identity in generation g: entry (and its maps) first, then
  * the identity map, then the table the proxy reads. */
-static int publish(struct egress_gen *g, struct egress_ident *id)
+static int publish(struct ward_egress *e, struct egress_gen *g, struct egress_ident *id)
 {
 	struct ward_error err = { 0 };
 	struct ward_ident_val v;
@@ -202,7 +202,8 @@ static int publish(struct egress_gen *g, struct egress_ident *id)
 			return r;
 		id->entry = (uint32_t)r;
 		if (g->n_entries > before) {
-			r = egress_fill_entry(g, id->entry, &err);
+			r = egress_fill_entry(g, bpf_map__fd(e->skel->maps.ports),
+					      bpf_map__fd(e->skel->maps.cidrs), id->entry, &err);
 			if (r < 0)
 				return r;
 		}
@@ -353,7 +354,7 @@ void egress_exec_match(struct ward_egress *e, struct egress_gen *g,
 	}
 	if (!(v.id.path = strdup(path)))
 		goto fail;
-	r = publish(g, &v.id);
+	r = publish(e, g, &v.id);
 	if (r < 0) {
 		free(v.id.path);
 		free(v.id.pin);

@@ -17,6 +17,7 @@
 #include "common/strv.h"
 #include "common/util.h"
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include "enforcer/egress_internal.h"
 #include "policy/client.h"
 
@@ -183,9 +184,17 @@ int egress_gen_new(struct egress_gens *gs, const struct ward_policy *p, struct e
 		return -ENOMEM;
 	g->idents = calloc(WARD_MAX_IDENTITIES, sizeof(*g->idents));
 	g->entries = calloc(WARD_MAX_IDENTITIES, sizeof(*g->entries));
-	if (!g->idents || !g->entries) {
+	g->keys = calloc(p->n_net ? p->n_net : 1, sizeof(*g->keys));
+	if (!g->idents || !g->entries || !g->keys) {
 		egress_gen_free(NULL, g);
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < p->n_net; i++) {
+		if (!(g->keys[i] = strdup(p->net[i].key))) {
+			egress_gen_free(NULL, g);
+			return -ENOMEM;
+		}
+		g->n_keys = i + 1;
 	}
 	g->seq = gs->next_seq;
 	g->policy = p;
@@ -234,9 +243,87 @@ void egress_gen_free(struct egress_gens *gs, struct egress_gen *g)
 		retire_string(gs, g->entries[i].rule);
 		free(g->entries[i].pols);
 	}
+	for (size_t i = 0; g->keys && i < g->n_keys; i++)
+		retire_string(gs, g->keys[i]);
+	free(g->keys);
 	free(g->idents);
 	free(g->entries);
+	free(g->port_keys);
+	free(g->cidr_keys);
 	free(g);
+}
+
+int egress_slots_take(struct egress_slots *sl, uint32_t seq, bool *ret_placed)
+{
+	int fd;
+
+	if (seq == 1) {
+		*ret_placed = true;
+		fd = fcntl(sl->first_fd, F_DUPFD_CLOEXEC, 3);
+		return fd < 0 ? -errno : fd;
+	}
+	*ret_placed = sl->ready_fd >= 0 && sl->ready_seq == seq;
+	if (*ret_placed) {
+		fd = sl->ready_fd;
+		sl->ready_fd = -1;
+		return fd;
+	}
+	return sl->create();
+}
+
+void egress_slots_giveback(struct egress_slots *sl, uint32_t seq, int fd, bool placed)
+{
+	uint8_t key[256];
+
+	if (fd < 0)
+		return;
+	if (!placed) {
+		close(fd);
+		return;
+	}
+	/* nobody reads it (not in force): empty it for the next attempt */
+	while (bpf_map_get_next_key(fd, NULL, key) == 0)
+		if (bpf_map_delete_elem(fd, key) < 0)
+			break;
+	if (seq == 1) {
+		close(fd); /* a copy of first_fd */
+		return;
+	}
+	sl->ready_fd = fd;
+	sl->ready_seq = seq;
+}
+
+int egress_slots_put(struct egress_slots *sl, uint32_t seq, int fd, bool placed)
+{
+	uint32_t slot = seq % WARD_GEN_SLOTS;
+
+	if (placed)
+		return 0;
+	return bpf_map_update_elem(sl->outer_fd, &slot, &fd, BPF_ANY);
+}
+
+void egress_slots_prepare(struct egress_slots *sl, uint32_t seq)
+{
+	uint32_t slot = (seq + 1) % WARD_GEN_SLOTS;
+	int fd = sl->create();
+
+	if (fd < 0)
+		return;
+	if (bpf_map_update_elem(sl->outer_fd, &slot, &fd, BPF_ANY) < 0) {
+		close(fd);
+		return;
+	}
+	if (sl->ready_fd >= 0)
+		close(sl->ready_fd);
+	sl->ready_fd = fd;
+	sl->ready_seq = seq + 1;
+}
+
+void egress_slots_destroy(struct egress_slots *sl)
+{
+	if (sl->ready_fd >= 0)
+		close(sl->ready_fd);
+	sl->ready_fd = -1;
 }
 
 void egress_gens_push(struct egress_gens *gs, struct egress_gen *g)

@@ -56,7 +56,11 @@ struct egress_gen {
 	uint32_t seq;	/* 1, 2, ...: the kernel's key of its maps */
 	uint32_t flags; /* WARD_CFG_INFERENCE_ALL of its policy */
 	char rev[65];
-	const struct ward_policy *policy; /* borrowed: outlives the handle */
+	/* borrowed: valid while this generation is in force (and while it is
+	 * built); what rows need later is copied (keys) */
+	const struct ward_policy *policy;
+	char **keys; /* policy->net[i].key, copied: rows of late events, the broker */
+	size_t n_keys;
 	/* Both arrays have room for WARD_MAX_IDENTITIES from the start and only
 	 * grow at the end: the event reader appends (exec) while the proxy's
 	 * thread looks up, so an element is written before n is published
@@ -66,10 +70,42 @@ struct egress_gen {
 	struct egress_entry *entries;
 	size_t n_entries;
 	size_t n_ports, n_cidrs; /* pairs loaded, against the map limits */
-	/* its kernel maps (egress: identities, ports, cidrs; unix: rules, -1, -1) */
-	int fds[3];
+	/* its keys in the flat maps (egress), to delete them when it is retired */
+	struct ward_port_key *port_keys;
+	struct ward_cidr_key *cidr_keys;
+	size_t cap_ports, cap_cidrs;
+	/* its map in the map-in-map (egress: identities; unix: rules), -1 before */
+	int fds[1];
 	struct egress_gen *older; /* the generation before it, or NULL */
 };
+
+/* The map-in-map of one layer (egress identities, unix rules): generation N
+ * in slot N % WARD_GEN_SLOTS. Every update of such a map waits for running
+ * programs (synchronize_rcu, milliseconds), so the next generation's map is
+ * put in place, empty, right after a switch (one wait per apply, which also
+ * proves nobody reads the generation two back any more); the next apply
+ * only fills it. */
+struct egress_slots {
+	int outer_fd;
+	int ready_fd; /* an empty map in slot ready_seq % WARD_GEN_SLOTS, or -1 */
+	uint32_t ready_seq;
+	int (*create)(void); /* a new empty inner map, fd or -errno */
+	int first_fd;	     /* generation 1's map, not in a slot (the object's) */
+};
+
+/* The map for generation seq: generation 1's own, the one waiting in its
+ * slot (*ret_placed for both) or a new one. The caller owns the fd. */
+int egress_slots_take(struct egress_slots *sl, uint32_t seq, bool *ret_placed);
+/* A map taken for seq whose generation failed: emptied and kept waiting
+ * (placed), or closed. */
+void egress_slots_giveback(struct egress_slots *sl, uint32_t seq, int fd, bool placed);
+/* Before the switch to seq: its map into its slot unless already there. */
+int egress_slots_put(struct egress_slots *sl, uint32_t seq, int fd, bool placed);
+/* After the switch to seq: an empty map into the slot of seq + 1 (the one of
+ * seq - 2, which nobody reads any more). Failure only costs the next apply
+ * the wait. */
+void egress_slots_prepare(struct egress_slots *sl, uint32_t seq);
+void egress_slots_destroy(struct egress_slots *sl);
 
 #define EGRESS_GENS_KEPT 4 /* generations user space keeps (rows of late events, lookups) */
 #define EGRESS_REVS_KEPT 64
@@ -96,6 +132,7 @@ struct ward_egress {
 	struct bpf_link *links[EGRESS_N_LINKS];
 	struct ring_buffer *rb;
 	struct egress_gens gens;
+	struct egress_slots slots;
 	/* apply and the exec handler (which adds identities to the generation
 	 * in force) one at a time; the hash cache is theirs */
 	pthread_mutex_t apply_lock;
@@ -112,6 +149,10 @@ struct ward_egress {
 	char **warnings;
 	size_t n_warnings;
 	char *sandbox;
+	struct ward_cfg_copy {
+		uint8_t proxy4[16], proxy6[16], dns4[16];
+		uint16_t explicit_port, transparent_port, dns_port;
+	} cfg; /* where the kernel sends what it records (rows made of records) */
 	struct ward_audit *audit;
 	void (*on_event)(void *userdata, const struct ward_event *ev,
 			 const struct ward_decision *d);
@@ -155,6 +196,8 @@ const struct egress_ident *egress_ident_find(const struct egress_gen *g, uint64_
 
 /* ring_buffer sample callback; ctx is the ward_egress */
 int egress_on_sample(void *ctx, void *data, size_t size);
+/* The row of a verdict event (from the ring buffer, or made of a record). */
+void egress_event_row(struct ward_egress *e, const struct ward_event *ev);
 /* A row to the log and to the on_event callback (ev NULL for rows of no event). */
 void egress_submit(struct ward_egress *e, const struct ward_event *ev, struct ward_decision *d);
 /* Same for the exec ring buffer (egress_exec.c). */
@@ -165,8 +208,12 @@ void egress_exec_names_free(struct ward_egress *e);
 
 /* The entry (set of network policies) of id, created when new; -errno. */
 int egress_entry_for(struct egress_gen *g, struct egress_ident *id);
-/* Port and CIDR maps of entry en of g; g->n_ports and n_cidrs count what is loaded. */
-int egress_fill_entry(struct egress_gen *g, size_t en, struct ward_error *err);
+/* Port and CIDR keys of entry en of g into the flat maps (fds), recorded in
+ * g; g->n_ports and n_cidrs count what is loaded. */
+int egress_fill_entry(struct egress_gen *g, int ports_fd, int cidrs_fd, size_t en,
+		      struct ward_error *err);
+/* Delete g's keys from the flat maps. */
+void egress_unfill(struct egress_gen *g, int ports_fd, int cidrs_fd);
 /* Match an executed file (ev) against g's policy and, when it is granted,
  * add its identity to g (its maps included). rows: write the exec rows.
  * Called with apply_lock held. */

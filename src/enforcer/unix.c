@@ -45,6 +45,7 @@ struct ward_unix {
 	/* generations (egress_internal.h): identities, policy, rev; fds[0] the
 	 * rules map, n_ports the pairs in it */
 	struct egress_gens gens;
+	struct egress_slots slots;
 	pthread_mutex_t apply_lock;
 	char *sandbox;
 	struct ward_audit *audit;
@@ -79,15 +80,23 @@ static int add_rule(struct egress_gen *g, const struct egress_ident *id, uint32_
 	return 0;
 }
 
-/* g's rules map, created beside the one in force after the program's
- * template, and filled; nothing reads it yet. */
-static int fill_rules(struct egress_gen *g, struct ward_error *err)
+static int create_rules_map(void)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+
+	/* after the template rule_map of unix.bpf.c */
+	return bpf_map_create(BPF_MAP_TYPE_HASH, "ward_unix_rules", sizeof(struct ward_unix_key),
+			      sizeof(struct ward_unix_val), WARD_UNIX_MAX_RULES, &opts);
+}
+
+/* g's rules map (the one waiting in its slot, or a new one), beside the one
+ * in force, filled; nothing reads it yet. */
+static int fill_rules(struct ward_unix *u, struct egress_gen *g, bool *ret_placed,
+		      struct ward_error *err)
+{
 	const struct ward_policy *p = g->policy;
 
-	g->fds[0] = bpf_map_create(BPF_MAP_TYPE_HASH, "ward_unix_rules", sizeof(struct ward_unix_key),
-				   sizeof(struct ward_unix_val), WARD_UNIX_MAX_RULES, &opts);
+	g->fds[0] = egress_slots_take(&u->slots, g->seq, ret_placed);
 	if (g->fds[0] < 0)
 		return ward_err(err, g->fds[0], "create the unix rules of policy generation %u",
 				g->seq);
@@ -108,29 +117,12 @@ static int fill_rules(struct egress_gen *g, struct ward_error *err)
 	return 0;
 }
 
-/* g's rules under its id, then one store of the active word; the
- * generation before the previous one leaves the kernel. */
-static int publish(struct ward_unix *u, struct egress_gen *g, struct ward_error *err)
-{
-	int outer = bpf_map__fd(u->skel->maps.rules), r;
-
-	r = bpf_map_update_elem(outer, &g->seq, &g->fds[0], BPF_ANY);
-	if (r < 0)
-		return ward_err(err, r, "publish unix policy generation %u", g->seq);
-	__atomic_store_n(&u->skel->bss->ward_active, (uint64_t)g->seq, __ATOMIC_RELEASE);
-	if (g->seq > 2) {
-		uint32_t old = g->seq - 2;
-
-		(void)bpf_map_delete_elem(outer, &old);
-	}
-	return 0;
-}
-
 int ward_unix_apply(struct ward_unix *u, const struct ward_policy *p, struct ward_error *err)
 {
 	char **warnings = u->id.warnings;
 	size_t n_warnings = u->id.n_warnings;
 	struct egress_gen *g = NULL;
+	bool placed = false;
 	int r;
 
 	pthread_mutex_lock(&u->apply_lock);
@@ -142,18 +134,27 @@ int ward_unix_apply(struct ward_unix *u, const struct ward_policy *p, struct war
 	if (r >= 0)
 		r = egress_idents_build(&u->id, g, p, err);
 	if (r >= 0)
-		r = fill_rules(g, err);
-	if (r >= 0)
-		r = publish(u, g, err);
+		r = fill_rules(u, g, &placed, err);
+	if (r >= 0 && (r = egress_slots_put(&u->slots, g->seq, g->fds[0], placed)) < 0)
+		ward_err(err, r, "publish unix policy generation %u", g->seq);
 	if (r < 0) {
 		/* the generation in force stays, and its warnings */
+		if (g) {
+			egress_slots_giveback(&u->slots, g->seq, g->fds[0], placed);
+			g->fds[0] = -1;
+		}
 		egress_gen_free(NULL, g);
 		ward_strv_free(&u->id.warnings, &u->id.n_warnings);
 		u->id.warnings = warnings;
 		u->id.n_warnings = n_warnings;
 	} else {
 		ward_strv_free(&warnings, &n_warnings);
+		/* readers know g before the kernel names it in an event; then
+		 * the switch, then the slot of two back gets the next one's map */
 		egress_gens_push(&u->gens, g);
+		__atomic_store_n(&u->skel->bss->ward_active, (uint64_t)g->seq, __ATOMIC_RELEASE);
+		if (g->seq > 1) /* not at load: no wait for a policy that never changes */
+			egress_slots_prepare(&u->slots, g->seq);
 	}
 	pthread_mutex_unlock(&u->apply_lock);
 	return r;
@@ -205,6 +206,7 @@ int ward_unix_new(const struct ward_policy *p, const struct ward_unix_config *cf
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_mutex_init(&u->apply_lock, NULL);
 	egress_gens_init(&u->gens);
+	u->slots = (struct egress_slots){ .ready_fd = -1, .create = create_rules_map };
 	u->audit = cfg->audit;
 	if (cfg->sandbox && !(u->sandbox = strdup(cfg->sandbox)))
 		return ward_err(err, -ENOMEM, "unix");
@@ -212,6 +214,8 @@ int ward_unix_new(const struct ward_policy *p, const struct ward_unix_config *cf
 	r = open_load(&u->skel, cfg->broker_tgid, err);
 	if (r < 0)
 		return r;
+	u->slots.outer_fd = bpf_map__fd(u->skel->maps.rules);
+	u->slots.first_fd = bpf_map__fd(u->skel->maps.rules1);
 	r = ward_unix_apply(u, p, err);
 	if (r < 0)
 		return r;
@@ -256,6 +260,7 @@ void ward_unix_free(struct ward_unix *u)
 	ring_buffer__free(u->rb);
 	unix_bpf__destroy(u->skel);
 	egress_gens_destroy(&u->gens);
+	egress_slots_destroy(&u->slots);
 	ward_strv_free(&u->id.warnings, &u->id.n_warnings);
 	pthread_mutex_destroy(&u->lock);
 	pthread_mutex_destroy(&u->apply_lock);
@@ -404,7 +409,8 @@ int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock,
 					/* now, on the host: the socket the policy means today */
 					if (stat(np->unix_sockets[k].path, &st) == 0 &&
 					    st.st_dev == sock->st_dev && st.st_ino == sock->st_ino) {
-						*ret_rule = np->key;
+						/* a copy that outlives the policy */
+						*ret_rule = g->keys[id->pols[j]];
 						*ret_binary = id->path;
 						found = 1;
 						break;
@@ -525,7 +531,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	id = egress_ident_find(g ? g : u->gens.cur, ev->dev, ev->ino);
 	row_in(u, egress_gens_rev(&u->gens, ev->gen), "unix", NULL, ev->ts_ns + u->mono_to_real,
 	       (pid_t)ev->tgid, ev->dev, ev->ino, allow, path, id ? id->path : NULL,
-	       allow && g && ev->pol < g->policy->n_net ? g->policy->net[ev->pol].key : NULL,
+	       allow && g && ev->pol < g->n_keys ? g->keys[ev->pol] : NULL,
 	       reason);
 	pthread_rwlock_unlock(&u->gens.lock);
 	return 0;

@@ -46,8 +46,9 @@ void ward_unix_free(struct ward_unix *u);
  * switches the programs to them (never a half-filled rules map); the broker's
  * table follows in the same step. On failure (-E2BIG: more than
  * WARD_UNIX_MAX_RULES pairs, -ENAMETOOLONG, ...) the previous generation
- * stays in force. p is borrowed and must outlive the handle. Safe while the
- * broker and the event reader run; not concurrently with itself. */
+ * stays in force. p is borrowed: valid while in force (until the next
+ * successful apply or ward_unix_free returns). Safe while the broker and the
+ * event reader run; not concurrently with itself. */
 int ward_unix_apply(struct ward_unix *u, const struct ward_policy *p, struct ward_error *err);
 
 /* Problems that did not stop loading (binaries that match no file). */

@@ -785,7 +785,10 @@ static void case_ports_udp(void)
 	pid = spawn(cg_a, (char *[]){ bin("allowed"), "client", "udp", "10.77.0.1", "53", NULL });
 	CHECK(reap(pid) == 0, "dns to the stub refused");
 	CHECK(pending(fd_dns4, 2000), "dns query did not arrive at the stub");
-	CHECK(find_event(a, pid, WARD_VERDICT_ALLOW, WARD_REASON_DNS_STUB) >= 0, "no dns event");
+	/* recorded for the stub, which has not asked about it: no row yet (the
+	 * stub's lookup writes it, ward_egress_udp_peer_lookup) */
+	CHECK(find_event(a, pid, WARD_VERDICT_ALLOW, WARD_REASON_DNS_STUB) < 0,
+	      "a row for a datagram to the stub before the stub asked");
 	pid = spawn(cg_a, (char *[]){ bin("allowed"), "client", "udp", "fd77::1", "53", NULL });
 	CHECK(reap(pid) == 0, "dns to the IPv6 stub refused");
 	CHECK(pending(fd_dns6, 2000), "dns query did not arrive at the IPv6 stub");

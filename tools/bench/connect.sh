@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # connect()+close() with bpf/egress.bpf.c attached and without, in one run, in
 # a network namespace and cgroup of its own (nothing leaves the machine).
-# Usage: tools/bench/connect.sh [ITERATIONS]   (root; BUILD=build dir, default build)
+# Usage: tools/bench/connect.sh [ITERATIONS]   (root; BUILD=build dir, default build;
+# WARD_BENCH_ROUNDS=N rounds, default 15; WARD_BENCH_STATS=1 the kernel's run time per program)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}

@@ -10,23 +10,34 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #include "bench_child.h"
 #include "common/util.h"
 #include "enforcer/egress.h"
 
 #define PORT 3128
-#define ROUNDS 6
+#define MAX_ROUNDS 64
 
 static volatile int stop;
 static struct ward_egress *eg;
+static char cg_made[PATH_MAX]; /* removed at exit, also after a failure */
+
+static void remove_cgroup(void)
+{
+	if (cg_made[0])
+		rmdir(cg_made);
+}
 
 static void *acceptor(void *p)
 {
@@ -48,6 +59,11 @@ static void *reader(void *p)
 	return NULL;
 }
 
+static double median(const double *v, int n)
+{
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /* one connect()+close() to the proxy port */
 static int connect_close(void *data)
 {
@@ -64,29 +80,50 @@ static int connect_close(void *data)
 }
 
 /* ns per connect()+close(), measured in a child inside the cgroup */
-static double measure(const char *cg, int n)
+static uint64_t cpu_ns(int who)
+{
+	struct rusage ru;
+
+	getrusage(who, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+}
+
+/* ns per connect()+close(), measured in a child inside the cgroup: wall
+ * clock, and CPU time (the child's, plus this process's acceptor and event
+ * reader threads meanwhile), which a loaded machine disturbs far less */
+static double measure(const char *cg, int n, double *ret_cpu)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	uint64_t self0 = cpu_ns(RUSAGE_SELF), kids0 = cpu_ns(RUSAGE_CHILDREN);
+	double wall;
 
 	inet_pton(AF_INET, "10.77.0.1", &sin.sin_addr);
-	return bench_in_cgroup(cg, n, connect_close, &sin);
+	wall = bench_in_cgroup(cg, n, connect_close, &sin);
+	*ret_cpu = (double)(cpu_ns(RUSAGE_SELF) - self0 + cpu_ns(RUSAGE_CHILDREN) - kids0) / n;
+	return wall;
 }
 
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 5000;
 	char self[PATH_MAX], cg2[256] = "", cg[PATH_MAX], line[4096];
-	double off[ROUNDS], on[ROUNDS];
+	double off[MAX_ROUNDS], on[MAX_ROUNDS], ratio[MAX_ROUNDS];
+	double cpu_off[MAX_ROUNDS], cpu_on[MAX_ROUNDS], cpu_ratio[MAX_ROUNDS];
+	const char *rounds_env = getenv("WARD_BENCH_ROUNDS");
+	int rounds = rounds_env ? atoi(rounds_env) : 15;
 	struct ward_error err = { 0 };
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(PORT) };
 	struct ward_egress_prog_info info[8];
 	pthread_t acc, rd;
 	ssize_t len;
 	FILE *f;
-	int lfd, cgfd, one = 1, k;
+	int lfd, cgfd, one = 1, k, stats_fd = -1;
 
 	if (n <= 0 || n > 200000)
 		n = 5000;
+	if (rounds < 2 || rounds > MAX_ROUNDS)
+		rounds = 15;
 	if (unshare(CLONE_NEWNET) < 0 || system("ip link set lo up && ip addr add 10.77.0.1/32 dev lo"))
 		return fprintf(stderr, "netns setup failed\n"), 1;
 	f = fopen("/proc/self/mountinfo", "re");
@@ -98,7 +135,11 @@ int main(int argc, char **argv)
 	if (!cg2[0])
 		return fprintf(stderr, "no cgroup2 mount\n"), 1;
 	snprintf(cg, sizeof(cg), "%s/ward-bench-connect-%d", cg2, getpid());
-	if (mkdir(cg, 0755) < 0 || (cgfd = open(cg, O_RDONLY | O_DIRECTORY)) < 0)
+	if (mkdir(cg, 0755) < 0)
+		return fprintf(stderr, "cgroup %s: %m\n", cg), 1;
+	snprintf(cg_made, sizeof(cg_made), "%s", cg);
+	atexit(remove_cgroup);
+	if ((cgfd = open(cg, O_RDONLY | O_DIRECTORY)) < 0)
 		return fprintf(stderr, "cgroup %s: %m\n", cg), 1;
 
 	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -124,27 +165,58 @@ int main(int argc, char **argv)
 	pthread_create(&acc, NULL, acceptor, &lfd);
 	pthread_create(&rd, NULL, reader, NULL);
 
-	measure(cg, n / 5); /* warm up */
-	for (k = 0; k < ROUNDS; k++) {
-		off[k] = measure(cg, n);
-		if (ward_egress_attach(eg, cgfd, &err) < 0)
-			return fprintf(stderr, "attach: %s\n", err.msg), 1;
-		on[k] = measure(cg, n);
-		ward_egress_detach(eg);
+	/* WARD_BENCH_STATS=1: the kernel times every program run while this
+	 * fd is open (all programs on the host: a few percent for them) */
+	if (getenv("WARD_BENCH_STATS") && (stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME)) < 0)
+		fprintf(stderr, "bpf_enable_stats: %s\n", strerror(-stats_fd));
+	measure(cg, n / 5, &cpu_on[0]); /* warm up */
+	/* rounds interleaved, the order alternating (drift of a loaded machine
+	 * hits both sides alike); each round's ratio is paired */
+	for (k = 0; k < rounds; k++) {
+		for (int side = 0; side < 2; side++) {
+			bool with = (side == 1) == (k % 2 == 0);
+
+			if (with && ward_egress_attach(eg, cgfd, &err) < 0)
+				return fprintf(stderr, "attach: %s\n", err.msg), 1;
+			(with ? on : off)[k] = measure(cg, n, &(with ? cpu_on : cpu_off)[k]);
+			if (with)
+				ward_egress_detach(eg);
+		}
+		ratio[k] = on[k] / off[k];
+		cpu_ratio[k] = cpu_on[k] / cpu_off[k];
 	}
-	qsort(off, ROUNDS, sizeof(double), bench_cmp_double);
-	qsort(on, ROUNDS, sizeof(double), bench_cmp_double);
-	printf("connect+close, %d per round, %d rounds, median ns per call:\n", n, ROUNDS);
-	printf("  without programs: %.0f ns\n", (off[ROUNDS / 2 - 1] + off[ROUNDS / 2]) / 2);
-	printf("  with programs:    %.0f ns\n", (on[ROUNDS / 2 - 1] + on[ROUNDS / 2]) / 2);
-	printf("  ratio:            %.3f (target <= 1.10)\n",
-	       (on[ROUNDS / 2 - 1] + on[ROUNDS / 2]) / (off[ROUNDS / 2 - 1] + off[ROUNDS / 2]));
+	qsort(off, (size_t)rounds, sizeof(double), bench_cmp_double);
+	qsort(on, (size_t)rounds, sizeof(double), bench_cmp_double);
+	qsort(ratio, (size_t)rounds, sizeof(double), bench_cmp_double);
+	qsort(cpu_off, (size_t)rounds, sizeof(double), bench_cmp_double);
+	qsort(cpu_on, (size_t)rounds, sizeof(double), bench_cmp_double);
+	qsort(cpu_ratio, (size_t)rounds, sizeof(double), bench_cmp_double);
+	printf("connect+close, %d per round, %d rounds, median ns per call:\n", n, rounds);
+	printf("  without programs: %.0f ns\n", median(off, rounds));
+	printf("  with programs:    %.0f ns\n", median(on, rounds));
+	printf("  ratio:            %.3f of the medians, %.3f median of the rounds' ratios"
+	       " (target <= 1.05)\n",
+	       median(on, rounds) / median(off, rounds), median(ratio, rounds));
+	printf("CPU time per call (the child, the acceptor and the event reader), median:\n");
+	printf("  without programs: %.0f ns\n", median(cpu_off, rounds));
+	printf("  with programs:    %.0f ns\n", median(cpu_on, rounds));
+	printf("  ratio:            %.3f of the medians, %.3f median of the rounds' ratios\n",
+	       median(cpu_on, rounds) / median(cpu_off, rounds), median(cpu_ratio, rounds));
 	printf("  events dropped:   %llu\n", (unsigned long long)ward_egress_dropped(eg));
 	k = ward_egress_prog_info(eg, info, 8);
 	printf("verifier, per program (verified insns / xlated insns / jited bytes):\n");
 	for (int i = 0; i < k; i++)
 		printf("  %-14s %6u %6u %6u\n", info[i].name, info[i].verified_insns,
 		       info[i].xlated_insns, info[i].jited_bytes);
+	if (stats_fd >= 0) {
+		printf("run time per program (WARD_BENCH_STATS), ns per run / runs per connect:\n");
+		for (int i = 0; i < k; i++)
+			if (info[i].run_cnt)
+				printf("  %-14s %6.0f %6.2f\n", info[i].name,
+				       (double)info[i].run_time_ns / (double)info[i].run_cnt,
+				       (double)info[i].run_cnt / ((double)n * rounds));
+		close(stats_fd);
+	}
 	stop = 1;
 	shutdown(lfd, SHUT_RDWR);
 	close(lfd);

@@ -28,7 +28,7 @@
 
 DEFINE_CLEANUP(struct fs_bpf *, fs_bpf__destroy)
 
-#define FS_MAX_LINKS 4 /* raw_tp/sys_enter, raw_tp/sys_exit */
+#define FS_MAX_LINKS 4 /* raw_tp/sys_exit, and raw_tp/sys_enter with the memory guard */
 #define FS_EXE_CACHE 64
 
 struct exe_cache_entry {
@@ -430,6 +430,11 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 	if (getrandom((void *)&skel->rodata->key_salt, sizeof(skel->rodata->key_salt), 0) !=
 	    sizeof(skel->rodata->key_salt))
 		return ward_err(err, -errno, "fs: getrandom");
+	/* Without the guard on other processes' memory, sys_exit alone sees
+	 * everything this layer logs: one program per syscall of every task on
+	 * the machine instead of two (docs/filesystem.md, "Cost"). */
+	if (!cfg->guard_procmem)
+		bpf_program__set_autoload(skel->progs.fs_sys_enter, false);
 	if (cfg->denied_map_fd > 0) {
 		r = bpf_map__reuse_fd(skel->maps.protect_denied, cfg->denied_map_fd);
 		if (r < 0)

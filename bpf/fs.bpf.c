@@ -559,16 +559,17 @@ int fs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	__u32 tid;
 	long ret;
 
+	ret = (long)ctx->args[1];
+	/* exit only (no sys_enter attached): a success or an uninteresting
+	 * failure, most syscalls of the machine, ends here at one load and a
+	 * compare, before the cgroup test's helper call */
+	if (!guard_procmem && (ret >= 0 || (ret != -WARD_ENOENT && !ward_fs_is_denial(ret)) ||
+			       (ret == -WARD_ENOENT && !follow_missing)))
+		return 0;
 	if (bpf_get_current_cgroup_id() != cgroup_id)
 		return 0;
-	ret = (long)ctx->args[1];
 	t = (struct task_struct *)bpf_get_current_task_btf();
 	if (!guard_procmem) {
-		/* exit only (no sys_enter attached): a success or an
-		 * uninteresting failure ends here, before any other work */
-		if (ret >= 0 || (ret != -WARD_ENOENT && !ward_fs_is_denial(ret)) ||
-		    (ret == -WARD_ENOENT && !follow_missing))
-			return 0;
 		if (t->thread_info.status & WARD_TS_COMPAT)
 			return 0;
 		if (bpf_probe_read_kernel(&r, sizeof(r), (const void *)ctx->args[0]) < 0)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Filesystem denials observed in the kernel (docs/filesystem.md): loads
- * bpf/fs.bpf.c for one sandbox's cgroup, attaches its two raw syscall
- * tracepoints and turns refused path syscalls (EACCES, EPERM, EROFS) into
- * decision rows (layer "fs", action "deny") with binary, pid, path and the
- * access asked.
+ * bpf/fs.bpf.c for one sandbox's cgroup, attaches its raw sys_exit
+ * tracepoint (and sys_enter with the memory guard) and turns refused path
+ * syscalls (EACCES, EPERM, EROFS) into decision rows (layer "fs", action
+ * "deny") with binary, pid, path and the access asked; where the kernel
+ * writes them, Landlock's own audit records too (landlock_audit.h).
  *
  * Lifecycle: ward_fs_new() (open, configure, load) → ward_fs_attach() before
  * the command execs → poll ward_fs_events_fd() and call ward_fs_consume()

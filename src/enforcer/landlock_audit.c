@@ -98,6 +98,9 @@ static int string_field(const char *text, size_t len, const char *key, char *out
 		out[0] = '\0';
 		return 1;
 	}
+	/* the kernel's own markers, "<too_long>", "<no_memory>": kept as said */
+	if (out[0] == '<')
+		return 1;
 	n = strlen(out);
 	if (n % 2)
 		return -EINVAL;
@@ -557,6 +560,23 @@ static int on_record(struct ward_ll_audit *a, int type, const char *text, size_t
 	if (type != WARD_AUDIT_LANDLOCK_ACCESS && type != WARD_AUDIT_LANDLOCK_DOMAIN &&
 	    type != WARD_AUDIT_SYSCALL && type != WARD_AUDIT_EOE)
 		return 0;
+	/* where audit is on, every audited syscall of the machine comes by:
+	 * parse only those of an event that holds a Landlock record */
+	if (type == WARD_AUDIT_SYSCALL || type == WARD_AUDIT_EOE) {
+		char head[64];
+		unsigned long long sec, ms, serial;
+		size_t hlen = len < sizeof(head) - 1 ? len : sizeof(head) - 1;
+		bool pending = false;
+
+		memcpy(head, text, hlen);
+		head[hlen] = '\0';
+		if (sscanf(head, "audit(%llu.%llu:%llu)", &sec, &ms, &serial) != 3)
+			return 0;
+		for (size_t i = 0; i < LL_PENDING && !pending; i++)
+			pending = a->pending[i].serial == serial;
+		if (!pending)
+			return 0;
+	}
 	if (ward_ll_audit_parse(type, text, len, r) < 0 || !r->serial)
 		return 0;
 	/* only events that hold a Landlock record are kept */

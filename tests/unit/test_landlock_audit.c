@@ -56,6 +56,13 @@ static void test_access(void **state)
 			 0);
 	assert_string_equal(rec.path, "x");
 
+	/* the kernel's marker for a path it could not name */
+	assert_int_equal(parse(WARD_AUDIT_LANDLOCK_ACCESS,
+			       "audit(2.000:8): domain=1a blockers=fs.read_file path=<too_long> "
+			       "dev=\"sda1\" ino=10"),
+			 0);
+	assert_string_equal(rec.path, "<too_long>");
+
 	/* no object at all (scopes, ptrace) */
 	assert_int_equal(parse(WARD_AUDIT_LANDLOCK_ACCESS,
 			       "audit(2.000:9): domain=1a blockers=scope.signal opid=5 ocomm=\"sh\""),

@@ -20,8 +20,8 @@
  *   - a call that failed with ENOENT may have aimed at a host path the
  *     mount plan hides: the path is read, keyed and looked up in a dedup map
  *     whose verdict user space writes once it has checked the plan and the
- *     host (docs/filesystem.md, "Hidden paths"); only new or hidden paths
- *     become events;
+ *     host (docs/filesystem.md, "Hidden paths"); only new, not yet checked
+ *     or hidden paths become events;
  *   - with protected paths (guard_procmem), a descriptor on another
  *     process's /proc/PID/mem or environ kills its holder: at the exit of the
  *     open that made it, and at the entry of any read or write on it.
@@ -508,9 +508,13 @@ static __always_inline void on_missing(struct task_struct *t, struct inflight_ca
 	key = ward_fs_path_key(sc->words, n, salt);
 	v = bpf_map_lookup_elem(&missing, &key);
 	if (v) {
-		if (*v != WARD_FS_MISSING_HIDDEN)
+		/* quiet ends here; pending (sent, no verdict yet) is sent again:
+		 * a second attempt right after the first (`cat x; cat x`) comes
+		 * before user space has checked the path, and is a row too */
+		if (*v == WARD_FS_MISSING_HIDDEN)
+			known = 1;
+		else if (*v != WARD_FS_MISSING_PENDING)
 			return;
-		known = 1;
 	}
 	if (!ward_fs_bucket_take(&bucket, bpf_ktime_get_ns(), rate_per_sec, rate_burst)) {
 		if (known)

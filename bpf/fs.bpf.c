@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT OR GPL-2.0
 /* Filesystem denials observed in the kernel (docs/filesystem.md).
  *
- * Two raw tracepoints, sys_enter and sys_exit, see every syscall of every
- * task on the machine: they return at once unless the task is in this
- * sandbox's cgroup (the first test) and the syscall one of the path
- * syscalls (ward_fs_syscall() in fs_decide.h, x86_64 numbers). For those,
- * entry keeps the path pointer(s), the flags and the directory fd under the
- * thread's pid_tgid; exit sees the result. A refused call (EACCES, EPERM,
+ * A raw tracepoint on sys_exit sees every syscall of every task on the
+ * machine (while it is attached, every task takes the traced syscall path:
+ * the host-wide cost docs/filesystem.md measures). It returns at once unless
+ * the task is in this sandbox's cgroup (the first test), the result is a
+ * failure this layer logs, and the syscall one of the path syscalls
+ * (ward_fs_syscall() in fs_decide.h, x86_64 numbers); the arguments are then
+ * read from the saved registers. With the guard on other processes' memory
+ * (below) sys_enter is attached too: it checks reads and writes before they
+ * run, and keeps the path pointer(s), the flags and the directory fd in the
+ * thread's task storage for the exit, which then also looks at successes. A refused call (EACCES, EPERM,
  * EROFS) becomes a ring buffer event with the path(s) as given (bounded, a
  * cut path is marked truncated) and the executable's (dev, inode),
  * rate-limited by a token bucket whose suppressed count user space turns
@@ -16,15 +20,15 @@
  *   - a call that failed with ENOENT may have aimed at a host path the
  *     mount plan hides: the path is read, keyed and looked up in a dedup map
  *     whose verdict user space writes once it has checked the plan and the
- *     host (docs/filesystem.md, "Hidden paths"); only new or hidden paths
- *     become events;
+ *     host (docs/filesystem.md, "Hidden paths"); only new, not yet checked
+ *     or hidden paths become events;
  *   - with protected paths (guard_procmem), a descriptor on another
  *     process's /proc/PID/mem or environ kills its holder: at the exit of the
  *     open that made it, and at the entry of any read or write on it.
  *
- * Two attachments instead of one classic tracepoint per syscall (54): ward
- * starts in milliseconds, and tearing them down costs two detaches, not 54
- * (each waits for a tracepoint grace period).
+ * One or two raw attachments instead of one classic tracepoint per syscall
+ * (54): ward starts in milliseconds, and tearing them down costs two
+ * detaches, not 54 (each waits for a tracepoint grace period).
  *
  * One instance per sandbox: the cgroup id filters, so two sandboxes never see
  * each other's events. It is data, not rodata: ward loads the programs while
@@ -383,6 +387,30 @@ static __always_inline void check_fd_io(struct bpf_raw_tracepoint_args *ctx,
 			     WARD_FS_ACC_READ | WARD_FS_ACC_WRITE, bpf_ktime_get_ns());
 }
 
+/* What a followed syscall asked for, from its saved registers: at entry, or
+ * at exit when only the exit program is attached (the x86_64 syscall path
+ * leaves the argument registers of pt_regs as they were at entry; ax holds
+ * the result, orig_ax the number). */
+static __always_inline void capture(struct inflight_call *c, const struct ward_fs_sysc *s,
+				    const struct ward_x86_regs *r)
+{
+	c->op = s->op;
+	c->compat = 0;
+	c->ts_ns = bpf_ktime_get_ns();
+	c->dirfd = s->dirfd != WARD_FS_NOARG ? (__s32)sys_arg(r, s->dirfd) : WARD_FS_AT_FDCWD;
+	c->dirfd2 = s->dirfd2 != WARD_FS_NOARG ? (__s32)sys_arg(r, s->dirfd2) : WARD_FS_AT_FDCWD;
+	c->oflags = s->flags != WARD_FS_NOARG ? sys_arg(r, s->flags) : s->fixed;
+	if (s->op == WARD_FS_OP_OPENAT2) {
+		/* struct open_how starts with the u64 flags */
+		c->oflags = 0;
+		bpf_probe_read_user(&c->oflags, sizeof(c->oflags), (const void *)sys_arg(r, 2));
+	}
+	c->access = ward_fs_access(s->op, c->oflags);
+	c->path = sys_arg(r, s->path);
+	c->path2 = s->path2 != WARD_FS_NOARG ? sys_arg(r, s->path2) : 0;
+	c->live = 1;
+}
+
 SEC("raw_tp/sys_enter")
 int fs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -434,21 +462,7 @@ int fs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		__sync_fetch_and_add(&inflight_full, 1);
 		return 0;
 	}
-	c->op = s.op;
-	c->compat = 0;
-	c->ts_ns = bpf_ktime_get_ns();
-	c->dirfd = s.dirfd != WARD_FS_NOARG ? (__s32)sys_arg(&r, s.dirfd) : WARD_FS_AT_FDCWD;
-	c->dirfd2 = s.dirfd2 != WARD_FS_NOARG ? (__s32)sys_arg(&r, s.dirfd2) : WARD_FS_AT_FDCWD;
-	c->oflags = s.flags != WARD_FS_NOARG ? sys_arg(&r, s.flags) : s.fixed;
-	if (s.op == WARD_FS_OP_OPENAT2) {
-		/* struct open_how starts with the u64 flags */
-		c->oflags = 0;
-		bpf_probe_read_user(&c->oflags, sizeof(c->oflags), (const void *)sys_arg(&r, 2));
-	}
-	c->access = ward_fs_access(s.op, c->oflags);
-	c->path = sys_arg(&r, s.path);
-	c->path2 = s.path2 != WARD_FS_NOARG ? sys_arg(&r, s.path2) : 0;
-	c->live = 1;
+	capture(c, &s, &r);
 	return 0;
 }
 
@@ -494,9 +508,13 @@ static __always_inline void on_missing(struct task_struct *t, struct inflight_ca
 	key = ward_fs_path_key(sc->words, n, salt);
 	v = bpf_map_lookup_elem(&missing, &key);
 	if (v) {
-		if (*v != WARD_FS_MISSING_HIDDEN)
+		/* quiet ends here; pending (sent, no verdict yet) is sent again:
+		 * a second attempt right after the first (`cat x; cat x`) comes
+		 * before user space has checked the path, and is a row too */
+		if (*v == WARD_FS_MISSING_HIDDEN)
+			known = 1;
+		else if (*v != WARD_FS_MISSING_PENDING)
 			return;
-		known = 1;
 	}
 	if (!ward_fs_bucket_take(&bucket, bpf_ktime_get_ns(), rate_per_sec, rate_burst)) {
 		if (known)
@@ -536,23 +554,46 @@ SEC("raw_tp/sys_exit")
 int fs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *t;
-	struct inflight_call *ev;
+	struct inflight_call *ev, here = {};
 	struct ward_fs_event *out;
+	struct ward_fs_sysc s;
+	struct ward_x86_regs r;
 	__u8 f;
-	__u64 id, *denied_at;
+	__u64 id, *denied_at, since;
 	__u32 tid;
 	long ret;
 
+	ret = (long)ctx->args[1];
+	/* exit only (no sys_enter attached): a success or an uninteresting
+	 * failure, most syscalls of the machine, ends here at one load and a
+	 * compare, before the cgroup test's helper call */
+	if (!guard_procmem && (ret >= 0 || (ret != -WARD_ENOENT && !ward_fs_is_denial(ret)) ||
+			       (ret == -WARD_ENOENT && !follow_missing)))
+		return 0;
 	if (bpf_get_current_cgroup_id() != cgroup_id)
 		return 0;
-	/* only followed syscalls mark their entry live: no number test here */
 	t = (struct task_struct *)bpf_get_current_task_btf();
-	ev = bpf_task_storage_get(&inflight, t, 0, 0);
-	if (!ev || !ev->live)
-		return 0;
-	ev->live = 0;
+	if (!guard_procmem) {
+		if (t->thread_info.status & WARD_TS_COMPAT)
+			return 0;
+		if (bpf_probe_read_kernel(&r, sizeof(r), (const void *)ctx->args[0]) < 0)
+			return 0;
+		if (!ward_fs_syscall((long)r.orig_ax, &s))
+			return 0;
+		capture(&here, &s, &r);
+		ev = &here;
+		/* a refusal the protect layer recorded was made during this
+		 * call: the thread has not returned to user space since */
+		since = 0;
+	} else {
+		/* only followed syscalls mark their entry live: no number test here */
+		ev = bpf_task_storage_get(&inflight, t, 0, 0);
+		if (!ev || !ev->live)
+			return 0;
+		ev->live = 0;
+		since = ev->ts_ns;
+	}
 	id = bpf_get_current_pid_tgid();
-	ret = (long)ctx->args[1];
 	if (ret >= 0) {
 		__u32 target = 0;
 		__u8 which = 0;
@@ -581,7 +622,7 @@ int fs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 
 		bpf_map_delete_elem(&protect_denied, &tid);
 		/* refused during this very syscall: the protect layer has its row */
-		if (at >= ev->ts_ns)
+		if (at >= since)
 			goto done;
 	}
 	if (!ward_fs_bucket_take(&bucket, bpf_ktime_get_ns(), rate_per_sec, rate_burst)) {

@@ -211,7 +211,7 @@ _Static_assert(sizeof(struct ward_exec_event) == 280, "ward_exec_event");
 /* A missing path's verdict in the kernel's dedup map (user space writes the
  * last two once it has looked) */
 enum ward_fs_missing {
-	WARD_FS_MISSING_PENDING = 1, /* sent, not yet checked: later attempts dropped */
+	WARD_FS_MISSING_PENDING = 1, /* sent, not yet checked: later attempts sent again */
 	WARD_FS_MISSING_QUIET,	     /* inside the mount plan, or on the host neither */
 	WARD_FS_MISSING_HIDDEN,	     /* on the host, hidden by the plan: a row each time */
 };

@@ -5,6 +5,7 @@
 #include "enforcer/exe.h"
 #include "enforcer/fs.h"
 #include "enforcer/fs_hidden.h"
+#include "enforcer/landlock_audit.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,7 +30,7 @@
 
 DEFINE_CLEANUP(struct fs_bpf *, fs_bpf__destroy)
 
-#define FS_MAX_LINKS 4 /* raw_tp/sys_enter, raw_tp/sys_exit */
+#define FS_MAX_LINKS 4 /* raw_tp/sys_exit, and raw_tp/sys_enter with the memory guard */
 #define FS_EXE_CACHE 64
 
 struct exe_cache_entry {
@@ -54,6 +56,9 @@ struct ward_fs {
 	uint64_t reported_unchecked;
 	uint64_t missing_checked, hidden_rows;
 	struct ward_fs_hidden *hidden; /* the plan, for missing paths */
+	struct ward_ll_audit *ll_audit; /* Landlock's records, NULL when none arrive */
+	char ll_why[256];
+	int epfd; /* the ring buffer and the audit socket */
 	uint32_t rate, burst;
 	struct exe_cache_entry cache[FS_EXE_CACHE];
 	size_t cache_next;
@@ -373,6 +378,12 @@ int ward_fs_consume(struct ward_fs *fs)
 
 	if (r < 0)
 		return r;
+	if (fs->ll_audit) {
+		r = ward_ll_audit_consume(fs->ll_audit);
+		if (r < 0)
+			return r;
+		fs->events += (uint64_t)r;
+	}
 	report_counter(fs, __atomic_load_n(&fs->skel->bss->suppressed, __ATOMIC_RELAXED),
 		       &fs->reported_suppressed, "rate");
 	report_counter(fs, __atomic_load_n(&fs->skel->bss->ringbuf_drops, __ATOMIC_RELAXED),
@@ -399,7 +410,48 @@ void ward_fs_get_stats(const struct ward_fs *fs, struct ward_fs_stats *ret)
 
 int ward_fs_events_fd(const struct ward_fs *fs)
 {
-	return ring_buffer__epoll_fd(fs->rb);
+	return fs->epfd;
+}
+
+bool ward_fs_landlock_audit(const struct ward_fs *fs, const char **ret_why)
+{
+	*ret_why = fs->ll_why;
+	return fs->ll_audit;
+}
+
+static void ll_row(void *userdata, const struct ward_decision *d)
+{
+	struct ward_fs *fs = userdata;
+
+	if (fs->on_event)
+		fs->on_event(fs->userdata, NULL, d);
+}
+
+/* Landlock's records where the kernel writes them; fs->ll_why says which. */
+static int open_ll_audit(struct ward_fs *fs, const struct ward_fs_config *cfg,
+			 struct ward_error *err)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int r = ward_ll_audit_probe(fs->ll_why, sizeof(fs->ll_why));
+
+	if (r < 0)
+		return 0; /* none arrive: the tracepoint's rows are all there is */
+	struct ward_ll_audit_config lc = {
+		.cgroup_id = cfg->cgroup_id,
+		.sandbox = cfg->sandbox,
+		.policy_rev = cfg->policy_rev,
+		.audit = cfg->audit,
+		.tracepoint_rows = true,
+		.on_row = ll_row,
+		.userdata = fs,
+	};
+	r = ward_ll_audit_new(&lc, &fs->ll_audit, err);
+	if (r < 0)
+		return r;
+	ev.data.fd = ward_ll_audit_fd(fs->ll_audit);
+	if (epoll_ctl(fs->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
+		return ward_err(err, -errno, "fs: poll the audit socket");
+	return 0;
 }
 
 int ward_fs_denied_map_fd(const struct ward_fs *fs)
@@ -430,6 +482,11 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 	if (getrandom((void *)&skel->rodata->key_salt, sizeof(skel->rodata->key_salt), 0) !=
 	    sizeof(skel->rodata->key_salt))
 		return ward_err(err, -errno, "fs: getrandom");
+	/* Without the guard on other processes' memory, sys_exit alone sees
+	 * everything this layer logs: one program per syscall of every task on
+	 * the machine instead of two (docs/filesystem.md, "Cost"). */
+	if (!cfg->guard_procmem)
+		bpf_program__set_autoload(skel->progs.fs_sys_enter, false);
 	if (cfg->denied_map_fd > 0) {
 		r = bpf_map__reuse_fd(skel->maps.protect_denied, cfg->denied_map_fd);
 		if (r < 0)
@@ -441,6 +498,7 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		return ward_err(err, -ENOMEM, "fs");
+	fs->epfd = -1;
 	fs->rate = skel->rodata->rate_per_sec;
 	fs->burst = skel->rodata->rate_burst;
 	fs->skel = TAKE_PTR(skel);
@@ -451,12 +509,23 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 	fs->mono_to_real = ward_now_ns() - ward_mono_ns();
 	fs->sandbox = strdup(cfg->sandbox ? cfg->sandbox : "");
 	fs->rev = cfg->policy_rev ? strdup(cfg->policy_rev) : NULL;
+	fs->epfd = epoll_create1(EPOLL_CLOEXEC);
 	fs->rb = ring_buffer__new(bpf_map__fd(fs->skel->maps.events), on_sample, fs, NULL);
-	if (!fs->sandbox || (cfg->policy_rev && !fs->rev) || !fs->rb ||
+	if (!fs->sandbox || (cfg->policy_rev && !fs->rev) || !fs->rb || fs->epfd < 0 ||
 	    ward_fs_hidden_new(NULL, &fs->hidden) < 0) {
 		r = -errno ? -errno : -ENOMEM;
 		ward_fs_free(fs);
 		return ward_err(err, r, "fs: ring buffer");
+	}
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = ring_buffer__epoll_fd(fs->rb) };
+	if (epoll_ctl(fs->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+		r = -errno;
+		ward_fs_free(fs);
+		return ward_err(err, r, "fs: poll the ring buffer");
+	}
+	if (cfg->landlock_audit && (r = open_ll_audit(fs, cfg, err)) < 0) {
+		ward_fs_free(fs);
+		return r;
 	}
 	*ret = fs;
 	return 0;
@@ -471,6 +540,8 @@ int ward_fs_set_sandbox(struct ward_fs *fs, uint64_t cgroup_id, const char *sand
 	free(fs->sandbox);
 	fs->sandbox = s;
 	fs->skel->bss->cgroup_id = cgroup_id;
+	if (fs->ll_audit)
+		return ward_ll_audit_set_sandbox(fs->ll_audit, cgroup_id, sandbox);
 	return 0;
 }
 
@@ -524,6 +595,9 @@ void ward_fs_free(struct ward_fs *fs)
 		return;
 	ward_fs_detach(fs);
 	ring_buffer__free(fs->rb);
+	ward_ll_audit_free(fs->ll_audit);
+	if (fs->epfd >= 0)
+		close(fs->epfd);
 	fs_bpf__destroy(fs->skel);
 	ward_fs_hidden_free(fs->hidden);
 	free(fs->sandbox);

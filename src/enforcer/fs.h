@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Filesystem denials observed in the kernel (docs/filesystem.md): loads
- * bpf/fs.bpf.c for one sandbox's cgroup, attaches its two raw syscall
- * tracepoints and turns refused path syscalls (EACCES, EPERM, EROFS) into
- * decision rows (layer "fs", action "deny") with binary, pid, path and the
- * access asked.
+ * bpf/fs.bpf.c for one sandbox's cgroup, attaches its raw sys_exit
+ * tracepoint (and sys_enter with the memory guard) and turns refused path
+ * syscalls (EACCES, EPERM, EROFS) into decision rows (layer "fs", action
+ * "deny") with binary, pid, path and the access asked; where the kernel
+ * writes them, Landlock's own audit records too (landlock_audit.h).
  *
  * Lifecycle: ward_fs_new() (open, configure, load) → ward_fs_attach() before
  * the command execs → poll ward_fs_events_fd() and call ward_fs_consume()
@@ -30,6 +31,11 @@ struct ward_fs_config {
 	int denied_map_fd;	/* > 0: share this refusal map (bpf-lsm's); else our own */
 	bool hidden_paths;	/* rows for ENOENT of host paths the plan hides (fs_hidden.h) */
 	bool guard_procmem;	/* kill for another process's /proc/PID/mem or environ */
+	/* Also read Landlock's own denial records (landlock_audit.h) when the
+	 * kernel writes them: rows for Landlock denials the tracepoint does not
+	 * follow (ioctl on devices, ftruncate, ...). Where it writes none (audit
+	 * disabled), ward_fs_landlock_audit() says why and nothing else changes. */
+	bool landlock_audit;
 	/* Called for every event after its row was submitted (tests, front ends). */
 	void (*on_event)(void *userdata, const struct ward_fs_event *ev,
 			 const struct ward_decision *d);
@@ -61,7 +67,8 @@ int ward_fs_attach(struct ward_fs *fs, struct ward_error *err);
 void ward_fs_detach(struct ward_fs *fs);
 void ward_fs_free(struct ward_fs *fs);
 
-/* Becomes readable when events are pending (lazily: poll on a timer too). */
+/* Becomes readable when events or Landlock records are pending (lazily: poll
+ * on a timer too). */
 int ward_fs_events_fd(const struct ward_fs *fs);
 /* Turn pending events into rows, and report newly suppressed or dropped
  * events as one row each; returns the number of events, or -errno. */
@@ -71,6 +78,10 @@ void ward_fs_get_stats(const struct ward_fs *fs, struct ward_fs_stats *ret);
 /* The map where the protect layer records a thread it refused (tid →
  * CLOCK_MONOTONIC ns), so that the refused syscall makes one row, not two. */
 int ward_fs_denied_map_fd(const struct ward_fs *fs);
+
+/* Whether Landlock's audit records are read, and if not why ("" when not
+ * asked for). */
+bool ward_fs_landlock_audit(const struct ward_fs *fs, const char **ret_why);
 
 /* Tracepoint programs attached (0 before ward_fs_attach). */
 size_t ward_fs_n_attached(const struct ward_fs *fs);

@@ -30,6 +30,7 @@ static void *load_main(void *p)
 		/* a protected file's content must not come out of its named
 		 * binary's memory: only then is another process's memory guarded */
 		.guard_procmem = run->policy->n_fs_binaries > 0,
+		.landlock_audit = true, /* where the kernel writes them */
 	};
 
 	run->load_r = ward_fs_new(&cfg, &run->fs, &run->load_err);

@@ -221,6 +221,13 @@ check "writing to a read-only path is refused and logged" \
 run ceiling "$L" mkdir "$WD/newdir"
 check "mkdir outside the ceiling is logged" \
 	[ "$(count "$L" ".binary == \"/usr/bin/mkdir\" and .path == \"$WD/newdir\" and .method == \"create,dir\"")" = 1 ]
+# without protected paths only sys_exit is attached: it reads the
+# arguments from the saved registers (docs/filesystem.md, "Cost")
+run ceiling "$L" sh -c "cat $T/hidden/cred; cd /usr && cat ../$T/hidden/cred"
+check "without protected paths, a hidden host path is still a row per attempt" \
+	[ "$(count "$L" "(.reason | startswith(\"hidden by policy\")) and .binary == \"/usr/bin/cat\" and .path == \"$T/hidden/cred\"")" = 2 ]
+check "  the relative one resolved against the cwd" \
+	[ "$(count "$L" "(.reason | startswith(\"hidden by policy\")) and (.reason | test(\"relative=[.][.]/\"))")" = 1 ]
 long=$WD/$(printf 'x%.0s' $(seq 200))/$(printf 'y%.0s' $(seq 100))
 mkdir -p "$(dirname "$long")" && echo deep >"$long" && chmod -R a+rX "$WD"
 run ceiling "$L" cat "$long"

@@ -1,6 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The filesystem layer's cost (docs/filesystem.md): open()+close() of an
+# The filesystem layer's cost (docs/filesystem.md): open()+close() by a
+# process OUTSIDE any sandbox while a sandbox's fs layer is attached vs
+# detached (the host-wide tax; 61 short interleaved rounds), then of an
 # unprotected file by a process of a sandbox cgroup with the denial
 # tracepoints attached vs detached (interleaved rounds, one run, ratio of
 # medians), the cost of a protected open (fanotify round trip), of an

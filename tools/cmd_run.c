@@ -12,6 +12,7 @@
 #include "audit/audit.h"
 #include "commands.h"
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "enforcer/sandbox.h"
 #include "policy/policy.h"
 #include "policy/generation.h"
@@ -69,11 +70,12 @@ static const char usage_run[] =
 	"  --upstream-ca FILE  extra CA (PEM) trusted for upstream TLS, next to the\n"
 	"                      system roots (the proxy verifies every upstream)\n"
 	"  --watch             apply the policy FILE again whenever it changes, while\n"
-	"                      CMD runs: network policies, credentials and cgroup\n"
-	"                      limits switch at once (open connections the new\n"
-	"                      policy denies are closed); the mount plan, Landlock,\n"
-	"                      run_as, the environment and inference routes apply\n"
-	"                      to new sessions only; ward says which on stderr and\n"
+	"                      CMD runs: network policies, credentials, inference\n"
+	"                      routes and cgroup limits switch at once (open\n"
+	"                      connections the new policy denies are closed); the\n"
+	"                      mount plan, Landlock, run_as, the environment and\n"
+	"                      protected paths apply to new sessions only; ward\n"
+	"                      says which on stderr and\n"
 	"                      in a control row. An invalid file is reported as\n"
 	"                      FILE:LINE:COL: message and the policy in force stays\n"
 	"  -h, --help          show this help\n"
@@ -117,6 +119,18 @@ struct run_args {
 	bool watch;
 	char **argv;
 };
+
+/* ward -v: each layer step and how long it took */
+static void trace_layer(void *data, const char *layer, const char *step, int r, uint64_t ns)
+{
+	(void)data;
+	if (r < 0)
+		log_debug("layer %s: %s failed (%s) after %.3f ms", layer, step, strerror(-r),
+			  ns / 1e6);
+	else
+		log_debug("layer %s: %s%s in %.3f ms", layer, step, r == WARD_LAYER_ABSENT ? " (absent)" : "",
+			  ns / 1e6);
+}
 
 static void print_diag(void *data, bool warning, const char *msg)
 {
@@ -298,7 +312,7 @@ int cmd_run(int argc, char **argv)
 	}
 	struct ward_runtime_config cfg = { .gen = gen, .audit = audit, .log_path = log,
 					   .hosts_file = a.hosts, .upstream_ca = a.upstream_ca,
-					   .diag = print_diag };
+					   .diag = print_diag, .trace = trace_layer };
 	struct ward_runtime_cmd cmd = { .workdir = workdir, .argv = a.argv, .id_out = id };
 
 	if (a.watch) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/util.h"
 #include "runtime/runtime_internal.h"
 
 struct ward_layer {
@@ -63,6 +64,14 @@ int ward_runtime_new(const struct ward_runtime_config *cfg, struct ward_runtime 
 	pthread_mutex_init(&rt->lock, NULL);
 	*ret = rt;
 	return 0;
+}
+
+/* ward -v: one line per layer step, with its duration */
+static void trace(const struct ward_runtime *rt, const struct ward_layer *l, const char *step,
+		  int r, uint64_t t0)
+{
+	if (rt->cfg.trace)
+		rt->cfg.trace(rt->cfg.trace_data, l->ops->name, step, r, ward_mono_ns() - t0);
 }
 
 static struct ward_layer *find(struct ward_layer *const *v, size_t n, const char *name)
@@ -281,13 +290,16 @@ int ward_runtime_prepare(struct ward_runtime *rt, struct ward_error *err)
 	rt->prepared = true;
 	for (size_t i = 0; i < rt->n; i++) {
 		struct ward_layer *l = rt->v[i];
+		uint64_t t0;
 		int r;
 
 		if (!deps_active(l))
 			continue;
 		l->gen = ward_gen_ref(rt->first);
 		l->prepared = true;
+		t0 = ward_mono_ns();
 		r = l->ops->prepare(l, err);
+		trace(rt, l, "prepare", r, t0);
 		if (r < 0)
 			return r;
 		l->active = r != WARD_LAYER_ABSENT;
@@ -299,13 +311,16 @@ static int attach_hook(struct ward_sandbox *sb, void *data, struct ward_error *e
 {
 	struct ward_layer *l = data;
 	struct ward_runtime *rt = l->rt;
+	uint64_t t0;
 	int r;
 
 	snprintf(rt->id, sizeof(rt->id), "%s", sb->id);
 	/* without it, a change of the limits is for new sessions only */
 	if (rt->cg.fd < 0 && sb->cgroup.fd >= 0)
 		runtime_cgroup_keep(&rt->cg, &sb->cgroup);
+	t0 = ward_mono_ns();
 	r = l->ops->attach(l, sb, err);
+	trace(rt, l, "attach", r, t0);
 	if (r < 0)
 		return r;
 	l->attached = true;
@@ -372,11 +387,19 @@ void ward_runtime_free(struct ward_runtime *rt)
 	if (!rt)
 		return;
 	for (size_t i = rt->n; i-- > 0;)
-		if (rt->v[i]->active && rt->v[i]->ops->stop)
+		if (rt->v[i]->active && rt->v[i]->ops->stop) {
+			uint64_t t0 = ward_mono_ns();
+
 			rt->v[i]->ops->stop(rt->v[i]);
+			trace(rt, rt->v[i], "stop", 0, t0);
+		}
 	for (size_t i = rt->n; i-- > 0;)
-		if (rt->v[i]->prepared && rt->v[i]->ops->finish)
+		if (rt->v[i]->prepared && rt->v[i]->ops->finish) {
+			uint64_t t0 = ward_mono_ns();
+
 			rt->v[i]->ops->finish(rt->v[i]);
+			trace(rt, rt->v[i], "finish", 0, t0);
+		}
 	for (size_t i = 0; i < rt->n; i++)
 		layer_free(rt->v[i]);
 	free(rt->v);
@@ -516,6 +539,7 @@ void ward_apply_report_describe(const struct ward_apply_report *rep, char *buf, 
 static int apply_layer(struct ward_layer *l, struct ward_gen *g, struct ward_apply_report *rep,
 		       struct ward_error *err)
 {
+	uint64_t t0;
 	int r;
 
 	if (l->ops->keeps_generations) {
@@ -525,7 +549,9 @@ static int apply_layer(struct ward_layer *l, struct ward_gen *g, struct ward_app
 			return ward_err(err, -ENOMEM, "%s", l->ops->name);
 		l->kept = v;
 	}
+	t0 = ward_mono_ns();
 	r = l->ops->apply(l, g, rep, err);
+	trace(l->rt, l, "apply", r, t0);
 	if (r < 0)
 		return ward_err_prefix(err, "%s", l->ops->name);
 	if (l->ops->keeps_generations)

@@ -86,6 +86,10 @@ struct ward_runtime_config {
 	 * the thread of ward_runtime_run): e.g. start watching the policy */
 	void (*attached)(void *data, struct ward_runtime *rt);
 	void *attached_data;
+	/* each step of each layer (prepare, attach, apply, stop, finish) once it
+	 * returned: r its result, ns how long it took; NULL: none (`ward -v`) */
+	void (*trace)(void *data, const char *layer, const char *step, int r, uint64_t ns);
+	void *trace_data;
 };
 
 /* The command of ward_runtime_run. */

@@ -303,13 +303,13 @@ CURL=$(readlink -f "$(command -v curl)")
 NS=wwup$$
 ip netns add "$NS" || { fail "ip netns add"; finish; exit 1; }
 ip link add "wwh$$" type veth peer name up0 netns "$NS"
-ip addr add 192.168.178.1/24 dev "wwh$$"
+ip addr add 192.168.179.1/24 dev "wwh$$"
 ip link set "wwh$$" up
-ip -n "$NS" addr add 192.168.178.2/24 dev up0
+ip -n "$NS" addr add 192.168.179.2/24 dev up0
 ip -n "$NS" link set up0 up
 ip -n "$NS" link set lo up
 mkdir "$T/www" && echo "hello from upstream" >"$T/www/index.html"
-(cd "$T/www" && exec ip netns exec "$NS" "$PY" -m http.server 8080 --bind 192.168.178.2 \
+(cd "$T/www" && exec ip netns exec "$NS" "$PY" -m http.server 8080 --bind 192.168.179.2 \
 	>/dev/null 2>&1) &
 PIDS+=($!)
 # an echo server that keeps its connections open
@@ -317,7 +317,7 @@ cat >"$T/echo.py" <<'EOF'
 import socket, threading
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("192.168.178.2", 9000))
+s.bind(("192.168.179.2", 9000))
 s.listen(16)
 def serve(c):
     while True:
@@ -333,12 +333,12 @@ EOF
 ip netns exec "$NS" "$PY" "$T/echo.py" &
 PIDS+=($!)
 for _ in $(seq 100); do
-	curl -s -o /dev/null --max-time 1 http://192.168.178.2:8080/ &&
-		"$PY" -c 'import socket; socket.create_connection(("192.168.178.2", 9000), 1)' \
+	curl -s -o /dev/null --max-time 1 http://192.168.179.2:8080/ &&
+		"$PY" -c 'import socket; socket.create_connection(("192.168.179.2", 9000), 1)' \
 			2>/dev/null && break
 	sleep 0.1
 done
-printf '192.168.178.2 up.test other.test\n' >"$T/hosts2"
+printf '192.168.179.2 up.test other.test\n' >"$T/hosts2"
 # tunnel.py WD N: CONNECT other.test:9000 through the proxy, one echo; rN
 # says OPEN; then, once closeN exists, wait for the proxy to close it: rNb
 cat >"$T/tunnel.py" <<'EOF'

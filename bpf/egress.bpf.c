@@ -65,7 +65,7 @@ struct ident_map identities1 SEC(".maps");
 /* (entry, port, generation) of every live generation */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, WARD_GEN_SLOTS * WARD_MAX_PORTS);
+	__uint(max_entries, WARD_GEN_SLOTS *WARD_MAX_PORTS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ward_port_key);
 	__type(value, __u8);
@@ -74,7 +74,7 @@ struct {
 /* (generation, entry, CIDR) of every live generation */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, WARD_GEN_SLOTS * WARD_MAX_CIDRS);
+	__uint(max_entries, WARD_GEN_SLOTS *WARD_MAX_CIDRS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ward_cidr_key);
 	__type(value, __u8);
@@ -231,7 +231,7 @@ static __always_inline void exe_ident(struct task_struct *t, struct ward_ident_k
  * nearest ancestor (up to WARD_ANCESTOR_DEPTH) whose identity opts in.
  * ids: the generation's identity map, NULL when there is none. */
 static __always_inline struct ward_ident_val *resolve(void *ids, struct ward_ident_key *k,
-							struct ward_ident_key *own, __u8 *ret_depth)
+						      struct ward_ident_key *own, __u8 *ret_depth)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct ward_ident_key pk;
@@ -298,10 +298,10 @@ static __always_inline void emit(__u8 hook, const struct ward_req *req, const st
 	 * it for denials (rare, and worth naming the binary while it still runs)
 	 * or when a quarter of the buffer is used; it also polls on a timer. */
 	bpf_ringbuf_submit(e, r->verdict == WARD_VERDICT_DENY ||
-				      bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
-					      WARD_RINGBUF_BYTES / 4 ?
-				      BPF_RB_FORCE_WAKEUP :
-				      BPF_RB_NO_WAKEUP);
+					      bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
+						      WARD_RINGBUF_BYTES / 4
+				      ? BPF_RB_FORCE_WAKEUP
+				      : BPF_RB_NO_WAKEUP);
 }
 
 /* The record of a proxied socket: for sock_ops in the task (TCP) or by
@@ -484,8 +484,8 @@ int ward_sockops(struct bpf_sock_ops *skops)
 			count_drop(1);
 		c->cookie = 0;
 		/* to remove the peer record when the connection closes */
-		bpf_sock_ops_cb_flags_set(skops,
-					  skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
+							 BPF_SOCK_OPS_STATE_CB_FLAG);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		if (skops->args[1] != BPF_TCP_CLOSE)

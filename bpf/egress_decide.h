@@ -83,7 +83,8 @@ static __always_inline void ward_addr_from4(struct ward_addr *a, __u32 ip4_be)
 	a->w[3] = ip4_be;
 }
 
-static __always_inline int ward_addr_eq(const struct ward_addr *a, const volatile struct ward_addr *b)
+static __always_inline int ward_addr_eq(const struct ward_addr *a,
+					const volatile struct ward_addr *b)
 {
 	return a->w[0] == b->w[0] && a->w[1] == b->w[1] && a->w[2] == b->w[2] && a->w[3] == b->w[3];
 }
@@ -134,9 +135,9 @@ static __always_inline int ward_set(struct ward_result *r, __u8 verdict, __u8 re
 }
 
 #ifndef WARD_DECIDE_HELPERS_ONLY
-/* Returns the verdict (also in r). id: the identity map value of the process (or of the ancestor that matched),
- * NULL when the executable is unknown. gen_flags: WARD_CFG_INFERENCE_ALL of
- * the policy generation in force. m: passed to the includer's lookups. */
+/* Returns the verdict (also in r). id: the identity map value of the process (or of the ancestor
+ * that matched), NULL when the executable is unknown. gen_flags: WARD_CFG_INFERENCE_ALL of the
+ * policy generation in force. m: passed to the includer's lookups. */
 static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u32 gen_flags,
 					const struct ward_kmaps *m, const struct ward_req *req,
 					const struct ward_ident_val *id, struct ward_result *r)
@@ -154,7 +155,8 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 	/* The resolver of the sandbox's resolv.conf: to the stub for whoever may
 	 * ask it, refused for everyone else; every other loopback address stays
 	 * the sandbox's own. */
-	if (ward_is_stub(req) && (req->proto == WARD_IPPROTO_UDP || req->proto == WARD_IPPROTO_TCP)) {
+	if (ward_is_stub(req) &&
+	    (req->proto == WARD_IPPROTO_UDP || req->proto == WARD_IPPROTO_TCP)) {
 		if (!has_policy && !may_infer)
 			return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
 		r->dst.w[0] = cfg->dns4.w[0];

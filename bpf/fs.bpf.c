@@ -10,11 +10,10 @@
  * read from the saved registers. With the guard on other processes' memory
  * (below) sys_enter is attached too: it checks reads and writes before they
  * run, and keeps the path pointer(s), the flags and the directory fd in the
- * thread's task storage for the exit, which then also looks at successes. A refused call (EACCES, EPERM,
- * EROFS) becomes a ring buffer event with the path(s) as given (bounded, a
- * cut path is marked truncated) and the executable's (dev, inode),
- * rate-limited by a token bucket whose suppressed count user space turns
- * into a row.
+ * thread's task storage for the exit, which then also looks at successes. A refused call (EACCES,
+ * EPERM, EROFS) becomes a ring buffer event with the path(s) as given (bounded, a cut path is
+ * marked truncated) and the executable's (dev, inode), rate-limited by a token bucket whose
+ * suppressed count user space turns into a row.
  *
  * Two more duties on the same attachments:
  *   - a call that failed with ENOENT may have aimed at a host path the
@@ -46,24 +45,24 @@ volatile __u64 cgroup_id = 0;
 const volatile __u32 rate_per_sec = WARD_FS_RATE_PER_SEC;
 const volatile __u32 rate_burst = WARD_FS_RATE_BURST;
 const volatile __u8 follow_missing = 1; /* hidden-path rows */
-const volatile __u8 guard_procmem = 0;  /* the policy has protected paths */
+const volatile __u8 guard_procmem = 0;	/* the policy has protected paths */
 const volatile __u64 key_salt = 0;	/* random per run: keys cannot be aimed at */
 
 /* read by user space through the skeleton's bss */
 struct ward_fs_bucket bucket = {};
-__u64 suppressed = 0;	  /* denials over the rate limit */
-__u64 ringbuf_drops = 0;  /* denials the ring buffer had no room for */
-__u64 inflight_full = 0;  /* syscalls not followed: no task storage */
-__u64 missing_seen = 0;	  /* ENOENT results looked at */
+__u64 suppressed = 0;	     /* denials over the rate limit */
+__u64 ringbuf_drops = 0;     /* denials the ring buffer had no room for */
+__u64 inflight_full = 0;     /* syscalls not followed: no task storage */
+__u64 missing_seen = 0;	     /* ENOENT results looked at */
 __u64 missing_unchecked = 0; /* new missing paths over the rate limit (not checked) */
-__u64 procmem_kills = 0;  /* processes killed for another process's mem/environ */
+__u64 procmem_kills = 0;     /* processes killed for another process's mem/environ */
 
 /* What the entry saw. The strings are read at exit, and only for a refused
  * call: copying 512 bytes per open would cost more than the open (see
  * docs/filesystem.md). The memory is the caller's own syscall argument,
  * still mapped while it waits for the result. */
 struct inflight_call {
-	__u64 path;  /* user pointers */
+	__u64 path; /* user pointers */
 	__u64 path2;
 	__u64 oflags;
 	__u64 ts_ns;
@@ -368,8 +367,8 @@ static __always_inline void procmem_kill(struct task_struct *t, __u64 id, __u8 o
 /* Entry of a read or write on a descriptor (guard_procmem only): the
  * descriptor may have reached this process from another one (a thread that
  * raced the open's kill, SCM_RIGHTS, a shared table). */
-static __always_inline void check_fd_io(struct bpf_raw_tracepoint_args *ctx,
-					struct task_struct *t, int argi, int compat)
+static __always_inline void check_fd_io(struct bpf_raw_tracepoint_args *ctx, struct task_struct *t,
+					int argi, int compat)
 {
 	const struct ward_x86_regs *regs = (const void *)ctx->args[0];
 	__u64 fd = 0, id;
@@ -602,8 +601,8 @@ int fs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		 * it returns, so it never reads) */
 		if (guard_procmem && ward_fs_is_open(ev->op) &&
 		    other_procmem(fd_file(t, (int)ret), id >> 32, &target, &which))
-			procmem_kill(t, id, ev->op, ev->path, (int)ret, target, which,
-				     ev->access, ev->ts_ns);
+			procmem_kill(t, id, ev->op, ev->path, (int)ret, target, which, ev->access,
+				     ev->ts_ns);
 		goto done;
 	}
 	if (ev->compat)

@@ -153,15 +153,15 @@ struct ward_fs_sysc {
 	__u64 fixed;
 };
 
-#define WARD_FS_SYSC(o, p1, p2, d1, d2, fl)                                                \
-	do {                                                                                \
-		s->op = (o);                                                                \
-		s->path = (p1);                                                             \
-		s->path2 = (p2);                                                            \
-		s->dirfd = (d1);                                                            \
-		s->dirfd2 = (d2);                                                           \
-		s->flags = (fl);                                                            \
-		s->fixed = 0;                                                               \
+#define WARD_FS_SYSC(o, p1, p2, d1, d2, fl)                                                        \
+	do {                                                                                       \
+		s->op = (o);                                                                       \
+		s->path = (p1);                                                                    \
+		s->path2 = (p2);                                                                   \
+		s->dirfd = (d1);                                                                   \
+		s->dirfd2 = (d2);                                                                  \
+		s->flags = (fl);                                                                   \
+		s->fixed = 0;                                                                      \
 	} while (0)
 
 /* 1 and *s filled when nr is a followed path syscall, else 0. */
@@ -170,38 +170,90 @@ static __always_inline int ward_fs_syscall(long nr, struct ward_fs_sysc *s)
 	const __u8 N = WARD_FS_NOARG;
 
 	switch (nr) {
-	case WARD_NR_OPEN: WARD_FS_SYSC(WARD_FS_OP_OPEN, 0, N, N, N, 1); break;
-	case WARD_NR_OPENAT: WARD_FS_SYSC(WARD_FS_OP_OPENAT, 1, N, 0, N, 2); break;
+	case WARD_NR_OPEN:
+		WARD_FS_SYSC(WARD_FS_OP_OPEN, 0, N, N, N, 1);
+		break;
+	case WARD_NR_OPENAT:
+		WARD_FS_SYSC(WARD_FS_OP_OPENAT, 1, N, 0, N, 2);
+		break;
 	/* the flags are the first u64 of struct open_how (argument 2) */
-	case WARD_NR_OPENAT2: WARD_FS_SYSC(WARD_FS_OP_OPENAT2, 1, N, 0, N, N); break;
+	case WARD_NR_OPENAT2:
+		WARD_FS_SYSC(WARD_FS_OP_OPENAT2, 1, N, 0, N, N);
+		break;
 	case WARD_NR_CREAT:
 		WARD_FS_SYSC(WARD_FS_OP_CREAT, 0, N, N, N, N);
 		s->fixed = WARD_O_CREAT | WARD_O_WRONLY | WARD_O_TRUNC;
 		break;
-	case WARD_NR_MKDIR: WARD_FS_SYSC(WARD_FS_OP_MKDIR, 0, N, N, N, N); break;
-	case WARD_NR_MKDIRAT: WARD_FS_SYSC(WARD_FS_OP_MKDIRAT, 1, N, 0, N, N); break;
-	case WARD_NR_MKNOD: WARD_FS_SYSC(WARD_FS_OP_MKNOD, 0, N, N, N, N); break;
-	case WARD_NR_MKNODAT: WARD_FS_SYSC(WARD_FS_OP_MKNODAT, 1, N, 0, N, N); break;
-	case WARD_NR_UNLINK: WARD_FS_SYSC(WARD_FS_OP_UNLINK, 0, N, N, N, N); break;
-	case WARD_NR_UNLINKAT: WARD_FS_SYSC(WARD_FS_OP_UNLINKAT, 1, N, 0, N, 2); break;
-	case WARD_NR_RMDIR: WARD_FS_SYSC(WARD_FS_OP_RMDIR, 0, N, N, N, N); break;
-	case WARD_NR_RENAME: WARD_FS_SYSC(WARD_FS_OP_RENAME, 0, 1, N, N, N); break;
-	case WARD_NR_RENAMEAT: WARD_FS_SYSC(WARD_FS_OP_RENAMEAT, 1, 3, 0, 2, N); break;
-	case WARD_NR_RENAMEAT2: WARD_FS_SYSC(WARD_FS_OP_RENAMEAT2, 1, 3, 0, 2, 4); break;
-	case WARD_NR_LINK: WARD_FS_SYSC(WARD_FS_OP_LINK, 0, 1, N, N, N); break;
-	case WARD_NR_LINKAT: WARD_FS_SYSC(WARD_FS_OP_LINKAT, 1, 3, 0, 2, 4); break;
+	case WARD_NR_MKDIR:
+		WARD_FS_SYSC(WARD_FS_OP_MKDIR, 0, N, N, N, N);
+		break;
+	case WARD_NR_MKDIRAT:
+		WARD_FS_SYSC(WARD_FS_OP_MKDIRAT, 1, N, 0, N, N);
+		break;
+	case WARD_NR_MKNOD:
+		WARD_FS_SYSC(WARD_FS_OP_MKNOD, 0, N, N, N, N);
+		break;
+	case WARD_NR_MKNODAT:
+		WARD_FS_SYSC(WARD_FS_OP_MKNODAT, 1, N, 0, N, N);
+		break;
+	case WARD_NR_UNLINK:
+		WARD_FS_SYSC(WARD_FS_OP_UNLINK, 0, N, N, N, N);
+		break;
+	case WARD_NR_UNLINKAT:
+		WARD_FS_SYSC(WARD_FS_OP_UNLINKAT, 1, N, 0, N, 2);
+		break;
+	case WARD_NR_RMDIR:
+		WARD_FS_SYSC(WARD_FS_OP_RMDIR, 0, N, N, N, N);
+		break;
+	case WARD_NR_RENAME:
+		WARD_FS_SYSC(WARD_FS_OP_RENAME, 0, 1, N, N, N);
+		break;
+	case WARD_NR_RENAMEAT:
+		WARD_FS_SYSC(WARD_FS_OP_RENAMEAT, 1, 3, 0, 2, N);
+		break;
+	case WARD_NR_RENAMEAT2:
+		WARD_FS_SYSC(WARD_FS_OP_RENAMEAT2, 1, 3, 0, 2, 4);
+		break;
+	case WARD_NR_LINK:
+		WARD_FS_SYSC(WARD_FS_OP_LINK, 0, 1, N, N, N);
+		break;
+	case WARD_NR_LINKAT:
+		WARD_FS_SYSC(WARD_FS_OP_LINKAT, 1, 3, 0, 2, 4);
+		break;
 	/* symlink(target, linkpath): the path created is linkpath; target is path2 */
-	case WARD_NR_SYMLINK: WARD_FS_SYSC(WARD_FS_OP_SYMLINK, 1, 0, N, N, N); break;
-	case WARD_NR_SYMLINKAT: WARD_FS_SYSC(WARD_FS_OP_SYMLINKAT, 2, 0, 1, N, N); break;
-	case WARD_NR_TRUNCATE: WARD_FS_SYSC(WARD_FS_OP_TRUNCATE, 0, N, N, N, N); break;
-	case WARD_NR_CHMOD: WARD_FS_SYSC(WARD_FS_OP_CHMOD, 0, N, N, N, 1); break;
-	case WARD_NR_FCHMODAT: WARD_FS_SYSC(WARD_FS_OP_FCHMODAT, 1, N, 0, N, 2); break;
-	case WARD_NR_FCHMODAT2: WARD_FS_SYSC(WARD_FS_OP_FCHMODAT2, 1, N, 0, N, 3); break;
-	case WARD_NR_CHOWN: WARD_FS_SYSC(WARD_FS_OP_CHOWN, 0, N, N, N, N); break;
-	case WARD_NR_LCHOWN: WARD_FS_SYSC(WARD_FS_OP_LCHOWN, 0, N, N, N, N); break;
-	case WARD_NR_FCHOWNAT: WARD_FS_SYSC(WARD_FS_OP_FCHOWNAT, 1, N, 0, N, 4); break;
-	case WARD_NR_EXECVE: WARD_FS_SYSC(WARD_FS_OP_EXECVE, 0, N, N, N, N); break;
-	case WARD_NR_EXECVEAT: WARD_FS_SYSC(WARD_FS_OP_EXECVEAT, 1, N, 0, N, 4); break;
+	case WARD_NR_SYMLINK:
+		WARD_FS_SYSC(WARD_FS_OP_SYMLINK, 1, 0, N, N, N);
+		break;
+	case WARD_NR_SYMLINKAT:
+		WARD_FS_SYSC(WARD_FS_OP_SYMLINKAT, 2, 0, 1, N, N);
+		break;
+	case WARD_NR_TRUNCATE:
+		WARD_FS_SYSC(WARD_FS_OP_TRUNCATE, 0, N, N, N, N);
+		break;
+	case WARD_NR_CHMOD:
+		WARD_FS_SYSC(WARD_FS_OP_CHMOD, 0, N, N, N, 1);
+		break;
+	case WARD_NR_FCHMODAT:
+		WARD_FS_SYSC(WARD_FS_OP_FCHMODAT, 1, N, 0, N, 2);
+		break;
+	case WARD_NR_FCHMODAT2:
+		WARD_FS_SYSC(WARD_FS_OP_FCHMODAT2, 1, N, 0, N, 3);
+		break;
+	case WARD_NR_CHOWN:
+		WARD_FS_SYSC(WARD_FS_OP_CHOWN, 0, N, N, N, N);
+		break;
+	case WARD_NR_LCHOWN:
+		WARD_FS_SYSC(WARD_FS_OP_LCHOWN, 0, N, N, N, N);
+		break;
+	case WARD_NR_FCHOWNAT:
+		WARD_FS_SYSC(WARD_FS_OP_FCHOWNAT, 1, N, 0, N, 4);
+		break;
+	case WARD_NR_EXECVE:
+		WARD_FS_SYSC(WARD_FS_OP_EXECVE, 0, N, N, N, N);
+		break;
+	case WARD_NR_EXECVEAT:
+		WARD_FS_SYSC(WARD_FS_OP_EXECVEAT, 1, N, 0, N, 4);
+		break;
 	default:
 		return 0;
 	}
@@ -247,10 +299,10 @@ enum ward_fs_verdict {
 };
 
 enum ward_fs_why {
-	WARD_FS_WHY_OUTSIDE = 1,   /* opener not in the sandbox: never ours to decide */
-	WARD_FS_WHY_UNPROTECTED,   /* the file is under no protected path */
-	WARD_FS_WHY_NAMED,	   /* the opener's executable is one the path names */
-	WARD_FS_WHY_OTHER_BINARY,  /* another executable (a copy of a named one included) */
+	WARD_FS_WHY_OUTSIDE = 1,    /* opener not in the sandbox: never ours to decide */
+	WARD_FS_WHY_UNPROTECTED,    /* the file is under no protected path */
+	WARD_FS_WHY_NAMED,	    /* the opener's executable is one the path names */
+	WARD_FS_WHY_OTHER_BINARY,   /* another executable (a copy of a named one included) */
 	WARD_FS_WHY_UNKNOWN_OPENER, /* the opener's executable could not be identified */
 };
 
@@ -336,8 +388,8 @@ static __always_inline int ward_fs_fd_syscall(long nr, int compat)
 {
 	if (compat) {
 		switch (nr) {
-		case 3:   /* read */
-		case 4:   /* write */
+		case 3:	  /* read */
+		case 4:	  /* write */
 		case 145: /* readv */
 		case 146: /* writev */
 		case 180: /* pread64 */

@@ -89,8 +89,7 @@ static __always_inline void exe_ident(struct task_struct *t, __u64 *dev, __u64 *
 /* The caller's executable, else the nearest ancestor (bounded) whose binary
  * entry says `ancestors`, that names this path. */
 static __always_inline struct ward_unix_val *lookup(void *rules_gen, struct ward_unix_key *k,
-						    __u8 *ret_depth, __u64 *own_dev,
-						    __u64 *own_ino)
+						    __u8 *ret_depth, __u64 *own_dev, __u64 *own_ino)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct ward_unix_val *v;
@@ -193,11 +192,12 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u8 hook)
 		     : 0;
 	kind = ward_unix_kind(s->raw, len, copied, &flags);
 	/* one generation for the whole decision */
-	gen = (__u32)*(volatile __u64 *)&ward_active;
+	gen = (__u32) * (volatile __u64 *)&ward_active;
 	slot = gen % WARD_GEN_SLOTS;
 	if (kind == WARD_UNIX_ADDR_PATH)
 		v = lookup(gen == 1 ? (void *)&rules1
-			   : gen ? bpf_map_lookup_elem(&rules, &slot) : NULL,
+			   : gen    ? bpf_map_lookup_elem(&rules, &slot)
+				    : NULL,
 			   &s->key, &depth, &own_dev, &own_ino);
 	else
 		exe_ident((struct task_struct *)bpf_get_current_task(), &s->key.dev, &s->key.ino);

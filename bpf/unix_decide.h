@@ -44,8 +44,7 @@ static __always_inline __u32 ward_unix_path_len(__u32 addrlen)
  * raw[2 + len] = 0 when len < 108 (the kernel ends the path at addrlen);
  * path = bpf_probe_read_kernel_str(raw + 2) into a zeroed key, so equal
  * strings are equal keys. Then this says what the address is. */
-static __always_inline int ward_unix_kind(const char *raw, __u32 len, long copied,
-					  __u8 *ret_flags)
+static __always_inline int ward_unix_kind(const char *raw, __u32 len, long copied, __u8 *ret_flags)
 {
 	*ret_flags = 0;
 	if (len == 0)

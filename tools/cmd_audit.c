@@ -121,7 +121,8 @@ static int audit_verify(int argc, char **argv)
 		printf(")\n");
 	} else {
 		printf("TAMPERED: first bad id %" PRId64 ": %s\n", v.bad_id, v.problem);
-		printf("%" PRIu64 " rows verified before it (last good hash %.16s)\n", v.rows, v.head);
+		printf("%" PRIu64 " rows verified before it (last good hash %.16s)\n", v.rows,
+		       v.head);
 	}
 	return v.intact ? 0 : 1;
 }
@@ -151,8 +152,10 @@ static int audit_prune(int argc, char **argv)
 			break;
 		case O_RETAIN:
 			if (ward_audit_parse_retain(optarg, &rt) < 0) {
-				fprintf(stderr, "ward audit prune: invalid --retain '%s' (e.g. 30d, "
-						"500MB, 30d,1GB)\n", optarg);
+				fprintf(stderr,
+					"ward audit prune: invalid --retain '%s' (e.g. 30d, "
+					"500MB, 30d,1GB)\n",
+					optarg);
 				return 2;
 			}
 			have = true;
@@ -178,7 +181,8 @@ static int audit_prune(int argc, char **argv)
 		return 1;
 	}
 	if (json)
-		printf("{\"pruned\":%" PRIu64 ",\"checkpoint_id\":%" PRId64 ",\"checkpoint_hash\":%s%s%s"
+		printf("{\"pruned\":%" PRIu64 ",\"checkpoint_id\":%" PRId64
+		       ",\"checkpoint_hash\":%s%s%s"
 		       ",\"marker_id\":%" PRId64 ",\"bytes_before\":%" PRIu64
 		       ",\"bytes_after\":%" PRIu64 "}\n",
 		       res.pruned, res.checkpoint_id, res.pruned ? "\"" : "",

@@ -108,19 +108,21 @@ int cmd_doctor(int argc, char **argv)
 			fputc('}', stdout);
 		}
 		if (cleanup)
-			printf("],\"cleanup\":{\"network_pairs\":%u,\"cgroup_leaves\":%d}}\n", pairs,
-			       leaves);
+			printf("],\"cleanup\":{\"network_pairs\":%u,\"cgroup_leaves\":%d}}\n",
+			       pairs, leaves);
 		else
 			puts("]}");
 		return ok ? 0 : 1;
 	}
 
 	if (geteuid() != 0)
-		fputs("ward doctor: not root: several probes will fail for lack of privilege\n", stderr);
+		fputs("ward doctor: not root: several probes will fail for lack of privilege\n",
+		      stderr);
 	printf("%-22s %-5s %-8s %s\n", "FEATURE", "OK", "", "DETAIL");
 	for (int i = 0; i < n; i++)
 		printf("%-22s %-5s %-8s %s\n", f[i].name, f[i].available ? "yes" : "no",
 		       f[i].required ? "required" : "", f[i].detail);
-	printf("\n%s\n", ok ? "ward can run here." : "ward cannot run here: a required feature is missing.");
+	printf("\n%s\n",
+	       ok ? "ward can run here." : "ward cannot run here: a required feature is missing.");
 	return ok ? 0 : 1;
 }

@@ -70,8 +70,16 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-enum { W_TIME = 29, W_SANDBOX = 12, W_LAYER = 9, W_ACTION = 6, W_BINARY = 26, W_DEST = 34,
-       W_METHOD = 7, W_RULE = 20 };
+enum {
+	W_TIME = 29,
+	W_SANDBOX = 12,
+	W_LAYER = 9,
+	W_ACTION = 6,
+	W_BINARY = 26,
+	W_DEST = 34,
+	W_METHOD = 7,
+	W_RULE = 20
+};
 
 #define N_LAYERS 12 /* ward_audit_layers; one more slot pools anything else */
 
@@ -320,7 +328,8 @@ static void print_table_row(struct logs_state *s, const struct ward_audit_row *r
 	cell(rule, W_RULE, r->rule, false);
 	printf("%-*s %-*s %-*s %-*s %-*s %-*s %-*s %-*s %s\n", W_TIME, t, W_SANDBOX, sb, W_LAYER,
 	       r->layer ? r->layer : "-", W_ACTION, r->action ? r->action : "-", W_BINARY, bin,
-	       W_DEST, dst, W_METHOD, meth, W_RULE, rule, r->reason && *r->reason ? r->reason : "-");
+	       W_DEST, dst, W_METHOD, meth, W_RULE, rule,
+	       r->reason && *r->reason ? r->reason : "-");
 }
 
 static int on_row(const struct ward_audit_row *r, void *userdata)
@@ -356,7 +365,18 @@ __attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
 
 int cmd_logs(int argc, char **argv)
 {
-	enum { O_LOG = 256, O_JSON, O_OCSF, O_SUMMARY, O_LAYER, O_ACTION, O_BINARY, O_HOST, O_SANDBOX, O_SINCE };
+	enum {
+		O_LOG = 256,
+		O_JSON,
+		O_OCSF,
+		O_SUMMARY,
+		O_LAYER,
+		O_ACTION,
+		O_BINARY,
+		O_HOST,
+		O_SANDBOX,
+		O_SINCE
+	};
 	static const struct option opts[] = {
 		{ "log", required_argument, NULL, O_LOG },
 		{ "json", no_argument, NULL, O_JSON },
@@ -401,12 +421,14 @@ int cmd_logs(int argc, char **argv)
 		case O_LAYER:
 			if (!ward_audit_layer_valid(optarg))
 				return bad_usage("unknown layer '%s' (kernel, nft, proxy, l7, dns, "
-						 "inference, fs, lifecycle)", optarg);
+						 "inference, fs, lifecycle)",
+						 optarg);
 			f.layer = optarg;
 			break;
 		case O_ACTION:
 			if (!ward_audit_action_valid(optarg))
-				return bad_usage("unknown action '%s' (allow, deny, audit)", optarg);
+				return bad_usage("unknown action '%s' (allow, deny, audit)",
+						 optarg);
 			f.action = optarg;
 			break;
 		case O_BINARY:
@@ -421,7 +443,8 @@ int cmd_logs(int argc, char **argv)
 		case O_SINCE:
 			if (ward_audit_parse_time(optarg, ward_now_ns(), &f.since_ns) < 0)
 				return bad_usage("invalid time '%s' (RFC 3339, unix seconds, or a "
-						 "duration such as 10m, 2h, 1d)", optarg);
+						 "duration such as 10m, 2h, 1d)",
+						 optarg);
 			break;
 		case 'h':
 			fputs(logs_usage, stdout);
@@ -444,7 +467,8 @@ int cmd_logs(int argc, char **argv)
 		return 1;
 	}
 	if (follow) {
-		struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: wake the sleep */
+		struct sigaction sa = { .sa_handler =
+						on_signal }; /* no SA_RESTART: wake the sleep */
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);

@@ -122,9 +122,12 @@ static int policy_check(int argc, char **argv)
 static const char *proto_name(enum ward_protocol p)
 {
 	switch (p) {
-	case WARD_PROTO_REST: return "rest";
-	case WARD_PROTO_TCP: return "tcp";
-	case WARD_PROTO_L4: break;
+	case WARD_PROTO_REST:
+		return "rest";
+	case WARD_PROTO_TCP:
+		return "tcp";
+	case WARD_PROTO_L4:
+		break;
 	}
 	return "L4";
 }
@@ -132,10 +135,14 @@ static const char *proto_name(enum ward_protocol p)
 static const char *access_name(enum ward_access a)
 {
 	switch (a) {
-	case WARD_ACCESS_READ_ONLY: return " access read-only";
-	case WARD_ACCESS_READ_WRITE: return " access read-write";
-	case WARD_ACCESS_FULL: return " access full";
-	case WARD_ACCESS_NONE: break;
+	case WARD_ACCESS_READ_ONLY:
+		return " access read-only";
+	case WARD_ACCESS_READ_WRITE:
+		return " access read-write";
+	case WARD_ACCESS_FULL:
+		return " access full";
+	case WARD_ACCESS_NONE:
+		break;
 	}
 	return "";
 }
@@ -149,7 +156,8 @@ static void print_paths(const char *what, const struct ward_fs_path *v, size_t n
 static void print_binaries(const struct ward_binary *v, size_t n, const char *ind)
 {
 	for (size_t i = 0; i < n; i++)
-		printf("%sbinary %s%s\n", ind, v[i].path, v[i].ancestors ? " (or an ancestor)" : "");
+		printf("%sbinary %s%s\n", ind, v[i].path,
+		       v[i].ancestors ? " (or an ancestor)" : "");
 }
 
 static void print_rules(const char *what, const struct ward_l7_rule *v, size_t n)
@@ -171,9 +179,9 @@ static void print_summary(const struct ward_policy *p)
 			printf(" %s", p->extends[i]);
 		putchar('\n');
 	}
-	printf("filesystem (landlock %s)\n",
-	       p->landlock_compat == WARD_LANDLOCK_HARD_REQUIREMENT ? "hard_requirement" :
-								      "best_effort");
+	printf("filesystem (landlock %s)\n", p->landlock_compat == WARD_LANDLOCK_HARD_REQUIREMENT
+						     ? "hard_requirement"
+						     : "best_effort");
 	printf("  workdir    %s\n", p->include_workdir ? "read-write" : "not mapped");
 	print_paths("read-only", p->read_only, p->n_read_only, "  ");
 	print_paths("read-write", p->read_write, p->n_read_write, "  ");
@@ -240,7 +248,8 @@ static void print_summary(const struct ward_policy *p)
 			print_binaries(p->inference_binaries, p->n_inference_binaries,
 				       "  inference ");
 		if (p->inference_max_tokens)
-			printf("  budget %llu tokens\n", (unsigned long long)p->inference_max_tokens);
+			printf("  budget %llu tokens\n",
+			       (unsigned long long)p->inference_max_tokens);
 	}
 }
 

@@ -112,7 +112,8 @@ static void print_text(const struct ward_net_verdict *v)
 		printf("  endpoint: %s port", v->endpoint->host);
 		for (size_t i = 0; i < v->endpoint->n_ports; i++)
 			printf("%s%u", i ? ", " : " ", v->endpoint->ports[i]);
-		printf(" (line %u, %s, %s)\n", v->endpoint->pos.line, proto_str(v->endpoint->protocol),
+		printf(" (line %u, %s, %s)\n", v->endpoint->pos.line,
+		       proto_str(v->endpoint->protocol),
 		       v->endpoint->enforcement == WARD_AUDIT ? "audit" : "enforce");
 	}
 	if (v->rule)
@@ -218,8 +219,10 @@ int cmd_policy_explain(int argc, char **argv)
 		if (ward_path_normalize(path, npath, sizeof(npath)) >= 0)
 			req.path = npath;
 		else
-			fprintf(stderr, "ward policy explain: path '%s' is refused by normalisation "
-					"(see docs/matching.md): it matches no rule\n", path);
+			fprintf(stderr,
+				"ward policy explain: path '%s' is refused by normalisation "
+				"(see docs/matching.md): it matches no rule\n",
+				path);
 	}
 
 	r = ward_policy_load(file, &p, &diags, &err);
@@ -233,8 +236,9 @@ int cmd_policy_explain(int argc, char **argv)
 	{
 		/* the proxy's whole decision, as a proxy with interception and
 		 * inference routing makes it (policy/request.h) */
-		struct ward_request_in in = { .req = req, .can_terminate = true,
-					      .can_intercept = true, .inference = true };
+		struct ward_request_in in = {
+			.req = req, .can_terminate = true, .can_intercept = true, .inference = true
+		};
 		struct ward_request_verdict rv;
 
 		in.kind = req.method ? WARD_REQ_HTTP : WARD_REQ_CONNECT;
@@ -246,8 +250,10 @@ int cmd_policy_explain(int argc, char **argv)
 			struct ward_client who = { .binary = req.binary };
 			enum ward_inference_verdict iv = ward_decide_inference(p, &who);
 
-			v.action = iv == WARD_INFERENCE_ALLOW ? WARD_ACTION_ALLOW : WARD_ACTION_DENY;
-			v.failed = iv == WARD_INFERENCE_ALLOW ? WARD_FAILED_NONE : WARD_FAILED_BINARY;
+			v.action =
+				iv == WARD_INFERENCE_ALLOW ? WARD_ACTION_ALLOW : WARD_ACTION_DENY;
+			v.failed =
+				iv == WARD_INFERENCE_ALLOW ? WARD_FAILED_NONE : WARD_FAILED_BINARY;
 			snprintf(v.reason, sizeof(v.reason), "%s",
 				 iv == WARD_INFERENCE_ALLOW
 					 ? "served by ward's inference layer: its routes decide each call"

@@ -102,11 +102,11 @@ static void print_json(const struct ward_replay_report *rep)
 
 	fprintf(o,
 		"{\"policy_rev\":\"%s\",\"rows\":%" PRIu64 ",\"replayed\":%" PRIu64
-		",\"unchanged\":%" PRIu64 ",\"changed\":%" PRIu64 ",\"not_replayable_total\":%" PRIu64
-		",\"transitions\":{\"allow->deny\":%" PRIu64 ",\"deny->allow\":%" PRIu64
-		",\"audit\":%" PRIu64 "},\"groups\":[",
-		rep->policy_rev, rep->rows, rep->replayed, rep->unchanged, rep->changed, rep->skipped,
-		rep->allow_to_deny, rep->deny_to_allow, rep->other_changes);
+		",\"unchanged\":%" PRIu64 ",\"changed\":%" PRIu64
+		",\"not_replayable_total\":%" PRIu64 ",\"transitions\":{\"allow->deny\":%" PRIu64
+		",\"deny->allow\":%" PRIu64 ",\"audit\":%" PRIu64 "},\"groups\":[",
+		rep->policy_rev, rep->rows, rep->replayed, rep->unchanged, rep->changed,
+		rep->skipped, rep->allow_to_deny, rep->deny_to_allow, rep->other_changes);
 	for (size_t i = 0; i < rep->n_groups; i++) {
 		const struct ward_replay_group *g = &rep->groups[i];
 

@@ -128,8 +128,8 @@ static void trace_layer(void *data, const char *layer, const char *step, int r, 
 		log_debug("layer %s: %s failed (%s) after %.3f ms", layer, step, strerror(-r),
 			  ns / 1e6);
 	else
-		log_debug("layer %s: %s%s in %.3f ms", layer, step, r == WARD_LAYER_ABSENT ? " (absent)" : "",
-			  ns / 1e6);
+		log_debug("layer %s: %s%s in %.3f ms", layer, step,
+			  r == WARD_LAYER_ABSENT ? " (absent)" : "", ns / 1e6);
 }
 
 static void print_diag(void *data, bool warning, const char *msg)
@@ -167,7 +167,8 @@ static int parse(int argc, char **argv, struct run_args *a)
 			size_t n = strlen(with_value[k]);
 
 			if (!strncmp(arg, with_value[k], n) && (arg[n] == '\0' || arg[n] == '=')) {
-				val = arg[n] == '=' ? arg + n + 1 : (i + 1 < argc ? argv[++i] : NULL);
+				val = arg[n] == '=' ? arg + n + 1
+						    : (i + 1 < argc ? argv[++i] : NULL);
 				break;
 			}
 		}
@@ -310,9 +311,13 @@ int cmd_run(int argc, char **argv)
 		ward_audit_close(audit);
 		return WARD_EXIT_SETUP;
 	}
-	struct ward_runtime_config cfg = { .gen = gen, .audit = audit, .log_path = log,
-					   .hosts_file = a.hosts, .upstream_ca = a.upstream_ca,
-					   .diag = print_diag, .trace = trace_layer };
+	struct ward_runtime_config cfg = { .gen = gen,
+					   .audit = audit,
+					   .log_path = log,
+					   .hosts_file = a.hosts,
+					   .upstream_ca = a.upstream_ca,
+					   .diag = print_diag,
+					   .trace = trace_layer };
 	struct ward_runtime_cmd cmd = { .workdir = workdir, .argv = a.argv, .id_out = id };
 
 	if (a.watch) {

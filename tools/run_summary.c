@@ -59,8 +59,8 @@ static int on_row(const struct ward_audit_row *r, void *userdata)
 	ward_audit_row_destination(r, dest, sizeof(dest));
 	for (size_t i = 0; i < s->n_kinds; i++) {
 		k = &s->kinds[i];
-		if (same(k->layer, r->layer) && same(k->binary, r->binary) && !strcmp(k->dest, dest) &&
-		    same(k->method, r->method)) {
+		if (same(k->layer, r->layer) && same(k->binary, r->binary) &&
+		    !strcmp(k->dest, dest) && same(k->method, r->method)) {
 			k->count++;
 			return 0;
 		}
@@ -70,12 +70,17 @@ static int on_row(const struct ward_audit_row *r, void *userdata)
 		return 0;
 	}
 	k = &s->kinds[s->n_kinds];
-	*k = (struct kind){ .layer = dup_or_null(r->layer),   .binary = dup_or_null(r->binary),
-			    .dest = strdup(dest),	      .method = dup_or_null(r->method),
-			    .rule = dup_or_null(r->rule),     .reason = dup_or_null(r->reason),
+	*k = (struct kind){ .layer = dup_or_null(r->layer),
+			    .binary = dup_or_null(r->binary),
+			    .dest = strdup(dest),
+			    .method = dup_or_null(r->method),
+			    .rule = dup_or_null(r->rule),
+			    .reason = dup_or_null(r->reason),
 			    .host = dup_or_null(r->host ? r->host : r->ip),
-			    .path = dup_or_null(r->path),     .port = r->port,
-			    .has_port = r->has_port,	      .count = 1 };
+			    .path = dup_or_null(r->path),
+			    .port = r->port,
+			    .has_port = r->has_port,
+			    .count = 1 };
 	if (!k->dest)
 		return -1;
 	s->n_kinds++;
@@ -92,8 +97,8 @@ static int by_count(const void *a, const void *b)
 /* Does an fs row's access list ("read,dir", "write,create") change anything? */
 static bool writes(const char *access)
 {
-	static const char *const w[] = { "write", "create", "truncate", "delete", "rename", "link",
-					 "setattr" };
+	static const char *const w[] = { "write",  "create", "truncate", "delete",
+					 "rename", "link",   "setattr" };
 
 	for (size_t i = 0; access && i < sizeof(w) / sizeof(*w); i++)
 		if (strstr(access, w[i]))
@@ -113,7 +118,8 @@ static void hint(FILE *out, const struct kind *k)
 	if (net)
 		ward_suggest_key(k->binary, key, sizeof(key));
 	if (same(k->layer, "unix") && k->path)
-		fprintf(out, "  network_policies.%s: { binaries: [{ path: %s }], endpoints: [{ unix: %s }] }\n",
+		fprintf(out,
+			"  network_policies.%s: { binaries: [{ path: %s }], endpoints: [{ unix: %s }] }\n",
 			key, k->binary, k->path);
 	else if (same(k->layer, "l7") && k->host && k->method && k->path)
 		fprintf(out,
@@ -121,16 +127,18 @@ static void hint(FILE *out, const struct kind *k)
 			"protocol: rest, rules: [{ allow: { method: %s, path: \"%s\" } }] }] }\n",
 			key, k->binary, k->host, k->has_port ? k->port : 443, k->method, k->path);
 	else if (net && k->host)
-		fprintf(out, "  network_policies.%s: { binaries: [{ path: %s }], endpoints: [{ host: %s, port: %lld }] }\n",
+		fprintf(out,
+			"  network_policies.%s: { binaries: [{ path: %s }], endpoints: [{ host: %s, port: %lld }] }\n",
 			key, k->binary, k->host, k->has_port ? k->port : 443);
 	else if (same(k->layer, "fs") && k->path)
-		fprintf(out, "  filesystem_policy.%s: [%s]\n", writes(k->method) ? "read_write" : "read_only",
-			k->path);
+		fprintf(out, "  filesystem_policy.%s: [%s]\n",
+			writes(k->method) ? "read_write" : "read_only", k->path);
 	else if (same(k->layer, "lifecycle") && k->rule &&
 		 (same(k->rule, "memory") || same(k->rule, "pids") || same(k->rule, "cpu")))
 		fprintf(out, "  resources.%s: a higher limit\n", k->rule);
 	else if (same(k->layer, "inference"))
-		fprintf(out, "  inference: %s\n", k->reason ? k->reason : "a route or a larger budget");
+		fprintf(out, "  inference: %s\n",
+			k->reason ? k->reason : "a route or a larger budget");
 }
 
 int ward_run_summary(const char *log_path, const char *sandbox, FILE *out)
@@ -155,16 +163,18 @@ int ward_run_summary(const char *log_path, const char *sandbox, FILE *out)
 		for (size_t i = 0, sep = 0; i < 16; i++)
 			if (s->per_layer[i])
 				fprintf(out, "%s%s %llu", sep++ ? ", " : "",
-					i < 15 && ward_audit_layers[i] ? ward_audit_layers[i] : "other",
+					i < 15 && ward_audit_layers[i] ? ward_audit_layers[i]
+								       : "other",
 					(unsigned long long)s->per_layer[i]);
 		fputs("):\n", out);
 		shown = s->n_kinds < TOP ? s->n_kinds : TOP;
 		for (size_t i = 0; i < shown; i++) {
 			const struct kind *k = &s->kinds[i];
 
-			fprintf(out, "  %6llu  %-9s %-28.28s %-30.60s%s%s\n", (unsigned long long)k->count,
-				k->layer ? k->layer : "-", k->binary ? k->binary : "-", k->dest,
-				k->reason ? "  " : "", k->reason ? k->reason : "");
+			fprintf(out, "  %6llu  %-9s %-28.28s %-30.60s%s%s\n",
+				(unsigned long long)k->count, k->layer ? k->layer : "-",
+				k->binary ? k->binary : "-", k->dest, k->reason ? "  " : "",
+				k->reason ? k->reason : "");
 		}
 		if (s->n_kinds > shown || s->untracked)
 			fprintf(out, "  ... and %llu more\n",
@@ -172,7 +182,8 @@ int ward_run_summary(const char *log_path, const char *sandbox, FILE *out)
 		fputs("Policy lines that would allow the most frequent ones:\n", out);
 		for (size_t i = 0; i < shown; i++)
 			hint(out, &s->kinds[i]);
-		fprintf(out, "All of them: ward policy suggest --log %s --sandbox %s\n", log_path, sandbox);
+		fprintf(out, "All of them: ward policy suggest --log %s --sandbox %s\n", log_path,
+			sandbox);
 	}
 	for (size_t i = 0; i < s->n_kinds; i++) {
 		struct kind *k = &s->kinds[i];

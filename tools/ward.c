@@ -50,12 +50,8 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} verbs[] = {
-		{ "run", cmd_run },
-		{ "policy", cmd_policy },
-		{ "logs", cmd_logs },
-		{ "doctor", cmd_doctor },
-		{ "audit", cmd_audit },
-		{ "replay", cmd_replay },
+		{ "run", cmd_run },	  { "policy", cmd_policy }, { "logs", cmd_logs },
+		{ "doctor", cmd_doctor }, { "audit", cmd_audit },   { "replay", cmd_replay },
 	};
 	int i = 1;
 

@@ -21,14 +21,15 @@
 /* Limits (map sizes). A full identity/port/CIDR map is a load error in user
  * space; a full connection map makes connect() fail closed (EPERM). */
 #define WARD_MAX_IDENTITIES 4096
-#define WARD_MAX_PORTS 8192	 /* (entry, port) pairs */
-#define WARD_MAX_CIDRS 4096	 /* (entry, cidr) pairs */
-#define WARD_MAX_CONNS 16384	 /* live proxied connections per sandbox */
+#define WARD_MAX_PORTS 8192  /* (entry, port) pairs */
+#define WARD_MAX_CIDRS 4096  /* (entry, cidr) pairs */
+#define WARD_MAX_CONNS 16384 /* live proxied connections per sandbox */
 #define WARD_RINGBUF_BYTES (256 * 1024)
 #define WARD_EVENTS_POLL_MS 100 /* readers poll at least this often (events wake them lazily) */
-#define WARD_ANCESTOR_DEPTH 4 /* parents walked for identities marked WARD_IDENT_ANCESTORS */
-#define WARD_MAX_UDP_SOCKS 16384 /* live UDP sockets that may ask the DNS stub (not LRU:
-				  * when full, the next one is refused at sendmsg/connect) */
+#define WARD_ANCESTOR_DEPTH 4	/* parents walked for identities marked WARD_IDENT_ANCESTORS */
+#define WARD_MAX_UDP_SOCKS                                                                         \
+	16384			  /* live UDP sockets that may ask the DNS stub (not LRU:          \
+				   * when full, the next one is refused at sendmsg/connect) */
 #define WARD_MAX_UDP_PEERS 131072 /* (family, source port) of DNS datagrams: 2 x 65536 */
 /* Policy generations in the kernel at once: the one in force, the one
  * before it (a decision that started before the switch may still read it)
@@ -47,8 +48,8 @@
 /* cfg flags: rodata (WARD_CFG_PROXY6, WARD_CFG_DNS6) or of the policy
  * generation in force (WARD_CFG_INFERENCE_ALL, in the active word of
  * egress.bpf.c) */
-#define WARD_CFG_PROXY6 (1u << 0)	  /* proxy6 is set */
-#define WARD_CFG_DNS6 (1u << 1)		  /* dns6 is set */
+#define WARD_CFG_PROXY6 (1u << 0)	 /* proxy6 is set */
+#define WARD_CFG_DNS6 (1u << 1)		 /* dns6 is set */
 #define WARD_CFG_INFERENCE_ALL (1u << 2) /* inference routes, no inference.binaries list */
 
 /* identity flags */
@@ -69,17 +70,17 @@ enum ward_verdict {
 
 enum ward_reason {
 	WARD_REASON_LOOPBACK = 1,
-	WARD_REASON_PROXY_EXPLICIT,  /* binary with policy to the proxy's explicit port */
-	WARD_REASON_INFERENCE,	     /* to the proxy's explicit port for inference.local */
-	WARD_REASON_DNS_STUB,	     /* DNS to the stub */
-	WARD_REASON_REDIRECT,	     /* direct connection rewritten to the transparent port */
-	WARD_REASON_NO_POLICY,	     /* binary has no network policy */
-	WARD_REASON_UDP,	     /* UDP other than DNS to the stub */
-	WARD_REASON_PORT,	     /* port in none of the binary's endpoints */
-	WARD_REASON_PROXY_PORT,	     /* proxy address, port other than the explicit one */
-	WARD_REASON_NO_PROXY6,	     /* native IPv6 destination, no IPv6 proxy address */
-	WARD_REASON_CONN_FULL,	     /* connection map full: fail closed */
-	WARD_REASON_PROTOCOL,	     /* neither TCP nor UDP */
+	WARD_REASON_PROXY_EXPLICIT, /* binary with policy to the proxy's explicit port */
+	WARD_REASON_INFERENCE,	    /* to the proxy's explicit port for inference.local */
+	WARD_REASON_DNS_STUB,	    /* DNS to the stub */
+	WARD_REASON_REDIRECT,	    /* direct connection rewritten to the transparent port */
+	WARD_REASON_NO_POLICY,	    /* binary has no network policy */
+	WARD_REASON_UDP,	    /* UDP other than DNS to the stub */
+	WARD_REASON_PORT,	    /* port in none of the binary's endpoints */
+	WARD_REASON_PROXY_PORT,	    /* proxy address, port other than the explicit one */
+	WARD_REASON_NO_PROXY6,	    /* native IPv6 destination, no IPv6 proxy address */
+	WARD_REASON_CONN_FULL,	    /* connection map full: fail closed */
+	WARD_REASON_PROTOCOL,	    /* neither TCP nor UDP */
 	WARD_REASON_MAX,
 };
 
@@ -166,7 +167,7 @@ struct ward_event {
 	__u64 ts_ns; /* CLOCK_MONOTONIC */
 	__u64 dev;   /* identity that decided (own executable when unknown) */
 	__u64 ino;
-	__u8 dst[16]; /* destination after the verdict (the proxy when redirected) */
+	__u8 dst[16];  /* destination after the verdict (the proxy when redirected) */
 	__u8 orig[16]; /* destination the program asked for */
 	__u16 dst_port;
 	__u16 orig_port;
@@ -179,7 +180,7 @@ _Static_assert(sizeof(struct ward_event) == 120, "ward_event");
 
 /* ---- exec identity (sched_process_exec in bpf/egress.bpf.c; docs/egress.md) ---- */
 
-#define WARD_EXEC_PATH_MAX 256	       /* bytes of bprm->filename captured, NUL included */
+#define WARD_EXEC_PATH_MAX 256 /* bytes of bprm->filename captured, NUL included */
 #define WARD_EXEC_RINGBUF_BYTES (64 * 1024)
 
 /* A program executed inside the sandbox cgroup whose file has no identity
@@ -198,15 +199,15 @@ _Static_assert(sizeof(struct ward_exec_event) == 280, "ward_exec_event");
 /* ---- filesystem layer (bpf/fs.bpf.c, bpf/fs_lsm.bpf.c; docs/filesystem.md) ---- */
 
 #define WARD_FS_PATH_MAX 256	    /* bytes of a path captured in the kernel, NUL included */
-#define WARD_FS_MAX_INFLIGHT 16384 /* syscalls between entry and exit, per sandbox */
+#define WARD_FS_MAX_INFLIGHT 16384  /* syscalls between entry and exit, per sandbox */
 #define WARD_FS_MAX_PROTECTED 65536 /* protected inodes (bpf-lsm) */
-#define WARD_FS_MAX_ALLOWED 16384  /* (protected root, executable) pairs (bpf-lsm) */
+#define WARD_FS_MAX_ALLOWED 16384   /* (protected root, executable) pairs (bpf-lsm) */
 #define WARD_FS_MAX_DENIED 4096	    /* threads refused by the protect layer, pending exit */
-#define WARD_FS_RATE_PER_SEC 100   /* default token bucket for denial events */
+#define WARD_FS_RATE_PER_SEC 100    /* default token bucket for denial events */
 #define WARD_FS_RATE_BURST 200
-#define WARD_FS_LSM_DEPTH 16	    /* parent directories walked by lsm/file_open */
+#define WARD_FS_LSM_DEPTH 16 /* parent directories walked by lsm/file_open */
 #define WARD_FS_AT_FDCWD (-100)
-#define WARD_FS_MAX_MISSING 8192    /* missing paths remembered (dedup of ENOENT), per sandbox */
+#define WARD_FS_MAX_MISSING 8192 /* missing paths remembered (dedup of ENOENT), per sandbox */
 
 /* A missing path's verdict in the kernel's dedup map (user space writes the
  * last two once it has looked) */
@@ -298,8 +299,8 @@ struct ward_fs_event {
 	__u32 target;  /* WARD_FS_EV_PROCMEM: the other process (tgid) */
 	__u8 procfile; /* WARD_FS_EV_PROCMEM: enum ward_fs_procfile */
 	__u8 pad[3];
-	char comm[16]; /* display only */
-	char path[WARD_FS_PATH_MAX];  /* as given to the syscall (may be relative) */
+	char comm[16];		     /* display only */
+	char path[WARD_FS_PATH_MAX]; /* as given to the syscall (may be relative) */
 	/* second path: rename/link target, symlink target; with WARD_FS_EV_DIR
 	 * the directory (cwd or dirfd) of a relative path, as the sandbox sees it */
 	char path2[WARD_FS_PATH_MAX];
@@ -370,10 +371,10 @@ struct ward_unix_event {
 	__u8 depth;    /* 0: own executable decided; n: n-th ancestor's */
 	__u8 flags;    /* WARD_UNIX_EV_* */
 	__u8 pad0;
-	__u32 pid;  /* thread id (initial pid namespace) */
-	__u32 tgid; /* process id */
-	__u32 pol;  /* policy->net index when allowed, ~0 otherwise */
-	__u32 gen;  /* the policy generation that decided (pol is its; the row's rev) */
+	__u32 pid;   /* thread id (initial pid namespace) */
+	__u32 tgid;  /* process id */
+	__u32 pol;   /* policy->net index when allowed, ~0 otherwise */
+	__u32 gen;   /* the policy generation that decided (pol is its; the row's rev) */
 	__u64 ts_ns; /* CLOCK_MONOTONIC */
 	__u64 dev;   /* executable identity (the matched ancestor's when depth > 0) */
 	__u64 ino;

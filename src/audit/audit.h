@@ -44,7 +44,8 @@ int ward_audit_open(const char *path, struct ward_audit **ret, struct ward_error
  * and logged as a row of its own once there is room). */
 int ward_audit_submit(struct ward_audit *a, const struct ward_decision *d);
 /* Store the policy's exact source and compiled form under its revision (idempotent). */
-int ward_audit_store_policy(struct ward_audit *a, const struct ward_policy *p, struct ward_error *err);
+int ward_audit_store_policy(struct ward_audit *a, const struct ward_policy *p,
+			    struct ward_error *err);
 /* Flush everything queued, stop the writer and close. NULL is fine. */
 int ward_audit_close(struct ward_audit *a);
 uint64_t ward_audit_dropped(const struct ward_audit *a);
@@ -112,19 +113,20 @@ struct ward_audit_filter {
 	const char *sandbox; /* exact */
 	uint64_t since_ns;   /* ts_ns >= since_ns; 0: no bound */
 	int64_t after_id;    /* id > after_id; 0: from the start */
-	uint64_t limit;      /* 0: no limit */
+	uint64_t limit;	     /* 0: no limit */
 };
 
 struct ward_audit_reader;
 
 /* Open an existing log read-only. -ENOENT when there is none. */
-int ward_audit_reader_open(const char *path, struct ward_audit_reader **ret, struct ward_error *err);
+int ward_audit_reader_open(const char *path, struct ward_audit_reader **ret,
+			   struct ward_error *err);
 void ward_audit_reader_close(struct ward_audit_reader *r);
 /* Call cb for each matching row in id order; the row's strings live until cb
  * returns. A non-zero return from cb stops the walk and is returned. */
 int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_filter *f,
-			   int (*cb)(const struct ward_audit_row *row, void *userdata), void *userdata,
-			   struct ward_error *err);
+			   int (*cb)(const struct ward_audit_row *row, void *userdata),
+			   void *userdata, struct ward_error *err);
 
 /* Where a row went, for one table cell: "host:port", "ip:port", "[v6]:port",
  * a path (fs, unix), host:port followed by an HTTP path (l7), or "-". */

@@ -102,7 +102,7 @@ static int mkdir_parents(const char *path, struct ward_error *err)
 	if (!slash || slash == buf)
 		return 0;
 	*slash = '\0';
-	for (char *p = buf + 1; ; p++) {
+	for (char *p = buf + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
 		char saved = *p;
@@ -142,8 +142,9 @@ static int check_version(sqlite3 *db, bool migrate, struct ward_error *err)
 	if (r < 0)
 		return r;
 	if (v < 1 || v > WARD_AUDIT_SCHEMA_VERSION)
-		return ward_errx(err, -EPROTO, "decision log schema version %d, this ward knows 1..%d",
-				 v, WARD_AUDIT_SCHEMA_VERSION);
+		return ward_errx(err, -EPROTO,
+				 "decision log schema version %d, this ward knows 1..%d", v,
+				 WARD_AUDIT_SCHEMA_VERSION);
 	if (migrate && v == 1)
 		return audit_exec(db,
 				  "ALTER TABLE decisions ADD COLUMN session TEXT;"

@@ -74,7 +74,8 @@ static struct act activity(unsigned cls, const struct ward_audit_row *r)
 		return (struct act){ 99, "Other" };
 	default:
 		/* a refused connection is "Refuse"; an allowed one "Open" */
-		return is(r->action, "deny") ? (struct act){ 5, "Refuse" } : (struct act){ 1, "Open" };
+		return is(r->action, "deny") ? (struct act){ 5, "Refuse" }
+					     : (struct act){ 1, "Open" };
 	}
 }
 
@@ -132,7 +133,8 @@ static void print_process(FILE *f, const struct ward_audit_row *r)
 		key_int(f, &ff, "type_id", true, 1); /* Regular File */
 		if (r->binary_sha256) {
 			/* algorithm_id 3: SHA-256 */
-			fputs(",\"hashes\":[{\"algorithm_id\":3,\"algorithm\":\"SHA-256\",\"value\":", f);
+			fputs(",\"hashes\":[{\"algorithm_id\":3,\"algorithm\":\"SHA-256\",\"value\":",
+			      f);
 			ward_json_str(f, r->binary_sha256);
 			fputs("}]", f);
 		}
@@ -173,12 +175,14 @@ void ward_ocsf_print(FILE *f, const struct ward_audit_row *r)
 		"\"type_uid\":%u,\"severity_id\":%u,\"time\":%lld,\"disposition_id\":%u,"
 		"\"disposition\":\"%s\",\"action_id\":%u,\"action\":\"%s\","
 		"\"status_id\":%u,\"message\":",
-		cls, class_name(cls), cls / 1000, cls / 1000 == 4 ? "Network Activity" : "System Activity",
-		a.id, a.name, cls * 100 + a.id, sev, (long long)(r->ts_ns / 1000000), disp, disp_name,
+		cls, class_name(cls), cls / 1000,
+		cls / 1000 == 4 ? "Network Activity" : "System Activity", a.id, a.name,
+		cls * 100 + a.id, sev, (long long)(r->ts_ns / 1000000), disp, disp_name,
 		deny ? 2u : 1u, deny ? "Denied" : "Allowed", deny ? 2u : 1u);
 	ward_json_str(f, r->reason);
 	fputs(",\"metadata\":{\"version\":\"" WARD_OCSF_VERSION "\",\"product\":{\"name\":\"ward\","
-	      "\"vendor_name\":\"ward\",\"version\":\"" WARD_VERSION "\"},\"log_name\":\"decisions\","
+	      "\"vendor_name\":\"ward\",\"version\":\"" WARD_VERSION
+	      "\"},\"log_name\":\"decisions\","
 	      "\"uid\":\"",
 	      f);
 	fprintf(f, "%lld\"}", (long long)r->id);

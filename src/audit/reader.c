@@ -49,8 +49,8 @@ static bool has_glob(const char *s)
 }
 
 int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_filter *f,
-			   int (*cb)(const struct ward_audit_row *row, void *userdata), void *userdata,
-			   struct ward_error *err)
+			   int (*cb)(const struct ward_audit_row *row, void *userdata),
+			   void *userdata, struct ward_error *err)
 {
 	static const struct ward_audit_filter none;
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
@@ -60,8 +60,8 @@ int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_
 
 	if (!f)
 		f = &none;
-	n = (size_t)snprintf(sql, sizeof(sql),
-			     "SELECT %s FROM decisions WHERE id > ?", audit_row_columns(r->db));
+	n = (size_t)snprintf(sql, sizeof(sql), "SELECT %s FROM decisions WHERE id > ?",
+			     audit_row_columns(r->db));
 	/* Only fixed SQL text is appended; every value is bound. */
 #define ADD(cond, text)                                                                            \
 	do {                                                                                       \
@@ -82,7 +82,8 @@ int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_
 		return audit_sqlite_err(err, r->db, rc, "query decision log");
 	sqlite3_bind_int64(st, i++, f->after_id);
 	if (f->since_ns)
-		sqlite3_bind_int64(st, i++, f->since_ns > INT64_MAX ? INT64_MAX : (int64_t)f->since_ns);
+		sqlite3_bind_int64(st, i++,
+				   f->since_ns > INT64_MAX ? INT64_MAX : (int64_t)f->since_ns);
 	if (f->layer)
 		sqlite3_bind_text(st, i++, f->layer, -1, SQLITE_STATIC);
 	if (f->action)
@@ -172,8 +173,7 @@ static int parse_rfc3339(const char *s, uint64_t *ret_ns)
 	} else {
 		return -EINVAL; /* RFC 3339 requires the offset */
 	}
-	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
-	    y < 1970)
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
 		return -EINVAL;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
@@ -218,12 +218,23 @@ int ward_audit_parse_time(const char *s, uint64_t now_ns, uint64_t *ret_ns)
 		return 0;
 	}
 	switch (*p) {
-	case 's': unit = 1; break;
-	case 'm': unit = 60; break;
-	case 'h': unit = 3600; break;
-	case 'd': unit = 86400; break;
-	case 'w': unit = 7 * 86400; break;
-	default: return -EINVAL;
+	case 's':
+		unit = 1;
+		break;
+	case 'm':
+		unit = 60;
+		break;
+	case 'h':
+		unit = 3600;
+		break;
+	case 'd':
+		unit = 86400;
+		break;
+	case 'w':
+		unit = 7 * 86400;
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (p[1])
 		return -EINVAL;

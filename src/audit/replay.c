@@ -35,7 +35,8 @@ size_t ward_replay_binary_keys(const struct ward_policy *p, const char *binary, 
 		if (!ward_decide_binary_in(&p->net[i], binary, NULL))
 			continue;
 		if (off < outsz) {
-			int w = snprintf(out + off, outsz - off, "%s%s", n ? "," : "", p->net[i].key);
+			int w = snprintf(out + off, outsz - off, "%s%s", n ? "," : "",
+					 p->net[i].key);
 
 			off += w > 0 ? (size_t)w : 0;
 		}
@@ -91,7 +92,8 @@ static int decide_net(const struct ward_policy *p, const struct ward_audit_row *
 	/* the live proxy's decision (policy/request.h), as a proxy with
 	 * interception and inference routing makes it; what replay cannot know
 	 * (the binary's integrity, the TLS session's name) is left out */
-	struct ward_request_in in = { .can_terminate = true, .can_intercept = true,
+	struct ward_request_in in = { .can_terminate = true,
+				      .can_intercept = true,
 				      .inference = true };
 	struct ward_request *req = &in.req;
 	struct ward_request_verdict v;
@@ -109,7 +111,7 @@ static int decide_net(const struct ward_policy *p, const struct ward_audit_row *
 	req->host = r->host;
 	req->port = (uint16_t)r->port;
 	req->host_is_dest_ip = ward_host_is_ip(r->host);
-	in.kind = is(r->protocol, "tcp") ? WARD_REQ_TCP
+	in.kind = is(r->protocol, "tcp")   ? WARD_REQ_TCP
 		  : is(r->protocol, "tls") ? WARD_REQ_TLS
 					   : WARD_REQ_CONNECT;
 	if (r->method) {
@@ -117,7 +119,7 @@ static int decide_net(const struct ward_policy *p, const struct ward_audit_row *
 		req->method = r->method;
 		/* As the proxy does: a path that does not normalise matches no rule. */
 		req->path = r->path && ward_path_normalize(r->path, path, sizeof(path)) >= 0 ? path
-											   : NULL;
+											     : NULL;
 	}
 	in.route_host = ward_request_route_host(p, r->host);
 	ward_request_decide(p, &in, &v);
@@ -178,7 +180,8 @@ static int decide_unix(const struct ward_policy *p, const struct ward_audit_row 
 		return 1;
 	}
 	bin = ward_replay_decider(p, r);
-	np = ward_decide_unix(p, bin, ward_replay_binary_keys(p, bin, keys, sizeof(keys)) ? keys : NULL,
+	np = ward_decide_unix(p, bin,
+			      ward_replay_binary_keys(p, bin, keys, sizeof(keys)) ? keys : NULL,
 			      r->path);
 	ret->action = np ? "allow" : "deny";
 	snprintf(ret->rule, sizeof(ret->rule), "%s", np ? np->key : "");
@@ -531,7 +534,8 @@ static int add_change(struct engine *e, const struct ward_audit_row *r, const st
 	if (idx) {
 		g = &rep->groups[(uintptr_t)idx - 1];
 	} else {
-		struct ward_replay_group *n = realloc(rep->groups, (rep->n_groups + 1) * sizeof(*n));
+		struct ward_replay_group *n =
+			realloc(rep->groups, (rep->n_groups + 1) * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;

@@ -24,10 +24,10 @@
 
 /* One row re-decided under one policy. */
 struct ward_replay_decision {
-	const char *action;		/* "allow", "deny", "audit" (static) */
-	char rule[WARD_REPLAY_TEXT];	/* the rule column the live path would log ("" for none) */
+	const char *action;	     /* "allow", "deny", "audit" (static) */
+	char rule[WARD_REPLAY_TEXT]; /* the rule column the live path would log ("" for none) */
 	char reason[WARD_REPLAY_TEXT];
-	const char *skip;		/* static text when the row cannot be replayed */
+	const char *skip; /* static text when the row cannot be replayed */
 };
 
 /* Decide row r under p. Returns 0 with ret->action set, or 1 with ret->skip
@@ -37,9 +37,9 @@ int ward_replay_decide_row(const struct ward_policy *p, const struct ward_audit_
 			   struct ward_replay_decision *ret);
 
 struct ward_replay_opts {
-	const char *sandbox;	     /* only this sandbox (NULL: all) */
-	uint64_t since_ns;	     /* only rows at or after (0: all) */
-	size_t max_examples;	     /* per group; 0: 3 */
+	const char *sandbox; /* only this sandbox (NULL: all) */
+	uint64_t since_ns;   /* only rows at or after (0: all) */
+	size_t max_examples; /* per group; 0: 3 */
 };
 
 struct ward_replay_example {
@@ -53,7 +53,7 @@ struct ward_replay_example {
 /* Changed decisions with the same (layer, old action, new action, old rule, new rule). */
 struct ward_replay_group {
 	char *layer;
-	const char *from, *to; /* actions */
+	const char *from, *to;	   /* actions */
 	char *old_rule, *new_rule; /* NULL for none */
 	uint64_t count;
 	struct ward_replay_example *examples;
@@ -67,8 +67,8 @@ struct ward_replay_skip {
 
 struct ward_replay_report {
 	char policy_rev[65];
-	uint64_t rows;	    /* rows read (after the filters) */
-	uint64_t replayed;  /* rows re-decided and compared */
+	uint64_t rows;	   /* rows read (after the filters) */
+	uint64_t replayed; /* rows re-decided and compared */
 	uint64_t unchanged;
 	uint64_t changed;
 	uint64_t allow_to_deny, deny_to_allow, other_changes; /* audit in or out */

@@ -41,8 +41,7 @@ struct ward_kmaps {
 	bool port_ok;
 };
 
-static __always_inline int ward_port_allowed(const struct ward_kmaps *m, __u32 entry,
-					     __u16 port)
+static __always_inline int ward_port_allowed(const struct ward_kmaps *m, __u32 entry, __u16 port)
 {
 	(void)entry;
 	return m->port_ok && port == m->port;
@@ -156,8 +155,9 @@ int replay_kernel_decide(const struct ward_policy *p, const struct ward_audit_ro
 			set_addr(&cfg.proxy6, &req.dst);
 			cfg.flags |= WARD_CFG_PROXY6;
 		}
-		cfg.explicit_port = old == WARD_REASON_PROXY_PORT ? (req.port == 65535 ? 1 : req.port + 1)
-								: req.port;
+		cfg.explicit_port = old == WARD_REASON_PROXY_PORT
+					    ? (req.port == 65535 ? 1 : req.port + 1)
+					    : req.port;
 		break;
 	case WARD_REASON_DNS_STUB:
 		if (!ward_is_stub(&req)) {

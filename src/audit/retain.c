@@ -23,13 +23,20 @@ static int parse_one(const char *s, size_t len, struct ward_audit_retain *ret)
 		uint64_t mult;
 		bool age;
 	} units[] = {
-		{ "s", 1000000000ull, true },	  { "m", 60000000000ull, true },
-		{ "h", 3600000000000ull, true },  { "d", 86400000000000ull, true },
-		{ "w", 604800000000000ull, true }, { "b", 1, false },
-		{ "k", 1000, false },		  { "kb", 1000, false },
-		{ "kib", 1024, false },		  { "mb", 1000000, false },
-		{ "mib", 1048576, false },	  { "gb", 1000000000, false },
-		{ "gib", 1073741824, false },	  { "g", 1000000000, false },
+		{ "s", 1000000000ull, true },
+		{ "m", 60000000000ull, true },
+		{ "h", 3600000000000ull, true },
+		{ "d", 86400000000000ull, true },
+		{ "w", 604800000000000ull, true },
+		{ "b", 1, false },
+		{ "k", 1000, false },
+		{ "kb", 1000, false },
+		{ "kib", 1024, false },
+		{ "mb", 1000000, false },
+		{ "mib", 1048576, false },
+		{ "gb", 1000000000, false },
+		{ "gib", 1073741824, false },
+		{ "g", 1000000000, false },
 	};
 	uint64_t v = 0;
 	size_t i = 0;
@@ -49,7 +56,8 @@ static int parse_one(const char *s, size_t len, struct ward_audit_retain *ret)
 		return 0;
 	}
 	for (size_t u = 0; u < ARRAY_SIZE(units); u++) {
-		if (strlen(units[u].suffix) != len - i || strncasecmp(s + i, units[u].suffix, len - i))
+		if (strlen(units[u].suffix) != len - i ||
+		    strncasecmp(s + i, units[u].suffix, len - i))
 			continue;
 		if (v > UINT64_MAX / units[u].mult)
 			return -ERANGE;
@@ -149,8 +157,8 @@ static int set_meta(sqlite3 *db, const char *key, const char *value, struct ward
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", -1, &st,
-				NULL);
+	rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", -1,
+				&st, NULL);
 	if (rc != SQLITE_OK)
 		return audit_sqlite_err(err, db, rc, "prune: meta");
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -220,7 +228,8 @@ static int pick_cut(sqlite3 *db, const struct ward_audit_retain *rt, uint64_t no
 		/* rows in proportion to the bytes allowed, down to 75% of the
 		 * limit: room for what indexes and half-filled pages add after
 		 * VACUUM, and hysteresis so a busy log is not pruned on every run. */
-		uint64_t keep = (uint64_t)((double)rows * (double)rt->max_bytes / (double)bytes * 0.75);
+		uint64_t keep =
+			(uint64_t)((double)rows * (double)rt->max_bytes / (double)bytes * 0.75);
 		int64_t c = max_id - (int64_t)keep;
 
 		if (c > cut)
@@ -282,11 +291,13 @@ int ward_audit_prune(const char *path, const struct ward_audit_retain *rt, uint6
 	res.checkpoint_id = cut;
 	snprintf(num, sizeof(num), "%" PRId64, cut);
 	snprintf(reason, sizeof(reason),
-		 "pruned %" PRIu64 " rows before id %" PRId64 " (checkpoint id %" PRId64 " hash %s)",
+		 "pruned %" PRIu64 " rows before id %" PRId64 " (checkpoint id %" PRId64
+		 " hash %s)",
 		 res.pruned, cut + 1, cut, res.checkpoint_hash);
 	{
 		_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-		int rc = sqlite3_prepare_v2(db, "DELETE FROM decisions WHERE id <= ?", -1, &st, NULL);
+		int rc = sqlite3_prepare_v2(db, "DELETE FROM decisions WHERE id <= ?", -1, &st,
+					    NULL);
 
 		if (rc == SQLITE_OK) {
 			sqlite3_bind_int64(st, 1, cut);

@@ -18,8 +18,8 @@ struct ward_suggest_opts {
 };
 
 struct ward_suggest_stats {
-	uint64_t rows;     /* rows read */
-	uint64_t used;     /* rows that shaped the policy */
+	uint64_t rows; /* rows read */
+	uint64_t used; /* rows that shaped the policy */
 	uint64_t denied, audited, allowed;
 	size_t policies, endpoints, rules;
 	int64_t first_id, last_id;

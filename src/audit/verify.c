@@ -27,12 +27,12 @@ struct walk {
 	const struct rev *last; /* most rows name the same rev as their predecessor */
 	int64_t ckpt_id;
 	char ckpt_hash[65];
-	char ckpt_text[160];	/* what the confirming "pruned" row's reason must contain */
+	char ckpt_text[160]; /* what the confirming "pruned" row's reason must contain */
 	bool ckpt_confirmed;
 };
 
 __attribute__((format(printf, 3, 4))) static void bad(struct ward_audit_verify *v, int64_t id,
-						       const char *fmt, ...)
+						      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -152,11 +152,12 @@ static void check_row(struct walk *w, const struct ward_audit_row *r, int64_t ex
 	if (r->id != expect) {
 		if (r->id > expect)
 			bad(v, r->id, "id %" PRId64 " follows id %" PRId64 ": %s missing (deleted)",
-			    r->id, expect - 1,
-			    r->id - expect == 1 ? "a row is" : "rows are");
+			    r->id, expect - 1, r->id - expect == 1 ? "a row is" : "rows are");
 		else
-			bad(v, r->id, "id %" PRId64 " before the chain start (id %" PRId64
-				      " expected): inserted row", r->id, expect);
+			bad(v, r->id,
+			    "id %" PRId64 " before the chain start (id %" PRId64
+			    " expected): inserted row",
+			    r->id, expect);
 		return;
 	}
 	if (!r->hash || strlen(r->hash) != 64) {
@@ -168,26 +169,31 @@ static void check_row(struct walk *w, const struct ward_audit_row *r, int64_t ex
 		return;
 	}
 	if (strcmp(h, r->hash)) {
-		bad(v, r->id, "id %" PRId64 ": hash mismatch (stored %.12s, computed %.12s): the row "
-			      "was edited, inserted or reordered, or its predecessor deleted",
+		bad(v, r->id,
+		    "id %" PRId64 ": hash mismatch (stored %.12s, computed %.12s): the row "
+		    "was edited, inserted or reordered, or its predecessor deleted",
 		    r->id, r->hash, h);
 		return;
 	}
 	if (r->policy_rev) {
 		rv = find_rev(w, r->policy_rev);
 		if (!rv) {
-			bad(v, r->id, "id %" PRId64 ": policy_rev %.12s is not in the policies table",
-			    r->id, r->policy_rev);
+			bad(v, r->id,
+			    "id %" PRId64 ": policy_rev %.12s is not in the policies table", r->id,
+			    r->policy_rev);
 			return;
 		}
 		if (!rv->ok) {
-			bad(v, r->id, "id %" PRId64 ": policy %.12s was edited (its compiled text no "
-				      "longer hashes to its rev)", r->id, r->policy_rev);
+			bad(v, r->id,
+			    "id %" PRId64 ": policy %.12s was edited (its compiled text no "
+			    "longer hashes to its rev)",
+			    r->id, r->policy_rev);
 			return;
 		}
 	}
 	if (w->ckpt_text[0] && r->layer && !strcmp(r->layer, "lifecycle") && r->rule &&
-	    !strcmp(r->rule, WARD_AUDIT_RULE_PRUNED) && r->reason && strstr(r->reason, w->ckpt_text))
+	    !strcmp(r->rule, WARD_AUDIT_RULE_PRUNED) && r->reason &&
+	    strstr(r->reason, w->ckpt_text))
 		w->ckpt_confirmed = true;
 }
 

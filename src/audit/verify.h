@@ -18,14 +18,14 @@
 #define WARD_AUDIT_RULE_PRUNED "pruned"
 
 struct ward_audit_verify {
-	uint64_t rows;         /* rows whose hash was checked (and found good) */
-	int64_t first_id;      /* 0 when the log is empty */
+	uint64_t rows;	  /* rows whose hash was checked (and found good) */
+	int64_t first_id; /* 0 when the log is empty */
 	int64_t last_id;
-	char head[65];         /* the last good hash (the chain head when intact) */
+	char head[65];	       /* the last good hash (the chain head when intact) */
 	int64_t checkpoint_id; /* 0: the chain starts at the genesis hash */
 	bool intact;
-	int64_t bad_id;        /* the first bad row; 0 for a problem not tied to a row */
-	char problem[512];     /* what is wrong, one line ("" when intact) */
+	int64_t bad_id;	   /* the first bad row; 0 for a problem not tied to a row */
+	char problem[512]; /* what is wrong, one line ("" when intact) */
 };
 
 /* Verify the log at path (opened read-only, one read transaction). progress,

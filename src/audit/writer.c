@@ -16,12 +16,12 @@
 #include <time.h>
 
 #define QUEUE_LEN 65536u /* rows waiting for the writer; full means drop */
-#define BATCH_MAX 8192u  /* rows per transaction */
+#define BATCH_MAX 8192u	 /* rows per transaction */
 #define WRITE_ATTEMPTS 5 /* each waits up to WARD_AUDIT_BUSY_MS for the lock */
 
 const char *const ward_audit_layers[] = {
-	"kernel", "nft", "unix", "proxy", "l7", "dns", "inference", "fs", "seccomp", "lifecycle",
-	"control", "host", NULL,
+	"kernel", "nft",     "unix",	  "proxy",   "l7",   "dns", "inference",
+	"fs",	  "seccomp", "lifecycle", "control", "host", NULL,
 };
 static const char *const actions[] = { "allow", "deny", "audit", NULL };
 
@@ -86,8 +86,8 @@ const char *ward_audit_default_path(void)
 /* One allocation per row: the struct followed by its strings. */
 static struct ward_audit_row *row_copy(const struct ward_decision *d)
 {
-	const char *src[] = { d->sandbox, d->layer,  d->action, d->binary,   d->binary_sha256,
-			      d->host,	  d->ip,     d->protocol, d->method, d->path,
+	const char *src[] = { d->sandbox, d->layer,  d->action,	    d->binary,	d->binary_sha256,
+			      d->host,	  d->ip,     d->protocol,   d->method,	d->path,
 			      d->rule,	  d->reason, d->policy_rev, d->session, d->via };
 	size_t len[ARRAY_SIZE(src)], total = sizeof(struct ward_audit_row);
 	struct ward_audit_row *r;
@@ -398,13 +398,15 @@ int ward_audit_open(const char *path, struct ward_audit **ret, struct ward_error
 				" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				-1, SQLITE_PREPARE_PERSISTENT, &a->insert, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v3(a->db, "SELECT id, hash FROM decisions ORDER BY id DESC LIMIT 1",
+		rc = sqlite3_prepare_v3(a->db,
+					"SELECT id, hash FROM decisions ORDER BY id DESC LIMIT 1",
 					-1, SQLITE_PREPARE_PERSISTENT, &a->head, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v3(a->db,
-					"INSERT OR IGNORE INTO policies(rev, source, compiled, loaded_at)"
-					" VALUES (?, ?, ?, ?)",
-					-1, SQLITE_PREPARE_PERSISTENT, &a->policy, NULL);
+		rc = sqlite3_prepare_v3(
+			a->db,
+			"INSERT OR IGNORE INTO policies(rev, source, compiled, loaded_at)"
+			" VALUES (?, ?, ?, ?)",
+			-1, SQLITE_PREPARE_PERSISTENT, &a->policy, NULL);
 	if (rc != SQLITE_OK) {
 		r = audit_sqlite_err(err, a->db, rc, "decision log: prepare");
 		audit_free(a);
@@ -432,9 +434,8 @@ int ward_audit_flush(struct ward_audit *a)
 	batches = a->batches;
 	/* Rows first; a pending drop report needs one batch that starts after
 	 * this call (+2: one may be in flight), or it to be logged. */
-	while (!a->writer_exited &&
-	       (a->done < target ||
-		(a->dropped != a->dropped_logged && a->batches < batches + 2))) {
+	while (!a->writer_exited && (a->done < target || (a->dropped != a->dropped_logged &&
+							  a->batches < batches + 2))) {
 		if (a->writer_idle)
 			pthread_cond_signal(&a->wake);
 		pthread_cond_wait(&a->written, &a->lock);

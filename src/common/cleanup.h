@@ -39,10 +39,10 @@ static inline void fclosep(FILE **f)
 
 /* DEFINE_CLEANUP(type, fn) gives fn##p(type *) for _cleanup_(fn##p); NULL-safe. */
 #define DEFINE_CLEANUP(type, fn)                                                                   \
-	static inline WARD_UNUSED void fn##p(type *p)                                               \
-	{                                                                                           \
-		if (*p)                                                                             \
-			fn(*p);                                                                     \
+	static inline WARD_UNUSED void fn##p(type *p)                                              \
+	{                                                                                          \
+		if (*p)                                                                            \
+			fn(*p);                                                                    \
 	}
 
 #define TAKE_PTR(p)                                                                                \

@@ -20,7 +20,10 @@ struct ward_worker {
 	void *arg;
 };
 
-#define WARD_WORKER_INIT { .stop_fd = -1 }
+#define WARD_WORKER_INIT                                                                           \
+	{                                                                                          \
+		.stop_fd = -1                                                                      \
+	}
 
 /* Create stop_fd and start fn(arg); what names the thread in errors. */
 int ward_worker_start(struct ward_worker *w, void *(*fn)(void *), void *arg, const char *what,

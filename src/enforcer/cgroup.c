@@ -52,7 +52,8 @@ const char *ward_cgroup2_mount(void)
 		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
 			continue;
 		*sep = '\0';
-		for (tok = strtok_r(line, " ", &save); tok && n < 5; tok = strtok_r(NULL, " ", &save))
+		for (tok = strtok_r(line, " ", &save); tok && n < 5;
+		     tok = strtok_r(NULL, " ", &save))
 			fields[n++] = tok;
 		if (n < 5)
 			continue;

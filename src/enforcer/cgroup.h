@@ -24,26 +24,26 @@
  * kernel's default tmpfs size (half of RAM) unless the policy sets them. */
 #define WARD_RESOURCES_DEFAULT_PIDS 4096
 #define WARD_RESOURCES_DEFAULT_MEMORY_PERCENT 80 /* of MemTotal */
-#define WARD_RESOURCES_DEFAULT_CPU_MILLI 0       /* no limit */
-#define WARD_RESOURCES_DEFAULT_TMP_SIZE 0        /* the kernel's default */
+#define WARD_RESOURCES_DEFAULT_CPU_MILLI 0	 /* no limit */
+#define WARD_RESOURCES_DEFAULT_TMP_SIZE 0	 /* the kernel's default */
 
 enum ward_cgroup_ctl { WARD_CGROUP_MEMORY, WARD_CGROUP_PIDS, WARD_CGROUP_CPU, WARD_CGROUP_N_CTL };
 
 enum ward_cgroup_where {
 	WARD_CGROUP_NONE = 0, /* controller unavailable (or not set up) */
-	WARD_CGROUP_V2,       /* files in the v2 leaf */
-	WARD_CGROUP_V1,       /* files in a v1 leaf of its own */
+	WARD_CGROUP_V2,	      /* files in the v2 leaf */
+	WARD_CGROUP_V1,	      /* files in a v1 leaf of its own */
 };
 
 struct ward_cgroup_ctl_dir {
 	enum ward_cgroup_where where;
-	int fd;     /* WARD_CGROUP_V1: O_DIRECTORY fd of the v1 leaf (flocked) */
+	int fd;	    /* WARD_CGROUP_V1: O_DIRECTORY fd of the v1 leaf (flocked) */
 	char *path; /* WARD_CGROUP_V1: its path, removed by ward_cgroup_destroy */
 };
 
 struct ward_cgroup {
 	char path[PATH_MAX]; /* absolute path of the leaf */
-	int fd;              /* O_DIRECTORY fd of the leaf, -1 when none */
+	int fd;		     /* O_DIRECTORY fd of the leaf, -1 when none */
 	struct ward_cgroup_ctl_dir ctl[WARD_CGROUP_N_CTL]; /* zeroed: none */
 };
 
@@ -57,9 +57,9 @@ struct ward_cgroup_limits {
 /* What the limits did, read from memory.events / memory.oom_control,
  * memory.failcnt, pids.events and cpu.stat. */
 struct ward_cgroup_events {
-	uint64_t oom_kill;      /* processes the OOM killer killed */
-	uint64_t memory_max;    /* times usage hit memory.max */
-	uint64_t pids_max;      /* forks refused at pids.max */
+	uint64_t oom_kill;	/* processes the OOM killer killed */
+	uint64_t memory_max;	/* times usage hit memory.max */
+	uint64_t pids_max;	/* forks refused at pids.max */
 	uint64_t cpu_throttled; /* periods throttled at cpu.max */
 };
 

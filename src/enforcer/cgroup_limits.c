@@ -69,7 +69,8 @@ static int v1_base(enum ward_cgroup_ctl ctl, char *buf, size_t len)
 		if (!opts || !has_token(opts + 1, ctl_name[ctl]))
 			continue;
 		*sep = '\0';
-		for (char *t = strtok_r(line, " ", &save); t && n < 5; t = strtok_r(NULL, " ", &save))
+		for (char *t = strtok_r(line, " ", &save); t && n < 5;
+		     t = strtok_r(NULL, " ", &save))
 			f[n++] = t;
 		/* mount points with escapes (\040) are not where cgroups live */
 		if (n == 5 && !strchr(f[4], '\\') && !strchr(f[3], '\\')) {
@@ -113,7 +114,8 @@ static bool v2_has(int dirfd, const char *ctl)
 	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) < 0)
 		return false;
 	buf[n] = '\0';
-	for (char *save = NULL, *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
+	for (char *save = NULL, *t = strtok_r(buf, " \n", &save); t;
+	     t = strtok_r(NULL, " \n", &save))
 		if (!strcmp(t, ctl))
 			return true;
 	return false;
@@ -185,8 +187,8 @@ static int v1_create(struct ward_cgroup_ctl_dir *d, enum ward_cgroup_ctl ctl, co
 	return 0;
 }
 
-static int setup(struct ward_cgroup *cg, enum ward_cgroup_ctl ctl, const char *id,
-		 char ***warnings, size_t *n_warnings, struct ward_error *err)
+static int setup(struct ward_cgroup *cg, enum ward_cgroup_ctl ctl, const char *id, char ***warnings,
+		 size_t *n_warnings, struct ward_error *err)
 {
 	int r;
 
@@ -210,8 +212,8 @@ static int dir_fd(const struct ward_cgroup *cg, enum ward_cgroup_ctl ctl)
 	return cg->ctl[ctl].where == WARD_CGROUP_V1 ? cg->ctl[ctl].fd : cg->fd;
 }
 
-static int put(const struct ward_cgroup *cg, enum ward_cgroup_ctl ctl, const char *name,
-	       uint64_t v, struct ward_error *err)
+static int put(const struct ward_cgroup *cg, enum ward_cgroup_ctl ctl, const char *name, uint64_t v,
+	       struct ward_error *err)
 {
 	char buf[32];
 	int r;
@@ -261,7 +263,8 @@ int ward_cgroup_set_limits(struct ward_cgroup *cg, const char *id,
 
 		r = setup(cg, WARD_CGROUP_CPU, id, warnings, n_warnings, err);
 		if (r > 0 && cg->ctl[WARD_CGROUP_CPU].where == WARD_CGROUP_V2) {
-			snprintf(buf, sizeof(buf), "%" PRIu64 " 100000", (uint64_t)lim->cpu_milli * 100);
+			snprintf(buf, sizeof(buf), "%" PRIu64 " 100000",
+				 (uint64_t)lim->cpu_milli * 100);
 			r = write_file(cg->fd, "cpu.max", buf);
 			if (r < 0)
 				return ward_err(err, r, "cgroup: write %s to cpu.max", buf);
@@ -320,7 +323,8 @@ void ward_cgroup_events_read(const struct ward_cgroup *cg, struct ward_cgroup_ev
 		ret->memory_max = counter(cg->fd, "memory.events", "max");
 		break;
 	case WARD_CGROUP_V1:
-		ret->oom_kill = counter(cg->ctl[WARD_CGROUP_MEMORY].fd, "memory.oom_control", "oom_kill");
+		ret->oom_kill =
+			counter(cg->ctl[WARD_CGROUP_MEMORY].fd, "memory.oom_control", "oom_kill");
 		ret->memory_max = counter(cg->ctl[WARD_CGROUP_MEMORY].fd, "memory.failcnt", NULL);
 		break;
 	case WARD_CGROUP_NONE:
@@ -329,7 +333,8 @@ void ward_cgroup_events_read(const struct ward_cgroup *cg, struct ward_cgroup_ev
 	if (cg->ctl[WARD_CGROUP_PIDS].where != WARD_CGROUP_NONE)
 		ret->pids_max = counter(dir_fd(cg, WARD_CGROUP_PIDS), "pids.events", "max");
 	if (cg->ctl[WARD_CGROUP_CPU].where != WARD_CGROUP_NONE)
-		ret->cpu_throttled = counter(dir_fd(cg, WARD_CGROUP_CPU), "cpu.stat", "nr_throttled");
+		ret->cpu_throttled =
+			counter(dir_fd(cg, WARD_CGROUP_CPU), "cpu.stat", "nr_throttled");
 }
 
 static bool v1_empty(int dirfd)

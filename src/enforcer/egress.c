@@ -85,19 +85,21 @@ int egress_fill_entry(struct egress_gen *g, int ports_fd, int cidrs_fd, size_t e
 			const struct ward_endpoint *ep = &np->endpoints[j];
 
 			for (size_t k = 0; k < ep->n_ports; k++) {
-				struct ward_port_key pk = { .entry = (uint32_t)en, .port = ep->ports[k],
+				struct ward_port_key pk = { .entry = (uint32_t)en,
+							    .port = ep->ports[k],
 							    .gen = (uint16_t)g->seq };
 
 				if (g->n_ports >= WARD_MAX_PORTS)
-					return ward_errx(err, -E2BIG, "more than %d (binary set, port) pairs",
+					return ward_errx(err, -E2BIG,
+							 "more than %d (binary set, port) pairs",
 							 WARD_MAX_PORTS);
 				r = bpf_map_update_elem(ports_fd, &pk, &one, BPF_NOEXIST);
 				if (r == -EEXIST)
 					continue;
 				if (r < 0)
 					return ward_err(err, r, "port map");
-				if (keep_key((void **)&g->port_keys, &g->n_ports, &g->cap_ports, &pk,
-					     sizeof(pk)) < 0) {
+				if (keep_key((void **)&g->port_keys, &g->n_ports, &g->cap_ports,
+					     &pk, sizeof(pk)) < 0) {
 					(void)bpf_map_delete_elem(ports_fd, &pk);
 					return ward_err(err, -ENOMEM, "port map");
 				}
@@ -119,18 +121,20 @@ int egress_fill_entry(struct egress_gen *g, int ports_fd, int cidrs_fd, size_t e
 					memcpy(a.w, c->addr, 16);
 				}
 				if (prefix > 128)
-					return ward_errx(err, -EINVAL, "allowed_ips: bad prefix /%u", c->prefix);
+					return ward_errx(err, -EINVAL,
+							 "allowed_ips: bad prefix /%u", c->prefix);
 				ward_cidr_key_make_gen(&ck, g->seq, (uint32_t)en, &a, prefix);
 				if (g->n_cidrs >= WARD_MAX_CIDRS)
-					return ward_errx(err, -E2BIG, "more than %d (binary set, CIDR) pairs",
+					return ward_errx(err, -E2BIG,
+							 "more than %d (binary set, CIDR) pairs",
 							 WARD_MAX_CIDRS);
 				r = bpf_map_update_elem(cidrs_fd, &ck, &one, BPF_NOEXIST);
 				if (r == -EEXIST)
 					continue;
 				if (r < 0)
 					return ward_err(err, r, "allowed_ips map");
-				if (keep_key((void **)&g->cidr_keys, &g->n_cidrs, &g->cap_cidrs, &ck,
-					     sizeof(ck)) < 0) {
+				if (keep_key((void **)&g->cidr_keys, &g->n_cidrs, &g->cap_cidrs,
+					     &ck, sizeof(ck)) < 0) {
 					(void)bpf_map_delete_elem(cidrs_fd, &ck);
 					return ward_err(err, -ENOMEM, "allowed_ips map");
 				}
@@ -173,7 +177,8 @@ static int gen_maps(struct ward_egress *e, struct egress_gen *g, bool *ret_place
 		return ward_err(err, g->fds[0], "create the identity map of policy generation %u",
 				g->seq);
 	for (size_t i = 0; i < g->n_idents; i++) {
-		struct ward_ident_val v = { .entry = g->idents[i].entry, .flags = g->idents[i].flags };
+		struct ward_ident_val v = { .entry = g->idents[i].entry,
+					    .flags = g->idents[i].flags };
 
 		r = bpf_map_update_elem(g->fds[0], &g->idents[i].key, &v, BPF_NOEXIST);
 		if (r < 0)
@@ -365,9 +370,9 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 int ward_egress_attach(struct ward_egress *e, int cgroup_fd, struct ward_error *err)
 {
 	struct bpf_program *progs[EGRESS_N_PROGS] = {
-		e->skel->progs.ward_connect4, e->skel->progs.ward_connect6,
-		e->skel->progs.ward_sendmsg4, e->skel->progs.ward_sendmsg6,
-		e->skel->progs.ward_sockops,	 e->skel->progs.ward_skb_egress,
+		e->skel->progs.ward_connect4,	  e->skel->progs.ward_connect6,
+		e->skel->progs.ward_sendmsg4,	  e->skel->progs.ward_sendmsg6,
+		e->skel->progs.ward_sockops,	  e->skel->progs.ward_skb_egress,
 		e->skel->progs.ward_sock_release,
 	};
 
@@ -396,7 +401,8 @@ int ward_egress_attach(struct ward_egress *e, int cgroup_fd, struct ward_error *
 	if (!e->links[EGRESS_N_PROGS]) {
 		r = -errno;
 		ward_egress_detach(e);
-		return ward_err(err, r, "attach BPF program ward_exec (raw tracepoint sched_process_exec)");
+		return ward_err(err, r,
+				"attach BPF program ward_exec (raw tracepoint sched_process_exec)");
 	}
 	return 0;
 }
@@ -706,9 +712,9 @@ int ward_egress_prog_info(const struct ward_egress *e, struct ward_egress_prog_i
 			  size_t max)
 {
 	const struct bpf_program *progs[EGRESS_N_PROGS] = {
-		e->skel->progs.ward_connect4, e->skel->progs.ward_connect6,
-		e->skel->progs.ward_sendmsg4, e->skel->progs.ward_sendmsg6,
-		e->skel->progs.ward_sockops,	 e->skel->progs.ward_skb_egress,
+		e->skel->progs.ward_connect4,	  e->skel->progs.ward_connect6,
+		e->skel->progs.ward_sendmsg4,	  e->skel->progs.ward_sendmsg6,
+		e->skel->progs.ward_sockops,	  e->skel->progs.ward_skb_egress,
 		e->skel->progs.ward_sock_release,
 	};
 	size_t n = 0;

@@ -61,7 +61,7 @@ struct ward_egress_peer {
 	uint64_t cookie;    /* the client socket's cookie */
 	uint64_t own_dev;   /* the process's own executable: the one that acted */
 	uint64_t own_ino;
-	const char *exe;    /* its path when it has an identity (owned by the handle), else NULL */
+	const char *exe;     /* its path when it has an identity (owned by the handle), else NULL */
 	const char *exe_sha; /* the content it was admitted for at exec in a writable place
 			      * (docs/egress.md): the acting file must still hash to it; or NULL */
 	struct sockaddr_storage orig; /* original destination (AF_INET for IPv4 and mapped) */

@@ -106,7 +106,8 @@ void egress_event_row(struct ward_egress *e, const struct ward_event *ev)
 		/* exited before this row: the name it was executed under */
 		snprintf(bin, sizeof(bin), "%s", egress_exec_name(e, ev->own_dev, ev->own_ino));
 	else
-		unknown_binary((pid_t)ev->tgid, ev->own_dev, ev->own_ino, ev->comm, bin, sizeof(bin));
+		unknown_binary((pid_t)ev->tgid, ev->own_dev, ev->own_ino, ev->comm, bin,
+			       sizeof(bin));
 	id = ev->depth ? egress_ident_find(names, ev->dev, ev->ino) : NULL;
 	d.via = id ? id->path : NULL;
 	addr_str(ev->orig, ip, sizeof(ip));

@@ -59,7 +59,8 @@ static int hash_fd(struct ward_egress *e, int fd, const struct stat *st, char sh
 	for (size_t i = 0; i < e->n_hashes; i++) {
 		h = &e->hashes[i];
 		if (h->dev == dev && h->ino == st->st_ino && h->size == st->st_size &&
-		    h->mtime.tv_sec == st->st_mtim.tv_sec && h->mtime.tv_nsec == st->st_mtim.tv_nsec) {
+		    h->mtime.tv_sec == st->st_mtim.tv_sec &&
+		    h->mtime.tv_nsec == st->st_mtim.tv_nsec) {
 			memcpy(sha, h->sha, 65);
 			return 0;
 		}
@@ -72,8 +73,9 @@ static int hash_fd(struct ward_egress *e, int fd, const struct stat *st, char sh
 	h = &e->hashes[e->n_hashes++ % EGRESS_EXEC_HASH_CACHE];
 	if (e->n_hashes >= 2 * EGRESS_EXEC_HASH_CACHE)
 		e->n_hashes -= EGRESS_EXEC_HASH_CACHE;
-	*h = (struct egress_hash){ .dev = dev, .ino = st->st_ino, .mtime = st->st_mtim,
-				   .size = st->st_size };
+	*h = (struct egress_hash){
+		.dev = dev, .ino = st->st_ino, .mtime = st->st_mtim, .size = st->st_size
+	};
 	memcpy(h->sha, sha, 65);
 	return 0;
 }
@@ -219,11 +221,11 @@ static int publish(struct ward_egress *e, struct egress_gen *g, struct egress_id
 
 struct verdict {
 	struct egress_ident id;
-	const char *why;	  /* of the last grant */
-	char glob[PATH_MAX];	  /* the last pattern that matched but did not grant */
+	const char *why;     /* of the last grant */
+	char glob[PATH_MAX]; /* the last pattern that matched but did not grant */
 	char refused_rule[256];
-	char sha[65];		  /* of the executed file, "" when not hashed */
-	int hashed;		  /* 0 not yet, 1 done, -errno failed */
+	char sha[65]; /* of the executed file, "" when not hashed */
+	int hashed;   /* 0 not yet, 1 done, -errno failed */
 };
 
 /* Does binary b (of policy pol) grant the executed file (fd, st, path)? */
@@ -334,10 +336,11 @@ void egress_exec_match(struct ward_egress *e, struct egress_gen *g,
 		}
 	if (!v.id.n_pols && !(v.id.flags & WARD_IDENT_INFERENCE)) {
 		if (v.glob[0] && rows) {
-			snprintf(reason, sizeof(reason),
-				 "exec: matches binary '%s' but the sandbox can write it and its "
-				 "content is no binary the rule names at a read-only path: no identity",
-				 v.glob);
+			snprintf(
+				reason, sizeof(reason),
+				"exec: matches binary '%s' but the sandbox can write it and its "
+				"content is no binary the rule names at a read-only path: no identity",
+				v.glob);
 			exec_row(e, g, ev, path, "deny", v.refused_rule[0] ? v.refused_rule : NULL,
 				 reason);
 		}

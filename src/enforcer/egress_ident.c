@@ -92,8 +92,10 @@ static int walk(struct glob_walk *g, const char *dir, size_t seg, unsigned depth
 	}
 	if (depth >= WARD_EGRESS_GLOB_MAX_DEPTH) {
 		g->capped = true;
-		return egress_warn(g->e, "binary pattern '%s': deeper than %d directories, not all "
-				   "matches loaded", g->pattern, WARD_EGRESS_GLOB_MAX_DEPTH);
+		return egress_warn(g->e,
+				   "binary pattern '%s': deeper than %d directories, not all "
+				   "matches loaded",
+				   g->pattern, WARD_EGRESS_GLOB_MAX_DEPTH);
 	}
 	/* '**' matches zero directories too */
 	if (globstar) {
@@ -109,12 +111,13 @@ static int walk(struct glob_walk *g, const char *dir, size_t seg, unsigned depth
 			continue;
 		if (++g->visited > WARD_EGRESS_GLOB_MAX_ENTRIES) {
 			g->capped = true;
-			return egress_warn(g->e, "binary pattern '%s': more than %d directory entries, "
-					   "not all matches loaded", g->pattern,
-					   WARD_EGRESS_GLOB_MAX_ENTRIES);
+			return egress_warn(g->e,
+					   "binary pattern '%s': more than %d directory entries, "
+					   "not all matches loaded",
+					   g->pattern, WARD_EGRESS_GLOB_MAX_ENTRIES);
 		}
-		if (snprintf(path, sizeof(path), "%s/%s", strcmp(dir, "/") ? dir : "", de->d_name) >=
-		    (int)sizeof(path))
+		if (snprintf(path, sizeof(path), "%s/%s", strcmp(dir, "/") ? dir : "",
+			     de->d_name) >= (int)sizeof(path))
 			continue;
 		if (globstar) {
 			struct stat st;
@@ -470,8 +473,10 @@ static int add_binary(struct ward_egress *e, struct egress_gen *g, const struct 
 		return ward_err(err, r, "resolve binary '%s'", b->path);
 	/* fail closed: the binary simply has no identity, so it gets no network */
 	if (r == 0)
-		return egress_warn(e, "binary '%s' (line %u) matches no executable file; it gets "
-				   "no network", b->path, b->pos.line);
+		return egress_warn(e,
+				   "binary '%s' (line %u) matches no executable file; it gets "
+				   "no network",
+				   b->path, b->pos.line);
 	return 0;
 }
 

@@ -14,7 +14,7 @@ struct egress_bpf;
 struct bpf_link;
 struct ring_buffer;
 
-#define EGRESS_N_PROGS 7 /* attached to the sandbox cgroup */
+#define EGRESS_N_PROGS 7		    /* attached to the sandbox cgroup */
 #define EGRESS_N_LINKS (EGRESS_N_PROGS + 1) /* and the exec tracepoint */
 #define EGRESS_EXEC_HASH_CACHE 256
 #define EGRESS_EXEC_NAMES 512 /* names of executed files, for rows of exited processes */
@@ -22,17 +22,17 @@ struct ring_buffer;
 /* One executable file found for the policy's binary paths. */
 struct egress_ident {
 	struct ward_ident_key key;
-	char *path;	 /* the real path, for decision rows */
-	uint32_t flags;	 /* WARD_IDENT_* */
-	uint32_t *pols;	 /* sorted indexes into policy->net */
+	char *path;	/* the real path, for decision rows */
+	uint32_t flags; /* WARD_IDENT_* */
+	uint32_t *pols; /* sorted indexes into policy->net */
 	size_t n_pols;
-	uint32_t entry;	 /* WARD_ENTRY_NONE without network policy */
-	bool from_exec;	 /* added at exec (egress_exec.c), not resolved at start */
-	bool pinned;	 /* admitted for its content (sha): the sandbox may rewrite it in
-			  * place, so the proxy checks the executable still has that content */
-	char *pin;	 /* pinned: that content's sha256 (a copy the proxy may hold) */
-	pid_t tgid;	 /* from_exec: the process whose exec added it (matched again at apply) */
-	char sha[65];	 /* content hash, computed when an exec compares with it ("" before) */
+	uint32_t entry; /* WARD_ENTRY_NONE without network policy */
+	bool from_exec; /* added at exec (egress_exec.c), not resolved at start */
+	bool pinned;	/* admitted for its content (sha): the sandbox may rewrite it in
+			 * place, so the proxy checks the executable still has that content */
+	char *pin;	/* pinned: that content's sha256 (a copy the proxy may hold) */
+	pid_t tgid;	/* from_exec: the process whose exec added it (matched again at apply) */
+	char sha[65];	/* content hash, computed when an exec compares with it ("" before) */
 };
 
 /* One distinct set of network policies; the kernel's "entry". */

@@ -40,7 +40,8 @@ static int ward_exe_search_path(uint64_t dev, uint64_t ino, char *buf, size_t le
 	const char *env = secure_getenv("PATH");
 	char dirs[4096], found[PATH_MAX], real[PATH_MAX], *save = NULL;
 
-	snprintf(dirs, sizeof(dirs), "%s", env ? env : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+	snprintf(dirs, sizeof(dirs), "%s",
+		 env ? env : "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
 	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
 		DIR *dir = d[0] == '/' ? opendir(d) : NULL;
 		struct dirent *de;

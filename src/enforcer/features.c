@@ -87,7 +87,8 @@ static void probe_btf(struct ward_feature *f)
 	if (stat("/sys/kernel/btf/vmlinux", &st) == 0)
 		setf(f, true, "/sys/kernel/btf/vmlinux (%lld bytes)", (long long)st.st_size);
 	else
-		setf(f, false, "/sys/kernel/btf/vmlinux: %s (CONFIG_DEBUG_INFO_BTF)", strerror(errno));
+		setf(f, false, "/sys/kernel/btf/vmlinux: %s (CONFIG_DEBUG_INFO_BTF)",
+		     strerror(errno));
 }
 
 static void probe_prog_type(struct ward_feature *f, enum bpf_prog_type type)
@@ -169,7 +170,8 @@ static void probe_fentry(struct ward_feature *f)
 static int attach_perf_kprobe(int prog_fd, const char *func)
 {
 	char buf[32] = "";
-	_cleanup_close_ int tfd = open("/sys/bus/event_source/devices/kprobe/type", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int tfd =
+		open("/sys/bus/event_source/devices/kprobe/type", O_RDONLY | O_CLOEXEC);
 	ssize_t n = tfd >= 0 ? read(tfd, buf, sizeof(buf) - 1) : -1;
 	struct perf_event_attr attr = { .size = sizeof(attr) };
 	_cleanup_close_ int pfd = -1;
@@ -262,7 +264,8 @@ out:
 
 static void probe_fanotify(struct ward_feature *f)
 {
-	_cleanup_close_ int fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fd =
+		fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		setf(f, false, "fanotify_init(FAN_CLASS_CONTENT): %s", strerror(errno));
 		return;
@@ -285,7 +288,8 @@ static void probe_userns(struct ward_feature *f)
 	if (n > 0 && atoi(buf) > 0)
 		setf(f, true, "max_net_namespaces=%d", atoi(buf));
 	else
-		setf(f, false, "network namespaces unavailable (max_net_namespaces=%s)", n > 0 ? buf : "?");
+		setf(f, false, "network namespaces unavailable (max_net_namespaces=%s)",
+		     n > 0 ? buf : "?");
 	/* strip the newline read from /proc */
 	char *nl = strchr(f->detail, '\n');
 	if (nl)
@@ -343,7 +347,8 @@ int ward_features_probe(struct ward_feature *ret, int max)
 		{ "landlock", "filesystem ceiling, TCP ports, scoping", false, probe_landlock, 0 },
 		{ "seccomp", "syscall filter (EPERM for dangerous calls)", true, probe_seccomp, 0 },
 		{ "seccomp.user_notif", "supervised syscalls", false, probe_seccomp_notif, 0 },
-		{ "cgroup2", "one cgroup leaf per sandbox, BPF attach point", true, probe_cgroup2, 0 },
+		{ "cgroup2", "one cgroup leaf per sandbox, BPF attach point", true, probe_cgroup2,
+		  0 },
 		{ "netns", "the sandbox's own network namespace", true, probe_userns, 0 },
 		{ "btf", "CO-RE reads of task->mm->exe_file", false, probe_btf, 0 },
 		{ "bpf.cgroup_sock_addr", "connect4/6, sendmsg4/6 per-binary verdicts", false, NULL,
@@ -359,10 +364,11 @@ int ward_features_probe(struct ward_feature *ret, int max)
 		{ "bpf.fentry", "low-overhead tracing", false, probe_fentry, 0 },
 		{ "bpf.kprobe", "not used: listed for comparison", false, probe_kprobe, 0 },
 		{ "nftables", "sandbox netns firewall with NFLOG", false, probe_nftables, 0 },
-		{ "fanotify.perm", "per-binary protected paths (blocking)", false, probe_fanotify, 0 },
+		{ "fanotify.perm", "per-binary protected paths (blocking)", false, probe_fanotify,
+		  0 },
 		{ "fs.protect", "mechanism enforcing protected paths", false, probe_fs_protect, 0 },
-		{ "bpf.cgroup_unix", "connect_unix/sendmsg_unix: host unix sockets by path",
-		  false, probe_unix_bpf, 0 },
+		{ "bpf.cgroup_unix", "connect_unix/sendmsg_unix: host unix sockets by path", false,
+		  probe_unix_bpf, 0 },
 		{ "unix.broker", "host unix sockets per binary, decided by inode", false,
 		  probe_unix_broker, 0 },
 	};

@@ -6,11 +6,11 @@
 #include <stdbool.h>
 
 struct ward_feature {
-	const char *name;    /* stable identifier, e.g. "bpf.cgroup_sock_addr" */
-	const char *what;    /* what ward uses it for */
-	bool required;       /* ward run refuses to start without it */
+	const char *name; /* stable identifier, e.g. "bpf.cgroup_sock_addr" */
+	const char *what; /* what ward uses it for */
+	bool required;	  /* ward run refuses to start without it */
 	bool available;
-	char detail[256];    /* the value found, or why not */
+	char detail[256]; /* the value found, or why not */
 };
 
 /* Fill up to max features; returns how many. */

@@ -55,7 +55,7 @@ struct ward_fs {
 	uint64_t reported_drops;
 	uint64_t reported_unchecked;
 	uint64_t missing_checked, hidden_rows;
-	struct ward_fs_hidden *hidden; /* the plan, for missing paths */
+	struct ward_fs_hidden *hidden;	/* the plan, for missing paths */
 	struct ward_ll_audit *ll_audit; /* Landlock's records, NULL when none arrive */
 	char ll_why[256];
 	int epfd; /* the ring buffer and the audit socket */
@@ -65,20 +65,20 @@ struct ward_fs {
 };
 
 static const char *const op_names[WARD_FS_OP_MAX] = {
-	[WARD_FS_OP_OPEN] = "open",	      [WARD_FS_OP_OPENAT] = "openat",
-	[WARD_FS_OP_OPENAT2] = "openat2",     [WARD_FS_OP_CREAT] = "creat",
-	[WARD_FS_OP_MKDIR] = "mkdir",	      [WARD_FS_OP_MKDIRAT] = "mkdirat",
-	[WARD_FS_OP_MKNOD] = "mknod",	      [WARD_FS_OP_MKNODAT] = "mknodat",
-	[WARD_FS_OP_UNLINK] = "unlink",	      [WARD_FS_OP_UNLINKAT] = "unlinkat",
-	[WARD_FS_OP_RMDIR] = "rmdir",	      [WARD_FS_OP_RENAME] = "rename",
-	[WARD_FS_OP_RENAMEAT] = "renameat",   [WARD_FS_OP_RENAMEAT2] = "renameat2",
-	[WARD_FS_OP_LINK] = "link",	      [WARD_FS_OP_LINKAT] = "linkat",
-	[WARD_FS_OP_SYMLINK] = "symlink",     [WARD_FS_OP_SYMLINKAT] = "symlinkat",
-	[WARD_FS_OP_TRUNCATE] = "truncate",   [WARD_FS_OP_CHMOD] = "chmod",
-	[WARD_FS_OP_FCHMODAT] = "fchmodat",   [WARD_FS_OP_FCHMODAT2] = "fchmodat2",
-	[WARD_FS_OP_CHOWN] = "chown",	      [WARD_FS_OP_LCHOWN] = "lchown",
-	[WARD_FS_OP_FCHOWNAT] = "fchownat",   [WARD_FS_OP_EXECVE] = "execve",
-	[WARD_FS_OP_EXECVEAT] = "execveat",   [WARD_FS_OP_FILE_OPEN] = "file_open",
+	[WARD_FS_OP_OPEN] = "open",	    [WARD_FS_OP_OPENAT] = "openat",
+	[WARD_FS_OP_OPENAT2] = "openat2",   [WARD_FS_OP_CREAT] = "creat",
+	[WARD_FS_OP_MKDIR] = "mkdir",	    [WARD_FS_OP_MKDIRAT] = "mkdirat",
+	[WARD_FS_OP_MKNOD] = "mknod",	    [WARD_FS_OP_MKNODAT] = "mknodat",
+	[WARD_FS_OP_UNLINK] = "unlink",	    [WARD_FS_OP_UNLINKAT] = "unlinkat",
+	[WARD_FS_OP_RMDIR] = "rmdir",	    [WARD_FS_OP_RENAME] = "rename",
+	[WARD_FS_OP_RENAMEAT] = "renameat", [WARD_FS_OP_RENAMEAT2] = "renameat2",
+	[WARD_FS_OP_LINK] = "link",	    [WARD_FS_OP_LINKAT] = "linkat",
+	[WARD_FS_OP_SYMLINK] = "symlink",   [WARD_FS_OP_SYMLINKAT] = "symlinkat",
+	[WARD_FS_OP_TRUNCATE] = "truncate", [WARD_FS_OP_CHMOD] = "chmod",
+	[WARD_FS_OP_FCHMODAT] = "fchmodat", [WARD_FS_OP_FCHMODAT2] = "fchmodat2",
+	[WARD_FS_OP_CHOWN] = "chown",	    [WARD_FS_OP_LCHOWN] = "lchown",
+	[WARD_FS_OP_FCHOWNAT] = "fchownat", [WARD_FS_OP_EXECVE] = "execve",
+	[WARD_FS_OP_EXECVEAT] = "execveat", [WARD_FS_OP_FILE_OPEN] = "file_open",
 	[WARD_FS_OP_FD_IO] = "read/write",
 };
 
@@ -89,8 +89,8 @@ const char *ward_fs_op_str(unsigned op)
 
 void ward_fs_access_str(uint32_t access, char *buf, size_t len)
 {
-	static const char *const names[] = { "read",   "write", "create", "truncate", "delete",
-					     "rename", "link",	"setattr", "exec",    "dir" };
+	static const char *const names[] = { "read",   "write", "create",  "truncate", "delete",
+					     "rename", "link",	"setattr", "exec",     "dir" };
 	size_t n = 0;
 
 	buf[0] = '\0';
@@ -229,8 +229,8 @@ static int on_procmem(struct ward_fs *fs, const struct ward_fs_event *ev)
 	}
 	victim[n > 0 ? n : 0] = '\0';
 	if (ev->path[0]) {
-		describe_path(ev, ev->path, WARD_FS_AT_FDCWD, ev->flags & WARD_FS_EV_TRUNCATED, path,
-			      sizeof(path), note, sizeof(note));
+		describe_path(ev, ev->path, WARD_FS_AT_FDCWD, ev->flags & WARD_FS_EV_TRUNCATED,
+			      path, sizeof(path), note, sizeof(note));
 	} else {
 		snprintf(path, sizeof(path), "/proc/%u/%s", ev->target, file);
 		snprintf(note, sizeof(note), " fd=%d (host pid)", ev->dirfd);
@@ -325,7 +325,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 			 ward_fs_op_str(ev->op), errno_name(-ev->ret),
 			 (unsigned long long)ev->oflags,
 			 ev->op == WARD_FS_OP_SYMLINK || ev->op == WARD_FS_OP_SYMLINKAT ? "target"
-											 : "to",
+											: "to",
 			 path2, note, note2);
 	} else {
 		snprintf(reason, sizeof(reason), "syscall=%s errno=%s flags=%#llx%s",
@@ -561,7 +561,8 @@ int ward_fs_attach(struct ward_fs *fs, struct ward_error *err)
 {
 	struct bpf_program *prog;
 
-	bpf_object__for_each_program(prog, fs->skel->obj) {
+	bpf_object__for_each_program(prog, fs->skel->obj)
+	{
 		struct bpf_link *l;
 
 		if (!bpf_program__autoload(prog))

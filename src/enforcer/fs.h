@@ -22,15 +22,15 @@
 #include "ward/abi.h"
 
 struct ward_fs_config {
-	uint64_t cgroup_id;	/* the sandbox leaf's cgroup id (inode of its directory) */
-	const char *sandbox;	/* copied; the rows' sandbox column */
-	const char *policy_rev; /* copied */
+	uint64_t cgroup_id;	  /* the sandbox leaf's cgroup id (inode of its directory) */
+	const char *sandbox;	  /* copied; the rows' sandbox column */
+	const char *policy_rev;	  /* copied */
 	struct ward_audit *audit; /* borrowed, may be NULL */
-	uint32_t rate;		/* denial rows per second; 0: WARD_FS_RATE_PER_SEC */
-	uint32_t burst;		/* 0: WARD_FS_RATE_BURST */
-	int denied_map_fd;	/* > 0: share this refusal map (bpf-lsm's); else our own */
-	bool hidden_paths;	/* rows for ENOENT of host paths the plan hides (fs_hidden.h) */
-	bool guard_procmem;	/* kill for another process's /proc/PID/mem or environ */
+	uint32_t rate;		  /* denial rows per second; 0: WARD_FS_RATE_PER_SEC */
+	uint32_t burst;		  /* 0: WARD_FS_RATE_BURST */
+	int denied_map_fd;	  /* > 0: share this refusal map (bpf-lsm's); else our own */
+	bool hidden_paths;	  /* rows for ENOENT of host paths the plan hides (fs_hidden.h) */
+	bool guard_procmem;	  /* kill for another process's /proc/PID/mem or environ */
 	/* Also read Landlock's own denial records (landlock_audit.h) when the
 	 * kernel writes them: rows for Landlock denials the tracepoint does not
 	 * follow (ioctl on devices, ftruncate, ...). Where it writes none (audit
@@ -43,15 +43,15 @@ struct ward_fs_config {
 };
 
 struct ward_fs_stats {
-	uint64_t events;	/* denial events read */
-	uint64_t suppressed;	/* over the rate limit (reported as rows) */
-	uint64_t ringbuf_drops; /* no room in the ring buffer */
-	uint64_t inflight_full; /* syscalls not followed: no task storage for the thread */
-	uint64_t missing_seen;	/* ENOENT results looked at in the kernel */
-	uint64_t missing_checked; /* of those, sent and checked against plan and host */
+	uint64_t events;	    /* denial events read */
+	uint64_t suppressed;	    /* over the rate limit (reported as rows) */
+	uint64_t ringbuf_drops;	    /* no room in the ring buffer */
+	uint64_t inflight_full;	    /* syscalls not followed: no task storage for the thread */
+	uint64_t missing_seen;	    /* ENOENT results looked at in the kernel */
+	uint64_t missing_checked;   /* of those, sent and checked against plan and host */
 	uint64_t missing_unchecked; /* new missing paths over the rate limit */
-	uint64_t hidden;	/* hidden-path rows */
-	uint64_t procmem_kills; /* processes killed for another process's mem/environ */
+	uint64_t hidden;	    /* hidden-path rows */
+	uint64_t procmem_kills;	    /* processes killed for another process's mem/environ */
 };
 
 struct ward_fs;

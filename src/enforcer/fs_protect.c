@@ -51,7 +51,7 @@ DEFINE_CLEANUP(DIR *, closedir)
 #define MAX_ALLOW_ROWS 256 /* (root, executable) pairs whose first allowed open is logged */
 
 struct root {
-	char *path; /* canonical */
+	char *path;  /* canonical */
 	char *names; /* the named binaries, as written, comma-separated */
 	struct ward_ident_key *ids;
 	size_t n_ids;
@@ -190,11 +190,13 @@ static int add_rule(struct ward_fs_protect *fp, const struct ward_fs_binary_rule
 		return ward_err(err, r, "filesystem binary '%s'", b->binary.path);
 	}
 	if (r == 0)
-		warn(fp, "filesystem binary '%s' (line %u) matches no executable file; nothing "
-		     "may open its protected paths", b->binary.path, b->binary.pos.line);
+		warn(fp,
+		     "filesystem binary '%s' (line %u) matches no executable file; nothing "
+		     "may open its protected paths",
+		     b->binary.path, b->binary.pos.line);
 	for (size_t k = 0; k < b->n_read_only + b->n_read_write; k++) {
-		const struct ward_fs_path *p = k < b->n_read_only ? &b->read_only[k]
-								: &b->read_write[k - b->n_read_only];
+		const struct ward_fs_path *p =
+			k < b->n_read_only ? &b->read_only[k] : &b->read_write[k - b->n_read_only];
 		struct root *root = root_for(fp, p->path);
 		struct ward_ident_key *v;
 		char *names;
@@ -237,7 +239,8 @@ static int add_mark(struct ward_fs_protect *fp, const char *path, const struct s
 	if (S_ISDIR(st->st_mode))
 		mask |= FAN_EVENT_ON_CHILD | FAN_ONDIR;
 	if (fp->mech == WARD_FS_MECH_FANOTIFY &&
-	    fanotify_mark(fp->fan_fd, FAN_MARK_ADD | FAN_MARK_DONT_FOLLOW, mask, AT_FDCWD, path) < 0)
+	    fanotify_mark(fp->fan_fd, FAN_MARK_ADD | FAN_MARK_DONT_FOLLOW, mask, AT_FDCWD, path) <
+		    0)
 		return ward_err(err, -errno, "fanotify_mark '%s'", path);
 	m = realloc(fp->marks, (fp->n_marks + 1) * sizeof(*m));
 	if (!m)
@@ -408,7 +411,8 @@ int ward_fs_protect_new(const struct ward_policy *p, struct ward_fs_protect **re
 						   FAN_UNLIMITED_QUEUE,
 					   O_RDONLY | O_CLOEXEC | O_LARGEFILE);
 		if (fp->fan_fd < 0) {
-			r = ward_err(err, -errno, "protected paths need BPF LSM or fanotify "
+			r = ward_err(err, -errno,
+				     "protected paths need BPF LSM or fanotify "
 				     "permission events; fanotify_init");
 			goto fail;
 		}
@@ -460,8 +464,7 @@ static int root_of(const struct ward_fs_protect *fp, int fd, char *path, size_t 
 	path[n > 0 ? n : 0] = '\0';
 	if (fstat(fd, &st) == 0) {
 		struct mark key = { ward_egress_kdev(st.st_dev), st.st_ino, 0 };
-		const struct mark *m =
-			bsearch(&key, fp->marks, fp->n_marks, sizeof(*m), cmp_mark);
+		const struct mark *m = bsearch(&key, fp->marks, fp->n_marks, sizeof(*m), cmp_mark);
 
 		if (m)
 			return (int)m->root;
@@ -564,7 +567,8 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 			dev = ward_egress_kdev(st.st_dev);
 			ino = st.st_ino;
 			for (size_t i = 0; root >= 0 && i < fp->roots[root].n_ids; i++)
-				if (fp->roots[root].ids[i].dev == dev && fp->roots[root].ids[i].ino == ino)
+				if (fp->roots[root].ids[i].dev == dev &&
+				    fp->roots[root].ids[i].ino == ino)
 					exe_ok = true;
 		}
 	}
@@ -588,7 +592,8 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 	if (v == WARD_FS_DENY) {
 		fp->n_denied++;
 		log_decision(fp, true, tid, binary[0] ? binary : NULL, path,
-			     &fp->roots[root >= 0 ? root : 0], m->mask & FAN_OPEN_EXEC_PERM, why, 0);
+			     &fp->roots[root >= 0 ? root : 0], m->mask & FAN_OPEN_EXEC_PERM, why,
+			     0);
 	} else if (why == WARD_FS_WHY_NAMED) {
 		fp->n_allowed++;
 		if (first_allow(fp, (uint32_t)root, dev, ino) && binary[0])

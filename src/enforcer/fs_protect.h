@@ -26,7 +26,7 @@
 #include "policy/model.h"
 
 #define WARD_FS_PROTECT_MAX_MARKS 20000 /* inodes marked, all protected trees together */
-#define WARD_FS_PROTECT_MAX_DEPTH 16	 /* directories below a protected root */
+#define WARD_FS_PROTECT_MAX_DEPTH 16	/* directories below a protected root */
 
 enum ward_fs_mechanism {
 	WARD_FS_MECH_NONE = 0, /* the policy protects nothing */
@@ -35,12 +35,12 @@ enum ward_fs_mechanism {
 };
 
 struct ward_fs_protect_config {
-	const char *sandbox;	 /* copied */
-	const char *policy_rev;	 /* copied */
-	const char *cgroup_path; /* absolute path of the sandbox's leaf */
-	uint64_t cgroup_id;	 /* its id (inode of the directory) */
+	const char *sandbox;	  /* copied */
+	const char *policy_rev;	  /* copied */
+	const char *cgroup_path;  /* absolute path of the sandbox's leaf */
+	uint64_t cgroup_id;	  /* its id (inode of the directory) */
 	struct ward_audit *audit; /* borrowed, may be NULL */
-	int denied_map_fd;	 /* ward_fs_denied_map_fd(), or -1 */
+	int denied_map_fd;	  /* ward_fs_denied_map_fd(), or -1 */
 	/* Called for every decision logged (tests, front ends). */
 	void (*on_decision)(void *userdata, const struct ward_decision *d);
 	void *userdata;

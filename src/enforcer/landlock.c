@@ -14,16 +14,19 @@
 #include "enforcer/landlock_compat.h"
 
 #define ACCESS_FS_V1                                                                               \
-	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | \
-	 LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR |                              \
-	 LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |                            \
-	 LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |  \
-	 LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM)
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |                              \
+	 LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR |                              \
+	 LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |                          \
+	 LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR |                              \
+	 LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |                              \
+	 LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |                            \
+	 LANDLOCK_ACCESS_FS_MAKE_SYM)
 
 /* Rights that make sense on a non-directory (the kernel rejects others). */
 #define ACCESS_FILE                                                                                \
-	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE | \
-	 LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV)
+	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |                              \
+	 LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_TRUNCATE |                              \
+	 LANDLOCK_ACCESS_FS_IOCTL_DEV)
 
 /* The newest ABI this code knows; a newer kernel is used at this level. */
 #define WARD_LANDLOCK_ABI_MAX 7
@@ -55,8 +58,8 @@ int ward_landlock_prepare(enum ward_landlock_compat compat, struct ward_landlock
 			  struct ward_error *err)
 {
 	struct ward_landlock_plan plan = {
-		.handled_fs = ACCESS_FS_V1 | LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE |
-			      LANDLOCK_ACCESS_FS_IOCTL_DEV,
+		.handled_fs = ACCESS_FS_V1 | LANDLOCK_ACCESS_FS_REFER |
+			      LANDLOCK_ACCESS_FS_TRUNCATE | LANDLOCK_ACCESS_FS_IOCTL_DEV,
 		/* Connect only: binding inside the sandbox's own netns harms nobody,
 		 * and agents' test suites start local servers. */
 		.handled_net = LANDLOCK_ACCESS_NET_CONNECT_TCP,
@@ -68,10 +71,11 @@ int ward_landlock_prepare(enum ward_landlock_compat compat, struct ward_landlock
 
 	if (abi < 0) {
 		if (compat == WARD_LANDLOCK_HARD_REQUIREMENT)
-			return ward_err(err, abi == -EOPNOTSUPP ? -EOPNOTSUPP : -ENOSYS,
-					"landlock is required by the policy (hard_requirement) but %s",
-					abi == -EOPNOTSUPP ? "disabled at boot (add landlock to lsm=)"
-							   : "not supported by this kernel");
+			return ward_err(
+				err, abi == -EOPNOTSUPP ? -EOPNOTSUPP : -ENOSYS,
+				"landlock is required by the policy (hard_requirement) but %s",
+				abi == -EOPNOTSUPP ? "disabled at boot (add landlock to lsm=)"
+						   : "not supported by this kernel");
 		*ret_plan = (struct ward_landlock_plan){ 0 };
 		return 0;
 	}
@@ -134,9 +138,9 @@ uint64_t ward_landlock_access(const struct ward_landlock_plan *plan, enum ward_l
 	return a & plan->handled_fs;
 }
 
-int ward_landlock_build(const struct ward_landlock_plan *plan, const struct ward_landlock_rule *rules,
-			size_t n_rules, const uint16_t *ports, size_t n_ports, int *ret_fd,
-			struct ward_error *err)
+int ward_landlock_build(const struct ward_landlock_plan *plan,
+			const struct ward_landlock_rule *rules, size_t n_rules,
+			const uint16_t *ports, size_t n_ports, int *ret_fd, struct ward_error *err)
 {
 	struct ward_landlock_ruleset_attr attr = {
 		.handled_access_fs = plan->handled_fs,

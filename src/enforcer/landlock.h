@@ -24,10 +24,10 @@ struct ward_landlock_rule {
 };
 
 struct ward_landlock_plan {
-	int abi;                /* 0: Landlock not available (best_effort only) */
-	uint64_t handled_fs;    /* rights the ruleset handles (= denied unless granted) */
-	uint64_t handled_net;   /* 0 below ABI 4 */
-	uint64_t scoped;        /* 0 below ABI 6 */
+	int abi;		 /* 0: Landlock not available (best_effort only) */
+	uint64_t handled_fs;	 /* rights the ruleset handles (= denied unless granted) */
+	uint64_t handled_net;	 /* 0 below ABI 4 */
+	uint64_t scoped;	 /* 0 below ABI 6 */
 	uint32_t restrict_flags; /* landlock_restrict_self() flags (ABI 7) */
 };
 
@@ -48,9 +48,9 @@ uint64_t ward_landlock_access(const struct ward_landlock_plan *plan, enum ward_l
 /* Child side, while still privileged: create the ruleset, add one rule per
  * path (a path that cannot be opened is an error: fail closed) and one per
  * allowed TCP connect port. Returns the ruleset fd (or -1 when plan->abi is 0). */
-int ward_landlock_build(const struct ward_landlock_plan *plan, const struct ward_landlock_rule *rules,
-			size_t n_rules, const uint16_t *ports, size_t n_ports, int *ret_fd,
-			struct ward_error *err);
+int ward_landlock_build(const struct ward_landlock_plan *plan,
+			const struct ward_landlock_rule *rules, size_t n_rules,
+			const uint16_t *ports, size_t n_ports, int *ret_fd, struct ward_error *err);
 
 /* Child side, after PR_SET_NO_NEW_PRIVS: restrict the calling thread. */
 int ward_landlock_restrict(const struct ward_landlock_plan *plan, int ruleset_fd,

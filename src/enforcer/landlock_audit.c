@@ -23,8 +23,8 @@
 
 #include "../../bpf/fs_decide.h"
 
-#define LL_PENDING 32 /* events whose records may still be arriving */
-#define LL_DOMAINS 64 /* domains already attributed */
+#define LL_PENDING 32		/* events whose records may still be arriving */
+#define LL_DOMAINS 64		/* domains already attributed */
 #define WARD_AUDIT_MSG_MAX 8970 /* MAX_AUDIT_MESSAGE_LENGTH (kernel/audit.h) */
 
 /* --- parsing ------------------------------------------------------------ */
@@ -280,8 +280,10 @@ int ward_ll_audit_probe(char *why, size_t len)
 		struct nlmsghdr h;
 		struct audit_status s;
 	} req = {
-		.h = { .nlmsg_len = NLMSG_LENGTH(0), .nlmsg_type = AUDIT_GET,
-		       .nlmsg_flags = NLM_F_REQUEST, .nlmsg_seq = 1 },
+		.h = { .nlmsg_len = NLMSG_LENGTH(0),
+		       .nlmsg_type = AUDIT_GET,
+		       .nlmsg_flags = NLM_F_REQUEST,
+		       .nlmsg_seq = 1 },
 	};
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	union {
@@ -679,8 +681,8 @@ int ward_ll_audit_new(const struct ward_ll_audit_config *cfg, struct ward_ll_aud
 		.nl_family = AF_NETLINK,
 		.nl_groups = 1u << (AUDIT_NLGRP_READLOG - 1),
 	};
-	_cleanup_close_ int fd = cfg->fd > 0 ? cfg->fd
-					     : socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
+	_cleanup_close_ int fd =
+		cfg->fd > 0 ? cfg->fd : socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
 	struct ward_ll_audit *a;
 	int buf = 1 << 20;
 

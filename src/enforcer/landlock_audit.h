@@ -38,10 +38,10 @@ enum ward_ll_audit_kind {
 /* One record, as the kernel formats it: "audit(SEC.MSEC:SERIAL): k=v ...". */
 struct ward_ll_audit_record {
 	enum ward_ll_audit_kind kind;
-	uint64_t serial; /* the records of one event share it */
-	uint64_t ts_ms;	 /* CLOCK_REALTIME, milliseconds */
-	uint64_t domain; /* access, domain */
-	char blockers[192]; /* access: "fs.write_file,fs.make_reg", "net.connect_tcp" */
+	uint64_t serial;     /* the records of one event share it */
+	uint64_t ts_ms;	     /* CLOCK_REALTIME, milliseconds */
+	uint64_t domain;     /* access, domain */
+	char blockers[192];  /* access: "fs.write_file,fs.make_reg", "net.connect_tcp" */
 	char path[PATH_MAX]; /* access: path= (or name= of a dentry), "" if none */
 	uint64_t ino;	     /* access: ino=, 0 if none */
 	bool allocated;	     /* domain: status=allocated, else deallocated */
@@ -69,9 +69,9 @@ uint32_t ward_ll_audit_access(const char *blockers);
 int ward_ll_audit_probe(char *why, size_t len);
 
 struct ward_ll_audit_config {
-	uint64_t cgroup_id;	/* the sandbox leaf: a record is ours if its task was in it */
-	const char *sandbox;	/* copied */
-	const char *policy_rev; /* copied */
+	uint64_t cgroup_id;	  /* the sandbox leaf: a record is ours if its task was in it */
+	const char *sandbox;	  /* copied */
+	const char *policy_rev;	  /* copied */
 	struct ward_audit *audit; /* borrowed, may be NULL */
 	/* Denials the fs tracepoint already logs (fs.* blockers of a followed
 	 * path syscall) are skipped: one refusal, one row. */

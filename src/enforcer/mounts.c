@@ -20,8 +20,8 @@
 
 /* Device nodes every sandbox gets, bound from the host. */
 static const char *const dev_nodes[] = { "null", "zero", "full", "random", "urandom", "tty" };
-static const char *const dev_rules[] = { "/dev/null", "/dev/zero",   "/dev/full", "/dev/random",
-					 "/dev/urandom", "/dev/tty", "/dev/pts" };
+static const char *const dev_rules[] = { "/dev/null",	 "/dev/zero", "/dev/full", "/dev/random",
+					 "/dev/urandom", "/dev/tty",  "/dev/pts" };
 
 static bool under(const char *path, const char *dir)
 {
@@ -33,9 +33,10 @@ static bool under(const char *path, const char *dir)
 /* Paths ward provides itself: listing them in a policy changes nothing. */
 static bool provided(const char *path)
 {
-	static const char *const dev[] = { "/dev",	    "/dev/null", "/dev/zero", "/dev/full",
-					   "/dev/random",  "/dev/urandom", "/dev/tty", "/dev/ptmx",
-					   "/dev/fd",	    "/dev/stdin", "/dev/stdout", "/dev/stderr" };
+	static const char *const dev[] = { "/dev",	 "/dev/null",	"/dev/zero",
+					   "/dev/full",	 "/dev/random", "/dev/urandom",
+					   "/dev/tty",	 "/dev/ptmx",	"/dev/fd",
+					   "/dev/stdin", "/dev/stdout", "/dev/stderr" };
 
 	if (under(path, "/proc") || under(path, "/dev/pts") || under(path, "/dev/shm"))
 		return true;
@@ -124,9 +125,10 @@ static int add_policy_path(struct ward_mount_plan *plan, const struct ward_polic
 		for (size_t i = 0; i < ARRAY_SIZE(sockdirs); i++) {
 			if (!under(path, sockdirs[i]))
 				continue;
-			snprintf(msg, sizeof(msg), "%s:%u:%u: %s not mapped: without the unix-socket "
-				 "layer %s is private", file, fp->pos.line, fp->pos.col, fp->path,
-				 sockdirs[i]);
+			snprintf(msg, sizeof(msg),
+				 "%s:%u:%u: %s not mapped: without the unix-socket "
+				 "layer %s is private",
+				 file, fp->pos.line, fp->pos.col, fp->path, sockdirs[i]);
 			if (diag)
 				diag(diag_data, true, msg);
 			return 0;
@@ -283,8 +285,9 @@ static int place_file(struct ward_mount_plan *plan, size_t i, struct ward_error 
 	char *slash;
 
 	if (i + 1 < plan->n && under(plan->v[i + 1].path, f->path))
-		return ward_errx(err, -EINVAL, "'%s' is a file ward places, but '%s' is mapped under it",
-				 f->path, plan->v[i + 1].path);
+		return ward_errx(err, -EINVAL,
+				 "'%s' is a file ward places, but '%s' is mapped under it", f->path,
+				 plan->v[i + 1].path);
 	for (size_t j = i; j-- > 0;)
 		if (ancestor(f->path, plan->v[j].path)) {
 			a = &plan->v[j];
@@ -313,14 +316,15 @@ static int place_file(struct ward_mount_plan *plan, size_t i, struct ward_error 
 				"over an existing file but never creates files in host directories",
 				f->path, a->path);
 	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
-		return ward_errx(err, -EINVAL, "cannot place '%s': not a file on the host", f->path);
+		return ward_errx(err, -EINVAL, "cannot place '%s': not a file on the host",
+				 f->path);
 	return 0;
 }
 
 int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
 			  const struct ward_mount_file *files, size_t n_files,
-			  bool private_sockdirs, ward_diag_fn diag,
-			  void *diag_data, struct ward_mount_plan *ret, struct ward_error *err)
+			  bool private_sockdirs, ward_diag_fn diag, void *diag_data,
+			  struct ward_mount_plan *ret, struct ward_error *err)
 {
 	struct ward_mount_plan plan = { .private_sockdirs = private_sockdirs };
 	struct ward_mount *m;
@@ -362,7 +366,8 @@ int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
 			goto fail;
 		}
 		if (p->include_workdir && !strcmp(workdir, "/")) {
-			r = ward_errx(err, -EINVAL, "workdir '/' cannot be read-write (include_workdir)");
+			r = ward_errx(err, -EINVAL,
+				      "workdir '/' cannot be read-write (include_workdir)");
 			goto fail;
 		}
 		m = plan_add(&plan, workdir, WARD_MNT_BIND, err);
@@ -544,9 +549,8 @@ static int setup_dev(const char *dst, struct ward_error *err)
 	}
 	if (pathcat(path, sizeof(path), dst, "pts", err) < 0)
 		return err->code;
-	if (mkdir(path, 0755) < 0 ||
-	    mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
-		  "newinstance,ptmxmode=0666,mode=0620") < 0)
+	if (mkdir(path, 0755) < 0 || mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
+					   "newinstance,ptmxmode=0666,mode=0620") < 0)
 		return ward_err(err, -errno, "mount devpts on '%s'", path);
 	if (pathcat(path, sizeof(path), dst, "shm", err) < 0)
 		return err->code;
@@ -555,8 +559,8 @@ static int setup_dev(const char *dst, struct ward_error *err)
 		return ward_err(err, -errno, "mount tmpfs on '%s'", path);
 
 	static const char *const links[][2] = {
-		{ "pts/ptmx", "ptmx" },	      { "/proc/self/fd", "fd" },
-		{ "/proc/self/fd/0", "stdin" }, { "/proc/self/fd/1", "stdout" },
+		{ "pts/ptmx", "ptmx" },		 { "/proc/self/fd", "fd" },
+		{ "/proc/self/fd/0", "stdin" },	 { "/proc/self/fd/1", "stdout" },
 		{ "/proc/self/fd/2", "stderr" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(links); i++) {
@@ -709,5 +713,6 @@ int ward_mount_apply(const struct ward_mount_plan *plan, struct ward_error *err)
 	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		return ward_err(err, -errno, "pivot_root into the sandbox root");
 	/* The root itself is read-only: only the policy's paths can be written. */
-	return setattr("/", false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, err);
+	return setattr("/", false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0,
+		       err);
 }

@@ -18,12 +18,12 @@
 typedef void (*ward_diag_fn)(void *data, bool warning, const char *msg);
 
 enum ward_mount_kind {
-	WARD_MNT_BIND,    /* bind of the host path at the same location */
+	WARD_MNT_BIND,	  /* bind of the host path at the same location */
 	WARD_MNT_SYMLINK, /* the host path is a symlink: the same symlink inside */
-	WARD_MNT_TMPFS,   /* private tmpfs (/tmp when the policy does not map it) */
-	WARD_MNT_PROC,    /* proc of the sandbox's pid namespace */
-	WARD_MNT_DEV,     /* minimal /dev */
-	WARD_MNT_FILE,    /* a file ward provides (struct ward_mount_file), bound read-only */
+	WARD_MNT_TMPFS,	  /* private tmpfs (/tmp when the policy does not map it) */
+	WARD_MNT_PROC,	  /* proc of the sandbox's pid namespace */
+	WARD_MNT_DEV,	  /* minimal /dev */
+	WARD_MNT_FILE,	  /* a file ward provides (struct ward_mount_file), bound read-only */
 };
 
 /* A host file shown read-only at an absolute path inside, e.g. ward's own
@@ -55,13 +55,16 @@ struct ward_mount_plan {
 	struct ward_landlock_rule *rules; /* Landlock rules matching the mounts */
 	size_t n_rules;
 	bool private_sockdirs; /* see WARD_MOUNT_SOCKDIRS (set while building) */
-	uint64_t tmp_size; /* size= of the private /tmp in bytes; 0: the kernel's default */
+	uint64_t tmp_size;     /* size= of the private /tmp in bytes; 0: the kernel's default */
 };
 
 /* Where host unix sockets live. Without the unix-socket layer (no seccomp
  * user notification or no connect_unix BPF) they are private tmpfs even when
  * the policy maps them or a directory under them (docs/sandbox.md). */
-#define WARD_MOUNT_SOCKDIRS { "/tmp", "/run", "/var/tmp", "/dev/shm" }
+#define WARD_MOUNT_SOCKDIRS                                                                        \
+	{                                                                                          \
+		"/tmp", "/run", "/var/tmp", "/dev/shm"                                             \
+	}
 
 /* Build the plan for policy p, the (canonical, absolute) workdir and the
  * files ward places inside (n_files may be 0). A policy path missing on the
@@ -70,8 +73,8 @@ struct ward_mount_plan {
  * cannot be placed is always an error. */
 int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
 			  const struct ward_mount_file *files, size_t n_files,
-			  bool private_sockdirs, ward_diag_fn diag,
-			  void *diag_data, struct ward_mount_plan *ret, struct ward_error *err);
+			  bool private_sockdirs, ward_diag_fn diag, void *diag_data,
+			  struct ward_mount_plan *ret, struct ward_error *err);
 void ward_mount_plan_free(struct ward_mount_plan *plan);
 
 /* Child side, root in fresh mount and pid namespaces: assemble the root,

@@ -35,22 +35,37 @@ DEFINE_CLEANUP(DIR *, closedir)
 static int nl_to_errno(int nle)
 {
 	switch (nle < 0 ? -nle : nle) {
-	case 0: return 0;
-	case NLE_EXIST: return -EEXIST;
-	case NLE_NOMEM: return -ENOMEM;
-	case NLE_PERM: return -EPERM;
+	case 0:
+		return 0;
+	case NLE_EXIST:
+		return -EEXIST;
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_PERM:
+		return -EPERM;
 	case NLE_NODEV:
-	case NLE_OBJ_NOTFOUND: return -ENODEV;
-	case NLE_BUSY: return -EBUSY;
-	case NLE_INVAL: return -EINVAL;
-	case NLE_RANGE: return -ERANGE;
-	case NLE_OPNOTSUPP: return -EOPNOTSUPP;
-	case NLE_AF_NOSUPPORT: return -EAFNOSUPPORT;
-	case NLE_NOADDR: return -EADDRNOTAVAIL;
-	case NLE_AGAIN: return -EAGAIN;
-	case NLE_INTR: return -EINTR;
-	case NLE_NOACCESS: return -EACCES;
-	default: return -EIO;
+	case NLE_OBJ_NOTFOUND:
+		return -ENODEV;
+	case NLE_BUSY:
+		return -EBUSY;
+	case NLE_INVAL:
+		return -EINVAL;
+	case NLE_RANGE:
+		return -ERANGE;
+	case NLE_OPNOTSUPP:
+		return -EOPNOTSUPP;
+	case NLE_AF_NOSUPPORT:
+		return -EAFNOSUPPORT;
+	case NLE_NOADDR:
+		return -EADDRNOTAVAIL;
+	case NLE_AGAIN:
+		return -EAGAIN;
+	case NLE_INTR:
+		return -EINTR;
+	case NLE_NOACCESS:
+		return -EACCES;
+	default:
+		return -EIO;
 	}
 }
 
@@ -674,7 +689,8 @@ int ward_netns_cleanup_stale(unsigned *ret_removed, struct ward_error *err)
 		int idx = (int)v;
 		if (index_owned(idx))
 			continue;
-		snprintf(name, sizeof(name), WARD_NETNS_IFPREFIX "%d", idx % (WARD_NETNS_MAX_INDEX + 1));
+		snprintf(name, sizeof(name), WARD_NETNS_IFPREFIX "%d",
+			 idx % (WARD_NETNS_MAX_INDEX + 1));
 		if (link_delete(sk, name) == 0)
 			removed++;
 		remove_state(idx);

@@ -26,7 +26,7 @@
 
 #define WARD_NETNS_PROXY_PORT 3128  /* explicit proxy (CONNECT, absolute URI) */
 #define WARD_NETNS_TPROXY_PORT 3129 /* transparent: BPF-redirected connections */
-#define WARD_NETNS_DNS_PORT 53      /* DNS stub, UDP and TCP */
+#define WARD_NETNS_DNS_PORT 53	    /* DNS stub, UDP and TCP */
 
 /* NFLOG is per network namespace, so every sandbox can use the same group. */
 #define WARD_NFLOG_GROUP 7761
@@ -52,7 +52,6 @@ struct ward_netns {
 	int netns_fd; /* the sandbox's netns, owned (O_CLOEXEC) */
 	pid_t owner;  /* the ward process that set it up */
 };
-
 
 /* Set up the veth pair for the network namespace netns_fd (not consumed; dup'd):
  * claim an index, create wardN with its peer inside the netns, address both ends,

@@ -19,10 +19,10 @@
 
 DEFINE_CLEANUP(struct mnl_socket *, mnl_socket_close)
 
-#define RECV_SIZE 65536          /* one datagram; NFLOG batches several packets */
-#define RCVBUF_SIZE (1u << 20)   /* a burst of rejects queues here, then ENOBUFS */
+#define RECV_SIZE 65536	       /* one datagram; NFLOG batches several packets */
+#define RCVBUF_SIZE (1u << 20) /* a burst of rejects queues here, then ENOBUFS */
 #define CFG_TIMEOUT_SEC 5
-#define MAX_EXT_HEADERS 8        /* IPv6 extension headers walked before giving up */
+#define MAX_EXT_HEADERS 8 /* IPv6 extension headers walked before giving up */
 
 struct ward_nflog {
 	struct mnl_socket *nl;
@@ -41,13 +41,27 @@ struct ward_nflog {
 static void proto_name(uint8_t p, char *out, size_t n)
 {
 	switch (p) {
-	case IPPROTO_TCP: snprintf(out, n, "tcp"); break;
-	case IPPROTO_UDP: snprintf(out, n, "udp"); break;
-	case IPPROTO_ICMP: snprintf(out, n, "icmp"); break;
-	case IPPROTO_ICMPV6: snprintf(out, n, "icmpv6"); break;
-	case IPPROTO_SCTP: snprintf(out, n, "sctp"); break;
-	case IPPROTO_UDPLITE: snprintf(out, n, "udplite"); break;
-	default: snprintf(out, n, "proto-%u", p); break;
+	case IPPROTO_TCP:
+		snprintf(out, n, "tcp");
+		break;
+	case IPPROTO_UDP:
+		snprintf(out, n, "udp");
+		break;
+	case IPPROTO_ICMP:
+		snprintf(out, n, "icmp");
+		break;
+	case IPPROTO_ICMPV6:
+		snprintf(out, n, "icmpv6");
+		break;
+	case IPPROTO_SCTP:
+		snprintf(out, n, "sctp");
+		break;
+	case IPPROTO_UDPLITE:
+		snprintf(out, n, "udplite");
+		break;
+	default:
+		snprintf(out, n, "proto-%u", p);
+		break;
 	}
 }
 

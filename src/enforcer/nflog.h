@@ -18,11 +18,11 @@ struct ward_audit;
 
 #define WARD_NFLOG_REASON "nft: not proxy or DNS"
 #define WARD_NFLOG_COPY_RANGE 128 /* bytes of each packet: headers only */
-#define WARD_NFLOG_MAX_BATCH 64   /* datagrams per dispatch call: keep the loop fair */
+#define WARD_NFLOG_MAX_BATCH 64	  /* datagrams per dispatch call: keep the loop fair */
 
 struct ward_nflog_record {
-	int family;      /* AF_INET or AF_INET6 */
-	uint8_t l4proto; /* IPPROTO_* (after IPv6 extension headers) */
+	int family;	   /* AF_INET or AF_INET6 */
+	uint8_t l4proto;   /* IPPROTO_* (after IPv6 extension headers) */
 	char protocol[16]; /* "tcp", "udp", "icmp", "icmpv6", "sctp", or "proto-N" */
 	char src[INET6_ADDRSTRLEN];
 	char dst[INET6_ADDRSTRLEN];
@@ -79,7 +79,7 @@ struct ward_nflog_audit {
 	const char *sandbox;
 	const char *policy_rev;
 	uint64_t submitted;
-	uint64_t rejected; /* audit queue full */
+	uint64_t rejected;	 /* audit queue full */
 	uint64_t reported_drops; /* lost records already reported as rows */
 	uint64_t last_report_ns;
 };

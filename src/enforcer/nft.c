@@ -36,9 +36,9 @@ struct batch {
 	struct mnl_nlmsg_batch *b;
 	uint32_t seq;
 	uint32_t first_seq;
-	unsigned n_ack;   /* messages sent with NLM_F_ACK */
+	unsigned n_ack;	  /* messages sent with NLM_F_ACK */
 	unsigned n_rules; /* rules added, to verify after commit */
-	int error;        /* sticky: the first failure while building */
+	int error;	  /* sticky: the first failure while building */
 };
 
 static void *cur(struct batch *bt)
@@ -158,8 +158,8 @@ static void counter(struct rule *rl)
 
 /* ---- messages ---- */
 
-static void put_rule(struct batch *bt, const char *chain, void (*build)(struct rule *, const void *),
-		     const void *arg)
+static void put_rule(struct batch *bt, const char *chain,
+		     void (*build)(struct rule *, const void *), const void *arg)
 {
 	_cleanup_(nftnl_rule_freep) struct nftnl_rule *r = nftnl_rule_alloc();
 	struct rule rl = { .r = r };
@@ -375,7 +375,8 @@ static void build_ruleset(struct batch *bt, const struct ward_netns *n)
 		for (size_t i = 0; i < ARRAY_SIZE(services); i++) {
 			struct service s = {
 				.family = fam ? AF_INET6 : AF_INET,
-				.addr = fam ? (const void *)&n->host_ip6 : (const void *)&n->host_ip4,
+				.addr = fam ? (const void *)&n->host_ip6
+					    : (const void *)&n->host_ip4,
 				.l4proto = services[i].l4proto,
 				.port = services[i].port,
 			};
@@ -440,7 +441,8 @@ static int read_acks(struct mnl_socket *nl, const struct batch *bt, struct ward_
 			if (nlh->nlmsg_type != NLMSG_ERROR)
 				continue;
 			if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nlmsgerr)))
-				return ward_errx(err, -EPROTO, "nftables commit: short netlink error");
+				return ward_errx(err, -EPROTO,
+						 "nftables commit: short netlink error");
 			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 			acks++;
 			if (e->error < 0 && !first_error) {
@@ -513,7 +515,8 @@ int ward_nft_apply(const struct ward_netns *n, struct ward_error *err)
 	if (r < 0)
 		return r;
 	if (count != (unsigned)expected)
-		return ward_errx(err, -EPROTO, "table inet %s has %u rules after commit, expected %d",
+		return ward_errx(err, -EPROTO,
+				 "table inet %s has %u rules after commit, expected %d",
 				 WARD_NFT_TABLE, count, expected);
 	return 0;
 }

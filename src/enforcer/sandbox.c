@@ -74,9 +74,10 @@ static int msg_recv(int fd, struct ward_msg *m, pid_t *ret_pid)
 {
 	char cbuf[CMSG_SPACE(sizeof(struct ucred))];
 	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) - 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)
-	};
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
 	ssize_t n;
 
 	memset(m, 0, sizeof(*m));
@@ -206,7 +207,8 @@ static void limit_row(void *data, enum ward_cgroup_ctl ctl, const struct ward_cg
 		lifecycle(l->sb, "deny", "memory", binary, l->pid, reason);
 		break;
 	case WARD_CGROUP_PIDS:
-		snprintf(reason, sizeof(reason), "pids.max reached %" PRIu64 " times", ev->pids_max);
+		snprintf(reason, sizeof(reason), "pids.max reached %" PRIu64 " times",
+			 ev->pids_max);
 		lifecycle(l->sb, "deny", "pids", binary, l->pid, reason);
 		break;
 	case WARD_CGROUP_CPU:
@@ -265,8 +267,8 @@ static void start_reason(const struct ward_sandbox *sb, const struct ward_sandbo
 		snprintf(buf + n, len - n, " env=%s", all ? names : "?");
 }
 
-static void handle(struct ward_sandbox *sb, struct run_state *st, const struct ward_msg *m, pid_t pid,
-		   const char *workdir, struct ward_error *err)
+static void handle(struct ward_sandbox *sb, struct run_state *st, const struct ward_msg *m,
+		   pid_t pid, const char *workdir, struct ward_error *err)
 {
 	const struct ward_sandbox_opts *o = sb->opts;
 	char reason[1536];
@@ -274,15 +276,16 @@ static void handle(struct ward_sandbox *sb, struct run_state *st, const struct w
 	switch ((enum ward_msg_kind)m->kind) {
 	case WARD_MSG_FAIL:
 		if (!st->failed)
-			ward_errx(err, m->value < 0 ? m->value : -EIO, "sandbox setup: %s", m->text);
+			ward_errx(err, m->value < 0 ? m->value : -EIO, "sandbox setup: %s",
+				  m->text);
 		st->failed = true;
 		lifecycle(sb, "deny", "setup", NULL, pid, m->text);
 		break;
 	case WARD_MSG_RESOLVED:
 		if ((m->text[0] == '/' || !workdir
 			     ? snprintf(st->binary, sizeof(st->binary), "%s", m->text)
-			     : snprintf(st->binary, sizeof(st->binary), "%s/%s", workdir, m->text)) >=
-		    (int)sizeof(st->binary))
+			     : snprintf(st->binary, sizeof(st->binary), "%s/%s", workdir,
+					m->text)) >= (int)sizeof(st->binary))
 			st->binary[0] = '\0';
 		st->pid = pid;
 		start_reason(sb, st->env, reason, sizeof(reason));
@@ -316,7 +319,8 @@ int ward_sandbox_setenv(struct ward_sandbox *sb, const char *name, const char *v
 	char *kv, **v;
 
 	if (!*name || strchr(name, '=') || strlen(name) + strlen(value) + 2 > WARD_ENV_ENTRY_MAX)
-		return ward_errx(err, -EINVAL, "environment variable '%s' is malformed or too long", name);
+		return ward_errx(err, -EINVAL, "environment variable '%s' is malformed or too long",
+				 name);
 	if (sb->n_env >= WARD_ENV_EXTRA_MAX)
 		return ward_errx(err, -E2BIG, "more than %d environment variables set by ward",
 				 WARD_ENV_EXTRA_MAX);
@@ -345,8 +349,7 @@ static bool under(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);
 
-	return !strcmp(dir, "/") ||
-	       (!strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/'));
+	return !strcmp(dir, "/") || (!strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/'));
 }
 
 /* Is path inside the sandbox's filesystem (a policy path or the workdir)? */
@@ -492,8 +495,9 @@ int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, stru
 	struct ward_landlock_plan ll;
 	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
 	struct sigaction old_sa[ARRAY_SIZE(ward_forwarded_signals)];
-	struct ward_child_ctx ctx = { .sb = &sb, .plan = &plan, .ll = &ll, .seccomp = &prog,
-				      .env = &env };
+	struct ward_child_ctx ctx = {
+		.sb = &sb, .plan = &plan, .ll = &ll, .seccomp = &prog, .env = &env
+	};
 	char cwd[PATH_MAX];
 	int sv[2] = { -1, -1 }, one = 1, r;
 	pid_t pid;

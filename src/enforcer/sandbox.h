@@ -51,9 +51,9 @@ struct ward_sandbox_hook {
 
 struct ward_sandbox_opts {
 	const struct ward_policy *policy; /* required */
-	const char *workdir;              /* absolute; NULL: the current directory */
-	char *const *argv;                /* the command; argv[0] searched in $PATH inside */
-	struct ward_audit *audit;         /* lifecycle rows go here; NULL: none */
+	const char *workdir;		  /* absolute; NULL: the current directory */
+	char *const *argv;		  /* the command; argv[0] searched in $PATH inside */
+	struct ward_audit *audit;	  /* lifecycle rows go here; NULL: none */
 	/* TCP ports the command may connect() to (Landlock ABI 4+). NULL: Landlock
 	 * does not govern TCP (the address-aware egress layers do); non-NULL and
 	 * empty: none, not even on loopback. */
@@ -87,16 +87,16 @@ struct ward_sandbox {
 	char id[WARD_SANDBOX_ID_LEN + 1]; /* random hex; hostname is "ward-<id>" */
 	const struct ward_sandbox_opts *opts;
 	struct ward_cgroup cgroup; /* the leaf: path and O_DIRECTORY fd */
-	pid_t init_pid;            /* host pid of the sandbox's init (pid 1 inside) */
-	uid_t uid;                 /* the command's credentials */
+	pid_t init_pid;		   /* host pid of the sandbox's init (pid 1 inside) */
+	uid_t uid;		   /* the command's credentials */
 	gid_t gid;
-	int landlock_abi; /* 0: Landlock unavailable (best_effort) */
+	int landlock_abi;		    /* 0: Landlock unavailable (best_effort) */
 	const struct ward_mount_plan *plan; /* what the sandbox's root shows */
-	char **env;       /* "NAME=VALUE" set by hooks for the command (ward_sandbox_setenv) */
+	char **env;	   /* "NAME=VALUE" set by hooks for the command (ward_sandbox_setenv) */
 	int unix_listener; /* the connect() listener's fd number in init, -1: none */
 	size_t n_env;
 	struct ward_cgroup_limits limits; /* what applies: the policy's resources or defaults */
-	char **warnings; /* for the start row (e.g. a controller missing) */
+	char **warnings;		  /* for the start row (e.g. a controller missing) */
 	size_t n_warnings;
 };
 

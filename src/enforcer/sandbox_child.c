@@ -103,7 +103,8 @@ static int drop_privileges(const struct ward_child_ctx *c, struct ward_error *er
 	/* The bounding set needs CAP_SETPCAP: drop it while still root. */
 	for (int cap = 0; cap < 64; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			return ward_err(err, -errno, "drop capability %d from the bounding set", cap);
+			return ward_err(err, -errno, "drop capability %d from the bounding set",
+					cap);
 	/* Raw syscalls: glibc's wrappers would signal and wait for the threads
 	 * ward had (the audit writer) and that do not exist in this process. */
 	if (syscall(SYS_setgroups, 1, &gid) < 0)

@@ -62,7 +62,8 @@ int ward_sandbox_env_prepare(const struct ward_policy *p, char *const *envp,
 		size_t n = name_len(*v);
 
 		/* longer names are not in the core set, and a pass entry that long is absurd */
-		if (!strchr(*v, '=') || n == 0 || n >= sizeof(name) || has_name(e.pass, e.n_pass, *v))
+		if (!strchr(*v, '=') || n == 0 || n >= sizeof(name) ||
+		    has_name(e.pass, e.n_pass, *v))
 			continue;
 		memcpy(name, *v, n);
 		name[n] = '\0';
@@ -98,16 +99,18 @@ void ward_sandbox_env_free(struct ward_sandbox_env *e)
 	*e = (struct ward_sandbox_env){ 0 };
 }
 
-size_t ward_sandbox_env_build(const struct ward_sandbox_env *e, char *const *extra,
-			      size_t n_extra, char **out, size_t max)
+size_t ward_sandbox_env_build(const struct ward_sandbox_env *e, char *const *extra, size_t n_extra,
+			      char **out, size_t max)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < e->n_pass && n + 1 < max; i++)
-		if (!has_name(extra, n_extra, e->pass[i]) && !has_name(e->set, e->n_set, e->pass[i]))
+		if (!has_name(extra, n_extra, e->pass[i]) &&
+		    !has_name(e->set, e->n_set, e->pass[i]))
 			out[n++] = e->pass[i];
 	for (size_t i = 0; i < n_extra && n + 1 < max; i++)
-		if (!has_name(e->set, e->n_set, extra[i]) && !has_name(extra + i + 1, n_extra - i - 1, extra[i]))
+		if (!has_name(e->set, e->n_set, extra[i]) &&
+		    !has_name(extra + i + 1, n_extra - i - 1, extra[i]))
 			out[n++] = extra[i];
 	for (size_t i = 0; i < e->n_set && n + 1 < max; i++)
 		out[n++] = e->set[i];

@@ -31,8 +31,8 @@ void ward_sandbox_env_free(struct ward_sandbox_env *e);
  * pass entries whose name neither extra nor set has, extra entries whose name
  * set has not, then set. Pointers into e and extra; allocates nothing.
  * Returns the number of entries. */
-size_t ward_sandbox_env_build(const struct ward_sandbox_env *e, char *const *extra,
-			      size_t n_extra, char **out, size_t max);
+size_t ward_sandbox_env_build(const struct ward_sandbox_env *e, char *const *extra, size_t n_extra,
+			      char **out, size_t max);
 
 /* The names of that environment, comma-separated, for the start row (never
  * values); ",..." ends a list that did not fit. */

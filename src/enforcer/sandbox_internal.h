@@ -16,12 +16,12 @@
 
 enum ward_msg_kind {
 	WARD_MSG_READY = 1, /* init: namespaces and root are ready; waiting for GO */
-	WARD_MSG_GO,        /* ward: hooks done, start the command */
-	WARD_MSG_FAIL,      /* init or command: a setup step failed (text); exit 125 */
-	WARD_MSG_RESOLVED,  /* command: all layers applied, about to exec text (value: landlock ABI) */
+	WARD_MSG_GO,	    /* ward: hooks done, start the command */
+	WARD_MSG_FAIL,	    /* init or command: a setup step failed (text); exit 125 */
+	WARD_MSG_RESOLVED, /* command: all layers applied, about to exec text (value: landlock ABI) */
 	WARD_MSG_EXEC_FAIL, /* command: execve failed (value: 126 or 127, text: why) */
-	WARD_MSG_EXIT,      /* init: the command ended (value: its wait status) */
-	WARD_MSG_ENV,       /* ward, before GO: "NAME=VALUE" for the command's environment */
+	WARD_MSG_EXIT,	    /* init: the command ended (value: its wait status) */
+	WARD_MSG_ENV,	    /* ward, before GO: "NAME=VALUE" for the command's environment */
 };
 
 /* Environment entries hooks add (ward_sandbox_setenv): init keeps them in
@@ -42,8 +42,8 @@ struct ward_child_ctx {
 	const struct ward_seccomp_prog *seccomp;
 	const struct ward_sandbox_env *env; /* what passes from ward's, environment.set */
 	const char *workdir;
-	int sock;            /* the child's end of the pair */
-	int init_fd;         /* ward-init's image (init_image.h), executed by init */
+	int sock;	     /* the child's end of the pair */
+	int init_fd;	     /* ward-init's image (init_image.h), executed by init */
 	int cgroup_procs_fd; /* only when CLONE_INTO_CGROUP was unavailable, else -1 */
 	sigset_t saved_mask; /* ward's mask before it blocked the forwarded signals */
 	sigset_t wait_mask;  /* the forwarded signals and SIGCHLD */

@@ -29,15 +29,41 @@ static const char *const denied[] = {
 	/* another process's memory or descriptors: a protected file the named
 	 * binary holds open must not be taken by another program of the sandbox
 	 * (docs/filesystem.md); kcmp tells whether two processes share a file */
-	"process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
+	"process_vm_readv",
+	"process_vm_writev",
+	"pidfd_getfd",
+	"kcmp",
 	/* the mount family (mount itself: see notified_syscalls[]) */
-	"umount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen",
-	"fsconfig", "fsmount", "fspick", "mount_setattr",
-	"io_uring_setup", "io_uring_enter", "io_uring_register",
-	"userfaultfd", "perf_event_open",
-	"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-	"setns", "keyctl", "add_key", "request_key", "acct", "swapon", "swapoff", "reboot",
-	"open_by_handle_at", "name_to_handle_at",
+	"umount",
+	"umount2",
+	"pivot_root",
+	"move_mount",
+	"open_tree",
+	"fsopen",
+	"fsconfig",
+	"fsmount",
+	"fspick",
+	"mount_setattr",
+	"io_uring_setup",
+	"io_uring_enter",
+	"io_uring_register",
+	"userfaultfd",
+	"perf_event_open",
+	"kexec_load",
+	"kexec_file_load",
+	"init_module",
+	"finit_module",
+	"delete_module",
+	"setns",
+	"keyctl",
+	"add_key",
+	"request_key",
+	"acct",
+	"swapon",
+	"swapoff",
+	"reboot",
+	"open_by_handle_at",
+	"name_to_handle_at",
 };
 
 /* Refused too, but left to the unix broker's notification filter when it
@@ -74,8 +100,8 @@ static int add(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned 
 static int add_notified(scmp_filter_ctx ctx, struct ward_error *err)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(notified_syscalls); i++) {
-		int r = add(ctx, SCMP_ACT_ERRNO(EPERM), notified_syscalls[i].name, notified_syscalls[i].n,
-			    notified_syscalls[i].cmp, err);
+		int r = add(ctx, SCMP_ACT_ERRNO(EPERM), notified_syscalls[i].name,
+			    notified_syscalls[i].n, notified_syscalls[i].cmp, err);
 
 		if (r < 0)
 			return r;
@@ -111,8 +137,12 @@ static int build_rules(scmp_filter_ctx ctx, bool notify, struct ward_error *err)
 		struct scmp_arg_cmp cmp[2];
 	} cond[] = {
 		{ "socket", 1, { SCMP_A0(SCMP_CMP_EQ, AF_PACKET) } },
-		{ "socket", 2, { SCMP_A0(SCMP_CMP_EQ, AF_INET), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW) } },
-		{ "socket", 2, { SCMP_A0(SCMP_CMP_EQ, AF_INET6), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW) } },
+		{ "socket",
+		  2,
+		  { SCMP_A0(SCMP_CMP_EQ, AF_INET), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW) } },
+		{ "socket",
+		  2,
+		  { SCMP_A0(SCMP_CMP_EQ, AF_INET6), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW) } },
 		/* memfd exec tricks: an executable memfd, and exec of an fd */
 		{ "memfd_create", 1, { SCMP_A1(SCMP_CMP_MASKED_EQ, MFD_EXEC, MFD_EXEC) } },
 		{ "execveat", 1, { SCMP_A4(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH) } },

@@ -65,8 +65,9 @@ static int add_rule(struct egress_gen *g, const struct egress_ident *id, uint32_
 	int r;
 
 	if (strlen(path) >= sizeof(key.path))
-		return ward_errx(err, -ENAMETOOLONG, "unix socket path '%s' is longer than %zu bytes",
-				 path, sizeof(key.path) - 1);
+		return ward_errx(err, -ENAMETOOLONG,
+				 "unix socket path '%s' is longer than %zu bytes", path,
+				 sizeof(key.path) - 1);
 	memcpy(key.path, path, strlen(path));
 	r = bpf_map_update_elem(g->fds[0], &key, &v, BPF_NOEXIST);
 	if (r == -EEXIST)
@@ -184,8 +185,7 @@ static int open_load(struct unix_bpf **ret, pid_t broker, struct ward_error *err
 	((struct ward_unix_cfg *)&s->rodata->cfg)->broker_tgid = (uint32_t)broker;
 	if (bpf_program__set_expected_attach_type(s->progs.ward_connect_unix,
 						  UNIX_ATTACH_CONNECT) ||
-	    bpf_program__set_expected_attach_type(s->progs.ward_sendmsg_unix,
-						  UNIX_ATTACH_SENDMSG))
+	    bpf_program__set_expected_attach_type(s->progs.ward_sendmsg_unix, UNIX_ATTACH_SENDMSG))
 		return ward_errx(err, -EINVAL, "set the unix attach types");
 	r = unix_bpf__load(s);
 	if (r < 0)
@@ -377,8 +377,8 @@ static pid_t proc_ppid(pid_t pid)
 	return ppid;
 }
 
-int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock,
-		    const char **ret_rule, const char **ret_binary)
+int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock, const char **ret_rule,
+		    const char **ret_binary)
 {
 	const struct egress_gen *g;
 	int found = 0;
@@ -408,7 +408,8 @@ int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock,
 
 					/* now, on the host: the socket the policy means today */
 					if (stat(np->unix_sockets[k].path, &st) == 0 &&
-					    st.st_dev == sock->st_dev && st.st_ino == sock->st_ino) {
+					    st.st_dev == sock->st_dev &&
+					    st.st_ino == sock->st_ino) {
 						/* a copy that outlives the policy */
 						*ret_rule = g->keys[id->pols[j]];
 						*ret_binary = id->path;
@@ -459,8 +460,8 @@ static void row_in(struct ward_unix *u, const char *rev, const char *layer, cons
 	if (!binary) {
 		if (ward_exe_name(pid, dev, ino, bin, sizeof(bin)) < 0)
 			snprintf(bin, sizeof(bin), "inode %llu:%llu:%llu",
-				 (unsigned long long)(dev >> 20), (unsigned long long)(dev & 0xfffff),
-				 (unsigned long long)ino);
+				 (unsigned long long)(dev >> 20),
+				 (unsigned long long)(dev & 0xfffff), (unsigned long long)ino);
 		binary = bin;
 	}
 	pthread_mutex_lock(&u->lock);
@@ -485,8 +486,8 @@ static void row_in(struct ward_unix *u, const char *rev, const char *layer, cons
 		(void)ward_audit_submit(u->audit, &d);
 }
 
-void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path,
-		   const char *binary, const char *rule, const char *reason)
+void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path, const char *binary,
+		   const char *rule, const char *reason)
 {
 	uint64_t dev = 0, ino = 0;
 	char rev[65];
@@ -531,8 +532,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	id = egress_ident_find(g ? g : u->gens.cur, ev->dev, ev->ino);
 	row_in(u, egress_gens_rev(&u->gens, ev->gen), "unix", NULL, ev->ts_ns + u->mono_to_real,
 	       (pid_t)ev->tgid, ev->dev, ev->ino, allow, path, id ? id->path : NULL,
-	       allow && g && ev->pol < g->n_keys ? g->keys[ev->pol] : NULL,
-	       reason);
+	       allow && g && ev->pol < g->n_keys ? g->keys[ev->pol] : NULL, reason);
 	pthread_rwlock_unlock(&u->gens.lock);
 	return 0;
 }

@@ -72,13 +72,13 @@ void ward_unix_report_drops(struct ward_unix *u, bool force);
  * host now and compared by (dev, ino). Returns 1 and the policy key, 0 when
  * nothing names it; *ret_binary is the policy's path of the identity that
  * decided, or NULL when the executable is not in the policy. */
-int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock,
-		    const char **ret_rule, const char **ret_binary);
+int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock, const char **ret_rule,
+		    const char **ret_binary);
 
 /* One decision row of layer "unix" for process pid (names its binary and
  * its sha256, cached per executable). */
-void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path,
-		   const char *binary, const char *rule, const char *reason);
+void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path, const char *binary,
+		   const char *rule, const char *reason);
 /* A refusal of the broker's seccomp filter (unshare/clone with CLONE_NEWUSER,
  * mount, bpf, ptrace): layer seccomp, the syscall in method. */
 void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_name,

@@ -56,8 +56,8 @@ struct ward_unix_broker {
 	struct ward_worker worker;
 	struct ward_unix *u;
 	int listener;
-	int diag;	/* NETLINK_SOCK_DIAG socket made in the sandbox's netns */
-	int host_root;	/* ward's "/", to leave each chroot */
+	int diag;      /* NETLINK_SOCK_DIAG socket made in the sandbox's netns */
+	int host_root; /* ward's "/", to leave each chroot */
 	uid_t uid;
 	gid_t gid;
 	gid_t groups[MAX_GROUPS]; /* ward's supplementary groups, restored after each switch */
@@ -225,8 +225,10 @@ static int bound_in_sandbox(struct ward_unix_broker *b, const struct stat *st)
 		struct nlmsghdr nlh;
 		struct unix_diag_req r;
 	} req = {
-		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+		.nlh = { .nlmsg_len = sizeof(req),
+			 .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			 .nlmsg_seq = 1 },
 		.r = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_show = UDIAG_SHOW_VFS },
 	};
 	/* the kernel reports the inode's low 32 bits and its s_dev */
@@ -363,15 +365,19 @@ static void refuse(struct ward_unix_broker *b, const struct seccomp_notif *req,
 		int nr;
 		const char *name, *why;
 	} kinds[] = {
-		{ __NR_unshare, "unshare", "new user namespaces (an agent's own sandbox, e.g. bwrap) "
-					  "cannot be made inside ward's sandbox: ward is the sandbox" },
-		{ __NR_clone, "clone", "new user namespaces (an agent's own sandbox, e.g. bwrap) "
-				      "cannot be made inside ward's sandbox: ward is the sandbox" },
-		{ __NR_mount, "mount", "mounting is not allowed inside ward's sandbox: the policy's "
-				      "filesystem_policy decides what is visible" },
+		{ __NR_unshare, "unshare",
+		  "new user namespaces (an agent's own sandbox, e.g. bwrap) "
+		  "cannot be made inside ward's sandbox: ward is the sandbox" },
+		{ __NR_clone, "clone",
+		  "new user namespaces (an agent's own sandbox, e.g. bwrap) "
+		  "cannot be made inside ward's sandbox: ward is the sandbox" },
+		{ __NR_mount, "mount",
+		  "mounting is not allowed inside ward's sandbox: the policy's "
+		  "filesystem_policy decides what is visible" },
 		{ __NR_bpf, "bpf", "BPF is not allowed inside ward's sandbox" },
-		{ __NR_ptrace, "ptrace", "tracing other processes is not allowed inside ward's "
-					"sandbox (debuggers, strace)" },
+		{ __NR_ptrace, "ptrace",
+		  "tracing other processes is not allowed inside ward's "
+		  "sandbox (debuggers, strace)" },
 	};
 	char reason[256];
 	size_t k = 0;
@@ -517,8 +523,8 @@ static void *broker_main(void *p)
 	return NULL;
 }
 
-int ward_unix_broker_start(const struct ward_unix_broker_config *cfg,
-			   struct ward_unix_broker **ret, struct ward_error *err)
+int ward_unix_broker_start(const struct ward_unix_broker_config *cfg, struct ward_unix_broker **ret,
+			   struct ward_error *err)
 {
 	_cleanup_free_ struct ward_unix_broker *b = calloc(1, sizeof(*b));
 	_cleanup_close_ int pidfd = -1;
@@ -529,9 +535,13 @@ int ward_unix_broker_start(const struct ward_unix_broker_config *cfg,
 
 	if (!b)
 		return ward_err(err, -ENOMEM, "unix broker");
-	*b = (struct ward_unix_broker){ .worker = WARD_WORKER_INIT, .u = cfg->u,
-					.listener = -1, .diag = -1, .host_root = -1,
-					.uid = cfg->uid, .gid = cfg->gid };
+	*b = (struct ward_unix_broker){ .worker = WARD_WORKER_INIT,
+					.u = cfg->u,
+					.listener = -1,
+					.diag = -1,
+					.host_root = -1,
+					.uid = cfg->uid,
+					.gid = cfg->gid };
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
 		return ward_err(err, -errno, "seccomp notification sizes");
 	b->req_size = sizes.seccomp_notif > sizeof(*b->req) ? sizes.seccomp_notif : sizeof(*b->req);
@@ -603,6 +613,7 @@ void ward_unix_broker_stop(struct ward_unix_broker *b)
 
 void ward_unix_broker_stats(const struct ward_unix_broker *b, struct ward_unix_broker_stats *ret)
 {
-	*ret = (struct ward_unix_broker_stats){ .brokered = b->brokered, .denied = b->denied,
+	*ret = (struct ward_unix_broker_stats){ .brokered = b->brokered,
+						.denied = b->denied,
 						.continued = b->continued };
 }

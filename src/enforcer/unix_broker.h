@@ -32,15 +32,15 @@ int ward_unix_filter_install(void);
 int ward_unix_notify_probe(void);
 
 struct ward_unix_broker_config {
-	struct ward_unix *u;	 /* borrowed: identities, rows */
-	pid_t init_pid;		 /* the sandbox's init (host pid): its network namespace */
-	int init_listener;	 /* the listener's fd number in init's table */
-	uid_t uid;		 /* the sandbox user */
+	struct ward_unix *u; /* borrowed: identities, rows */
+	pid_t init_pid;	     /* the sandbox's init (host pid): its network namespace */
+	int init_listener;   /* the listener's fd number in init's table */
+	uid_t uid;	     /* the sandbox user */
 	gid_t gid;
 };
 
-int ward_unix_broker_start(const struct ward_unix_broker_config *cfg,
-			   struct ward_unix_broker **ret, struct ward_error *err);
+int ward_unix_broker_start(const struct ward_unix_broker_config *cfg, struct ward_unix_broker **ret,
+			   struct ward_error *err);
 /* Stop and join the thread, close the listener (calls still pending then
  * fail with ENOSYS: closed, not open). NULL is fine. */
 void ward_unix_broker_stop(struct ward_unix_broker *b);

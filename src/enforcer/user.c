@@ -55,9 +55,11 @@ static int sandbox_home(uid_t uid, gid_t gid, struct ward_error *err)
 			return 0; /* someone chose another home: theirs to keep */
 		r = spawn_wait("/usr/sbin/usermod", usermod);
 		if (r != 0)
-			return ward_errx(err, r < 0 ? r : -EIO, "move the '%s' account's home to %s: "
-				"usermod %s %d", WARD_SANDBOX_USER, WARD_SANDBOX_HOME,
-				r < 0 ? "failed:" : "exited with", r);
+			return ward_errx(err, r < 0 ? r : -EIO,
+					 "move the '%s' account's home to %s: "
+					 "usermod %s %d",
+					 WARD_SANDBOX_USER, WARD_SANDBOX_HOME,
+					 r < 0 ? "failed:" : "exited with", r);
 	}
 	if (mkdir("/home", 0755) < 0 && errno != EEXIST)
 		return ward_err(err, -errno, "create /home");
@@ -79,9 +81,10 @@ static int sandbox_home(uid_t uid, gid_t gid, struct ward_error *err)
 static int ward_user_sandbox_account(uid_t *ret_uid, gid_t *ret_gid, struct ward_error *err)
 {
 	/* A system account with no login, its home a directory of its own. */
-	char *const argv[] = { "useradd", "--system", "--user-group", "--no-create-home",
-			       "--home-dir", WARD_SANDBOX_HOME, "--shell", "/usr/sbin/nologin",
-			       "--comment", "ward sandbox", WARD_SANDBOX_USER, NULL };
+	char *const argv[] = { "useradd",	   "--system",		"--user-group",
+			       "--no-create-home", "--home-dir",	WARD_SANDBOX_HOME,
+			       "--shell",	   "/usr/sbin/nologin", "--comment",
+			       "ward sandbox",	   WARD_SANDBOX_USER,	NULL };
 	int r;
 
 	if (lookup_sandbox(ret_uid, ret_gid) == 0)

@@ -22,4 +22,3 @@
  * uid or gid 0 is refused. */
 int ward_user_resolve(const struct ward_policy *p, const char *workdir, uid_t *ret_uid,
 		      gid_t *ret_gid, struct ward_error *err);
-

@@ -75,7 +75,9 @@ void ward_decide_dns(const struct ward_policy *p, const struct ward_client *who,
 {
 	enum ward_inference_verdict iv;
 
-	*ret = (struct ward_dns_verdict){ .reason = "no policy entry of this binary allows the name" };
+	*ret = (struct ward_dns_verdict){
+		.reason = "no policy entry of this binary allows the name"
+	};
 	if (!name || !name[0] || ward_host_is_ip(name)) {
 		ret->reason = "not a host name";
 		return;

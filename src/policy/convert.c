@@ -207,14 +207,14 @@ static void endpoint(lua_State *L, struct ward_endpoint *e)
 {
 	e->host = dup_field(L, "host");
 	e->pos = pos_of(L);
-	e->protocol = str_eq(L, "protocol", "rest")  ? WARD_PROTO_REST :
-		      str_eq(L, "protocol", "tcp") ? WARD_PROTO_TCP :
-						     WARD_PROTO_L4;
+	e->protocol = str_eq(L, "protocol", "rest")  ? WARD_PROTO_REST
+		      : str_eq(L, "protocol", "tcp") ? WARD_PROTO_TCP
+						     : WARD_PROTO_L4;
 	e->enforcement = str_eq(L, "enforcement", "audit") ? WARD_AUDIT : WARD_ENFORCE;
-	e->access = str_eq(L, "access", "read-only")  ? WARD_ACCESS_READ_ONLY :
-		    str_eq(L, "access", "read-write") ? WARD_ACCESS_READ_WRITE :
-		    str_eq(L, "access", "full")	      ? WARD_ACCESS_FULL :
-							WARD_ACCESS_NONE;
+	e->access = str_eq(L, "access", "read-only")	? WARD_ACCESS_READ_ONLY
+		    : str_eq(L, "access", "read-write") ? WARD_ACCESS_READ_WRITE
+		    : str_eq(L, "access", "full")	? WARD_ACCESS_FULL
+							: WARD_ACCESS_NONE;
 	size_t np = open_list(L, "ports");
 	if (np) {
 		e->ports = xcalloc(L, np, sizeof(*e->ports));
@@ -405,8 +405,9 @@ void ward_policy_from_lua(lua_State *L, struct ward_policy *p)
 	fs_paths(L, "read_only", &p->read_only, &p->n_read_only);
 	fs_paths(L, "read_write", &p->read_write, &p->n_read_write);
 	fs_binaries(L, p);
-	p->landlock_compat = str_eq(L, "landlock", "hard_requirement") ? WARD_LANDLOCK_HARD_REQUIREMENT :
-									  WARD_LANDLOCK_BEST_EFFORT;
+	p->landlock_compat = str_eq(L, "landlock", "hard_requirement")
+				     ? WARD_LANDLOCK_HARD_REQUIREMENT
+				     : WARD_LANDLOCK_BEST_EFFORT;
 	p->landlock_restrict_tcp = bool_field(L, "restrict_tcp");
 
 	p->run_as_user = dup_field(L, "run_as_user");

@@ -222,8 +222,8 @@ static bool l7_allows(const struct ward_endpoint *ep, const struct ward_request 
 		v->rule_is_deny = true;
 		/* a deny rule over every path is about the method */
 		v->failed = !strcmp(d->path, "/**") ? WARD_FAILED_METHOD : WARD_FAILED_PATH;
-		TEXT(v->why, "deny rule { method: %s, path: %s } (line %u) matches %s %s", d->method,
-		     d->path, d->pos.line, req->method, req->path ? req->path : "?");
+		TEXT(v->why, "deny rule { method: %s, path: %s } (line %u) matches %s %s",
+		     d->method, d->path, d->pos.line, req->method, req->path ? req->path : "?");
 		return false;
 	}
 	if (ward_access_allows(ep->access, req->method))
@@ -258,7 +258,8 @@ static bool l7_allows(const struct ward_endpoint *ep, const struct ward_request 
 	return false;
 }
 
-static void set_endpoint(struct ward_net_verdict *v, const struct ward_policy *p, size_t i, size_t j)
+static void set_endpoint(struct ward_net_verdict *v, const struct ward_policy *p, size_t i,
+			 size_t j)
 {
 	const struct ward_endpoint *ep = &p->net[i].endpoints[j];
 
@@ -277,8 +278,8 @@ struct miss {
 };
 
 static void deny_l4(const struct ward_policy *p, const struct ward_request *req,
-		    struct ward_net_verdict *v, bool any_bin, size_t first_bin, struct miss port_miss,
-		    struct miss other_bin)
+		    struct ward_net_verdict *v, bool any_bin, size_t first_bin,
+		    struct miss port_miss, struct miss other_bin)
 {
 	const char *bin = req->binary ? req->binary : "(unknown)";
 	const char *host = req->host ? req->host : "(none)";
@@ -296,10 +297,11 @@ static void deny_l4(const struct ward_policy *p, const struct ward_request *req,
 			v->closest = np;
 			TEXT(v->why, "policy %s allows %s:%u, but its binaries do not include %s",
 			     np->key, host, req->port, bin);
-			TEXT(v->hint, "add { path: %s } to network_policies.%s.binaries", bin, np->key);
+			TEXT(v->hint, "add { path: %s } to network_policies.%s.binaries", bin,
+			     np->key);
 		} else {
-			TEXT(v->hint, "add a network policy with binaries [%s] and endpoint %s:%u", bin,
-			     host, req->port);
+			TEXT(v->hint, "add a network policy with binaries [%s] and endpoint %s:%u",
+			     bin, host, req->port);
 		}
 	} else if (port_miss.set) {
 		const struct ward_net_policy *np = &p->net[port_miss.i];
@@ -320,9 +322,10 @@ static void deny_l4(const struct ward_policy *p, const struct ward_request *req,
 			const struct ward_net_policy *np = &p->net[other_bin.i];
 
 			v->closest = np;
-			TEXT(v->why, "policy %s allows %s:%u only for its own binaries", np->key, host,
-			     req->port);
-			TEXT(v->hint, "add { path: %s } to network_policies.%s.binaries", bin, np->key);
+			TEXT(v->why, "policy %s allows %s:%u only for its own binaries", np->key,
+			     host, req->port);
+			TEXT(v->hint, "add { path: %s } to network_policies.%s.binaries", bin,
+			     np->key);
 		} else {
 			const struct ward_net_policy *np = &p->net[first_bin];
 

@@ -70,9 +70,9 @@ struct ward_net_verdict {
 	bool allow_private;
 	/* Denials: the policy entry that comes closest, and why it does not match. */
 	const struct ward_net_policy *closest;
-	char reason[WARD_DECIDE_TEXT]; /* one line, for logs and the 403 body */
-	char why[WARD_DECIDE_TEXT];    /* why `closest` does not match ("" when none) */
-	char hint[WARD_DECIDE_TEXT];   /* "add ... to ..." */
+	char reason[WARD_DECIDE_TEXT];	  /* one line, for logs and the 403 body */
+	char why[WARD_DECIDE_TEXT];	  /* why `closest` does not match ("" when none) */
+	char hint[WARD_DECIDE_TEXT];	  /* "add ... to ..." */
 	char rule_name[WARD_DECIDE_TEXT]; /* the decision row's rule column: KEY[/endpoint N] */
 };
 

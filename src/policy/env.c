@@ -6,19 +6,22 @@
 
 /* Substrings: a name containing one of them looks like a secret. */
 static const char *const secret_words[] = {
-	"KEY",	  "TOKEN",   "SECRET",	  "PASSWORD", "PASSWD", "PASSPHRASE",
-	"CREDENTIAL", "AUTH", "COOKIE",	  "SESSION",  "PRIVATE", "BEARER",
+	"KEY",	      "TOKEN", "SECRET", "PASSWORD", "PASSWD",	"PASSPHRASE",
+	"CREDENTIAL", "AUTH",  "COOKIE", "SESSION",  "PRIVATE", "BEARER",
 };
 
 /* Prefixes of whole families of credentials. */
 static const char *const secret_prefixes[] = {
-	"AWS_",	 "AZURE_", "GOOGLE_APPLICATION_CREDENTIALS", "GCP_", "GH_",
-	"GITHUB_", "GITLAB_", "DOCKER_", "NPM_", "PYPI_", "VAULT_",
-	"ANTHROPIC_", "OPENAI_", "DATABASE_URL", "PGPASS", "MYSQL_PWD",
+	"AWS_",	     "AZURE_",	     "GOOGLE_APPLICATION_CREDENTIALS",
+	"GCP_",	     "GH_",	     "GITHUB_",
+	"GITLAB_",   "DOCKER_",	     "NPM_",
+	"PYPI_",     "VAULT_",	     "ANTHROPIC_",
+	"OPENAI_",   "DATABASE_URL", "PGPASS",
+	"MYSQL_PWD",
 };
 
-static const char *const core[] = { "PATH",  "HOME",	  "USER", "LOGNAME", "SHELL",
-				    "TERM",  "COLORTERM", "LANG", "LANGUAGE", "TZ" };
+static const char *const core[] = { "PATH", "HOME",	 "USER", "LOGNAME",  "SHELL",
+				    "TERM", "COLORTERM", "LANG", "LANGUAGE", "TZ" };
 
 static bool contains_ci(const char *s, const char *word)
 {

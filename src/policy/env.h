@@ -13,7 +13,6 @@
  * COOKIE, SESSION, CREDENTIAL..., AWS_*, ...)? Case-insensitive. */
 bool ward_env_secret_like(const char *name);
 
-
 /* Does NAME match pattern ('*' matches any run of characters)? */
 bool ward_env_glob_match(const char *pattern, const char *name);
 

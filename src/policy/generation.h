@@ -21,7 +21,7 @@
 
 struct ward_gen {
 	atomic_uint refs;
-	uint64_t seq;		   /* 1 for the first generation of a sandbox, then +1 */
+	uint64_t seq;		    /* 1 for the first generation of a sandbox, then +1 */
 	struct ward_policy *policy; /* owned; never changed after ward_gen_new */
 };
 

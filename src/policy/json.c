@@ -73,9 +73,12 @@ static void rules(FILE *f, const struct ward_l7_rule *v, size_t n)
 static const char *protocol_name(enum ward_protocol p)
 {
 	switch (p) {
-	case WARD_PROTO_REST: return "rest";
-	case WARD_PROTO_TCP: return "tcp";
-	case WARD_PROTO_L4: break;
+	case WARD_PROTO_REST:
+		return "rest";
+	case WARD_PROTO_TCP:
+		return "tcp";
+	case WARD_PROTO_L4:
+		break;
 	}
 	return "l4";
 }
@@ -83,10 +86,14 @@ static const char *protocol_name(enum ward_protocol p)
 static const char *access_name(enum ward_access a)
 {
 	switch (a) {
-	case WARD_ACCESS_READ_ONLY: return "read-only";
-	case WARD_ACCESS_READ_WRITE: return "read-write";
-	case WARD_ACCESS_FULL: return "full";
-	case WARD_ACCESS_NONE: break;
+	case WARD_ACCESS_READ_ONLY:
+		return "read-only";
+	case WARD_ACCESS_READ_WRITE:
+		return "read-write";
+	case WARD_ACCESS_FULL:
+		return "full";
+	case WARD_ACCESS_NONE:
+		break;
 	}
 	return "none";
 }
@@ -157,10 +164,11 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 		fs_paths(f, p->fs_binaries[i].read_write, p->fs_binaries[i].n_read_write);
 		fputc('}', f);
 	}
-	fprintf(f, "]},\"landlock\":{\"compatibility\":\"%s\",\"restrict_tcp\":%s},"
-		   "\"process\":{\"run_as_user\":",
-		p->landlock_compat == WARD_LANDLOCK_HARD_REQUIREMENT ? "hard_requirement" :
-								       "best_effort",
+	fprintf(f,
+		"]},\"landlock\":{\"compatibility\":\"%s\",\"restrict_tcp\":%s},"
+		"\"process\":{\"run_as_user\":",
+		p->landlock_compat == WARD_LANDLOCK_HARD_REQUIREMENT ? "hard_requirement"
+								     : "best_effort",
 		p->landlock_restrict_tcp ? "true" : "false");
 	run_as(f, p->has_user, p->run_as_user, p->uid);
 	fputs(",\"run_as_group\":", f);
@@ -232,7 +240,8 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 		}
 		fputs("],\"price\":", f);
 		if (r->price_known) {
-			fprintf(f, "{\"input\":%.6g,\"output\":%.6g,\"cached_input\":%.6g,\"source\":",
+			fprintf(f,
+				"{\"input\":%.6g,\"output\":%.6g,\"cached_input\":%.6g,\"source\":",
 				r->price_input, r->price_output, r->price_cached);
 			ward_json_str(f, r->price_source);
 			fputc('}', f);
@@ -274,7 +283,8 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 	fprintf(f,
 		"]},\"resources\":{\"memory\":%" PRIu64 ",\"pids\":%" PRIu64
 		",\"cpu_milli\":%" PRIu32 ",\"tmp_size\":%" PRIu64 "},",
-		p->resources.memory, p->resources.pids, p->resources.cpu_milli, p->resources.tmp_size);
+		p->resources.memory, p->resources.pids, p->resources.cpu_milli,
+		p->resources.tmp_size);
 	fprintf(f,
 		"\"limits\":{\"max_connections\":%" PRIu32 ",\"idle_tunnel_ms\":%" PRIu32
 		",\"idle_http_ms\":%" PRIu32 ",\"connect_timeout_ms\":%" PRIu32

@@ -113,12 +113,14 @@ int ward_lua_run(struct ward_lua *vm, lua_CFunction fn, void *ud, struct ward_er
 		return 0;
 	if (vm->out_of_steps) {
 		lua_settop(L, 0);
-		return ward_errx(err, -E2BIG, "policy too complex: compiler instruction limit (%llu) exceeded",
+		return ward_errx(err, -E2BIG,
+				 "policy too complex: compiler instruction limit (%llu) exceeded",
 				 (unsigned long long)(vm->steps_max * vm->every));
 	}
 	if (r == LUA_ERRMEM || vm->oom) {
 		lua_settop(L, 0);
-		return ward_errx(err, -E2BIG, "policy too large: compiler memory limit (%zu MiB) exceeded",
+		return ward_errx(err, -E2BIG,
+				 "policy too large: compiler memory limit (%zu MiB) exceeded",
 				 vm->mem_max >> 20);
 	}
 	const char *msg = lua_tostring(L, -1);
@@ -181,7 +183,8 @@ static int l_cidr(lua_State *L)
 				net[b / 8] &= (unsigned char)~(0x80 >> (b % 8));
 			inet_ntop(family, net, addr, sizeof(addr));
 			lua_pushnil(L);
-			lua_pushfstring(L, "host bits set (did you mean '%s/%d'?)", addr, (int)prefix);
+			lua_pushfstring(L, "host bits set (did you mean '%s/%d'?)", addr,
+					(int)prefix);
 			return 2;
 		}
 	}
@@ -250,16 +253,15 @@ static int l_require(lua_State *L)
 void ward_lua_open_sandbox(lua_State *L)
 {
 	static const luaL_Reg libs[] = {
-		{ LUA_GNAME, luaopen_base },	  { LUA_STRLIBNAME, luaopen_string },
+		{ LUA_GNAME, luaopen_base },	   { LUA_STRLIBNAME, luaopen_string },
 		{ LUA_TABLIBNAME, luaopen_table }, { LUA_MATHLIBNAME, luaopen_math },
 		{ LUA_UTF8LIBNAME, luaopen_utf8 },
 	};
-	static const char *const removed[] = { "dofile", "loadfile", "load", "collectgarbage",
-					       "print", "require" };
-	static const luaL_Reg native[] = { { "cidr", l_cidr },
-					   { "ip", l_ip },
-					   { "secret_like", l_secret_like },
-					   { NULL, NULL } };
+	static const char *const removed[] = { "dofile",	 "loadfile", "load",
+					       "collectgarbage", "print",    "require" };
+	static const luaL_Reg native[] = {
+		{ "cidr", l_cidr }, { "ip", l_ip }, { "secret_like", l_secret_like }, { NULL, NULL }
+	};
 
 	for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
 		luaL_requiref(L, libs[i].name, libs[i].func, 1);

@@ -99,8 +99,8 @@ int ward_host_normalize(const char *raw, size_t len, char *out, size_t outsz)
 		 * is neither an address nor a name any resolver should look up. */
 		char txt[INET_ADDRSTRLEN];
 
-		if (inet_pton(AF_INET, tmp, &a4) != 1 || !inet_ntop(AF_INET, &a4, txt, sizeof(txt)) ||
-		    strcmp(txt, tmp) != 0)
+		if (inet_pton(AF_INET, tmp, &a4) != 1 ||
+		    !inet_ntop(AF_INET, &a4, txt, sizeof(txt)) || strcmp(txt, tmp) != 0)
 			return -EINVAL;
 	} else if (inet_aton(tmp, &a4)) {
 		/* "0x7f000001" and friends: a resolver reads them as 127.0.0.1. */
@@ -419,7 +419,8 @@ bool ward_match_query(const struct ward_query_match *m, size_t n, const char *qu
 				: pct_decode("", 0, val, sizeof(val));
 			if (kl < 0 || vl < 0)
 				return false;
-			if (strlen(m[i].key) != (size_t)kl || memcmp(key, m[i].key, (size_t)kl) != 0)
+			if (strlen(m[i].key) != (size_t)kl ||
+			    memcmp(key, m[i].key, (size_t)kl) != 0)
 				continue;
 			/* Every occurrence must match: servers disagree on which one wins. */
 			if (!ward_match_value(m[i].glob, val, (size_t)vl))

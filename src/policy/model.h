@@ -79,8 +79,8 @@ struct ward_endpoint {
 };
 
 struct ward_binary {
-	char *path; /* absolute; globs '*' and '**' allowed; NULL when sha256 is set */
-	char *sha256; /* 64 lowercase hex: any file with this content, matched at exec; or NULL */
+	char *path;	/* absolute; globs '*' and '**' allowed; NULL when sha256 is set */
+	char *sha256;	/* 64 lowercase hex: any file with this content, matched at exec; or NULL */
 	bool ancestors; /* also match when an ancestor process runs this binary */
 	struct ward_pos pos;
 };
@@ -101,8 +101,8 @@ struct ward_net_policy {
 
 struct ward_credential {
 	char *name;
-	char *env;    /* host environment variable with the secret */
-	char *host;   /* bound endpoint */
+	char *env;  /* host environment variable with the secret */
+	char *host; /* bound endpoint */
 	uint16_t port;
 	char *path;   /* path glob; absent in the file means every path */
 	char *header; /* e.g. "Authorization" */
@@ -159,10 +159,10 @@ struct ward_env_set {
  * size. 0 means "not set": the documented default applies
  * (WARD_RESOURCES_DEFAULT_* in enforcer/cgroup.h). */
 struct ward_resources {
-	uint64_t memory;   /* bytes: memory.max; memory.swap.max is 0 */
-	uint64_t pids;     /* pids.max */
+	uint64_t memory;    /* bytes: memory.max; memory.swap.max is 0 */
+	uint64_t pids;	    /* pids.max */
 	uint32_t cpu_milli; /* thousandths of a core: cpu.max = cpu_milli*100 100000 */
-	uint64_t tmp_size; /* bytes: size= of the private /tmp tmpfs */
+	uint64_t tmp_size;  /* bytes: size= of the private /tmp tmpfs */
 	struct ward_pos pos;
 };
 
@@ -180,10 +180,10 @@ struct ward_limits {
 
 struct ward_policy {
 	char *source_path; /* the file as given on the command line */
-	char *source;      /* exact text of the file */
+	char *source;	   /* exact text of the file */
 	size_t source_len;
 	char *compiled_json; /* canonical lowered form, as `ward policy compile --json` prints */
-	char rev[65];        /* sha256 hex of compiled_json */
+	char rev[65];	     /* sha256 hex of compiled_json */
 
 	/* filesystem_policy */
 	bool include_workdir;
@@ -204,7 +204,7 @@ struct ward_policy {
 	/* process: run_as; has_* false means "not set" (the caller picks the default) */
 	bool has_user;
 	char *run_as_user; /* a name, or NULL when numeric */
-	uid_t uid;         /* valid when run_as_user is NULL */
+	uid_t uid;	   /* valid when run_as_user is NULL */
 	bool has_group;
 	char *run_as_group;
 	gid_t gid;
@@ -225,7 +225,7 @@ struct ward_policy {
 	double inference_max_usd;      /* 0: no budget */
 	double inference_warn_at[8];   /* fractions of the budgets, ascending: a row at each */
 	size_t n_inference_warn_at;
-	bool inference_strict_models;  /* a model no route or alias names is refused */
+	bool inference_strict_models; /* a model no route or alias names is refused */
 
 	/* environment: besides the core set (PATH, HOME, TERM, LANG, LC_*, ...) */
 	struct ward_env_pass *env_pass;

@@ -13,11 +13,11 @@
 
 struct ward_peer_ident {
 	char binary[PATH_MAX]; /* the executable that acted; "" when nothing names it */
-	char via[PATH_MAX];    /* the ancestor whose identity decided (ancestors: true); "": binary */
-	char keys[256];	       /* network policy keys it belongs to, comma-separated; "": none */
-	pid_t pid;	       /* initial pid namespace */
-	uint64_t dev, ino;     /* the acting file (kernel dev encoding): what TOFU hashes */
-	char exe_sha[65];      /* content it was admitted for at exec in a writable place; "": none */
-	bool allowed_ip;       /* the kernel admitted the destination by address (allowed_ips) */
+	char via[PATH_MAX]; /* the ancestor whose identity decided (ancestors: true); "": binary */
+	char keys[256];	    /* network policy keys it belongs to, comma-separated; "": none */
+	pid_t pid;	    /* initial pid namespace */
+	uint64_t dev, ino;  /* the acting file (kernel dev encoding): what TOFU hashes */
+	char exe_sha[65];   /* content it was admitted for at exec in a writable place; "": none */
+	bool allowed_ip;    /* the kernel admitted the destination by address (allowed_ips) */
 	struct sockaddr_storage orig; /* original destination (transparent connections) */
 };

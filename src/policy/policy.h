@@ -40,9 +40,9 @@ int ward_policy_load_buffer(const char *name, const char *buf, size_t len,
 /* Resource limits of one compile; a hostile policy hits one of these and
  * fails with -E2BIG instead of hanging or exhausting ward. */
 struct ward_policy_limits {
-	size_t max_source;     /* bytes of YAML (default 1 MiB) */
-	unsigned max_depth;    /* YAML nesting (default 64) */
-	size_t lua_memory;     /* bytes the compiler's Lua state may hold (default 64 MiB) */
+	size_t max_source;	   /* bytes of YAML (default 1 MiB) */
+	unsigned max_depth;	   /* YAML nesting (default 64) */
+	size_t lua_memory;	   /* bytes the compiler's Lua state may hold (default 64 MiB) */
 	uint64_t lua_instructions; /* Lua VM instructions (default 50 million) */
 };
 #define WARD_POLICY_MAX_SOURCE (1u << 20)

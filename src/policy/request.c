@@ -2,8 +2,8 @@
 /* The request decision (request.h): the order is the proxy's contract. A
  * request inside an intercepted session must name the session's host (no
  * domain fronting); a binary that failed its integrity check is denied
- * whatever it asks; then inference (ward is the server); then the policy (ward_decide); then what an allowed endpoint
- * needs (interception for protocol: rest, or a refusal when it cannot be). */
+ * whatever it asks; then inference (ward is the server); then the policy (ward_decide); then what
+ * an allowed endpoint needs (interception for protocol: rest, or a refusal when it cannot be). */
 #include <stdio.h>
 #include <string.h>
 
@@ -68,7 +68,8 @@ void ward_request_decide(const struct ward_policy *p, const struct ward_request_
 	}
 	if (in->tofu) {
 		n->failed = WARD_FAILED_BINARY;
-		snprintf(n->reason, sizeof(n->reason), "%s", in->tofu_reason ? in->tofu_reason : "");
+		snprintf(n->reason, sizeof(n->reason), "%s",
+			 in->tofu_reason ? in->tofu_reason : "");
 		if (in->kind != WARD_REQ_HTTP)
 			snprintf(n->hint, sizeof(n->hint),
 				 "verify %s; ward trusts the hash it saw first",
@@ -116,9 +117,9 @@ void ward_request_decide(const struct ward_policy *p, const struct ward_request_
 		n->closest = n->policy;
 		snprintf(n->why, sizeof(n->why), "endpoint %s is protocol: rest",
 			 n->endpoint->host);
-		snprintf(n->hint, sizeof(n->hint), !in->can_intercept
-				 ? "run ward with TLS interception available"
-				 : "speak HTTP or TLS to this endpoint");
+		snprintf(n->hint, sizeof(n->hint),
+			 !in->can_intercept ? "run ward with TLS interception available"
+					    : "speak HTTP or TLS to this endpoint");
 		deny(ret, !in->can_intercept
 				  ? "protocol: rest needs TLS interception, which is not available"
 				  : "protocol: rest endpoint reached with neither HTTP nor TLS");

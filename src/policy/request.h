@@ -48,11 +48,11 @@ struct ward_request_in {
 };
 
 enum ward_req_outcome {
-	WARD_REQ_DENY = 0, /* answered with ward's 403 (net, reason), or closed */
-	WARD_REQ_REFUSE,   /* answered with an error (status, error, reason), no decision row */
-	WARD_REQ_ALLOW,	   /* connect to the upstream: tunnel or forward (action allow/audit) */
-	WARD_REQ_INTERCEPT, /* connect, terminate TLS, decide each request on its own */
-	WARD_REQ_INFERENCE, /* ward serves it: the inference layer routes (and rows) the calls */
+	WARD_REQ_DENY = 0,    /* answered with ward's 403 (net, reason), or closed */
+	WARD_REQ_REFUSE,      /* answered with an error (status, error, reason), no decision row */
+	WARD_REQ_ALLOW,	      /* connect to the upstream: tunnel or forward (action allow/audit) */
+	WARD_REQ_INTERCEPT,   /* connect, terminate TLS, decide each request on its own */
+	WARD_REQ_INFERENCE,   /* ward serves it: the inference layer routes (and rows) the calls */
 	WARD_REQ_MISDIRECTED, /* HTTP: the Host is not the TLS session's name (421) */
 };
 
@@ -97,7 +97,8 @@ struct ward_request_cred {
 /* Fold the credential scan into an allowed WARD_REQ_HTTP verdict: a mismatch
  * becomes a denial (its row the credential's), an injection is said in the
  * row's reason, a plain-HTTP placeholder asks for a second row. */
-void ward_request_bind_credential(struct ward_request_verdict *v, const struct ward_request_cred *c);
+void ward_request_bind_credential(struct ward_request_verdict *v,
+				  const struct ward_request_cred *c);
 
 /* Is host one of p's inference routes' provider hosts (routes' hosts:)? */
 bool ward_request_route_host(const struct ward_policy *p, const char *host);

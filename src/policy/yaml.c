@@ -68,13 +68,18 @@ static struct ward_ynode *node_new(enum ward_ynode_kind kind, yaml_mark_t mark)
 static enum ward_ystyle style_of(yaml_scalar_style_t s)
 {
 	switch (s) {
-	case YAML_SINGLE_QUOTED_SCALAR_STYLE: return WARD_YS_SINGLE;
-	case YAML_DOUBLE_QUOTED_SCALAR_STYLE: return WARD_YS_DOUBLE;
-	case YAML_LITERAL_SCALAR_STYLE: return WARD_YS_LITERAL;
-	case YAML_FOLDED_SCALAR_STYLE: return WARD_YS_FOLDED;
+	case YAML_SINGLE_QUOTED_SCALAR_STYLE:
+		return WARD_YS_SINGLE;
+	case YAML_DOUBLE_QUOTED_SCALAR_STYLE:
+		return WARD_YS_DOUBLE;
+	case YAML_LITERAL_SCALAR_STYLE:
+		return WARD_YS_LITERAL;
+	case YAML_FOLDED_SCALAR_STYLE:
+		return WARD_YS_FOLDED;
 	case YAML_ANY_SCALAR_STYLE:
 	case YAML_PLAIN_SCALAR_STYLE:
-	default: return WARD_YS_PLAIN;
+	default:
+		return WARD_YS_PLAIN;
 	}
 }
 
@@ -96,8 +101,9 @@ static int on_event(yaml_event_t *ev, struct ward_ynode **stack, size_t *depth, 
 		return 0;
 	case YAML_DOCUMENT_START_EVENT:
 		if (++*docs > 1)
-			return yfail(yerr, ev->start_mark,
-				     "multiple YAML documents are not supported (one policy per file)");
+			return yfail(
+				yerr, ev->start_mark,
+				"multiple YAML documents are not supported (one policy per file)");
 		return 0;
 	case YAML_ALIAS_EVENT:
 		return yfail(yerr, ev->start_mark, "YAML aliases are not supported");
@@ -187,7 +193,8 @@ int ward_yaml_parse(const char *buf, size_t len, unsigned max_depth, struct ward
 			if (parser.error == YAML_MEMORY_ERROR) {
 				r = -ENOMEM;
 			} else if (parser.context) {
-				r = yfail(yerr, parser.problem_mark, "YAML syntax error: %s (%s at %zu:%zu)",
+				r = yfail(yerr, parser.problem_mark,
+					  "YAML syntax error: %s (%s at %zu:%zu)",
 					  parser.problem ? parser.problem : "invalid YAML",
 					  parser.context, parser.context_mark.line + 1,
 					  parser.context_mark.column + 1);

@@ -37,8 +37,8 @@ struct linger_fd {
 	uint64_t deadline;
 	enum why why;
 	bool transparent;
-	bool row_pending; /* its row waits for the first bytes (CONNECT host:port) */
-	bool awaiting;	  /* transparent, nothing sent yet: HTTP gets a 503, else a reset */
+	bool row_pending;	 /* its row waits for the first bytes (CONNECT host:port) */
+	bool awaiting;		 /* transparent, nothing sent yet: HTTP gets a 503, else a reset */
 	struct refused_who *who; /* for the pending row; NULL: unidentified */
 };
 
@@ -170,7 +170,8 @@ static void counted_row(struct ward_proxy *px, struct ward_admission *a)
 
 		if (!a->unlogged[w])
 			continue;
-		snprintf(reason, sizeof(reason), "%llu connections refused (%s), not logged one by one",
+		snprintf(reason, sizeof(reason),
+			 "%llu connections refused (%s), not logged one by one",
 			 (unsigned long long)a->unlogged[w], why_text(px, w, why, sizeof(why)));
 		if (px->cfg.audit && ward_audit_submit(px->cfg.audit, &d) < 0)
 			continue; /* the log counts its own drop; try again next time */
@@ -253,10 +254,12 @@ static void refusal_row(struct ward_proxy *px, const struct refused_who *who, bo
 		const struct sockaddr_storage *o = &who->orig;
 
 		if (o->ss_family == AF_INET) {
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)o)->sin_addr, ip, sizeof(ip));
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)o)->sin_addr, ip,
+				  sizeof(ip));
 			port = ntohs(((const struct sockaddr_in *)o)->sin_port);
 		} else if (o->ss_family == AF_INET6) {
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)o)->sin6_addr, ip, sizeof(ip));
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)o)->sin6_addr, ip,
+				  sizeof(ip));
 			port = ntohs(((const struct sockaddr_in6 *)o)->sin6_port);
 		}
 	} else if (!transparent) {
@@ -285,7 +288,7 @@ static void refusal_row(struct ward_proxy *px, const struct refused_who *who, bo
 
 static bool looks_http(const char *p, size_t n)
 {
-	static const char *const methods[] = { "GET ",	   "POST ",  "PUT ",	"DELETE ", "HEAD ",
+	static const char *const methods[] = { "GET ",	   "POST ",  "PUT ",	 "DELETE ", "HEAD ",
 					       "OPTIONS ", "PATCH ", "CONNECT ", "TRACE " };
 
 	for (size_t i = 0; i < ARRAY_SIZE(methods); i++) {
@@ -301,7 +304,8 @@ static void answer_503(struct ward_proxy *px, int fd, enum why why)
 {
 	char whyt[96];
 	size_t len = 0;
-	char *resp = error_response(503, "ward_overloaded", why_text(px, why, whyt, sizeof(whyt)), &len);
+	char *resp =
+		error_response(503, "ward_overloaded", why_text(px, why, whyt, sizeof(whyt)), &len);
 
 	/* a fresh socket's send buffer takes the whole answer at once */
 	if (resp)
@@ -389,7 +393,8 @@ int admission_accept(struct ward_proxy *px, int idx, struct sockaddr_storage *re
 	struct ward_admission *a = px->adm;
 	socklen_t len = sizeof(*ret_peer);
 	bool transparent = px->lfd_transparent[idx];
-	int fd = accept4(px->lfd[idx], (struct sockaddr *)ret_peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd = accept4(px->lfd[idx], (struct sockaddr *)ret_peer, &len,
+			 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && a->reserve_fd >= 0) {
 		/* out of fds: the reserve lets this one be answered, not left in the queue */
@@ -489,8 +494,8 @@ void admission_free(struct ward_proxy *px, struct ward_admission *a)
 		ssize_t n = recv(a->lg[i].fd, sink, sizeof(sink), MSG_DONTWAIT);
 
 		if (a->lg[i].row_pending)
-			refusal_row(px, a->lg[i].who, a->lg[i].transparent,
-				    a->lg[i].why, sink, n > 0 ? (size_t)n : 0, !a->lg[i].awaiting);
+			refusal_row(px, a->lg[i].who, a->lg[i].transparent, a->lg[i].why, sink,
+				    n > 0 ? (size_t)n : 0, !a->lg[i].awaiting);
 		if (a->lg[i].awaiting)
 			reset_close(a->lg[i].fd);
 		else

@@ -43,7 +43,7 @@ static enum ward_req_kind conn_kind(const struct conn *c)
 	if (!c->transparent)
 		return WARD_REQ_CONNECT; /* the explicit port decides connections for CONNECT */
 	return !strcmp(c->protocol, "tls") || !strcmp(c->protocol, "https") ? WARD_REQ_TLS
-									     : WARD_REQ_TCP;
+									    : WARD_REQ_TCP;
 }
 
 /* A connection-level decision (CONNECT, transparent TLS or raw TCP), and
@@ -113,7 +113,8 @@ void conn_revalidate(struct conn *c)
 	case S_SNIFF:
 	case S_IDENT:
 	case S_CLOSING:
-		connection_level = false; /* not decided yet (it will be, under the new one), or done */
+		connection_level =
+			false; /* not decided yet (it will be, under the new one), or done */
 		break;
 	}
 	if (!connection_level || c->served_locally || c->tofu)

@@ -680,7 +680,8 @@ static void connect_next(struct conn *c)
 			close(fd);
 			continue;
 		}
-		ev = (struct epoll_event){ .events = EPOLLOUT, .data.u64 = EV(EV_UPSTREAM, c->slot) };
+		ev = (struct epoll_event){ .events = EPOLLOUT,
+					   .data.u64 = EV(EV_UPSTREAM, c->slot) };
 		if (epoll_ctl(c->px->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			c->last_connect_err = errno;
 			close(fd);
@@ -713,8 +714,8 @@ static void check_connect(struct conn *c)
 }
 
 /* Keep only addresses the SSRF rules allow for the decided endpoint. */
-static int validate_addrs(struct conn *c, const struct sockaddr_storage *in, size_t n,
-			  char *why, size_t whysz)
+static int validate_addrs(struct conn *c, const struct sockaddr_storage *in, size_t n, char *why,
+			  size_t whysz)
 {
 	bool allow_private = c->v.allow_private || (c->host_is_ip && c->id.allowed_ip);
 
@@ -810,7 +811,8 @@ int conn_connect_upstream(struct conn *c)
 	}
 	r = ward_resolve_start(c->px->resolver, c->host, tag);
 	if (r < 0) {
-		conn_row(c, "proxy", "deny", NULL, NULL, "limits", "too many name lookups in progress");
+		conn_row(c, "proxy", "deny", NULL, NULL, "limits",
+			 "too many name lookups in progress");
 		conn_fail(c, 503, "resolver_busy", "too many name lookups in progress");
 	}
 	return r;

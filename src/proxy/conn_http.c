@@ -84,9 +84,16 @@ static bool in_connection(const struct ward_http_head *h, const struct ward_http
 
 static bool hop_by_hop(const struct ward_http_head *h, const struct ward_http_header *hd)
 {
-	static const char *const names[] = { "connection", "proxy-connection", "keep-alive",
-					     "proxy-authorization", "proxy-authenticate", "te",
-					     "trailer", "upgrade", "host", NULL };
+	static const char *const names[] = { "connection",
+					     "proxy-connection",
+					     "keep-alive",
+					     "proxy-authorization",
+					     "proxy-authenticate",
+					     "te",
+					     "trailer",
+					     "upgrade",
+					     "host",
+					     NULL };
 
 	for (size_t i = 0; names[i]; i++)
 		if (str_is(&hd->name, names[i]))
@@ -173,7 +180,8 @@ static void handle_head(struct conn *c)
 		conn_malformed(c, 400, "CONNECT after other requests on this connection");
 		return;
 	}
-	if (c->intercept && h->form != WARD_HTTP_ORIGIN_FORM && h->form != WARD_HTTP_ABSOLUTE_FORM) {
+	if (c->intercept && h->form != WARD_HTTP_ORIGIN_FORM &&
+	    h->form != WARD_HTTP_ABSOLUTE_FORM) {
 		conn_malformed(c, 400, "only origin-form requests inside TLS");
 		return;
 	}
@@ -259,15 +267,15 @@ static void handle_head(struct conn *c)
 
 		/* c->intercept: this request leaves over the upstream TLS session;
 		 * otherwise in clear text, where secrets go only if the credential says so */
-		r = ward_cred_apply(c->px->creds, h, c->http->req.buf, h->head_len, c->host, c->port,
-				    c->intercept, &cr);
+		r = ward_cred_apply(c->px->creds, h, c->http->req.buf, h->head_len, c->host,
+				    c->port, c->intercept, &cr);
 		if (r < 0) {
 			conn_malformed(c, 431, "request head too large with its credential");
 			return;
 		}
-		bind.binding = cr.verdict == WARD_CRED_MISMATCH ? WARD_CRED_BIND_MISMATCH
+		bind.binding = cr.verdict == WARD_CRED_MISMATCH	  ? WARD_CRED_BIND_MISMATCH
 			       : cr.verdict == WARD_CRED_INJECTED ? WARD_CRED_BIND_INJECTED
-								   : WARD_CRED_BIND_NONE;
+								  : WARD_CRED_BIND_NONE;
 		bind.credential = cr.credential;
 		bind.detail = cr.detail;
 		bind.plain = cr.plain;
@@ -284,7 +292,7 @@ static void handle_head(struct conn *c)
 	conn_row(c, v.layer, v.action, method, req->path, v.rule, v.reason);
 	if (v.plain_rule[0]) /* the request goes on with the placeholder; the secret stays here */
 		conn_row(c, v.layer, "deny", method, req->path, v.plain_rule,
-			  WARD_CRED_REASON_PLAIN);
+			 WARD_CRED_REASON_PLAIN);
 
 	c->http->req_keep_alive = h->keep_alive;
 	c->http->upgrade = h->upgrade_websocket;
@@ -313,7 +321,8 @@ static void handle_head(struct conn *c)
 	c->http->phase = H_REQ_BODY;
 	if (!same_upstream) {
 		c->http->up_host[0] = '\0';
-		c->up_tls = c->intercept; /* a new upstream under an intercepted connection: TLS again */
+		c->up_tls =
+			c->intercept; /* a new upstream under an intercepted connection: TLS again */
 		conn_connect_upstream(c);
 	}
 }
@@ -342,9 +351,15 @@ static void response_done(struct conn *c)
 static int rewrite_resp_head(struct conn *c, const struct ward_http_head *h, const char *raw,
 			     bool last)
 {
-	static const char *const names[] = { "connection", "proxy-connection", "keep-alive",
-					     "proxy-authenticate", "proxy-authorization", "te",
-					     "trailer", "upgrade", NULL };
+	static const char *const names[] = { "connection",
+					     "proxy-connection",
+					     "keep-alive",
+					     "proxy-authenticate",
+					     "proxy-authorization",
+					     "te",
+					     "trailer",
+					     "upgrade",
+					     NULL };
 	const char *line_end = memchr(raw, '\n', h->head_len);
 	size_t first = line_end ? (size_t)(line_end - raw) + 1 : 0;
 	bool upgrade = h->status == 101;
@@ -397,20 +412,23 @@ static void http_upstream_data(struct conn *c, const char *data, size_t len)
 			if (r == 0)
 				return;
 			if (r < 0) {
-				conn_fail(c, 502, "bad_gateway", "malformed response from the upstream");
+				conn_fail(c, 502, "bad_gateway",
+					  "malformed response from the upstream");
 				return;
 			}
 			data += used;
 			len -= used;
 			if (c->http->resp.head.informational) {
-				if (buf_append(&c->to_c, c->http->resp.buf, c->http->resp.head.head_len) < 0)
+				if (buf_append(&c->to_c, c->http->resp.buf,
+					       c->http->resp.head.head_len) < 0)
 					c->dead = true;
 				ward_http_parser_reset(&c->http->resp);
 				continue;
 			}
 			c->http->resp_keep_alive = c->http->resp.head.keep_alive;
 			if (rewrite_resp_head(c, &c->http->resp.head, c->http->resp.buf,
-					      !(c->http->req_keep_alive && c->http->resp_keep_alive)) < 0) {
+					      !(c->http->req_keep_alive &&
+						c->http->resp_keep_alive)) < 0) {
 				c->dead = true;
 				return;
 			}
@@ -453,9 +471,8 @@ body:
 static void http_process(struct conn *c)
 {
 	/* an inference.local request owns the connection while it runs (i1) */
-	for (int rounds = 0; rounds < 64 && c->state == S_HTTP && !c->dead &&
-			     !inference_conn_active(c);
-	     rounds++) {
+	for (int rounds = 0;
+	     rounds < 64 && c->state == S_HTTP && !c->dead && !inference_conn_active(c); rounds++) {
 		size_t used = 0;
 		int r;
 
@@ -472,8 +489,8 @@ static void http_process(struct conn *c)
 					c->dead = true;
 				return;
 			}
-			r = ward_http_feed(&c->http->req, c->from_c.data + c->from_c.off, c->from_c.len,
-					   &used);
+			r = ward_http_feed(&c->http->req, c->from_c.data + c->from_c.off,
+					   c->from_c.len, &used);
 			if (r < 0) {
 				conn_malformed(c, c->http->req.status, c->http->req.reason);
 				return;
@@ -497,10 +514,11 @@ static void http_process(struct conn *c)
 			}
 			if (n > room)
 				n = room;
-			r = ward_http_body_feed(&c->http->req_body, c->from_c.data + c->from_c.off, n,
-						&used, NULL, NULL);
+			r = ward_http_body_feed(&c->http->req_body, c->from_c.data + c->from_c.off,
+						n, &used, NULL, NULL);
 			if (r < 0) {
-				conn_fail(c, c->http->req_body.status ? c->http->req_body.status : 400,
+				conn_fail(c,
+					  c->http->req_body.status ? c->http->req_body.status : 400,
 					  "bad_request", c->http->req_body.reason);
 				return;
 			}
@@ -518,7 +536,8 @@ static void http_process(struct conn *c)
 		}
 		case H_WAIT_RESP:
 			if (c->u_eof && c->ufd >= 0) {
-				if (!c->http->resp_in_body && !c->http->resp.head.head_len && !c->to_c.len) {
+				if (!c->http->resp_in_body && !c->http->resp.head.head_len &&
+				    !c->to_c.len) {
 					conn_fail(c, 502, "upstream_closed",
 						  "the upstream closed without a response");
 					return;

@@ -74,7 +74,8 @@ static int splice_dir(struct conn *c, int src, int dst, int p[2], size_t *in_pip
 			}
 		}
 		if (*in_pipe) {
-			n = splice(p[0], NULL, dst, NULL, *in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			n = splice(p[0], NULL, dst, NULL, *in_pipe,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				*in_pipe -= (size_t)n;
 				moved = true;

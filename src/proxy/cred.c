@@ -98,8 +98,8 @@ static int make_placeholder(const char *name, char **ret)
 	/* The name goes into header values and URLs as is: keep it to token bytes. */
 	for (i = 0; name[i] && i < sizeof(safe) - 1; i++) {
 		char c = name[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  c == '-' || c == '_';
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '-' || c == '_';
 		safe[i] = ok ? c : '-';
 	}
 	safe[i] = '\0';
@@ -160,8 +160,8 @@ static int add_entry(struct ward_cred_store *s, const struct ward_cred_store *ba
 				 c->name, c->env);
 	len = strlen(v);
 	if (len > WARD_CRED_SECRET_MAX)
-		return ward_errx(err, -E2BIG, "credential '%s': %s is longer than %u bytes", c->name,
-				 c->env, WARD_CRED_SECRET_MAX);
+		return ward_errx(err, -E2BIG, "credential '%s': %s is longer than %u bytes",
+				 c->name, c->env, WARD_CRED_SECRET_MAX);
 	if (has_ctl(v, len))
 		return ward_errx(err, -EINVAL,
 				 "credential '%s': %s contains control characters (not valid in an "
@@ -208,12 +208,15 @@ static int store_build(const struct ward_policy *p, const struct ward_cred_store
 		const char *fmt = c->format ? c->format : "Bearer {}";
 
 		if (!c->name || !c->env || !c->host) {
-			r = ward_errx(err, -EINVAL, "credential %zu: name, env and host are required", i);
+			r = ward_errx(err, -EINVAL,
+				      "credential %zu: name, env and host are required", i);
 			goto fail;
 		}
 		if (!strstr(fmt, "{}") || has_ctl(fmt, strlen(fmt))) {
-			r = ward_errx(err, -EINVAL, "credential '%s': format must contain {} and no "
-					     "control characters", c->name);
+			r = ward_errx(err, -EINVAL,
+				      "credential '%s': format must contain {} and no "
+				      "control characters",
+				      c->name);
 			goto fail;
 		}
 		d->name = strdup(c->name);
@@ -307,8 +310,7 @@ static bool span_eq_ci(struct ward_http_str a, const char *b)
 	return a.len == strlen(b) && strncasecmp(a.p, b, a.len) == 0;
 }
 
-static bool binding_matches(const struct cred *c, const char *host, uint16_t port,
-			    const char *path)
+static bool binding_matches(const struct cred *c, const char *host, uint16_t port, const char *path)
 {
 	return c->port == port && ward_match_host(c->host, host) && path &&
 	       ward_match_request_path(c->path, path);
@@ -397,8 +399,8 @@ int ward_cred_apply(const struct ward_cred_store *s, const struct ward_http_head
 			const struct entry *e = &s->entries[k];
 			const struct cred *first = NULL, *ok = NULL;
 
-			if (!hd->value.p ||
-			    !memmem(hd->value.p, hd->value.len, e->placeholder, strlen(e->placeholder)))
+			if (!hd->value.p || !memmem(hd->value.p, hd->value.len, e->placeholder,
+						    strlen(e->placeholder)))
 				continue;
 			for (size_t j = 0; j < s->n_creds; j++) {
 				const struct cred *c = &s->creds[j];

@@ -67,9 +67,9 @@ enum ward_cred_verdict {
 struct ward_cred_result {
 	enum ward_cred_verdict verdict;
 	const char *credential; /* name of the credential concerned (borrowed from the store) */
-	const char *reason;     /* NULL, WARD_CRED_REASON_INJECTED or WARD_CRED_REASON_MISMATCH */
-	char detail[256];       /* MISMATCH: what was bound where; never contains a secret */
-	char *head;             /* INJECTED: the rewritten head (malloc'd; the caller frees) */
+	const char *reason;	/* NULL, WARD_CRED_REASON_INJECTED or WARD_CRED_REASON_MISMATCH */
+	char detail[256];	/* MISMATCH: what was bound where; never contains a secret */
+	char *head;		/* INJECTED: the rewritten head (malloc'd; the caller frees) */
 	size_t head_len;
 	/* A credential bound to this endpoint whose placeholder was left as is
 	 * because the request leaves ward in clear text (not TLS) and the

@@ -48,8 +48,8 @@ static void header_safe(FILE *f, const char *s)
 		fputc((*s >= 0x20 && *s < 0x7f && *s != ';' && *s != ',') ? *s : ' ', f);
 }
 
-static char *finish(int status, const char *decision_rule, const char *decision_reason,
-		    char *body, size_t body_len, size_t *ret_len)
+static char *finish(int status, const char *decision_rule, const char *decision_reason, char *body,
+		    size_t body_len, size_t *ret_len)
 {
 	char *out = NULL;
 	size_t len = 0;

@@ -26,10 +26,10 @@
 #include "common/util.h"
 #include "proxy/resolve.h"
 
-#define MAX_PENDING 128	      /* allowed queries waiting for the resolver */
-#define TCP_MSG_MAX 1024      /* a query over TCP is never longer than this */
+#define MAX_PENDING 128	 /* allowed queries waiting for the resolver */
+#define TCP_MSG_MAX 1024 /* a query over TCP is never longer than this */
 #define TCP_IDLE_NS (10ULL * 1000000000ULL)
-#define UDP_BATCH 64	      /* datagrams read per wake-up, so TCP is not starved */
+#define UDP_BATCH 64 /* datagrams read per wake-up, so TCP is not starved */
 #define RESP_MAX 1024
 
 enum { SRC_UDP4, SRC_UDP6, SRC_TCP4, SRC_TCP6, SRC_RESOLVER, SRC_STOP, SRC_CONN };
@@ -48,10 +48,10 @@ struct pending {
 	bool used;
 	uint64_t tag;
 	struct ward_dns_query q;
-	int udp_fd;		   /* answer by UDP through this socket, or -1 */
+	int udp_fd; /* answer by UDP through this socket, or -1 */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
-	int conn;		   /* TCP: index into conns, with conn_fd to detect reuse */
+	int conn; /* TCP: index into conns, with conn_fd to detect reuse */
 	int conn_fd;
 };
 
@@ -164,7 +164,8 @@ static void reply(struct ward_dns *d, const struct ward_dns_query *q, int rcode,
 	if (len < 0)
 		return;
 	if (udp_fd >= 0)
-		sendto(udp_fd, out, (size_t)len, MSG_DONTWAIT, (const struct sockaddr *)peer, peer_len);
+		sendto(udp_fd, out, (size_t)len, MSG_DONTWAIT, (const struct sockaddr *)peer,
+		       peer_len);
 	else
 		send_tcp(d, conn, out, (size_t)len);
 }
@@ -179,7 +180,8 @@ static size_t pack(const struct ward_dns_query *q, const struct sockaddr_storage
 		if (q->qtype == WARD_DNS_TYPE_A && ss[i].ss_family == AF_INET)
 			memcpy(out + 4 * k++, &((const struct sockaddr_in *)&ss[i])->sin_addr, 4);
 		else if (q->qtype == WARD_DNS_TYPE_AAAA && ss[i].ss_family == AF_INET6)
-			memcpy(out + 16 * k++, &((const struct sockaddr_in6 *)&ss[i])->sin6_addr, 16);
+			memcpy(out + 16 * k++, &((const struct sockaddr_in6 *)&ss[i])->sin6_addr,
+			       16);
 	}
 	return k;
 }
@@ -260,8 +262,12 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 
 		if (p->used)
 			continue;
-		*p = (struct pending){ .used = true, .tag = ++d->next_tag, .q = q, .udp_fd = udp_fd,
-				       .peer_len = peer_len, .conn = conn,
+		*p = (struct pending){ .used = true,
+				       .tag = ++d->next_tag,
+				       .q = q,
+				       .udp_fd = udp_fd,
+				       .peer_len = peer_len,
+				       .conn = conn,
 				       .conn_fd = conn >= 0 ? d->conns[conn].fd : -1 };
 		if (peer)
 			p->peer = *peer;
@@ -352,7 +358,8 @@ static void on_accept(struct ward_dns *d, int lfd)
 			close(fd);
 			continue;
 		}
-		d->conns[idx] = (struct tcp_conn){ .fd = fd, .used = true, .last_ns = ward_mono_ns() };
+		d->conns[idx] =
+			(struct tcp_conn){ .fd = fd, .used = true, .last_ns = ward_mono_ns() };
 		ev.data.u64 = SRC_CONN + (uint64_t)idx;
 		if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
@@ -410,7 +417,8 @@ static void sweep(struct ward_dns *d)
 	uint64_t now = ward_mono_ns();
 
 	for (int i = 0; i < WARD_DNS_TCP_MAX_CONNS; i++)
-		if (d->conns[i].used && !d->conns[i].busy && now - d->conns[i].last_ns > TCP_IDLE_NS)
+		if (d->conns[i].used && !d->conns[i].busy &&
+		    now - d->conns[i].last_ns > TCP_IDLE_NS)
 			conn_close(d, i);
 }
 
@@ -550,8 +558,10 @@ int ward_dns_start(const struct ward_dns_opts *o, struct ward_dns **ret, struct 
 	     ((r = listen_on(d, AF_INET6, &o->addr6, SOCK_DGRAM, &d->udp[1], err)) < 0 ||
 	      (r = listen_on(d, AF_INET6, &o->addr6, SOCK_STREAM, &d->tcp[1], err)) < 0)))
 		goto fail;
-	if ((r = add(d, d->udp[0], SRC_UDP4, err)) < 0 || (r = add(d, d->udp[1], SRC_UDP6, err)) < 0 ||
-	    (r = add(d, d->tcp[0], SRC_TCP4, err)) < 0 || (r = add(d, d->tcp[1], SRC_TCP6, err)) < 0 ||
+	if ((r = add(d, d->udp[0], SRC_UDP4, err)) < 0 ||
+	    (r = add(d, d->udp[1], SRC_UDP6, err)) < 0 ||
+	    (r = add(d, d->tcp[0], SRC_TCP4, err)) < 0 ||
+	    (r = add(d, d->tcp[1], SRC_TCP6, err)) < 0 ||
 	    (r = add(d, ward_resolver_fd(d->resolver), SRC_RESOLVER, err)) < 0 ||
 	    (r = add(d, d->stopfd, SRC_STOP, err)) < 0)
 		goto fail;

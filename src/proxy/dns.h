@@ -34,12 +34,12 @@
 /* What the sandbox's resolv.conf names; the BPF programs redirect it. */
 #define WARD_DNS_STUB_ADDR "127.0.0.53"
 #define WARD_DNS_PORT 53
-#define WARD_DNS_TTL 30              /* seconds, for every answer */
-#define WARD_DNS_RATE 200            /* queries per second per sandbox (token bucket) */
-#define WARD_DNS_MAX_ANSWERS 8       /* addresses per answer */
-#define WARD_DNS_UDP_MAX 512         /* never answer more than this over UDP (no EDNS) */
-#define WARD_DNS_TCP_MAX_CONNS 32    /* concurrent TCP clients */
-#define WARD_DNS_NAME_MAX 255        /* wire form, incl. length bytes and the root */
+#define WARD_DNS_TTL 30		  /* seconds, for every answer */
+#define WARD_DNS_RATE 200	  /* queries per second per sandbox (token bucket) */
+#define WARD_DNS_MAX_ANSWERS 8	  /* addresses per answer */
+#define WARD_DNS_UDP_MAX 512	  /* never answer more than this over UDP (no EDNS) */
+#define WARD_DNS_TCP_MAX_CONNS 32 /* concurrent TCP clients */
+#define WARD_DNS_NAME_MAX 255	  /* wire form, incl. length bytes and the root */
 
 /* ---- wire format: pure functions, unit-tested and fuzzed ---- */
 
@@ -58,7 +58,7 @@ enum ward_dns_rcode {
 
 struct ward_dns_query {
 	uint16_t id;
-	uint16_t flags;  /* the query's header flags (RD is echoed) */
+	uint16_t flags; /* the query's header flags (RD is echoed) */
 	uint16_t qtype;
 	uint16_t qclass;
 	char name[WARD_DNS_NAME_MAX + 1]; /* dotted, lower case, no trailing dot; "" is the root */
@@ -101,16 +101,16 @@ struct ward_dns_opts {
 	 * ward_dns_apply(). */
 	struct ward_gen *gen;
 	const struct ward_policy *policy;
-	struct ward_audit *audit;         /* borrowed; NULL: no rows */
-	const char *sandbox;              /* the rows' sandbox column */
-	ward_dns_lookup_fn lookup;        /* who asks (NULL: every query refused) */
+	struct ward_audit *audit;  /* borrowed; NULL: no rows */
+	const char *sandbox;	   /* the rows' sandbox column */
+	ward_dns_lookup_fn lookup; /* who asks (NULL: every query refused) */
 	void *lookup_data;
-	struct in_addr addr4;             /* listen here (the host side of the veth) */
+	struct in_addr addr4; /* listen here (the host side of the veth) */
 	struct in6_addr addr6;
 	bool has_addr6;
-	uint16_t port;                    /* 0: WARD_DNS_PORT */
-	const char *hosts_file;           /* --hosts: consulted before the system resolver */
-	unsigned rate;                    /* 0: WARD_DNS_RATE */
+	uint16_t port;		/* 0: WARD_DNS_PORT */
+	const char *hosts_file; /* --hosts: consulted before the system resolver */
+	unsigned rate;		/* 0: WARD_DNS_RATE */
 };
 
 struct ward_dns;

@@ -104,7 +104,8 @@ void ward_http_parser_free(struct ward_http_parser *p)
 	p->head.headers = NULL;
 }
 
-const struct ward_http_header *ward_http_find_header(const struct ward_http_head *h, const char *name)
+const struct ward_http_header *ward_http_find_header(const struct ward_http_head *h,
+						     const char *name)
 {
 	for (size_t i = 0; i < h->n_headers; i++)
 		if (str_ieq(h->headers[i].name, name))
@@ -630,7 +631,8 @@ int ward_http_feed(struct ward_http_parser *p, const char *data, size_t len, siz
 		if (p->len - p->line_start == 2) {
 			if (p->lines == 0) {
 				/* RFC 9112 2.2: empty lines before a request line are ignored. */
-				if (++p->skipped > MAX_SKIPPED_EMPTY || p->kind == WARD_HTTP_RESPONSE)
+				if (++p->skipped > MAX_SKIPPED_EMPTY ||
+				    p->kind == WARD_HTTP_RESPONSE)
 					return fail(p, 400, "empty line before start line");
 				p->len = 0;
 				continue;

@@ -37,16 +37,16 @@ enum ward_http_form {
 
 enum ward_http_framing {
 	WARD_HTTP_BODY_NONE = 0,
-	WARD_HTTP_BODY_LENGTH,  /* Content-Length bytes */
+	WARD_HTTP_BODY_LENGTH,	/* Content-Length bytes */
 	WARD_HTTP_BODY_CHUNKED, /* chunked transfer coding, last */
-	WARD_HTTP_BODY_CLOSE,   /* responses only: until the upstream closes */
-	WARD_HTTP_BODY_TUNNEL,  /* CONNECT, or a 2xx to CONNECT, or 101: raw bytes from here */
+	WARD_HTTP_BODY_CLOSE,	/* responses only: until the upstream closes */
+	WARD_HTTP_BODY_TUNNEL,	/* CONNECT, or a 2xx to CONNECT, or 101: raw bytes from here */
 };
 
 struct ward_http_limits {
 	uint32_t max_request_line; /* request or status line, CRLF excluded */
-	uint32_t max_head;         /* whole head, blank line included */
-	uint32_t max_headers;      /* header field lines */
+	uint32_t max_head;	   /* whole head, blank line included */
+	uint32_t max_headers;	   /* header field lines */
 };
 #define WARD_HTTP_MAX_REQUEST_LINE (8u << 10)
 #define WARD_HTTP_MAX_HEAD (64u << 10)
@@ -63,7 +63,7 @@ struct ward_http_head {
 	struct ward_http_str method;
 	struct ward_http_str target; /* as received */
 	enum ward_http_form form;
-	bool https;                /* absolute-form with the https scheme */
+	bool https;		   /* absolute-form with the https scheme */
 	struct ward_http_str path; /* origin/absolute form: raw path, never empty ("/" if absent) */
 	struct ward_http_str query; /* after '?', p NULL when there is none */
 	/* status line */
@@ -83,11 +83,11 @@ struct ward_http_head {
 
 	enum ward_http_framing framing;
 	uint64_t content_length; /* WARD_HTTP_BODY_LENGTH */
-	bool keep_alive;         /* the connection may carry another message after this one */
-	bool upgrade_websocket;  /* GET with Upgrade: websocket + Connection: upgrade, or its 101 */
-	bool expect_continue;    /* Expect: 100-continue */
-	bool informational;      /* a 1xx other than 101: the real response follows */
-	size_t head_len;         /* bytes of the head, final CRLF CRLF included */
+	bool keep_alive;	 /* the connection may carry another message after this one */
+	bool upgrade_websocket;	 /* GET with Upgrade: websocket + Connection: upgrade, or its 101 */
+	bool expect_continue;	 /* Expect: 100-continue */
+	bool informational;	 /* a 1xx other than 101: the real response follows */
+	size_t head_len;	 /* bytes of the head, final CRLF CRLF included */
 };
 
 struct ward_http_parser {
@@ -138,7 +138,7 @@ int ward_http_parse_authority(const char *s, size_t len, char *host, size_t host
 struct ward_http_body {
 	enum ward_http_framing framing;
 	uint64_t remaining; /* LENGTH: bytes left; CHUNKED: bytes left in this chunk */
-	uint64_t total;     /* payload bytes seen (decoded for chunked) */
+	uint64_t total;	    /* payload bytes seen (decoded for chunked) */
 	uint64_t max_body;  /* 0: no limit */
 	int state;
 	uint32_t line_len;
@@ -154,7 +154,8 @@ struct ward_http_body {
 
 /* From a parsed head. max_body 0: unlimited. 0, or -EFBIG (status 413) when
  * Content-Length already exceeds max_body. */
-int ward_http_body_init(struct ward_http_body *b, const struct ward_http_head *h, uint64_t max_body);
+int ward_http_body_init(struct ward_http_body *b, const struct ward_http_head *h,
+			uint64_t max_body);
 
 typedef void (*ward_http_data_fn)(void *userdata, const char *data, size_t len);
 

@@ -176,7 +176,8 @@ int ward_identity_check(struct ward_identity *id, const char *path, pid_t pid, u
 		if (strcmp(known, sha)) {
 			verdict = -EPERM;
 			snprintf(reason, reasonsz,
-				 "binary changed since first use (TOFU): was %s, now %s", known, sha);
+				 "binary changed since first use (TOFU): was %s, now %s", known,
+				 sha);
 		}
 	}
 	pthread_mutex_lock(&id->lock);

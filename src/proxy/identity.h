@@ -21,8 +21,8 @@ void ward_identity_free(struct ward_identity *id);
  * kdev as ward_egress_kdev()) into sha, and check it against the first hash
  * recorded for path. path names the file as the sandbox sees it; when ward
  * does not see that file there (a private /tmp, a path only mounted inside)
- * and pid > 0, the file is reached through /proc/PID/exe instead. 0: fine. -EPERM: the binary changed since first use,
- * reason says "binary changed since first use (TOFU): was X, now Y". Other
+ * and pid > 0, the file is reached through /proc/PID/exe instead. 0: fine. -EPERM: the binary
+ * changed since first use, reason says "binary changed since first use (TOFU): was X, now Y". Other
  * -errno: the file could not be hashed (reason says why). */
 int ward_identity_check(struct ward_identity *id, const char *path, pid_t pid, uint64_t kdev,
 			uint64_t ino, char sha[65], char *reason, size_t reasonsz);

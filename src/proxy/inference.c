@@ -68,8 +68,9 @@ static int check_addr(struct inf_backend *b, const struct sockaddr_storage *ss,
 	if (what && (!strcmp(what, "loopback") || !strncmp(what, "loopback", 8)))
 		return 0;
 	inet_ntop(ss->ss_family,
-		  ss->ss_family == AF_INET ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
-					   : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr,
+		  ss->ss_family == AF_INET
+			  ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
+			  : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr,
 		  txt, sizeof(txt));
 	return ward_errx(err, -EACCES, "backend %s resolves to %s (%s): blocked", b->host, txt,
 			 what ? what : "blocked range");
@@ -357,8 +358,7 @@ struct inf_backend *inf_route(struct ward_inference *inf, const char *model, con
 	return b;
 }
 
-struct inf_backend *inf_route_named(struct ward_inference *inf, const char *model,
-				    const char *host)
+struct inf_backend *inf_route_named(struct ward_inference *inf, const char *model, const char *host)
 {
 	if (model) {
 		for (size_t i = 0; i < inf->n; i++)

@@ -37,11 +37,11 @@
 #include "proxy/inference_json.h"
 
 #define WARD_INFERENCE_HOST "inference.local"
-#define WARD_INFERENCE_MAX_REQUEST (32u << 20)	/* request bodies (buffered: model rewrite) */
-#define WARD_INFERENCE_MAX_RESPONSE (8u << 20)	/* non-streamed response bodies */
-#define WARD_INFERENCE_IDLE_MS (120u * 1000)	/* no upstream byte for this long: 504 / cut */
-#define WARD_INFERENCE_TOTAL_MS (900u * 1000)	/* whole request, streaming included */
-#define WARD_INFERENCE_CONNECT_MS (10u * 1000)	/* TCP connect + TLS handshake */
+#define WARD_INFERENCE_MAX_REQUEST (32u << 20) /* request bodies (buffered: model rewrite) */
+#define WARD_INFERENCE_MAX_RESPONSE (8u << 20) /* non-streamed response bodies */
+#define WARD_INFERENCE_IDLE_MS (120u * 1000)   /* no upstream byte for this long: 504 / cut */
+#define WARD_INFERENCE_TOTAL_MS (900u * 1000)  /* whole request, streaming included */
+#define WARD_INFERENCE_CONNECT_MS (10u * 1000) /* TCP connect + TLS handshake */
 
 struct ward_tls_upstream;
 
@@ -122,15 +122,15 @@ unsigned ward_budget_crossed(double spent, double max, const double *warn_at, si
 
 /* Who is asking, as the proxy identified the connection (kernel identity). */
 struct ward_inference_client {
-	bool known;		/* the kernel had a record for this connection */
-	const char *binary;	/* the executable that acted; NULL when unknown */
-	const char *via;	/* the ancestor whose identity the kernel matched
-				 * (ancestors: true); NULL when it was binary itself */
-	const char *sha256;	/* TOFU hash, NULL when none */
+	bool known;	    /* the kernel had a record for this connection */
+	const char *binary; /* the executable that acted; NULL when unknown */
+	const char *via;    /* the ancestor whose identity the kernel matched
+			     * (ancestors: true); NULL when it was binary itself */
+	const char *sha256; /* TOFU hash, NULL when none */
 	int32_t pid;
-	bool tofu_failed;	/* the binary failed its integrity check: refuse */
-	bool tls;		/* the client reached ward over TLS (rows' protocol) */
-	const char *host;	/* a route's provider host it called; NULL: inference.local */
+	bool tofu_failed; /* the binary failed its integrity check: refuse */
+	bool tls;	  /* the client reached ward over TLS (rows' protocol) */
+	const char *host; /* a route's provider host it called; NULL: inference.local */
 };
 
 struct ward_inference_call;

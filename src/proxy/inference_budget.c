@@ -19,8 +19,8 @@ double ward_inference_cost_usd(const struct ward_inference_route *rt, const stru
 
 	if (!rt->price_known)
 		return 0;
-	return ((double)(u->input - cached) * rt->price_input +
-		(double)cached * rt->price_cached + (double)u->output * rt->price_output) /
+	return ((double)(u->input - cached) * rt->price_input + (double)cached * rt->price_cached +
+		(double)u->output * rt->price_output) /
 	       1e6;
 }
 
@@ -131,10 +131,11 @@ bool inf_budget_refuse(struct ward_inference_call *c)
 
 	if (inf->budget && inf->u->spent >= inf->budget) {
 		c->rule = "inference.budget.max_tokens";
-		inf_fail_answer(c, 429, "insufficient_quota", "rate_limit_error",
-				"ward: the sandbox's inference budget is spent (%llu of %llu tokens); "
-				"inference.budget.max_tokens",
-				(unsigned long long)inf->u->spent, (unsigned long long)inf->budget);
+		inf_fail_answer(
+			c, 429, "insufficient_quota", "rate_limit_error",
+			"ward: the sandbox's inference budget is spent (%llu of %llu tokens); "
+			"inference.budget.max_tokens",
+			(unsigned long long)inf->u->spent, (unsigned long long)inf->budget);
 		return true;
 	}
 	if (inf->budget_usd > 0 && inf->u->spent_usd >= inf->budget_usd) {

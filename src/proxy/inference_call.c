@@ -28,7 +28,6 @@
 /* the outcome and refusal texts are bounded row fields: cut on purpose */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-
 /* --- buffers ------------------------------------------------------------- */
 
 static int ob_reserve(struct obuf *b, size_t n)
@@ -127,13 +126,12 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 		 "api=%s provider=%s model_requested=%s model_sent=%s status=%d stream=%s %s "
 		 "latency_ms=%llu ttfb_ms=%llu budget_spent=%llu budget_max=%llu spent_usd=%.6f "
 		 "max_usd=%.6f%s%s",
-		 ward_api_name(c->api), c->b ? c->b->prov->name : "-",
-		 model, c->model_sent[0] ? c->model_sent : "-",
-		 c->status, c->stream ? "true" : "false", tok,
-		 (unsigned long long)((now - c->t_start) / 1000000),
+		 ward_api_name(c->api), c->b ? c->b->prov->name : "-", model,
+		 c->model_sent[0] ? c->model_sent : "-", c->status, c->stream ? "true" : "false",
+		 tok, (unsigned long long)((now - c->t_start) / 1000000),
 		 (unsigned long long)(c->t_first ? (c->t_first - c->t_start) / 1000000 : 0),
-		 (unsigned long long)inf->u->spent, (unsigned long long)inf->budget, inf->u->spent_usd,
-		 inf->budget_usd, c->outcome[0] ? " outcome=" : "", c->outcome);
+		 (unsigned long long)inf->u->spent, (unsigned long long)inf->budget,
+		 inf->u->spent_usd, inf->budget_usd, c->outcome[0] ? " outcome=" : "", c->outcome);
 	if (c->b)
 		snprintf(rule, sizeof(rule), "inference.routes.%s", c->b->route->name);
 	d.sandbox = inf->sandbox;
@@ -166,19 +164,32 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 static const char *status_text(int s)
 {
 	switch (s) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Status";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Status";
 	}
 }
 
@@ -197,10 +208,10 @@ static void local_answer(struct ward_inference_call *c, int status, const char *
 {
 	c->status = status;
 	inf_ob_printf(&c->out,
-		  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-		  "Cache-Control: no-store\r\n%s%s\r\n",
-		  status, status_text(status), len, retry ? "" : "x-should-retry: false\r\n",
-		  c->keep_alive && !c->close_after ? "" : "Connection: close\r\n");
+		      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+		      "Cache-Control: no-store\r\n%s%s\r\n",
+		      status, status_text(status), len, retry ? "" : "x-should-retry: false\r\n",
+		      c->keep_alive && !c->close_after ? "" : "Connection: close\r\n");
 	inf_ob_add(&c->out, body, len);
 	c->st = C_LOCAL;
 	c->head_sent = true;
@@ -208,8 +219,8 @@ static void local_answer(struct ward_inference_call *c, int status, const char *
 }
 
 /* A refusal or failure in the client's provider format, and its row. */
-void inf_fail_answer(struct ward_inference_call *c, int status, const char *type,
-			const char *atype, const char *fmt, ...)
+void inf_fail_answer(struct ward_inference_call *c, int status, const char *type, const char *atype,
+		     const char *fmt, ...)
 {
 	char msg[600];
 	size_t len = 0;
@@ -244,7 +255,9 @@ void inf_fail_answer(struct ward_inference_call *c, int status, const char *type
 	free(body);
 	/* ward's refusals are denials; failures on the way are not */
 	inf_log_row(c, status == 400 || status == 403 || status == 404 || status == 413 ||
-				       status == 429 ? "deny" : "allow");
+				       status == 429
+			       ? "deny"
+			       : "allow");
 }
 
 /* Every model name a request may use, once each, in policy order: route
@@ -272,9 +285,9 @@ static int each_model_name(struct ward_inference *inf, const char *via,
 			if (!inf_has_host(&inf->b[i], via))
 				continue; /* a direct call lists the routes of its host */
 			for (size_t k = 0; k < m; k++) {
-				const char *name = pass == 0 ? r->name
+				const char *name = pass == 0   ? r->name
 						   : pass == 1 ? r->aliases[k]
-								: r->model;
+							       : r->model;
 				bool dup = !name;
 
 				for (size_t a = 0; !dup && a < n; a++)
@@ -305,7 +318,8 @@ static void model_entry(const char *name, const struct ward_inference_route *r, 
 	fputs(l->n++ ? ",{\"id\":" : "{\"id\":", l->f);
 	ward_json_str(l->f, name);
 	fputs(",\"object\":\"model\",\"type\":\"model\",\"created\":0,"
-	      "\"created_at\":\"1970-01-01T00:00:00Z\",\"display_name\":", l->f);
+	      "\"created_at\":\"1970-01-01T00:00:00Z\",\"display_name\":",
+	      l->f);
 	ward_json_str(l->f, r->model);
 	fputs(",\"owned_by\":", l->f);
 	ward_json_str(l->f, owner);
@@ -404,7 +418,7 @@ static int copy_headers(struct ward_inference_call *c, const struct ward_http_he
 		if (inf_hname_is(&hd->name, "anthropic-version"))
 			c->has_version = true;
 		if (inf_ob_printf(&o, "%.*s: %.*s\r\n", (int)hd->name.len, hd->name.p,
-			      (int)hd->value.len, hd->value.p) < 0) {
+				  (int)hd->value.len, hd->value.p) < 0) {
 			inf_ob_free(&o, false);
 			return -ENOMEM;
 		}
@@ -435,7 +449,8 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 {
 	struct ward_inference_call *c = calloc(1, sizeof(*c));
 	const struct ward_policy *p = inf->policy;
-	const struct ward_client client = { .binary = who->binary, .via = who->via,
+	const struct ward_client client = { .binary = who->binary,
+					    .via = who->via,
 					    .sha256 = who->sha256 };
 	char msg[300];
 
@@ -459,17 +474,15 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 	if (h->query.p)
 		c->query = strndup(h->query.p, h->query.len);
 	if ((who->binary && !c->binary) || (who->sha256 && !c->sha) || (who->host && !c->via) ||
-	    (who->via && !c->ancestor) ||
-	    (h->query.p && !c->query) ||
-	    copy_headers(c, h) < 0) {
+	    (who->via && !c->ancestor) || (h->query.p && !c->query) || copy_headers(c, h) < 0) {
 		ward_inference_call_free(c);
 		errno = ENOMEM;
 		return NULL;
 	}
 	c->api = ward_api_of(c->method, c->path, &c->suffix);
-	c->style = c->api == WARD_API_NONE ? (anthropic_client(h) ? WARD_STYLE_ANTHROPIC
-								  : WARD_STYLE_OPENAI)
-					   : ward_api_style(c->api);
+	c->style = c->api == WARD_API_NONE
+			   ? (anthropic_client(h) ? WARD_STYLE_ANTHROPIC : WARD_STYLE_OPENAI)
+			   : ward_api_style(c->api);
 	if (c->api == WARD_API_MODELS && c->style == WARD_STYLE_OPENAI && anthropic_client(h))
 		c->style = WARD_STYLE_ANTHROPIC;
 
@@ -478,17 +491,17 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 		deny_later(c, 403, "permission_denied", "permission_error",
 			   "ward: this binary changed since first use (TOFU); inference refused");
 	} else if (ward_decide_inference(p, &client) == WARD_INFERENCE_NOT_LISTED) {
-		snprintf(msg, sizeof(msg),
-			 "ward: binary %s may not use %s (inference.binaries)",
+		snprintf(msg, sizeof(msg), "ward: binary %s may not use %s (inference.binaries)",
 			 c->binary ? c->binary : "(unknown)",
 			 c->via ? c->via : WARD_INFERENCE_HOST);
 		deny_later(c, 403, "permission_denied", "permission_error", msg);
 	}
 	if (!c->deny_status && c->api == WARD_API_NONE) {
-		snprintf(msg, sizeof(msg),
-			 "ward: %s %s is not served by %s (POST /v1/chat/completions, "
-			 "/v1/completions, /v1/responses, /v1/embeddings, /v1/messages; GET /v1/models)",
-			 c->method, c->path, c->via ? c->via : WARD_INFERENCE_HOST);
+		snprintf(
+			msg, sizeof(msg),
+			"ward: %s %s is not served by %s (POST /v1/chat/completions, "
+			"/v1/completions, /v1/responses, /v1/embeddings, /v1/messages; GET /v1/models)",
+			c->method, c->path, c->via ? c->via : WARD_INFERENCE_HOST);
 		deny_later(c, 403, "permission_denied", "permission_error", msg);
 	}
 	if (!c->deny_status && !inf->n)
@@ -499,7 +512,7 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 		/* Content-Length over the cap: answer now, never read the body */
 		c->close_after = true;
 		inf_fail_answer(c, 413, "invalid_request_error", "request_too_large",
-			    "ward: request body over the inference limit");
+				"ward: request body over the inference limit");
 		return c;
 	}
 	if (h->expect_continue && !c->deny_status)
@@ -565,7 +578,7 @@ static int rewrite_body(struct ward_inference_call *c, struct obuf *ret)
 				     size_t k = brace;
 				     while (k < len && strchr(" \t\r\n", doc[k]))
 					     k++;
-				     k < len && doc[k] == '}';
+				     k < len &&doc[k] == '}';
 			     });
 
 		r = inf_ob_add(&quoted, "\"model\":", 8);
@@ -597,7 +610,6 @@ static int rewrite_body(struct ward_inference_call *c, struct obuf *ret)
 	return 0;
 }
 
-
 static void request_complete(struct ward_inference_call *c)
 {
 	struct ward_inference *inf = c->inf;
@@ -614,8 +626,8 @@ static void request_complete(struct ward_inference_call *c)
 	if (c->body_over) {
 		c->close_after = true;
 		inf_fail_answer(c, 413, "invalid_request_error", "request_too_large",
-			    "ward: request body over the inference limit (%llu bytes)",
-			    (unsigned long long)inf->max_request);
+				"ward: request body over the inference limit (%llu bytes)",
+				(unsigned long long)inf->max_request);
 		return;
 	}
 	if (c->api == WARD_API_MODELS) {
@@ -625,17 +637,19 @@ static void request_complete(struct ward_inference_call *c)
 	r = ward_json_member(doc, c->body.len, "model", &m);
 	if (r == -EEXIST) {
 		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
-			    "ward: the request body has \"model\" twice");
+				"ward: the request body has \"model\" twice");
 		return;
 	}
 	if (r < 0) {
 		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
-			    "ward: the request body is not a JSON object");
+				"ward: the request body is not a JSON object");
 		return;
 	}
-	if (r == 1 && ward_json_string(doc + m.off, m.len, c->model_req, sizeof(c->model_req)) < 0) {
+	if (r == 1 &&
+	    ward_json_string(doc + m.off, m.len, c->model_req, sizeof(c->model_req)) < 0) {
 		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
-			    "ward: \"model\" must be a string of at most %d bytes", MODEL_MAX - 1);
+				"ward: \"model\" must be a string of at most %d bytes",
+				MODEL_MAX - 1);
 		return;
 	}
 	c->b = r == 1 ? inf_route_named(inf, c->model_req, c->via) : NULL;
@@ -654,10 +668,11 @@ static void request_complete(struct ward_inference_call *c)
 	}
 	snprintf(c->model_sent, sizeof(c->model_sent), "%s", c->b->route->model);
 	if (!ward_provider_speaks(c->b->prov, c->api)) {
-		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
-			    "ward: route '%s' (provider %s) does not serve %s %s; use a route whose "
-			    "provider speaks this API",
-			    c->b->route->name, c->b->prov->name, c->method, c->path);
+		inf_fail_answer(
+			c, 400, "invalid_request_error", "invalid_request_error",
+			"ward: route '%s' (provider %s) does not serve %s %s; use a route whose "
+			"provider speaks this API",
+			c->b->route->name, c->b->prov->name, c->method, c->path);
 		return;
 	}
 	if (inf_budget_refuse(c))
@@ -665,13 +680,13 @@ static void request_complete(struct ward_inference_call *c)
 	r = rewrite_body(c, &body);
 	if (r < 0) {
 		inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
-			    "ward: cannot rewrite the request body (%s)", strerror(-r));
+				"ward: cannot rewrite the request body (%s)", strerror(-r));
 		return;
 	}
 	v6 = strchr(c->b->host, ':') != NULL;
 	inf_ob_printf(&c->up, "%s %s%s%s%s HTTP/1.1\r\nHost: %s%s%s", c->method, c->b->prefix,
-		  c->suffix, c->query ? "?" : "", c->query ? c->query : "", v6 ? "[" : "",
-		  c->b->host, v6 ? "]" : "");
+		      c->suffix, c->query ? "?" : "", c->query ? c->query : "", v6 ? "[" : "",
+		      c->b->host, v6 ? "]" : "");
 	if (c->b->port != (c->b->https ? 443 : 80))
 		inf_ob_printf(&c->up, ":%u", c->b->port);
 	inf_ob_printf(&c->up, "\r\n%s: %s", c->b->prov->auth_header, c->b->prov->auth_prefix);
@@ -679,7 +694,7 @@ static void request_complete(struct ward_inference_call *c)
 	inf_ob_add(&c->up, "\r\n", 2);
 	if (c->b->prov->version_header && !c->has_version)
 		inf_ob_printf(&c->up, "%s: %s\r\n", c->b->prov->version_header,
-			  c->b->prov->version_value);
+			      c->b->prov->version_value);
 	if (c->fwd_len)
 		inf_ob_add(&c->up, c->fwd, c->fwd_len);
 	if (strcmp(c->method, "GET"))
@@ -713,10 +728,10 @@ int ward_inference_call_feed(struct ward_inference_call *c, const char *data, si
 		c->close_after = true; /* framing lost: nothing after this can be trusted */
 		if (r == -EFBIG)
 			inf_fail_answer(c, 413, "invalid_request_error", "request_too_large",
-				    "ward: request body over the inference limit");
+					"ward: request body over the inference limit");
 		else
 			inf_fail_answer(c, 400, "invalid_request_error", "invalid_request_error",
-				    "ward: malformed request body framing");
+					"ward: malformed request body framing");
 		return 1;
 	}
 	request_complete(c);
@@ -788,24 +803,24 @@ void ward_inference_call_timeout(struct ward_inference_call *c)
 	case C_BODY:
 		c->close_after = true;
 		inf_fail_answer(c, 408, "invalid_request_error", "invalid_request_error",
-			    "ward: request body not complete in time");
+				"ward: request body not complete in time");
 		break;
 	case C_CONNECT:
 	case C_TLS:
 		inf_fail_answer(c, 504, "upstream_error", "api_error",
-			    "ward: connecting to %s timed out", c->b->host);
+				"ward: connecting to %s timed out", c->b->host);
 		break;
 	case C_SEND:
 	case C_HEAD:
 	case C_RBODY:
 		if (now >= c->t_start + (uint64_t)c->inf->total_ms * 1000000ull)
 			inf_fail_answer(c, 504, "upstream_error", "api_error",
-				    "ward: the request took longer than %u ms (total limit)",
-				    c->inf->total_ms);
+					"ward: the request took longer than %u ms (total limit)",
+					c->inf->total_ms);
 		else
 			inf_fail_answer(c, 504, "upstream_error", "api_error",
-				    "ward: no data from %s for %u ms (idle limit)", c->b->host,
-				    c->inf->idle_ms);
+					"ward: no data from %s for %u ms (idle limit)", c->b->host,
+					c->inf->idle_ms);
 		break;
 	case C_LOCAL:
 	case C_DONE:

@@ -44,7 +44,8 @@ struct inf_usage {
 struct ward_inference {
 	unsigned refs; /* the owner's, and one per call in flight */
 	const struct ward_policy *policy;
-	struct ward_inference_config cfg; /* what ward_inference_derive builds from (strings copied) */
+	struct ward_inference_config
+		cfg; /* what ward_inference_derive builds from (strings copied) */
 	struct ward_audit *audit;
 	char *sandbox;
 	uint32_t idle_ms, total_ms, connect_ms;
@@ -152,9 +153,9 @@ struct ward_inference_call {
 	struct ward_usage usage;
 	bool has_usage;
 	bool accounted;
-	double cost_usd;   /* of this call, once accounted; the route's price */
-	const char *rule;  /* the row's rule when a policy key other than the route decided */
-	const char *code;  /* OpenAI error code when it differs from the type */
+	double cost_usd;  /* of this call, once accounted; the route's price */
+	const char *rule; /* the row's rule when a policy key other than the route decided */
+	const char *code; /* OpenAI error code when it differs from the type */
 	char outcome[300];
 };
 

@@ -113,21 +113,38 @@ static int string(struct scan *s, char *out, size_t outsz)
 			return -EBADMSG;
 		c = (unsigned char)s->p[s->i++];
 		switch (c) {
-		case '"': cp = '"'; break;
-		case '\\': cp = '\\'; break;
-		case '/': cp = '/'; break;
-		case 'b': cp = '\b'; break;
-		case 'f': cp = '\f'; break;
-		case 'n': cp = '\n'; break;
-		case 'r': cp = '\r'; break;
-		case 't': cp = '\t'; break;
+		case '"':
+			cp = '"';
+			break;
+		case '\\':
+			cp = '\\';
+			break;
+		case '/':
+			cp = '/';
+			break;
+		case 'b':
+			cp = '\b';
+			break;
+		case 'f':
+			cp = '\f';
+			break;
+		case 'n':
+			cp = '\n';
+			break;
+		case 'r':
+			cp = '\r';
+			break;
+		case 't':
+			cp = '\t';
+			break;
 		case 'u':
 			if ((r = hex4(s, &cp)) < 0)
 				return r;
 			if (cp >= 0xd800 && cp < 0xdc00) {
 				uint32_t lo;
 
-				if (s->i + 2 > s->len || s->p[s->i] != '\\' || s->p[s->i + 1] != 'u')
+				if (s->i + 2 > s->len || s->p[s->i] != '\\' ||
+				    s->p[s->i + 1] != 'u')
 					return -EBADMSG;
 				s->i += 2;
 				if ((r = hex4(s, &lo)) < 0)

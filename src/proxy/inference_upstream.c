@@ -57,8 +57,9 @@ void inf_start_connect(struct ward_inference_call *c)
 		c->last_activity = ward_mono_ns();
 		return;
 	}
-	inf_fail_answer(c, 502, "upstream_error", "api_error", "ward: cannot connect to %s port %u: %s",
-		    c->b->host, c->b->port, strerror(c->last_err ? c->last_err : ECONNREFUSED));
+	inf_fail_answer(c, 502, "upstream_error", "api_error",
+			"ward: cannot connect to %s port %u: %s", c->b->host, c->b->port,
+			strerror(c->last_err ? c->last_err : ECONNREFUSED));
 }
 
 /* >0 bytes, 0 EOF, -EAGAIN (c->want set), other -errno. */
@@ -156,10 +157,11 @@ static void on_resp_data(void *userdata, const char *data, size_t len)
 
 static bool skip_resp_header(const struct ward_http_header *hd)
 {
-	static const char *const names[] = { "connection", "keep-alive", "transfer-encoding",
-					     "content-length", "te", "trailer", "upgrade",
-					     "proxy-connection", "proxy-authenticate", "set-cookie",
-					     NULL };
+	static const char *const names[] = {
+		"connection", "keep-alive", "transfer-encoding", "content-length",     "te",
+		"trailer",    "upgrade",    "proxy-connection",	 "proxy-authenticate", "set-cookie",
+		NULL
+	};
 
 	for (size_t i = 0; names[i]; i++)
 		if (inf_hname_is(&hd->name, names[i]))
@@ -173,14 +175,14 @@ static void client_head(struct ward_inference_call *c, const char *framing)
 	bool close = !c->keep_alive || c->close_after;
 
 	inf_ob_printf(&c->out, "HTTP/1.1 %d %.*s\r\n", h->status, (int)h->reason.len,
-		  h->reason.p ? h->reason.p : "");
+		      h->reason.p ? h->reason.p : "");
 	for (size_t i = 0; i < h->n_headers; i++) {
 		const struct ward_http_header *hd = &h->headers[i];
 
 		if (skip_resp_header(hd))
 			continue;
 		inf_ob_printf(&c->out, "%.*s: %.*s\r\n", (int)hd->name.len, hd->name.p,
-			  (int)hd->value.len, hd->value.p);
+			      (int)hd->value.len, hd->value.p);
 	}
 	inf_ob_printf(&c->out, "%s%s\r\n", framing, close ? "Connection: close\r\n" : "");
 	c->head_sent = true;
@@ -239,8 +241,8 @@ static void response_bytes(struct ward_inference_call *c, const char *data, size
 				return;
 			if (r < 0) {
 				inf_fail_answer(c, 502, "upstream_error", "api_error",
-					    "ward: malformed response from %s: %s", c->b->host,
-					    c->resp.reason ? c->resp.reason : "bad head");
+						"ward: malformed response from %s: %s", c->b->host,
+						c->resp.reason ? c->resp.reason : "bad head");
 				return;
 			}
 			data += used;
@@ -255,9 +257,9 @@ static void response_bytes(struct ward_inference_call *c, const char *data, size
 			if (c->resp_body.framing == WARD_HTTP_BODY_LENGTH &&
 			    c->resp_body.remaining > c->inf->max_response) {
 				inf_fail_answer(c, 502, "upstream_error", "api_error",
-					    "ward: response body over %llu bytes (non-streamed "
-					    "responses are capped)",
-					    (unsigned long long)c->inf->max_response);
+						"ward: response body over %llu bytes (non-streamed "
+						"responses are capped)",
+						(unsigned long long)c->inf->max_response);
 				return;
 			}
 			if (c->resp_body.framing == WARD_HTTP_BODY_NONE) {
@@ -268,15 +270,16 @@ static void response_bytes(struct ward_inference_call *c, const char *data, size
 		}
 		r = ward_http_body_feed(&c->resp_body, data, n, &used, on_resp_data, c);
 		if (c->body_over || r == -EFBIG) {
-			inf_fail_answer(c, 502, "upstream_error", "api_error",
-				    "ward: response body over %llu bytes (non-streamed responses "
-				    "are capped)",
-				    (unsigned long long)c->inf->max_response);
+			inf_fail_answer(
+				c, 502, "upstream_error", "api_error",
+				"ward: response body over %llu bytes (non-streamed responses "
+				"are capped)",
+				(unsigned long long)c->inf->max_response);
 			return;
 		}
 		if (r < 0) {
 			inf_fail_answer(c, 502, "upstream_error", "api_error",
-				    "ward: malformed response body from %s", c->b->host);
+					"ward: malformed response body from %s", c->b->host);
 			return;
 		}
 		if (r == 1) {
@@ -294,8 +297,8 @@ static void upstream_eof(struct ward_inference_call *c)
 		return;
 	}
 	inf_fail_answer(c, 502, "upstream_error", "api_error",
-		    "ward: %s closed the connection before the response was complete",
-		    c->b->host);
+			"ward: %s closed the connection before the response was complete",
+			c->b->host);
 }
 
 static void check_connect(struct ward_inference_call *c)
@@ -316,8 +319,8 @@ static void check_connect(struct ward_inference_call *c)
 
 		c->tls = ward_tls_client_new(c->inf->tls, c->fd, c->b->host, &err);
 		if (!c->tls) {
-			inf_fail_answer(c, 502, "upstream_error", "api_error", "ward: TLS to %s: %s",
-				    c->b->host, err.msg);
+			inf_fail_answer(c, 502, "upstream_error", "api_error",
+					"ward: TLS to %s: %s", c->b->host, err.msg);
 			return;
 		}
 		c->st = C_TLS;
@@ -351,9 +354,9 @@ void ward_inference_call_io(struct ward_inference_call *c, uint32_t events)
 			}
 			if (r < 0) {
 				inf_fail_answer(c, 502, "upstream_error", "api_error",
-					    "ward: TLS to %s: %s", c->b->host,
-					    ward_tls_error(c->tls)[0] ? ward_tls_error(c->tls)
-								      : "handshake failed");
+						"ward: TLS to %s: %s", c->b->host,
+						ward_tls_error(c->tls)[0] ? ward_tls_error(c->tls)
+									  : "handshake failed");
 				return;
 			}
 			c->st = C_SEND;
@@ -364,7 +367,7 @@ void ward_inference_call_io(struct ward_inference_call *c, uint32_t events)
 				inf_ob_free(&c->up, true); /* it held the key */
 				if (ward_http_parser_init(&c->resp, WARD_HTTP_RESPONSE, NULL) < 0) {
 					inf_fail_answer(c, 500, "server_error", "api_error",
-						    "ward: out of memory");
+							"ward: out of memory");
 					return;
 				}
 				c->resp_init = true;
@@ -377,8 +380,8 @@ void ward_inference_call_io(struct ward_inference_call *c, uint32_t events)
 				return;
 			if (r < 0) {
 				inf_fail_answer(c, 502, "upstream_error", "api_error",
-					    "ward: sending to %s: %s", c->b->host,
-					    strerror((int)-r));
+						"ward: sending to %s: %s", c->b->host,
+						strerror((int)-r));
 				return;
 			}
 			c->up.off += (size_t)r;
@@ -388,7 +391,8 @@ void ward_inference_call_io(struct ward_inference_call *c, uint32_t events)
 		case C_HEAD:
 		case C_RBODY:
 			if (c->out.len >= OUT_HIGH) {
-				c->want = 0; /* the client drains first: ward_inference_call_consume */
+				c->want =
+					0; /* the client drains first: ward_inference_call_consume */
 				return;
 			}
 			r = up_read(c, buf, sizeof(buf));
@@ -396,8 +400,9 @@ void ward_inference_call_io(struct ward_inference_call *c, uint32_t events)
 				return;
 			if (r < 0) {
 				inf_fail_answer(c, 502, "upstream_error", "api_error",
-					    "ward: reading from %s: %s", c->b->host,
-					    c->tls ? ward_tls_error(c->tls) : strerror((int)-r));
+						"ward: reading from %s: %s", c->b->host,
+						c->tls ? ward_tls_error(c->tls)
+						       : strerror((int)-r));
 				return;
 			}
 			c->last_activity = ward_mono_ns();

@@ -9,8 +9,8 @@
 #include "proxy/providers.h"
 
 #define API(x) (1u << (x))
-#define OPENAI_APIS                                                                          \
-	(API(WARD_API_CHAT) | API(WARD_API_COMPLETIONS) | API(WARD_API_RESPONSES) |          \
+#define OPENAI_APIS                                                                                \
+	(API(WARD_API_CHAT) | API(WARD_API_COMPLETIONS) | API(WARD_API_RESPONSES) |                \
 	 API(WARD_API_EMBEDDINGS) | API(WARD_API_MODELS))
 
 const struct ward_provider ward_providers[] = {
@@ -112,13 +112,27 @@ enum ward_api_style ward_api_style(enum ward_api api)
 bool ward_provider_header_allowed(const char *name, size_t len)
 {
 	static const char *const allowed[] = {
-		"content-type",	   "accept",	       "user-agent",
-		"anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access",
-		"openai-organization", "openai-project", "openai-beta",     "idempotency-key",
-		"x-request-id",	   "x-stainless-arch", "x-stainless-lang", "x-stainless-os",
-		"x-stainless-package-version", "x-stainless-runtime",
-		"x-stainless-runtime-version", "x-stainless-retry-count",
-		"x-stainless-timeout", "x-stainless-helper-method", "x-stainless-stream-helper",
+		"content-type",
+		"accept",
+		"user-agent",
+		"anthropic-version",
+		"anthropic-beta",
+		"anthropic-dangerous-direct-browser-access",
+		"openai-organization",
+		"openai-project",
+		"openai-beta",
+		"idempotency-key",
+		"x-request-id",
+		"x-stainless-arch",
+		"x-stainless-lang",
+		"x-stainless-os",
+		"x-stainless-package-version",
+		"x-stainless-runtime",
+		"x-stainless-runtime-version",
+		"x-stainless-retry-count",
+		"x-stainless-timeout",
+		"x-stainless-helper-method",
+		"x-stainless-stream-helper",
 		NULL,
 	};
 

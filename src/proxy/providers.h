@@ -25,13 +25,13 @@ enum ward_api_style {
 };
 
 struct ward_provider {
-	const char *name;	      /* policy value: openai | anthropic | nvidia */
-	const char *base_url;	      /* default, no trailing slash, ends in the /v1 prefix */
-	const char *auth_header;      /* header the key goes in */
-	const char *auth_prefix;      /* before the key in that header ("Bearer ") */
-	const char *version_header;   /* sent when the client did not send one; NULL: none */
+	const char *name;	    /* policy value: openai | anthropic | nvidia */
+	const char *base_url;	    /* default, no trailing slash, ends in the /v1 prefix */
+	const char *auth_header;    /* header the key goes in */
+	const char *auth_prefix;    /* before the key in that header ("Bearer ") */
+	const char *version_header; /* sent when the client did not send one; NULL: none */
 	const char *version_value;
-	uint32_t apis;		      /* 1u << enum ward_api */
+	uint32_t apis; /* 1u << enum ward_api */
 };
 
 extern const struct ward_provider ward_providers[]; /* NULL name ends it */

@@ -41,7 +41,7 @@
 #include "proxy/proxy.h"
 #include "proxy/resolve.h"
 
-#define CONN_BUF (64u << 10) /* per direction: backpressure beyond this */
+#define CONN_BUF (64u << 10)	 /* per direction: backpressure beyond this */
 #define PIPE_BUF_SZ (256u << 10) /* plain tunnels: splice(2) through a pipe of this size */
 
 struct ward_tls;
@@ -58,16 +58,16 @@ static inline size_t buf_space(const struct buf *b)
 }
 
 enum conn_state {
-	S_HEAD = 0, /* setup: explicit, waiting for the first request head */
-	S_SNIFF,    /* setup: transparent, waiting for the first bytes */
-	S_IDENT,    /* setup: waiting for the binary's hash (identity worker) */
-	S_RESOLVE,  /* core: resolving the upstream's name */
-	S_CONNECT,  /* core: connecting to the upstream */
-	S_TLS_UP,   /* core: TLS handshake with the upstream */
+	S_HEAD = 0,   /* setup: explicit, waiting for the first request head */
+	S_SNIFF,      /* setup: transparent, waiting for the first bytes */
+	S_IDENT,      /* setup: waiting for the binary's hash (identity worker) */
+	S_RESOLVE,    /* core: resolving the upstream's name */
+	S_CONNECT,    /* core: connecting to the upstream */
+	S_TLS_UP,     /* core: TLS handshake with the upstream */
 	S_TLS_CLIENT, /* tls mode: TLS handshake with the client (ward's leaf) */
-	S_TUNNEL,   /* tunnel mode: bytes both ways */
-	S_HTTP,	    /* http mode: request/response cycles */
-	S_CLOSING,  /* core: flush to the client, then close */
+	S_TUNNEL,     /* tunnel mode: bytes both ways */
+	S_HTTP,	      /* http mode: request/response cycles */
+	S_CLOSING,    /* core: flush to the client, then close */
 };
 
 /* http mode's own state (conn_http.c, inference_conn.c) */
@@ -185,7 +185,7 @@ struct ward_proxy {
 	uint32_t n_active;
 	pthread_t thread;
 	bool started;
-	char *scratch; /* CONN_BUF bytes for the loop thread (response head rewrites) */
+	char *scratch;		 /* CONN_BUF bytes for the loop thread (response head rewrites) */
 	struct ident_worker *iw; /* hashes binaries off the loop (ident_worker.c) */
 	struct ward_admission *adm; /* admission.c: refusals, the fd reserve */
 	_Atomic uint64_t accepted, refused_full;
@@ -201,8 +201,8 @@ struct ward_proxy {
 	pthread_mutex_t creds_lock;
 	struct ward_cred_store *pending_creds;
 	struct ward_inference *pending_inference;
-	struct ward_cred_store *creds; /* loop thread: what requests use (cfg.creds at first) */
-	bool creds_owned;	       /* creds was derived here (cfg.creds is borrowed) */
+	struct ward_cred_store *creds;	  /* loop thread: what requests use (cfg.creds at first) */
+	bool creds_owned;		  /* creds was derived here (cfg.creds is borrowed) */
 	struct ward_inference *inference; /* loop thread: cfg.inference at first */
 	bool inference_owned;
 	uint64_t seen;			  /* loop thread: `applied` its policy reflects */
@@ -278,7 +278,8 @@ void conn_respond(struct conn *c, char *resp, size_t len);
 void conn_fail(struct conn *c, int status, const char *error, const char *reason);
 void conn_malformed(struct conn *c, int status, const char *reason);
 void conn_request_in(struct conn *c, enum ward_req_kind kind, struct ward_request_in *in);
-void conn_deny(struct conn *c, const struct ward_request *req, const struct ward_request_verdict *v);
+void conn_deny(struct conn *c, const struct ward_request *req,
+	       const struct ward_request_verdict *v);
 void conn_row(struct conn *c, const char *layer, const char *action, const char *method,
 	      const char *path, const char *rule, const char *reason);
 /* TLS: the client side with ward's leaf for c->host (prefix: bytes already read) */

@@ -159,8 +159,8 @@ static int load_hosts(struct ward_resolver *r, const char *path, struct ward_err
 
 			if (ward_host_normalize(tok, strlen(tok), name, sizeof(name)) < 0 ||
 			    ward_host_is_ip(name))
-				return ward_errx(err, -EINVAL, "%s:%u: '%s' is not a host name", path,
-						 lineno, tok);
+				return ward_errx(err, -EINVAL, "%s:%u: '%s' is not a host name",
+						 path, lineno, tok);
 			if (r->n_hosts >= WARD_HOSTS_MAX_ENTRIES)
 				return ward_errx(err, -E2BIG, "%s: more than %d names", path,
 						 WARD_HOSTS_MAX_ENTRIES);

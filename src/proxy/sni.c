@@ -201,7 +201,8 @@ enum ward_sni_result ward_sni_parse(const uint8_t *buf, size_t len, struct ward_
 			size_t body = (size_t)hs[1] << 16 | (size_t)hs[2] << 8 | hs[3];
 
 			if (hs[0] != TLS_HANDSHAKE_CLIENT_HELLO)
-				return bad(info, WARD_SNI_MALFORMED, "first handshake is not ClientHello");
+				return bad(info, WARD_SNI_MALFORMED,
+					   "first handshake is not ClientHello");
 			if (body > WARD_SNI_MAX_HELLO)
 				return bad(info, WARD_SNI_MALFORMED, "ClientHello too large");
 			need = 4 + body;

@@ -21,10 +21,10 @@
 #define WARD_SNI_ALPN_LEN 64 /* longest protocol name kept, NUL included */
 
 enum ward_sni_result {
-	WARD_SNI_FOUND = 0,  /* a complete, well-formed ClientHello */
-	WARD_SNI_NEED_MORE,  /* so far consistent with a ClientHello: read more */
-	WARD_SNI_NOT_TLS,    /* the first bytes are not a TLS handshake record */
-	WARD_SNI_MALFORMED,  /* TLS, but not a ClientHello ward can trust */
+	WARD_SNI_FOUND = 0, /* a complete, well-formed ClientHello */
+	WARD_SNI_NEED_MORE, /* so far consistent with a ClientHello: read more */
+	WARD_SNI_NOT_TLS,   /* the first bytes are not a TLS handshake record */
+	WARD_SNI_MALFORMED, /* TLS, but not a ClientHello ward can trust */
 };
 
 struct ward_sni_info {
@@ -32,11 +32,11 @@ struct ward_sni_info {
 	char server_name[WARD_HOST_MAX]; /* host_name, normalised (ward_host_normalize()) */
 	size_t n_alpn;
 	char alpn[WARD_SNI_MAX_ALPN][WARD_SNI_ALPN_LEN];
-	bool alpn_truncated; /* more or longer protocols than kept: the rest are ignored */
+	bool alpn_truncated;	 /* more or longer protocols than kept: the rest are ignored */
 	uint16_t legacy_version; /* client_version field, e.g. 0x0303 */
 	bool supported_versions; /* the supported_versions extension (TLS 1.3) was offered */
-	size_t hello_len; /* bytes of buf that carried the ClientHello (all its records) */
-	const char *reason; /* WARD_SNI_MALFORMED / NOT_TLS: why */
+	size_t hello_len;	 /* bytes of buf that carried the ClientHello (all its records) */
+	const char *reason;	 /* WARD_SNI_MALFORMED / NOT_TLS: why */
 };
 
 /* Parse buf[0..len). Fills *ret (always cleared first). */

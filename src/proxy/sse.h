@@ -16,8 +16,7 @@
 
 /* event: the "event:" field ("" when none, i.e. "message"); data: the data
  * lines joined with '\n', NUL-terminated. */
-typedef void (*ward_sse_event_fn)(void *userdata, const char *event, const char *data,
-				  size_t len);
+typedef void (*ward_sse_event_fn)(void *userdata, const char *event, const char *data, size_t len);
 
 struct ward_sse {
 	char *line; /* the current line, up to max + some */

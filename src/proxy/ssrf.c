@@ -52,7 +52,9 @@ struct range6 {
 };
 
 static const struct range6 ranges6[] = {
-	{ { 0xfd, 0x00, 0x0e, 0xc2, [15] = 0x54, [14] = 0x02 }, 128, WARD_IP_BLOCKED,
+	{ { 0xfd, 0x00, 0x0e, 0xc2, [15] = 0x54, [14] = 0x02 },
+	  128,
+	  WARD_IP_BLOCKED,
 	  "cloud metadata" },
 	{ { [15] = 1 }, 128, WARD_IP_BLOCKED, "loopback" },
 	{ { 0 }, 128, WARD_IP_BLOCKED, "unspecified" },
@@ -210,9 +212,12 @@ int ward_ssrf_check(const struct sockaddr *sa, bool allow_private, const struct 
 
 bool ward_ssrf_name_blocked(const char *host)
 {
-	static const char *const names[] = { "metadata.google.internal", "metadata.goog",
-					     "metadata", "instance-data",
-					     "instance-data.ec2.internal", NULL };
+	static const char *const names[] = { "metadata.google.internal",
+					     "metadata.goog",
+					     "metadata",
+					     "instance-data",
+					     "instance-data.ec2.internal",
+					     NULL };
 
 	for (size_t i = 0; names[i]; i++)
 		if (!strcasecmp(host, names[i]))

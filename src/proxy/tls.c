@@ -97,8 +97,8 @@ int ward_tls_upstream_new(const char *roots, const char *extra_ca, struct ward_t
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	if (access(file, R_OK) == 0 || roots) {
 		if (!SSL_CTX_load_verify_locations(ctx, file, NULL))
-			return ward_tls_ssl_err(err, -EINVAL, roots ? "load CA roots" :
-								     "load system CA roots");
+			return ward_tls_ssl_err(err, -EINVAL,
+						roots ? "load CA roots" : "load system CA roots");
 	}
 	if (extra_ca && !SSL_CTX_load_verify_locations(ctx, extra_ca, NULL)) {
 		ward_tls_ssl_err(err, -EINVAL, "load --upstream-ca");
@@ -255,7 +255,8 @@ struct ward_tls *ward_tls_client_new(struct ward_tls_upstream *u, int fd, const 
 		ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host) == 1;
 	} else {
 		SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		ok = SSL_set1_host(t->ssl, host) == 1 && SSL_set_tlsext_host_name(t->ssl, host) == 1;
+		ok = SSL_set1_host(t->ssl, host) == 1 &&
+		     SSL_set_tlsext_host_name(t->ssl, host) == 1;
 	}
 	if (!ok) {
 		ward_tls_ssl_err(err, -EINVAL, "upstream host name");
@@ -353,8 +354,9 @@ int ward_tls_handshake(struct ward_tls *t)
 	errno = 0;
 	r = SSL_do_handshake(t->ssl);
 	if (r != 1)
-		return convert(t, r, t->server ? "TLS handshake with the client" :
-						 "TLS handshake with the upstream");
+		return convert(t, r,
+			       t->server ? "TLS handshake with the client"
+					 : "TLS handshake with the upstream");
 	t->done = true;
 	{
 		const unsigned char *p = NULL;

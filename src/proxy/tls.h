@@ -37,19 +37,19 @@ enum {
 	WARD_TLS_WANT_READ = -1001,  /* wait until the fd is readable, call again */
 	WARD_TLS_WANT_WRITE = -1002, /* wait until the fd is writable, call again */
 	WARD_TLS_CLOSED = -1003,     /* the peer closed (close_notify or EOF) */
-	WARD_TLS_ERROR = -1004,      /* fatal for this connection: ward_tls_error() says why */
+	WARD_TLS_ERROR = -1004,	     /* fatal for this connection: ward_tls_error() says why */
 };
 
-struct ward_tls_ca;       /* ephemeral CA, leaf cache, server SSL_CTX */
+struct ward_tls_ca;	  /* ephemeral CA, leaf cache, server SSL_CTX */
 struct ward_tls_upstream; /* client SSL_CTX: system roots + --upstream-ca */
-struct ward_tls;          /* one TLS connection, either side */
+struct ward_tls;	  /* one TLS connection, either side */
 
 /* --- the CA ------------------------------------------------------------- */
 
 struct ward_tls_ca_opts {
-	const char *instance;  /* names the CA: "ward <instance> ephemeral CA"; NULL: "ward" */
-	uint32_t cache_max;    /* leaf cache entries; 0: WARD_TLS_LEAF_CACHE_MAX */
-	uint32_t ca_validity;  /* seconds; 0: 24 h (backdated 1 h) */
+	const char *instance;	/* names the CA: "ward <instance> ephemeral CA"; NULL: "ward" */
+	uint32_t cache_max;	/* leaf cache entries; 0: WARD_TLS_LEAF_CACHE_MAX */
+	uint32_t ca_validity;	/* seconds; 0: 24 h (backdated 1 h) */
 	uint32_t leaf_validity; /* seconds; 0: 24 h (backdated 1 h), never past the CA's end */
 };
 

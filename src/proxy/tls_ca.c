@@ -36,7 +36,7 @@ DEFINE_CLEANUP(BIO *, BIO_free)
 
 const char *const ward_tls_ca_env_vars[] = {
 	"SSL_CERT_FILE",  "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",    "NODE_EXTRA_CA_CERTS",
-	"GIT_SSL_CAINFO", "PIP_CERT",           "npm_config_cafile", NULL,
+	"GIT_SSL_CAINFO", "PIP_CERT",		"npm_config_cafile", NULL,
 };
 
 #define HOUR 3600
@@ -46,8 +46,8 @@ const char *const ward_tls_ca_env_vars[] = {
 struct leaf {
 	char host[WARD_HOST_MAX];
 	X509 *cert;
-	struct leaf *hnext;            /* hash chain */
-	struct leaf *prev, *next;      /* LRU list, most recent first */
+	struct leaf *hnext;	  /* hash chain */
+	struct leaf *prev, *next; /* LRU list, most recent first */
 };
 
 struct ward_tls_ca {
@@ -96,7 +96,8 @@ static int set_serial(X509 *x)
 
 static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 {
-	_cleanup_(X509_EXTENSION_freep) X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+	_cleanup_(X509_EXTENSION_freep) X509_EXTENSION *ext =
+		X509V3_EXT_conf_nid(NULL, ctx, nid, value);
 
 	if (!ext || !X509_add_ext(x, ext, -1))
 		return -EINVAL;
@@ -124,14 +125,13 @@ static int make_ca(struct ward_tls_ca *ca, const char *instance, uint32_t validi
 		return -ENOMEM;
 	snprintf(cn, sizeof(cn), "ward %s ephemeral CA", instance);
 	ca->not_after = now + validity;
-	if (!X509_set_version(x, 2) || set_serial(x) < 0 ||
-	    set_validity(x, now, ca->not_after) < 0)
+	if (!X509_set_version(x, 2) || set_serial(x) < 0 || set_validity(x, now, ca->not_after) < 0)
 		return -EINVAL;
 	name = X509_get_subject_name(x);
 	if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"ward", -1,
 					-1, 0) ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
-					0) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
+					-1, 0) ||
 	    !X509_set_issuer_name(x, name) || !X509_set_pubkey(x, ca->key))
 		return -EINVAL;
 	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
@@ -351,7 +351,8 @@ int ward_tls_ca_new(const struct ward_tls_ca_opts *opts, struct ward_tls_ca **re
 		r = ward_tls_ssl_err(err, -EIO, "generate EC P-256 key");
 		goto fail;
 	}
-	r = make_ca(ca, instance[0] ? instance : "instance", opts->ca_validity ? opts->ca_validity : DAY);
+	r = make_ca(ca, instance[0] ? instance : "instance",
+		    opts->ca_validity ? opts->ca_validity : DAY);
 	if (r < 0) {
 		r = ward_tls_ssl_err(err, r, "create the CA certificate");
 		goto fail;
@@ -443,7 +444,8 @@ int ward_tls_write_bundle(const struct ward_tls_ca *ca, const char *roots, const
 
 	r = ward_read_file(roots ? roots : WARD_TLS_SYSTEM_ROOTS, ROOTS_MAX, &sys, &sys_len);
 	if (r < 0 && (roots || r != -ENOENT))
-		return ward_err(err, r, "read CA roots '%s'", roots ? roots : WARD_TLS_SYSTEM_ROOTS);
+		return ward_err(err, r, "read CA roots '%s'",
+				roots ? roots : WARD_TLS_SYSTEM_ROOTS);
 	r = ward_tls_ca_pem(ca, &pem, &pem_len);
 	if (r < 0)
 		return ward_err(err, r, "encode the ward CA");

@@ -30,10 +30,10 @@ struct ward_sandbox;
 
 struct ward_dns_run {
 	/* set by the caller */
-	struct ward_audit *audit;		 /* borrowed; NULL: no rows */
-	const struct ward_policy *policy;	 /* borrowed */
-	const struct ward_netns_run *net;	 /* borrowed; its hook must run first */
-	const struct ward_egress_run *egress;	 /* borrowed; its hook must run first */
+	struct ward_audit *audit;	      /* borrowed; NULL: no rows */
+	const struct ward_policy *policy;     /* borrowed */
+	const struct ward_netns_run *net;     /* borrowed; its hook must run first */
+	const struct ward_egress_run *egress; /* borrowed; its hook must run first */
 	/* filled by the hook */
 	struct ward_dns *dns;
 };

@@ -29,16 +29,19 @@ struct ward_sandbox;
 
 struct ward_egress_run {
 	/* set by the caller */
-	struct ward_audit *audit;	   /* borrowed; NULL: events are read and dropped */
-	const struct ward_policy *policy;  /* borrowed */
-	const struct ward_netns_run *net;  /* borrowed; its hook must run first */
+	struct ward_audit *audit;	  /* borrowed; NULL: events are read and dropped */
+	const struct ward_policy *policy; /* borrowed */
+	const struct ward_netns_run *net; /* borrowed; its hook must run first */
 	/* filled by the hook */
 	struct ward_egress *egress;
 	char sandbox[32];
 	struct ward_worker reader; /* turns events into decision rows */
 };
 
-#define WARD_EGRESS_RUN_INIT { .reader = WARD_WORKER_INIT }
+#define WARD_EGRESS_RUN_INIT                                                                       \
+	{                                                                                          \
+		.reader = WARD_WORKER_INIT                                                         \
+	}
 
 /* A ward_sandbox_hook fn; data is a struct ward_egress_run. On failure
  * nothing of it is left attached. */

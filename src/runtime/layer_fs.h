@@ -49,7 +49,10 @@ struct ward_fs_run {
 	struct ward_worker reader; /* ring buffer → rows */
 };
 
-#define WARD_FS_RUN_INIT { .reader = WARD_WORKER_INIT }
+#define WARD_FS_RUN_INIT                                                                           \
+	{                                                                                          \
+		.reader = WARD_WORKER_INIT                                                         \
+	}
 
 /* Resolve the protected paths' binaries and pick the mechanism; warnings go
  * to diag. Before ward_sandbox_run(). */

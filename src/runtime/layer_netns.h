@@ -28,7 +28,7 @@ struct ward_sandbox;
 struct ward_netns_run {
 	/* set by the caller */
 	struct ward_audit *audit; /* borrowed; NULL: NFLOG records are read and dropped */
-	const char *policy_rev;   /* borrowed */
+	const char *policy_rev;	  /* borrowed */
 	/* filled by the hook */
 	struct ward_netns *net;
 	struct ward_nflog *nflog;
@@ -37,7 +37,10 @@ struct ward_netns_run {
 	struct ward_worker reader; /* turns events into decision rows */
 };
 
-#define WARD_NETNS_RUN_INIT { .reader = WARD_WORKER_INIT }
+#define WARD_NETNS_RUN_INIT                                                                        \
+	{                                                                                          \
+		.reader = WARD_WORKER_INIT                                                         \
+	}
 
 /* A ward_sandbox_hook fn; data is a struct ward_netns_run. On failure nothing
  * of it is left behind. */

@@ -35,7 +35,8 @@ int ward_unix_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 	if (!run->u)
 		return ward_errx(err, -EINVAL, "unix layer not prepared");
 	if (sb->unix_listener < 0)
-		return ward_errx(err, -EINVAL, "the sandbox's init has no connect() listener "
+		return ward_errx(err, -EINVAL,
+				 "the sandbox's init has no connect() listener "
 				 "(opts.unix_broker unset)");
 	snprintf(run->sandbox, sizeof(run->sandbox), "%s", sb->id);
 	r = ward_unix_set_sandbox(run->u, run->sandbox);
@@ -55,9 +56,11 @@ int ward_unix_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 				     drain, run->u, "unix event reader", err);
 	if (r < 0)
 		goto fail;
-	bc = (struct ward_unix_broker_config){ .u = run->u, .init_pid = sb->init_pid,
+	bc = (struct ward_unix_broker_config){ .u = run->u,
+					       .init_pid = sb->init_pid,
 					       .init_listener = sb->unix_listener,
-					       .uid = sb->uid, .gid = sb->gid };
+					       .uid = sb->uid,
+					       .gid = sb->gid };
 	r = ward_unix_broker_start(&bc, &run->broker, err);
 	if (r < 0)
 		goto fail;

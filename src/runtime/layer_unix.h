@@ -31,7 +31,7 @@ struct ward_unix_run {
 	/* set by the caller */
 	struct ward_audit *audit;	  /* borrowed; NULL: events are read and dropped */
 	const struct ward_policy *policy; /* borrowed */
-	bool quiet; /* another layer reports binaries that match no file */
+	bool quiet;			  /* another layer reports binaries that match no file */
 	/* filled by the hook */
 	struct ward_unix *u;
 	struct ward_unix_broker *broker;
@@ -39,7 +39,10 @@ struct ward_unix_run {
 	struct ward_worker reader;
 };
 
-#define WARD_UNIX_RUN_INIT { .reader = WARD_WORKER_INIT }
+#define WARD_UNIX_RUN_INIT                                                                         \
+	{                                                                                          \
+		.reader = WARD_WORKER_INIT                                                         \
+	}
 
 /* Check seccomp user notification and load the backstop for the policy. */
 int ward_unix_run_prepare(struct ward_unix_run *run, struct ward_error *err);
@@ -50,4 +53,3 @@ int ward_unix_hook(struct ward_sandbox *sb, void *data, struct ward_error *err);
 /* Stop the broker and the reader (after draining), detach. Safe when the
  * hook never ran or failed. */
 void ward_unix_run_finish(struct ward_unix_run *run);
-

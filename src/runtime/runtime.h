@@ -172,8 +172,8 @@ void ward_layer_diag(const struct ward_layer *l, bool warning, const char *msg);
 /* The sections that differ between a and b, by the names of the policy file
  * (filesystem_policy, filesystem_policy.binaries, landlock, process,
  * network_policies, credentials, inference, environment, resources (the
- * cgroup limits), resources.tmp_size, and any section a later schema adds), from their compiled forms with positions in
- * the file ignored. Landlock counts as changed when it limits TCP ports and
+ * cgroup limits), resources.tmp_size, and any section a later schema adds), from their compiled
+ * forms with positions in the file ignored. Landlock counts as changed when it limits TCP ports and
  * the ports change. Returns the count (names[] filled up to cap). */
 size_t ward_policy_changed_sections(const struct ward_policy *a, const struct ward_policy *b,
 				    char names[][48], size_t cap);

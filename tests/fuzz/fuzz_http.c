@@ -49,7 +49,8 @@ static void check_head(const struct ward_http_parser *p)
 	char norm[8192];
 
 	for (size_t i = 0; i < h->n_headers; i++) {
-		CHECK(h->headers[i].name.p >= lo && h->headers[i].name.p + h->headers[i].name.len <= hi);
+		CHECK(h->headers[i].name.p >= lo &&
+		      h->headers[i].name.p + h->headers[i].name.len <= hi);
 		CHECK(h->headers[i].value.p >= lo &&
 		      h->headers[i].value.p + h->headers[i].value.len <= hi);
 		CHECK(h->headers[i].name.len > 0);
@@ -81,7 +82,9 @@ static void check_head(const struct ward_http_parser *p)
 /* Parse up to four pipelined messages, feeding step bytes at a time (0: all). */
 static void run(const uint8_t *data, size_t size, uint8_t mode, size_t step, struct run *out)
 {
-	struct ward_http_limits small = { .max_request_line = 64, .max_head = 256, .max_headers = 4 };
+	struct ward_http_limits small = { .max_request_line = 64,
+					  .max_head = 256,
+					  .max_headers = 4 };
 	struct ward_http_parser p;
 	size_t off = 0;
 

@@ -145,8 +145,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			const char *dot = strchr(norm, '.');
 			char wild[WARD_HOST_MAX + 3];
 
-			if (dot && ward_host_normalize(dot + 1, strlen(dot + 1), again,
-						       sizeof(again)) >= 0 && !ward_host_is_ip(again)) {
+			if (dot &&
+			    ward_host_normalize(dot + 1, strlen(dot + 1), again, sizeof(again)) >=
+				    0 &&
+			    !ward_host_is_ip(again)) {
 				snprintf(wild, sizeof(wild), "*.%s", dot + 1);
 				CHECK(ward_match_host(wild, subj));
 				snprintf(wild, sizeof(wild), "**.%s", dot + 1);

@@ -47,7 +47,6 @@
 static char tmpdir[128];
 static char cg_a[PATH_MAX], cg_b[PATH_MAX], cg_c[PATH_MAX], cg_u[PATH_MAX];
 
-
 /* ---- client role: runs as a copy of this executable inside a cgroup ---- */
 
 static int parse_addr(const char *s, int port, struct sockaddr_storage *ss, socklen_t *len)
@@ -386,7 +385,8 @@ static void expect_eperm(struct ward_egress *e, const char *cg, const char *who,
 	int st;
 
 	snprintf(portbuf, sizeof(portbuf), "%d", port);
-	pid = spawn(cg, (char *[]){ bin(who), "client", (char *)mode, (char *)addr, portbuf, NULL });
+	pid = spawn(cg,
+		    (char *[]){ bin(who), "client", (char *)mode, (char *)addr, portbuf, NULL });
 	st = reap(pid);
 	CHECK(st == X_EPERM, "%s %s %s:%d: exit %d, want EPERM", who, mode, addr, port, st);
 	CHECK(find_event(e, pid, WARD_VERDICT_DENY, reason) >= 0,
@@ -467,8 +467,8 @@ static int cgroup2_mount(char *buf, size_t size)
 static int attached_progs(int cgfd)
 {
 	enum bpf_attach_type types[] = { BPF_CGROUP_INET4_CONNECT, BPF_CGROUP_INET6_CONNECT,
-					 BPF_CGROUP_UDP4_SENDMSG, BPF_CGROUP_UDP6_SENDMSG,
-					 BPF_CGROUP_SOCK_OPS,	  BPF_CGROUP_INET_SOCK_RELEASE };
+					 BPF_CGROUP_UDP4_SENDMSG,  BPF_CGROUP_UDP6_SENDMSG,
+					 BPF_CGROUP_SOCK_OPS,	   BPF_CGROUP_INET_SOCK_RELEASE };
 	int total = 0;
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -499,9 +499,9 @@ static void cleanup(void)
 	}
 }
 
-static struct ward_egress *load_sized(struct ward_policy *p, const char *proxy4,
-				      const char *proxy6, uint32_t ringbuf, uint32_t udp_socks,
-				      void *ud, struct ward_error *err)
+static struct ward_egress *load_sized(struct ward_policy *p, const char *proxy4, const char *proxy6,
+				      uint32_t ringbuf, uint32_t udp_socks, void *ud,
+				      struct ward_error *err)
 {
 	struct ward_egress_config cfg = {
 		.ringbuf_bytes = ringbuf,
@@ -626,9 +626,15 @@ static void test_udp_identity(const char *cg2)
 	struct ward_endpoint ep_x = { .host = "attacker.test", .ports = p53, .n_ports = 1 };
 	struct ward_binary bv[] = { { .path = victim_link } }, bx[] = { { .path = attacker } };
 	struct ward_net_policy net[] = {
-		{ .key = "victim", .binaries = bv, .n_binaries = 1, .endpoints = &ep_v,
+		{ .key = "victim",
+		  .binaries = bv,
+		  .n_binaries = 1,
+		  .endpoints = &ep_v,
 		  .n_endpoints = 1 },
-		{ .key = "attacker", .binaries = bx, .n_binaries = 1, .endpoints = &ep_x,
+		{ .key = "attacker",
+		  .binaries = bx,
+		  .n_binaries = 1,
+		  .endpoints = &ep_x,
 		  .n_endpoints = 1 },
 	};
 	struct ward_policy pol = { .net = net, .n_net = 2, .rev = "u" };
@@ -711,7 +717,8 @@ static void case_no_policy(void)
 	expect_eperm(a, cg_a, "nopolicy", "tcp", "10.77.0.1", EXPLICIT, WARD_REASON_NO_POLICY);
 	expect_eperm(a, cg_a, "nopolicy", "tcp", "10.77.0.2", 443, WARD_REASON_NO_POLICY);
 	expect_eperm(a, cg_a, "nopolicy", "tcp", "fd77::1", EXPLICIT, WARD_REASON_NO_POLICY);
-	expect_eperm(a, cg_a, "nopolicy", "tcp", "::ffff:10.77.0.1", EXPLICIT, WARD_REASON_NO_POLICY);
+	expect_eperm(a, cg_a, "nopolicy", "tcp", "::ffff:10.77.0.1", EXPLICIT,
+		     WARD_REASON_NO_POLICY);
 	expect_eperm(a, cg_a, "nopolicy", "udp", "10.77.0.1", 53, WARD_REASON_NO_POLICY);
 	/* a copy of the allowed binary is another inode */
 	expect_eperm(a, cg_a, "copy", "tcp", "10.77.0.1", EXPLICIT, WARD_REASON_NO_POLICY);
@@ -753,7 +760,8 @@ static void case_redirect(void)
 		CHECK(peer.pid == pid, "peer pid %d, want %d", peer.pid, pid);
 		CHECK(orig_is(&peer, "10.77.0.2", 443), "original destination lost");
 		CHECK(peer.flags & WARD_CONN_REDIRECTED, "not marked redirected");
-		CHECK(peer.flags & WARD_CONN_ALLOWED_IP, "10.77.0.2 is inside allowed_ips 10.77.0.0/24");
+		CHECK(peer.flags & WARD_CONN_ALLOWED_IP,
+		      "10.77.0.2 is inside allowed_ips 10.77.0.0/24");
 	} else {
 		CHECK(0, "peer lookup of a redirected connection failed");
 	}
@@ -761,8 +769,10 @@ static void case_redirect(void)
 	i = find_event(a, pid, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
 	CHECK(i >= 0, "no redirect event");
 	if (i >= 0) {
-		CHECK(strcmp(event_action[i], "allow") == 0, "redirect logged as %s", event_action[i]);
-		CHECK(strcmp(event_binary[i], allowed_real) == 0, "event binary %s", event_binary[i]);
+		CHECK(strcmp(event_action[i], "allow") == 0, "redirect logged as %s",
+		      event_action[i]);
+		CHECK(strcmp(event_binary[i], allowed_real) == 0, "event binary %s",
+		      event_binary[i]);
 		CHECK(strcmp(event_rule[i], "testnet") == 0, "event rule %s", event_rule[i]);
 		CHECK(events[i].orig_port == 443 && events[i].dst_port == TRANSPARENT,
 		      "event ports %u -> %u", events[i].orig_port, events[i].dst_port);
@@ -875,7 +885,7 @@ static void case_glob_ancestors(void)
 	}
 	/* ...but a child of "allowed" (no ancestors) does not */
 	pid = spawn(cg_a, (char *[]){ bin("allowed"), "spawn", bin("nopolicy"), "client", "tcp",
-				       "10.77.0.2", "443", NULL });
+				      "10.77.0.2", "443", NULL });
 	CHECK(reap(pid) == X_EPERM, "child of a binary without ancestors got network");
 }
 
@@ -926,10 +936,11 @@ static void case_identity_rows(void)
 			if (strcmp(events[k].comm, "nopolicy") != 0 || events[k].depth)
 				continue;
 			seen++;
-			CHECK(events[k].ino == st.st_ino && events[k].dev == ward_egress_kdev(st.st_dev),
-			      "identity %llx:%llu, file %llx:%llu", (unsigned long long)events[k].dev,
-			      (unsigned long long)events[k].ino, (unsigned long long)st.st_dev,
-			      (unsigned long long)st.st_ino);
+			CHECK(events[k].ino == st.st_ino &&
+				      events[k].dev == ward_egress_kdev(st.st_dev),
+			      "identity %llx:%llu, file %llx:%llu",
+			      (unsigned long long)events[k].dev, (unsigned long long)events[k].ino,
+			      (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
 			CHECK(strstr(event_binary[k], "nopolicy"), "binary %s", event_binary[k]);
 		}
 		CHECK(seen >= 5, "%d events of nopolicy", seen);
@@ -973,8 +984,7 @@ static int run_case(const char *name, void (*fn)(void))
 		_exit(failures ? 1 : 0); /* not exit(): the parent's atexit cleanup is not ours */
 	}
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "FAIL case %s (%s %d)\n", name,
-			WIFSIGNALED(st) ? "signal" : "exit",
+		fprintf(stderr, "FAIL case %s (%s %d)\n", name, WIFSIGNALED(st) ? "signal" : "exit",
 			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 		return 1;
 	}
@@ -1043,14 +1053,23 @@ int main(int argc, char **argv)
 	/* policy A: the symlink and a glob may reach port 443; "parent" and its children too */
 	uint16_t ports443[] = { 443 };
 	struct ward_cidr cidr = { .family = AF_INET, .prefix = 24, .addr = { 10, 77, 0, 0 } };
-	struct ward_endpoint ep = { .host = "example.test", .ports = ports443, .n_ports = 1,
-				    .allowed_ips = &cidr, .n_allowed_ips = 1 };
+	struct ward_endpoint ep = { .host = "example.test",
+				    .ports = ports443,
+				    .n_ports = 1,
+				    .allowed_ips = &cidr,
+				    .n_allowed_ips = 1 };
 	struct ward_binary bins_net[] = { { .path = link }, { .path = glob } };
 	struct ward_binary bins_anc[] = { { .path = parent, .ancestors = true } };
 	struct ward_net_policy net_a[] = {
-		{ .key = "anc", .binaries = bins_anc, .n_binaries = 1, .endpoints = &ep,
+		{ .key = "anc",
+		  .binaries = bins_anc,
+		  .n_binaries = 1,
+		  .endpoints = &ep,
 		  .n_endpoints = 1 },
-		{ .key = "testnet", .binaries = bins_net, .n_binaries = 2, .endpoints = &ep,
+		{ .key = "testnet",
+		  .binaries = bins_net,
+		  .n_binaries = 2,
+		  .endpoints = &ep,
 		  .n_endpoints = 1 },
 	};
 	struct ward_policy pol_a = { .net = net_a, .n_net = 2, .rev = "a" };
@@ -1059,11 +1078,15 @@ int main(int argc, char **argv)
 	char nopol_path[PATH_MAX];
 	snprintf(nopol_path, sizeof(nopol_path), "%s/nopolicy", tmpdir);
 	struct ward_binary bins_b[] = { { .path = nopol_path } };
-	struct ward_net_policy net_b[] = { { .key = "other", .binaries = bins_b, .n_binaries = 1,
-					     .endpoints = &ep, .n_endpoints = 1 } };
+	struct ward_net_policy net_b[] = { { .key = "other",
+					     .binaries = bins_b,
+					     .n_binaries = 1,
+					     .endpoints = &ep,
+					     .n_endpoints = 1 } };
 	struct ward_inference_route route = { .name = "default" };
-	struct ward_policy pol_b = { .net = net_b, .n_net = 1, .routes = &route, .n_routes = 1,
-				     .rev = "b" };
+	struct ward_policy pol_b = {
+		.net = net_b, .n_net = 1, .routes = &route, .n_routes = 1, .rev = "b"
+	};
 
 	a = load(&pol_a, "10.77.0.1", "fd77::1", &err);
 	if (!a) {
@@ -1125,7 +1148,6 @@ int main(int argc, char **argv)
 	snprintf(cg2_root, sizeof(cg2_root), "%s", cg2);
 	for (size_t k = 0; k < ARRAY_SIZE(cases); k++)
 		failed_cases += run_case(cases[k].name, cases[k].fn) != 0;
-
 
 	/* nothing left attached */
 	ward_egress_free(a);

@@ -71,7 +71,9 @@ int main(void)
 		return 1;
 	}
 	fstat(cg.fd, &cst);
-	struct ward_fs_config cfg = { .cgroup_id = cst.st_ino, .sandbox = "t", .hidden_paths = true };
+	struct ward_fs_config cfg = { .cgroup_id = cst.st_ino,
+				      .sandbox = "t",
+				      .hidden_paths = true };
 	struct ward_fs_config gcfg = cfg;
 
 	gcfg.guard_procmem = true;

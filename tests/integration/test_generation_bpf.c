@@ -276,8 +276,8 @@ struct stepper {
 static void stepper_start(struct stepper *s, const char *cg, const char *who, const char *kind,
 			  const char *where)
 {
-	s->pid = spawn(cg, (char *[]){ bin(who), "client", "steps", (char *)kind, (char *)where,
-				       NULL },
+	s->pid = spawn(cg,
+		       (char *[]){ bin(who), "client", "steps", (char *)kind, (char *)where, NULL },
 		       &s->in, &s->out);
 	CHECK(s->pid > 0, "spawn %s", who);
 }
@@ -324,11 +324,12 @@ static void on_event(void *ud, const struct ward_event *ev, const struct ward_de
 	if (!ev)
 		return;
 	atomic_fetch_add(&rs->seen, 1);
-	if (rs->revs[0] && (strcmp(d->action, "allow") != 0 ||
-			    (strcmp(rev, rs->revs[0]) != 0 && strcmp(rev, rs->revs[1]) != 0)) &&
+	if (rs->revs[0] &&
+	    (strcmp(d->action, "allow") != 0 ||
+	     (strcmp(rev, rs->revs[0]) != 0 && strcmp(rev, rs->revs[1]) != 0)) &&
 	    atomic_fetch_add(&rs->bad, 1) == 0)
-		fprintf(stderr, "first unexpected row: generation %u %s rule %s rev %s reason %s\n", ev->gen, d->action,
-			d->rule ? d->rule : "-", rev, d->reason);
+		fprintf(stderr, "first unexpected row: generation %u %s rule %s rev %s reason %s\n",
+			ev->gen, d->action, d->rule ? d->rule : "-", rev, d->reason);
 	pthread_mutex_lock(&rs->lock);
 	if (rs->n < MAX_ROWS) {
 		rs->r[rs->n].pid = (pid_t)ev->tgid;
@@ -421,14 +422,17 @@ struct one_policy {
 	struct ward_policy p;
 };
 
-static void one_policy(struct one_policy *o, const char *key, const char *binary,
-		       const char *sha, const char *rev)
+static void one_policy(struct one_policy *o, const char *key, const char *binary, const char *sha,
+		       const char *rev)
 {
 	*o = (struct one_policy){ .port = 443 };
 	o->ep = (struct ward_endpoint){ .host = "gen.test", .ports = &o->port, .n_ports = 1 };
 	o->b = (struct ward_binary){ .path = (char *)binary, .sha256 = (char *)sha };
-	o->np = (struct ward_net_policy){ .key = (char *)key, .binaries = &o->b, .n_binaries = 1,
-					  .endpoints = &o->ep, .n_endpoints = 1 };
+	o->np = (struct ward_net_policy){ .key = (char *)key,
+					  .binaries = &o->b,
+					  .n_binaries = 1,
+					  .endpoints = &o->ep,
+					  .n_endpoints = 1 };
 	o->p = (struct ward_policy){ .net = &o->np, .n_net = 1 };
 	snprintf(o->p.rev, sizeof(o->p.rev), "%s", rev);
 }
@@ -517,8 +521,8 @@ static void *accept_thread(void *p)
 					break;
 				/* as the proxy does (its row), concurrently with the
 				 * applies; the client may have closed already */
-				if (a->e &&
-				    ward_egress_peer_lookup(a->e, (struct sockaddr *)&peer, &who) == 0)
+				if (a->e && ward_egress_peer_lookup(a->e, (struct sockaddr *)&peer,
+								    &who) == 0)
 					atomic_fetch_add(&a->looked_up, 1);
 				close(fd);
 				atomic_fetch_add(&a->accepted, 1);
@@ -565,10 +569,16 @@ static void swap_policy(struct swap_policy *s, bool alpha_first, const char *rev
 	s->e80 = (struct ward_endpoint){ .host = "other.test", .ports = &s->p80, .n_ports = 1 };
 	s->alpha = (struct ward_binary){ .path = path_of("alpha") };
 	s->gamma = (struct ward_binary){ .path = path_of("gamma") };
-	struct ward_net_policy pa = { .key = "alpha", .binaries = &s->alpha, .n_binaries = 1,
-				      .endpoints = &s->e443, .n_endpoints = 1 };
-	struct ward_net_policy pg = { .key = "gamma", .binaries = &s->gamma, .n_binaries = 1,
-				      .endpoints = &s->e80, .n_endpoints = 1 };
+	struct ward_net_policy pa = { .key = "alpha",
+				      .binaries = &s->alpha,
+				      .n_binaries = 1,
+				      .endpoints = &s->e443,
+				      .n_endpoints = 1 };
+	struct ward_net_policy pg = { .key = "gamma",
+				      .binaries = &s->gamma,
+				      .n_binaries = 1,
+				      .endpoints = &s->e80,
+				      .n_endpoints = 1 };
 	s->np[0] = alpha_first ? pa : pg;
 	s->np[1] = alpha_first ? pg : pa;
 	s->p = (struct ward_policy){ .net = s->np, .n_net = 2 };
@@ -662,8 +672,8 @@ static void case_egress_failed_apply(void)
 	many_ports.ep.ports = ports;
 	many_ports.ep.n_ports = ARRAY_SIZE(ports);
 	/* one identity too many: as many distinct files */
-	sh("mkdir -p %s/many && cd %s/many && for i in $(seq 0 %d); do : >f$i; done", tmpdir, tmpdir,
-	   WARD_MAX_IDENTITIES);
+	sh("mkdir -p %s/many && cd %s/many && for i in $(seq 0 %d); do : >f$i; done", tmpdir,
+	   tmpdir, WARD_MAX_IDENTITIES);
 	snprintf(glob, sizeof(glob), "%s/many/*", tmpdir);
 	one_policy(&many_ids, "many", glob, NULL, "D");
 
@@ -787,11 +797,15 @@ static void unix_policy(struct unix_policy *u, const char *first, const char *se
 	u->socks[1].path = path_of("other.sock");
 	u->b[0].path = path_of(first);
 	u->b[1].path = second ? path_of(second) : NULL;
-	u->np[0] = (struct ward_net_policy){ .key = (char *)first, .binaries = &u->b[0],
-					     .n_binaries = 1, .unix_sockets = &u->socks[0],
+	u->np[0] = (struct ward_net_policy){ .key = (char *)first,
+					     .binaries = &u->b[0],
+					     .n_binaries = 1,
+					     .unix_sockets = &u->socks[0],
 					     .n_unix_sockets = 1 };
-	u->np[1] = (struct ward_net_policy){ .key = (char *)second, .binaries = &u->b[1],
-					     .n_binaries = 1, .unix_sockets = &u->socks[1],
+	u->np[1] = (struct ward_net_policy){ .key = (char *)second,
+					     .binaries = &u->b[1],
+					     .n_binaries = 1,
+					     .unix_sockets = &u->socks[1],
 					     .n_unix_sockets = 1 };
 	u->p = (struct ward_policy){ .net = u->np, .n_net = second ? 2 : 1 };
 	snprintf(u->p.rev, sizeof(u->p.rev), "%s", rev);
@@ -1026,7 +1040,8 @@ static int cgroup2_mount(char *buf, size_t size)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f))
-		if (strstr(line, " - cgroup2 ") && sscanf(line, "%*s %*s %*s %*s %255s", buf) == 1) {
+		if (strstr(line, " - cgroup2 ") &&
+		    sscanf(line, "%*s %*s %*s %*s %255s", buf) == 1) {
 			r = 0;
 			break;
 		}
@@ -1066,7 +1081,8 @@ int main(int argc, char **argv)
 	}
 	atexit(cleanup);
 	/* our own namespace: every address is ours, nothing leaves the machine */
-	sh("ip link set lo up && ip addr add %s/32 dev lo && ip addr add %s/32 dev lo", PROXY, DEST);
+	sh("ip link set lo up && ip addr add %s/32 dev lo && ip addr add %s/32 dev lo", PROXY,
+	   DEST);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		return 1;

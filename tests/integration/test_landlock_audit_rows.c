@@ -201,8 +201,8 @@ int main(void)
 	r = ward_ll_audit_consume(a);
 	CHECK(r == 1 && n_rows == 2, "next read: consume %d, %d rows", r, n_rows);
 	CHECK(!strcmp(rows[1].path, "/tmp/a "), "hex path '%s'", rows[1].path);
-	CHECK(!strcmp(rows[1].method, "create") && !rows[1].binary[0],
-	      "method %s binary '%s'", rows[1].method, rows[1].binary);
+	CHECK(!strcmp(rows[1].method, "create") && !rows[1].binary[0], "method %s binary '%s'",
+	      rows[1].method, rows[1].binary);
 	CHECK(strstr(rows[1].reason, "syscall=?"), "reason %s", rows[1].reason);
 
 	/* 4. network blockers are not fs rows */

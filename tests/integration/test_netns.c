@@ -36,8 +36,6 @@
 
 #define SKIP 77
 
-
-
 /* ---- a stand-in for the sandbox: a child alone in a new netns ---- */
 
 struct sandbox {
@@ -124,7 +122,8 @@ static int host_listen(const char *ip, uint16_t port, int type)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || (type == SOCK_STREAM && listen(fd, 8) < 0)) {
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 8) < 0)) {
 		int e = -errno;
 		close(fd);
 		return e;
@@ -224,7 +223,7 @@ static void collect(const struct ward_nflog_record *rec, void *userdata)
 
 /* Wait up to ms for a record to (ip, port). */
 static const struct ward_nflog_record *wait_record(struct ward_nflog *l, struct records *rs,
-						    const char *ip, uint16_t port, int ms)
+						   const char *ip, uint16_t port, int ms)
 {
 	int64_t end = now_ms() + ms;
 
@@ -331,8 +330,8 @@ static void case_setup_teardown(void)
 	      n->sandbox_ip4_str);
 	char want6[64];
 	snprintf(want6, sizeof(want6), "fd77:7761:7264:%x::1", idx);
-	CHECK(!strcmp(n->host_ip6_str, want6) || (idx == 0 && !strcmp(n->host_ip6_str,
-							"fd77:7761:7264::1")),
+	CHECK(!strcmp(n->host_ip6_str, want6) ||
+		      (idx == 0 && !strcmp(n->host_ip6_str, "fd77:7761:7264::1")),
 	      "host ip6 %s", n->host_ip6_str);
 	CHECK(n->proxy_port == 3128 && n->tproxy_port == 3129 && n->dns_port == 53, "ports");
 
@@ -356,7 +355,8 @@ static void case_setup_teardown(void)
 	if (access("/usr/sbin/nft", X_OK) == 0 && access("/usr/bin/nsenter", X_OK) == 0) {
 		char cmd[160], out[8192] = "";
 		snprintf(cmd, sizeof(cmd),
-			 "nsenter --net=/proc/%d/ns/net nft list table inet ward 2>&1", (int)net.sb.pid);
+			 "nsenter --net=/proc/%d/ns/net nft list table inet ward 2>&1",
+			 (int)net.sb.pid);
 		FILE *f = popen(cmd, "r");
 		size_t got = f ? fread(out, 1, sizeof(out) - 1, f) : 0;
 		out[got] = '\0';
@@ -385,8 +385,8 @@ static void case_setup_teardown(void)
 	      "rule count %u: %s", rules, err.msg);
 	/* Applying again replaces the table atomically, no duplicate rules. */
 	CHECK(ward_nft_apply(n, &err) == 0, "re-apply: %s", err.msg);
-	CHECK(ward_nft_rule_count(n->netns_fd, &rules, &err) == 0 && rules == 21, "after re-apply %u",
-	      rules);
+	CHECK(ward_nft_rule_count(n->netns_fd, &rules, &err) == 0 && rules == 21,
+	      "after re-apply %u", rules);
 
 	net_down(&net);
 	CHECK(!link_exists(ifname), "%s left behind", ifname);
@@ -406,8 +406,8 @@ static void case_allowed(void)
 	} ok[] = {
 		{ n->host_ip4_str, 3128, SOCK_STREAM }, { n->host_ip6_str, 3128, SOCK_STREAM },
 		{ n->host_ip4_str, 3129, SOCK_STREAM }, { n->host_ip6_str, 3129, SOCK_STREAM },
-		{ n->host_ip4_str, 53, SOCK_DGRAM },    { n->host_ip6_str, 53, SOCK_DGRAM },
-		{ n->host_ip4_str, 53, SOCK_STREAM },   { n->host_ip6_str, 53, SOCK_STREAM },
+		{ n->host_ip4_str, 53, SOCK_DGRAM },	{ n->host_ip6_str, 53, SOCK_DGRAM },
+		{ n->host_ip4_str, 53, SOCK_STREAM },	{ n->host_ip6_str, 53, SOCK_STREAM },
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		const char *kind = ok[i].type == SOCK_STREAM ? "tcp" : "udp";
@@ -461,8 +461,8 @@ static void case_denied(void)
 		CHECK(a.ms < 1000, "%s %s:%u took %lld ms (a timeout, not a reject)", kind,
 		      deny[i].ip, deny[i].port, (long long)a.ms);
 		if (l >= 0) {
-			CHECK(!host_got(l, deny[i].type, 200), "host got %s %s:%u", kind, deny[i].ip,
-			      deny[i].port);
+			CHECK(!host_got(l, deny[i].type, 200), "host got %s %s:%u", kind,
+			      deny[i].ip, deny[i].port);
 			close(l);
 		}
 		const struct ward_nflog_record *rec =
@@ -474,8 +474,8 @@ static void case_denied(void)
 		CHECK(!strcmp(rec->prefix, WARD_NFT_LOG_PREFIX), "prefix '%s'", rec->prefix);
 		CHECK(rec->has_uid && rec->uid == getuid(), "uid %d/%u", rec->has_uid, rec->uid);
 		CHECK(rec->family == (strchr(deny[i].ip, ':') ? AF_INET6 : AF_INET), "family");
-		CHECK(!strcmp(rec->src, strchr(deny[i].ip, ':') ? n->sandbox_ip6_str
-								: n->sandbox_ip4_str),
+		CHECK(!strcmp(rec->src,
+			      strchr(deny[i].ip, ':') ? n->sandbox_ip6_str : n->sandbox_ip4_str),
 		      "src %s", rec->src);
 	}
 	CHECK(ward_nflog_malformed(net.log) == 0, "malformed %llu",
@@ -617,7 +617,8 @@ static void case_drop_rows(void)
 	CHECK(b.sent == BURST, "sent %d of %d", b.sent, BURST);
 	while (ward_nflog_dispatch(net.log, ward_nflog_audit_fn, &ctx) > 0)
 		;
-	CHECK(ward_nflog_overruns(net.log) > 0, "a %d-packet burst did not overrun the buffer", BURST);
+	CHECK(ward_nflog_overruns(net.log) > 0, "a %d-packet burst did not overrun the buffer",
+	      BURST);
 	/* one more, with room again: its sequence number measures the loss */
 	CHECK(ward_nflog_set_rcvbuf(net.log, 1 << 20) == 0, "SO_RCVBUF");
 	b.n = 1;

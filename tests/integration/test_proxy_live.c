@@ -84,7 +84,8 @@ static ssize_t read_request(int fd, char *buf, size_t sz)
 
 		if (end) {
 			const char *cl = strcasestr(buf, "content-length:");
-			size_t need = (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 15, NULL, 10) : 0);
+			size_t need = (size_t)(end + 4 - buf) +
+				      (cl && cl < end ? strtoul(cl + 15, NULL, 10) : 0);
 
 			if (got >= need)
 				return (ssize_t)need;
@@ -126,7 +127,8 @@ static void *up_serve(void *arg)
 				 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(auth),
 				 auth);
 		} else {
-			const char *body = uc->kind == UP_INFER2 ? infer_reply_body2 : infer_reply_body;
+			const char *body =
+				uc->kind == UP_INFER2 ? infer_reply_body2 : infer_reply_body;
 
 			snprintf(reply, sizeof(reply),
 				 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
@@ -391,8 +393,8 @@ static bool tunnel(const struct fx *f, const char *host, int *ret_fd, char *resp
 	bool eof;
 	int fd = connect_proxy(f);
 
-	snprintf(req, sizeof(req), "CONNECT %s:%u HTTP/1.1\r\nHost: %s:%u\r\n\r\n", host,
-		 ECHO_PORT, host, ECHO_PORT);
+	snprintf(req, sizeof(req), "CONNECT %s:%u HTTP/1.1\r\nHost: %s:%u\r\n\r\n", host, ECHO_PORT,
+		 host, ECHO_PORT);
 	send_all(fd, req);
 	read_until(fd, resp, sz, "\r\n\r\n", &eof);
 	*ret_fd = fd;
@@ -488,8 +490,7 @@ static void case_revoked_tunnel(void)
 	snprintf(want, sizeof(want), "proxy deny gone.test revoked by policy rev %s rev=%s\n", rev,
 		 rev);
 	CHECK(strstr(rw.s, want), "no row '%s' in:\n%s", want, rw.s);
-	CHECK(!strstr(rw.s, "up.test revoked"), "the kept tunnel has no revocation row:\n%s",
-	      rw.s);
+	CHECK(!strstr(rw.s, "up.test revoked"), "the kept tunnel has no revocation row:\n%s", rw.s);
 	fx_stop(&f);
 }
 
@@ -512,8 +513,8 @@ static void case_revoked_transparent(void)
 	CHECK(eof, "the revoked transparent connection is closed");
 	close(fd);
 	rows(&f, &rw);
-	snprintf(want, sizeof(want), "proxy deny 10.77.0.1 revoked by policy rev %s rev=%s\n",
-		 rev, rev);
+	snprintf(want, sizeof(want), "proxy deny 10.77.0.1 revoked by policy rev %s rev=%s\n", rev,
+		 rev);
 	CHECK(strstr(rw.s, want), "no row '%s' in:\n%s", want, rw.s);
 	fx_stop(&f);
 }

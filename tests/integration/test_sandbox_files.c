@@ -25,7 +25,6 @@
 
 static char tmpdir[] = "/tmp/ward-test-files.XXXXXX";
 
-
 static void put(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -170,7 +169,8 @@ int main(void)
 	/* Refused: a file missing from a host directory is never created there. */
 	err = (struct ward_error){ 0 };
 	{
-		const struct ward_mount_file files[] = { { path_in("src-a"), path_in("hostdir/new") } };
+		const struct ward_mount_file files[] = { { path_in("src-a"),
+							   path_in("hostdir/new") } };
 
 		r = run(p, files, 1, "true", &status, &err);
 		CHECK(r < 0 && strstr(err.msg, "never creates"), "r=%d %s", r, err.msg);
@@ -184,8 +184,11 @@ int main(void)
 		r = run(p, files, 2, "true", &status, &err);
 		CHECK(r < 0, "two files at one place: r=%d", r);
 	}
-	static const char *const bad[] = { "etc/resolv.conf", "/etc/../etc/resolv.conf",
-					   "/etc//resolv.conf", "/etc/resolv.conf/", "/",
+	static const char *const bad[] = { "etc/resolv.conf",
+					   "/etc/../etc/resolv.conf",
+					   "/etc//resolv.conf",
+					   "/etc/resolv.conf/",
+					   "/",
 					   "/proc/self/x" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const struct ward_mount_file files[] = { { path_in("src-a"), bad[i] } };
@@ -195,7 +198,8 @@ int main(void)
 		CHECK(r == -EINVAL, "target '%s' accepted: r=%d %s", bad[i], r, err.msg);
 	}
 	{
-		const struct ward_mount_file files[] = { { path_in("nosuch"), "/etc/resolv.conf" } };
+		const struct ward_mount_file files[] = { { path_in("nosuch"),
+							   "/etc/resolv.conf" } };
 
 		err = (struct ward_error){ 0 };
 		r = run(p, files, 1, "true", &status, &err);

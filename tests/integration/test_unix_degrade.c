@@ -64,8 +64,11 @@ static char *look(const struct ward_policy *p, bool private_sockdirs, const char
 	static char buf[4096];
 	char script[1024], out[sizeof(wd) + 8];
 	char *argv[] = { "/bin/sh", "-c", script, NULL };
-	struct ward_sandbox_opts o = { .policy = p, .workdir = wd, .argv = argv,
-				       .private_sockdirs = private_sockdirs, .diag = quiet };
+	struct ward_sandbox_opts o = { .policy = p,
+				       .workdir = wd,
+				       .argv = argv,
+				       .private_sockdirs = private_sockdirs,
+				       .diag = quiet };
 	struct ward_error err = { 0 };
 	int status = -1, r;
 	size_t n;

@@ -108,7 +108,8 @@ static void test_fd_budget(void **state)
 
 	(void)state;
 	/* soft raised to hard; 6 fds a tunnel after 64 + 256 set aside */
-	assert_int_equal(max_conns_with(1024, &soft), 256); /* small: still 256 (no pipes past it) */
+	assert_int_equal(max_conns_with(1024, &soft),
+			 256); /* small: still 256 (no pipes past it) */
 	assert_int_equal(soft, 1024);
 	if (settable(12320)) {
 		assert_int_equal(max_conns_with(12320, &soft), 2000);

@@ -113,9 +113,10 @@ static void ser_col(EVP_MD_CTX *c, sqlite3_stmt *st, int col, int is_int)
 static int64_t verify_chain(const char *path)
 {
 	/* column order of the documented serialisation; 1 = integer */
-	static const char cols[] = "id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid,"
-				   " host, ip, port, protocol, method, path, rule, reason, policy_rev,"
-				   " session, via";
+	static const char cols[] =
+		"id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid,"
+		" host, ip, port, protocol, method, path, rule, reason, policy_rev,"
+		" session, via";
 	static const int is_int[19] = { 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
 	char prev[65], sql[512], hex[65];
 	sqlite3 *db = raw_open(path);
@@ -188,8 +189,9 @@ static void test_roundtrip(void **state)
 		.reason = "deny_rules matched \"quoted\"\n",
 		.policy_rev = "f00d",
 	};
-	struct ward_decision empty = { .layer = "lifecycle", .action = "allow", .sandbox = "",
-				       .reason = "" };
+	struct ward_decision empty = {
+		.layer = "lifecycle", .action = "allow", .sandbox = "", .reason = ""
+	};
 	assert_int_equal(ward_audit_submit(a, &full), 0);
 	assert_int_equal(ward_audit_submit(a, &empty), 0);
 	/* The vocabularies are enforced. */
@@ -219,8 +221,12 @@ static void test_roundtrip(void **state)
 	assert_string_equal((const char *)sqlite3_column_text(st, 8), "api.github.com");
 	assert_string_equal((const char *)sqlite3_column_text(st, 9), "140.82.112.6");
 	assert_int_equal(sqlite3_column_int64(st, 10), 443);
-	const char *want2[] = { "rest", "POST", "/repos/x/git-receive-pack", "github",
-				"deny_rules matched \"quoted\"\n", "f00d" };
+	const char *want2[] = { "rest",
+				"POST",
+				"/repos/x/git-receive-pack",
+				"github",
+				"deny_rules matched \"quoted\"\n",
+				"f00d" };
 	for (int i = 0; i < 6; i++)
 		assert_string_equal((const char *)sqlite3_column_text(st, 11 + i), want2[i]);
 	assert_int_equal(sqlite3_column_bytes(st, 17), 64);
@@ -277,20 +283,20 @@ static void test_hash_function(void **state WARD_UNUSED)
 	assert_int_equal(ward_audit_row_hash(WARD_AUDIT_GENESIS_HASH, &r, h3), 0);
 	assert_string_not_equal(h1, h3);
 	/* the documented layout, byte for byte, for a small row */
-	r = (struct ward_audit_row){ .id = 1, .ts_ns = 2, .layer = "fs", .action = "deny",
-				     .has_port = true, .port = 443 };
+	r = (struct ward_audit_row){
+		.id = 1, .ts_ns = 2, .layer = "fs", .action = "deny", .has_port = true, .port = 443
+	};
 	size_t n = ward_audit_row_canonical(&r, buf, sizeof(buf));
 	static const uint8_t want[] = {
-		1, 0, 0, 0, 0, 0, 0, 0, 1, /* id */
-		1, 0, 0, 0, 0, 0, 0, 0, 2, /* ts_ns */
-		0,			   /* sandbox NULL */
-		2, 0, 0, 0, 2, 'f', 's',   /* layer */
-		2, 0, 0, 0, 4, 'd', 'e', 'n', 'y',
-		0, 0,			    /* binary, binary_sha256 */
-		0,			    /* pid */
-		0, 0,			    /* host, ip */
-		1, 0, 0, 0, 0, 0, 0, 1, 187, /* port 443 */
-		0, 0, 0, 0, 0, 0,	    /* protocol .. policy_rev */
+		1, 0, 0, 0, 0, 0,   0,	 0,   1,	 /* id */
+		1, 0, 0, 0, 0, 0,   0,	 0,   2,	 /* ts_ns */
+		0,					 /* sandbox NULL */
+		2, 0, 0, 0, 2, 'f', 's',		 /* layer */
+		2, 0, 0, 0, 4, 'd', 'e', 'n', 'y', 0, 0, /* binary, binary_sha256 */
+		0,					 /* pid */
+		0, 0,					 /* host, ip */
+		1, 0, 0, 0, 0, 0,   0,	 1,   187,	 /* port 443 */
+		0, 0, 0, 0, 0, 0,			 /* protocol .. policy_rev */
 	};
 	assert_int_equal(n, sizeof(want));
 	assert_memory_equal(buf, want, sizeof(want));
@@ -319,10 +325,15 @@ static void test_close_flushes(void **state)
 	double t0 = now_s();
 	for (int i = 0; i < N; i++) {
 		snprintf(reason, sizeof(reason), "row %d", i);
-		struct ward_decision d = { .layer = "kernel", .action = i % 3 ? "allow" : "deny",
-					   .binary = "/usr/bin/curl", .host = "example.com",
-					   .port = 443, .pid = 100 + i, .sandbox = "bench",
-					   .rule = "r", .reason = reason,
+		struct ward_decision d = { .layer = "kernel",
+					   .action = i % 3 ? "allow" : "deny",
+					   .binary = "/usr/bin/curl",
+					   .host = "example.com",
+					   .port = 443,
+					   .pid = 100 + i,
+					   .sandbox = "bench",
+					   .rule = "r",
+					   .reason = reason,
 					   .policy_rev = "0123456789abcdef" };
 		int r;
 		while ((r = ward_audit_submit(a, &d)) == -EAGAIN) {
@@ -340,8 +351,10 @@ static void test_close_flushes(void **state)
 	sqlite3 *db = raw_open(f->path);
 	sqlite3_stmt *st;
 	int i = 0;
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT reason FROM decisions WHERE layer = 'kernel'"
-						" ORDER BY id", -1, &st, NULL),
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT reason FROM decisions WHERE layer = 'kernel'"
+					    " ORDER BY id",
+					    -1, &st, NULL),
 			 SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(reason, sizeof(reason), "row %d", i++);
@@ -403,7 +416,8 @@ static void test_queue_full(void **state)
 	sqlite3_close(db);
 	assert_int_equal(logged, 10);
 	assert_int_equal(ward_audit_close(a), 0);
-	assert_int_equal(verify_chain(f->path), accepted + count(f->path, "WHERE layer='lifecycle'"));
+	assert_int_equal(verify_chain(f->path),
+			 accepted + count(f->path, "WHERE layer='lifecycle'"));
 }
 
 /* Two processes append to one file at once: nothing lost, one chain,
@@ -423,7 +437,8 @@ static void test_two_writers(void **state)
 
 	pid = fork();
 	assert_true(pid >= 0);
-	struct ward_decision d = { .layer = "kernel", .action = "allow",
+	struct ward_decision d = { .layer = "kernel",
+				   .action = "allow",
 				   .sandbox = pid == 0 ? "child" : "parent" };
 	if (ward_audit_open(f->path, &a, &err) < 0) {
 		if (pid == 0)
@@ -468,7 +483,8 @@ static void test_store_policy(void **state)
 	struct ward_audit *a = NULL;
 	static char source[] = "version: 1\n# exact text, kept byte for byte\nlandlock: {}\n";
 	static char compiled[] = "{\"version\":1}";
-	struct ward_policy p = { .source = source, .source_len = sizeof(source) - 1,
+	struct ward_policy p = { .source = source,
+				 .source_len = sizeof(source) - 1,
 				 .compiled_json = compiled };
 	struct ward_decision d = { .layer = "lifecycle", .action = "allow" };
 	sqlite3 *db;
@@ -487,7 +503,8 @@ static void test_store_policy(void **state)
 	assert_int_equal(count(f->path, ""), 2);
 
 	db = raw_open(f->path);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT rev, source, compiled, loaded_at FROM policies",
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT rev, source, compiled, loaded_at FROM policies",
 					    -1, &st, NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -542,14 +559,34 @@ static void test_reader_filters(void **state)
 	struct ward_audit_reader *rd = NULL;
 	const uint64_t T = 1735787045000000000ull;
 	const struct ward_decision rows[] = {
-		{ .ts_ns = T, .sandbox = "a", .layer = "kernel", .action = "deny",
-		  .binary = "/usr/bin/nc", .ip = "10.0.0.1", .port = 80 },
-		{ .ts_ns = T + 1, .sandbox = "a", .layer = "proxy", .action = "allow",
-		  .binary = "/usr/bin/curl", .host = "api.github.com", .port = 443 },
-		{ .ts_ns = T + 2, .sandbox = "b", .layer = "proxy", .action = "deny",
-		  .binary = "/usr/bin/curl", .host = "evil.example", .port = 443 },
-		{ .ts_ns = T + 3, .sandbox = "b", .layer = "l7", .action = "audit",
-		  .binary = "/usr/local/bin/node", .host = "api.github.com", .method = "POST" },
+		{ .ts_ns = T,
+		  .sandbox = "a",
+		  .layer = "kernel",
+		  .action = "deny",
+		  .binary = "/usr/bin/nc",
+		  .ip = "10.0.0.1",
+		  .port = 80 },
+		{ .ts_ns = T + 1,
+		  .sandbox = "a",
+		  .layer = "proxy",
+		  .action = "allow",
+		  .binary = "/usr/bin/curl",
+		  .host = "api.github.com",
+		  .port = 443 },
+		{ .ts_ns = T + 2,
+		  .sandbox = "b",
+		  .layer = "proxy",
+		  .action = "deny",
+		  .binary = "/usr/bin/curl",
+		  .host = "evil.example",
+		  .port = 443 },
+		{ .ts_ns = T + 3,
+		  .sandbox = "b",
+		  .layer = "l7",
+		  .action = "audit",
+		  .binary = "/usr/local/bin/node",
+		  .host = "api.github.com",
+		  .method = "POST" },
 		{ .ts_ns = T + 4, .sandbox = "b", .layer = "lifecycle", .action = "allow" },
 	};
 
@@ -564,8 +601,10 @@ static void test_reader_filters(void **state)
 
 	assert_int_equal(ward_audit_reader_open(f->path, &rd, &err), 0);
 	expect_ids(rd, NULL, (const int64_t[]){ 1, 2, 3, 4, 5 }, 5);
-	expect_ids(rd, &(struct ward_audit_filter){ .layer = "proxy" }, (const int64_t[]){ 2, 3 }, 2);
-	expect_ids(rd, &(struct ward_audit_filter){ .action = "deny" }, (const int64_t[]){ 1, 3 }, 2);
+	expect_ids(rd, &(struct ward_audit_filter){ .layer = "proxy" }, (const int64_t[]){ 2, 3 },
+		   2);
+	expect_ids(rd, &(struct ward_audit_filter){ .action = "deny" }, (const int64_t[]){ 1, 3 },
+		   2);
 	expect_ids(rd, &(struct ward_audit_filter){ .layer = "proxy", .action = "deny" },
 		   (const int64_t[]){ 3 }, 1);
 	expect_ids(rd, &(struct ward_audit_filter){ .binary = "/usr/bin/curl" },
@@ -574,12 +613,16 @@ static void test_reader_filters(void **state)
 		   (const int64_t[]){ 1, 2, 3, 4 }, 4);
 	expect_ids(rd, &(struct ward_audit_filter){ .host = "api.github.com" },
 		   (const int64_t[]){ 2, 4 }, 2);
-	expect_ids(rd, &(struct ward_audit_filter){ .host = "*.example" }, (const int64_t[]){ 3 }, 1);
-	expect_ids(rd, &(struct ward_audit_filter){ .sandbox = "b" }, (const int64_t[]){ 3, 4, 5 }, 3);
-	expect_ids(rd, &(struct ward_audit_filter){ .since_ns = T + 3 }, (const int64_t[]){ 4, 5 }, 2);
+	expect_ids(rd, &(struct ward_audit_filter){ .host = "*.example" }, (const int64_t[]){ 3 },
+		   1);
+	expect_ids(rd, &(struct ward_audit_filter){ .sandbox = "b" }, (const int64_t[]){ 3, 4, 5 },
+		   3);
+	expect_ids(rd, &(struct ward_audit_filter){ .since_ns = T + 3 }, (const int64_t[]){ 4, 5 },
+		   2);
 	expect_ids(rd, &(struct ward_audit_filter){ .after_id = 3 }, (const int64_t[]){ 4, 5 }, 2);
 	expect_ids(rd, &(struct ward_audit_filter){ .limit = 2 }, (const int64_t[]){ 1, 2 }, 2);
-	expect_ids(rd, &(struct ward_audit_filter){ .sandbox = "a", .host = "evil.example" }, NULL, 0);
+	expect_ids(rd, &(struct ward_audit_filter){ .sandbox = "a", .host = "evil.example" }, NULL,
+		   0);
 	/* SQL metacharacters are values, not SQL */
 	expect_ids(rd, &(struct ward_audit_filter){ .layer = "x' OR '1'='1" }, NULL, 0);
 
@@ -592,9 +635,15 @@ static void test_reader_filters(void **state)
 	assert_int_equal(ward_audit_reader_each(rd, &(struct ward_audit_filter){ .limit = 1 },
 						collect, &c, &err),
 			 0);
-	struct ward_audit_row r1 = { .id = 1, .ts_ns = (int64_t)T, .sandbox = "a", .layer = "kernel",
-				     .action = "deny", .binary = "/usr/bin/nc", .ip = "10.0.0.1",
-				     .has_port = true, .port = 80 };
+	struct ward_audit_row r1 = { .id = 1,
+				     .ts_ns = (int64_t)T,
+				     .sandbox = "a",
+				     .layer = "kernel",
+				     .action = "deny",
+				     .binary = "/usr/bin/nc",
+				     .ip = "10.0.0.1",
+				     .has_port = true,
+				     .port = 80 };
 	char h[65];
 	assert_int_equal(ward_audit_row_hash(WARD_AUDIT_GENESIS_HASH, &r1, h), 0);
 	assert_string_equal(c.hash_last, h);
@@ -639,9 +688,21 @@ static void test_parse_time(void **state WARD_UNUSED)
 	assert_int_equal(t, now - 604800000000000ull);
 
 	static const char *bad[] = {
-		"", "x", "10y", "1h2", "-5m", "m", "2025-01-02", "2025-01-02T03:04:05",
-		"2025-13-02T03:04:05Z", "2025-02-31T03:04:05Z", "2025-01-02T03:04:05+1:00",
-		"2025-01-02T03:04:05Zjunk", "2025-01-02T3:04:05Z", "1.", "99999999999999999999999",
+		"",
+		"x",
+		"10y",
+		"1h2",
+		"-5m",
+		"m",
+		"2025-01-02",
+		"2025-01-02T03:04:05",
+		"2025-13-02T03:04:05Z",
+		"2025-02-31T03:04:05Z",
+		"2025-01-02T03:04:05+1:00",
+		"2025-01-02T03:04:05Zjunk",
+		"2025-01-02T3:04:05Z",
+		"1.",
+		"99999999999999999999999",
 		"1735787045.5x",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -688,30 +749,36 @@ static void test_schema_v1(void **state)
 	struct ward_error err = { 0 };
 	struct ward_audit_verify v;
 	struct ward_audit *a = NULL;
-	struct ward_audit_row r = { .ts_ns = 7, .layer = "kernel", .action = "deny",
-				    .binary = "/usr/bin/curl" };
+	struct ward_audit_row r = {
+		.ts_ns = 7, .layer = "kernel", .action = "deny", .binary = "/usr/bin/curl"
+	};
 	char prev[65] = WARD_AUDIT_GENESIS_HASH, hash[65], sql[512];
 	sqlite3 *db;
 
 	snprintf(f->path, sizeof(f->path), "%s/v1.db", f->dir);
-	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+					 NULL),
 			 SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-		"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-		"INSERT INTO meta VALUES ('schema_version', '1');"
-		"CREATE TABLE decisions(id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, sandbox TEXT,"
-		" layer TEXT NOT NULL, action TEXT NOT NULL, binary TEXT, binary_sha256 TEXT,"
-		" pid INTEGER, host TEXT, ip TEXT, port INTEGER, protocol TEXT, method TEXT, path TEXT,"
-		" rule TEXT, reason TEXT, policy_rev TEXT, hash TEXT NOT NULL);"
-		"CREATE TABLE policies(rev TEXT PRIMARY KEY, source TEXT NOT NULL,"
-		" compiled TEXT NOT NULL, loaded_at INTEGER NOT NULL);",
-		NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(
+			db,
+			"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+			"INSERT INTO meta VALUES ('schema_version', '1');"
+			"CREATE TABLE decisions(id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, sandbox TEXT,"
+			" layer TEXT NOT NULL, action TEXT NOT NULL, binary TEXT, binary_sha256 TEXT,"
+			" pid INTEGER, host TEXT, ip TEXT, port INTEGER, protocol TEXT, method TEXT, path TEXT,"
+			" rule TEXT, reason TEXT, policy_rev TEXT, hash TEXT NOT NULL);"
+			"CREATE TABLE policies(rev TEXT PRIMARY KEY, source TEXT NOT NULL,"
+			" compiled TEXT NOT NULL, loaded_at INTEGER NOT NULL);",
+			NULL, NULL, NULL),
+		SQLITE_OK);
 	for (int id = 1; id <= 2; id++) {
 		r.id = id;
 		assert_int_equal(ward_audit_row_hash(prev, &r, hash), 0);
 		snprintf(sql, sizeof(sql),
 			 "INSERT INTO decisions(id, ts_ns, layer, action, binary, hash)"
-			 " VALUES (%d, 7, 'kernel', 'deny', '/usr/bin/curl', '%s')", id, hash);
+			 " VALUES (%d, 7, 'kernel', 'deny', '/usr/bin/curl', '%s')",
+			 id, hash);
 		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 		memcpy(prev, hash, 65);
 	}
@@ -721,8 +788,12 @@ static void test_schema_v1(void **state)
 	assert_int_equal(v.rows, 2);
 
 	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
-	struct ward_decision d = { .sandbox = "sb", .session = "s1", .layer = "kernel",
-				   .action = "allow", .binary = "/tmp/curl-copy", .via = "/usr/bin/bash" };
+	struct ward_decision d = { .sandbox = "sb",
+				   .session = "s1",
+				   .layer = "kernel",
+				   .action = "allow",
+				   .binary = "/tmp/curl-copy",
+				   .via = "/usr/bin/bash" };
 	assert_int_equal(ward_audit_submit(a, &d), 0);
 	d.session = NULL;
 	d.via = NULL;
@@ -735,7 +806,8 @@ static void test_schema_v1(void **state)
 
 	db = raw_open(f->path);
 	assert_int_equal(sqlite3_exec(db, "UPDATE decisions SET via = '/usr/bin/sh' WHERE id = 3",
-				      NULL, NULL, NULL), SQLITE_OK);
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(ward_audit_verify(f->path, 0, NULL, NULL, &v, &err), 0);
 	assert_false(v.intact);

@@ -30,9 +30,9 @@ static struct ward_policy *load(const char *yaml)
 	return p;
 }
 
-#define ROUTES                         \
-	"inference:\n"                 \
-	"  routes:\n"                  \
+#define ROUTES                                                                                     \
+	"inference:\n"                                                                             \
+	"  routes:\n"                                                                              \
 	"    - { name: default, provider: anthropic, model: m, api_key_env: K }\n"
 
 static const char no_routes[] = "version: 1\n"
@@ -43,11 +43,12 @@ static const char no_routes[] = "version: 1\n"
 
 static const char every_binary[] = "version: 1\n" ROUTES;
 
-static const char listed[] = "version: 1\n" ROUTES
-			     "  binaries: [{ path: /usr/bin/agent }, { path: \"/opt/*/bin/agent\" },\n"
-			     "             { path: /usr/bin/bash, ancestors: true },\n"
-			     "             { path: /usr/bin/make },\n"
-			     "             { sha256: " SHA_A " }]\n";
+static const char listed[] =
+	"version: 1\n" ROUTES
+	"  binaries: [{ path: /usr/bin/agent }, { path: \"/opt/*/bin/agent\" },\n"
+	"             { path: /usr/bin/bash, ancestors: true },\n"
+	"             { path: /usr/bin/make },\n"
+	"             { sha256: " SHA_A " }]\n";
 
 static enum ward_inference_verdict ask(const struct ward_policy *p, const char *binary,
 				       const char *via, const char *sha)

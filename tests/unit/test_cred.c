@@ -41,7 +41,8 @@ static struct ward_policy *load_policy(void)
 	struct ward_policy *p = NULL;
 	struct ward_diags d = { 0 };
 	struct ward_error err = { 0 };
-	int r = ward_policy_load_buffer("cred.yaml", policy_yaml, strlen(policy_yaml), &p, &d, &err);
+	int r = ward_policy_load_buffer("cred.yaml", policy_yaml, strlen(policy_yaml), &p, &d,
+					&err);
 
 	if (r < 0)
 		ward_diags_print(&d, stderr);
@@ -148,7 +149,8 @@ static void test_placeholders(void **state)
 		struct ward_error err = { 0 };
 
 		assert_int_equal(ward_cred_store_new(f->p, &s2, &err), 0);
-		assert_string_not_equal(ward_cred_placeholder(s2, 0), ward_cred_placeholder(f->s, 0));
+		assert_string_not_equal(ward_cred_placeholder(s2, 0),
+					ward_cred_placeholder(f->s, 0));
 		/* ward_cred_apply_env: the environment a sandbox inherits holds placeholders. */
 		assert_int_equal(ward_cred_apply_env(s2), 0);
 		assert_string_equal(getenv("WARD_TEST_GH_TOKEN"), ward_cred_placeholder(s2, 0));
@@ -201,8 +203,10 @@ static void test_inject(void **state)
 	assert_null(r.head);
 
 	/* The same variable bound to a second host (gh-uploads). */
-	snprintf(req, sizeof(req), "POST /up HTTP/1.1\r\nHost: uploads.github.com\r\n"
-				   "Authorization: %s\r\nContent-Length: 0\r\n\r\n", f->ph_gh);
+	snprintf(req, sizeof(req),
+		 "POST /up HTTP/1.1\r\nHost: uploads.github.com\r\n"
+		 "Authorization: %s\r\nContent-Length: 0\r\n\r\n",
+		 f->ph_gh);
 	apply(f, req, "uploads.github.com", 443, &r);
 	assert_int_equal(r.verdict, WARD_CRED_INJECTED);
 	assert_string_equal(r.credential, "gh-uploads");
@@ -240,7 +244,8 @@ static void test_mismatch(void **state)
 	char req[1024];
 
 	/* Another host. */
-	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer %s\r\n\r\n",
+	snprintf(req, sizeof(req),
+		 "GET / HTTP/1.1\r\nHost: evil.example\r\nAuthorization: Bearer %s\r\n\r\n",
 		 f->ph_gh);
 	apply(f, req, "evil.example", 443, &r);
 	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
@@ -252,7 +257,8 @@ static void test_mismatch(void **state)
 
 	/* The Host header says the bound host, but ward sends it elsewhere: the
 	 * binding is checked against where the request goes. */
-	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: api.github.com\r\nAuthorization: Bearer %s\r\n\r\n",
+	snprintf(req, sizeof(req),
+		 "GET / HTTP/1.1\r\nHost: api.github.com\r\nAuthorization: Bearer %s\r\n\r\n",
 		 f->ph_gh);
 	apply(f, req, "evil.example", 443, &r);
 	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
@@ -262,25 +268,31 @@ static void test_mismatch(void **state)
 	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
 
 	/* Right host and port, path outside the glob. */
-	snprintf(req, sizeof(req), "GET /v2/models HTTP/1.1\r\nHost: api.test.example\r\nX-Api-Key: %s\r\n\r\n", f->ph_api);
+	snprintf(req, sizeof(req),
+		 "GET /v2/models HTTP/1.1\r\nHost: api.test.example\r\nX-Api-Key: %s\r\n\r\n",
+		 f->ph_api);
 	apply(f, req, "api.test.example", 8443, &r);
 	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
 	assert_string_equal(r.credential, "api");
 	/* A dot-dot trick out of /v1 is not inside the /v1 glob. */
-	snprintf(req, sizeof(req), "GET /v1/../admin HTTP/1.1\r\nHost: api.test.example\r\nX-Api-Key: %s\r\n\r\n", f->ph_api);
+	snprintf(req, sizeof(req),
+		 "GET /v1/../admin HTTP/1.1\r\nHost: api.test.example\r\nX-Api-Key: %s\r\n\r\n",
+		 f->ph_api);
 	apply(f, req, "api.test.example", 8443, &r);
 	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
 
 	/* Right endpoint, wrong header: a placeholder in a cookie or a custom
 	 * header would be swapped into a place the policy never named. */
-	snprintf(req, sizeof(req), "GET /v1/x HTTP/1.1\r\nHost: api.test.example\r\nCookie: k=%s\r\n\r\n", f->ph_api);
+	snprintf(req, sizeof(req),
+		 "GET /v1/x HTTP/1.1\r\nHost: api.test.example\r\nCookie: k=%s\r\n\r\n", f->ph_api);
 	apply(f, req, "api.test.example", 8443, &r);
 	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
 
 	/* One good header and one placeholder going nowhere: the whole request is refused. */
-	snprintf(req, sizeof(req),
-		 "GET /repos HTTP/1.1\r\nHost: api.github.com\r\nAuthorization: Bearer %s\r\nX-Other: %s\r\n\r\n", f->ph_gh,
-		 f->ph_api);
+	snprintf(
+		req, sizeof(req),
+		"GET /repos HTTP/1.1\r\nHost: api.github.com\r\nAuthorization: Bearer %s\r\nX-Other: %s\r\n\r\n",
+		f->ph_gh, f->ph_api);
 	apply(f, req, "api.github.com", 443, &r);
 	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
 	assert_string_equal(r.credential, "api");
@@ -303,11 +315,15 @@ static void test_secret_never_logged(void **state)
 	snprintf(db, sizeof(db), "%s/d.db", dir);
 	assert_int_equal(ward_audit_open(db, &a, &err), 0);
 
-	snprintf(req, sizeof(req), "GET /repos HTTP/1.1\r\nHost: api.github.com\r\nAuthorization: Bearer %s\r\n\r\n",
+	snprintf(req, sizeof(req),
+		 "GET /repos HTTP/1.1\r\nHost: api.github.com\r\nAuthorization: Bearer %s\r\n\r\n",
 		 f->ph_gh);
 	for (int i = 0; i < 2; i++) {
-		struct ward_decision d = { .layer = "l7", .host = i ? "evil.example" : "api.github.com",
-					   .port = 443, .method = "GET", .path = "/repos",
+		struct ward_decision d = { .layer = "l7",
+					   .host = i ? "evil.example" : "api.github.com",
+					   .port = 443,
+					   .method = "GET",
+					   .path = "/repos",
 					   .protocol = "https" };
 
 		apply(f, req, d.host, 443, &r);
@@ -315,8 +331,8 @@ static void test_secret_never_logged(void **state)
 		d.action = i ? "deny" : "allow";
 		ward_cred_decision(&r, &d, rule, sizeof(rule));
 		assert_string_equal(d.rule, i ? "credential:gh" : "credential:gh");
-		assert_string_equal(d.reason, i ? "credential_endpoint_mismatch" :
-						  "credential_injected");
+		assert_string_equal(d.reason,
+				    i ? "credential_endpoint_mismatch" : "credential_injected");
 		assert_int_equal(ward_audit_submit(a, &d), 0);
 		ward_cred_result_clear(&r);
 	}
@@ -360,9 +376,10 @@ static void test_plain_http(void **state)
 	char req[1024];
 
 	f->tls = false;
-	snprintf(req, sizeof(req),
-		 "GET /repos/x HTTP/1.1\r\nHost: api.github.com:443\r\nAuthorization: Bearer %s\r\n\r\n",
-		 f->ph_gh);
+	snprintf(
+		req, sizeof(req),
+		"GET /repos/x HTTP/1.1\r\nHost: api.github.com:443\r\nAuthorization: Bearer %s\r\n\r\n",
+		f->ph_gh);
 	apply(f, req, "api.github.com", 443, &r);
 	assert_int_equal(r.verdict, WARD_CRED_NONE);
 	assert_null(r.head);
@@ -372,8 +389,8 @@ static void test_plain_http(void **state)
 	assert_null(r.plain);
 
 	/* elsewhere it is still a mismatch, TLS or not */
-	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: evil.test\r\nAuthorization: Bearer %s\r\n\r\n",
-		 f->ph_gh);
+	snprintf(req, sizeof(req),
+		 "GET / HTTP/1.1\r\nHost: evil.test\r\nAuthorization: Bearer %s\r\n\r\n", f->ph_gh);
 	apply(f, req, "evil.test", 80, &r);
 	assert_int_equal(r.verdict, WARD_CRED_MISMATCH);
 	ward_cred_result_clear(&r);
@@ -387,17 +404,20 @@ static void test_plain_http(void **state)
 			ph2 = ward_cred_placeholder(s2, i);
 	assert_non_null(ph2);
 	f->s = s2;
-	snprintf(req, sizeof(req),
-		 "GET /repos/x HTTP/1.1\r\nHost: api.github.com:443\r\nAuthorization: Bearer %s\r\n\r\n",
-		 ph2);
+	snprintf(
+		req, sizeof(req),
+		"GET /repos/x HTTP/1.1\r\nHost: api.github.com:443\r\nAuthorization: Bearer %s\r\n\r\n",
+		ph2);
 	apply(f, req, "api.github.com", 443, &r);
 	assert_int_equal(r.verdict, WARD_CRED_INJECTED);
 	assert_null(r.plain);
 	assert_non_null(strstr(r.head, "Authorization: Bearer " SECRET_GH "\r\n"));
 	ward_cred_result_clear(&r);
 	/* gh-uploads shares the variable but not the scheme */
-	snprintf(req, sizeof(req), "POST /up HTTP/1.1\r\nHost: uploads.github.com:443\r\n"
-				   "Authorization: %s\r\nContent-Length: 0\r\n\r\n", ph2);
+	snprintf(req, sizeof(req),
+		 "POST /up HTTP/1.1\r\nHost: uploads.github.com:443\r\n"
+		 "Authorization: %s\r\nContent-Length: 0\r\n\r\n",
+		 ph2);
 	apply(f, req, "uploads.github.com", 443, &r);
 	assert_int_equal(r.verdict, WARD_CRED_NONE);
 	assert_string_equal(r.plain, "gh-uploads");
@@ -417,10 +437,11 @@ static void test_plain_http(void **state)
 static void test_derive(void **state)
 {
 	struct fixture *f = *state;
-	static const char yaml2[] = "version: 1\n"
-				    "credentials:\n"
-				    "  - { name: gh, env: WARD_TEST_GH_TOKEN, host: other.example }\n"
-				    "  - { name: new, env: WARD_TEST_NEW_KEY, host: new.example }\n";
+	static const char yaml2[] =
+		"version: 1\n"
+		"credentials:\n"
+		"  - { name: gh, env: WARD_TEST_GH_TOKEN, host: other.example }\n"
+		"  - { name: new, env: WARD_TEST_NEW_KEY, host: new.example }\n";
 	struct ward_policy *p2 = NULL;
 	struct ward_cred_store *s2 = NULL;
 	struct ward_diags d = { 0 };
@@ -470,12 +491,9 @@ static void test_derive(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_placeholders),
-		cmocka_unit_test(test_missing_env),
-		cmocka_unit_test(test_inject),
-		cmocka_unit_test(test_mismatch),
-		cmocka_unit_test(test_plain_http),
-		cmocka_unit_test(test_secret_never_logged),
+		cmocka_unit_test(test_placeholders), cmocka_unit_test(test_missing_env),
+		cmocka_unit_test(test_inject),	     cmocka_unit_test(test_mismatch),
+		cmocka_unit_test(test_plain_http),   cmocka_unit_test(test_secret_never_logged),
 		cmocka_unit_test(test_derive),
 	};
 

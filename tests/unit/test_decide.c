@@ -87,8 +87,9 @@ static void test_l4(void **state)
 {
 	struct ward_net_verdict v;
 
-	decide(state, (struct ward_request){ .binary = "/usr/bin/git", .host = "api.github.com",
-					     .port = 443 },
+	decide(state,
+	       (struct ward_request){
+		       .binary = "/usr/bin/git", .host = "api.github.com", .port = 443 },
 	       &v);
 	assert_int_equal(v.action, WARD_ACTION_ALLOW);
 	assert_string_equal(v.policy->key, "github");
@@ -98,8 +99,10 @@ static void test_l4(void **state)
 	assert_string_equal(v.rule_name, "github");
 
 	/* glob binary, '**' host, second port */
-	decide(state, (struct ward_request){ .binary = "/usr/lib/git-core/git-remote-https",
-					     .host = "objects.githubusercontent.com", .port = 80 },
+	decide(state,
+	       (struct ward_request){ .binary = "/usr/lib/git-core/git-remote-https",
+				      .host = "objects.githubusercontent.com",
+				      .port = 80 },
 	       &v);
 	assert_int_equal(v.action, WARD_ACTION_ALLOW);
 	assert_int_equal(v.endpoint_index, 1);
@@ -107,8 +110,9 @@ static void test_l4(void **state)
 	assert_false(v.allow_private); /* a wildcard host never reaches private ranges */
 
 	/* raw tcp by exact name */
-	decide(state, (struct ward_request){ .binary = "/opt/tools/bin/psql",
-					     .host = "db.corp.example", .port = 5432 },
+	decide(state,
+	       (struct ward_request){
+		       .binary = "/opt/tools/bin/psql", .host = "db.corp.example", .port = 5432 },
 	       &v);
 	assert_int_equal(v.action, WARD_ACTION_ALLOW);
 	assert_false(v.inspect);
@@ -120,8 +124,9 @@ static void test_binary_failures(void **state)
 	struct ward_net_verdict v;
 
 	/* a binary in no policy, host declared for another binary */
-	decide(state, (struct ward_request){ .binary = "/usr/bin/curl", .host = "api.github.com",
-					     .port = 443 },
+	decide(state,
+	       (struct ward_request){
+		       .binary = "/usr/bin/curl", .host = "api.github.com", .port = 443 },
 	       &v);
 	assert_int_equal(v.action, WARD_ACTION_DENY);
 	assert_int_equal(v.failed, WARD_FAILED_BINARY);
@@ -132,15 +137,15 @@ static void test_binary_failures(void **state)
 	assert_non_null(strstr(v.reason, "in no network policy"));
 
 	/* unknown binary: never allowed, even to a declared host */
-	decide(state, (struct ward_request){ .binary = NULL, .host = "api.github.com", .port = 443 },
-	       &v);
+	decide(state,
+	       (struct ward_request){ .binary = NULL, .host = "api.github.com", .port = 443 }, &v);
 	assert_int_equal(v.action, WARD_ACTION_DENY);
 	assert_int_equal(v.failed, WARD_FAILED_BINARY);
 	assert_non_null(strstr(v.reason, "unknown"));
 
 	/* nothing anywhere */
-	decide(state, (struct ward_request){ .binary = "/usr/bin/curl", .host = "x.example",
-					     .port = 443 },
+	decide(state,
+	       (struct ward_request){ .binary = "/usr/bin/curl", .host = "x.example", .port = 443 },
 	       &v);
 	assert_int_equal(v.failed, WARD_FAILED_BINARY);
 	assert_null(v.closest);
@@ -152,8 +157,9 @@ static void test_host_port_failures(void **state)
 	struct ward_net_verdict v;
 
 	/* the binary has a policy, the host is another binary's */
-	decide(state, (struct ward_request){ .binary = "/usr/bin/git",
-					     .host = "registry.npmjs.org", .port = 443 },
+	decide(state,
+	       (struct ward_request){
+		       .binary = "/usr/bin/git", .host = "registry.npmjs.org", .port = 443 },
 	       &v);
 	assert_int_equal(v.action, WARD_ACTION_DENY);
 	assert_int_equal(v.failed, WARD_FAILED_HOST);
@@ -161,8 +167,9 @@ static void test_host_port_failures(void **state)
 	assert_non_null(strstr(v.hint, "network_policies.npm.binaries"));
 
 	/* host nowhere: closest is the binary's own policy */
-	decide(state, (struct ward_request){ .binary = "/usr/bin/git", .host = "evil.example",
-					     .port = 443 },
+	decide(state,
+	       (struct ward_request){
+		       .binary = "/usr/bin/git", .host = "evil.example", .port = 443 },
 	       &v);
 	assert_int_equal(v.failed, WARD_FAILED_HOST);
 	assert_string_equal(v.closest->key, "github");
@@ -170,18 +177,21 @@ static void test_host_port_failures(void **state)
 	assert_non_null(strstr(v.reason, "host evil.example not allowed for binary /usr/bin/git"));
 
 	/* '*.x' is one label only; '**.x' does not match the apex */
-	decide(state, (struct ward_request){ .binary = "/opt/tools/x", .host = "a.b.corp.example",
-					     .port = 8080 },
+	decide(state,
+	       (struct ward_request){
+		       .binary = "/opt/tools/x", .host = "a.b.corp.example", .port = 8080 },
 	       &v);
 	assert_int_equal(v.failed, WARD_FAILED_HOST);
-	decide(state, (struct ward_request){ .binary = "/usr/bin/git",
-					     .host = "githubusercontent.com", .port = 443 },
+	decide(state,
+	       (struct ward_request){
+		       .binary = "/usr/bin/git", .host = "githubusercontent.com", .port = 443 },
 	       &v);
 	assert_int_equal(v.failed, WARD_FAILED_HOST);
 
 	/* port */
-	decide(state, (struct ward_request){ .binary = "/usr/bin/git", .host = "api.github.com",
-					     .port = 80 },
+	decide(state,
+	       (struct ward_request){
+		       .binary = "/usr/bin/git", .host = "api.github.com", .port = 80 },
 	       &v);
 	assert_int_equal(v.failed, WARD_FAILED_PORT);
 	assert_string_equal(v.closest->key, "github");
@@ -194,28 +204,39 @@ static void test_kernel_keys(void **state)
 	struct ward_net_verdict v;
 
 	/* the kernel's identity wins over the path (python3 -> python3.11) */
-	decide(state, (struct ward_request){ .binary = "/usr/bin/node-real",
-					     .binary_keys = "internal,npm",
-					     .host = "registry.npmjs.org", .port = 443 },
+	decide(state,
+	       (struct ward_request){ .binary = "/usr/bin/node-real",
+				      .binary_keys = "internal,npm",
+				      .host = "registry.npmjs.org",
+				      .port = 443 },
 	       &v);
 	assert_int_equal(v.action, WARD_ACTION_ALLOW);
 	assert_string_equal(v.policy->key, "npm");
 	/* keys are whole words */
-	decide(state, (struct ward_request){ .binary = "/usr/bin/node", .binary_keys = "np",
-					     .host = "registry.npmjs.org", .port = 443 },
+	decide(state,
+	       (struct ward_request){ .binary = "/usr/bin/node",
+				      .binary_keys = "np",
+				      .host = "registry.npmjs.org",
+				      .port = 443 },
 	       &v);
 	assert_int_equal(v.failed, WARD_FAILED_BINARY);
 	/* an empty key list (inference-only identity) has no network policy */
-	decide(state, (struct ward_request){ .binary = "/usr/bin/node", .binary_keys = "",
-					     .host = "registry.npmjs.org", .port = 443 },
+	decide(state,
+	       (struct ward_request){ .binary = "/usr/bin/node",
+				      .binary_keys = "",
+				      .host = "registry.npmjs.org",
+				      .port = 443 },
 	       &v);
 	assert_int_equal(v.failed, WARD_FAILED_BINARY);
 }
 
 static void test_l7_rules(void **state)
 {
-	struct ward_request r = { .binary = "/usr/bin/git", .host = "api.github.com", .port = 443,
-				  .method = "GET", .path = "/repos/a/b/pulls" };
+	struct ward_request r = { .binary = "/usr/bin/git",
+				  .host = "api.github.com",
+				  .port = 443,
+				  .method = "GET",
+				  .path = "/repos/a/b/pulls" };
 	struct ward_net_verdict v;
 
 	ward_decide(*state, &r, &v);
@@ -268,8 +289,11 @@ static void test_l7_rules(void **state)
 	assert_int_equal(v.action, WARD_ACTION_DENY);
 
 	/* a non-rest endpoint lets any request through */
-	r = (struct ward_request){ .binary = "/usr/bin/git", .host = "raw.githubusercontent.com",
-				   .port = 443, .method = "DELETE", .path = "/x" };
+	r = (struct ward_request){ .binary = "/usr/bin/git",
+				   .host = "raw.githubusercontent.com",
+				   .port = 443,
+				   .method = "DELETE",
+				   .path = "/x" };
 	ward_decide(*state, &r, &v);
 	assert_int_equal(v.action, WARD_ACTION_ALLOW);
 	assert_false(v.inspect);
@@ -277,8 +301,11 @@ static void test_l7_rules(void **state)
 
 static void test_presets_and_audit(void **state)
 {
-	struct ward_request r = { .binary = "/usr/bin/node", .host = "registry.npmjs.org",
-				  .port = 443, .method = "GET", .path = "/left-pad" };
+	struct ward_request r = { .binary = "/usr/bin/node",
+				  .host = "registry.npmjs.org",
+				  .port = 443,
+				  .method = "GET",
+				  .path = "/left-pad" };
 	struct ward_net_verdict v;
 	const char *ro[] = { "GET", "HEAD", "OPTIONS" }, *rw[] = { "POST", "PUT", "DELETE" };
 
@@ -314,8 +341,9 @@ static void test_presets_and_audit(void **state)
 
 static void test_dest_ip(void **state)
 {
-	struct ward_request r = { .binary = "/opt/tools/x", .host = "10.20.3.4", .port = 8080,
-				  .host_is_dest_ip = true };
+	struct ward_request r = {
+		.binary = "/opt/tools/x", .host = "10.20.3.4", .port = 8080, .host_is_dest_ip = true
+	};
 	struct ward_net_verdict v;
 
 	/* raw TCP by original destination: inside the endpoint's allowed_ips */
@@ -331,8 +359,9 @@ static void test_dest_ip(void **state)
 	ward_decide(*state, &r, &v);
 	assert_int_equal(v.action, WARD_ACTION_DENY);
 	/* an IP literal endpoint */
-	r = (struct ward_request){ .binary = "/opt/tools/x", .host = "10.30.0.7", .port = 9000,
-				   .host_is_dest_ip = true };
+	r = (struct ward_request){
+		.binary = "/opt/tools/x", .host = "10.30.0.7", .port = 9000, .host_is_dest_ip = true
+	};
 	ward_decide(*state, &r, &v);
 	assert_int_equal(v.action, WARD_ACTION_ALLOW);
 	assert_true(v.allow_private);

@@ -248,8 +248,8 @@ static const char policy_yaml[] =
 	"  routes:\n"
 	"    - { name: default, provider: anthropic, model: m, api_key_env: K }\n";
 
-static void dns(const struct ward_policy *p, const char *keys, const char *binary,
-		const char *name, struct ward_dns_verdict *v)
+static void dns(const struct ward_policy *p, const char *keys, const char *binary, const char *name,
+		struct ward_dns_verdict *v)
 {
 	struct ward_client who = { .binary = binary, .keys = keys };
 
@@ -344,7 +344,8 @@ static void inference_local_per_binary(void **state)
 	struct ward_client who = { .binary = "/usr/bin/agent" };
 
 	(void)state;
-	assert_int_equal(ward_policy_load_buffer("l.yaml", listed, strlen(listed), &p, &d, &err), 0);
+	assert_int_equal(ward_policy_load_buffer("l.yaml", listed, strlen(listed), &p, &d, &err),
+			 0);
 	ward_diags_free(&d);
 	assert_int_equal(ward_policy_load_buffer("n.yaml", none, strlen(none), &q, &d, &err), 0);
 	ward_diags_free(&d);
@@ -455,7 +456,8 @@ static uint16_t free_port(void)
 /* Send a query for name over UDP from sock to the stub. */
 static void ask_udp(int sock, uint16_t port, const char *name, uint16_t id)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port),
+	struct sockaddr_in to = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	uint8_t b[512];
 	size_t n = mkquery(b, name, WARD_DNS_TYPE_A);
@@ -485,8 +487,7 @@ static int answer_udp(int sock, uint16_t id, struct in_addr *ret_a)
 	return b[3] & 0x0f;
 }
 
-static int query_udp(int sock, uint16_t port, const char *name, uint16_t id,
-		     struct in_addr *ret_a)
+static int query_udp(int sock, uint16_t port, const char *name, uint16_t id, struct in_addr *ret_a)
 {
 	ask_udp(sock, port, name, id);
 	return answer_udp(sock, id, ret_a);
@@ -557,9 +558,13 @@ static void apply_switches_generation(void **state)
 	assert_int_equal(ward_audit_open(db, &audit, &err), 0);
 	/* another process may take the free port first: pick again */
 	for (int i = 0, r = -EADDRINUSE; r == -EADDRINUSE; i++) {
-		struct ward_dns_opts o = { .gen = a, .audit = audit, .sandbox = "sb",
-					   .lookup = fixed_lookup, .lookup_data = &who,
-					   .addr4.s_addr = htonl(INADDR_LOOPBACK), .port = port,
+		struct ward_dns_opts o = { .gen = a,
+					   .audit = audit,
+					   .sandbox = "sb",
+					   .lookup = fixed_lookup,
+					   .lookup_data = &who,
+					   .addr4.s_addr = htonl(INADDR_LOOPBACK),
+					   .port = port,
 					   .hosts_file = hosts };
 
 		assert_true(i < 10);

@@ -277,7 +277,8 @@ static void mapped_ipv6_is_ipv4(void **state)
 static void loopback_is_allowed_for_everyone(void **state)
 {
 	const char *lo[] = { "127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1", "0.0.0.0", "::" };
-	const char *not_lo[] = { "128.0.0.1", "126.255.255.255", "::2", "fe80::1", "::ffff:1.2.3.4" };
+	const char *not_lo[] = { "128.0.0.1", "126.255.255.255", "::2", "fe80::1",
+				 "::ffff:1.2.3.4" };
 	struct ward_result r;
 
 	for (size_t i = 0; i < sizeof(lo) / sizeof(lo[0]); i++) {

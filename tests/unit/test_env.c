@@ -14,16 +14,33 @@
 static void test_secret_like(void **state)
 {
 	static const char *const secret[] = {
-		"AWS_SECRET_ACCESS_KEY", "AWS_REGION", "GITHUB_TOKEN", "GH_TOKEN", "GH_HOST",
-		"OPENAI_API_KEY", "anthropic_api_key", "DB_PASSWORD", "MYSQL_PASSWD",
-		"GPG_PASSPHRASE", "GOOGLE_APPLICATION_CREDENTIALS", "NPM_CONFIG__AUTH",
-		"SSH_AUTH_SOCK", "BROWSER_COOKIE", "SESSION_ID", "AZURE_CLIENT_ID",
-		"GITLAB_CI_JOB", "VAULT_ADDR", "DATABASE_URL", "SIGNING_PRIVATE_PEM",
-		"Npm_Token", "x_credentials_file",
+		"AWS_SECRET_ACCESS_KEY",
+		"AWS_REGION",
+		"GITHUB_TOKEN",
+		"GH_TOKEN",
+		"GH_HOST",
+		"OPENAI_API_KEY",
+		"anthropic_api_key",
+		"DB_PASSWORD",
+		"MYSQL_PASSWD",
+		"GPG_PASSPHRASE",
+		"GOOGLE_APPLICATION_CREDENTIALS",
+		"NPM_CONFIG__AUTH",
+		"SSH_AUTH_SOCK",
+		"BROWSER_COOKIE",
+		"SESSION_ID",
+		"AZURE_CLIENT_ID",
+		"GITLAB_CI_JOB",
+		"VAULT_ADDR",
+		"DATABASE_URL",
+		"SIGNING_PRIVATE_PEM",
+		"Npm_Token",
+		"x_credentials_file",
 	};
-	static const char *const plain[] = { "PATH", "HOME", "LANG", "LC_ALL", "TERM", "EDITOR",
-					     "PYTHONPATH", "NODE_ENV", "GOPATH", "CI", "GHOST",
-					     "AWSOME", "WARD_SANDBOX" };
+	static const char *const plain[] = { "PATH",	    "HOME",   "LANG",	    "LC_ALL",
+					     "TERM",	    "EDITOR", "PYTHONPATH", "NODE_ENV",
+					     "GOPATH",	    "CI",     "GHOST",	    "AWSOME",
+					     "WARD_SANDBOX" };
 
 	for (size_t i = 0; i < sizeof(secret) / sizeof(*secret); i++) {
 		print_message("%s\n", secret[i]);
@@ -61,9 +78,10 @@ static void test_passes(void **state)
 	struct ward_policy p = { .env_pass = pass, .n_env_pass = 2 };
 
 	/* the core set, with or without a policy */
-	static const char *const core[] = { "PATH", "HOME", "USER", "LOGNAME", "SHELL", "TERM",
-					    "COLORTERM", "LANG", "LANGUAGE", "LC_ALL",
-					    "LC_CTYPE", "TZ", "WARD_SANDBOX" };
+	static const char *const core[] = { "PATH",	   "HOME",   "USER",	  "LOGNAME",
+					    "SHELL",	   "TERM",   "COLORTERM", "LANG",
+					    "LANGUAGE",	   "LC_ALL", "LC_CTYPE",  "TZ",
+					    "WARD_SANDBOX" };
 	struct ward_policy none = { 0 };
 
 	for (size_t i = 0; i < sizeof(core) / sizeof(*core); i++) {

@@ -179,8 +179,7 @@ static void test_syscall_table(void **state)
 		{ SYS_open, { WARD_FS_OP_OPEN, 0, N, N, N, 1, 0 } },
 		{ SYS_openat, { WARD_FS_OP_OPENAT, 1, N, 0, N, 2, 0 } },
 		{ SYS_openat2, { WARD_FS_OP_OPENAT2, 1, N, 0, N, N, 0 } },
-		{ SYS_creat,
-		  { WARD_FS_OP_CREAT, 0, N, N, N, N, O_CREAT | O_WRONLY | O_TRUNC } },
+		{ SYS_creat, { WARD_FS_OP_CREAT, 0, N, N, N, N, O_CREAT | O_WRONLY | O_TRUNC } },
 		{ SYS_mkdir, { WARD_FS_OP_MKDIR, 0, N, N, N, N, 0 } },
 		{ SYS_mkdirat, { WARD_FS_OP_MKDIRAT, 1, N, 0, N, N, 0 } },
 		{ SYS_mknod, { WARD_FS_OP_MKNOD, 0, N, N, N, N, 0 } },
@@ -207,9 +206,10 @@ static void test_syscall_table(void **state)
 	};
 	/* syscalls a sandbox makes all the time that are not followed; 5 is
 	 * fstat on x86_64 but open for a 32-bit caller (the program skips those) */
-	static const long other[] = { SYS_read,	  SYS_write,  SYS_close, SYS_fstat, SYS_mmap,
-				      SYS_newfstatat, SYS_statx, SYS_getdents64, SYS_fchmod,
-				      SYS_fchown,  SYS_ftruncate, SYS_exit_group, -1, 100000 };
+	static const long other[] = { SYS_read,	  SYS_write,	  SYS_close,	 SYS_fstat,
+				      SYS_mmap,	  SYS_newfstatat, SYS_statx,	 SYS_getdents64,
+				      SYS_fchmod, SYS_fchown,	  SYS_ftruncate, SYS_exit_group,
+				      -1,	  100000 };
 	unsigned seen = 0;
 
 	(void)state;
@@ -238,7 +238,6 @@ static void test_syscall_table(void **state)
 		assert_int_equal(ward_fs_syscall(other[i], &s), 0);
 	}
 }
-
 
 /* the key of a path as the kernel reads it: buffer and length from
  * bpf_probe_read_user_str */
@@ -305,9 +304,9 @@ static void test_fd_syscalls(void **state)
 {
 	(void)state;
 #ifdef __x86_64__
-	const long fd0[] = { SYS_read,	 SYS_write,   SYS_pread64,  SYS_pwrite64, SYS_readv,
-			     SYS_writev, SYS_preadv,  SYS_pwritev,  SYS_preadv2,  SYS_pwritev2,
-			     SYS_splice, SYS_copy_file_range };
+	const long fd0[] = { SYS_read,	  SYS_write,	SYS_pread64, SYS_pwrite64,
+			     SYS_readv,	  SYS_writev,	SYS_preadv,  SYS_pwritev,
+			     SYS_preadv2, SYS_pwritev2, SYS_splice,  SYS_copy_file_range };
 
 	for (size_t i = 0; i < sizeof(fd0) / sizeof(fd0[0]); i++)
 		assert_int_equal(ward_fs_fd_syscall(fd0[i], 0), 0);

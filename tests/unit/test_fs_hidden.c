@@ -136,7 +136,8 @@ static void test_check_host(void **state)
 	assert_int_equal(ward_fs_hidden_check(h, path, true, NULL, 0), WARD_FS_MISSING_QUIET);
 	/* the bind's own directory exists on the host, but is in the plan */
 	assert_int_equal(ward_fs_hidden_check(h, wd, false, NULL, 0), WARD_FS_MISSING_QUIET);
-	assert_int_equal(ward_fs_hidden_check(h, "relative", false, NULL, 0), WARD_FS_MISSING_QUIET);
+	assert_int_equal(ward_fs_hidden_check(h, "relative", false, NULL, 0),
+			 WARD_FS_MISSING_QUIET);
 	/* the loader's cache: opened at every exec, never a row (when the host
 	 * has it: it is outside this plan) */
 	if (access("/etc/ld.so.cache", F_OK) == 0) {

@@ -20,8 +20,7 @@ static const size_t steps[] = { 0, 1, 2, 3, 7, 64 }; /* 0: everything at once */
 
 /* Feed s in pieces of step bytes; returns the parser's verdict and, when the
  * head is complete, the offset in s where the head ended. */
-static int feed(struct ward_http_parser *p, const char *s, size_t len, size_t step,
-		size_t *ret_end)
+static int feed(struct ward_http_parser *p, const char *s, size_t len, size_t step, size_t *ret_end)
 {
 	size_t off = 0;
 
@@ -105,8 +104,7 @@ static bool span_is(struct ward_http_str s, const char *lit)
 #define assert_span(s, lit)                                                                        \
 	do {                                                                                       \
 		if (!span_is(s, lit))                                                              \
-			fail_msg("span '%.*s' != '%s'", (int)(s).len, (s).p ? (s).p : "",          \
-				 lit);                                                             \
+			fail_msg("span '%.*s' != '%s'", (int)(s).len, (s).p ? (s).p : "", lit);    \
 	} while (0)
 
 static void test_origin_form(void **state)
@@ -169,17 +167,18 @@ static void test_absolute_form(void **state)
 	assert_span(p.head.query, "q");
 	ward_http_parser_free(&p);
 
-	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST,
-				    "GET HTTPS://example.com HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
-				    NULL, &end),
-			 1);
+	assert_int_equal(
+		parse_kind(&p, WARD_HTTP_REQUEST,
+			   "GET HTTPS://example.com HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+			   NULL, &end),
+		1);
 	assert_true(p.head.https);
 	assert_int_equal(p.head.port, 443);
 	assert_span(p.head.path, "/");
 	ward_http_parser_free(&p);
 
-	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST,
-				    "GET http://[::1]/x HTTP/1.0\r\n\r\n", NULL, &end),
+	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST, "GET http://[::1]/x HTTP/1.0\r\n\r\n",
+				    NULL, &end),
 			 1);
 	assert_string_equal(p.head.host, "::1");
 	assert_int_equal(p.head.port, 80);
@@ -218,10 +217,11 @@ static void test_connect(void **state)
 	assert_int_equal(p.head.framing, WARD_HTTP_BODY_TUNNEL);
 	ward_http_parser_free(&p);
 
-	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST,
-				    "CONNECT [2001:db8::1]:8443 HTTP/1.1\r\nHost: [2001:db8::1]\r\n\r\n",
-				    NULL, &end),
-			 1);
+	assert_int_equal(
+		parse_kind(&p, WARD_HTTP_REQUEST,
+			   "CONNECT [2001:db8::1]:8443 HTTP/1.1\r\nHost: [2001:db8::1]\r\n\r\n",
+			   NULL, &end),
+		1);
 	assert_string_equal(p.head.host, "2001:db8::1");
 	assert_int_equal(p.head.port, 8443);
 	ward_http_parser_free(&p);
@@ -285,7 +285,8 @@ static void test_versions_and_connection(void **state)
 	struct ward_http_parser p;
 	size_t end;
 
-	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST, "GET / HTTP/1.0\r\n\r\n", NULL, &end), 1);
+	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST, "GET / HTTP/1.0\r\n\r\n", NULL, &end),
+			 1);
 	assert_int_equal(p.head.version_minor, 0);
 	assert_false(p.head.keep_alive);
 	assert_false(p.head.has_host);
@@ -304,18 +305,19 @@ static void test_versions_and_connection(void **state)
 	assert_false(p.head.keep_alive);
 	ward_http_parser_free(&p);
 
-	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST,
-				    "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\n"
-				    "Connection: keep-alive, Upgrade\r\nExpect: 100-continue\r\n\r\n",
-				    NULL, &end),
-			 1);
+	assert_int_equal(
+		parse_kind(&p, WARD_HTTP_REQUEST,
+			   "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\n"
+			   "Connection: keep-alive, Upgrade\r\nExpect: 100-continue\r\n\r\n",
+			   NULL, &end),
+		1);
 	assert_true(p.head.upgrade_websocket);
 	assert_true(p.head.expect_continue);
 	ward_http_parser_free(&p);
 
 	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST,
-				    "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n", NULL,
-				    &end),
+				    "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n",
+				    NULL, &end),
 			 1);
 	assert_false(p.head.upgrade_websocket);
 	ward_http_parser_free(&p);
@@ -328,10 +330,12 @@ static void test_versions_and_connection(void **state)
 	assert_false(p.head.upgrade_websocket);
 	ward_http_parser_free(&p);
 
-	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST,
-				    "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n",
-				    NULL, &end),
-			 1);
+	assert_int_equal(
+		parse_kind(
+			&p, WARD_HTTP_REQUEST,
+			"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: upgrade\r\n\r\n",
+			NULL, &end),
+		1);
 	assert_false(p.head.upgrade_websocket);
 	ward_http_parser_free(&p);
 }
@@ -341,17 +345,17 @@ static void test_header_syntax(void **state)
 	struct ward_http_parser p;
 	size_t end;
 
-	expect_req_error("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400);   /* obs-fold */
+	expect_req_error("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400); /* obs-fold */
 	expect_req_error("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n", 400);
-	expect_req_error("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400);                /* SP before ':' */
+	expect_req_error("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400); /* SP before ':' */
 	expect_req_error("GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", 400);
 	expect_req_error("GET / HTTP/1.1\r\nHost: a\r\nX(y): 1\r\n\r\n", 400);
 	expect_req_error("GET / HTTP/1.1\r\nHost: a\r\n: 1\r\n\r\n", 400);
 	expect_req_error("GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", 400);
-	expect_req_error("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400);      /* bare CR */
-	expect_req_error("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01\r\n\r\n", 400);     /* CTL */
+	expect_req_error("GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400);	/* bare CR */
+	expect_req_error("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01\r\n\r\n", 400); /* CTL */
 	expect_req_error("GET / HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n", 400);
-	expect_req_error("GET / HTTP/1.1\nHost: a\n\n", 400);                       /* LF only */
+	expect_req_error("GET / HTTP/1.1\nHost: a\n\n", 400); /* LF only */
 	expect_req_error("GET / HTTP/1.1\r\nHost: a\n\r\n", 400);
 	expect_req_error("GET / HTTP/1.1\r\nHost: a\r\n\r\r\n", 400);
 	expect_req_error("GET / HTTP/1.1\r\nHost: a, b\r\n\r\n", 400);
@@ -362,7 +366,8 @@ static void test_header_syntax(void **state)
 	/* obs-fold is named as such, not just a bad name */
 	struct ward_http_parser f;
 	assert_int_equal(parse_kind(&f, WARD_HTTP_REQUEST,
-				    "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b: c\r\n\r\n", NULL, &end),
+				    "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b: c\r\n\r\n", NULL,
+				    &end),
 			 -EBADMSG);
 	assert_string_equal(f.reason, "obsolete line folding");
 	ward_http_parser_free(&f);
@@ -377,8 +382,8 @@ static void test_header_syntax(void **state)
 
 	/* obs-text in a value is allowed; whitespace trimmed on both sides */
 	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST,
-				    "GET / HTTP/1.1\r\nHost: a\r\nX-N: \t caf\xc3\xa9 \t\r\n\r\n", NULL,
-				    &end),
+				    "GET / HTTP/1.1\r\nHost: a\r\nX-N: \t caf\xc3\xa9 \t\r\n\r\n",
+				    NULL, &end),
 			 1);
 	assert_span(ward_http_find_header(&p.head, "x-n")->value, "caf\xc3\xa9");
 	ward_http_parser_free(&p);
@@ -390,8 +395,8 @@ static void test_content_length(void **state)
 	size_t end;
 
 	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST,
-				    "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0012\r\n\r\n", NULL,
-				    &end),
+				    "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0012\r\n\r\n",
+				    NULL, &end),
 			 1);
 	assert_int_equal(p.head.framing, WARD_HTTP_BODY_LENGTH);
 	assert_int_equal(p.head.content_length, 12);
@@ -413,8 +418,9 @@ static void test_content_length(void **state)
 	assert_int_equal(p.head.content_length, 5);
 	ward_http_parser_free(&p);
 
-	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-			 400);
+	expect_req_error(
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+		400);
 	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\n", 400);
 	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", 400);
 	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400);
@@ -423,8 +429,8 @@ static void test_content_length(void **state)
 	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5.0\r\n\r\n", 400);
 	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400);
 	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ,\r\n\r\n", 400);
-	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n",
-			 400);
+	expect_req_error(
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n", 400);
 }
 
 static void test_transfer_encoding(void **state)
@@ -432,10 +438,11 @@ static void test_transfer_encoding(void **state)
 	struct ward_http_parser p;
 	size_t end;
 
-	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST,
-				    "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tChunked\r\n\r\n",
-				    NULL, &end),
-			 1);
+	assert_int_equal(
+		parse_kind(&p, WARD_HTTP_REQUEST,
+			   "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tChunked\r\n\r\n",
+			   NULL, &end),
+		1);
 	assert_int_equal(p.head.framing, WARD_HTTP_BODY_CHUNKED);
 	ward_http_parser_free(&p);
 
@@ -456,9 +463,10 @@ static void test_transfer_encoding(void **state)
 	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n"
 			 "Transfer-Encoding: chunked\r\n\r\n",
 			 501);
-	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+	expect_req_error(
+		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400);
+	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;x=1\r\n\r\n",
 			 400);
-	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;x=1\r\n\r\n", 400);
 	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", 400);
 	expect_req_error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
 			 " , identity\r\n\r\n",
@@ -512,20 +520,23 @@ static void test_limits(void **state)
 	expect_req_error(s, 431);
 
 	/* configurable */
-	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST, "GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n\r\n",
-				    &lim, &end),
+	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST,
+				    "GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n\r\n", &lim, &end),
 			 1);
 	ward_http_parser_free(&p);
 	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST,
-				    "GET / HTTP/1.1\r\nHost: a\r\nA: b\r\nC: d\r\n\r\n", &lim, &end),
+				    "GET / HTTP/1.1\r\nHost: a\r\nA: b\r\nC: d\r\n\r\n", &lim,
+				    &end),
 			 -EBADMSG);
 	assert_int_equal(p.status, 431);
 	ward_http_parser_free(&p);
-	assert_int_equal(parse_kind(&p, WARD_HTTP_REQUEST,
-				    "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n"
-				    "Host: a\r\n\r\n",
-				    &lim, &end),
-			 -EBADMSG);
+	assert_int_equal(
+		parse_kind(
+			&p, WARD_HTTP_REQUEST,
+			"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n"
+			"Host: a\r\n\r\n",
+			&lim, &end),
+		-EBADMSG);
 	assert_int_equal(p.status, 414);
 	ward_http_parser_free(&p);
 	lim.max_head = 8;
@@ -656,11 +667,13 @@ static void test_chunked(void **state)
 	expect_chunked_error(ext, 400);
 
 	/* body limit: chunks are checked before their data is read */
-	assert_int_equal(chunked("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 30, 10, &k, &end, &status),
+	assert_int_equal(chunked("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", 30, 10, &k, &end,
+				 &status),
 			 -EFBIG);
 	assert_int_equal(status, 413);
 	assert_int_equal(k.len, 5);
-	assert_int_equal(chunked("5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n", 25, 10, &k, &end, &status),
+	assert_int_equal(chunked("5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n", 25, 10, &k, &end,
+				 &status),
 			 1);
 
 	/* every truncation of a valid body asks for more */
@@ -768,7 +781,8 @@ static void test_response(void **state)
 	size_t end;
 
 	assert_int_equal(parse_kind(&p, WARD_HTTP_RESPONSE,
-				    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", NULL, &end),
+				    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", NULL,
+				    &end),
 			 1);
 	assert_int_equal(p.head.status, 200);
 	assert_span(p.head.reason, "OK");
@@ -834,7 +848,8 @@ static void test_response(void **state)
 	expect_resp_error("HTTP/2.0 200 OK\r\n\r\n");
 	expect_resp_error("HTTP/1.1  200 OK\r\n\r\n");
 	expect_resp_error("HTTP/1.1 200 O\x01K\r\n\r\n");
-	expect_resp_error("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	expect_resp_error(
+		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
 	expect_resp_error("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
 	expect_resp_error("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
 	expect_resp_error("HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n");
@@ -850,23 +865,28 @@ static void test_authority(void **state)
 	assert_int_equal(ward_http_parse_authority("A.com", 5, host, sizeof(host), &port), 0);
 	assert_string_equal(host, "a.com");
 	assert_int_equal(port, 0);
-	assert_int_equal(ward_http_parse_authority("a.com:65535", 11, host, sizeof(host), &port), 0);
+	assert_int_equal(ward_http_parse_authority("a.com:65535", 11, host, sizeof(host), &port),
+			 0);
 	assert_int_equal(port, 65535);
 	assert_int_equal(ward_http_parse_authority("[::1]:1", 7, host, sizeof(host), &port), 0);
 	assert_string_equal(host, "::1");
 	assert_int_equal(port, 1);
-	assert_int_equal(ward_http_parse_authority("a.com:0", 7, host, sizeof(host), &port), -EINVAL);
+	assert_int_equal(ward_http_parse_authority("a.com:0", 7, host, sizeof(host), &port),
+			 -EINVAL);
 	assert_int_equal(ward_http_parse_authority("a.com:65536", 11, host, sizeof(host), &port),
 			 -EINVAL);
 	assert_int_equal(ward_http_parse_authority("a.com:123456", 12, host, sizeof(host), &port),
 			 -EINVAL);
-	assert_int_equal(ward_http_parse_authority("a.com:8a", 8, host, sizeof(host), &port), -EINVAL);
+	assert_int_equal(ward_http_parse_authority("a.com:8a", 8, host, sizeof(host), &port),
+			 -EINVAL);
 	assert_int_equal(ward_http_parse_authority("::1", 3, host, sizeof(host), &port), -EINVAL);
-	assert_int_equal(ward_http_parse_authority("[::1]x", 6, host, sizeof(host), &port), -EINVAL);
+	assert_int_equal(ward_http_parse_authority("[::1]x", 6, host, sizeof(host), &port),
+			 -EINVAL);
 	assert_int_equal(ward_http_parse_authority("[::1", 4, host, sizeof(host), &port), -EINVAL);
 	assert_int_equal(ward_http_parse_authority(":80", 3, host, sizeof(host), &port), -EINVAL);
 	assert_int_equal(ward_http_parse_authority("", 0, host, sizeof(host), &port), -EINVAL);
-	assert_int_equal(ward_http_parse_authority("u@a.com", 7, host, sizeof(host), &port), -EINVAL);
+	assert_int_equal(ward_http_parse_authority("u@a.com", 7, host, sizeof(host), &port),
+			 -EINVAL);
 }
 
 int main(void)

@@ -29,11 +29,11 @@
 #include "proxy/providers.h"
 
 /* this cmocka has no assert_double_equal */
-#define assert_near(a, b, eps)                                  \
-	do {                                                    \
-		double d_ = (double)(a) - (double)(b);          \
-		if (d_ > (eps) || -d_ > (eps))                  \
-			fail_msg("%.12g != %.12g", (double)(a), (double)(b)); \
+#define assert_near(a, b, eps)                                                                     \
+	do {                                                                                       \
+		double d_ = (double)(a) - (double)(b);                                             \
+		if (d_ > (eps) || -d_ > (eps))                                                     \
+			fail_msg("%.12g != %.12g", (double)(a), (double)(b));                      \
 	} while (0)
 
 #define KEY_O "sk-unit-openai-0123456789"
@@ -45,7 +45,8 @@
 
 static void test_json_member(void **state)
 {
-	const char *d = " { \"a\" : [1, {\"model\": 2}], \"mo\\u0064el\" :\t\"gpt\\\"x\" , \"z\":null } ";
+	const char *d =
+		" { \"a\" : [1, {\"model\": 2}], \"mo\\u0064el\" :\t\"gpt\\\"x\" , \"z\":null } ";
 	struct ward_json_span sp;
 	char out[32];
 
@@ -86,8 +87,9 @@ static void test_json_usage(void **state)
 	const char *an = "{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":13,"
 			 "\"cache_creation_input_tokens\":4,\"cache_read_input_tokens\":2,"
 			 "\"output_tokens\":1}}}";
-	const char *rs = "{\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":5,"
-			 "\"input_tokens_details\":{\"cached_tokens\":3},\"output_tokens\":6}}}";
+	const char *rs =
+		"{\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":5,"
+		"\"input_tokens_details\":{\"cached_tokens\":3},\"output_tokens\":6}}}";
 
 	(void)state;
 	assert_int_equal(ward_json_usage(oa, strlen(oa), &u), 1);
@@ -107,8 +109,9 @@ static void test_json_usage(void **state)
 
 static void test_cost(void **state)
 {
-	struct ward_inference_route rt = { .price_known = true, .price_input = 3, .price_output = 15,
-					   .price_cached = 0.3 };
+	struct ward_inference_route rt = {
+		.price_known = true, .price_input = 3, .price_output = 15, .price_cached = 0.3
+	};
 	struct ward_usage an = { .input = 1000 + 200 + 5000, .cached = 5000, .output = 500 };
 	struct ward_usage oa = { .input = 1000, .cached = 800, .output = 10 };
 	struct ward_usage bad = { .input = 10, .cached = 50, .output = 0 };
@@ -116,10 +119,11 @@ static void test_cost(void **state)
 	(void)state;
 	/* 1200 uncached at 3, 5000 cached at 0.3, 500 out at 15, per million */
 	assert_near(ward_inference_cost_usd(&rt, &an), 0.0126, 1e-12);
-	rt = (struct ward_inference_route){ .price_known = true, .price_input = 1.25,
-					    .price_output = 10, .price_cached = 0.125 };
+	rt = (struct ward_inference_route){
+		.price_known = true, .price_input = 1.25, .price_output = 10, .price_cached = 0.125
+	};
 	assert_near(ward_inference_cost_usd(&rt, &oa), (200 * 1.25 + 800 * 0.125 + 100) / 1e6,
-			    1e-15);
+		    1e-15);
 	/* more cached than input (a confused upstream): never below all-cached */
 	assert_near(ward_inference_cost_usd(&rt, &bad), 10 * 0.125 / 1e6, 1e-15);
 	rt.price_known = false;
@@ -215,7 +219,8 @@ static int setup_with(void **state, const char *fast_extra, const char *claude_e
 		      const char *inference_extra)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sin);
 	struct ward_inference_config cfg = { 0 };
 	struct ward_error err = { 0 };
@@ -227,19 +232,20 @@ static int setup_with(void **state, const char *fast_extra, const char *claude_e
 	assert_int_equal(listen(f->lfd, 8), 0);
 	getsockname(f->lfd, (struct sockaddr *)&sin, &sl);
 	f->port = ntohs(sin.sin_port);
-	snprintf(yaml, sizeof(yaml),
-		 "version: 1\n"
-		 "inference:\n"
-		 "  routes:\n"
-		 "    - { name: fast, provider: openai, model: real-small, api_key_env: WARD_UT_O,\n"
-		 "        base_url: \"http://127.0.0.1:%u/v1\", aliases: [gpt-4o-mini]%s }\n"
-		 "    - { name: claude, provider: anthropic, model: real-claude, api_key_env: WARD_UT_A,\n"
-		 "        base_url: \"http://127.0.0.1:%u/v1\"%s }\n"
-		 "  binaries: [{ path: /usr/bin/agent }, { path: /usr/bin/bash, ancestors: true },\n"
-		 "             { path: /usr/bin/make },\n"
-		 "             { sha256: " AGENT_SHA " }]\n"
-		 "%s",
-		 f->port, fast_extra, f->port, claude_extra, inference_extra);
+	snprintf(
+		yaml, sizeof(yaml),
+		"version: 1\n"
+		"inference:\n"
+		"  routes:\n"
+		"    - { name: fast, provider: openai, model: real-small, api_key_env: WARD_UT_O,\n"
+		"        base_url: \"http://127.0.0.1:%u/v1\", aliases: [gpt-4o-mini]%s }\n"
+		"    - { name: claude, provider: anthropic, model: real-claude, api_key_env: WARD_UT_A,\n"
+		"        base_url: \"http://127.0.0.1:%u/v1\"%s }\n"
+		"  binaries: [{ path: /usr/bin/agent }, { path: /usr/bin/bash, ancestors: true },\n"
+		"             { path: /usr/bin/make },\n"
+		"             { sha256: " AGENT_SHA " }]\n"
+		"%s",
+		f->port, fast_extra, f->port, claude_extra, inference_extra);
 	f->p = load(yaml);
 	setenv("WARD_UT_O", KEY_O, 1);
 	setenv("WARD_UT_A", KEY_A, 1);
@@ -315,8 +321,12 @@ static const char *call_via, *call_sha;
 static void call(struct fx *f, const char *binary, const char *request, const char *backend_reply,
 		 struct result *res)
 {
-	struct ward_inference_client who = { .known = true, .binary = binary, .pid = 1,
-					     .host = call_host, .via = call_via, .sha256 = call_sha };
+	struct ward_inference_client who = { .known = true,
+					     .binary = binary,
+					     .pid = 1,
+					     .host = call_host,
+					     .via = call_via,
+					     .sha256 = call_sha };
 	struct ward_http_parser hp;
 	struct ward_inference_call *c;
 	size_t used = 0, n = strlen(request);
@@ -363,13 +373,15 @@ static void call(struct fx *f, const char *binary, const char *request, const ch
 			continue;
 		}
 		if (fd >= 0 && ev) {
-			struct pollfd pf = { .fd = fd, .events = (short)((ev & EPOLLIN ? POLLIN : 0) |
-									 (ev & EPOLLOUT ? POLLOUT : 0)) };
+			struct pollfd pf = { .fd = fd,
+					     .events = (short)((ev & EPOLLIN ? POLLIN : 0) |
+							       (ev & EPOLLOUT ? POLLOUT : 0)) };
 
 			if (poll(&pf, 1, 100) > 0)
-				ward_inference_call_io(c, (pf.revents & POLLIN ? EPOLLIN : 0) |
-							  (pf.revents & POLLOUT ? EPOLLOUT : 0) |
-							  (pf.revents & POLLHUP ? EPOLLHUP : 0));
+				ward_inference_call_io(
+					c, (pf.revents & POLLIN ? EPOLLIN : 0) |
+						   (pf.revents & POLLOUT ? EPOLLOUT : 0) |
+						   (pf.revents & POLLHUP ? EPOLLHUP : 0));
 		} else {
 			ward_inference_call_io(c, 0);
 		}
@@ -379,9 +391,10 @@ static void call(struct fx *f, const char *binary, const char *request, const ch
 	ward_inference_call_free(c);
 }
 
-#define POST(path, body, extra)                                                               \
-	"POST " path " HTTP/1.1\r\nHost: inference.local\r\nContent-Type: application/json\r\n" \
-	extra "Content-Length: %zu\r\n\r\n" body
+#define POST(path, body, extra)                                                                    \
+	"POST " path                                                                               \
+	" HTTP/1.1\r\nHost: inference.local\r\nContent-Type: application/json\r\n" extra           \
+	"Content-Length: %zu\r\n\r\n" body
 
 /* fmt is one of the POST() literals: its only conversion is the length */
 #pragma GCC diagnostic push
@@ -405,7 +418,8 @@ static void test_call_chat_rewrite_and_key(void **state)
 	struct fx *f = *state;
 	struct result res;
 	const char *body = "{ \"messages\": [], \"model\" : \"gpt-4o-mini\" }";
-	char *r = req(POST("/v1/chat/completions", "{ \"messages\": [], \"model\" : \"gpt-4o-mini\" }",
+	char *r = req(POST("/v1/chat/completions",
+			   "{ \"messages\": [], \"model\" : \"gpt-4o-mini\" }",
 			   "Authorization: Bearer sk-inside\r\nX-Api-Key: nope\r\nCookie: c=1\r\n"),
 		      body);
 
@@ -434,8 +448,8 @@ static void test_derive_keeps_usage(void **state)
 	struct ward_error err = { 0 };
 	struct result res;
 	const char *body = "{ \"messages\": [], \"model\" : \"gpt-4o-mini\" }";
-	char *r = req(POST("/v1/chat/completions", "{ \"messages\": [], \"model\" : \"gpt-4o-mini\" }",
-			   ""),
+	char *r = req(POST("/v1/chat/completions",
+			   "{ \"messages\": [], \"model\" : \"gpt-4o-mini\" }", ""),
 		      body);
 
 	call(f, "/usr/bin/agent", r, chat_reply, &res);
@@ -490,7 +504,8 @@ static void test_call_openai_stream_usage_added(void **state)
 		"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":3}}\n\n"
 		"data: [DONE]\n\n";
 	const char *body = "{\"model\":\"fast\",\"stream\":true}";
-	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\",\"stream\":true}", ""), body);
+	char *r =
+		req(POST("/v1/chat/completions", "{\"model\":\"fast\",\"stream\":true}", ""), body);
 
 	call(f, "/usr/bin/agent", r, sse, &res);
 	free(r);
@@ -508,8 +523,8 @@ static void test_call_local_answers(void **state)
 	struct result res;
 	char *r;
 
-	call(f, "/usr/bin/agent",
-	     "GET /v1/models HTTP/1.1\r\nHost: inference.local\r\n\r\n", NULL, &res);
+	call(f, "/usr/bin/agent", "GET /v1/models HTTP/1.1\r\nHost: inference.local\r\n\r\n", NULL,
+	     &res);
 	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
 	assert_non_null(strstr(res.out, "\"data\":[{\"id\":\"fast\""));
 
@@ -517,14 +532,17 @@ static void test_call_local_answers(void **state)
 	call(f, "/usr/bin/agent", r, NULL, &res);
 	free(r);
 	assert_non_null(strstr(res.out, "HTTP/1.1 403 Forbidden"));
-	assert_non_null(strstr(res.out, "{\"error\":{\"message\":\"ward: POST /v1/files is not served"));
+	assert_non_null(
+		strstr(res.out, "{\"error\":{\"message\":\"ward: POST /v1/files is not served"));
 
 	r = req(POST("/v1/messages", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
 	call(f, "/usr/bin/agent", r, NULL, &res);
 	free(r);
 	assert_non_null(strstr(res.out, "HTTP/1.1 400 Bad Request"));
-	assert_non_null(strstr(res.out, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
-					"\"message\":\"ward: route 'fast' (provider openai) does not serve"));
+	assert_non_null(
+		strstr(res.out,
+		       "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+		       "\"message\":\"ward: route 'fast' (provider openai) does not serve"));
 
 	/* inference.binaries: another binary is refused, whatever it asks */
 	r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
@@ -550,7 +568,8 @@ static void test_call_local_answers(void **state)
 	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
 	call_via = NULL;
 	call_sha = AGENT_SHA;
-	call(f, "/home/u/.cache/agent-copy", r, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", &res);
+	call(f, "/home/u/.cache/agent-copy", r, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+	     &res);
 	assert_non_null(strstr(res.out, "HTTP/1.1 200 OK"));
 	call_sha = NULL;
 	free(r);
@@ -560,7 +579,8 @@ static void test_call_budget(void **state)
 {
 	struct fx *f = *state;
 	struct result res;
-	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""),
+		      "{\"model\":\"fast\"}");
 
 	call(f, "/usr/bin/agent", r, chat_reply, &res);
 	call(f, "/usr/bin/agent", r, chat_reply, &res);
@@ -573,14 +593,16 @@ static void test_call_budget(void **state)
 	r = req(POST("/v1/messages", "{\"model\":\"claude\"}", ""), "{\"model\":\"claude\"}");
 	call(f, "/usr/bin/agent", r, NULL, &res);
 	free(r);
-	assert_non_null(strstr(res.out, "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\""));
+	assert_non_null(
+		strstr(res.out, "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\""));
 }
 
 static void test_call_upstream_failures(void **state)
 {
 	struct fx *f = *state;
 	struct result res;
-	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""),
+		      "{\"model\":\"fast\"}");
 
 	call(f, "/usr/bin/agent", r, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"cut", &res);
 	assert_non_null(strstr(res.out, "HTTP/1.1 502 Bad Gateway"));
@@ -618,7 +640,8 @@ static void test_rows_never_hold_the_key(void **state)
 		skip(); /* no sqlite3 CLI */
 	}
 	assert_non_null(strstr(buf, "inference.routes.fast"));
-	assert_non_null(strstr(buf, "model_requested=gpt-4o-mini model_sent=real-small status=200"));
+	assert_non_null(
+		strstr(buf, "model_requested=gpt-4o-mini model_sent=real-small status=200"));
 	assert_null(strstr(buf, KEY_O));
 	assert_null(strstr(buf, KEY_A));
 	free(buf);
@@ -673,7 +696,8 @@ static void test_rows_name_via(void **state)
 	struct ward_error err = { 0 };
 	struct result res;
 	int found = 0;
-	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""),
+		      "{\"model\":\"fast\"}");
 
 	call_via = "/usr/bin/bash";
 	call(f, "/tmp/child-of-bash", r, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", &res);
@@ -708,7 +732,8 @@ static void test_call_money_budget(void **state)
 	struct fx *f = *state;
 	struct result res;
 	struct rowbuf b;
-	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""), "{\"model\":\"fast\"}");
+	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""),
+		      "{\"model\":\"fast\"}");
 
 	assert_int_equal(strlen(strstr(cached_reply, "\r\n\r\n") + 4), 121);
 	call(f, "/usr/bin/agent", r, cached_reply, &res);
@@ -716,13 +741,16 @@ static void test_call_money_budget(void **state)
 	assert_near(ward_inference_spent_usd(f->inf), 0.038, 1e-12);
 	rows(f, &b);
 	/* 84 % of 0.045: the 80 % row, after the call's own row */
-	assert_non_null(strstr(b.s, "allow inference.routes.fast api=chat.completions provider=openai "
-				    "model_requested=fast model_sent=real-small status=200 stream=false "
-				    "prompt_tokens=1000 completion_tokens=10 total_tokens=1010 "
-				    "cached_tokens=800 cost_usd=0.038000 prices=route "));
-	assert_non_null(strstr(b.s, "spent_usd=0.038000 max_usd=0.045000\n"
-				    "audit inference.budget.max_usd budget_warning: 80% of "
-				    "inference.budget.max_usd reached (spent_usd=0.038000 max_usd=0.045000)\n"));
+	assert_non_null(strstr(b.s,
+			       "allow inference.routes.fast api=chat.completions provider=openai "
+			       "model_requested=fast model_sent=real-small status=200 stream=false "
+			       "prompt_tokens=1000 completion_tokens=10 total_tokens=1010 "
+			       "cached_tokens=800 cost_usd=0.038000 prices=route "));
+	assert_non_null(
+		strstr(b.s,
+		       "spent_usd=0.038000 max_usd=0.045000\n"
+		       "audit inference.budget.max_usd budget_warning: 80% of "
+		       "inference.budget.max_usd reached (spent_usd=0.038000 max_usd=0.045000)\n"));
 	assert_int_equal(count(b.s, "budget_warning"), 1);
 
 	/* the second call crosses 95 % and 100 % at once (and 80 % of the tokens) */
@@ -732,26 +760,30 @@ static void test_call_money_budget(void **state)
 	assert_int_equal(count(b.s, "budget_warning: 80% of inference.budget.max_usd"), 1);
 	assert_int_equal(count(b.s, "budget_warning: 95% of inference.budget.max_usd"), 1);
 	assert_int_equal(count(b.s, "budget_spent: 100% of inference.budget.max_usd reached "
-				    "(spent_usd=0.076000 max_usd=0.045000); further"), 1);
+				    "(spent_usd=0.076000 max_usd=0.045000); further"),
+			 1);
 	assert_int_equal(count(b.s, "audit inference.budget.max_tokens budget_warning: 80% of "
 				    "inference.budget.max_tokens reached (budget_spent=2020 "
-				    "budget_max=2500)"), 1);
+				    "budget_max=2500)"),
+			 1);
 	assert_int_equal(count(b.s, "max_tokens budget_warning: 95%"), 0);
 
 	/* then refused, in each client's format, naming the policy key; no upstream */
 	call(f, "/usr/bin/agent", r, NULL, &res);
 	free(r);
 	assert_non_null(strstr(res.out, "HTTP/1.1 429 Too Many Requests"));
-	assert_non_null(strstr(res.out, "{\"error\":{\"message\":\"ward: the sandbox's inference "
-					"budget is spent (0.076000 of 0.045000 USD); "
-					"inference.budget.max_usd\",\"type\":\"insufficient_quota\""));
+	assert_non_null(strstr(res.out,
+			       "{\"error\":{\"message\":\"ward: the sandbox's inference "
+			       "budget is spent (0.076000 of 0.045000 USD); "
+			       "inference.budget.max_usd\",\"type\":\"insufficient_quota\""));
 	r = req(POST("/v1/messages", "{\"model\":\"claude\"}", ""), "{\"model\":\"claude\"}");
 	call(f, "/usr/bin/agent", r, NULL, &res);
 	free(r);
 	assert_non_null(strstr(res.out, "HTTP/1.1 429 Too Many Requests"));
 	assert_non_null(strstr(res.out, "x-should-retry: false\r\n"));
-	assert_non_null(strstr(res.out, "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\","
-					"\"message\":\"ward: the sandbox's inference budget is spent"));
+	assert_non_null(strstr(res.out,
+			       "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\","
+			       "\"message\":\"ward: the sandbox's inference budget is spent"));
 	rows(f, &b);
 	assert_int_equal(count(b.s, "deny inference.budget.max_usd api="), 2);
 	/* the thresholds stay reported once */
@@ -811,18 +843,20 @@ static void test_call_strict_models(void **state)
 	call(f, "/usr/bin/agent", r, NULL, &res);
 	free(r);
 	assert_non_null(strstr(res.out, "HTTP/1.1 404 Not Found"));
-	assert_non_null(strstr(res.out, "{\"error\":{\"message\":\"ward: model 'gpt-5' is not allowed: "
-					"no inference route or alias names it "
-					"(inference.strict_models); models: fast, claude, gpt-4o-mini, "
-					"real-small, real-claude\",\"type\":\"invalid_request_error\","
-					"\"param\":null,\"code\":\"model_not_found\"}}"));
+	assert_non_null(strstr(res.out,
+			       "{\"error\":{\"message\":\"ward: model 'gpt-5' is not allowed: "
+			       "no inference route or alias names it "
+			       "(inference.strict_models); models: fast, claude, gpt-4o-mini, "
+			       "real-small, real-claude\",\"type\":\"invalid_request_error\","
+			       "\"param\":null,\"code\":\"model_not_found\"}}"));
 	r = req(POST("/v1/messages", "{\"model\":\"claude-opus-4-5\"}", ""),
 		"{\"model\":\"claude-opus-4-5\"}");
 	call(f, "/usr/bin/agent", r, NULL, &res);
 	free(r);
 	assert_non_null(strstr(res.out, "HTTP/1.1 404 Not Found"));
-	assert_non_null(strstr(res.out, "{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\","
-					"\"message\":\"ward: model 'claude-opus-4-5' is not allowed"));
+	assert_non_null(strstr(res.out,
+			       "{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\","
+			       "\"message\":\"ward: model 'claude-opus-4-5' is not allowed"));
 	/* the client's model is one word of the row: no fields of its own */
 	r = req(POST("/v1/chat/completions", "{\"model\":\"x cost_usd=9\\nprompt_tokens=9\"}", ""),
 		"{\"model\":\"x cost_usd=9\\nprompt_tokens=9\"}");
@@ -890,15 +924,17 @@ static void test_call_direct_host(void **state)
 	assert_non_null(strstr(res.out, "HTTP/1.1 403 Forbidden"));
 	assert_non_null(strstr(res.out, "binary /usr/bin/curl may not use api.claude.test"));
 	rows(f, &b);
-	assert_non_null(strstr(b.s, "allow inference.routes.claude api=messages provider=anthropic "
-				    "model_requested=real-claude model_sent=real-claude status=200"));
+	assert_non_null(strstr(b.s,
+			       "allow inference.routes.claude api=messages provider=anthropic "
+			       "model_requested=real-claude model_sent=real-claude status=200"));
 	assert_non_null(strstr(b.s, "cost_usd=0.012000 prices=route"));
 }
 
 static void test_missing_key(void **state)
 {
-	struct ward_policy *p = load("version: 1\ninference:\n  routes:\n"
-				     "    - { name: d, provider: openai, model: m, api_key_env: WARD_UT_NONE }\n");
+	struct ward_policy *p =
+		load("version: 1\ninference:\n  routes:\n"
+		     "    - { name: d, provider: openai, model: m, api_key_env: WARD_UT_NONE }\n");
 	struct ward_inference_config cfg = { .policy = p };
 	struct ward_inference *inf = NULL;
 	struct ward_error err = { 0 };
@@ -906,7 +942,9 @@ static void test_missing_key(void **state)
 	(void)state;
 	unsetenv("WARD_UT_NONE");
 	assert_int_equal(ward_inference_new(&cfg, &inf, &err), -ENOENT);
-	assert_non_null(strstr(err.msg, "inference route 'd': environment variable WARD_UT_NONE is not set"));
+	assert_non_null(
+		strstr(err.msg,
+		       "inference route 'd': environment variable WARD_UT_NONE is not set"));
 	ward_policy_free(p);
 }
 
@@ -922,14 +960,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_chat_rewrite_and_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_derive_keeps_usage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_stream_anthropic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_call_openai_stream_usage_added, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_openai_stream_usage_added, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_call_local_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_upstream_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_never_hold_the_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_name_via, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_money_budget, setup_money, teardown),
-		cmocka_unit_test_setup_teardown(test_call_money_anthropic_stream, setup_money, teardown),
+		cmocka_unit_test_setup_teardown(test_call_money_anthropic_stream, setup_money,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_call_strict_models, setup_money, teardown),
 		cmocka_unit_test_setup_teardown(test_call_direct_host, setup_money, teardown),
 	};

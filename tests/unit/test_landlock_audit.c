@@ -64,9 +64,10 @@ static void test_access(void **state)
 	assert_string_equal(rec.path, "<too_long>");
 
 	/* no object at all (scopes, ptrace) */
-	assert_int_equal(parse(WARD_AUDIT_LANDLOCK_ACCESS,
-			       "audit(2.000:9): domain=1a blockers=scope.signal opid=5 ocomm=\"sh\""),
-			 0);
+	assert_int_equal(
+		parse(WARD_AUDIT_LANDLOCK_ACCESS,
+		      "audit(2.000:9): domain=1a blockers=scope.signal opid=5 ocomm=\"sh\""),
+		0);
 	assert_string_equal(rec.path, "");
 	assert_int_equal(rec.ino, 0);
 }
@@ -145,8 +146,7 @@ static void test_malformed(void **state)
 	assert_int_equal(parse(WARD_AUDIT_LANDLOCK_ACCESS,
 			       "audit(1.000:2): domain=1 blockers=fs.read_file path=2G"),
 			 -EINVAL);
-	assert_int_equal(parse(WARD_AUDIT_SYSCALL, "audit(1.000:2): arch=c000003e pid=3"),
-			 -EINVAL);
+	assert_int_equal(parse(WARD_AUDIT_SYSCALL, "audit(1.000:2): arch=c000003e pid=3"), -EINVAL);
 	/* a path longer than PATH_MAX is refused, not cut */
 	snprintf(big, sizeof(big), "audit(1.000:2): domain=1 blockers=fs.read_file path=\"/");
 	memset(big + strlen(big), 'a', sizeof(big) - 2 - strlen(big));
@@ -182,8 +182,8 @@ static void test_access_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_access),	  cmocka_unit_test(test_domain),
-		cmocka_unit_test(test_syscall),	  cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_access),	     cmocka_unit_test(test_domain),
+		cmocka_unit_test(test_syscall),	     cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_access_names),
 	};
 

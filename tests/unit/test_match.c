@@ -326,7 +326,8 @@ static void test_binary(void **state)
 	assert_true(ward_match_binary("/usr/**/python3*", "/usr/bin/python3.11"));
 	assert_true(ward_match_binary("/usr/**/python3*", "/usr/local/lib/x/python3"));
 	assert_false(ward_match_binary("/usr/**/python3*", "/opt/bin/python3"));
-	assert_true(ward_match_binary("/home/*/.nvm/**/node", "/home/u/.nvm/versions/v20/bin/node"));
+	assert_true(
+		ward_match_binary("/home/*/.nvm/**/node", "/home/u/.nvm/versions/v20/bin/node"));
 	assert_false(ward_match_binary("/home/*/.nvm/**/node", "/home/u/x/.nvm/bin/node"));
 	assert_false(ward_match_binary("usr/bin/*", "usr/bin/x"));
 	assert_false(ward_match_binary("/usr/bin/*", "curl"));
@@ -362,7 +363,8 @@ static void test_value_glob(void **state)
 static void test_query(void **state)
 {
 	struct ward_query_match svc[] = { { .key = "service", .glob = "git-upload-pack" } };
-	struct ward_query_match two[] = { { .key = "a", .glob = "1*" }, { .key = "b", .glob = "*" } };
+	struct ward_query_match two[] = { { .key = "a", .glob = "1*" },
+					  { .key = "b", .glob = "*" } };
 	struct ward_query_match sp[] = { { .key = "q x", .glob = "a+b c" } };
 	const char *q;
 

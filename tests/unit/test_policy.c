@@ -229,7 +229,8 @@ static void test_defaults(void **state)
 	assert_int_equal(res.p->n_net, 0);
 	assert_int_equal(res.p->n_read_only, 0);
 	assert_null(res.p->inference_binaries);
-	assert_string_equal(res.p->compiled_json,
+	assert_string_equal(
+		res.p->compiled_json,
 		"{\"version\":1,\"extends\":[],\"filesystem\":{\"include_workdir\":false,"
 		"\"read_only\":[],\"read_write\":[],\"binaries\":[]},\"landlock\":{\"compatibility\":"
 		"\"best_effort\",\"restrict_tcp\":false},\"process\":{\"run_as_user\":null,\"run_as_group\":null},"
@@ -319,8 +320,9 @@ static void test_hardening_sections(void **state)
 		      "  set: { CI: \"1\", A: x }\n"
 		      "resources: { memory: 4G, pids: 1024, cpu: 1.5, tmp_size: 512MiB }\n");
 	assert_int_equal(res.r, 0);
-	assert_string_equal(res.text, F ":10:59: warning: scheme: http sends the secret of 'b' in clear "
-				      "text to 'b.example.com'; use it only for a trusted network\n");
+	assert_string_equal(res.text,
+			    F ":10:59: warning: scheme: http sends the secret of 'b' in clear "
+			      "text to 'b.example.com'; use it only for a trusted network\n");
 	assert_int_equal(res.p->n_net, 1);
 	assert_int_equal(res.p->net[0].n_endpoints, 1);
 	assert_string_equal(res.p->net[0].endpoints[0].host, "github.com");
@@ -341,7 +343,8 @@ static void test_hardening_sections(void **state)
 	assert_int_equal(res.p->resources.pids, 1024);
 	assert_int_equal(res.p->resources.cpu_milli, 1500);
 	assert_true(res.p->resources.tmp_size == 512ull << 20);
-	assert_non_null(strstr(res.p->compiled_json, "\"unix\":[{\"path\":\"/run/user/1000/ssh-agent.sock\""));
+	assert_non_null(strstr(res.p->compiled_json,
+			       "\"unix\":[{\"path\":\"/run/user/1000/ssh-agent.sock\""));
 	assert_non_null(strstr(res.p->compiled_json, "\"scheme\":\"http\""));
 	done(&res);
 
@@ -376,40 +379,46 @@ static void test_hardening_sections(void **state)
 	compile(&res, "version: 1\nenvironment:\n  pass: [GITHUB_TOKEN, \"*_KEY\", \"MYAPP_*\"]\n"
 		      "credentials:\n  - { name: b, env: B, host: b.example.com, scheme: http }\n");
 	assert_int_equal(res.r, 0);
-	assert_string_equal(res.text,
-		F ":3:10: warning: 'GITHUB_TOKEN' looks like a secret and will be readable inside the "
+	assert_string_equal(
+		res.text, F
+		":3:10: warning: 'GITHUB_TOKEN' looks like a secret and will be readable inside the "
 		"sandbox; prefer 'credentials:' (the sandbox sees only a placeholder, the proxy injects "
-		"the value)\n"
-		F ":3:24: warning: glob '*_KEY' never passes secret-looking names; list each one by exact "
-		"name\n"
-		F ":5:53: warning: scheme: http sends the secret of 'b' in clear text to 'b.example.com'; "
+		"the value)\n" F
+		":3:24: warning: glob '*_KEY' never passes secret-looking names; list each one by exact "
+		"name\n" F
+		":5:53: warning: scheme: http sends the secret of 'b' in clear text to 'b.example.com'; "
 		"use it only for a trusted network\n");
 	done(&res);
 }
 
-#define NET(ep) "version: 1\nnetwork_policies:\n  k:\n    binaries: [{ path: /bin/x }]\n    endpoints:\n" ep
+#define NET(ep)                                                                                    \
+	"version: 1\nnetwork_policies:\n  k:\n    binaries: [{ path: /bin/x }]\n    endpoints:\n" ep
 
 static void test_errors(void **state)
 {
 	/* keys and types */
-	expect_error("version: 1\nfilesystem_policy:\n  read_olny: [/usr]\n",
-		     F ":3:3: unknown key 'read_olny' in filesystem_policy (did you mean 'read_only'?)");
-	expect_error("version: 1\nnetwork_polices: {}\n",
-		     F ":2:1: unknown key 'network_polices' in policy (did you mean 'network_policies'?)");
+	expect_error(
+		"version: 1\nfilesystem_policy:\n  read_olny: [/usr]\n",
+		F ":3:3: unknown key 'read_olny' in filesystem_policy (did you mean 'read_only'?)");
+	expect_error(
+		"version: 1\nnetwork_polices: {}\n", F
+		":2:1: unknown key 'network_polices' in policy (did you mean 'network_policies'?)");
 	expect_error("version: 1\nfrobnicate: 1\n", F ":2:1: unknown key 'frobnicate' in policy");
 	/* names and URLs checked by pattern */
-	expect_error("version: 1\ncredentials:\n  - { name: x, env: \"1BAD\", host: a.example.com }\n",
-		     F ":3:21: invalid environment variable name '1BAD'");
+	expect_error(
+		"version: 1\ncredentials:\n  - { name: x, env: \"1BAD\", host: a.example.com }\n",
+		F ":3:21: invalid environment variable name '1BAD'");
 	expect_error("version: 1\ncredentials:\n  - { name: x, env: K, host: a.example.com, "
 		     "header: \"Bad Header\" }\n",
 		     F ":3:53: invalid HTTP header name 'Bad Header'");
 	expect_error("version: 1\ninference:\n  routes: [{ name: r, provider: openai, model: m, "
 		     "base_url: \"ftp://x\", api_key_env: K }]\n",
 		     F ":3:61: invalid URL 'ftp://x' (expected http:// or https://)");
-	expect_error("version: 1\nnetwork_policies:\n  \"bad key!\":\n    binaries: [{ path: /usr/bin/curl }]\n"
-		     "    endpoints: [{ host: a.example.com, port: 443 }]\n",
-		     F ":3:3: invalid network policy key 'bad key!' (letters, digits, '_', '.', '-'; "
-		     "at most 64)");
+	expect_error(
+		"version: 1\nnetwork_policies:\n  \"bad key!\":\n    binaries: [{ path: /usr/bin/curl }]\n"
+		"    endpoints: [{ host: a.example.com, port: 443 }]\n",
+		F ":3:3: invalid network policy key 'bad key!' (letters, digits, '_', '.', '-'; "
+		  "at most 64)");
 	expect_error("version: 1\nfilesystem_policy:\n  include_workdir: yes\n",
 		     F ":3:20: 'include_workdir' must be true or false, got 'yes'");
 	expect_error("version: 1\nfilesystem_policy:\n  read_only: /usr\n",
@@ -420,7 +429,8 @@ static void test_errors(void **state)
 	/* version */
 	expect_error("filesystem_policy: {}\n", F ":1:1: missing required key 'version' in policy");
 	expect_error("version: 2\n", F ":1:10: unsupported version '2' (ward supports version 1)");
-	expect_error("version: \"1\"\n", F ":1:10: unsupported version '1' (ward supports version 1)");
+	expect_error("version: \"1\"\n",
+		     F ":1:10: unsupported version '1' (ward supports version 1)");
 	expect_error("", F ":1:1: empty policy (expected a mapping starting with 'version: 1')");
 	expect_error("- version: 1\n", F ":1:1: a policy must be a mapping, got a list");
 	/* paths */
@@ -428,50 +438,59 @@ static void test_errors(void **state)
 		     F ":3:15: path 'usr/lib' must be absolute");
 	expect_error("version: 1\nfilesystem_policy:\n  read_only: [/a/../b]\n",
 		     F ":3:15: path '/a/../b' must not contain '..' components");
-	expect_error("version: 1\nfilesystem_policy:\n  read_write: [\"~/.claude\"]\n",
-		     F ":3:16: path '~/.claude' must be absolute ('~' is not expanded: write the home directory out)");
+	expect_error(
+		"version: 1\nfilesystem_policy:\n  read_write: [\"~/.claude\"]\n", F
+		":3:16: path '~/.claude' must be absolute ('~' is not expanded: write the home directory out)");
 	expect_error("version: 1\nfilesystem_policy:\n  read_write: [/tmp, //]\n",
 		     F ":3:22: '/' cannot be read-write");
 	expect_error("version: 1\nfilesystem_policy:\n  read_only: [/usr/*]\n",
 		     F ":3:15: path '/usr/*': wildcards are not allowed in filesystem paths");
-	expect_error(NET("      - { host: a.example.com, port: 1 }\n") "    name: x\n  j:\n    binaries: [{ path: bin/sh }]\n    endpoints: [{ host: a.example.com, port: 1 }]\n",
-		     F ":9:24: path 'bin/sh' must be absolute");
+	expect_error(
+		NET("      - { host: a.example.com, port: 1 }\n") "    name: x\n  j:\n    binaries: [{ path: bin/sh }]\n    endpoints: [{ host: a.example.com, port: 1 }]\n",
+		F ":9:24: path 'bin/sh' must be absolute");
 	/* unix endpoints, environment, resources */
-	expect_error(NET("      - unix: agent.sock\n"), F ":6:15: path 'agent.sock' must be absolute");
+	expect_error(NET("      - unix: agent.sock\n"),
+		     F ":6:15: path 'agent.sock' must be absolute");
 	expect_error(NET("      - { unix: /a.sock, port: 22 }\n"),
 		     F ":6:26: 'port' does not apply to a unix socket endpoint");
 	expect_error(NET("      - { unix: /a.sock, host: a.example.com }\n"),
 		     F ":6:26: 'host' and 'unix' are mutually exclusive (one endpoint each)");
-	expect_error(NET("      - { port: 22 }\n"),
-		     F ":6:9: missing required key 'host' in endpoint (or 'unix' for a unix socket)");
+	expect_error(NET("      - { port: 22 }\n"), F
+		     ":6:9: missing required key 'host' in endpoint (or 'unix' for a unix socket)");
 	expect_error("version: 1\nresources: { memory: 4Q }\n",
 		     F ":2:22: unknown unit 'Q' in 'memory' '4Q' (expected K, M, G or T)");
-	expect_error("version: 1\nresources: { pids: 0 }\n", F ":2:20: 'pids' 0 out of range (1..4194304)");
+	expect_error("version: 1\nresources: { pids: 0 }\n",
+		     F ":2:20: 'pids' 0 out of range (1..4194304)");
 	expect_error("version: 1\nresources: { memory: 1M }\n",
 		     F ":2:22: 'memory' 1M is too small (at least 4M)");
-	expect_error("version: 1\nresources: { cpu: 0 }\n", F ":2:19: 'cpu' 0 is too small (at least 0.01)");
+	expect_error("version: 1\nresources: { cpu: 0 }\n",
+		     F ":2:19: 'cpu' 0 is too small (at least 0.01)");
 	expect_error("version: 1\nresources: { tmp_size: \"1.5G\" }\n",
 		     F ":2:24: 'tmp_size' must be a size such as 512M or 4G, got '1.5G'");
-	expect_error("version: 1\nenvironment: { pass: [\"*\"] }\n",
-		     F ":2:23: '*' would pass every variable; name them, or use a prefix glob such as 'MYAPP_*'");
+	expect_error(
+		"version: 1\nenvironment: { pass: [\"*\"] }\n", F
+		":2:23: '*' would pass every variable; name them, or use a prefix glob such as 'MYAPP_*'");
 	expect_error("version: 1\nenvironment: { set: { \"1X\": y } }\n",
 		     F ":2:23: invalid environment variable name '1X'");
-	expect_error("version: 1\ncredentials:\n  - { name: b, env: B, host: b.example.com, scheme: ftp }\n",
-		     F ":3:53: invalid scheme 'ftp' (expected https, http)");
+	expect_error(
+		"version: 1\ncredentials:\n  - { name: b, env: B, host: b.example.com, scheme: ftp }\n",
+		F ":3:53: invalid scheme 'ftp' (expected https, http)");
 	/* money */
-#define INF(route, budget) "version: 1\ninference:\n  routes: [{ name: a, provider: openai, " route " }]\n" budget
-	expect_error(INF("model: nope, api_key_env: K", "  budget: { max_usd: 5 }\n"),
-		     F ":3:48: no price for openai model 'nope' in ward's price table 2026-11-30 "
-		       "(inference.budget.max_usd needs one): add price: { input: USD, output: USD } "
-		       "(per million tokens) to this route");
+#define INF(route, budget)                                                                         \
+	"version: 1\ninference:\n  routes: [{ name: a, provider: openai, " route " }]\n" budget
+	expect_error(INF("model: nope, api_key_env: K", "  budget: { max_usd: 5 }\n"), F
+		     ":3:48: no price for openai model 'nope' in ward's price table 2026-11-30 "
+		     "(inference.budget.max_usd needs one): add price: { input: USD, output: USD } "
+		     "(per million tokens) to this route");
 	expect_error(INF("model: m, price: { input: -1, output: 2 }", ""),
 		     F ":3:67: 'input' -1 must not be negative");
 	expect_error(INF("model: gpt-5", "  budget: { max_usd: 0 }\n"),
 		     F ":4:22: 'max_usd' must be more than 0 (leave it out for no budget)");
 	expect_error(INF("model: gpt-5", "  budget: { max_usd: 1, warn_at: [0.9, 0.5] }\n"),
 		     F ":4:40: 'warn_at' must be in ascending order without repeats");
-	expect_error(INF("model: gpt-5", "  budget: { max_usd: 1, warn_at: [1.5] }\n"),
-		     F ":4:35: 'warn_at' entries must be fractions between 0 and 1 (e.g. 0.8), got '1.5'");
+	expect_error(
+		INF("model: gpt-5", "  budget: { max_usd: 1, warn_at: [1.5] }\n"), F
+		":4:35: 'warn_at' entries must be fractions between 0 and 1 (e.g. 0.8), got '1.5'");
 #undef INF
 	/* identities */
 	expect_error("version: 1\nprocess:\n  run_as_user: 0\n",
@@ -485,12 +504,14 @@ static void test_errors(void **state)
 	/* hosts */
 	expect_error(NET("      - { host: \"*\", port: 443 }\n"),
 		     F ":6:17: host '*' matches every host; name a domain (e.g. '*.example.com')");
-	expect_error(NET("      - { host: \"*.com\", port: 443 }\n"),
-		     F ":6:17: host '*.com': a wildcard directly on a top-level domain or single label "
-		       "matches too much; name a domain (e.g. '*.example.com')");
-	expect_error(NET("      - { host: \"**.com\", port: 443 }\n"),
-		     F ":6:17: host '**.com': a wildcard directly on a top-level domain or single label "
-		       "matches too much; name a domain (e.g. '*.example.com')");
+	expect_error(
+		NET("      - { host: \"*.com\", port: 443 }\n"),
+		F ":6:17: host '*.com': a wildcard directly on a top-level domain or single label "
+		  "matches too much; name a domain (e.g. '*.example.com')");
+	expect_error(
+		NET("      - { host: \"**.com\", port: 443 }\n"),
+		F ":6:17: host '**.com': a wildcard directly on a top-level domain or single label "
+		  "matches too much; name a domain (e.g. '*.example.com')");
 	expect_error(NET("      - { host: a..b.com, port: 443 }\n"),
 		     F ":6:17: malformed host 'a..b.com': empty label");
 	expect_error(NET("      - { host: \"api.*.com\", port: 443 }\n"),
@@ -506,16 +527,22 @@ static void test_errors(void **state)
 		     F ":6:44: port -1 out of range (1..65535)");
 	expect_error(NET("      - { host: a.example.com, port: 443, ports: [443] }\n"),
 		     F ":6:43: 'port' and 'ports' are mutually exclusive");
-	expect_error(NET("      - { host: a.example.com }\n"), F ":6:9: endpoint needs 'port' or 'ports'");
+	expect_error(NET("      - { host: a.example.com }\n"),
+		     F ":6:9: endpoint needs 'port' or 'ports'");
 	/* binaries by content */
 #define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define BIN(b) "version: 1\nnetwork_policies:\n  k:\n    binaries: [" b "]\n    endpoints: [{ host: a.b.com, port: 1 }]\n"
-	expect_error(BIN("{ sha256: 12ab }"), F ":4:26: sha256 '12ab' must be 64 hexadecimal digits");
+#define BIN(b)                                                                                     \
+	"version: 1\nnetwork_policies:\n  k:\n    binaries: [" b                                   \
+	"]\n    endpoints: [{ host: a.b.com, port: 1 }]\n"
+	expect_error(BIN("{ sha256: 12ab }"),
+		     F ":4:26: sha256 '12ab' must be 64 hexadecimal digits");
 	expect_error(BIN("{ sha256: " SHA "0 }"),
 		     F ":4:26: sha256 '" SHA "0' must be 64 hexadecimal digits");
-	expect_error(BIN("{ sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg }"),
-		     F ":4:26: sha256 '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg' "
-		       "must be 64 hexadecimal digits");
+	expect_error(
+		BIN("{ sha256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg }"),
+		F
+		":4:26: sha256 '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg' "
+		"must be 64 hexadecimal digits");
 	expect_error(BIN("{ path: /usr/bin/curl, sha256: " SHA " }"),
 		     F ":4:39: 'path' and 'sha256' are mutually exclusive (one binary each)");
 	expect_error(BIN("{ ancestors: true }"),
@@ -524,7 +551,8 @@ static void test_errors(void **state)
 		struct result res;
 
 		/* upper case is accepted and stored lower case; no path */
-		compile(&res, BIN("{ sha256: 0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef }"));
+		compile(&res,
+			BIN("{ sha256: 0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef }"));
 		assert_int_equal(res.r, 0);
 		assert_non_null(res.p);
 		assert_null(res.p->net[0].binaries[0].path);
@@ -534,62 +562,83 @@ static void test_errors(void **state)
 #undef BIN
 #undef SHA
 	/* empty lists */
-	expect_error("version: 1\nnetwork_policies:\n  k:\n    binaries: []\n    endpoints: [{ host: a.b.com, port: 1 }]\n",
-		     F ":4:15: 'binaries' must not be empty");
-	expect_error("version: 1\nnetwork_policies:\n  k:\n    binaries: [{ path: /x }]\n    endpoints: []\n",
-		     F ":5:16: 'endpoints' must not be empty");
+	expect_error(
+		"version: 1\nnetwork_policies:\n  k:\n    binaries: []\n    endpoints: [{ host: a.b.com, port: 1 }]\n",
+		F ":4:15: 'binaries' must not be empty");
+	expect_error(
+		"version: 1\nnetwork_policies:\n  k:\n    binaries: [{ path: /x }]\n    endpoints: []\n",
+		F ":5:16: 'endpoints' must not be empty");
 	expect_error(NET("      - { host: a.example.com, port: 443, protocol: rest, rules: [] }\n"),
 		     F ":6:66: 'rules' must not be empty");
-	expect_error("version: 1\ninference:\n  routes: []\n", F ":3:11: 'routes' must not be empty");
+	expect_error("version: 1\ninference:\n  routes: []\n",
+		     F ":3:11: 'routes' must not be empty");
 	expect_error("version: 1\nnetwork_policies:\n  k:\n    binaries: [{ path: /x }]\n",
 		     F ":4:5: missing required key 'endpoints' in network policy");
 	/* L7 and enums */
-	expect_error(NET("      - host: a.example.com\n        port: 443\n        rules:\n          - allow: { method: GET, path: / }\n"),
-		     F ":8:9: 'rules' needs protocol: rest (this endpoint has no protocol: L4 only)");
-	expect_error(NET("      - { host: a.example.com, port: 443, protocol: tcp, access: full }\n"),
-		     F ":6:58: 'access' needs protocol: rest (this endpoint has protocol: tcp)");
-	expect_error(NET("      - { host: a.example.com, port: 443, protocol: rset }\n"),
-		     F ":6:53: invalid protocol 'rset' (expected rest, tcp) (did you mean 'rest'?)");
-	expect_error(NET("      - { host: a.example.com, port: 443, protocol: rest, enforcement: enforced, access: full }\n"),
-		     F ":6:72: invalid enforcement 'enforced' (expected enforce, audit) (did you mean 'enforce'?)");
-	expect_error(NET("      - { host: a.example.com, port: 443, protocol: rest, access: readonly }\n"),
-		     F ":6:67: invalid access 'readonly' (expected read-only, read-write, full) (did you mean 'read-only'?)");
-	expect_error("version: 1\nlandlock: { compatibility: besteffort }\n",
-		     F ":2:28: invalid compatibility 'besteffort' (expected best_effort, hard_requirement) (did you mean 'best_effort'?)");
-	expect_error("version: 1\ninference:\n  routes: [{ name: a, provider: openia, model: m }]\n",
-		     F ":3:33: invalid provider 'openia' (expected openai, anthropic, nvidia) (did you mean 'openai'?)");
+	expect_error(
+		NET("      - host: a.example.com\n        port: 443\n        rules:\n          - allow: { method: GET, path: / }\n"),
+		F ":8:9: 'rules' needs protocol: rest (this endpoint has no protocol: L4 only)");
+	expect_error(
+		NET("      - { host: a.example.com, port: 443, protocol: tcp, access: full }\n"),
+		F ":6:58: 'access' needs protocol: rest (this endpoint has protocol: tcp)");
+	expect_error(NET("      - { host: a.example.com, port: 443, protocol: rset }\n"), F
+		     ":6:53: invalid protocol 'rset' (expected rest, tcp) (did you mean 'rest'?)");
+	expect_error(
+		NET("      - { host: a.example.com, port: 443, protocol: rest, enforcement: enforced, access: full }\n"),
+		F
+		":6:72: invalid enforcement 'enforced' (expected enforce, audit) (did you mean 'enforce'?)");
+	expect_error(
+		NET("      - { host: a.example.com, port: 443, protocol: rest, access: readonly }\n"),
+		F
+		":6:67: invalid access 'readonly' (expected read-only, read-write, full) (did you mean 'read-only'?)");
+	expect_error(
+		"version: 1\nlandlock: { compatibility: besteffort }\n", F
+		":2:28: invalid compatibility 'besteffort' (expected best_effort, hard_requirement) (did you mean 'best_effort'?)");
+	expect_error(
+		"version: 1\ninference:\n  routes: [{ name: a, provider: openia, model: m }]\n", F
+		":3:33: invalid provider 'openia' (expected openai, anthropic, nvidia) (did you mean 'openai'?)");
 	expect_error(NET("      - { host: a.example.com, port: 443, allowed_ips: [10.0.0.0/33] }\n"),
 		     F ":6:57: invalid CIDR '10.0.0.0/33': prefix length must be 0..32");
 	expect_error(NET("      - { host: a.example.com, port: 443, allowed_ips: [10.1.2.3/8] }\n"),
-		     F ":6:57: invalid CIDR '10.1.2.3/8': host bits set (did you mean '10.0.0.0/8'?)");
+		     F
+		     ":6:57: invalid CIDR '10.1.2.3/8': host bits set (did you mean '10.0.0.0/8'?)");
 	expect_error(NET("      - { host: a.example.com, port: 443, allowed_ips: [ten] }\n"),
 		     F ":6:57: invalid CIDR 'ten': not an IP address");
-	expect_error(NET("      - host: a.example.com\n        port: 443\n        protocol: rest\n        rules:\n          - allow: { method: get, path: /x }\n"),
-		     F ":10:30: invalid HTTP method 'get' (did you mean 'GET'?)");
-	expect_error(NET("      - host: a.example.com\n        port: 443\n        protocol: rest\n        deny_rules:\n          - { method: FETCH, path: /x }\n"),
-		     F ":10:23: invalid HTTP method 'FETCH' (expected GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, CONNECT, TRACE or '*') (did you mean 'PATCH'?)");
-	expect_error(NET("      - host: a.example.com\n        port: 443\n        protocol: rest\n        rules:\n          - allow: { method: GET, path: repos }\n"),
-		     F ":10:41: path 'repos' must start with '/'");
+	expect_error(
+		NET("      - host: a.example.com\n        port: 443\n        protocol: rest\n        rules:\n          - allow: { method: get, path: /x }\n"),
+		F ":10:30: invalid HTTP method 'get' (did you mean 'GET'?)");
+	expect_error(
+		NET("      - host: a.example.com\n        port: 443\n        protocol: rest\n        deny_rules:\n          - { method: FETCH, path: /x }\n"),
+		F
+		":10:23: invalid HTTP method 'FETCH' (expected GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, CONNECT, TRACE or '*') (did you mean 'PATCH'?)");
+	expect_error(
+		NET("      - host: a.example.com\n        port: 443\n        protocol: rest\n        rules:\n          - allow: { method: GET, path: repos }\n"),
+		F ":10:41: path 'repos' must start with '/'");
 	/* presets */
-	expect_error("version: 1\nextends: [developr]\n",
-		     F ":2:11: unknown preset 'developr' (known: deny-all, developer) (did you mean 'developer'?)");
+	expect_error(
+		"version: 1\nextends: [developr]\n", F
+		":2:11: unknown preset 'developr' (known: deny-all, developer) (did you mean 'developer'?)");
 	expect_error("version: 1\nextends: [developer, developer]\n",
 		     F ":2:22: preset 'developer' is listed twice in 'extends' (first at 2:11)");
 	/* unsupported OpenShell features */
 	expect_error(NET("      - { host: a.example.com, port: 443, protocol: mcp }\n"),
 		     F ":6:53: protocol 'mcp' is not supported");
-	expect_error(NET("      - host: a.example.com\n        port: 443\n        mcp: { max_body_bytes: 1 }\n"),
-		     F ":8:9: MCP inspection ('mcp') is not supported by ward");
+	expect_error(
+		NET("      - host: a.example.com\n        port: 443\n        mcp: { max_body_bytes: 1 }\n"),
+		F ":8:9: MCP inspection ('mcp') is not supported by ward");
 	expect_error("version: 1\nnetwork_middlewares: {}\n",
 		     F ":2:1: 'network_middlewares' is not supported by ward");
 	/* YAML itself */
-	expect_error("version: 1\nx: &a [1]\ny: *a\n", F ":2:4: YAML anchors ('&a') are not supported");
+	expect_error("version: 1\nx: &a [1]\ny: *a\n",
+		     F ":2:4: YAML anchors ('&a') are not supported");
 	expect_error("version: 1\ny: *a\n", F ":2:4: YAML aliases are not supported");
-	expect_error("version: !!int 1\n", F ":1:10: YAML tags ('tag:yaml.org,2002:int') are not supported");
+	expect_error("version: !!int 1\n",
+		     F ":1:10: YAML tags ('tag:yaml.org,2002:int') are not supported");
 	expect_error("version: 1\n---\nversion: 1\n",
 		     F ":2:1: multiple YAML documents are not supported (one policy per file)");
-	expect_error("version: 1\nfilesystem_policy:\n  read_only: [/usr\n",
-		     F ":4:1: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at 3:14)");
+	expect_error(
+		"version: 1\nfilesystem_policy:\n  read_only: [/usr\n", F
+		":4:1: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence at 3:14)");
 	assert_int_equal(mismatches, 0);
 }
 
@@ -608,10 +657,11 @@ static void test_all_errors_collected(void **state)
 	assert_int_equal(res.r, -EINVAL);
 	assert_int_equal(ward_diags_errors(&res.d), 4);
 	/* in file order */
-	assert_string_equal(res.text, F ":3:15: path 'rel' must be absolute\n"
-				      F ":4:16: '/' cannot be read-write\n"
-				      F ":6:16: run_as_user must not be 0 (root); use an unprivileged user\n"
-				      F ":7:28: invalid compatibility 'soft' (expected best_effort, hard_requirement)\n");
+	assert_string_equal(
+		res.text,
+		F ":3:15: path 'rel' must be absolute\n" F ":4:16: '/' cannot be read-write\n" F
+		  ":6:16: run_as_user must not be 0 (root); use an unprivileged user\n" F
+		  ":7:28: invalid compatibility 'soft' (expected best_effort, hard_requirement)\n");
 	done(&res);
 }
 
@@ -624,9 +674,10 @@ static void test_warnings(void **state)
 	assert_int_equal(res.r, 0);
 	assert_non_null(res.p);
 	assert_int_equal(ward_diags_errors(&res.d), 0);
-	assert_string_equal(res.text,
-			    F ":4:5: warning: network policy has no 'binaries': no program may use it\n"
-			    F ":5:9: warning: protocol: rest with no 'access' or 'rules' denies every request\n");
+	assert_string_equal(
+		res.text, F
+		":4:5: warning: network policy has no 'binaries': no program may use it\n" F
+		":5:9: warning: protocol: rest with no 'access' or 'rules' denies every request\n");
 	done(&res);
 }
 
@@ -712,7 +763,8 @@ static void test_limits(void **state)
 	free(huge);
 	char deep[512];
 	snprintf(deep, sizeof(deep), "version: 1\nx: %.*s%.*s\n", 70,
-		 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 70,
+		 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+		 70,
 		 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
 	expect_error(deep, F ":2:67: nesting deeper than 64 levels");
 	assert_int_equal(mismatches, 0);
@@ -725,7 +777,8 @@ static void test_speed(void **state)
 	size_t len = 0;
 	uint64_t t0;
 
-	assert_int_equal(ward_read_file("policies/examples/org-egress.yaml", 1 << 20, &buf, &len), 0);
+	assert_int_equal(ward_read_file("policies/examples/org-egress.yaml", 1 << 20, &buf, &len),
+			 0);
 	t0 = ward_mono_ns();
 	for (int i = 0; i < 20; i++) {
 		compile_limits(&res, buf, len, NULL);
@@ -740,11 +793,12 @@ static void test_speed(void **state)
 
 static void test_stable_json(void **state)
 {
-	static const char yaml[] = "version: 1\n"
-				   "network_policies:\n"
-				   "  b: { binaries: [{ path: /x }], endpoints: [{ host: b.example.com, port: 1 }] }\n"
-				   "  a: { binaries: [{ path: /y }], endpoints: [{ host: a.example.com, port: 2 }] }\n"
-				   "filesystem_policy: { read_only: [/usr] }\n";
+	static const char yaml[] =
+		"version: 1\n"
+		"network_policies:\n"
+		"  b: { binaries: [{ path: /x }], endpoints: [{ host: b.example.com, port: 1 }] }\n"
+		"  a: { binaries: [{ path: /y }], endpoints: [{ host: a.example.com, port: 2 }] }\n"
+		"filesystem_policy: { read_only: [/usr] }\n";
 	struct result r1, r2;
 
 	compile(&r1, yaml);
@@ -756,8 +810,9 @@ static void test_stable_json(void **state)
 	assert_int_equal(strlen(r1.p->rev), 64);
 
 	/* the fixed top-level key order */
-	const char *keys[] = { "\"version\"", "\"extends\"", "\"filesystem\"", "\"landlock\"",
-			       "\"process\"", "\"network_policies\"", "\"credentials\"", "\"inference\"" };
+	const char *keys[] = { "\"version\"",	  "\"extends\"",  "\"filesystem\"",
+			       "\"landlock\"",	  "\"process\"",  "\"network_policies\"",
+			       "\"credentials\"", "\"inference\"" };
 	const char *prev = r1.p->compiled_json;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const char *at = strstr(r1.p->compiled_json, keys[i]);
@@ -816,10 +871,11 @@ static void test_presets(void **state)
 	done(&res);
 
 	/* the file wins: a key replaces the preset's entry, scalars override, lists merge */
-	compile(&res, "version: 1\nextends: [developer]\n"
-		      "filesystem_policy: { include_workdir: false, read_only: [/opt, /usr] }\n"
-		      "network_policies:\n"
-		      "  npm: { binaries: [{ path: /opt/node }], endpoints: [{ host: npm.corp.example, port: 443 }] }\n");
+	compile(&res,
+		"version: 1\nextends: [developer]\n"
+		"filesystem_policy: { include_workdir: false, read_only: [/opt, /usr] }\n"
+		"network_policies:\n"
+		"  npm: { binaries: [{ path: /opt/node }], endpoints: [{ host: npm.corp.example, port: 443 }] }\n");
 	assert_int_equal(res.r, 0);
 	p = res.p;
 	assert_false(p->include_workdir);
@@ -906,7 +962,8 @@ static void test_openshell_corpus(void **state)
 	size_t seen = 0;
 
 	if (!d) {
-		print_message("skip: %s not found (the shared/ checkout is not beside the repo)\n", dir);
+		print_message("skip: %s not found (the shared/ checkout is not beside the repo)\n",
+			      dir);
 		skip();
 	}
 	while ((de = readdir(d))) {
@@ -924,7 +981,8 @@ static void test_openshell_corpus(void **state)
 				continue;
 			known = true;
 			if (res.r != 0)
-				fail_msg("%s should load: r=%d %s\n%s", path, res.r, res.err.msg, res.text);
+				fail_msg("%s should load: r=%d %s\n%s", path, res.r, res.err.msg,
+					 res.text);
 		}
 		for (size_t i = 0; i < sizeof(rejects) / sizeof(rejects[0]); i++) {
 			if (strcmp(de->d_name, rejects[i].file))
@@ -932,19 +990,21 @@ static void test_openshell_corpus(void **state)
 			known = true;
 			snprintf(want, sizeof(want), "%s%s", path, rejects[i].line);
 			if (res.r != -EINVAL || !has_line(res.text, want))
-				fail_msg("%s: expected\n  %s\ngot r=%d:\n%s", path, want, res.r, res.text);
+				fail_msg("%s: expected\n  %s\ngot r=%d:\n%s", path, want, res.r,
+					 res.text);
 		}
 		/* a file added to the corpus later: either loads or a position error */
 		if (!known && res.r != 0 &&
-		    !(res.r == -EINVAL && (strstr(res.text, "not supported") ||
-					   strstr(res.text, "YAML syntax error"))))
+		    !(res.r == -EINVAL &&
+		      (strstr(res.text, "not supported") || strstr(res.text, "YAML syntax error"))))
 			fail_msg("%s: neither loads nor names an unsupported feature:\n%s", path,
 				 res.text);
 		seen += known;
 		done(&res);
 	}
 	closedir(d);
-	assert_int_equal(seen, sizeof(loads) / sizeof(loads[0]) + sizeof(rejects) / sizeof(rejects[0]));
+	assert_int_equal(seen,
+			 sizeof(loads) / sizeof(loads[0]) + sizeof(rejects) / sizeof(rejects[0]));
 }
 
 static void test_load_errors(void **state)

@@ -35,45 +35,43 @@
 #include "policy/policy.h"
 #include "ward/abi.h"
 
-static const char policy_a[] =
-	"version: 1\n"
-	"filesystem_policy:\n"
-	"  include_workdir: true\n"
-	"  read_only: [/usr, /lib, /etc]\n"
-	"  read_write: [/tmp]\n"
-	"network_policies:\n"
-	"  github:\n"
-	"    binaries: [{ path: /usr/bin/git }, { path: /usr/bin/curl }]\n"
-	"    endpoints:\n"
-	"      - host: api.github.com\n"
-	"        port: 443\n"
-	"        protocol: rest\n"
-	"        rules:\n"
-	"          - allow: { method: GET, path: \"/repos/**\" }\n"
-	"  pypi:\n"
-	"    binaries: [{ path: \"/usr/bin/python3*\" }]\n"
-	"    endpoints:\n"
-	"      - { host: pypi.org, port: 443 }\n"
-	"      - { host: \"*.pythonhosted.org\", port: 443 }\n";
+static const char policy_a[] = "version: 1\n"
+			       "filesystem_policy:\n"
+			       "  include_workdir: true\n"
+			       "  read_only: [/usr, /lib, /etc]\n"
+			       "  read_write: [/tmp]\n"
+			       "network_policies:\n"
+			       "  github:\n"
+			       "    binaries: [{ path: /usr/bin/git }, { path: /usr/bin/curl }]\n"
+			       "    endpoints:\n"
+			       "      - host: api.github.com\n"
+			       "        port: 443\n"
+			       "        protocol: rest\n"
+			       "        rules:\n"
+			       "          - allow: { method: GET, path: \"/repos/**\" }\n"
+			       "  pypi:\n"
+			       "    binaries: [{ path: \"/usr/bin/python3*\" }]\n"
+			       "    endpoints:\n"
+			       "      - { host: pypi.org, port: 443 }\n"
+			       "      - { host: \"*.pythonhosted.org\", port: 443 }\n";
 
 /* curl keeps GET and may now POST issues and reach example.com; pypi is gone. */
-static const char policy_b[] =
-	"version: 1\n"
-	"network_policies:\n"
-	"  example:\n"
-	"    binaries: [{ path: /usr/bin/curl }]\n"
-	"    endpoints:\n"
-	"      - { host: example.com, port: 443 }\n"
-	"      - unix: /run/agent.sock\n"
-	"  github:\n"
-	"    binaries: [{ path: /usr/bin/curl }]\n"
-	"    endpoints:\n"
-	"      - host: api.github.com\n"
-	"        port: 443\n"
-	"        protocol: rest\n"
-	"        rules:\n"
-	"          - allow: { method: GET, path: \"/repos/**\" }\n"
-	"          - allow: { method: POST, path: \"/repos/*/*/issues\" }\n";
+static const char policy_b[] = "version: 1\n"
+			       "network_policies:\n"
+			       "  example:\n"
+			       "    binaries: [{ path: /usr/bin/curl }]\n"
+			       "    endpoints:\n"
+			       "      - { host: example.com, port: 443 }\n"
+			       "      - unix: /run/agent.sock\n"
+			       "  github:\n"
+			       "    binaries: [{ path: /usr/bin/curl }]\n"
+			       "    endpoints:\n"
+			       "      - host: api.github.com\n"
+			       "        port: 443\n"
+			       "        protocol: rest\n"
+			       "        rules:\n"
+			       "          - allow: { method: GET, path: \"/repos/**\" }\n"
+			       "          - allow: { method: POST, path: \"/repos/*/*/issues\" }\n";
 
 #define CURL "/usr/bin/curl"
 #define PY "/usr/bin/python3.11"
@@ -101,9 +99,10 @@ static const struct ward_decision scenario[] = {
 	D(.layer = "dns", .action = "allow", .binary = CURL, .pid = 10, .host = "api.github.com",
 	  .port = 53, .protocol = "udp", .rule = "github", .reason = "host allowed"),
 	D(.layer = "dns", .action = "deny", .binary = CURL, .pid = 10, .host = "evil.example.com",
-	  .port = 53, .protocol = "udp", .reason = "no policy entry of this binary allows the name"),
-	D(.layer = "dns", .action = "allow", .binary = PY, .pid = 11, .host = "pypi.org", .port = 53,
-	  .protocol = "udp", .rule = "pypi", .reason = "host allowed"),
+	  .port = 53, .protocol = "udp",
+	  .reason = "no policy entry of this binary allows the name"),
+	D(.layer = "dns", .action = "allow", .binary = PY, .pid = 11, .host = "pypi.org",
+	  .port = 53, .protocol = "udp", .rule = "pypi", .reason = "host allowed"),
 	D(.layer = "kernel", .action = "allow", .binary = CURL, .pid = 10, .ip = "140.82.112.5",
 	  .port = 443, .protocol = "tcp", .rule = "github", .reason = "redirect to proxy"),
 	D(.layer = "kernel", .action = "deny", .binary = "/usr/bin/wget", .pid = 12,
@@ -237,7 +236,8 @@ static void test_kernel_reasons_agree(void **state)
 		assert_string_not_equal(replay_kernel_reason_str(i), "unknown");
 		assert_string_equal(replay_kernel_reason_str(i), ward_egress_reason_str(i));
 		for (unsigned j = 1; j < i; j++)
-			assert_string_not_equal(replay_kernel_reason_str(i), replay_kernel_reason_str(j));
+			assert_string_not_equal(replay_kernel_reason_str(i),
+						replay_kernel_reason_str(j));
 	}
 }
 
@@ -251,9 +251,14 @@ static void test_decide_rows(void **state)
 	assert_non_null(a);
 	assert_non_null(b);
 	/* kernel: binary without policy, then with; port narrowing */
-	r = (struct ward_audit_row){ .layer = "kernel", .action = "deny", .binary = "/usr/bin/wget",
-				     .ip = "93.184.216.34", .has_port = true, .port = 443,
-				     .protocol = "tcp", .reason = "binary has no network policy" };
+	r = (struct ward_audit_row){ .layer = "kernel",
+				     .action = "deny",
+				     .binary = "/usr/bin/wget",
+				     .ip = "93.184.216.34",
+				     .has_port = true,
+				     .port = 443,
+				     .protocol = "tcp",
+				     .reason = "binary has no network policy" };
 	assert_int_equal(ward_replay_decide_row(a, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
 	assert_string_equal(d.reason, "binary has no network policy");
@@ -267,17 +272,27 @@ static void test_decide_rows(void **state)
 	assert_string_equal(d.action, "deny");
 	assert_string_equal(d.reason, "port in none of the binary's endpoints");
 	/* the proxy's own address: allowed for a binary with policy, whatever the port */
-	r = (struct ward_audit_row){ .layer = "kernel", .action = "allow", .binary = PY,
-				     .ip = "10.0.0.1", .has_port = true, .port = 3128,
-				     .protocol = "tcp", .reason = "to the proxy" };
+	r = (struct ward_audit_row){ .layer = "kernel",
+				     .action = "allow",
+				     .binary = PY,
+				     .ip = "10.0.0.1",
+				     .has_port = true,
+				     .port = 3128,
+				     .protocol = "tcp",
+				     .reason = "to the proxy" };
 	assert_int_equal(ward_replay_decide_row(a, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
 	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
 	assert_string_equal(d.action, "deny"); /* python has no policy under b */
 	/* UDP other than DNS is always refused */
-	r = (struct ward_audit_row){ .layer = "kernel", .action = "deny", .binary = CURL,
-				     .ip = "1.1.1.1", .has_port = true, .port = 443,
-				     .protocol = "udp", .reason = "udp other than dns to the stub" };
+	r = (struct ward_audit_row){ .layer = "kernel",
+				     .action = "deny",
+				     .binary = CURL,
+				     .ip = "1.1.1.1",
+				     .has_port = true,
+				     .port = 443,
+				     .protocol = "udp",
+				     .reason = "udp other than dns to the stub" };
 	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
 	r.reason = "connection table full";
@@ -287,9 +302,14 @@ static void test_decide_rows(void **state)
 	assert_non_null(strstr(d.skip, "missing"));
 
 	/* l7 through decide.c, path normalised as the proxy does */
-	r = (struct ward_audit_row){ .layer = "l7", .action = "deny", .binary = CURL,
-				     .host = "api.github.com", .has_port = true, .port = 443,
-				     .method = "POST", .path = "/repos/a//b/issues" };
+	r = (struct ward_audit_row){ .layer = "l7",
+				     .action = "deny",
+				     .binary = CURL,
+				     .host = "api.github.com",
+				     .has_port = true,
+				     .port = 443,
+				     .method = "POST",
+				     .path = "/repos/a//b/issues" };
 	assert_int_equal(ward_replay_decide_row(a, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
 	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
@@ -299,8 +319,9 @@ static void test_decide_rows(void **state)
 	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 
 	/* dns through the stub's decision */
-	r = (struct ward_audit_row){ .layer = "dns", .action = "allow", .binary = PY,
-				     .host = "files.pythonhosted.org" };
+	r = (struct ward_audit_row){
+		.layer = "dns", .action = "allow", .binary = PY, .host = "files.pythonhosted.org"
+	};
 	assert_int_equal(ward_replay_decide_row(a, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
 	assert_string_equal(d.rule, "pypi");
@@ -308,8 +329,9 @@ static void test_decide_rows(void **state)
 	assert_string_equal(d.action, "deny");
 
 	/* unix: named for curl under b only; sandbox-made sockets and counters skipped */
-	r = (struct ward_audit_row){ .layer = "unix", .action = "deny", .binary = CURL,
-				     .path = "/run/agent.sock" };
+	r = (struct ward_audit_row){
+		.layer = "unix", .action = "deny", .binary = CURL, .path = "/run/agent.sock"
+	};
 	assert_int_equal(ward_replay_decide_row(a, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
 	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
@@ -322,20 +344,29 @@ static void test_decide_rows(void **state)
 	r.path = "/run/other.sock";
 	assert_int_equal(ward_replay_decide_row(b, &r, &d), 0);
 	assert_string_equal(d.action, "deny");
-	r = (struct ward_audit_row){ .layer = "unix", .action = "allow", .binary = CURL,
-				     .path = "/tmp/app.sock" };
+	r = (struct ward_audit_row){
+		.layer = "unix", .action = "allow", .binary = CURL, .path = "/tmp/app.sock"
+	};
 	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 	r.path = NULL;
 	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 
 	/* bookkeeping rows are not decisions */
-	r = (struct ward_audit_row){ .layer = "kernel", .action = "deny", .rule = "events_dropped",
+	r = (struct ward_audit_row){ .layer = "kernel",
+				     .action = "deny",
+				     .rule = "events_dropped",
 				     .reason = "3 events dropped (ring buffer full)" };
 	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 	assert_non_null(strstr(d.skip, "drop counter"));
-	r = (struct ward_audit_row){ .layer = "l7", .action = "deny", .binary = CURL,
-				     .host = "api.github.com", .has_port = true, .port = 443,
-				     .method = "GET", .path = "/repos/a/b", .rule = "credential:gh" };
+	r = (struct ward_audit_row){ .layer = "l7",
+				     .action = "deny",
+				     .binary = CURL,
+				     .host = "api.github.com",
+				     .has_port = true,
+				     .port = 443,
+				     .method = "GET",
+				     .path = "/repos/a/b",
+				     .rule = "credential:gh" };
 	assert_int_equal(ward_replay_decide_row(b, &r, &d), 1);
 
 	/* never replayed */
@@ -366,18 +397,27 @@ static void test_decide_via(void **state)
 
 	(void)state;
 	assert_non_null(p);
-	r = (struct ward_audit_row){ .layer = "kernel", .action = "allow",
-				     .binary = "/home/u/.codex/bin/curl", .via = "/usr/bin/bash",
-				     .ip = "93.184.216.34", .has_port = true, .port = 443,
-				     .protocol = "tcp", .reason = "redirect to proxy" };
+	r = (struct ward_audit_row){ .layer = "kernel",
+				     .action = "allow",
+				     .binary = "/home/u/.codex/bin/curl",
+				     .via = "/usr/bin/bash",
+				     .ip = "93.184.216.34",
+				     .has_port = true,
+				     .port = 443,
+				     .protocol = "tcp",
+				     .reason = "redirect to proxy" };
 	assert_string_equal(ward_replay_decider(p, &r), "/usr/bin/bash");
 	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
 	assert_string_equal(d.rule, "shell");
 	/* the proxy row of the same connection */
-	r = (struct ward_audit_row){ .layer = "proxy", .action = "allow",
-				     .binary = "/home/u/.codex/bin/curl", .via = "/usr/bin/bash",
-				     .host = "example.com", .has_port = true, .port = 443 };
+	r = (struct ward_audit_row){ .layer = "proxy",
+				     .action = "allow",
+				     .binary = "/home/u/.codex/bin/curl",
+				     .via = "/usr/bin/bash",
+				     .host = "example.com",
+				     .has_port = true,
+				     .port = 443 };
 	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
 	/* without via, the copy has no policy */
@@ -421,7 +461,9 @@ static void test_decide_inference(void **state)
 	(void)state;
 	assert_non_null(p);
 	assert_non_null(q);
-	r = (struct ward_audit_row){ .layer = "dns", .action = "allow", .binary = "/usr/bin/agent",
+	r = (struct ward_audit_row){ .layer = "dns",
+				     .action = "allow",
+				     .binary = "/usr/bin/agent",
 				     .host = "inference.local" };
 	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
@@ -445,9 +487,14 @@ static void test_decide_inference(void **state)
 	assert_string_equal(d.action, "allow");
 
 	/* the kernel: to the proxy's explicit port for inference.local */
-	r = (struct ward_audit_row){ .layer = "kernel", .action = "allow", .binary = "/usr/bin/agent",
-				     .ip = "10.0.0.1", .has_port = true, .port = 3128,
-				     .protocol = "tcp", .rule = "inference",
+	r = (struct ward_audit_row){ .layer = "kernel",
+				     .action = "allow",
+				     .binary = "/usr/bin/agent",
+				     .ip = "10.0.0.1",
+				     .has_port = true,
+				     .port = 3128,
+				     .protocol = "tcp",
+				     .rule = "inference",
 				     .reason = "to the proxy for inference.local" };
 	assert_int_equal(ward_replay_decide_row(p, &r, &d), 0);
 	assert_string_equal(d.action, "allow");
@@ -599,8 +646,13 @@ static void test_suggest_helpers(void **state)
 
 static void test_ocsf_class(void **state)
 {
-	struct ward_audit_row r = { .id = 7, .ts_ns = 1700000000123456789, .layer = "l7",
-				    .action = "deny", .method = "POST", .host = "h", .path = "/p" };
+	struct ward_audit_row r = { .id = 7,
+				    .ts_ns = 1700000000123456789,
+				    .layer = "l7",
+				    .action = "deny",
+				    .method = "POST",
+				    .host = "h",
+				    .path = "/p" };
 	char *text = NULL;
 	size_t len = 0;
 	FILE *mem;

@@ -52,8 +52,9 @@ static int teardown(void **state)
 
 static struct ward_request_in in_for(enum ward_req_kind kind, const char *host, uint16_t port)
 {
-	struct ward_request_in in = { .kind = kind, .can_terminate = true, .can_intercept = true,
-				      .inference = true };
+	struct ward_request_in in = {
+		.kind = kind, .can_terminate = true, .can_intercept = true, .inference = true
+	};
 
 	in.req.binary = "/usr/bin/agent";
 	in.req.host = host;
@@ -208,7 +209,8 @@ static void test_credentials(void **state)
 	assert_string_equal(v.plain_rule, "credential:npm");
 
 	ward_request_decide(p, &in, &v);
-	c = (struct ward_request_cred){ .binding = WARD_CRED_BIND_MISMATCH, .credential = "gh",
+	c = (struct ward_request_cred){ .binding = WARD_CRED_BIND_MISMATCH,
+					.credential = "gh",
 					.detail = "gh is bound to api.github.com" };
 	ward_request_bind_credential(&v, &c);
 	assert_int_equal(v.outcome, WARD_REQ_DENY);

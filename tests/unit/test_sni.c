@@ -285,7 +285,8 @@ static void test_handbuilt(void **state)
 	assert_int_equal(try_exts(EXT(0, 0, 0, 7, 0, 6, 0, 0, 3, 'a', '.', 'b'), &info),
 			 WARD_SNI_MALFORMED);
 	assert_int_equal(try_exts(EXT(0, 0), &info), WARD_SNI_MALFORMED);
-	assert_int_equal(try_exts(EXT(0, 16, 0, 5, 0, 3, 2, 'h', '2', 0, 16, 0, 5, 0, 3, 2, 'h', '3'),
+	assert_int_equal(try_exts(EXT(0, 16, 0, 5, 0, 3, 2, 'h', '2', 0, 16, 0, 5, 0, 3, 2, 'h',
+				      '3'),
 				  &info),
 			 WARD_SNI_MALFORMED);
 	/* ALPN: empty protocol, empty list, lying length */

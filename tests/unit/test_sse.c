@@ -58,7 +58,8 @@ static void test_split_everywhere(void **state)
 
 		assert_int_equal(ward_sse_init(&s, 0), 0);
 		feed_all(&s, stream, step, &g);
-		assert_string_equal(g.log, "[message_start|{\"a\":1}][|line1\nline2][|nospace][|[DONE]]");
+		assert_string_equal(g.log,
+				    "[message_start|{\"a\":1}][|line1\nline2][|nospace][|[DONE]]");
 		assert_int_equal(g.n, 4);
 		ward_sse_free(&s);
 	}

@@ -47,7 +47,7 @@ static void expect(const char *s, enum ward_ip_class want, const char *what_want
 
 static void test_blocked(void **state)
 {
-	const char *loop[] = { "127.0.0.1", "127.255.0.9", "::1", "::ffff:127.0.0.1",
+	const char *loop[] = { "127.0.0.1",   "127.255.0.9",	 "::1",		 "::ffff:127.0.0.1",
 			       "::127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::" };
 
 	(void)state;

@@ -141,7 +141,9 @@ static void test_leaf(void **state)
 		assert_int_equal(X509_check_purpose(leaf, X509_PURPOSE_SSL_SERVER, 0), 1);
 		if (i == 0) {
 			assert_int_equal(X509_check_host(leaf, hosts[i], 0, 0, NULL), 1);
-			assert_int_not_equal(X509_check_host(leaf, "other.test.example", 0, 0, NULL), 1);
+			assert_int_not_equal(X509_check_host(leaf, "other.test.example", 0, 0,
+							     NULL),
+					     1);
 		} else {
 			assert_int_equal(X509_check_ip_asc(leaf, hosts[i], 0), 1);
 			assert_int_not_equal(X509_check_ip_asc(leaf, "10.1.2.4", 0), 1);
@@ -156,7 +158,8 @@ static void test_leaf(void **state)
 	assert_int_equal(X509_check_host(leaf, "api.test.example", 0, 0, NULL), 1);
 	X509_free(leaf);
 	/* Nothing but a host reaches a SAN. */
-	assert_int_equal(ward_tls_ca_leaf(f->ca, "a.example,DNS:evil.example", &leaf, &err), -EINVAL);
+	assert_int_equal(ward_tls_ca_leaf(f->ca, "a.example,DNS:evil.example", &leaf, &err),
+			 -EINVAL);
 	assert_int_equal(ward_tls_ca_leaf(f->ca, "", &leaf, &err), -EINVAL);
 }
 
@@ -197,7 +200,8 @@ static void test_cache(void **state)
 	X509_free(x);
 	ward_tls_ca_cache_stats(ca, &st);
 	assert_int_equal(st.hits, 3);
-	assert_int_equal(ward_tls_ca_leaf(ca, "b.example", &x, &err), 0); /* evicted: minted again */
+	assert_int_equal(ward_tls_ca_leaf(ca, "b.example", &x, &err),
+			 0); /* evicted: minted again */
 	X509_free(x);
 	ward_tls_ca_cache_stats(ca, &st);
 	assert_int_equal(st.misses, 5);
@@ -270,7 +274,8 @@ static void test_handshake_openssl_client(void **state)
 		}
 		if (rs != 0) {
 			rs = ward_tls_handshake(srv);
-			assert_true(rs == 0 || rs == WARD_TLS_WANT_READ || rs == WARD_TLS_WANT_WRITE);
+			assert_true(rs == 0 || rs == WARD_TLS_WANT_READ ||
+				    rs == WARD_TLS_WANT_WRITE);
 		}
 	}
 	assert_int_equal(rc, 1);
@@ -420,8 +425,8 @@ static void test_upstream_verify(void **state)
 				       sizeof(msg)),
 			 0);
 	/* Wrong host. */
-	assert_int_equal(upstream_case(f, NULL, f->ca_file, "api.test.example", "other.test.example",
-				       msg, sizeof(msg)),
+	assert_int_equal(upstream_case(f, NULL, f->ca_file, "api.test.example",
+				       "other.test.example", msg, sizeof(msg)),
 			 WARD_TLS_ERROR);
 	assert_non_null(strstr(msg, "certificate verify failed"));
 	assert_non_null(strstr(msg, "hostname mismatch"));
@@ -480,8 +485,9 @@ static void test_bundle_env(void **state)
 	assert_non_null(env);
 	{
 		static const char *want[] = {
-			"SSL_CERT_FILE=",  "REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE=",
-			"NODE_EXTRA_CA_CERTS=", "GIT_SSL_CAINFO=", "PIP_CERT=", "npm_config_cafile=",
+			"SSL_CERT_FILE=",	"REQUESTS_CA_BUNDLE=", "CURL_CA_BUNDLE=",
+			"NODE_EXTRA_CA_CERTS=", "GIT_SSL_CAINFO=",     "PIP_CERT=",
+			"npm_config_cafile=",
 		};
 		size_t n = 0;
 

@@ -16,8 +16,7 @@
 static const struct ward_unix_cfg cfg = { .broker_tgid = 4242 };
 
 /* a raw address of addrlen bytes: family, then the bytes of path */
-static void addr(char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX + 1], const void *path,
-		 size_t len)
+static void addr(char raw[WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX + 1], const void *path, size_t len)
 {
 	memset(raw, 'Z', WARD_SUN_PATH_OFF + WARD_UNIX_PATH_MAX); /* garbage past addrlen */
 	raw[0] = 1;

@@ -130,7 +130,8 @@ static void test_update(void **state)
 	struct ward_test_db *f = *state;
 
 	fill(f->db, 20, ward_now_ns());
-	sql(f->db, "UPDATE decisions SET action = CASE action WHEN 'allow' THEN 'deny' ELSE 'allow' END WHERE id = 9");
+	sql(f->db,
+	    "UPDATE decisions SET action = CASE action WHEN 'allow' THEN 'deny' ELSE 'allow' END WHERE id = 9");
 	expect_bad(f->db, 9, "hash mismatch");
 }
 
@@ -189,8 +190,9 @@ static void test_reorder(void **state)
 
 	fill(f->db, 20, ward_now_ns());
 	/* swap the whole content of rows 5 and 6, hashes included */
-	sql(f->db, "UPDATE decisions SET id = -5 WHERE id = 5; UPDATE decisions SET id = 5 WHERE id = 6;"
-		   " UPDATE decisions SET id = 6 WHERE id = -5");
+	sql(f->db,
+	    "UPDATE decisions SET id = -5 WHERE id = 5; UPDATE decisions SET id = 5 WHERE id = 6;"
+	    " UPDATE decisions SET id = 6 WHERE id = -5");
 	expect_bad(f->db, 5, "hash mismatch");
 }
 
@@ -260,9 +262,11 @@ static void test_prune_age(void **state)
 	assert_int_equal(res.checkpoint_id, 199);
 	assert_int_equal(res.marker_id, 301);
 	assert_int_equal(scalar(f->db, "SELECT count(*) FROM decisions"), 102);
-	assert_int_equal(scalar(f->db, "SELECT count(*) FROM decisions WHERE layer = 'lifecycle'"
-				       " AND rule = 'pruned' AND reason LIKE 'pruned 199 rows before id 200%'"),
-			 1);
+	assert_int_equal(
+		scalar(f->db,
+		       "SELECT count(*) FROM decisions WHERE layer = 'lifecycle'"
+		       " AND rule = 'pruned' AND reason LIKE 'pruned 199 rows before id 200%'"),
+		1);
 	verify(f->db, &v);
 	assert_true(v.intact);
 	assert_int_equal(v.checkpoint_id, 199);
@@ -325,9 +329,10 @@ static void test_forged_checkpoint(void **state)
 
 	/* delete the first rows and claim a prune happened: no chained marker */
 	fill(f->db, 20, ward_now_ns());
-	sql(f->db, "INSERT INTO meta(key, value) SELECT 'chain_checkpoint_id', '5';"
-		   "INSERT INTO meta(key, value) SELECT 'chain_checkpoint_hash', hash FROM decisions"
-		   " WHERE id = 5; DELETE FROM decisions WHERE id <= 5");
+	sql(f->db,
+	    "INSERT INTO meta(key, value) SELECT 'chain_checkpoint_id', '5';"
+	    "INSERT INTO meta(key, value) SELECT 'chain_checkpoint_hash', hash FROM decisions"
+	    " WHERE id = 5; DELETE FROM decisions WHERE id <= 5");
 	expect_bad(f->db, 6, "not confirmed");
 }
 

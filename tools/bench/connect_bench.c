@@ -124,7 +124,8 @@ int main(int argc, char **argv)
 		n = 5000;
 	if (rounds < 2 || rounds > MAX_ROUNDS)
 		rounds = 15;
-	if (unshare(CLONE_NEWNET) < 0 || system("ip link set lo up && ip addr add 10.77.0.1/32 dev lo"))
+	if (unshare(CLONE_NEWNET) < 0 ||
+	    system("ip link set lo up && ip addr add 10.77.0.1/32 dev lo"))
 		return fprintf(stderr, "netns setup failed\n"), 1;
 	f = fopen("/proc/self/mountinfo", "re");
 	while (f && fgets(line, sizeof(line), f))
@@ -147,10 +148,12 @@ int main(int argc, char **argv)
 	uint16_t ports[] = { 443 };
 	struct ward_endpoint ep = { .host = "bench.test", .ports = ports, .n_ports = 1 };
 	struct ward_binary b = { .path = self };
-	struct ward_net_policy np = { .key = "bench", .binaries = &b, .n_binaries = 1,
-				      .endpoints = &ep, .n_endpoints = 1 };
+	struct ward_net_policy np = {
+		.key = "bench", .binaries = &b, .n_binaries = 1, .endpoints = &ep, .n_endpoints = 1
+	};
 	struct ward_policy pol = { .net = &np, .n_net = 1 };
-	struct ward_egress_config cfg = { .explicit_port = PORT, .transparent_port = PORT + 1,
+	struct ward_egress_config cfg = { .explicit_port = PORT,
+					  .transparent_port = PORT + 1,
 					  .dns_port = 53 };
 	inet_pton(AF_INET, "10.77.0.1", &cfg.proxy4);
 	inet_pton(AF_INET, "10.77.0.1", &cfg.dns4);

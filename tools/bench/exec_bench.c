@@ -91,7 +91,8 @@ int main(int argc, char **argv)
 	struct ward_binary b = { .path = "/nonexistent/ward-bench/**/bin/x" };
 	struct ward_net_policy np = { .key = "bench", .binaries = &b, .n_binaries = 1 };
 	struct ward_policy pol = { .net = &np, .n_net = 1 };
-	struct ward_egress_config cfg = { .explicit_port = 3128, .transparent_port = 3129,
+	struct ward_egress_config cfg = { .explicit_port = 3128,
+					  .transparent_port = 3129,
 					  .dns_port = 53 };
 	cfg.proxy4.s_addr = htonl(0x0a4d0001);
 	cfg.dns4.s_addr = htonl(0x0a4d0001);
@@ -117,10 +118,13 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		double m_off = median(off), m_in = median(in), m_out = median(outside);
 
-		printf("fork+exec(/bin/true)+wait, %d per round, %d rounds, median ns:\n", n, ROUNDS);
+		printf("fork+exec(/bin/true)+wait, %d per round, %d rounds, median ns:\n", n,
+		       ROUNDS);
 		printf("  without programs:              %.0f ns\n", m_off);
-		printf("  with programs, inside sandbox: %.0f ns  ratio %.3f\n", m_in, m_in / m_off);
-		printf("  with programs, other cgroup:   %.0f ns  ratio %.3f\n", m_out, m_out / m_off);
+		printf("  with programs, inside sandbox: %.0f ns  ratio %.3f\n", m_in,
+		       m_in / m_off);
+		printf("  with programs, other cgroup:   %.0f ns  ratio %.3f\n", m_out,
+		       m_out / m_off);
 	}
 	ward_egress_free(eg);
 done:

@@ -280,8 +280,10 @@ int main(int argc, char **argv)
 	struct ward_fs_path sp = { .path = secret };
 	struct ward_fs_binary_rule rule = { .binary = bin, .read_only = &sp, .n_read_only = 1 };
 	struct ward_policy pol = { .fs_binaries = &rule, .n_fs_binaries = 1 };
-	struct ward_fs_protect_config pc = { .sandbox = "bench", .cgroup_path = cg.path,
-					     .cgroup_id = st.st_ino, .denied_map_fd = -1 };
+	struct ward_fs_protect_config pc = { .sandbox = "bench",
+					     .cgroup_path = cg.path,
+					     .cgroup_id = st.st_ino,
+					     .denied_map_fd = -1 };
 	if (ward_fs_protect_new(&pol, &fp, &err) < 0 || ward_fs_protect_start(fp, &pc, &err) < 0) {
 		printf("FAIL: protect: %s\n", err.msg);
 		fails++;

@@ -40,8 +40,8 @@
 #define HEAD_MAX 4096
 
 enum cls { C_OK, C_REFUSED, C_HTTP, C_RESET, C_EOF, C_TIMEOUT, C_MISMATCH, C_FD, C_CONNECT, C_N };
-static const char *const cls_name[C_N] = { "ok",    "refused", "http",	  "reset", "eof",
-					   "timeout", "mismatch", "fd", "connect" };
+static const char *const cls_name[C_N] = { "ok",      "refused",  "http", "reset",  "eof",
+					   "timeout", "mismatch", "fd",	  "connect" };
 
 enum st { ST_CONNECTING, ST_HEAD, ST_ECHO, ST_DONE };
 
@@ -154,9 +154,11 @@ static void on_head(struct lc *c, int epfd, bool direct)
 
 			if (have < body_len)
 				return; /* more to come */
-			end(c, strstr(end_head, "\"error\":\"") && strstr(end_head, "\"layer\":\"proxy\"")
-				       ? C_REFUSED
-				       : C_HTTP,
+			end(c,
+			    strstr(end_head, "\"error\":\"") &&
+					    strstr(end_head, "\"layer\":\"proxy\"")
+				    ? C_REFUSED
+				    : C_HTTP,
 			    epfd);
 			return;
 		}
@@ -379,7 +381,8 @@ static int run_echo(const char *listen_at, unsigned n_ports, unsigned lifetime_s
 		l->listener = true;
 		l->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
-		if (bind(l->fd, (struct sockaddr *)&at, sizeof(at)) < 0 || listen(l->fd, 4096) < 0) {
+		if (bind(l->fd, (struct sockaddr *)&at, sizeof(at)) < 0 ||
+		    listen(l->fd, 4096) < 0) {
 			perror("load_client echo: listen");
 			return 1;
 		}
@@ -398,14 +401,16 @@ static int run_echo(const char *listen_at, unsigned n_ports, unsigned lifetime_s
 			if (x->listener) {
 				int fd;
 
-				while ((fd = accept4(x->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+				while ((fd = accept4(x->fd, NULL, NULL,
+						     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 					x = calloc(1, sizeof(*x));
 					if (!x) {
 						close(fd);
 						continue;
 					}
 					x->fd = fd;
-					e = (struct epoll_event){ .events = EPOLLIN, .data.ptr = x };
+					e = (struct epoll_event){ .events = EPOLLIN,
+								  .data.ptr = x };
 					epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
 				}
 				continue;
@@ -432,7 +437,8 @@ static int run_echo(const char *listen_at, unsigned n_ports, unsigned lifetime_s
 				free(x);
 				continue;
 			}
-			e = (struct epoll_event){ .events = x->len ? EPOLLOUT : EPOLLIN, .data.ptr = x };
+			e = (struct epoll_event){ .events = x->len ? EPOLLOUT : EPOLLIN,
+						  .data.ptr = x };
 			epoll_ctl(epfd, EPOLL_CTL_MOD, x->fd, &e);
 		}
 	}
@@ -440,8 +446,9 @@ static int run_echo(const char *listen_at, unsigned n_ports, unsigned lifetime_s
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: load_client tunnels -n N [-b BYTES] [-t SECONDS] [--hold SECONDS] "
-			"[--direct] HOST:PORT\n       load_client echo -l ADDR:PORT [-p PORTS] [-t SECONDS]\n");
+	fprintf(stderr,
+		"usage: load_client tunnels -n N [-b BYTES] [-t SECONDS] [--hold SECONDS] "
+		"[--direct] HOST:PORT\n       load_client echo -l ADDR:PORT [-p PORTS] [-t SECONDS]\n");
 	return 2;
 }
 

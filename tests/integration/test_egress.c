@@ -37,6 +37,7 @@
 #include "enforcer/egress.h"
 
 #include "check.h"
+#include "fixture.h"
 
 #define EXPLICIT 3128
 #define TRANSPARENT 3129
@@ -263,41 +264,6 @@ static int find_event(struct ward_egress *e, pid_t pid, int verdict, int reason)
 		    events[i].reason == reason)
 			return i;
 	return -1;
-}
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "setup failed: %s\n", cmd);
-		exit(1);
-	}
-}
-
-static int copy_file(const char *from, const char *to)
-{
-	int in = open(from, O_RDONLY | O_CLOEXEC), out;
-	struct stat st;
-	ssize_t n;
-
-	if (in < 0 || fstat(in, &st) < 0)
-		return -1;
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-	if (out < 0)
-		return -1;
-	for (off_t off = 0; off < st.st_size; off += n) {
-		n = sendfile(out, in, NULL, (size_t)(st.st_size - off));
-		if (n <= 0)
-			return -1;
-	}
-	close(in);
-	close(out);
-	return 0;
 }
 
 static int listener(int type, const char *addr, int port)
@@ -950,46 +916,20 @@ static void case_identity_rows(void)
 static struct ward_policy *policy_a;
 static char cg2_root[256];
 
+/* the cgroups these cases make for themselves (the parent never sees their
+ * names) go with the case */
 static void case_drop_rows(void)
 {
 	test_drop_rows(policy_a, cg2_root);
+	if (cg_c[0])
+		rmdir(cg_c);
 }
 
 static void case_udp_identity(void)
 {
 	test_udp_identity(cg2_root);
-}
-
-/* One case in a forked child: its checks, its events; a crash or a failed
- * check fails the case, and the next case starts from the same fixture. */
-static int run_case(const char *name, void (*fn)(void))
-{
-	pid_t pid;
-	int st;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		failures = passes = 0;
-		n_events = 0;
-		fn();
-		/* the cgroups a case made for itself (the parent never saw their names) */
-		if (cg_c[0])
-			rmdir(cg_c);
-		if (cg_u[0])
-			rmdir(cg_u);
-		fflush(NULL);
-		_exit(failures ? 1 : 0); /* not exit(): the parent's atexit cleanup is not ours */
-	}
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "FAIL case %s (%s %d)\n", name, WIFSIGNALED(st) ? "signal" : "exit",
-			WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-		return 1;
-	}
-	printf("PASS case %s\n", name);
-	return 0;
+	if (cg_u[0])
+		rmdir(cg_u);
 }
 
 int main(int argc, char **argv)

@@ -43,6 +43,7 @@
 #include "enforcer/unix.h"
 
 #include "check.h"
+#include "fixture.h"
 
 #define PROXY "10.77.0.1"
 #define DEST "10.77.0.2"
@@ -171,41 +172,6 @@ static int client_main(int argc, char **argv)
 }
 
 /* ---- test side ---- */
-
-static void sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "setup failed: %s\n", cmd);
-		exit(1);
-	}
-}
-
-static int copy_file(const char *from, const char *to)
-{
-	int in = open(from, O_RDONLY | O_CLOEXEC), out;
-	struct stat st;
-	ssize_t n;
-
-	if (in < 0 || fstat(in, &st) < 0)
-		return -1;
-	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-	if (out < 0)
-		return -1;
-	for (off_t off = 0; off < st.st_size; off += n) {
-		n = sendfile(out, in, NULL, (size_t)(st.st_size - off));
-		if (n <= 0)
-			return -1;
-	}
-	close(in);
-	close(out);
-	return 0;
-}
 
 /* A cgroup of the case's own; *ret_path for rmdir. */
 static int make_cgroup(char *path, size_t size, const char *name)
@@ -998,27 +964,6 @@ out:
 }
 
 /* ---- driver ---- */
-
-static int run_case(const char *name, void (*fn)(void))
-{
-	pid_t pid = fork();
-	int st;
-
-	if (pid == 0) {
-		fn();
-		fprintf(stderr, "%s %s: %d checks, %d failed\n", failures ? "FAIL" : "ok", name,
-			passes + failures, failures);
-		_exit(failures ? 1 : 0);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) < 0)
-		return 1;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		if (!WIFEXITED(st))
-			fprintf(stderr, "FAIL %s: killed by signal %d\n", name, WTERMSIG(st));
-		return 1;
-	}
-	return 0;
-}
 
 static void cleanup(void)
 {

@@ -241,7 +241,7 @@ static int gen_build(struct ward_egress *e, const struct ward_policy *p, struct 
 		carry_exec_idents(e, e->gens.cur, g);
 	if (r < 0) {
 		gen_unmaps(e, g, *ret_placed);
-		egress_gen_free(NULL, g);
+		egress_gen_free(g);
 		return r;
 	}
 	*ret = g;
@@ -283,7 +283,7 @@ int ward_egress_apply(struct ward_egress *e, const struct ward_policy *p, struct
 		if (r < 0) {
 			ward_err(err, r, "publish policy generation %u", g->seq);
 			gen_unmaps(e, g, placed);
-			egress_gen_free(NULL, g);
+			egress_gen_free(g);
 		}
 	}
 	if (r < 0) {
@@ -544,7 +544,8 @@ static void peer_from_conn(struct ward_egress *e, const struct ward_conn *c,
 		.dev = c->dev,
 		.ino = c->ino,
 		.binary = id ? id->path : NULL,
-		.rule = g && c->entry < egress_n_entries(g) ? g->entries[c->entry].rule : NULL,
+		/* a generation gone by now: its history's */
+		.rule = egress_gens_rule(gs, c->gen, true, c->entry),
 		.entry = c->entry,
 		.pid = (pid_t)c->tgid,
 		.flags = c->flags,
@@ -580,7 +581,6 @@ static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t
 		.own_ino = c->own_ino,
 	};
 	struct ward_req req = { .port = c->orig_port, .proto = proto };
-	const struct egress_gen *g;
 	bool v4;
 
 	memcpy(req.dst.w, c->orig, 16);
@@ -607,9 +607,10 @@ static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t
 	}
 	/* the record keeps 16 bits of its generation */
 	pthread_rwlock_rdlock(&e->gens.lock);
-	g = egress_gens_find(&e->gens, c->gen, true);
-	ev.gen = g ? g->seq : c->gen;
+	ev.gen = egress_gens_seq16(&e->gens, c->gen);
 	pthread_rwlock_unlock(&e->gens.lock);
+	if (!ev.gen)
+		ev.gen = c->gen;
 	egress_event_row(e, &ev);
 }
 

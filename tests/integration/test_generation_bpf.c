@@ -12,7 +12,7 @@
  *   - a failed apply (too many ports, identities or unix pairs; a path too
  *     long) leaves the generation in force untouched;
  *   - an identity added at exec (sha256: entry) follows the new generation;
- *   - the same for the unix-socket backstop.
+ *   - the same for the unix-socket backstop (late events too).
  *
  * One forked child per case. Runs in a network namespace of its own, with a
  * cgroup of its own per case; the clients are copies of this executable
@@ -43,6 +43,7 @@
 #include "common/util.h"
 #include "enforcer/egress.h"
 #include "enforcer/unix.h"
+#include "audit/audit.h"
 
 #include "check.h"
 #include "fixture.h"
@@ -978,6 +979,102 @@ out:
 		rmdir(cg);
 }
 
+/* The unix rows of the log, by (pid, action): the last one's rev and rule. */
+struct unix_row_want {
+	pid_t pid;
+	const char *action;
+	char rev[8], rule[32];
+	bool found;
+};
+
+static int unix_row_cb(const struct ward_audit_row *row, void *ud)
+{
+	struct unix_row_want *w = ud;
+
+	if (row->has_pid && row->pid == w->pid && strcmp(row->action, w->action) == 0) {
+		w->found = true;
+		snprintf(w->rev, sizeof(w->rev), "%s", row->policy_rev ? row->policy_rev : "");
+		snprintf(w->rule, sizeof(w->rule), "%s", row->rule ? row->rule : "");
+	}
+	return 0;
+}
+
+static bool unix_row_is(const char *db, pid_t pid, const char *action, const char *rev,
+			const char *rule)
+{
+	struct unix_row_want w = { .pid = pid, .action = action };
+	struct ward_audit_filter f = { .layer = "unix" };
+	struct ward_audit_reader *rd = NULL;
+	struct ward_error err = { 0 };
+
+	if (ward_audit_reader_open(db, &rd, &err) < 0) {
+		fprintf(stderr, "reader: %s\n", err.msg);
+		return false;
+	}
+	ward_audit_reader_each(rd, &f, unix_row_cb, &w, &err);
+	ward_audit_reader_close(rd);
+	if (w.found && (strcmp(w.rev, rev) != 0 || strcmp(w.rule, rule) != 0))
+		fprintf(stderr, "unix row of %d: %s rev '%s' rule '%s'\n", pid, action, w.rev,
+			w.rule);
+	return w.found && strcmp(w.rev, rev) == 0 && strcmp(w.rule, rule) == 0;
+}
+
+/* Events of generation 1 read only after LATE further applies: their rows
+ * carry generation 1's rev and rule (its key table, from its history). */
+static void case_unix_late_events(void)
+{
+	struct unix_policy a, c;
+	struct ward_error err = { 0 };
+	struct stepper alpha, beta;
+	struct ward_audit *audit = NULL;
+	struct ward_unix *u = NULL;
+	char cg[PATH_MAX], sock[PATH_MAX], db[PATH_MAX];
+	int cgfd, lfd, failed = 0;
+
+	snprintf(sock, sizeof(sock), "%s/late.sock", tmpdir);
+	snprintf(db, sizeof(db), "%s/late-unix.db", tmpdir);
+	unix_policy(&a, "alpha", NULL, sock, "A");
+	/* under C, key 0 is gamma's: a row that took the key of the
+	 * generation in force would say gamma */
+	unix_policy(&c, "gamma", "alpha", sock, "C");
+	lfd = unix_listener(sock);
+	cgfd = make_cgroup(cg, sizeof(cg), "unixlate");
+	CHECK(ward_audit_open(db, &audit, &err) == 0, "audit open: %s", err.msg);
+	if (cgfd < 0 || !audit ||
+	    ward_unix_new(&a.p, &(struct ward_unix_config){ .sandbox = "test", .audit = audit },
+			  &u, &err) < 0 ||
+	    ward_unix_attach(u, cgfd, &err) < 0) {
+		CHECK(0, "setup: %s", err.msg);
+		goto out;
+	}
+	stepper_start(&alpha, cg, "alpha", "unix", sock);
+	stepper_start(&beta, cg, "beta", "unix", sock);
+	CHECK(step(&alpha, 's') == '0', "A: alpha refused");
+	CHECK(step(&beta, 's') == 'E', "A: beta let through");
+	drain(lfd);
+	/* their events wait unread in the ring buffer meanwhile */
+	for (int i = 0; i < LATE; i++)
+		if (ward_unix_apply(u, &c.p, &err) < 0)
+			failed++;
+	CHECK(failed == 0, "%d of %d unix applies failed: %s", failed, LATE, err.msg);
+	CHECK(ward_unix_consume(u) >= 2, "the two events of generation 1");
+	CHECK(ward_audit_flush(audit) == 0, "audit flush");
+	CHECK(unix_row_is(db, alpha.pid, "allow", "A", "alpha"),
+	      "late event: alpha's allow row, rev A, rule alpha");
+	CHECK(unix_row_is(db, beta.pid, "deny", "A", ""), "late event: beta's deny row, rev A");
+	stepper_stop(&alpha);
+	stepper_stop(&beta);
+out:
+	ward_unix_free(u);
+	ward_audit_close(audit);
+	close(lfd);
+	unlink(sock);
+	if (cgfd >= 0)
+		close(cgfd);
+	if (cg[0])
+		rmdir(cg);
+}
+
 struct unix_acceptor {
 	int fd;
 	atomic_int stop;
@@ -1144,6 +1241,7 @@ int main(int argc, char **argv)
 	failed += run_case("egress: exec identity follows", case_egress_exec_identity);
 	failed += run_case("unix: A -> B -> A, failed applies", case_unix_flip);
 	failed += run_case("unix: swaps under a connect loop", case_unix_swap_loop);
+	failed += run_case("unix: rows of a generation read late", case_unix_late_events);
 	if (failed)
 		fprintf(stderr, "%d case(s) failed\n", failed);
 	return failed ? 1 : 0;

@@ -526,8 +526,9 @@ static void addr_to_sockaddr(const uint8_t a[16], uint16_t port, struct sockaddr
 }
 
 /* The connection names its generation: the rule is that generation's (the
- * entry index is), the paths that generation's or, when it is gone, the
- * generation in force's. Strings outlive generations (struct egress_gens). */
+ * entry index is; its history's when it is gone), the paths that
+ * generation's or, when it is gone, the generation in force's. Strings
+ * outlive generations (interned: struct egress_strtab). */
 static void peer_from_conn(struct ward_egress *e, const struct ward_conn *c,
 			   struct ward_egress_peer *ret)
 {

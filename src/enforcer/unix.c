@@ -386,7 +386,7 @@ int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock, con
 	*ret_rule = NULL;
 	*ret_binary = NULL;
 	/* the generation in force decides; the strings handed out outlive it
-	 * (retired generations keep them, struct egress_gens) and the policy
+	 * (interned in the handle, struct egress_strtab) and the policy
 	 * is the caller's */
 	pthread_rwlock_rdlock(&u->gens.lock);
 	g = u->gens.cur;

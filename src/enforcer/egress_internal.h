@@ -23,16 +23,16 @@ struct ring_buffer;
 struct egress_ident {
 	struct ward_ident_key key;
 	const char *path; /* the real path, for decision rows (interned) */
-	uint32_t flags; /* WARD_IDENT_* */
-	uint32_t *pols; /* sorted indexes into policy->net */
+	uint32_t flags;	  /* WARD_IDENT_* */
+	uint32_t *pols;	  /* sorted indexes into policy->net */
 	size_t n_pols;
-	uint32_t entry; /* WARD_ENTRY_NONE without network policy */
-	bool from_exec; /* added at exec (egress_exec.c), not resolved at start */
-	bool pinned;	/* admitted for its content (sha): the sandbox may rewrite it in
-			 * place, so the proxy checks the executable still has that content */
+	uint32_t entry;	 /* WARD_ENTRY_NONE without network policy */
+	bool from_exec;	 /* added at exec (egress_exec.c), not resolved at start */
+	bool pinned;	 /* admitted for its content (sha): the sandbox may rewrite it in
+			  * place, so the proxy checks the executable still has that content */
 	const char *pin; /* pinned: that content's sha256 (interned: the proxy may hold it) */
-	pid_t tgid;	/* from_exec: the process whose exec added it (matched again at apply) */
-	char sha[65];	/* content hash, computed when an exec compares with it ("" before) */
+	pid_t tgid;	 /* from_exec: the process whose exec added it (matched again at apply) */
+	char sha[65];	 /* content hash, computed when an exec compares with it ("" before) */
 };
 
 /* One distinct set of network policies; the kernel's "entry". */
@@ -108,7 +108,7 @@ int egress_slots_put(struct egress_slots *sl, uint32_t seq, int fd, bool placed)
 void egress_slots_prepare(struct egress_slots *sl, uint32_t seq);
 void egress_slots_destroy(struct egress_slots *sl);
 
-#define EGRESS_GENS_KEPT 4 /* generations user space keeps (rows of late events, lookups) */
+#define EGRESS_GENS_KEPT 4    /* generations user space keeps (rows of late events, lookups) */
 #define EGRESS_HIST_KEPT 4096 /* generations whose rev and rule texts rows still find */
 /* a record keeps 16 bits of its generation: in the ring they name one seq */
 _Static_assert(65536 % EGRESS_HIST_KEPT == 0, "EGRESS_HIST_KEPT divides 2^16");

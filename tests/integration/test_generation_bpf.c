@@ -1041,8 +1041,8 @@ static void case_unix_late_events(void)
 	cgfd = make_cgroup(cg, sizeof(cg), "unixlate");
 	CHECK(ward_audit_open(db, &audit, &err) == 0, "audit open: %s", err.msg);
 	if (cgfd < 0 || !audit ||
-	    ward_unix_new(&a.p, &(struct ward_unix_config){ .sandbox = "test", .audit = audit },
-			  &u, &err) < 0 ||
+	    ward_unix_new(&a.p, &(struct ward_unix_config){ .sandbox = "test", .audit = audit }, &u,
+			  &err) < 0 ||
 	    ward_unix_attach(u, cgfd, &err) < 0) {
 		CHECK(0, "setup: %s", err.msg);
 		goto out;

@@ -72,6 +72,13 @@ struct ward_layer_ops {
 		     struct ward_error *err);
 	void (*stop)(struct ward_layer *l);
 	void (*finish)(struct ward_layer *l);
+	/* Sessions (ward_runtime_exec): the command (host pid, credentials) is
+	 * about to run; listener: the unix broker's connect() listener, its fd
+	 * number in the command's table (-1: none). < 0 kills the session (125).
+	 * *ret_handle goes to session_end once the session ended. */
+	int (*session)(struct ward_layer *l, pid_t pid, int listener, uid_t uid, gid_t gid,
+		       void **ret_handle, struct ward_error *err);
+	void (*session_end)(struct ward_layer *l, void *handle);
 };
 
 struct ward_runtime_config {

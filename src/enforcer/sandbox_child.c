@@ -485,10 +485,11 @@ _Noreturn void ward_session_child(const struct ward_session_ctx *c)
 	ssize_t n;
 	pid_t cmd;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-		ward_err(&err, -errno, "PR_SET_PDEATHSIG");
-		session_fail(c, &err);
-	}
+	/* No PR_SET_PDEATHSIG here: it would follow the calling thread of ward,
+	 * which may end before the session. Fail closed all the same: if ward
+	 * dies, init dies (its PDEATHSIG follows the thread that started the
+	 * sandbox), the kernel kills the pid namespace, the command with it, and
+	 * this process, waiting for the command, ends then. */
 	/* One call, all or nothing (kernel >= 5.8): the pid namespace applies
 	 * to the children, the others to this process now (root, cwd: the
 	 * sandbox's). */

@@ -13,13 +13,16 @@
  *   - ward_runtime_stop leaves no cgroup and no process in the netns;
  *   - the process that started the sandbox SIGKILLed: nothing of the sandbox
  *     stays alive (fail closed);
- *   - the home directory persists across stop and start.
+ *   - the home directory persists across stop and start;
+ *   - the unix broker of a session (a relative path to a named socket);
+ *   - a session started from a thread that ends first keeps running.
  * One forked child per case; root only (exit 77 otherwise). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -649,6 +652,45 @@ static void case_unix(void)
 	close(fo);
 }
 
+struct thread_exec {
+	struct sandbox *sb;
+	struct ward_session *s;
+	int in, out;
+};
+
+static void *exec_thread(void *p)
+{
+	struct thread_exec *t = p;
+
+	t->s = sh_run(t->sb, NULL, &t->in, &t->out, "read x; exit 5");
+	return NULL;
+}
+
+/* A session started from a thread that ends before it does keeps running. */
+static void case_thread(void)
+{
+	struct sandbox sb = { 0 };
+	struct thread_exec t = { .sb = &sb };
+	pthread_t th;
+
+	if (start(&sb, pol_a, NULL) < 0) {
+		CHECK(false, "start");
+		return;
+	}
+	if (pthread_create(&th, NULL, exec_thread, &t) != 0)
+		exit(1);
+	pthread_join(th, NULL);
+	CHECK(t.s, "session");
+	if (!t.s)
+		return;
+	CHECK(write(t.in, "\n", 1) == 1, "stdin");
+	close(t.in);
+	close(t.out);
+	CHECK(wait_status(t.s) == 5, "exit 5 after its thread ended");
+	ward_session_free(t.s);
+	finish(&sb);
+}
+
 /* Home: the same host directory across stop and start. */
 static void case_home(void)
 {
@@ -744,6 +786,7 @@ int main(int argc, char **argv)
 	failed += run_case("fail_closed", case_fail_closed);
 	failed += run_case("home", case_home);
 	failed += run_case("unix", case_unix);
+	failed += run_case("thread", case_thread);
 	if (!getenv("KEEP"))
 		sh("rm -rf %s", T);
 	return failed ? 1 : 0;

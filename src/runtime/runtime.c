@@ -46,9 +46,9 @@ struct ward_runtime {
 	size_t n_files;
 	struct ward_sandbox_hook *hooks;
 	size_t n_hooks;
-	struct runtime_cgroup cg; /* the leaf, to change its limits live */
-	struct ward_sandbox *sb;  /* ward_runtime_start's, until ward_runtime_stop */
-	bool stopped;		  /* the layers' stop ran */
+	struct runtime_cgroup cg;      /* the leaf, to change its limits live */
+	struct ward_sandbox *sb;       /* ward_runtime_start's, until ward_runtime_stop */
+	bool stopped;		       /* the layers' stop ran */
 	struct ward_session *sessions; /* under lock */
 };
 
@@ -350,8 +350,8 @@ static int attach_hook(struct ward_sandbox *sb, void *data, struct ward_error *e
 }
 
 /* The sandbox's options and one hook per layer that attaches. */
-static int setup_opts(struct ward_runtime *rt, const char *workdir, char *const *argv,
-		      char *id_out, struct ward_error *err)
+static int setup_opts(struct ward_runtime *rt, const char *workdir, char *const *argv, char *id_out,
+		      struct ward_error *err)
 {
 	/* Landlock TCP only when the policy asks (landlock.restrict_tcp): it
 	 * cannot tell loopback, which stays usable, from the outside; no layer

@@ -45,16 +45,16 @@
 
 #define UID_ 4244
 
-static char T[128];	  /* the fixture's directory */
-static char wd[256];	  /* the workdir */
-static char db[256];	  /* the decision log */
-static char pol_a[256];	  /* data read-write */
-static char pol_b[256];	  /* data read-only */
-static char pol_c[256];	  /* a unix socket named for python3 */
+static char T[128];	/* the fixture's directory */
+static char wd[256];	/* the workdir */
+static char db[256];	/* the decision log */
+static char pol_a[256]; /* data read-write */
+static char pol_b[256]; /* data read-only */
+static char pol_c[256]; /* a unix socket named for python3 */
 static char home_dir[256];
 
 static char *const env_in[] = { "PATH=/usr/bin:/bin", "LANG=C", "SECRET_TOKEN=s3cr3t",
-				 "AWS_SECRET_ACCESS_KEY=x", NULL };
+				"AWS_SECRET_ACCESS_KEY=x", NULL };
 
 struct sandbox {
 	struct ward_runtime *rt;
@@ -267,8 +267,8 @@ static void case_basics(void)
 	if (!a || !b)
 		return;
 	/* both running now: each waits for its stdin */
-	CHECK(strcmp(ward_session_id(a), ward_session_id(b)) != 0, "ids %s %s",
-	      ward_session_id(a), ward_session_id(b));
+	CHECK(strcmp(ward_session_id(a), ward_session_id(b)) != 0, "ids %s %s", ward_session_id(a),
+	      ward_session_id(b));
 	CHECK(strlen(ward_session_id(a)) == 12, "generated id %s", ward_session_id(a));
 	CHECK(ward_session_pid(a) > 0 && ward_session_pid(a) != ward_session_pid(b), "pids %d %d",
 	      ward_session_pid(a), ward_session_pid(b));
@@ -460,7 +460,7 @@ static void case_apply(void)
 		 T, sb.id, T, sb.id);
 	new = sh_run(&sb, NULL, NULL, &fn, script);
 	read_all(fn, out_new, sizeof(out_new));
-	CHECK(new && wait_status(new) == 0 && !strcmp(out_new, "denied\n"),
+	CHECK(new &&wait_status(new) == 0 && !strcmp(out_new, "denied\n"),
 	      "new session: read-only: %s", out_new);
 	CHECK(write(in, "\n", 1) == 1, "go");
 	close(in);

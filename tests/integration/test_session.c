@@ -312,6 +312,9 @@ static void case_basics(void)
 		int st;
 
 		CHECK(ward_session_reap(k, &st) == -EAGAIN, "running");
+		CHECK(getsid(ward_session_pid(k)) == ward_session_pid(k) &&
+			      getsid(ward_session_pid(k)) != getsid(0),
+		      "a session of its own (sid %d)", getsid(ward_session_pid(k)));
 		CHECK(ward_session_signal(k, SIGKILL) == 0, "kill");
 		CHECK(ward_session_signal(t, SIGTERM) == 0, "term");
 		CHECK(wait_status(k) == 128 + 9, "128+9");

@@ -31,7 +31,16 @@
  *   ward_runtime_prepare(rt, &err);
  *   ward_runtime_run(rt, &run, &status, &err);  ward_runtime_apply() from any
  *                                               thread while this runs
- *   ward_runtime_free(rt);                      stop + finish + free */
+ *   ward_runtime_free(rt);                      stop + finish + free
+ *
+ * A sandbox that hosts sessions (`ward daemon`, docs/sandbox.md "Sessions"):
+ * ward_runtime_start instead of ward_runtime_run, then any number of
+ * ward_runtime_exec (each a struct ward_session: poll ward_session_fd, then
+ * ward_session_reap, ward_session_free), ward_runtime_apply as above (for new
+ * sessions: Landlock, process, environment), ward_runtime_stop (sessions
+ * killed and reaped, init killed, cgroups removed, layers stopped), free the
+ * sessions, then ward_runtime_free (the layers' finish: veth pair, programs).
+ * One sandbox per runtime. */
 #pragma once
 
 #include <stdbool.h>

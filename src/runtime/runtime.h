@@ -162,7 +162,8 @@ struct ward_session;
  * (Landlock, process, environment; the mounts are the sandbox's). Returns once
  * the command is about to execve (its start row written) or failed to start
  * (the session then reaps as 125/126/127). Any thread (also one that ends
- * before the session); not concurrently with ward_runtime_stop. */
+ * before the session); ward_runtime_stop waits for the calls under way, and
+ * refuses (-ESRCH) the ones after it began. */
 int ward_runtime_exec(struct ward_runtime *rt, const struct ward_session_spec *s,
 		      struct ward_session **ret, struct ward_error *err);
 const char *ward_session_id(const struct ward_session *s);

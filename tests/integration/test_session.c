@@ -552,6 +552,14 @@ static void case_stop(void)
 	CHECK(ward_session_reap(s, &st) == 0 && st == 128 + 9, "killed by the stop: %d", st);
 	CHECK(!leaf_exists(sb.id), "no cgroup left");
 	CHECK(procs_in_netns(ino) == 0, "no process in netns %s", net);
+	{
+		struct ward_session_spec spec = { .argv = argv, .env = env_in };
+		struct ward_session *late = NULL;
+
+		CHECK(ward_runtime_exec(sb.rt, &spec, &late, &(struct ward_error){ 0 }) == -ESRCH &&
+			      !late,
+		      "no session after the stop");
+	}
 	close(fd);
 	ward_session_free(s);
 	finish(&sb);
@@ -806,7 +814,8 @@ int main(int argc, char **argv)
 	   "s|read_write: \\[|read_write: [%s/sock, |' %s > %s",
 	   T, T, pol_a, pol_c);
 	sh("mkdir -p %s/keys && echo the-secret > %s/keys/id && chmod 755 %s/keys && "
-	   "chmod 644 %s/keys/id", T, T, T, T);
+	   "chmod 644 %s/keys/id",
+	   T, T, T, T);
 	sh("sed 's|^process:|  binaries:\\n    - path: /usr/bin/cat\\n      read_only: [%s/keys]\\n"
 	   "process:|; s|read_only: \\[/usr|read_only: [%s/keys, /usr|' %s > %s",
 	   T, T, pol_a, pol_d);

@@ -54,17 +54,21 @@ static const char *const section_names[_SEC_MAX] = {
 /* One field of an item: k NULL orders items but is not printed; v NULL is
  * absent; raw values (numbers, booleans, JSON arrays) are printed unquoted.
  * A value field ends the item's group: the old and the new value of one
- * setting print next to each other, the old first. */
+ * setting print next to each other, the old first. An info field is printed
+ * but is no part of the identity (the network policy key). */
 struct field {
 	const char *k;
 	const char *v;
 	bool raw;
 	bool value;
+	bool info;
 };
 
-#define F(k, v) { k, v, false, false }
-#define RAW(k, v) { k, v, true, false }
-#define ORDER(v) { NULL, v, false, false }
+#define F(k, v) { k, v, false, false, false }
+#define RAW(k, v) { k, v, true, false, false }
+#define ORDER(v) { NULL, v, false, false, false }
+#define VALUE(k, v) { k, v, false, true, false }
+#define INFO(k, v) { k, v, false, false, true }
 
 struct list {
 	struct ward_policy_diff_item *v;
@@ -139,11 +143,13 @@ static void item(struct list *l, enum section s, const char *kind, const struct 
 	for (size_t i = 0; i < n; i++) {
 		const char *v = f[i].v ? f[i].v : "";
 
-		fputc(f[i].value ? '\x1e' : '\x1f', fi);
-		if (f[i].raw && all_digits(v))
-			fprintf(fi, "%20s", v);
-		else
-			fputs(v, fi);
+		if (!f[i].info) {
+			fputc(f[i].value ? '\x1e' : '\x1f', fi);
+			if (f[i].raw && all_digits(v))
+				fprintf(fi, "%20s", v);
+			else
+				fputs(v, fi);
+		}
 		if (!f[i].k || !f[i].v)
 			continue;
 		fprintf(fj, ",\"%s\":", f[i].k);
@@ -271,7 +277,7 @@ static void rule_item(struct list *l, const char *w, const struct ward_binary *b
 		 qt ? qt : ""),
 	     BIN_FIELDS(b), F("host", host), RAW("port", port), ORDER(deny ? "2" : "1"),
 	     F("method", method), F("path", path), RAW("query", qj ? qj : "[]"),
-	     F("policy", key));
+	     INFO("policy", key));
 }
 
 static const char *proto_text(enum ward_protocol p)
@@ -306,7 +312,7 @@ static void endpoint_items(struct list *l, const struct ward_net_policy *np,
 			 ep->enforcement == WARD_AUDIT ? " (audit only: denials are logged, not enforced)"
 						       : ""),
 		     BIN_FIELDS(b), F("host", ep->host), RAW("port", port), ORDER("0"),
-		     F("protocol", proto), F("enforcement", enf), F("policy", np->key));
+		     VALUE("protocol", proto), F("enforcement", enf), INFO("policy", np->key));
 		for (size_t i = 0; m && m[i]; i++)
 			rule_item(l, w, b, ep->host, port, np->key, false, m[i], "/**", NULL);
 		for (size_t i = 0; i < ep->n_rules; i++)
@@ -325,11 +331,11 @@ static void endpoint_items(struct list *l, const struct ward_net_policy *np,
 			ITEM(l, SEC_NET, "allowed_ip",
 			     fmt("%s -> %s:%s may resolve to %s", w, ep->host, port, cidr),
 			     BIN_FIELDS(b), F("host", ep->host), RAW("port", port), ORDER("3"),
-			     F("allowed_ip", cidr), F("policy", np->key));
+			     F("allowed_ip", cidr), INFO("policy", np->key));
 		}
 	}
 	ITEM(l, SEC_DNS, "name", fmt("%s resolves %s", w, ep->host), BIN_FIELDS(b),
-	     F("name", ep->host), F("policy", np->key));
+	     F("name", ep->host), INFO("policy", np->key));
 }
 
 static void network(struct list *l, const struct ward_policy *p)
@@ -351,7 +357,7 @@ static void network(struct list *l, const struct ward_policy *p)
 				ITEM(l, SEC_NET, "unix",
 				     fmt("%s -> unix:%s", w, np->unix_sockets[u].path),
 				     BIN_FIELDS(b), ORDER("unix"),
-				     F("unix", np->unix_sockets[u].path), F("policy", np->key));
+				     F("unix", np->unix_sockets[u].path), INFO("policy", np->key));
 		}
 	}
 }
@@ -397,7 +403,7 @@ static void setting(struct list *l, enum section s, const char *name, const char
 		    bool raw, const char *shown)
 {
 	ITEM(l, s, "setting", fmt("%s %s", name, shown ? shown : value), F("name", name),
-	     { "value", value, raw, true });
+	     { "value", value, raw, true, false });
 }
 
 static void run_as(struct list *l, const char *name, bool has, const char *str, unsigned id)
@@ -474,11 +480,11 @@ static void route(struct list *l, const struct ward_inference_route *r)
 		return;
 	}
 	ITEM(l, SEC_INFERENCE, "route",
-	     fmt("route %s: %s %s at %s, key $%s, aliases %s, hosts %s, price %s", r->name,
+	     fmt("route %s: %s %s at %s, key %s%s, aliases %s, hosts %s, price %s", r->name,
 		 r->provider, r->model, r->base_url ? r->base_url : "the provider's default",
-		 r->api_key_env ? r->api_key_env : "(none)", aliases, hosts,
+		 r->api_key_env ? "$" : "", r->api_key_env ? r->api_key_env : "none", aliases, hosts,
 		 shown ? shown : "unknown"),
-	     ORDER("0"), F("name", r->name), F("provider", r->provider), F("model", r->model),
+	     ORDER("0"), F("name", r->name), VALUE("provider", r->provider), F("model", r->model),
 	     F("base_url", r->base_url), F("api_key_env", r->api_key_env),
 	     RAW("aliases", aliases), RAW("hosts", hosts), RAW("price", price ? price : "null"));
 }

@@ -19,6 +19,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "policy/client.h"
+#include "policy/match.h"
 
 enum section {
 	SEC_FS,
@@ -64,11 +65,11 @@ struct field {
 	bool info;
 };
 
-#define F(k, v) { k, v, false, false, false }
-#define RAW(k, v) { k, v, true, false, false }
-#define ORDER(v) { NULL, v, false, false, false }
-#define VALUE(k, v) { k, v, false, true, false }
-#define INFO(k, v) { k, v, false, false, true }
+#define F(key, val) ((struct field){ .k = (key), .v = (val) })
+#define RAW(key, val) ((struct field){ .k = (key), .v = (val), .raw = true })
+#define ORDER(val) ((struct field){ .v = (val) })
+#define VALUE(key, val) ((struct field){ .k = (key), .v = (val), .value = true })
+#define INFO(key, val) ((struct field){ .k = (key), .v = (val), .info = true })
 
 struct list {
 	struct ward_policy_diff_item *v;
@@ -114,8 +115,8 @@ static bool all_digits(const char *s)
 }
 
 /* Adds one item; takes text (NULL: out of memory). */
-static void item(struct list *l, enum section s, const char *kind, const struct field *f,
-		 size_t n, char *text)
+static void item(struct list *l, enum section s, const char *kind, const struct field *f, size_t n,
+		 char *text)
 {
 	_cleanup_free_ char *t = text, *id = NULL, *json = NULL;
 	_cleanup_fclose_ FILE *fi = NULL, *fj = NULL;
@@ -213,8 +214,8 @@ static char *who(const char *key, const struct ward_binary *b)
 static const char *const *access_methods(enum ward_access a)
 {
 	static const char *const ro[] = { "GET", "HEAD", "OPTIONS", NULL };
-	static const char *const rw[] = { "GET",  "HEAD",  "OPTIONS", "POST",
-					  "PUT",  "PATCH", "DELETE",  NULL };
+	static const char *const rw[] = { "GET", "HEAD",  "OPTIONS", "POST",
+					  "PUT", "PATCH", "DELETE",  NULL };
 	static const char *const full[] = { "*", NULL };
 
 	switch (a) {
@@ -262,9 +263,9 @@ static int query_strs(const struct ward_l7_rule *r, char **ret_text, char **ret_
 	return 0;
 }
 
-static void rule_item(struct list *l, const char *w, const struct ward_binary *b,
-		      const char *host, const char *port, const char *key, bool deny,
-		      const char *method, const char *path, const struct ward_l7_rule *r)
+static void rule_item(struct list *l, const char *w, const struct ward_binary *b, const char *host,
+		      const char *port, const char *key, bool deny, const char *method,
+		      const char *path, const struct ward_l7_rule *r)
 {
 	_cleanup_free_ char *qt = NULL, *qj = NULL;
 
@@ -309,8 +310,9 @@ static void endpoint_items(struct list *l, const struct ward_net_policy *np,
 		     fmt("%s -> %s:%s%s%s%s", w, ep->host, port,
 			 ep->protocol == WARD_PROTO_L4 ? "" : " ",
 			 ep->protocol == WARD_PROTO_L4 ? "" : proto,
-			 ep->enforcement == WARD_AUDIT ? " (audit only: denials are logged, not enforced)"
-						       : ""),
+			 ep->enforcement == WARD_AUDIT
+				 ? " (audit only: denials are logged, not enforced)"
+				 : ""),
 		     BIN_FIELDS(b), F("host", ep->host), RAW("port", port), ORDER("0"),
 		     VALUE("protocol", proto), F("enforcement", enf), INFO("policy", np->key));
 		for (size_t i = 0; m && m[i]; i++)
@@ -334,8 +336,10 @@ static void endpoint_items(struct list *l, const struct ward_net_policy *np,
 			     F("allowed_ip", cidr), INFO("policy", np->key));
 		}
 	}
-	ITEM(l, SEC_DNS, "name", fmt("%s resolves %s", w, ep->host), BIN_FIELDS(b),
-	     F("name", ep->host), INFO("policy", np->key));
+	/* the stub answers names only; an address needs no lookup (ward_decide_dns) */
+	if (!ward_host_is_ip(ep->host))
+		ITEM(l, SEC_DNS, "name", fmt("%s resolves %s", w, ep->host), BIN_FIELDS(b),
+		     F("name", ep->host), INFO("policy", np->key));
 }
 
 static void network(struct list *l, const struct ward_policy *p)
@@ -362,8 +366,8 @@ static void network(struct list *l, const struct ward_policy *p)
 	}
 }
 
-static void fs_paths(struct list *l, enum section s, const struct ward_binary *b,
-		     const char *w, const struct ward_fs_path *v, size_t n, bool write)
+static void fs_paths(struct list *l, enum section s, const struct ward_binary *b, const char *w,
+		     const struct ward_fs_path *v, size_t n, bool write)
 {
 	const char *acc = write ? "read-write" : "read-only";
 
@@ -381,8 +385,8 @@ static void fs_paths(struct list *l, enum section s, const struct ward_binary *b
 static void filesystem(struct list *l, const struct ward_policy *p)
 {
 	if (p->include_workdir)
-		ITEM(l, SEC_FS, "workdir", fmt("the working directory read-write (rwx)"),
-		     ORDER(""), F("access", "read-write"));
+		ITEM(l, SEC_FS, "workdir", fmt("the working directory read-write (rwx)"), ORDER(""),
+		     F("access", "read-write"));
 	fs_paths(l, SEC_FS, NULL, NULL, p->read_only, p->n_read_only, false);
 	fs_paths(l, SEC_FS, NULL, NULL, p->read_write, p->n_read_write, true);
 	for (size_t i = 0; i < p->n_fs_binaries; i++) {
@@ -399,11 +403,11 @@ static void filesystem(struct list *l, const struct ward_policy *p)
 }
 
 /* A setting: one item per name, always present, so a change is a -/+ pair. */
-static void setting(struct list *l, enum section s, const char *name, const char *value,
-		    bool raw, const char *shown)
+static void setting(struct list *l, enum section s, const char *name, const char *value, bool raw,
+		    const char *shown)
 {
 	ITEM(l, s, "setting", fmt("%s %s", name, shown ? shown : value), F("name", name),
-	     { "value", value, raw, true, false });
+	     ((struct field){ .k = "value", .v = value, .raw = raw, .value = true }));
 }
 
 static void run_as(struct list *l, const char *name, bool has, const char *str, unsigned id)
@@ -472,8 +476,8 @@ static void route(struct list *l, const struct ward_inference_route *r)
 	if (r->price_known) {
 		price = fmt("{\"input\":%.6g,\"output\":%.6g,\"cached_input\":%.6g}",
 			    r->price_input, r->price_output, r->price_cached);
-		shown = fmt("USD %.6g in, %.6g out, %.6g cached per million tokens",
-			    r->price_input, r->price_output, r->price_cached);
+		shown = fmt("USD %.6g in, %.6g out, %.6g cached per million tokens", r->price_input,
+			    r->price_output, r->price_cached);
 	}
 	if (!aliases || !hosts || (r->price_known && (!price || !shown))) {
 		l->r = l->r < 0 ? l->r : -ENOMEM;
@@ -482,11 +486,11 @@ static void route(struct list *l, const struct ward_inference_route *r)
 	ITEM(l, SEC_INFERENCE, "route",
 	     fmt("route %s: %s %s at %s, key %s%s, aliases %s, hosts %s, price %s", r->name,
 		 r->provider, r->model, r->base_url ? r->base_url : "the provider's default",
-		 r->api_key_env ? "$" : "", r->api_key_env ? r->api_key_env : "none", aliases, hosts,
-		 shown ? shown : "unknown"),
+		 r->api_key_env ? "$" : "", r->api_key_env ? r->api_key_env : "none", aliases,
+		 hosts, shown ? shown : "unknown"),
 	     ORDER("0"), F("name", r->name), VALUE("provider", r->provider), F("model", r->model),
-	     F("base_url", r->base_url), F("api_key_env", r->api_key_env),
-	     RAW("aliases", aliases), RAW("hosts", hosts), RAW("price", price ? price : "null"));
+	     F("base_url", r->base_url), F("api_key_env", r->api_key_env), RAW("aliases", aliases),
+	     RAW("hosts", hosts), RAW("price", price ? price : "null"));
 }
 
 static void inference(struct list *l, const struct ward_policy *p)
@@ -623,8 +627,8 @@ static void settings(struct list *l, const struct ward_policy *p)
 		char shown[32] = "(no limit)";
 
 		if (p->resources.cpu_milli)
-			snprintf(shown, sizeof(shown), "%u.%03u cores", p->resources.cpu_milli / 1000,
-				 p->resources.cpu_milli % 1000);
+			snprintf(shown, sizeof(shown), "%u.%03u cores",
+				 p->resources.cpu_milli / 1000, p->resources.cpu_milli % 1000);
 		setting(l, SEC_RESOURCES, "cpu_milli", cpu, true, shown);
 	}
 	size_setting(l, SEC_RESOURCES_TMP, "tmp_size", p->resources.tmp_size);

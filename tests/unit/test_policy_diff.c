@@ -268,22 +268,24 @@ static void test_comments_are_empty(void **state)
 /* python3 leaves `one` for `two`: it gains two's endpoints, loses one's */
 static void test_binary_moved(void **state)
 {
-	static const char old[] = "version: 1\n"
-				  "network_policies:\n"
-				  "  one:\n"
-				  "    binaries: [{ path: /usr/bin/node }, { path: /usr/bin/python3 }]\n"
-				  "    endpoints: [{ host: a.example.com, port: 443 }]\n"
-				  "  two:\n"
-				  "    binaries: [{ path: /usr/bin/curl }]\n"
-				  "    endpoints: [{ host: b.example.com, port: 443 }]\n";
-	static const char new[] = "version: 1\n"
-				  "network_policies:\n"
-				  "  one:\n"
-				  "    binaries: [{ path: /usr/bin/node }]\n"
-				  "    endpoints: [{ host: a.example.com, port: 443 }]\n"
-				  "  two:\n"
-				  "    binaries: [{ path: /usr/bin/curl }, { path: /usr/bin/python3 }]\n"
-				  "    endpoints: [{ host: b.example.com, port: 443 }]\n";
+	static const char old[] =
+		"version: 1\n"
+		"network_policies:\n"
+		"  one:\n"
+		"    binaries: [{ path: /usr/bin/node }, { path: /usr/bin/python3 }]\n"
+		"    endpoints: [{ host: a.example.com, port: 443 }]\n"
+		"  two:\n"
+		"    binaries: [{ path: /usr/bin/curl }]\n"
+		"    endpoints: [{ host: b.example.com, port: 443 }]\n";
+	static const char new[] =
+		"version: 1\n"
+		"network_policies:\n"
+		"  one:\n"
+		"    binaries: [{ path: /usr/bin/node }]\n"
+		"    endpoints: [{ host: a.example.com, port: 443 }]\n"
+		"  two:\n"
+		"    binaries: [{ path: /usr/bin/curl }, { path: /usr/bin/python3 }]\n"
+		"    endpoints: [{ host: b.example.com, port: 443 }]\n";
 	(void)state;
 	expect_both(old, new,
 		    "# network_policies\n"
@@ -297,13 +299,14 @@ static void test_binary_moved(void **state)
 /* the key only names log rows; `access:` is the rules it stands for */
 static void test_same_access_other_spelling(void **state)
 {
-	static const char shorthand[] = "version: 1\n"
-					"network_policies:\n"
-					"  gh:\n"
-					"    binaries: [{ path: /usr/bin/git }]\n"
-					"    endpoints:\n"
-					"      - { host: api.github.com, port: 443, protocol: rest,\n"
-					"          access: read-only }\n";
+	static const char shorthand[] =
+		"version: 1\n"
+		"network_policies:\n"
+		"  gh:\n"
+		"    binaries: [{ path: /usr/bin/git }]\n"
+		"    endpoints:\n"
+		"      - { host: api.github.com, port: 443, protocol: rest,\n"
+		"          access: read-only }\n";
 	static const char rules[] = "version: 1\n"
 				    "network_policies:\n"
 				    "  github:\n"
@@ -336,13 +339,14 @@ static void test_same_access_other_spelling(void **state)
 
 static void test_binary_identity(void **state)
 {
-	static const char sha[] = "version: 1\n"
-				  "network_policies:\n"
-				  "  agent:\n"
-				  "    binaries:\n"
-				  "      - { sha256: "
-				  "ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789 }\n"
-				  "    endpoints: [{ host: a.example.com, port: 443 }]\n";
+	static const char sha[] =
+		"version: 1\n"
+		"network_policies:\n"
+		"  agent:\n"
+		"    binaries:\n"
+		"      - { sha256: "
+		"ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789 }\n"
+		"    endpoints: [{ host: a.example.com, port: 443 }]\n";
 	static const char anc[] = "version: 1\n"
 				  "network_policies:\n"
 				  "  agent:\n"
@@ -368,14 +372,15 @@ static void test_unix_audit_allowed_ips(void **state)
 				  "    binaries: [{ path: /usr/bin/curl }]\n"
 				  "    endpoints:\n"
 				  "      - { host: '**.corp.example', port: 443 }\n";
-	static const char new[] = "version: 1\n"
-				  "network_policies:\n"
-				  "  corp:\n"
-				  "    binaries: [{ path: /usr/bin/curl }]\n"
-				  "    endpoints:\n"
-				  "      - { host: '**.corp.example', port: 443, enforcement: audit,\n"
-				  "          allowed_ips: [10.1.0.0/16] }\n"
-				  "      - unix: /run/agent.sock\n";
+	static const char new[] =
+		"version: 1\n"
+		"network_policies:\n"
+		"  corp:\n"
+		"    binaries: [{ path: /usr/bin/curl }]\n"
+		"    endpoints:\n"
+		"      - { host: '**.corp.example', port: 443, enforcement: audit,\n"
+		"          allowed_ips: [10.1.0.0/16] }\n"
+		"      - unix: /run/agent.sock\n";
 	(void)state;
 	expect(old, new,
 	       "# network_policies\n"
@@ -395,14 +400,15 @@ static void test_settings_and_credentials(void **state)
 				  "  - { name: gh, env: GH_TOKEN, host: api.github.com }\n"
 				  "resources: { memory: 4G, tmp_size: 64M }\n"
 				  "limits: { idle_tunnel: 30m }\n";
-	static const char new[] = "version: 1\n"
-				  "landlock: { compatibility: hard_requirement }\n"
-				  "process: { run_as_user: 1000 }\n"
-				  "credentials:\n"
-				  "  - { name: gh, env: GH_TOKEN, host: api.github.com, path: \"/repos/**\" }\n"
-				  "environment: { pass: [MYAPP_*], set: { CI: '1' } }\n"
-				  "resources: { memory: 4G, cpu: 0.5, tmp_size: 128M }\n"
-				  "limits: { idle_tunnel: 90s }\n";
+	static const char new[] =
+		"version: 1\n"
+		"landlock: { compatibility: hard_requirement }\n"
+		"process: { run_as_user: 1000 }\n"
+		"credentials:\n"
+		"  - { name: gh, env: GH_TOKEN, host: api.github.com, path: \"/repos/**\" }\n"
+		"environment: { pass: [MYAPP_*], set: { CI: '1' } }\n"
+		"resources: { memory: 4G, cpu: 0.5, tmp_size: 128M }\n"
+		"limits: { idle_tunnel: 90s }\n";
 	(void)state;
 	expect(old, new,
 	       "# landlock\n"
@@ -432,18 +438,20 @@ static void test_settings_and_credentials(void **state)
 
 static void test_inference(void **state)
 {
-	static const char old[] = "version: 1\n"
-				  "inference:\n"
-				  "  routes:\n"
-				  "    - { name: main, provider: anthropic, model: claude-sonnet-4-5,\n"
-				  "        price: { input: 3, output: 15 } }\n";
-	static const char new[] = "version: 1\n"
-				  "inference:\n"
-				  "  routes:\n"
-				  "    - { name: main, provider: anthropic, model: claude-sonnet-4-5,\n"
-				  "        price: { input: 3, output: 15 }, aliases: [fast] }\n"
-				  "  binaries: [{ path: /usr/bin/node }]\n"
-				  "  budget: { max_tokens: 1000 }\n";
+	static const char old[] =
+		"version: 1\n"
+		"inference:\n"
+		"  routes:\n"
+		"    - { name: main, provider: anthropic, model: claude-sonnet-4-5,\n"
+		"        price: { input: 3, output: 15 } }\n";
+	static const char new[] =
+		"version: 1\n"
+		"inference:\n"
+		"  routes:\n"
+		"    - { name: main, provider: anthropic, model: claude-sonnet-4-5,\n"
+		"        price: { input: 3, output: 15 }, aliases: [fast] }\n"
+		"  binaries: [{ path: /usr/bin/node }]\n"
+		"  budget: { max_tokens: 1000 }\n";
 	(void)state;
 	expect(old, new,
 	       "# dns\n"
@@ -466,7 +474,8 @@ static void test_json(void **state)
 	char *json;
 
 	(void)state;
-	json = diff_text(BASE, BASE "          - allow: { method: POST, path: \"/v1/m\" }\n", true, &d);
+	json = diff_text(BASE, BASE "          - allow: { method: POST, path: \"/v1/m\" }\n", true,
+			 &d);
 	assert_string_equal(
 		json,
 		"{\"added\":[{\"section\":\"network_policies\",\"kind\":\"rule\","

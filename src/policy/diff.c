@@ -65,6 +65,9 @@ struct field {
 	bool info;
 };
 
+/* every string of a compiled policy is set; this keeps printf's %s defined if not */
+#define S(x) ((x) ? (x) : "")
+
 #define F(key, val) ((struct field){ .k = (key), .v = (val) })
 #define RAW(key, val) ((struct field){ .k = (key), .v = (val), .raw = true })
 #define ORDER(val) ((struct field){ .v = (val) })
@@ -435,8 +438,8 @@ static void credentials(struct list *l, const struct ward_policy *p)
 
 		snprintf(port, sizeof(port), "%u", c->port);
 		ITEM(l, SEC_CREDENTIALS, "credential",
-		     fmt("credential %s: $%s as '%s: %s' -> %s:%s %s (%s)", c->name, c->env,
-			 c->header, c->format, c->host, port, c->path,
+		     fmt("credential %s: $%s as '%s: %s' -> %s:%s %s (%s)", S(c->name), S(c->env),
+			 S(c->header), S(c->format), S(c->host), port, S(c->path),
 			 c->allow_http ? "also plain HTTP" : "TLS only"),
 		     F("host", c->host), RAW("port", port), F("path", c->path), F("name", c->name),
 		     F("env", c->env), F("header", c->header), F("format", c->format),
@@ -484,8 +487,8 @@ static void route(struct list *l, const struct ward_inference_route *r)
 		return;
 	}
 	ITEM(l, SEC_INFERENCE, "route",
-	     fmt("route %s: %s %s at %s, key %s%s, aliases %s, hosts %s, price %s", r->name,
-		 r->provider, r->model, r->base_url ? r->base_url : "the provider's default",
+	     fmt("route %s: %s %s at %s, key %s%s, aliases %s, hosts %s, price %s", S(r->name),
+		 S(r->provider), S(r->model), r->base_url ? r->base_url : "the provider's default",
 		 r->api_key_env ? "$" : "", r->api_key_env ? r->api_key_env : "none", aliases,
 		 hosts, shown ? shown : "unknown"),
 	     ORDER("0"), F("name", r->name), VALUE("provider", r->provider), F("model", r->model),

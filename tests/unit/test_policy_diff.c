@@ -391,6 +391,16 @@ static void test_unix_audit_allowed_ips(void **state)
 	       "+ corp (/usr/bin/curl) -> unix:/run/agent.sock\n");
 }
 
+/* an entry without binaries grants nothing; an address needs no name */
+static void test_no_binaries_and_addresses(void **state)
+{
+	(void)state;
+	expect(BASE, BASE "  idle:\n    endpoints: [{ host: b.example.com, port: 443 }]\n", "");
+	expect(BASE, BASE "      - { host: 10.1.2.3, port: 5432 }\n",
+	       "# network_policies\n"
+	       "+ claude (/usr/bin/node) -> 10.1.2.3:5432\n");
+}
+
 static void test_settings_and_credentials(void **state)
 {
 	static const char old[] = "version: 1\n"
@@ -550,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_same_access_other_spelling),
 		cmocka_unit_test(test_binary_identity),
 		cmocka_unit_test(test_unix_audit_allowed_ips),
+		cmocka_unit_test(test_no_binaries_and_addresses),
 		cmocka_unit_test(test_settings_and_credentials),
 		cmocka_unit_test(test_inference),
 		cmocka_unit_test(test_json),

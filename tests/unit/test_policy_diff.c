@@ -545,6 +545,38 @@ static void test_too_many_items(void **state)
 	free(yaml);
 }
 
+/* every example against itself: nothing; against nothing: only added */
+static void test_examples(void **state)
+{
+	static const char *const files[] = { "deny-all", "developer", "claude-code", "codex",
+					     "org-egress" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct ward_policy *a = NULL, *b = NULL;
+		struct ward_policy_diff d = { 0 };
+		struct ward_diags diags = { 0 };
+		struct ward_error err = { 0 };
+		char path[128];
+
+		snprintf(path, sizeof(path), "policies/examples/%s.yaml", files[i]);
+		assert_int_equal(ward_policy_load(path, &a, &diags, &err), 0);
+		ward_diags_free(&diags);
+		assert_int_equal(ward_policy_load(path, &b, &diags, &err), 0);
+		assert_int_equal(ward_policy_diff(a, b, &d, &err), 0);
+		assert_true(ward_policy_diff_empty(&d));
+		assert_int_equal(ward_policy_diff(NULL, b, &d, &err), 0);
+		assert_int_equal(d.n_removed, 0);
+		assert_true(d.n_added > 0);
+		for (size_t k = 1; k < d.n_added; k++)
+			assert_true(strcmp(d.added[k - 1].id, d.added[k].id) < 0);
+		ward_policy_diff_free(&d);
+		ward_policy_free(a);
+		ward_policy_free(b);
+		ward_diags_free(&diags);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -565,6 +597,7 @@ int main(void)
 		cmocka_unit_test(test_inference),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_from_nothing),
+		cmocka_unit_test(test_examples),
 		cmocka_unit_test(test_too_many_items),
 	};
 

@@ -117,6 +117,20 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* A value into the id: control bytes escaped, so that no value can hold the
+ * separators and two different items can never share an id. */
+static void id_put(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if ((unsigned char)*v < 0x20) {
+			fputc('\x01', f);
+			fputc(*v + '@', f);
+		} else {
+			fputc(*v, f);
+		}
+	}
+}
+
 /* Adds one item; takes text (NULL: out of memory). */
 static void item(struct list *l, enum section s, const char *kind, const struct field *f, size_t n,
 		 char *text)
@@ -152,7 +166,7 @@ static void item(struct list *l, enum section s, const char *kind, const struct 
 			if (f[i].raw && all_digits(v))
 				fprintf(fi, "%20s", v);
 			else
-				fputs(v, fi);
+				id_put(fi, v);
 		}
 		if (!f[i].k || !f[i].v)
 			continue;

@@ -189,6 +189,14 @@ int ward_secrets_open(const char *dir, struct ward_secrets **ret, struct ward_er
 	return 0;
 }
 
+int ward_secrets_open_local(struct ward_secrets **ret, struct ward_error *err)
+{
+	if (geteuid() != 0)
+		return ward_errx(err, -EPERM,
+				 "the secret store is root's: run as root or through ward daemon");
+	return ward_secrets_open(NULL, ret, err);
+}
+
 struct ward_secrets *ward_secrets_ref(struct ward_secrets *s)
 {
 	if (s)

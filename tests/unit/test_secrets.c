@@ -296,6 +296,15 @@ static void test_default_dir(void **state)
 	assert_int_equal(ward_secrets_open(NULL, &s, &err), 0);
 	assert_string_equal(ward_secrets_dir(s), want);
 	ward_secrets_unref(s);
+	s = NULL;
+	if (geteuid() == 0) {
+		assert_int_equal(ward_secrets_open_local(&s, &err), 0);
+		assert_string_equal(ward_secrets_dir(s), want);
+		ward_secrets_unref(s);
+	} else {
+		assert_int_equal(ward_secrets_open_local(&s, &err), -EPERM);
+		assert_null(s);
+	}
 	unsetenv("WARD_STATE");
 	assert_int_equal(ward_secrets_default_dir(buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "/var/lib/ward/secrets");

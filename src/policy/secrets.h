@@ -37,7 +37,8 @@ bool ward_secret_name_valid(const char *name);
 int ward_secrets_default_dir(char *buf, size_t size);
 
 /* Open (creating it and missing parents, mode 0700) the store at dir, or the
- * default directory when dir is NULL. The directory must be owned by the
+ * default directory when dir is NULL (one handle per process for the default
+ * directory: a second open takes a reference to it). The directory must be owned by the
  * effective uid and have no group or other permission bits (else -EPERM: a
  * store others can write could feed values into requests). */
 int ward_secrets_open(const char *dir, struct ward_secrets **ret, struct ward_error *err);

@@ -275,13 +275,21 @@ static void print_summary(const struct ward_policy *p)
 	}
 	for (size_t i = 0; i < p->n_credentials; i++) {
 		const struct ward_credential *c = &p->credentials[i];
-		printf("credential %s: $%s -> %s: %s on %s:%u%s\n", c->name, c->env, c->header,
-		       c->format, c->host, c->port, c->path);
+		if (c->secret) /* the value is the store's; the sandbox variable holds the
+				  placeholder */
+			printf("credential %s: secret %s (placeholder in $%s) -> %s: %s on %s:%u%s\n",
+			       c->name, c->secret, c->env, c->header, c->format, c->host, c->port,
+			       c->path);
+		else
+			printf("credential %s: $%s -> %s: %s on %s:%u%s\n", c->name, c->env,
+			       c->header, c->format, c->host, c->port, c->path);
 	}
 	for (size_t i = 0; i < p->n_routes; i++) {
 		const struct ward_inference_route *r = &p->routes[i];
-		printf("inference route %s: %s %s%s%s\n", r->name, r->provider, r->model,
-		       r->base_url ? " at " : "", r->base_url ? r->base_url : "");
+		printf("inference route %s: %s %s%s%s, key from %s%s\n", r->name, r->provider,
+		       r->model, r->base_url ? " at " : "", r->base_url ? r->base_url : "",
+		       r->api_key_secret ? "secret " : "$",
+		       r->api_key_secret ? r->api_key_secret : r->api_key_env);
 	}
 	if (p->n_routes) {
 		if (p->inference_binaries)

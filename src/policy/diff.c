@@ -452,12 +452,13 @@ static void credentials(struct list *l, const struct ward_policy *p)
 
 		snprintf(port, sizeof(port), "%u", c->port);
 		ITEM(l, SEC_CREDENTIALS, "credential",
-		     fmt("credential %s: $%s as '%s: %s' -> %s:%s %s (%s)", S(c->name), S(c->env),
+		     fmt("credential %s: %s%s as '%s: %s' -> %s:%s %s (%s)", S(c->name),
+			 c->secret ? "secret " : "$", c->secret ? c->secret : S(c->env),
 			 S(c->header), S(c->format), S(c->host), port, S(c->path),
 			 c->allow_http ? "also plain HTTP" : "TLS only"),
 		     F("host", c->host), RAW("port", port), F("path", c->path), F("name", c->name),
-		     F("env", c->env), F("header", c->header), F("format", c->format),
-		     F("scheme", scheme));
+		     F("env", c->env), F("secret", c->secret), F("header", c->header),
+		     F("format", c->format), F("scheme", scheme));
 	}
 }
 
@@ -503,11 +504,17 @@ static void route(struct list *l, const struct ward_inference_route *r)
 	ITEM(l, SEC_INFERENCE, "route",
 	     fmt("route %s: %s %s at %s, key %s%s, aliases %s, hosts %s, price %s", S(r->name),
 		 S(r->provider), S(r->model), r->base_url ? r->base_url : "the provider's default",
-		 r->api_key_env ? "$" : "", r->api_key_env ? r->api_key_env : "none", aliases,
-		 hosts, shown ? shown : "unknown"),
+		 r->api_key_secret ? "secret "
+		 : r->api_key_env  ? "$"
+				   : "",
+		 r->api_key_secret ? r->api_key_secret
+		 : r->api_key_env  ? r->api_key_env
+				   : "none",
+		 aliases, hosts, shown ? shown : "unknown"),
 	     ORDER("0"), F("name", r->name), VALUE("provider", r->provider), F("model", r->model),
-	     F("base_url", r->base_url), F("api_key_env", r->api_key_env), RAW("aliases", aliases),
-	     RAW("hosts", hosts), RAW("price", price ? price : "null"));
+	     F("base_url", r->base_url), F("api_key_env", r->api_key_env),
+	     F("api_key_secret", r->api_key_secret), RAW("aliases", aliases), RAW("hosts", hosts),
+	     RAW("price", price ? price : "null"));
 }
 
 static void inference(struct list *l, const struct ward_policy *p)

@@ -453,13 +453,13 @@ static void test_inference(void **state)
 		"inference:\n"
 		"  routes:\n"
 		"    - { name: main, provider: anthropic, model: claude-sonnet-4-5,\n"
-		"        price: { input: 3, output: 15 } }\n";
+		"        api_key_env: AK, price: { input: 3, output: 15 } }\n";
 	static const char new[] =
 		"version: 1\n"
 		"inference:\n"
 		"  routes:\n"
 		"    - { name: main, provider: anthropic, model: claude-sonnet-4-5,\n"
-		"        price: { input: 3, output: 15 }, aliases: [fast] }\n"
+		"        api_key_secret: ak, price: { input: 3, output: 15 }, aliases: [fast] }\n"
 		"  binaries: [{ path: /usr/bin/node }]\n"
 		"  budget: { max_tokens: 1000 }\n";
 	(void)state;
@@ -468,9 +468,9 @@ static void test_inference(void **state)
 	       "+ /usr/bin/node resolves inference.local\n"
 	       "- every binary resolves inference.local\n"
 	       "# inference\n"
-	       "- route main: anthropic claude-sonnet-4-5 at the provider's default, key none, "
+	       "- route main: anthropic claude-sonnet-4-5 at the provider's default, key $AK, "
 	       "aliases [], hosts [], price USD 3 in, 15 out, 3 cached per million tokens\n"
-	       "+ route main: anthropic claude-sonnet-4-5 at the provider's default, key none, "
+	       "+ route main: anthropic claude-sonnet-4-5 at the provider's default, key secret ak, "
 	       "aliases [\"fast\"], hosts [], price USD 3 in, 15 out, 3 cached per million tokens\n"
 	       "+ /usr/bin/node may use inference.local\n"
 	       "- every binary may use inference.local\n"

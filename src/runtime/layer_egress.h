@@ -32,6 +32,7 @@ struct ward_egress_run {
 	struct ward_audit *audit;	  /* borrowed; NULL: events are read and dropped */
 	const struct ward_policy *policy; /* borrowed */
 	const struct ward_netns_run *net; /* borrowed; its hook must run first */
+	struct ward_session_hook session_of; /* rows' session (ward exec); unset: none */
 	/* filled by the hook */
 	struct ward_egress *egress;
 	char sandbox[32];

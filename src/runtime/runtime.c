@@ -253,6 +253,16 @@ const struct ward_runtime_config *ward_layer_config(const struct ward_layer *l)
 	return &l->rt->cfg;
 }
 
+static int session_of(void *data, uint64_t cgid, char out[32])
+{
+	return ward_runtime_session_of_cgroup(data, cgid, out);
+}
+
+struct ward_session_hook ward_layer_session_hook(const struct ward_layer *l)
+{
+	return (struct ward_session_hook){ .fn = session_of, .data = l->rt };
+}
+
 struct ward_sandbox_opts *ward_layer_sandbox_opts(struct ward_layer *l)
 {
 	return &l->rt->opts;

@@ -50,6 +50,13 @@ struct ward_runtime {
 	struct ward_sandbox *sb;  /* ward_runtime_start's, until ward_runtime_stop */
 	bool stopped;		  /* the layers' stop ran */
 	struct ward_session *sessions; /* under lock */
+	/* sessions freed lately (a ring, under lock): the rows of kernel events
+	 * read after a session ended still name it (cgroup ids are not reused) */
+	struct ended_session {
+		uint64_t cgid;
+		char id[32];
+	} ended[64];
+	size_t n_ended;
 };
 
 struct ward_session {
@@ -771,6 +778,12 @@ static void unlist(struct ward_runtime *rt, struct ward_session *s)
 			*p = s->next;
 			break;
 		}
+	if (s->listed && s->s.cgroup_id) {
+		struct ended_session *e = &rt->ended[rt->n_ended++ % ARRAY_SIZE(rt->ended)];
+
+		e->cgid = s->s.cgroup_id;
+		snprintf(e->id, sizeof(e->id), "%s", s->s.id);
+	}
 	s->listed = false;
 	pthread_mutex_unlock(&rt->lock);
 }
@@ -820,6 +833,11 @@ int ward_runtime_session_of_cgroup(struct ward_runtime *rt, uint64_t cgid, char 
 			snprintf(out, 32, "%s", s->s.id);
 			r = 0;
 			break;
+		}
+	for (size_t i = 0; r < 0 && i < ARRAY_SIZE(rt->ended); i++)
+		if (rt->ended[i].cgid == cgid && cgid) {
+			snprintf(out, 32, "%s", rt->ended[i].id);
+			r = 0;
 		}
 	pthread_mutex_unlock(&rt->lock);
 	return r;

@@ -118,7 +118,7 @@ static int wait_status(struct ward_session *s)
 struct tally {
 	const char *session;
 	pid_t pid;
-	int kernel_deny, fs_deny, other_session, of_pid;
+	int kernel_deny, fs_deny, unix_deny, other_session, of_pid;
 };
 
 static int tally_row(const struct ward_audit_row *r, void *ud)
@@ -132,6 +132,7 @@ static int tally_row(const struct ward_audit_row *r, void *ud)
 	t->of_pid += r->has_pid && r->pid == t->pid;
 	t->kernel_deny += !strcmp(r->layer, "kernel") && !strcmp(r->action, "deny");
 	t->fs_deny += !strcmp(r->layer, "fs") && !strcmp(r->action, "deny");
+	t->unix_deny += !strcmp(r->layer, "unix") && !strcmp(r->action, "deny");
 	return 0;
 }
 
@@ -154,15 +155,18 @@ static void case_two_sessions(void)
 	struct ward_audit_reader *rd = NULL;
 	struct ward_error err = { 0 };
 	struct ward_audit_verify v;
-	char script[2][512], ids[2][32];
+	char script[2][1024], ids[2][32];
 	pid_t pids[2];
 	size_t n_sum = 0;
 	int in[2], st[2], unattributed = 0;
 
 	for (int i = 0; i < 2; i++)
 		snprintf(script[i], sizeof(script[i]),
-			 "read x; echo x >/dev/udp/192.0.2.%d/5353; cat %s/hidden/cred; exit %d",
-			 i + 1, T, 3 + i);
+			 "read x; echo x >/dev/udp/192.0.2.%d/5353; cat %s/hidden/cred; "
+			 "/usr/bin/python3 -c 'import socket; "
+			 "socket.socket(socket.AF_UNIX).connect(\"%s/host.sock\")' 2>/dev/null; "
+			 "exit %d",
+			 i + 1, T, wd, 3 + i);
 	if (start(&sb) < 0) {
 		CHECK(false, "start");
 		return;
@@ -208,6 +212,7 @@ out:
 		      t.other_session);
 		CHECK(t.kernel_deny >= 1, "session %s: %d kernel deny rows", ids[i], t.kernel_deny);
 		CHECK(t.fs_deny >= 1, "session %s: %d fs deny rows", ids[i], t.fs_deny);
+		CHECK(t.unix_deny >= 1, "session %s: %d unix deny rows", ids[i], t.unix_deny);
 		CHECK(t.of_pid >= 1, "session %s: no row of its pid %d", ids[i], (int)pids[i]);
 	}
 	if (rd) {
@@ -265,6 +270,10 @@ int main(int argc, char **argv)
 	snprintf(pol, sizeof(pol), "%s/p.yaml", T);
 	sh("mkdir -p %s %s/hidden && chown %d:%d %s", wd, T, UID_, UID_, wd);
 	sh("echo host-only > %s/hidden/cred && chmod 644 %s/hidden/cred", T, T);
+	/* a host unix socket in the workdir that no policy names */
+	sh("python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.bind(\"%s/host.sock\")' "
+	   "&& chmod 777 %s/host.sock",
+	   wd, wd);
 	f = fopen(pol, "w");
 	if (!f)
 		return 1;

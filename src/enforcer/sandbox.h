@@ -144,6 +144,14 @@ struct ward_sandbox_session_opts {
 	const char *id; /* WARD_SESSION_ID_MAX - 1 chars at most, [A-Za-z0-9_-] */
 	const uint16_t *tcp_connect_ports; /* as in ward_sandbox_opts */
 	size_t n_tcp_connect_ports;
+	/* The command installs the unix broker's connect() filter (as init does
+	 * for ward run) and waits until on_listener (the command's host pid, the
+	 * listener's fd number in its table, its credentials) returned; < 0 kills
+	 * the session (exit 125). */
+	bool unix_broker;
+	int (*on_listener)(void *data, pid_t pid, int fd, uid_t uid, gid_t gid,
+			   struct ward_error *err);
+	void *listener_data;
 };
 
 #define WARD_SESSION_ID_MAX 32

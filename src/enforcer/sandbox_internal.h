@@ -101,6 +101,7 @@ struct ward_session_ctx {
 	char *const *argv;
 	char **envp;
 	const char *path_env; /* PATH of envp, NULL: none */
+	bool unix_broker;     /* install the connect() filter, hand ward the listener */
 };
 
 _Noreturn void ward_session_child(const struct ward_session_ctx *c);

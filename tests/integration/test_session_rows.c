@@ -254,8 +254,7 @@ static void case_sessions(void)
 		goto out;
 	pol = policy();
 	if (!pol || ward_audit_store_policy(audit, pol, &err) < 0 ||
-	    ward_egress_new(pol, &cfg, &e, &err) < 0 ||
-	    ward_egress_attach(e, cgfd, &err) < 0) {
+	    ward_egress_new(pol, &cfg, &e, &err) < 0 || ward_egress_attach(e, cgfd, &err) < 0) {
 		CHECK(0, "egress: %s", err.msg);
 		goto out;
 	}
@@ -348,7 +347,8 @@ static int cgroup2_mount(char *buf, size_t size)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f))
-		if (strstr(line, " - cgroup2 ") && sscanf(line, "%*s %*s %*s %*s %255s", mnt) == 1) {
+		if (strstr(line, " - cgroup2 ") &&
+		    sscanf(line, "%*s %*s %*s %*s %255s", mnt) == 1) {
 			snprintf(buf, size, "%s", mnt);
 			r = 0;
 			break;

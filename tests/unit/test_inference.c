@@ -769,8 +769,9 @@ static void test_call_session_budget(void **state)
 	call(f, "/usr/bin/agent", r, chat_reply, &res); /* s1: 36 of 30 */
 	call(f, "/usr/bin/agent", r, NULL, &res);
 	assert_non_null(strstr(res.out, "HTTP/1.1 429 Too Many Requests"));
-	assert_non_null(strstr(res.out, "the session's inference budget is spent (36 of 30 tokens); "
-					"inference.budget.per_session.max_tokens"));
+	assert_non_null(strstr(res.out,
+			       "the session's inference budget is spent (36 of 30 tokens); "
+			       "inference.budget.per_session.max_tokens"));
 	call_session = "s2";
 	call(f, "/usr/bin/agent", r, chat_reply, &res); /* s2: 18, the sandbox 54 of 60 */
 	assert_non_null(strstr(res.out, "HTTP/1.1 200"));
@@ -779,7 +780,8 @@ static void test_call_session_budget(void **state)
 	assert_non_null(strstr(res.out, "HTTP/1.1 200"));
 	call_session = "s3"; /* a fresh session, but the sandbox's budget is spent */
 	call(f, "/usr/bin/agent", r, NULL, &res);
-	assert_non_null(strstr(res.out, "the sandbox's inference budget is spent (72 of 60 tokens)"));
+	assert_non_null(
+		strstr(res.out, "the sandbox's inference budget is spent (72 of 60 tokens)"));
 	call_session = NULL;
 	free(r);
 	assert_int_equal(ward_inference_spent(f->inf), 72);
@@ -790,9 +792,10 @@ static void test_call_session_budget(void **state)
 	ward_audit_reader_close(rd);
 	assert_int_equal(count(b.s, "s1 allow inference.routes.fast"), 2);
 	assert_int_equal(count(b.s, "s1 deny inference.budget.per_session.max_tokens"), 1);
-	assert_int_equal(count(b.s, "s1 audit inference.budget.per_session.max_tokens "
-				    "budget_warning: 50% of inference.budget.per_session.max_tokens "
-				    "reached (session_spent=18 session_max=30)"),
+	assert_int_equal(count(b.s,
+			       "s1 audit inference.budget.per_session.max_tokens "
+			       "budget_warning: 50% of inference.budget.per_session.max_tokens "
+			       "reached (session_spent=18 session_max=30)"),
 			 1);
 	assert_int_equal(count(b.s, "s1 audit inference.budget.per_session.max_tokens "
 				    "budget_spent: 100%"),

@@ -43,7 +43,7 @@ static void row(struct ward_audit *a, uint64_t ts, const char *sandbox, const ch
 
 #define USAGE(in, out, cost)                                                                       \
 	"api=chat.completions provider=openai model_requested=m model_sent=m status=200 "          \
-	"stream=false prompt_tokens=" #in " completion_tokens=" #out " total_tokens=0 "           \
+	"stream=false prompt_tokens=" #in " completion_tokens=" #out " total_tokens=0 "            \
 	"cached_tokens=0 cost_usd=" cost " prices=route latency_ms=1 ttfb_ms=1"
 
 /* Two sandboxes; sb1 has session bbb (started second, ended by SIGKILL) and

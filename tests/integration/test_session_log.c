@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* Two concurrent sessions of one sandbox (ward_runtime_start/exec with every
  * layer of `ward run`, the real kernel): each one's kernel, unix, fs and
- * protected-path rows carry its own session id, the sandbox's own rows none; `ward logs --session`
- * (the reader's filter) and the sessions summary (command, exit status, rows
- * by layer and action) see each session apart; the chain verifies.
+ * protected-path rows carry its own session id, the sandbox's own rows none;
+ * `ward logs --session` (the reader's filter) and the sessions summary
+ * (command, exit status, rows by layer and action) see each session apart;
+ * the chain verifies.
  * One forked child per case; root only (exit 77 otherwise). */
 #include <errno.h>
 #include <fcntl.h>

@@ -158,11 +158,11 @@ struct ward_sandbox_session_opts {
 
 struct ward_sandbox_session {
 	char id[WARD_SESSION_ID_MAX];
-	pid_t pid;	 /* host pid of the intermediate (ward's child) */
-	int pidfd;	 /* its pidfd: readable once the session ended */
-	pid_t cmd_pid;	 /* host pid of the command, 0 when it never started */
-	int cmd_pidfd;	 /* the command's pidfd (signals), -1: none */
-	int sock;	 /* messages of the session (EXEC_FAIL after exec returned) */
+	pid_t pid;     /* host pid of the intermediate (ward's child) */
+	int pidfd;     /* its pidfd: readable once the session ended */
+	pid_t cmd_pid; /* host pid of the command, 0 when it never started */
+	int cmd_pidfd; /* the command's pidfd (signals), -1: none */
+	int sock;      /* messages of the session (EXEC_FAIL after exec returned) */
 	uint64_t cgroup_id;
 	char cgroup_path[PATH_MAX]; /* <leaf>/s-<id> */
 	char binary[PATH_MAX];	    /* what was executed, for the rows */
@@ -181,8 +181,8 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 /* 0 and *ret_status (ward run's contract) once ended, -EAGAIN while it runs.
  * The first successful reap kills what is left in the session's cgroup,
  * removes it and writes the exit row. */
-int ward_sandbox_session_reap(struct ward_sandbox *sb, struct ward_sandbox_session *s,
-			      bool wait, int *ret_status);
+int ward_sandbox_session_reap(struct ward_sandbox *sb, struct ward_sandbox_session *s, bool wait,
+			      int *ret_status);
 /* Kill what is left, reap, close. */
 void ward_sandbox_session_release(struct ward_sandbox *sb, struct ward_sandbox_session *s);
 

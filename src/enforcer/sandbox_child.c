@@ -406,6 +406,15 @@ _Noreturn static void session_command(const struct ward_session_ctx *c)
 			ward_err(&err, -errno, "stdio %d", i);
 			session_fail(c, &err);
 		}
+	/* a session of its own, not ward's: no signal of ward's terminal reaches
+	 * it; a terminal on stdin becomes its controlling terminal (best effort:
+	 * it may be another session's already) */
+	if (setsid() < 0) {
+		ward_err(&err, -errno, "setsid");
+		session_fail(c, &err);
+	}
+	if (isatty(0))
+		(void)ioctl(0, TIOCSCTTY, 0);
 	if (chdir(c->cwd) < 0) {
 		ward_err(&err, -errno, "chdir '%s'", c->cwd);
 		session_fail(c, &err);

@@ -85,9 +85,9 @@ struct ward_sandbox_host {
  * joins the sandbox and clone3()s the command into the session's cgroup. */
 struct ward_session_ctx {
 	int init_pidfd;
-	int sock;	/* the child's end of the pair */
-	int cgroup_fd;	/* <leaf>/s-<id> */
-	int kill_fd;	/* its cgroup.kill */
+	int sock;      /* the child's end of the pair */
+	int cgroup_fd; /* <leaf>/s-<id> */
+	int kill_fd;   /* its cgroup.kill */
 	int stdio[3];
 	const char *cwd;
 	uid_t uid;

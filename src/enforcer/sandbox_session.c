@@ -157,9 +157,8 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 		return ward_errx(err, -EINVAL, "session: no policy or no command");
 	if (o->id) {
 		if (!valid_session_id(o->id))
-			return ward_errx(err, -EINVAL,
-					 "session id '%s': 1 to %d of [A-Za-z0-9_-]", o->id,
-					 WARD_SESSION_ID_MAX - 1);
+			return ward_errx(err, -EINVAL, "session id '%s': 1 to %d of [A-Za-z0-9_-]",
+					 o->id, WARD_SESSION_ID_MAX - 1);
 		snprintf(s->id, sizeof(s->id), "%s", o->id);
 	} else if ((r = ward_sandbox_new_id(s->id)) < 0) {
 		return ward_err(err, r, "getrandom");
@@ -288,7 +287,8 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 		s->cmd_pidfd = -1;
 		if (!s->setup_status) {
 			s->setup_status = WARD_EXIT_SETUP;
-			snprintf(fail, sizeof(fail), "the session ended before its command started");
+			snprintf(fail, sizeof(fail),
+				 "the session ended before its command started");
 		}
 		if (s->setup_status == WARD_EXIT_SETUP)
 			ward_sandbox_lifecycle(sb, s->id, s->policy_rev, "deny", "setup", NULL,

@@ -46,10 +46,12 @@ struct ward_runtime {
 	size_t n_files;
 	struct ward_sandbox_hook *hooks;
 	size_t n_hooks;
-	struct runtime_cgroup cg; /* the leaf, to change its limits live */
-	struct ward_sandbox *sb;  /* ward_runtime_start's, until ward_runtime_stop */
-	bool stopped;		  /* the layers' stop ran */
+	struct runtime_cgroup cg;      /* the leaf, to change its limits live */
+	struct ward_sandbox *sb;       /* ward_runtime_start's, until ward_runtime_stop */
+	bool stopped;		       /* the layers' stop ran */
 	struct ward_session *sessions; /* under lock */
+	unsigned execs;		       /* ward_runtime_exec calls under way (lock) */
+	pthread_cond_t execs_done;     /* execs went to 0 */
 	/* sessions freed lately (a ring, under lock): the rows of kernel events
 	 * read after a session ended still name it (cgroup ids are not reused) */
 	struct ended_session {
@@ -84,6 +86,7 @@ int ward_runtime_new(const struct ward_runtime_config *cfg, struct ward_runtime 
 	rt->gen = ward_gen_ref(cfg->gen);
 	rt->cg.fd = -1;
 	pthread_mutex_init(&rt->lock, NULL);
+	pthread_cond_init(&rt->execs_done, NULL);
 	*ret = rt;
 	return 0;
 }
@@ -367,8 +370,8 @@ static int attach_hook(struct ward_sandbox *sb, void *data, struct ward_error *e
 }
 
 /* The sandbox's options and one hook per layer that attaches. */
-static int setup_opts(struct ward_runtime *rt, const char *workdir, char *const *argv,
-		      char *id_out, struct ward_error *err)
+static int setup_opts(struct ward_runtime *rt, const char *workdir, char *const *argv, char *id_out,
+		      struct ward_error *err)
 {
 	/* Landlock TCP only when the policy asks (landlock.restrict_tcp): it
 	 * cannot tell loopback, which stays usable, from the outside; no layer
@@ -460,6 +463,7 @@ void ward_runtime_free(struct ward_runtime *rt)
 	ward_gen_unref(rt->first);
 	runtime_cgroup_drop(&rt->cg);
 	pthread_mutex_destroy(&rt->lock);
+	pthread_cond_destroy(&rt->execs_done);
 	free(rt);
 }
 
@@ -723,11 +727,12 @@ static void session_ended(struct ward_session *s)
 			rt->v[i]->ops->session_end(rt->v[i], s->handles[i]);
 }
 
+static int exec_session(struct ward_runtime *rt, const struct ward_session_spec *spec,
+			struct ward_session **ret, struct ward_error *err);
+
 int ward_runtime_exec(struct ward_runtime *rt, const struct ward_session_spec *spec,
 		      struct ward_session **ret, struct ward_error *err)
 {
-	struct ward_sandbox_session_opts o = { 0 };
-	struct ward_session *s;
 	int r;
 
 	*ret = NULL;
@@ -736,7 +741,23 @@ int ward_runtime_exec(struct ward_runtime *rt, const struct ward_session_spec *s
 		pthread_mutex_unlock(&rt->lock);
 		return ward_errx(err, -ESRCH, "no sandbox is running");
 	}
+	rt->execs++; /* ward_runtime_stop waits for it */
 	pthread_mutex_unlock(&rt->lock);
+	r = exec_session(rt, spec, ret, err);
+	pthread_mutex_lock(&rt->lock);
+	if (--rt->execs == 0)
+		pthread_cond_broadcast(&rt->execs_done);
+	pthread_mutex_unlock(&rt->lock);
+	return r;
+}
+
+static int exec_session(struct ward_runtime *rt, const struct ward_session_spec *spec,
+			struct ward_session **ret, struct ward_error *err)
+{
+	struct ward_sandbox_session_opts o = { 0 };
+	struct ward_session *s;
+	int r;
+
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return ward_err(err, -ENOMEM, "session");
@@ -862,7 +883,9 @@ int ward_runtime_stop(struct ward_runtime *rt, struct ward_error *err)
 	if (!rt->sb)
 		return 0;
 	pthread_mutex_lock(&rt->lock);
-	rt->running = false;
+	rt->running = false; /* no new session from here on */
+	while (rt->execs)
+		pthread_cond_wait(&rt->execs_done, &rt->lock);
 	list = rt->sessions;
 	pthread_mutex_unlock(&rt->lock);
 	/* every session's exit row, then the sandbox's; the structs stay the

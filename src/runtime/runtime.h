@@ -31,7 +31,16 @@
  *   ward_runtime_prepare(rt, &err);
  *   ward_runtime_run(rt, &run, &status, &err);  ward_runtime_apply() from any
  *                                               thread while this runs
- *   ward_runtime_free(rt);                      stop + finish + free */
+ *   ward_runtime_free(rt);                      stop + finish + free
+ *
+ * A sandbox that hosts sessions (`ward daemon`, docs/sandbox.md "Sessions"):
+ * ward_runtime_start instead of ward_runtime_run, then any number of
+ * ward_runtime_exec (each a struct ward_session: poll ward_session_fd, then
+ * ward_session_reap, ward_session_free), ward_runtime_apply as above (for new
+ * sessions: Landlock, process, environment), ward_runtime_stop (sessions
+ * killed and reaped, init killed, cgroups removed, layers stopped), free the
+ * sessions, then ward_runtime_free (the layers' finish: veth pair, programs).
+ * One sandbox per runtime. */
 #pragma once
 
 #include <stdbool.h>
@@ -154,7 +163,8 @@ struct ward_session;
  * (Landlock, process, environment; the mounts are the sandbox's). Returns once
  * the command is about to execve (its start row written) or failed to start
  * (the session then reaps as 125/126/127). Any thread (also one that ends
- * before the session); not concurrently with ward_runtime_stop. */
+ * before the session); ward_runtime_stop waits for the calls under way, and
+ * refuses (-ESRCH) the ones after it began. */
 int ward_runtime_exec(struct ward_runtime *rt, const struct ward_session_spec *s,
 		      struct ward_session **ret, struct ward_error *err);
 const char *ward_session_id(const struct ward_session *s);

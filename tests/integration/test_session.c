@@ -45,16 +45,17 @@
 
 #define UID_ 4244
 
-static char T[128];	  /* the fixture's directory */
-static char wd[256];	  /* the workdir */
-static char db[256];	  /* the decision log */
-static char pol_a[256];	  /* data read-write */
-static char pol_b[256];	  /* data read-only */
-static char pol_c[256];	  /* a unix socket named for python3 */
+static char T[128];	/* the fixture's directory */
+static char wd[256];	/* the workdir */
+static char db[256];	/* the decision log */
+static char pol_a[256]; /* data read-write */
+static char pol_b[256]; /* data read-only */
+static char pol_c[256]; /* a unix socket named for python3 */
+static char pol_d[256]; /* keys/ protected for cat */
 static char home_dir[256];
 
 static char *const env_in[] = { "PATH=/usr/bin:/bin", "LANG=C", "SECRET_TOKEN=s3cr3t",
-				 "AWS_SECRET_ACCESS_KEY=x", NULL };
+				"AWS_SECRET_ACCESS_KEY=x", NULL };
 
 struct sandbox {
 	struct ward_runtime *rt;
@@ -267,8 +268,8 @@ static void case_basics(void)
 	if (!a || !b)
 		return;
 	/* both running now: each waits for its stdin */
-	CHECK(strcmp(ward_session_id(a), ward_session_id(b)) != 0, "ids %s %s",
-	      ward_session_id(a), ward_session_id(b));
+	CHECK(strcmp(ward_session_id(a), ward_session_id(b)) != 0, "ids %s %s", ward_session_id(a),
+	      ward_session_id(b));
 	CHECK(strlen(ward_session_id(a)) == 12, "generated id %s", ward_session_id(a));
 	CHECK(ward_session_pid(a) > 0 && ward_session_pid(a) != ward_session_pid(b), "pids %d %d",
 	      ward_session_pid(a), ward_session_pid(b));
@@ -311,6 +312,9 @@ static void case_basics(void)
 		int st;
 
 		CHECK(ward_session_reap(k, &st) == -EAGAIN, "running");
+		CHECK(getsid(ward_session_pid(k)) == ward_session_pid(k) &&
+			      getsid(ward_session_pid(k)) != getsid(0),
+		      "a session of its own (sid %d)", getsid(ward_session_pid(k)));
 		CHECK(ward_session_signal(k, SIGKILL) == 0, "kill");
 		CHECK(ward_session_signal(t, SIGTERM) == 0, "term");
 		CHECK(wait_status(k) == 128 + 9, "128+9");
@@ -432,6 +436,29 @@ static void case_fs(void)
 	CHECK(rows_with("lifecycle", "\"session\":\"") >= 2, "session rows");
 }
 
+/* Protected paths hold for a session (in a child cgroup): another binary is
+ * refused, the named one reads. */
+static void case_protect(void)
+{
+	struct sandbox sb = { 0 };
+	struct ward_session *s;
+	char script[512], out[1024];
+	int fd;
+
+	if (start(&sb, pol_d, NULL) < 0) {
+		CHECK(false, "start");
+		return;
+	}
+	snprintf(script, sizeof(script),
+		 "head -1 %s/keys/id 2>/dev/null || echo refused; cat %s/keys/id", T, T);
+	s = sh_run(&sb, NULL, NULL, &fd, script);
+	read_all(fd, out, sizeof(out));
+	CHECK(s && wait_status(s) == 0 && !strcmp(out, "refused\nthe-secret\n"),
+	      "head refused, cat reads: %s", out);
+	ward_session_free(s);
+	finish(&sb);
+}
+
 /* A generation with data read-only: a new session cannot write there, one
  * started before still can. */
 static void case_apply(void)
@@ -460,7 +487,7 @@ static void case_apply(void)
 		 T, sb.id, T, sb.id);
 	new = sh_run(&sb, NULL, NULL, &fn, script);
 	read_all(fn, out_new, sizeof(out_new));
-	CHECK(new && wait_status(new) == 0 && !strcmp(out_new, "denied\n"),
+	CHECK(new &&wait_status(new) == 0 && !strcmp(out_new, "denied\n"),
 	      "new session: read-only: %s", out_new);
 	CHECK(write(in, "\n", 1) == 1, "go");
 	close(in);
@@ -525,6 +552,14 @@ static void case_stop(void)
 	CHECK(ward_session_reap(s, &st) == 0 && st == 128 + 9, "killed by the stop: %d", st);
 	CHECK(!leaf_exists(sb.id), "no cgroup left");
 	CHECK(procs_in_netns(ino) == 0, "no process in netns %s", net);
+	{
+		struct ward_session_spec spec = { .argv = argv, .env = env_in };
+		struct ward_session *late = NULL;
+
+		CHECK(ward_runtime_exec(sb.rt, &spec, &late, &(struct ward_error){ 0 }) == -ESRCH &&
+			      !late,
+		      "no session after the stop");
+	}
 	close(fd);
 	ward_session_free(s);
 	finish(&sb);
@@ -744,6 +779,7 @@ int main(int argc, char **argv)
 	snprintf(pol_a, sizeof(pol_a), "%s/a.yaml", T);
 	snprintf(pol_b, sizeof(pol_b), "%s/b.yaml", T);
 	snprintf(pol_c, sizeof(pol_c), "%s/c.yaml", T);
+	snprintf(pol_d, sizeof(pol_d), "%s/d.yaml", T);
 	snprintf(home_dir, sizeof(home_dir), "%s/home", T);
 	sh("mkdir -p %s %s/data %s/hidden %s && chown %d:%d %s %s/data %s", wd, T, T, home_dir,
 	   UID_, UID_, wd, T, home_dir);
@@ -777,6 +813,12 @@ int main(int argc, char **argv)
 	   "/usr/bin/python3 }]\\n    endpoints:\\n      - unix: %s/sock/named.sock|; "
 	   "s|read_write: \\[|read_write: [%s/sock, |' %s > %s",
 	   T, T, pol_a, pol_c);
+	sh("mkdir -p %s/keys && echo the-secret > %s/keys/id && chmod 755 %s/keys && "
+	   "chmod 644 %s/keys/id",
+	   T, T, T, T);
+	sh("sed 's|^process:|  binaries:\\n    - path: /usr/bin/cat\\n      read_only: [%s/keys]\\n"
+	   "process:|; s|read_only: \\[/usr|read_only: [%s/keys, /usr|' %s > %s",
+	   T, T, pol_a, pol_d);
 	failed += run_case("basics", case_basics);
 	failed += run_case("egress", case_egress);
 	failed += run_case("fs", case_fs);
@@ -787,6 +829,7 @@ int main(int argc, char **argv)
 	failed += run_case("home", case_home);
 	failed += run_case("unix", case_unix);
 	failed += run_case("thread", case_thread);
+	failed += run_case("protect", case_protect);
 	if (!getenv("KEEP"))
 		sh("rm -rf %s", T);
 	return failed ? 1 : 0;

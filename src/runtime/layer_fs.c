@@ -31,6 +31,7 @@ static void *load_main(void *p)
 		 * binary's memory: only then is another process's memory guarded */
 		.guard_procmem = run->policy->n_fs_binaries > 0,
 		.landlock_audit = true, /* where the kernel writes them */
+		.session_of = run->session_of,
 	};
 
 	run->load_r = ward_fs_new(&cfg, &run->fs, &run->load_err);
@@ -117,6 +118,7 @@ int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 			.cgroup_id = st.st_ino,
 			.audit = run->audit,
 			.denied_map_fd = run->fs ? ward_fs_denied_map_fd(run->fs) : -1,
+			.session_of = run->session_of,
 		};
 
 		r = ward_fs_protect_start(run->protect, &pc, err);

@@ -548,6 +548,12 @@ static void inference(struct list *l, const struct ward_policy *p)
 	snprintf(num, sizeof(num), "%.6g", p->inference_max_usd);
 	setting(l, SEC_INFERENCE, "max_usd", num, true,
 		p->inference_max_usd > 0 ? NULL : "(no budget)");
+	snprintf(num, sizeof(num), "%" PRIu64, p->inference_session_max_tokens);
+	setting(l, SEC_INFERENCE, "per_session.max_tokens", num, true,
+		p->inference_session_max_tokens ? NULL : "(no budget)");
+	snprintf(num, sizeof(num), "%.6g", p->inference_session_max_usd);
+	setting(l, SEC_INFERENCE, "per_session.max_usd", num, true,
+		p->inference_session_max_usd > 0 ? NULL : "(no budget)");
 	{
 		_cleanup_free_ char *warn = NULL;
 		size_t len = 0;

@@ -461,7 +461,7 @@ static void test_inference(void **state)
 		"    - { name: main, provider: anthropic, model: claude-sonnet-4-5,\n"
 		"        api_key_secret: ak, price: { input: 3, output: 15 }, aliases: [fast] }\n"
 		"  binaries: [{ path: /usr/bin/node }]\n"
-		"  budget: { max_tokens: 1000 }\n";
+		"  budget: { max_tokens: 1000, per_session: { max_tokens: 100 } }\n";
 	(void)state;
 	expect(old, new,
 	       "# dns\n"
@@ -475,7 +475,9 @@ static void test_inference(void **state)
 	       "+ /usr/bin/node may use inference.local\n"
 	       "- every binary may use inference.local\n"
 	       "- max_tokens (no budget)\n"
-	       "+ max_tokens 1000\n");
+	       "+ max_tokens 1000\n"
+	       "- per_session.max_tokens (no budget)\n"
+	       "+ per_session.max_tokens 100\n");
 }
 
 static void test_json(void **state)

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -248,6 +249,22 @@ int ward_daemon_new(const struct ward_daemon_config *cfg, struct ward_daemon **r
 		r = ward_err(err, -ENOMEM, "daemon");
 		goto fail;
 	}
+	/* before any thread exists (the log's writer, the layers'): they inherit
+	 * the mask, so SIGTERM reaches only the signalfd */
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0) {
+		r = ward_errx(err, -EINVAL, "block SIGTERM");
+		goto fail;
+	}
+	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (d->signal_fd < 0) {
+		r = ward_err(err, -errno, "signalfd");
+		goto fail;
+	}
 	d->gid_manage = group_id("ward");
 	d->gid_read = group_id("ward-audit");
 
@@ -324,16 +341,6 @@ static int min_timeout(int a, int b)
 
 int ward_daemon_run(struct ward_daemon *d, struct ward_error *err)
 {
-	sigset_t mask;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0)
-		return ward_errx(err, -EINVAL, "block SIGTERM");
-	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (d->signal_fd < 0)
-		return ward_err(err, -errno, "signalfd");
 	signal(SIGPIPE, SIG_IGN);
 	restore(d);
 	daemon_note(d, false, "listening on %s (state %s, log %s)", d->socket_path, d->state_dir,

@@ -41,11 +41,14 @@ struct ward_daemon_config {
 /* The socket path cfg resolves to. */
 const char *ward_daemon_socket_path(const char *opt);
 
-/* -EBUSY: another daemon holds the state directory's lock (err says whose). */
+/* Blocks SIGTERM and SIGINT in the calling thread (they reach the daemon's
+ * signalfd): call it from the main thread before starting any other.
+ * -EBUSY: another daemon holds the state directory's lock (err says whose);
+ * -EADDRINUSE: another daemon answers on the socket. */
 int ward_daemon_new(const struct ward_daemon_config *cfg, struct ward_daemon **ret,
 		    struct ward_error *err);
-/* Serve until SIGTERM or SIGINT (blocked in the calling thread's mask here:
- * call it from the main thread before starting any other). 0 on a signal. */
+/* Serve until SIGTERM or SIGINT, on the thread that called ward_daemon_new
+ * (sandboxes die with the thread that created them). 0 on a signal. */
 int ward_daemon_run(struct ward_daemon *d, struct ward_error *err);
 /* Stop every sandbox (their desired state stays as it was), remove the
  * socket and run.json, close the log. NULL ok. */

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "common/cleanup.h"
+#include "policy/diff.h"
 #include "policy/policy.h"
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
@@ -20,6 +21,7 @@ static const char usage_policy[] =
 	"Subcommands:\n"
 	"  check FILE...            validate policies, report every problem\n"
 	"  compile FILE [--json]    print the compiled form of one policy\n"
+	"  diff OLD NEW [--json]    the access NEW adds to and removes from OLD\n"
 	"  explain FILE --binary B --host H --port P [--method M --path P] [--json]\n"
 	"                           the decision for one request, and why\n"
 	"  suggest [--log DB] [--sandbox ID] [--since T] [-o FILE]\n"
@@ -60,6 +62,41 @@ static const char usage_compile[] =
 	"Problems are printed as in 'ward policy check'.\n"
 	"\n"
 	"Exit status: 0 compiled, 1 invalid policy, 2 usage error.\n";
+
+static const char usage_diff[] =
+	"Usage: ward policy diff OLD NEW [--json]\n"
+	"\n"
+	"Compile the policies OLD and NEW and print the access NEW adds and removes:\n"
+	"what each binary may connect to (host, port, protocol, every L7 allow and\n"
+	"deny rule, allowed_ips), the unix sockets it may reach and the names it may\n"
+	"resolve, the paths mapped read-only or read-write (for all or per binary),\n"
+	"the credentials injected, inference routes, binaries and budgets, the\n"
+	"environment, the process identity, Landlock, resources and limits.\n"
+	"\n"
+	"The comparison is of access, not of text: comments, formatting, the order\n"
+	"of entries and a network policy's key or name never show, and an endpoint's\n"
+	"'access:' shorthand equals the rules it stands for (read-only: GET, HEAD,\n"
+	"OPTIONS on /**). Output is grouped by section, in the order of the compiled\n"
+	"form, one line per item:\n"
+	"    # network_policies\n"
+	"    - claude (/usr/bin/node) -> api.example.com:443 rest\n"
+	"    + claude (/usr/bin/node) -> api.example.com:8443 rest\n"
+	"    + claude (/usr/bin/node) -> api.example.com:8443 GET /v1/**\n"
+	"A changed setting is a '-' line with the old value and a '+' line with the\n"
+	"new. Nothing is printed when the policies grant the same access.\n"
+	"\n"
+	"Options:\n"
+	"  --json      one JSON object: {\"added\":[ITEM...],\"removed\":[ITEM...],\n"
+	"              \"sections\":[NAME...]}; each ITEM has \"section\", \"kind\", its\n"
+	"              fields (\"binary\", \"host\", \"port\", \"method\", \"path\", ...)\n"
+	"              and \"text\", the line above (docs/policy.md, 'Comparing policies')\n"
+	"  -h, --help  show this help\n"
+	"\n"
+	"Problems in either file are printed as in 'ward policy check'\n"
+	"(FILE:LINE:COL: message).\n"
+	"\n"
+	"Exit status, as diff(1): 0 the same access, 1 differences, 2 an invalid or\n"
+	"unreadable policy or a usage error.\n";
 
 static bool is_help(const char *a)
 {
@@ -289,6 +326,53 @@ static int policy_compile(int argc, char **argv)
 	return 0;
 }
 
+static int policy_diff(int argc, char **argv)
+{
+	_cleanup_(ward_policy_freep) struct ward_policy *old = NULL, *new = NULL;
+	_cleanup_(ward_policy_diff_free) struct ward_policy_diff d = { 0 };
+	struct ward_error err = { 0 };
+	const char *files[2] = { NULL, NULL };
+	bool json = false, dashdash = false;
+	size_t n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!dashdash && is_help(argv[i])) {
+			fputs(usage_diff, stdout);
+			return 0;
+		} else if (!dashdash && !strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!dashdash && !strcmp(argv[i], "--")) {
+			dashdash = true;
+		} else if (!dashdash && argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "ward policy diff: unknown option '%s'\n%s", argv[i],
+				usage_diff);
+			return 2;
+		} else if (n == 2) {
+			fprintf(stderr, "ward policy diff: two files only\n%s", usage_diff);
+			return 2;
+		} else {
+			files[n++] = argv[i];
+		}
+	}
+	if (n != 2) {
+		fputs(usage_diff, stderr);
+		return 2;
+	}
+	/* both are checked, so every problem of both files is reported at once */
+	if ((load_one(files[0], &old) | load_one(files[1], &new)) != 0)
+		return 2;
+	if (ward_policy_diff(old, new, &d, &err) < 0) {
+		fprintf(stderr, "ward policy diff: %s\n", err.msg);
+		return 2;
+	}
+	ward_policy_diff_print(stdout, &d, json);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "ward policy diff: write: %m\n");
+		return 2;
+	}
+	return ward_policy_diff_empty(&d) ? 0 : 1;
+}
+
 int cmd_policy(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -303,6 +387,8 @@ int cmd_policy(int argc, char **argv)
 		return policy_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "compile"))
 		return policy_compile(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "diff"))
+		return policy_diff(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "explain"))
 		return cmd_policy_explain(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "suggest"))

@@ -20,6 +20,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "policy/secrets.h"
 #include "runtime/daemon_internal.h"
 
 const char *ward_daemon_socket_path(const char *opt)
@@ -273,6 +274,22 @@ int ward_daemon_new(const struct ward_daemon_config *cfg, struct ward_daemon **r
 		r = ward_err(err, r, "state directory %s", d->state_dir);
 		goto fail;
 	}
+	{
+		char *real = realpath(d->state_dir, NULL);
+
+		if (!real) {
+			r = ward_err(err, -errno, "state directory %s", d->state_dir);
+			goto fail;
+		}
+		free(d->state_dir);
+		d->state_dir = real;
+	}
+	/* the layers' own secret stores (credentials with secret: NAME) open
+	 * $WARD_STATE/secrets: the daemon's; set before any thread exists */
+	if (setenv("WARD_STATE", d->state_dir, 1) < 0) {
+		r = ward_err(err, -errno, "setenv WARD_STATE");
+		goto fail;
+	}
 	d->state_fd = open(d->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d->state_fd < 0) {
 		r = ward_err(err, -errno, "state directory %s", d->state_dir);
@@ -461,6 +478,7 @@ void ward_daemon_free(struct ward_daemon *d)
 	if (d->lock_fd >= 0 && d->state_fd >= 0)
 		unlinkat(d->state_fd, "run.json", 0);
 	ward_audit_close(d->audit);
+	ward_secrets_unref(d->secrets);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);
 	if (d->lock_fd >= 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "audit/sessions.h"
 #include "common/util.h"
 #include "runtime/daemon_internal.h"
 
@@ -301,7 +302,7 @@ static json_t *session_json(const struct dsession *s)
 	json_object_set_new(o, "end_ns", s->ended ? json_integer((json_int_t)s->end_ns)
 						  : json_null());
 	json_object_set_new(o, "status", s->ended ? json_integer(s->status) : json_null());
-	/* the decision log's per-session summary is not wired yet: unknown, not 0 */
+	/* not in the log yet: its rows are unknown, not 0 */
 	json_object_set_new(o, "rows", json_null());
 	json_object_set_new(o, "tokens_in", json_null());
 	json_object_set_new(o, "tokens_out", json_null());
@@ -309,19 +310,77 @@ static json_t *session_json(const struct dsession *s)
 	return o;
 }
 
+static struct dsession *known_session(struct ward_daemon *d, const char *id)
+{
+	for (struct dsession *s = d->sessions; s; s = s->next)
+		if (id && !strcmp(s->id, id))
+			return s;
+	return NULL;
+}
+
+/* The decision log's summaries (audit/sessions.h: rows by layer, tokens,
+ * cost), with the sandbox's name for its id and the full command line this
+ * daemon knows; sessions the log does not show yet come from memory. */
 void verb_sessions(struct ward_daemon *d, struct dconn *c, json_t *req)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
-	json_t *a = json_array();
+	struct dsandbox *only = name ? sandbox_find(d, name) : NULL;
+	struct ward_session_summary *v = NULL;
+	struct ward_error err = { 0 };
+	_cleanup_free_ char *buf = NULL;
+	size_t n = 0, len = 0, i;
+	json_t *a, *e;
+	FILE *f;
+	int r;
 
-	if (name && !sandbox_find(d, name)) {
-		json_decref(a);
+	if (name && !only) {
 		reply_err(c, req, ENOENT, "sandbox '%s' does not exist", name);
 		return;
 	}
-	/* oldest first */
-	for (struct dsession *s = d->sessions; s; s = s->next)
-		if (!name || !strcmp(s->sandbox, name))
-			json_array_insert_new(a, 0, session_json(s));
+	ward_audit_flush(d->audit);
+	r = ward_audit_sessions(d->log_path, only ? only->id : NULL, &v, &n, &err);
+	if (r < 0 && r != -ENOENT) {
+		reply_err(c, req, -r, "%s", err.msg);
+		return;
+	}
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		ward_audit_sessions_free(v, n);
+		reply_err(c, req, ENOMEM, "out of memory");
+		return;
+	}
+	ward_audit_sessions_json(f, v, n);
+	fclose(f);
+	ward_audit_sessions_free(v, n);
+	a = json_loads(buf, 0, NULL);
+	if (!json_is_array(a)) {
+		json_decref(a);
+		a = json_array();
+	}
+	json_array_foreach(a, i, e)
+	{
+		const char *sid = json_string_value(json_object_get(e, "sandbox"));
+		struct dsession *s = known_session(d, json_string_value(json_object_get(e, "id")));
+
+		for (struct dsandbox *sb = d->sandboxes; sb && sid; sb = sb->next)
+			if (!strcmp(sb->id, sid)) {
+				json_object_set_new(e, "sandbox_id", json_string(sid));
+				json_object_set_new(e, "sandbox", json_string(sb->name));
+				break;
+			}
+		if (s && s->command)
+			json_object_set_new(e, "command", json_string(s->command));
+	}
+	for (struct dsession *s = d->sessions; s; s = s->next) {
+		bool logged = false;
+
+		if (name && strcmp(s->sandbox, name))
+			continue;
+		json_array_foreach(a, i, e)
+			if (!strcmp(json_string_value(json_object_get(e, "id")) ?: "", s->id))
+				logged = true;
+		if (!logged)
+			json_array_append_new(a, session_json(s));
+	}
 	reply_ok(c, req, json_pack("{s:o}", "sessions", a));
 }

@@ -24,6 +24,7 @@ enum dperm { DPERM_NONE = 0, DPERM_READ, DPERM_MANAGE };
 enum dstate { DSTATE_STOPPED = 0, DSTATE_RUNNING, DSTATE_FAILED };
 
 struct dsession;
+struct ward_secrets;
 
 struct dconn {
 	int fd;
@@ -92,6 +93,7 @@ struct ward_daemon {
 	unsigned n_conns;
 	struct dsandbox *sandboxes;
 	struct dsession *sessions; /* running first, then ended ones (newest first) */
+	struct ward_secrets *secrets; /* <state>/secrets, opened at the first secret verb */
 	gid_t gid_manage, gid_read; /* groups ward, ward-audit; (gid_t)-1: none */
 	bool stop;
 };

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* policy.apply (hot reload of a sandbox's policy) and the secret verbs. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "policy/diff.h"
 #include "policy/policy.h"
+#include "policy/secrets.h"
 #include "runtime/daemon_internal.h"
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
@@ -23,6 +26,27 @@ static const char *apply_state(enum ward_apply_state s)
 	default:
 		return "unchanged";
 	}
+}
+
+/* {"added":[...],"removed":[...]} of policy/diff.h; NULL (JSON null) when
+ * it cannot be made (too large): the apply does not depend on it */
+static json_t *diff_json(const struct ward_policy *old, const struct ward_policy *new)
+{
+	struct ward_policy_diff df = { 0 };
+	struct ward_error err = { 0 };
+	json_t *o, *added, *removed;
+
+	if (ward_policy_diff(old, new, &df, &err) < 0)
+		return json_null();
+	added = json_array();
+	removed = json_array();
+	for (size_t i = 0; i < df.n_added; i++)
+		json_array_append_new(added, json_loads(df.added[i].json, 0, NULL));
+	for (size_t i = 0; i < df.n_removed; i++)
+		json_array_append_new(removed, json_loads(df.removed[i].json, 0, NULL));
+	ward_policy_diff_free(&df);
+	o = json_pack("{s:o,s:o}", "added", added, "removed", removed);
+	return o ? o : json_null();
 }
 
 /* The policy of a stopped sandbox: its stored text, compiled. */
@@ -103,7 +127,8 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		}
 		old = old_stored;
 	}
-	res = json_pack("{s:s,s:s,s:n}", "old_rev", old_rev, "new_rev", new_rev, "diff");
+	res = json_pack("{s:s,s:s,s:o}", "old_rev", old_rev, "new_rev", new_rev, "diff",
+			diff_json(old, policy));
 	if (dry) {
 		json_object_set_new(res, "sections", changed_json(old, policy, "changed"));
 		json_object_set_new(res, "dry_run", json_true());
@@ -176,7 +201,76 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	reply_ok(c, req, res);
 }
 
+static int secrets(struct ward_daemon *d, struct ward_secrets **ret, struct ward_error *err)
+{
+	char dir[PATH_MAX];
+
+	if (!d->secrets) {
+		snprintf(dir, sizeof(dir), "%s/" WARD_SECRETS_SUBDIR, d->state_dir);
+		int r = ward_secrets_open(dir, &d->secrets, err);
+
+		if (r < 0)
+			return r;
+	}
+	*ret = d->secrets;
+	return 0;
+}
+
+/* Values never reach a row, a reply or a message: only names do. */
 void verb_secret(struct ward_daemon *d, struct dconn *c, json_t *req, const char *verb)
 {
-	reply_err(c, req, ENOSYS, "'%s': this daemon has no secret store yet", verb);
+	const char *name = json_string_value(json_object_get(req, "name"));
+	struct ward_error err = { 0 };
+	struct ward_secrets *st = NULL;
+	char detail[WARD_SECRET_NAME_MAX + 16];
+	int r;
+
+	snprintf(detail, sizeof(detail), "secret %s", name ? name : "");
+	r = secrets(d, &st, &err);
+	if (r < 0) {
+		refuse(d, c, req, verb, NULL, -r, "secret store: %s", err.msg);
+		return;
+	}
+	if (!strcmp(verb, "secret.list")) {
+		_cleanup_free_ struct ward_secret_info *v = NULL;
+		json_t *a = json_array();
+		size_t n = 0;
+
+		r = ward_secret_list(st, &v, &n, &err);
+		if (r < 0) {
+			json_decref(a);
+			reply_err(c, req, -r, "%s", err.msg);
+			return;
+		}
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(a, json_pack("{s:s,s:I}", "name", v[i].name, "set_ns",
+							   (json_int_t)v[i].set_ns));
+		reply_ok(c, req, json_pack("{s:o}", "secrets", a));
+		return;
+	}
+	if (!name || !ward_secret_name_valid(name)) {
+		refuse(d, c, req, verb, NULL, EINVAL, "secret name must be [A-Za-z0-9_.-]{1,128}");
+		return;
+	}
+	if (!strcmp(verb, "secret.set")) {
+		json_t *v = json_object_get(req, "value");
+
+		if (!json_is_string(v)) {
+			refuse(d, c, req, verb, NULL, EINVAL, "%s: \"value\" must be a string",
+			       detail);
+			return;
+		}
+		r = ward_secret_set(st, name, json_string_value(v), json_string_length(v), &err);
+	} else if (!strcmp(verb, "secret.rm")) {
+		r = ward_secret_rm(st, name, &err);
+	} else {
+		reply_err(c, req, EINVAL, "unknown verb '%s'", verb);
+		return;
+	}
+	if (r < 0) {
+		refuse(d, c, req, verb, NULL, -r, "%s: %s", detail, err.msg);
+		return;
+	}
+	daemon_row(d, c, "allow", verb, NULL, detail, NULL);
+	reply_ok(c, req, NULL);
 }

@@ -115,8 +115,10 @@ void session_ended(struct ward_daemon *d, struct dsession *s)
 	r = ward_session_reap(s->s, &status);
 	if (r == -EAGAIN)
 		return;
-	if (r < 0)
+	if (r < 0) {
+		daemon_note(d, true, "session %s: reap: %s", s->id, strerror(-r));
 		status = WARD_EXIT_SETUP;
+	}
 	finish(d, s, status);
 }
 

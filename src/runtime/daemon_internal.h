@@ -49,6 +49,7 @@ struct dsandbox {
 	char *workdir;
 	char *hosts;
 	char *upstream_ca;
+	char *home; /* <state>/sandboxes/NAME/home while it runs (the runtime borrows it) */
 	uint64_t idle_timeout_ms;
 	uint64_t created_ns;
 	bool want_running; /* the desired state, persisted */

@@ -37,6 +37,7 @@ void sandbox_free(struct dsandbox *sb)
 	free(sb->workdir);
 	free(sb->hosts);
 	free(sb->upstream_ca);
+	free(sb->home);
 	free(sb->failure);
 	free(sb);
 }
@@ -196,9 +197,16 @@ int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error 
 					   .upstream_ca = sb->upstream_ca,
 					   .diag = layer_diag,
 					   .diag_data = d };
-	struct ward_runtime_start st = { .workdir = sb->workdir ? sb->workdir : home,
+	/* the runtime keeps the paths of st for the sandbox's life */
+	free(sb->home);
+	sb->home = strdup(home);
+	if (!sb->home) {
+		r = ward_err(err, -ENOMEM, "home");
+		goto fail;
+	}
+	struct ward_runtime_start st = { .workdir = sb->workdir ? sb->workdir : sb->home,
 					 .id = sb->id,
-					 .home = home };
+					 .home = sb->home };
 
 	r = ward_runtime_new(&cfg, &rt, err);
 	if (r >= 0)

@@ -50,6 +50,37 @@ if verb == "raw":
     for _ in range(int(sys.argv[4])):
         print(f.readline().decode().strip(), flush=True)
     sys.exit(0)
+if verb in ("signal", "winsize"):
+    # exec argv[3] with fds 0-1-2 (a pty's slave for winsize), then send
+    # argv[4] once the session runs; prints what the pty showed (winsize)
+    import os, pty, time
+    fds, master = [0, 1, 2], None
+    if verb == "winsize":
+        master, slave = pty.openpty()
+        fds = [slave] * 3
+    req = dict(json.loads(sys.argv[3]), id=1, verb="exec", tty=verb == "winsize")
+    s.sendmsg([(json.dumps(req) + "\n").encode()],
+              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+    rep = json.loads(f.readline())
+    if not rep["ok"]:
+        print(rep, file=sys.stderr)
+        sys.exit(125)
+    time.sleep(0.5)
+    s.sendall((json.dumps(dict(json.loads(sys.argv[4]), verb=verb)) + "\n").encode())
+    ev = json.loads(f.readline())
+    if master is not None:
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                b = os.read(master, 4096)
+            except OSError:
+                break
+            if not b:
+                break
+            out += b
+        print(out.decode().strip())
+    sys.exit(ev["status"])
 args = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
 data = (json.dumps(dict(args, id=7, verb=verb)) + "\n").encode()
 try:
@@ -174,6 +205,14 @@ check "each has its own session id" [ -n "$I1" -a "$I1" != "$I2" ]
 OUT=$(wc sessions '{"name":"box"}')
 check "sessions: both, with their statuses" [ "$(js "$OUT" \
 	"sorted(s['status'] for s in r['sessions'] if s['id'] in ('$I1','$I2'))")" = "[4, 5]" ]
+
+# --- signal and winsize messages while a session runs
+wc signal '{"name":"box","argv":["sh","-c","trap \"exit 7\" USR1; sleep 30 & wait"],"env":[]}' \
+	'{"signo":10}' 2>/dev/null
+check "signal: forwarded to the session" [ $? -eq 7 ]
+OUT=$(wc winsize '{"name":"box","argv":["sh","-c","sleep 2; stty size"],"env":[]}' \
+	'{"rows":33,"cols":111}' 2>/dev/null)
+check "winsize: the session's terminal has the client's size" [ "$OUT" = "33 111" ] || echo "$OUT"
 
 # --- a client that goes away: its session is killed (SIGHUP, SIGKILL 2 s later)
 # (exec: $! is the client itself, not a subshell around it)

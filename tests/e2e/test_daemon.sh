@@ -315,6 +315,10 @@ idle_stopped() { [ "$(js "$(wc sandbox.list)" '[s["state"] for s in r["sandboxes
 check "idle_timeout_ms: stopped when no session ran for that long" wait_for 100 idle_stopped
 check "idle: the row says so" [ "$(rows "layer='control' AND rule='sandbox.stop' AND sandbox='idle' AND reason LIKE '%idle for 300 ms%'")" -eq 1 ]
 check "idle: its cgroup is gone" [ ! -d "$CG/ward/$IDLE_ID" ]
+wc exec '{"name":"idle","argv":["true"],"env":[]}' 2>/dev/null
+check "exec in a stopped sandbox starts it first" [ $? -eq 0 ]
+check "... and the idle timeout stops it again" wait_for 100 idle_stopped
+check "... a second idle row" [ "$(rows "layer='control' AND rule='sandbox.stop' AND sandbox='idle' AND reason LIKE '%idle for 300 ms%'")" -eq 2 ]
 
 # --- kill -9: no session survives; the next start cleans up and restores
 (exec "$PY" "$T/wc.py" "$SOCK" exec \
@@ -330,6 +334,7 @@ wait "$CL" 2>/dev/null
 check "kill -9: run.json is left for the next start" [ -e "$STATE/run.json" ]
 check "the daemon starts again" start_daemon
 check "the next start cleaned up after the crash" grep -q "did not stop cleanly" "$T/daemon.log"
+check "... it removed the dead sandbox's cgroup" grep -q "removed cgroup $CG/ward/$ID\$" "$T/daemon.log"
 OUT=$(wc sandbox.list)
 check "the running sandbox is back, same id; the stopped one stays stopped" [ "$(js "$OUT" \
 	"sorted((s['name'], s['state'], s['id']) for s in r['sandboxes'])")" = "[('box', 'running', '$ID'), ('idle', 'stopped', '$IDLE_ID')]" ]

@@ -57,17 +57,19 @@ static const char *state_name(enum dstate s)
 
 json_t *sandbox_json(const struct dsandbox *sb)
 {
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:I}", "name", sb->name, "id", sb->id,
-			      "state", state_name(sb->state), "policy_rev", sb->rev, "sessions",
-			      (int)sb->n_sessions, "uptime_ms",
-			      (json_int_t)(sb->rt ? (ward_mono_ns() - sb->started_mono) / 1000000 : 0),
-			      "created_ns", (json_int_t)sb->created_ns, "idle_timeout_ms",
-			      (json_int_t)sb->idle_timeout_ms);
+	json_t *o =
+		json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:I}", "name", sb->name, "id", sb->id,
+			  "state", state_name(sb->state), "policy_rev", sb->rev, "sessions",
+			  (int)sb->n_sessions, "uptime_ms",
+			  (json_int_t)(sb->rt ? (ward_mono_ns() - sb->started_mono) / 1000000 : 0),
+			  "created_ns", (json_int_t)sb->created_ns, "idle_timeout_ms",
+			  (json_int_t)sb->idle_timeout_ms);
 
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "workdir", sb->workdir ? json_string(sb->workdir) : json_null());
-	json_object_set_new(o, "policy", sb->policy_path ? json_string(sb->policy_path) : json_null());
+	json_object_set_new(o, "policy",
+			    sb->policy_path ? json_string(sb->policy_path) : json_null());
 	json_object_set_new(o, "desired", json_string(sb->want_running ? "running" : "stopped"));
 	if (sb->failure)
 		json_object_set_new(o, "failure", json_string(sb->failure));
@@ -381,8 +383,7 @@ void verb_sandbox_list(struct ward_daemon *d, struct dconn *c, json_t *req)
 	reply_ok(c, req, json_pack("{s:o}", "sandboxes", a));
 }
 
-static struct dsandbox *named(struct ward_daemon *d, struct dconn *c, json_t *req,
-			      const char *verb)
+static struct dsandbox *named(struct ward_daemon *d, struct dconn *c, json_t *req, const char *verb)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
 	struct dsandbox *sb = sandbox_find(d, name);

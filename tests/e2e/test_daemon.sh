@@ -172,6 +172,16 @@ check "a bad policy: EINVAL with FILE:LINE:COL" \
 	grep -q "^$T/bad.yaml:[0-9]*:[0-9]*: " <<<"$(js "$OUT" 'r["error"]["message"]')"
 check "a bad policy leaves no record" [ ! -e "$STATE/sandboxes/bad" ]
 
+# --- a project's .ward/policy.yaml is the default policy
+mkdir -p "$T/proj/.ward"
+cp "$T/policy.yaml" "$T/proj/.ward/policy.yaml"
+OUT=$(wc sandbox.create "{\"name\":\"proj\",\"workdir\":\"$T/proj\"}")
+check "no policy given: the workdir's .ward/policy.yaml" \
+	[ "$(js "$OUT" '(r["sandbox"]["state"], r["sandbox"]["policy"])')" = "('running', '$T/proj/.ward/policy.yaml')" ]
+OUT=$(wc sandbox.create '{"name":"nopol"}')
+check "no policy and no project default: EINVAL" [ "$(js "$OUT" 'r["error"]["code"]')" = EINVAL ]
+wc sandbox.rm '{"name":"proj"}' >/dev/null
+
 # --- exec
 wc exec '{"name":"box","argv":["sh","-c","exit 3"],"env":[]}' 2>/dev/null
 check "exec: the command's status" [ $? -eq 3 ]

@@ -18,6 +18,8 @@
  *            has not started: one sandbox hook per layer that has attach, in
  *            list order (their names are the start row's layer list);
  *   apply    a new policy generation (ward_runtime_apply), in list order;
+ *   session  (ward_runtime_exec) a session's command is about to run, with
+ *            session_end once it ended (the unix broker per session);
  *   stop     the command is gone: stop threads and loops (reverse order);
  *   finish   free everything (reverse order, after every layer stopped).
  * Every hook but prepare is optional. A layer absent from the run is neither
@@ -72,6 +74,13 @@ struct ward_layer_ops {
 		     struct ward_error *err);
 	void (*stop)(struct ward_layer *l);
 	void (*finish)(struct ward_layer *l);
+	/* Sessions (ward_runtime_exec): the command (host pid, credentials) is
+	 * about to run; listener: the unix broker's connect() listener, its fd
+	 * number in the command's table (-1: none). < 0 kills the session (125).
+	 * *ret_handle goes to session_end once the session ended. */
+	int (*session)(struct ward_layer *l, pid_t pid, int listener, uid_t uid, gid_t gid,
+		       void **ret_handle, struct ward_error *err);
+	void (*session_end)(struct ward_layer *l, void *handle);
 };
 
 struct ward_runtime_config {
@@ -141,7 +150,10 @@ struct ward_session;
 
 /* Start a command in the sandbox of ward_runtime_start, in a cgroup of its own
  * below the sandbox's (<leaf>/s-<id>), under the generation in force now
- * (Landlock, process, mounts, environment). Any thread. */
+ * (Landlock, process, environment; the mounts are the sandbox's). Returns once
+ * the command is about to execve (its start row written) or failed to start
+ * (the session then reaps as 125/126/127). Any thread (also one that ends
+ * before the session); not concurrently with ward_runtime_stop. */
 int ward_runtime_exec(struct ward_runtime *rt, const struct ward_session_spec *s,
 		      struct ward_session **ret, struct ward_error *err);
 const char *ward_session_id(const struct ward_session *s);

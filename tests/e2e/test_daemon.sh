@@ -6,13 +6,14 @@
 # output, two concurrent sessions, a client that disconnects (its session is
 # killed), the home kept across stop/start, policy.apply (refused file, new
 # revision), secrets (no value in the log), malformed and oversized requests
-# answered, a non-member uid refused, a second daemon refused, idle timeout,
+# answered, a non-member uid refused, groups ward and ward-audit (in a mount
+# namespace with its own /etc/group), a second daemon refused, idle timeout,
 # kill -9 (no session process left; the restart cleans up and brings the
 # sandbox back), rm, SIGTERM. Root only; 77 when something needed is missing.
 set -u
 . "$(dirname "$0")/../integration/lib.sh"
 need_root
-for t in python3 sqlite3 setpriv findmnt pgrep; do
+for t in python3 sqlite3 setpriv findmnt pgrep unshare; do
 	command -v "$t" >/dev/null || { echo "SKIP: $t missing"; exit 77; }
 done
 CG=$(findmnt -t cgroup2 -n -o TARGET | head -1)
@@ -306,6 +307,35 @@ check "the refusal is a control row" \
 	[ "$(rows "layer='control' AND action='deny' AND rule='connect' AND reason LIKE 'uid=65534 %'")" -ge 1 ]
 OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" "$T/wc.py" "$SOCK" sandbox.rm '{"name":"box"}' 2>&1)
 check "... and can change nothing" [ "$(js "$(wc sandbox.list)" 'r["sandboxes"][0]["state"]')" = running ]
+
+# --- groups ward (manage) and ward-audit (read): a second daemon in a mount
+# namespace of its own where /etc/group has them (the host's stays untouched)
+GW=4298 GA=4299
+while getent group "$GW" >/dev/null || getent group "$GA" >/dev/null; do GW=$((GW + 2)) GA=$((GA + 2)); done
+{ grep -v '^ward:\|^ward-audit:' /etc/group; echo "ward:x:$GW:"; echo "ward-audit:x:$GA:"; } >"$T/group"
+unshare -m sh -c 'mount --bind "$1/group" /etc/group && exec "$2" daemon --socket "$1/g.sock" --state "$1/gstate" --log "$1/g.db"' \
+	sh "$T" "$WARD" >"$T/gdaemon.log" 2>&1 &
+GPID=$!
+gwc() { setpriv --reuid=65534 --regid="$1" --clear-groups "$PY" "$T/wc.py" "$T/g.sock" "${@:2}" 2>&1; }
+gready() { gwc "$GW" hello >/dev/null; }
+check "a daemon that knows the groups" wait_for 100 gready
+OUT=$(gwc "$GA" hello)
+check "ward-audit: hello answered, may not manage" [ "$(js "$OUT" 'r["uid_can_manage"]')" = False ]
+OUT=$(gwc "$GA" sandbox.list)
+check "ward-audit: may list" [ "$(js "$OUT" 'r["ok"]')" = True ]
+OUT=$(gwc "$GA" sandbox.create "{\"name\":\"x\",\"policy\":\"$T/policy.yaml\"}")
+check "ward-audit: may not create (EPERM)" [ "$(js "$OUT" 'r["error"]["code"]')" = EPERM ]
+OUT=$(gwc "$GA" secret.list)
+check "ward-audit: may not read secrets" [ "$(js "$OUT" 'r["error"]["code"]')" = EPERM ]
+OUT=$(gwc "$GW" hello)
+check "ward: manages" [ "$(js "$OUT" 'r["uid_can_manage"]')" = True ]
+OUT=$(setpriv --reuid=65534 --regid=65534 --groups="$GA" "$PY" "$T/wc.py" "$T/g.sock" hello 2>&1)
+check "ward-audit as a supplementary group (SO_PEERGROUPS)" [ "$(js "$OUT" '(r["ok"], r["uid_can_manage"])')" = "(True, False)" ]
+check "the refused create is a row with the peer's uid" \
+	[ "$(sqlite3 "$T/g.db" "SELECT count(*) FROM decisions WHERE layer='control' AND action='deny' AND rule='sandbox.create' AND reason LIKE 'uid=65534 %'")" -eq 1 ]
+kill "$GPID"
+wait "$GPID"
+check "that daemon stops cleanly" [ $? -eq 0 ]
 
 # --- one daemon per state directory and per socket
 OUT=$("$WARD" daemon --socket "$T/other.sock" --state "$STATE" --log "$LOG" 2>&1)

@@ -304,10 +304,10 @@ int ward_daemon_new(const struct ward_daemon_config *cfg, struct ward_daemon **r
 		r = ward_err(err, -errno, "state directory %s", d->state_dir);
 		goto fail;
 	}
-	r = open_lock(d, err);
+	r = state_init(d, err);
 	if (r < 0)
 		goto fail;
-	r = state_init(d, err);
+	r = open_lock(d, err);
 	if (r < 0)
 		goto fail;
 	/* we hold the lock: a run.json left is a daemon that died (kill -9) */

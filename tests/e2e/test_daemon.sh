@@ -346,6 +346,8 @@ OUT=$("$WARD" daemon --socket "$SOCK" --state "$T/state2" --log "$LOG" 2>&1)
 RC=$?
 check "a second daemon on the socket: exit 1" [ $RC -eq 1 ]
 check "... and says why" grep -q "another ward daemon answers on $SOCK" <<<"$OUT"
+"$WARD" daemon --socket "$T/bad.yaml" --state "$T/state3" --log "$LOG" >/dev/null 2>&1
+check "--socket naming a file that is not a socket: refused, the file kept" [ $? -eq 1 -a -s "$T/bad.yaml" ]
 check "the first one still answers" wc hello >/dev/null
 
 # --- idle timeout

@@ -329,6 +329,10 @@ OUT=$(gwc "$GA" secret.list)
 check "ward-audit: may not read secrets" [ "$(js "$OUT" 'r["error"]["code"]')" = EPERM ]
 OUT=$(gwc "$GW" hello)
 check "ward: manages" [ "$(js "$OUT" 'r["uid_can_manage"]')" = True ]
+install -m 0600 "$T/policy.yaml" "$T/root-only.yaml"
+OUT=$(gwc "$GW" sandbox.create "{\"name\":\"x\",\"policy\":\"$T/root-only.yaml\"}")
+check "ward: the daemon reads no file for a peer that the peer cannot read" \
+	[ "$(js "$OUT" 'r["error"]["code"]')" = EACCES ]
 OUT=$(setpriv --reuid=65534 --regid=65534 --groups="$GA" "$PY" "$T/wc.py" "$T/g.sock" hello 2>&1)
 check "ward-audit as a supplementary group (SO_PEERGROUPS)" [ "$(js "$OUT" '(r["ok"], r["uid_can_manage"])')" = "(True, False)" ]
 check "the refused create is a row with the peer's uid" \

@@ -294,6 +294,7 @@ static __always_inline void emit(__u8 hook, const struct ward_req *req, const st
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->own_dev = own->dev;
 	e->own_ino = own->ino;
+	e->cgid = bpf_get_current_cgroup_id();
 	/* Waking the reader per event costs a context switch per connect(); wake
 	 * it for denials (rare, and worth naming the binary while it still runs)
 	 * or when a quarter of the buffer is used; it also polls on a timer. */
@@ -350,6 +351,7 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 			.gen = (__u16)m.gen,
 			.own_dev = own.dev,
 			.own_ino = own.ino,
+			.cgid = bpf_get_current_cgroup_id(),
 		};
 
 		__builtin_memcpy(c.orig, &req->dst, 16);

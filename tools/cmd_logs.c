@@ -18,7 +18,8 @@
 
 static const char logs_usage[] =
 	"Usage: ward logs [--log DB] [--json|--ocsf|--summary] [--follow] [--layer L]\n"
-	"                 [--action A] [--binary B] [--host H] [--sandbox ID] [--since T]\n"
+	"                 [--action A] [--binary B] [--host H] [--sandbox ID]\n"
+	"                 [--session ID] [--since T]\n"
 	"\n"
 	"Print the rows of ward's decision log in the order they were written: every\n"
 	"allow, deny and audit decision made by the kernel programs, nftables, the\n"
@@ -47,6 +48,7 @@ static const char logs_usage[] =
 	"                  (e.g. '/usr/bin/*')\n"
 	"  --host H        only this destination host; globs as for --binary\n"
 	"  --sandbox ID    only this sandbox\n"
+	"  --session ID    only the rows of this session (ward exec; `ward sessions`)\n"
 	"  --since T       only rows at or after T: an RFC 3339 time\n"
 	"                  (2025-01-02T03:04:05Z, 2025-01-02T04:04:05.250+01:00), a unix\n"
 	"                  time in seconds, or a duration before now (30s, 10m, 2h, 1d, 1w)\n"
@@ -375,6 +377,7 @@ int cmd_logs(int argc, char **argv)
 		O_BINARY,
 		O_HOST,
 		O_SANDBOX,
+		O_SESSION,
 		O_SINCE
 	};
 	static const struct option opts[] = {
@@ -388,6 +391,7 @@ int cmd_logs(int argc, char **argv)
 		{ "binary", required_argument, NULL, O_BINARY },
 		{ "host", required_argument, NULL, O_HOST },
 		{ "sandbox", required_argument, NULL, O_SANDBOX },
+		{ "session", required_argument, NULL, O_SESSION },
 		{ "since", required_argument, NULL, O_SINCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -439,6 +443,9 @@ int cmd_logs(int argc, char **argv)
 			break;
 		case O_SANDBOX:
 			f.sandbox = optarg;
+			break;
+		case O_SESSION:
+			f.session = optarg;
 			break;
 		case O_SINCE:
 			if (ward_audit_parse_time(optarg, ward_now_ns(), &f.since_ns) < 0)

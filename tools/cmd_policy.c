@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "common/cleanup.h"
 #include "daemon_cli.h"
+#include "policy/diff.h"
 #include "policy/policy.h"
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
@@ -21,6 +22,7 @@ static const char usage_policy[] =
 	"Subcommands:\n"
 	"  check FILE...            validate policies, report every problem\n"
 	"  compile FILE [--json]    print the compiled form of one policy\n"
+	"  diff OLD NEW [--json]    the access NEW adds to and removes from OLD\n"
 	"  explain FILE --binary B --host H --port P [--method M --path P] [--json]\n"
 	"                           the decision for one request, and why\n"
 	"  suggest [--log DB] [--sandbox ID] [--since T] [-o FILE]\n"
@@ -63,6 +65,41 @@ static const char usage_compile[] =
 	"Problems are printed as in 'ward policy check'.\n"
 	"\n"
 	"Exit status: 0 compiled, 1 invalid policy, 2 usage error.\n";
+
+static const char usage_diff[] =
+	"Usage: ward policy diff OLD NEW [--json]\n"
+	"\n"
+	"Compile the policies OLD and NEW and print the access NEW adds and removes:\n"
+	"what each binary may connect to (host, port, protocol, every L7 allow and\n"
+	"deny rule, allowed_ips), the unix sockets it may reach and the names it may\n"
+	"resolve, the paths mapped read-only or read-write (for all or per binary),\n"
+	"the credentials injected, inference routes, binaries and budgets, the\n"
+	"environment, the process identity, Landlock, resources and limits.\n"
+	"\n"
+	"The comparison is of access, not of text: comments, formatting, the order\n"
+	"of entries and a network policy's key or name never show, and an endpoint's\n"
+	"'access:' shorthand equals the rules it stands for (read-only: GET, HEAD,\n"
+	"OPTIONS on /**). Output is grouped by section, in the order of the compiled\n"
+	"form, one line per item:\n"
+	"    # network_policies\n"
+	"    - claude (/usr/bin/node) -> api.example.com:443 rest\n"
+	"    + claude (/usr/bin/node) -> api.example.com:8443 rest\n"
+	"    + claude (/usr/bin/node) -> api.example.com:8443 GET /v1/**\n"
+	"A changed setting is a '-' line with the old value and a '+' line with the\n"
+	"new. Nothing is printed when the policies grant the same access.\n"
+	"\n"
+	"Options:\n"
+	"  --json      one JSON object: {\"added\":[ITEM...],\"removed\":[ITEM...],\n"
+	"              \"sections\":[NAME...]}; each ITEM has \"section\", \"kind\", its\n"
+	"              fields (\"binary\", \"host\", \"port\", \"method\", \"path\", ...)\n"
+	"              and \"text\", the line above (docs/policy.md, 'Comparing policies')\n"
+	"  -h, --help  show this help\n"
+	"\n"
+	"Problems in either file are printed as in 'ward policy check'\n"
+	"(FILE:LINE:COL: message).\n"
+	"\n"
+	"Exit status, as diff(1): 0 the same access, 1 differences, 2 an invalid or\n"
+	"unreadable policy or a usage error.\n";
 
 static bool is_help(const char *a)
 {
@@ -329,15 +366,12 @@ static const char usage_apply[] =
 
 DEFINE_CLEANUP(struct ward_client *, ward_client_free)
 
-/* One diff item: the daemon's text for it when it has one, else its fields. */
+/* One diff item (policy/diff.h's JSON): its text, else its fields. */
 static void print_diff_item(char sign, json_t *item)
 {
 	const char *key, *text = json_string_value(item);
 	json_t *v;
-	bool first = true;
 
-	if (!text)
-		text = json_string_value(json_object_get(item, "line"));
 	if (!text)
 		text = json_string_value(json_object_get(item, "text"));
 	if (text) {
@@ -346,47 +380,77 @@ static void print_diff_item(char sign, json_t *item)
 	}
 	printf("  %c", sign);
 	json_object_foreach(item, key, v) {
-		if (json_is_null(v))
-			continue;
-		if (json_is_string(v))
-			printf("%s%s=%s", first ? " " : " ", key, json_string_value(v));
-		else {
-			char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		char *s;
 
-			printf(" %s=%s", key, s ? s : "?");
-			free(s);
-		}
-		first = false;
+		if (json_is_null(v) || !strcmp(key, "section"))
+			continue;
+		s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		printf(" %s=%s", key, s ? s : json_string_value(v) ? json_string_value(v) : "?");
+		free(s);
 	}
 	putchar('\n');
+}
+
+static bool same_section(json_t *item, const char *section)
+{
+	const char *s = json_string_value(json_object_get(item, "section"));
+
+	return !section ? !s : s && !strcmp(s, section);
+}
+
+/* As 'ward policy diff' prints it: per section "# SECTION", removed then added. */
+static void print_diff(json_t *diff)
+{
+	json_t *added = json_object_get(diff, "added"), *removed = json_object_get(diff, "removed");
+	json_t *lists[2] = { removed, added }, *v, *w;
+	size_t i, k;
+
+	for (int l = 0; l < 2; l++) {
+		json_array_foreach(lists[l], i, v) {
+			const char *sec = json_string_value(json_object_get(v, "section"));
+			bool seen = false;
+
+			/* the first item of its section prints the whole section */
+			for (int m = 0; m <= l && !seen; m++)
+				json_array_foreach(lists[m], k, w) {
+					if (m == l && k == i)
+						break;
+					if (same_section(w, sec)) {
+						seen = true;
+						break;
+					}
+				}
+			if (seen)
+				continue;
+			printf("  # %s\n", sec ?: "(other)");
+			for (int m = 0; m < 2; m++)
+				json_array_foreach(lists[m], k, w)
+					if (same_section(w, sec))
+						print_diff_item(m ? '+' : '-', w);
+		}
+	}
 }
 
 static void print_apply(const char *name, json_t *reply, bool dry_run)
 {
 	json_t *diff = json_object_get(reply, "diff"), *sections, *v;
-	json_t *added = json_object_get(diff, "added"), *removed = json_object_get(diff, "removed");
 	const char *old_rev = json_string_value(json_object_get(reply, "old_rev"));
 	const char *new_rev = json_string_value(json_object_get(reply, "new_rev"));
 	json_t *enforced = json_object_get(reply, "enforced_ms");
 	size_t i, changed = 0;
 
-	printf("%s %s: policy rev %.12s -> %.12s\n", dry_run ? "would apply to" : "applied to",
+	printf("%s %s: policy rev %.12s -> %.12s\n", dry_run ? "dry run, nothing changed:" : "applied to",
 	       name, old_rev ?: "?", new_rev ?: "?");
 	if (old_rev && new_rev && !strcmp(old_rev, new_rev))
 		printf("nothing compiled changed\n");
-	if (json_is_null(diff) || !diff) {
-		printf("access diff: not available from this daemon\n");
-	} else if (!json_array_size(added) && !json_array_size(removed)) {
+	if (!json_is_object(diff))
+		printf("access diff: not available (too many access items to compare)\n");
+	else if (!json_array_size(json_object_get(diff, "added")) &&
+		 !json_array_size(json_object_get(diff, "removed")))
 		printf("access: unchanged\n");
-	} else {
-		if (json_array_size(added))
-			printf("access added:\n");
-		json_array_foreach(added, i, v)
-			print_diff_item('+', v);
-		if (json_array_size(removed))
-			printf("access removed:\n");
-		json_array_foreach(removed, i, v)
-			print_diff_item('-', v);
+	else {
+		printf("access (- removed, + added):\n");
+		print_diff(diff);
 	}
 	sections = json_object_get(reply, "sections");
 	json_array_foreach(sections, i, v) {
@@ -404,13 +468,15 @@ static void print_apply(const char *name, json_t *reply, bool dry_run)
 		if (!st || !strcmp(st, "unchanged"))
 			continue;
 		if (!strcmp(st, "applied"))
-			st = dry_run ? "would apply now" : "applied";
+			st = "applied";
 		else if (!strcmp(st, "new_sessions"))
 			st = "applies to new sessions only";
-		printf("  %-16s %s\n", sec ?: "?", st);
+		else if (!strcmp(st, "changed"))
+			st = "changed";
+		printf("  %-20s %s\n", sec ?: "?", st);
 	}
 	if (json_is_number(enforced))
-		printf("enforced in %.0f ms\n", json_number_value(enforced));
+		printf("enforced in %.1f ms\n", json_number_value(enforced));
 }
 
 static int policy_apply(int argc, char **argv)
@@ -476,6 +542,53 @@ static int policy_apply(int argc, char **argv)
 	return 0;
 }
 
+static int policy_diff(int argc, char **argv)
+{
+	_cleanup_(ward_policy_freep) struct ward_policy *old = NULL, *new = NULL;
+	_cleanup_(ward_policy_diff_free) struct ward_policy_diff d = { 0 };
+	struct ward_error err = { 0 };
+	const char *files[2] = { NULL, NULL };
+	bool json = false, dashdash = false;
+	size_t n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!dashdash && is_help(argv[i])) {
+			fputs(usage_diff, stdout);
+			return 0;
+		} else if (!dashdash && !strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!dashdash && !strcmp(argv[i], "--")) {
+			dashdash = true;
+		} else if (!dashdash && argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "ward policy diff: unknown option '%s'\n%s", argv[i],
+				usage_diff);
+			return 2;
+		} else if (n == 2) {
+			fprintf(stderr, "ward policy diff: two files only\n%s", usage_diff);
+			return 2;
+		} else {
+			files[n++] = argv[i];
+		}
+	}
+	if (n != 2) {
+		fputs(usage_diff, stderr);
+		return 2;
+	}
+	/* both are checked, so every problem of both files is reported at once */
+	if ((load_one(files[0], &old) | load_one(files[1], &new)) != 0)
+		return 2;
+	if (ward_policy_diff(old, new, &d, &err) < 0) {
+		fprintf(stderr, "ward policy diff: %s\n", err.msg);
+		return 2;
+	}
+	ward_policy_diff_print(stdout, &d, json);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "ward policy diff: write: %m\n");
+		return 2;
+	}
+	return ward_policy_diff_empty(&d) ? 0 : 1;
+}
+
 int cmd_policy(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -490,6 +603,8 @@ int cmd_policy(int argc, char **argv)
 		return policy_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "compile"))
 		return policy_compile(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "diff"))
+		return policy_diff(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "explain"))
 		return cmd_policy_explain(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "suggest"))

@@ -18,8 +18,8 @@
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 
 static const char usage_replay[] =
-	"Usage: ward replay --policy FILE [--log DB] [--json] [--sandbox ID] [--since T]\n"
-	"                   [--examples N]\n"
+	"Usage: ward replay --policy FILE [--log DB] [--json] [--sandbox ID] [--session ID]\n"
+	"                   [--since T] [--examples N]\n"
 	"\n"
 	"Re-decide every replayable row of the decision log under the policy FILE,\n"
 	"with the decision code the live path uses (kernel rows: the BPF programs'\n"
@@ -38,6 +38,7 @@ static const char usage_replay[] =
 	"  --json          one JSON object: policy_rev, rows, replayed, unchanged,\n"
 	"                  changed, transitions, groups (with examples), not_replayable\n"
 	"  --sandbox ID    only rows of this sandbox\n"
+	"  --session ID    only rows of this session (each example names its session)\n"
 	"  --since T       only rows at or after T (as for 'ward logs')\n"
 	"  --examples N    examples per group (default 3)\n"
 	"\n"
@@ -70,7 +71,10 @@ static void print_text(const struct ward_replay_report *rep)
 		for (size_t j = 0; j < g->n_examples; j++) {
 			const struct ward_replay_example *x = &g->examples[j];
 
-			printf("    id %" PRId64 "  %s  ", x->id, or_dash(x->binary));
+			printf("    id %" PRId64 "  ", x->id);
+			if (x->session)
+				printf("session %s  ", x->session);
+			printf("%s  ", or_dash(x->binary));
 			print_dest(stdout, x);
 			if (x->method)
 				printf("  %s %s", x->method, or_dash(x->path));
@@ -122,6 +126,7 @@ static void print_json(const struct ward_replay_report *rep)
 
 			fprintf(o, "%s{\"id\":%" PRId64, j ? "," : "", x->id);
 			json_kv(o, "sandbox", x->sandbox, true);
+			json_kv(o, "session", x->session, true);
 			json_kv(o, "binary", x->binary, true);
 			json_kv(o, "host", x->host, true);
 			json_kv(o, "ip", x->ip, true);
@@ -148,12 +153,13 @@ static void print_json(const struct ward_replay_report *rep)
 
 int cmd_replay(int argc, char **argv)
 {
-	enum { O_LOG = 256, O_POLICY, O_JSON, O_SANDBOX, O_SINCE, O_EXAMPLES };
+	enum { O_LOG = 256, O_POLICY, O_JSON, O_SANDBOX, O_SESSION, O_SINCE, O_EXAMPLES };
 	static const struct option opts[] = {
 		{ "log", required_argument, NULL, O_LOG },
 		{ "policy", required_argument, NULL, O_POLICY },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "sandbox", required_argument, NULL, O_SANDBOX },
+		{ "session", required_argument, NULL, O_SESSION },
 		{ "since", required_argument, NULL, O_SINCE },
 		{ "examples", required_argument, NULL, O_EXAMPLES },
 		{ "help", no_argument, NULL, 'h' },
@@ -183,6 +189,9 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case O_SANDBOX:
 			o.sandbox = optarg;
+			break;
+		case O_SESSION:
+			o.session = optarg;
 			break;
 		case O_SINCE:
 			if (ward_audit_parse_time(optarg, ward_now_ns(), &o.since_ns) < 0) {

@@ -9,6 +9,7 @@ int cmd_logs(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
 /* ward policy explain|suggest (argv[0] is the subcommand) */
 int cmd_policy_explain(int argc, char **argv);
 int cmd_policy_suggest(int argc, char **argv);

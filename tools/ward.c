@@ -37,6 +37,8 @@ static const char usage[] =
 	"                         check the decision log's hash chain\n"
 	"  audit prune --retain AGE|SIZE [--log DB]\n"
 	"                         delete old rows, keep the chain verifiable\n"
+	"  daemon [--socket PATH] [--state DIR] [--log DB]\n"
+	"                         serve named sandboxes and their sessions (docs/daemon.md)\n"
 	"  doctor [--json] [--cleanup]\n"
 	"                         report which kernel features ward can use here;\n"
 	"                         --cleanup removes what a crashed ward left behind\n"
@@ -66,6 +68,7 @@ int main(int argc, char **argv)
 	} verbs[] = {
 		{ "run", cmd_run },	  { "policy", cmd_policy }, { "logs", cmd_logs },
 		{ "doctor", cmd_doctor }, { "audit", cmd_audit },   { "replay", cmd_replay },
+		{ "daemon", cmd_daemon },
 		{ "sandbox", cmd_sandbox }, { "exec", cmd_exec },   { "sessions", cmd_sessions },
 		{ "secret", cmd_secret },
 	};

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define WARD_ABI_VERSION 3
+#define WARD_ABI_VERSION 4 /* 4: cgroup ids in events and connection records */
 
 /* Limits (map sizes). A full identity/port/CIDR map is a load error in user
  * space; a full connection map makes connect() fail closed (EPERM). */
@@ -140,8 +140,9 @@ struct ward_conn {
 	__u16 gen;	 /* low 16 bits of the policy generation that decided (entry is its) */
 	__u64 own_dev; /* the process's own executable: the one that acted (= dev, ino at depth 0) */
 	__u64 own_ino;
+	__u64 cgid; /* cgroup v2 id of the connecting task (its session, docs/audit.md) */
 };
-_Static_assert(sizeof(struct ward_conn) == 72, "ward_conn");
+_Static_assert(sizeof(struct ward_conn) == 80, "ward_conn");
 
 /* peer map key: the client's local address and port as the proxy sees them */
 struct ward_peer_key {
@@ -175,8 +176,9 @@ struct ward_event {
 	char comm[16]; /* display only, never used for a decision */
 	__u64 own_dev; /* the process's own executable (= dev, ino at depth 0) */
 	__u64 own_ino;
+	__u64 cgid; /* cgroup v2 id of the task (its session, docs/audit.md) */
 };
-_Static_assert(sizeof(struct ward_event) == 120, "ward_event");
+_Static_assert(sizeof(struct ward_event) == 128, "ward_event");
 
 /* ---- exec identity (sched_process_exec in bpf/egress.bpf.c; docs/egress.md) ---- */
 
@@ -381,5 +383,6 @@ struct ward_unix_event {
 	char comm[16]; /* display only */
 	char path[WARD_UNIX_PATH_MAX];
 	__u32 pad2;
+	__u64 cgid; /* cgroup v2 id of the task (its session, docs/audit.md) */
 };
-_Static_assert(sizeof(struct ward_unix_event) == 176, "ward_unix_event");
+_Static_assert(sizeof(struct ward_unix_event) == 184, "ward_unix_event");

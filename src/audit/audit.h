@@ -111,6 +111,7 @@ struct ward_audit_filter {
 	const char *binary;  /* exact, or a glob when it has * ? [ (SQLite GLOB) */
 	const char *host;    /* exact, or a glob as for binary */
 	const char *sandbox; /* exact */
+	const char *session; /* exact (a log without sessions matches nothing) */
 	uint64_t since_ns;   /* ts_ns >= since_ns; 0: no bound */
 	int64_t after_id;    /* id > after_id; 0: from the start */
 	uint64_t limit;	     /* 0: no limit */

@@ -154,6 +154,15 @@ static int check_version(sqlite3 *db, bool migrate, struct ward_error *err)
 	return 0;
 }
 
+bool audit_has_session(sqlite3 *db)
+{
+	struct ward_error err = { 0 };
+	int v = WARD_AUDIT_SCHEMA_VERSION;
+
+	read_schema_version(db, &v, &err);
+	return v >= 2;
+}
+
 const char *audit_row_columns(sqlite3 *db)
 {
 	struct ward_error err = { 0 };

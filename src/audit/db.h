@@ -4,6 +4,7 @@
 #pragma once
 
 #include <sqlite3.h>
+#include <stdbool.h>
 
 #include "common/cleanup.h"
 #include "common/error.h"
@@ -35,6 +36,8 @@ struct ward_audit_row;
 /* The decisions columns in the order audit_row_read() expects them, for a
  * log of db's schema version (version 1 has no session and via: NULL). */
 const char *audit_row_columns(sqlite3 *db);
+/* The log has the session column (schema version 2 and later). */
+bool audit_has_session(sqlite3 *db);
 
 /* The current row of st (a SELECT of audit_row_columns()) into *ret; its strings
  * live until the next step or reset of st. */

@@ -74,6 +74,8 @@ int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_
 	ADD(f->binary, f->binary && has_glob(f->binary) ? " AND binary GLOB ?" : " AND binary = ?");
 	ADD(f->host, f->host && has_glob(f->host) ? " AND host GLOB ?" : " AND host = ?");
 	ADD(f->sandbox, " AND sandbox = ?");
+	/* a version 1 log has no session column: nothing is any session's */
+	ADD(f->session, audit_has_session(r->db) ? " AND session = ?" : " AND NULL = ?");
 	ADD(true, " ORDER BY id");
 	ADD(f->limit, " LIMIT ?");
 #undef ADD
@@ -94,6 +96,8 @@ int ward_audit_reader_each(struct ward_audit_reader *r, const struct ward_audit_
 		sqlite3_bind_text(st, i++, f->host, -1, SQLITE_STATIC);
 	if (f->sandbox)
 		sqlite3_bind_text(st, i++, f->sandbox, -1, SQLITE_STATIC);
+	if (f->session)
+		sqlite3_bind_text(st, i++, f->session, -1, SQLITE_STATIC);
 	if (f->limit)
 		sqlite3_bind_int64(st, i++, f->limit > INT64_MAX ? INT64_MAX : (int64_t)f->limit);
 

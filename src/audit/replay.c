@@ -563,6 +563,7 @@ static int add_change(struct engine *e, const struct ward_audit_row *r, const st
 		n[g->n_examples++] = (struct ward_replay_example){
 			.id = r->id,
 			.sandbox = dup_or_null(r->sandbox),
+			.session = dup_or_null(r->session),
 			.binary = dup_or_null(r->binary),
 			.host = dup_or_null(r->host),
 			.ip = dup_or_null(r->ip),
@@ -651,6 +652,7 @@ int ward_replay(const char *path, const struct ward_policy *p, const struct ward
 		goto out;
 	}
 	f.sandbox = e.o->sandbox;
+	f.session = e.o->session;
 	f.since_ns = e.o->since_ns;
 	r = ward_audit_reader_each(rd, &f, on_row, &e, err);
 	if (e.error) /* our callback's own failure */
@@ -680,6 +682,7 @@ void ward_replay_report_free(struct ward_replay_report *r)
 			struct ward_replay_example *x = &g->examples[j];
 
 			free(x->sandbox);
+			free(x->session);
 			free(x->binary);
 			free(x->host);
 			free(x->ip);

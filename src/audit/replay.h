@@ -38,13 +38,14 @@ int ward_replay_decide_row(const struct ward_policy *p, const struct ward_audit_
 
 struct ward_replay_opts {
 	const char *sandbox; /* only this sandbox (NULL: all) */
+	const char *session; /* only this session (NULL: all) */
 	uint64_t since_ns;   /* only rows at or after (0: all) */
 	size_t max_examples; /* per group; 0: 3 */
 };
 
 struct ward_replay_example {
 	int64_t id;
-	char *sandbox, *binary, *host, *ip, *method, *path;
+	char *sandbox, *session, *binary, *host, *ip, *method, *path; /* session: NULL none */
 	bool has_port;
 	int64_t port;
 	char *old_reason, *new_reason;

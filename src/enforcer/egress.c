@@ -323,6 +323,7 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 	e->audit = cfg->audit;
 	e->on_event = cfg->on_event;
 	e->userdata = cfg->userdata;
+	e->session_of = cfg->session_of;
 	if (cfg->sandbox && !(e->sandbox = strdup(cfg->sandbox)))
 		return ward_err(err, -ENOMEM, "egress");
 	e->mono_to_real = ward_now_ns() - ward_mono_ns();
@@ -557,6 +558,8 @@ static void peer_from_conn(struct ward_egress *e, const struct ward_conn *c,
 	};
 	pthread_rwlock_unlock(&gs->lock);
 	addr_to_sockaddr(c->orig, c->orig_port, &ret->orig);
+	ret->cgid = c->cgid;
+	(void)ward_session_of(&e->session_of, c->cgid, ret->session);
 }
 
 /* The row of a connection the kernel recorded for the proxy or the DNS stub
@@ -578,6 +581,7 @@ static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t
 		.orig_port = c->orig_port,
 		.own_dev = c->own_dev,
 		.own_ino = c->own_ino,
+		.cgid = c->cgid,
 	};
 	struct ward_req req = { .port = c->orig_port, .proto = proto };
 	const struct egress_gen *g;

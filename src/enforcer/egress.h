@@ -19,6 +19,7 @@
 #include "audit/audit.h"
 #include "common/error.h"
 #include "policy/model.h"
+#include "policy/peer.h"
 #include "ward/abi.h"
 
 /* Bounds of the glob walk for binary paths ('*' one segment, '**' any depth). */
@@ -46,6 +47,8 @@ struct ward_egress_config {
 	void (*on_event)(void *userdata, const struct ward_event *ev,
 			 const struct ward_decision *d);
 	void *userdata;
+	/* The session of a row's cgroup (ward exec); unset: rows carry none. */
+	struct ward_session_hook session_of;
 };
 
 /* The answer to "who is this connection?" */
@@ -65,6 +68,8 @@ struct ward_egress_peer {
 	const char *exe_sha; /* the content it was admitted for at exec in a writable place
 			      * (docs/egress.md): the acting file must still hash to it; or NULL */
 	struct sockaddr_storage orig; /* original destination (AF_INET for IPv4 and mapped) */
+	uint64_t cgid;		      /* cgroup v2 id of the connecting task (0: older record) */
+	char session[32];	      /* its session through the config's session_of; "": none */
 };
 
 struct ward_egress;

@@ -85,7 +85,7 @@ int egress_on_sample(void *ctx, void *data, size_t size)
 void egress_event_row(struct ward_egress *e, const struct ward_event *ev)
 {
 	const struct egress_ident *id, *own;
-	char ip[INET6_ADDRSTRLEN], bin[PATH_MAX], proto[8];
+	char ip[INET6_ADDRSTRLEN], bin[PATH_MAX], proto[8], session[32];
 	struct ward_decision d = { 0 };
 	const struct egress_gen *g, *names;
 	const char *rev;
@@ -132,6 +132,7 @@ void egress_event_row(struct ward_egress *e, const struct ward_event *ev)
 		d.rule = "inference";
 	d.reason = ward_egress_reason_str(ev->reason);
 	d.policy_rev = rev;
+	d.session = ward_session_of(&e->session_of, ev->cgid, session);
 	egress_submit(e, ev, &d);
 	pthread_rwlock_unlock(&e->gens.lock);
 }

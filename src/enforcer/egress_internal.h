@@ -157,6 +157,7 @@ struct ward_egress {
 	void (*on_event)(void *userdata, const struct ward_event *ev,
 			 const struct ward_decision *d);
 	void *userdata;
+	struct ward_session_hook session_of;
 	uint64_t mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC at load */
 	/* counters already reported as rows, and when (ward_egress_report_drops) */
 	uint64_t reported_drops;

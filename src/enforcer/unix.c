@@ -16,6 +16,7 @@
 #include "common/strv.h"
 #include "common/util.h"
 #include "enforcer/btf.h"
+#include "enforcer/cgroup.h"
 #include "enforcer/egress_internal.h"
 #include "enforcer/exe.h"
 #include "enforcer/unix.h"
@@ -49,6 +50,7 @@ struct ward_unix {
 	pthread_mutex_t apply_lock;
 	char *sandbox;
 	struct ward_audit *audit;
+	struct ward_session_hook session_of;
 	uint64_t mono_to_real;
 	pthread_mutex_t lock; /* the sha cache: the broker and the event reader */
 	struct sha_entry sha[SHA_CACHE];
@@ -208,6 +210,7 @@ int ward_unix_new(const struct ward_policy *p, const struct ward_unix_config *cf
 	egress_gens_init(&u->gens);
 	u->slots = (struct egress_slots){ .ready_fd = -1, .create = create_rules_map };
 	u->audit = cfg->audit;
+	u->session_of = cfg->session_of;
 	if (cfg->sandbox && !(u->sandbox = strdup(cfg->sandbox)))
 		return ward_err(err, -ENOMEM, "unix");
 	u->mono_to_real = ward_now_ns() - ward_mono_ns();
@@ -449,11 +452,36 @@ static const char *exe_sha(struct ward_unix *u, pid_t pid, uint64_t dev, uint64_
 	return e->hex;
 }
 
+/* The cgroup v2 id of a live process (the broker's rows: no kernel event
+ * names it), 0 when it is gone. */
+static uint64_t pid_cgid(pid_t pid)
+{
+	char name[64], line[PATH_MAX], path[2 * PATH_MAX];
+	_cleanup_fclose_ FILE *f = NULL;
+	const char *mnt = ward_cgroup2_mount();
+	struct stat st;
+
+	if (pid <= 0 || !mnt)
+		return 0;
+	snprintf(name, sizeof(name), "/proc/%d/cgroup", (int)pid);
+	f = fopen(name, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(path, sizeof(path), "%s%s", mnt, line + 3);
+		return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+	}
+	return 0;
+}
+
 static void row_in(struct ward_unix *u, const char *rev, const char *layer, const char *method,
-		   uint64_t ts_ns, pid_t pid, uint64_t dev, uint64_t ino, bool allow,
+		   uint64_t ts_ns, pid_t pid, uint64_t cgid, uint64_t dev, uint64_t ino, bool allow,
 		   const char *path, const char *binary, const char *rule, const char *reason)
 {
-	char bin[PATH_MAX], sha[65] = "";
+	char bin[PATH_MAX], sha[65] = "", session[32];
 	struct ward_decision d = { 0 };
 	const char *h;
 
@@ -482,6 +510,7 @@ static void row_in(struct ward_unix *u, const char *rev, const char *layer, cons
 	d.rule = rule;
 	d.reason = reason;
 	d.policy_rev = rev && rev[0] ? rev : NULL;
+	d.session = ward_session_of(&u->session_of, cgid, session);
 	if (u->audit)
 		(void)ward_audit_submit(u->audit, &d);
 }
@@ -494,7 +523,8 @@ void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path,
 
 	(void)proc_exe(pid, &dev, &ino);
 	cur_rev(u, rev);
-	row_in(u, rev, "unix", NULL, 0, pid, dev, ino, allow, path, binary, rule, reason);
+	row_in(u, rev, "unix", NULL, 0, pid, pid_cgid(pid), dev, ino, allow, path, binary, rule,
+	       reason);
 }
 
 void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_name,
@@ -505,8 +535,8 @@ void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_n
 
 	(void)proc_exe(pid, &dev, &ino);
 	cur_rev(u, rev);
-	row_in(u, rev, "seccomp", syscall_name, 0, pid, dev, ino, false, NULL, NULL, "seccomp",
-	       reason);
+	row_in(u, rev, "seccomp", syscall_name, 0, pid, pid_cgid(pid), dev, ino, false, NULL, NULL,
+	       "seccomp", reason);
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -531,7 +561,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	g = egress_gens_find(&u->gens, ev->gen, false);
 	id = egress_ident_find(g ? g : u->gens.cur, ev->dev, ev->ino);
 	row_in(u, egress_gens_rev(&u->gens, ev->gen), "unix", NULL, ev->ts_ns + u->mono_to_real,
-	       (pid_t)ev->tgid, ev->dev, ev->ino, allow, path, id ? id->path : NULL,
+	       (pid_t)ev->tgid, ev->cgid, ev->dev, ev->ino, allow, path, id ? id->path : NULL,
 	       allow && g && ev->pol < g->n_keys ? g->keys[ev->pol] : NULL, reason);
 	pthread_rwlock_unlock(&u->gens.lock);
 	return 0;

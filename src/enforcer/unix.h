@@ -24,12 +24,15 @@
 #include "audit/audit.h"
 #include "common/error.h"
 #include "policy/model.h"
+#include "policy/peer.h"
 #include "ward/abi.h"
 
 struct ward_unix_config {
 	const char *sandbox;	  /* copied; the rows' sandbox column */
 	struct ward_audit *audit; /* borrowed, may be NULL */
 	pid_t broker_tgid;	  /* the process whose connects are the broker's (ward) */
+	/* The session of a row's cgroup (ward exec); unset: rows carry none. */
+	struct ward_session_hook session_of;
 };
 
 struct ward_unix;

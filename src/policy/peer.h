@@ -20,4 +20,28 @@ struct ward_peer_ident {
 	char exe_sha[65];   /* content it was admitted for at exec in a writable place; "": none */
 	bool allowed_ip;    /* the kernel admitted the destination by address (allowed_ips) */
 	struct sockaddr_storage orig; /* original destination (transparent connections) */
+	uint64_t cgid;		      /* cgroup v2 id of the connecting task; 0: unknown */
+	char session[32]; /* the session that cgroup belongs to (ward exec); "": none */
 };
+
+/* cgroup id -> session id, for the rows of processes in a session (ward
+ * exec): the runtime installs ward_runtime_session_of_cgroup() here, so
+ * that the enforcer and the proxy need not include the runtime. fn writes
+ * the id ("" when the cgroup is no session's) and returns 0, or -errno. */
+struct ward_session_hook {
+	int (*fn)(void *data, uint64_t cgid, char out[32]);
+	void *data;
+};
+
+/* The session of cgid through h, or NULL when none (no hook, no session). */
+static inline const char *ward_session_of(const struct ward_session_hook *h, uint64_t cgid,
+					  char out[32])
+{
+	out[0] = '\0';
+	if (!h || !h->fn || !cgid || h->fn(h->data, cgid, out) < 0 || !out[0]) {
+		out[0] = '\0';
+		return NULL;
+	}
+	out[31] = '\0';
+	return out;
+}

@@ -30,6 +30,7 @@ struct refused_who {
 	char via[PATH_MAX]; /* "": none */
 	pid_t pid;
 	struct sockaddr_storage orig; /* transparent: the original destination */
+	char session[32];	      /* "": none */
 };
 
 struct linger_fd {
@@ -238,6 +239,7 @@ static bool identify(struct ward_proxy *px, const struct sockaddr_storage *peer,
 	memcpy(ret->via, id.via, sizeof(ret->via));
 	ret->pid = id.pid;
 	ret->orig = id.orig;
+	memcpy(ret->session, id.session, sizeof(ret->session));
 	return true;
 }
 
@@ -281,6 +283,7 @@ static void refusal_row(struct ward_proxy *px, const struct refused_who *who, bo
 		.rule = "limits",
 		.reason = reason,
 		.policy_rev = proxy_policy(px)->rev,
+		.session = who && who->session[0] ? who->session : NULL,
 	};
 	if (ward_audit_submit(px->cfg.audit, &d) < 0)
 		px->adm->unlogged[why]++;

@@ -108,6 +108,7 @@ void conn_row(struct conn *c, const char *layer, const char *action, const char 
 		.rule = rule && *rule ? rule : NULL,
 		.reason = reason,
 		.policy_rev = (c->policy ? c->policy : px->policy)->rev,
+		.session = c->known && c->id.session[0] ? c->id.session : NULL,
 	};
 
 	if (px->cfg.audit)

@@ -103,6 +103,7 @@ static void row(struct ward_dns *d, const struct ward_policy *p, const char *act
 		.rule = rule,
 		.reason = reason,
 		.policy_rev = p->rev,
+		.session = who && who->session[0] ? who->session : NULL,
 	};
 
 	if (d->o.audit)

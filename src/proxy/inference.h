@@ -131,6 +131,7 @@ struct ward_inference_client {
 	bool tofu_failed; /* the binary failed its integrity check: refuse */
 	bool tls;	  /* the client reached ward over TLS (rows' protocol) */
 	const char *host; /* a route's provider host it called; NULL: inference.local */
+	const char *session; /* the caller's session (ward exec); NULL: none (ward run) */
 };
 
 struct ward_inference_call;

@@ -96,6 +96,7 @@ static void budget_row(struct ward_inference_call *c, const char *key, unsigned 
 	d.rule = key;
 	d.reason = reason;
 	d.policy_rev = p->rev;
+	d.session = c->session[0] ? c->session : NULL;
 	ward_audit_submit(c->inf->audit, &d);
 }
 

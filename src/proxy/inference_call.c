@@ -154,6 +154,7 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 	d.rule = c->rule ? c->rule : c->b ? rule : NULL;
 	d.reason = reason;
 	d.policy_rev = inf->policy->rev;
+	d.session = c->session[0] ? c->session : NULL;
 	if (inf->audit)
 		ward_audit_submit(inf->audit, &d);
 	inf_budget_rows(c);
@@ -463,6 +464,7 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 	c->tofu_failed = who->tofu_failed;
 	c->client_tls = who->tls;
 	c->pid = who->pid;
+	snprintf(c->session, sizeof(c->session), "%s", who->session ? who->session : "");
 	c->binary = who->binary ? strdup(who->binary) : NULL;
 	c->sha = who->sha256 ? strdup(who->sha256) : NULL;
 	c->ancestor = who->via ? strdup(who->via) : NULL;

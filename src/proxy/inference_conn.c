@@ -180,6 +180,7 @@ int inference_conn_start(struct conn *c)
 		.tls = c->intercept,
 		/* a provider's own host (route hosts:): a call of its routes */
 		.host = ward_inference_is_host(c->host) ? NULL : c->host,
+		.session = c->known && c->id.session[0] ? c->id.session : NULL,
 	};
 	struct inference_leg *leg;
 

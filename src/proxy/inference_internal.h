@@ -101,6 +101,7 @@ struct ward_inference_call {
 	char *ancestor; /* the ancestor the kernel matched (rows' via); NULL: binary itself */
 	char *via; /* the provider host called directly (route hosts:); NULL: inference.local */
 	int32_t pid;
+	char session[32]; /* the caller's session: rows and the per-session budget; "": none */
 	char method[16];
 	char path[1024];
 	char *query;

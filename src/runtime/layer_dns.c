@@ -73,6 +73,8 @@ static int egress_lookup(void *userdata, int socktype, const struct sockaddr *pe
 	ret->dev = who.own_ino ? who.own_dev : who.dev;
 	ret->ino = who.own_ino ? who.own_ino : who.ino;
 	ret->orig = who.orig;
+	ret->cgid = who.cgid;
+	memcpy(ret->session, who.session, sizeof(ret->session));
 	return 0;
 }
 

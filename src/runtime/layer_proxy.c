@@ -33,6 +33,8 @@ static int egress_lookup(void *userdata, const struct sockaddr *peer, struct war
 	ret->ino = who.own_ino ? who.own_ino : who.ino;
 	ret->allowed_ip = who.flags & WARD_CONN_ALLOWED_IP;
 	ret->orig = who.orig;
+	ret->cgid = who.cgid;
+	memcpy(ret->session, who.session, sizeof(ret->session));
 	return 0;
 }
 

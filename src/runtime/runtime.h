@@ -114,6 +114,52 @@ int ward_runtime_prepare(struct ward_runtime *rt, struct ward_error *err);
 /* Run the command in the sandbox and wait for it (ward_sandbox_run). */
 int ward_runtime_run(struct ward_runtime *rt, const struct ward_runtime_cmd *cmd, int *ret_status,
 		     struct ward_error *err);
+/* --- a sandbox that hosts sessions (`ward daemon`, docs/sandbox.md "Sessions") */
+struct ward_runtime_start {
+	const char *workdir; /* absolute */
+	const char *id;	     /* the sandbox id to use (WARD_SANDBOX_ID_LEN hex), NULL: random */
+	const char *home;    /* host directory mounted read-write as the sandbox user's home
+			      * (WARD_SANDBOX_HOME inside), kept by the caller; NULL: as today */
+	char *id_out;	     /* WARD_SANDBOX_ID_LEN + 1 bytes, or NULL */
+};
+/* Create the sandbox (cgroup, namespaces, init serving sessions) and attach
+ * every layer; returns once it can host sessions. PR_SET_PDEATHSIG follows the
+ * creating THREAD: call it from a thread that lives as long as the sandbox.
+ * One sandbox per runtime (-EBUSY otherwise). */
+int ward_runtime_start(struct ward_runtime *rt, const struct ward_runtime_start *st,
+		       struct ward_error *err);
+
+struct ward_session_spec {
+	char *const *argv;
+	char *const *env; /* the caller's environment ("K=V", NULL-terminated); the policy's
+			   * environment section filters it exactly as ward run filters ward's */
+	const char *cwd;  /* inside; NULL: the sandbox's workdir */
+	int stdio[3];	  /* borrowed, dup'ed into the session */
+	const char *id;	  /* session id, NULL: generated (12 hex) */
+};
+struct ward_session;
+
+/* Start a command in the sandbox of ward_runtime_start, in a cgroup of its own
+ * below the sandbox's (<leaf>/s-<id>), under the generation in force now
+ * (Landlock, process, mounts, environment). Any thread. */
+int ward_runtime_exec(struct ward_runtime *rt, const struct ward_session_spec *s,
+		      struct ward_session **ret, struct ward_error *err);
+const char *ward_session_id(const struct ward_session *s);
+pid_t ward_session_pid(const struct ward_session *s); /* host pid of the command */
+uint64_t ward_session_cgroup_id(const struct ward_session *s);
+int ward_session_fd(const struct ward_session *s); /* pollable: readable once it ended */
+int ward_session_signal(struct ward_session *s, int sig);
+/* 0 + ward run's exit contract (status, 128+N, 125, 126, 127) once ended;
+ * -EAGAIN while it runs */
+int ward_session_reap(struct ward_session *s, int *ret_status);
+void ward_session_free(struct ward_session *s); /* kills what is left of it, reaps */
+/* Kill every session and init, stop the layers' sandbox side; the sandbox is
+ * gone. Sessions not freed yet read as ended (killed). */
+int ward_runtime_stop(struct ward_runtime *rt, struct ward_error *err);
+/* cgroup id -> session id ("" when the process is not in a session), for row
+ * attribution. 0, or -ENOENT with out "". */
+int ward_runtime_session_of_cgroup(struct ward_runtime *rt, uint64_t cgid, char out[32]);
+
 /* Stop and finish every layer (reverse order), drop the generations. NULL ok. */
 void ward_runtime_free(struct ward_runtime *rt);
 

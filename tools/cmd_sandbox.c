@@ -78,7 +78,8 @@ static const char usage_sandbox_list[] =
 	"\n"
 	"List the daemon's sandboxes, one line each:\n"
 	"  NAME      the sandbox's name\n"
-	"  STATE     running, stopped, or failed (could not be started again)\n"
+	"  STATE     running, stopped, or failed (could not be started again; the\n"
+	"            reason on the next line)\n"
 	"  REV       the first 12 hex digits of the policy revision in force\n"
 	"  SESSIONS  sessions running now\n"
 	"  UPTIME    how long it has been running\n"
@@ -177,6 +178,9 @@ static void print_rows(json_t *list, bool header)
 		       json_string_value(json_object_get(s, "name")) ?: "?", state ?: "?",
 		       rev ?: "-", (long long)json_integer_value(json_object_get(s, "sessions")),
 		       upb, wd ?: "-");
+		if (json_string_value(json_object_get(s, "failure")))
+			printf("%-20s   failed: %s\n", "",
+			       json_string_value(json_object_get(s, "failure")));
 	}
 }
 

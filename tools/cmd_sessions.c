@@ -60,7 +60,7 @@ static void print_table(json_t *list)
 	       "DURATION", "STATUS", "ALLOW", "DENY", "TOKENS", "COST", "COMMAND");
 	json_array_foreach(list, i, s) {
 		json_t *status = json_object_get(s, "status");
-		char start[32], dur[32], st[16], tok[48];
+		char start[32], dur[32], st[16], tok[48], cost[32], al[24], de[24];
 		long long allow, deny;
 
 		cli_format_time((uint64_t)json_integer_value(json_object_get(s, "start_ns")), start,
@@ -71,14 +71,30 @@ static void print_table(json_t *list)
 			snprintf(st, sizeof(st), "%lld", (long long)json_integer_value(status));
 		else
 			snprintf(st, sizeof(st), "running");
-		snprintf(tok, sizeof(tok), "%lld/%lld",
-			 (long long)json_integer_value(json_object_get(s, "tokens_in")),
-			 (long long)json_integer_value(json_object_get(s, "tokens_out")));
-		count_rows(json_object_get(s, "rows"), &allow, &deny);
-		printf("%-16s %-16s %-19s %9s %7s %6lld %6lld %15s %8.4f  %s\n",
+		/* null: the session's rows are not in the log yet (unknown, not 0) */
+		if (json_is_integer(json_object_get(s, "tokens_in")))
+			snprintf(tok, sizeof(tok), "%lld/%lld",
+				 (long long)json_integer_value(json_object_get(s, "tokens_in")),
+				 (long long)json_integer_value(json_object_get(s, "tokens_out")));
+		else
+			snprintf(tok, sizeof(tok), "-");
+		if (json_is_number(json_object_get(s, "cost_usd")))
+			snprintf(cost, sizeof(cost), "%.4f",
+				 json_number_value(json_object_get(s, "cost_usd")));
+		else
+			snprintf(cost, sizeof(cost), "-");
+		if (json_is_object(json_object_get(s, "rows"))) {
+			count_rows(json_object_get(s, "rows"), &allow, &deny);
+			snprintf(al, sizeof(al), "%lld", allow);
+			snprintf(de, sizeof(de), "%lld", deny);
+		} else {
+			snprintf(al, sizeof(al), "-");
+			snprintf(de, sizeof(de), "-");
+		}
+		printf("%-16s %-16s %-19s %9s %7s %6s %6s %15s %8s  %s\n",
 		       json_string_value(json_object_get(s, "id")) ?: "?",
-		       json_string_value(json_object_get(s, "sandbox")) ?: "?", start, dur, st,
-		       allow, deny, tok, json_number_value(json_object_get(s, "cost_usd")),
+		       json_string_value(json_object_get(s, "sandbox")) ?: "?", start, dur, st, al,
+		       de, tok, cost,
 		       json_string_value(json_object_get(s, "command")) ?: "");
 	}
 }

@@ -18,9 +18,9 @@ _ward() {
 		case $w in -*) continue ;; esac
 		case "$path" in
 		'') case $w in
-			run|policy|logs|replay|audit|doctor|sandbox|exec|sessions|secret) path=$w ;;
+			run|policy|logs|replay|audit|daemon|doctor|sandbox|exec|sessions|secret) path=$w ;;
 			esac ;;
-		policy) case $w in check|compile|explain|suggest|apply) path="policy $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
+		policy) case $w in check|compile|diff|explain|suggest|apply) path="policy $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		audit) case $w in verify|prune) path="audit $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		sandbox) case $w in create|list|stop|start|rm) path="sandbox $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		secret) case $w in set|list|rm) path="secret $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
@@ -29,23 +29,25 @@ _ward() {
 	done
 	# option values
 	case "$prev" in
-	--cwd|--workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+	--cwd|--state|--workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	--binary|--hosts|--log|--policy|--socket|--upstream-ca|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-	--action|--binary|--dns-port|--examples|--host|--idle-timeout|--layer|--method|--path|--port|--sandbox|--since) return ;;
+	--action|--binary|--dns-port|--examples|--host|--idle-timeout|--layer|--method|--path|--port|--sandbox|--session|--since) return ;;
 	esac
 	local opts=''
 	case "$path" in
 	'') opts='--help --version --verbose'
-		COMPREPLY=($(compgen -W "run policy logs replay audit doctor sandbox exec sessions secret" -- "$cur"))
+		COMPREPLY=($(compgen -W "run policy logs replay audit daemon doctor sandbox exec sessions secret" -- "$cur"))
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 		return ;;
 	'run') opts='--help --hosts --log --policy --upstream-ca --watch --workdir -h'
 		;;
 	'policy') opts=''
-		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "check compile explain suggest apply" -- "$cur")); return; } ;;
+		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "check compile diff explain suggest apply" -- "$cur")); return; } ;;
 	'policy check') opts=''
 		;;
 	'policy compile') opts='--help --json -h'
+		;;
+	'policy diff') opts='--help --json -h'
 		;;
 	'policy explain') opts='--binary --host --json --method --path --port'
 		;;
@@ -53,15 +55,17 @@ _ward() {
 		;;
 	'policy apply') opts='--dry-run --help --json --socket --wait -h'
 		[[ $cur != -* && $nargs == 0 ]] && { COMPREPLY=($(compgen -W "$(_ward_sandboxes)" -- "$cur")); return; } ;;
-	'logs') opts='--action --binary --follow --help --host --json --layer --log --ocsf --sandbox --since --summary -f -h'
+	'logs') opts='--action --binary --follow --help --host --json --layer --log --ocsf --sandbox --session --since --summary -f -h'
 		;;
-	'replay') opts='--examples --json --log --policy --sandbox --since'
+	'replay') opts='--examples --json --log --policy --sandbox --session --since'
 		;;
 	'audit') opts=''
 		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "verify prune" -- "$cur")); return; } ;;
 	'audit verify') opts='--json --log'
 		;;
 	'audit prune') opts=''
+		;;
+	'daemon') opts='--help --log --socket --state -h'
 		;;
 	'doctor') opts='--cleanup --help --json -h'
 		;;

@@ -184,7 +184,14 @@ int cmd_exec(int argc, char **argv)
 	if (!c)
 		return WARD_EXIT_SETUP;
 	if (ward_client_send(c, req, true, fds, 3, &err) < 0) {
-		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		json_t *msg = NULL;
+
+		/* a refused peer is answered at accept: say why, not just "closed" */
+		if (ward_client_read(c, 0, &msg, NULL) == 0 && ward_client_reply_errno(msg) < 0)
+			cli_print_error(prog, ward_client_error_message(msg));
+		else
+			fprintf(stderr, "%s: %s\n", prog, err.msg);
+		json_decref(msg);
 		return WARD_EXIT_SETUP;
 	}
 	req_id = json_integer_value(json_object_get(req, "id"));

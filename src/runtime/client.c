@@ -325,21 +325,26 @@ int ward_client_call(struct ward_client *c, json_t *req, json_t **ret_reply,
 
 	json_object_del(req, "id");
 	r = ward_client_send(c, req, true, NULL, 0, err);
-	if (r < 0)
+	/* a daemon that refuses a peer answers at accept and closes: its answer
+	 * is still there to read when our request could not be sent */
+	if (r < 0 && r != -EPIPE)
 		return r;
 	id = json_integer_value(json_object_get(req, "id"));
 	for (;;) {
 		json_t *msg = NULL;
 		json_t *mid;
+		int rr;
 
-		r = ward_client_read(c, -1, &msg, err);
-		if (r < 0)
-			return r;
+		rr = ward_client_read(c, r < 0 ? 0 : -1, &msg, err);
+		if (rr < 0 && r < 0)
+			return ward_errx(err, r, "the daemon closed the connection");
+		if (rr < 0)
+			return rr;
 		mid = json_object_get(msg, "id");
 		/* an error about the request line itself (E2BIG, EINVAL) may come without
 		 * an id: it is the reply too */
 		if ((json_is_integer(mid) && json_integer_value(mid) == id) ||
-		    (!mid && !json_object_get(msg, "event"))) {
+		    ((!mid || json_is_null(mid)) && !json_object_get(msg, "event"))) {
 			r = ward_client_reply_errno(msg);
 			if (r < 0) {
 				const char *m = ward_client_error_message(msg);

@@ -58,8 +58,10 @@ int ward_client_read(struct ward_client *c, int timeout_ms, json_t **ret, struct
  * ok:true. When it replied ok:false: the negative errno named by the reply's
  * error code (-EIO when the name is unknown), err->msg holds the daemon's
  * message, and *ret_reply is set too so a caller can print a message longer
- * than err holds (ward_client_error_message). Transport errors: as above,
- * *ret_reply untouched. */
+ * than err holds (ward_client_error_message). A reply without an id (the
+ * daemon's answer about the line or the peer itself, e.g. EPERM at accept)
+ * counts too, also when the request could no longer be sent. Transport
+ * errors: as above, *ret_reply untouched. */
 int ward_client_call(struct ward_client *c, json_t *req, json_t **ret_reply,
 		     struct ward_error *err);
 

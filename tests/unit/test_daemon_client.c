@@ -204,6 +204,10 @@ static void script_errors(struct fake *f)
 	get(f);
 	/* an error about the request line itself comes without an id */
 	put(f, "{\"ok\":false,\"error\":{\"code\":\"E2BIG\",\"message\":\"request too long\"}}\n");
+	/* a refused peer: answered at accept with "id":null, then closed before
+	 * the request could be sent */
+	put(f, "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"EPERM\",\"message\":\"uid 1 is not root\"}}\n");
+	shutdown(f->fd, SHUT_RDWR);
 }
 
 static void test_errors(void **state)
@@ -228,6 +232,12 @@ static void test_errors(void **state)
 	json_decref(reply);
 	reply = NULL;
 	assert_int_equal(ward_client_call(c, req, &reply, &err), -E2BIG);
+	json_decref(reply);
+	reply = NULL;
+	/* the EPERM is read although sending failed (or not: either way, the reply) */
+	usleep(20000);
+	assert_int_equal(ward_client_call(c, req, &reply, &err), -EPERM);
+	assert_string_equal(err.msg, "uid 1 is not root");
 	json_decref(reply);
 	json_decref(req);
 	finish(&f, c);

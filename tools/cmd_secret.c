@@ -12,8 +12,10 @@
 #include "commands.h"
 #include "common/cleanup.h"
 #include "daemon_cli.h"
+#include "policy/secrets.h"
 
 DEFINE_CLEANUP(struct ward_client *, ward_client_free)
+DEFINE_CLEANUP(struct ward_secrets *, ward_secrets_unref)
 
 /* The request line is capped at 64 KiB by the daemon; JSON escapes grow a value. */
 #define SECRET_MAX (16 * 1024)
@@ -36,6 +38,11 @@ static const char usage_secret[] =
 	"  --socket PATH     the daemon's socket (default: $WARD_SOCKET, else\n"
 	"                    /run/ward/ward.sock)\n"
 	"  -h, --help        show this help\n"
+	"\n"
+	"Without a daemon (nothing answers on /run/ward/ward.sock, and neither\n"
+	"--socket nor $WARD_SOCKET names another socket), root works on the store\n"
+	"directly: $WARD_STATE/secrets, else\n"
+	"/var/lib/ward/secrets, the store 'ward run' reads; a line on stderr says so.\n"
 	"\n"
 	"Run 'ward secret SUBCOMMAND --help' for details.\n";
 
@@ -135,6 +142,37 @@ static ssize_t read_value(const char *name, char *buf, size_t cap)
 	return len ? (ssize_t)len : -ENODATA;
 }
 
+/* The daemon, or NULL with *ret_store set: nothing answers on the default
+ * socket (no --socket, no $WARD_SOCKET) and we are root, so the store is used
+ * directly (the one ward run reads).
+ * NULL and no store: the error was printed. */
+static struct ward_client *open_target(const char *prog, const char *socket,
+				       struct ward_secrets **ret_store)
+{
+	struct ward_error err = { 0 };
+	struct ward_client *c = NULL;
+	const char *path = ward_client_socket_path(socket);
+	int r;
+
+	*ret_store = NULL;
+	r = ward_client_connect(path, &c, &err);
+	if (r >= 0)
+		return c;
+	/* only for the default socket: a socket named explicitly must answer */
+	if ((r != -ENOENT && r != -ECONNREFUSED) || strcmp(path, WARD_CLIENT_DEFAULT_SOCKET) ||
+	    geteuid() != 0) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		return NULL;
+	}
+	if (ward_secrets_open(NULL, ret_store, &err) < 0) {
+		fprintf(stderr, "%s: no daemon at %s, and the store: %s\n", prog, path, err.msg);
+		return NULL;
+	}
+	fprintf(stderr, "%s: no daemon at %s: using the store %s directly\n", prog, path,
+		ward_secrets_dir(*ret_store));
+	return NULL;
+}
+
 static int one_name(const char *prog, const char *usage, int argc, char **argv,
 		    const char **ret_name, const char **ret_socket, bool *ret_json)
 {
@@ -171,6 +209,7 @@ static int secret_set(int argc, char **argv)
 {
 	static const char prog[] = "ward secret set";
 	_cleanup_(ward_client_freep) struct ward_client *c = NULL;
+	_cleanup_(ward_secrets_unrefp) struct ward_secrets *store = NULL;
 	_cleanup_(json_decrefp) json_t *reply = NULL;
 	const char *name = NULL, *socket = NULL;
 	char *buf;
@@ -198,16 +237,31 @@ static int secret_set(int argc, char **argv)
 			fprintf(stderr, "%s: read stdin: %s\n", prog, strerror((int)-n));
 		return 1;
 	}
-	val = json_stringn(buf, (size_t)n);
+	c = open_target(prog, socket, &store);
+	if (store) {
+		struct ward_error err = { 0 };
+
+		r = ward_secret_set(store, name, buf, (size_t)n, &err);
+		explicit_bzero(buf, SECRET_MAX + 1);
+		free(buf);
+		if (r < 0) {
+			fprintf(stderr, "%s: %s\n", prog, err.msg);
+			return 1;
+		}
+		printf("secret %s set\n", name);
+		return 0;
+	}
+	val = c ? json_stringn(buf, (size_t)n) : NULL;
 	explicit_bzero(buf, SECRET_MAX + 1);
 	free(buf);
+	if (!c)
+		return 1;
 	if (!val) {
 		fprintf(stderr, "%s: the value is not UTF-8 text without NUL bytes\n", prog);
 		return 1;
 	}
 	req = json_pack("{s:s, s:s, s:o}", "verb", "secret.set", "name", name, "value", val);
-	c = cli_connect(prog, socket);
-	r = req && c ? cli_call(prog, c, req, &reply) : -EIO;
+	r = req ? cli_call(prog, c, req, &reply) : -ENOMEM;
 	json_decref(req);
 	if (r < 0)
 		return 1;
@@ -219,6 +273,7 @@ static int secret_list(int argc, char **argv)
 {
 	static const char prog[] = "ward secret list";
 	_cleanup_(ward_client_freep) struct ward_client *c = NULL;
+	_cleanup_(ward_secrets_unrefp) struct ward_secrets *store = NULL;
 	_cleanup_(json_decrefp) json_t *req = NULL, *reply = NULL;
 	const char *socket = NULL;
 	bool json = false;
@@ -229,10 +284,26 @@ static int secret_list(int argc, char **argv)
 	r = one_name(prog, usage_secret_list, argc, argv, NULL, &socket, &json);
 	if (r)
 		return r > 0 ? 0 : 2;
-	req = json_pack("{s:s}", "verb", "secret.list");
-	c = cli_connect(prog, socket);
-	if (!req || !c || cli_call(prog, c, req, &reply) < 0)
-		return 1;
+	c = open_target(prog, socket, &store);
+	if (store) {
+		_cleanup_free_ struct ward_secret_info *v = NULL;
+		struct ward_error err = { 0 };
+		size_t n = 0;
+
+		if (ward_secret_list(store, &v, &n, &err) < 0) {
+			fprintf(stderr, "%s: %s\n", prog, err.msg);
+			return 1;
+		}
+		reply = json_pack("{s:[]}", "secrets");
+		for (size_t k = 0; reply && k < n; k++)
+			json_array_append_new(json_object_get(reply, "secrets"),
+					      json_pack("{s:s, s:I}", "name", v[k].name, "set_ns",
+							(json_int_t)v[k].set_ns));
+	} else {
+		req = json_pack("{s:s}", "verb", "secret.list");
+		if (!req || !c || cli_call(prog, c, req, &reply) < 0)
+			return 1;
+	}
 	list = json_object_get(reply, "secrets");
 	if (!json_is_array(list)) {
 		fprintf(stderr, "%s: the daemon's reply has no secret list\n", prog);
@@ -266,6 +337,7 @@ static int secret_rm(int argc, char **argv)
 {
 	static const char prog[] = "ward secret rm";
 	_cleanup_(ward_client_freep) struct ward_client *c = NULL;
+	_cleanup_(ward_secrets_unrefp) struct ward_secrets *store = NULL;
 	_cleanup_(json_decrefp) json_t *req = NULL, *reply = NULL;
 	const char *name = NULL, *socket = NULL;
 	int r;
@@ -273,8 +345,18 @@ static int secret_rm(int argc, char **argv)
 	r = one_name(prog, usage_secret_rm, argc, argv, &name, &socket, NULL);
 	if (r)
 		return r > 0 ? 0 : 2;
+	c = open_target(prog, socket, &store);
+	if (store) {
+		struct ward_error err = { 0 };
+
+		if (ward_secret_rm(store, name, &err) < 0) {
+			fprintf(stderr, "%s: %s\n", prog, err.msg);
+			return 1;
+		}
+		printf("secret %s removed\n", name);
+		return 0;
+	}
 	req = json_pack("{s:s, s:s}", "verb", "secret.rm", "name", name);
-	c = cli_connect(prog, socket);
 	if (!req || !c || cli_call(prog, c, req, &reply) < 0)
 		return 1;
 	printf("secret %s removed\n", name);

@@ -126,14 +126,16 @@ int cmd_exec(int argc, char **argv)
 		if (!strncmp(a, "--cwd=", 6) || !strcmp(a, "--cwd")) {
 			cwd = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
 			if (!cwd || cwd[0] != '/') {
-				fprintf(stderr, "%s: --cwd needs an absolute path inside the sandbox\n",
+				fprintf(stderr,
+					"%s: --cwd needs an absolute path inside the sandbox\n",
 					prog);
 				return WARD_EXIT_SETUP;
 			}
 			continue;
 		}
 		if (a[0] == '-') {
-			fprintf(stderr, "%s: unknown option '%s'\nRun 'ward exec --help' for usage.\n",
+			fprintf(stderr,
+				"%s: unknown option '%s'\nRun 'ward exec --help' for usage.\n",
 				prog, a);
 			return WARD_EXIT_SETUP;
 		}
@@ -147,8 +149,8 @@ int cmd_exec(int argc, char **argv)
 		return WARD_EXIT_SETUP;
 	}
 
-	req = json_pack("{s:s, s:s, s:[], s:[], s:b}", "verb", "exec", "name", name, "argv",
-			"env", "tty", (int)(tty = isatty(STDIN_FILENO)));
+	req = json_pack("{s:s, s:s, s:[], s:[], s:b}", "verb", "exec", "name", name, "argv", "env",
+			"tty", (int)(tty = isatty(STDIN_FILENO)));
 	if (!req)
 		return WARD_EXIT_SETUP;
 	for (int k = i; k < argc; k++)
@@ -232,7 +234,8 @@ int cmd_exec(int argc, char **argv)
 		json_t *id = json_object_get(msg, "id");
 		const char *ev = json_string_value(json_object_get(msg, "event"));
 
-		if (!started && (!ev || (json_is_integer(id) && json_integer_value(id) == req_id))) {
+		if (!started &&
+		    (!ev || (json_is_integer(id) && json_integer_value(id) == req_id))) {
 			if (ward_client_reply_errno(msg) < 0) {
 				cli_print_error(prog, ward_client_error_message(msg));
 				json_decref(msg);

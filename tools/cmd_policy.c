@@ -439,8 +439,9 @@ static void print_apply(const char *name, json_t *reply, bool dry_run)
 	json_t *enforced = json_object_get(reply, "enforced_ms");
 	size_t i, changed = 0;
 
-	printf("%s %s: policy rev %.12s -> %.12s\n", dry_run ? "dry run, nothing changed:" : "applied to",
-	       name, old_rev ?: "?", new_rev ?: "?");
+	printf("%s %s: policy rev %.12s -> %.12s\n",
+	       dry_run ? "dry run, nothing changed:" : "applied to", name, old_rev ?: "?",
+	       new_rev ?: "?");
 	if (old_rev && new_rev && !strcmp(old_rev, new_rev))
 		printf("nothing compiled changed\n");
 	if (!json_is_object(diff))
@@ -526,8 +527,8 @@ static int policy_apply(int argc, char **argv)
 	abs = cli_abspath(prog, NULL, file);
 	if (!abs)
 		return 1;
-	req = json_pack("{s:s, s:s, s:s, s:b, s:b}", "verb", "policy.apply", "name", name,
-			"policy", abs, "wait", wait, "dry_run", dry_run);
+	req = json_pack("{s:s, s:s, s:s, s:b, s:b}", "verb", "policy.apply", "name", name, "policy",
+			abs, "wait", wait, "dry_run", dry_run);
 	c = cli_connect(prog, socket);
 	if (!req || !c || cli_call(prog, c, req, &reply) < 0)
 		return 1;

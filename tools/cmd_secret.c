@@ -228,7 +228,8 @@ static int secret_set(int argc, char **argv)
 		explicit_bzero(buf, SECRET_MAX + 1);
 		free(buf);
 		if (n == -E2BIG)
-			fprintf(stderr, "%s: the value is longer than %d bytes\n", prog, SECRET_MAX);
+			fprintf(stderr, "%s: the value is longer than %d bytes\n", prog,
+				SECRET_MAX);
 		else if (n == -ENODATA)
 			fprintf(stderr, "%s: empty value on stdin (nothing stored)\n", prog);
 		else if (n == -ENOTTY)

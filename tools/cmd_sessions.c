@@ -94,8 +94,7 @@ static void print_table(json_t *list)
 		printf("%-16s %-16s %-19s %9s %7s %6s %6s %15s %8s  %s\n",
 		       json_string_value(json_object_get(s, "id")) ?: "?",
 		       json_string_value(json_object_get(s, "sandbox")) ?: "?", start, dur, st, al,
-		       de, tok, cost,
-		       json_string_value(json_object_get(s, "command")) ?: "");
+		       de, tok, cost, json_string_value(json_object_get(s, "command")) ?: "");
 	}
 }
 

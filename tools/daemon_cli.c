@@ -108,7 +108,7 @@ int cli_parse_duration_ms(const char *s, uint64_t *ret)
 	static const struct {
 		const char *unit;
 		uint64_t ms;
-	} units[] = { { "ms", 1 },	   { "s", 1000 },     { "", 1000 },
+	} units[] = { { "ms", 1 },	  { "s", 1000 },    { "", 1000 },
 		      { "m", 60 * 1000 }, { "h", 3600000 }, { "d", 86400000 } };
 	unsigned long long v;
 	char *end;

@@ -66,11 +66,10 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} verbs[] = {
-		{ "run", cmd_run },	  { "policy", cmd_policy }, { "logs", cmd_logs },
-		{ "doctor", cmd_doctor }, { "audit", cmd_audit },   { "replay", cmd_replay },
-		{ "daemon", cmd_daemon },
-		{ "sandbox", cmd_sandbox }, { "exec", cmd_exec },   { "sessions", cmd_sessions },
-		{ "secret", cmd_secret },
+		{ "run", cmd_run },	      { "policy", cmd_policy },	  { "logs", cmd_logs },
+		{ "doctor", cmd_doctor },     { "audit", cmd_audit },	  { "replay", cmd_replay },
+		{ "daemon", cmd_daemon },     { "sandbox", cmd_sandbox }, { "exec", cmd_exec },
+		{ "sessions", cmd_sessions }, { "secret", cmd_secret },
 	};
 	int i = 1;
 

@@ -243,8 +243,8 @@ int ward_client_read(struct ward_client *c, int timeout_ms, json_t **ret, struct
 						 WARD_CLIENT_MAX_LINE);
 			msg = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
 			if (!msg)
-				return ward_errx(err, -EPROTO, "malformed reply from the daemon: %s",
-						 jerr.text);
+				return ward_errx(err, -EPROTO,
+						 "malformed reply from the daemon: %s", jerr.text);
 			if (!json_is_object(msg)) {
 				json_decref(msg);
 				return ward_errx(err, -EPROTO,
@@ -312,13 +312,13 @@ int ward_client_reply_errno(const json_t *msg)
 
 const char *ward_client_error_message(const json_t *msg)
 {
-	const char *m = json_string_value(json_object_get(json_object_get(msg, "error"), "message"));
+	const char *m =
+		json_string_value(json_object_get(json_object_get(msg, "error"), "message"));
 
 	return m ? m : "";
 }
 
-int ward_client_call(struct ward_client *c, json_t *req, json_t **ret_reply,
-		     struct ward_error *err)
+int ward_client_call(struct ward_client *c, json_t *req, json_t **ret_reply, struct ward_error *err)
 {
 	json_int_t id;
 	int r;

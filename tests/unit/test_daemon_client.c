@@ -20,10 +20,10 @@
 #include "runtime/client.h"
 
 struct fake {
-	int fd;					   /* the server's end */
-	void (*script)(struct fake *f);		   /* runs in the thread */
-	char req[4096];				   /* the last request line read */
-	int fds[WARD_CLIENT_MAX_FDS];		   /* fds received with it */
+	int fd;				/* the server's end */
+	void (*script)(struct fake *f); /* runs in the thread */
+	char req[4096];			/* the last request line read */
+	int fds[WARD_CLIENT_MAX_FDS];	/* fds received with it */
 	size_t n_fds;
 	pthread_t thread;
 };
@@ -173,8 +173,7 @@ static void test_call(void **state)
 	json_t *reply = NULL;
 
 	assert_int_equal(ward_client_call(c, req, &reply, &err), 0);
-	assert_string_equal(json_string_value(json_object_get(reply, "verb_seen")),
-			    "sandbox.list");
+	assert_string_equal(json_string_value(json_object_get(reply, "verb_seen")), "sandbox.list");
 	assert_null(json_object_get(reply, "stale"));
 	json_decref(reply);
 	json_decref(req);
@@ -206,7 +205,8 @@ static void script_errors(struct fake *f)
 	put(f, "{\"ok\":false,\"error\":{\"code\":\"E2BIG\",\"message\":\"request too long\"}}\n");
 	/* a refused peer: answered at accept with "id":null, then closed before
 	 * the request could be sent */
-	put(f, "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"EPERM\",\"message\":\"uid 1 is not root\"}}\n");
+	put(f,
+	    "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"EPERM\",\"message\":\"uid 1 is not root\"}}\n");
 	shutdown(f->fd, SHUT_RDWR);
 }
 
@@ -415,9 +415,9 @@ static void test_errno_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_framing),		cmocka_unit_test(test_call),
-		cmocka_unit_test(test_errors),		cmocka_unit_test(test_fd_passing),
-		cmocka_unit_test(test_oversized),	cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_framing),		 cmocka_unit_test(test_call),
+		cmocka_unit_test(test_errors),		 cmocka_unit_test(test_fd_passing),
+		cmocka_unit_test(test_oversized),	 cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_timeout_and_gone), cmocka_unit_test(test_socket_path),
 		cmocka_unit_test(test_errno_names),
 	};

@@ -42,6 +42,28 @@
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 volatile __u64 cgroup_id = 0;
+/* The sandbox leaf's depth in the hierarchy, learnt from the first task seen
+ * in the leaf itself (init, before any session exists); 0: not yet. */
+__u32 cgroup_level = 0;
+
+/* In the sandbox: in its leaf, or below it (a session's cgroup, s-<id>). A
+ * session is never the first of the sandbox to run: init's own calls after
+ * the attach teach the level first. */
+static __always_inline int in_sandbox(void)
+{
+	__u64 id = bpf_get_current_cgroup_id();
+
+	if (id == cgroup_id) {
+		if (!cgroup_level) {
+			struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+			cgroup_level = BPF_CORE_READ(t, cgroups, dfl_cgrp, level);
+		}
+		return 1;
+	}
+	return cgroup_level && cgroup_id &&
+	       bpf_get_current_ancestor_cgroup_id(cgroup_level) == cgroup_id;
+}
 const volatile __u32 rate_per_sec = WARD_FS_RATE_PER_SEC;
 const volatile __u32 rate_burst = WARD_FS_RATE_BURST;
 const volatile __u8 follow_missing = 1; /* hidden-path rows */
@@ -420,7 +442,7 @@ int fs_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	long nr;
 
 	/* every syscall on the machine comes here: the cheapest test first */
-	if (bpf_get_current_cgroup_id() != cgroup_id)
+	if (!in_sandbox())
 		return 0;
 	nr = (long)ctx->args[1];
 	t = (struct task_struct *)bpf_get_current_task_btf();
@@ -569,7 +591,7 @@ int fs_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (!guard_procmem && (ret >= 0 || (ret != -WARD_ENOENT && !ward_fs_is_denial(ret)) ||
 			       (ret == -WARD_ENOENT && !follow_missing)))
 		return 0;
-	if (bpf_get_current_cgroup_id() != cgroup_id)
+	if (!in_sandbox())
 		return 0;
 	t = (struct task_struct *)bpf_get_current_task_btf();
 	if (!guard_procmem) {

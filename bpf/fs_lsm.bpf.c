@@ -20,6 +20,28 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* set before attach (the cgroup exists only then) */
 __u64 cgroup_id = 0;
+/* The sandbox leaf's depth in the hierarchy, learnt from the first task seen
+ * in the leaf itself (init, before any session exists); 0: not yet. */
+__u32 cgroup_level = 0;
+
+/* In the sandbox: in its leaf, or below it (a session's cgroup, s-<id>). A
+ * session is never the first of the sandbox to run: init's own calls after
+ * the attach teach the level first. */
+static __always_inline int in_sandbox(void)
+{
+	__u64 id = bpf_get_current_cgroup_id();
+
+	if (id == cgroup_id) {
+		if (!cgroup_level) {
+			struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+			cgroup_level = BPF_CORE_READ(t, cgroups, dfl_cgrp, level);
+		}
+		return 1;
+	}
+	return cgroup_level && cgroup_id &&
+	       bpf_get_current_ancestor_cgroup_id(cgroup_level) == cgroup_id;
+}
 __u64 ringbuf_drops = 0;
 
 /* protected inode (the roots and, when a root is a directory, itself) -> root index */
@@ -87,7 +109,7 @@ int BPF_PROG(ward_file_open, struct file *file)
 	int root, known = 0, ok = 0;
 	__u32 tid;
 
-	if (bpf_get_current_cgroup_id() != cgroup_id)
+	if (!in_sandbox())
 		return 0;
 	dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
 	root = find_root(BPF_CORE_READ(file, f_path.dentry), dev);

@@ -65,6 +65,49 @@ const char *ward_cgroup2_mount(void)
 	return mnt[0] ? mnt : NULL;
 }
 
+static int depth(const char *p)
+{
+	int n = 0;
+
+	for (; *p; p++)
+		if (*p == '/' && p[1] && p[1] != '/')
+			n++;
+	return n;
+}
+
+int ward_cgroup_level(const char *path)
+{
+	const char *mnt = ward_cgroup2_mount();
+	_cleanup_fclose_ FILE *f = NULL;
+	char line[4096];
+	size_t n;
+	int root = -1;
+
+	if (!mnt)
+		return -ENOENT;
+	n = strlen(mnt);
+	if (strncmp(path, mnt, n) || (path[n] && path[n] != '/'))
+		return -EINVAL;
+	/* the mount's root within the hierarchy (field 4 of mountinfo) */
+	f = fopen("/proc/self/mountinfo", "re");
+	while (f && root < 0 && fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - "), *save = NULL, *fields[5] = { 0 }, *tok;
+		int k = 0;
+
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		*sep = '\0';
+		for (tok = strtok_r(line, " ", &save); tok && k < 5; tok = strtok_r(NULL, " ", &save))
+			fields[k++] = tok;
+		if (k == 5) {
+			unescape(fields[4]);
+			if (!strcmp(fields[4], mnt))
+				root = depth(fields[3]);
+		}
+	}
+	return (root < 0 ? 0 : root) + depth(path + n);
+}
+
 static int read_small(int dirfd, const char *name, char *buf, size_t len)
 {
 	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
@@ -86,6 +129,20 @@ static bool populated(int dirfd)
 	if (read_small(dirfd, "cgroup.events", buf, sizeof(buf)) < 0)
 		return false;
 	return !strstr(buf, "populated 0");
+}
+
+/* The (empty) child cgroups of a leaf: its sessions' s-<id>. */
+static void remove_children(int fd)
+{
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_(closedirp) DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+
+	if (!d && dfd >= 0)
+		close(dfd);
+	while (d && (de = readdir(d)))
+		if (de->d_type == DT_DIR && de->d_name[0] != '.')
+			unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
 }
 
 int ward_cgroup_reap_stale(struct ward_error *err)
@@ -110,6 +167,7 @@ int ward_cgroup_reap_stale(struct ward_error *err)
 		/* A live ward holds an exclusive flock on its leaf for the whole run. */
 		if (fd < 0 || populated(fd) || flock(fd, LOCK_EX | LOCK_NB) < 0)
 			continue;
+		remove_children(fd);
 		if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == 0)
 			removed++;
 	}
@@ -170,6 +228,10 @@ int ward_cgroup_destroy(struct ward_cgroup *cg)
 		for (int i = 0; i < 2000 && populated(cg->fd); i++)
 			poll(NULL, 0, 1);
 	}
+	/* the sessions' cgroups (s-<id>), empty by now: the leaf goes only
+	 * without children */
+	if (cg->fd >= 0)
+		remove_children(cg->fd);
 	if (rmdir(cg->path) < 0 && errno != ENOENT)
 		r = -errno;
 	ward_cgroup_v1_destroy(cg);

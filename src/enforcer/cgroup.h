@@ -74,6 +74,12 @@ int ward_cgroup_reap_stale(struct ward_error *err);
 /* Create <mount>/ward (once) and the leaf <mount>/ward/<id>. */
 int ward_cgroup_create(const char *id, struct ward_cgroup *ret, struct ward_error *err);
 
+/* The depth of a cgroup (an absolute path under the cgroup2 mount) in the
+ * hierarchy, the root being 0: what bpf_get_current_ancestor_cgroup_id()
+ * takes. Under a cgroup namespace the mount's root shows as "/", so the
+ * depth is relative to the namespace's root there. -errno. */
+int ward_cgroup_level(const char *path);
+
 /* Kill everything in the leaf (cgroup.kill), wait for it to empty (bounded)
  * and remove it, and the v1 leaves. Safe on a zeroed/closed handle. */
 int ward_cgroup_destroy(struct ward_cgroup *cg);

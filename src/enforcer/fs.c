@@ -545,6 +545,11 @@ int ward_fs_set_sandbox(struct ward_fs *fs, uint64_t cgroup_id, const char *sand
 	return 0;
 }
 
+void ward_fs_set_cgroup_level(struct ward_fs *fs, uint32_t level)
+{
+	fs->skel->bss->cgroup_level = level;
+}
+
 int ward_fs_set_plan(struct ward_fs *fs, const struct ward_mount_plan *plan)
 {
 	struct ward_fs_hidden *h;

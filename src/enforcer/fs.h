@@ -60,6 +60,10 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 /* The sandbox to observe, for programs loaded before it existed (cgroup_id 0
  * in the config): before ward_fs_attach(). */
 int ward_fs_set_sandbox(struct ward_fs *fs, uint64_t cgroup_id, const char *sandbox);
+/* The leaf's depth (ward_cgroup_level): tasks in cgroups below it (sessions)
+ * are the sandbox's too. 0: only the leaf itself, until a task in it shows
+ * its depth. */
+void ward_fs_set_cgroup_level(struct ward_fs *fs, uint32_t level);
 /* The sandbox's mount plan (copied), for hidden-path rows: before
  * ward_fs_attach(). Without it every missing path is looked up on the host. */
 int ward_fs_set_plan(struct ward_fs *fs, const struct ward_mount_plan *plan);

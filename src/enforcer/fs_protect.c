@@ -680,8 +680,10 @@ static void *lsm_main(void *p)
 	return NULL;
 }
 
-static int lsm_start(struct ward_fs_protect *fp, uint64_t cgroup_id, struct ward_error *err)
+static int lsm_start(struct ward_fs_protect *fp, uint64_t cgroup_id, const char *cgroup_path,
+		     struct ward_error *err)
 {
+	int level;
 	__u8 one = 1;
 
 	for (size_t i = 0; i < fp->n_marks; i++) {
@@ -706,6 +708,9 @@ static int lsm_start(struct ward_fs_protect *fp, uint64_t cgroup_id, struct ward
 		return ward_err(err, -errno, "bpf-lsm: ring buffer");
 	/* before attach: until then the program matches no cgroup */
 	fp->lsm->bss->cgroup_id = cgroup_id;
+	/* and below it: the sessions' cgroups */
+	level = cgroup_path ? ward_cgroup_level(cgroup_path) : -1;
+	fp->lsm->bss->cgroup_level = level > 0 ? (uint32_t)level : 0;
 	fp->lsm_link = bpf_program__attach(fp->lsm->progs.ward_file_open);
 	if (!fp->lsm_link)
 		return ward_err(err, -errno, "bpf-lsm: attach lsm/file_open");
@@ -755,7 +760,7 @@ int ward_fs_protect_start(struct ward_fs_protect *fp, const struct ward_fs_prote
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	qsort(fp->marks, fp->n_marks, sizeof(*fp->marks), cmp_mark);
 	if (fp->mech == WARD_FS_MECH_BPF_LSM) {
-		r = lsm_start(fp, cfg->cgroup_id, err);
+		r = lsm_start(fp, cfg->cgroup_id, cfg->cgroup_path, err);
 		if (r < 0)
 			return r;
 		r = pthread_create(&fp->thread, NULL, lsm_main, fp);

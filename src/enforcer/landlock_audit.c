@@ -401,7 +401,8 @@ uint64_t ward_ll_audit_lost(const struct ward_ll_audit *a)
 	return a->lost;
 }
 
-/* 1 when pid is (still) in the sandbox's cgroup, 0 not, -errno unknown. */
+/* 1 when pid is (still) in the sandbox's cgroup or a session's below it, 0
+ * not, -errno unknown. */
 static int in_cgroup(const struct ward_ll_audit *a, int32_t pid)
 {
 	char name[64], line[PATH_MAX], path[2 * PATH_MAX];
@@ -422,7 +423,12 @@ static int in_cgroup(const struct ward_ll_audit *a, int32_t pid)
 		snprintf(path, sizeof(path), "%s%s", mnt, line + 3);
 		if (stat(path, &st) < 0)
 			return -errno;
-		return (uint64_t)st.st_ino == a->cgroup_id;
+		/* the leaf, or a session's cgroup below it (s-<id>) */
+		if ((uint64_t)st.st_ino == a->cgroup_id)
+			return 1;
+		*strrchr(path, '/') = '\0';
+		return strlen(path) > strlen(mnt) && stat(path, &st) == 0 &&
+		       (uint64_t)st.st_ino == a->cgroup_id;
 	}
 	return -ENOENT;
 }

@@ -223,6 +223,29 @@ static int plan_rules(struct ward_mount_plan *plan, struct ward_error *err)
 	return 0;
 }
 
+int ward_mount_plan_add_dir(struct ward_mount_plan *plan, const char *source, const char *target,
+			    struct ward_error *err)
+{
+	char real[PATH_MAX];
+	struct ward_landlock_rule *rules;
+	struct ward_mount *m;
+
+	if (!realpath(source, real))
+		return ward_err(err, -errno, "directory '%s'", source);
+	rules = realloc(plan->rules, (plan->n_rules + 1) * sizeof(*rules));
+	if (!rules)
+		return ward_err(err, -ENOMEM, "mount plan");
+	plan->rules = rules;
+	m = plan_add(plan, target, WARD_MNT_BIND, err);
+	if (!m)
+		return err->code;
+	m->source = strdup(real);
+	if (!m->source)
+		return ward_err(err, -ENOMEM, "mount plan");
+	plan->rules[plan->n_rules++] = (struct ward_landlock_rule){ m->path, WARD_LL_WRITE };
+	return 0;
+}
+
 /* Absolute, no empty, "." or ".." component, no trailing slash, not "/". */
 static bool normalised(const char *path)
 {
@@ -603,7 +626,8 @@ static int apply_one(const struct ward_mount_plan *plan, const struct ward_mount
 
 	r = join(dst, sizeof(dst), "/newroot", m->path, err);
 	if (r >= 0)
-		r = join(src, sizeof(src), "/oldroot", m->path, err);
+		r = join(src, sizeof(src), "/oldroot",
+			 m->kind == WARD_MNT_BIND && m->source ? m->source : m->path, err);
 	if (r < 0)
 		return r;
 	switch (m->kind) {

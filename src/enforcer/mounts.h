@@ -45,7 +45,8 @@ struct ward_mount {
 	bool noexec;
 	bool landlock; /* grant Landlock rights (not for the workdir without include_workdir) */
 	char *target;  /* WARD_MNT_SYMLINK: the link's target */
-	char *source;  /* WARD_MNT_FILE: the host file (canonical) */
+	char *source;  /* WARD_MNT_FILE: the host file (canonical); WARD_MNT_BIND: the host
+			* directory when it is not path (ward_mount_plan_add_dir) */
 	bool create;   /* WARD_MNT_FILE: create an empty mount point first (not in a host bind) */
 };
 
@@ -76,6 +77,10 @@ int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
 			  bool private_sockdirs, ward_diag_fn diag, void *diag_data,
 			  struct ward_mount_plan *ret, struct ward_error *err);
 void ward_mount_plan_free(struct ward_mount_plan *plan);
+/* Append a read-write bind of the host directory source at target inside
+ * (a session sandbox's home), last: over whatever the policy put there. */
+int ward_mount_plan_add_dir(struct ward_mount_plan *plan, const char *source, const char *target,
+			    struct ward_error *err);
 
 /* Child side, root in fresh mount and pid namespaces: assemble the root,
  * pivot_root into it and detach the host's root. */

@@ -70,7 +70,7 @@ int ward_msg_send(int fd, uint32_t kind, int32_t value, const char *text)
 
 /* One message, and the sender's pid (in ward's namespace) when attached.
  * 0 on EOF, 1 on a message. */
-static int msg_recv(int fd, struct ward_msg *m, pid_t *ret_pid)
+int ward_msg_recv(int fd, struct ward_msg *m, pid_t *ret_pid, int flags)
 {
 	char cbuf[CMSG_SPACE(sizeof(struct ucred))];
 	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) - 1 };
@@ -82,7 +82,7 @@ static int msg_recv(int fd, struct ward_msg *m, pid_t *ret_pid)
 
 	memset(m, 0, sizeof(*m));
 	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -101,6 +101,20 @@ static int msg_recv(int fd, struct ward_msg *m, pid_t *ret_pid)
 	return 1;
 }
 
+static int msg_recv(int fd, struct ward_msg *m, pid_t *ret_pid)
+{
+	return ward_msg_recv(fd, m, ret_pid, 0);
+}
+
+int ward_exit_code(int s)
+{
+	if (WIFEXITED(s))
+		return WEXITSTATUS(s);
+	if (WIFSIGNALED(s))
+		return 128 + WTERMSIG(s);
+	return WARD_EXIT_SETUP;
+}
+
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
@@ -111,8 +125,9 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
-static void lifecycle(const struct ward_sandbox *sb, const char *action, const char *rule,
-		      const char *binary, pid_t pid, const char *reason)
+void ward_sandbox_lifecycle(const struct ward_sandbox *sb, const char *session, const char *rev,
+			    const char *action, const char *rule, const char *binary, pid_t pid,
+			    const char *reason)
 {
 	const struct ward_sandbox_opts *o = sb->opts;
 	struct ward_decision d = {
@@ -123,11 +138,18 @@ static void lifecycle(const struct ward_sandbox *sb, const char *action, const c
 		.pid = pid,
 		.rule = rule,
 		.reason = reason,
-		.policy_rev = o->policy->rev,
+		.policy_rev = rev ? rev : o->policy->rev,
+		.session = session,
 	};
 
 	if (o->audit)
 		ward_audit_submit(o->audit, &d);
+}
+
+static void lifecycle(const struct ward_sandbox *sb, const char *action, const char *rule,
+		      const char *binary, pid_t pid, const char *reason)
+{
+	ward_sandbox_lifecycle(sb, NULL, NULL, action, rule, binary, pid, reason);
 }
 
 static pid_t clone_init(struct ward_sandbox *sb, int *ret_procs_fd)
@@ -309,6 +331,8 @@ static void handle(struct ward_sandbox *sb, struct run_state *st, const struct w
 	case WARD_MSG_READY:
 	case WARD_MSG_GO:
 	case WARD_MSG_ENV:
+	case WARD_MSG_SERVING:
+	case WARD_MSG_SESSION:
 		break;
 	}
 }
@@ -378,8 +402,11 @@ static int set_identity_env(struct ward_sandbox *sb, const char *workdir, struct
 	if (r < 0)
 		return r;
 	if (getpwuid_r(sb->uid, &pw, buf, sizeof(buf), &res) != 0 || !res)
-		return ward_sandbox_setenv(sb, "HOME", "/tmp", err);
-	if (!visible_inside(sb->opts->policy, workdir, pw.pw_dir))
+		return ward_sandbox_setenv(sb, "HOME", sb->opts->home ? WARD_SANDBOX_HOME : "/tmp",
+					   err);
+	if (sb->opts->home)
+		pw.pw_dir = (char *)WARD_SANDBOX_HOME;
+	else if (!visible_inside(sb->opts->policy, workdir, pw.pw_dir))
 		pw.pw_dir = (char *)"/tmp";
 	if ((r = ward_sandbox_setenv(sb, "HOME", pw.pw_dir, err)) < 0 ||
 	    (r = ward_sandbox_setenv(sb, "USER", pw.pw_name, err)) < 0 ||
@@ -423,6 +450,43 @@ static int final_status(const struct run_state *st, int init_status)
 	return WARD_EXIT_SETUP;
 }
 
+/* After clone: READY, the identity variables, hooks, ENV, GO. false: init
+ * never got ready or a step failed (st->failed, init killed). */
+static bool begin(struct ward_sandbox *sb, struct run_state *st, const char *workdir, int sock,
+		  struct ward_error *err)
+{
+	struct ward_msg m;
+	bool ready = false;
+	pid_t pid;
+	int r;
+
+	while (!ready && (r = msg_recv(sock, &m, &pid)) > 0) {
+		if (m.kind == WARD_MSG_READY) {
+			ready = true;
+			sb->unix_listener = m.value > 0 ? m.value : -1;
+		} else {
+			handle(sb, st, &m, pid, workdir, err);
+		}
+	}
+	/* The command can tell it is sandboxed, and which sandbox's rows are its own. */
+	if (ready && set_identity_env(sb, workdir, err) < 0) {
+		st->failed = true;
+		kill(sb->init_pid, SIGKILL);
+		return ready;
+	} else if (ready && run_hooks(sb, err) < 0) {
+		st->failed = true;
+		lifecycle(sb, "deny", "setup", NULL, sb->init_pid, err->msg);
+		kill(sb->init_pid, SIGKILL);
+		return ready;
+	} else if (ready) {
+		/* init copies these into its own memory before it forks the command */
+		for (size_t i = 0; i < sb->n_env; i++)
+			ward_msg_send(sock, WARD_MSG_ENV, 0, sb->env[i]);
+		ward_msg_send(sock, WARD_MSG_GO, 0, NULL);
+	}
+	return ready;
+}
+
 /* Everything after clone: READY, hooks, GO, messages until EOF, reap. */
 static int supervise(struct ward_sandbox *sb, const struct ward_child_ctx *ctx, int sock,
 		     int *ret_status, struct ward_error *err)
@@ -431,32 +495,11 @@ static int supervise(struct ward_sandbox *sb, const struct ward_child_ctx *ctx, 
 	const char *workdir = ctx->workdir;
 	struct ward_msg m;
 	char reason[128];
-	bool ready = false;
+	bool ready;
 	int status = 0, r;
 	pid_t pid;
 
-	while (!ready && (r = msg_recv(sock, &m, &pid)) > 0) {
-		if (m.kind == WARD_MSG_READY) {
-			ready = true;
-			sb->unix_listener = m.value > 0 ? m.value : -1;
-		} else {
-			handle(sb, &st, &m, pid, workdir, err);
-		}
-	}
-	/* The command can tell it is sandboxed, and which sandbox's rows are its own. */
-	if (ready && set_identity_env(sb, workdir, err) < 0) {
-		st.failed = true;
-		kill(sb->init_pid, SIGKILL);
-	} else if (ready && run_hooks(sb, err) < 0) {
-		st.failed = true;
-		lifecycle(sb, "deny", "setup", NULL, sb->init_pid, err->msg);
-		kill(sb->init_pid, SIGKILL);
-	} else if (ready) {
-		/* init copies these into its own memory before it forks the command */
-		for (size_t i = 0; i < sb->n_env; i++)
-			ward_msg_send(sock, WARD_MSG_ENV, 0, sb->env[i]);
-		ward_msg_send(sock, WARD_MSG_GO, 0, NULL);
-	}
+	ready = begin(sb, &st, workdir, sock, err);
 	while ((r = msg_recv(sock, &m, &pid)) > 0)
 		handle(sb, &st, &m, pid, workdir, err);
 	while (waitpid(sb->init_pid, &status, 0) < 0 && errno == EINTR)
@@ -485,128 +528,270 @@ static int supervise(struct ward_sandbox *sb, const struct ward_child_ctx *ctx, 
 	return 0;
 }
 
-int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, struct ward_error *err)
+static void host_cleanup(struct ward_sandbox_host *h)
 {
-	struct ward_sandbox sb = { .opts = opts, .cgroup = { .fd = -1 }, .unix_listener = -1 };
-	_cleanup_(ward_mount_plan_free) struct ward_mount_plan plan = { 0 };
-	_cleanup_(ward_seccomp_prog_free) struct ward_seccomp_prog prog = { 0 };
-	_cleanup_(ward_sandbox_env_free) struct ward_sandbox_env env = { 0 };
-	_cleanup_close_ int procs_fd = -1, init_fd = -1;
-	struct ward_landlock_plan ll;
-	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
-	struct sigaction old_sa[ARRAY_SIZE(ward_forwarded_signals)];
-	struct ward_child_ctx ctx = {
-		.sb = &sb, .plan = &plan, .ll = &ll, .seccomp = &prog, .env = &env
-	};
-	char cwd[PATH_MAX];
+	struct ward_sandbox *sb = &h->sb;
+
+	if (h->sock >= 0)
+		close(h->sock);
+	if (h->procs_fd >= 0)
+		close(h->procs_fd);
+	if (h->init_fd >= 0)
+		close(h->init_fd);
+	if (h->init_pidfd >= 0)
+		close(h->init_pidfd);
+	h->sock = h->procs_fd = h->init_fd = h->init_pidfd = -1;
+	ward_cgroup_destroy(&sb->cgroup);
+	ward_strv_free(&sb->warnings, &sb->n_warnings);
+	free_env(sb);
+	ward_mount_plan_free(&h->plan);
+	ward_seccomp_prog_free(&h->prog);
+	ward_sandbox_env_free(&h->env);
+}
+
+static bool valid_id(const char *id)
+{
+	size_t n = strspn(id, "0123456789abcdef");
+
+	return n == WARD_SANDBOX_ID_LEN && !id[n];
+}
+
+/* Everything that allocates, then the clone of init into the leaf and the
+ * namespaces, and init into the v1 leaves. On success the forwarded signals
+ * and SIGCHLD are blocked (h->ctx.saved_mask: before); the caller cleans up
+ * (host_cleanup) either way. */
+static int launch(struct ward_sandbox_host *h, const struct ward_sandbox_opts *opts, bool serve,
+		  struct ward_error *err)
+{
+	struct ward_sandbox *sb = &h->sb;
 	int sv[2] = { -1, -1 }, one = 1, r;
 	pid_t pid;
 
-	if (!opts->policy || !opts->argv || !opts->argv[0])
+	*sb = (struct ward_sandbox){ .opts = opts, .cgroup = { .fd = -1 }, .unix_listener = -1 };
+	h->sock = h->procs_fd = h->init_fd = h->init_pidfd = -1;
+	h->ctx = (struct ward_child_ctx){
+		.sb = sb, .plan = &h->plan, .ll = &h->ll, .seccomp = &h->prog, .env = &h->env,
+		.serve = serve, .cgroup_procs_fd = -1,
+	};
+	if (!opts->policy || (!serve && (!opts->argv || !opts->argv[0])))
 		return ward_errx(err, -EINVAL, "no policy or no command");
-	ctx.workdir = opts->workdir;
-	if (!ctx.workdir) {
-		if (!getcwd(cwd, sizeof(cwd)))
+	h->ctx.workdir = opts->workdir;
+	if (!h->ctx.workdir) {
+		if (!getcwd(h->cwd, sizeof(h->cwd)))
 			return ward_err(err, -errno, "getcwd");
-		ctx.workdir = cwd;
+		h->ctx.workdir = h->cwd;
 	}
-	r = ward_sandbox_new_id(sb.id);
-	if (r < 0)
-		return ward_err(err, r, "getrandom");
+	if (opts->id) {
+		if (!valid_id(opts->id))
+			return ward_errx(err, -EINVAL, "sandbox id '%s': %d lower-case hex digits",
+					 opts->id, WARD_SANDBOX_ID_LEN);
+		memcpy(sb->id, opts->id, sizeof(sb->id));
+	} else {
+		r = ward_sandbox_new_id(sb->id);
+		if (r < 0)
+			return ward_err(err, r, "getrandom");
+	}
 	if (opts->id_out)
-		memcpy(opts->id_out, sb.id, sizeof(sb.id));
-	r = ward_user_resolve(opts->policy, ctx.workdir, &sb.uid, &sb.gid, err);
+		memcpy(opts->id_out, sb->id, sizeof(sb->id));
+	r = ward_user_resolve(opts->policy, h->ctx.workdir, &sb->uid, &sb->gid, err);
 	if (r < 0)
 		return r;
-	r = ward_landlock_prepare(opts->policy->landlock_compat, &ll, err);
+	r = ward_landlock_prepare(opts->policy->landlock_compat, &h->ll, err);
 	if (r < 0)
 		return r;
 	if (!opts->tcp_connect_ports)
-		ll.handled_net = 0;
-	sb.landlock_abi = ll.abi;
-	r = ward_mount_plan_build(opts->policy, ctx.workdir, opts->files, opts->n_files,
-				  opts->private_sockdirs, opts->diag, opts->diag_data, &plan, err);
+		h->ll.handled_net = 0;
+	sb->landlock_abi = h->ll.abi;
+	r = ward_mount_plan_build(opts->policy, h->ctx.workdir, opts->files, opts->n_files,
+				  opts->private_sockdirs, opts->diag, opts->diag_data, &h->plan, err);
 	if (r < 0)
 		return r;
-	sb.plan = &plan;
-	r = ward_seccomp_build(&prog, opts->unix_broker, err);
+	if (opts->home && (r = ward_mount_plan_add_dir(&h->plan, opts->home, WARD_SANDBOX_HOME,
+						       err)) < 0)
+		return r;
+	sb->plan = &h->plan;
+	r = ward_seccomp_build(&h->prog, opts->unix_broker, err);
 	if (r < 0)
 		return r;
-	r = ward_sandbox_env_prepare(opts->policy, environ, &env, err);
+	r = ward_sandbox_env_prepare(opts->policy, environ, &h->env, err);
 	if (r < 0)
 		return r;
-	r = ward_init_image_open(&init_fd, err);
+	r = ward_init_image_open(&h->init_fd, err);
 	if (r < 0)
 		return r;
-	ctx.init_fd = init_fd;
+	h->ctx.init_fd = h->init_fd;
 
 	ward_cgroup_reap_stale(NULL);
-	r = ward_cgroup_create(sb.id, &sb.cgroup, err);
+	r = ward_cgroup_create(sb->id, &sb->cgroup, err);
 	if (r < 0)
 		return r;
 	/* before the clone: init and everything it forks is born limited */
-	ward_cgroup_limits_resolve(&opts->policy->resources, &sb.limits);
-	r = ward_cgroup_set_limits(&sb.cgroup, sb.id, &sb.limits, &sb.warnings, &sb.n_warnings,
-				   err);
+	ward_cgroup_limits_resolve(&opts->policy->resources, &sb->limits);
+	r = ward_cgroup_set_limits(&sb->cgroup, sb->id, &sb->limits, &sb->warnings,
+				   &sb->n_warnings, err);
 	if (r < 0)
-		goto out;
-	if (opts->policy->resources.tmp_size && !private_tmp(&plan))
-		ward_strv_appendf(&sb.warnings, &sb.n_warnings,
+		return r;
+	if (opts->policy->resources.tmp_size && !private_tmp(&h->plan))
+		ward_strv_appendf(&sb->warnings, &sb->n_warnings,
 				  "tmp_size ignored: the policy maps /tmp");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
 		r = ward_err(err, -errno, "socketpair");
-		goto out;
+		if (sv[0] >= 0) {
+			close(sv[0]);
+			close(sv[1]);
+		}
+		return r;
 	}
+	h->sock = sv[0];
 
 	/* Blocked across clone: init inherits the mask and sigwaitinfo()s them. */
-	sigemptyset(&ctx.wait_mask);
+	sigemptyset(&h->ctx.wait_mask);
 	for (size_t i = 0; i < ARRAY_SIZE(ward_forwarded_signals); i++)
-		sigaddset(&ctx.wait_mask, ward_forwarded_signals[i]);
-	sigaddset(&ctx.wait_mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &ctx.wait_mask, &ctx.saved_mask);
+		sigaddset(&h->ctx.wait_mask, ward_forwarded_signals[i]);
+	sigaddset(&h->ctx.wait_mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &h->ctx.wait_mask, &h->ctx.saved_mask);
 
-	pid = clone_init(&sb, &procs_fd);
+	pid = clone_init(sb, &h->procs_fd);
 	if (pid == 0) {
 		close(sv[0]);
-		ctx.sock = sv[1];
-		ctx.cgroup_procs_fd = procs_fd;
-		ward_sandbox_child(&ctx);
+		h->ctx.sock = sv[1];
+		h->ctx.cgroup_procs_fd = h->procs_fd;
+		ward_sandbox_child(&h->ctx);
 	}
+	close(sv[1]);
 	if (pid < 0) {
 		r = ward_err(err, -errno, "clone the sandbox");
-		sigprocmask(SIG_SETMASK, &ctx.saved_mask, NULL);
-		goto out;
+		sigprocmask(SIG_SETMASK, &h->ctx.saved_mask, NULL);
+		return r;
 	}
-	close(TAKE_FD(sv[1]));
-	sb.init_pid = pid;
+	sb->init_pid = pid;
 	/* init waits for GO: it forks nothing before it is in the v1 leaves */
-	if (ward_cgroup_attach_v1(&sb.cgroup, pid, err) < 0) {
+	if (ward_cgroup_attach_v1(&sb->cgroup, pid, err) < 0) {
 		kill(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		r = -EIO;
-		sigprocmask(SIG_SETMASK, &ctx.saved_mask, NULL);
-		goto out;
+		sigprocmask(SIG_SETMASK, &h->ctx.saved_mask, NULL);
+		return -EIO;
 	}
-	forward_to = pid;
+	return 0;
+}
+
+int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, struct ward_error *err)
+{
+	_cleanup_free_ struct ward_sandbox_host *h = calloc(1, sizeof(*h));
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
+	struct sigaction old_sa[ARRAY_SIZE(ward_forwarded_signals)];
+	int r;
+
+	if (!h)
+		return ward_err(err, -ENOMEM, "sandbox");
+	r = launch(h, opts, false, err);
+	if (r < 0)
+		goto out;
+	forward_to = h->sb.init_pid;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ARRAY_SIZE(ward_forwarded_signals); i++)
 		sigaction(ward_forwarded_signals[i], &sa, &old_sa[i]);
-	sigprocmask(SIG_SETMASK, &ctx.saved_mask, NULL);
+	sigprocmask(SIG_SETMASK, &h->ctx.saved_mask, NULL);
 
-	r = supervise(&sb, &ctx, sv[0], ret_status, err);
+	r = supervise(&h->sb, &h->ctx, h->sock, ret_status, err);
 
 	forward_to = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(ward_forwarded_signals); i++)
 		sigaction(ward_forwarded_signals[i], &old_sa[i], NULL);
 out:
-	if (sv[0] >= 0)
-		close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	ward_cgroup_destroy(&sb.cgroup);
-	ward_strv_free(&sb.warnings, &sb.n_warnings);
-	free_env(&sb);
+	host_cleanup(h);
 	return r;
+}
+
+/* --- a sandbox that hosts sessions */
+
+static void reap_init(struct ward_sandbox *sb)
+{
+	kill(sb->init_pid, SIGKILL);
+	while (waitpid(sb->init_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+int ward_sandbox_start(const struct ward_sandbox_opts *opts, struct ward_sandbox **ret,
+		       struct ward_error *err)
+{
+	struct ward_sandbox_host *h = calloc(1, sizeof(*h));
+	struct limit_rows *lim = calloc(1, sizeof(*lim));
+	struct run_state st = { 0 };
+	struct ward_sandbox *sb;
+	char reason[1536];
+	struct ward_msg m;
+	bool serving = false;
+	pid_t pid;
+	int r;
+
+	if (!h || !lim) {
+		free(h);
+		free(lim);
+		return ward_err(err, -ENOMEM, "sandbox");
+	}
+	sb = &h->sb;
+	r = launch(h, opts, true, err);
+	if (r < 0)
+		goto fail;
+	/* no signal forwarding here: init has no command to forward them to */
+	sigprocmask(SIG_SETMASK, &h->ctx.saved_mask, NULL);
+	st.env = &h->env;
+	if (!begin(sb, &st, h->ctx.workdir, h->sock, err) || st.failed) {
+		if (!st.failed)
+			ward_errx(err, -EIO, "sandbox init ended before it was ready");
+		r = err->code < 0 ? err->code : -EIO;
+		reap_init(sb);
+		goto fail;
+	}
+	while (!serving && (r = msg_recv(h->sock, &m, &pid)) > 0) {
+		if (m.kind == WARD_MSG_SERVING)
+			serving = true;
+		else
+			handle(sb, &st, &m, pid, h->ctx.workdir, err);
+	}
+	if (!serving) {
+		if (!st.failed)
+			ward_errx(err, -EIO, "sandbox init ended before it served sessions");
+		r = err->code < 0 ? err->code : -EIO;
+		lifecycle(sb, "deny", "setup", NULL, sb->init_pid, err->msg);
+		reap_init(sb);
+		goto fail;
+	}
+	h->init_pidfd = (int)syscall(SYS_pidfd_open, sb->init_pid, 0);
+	if (h->init_pidfd < 0) {
+		r = ward_err(err, -errno, "pidfd_open");
+		reap_init(sb);
+		goto fail;
+	}
+	start_reason(sb, &h->env, reason, sizeof(reason));
+	lifecycle(sb, "allow", "start", NULL, sb->init_pid, reason);
+	*lim = (struct limit_rows){ .sb = sb, .pid = sb->init_pid };
+	h->limits = lim;
+	ward_cgroup_watch_start(&sb->cgroup, limit_row, lim, &h->watch);
+	*ret = sb;
+	return 0;
+
+fail:
+	host_cleanup(h);
+	free(h);
+	free(lim);
+	return r < 0 ? r : -EIO;
+}
+
+void ward_sandbox_stop(struct ward_sandbox *sb)
+{
+	struct ward_sandbox_host *h = (struct ward_sandbox_host *)sb;
+
+	if (!sb)
+		return;
+	reap_init(sb);
+	if (h->watch)
+		ward_cgroup_watch_stop(h->watch);
+	lifecycle(sb, "allow", "exit", NULL, sb->init_pid, "stopped");
+	host_cleanup(h);
+	free(h->limits);
+	free(h);
 }

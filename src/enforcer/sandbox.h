@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -77,6 +78,11 @@ struct ward_sandbox_opts {
 	/* When set: receives the sandbox's id (WARD_SANDBOX_ID_LEN + 1 bytes) as
 	 * soon as it is chosen, so the caller can find the run's rows. */
 	char *id_out;
+	/* The sandbox's id (WARD_SANDBOX_ID_LEN lower-case hex); NULL: random. */
+	const char *id;
+	/* Host directory bind-mounted read-write over WARD_SANDBOX_HOME inside
+	 * (HOME then points there); NULL: none. */
+	const char *home;
 	/* Reserved for the proxy (validated by the CLI, not used yet). */
 	const char *hosts_file;
 	const char *upstream_ca;
@@ -113,6 +119,64 @@ int ward_sandbox_setenv(struct ward_sandbox *sb, const char *name, const char *v
  * ward failed before anything ran (exit 125; err says why). Everything the
  * run created (cgroup leaf, namespaces, mounts) is gone when this returns. */
 int ward_sandbox_run(const struct ward_sandbox_opts *opts, int *ret_status, struct ward_error *err);
+
+/* --- a sandbox that hosts sessions (docs/sandbox.md, "Sessions")
+ *
+ * ward_sandbox_start: the same setup as ward_sandbox_run (opts->argv unused),
+ * hooks included, but init runs no command: it becomes ward-init in serve
+ * mode (reaps orphans, never exits on its own, PR_SET_PDEATHSIG kept) and
+ * the sandbox waits for sessions. *ret is the running sandbox; its hooks'
+ * view (struct ward_sandbox) stays valid until ward_sandbox_stop. opts is
+ * borrowed until then. PR_SET_PDEATHSIG follows the calling thread. */
+int ward_sandbox_start(const struct ward_sandbox_opts *opts, struct ward_sandbox **ret,
+		       struct ward_error *err);
+/* Kill init (its pid namespace, hence every session, goes with it), remove
+ * every cgroup of the sandbox, free it. NULL ok. */
+void ward_sandbox_stop(struct ward_sandbox *sb);
+
+/* One command started in a running sandbox. */
+struct ward_sandbox_session_opts {
+	const struct ward_policy *policy; /* the generation in force: Landlock, user, env */
+	char *const *argv;
+	char *const *env; /* the caller's environment, filtered by policy */
+	const char *cwd;  /* inside; NULL: the workdir */
+	int stdio[3];
+	const char *id; /* WARD_SESSION_ID_MAX - 1 chars at most, [A-Za-z0-9_-] */
+	const uint16_t *tcp_connect_ports; /* as in ward_sandbox_opts */
+	size_t n_tcp_connect_ports;
+};
+
+#define WARD_SESSION_ID_MAX 32
+
+struct ward_sandbox_session {
+	char id[WARD_SESSION_ID_MAX];
+	pid_t pid;	 /* host pid of the intermediate (ward's child) */
+	int pidfd;	 /* its pidfd: readable once the session ended */
+	pid_t cmd_pid;	 /* host pid of the command, 0 when it never started */
+	int cmd_pidfd;	 /* the command's pidfd (signals), -1: none */
+	int sock;	 /* messages of the session (EXEC_FAIL after exec returned) */
+	uint64_t cgroup_id;
+	char cgroup_path[PATH_MAX]; /* <leaf>/s-<id> */
+	char binary[PATH_MAX];	    /* what was executed, for the rows */
+	int setup_status;	    /* 125/126/127 when known before the exec returned */
+	const char *policy_rev;	    /* the generation's (borrowed from the caller) */
+	bool reaped;
+	int status;
+};
+
+/* Start a session: fork, join the sandbox's namespaces, clone3 into
+ * <leaf>/s-<id>, and there Landlock, drop privileges, seccomp, execve. Returns
+ * once the command is about to execve (start row written) or failed (then
+ * reaping gives 125/126/127). Any thread; nothing in the child allocates. */
+int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session_opts *o,
+		      struct ward_sandbox_session *ret, struct ward_error *err);
+/* 0 and *ret_status (ward run's contract) once ended, -EAGAIN while it runs.
+ * The first successful reap kills what is left in the session's cgroup,
+ * removes it and writes the exit row. */
+int ward_sandbox_session_reap(struct ward_sandbox *sb, struct ward_sandbox_session *s,
+			      bool wait, int *ret_status);
+/* Kill what is left, reap, close. */
+void ward_sandbox_session_release(struct ward_sandbox *sb, struct ward_sandbox_session *s);
 
 /* Random lower-case hex id of WARD_SANDBOX_ID_LEN characters. */
 int ward_sandbox_new_id(char out[WARD_SANDBOX_ID_LEN + 1]);

@@ -8,7 +8,9 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <net/if.h>
+#include <linux/sched.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,13 +94,12 @@ static int loopback_up(struct ward_error *err)
 	return 0;
 }
 
-static int drop_privileges(const struct ward_child_ctx *c, struct ward_error *err)
+static int drop_privileges(uid_t uid, gid_t gid, struct ward_error *err)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { { 0 } };
 	const struct rlimit no_core = { 0, 0 };
 	struct rlimit nofile;
-	gid_t gid = c->sb->gid;
 
 	/* The bounding set needs CAP_SETPCAP: drop it while still root. */
 	for (int cap = 0; cap < 64; cap++)
@@ -111,8 +112,8 @@ static int drop_privileges(const struct ward_child_ctx *c, struct ward_error *er
 		return ward_err(err, -errno, "setgroups(%u)", (unsigned)gid);
 	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
 		return ward_err(err, -errno, "setgid(%u)", (unsigned)gid);
-	if (syscall(SYS_setresuid, c->sb->uid, c->sb->uid, c->sb->uid) < 0)
-		return ward_err(err, -errno, "setuid(%u)", (unsigned)c->sb->uid);
+	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
+		return ward_err(err, -errno, "setuid(%u)", (unsigned)uid);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return ward_err(err, -errno, "clear ambient capabilities");
 	/* setuid cleared effective and permitted; inheritable survives it. */
@@ -135,9 +136,8 @@ static int drop_privileges(const struct ward_child_ctx *c, struct ward_error *er
 
 /* execvp's search, done here so the start row can name the file. 0 and the
  * path, or 127 when nothing matches. */
-static int resolve(const char *name, char *out, size_t len)
+static int resolve(const char *name, const char *path, char *out, size_t len)
 {
-	const char *path = command_path();
 	const char *p, *end;
 	bool found = false;
 	struct stat st;
@@ -191,7 +191,7 @@ _Noreturn static void run_command(const struct ward_child_ctx *c)
 	r = ward_landlock_build(c->ll, c->plan->rules, c->plan->n_rules, o->tcp_connect_ports,
 				o->n_tcp_connect_ports, &llfd, &err);
 	if (r >= 0)
-		r = drop_privileges(c, &err);
+		r = drop_privileges(c->sb->uid, c->sb->gid, &err);
 	if (r >= 0)
 		r = ward_landlock_restrict(c->ll, llfd, &err);
 	if (r < 0)
@@ -200,7 +200,7 @@ _Noreturn static void run_command(const struct ward_child_ctx *c)
 		close(llfd);
 
 	build_env(c);
-	r = resolve(o->argv[0], path, sizeof(path));
+	r = resolve(o->argv[0], command_path(), path, sizeof(path));
 	if (r) {
 		snprintf(msg, sizeof(msg), "%s: command not found", o->argv[0]);
 		ward_msg_send(c->sock, WARD_MSG_EXEC_FAIL, r, msg);
@@ -242,10 +242,13 @@ static int park(int fd)
 
 /* init, once the command is forked: become ward-init (init/ward_init.c) with
  * the socket at fd 3 and the command's pid in a pipe at fd 4; nothing else of
- * ward's stays open. Failing is a setup failure: the command is killed. */
+ * ward's stays open. Failing is a setup failure: the command is killed.
+ * cmd 0: no command, ward-init serves sessions (argv[1] "serve", no fd 4). */
 _Noreturn static void exec_init(const struct ward_child_ctx *c, pid_t cmd)
 {
-	static char *const argv[] = { (char *)"ward-init", NULL };
+	static char *const run_argv[] = { (char *)"ward-init", NULL };
+	static char *const serve_argv[] = { (char *)"ward-init", (char *)"serve", NULL };
+	char *const *argv = cmd ? run_argv : serve_argv;
 	static char *const envp[] = { NULL };
 	struct ward_error err = { 0 };
 	int32_t v = (int32_t)cmd;
@@ -254,6 +257,17 @@ _Noreturn static void exec_init(const struct ward_child_ctx *c, pid_t cmd)
 	sock = park(c->sock);
 	if (sock < 0)
 		sock = c->sock;
+	if (!cmd) {
+		img = park(c->init_fd);
+		if (img < 0 || dup2(sock, 3) < 0) {
+			ward_err(&err, -errno, "ward-init: descriptors");
+			goto fail;
+		}
+		syscall(SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC);
+		syscall(SYS_execveat, img, "", argv, envp, AT_EMPTY_PATH);
+		ward_err(&err, -errno, "execute ward-init");
+		goto fail;
+	}
 	if (pipe2(pp, O_CLOEXEC) < 0 || write(pp[1], &v, sizeof(v)) != (ssize_t)sizeof(v)) {
 		ward_err(&err, -errno, "ward-init: pipe");
 		goto fail;
@@ -269,7 +283,8 @@ _Noreturn static void exec_init(const struct ward_child_ctx *c, pid_t cmd)
 	syscall(SYS_execveat, img, "", argv, envp, AT_EMPTY_PATH);
 	ward_err(&err, -errno, "execute ward-init");
 fail:
-	kill(cmd, SIGKILL);
+	if (cmd)
+		kill(cmd, SIGKILL);
 	ward_msg_send(sock, WARD_MSG_FAIL, err.code, err.msg);
 	_exit(WARD_EXIT_SETUP);
 }
@@ -330,6 +345,8 @@ _Noreturn void ward_sandbox_child(const struct ward_child_ctx *c)
 	}
 	if (listener >= 0)
 		close(listener);
+	if (c->serve)
+		exec_init(c, 0);
 
 	if (pipe2(init_exec_sync, O_CLOEXEC) < 0) {
 		ward_err(&err, -errno, "pipe");
@@ -348,4 +365,142 @@ _Noreturn void ward_sandbox_child(const struct ward_child_ctx *c)
 	}
 	close(init_exec_sync[0]);
 	exec_init(c, cmd);
+}
+
+/* --- a session (ward_sandbox_exec) */
+
+_Noreturn static void session_fail(const struct ward_session_ctx *c, const struct ward_error *err)
+{
+	ward_msg_send(c->sock, WARD_MSG_FAIL, err->code, err->msg);
+	_exit(WARD_EXIT_SETUP);
+}
+
+/* The command, pid N of the sandbox's namespace, in the session's cgroup. */
+_Noreturn static void session_command(const struct ward_session_ctx *c)
+{
+	struct ward_error err = { 0 };
+	char path[PATH_MAX], msg[PATH_MAX + 64];
+	int llfd = -1, fds[3], r;
+	size_t n = 0;
+	sigset_t none;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		ward_err(&err, -errno, "PR_SET_PDEATHSIG");
+		session_fail(c, &err);
+	}
+	/* nothing of the caller's dispositions or mask (a daemon ignores SIGPIPE) */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int i = 0; i < 3; i++) {
+		fds[i] = park(c->stdio[i]);
+		if (fds[i] < 0) {
+			ward_err(&err, -errno, "stdio %d", i);
+			session_fail(c, &err);
+		}
+	}
+	for (int i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0) {
+			ward_err(&err, -errno, "stdio %d", i);
+			session_fail(c, &err);
+		}
+	if (chdir(c->cwd) < 0) {
+		ward_err(&err, -errno, "chdir '%s'", c->cwd);
+		session_fail(c, &err);
+	}
+	/* A later generation may name paths this sandbox's root does not show:
+	 * nothing to grant there (this copy of the array is the child's own). */
+	for (size_t i = 0; i < c->n_rules; i++)
+		if (access(c->rules[i].path, F_OK) == 0)
+			c->rules[n++] = c->rules[i];
+	r = ward_landlock_build(c->ll, c->rules, n, c->ports, c->n_ports, &llfd, &err);
+	if (r >= 0)
+		r = drop_privileges(c->uid, c->gid, &err);
+	if (r >= 0)
+		r = ward_landlock_restrict(c->ll, llfd, &err);
+	if (r < 0)
+		session_fail(c, &err);
+	if (llfd >= 0)
+		close(llfd);
+	r = resolve(c->argv[0], c->path_env, path, sizeof(path));
+	if (r) {
+		snprintf(msg, sizeof(msg), "%s: command not found", c->argv[0]);
+		ward_msg_send(c->sock, WARD_MSG_EXEC_FAIL, r, msg);
+		_exit(r);
+	}
+	if (ward_seccomp_apply(c->seccomp, &err) < 0)
+		session_fail(c, &err);
+	ward_msg_send(c->sock, WARD_MSG_RESOLVED, c->ll->abi, path);
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	execve(path, c->argv, c->envp);
+	r = errno == ENOENT ? WARD_EXIT_NOTFOUND : WARD_EXIT_NOEXEC;
+	snprintf(msg, sizeof(msg), "%s: %s", path, strerror(errno));
+	ward_msg_send(c->sock, WARD_MSG_EXEC_FAIL, r, msg);
+	_exit(r);
+}
+
+/* Close every descriptor but a and b. */
+static void close_all_but(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (lo > 0)
+		syscall(SYS_close_range, 0, lo - 1, 0);
+	if (hi > lo + 1)
+		syscall(SYS_close_range, lo + 1, hi - 1, 0);
+	syscall(SYS_close_range, hi + 1, ~0U, 0);
+}
+
+_Noreturn void ward_session_child(const struct ward_session_ctx *c)
+{
+	struct clone_args args = {
+		.flags = CLONE_INTO_CGROUP,
+		.exit_signal = SIGCHLD,
+		.cgroup = (uint64_t)c->cgroup_fd,
+	};
+	struct ward_error err = { 0 };
+	struct ward_msg m;
+	int status;
+	ssize_t n;
+	pid_t cmd;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		ward_err(&err, -errno, "PR_SET_PDEATHSIG");
+		session_fail(c, &err);
+	}
+	/* One call, all or nothing (kernel >= 5.8): the pid namespace applies
+	 * to the children, the others to this process now (root, cwd: the
+	 * sandbox's). */
+	if (setns(c->init_pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+					 CLONE_NEWPID | CLONE_NEWCGROUP) < 0) {
+		ward_err(&err, -errno, "join the sandbox (setns)");
+		session_fail(c, &err);
+	}
+	/* GO once ward has put this process in the v1 leaves */
+	do
+		n = recv(c->sock, &m, sizeof(m), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < (ssize_t)sizeof(uint32_t) * 2 || m.kind != WARD_MSG_GO)
+		_exit(WARD_EXIT_SETUP);
+	cmd = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (cmd < 0) {
+		ward_err(&err, -errno, "clone3 into the session's cgroup");
+		session_fail(c, &err);
+	}
+	if (cmd == 0)
+		session_command(c);
+	ward_msg_send(c->sock, WARD_MSG_SESSION, (int32_t)cmd, NULL);
+	/* nothing of ward's (listening sockets, ...) stays open in here */
+	close_all_but(c->sock, c->kill_fd);
+	while (waitpid(cmd, &status, 0) < 0 && errno == EINTR)
+		;
+	/* what the command left behind (background children) goes with it */
+	(void)!write(c->kill_fd, "1", 1);
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	if (WIFSIGNALED(status))
+		_exit(128 + WTERMSIG(status));
+	_exit(WARD_EXIT_SETUP);
 }

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <limits.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 
+#include "enforcer/cgroup.h"
 #include "enforcer/landlock.h"
 #include "enforcer/mounts.h"
 #include "enforcer/sandbox.h"
@@ -22,6 +24,8 @@ enum ward_msg_kind {
 	WARD_MSG_EXEC_FAIL, /* command: execve failed (value: 126 or 127, text: why) */
 	WARD_MSG_EXIT,	    /* init: the command ended (value: its wait status) */
 	WARD_MSG_ENV,	    /* ward, before GO: "NAME=VALUE" for the command's environment */
+	WARD_MSG_SERVING,   /* ward-init in serve mode: the sandbox can host sessions */
+	WARD_MSG_SESSION,   /* a session's intermediate: the command's host pid (value) */
 };
 
 /* Environment entries hooks add (ward_sandbox_setenv): init keeps them in
@@ -45,6 +49,7 @@ struct ward_child_ctx {
 	int sock;	     /* the child's end of the pair */
 	int init_fd;	     /* ward-init's image (init_image.h), executed by init */
 	int cgroup_procs_fd; /* only when CLONE_INTO_CGROUP was unavailable, else -1 */
+	bool serve;	     /* no command: ward-init serves sessions (ward_sandbox_start) */
 	sigset_t saved_mask; /* ward's mask before it blocked the forwarded signals */
 	sigset_t wait_mask;  /* the forwarded signals and SIGCHLD */
 };
@@ -58,3 +63,51 @@ int ward_msg_send(int fd, uint32_t kind, int32_t value, const char *text);
 
 /* The sandbox's init: never returns. */
 _Noreturn void ward_sandbox_child(const struct ward_child_ctx *c);
+
+/* A sandbox started by ward_sandbox_start: what ward_sandbox_run keeps on its
+ * stack, for as long as the sandbox lives. */
+struct ward_sandbox_host {
+	struct ward_sandbox sb; /* first: hooks get &sb */
+	struct ward_mount_plan plan;
+	struct ward_seccomp_prog prog;
+	struct ward_sandbox_env env;
+	struct ward_landlock_plan ll;
+	struct ward_child_ctx ctx;
+	char cwd[PATH_MAX];
+	int procs_fd, init_fd;
+	int sock;	/* ward's end of the pair with init */
+	int init_pidfd; /* sessions setns() through it */
+	struct ward_cgroup_watch *watch;
+	void *limits; /* struct limit_rows (sandbox.c) */
+};
+
+/* A session's child (ward_sandbox_exec), prepared by ward: the intermediate
+ * joins the sandbox and clone3()s the command into the session's cgroup. */
+struct ward_session_ctx {
+	int init_pidfd;
+	int sock;	/* the child's end of the pair */
+	int cgroup_fd;	/* <leaf>/s-<id> */
+	int kill_fd;	/* its cgroup.kill */
+	int stdio[3];
+	const char *cwd;
+	uid_t uid;
+	gid_t gid;
+	const struct ward_landlock_plan *ll;
+	struct ward_landlock_rule *rules; /* compacted in the child: paths absent inside go */
+	size_t n_rules;
+	const uint16_t *ports;
+	size_t n_ports;
+	const struct ward_seccomp_prog *seccomp;
+	char *const *argv;
+	char **envp;
+	const char *path_env; /* PATH of envp, NULL: none */
+};
+
+_Noreturn void ward_session_child(const struct ward_session_ctx *c);
+
+/* The exit contract from a wait status. */
+int ward_exit_code(int wstatus);
+int ward_msg_recv(int fd, struct ward_msg *m, pid_t *ret_pid, int flags);
+void ward_sandbox_lifecycle(const struct ward_sandbox *sb, const char *session, const char *rev,
+			    const char *action, const char *rule, const char *binary, pid_t pid,
+			    const char *reason);

@@ -83,6 +83,11 @@ int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 	r = loaded(run, err);
 	if (r >= 0 && (r = ward_fs_set_sandbox(run->fs, st.st_ino, run->sandbox)) < 0)
 		ward_err(err, r, "fs: sandbox");
+	if (r >= 0) {
+		int level = ward_cgroup_level(sb->cgroup.path);
+
+		ward_fs_set_cgroup_level(run->fs, level > 0 ? (uint32_t)level : 0);
+	}
 	if (r >= 0 && (r = ward_fs_set_plan(run->fs, sb->plan)) < 0)
 		ward_err(err, r, "fs: mount plan");
 	if (r >= 0)

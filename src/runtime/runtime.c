@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/util.h"
@@ -45,6 +47,17 @@ struct ward_runtime {
 	struct ward_sandbox_hook *hooks;
 	size_t n_hooks;
 	struct runtime_cgroup cg; /* the leaf, to change its limits live */
+	struct ward_sandbox *sb;  /* ward_runtime_start's, until ward_runtime_stop */
+	bool stopped;		  /* the layers' stop ran */
+	struct ward_session *sessions; /* under lock */
+};
+
+struct ward_session {
+	struct ward_runtime *rt;
+	struct ward_gen *gen; /* the generation it started under */
+	struct ward_sandbox_session s;
+	struct ward_session *next;
+	bool listed;
 };
 
 int ward_runtime_new(const struct ward_runtime_config *cfg, struct ward_runtime **ret,
@@ -334,15 +347,15 @@ static int attach_hook(struct ward_sandbox *sb, void *data, struct ward_error *e
 	return 0;
 }
 
-int ward_runtime_run(struct ward_runtime *rt, const struct ward_runtime_cmd *cmd, int *ret_status,
-		     struct ward_error *err)
+/* The sandbox's options and one hook per layer that attaches. */
+static int setup_opts(struct ward_runtime *rt, const char *workdir, char *const *argv,
+		      char *id_out, struct ward_error *err)
 {
 	/* Landlock TCP only when the policy asks (landlock.restrict_tcp): it
 	 * cannot tell loopback, which stays usable, from the outside; no layer
 	 * named ports: none at all (non-NULL, empty) */
 	static const uint16_t no_ports[1];
 	const struct ward_policy *p = rt->first->policy;
-	int r;
 
 	if (!rt->prepared)
 		return ward_errx(err, -EINVAL, "runtime: not prepared");
@@ -357,14 +370,14 @@ int ward_runtime_run(struct ward_runtime *rt, const struct ward_runtime_cmd *cmd
 				(struct ward_sandbox_hook){ rt->v[i]->ops->name, attach_hook,
 							    rt->v[i] };
 	rt->opts.policy = p;
-	rt->opts.workdir = cmd->workdir;
-	rt->opts.argv = cmd->argv;
+	rt->opts.workdir = workdir;
+	rt->opts.argv = argv;
 	rt->opts.audit = rt->cfg.audit;
 	rt->opts.diag = rt->cfg.diag;
 	rt->opts.diag_data = rt->cfg.diag_data;
 	rt->opts.hosts_file = rt->cfg.hosts_file;
 	rt->opts.upstream_ca = rt->cfg.upstream_ca;
-	rt->opts.id_out = cmd->id_out;
+	rt->opts.id_out = id_out;
 	rt->opts.hooks = rt->hooks;
 	rt->opts.n_hooks = rt->n_hooks;
 	rt->opts.files = rt->files;
@@ -375,6 +388,16 @@ int ward_runtime_run(struct ward_runtime *rt, const struct ward_runtime_cmd *cmd
 	} else if (!rt->opts.tcp_connect_ports) {
 		rt->opts.tcp_connect_ports = no_ports;
 	}
+	return 0;
+}
+
+int ward_runtime_run(struct ward_runtime *rt, const struct ward_runtime_cmd *cmd, int *ret_status,
+		     struct ward_error *err)
+{
+	int r = setup_opts(rt, cmd->workdir, cmd->argv, cmd->id_out, err);
+
+	if (r < 0)
+		return r;
 	r = ward_sandbox_run(&rt->opts, ret_status, err);
 	pthread_mutex_lock(&rt->lock);
 	rt->running = false;
@@ -382,10 +405,11 @@ int ward_runtime_run(struct ward_runtime *rt, const struct ward_runtime_cmd *cmd
 	return r;
 }
 
-void ward_runtime_free(struct ward_runtime *rt)
+static void stop_layers(struct ward_runtime *rt)
 {
-	if (!rt)
+	if (rt->stopped)
 		return;
+	rt->stopped = true;
 	for (size_t i = rt->n; i-- > 0;)
 		if (rt->v[i]->active && rt->v[i]->ops->stop) {
 			uint64_t t0 = ward_mono_ns();
@@ -393,6 +417,15 @@ void ward_runtime_free(struct ward_runtime *rt)
 			rt->v[i]->ops->stop(rt->v[i]);
 			trace(rt, rt->v[i], "stop", 0, t0);
 		}
+}
+
+void ward_runtime_free(struct ward_runtime *rt)
+{
+	if (!rt)
+		return;
+	if (rt->sb)
+		ward_runtime_stop(rt, &(struct ward_error){ 0 });
+	stop_layers(rt);
 	for (size_t i = rt->n; i-- > 0;)
 		if (rt->v[i]->prepared && rt->v[i]->ops->finish) {
 			uint64_t t0 = ward_mono_ns();
@@ -613,4 +646,171 @@ int ward_runtime_apply(struct ward_runtime *rt, struct ward_gen *g, struct ward_
 	ward_runtime_control_row(rt, "allow", "policy_apply", reason, rep->new_rev);
 	pthread_mutex_unlock(&rt->lock);
 	return 0;
+}
+
+/* --- sessions */
+
+int ward_runtime_start(struct ward_runtime *rt, const struct ward_runtime_start *st,
+		       struct ward_error *err)
+{
+	int r;
+
+	if (rt->sb || rt->stopped)
+		return ward_errx(err, -EBUSY, "runtime: a sandbox was started already");
+	r = setup_opts(rt, st->workdir, NULL, st->id_out, err);
+	if (r < 0)
+		return r;
+	rt->opts.id = st->id;
+	rt->opts.home = st->home;
+	r = ward_sandbox_start(&rt->opts, &rt->sb, err);
+	pthread_mutex_lock(&rt->lock);
+	rt->running = r >= 0;
+	pthread_mutex_unlock(&rt->lock);
+	return r;
+}
+
+int ward_runtime_exec(struct ward_runtime *rt, const struct ward_session_spec *spec,
+		      struct ward_session **ret, struct ward_error *err)
+{
+	struct ward_sandbox_session_opts o = { 0 };
+	struct ward_session *s;
+	int r;
+
+	*ret = NULL;
+	pthread_mutex_lock(&rt->lock);
+	if (!rt->sb || !rt->running) {
+		pthread_mutex_unlock(&rt->lock);
+		return ward_errx(err, -ESRCH, "no sandbox is running");
+	}
+	pthread_mutex_unlock(&rt->lock);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ward_err(err, -ENOMEM, "session");
+	s->rt = rt;
+	s->gen = ward_runtime_gen(rt);
+	o = (struct ward_sandbox_session_opts){
+		.policy = s->gen->policy,
+		.argv = spec->argv,
+		.env = spec->env,
+		.cwd = spec->cwd,
+		.id = spec->id,
+		.tcp_connect_ports = rt->opts.tcp_connect_ports,
+		.n_tcp_connect_ports = rt->opts.n_tcp_connect_ports,
+	};
+	memcpy(o.stdio, spec->stdio, sizeof(o.stdio));
+	r = ward_sandbox_exec(rt->sb, &o, &s->s, err);
+	if (r < 0) {
+		ward_gen_unref(s->gen);
+		free(s);
+		return r;
+	}
+	pthread_mutex_lock(&rt->lock);
+	s->next = rt->sessions;
+	rt->sessions = s;
+	s->listed = true;
+	pthread_mutex_unlock(&rt->lock);
+	*ret = s;
+	return 0;
+}
+
+const char *ward_session_id(const struct ward_session *s)
+{
+	return s->s.id;
+}
+
+pid_t ward_session_pid(const struct ward_session *s)
+{
+	return s->s.cmd_pid;
+}
+
+uint64_t ward_session_cgroup_id(const struct ward_session *s)
+{
+	return s->s.cgroup_id;
+}
+
+int ward_session_fd(const struct ward_session *s)
+{
+	return s->s.pidfd;
+}
+
+int ward_session_signal(struct ward_session *s, int sig)
+{
+	if (s->s.reaped || s->s.cmd_pidfd < 0)
+		return -ESRCH;
+	if (syscall(SYS_pidfd_send_signal, s->s.cmd_pidfd, sig, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int ward_session_reap(struct ward_session *s, int *ret_status)
+{
+	if (s->s.reaped) {
+		*ret_status = s->s.status;
+		return 0;
+	}
+	if (!s->rt->sb)
+		return -ESRCH;
+	return ward_sandbox_session_reap(s->rt->sb, &s->s, false, ret_status);
+}
+
+static void unlist(struct ward_runtime *rt, struct ward_session *s)
+{
+	pthread_mutex_lock(&rt->lock);
+	for (struct ward_session **p = &rt->sessions; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	s->listed = false;
+	pthread_mutex_unlock(&rt->lock);
+}
+
+void ward_session_free(struct ward_session *s)
+{
+	if (!s)
+		return;
+	unlist(s->rt, s);
+	/* after ward_runtime_stop: reaped already, only closes */
+	ward_sandbox_session_release(s->rt->sb, &s->s);
+	ward_gen_unref(s->gen);
+	free(s);
+}
+
+int ward_runtime_stop(struct ward_runtime *rt, struct ward_error *err)
+{
+	struct ward_session *list;
+
+	(void)err;
+	if (!rt->sb)
+		return 0;
+	pthread_mutex_lock(&rt->lock);
+	rt->running = false;
+	list = rt->sessions;
+	pthread_mutex_unlock(&rt->lock);
+	/* every session's exit row, then the sandbox's; the structs stay the
+	 * caller's (reaped: ward_session_reap gives their status) */
+	for (struct ward_session *s = list; s; s = s->next) {
+		if (!s->s.reaped)
+			ward_sandbox_session_release(rt->sb, &s->s);
+	}
+	ward_sandbox_stop(rt->sb);
+	rt->sb = NULL;
+	stop_layers(rt);
+	return 0;
+}
+
+int ward_runtime_session_of_cgroup(struct ward_runtime *rt, uint64_t cgid, char out[32])
+{
+	int r = -ENOENT;
+
+	out[0] = '\0';
+	pthread_mutex_lock(&rt->lock);
+	for (struct ward_session *s = rt->sessions; s; s = s->next)
+		if (s->s.cgroup_id == cgid) {
+			snprintf(out, 32, "%s", s->s.id);
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&rt->lock);
+	return r;
 }

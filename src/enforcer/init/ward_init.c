@@ -10,10 +10,16 @@
  *   fd 4  a pipe holding the command's pid (int32_t, in the sandbox).
  * The signal mask (the forwarded signals and SIGCHLD blocked) and
  * PR_SET_PDEATHSIG survive execve. Reaps everything, forwards signals sent
- * to it to the command, and exits with the command's status. */
+ * to it to the command, and exits with the command's status.
+ *
+ * argv ["ward-init", "serve"] (ward_sandbox_start): no command and no fd 4;
+ * says WARD_MSG_SERVING on fd 3, then reaps whatever is orphaned in the pid
+ * namespace (the sessions' background children) and never exits on its own:
+ * SIGKILL from ward, or PR_SET_PDEATHSIG, ends the sandbox. */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -42,7 +48,23 @@ static void send_exit(int status)
 		;
 }
 
-int main(void)
+_Noreturn static void serve(const sigset_t *wait_mask)
+{
+	struct ward_msg m = { .kind = WARD_MSG_SERVING };
+
+	while (send(SOCK_FD, &m, offsetof(struct ward_msg, text), MSG_NOSIGNAL) < 0 &&
+	       errno == EINTR)
+		;
+	for (;;) {
+		siginfo_t si;
+
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		sigwaitinfo(wait_mask, &si);
+	}
+}
+
+int main(int argc, char **argv)
 {
 	static const int forwarded[] = { WARD_FORWARDED_SIGNALS };
 	sigset_t wait_mask;
@@ -57,6 +79,8 @@ int main(void)
 	sigprocmask(SIG_BLOCK, &wait_mask, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(WARD_EXIT_SETUP);
+	if (argc > 1 && !strcmp(argv[1], "serve"))
+		serve(&wait_mask);
 	do
 		n = read(PID_FD, &cmd, sizeof(cmd));
 	while (n < 0 && errno == EINTR);

@@ -439,9 +439,8 @@ static void print_apply(const char *name, json_t *reply, bool dry_run)
 	json_t *enforced = json_object_get(reply, "enforced_ms");
 	size_t i, changed = 0;
 
-	printf("%s %s: policy rev %.12s -> %.12s\n",
-	       dry_run ? "dry run, nothing changed:" : "applied to", name, old_rev ?: "?",
-	       new_rev ?: "?");
+	printf("%s: policy rev %.12s -> %.12s%s\n", name, old_rev ?: "?", new_rev ?: "?",
+	       dry_run ? " (dry run: nothing changed)" : "");
 	if (old_rev && new_rev && !strcmp(old_rev, new_rev))
 		printf("nothing compiled changed\n");
 	if (!json_is_object(diff))
@@ -473,7 +472,7 @@ static void print_apply(const char *name, json_t *reply, bool dry_run)
 		else if (!strcmp(st, "new_sessions"))
 			st = "applies to new sessions only";
 		else if (!strcmp(st, "changed"))
-			st = "changed";
+			st = dry_run ? "would change" : "changed";
 		printf("  %-20s %s\n", sec ?: "?", st);
 	}
 	if (json_is_number(enforced))

@@ -241,10 +241,9 @@ int cmd_exec(int argc, char **argv)
 				json_decref(msg);
 				return WARD_EXIT_SETUP;
 			}
+			/* no size now: the command has our terminal itself, and a
+			 * winsize message would be a SIGWINCH it did not ask for */
 			started = true;
-			/* the daemon's pty or tty gets our size from the start */
-			if (tty)
-				send_winsize(c);
 		} else if (ev && !strcmp(ev, "exit")) {
 			json_int_t st = json_integer_value(json_object_get(msg, "status"));
 

@@ -10,7 +10,7 @@
 set -u
 . "$(dirname "$0")/../integration/lib.sh"
 need_root
-for t in python3 sqlite3 setpriv findmnt; do
+for t in python3 sqlite3 setpriv findmnt script stty; do
 	command -v "$t" >/dev/null || { echo "SKIP: $t missing"; exit 77; }
 done
 [ -n "$(findmnt -t cgroup2 -n -o TARGET | head -1)" ] || { echo "SKIP: no cgroup2 mount"; exit 77; }
@@ -131,6 +131,23 @@ rc=$?
 check "exec: SIGTERM forwarded, status back (rc=$rc)" test $rc -eq 3
 check "... the command saw it" grep -q got-term "$T/sig"
 
+# a terminal (script(1) makes one): the command has it, and a size change
+# reaches it (our SIGWINCH -> a winsize message -> the session's SIGWINCH)
+chmod 777 "$T/work"
+cat >"$T/winch.sh" <<EOF
+stty rows 33 cols 101
+"$WARD" exec box -- sh -c 'test -t 0 && echo on-a-tty; trap "stty size; exit 4" WINCH; touch ready; while :; do sleep 0.1; done' </dev/tty &
+p=\$!
+for i in \$(seq 100); do [ -e "$T/work/ready" ] && break; sleep 0.1; done
+stty rows 40 cols 120
+wait \$p
+echo "rc=\$?"
+EOF
+timeout 60 script -qec "sh $T/winch.sh" /dev/null >"$T/tty.out" 2>&1
+check "exec on a terminal: the command has it" grep -q on-a-tty "$T/tty.out"
+check "... a size change reaches it" grep -q "^40 120" "$T/tty.out"
+check "... its status comes back" grep -q "rc=4" "$T/tty.out"
+
 # --- policy apply
 (cd "$T" && "$WARD" policy apply box wider.yaml --dry-run >"$T/out" 2>&1)
 check "apply --dry-run exits 0" test $? -eq 0
@@ -185,7 +202,7 @@ fi
 check "sessions --json: one object per session" python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-assert len(rows) >= 6, len(rows)
+assert len(rows) == 8, len(rows)  # every exec above that ran
 for k in ("id", "sandbox", "command", "start_ns", "end_ns", "duration_ms", "status", "rows",
           "tokens_in", "tokens_out", "cost_usd"):
     assert k in rows[0], k

@@ -88,6 +88,14 @@ REV1=$(jfield box policy_rev <"$T/list")
 "$WARD" sandbox list >"$T/out"
 check "list: a table" grep -Eq "^box +running +${REV1:0:12} " "$T/out"
 
+# --idle-timeout: a duration in the daemon's milliseconds
+"$WARD" sandbox create idler --policy "$T/policy.yaml" --workdir "$T/work" --idle-timeout 10m >/dev/null
+check "--idle-timeout 10m is 600000 ms" \
+	test "$("$WARD" sandbox list --json | jfield idler idle_timeout_ms)" = 600000
+"$WARD" sandbox rm idler >/dev/null
+"$WARD" sandbox create idler2 --policy "$T/policy.yaml" --idle-timeout 5x 2>/dev/null
+check "--idle-timeout 5x is a usage error" test $? -eq 2
+
 # --- a refused policy: the compiler's lines, as they are
 (cd "$T" && "$WARD" sandbox create other --policy bad.yaml >"$T/out" 2>"$T/err")
 check "create with a bad policy exits 1" test $? -eq 1

@@ -49,6 +49,13 @@ void daemon_note(struct ward_daemon *d, bool warning, const char *fmt, ...)
 void daemon_row(struct ward_daemon *d, const struct dconn *c, const char *action, const char *verb,
 		const char *sandbox, const char *detail, const char *rev)
 {
+	daemon_row_session(d, c, action, verb, sandbox, detail, rev, NULL);
+}
+
+void daemon_row_session(struct ward_daemon *d, const struct dconn *c, const char *action,
+			const char *verb, const char *sandbox, const char *detail, const char *rev,
+			const char *session)
+{
 	char reason[1024];
 	struct ward_decision row = {
 		.sandbox = sandbox,
@@ -57,6 +64,7 @@ void daemon_row(struct ward_daemon *d, const struct dconn *c, const char *action
 		.rule = verb,
 		.reason = reason,
 		.policy_rev = rev && *rev ? rev : NULL,
+		.session = session,
 	};
 
 	if (c)

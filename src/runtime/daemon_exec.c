@@ -284,7 +284,7 @@ void verb_exec(struct ward_daemon *d, struct dconn *c, json_t *req)
 	d->sessions = s;
 	snprintf(detail, sizeof(detail), "session %s: %.400s", s->id,
 		 s->command ? s->command : "");
-	daemon_row(d, c, "allow", "exec", sb->name, detail, sb->rev);
+	daemon_row_session(d, c, "allow", "exec", sb->name, detail, sb->rev, s->id);
 	reply_ok(c, req,
 		 json_pack("{s:s,s:I}", "session", s->id, "pid", (json_int_t)ward_session_pid(ws)));
 }

@@ -104,6 +104,9 @@ void daemon_note(struct ward_daemon *d, bool warning, const char *fmt, ...)
 /* A `control` row: reason "uid=U pid=P" [+ "; " + detail]. */
 void daemon_row(struct ward_daemon *d, const struct dconn *c, const char *action, const char *verb,
 		const char *sandbox, const char *detail, const char *rev);
+void daemon_row_session(struct ward_daemon *d, const struct dconn *c, const char *action,
+			const char *verb, const char *sandbox, const char *detail, const char *rev,
+			const char *session);
 /* run.json: the daemon's pid and the ids of the sandboxes it runs. */
 int daemon_write_run(struct ward_daemon *d);
 

@@ -12,6 +12,7 @@
 
 #include "common/cleanup.h"
 #include "common/util.h"
+#include "enforcer/user.h"
 #include "policy/policy.h"
 #include "runtime/daemon_internal.h"
 #include "runtime/layers.h"
@@ -128,6 +129,27 @@ static void layer_diag(void *data, bool warning, const char *msg)
 	daemon_note(d, warning, "%s", msg);
 }
 
+/* The home belongs to the user the sessions run as (the policy's run_as);
+ * what is inside it is left as the sessions made it. */
+static int give_home(const char *home, const struct ward_policy *p, const char *workdir,
+		     struct ward_error *err)
+{
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+	int r = ward_user_resolve(p, workdir, &uid, &gid, err);
+
+	if (r < 0)
+		return r;
+	if (lstat(home, &st) < 0)
+		return ward_err(err, -errno, "stat %s", home);
+	if (!S_ISDIR(st.st_mode))
+		return ward_errx(err, -ENOTDIR, "%s is not a directory", home);
+	if ((st.st_uid != uid || st.st_gid != gid) && lchown(home, uid, gid) < 0)
+		return ward_err(err, -errno, "chown %s", home);
+	return 0;
+}
+
 int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error *err)
 {
 	_cleanup_(ward_policy_freep) struct ward_policy *policy = NULL;
@@ -163,6 +185,9 @@ int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error 
 		ward_err(err, r, "home of %s", sb->name);
 		goto fail;
 	}
+	r = give_home(home, gen->policy, sb->workdir ? sb->workdir : home, err);
+	if (r < 0)
+		goto fail;
 
 	struct ward_runtime_config cfg = { .gen = gen,
 					   .audit = d->audit,

@@ -149,8 +149,9 @@ int cmd_exec(int argc, char **argv)
 		return WARD_EXIT_SETUP;
 	}
 
+	tty = isatty(STDIN_FILENO);
 	req = json_pack("{s:s, s:s, s:[], s:[], s:b}", "verb", "exec", "name", name, "argv", "env",
-			"tty", (int)(tty = isatty(STDIN_FILENO)));
+			"tty", (int)tty);
 	if (!req)
 		return WARD_EXIT_SETUP;
 	for (int k = i; k < argc; k++)

@@ -208,7 +208,8 @@ static int listen_on(struct ward_daemon *d, struct ward_error *err)
 
 static int open_lock(struct ward_daemon *d, struct ward_error *err)
 {
-	int fd = openat(d->state_fd, "daemon.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd =
+		openat(d->state_fd, "daemon.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0)
 		return ward_err(err, -errno, "open %s/daemon.lock", d->state_dir);
@@ -348,8 +349,8 @@ static void restore(struct ward_daemon *d)
 			daemon_row(d, NULL, "deny", "sandbox.start", sb->name, err.msg, sb->rev);
 		} else {
 			daemon_note(d, false, "sandbox %s is back (id %s)", sb->name, sb->id);
-			daemon_row(d, NULL, "allow", "sandbox.start", sb->name, "restored at daemon start",
-				   sb->rev);
+			daemon_row(d, NULL, "allow", "sandbox.start", sb->name,
+				   "restored at daemon start", sb->rev);
 		}
 	}
 	daemon_write_run(d);

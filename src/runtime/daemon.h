@@ -21,8 +21,8 @@
 #include "common/error.h"
 
 #define WARD_DAEMON_PROTOCOL 1
-#define WARD_DAEMON_MAX_LINE (64 * 1024)   /* bytes of one request line, "\n" included */
-#define WARD_DAEMON_KILL_GRACE_MS 2000	   /* SIGHUP -> SIGKILL for an orphaned session */
+#define WARD_DAEMON_MAX_LINE (64 * 1024) /* bytes of one request line, "\n" included */
+#define WARD_DAEMON_KILL_GRACE_MS 2000	 /* SIGHUP -> SIGKILL for an orphaned session */
 #define WARD_DAEMON_DEFAULT_SOCKET "/run/ward/ward.sock"
 #define WARD_DAEMON_DEFAULT_STATE "/var/lib/ward"
 

@@ -16,31 +16,25 @@
 
 const char *errno_name(int e)
 {
-	switch (e < 0 ? -e : e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case ESRCH: return "ESRCH";
-	case EIO: return "EIO";
-	case E2BIG: return "E2BIG";
-	case EBADF: return "EBADF";
-	case ENOMEM: return "ENOMEM";
-	case EACCES: return "EACCES";
-	case EBUSY: return "EBUSY";
-	case EEXIST: return "EEXIST";
-	case ENOTDIR: return "ENOTDIR";
-	case EISDIR: return "EISDIR";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOSYS: return "ENOSYS";
-	case ENOTSUP: return "ENOTSUP";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case EAGAIN: return "EAGAIN";
-	case EMFILE: return "EMFILE";
-	case ENOEXEC: return "ENOEXEC";
-	case ECHILD: return "ECHILD";
-	default: return "EIO";
+#define E(x)                                                                                       \
+	{                                                                                          \
+		x, #x                                                                              \
 	}
+	static const struct {
+		int e;
+		const char *name;
+	} names[] = {
+		E(EPERM),  E(ENOENT), E(ESRCH),	  E(EIO),     E(E2BIG),	       E(EBADF),
+		E(ENOMEM), E(EACCES), E(EBUSY),	  E(EEXIST),  E(ENOTDIR),      E(EISDIR),
+		E(EINVAL), E(ENOSPC), E(ENOSYS),  E(ENOTSUP), E(ENAMETOOLONG), E(ETIMEDOUT),
+		E(EAGAIN), E(EMFILE), E(ENOEXEC), E(ECHILD),  E(EADDRINUSE),   E(ENOBUFS),
+	};
+#undef E
+	e = e < 0 ? -e : e;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (names[i].e == e)
+			return names[i].name;
+	return "EIO"; /* an errno the protocol does not name */
 }
 
 int conn_send(struct dconn *c, json_t *o)
@@ -224,8 +218,8 @@ static void verb_hello(struct ward_daemon *d, struct dconn *c, json_t *req)
 {
 	reply_ok(c, req,
 		 json_pack("{s:i,s:I,s:b,s:s}", "version", WARD_DAEMON_PROTOCOL, "pid",
-			   (json_int_t)getpid(), "uid_can_manage", c->perm == DPERM_MANAGE,
-			   "ward", WARD_VERSION));
+			   (json_int_t)getpid(), "uid_can_manage", c->perm == DPERM_MANAGE, "ward",
+			   WARD_VERSION));
 }
 
 static void dispatch(struct ward_daemon *d, struct dconn *c, json_t *req)

@@ -98,8 +98,8 @@ static void finish(struct ward_daemon *d, struct dsession *s, int status)
 	if (s->conn) {
 		struct dconn *c = s->conn;
 
-		conn_send(c, json_pack("{s:s,s:s,s:i}", "event", "exit", "session", s->id,
-				       "status", status));
+		conn_send(c, json_pack("{s:s,s:s,s:i}", "event", "exit", "session", s->id, "status",
+				       status));
 		c->session = NULL;
 		c->dead = true;
 		s->conn = NULL;
@@ -115,8 +115,10 @@ void session_ended(struct ward_daemon *d, struct dsession *s)
 	r = ward_session_reap(s->s, &status);
 	if (r == -EAGAIN)
 		return;
-	if (r < 0)
+	if (r < 0) {
+		daemon_note(d, true, "session %s: reap: %s", s->id, strerror(-r));
 		status = WARD_EXIT_SETUP;
+	}
 	finish(d, s, status);
 }
 
@@ -218,9 +220,9 @@ void verb_exec(struct ward_daemon *d, struct dconn *c, json_t *req)
 		refuse(d, c, req, "exec", name, EBUSY, "this connection already runs a session");
 		return;
 	}
-	if (!json_is_array(jargv) || !json_array_size(jargv) ||
-	    !(argv = strv_of(jargv, &bad)) || (jenv && !json_is_array(jenv)) ||
-	    (jenv && !(env = strv_of(jenv, &bad))) || (cwd && cwd[0] != '/')) {
+	if (!json_is_array(jargv) || !json_array_size(jargv) || !(argv = strv_of(jargv, &bad)) ||
+	    (jenv && !json_is_array(jenv)) || (jenv && !(env = strv_of(jenv, &bad))) ||
+	    (cwd && cwd[0] != '/')) {
 		drop_fds(c);
 		refuse(d, c, req, "exec", name, EINVAL,
 		       "exec needs \"argv\" (a non-empty array of strings), \"env\" an array of "
@@ -282,8 +284,7 @@ void verb_exec(struct ward_daemon *d, struct dconn *c, json_t *req)
 	c->session = s;
 	s->next = d->sessions;
 	d->sessions = s;
-	snprintf(detail, sizeof(detail), "session %s: %.400s", s->id,
-		 s->command ? s->command : "");
+	snprintf(detail, sizeof(detail), "session %s: %.400s", s->id, s->command ? s->command : "");
 	daemon_row_session(d, c, "allow", "exec", sb->name, detail, sb->rev, s->id);
 	reply_ok(c, req,
 		 json_pack("{s:s,s:I}", "session", s->id, "pid", (json_int_t)ward_session_pid(ws)));
@@ -292,15 +293,15 @@ void verb_exec(struct ward_daemon *d, struct dconn *c, json_t *req)
 static json_t *session_json(const struct dsession *s)
 {
 	uint64_t end = s->ended ? s->end_ns : ward_now_ns();
-	json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I}", "id", s->id, "sandbox", s->sandbox,
-			      "command", s->command ? s->command : "", "start_ns",
-			      (json_int_t)s->start_ns, "duration_ms",
-			      (json_int_t)((end - s->start_ns) / 1000000));
+	json_t *o =
+		json_pack("{s:s,s:s,s:s,s:I,s:I}", "id", s->id, "sandbox", s->sandbox, "command",
+			  s->command ? s->command : "", "start_ns", (json_int_t)s->start_ns,
+			  "duration_ms", (json_int_t)((end - s->start_ns) / 1000000));
 
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "end_ns", s->ended ? json_integer((json_int_t)s->end_ns)
-						  : json_null());
+	json_object_set_new(o, "end_ns",
+			    s->ended ? json_integer((json_int_t)s->end_ns) : json_null());
 	json_object_set_new(o, "status", s->ended ? json_integer(s->status) : json_null());
 	/* not in the log yet: its rows are unknown, not 0 */
 	json_object_set_new(o, "rows", json_null());
@@ -376,9 +377,9 @@ void verb_sessions(struct ward_daemon *d, struct dconn *c, json_t *req)
 
 		if (name && strcmp(s->sandbox, name))
 			continue;
-		json_array_foreach(a, i, e)
-			if (!strcmp(json_string_value(json_object_get(e, "id")) ?: "", s->id))
-				logged = true;
+		json_array_foreach(a, i,
+				   e) if (!strcmp(json_string_value(json_object_get(e, "id")) ?: "",
+						  s->id)) logged = true;
 		if (!logged)
 			json_array_append_new(a, session_json(s));
 	}

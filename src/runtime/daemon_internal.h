@@ -49,6 +49,7 @@ struct dsandbox {
 	char *workdir;
 	char *hosts;
 	char *upstream_ca;
+	char *home; /* <state>/sandboxes/NAME/home while it runs (the runtime borrows it) */
 	uint64_t idle_timeout_ms;
 	uint64_t created_ns;
 	bool want_running; /* the desired state, persisted */
@@ -56,11 +57,11 @@ struct dsandbox {
 	enum dstate state;
 	char *failure; /* why it is failed */
 	struct ward_runtime *rt;
-	char rev[65];		/* the revision in force (or of the stored text) */
-	uint64_t gen_seq;	/* of the generation in force */
-	uint64_t started_mono;	/* ward_mono_ns at start */
-	uint64_t idle_mono;	/* since when it has no session */
-	unsigned n_sessions;	/* running */
+	char rev[65];	       /* the revision in force (or of the stored text) */
+	uint64_t gen_seq;      /* of the generation in force */
+	uint64_t started_mono; /* ward_mono_ns at start */
+	uint64_t idle_mono;    /* since when it has no session */
+	unsigned n_sessions;   /* running */
 	struct dsandbox *next;
 };
 
@@ -84,17 +85,17 @@ struct ward_daemon {
 	char *socket_path;
 	char *state_dir;
 	char *log_path;
-	int state_fd;  /* O_DIRECTORY of the state dir */
-	int lock_fd;   /* daemon.lock, flocked */
+	int state_fd; /* O_DIRECTORY of the state dir */
+	int lock_fd;  /* daemon.lock, flocked */
 	int listen_fd;
 	int signal_fd;
 	struct ward_audit *audit;
 	struct dconn *conns;
 	unsigned n_conns;
 	struct dsandbox *sandboxes;
-	struct dsession *sessions; /* running first, then ended ones (newest first) */
+	struct dsession *sessions;    /* running first, then ended ones (newest first) */
 	struct ward_secrets *secrets; /* <state>/secrets, opened at the first secret verb */
-	gid_t gid_manage, gid_read; /* groups ward, ward-audit; (gid_t)-1: none */
+	gid_t gid_manage, gid_read;   /* groups ward, ward-audit; (gid_t)-1: none */
 	bool stop;
 };
 

@@ -37,6 +37,7 @@ void sandbox_free(struct dsandbox *sb)
 	free(sb->workdir);
 	free(sb->hosts);
 	free(sb->upstream_ca);
+	free(sb->home);
 	free(sb->failure);
 	free(sb);
 }
@@ -56,17 +57,19 @@ static const char *state_name(enum dstate s)
 
 json_t *sandbox_json(const struct dsandbox *sb)
 {
-	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:I}", "name", sb->name, "id", sb->id,
-			      "state", state_name(sb->state), "policy_rev", sb->rev, "sessions",
-			      (int)sb->n_sessions, "uptime_ms",
-			      (json_int_t)(sb->rt ? (ward_mono_ns() - sb->started_mono) / 1000000 : 0),
-			      "created_ns", (json_int_t)sb->created_ns, "idle_timeout_ms",
-			      (json_int_t)sb->idle_timeout_ms);
+	json_t *o =
+		json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:I}", "name", sb->name, "id", sb->id,
+			  "state", state_name(sb->state), "policy_rev", sb->rev, "sessions",
+			  (int)sb->n_sessions, "uptime_ms",
+			  (json_int_t)(sb->rt ? (ward_mono_ns() - sb->started_mono) / 1000000 : 0),
+			  "created_ns", (json_int_t)sb->created_ns, "idle_timeout_ms",
+			  (json_int_t)sb->idle_timeout_ms);
 
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "workdir", sb->workdir ? json_string(sb->workdir) : json_null());
-	json_object_set_new(o, "policy", sb->policy_path ? json_string(sb->policy_path) : json_null());
+	json_object_set_new(o, "policy",
+			    sb->policy_path ? json_string(sb->policy_path) : json_null());
 	json_object_set_new(o, "desired", json_string(sb->want_running ? "running" : "stopped"));
 	if (sb->failure)
 		json_object_set_new(o, "failure", json_string(sb->failure));
@@ -196,9 +199,16 @@ int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error 
 					   .upstream_ca = sb->upstream_ca,
 					   .diag = layer_diag,
 					   .diag_data = d };
-	struct ward_runtime_start st = { .workdir = sb->workdir ? sb->workdir : home,
+	/* the runtime keeps the paths of st for the sandbox's life */
+	free(sb->home);
+	sb->home = strdup(home);
+	if (!sb->home) {
+		r = ward_err(err, -ENOMEM, "home");
+		goto fail;
+	}
+	struct ward_runtime_start st = { .workdir = sb->workdir ? sb->workdir : sb->home,
 					 .id = sb->id,
-					 .home = home };
+					 .home = sb->home };
 
 	r = ward_runtime_new(&cfg, &rt, err);
 	if (r >= 0)
@@ -373,8 +383,7 @@ void verb_sandbox_list(struct ward_daemon *d, struct dconn *c, json_t *req)
 	reply_ok(c, req, json_pack("{s:o}", "sandboxes", a));
 }
 
-static struct dsandbox *named(struct ward_daemon *d, struct dconn *c, json_t *req,
-			      const char *verb)
+static struct dsandbox *named(struct ward_daemon *d, struct dconn *c, json_t *req, const char *verb)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
 	struct dsandbox *sb = sandbox_find(d, name);

@@ -363,11 +363,11 @@ void state_cleanup_crash(struct ward_daemon *d)
 		snprintf(path, sizeof(path), "%s/ward/%s", mnt, id);
 		r = kill_leaf(path);
 		if (r < 0)
-			daemon_note(d, true, "cleanup after daemon pid %ld: cgroup %s: %s", pid, path,
-				    strerror(-r));
+			daemon_note(d, true, "cleanup after daemon pid %ld: cgroup %s: %s", pid,
+				    path, strerror(-r));
 		else if (r > 0)
-			daemon_note(d, false, "cleanup after daemon pid %ld: removed cgroup %s", pid,
-				    path);
+			daemon_note(d, false, "cleanup after daemon pid %ld: removed cgroup %s",
+				    pid, path);
 	}
 	json_decref(o);
 	leaves = ward_cgroup_reap_stale(&err);

@@ -77,8 +77,8 @@ static json_t *changed_json(const struct ward_policy *a, const struct ward_polic
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < n && i < WARD_APPLY_MAX_SECTIONS; i++)
-		json_array_append_new(arr, json_pack("{s:s,s:s}", "section", names[i], "state",
-						     state));
+		json_array_append_new(arr,
+				      json_pack("{s:s,s:s}", "section", names[i], "state", state));
 	return arr;
 }
 
@@ -167,9 +167,9 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		}
 		sb->gen_seq++;
 		for (size_t i = 0; i < rep.n; i++)
-			json_array_append_new(secs, json_pack("{s:s,s:s}", "section",
-							      rep.v[i].section, "state",
-							      apply_state(rep.v[i].state)));
+			json_array_append_new(secs,
+					      json_pack("{s:s,s:s}", "section", rep.v[i].section,
+							"state", apply_state(rep.v[i].state)));
 		json_object_set_new(res, "sections", secs);
 		if (wait)
 			json_object_set_new(res, "enforced_ms", json_real((double)(t1 - t0) / 1e6));

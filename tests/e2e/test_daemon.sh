@@ -50,12 +50,47 @@ if verb == "raw":
     for _ in range(int(sys.argv[4])):
         print(f.readline().decode().strip(), flush=True)
     sys.exit(0)
+if verb in ("signal", "winsize"):
+    # exec argv[3] with fds 0-1-2 (a pty's slave for winsize), then send
+    # argv[4] once the session runs; prints what the pty showed (winsize)
+    import os, pty, time
+    fds, master = [0, 1, 2], None
+    if verb == "winsize":
+        master, slave = pty.openpty()
+        fds = [slave] * 3
+    req = dict(json.loads(sys.argv[3]), id=1, verb="exec", tty=verb == "winsize")
+    s.sendmsg([(json.dumps(req) + "\n").encode()],
+              [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+    rep = json.loads(f.readline())
+    if not rep["ok"]:
+        print(rep, file=sys.stderr)
+        sys.exit(125)
+    time.sleep(0.5)
+    s.sendall((json.dumps(dict(json.loads(sys.argv[4]), verb=verb)) + "\n").encode())
+    ev = json.loads(f.readline())
+    if master is not None:
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                b = os.read(master, 4096)
+            except OSError:
+                break
+            if not b:
+                break
+            out += b
+        print(out.decode().strip())
+    sys.exit(ev["status"])
 args = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
 data = (json.dumps(dict(args, id=7, verb=verb)) + "\n").encode()
-if verb == "exec":
-    s.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
-else:
-    s.sendall(data)
+try:
+    if verb == "exec":
+        s.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
+    else:
+        s.sendall(data)
+except OSError:
+    pass  # refused at connect: the daemon answered and closed before this write
+
 line = f.readline()
 if verb != "exec":
     print(line.decode().strip())
@@ -171,9 +206,18 @@ OUT=$(wc sessions '{"name":"box"}')
 check "sessions: both, with their statuses" [ "$(js "$OUT" \
 	"sorted(s['status'] for s in r['sessions'] if s['id'] in ('$I1','$I2'))")" = "[4, 5]" ]
 
+# --- signal and winsize messages while a session runs
+wc signal '{"name":"box","argv":["sh","-c","trap \"exit 7\" USR1; sleep 30 & wait"],"env":[]}' \
+	'{"signo":10}' 2>/dev/null
+check "signal: forwarded to the session" [ $? -eq 7 ]
+OUT=$(wc winsize '{"name":"box","argv":["sh","-c","sleep 2; stty size"],"env":[]}' \
+	'{"rows":33,"cols":111}' 2>/dev/null)
+check "winsize: the session's terminal has the client's size" [ "$OUT" = "33 111" ] || echo "$OUT"
+
 # --- a client that goes away: its session is killed (SIGHUP, SIGKILL 2 s later)
-wc exec '{"name":"box","argv":["sh","-c","trap \"\" HUP; exec sleep 3131"],"env":[]}' \
-	2>/dev/null &
+# (exec: $! is the client itself, not a subshell around it)
+(exec "$PY" "$T/wc.py" "$SOCK" exec \
+	'{"name":"box","argv":["sh","-c","trap \"\" HUP; exec sleep 3131"],"env":[]}' 2>/dev/null) &
 CL=$!
 CLIENTS+=("$CL")
 # (the pattern matches the session's command, not the client's argv)
@@ -247,7 +291,7 @@ check "an unknown verb: EINVAL" grep -q '"EINVAL"' <<<"$OUT"
 
 # --- a uid that is neither root nor in ward / ward-audit
 OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" "$T/wc.py" "$SOCK" sandbox.list 2>&1)
-check "a non-member uid is refused (EPERM)" grep -q '"code":"EPERM"' <<<"$OUT"
+check "a non-member uid is refused (EPERM)" grep -q '"code":"EPERM"' <<<"$OUT" || echo "$OUT"
 check "the refusal is a control row" \
 	[ "$(rows "layer='control' AND action='deny' AND rule='connect' AND reason LIKE 'uid=65534 %'")" -ge 1 ]
 OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" "$T/wc.py" "$SOCK" sandbox.rm '{"name":"box"}' 2>&1)
@@ -271,12 +315,17 @@ idle_stopped() { [ "$(js "$(wc sandbox.list)" '[s["state"] for s in r["sandboxes
 check "idle_timeout_ms: stopped when no session ran for that long" wait_for 100 idle_stopped
 check "idle: the row says so" [ "$(rows "layer='control' AND rule='sandbox.stop' AND sandbox='idle' AND reason LIKE '%idle for 300 ms%'")" -eq 1 ]
 check "idle: its cgroup is gone" [ ! -d "$CG/ward/$IDLE_ID" ]
+wc exec '{"name":"idle","argv":["true"],"env":[]}' 2>/dev/null
+check "exec in a stopped sandbox starts it first" [ $? -eq 0 ]
+check "... and the idle timeout stops it again" wait_for 100 idle_stopped
+check "... a second idle row" [ "$(rows "layer='control' AND rule='sandbox.stop' AND sandbox='idle' AND reason LIKE '%idle for 300 ms%'")" -eq 2 ]
 
 # --- kill -9: no session survives; the next start cleans up and restores
-wc exec '{"name":"box","argv":["sh","-c","exec sleep 3232"],"env":[]}' 2>/dev/null &
+(exec "$PY" "$T/wc.py" "$SOCK" exec \
+	'{"name":"box","argv":["sh","-c","exec sleep 3232"],"env":[]}' 2>"$T/k9") &
 CL=$!
 CLIENTS+=("$CL")
-check "a session runs before the kill" wait_for 50 sleeping 3232
+check "a session runs before the kill" wait_for 50 sleeping 3232 || cat "$T/k9"
 kill -9 "$DPID"
 wait "$DPID" 2>/dev/null
 DPID=
@@ -285,6 +334,7 @@ wait "$CL" 2>/dev/null
 check "kill -9: run.json is left for the next start" [ -e "$STATE/run.json" ]
 check "the daemon starts again" start_daemon
 check "the next start cleaned up after the crash" grep -q "did not stop cleanly" "$T/daemon.log"
+check "... it removed the dead sandbox's cgroup" grep -q "removed cgroup $CG/ward/$ID\$" "$T/daemon.log"
 OUT=$(wc sandbox.list)
 check "the running sandbox is back, same id; the stopped one stays stopped" [ "$(js "$OUT" \
 	"sorted((s['name'], s['state'], s['id']) for s in r['sandboxes'])")" = "[('box', 'running', '$ID'), ('idle', 'stopped', '$IDLE_ID')]" ]

@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps demo check unit integration asan clean bench fuzz
+.PHONY: all build deps demo check unit integration asan clean bench fuzz docs
 
 all: build
 
@@ -37,6 +37,10 @@ bench: build
 
 fuzz:
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-60} ./tools/fuzz-smoke.sh
+
+# contrib/ward.1 and contrib/completions/ from the --help texts (tools/gen-docs.sh)
+docs: build
+	@cmake --build $(BUILD) --target docs
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

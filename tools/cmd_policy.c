@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "common/cleanup.h"
+#include "daemon_cli.h"
 #include "policy/diff.h"
 #include "policy/policy.h"
 
@@ -26,6 +27,8 @@ static const char usage_policy[] =
 	"                           the decision for one request, and why\n"
 	"  suggest [--log DB] [--sandbox ID] [--since T] [-o FILE]\n"
 	"                           a policy that allows what the decision log observed\n"
+	"  apply NAME FILE [--wait] [--dry-run] [--json]\n"
+	"                           switch a daemon sandbox to the policy FILE while it runs\n"
 	"\n"
 	"Run 'ward policy SUBCOMMAND --help' for details.\n";
 
@@ -337,6 +340,219 @@ static int policy_compile(int argc, char **argv)
 	return 0;
 }
 
+static const char usage_apply[] =
+	"Usage: ward policy apply NAME FILE [--wait] [--dry-run] [--json] [--socket PATH]\n"
+	"\n"
+	"Switch the sandbox NAME of 'ward daemon' to the policy FILE while its sessions\n"
+	"run (hot reload). The daemon compiles FILE (errors are printed as\n"
+	"FILE:LINE:COL: message and nothing changes), then moves every layer to the new\n"
+	"revision in one step each: network policies, credentials, inference routes,\n"
+	"DNS and cgroup limits are enforced at once; open connections the new policy\n"
+	"denies are closed and logged; the mount plan, Landlock, the process identity\n"
+	"and the environment apply to new sessions only. The sandbox keeps the new\n"
+	"policy text across stop/start and daemon restarts.\n"
+	"\n"
+	"Prints the access the change adds (+) and removes (-), in terms of what may\n"
+	"be reached or opened, not of YAML text (as 'ward policy diff'), then each\n"
+	"policy section that changed and how: applied (enforced now) or 'applies to\n"
+	"new sessions only'.\n"
+	"\n"
+	"Options:\n"
+	"  --wait              return once every layer enforces the new revision, and\n"
+	"                      print 'enforced in N ms' (the time the switch took)\n"
+	"  --dry-run           compile and print the access diff; change nothing\n"
+	"  --json              one JSON object: old_rev, new_rev, diff {added,\n"
+	"                      removed}, sections [{section, state}], enforced_ms\n"
+	"                      (with --wait), dry_run (docs/daemon.md)\n"
+	"  --socket PATH       the daemon's socket (default: $WARD_SOCKET, else\n"
+	"                      /run/ward/ward.sock)\n"
+	"  -h, --help          show this help\n"
+	"\n"
+	"FILE is read by the daemon: a relative path is made absolute here first.\n"
+	"Every revision is kept in the decision log's policies table; rows decided\n"
+	"under it carry it, and a control row records the apply.\n"
+	"\n"
+	"Exit status: 0 applied (or, with --dry-run, compiled), 1 invalid policy or\n"
+	"refused (the reason on stderr; the policy in force stays), 2 usage error.\n";
+
+DEFINE_CLEANUP(struct ward_client *, ward_client_free)
+
+/* One diff item (policy/diff.h's JSON): its text, else its fields. */
+static void print_diff_item(char sign, json_t *item)
+{
+	const char *key, *text = json_string_value(item);
+	json_t *v;
+
+	if (!text)
+		text = json_string_value(json_object_get(item, "text"));
+	if (text) {
+		printf("  %c %s\n", sign, text);
+		return;
+	}
+	printf("  %c", sign);
+	json_object_foreach(item, key, v) {
+		char *s;
+
+		if (json_is_null(v) || !strcmp(key, "section"))
+			continue;
+		s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		printf(" %s=%s", key, s ? s : json_string_value(v) ? json_string_value(v) : "?");
+		free(s);
+	}
+	putchar('\n');
+}
+
+static bool same_section(json_t *item, const char *section)
+{
+	const char *s = json_string_value(json_object_get(item, "section"));
+
+	return !section ? !s : s && !strcmp(s, section);
+}
+
+/* As 'ward policy diff' prints it: per section "# SECTION", removed then added. */
+static void print_diff(json_t *diff)
+{
+	json_t *added = json_object_get(diff, "added"), *removed = json_object_get(diff, "removed");
+	json_t *lists[2] = { removed, added }, *v, *w;
+	size_t i, k;
+
+	for (int l = 0; l < 2; l++) {
+		json_array_foreach(lists[l], i, v) {
+			const char *sec = json_string_value(json_object_get(v, "section"));
+			bool seen = false;
+
+			/* the first item of its section prints the whole section */
+			for (int m = 0; m <= l && !seen; m++)
+				json_array_foreach(lists[m], k, w) {
+					if (m == l && k == i)
+						break;
+					if (same_section(w, sec)) {
+						seen = true;
+						break;
+					}
+				}
+			if (seen)
+				continue;
+			printf("  # %s\n", sec ?: "(other)");
+			for (int m = 0; m < 2; m++)
+				json_array_foreach(lists[m], k, w)
+					if (same_section(w, sec))
+						print_diff_item(m ? '+' : '-', w);
+		}
+	}
+}
+
+static void print_apply(const char *name, json_t *reply, bool dry_run)
+{
+	json_t *diff = json_object_get(reply, "diff"), *sections, *v;
+	const char *old_rev = json_string_value(json_object_get(reply, "old_rev"));
+	const char *new_rev = json_string_value(json_object_get(reply, "new_rev"));
+	json_t *enforced = json_object_get(reply, "enforced_ms");
+	size_t i, changed = 0;
+
+	printf("%s: policy rev %.12s -> %.12s%s\n", name, old_rev ?: "?", new_rev ?: "?",
+	       dry_run ? " (dry run: nothing changed)" : "");
+	if (old_rev && new_rev && !strcmp(old_rev, new_rev))
+		printf("nothing compiled changed\n");
+	if (!json_is_object(diff))
+		printf("access diff: not available (too many access items to compare)\n");
+	else if (!json_array_size(json_object_get(diff, "added")) &&
+		 !json_array_size(json_object_get(diff, "removed")))
+		printf("access: unchanged\n");
+	else {
+		printf("access (- removed, + added):\n");
+		print_diff(diff);
+	}
+	sections = json_object_get(reply, "sections");
+	json_array_foreach(sections, i, v) {
+		const char *st = json_string_value(json_object_get(v, "state"));
+
+		if (st && strcmp(st, "unchanged"))
+			changed++;
+	}
+	if (changed)
+		printf("sections:\n");
+	json_array_foreach(sections, i, v) {
+		const char *sec = json_string_value(json_object_get(v, "section"));
+		const char *st = json_string_value(json_object_get(v, "state"));
+
+		if (!st || !strcmp(st, "unchanged"))
+			continue;
+		if (!strcmp(st, "applied"))
+			st = "applied";
+		else if (!strcmp(st, "new_sessions"))
+			st = "applies to new sessions only";
+		else if (!strcmp(st, "changed"))
+			st = dry_run ? "would change" : "changed";
+		printf("  %-20s %s\n", sec ?: "?", st);
+	}
+	if (json_is_number(enforced))
+		printf("enforced in %.1f ms\n", json_number_value(enforced));
+}
+
+static int policy_apply(int argc, char **argv)
+{
+	static const char prog[] = "ward policy apply";
+	_cleanup_(ward_client_freep) struct ward_client *c = NULL;
+	_cleanup_(json_decrefp) json_t *req = NULL, *reply = NULL;
+	_cleanup_free_ char *abs = NULL;
+	const char *name = NULL, *file = NULL, *socket = NULL;
+	bool wait = false, dry_run = false, json = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int r;
+
+		if (is_help(a)) {
+			fputs(usage_apply, stdout);
+			return 0;
+		}
+		r = cli_socket_opt(prog, argc, argv, &i, &socket);
+		if (r < 0)
+			return 2;
+		if (r > 0)
+			continue;
+		if (!strcmp(a, "--wait")) {
+			wait = true;
+		} else if (!strcmp(a, "--dry-run")) {
+			dry_run = true;
+		} else if (!strcmp(a, "--json")) {
+			json = true;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "%s: unknown option '%s'\n%s", prog, a, usage_apply);
+			return 2;
+		} else if (!name) {
+			name = a;
+		} else if (!file) {
+			file = a;
+		} else {
+			fprintf(stderr, "%s: unexpected argument '%s'\n%s", prog, a, usage_apply);
+			return 2;
+		}
+	}
+	if (!name || !file) {
+		fprintf(stderr, "%s: NAME and FILE are required\n%s", prog, usage_apply);
+		return 2;
+	}
+	abs = cli_abspath(prog, NULL, file);
+	if (!abs)
+		return 1;
+	req = json_pack("{s:s, s:s, s:s, s:b, s:b}", "verb", "policy.apply", "name", name, "policy",
+			abs, "wait", wait, "dry_run", dry_run);
+	c = cli_connect(prog, socket);
+	if (!req || !c || cli_call(prog, c, req, &reply) < 0)
+		return 1;
+	if (json) {
+		json_object_del(reply, "id");
+		json_object_del(reply, "ok");
+		json_object_set_new(reply, "dry_run", json_boolean(dry_run));
+		cli_print_json(stdout, reply);
+	} else {
+		print_apply(name, reply, dry_run);
+	}
+	return 0;
+}
+
 static int policy_diff(int argc, char **argv)
 {
 	_cleanup_(ward_policy_freep) struct ward_policy *old = NULL, *new = NULL;
@@ -404,6 +620,8 @@ int cmd_policy(int argc, char **argv)
 		return cmd_policy_explain(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "suggest"))
 		return cmd_policy_suggest(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "apply"))
+		return policy_apply(argc - 1, argv + 1);
 	fprintf(stderr, "ward policy: unknown subcommand '%s'\n%s", argv[1], usage_policy);
 	return 2;
 }

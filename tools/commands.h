@@ -13,3 +13,8 @@ int cmd_daemon(int argc, char **argv);
 /* ward policy explain|suggest (argv[0] is the subcommand) */
 int cmd_policy_explain(int argc, char **argv);
 int cmd_policy_suggest(int argc, char **argv);
+/* the daemon's client verbs (docs/daemon.md) */
+int cmd_sandbox(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_sessions(int argc, char **argv);
+int cmd_secret(int argc, char **argv);

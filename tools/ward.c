@@ -43,6 +43,20 @@ static const char usage[] =
 	"                         report which kernel features ward can use here;\n"
 	"                         --cleanup removes what a crashed ward left behind\n"
 	"\n"
+	"Service mode (a running 'ward daemon'; --socket PATH, else $WARD_SOCKET):\n"
+	"  sandbox create NAME --policy FILE [--workdir DIR] [--idle-timeout T] ...\n"
+	"                         create a named, long-lived sandbox and start it\n"
+	"  sandbox list [--json] | stop NAME | start NAME | rm NAME\n"
+	"                         list and manage the daemon's sandboxes\n"
+	"  exec NAME [--] CMD [ARG...]\n"
+	"                         run CMD as a session in the sandbox NAME\n"
+	"  sessions [NAME] [--json]\n"
+	"                         sessions with status, rows, tokens and cost\n"
+	"  policy apply NAME FILE [--wait] [--dry-run]\n"
+	"                         switch a running sandbox to another policy\n"
+	"  secret set NAME | list | rm NAME\n"
+	"                         secrets for credentials (value on stdin)\n"
+	"\n"
 	"Run 'ward COMMAND --help' for the options of one command.\n"
 	"Decision log: --log, else $WARD_LOG, else /var/lib/ward/decisions.db.\n";
 
@@ -52,9 +66,10 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} verbs[] = {
-		{ "run", cmd_run },	  { "policy", cmd_policy }, { "logs", cmd_logs },
-		{ "doctor", cmd_doctor }, { "audit", cmd_audit },   { "replay", cmd_replay },
-		{ "daemon", cmd_daemon },
+		{ "run", cmd_run },	      { "policy", cmd_policy },	  { "logs", cmd_logs },
+		{ "doctor", cmd_doctor },     { "audit", cmd_audit },	  { "replay", cmd_replay },
+		{ "daemon", cmd_daemon },     { "sandbox", cmd_sandbox }, { "exec", cmd_exec },
+		{ "sessions", cmd_sessions }, { "secret", cmd_secret },
 	};
 	int i = 1;
 

@@ -14,6 +14,11 @@
 # Request rates and latencies (plain http, intercepted HTTPS) are interleaved
 # too: ROUNDS runs of REQUESTS each per side, medians of req/s, p50 and p99.
 # PARTS (default tunnel,conns,http,https) picks the sections to run.
+# Wall-clock rates swing with whatever else the 2 cores run; the CPU time
+# each proxy spends per intercepted request does not, much: ward's own
+# (utime+stime of the ward process, all threads, read from /proc when it
+# exits: a run of CPU_N requests less a run of 1, which pays the same
+# startup) and squid's (its process over all its rounds).
 # Usage: tools/bench/proxy.sh [MB] [REQUESTS]   (root)
 set -eu
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,10 +28,12 @@ N=${2:-300}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
 CONNS=${CONNS:-2000}
 ROUNDS=${ROUNDS:-5}
+CPU_N=${CPU_N:-2000}
 PARTS=${PARTS:-tunnel,conns,http,https}
 part() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
-[ "$MB" -le 2048 ] && [ "$N" -le 5000 ] && [ "$CONNS" -le 5000 ] && [ "$ROUNDS" -le 10 ] ||
-	{ echo "bounded: MB <= 2048, REQUESTS <= 5000, CONNS <= 5000, ROUNDS <= 10"; exit 1; }
+[ "$MB" -le 2048 ] && [ "$N" -le 5000 ] && [ "$CONNS" -le 5000 ] && [ "$ROUNDS" -le 10 ] &&
+	[ "$CPU_N" -gt 1 ] && [ "$CPU_N" -le 5000 ] ||
+	{ echo "bounded: MB <= 2048, REQUESTS <= 5000, CONNS <= 5000, ROUNDS <= 10, 1 < CPU_N <= 5000"; exit 1; }
 LOADC=$(dirname "$WARD")/load_client
 PY=$(readlink -f /usr/bin/python3)
 CURL=$(readlink -f "$(command -v curl)")
@@ -333,6 +340,27 @@ fi
 : >"$T/https.ward"
 : >"$T/https.mitm"
 : >"$T/https.squid"
+: >"$T/cpu.ward"
+# ticks PID: "STATE utime+stime" of PID (all its threads), in clock ticks
+ticks() { awk '{ print $3, $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+# ward_ticks K: K intercepted requests in ward; ward's own CPU ticks, read
+# from its zombie (exited, not yet reaped: the totals are final) (bounded)
+ward_ticks() {
+	local pid st t last=0
+	"$WARD" run --policy "$T/https.yaml" --log "$T/log.db" --workdir "$T" \
+		--hosts "$UPSTREAM_HOSTS" --upstream-ca "$UPSTREAM_CA" -- "$PY" "$T/tls.py" "$URL" "$1" \
+		>/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 6000); do
+		read -r st t < <(ticks $pid) || break
+		last=$t
+		[ "$st" = Z ] && break
+		sleep 0.05
+	done
+	wait $pid
+	echo "$last"
+}
+SQ_T0=0
 for _ in $(seq "$ROUNDS"); do
 	env -u HTTPS_PROXY SSL_CERT_FILE="$UPSTREAM_CA" "$PY" "$T/tls.py" "$URL" "$N" \
 		"$(upstream_ip wbench)" >>"$T/https.direct"
@@ -343,7 +371,13 @@ for _ in $(seq "$ROUNDS"); do
 		"$PY" "$T/tls.py" "$URL" "$N" >>"$T/https.squid"
 	[ -n "$MITM_OK" ] && HTTPS_PROXY=http://127.0.0.1:18080 \
 		SSL_CERT_FILE="$T/mitm/mitmproxy-ca-cert.pem" "$PY" "$T/tls.py" "$URL" "$N" >>"$T/https.mitm"
+	[ -n "$SQ_OK" ] && SQ_T1=$(ticks "$SQ" | awk '{ print $2 }') &&
+		HTTPS_PROXY=http://127.0.0.1:13128 SSL_CERT_FILE="$SQ_TRUST" \
+			"$PY" "$T/tls.py" "$URL" "$CPU_N" >/dev/null &&
+		SQ_T0=$((SQ_T0 + $(ticks "$SQ" | awk '{ print $2 }') - SQ_T1))
+	echo "$(ward_ticks "$CPU_N") $(ward_ticks 1)" >>"$T/cpu.ward"
 done
+TCK=$(getconf CLK_TCK)
 echo "intercepted HTTPS, $N keep-alive requests, median of $ROUNDS:"
 read -r hd hd50 hd99 < <(medians "$T/https.direct")
 line "HTTPS direct" "$hd" "$hd50" "$hd99"
@@ -361,6 +395,16 @@ if [ -n "$SQ_OK" ] && [ -s "$T/https.squid" ]; then
 	read -r hs hs50 hs99 < <(medians "$T/https.squid")
 	line "HTTPS via squid ($mode)" "$hs" "$hs50" "$hs99"
 	echo "  ward/squid req/s $(awk "BEGIN{printf \"%.2f\", $hw/$hs}") (target >= 2)"
+fi
+# CPU per request: ward's median over rounds of (ticks of CPU_N - ticks of 1)
+wcpu=$(awk -v n="$CPU_N" -v tck="$TCK" '{ printf "%.0f\n", ($1 - $2) * 1e6 / tck / (n - 1) }' \
+	"$T/cpu.ward" | median)
+echo "CPU per intercepted request, median of $ROUNDS: ward ${wcpu} us (its process, $CPU_N requests less 1)"
+if [ -n "$SQ_OK" ] && [ -n "$SQ_T1" ]; then
+	# squid: ticks over its CPU_N-request runs, all rounds
+	scpu=$(awk "BEGIN{printf \"%.0f\", $SQ_T0 * 1e6 / $TCK / ($CPU_N * $ROUNDS)}")
+	echo "  squid ${scpu} us (its process, $ROUNDS x $CPU_N requests); squid/ward CPU" \
+		"$(awk "BEGIN{ if ($wcpu > 0) printf \"%.2f\", $scpu/$wcpu; else print \"-\" }")"
 else
 	[ -n "$SQ_OK" ] && tail -n 5 "$T/squid-cache.log" >&2
 	echo "squid not installable or not answering: skipped"

@@ -420,6 +420,31 @@ static void test_queue_full(void **state)
 			 accepted + count(f->path, "WHERE layer='lifecycle'"));
 }
 
+/* A woken writer lingers for the rows behind the first: a lone row still
+ * reaches the file by itself (no flush, no close), and a flush during the
+ * linger takes everything queued. */
+static void test_linger(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_error err = { 0 };
+	struct ward_audit *a = NULL;
+	struct ward_decision d = { .layer = "proxy", .action = "allow", .host = "h" };
+	int n = 0;
+
+	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(ward_audit_submit(a, &d), 0);
+	/* bounded: 1,000 x 5 ms; the linger itself is 10 ms */
+	for (int i = 0; i < 1000 && (n = count(f->path, "WHERE layer = 'proxy'")) < 1; i++)
+		usleep(5000);
+	assert_int_equal(n, 1);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(ward_audit_submit(a, &d), 0);
+	assert_int_equal(ward_audit_flush(a), 0);
+	assert_int_equal(count(f->path, "WHERE layer = 'proxy'"), 21);
+	assert_int_equal(ward_audit_close(a), 0);
+	assert_int_equal(verify_chain(f->path), 21);
+}
+
 /* Two processes append to one file at once: nothing lost, one chain,
  * contiguous ids. */
 static void test_two_writers(void **state)
@@ -821,6 +846,7 @@ int main(void)
 		cmocka_unit_test(test_hash_function),
 		cmocka_unit_test_setup_teardown(test_close_flushes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_filters, setup, teardown),

@@ -2,12 +2,12 @@
 /* The decision-log writer: callers copy rows into a bounded ring and return;
  * one thread drains the ring in batches, each batch one BEGIN IMMEDIATE ...
  * COMMIT with reused prepared statements. A row arriving at an idle writer
- * wakes it once; it then lingers up to LINGER_MS for more rows, so a
- * sequence of single decisions (keep-alive requests) costs one wake-up and
- * one transaction per LINGER_MS, not one per row. A flush, close or a
- * fuller ring cuts the linger short. The chain head is re-read inside every
- * write transaction, so several ward processes appending to one file still
- * build a single chain. */
+ * wakes it once. A row after a quiet spell is written at once; in a stream
+ * of rows (keep-alive requests) the writer lingers LINGER_MS for the rows
+ * behind, so the stream costs one wake-up and one transaction per batch,
+ * not one per row. A flush, close or a fuller ring cuts the linger short.
+ * The chain head is re-read inside every write transaction, so several
+ * ward processes appending to one file still build a single chain. */
 #include "audit/audit.h"
 #include "audit/db.h"
 #include "common/util.h"
@@ -22,8 +22,9 @@
 #define QUEUE_LEN 65536u /* rows waiting for the writer; full means drop */
 #define BATCH_MAX 8192u	 /* rows per transaction */
 #define WRITE_ATTEMPTS 5 /* each waits up to WARD_AUDIT_BUSY_MS for the lock */
-#define LINGER_MS 10	 /* a woken writer gathers rows this long before it commits */
+#define LINGER_MS 10	 /* in a stream, a woken writer gathers rows this long */
 #define LINGER_ROWS 512u /* ... or until this many wait */
+#define QUIET_MS 50	 /* no batch for this long: the next row goes at once */
 
 const char *const ward_audit_layers[] = {
 	"kernel", "nft",     "unix",	  "proxy",   "l7",   "dns", "inference",
@@ -53,8 +54,9 @@ struct ward_audit {
 	size_t ring_head; /* oldest queued */
 	size_t ring_count;
 	bool writer_idle;
-	bool lingering; /* the writer waits for more rows before its batch */
-	bool hurry;	/* a flush waits: no lingering */
+	bool lingering;		/* the writer waits for more rows before its batch */
+	uint64_t last_batch_ns; /* monotonic end of the last batch */
+	bool hurry;		/* a flush waits: no lingering */
 	unsigned flushers;
 	bool stopping;
 	uint64_t submitted; /* rows accepted into the ring, ever */
@@ -296,23 +298,26 @@ static int write_batch(struct ward_audit *a, struct ward_audit_row **rows, size_
 	return r;
 }
 
-/* Rows are waiting: give the ones right behind them LINGER_MS to join the
- * batch, unless someone waits for the batch or the ring fills. */
+static bool linger_over(const struct ward_audit *a)
+{
+	return a->stopping || a->hurry || a->ring_count >= LINGER_ROWS;
+}
+
+/* Rows are waiting. After a quiet spell they go at once (a control verb's
+ * row is read right after its answer); in a stream, the rows right behind
+ * them get LINGER_MS to join the batch, unless someone waits for the batch
+ * or the ring fills. */
 static void linger(struct ward_audit *a)
 {
-	struct timespec until;
+	uint64_t now = ward_mono_ns(), until = now + LINGER_MS * 1000000ull;
+	struct timespec ts = { .tv_sec = (time_t)(until / 1000000000ull),
+			       .tv_nsec = (long)(until % 1000000000ull) };
 
-	if (a->stopping || a->hurry || a->ring_count >= LINGER_ROWS)
+	if (linger_over(a) || now - a->last_batch_ns > QUIET_MS * 1000000ull)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += LINGER_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	a->lingering = true;
-	while (!a->stopping && !a->hurry && a->ring_count < LINGER_ROWS)
-		if (pthread_cond_timedwait(&a->wake, &a->lock, &until) == ETIMEDOUT)
+	while (!linger_over(a))
+		if (pthread_cond_timedwait(&a->wake, &a->lock, &ts) == ETIMEDOUT)
 			break;
 	a->lingering = false;
 }
@@ -388,6 +393,7 @@ static void *writer_main(void *arg)
 			a->dropped_logged = a->dropped;
 		}
 		a->batches++;
+		a->last_batch_ns = ward_mono_ns();
 		pthread_cond_broadcast(&a->written);
 	}
 	a->writer_exited = true;

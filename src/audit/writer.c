@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* The decision-log writer: callers copy rows into a bounded ring and return;
  * one thread drains the ring in batches, each batch one BEGIN IMMEDIATE ...
- * COMMIT with a reused prepared INSERT. The chain head is re-read inside every
- * write transaction, so several ward processes appending to one file still
- * build a single chain. */
+ * COMMIT with reused prepared statements. A row arriving at an idle writer
+ * wakes it once. A row after a quiet spell is written at once; in a stream
+ * of rows (keep-alive requests) the writer lingers LINGER_MS for the rows
+ * behind, so the stream costs one wake-up and one transaction per batch,
+ * not one per row. A flush, close or a fuller ring cuts the linger short.
+ * The chain head is re-read inside every write transaction, so several
+ * ward processes appending to one file still build a single chain. */
 #include "audit/audit.h"
 #include "audit/db.h"
 #include "common/util.h"
@@ -18,6 +22,9 @@
 #define QUEUE_LEN 65536u /* rows waiting for the writer; full means drop */
 #define BATCH_MAX 8192u	 /* rows per transaction */
 #define WRITE_ATTEMPTS 5 /* each waits up to WARD_AUDIT_BUSY_MS for the lock */
+#define LINGER_MS 10	 /* in a stream, a woken writer gathers rows this long */
+#define LINGER_ROWS 512u /* ... or until this many wait */
+#define QUIET_MS 50	 /* no batch for this long: the next row goes at once */
 
 const char *const ward_audit_layers[] = {
 	"kernel", "nft",     "unix",	  "proxy",   "l7",   "dns", "inference",
@@ -35,6 +42,7 @@ struct ward_audit {
 	sqlite3_stmt *insert;
 	sqlite3_stmt *head;
 	sqlite3_stmt *policy;
+	sqlite3_stmt *begin, *commit, *rollback;
 	char *path;
 
 	pthread_t thread;
@@ -46,6 +54,10 @@ struct ward_audit {
 	size_t ring_head; /* oldest queued */
 	size_t ring_count;
 	bool writer_idle;
+	bool lingering;		/* the writer waits for more rows before its batch */
+	uint64_t last_batch_ns; /* monotonic end of the last batch */
+	bool hurry;		/* a flush waits: no lingering */
+	unsigned flushers;
 	bool stopping;
 	uint64_t submitted; /* rows accepted into the ring, ever */
 	uint64_t done;	    /* rows taken from the ring and committed or given up */
@@ -55,6 +67,16 @@ struct ward_audit {
 	bool writer_exited;
 	int last_error;
 };
+
+static void pthread_cond_init_monotonic(pthread_cond_t *c)
+{
+	pthread_condattr_t at;
+
+	pthread_condattr_init(&at);
+	pthread_condattr_setclock(&at, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &at);
+	pthread_condattr_destroy(&at);
+}
 
 static bool in_list(const char *const *list, const char *s)
 {
@@ -152,7 +174,9 @@ int ward_audit_submit(struct ward_audit *a, const struct ward_decision *d)
 	a->ring[(a->ring_head + a->ring_count) % QUEUE_LEN] = r;
 	a->ring_count++;
 	a->submitted++;
-	wake = a->writer_idle;
+	/* one wake-up per batch: the row that ends the writer's idleness, or
+	 * the one that makes lingering pointless */
+	wake = a->writer_idle || (a->lingering && a->ring_count == LINGER_ROWS);
 	pthread_mutex_unlock(&a->lock);
 	if (wake)
 		pthread_cond_signal(&a->wake);
@@ -223,13 +247,22 @@ static int read_head(struct ward_audit *a, int64_t *ret_id, char ret_hash[65])
 	return r;
 }
 
+/* A prepared statement without results (BEGIN, COMMIT, ROLLBACK). */
+static int exec_stmt(struct ward_audit *a, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : audit_sqlite_errno(a->db, rc);
+}
+
 static int write_batch_once(struct ward_audit *a, struct ward_audit_row **rows, size_t n)
 {
 	char prev[65], hashes[2][65];
 	int64_t id = 0;
 	int r;
 
-	r = audit_exec(a->db, "BEGIN IMMEDIATE", NULL);
+	r = exec_stmt(a, a->begin);
 	if (r < 0)
 		return r;
 	r = read_head(a, &id, prev);
@@ -246,9 +279,9 @@ static int write_batch_once(struct ward_audit *a, struct ward_audit_row **rows, 
 		memcpy(prev, h, 65);
 	}
 	if (r >= 0)
-		r = audit_exec(a->db, "COMMIT", NULL);
-	if (r < 0)
-		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+		r = exec_stmt(a, a->commit);
+	if (r < 0 && !sqlite3_get_autocommit(a->db))
+		exec_stmt(a, a->rollback);
 	return r;
 }
 
@@ -263,6 +296,30 @@ static int write_batch(struct ward_audit *a, struct ward_audit_row **rows, size_
 		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
 	}
 	return r;
+}
+
+static bool linger_over(const struct ward_audit *a)
+{
+	return a->stopping || a->hurry || a->ring_count >= LINGER_ROWS;
+}
+
+/* Rows are waiting. After a quiet spell they go at once (a control verb's
+ * row is read right after its answer); in a stream, the rows right behind
+ * them get LINGER_MS to join the batch, unless someone waits for the batch
+ * or the ring fills. */
+static void linger(struct ward_audit *a)
+{
+	uint64_t now = ward_mono_ns(), until = now + LINGER_MS * 1000000ull;
+	struct timespec ts = { .tv_sec = (time_t)(until / 1000000000ull),
+			       .tv_nsec = (long)(until % 1000000000ull) };
+
+	if (linger_over(a) || now - a->last_batch_ns > QUIET_MS * 1000000ull)
+		return;
+	a->lingering = true;
+	while (!linger_over(a))
+		if (pthread_cond_timedwait(&a->wake, &a->lock, &ts) == ETIMEDOUT)
+			break;
+	a->lingering = false;
 }
 
 static void *writer_main(void *arg)
@@ -285,6 +342,7 @@ static void *writer_main(void *arg)
 		}
 		if (a->ring_count == 0 && a->dropped == a->dropped_logged)
 			break; /* stopping and drained */
+		linger(a);
 		while (batch && n < BATCH_MAX && a->ring_count > 0) {
 			batch[n++] = a->ring[a->ring_head];
 			a->ring_head = (a->ring_head + 1) % QUEUE_LEN;
@@ -335,6 +393,7 @@ static void *writer_main(void *arg)
 			a->dropped_logged = a->dropped;
 		}
 		a->batches++;
+		a->last_batch_ns = ward_mono_ns();
 		pthread_cond_broadcast(&a->written);
 	}
 	a->writer_exited = true;
@@ -357,6 +416,9 @@ static void audit_free(struct ward_audit *a)
 	sqlite3_finalize(a->insert);
 	sqlite3_finalize(a->head);
 	sqlite3_finalize(a->policy);
+	sqlite3_finalize(a->begin);
+	sqlite3_finalize(a->commit);
+	sqlite3_finalize(a->rollback);
 	sqlite3_close_v2(a->db);
 	pthread_mutex_destroy(&a->db_lock);
 	pthread_cond_destroy(&a->wake);
@@ -378,7 +440,7 @@ int ward_audit_open(const char *path, struct ward_audit **ret, struct ward_error
 		return ward_err(err, -ENOMEM, "decision log");
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_mutex_init(&a->db_lock, NULL);
-	pthread_cond_init(&a->wake, NULL);
+	pthread_cond_init_monotonic(&a->wake);
 	pthread_cond_init(&a->written, NULL);
 	a->path = strdup(path);
 	a->ring = calloc(QUEUE_LEN, sizeof(*a->ring));
@@ -407,6 +469,15 @@ int ward_audit_open(const char *path, struct ward_audit **ret, struct ward_error
 			"INSERT OR IGNORE INTO policies(rev, source, compiled, loaded_at)"
 			" VALUES (?, ?, ?, ?)",
 			-1, SQLITE_PREPARE_PERSISTENT, &a->policy, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(a->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT,
+					&a->begin, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(a->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &a->commit,
+					NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(a->db, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT,
+					&a->rollback, NULL);
 	if (rc != SQLITE_OK) {
 		r = audit_sqlite_err(err, a->db, rc, "decision log: prepare");
 		audit_free(a);
@@ -434,12 +505,15 @@ int ward_audit_flush(struct ward_audit *a)
 	batches = a->batches;
 	/* Rows first; a pending drop report needs one batch that starts after
 	 * this call (+2: one may be in flight), or it to be logged. */
+	a->flushers++;
+	a->hurry = true;
 	while (!a->writer_exited && (a->done < target || (a->dropped != a->dropped_logged &&
 							  a->batches < batches + 2))) {
-		if (a->writer_idle)
+		if (a->writer_idle || a->lingering)
 			pthread_cond_signal(&a->wake);
 		pthread_cond_wait(&a->written, &a->lock);
 	}
+	a->hurry = --a->flushers > 0;
 	r = a->last_error;
 	pthread_mutex_unlock(&a->lock);
 	return r;
@@ -462,6 +536,9 @@ int ward_audit_close(struct ward_audit *a)
 	sqlite3_finalize(TAKE_PTR(a->insert));
 	sqlite3_finalize(TAKE_PTR(a->head));
 	sqlite3_finalize(TAKE_PTR(a->policy));
+	sqlite3_finalize(TAKE_PTR(a->begin));
+	sqlite3_finalize(TAKE_PTR(a->commit));
+	sqlite3_finalize(TAKE_PTR(a->rollback));
 	if (a->db && sqlite3_close(a->db) != SQLITE_OK && r >= 0)
 		r = -EBUSY;
 	else

@@ -542,6 +542,11 @@ void conn_relay_event(struct conn *c, bool upstream, uint32_t events, bool clien
 			c->dead = true;
 		if (!c->dead && c->state != S_CLOSING && !core_state(c))
 			c->mode->pump(c);
+		/* what the mode just put there (a request head) goes now, not
+		 * after another epoll round: no EPOLLOUT to arm and disarm */
+		if (!c->dead && c->ufd >= 0 && !core_state(c) && c->to_u.len &&
+		    conn_write_side(c, true, &c->to_u) < 0)
+			c->dead = true;
 		if (!c->dead && c->to_c.len && conn_write_side(c, false, &c->to_c) < 0)
 			c->dead = true;
 		if (!c->dead && c->state == S_TUNNEL) /* a half-close may be due now */

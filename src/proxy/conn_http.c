@@ -103,45 +103,56 @@ static bool hop_by_hop(const struct ward_http_head *h, const struct ward_http_he
 	       in_connection(h, &hd->name);
 }
 
-/* The request head towards the upstream, in origin-form. */
+/* The request head towards the upstream, in origin-form, appended to to_u
+ * piece by piece (no formatting, no temporary copy of a credential). */
 static int rewrite_head(struct conn *c, const struct ward_http_head *h)
 {
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
+	struct buf *b = &c->to_u;
 	bool v6 = strchr(c->host, ':') != NULL;
-	int r;
+	size_t start = b->len;
+	char port[8];
+	int r = 0;
 
-	if (!f)
-		return -ENOMEM;
-	fprintf(f, "%.*s %.*s", (int)h->method.len, h->method.p, (int)h->path.len, h->path.p);
-	if (h->query.p)
-		fprintf(f, "?%.*s", (int)h->query.len, h->query.p);
-	fputs(" HTTP/1.1\r\n", f);
-	fprintf(f, "Host: %s%s%s", v6 ? "[" : "", c->host, v6 ? "]" : "");
+#define PUT(p, n) (r = r < 0 ? r : buf_append(b, (p), (n)))
+#define PUTS(lit) PUT(lit, sizeof(lit) - 1)
+	PUT(h->method.p, h->method.len);
+	PUTS(" ");
+	PUT(h->path.p, h->path.len);
+	if (h->query.p) {
+		PUTS("?");
+		PUT(h->query.p, h->query.len);
+	}
+	PUTS(" HTTP/1.1\r\nHost: ");
+	if (v6)
+		PUTS("[");
+	PUT(c->host, strlen(c->host));
+	if (v6)
+		PUTS("]");
 	if (c->port != (c->intercept ? 443 : 80))
-		fprintf(f, ":%u", c->port);
-	fputs("\r\n", f);
+		PUT(port, (size_t)snprintf(port, sizeof(port), ":%u", c->port));
+	PUTS("\r\n");
 	for (size_t i = 0; i < h->n_headers; i++) {
 		const struct ward_http_header *hd = &h->headers[i];
 
 		if (hop_by_hop(h, hd))
 			continue;
-		fprintf(f, "%.*s: %.*s\r\n", (int)hd->name.len, hd->name.p, (int)hd->value.len,
-			hd->value.p);
+		PUT(hd->name.p, hd->name.len);
+		PUTS(": ");
+		PUT(hd->value.p, hd->value.len);
+		PUTS("\r\n");
 	}
 	if (c->http->upgrade)
-		fputs("Connection: upgrade\r\nUpgrade: websocket\r\n", f);
+		PUTS("Connection: upgrade\r\nUpgrade: websocket\r\n");
 	else if (!c->http->req_keep_alive)
-		fputs("Connection: close\r\n", f);
-	fputs("\r\n", f);
-	if (fclose(f)) {
-		free(out);
-		return -ENOMEM;
+		PUTS("Connection: close\r\n");
+	PUTS("\r\n");
+#undef PUTS
+#undef PUT
+	if (r < 0) {
+		/* too large: what was appended may hold an injected credential */
+		explicit_bzero(b->data + b->off + start, b->len - start);
+		b->len = start;
 	}
-	r = buf_append(&c->to_u, out, len);
-	explicit_bzero(out, len); /* it may hold an injected credential */
-	free(out);
 	return r;
 }
 

@@ -420,6 +420,37 @@ static void test_queue_full(void **state)
 			 accepted + count(f->path, "WHERE layer='lifecycle'"));
 }
 
+/* A woken writer in a stream of rows lingers for the ones behind: a row
+ * right after a batch (the writer lingers) and a row after quiet (it does
+ * not) both still reach the file by themselves (no flush, no close), and a
+ * flush during the linger takes everything queued. */
+static void test_linger(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_error err = { 0 };
+	struct ward_audit *a = NULL;
+	struct ward_decision d = { .layer = "proxy", .action = "allow", .host = "h" };
+	int n = 0;
+
+	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
+	for (int k = 1; k <= 2; k++) {
+		/* k=1: after quiet (none yet); k=2: right behind a batch (flushed) */
+		assert_int_equal(ward_audit_submit(a, &d), 0);
+		/* bounded: 1,000 x 5 ms; a linger is 10 ms at most */
+		for (int i = 0;
+		     i < 1000 && (n = count(f->path, "WHERE layer = 'proxy'")) < 21 * (k - 1) + 1;
+		     i++)
+			usleep(5000);
+		assert_int_equal(n, 21 * (k - 1) + 1);
+		for (int i = 0; i < 20; i++)
+			assert_int_equal(ward_audit_submit(a, &d), 0);
+		assert_int_equal(ward_audit_flush(a), 0);
+		assert_int_equal(count(f->path, "WHERE layer = 'proxy'"), 21 * k);
+	}
+	assert_int_equal(ward_audit_close(a), 0);
+	assert_int_equal(verify_chain(f->path), 42);
+}
+
 /* Two processes append to one file at once: nothing lost, one chain,
  * contiguous ids. */
 static void test_two_writers(void **state)
@@ -821,6 +852,7 @@ int main(void)
 		cmocka_unit_test(test_hash_function),
 		cmocka_unit_test_setup_teardown(test_close_flushes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reader_filters, setup, teardown),

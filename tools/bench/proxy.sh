@@ -11,6 +11,14 @@
 # Concurrent tunnels: CONNS (default 2000) tunnels opened at once, each
 # echoing 4 KiB and all held open until every one has (tools/bench/load_client.c),
 # through ward vs straight to the echo server: tunnels/s, median of ROUNDS.
+# Request rates and latencies (plain http, intercepted HTTPS) are interleaved
+# too: ROUNDS runs of REQUESTS each per side, medians of req/s, p50 and p99.
+# PARTS (default tunnel,conns,http,https) picks the sections to run.
+# Wall-clock rates swing with whatever else the 2 cores run; the CPU time
+# each proxy spends per intercepted request does not, much: ward's own
+# (utime+stime of the ward process, all threads, read from /proc when it
+# exits: a run of CPU_N requests less a run of 1, which pays the same
+# startup) and squid's (its process over all its rounds).
 # Usage: tools/bench/proxy.sh [MB] [REQUESTS]   (root)
 set -eu
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,8 +28,12 @@ N=${2:-300}
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 1; }
 CONNS=${CONNS:-2000}
 ROUNDS=${ROUNDS:-5}
-[ "$MB" -le 2048 ] && [ "$N" -le 5000 ] && [ "$CONNS" -le 5000 ] && [ "$ROUNDS" -le 10 ] ||
-	{ echo "bounded: MB <= 2048, REQUESTS <= 5000, CONNS <= 5000, ROUNDS <= 10"; exit 1; }
+CPU_N=${CPU_N:-2000}
+PARTS=${PARTS:-tunnel,conns,http,https}
+part() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
+[ "$MB" -le 2048 ] && [ "$N" -le 5000 ] && [ "$CONNS" -le 5000 ] && [ "$ROUNDS" -le 10 ] &&
+	[ "$CPU_N" -gt 1 ] && [ "$CPU_N" -le 5000 ] ||
+	{ echo "bounded: MB <= 2048, REQUESTS <= 5000, CONNS <= 5000, ROUNDS <= 10, 1 < CPU_N <= 5000"; exit 1; }
 LOADC=$(dirname "$WARD")/load_client
 PY=$(readlink -f /usr/bin/python3)
 CURL=$(readlink -f "$(command -v curl)")
@@ -110,20 +122,30 @@ speed() { awk '{ printf "%.1f", $1 / 1048576 }'; }
 # Throughput swings from run to run on 2 cores (client, ward and server share
 # them): ROUNDS interleaved transfers each way, medians compared.
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-: >"$T/direct.mibs"
-: >"$T/ward.mibs"
-for _ in $(seq "$ROUNDS"); do
-	curl -s -o /dev/null -w '%{speed_download}' http://192.168.178.2:8080/big | speed >>"$T/direct.mibs"
-	echo >>"$T/direct.mibs"
-	inward curl -s -p -o /dev/null -w '%{speed_download}' http://bench.test:8080/big | speed >>"$T/ward.mibs"
-	echo >>"$T/ward.mibs"
-done
-direct=$(median <"$T/direct.mibs")
-ward=$(median <"$T/ward.mibs")
-echo "CONNECT tunnel, $MB MiB, median of $ROUNDS: direct $direct MiB/s, ward $ward MiB/s," \
-	"ratio $(awk "BEGIN{printf \"%.2f\", $ward/$direct}") (target >= 0.8)"
+# medians FILE: the median of each column of FILE (lines "req/s p50 p99")
+medians() {
+	local out='' i
+	for i in 1 2 3; do out="$out $(awk -v i=$i '{ print $i }' "$1" | median)"; done
+	echo "$out"
+}
+if part tunnel; then
+	: >"$T/direct.mibs"
+	: >"$T/ward.mibs"
+	for _ in $(seq "$ROUNDS"); do
+		curl -s -o /dev/null -w '%{speed_download}' http://192.168.178.2:8080/big | speed >>"$T/direct.mibs"
+		echo >>"$T/direct.mibs"
+		inward curl -s -p -o /dev/null -w '%{speed_download}' http://bench.test:8080/big | speed >>"$T/ward.mibs"
+		echo >>"$T/ward.mibs"
+	done
+	direct=$(median <"$T/direct.mibs")
+	ward=$(median <"$T/ward.mibs")
+	echo "CONNECT tunnel, $MB MiB, median of $ROUNDS: direct $direct MiB/s, ward $ward MiB/s," \
+		"ratio $(awk "BEGIN{printf \"%.2f\", $ward/$direct}") (target >= 0.9)"
+fi
 # concurrent tunnels: setup + one echo each, all open at once, ward vs direct
-if [ -x "$T/load_client" ]; then
+if ! part conns; then
+	:
+elif [ -x "$T/load_client" ]; then
 	# a port per round and side (7000+2r direct, 7001+2r ward): no round
 	# connects where an earlier one left its TIME_WAIT sockets
 	ip netns exec "$NS" timeout -s KILL 600 "$T/load_client" echo -l 192.168.178.2:7000 -p 20 \
@@ -164,7 +186,9 @@ want() { # want CMD PKG: install PKG when CMD is missing (bounded, quiet)
 		apt-get install -y -q "$2" >/dev/null 2>&1 || true
 	command -v "$1" >/dev/null
 }
-if want tinyproxy tinyproxy; then
+if ! part tunnel; then
+	:
+elif want tinyproxy tinyproxy; then
 	printf 'Port 18888\nListen 127.0.0.1\nAllow 127.0.0.1\nConnectPort 8080\nMaxClients 100\n' >"$T/tp.conf"
 	tinyproxy -d -c "$T/tp.conf" >/dev/null 2>&1 &
 	TP=$!
@@ -174,10 +198,19 @@ if want tinyproxy tinyproxy; then
 else
 	echo "tinyproxy not installed: skipped (apt-get install tinyproxy)"
 fi
-read -r drps dp50 dp99 < <(env -u HTTP_PROXY "$PY" "$T/lat.py" http://192.168.178.2:8080/small "$N")
-read -r wrps wp50 wp99 < <(inward "$PY" "$T/lat.py" http://bench.test:8080/small "$N")
-echo "forward http, $N requests: direct $drps req/s p50 $dp50 ms p99 $dp99 ms;" \
-	"ward $wrps req/s p50 $wp50 ms p99 $wp99 ms; added p50 $(awk "BEGIN{printf \"%.3f\", $wp50-$dp50}") ms"
+if part http; then
+	: >"$T/http.direct"
+	: >"$T/http.ward"
+	for _ in $(seq "$ROUNDS"); do
+		env -u HTTP_PROXY "$PY" "$T/lat.py" http://192.168.178.2:8080/small "$N" >>"$T/http.direct"
+		inward "$PY" "$T/lat.py" http://bench.test:8080/small "$N" >>"$T/http.ward"
+	done
+	read -r drps dp50 dp99 < <(medians "$T/http.direct")
+	read -r wrps wp50 wp99 < <(medians "$T/http.ward")
+	echo "forward http, $N requests, median of $ROUNDS: direct $drps req/s p50 $dp50 ms p99 $dp99 ms;" \
+		"ward $wrps req/s p50 $wp50 ms p99 $wp99 ms; added p50 $(awk "BEGIN{printf \"%.3f\", $wp50-$dp50}") ms"
+fi
+part https || exit 0
 
 # --- intercepted HTTPS: ward, mitmproxy and squid (ssl-bump) terminate TLS
 set +e # the upstream library expects commands that may fail (tests/e2e/lib)
@@ -245,13 +278,8 @@ EOF
 chmod 644 "$T/tls.py" "$T/https.yaml" "$T/etchosts"
 URL=https://bench.test.example:8443/small
 line() { printf '%-36s %6s req/s  p50 %7s ms  p99 %7s ms\n' "$@"; }
-read -r hd hd50 hd99 < <(env -u HTTPS_PROXY SSL_CERT_FILE="$UPSTREAM_CA" "$PY" "$T/tls.py" "$URL" "$N" \
-	"$(upstream_ip wbench)")
-line "HTTPS direct" "$hd" "$hd50" "$hd99"
-read -r hw hw50 hw99 < <("$WARD" run --policy "$T/https.yaml" --log "$T/log.db" --workdir "$T" \
-	--hosts "$UPSTREAM_HOSTS" --upstream-ca "$UPSTREAM_CA" -- "$PY" "$T/tls.py" "$URL" "$N")
-line "HTTPS via ward (intercepted)" "$hw" "$hw50" "$hw99"
-echo "  ward added p50 $(awk "BEGIN{printf \"%.3f\", $hw50-$hd50}") ms"
+# the peers start first; then ROUNDS rounds, each measuring every side once
+MITM_OK=
 if want mitmdump mitmproxy; then
 	mkdir -p "$T/mitm"
 	unshare -m sh -c "mount --bind '$T/etchosts' /etc/hosts && exec mitmdump -q \
@@ -262,18 +290,14 @@ if want mitmdump mitmproxy; then
 		[ -s "$T/mitm/mitmproxy-ca-cert.pem" ] && ss -ltn | grep -q ':18080 ' && break
 		sleep 0.1
 	done
-	read -r hm hm50 hm99 < <(HTTPS_PROXY=http://127.0.0.1:18080 \
-		SSL_CERT_FILE="$T/mitm/mitmproxy-ca-cert.pem" "$PY" "$T/tls.py" "$URL" "$N")
-	line "HTTPS via mitmproxy (intercepted)" "$hm" "$hm50" "$hm99"
-	echo "  ward/mitmproxy req/s $(awk "BEGIN{printf \"%.2f\", $hw/$hm}")"
-else
-	echo "mitmproxy not installable: skipped"
+	MITM_OK=1
 fi
 # squid intercepts with ssl-bump, which Debian builds only in squid-openssl
 # (it replaces squid); without it squid is measured as a plain CONNECT tunnel.
 squid -v 2>/dev/null | grep -q enable-ssl-crtd ||
 	timeout 300 env DEBIAN_FRONTEND=noninteractive apt-get install -y -q squid-openssl \
 		>/dev/null 2>&1 || true
+SQ_OK=
 if command -v squid >/dev/null; then
 	CERTGEN=/usr/lib/squid/security_file_certgen
 	cat >"$T/squid.conf" <<EOF
@@ -310,11 +334,78 @@ EOF
 	squid -N -f "$T/squid.conf" >/dev/null 2>&1 &
 	SQ=$!
 	for _ in $(seq 100); do ss -ltn | grep -q ':13128 ' && break; sleep 0.1; done
-	read -r hs hs50 hs99 < <(HTTPS_PROXY=http://127.0.0.1:13128 SSL_CERT_FILE="$SQ_TRUST" \
-		"$PY" "$T/tls.py" "$URL" "$N")
-	[ -n "$hs" ] || tail -n 5 "$T/squid-cache.log" >&2
-	line "HTTPS via squid ($mode)" "$hs" "$hs50" "$hs99"
-	echo "  ward/squid req/s $(awk "BEGIN{printf \"%.2f\", $hw/$hs}")"
+	SQ_OK=1
+fi
+: >"$T/https.direct"
+: >"$T/https.ward"
+: >"$T/https.mitm"
+: >"$T/https.squid"
+: >"$T/cpu.ward"
+# ticks PID: "STATE utime+stime" of PID (all its threads), in clock ticks
+ticks() { awk '{ print $3, $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+# ward_ticks K: K intercepted requests in ward; ward's own CPU ticks, read
+# from its zombie (exited, not yet reaped: the totals are final) (bounded)
+ward_ticks() {
+	local pid st t last=0
+	"$WARD" run --policy "$T/https.yaml" --log "$T/log.db" --workdir "$T" \
+		--hosts "$UPSTREAM_HOSTS" --upstream-ca "$UPSTREAM_CA" -- "$PY" "$T/tls.py" "$URL" "$1" \
+		>/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 6000); do
+		read -r st t < <(ticks $pid) || break
+		last=$t
+		[ "$st" = Z ] && break
+		sleep 0.05
+	done
+	wait $pid
+	echo "$last"
+}
+SQ_T0=0
+for _ in $(seq "$ROUNDS"); do
+	env -u HTTPS_PROXY SSL_CERT_FILE="$UPSTREAM_CA" "$PY" "$T/tls.py" "$URL" "$N" \
+		"$(upstream_ip wbench)" >>"$T/https.direct"
+	"$WARD" run --policy "$T/https.yaml" --log "$T/log.db" --workdir "$T" \
+		--hosts "$UPSTREAM_HOSTS" --upstream-ca "$UPSTREAM_CA" -- "$PY" "$T/tls.py" "$URL" "$N" \
+		>>"$T/https.ward"
+	[ -n "$SQ_OK" ] && HTTPS_PROXY=http://127.0.0.1:13128 SSL_CERT_FILE="$SQ_TRUST" \
+		"$PY" "$T/tls.py" "$URL" "$N" >>"$T/https.squid"
+	[ -n "$MITM_OK" ] && HTTPS_PROXY=http://127.0.0.1:18080 \
+		SSL_CERT_FILE="$T/mitm/mitmproxy-ca-cert.pem" "$PY" "$T/tls.py" "$URL" "$N" >>"$T/https.mitm"
+	[ -n "$SQ_OK" ] && SQ_T1=$(ticks "$SQ" | awk '{ print $2 }') &&
+		HTTPS_PROXY=http://127.0.0.1:13128 SSL_CERT_FILE="$SQ_TRUST" \
+			"$PY" "$T/tls.py" "$URL" "$CPU_N" >/dev/null &&
+		SQ_T0=$((SQ_T0 + $(ticks "$SQ" | awk '{ print $2 }') - SQ_T1))
+	echo "$(ward_ticks "$CPU_N") $(ward_ticks 1)" >>"$T/cpu.ward"
+done
+TCK=$(getconf CLK_TCK)
+echo "intercepted HTTPS, $N keep-alive requests, median of $ROUNDS:"
+read -r hd hd50 hd99 < <(medians "$T/https.direct")
+line "HTTPS direct" "$hd" "$hd50" "$hd99"
+read -r hw hw50 hw99 < <(medians "$T/https.ward")
+line "HTTPS via ward (intercepted)" "$hw" "$hw50" "$hw99"
+echo "  ward added p50 $(awk "BEGIN{printf \"%.3f\", $hw50-$hd50}") ms (target <= 0.1)"
+if [ -n "$MITM_OK" ] && [ -s "$T/https.mitm" ]; then
+	read -r hm hm50 hm99 < <(medians "$T/https.mitm")
+	line "HTTPS via mitmproxy (intercepted)" "$hm" "$hm50" "$hm99"
+	echo "  ward/mitmproxy req/s $(awk "BEGIN{printf \"%.2f\", $hw/$hm}")"
 else
-	echo "squid not installable: skipped"
+	echo "mitmproxy not installable or not answering: skipped"
+fi
+if [ -n "$SQ_OK" ] && [ -s "$T/https.squid" ]; then
+	read -r hs hs50 hs99 < <(medians "$T/https.squid")
+	line "HTTPS via squid ($mode)" "$hs" "$hs50" "$hs99"
+	echo "  ward/squid req/s $(awk "BEGIN{printf \"%.2f\", $hw/$hs}") (target >= 2)"
+fi
+# CPU per request: ward's median over rounds of (ticks of CPU_N - ticks of 1)
+wcpu=$(awk -v n="$CPU_N" -v tck="$TCK" '{ printf "%.0f\n", ($1 - $2) * 1e6 / tck / (n - 1) }' \
+	"$T/cpu.ward" | median)
+echo "CPU per intercepted request, median of $ROUNDS: ward ${wcpu} us (its process, $CPU_N requests less 1)"
+if [ -n "$SQ_OK" ] && [ -n "$SQ_T1" ]; then
+	# squid: ticks over its CPU_N-request runs, all rounds
+	scpu=$(awk "BEGIN{printf \"%.0f\", $SQ_T0 * 1e6 / $TCK / ($CPU_N * $ROUNDS)}")
+	echo "  squid ${scpu} us (its process, $ROUNDS x $CPU_N requests); squid/ward CPU" \
+		"$(awk "BEGIN{ if ($wcpu > 0) printf \"%.2f\", $scpu/$wcpu; else print \"-\" }")"
+else
+	[ -n "$SQ_OK" ] && tail -n 5 "$T/squid-cache.log" >&2
+	echo "squid not installable or not answering: skipped"
 fi

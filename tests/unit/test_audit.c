@@ -466,6 +466,14 @@ static void test_two_writers(void **state)
 	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
 	assert_int_equal(ward_audit_close(a), 0);
 
+	/* halfway, a hand-over makes the interleaving certain however the two
+	 * are scheduled: the child's first half committed, then a parent row,
+	 * then the child's second half */
+	int to_parent[2], to_child[2];
+	char b = 0;
+
+	assert_int_equal(pipe(to_parent), 0);
+	assert_int_equal(pipe(to_child), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	struct ward_decision d = { .layer = "kernel",
@@ -479,12 +487,25 @@ static void test_two_writers(void **state)
 	for (int i = 0; i < N; i++) {
 		int r;
 
+		/* the child's rows 0..N/2-1 committed, then the parent's row N/2
+		 * submitted and committed, then the child's from N/2 on */
+		if (i == N / 2 && pid == 0) {
+			ward_audit_flush(a);
+			if (write(to_parent[1], "x", 1) != 1 || read(to_child[0], &b, 1) != 1)
+				_exit(13);
+		} else if (i == N / 2) {
+			assert_int_equal(read(to_parent[0], &b, 1), 1);
+		}
 		d.pid = i + 1;
 		while ((r = ward_audit_submit(a, &d)) == -EAGAIN)
 			usleep(500);
 		if (r < 0 && pid == 0)
 			_exit(12);
 		assert_int_equal(r, 0);
+		if (i == N / 2 && pid != 0) {
+			ward_audit_flush(a);
+			assert_int_equal(write(to_child[1], "x", 1), 1);
+		}
 		/* small batches with pauses let the other writer's transactions in
 		 * between (SQLite's busy handler backs off) */
 		if (i % 500 == 0) {
@@ -496,6 +517,10 @@ static void test_two_writers(void **state)
 		_exit(ward_audit_close(a) < 0 ? 11 : 0);
 	assert_int_equal(ward_audit_close(a), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
+	for (int i = 0; i < 2; i++) {
+		close(to_parent[i]);
+		close(to_child[i]);
+	}
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(count(f->path, "WHERE sandbox = 'child'"), N);

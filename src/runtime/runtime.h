@@ -144,7 +144,8 @@ struct ward_runtime_start {
 /* Create the sandbox (cgroup, namespaces, init serving sessions) and attach
  * every layer; returns once it can host sessions. PR_SET_PDEATHSIG follows the
  * creating THREAD: call it from a thread that lives as long as the sandbox.
- * One sandbox per runtime (-EBUSY otherwise). */
+ * One sandbox per runtime (-EBUSY otherwise). The strings of st (workdir,
+ * home) are borrowed until ward_runtime_stop: sessions exec'ed later use them. */
 int ward_runtime_start(struct ward_runtime *rt, const struct ward_runtime_start *st,
 		       struct ward_error *err);
 

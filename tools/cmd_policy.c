@@ -80,11 +80,14 @@ static const char usage_diff[] =
 	"of entries and a network policy's key or name never show, and an endpoint's\n"
 	"'access:' shorthand equals the rules it stands for (read-only: GET, HEAD,\n"
 	"OPTIONS on /**). Output is grouped by section, in the order of the compiled\n"
-	"form, one line per item:\n"
+	"form, one line per item ('-' removed, '+' added); a network line names the\n"
+	"entry it comes from, then the binary:\n"
 	"    # network_policies\n"
-	"    - claude (/usr/bin/node) -> api.example.com:443 rest\n"
-	"    + claude (/usr/bin/node) -> api.example.com:8443 rest\n"
-	"    + claude (/usr/bin/node) -> api.example.com:8443 GET /v1/**\n"
+	"    - claude (/usr/bin/node) -> api.example.com:443 GET /v1/*\n"
+	"    + claude (/usr/bin/node) -> api.example.com:443 GET /v1/**\n"
+	"    + claude (/usr/bin/node) -> cdn.example.com:443\n"
+	"    # dns\n"
+	"    + claude (/usr/bin/node) resolves cdn.example.com\n"
 	"A changed setting is a '-' line with the old value and a '+' line with the\n"
 	"new. Nothing is printed when the policies grant the same access.\n"
 	"\n"
@@ -275,13 +278,21 @@ static void print_summary(const struct ward_policy *p)
 	}
 	for (size_t i = 0; i < p->n_credentials; i++) {
 		const struct ward_credential *c = &p->credentials[i];
-		printf("credential %s: $%s -> %s: %s on %s:%u%s\n", c->name, c->env, c->header,
-		       c->format, c->host, c->port, c->path);
+		if (c->secret) /* the value is the store's; the sandbox variable holds the
+				  placeholder */
+			printf("credential %s: secret %s (placeholder in $%s) -> %s: %s on %s:%u%s\n",
+			       c->name, c->secret, c->env, c->header, c->format, c->host, c->port,
+			       c->path);
+		else
+			printf("credential %s: $%s -> %s: %s on %s:%u%s\n", c->name, c->env,
+			       c->header, c->format, c->host, c->port, c->path);
 	}
 	for (size_t i = 0; i < p->n_routes; i++) {
 		const struct ward_inference_route *r = &p->routes[i];
-		printf("inference route %s: %s %s%s%s\n", r->name, r->provider, r->model,
-		       r->base_url ? " at " : "", r->base_url ? r->base_url : "");
+		printf("inference route %s: %s %s%s%s, key from %s%s\n", r->name, r->provider,
+		       r->model, r->base_url ? " at " : "", r->base_url ? r->base_url : "",
+		       r->api_key_secret ? "secret " : "$",
+		       r->api_key_secret ? r->api_key_secret : r->api_key_env);
 	}
 	if (p->n_routes) {
 		if (p->inference_binaries)

@@ -97,7 +97,8 @@ int ward_cgroup_level(const char *path)
 		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
 			continue;
 		*sep = '\0';
-		for (tok = strtok_r(line, " ", &save); tok && k < 5; tok = strtok_r(NULL, " ", &save))
+		for (tok = strtok_r(line, " ", &save); tok && k < 5;
+		     tok = strtok_r(NULL, " ", &save))
 			fields[k++] = tok;
 		if (k == 5) {
 			unescape(fields[4]);

@@ -241,7 +241,7 @@ static int gen_build(struct ward_egress *e, const struct ward_policy *p, struct 
 		carry_exec_idents(e, e->gens.cur, g);
 	if (r < 0) {
 		gen_unmaps(e, g, *ret_placed);
-		egress_gen_free(NULL, g);
+		egress_gen_free(g);
 		return r;
 	}
 	*ret = g;
@@ -283,7 +283,7 @@ int ward_egress_apply(struct ward_egress *e, const struct ward_policy *p, struct
 		if (r < 0) {
 			ward_err(err, r, "publish policy generation %u", g->seq);
 			gen_unmaps(e, g, placed);
-			egress_gen_free(NULL, g);
+			egress_gen_free(g);
 		}
 	}
 	if (r < 0) {
@@ -527,8 +527,9 @@ static void addr_to_sockaddr(const uint8_t a[16], uint16_t port, struct sockaddr
 }
 
 /* The connection names its generation: the rule is that generation's (the
- * entry index is), the paths that generation's or, when it is gone, the
- * generation in force's. Strings outlive generations (struct egress_gens). */
+ * entry index is; its history's when it is gone), the paths that
+ * generation's or, when it is gone, the generation in force's. Strings
+ * outlive generations (interned: struct egress_strtab). */
 static void peer_from_conn(struct ward_egress *e, const struct ward_conn *c,
 			   struct ward_egress_peer *ret)
 {
@@ -545,7 +546,8 @@ static void peer_from_conn(struct ward_egress *e, const struct ward_conn *c,
 		.dev = c->dev,
 		.ino = c->ino,
 		.binary = id ? id->path : NULL,
-		.rule = g && c->entry < egress_n_entries(g) ? g->entries[c->entry].rule : NULL,
+		/* a generation gone by now: its history's */
+		.rule = egress_gens_rule(gs, c->gen, true, c->entry),
 		.entry = c->entry,
 		.pid = (pid_t)c->tgid,
 		.flags = c->flags,
@@ -584,7 +586,6 @@ static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t
 		.cgid = c->cgid,
 	};
 	struct ward_req req = { .port = c->orig_port, .proto = proto };
-	const struct egress_gen *g;
 	bool v4;
 
 	memcpy(req.dst.w, c->orig, 16);
@@ -611,9 +612,10 @@ static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t
 	}
 	/* the record keeps 16 bits of its generation */
 	pthread_rwlock_rdlock(&e->gens.lock);
-	g = egress_gens_find(&e->gens, c->gen, true);
-	ev.gen = g ? g->seq : c->gen;
+	ev.gen = egress_gens_seq16(&e->gens, c->gen);
 	pthread_rwlock_unlock(&e->gens.lock);
+	if (!ev.gen)
+		ev.gen = c->gen;
 	egress_event_row(e, &ev);
 }
 

@@ -90,8 +90,9 @@ void egress_event_row(struct ward_egress *e, const struct ward_event *ev)
 	const struct egress_gen *g, *names;
 	const char *rev;
 
-	/* the generation that decided: its rule texts and rev (a generation
-	 * long gone names its binaries through the one in force) */
+	/* the generation that decided: its rule texts and rev (kept for
+	 * EGRESS_HIST_KEPT generations; one long gone names its binaries
+	 * through the one in force) */
 	pthread_rwlock_rdlock(&e->gens.lock);
 	g = egress_gens_find(&e->gens, ev->gen, false);
 	names = g ? g : e->gens.cur;
@@ -127,7 +128,8 @@ void egress_event_row(struct ward_egress *e, const struct ward_event *ev)
 	d.ip = ip;
 	d.port = ev->orig_port;
 	d.protocol = proto;
-	d.rule = g && ev->entry < egress_n_entries(g) ? g->entries[ev->entry].rule : NULL;
+	/* a generation gone by now (a connection looked up late): its history's */
+	d.rule = egress_gens_rule(&e->gens, ev->gen, false, ev->entry);
 	if (!d.rule && ev->reason == WARD_REASON_INFERENCE)
 		d.rule = "inference";
 	d.reason = ward_egress_reason_str(ev->reason);

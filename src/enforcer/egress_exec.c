@@ -352,15 +352,13 @@ void egress_exec_match(struct ward_egress *e, struct egress_gen *g,
 	if (!ro && v.hashed > 0) {
 		memcpy(v.id.sha, v.sha, sizeof(v.id.sha));
 		v.id.pinned = true;
-		if (!(v.id.pin = strdup(v.sha)))
+		if (!(v.id.pin = egress_intern(g->strs, v.sha)))
 			goto fail;
 	}
-	if (!(v.id.path = strdup(path)))
+	if (!(v.id.path = egress_intern(g->strs, path)))
 		goto fail;
 	r = publish(e, g, &v.id);
 	if (r < 0) {
-		free(v.id.path);
-		free(v.id.pin);
 		free(v.id.pols);
 		snprintf(reason, sizeof(reason), "exec: identity not added: %s", strerror(-r));
 		if (rows)
@@ -374,6 +372,5 @@ void egress_exec_match(struct ward_egress *e, struct egress_gen *g,
 			 v.id.n_pols ? g->entries[v.id.entry].rule : "inference", reason);
 	return;
 fail:
-	free(v.id.pin);
 	free(v.id.pols);
 }

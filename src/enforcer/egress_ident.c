@@ -172,10 +172,129 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* ---- interned strings and tables ---- */
+
+struct egress_blob {
+	size_t len;
+	uint64_t hash;
+	_Alignas(void *) unsigned char data[];
+};
+
+static uint64_t blob_hash(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static int blobs_grow(struct egress_blobs *bs)
+{
+	size_t cap = bs->cap ? bs->cap * 2 : 64;
+	struct egress_blob **v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < bs->cap; i++) {
+		struct egress_blob *b = bs->slots[i];
+		size_t k;
+
+		if (!b)
+			continue;
+		for (k = b->hash & (cap - 1); v[k]; k = (k + 1) & (cap - 1))
+			;
+		v[k] = b;
+	}
+	free(bs->slots);
+	bs->slots = v;
+	bs->cap = cap;
+	return 0;
+}
+
+/* The stored copy of data[0..len), added when new; NULL out of memory. */
+static const void *blobs_intern(struct egress_blobs *bs, const void *data, size_t len)
+{
+	uint64_t h = blob_hash(data, len);
+	struct egress_blob *b;
+	size_t k;
+
+	if ((bs->n + 1) * 2 > bs->cap && blobs_grow(bs) < 0)
+		return NULL;
+	for (k = h & (bs->cap - 1); (b = bs->slots[k]); k = (k + 1) & (bs->cap - 1))
+		if (b->hash == h && b->len == len && memcmp(b->data, data, len) == 0)
+			return b->data;
+	b = malloc(sizeof(*b) + len);
+	if (!b)
+		return NULL;
+	b->len = len;
+	b->hash = h;
+	memcpy(b->data, data, len);
+	bs->slots[k] = b;
+	bs->n++;
+	return b->data;
+}
+
+static void blobs_free(struct egress_blobs *bs)
+{
+	for (size_t i = 0; i < bs->cap; i++)
+		free(bs->slots[i]);
+	free(bs->slots);
+	*bs = (struct egress_blobs){ 0 };
+}
+
+const char *egress_intern(struct egress_strtab *t, const char *s)
+{
+	const char *r;
+
+	if (!s)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	r = blobs_intern(&t->strings, s, strlen(s) + 1);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+const char *const *egress_intern_table(struct egress_strtab *t, const char *const *v, size_t n)
+{
+	const char *const *r;
+
+	if (!n)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	r = blobs_intern(&t->tables, v, n * sizeof(*v));
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+size_t egress_strtab_n_strings(struct egress_strtab *t)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->strings.n;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+size_t egress_strtab_n_tables(struct egress_strtab *t)
+{
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->tables.n;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+/* ---- generations ---- */
+
 void egress_gens_init(struct egress_gens *gs)
 {
 	memset(gs, 0, sizeof(*gs));
 	pthread_rwlock_init(&gs->lock, NULL);
+	pthread_mutex_init(&gs->strs.lock, NULL);
 	gs->next_seq = 1;
 }
 
@@ -185,16 +304,17 @@ int egress_gen_new(struct egress_gens *gs, const struct ward_policy *p, struct e
 
 	if (!g)
 		return -ENOMEM;
+	g->strs = &gs->strs;
 	g->idents = calloc(WARD_MAX_IDENTITIES, sizeof(*g->idents));
 	g->entries = calloc(WARD_MAX_IDENTITIES, sizeof(*g->entries));
 	g->keys = calloc(p->n_net ? p->n_net : 1, sizeof(*g->keys));
 	if (!g->idents || !g->entries || !g->keys) {
-		egress_gen_free(NULL, g);
+		egress_gen_free(g);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < p->n_net; i++) {
-		if (!(g->keys[i] = strdup(p->net[i].key))) {
-			egress_gen_free(NULL, g);
+		if (!(g->keys[i] = egress_intern(g->strs, p->net[i].key))) {
+			egress_gen_free(g);
 			return -ENOMEM;
 		}
 		g->n_keys = i + 1;
@@ -212,42 +332,18 @@ int egress_gen_new(struct egress_gens *gs, const struct ward_policy *p, struct e
 	return 0;
 }
 
-/* A string a lookup may have handed out: kept with the handle, or freed. */
-static void retire_string(struct egress_gens *gs, char *s)
-{
-	if (!s)
-		return;
-	char **v;
-
-	if (!gs) {
-		free(s);
-		return;
-	}
-	/* out of memory: leaked, never freed under a reader */
-	if (!(v = realloc(gs->strings, (gs->n_strings + 1) * sizeof(*v))))
-		return;
-	v[gs->n_strings++] = s;
-	gs->strings = v;
-}
-
-void egress_gen_free(struct egress_gens *gs, struct egress_gen *g)
+void egress_gen_free(struct egress_gen *g)
 {
 	if (!g)
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(g->fds); i++)
 		if (g->fds[i] >= 0)
 			close(g->fds[i]);
-	for (size_t i = 0; g->idents && i < g->n_idents; i++) {
-		retire_string(gs, g->idents[i].path);
-		retire_string(gs, g->idents[i].pin);
+	/* strings are the handle's (interned): a lookup may still hold them */
+	for (size_t i = 0; g->idents && i < g->n_idents; i++)
 		free(g->idents[i].pols);
-	}
-	for (size_t i = 0; g->entries && i < g->n_entries; i++) {
-		retire_string(gs, g->entries[i].rule);
+	for (size_t i = 0; g->entries && i < g->n_entries; i++)
 		free(g->entries[i].pols);
-	}
-	for (size_t i = 0; g->keys && i < g->n_keys; i++)
-		retire_string(gs, g->keys[i]);
 	free(g->keys);
 	free(g->idents);
 	free(g->entries);
@@ -329,28 +425,58 @@ void egress_slots_destroy(struct egress_slots *sl)
 	sl->ready_fd = -1;
 }
 
+/* g leaves the list: what rows need of it goes to its history (write
+ * lock held; nobody adds entries to a generation not in force). Out of
+ * memory: rows of it lack their rule, nothing else. */
+static void gens_retire(struct egress_gens *gs, struct egress_gen *g)
+{
+	struct egress_hist *h = gs->hist ? &gs->hist[g->seq % EGRESS_HIST_KEPT] : NULL;
+	size_t n = egress_n_entries(g);
+	const char **rules;
+
+	if (!h || h->seq != g->seq)
+		return;
+	rules = calloc(n ? n : 1, sizeof(*rules));
+	if (rules) {
+		for (size_t i = 0; i < n; i++)
+			rules[i] = g->entries[i].rule;
+		h->rules = egress_intern_table(&gs->strs, rules, n);
+		h->n_rules = h->rules ? (uint32_t)n : 0;
+		free(rules);
+	}
+	h->keys = egress_intern_table(&gs->strs, g->keys, g->n_keys);
+	h->n_keys = h->keys ? (uint32_t)g->n_keys : 0;
+}
+
 void egress_gens_push(struct egress_gens *gs, struct egress_gen *g)
 {
 	struct egress_gen *old, **tail;
-	size_t n = 1, k;
+	size_t n = 1;
 
+	/* before the lock: a failure only costs rows of old generations */
+	if (!gs->hist)
+		gs->hist = calloc(EGRESS_HIST_KEPT, sizeof(*gs->hist));
 	pthread_rwlock_wrlock(&gs->lock);
 	g->older = gs->cur;
 	gs->cur = g;
 	gs->next_seq = g->seq + 1;
-	k = g->seq % EGRESS_REVS_KEPT;
-	gs->revs[k].seq = g->seq;
-	memcpy(gs->revs[k].rev, g->rev, sizeof(g->rev));
+	if (gs->hist)
+		gs->hist[g->seq % EGRESS_HIST_KEPT] = (struct egress_hist){
+			.seq = g->seq,
+			.rev = g->rev[0] ? egress_intern(&gs->strs, g->rev) : NULL,
+		};
 	for (tail = &gs->cur; *tail && n < EGRESS_GENS_KEPT; tail = &(*tail)->older)
 		n++;
 	old = *tail ? (*tail)->older : NULL;
 	if (*tail)
 		(*tail)->older = NULL;
+	for (struct egress_gen *o = old; o; o = o->older)
+		gens_retire(gs, o);
 	pthread_rwlock_unlock(&gs->lock);
 	while (old) {
 		struct egress_gen *o = old->older;
 
-		egress_gen_free(gs, old);
+		egress_gen_free(old);
 		old = o;
 	}
 }
@@ -362,11 +488,15 @@ void egress_gens_destroy(struct egress_gens *gs)
 	while (g) {
 		struct egress_gen *o = g->older;
 
-		egress_gen_free(NULL, g);
+		egress_gen_free(g);
 		g = o;
 	}
 	gs->cur = NULL;
-	ward_strv_free(&gs->strings, &gs->n_strings);
+	free(gs->hist);
+	gs->hist = NULL;
+	blobs_free(&gs->strs.strings);
+	blobs_free(&gs->strs.tables);
+	pthread_mutex_destroy(&gs->strs.lock);
 	pthread_rwlock_destroy(&gs->lock);
 }
 
@@ -378,11 +508,57 @@ struct egress_gen *egress_gens_find(struct egress_gens *gs, uint32_t seq, bool b
 	return NULL;
 }
 
+const struct egress_hist *egress_gens_hist(struct egress_gens *gs, uint32_t seq, bool bits16)
+{
+	const struct egress_hist *h;
+
+	if (!gs->hist)
+		return NULL;
+	/* 2^16 is a multiple of the ring: the low 16 bits give the slot */
+	h = &gs->hist[seq % EGRESS_HIST_KEPT];
+	if (!h->seq || (bits16 ? (uint16_t)h->seq != (uint16_t)seq : h->seq != seq))
+		return NULL;
+	return h;
+}
+
 const char *egress_gens_rev(struct egress_gens *gs, uint32_t seq)
 {
-	size_t k = seq % EGRESS_REVS_KEPT;
+	const struct egress_hist *h = egress_gens_hist(gs, seq, false);
 
-	return gs->revs[k].seq == seq && gs->revs[k].rev[0] ? gs->revs[k].rev : NULL;
+	return h ? h->rev : NULL;
+}
+
+const char *egress_gens_rule(struct egress_gens *gs, uint32_t seq, bool bits16, uint32_t entry)
+{
+	const struct egress_gen *g = egress_gens_find(gs, seq, bits16);
+	const struct egress_hist *h;
+
+	if (g)
+		return entry < egress_n_entries(g) ? g->entries[entry].rule : NULL;
+	h = egress_gens_hist(gs, seq, bits16);
+	return h && entry < h->n_rules ? h->rules[entry] : NULL;
+}
+
+const char *egress_gens_key(struct egress_gens *gs, uint32_t seq, uint32_t pol)
+{
+	const struct egress_gen *g = egress_gens_find(gs, seq, false);
+	const struct egress_hist *h;
+
+	if (g)
+		return pol < g->n_keys ? g->keys[pol] : NULL;
+	h = egress_gens_hist(gs, seq, false);
+	return h && pol < h->n_keys ? h->keys[pol] : NULL;
+}
+
+uint32_t egress_gens_seq16(struct egress_gens *gs, uint32_t seq16)
+{
+	const struct egress_gen *g = egress_gens_find(gs, seq16, true);
+	const struct egress_hist *h;
+
+	if (g)
+		return g->seq;
+	h = egress_gens_hist(gs, seq16, true);
+	return h ? h->seq : 0;
 }
 
 const struct egress_ident *egress_ident_find(const struct egress_gen *g, uint64_t dev, uint64_t ino)
@@ -423,19 +599,19 @@ static int add_ident(void *ud, const char *path, const struct stat *st)
 	struct egress_ident *id = (struct egress_ident *)egress_ident_find(g, dev, st->st_ino);
 
 	if (!id) {
-		char *real;
+		_cleanup_free_ char *real = NULL;
+		const char *name;
 
 		if (g->n_idents >= WARD_MAX_IDENTITIES)
 			return -E2BIG;
 		real = realpath(path, NULL);
-		if (!real)
-			real = strdup(path);
-		if (!real)
+		name = egress_intern(g->strs, real ? real : path);
+		if (!name)
 			return -ENOMEM;
 		/* before the generation is shared: no reader yet */
 		id = &g->idents[g->n_idents++];
 		*id = (struct egress_ident){ .key = { .dev = dev, .ino = st->st_ino },
-					     .path = real,
+					     .path = name,
 					     .entry = WARD_ENTRY_NONE };
 	}
 	id->flags |= c->flags;
@@ -483,9 +659,9 @@ static int add_binary(struct ward_egress *e, struct egress_gen *g, const struct 
 int egress_entry_for(struct egress_gen *g, struct egress_ident *id)
 {
 	const struct ward_policy *p = g->policy;
+	_cleanup_free_ char *rule = NULL;
 	struct egress_entry *n;
 	size_t len = 0;
-	char *rule;
 
 	if (g->n_entries >= WARD_MAX_IDENTITIES)
 		return -E2BIG;
@@ -506,10 +682,11 @@ int egress_entry_for(struct egress_gen *g, struct egress_ident *id)
 		strcat(rule, p->net[id->pols[i]].key);
 	}
 	n = &g->entries[g->n_entries];
-	*n = (struct egress_entry){ .rule = rule, .n_pols = id->n_pols };
+	*n = (struct egress_entry){ .rule = egress_intern(g->strs, rule), .n_pols = id->n_pols };
 	n->pols = malloc(id->n_pols * sizeof(*n->pols));
-	if (!n->pols) {
-		free(rule);
+	if (!n->rule || !n->pols) {
+		free(n->pols);
+		n->pols = NULL;
 		return -ENOMEM;
 	}
 	memcpy(n->pols, id->pols, id->n_pols * sizeof(*n->pols));

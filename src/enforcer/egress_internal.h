@@ -22,22 +22,22 @@ struct ring_buffer;
 /* One executable file found for the policy's binary paths. */
 struct egress_ident {
 	struct ward_ident_key key;
-	char *path;	/* the real path, for decision rows */
-	uint32_t flags; /* WARD_IDENT_* */
-	uint32_t *pols; /* sorted indexes into policy->net */
+	const char *path; /* the real path, for decision rows (interned) */
+	uint32_t flags;	  /* WARD_IDENT_* */
+	uint32_t *pols;	  /* sorted indexes into policy->net */
 	size_t n_pols;
-	uint32_t entry; /* WARD_ENTRY_NONE without network policy */
-	bool from_exec; /* added at exec (egress_exec.c), not resolved at start */
-	bool pinned;	/* admitted for its content (sha): the sandbox may rewrite it in
-			 * place, so the proxy checks the executable still has that content */
-	char *pin;	/* pinned: that content's sha256 (a copy the proxy may hold) */
-	pid_t tgid;	/* from_exec: the process whose exec added it (matched again at apply) */
-	char sha[65];	/* content hash, computed when an exec compares with it ("" before) */
+	uint32_t entry;	 /* WARD_ENTRY_NONE without network policy */
+	bool from_exec;	 /* added at exec (egress_exec.c), not resolved at start */
+	bool pinned;	 /* admitted for its content (sha): the sandbox may rewrite it in
+			  * place, so the proxy checks the executable still has that content */
+	const char *pin; /* pinned: that content's sha256 (interned: the proxy may hold it) */
+	pid_t tgid;	 /* from_exec: the process whose exec added it (matched again at apply) */
+	char sha[65];	 /* content hash, computed when an exec compares with it ("" before) */
 };
 
 /* One distinct set of network policies; the kernel's "entry". */
 struct egress_entry {
-	char *rule; /* the policies' keys, comma-separated */
+	const char *rule; /* the policies' keys, comma-separated (interned) */
 	uint32_t *pols;
 	size_t n_pols;
 };
@@ -57,9 +57,10 @@ struct egress_gen {
 	uint32_t flags; /* WARD_CFG_INFERENCE_ALL of its policy */
 	char rev[65];
 	/* borrowed: valid while this generation is in force (and while it is
-	 * built); what rows need later is copied (keys) */
+	 * built); what rows need later is interned (keys) */
 	const struct ward_policy *policy;
-	char **keys; /* policy->net[i].key, copied: rows of late events, the broker */
+	struct egress_strtab *strs; /* its handle's: where its strings live */
+	const char **keys; /* policy->net[i].key, interned: rows of late events, the broker */
 	size_t n_keys;
 	/* Both arrays have room for WARD_MAX_IDENTITIES from the start and only
 	 * grow at the end: the event reader appends (exec) while the proxy's
@@ -107,24 +108,60 @@ int egress_slots_put(struct egress_slots *sl, uint32_t seq, int fd, bool placed)
 void egress_slots_prepare(struct egress_slots *sl, uint32_t seq);
 void egress_slots_destroy(struct egress_slots *sl);
 
-#define EGRESS_GENS_KEPT 4 /* generations user space keeps (rows of late events, lookups) */
-#define EGRESS_REVS_KEPT 64
+#define EGRESS_GENS_KEPT 4    /* generations user space keeps (rows of late events, lookups) */
+#define EGRESS_HIST_KEPT 4096 /* generations whose rev and rule texts rows still find */
+/* a record keeps 16 bits of its generation: in the ring they name one seq */
+_Static_assert(65536 % EGRESS_HIST_KEPT == 0, "EGRESS_HIST_KEPT divides 2^16");
+
+/* A set of byte strings, each stored once until the set is destroyed
+ * (open addressing; what it hands out never moves). */
+struct egress_blobs {
+	struct egress_blob **slots;
+	size_t cap, n;
+};
+
+/* The strings of a handle's generations (paths, pinned hashes, rule texts,
+ * policy keys, revs) and the rule tables of retired generations: equal ones
+ * stored once, all freed with the handle only, so whatever a lookup or a row
+ * handed out stays valid, and growth is bounded by the distinct values ever
+ * seen (A -> B -> A ... adds nothing after the first two). */
+struct egress_strtab {
+	pthread_mutex_t lock;
+	struct egress_blobs strings, tables;
+};
+
+/* s interned in t (its copy, valid for t's life); NULL (ENOMEM) for s NULL
+ * or out of memory. */
+const char *egress_intern(struct egress_strtab *t, const char *s);
+/* The table v[0..n) of interned strings (or NULL), interned: equal tables
+ * share one copy. NULL for n 0 or out of memory. */
+const char *const *egress_intern_table(struct egress_strtab *t, const char *const *v, size_t n);
+/* Distinct strings and tables stored (tests: bounded growth). */
+size_t egress_strtab_n_strings(struct egress_strtab *t);
+size_t egress_strtab_n_tables(struct egress_strtab *t);
+
+/* What rows need of a generation after it is gone: kept for the last
+ * EGRESS_HIST_KEPT generations, by seq (a ring). The tables are set when the
+ * generation is retired (the one in force may still grow entries at exec). */
+struct egress_hist {
+	uint32_t seq; /* 0: empty */
+	uint32_t n_rules, n_keys;
+	const char *rev;
+	const char *const *rules; /* entry index -> rule text (egress) */
+	const char *const *keys;  /* policy index -> key (unix rows) */
+};
 
 /* The generations of a handle: newest first. Readers (proxy lookups, event
  * rows) hold the read lock while they use a generation; apply takes the
  * write lock only to link a new one in and free the retired. Strings a
- * lookup hands out (paths, rules, pinned hashes) outlive their generation:
- * retired generations leave them in strings, freed with the handle. */
+ * lookup hands out (paths, rules, pinned hashes) are interned in strs and
+ * outlive their generation. */
 struct egress_gens {
 	pthread_rwlock_t lock;
 	struct egress_gen *cur;
 	uint32_t next_seq;
-	char **strings;
-	size_t n_strings;
-	struct {
-		uint32_t seq;
-		char rev[65];
-	} revs[EGRESS_REVS_KEPT]; /* rev of each recent generation, by seq */
+	struct egress_strtab strs;
+	struct egress_hist *hist; /* EGRESS_HIST_KEPT, by seq; NULL until the first push */
 };
 
 struct ward_egress {
@@ -175,8 +212,8 @@ int egress_glob(struct ward_egress *e, const char *pattern,
 
 /* A new generation for p (no maps yet: fds -1), not linked anywhere. */
 int egress_gen_new(struct egress_gens *gs, const struct ward_policy *p, struct egress_gen **ret);
-/* Free g (closes its maps); its strings go to gs->strings when gs is given. */
-void egress_gen_free(struct egress_gens *gs, struct egress_gen *g);
+/* Free g (closes its maps); its strings stay in its handle's table. */
+void egress_gen_free(struct egress_gen *g);
 /* Link g in as the newest generation and free those beyond EGRESS_GENS_KEPT
  * (write lock). */
 void egress_gens_push(struct egress_gens *gs, struct egress_gen *g);
@@ -185,8 +222,19 @@ void egress_gens_destroy(struct egress_gens *gs);
 /* The generation with id seq (only its low 16 bits when bits16), or NULL;
  * call with the read lock held. */
 struct egress_gen *egress_gens_find(struct egress_gens *gs, uint32_t seq, bool bits16);
+/* The history of generation seq (only its low 16 bits when bits16), or NULL
+ * when more than EGRESS_HIST_KEPT generations old. Read lock held. */
+const struct egress_hist *egress_gens_hist(struct egress_gens *gs, uint32_t seq, bool bits16);
 /* The rev of generation seq, or NULL when forgotten. Read lock held. */
 const char *egress_gens_rev(struct egress_gens *gs, uint32_t seq);
+/* The rule text of entry of generation seq (its low 16 bits when bits16),
+ * from the generation or, when it is gone, its history; NULL when none.
+ * Read lock held. */
+const char *egress_gens_rule(struct egress_gens *gs, uint32_t seq, bool bits16, uint32_t entry);
+/* Same for key pol of generation seq's policy (unix rows). */
+const char *egress_gens_key(struct egress_gens *gs, uint32_t seq, uint32_t pol);
+/* The full seq of generation seq16 (low 16 bits), or 0 when forgotten. */
+uint32_t egress_gens_seq16(struct egress_gens *gs, uint32_t seq16);
 
 /* Resolve every binary of the policy into g->idents and group them into
  * g->entries; warnings go to e (only its warnings are used). */

@@ -570,8 +570,13 @@ static int launch(struct ward_sandbox_host *h, const struct ward_sandbox_opts *o
 	*sb = (struct ward_sandbox){ .opts = opts, .cgroup = { .fd = -1 }, .unix_listener = -1 };
 	h->sock = h->procs_fd = h->init_fd = h->init_pidfd = -1;
 	h->ctx = (struct ward_child_ctx){
-		.sb = sb, .plan = &h->plan, .ll = &h->ll, .seccomp = &h->prog, .env = &h->env,
-		.serve = serve, .cgroup_procs_fd = -1,
+		.sb = sb,
+		.plan = &h->plan,
+		.ll = &h->ll,
+		.seccomp = &h->prog,
+		.env = &h->env,
+		.serve = serve,
+		.cgroup_procs_fd = -1,
 	};
 	if (!opts->policy || (!serve && (!opts->argv || !opts->argv[0])))
 		return ward_errx(err, -EINVAL, "no policy or no command");
@@ -603,11 +608,12 @@ static int launch(struct ward_sandbox_host *h, const struct ward_sandbox_opts *o
 		h->ll.handled_net = 0;
 	sb->landlock_abi = h->ll.abi;
 	r = ward_mount_plan_build(opts->policy, h->ctx.workdir, opts->files, opts->n_files,
-				  opts->private_sockdirs, opts->diag, opts->diag_data, &h->plan, err);
+				  opts->private_sockdirs, opts->diag, opts->diag_data, &h->plan,
+				  err);
 	if (r < 0)
 		return r;
-	if (opts->home && (r = ward_mount_plan_add_dir(&h->plan, opts->home, WARD_SANDBOX_HOME,
-						       err)) < 0)
+	if (opts->home &&
+	    (r = ward_mount_plan_add_dir(&h->plan, opts->home, WARD_SANDBOX_HOME, err)) < 0)
 		return r;
 	sb->plan = &h->plan;
 	r = ward_seccomp_build(&h->prog, opts->unix_broker, err);
@@ -627,8 +633,8 @@ static int launch(struct ward_sandbox_host *h, const struct ward_sandbox_opts *o
 		return r;
 	/* before the clone: init and everything it forks is born limited */
 	ward_cgroup_limits_resolve(&opts->policy->resources, &sb->limits);
-	r = ward_cgroup_set_limits(&sb->cgroup, sb->id, &sb->limits, &sb->warnings,
-				   &sb->n_warnings, err);
+	r = ward_cgroup_set_limits(&sb->cgroup, sb->id, &sb->limits, &sb->warnings, &sb->n_warnings,
+				   err);
 	if (r < 0)
 		return r;
 	if (opts->policy->resources.tmp_size && !private_tmp(&h->plan))

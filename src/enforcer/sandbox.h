@@ -144,17 +144,25 @@ struct ward_sandbox_session_opts {
 	const char *id; /* WARD_SESSION_ID_MAX - 1 chars at most, [A-Za-z0-9_-] */
 	const uint16_t *tcp_connect_ports; /* as in ward_sandbox_opts */
 	size_t n_tcp_connect_ports;
+	/* The command installs the unix broker's connect() filter (as init does
+	 * for ward run) and waits until on_listener (the command's host pid, the
+	 * listener's fd number in its table, its credentials) returned; < 0 kills
+	 * the session (exit 125). */
+	bool unix_broker;
+	int (*on_listener)(void *data, pid_t pid, int fd, uid_t uid, gid_t gid,
+			   struct ward_error *err);
+	void *listener_data;
 };
 
 #define WARD_SESSION_ID_MAX 32
 
 struct ward_sandbox_session {
 	char id[WARD_SESSION_ID_MAX];
-	pid_t pid;	 /* host pid of the intermediate (ward's child) */
-	int pidfd;	 /* its pidfd: readable once the session ended */
-	pid_t cmd_pid;	 /* host pid of the command, 0 when it never started */
-	int cmd_pidfd;	 /* the command's pidfd (signals), -1: none */
-	int sock;	 /* messages of the session (EXEC_FAIL after exec returned) */
+	pid_t pid;     /* host pid of the intermediate (ward's child) */
+	int pidfd;     /* its pidfd: readable once the session ended */
+	pid_t cmd_pid; /* host pid of the command, 0 when it never started */
+	int cmd_pidfd; /* the command's pidfd (signals), -1: none */
+	int sock;      /* messages of the session (EXEC_FAIL after exec returned) */
 	uint64_t cgroup_id;
 	char cgroup_path[PATH_MAX]; /* <leaf>/s-<id> */
 	char binary[PATH_MAX];	    /* what was executed, for the rows */
@@ -173,8 +181,8 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 /* 0 and *ret_status (ward run's contract) once ended, -EAGAIN while it runs.
  * The first successful reap kills what is left in the session's cgroup,
  * removes it and writes the exit row. */
-int ward_sandbox_session_reap(struct ward_sandbox *sb, struct ward_sandbox_session *s,
-			      bool wait, int *ret_status);
+int ward_sandbox_session_reap(struct ward_sandbox *sb, struct ward_sandbox_session *s, bool wait,
+			      int *ret_status);
 /* Kill what is left, reap, close. */
 void ward_sandbox_session_release(struct ward_sandbox *sb, struct ward_sandbox_session *s);
 

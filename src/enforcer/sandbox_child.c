@@ -406,9 +406,37 @@ _Noreturn static void session_command(const struct ward_session_ctx *c)
 			ward_err(&err, -errno, "stdio %d", i);
 			session_fail(c, &err);
 		}
+	/* a session of its own, not ward's: no signal of ward's terminal reaches
+	 * it; a terminal on stdin becomes its controlling terminal (best effort:
+	 * it may be another session's already) */
+	if (setsid() < 0) {
+		ward_err(&err, -errno, "setsid");
+		session_fail(c, &err);
+	}
+	if (isatty(0))
+		(void)ioctl(0, TIOCSCTTY, 0);
 	if (chdir(c->cwd) < 0) {
 		ward_err(&err, -errno, "chdir '%s'", c->cwd);
 		session_fail(c, &err);
+	}
+	/* the unix broker's filter, as root (as init does for ward run); ward
+	 * takes the listener (pidfd_getfd) before GO, this copy then goes */
+	if (c->unix_broker) {
+		struct ward_msg m;
+		ssize_t got;
+		int listener = ward_unix_filter_install();
+
+		if (listener < 0) {
+			ward_err(&err, listener, "seccomp filter for connect()");
+			session_fail(c, &err);
+		}
+		ward_msg_send(c->sock, WARD_MSG_READY, listener, NULL);
+		do
+			got = recv(c->sock, &m, sizeof(m), 0);
+		while (got < 0 && errno == EINTR);
+		if (got < (ssize_t)sizeof(uint32_t) * 2 || m.kind != WARD_MSG_GO)
+			_exit(WARD_EXIT_SETUP);
+		close(listener);
 	}
 	/* A later generation may name paths this sandbox's root does not show:
 	 * nothing to grant there (this copy of the array is the child's own). */
@@ -466,10 +494,11 @@ _Noreturn void ward_session_child(const struct ward_session_ctx *c)
 	ssize_t n;
 	pid_t cmd;
 
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-		ward_err(&err, -errno, "PR_SET_PDEATHSIG");
-		session_fail(c, &err);
-	}
+	/* No PR_SET_PDEATHSIG here: it would follow the calling thread of ward,
+	 * which may end before the session. Fail closed all the same: if ward
+	 * dies, init dies (its PDEATHSIG follows the thread that started the
+	 * sandbox), the kernel kills the pid namespace, the command with it, and
+	 * this process, waiting for the command, ends then. */
 	/* One call, all or nothing (kernel >= 5.8): the pid namespace applies
 	 * to the children, the others to this process now (root, cwd: the
 	 * sandbox's). */

@@ -85,9 +85,9 @@ struct ward_sandbox_host {
  * joins the sandbox and clone3()s the command into the session's cgroup. */
 struct ward_session_ctx {
 	int init_pidfd;
-	int sock;	/* the child's end of the pair */
-	int cgroup_fd;	/* <leaf>/s-<id> */
-	int kill_fd;	/* its cgroup.kill */
+	int sock;      /* the child's end of the pair */
+	int cgroup_fd; /* <leaf>/s-<id> */
+	int kill_fd;   /* its cgroup.kill */
 	int stdio[3];
 	const char *cwd;
 	uid_t uid;
@@ -101,6 +101,7 @@ struct ward_session_ctx {
 	char *const *argv;
 	char **envp;
 	const char *path_env; /* PATH of envp, NULL: none */
+	bool unix_broker;     /* install the connect() filter, hand ward the listener */
 };
 
 _Noreturn void ward_session_child(const struct ward_session_ctx *c);

@@ -157,9 +157,8 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 		return ward_errx(err, -EINVAL, "session: no policy or no command");
 	if (o->id) {
 		if (!valid_session_id(o->id))
-			return ward_errx(err, -EINVAL,
-					 "session id '%s': 1 to %d of [A-Za-z0-9_-]", o->id,
-					 WARD_SESSION_ID_MAX - 1);
+			return ward_errx(err, -EINVAL, "session id '%s': 1 to %d of [A-Za-z0-9_-]",
+					 o->id, WARD_SESSION_ID_MAX - 1);
 		snprintf(s->id, sizeof(s->id), "%s", o->id);
 	} else if ((r = ward_sandbox_new_id(s->id)) < 0) {
 		return ward_err(err, r, "getrandom");
@@ -191,9 +190,10 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 	c.ll = &ll;
 	c.ports = o->tcp_connect_ports;
 	c.n_ports = o->n_tcp_connect_ports;
-	/* no connect() broker per session: the notified syscalls are refused
-	 * (EPERM), the cgroup's connect_unix program still decides (fail closed) */
-	r = ward_seccomp_build(&p.prog, false, err);
+	/* with the broker, the syscalls it refuses with a row are left to its
+	 * filter; without, refused here (EPERM) */
+	r = ward_seccomp_build(&p.prog, o->unix_broker, err);
+	c.unix_broker = o->unix_broker;
 	if (r < 0)
 		return r;
 	c.seccomp = &p.prog;
@@ -258,8 +258,26 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 	}
 	ward_msg_send(s->sock, WARD_MSG_GO, 0, NULL);
 	/* until the command is about to execve, or failed */
-	while (!resolved && !s->setup_status && (r = ward_msg_recv(s->sock, &m, &from, 0)) > 0)
-		session_msg(s, &m, from, &resolved, fail, sizeof(fail));
+	while (!resolved && !s->setup_status && (r = ward_msg_recv(s->sock, &m, &from, 0)) > 0) {
+		if (m.kind != WARD_MSG_READY) {
+			session_msg(s, &m, from, &resolved, fail, sizeof(fail));
+			continue;
+		}
+		/* the command's connect() listener */
+		if (from > 0)
+			s->cmd_pid = from;
+		r = o->on_listener && from > 0
+			    ? o->on_listener(o->listener_data, from, m.value, c.uid, c.gid, err)
+			    : ward_errx(err, -EINVAL, "no taker for the session's listener");
+		if (r < 0) {
+			s->setup_status = WARD_EXIT_SETUP;
+			snprintf(fail, sizeof(fail), "unix broker: %s", err->msg);
+			syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+			kill(from, SIGKILL);
+			break;
+		}
+		ward_msg_send(s->sock, WARD_MSG_GO, 0, NULL);
+	}
 	if (resolved) {
 		s->cmd_pidfd = s->cmd_pid > 0 ? (int)syscall(SYS_pidfd_open, s->cmd_pid, 0) : -1;
 		session_reason(sb, p.envp, reason, sizeof(reason));
@@ -269,7 +287,8 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 		s->cmd_pidfd = -1;
 		if (!s->setup_status) {
 			s->setup_status = WARD_EXIT_SETUP;
-			snprintf(fail, sizeof(fail), "the session ended before its command started");
+			snprintf(fail, sizeof(fail),
+				 "the session ended before its command started");
 		}
 		if (s->setup_status == WARD_EXIT_SETUP)
 			ward_sandbox_lifecycle(sb, s->id, s->policy_rev, "deny", "setup", NULL,

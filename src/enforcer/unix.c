@@ -146,7 +146,7 @@ int ward_unix_apply(struct ward_unix *u, const struct ward_policy *p, struct war
 			egress_slots_giveback(&u->slots, g->seq, g->fds[0], placed);
 			g->fds[0] = -1;
 		}
-		egress_gen_free(NULL, g);
+		egress_gen_free(g);
 		ward_strv_free(&u->id.warnings, &u->id.n_warnings);
 		u->id.warnings = warnings;
 		u->id.n_warnings = n_warnings;
@@ -389,7 +389,7 @@ int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock, con
 	*ret_rule = NULL;
 	*ret_binary = NULL;
 	/* the generation in force decides; the strings handed out outlive it
-	 * (retired generations keep them, struct egress_gens) and the policy
+	 * (interned in the handle, struct egress_strtab) and the policy
 	 * is the caller's */
 	pthread_rwlock_rdlock(&u->gens.lock);
 	g = u->gens.cur;
@@ -562,7 +562,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	id = egress_ident_find(g ? g : u->gens.cur, ev->dev, ev->ino);
 	row_in(u, egress_gens_rev(&u->gens, ev->gen), "unix", NULL, ev->ts_ns + u->mono_to_real,
 	       (pid_t)ev->tgid, ev->cgid, ev->dev, ev->ino, allow, path, id ? id->path : NULL,
-	       allow && g && ev->pol < g->n_keys ? g->keys[ev->pol] : NULL, reason);
+	       allow ? egress_gens_key(&u->gens, ev->gen, ev->pol) : NULL, reason);
 	pthread_rwlock_unlock(&u->gens.lock);
 	return 0;
 }

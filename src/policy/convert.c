@@ -302,6 +302,7 @@ static void credentials(lua_State *L, struct ward_policy *p)
 		lua_rawgeti(L, -1, (lua_Integer)i + 1);
 		c->name = dup_field(L, "name");
 		c->env = dup_field(L, "env");
+		c->secret = dup_field(L, "secret");
 		c->host = dup_field(L, "host");
 		c->port = (uint16_t)int_field(L, "port");
 		c->path = dup_field(L, "path");
@@ -329,6 +330,7 @@ static void routes(lua_State *L, struct ward_policy *p)
 		r->model = dup_field(L, "model");
 		r->base_url = dup_field(L, "base_url");
 		r->api_key_env = dup_field(L, "api_key_env");
+		r->api_key_secret = dup_field(L, "api_key_secret");
 		strings(L, "aliases", &r->aliases, &r->n_aliases);
 		strings(L, "hosts", &r->hosts, &r->n_hosts);
 		r->price_known = bool_field(L, "price_known");

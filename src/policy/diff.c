@@ -19,6 +19,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "policy/client.h"
+#include "policy/match.h"
 
 enum section {
 	SEC_FS,
@@ -54,17 +55,24 @@ static const char *const section_names[_SEC_MAX] = {
 /* One field of an item: k NULL orders items but is not printed; v NULL is
  * absent; raw values (numbers, booleans, JSON arrays) are printed unquoted.
  * A value field ends the item's group: the old and the new value of one
- * setting print next to each other, the old first. */
+ * setting print next to each other, the old first. An info field is printed
+ * but is no part of the identity (the network policy key). */
 struct field {
 	const char *k;
 	const char *v;
 	bool raw;
 	bool value;
+	bool info;
 };
 
-#define F(k, v) { k, v, false, false }
-#define RAW(k, v) { k, v, true, false }
-#define ORDER(v) { NULL, v, false, false }
+/* every string of a compiled policy is set; this keeps printf's %s defined if not */
+#define S(x) ((x) ? (x) : "")
+
+#define F(key, val) ((struct field){ .k = (key), .v = (val) })
+#define RAW(key, val) ((struct field){ .k = (key), .v = (val), .raw = true })
+#define ORDER(val) ((struct field){ .v = (val) })
+#define VALUE(key, val) ((struct field){ .k = (key), .v = (val), .value = true })
+#define INFO(key, val) ((struct field){ .k = (key), .v = (val), .info = true })
 
 struct list {
 	struct ward_policy_diff_item *v;
@@ -109,9 +117,23 @@ static bool all_digits(const char *s)
 	return true;
 }
 
+/* A value into the id: control bytes escaped, so that no value can hold the
+ * separators and two different items can never share an id. */
+static void id_put(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if ((unsigned char)*v < 0x20) {
+			fputc('\x01', f);
+			fputc(*v + '@', f);
+		} else {
+			fputc(*v, f);
+		}
+	}
+}
+
 /* Adds one item; takes text (NULL: out of memory). */
-static void item(struct list *l, enum section s, const char *kind, const struct field *f,
-		 size_t n, char *text)
+static void item(struct list *l, enum section s, const char *kind, const struct field *f, size_t n,
+		 char *text)
 {
 	_cleanup_free_ char *t = text, *id = NULL, *json = NULL;
 	_cleanup_fclose_ FILE *fi = NULL, *fj = NULL;
@@ -139,11 +161,13 @@ static void item(struct list *l, enum section s, const char *kind, const struct 
 	for (size_t i = 0; i < n; i++) {
 		const char *v = f[i].v ? f[i].v : "";
 
-		fputc(f[i].value ? '\x1e' : '\x1f', fi);
-		if (f[i].raw && all_digits(v))
-			fprintf(fi, "%20s", v);
-		else
-			fputs(v, fi);
+		if (!f[i].info) {
+			fputc(f[i].value ? '\x1e' : '\x1f', fi);
+			if (f[i].raw && all_digits(v))
+				fprintf(fi, "%20s", v);
+			else
+				id_put(fi, v);
+		}
 		if (!f[i].k || !f[i].v)
 			continue;
 		fprintf(fj, ",\"%s\":", f[i].k);
@@ -207,8 +231,8 @@ static char *who(const char *key, const struct ward_binary *b)
 static const char *const *access_methods(enum ward_access a)
 {
 	static const char *const ro[] = { "GET", "HEAD", "OPTIONS", NULL };
-	static const char *const rw[] = { "GET",  "HEAD",  "OPTIONS", "POST",
-					  "PUT",  "PATCH", "DELETE",  NULL };
+	static const char *const rw[] = { "GET", "HEAD",  "OPTIONS", "POST",
+					  "PUT", "PATCH", "DELETE",  NULL };
 	static const char *const full[] = { "*", NULL };
 
 	switch (a) {
@@ -256,9 +280,9 @@ static int query_strs(const struct ward_l7_rule *r, char **ret_text, char **ret_
 	return 0;
 }
 
-static void rule_item(struct list *l, const char *w, const struct ward_binary *b,
-		      const char *host, const char *port, const char *key, bool deny,
-		      const char *method, const char *path, const struct ward_l7_rule *r)
+static void rule_item(struct list *l, const char *w, const struct ward_binary *b, const char *host,
+		      const char *port, const char *key, bool deny, const char *method,
+		      const char *path, const struct ward_l7_rule *r)
 {
 	_cleanup_free_ char *qt = NULL, *qj = NULL;
 
@@ -271,7 +295,7 @@ static void rule_item(struct list *l, const char *w, const struct ward_binary *b
 		 qt ? qt : ""),
 	     BIN_FIELDS(b), F("host", host), RAW("port", port), ORDER(deny ? "2" : "1"),
 	     F("method", method), F("path", path), RAW("query", qj ? qj : "[]"),
-	     F("policy", key));
+	     INFO("policy", key));
 }
 
 static const char *proto_text(enum ward_protocol p)
@@ -303,10 +327,11 @@ static void endpoint_items(struct list *l, const struct ward_net_policy *np,
 		     fmt("%s -> %s:%s%s%s%s", w, ep->host, port,
 			 ep->protocol == WARD_PROTO_L4 ? "" : " ",
 			 ep->protocol == WARD_PROTO_L4 ? "" : proto,
-			 ep->enforcement == WARD_AUDIT ? " (audit only: denials are logged, not enforced)"
-						       : ""),
+			 ep->enforcement == WARD_AUDIT
+				 ? " (audit only: denials are logged, not enforced)"
+				 : ""),
 		     BIN_FIELDS(b), F("host", ep->host), RAW("port", port), ORDER("0"),
-		     F("protocol", proto), F("enforcement", enf), F("policy", np->key));
+		     VALUE("protocol", proto), F("enforcement", enf), INFO("policy", np->key));
 		for (size_t i = 0; m && m[i]; i++)
 			rule_item(l, w, b, ep->host, port, np->key, false, m[i], "/**", NULL);
 		for (size_t i = 0; i < ep->n_rules; i++)
@@ -325,11 +350,13 @@ static void endpoint_items(struct list *l, const struct ward_net_policy *np,
 			ITEM(l, SEC_NET, "allowed_ip",
 			     fmt("%s -> %s:%s may resolve to %s", w, ep->host, port, cidr),
 			     BIN_FIELDS(b), F("host", ep->host), RAW("port", port), ORDER("3"),
-			     F("allowed_ip", cidr), F("policy", np->key));
+			     F("allowed_ip", cidr), INFO("policy", np->key));
 		}
 	}
-	ITEM(l, SEC_DNS, "name", fmt("%s resolves %s", w, ep->host), BIN_FIELDS(b),
-	     F("name", ep->host), F("policy", np->key));
+	/* the stub answers names only; an address needs no lookup (ward_decide_dns) */
+	if (!ward_host_is_ip(ep->host))
+		ITEM(l, SEC_DNS, "name", fmt("%s resolves %s", w, ep->host), BIN_FIELDS(b),
+		     F("name", ep->host), INFO("policy", np->key));
 }
 
 static void network(struct list *l, const struct ward_policy *p)
@@ -351,13 +378,13 @@ static void network(struct list *l, const struct ward_policy *p)
 				ITEM(l, SEC_NET, "unix",
 				     fmt("%s -> unix:%s", w, np->unix_sockets[u].path),
 				     BIN_FIELDS(b), ORDER("unix"),
-				     F("unix", np->unix_sockets[u].path), F("policy", np->key));
+				     F("unix", np->unix_sockets[u].path), INFO("policy", np->key));
 		}
 	}
 }
 
-static void fs_paths(struct list *l, enum section s, const struct ward_binary *b,
-		     const char *w, const struct ward_fs_path *v, size_t n, bool write)
+static void fs_paths(struct list *l, enum section s, const struct ward_binary *b, const char *w,
+		     const struct ward_fs_path *v, size_t n, bool write)
 {
 	const char *acc = write ? "read-write" : "read-only";
 
@@ -375,8 +402,8 @@ static void fs_paths(struct list *l, enum section s, const struct ward_binary *b
 static void filesystem(struct list *l, const struct ward_policy *p)
 {
 	if (p->include_workdir)
-		ITEM(l, SEC_FS, "workdir", fmt("the working directory read-write (rwx)"),
-		     ORDER(""), F("access", "read-write"));
+		ITEM(l, SEC_FS, "workdir", fmt("the working directory read-write (rwx)"), ORDER(""),
+		     F("access", "read-write"));
 	fs_paths(l, SEC_FS, NULL, NULL, p->read_only, p->n_read_only, false);
 	fs_paths(l, SEC_FS, NULL, NULL, p->read_write, p->n_read_write, true);
 	for (size_t i = 0; i < p->n_fs_binaries; i++) {
@@ -393,11 +420,11 @@ static void filesystem(struct list *l, const struct ward_policy *p)
 }
 
 /* A setting: one item per name, always present, so a change is a -/+ pair. */
-static void setting(struct list *l, enum section s, const char *name, const char *value,
-		    bool raw, const char *shown)
+static void setting(struct list *l, enum section s, const char *name, const char *value, bool raw,
+		    const char *shown)
 {
 	ITEM(l, s, "setting", fmt("%s %s", name, shown ? shown : value), F("name", name),
-	     { "value", value, raw, true });
+	     ((struct field){ .k = "value", .v = value, .raw = raw, .value = true }));
 }
 
 static void run_as(struct list *l, const char *name, bool has, const char *str, unsigned id)
@@ -425,12 +452,13 @@ static void credentials(struct list *l, const struct ward_policy *p)
 
 		snprintf(port, sizeof(port), "%u", c->port);
 		ITEM(l, SEC_CREDENTIALS, "credential",
-		     fmt("credential %s: $%s as '%s: %s' -> %s:%s %s (%s)", c->name, c->env,
-			 c->header, c->format, c->host, port, c->path,
+		     fmt("credential %s: %s%s as '%s: %s' -> %s:%s %s (%s)", S(c->name),
+			 c->secret ? "secret " : "$", c->secret ? c->secret : S(c->env),
+			 S(c->header), S(c->format), S(c->host), port, S(c->path),
 			 c->allow_http ? "also plain HTTP" : "TLS only"),
 		     F("host", c->host), RAW("port", port), F("path", c->path), F("name", c->name),
-		     F("env", c->env), F("header", c->header), F("format", c->format),
-		     F("scheme", scheme));
+		     F("env", c->env), F("secret", c->secret), F("header", c->header),
+		     F("format", c->format), F("scheme", scheme));
 	}
 }
 
@@ -466,21 +494,27 @@ static void route(struct list *l, const struct ward_inference_route *r)
 	if (r->price_known) {
 		price = fmt("{\"input\":%.6g,\"output\":%.6g,\"cached_input\":%.6g}",
 			    r->price_input, r->price_output, r->price_cached);
-		shown = fmt("USD %.6g in, %.6g out, %.6g cached per million tokens",
-			    r->price_input, r->price_output, r->price_cached);
+		shown = fmt("USD %.6g in, %.6g out, %.6g cached per million tokens", r->price_input,
+			    r->price_output, r->price_cached);
 	}
 	if (!aliases || !hosts || (r->price_known && (!price || !shown))) {
 		l->r = l->r < 0 ? l->r : -ENOMEM;
 		return;
 	}
 	ITEM(l, SEC_INFERENCE, "route",
-	     fmt("route %s: %s %s at %s, key $%s, aliases %s, hosts %s, price %s", r->name,
-		 r->provider, r->model, r->base_url ? r->base_url : "the provider's default",
-		 r->api_key_env ? r->api_key_env : "(none)", aliases, hosts,
-		 shown ? shown : "unknown"),
-	     ORDER("0"), F("name", r->name), F("provider", r->provider), F("model", r->model),
+	     fmt("route %s: %s %s at %s, key %s%s, aliases %s, hosts %s, price %s", S(r->name),
+		 S(r->provider), S(r->model), r->base_url ? r->base_url : "the provider's default",
+		 r->api_key_secret ? "secret "
+		 : r->api_key_env  ? "$"
+				   : "",
+		 r->api_key_secret ? r->api_key_secret
+		 : r->api_key_env  ? r->api_key_env
+				   : "none",
+		 aliases, hosts, shown ? shown : "unknown"),
+	     ORDER("0"), F("name", r->name), VALUE("provider", r->provider), F("model", r->model),
 	     F("base_url", r->base_url), F("api_key_env", r->api_key_env),
-	     RAW("aliases", aliases), RAW("hosts", hosts), RAW("price", price ? price : "null"));
+	     F("api_key_secret", r->api_key_secret), RAW("aliases", aliases), RAW("hosts", hosts),
+	     RAW("price", price ? price : "null"));
 }
 
 static void inference(struct list *l, const struct ward_policy *p)
@@ -617,8 +651,8 @@ static void settings(struct list *l, const struct ward_policy *p)
 		char shown[32] = "(no limit)";
 
 		if (p->resources.cpu_milli)
-			snprintf(shown, sizeof(shown), "%u.%03u cores", p->resources.cpu_milli / 1000,
-				 p->resources.cpu_milli % 1000);
+			snprintf(shown, sizeof(shown), "%u.%03u cores",
+				 p->resources.cpu_milli / 1000, p->resources.cpu_milli % 1000);
 		setting(l, SEC_RESOURCES, "cpu_milli", cpu, true, shown);
 	}
 	size_setting(l, SEC_RESOURCES_TMP, "tmp_size", p->resources.tmp_size);

@@ -29,7 +29,7 @@ struct ward_policy_diff {
 
 /* More access items than this in one policy: -E2BIG (binaries x endpoints x
  * rules multiply; a 1 MiB policy could otherwise ask for billions). */
-#define WARD_POLICY_DIFF_MAX_ITEMS 1000000
+#define WARD_POLICY_DIFF_MAX_ITEMS 200000
 
 /* The access new adds to and removes from old, sorted by section (in the
  * compiled form's order) and within one by binary, host, port, ... NULL

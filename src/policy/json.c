@@ -201,6 +201,8 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 		ward_json_str(f, c->name);
 		fputs(",\"env\":", f);
 		ward_json_str(f, c->env);
+		fputs(",\"secret\":", f);
+		ward_json_str(f, c->secret);
 		fputs(",\"host\":", f);
 		ward_json_str(f, c->host);
 		fprintf(f, ",\"port\":%u,\"path\":", c->port);
@@ -226,6 +228,8 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 		ward_json_str(f, r->base_url);
 		fputs(",\"api_key_env\":", f);
 		ward_json_str(f, r->api_key_env);
+		fputs(",\"api_key_secret\":", f);
+		ward_json_str(f, r->api_key_secret);
 		fputs(",\"aliases\":[", f);
 		for (size_t a = 0; a < r->n_aliases; a++) {
 			if (a)

@@ -72,6 +72,7 @@ void ward_policy_free(struct ward_policy *p)
 		struct ward_credential *c = &p->credentials[i];
 		free(c->name);
 		free(c->env);
+		free(c->secret);
 		free(c->host);
 		free(c->path);
 		free(c->header);
@@ -85,6 +86,7 @@ void ward_policy_free(struct ward_policy *p)
 		free(r->model);
 		free(r->base_url);
 		free(r->api_key_env);
+		free(r->api_key_secret);
 		for (size_t a = 0; a < r->n_aliases; a++)
 			free(r->aliases[a]);
 		free(r->aliases);

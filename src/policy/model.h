@@ -101,8 +101,11 @@ struct ward_net_policy {
 
 struct ward_credential {
 	char *name;
-	char *env;  /* host environment variable with the secret */
-	char *host; /* bound endpoint */
+	/* The sandbox variable that holds the placeholder. Without `secret`,
+	 * also ward's own environment variable with the value. */
+	char *env;
+	char *secret; /* the secret store's name (policy/secrets.h) for the value; or NULL */
+	char *host;   /* bound endpoint */
 	uint16_t port;
 	char *path;   /* path glob; absent in the file means every path */
 	char *header; /* e.g. "Authorization" */
@@ -117,8 +120,9 @@ struct ward_inference_route {
 	char *name;
 	char *provider; /* openai | anthropic | nvidia */
 	char *model;
-	char *base_url; /* NULL: the provider's default */
-	char *api_key_env;
+	char *base_url;	      /* NULL: the provider's default */
+	char *api_key_env;    /* ward's environment variable with the key; or NULL */
+	char *api_key_secret; /* the secret store's name for the key; or NULL */
 	char **aliases;
 	size_t n_aliases;
 	/* the provider's own hosts: a direct call through the proxy is a call of this route */

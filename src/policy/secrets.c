@@ -41,6 +41,13 @@ struct ward_secrets {
 	size_t n_cache;
 };
 
+/* The default directory's store, shared by every opener in the process (the
+ * layers of each sandbox and generation): one inotify instance, not one per
+ * handle (fs.inotify.max_user_instances is 128 by default). Weak: the last
+ * unref clears it. */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ward_secrets *shared;
+
 bool ward_secret_name_valid(const char *name)
 {
 	size_t n;
@@ -160,12 +167,30 @@ int ward_secrets_open(const char *dir, struct ward_secrets **ret, struct ward_er
 {
 	char def[PATH_MAX];
 	struct ward_secrets *s;
+	bool is_default = !dir;
 	int r;
 
 	if (!dir) {
 		if (ward_secrets_default_dir(def, sizeof(def)) < 0)
 			return ward_errx(err, -ENAMETOOLONG, "$WARD_STATE is too long");
 		dir = def;
+		pthread_mutex_lock(&shared_lock);
+		s = shared;
+		if (s && !strcmp(s->dir, dir)) {
+			int refs = __atomic_load_n(&s->refs, __ATOMIC_RELAXED);
+
+			/* a store on its way out (refs 0) is not revived */
+			while (refs > 0 &&
+			       !__atomic_compare_exchange_n(&s->refs, &refs, refs + 1, false,
+							    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				;
+			if (refs > 0) {
+				pthread_mutex_unlock(&shared_lock);
+				*ret = s;
+				return 0;
+			}
+		}
+		pthread_mutex_unlock(&shared_lock);
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -185,8 +210,21 @@ int ward_secrets_open(const char *dir, struct ward_secrets **ret, struct ward_er
 		return r;
 	}
 	watch(s);
+	if (is_default) {
+		pthread_mutex_lock(&shared_lock);
+		shared = s;
+		pthread_mutex_unlock(&shared_lock);
+	}
 	*ret = s;
 	return 0;
+}
+
+int ward_secrets_open_local(struct ward_secrets **ret, struct ward_error *err)
+{
+	if (geteuid() != 0)
+		return ward_errx(err, -EPERM,
+				 "the secret store is root's: run as root or through ward daemon");
+	return ward_secrets_open(NULL, ret, err);
 }
 
 struct ward_secrets *ward_secrets_ref(struct ward_secrets *s)
@@ -200,6 +238,11 @@ void ward_secrets_unref(struct ward_secrets *s)
 {
 	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
+	/* after this, no opener can see s (it is freed only below) */
+	pthread_mutex_lock(&shared_lock);
+	if (shared == s)
+		shared = NULL;
+	pthread_mutex_unlock(&shared_lock);
 	drop_cache(s);
 	free(s->cache);
 	if (s->ino_fd >= 0)

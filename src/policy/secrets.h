@@ -37,10 +37,15 @@ bool ward_secret_name_valid(const char *name);
 int ward_secrets_default_dir(char *buf, size_t size);
 
 /* Open (creating it and missing parents, mode 0700) the store at dir, or the
- * default directory when dir is NULL. The directory must be owned by the
+ * default directory when dir is NULL (one handle per process for the default
+ * directory: a second open takes a reference to it). The directory must be owned by the
  * effective uid and have no group or other permission bits (else -EPERM: a
  * store others can write could feed values into requests). */
 int ward_secrets_open(const char *dir, struct ward_secrets **ret, struct ward_error *err);
+/* `ward secret set|list|rm` without a daemon: the default store, as root
+ * only (-EPERM "the secret store is root's: run as root or through ward
+ * daemon" otherwise, before anything is created). */
+int ward_secrets_open_local(struct ward_secrets **ret, struct ward_error *err);
 struct ward_secrets *ward_secrets_ref(struct ward_secrets *s);
 /* Drops a reference; the last one wipes the cached values. NULL is fine. */
 void ward_secrets_unref(struct ward_secrets *s);

@@ -269,6 +269,16 @@ static void handle_head(struct conn *c)
 		 * otherwise in clear text, where secrets go only if the credential says so */
 		r = ward_cred_apply(c->px->creds, h, c->http->req.buf, h->head_len, c->host,
 				    c->port, c->intercept, &cr);
+		if (r == -ENOKEY) { /* its store secret is gone: nothing leaves without it */
+			char why[320], rule[160];
+
+			snprintf(why, sizeof(why), "%s: %s", cr.reason, cr.detail);
+			snprintf(rule, sizeof(rule), "credential:%s", cr.credential);
+			conn_row(c, "l7", "deny", method, req->path ? req->path : pathraw, rule,
+				 why);
+			conn_fail(c, 503, "credential_unavailable", why);
+			return;
+		}
 		if (r < 0) {
 			conn_malformed(c, 431, "request head too large with its credential");
 			return;

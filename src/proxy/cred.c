@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* Credential placeholders: secrets read once from ward's environment, one
- * random placeholder per environment variable handed to the sandbox, and the
- * per-request swap (or refusal) on inspected request heads. */
+/* Credential placeholders: secrets read once from ward's environment or
+ * looked up in the secret store on every request, one random placeholder per
+ * sandbox variable, and the per-request swap (or refusal) on inspected
+ * request heads. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +12,17 @@
 
 #include "common/cleanup.h"
 #include "policy/match.h"
+#include "policy/secrets.h"
 #include "proxy/cred.h"
 
 #define RAND_HEX 16
 
 struct entry {
-	char *env;
+	char *env; /* the sandbox variable with the placeholder */
 	char *placeholder;
-	char *secret;
+	char *secret; /* from the environment; NULL for a store secret */
 	size_t secret_len;
+	char *store_name; /* `secret: NAME`: read from the store per request; or NULL */
 };
 
 struct cred {
@@ -38,6 +41,7 @@ struct ward_cred_store {
 	size_t n_entries;
 	struct cred *creds;
 	size_t n_creds;
+	struct ward_secrets *secrets; /* a reference; NULL when no credential names a secret */
 };
 
 static void wipe_free(char *s, size_t len)
@@ -56,6 +60,7 @@ void ward_cred_store_free(struct ward_cred_store *s)
 		free(s->entries[i].env);
 		free(s->entries[i].placeholder);
 		wipe_free(s->entries[i].secret, s->entries[i].secret_len);
+		free(s->entries[i].store_name);
 	}
 	for (size_t i = 0; i < s->n_creds; i++) {
 		free(s->creds[i].name);
@@ -66,6 +71,7 @@ void ward_cred_store_free(struct ward_cred_store *s)
 	}
 	free(s->entries);
 	free(s->creds);
+	ward_secrets_unref(s->secrets);
 	free(s);
 }
 
@@ -115,17 +121,89 @@ static int copy_entry(struct ward_cred_store *s, const struct entry *b)
 
 	e->env = strdup(b->env);
 	e->placeholder = strdup(b->placeholder);
-	e->secret = malloc(b->secret_len + 1);
-	if (!e->env || !e->placeholder || !e->secret) {
+	if (b->store_name)
+		e->store_name = strdup(b->store_name);
+	else
+		e->secret = malloc(b->secret_len + 1);
+	if (!e->env || !e->placeholder || (b->store_name ? !e->store_name : !e->secret)) {
 		free(e->env);
 		free(e->placeholder);
 		free(e->secret);
+		free(e->store_name);
 		*e = (struct entry){ 0 };
 		return -ENOMEM;
 	}
-	memcpy(e->secret, b->secret, b->secret_len + 1);
+	if (e->secret)
+		memcpy(e->secret, b->secret, b->secret_len + 1);
 	e->secret_len = b->secret_len;
 	s->n_entries++;
+	return 0;
+}
+
+static bool same_source(const struct entry *e, const struct ward_credential *c)
+{
+	return c->secret ? e->store_name && !strcmp(e->store_name, c->secret) : !e->store_name;
+}
+
+/* The store's current value of name, checked as the environment's are: set,
+ * at most WARD_CRED_SECRET_MAX, no control characters. 0 or -errno with why
+ * (never the value) in why. buf holds WARD_CRED_SECRET_MAX + 1 bytes; the
+ * caller wipes it. */
+static int store_value(struct ward_secrets *secrets, const char *name, char *buf, size_t *ret_len,
+		       char *why, size_t whysz)
+{
+	int n = ward_secret_get(secrets, name, buf, WARD_CRED_SECRET_MAX + 1);
+
+	if (n == -ENOENT) {
+		snprintf(why, whysz, "secret '%s' is not set (ward secret set %s)", name, name);
+		return n;
+	}
+	if (n == -ENOBUFS) {
+		snprintf(why, whysz, "secret '%s' is longer than %u bytes", name,
+			 WARD_CRED_SECRET_MAX);
+		return -E2BIG;
+	}
+	if (n < 0) {
+		snprintf(why, whysz, "secret '%s' cannot be read in %s: %s", name,
+			 ward_secrets_dir(secrets), strerror(-n));
+		return n;
+	}
+	if (n == 0 || has_ctl(buf, (size_t)n)) {
+		snprintf(why, whysz, "secret '%s' %s (not valid in an HTTP header)", name,
+			 n == 0 ? "is empty" : "contains control characters");
+		return -EINVAL;
+	}
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+/* A store secret must be usable when the store is built (ward run: exit 125
+ * naming it); requests read it again, so a rotation applies to the next one. */
+static int add_store_entry(struct ward_cred_store *s, const struct ward_credential *c,
+			   struct ward_error *err)
+{
+	char buf[WARD_CRED_SECRET_MAX + 1], why[256];
+	struct entry *e;
+	size_t len = 0;
+	int r;
+
+	r = store_value(s->secrets, c->secret, buf, &len, why, sizeof(why));
+	explicit_bzero(buf, sizeof(buf));
+	if (r < 0)
+		return ward_errx(err, r, "credential '%s': %s", c->name, why);
+	e = &s->entries[s->n_entries];
+	e->env = strdup(c->env);
+	e->store_name = strdup(c->secret);
+	if (!e->env || !e->store_name) {
+		free(e->env);
+		free(e->store_name);
+		*e = (struct entry){ 0 };
+		return ward_err(err, -ENOMEM, "credential '%s'", c->name);
+	}
+	s->n_entries++;
+	r = make_placeholder(c->name, &e->placeholder);
+	if (r < 0)
+		return ward_err(err, r, "credential '%s': placeholder", c->name);
 	return 0;
 }
 
@@ -139,18 +217,32 @@ static int add_entry(struct ward_cred_store *s, const struct ward_cred_store *ba
 
 	for (size_t i = 0; i < s->n_entries; i++) {
 		if (strcmp(s->entries[i].env, c->env) == 0) {
+			/* one placeholder per variable: one source per variable */
+			if (!same_source(&s->entries[i], c))
+				return ward_errx(err, -EINVAL,
+						 "credential '%s': variable %s already holds the "
+						 "placeholder of another source",
+						 c->name, c->env);
 			*ret_idx = i;
 			return 0;
 		}
 	}
 	for (size_t i = 0; base && i < base->n_entries; i++) {
-		if (strcmp(base->entries[i].env, c->env) == 0) {
+		if (strcmp(base->entries[i].env, c->env) == 0 &&
+		    same_source(&base->entries[i], c)) {
 			r = copy_entry(s, &base->entries[i]);
 			if (r < 0)
 				return ward_err(err, r, "credential '%s'", c->name);
 			*ret_idx = s->n_entries - 1;
 			return 0;
 		}
+	}
+	if (c->secret) {
+		r = add_store_entry(s, c, err);
+		if (r < 0)
+			return r;
+		*ret_idx = s->n_entries - 1;
+		return 0;
 	}
 	v = secure_getenv(c->env);
 	if (!v || !*v)
@@ -185,8 +277,17 @@ static int add_entry(struct ward_cred_store *s, const struct ward_cred_store *ba
 	return 0;
 }
 
+static bool names_secret(const struct ward_policy *p)
+{
+	for (size_t i = 0; p && i < p->n_credentials; i++)
+		if (p->credentials[i].secret)
+			return true;
+	return false;
+}
+
 static int store_build(const struct ward_policy *p, const struct ward_cred_store *base,
-		       struct ward_cred_store **ret, struct ward_error *err)
+		       struct ward_secrets *secrets, struct ward_cred_store **ret,
+		       struct ward_error *err)
 {
 	struct ward_cred_store *s = calloc(1, sizeof(*s));
 	size_t n = p ? p->n_credentials : 0;
@@ -194,6 +295,17 @@ static int store_build(const struct ward_policy *p, const struct ward_cred_store
 
 	if (!s)
 		return ward_err(err, -ENOMEM, "credential store");
+	if (!secrets && base)
+		secrets = base->secrets;
+	if (secrets) {
+		s->secrets = ward_secrets_ref(secrets);
+	} else if (names_secret(p)) {
+		r = ward_secrets_open(NULL, &s->secrets, err);
+		if (r < 0) {
+			ward_err_prefix(err, "credentials: secret store");
+			goto fail;
+		}
+	}
 	if (n > 0) {
 		s->entries = calloc(n, sizeof(*s->entries));
 		s->creds = calloc(n, sizeof(*s->creds));
@@ -207,7 +319,7 @@ static int store_build(const struct ward_policy *p, const struct ward_cred_store
 		struct cred *d = &s->creds[i];
 		const char *fmt = c->format ? c->format : "Bearer {}";
 
-		if (!c->name || !c->env || !c->host) {
+		if (!c->name || !c->env || !c->host || (c->secret && !s->secrets)) {
 			r = ward_errx(err, -EINVAL,
 				      "credential %zu: name, env and host are required", i);
 			goto fail;
@@ -245,13 +357,19 @@ fail:
 int ward_cred_store_new(const struct ward_policy *p, struct ward_cred_store **ret,
 			struct ward_error *err)
 {
-	return store_build(p, NULL, ret, err);
+	return store_build(p, NULL, NULL, ret, err);
+}
+
+int ward_cred_store_new_in(struct ward_secrets *secrets, const struct ward_policy *p,
+			   struct ward_cred_store **ret, struct ward_error *err)
+{
+	return store_build(p, NULL, secrets, ret, err);
 }
 
 int ward_cred_store_derive(const struct ward_cred_store *base, const struct ward_policy *p,
 			   struct ward_cred_store **ret, struct ward_error *err)
 {
-	return store_build(p, base, ret, err);
+	return store_build(p, base, NULL, ret, err);
 }
 
 size_t ward_cred_count(const struct ward_cred_store *s)
@@ -317,21 +435,22 @@ static bool binding_matches(const struct cred *c, const char *host, uint16_t por
 }
 
 /* The formatted value: format with every {} replaced by the secret. */
-static int format_value(const struct cred *c, const struct entry *e, char **ret, size_t *ret_len)
+static int format_secret(const struct cred *c, const char *secret, size_t secret_len, char **ret,
+			 size_t *ret_len)
 {
 	size_t cap = 0, n = 0;
 	const char *f;
 	char *out;
 
 	for (f = c->format; *f; f++)
-		cap += (f[0] == '{' && f[1] == '}') ? e->secret_len : 1;
+		cap += (f[0] == '{' && f[1] == '}') ? secret_len : 1;
 	out = malloc(cap + 1);
 	if (!out)
 		return -ENOMEM;
 	for (f = c->format; *f; f++) {
 		if (f[0] == '{' && f[1] == '}') {
-			memcpy(out + n, e->secret, e->secret_len);
-			n += e->secret_len;
+			memcpy(out + n, secret, secret_len);
+			n += secret_len;
 			f++;
 		} else {
 			out[n++] = *f;
@@ -341,6 +460,27 @@ static int format_value(const struct cred *c, const struct entry *e, char **ret,
 	*ret = out;
 	*ret_len = n;
 	return 0;
+}
+
+/* A store secret is looked up now: a rotation applies from this request on.
+ * One that is gone or unusable refuses the request (-ENOKEY, why in ret). */
+static int format_value(const struct ward_cred_store *s, const struct cred *c,
+			const struct entry *e, char **ret, size_t *ret_len,
+			struct ward_cred_result *res)
+{
+	char buf[WARD_CRED_SECRET_MAX + 1];
+	size_t len = 0;
+	int r;
+
+	if (!e->store_name)
+		return format_secret(c, e->secret, e->secret_len, ret, ret_len);
+	r = store_value(s->secrets, e->store_name, buf, &len, res->detail, sizeof(res->detail));
+	if (r == 0)
+		r = format_secret(c, buf, len, ret, ret_len);
+	else
+		r = -ENOKEY;
+	explicit_bzero(buf, sizeof(buf));
+	return r;
 }
 
 static void mismatch(struct ward_cred_result *ret, const struct cred *c, const struct entry *e,
@@ -432,10 +572,12 @@ int ward_cred_apply(const struct ward_cred_store *s, const struct ward_http_head
 		if (!use)
 			continue;
 		subst[n_subst].hd = hd;
-		r = format_value(use, &s->entries[use->entry], &subst[n_subst].value,
-				 &subst[n_subst].len);
+		r = format_value(s, use, &s->entries[use->entry], &subst[n_subst].value,
+				 &subst[n_subst].len, ret);
 		if (r < 0) {
 			free_substs(subst, n_subst);
+			ret->credential = r == -ENOKEY ? use->name : NULL;
+			ret->reason = r == -ENOKEY ? WARD_CRED_REASON_UNAVAILABLE : NULL;
 			return r;
 		}
 		n_subst++;

@@ -4,10 +4,13 @@
  * endpoint (host, port, path glob) and refuses a placeholder sent anywhere
  * else (403 credential_endpoint_mismatch). docs/tls.md has the model.
  *
- * Secrets are read once from ward's own environment (secure_getenv), kept in
- * memory only, wiped on free, and never copied into a result field other than
- * the rewritten head itself: reasons, details and error strings name the
- * credential and the environment variable, never the value.
+ * A credential's secret comes from ward's own environment (`env:`, read once
+ * with secure_getenv, kept in memory only, wiped on free) or from the secret
+ * store (`secret:`, policy/secrets.h: looked up on every request it is
+ * injected into, so a rotated value applies from the next request). No
+ * value is copied into a result field other than the rewritten head itself:
+ * reasons, details and error strings name the credential, the variable and
+ * the secret, never the value.
  *
  * Only header fields are scanned (not the request-target, not the body): a
  * placeholder in a URL is not a secret and the upstream receives it as is. */
@@ -25,21 +28,34 @@
 
 #define WARD_CRED_PLACEHOLDER_PREFIX "ward-placeholder-"
 #define WARD_CRED_SECRET_MAX 8192u
+/* the reason of a request refused because its store secret is gone or unusable */
+#define WARD_CRED_REASON_UNAVAILABLE "credential unavailable"
 
 struct ward_cred_store;
+struct ward_secrets;
 
 /* Read every credential's secret from the environment. A missing or empty
  * variable, or one longer than WARD_CRED_SECRET_MAX, is -ENOENT / -E2BIG
  * with "credential 'gh': environment variable GH_TOKEN is not set" (ward run
  * exits 125). Placeholders are "ward-placeholder-<name>-<16 random hex>",
  * one per environment variable (credentials sharing a variable share it).
- * A policy without credentials gives an empty store. */
+ * A policy without credentials gives an empty store.
+ * A `secret:` credential's secret must be set in the store now and usable
+ * (at most WARD_CRED_SECRET_MAX, no control characters), else -ENOENT /
+ * -E2BIG / -EINVAL with "credential 'gh': secret 'tok' is not set (ward
+ * secret set tok)"; its placeholder goes into the sandbox variable
+ * c->env. ward_cred_store_new opens the default store (ward_secrets_open
+ * with NULL) when the policy names a secret; _new_in uses secrets (a
+ * reference is taken). */
 int ward_cred_store_new(const struct ward_policy *p, struct ward_cred_store **ret,
 			struct ward_error *err);
+int ward_cred_store_new_in(struct ward_secrets *secrets, const struct ward_policy *p,
+			   struct ward_cred_store **ret, struct ward_error *err);
 /* The credentials of another policy generation (live apply): a variable
  * base holds keeps base's secret and placeholder (the sandbox holds that
  * placeholder, and ward's own environment may too, after
- * ward_cred_apply_env); a new one is read from the environment as above. */
+ * ward_cred_apply_env); a new one is read from the environment as above.
+ * Store secrets keep their placeholder too and use base's store. */
 int ward_cred_store_derive(const struct ward_cred_store *base, const struct ward_policy *p,
 			   struct ward_cred_store **ret, struct ward_error *err);
 /* Wipes the secrets. NULL is fine. */
@@ -88,8 +104,11 @@ struct ward_cred_result {
  * {} replaced by the secret. Over plain HTTP only credentials with
  * allow_http are swapped; the others stay placeholders (ret->plain). Anything
  * else with a placeholder (other endpoint, other header) is a MISMATCH. 0, or
- * -ENOMEM / -E2BIG (rewritten head over WARD_HTTP_MAX_HEAD). ret->head is
- * NULL unless INJECTED. */
+ * -ENOMEM / -E2BIG (rewritten head over WARD_HTTP_MAX_HEAD), or -ENOKEY: the
+ * store secret of the credential to inject is no longer set or not usable
+ * (ret->credential, ret->reason WARD_CRED_REASON_UNAVAILABLE and ret->detail
+ * say which and why; refuse the request). ret->head is NULL unless
+ * INJECTED. */
 int ward_cred_apply(const struct ward_cred_store *s, const struct ward_http_head *h,
 		    const char *raw, size_t raw_len, const char *host, uint16_t port, bool tls,
 		    struct ward_cred_result *ret);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The per-run inference handle (inference.h): keys from the host
- * environment, backends parsed from base_url and resolved once, the route
- * table and the token budget. */
+ * environment or the secret store, backends parsed from base_url and
+ * resolved once, the route table and the token budget. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "policy/secrets.h"
 #include "proxy/inference_internal.h"
 #include "proxy/resolve.h"
 #include "proxy/ssrf.h"
@@ -133,6 +134,43 @@ static int add_key_env(struct ward_inference *inf, const char *name)
 	return 0;
 }
 
+static int store_key(struct ward_secrets *secrets, const char *name, char *buf, size_t *ret_len,
+		     char *why, size_t whysz)
+{
+	int n = ward_secret_get(secrets, name, buf, INF_KEY_MAX + 1);
+
+	if (n == -ENOENT) {
+		snprintf(why, whysz, "secret '%s' is not set (ward secret set %s)", name, name);
+		return n;
+	}
+	if (n == -ENOBUFS) {
+		snprintf(why, whysz, "secret '%s' is longer than %u bytes", name, INF_KEY_MAX);
+		return -E2BIG;
+	}
+	if (n < 0) {
+		snprintf(why, whysz, "secret '%s' cannot be read in %s: %s", name,
+			 ward_secrets_dir(secrets), strerror(-n));
+		return n;
+	}
+	if (n == 0 || strpbrk(buf, "\r\n")) {
+		snprintf(why, whysz, "secret '%s': not a usable key", name);
+		return -EINVAL;
+	}
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+int inf_backend_key(const struct ward_inference *inf, const struct inf_backend *b, char *buf,
+		    size_t *ret_len, char *why, size_t whysz)
+{
+	if (!b->key_secret) {
+		memcpy(buf, b->key, b->key_len);
+		*ret_len = b->key_len;
+		return 0;
+	}
+	return store_key(inf->secrets, b->key_secret, buf, ret_len, why, whysz);
+}
+
 static int backend_init(struct ward_inference *inf, struct inf_backend *b,
 			const struct ward_inference_route *rt, const struct ward_resolver *hosts,
 			struct ward_error *err)
@@ -148,8 +186,24 @@ static int backend_init(struct ward_inference *inf, struct inf_backend *b,
 	r = parse_base_url(b, rt->base_url ? rt->base_url : b->prov->base_url, err);
 	if (r < 0)
 		return r;
+	if (rt->api_key_secret) {
+		char buf[INF_KEY_MAX + 1], why[256];
+		size_t len = 0;
+
+		if (!inf->secrets) {
+			r = ward_secrets_open(NULL, &inf->secrets, err);
+			if (r < 0)
+				return ward_err_prefix(err, "secret store");
+		}
+		r = store_key(inf->secrets, rt->api_key_secret, buf, &len, why, sizeof(why));
+		explicit_bzero(buf, sizeof(buf));
+		if (r < 0)
+			return ward_errx(err, r, "%s", why);
+		b->key_secret = rt->api_key_secret;
+		return resolve_backend(b, hosts, err);
+	}
 	if (!rt->api_key_env || !*rt->api_key_env)
-		return ward_errx(err, -EINVAL, "no api_key_env");
+		return ward_errx(err, -EINVAL, "no api_key_env or api_key_secret");
 	key = secure_getenv(rt->api_key_env);
 	if (!key || !*key)
 		return ward_errx(err, -ENOENT,
@@ -207,6 +261,8 @@ static int inference_new(const struct ward_inference_config *cfg, struct inf_usa
 	inf->connect_ms = cfg->connect_ms ? cfg->connect_ms : WARD_INFERENCE_CONNECT_MS;
 	inf->max_request = cfg->max_request ? cfg->max_request : WARD_INFERENCE_MAX_REQUEST;
 	inf->max_response = cfg->max_response ? cfg->max_response : WARD_INFERENCE_MAX_RESPONSE;
+	inf->secrets = ward_secrets_ref(cfg->secrets);
+	inf->cfg.secrets = NULL; /* inf->secrets holds it */
 	inf->budget = p->inference_max_tokens;
 	inf->budget_usd = p->inference_max_usd;
 	if (!inf->sandbox || failed) {
@@ -264,6 +320,7 @@ int ward_inference_derive(const struct ward_inference *base, const struct ward_p
 	struct ward_inference_config cfg = base->cfg;
 
 	cfg.policy = p;
+	cfg.secrets = base->secrets;
 	cfg.sandbox = base->sandbox;
 	return inference_new(&cfg, base->u, ret, err);
 }
@@ -292,6 +349,7 @@ void ward_inference_free(struct ward_inference *inf)
 	}
 	free(inf->b);
 	free(inf->key_envs);
+	ward_secrets_unref(inf->secrets);
 	ward_tls_upstream_free(inf->tls);
 	free(inf->sandbox);
 	free(inf);

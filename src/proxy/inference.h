@@ -57,12 +57,18 @@ struct ward_inference_config {
 	uint32_t connect_ms;		  /* 0: WARD_INFERENCE_CONNECT_MS */
 	uint64_t max_request;		  /* 0: WARD_INFERENCE_MAX_REQUEST */
 	uint64_t max_response;		  /* 0: WARD_INFERENCE_MAX_RESPONSE */
+	/* api_key_secret's store (a reference is taken); NULL: the default store,
+	 * opened when a route names a secret */
+	struct ward_secrets *secrets;
 };
 
 struct ward_inference;
+struct ward_secrets;
 
 /* Reads every route's key from ward's environment (secure_getenv) and
- * resolves every backend (hosts file first, then DNS) once. A missing or
+ * resolves every backend (hosts file first, then DNS) once. A route with
+ * api_key_secret needs that secret set in the store now (a call reads it
+ * again: a rotation applies from the next call). A missing or
  * empty key variable, an unknown provider, a bad base_url or an unresolvable
  * backend is an error naming the route ("inference route 'default':
  * environment variable ANTHROPIC_API_KEY is not set"): ward run exits 125.

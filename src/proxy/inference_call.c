@@ -692,7 +692,23 @@ static void request_complete(struct ward_inference_call *c)
 	if (c->b->port != (c->b->https ? 443 : 80))
 		inf_ob_printf(&c->up, ":%u", c->b->port);
 	inf_ob_printf(&c->up, "\r\n%s: %s", c->b->prov->auth_header, c->b->prov->auth_prefix);
-	inf_ob_add(&c->up, c->b->key, c->b->key_len);
+	{
+		char key[INF_KEY_MAX + 1], why[256];
+		size_t key_len = 0;
+
+		r = inf_backend_key(c->inf, c->b, key, &key_len, why, sizeof(why));
+		if (r == 0)
+			inf_ob_add(&c->up, key, key_len);
+		explicit_bzero(key, sizeof(key));
+		if (r < 0) {
+			inf_ob_free(&body, false);
+			inf_ob_free(&c->up, true);
+			inf_fail_answer(c, 403, "permission_error", "permission_error",
+					"ward: the key of route '%s' is unavailable: %s",
+					c->b->route->name, why);
+			return;
+		}
+	}
 	inf_ob_add(&c->up, "\r\n", 2);
 	if (c->b->prov->version_header && !c->has_version)
 		inf_ob_printf(&c->up, "%s: %s\r\n", c->b->prov->version_header,

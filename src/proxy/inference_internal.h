@@ -21,8 +21,9 @@
 struct inf_backend {
 	const struct ward_inference_route *route;
 	const struct ward_provider *prov;
-	char *key; /* the secret; wiped on free */
+	char *key; /* from the environment; wiped on free; NULL with key_secret */
 	size_t key_len;
+	const char *key_secret; /* api_key_secret: read from the store per call; or NULL */
 	bool https;
 	char host[WARD_HOST_MAX];
 	uint16_t port;
@@ -58,7 +59,17 @@ struct ward_inference {
 	uint64_t budget;
 	double budget_usd;
 	struct inf_usage *u;
+	struct ward_secrets *secrets; /* a reference; NULL when no route names a secret */
 };
+
+#define INF_KEY_MAX 8192u
+
+/* b's key for a call starting now into buf (INF_KEY_MAX + 1 bytes; the
+ * caller wipes it): the environment's, or the store's current value, so a
+ * rotated secret applies from the next call. 0 and its length, or -errno
+ * with why (naming the secret, never a value). */
+int inf_backend_key(const struct ward_inference *inf, const struct inf_backend *b, char *buf,
+		    size_t *ret_len, char *why, size_t whysz);
 
 /* Route for a requested model: name, then alias, then the route's model;
  * none matches (or model NULL): the first route. NULL when there are none.

@@ -404,6 +404,27 @@ static int unix_apply(struct ward_layer *l, struct ward_gen *g, struct ward_appl
 	return ward_unix_apply(run->u, g->policy, err);
 }
 
+/* A session's own connect() listener: a broker of its own, for as long as
+ * the session runs (the sandbox's init has one for ward run). */
+static int unix_session(struct ward_layer *l, pid_t pid, int listener, uid_t uid, gid_t gid,
+			void **ret_handle, struct ward_error *err)
+{
+	struct ward_unix_run *run = ward_layer_state(l);
+	struct ward_unix_broker_config bc = {
+		.u = run->u, .init_pid = pid, .init_listener = listener, .uid = uid, .gid = gid
+	};
+
+	if (listener < 0)
+		return ward_errx(err, -EINVAL, "the session has no connect() listener");
+	return ward_unix_broker_start(&bc, (struct ward_unix_broker **)ret_handle, err);
+}
+
+static void unix_session_end(struct ward_layer *l, void *handle)
+{
+	(void)l;
+	ward_unix_broker_stop(handle);
+}
+
 static const struct ward_layer_ops unix_ops = {
 	.name = "unix",
 	.deps = (const char *const[]){ "?netns", NULL },
@@ -414,6 +435,8 @@ static const struct ward_layer_ops unix_ops = {
 	.attach = unix_attach,
 	.apply = unix_apply,
 	.finish = unix_finish,
+	.session = unix_session,
+	.session_end = unix_session_end,
 };
 
 /* --- fs: denial rows and per-binary protected paths. Prepared before the

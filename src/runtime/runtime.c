@@ -46,10 +46,12 @@ struct ward_runtime {
 	size_t n_files;
 	struct ward_sandbox_hook *hooks;
 	size_t n_hooks;
-	struct runtime_cgroup cg; /* the leaf, to change its limits live */
-	struct ward_sandbox *sb;  /* ward_runtime_start's, until ward_runtime_stop */
-	bool stopped;		  /* the layers' stop ran */
+	struct runtime_cgroup cg;      /* the leaf, to change its limits live */
+	struct ward_sandbox *sb;       /* ward_runtime_start's, until ward_runtime_stop */
+	bool stopped;		       /* the layers' stop ran */
 	struct ward_session *sessions; /* under lock */
+	unsigned execs;		       /* ward_runtime_exec calls under way (lock) */
+	pthread_cond_t execs_done;     /* execs went to 0 */
 };
 
 struct ward_session {
@@ -58,6 +60,8 @@ struct ward_session {
 	struct ward_sandbox_session s;
 	struct ward_session *next;
 	bool listed;
+	void **handles; /* rt->n: what each layer's session hook gave */
+	bool started;	/* session hooks ran: session_end is due */
 };
 
 int ward_runtime_new(const struct ward_runtime_config *cfg, struct ward_runtime **ret,
@@ -75,6 +79,7 @@ int ward_runtime_new(const struct ward_runtime_config *cfg, struct ward_runtime 
 	rt->gen = ward_gen_ref(cfg->gen);
 	rt->cg.fd = -1;
 	pthread_mutex_init(&rt->lock, NULL);
+	pthread_cond_init(&rt->execs_done, NULL);
 	*ret = rt;
 	return 0;
 }
@@ -348,8 +353,8 @@ static int attach_hook(struct ward_sandbox *sb, void *data, struct ward_error *e
 }
 
 /* The sandbox's options and one hook per layer that attaches. */
-static int setup_opts(struct ward_runtime *rt, const char *workdir, char *const *argv,
-		      char *id_out, struct ward_error *err)
+static int setup_opts(struct ward_runtime *rt, const char *workdir, char *const *argv, char *id_out,
+		      struct ward_error *err)
 {
 	/* Landlock TCP only when the policy asks (landlock.restrict_tcp): it
 	 * cannot tell loopback, which stays usable, from the outside; no layer
@@ -441,6 +446,7 @@ void ward_runtime_free(struct ward_runtime *rt)
 	ward_gen_unref(rt->first);
 	runtime_cgroup_drop(&rt->cg);
 	pthread_mutex_destroy(&rt->lock);
+	pthread_cond_destroy(&rt->execs_done);
 	free(rt);
 }
 
@@ -669,11 +675,47 @@ int ward_runtime_start(struct ward_runtime *rt, const struct ward_runtime_start 
 	return r;
 }
 
+static int on_listener(void *data, pid_t pid, int fd, uid_t uid, gid_t gid, struct ward_error *err)
+{
+	struct ward_session *s = data;
+	struct ward_runtime *rt = s->rt;
+
+	s->started = true;
+	for (size_t i = 0; i < rt->n; i++) {
+		struct ward_layer *l = rt->v[i];
+		uint64_t t0;
+		int r;
+
+		if (!l->active || !l->ops->session)
+			continue;
+		t0 = ward_mono_ns();
+		r = l->ops->session(l, pid, fd, uid, gid, &s->handles[i], err);
+		trace(rt, l, "session", r, t0);
+		if (r < 0)
+			return ward_err_prefix(err, "%s", l->ops->name);
+	}
+	return 0;
+}
+
+/* The session's end for the layers (once). */
+static void session_ended(struct ward_session *s)
+{
+	struct ward_runtime *rt = s->rt;
+
+	if (!s->started)
+		return;
+	s->started = false;
+	for (size_t i = rt->n; i-- > 0;)
+		if (rt->v[i]->active && rt->v[i]->ops->session_end && s->handles[i])
+			rt->v[i]->ops->session_end(rt->v[i], s->handles[i]);
+}
+
+static int exec_session(struct ward_runtime *rt, const struct ward_session_spec *spec,
+			struct ward_session **ret, struct ward_error *err);
+
 int ward_runtime_exec(struct ward_runtime *rt, const struct ward_session_spec *spec,
 		      struct ward_session **ret, struct ward_error *err)
 {
-	struct ward_sandbox_session_opts o = { 0 };
-	struct ward_session *s;
 	int r;
 
 	*ret = NULL;
@@ -682,11 +724,32 @@ int ward_runtime_exec(struct ward_runtime *rt, const struct ward_session_spec *s
 		pthread_mutex_unlock(&rt->lock);
 		return ward_errx(err, -ESRCH, "no sandbox is running");
 	}
+	rt->execs++; /* ward_runtime_stop waits for it */
 	pthread_mutex_unlock(&rt->lock);
+	r = exec_session(rt, spec, ret, err);
+	pthread_mutex_lock(&rt->lock);
+	if (--rt->execs == 0)
+		pthread_cond_broadcast(&rt->execs_done);
+	pthread_mutex_unlock(&rt->lock);
+	return r;
+}
+
+static int exec_session(struct ward_runtime *rt, const struct ward_session_spec *spec,
+			struct ward_session **ret, struct ward_error *err)
+{
+	struct ward_sandbox_session_opts o = { 0 };
+	struct ward_session *s;
+	int r;
+
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return ward_err(err, -ENOMEM, "session");
 	s->rt = rt;
+	s->handles = calloc(rt->n ? rt->n : 1, sizeof(*s->handles));
+	if (!s->handles) {
+		free(s);
+		return ward_err(err, -ENOMEM, "session");
+	}
 	s->gen = ward_runtime_gen(rt);
 	o = (struct ward_sandbox_session_opts){
 		.policy = s->gen->policy,
@@ -696,11 +759,16 @@ int ward_runtime_exec(struct ward_runtime *rt, const struct ward_session_spec *s
 		.id = spec->id,
 		.tcp_connect_ports = rt->opts.tcp_connect_ports,
 		.n_tcp_connect_ports = rt->opts.n_tcp_connect_ports,
+		.unix_broker = rt->opts.unix_broker,
+		.on_listener = on_listener,
+		.listener_data = s,
 	};
 	memcpy(o.stdio, spec->stdio, sizeof(o.stdio));
 	r = ward_sandbox_exec(rt->sb, &o, &s->s, err);
 	if (r < 0) {
+		session_ended(s);
 		ward_gen_unref(s->gen);
+		free(s->handles);
 		free(s);
 		return r;
 	}
@@ -750,7 +818,13 @@ int ward_session_reap(struct ward_session *s, int *ret_status)
 	}
 	if (!s->rt->sb)
 		return -ESRCH;
-	return ward_sandbox_session_reap(s->rt->sb, &s->s, false, ret_status);
+
+	int r = ward_sandbox_session_reap(s->rt->sb, &s->s, false, ret_status);
+
+	if (r < 0)
+		return r;
+	session_ended(s);
+	return 0;
 }
 
 static void unlist(struct ward_runtime *rt, struct ward_session *s)
@@ -772,7 +846,9 @@ void ward_session_free(struct ward_session *s)
 	unlist(s->rt, s);
 	/* after ward_runtime_stop: reaped already, only closes */
 	ward_sandbox_session_release(s->rt->sb, &s->s);
+	session_ended(s);
 	ward_gen_unref(s->gen);
+	free(s->handles);
 	free(s);
 }
 
@@ -784,7 +860,9 @@ int ward_runtime_stop(struct ward_runtime *rt, struct ward_error *err)
 	if (!rt->sb)
 		return 0;
 	pthread_mutex_lock(&rt->lock);
-	rt->running = false;
+	rt->running = false; /* no new session from here on */
+	while (rt->execs)
+		pthread_cond_wait(&rt->execs_done, &rt->lock);
 	list = rt->sessions;
 	pthread_mutex_unlock(&rt->lock);
 	/* every session's exit row, then the sandbox's; the structs stay the
@@ -792,6 +870,7 @@ int ward_runtime_stop(struct ward_runtime *rt, struct ward_error *err)
 	for (struct ward_session *s = list; s; s = s->next) {
 		if (!s->s.reaped)
 			ward_sandbox_session_release(rt->sb, &s->s);
+		session_ended(s);
 	}
 	ward_sandbox_stop(rt->sb);
 	rt->sb = NULL;

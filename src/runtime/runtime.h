@@ -18,6 +18,8 @@
  *            has not started: one sandbox hook per layer that has attach, in
  *            list order (their names are the start row's layer list);
  *   apply    a new policy generation (ward_runtime_apply), in list order;
+ *   session  (ward_runtime_exec) a session's command is about to run, with
+ *            session_end once it ended (the unix broker per session);
  *   stop     the command is gone: stop threads and loops (reverse order);
  *   finish   free everything (reverse order, after every layer stopped).
  * Every hook but prepare is optional. A layer absent from the run is neither
@@ -29,7 +31,16 @@
  *   ward_runtime_prepare(rt, &err);
  *   ward_runtime_run(rt, &run, &status, &err);  ward_runtime_apply() from any
  *                                               thread while this runs
- *   ward_runtime_free(rt);                      stop + finish + free */
+ *   ward_runtime_free(rt);                      stop + finish + free
+ *
+ * A sandbox that hosts sessions (`ward daemon`, docs/sandbox.md "Sessions"):
+ * ward_runtime_start instead of ward_runtime_run, then any number of
+ * ward_runtime_exec (each a struct ward_session: poll ward_session_fd, then
+ * ward_session_reap, ward_session_free), ward_runtime_apply as above (for new
+ * sessions: Landlock, process, environment), ward_runtime_stop (sessions
+ * killed and reaped, init killed, cgroups removed, layers stopped), free the
+ * sessions, then ward_runtime_free (the layers' finish: veth pair, programs).
+ * One sandbox per runtime. */
 #pragma once
 
 #include <stdbool.h>
@@ -72,6 +83,13 @@ struct ward_layer_ops {
 		     struct ward_error *err);
 	void (*stop)(struct ward_layer *l);
 	void (*finish)(struct ward_layer *l);
+	/* Sessions (ward_runtime_exec): the command (host pid, credentials) is
+	 * about to run; listener: the unix broker's connect() listener, its fd
+	 * number in the command's table (-1: none). < 0 kills the session (125).
+	 * *ret_handle goes to session_end once the session ended. */
+	int (*session)(struct ward_layer *l, pid_t pid, int listener, uid_t uid, gid_t gid,
+		       void **ret_handle, struct ward_error *err);
+	void (*session_end)(struct ward_layer *l, void *handle);
 };
 
 struct ward_runtime_config {
@@ -141,7 +159,11 @@ struct ward_session;
 
 /* Start a command in the sandbox of ward_runtime_start, in a cgroup of its own
  * below the sandbox's (<leaf>/s-<id>), under the generation in force now
- * (Landlock, process, mounts, environment). Any thread. */
+ * (Landlock, process, environment; the mounts are the sandbox's). Returns once
+ * the command is about to execve (its start row written) or failed to start
+ * (the session then reaps as 125/126/127). Any thread (also one that ends
+ * before the session); ward_runtime_stop waits for the calls under way, and
+ * refuses (-ESRCH) the ones after it began. */
 int ward_runtime_exec(struct ward_runtime *rt, const struct ward_session_spec *s,
 		      struct ward_session **ret, struct ward_error *err);
 const char *ward_session_id(const struct ward_session *s);

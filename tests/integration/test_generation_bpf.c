@@ -7,10 +7,12 @@
  *   - during 200 swaps between two policies that agree on one destination
  *     (but number their entries differently, so a decision mixing the two
  *     would be refused), a concurrent connect loop sees no refusal;
+ *   - a connection of generation 1 looked up, and an event of it read, 100
+ *     applies later: their rows carry generation 1's rev and rule;
  *   - a failed apply (too many ports, identities or unix pairs; a path too
  *     long) leaves the generation in force untouched;
  *   - an identity added at exec (sha256: entry) follows the new generation;
- *   - the same for the unix-socket backstop.
+ *   - the same for the unix-socket backstop (late events too).
  *
  * One forked child per case. Runs in a network namespace of its own, with a
  * cgroup of its own per case; the clients are copies of this executable
@@ -41,6 +43,7 @@
 #include "common/util.h"
 #include "enforcer/egress.h"
 #include "enforcer/unix.h"
+#include "audit/audit.h"
 
 #include "check.h"
 #include "fixture.h"
@@ -449,6 +452,100 @@ static void case_egress_flip(void)
 	CHECK(row_has(e, &rs, alpha.pid, "allow", "A"), "A again: alpha's allow row with rev A");
 	CHECK(step(&beta, 's') == 'E', "A again: beta let through");
 	CHECK(row_has(e, &rs, beta.pid, "deny", "A"), "A again: beta's deny row with rev A");
+
+	stepper_stop(&alpha);
+	stepper_stop(&beta);
+	close(lfd);
+out:
+	ward_egress_free(e);
+	if (cgfd >= 0)
+		close(cgfd);
+	if (cg[0])
+		rmdir(cg);
+}
+
+/* A connection recorded under generation 1 and looked up only after LATE
+ * further applies (a busy proxy: it sat in the accept backlog), and a deny
+ * event of generation 1 read as late: their rows carry generation 1's rev
+ * and rule, though user space dropped that generation long before
+ * (EGRESS_GENS_KEPT) and once forgot its rev too (64 kept). */
+#define LATE 100
+
+/* The last row of pid with that action carries rev and rule ("" for none). */
+static bool row_is(struct rows *rs, pid_t pid, const char *action, const char *rev,
+		   const char *rule)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&rs->lock);
+	for (int i = rs->n - 1; i >= 0; i--)
+		if (rs->r[i].pid == pid && strcmp(rs->r[i].action, action) == 0) {
+			found = strcmp(rs->r[i].rev, rev) == 0 && strcmp(rs->r[i].rule, rule) == 0;
+			if (!found)
+				fprintf(stderr, "row of %d: %s rev '%s' rule '%s'\n", pid, action,
+					rs->r[i].rev, rs->r[i].rule);
+			break;
+		}
+	pthread_mutex_unlock(&rs->lock);
+	return found;
+}
+
+static void case_egress_late_lookup(void)
+{
+	struct rows rs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct ward_error err = { 0 };
+	struct one_policy a, c;
+	struct stepper alpha, beta;
+	struct ward_egress *e;
+	struct pollfd p;
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	struct ward_egress_peer who;
+	char cg[PATH_MAX];
+	int cgfd, lfd, fd, failed = 0;
+
+	one_policy(&a, "ra", path_of("alpha"), NULL, "A");
+	/* alpha may connect under C too, by another rule: a row that took the
+	 * rule of the generation in force would say rc */
+	one_policy(&c, "rc", path_of("alpha"), NULL, "C");
+	cgfd = make_cgroup(cg, sizeof(cg), "late");
+	e = egress_load(&a.p, &rs);
+	if (cgfd < 0 || !e || ward_egress_attach(e, cgfd, &err) < 0) {
+		CHECK(0, "setup: %s", err.msg);
+		goto out;
+	}
+	lfd = tcp_listener();
+	stepper_start(&alpha, cg, "alpha", "tcp", DEST);
+	stepper_start(&beta, cg, "beta", "tcp", DEST);
+	/* generation 1: alpha's connection waits unaccepted (held open by the
+	 * client), beta's deny event waits unread in the ring buffer */
+	CHECK(step(&alpha, 's') == '0', "A: alpha refused");
+	CHECK(step(&beta, 's') == 'E', "A: beta let through");
+	for (int i = 0; i < LATE; i++)
+		if (ward_egress_apply(e, &c.p, &err) < 0)
+			failed++;
+	CHECK(failed == 0, "%d of %d applies failed: %s", failed, LATE, err.msg);
+	CHECK(ward_egress_generation(e) == LATE + 1, "generation %u", ward_egress_generation(e));
+
+	ward_egress_consume(e);
+	CHECK(row_is(&rs, beta.pid, "deny", "A", ""), "late event: beta's deny row, rev A");
+
+	p = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	CHECK(poll(&p, 1, 5000) == 1, "alpha's connection in the backlog");
+	fd = accept4(lfd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+	CHECK(fd >= 0, "accept: %m");
+	CHECK(ward_egress_peer_lookup(e, (struct sockaddr *)&peer, &who) == 0, "peer lookup");
+	CHECK(who.rule && strcmp(who.rule, "ra") == 0, "late lookup: rule %s, not ra",
+	      who.rule ? who.rule : "(none)");
+	CHECK(row_is(&rs, alpha.pid, "allow", "A", "ra"),
+	      "late lookup: alpha's allow row, rev A, rule ra");
+	if (fd >= 0)
+		close(fd);
+
+	/* and generation LATE + 1 decides as C */
+	CHECK(step(&alpha, 's') == '0', "C: alpha refused");
+	CHECK(arrived_with_rule(e, lfd, "rc"), "C: alpha's connection, rule rc");
+	CHECK(row_is(&rs, alpha.pid, "allow", "C", "rc"), "C: alpha's allow row, rev C, rule rc");
 
 	stepper_stop(&alpha);
 	stepper_stop(&beta);
@@ -882,6 +979,102 @@ out:
 		rmdir(cg);
 }
 
+/* The unix rows of the log, by (pid, action): the last one's rev and rule. */
+struct unix_row_want {
+	pid_t pid;
+	const char *action;
+	char rev[8], rule[32];
+	bool found;
+};
+
+static int unix_row_cb(const struct ward_audit_row *row, void *ud)
+{
+	struct unix_row_want *w = ud;
+
+	if (row->has_pid && row->pid == w->pid && strcmp(row->action, w->action) == 0) {
+		w->found = true;
+		snprintf(w->rev, sizeof(w->rev), "%s", row->policy_rev ? row->policy_rev : "");
+		snprintf(w->rule, sizeof(w->rule), "%s", row->rule ? row->rule : "");
+	}
+	return 0;
+}
+
+static bool unix_row_is(const char *db, pid_t pid, const char *action, const char *rev,
+			const char *rule)
+{
+	struct unix_row_want w = { .pid = pid, .action = action };
+	struct ward_audit_filter f = { .layer = "unix" };
+	struct ward_audit_reader *rd = NULL;
+	struct ward_error err = { 0 };
+
+	if (ward_audit_reader_open(db, &rd, &err) < 0) {
+		fprintf(stderr, "reader: %s\n", err.msg);
+		return false;
+	}
+	ward_audit_reader_each(rd, &f, unix_row_cb, &w, &err);
+	ward_audit_reader_close(rd);
+	if (w.found && (strcmp(w.rev, rev) != 0 || strcmp(w.rule, rule) != 0))
+		fprintf(stderr, "unix row of %d: %s rev '%s' rule '%s'\n", pid, action, w.rev,
+			w.rule);
+	return w.found && strcmp(w.rev, rev) == 0 && strcmp(w.rule, rule) == 0;
+}
+
+/* Events of generation 1 read only after LATE further applies: their rows
+ * carry generation 1's rev and rule (its key table, from its history). */
+static void case_unix_late_events(void)
+{
+	struct unix_policy a, c;
+	struct ward_error err = { 0 };
+	struct stepper alpha, beta;
+	struct ward_audit *audit = NULL;
+	struct ward_unix *u = NULL;
+	char cg[PATH_MAX], sock[PATH_MAX], db[PATH_MAX];
+	int cgfd, lfd, failed = 0;
+
+	snprintf(sock, sizeof(sock), "%s/late.sock", tmpdir);
+	snprintf(db, sizeof(db), "%s/late-unix.db", tmpdir);
+	unix_policy(&a, "alpha", NULL, sock, "A");
+	/* under C, key 0 is gamma's: a row that took the key of the
+	 * generation in force would say gamma */
+	unix_policy(&c, "gamma", "alpha", sock, "C");
+	lfd = unix_listener(sock);
+	cgfd = make_cgroup(cg, sizeof(cg), "unixlate");
+	CHECK(ward_audit_open(db, &audit, &err) == 0, "audit open: %s", err.msg);
+	if (cgfd < 0 || !audit ||
+	    ward_unix_new(&a.p, &(struct ward_unix_config){ .sandbox = "test", .audit = audit }, &u,
+			  &err) < 0 ||
+	    ward_unix_attach(u, cgfd, &err) < 0) {
+		CHECK(0, "setup: %s", err.msg);
+		goto out;
+	}
+	stepper_start(&alpha, cg, "alpha", "unix", sock);
+	stepper_start(&beta, cg, "beta", "unix", sock);
+	CHECK(step(&alpha, 's') == '0', "A: alpha refused");
+	CHECK(step(&beta, 's') == 'E', "A: beta let through");
+	drain(lfd);
+	/* their events wait unread in the ring buffer meanwhile */
+	for (int i = 0; i < LATE; i++)
+		if (ward_unix_apply(u, &c.p, &err) < 0)
+			failed++;
+	CHECK(failed == 0, "%d of %d unix applies failed: %s", failed, LATE, err.msg);
+	CHECK(ward_unix_consume(u) >= 2, "the two events of generation 1");
+	CHECK(ward_audit_flush(audit) == 0, "audit flush");
+	CHECK(unix_row_is(db, alpha.pid, "allow", "A", "alpha"),
+	      "late event: alpha's allow row, rev A, rule alpha");
+	CHECK(unix_row_is(db, beta.pid, "deny", "A", ""), "late event: beta's deny row, rev A");
+	stepper_stop(&alpha);
+	stepper_stop(&beta);
+out:
+	ward_unix_free(u);
+	ward_audit_close(audit);
+	close(lfd);
+	unlink(sock);
+	if (cgfd >= 0)
+		close(cgfd);
+	if (cg[0])
+		rmdir(cg);
+}
+
 struct unix_acceptor {
 	int fd;
 	atomic_int stop;
@@ -1043,10 +1236,12 @@ int main(int argc, char **argv)
 
 	failed += run_case("egress: A -> B -> A", case_egress_flip);
 	failed += run_case("egress: swaps under a connect loop", case_egress_swap_loop);
+	failed += run_case("egress: rows of a generation looked up late", case_egress_late_lookup);
 	failed += run_case("egress: failed applies", case_egress_failed_apply);
 	failed += run_case("egress: exec identity follows", case_egress_exec_identity);
 	failed += run_case("unix: A -> B -> A, failed applies", case_unix_flip);
 	failed += run_case("unix: swaps under a connect loop", case_unix_swap_loop);
+	failed += run_case("unix: rows of a generation read late", case_unix_late_events);
 	if (failed)
 		fprintf(stderr, "%d case(s) failed\n", failed);
 	return failed ? 1 : 0;

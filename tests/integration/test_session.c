@@ -13,19 +13,24 @@
  *   - ward_runtime_stop leaves no cgroup and no process in the netns;
  *   - the process that started the sandbox SIGKILLed: nothing of the sandbox
  *     stays alive (fail closed);
- *   - the home directory persists across stop and start.
+ *   - the home directory persists across stop and start;
+ *   - the unix broker of a session (a relative path to a named socket);
+ *   - a session started from a thread that ends first keeps running.
  * One forked child per case; root only (exit 77 otherwise). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,15 +45,17 @@
 
 #define UID_ 4244
 
-static char T[128];	  /* the fixture's directory */
-static char wd[256];	  /* the workdir */
-static char db[256];	  /* the decision log */
-static char pol_a[256];	  /* data read-write */
-static char pol_b[256];	  /* data read-only */
+static char T[128];	/* the fixture's directory */
+static char wd[256];	/* the workdir */
+static char db[256];	/* the decision log */
+static char pol_a[256]; /* data read-write */
+static char pol_b[256]; /* data read-only */
+static char pol_c[256]; /* a unix socket named for python3 */
+static char pol_d[256]; /* keys/ protected for cat */
 static char home_dir[256];
 
 static char *const env_in[] = { "PATH=/usr/bin:/bin", "LANG=C", "SECRET_TOKEN=s3cr3t",
-				 "AWS_SECRET_ACCESS_KEY=x", NULL };
+				"AWS_SECRET_ACCESS_KEY=x", NULL };
 
 struct sandbox {
 	struct ward_runtime *rt;
@@ -261,8 +268,8 @@ static void case_basics(void)
 	if (!a || !b)
 		return;
 	/* both running now: each waits for its stdin */
-	CHECK(strcmp(ward_session_id(a), ward_session_id(b)) != 0, "ids %s %s",
-	      ward_session_id(a), ward_session_id(b));
+	CHECK(strcmp(ward_session_id(a), ward_session_id(b)) != 0, "ids %s %s", ward_session_id(a),
+	      ward_session_id(b));
 	CHECK(strlen(ward_session_id(a)) == 12, "generated id %s", ward_session_id(a));
 	CHECK(ward_session_pid(a) > 0 && ward_session_pid(a) != ward_session_pid(b), "pids %d %d",
 	      ward_session_pid(a), ward_session_pid(b));
@@ -305,6 +312,9 @@ static void case_basics(void)
 		int st;
 
 		CHECK(ward_session_reap(k, &st) == -EAGAIN, "running");
+		CHECK(getsid(ward_session_pid(k)) == ward_session_pid(k) &&
+			      getsid(ward_session_pid(k)) != getsid(0),
+		      "a session of its own (sid %d)", getsid(ward_session_pid(k)));
 		CHECK(ward_session_signal(k, SIGKILL) == 0, "kill");
 		CHECK(ward_session_signal(t, SIGTERM) == 0, "term");
 		CHECK(wait_status(k) == 128 + 9, "128+9");
@@ -426,6 +436,29 @@ static void case_fs(void)
 	CHECK(rows_with("lifecycle", "\"session\":\"") >= 2, "session rows");
 }
 
+/* Protected paths hold for a session (in a child cgroup): another binary is
+ * refused, the named one reads. */
+static void case_protect(void)
+{
+	struct sandbox sb = { 0 };
+	struct ward_session *s;
+	char script[512], out[1024];
+	int fd;
+
+	if (start(&sb, pol_d, NULL) < 0) {
+		CHECK(false, "start");
+		return;
+	}
+	snprintf(script, sizeof(script),
+		 "head -1 %s/keys/id 2>/dev/null || echo refused; cat %s/keys/id", T, T);
+	s = sh_run(&sb, NULL, NULL, &fd, script);
+	read_all(fd, out, sizeof(out));
+	CHECK(s && wait_status(s) == 0 && !strcmp(out, "refused\nthe-secret\n"),
+	      "head refused, cat reads: %s", out);
+	ward_session_free(s);
+	finish(&sb);
+}
+
 /* A generation with data read-only: a new session cannot write there, one
  * started before still can. */
 static void case_apply(void)
@@ -454,7 +487,7 @@ static void case_apply(void)
 		 T, sb.id, T, sb.id);
 	new = sh_run(&sb, NULL, NULL, &fn, script);
 	read_all(fn, out_new, sizeof(out_new));
-	CHECK(new && wait_status(new) == 0 && !strcmp(out_new, "denied\n"),
+	CHECK(new &&wait_status(new) == 0 && !strcmp(out_new, "denied\n"),
 	      "new session: read-only: %s", out_new);
 	CHECK(write(in, "\n", 1) == 1, "go");
 	close(in);
@@ -519,6 +552,14 @@ static void case_stop(void)
 	CHECK(ward_session_reap(s, &st) == 0 && st == 128 + 9, "killed by the stop: %d", st);
 	CHECK(!leaf_exists(sb.id), "no cgroup left");
 	CHECK(procs_in_netns(ino) == 0, "no process in netns %s", net);
+	{
+		struct ward_session_spec spec = { .argv = argv, .env = env_in };
+		struct ward_session *late = NULL;
+
+		CHECK(ward_runtime_exec(sb.rt, &spec, &late, &(struct ward_error){ 0 }) == -ESRCH &&
+			      !late,
+		      "no session after the stop");
+	}
 	close(fd);
 	ward_session_free(s);
 	finish(&sb);
@@ -573,6 +614,118 @@ static void case_fail_closed(void)
 	CHECK(ino && alive == 0, "nothing of the sandbox alive (%d)", alive);
 }
 
+static int listen_at(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	unlink(path);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 8) < 0 ||
+	    chmod(path, 0777) < 0)
+		exit(1);
+	return fd;
+}
+
+/* 1 when a connection waits to be accepted. */
+static int accepted(int fd)
+{
+	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (c < 0)
+		return 0;
+	close(c);
+	return 1;
+}
+
+/* The unix broker of the session: a host socket named for python3 reached
+ * (through the broker: an allow row), another refused. */
+static void case_unix(void)
+{
+	struct sandbox sb = { 0 };
+	struct ward_session *s;
+	char named[256], other[256], script[1024], out[2048], needle[300];
+	int fn, fo, fd, before;
+
+	snprintf(named, sizeof(named), "%s/sock/named.sock", T);
+	snprintf(other, sizeof(other), "%s/sock/other.sock", T);
+	fn = listen_at(named);
+	fo = listen_at(other);
+	snprintf(needle, sizeof(needle), "\"action\":\"allow\"");
+	before = rows_with("unix", needle);
+	if (start(&sb, pol_c, NULL) < 0) {
+		CHECK(false, "start");
+		return;
+	}
+	/* relative: the broker resolves it in the caller's cwd; the backstop
+	 * alone (by the string) would refuse it */
+	snprintf(script, sizeof(script),
+		 "import socket\n"
+		 "for p in ('named.sock', '%s'):\n"
+		 "    s = socket.socket(socket.AF_UNIX)\n"
+		 "    try:\n"
+		 "        s.connect(p); print('ok')\n"
+		 "    except OSError as e:\n"
+		 "        print('refused', e.errno)\n",
+		 other);
+	{
+		char *argv[] = { "/usr/bin/python3", "-c", script, NULL };
+
+		char dir[256];
+
+		snprintf(dir, sizeof(dir), "%s/sock", T);
+		s = run(&sb, dir, NULL, &fd, argv);
+	}
+	read_all(fd, out, sizeof(out));
+	CHECK(s && wait_status(s) == 0, "ran: %s", out);
+	CHECK(!strncmp(out, "ok\nrefused", 10), "named through, other refused: %s", out);
+	CHECK(accepted(fn) == 1 && accepted(fo) == 0, "the listeners' side");
+	ward_session_free(s);
+	finish(&sb);
+	CHECK(rows_with("unix", needle) == before + 1, "the broker's allow row");
+	close(fn);
+	close(fo);
+}
+
+struct thread_exec {
+	struct sandbox *sb;
+	struct ward_session *s;
+	int in, out;
+};
+
+static void *exec_thread(void *p)
+{
+	struct thread_exec *t = p;
+
+	t->s = sh_run(t->sb, NULL, &t->in, &t->out, "read x; exit 5");
+	return NULL;
+}
+
+/* A session started from a thread that ends before it does keeps running. */
+static void case_thread(void)
+{
+	struct sandbox sb = { 0 };
+	struct thread_exec t = { .sb = &sb };
+	pthread_t th;
+
+	if (start(&sb, pol_a, NULL) < 0) {
+		CHECK(false, "start");
+		return;
+	}
+	if (pthread_create(&th, NULL, exec_thread, &t) != 0)
+		exit(1);
+	pthread_join(th, NULL);
+	CHECK(t.s, "session");
+	if (!t.s)
+		return;
+	CHECK(write(t.in, "\n", 1) == 1, "stdin");
+	close(t.in);
+	close(t.out);
+	CHECK(wait_status(t.s) == 5, "exit 5 after its thread ended");
+	ward_session_free(t.s);
+	finish(&sb);
+}
+
 /* Home: the same host directory across stop and start. */
 static void case_home(void)
 {
@@ -625,9 +778,12 @@ int main(int argc, char **argv)
 	snprintf(db, sizeof(db), "%s/decisions.db", T);
 	snprintf(pol_a, sizeof(pol_a), "%s/a.yaml", T);
 	snprintf(pol_b, sizeof(pol_b), "%s/b.yaml", T);
+	snprintf(pol_c, sizeof(pol_c), "%s/c.yaml", T);
+	snprintf(pol_d, sizeof(pol_d), "%s/d.yaml", T);
 	snprintf(home_dir, sizeof(home_dir), "%s/home", T);
 	sh("mkdir -p %s %s/data %s/hidden %s && chown %d:%d %s %s/data %s", wd, T, T, home_dir,
 	   UID_, UID_, wd, T, home_dir);
+	sh("mkdir -p %s/sock && chmod 755 %s/sock", T, T);
 	sh("echo host-only > %s/hidden/cred && chmod 644 %s/hidden/cred", T, T);
 	for (int i = 0; i < 2; i++) {
 		FILE *f = fopen(i ? pol_b : pol_a, "w");
@@ -653,6 +809,16 @@ int main(int argc, char **argv)
 		fclose(f);
 		sh("sed -i 's|DATA|%s/data|' %s", T, i ? pol_b : pol_a);
 	}
+	sh("sed 's|^network_policies:|network_policies:\\n  sock:\\n    binaries: [{ path: "
+	   "/usr/bin/python3 }]\\n    endpoints:\\n      - unix: %s/sock/named.sock|; "
+	   "s|read_write: \\[|read_write: [%s/sock, |' %s > %s",
+	   T, T, pol_a, pol_c);
+	sh("mkdir -p %s/keys && echo the-secret > %s/keys/id && chmod 755 %s/keys && "
+	   "chmod 644 %s/keys/id",
+	   T, T, T, T);
+	sh("sed 's|^process:|  binaries:\\n    - path: /usr/bin/cat\\n      read_only: [%s/keys]\\n"
+	   "process:|; s|read_only: \\[/usr|read_only: [%s/keys, /usr|' %s > %s",
+	   T, T, pol_a, pol_d);
 	failed += run_case("basics", case_basics);
 	failed += run_case("egress", case_egress);
 	failed += run_case("fs", case_fs);
@@ -661,6 +827,9 @@ int main(int argc, char **argv)
 	failed += run_case("stop", case_stop);
 	failed += run_case("fail_closed", case_fail_closed);
 	failed += run_case("home", case_home);
+	failed += run_case("unix", case_unix);
+	failed += run_case("thread", case_thread);
+	failed += run_case("protect", case_protect);
 	if (!getenv("KEEP"))
 		sh("rm -rf %s", T);
 	return failed ? 1 : 0;

@@ -17,8 +17,10 @@
 
 #include "audit/audit.h"
 #include "policy/policy.h"
+#include "policy/secrets.h"
 #include "proxy/cred.h"
 #include "proxy/http.h"
+#include "tmpdir.h"
 
 #define SECRET_GH "ghp_s3cretValue0123456789"
 #define SECRET_API "sk-live-anotherSecret42"
@@ -488,13 +490,127 @@ static void test_derive(void **state)
 	setenv("WARD_TEST_API_KEY", SECRET_API, 1);
 }
 
+#define STORE_A "tok-from-store-A-4f3a"
+#define STORE_B "tok-rotated-B-77c1"
+
+/* One request with the placeholder through s, for api.github.com. */
+static int apply_store(const struct ward_cred_store *s, const char *ph, struct ward_cred_result *cr)
+{
+	struct ward_http_parser hp;
+	char req[512];
+	size_t used;
+	int r;
+
+	snprintf(req, sizeof(req),
+		 "GET /user HTTP/1.1\r\nHost: api.github.com\r\nAuthorization: Bearer %s\r\n\r\n",
+		 ph);
+	assert_int_equal(ward_http_parser_init(&hp, WARD_HTTP_REQUEST, NULL), 0);
+	assert_int_equal(ward_http_feed(&hp, req, strlen(req), &used), 1);
+	r = ward_cred_apply(s, &hp.head, hp.buf, hp.head.head_len, "api.github.com", 443, true, cr);
+	ward_http_parser_free(&hp);
+	return r;
+}
+
+/* `secret: NAME`: the store is read on every request, so a rotation (by
+ * another store object, as `ward secret set` in another process) applies
+ * from the next request; a secret missing at start or removed later fails
+ * closed, and neither message holds a value. */
+static void test_store_secret(void **state)
+{
+	static const char yaml[] = "version: 1\ncredentials:\n"
+				   "  - { name: gh, secret: gh-token, host: api.github.com }\n"
+				   "  - { name: api, secret: tok, placeholder_env: API_KEY,\n"
+				   "      host: api.test.example }\n";
+	struct ward_policy *p = NULL, *p2 = NULL;
+	struct ward_diags d = { 0 };
+	struct ward_error err = { 0 };
+	struct ward_secrets *secrets = NULL, *writer = NULL;
+	struct ward_cred_store *s = NULL, *s2 = NULL;
+	struct ward_cred_result cr;
+	char dir[64], sdir[128];
+	const char *ph = NULL;
+	char **env;
+
+	(void)state;
+	assert_non_null(ward_test_mkdtemp(dir, sizeof(dir), "credstore"));
+	snprintf(sdir, sizeof(sdir), "%s/secrets", dir);
+	assert_int_equal(ward_secrets_open(sdir, &secrets, &err), 0);
+	assert_int_equal(ward_secrets_open(sdir, &writer, &err), 0);
+	assert_int_equal(ward_policy_load_buffer("s.yaml", yaml, strlen(yaml), &p, &d, &err), 0);
+	ward_diags_free(&d);
+
+	/* missing at start: the error names credential and secret */
+	assert_int_equal(ward_secret_set(writer, "gh-token", STORE_A, strlen(STORE_A), &err), 0);
+	assert_int_equal(ward_cred_store_new_in(secrets, p, &s, &err), -ENOENT);
+	assert_string_equal(err.msg,
+			    "credential 'api': secret 'tok' is not set (ward secret set tok)");
+	/* a value that would split a header is refused, and not echoed */
+	assert_int_equal(ward_secret_set(writer, "tok", "ab\r\nX-Evil: 1", 13, &err), 0);
+	assert_int_equal(ward_cred_store_new_in(secrets, p, &s, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "secret 'tok' contains control characters"));
+	assert_null(strstr(err.msg, "X-Evil"));
+	assert_int_equal(ward_secret_set(writer, "tok", "k", 1, &err), 0);
+	assert_int_equal(ward_cred_store_new_in(secrets, p, &s, &err), 0);
+
+	/* the placeholders go into GH_TOKEN (from the name) and API_KEY */
+	env = ward_cred_env(s);
+	assert_non_null(env);
+	assert_non_null(env[0]);
+	assert_non_null(env[1]);
+	assert_null(env[2]);
+	assert_int_equal(strncmp(env[0], "GH_TOKEN=" WARD_CRED_PLACEHOLDER_PREFIX "gh-", 24), 0);
+	assert_int_equal(strncmp(env[1], "API_KEY=" WARD_CRED_PLACEHOLDER_PREFIX "api-", 24), 0);
+	ward_cred_env_free(env);
+	ph = ward_cred_placeholder(s, 0);
+
+	assert_int_equal(apply_store(s, ph, &cr), 0);
+	assert_int_equal(cr.verdict, WARD_CRED_INJECTED);
+	assert_non_null(strstr(cr.head, "Authorization: Bearer " STORE_A "\r\n"));
+	ward_cred_result_clear(&cr);
+	/* rotated: the next request has the new value, with no rebuild */
+	assert_int_equal(ward_secret_set(writer, "gh-token", STORE_B, strlen(STORE_B), &err), 0);
+	assert_int_equal(apply_store(s, ph, &cr), 0);
+	assert_int_equal(cr.verdict, WARD_CRED_INJECTED);
+	assert_non_null(strstr(cr.head, "Authorization: Bearer " STORE_B "\r\n"));
+	assert_null(strstr(cr.head, STORE_A));
+	ward_cred_result_clear(&cr);
+
+	/* a live apply keeps the placeholder and the store */
+	assert_int_equal(ward_policy_load_buffer("s.yaml", yaml, strlen(yaml), &p2, &d, &err), 0);
+	ward_diags_free(&d);
+	assert_int_equal(ward_cred_store_derive(s, p2, &s2, &err), 0);
+	assert_string_equal(ward_cred_placeholder(s2, 0), ph);
+
+	/* removed: the request is refused, naming the secret, never a value */
+	assert_int_equal(ward_secret_rm(writer, "gh-token", &err), 0);
+	assert_int_equal(apply_store(s2, ph, &cr), -ENOKEY);
+	assert_null(cr.head);
+	assert_string_equal(cr.credential, "gh");
+	assert_string_equal(cr.reason, WARD_CRED_REASON_UNAVAILABLE);
+	assert_string_equal(cr.detail, "secret 'gh-token' is not set (ward secret set gh-token)");
+	ward_cred_result_clear(&cr);
+	/* set again: back in business */
+	assert_int_equal(ward_secret_set(writer, "gh-token", STORE_A, strlen(STORE_A), &err), 0);
+	assert_int_equal(apply_store(s2, ph, &cr), 0);
+	assert_non_null(strstr(cr.head, "Authorization: Bearer " STORE_A "\r\n"));
+	ward_cred_result_clear(&cr);
+
+	ward_cred_store_free(s2);
+	ward_cred_store_free(s);
+	ward_policy_free(p2);
+	ward_policy_free(p);
+	ward_secrets_unref(writer);
+	ward_secrets_unref(secrets);
+	ward_test_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_placeholders), cmocka_unit_test(test_missing_env),
 		cmocka_unit_test(test_inject),	     cmocka_unit_test(test_mismatch),
 		cmocka_unit_test(test_plain_http),   cmocka_unit_test(test_secret_never_logged),
-		cmocka_unit_test(test_derive),
+		cmocka_unit_test(test_derive),	     cmocka_unit_test(test_store_secret),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -23,10 +23,12 @@
 #include <cmocka.h>
 
 #include "policy/policy.h"
+#include "policy/secrets.h"
 #include "proxy/http.h"
 #include "proxy/inference.h"
 #include "proxy/inference_json.h"
 #include "proxy/providers.h"
+#include "tmpdir.h"
 
 /* this cmocka has no assert_double_equal */
 #define assert_near(a, b, eps)                                                                     \
@@ -948,6 +950,75 @@ static void test_missing_key(void **state)
 	ward_policy_free(p);
 }
 
+/* api_key_secret: the key comes from the secret store and is looked up for
+ * every call: a rotation applies to the next call, a removal refuses it
+ * without contacting the backend; no message holds a key. */
+static void test_key_from_secret_store(void **state)
+{
+	struct fx fx = { 0 }, *f = &fx;
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sin);
+	struct ward_inference_config cfg = { 0 };
+	struct ward_error err = { 0 };
+	struct ward_secrets *store = NULL;
+	const char *body = "{ \"messages\": [], \"model\" : \"real-small\" }";
+	char yaml[1024], dir[64], sdir[128];
+	struct result res;
+	char *r;
+
+	(void)state;
+	f->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(f->lfd >= 0);
+	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(f->lfd, 8), 0);
+	getsockname(f->lfd, (struct sockaddr *)&sin, &sl);
+	snprintf(yaml, sizeof(yaml),
+		 "version: 1\ninference:\n  routes:\n"
+		 "    - { name: fast, provider: openai, model: real-small, api_key_secret: okey,\n"
+		 "        base_url: \"http://127.0.0.1:%u/v1\" }\n",
+		 ntohs(sin.sin_port));
+	f->p = load(yaml);
+	assert_non_null(ward_test_mkdtemp(dir, sizeof(dir), "infsecret"));
+	snprintf(sdir, sizeof(sdir), "%s/secrets", dir);
+	assert_int_equal(ward_secrets_open(sdir, &store, &err), 0);
+	cfg.policy = f->p;
+	cfg.sandbox = "unit";
+	cfg.secrets = store;
+
+	/* not set at start: the error names route and secret */
+	assert_int_equal(ward_inference_new(&cfg, &f->inf, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "inference route 'fast': secret 'okey' is not set"));
+	assert_int_equal(ward_secret_set(store, "okey", "sk-store-one", 12, &err), 0);
+	assert_int_equal(ward_inference_new(&cfg, &f->inf, &err), 0);
+	assert_int_equal(ward_inference_n_key_envs(f->inf), 0); /* nothing to hide inside */
+
+	r = req(POST("/v1/chat/completions", "{ \"messages\": [], \"model\" : \"real-small\" }",
+		     ""),
+		body);
+	call(f, "/usr/bin/agent", r, chat_reply, &res);
+	assert_non_null(strstr(res.upstream, "Authorization: Bearer sk-store-one\r\n"));
+	assert_int_equal(ward_secret_set(store, "okey", "sk-store-two", 12, &err), 0);
+	call(f, "/usr/bin/agent", r, chat_reply, &res);
+	assert_non_null(strstr(res.upstream, "Authorization: Bearer sk-store-two\r\n"));
+	assert_null(strstr(res.upstream, "sk-store-one"));
+
+	/* removed: refused here, the backend is not contacted */
+	assert_int_equal(ward_secret_rm(store, "okey", &err), 0);
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	assert_non_null(strstr(res.out, "HTTP/1.1 403 "));
+	assert_non_null(strstr(res.out, "the key of route 'fast' is unavailable: secret 'okey' is "
+					"not set"));
+	assert_null(strstr(res.out, "sk-store"));
+	free(r);
+
+	ward_inference_free(f->inf);
+	ward_secrets_unref(store);
+	ward_policy_free(f->p);
+	close(f->lfd);
+	ward_test_rmtree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -957,6 +1028,7 @@ int main(void)
 		cmocka_unit_test(test_budget_crossed),
 		cmocka_unit_test(test_providers),
 		cmocka_unit_test(test_missing_key),
+		cmocka_unit_test(test_key_from_secret_store),
 		cmocka_unit_test_setup_teardown(test_call_chat_rewrite_and_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_derive_keeps_usage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_stream_anthropic, setup, teardown),

@@ -120,7 +120,7 @@ static void test_valid_policy(void **state)
 		"  - { name: gh, env: GH_TOKEN, host: api.github.com }\n"
 		"inference:\n"
 		"  routes:\n"
-		"    - { name: default, provider: openai, model: gpt-5, aliases: [fast] }\n"
+		"    - { name: default, provider: openai, model: gpt-5, aliases: [fast], api_key_env: K }\n"
 		"  binaries: [{ path: /usr/bin/node }]\n"
 		"  budget: { max_tokens: 5000 }\n";
 	struct result res;
@@ -350,8 +350,10 @@ static void test_hardening_sections(void **state)
 
 	/* prices: the table (with a dated model id) or the route's own */
 	compile(&res, "version: 1\ninference:\n  strict_models: true\n  routes:\n"
-		      "    - { name: a, provider: anthropic, model: claude-sonnet-4-5-20250929 }\n"
+		      "    - { name: a, provider: anthropic, model: claude-sonnet-4-5-20250929,\n"
+		      "        api_key_env: K }\n"
 		      "    - { name: b, provider: openai, model: ft, hosts: [api.openai.com],\n"
+		      "        api_key_secret: oa,\n"
 		      "        price: { input: 1.5, output: 6 } }\n"
 		      "  budget: { max_usd: 5.25, warn_at: [0.8, 0.95] }\n");
 	assert_int_equal(res.r, 0);
@@ -393,6 +395,78 @@ static void test_hardening_sections(void **state)
 
 #define NET(ep)                                                                                    \
 	"version: 1\nnetwork_policies:\n  k:\n    binaries: [{ path: /bin/x }]\n    endpoints:\n" ep
+
+/* `secret:` / `api_key_secret:` name the store instead of an environment
+ * variable; exactly one source each; the sandbox variable of a secret
+ * credential is placeholder_env or derived from the name. */
+static void test_secret_refs(void **state)
+{
+	struct result res;
+
+	(void)state;
+	compile(&res,
+		"version: 1\ncredentials:\n"
+		"  - { name: gh, secret: gh-token.prod, host: api.github.com }\n"
+		"  - { name: up, secret: gh-token.prod, host: uploads.github.com }\n"
+		"  - { name: api, secret: 9tok, host: api.example.com }\n"
+		"  - { name: k, secret: tok, placeholder_env: API_KEY, host: k.example.com }\n"
+		"  - { name: e, env: E_TOKEN, host: e.example.com }\n"
+		"inference:\n  routes:\n"
+		"    - { name: r, provider: openai, model: gpt-4o, api_key_secret: oa }\n");
+	if (res.r != 0)
+		fail_msg("r=%d %s\n%s", res.r, res.err.msg, res.text);
+	assert_int_equal(res.p->n_credentials, 5);
+	assert_string_equal(res.p->credentials[0].secret, "gh-token.prod");
+	assert_string_equal(res.p->credentials[0].env, "GH_TOKEN_PROD");
+	assert_string_equal(res.p->credentials[1].env, "GH_TOKEN_PROD");
+	assert_string_equal(res.p->credentials[2].env, "_9TOK");
+	assert_string_equal(res.p->credentials[3].env, "API_KEY");
+	assert_string_equal(res.p->credentials[3].secret, "tok");
+	assert_null(res.p->credentials[4].secret);
+	assert_null(res.p->routes[0].api_key_env);
+	assert_string_equal(res.p->routes[0].api_key_secret, "oa");
+	assert_non_null(strstr(res.p->compiled_json, "\"env\":\"API_KEY\",\"secret\":\"tok\""));
+	assert_non_null(strstr(res.p->compiled_json, "\"env\":\"E_TOKEN\",\"secret\":null"));
+	assert_non_null(
+		strstr(res.p->compiled_json, "\"api_key_env\":null,\"api_key_secret\":\"oa\""));
+	done(&res);
+
+	expect_error(
+		"version: 1\ncredentials:\n  - { name: x, env: K, secret: k, host: a.example.com }\n",
+		F ":3:24: 'env' and 'secret' are mutually exclusive (the secret value comes from "
+		  "one of them)");
+	expect_error("version: 1\ncredentials:\n  - { name: x, host: a.example.com }\n", F
+		     ":3:5: missing 'env' or 'secret' in credential (where the secret value comes "
+		     "from)");
+	expect_error("version: 1\ncredentials:\n  - { name: x, env: K, placeholder_env: P, "
+		     "host: a.example.com }\n",
+		     F
+		     ":3:24: 'placeholder_env' goes with 'secret' (with 'env', the placeholder is "
+		     "in that variable)");
+	expect_error(
+		"version: 1\ncredentials:\n  - { name: x, secret: \"a/b\", host: a.example.com }\n",
+		F ":3:24: invalid secret name 'a/b' (1 to 128 of A-Z a-z 0-9 _ . -, not '.' or "
+		  "'..')");
+	expect_error(
+		"version: 1\ncredentials:\n  - { name: x, secret: \"..\", host: a.example.com }\n",
+		F ":3:24: invalid secret name '..' (1 to 128 of A-Z a-z 0-9 _ . -, not '.' or "
+		  "'..')");
+	expect_error(
+		"version: 1\ncredentials:\n  - { name: x, secret: gh-token, host: a.example.com }\n"
+		"  - { name: y, env: GH_TOKEN, host: b.example.com }\n",
+		F ":4:21: sandbox variable GH_TOKEN would hold the placeholders of secret "
+		  "gh-token and env GH_TOKEN (first at 3:24); set 'placeholder_env'");
+	expect_error(
+		"version: 1\ninference:\n  routes:\n    - { name: r, provider: openai, model: m }\n",
+		F ":4:7: missing 'api_key_env' or 'api_key_secret' in inference route (where "
+		  "the key comes from)");
+	expect_error(
+		"version: 1\ninference:\n  routes:\n    - { name: r, provider: openai, model: m, "
+		"api_key_env: K, api_key_secret: k }\n",
+		F ":4:62: 'api_key_env' and 'api_key_secret' are mutually exclusive (the key comes "
+		  "from one of them)");
+	assert_int_equal(mismatches, 0);
+}
 
 static void test_errors(void **state)
 {
@@ -1036,6 +1110,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_hardening_sections),
 		cmocka_unit_test(test_proxy_limits),
+		cmocka_unit_test(test_secret_refs),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_all_errors_collected),
 		cmocka_unit_test(test_warnings),

@@ -295,7 +295,24 @@ static void test_default_dir(void **state)
 	assert_string_equal(buf, want);
 	assert_int_equal(ward_secrets_open(NULL, &s, &err), 0);
 	assert_string_equal(ward_secrets_dir(s), want);
+	{
+		/* the default store is shared within the process */
+		struct ward_secrets *s2 = NULL;
+
+		assert_int_equal(ward_secrets_open(NULL, &s2, &err), 0);
+		assert_ptr_equal(s2, s);
+		ward_secrets_unref(s2);
+	}
 	ward_secrets_unref(s);
+	s = NULL;
+	if (geteuid() == 0) {
+		assert_int_equal(ward_secrets_open_local(&s, &err), 0);
+		assert_string_equal(ward_secrets_dir(s), want);
+		ward_secrets_unref(s);
+	} else {
+		assert_int_equal(ward_secrets_open_local(&s, &err), -EPERM);
+		assert_null(s);
+	}
 	unsetenv("WARD_STATE");
 	assert_int_equal(ward_secrets_default_dir(buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "/var/lib/ward/secrets");

@@ -115,7 +115,10 @@ function M.lower(acc)
 			local line, col = pos(c)
 			return {
 				name = c.name,
-				env = c.env,
+				-- the sandbox variable with the placeholder; with `secret`, the
+				-- value comes from the store instead of this variable
+				env = c.env or c.placeholder_env or require("validate").secret_env(c.secret),
+				secret = c.secret,
 				host = c.host,
 				port = c.port or 443,
 				path = c.path or "/**",
@@ -148,6 +151,7 @@ function M.lower(acc)
 				model = r.model,
 				base_url = r.base_url,
 				api_key_env = r.api_key_env,
+				api_key_secret = r.api_key_secret,
 				aliases = aliases,
 				hosts = hosts,
 				price_known = price ~= nil,

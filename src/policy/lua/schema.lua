@@ -84,10 +84,15 @@ local fs_binary = {
 local credential = {
 	type = "map",
 	what = "credential",
-	required = { "name", "env", "host" },
+	required = { "name", "host" },
 	fields = {
 		name = { type = "string", nonempty = true },
+		-- where the value comes from: ward's environment, or the secret store
+		-- (checks.credential: exactly one of them)
 		env = { type = "env_name" },
+		secret = { type = "secret_name" },
+		-- with secret: the sandbox variable that holds the placeholder
+		placeholder_env = { type = "env_name" },
 		host = { type = "host", exact = true },
 		port = { type = "port" },
 		path = { type = "url_path" },
@@ -102,12 +107,14 @@ local route = {
 	type = "map",
 	what = "inference route",
 	required = { "name", "provider", "model" },
+	check = "route",
 	fields = {
 		name = { type = "string", nonempty = true },
 		provider = { type = "enum", values = { "openai", "anthropic", "nvidia" } },
 		model = { type = "string", nonempty = true },
 		base_url = { type = "url" },
 		api_key_env = { type = "env_name" },
+		api_key_secret = { type = "secret_name" },
 		aliases = { type = "list", item = { type = "string", nonempty = true } },
 		-- USD per million tokens; overrides the price table (prices.lua)
 		price = {
@@ -160,7 +167,7 @@ M.policy = {
 			},
 		},
 		network_policies = { type = "dict", key = { type = "policy_key" }, value = net_policy },
-		credentials = { type = "list", nonempty = true, item = credential, check = "unique_names" },
+		credentials = { type = "list", nonempty = true, item = credential, check = "credentials" },
 		inference = {
 			type = "map",
 			what = "inference",

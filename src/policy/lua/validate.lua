@@ -426,6 +426,15 @@ end
 scalar.policy_key = matching("^[A-Za-z0-9][A-Za-z0-9_.%-]*$", 64, "network policy key",
 	"letters, digits, '_', '.', '-'; at most 64")
 scalar.env_name = matching("^[A-Za-z_][A-Za-z0-9_]*$", 128, "environment variable name")
+-- policy/secrets.h: ward_secret_name_valid
+function scalar.secret_name(n, d, ctx, name)
+	local s = n.value
+	if #s > 128 or not s:match("^[A-Za-z0-9_.%-]+$") or s == "." or s == ".." then
+		ctx:error(n, "invalid secret name " .. q(s) .. " (1 to 128 of A-Z a-z 0-9 _ . -, not '.' or '..')")
+		return nil
+	end
+	return s
+end
 scalar.header = matching("^[!#$%%&'*+.^_`|~0-9A-Za-z%-]+$", nil, "HTTP header name")
 scalar.url = matching("^https?://[^%s/]+[^%s]*$", nil, "URL", "expected http:// or https://")
 
@@ -543,7 +552,37 @@ function checks.inference(v, ctx)
 	end
 end
 
+-- The sandbox variable of a credential from the store: placeholder_env, else
+-- the secret's name in upper case with other bytes as '_' (gh-token: GH_TOKEN).
+function M.secret_env(secret)
+	local e = secret:upper():gsub("[^A-Z0-9_]", "_")
+	if e:match("^[0-9]") then
+		e = "_" .. e
+	end
+	return e
+end
+
+-- One source per value: `env` (ward's environment) or `secret` (the store).
+local function one_source(v, ctx, a, b, what, where)
+	if v._key[a] and v._key[b] then
+		ctx:error(v._key[b], q(a) .. " and " .. q(b) .. " are mutually exclusive (the " .. what
+			.. " comes from one of them)")
+	elseif not v._key[a] and not v._key[b] then
+		ctx:error(v._node, "missing " .. q(a) .. " or " .. q(b) .. " in " .. where
+			.. " (where the " .. what .. " comes from)")
+	end
+end
+
+function checks.route(v, ctx)
+	one_source(v, ctx, "api_key_env", "api_key_secret", "key", "inference route")
+end
+
 function checks.credential(v, ctx)
+	one_source(v, ctx, "env", "secret", "secret value", "credential")
+	if v._key.placeholder_env and not v._key.secret then
+		ctx:error(v._key.placeholder_env, "'placeholder_env' goes with 'secret' (with 'env', "
+			.. "the placeholder is in that variable)")
+	end
 	if v.scheme == "http" then
 		ctx:warn(v._at.scheme, "scheme: http sends the secret of " .. q(v.name or "?")
 			.. " in clear text to " .. q(v.host or "?") .. "; use it only for a trusted network")
@@ -566,6 +605,28 @@ end
 function checks.net_policy(v, ctx)
 	if not v._at.binaries then
 		ctx:warn(v._node, "network policy has no 'binaries': no program may use it")
+	end
+end
+
+-- Unique names, and each sandbox variable holds one placeholder: credentials
+-- that share a variable share its source.
+function checks.credentials(v, ctx)
+	checks.unique_names(v, ctx)
+	local seen = {}
+	for _, c in ipairs(v) do
+		if type(c) == "table" and (c.env or c.secret) then
+			local var = c.env or c.placeholder_env or M.secret_env(c.secret)
+			local src = c.env and ("env " .. c.env) or ("secret " .. c.secret)
+			local at = c._at.placeholder_env or c._at.secret or c._at.env
+			local first = seen[var]
+			if first and first.src ~= src then
+				ctx:error(at, "sandbox variable " .. var .. " would hold the placeholders of "
+					.. first.src .. " and " .. src .. " (first at " .. first.at.line .. ":"
+					.. first.at.col .. "); set 'placeholder_env'")
+			elseif not first then
+				seen[var] = { src = src, at = at }
+			end
+		end
 	end
 end
 

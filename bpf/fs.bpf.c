@@ -348,6 +348,7 @@ static __always_inline void fill_common(struct ward_fs_event *out, struct task_s
 		out->dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
 	}
 	bpf_get_current_comm(out->comm, sizeof(out->comm));
+	out->cgid = bpf_get_current_cgroup_id();
 }
 
 /* The caller holds a descriptor on another process's memory: SIGKILL is

@@ -306,8 +306,9 @@ struct ward_fs_event {
 	/* second path: rename/link target, symlink target; with WARD_FS_EV_DIR
 	 * the directory (cwd or dirfd) of a relative path, as the sandbox sees it */
 	char path2[WARD_FS_PATH_MAX];
+	__u64 cgid; /* cgroup v2 id of the task (its session, docs/audit.md) */
 };
-_Static_assert(sizeof(struct ward_fs_event) == 608, "ward_fs_event");
+_Static_assert(sizeof(struct ward_fs_event) == 616, "ward_fs_event");
 
 /* bpf-lsm maps: protected inode -> root index; (root, executable) allowed */
 struct ward_fs_allow_key {

@@ -65,7 +65,8 @@ static const char *col(sqlite3_stmt *st, int i)
 
 static int add_count(struct agg *a, sqlite3_stmt *st)
 {
-	const char *sandbox = col(st, 0), *id = col(st, 1), *layer = col(st, 2), *action = col(st, 3);
+	const char *sandbox = col(st, 0), *id = col(st, 1), *layer = col(st, 2),
+		   *action = col(st, 3);
 	uint64_t count = (uint64_t)sqlite3_column_int64(st, 4);
 	int64_t first = sqlite3_column_int64(st, 5);
 	struct ward_session_summary *s;

@@ -21,16 +21,16 @@ struct ward_session_layer {
 
 struct ward_session_summary {
 	char *id;
-	char *sandbox;	/* NULL when its rows name none */
-	char *command;	/* the start row's binary; NULL without a start row */
-	int64_t start_ns; /* the start row's time, else the session's first row's */
-	int64_t end_ns;	  /* the exit row's time; 0 while running (no exit row) */
+	char *sandbox;	     /* NULL when its rows name none */
+	char *command;	     /* the start row's binary; NULL without a start row */
+	int64_t start_ns;    /* the start row's time, else the session's first row's */
+	int64_t end_ns;	     /* the exit row's time; 0 while running (no exit row) */
 	int64_t duration_ms; /* end - start, or now - start while running */
 	bool has_status;
 	int status; /* ward run's exit contract: status, 128+N for signal N */
 	struct ward_session_layer *layers; /* sorted by layer name */
 	size_t n_layers;
-	uint64_t calls;		       /* inference calls that reported usage */
+	uint64_t calls;			/* inference calls that reported usage */
 	uint64_t tokens_in, tokens_out; /* prompt (cached included) and completion */
 	double cost_usd;		/* priced calls only */
 	uint64_t unpriced;		/* calls with usage but no price */

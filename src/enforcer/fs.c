@@ -49,6 +49,7 @@ struct ward_fs {
 	void (*on_event)(void *userdata, const struct ward_fs_event *ev,
 			 const struct ward_decision *d);
 	void *userdata;
+	struct ward_session_hook session_of;
 	uint64_t mono_to_real;
 	uint64_t events;
 	uint64_t reported_suppressed;
@@ -197,6 +198,7 @@ static void submit(struct ward_fs *fs, const struct ward_fs_event *ev, struct wa
 static void event_row(struct ward_fs *fs, const struct ward_fs_event *ev, const char *method,
 		      const char *path, const char *rule, const char *reason)
 {
+	char session[32];
 	struct ward_decision d = {
 		.ts_ns = ev->ts_ns + fs->mono_to_real,
 		.sandbox = fs->sandbox,
@@ -209,6 +211,7 @@ static void event_row(struct ward_fs *fs, const struct ward_fs_event *ev, const 
 		.rule = rule,
 		.reason = reason,
 		.policy_rev = fs->rev,
+		.session = ward_session_of(&fs->session_of, ev->cgid, session),
 	};
 
 	submit(fs, ev, &d);
@@ -505,6 +508,7 @@ int ward_fs_new(const struct ward_fs_config *cfg, struct ward_fs **ret, struct w
 	fs->skel->bss->cgroup_id = cfg->cgroup_id;
 	fs->audit = cfg->audit;
 	fs->on_event = cfg->on_event;
+	fs->session_of = cfg->session_of;
 	fs->userdata = cfg->userdata;
 	fs->mono_to_real = ward_now_ns() - ward_mono_ns();
 	fs->sandbox = strdup(cfg->sandbox ? cfg->sandbox : "");

@@ -19,6 +19,7 @@
 #include "audit/audit.h"
 #include "common/error.h"
 #include "enforcer/mounts.h"
+#include "policy/peer.h"
 #include "ward/abi.h"
 
 struct ward_fs_config {
@@ -40,6 +41,8 @@ struct ward_fs_config {
 	void (*on_event)(void *userdata, const struct ward_fs_event *ev,
 			 const struct ward_decision *d);
 	void *userdata;
+	/* The session of a row's cgroup (ward exec); unset: rows carry none. */
+	struct ward_session_hook session_of;
 };
 
 struct ward_fs_stats {

@@ -435,6 +435,8 @@ void ward_policy_from_lua(lua_State *L, struct ward_policy *p)
 	binaries(L, "inference_binaries", &p->inference_binaries, &p->n_inference_binaries);
 	p->inference_max_tokens = (uint64_t)int_field(L, "max_tokens");
 	p->inference_max_usd = num_field(L, "max_usd");
+	p->inference_session_max_tokens = (uint64_t)int_field(L, "session_max_tokens");
+	p->inference_session_max_usd = num_field(L, "session_max_usd");
 	p->inference_strict_models = bool_field(L, "strict_models");
 	size_t nw = open_list(L, "warn_at");
 	if (nw) {

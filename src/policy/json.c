@@ -261,8 +261,14 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 		binaries(f, p->inference_binaries, p->n_inference_binaries);
 	else
 		fputs("null", f);
-	fprintf(f, ",\"max_tokens\":%" PRIu64 ",\"max_usd\":%.6g,\"warn_at\":[",
-		p->inference_max_tokens, p->inference_max_usd);
+	fprintf(f, ",\"max_tokens\":%" PRIu64 ",\"max_usd\":%.6g", p->inference_max_tokens,
+		p->inference_max_usd);
+	/* only when set: the compiled form (hence the rev) of every policy
+	 * without a per-session budget stays what it was */
+	if (p->inference_session_max_tokens || p->inference_session_max_usd > 0)
+		fprintf(f, ",\"per_session\":{\"max_tokens\":%" PRIu64 ",\"max_usd\":%.6g}",
+			p->inference_session_max_tokens, p->inference_session_max_usd);
+	fputs(",\"warn_at\":[", f);
 	for (size_t i = 0; i < p->n_inference_warn_at; i++)
 		fprintf(f, i ? ",%.6g" : "%.6g", p->inference_warn_at[i]);
 	fprintf(f, "],\"strict_models\":%s},\"environment\":{\"pass\":[",

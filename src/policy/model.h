@@ -225,9 +225,11 @@ struct ward_policy {
 	size_t n_routes;
 	struct ward_binary *inference_binaries; /* NULL/0: every binary may use inference.local */
 	size_t n_inference_binaries;
-	uint64_t inference_max_tokens; /* 0: no budget */
-	double inference_max_usd;      /* 0: no budget */
-	double inference_warn_at[8];   /* fractions of the budgets, ascending: a row at each */
+	uint64_t inference_max_tokens;	       /* 0: no budget */
+	double inference_max_usd;	       /* 0: no budget */
+	uint64_t inference_session_max_tokens; /* budget.per_session: each session's; 0: none */
+	double inference_session_max_usd;      /* 0: none */
+	double inference_warn_at[8]; /* fractions of the budgets, ascending: a row at each */
 	size_t n_inference_warn_at;
 	bool inference_strict_models; /* a model no route or alias names is refused */
 

@@ -21,7 +21,7 @@ struct ward_peer_ident {
 	bool allowed_ip;    /* the kernel admitted the destination by address (allowed_ips) */
 	struct sockaddr_storage orig; /* original destination (transparent connections) */
 	uint64_t cgid;		      /* cgroup v2 id of the connecting task; 0: unknown */
-	char session[32]; /* the session that cgroup belongs to (ward exec); "": none */
+	char session[32];	      /* the session that cgroup belongs to (ward exec); "": none */
 };
 
 /* cgroup id -> session id, for the rows of processes in a session (ward

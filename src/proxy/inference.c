@@ -265,6 +265,8 @@ static int inference_new(const struct ward_inference_config *cfg, struct inf_usa
 	inf->cfg.secrets = NULL; /* inf->secrets holds it */
 	inf->budget = p->inference_max_tokens;
 	inf->budget_usd = p->inference_max_usd;
+	inf->session_budget = p->inference_session_max_tokens;
+	inf->session_budget_usd = p->inference_session_max_usd;
 	if (!inf->sandbox || failed) {
 		r = ward_err(err, -ENOMEM, "inference");
 		goto fail;
@@ -337,7 +339,7 @@ void ward_inference_free(struct ward_inference *inf)
 	if (!inf || --inf->refs > 0)
 		return;
 	if (inf->u && --inf->u->refs == 0)
-		free(inf->u);
+		inf_usage_free(inf->u);
 	free((char *)inf->cfg.hosts_file);
 	free((char *)inf->cfg.upstream_ca);
 	free((char *)inf->cfg.system_roots);

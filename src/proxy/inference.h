@@ -134,9 +134,9 @@ struct ward_inference_client {
 			     * (ancestors: true); NULL when it was binary itself */
 	const char *sha256; /* TOFU hash, NULL when none */
 	int32_t pid;
-	bool tofu_failed; /* the binary failed its integrity check: refuse */
-	bool tls;	  /* the client reached ward over TLS (rows' protocol) */
-	const char *host; /* a route's provider host it called; NULL: inference.local */
+	bool tofu_failed;    /* the binary failed its integrity check: refuse */
+	bool tls;	     /* the client reached ward over TLS (rows' protocol) */
+	const char *host;    /* a route's provider host it called; NULL: inference.local */
 	const char *session; /* the caller's session (ward exec); NULL: none (ward run) */
 };
 

@@ -35,11 +35,24 @@ struct inf_backend {
 /* What inference has cost so far in this sandbox: shared by the handles of
  * successive policy generations (ward_inference_derive), so a budget counts
  * across them. Loop thread only. */
+#define INF_MAX_SESSIONS 4096 /* sessions counted per sandbox; more: refused when budgeted */
+
+/* One session's share (budget.per_session); "" is the calls of no session
+ * (ward run: its one command). */
+struct inf_session_usage {
+	char id[32];
+	uint64_t spent;
+	double spent_usd;
+	unsigned warned_tokens, warned_usd;
+};
+
 struct inf_usage {
 	unsigned refs;
 	uint64_t spent;
 	double spent_usd;
 	unsigned warned_tokens, warned_usd; /* thresholds already logged (ward_budget_crossed) */
+	struct inf_session_usage *sessions;
+	size_t n_sessions, cap_sessions;
 };
 
 struct ward_inference {
@@ -58,6 +71,8 @@ struct ward_inference {
 	size_t n_key_envs;
 	uint64_t budget;
 	double budget_usd;
+	uint64_t session_budget; /* inference.budget.per_session */
+	double session_budget_usd;
 	struct inf_usage *u;
 	struct ward_secrets *secrets; /* a reference; NULL when no route names a secret */
 };
@@ -70,6 +85,10 @@ struct ward_inference {
  * with why (naming the secret, never a value). */
 int inf_backend_key(const struct ward_inference *inf, const struct inf_backend *b, char *buf,
 		    size_t *ret_len, char *why, size_t whysz);
+/* The usage of session id (NULL/"": none) in u, made on first use; NULL
+ * when INF_MAX_SESSIONS are counted already (or out of memory). */
+struct inf_session_usage *inf_session_usage(struct inf_usage *u, const char *id);
+void inf_usage_free(struct inf_usage *u);
 
 /* Route for a requested model: name, then alias, then the route's model;
  * none matches (or model NULL): the first route. NULL when there are none.

@@ -174,7 +174,14 @@ static int listen_on(struct ward_daemon *d, struct ward_error *err)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return ward_err(err, -errno, "socket");
-	/* a dead daemon's socket file: nobody answers on it */
+	/* a dead daemon's socket file: nobody answers on it; anything else that
+	 * is there is not ours to remove */
+	struct stat st;
+
+	if (lstat(d->socket_path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		close(fd);
+		return ward_errx(err, -EEXIST, "%s exists and is not a socket", d->socket_path);
+	}
 	if (unlink(d->socket_path) < 0 && errno != ENOENT) {
 		r = ward_err(err, -errno, "unlink '%s'", d->socket_path);
 		close(fd);
@@ -304,10 +311,10 @@ int ward_daemon_new(const struct ward_daemon_config *cfg, struct ward_daemon **r
 		r = ward_err(err, -errno, "state directory %s", d->state_dir);
 		goto fail;
 	}
-	r = open_lock(d, err);
+	r = state_init(d, err);
 	if (r < 0)
 		goto fail;
-	r = state_init(d, err);
+	r = open_lock(d, err);
 	if (r < 0)
 		goto fail;
 	/* we hold the lock: a run.json left is a daemon that died (kill -9) */

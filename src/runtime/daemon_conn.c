@@ -153,6 +153,9 @@ static enum dperm authorise(struct ward_daemon *d, struct dconn *c)
 		if (errno != ERANGE)
 			break;
 	}
+	c->n_groups = n < ARRAY_SIZE(c->groups) ? n : ARRAY_SIZE(c->groups);
+	if (n)
+		memcpy(c->groups, groups, c->n_groups * sizeof(gid_t));
 	if (in_groups(d->gid_manage, c->gid, groups, n))
 		return DPERM_MANAGE;
 	if (in_groups(d->gid_read, c->gid, groups, n))

@@ -32,6 +32,8 @@ struct dconn {
 	gid_t gid;
 	pid_t pid;
 	enum dperm perm;
+	gid_t groups[64]; /* supplementary groups at connect (SO_PEERGROUPS) */
+	size_t n_groups;
 	char *buf; /* unparsed input, at most WARD_DAEMON_MAX_LINE bytes */
 	size_t len;
 	int fds[3]; /* received with SCM_RIGHTS, for the next exec */
@@ -156,8 +158,11 @@ json_t *sandbox_json(const struct dsandbox *sb);
 /* Compile a policy file: 0 + the text and the policy; -EINVAL: err->msg holds
  * the FILE:LINE:COL lines (joined by "\n"). */
 struct ward_policy;
-int policy_compile_file(const char *path, char **ret_text, size_t *ret_len,
-			struct ward_policy **ret_policy, struct ward_error *err);
+int policy_compile_file(const struct dconn *peer, const char *path, char **ret_text,
+			size_t *ret_len, struct ward_policy **ret_policy, struct ward_error *err);
+/* Files the daemon reads for a peer must be readable by that peer (their
+ * mode bits; the daemon is root): -EACCES otherwise. */
+int peer_may_read(const struct dconn *peer, const char *path, struct ward_error *err);
 /* idle timeouts: stop what is due; returns ms until the next one (-1: none) */
 int sandbox_idle_tick(struct ward_daemon *d);
 void verb_sandbox_create(struct ward_daemon *d, struct dconn *c, json_t *req);

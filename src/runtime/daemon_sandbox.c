@@ -104,8 +104,33 @@ static int compile_text(const char *name, const char *text, size_t len,
 	return r;
 }
 
-int policy_compile_file(const char *path, char **ret_text, size_t *ret_len,
-			struct ward_policy **ret_policy, struct ward_error *err)
+int peer_may_read(const struct dconn *peer, const char *path, struct ward_error *err)
+{
+	struct stat st;
+	mode_t bit = S_IROTH;
+
+	if (!peer || peer->uid == 0)
+		return 0;
+	if (stat(path, &st) < 0)
+		return ward_err(err, -errno, "%s", path);
+	if (st.st_uid == peer->uid) {
+		bit = S_IRUSR;
+	} else {
+		bool member = st.st_gid == peer->gid;
+
+		for (size_t i = 0; i < peer->n_groups && !member; i++)
+			member = peer->groups[i] == st.st_gid;
+		if (member)
+			bit = S_IRGRP;
+	}
+	if (!(st.st_mode & bit))
+		return ward_errx(err, -EACCES, "%s: uid %u may not read it", path,
+				 (unsigned)peer->uid);
+	return 0;
+}
+
+int policy_compile_file(const struct dconn *peer, const char *path, char **ret_text,
+			size_t *ret_len, struct ward_policy **ret_policy, struct ward_error *err)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
@@ -114,6 +139,10 @@ int policy_compile_file(const char *path, char **ret_text, size_t *ret_len,
 	if (!path || path[0] != '/')
 		return ward_errx(err, -EINVAL, "the policy must be an absolute path (got '%s')",
 				 path ? path : "");
+	/* the daemon reads as root: never for a peer what the peer cannot read */
+	r = peer_may_read(peer, path, err);
+	if (r < 0)
+		return r;
 	r = ward_read_file(path, WARD_POLICY_MAX_SOURCE, &text, &len);
 	if (r < 0)
 		return ward_err(err, r, "read policy %s", path);
@@ -262,7 +291,8 @@ static int new_id(char out[WARD_SANDBOX_ID_LEN + 1])
 }
 
 /* an optional absolute path of a regular file (or a directory) */
-static int opt_path(json_t *req, const char *key, bool dir, char **ret, struct ward_error *err)
+static int opt_path(const struct dconn *peer, json_t *req, const char *key, bool dir, char **ret,
+		    struct ward_error *err)
 {
 	json_t *v = json_object_get(req, key);
 	const char *s = json_string_value(v);
@@ -279,6 +309,8 @@ static int opt_path(json_t *req, const char *key, bool dir, char **ret, struct w
 	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
 		return ward_errx(err, dir ? -ENOTDIR : -EINVAL, "%s %s: not a %s", key, s,
 				 dir ? "directory" : "regular file");
+	if (peer_may_read(peer, real, err) < 0)
+		return err->code;
 	*ret = strdup(real);
 	return *ret ? 0 : ward_err(err, -ENOMEM, "%s", key);
 }
@@ -318,11 +350,11 @@ void verb_sandbox_create(struct ward_daemon *d, struct dconn *c, json_t *req)
 		return;
 	}
 	snprintf(sb->name, sizeof(sb->name), "%s", name);
-	r = opt_path(req, "workdir", true, &sb->workdir, &err);
+	r = opt_path(c, req, "workdir", true, &sb->workdir, &err);
 	if (r >= 0)
-		r = opt_path(req, "hosts", false, &sb->hosts, &err);
+		r = opt_path(c, req, "hosts", false, &sb->hosts, &err);
 	if (r >= 0)
-		r = opt_path(req, "upstream_ca", false, &sb->upstream_ca, &err);
+		r = opt_path(c, req, "upstream_ca", false, &sb->upstream_ca, &err);
 	if (r < 0)
 		goto refused;
 	/* a project's own policy is the default: <workdir>/.ward/policy.yaml */
@@ -336,7 +368,7 @@ void verb_sandbox_create(struct ward_daemon *d, struct dconn *c, json_t *req)
 			      sb->workdir ? "<workdir>/.ward/policy.yaml" : "\"workdir\"");
 		goto refused;
 	}
-	r = policy_compile_file(policy_arg, &text, &len, &policy, &err);
+	r = policy_compile_file(c, policy_arg, &text, &len, &policy, &err);
 	if (r < 0)
 		goto refused;
 	sb->policy_path = strdup(policy_arg);

@@ -87,6 +87,17 @@ int write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_
 
 int state_init(struct ward_daemon *d, struct ward_error *err)
 {
+	struct stat st;
+
+	if (fstat(d->state_fd, &st) < 0)
+		return ward_err(err, -errno, "stat %s", d->state_dir);
+	/* ward's own directory is made 0700; a shared one (/tmp) is refused, never
+	 * changed */
+	if (st.st_uid != geteuid() || (st.st_mode & (S_ISVTX | S_IWGRP | S_IWOTH)))
+		return ward_errx(err, -EPERM,
+				 "state directory %s is not ward's own (owner uid %u, mode %04o): "
+				 "use a directory only root can write",
+				 d->state_dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	if (fchmod(d->state_fd, 0700) < 0)
 		return ward_err(err, -errno, "chmod %s", d->state_dir);
 	if (mkdirat(d->state_fd, "sandboxes", 0700) < 0 && errno != EEXIST)

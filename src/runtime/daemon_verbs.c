@@ -105,7 +105,7 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		       name ? name : "");
 		return;
 	}
-	r = policy_compile_file(path, &text, &len, &policy, &err);
+	r = policy_compile_file(c, path, &text, &len, &policy, &err);
 	if (r < 0) {
 		char detail[WARD_ERROR_MAX + 128];
 

@@ -39,6 +39,7 @@ int ward_egress_hook(struct ward_sandbox *sb, void *data, struct ward_error *err
 		.dns_port = net->dns_port,
 		.sandbox = run->sandbox,
 		.audit = run->audit,
+		.session_of = run->session_of,
 	};
 	r = ward_egress_new(run->policy, &cfg, &run->egress, err);
 	if (r < 0)

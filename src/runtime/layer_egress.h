@@ -29,9 +29,10 @@ struct ward_sandbox;
 
 struct ward_egress_run {
 	/* set by the caller */
-	struct ward_audit *audit;	  /* borrowed; NULL: events are read and dropped */
-	const struct ward_policy *policy; /* borrowed */
-	const struct ward_netns_run *net; /* borrowed; its hook must run first */
+	struct ward_audit *audit;	     /* borrowed; NULL: events are read and dropped */
+	const struct ward_policy *policy;    /* borrowed */
+	const struct ward_netns_run *net;    /* borrowed; its hook must run first */
+	struct ward_session_hook session_of; /* rows' session (ward exec); unset: none */
 	/* filled by the hook */
 	struct ward_egress *egress;
 	char sandbox[32];

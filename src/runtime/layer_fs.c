@@ -31,6 +31,7 @@ static void *load_main(void *p)
 		 * binary's memory: only then is another process's memory guarded */
 		.guard_procmem = run->policy->n_fs_binaries > 0,
 		.landlock_audit = true, /* where the kernel writes them */
+		.session_of = run->session_of,
 	};
 
 	run->load_r = ward_fs_new(&cfg, &run->fs, &run->load_err);

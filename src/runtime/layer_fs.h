@@ -33,9 +33,10 @@ struct ward_sandbox;
 
 struct ward_fs_run {
 	/* set by the caller */
-	struct ward_audit *audit;	  /* borrowed; NULL: events are read and dropped */
-	const struct ward_policy *policy; /* borrowed */
-	uint32_t rate, burst;		  /* 0: defaults (WARD_FS_RATE_*) */
+	struct ward_audit *audit;	     /* borrowed; NULL: events are read and dropped */
+	const struct ward_policy *policy;    /* borrowed */
+	uint32_t rate, burst;		     /* 0: defaults (WARD_FS_RATE_*) */
+	struct ward_session_hook session_of; /* rows' session (ward exec); unset: none */
 	/* filled by prepare and the hook */
 	struct ward_fs_protect *protect;
 	struct ward_fs *fs;

@@ -16,7 +16,9 @@ static void drain(void *p)
 
 int ward_unix_run_prepare(struct ward_unix_run *run, struct ward_error *err)
 {
-	struct ward_unix_config cfg = { .audit = run->audit, .broker_tgid = getpid() };
+	struct ward_unix_config cfg = { .audit = run->audit,
+					.broker_tgid = getpid(),
+					.session_of = run->session_of };
 	int r = ward_unix_notify_probe();
 
 	if (r < 0)

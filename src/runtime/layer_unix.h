@@ -29,9 +29,10 @@ struct ward_sandbox;
 
 struct ward_unix_run {
 	/* set by the caller */
-	struct ward_audit *audit;	  /* borrowed; NULL: events are read and dropped */
-	const struct ward_policy *policy; /* borrowed */
-	bool quiet;			  /* another layer reports binaries that match no file */
+	struct ward_audit *audit;	     /* borrowed; NULL: events are read and dropped */
+	const struct ward_policy *policy;    /* borrowed */
+	bool quiet;			     /* another layer reports binaries that match no file */
+	struct ward_session_hook session_of; /* rows' session (ward exec); unset: none */
 	/* filled by the hook */
 	struct ward_unix *u;
 	struct ward_unix_broker *broker;

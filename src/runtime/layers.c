@@ -77,6 +77,7 @@ static int egress_prepare(struct ward_layer *l, struct ward_error *err)
 	e->run.audit = ward_layer_config(l)->audit;
 	e->run.policy = p;
 	e->run.net = ward_layer_dep(l, "netns");
+	e->run.session_of = ward_layer_session_hook(l);
 	/* Landlock checks connect() before the BPF hook redirects it: with
 	 * landlock.restrict_tcp the endpoint ports must pass Landlock too. */
 	r = ward_egress_connect_ports(p, base_ports, ARRAY_SIZE(base_ports), &e->connect_ports,
@@ -370,6 +371,7 @@ static int unix_prepare(struct ward_layer *l, struct ward_error *err)
 	run->audit = ward_layer_config(l)->audit;
 	run->policy = ward_layer_policy(l);
 	run->quiet = networked(run->policy); /* egress warns about the binaries */
+	run->session_of = ward_layer_session_hook(l);
 	if (ward_unix_run_prepare(run, &e) < 0) {
 		opts->private_sockdirs = true;
 		snprintf(msg, sizeof(msg),
@@ -450,6 +452,7 @@ static int fs_prepare(struct ward_layer *l, struct ward_error *err)
 	*run = (struct ward_fs_run)WARD_FS_RUN_INIT;
 	run->audit = cfg->audit;
 	run->policy = ward_layer_policy(l);
+	run->session_of = ward_layer_session_hook(l);
 	return ward_fs_run_prepare(run, cfg->diag, cfg->diag_data, err);
 }
 

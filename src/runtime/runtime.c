@@ -52,6 +52,13 @@ struct ward_runtime {
 	struct ward_session *sessions; /* under lock */
 	unsigned execs;		       /* ward_runtime_exec calls under way (lock) */
 	pthread_cond_t execs_done;     /* execs went to 0 */
+	/* sessions freed lately (a ring, under lock): the rows of kernel events
+	 * read after a session ended still name it (cgroup ids are not reused) */
+	struct ended_session {
+		uint64_t cgid;
+		char id[32];
+	} ended[64];
+	size_t n_ended;
 };
 
 struct ward_session {
@@ -269,6 +276,16 @@ const struct ward_policy *ward_layer_policy(const struct ward_layer *l)
 const struct ward_runtime_config *ward_layer_config(const struct ward_layer *l)
 {
 	return &l->rt->cfg;
+}
+
+static int session_of(void *data, uint64_t cgid, char out[32])
+{
+	return ward_runtime_session_of_cgroup(data, cgid, out);
+}
+
+struct ward_session_hook ward_layer_session_hook(const struct ward_layer *l)
+{
+	return (struct ward_session_hook){ .fn = session_of, .data = l->rt };
 }
 
 struct ward_sandbox_opts *ward_layer_sandbox_opts(struct ward_layer *l)
@@ -835,6 +852,12 @@ static void unlist(struct ward_runtime *rt, struct ward_session *s)
 			*p = s->next;
 			break;
 		}
+	if (s->listed && s->s.cgroup_id) {
+		struct ended_session *e = &rt->ended[rt->n_ended++ % ARRAY_SIZE(rt->ended)];
+
+		e->cgid = s->s.cgroup_id;
+		snprintf(e->id, sizeof(e->id), "%s", s->s.id);
+	}
 	s->listed = false;
 	pthread_mutex_unlock(&rt->lock);
 }
@@ -889,6 +912,11 @@ int ward_runtime_session_of_cgroup(struct ward_runtime *rt, uint64_t cgid, char 
 			snprintf(out, 32, "%s", s->s.id);
 			r = 0;
 			break;
+		}
+	for (size_t i = 0; r < 0 && i < ARRAY_SIZE(rt->ended); i++)
+		if (rt->ended[i].cgid == cgid && cgid) {
+			snprintf(out, 32, "%s", rt->ended[i].id);
+			r = 0;
 		}
 	pthread_mutex_unlock(&rt->lock);
 	return r;

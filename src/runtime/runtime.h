@@ -52,6 +52,7 @@
 #include "enforcer/mounts.h"
 #include "enforcer/sandbox.h"
 #include "policy/generation.h"
+#include "policy/peer.h"
 
 #define WARD_LAYER_ABSENT 1 /* prepare: this layer has nothing to do in this run */
 
@@ -229,6 +230,9 @@ void *ward_layer_dep(struct ward_layer *l, const char *name);
 /* The generation this layer decides from (borrowed: valid until its next apply). */
 const struct ward_policy *ward_layer_policy(const struct ward_layer *l);
 const struct ward_runtime_config *ward_layer_config(const struct ward_layer *l);
+/* ward_runtime_session_of_cgroup of the layer's runtime, as the enforcer's
+ * and the proxy's rows take it (policy/peer.h) */
+struct ward_session_hook ward_layer_session_hook(const struct ward_layer *l);
 /* Sandbox options a layer sets in prepare (files shown inside, Landlock TCP
  * ports, the unix broker). */
 struct ward_sandbox_opts *ward_layer_sandbox_opts(struct ward_layer *l);

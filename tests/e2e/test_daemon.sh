@@ -6,13 +6,14 @@
 # output, two concurrent sessions, a client that disconnects (its session is
 # killed), the home kept across stop/start, policy.apply (refused file, new
 # revision), secrets (no value in the log), malformed and oversized requests
-# answered, a non-member uid refused, a second daemon refused, idle timeout,
+# answered, a non-member uid refused, groups ward and ward-audit (in a mount
+# namespace with its own /etc/group), a second daemon refused, idle timeout,
 # kill -9 (no session process left; the restart cleans up and brings the
 # sandbox back), rm, SIGTERM. Root only; 77 when something needed is missing.
 set -u
 . "$(dirname "$0")/../integration/lib.sh"
 need_root
-for t in python3 sqlite3 setpriv findmnt pgrep; do
+for t in python3 sqlite3 setpriv findmnt pgrep unshare; do
 	command -v "$t" >/dev/null || { echo "SKIP: $t missing"; exit 77; }
 done
 CG=$(findmnt -t cgroup2 -n -o TARGET | head -1)
@@ -172,6 +173,16 @@ check "a bad policy: EINVAL with FILE:LINE:COL" \
 	grep -q "^$T/bad.yaml:[0-9]*:[0-9]*: " <<<"$(js "$OUT" 'r["error"]["message"]')"
 check "a bad policy leaves no record" [ ! -e "$STATE/sandboxes/bad" ]
 
+# --- a project's .ward/policy.yaml is the default policy
+mkdir -p "$T/proj/.ward"
+cp "$T/policy.yaml" "$T/proj/.ward/policy.yaml"
+OUT=$(wc sandbox.create "{\"name\":\"proj\",\"workdir\":\"$T/proj\"}")
+check "no policy given: the workdir's .ward/policy.yaml" \
+	[ "$(js "$OUT" '(r["sandbox"]["state"], r["sandbox"]["policy"])')" = "('running', '$T/proj/.ward/policy.yaml')" ]
+OUT=$(wc sandbox.create '{"name":"nopol"}')
+check "no policy and no project default: EINVAL" [ "$(js "$OUT" 'r["error"]["code"]')" = EINVAL ]
+wc sandbox.rm '{"name":"proj"}' >/dev/null
+
 # --- exec
 wc exec '{"name":"box","argv":["sh","-c","exit 3"],"env":[]}' 2>/dev/null
 check "exec: the command's status" [ $? -eq 3 ]
@@ -297,6 +308,39 @@ check "the refusal is a control row" \
 OUT=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" "$T/wc.py" "$SOCK" sandbox.rm '{"name":"box"}' 2>&1)
 check "... and can change nothing" [ "$(js "$(wc sandbox.list)" 'r["sandboxes"][0]["state"]')" = running ]
 
+# --- groups ward (manage) and ward-audit (read): a second daemon in a mount
+# namespace of its own where /etc/group has them (the host's stays untouched)
+GW=4298 GA=4299
+while getent group "$GW" >/dev/null || getent group "$GA" >/dev/null; do GW=$((GW + 2)) GA=$((GA + 2)); done
+{ grep -v '^ward:\|^ward-audit:' /etc/group; echo "ward:x:$GW:"; echo "ward-audit:x:$GA:"; } >"$T/group"
+unshare -m sh -c 'mount --bind "$1/group" /etc/group && exec "$2" daemon --socket "$1/g.sock" --state "$1/gstate" --log "$1/g.db"' \
+	sh "$T" "$WARD" >"$T/gdaemon.log" 2>&1 &
+GPID=$!
+gwc() { setpriv --reuid=65534 --regid="$1" --clear-groups "$PY" "$T/wc.py" "$T/g.sock" "${@:2}" 2>&1; }
+gready() { gwc "$GW" hello >/dev/null; }
+check "a daemon that knows the groups" wait_for 100 gready
+OUT=$(gwc "$GA" hello)
+check "ward-audit: hello answered, may not manage" [ "$(js "$OUT" 'r["uid_can_manage"]')" = False ]
+OUT=$(gwc "$GA" sandbox.list)
+check "ward-audit: may list" [ "$(js "$OUT" 'r["ok"]')" = True ]
+OUT=$(gwc "$GA" sandbox.create "{\"name\":\"x\",\"policy\":\"$T/policy.yaml\"}")
+check "ward-audit: may not create (EPERM)" [ "$(js "$OUT" 'r["error"]["code"]')" = EPERM ]
+OUT=$(gwc "$GA" secret.list)
+check "ward-audit: may not read secrets" [ "$(js "$OUT" 'r["error"]["code"]')" = EPERM ]
+OUT=$(gwc "$GW" hello)
+check "ward: manages" [ "$(js "$OUT" 'r["uid_can_manage"]')" = True ]
+install -m 0600 "$T/policy.yaml" "$T/root-only.yaml"
+OUT=$(gwc "$GW" sandbox.create "{\"name\":\"x\",\"policy\":\"$T/root-only.yaml\"}")
+check "ward: the daemon reads no file for a peer that the peer cannot read" \
+	[ "$(js "$OUT" 'r["error"]["code"]')" = EACCES ]
+OUT=$(setpriv --reuid=65534 --regid=65534 --groups="$GA" "$PY" "$T/wc.py" "$T/g.sock" hello 2>&1)
+check "ward-audit as a supplementary group (SO_PEERGROUPS)" [ "$(js "$OUT" '(r["ok"], r["uid_can_manage"])')" = "(True, False)" ]
+check "the refused create is a row with the peer's uid" \
+	[ "$(sqlite3 "$T/g.db" "SELECT count(*) FROM decisions WHERE layer='control' AND action='deny' AND rule='sandbox.create' AND reason LIKE 'uid=65534 %may only read%'")" -eq 1 ]
+kill "$GPID"
+wait "$GPID"
+check "that daemon stops cleanly" [ $? -eq 0 ]
+
 # --- one daemon per state directory and per socket
 OUT=$("$WARD" daemon --socket "$T/other.sock" --state "$STATE" --log "$LOG" 2>&1)
 RC=$?
@@ -306,6 +350,8 @@ OUT=$("$WARD" daemon --socket "$SOCK" --state "$T/state2" --log "$LOG" 2>&1)
 RC=$?
 check "a second daemon on the socket: exit 1" [ $RC -eq 1 ]
 check "... and says why" grep -q "another ward daemon answers on $SOCK" <<<"$OUT"
+"$WARD" daemon --socket "$T/bad.yaml" --state "$T/state3" --log "$LOG" >/dev/null 2>&1
+check "--socket naming a file that is not a socket: refused, the file kept" [ $? -eq 1 -a -s "$T/bad.yaml" ]
 check "the first one still answers" wc hello >/dev/null
 
 # --- idle timeout

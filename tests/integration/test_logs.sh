@@ -33,7 +33,9 @@ cols = ["id", "ts_ns", "sandbox", "layer", "action", "binary", "binary_sha256", 
 ints = {"id", "ts_ns", "pid", "port"}
 def canon(row):
     out = b""
-    for c in cols:
+    # session and via only when one is set (docs/audit.md)
+    extra = ["session", "via"] if row.get("session") is not None or row.get("via") is not None else []
+    for c in cols + extra:
         v = row.get(c)
         if v is None:
             out += b"\x00"
@@ -50,8 +52,8 @@ for row in json.loads(sys.argv[2]):
     last_id += 1
     row["id"] = last_id
     h = hashlib.sha256(prev.encode() + canon(row)).hexdigest()
-    vals = [row.get(c) for c in cols] + [h]
-    db.execute("INSERT INTO decisions(%s, hash) VALUES (%s)" % (", ".join(cols), ", ".join("?" * 18)), vals)
+    vals = [row.get(c) for c in cols] + [row.get("session"), row.get("via"), h]
+    db.execute("INSERT INTO decisions(%s, session, via, hash) VALUES (%s)" % (", ".join(cols), ", ".join("?" * 20)), vals)
     prev = h
 db.execute("COMMIT")
 PY
@@ -65,15 +67,15 @@ db = sqlite3.connect(sys.argv[1])
 cols = ["id", "ts_ns", "sandbox", "layer", "action", "binary", "binary_sha256", "pid", "host",
         "ip", "port", "protocol", "method", "path", "rule", "reason", "policy_rev"]
 prev, n = "0" * 64, 0
-for r in db.execute("SELECT %s, hash FROM decisions ORDER BY id" % ", ".join(cols)):
+for r in db.execute("SELECT %s, session, via, hash FROM decisions ORDER BY id" % ", ".join(cols)):
     out = b""
-    for v in r[:17]:
+    for v in r[:17] + (r[17:19] if r[17] is not None or r[18] is not None else ()):
         if v is None: out += b"\x00"
         elif isinstance(v, int): out += b"\x01" + struct.pack(">q", v)
         else:
             b = v.encode(); out += b"\x02" + struct.pack(">I", len(b)) + b
     h = hashlib.sha256(prev.encode() + out).hexdigest()
-    if h != r[17]:
+    if h != r[19]:
         sys.exit("chain breaks at id %d" % r[0])
     prev, n = h, n + 1
 sys.exit(0 if n > 0 else "empty")
@@ -192,5 +194,22 @@ else
 fi
 follow_pid=
 check "--follow printed the row once" [ "$(grep -c exfil.example "$tmp/follow")" -eq 1 ]
+
+# sessions (ward exec): rows that carry one chain it in; --session selects them
+append '[
+ {"ts_ns": '$((T + 5000000))', "sandbox": "sb-s", "session": "s-one", "layer": "kernel",
+  "action": "deny", "binary": "/usr/bin/nc", "reason": "no network policy"},
+ {"ts_ns": '$((T + 6000000))', "sandbox": "sb-s", "session": "s-two", "layer": "kernel",
+  "action": "deny", "binary": "/usr/bin/nc", "reason": "no network policy"},
+ {"ts_ns": '$((T + 7000000))', "sandbox": "sb-s", "session": "s-one", "layer": "proxy",
+  "action": "allow", "binary": "/usr/bin/curl", "host": "api.github.com", "port": 443}
+]'
+check "rows with sessions chain on" verify
+check "ward audit verify accepts them" "$WARD" audit verify --log "$db"
+check "--session" [ "$(n_json --session s-one)" -eq 2 ]
+check "--session --layer" [ "$(n_json --session s-one --layer proxy)" -eq 1 ]
+check "--session names it in --json" sh -c "'$WARD' logs --log '$db' --json --session s-two | grep -q '\"session\":\"s-two\"'"
+check "--session unknown matches nothing" [ "$(n_json --session nope)" -eq 0 ]
+check "--sandbox sb-s" [ "$(n_json --sandbox sb-s)" -eq 3 ]
 
 finish

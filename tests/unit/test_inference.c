@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "audit/sessions.h"
 #include "policy/policy.h"
 #include "policy/secrets.h"
 #include "proxy/http.h"
@@ -267,6 +268,16 @@ static int setup(void **state)
 	return setup_with(state, "", "", "  budget: { max_tokens: 30 }\n");
 }
 
+/* 30 tokens per session, 60 for the sandbox (every session's calls) */
+static int setup_sessions(void **state)
+{
+	return setup_with(state, "", "",
+			  "  budget:\n"
+			  "    max_tokens: 60\n"
+			  "    warn_at: [0.5]\n"
+			  "    per_session: { max_tokens: 30 }\n");
+}
+
 /* Prices of the test's own (USD per million tokens): round figures. */
 static int setup_money(void **state)
 {
@@ -318,6 +329,8 @@ static void drain(struct ward_inference_call *c, struct result *res)
 static const char *call_host;
 /* The ancestor the kernel matched, and the acting binary's sha256 (NULL: none). */
 static const char *call_via, *call_sha;
+/* The caller's session (ward exec); NULL: none. */
+static const char *call_session;
 
 /* One request through a call; backend_reply NULL: no upstream expected. */
 static void call(struct fx *f, const char *binary, const char *request, const char *backend_reply,
@@ -328,7 +341,8 @@ static void call(struct fx *f, const char *binary, const char *request, const ch
 					     .pid = 1,
 					     .host = call_host,
 					     .via = call_via,
-					     .sha256 = call_sha };
+					     .sha256 = call_sha,
+					     .session = call_session };
 	struct ward_http_parser hp;
 	struct ward_inference_call *c;
 	size_t used = 0, n = strlen(request);
@@ -724,6 +738,89 @@ static size_t count(const char *hay, const char *needle)
 
 /* 1000 prompt tokens, 800 of them cached, 10 out: at fast's price
  * 200 * 100 + 800 * 10 + 10 * 1000 = 38000 per million = 0.038 USD. */
+static int session_cb(const struct ward_audit_row *r, void *userdata)
+{
+	struct rowbuf *b = userdata;
+	int n = snprintf(b->s + b->len, sizeof(b->s) - b->len, "%s %s %s %s\n",
+			 r->session ? r->session : "-", r->action, r->rule ? r->rule : "-",
+			 r->reason ? r->reason : "-");
+
+	if (n > 0 && (size_t)n < sizeof(b->s) - b->len)
+		b->len += (size_t)n;
+	return 0;
+}
+
+/* budget.per_session: the session over its budget is refused while another
+ * session goes on; the sandbox's budget sums the sessions; each row names
+ * its session; the sessions summary adds up their tokens. */
+static void test_call_session_budget(void **state)
+{
+	struct fx *f = *state;
+	struct ward_audit_reader *rd = NULL;
+	struct ward_audit_filter flt = { .layer = "inference" };
+	struct ward_session_summary *s = NULL;
+	struct ward_error err = { 0 };
+	struct rowbuf b = { 0 };
+	struct result res;
+	size_t n = 0;
+	char *r = req(POST("/v1/chat/completions", "{\"model\":\"fast\"}", ""),
+		      "{\"model\":\"fast\"}");
+
+	call_session = "s1";
+	call(f, "/usr/bin/agent", r, chat_reply, &res);
+	call(f, "/usr/bin/agent", r, chat_reply, &res); /* s1: 36 of 30 */
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	assert_non_null(strstr(res.out, "HTTP/1.1 429 Too Many Requests"));
+	assert_non_null(strstr(res.out,
+			       "the session's inference budget is spent (36 of 30 tokens); "
+			       "inference.budget.per_session.max_tokens"));
+	call_session = "s2";
+	call(f, "/usr/bin/agent", r, chat_reply, &res); /* s2: 18, the sandbox 54 of 60 */
+	assert_non_null(strstr(res.out, "HTTP/1.1 200"));
+	assert_non_null(strstr(res.upstream, "real-small"));
+	call(f, "/usr/bin/agent", r, chat_reply, &res); /* s2: 36, the sandbox 72 */
+	assert_non_null(strstr(res.out, "HTTP/1.1 200"));
+	call_session = "s3"; /* a fresh session, but the sandbox's budget is spent */
+	call(f, "/usr/bin/agent", r, NULL, &res);
+	assert_non_null(
+		strstr(res.out, "the sandbox's inference budget is spent (72 of 60 tokens)"));
+	call_session = NULL;
+	free(r);
+	assert_int_equal(ward_inference_spent(f->inf), 72);
+
+	assert_int_equal(ward_audit_flush(f->audit), 0);
+	assert_int_equal(ward_audit_reader_open(f->audit_path, &rd, &err), 0);
+	assert_int_equal(ward_audit_reader_each(rd, &flt, session_cb, &b, &err), 0);
+	ward_audit_reader_close(rd);
+	assert_int_equal(count(b.s, "s1 allow inference.routes.fast"), 2);
+	assert_int_equal(count(b.s, "s1 deny inference.budget.per_session.max_tokens"), 1);
+	assert_int_equal(count(b.s,
+			       "s1 audit inference.budget.per_session.max_tokens "
+			       "budget_warning: 50% of inference.budget.per_session.max_tokens "
+			       "reached (session_spent=18 session_max=30)"),
+			 1);
+	assert_int_equal(count(b.s, "s1 audit inference.budget.per_session.max_tokens "
+				    "budget_spent: 100%"),
+			 1);
+	assert_int_equal(count(b.s, "s2 allow inference.routes.fast"), 2);
+	assert_int_equal(count(b.s, "s2 deny"), 0);
+	assert_int_equal(count(b.s, "s3 deny inference.budget.max_tokens"), 1);
+	assert_int_equal(count(b.s, "- "), 0);
+
+	assert_int_equal(ward_audit_sessions(f->audit_path, "unit", &s, &n, &err), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(s[i].id, "s3")) {
+			assert_int_equal(s[i].tokens_in, 0);
+			continue;
+		}
+		assert_int_equal(s[i].calls, 2);
+		assert_int_equal(s[i].tokens_in, 22);
+		assert_int_equal(s[i].tokens_out, 14);
+	}
+	ward_audit_sessions_free(s, n);
+}
+
 static const char cached_reply[] =
 	"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 121\r\n\r\n"
 	"{\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":10,\"total_tokens\":1010,"
@@ -1036,6 +1133,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_call_local_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_call_session_budget, setup_sessions, teardown),
 		cmocka_unit_test_setup_teardown(test_call_upstream_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_never_hold_the_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_name_via, setup, teardown),

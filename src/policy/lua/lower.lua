@@ -187,6 +187,8 @@ function M.lower(acc)
 		},
 		max_tokens = acc.max_tokens or 0,
 		max_usd = acc.max_usd or 0,
+		session_max_tokens = acc.session_max_tokens or 0,
+		session_max_usd = acc.session_max_usd or 0,
 		warn_at = acc.warn_at or {},
 		strict_models = acc.strict_models or false,
 		extends = acc.extends,

@@ -244,6 +244,13 @@ function M.apply(acc, v)
 		if inf.budget and inf.budget.max_usd then
 			acc.max_usd = inf.budget.max_usd
 		end
+		local ps = inf.budget and inf.budget.per_session
+		if ps and ps.max_tokens then
+			acc.session_max_tokens = ps.max_tokens
+		end
+		if ps and ps.max_usd then
+			acc.session_max_usd = ps.max_usd
+		end
 		if inf.budget and inf.budget.warn_at then
 			acc.warn_at = inf.budget.warn_at
 		end

@@ -183,6 +183,15 @@ M.policy = {
 						max_tokens = { type = "int", min = 1, max = 1 << 53 },
 						max_usd = { type = "usd", positive = true },
 						warn_at = { type = "list", nonempty = true, item = { type = "fraction" }, check = "ascending" },
+						-- each session's own share (ward exec); the keys above are the sandbox's
+						per_session = {
+							type = "map",
+							what = "per_session",
+							fields = {
+								max_tokens = { type = "int", min = 1, max = 1 << 53 },
+								max_usd = { type = "usd", positive = true },
+							},
+						},
 					},
 				},
 				strict_models = { type = "bool" },

@@ -537,7 +537,7 @@ end
 -- A USD budget needs a price for every route: from the route or the table.
 function checks.inference(v, ctx)
 	local budget = v.budget
-	if not (budget and budget.max_usd) then
+	if not (budget and (budget.max_usd or (budget.per_session and budget.per_session.max_usd))) then
 		return
 	end
 	local prices = require "prices"

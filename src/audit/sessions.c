@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* Session summaries from the decision log (sessions.h). Three aggregate
- * queries: rows per (session, layer, action), the lifecycle start and exit
- * rows, the inference rows' usage. */
+/* Session summaries from the decision log (sessions.h): one pass over the
+ * rows of sessions in id order (no sort: a 1,000,000-row log, half of it
+ * sessions' rows, takes about 1 s here), aggregated in a hash table keyed by
+ * (sandbox, session). */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,8 +14,10 @@
 #include "common/util.h"
 
 struct agg {
-	struct ward_session_summary *v;
+	struct ward_session_summary *v; /* in order of first appearance */
 	size_t n, cap;
+	uint32_t *slots; /* index + 1 into v; 0: empty; open addressing */
+	size_t n_slots;	 /* a power of two, > 2 n */
 };
 
 static int cmp_str(const char *a, const char *b)
@@ -31,31 +34,86 @@ static int cmp_key(const struct ward_session_summary *a, const char *sandbox, co
 	return c ? c : strcmp(a->id, id);
 }
 
-/* The session (sandbox, id), or NULL. The array is sorted by (sandbox, id):
- * it is built from a query ordered that way. */
-static struct ward_session_summary *find(struct agg *a, const char *sandbox, const char *id)
+/* FNV-1a of sandbox (or a marker for NULL) and id */
+static size_t key_hash(const char *sandbox, const char *id)
 {
-	size_t lo = 0, hi = a->n;
+	uint64_t h = 1469598103934665603ull;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = cmp_key(&a->v[mid], sandbox, id);
-
-		if (!c)
-			return &a->v[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	for (const char *p = sandbox ? sandbox : ""; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ (sandbox ? 0xffu : 0xfeu)) * 1099511628211ull;
+	for (const char *p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return (size_t)h;
 }
 
-static char *dup_col(sqlite3_stmt *st, int i)
+static int rehash(struct agg *a, size_t n_slots)
 {
-	const unsigned char *s = sqlite3_column_text(st, i);
+	uint32_t *slots = calloc(n_slots, sizeof(*slots));
 
-	return s ? strdup((const char *)s) : NULL;
+	if (!slots)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->n; i++) {
+		size_t j = key_hash(a->v[i].sandbox, a->v[i].id) & (n_slots - 1);
+
+		while (slots[j])
+			j = (j + 1) & (n_slots - 1);
+		slots[j] = (uint32_t)i + 1;
+	}
+	free(a->slots);
+	a->slots = slots;
+	a->n_slots = n_slots;
+	return 0;
+}
+
+/* The session (sandbox, id), made on first sight; NULL + *ret_err when it
+ * cannot be. */
+static struct ward_session_summary *find(struct agg *a, const char *sandbox, const char *id,
+					 int *ret_err)
+{
+	struct ward_session_summary *s;
+	size_t j;
+
+	if (a->n_slots) {
+		for (j = key_hash(sandbox, id) & (a->n_slots - 1); a->slots[j];
+		     j = (j + 1) & (a->n_slots - 1))
+			if (!cmp_key(&a->v[a->slots[j] - 1], sandbox, id))
+				return &a->v[a->slots[j] - 1];
+	}
+	if (a->n == UINT32_MAX - 1) {
+		*ret_err = -E2BIG;
+		return NULL;
+	}
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 16;
+		struct ward_session_summary *v = realloc(a->v, cap * sizeof(*v));
+
+		if (!v)
+			goto nomem;
+		a->v = v;
+		a->cap = cap;
+	}
+	s = &a->v[a->n];
+	*s = (struct ward_session_summary){ .id = strdup(id) };
+	if (!s->id || (sandbox && !(s->sandbox = strdup(sandbox)))) {
+		free(s->id);
+		free(s->sandbox);
+		goto nomem;
+	}
+	a->n++;
+	if (2 * a->n >= a->n_slots) {
+		if (rehash(a, a->n_slots ? 2 * a->n_slots : 64) < 0)
+			goto nomem;
+	} else {
+		for (j = key_hash(sandbox, id) & (a->n_slots - 1); a->slots[j];
+		     j = (j + 1) & (a->n_slots - 1))
+			;
+		a->slots[j] = (uint32_t)a->n;
+	}
+	return s;
+nomem:
+	*ret_err = -ENOMEM;
+	return NULL;
 }
 
 static const char *col(sqlite3_stmt *st, int i)
@@ -63,52 +121,30 @@ static const char *col(sqlite3_stmt *st, int i)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
-static int add_count(struct agg *a, sqlite3_stmt *st)
+static int add_count(struct ward_session_summary *s, const char *layer, const char *action)
 {
-	const char *sandbox = col(st, 0), *id = col(st, 1), *layer = col(st, 2),
-		   *action = col(st, 3);
-	uint64_t count = (uint64_t)sqlite3_column_int64(st, 4);
-	int64_t first = sqlite3_column_int64(st, 5);
-	struct ward_session_summary *s;
-	struct ward_session_layer *l;
+	struct ward_session_layer *l = NULL;
 
-	if (!id || !layer || !action)
-		return 0;
-	s = a->n ? &a->v[a->n - 1] : NULL;
-	if (!s || cmp_key(s, sandbox, id)) {
-		if (a->n == a->cap) {
-			size_t cap = a->cap ? 2 * a->cap : 16;
-			struct ward_session_summary *v = realloc(a->v, cap * sizeof(*v));
-
-			if (!v)
-				return -ENOMEM;
-			a->v = v;
-			a->cap = cap;
-		}
-		s = &a->v[a->n++];
-		*s = (struct ward_session_summary){ .id = strdup(id), .start_ns = first };
-		if (!s->id || (sandbox && !(s->sandbox = strdup(sandbox))))
-			return -ENOMEM;
-	}
-	if (first < s->start_ns)
-		s->start_ns = first;
-	l = s->n_layers ? &s->layers[s->n_layers - 1] : NULL;
-	if (!l || strcmp(l->layer, layer)) {
+	for (size_t i = 0; i < s->n_layers && !l; i++)
+		if (!strcmp(s->layers[i].layer, layer))
+			l = &s->layers[i];
+	if (!l) {
 		l = realloc(s->layers, (s->n_layers + 1) * sizeof(*l));
 		if (!l)
 			return -ENOMEM;
 		s->layers = l;
-		l = &l[s->n_layers++];
+		l = &l[s->n_layers];
 		*l = (struct ward_session_layer){ .layer = strdup(layer) };
 		if (!l->layer)
 			return -ENOMEM;
+		s->n_layers++;
 	}
 	if (!strcmp(action, "allow"))
-		l->allow += count;
+		l->allow++;
 	else if (!strcmp(action, "deny"))
-		l->deny += count;
+		l->deny++;
 	else
-		l->audit += count;
+		l->audit++;
 	return 0;
 }
 
@@ -136,21 +172,19 @@ int ward_audit_exit_status(const char *reason, int *ret_status)
 	return -EINVAL;
 }
 
-static int add_lifecycle(struct agg *a, sqlite3_stmt *st)
+static int add_lifecycle(struct ward_session_summary *s, sqlite3_stmt *st)
 {
-	struct ward_session_summary *s = find(a, col(st, 0), col(st, 1));
-	const char *rule = col(st, 2);
-	int64_t ts = sqlite3_column_int64(st, 3);
+	const char *rule = col(st, 5);
 
-	if (!s || !rule)
+	if (!rule)
 		return 0;
 	if (!strcmp(rule, "start") && !s->command) {
-		s->start_ns = ts;
-		if (col(st, 4) && !(s->command = dup_col(st, 4)))
+		s->start_ns = sqlite3_column_int64(st, 4);
+		if (col(st, 6) && !(s->command = strdup(col(st, 6))))
 			return -ENOMEM;
 	} else if (!strcmp(rule, "exit")) {
-		s->end_ns = ts;
-		s->has_status = ward_audit_exit_status(col(st, 5), &s->status) == 0;
+		s->end_ns = sqlite3_column_int64(st, 4);
+		s->has_status = ward_audit_exit_status(col(st, 7), &s->status) == 0;
 	}
 	return 0;
 }
@@ -178,14 +212,12 @@ static const char *reason_value(const char *reason, const char *key, char *out, 
 	return NULL;
 }
 
-static int add_usage(struct agg *a, sqlite3_stmt *st)
+static void add_usage(struct ward_session_summary *s, const char *reason)
 {
-	struct ward_session_summary *s = find(a, col(st, 0), col(st, 1));
-	const char *reason = col(st, 2);
 	char v[32];
 
-	if (!s || !reason || !reason_value(reason, "prompt_tokens", v, sizeof(v)))
-		return 0;
+	if (!reason || !reason_value(reason, "prompt_tokens", v, sizeof(v)))
+		return;
 	s->calls++;
 	s->tokens_in += strtoull(v, NULL, 10);
 	if (reason_value(reason, "completion_tokens", v, sizeof(v)))
@@ -194,26 +226,6 @@ static int add_usage(struct agg *a, sqlite3_stmt *st)
 		s->cost_usd += strtod(v, NULL);
 	else
 		s->unpriced++;
-	return 0;
-}
-
-static int each(sqlite3 *db, const char *sql, const char *sandbox, struct agg *a,
-		int (*fn)(struct agg *a, sqlite3_stmt *st), struct ward_error *err)
-{
-	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-	int rc, r;
-
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return audit_sqlite_err(err, db, rc, "query sessions");
-	if (sandbox)
-		sqlite3_bind_text(st, 1, sandbox, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if ((r = fn(a, st)) < 0)
-			return ward_err(err, r, "sessions");
-	if (rc != SQLITE_DONE)
-		return audit_sqlite_err(err, db, rc, "read sessions");
-	return 0;
 }
 
 static int cmp_start(const void *x, const void *y)
@@ -225,25 +237,48 @@ static int cmp_start(const void *x, const void *y)
 	return cmp_key(a, b->sandbox, b->id);
 }
 
+/* One row of a session: count it, and what its start, exit or usage says. */
+static int add_row(struct agg *a, sqlite3_stmt *st)
+{
+	const char *layer = col(st, 2), *action = col(st, 3), *id = col(st, 1);
+	int64_t ts = sqlite3_column_int64(st, 4);
+	struct ward_session_summary *s;
+	int r = 0;
+
+	if (!id || !layer || !action)
+		return 0;
+	s = find(a, col(st, 0), id, &r);
+	if (!s)
+		return r;
+	/* the first row's time until the start row says (add_lifecycle) */
+	if (!s->command && (s->n_layers == 0 || ts < s->start_ns))
+		s->start_ns = ts;
+	r = add_count(s, layer, action);
+	if (r < 0)
+		return r;
+	if (!strcmp(layer, "lifecycle"))
+		return add_lifecycle(s, st);
+	if (!strcmp(layer, "inference"))
+		add_usage(s, col(st, 7));
+	return 0;
+}
+
 int ward_audit_sessions(const char *path, const char *sandbox, struct ward_session_summary **ret,
 			size_t *ret_n, struct ward_error *err)
 {
-	/* ?1: the sandbox; "?1 IS NULL" keeps one text per query for both cases */
-#define WHERE " WHERE session IS NOT NULL AND (?1 IS NULL OR sandbox = ?1)"
-	static const char q_counts[] =
-		"SELECT sandbox, session, layer, action, count(*), min(ts_ns) FROM decisions" WHERE
-		" GROUP BY sandbox, session, layer, action ORDER BY sandbox, session, layer, action";
-	static const char q_life[] = "SELECT sandbox, session, rule, ts_ns, binary, reason FROM "
-				     "decisions" WHERE " AND layer = 'lifecycle' AND rule IN "
-				     "('start', 'exit') ORDER BY id";
-	static const char q_usage[] = "SELECT sandbox, session, reason FROM decisions" WHERE
-				      " AND layer = 'inference' AND reason LIKE '%prompt_tokens=%'"
-				      " ORDER BY id";
-#undef WHERE
+	/* ?1: the sandbox or NULL; the text columns only where they are used */
+	static const char q[] =
+		"SELECT sandbox, session, layer, action, ts_ns,"
+		" CASE WHEN layer = 'lifecycle' THEN rule END,"
+		" CASE WHEN layer = 'lifecycle' THEN binary END,"
+		" CASE WHEN layer IN ('lifecycle', 'inference') THEN reason END"
+		" FROM decisions WHERE session IS NOT NULL AND (?1 IS NULL OR sandbox = ?1)"
+		" ORDER BY id";
 	_cleanup_(sqlite3_close_v2p) sqlite3 *db = NULL;
+	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
 	struct agg a = { 0 };
 	int64_t now = (int64_t)ward_now_ns();
-	int r;
+	int r, rc;
 
 	if (!path)
 		path = ward_audit_default_path();
@@ -255,20 +290,33 @@ int ward_audit_sessions(const char *path, const char *sandbox, struct ward_sessi
 		*ret_n = 0;
 		return 0;
 	}
-	r = each(db, q_counts, sandbox, &a, add_count, err);
-	if (r >= 0)
-		r = each(db, q_life, sandbox, &a, add_lifecycle, err);
-	if (r >= 0)
-		r = each(db, q_usage, sandbox, &a, add_usage, err);
-	if (r < 0) {
+	rc = sqlite3_prepare_v2(db, q, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return audit_sqlite_err(err, db, rc, "query sessions");
+	if (sandbox)
+		sqlite3_bind_text(st, 1, sandbox, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && r >= 0)
+		r = add_row(&a, st);
+	free(a.slots);
+	if (r < 0 || rc != SQLITE_DONE) {
 		ward_audit_sessions_free(a.v, a.n);
-		return r;
+		return r < 0 ? ward_err(err, r, "sessions")
+			     : audit_sqlite_err(err, db, rc, "read sessions");
 	}
 	for (size_t i = 0; i < a.n; i++) {
 		struct ward_session_summary *s = &a.v[i];
 		int64_t end = s->end_ns ? s->end_ns : now;
 
 		s->duration_ms = end > s->start_ns ? (end - s->start_ns) / 1000000 : 0;
+		/* layers by name: stable output */
+		for (size_t j = 1; j < s->n_layers; j++)
+			for (size_t k = j;
+			     k > 0 && strcmp(s->layers[k - 1].layer, s->layers[k].layer) > 0; k--) {
+				struct ward_session_layer t = s->layers[k];
+
+				s->layers[k] = s->layers[k - 1];
+				s->layers[k - 1] = t;
+			}
 	}
 	if (a.n)
 		qsort(a.v, a.n, sizeof(*a.v), cmp_start);

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
+#include "enforcer/cgroup.h"
 #include "enforcer/egress.h"
 
 #define SEARCH_MAX 8192 /* directory entries read per $PATH directory */
@@ -73,4 +75,28 @@ int ward_exe_name(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len)
 	if (ward_exe_path(pid, dev, ino, buf, len) == 0)
 		return 0;
 	return ward_exe_search_path(dev, ino, buf, len);
+}
+
+uint64_t ward_pid_cgroup_id(pid_t pid)
+{
+	char name[64], line[PATH_MAX], path[2 * PATH_MAX];
+	_cleanup_fclose_ FILE *f = NULL;
+	const char *mnt = ward_cgroup2_mount();
+	struct stat st;
+
+	if (pid <= 0 || !mnt)
+		return 0;
+	snprintf(name, sizeof(name), "/proc/%d/cgroup", (int)pid);
+	f = fopen(name, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(path, sizeof(path), "%s%s", mnt, line + 3);
+		/* a cgroup v2 id is its directory's inode */
+		return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+	}
+	return 0;
 }

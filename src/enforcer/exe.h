@@ -11,3 +11,6 @@
 int ward_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len);
 /* The first of the two that works. */
 int ward_exe_name(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len);
+/* The cgroup v2 id of a live process or thread (/proc/<pid>/cgroup), for the
+ * session of rows no kernel event names; 0 when it is gone. */
+uint64_t ward_pid_cgroup_id(pid_t pid);

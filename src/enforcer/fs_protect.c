@@ -77,6 +77,7 @@ struct ward_fs_protect {
 	int denied_map_fd;
 	void (*on_decision)(void *userdata, const struct ward_decision *d);
 	void *userdata;
+	struct ward_session_hook session_of;
 	int stop_fd;
 	pthread_t thread;
 	bool started;
@@ -499,7 +500,7 @@ static void log_decision(struct ward_fs_protect *fp, bool deny, pid_t tid, const
 			 const char *path, const struct root *root, bool exec, enum ward_fs_why why,
 			 uint64_t ts_ns)
 {
-	char rule[PATH_MAX + 32], reason[PATH_MAX + 128];
+	char rule[PATH_MAX + 32], reason[PATH_MAX + 128], session[32];
 	struct ward_decision d;
 
 	snprintf(rule, sizeof(rule), "filesystem_policy.binaries:%s", root->path);
@@ -520,6 +521,8 @@ static void log_decision(struct ward_fs_protect *fp, bool deny, pid_t tid, const
 		.rule = rule,
 		.reason = reason,
 		.policy_rev = fp->rev,
+		/* the opener waits for the verdict (fanotify): still in its cgroup */
+		.session = ward_session_of(&fp->session_of, ward_pid_cgroup_id(tid), session),
 	};
 	if (fp->audit)
 		ward_audit_submit(fp->audit, &d);
@@ -738,6 +741,7 @@ int ward_fs_protect_start(struct ward_fs_protect *fp, const struct ward_fs_prote
 	fp->audit = cfg->audit;
 	fp->on_decision = cfg->on_decision;
 	fp->userdata = cfg->userdata;
+	fp->session_of = cfg->session_of;
 	fp->denied_map_fd = cfg->denied_map_fd;
 
 	fp->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

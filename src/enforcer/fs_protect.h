@@ -24,6 +24,7 @@
 #include "audit/audit.h"
 #include "common/error.h"
 #include "policy/model.h"
+#include "policy/peer.h"
 
 #define WARD_FS_PROTECT_MAX_MARKS 20000 /* inodes marked, all protected trees together */
 #define WARD_FS_PROTECT_MAX_DEPTH 16	/* directories below a protected root */
@@ -44,6 +45,8 @@ struct ward_fs_protect_config {
 	/* Called for every decision logged (tests, front ends). */
 	void (*on_decision)(void *userdata, const struct ward_decision *d);
 	void *userdata;
+	/* The session of a row's process (ward exec); unset: rows carry none. */
+	struct ward_session_hook session_of;
 };
 
 struct ward_fs_protect;

@@ -16,7 +16,6 @@
 #include "common/strv.h"
 #include "common/util.h"
 #include "enforcer/btf.h"
-#include "enforcer/cgroup.h"
 #include "enforcer/egress_internal.h"
 #include "enforcer/exe.h"
 #include "enforcer/unix.h"
@@ -452,31 +451,6 @@ static const char *exe_sha(struct ward_unix *u, pid_t pid, uint64_t dev, uint64_
 	return e->hex;
 }
 
-/* The cgroup v2 id of a live process (the broker's rows: no kernel event
- * names it), 0 when it is gone. */
-static uint64_t pid_cgid(pid_t pid)
-{
-	char name[64], line[PATH_MAX], path[2 * PATH_MAX];
-	_cleanup_fclose_ FILE *f = NULL;
-	const char *mnt = ward_cgroup2_mount();
-	struct stat st;
-
-	if (pid <= 0 || !mnt)
-		return 0;
-	snprintf(name, sizeof(name), "/proc/%d/cgroup", (int)pid);
-	f = fopen(name, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(path, sizeof(path), "%s%s", mnt, line + 3);
-		return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
-	}
-	return 0;
-}
-
 static void row_in(struct ward_unix *u, const char *rev, const char *layer, const char *method,
 		   uint64_t ts_ns, pid_t pid, uint64_t cgid, uint64_t dev, uint64_t ino, bool allow,
 		   const char *path, const char *binary, const char *rule, const char *reason)
@@ -523,7 +497,7 @@ void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path,
 
 	(void)proc_exe(pid, &dev, &ino);
 	cur_rev(u, rev);
-	row_in(u, rev, "unix", NULL, 0, pid, pid_cgid(pid), dev, ino, allow, path, binary, rule,
+	row_in(u, rev, "unix", NULL, 0, pid, ward_pid_cgroup_id(pid), dev, ino, allow, path, binary, rule,
 	       reason);
 }
 
@@ -535,7 +509,7 @@ void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_n
 
 	(void)proc_exe(pid, &dev, &ino);
 	cur_rev(u, rev);
-	row_in(u, rev, "seccomp", syscall_name, 0, pid, pid_cgid(pid), dev, ino, false, NULL, NULL,
+	row_in(u, rev, "seccomp", syscall_name, 0, pid, ward_pid_cgroup_id(pid), dev, ino, false, NULL, NULL,
 	       "seccomp", reason);
 }
 

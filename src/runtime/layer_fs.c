@@ -118,6 +118,7 @@ int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 			.cgroup_id = st.st_ino,
 			.audit = run->audit,
 			.denied_map_fd = run->fs ? ward_fs_denied_map_fd(run->fs) : -1,
+			.session_of = run->session_of,
 		};
 
 		r = ward_fs_protect_start(run->protect, &pc, err);

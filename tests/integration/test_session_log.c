@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* Two concurrent sessions of one sandbox (ward_runtime_start/exec with every
- * layer of `ward run`, the real kernel): each one's kernel, unix and fs rows carry
- * its own session id, the sandbox's own rows none; `ward logs --session`
- * (the reader's filter) and the sessions summary (command, exit status, rows
- * by layer and action) see each session apart; the chain verifies.
+ * layer of `ward run`, the real kernel): each one's kernel, unix, fs and
+ * protected-path rows carry its own session id, the sandbox's own rows none;
+ * `ward logs --session` (the reader's filter) and the sessions summary
+ * (command, exit status, rows by layer and action) see each session apart;
+ * the chain verifies.
  * One forked child per case; root only (exit 77 otherwise). */
 #include <errno.h>
 #include <fcntl.h>
@@ -118,7 +119,7 @@ static int wait_status(struct ward_session *s)
 struct tally {
 	const char *session;
 	pid_t pid;
-	int kernel_deny, fs_deny, unix_deny, other_session, of_pid;
+	int kernel_deny, fs_deny, unix_deny, protect_deny, other_session, of_pid;
 };
 
 static int tally_row(const struct ward_audit_row *r, void *ud)
@@ -133,6 +134,8 @@ static int tally_row(const struct ward_audit_row *r, void *ud)
 	t->kernel_deny += !strcmp(r->layer, "kernel") && !strcmp(r->action, "deny");
 	t->fs_deny += !strcmp(r->layer, "fs") && !strcmp(r->action, "deny");
 	t->unix_deny += !strcmp(r->layer, "unix") && !strcmp(r->action, "deny");
+	t->protect_deny += !strcmp(r->layer, "fs") && !strcmp(r->action, "deny") && r->rule &&
+			   !strncmp(r->rule, "filesystem_policy.binaries:", 27);
 	return 0;
 }
 
@@ -165,8 +168,8 @@ static void case_two_sessions(void)
 			 "read x; echo x >/dev/udp/192.0.2.%d/5353; cat %s/hidden/cred; "
 			 "/usr/bin/python3 -c 'import socket; "
 			 "socket.socket(socket.AF_UNIX).connect(\"%s/host.sock\")' 2>/dev/null; "
-			 "exit %d",
-			 i + 1, T, wd, 3 + i);
+			 "head -c 3 %s/keys/id; exit %d",
+			 i + 1, T, wd, wd, 3 + i);
 	if (start(&sb) < 0) {
 		CHECK(false, "start");
 		return;
@@ -213,6 +216,8 @@ out:
 		CHECK(t.kernel_deny >= 1, "session %s: %d kernel deny rows", ids[i], t.kernel_deny);
 		CHECK(t.fs_deny >= 1, "session %s: %d fs deny rows", ids[i], t.fs_deny);
 		CHECK(t.unix_deny >= 1, "session %s: %d unix deny rows", ids[i], t.unix_deny);
+		CHECK(t.protect_deny >= 1, "session %s: %d protected-path rows", ids[i],
+		      t.protect_deny);
 		CHECK(t.of_pid >= 1, "session %s: no row of its pid %d", ids[i], (int)pids[i]);
 	}
 	if (rd) {
@@ -268,7 +273,8 @@ int main(int argc, char **argv)
 	snprintf(wd, sizeof(wd), "%s/wd", T);
 	snprintf(db, sizeof(db), "%s/decisions.db", T);
 	snprintf(pol, sizeof(pol), "%s/p.yaml", T);
-	sh("mkdir -p %s %s/hidden && chown %d:%d %s", wd, T, UID_, UID_, wd);
+	sh("mkdir -p %s/keys %s/hidden && chown -R %d:%d %s", wd, T, UID_, UID_, wd);
+	sh("echo the-secret > %s/keys/id && chmod 644 %s/keys/id", wd, wd);
 	sh("echo host-only > %s/hidden/cred && chmod 644 %s/hidden/cred", T, T);
 	/* a host unix socket in the workdir that no policy names */
 	sh("python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.bind(\"%s/host.sock\")' "
@@ -282,6 +288,9 @@ int main(int argc, char **argv)
 		"filesystem_policy:\n"
 		"  include_workdir: true\n"
 		"  read_only: [/usr, /lib, /lib64, /bin, /etc]\n"
+		"  binaries:\n"
+		"    - path: /usr/bin/cat\n"
+		"      read_only: [%s/keys]\n"
 		"process:\n"
 		"  run_as_user: %d\n"
 		"  run_as_group: %d\n"
@@ -291,7 +300,7 @@ int main(int argc, char **argv)
 		"    endpoints:\n"
 		"      - host: example.test\n"
 		"        port: 443\n",
-		UID_, UID_);
+		wd, UID_, UID_);
 	fclose(f);
 	failed = run_case("two sessions", case_two_sessions);
 	if (!getenv("KEEP"))

@@ -252,6 +252,43 @@ static void test_v1(void **state)
 	ward_audit_reader_close(rd);
 }
 
+/* Many sessions, interleaved, in two sandboxes with the same ids: each
+ * (sandbox, session) counted apart (the table grows several times). */
+static void test_many(void **state)
+{
+	struct ward_test_db *f = *state;
+	struct ward_session_summary *s = NULL;
+	struct ward_error err = { 0 };
+	struct ward_audit *a = NULL;
+	char id[16];
+	size_t n = 0;
+
+	assert_int_equal(ward_audit_open(f->db, &a, &err), 0);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 300; i++) {
+			snprintf(id, sizeof(id), "s%03d", i);
+			row(a, (uint64_t)(1000 + i) * SEC + (uint64_t)round, i % 2 ? "sbA" : "sbB",
+			    id, "kernel", round == 2 ? "deny" : "allow", "/bin/x", NULL, "x");
+		}
+	assert_int_equal(ward_audit_close(a), 0);
+	assert_int_equal(ward_audit_sessions(f->db, NULL, &s, &n, &err), 0);
+	assert_int_equal(n, 300);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "s%03d", (int)i);
+		assert_string_equal(s[i].id, id); /* by start */
+		assert_string_equal(s[i].sandbox, i % 2 ? "sbA" : "sbB");
+		assert_int_equal(s[i].n_layers, 1);
+		assert_int_equal(s[i].layers[0].allow, 2);
+		assert_int_equal(s[i].layers[0].deny, 1);
+		assert_int_equal(s[i].start_ns, (int64_t)(1000 + i) * (int64_t)SEC);
+		assert_null(s[i].command);
+	}
+	ward_audit_sessions_free(s, n);
+	assert_int_equal(ward_audit_sessions(f->db, "sbA", &s, &n, &err), 0);
+	assert_int_equal(n, 150);
+	ward_audit_sessions_free(s, n);
+}
+
 static void test_exit_status(void **state)
 {
 	int s = -1;
@@ -279,6 +316,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_summary, setup, ward_test_db_teardown),
 		cmocka_unit_test_setup_teardown(test_filter, setup, ward_test_db_teardown),
 		cmocka_unit_test_setup_teardown(test_v1, setup, ward_test_db_teardown),
+		cmocka_unit_test_setup_teardown(test_many, setup, ward_test_db_teardown),
 		cmocka_unit_test(test_exit_status),
 	};
 

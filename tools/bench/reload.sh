@@ -52,7 +52,7 @@ cleanup() {
 	touch "$T/work/stop" 2>/dev/null
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
 	if [ -n "$DPID" ]; then
-		"$WARD" sandbox rm bench >/dev/null 2>&1
+		timeout 20 "$WARD" sandbox rm bench >/dev/null 2>&1
 		kill "$DPID" 2>/dev/null
 		for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$DPID" 2>/dev/null
@@ -215,7 +215,7 @@ MISSED=0
 for i in $(seq "$N"); do
 	if [ $((i % 2)) = 1 ]; then f=$T/wide.yaml want=allow; else f=$T/base.yaml want=deny; fi
 	t0=$(date +%s%N)
-	"$WARD" policy apply bench "$f" --wait >"$T/apply.out" 2>&1 ||
+	timeout 30 "$WARD" policy apply bench "$f" --wait >"$T/apply.out" 2>&1 ||
 		{ echo "apply $i failed:" >&2; cat "$T/apply.out" >&2; exit 1; }
 	t1=$(date +%s%N)
 	echo "scale=3; ($t1 - $t0) / 1000000" | bc >>"$T/wait.ms"

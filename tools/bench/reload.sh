@@ -1,0 +1,292 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Hot reload and `ward exec` (issue 13 item 7), side by side in one run,
+# against a `ward daemon` this script starts (temp socket, state, log) and
+# upstreams in a network namespace it creates (10.213.7.0/24):
+#
+#  1. apply -> enforced: a probe session (ward exec, python3) connects to X
+#     (10.213.7.2:8081) in a tight loop and writes the wall-clock time of
+#     every change allowed <-> denied. A loop of N `ward policy apply NAME F
+#     --wait` alternates a policy that adds X and one that removes it; for
+#     each, the time from just before the apply to the probe's first result
+#     of the new kind. p50/p99 against the goal (< 50 ms p99; OpenShell: a
+#     10 s poll). Also the `--wait` return time (the CLI's own figure).
+#  2. untouched traffic: a second session loops HTTP requests to Y
+#     (10.213.7.2:8080, allowed by both policies, one keep-alive connection
+#     reopened only on error) during the applies; failures counted (goal 0).
+#  3. `ward exec NAME -- /bin/true` vs `bwrap --unshare-all --ro-bind / /
+#     /bin/true` (and `ward run` with a network policy for reference), R
+#     rounds interleaved: medians, p90 and the ratio (goal <= 2x).
+#
+# Usage: reload.sh [--json] [WARD] [N applies (default 100, <= 1000)] [R rounds (default 30, <= 500)]
+# Root only; 77 when something is missing. Everything it creates is removed
+# on exit (daemon, sandboxes, netns, veth, temp dir).
+set -eu
+
+JSON=0
+[ "${1:-}" = --json ] && { JSON=1; shift; }
+WARD=$(realpath "${1:-${WARD:-build/ward}}")
+N=${2:-100}
+R=${3:-30}
+[ "$N" -ge 2 ] && [ "$N" -le 1000 ] || { echo "N must be 2..1000" >&2; exit 2; }
+[ "$R" -ge 1 ] && [ "$R" -le 500 ] || { echo "R must be 1..500" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 77; }
+for t in bwrap python3 ip bc; do
+	command -v "$t" >/dev/null || { echo "needs $t" >&2; exit 77; }
+done
+
+NS=reload-bench
+VH=reload-h0
+VN=reload-n0
+HOST_IP=10.213.7.1
+UP_IP=10.213.7.2
+PY=$(realpath /usr/bin/python3)
+T=$(mktemp -d /tmp/ward-bench-reload.XXXXXX)
+chmod 755 "$T"
+SOCK=$T/ward.sock
+DPID=
+UP_PID=
+BG=()
+cleanup() {
+	set +e
+	touch "$T/work/stop" 2>/dev/null
+	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
+	if [ -n "$DPID" ]; then
+		timeout 20 "$WARD" sandbox rm bench >/dev/null 2>&1
+		kill "$DPID" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$DPID" 2>/dev/null
+	fi
+	[ -n "$UP_PID" ] && kill -9 "$UP_PID" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	ip link del "$VH" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+say() { [ "$JSON" = 1 ] || echo "$@" >&2; }
+
+# --- upstreams: X (8081) answers "ok" and closes; Y (8080) an HTTP/1.1 keep-alive echo
+ip netns del "$NS" 2>/dev/null || true
+ip link del "$VH" 2>/dev/null || true
+ip netns add "$NS"
+ip link add "$VH" type veth peer name "$VN"
+ip link set "$VN" netns "$NS"
+ip addr add "$HOST_IP/24" dev "$VH"
+ip link set "$VH" up
+ip -n "$NS" addr add "$UP_IP/24" dev "$VN"
+ip -n "$NS" link set "$VN" up
+ip -n "$NS" link set lo up
+cat >"$T/up.py" <<'EOF'
+import socket, sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+deadline = time.time() + float(sys.argv[1])
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        b = b"y\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+ThreadingHTTPServer.daemon_threads = True
+threading.Thread(target=ThreadingHTTPServer(("0.0.0.0", 8080), H).serve_forever, daemon=True).start()
+x = socket.create_server(("0.0.0.0", 8081), backlog=512)
+x.settimeout(1)
+open(sys.argv[2], "w").write("ready\n")
+while time.time() < deadline:
+    try:
+        c, _ = x.accept()
+    except socket.timeout:
+        continue
+    try:
+        c.sendall(b"ok\n")
+    except OSError:
+        pass
+    c.close()
+EOF
+ip netns exec "$NS" "$PY" "$T/up.py" 1800 "$T/up.ready" >"$T/up.log" 2>&1 &
+UP_PID=$!
+for _ in $(seq 100); do [ -s "$T/up.ready" ] && break; sleep 0.1; done
+[ -s "$T/up.ready" ] || { echo "upstream did not start" >&2; cat "$T/up.log" >&2; exit 1; }
+
+# --- policies: base (Y only) and wide (Y and X), python3 may use both
+mkdir -p "$T/work"
+chmod 777 "$T/work"
+policy() { # FILE ENDPOINTS...
+	local f=$1
+	shift
+	{
+		cat <<EOF
+version: 1
+filesystem_policy:
+  include_workdir: true
+  read_only: [/usr, /lib, /lib64, /bin, /sbin, /etc]
+process: { run_as_user: 65534, run_as_group: 65534 }
+network_policies:
+  bench:
+    binaries: [{ path: $PY }, { path: /usr/bin/curl }]
+    endpoints:
+EOF
+		for e in "$@"; do echo "      - $e"; done
+	} >"$f"
+}
+policy "$T/base.yaml" "{ host: $UP_IP, port: 8080 }"
+policy "$T/wide.yaml" "{ host: $UP_IP, port: 8080 }" "{ host: $UP_IP, port: 8081 }"
+
+"$WARD" daemon --socket "$SOCK" --state "$T/state" --log "$T/log.db" >"$T/daemon.log" 2>&1 &
+DPID=$!
+for _ in $(seq 150); do [ -S "$SOCK" ] && break; sleep 0.1; done
+[ -S "$SOCK" ] || { echo "the daemon did not start" >&2; cat "$T/daemon.log" >&2; exit 1; }
+export WARD_SOCKET=$SOCK
+"$WARD" sandbox create bench --policy "$T/base.yaml" --workdir "$T/work" >/dev/null ||
+	{ echo "sandbox create failed" >&2; tail -5 "$T/daemon.log" >&2; exit 1; }
+
+# --- the probe (X) and the untouched client (Y), both bounded in time
+cat >"$T/work/probe.py" <<'EOF'
+import os, socket, sys, time
+d, ip = sys.argv[1], sys.argv[2]
+out = open(os.path.join(d, "probe.log"), "w", buffering=1)
+last, end = None, time.time() + 1500
+while time.time() < end and not os.path.exists(os.path.join(d, "stop")):
+    ok = False
+    try:
+        s = socket.create_connection((ip, 8081), timeout=0.5)
+        ok = s.recv(3) == b"ok\n"
+        s.close()
+    except OSError:
+        pass
+    if ok != last:
+        out.write("%d %s\n" % (time.time_ns(), "allow" if ok else "deny"))
+        last = ok
+    if not ok:
+        time.sleep(0.0002)  # a refused connect returns at once: do not spin hot
+EOF
+cat >"$T/work/yloop.py" <<'EOF'
+import http.client, os, sys, time
+d, ip = sys.argv[1], sys.argv[2]
+ok = fail = 0
+c, end = None, time.time() + 1500
+while time.time() < end and not os.path.exists(os.path.join(d, "stop")):
+    try:
+        if c is None:
+            c = http.client.HTTPConnection(ip, 8080, timeout=5)
+        c.request("GET", "/y")
+        r = c.getresponse()
+        body = r.read()
+        if r.status == 200 and body == b"y\n":
+            ok += 1
+        else:
+            fail += 1
+    except (OSError, http.client.HTTPException):
+        fail += 1
+        c = None
+    if (ok + fail) % 50 == 0:
+        open(os.path.join(d, "y.count.tmp"), "w").write("%d %d\n" % (ok, fail))
+        os.rename(os.path.join(d, "y.count.tmp"), os.path.join(d, "y.count"))
+    time.sleep(0.002)
+open(os.path.join(d, "y.count.tmp"), "w").write("%d %d\n" % (ok, fail))
+os.rename(os.path.join(d, "y.count.tmp"), os.path.join(d, "y.count"))
+EOF
+"$WARD" exec bench -- "$PY" "$T/work/probe.py" "$T/work" "$UP_IP" >"$T/probe.out" 2>&1 &
+BG+=($!)
+"$WARD" exec bench -- "$PY" "$T/work/yloop.py" "$T/work" "$UP_IP" >"$T/y.out" 2>&1 &
+YPID=$!
+BG+=($YPID)
+
+# last_state: the probe's latest result; state_since TS: its first line at or after TS
+last_state() { tail -n 1 "$T/work/probe.log" 2>/dev/null | cut -d' ' -f2; }
+wait_state() { # STATE: probe says STATE within 10 s
+	for _ in $(seq 1000); do [ "$(last_state)" = "$1" ] && return 0; sleep 0.01; done
+	return 1
+}
+wait_state deny || { echo "the probe did not start (X must be denied by base)" >&2; cat "$T/probe.out" >&2; exit 1; }
+for _ in $(seq 500); do [ -s "$T/work/y.count" ] && break; sleep 0.02; done
+[ -s "$T/work/y.count" ] || { echo "the Y client does not run" >&2; cat "$T/y.out" >&2; exit 1; }
+read -r Y0_OK Y0_FAIL <"$T/work/y.count"
+
+# --- 1 + 2: N applies, alternately adding and removing X
+say "apply -> enforced: $N applies ..."
+: >"$T/enforced.ms"
+: >"$T/wait.ms"
+MISSED=0
+for i in $(seq "$N"); do
+	if [ $((i % 2)) = 1 ]; then f=$T/wide.yaml want=allow; else f=$T/base.yaml want=deny; fi
+	t0=$(date +%s%N)
+	timeout 30 "$WARD" policy apply bench "$f" --wait >"$T/apply.out" 2>&1 ||
+		{ echo "apply $i failed:" >&2; cat "$T/apply.out" >&2; exit 1; }
+	t1=$(date +%s%N)
+	echo "scale=3; ($t1 - $t0) / 1000000" | bc >>"$T/wait.ms"
+	if wait_state "$want"; then
+		ts=$(awk -v t0="$t0" -v w="$want" '$1 >= t0 && $2 == w { print $1; exit }' "$T/work/probe.log")
+		echo "scale=3; ($ts - $t0) / 1000000" | bc >>"$T/enforced.ms"
+	else
+		MISSED=$((MISSED + 1))
+	fi
+done
+touch "$T/work/stop"
+for _ in $(seq 500); do kill -0 "$YPID" 2>/dev/null || break; sleep 0.02; done
+read -r Y_OK Y_FAIL <"$T/work/y.count"
+Y_OK=$((Y_OK - Y0_OK))
+Y_FAIL=$((Y_FAIL - Y0_FAIL))
+
+# --- 3: ward exec vs bwrap (and ward run with a network policy)
+say "exec vs bwrap: $R rounds ..."
+time_ms() {
+	local s e
+	s=$(date +%s%N)
+	"$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
+	e=$(date +%s%N)
+	echo "scale=3; ($e - $s) / 1000000" | bc
+}
+EXEC_CMD=("$WARD" exec bench -- /bin/true)
+BWRAP_CMD=(bwrap --unshare-all --ro-bind / / /bin/true)
+RUN_CMD=("$WARD" run --policy "$T/base.yaml" --log "$T/run.db" --workdir "$T/work" -- /bin/true)
+"${EXEC_CMD[@]}" && "${BWRAP_CMD[@]}" && "${RUN_CMD[@]}" >/dev/null 2>&1 ||
+	{ echo "warm-up failed" >&2; exit 1; }
+: >"$T/exec.ms"
+: >"$T/bwrap.ms"
+: >"$T/run.ms"
+for _ in $(seq "$R"); do
+	time_ms "${EXEC_CMD[@]}" >>"$T/exec.ms"
+	time_ms "${BWRAP_CMD[@]}" >>"$T/bwrap.ms"
+	time_ms "${RUN_CMD[@]}" >>"$T/run.ms"
+done
+
+stats() { # FILE -> "n median p90 p99 max"
+	sort -n "$1" | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "0 - - - -"; exit }
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		i = int(NR * 0.9 + 0.999); if (i < 1) i = 1; if (i > NR) i = NR
+		j = int(NR * 0.99 + 0.999); if (j < 1) j = 1; if (j > NR) j = NR
+		printf "%d %.2f %.2f %.2f %.2f\n", NR, m, v[i], v[j], v[NR] }'
+}
+read -r EN EM E90 E99 EMAX <<<"$(stats "$T/enforced.ms")"
+read -r WN WM W90 W99 WMAX <<<"$(stats "$T/wait.ms")"
+read -r XN XM X90 _ _ <<<"$(stats "$T/exec.ms")"
+read -r BN BM B90 _ _ <<<"$(stats "$T/bwrap.ms")"
+read -r RN RM R90 _ _ <<<"$(stats "$T/run.ms")"
+RATIO=$(echo "scale=2; $XM / $BM" | bc)
+RRATIO=$(echo "scale=2; $RM / $BM" | bc)
+
+if [ "$JSON" = 1 ]; then
+	printf '{"applies":%d,"enforced_ms":{"n":%d,"p50":%s,"p90":%s,"p99":%s,"max":%s},' \
+		"$N" "$EN" "$EM" "$E90" "$E99" "$EMAX"
+	printf '"apply_wait_ms":{"p50":%s,"p99":%s},"missed":%d,' "$WM" "$W99" "$MISSED"
+	printf '"untouched":{"ok":%d,"failed":%d},' "$Y_OK" "$Y_FAIL"
+	printf '"exec_ms":{"rounds":%d,"ward_exec_p50":%s,"bwrap_p50":%s,"ward_run_net_p50":%s,"ratio":%s,"run_ratio":%s}}\n' \
+		"$R" "$XM" "$BM" "$RM" "$RATIO" "$RRATIO"
+else
+	printf '%-34s %6s %8s %8s %8s %8s\n' "" n "p50 ms" "p90 ms" "p99 ms" "max ms"
+	printf '%-34s %6d %8s %8s %8s %8s\n' "apply -> enforced (probe sees it)" "$EN" "$EM" "$E90" "$E99" "$EMAX"
+	printf '%-34s %6d %8s %8s %8s %8s\n' "apply --wait returns" "$WN" "$WM" "$W90" "$W99" "$WMAX"
+	echo "  goal: p99 < 50 ms (OpenShell: 10000 ms poll); applies never seen enforced within 10 s: $MISSED"
+	echo "untouched traffic (Y, keep-alive, during the applies): $Y_OK ok, $Y_FAIL failed (goal 0)"
+	printf '%-34s %6s %8s %8s\n' "" runs "p50 ms" "p90 ms"
+	printf '%-34s %6d %8s %8s\n' "ward exec NAME -- /bin/true" "$XN" "$XM" "$X90"
+	printf '%-34s %6d %8s %8s\n' "bwrap --unshare-all /bin/true" "$BN" "$BM" "$B90"
+	printf '%-34s %6d %8s %8s\n' "ward run (network policy)" "$RN" "$RM" "$R90"
+	echo "ratio ward exec/bwrap (median): $RATIO (goal <= 2); ward run/bwrap: $RRATIO"
+fi

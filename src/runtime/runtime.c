@@ -49,10 +49,15 @@ struct ward_runtime {
 	struct runtime_cgroup cg;      /* the leaf, to change its limits live */
 	struct ward_sandbox *sb;       /* ward_runtime_start's, until ward_runtime_stop */
 	bool stopped;		       /* the layers' stop ran */
-	struct ward_session *sessions; /* under lock */
+	/* The session list and the ring below have a lock of their own, a
+	 * leaf: layers' threads map a row's cgroup to its session while holding
+	 * their own locks (egress: the generations' read lock), and apply holds
+	 * rt->lock while it takes those, so the mapping must not need rt->lock. */
+	pthread_mutex_t sessions_lock;
+	struct ward_session *sessions; /* under sessions_lock */
 	unsigned execs;		       /* ward_runtime_exec calls under way (lock) */
 	pthread_cond_t execs_done;     /* execs went to 0 */
-	/* sessions freed lately (a ring, under lock): the rows of kernel events
+	/* sessions freed lately (a ring, under sessions_lock): the rows of kernel events
 	 * read after a session ended still name it (cgroup ids are not reused) */
 	struct ended_session {
 		uint64_t cgid;
@@ -86,6 +91,7 @@ int ward_runtime_new(const struct ward_runtime_config *cfg, struct ward_runtime 
 	rt->gen = ward_gen_ref(cfg->gen);
 	rt->cg.fd = -1;
 	pthread_mutex_init(&rt->lock, NULL);
+	pthread_mutex_init(&rt->sessions_lock, NULL);
 	pthread_cond_init(&rt->execs_done, NULL);
 	*ret = rt;
 	return 0;
@@ -463,6 +469,7 @@ void ward_runtime_free(struct ward_runtime *rt)
 	ward_gen_unref(rt->first);
 	runtime_cgroup_drop(&rt->cg);
 	pthread_mutex_destroy(&rt->lock);
+	pthread_mutex_destroy(&rt->sessions_lock);
 	pthread_cond_destroy(&rt->execs_done);
 	free(rt);
 }
@@ -789,11 +796,11 @@ static int exec_session(struct ward_runtime *rt, const struct ward_session_spec 
 		free(s);
 		return r;
 	}
-	pthread_mutex_lock(&rt->lock);
+	pthread_mutex_lock(&rt->sessions_lock);
 	s->next = rt->sessions;
 	rt->sessions = s;
 	s->listed = true;
-	pthread_mutex_unlock(&rt->lock);
+	pthread_mutex_unlock(&rt->sessions_lock);
 	*ret = s;
 	return 0;
 }
@@ -846,7 +853,7 @@ int ward_session_reap(struct ward_session *s, int *ret_status)
 
 static void unlist(struct ward_runtime *rt, struct ward_session *s)
 {
-	pthread_mutex_lock(&rt->lock);
+	pthread_mutex_lock(&rt->sessions_lock);
 	for (struct ward_session **p = &rt->sessions; *p; p = &(*p)->next)
 		if (*p == s) {
 			*p = s->next;
@@ -859,7 +866,7 @@ static void unlist(struct ward_runtime *rt, struct ward_session *s)
 		snprintf(e->id, sizeof(e->id), "%s", s->s.id);
 	}
 	s->listed = false;
-	pthread_mutex_unlock(&rt->lock);
+	pthread_mutex_unlock(&rt->sessions_lock);
 }
 
 void ward_session_free(struct ward_session *s)
@@ -886,8 +893,10 @@ int ward_runtime_stop(struct ward_runtime *rt, struct ward_error *err)
 	rt->running = false; /* no new session from here on */
 	while (rt->execs)
 		pthread_cond_wait(&rt->execs_done, &rt->lock);
-	list = rt->sessions;
 	pthread_mutex_unlock(&rt->lock);
+	pthread_mutex_lock(&rt->sessions_lock);
+	list = rt->sessions;
+	pthread_mutex_unlock(&rt->sessions_lock);
 	/* every session's exit row, then the sandbox's; the structs stay the
 	 * caller's (reaped: ward_session_reap gives their status) */
 	for (struct ward_session *s = list; s; s = s->next) {
@@ -906,7 +915,7 @@ int ward_runtime_session_of_cgroup(struct ward_runtime *rt, uint64_t cgid, char 
 	int r = -ENOENT;
 
 	out[0] = '\0';
-	pthread_mutex_lock(&rt->lock);
+	pthread_mutex_lock(&rt->sessions_lock);
 	for (struct ward_session *s = rt->sessions; s; s = s->next)
 		if (s->s.cgroup_id == cgid) {
 			snprintf(out, 32, "%s", s->s.id);
@@ -918,6 +927,6 @@ int ward_runtime_session_of_cgroup(struct ward_runtime *rt, uint64_t cgid, char 
 			snprintf(out, 32, "%s", rt->ended[i].id);
 			r = 0;
 		}
-	pthread_mutex_unlock(&rt->lock);
+	pthread_mutex_unlock(&rt->sessions_lock);
 	return r;
 }

@@ -499,6 +499,58 @@ static void case_apply(void)
 	finish(&sb);
 }
 
+/* Applies while a session's connects make rows: a row's session lookup (on
+ * the egress reader, under the generations' lock) and apply (runtime lock,
+ * then that lock) must not wait for each other. Deadlocked before: SIGALRM
+ * ends the case. */
+static void case_apply_busy(void)
+{
+	struct sandbox sb = { 0 };
+	struct ward_apply_report rep;
+	struct ward_error err = { 0 };
+	struct ward_session *s;
+	char out[4096], needle[96];
+	char *argv[] = { "/usr/bin/bash", "-c",
+			 "i=0; while [ $i -lt 100000 ] && ! read -t 0 _; do "
+			 "(exec 3<>/dev/tcp/192.0.2.1/81) 2>/dev/null; i=$((i+1)); done; echo n=$i",
+			 NULL };
+	int in, fd, applied = 0, seen = 0;
+
+	if (start(&sb, pol_a, NULL) < 0) {
+		CHECK(false, "start");
+		return;
+	}
+	s = run(&sb, NULL, &in, &fd, argv);
+	CHECK(s != NULL, "exec");
+	if (!s) {
+		finish(&sb);
+		return;
+	}
+	snprintf(needle, sizeof(needle), "\"session\":\"%s\"", ward_session_id(s));
+	/* the loop makes rows before the applies start (bounded wait) */
+	for (int i = 0; i < 200 && (seen = rows_with("kernel", needle)) <= 0; i++)
+		usleep(50000);
+	CHECK(seen > 0, "no kernel row of the session before the applies");
+	alarm(120);
+	for (int i = 0; i < 30; i++) {
+		struct ward_gen *g = load_gen(i % 2 ? pol_a : pol_b, (uint64_t)i + 2);
+
+		applied += ward_runtime_apply(sb.rt, g, &rep, &err) == 0;
+		ward_gen_unref(g);
+	}
+	alarm(0);
+	CHECK(applied == 30, "%d of 30 applies: %s", applied, err.msg);
+	CHECK(ward_session_reap(s, &(int){ 0 }) == -EAGAIN,
+	      "the loop ended before the applies did");
+	CHECK(rows_with("kernel", needle) > seen, "no row of the session during the applies");
+	CHECK(write(in, "\n", 1) == 1, "stop the loop");
+	close(in);
+	read_all(fd, out, sizeof(out));
+	CHECK(wait_status(s) == 0, "loop: %s", out);
+	ward_session_free(s);
+	finish(&sb);
+}
+
 /* A background child of a session goes when the session ends. */
 static void case_background(void)
 {
@@ -823,6 +875,7 @@ int main(int argc, char **argv)
 	failed += run_case("egress", case_egress);
 	failed += run_case("fs", case_fs);
 	failed += run_case("apply", case_apply);
+	failed += run_case("apply_busy", case_apply_busy);
 	failed += run_case("background", case_background);
 	failed += run_case("stop", case_stop);
 	failed += run_case("fail_closed", case_fail_closed);

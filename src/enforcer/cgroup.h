@@ -97,6 +97,12 @@ int ward_cgroup_set_limits(struct ward_cgroup *cg, const char *id,
 
 /* Move pid into the v1 leaves (the v2 leaf it joins by CLONE_INTO_CGROUP). */
 int ward_cgroup_attach_v1(const struct ward_cgroup *cg, pid_t pid, struct ward_error *err);
+/* The v1 leaves' `tasks` files, opened for writing (O_CLOEXEC) into fds[]
+ * (WARD_CGROUP_N_CTL slots, -1 where none): a single-threaded process
+ * writing "0" there moves itself without the global threadgroup lock (and
+ * its RCU grace period) that writing a pid to cgroup.procs takes. */
+int ward_cgroup_open_v1_tasks(const struct ward_cgroup *cg, int fds[WARD_CGROUP_N_CTL],
+			      struct ward_error *err);
 
 /* Read the counters; what cannot be read stays 0. */
 void ward_cgroup_events_read(const struct ward_cgroup *cg, struct ward_cgroup_events *ret);

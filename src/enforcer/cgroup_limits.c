@@ -294,6 +294,27 @@ int ward_cgroup_attach_v1(const struct ward_cgroup *cg, pid_t pid, struct ward_e
 	return 0;
 }
 
+int ward_cgroup_open_v1_tasks(const struct ward_cgroup *cg, int fds[WARD_CGROUP_N_CTL],
+			      struct ward_error *err)
+{
+	for (int i = 0; i < WARD_CGROUP_N_CTL; i++)
+		fds[i] = -1;
+	for (int i = 0; i < WARD_CGROUP_N_CTL; i++) {
+		if (cg->ctl[i].where != WARD_CGROUP_V1)
+			continue;
+		fds[i] = openat(cg->ctl[i].fd, "tasks", O_WRONLY | O_CLOEXEC);
+		if (fds[i] < 0) {
+			int r = -errno;
+
+			for (int k = 0; k < i; k++)
+				if (fds[k] >= 0)
+					close(fds[k]);
+			return ward_err(err, r, "open the v1 %s leaf's tasks", ctl_name[i]);
+		}
+	}
+	return 0;
+}
+
 /* "KEY N" lines (memory.events, pids.events, cpu.stat, memory.oom_control),
  * or a bare number when key is NULL (memory.failcnt). */
 static uint64_t counter(int dirfd, const char *file, const char *key)

@@ -499,6 +499,13 @@ _Noreturn void ward_session_child(const struct ward_session_ctx *c)
 	 * dies, init dies (its PDEATHSIG follows the thread that started the
 	 * sandbox), the kernel kills the pid namespace, the command with it, and
 	 * this process, waiting for the command, ends then. */
+	/* the v1 leaves first (the command inherits them): this process moves
+	 * itself, single-threaded, which takes no global lock */
+	for (int i = 0; i < WARD_CGROUP_N_CTL; i++)
+		if (c->v1_tasks[i] >= 0 && write(c->v1_tasks[i], "0", 1) != 1) {
+			ward_err(&err, -errno, "join the sandbox's v1 cgroup leaf");
+			session_fail(c, &err);
+		}
 	/* One call, all or nothing (kernel >= 5.8): the pid namespace applies
 	 * to the children, the others to this process now (root, cwd: the
 	 * sandbox's). */
@@ -507,7 +514,7 @@ _Noreturn void ward_session_child(const struct ward_session_ctx *c)
 		ward_err(&err, -errno, "join the sandbox (setns)");
 		session_fail(c, &err);
 	}
-	/* GO once ward has put this process in the v1 leaves */
+	/* GO: ward has the pid and pidfd */
 	do
 		n = recv(c->sock, &m, sizeof(m), 0);
 	while (n < 0 && errno == EINTR);

@@ -88,6 +88,7 @@ struct ward_session_ctx {
 	int sock;      /* the child's end of the pair */
 	int cgroup_fd; /* <leaf>/s-<id> */
 	int kill_fd;   /* its cgroup.kill */
+	int v1_tasks[WARD_CGROUP_N_CTL]; /* the v1 leaves' tasks, -1: none */
 	int stdio[3];
 	const char *cwd;
 	uid_t uid;

@@ -117,6 +117,13 @@ static void session_msg(struct ward_sandbox_session *s, const struct ward_msg *m
 	}
 }
 
+static void close_v1_tasks(int **fds)
+{
+	for (int i = 0; i < WARD_CGROUP_N_CTL; i++)
+		if ((*fds)[i] >= 0)
+			close((*fds)[i]);
+}
+
 struct exec_prep {
 	struct ward_mount_plan plan; /* a later generation's rules */
 	struct ward_seccomp_prog prog;
@@ -141,7 +148,10 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 	const struct ward_sandbox_opts *so = sb->opts;
 	_cleanup_(prep_free) struct exec_prep p = { 0 };
 	struct ward_landlock_plan ll;
-	struct ward_session_ctx c = { .init_pidfd = h->init_pidfd, .cgroup_fd = -1, .kill_fd = -1 };
+	struct ward_session_ctx c = { .init_pidfd = h->init_pidfd, .cgroup_fd = -1, .kill_fd = -1,
+				      .v1_tasks = { -1, -1, -1 } };
+	_cleanup_(close_v1_tasks) int *v1 = c.v1_tasks;
+	_Static_assert(WARD_CGROUP_N_CTL == 3, "v1_tasks initialiser");
 	struct clone_args args = { .flags = CLONE_PIDFD, .exit_signal = SIGCHLD };
 	struct ward_sandbox_session *s = ret;
 	char fail[WARD_ENV_ENTRY_MAX] = "", reason[1536];
@@ -230,6 +240,9 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 		goto fail;
 	}
 	s->cgroup_id = st.st_ino;
+	r = ward_cgroup_open_v1_tasks(&sb->cgroup, c.v1_tasks, err);
+	if (r < 0)
+		goto fail;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
 		r = ward_err(err, -errno, "socketpair");
@@ -252,10 +265,6 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 	s->sock = TAKE_FD(sv[0]);
 	close(TAKE_FD(c.cgroup_fd));
 	close(TAKE_FD(c.kill_fd));
-	if (ward_cgroup_attach_v1(&sb->cgroup, pid, err) < 0) {
-		r = err->code;
-		goto kill;
-	}
 	ward_msg_send(s->sock, WARD_MSG_GO, 0, NULL);
 	/* until the command is about to execve, or failed */
 	while (!resolved && !s->setup_status && (r = ward_msg_recv(s->sock, &m, &from, 0)) > 0) {
@@ -298,13 +307,6 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 	}
 	return 0;
 
-kill:
-	syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
-	while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	close(s->pidfd);
-	close(s->sock);
-	s->pidfd = s->sock = -1;
 fail:
 	if (sv[0] >= 0)
 		close(sv[0]);

@@ -84,6 +84,18 @@ static void finish(struct ward_daemon *d, struct dsession *s, int status)
 	s->status = status;
 	s->ended = true;
 	s->end_ns = ward_now_ns();
+	/* the client first: freeing the session joins its broker thread, and
+	 * nothing the client may ask next (one thread) sees the session as
+	 * running; its exit row was written at reap */
+	if (s->conn) {
+		struct dconn *c = s->conn;
+
+		conn_send(c, json_pack("{s:s,s:s,s:i}", "event", "exit", "session", s->id, "status",
+				       status));
+		c->session = NULL;
+		c->dead = true;
+		s->conn = NULL;
+	}
 	ward_session_free(s->s);
 	s->s = NULL;
 	if (s->tty_fd >= 0)
@@ -94,15 +106,6 @@ static void finish(struct ward_daemon *d, struct dsession *s, int status)
 			s->sb->n_sessions--;
 		s->sb->idle_mono = ward_mono_ns();
 		s->sb = NULL;
-	}
-	if (s->conn) {
-		struct dconn *c = s->conn;
-
-		conn_send(c, json_pack("{s:s,s:s,s:i}", "event", "exit", "session", s->id, "status",
-				       status));
-		c->session = NULL;
-		c->dead = true;
-		s->conn = NULL;
 	}
 }
 

@@ -284,6 +284,29 @@ static void case_basics(void)
 		CHECK(ward_runtime_session_of_cgroup(sb.rt, 1, sid) == -ENOENT && !sid[0],
 		      "not a session");
 	}
+	{
+		/* the default resources on a v1 pids/memory host: the session joins
+		 * the sandbox's v1 leaves (itself, "0" to tasks) before its command */
+		static const char *const v1[] = { "pids", "memory" };
+
+		for (size_t i = 0; i < sizeof(v1) / sizeof(v1[0]); i++) {
+			char p[512], want[128], buf[4096] = "";
+			FILE *f;
+			size_t n;
+
+			snprintf(p, sizeof(p), "/sys/fs/cgroup/%s/ward/%s", v1[i], sb.id);
+			if (access(p, F_OK) < 0)
+				continue; /* that controller is not a v1 leaf here */
+			snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)ward_session_pid(a));
+			f = fopen(p, "re");
+			n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+			buf[n] = '\0';
+			if (f)
+				fclose(f);
+			snprintf(want, sizeof(want), ":%s:/ward/%s\n", v1[i], sb.id);
+			CHECK(strstr(buf, want), "session in the v1 %s leaf: %s", v1[i], buf);
+		}
+	}
 	CHECK(write(in_a, "3\n", 2) == 2 && write(in_b, "0\n", 2) == 2, "stdin");
 	close(in_a);
 	close(in_b);

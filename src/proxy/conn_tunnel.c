@@ -16,6 +16,7 @@
 struct tunnel_state {
 	int pipe_cu[2], pipe_uc[2]; /* client->upstream, upstream->client; -1: none */
 	size_t in_cu, in_uc;	    /* bytes in each pipe */
+	size_t pipe_sz;		    /* what each pipe holds (F_SETPIPE_SZ may be refused) */
 	bool u_shut, c_shut;	    /* SHUT_WR sent upstream / to the client */
 };
 
@@ -31,8 +32,17 @@ static void tunnel_pipes(struct tunnel_state *t)
 		t->pipe_cu[0] = t->pipe_cu[1] = t->pipe_uc[0] = t->pipe_uc[1] = -1;
 		return;
 	}
-	fcntl(t->pipe_cu[1], F_SETPIPE_SZ, PIPE_BUF_SZ);
-	fcntl(t->pipe_uc[1], F_SETPIPE_SZ, PIPE_BUF_SZ);
+	/* past pipe-max-size or the user's pipe pages a pipe keeps its default */
+	t->pipe_sz = PIPE_BUF_SZ;
+	for (int i = 0; i < 2; i++) {
+		int fd = i ? t->pipe_uc[1] : t->pipe_cu[1];
+		int sz = fcntl(fd, F_SETPIPE_SZ, PIPE_BUF_SZ);
+
+		if (sz < 0)
+			sz = fcntl(fd, F_GETPIPE_SZ);
+		if (sz > 0 && (size_t)sz < t->pipe_sz)
+			t->pipe_sz = (size_t)sz;
+	}
 }
 
 static bool spliced(const struct conn *c)
@@ -45,6 +55,8 @@ static bool spliced(const struct conn *c)
 static int splice_dir(struct conn *c, int src, int dst, int p[2], size_t *in_pipe,
 		      struct buf *pending, bool *src_eof, bool can_read)
 {
+	size_t cap = c->tun->pipe_sz;
+	bool any = false;
 	ssize_t n;
 
 	if (pending->len) {
@@ -61,8 +73,8 @@ static int splice_dir(struct conn *c, int src, int dst, int p[2], size_t *in_pip
 	for (int round = 0; round < 16; round++) {
 		bool moved = false;
 
-		if (can_read && !*src_eof && *in_pipe < PIPE_BUF_SZ) {
-			n = splice(src, NULL, p[1], NULL, PIPE_BUF_SZ - *in_pipe,
+		if (can_read && !*src_eof && *in_pipe < cap) {
+			n = splice(src, NULL, p[1], NULL, cap - *in_pipe,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				*in_pipe += (size_t)n;
@@ -85,8 +97,10 @@ static int splice_dir(struct conn *c, int src, int dst, int p[2], size_t *in_pip
 		}
 		if (!moved)
 			break;
-		conn_set_deadline(c, c->px->lim.idle_tunnel_ms);
+		any = true;
 	}
+	if (any) /* once per wakeup, not per chunk */
+		conn_set_deadline(c, c->px->lim.idle_tunnel_ms);
 	return 0;
 }
 
@@ -145,11 +159,11 @@ static void tunnel_interest(struct conn *c, uint32_t *ret_client, uint32_t *ret_
 		conn_buffered_interest(c, client_wanted(c), ret_client, ret_upstream);
 		return;
 	}
-	if (!c->c_eof && !c->to_u.len && t->in_cu < PIPE_BUF_SZ)
+	if (!c->c_eof && !c->to_u.len && t->in_cu < t->pipe_sz)
 		ec |= EPOLLIN;
 	if (c->to_c.len || t->in_uc)
 		ec |= EPOLLOUT;
-	if (!c->u_eof && !c->to_c.len && t->in_uc < PIPE_BUF_SZ)
+	if (!c->u_eof && !c->to_c.len && t->in_uc < t->pipe_sz)
 		eu |= EPOLLIN;
 	if (c->to_u.len || t->in_cu)
 		eu |= EPOLLOUT;

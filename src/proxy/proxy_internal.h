@@ -42,7 +42,7 @@
 #include "proxy/resolve.h"
 
 #define CONN_BUF (64u << 10)	 /* per direction: backpressure beyond this */
-#define PIPE_BUF_SZ (256u << 10) /* plain tunnels: splice(2) through a pipe of this size */
+#define PIPE_BUF_SZ (1024u << 10) /* plain tunnels: splice(2) through a pipe of this size */
 
 struct ward_tls;
 struct conn;

@@ -131,16 +131,30 @@ medians() {
 if part tunnel; then
 	: >"$T/direct.mibs"
 	: >"$T/ward.mibs"
+	: >"$T/ward.cpu"
+	# CPU seconds (user+sys) of a command and what it waited for: curl alone,
+	# or ward with the curl it runs; ward's own CPU per MiB is the difference
+	# (less a run through ward that moves nothing, which pays the same startup)
+	# cpu OUT CMD...: CMD's stdout to OUT, its CPU seconds on stdout
+	cpu() { local out=$1; shift; /usr/bin/time -f '%U %S' -o "$T/t" "$@" >"$out"; awk '{ printf "%.4f\n", $1 + $2 }' "$T/t"; }
 	for _ in $(seq "$ROUNDS"); do
-		curl -s -o /dev/null -w '%{speed_download}' http://192.168.178.2:8080/big | speed >>"$T/direct.mibs"
+		d=$(cpu "$T/s" curl -s -o /dev/null -w '%{speed_download}' http://192.168.178.2:8080/big)
+		speed <"$T/s" >>"$T/direct.mibs"
 		echo >>"$T/direct.mibs"
-		inward curl -s -p -o /dev/null -w '%{speed_download}' http://bench.test:8080/big | speed >>"$T/ward.mibs"
+		w=$(cpu "$T/s" "$WARD" run --policy "$T/policy.yaml" --log "$T/log.db" --hosts "$T/hosts" --workdir "$T" -- \
+			curl -s -p -o /dev/null -w '%{speed_download}' http://bench.test:8080/big)
+		speed <"$T/s" >>"$T/ward.mibs"
 		echo >>"$T/ward.mibs"
+		w0=$(cpu /dev/null "$WARD" run --policy "$T/policy.yaml" --log "$T/log.db" --hosts "$T/hosts" --workdir "$T" -- \
+			curl -s -p -o /dev/null http://bench.test:8080/small)
+		awk "BEGIN { printf \"%.0f\\n\", ($w - $w0 - $d) * 1e6 / $MB }" >>"$T/ward.cpu"
 	done
 	direct=$(median <"$T/direct.mibs")
 	ward=$(median <"$T/ward.mibs")
 	echo "CONNECT tunnel, $MB MiB, median of $ROUNDS: direct $direct MiB/s, ward $ward MiB/s," \
 		"ratio $(awk "BEGIN{printf \"%.2f\", $ward/$direct}") (target >= 0.9)"
+	echo "  ward's CPU per tunnelled MiB, median of $ROUNDS: $(median <"$T/ward.cpu") us" \
+		"(rounds: $(tr '\n' ' ' <"$T/ward.cpu"))"
 fi
 # concurrent tunnels: setup + one echo each, all open at once, ward vs direct
 if ! part conns; then

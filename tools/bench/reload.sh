@@ -335,9 +335,9 @@ read -r WN WM W90 W99 WMAX <<<"$(stats "$T/wait.ms")"
 read -r XN XM X90 _ _ <<<"$(stats "$T/exec.ms")"
 read -r BN BM B90 _ _ <<<"$(stats "$T/bwrap.ms")"
 read -r RN RM R90 _ _ <<<"$(stats "$T/run.ms")"
-RATIO=$(echo "scale=2; $XM / $BM" | bc)
-RRATIO=$(echo "scale=2; $RM / $BM" | bc)
-ms() { echo "scale=2; $1 / 1000000" | bc; }
+RATIO=$(awk -v a="$XM" -v b="$BM" 'BEGIN { printf "%.2f", a / b }')
+RRATIO=$(awk -v a="$RM" -v b="$BM" 'BEGIN { printf "%.2f", a / b }')
+ms() { awk -v n="$1" 'BEGIN { printf "%.2f", n / 1e6 }'; } # JSON wants 0.43, not bc's .43
 
 if [ "$JSON" = 1 ]; then
 	printf '{"applies":%d,"enforced_ms":{"n":%d,"p50":%s,"p90":%s,"p99":%s,"max":%s,"lower_p50":%s,"lower_p99":%s},' \

@@ -5,12 +5,18 @@
 # upstreams in a network namespace it creates (10.213.7.0/24):
 #
 #  1. apply -> enforced: a probe session (ward exec, python3) connects to X
-#     (10.213.7.2:8081) in a tight loop and writes the wall-clock time of
-#     every change allowed <-> denied. A loop of N `ward policy apply NAME F
-#     --wait` alternates a policy that adds X and one that removes it; for
-#     each, the time from just before the apply to the probe's first result
-#     of the new kind. p50/p99 against the goal (< 50 ms p99; OpenShell: a
-#     10 s poll). Also the `--wait` return time (the CLI's own figure).
+#     (10.213.7.2:8081), sends a byte and reads "ok", in a loop (about 1 ms
+#     apart), timing every attempt. A loop of N `ward policy apply NAME F
+#     --wait` alternates a policy that adds X and one that removes it. For
+#     each: the time from just before the CLI starts until the end of the
+#     probe's first attempt with the new result (an upper bound on "new
+#     connections are decided by the new policy"; the lower bound, the start
+#     of the last attempt with the old result, is printed too), the daemon's
+#     own "enforced in N ms" and the `--wait` return time. p50/p99 against
+#     the goal (< 50 ms p99; OpenShell: a 10 s poll). Applies whose change
+#     the probe never saw (missed), or had already seen (ambiguous), and
+#     changes back to the old result (flaps; after --wait returned: a bug)
+#     are counted, never folded into the figures.
 #  2. untouched traffic: a second session loops HTTP requests to Y
 #     (10.213.7.2:8080, allowed by both policies, one keep-alive connection
 #     reopened only on error) during the applies; failures counted (goal 0).

@@ -231,7 +231,7 @@ EOF
 BG+=($!)
 "$WARD" exec bench -- "$PY" "$T/work/yloop.py" "$T/work" "$UP_IP" >"$T/y.out" 2>&1 &
 YPID=$!
-BG+=($YPID)
+BG+=("$YPID")
 
 # last_state: the probe's latest result
 last_state() { tail -n 1 "$T/work/probe.log" 2>/dev/null | cut -d' ' -f3; }

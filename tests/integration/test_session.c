@@ -42,6 +42,7 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "session_fixture.h"
 
 #define UID_ 4244
 
@@ -57,62 +58,14 @@ static char home_dir[256];
 static char *const env_in[] = { "PATH=/usr/bin:/bin", "LANG=C", "SECRET_TOKEN=s3cr3t",
 				"AWS_SECRET_ACCESS_KEY=x", NULL };
 
-struct sandbox {
-	struct ward_runtime *rt;
-	struct ward_audit *audit;
-	char id[WARD_SANDBOX_ID_LEN + 1];
-};
-
-static struct ward_gen *load_gen(const char *path, uint64_t seq)
-{
-	struct ward_policy *p = NULL;
-	struct ward_diags diags = { 0 };
-	struct ward_error err = { 0 };
-	struct ward_gen *g = NULL;
-
-	if (ward_policy_load(path, &p, &diags, &err) < 0) {
-		ward_diags_print(&diags, stderr);
-		fprintf(stderr, "policy %s: %s\n", path, err.msg);
-		exit(1);
-	}
-	ward_diags_free(&diags);
-	if (ward_gen_new(p, seq, &g) < 0)
-		exit(1);
-	return g;
-}
-
 static int start(struct sandbox *sb, const char *policy, const char *home)
 {
-	struct ward_error err = { 0 };
-	struct ward_gen *g = load_gen(policy, 1);
-	struct ward_runtime_config cfg = { .gen = g };
-	struct ward_runtime_start st = { .workdir = wd, .home = home, .id_out = sb->id };
-	int r = ward_audit_open(db, &sb->audit, &err);
-
-	if (r >= 0)
-		r = ward_audit_store_policy(sb->audit, g->policy, &err);
-	cfg.audit = sb->audit;
-	if (r >= 0)
-		r = ward_runtime_new(&cfg, &sb->rt, &err);
-	if (r >= 0)
-		r = ward_run_layers_add(sb->rt, &err);
-	if (r >= 0)
-		r = ward_runtime_prepare(sb->rt, &err);
-	if (r >= 0)
-		r = ward_runtime_start(sb->rt, &st, &err);
-	ward_gen_unref(g);
-	if (r < 0)
-		fprintf(stderr, "start: %s\n", err.msg);
-	return r;
+	return sandbox_start(sb, policy, db, wd, home);
 }
 
 static void finish(struct sandbox *sb)
 {
-	struct ward_error err = { 0 };
-
-	ward_runtime_stop(sb->rt, &err);
-	ward_runtime_free(sb->rt);
-	ward_audit_close(sb->audit);
+	sandbox_finish(sb);
 }
 
 /* A session with stdin from a pipe (*in, -1: /dev/null) and stdout+stderr to

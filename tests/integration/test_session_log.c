@@ -26,6 +26,7 @@
 
 #include "check.h"
 #include "fixture.h"
+#include "session_fixture.h"
 
 #define UID_ 4246
 
@@ -33,53 +34,14 @@ static char T[128], wd[256], db[256], pol[256];
 
 static char *const env_in[] = { "PATH=/usr/bin:/bin", "LANG=C", NULL };
 
-struct sandbox {
-	struct ward_runtime *rt;
-	struct ward_audit *audit;
-	char id[WARD_SANDBOX_ID_LEN + 1];
-};
-
 static int start(struct sandbox *sb)
 {
-	struct ward_policy *p = NULL;
-	struct ward_diags diags = { 0 };
-	struct ward_error err = { 0 };
-	struct ward_gen *g = NULL;
-	struct ward_runtime_config cfg = { 0 };
-	struct ward_runtime_start st = { .workdir = wd, .id_out = sb->id };
-	int r = ward_policy_load(pol, &p, &diags, &err);
-
-	ward_diags_print(&diags, stderr);
-	ward_diags_free(&diags);
-	if (r >= 0)
-		r = ward_gen_new(p, 1, &g);
-	if (r >= 0)
-		r = ward_audit_open(db, &sb->audit, &err);
-	if (r >= 0)
-		r = ward_audit_store_policy(sb->audit, g->policy, &err);
-	cfg.gen = g;
-	cfg.audit = sb->audit;
-	if (r >= 0)
-		r = ward_runtime_new(&cfg, &sb->rt, &err);
-	if (r >= 0)
-		r = ward_run_layers_add(sb->rt, &err);
-	if (r >= 0)
-		r = ward_runtime_prepare(sb->rt, &err);
-	if (r >= 0)
-		r = ward_runtime_start(sb->rt, &st, &err);
-	ward_gen_unref(g);
-	if (r < 0)
-		fprintf(stderr, "start: %s\n", err.msg);
-	return r;
+	return sandbox_start(sb, pol, db, wd, NULL);
 }
 
 static void finish(struct sandbox *sb)
 {
-	struct ward_error err = { 0 };
-
-	ward_runtime_stop(sb->rt, &err);
-	ward_runtime_free(sb->rt);
-	ward_audit_close(sb->audit);
+	sandbox_finish(sb);
 }
 
 /* A session running script, stdin from a pipe (*in), output to /dev/null. */

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "common/cleanup.h"
 #include "daemon_cli.h"
+#include "policy/ceiling.h"
 #include "policy/diff.h"
 #include "policy/policy.h"
 
@@ -20,7 +21,8 @@ static const char usage_policy[] =
 	"Work with ward policy files (YAML, schema version 1; see docs/policy.md).\n"
 	"\n"
 	"Subcommands:\n"
-	"  check FILE...            validate policies, report every problem\n"
+	"  check [--org ORG] FILE...\n"
+	"                           validate policies, report every problem\n"
 	"  compile FILE [--json]    print the compiled form of one policy\n"
 	"  diff OLD NEW [--json]    the access NEW adds to and removes from OLD\n"
 	"  explain FILE --binary B --host H --port P [--method M --path P] [--json]\n"
@@ -33,7 +35,7 @@ static const char usage_policy[] =
 	"Run 'ward policy SUBCOMMAND --help' for details.\n";
 
 static const char usage_check[] =
-	"Usage: ward policy check FILE...\n"
+	"Usage: ward policy check [--org ORG.yaml] FILE...\n"
 	"\n"
 	"Validate each policy FILE: parse the YAML, check it against the schema\n"
 	"(version 1), expand the presets named by 'extends', and compile it.\n"
@@ -46,8 +48,21 @@ static const char usage_check[] =
 	"where REV is the first 12 hex digits of the policy revision (the sha256 of\n"
 	"its canonical compiled form, as stored in the decision log).\n"
 	"\n"
-	"Exit status: 0 when every file is valid, 1 when any is invalid or\n"
-	"unreadable, 2 on a usage error.\n";
+	"Options:\n"
+	"  --org ORG.yaml  also check each FILE against the org ceiling ORG (a host\n"
+	"                  policy, as for 'ward host enforce'): a FILE may narrow the\n"
+	"                  network access ORG grants, never widen it. Each grant\n"
+	"                  ORG does not cover is an error naming both positions:\n"
+	"                    FILE:LINE:COL: error: WHAT is not allowed by the host policy\n"
+	"                    ORG:LINE:COL: note: the host policy's closest rule for B is here\n"
+	"                  (docs/policy.md, 'The org ceiling'). ward run, sandbox\n"
+	"                  create/start and policy apply do the same check against\n"
+	"                  the host policy in force ($WARD_STATE/host/policy.yaml)\n"
+	"  -h, --help      show this help\n"
+	"\n"
+	"Exit status: 0 when every file is valid (and within ORG), 1 when any is\n"
+	"invalid, unreadable or wider than ORG (or ORG itself is invalid), 2 on a\n"
+	"usage error.\n";
 
 static const char usage_compile[] =
 	"Usage: ward policy compile FILE [--json]\n"
@@ -128,22 +143,62 @@ static int load_one(const char *path, struct ward_policy **ret)
 	return 0;
 }
 
+/* The FILE a --org option names: "--org ORG" or "--org=ORG"; NULL when a is
+ * not --org; "" (after the message) when its value is missing. */
+static const char *org_opt(int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+
+	if (!strncmp(a, "--org=", 6))
+		return a + 6;
+	if (strcmp(a, "--org"))
+		return NULL;
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "ward policy check: --org needs a file\n%s", usage_check);
+		return "";
+	}
+	return argv[++*i];
+}
+
 static int policy_check(int argc, char **argv)
 {
+	_cleanup_(ward_policy_freep) struct ward_policy *org = NULL;
+	const char *org_path = NULL;
 	int status = 0, files = 0;
+	bool dashdash = false;
 
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
 		if (is_help(argv[i])) {
 			fputs(usage_check, stdout);
 			return 0;
 		}
 	}
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *o = org_opt(argc, argv, &i);
+
+		if (o && !*o)
+			return 2;
+		if (o)
+			org_path = o;
+	}
+	/* an invalid ceiling judges nothing: its problems, then each FILE alone */
+	if (org_path && load_one(org_path, &org) != 0)
+		status = 1;
 	for (int i = 1; i < argc; i++) {
 		_cleanup_(ward_policy_freep) struct ward_policy *p = NULL;
+		struct ward_ceiling_report rep = { 0 };
+		struct ward_error err = { 0 };
+		int r;
 
-		if (!strcmp(argv[i], "--") && !files)
+		if (!dashdash && !strcmp(argv[i], "--")) {
+			dashdash = true;
 			continue;
-		if (argv[i][0] == '-' && argv[i][1]) {
+		}
+		if (!dashdash && org_opt(argc, argv, &i))
+			continue;
+		if (!dashdash && argv[i][0] == '-' && argv[i][1]) {
 			fprintf(stderr, "ward policy check: unknown option '%s'\n%s", argv[i],
 				usage_check);
 			return 2;
@@ -153,7 +208,18 @@ static int policy_check(int argc, char **argv)
 			status = 1;
 			continue;
 		}
-		printf("%s: ok (rev %.12s)\n", argv[i], p->rev);
+		if (org) {
+			r = ward_policy_ceiling(p, org, &rep, &err);
+			ward_ceiling_print(&rep, stderr);
+			ward_ceiling_report_free(&rep);
+			if (r < 0) {
+				if (r != -EPERM)
+					fprintf(stderr, "ward policy check: %s\n", err.msg);
+				status = 1;
+				continue;
+			}
+		}
+		printf("%s: ok (rev %.12s)%s\n", argv[i], p->rev, org ? ", within the ceiling" : "");
 	}
 	if (!files) {
 		fputs(usage_check, stderr);

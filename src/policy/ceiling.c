@@ -1,0 +1,984 @@
+// SPDX-License-Identifier: MIT
+/* The org ceiling (ceiling.h). Each thing the sandbox policy grants must be
+ * granted, whole, by one rule of the host policy for the same binary: a
+ * sandbox glob under a host glob only when every string it can match the
+ * host glob matches too (subsumption, decided on the patterns, never on
+ * samples), so the answer is sound: an accepted policy cannot reach what
+ * the host policy refuses. It can refuse a policy that is in fact narrower
+ * (access allowed only by the union of two host rules): such a policy is
+ * rewritten as the host rules are, and the notes show which. The rules per
+ * key are in docs/policy.md, "The org ceiling". */
+#include "policy/ceiling.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/cleanup.h"
+#include "policy/match.h"
+#include "policy/policy.h"
+#include "policy/secrets.h"
+
+DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
+
+/* Bounds of the pattern comparison; longer patterns are compared as equal
+ * strings only (sound: at worst a refusal the notes explain). */
+#define SEG_MAX 255 /* bytes of one segment or value glob */
+#define SEGS_MAX 64 /* segments of a path glob */
+
+/* ---- pattern subsumption ---- */
+
+/* Every string s stands for, g matches ('*': any run of bytes; a '*' of s
+ * can only be taken by a '*' of g). Within one path segment, and for the
+ * flat value globs of query matchers. */
+static bool star_covers(const char *g, size_t gl, const char *s, size_t sl)
+{
+	bool nxt[SEG_MAX + 2], cur[SEG_MAX + 2];
+
+	if (gl > SEG_MAX || sl > SEG_MAX)
+		return gl == sl && !memcmp(g, s, gl);
+	for (size_t b = 0; b <= sl; b++)
+		nxt[b] = b == sl;
+	for (size_t a = gl; a-- > 0;) {
+		for (size_t b = sl + 1; b-- > 0;) {
+			if (g[a] == '*')
+				cur[b] = nxt[b] || (b < sl && cur[b + 1]);
+			else
+				cur[b] = b < sl && s[b] != '*' && g[a] == s[b] && nxt[b + 1];
+		}
+		memcpy(nxt, cur, sl + 1);
+	}
+	return nxt[0];
+}
+
+struct segs {
+	const char *p[SEGS_MAX];
+	size_t len[SEGS_MAX];
+	size_t n;
+};
+
+/* An absolute glob into its segments ("/" is one empty segment, as in match.c). */
+static bool split(const char *s, struct segs *out)
+{
+	out->n = 0;
+	if (s[0] != '/')
+		return false;
+	for (s++;; s++) {
+		size_t n = strcspn(s, "/");
+
+		if (out->n == SEGS_MAX)
+			return false;
+		out->p[out->n] = s;
+		out->len[out->n++] = n;
+		s += n;
+		if (!*s)
+			return true;
+	}
+}
+
+static bool is_dstar(const char *p, size_t n)
+{
+	return n == 2 && p[0] == '*' && p[1] == '*';
+}
+
+/* Every path the glob s matches, the glob g matches (ward_match_glob's
+ * language: '*' within a segment, a "**" segment for any number of them). */
+static bool glob_covers(const char *g, const char *s)
+{
+	struct segs G, S;
+	bool dp[SEGS_MAX + 1][SEGS_MAX + 1];
+
+	if (!strcmp(g, s))
+		return true;
+	if (!split(g, &G) || !split(s, &S))
+		return false;
+	for (size_t i = G.n + 1; i-- > 0;)
+		for (size_t j = S.n + 1; j-- > 0;) {
+			if (i == G.n)
+				dp[i][j] = j == S.n;
+			else if (is_dstar(G.p[i], G.len[i]))
+				dp[i][j] = dp[i + 1][j] || (j < S.n && dp[i][j + 1]);
+			else
+				dp[i][j] = j < S.n && !is_dstar(S.p[j], S.len[j]) &&
+					   star_covers(G.p[i], G.len[i], S.p[j], S.len[j]) &&
+					   dp[i + 1][j + 1];
+		}
+	return dp[0][0];
+}
+
+/* Host patterns: exact (a name or an address), "*.D" (one label), "**.D"
+ * (one or more). A wildcard is covered only by an equal one or by a "**."
+ * of the same or a parent domain. */
+static bool host_covers(const char *hp, const char *sp)
+{
+	const char *sd, *hd;
+	size_t sl, hl;
+
+	if (!strcmp(hp, sp))
+		return true;
+	if (sp[0] != '*')
+		return ward_match_host(hp, sp);
+	if (strncmp(hp, "**.", 3))
+		return false;
+	sd = sp + (sp[1] == '*' ? 3 : 2);
+	hd = hp + 3;
+	sl = strlen(sd);
+	hl = strlen(hd);
+	return (sl == hl && !strcmp(sd, hd)) ||
+	       (sl > hl && sd[sl - hl - 1] == '.' && !strcmp(sd + sl - hl, hd));
+}
+
+static bool is_glob(const char *s)
+{
+	return strchr(s, '*') != NULL;
+}
+
+/* The kernel knows a binary by its file, so a symlink is its target: an
+ * exact path is also covered when the file it names is one the host rule
+ * names (same device and inode), or its resolved path is under the glob. */
+static bool same_file(const char *hp, const char *sp)
+{
+	char real[PATH_MAX];
+	struct stat a, b;
+
+	if (!is_glob(hp))
+		return stat(hp, &a) == 0 && stat(sp, &b) == 0 && a.st_dev == b.st_dev &&
+		       a.st_ino == b.st_ino;
+	return realpath(sp, real) && strcmp(real, sp) && glob_covers(hp, real);
+}
+
+static bool binary_covers(const struct ward_binary *h, const struct ward_binary *s)
+{
+	if (s->ancestors && !h->ancestors)
+		return false;
+	if (h->sha256)
+		return s->sha256 && !strcmp(h->sha256, s->sha256);
+	if (s->sha256)
+		return glob_covers(h->path, "/**");
+	return glob_covers(h->path, s->path) || (!is_glob(s->path) && same_file(h->path, s->path));
+}
+
+static bool policy_covers(const struct ward_net_policy *hp, const struct ward_binary *b)
+{
+	for (size_t i = 0; i < hp->n_binaries; i++)
+		if (binary_covers(&hp->binaries[i], b))
+			return true;
+	return false;
+}
+
+static bool method_covers(const char *a, const char *u)
+{
+	return !strcmp(a, "*") || !strcmp(a, u);
+}
+
+/* Every matcher of a is implied by one of u's (same key, narrower value glob). */
+static bool query_covers(const struct ward_l7_rule *a, const struct ward_l7_rule *u)
+{
+	for (size_t i = 0; i < a->n_query; i++) {
+		const struct ward_query_match *q = &a->query[i];
+		bool ok = false;
+
+		for (size_t j = 0; j < u->n_query && !ok; j++)
+			ok = !strcmp(q->key, u->query[j].key) &&
+			     star_covers(q->glob, strlen(q->glob), u->query[j].glob,
+					 strlen(u->query[j].glob));
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static bool rule_covers(const struct ward_l7_rule *a, const struct ward_l7_rule *u)
+{
+	return method_covers(a->method, u->method) && glob_covers(a->path, u->path) &&
+	       query_covers(a, u);
+}
+
+/* The bytes every path a glob matches starts with: up to the first '*', and
+ * without the '/' before a "**" segment (a "/repos/" then "**" matches "/repos"). */
+static size_t lit_prefix(const char *g)
+{
+	size_t n = strcspn(g, "*");
+
+	if (g[n] && n && g[n - 1] == '/' && g[n + 1] == '*')
+		n--;
+	return n;
+}
+
+/* No request can match both (sound, not complete: then they may overlap). */
+static bool disjoint(const struct ward_l7_rule *a, const struct ward_l7_rule *b)
+{
+	size_t la = lit_prefix(a->path), lb = lit_prefix(b->path);
+
+	if (strcmp(a->method, "*") && strcmp(b->method, "*") && strcmp(a->method, b->method))
+		return true;
+	return memcmp(a->path, b->path, la < lb ? la : lb) != 0;
+}
+
+static bool cidr_covers(const struct ward_cidr *h, const struct ward_cidr *s)
+{
+	unsigned bits = h->prefix, i;
+
+	if (h->family != s->family || h->prefix > s->prefix)
+		return false;
+	for (i = 0; bits >= 8; i++, bits -= 8)
+		if (h->addr[i] != s->addr[i])
+			return false;
+	return !bits || !((h->addr[i] ^ s->addr[i]) & (uint8_t)(0xff << (8 - bits)));
+}
+
+/* ---- the walk ---- */
+
+struct check {
+	const struct ward_policy *s, *h;
+	struct ward_ceiling_report *rep;
+	struct ward_pos net_pos; /* the host policy's network_policies key */
+	int r;			 /* sticky: the first failure */
+};
+
+static bool raw(const struct ward_endpoint *ep)
+{
+	return ep->protocol != WARD_PROTO_REST;
+}
+
+/* Allows every HTTP request (inspected or not): audit only logs denials. */
+static bool all_http(const struct ward_endpoint *ep)
+{
+	return raw(ep) || ep->enforcement == WARD_AUDIT;
+}
+
+__attribute__((format(printf, 5, 6))) static void violation(struct check *c, struct ward_pos pos,
+							   struct ward_pos note_pos,
+							   const char *note, const char *what,
+							   ...)
+{
+	struct ward_ceiling_report *rep = c->rep;
+	struct ward_ceiling_violation *v;
+	_cleanup_free_ char *w = NULL;
+	va_list ap;
+	int n;
+
+	if (c->r < 0)
+		return;
+	va_start(ap, what);
+	n = vasprintf(&w, what, ap);
+	va_end(ap);
+	if (n < 0) {
+		w = NULL;
+		c->r = -ENOMEM;
+		return;
+	}
+	v = reallocarray(rep->v, rep->n + 1, sizeof(*v));
+	if (!v) {
+		c->r = -ENOMEM;
+		return;
+	}
+	rep->v = v;
+	v = &rep->v[rep->n];
+	*v = (struct ward_ceiling_violation){ .pos = pos, .note_pos = note_pos };
+	if (asprintf(&v->msg, "%s is not allowed by the host policy", w) < 0)
+		v->msg = NULL;
+	v->note = strdup(note);
+	if (!v->msg || !v->note) {
+		free(v->msg);
+		free(v->note);
+		c->r = -ENOMEM;
+		return;
+	}
+	rep->n++;
+}
+
+/* "KEY (/usr/bin/git and its descendants)" */
+static void who(char *buf, size_t sz, const char *key, const struct ward_binary *b)
+{
+	snprintf(buf, sz, "%s (%s%s%s)", key, b->sha256 ? "sha256:" : "",
+		 b->sha256 ? b->sha256 : b->path, b->ancestors ? " and its descendants" : "");
+}
+
+static const char *bin_name(const struct ward_binary *b)
+{
+	return b->sha256 ? b->sha256 : b->path;
+}
+
+static void note_text(char *buf, size_t sz, const char *what, const struct ward_binary *b)
+{
+	snprintf(buf, sz, "the host policy's %s for %s%s is here", what,
+		 b->sha256 ? "sha256:" : "", bin_name(b));
+}
+
+/* Labels two names share from the right: how close an endpoint comes. */
+static size_t common_labels(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), n = 0;
+
+	while (la && lb && a[la - 1] == b[lb - 1]) {
+		la--;
+		lb--;
+		if (a[la] == '.' || (!la && (!lb || b[lb - 1] == '.')) ||
+		    (!lb && a[la - 1] == '.'))
+			n++;
+	}
+	return n;
+}
+
+/* The host endpoint a refused sandbox endpoint comes closest to, among the
+ * rules for the binary: one with the host (its ports differ), else the one
+ * sharing the most labels, else the first rule's. */
+static struct ward_pos closest(const struct check *c, const struct ward_binary *b,
+			       const char *host)
+{
+	struct ward_pos best = { 0 };
+	long score = -1;
+
+	for (size_t i = 0; i < c->h->n_net; i++) {
+		const struct ward_net_policy *hp = &c->h->net[i];
+
+		if (!policy_covers(hp, b))
+			continue;
+		if (score < 0) {
+			best = hp->pos;
+			score = 0;
+		}
+		for (size_t j = 0; j < hp->n_endpoints; j++) {
+			const struct ward_endpoint *ep = &hp->endpoints[j];
+			long s = host_covers(ep->host, host) ? 1000
+							     : 1 + (long)common_labels(ep->host, host);
+
+			if (s > score) {
+				score = s;
+				best = ep->pos;
+			}
+		}
+	}
+	return best;
+}
+
+typedef bool (*cand_fn)(const struct ward_endpoint *cand, const void *arg,
+			const struct ward_l7_rule **ret_deny);
+
+struct port_result {
+	char ports[256];		  /* the ports where no candidate passes */
+	const struct ward_endpoint *near; /* a candidate that comes closest */
+	const struct ward_l7_rule *deny;  /* the host deny rule in the way */
+};
+
+static void ports_add(char *buf, size_t sz, uint16_t port)
+{
+	size_t n = strlen(buf);
+
+	snprintf(buf + n, sz - n, "%s%u", n ? "," : "", port);
+}
+
+/* For each port of e the sandbox's binary b keeps (ok[k]), whether a host
+ * endpoint for b that covers e's host and the port passes fn. */
+static bool each_port(const struct check *c, const struct ward_binary *b,
+		      const struct ward_endpoint *e, const bool *ok, cand_fn fn, const void *arg,
+		      struct port_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	for (size_t k = 0; k < e->n_ports; k++) {
+		bool pass = false;
+
+		if (!ok[k])
+			continue;
+		for (size_t i = 0; i < c->h->n_net && !pass; i++) {
+			const struct ward_net_policy *hp = &c->h->net[i];
+
+			if (!policy_covers(hp, b))
+				continue;
+			for (size_t j = 0; j < hp->n_endpoints && !pass; j++) {
+				const struct ward_endpoint *ep = &hp->endpoints[j];
+				const struct ward_l7_rule *deny = NULL;
+				bool port = false;
+
+				for (size_t q = 0; q < ep->n_ports && !port; q++)
+					port = ep->ports[q] == e->ports[k];
+				if (!port || !host_covers(ep->host, e->host))
+					continue;
+				pass = !fn || fn(ep, arg, &deny);
+				if (!pass && (!res->near || (deny && !res->deny))) {
+					res->near = ep;
+					res->deny = deny;
+				}
+			}
+		}
+		if (!pass)
+			ports_add(res->ports, sizeof(res->ports), e->ports[k]);
+	}
+	return !res->ports[0];
+}
+
+static bool cand_raw(const struct ward_endpoint *cand, const void *arg,
+		     const struct ward_l7_rule **ret_deny)
+{
+	(void)arg;
+	(void)ret_deny;
+	return raw(cand);
+}
+
+struct l7_arg {
+	const struct ward_l7_rule *u;	   /* what the sandbox allows */
+	const struct ward_endpoint *e;	   /* its endpoint: its deny rules narrow u */
+	bool sandbox_denies;		   /* they are enforced (not audit) */
+};
+
+static const char *const *access_methods(enum ward_access a)
+{
+	static const char *const ro[] = { "GET", "HEAD", "OPTIONS", NULL };
+	static const char *const rw[] = { "GET", "HEAD",  "OPTIONS", "POST",
+					  "PUT", "PATCH", "DELETE",  NULL };
+	static const char *const full[] = { "*", NULL };
+
+	switch (a) {
+	case WARD_ACCESS_READ_ONLY:
+		return ro;
+	case WARD_ACCESS_READ_WRITE:
+		return rw;
+	case WARD_ACCESS_FULL:
+		return full;
+	case WARD_ACCESS_NONE:
+		break;
+	}
+	return NULL;
+}
+
+/* The host endpoint allows every request u allows (as decide.c decides: its
+ * deny rules first, then access, then rules); a host deny rule that overlaps
+ * u is harmless only when a sandbox deny rule covers it. */
+static bool cand_l7(const struct ward_endpoint *cand, const void *arg,
+		    const struct ward_l7_rule **ret_deny)
+{
+	const struct l7_arg *a = arg;
+	const char *const *m = access_methods(cand->access);
+	bool allowed = false;
+
+	if (all_http(cand))
+		return true;
+	for (size_t i = 0; m && m[i] && !allowed; i++)
+		allowed = method_covers(m[i], a->u->method);
+	for (size_t i = 0; i < cand->n_rules && !allowed; i++)
+		allowed = rule_covers(&cand->rules[i], a->u);
+	if (!allowed)
+		return false;
+	for (size_t i = 0; i < cand->n_deny_rules; i++) {
+		const struct ward_l7_rule *d = &cand->deny_rules[i];
+		bool mine = false;
+
+		if (disjoint(d, a->u))
+			continue;
+		for (size_t j = 0; a->sandbox_denies && j < a->e->n_deny_rules && !mine; j++)
+			mine = rule_covers(&a->e->deny_rules[j], d);
+		if (!mine) {
+			*ret_deny = d;
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool cand_ip(const struct ward_endpoint *cand, const void *arg,
+		    const struct ward_l7_rule **ret_deny)
+{
+	(void)ret_deny;
+	for (size_t i = 0; i < cand->n_allowed_ips; i++)
+		if (cidr_covers(&cand->allowed_ips[i], arg))
+			return true;
+	return false;
+}
+
+static struct ward_pos near_pos(const struct port_result *res)
+{
+	if (res->deny)
+		return res->deny->pos;
+	return res->near ? res->near->pos : (struct ward_pos){ 0 };
+}
+
+static void near_note(char *buf, size_t sz, const struct port_result *res,
+		      const struct ward_binary *b)
+{
+	note_text(buf, sz, res->deny ? "deny rule" : "closest rule", b);
+}
+
+static void rule_text(char *buf, size_t sz, const struct ward_l7_rule *r)
+{
+	size_t n = (size_t)snprintf(buf, sz, "%s %s", r->method, r->path);
+
+	for (size_t q = 0; q < r->n_query && n < sz; q++)
+		n += (size_t)snprintf(buf + n, sz - n, "%s%s=%s", q ? "&" : "?", r->query[q].key,
+				      r->query[q].glob);
+}
+
+static void check_endpoint(struct check *c, const char *w, const struct ward_binary *b,
+			   const struct ward_endpoint *e)
+{
+	_cleanup_free_ bool *ok = calloc(e->n_ports ? e->n_ports : 1, sizeof(*ok));
+	char note[PATH_MAX + 128], rt[512];
+	struct port_result res;
+
+	if (!ok) {
+		c->r = -ENOMEM;
+		return;
+	}
+	for (size_t k = 0; k < e->n_ports; k++)
+		ok[k] = true;
+	/* L4: the binary may reach the host on the port at all */
+	if (!each_port(c, b, e, ok, NULL, NULL, &res)) {
+		note_text(note, sizeof(note), "closest rule", b);
+		violation(c, e->pos, closest(c, b, e->host), note, "%s -> %s:%s", w, e->host,
+			  res.ports);
+		for (size_t k = 0; k < e->n_ports; k++) {
+			char one[8];
+
+			snprintf(one, sizeof(one), "%u", e->ports[k]);
+			for (const char *p = res.ports; *p; p += strcspn(p, ","), p += !!*p)
+				if (!strncmp(p, one, strlen(one)) &&
+				    (p[strlen(one)] == ',' || !p[strlen(one)]))
+					ok[k] = false;
+		}
+	}
+	/* uninspected bytes only where the host does not inspect either */
+	if (raw(e) && !each_port(c, b, e, ok, cand_raw, NULL, &res)) {
+		near_note(note, sizeof(note), &res, b);
+		violation(c, e->pos, near_pos(&res), note,
+			  "%s -> %s:%s without HTTP inspection (%s)", w, e->host, res.ports,
+			  e->protocol == WARD_PROTO_TCP ? "protocol: tcp" : "no protocol: rest");
+	}
+	/* HTTP: every request the endpoint lets through */
+	if (!raw(e)) {
+		const char *const *m = access_methods(e->access);
+		bool audit = e->enforcement == WARD_AUDIT;
+		struct l7_arg a = { .e = e, .sandbox_denies = !audit };
+		char methods[128] = "";
+		struct port_result first = { 0 };
+
+		if (audit) {
+			struct ward_l7_rule all = { .method = "*", .path = "/**" };
+
+			a.u = &all;
+			if (!each_port(c, b, e, ok, cand_l7, &a, &res)) {
+				near_note(note, sizeof(note), &res, b);
+				violation(c, e->pos, near_pos(&res), note,
+					  "%s -> %s:%s every request (enforcement: audit)", w,
+					  e->host, res.ports);
+			}
+			return;
+		}
+		/* access: one line for the methods that fall short */
+		for (size_t i = 0; m && m[i]; i++) {
+			struct ward_l7_rule u = { .method = (char *)m[i], .path = "/**" };
+
+			a.u = &u;
+			if (each_port(c, b, e, ok, cand_l7, &a, &res))
+				continue;
+			if (!first.ports[0])
+				first = res;
+			snprintf(methods + strlen(methods), sizeof(methods) - strlen(methods),
+				 "%s%s", methods[0] ? ", " : "", m[i]);
+		}
+		if (methods[0]) {
+			near_note(note, sizeof(note), &first, b);
+			violation(c, e->pos, near_pos(&first), note, "%s -> %s:%s %s /** (access: %s)",
+				  w, e->host, first.ports, methods,
+				  e->access == WARD_ACCESS_READ_ONLY	? "read-only"
+				  : e->access == WARD_ACCESS_READ_WRITE ? "read-write"
+									: "full");
+		}
+		for (size_t i = 0; i < e->n_rules; i++) {
+			a.u = &e->rules[i];
+			if (each_port(c, b, e, ok, cand_l7, &a, &res))
+				continue;
+			rule_text(rt, sizeof(rt), &e->rules[i]);
+			near_note(note, sizeof(note), &res, b);
+			violation(c, e->rules[i].pos, near_pos(&res), note, "%s -> %s:%s %s", w,
+				  e->host, res.ports, rt);
+		}
+	}
+	/* private ranges the endpoint may resolve to */
+	for (size_t i = 0; i < e->n_allowed_ips; i++) {
+		const struct ward_cidr *ci = &e->allowed_ips[i];
+		char addr[INET6_ADDRSTRLEN] = "?";
+
+		if (each_port(c, b, e, ok, cand_ip, ci, &res))
+			continue;
+		inet_ntop(ci->family, ci->addr, addr, sizeof(addr));
+		near_note(note, sizeof(note), &res, b);
+		violation(c, e->pos, near_pos(&res), note, "%s -> %s:%s resolving to %s/%u", w,
+			  e->host, res.ports, addr, ci->prefix);
+	}
+}
+
+static void no_rule(char *buf, size_t sz, const struct check *c, const struct ward_binary *b)
+{
+	snprintf(buf, sz, "the host policy has no rule for %s%s%s%s", b->sha256 ? "sha256:" : "",
+		 bin_name(b), b->ancestors ? " and its descendants" : "",
+		 c->h->n_net ? "" : " (it has no network_policies)");
+}
+
+static void check_net(struct check *c)
+{
+	char note[PATH_MAX + 128];
+
+	for (size_t i = 0; i < c->s->n_net; i++) {
+		const struct ward_net_policy *np = &c->s->net[i];
+
+		for (size_t j = 0; j < np->n_binaries; j++) {
+			const struct ward_binary *b = &np->binaries[j];
+			char w[PATH_MAX + 160];
+			bool any = false;
+
+			/* unix sockets are outside host mode: host endpoints only */
+			if (!np->n_endpoints)
+				continue;
+			who(w, sizeof(w), np->key, b);
+			for (size_t k = 0; k < c->h->n_net && !any; k++)
+				any = policy_covers(&c->h->net[k], b);
+			if (!any) {
+				no_rule(note, sizeof(note), c, b);
+				violation(c, b->pos, c->net_pos, note, "network access of %s", w);
+				continue;
+			}
+			for (size_t e = 0; e < np->n_endpoints; e++)
+				check_endpoint(c, w, b, &np->endpoints[e]);
+		}
+	}
+}
+
+/* ---- inference routes: ward's proxy calls the upstream for the binaries
+ * that may use inference.local ---- */
+
+static const struct {
+	const char *provider, *base_url;
+} default_urls[] = {
+	{ "openai", "https://api.openai.com/v1" },
+	{ "anthropic", "https://api.anthropic.com/v1" },
+	{ "nvidia", "https://integrate.api.nvidia.com/v1" },
+};
+
+const char *ward_ceiling_default_base_url(const char *provider)
+{
+	for (size_t i = 0; provider && i < ARRAY_SIZE(default_urls); i++)
+		if (!strcmp(default_urls[i].provider, provider))
+			return default_urls[i].base_url;
+	return NULL;
+}
+
+/* host, port and the glob PATH + "/" + "**" of the route's upstream; false when unreadable */
+static bool upstream(const struct ward_inference_route *r, char *host, size_t hsz,
+		     uint16_t *ret_port, char *glob, size_t gsz)
+{
+	const char *url = r->base_url ? r->base_url : ward_ceiling_default_base_url(r->provider);
+	const char *p, *end, *hs, *he, *colon = NULL;
+	unsigned long port;
+	size_t plen;
+
+	if (!url)
+		return false;
+	if (!strncmp(url, "https://", 8)) {
+		p = url + 8;
+		port = 443;
+	} else if (!strncmp(url, "http://", 7)) {
+		p = url + 7;
+		port = 80;
+	} else {
+		return false;
+	}
+	end = p + strcspn(p, "/");
+	if (*p == '[') {
+		hs = p + 1;
+		he = memchr(p, ']', (size_t)(end - p));
+		if (!he)
+			return false;
+		if (he + 1 < end)
+			colon = he + 1;
+	} else {
+		hs = p;
+		he = memchr(p, ':', (size_t)(end - p));
+		if (he)
+			colon = he;
+		else
+			he = end;
+	}
+	if (colon) {
+		char *e;
+
+		if (*colon != ':')
+			return false;
+		port = strtoul(colon + 1, &e, 10);
+		if (e != end || !port || port > 65535)
+			return false;
+	}
+	if (ward_host_normalize(hs, (size_t)(he - hs), host, hsz) < 0)
+		return false;
+	plen = strlen(end);
+	while (plen && end[plen - 1] == '/')
+		plen--;
+	if ((size_t)snprintf(glob, gsz, "%.*s/**", (int)plen, end) >= gsz)
+		return false;
+	*ret_port = (uint16_t)port;
+	return true;
+}
+
+static bool host_inference_covers(const struct check *c, const struct ward_binary *b,
+				  const char *host, uint16_t port)
+{
+	bool route = false, bin = !c->h->inference_binaries;
+
+	for (size_t i = 0; i < c->h->n_routes && !route; i++) {
+		char h[WARD_HOST_MAX], g[512];
+		uint16_t p;
+
+		route = upstream(&c->h->routes[i], h, sizeof(h), &p, g, sizeof(g)) &&
+			!strcmp(h, host) && p == port;
+	}
+	for (size_t i = 0; i < c->h->n_inference_binaries && !bin; i++)
+		bin = binary_covers(&c->h->inference_binaries[i], b);
+	return route && bin;
+}
+
+static void check_route(struct check *c, const struct ward_inference_route *r,
+			const struct ward_binary *b, const char *w)
+{
+	char host[WARD_HOST_MAX], glob[512], note[PATH_MAX + 128];
+	uint16_t port;
+	struct ward_l7_rule post = { .method = "POST", .path = glob };
+	struct ward_endpoint e = { .host = host, .ports = &port, .n_ports = 1,
+				   .protocol = WARD_PROTO_REST, .pos = r->pos };
+	struct l7_arg a = { .u = &post, .e = &e };
+	struct port_result res;
+	bool ok = true, any = false;
+
+	if (!upstream(r, host, sizeof(host), &port, glob, sizeof(glob))) {
+		violation(c, r->pos, (struct ward_pos){ 0 }, "its upstream is unknown to the ceiling",
+			  "inference route %s", r->name);
+		return;
+	}
+	if (host_inference_covers(c, b, host, port) || each_port(c, b, &e, &ok, cand_l7, &a, &res))
+		return;
+	for (size_t k = 0; k < c->h->n_net && !any; k++)
+		any = policy_covers(&c->h->net[k], b);
+	if (!any)
+		no_rule(note, sizeof(note), c, b);
+	else
+		near_note(note, sizeof(note), &res, b);
+	violation(c, r->pos, !any ? c->net_pos : res.near ? near_pos(&res) : closest(c, b, host),
+		  note, "inference route %s: %s -> %s:%u POST %s", r->name, w, host, port, glob);
+}
+
+static void check_inference(struct check *c)
+{
+	/* no inference.binaries: every binary may use inference.local */
+	static const struct ward_binary every = { .path = "/**" };
+
+	for (size_t i = 0; i < c->s->n_routes; i++) {
+		const struct ward_inference_route *r = &c->s->routes[i];
+
+		if (!c->s->inference_binaries) {
+			check_route(c, r, &every, "every binary (no inference.binaries)");
+			continue;
+		}
+		for (size_t j = 0; j < c->s->n_inference_binaries; j++) {
+			const struct ward_binary *b = &c->s->inference_binaries[j];
+			char w[PATH_MAX + 64];
+
+			snprintf(w, sizeof(w), "%s%s%s", b->sha256 ? "sha256:" : "", bin_name(b),
+				 b->ancestors ? " and its descendants" : "");
+			check_route(c, r, b, w);
+		}
+	}
+}
+
+/* ---- the report ---- */
+
+/* The line of the host policy's top-level network_policies key (line 0:
+ * none; the notes then name the file). */
+static struct ward_pos net_key_pos(const struct ward_policy *h)
+{
+	static const char key[] = "network_policies";
+	const char *s = h->source;
+	uint32_t line = 1;
+
+	for (size_t i = 0; s && i < h->source_len; line++) {
+		if (!strncmp(s + i, key, sizeof(key) - 1) &&
+		    (s[i + sizeof(key) - 1] == ':' || s[i + sizeof(key) - 1] == ' '))
+			return (struct ward_pos){ .line = line, .col = 1 };
+		while (i < h->source_len && s[i] != '\n')
+			i++;
+		i++;
+	}
+	return (struct ward_pos){ 0 };
+}
+
+void ward_ceiling_report_free(struct ward_ceiling_report *rep)
+{
+	if (!rep)
+		return;
+	for (size_t i = 0; i < rep->n; i++) {
+		free(rep->v[i].msg);
+		free(rep->v[i].note);
+	}
+	free(rep->v);
+	free(rep->sandbox_file);
+	free(rep->host_file);
+	*rep = (struct ward_ceiling_report){ 0 };
+}
+
+static void print_line(FILE *f, const char *file, struct ward_pos pos, const char *kind,
+		       const char *msg)
+{
+	if (pos.line)
+		fprintf(f, "%s:%u:%u: %s: %s\n", file, pos.line, pos.col, kind, msg);
+	else
+		fprintf(f, "%s: %s: %s\n", file, kind, msg);
+}
+
+void ward_ceiling_print(const struct ward_ceiling_report *rep, FILE *f)
+{
+	for (size_t i = 0; i < rep->n; i++) {
+		print_line(f, rep->sandbox_file, rep->v[i].pos, "error", rep->v[i].msg);
+		print_line(f, rep->host_file, rep->v[i].note_pos, "note", rep->v[i].note);
+	}
+}
+
+static bool pos_before(struct ward_pos a, struct ward_pos b)
+{
+	return a.line < b.line || (a.line == b.line && a.col < b.col);
+}
+
+int ward_policy_ceiling(const struct ward_policy *sandbox, const struct ward_policy *host,
+			struct ward_ceiling_report *rep, struct ward_error *err)
+{
+	struct check c = { .s = sandbox, .h = host, .rep = rep };
+
+	*rep = (struct ward_ceiling_report){ 0 };
+	rep->sandbox_file = strdup(sandbox->source_path ? sandbox->source_path : "<policy>");
+	rep->host_file = strdup(host->source_path ? host->source_path : "<host policy>");
+	if (!rep->sandbox_file || !rep->host_file)
+		return ward_err(err, -ENOMEM, "ceiling");
+	c.net_pos = net_key_pos(host);
+	check_net(&c);
+	check_inference(&c);
+	if (c.r < 0)
+		return ward_err(err, c.r, "ceiling");
+	/* in file order; stable, so one position keeps the walk's order */
+	for (size_t i = 1; i < rep->n; i++) {
+		struct ward_ceiling_violation t = rep->v[i];
+		size_t j = i;
+
+		for (; j > 0 && pos_before(t.pos, rep->v[j - 1].pos); j--)
+			rep->v[j] = rep->v[j - 1];
+		rep->v[j] = t;
+	}
+	if (rep->n)
+		return ward_errx(err, -EPERM, "%s: %zu %s not allowed by the host policy %s",
+				 rep->sandbox_file, rep->n,
+				 rep->n == 1 ? "grant is" : "grants are", rep->host_file);
+	return 0;
+}
+
+/* ---- the host policy in force ---- */
+
+int ward_host_ceiling_load(const char *state_dir, struct ward_policy **ret,
+			   struct ward_error *err)
+{
+	_cleanup_(ward_policy_freep) struct ward_policy *p = NULL;
+	_cleanup_free_ char *path = NULL, *lines = NULL;
+	struct ward_diags diags = { 0 };
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	if (!state_dir || !*state_dir)
+		state_dir = secure_getenv("WARD_STATE");
+	if (!state_dir || !*state_dir)
+		state_dir = WARD_STATE_DEFAULT;
+	if (asprintf(&path, "%s/" WARD_HOST_POLICY_SUBPATH, state_dir) < 0)
+		return ward_err(err, -ENOMEM, "host policy");
+	r = ward_policy_load(path, &p, &diags, err);
+	if (r == -ENOENT) {
+		ward_diags_free(&diags);
+		*ret = NULL;
+		return 0;
+	}
+	if (r == -EINVAL) {
+		/* fail closed: a host policy in force that no longer compiles
+		 * (ward upgraded, file edited) stops what it would judge */
+		f = open_memstream(&lines, &len);
+		if (f) {
+			ward_diags_print(&diags, f);
+			fclose(f);
+		}
+		while (lines && len && lines[len - 1] == '\n')
+			lines[--len] = '\0';
+		ward_diags_free(&diags);
+		return ward_errx(err, r, "the host policy in force (%s) does not compile:\n%s",
+				 path, lines ? lines : "");
+	}
+	ward_diags_free(&diags);
+	if (r < 0)
+		return ward_err_prefix(err, "the host policy in force");
+	*ret = TAKE_PTR(p);
+	return 0;
+}
+
+/* The report's lines into err, as many whole violations as fit. */
+static int report_error(const struct ward_ceiling_report *rep, struct ward_error *err)
+{
+	char buf[WARD_ERROR_MAX], tail[64];
+	size_t n = 0, shown = 0;
+
+	buf[0] = '\0';
+	for (; shown < rep->n; shown++) {
+		struct ward_ceiling_report one = *rep;
+		_cleanup_free_ char *s = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&s, &len);
+
+		if (!f)
+			break;
+		one.v = &rep->v[shown];
+		one.n = 1;
+		ward_ceiling_print(&one, f);
+		fclose(f);
+		if (!s || n + len + sizeof(tail) >= sizeof(buf))
+			break;
+		memcpy(buf + n, s, len + 1);
+		n += len;
+	}
+	if (shown < rep->n)
+		snprintf(tail, sizeof(tail), "(and %zu more not allowed by the host policy)",
+			 rep->n - shown);
+	else
+		tail[0] = '\0';
+	while (n && buf[n - 1] == '\n' && !tail[0])
+		buf[--n] = '\0';
+	return ward_errx(err, -EINVAL, "%s%s", buf, tail);
+}
+
+int ward_host_ceiling_check(const char *state_dir, const struct ward_policy *p, FILE *diag,
+			    struct ward_error *err)
+{
+	_cleanup_(ward_policy_freep) struct ward_policy *host = NULL;
+	struct ward_ceiling_report rep = { 0 };
+	int r = ward_host_ceiling_load(state_dir, &host, err);
+
+	if (r < 0 || !host)
+		return r;
+	r = ward_policy_ceiling(p, host, &rep, err);
+	if (r == -EPERM) {
+		if (diag) {
+			ward_ceiling_print(&rep, diag);
+			r = ward_errx(err, -EINVAL,
+				      "policy %s widens the host policy in force (%s): %zu %s",
+				      rep.sandbox_file, rep.host_file, rep.n,
+				      rep.n == 1 ? "violation" : "violations");
+		} else {
+			r = report_error(&rep, err);
+		}
+	}
+	ward_ceiling_report_free(&rep);
+	return r;
+}

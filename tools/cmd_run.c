@@ -14,6 +14,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "enforcer/sandbox.h"
+#include "policy/ceiling.h"
 #include "policy/policy.h"
 #include "policy/generation.h"
 #include "runtime/layers.h"
@@ -288,6 +289,11 @@ int cmd_run(int argc, char **argv)
 	if (r < 0) {
 		if (r != -EINVAL)
 			fprintf(stderr, "ward: %s\n", err.msg);
+		return WARD_EXIT_SETUP;
+	}
+	/* the org ceiling: a host policy in force bounds every sandbox (deny wins) */
+	if (ward_host_ceiling_check(NULL, policy, stderr, &err) < 0) {
+		fprintf(stderr, "ward: %s\n", err.msg);
 		return WARD_EXIT_SETUP;
 	}
 

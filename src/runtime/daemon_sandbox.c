@@ -13,6 +13,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "enforcer/user.h"
+#include "policy/ceiling.h"
 #include "policy/policy.h"
 #include "runtime/daemon_internal.h"
 #include "runtime/layers.h"
@@ -201,6 +202,8 @@ int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error 
 		goto fail;
 	r = compile_text(sb->policy_path ? sb->policy_path : "policy.yaml", text, len, &policy,
 			 err);
+	if (r >= 0) /* the org ceiling: a host policy in force bounds every sandbox */
+		r = ward_host_ceiling_check(d->state_dir, policy, NULL, err);
 	if (r < 0)
 		goto fail;
 	r = ward_audit_store_policy(d->audit, policy, err);

@@ -233,11 +233,17 @@ static bool cidr_covers(const struct ward_cidr *h, const struct ward_cidr *s)
 
 /* ---- the walk ---- */
 
+/* Host endpoints looked at for one check: a sandbox and a host policy of
+ * 1 MiB each could otherwise ask for billions of pattern comparisons. */
+#define CEILING_MAX_WORK 20000000
+
 struct check {
 	const struct ward_policy *s, *h;
 	struct ward_ceiling_report *rep;
 	struct ward_pos net_pos; /* the host policy's network_policies key */
-	int r;			 /* sticky: the first failure */
+	const bool *cov;	 /* per host network policy: it covers the binary at hand */
+	uint64_t work;
+	int r; /* sticky: the first failure */
 };
 
 static bool raw(const struct ward_endpoint *ep)
@@ -292,22 +298,22 @@ __attribute__((format(printf, 5, 6))) static void violation(struct check *c, str
 	rep->n++;
 }
 
-/* "KEY (/usr/bin/git and its descendants)" */
-static void who(char *buf, size_t sz, const char *key, const struct ward_binary *b)
+/* "/usr/bin/git and its descendants", "sha256:HEX" */
+static void bin_text(char *buf, size_t sz, const struct ward_binary *b)
 {
-	snprintf(buf, sz, "%s (%s%s%s)", key, b->sha256 ? "sha256:" : "",
-		 b->sha256 ? b->sha256 : b->path, b->ancestors ? " and its descendants" : "");
+	snprintf(buf, sz, "%s%s%s", b->sha256 ? "sha256:" : "", b->sha256 ? b->sha256 : b->path,
+		 b->ancestors ? " and its descendants" : "");
 }
 
-static const char *bin_name(const struct ward_binary *b)
+static void note_text(char *buf, size_t sz, const char *what, const char *bin)
 {
-	return b->sha256 ? b->sha256 : b->path;
+	snprintf(buf, sz, "the host policy's %s for %s is here", what, bin);
 }
 
-static void note_text(char *buf, size_t sz, const char *what, const struct ward_binary *b)
+static void no_rule(char *buf, size_t sz, const struct check *c, const char *bin)
 {
-	snprintf(buf, sz, "the host policy's %s for %s%s is here", what,
-		 b->sha256 ? "sha256:" : "", bin_name(b));
+	snprintf(buf, sz, "the host policy has no rule for %s%s", bin,
+		 c->h->n_net ? "" : " (it has no network_policies)");
 }
 
 /* Labels two names share from the right: how close an endpoint comes. */
@@ -318,8 +324,7 @@ static size_t common_labels(const char *a, const char *b)
 	while (la && lb && a[la - 1] == b[lb - 1]) {
 		la--;
 		lb--;
-		if (a[la] == '.' || (!la && (!lb || b[lb - 1] == '.')) ||
-		    (!lb && a[la - 1] == '.'))
+		if ((!la || a[la - 1] == '.') && (!lb || b[lb - 1] == '.'))
 			n++;
 	}
 	return n;
@@ -328,8 +333,7 @@ static size_t common_labels(const char *a, const char *b)
 /* The host endpoint a refused sandbox endpoint comes closest to, among the
  * rules for the binary: one with the host (its ports differ), else the one
  * sharing the most labels, else the first rule's. */
-static struct ward_pos closest(const struct check *c, const struct ward_binary *b,
-			       const char *host)
+static struct ward_pos closest(const struct check *c, const char *host)
 {
 	struct ward_pos best = { 0 };
 	long score = -1;
@@ -337,7 +341,7 @@ static struct ward_pos closest(const struct check *c, const struct ward_binary *
 	for (size_t i = 0; i < c->h->n_net; i++) {
 		const struct ward_net_policy *hp = &c->h->net[i];
 
-		if (!policy_covers(hp, b))
+		if (!c->cov[i])
 			continue;
 		if (score < 0) {
 			best = hp->pos;
@@ -357,12 +361,14 @@ static struct ward_pos closest(const struct check *c, const struct ward_binary *
 	return best;
 }
 
+/* Whether a host endpoint grants what arg describes; *ret_deny: the host
+ * deny rule in the way, when that is why not. */
 typedef bool (*cand_fn)(const struct ward_endpoint *cand, const void *arg,
 			const struct ward_l7_rule **ret_deny);
 
 struct port_result {
-	char ports[256];		  /* the ports where no candidate passes */
-	const struct ward_endpoint *near; /* a candidate that comes closest */
+	char ports[256];		  /* the ports where no host endpoint passes */
+	const struct ward_endpoint *near; /* a host endpoint that comes closest */
 	const struct ward_l7_rule *deny;  /* the host deny rule in the way */
 };
 
@@ -373,11 +379,11 @@ static void ports_add(char *buf, size_t sz, uint16_t port)
 	snprintf(buf + n, sz - n, "%s%u", n ? "," : "", port);
 }
 
-/* For each port of e the sandbox's binary b keeps (ok[k]), whether a host
- * endpoint for b that covers e's host and the port passes fn. */
-static bool each_port(const struct check *c, const struct ward_binary *b,
-		      const struct ward_endpoint *e, const bool *ok, cand_fn fn, const void *arg,
-		      struct port_result *res)
+/* For each port k of e still in play (ok[k]): does a host endpoint for the
+ * binary (c->cov) that covers e's host and the port pass fn (NULL: any)?
+ * clear: a port that fails leaves play. True when all in play pass. */
+static bool each_port(struct check *c, const struct ward_endpoint *e, bool *ok, bool clear,
+		      cand_fn fn, const void *arg, struct port_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	for (size_t k = 0; k < e->n_ports; k++) {
@@ -388,13 +394,17 @@ static bool each_port(const struct check *c, const struct ward_binary *b,
 		for (size_t i = 0; i < c->h->n_net && !pass; i++) {
 			const struct ward_net_policy *hp = &c->h->net[i];
 
-			if (!policy_covers(hp, b))
+			if (!c->cov[i])
 				continue;
 			for (size_t j = 0; j < hp->n_endpoints && !pass; j++) {
 				const struct ward_endpoint *ep = &hp->endpoints[j];
 				const struct ward_l7_rule *deny = NULL;
 				bool port = false;
 
+				if (++c->work > CEILING_MAX_WORK) {
+					c->r = c->r < 0 ? c->r : -E2BIG;
+					return true;
+				}
 				for (size_t q = 0; q < ep->n_ports && !port; q++)
 					port = ep->ports[q] == e->ports[k];
 				if (!port || !host_covers(ep->host, e->host))
@@ -406,8 +416,11 @@ static bool each_port(const struct check *c, const struct ward_binary *b,
 				}
 			}
 		}
-		if (!pass)
+		if (!pass) {
 			ports_add(res->ports, sizeof(res->ports), e->ports[k]);
+			if (clear)
+				ok[k] = false;
+		}
 	}
 	return !res->ports[0];
 }
@@ -419,12 +432,6 @@ static bool cand_raw(const struct ward_endpoint *cand, const void *arg,
 	(void)ret_deny;
 	return raw(cand);
 }
-
-struct l7_arg {
-	const struct ward_l7_rule *u;	   /* what the sandbox allows */
-	const struct ward_endpoint *e;	   /* its endpoint: its deny rules narrow u */
-	bool sandbox_denies;		   /* they are enforced (not audit) */
-};
 
 static const char *const *access_methods(enum ward_access a)
 {
@@ -446,32 +453,32 @@ static const char *const *access_methods(enum ward_access a)
 	return NULL;
 }
 
-/* The host endpoint allows every request u allows (as decide.c decides: its
- * deny rules first, then access, then rules); a host deny rule that overlaps
- * u is harmless only when a sandbox deny rule covers it. */
-static bool cand_l7(const struct ward_endpoint *cand, const void *arg,
-		    const struct ward_l7_rule **ret_deny)
+/* Does the host endpoint allow every request u allows (as decide.c decides:
+ * its deny rules first, then access, then rules)? A host deny rule that may
+ * overlap u is harmless only when one of the sandbox's own enforced deny
+ * rules (sdeny) covers it. */
+static bool l7_passes(const struct ward_endpoint *cand, const struct ward_l7_rule *u,
+		      const struct ward_endpoint *sdeny, const struct ward_l7_rule **ret_deny)
 {
-	const struct l7_arg *a = arg;
 	const char *const *m = access_methods(cand->access);
 	bool allowed = false;
 
 	if (all_http(cand))
 		return true;
 	for (size_t i = 0; m && m[i] && !allowed; i++)
-		allowed = method_covers(m[i], a->u->method);
+		allowed = method_covers(m[i], u->method);
 	for (size_t i = 0; i < cand->n_rules && !allowed; i++)
-		allowed = rule_covers(&cand->rules[i], a->u);
+		allowed = rule_covers(&cand->rules[i], u);
 	if (!allowed)
 		return false;
 	for (size_t i = 0; i < cand->n_deny_rules; i++) {
 		const struct ward_l7_rule *d = &cand->deny_rules[i];
 		bool mine = false;
 
-		if (disjoint(d, a->u))
+		if (disjoint(d, u))
 			continue;
-		for (size_t j = 0; a->sandbox_denies && j < a->e->n_deny_rules && !mine; j++)
-			mine = rule_covers(&a->e->deny_rules[j], d);
+		for (size_t j = 0; sdeny && j < sdeny->n_deny_rules && !mine; j++)
+			mine = rule_covers(&sdeny->deny_rules[j], d);
 		if (!mine) {
 			*ret_deny = d;
 			return false;
@@ -480,13 +487,59 @@ static bool cand_l7(const struct ward_endpoint *cand, const void *arg,
 	return true;
 }
 
+struct l7_arg {
+	const struct ward_l7_rule *u;	 /* a request pattern the sandbox allows */
+	const struct ward_endpoint *own; /* its endpoint, when its deny rules are enforced */
+};
+
+static bool cand_l7(const struct ward_endpoint *cand, const void *arg,
+		    const struct ward_l7_rule **ret_deny)
+{
+	const struct l7_arg *a = arg;
+
+	return l7_passes(cand, a->u, a->own, ret_deny);
+}
+
+static const struct ward_l7_rule every_request = { .method = "*", .path = "/**" };
+
+/* The host endpoint grants all that the sandbox endpoint e does (below its
+ * host name: at an address in one of e's allowed_ips, e's rules decide). */
+static bool endpoint_passes(const struct ward_endpoint *cand, const struct ward_endpoint *e,
+			    const struct ward_l7_rule **ret_deny)
+{
+	const char *const *m = access_methods(e->access);
+
+	if (raw(e))
+		return raw(cand);
+	if (e->enforcement == WARD_AUDIT)
+		return l7_passes(cand, &every_request, NULL, ret_deny);
+	for (size_t i = 0; m && m[i]; i++) {
+		struct ward_l7_rule u = { .method = (char *)m[i], .path = "/**" };
+
+		if (!l7_passes(cand, &u, e, ret_deny))
+			return false;
+	}
+	for (size_t i = 0; i < e->n_rules; i++)
+		if (!l7_passes(cand, &e->rules[i], e, ret_deny))
+			return false;
+	return true;
+}
+
+struct ip_arg {
+	const struct ward_cidr *cidr;
+	const struct ward_endpoint *e;
+};
+
+/* A raw address in the range is decided by the endpoint whose allowed_ips
+ * hold it: that one must grant everything e grants. */
 static bool cand_ip(const struct ward_endpoint *cand, const void *arg,
 		    const struct ward_l7_rule **ret_deny)
 {
-	(void)ret_deny;
+	const struct ip_arg *a = arg;
+
 	for (size_t i = 0; i < cand->n_allowed_ips; i++)
-		if (cidr_covers(&cand->allowed_ips[i], arg))
-			return true;
+		if (cidr_covers(&cand->allowed_ips[i], a->cidr))
+			return endpoint_passes(cand, a->e, ret_deny);
 	return false;
 }
 
@@ -497,10 +550,9 @@ static struct ward_pos near_pos(const struct port_result *res)
 	return res->near ? res->near->pos : (struct ward_pos){ 0 };
 }
 
-static void near_note(char *buf, size_t sz, const struct port_result *res,
-		      const struct ward_binary *b)
+static void near_note(char *buf, size_t sz, const struct port_result *res, const char *bin)
 {
-	note_text(buf, sz, res->deny ? "deny rule" : "closest rule", b);
+	note_text(buf, sz, res->deny ? "deny rule" : "closest rule", bin);
 }
 
 static void rule_text(char *buf, size_t sz, const struct ward_l7_rule *r)
@@ -512,11 +564,74 @@ static void rule_text(char *buf, size_t sz, const struct ward_l7_rule *r)
 				      r->query[q].glob);
 }
 
-static void check_endpoint(struct check *c, const char *w, const struct ward_binary *b,
+static const char *access_name(enum ward_access a)
+{
+	switch (a) {
+	case WARD_ACCESS_READ_ONLY:
+		return "read-only";
+	case WARD_ACCESS_READ_WRITE:
+		return "read-write";
+	case WARD_ACCESS_FULL:
+		return "full";
+	case WARD_ACCESS_NONE:
+		break;
+	}
+	return "none";
+}
+
+/* What the sandbox's HTTP rules let through on e, per request pattern. */
+static void check_l7(struct check *c, const char *w, const char *bin,
+		     const struct ward_endpoint *e, bool *ok)
+{
+	const char *const *m = access_methods(e->access);
+	struct l7_arg a = { .own = e };
+	struct port_result res, first = { 0 };
+	char note[PATH_MAX + 128], rt[512], methods[128] = "";
+
+	if (e->enforcement == WARD_AUDIT) {
+		/* audit lets every request through: its deny rules only log */
+		a = (struct l7_arg){ .u = &every_request };
+		if (!each_port(c, e, ok, false, cand_l7, &a, &res)) {
+			near_note(note, sizeof(note), &res, bin);
+			violation(c, e->pos, near_pos(&res), note,
+				  "%s -> %s:%s every request (enforcement: audit)", w, e->host,
+				  res.ports);
+		}
+		return;
+	}
+	/* access: one line for the methods that fall short */
+	for (size_t i = 0; m && m[i]; i++) {
+		struct ward_l7_rule u = { .method = (char *)m[i], .path = "/**" };
+
+		a.u = &u;
+		if (each_port(c, e, ok, false, cand_l7, &a, &res))
+			continue;
+		if (!first.ports[0])
+			first = res;
+		snprintf(methods + strlen(methods), sizeof(methods) - strlen(methods), "%s%s",
+			 methods[0] ? ", " : "", m[i]);
+	}
+	if (methods[0]) {
+		near_note(note, sizeof(note), &first, bin);
+		violation(c, e->pos, near_pos(&first), note, "%s -> %s:%s %s /** (access: %s)", w,
+			  e->host, first.ports, methods, access_name(e->access));
+	}
+	for (size_t i = 0; i < e->n_rules; i++) {
+		a.u = &e->rules[i];
+		if (each_port(c, e, ok, false, cand_l7, &a, &res))
+			continue;
+		rule_text(rt, sizeof(rt), &e->rules[i]);
+		near_note(note, sizeof(note), &res, bin);
+		violation(c, e->rules[i].pos, near_pos(&res), note, "%s -> %s:%s %s", w, e->host,
+			  res.ports, rt);
+	}
+}
+
+static void check_endpoint(struct check *c, const char *w, const char *bin,
 			   const struct ward_endpoint *e)
 {
 	_cleanup_free_ bool *ok = calloc(e->n_ports ? e->n_ports : 1, sizeof(*ok));
-	char note[PATH_MAX + 128], rt[512];
+	char note[PATH_MAX + 128];
 	struct port_result res;
 
 	if (!ok) {
@@ -525,126 +640,81 @@ static void check_endpoint(struct check *c, const char *w, const struct ward_bin
 	}
 	for (size_t k = 0; k < e->n_ports; k++)
 		ok[k] = true;
-	/* L4: the binary may reach the host on the port at all */
-	if (!each_port(c, b, e, ok, NULL, NULL, &res)) {
-		note_text(note, sizeof(note), "closest rule", b);
-		violation(c, e->pos, closest(c, b, e->host), note, "%s -> %s:%s", w, e->host,
+	/* L4: the binary may reach the host on the port at all; the checks
+	 * below look at the ports that pass this one only */
+	if (!each_port(c, e, ok, true, NULL, NULL, &res)) {
+		note_text(note, sizeof(note), "closest rule", bin);
+		violation(c, e->pos, closest(c, e->host), note, "%s -> %s:%s", w, e->host,
 			  res.ports);
-		for (size_t k = 0; k < e->n_ports; k++) {
-			char one[8];
-
-			snprintf(one, sizeof(one), "%u", e->ports[k]);
-			for (const char *p = res.ports; *p; p += strcspn(p, ","), p += !!*p)
-				if (!strncmp(p, one, strlen(one)) &&
-				    (p[strlen(one)] == ',' || !p[strlen(one)]))
-					ok[k] = false;
-		}
 	}
 	/* uninspected bytes only where the host does not inspect either */
-	if (raw(e) && !each_port(c, b, e, ok, cand_raw, NULL, &res)) {
-		near_note(note, sizeof(note), &res, b);
+	if (raw(e) && !each_port(c, e, ok, false, cand_raw, NULL, &res)) {
+		near_note(note, sizeof(note), &res, bin);
 		violation(c, e->pos, near_pos(&res), note,
 			  "%s -> %s:%s without HTTP inspection (%s)", w, e->host, res.ports,
 			  e->protocol == WARD_PROTO_TCP ? "protocol: tcp" : "no protocol: rest");
 	}
-	/* HTTP: every request the endpoint lets through */
-	if (!raw(e)) {
-		const char *const *m = access_methods(e->access);
-		bool audit = e->enforcement == WARD_AUDIT;
-		struct l7_arg a = { .e = e, .sandbox_denies = !audit };
-		char methods[128] = "";
-		struct port_result first = { 0 };
-
-		if (audit) {
-			struct ward_l7_rule all = { .method = "*", .path = "/**" };
-
-			a.u = &all;
-			if (!each_port(c, b, e, ok, cand_l7, &a, &res)) {
-				near_note(note, sizeof(note), &res, b);
-				violation(c, e->pos, near_pos(&res), note,
-					  "%s -> %s:%s every request (enforcement: audit)", w,
-					  e->host, res.ports);
-			}
-			return;
-		}
-		/* access: one line for the methods that fall short */
-		for (size_t i = 0; m && m[i]; i++) {
-			struct ward_l7_rule u = { .method = (char *)m[i], .path = "/**" };
-
-			a.u = &u;
-			if (each_port(c, b, e, ok, cand_l7, &a, &res))
-				continue;
-			if (!first.ports[0])
-				first = res;
-			snprintf(methods + strlen(methods), sizeof(methods) - strlen(methods),
-				 "%s%s", methods[0] ? ", " : "", m[i]);
-		}
-		if (methods[0]) {
-			near_note(note, sizeof(note), &first, b);
-			violation(c, e->pos, near_pos(&first), note, "%s -> %s:%s %s /** (access: %s)",
-				  w, e->host, first.ports, methods,
-				  e->access == WARD_ACCESS_READ_ONLY	? "read-only"
-				  : e->access == WARD_ACCESS_READ_WRITE ? "read-write"
-									: "full");
-		}
-		for (size_t i = 0; i < e->n_rules; i++) {
-			a.u = &e->rules[i];
-			if (each_port(c, b, e, ok, cand_l7, &a, &res))
-				continue;
-			rule_text(rt, sizeof(rt), &e->rules[i]);
-			near_note(note, sizeof(note), &res, b);
-			violation(c, e->rules[i].pos, near_pos(&res), note, "%s -> %s:%s %s", w,
-				  e->host, res.ports, rt);
-		}
-	}
-	/* private ranges the endpoint may resolve to */
+	if (!raw(e))
+		check_l7(c, w, bin, e, ok);
+	/* private ranges the endpoint may resolve to, and raw addresses in them */
 	for (size_t i = 0; i < e->n_allowed_ips; i++) {
 		const struct ward_cidr *ci = &e->allowed_ips[i];
+		struct ip_arg a = { .cidr = ci, .e = e };
 		char addr[INET6_ADDRSTRLEN] = "?";
 
-		if (each_port(c, b, e, ok, cand_ip, ci, &res))
+		if (each_port(c, e, ok, false, cand_ip, &a, &res))
 			continue;
 		inet_ntop(ci->family, ci->addr, addr, sizeof(addr));
-		near_note(note, sizeof(note), &res, b);
-		violation(c, e->pos, near_pos(&res), note, "%s -> %s:%s resolving to %s/%u", w,
+		near_note(note, sizeof(note), &res, bin);
+		violation(c, e->pos, near_pos(&res), note, "%s -> %s:%s at %s/%u (allowed_ips)", w,
 			  e->host, res.ports, addr, ci->prefix);
 	}
 }
 
-static void no_rule(char *buf, size_t sz, const struct check *c, const struct ward_binary *b)
+/* Which host network policies cover b, into c->cov (owned by the caller);
+ * false when none does. */
+static bool cover_binary(struct check *c, bool *cov, const struct ward_binary *b)
 {
-	snprintf(buf, sz, "the host policy has no rule for %s%s%s%s", b->sha256 ? "sha256:" : "",
-		 bin_name(b), b->ancestors ? " and its descendants" : "",
-		 c->h->n_net ? "" : " (it has no network_policies)");
+	bool any = false;
+
+	for (size_t k = 0; k < c->h->n_net; k++) {
+		cov[k] = policy_covers(&c->h->net[k], b);
+		any |= cov[k];
+	}
+	c->cov = cov;
+	return any;
 }
 
 static void check_net(struct check *c)
 {
-	char note[PATH_MAX + 128];
+	_cleanup_free_ bool *cov = calloc(c->h->n_net ? c->h->n_net : 1, sizeof(*cov));
+	char note[PATH_MAX + 128], w[PATH_MAX + 160], bin[PATH_MAX + 64];
 
+	if (!cov) {
+		c->r = -ENOMEM;
+		return;
+	}
 	for (size_t i = 0; i < c->s->n_net; i++) {
 		const struct ward_net_policy *np = &c->s->net[i];
 
 		for (size_t j = 0; j < np->n_binaries; j++) {
 			const struct ward_binary *b = &np->binaries[j];
-			char w[PATH_MAX + 160];
-			bool any = false;
 
 			/* unix sockets are outside host mode: host endpoints only */
 			if (!np->n_endpoints)
 				continue;
-			who(w, sizeof(w), np->key, b);
-			for (size_t k = 0; k < c->h->n_net && !any; k++)
-				any = policy_covers(&c->h->net[k], b);
-			if (!any) {
-				no_rule(note, sizeof(note), c, b);
+			bin_text(bin, sizeof(bin), b);
+			snprintf(w, sizeof(w), "%s (%s)", np->key, bin);
+			if (!cover_binary(c, cov, b)) {
+				no_rule(note, sizeof(note), c, bin);
 				violation(c, b->pos, c->net_pos, note, "network access of %s", w);
 				continue;
 			}
 			for (size_t e = 0; e < np->n_endpoints; e++)
-				check_endpoint(c, w, b, &np->endpoints[e]);
+				check_endpoint(c, w, bin, &np->endpoints[e]);
 		}
 	}
+	c->cov = NULL;
 }
 
 /* ---- inference routes: ward's proxy calls the upstream for the binaries
@@ -739,56 +809,62 @@ static bool host_inference_covers(const struct check *c, const struct ward_binar
 	return route && bin;
 }
 
-static void check_route(struct check *c, const struct ward_inference_route *r,
-			const struct ward_binary *b, const char *w)
+static void check_route(struct check *c, bool *cov, const struct ward_inference_route *r,
+			const struct ward_binary *b, const char *bin)
 {
 	char host[WARD_HOST_MAX], glob[512], note[PATH_MAX + 128];
 	uint16_t port;
 	struct ward_l7_rule post = { .method = "POST", .path = glob };
-	struct ward_endpoint e = { .host = host, .ports = &port, .n_ports = 1,
-				   .protocol = WARD_PROTO_REST, .pos = r->pos };
-	struct l7_arg a = { .u = &post, .e = &e };
+	struct ward_endpoint e = { .host = host, .ports = &port, .n_ports = 1 };
+	struct l7_arg a = { .u = &post };
 	struct port_result res;
-	bool ok = true, any = false;
+	bool ok = true, any;
 
 	if (!upstream(r, host, sizeof(host), &port, glob, sizeof(glob))) {
-		violation(c, r->pos, (struct ward_pos){ 0 }, "its upstream is unknown to the ceiling",
+		violation(c, r->pos, (struct ward_pos){ 0 },
+			  "the ceiling cannot tell where this route connects",
 			  "inference route %s", r->name);
 		return;
 	}
-	if (host_inference_covers(c, b, host, port) || each_port(c, b, &e, &ok, cand_l7, &a, &res))
+	any = cover_binary(c, cov, b);
+	if (host_inference_covers(c, b, host, port) ||
+	    each_port(c, &e, &ok, false, cand_l7, &a, &res))
 		return;
-	for (size_t k = 0; k < c->h->n_net && !any; k++)
-		any = policy_covers(&c->h->net[k], b);
 	if (!any)
-		no_rule(note, sizeof(note), c, b);
+		no_rule(note, sizeof(note), c, bin);
 	else
-		near_note(note, sizeof(note), &res, b);
-	violation(c, r->pos, !any ? c->net_pos : res.near ? near_pos(&res) : closest(c, b, host),
-		  note, "inference route %s: %s -> %s:%u POST %s", r->name, w, host, port, glob);
+		near_note(note, sizeof(note), &res, bin);
+	violation(c, r->pos,
+		  !any	     ? c->net_pos
+		  : res.near ? near_pos(&res)
+			     : closest(c, host),
+		  note, "inference route %s: %s -> %s:%u POST %s", r->name, bin, host, port, glob);
 }
 
 static void check_inference(struct check *c)
 {
 	/* no inference.binaries: every binary may use inference.local */
 	static const struct ward_binary every = { .path = "/**" };
+	_cleanup_free_ bool *cov = calloc(c->h->n_net ? c->h->n_net : 1, sizeof(*cov));
+	char bin[PATH_MAX + 64];
 
+	if (!cov) {
+		c->r = -ENOMEM;
+		return;
+	}
 	for (size_t i = 0; i < c->s->n_routes; i++) {
 		const struct ward_inference_route *r = &c->s->routes[i];
 
 		if (!c->s->inference_binaries) {
-			check_route(c, r, &every, "every binary (no inference.binaries)");
+			check_route(c, cov, r, &every, "every binary (/**: no inference.binaries)");
 			continue;
 		}
 		for (size_t j = 0; j < c->s->n_inference_binaries; j++) {
-			const struct ward_binary *b = &c->s->inference_binaries[j];
-			char w[PATH_MAX + 64];
-
-			snprintf(w, sizeof(w), "%s%s%s", b->sha256 ? "sha256:" : "", bin_name(b),
-				 b->ancestors ? " and its descendants" : "");
-			check_route(c, r, b, w);
+			bin_text(bin, sizeof(bin), &c->s->inference_binaries[j]);
+			check_route(c, cov, r, &c->s->inference_binaries[j], bin);
 		}
 	}
+	c->cov = NULL;
 }
 
 /* ---- the report ---- */
@@ -861,6 +937,8 @@ int ward_policy_ceiling(const struct ward_policy *sandbox, const struct ward_pol
 	c.net_pos = net_key_pos(host);
 	check_net(&c);
 	check_inference(&c);
+	if (c.r == -E2BIG)
+		return ward_errx(err, c.r, "ceiling: the policies are too large to compare");
 	if (c.r < 0)
 		return ward_err(err, c.r, "ceiling");
 	/* in file order; stable, so one position keeps the walk's order */

@@ -219,7 +219,8 @@ static int policy_check(int argc, char **argv)
 				continue;
 			}
 		}
-		printf("%s: ok (rev %.12s)%s\n", argv[i], p->rev, org ? ", within the ceiling" : "");
+		printf("%s: ok (rev %.12s)%s\n", argv[i], p->rev,
+		       org ? ", within the ceiling" : "");
 	}
 	if (!files) {
 		fputs(usage_check, stderr);

@@ -258,9 +258,8 @@ static bool all_http(const struct ward_endpoint *ep)
 }
 
 __attribute__((format(printf, 5, 6))) static void violation(struct check *c, struct ward_pos pos,
-							   struct ward_pos note_pos,
-							   const char *note, const char *what,
-							   ...)
+							    struct ward_pos note_pos,
+							    const char *note, const char *what, ...)
 {
 	struct ward_ceiling_report *rep = c->rep;
 	struct ward_ceiling_violation *v;
@@ -349,8 +348,9 @@ static struct ward_pos closest(const struct check *c, const char *host)
 		}
 		for (size_t j = 0; j < hp->n_endpoints; j++) {
 			const struct ward_endpoint *ep = &hp->endpoints[j];
-			long s = host_covers(ep->host, host) ? 1000
-							     : 1 + (long)common_labels(ep->host, host);
+			long s = host_covers(ep->host, host)
+					 ? 1000
+					 : 1 + (long)common_labels(ep->host, host);
 
 			if (s > score) {
 				score = s;
@@ -580,8 +580,8 @@ static const char *access_name(enum ward_access a)
 }
 
 /* What the sandbox's HTTP rules let through on e, per request pattern. */
-static void check_l7(struct check *c, const char *w, const char *bin,
-		     const struct ward_endpoint *e, bool *ok)
+static void check_l7(struct check *c, const char *w, const char *bin, const struct ward_endpoint *e,
+		     bool *ok)
 {
 	const char *const *m = access_methods(e->access);
 	struct l7_arg a = { .own = e };
@@ -822,8 +822,8 @@ static void check_route(struct check *c, bool *cov, const struct ward_inference_
 
 	if (!upstream(r, host, sizeof(host), &port, glob, sizeof(glob))) {
 		violation(c, r->pos, (struct ward_pos){ 0 },
-			  "the ceiling cannot tell where this route connects",
-			  "inference route %s", r->name);
+			  "the ceiling cannot tell where this route connects", "inference route %s",
+			  r->name);
 		return;
 	}
 	any = cover_binary(c, cov, b);
@@ -952,15 +952,14 @@ int ward_policy_ceiling(const struct ward_policy *sandbox, const struct ward_pol
 	}
 	if (rep->n)
 		return ward_errx(err, -EPERM, "%s: %zu %s not allowed by the host policy %s",
-				 rep->sandbox_file, rep->n,
-				 rep->n == 1 ? "grant is" : "grants are", rep->host_file);
+				 rep->sandbox_file, rep->n, rep->n == 1 ? "grant is" : "grants are",
+				 rep->host_file);
 	return 0;
 }
 
 /* ---- the host policy in force ---- */
 
-int ward_host_ceiling_load(const char *state_dir, struct ward_policy **ret,
-			   struct ward_error *err)
+int ward_host_ceiling_load(const char *state_dir, struct ward_policy **ret, struct ward_error *err)
 {
 	_cleanup_(ward_policy_freep) struct ward_policy *p = NULL;
 	_cleanup_free_ char *path = NULL, *lines = NULL;

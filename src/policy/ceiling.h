@@ -54,8 +54,7 @@ const char *ward_ceiling_default_base_url(const char *provider);
  * /var/lib/ward. 0 with *ret NULL when none is in force (no file); a file
  * that cannot be read or compiled is an error (-EINVAL: err holds its
  * FILE:LINE:COL lines): the ceiling fails closed. */
-int ward_host_ceiling_load(const char *state_dir, struct ward_policy **ret,
-			   struct ward_error *err);
+int ward_host_ceiling_load(const char *state_dir, struct ward_policy **ret, struct ward_error *err);
 
 /* ward_host_ceiling_load, then ward_policy_ceiling of p against it: what
  * `ward run`, and the daemon's sandbox.create/start and policy.apply, call

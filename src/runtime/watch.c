@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "policy/ceiling.h"
 
 #define DEBOUNCE_MS_DEFAULT 150
 #define DEBOUNCE_MAX_ROUNDS 20 /* a file rewritten without pause still reloads */
@@ -161,6 +162,11 @@ static void reload(struct ward_policy_watch *w)
 	r = ward_policy_load(w->path, &p, &diags, &err);
 	if (r < 0) {
 		refuse(w, &diags, r == -EINVAL ? NULL : err.msg, cur->policy->rev);
+		goto out;
+	}
+	if (ward_host_ceiling_check(NULL, p, NULL, &err) < 0) { /* the org ceiling */
+		ward_policy_free(p);
+		refuse(w, &diags, err.msg, cur->policy->rev);
 		goto out;
 	}
 	if (!strcmp(p->rev, cur->policy->rev)) {

@@ -6,7 +6,7 @@
 # host/policy.yaml is the host policy in force: a widening policy is refused
 # with both positions and exit 125 before the command runs, a narrowing one
 # runs it, no file means no ceiling, a host policy that does not compile
-# refuses; and the daemon (temp socket, state and log): sandbox.create,
+# refuses, a --watch edit that widens is not applied; and the daemon (temp socket, state and log): sandbox.create,
 # sandbox.start and policy.apply refused with both positions and a deny
 # control row. Root only (ward run, the daemon); no network needed.
 set -u
@@ -122,6 +122,25 @@ check "... then one line saying why nothing ran" \
 r=$(run "$T/narrow.yaml")
 check "host policy in force: a narrower policy runs, exit 0 ($r: $(head -c 300 "$T/err"))" [ "$r" = 0 ]
 check "... the command ran" test -e "$T/work/ran"
+# --watch: an edit that widens is not applied, the policy in force stays
+cp "$T/narrow.yaml" "$T/watch.yaml"
+rm -f "$T/work/started" "$T/work/go"
+WARD_STATE=$T/state "$WARD" run --watch --policy "$T/watch.yaml" --log "$T/run.db" \
+	--workdir "$T/work" -- /bin/sh -c 'touch started; while [ ! -e go ]; do sleep 0.1; done' \
+	>/dev/null 2>"$T/werr" &
+WPID=$!
+for _ in $(seq 300); do [ -e "$T/work/started" ] && break; sleep 0.1; done
+check "--watch: the command started" test -e "$T/work/started"
+cat "$T/wide.yaml" >"$T/watch.yaml"
+for _ in $(seq 300); do grep -q "not applied" "$T/werr" && break; sleep 0.1; done
+check "--watch: a wider edit is not applied" grep -q "^ward: policy $T/watch.yaml not applied: rev" "$T/werr"
+check "... with both positions" grep -q "^$T/watch.yaml:10:9: error: web (/usr/bin/curl) -> other.test:443 is not allowed by the host policy" "$T/werr"
+touch "$T/work/go"
+wait "$WPID"
+check "... the command ends normally ($?)" test $? -eq 0
+check "... a deny control row" test "$(sqlite3 "$T/run.db" "select count(*) from decisions where
+	layer = 'control' and action = 'deny' and reason like '%is not allowed by the host policy%'")" -ge 1
+
 printf 'version: 1\nnetwork_policies: [\n' >"$T/state/host/policy.yaml"
 r=$(run "$T/narrow.yaml")
 check "a host policy that does not compile refuses: 125 ($r)" [ "$r" = 125 ]

@@ -31,7 +31,7 @@ _ward() {
 	case "$prev" in
 	--cwd|--state|--workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	--binary|--hosts|--log|--policy|--socket|--upstream-ca|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-	--action|--binary|--dns-port|--examples|--host|--idle-timeout|--layer|--method|--path|--port|--sandbox|--session|--since) return ;;
+	--action|--binary|--dns-port|--examples|--host|--idle-timeout|--layer|--method|--org|--path|--port|--sandbox|--session|--since) return ;;
 	esac
 	local opts=''
 	case "$path" in
@@ -43,7 +43,7 @@ _ward() {
 		;;
 	'policy') opts=''
 		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "check compile diff explain suggest apply" -- "$cur")); return; } ;;
-	'policy check') opts=''
+	'policy check') opts='--help --org -h'
 		;;
 	'policy compile') opts='--help --json -h'
 		;;

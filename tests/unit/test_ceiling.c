@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "policy/ceiling.h"
+#include "policy/cover.h"
 #include "policy/policy.h"
 #include "proxy/providers.h"
 #include "tmpdir.h"
@@ -432,6 +434,41 @@ static void test_globs(void **state)
 	}
 }
 
+/* Host patterns and the rest of cover.h, directly. */
+static void test_cover(void **state)
+{
+	struct ward_l7_rule get_v1 = { .method = "GET", .path = "/v1/**" };
+	struct ward_l7_rule any_admin = { .method = "*", .path = "/v1/admin/**" };
+	struct ward_l7_rule post_x = { .method = "POST", .path = "/x" };
+	struct ward_cidr ten8 = { .family = AF_INET, .prefix = 8, .addr = { 10 } };
+	struct ward_cidr ten16 = { .family = AF_INET, .prefix = 16, .addr = { 10, 20 } };
+	struct ward_cidr eleven16 = { .family = AF_INET, .prefix = 16, .addr = { 11, 20 } };
+
+	(void)state;
+	assert_true(ward_cover_host("**.x.com", "*.a.x.com"));
+	assert_true(ward_cover_host("**.x.com", "**.a.x.com"));
+	assert_true(ward_cover_host("**.x.com", "a.b.x.com"));
+	assert_true(ward_cover_host("*.x.com", "*.x.com"));
+	assert_true(ward_cover_host("10.0.0.1", "10.0.0.1"));
+	assert_false(ward_cover_host("*.x.com", "**.x.com"));
+	assert_false(ward_cover_host("*.x.com", "*.a.x.com"));
+	assert_false(ward_cover_host("**.x.com", "x.com"));
+	assert_false(ward_cover_host("**.x.com", "**.ax.com"));
+	assert_false(ward_cover_host("a.x.com", "*.x.com"));
+	assert_false(ward_cover_host("**.0.0.1", "10.0.0.1"));
+	assert_true(ward_cover_rule(&get_v1,
+				    &(struct ward_l7_rule){ .method = "GET", .path = "/v1/a*/b" }));
+	assert_false(
+		ward_cover_rule(&get_v1, &(struct ward_l7_rule){ .method = "*", .path = "/v1/a" }));
+	assert_false(ward_rules_disjoint(&get_v1, &any_admin));
+	assert_true(ward_rules_disjoint(&get_v1, &post_x));
+	assert_true(ward_rules_disjoint(&(struct ward_l7_rule){ .method = "GET", .path = "/v2/**" },
+					&any_admin));
+	assert_true(ward_cover_cidr(&ten8, &ten16));
+	assert_false(ward_cover_cidr(&ten16, &ten8));
+	assert_false(ward_cover_cidr(&ten8, &eleven16));
+}
+
 /* The ceiling's default upstreams are the proxy's. */
 static void test_default_urls(void **state)
 {
@@ -611,6 +648,7 @@ int main(void)
 		cmocka_unit_test(test_allowed_ips),
 		cmocka_unit_test(test_inference),
 		cmocka_unit_test(test_globs),
+		cmocka_unit_test(test_cover),
 		cmocka_unit_test(test_default_urls),
 		cmocka_unit_test(test_symlink),
 		cmocka_unit_test(test_host_state),

@@ -469,6 +469,43 @@ static void test_cover(void **state)
 	assert_false(ward_cover_cidr(&ten8, &eleven16));
 }
 
+/* Every policy is within itself; the examples within the org example (the
+ * developer preset under it) or refused for what it lacks. */
+static void test_examples(void **state)
+{
+	static const char *const files[] = { "deny-all", "developer",  "claude-code",
+					     "codex",	 "org-egress", "demo" };
+	struct ward_policy *p[sizeof(files) / sizeof(files[0])];
+	const size_t n = sizeof(files) / sizeof(files[0]), org = 4;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++) {
+		struct ward_diags diags = { 0 };
+		struct ward_error err = { 0 };
+		char path[128];
+
+		snprintf(path, sizeof(path), "policies/examples/%s.yaml", files[i]);
+		assert_int_equal(ward_policy_load(path, &p[i], &diags, &err), 0);
+		ward_diags_free(&diags);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ward_ceiling_report rep = { 0 };
+		struct ward_error err = { 0 };
+		int self = ward_policy_ceiling(p[i], p[i], &rep, &err);
+
+		if (self)
+			ward_ceiling_print(&rep, stderr);
+		assert_int_equal(self, 0);
+		ward_ceiling_report_free(&rep);
+		/* codex: its own binaries for inference; demo: a test host on port 80 */
+		assert_int_equal(ward_policy_ceiling(p[i], p[org], &rep, &err),
+				 i == 3 || i == 5 ? -EPERM : 0);
+		ward_ceiling_report_free(&rep);
+	}
+	for (size_t i = 0; i < n; i++)
+		ward_policy_free(p[i]);
+}
+
 /* The ceiling's default upstreams are the proxy's. */
 static void test_default_urls(void **state)
 {
@@ -649,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_inference),
 		cmocka_unit_test(test_globs),
 		cmocka_unit_test(test_cover),
+		cmocka_unit_test(test_examples),
 		cmocka_unit_test(test_default_urls),
 		cmocka_unit_test(test_symlink),
 		cmocka_unit_test(test_host_state),

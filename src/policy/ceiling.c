@@ -671,19 +671,19 @@ static void check_inference(struct check *c)
 
 /* ---- the report ---- */
 
-/* The line of the host policy's top-level network_policies key (line 0:
- * none; the notes then name the file). */
-static struct ward_pos net_key_pos(const struct ward_policy *h)
+/* The line of a top-level key (line 0: none). The compiled form has no
+ * position for the sections themselves; a top-level key starts a line. */
+static struct ward_pos key_pos(const struct ward_policy *p, const char *key)
 {
-	static const char key[] = "network_policies";
-	const char *s = h->source;
+	const char *s = p->source;
+	size_t n = strlen(key);
 	uint32_t line = 1;
 
-	for (size_t i = 0; s && i < h->source_len; line++) {
-		if (!strncmp(s + i, key, sizeof(key) - 1) &&
-		    (s[i + sizeof(key) - 1] == ':' || s[i + sizeof(key) - 1] == ' '))
+	for (size_t i = 0; s && i < p->source_len; line++) {
+		if (i + n < p->source_len && !strncmp(s + i, key, n) &&
+		    (s[i + n] == ':' || s[i + n] == ' '))
 			return (struct ward_pos){ .line = line, .col = 1 };
-		while (i < h->source_len && s[i] != '\n')
+		while (i < p->source_len && s[i] != '\n')
 			i++;
 		i++;
 	}
@@ -736,13 +736,20 @@ int ward_policy_ceiling(const struct ward_policy *sandbox, const struct ward_pol
 	rep->host_file = strdup(host->source_path ? host->source_path : "<host policy>");
 	if (!rep->sandbox_file || !rep->host_file)
 		return ward_err(err, -ENOMEM, "ceiling");
-	c.net_pos = net_key_pos(host);
+	c.net_pos = key_pos(host, "network_policies");
 	check_net(&c);
 	check_inference(&c);
 	if (c.r == -E2BIG)
 		return ward_errx(err, c.r, "ceiling: the policies are too large to compare");
 	if (c.r < 0)
 		return ward_err(err, c.r, "ceiling");
+	/* what a preset brought has no position: its `extends` line stands for it */
+	for (size_t i = 0; i < rep->n; i++) {
+		if (!rep->v[i].pos.line)
+			rep->v[i].pos = key_pos(sandbox, "extends");
+		if (!rep->v[i].note_pos.line)
+			rep->v[i].note_pos = key_pos(host, "extends");
+	}
 	/* in file order; stable, so one position keeps the walk's order */
 	for (size_t i = 1; i < rep->n; i++) {
 		struct ward_ceiling_violation t = rep->v[i];

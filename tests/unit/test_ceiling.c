@@ -434,6 +434,34 @@ static void test_globs(void **state)
 	}
 }
 
+/* What a preset brought is named at the `extends` line, on either side. */
+static void test_presets(void **state)
+{
+	int r;
+
+	(void)state;
+	char *got = report("version: 1\n"
+			   "extends: [developer]\n",
+			   HOST, &r);
+	size_t n = 0;
+
+	/* every rule of the preset the host policy lacks, each at line 2 */
+	assert_int_equal(r, -EPERM);
+	for (char *l = got; *l; l = strchr(l, '\n') + 1, n++)
+		assert_true(!strncmp(l, n % 2 ? "host.yaml:" : "sandbox.yaml:2:1: error: ",
+				     n % 2 ? 10 : 25));
+	assert_true(n >= 2);
+	assert_non_null(
+		strstr(got, ERR("2:1", "network access of crates (/usr/bin/cargo)")
+				    NOTE("2:1", "the host policy has no rule for /usr/bin/cargo")));
+	free(got);
+	expect(SANDBOX("{ path: /usr/bin/git }") "      - { host: github.com, port: 80 }\n",
+	       "version: 1\n"
+	       "# the org's rules are the developer preset's\n"
+	       "extends: [developer]\n",
+	       ERR("6:9", "a (/usr/bin/git) -> github.com:80") CLOSEST("3:1", "/usr/bin/git"));
+}
+
 /* Host patterns and the rest of cover.h, directly. */
 static void test_cover(void **state)
 {
@@ -684,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_l7_rules),
 		cmocka_unit_test(test_allowed_ips),
 		cmocka_unit_test(test_inference),
+		cmocka_unit_test(test_presets),
 		cmocka_unit_test(test_globs),
 		cmocka_unit_test(test_cover),
 		cmocka_unit_test(test_examples),

@@ -19,6 +19,7 @@
 
 #include "policy/ceiling.h"
 #include "policy/cover.h"
+#include "policy/match.h"
 #include "policy/policy.h"
 #include "proxy/providers.h"
 #include "tmpdir.h"
@@ -497,6 +498,92 @@ static void test_cover(void **state)
 	assert_false(ward_cover_cidr(&ten8, &eleven16));
 }
 
+/* Soundness by sampling: whenever cover(a, b) holds, every string b
+ * matches, a matches too (match.c decides). Random small patterns over a
+ * two-letter alphabet, so that covering pairs are common; deterministic. */
+static unsigned next_rand(unsigned *x)
+{
+	*x = *x * 1103515245u + 12345u;
+	return (*x >> 16) & 0x7fff;
+}
+
+static void rand_glob(unsigned *x, char *buf, size_t sz, bool pattern)
+{
+	static const char *const pseg[] = { "**", "*", "a", "b", "a*", "*b", "ab", "*a*", "" };
+	static const char *const sseg[] = { "a", "b", "ab", "ba", "aab", "", "bb" };
+	size_t n = 1 + next_rand(x) % 4, len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *seg = pattern ? pseg[next_rand(x) % 9] : sseg[next_rand(x) % 7];
+
+		len += (size_t)snprintf(buf + len, sz - len, "/%s", seg);
+	}
+}
+
+static void rand_host(unsigned *x, char *buf, size_t sz, bool pattern)
+{
+	static const char *const lab[] = { "a", "b", "ab" };
+	size_t n = 1 + next_rand(x) % 3, len = 0;
+	unsigned w = pattern ? next_rand(x) % 3 : 0;
+
+	len = (size_t)snprintf(buf, sz, "%s", w == 1 ? "*." : w == 2 ? "**." : "");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, sz - len, "%s.", lab[next_rand(x) % 3]);
+	snprintf(buf + len, sz - len, "t");
+}
+
+static void test_cover_sound(void **state)
+{
+	unsigned x = 12345;
+	size_t covered = 0, checked = 0;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		char a[64], b[64], path[64];
+
+		rand_glob(&x, a, sizeof(a), true);
+		rand_glob(&x, b, sizeof(b), true);
+		if (!ward_cover_glob(a, b))
+			continue;
+		covered++;
+		for (int k = 0; k < 100; k++) {
+			rand_glob(&x, path, sizeof(path), false);
+			if (!ward_match_glob(b, path))
+				continue;
+			checked++;
+			if (!ward_match_glob(a, path))
+				print_message("%s covers %s, but %s matches only the latter\n", a,
+					      b, path);
+			assert_true(ward_match_glob(a, path));
+		}
+	}
+	print_message("globs: %zu covering pairs, %zu paths checked\n", covered, checked);
+	assert_true(covered > 500 && checked > 5000);
+	covered = checked = 0;
+	for (int i = 0; i < 20000; i++) {
+		char a[64], b[64], host[64];
+
+		rand_host(&x, a, sizeof(a), true);
+		rand_host(&x, b, sizeof(b), true);
+		if (!ward_cover_host(a, b))
+			continue;
+		covered++;
+		for (int k = 0; k < 100; k++) {
+			rand_host(&x, host, sizeof(host), false);
+			if (!ward_match_host(b, host))
+				continue;
+			checked++;
+			if (!ward_match_host(a, host))
+				print_message("%s covers %s, but %s matches only the latter\n", a,
+					      b, host);
+			assert_true(ward_match_host(a, host));
+		}
+	}
+	print_message("hosts: %zu covering pairs, %zu names checked\n", covered, checked);
+	assert_true(covered > 500 && checked > 1000);
+}
+
 /* Every policy is within itself; the examples within the org example (the
  * developer preset under it) or refused for what it lacks. */
 static void test_examples(void **state)
@@ -715,6 +802,7 @@ int main(void)
 		cmocka_unit_test(test_presets),
 		cmocka_unit_test(test_globs),
 		cmocka_unit_test(test_cover),
+		cmocka_unit_test(test_cover_sound),
 		cmocka_unit_test(test_examples),
 		cmocka_unit_test(test_default_urls),
 		cmocka_unit_test(test_symlink),

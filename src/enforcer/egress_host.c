@@ -12,8 +12,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -113,6 +115,65 @@ static int obj_get(const char *dir, const char *kind, const char *name)
 		return r;
 	r = bpf_obj_get(path);
 	return r < 0 ? -errno : r;
+}
+
+/* Remove dir and its parents down to the first one pin_dir_make made (first:
+ * that one's length; 0: none made). */
+static void pin_dir_unmake(const char *dir, size_t first)
+{
+	char p[PATH_MAX];
+
+	if (!first || strlen(dir) >= sizeof(p))
+		return;
+	snprintf(p, sizeof(p), "%s", dir);
+	while (strlen(p) >= first) {
+		char *sl = strrchr(p, '/');
+
+		(void)rmdir(p);
+		if (!sl || sl == p)
+			break;
+		*sl = '\0';
+	}
+}
+
+/* dir and its missing parents, which must be on bpffs. *ret_first: the
+ * length of the first directory this made (0: none), for pin_dir_unmake. */
+static int pin_dir_make(const char *dir, size_t *ret_first, struct ward_error *err)
+{
+	char p[PATH_MAX];
+	struct statfs sf;
+	size_t len = strlen(dir);
+	int r = 0;
+
+	*ret_first = 0;
+	if (dir[0] != '/' || len < 2 || len >= sizeof(p))
+		return ward_errx(err, -EINVAL, "host mode: pin directory '%s'", dir);
+	memcpy(p, dir, len + 1);
+	for (char *s = p + 1; r >= 0; s++) {
+		char c = *s;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) == 0) {
+			if (!*ret_first)
+				*ret_first = strlen(p);
+		} else if (errno != EEXIST) {
+			r = ward_err(err, -errno,
+				     "host mode: create %s (is bpffs mounted on /sys/fs/bpf?)", p);
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	if (r >= 0 && (statfs(dir, &sf) < 0 || sf.f_type != BPF_FS_MAGIC))
+		r = ward_errx(err, -ENOTSUP,
+			      "host mode: %s is not on bpffs (mount -t bpf bpf /sys/fs/bpf)", dir);
+	if (r < 0) {
+		pin_dir_unmake(dir, *ret_first);
+		*ret_first = 0;
+	}
+	return r;
 }
 
 static uint64_t fd_cgid(int fd)
@@ -371,7 +432,7 @@ int ward_egress_host_open(const struct ward_policy *p, const struct ward_egress_
 	struct ward_egress_config c = *cfg;
 	struct egress_host *h;
 	size_t n_links, n_maps;
-	bool made_dir = false;
+	size_t made_dir = 0; /* pin_dir_make's */
 	uint32_t seq;
 	int r;
 
@@ -389,16 +450,9 @@ int ward_egress_host_open(const struct ward_policy *p, const struct ward_egress_
 	h->scope_cgid = fd_cgid(scope_fd);
 	h->proxy_port = cfg->transparent_port;
 	h->dns_port = cfg->dns_port ? cfg->dns_port : 53;
-	if (mkdir(cfg->pin_dir, 0700) == 0)
-		made_dir = true;
-	else if (errno != EEXIST)
-		r = -errno;
-	else
-		r = 0;
-	if (!made_dir && r < 0) {
-		ward_err(err, r, "host mode: create %s (bpffs mounted?)", cfg->pin_dir);
+	r = pin_dir_make(cfg->pin_dir, &made_dir, err);
+	if (r < 0)
 		goto fail_h;
-	}
 	r = pins_count(cfg->pin_dir, &n_links, &n_maps);
 	if (r < 0) {
 		ward_err(err, r, "host mode: %s", cfg->pin_dir);
@@ -470,12 +524,11 @@ fail_unpin:
 			(void)bpf_link_detach(e->host->link_fds[i]);
 	unpin_paths(e->host->pin_dir, N_MAPS, N_PROGS);
 fail:
-	if (made_dir && !e->host->takeover)
-		(void)rmdir(e->host->pin_dir);
+	if (!e->host->takeover)
+		pin_dir_unmake(e->host->pin_dir, made_dir);
 	return r;
 fail_h:
-	if (made_dir)
-		(void)rmdir(cfg->pin_dir);
+	pin_dir_unmake(cfg->pin_dir, made_dir);
 	if (h) {
 		free(h->pin_dir);
 		free(h);

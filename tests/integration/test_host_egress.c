@@ -478,6 +478,21 @@ int main(int argc, char **argv)
 	      "status gen %u ports %u/%u exempt %llu", st1.generation, st1.proxy_port,
 	      st1.dns_port, (unsigned long long)st1.n_exempt);
 
+	/* pins elsewhere than on bpffs: refused, nothing made or attached */
+	{
+		struct ward_egress_config cb = cfg;
+		struct ward_egress *hb = NULL;
+		char bad[PATH_MAX];
+
+		snprintf(bad, sizeof(bad), "%s/not-bpffs/pins", tmpdir);
+		cb.pin_dir = bad;
+		rc = ward_egress_host_open(&pol, &cb, scope_fd, &hb, &err);
+		CHECK(rc == -ENOTSUP && !hb, "pins on /tmp: %d", rc);
+		snprintf(bad, sizeof(bad), "%s/not-bpffs", tmpdir);
+		CHECK(access(bad, F_OK) < 0, "%s left behind", bad);
+		CHECK(attached(scope_fd, BPF_CGROUP_INET4_CONNECT) == 1, "one connect4 program");
+	}
+
 	/* no rule: EPERM, a deny row of sandbox "host" */
 	rc = run(scope, "norule", "connect", "10.213.23.2", 443);
 	CHECK(rc == X_EPERM, "no-rule binary: %d, want EPERM", rc);

@@ -407,6 +407,8 @@ int ward_egress_attach(struct ward_egress *e, int cgroup_fd, struct ward_error *
 
 	if (e->links[0])
 		return ward_errx(err, -EBUSY, "egress programs already attached");
+	if (e->host)
+		return ward_errx(err, -EINVAL, "host mode attaches at open (pinned links)");
 	for (size_t i = 0; i < EGRESS_N_PROGS; i++) {
 		e->links[i] = bpf_program__attach_cgroup(progs[i], cgroup_fd);
 		if (!e->links[i]) {

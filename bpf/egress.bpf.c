@@ -32,7 +32,9 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+/* weak: a kernel without it (before 6.2) still loads the sandbox programs,
+ * which never reach it (rodata); host mode then fails to load */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 const volatile struct ward_cfg cfg = {};
 

@@ -245,7 +245,8 @@ struct ward_host_pins {
 	uint64_t proxy_cookie, dns_udp_cookie, dns_tcp_cookie;
 	uint64_t failclosed; /* ward_egress_host_failclosed */
 	uint64_t dropped;    /* events the ring buffer could not hold */
-	uint64_t n_exempt;   /* exempt cgroup ids */
+	uint64_t n_exempt;   /* exempt cgroup ids, */
+	uint64_t exempt[WARD_HOST_MAX_EXEMPT]; /* these (unordered) */
 };
 /* -ENOENT when nothing is pinned in pin_dir. */
 int ward_egress_host_status(const char *pin_dir, struct ward_host_pins *ret,

@@ -711,7 +711,8 @@ int ward_egress_host_status(const char *pin_dir, struct ward_host_pins *ret,
 		while (bpf_map_get_next_key(fd, first ? NULL : &k, &next) == 0) {
 			first = false;
 			k = next;
-			ret->n_exempt++;
+			if (ret->n_exempt < WARD_HOST_MAX_EXEMPT)
+				ret->exempt[ret->n_exempt++] = next;
 		}
 		close(fd);
 	}

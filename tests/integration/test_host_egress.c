@@ -474,7 +474,8 @@ int main(int argc, char **argv)
 	      }),
 	      "scope cgid %llu", (unsigned long long)st1.scope_cgid);
 	CHECK(st1.generation == 1 && st1.proxy_port == PROXY && st1.dns_port == DNSP &&
-		      st1.proxy_cookie == cookie(fd_proxy) && st1.n_exempt == 1 && !st1.audit,
+		      st1.proxy_cookie == cookie(fd_proxy) && st1.n_exempt == 1 &&
+		      st1.exempt[0] == exempt[0] && !st1.audit,
 	      "status gen %u ports %u/%u exempt %llu", st1.generation, st1.proxy_port,
 	      st1.dns_port, (unsigned long long)st1.n_exempt);
 

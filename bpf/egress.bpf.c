@@ -695,7 +695,8 @@ int ward_skb_egress(struct __sk_buff *skb)
 		__u32 zero = 0;
 		struct ward_host_state *hs = bpf_map_lookup_elem(&host_state, &zero);
 
-		if (!hs || bpf_ntohs(ports[1]) != hs->slot[*(volatile __u64 *)&hs->active & 1].dns_port)
+		if (!hs ||
+		    bpf_ntohs(ports[1]) != hs->slot[*(volatile __u64 *)&hs->active & 1].dns_port)
 			return 1;
 	} else if (bpf_ntohs(ports[1]) != cfg.dns_port) {
 		return 1;

@@ -758,6 +758,20 @@ int main(int argc, char **argv)
 			usleep(10000);
 		}
 		CHECK(left == 0, "%d programs of the pins still loaded", left);
+		for (int t = 0; t < 200; t++) {
+			left = 0;
+			for (size_t i = 0; i < st.n_progs; i++) {
+				int fd = bpf_link_get_fd_by_id(st.progs[i].link_id);
+
+				left += fd >= 0;
+				if (fd >= 0)
+					close(fd);
+			}
+			if (!left)
+				break;
+			usleep(10000);
+		}
+		CHECK(left == 0, "%d links of the pins still there", left);
 		if (left)
 			sh("ls -l /proc/%d/fd | grep -i bpf; bpftool link show | tail -20",
 			   getpid());

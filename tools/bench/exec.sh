@@ -63,29 +63,40 @@ for k in "${!BINS[@]}"; do
 		{ echo "ward exec failed" >&2; exit 1; }
 done
 TCK=$(getconf CLK_TCK)
-cpu_of() { # PID [children too]: CPU ticks so far (user + system)
+# No fork in here but the measured command's: a subshell's CPU would count
+# in the next run's (the shell's children's times grow when it reaps them).
+cpu_of() { # PID: its CPU ticks so far, its reaped children's included, in CPU
 	local s
 	read -r s <"/proc/$1/stat"
 	s=${s##*) }
 	# shellcheck disable=SC2086
 	set -- $s
-	echo $((${11} + ${12} + ${13} + ${14}))
+	CPU=$((${12} + ${13} + ${14} + ${15})) # utime stime cutime cstime
 }
-run() { # FILE DAEMON_PID|- CMD...: the wall time in ms (3 decimals) to FILE.ms,
-	# the CPU ticks of CMD (and of the daemon meanwhile) to FILE.cpu
-	local f=$1 dp=$2 a b c0 c1 d0=0 d1=0
+run() { # FILE DAEMON_PID|- CMD...: the wall time (us) to FILE.us, the CPU
+	# ticks of CMD, and of the daemon meanwhile, to FILE.cpu
+	local f=$1 dp=$2 a b c0 d0=0 d1=0
 	shift 2
-	c0=$(cpu_of $$)
-	[ "$dp" = - ] || d0=$(cpu_of "$dp")
-	a=$(date +%s%N)
+	cpu_of $$
+	c0=$CPU
+	if [ "$dp" != - ]; then
+		cpu_of "$dp"
+		d0=$CPU
+	fi
+	a=${EPOCHREALTIME/./}
 	"$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-	b=$(date +%s%N)
-	[ "$dp" = - ] || d1=$(cpu_of "$dp")
-	c1=$(cpu_of $$)
-	echo "scale=3; ($b - $a) / 1000000" | bc >>"$f.ms"
-	echo $((c1 - c0 + d1 - d0)) >>"$f.cpu"
+	b=${EPOCHREALTIME/./}
+	if [ "$dp" != - ]; then
+		cpu_of "$dp"
+		d1=$CPU
+	fi
+	cpu_of $$
+	echo $((b - a)) >>"$f.us"
+	echo $((CPU - c0 + d1 - d0)) >>"$f.cpu"
 }
-med() { sort -n "$1" | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+med() { # FILE of us: the median in ms
+	sort -n "$1" | awk '{v[NR]=$1} END {printf "%.3f", ((NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2) / 1000}'
+}
 # CPU: ticks are coarse (10 ms), a run is a few: the mean over the rounds
 cpu_ms() { awk -v t="$TCK" '{s+=$1} END {printf "%.2f", s * 1000 / t / NR}' "$1"; }
 for _ in $(seq "$R"); do
@@ -94,10 +105,10 @@ for _ in $(seq "$R"); do
 	done
 	run "$T/bwrap" - bwrap --unshare-all --ro-bind / / /bin/true
 done
-B=$(med "$T/bwrap.ms")
+B=$(med "$T/bwrap.us")
 BC=$(cpu_ms "$T/bwrap.cpu")
 for k in "${!BINS[@]}"; do
-	X=$(med "$T/exec$k.ms")
+	X=$(med "$T/exec$k.us")
 	XC=$(cpu_ms "$T/exec$k.cpu")
 	printf 'rounds %d  %s\n  ward exec p50 %s ms  bwrap p50 %s ms  ratio %s (goal <= 2)\n' "$R" \
 		"${BINS[$k]}" "$X" "$B" "$(echo "scale=2; $X / $B" | bc)"

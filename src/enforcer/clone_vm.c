@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #define CHILD_STACK (256 * 1024)
+#define GUARD 4096 /* below the stack: an overflow faults, never writes the caller's memory */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define NO_CLONE_VM 1 /* ASan's stack bookkeeping assumes a child of its own */
@@ -74,18 +75,22 @@ static long clone3_call(struct clone_args *a, void (*fn)(void *), void *arg)
 
 pid_t ward_clone_vm(struct clone_args *a, void (*fn)(void *), void *arg)
 {
-	void *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	char *map = mmap(NULL, GUARD + CHILD_STACK, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	long r;
 
-	if (stack == MAP_FAILED)
+	if (map == MAP_FAILED)
 		return -1;
+	if (mprotect(map, GUARD, PROT_NONE) < 0) {
+		munmap(map, GUARD + CHILD_STACK);
+		return -1;
+	}
 	a->flags |= CLONE_VM | CLONE_VFORK;
-	a->stack = (uint64_t)(uintptr_t)stack;
+	a->stack = (uint64_t)(uintptr_t)(map + GUARD);
 	a->stack_size = CHILD_STACK;
 	r = clone3_call(a, fn, arg);
 	/* here the child has exec'd or is gone: its stack is free again */
-	munmap(stack, CHILD_STACK);
+	munmap(map, GUARD + CHILD_STACK);
 	if (r < 0) {
 		errno = (int)-r;
 		return -1;

@@ -439,7 +439,7 @@ _Noreturn static void session_command(const struct ward_session_ctx *c)
 		close(listener);
 	}
 	/* A later generation may name paths this sandbox's root does not show:
-	 * nothing to grant there (this copy of the array is the child's own). */
+	 * nothing to grant there (the array is the intermediate's copy, not ward's). */
 	for (size_t i = 0; i < c->n_rules; i++)
 		if (access(c->rules[i].path, F_OK) == 0)
 			c->rules[n++] = c->rules[i];
@@ -467,6 +467,11 @@ _Noreturn static void session_command(const struct ward_session_ctx *c)
 	snprintf(msg, sizeof(msg), "%s: %s", path, strerror(errno));
 	ward_msg_send(c->sock, WARD_MSG_EXEC_FAIL, r, msg);
 	_exit(r);
+}
+
+static void session_command_fn(void *c)
+{
+	session_command(c);
 }
 
 /* Close every descriptor but a and b. */
@@ -520,13 +525,13 @@ _Noreturn void ward_session_child(const struct ward_session_ctx *c)
 	while (n < 0 && errno == EINTR);
 	if (n < (ssize_t)sizeof(uint32_t) * 2 || m.kind != WARD_MSG_GO)
 		_exit(WARD_EXIT_SETUP);
-	cmd = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	/* in this process's memory until it execs: nothing copied, and this
+	 * process waits until then (ward does not need SESSION before it) */
+	cmd = ward_clone_vm(&args, session_command_fn, (void *)c);
 	if (cmd < 0) {
 		ward_err(&err, -errno, "clone3 into the session's cgroup");
 		session_fail(c, &err);
 	}
-	if (cmd == 0)
-		session_command(c);
 	ward_msg_send(c->sock, WARD_MSG_SESSION, (int32_t)cmd, NULL);
 	/* nothing of ward's (listening sockets, ...) stays open in here */
 	close_all_but(c->sock, c->kill_fd);

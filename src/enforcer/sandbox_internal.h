@@ -107,6 +107,13 @@ struct ward_session_ctx {
 
 _Noreturn void ward_session_child(const struct ward_session_ctx *c);
 
+/* clone3(a) with CLONE_VM | CLONE_VFORK (clone_vm.c): the child runs fn(arg)
+ * on a stack of its own, in the caller's memory, until it execs or _exits
+ * (fn never returns); the caller waits until then. A copy (plain clone3)
+ * where that cannot be done (other architectures, ASan). -1 + errno. */
+struct clone_args;
+pid_t ward_clone_vm(struct clone_args *a, void (*fn)(void *), void *arg);
+
 /* The exit contract from a wait status. */
 int ward_exit_code(int wstatus);
 int ward_msg_recv(int fd, struct ward_msg *m, pid_t *ret_pid, int flags);

@@ -174,10 +174,16 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 		return ward_err(err, r, "getrandom");
 	}
 	s->policy_rev = o->policy->rev;
-	/* the generation in force: user, Landlock, environment */
-	r = ward_user_resolve(o->policy, h->ctx.workdir, &c.uid, &c.gid, err);
-	if (r < 0)
-		return r;
+	/* the generation in force: user (the sandbox's own generation's was
+	 * resolved at start), Landlock, environment */
+	if (o->policy == so->policy) {
+		c.uid = sb->uid;
+		c.gid = sb->gid;
+	} else {
+		r = ward_user_resolve(o->policy, h->ctx.workdir, &c.uid, &c.gid, err);
+		if (r < 0)
+			return r;
+	}
 	r = ward_landlock_prepare(o->policy->landlock_compat, &ll, err);
 	if (r < 0)
 		return r;
@@ -201,12 +207,18 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 	c.ports = o->tcp_connect_ports;
 	c.n_ports = o->n_tcp_connect_ports;
 	/* with the broker, the syscalls it refuses with a row are left to its
-	 * filter; without, refused here (EPERM) */
-	r = ward_seccomp_build(&p.prog, o->unix_broker, err);
+	 * filter; without, refused here (EPERM). The program depends on that
+	 * alone, not on the policy: the sandbox's, built at start, serves
+	 * every generation */
 	c.unix_broker = o->unix_broker;
-	if (r < 0)
-		return r;
-	c.seccomp = &p.prog;
+	if (o->unix_broker == so->unix_broker) {
+		c.seccomp = &h->prog;
+	} else {
+		r = ward_seccomp_build(&p.prog, o->unix_broker, err);
+		if (r < 0)
+			return r;
+		c.seccomp = &p.prog;
+	}
 	r = ward_sandbox_env_prepare(o->policy, o->env, &p.env, err);
 	if (r < 0)
 		return r;

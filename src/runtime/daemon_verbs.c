@@ -82,8 +82,32 @@ static json_t *changed_json(const struct ward_policy *a, const struct ward_polic
 	return arr;
 }
 
+/* "timings" of the apply reply: milliseconds since the request was read
+ * (the verb's start), at each step's end, and each layer's own apply */
+struct apply_clock {
+	uint64_t t0;
+	json_t *o;
+};
+
+static void clock_mark(struct apply_clock *k, const char *step)
+{
+	if (k->o)
+		json_object_set_new(k->o, step, json_real((double)(ward_mono_ns() - k->t0) / 1e6));
+}
+
+static json_t *steps_json(const struct ward_apply_report *rep)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < rep->n_steps; i++)
+		json_object_set_new(o, rep->steps[i].name, json_real((double)rep->steps[i].ns / 1e6));
+	return o;
+}
+
 void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 {
+	_cleanup_(json_decrefp) json_t *timings = json_object();
+	struct apply_clock clk = { .t0 = ward_mono_ns(), .o = timings };
 	const char *name = json_string_value(json_object_get(req, "name"));
 	const char *path = json_string_value(json_object_get(req, "policy"));
 	bool wait = json_is_true(json_object_get(req, "wait"));
@@ -114,6 +138,7 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		reply_err(c, req, -r, "%s", err.msg);
 		return;
 	}
+	clock_mark(&clk, "compiled");
 	snprintf(old_rev, sizeof(old_rev), "%s", sb->rev);
 	snprintf(new_rev, sizeof(new_rev), "%s", policy->rev);
 	if (sb->rt) {
@@ -129,6 +154,7 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	}
 	res = json_pack("{s:s,s:s,s:o}", "old_rev", old_rev, "new_rev", new_rev, "diff",
 			diff_json(old, policy));
+	clock_mark(&clk, "diffed");
 	if (dry) {
 		json_object_set_new(res, "sections", changed_json(old, policy, "changed"));
 		json_object_set_new(res, "dry_run", json_true());
@@ -141,6 +167,7 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		refuse(d, c, req, "policy.apply", sb->name, -r, "%s", err.msg);
 		return;
 	}
+	clock_mark(&clk, "policy_stored");
 	if (sb->rt) {
 		struct ward_apply_report rep = { 0 };
 		_cleanup_gen_ struct ward_gen *gen = NULL;
@@ -165,6 +192,8 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 			       err.msg, old_rev);
 			return;
 		}
+		clock_mark(&clk, "enforced");
+		json_object_set_new(timings, "steps", steps_json(&rep));
 		sb->gen_seq++;
 		for (size_t i = 0; i < rep.n; i++)
 			json_array_append_new(secs,
@@ -192,12 +221,15 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	if (r < 0)
 		daemon_note(d, true, "sandbox %s: policy rev %.12s in force but not stored: %s",
 			    sb->name, new_rev, err.msg);
+	clock_mark(&clk, "state_saved");
 	{
 		char detail[192];
 
 		snprintf(detail, sizeof(detail), "policy rev %s -> %s", old_rev, new_rev);
 		daemon_row(d, c, "allow", "policy.apply", sb->name, detail, new_rev);
 	}
+	clock_mark(&clk, "replied");
+	json_object_set(res, "timings", timings);
 	reply_ok(c, req, res);
 }
 

@@ -599,6 +599,15 @@ void ward_apply_report_describe(const struct ward_apply_report *rep, char *buf, 
 		snprintf(buf, len, "no section changed");
 }
 
+static void step(struct ward_apply_report *rep, const char *name, uint64_t t0)
+{
+	if (rep->n_steps < ARRAY_SIZE(rep->steps)) {
+		rep->steps[rep->n_steps].name = name;
+		rep->steps[rep->n_steps].ns = ward_mono_ns() - t0;
+		rep->n_steps++;
+	}
+}
+
 static int apply_layer(struct ward_layer *l, struct ward_gen *g, struct ward_apply_report *rep,
 		       struct ward_error *err)
 {
@@ -615,6 +624,7 @@ static int apply_layer(struct ward_layer *l, struct ward_gen *g, struct ward_app
 	t0 = ward_mono_ns();
 	r = l->ops->apply(l, g, rep, err);
 	trace(l->rt, l, "apply", r, t0);
+	step(rep, l->ops->name, t0);
 	if (r < 0)
 		return ward_err_prefix(err, "%s", l->ops->name);
 	if (l->ops->keeps_generations)
@@ -628,9 +638,10 @@ static int apply_layer(struct ward_layer *l, struct ward_gen *g, struct ward_app
 int ward_runtime_apply(struct ward_runtime *rt, struct ward_gen *g, struct ward_apply_report *rep,
 		       struct ward_error *err)
 {
-	struct ward_apply_report scratch;
+	struct ward_apply_report scratch = { 0 };
 	struct ward_gen *old;
 	char reason[1536], what[512];
+	uint64_t t0;
 	size_t i;
 	int r = 0;
 
@@ -642,16 +653,20 @@ int ward_runtime_apply(struct ward_runtime *rt, struct ward_gen *g, struct ward_
 	old = rt->gen;
 	report_init(rt, old, g, rep);
 	/* rows name the revision: it is stored before the first of them */
+	t0 = ward_mono_ns();
 	if (rt->cfg.audit)
 		r = ward_audit_store_policy(rt->cfg.audit, g->policy, err);
+	step(rep, "store_policy", t0);
 	for (i = 0; r >= 0 && i < rt->n; i++)
 		if (rt->v[i]->active && rt->v[i]->ops->apply)
 			r = apply_layer(rt->v[i], g, rep, err);
 	if (r >= 0 && section_state(rep, "resources") == WARD_APPLY_APPLIED) {
 		struct ward_cgroup_limits lim;
 
+		t0 = ward_mono_ns();
 		ward_cgroup_limits_resolve(&g->policy->resources, &lim);
 		r = runtime_cgroup_apply(&rt->cg, &lim, err);
+		step(rep, "resources", t0);
 	}
 	if (r < 0) {
 		/* back to the old generation, what switched already */

@@ -198,6 +198,7 @@ enum ward_apply_state {
 };
 
 #define WARD_APPLY_MAX_SECTIONS 24
+#define WARD_APPLY_MAX_STEPS 16
 
 struct ward_apply_report {
 	char old_rev[65], new_rev[65];
@@ -206,6 +207,13 @@ struct ward_apply_report {
 		char section[48];
 		enum ward_apply_state state;
 	} v[WARD_APPLY_MAX_SECTIONS];
+	/* where the time went, in order (the daemon's "timings"): each layer's
+	 * apply under its name, "store_policy", "resources" */
+	size_t n_steps;
+	struct {
+		const char *name; /* static */
+		uint64_t ns;
+	} steps[WARD_APPLY_MAX_STEPS];
 };
 
 /* Apply a new generation while the sandbox runs: each layer's apply in list

@@ -231,6 +231,10 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	clock_mark(&clk, "replied");
 	json_object_set(res, "timings", timings);
 	reply_ok(c, req, res);
+	/* the waits the switches left (RCU grace periods): after the reply,
+	 * before the next request */
+	if (sb->rt)
+		ward_runtime_settle(sb->rt);
 }
 
 static int secrets(struct ward_daemon *d, struct ward_secrets **ret, struct ward_error *err)

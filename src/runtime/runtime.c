@@ -693,6 +693,15 @@ int ward_runtime_apply(struct ward_runtime *rt, struct ward_gen *g, struct ward_
 	return 0;
 }
 
+void ward_runtime_settle(struct ward_runtime *rt)
+{
+	pthread_mutex_lock(&rt->lock);
+	for (size_t i = 0; rt->running && i < rt->n; i++)
+		if (rt->v[i]->active && rt->v[i]->ops->settle)
+			rt->v[i]->ops->settle(rt->v[i]);
+	pthread_mutex_unlock(&rt->lock);
+}
+
 /* --- sessions */
 
 int ward_runtime_start(struct ward_runtime *rt, const struct ward_runtime_start *st,

@@ -82,6 +82,10 @@ struct ward_layer_ops {
 	 * section this layer cannot change here (ward_apply_report_later). */
 	int (*apply)(struct ward_layer *l, struct ward_gen *g, struct ward_apply_report *rep,
 		     struct ward_error *err);
+	/* after every layer's apply: what a switch leaves to do and may block
+	 * on (e.g. an RCU grace period) without deciding anything; the next
+	 * apply does it first when no settle ran */
+	void (*settle)(struct ward_layer *l);
 	void (*stop)(struct ward_layer *l);
 	void (*finish)(struct ward_layer *l);
 	/* Sessions (ward_runtime_exec): the command (host pid, credentials) is
@@ -223,6 +227,11 @@ struct ward_apply_report {
  * -ESRCH: no sandbox is running. g: the caller's reference stays its own. */
 int ward_runtime_apply(struct ward_runtime *rt, struct ward_gen *g, struct ward_apply_report *rep,
 		       struct ward_error *err);
+/* After ward_runtime_apply (and ward_runtime_start): each layer's settle,
+ * the waits a switch leaves, off the path of the switches themselves (the
+ * daemon runs it once the reply is out). Optional: the next apply does it
+ * first otherwise, before its own switches. */
+void ward_runtime_settle(struct ward_runtime *rt);
 /* A layer: this section cannot change in this run (e.g. no network here). */
 void ward_apply_report_later(struct ward_apply_report *rep, const char *section);
 /* "applied: a, b; applies to new sessions only: c" ("no section changed"). */

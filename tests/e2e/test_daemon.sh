@@ -270,6 +270,12 @@ check "apply: timings in order, each layer's switch" [ "$(js "$OUT" \
 	echo "$OUT"
 REV2=$(js "$OUT" 'r["new_rev"]')
 check "apply: the new text is the sandbox's policy" cmp -s "$T/policy2.yaml" "$STATE/sandboxes/box/policy.yaml"
+check "apply: config.json names the new rev and file, no staged file left" [ "$("$PY" -c '
+import json, os, sys
+c = json.load(open(sys.argv[1] + "/config.json"))
+print(c["policy_rev"] == sys.argv[2] and c["policy"] == sys.argv[3] and
+      not [f for f in os.listdir(sys.argv[1]) if f.endswith(".tmp")])' \
+	"$STATE/sandboxes/box" "$(js "$OUT" 'r["new_rev"]')" "$T/policy2.yaml")" = True ]
 check "apply: a control row with the peer and the new rev" \
 	[ "$(rows "layer='control' AND rule='policy.apply' AND action='allow' AND policy_rev='$REV2' AND reason LIKE 'uid=0 pid=%'")" -ge 1 ]
 

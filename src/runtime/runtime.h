@@ -211,8 +211,10 @@ struct ward_apply_report {
 		char section[48];
 		enum ward_apply_state state;
 	} v[WARD_APPLY_MAX_SECTIONS];
-	/* where the time went, in order (the daemon's "timings"): each layer's
-	 * apply under its name, "store_policy", "resources" */
+	/* where the time went, in order (the daemon's "timings"): the runtime's
+	 * own steps ("settle_wait": the previous settle's threads joined,
+	 * "sections", "store_policy", "resources") and each layer's apply
+	 * under its name */
 	size_t n_steps;
 	struct {
 		const char *name; /* static */
@@ -228,9 +230,11 @@ struct ward_apply_report {
 int ward_runtime_apply(struct ward_runtime *rt, struct ward_gen *g, struct ward_apply_report *rep,
 		       struct ward_error *err);
 /* After ward_runtime_apply (and ward_runtime_start): each layer's settle,
- * the waits a switch leaves, off the path of the switches themselves (the
- * daemon runs it once the reply is out). Optional: the next apply does it
- * first otherwise, before its own switches. */
+ * the waits a switch leaves, off the path of the switches themselves: on a
+ * thread per layer, so the caller goes on at once (the daemon serves the
+ * next request) and the waits overlap. The next apply and the stop join
+ * them first. Optional: the next apply does a layer's settle itself,
+ * before its own switch, when none ran. */
 void ward_runtime_settle(struct ward_runtime *rt);
 /* A layer: this section cannot change in this run (e.g. no network here). */
 void ward_apply_report_later(struct ward_apply_report *rep, const char *section);

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -136,26 +135,11 @@ int state_init(struct ward_daemon *d, struct ward_error *err);
 int state_save(struct ward_daemon *d, const struct dsandbox *sb, struct ward_error *err);
 int state_save_policy(struct ward_daemon *d, const char *name, const char *text, size_t len,
 		      struct ward_error *err);
-/* A new policy for a sandbox, stored as one step: policy.yaml and
- * config.json (with policy_path and rev) written and fsync'd beside the
- * files in force on a thread of its own (begin: while the layers switch),
- * then renamed into place with one fsync of the directory (commit: before
- * the reply), or dropped (abort: the apply failed, nothing changed). */
-struct state_txn {
-	int dirfd;
-	const char *policy_text; /* borrowed until commit/abort */
-	size_t policy_len;
-	char *config_text;
-	pthread_t thread;
-	bool started;
-	int r;
-	struct ward_error err;
-};
-int state_txn_begin(struct ward_daemon *d, const struct dsandbox *sb, const char *policy_path,
-		    const char *rev, const char *text, size_t len, struct state_txn *t,
-		    struct ward_error *err);
-int state_txn_commit(struct state_txn *t, struct ward_error *err);
-void state_txn_abort(struct state_txn *t);
+/* A new policy for a sandbox: policy.yaml and config.json (with that
+ * policy path and rev) written and fsync'd beside the files in force, then
+ * renamed into place, the directory fsync'd once. */
+int state_store_policy(struct ward_daemon *d, const struct dsandbox *sb, const char *policy_path,
+		       const char *rev, const char *text, size_t len, struct ward_error *err);
 /* The policy text in force (NUL-terminated). */
 int state_read_policy(struct ward_daemon *d, const char *name, char **ret, size_t *ret_len,
 		      struct ward_error *err);

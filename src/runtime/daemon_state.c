@@ -214,86 +214,34 @@ int state_save(struct ward_daemon *d, const struct dsandbox *sb, struct ward_err
 	return write_atomic(fd, "config.json", text, strlen(text), 0600, err);
 }
 
-static void *txn_stage(void *data)
-{
-	struct state_txn *t = data;
-
-	t->r = write_tmp(t->dirfd, "policy.yaml", t->policy_text, t->policy_len, 0600, &t->err);
-	if (t->r >= 0)
-		t->r = write_tmp(t->dirfd, "config.json", t->config_text, strlen(t->config_text),
-				 0600, &t->err);
-	return NULL;
-}
-
-int state_txn_begin(struct ward_daemon *d, const struct dsandbox *sb, const char *policy_path,
-		    const char *rev, const char *text, size_t len, struct state_txn *t,
-		    struct ward_error *err)
-{
-	*t = (struct state_txn){ .dirfd = -1, .policy_text = text, .policy_len = len };
-	t->config_text = config_text(sb, policy_path, rev);
-	if (!t->config_text)
-		return ward_err(err, -ENOMEM, "config.json");
-	t->dirfd = sandbox_dir(d, sb->name, err);
-	if (t->dirfd < 0) {
-		int r = t->dirfd;
-
-		free(TAKE_PTR(t->config_text));
-		return r;
-	}
-	/* no thread: staged here, the same files */
-	t->started = pthread_create(&t->thread, NULL, txn_stage, t) == 0;
-	if (!t->started)
-		txn_stage(t);
-	return 0;
-}
-
-static void txn_end(struct state_txn *t)
-{
-	if (t->started)
-		pthread_join(t->thread, NULL);
-	t->started = false;
-}
-
-static void txn_free(struct state_txn *t)
-{
-	free(TAKE_PTR(t->config_text));
-	if (t->dirfd >= 0)
-		close(t->dirfd);
-	t->dirfd = -1;
-}
-
 /* policy.yaml first: a crash between the renames leaves the new text with
  * the old config.json, whose rev the next start recomputes from the text */
-int state_txn_commit(struct state_txn *t, struct ward_error *err)
+int state_store_policy(struct ward_daemon *d, const struct dsandbox *sb, const char *policy_path,
+		       const char *rev, const char *text, size_t len, struct ward_error *err)
 {
+	_cleanup_free_ char *config = config_text(sb, policy_path, rev);
+	_cleanup_close_ int fd = -1;
 	int r;
 
-	txn_end(t);
-	r = t->r;
-	if (r < 0)
-		*err = t->err;
+	if (!config)
+		return ward_err(err, -ENOMEM, "config.json");
+	fd = sandbox_dir(d, sb->name, err);
+	if (fd < 0)
+		return fd;
+	r = write_tmp(fd, "policy.yaml", text, len, 0600, err);
 	if (r >= 0)
-		r = rename_tmp(t->dirfd, "policy.yaml", err);
+		r = write_tmp(fd, "config.json", config, strlen(config), 0600, err);
 	if (r >= 0)
-		r = rename_tmp(t->dirfd, "config.json", err);
-	if (r >= 0 && fsync(t->dirfd) < 0)
+		r = rename_tmp(fd, "policy.yaml", err);
+	if (r >= 0)
+		r = rename_tmp(fd, "config.json", err);
+	if (r >= 0 && fsync(fd) < 0)
 		r = ward_err(err, -errno, "fsync the directory of policy.yaml");
 	if (r < 0) {
-		unlinkat(t->dirfd, ".policy.yaml.tmp", 0);
-		unlinkat(t->dirfd, ".config.json.tmp", 0);
+		unlinkat(fd, ".policy.yaml.tmp", 0);
+		unlinkat(fd, ".config.json.tmp", 0);
 	}
-	txn_free(t);
 	return r;
-}
-
-void state_txn_abort(struct state_txn *t)
-{
-	txn_end(t);
-	if (t->dirfd >= 0) {
-		unlinkat(t->dirfd, ".policy.yaml.tmp", 0);
-		unlinkat(t->dirfd, ".config.json.tmp", 0);
-	}
-	txn_free(t);
 }
 
 int state_save_policy(struct ward_daemon *d, const char *name, const char *text, size_t len,

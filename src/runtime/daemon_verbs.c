@@ -105,11 +105,11 @@ static json_t *steps_json(const struct ward_apply_report *rep)
 }
 
 /* The order is what the client waits for: compiled, the rev stored (rows
- * name it; the runtime's first step for a running sandbox), every layer switched (the state written and fsync'd meanwhile
- * on a thread: the files are renamed into place after the switch, so a
- * refused apply changes nothing, and before the reply, so an applied policy
- * is the one the next start uses), then the diff, the row and the reply;
- * the layers' settle (RCU waits) after it, before the next request. */
+ * name it; the runtime's first step for a running sandbox), every layer
+ * switched, then the state (after the switch: a refused apply changes
+ * nothing; before the reply: an applied policy is the one the next start
+ * uses), the diff, the row and the reply; the layers' settle (RCU waits)
+ * after it, on threads of their own. */
 void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 {
 	_cleanup_(json_decrefp) json_t *timings = json_object();
@@ -125,7 +125,6 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	struct dsandbox *sb = sandbox_find(d, name);
 	struct ward_apply_report rep = { 0 };
 	const struct ward_policy *old, *new;
-	struct state_txn txn;
 	char old_rev[65], new_rev[65], detail[192];
 	uint64_t t0 = 0, t1 = 0;
 	size_t len = 0;
@@ -175,17 +174,9 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		refuse(d, c, req, "policy.apply", sb->name, -r, "%s", err.msg);
 		return;
 	}
-	/* the text in force is what the next start uses */
-	r = state_txn_begin(d, sb, path, new_rev, text, len, &txn, &err);
-	if (r < 0) {
-		refuse(d, c, req, "policy.apply", sb->name, -r, "store the policy: %s", err.msg);
-		return;
-	}
-	clock_mark(&clk, "staging");
 	if (sb->rt) {
 		r = ward_gen_new(TAKE_PTR(policy), sb->gen_seq + 1, &gen);
 		if (r < 0) {
-			state_txn_abort(&txn);
 			reply_err(c, req, -r, "generation: %s", strerror(-r));
 			return;
 		}
@@ -194,7 +185,6 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		r = ward_runtime_apply(sb->rt, gen, &rep, &err);
 		t1 = ward_mono_ns();
 		if (r < 0) {
-			state_txn_abort(&txn);
 			/* the runtime wrote its own deny row; this one names the peer */
 			refuse(d, c, req, "policy.apply", sb->name, -r, "%s; policy rev %s stays",
 			       err.msg, old_rev);
@@ -206,7 +196,8 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	} else {
 		new = policy;
 	}
-	r = state_txn_commit(&txn, &err);
+	/* the text in force is what the next start uses */
+	r = state_store_policy(d, sb, path, new_rev, text, len, &err);
 	if (r < 0)
 		daemon_note(d, true, "sandbox %s: policy rev %.12s %s but not stored: %s", sb->name,
 			    new_rev, sb->rt ? "in force" : "checked", err.msg);

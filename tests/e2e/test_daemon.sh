@@ -266,7 +266,7 @@ check "apply: old -> new rev, network applied, enforced_ms" [ "$(js "$OUT" \
 	"r['old_rev']=='$REV1' and r['new_rev']!='$REV1' and {'section':'network_policies','state':'applied'} in r['sections'] and r['enforced_ms']>=0")" = True ] ||
 	echo "$OUT"
 check "apply: timings in order, each layer's switch" [ "$(js "$OUT" \
-	"(lambda t: 0<=t['compiled']<=t['staging']<=t['enforced']<=t['state_saved']<=t['replied'] and 'egress' in t['steps'] and 'proxy' in t['steps'] and 'store_policy' in t['steps'])(r['timings'])")" = True ] ||
+	"(lambda t: 0<=t['compiled']<=t['enforced']<=t['state_saved']<=t['replied'] and 'egress' in t['steps'] and 'proxy' in t['steps'] and 'store_policy' in t['steps'])(r['timings'])")" = True ] ||
 	echo "$OUT"
 REV2=$(js "$OUT" 'r["new_rev"]')
 check "apply: the new text is the sandbox's policy" cmp -s "$T/policy2.yaml" "$STATE/sandboxes/box/policy.yaml"

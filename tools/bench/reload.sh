@@ -16,7 +16,10 @@
 #     the goal (< 50 ms p99; OpenShell: a 10 s poll). Applies whose change
 #     the probe never saw (missed), or had already seen (ambiguous), and
 #     changes back to the old result (flaps; after --wait returned: a bug)
-#     are counted, never folded into the figures.
+#     are counted, never folded into the figures. The daemon's own
+#     breakdown of each apply (the reply's "timings", docs/daemon.md) is
+#     printed as percentiles per step, and the CLI's share: the --wait
+#     return minus the daemon's time from request to reply.
 #  2. untouched traffic: a second session loops HTTP requests to Y
 #     (10.213.7.2:8080, allowed by both policies, one keep-alive connection
 #     reopened only on error) during the applies; failures counted (goal 0).

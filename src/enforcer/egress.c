@@ -250,9 +250,10 @@ static int gen_build(struct ward_egress *e, const struct ward_policy *p, struct 
 
 /* The switch: g's map into its slot, g into the table readers use, then one
  * store of the active word. Then what nobody can read any more goes: the
- * slot of two generations back receives the next generation's empty map
- * (the map-in-map update waits for running programs), and the keys of the
- * generation two back (the wait of the previous switch covered it). */
+ * keys of the generation two back (the wait of the previous settle covered
+ * it); the slot of two generations back receives the next generation's
+ * empty map at the settle (the map-in-map update waits for running
+ * programs: not while the other layers wait to switch). */
 static void gen_switch(struct ward_egress *e, struct egress_gen *g)
 {
 	struct egress_gen *old2 = g->older ? g->older->older : NULL;
@@ -261,9 +262,14 @@ static void gen_switch(struct ward_egress *e, struct egress_gen *g)
 			 __ATOMIC_RELEASE);
 	if (old2)
 		egress_unfill(old2, ports_fd(e), cidrs_fd(e));
-	/* not at load: a sandbox whose policy never changes pays no wait */
-	if (g->seq > 1)
-		egress_slots_prepare(&e->slots, g->seq);
+	e->slots.settle_seq = g->seq;
+}
+
+void ward_egress_settle(struct ward_egress *e)
+{
+	pthread_mutex_lock(&e->apply_lock);
+	egress_slots_settle(&e->slots);
+	pthread_mutex_unlock(&e->apply_lock);
 }
 
 int ward_egress_apply(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err)
@@ -275,6 +281,8 @@ int ward_egress_apply(struct ward_egress *e, const struct ward_policy *p, struct
 	int r;
 
 	pthread_mutex_lock(&e->apply_lock);
+	/* the previous switch's wait, unless a settle ran it */
+	egress_slots_settle(&e->slots);
 	e->warnings = NULL;
 	e->n_warnings = 0;
 	r = gen_build(e, p, &g, &placed, err);

@@ -109,6 +109,11 @@ void ward_egress_free(struct ward_egress *e);
  * reader and the proxy's lookups run on other threads; not concurrently with
  * itself. */
 int ward_egress_apply(struct ward_egress *e, const struct ward_policy *p, struct ward_error *err);
+/* The work a switch leaves, which blocks for a while (an RCU grace period:
+ * the next generation's empty identity map into its slot) but decides
+ * nothing: call it once the other layers have switched too. Without it the
+ * next apply does it first (before its switch). */
+void ward_egress_settle(struct ward_egress *e);
 /* The generation in force: 1 after ward_egress_new(), +1 per successful apply. */
 uint32_t ward_egress_generation(const struct ward_egress *e);
 

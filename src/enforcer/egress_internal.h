@@ -93,6 +93,7 @@ struct egress_slots {
 	uint32_t ready_seq;
 	int (*create)(void); /* a new empty inner map, fd or -errno */
 	int first_fd;	     /* generation 1's map, not in a slot (the object's) */
+	uint32_t settle_seq; /* switched to it, egress_slots_prepare not yet run; 0: none */
 };
 
 /* The map for generation seq: generation 1's own, the one waiting in its
@@ -108,6 +109,19 @@ int egress_slots_put(struct egress_slots *sl, uint32_t seq, int fd, bool placed)
  * the wait. */
 void egress_slots_prepare(struct egress_slots *sl, uint32_t seq);
 void egress_slots_destroy(struct egress_slots *sl);
+
+/* egress_slots_prepare waits for the programs running (the map-in-map
+ * update's RCU grace period, 10-30 ms on a loaded machine): a switch only
+ * notes it, and it runs once every layer has switched (ward_egress_settle,
+ * ward_unix_settle) or, at the latest, before the next generation is built. */
+static inline void egress_slots_settle(struct egress_slots *sl)
+{
+	uint32_t seq = sl->settle_seq;
+
+	sl->settle_seq = 0;
+	if (seq)
+		egress_slots_prepare(sl, seq);
+}
 
 #define EGRESS_GENS_KEPT 4    /* generations user space keeps (rows of late events, lookups) */
 #define EGRESS_HIST_KEPT 4096 /* generations whose rev and rule texts rows still find */

@@ -128,6 +128,7 @@ int ward_unix_apply(struct ward_unix *u, const struct ward_policy *p, struct war
 	int r;
 
 	pthread_mutex_lock(&u->apply_lock);
+	egress_slots_settle(&u->slots); /* the previous switch's wait, unless done */
 	u->id.warnings = NULL;
 	u->id.n_warnings = 0;
 	r = egress_gen_new(&u->gens, p, &g);
@@ -152,14 +153,21 @@ int ward_unix_apply(struct ward_unix *u, const struct ward_policy *p, struct war
 	} else {
 		ward_strv_free(&warnings, &n_warnings);
 		/* readers know g before the kernel names it in an event; then
-		 * the switch, then the slot of two back gets the next one's map */
+		 * the switch; the slot of two back gets the next one's map at
+		 * the settle */
 		egress_gens_push(&u->gens, g);
 		__atomic_store_n(&u->skel->bss->ward_active, (uint64_t)g->seq, __ATOMIC_RELEASE);
-		if (g->seq > 1) /* not at load: no wait for a policy that never changes */
-			egress_slots_prepare(&u->slots, g->seq);
+		u->slots.settle_seq = g->seq;
 	}
 	pthread_mutex_unlock(&u->apply_lock);
 	return r;
+}
+
+void ward_unix_settle(struct ward_unix *u)
+{
+	pthread_mutex_lock(&u->apply_lock);
+	egress_slots_settle(&u->slots);
+	pthread_mutex_unlock(&u->apply_lock);
 }
 
 /* The rev of the generation in force (rows not made of an event). */

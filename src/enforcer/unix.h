@@ -53,6 +53,8 @@ void ward_unix_free(struct ward_unix *u);
  * successful apply or ward_unix_free returns). Safe while the broker and the
  * event reader run; not concurrently with itself. */
 int ward_unix_apply(struct ward_unix *u, const struct ward_policy *p, struct ward_error *err);
+/* What a switch leaves to do and may block on (ward_egress_settle). */
+void ward_unix_settle(struct ward_unix *u);
 
 /* Problems that did not stop loading (binaries that match no file). */
 const char *const *ward_unix_warnings(const struct ward_unix *u, size_t *ret_n);

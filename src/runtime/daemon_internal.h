@@ -135,6 +135,11 @@ int state_init(struct ward_daemon *d, struct ward_error *err);
 int state_save(struct ward_daemon *d, const struct dsandbox *sb, struct ward_error *err);
 int state_save_policy(struct ward_daemon *d, const char *name, const char *text, size_t len,
 		      struct ward_error *err);
+/* A new policy for a sandbox: policy.yaml and config.json (with that
+ * policy path and rev) written and fsync'd beside the files in force, then
+ * renamed into place, the directory fsync'd once. */
+int state_store_policy(struct ward_daemon *d, const struct dsandbox *sb, const char *policy_path,
+		       const char *rev, const char *text, size_t len, struct ward_error *err);
 /* The policy text in force (NUL-terminated). */
 int state_read_policy(struct ward_daemon *d, const char *name, char **ret, size_t *ret_len,
 		      struct ward_error *err);

@@ -253,6 +253,8 @@ int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error 
 		ward_runtime_free(rt);
 		goto fail;
 	}
+	/* the first apply's maps ready beside the running ones (its wait now) */
+	ward_runtime_settle(rt);
 	sb->rt = rt;
 	sb->gen_seq = 1;
 	sb->state = DSTATE_RUNNING;

@@ -46,16 +46,24 @@ bool daemon_name_valid(const char *name)
 	return true;
 }
 
-int write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
-		 struct ward_error *err)
+static int tmp_name(const char *name, char tmp[NAME_MAX + 1], struct ward_error *err)
+{
+	if ((size_t)snprintf(tmp, NAME_MAX + 1, ".%s.tmp", name) >= NAME_MAX + 1)
+		return ward_errx(err, -ENAMETOOLONG, "file name %s", name);
+	return 0;
+}
+
+/* name's contents in .name.tmp, fsync'd; removed on failure */
+static int write_tmp(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+		     struct ward_error *err)
 {
 	char tmp[NAME_MAX + 1];
 	const char *p = buf;
 	size_t off = 0;
-	int fd, r = 0;
+	int fd, r = tmp_name(name, tmp, err);
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= sizeof(tmp))
-		return ward_errx(err, -ENAMETOOLONG, "file name %s", name);
+	if (r < 0)
+		return r;
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return ward_err(err, -errno, "create %s", tmp);
@@ -74,12 +82,34 @@ int write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_
 	if (r == 0 && fsync(fd) < 0)
 		r = ward_err(err, -errno, "fsync %s", tmp);
 	close(fd);
-	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		r = ward_err(err, -errno, "rename %s to %s", tmp, name);
-	if (r < 0) {
+	if (r < 0)
 		unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
+static int rename_tmp(int dirfd, const char *name, struct ward_error *err)
+{
+	char tmp[NAME_MAX + 1];
+	int r = tmp_name(name, tmp, err);
+
+	if (r < 0)
 		return r;
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		r = ward_err(err, -errno, "rename %s to %s", tmp, name);
+		unlinkat(dirfd, tmp, 0);
 	}
+	return r;
+}
+
+int write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
+		 struct ward_error *err)
+{
+	int r = write_tmp(dirfd, name, buf, len, mode, err);
+
+	if (r >= 0)
+		r = rename_tmp(dirfd, name, err);
+	if (r < 0)
+		return r;
 	if (fsync(dirfd) < 0)
 		return ward_err(err, -errno, "fsync the directory of %s", name);
 	return 0;
@@ -148,32 +178,70 @@ static int set_str(json_t *o, const char *key, const char *v)
 	return json_object_set_new(o, key, v ? json_string(v) : json_null());
 }
 
-int state_save(struct ward_daemon *d, const struct dsandbox *sb, struct ward_error *err)
+/* config.json of sb, with that policy path and rev; NULL: out of memory */
+static char *config_text(const struct dsandbox *sb, const char *policy_path, const char *rev)
 {
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *text = NULL;
 	json_t *o = json_object();
+	char *text;
 
 	if (!o)
-		return ward_err(err, -ENOMEM, "config.json");
+		return NULL;
 	set_str(o, "name", sb->name);
 	set_str(o, "id", sb->id);
-	set_str(o, "policy", sb->policy_path);
+	set_str(o, "policy", policy_path);
 	set_str(o, "workdir", sb->workdir);
 	set_str(o, "hosts", sb->hosts);
 	set_str(o, "upstream_ca", sb->upstream_ca);
 	json_object_set_new(o, "idle_timeout_ms", json_integer((json_int_t)sb->idle_timeout_ms));
 	set_str(o, "state", sb->want_running ? "running" : "stopped");
 	json_object_set_new(o, "created_ns", json_integer((json_int_t)sb->created_ns));
-	set_str(o, "policy_rev", sb->rev);
+	set_str(o, "policy_rev", rev);
 	text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(o);
+	return text;
+}
+
+int state_save(struct ward_daemon *d, const struct dsandbox *sb, struct ward_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *text = config_text(sb, sb->policy_path, sb->rev);
+
 	if (!text)
 		return ward_err(err, -ENOMEM, "config.json");
 	fd = sandbox_dir(d, sb->name, err);
 	if (fd < 0)
 		return fd;
 	return write_atomic(fd, "config.json", text, strlen(text), 0600, err);
+}
+
+/* policy.yaml first: a crash between the renames leaves the new text with
+ * the old config.json, whose rev the next start recomputes from the text */
+int state_store_policy(struct ward_daemon *d, const struct dsandbox *sb, const char *policy_path,
+		       const char *rev, const char *text, size_t len, struct ward_error *err)
+{
+	_cleanup_free_ char *config = config_text(sb, policy_path, rev);
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (!config)
+		return ward_err(err, -ENOMEM, "config.json");
+	fd = sandbox_dir(d, sb->name, err);
+	if (fd < 0)
+		return fd;
+	r = write_tmp(fd, "policy.yaml", text, len, 0600, err);
+	if (r >= 0)
+		r = write_tmp(fd, "config.json", config, strlen(config), 0600, err);
+	if (r >= 0)
+		r = rename_tmp(fd, "policy.yaml", err);
+	if (r >= 0)
+		r = rename_tmp(fd, "config.json", err);
+	if (r >= 0 && fsync(fd) < 0)
+		r = ward_err(err, -errno, "fsync the directory of policy.yaml");
+	if (r < 0) {
+		unlinkat(fd, ".policy.yaml.tmp", 0);
+		unlinkat(fd, ".config.json.tmp", 0);
+	}
+	return r;
 }
 
 int state_save_policy(struct ward_daemon *d, const char *name, const char *text, size_t len,

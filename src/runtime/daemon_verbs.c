@@ -83,19 +83,51 @@ static json_t *changed_json(const struct ward_policy *a, const struct ward_polic
 	return arr;
 }
 
+/* "timings" of the apply reply: milliseconds since the request was read
+ * (the verb's start), at each step's end, and each layer's own apply */
+struct apply_clock {
+	uint64_t t0;
+	json_t *o;
+};
+
+static void clock_mark(struct apply_clock *k, const char *step)
+{
+	if (k->o)
+		json_object_set_new(k->o, step, json_real((double)(ward_mono_ns() - k->t0) / 1e6));
+}
+
+static json_t *steps_json(const struct ward_apply_report *rep)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; o && i < rep->n_steps; i++)
+		json_object_set_new(o, rep->steps[i].name, json_real((double)rep->steps[i].ns / 1e6));
+	return o;
+}
+
+/* The order is what the client waits for: compiled, the rev stored (rows
+ * name it; the runtime's first step for a running sandbox), every layer
+ * switched, then the state (after the switch: a refused apply changes
+ * nothing; before the reply: an applied policy is the one the next start
+ * uses), the diff, the row and the reply; the layers' settle (RCU waits)
+ * after it, on threads of their own. */
 void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 {
+	_cleanup_(json_decrefp) json_t *timings = json_object();
+	struct apply_clock clk = { .t0 = ward_mono_ns(), .o = timings };
 	const char *name = json_string_value(json_object_get(req, "name"));
 	const char *path = json_string_value(json_object_get(req, "policy"));
 	bool wait = json_is_true(json_object_get(req, "wait"));
 	bool dry = json_is_true(json_object_get(req, "dry_run"));
 	_cleanup_(ward_policy_freep) struct ward_policy *policy = NULL, *old_stored = NULL;
+	_cleanup_gen_ struct ward_gen *cur = NULL, *gen = NULL;
 	_cleanup_free_ char *text = NULL;
 	struct ward_error err = { 0 };
 	struct dsandbox *sb = sandbox_find(d, name);
-	const struct ward_policy *old;
-	_cleanup_gen_ struct ward_gen *cur = NULL;
-	char old_rev[65], new_rev[65];
+	struct ward_apply_report rep = { 0 };
+	const struct ward_policy *old, *new;
+	char old_rev[65], new_rev[65], detail[192];
+	uint64_t t0 = 0, t1 = 0;
 	size_t len = 0;
 	json_t *res;
 	int r;
@@ -110,13 +142,14 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	if (r >= 0) /* the org ceiling: a host policy in force bounds every sandbox */
 		r = ward_host_ceiling_check(d->state_dir, policy, NULL, &err);
 	if (r < 0) {
-		char detail[WARD_ERROR_MAX + 128];
+		char msg[WARD_ERROR_MAX + 128];
 
-		snprintf(detail, sizeof(detail), "%s; policy rev %s stays", err.msg, sb->rev);
-		daemon_row(d, c, "deny", "policy.apply", sb->name, detail, sb->rev);
+		snprintf(msg, sizeof(msg), "%s; policy rev %s stays", err.msg, sb->rev);
+		daemon_row(d, c, "deny", "policy.apply", sb->name, msg, sb->rev);
 		reply_err(c, req, -r, "%s", err.msg);
 		return;
 	}
+	clock_mark(&clk, "compiled");
 	snprintf(old_rev, sizeof(old_rev), "%s", sb->rev);
 	snprintf(new_rev, sizeof(new_rev), "%s", policy->rev);
 	if (sb->rt) {
@@ -130,45 +163,62 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		}
 		old = old_stored;
 	}
-	res = json_pack("{s:s,s:s,s:o}", "old_rev", old_rev, "new_rev", new_rev, "diff",
-			diff_json(old, policy));
 	if (dry) {
-		json_object_set_new(res, "sections", changed_json(old, policy, "changed"));
-		json_object_set_new(res, "dry_run", json_true());
+		res = json_pack("{s:s,s:s,s:o,s:o,s:b}", "old_rev", old_rev, "new_rev", new_rev,
+				"diff", diff_json(old, policy), "sections",
+				changed_json(old, policy, "changed"), "dry_run", 1);
 		reply_ok(c, req, res);
 		return;
 	}
-	r = ward_audit_store_policy(d->audit, policy, &err);
+	/* rows name the revision: stored before them (ward_runtime_apply
+	 * stores it for a running sandbox, under its lock) */
+	r = sb->rt ? 0 : ward_audit_store_policy(d->audit, policy, &err);
 	if (r < 0) {
-		json_decref(res);
 		refuse(d, c, req, "policy.apply", sb->name, -r, "%s", err.msg);
 		return;
 	}
 	if (sb->rt) {
-		struct ward_apply_report rep = { 0 };
-		_cleanup_gen_ struct ward_gen *gen = NULL;
-		json_t *secs = json_array();
-		uint64_t t0, t1;
-
 		r = ward_gen_new(TAKE_PTR(policy), sb->gen_seq + 1, &gen);
 		if (r < 0) {
-			json_decref(res);
-			json_decref(secs);
 			reply_err(c, req, -r, "generation: %s", strerror(-r));
 			return;
 		}
+		new = gen->policy;
 		t0 = ward_mono_ns();
 		r = ward_runtime_apply(sb->rt, gen, &rep, &err);
 		t1 = ward_mono_ns();
 		if (r < 0) {
 			/* the runtime wrote its own deny row; this one names the peer */
-			json_decref(res);
-			json_decref(secs);
 			refuse(d, c, req, "policy.apply", sb->name, -r, "%s; policy rev %s stays",
 			       err.msg, old_rev);
 			return;
 		}
 		sb->gen_seq++;
+		clock_mark(&clk, "enforced");
+		json_object_set_new(timings, "steps", steps_json(&rep));
+	} else {
+		new = policy;
+	}
+	/* the text in force is what the next start uses */
+	r = state_store_policy(d, sb, path, new_rev, text, len, &err);
+	if (r < 0)
+		daemon_note(d, true, "sandbox %s: policy rev %.12s %s but not stored: %s", sb->name,
+			    new_rev, sb->rt ? "in force" : "checked", err.msg);
+	if (r >= 0 || sb->rt) { /* what runs, or what the next start runs */
+		char *p = strdup(path);
+
+		if (p) {
+			free(sb->policy_path);
+			sb->policy_path = p;
+		}
+		snprintf(sb->rev, sizeof(sb->rev), "%s", new_rev);
+	}
+	clock_mark(&clk, "state_saved");
+	res = json_pack("{s:s,s:s,s:o}", "old_rev", old_rev, "new_rev", new_rev, "diff",
+			diff_json(old, new));
+	if (sb->rt) {
+		json_t *secs = json_array();
+
 		for (size_t i = 0; i < rep.n; i++)
 			json_array_append_new(secs,
 					      json_pack("{s:s,s:s}", "section", rep.v[i].section,
@@ -178,30 +228,17 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 			json_object_set_new(res, "enforced_ms", json_real((double)(t1 - t0) / 1e6));
 	} else {
 		/* stopped: in force from the next start, for every session */
-		json_object_set_new(res, "sections", changed_json(old, policy, "new_sessions"));
+		json_object_set_new(res, "sections", changed_json(old, new, "new_sessions"));
 	}
-	/* the text in force is what the next start uses */
-	r = state_save_policy(d, sb->name, text, len, &err);
-	if (r >= 0) {
-		char *p = strdup(path);
-
-		if (p) {
-			free(sb->policy_path);
-			sb->policy_path = p;
-		}
-		snprintf(sb->rev, sizeof(sb->rev), "%s", new_rev);
-		r = state_save(d, sb, &err);
-	}
-	if (r < 0)
-		daemon_note(d, true, "sandbox %s: policy rev %.12s in force but not stored: %s",
-			    sb->name, new_rev, err.msg);
-	{
-		char detail[192];
-
-		snprintf(detail, sizeof(detail), "policy rev %s -> %s", old_rev, new_rev);
-		daemon_row(d, c, "allow", "policy.apply", sb->name, detail, new_rev);
-	}
+	snprintf(detail, sizeof(detail), "policy rev %s -> %s", old_rev, new_rev);
+	daemon_row(d, c, "allow", "policy.apply", sb->name, detail, new_rev);
+	clock_mark(&clk, "replied");
+	json_object_set(res, "timings", timings);
 	reply_ok(c, req, res);
+	/* the waits the switches left (RCU grace periods): after the reply,
+	 * before the next request */
+	if (sb->rt)
+		ward_runtime_settle(sb->rt);
 }
 
 static int secrets(struct ward_daemon *d, struct ward_secrets **ret, struct ward_error *err)

@@ -114,6 +114,14 @@ static int egress_apply(struct ward_layer *l, struct ward_gen *g, struct ward_ap
 	return ward_egress_apply(e->run.egress, g->policy, err);
 }
 
+static void egress_settle(struct ward_layer *l)
+{
+	struct egress_layer *e = ward_layer_state(l);
+
+	if (e->run.egress)
+		ward_egress_settle(e->run.egress);
+}
+
 static const struct ward_layer_ops egress_ops = {
 	.name = "egress",
 	.deps = (const char *const[]){ "netns", NULL },
@@ -123,6 +131,7 @@ static const struct ward_layer_ops egress_ops = {
 	.prepare = egress_prepare,
 	.attach = egress_attach,
 	.apply = egress_apply,
+	.settle = egress_settle,
 	.finish = egress_finish,
 };
 
@@ -406,6 +415,14 @@ static int unix_apply(struct ward_layer *l, struct ward_gen *g, struct ward_appl
 	return ward_unix_apply(run->u, g->policy, err);
 }
 
+static void unix_settle(struct ward_layer *l)
+{
+	struct ward_unix_run *run = ward_layer_state(l);
+
+	if (run->u)
+		ward_unix_settle(run->u);
+}
+
 /* A session's own connect() listener: a broker of its own, for as long as
  * the session runs (the sandbox's init has one for ward run). */
 static int unix_session(struct ward_layer *l, pid_t pid, int listener, uid_t uid, gid_t gid,
@@ -436,6 +453,7 @@ static const struct ward_layer_ops unix_ops = {
 	.prepare = unix_prepare,
 	.attach = unix_attach,
 	.apply = unix_apply,
+	.settle = unix_settle,
 	.finish = unix_finish,
 	.session = unix_session,
 	.session_end = unix_session_end,

@@ -64,6 +64,11 @@ struct ward_runtime {
 		char id[32];
 	} ended[64];
 	size_t n_ended;
+	/* ward_runtime_settle's threads, one per layer with a settle; joined
+	 * before the next apply and before the layers stop (settle_lock) */
+	pthread_mutex_t settle_lock;
+	pthread_t settlers[8];
+	size_t n_settlers;
 };
 
 struct ward_session {
@@ -92,6 +97,7 @@ int ward_runtime_new(const struct ward_runtime_config *cfg, struct ward_runtime 
 	rt->cg.fd = -1;
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_mutex_init(&rt->sessions_lock, NULL);
+	pthread_mutex_init(&rt->settle_lock, NULL);
 	pthread_cond_init(&rt->execs_done, NULL);
 	*ret = rt;
 	return 0;
@@ -447,10 +453,13 @@ static void stop_layers(struct ward_runtime *rt)
 		}
 }
 
+static void settle_join(struct ward_runtime *rt);
+
 void ward_runtime_free(struct ward_runtime *rt)
 {
 	if (!rt)
 		return;
+	settle_join(rt);
 	if (rt->sb)
 		ward_runtime_stop(rt, &(struct ward_error){ 0 });
 	stop_layers(rt);
@@ -470,6 +479,7 @@ void ward_runtime_free(struct ward_runtime *rt)
 	runtime_cgroup_drop(&rt->cg);
 	pthread_mutex_destroy(&rt->lock);
 	pthread_mutex_destroy(&rt->sessions_lock);
+	pthread_mutex_destroy(&rt->settle_lock);
 	pthread_cond_destroy(&rt->execs_done);
 	free(rt);
 }
@@ -599,6 +609,20 @@ void ward_apply_report_describe(const struct ward_apply_report *rep, char *buf, 
 		snprintf(buf, len, "no section changed");
 }
 
+static void step_ns(struct ward_apply_report *rep, const char *name, uint64_t ns)
+{
+	if (rep->n_steps < ARRAY_SIZE(rep->steps)) {
+		rep->steps[rep->n_steps].name = name;
+		rep->steps[rep->n_steps].ns = ns;
+		rep->n_steps++;
+	}
+}
+
+static void step(struct ward_apply_report *rep, const char *name, uint64_t t0)
+{
+	step_ns(rep, name, ward_mono_ns() - t0);
+}
+
 static int apply_layer(struct ward_layer *l, struct ward_gen *g, struct ward_apply_report *rep,
 		       struct ward_error *err)
 {
@@ -615,6 +639,7 @@ static int apply_layer(struct ward_layer *l, struct ward_gen *g, struct ward_app
 	t0 = ward_mono_ns();
 	r = l->ops->apply(l, g, rep, err);
 	trace(l->rt, l, "apply", r, t0);
+	step(rep, l->ops->name, t0);
 	if (r < 0)
 		return ward_err_prefix(err, "%s", l->ops->name);
 	if (l->ops->keeps_generations)
@@ -628,30 +653,41 @@ static int apply_layer(struct ward_layer *l, struct ward_gen *g, struct ward_app
 int ward_runtime_apply(struct ward_runtime *rt, struct ward_gen *g, struct ward_apply_report *rep,
 		       struct ward_error *err)
 {
-	struct ward_apply_report scratch;
+	struct ward_apply_report scratch = { 0 };
 	struct ward_gen *old;
 	char reason[1536], what[512];
+	uint64_t t0, waited;
 	size_t i;
 	int r = 0;
 
+	t0 = ward_mono_ns();
+	settle_join(rt);
+	waited = ward_mono_ns() - t0;
 	pthread_mutex_lock(&rt->lock);
 	if (!rt->running) {
 		pthread_mutex_unlock(&rt->lock);
 		return ward_errx(err, -ESRCH, "no sandbox is running");
 	}
 	old = rt->gen;
+	t0 = ward_mono_ns();
 	report_init(rt, old, g, rep);
+	step_ns(rep, "settle_wait", waited);
+	step(rep, "sections", t0);
 	/* rows name the revision: it is stored before the first of them */
+	t0 = ward_mono_ns();
 	if (rt->cfg.audit)
 		r = ward_audit_store_policy(rt->cfg.audit, g->policy, err);
+	step(rep, "store_policy", t0);
 	for (i = 0; r >= 0 && i < rt->n; i++)
 		if (rt->v[i]->active && rt->v[i]->ops->apply)
 			r = apply_layer(rt->v[i], g, rep, err);
 	if (r >= 0 && section_state(rep, "resources") == WARD_APPLY_APPLIED) {
 		struct ward_cgroup_limits lim;
 
+		t0 = ward_mono_ns();
 		ward_cgroup_limits_resolve(&g->policy->resources, &lim);
 		r = runtime_cgroup_apply(&rt->cg, &lim, err);
+		step(rep, "resources", t0);
 	}
 	if (r < 0) {
 		/* back to the old generation, what switched already */
@@ -676,6 +712,48 @@ int ward_runtime_apply(struct ward_runtime *rt, struct ward_gen *g, struct ward_
 	ward_runtime_control_row(rt, "allow", "policy_apply", reason, rep->new_rev);
 	pthread_mutex_unlock(&rt->lock);
 	return 0;
+}
+
+static void *settle_main(void *data)
+{
+	struct ward_layer *l = data;
+
+	l->ops->settle(l);
+	return NULL;
+}
+
+/* the settles under way end (before an apply, a stop) */
+static void settle_join(struct ward_runtime *rt)
+{
+	pthread_mutex_lock(&rt->settle_lock);
+	for (size_t i = 0; i < rt->n_settlers; i++)
+		pthread_join(rt->settlers[i], NULL);
+	rt->n_settlers = 0;
+	pthread_mutex_unlock(&rt->settle_lock);
+}
+
+/* Each layer's settle on a thread of its own: the caller goes on (the
+ * daemon serves the next request), the layers' waits (RCU grace periods)
+ * overlap; a layer's apply lock keeps its settle and its other work apart,
+ * and the next apply joins them first. Without a thread: here. */
+void ward_runtime_settle(struct ward_runtime *rt)
+{
+	settle_join(rt);
+	pthread_mutex_lock(&rt->settle_lock);
+	pthread_mutex_lock(&rt->lock);
+	for (size_t i = 0; rt->running && i < rt->n; i++) {
+		struct ward_layer *l = rt->v[i];
+
+		if (!l->active || !l->ops->settle)
+			continue;
+		if (rt->n_settlers < ARRAY_SIZE(rt->settlers) &&
+		    pthread_create(&rt->settlers[rt->n_settlers], NULL, settle_main, l) == 0)
+			rt->n_settlers++;
+		else
+			l->ops->settle(l);
+	}
+	pthread_mutex_unlock(&rt->lock);
+	pthread_mutex_unlock(&rt->settle_lock);
 }
 
 /* --- sessions */
@@ -889,6 +967,7 @@ int ward_runtime_stop(struct ward_runtime *rt, struct ward_error *err)
 	(void)err;
 	if (!rt->sb)
 		return 0;
+	settle_join(rt);
 	pthread_mutex_lock(&rt->lock);
 	rt->running = false; /* no new session from here on */
 	while (rt->execs)

@@ -82,6 +82,10 @@ struct ward_layer_ops {
 	 * section this layer cannot change here (ward_apply_report_later). */
 	int (*apply)(struct ward_layer *l, struct ward_gen *g, struct ward_apply_report *rep,
 		     struct ward_error *err);
+	/* after every layer's apply: what a switch leaves to do and may block
+	 * on (e.g. an RCU grace period) without deciding anything; the next
+	 * apply does it first when no settle ran */
+	void (*settle)(struct ward_layer *l);
 	void (*stop)(struct ward_layer *l);
 	void (*finish)(struct ward_layer *l);
 	/* Sessions (ward_runtime_exec): the command (host pid, credentials) is
@@ -198,6 +202,7 @@ enum ward_apply_state {
 };
 
 #define WARD_APPLY_MAX_SECTIONS 24
+#define WARD_APPLY_MAX_STEPS 16
 
 struct ward_apply_report {
 	char old_rev[65], new_rev[65];
@@ -206,6 +211,15 @@ struct ward_apply_report {
 		char section[48];
 		enum ward_apply_state state;
 	} v[WARD_APPLY_MAX_SECTIONS];
+	/* where the time went, in order (the daemon's "timings"): the runtime's
+	 * own steps ("settle_wait": the previous settle's threads joined,
+	 * "sections", "store_policy", "resources") and each layer's apply
+	 * under its name */
+	size_t n_steps;
+	struct {
+		const char *name; /* static */
+		uint64_t ns;
+	} steps[WARD_APPLY_MAX_STEPS];
 };
 
 /* Apply a new generation while the sandbox runs: each layer's apply in list
@@ -215,6 +229,13 @@ struct ward_apply_report {
  * -ESRCH: no sandbox is running. g: the caller's reference stays its own. */
 int ward_runtime_apply(struct ward_runtime *rt, struct ward_gen *g, struct ward_apply_report *rep,
 		       struct ward_error *err);
+/* After ward_runtime_apply (and ward_runtime_start): each layer's settle,
+ * the waits a switch leaves, off the path of the switches themselves: on a
+ * thread per layer, so the caller goes on at once (the daemon serves the
+ * next request) and the waits overlap. The next apply and the stop join
+ * them first. Optional: the next apply does a layer's settle itself,
+ * before its own switch, when none ran. */
+void ward_runtime_settle(struct ward_runtime *rt);
 /* A layer: this section cannot change in this run (e.g. no network here). */
 void ward_apply_report_later(struct ward_apply_report *rep, const char *section);
 /* "applied: a, b; applies to new sessions only: c" ("no section changed"). */

@@ -190,6 +190,7 @@ static void reload(struct ward_policy_watch *w)
 	}
 	if (w->cfg.applied)
 		w->cfg.applied(w->cfg.data, &diags, &rep);
+	ward_runtime_settle(w->rt); /* the waits the switches left */
 out:
 	ward_diags_free(&diags);
 }

@@ -265,8 +265,17 @@ OUT=$(wc policy.apply "{\"name\":\"box\",\"policy\":\"$T/policy2.yaml\",\"wait\"
 check "apply: old -> new rev, network applied, enforced_ms" [ "$(js "$OUT" \
 	"r['old_rev']=='$REV1' and r['new_rev']!='$REV1' and {'section':'network_policies','state':'applied'} in r['sections'] and r['enforced_ms']>=0")" = True ] ||
 	echo "$OUT"
+check "apply: timings in order, each layer's switch" [ "$(js "$OUT" \
+	"(lambda t: 0<=t['compiled']<=t['enforced']<=t['state_saved']<=t['replied'] and 'egress' in t['steps'] and 'proxy' in t['steps'] and 'store_policy' in t['steps'])(r['timings'])")" = True ] ||
+	echo "$OUT"
 REV2=$(js "$OUT" 'r["new_rev"]')
 check "apply: the new text is the sandbox's policy" cmp -s "$T/policy2.yaml" "$STATE/sandboxes/box/policy.yaml"
+check "apply: config.json names the new rev and file, no staged file left" [ "$("$PY" -c '
+import json, os, sys
+c = json.load(open(sys.argv[1] + "/config.json"))
+print(c["policy_rev"] == sys.argv[2] and c["policy"] == sys.argv[3] and
+      not [f for f in os.listdir(sys.argv[1]) if f.endswith(".tmp")])' \
+	"$STATE/sandboxes/box" "$(js "$OUT" 'r["new_rev"]')" "$T/policy2.yaml")" = True ]
 check "apply: a control row with the peer and the new rev" \
 	[ "$(rows "layer='control' AND rule='policy.apply' AND action='allow' AND policy_rev='$REV2' AND reason LIKE 'uid=0 pid=%'")" -ge 1 ]
 

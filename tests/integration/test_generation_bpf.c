@@ -6,12 +6,16 @@
  *     rev of the generation that decided;
  *   - during 200 swaps between two policies that agree on one destination
  *     (but number their entries differently, so a decision mixing the two
- *     would be refused), a concurrent connect loop sees no refusal;
+ *     would be refused), a concurrent connect loop sees no refusal (a
+ *     settle after every third swap: the others leave their wait to the
+ *     next apply);
  *   - a connection of generation 1 looked up, and an event of it read, 100
  *     applies later: their rows carry generation 1's rev and rule;
  *   - a failed apply (too many ports, identities or unix pairs; a path too
  *     long) leaves the generation in force untouched;
  *   - an identity added at exec (sha256: entry) follows the new generation;
+ *   - the settle readies the next generation's map in its slot, and the
+ *     next apply fills that map without replacing it;
  *   - the same for the unix-socket backstop (late events too).
  *
  * One forked child per case. Runs in a network namespace of its own, with a
@@ -19,6 +23,7 @@
  * (identity is the executable's inode). Exit 77 when not root or when the
  * kernel cannot load the programs. */
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -680,9 +685,13 @@ static void case_egress_swap_loop(void)
 	CHECK(accepted_beyond(&acc, 10), "the loop client never got through");
 	before = atomic_load(&acc.accepted);
 	t0 = ward_mono_ns();
+	/* a settle after some applies only: the next apply runs the wait a
+	 * switch left when no settle did */
 	for (int i = 0; i < SWAPS; i++)
 		if (ward_egress_apply(e, i % 2 ? &a.p : &b.p, &err) < 0)
 			failed++;
+		else if (i % 3 == 0)
+			ward_egress_settle(e);
 	/* information only, never asserted */
 	fprintf(stderr, "egress: %d applies, %.2f ms each\n", SWAPS,
 		(double)(ward_mono_ns() - t0) / SWAPS / 1e6);
@@ -708,6 +717,117 @@ static void case_egress_swap_loop(void)
 		atomic_load(&rs.seen));
 	close(acc.fd);
 out:
+	ward_egress_free(e);
+	if (cgfd >= 0)
+		close(cgfd);
+	if (cg[0])
+		rmdir(cg);
+}
+
+/* The egress programs' outer identity map (array of maps), found the way
+ * bpftool would: the connect4 program on cg, the maps it uses. -1: none. */
+static int outer_map(int cgfd)
+{
+	uint32_t prog_ids[4], map_ids[32], cnt = 4;
+	struct bpf_prog_info pi = { 0 };
+	uint32_t len = sizeof(pi);
+	int pfd, fd = -1;
+
+	if (bpf_prog_query(cgfd, BPF_CGROUP_INET4_CONNECT, 0, NULL, prog_ids, &cnt) < 0 || !cnt)
+		return -1;
+	pfd = bpf_prog_get_fd_by_id(prog_ids[0]);
+	if (pfd < 0)
+		return -1;
+	pi.nr_map_ids = 32;
+	pi.map_ids = (uint64_t)(uintptr_t)map_ids;
+	if (bpf_obj_get_info_by_fd(pfd, &pi, &len) < 0)
+		pi.nr_map_ids = 0;
+	close(pfd);
+	for (uint32_t i = 0; i < pi.nr_map_ids && i < 32 && fd < 0; i++) {
+		struct bpf_map_info mi = { 0 };
+		uint32_t ml = sizeof(mi);
+		int mfd = bpf_map_get_fd_by_id(map_ids[i]);
+
+		if (mfd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(mfd, &mi, &ml) == 0 &&
+		    mi.type == BPF_MAP_TYPE_ARRAY_OF_MAPS && !strcmp(mi.name, "identities"))
+			fd = mfd;
+		else
+			close(mfd);
+	}
+	return fd;
+}
+
+/* The id of the map in slot k (0: empty), and whether that map has keys. */
+static uint32_t slot_map(int outer, uint32_t k, bool *ret_filled)
+{
+	uint32_t id = 0;
+	uint8_t key[64];
+	int fd;
+
+	*ret_filled = false;
+	if (bpf_map_lookup_elem(outer, &k, &id) < 0)
+		return 0;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd >= 0) {
+		*ret_filled = bpf_map_get_next_key(fd, NULL, key) == 0;
+		close(fd);
+	}
+	return id;
+}
+
+/* The map-in-map update (its RCU wait) of a switch runs at the settle, not
+ * on the way to the next switch: after apply B (generation 2) and the
+ * settle, the slot of generation 3 holds an empty map, and apply A fills
+ * that very map (the same id) and switches. Without a settle, the next
+ * apply readies the slot first: generation 4's map is in its slot, filled. */
+static void case_egress_settle(void)
+{
+	struct rows rs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct ward_error err = { 0 };
+	struct one_policy a, b;
+	struct stepper alpha;
+	struct ward_egress *e;
+	char cg[PATH_MAX];
+	uint32_t id3, id;
+	bool filled;
+	int cgfd, outer = -1, lfd;
+
+	one_policy(&a, "ra", path_of("alpha"), NULL, "A");
+	one_policy(&b, "rb", path_of("beta"), NULL, "B");
+	cgfd = make_cgroup(cg, sizeof(cg), "settle");
+	e = egress_load(&a.p, &rs);
+	if (cgfd < 0 || !e || ward_egress_attach(e, cgfd, &err) < 0 ||
+	    (outer = outer_map(cgfd)) < 0) {
+		CHECK(0, "setup: %s", err.msg);
+		goto out;
+	}
+	lfd = tcp_listener();
+	stepper_start(&alpha, cg, "alpha", "tcp", DEST);
+	CHECK(ward_egress_apply(e, &b.p, &err) == 0, "apply B: %s", err.msg);
+	CHECK(step(&alpha, 's') == 'E', "B: alpha let through");
+	ward_egress_settle(e);
+	id3 = slot_map(outer, 3 % WARD_GEN_SLOTS, &filled);
+	CHECK(id3 && !filled, "after the settle: generation 3's slot holds map %u, %s", id3,
+	      filled ? "with keys" : "empty");
+	CHECK(ward_egress_apply(e, &a.p, &err) == 0, "apply A: %s", err.msg);
+	id = slot_map(outer, 3 % WARD_GEN_SLOTS, &filled);
+	CHECK(id == id3 && filled, "apply A filled the map made ready (%u, was %u), %s", id, id3,
+	      filled ? "with keys" : "empty");
+	CHECK(step(&alpha, 's') == '0', "A: alpha refused");
+	CHECK(arrived_with_rule(e, lfd, "ra"), "A: alpha's connection, rule ra");
+	/* no settle: the next apply readies generation 4's slot itself */
+	CHECK(ward_egress_apply(e, &b.p, &err) == 0, "apply B again: %s", err.msg);
+	id = slot_map(outer, 4 % WARD_GEN_SLOTS, &filled);
+	CHECK(id && filled, "no settle: generation 4's slot holds map %u, %s", id,
+	      filled ? "with keys" : "empty");
+	CHECK(step(&alpha, 's') == 'E', "B again: alpha let through");
+	stepper_stop(&alpha);
+	close(lfd);
+out:
+	if (outer >= 0)
+		close(outer);
 	ward_egress_free(e);
 	if (cgfd >= 0)
 		close(cgfd);
@@ -1133,6 +1253,8 @@ static void case_unix_swap_loop(void)
 	for (int i = 0; i < SWAPS; i++)
 		if (ward_unix_apply(u, i % 2 ? &a.p : &b.p, &err) < 0)
 			failed++;
+		else if (i % 3 == 0)
+			ward_unix_settle(u);
 	fprintf(stderr, "unix: %d applies, %.2f ms each\n", SWAPS,
 		(double)(ward_mono_ns() - t0) / SWAPS / 1e6);
 	CHECK(failed == 0, "%d of %d unix applies failed: %s", failed, SWAPS, err.msg);
@@ -1236,6 +1358,7 @@ int main(int argc, char **argv)
 
 	failed += run_case("egress: A -> B -> A", case_egress_flip);
 	failed += run_case("egress: swaps under a connect loop", case_egress_swap_loop);
+	failed += run_case("egress: the settle readies the next slot", case_egress_settle);
 	failed += run_case("egress: rows of a generation looked up late", case_egress_late_lookup);
 	failed += run_case("egress: failed applies", case_egress_failed_apply);
 	failed += run_case("egress: exec identity follows", case_egress_exec_identity);

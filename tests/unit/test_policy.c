@@ -84,6 +84,42 @@ static void expect_error(const char *yaml, const char *line)
 	done(&res);
 }
 
+/* The first compile of the process parses the embedded Lua modules and
+ * keeps their bytecode; every later one loads that (lua_vm.c). Both must
+ * give the same policy, revision and diagnostics. First in main(): nothing
+ * may have compiled before it. */
+static void test_module_code_cache(void **state)
+{
+	static const char good[] =
+		"version: 1\n"
+		"extends: [developer]\n"
+		"network_policies:\n"
+		"  a: { binaries: [{ path: /usr/bin/curl }], endpoints: [{ host: a.example.com, "
+		"port: 443 }] }\n";
+	static const char bad[] = "version: 1\n"
+				  "network_policies:\n"
+				  "  a: { binaries: [], endpoints: [{ host: '', port: 70000 }] }\n"
+				  "bogus: 1\n";
+	struct result parsed, cached;
+
+	compile(&parsed, good); /* the modules parsed from their text */
+	compile(&cached, good); /* and loaded from the bytecode kept */
+	assert_int_equal(parsed.r, 0);
+	assert_int_equal(cached.r, 0);
+	assert_string_equal(parsed.p->compiled_json, cached.p->compiled_json);
+	assert_string_equal(parsed.p->rev, cached.p->rev);
+	done(&parsed);
+	done(&cached);
+	compile(&parsed, bad);
+	compile(&cached, bad);
+	assert_int_equal(parsed.r, -EINVAL);
+	assert_int_equal(cached.r, -EINVAL);
+	assert_true(strlen(parsed.text) > 0);
+	assert_string_equal(parsed.text, cached.text);
+	done(&parsed);
+	done(&cached);
+}
+
 static void test_valid_policy(void **state)
 {
 	static const char yaml[] =
@@ -1106,6 +1142,7 @@ static void test_load_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_module_code_cache), /* first: see there */
 		cmocka_unit_test(test_valid_policy),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_hardening_sections),

@@ -16,7 +16,10 @@
 #     the goal (< 50 ms p99; OpenShell: a 10 s poll). Applies whose change
 #     the probe never saw (missed), or had already seen (ambiguous), and
 #     changes back to the old result (flaps; after --wait returned: a bug)
-#     are counted, never folded into the figures.
+#     are counted, never folded into the figures. The daemon's own
+#     breakdown of each apply (the reply's "timings", docs/daemon.md) is
+#     printed as percentiles per step, and the CLI's share: the --wait
+#     return minus the daemon's time from request to reply.
 #  2. untouched traffic: a second session loops HTTP requests to Y
 #     (10.213.7.2:8080, allowed by both policies, one keep-alive connection
 #     reopened only on error) during the applies; failures counted (goal 0).
@@ -250,19 +253,57 @@ read -r Y0_OK Y0_FAIL <"$T/work/y.count"
 say "apply -> enforced: $N applies ..."
 : >"$T/applies"
 : >"$T/daemon.ms"
+: >"$T/replies.jsonl"
 : >"$T/wait.ms"
 for i in $(seq "$N"); do
 	if [ $((i % 2)) = 1 ]; then f=$T/wide.yaml want=allow; else f=$T/base.yaml want=deny; fi
 	t0=$(date +%s%N)
-	timeout 30 "$WARD" policy apply bench "$f" --wait >"$T/apply.out" 2>&1 &
+	timeout 30 "$WARD" policy apply bench "$f" --wait --json >"$T/apply.out" 2>&1 &
 	wait $! || { echo "apply $i failed:" >&2; cat "$T/apply.out" >&2; exit 1; }
 	t1=$(date +%s%N)
 	echo "$t0 $t1 $want" >>"$T/applies"
 	echo "scale=3; ($t1 - $t0) / 1000000" | bc >>"$T/wait.ms"
-	sed -n 's/^enforced in \([0-9.]*\) ms$/\1/p' "$T/apply.out" >>"$T/daemon.ms"
+	cat "$T/apply.out" >>"$T/replies.jsonl"
 	wait_state "$want" || true # not seen within 10 s: counted as missed below
 done
 touch "$T/work/stop"
+# the daemon's own figures, from its replies: enforced_ms, and "timings"
+# (docs/daemon.md): ms since the request was read at the end of each step,
+# and each layer's apply; "CLI" is the --wait return minus the daemon's
+# total (the CLI's start, connect, reply transfer)
+"$PY" - "$T/replies.jsonl" "$T/wait.ms" "$T/daemon.ms" "$T/steps" "$T/steps.json" <<'EOF'
+import json, sys
+replies = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+waits = [float(l) for l in open(sys.argv[2]) if l.strip()]
+with open(sys.argv[3], "w") as f:
+    for r in replies:
+        if "enforced_ms" in r:
+            f.write("%.3f\n" % r["enforced_ms"])
+cols = {}
+def add(k, v):
+    cols.setdefault(k, []).append(v)
+for r, w in zip(replies, waits):
+    t = r.get("timings") or {}
+    for k, v in t.items():
+        if k == "steps":
+            for l, ms in v.items():
+                add("  step " + l, ms)
+        else:
+            add(k, v)
+    if "replied" in t:
+        add("CLI (--wait minus daemon)", w - t["replied"])
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, max(0, int(len(v) * p + 0.999) - 1))]
+js = {}
+with open(sys.argv[4], "w") as f:
+    for k, v in cols.items():
+        m = sorted(v)
+        med = m[len(m) // 2] if len(m) % 2 else (m[len(m) // 2 - 1] + m[len(m) // 2]) / 2
+        f.write("%s\t%d\t%.2f\t%.2f\t%.2f\n" % (k, len(v), med, pct(v, 0.9), pct(v, 0.99)))
+        js[k.strip()] = {"n": len(v), "p50": round(med, 2), "p90": round(pct(v, 0.9), 2), "p99": round(pct(v, 0.99), 2)}
+json.dump(js, open(sys.argv[5], "w"))
+EOF
 for _ in $(seq 500); do kill -0 "$YPID" 2>/dev/null || break; sleep 0.02; done
 read -r Y_OK Y_FAIL <"$T/work/y.count"
 Y_OK=$((Y_OK - Y0_OK))
@@ -350,6 +391,7 @@ if [ "$JSON" = 1 ]; then
 		"$N" "$EN" "$EM" "$E90" "$E99" "$EMAX" "$LM" "$L99"
 	printf '"daemon_enforced_ms":{"n":%d,"p50":%s,"p90":%s,"p99":%s,"max":%s},' "$DN" "$DM" "$D90" "$D99" "$DMAX"
 	printf '"apply_wait_ms":{"p50":%s,"p90":%s,"p99":%s,"max":%s},' "$WM" "$W90" "$W99" "$WMAX"
+	printf '"daemon_timings_ms":%s,' "$(cat "$T/steps.json")"
 	printf '"missed":%d,"ambiguous":%d,"flaps":%d,"old_after_wait":%d,' "$MISSED" "$AMBIG" "$FLAPS" "$EARLY"
 	printf '"probe":{"attempts":%d,"p50_ms":%s,"p99_ms":%s,"max_ms":%s},' "$P_N" "$(ms "$P_P50")" "$(ms "$P_P99")" "$(ms "$P_MAX")"
 	printf '"untouched":{"ok":%d,"failed":%d},' "$Y_OK" "$Y_FAIL"
@@ -365,6 +407,8 @@ else
 	echo "  missed (new result not seen before the next apply): $MISSED; ambiguous (already so at the apply): $AMBIG"
 	echo "  flaps (old result again after the change): $FLAPS, of which after --wait returned: $EARLY"
 	echo "  probe: $P_N attempts, each p50 $(ms "$P_P50") ms, p99 $(ms "$P_P99") ms, max $(ms "$P_MAX") ms (the resolution)"
+	echo "daemon timings (ms since the request was read, at the end of each step; steps: each alone):"
+	awk -F'\t' '{ printf "  %-34s %6d %8s %8s %8s\n", $1, $2, $3, $4, $5 }' "$T/steps"
 	echo "untouched traffic (Y, keep-alive, during the applies): $Y_OK ok, $Y_FAIL failed (goal 0)"
 	printf '%-36s %6s %8s %8s\n' "" runs "p50 ms" "p90 ms"
 	printf '%-36s %6d %8s %8s\n' "ward exec NAME -- /bin/true" "$XN" "$XM" "$X90"

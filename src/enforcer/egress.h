@@ -49,6 +49,17 @@ struct ward_egress_config {
 	void *userdata;
 	/* The session of a row's cgroup (ward exec); unset: rows carry none. */
 	struct ward_session_hook session_of;
+	/* Host mode (ward_egress_host_open, docs/egress.md "Host mode"); unset
+	 * for a sandbox. The proxy and the DNS stub are 127.0.0.1 at
+	 * transparent_port and dns_port (pinned, not rodata: a restarted daemon
+	 * may listen elsewhere); proxy4/dns4/explicit_port are not used. */
+	const char *pin_dir; /* maps and links pinned here (WARD_EGRESS_HOST_PIN_DIR
+			      * in production; tests pass their own) */
+	bool host;	     /* host-mode decisions */
+	bool audit_mode;     /* host mode: what would be denied is allowed, verdict "audit"
+			      * (not "audit": that name is the log above) */
+	const uint64_t *exempt_cgids; /* cgroup v2 ids whose tasks (and descendants) */
+	size_t n_exempt;	      /* are never touched (no decision, no row) */
 };
 
 /* The answer to "who is this connection?" */
@@ -177,3 +188,65 @@ const char *ward_egress_binary(const struct ward_egress *e, uint64_t dev, uint64
 /* Kernel encoding of a stat() st_dev. */
 uint64_t ward_egress_kdev(dev_t dev);
 const char *ward_egress_reason_str(unsigned reason);
+
+/* ---- host mode (docs/egress.md "Host mode") ----
+ * The egress programs at a scope cgroup (the v2 root in production), their
+ * links and maps pinned in cfg->pin_dir, so the kernel keeps deciding while
+ * no daemon runs. A binary without a rule gets EPERM (audit: allowed, verdict
+ * "audit"); a binary with rules is redirected to the daemon's proxy (TCP) or
+ * DNS stub (UDP/TCP port 53 to any address) on 127.0.0.1, but only when the
+ * socket listening there is the one registered (ward_egress_host_set_listeners):
+ * otherwise (daemon down, a foreign socket on the port) EPERM and the pinned
+ * fail-closed counter grows. Rows carry sandbox "host" (cfg->sandbox NULL). */
+
+#define WARD_EGRESS_HOST_PIN_DIR "/sys/fs/bpf/ward/host"
+#define WARD_EGRESS_HOST_N_PROGS 7 /* cgroup programs, one pinned link each */
+
+/* Pins exist in cfg->pin_dir: every pinned map is reused, the new programs
+ * loaded and the pinned links switched to them (bpf_link_update: atomic per
+ * hook, no moment without a program; link ids stay, program ids change), then
+ * p becomes a new generation. The registered listeners stay in force until
+ * ward_egress_host_set_listeners. No pins: load, attach at scope_fd
+ * (multi-attach: programs of sandboxes below keep running, both must allow),
+ * pin maps and links. On failure nothing this call created stays (no half
+ * pinned state) and pinned state found stays as it was. The handle then works
+ * as one of ward_egress_new (events, lookups, apply); ward_egress_free
+ * leaves the pinned links and maps in force. */
+int ward_egress_host_open(const struct ward_policy *p, const struct ward_egress_config *cfg,
+			  int scope_fd, struct ward_egress **ret, struct ward_error *err);
+/* The socket cookies (SO_COOKIE) of the daemon's loopback proxy listener and
+ * DNS stub sockets (0: none); with the handle's ports, switched in one store. */
+int ward_egress_host_set_listeners(struct ward_egress *e, uint64_t proxy_cookie,
+				   uint64_t dns_udp_cookie, uint64_t dns_tcp_cookie,
+				   struct ward_error *err);
+/* Connections refused because the registered listener was not there (pinned,
+ * counted while no daemon runs), and reset to 0 with the old value out. */
+uint64_t ward_egress_host_failclosed(const struct ward_egress *e);
+int ward_egress_host_reset_failclosed(struct ward_egress *e, uint64_t *ret_old);
+/* Detach (links unpinned: the programs go once no handle holds them) and
+ * remove every pin and the directory. -ENOENT when nothing is pinned there. */
+int ward_egress_host_unpin(const char *pin_dir, struct ward_error *err);
+
+struct ward_host_prog {
+	char name[32];	      /* ward_connect4, ... */
+	uint32_t prog_id;     /* 0: link pinned, program gone */
+	uint32_t link_id;
+	uint32_t attach_type; /* enum bpf_attach_type */
+};
+
+/* What is pinned, read from bpffs alone (no daemon needed). */
+struct ward_host_pins {
+	struct ward_host_prog progs[WARD_EGRESS_HOST_N_PROGS];
+	size_t n_progs;	     /* links found */
+	uint64_t scope_cgid; /* the cgroup the links are attached to */
+	uint32_t generation; /* policy generation in force (0: none) */
+	bool audit;	     /* programs in audit mode */
+	uint16_t proxy_port, dns_port;
+	uint64_t proxy_cookie, dns_udp_cookie, dns_tcp_cookie;
+	uint64_t failclosed; /* ward_egress_host_failclosed */
+	uint64_t dropped;    /* events the ring buffer could not hold */
+	uint64_t n_exempt;   /* exempt cgroup ids */
+};
+/* -ENOENT when nothing is pinned in pin_dir. */
+int ward_egress_host_status(const char *pin_dir, struct ward_host_pins *ret,
+			    struct ward_error *err);

@@ -32,6 +32,8 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 const volatile struct ward_cfg cfg = {};
 
 /* The generation in force: its id (low 32 bits; 0 none: every identity is
@@ -163,6 +165,35 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
+
+/* ---- host mode (WARD_CFG_HOST): pinned with the links (egress_host.c) ---- */
+
+/* Where redirects go and whose sockets must listen there (mmap'ed by user
+ * space, which switches slots with one store). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct ward_host_state);
+} host_state SEC(".maps");
+
+/* cgroup ids whose tasks (and their descendants) are never touched */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARD_HOST_MAX_EXEMPT);
+	__type(key, __u64);
+	__type(value, __u8);
+} host_exempt SEC(".maps");
+
+/* [0] redirects refused because the registered listener was not there
+ * (the daemon down, or someone else on its port): fail closed, counted */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} host_failclosed SEC(".maps");
 
 /* The generation one decision reads (ward_kdecide hands it to the lookups). */
 struct ward_kmaps {
@@ -323,21 +354,127 @@ static __always_inline int store_conn(struct bpf_sock_addr *ctx, __u8 proto,
 	return 0;
 }
 
+/* Host mode: the task's cgroup or one of its ancestors is exempt. */
+static __always_inline int host_exempt_task(void)
+{
+	__u64 id = bpf_get_current_cgroup_id();
+
+	if (bpf_map_lookup_elem(&host_exempt, &id))
+		return 1;
+#pragma unroll
+	for (int l = 1; l <= WARD_HOST_EXEMPT_DEPTH; l++) {
+		id = bpf_get_current_ancestor_cgroup_id(l);
+		if (!id)
+			break; /* deeper than the task's own cgroup */
+		if (bpf_map_lookup_elem(&host_exempt, &id))
+			return 1;
+	}
+	return 0;
+}
+
+/* Host mode: the socket listening where r sends the connection is the one
+ * the daemon registered (its cookie). No listener, or another socket on the
+ * port: the daemon is down (or someone took its port), fail closed. */
+static __always_inline int host_listener_ok(struct bpf_sock_addr *ctx, const struct ward_result *r,
+					    __u8 proto, __u64 want)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	struct sock *s;
+	__u64 cookie = 0;
+
+	if (!want)
+		return 0;
+	t.ipv4.daddr = r->dst.w[3];
+	t.ipv4.dport = bpf_htons(r->port);
+	if (proto == IPPROTO_UDP)
+		sk = bpf_sk_lookup_udp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	/* SO_COOKIE gave the daemon sk_cookie; no helper reads another
+	 * socket's, a read-only view of the struct does */
+	s = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
+	cookie = s->__sk_common.skc_cookie.counter;
+	bpf_sk_release(sk);
+	return cookie == want;
+}
+
+static __always_inline void count_failclosed(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&host_failclosed, &zero);
+
+	if (n)
+		*n += 1;
+}
+
+/* Host mode's decision (before the record and the event). Returns 1 when the
+ * task is exempt or the destination the host's own (allowed, no row). */
+static __always_inline int host_decide(struct bpf_sock_addr *ctx, const struct ward_kmaps *m,
+				       const struct ward_req *req, const struct ward_ident_val *v,
+				       struct ward_result *r)
+{
+	struct ward_host_state *hs;
+	struct ward_host_slot *sl;
+	__u32 zero = 0;
+	__u64 want;
+
+	hs = bpf_map_lookup_elem(&host_state, &zero);
+	if (!hs) {
+		r->dst = req->dst;
+		r->port = req->port;
+		r->record = 0;
+		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_DAEMON_DOWN);
+	}
+	sl = &hs->slot[*(volatile __u64 *)&hs->active & 1];
+	ward_kdecide_host(&cfg, m, req, v, sl->proxy_port, sl->dns_port, r);
+	if (r->verdict != WARD_VERDICT_REDIRECT)
+		return r->verdict;
+	if (req->proto == IPPROTO_UDP)
+		want = sl->dns_udp_cookie;
+	else if (r->reason == WARD_REASON_DNS_STUB)
+		want = sl->dns_tcp_cookie;
+	else
+		want = sl->proxy_cookie;
+	if (host_listener_ok(ctx, r, req->proto, want))
+		return r->verdict;
+	count_failclosed();
+	r->dst = req->dst;
+	r->port = req->port;
+	r->record = 0;
+	r->conn_flags = 0;
+	return ward_host_refuse(&cfg, r, WARD_REASON_DAEMON_DOWN);
+}
+
 /* Decide, record proxied connections, emit the event. Returns the verdict;
  * r->dst/r->port hold the destination to write back. */
 static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *req,
 				  struct ward_result *r, __u8 hook)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct ward_kmaps m = ward_gen_now();
+	struct ward_kmaps m;
 	struct ward_ident_key k, own;
 	struct ward_ident_val *v;
 	__u8 depth;
 
 	req->proto = ctx->protocol;
 	req->pad = 0;
+	if (cfg.flags & WARD_CFG_HOST) {
+		/* the host's own traffic and the exempt leave before any lookup */
+		if ((req->port != 53 && ward_addr_is_loopback(&req->dst)) || host_exempt_task())
+			return WARD_VERDICT_ALLOW;
+	}
+	m = ward_gen_now();
 	v = resolve(m.gen ? gen_identities(&m) : NULL, &k, &own, &depth);
-	ward_kdecide(&cfg, m.flags, &m, req, v, r);
+	if (cfg.flags & WARD_CFG_HOST) {
+		host_decide(ctx, &m, req, v, r);
+		if (r->verdict == WARD_VERDICT_ALLOW)
+			return r->verdict; /* loopback: no row */
+	} else {
+		ward_kdecide(&cfg, m.flags, &m, req, v, r);
+	}
 	if (r->record) {
 		struct ward_conn c = {
 			.dev = k.dev,
@@ -386,6 +523,7 @@ static __always_inline int sock_addr4(struct bpf_sock_addr *ctx, __u8 hook)
 		ctx->user_port = bpf_htons(r.port);
 		return 1;
 	case WARD_VERDICT_ALLOW:
+	case WARD_VERDICT_AUDIT:
 		return 1;
 	default:
 		return 0;
@@ -411,6 +549,7 @@ static __always_inline int sock_addr6(struct bpf_sock_addr *ctx, __u8 hook)
 		ctx->user_port = bpf_htons(r.port);
 		return 1;
 	case WARD_VERDICT_ALLOW:
+	case WARD_VERDICT_AUDIT:
 		return 1;
 	default:
 		return 0;
@@ -548,9 +687,17 @@ int ward_skb_egress(struct __sk_buff *skb)
 	} else {
 		return 1;
 	}
-	if (!ward_is_dns(&cfg, &dst) || bpf_skb_load_bytes(skb, off, ports, sizeof(ports)) ||
-	    bpf_ntohs(ports[1]) != cfg.dns_port)
+	if (!ward_is_dns(&cfg, &dst) || bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
 		return 1;
+	if (cfg.flags & WARD_CFG_HOST) {
+		__u32 zero = 0;
+		struct ward_host_state *hs = bpf_map_lookup_elem(&host_state, &zero);
+
+		if (!hs || bpf_ntohs(ports[1]) != hs->slot[*(volatile __u64 *)&hs->active & 1].dns_port)
+			return 1;
+	} else if (bpf_ntohs(ports[1]) != cfg.dns_port) {
+		return 1;
+	}
 	cookie = bpf_get_socket_cookie(skb);
 	c = bpf_map_lookup_elem(&udp_socks, &cookie);
 	pk.port = bpf_ntohs(ports[0]);

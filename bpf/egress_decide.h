@@ -225,6 +225,69 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 		r->conn_flags |= WARD_CONN_ALLOWED_IP;
 	return ward_set(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
 }
+
+/* Host mode: a refusal, or in audit mode what would have been one (allowed). */
+static __always_inline int ward_host_refuse(const volatile struct ward_cfg *cfg,
+					    struct ward_result *r, __u8 reason)
+{
+	return ward_set(r, (cfg->flags & WARD_CFG_AUDIT) ? WARD_VERDICT_AUDIT : WARD_VERDICT_DENY,
+			reason);
+}
+
+static __always_inline void ward_host_to_loopback(struct ward_result *r, __u16 port)
+{
+	ward_addr_from4(&r->dst, ward_htonl(WARD_HOST_LOOPBACK4));
+	r->port = port;
+	r->record = 1;
+}
+
+/* Host mode (cfg->flags & WARD_CFG_HOST): every process of the scope except
+ * the exempt cgroups (the caller leaves before). proxy_port, dns_port: the
+ * daemon's listeners on 127.0.0.1, from the pinned state. Whether the socket
+ * listening there is the daemon's is the caller's check (a redirect it
+ * cannot deliver fails closed). Returns the verdict (also in r). */
+static __always_inline int ward_kdecide_host(const volatile struct ward_cfg *cfg,
+					     const struct ward_kmaps *m, const struct ward_req *req,
+					     const struct ward_ident_val *id, __u16 proxy_port,
+					     __u16 dns_port, struct ward_result *r)
+{
+	int has_policy = id && id->entry != WARD_ENTRY_NONE;
+	int tcp = req->proto == WARD_IPPROTO_TCP, udp = req->proto == WARD_IPPROTO_UDP;
+
+	r->dst = req->dst;
+	r->port = req->port;
+	r->conn_flags = 0;
+	r->record = 0;
+	r->pad = 0;
+
+	/* DNS to any resolver (the host's, or one a program names) goes to
+	 * the stub, which answers per binary */
+	if (req->port == 53 && (tcp || udp)) {
+		if (!has_policy)
+			return ward_host_refuse(cfg, r, WARD_REASON_NO_POLICY);
+		ward_host_to_loopback(r, dns_port);
+		return ward_set(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
+	}
+	/* the host's own services; sandboxes below decide with their programs */
+	if (ward_addr_is_loopback(&req->dst))
+		return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_LOOPBACK);
+	if (!has_policy)
+		return ward_host_refuse(cfg, r, WARD_REASON_NO_POLICY);
+	if (!tcp && !udp)
+		return ward_host_refuse(cfg, r, WARD_REASON_PROTOCOL);
+	if (udp)
+		return ward_host_refuse(cfg, r, WARD_REASON_UDP);
+	if (!ward_port_allowed(m, id->entry, req->port))
+		return ward_host_refuse(cfg, r, WARD_REASON_PORT);
+	/* the proxy listens on 127.0.0.1 (IPv4 and mapped destinations) */
+	if (!ward_addr_is_mapped(&req->dst))
+		return ward_host_refuse(cfg, r, WARD_REASON_NO_PROXY6);
+	r->conn_flags = WARD_CONN_REDIRECTED;
+	if (ward_ip_allowed(m, id->entry, &req->dst))
+		r->conn_flags |= WARD_CONN_ALLOWED_IP;
+	ward_host_to_loopback(r, proxy_port);
+	return ward_set(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
+}
 #endif /* WARD_DECIDE_HELPERS_ONLY */
 
 /* LPM key for (generation, entry, address, prefix); prefix counts address
@@ -266,6 +329,7 @@ static inline const char *ward_reason_str(unsigned reason)
 		[WARD_REASON_NO_PROXY6] = "ipv6 destination and no ipv6 proxy address",
 		[WARD_REASON_CONN_FULL] = "connection table full",
 		[WARD_REASON_PROTOCOL] = "protocol other than tcp and udp",
+		[WARD_REASON_DAEMON_DOWN] = "daemon down (fail closed)",
 	};
 
 	return reason < WARD_REASON_MAX && text[reason] ? text[reason] : "unknown";

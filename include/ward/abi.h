@@ -51,6 +51,8 @@
 #define WARD_CFG_PROXY6 (1u << 0)	 /* proxy6 is set */
 #define WARD_CFG_DNS6 (1u << 1)		 /* dns6 is set */
 #define WARD_CFG_INFERENCE_ALL (1u << 2) /* inference routes, no inference.binaries list */
+#define WARD_CFG_HOST (1u << 3)		 /* host mode (rodata): ward_kdecide_host */
+#define WARD_CFG_AUDIT (1u << 4)	 /* host mode: refusals become verdict audit (allowed) */
 
 /* identity flags */
 #define WARD_IDENT_ANCESTORS (1u << 0) /* also matches descendants (up to the depth) */
@@ -66,6 +68,7 @@ enum ward_verdict {
 	WARD_VERDICT_ALLOW = 1,
 	WARD_VERDICT_DENY = 2,
 	WARD_VERDICT_REDIRECT = 3,
+	WARD_VERDICT_AUDIT = 4, /* host audit mode: would be denied, allowed (row action "audit") */
 };
 
 enum ward_reason {
@@ -81,6 +84,7 @@ enum ward_reason {
 	WARD_REASON_NO_PROXY6,	    /* native IPv6 destination, no IPv6 proxy address */
 	WARD_REASON_CONN_FULL,	    /* connection map full: fail closed */
 	WARD_REASON_PROTOCOL,	    /* neither TCP nor UDP */
+	WARD_REASON_DAEMON_DOWN,    /* host: the registered proxy/DNS listener is not there */
 	WARD_REASON_MAX,
 };
 
@@ -179,6 +183,39 @@ struct ward_event {
 	__u64 cgid; /* cgroup v2 id of the task (its session, docs/audit.md) */
 };
 _Static_assert(sizeof(struct ward_event) == 128, "ward_event");
+
+/* ---- host mode (bpf/egress.bpf.c with WARD_CFG_HOST; docs/egress.md "Host mode") ---- */
+
+#define WARD_HOST_MAX_EXEMPT 64	  /* exempt cgroup ids */
+#define WARD_HOST_EXEMPT_DEPTH 16 /* ancestor levels of the task's cgroup checked */
+#define WARD_HOST_LOOPBACK4 0x7f000001u /* the daemon's listeners: 127.0.0.1 */
+
+/* Where redirected connections go and which sockets must be listening
+ * there (socket cookies; 0: none, refused). */
+struct ward_host_slot {
+	__u64 proxy_cookie;   /* TCP proxy on 127.0.0.1:proxy_port */
+	__u64 dns_udp_cookie; /* DNS stub, UDP, 127.0.0.1:dns_port */
+	__u64 dns_tcp_cookie; /* DNS stub, TCP, same port */
+	__u16 proxy_port;
+	__u16 dns_port;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ward_host_slot) == 32, "ward_host_slot");
+
+/* The pinned host state (one mmap'ed array element): user space writes the
+ * slot not in force, then stores its index in active (one aligned store);
+ * a decision reads active once. */
+struct ward_host_state {
+	__u64 active;	  /* index of the slot in force (0 or 1) */
+	__u64 scope_cgid; /* the scope the links are attached to (for status) */
+	__u32 flags;	  /* WARD_HOST_F_* (for status; decisions read rodata) */
+	__u32 pad;
+	__u64 pad2;
+	struct ward_host_slot slot[2];
+};
+_Static_assert(sizeof(struct ward_host_state) == 96, "ward_host_state");
+
+#define WARD_HOST_F_AUDIT (1u << 0)
 
 /* ---- exec identity (sched_process_exec in bpf/egress.bpf.c; docs/egress.md) ---- */
 

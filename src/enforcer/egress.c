@@ -306,13 +306,18 @@ uint32_t ward_egress_generation(const struct ward_egress *e)
 	return (uint32_t)__atomic_load_n(&e->skel->bss->ward_active, __ATOMIC_ACQUIRE);
 }
 
-int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config *cfg,
-		    struct ward_egress **ret, struct ward_error *err)
+/* Open, configure and load the programs, no policy yet (generation 0:
+ * every identity unknown); before_load (host mode) may reuse maps and set
+ * rodata. */
+int egress_open(const struct ward_egress_config *cfg,
+		int (*before_load)(struct ward_egress *e, const struct ward_egress_config *cfg,
+				   void *ud, struct ward_error *err),
+		void *ud, struct ward_egress **ret, struct ward_error *err)
 {
 	_cleanup_(ward_egress_freep) struct ward_egress *e = NULL;
 	int r;
 
-	if (!cfg->explicit_port || !cfg->transparent_port || !cfg->proxy4.s_addr)
+	if (!cfg->host && (!cfg->explicit_port || !cfg->transparent_port || !cfg->proxy4.s_addr))
 		return ward_errx(err, -EINVAL, "egress: proxy address and ports are required");
 	e = calloc(1, sizeof(*e));
 	if (!e)
@@ -328,11 +333,23 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 		return ward_err(err, -ENOMEM, "egress");
 	e->mono_to_real = ward_now_ns() - ward_mono_ns();
 
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = ward_btf_custom_path());
+	/* host mode names a kernel type by its id (bpf_rdonly_cast): only the
+	 * kernel's own BTF has the right ids, not the minimised copy */
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts,
+		    .btf_custom_path = cfg->host ? NULL : ward_btf_custom_path());
 	e->skel = egress_bpf__open_opts(&open_opts);
 	if (!e->skel)
 		return ward_err(err, -errno, "open BPF egress programs");
 	cfg_fill((struct ward_cfg *)&e->skel->rodata->cfg, cfg);
+	/* smaller maps only tests ask for, to reach "full" within their limits */
+	if (cfg->ringbuf_bytes &&
+	    (r = bpf_map__set_max_entries(e->skel->maps.events, cfg->ringbuf_bytes)) < 0)
+		return ward_err(err, r, "egress ring buffer size %u", cfg->ringbuf_bytes);
+	if (cfg->udp_socks_max &&
+	    (r = bpf_map__set_max_entries(e->skel->maps.udp_socks, cfg->udp_socks_max)) < 0)
+		return ward_err(err, r, "egress UDP socket map size %u", cfg->udp_socks_max);
+	if (before_load && (r = before_load(e, cfg, ud, err)) < 0)
+		return r;
 	{
 		const struct ward_cfg *k = (const struct ward_cfg *)&e->skel->rodata->cfg;
 
@@ -343,27 +360,35 @@ int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config
 		e->cfg.transparent_port = k->transparent_port;
 		e->cfg.dns_port = k->dns_port;
 	}
-	/* smaller maps only tests ask for, to reach "full" within their limits */
-	if (cfg->ringbuf_bytes &&
-	    (r = bpf_map__set_max_entries(e->skel->maps.events, cfg->ringbuf_bytes)) < 0)
-		return ward_err(err, r, "egress ring buffer size %u", cfg->ringbuf_bytes);
-	if (cfg->udp_socks_max &&
-	    (r = bpf_map__set_max_entries(e->skel->maps.udp_socks, cfg->udp_socks_max)) < 0)
-		return ward_err(err, r, "egress UDP socket map size %u", cfg->udp_socks_max);
 	r = egress_bpf__load(e->skel);
 	if (r < 0)
 		return ward_err(err, r, "load BPF egress programs (cgroup sock_addr, sock_ops)");
 	e->slots.outer_fd = bpf_map__fd(e->skel->maps.identities);
 	e->slots.first_fd = bpf_map__fd(e->skel->maps.identities1);
-	r = ward_egress_apply(e, p, err);
-	if (r < 0)
-		return r;
 	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), egress_on_sample, e, NULL);
 	if (!e->rb)
 		return ward_err(err, -errno, "egress ring buffer");
 	r = ring_buffer__add(e->rb, bpf_map__fd(e->skel->maps.execs), egress_on_exec, e);
 	if (r < 0)
 		return ward_err(err, r, "egress exec ring buffer");
+	*ret = TAKE_PTR(e);
+	return 0;
+}
+
+int ward_egress_new(const struct ward_policy *p, const struct ward_egress_config *cfg,
+		    struct ward_egress **ret, struct ward_error *err)
+{
+	_cleanup_(ward_egress_freep) struct ward_egress *e = NULL;
+	int r;
+
+	if (cfg->host || cfg->pin_dir)
+		return ward_errx(err, -EINVAL, "egress: host mode is ward_egress_host_open");
+	r = egress_open(cfg, NULL, NULL, &e, err);
+	if (r < 0)
+		return r;
+	r = ward_egress_apply(e, p, err);
+	if (r < 0)
+		return r;
 	*ret = TAKE_PTR(e);
 	return 0;
 }
@@ -382,6 +407,8 @@ int ward_egress_attach(struct ward_egress *e, int cgroup_fd, struct ward_error *
 
 	if (e->links[0])
 		return ward_errx(err, -EBUSY, "egress programs already attached");
+	if (e->host)
+		return ward_errx(err, -EINVAL, "host mode attaches at open (pinned links)");
 	for (size_t i = 0; i < EGRESS_N_PROGS; i++) {
 		e->links[i] = bpf_program__attach_cgroup(progs[i], cgroup_fd);
 		if (!e->links[i]) {
@@ -422,6 +449,7 @@ void ward_egress_free(struct ward_egress *e)
 	if (!e)
 		return;
 	ward_egress_detach(e);
+	egress_host_free(e);
 	ring_buffer__free(e->rb);
 	egress_bpf__destroy(e->skel);
 	egress_gens_destroy(&e->gens);

@@ -11,6 +11,7 @@
 #include "enforcer/egress.h"
 
 struct egress_bpf;
+struct egress_host;
 struct bpf_link;
 struct ring_buffer;
 
@@ -200,7 +201,17 @@ struct ward_egress {
 	uint64_t reported_drops;
 	uint64_t reported_udp_refused;
 	uint64_t last_report_ns;
+	struct egress_host *host; /* host mode (egress_host.c), else NULL */
 };
+
+/* Open, configure (before_load, may be NULL) and load the programs; no
+ * policy in force yet (ward_egress_apply). */
+int egress_open(const struct ward_egress_config *cfg,
+		int (*before_load)(struct ward_egress *e, const struct ward_egress_config *cfg,
+				   void *ud, struct ward_error *err),
+		void *ud, struct ward_egress **ret, struct ward_error *err);
+/* Host mode's part of ward_egress_free: the pinned links stay attached. */
+void egress_host_free(struct ward_egress *e);
 
 int egress_warn(struct ward_egress *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

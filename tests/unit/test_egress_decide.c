@@ -435,6 +435,112 @@ static void allowed_ips_mark_the_connection(void **state)
 	assert_int_equal(r.conn_flags, WARD_CONN_REDIRECTED);
 }
 
+/* ---- host mode (ward_kdecide_host) ---- */
+
+#define HPROXY 3229
+#define HDNS 3253
+
+static struct ward_result hdecide(const struct ward_ident_val *id, int proto, const char *dst,
+				  uint16_t port)
+{
+	struct ward_req req = { .port = port, .proto = (uint8_t)proto };
+	struct ward_result r;
+	int v;
+
+	addr(&req.dst, dst);
+	memset(&r, 0xaa, sizeof(r));
+	v = ward_kdecide_host(&cfg, NULL, &req, id, HPROXY, HDNS, &r);
+	assert_int_equal(v, r.verdict);
+	return r;
+}
+
+static void assert_dst(const struct ward_result *r, const char *a, uint16_t port)
+{
+	struct ward_addr want;
+
+	addr(&want, a);
+	assert_memory_equal(r->dst.w, want.w, 16);
+	assert_int_equal(r->port, port);
+}
+
+static void host_no_rule_is_refused(void **state)
+{
+	struct ward_result r;
+
+	cfg.flags = WARD_CFG_HOST;
+	r = hdecide(NULL, WARD_IPPROTO_TCP, "93.184.216.34", 443);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+	assert_dst(&r, "93.184.216.34", 443);
+	assert_int_equal(r.record, 0);
+	r = hdecide(&inference_only, WARD_IPPROTO_UDP, "8.8.8.8", 53);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+	r = hdecide(NULL, WARD_IPPROTO_TCP, "2001:db8::1", 443);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+	/* the host's own services stay reachable */
+	r = hdecide(NULL, WARD_IPPROTO_TCP, "127.0.0.1", 5432);
+	assert_verdict(r, WARD_VERDICT_ALLOW, WARD_REASON_LOOPBACK);
+	r = hdecide(NULL, WARD_IPPROTO_TCP, "::1", 5432);
+	assert_verdict(r, WARD_VERDICT_ALLOW, WARD_REASON_LOOPBACK);
+	/* audit: what would be refused passes, said so */
+	cfg.flags = WARD_CFG_HOST | WARD_CFG_AUDIT;
+	r = hdecide(NULL, WARD_IPPROTO_TCP, "93.184.216.34", 443);
+	assert_verdict(r, WARD_VERDICT_AUDIT, WARD_REASON_NO_POLICY);
+	assert_dst(&r, "93.184.216.34", 443);
+	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "93.184.216.34", 80);
+	assert_verdict(r, WARD_VERDICT_AUDIT, WARD_REASON_PORT);
+}
+
+static void host_rule_goes_to_the_proxy(void **state)
+{
+	struct ward_result r;
+
+	cfg.flags = WARD_CFG_HOST;
+	add_cidr(0, "10.0.0.0", 8);
+	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "93.184.216.34", 443);
+	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
+	assert_dst(&r, "127.0.0.1", HPROXY);
+	assert_int_equal(r.record, 1);
+	assert_int_equal(r.conn_flags, WARD_CONN_REDIRECTED);
+	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "10.1.2.3", 443);
+	assert_int_equal(r.conn_flags, WARD_CONN_REDIRECTED | WARD_CONN_ALLOWED_IP);
+	/* ports narrowed per binary */
+	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "93.184.216.34", 22);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_PORT);
+	/* not the sandbox's proxy port rule: the host has no explicit proxy */
+	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "10.254.0.1", EXPLICIT);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_PORT);
+	r = hdecide(&with_policy, WARD_IPPROTO_UDP, "93.184.216.34", 443);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_UDP);
+	r = hdecide(&with_policy, 1, "93.184.216.34", 0);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_PROTOCOL);
+	/* the proxy listens on 127.0.0.1 only */
+	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "2001:db8::1", 443);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_NO_PROXY6);
+	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "::ffff:93.184.216.34", 443);
+	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
+}
+
+static void host_dns_to_any_resolver_goes_to_the_stub(void **state)
+{
+	static const char *const resolvers[] = { "8.8.8.8", "127.0.0.53", "::ffff:1.1.1.1",
+						 "2001:4860:4860::8888" };
+	struct ward_result r;
+
+	cfg.flags = WARD_CFG_HOST;
+	for (size_t i = 0; i < sizeof(resolvers) / sizeof(resolvers[0]); i++) {
+		r = hdecide(&with_policy, WARD_IPPROTO_UDP, resolvers[i], 53);
+		assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
+		assert_dst(&r, "127.0.0.1", HDNS);
+		assert_int_equal(r.record, 1);
+		r = hdecide(&with_policy, WARD_IPPROTO_TCP, resolvers[i], 53);
+		assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
+		assert_dst(&r, "127.0.0.1", HDNS);
+		/* no rule: no DNS, even to the local resolver */
+		r = hdecide(NULL, WARD_IPPROTO_UDP, resolvers[i], 53);
+		assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +555,9 @@ int main(void)
 		cmocka_unit_test_setup(inference_routes_open_the_proxy, setup),
 		cmocka_unit_test_setup(resolv_conf_address_goes_to_the_stub, setup),
 		cmocka_unit_test_setup(allowed_ips_mark_the_connection, setup),
+		cmocka_unit_test_setup(host_no_rule_is_refused, setup),
+		cmocka_unit_test_setup(host_rule_goes_to_the_proxy, setup),
+		cmocka_unit_test_setup(host_dns_to_any_resolver_goes_to_the_stub, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -175,6 +175,10 @@ int cmd_doctor(int argc, char **argv)
 	}
 	n = ward_features_probe(f, (int)(sizeof(f) / sizeof(f[0])));
 	host = ward_host_status_json(NULL, pin_dir);
+	/* the pins alone cannot tell a live daemon from a dead one */
+	if (host && json_is_true(json_object_get(host, "pinned")) &&
+	    daemon_holds(ward_host_pin_dir(pin_dir)))
+		json_object_set_new(host, "state", json_string("enforced"));
 	for (int i = 0; i < n; i++)
 		if (f[i].required && !f[i].available)
 			ok = false;

@@ -117,6 +117,9 @@ static void log_failclosed(struct ward_daemon *d, const struct ward_host *h)
 
 static void set_host(struct ward_daemon *d, struct ward_host *h, json_t *cfg)
 {
+	/* what a later enforce compares its scope with */
+	if (h && cfg)
+		json_object_set_new(cfg, "scope_path", json_string(ward_host_scope(h)));
 	ward_host_free(d->host); /* its listeners; the new handle holds the pins */
 	d->host = h;
 	json_decref(d->host_cfg);
@@ -189,13 +192,13 @@ void host_restore(struct ward_daemon *d)
 		json_decref(cfg);
 		return;
 	}
+	set_host(d, h, cfg);
 	if (!js) {
 		/* the --host-policy file: stored as if `ward host enforce` had run */
 		r = save(d, cfg, text, len, &err);
 		if (r < 0)
 			daemon_note(d, true, "host mode: %s", err.msg);
 	}
-	set_host(d, h, cfg);
 	detail_of(detail, sizeof(detail), cfg);
 	strncat(detail, "; enforced at daemon start", sizeof(detail) - strlen(detail) - 1);
 	daemon_row(d, NULL, "allow", "host.enforce", WARD_HOST_SANDBOX, detail,
@@ -275,12 +278,12 @@ void verb_host_enforce(struct ward_daemon *d, struct dconn *c, json_t *req)
 		refuse(d, c, req, "host.enforce", WARD_HOST_SANDBOX, -r, "%s", err.msg);
 		return;
 	}
+	set_host(d, h, cfg);
 	r = save(d, cfg, text, len, &err);
 	if (r < 0) {
 		/* in force but not stored: a restart would not know it; say so */
 		daemon_note(d, true, "host mode: %s", err.msg);
 	}
-	set_host(d, h, cfg);
 	detail_of(detail, sizeof(detail), cfg);
 	daemon_row(d, c, "allow", "host.enforce", WARD_HOST_SANDBOX, detail,
 		   ward_host_policy(h)->rev);

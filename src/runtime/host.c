@@ -513,6 +513,11 @@ const struct ward_policy *ward_host_policy(const struct ward_host *h)
 	return h->policy;
 }
 
+const char *ward_host_scope(const struct ward_host *h)
+{
+	return h->scope;
+}
+
 const char *const *ward_host_warnings(const struct ward_host *h, size_t *ret_n)
 {
 	*ret_n = h->n_warnings;

@@ -62,6 +62,8 @@ uint64_t ward_host_failclosed_at_start(const struct ward_host *h);
 /* Pins were there at start (a takeover, not a first attach). */
 bool ward_host_took_over(const struct ward_host *h);
 const struct ward_policy *ward_host_policy(const struct ward_host *h);
+/* The scope's directory, canonical. */
+const char *ward_host_scope(const struct ward_host *h);
 const char *const *ward_host_warnings(const struct ward_host *h, size_t *ret_n);
 
 /* Detach and remove every pin in pin_dir (ward_egress_host_unpin).

@@ -243,6 +243,13 @@ check "restart: the fail-closed count logged" \
 out=$(in_cg "$SCOPE" "$CURL" -s -m 10 http://allowed.test/)
 check "after the restart curl works again" [ "$out" = "upstream saw host allowed.test" ]
 
+# ward doctor --cleanup leaves what a running daemon holds
+out=$(WARD_SOCKET=$SOCK ward doctor --cleanup --pin-dir "$PINS" 2>&1)
+check "doctor --cleanup: pins a daemon holds are left" [ -d "$PINS" ]
+check "... and it says so" grep -q "held by a running daemon" <<<"$out"
+out=$(WARD_SOCKET=$SOCK ward doctor --pin-dir "$PINS" 2>&1)
+check "doctor: a host mode section with the pins" grep -q "pins .* yes .*ward-test-hostd-$$: enforced" <<<"$out"
+
 # --- stop: no program, link or pin left
 st=$(ward host status --socket "$SOCK" --json)
 ids=$(python3 -c '
@@ -268,5 +275,25 @@ out=$(in_cg "$SCOPE" "$PY" -c "$PYCONN")
 check "after stop: python in the scope connects" [ "$out" = connected ]
 check "host stop is a control row" wait_rows "rule='host.stop' AND action='allow'"
 check "state after stop: ceiling file removed" [ ! -e "$STATE/host/policy.yaml" ]
+
+# a daemon restart after stop enforces nothing
+kill "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+start_daemon || exit 1
+check "restart after stop: nothing pinned" [ ! -e "$PINS" ]
+
+# ward doctor --cleanup removes pins no daemon holds
+ward host enforce --socket "$SOCK" --policy "$T/host.yaml" --scope "$SCOPE" >/dev/null
+check "enforce once more" [ -d "$PINS" ]
+kill -9 "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+out=$(WARD_SOCKET=$SOCK ward doctor --cleanup --pin-dir "$PINS" 2>&1)
+check "doctor --cleanup: pins of a dead daemon removed" [ ! -e "$PINS" ]
+check "doctor --cleanup: nothing attached to the scope" \
+	[ -z "$(bpftool cgroup show "$SCOPE" 2>/dev/null)" ]
+out=$(in_cg "$SCOPE" "$PY" -c "$PYCONN")
+check "after cleanup: python in the scope connects" [ "$out" = connected ]
 
 finish

@@ -12,7 +12,7 @@
 
 static const char usage_daemon[] =
 	"Usage: ward daemon [--socket PATH] [--state DIR] [--log DB] [--host-policy FILE]\n"
-	"                   [--pin-dir DIR]\n"
+	"                   [--host-scope CGROUP] [--pin-dir DIR]\n"
 	"\n"
 	"Serve long-lived named sandboxes and the sessions inside them, in the\n"
 	"foreground (systemd: contrib/systemd/ward.service). The other verbs that\n"
@@ -54,6 +54,9 @@ static const char usage_daemon[] =
 	"                 when no host policy is stored, enforce FILE on the whole\n"
 	"                 host (default /etc/ward/host.yaml; absent file: no host\n"
 	"                 mode; \"\" turns it off)\n"
+	"  --host-scope CGROUP\n"
+	"                 the scope of --host-policy (as ward host enforce --scope;\n"
+	"                 default the cgroup v2 root)\n"
 	"  --pin-dir DIR  bpffs directory of host mode's pinned programs (default:\n"
 	"                 $WARD_BPFFS_DIR, else /sys/fs/bpf/ward/host)\n"
 	"  -h, --help     show this help\n"
@@ -86,6 +89,7 @@ int cmd_daemon(int argc, char **argv)
 		{ "log", required_argument, NULL, 'l' },
 		{ "host-policy", required_argument, NULL, 'H' },
 		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "host-scope", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -110,6 +114,9 @@ int cmd_daemon(int argc, char **argv)
 			break;
 		case 'P':
 			cfg.pin_dir = optarg;
+			break;
+		case 'S':
+			cfg.host_scope = optarg;
 			break;
 		case 'h':
 			fputs(usage_daemon, stdout);

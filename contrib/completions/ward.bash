@@ -32,7 +32,7 @@ _ward() {
 	case "$prev" in
 	--cwd|--pin-dir|--state|--workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	--binary|--host-policy|--hosts|--log|--policy|--socket|--upstream-ca|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-	--action|--binary|--dns-port|--examples|--host|--idle-timeout|--layer|--method|--path|--port|--sandbox|--scope|--session|--since) return ;;
+	--action|--binary|--dns-port|--examples|--host|--host-scope|--idle-timeout|--layer|--method|--path|--port|--sandbox|--scope|--session|--since) return ;;
 	esac
 	local opts=''
 	case "$path" in
@@ -66,7 +66,7 @@ _ward() {
 		;;
 	'audit prune') opts=''
 		;;
-	'daemon') opts='--help --host-policy --log --pin-dir --socket --state -h'
+	'daemon') opts='--help --host-policy --host-scope --log --pin-dir --socket --state -h'
 		;;
 	'doctor') opts='--cleanup --help --json --pin-dir -h'
 		;;

@@ -38,6 +38,7 @@ struct ward_daemon_config {
 	 * "": none), and the bpffs directory of the pins (NULL: $WARD_BPFFS_DIR,
 	 * else /sys/fs/bpf/ward/host). */
 	const char *host_policy;
+	const char *host_scope; /* its scope (ward host enforce --scope); NULL: the v2 root */
 	const char *pin_dir;
 	/* what the daemon has to say (a sandbox that failed to come back, a
 	 * stale sandbox cleaned up, ...); NULL: silent */

@@ -161,6 +161,8 @@ void host_restore(struct ward_daemon *d)
 	} else if (*file && access(file, F_OK) == 0) {
 		/* first start with an admin's host policy: enforce it with the defaults */
 		cfg = json_pack("{s:b, s:s, s:b}", "enforced", 1, "policy", file, "audit", 0);
+		if (cfg && d->cfg.host_scope && *d->cfg.host_scope)
+			json_object_set_new(cfg, "scope", json_string(d->cfg.host_scope));
 		r = ward_read_file(file, WARD_POLICY_MAX_SOURCE, &text, &len);
 		if (r < 0)
 			ward_err(&err, r, "read %s", file);

@@ -100,7 +100,7 @@ UPID=$!
 echo "10.213.24.2 allowed.test other.test" >"$T/hosts"
 
 # --- cgroups: the scope, the daemon's own, one outside the scope
-mkdir -p "$SCOPE" "$TOP/daemon" "$TOP/outside" || { echo "FAIL: cgroups"; exit 1; }
+mkdir -p "$SCOPE/exempt" "$TOP/daemon" "$TOP/outside" || { echo "FAIL: cgroups"; exit 1; }
 
 cat >"$T/host.yaml" <<EOF
 version: 1
@@ -109,6 +109,10 @@ network_policies:
     binaries: [{ path: $CURL }]
     endpoints:
       - { host: allowed.test, port: 80, allowed_ips: [10.213.24.0/24] }
+host:
+  exempt:
+    - cgroup: ${SCOPE#$CGROOT}/exempt
+    - cgroup: /hostd-test-$$/not-there
 EOF
 
 # run CMD in cgroup CG inside NS
@@ -207,6 +211,19 @@ check "control row host.enforce" \
 n=$(ward logs --log "$LOG" --sandbox host --json | wc -l)
 check "ward logs --sandbox host shows the rows ($n)" [ "$n" -gt 5 ]
 
+# an exempt cgroup in the scope: untouched; one that does not exist: a warning
+out=$(in_cg "$SCOPE/exempt" "$PY" -c "$PYCONN")
+check "python in an exempt cgroup of the scope: untouched" [ "$out" = connected ]
+check "status lists the policy's exemption and the warning" python3 -c '
+import json,sys; s=json.loads(sys.argv[1])
+assert any(e["why"]=="policy" and e["cgroup"].endswith("/scope/exempt") for e in s["exempt"]), s
+assert any("not-there does not exist" in w for w in s["warnings"]), s' \
+	"$(ward host status --socket "$SOCK" --json)"
+printf 'version: 1\nhost:\n  exempt:\n    - binary: /usr/sbin/sshd\n' >"$T/bin.yaml"
+err=$(ward host enforce --socket "$SOCK" --policy "$T/bin.yaml" --scope "$SCOPE" 2>&1)
+check "a binary exemption is refused with its position" \
+	grep -q "bin.yaml:4:7: binary exemptions are not enforced" <<<"$err"
+
 # outside the scope: untouched
 out=$(in_cg "$TOP/outside" "$PY" -c "$PYCONN")
 check "python outside the scope: untouched" [ "$out" = connected ]
@@ -283,9 +300,25 @@ DPID=
 start_daemon || exit 1
 check "restart after stop: nothing pinned" [ ! -e "$PINS" ]
 
+# --host-policy: enforced at the first start of a daemon with no host state
+kill "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+nsenter --net=/run/netns/"$NS" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' \
+	"$TOP/daemon" "$WARD" daemon --socket "$SOCK" --state "$T/state2" --log "$LOG" \
+	--pin-dir "$PINS" --host-policy "$T/host.yaml" --host-scope "$SCOPE" \
+	2>>"$T/daemon.err" &
+DPID=$!
+for _ in $(seq 100); do
+	[ -S "$SOCK" ] && ward sandbox list --socket "$SOCK" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+check "--host-policy: enforced at start" [ -d "$PINS" ]
+check "--host-policy: stored as if enforced" cmp -s "$T/host.yaml" "$T/state2/host/policy.yaml"
+out=$(in_cg "$SCOPE" "$PY" -c "$PYCONN")
+check "--host-policy: python refused" [ "$out" = EPERM ]
+
 # ward doctor --cleanup removes pins no daemon holds
-ward host enforce --socket "$SOCK" --policy "$T/host.yaml" --scope "$SCOPE" >/dev/null
-check "enforce once more" [ -d "$PINS" ]
 kill -9 "$DPID"
 wait "$DPID" 2>/dev/null
 DPID=

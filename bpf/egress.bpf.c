@@ -32,7 +32,9 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+/* weak: a kernel without it (before 6.2) still loads the sandbox programs,
+ * which never reach it (rodata); host mode then fails to load */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 
 const volatile struct ward_cfg cfg = {};
 
@@ -693,7 +695,8 @@ int ward_skb_egress(struct __sk_buff *skb)
 		__u32 zero = 0;
 		struct ward_host_state *hs = bpf_map_lookup_elem(&host_state, &zero);
 
-		if (!hs || bpf_ntohs(ports[1]) != hs->slot[*(volatile __u64 *)&hs->active & 1].dns_port)
+		if (!hs ||
+		    bpf_ntohs(ports[1]) != hs->slot[*(volatile __u64 *)&hs->active & 1].dns_port)
 			return 1;
 	} else if (bpf_ntohs(ports[1]) != cfg.dns_port) {
 		return 1;

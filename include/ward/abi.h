@@ -186,8 +186,8 @@ _Static_assert(sizeof(struct ward_event) == 128, "ward_event");
 
 /* ---- host mode (bpf/egress.bpf.c with WARD_CFG_HOST; docs/egress.md "Host mode") ---- */
 
-#define WARD_HOST_MAX_EXEMPT 64	  /* exempt cgroup ids */
-#define WARD_HOST_EXEMPT_DEPTH 16 /* ancestor levels of the task's cgroup checked */
+#define WARD_HOST_MAX_EXEMPT 64		/* exempt cgroup ids */
+#define WARD_HOST_EXEMPT_DEPTH 16	/* ancestor levels of the task's cgroup checked */
 #define WARD_HOST_LOOPBACK4 0x7f000001u /* the daemon's listeners: 127.0.0.1 */
 
 /* Where redirected connections go and which sockets must be listening

@@ -53,11 +53,11 @@ struct ward_egress_config {
 	 * for a sandbox. The proxy and the DNS stub are 127.0.0.1 at
 	 * transparent_port and dns_port (pinned, not rodata: a restarted daemon
 	 * may listen elsewhere); proxy4/dns4/explicit_port are not used. */
-	const char *pin_dir; /* maps and links pinned here (WARD_EGRESS_HOST_PIN_DIR
-			      * in production; tests pass their own) */
-	bool host;	     /* host-mode decisions */
-	bool audit_mode;     /* host mode: what would be denied is allowed, verdict "audit"
-			      * (not "audit": that name is the log above) */
+	const char *pin_dir;	      /* maps and links pinned here (WARD_EGRESS_HOST_PIN_DIR
+				       * in production; tests pass their own) */
+	bool host;		      /* host-mode decisions */
+	bool audit_mode;	      /* host mode: what would be denied is allowed, verdict "audit"
+				       * (not "audit": that name is the log above) */
 	const uint64_t *exempt_cgids; /* cgroup v2 ids whose tasks (and descendants) */
 	size_t n_exempt;	      /* are never touched (no decision, no row) */
 };
@@ -228,8 +228,8 @@ int ward_egress_host_reset_failclosed(struct ward_egress *e, uint64_t *ret_old);
 int ward_egress_host_unpin(const char *pin_dir, struct ward_error *err);
 
 struct ward_host_prog {
-	char name[32];	      /* ward_connect4, ... */
-	uint32_t prog_id;     /* 0: link pinned, program gone */
+	char name[32];	  /* ward_connect4, ... */
+	uint32_t prog_id; /* 0: link pinned, program gone */
 	uint32_t link_id;
 	uint32_t attach_type; /* enum bpf_attach_type */
 };
@@ -243,9 +243,10 @@ struct ward_host_pins {
 	bool audit;	     /* programs in audit mode */
 	uint16_t proxy_port, dns_port;
 	uint64_t proxy_cookie, dns_udp_cookie, dns_tcp_cookie;
-	uint64_t failclosed; /* ward_egress_host_failclosed */
-	uint64_t dropped;    /* events the ring buffer could not hold */
-	uint64_t n_exempt;   /* exempt cgroup ids */
+	uint64_t failclosed;		       /* ward_egress_host_failclosed */
+	uint64_t dropped;		       /* events the ring buffer could not hold */
+	uint64_t n_exempt;		       /* exempt cgroup ids, */
+	uint64_t exempt[WARD_HOST_MAX_EXEMPT]; /* these (unordered) */
 };
 /* -ENOENT when nothing is pinned in pin_dir. */
 int ward_egress_host_status(const char *pin_dir, struct ward_host_pins *ret,

@@ -122,7 +122,7 @@ void egress_event_row(struct ward_egress *e, const struct ward_event *ev)
 	d.ts_ns = ev->ts_ns + e->mono_to_real;
 	d.sandbox = e->sandbox;
 	d.layer = "kernel";
-	d.action = ev->verdict == WARD_VERDICT_DENY	   ? "deny"
+	d.action = ev->verdict == WARD_VERDICT_DENY    ? "deny"
 		   : ev->verdict == WARD_VERDICT_AUDIT ? "audit"
 						       : "allow";
 	d.binary = bin;

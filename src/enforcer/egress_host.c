@@ -35,8 +35,9 @@ static const char *const prog_names[N_PROGS] = {
 	"ward_sockops",	 "ward_skb_egress", "ward_sock_release",
 };
 static const char *const map_names[N_MAPS] = {
-	"identities", "identities1", "ports",  "cidrs", "conns",      "peers",	     "udp_socks",
-	"udp_peers",  "events",	     "drops", "bss",   "host_state", "host_exempt", "host_failclosed",
+	"identities", "identities1", "ports",	    "cidrs",	       "conns",
+	"peers",      "udp_socks",   "udp_peers",   "events",	       "drops",
+	"bss",	      "host_state",  "host_exempt", "host_failclosed",
 };
 enum { MAP_BSS = 10, MAP_STATE = 11, MAP_EXEMPT = 12, MAP_FAILCLOSED = 13, MAP_DROPS = 9 };
 
@@ -53,8 +54,8 @@ struct egress_host {
 static struct bpf_program *host_prog(struct egress_bpf *s, size_t i)
 {
 	struct bpf_program *p[N_PROGS] = {
-		s->progs.ward_connect4, s->progs.ward_connect6,	 s->progs.ward_sendmsg4,
-		s->progs.ward_sendmsg6, s->progs.ward_sockops,	 s->progs.ward_skb_egress,
+		s->progs.ward_connect4,	    s->progs.ward_connect6, s->progs.ward_sendmsg4,
+		s->progs.ward_sendmsg6,	    s->progs.ward_sockops,  s->progs.ward_skb_egress,
 		s->progs.ward_sock_release,
 	};
 
@@ -64,9 +65,9 @@ static struct bpf_program *host_prog(struct egress_bpf *s, size_t i)
 static struct bpf_map *host_map(struct egress_bpf *s, size_t i)
 {
 	struct bpf_map *m[N_MAPS] = {
-		s->maps.identities, s->maps.identities1, s->maps.ports,	    s->maps.cidrs,
-		s->maps.conns,	    s->maps.peers,	 s->maps.udp_socks, s->maps.udp_peers,
-		s->maps.events,	    s->maps.drops,	 s->maps.bss,	    s->maps.host_state,
+		s->maps.identities,  s->maps.identities1,     s->maps.ports,	 s->maps.cidrs,
+		s->maps.conns,	     s->maps.peers,	      s->maps.udp_socks, s->maps.udp_peers,
+		s->maps.events,	     s->maps.drops,	      s->maps.bss,	 s->maps.host_state,
 		s->maps.host_exempt, s->maps.host_failclosed,
 	};
 
@@ -347,7 +348,8 @@ static int fresh_attach(struct ward_egress *e, int scope_fd, struct ward_error *
 	if (r < 0 && n_maps)
 		n_maps--; /* the one that failed is not pinned */
 	for (; r >= 0 && n_links < N_PROGS; n_links++) {
-		if ((r = pin_path(path, sizeof(path), h->pin_dir, "link", prog_names[n_links])) < 0 ||
+		if ((r = pin_path(path, sizeof(path), h->pin_dir, "link", prog_names[n_links])) <
+			    0 ||
 		    (r = bpf_link__pin(links[n_links], path)) < 0)
 			ward_err(err, r, "host mode: pin link %s", path);
 	}
@@ -649,8 +651,7 @@ int ward_egress_host_unpin(const char *pin_dir, struct ward_error *err)
 	return r;
 }
 
-int ward_egress_host_status(const char *pin_dir, struct ward_host_pins *ret,
-			    struct ward_error *err)
+int ward_egress_host_status(const char *pin_dir, struct ward_host_pins *ret, struct ward_error *err)
 {
 	struct ward_host_state st;
 	uint64_t active = 0, k, next;
@@ -711,7 +712,8 @@ int ward_egress_host_status(const char *pin_dir, struct ward_host_pins *ret,
 		while (bpf_map_get_next_key(fd, first ? NULL : &k, &next) == 0) {
 			first = false;
 			k = next;
-			ret->n_exempt++;
+			if (ret->n_exempt < WARD_HOST_MAX_EXEMPT)
+				ret->exempt[ret->n_exempt++] = next;
 		}
 		close(fd);
 	}

@@ -430,7 +430,11 @@ int main(int argc, char **argv)
 	struct ward_endpoint ep = { .host = "example.test", .ports = ports443, .n_ports = 1 };
 	struct ward_binary bins[] = { { .path = ruled } };
 	struct ward_net_policy net[] = {
-		{ .key = "web", .binaries = bins, .n_binaries = 1, .endpoints = &ep, .n_endpoints = 1 },
+		{ .key = "web",
+		  .binaries = bins,
+		  .n_binaries = 1,
+		  .endpoints = &ep,
+		  .n_endpoints = 1 },
 	};
 	struct ward_policy pol = { .net = net, .n_net = 1, .rev = "h1" };
 	struct ward_policy pol2 = { .net = net, .n_net = 1, .rev = "h2" };
@@ -474,9 +478,10 @@ int main(int argc, char **argv)
 	      }),
 	      "scope cgid %llu", (unsigned long long)st1.scope_cgid);
 	CHECK(st1.generation == 1 && st1.proxy_port == PROXY && st1.dns_port == DNSP &&
-		      st1.proxy_cookie == cookie(fd_proxy) && st1.n_exempt == 1 && !st1.audit,
-	      "status gen %u ports %u/%u exempt %llu", st1.generation, st1.proxy_port,
-	      st1.dns_port, (unsigned long long)st1.n_exempt);
+		      st1.proxy_cookie == cookie(fd_proxy) && st1.n_exempt == 1 &&
+		      st1.exempt[0] == exempt[0] && !st1.audit,
+	      "status gen %u ports %u/%u exempt %llu", st1.generation, st1.proxy_port, st1.dns_port,
+	      (unsigned long long)st1.n_exempt);
 
 	/* pins elsewhere than on bpffs: refused, nothing made or attached */
 	{
@@ -491,6 +496,28 @@ int main(int argc, char **argv)
 		snprintf(bad, sizeof(bad), "%s/not-bpffs", tmpdir);
 		CHECK(access(bad, F_OK) < 0, "%s left behind", bad);
 		CHECK(attached(scope_fd, BPF_CGROUP_INET4_CONNECT) == 1, "one connect4 program");
+	}
+
+	/* a directory with some of the pins only: refused, left as it was */
+	{
+		struct ward_egress_config cb = cfg;
+		struct ward_egress *hb = NULL;
+		char dir[PATH_MAX], path[PATH_MAX + 16];
+		int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "hostk_part", 4, 4, 1, NULL);
+
+		snprintf(dir, sizeof(dir), "%s-partial", pin_dir);
+		snprintf(path, sizeof(path), "%s/map_ports", dir);
+		CHECK(fd >= 0 && mkdir(dir, 0700) == 0 && bpf_obj_pin(fd, path) == 0,
+		      "partial pins: %m");
+		cb.pin_dir = dir;
+		rc = ward_egress_host_open(&pol, &cb, scope_fd, &hb, &err);
+		CHECK(rc == -EUCLEAN && !hb, "partial pins: %d", rc);
+		CHECK(access(path, F_OK) == 0, "the partial pin was removed");
+		CHECK(attached(scope_fd, BPF_CGROUP_INET4_CONNECT) == 1, "one connect4 program");
+		CHECK(ward_egress_host_unpin(dir, &err) == 0 && access(dir, F_OK) < 0,
+		      "unpin removes partial state: %s", err.msg);
+		if (fd >= 0)
+			close(fd);
 	}
 
 	/* no rule: EPERM, a deny row of sandbox "host" */
@@ -531,8 +558,7 @@ int main(int argc, char **argv)
 		CHECK(wait_rc(pid) == 0, "ruled binary");
 	}
 	CHECK(drain(fd_tgt, NULL) == 0, "the target got nothing from the ruled binary");
-	CHECK(rc == 0 &&
-		      peer.orig.ss_family == AF_INET &&
+	CHECK(rc == 0 && peer.orig.ss_family == AF_INET &&
 		      ((struct sockaddr_in *)&peer.orig)->sin_port == htons(443) && peer.binary &&
 		      !strcmp(peer.binary, ruled) && peer.rule && !strcmp(peer.rule, "web"),
 	      "peer lookup: binary %s rule %s", peer.binary ? peer.binary : "-",
@@ -586,9 +612,11 @@ int main(int argc, char **argv)
 		acc_fd = fd_proxy;
 		pthread_create(&th, NULL, acceptor, NULL);
 		pr = spawn(scope, "ruled",
-			   (const char *const[]){ "loop", "10.213.23.2", "443", stop, out_r, NULL });
+			   (const char *const[]){ "loop", "10.213.23.2", "443", stop, out_r,
+						  NULL });
 		pn = spawn(scope, "norule",
-			   (const char *const[]){ "loop", "10.213.23.2", "443", stop, out_n, NULL });
+			   (const char *const[]){ "loop", "10.213.23.2", "443", stop, out_n,
+						  NULL });
 		CHECK(wait_accepted(50), "the ruled loop runs (%d accepted)", acc_n);
 		cfg.n_exempt = 0; /* the new daemon's list replaces the pinned one */
 		if (ward_egress_host_open(&pol2, &cfg, scope_fd, &h2, &err) < 0) {
@@ -613,7 +641,8 @@ int main(int argc, char **argv)
 		      "ruled loop: %d ok, %d EPERM, %d other", cr[0], cr[1], cr[2]);
 		CHECK(read_counts(out_n, cn) == 0 && cn[0] == 0 && cn[1] > 0 && cn[2] == 0,
 		      "no-rule loop: %d ok, %d EPERM, %d other", cn[0], cn[1], cn[2]);
-		fprintf(stderr, "takeover under load: ruled %d connects, no-rule %d\n", cr[0], cn[1]);
+		fprintf(stderr, "takeover under load: ruled %d connects, no-rule %d\n", cr[0],
+			cn[1]);
 	}
 	if (!h2)
 		return 1;
@@ -624,12 +653,33 @@ int main(int argc, char **argv)
 		      "%s: link %u -> %u, program %u -> %u", st2.progs[i].name,
 		      st1.progs[i].link_id, st2.progs[i].link_id, st1.progs[i].prog_id,
 		      st2.progs[i].prog_id);
-	CHECK(st2.generation == 2 && ward_egress_generation(h2) == 2, "generation %u after takeover",
-	      st2.generation);
+	CHECK(st2.generation == 2 && ward_egress_generation(h2) == 2,
+	      "generation %u after takeover", st2.generation);
 	CHECK(st2.n_exempt == 0, "exempt list replaced: %llu", (unsigned long long)st2.n_exempt);
 	CHECK(ward_egress_host_failclosed(h2) == fc, "the counter survived the takeover: %llu",
 	      (unsigned long long)ward_egress_host_failclosed(h2));
 	CHECK(attached(scope_fd, BPF_CGROUP_INET4_CONNECT) == 1, "still one connect4 program");
+	/* the first daemon's keys left the port map after the switch */
+	{
+		char path[PATH_MAX];
+		struct ward_port_key k, next;
+		int fd, n_keys = 0, n_old = 0;
+		bool first = true;
+
+		snprintf(path, sizeof(path), "%s/map_ports", pin_dir);
+		fd = bpf_obj_get(path);
+		CHECK(fd >= 0, "pinned port map: %m");
+		while (fd >= 0 && bpf_map_get_next_key(fd, first ? NULL : &k, &next) == 0) {
+			first = false;
+			k = next;
+			n_keys++;
+			n_old += next.gen != 2;
+		}
+		CHECK(n_keys == 1 && n_old == 0, "port keys: %d, %d of older generations", n_keys,
+		      n_old);
+		if (fd >= 0)
+			close(fd);
+	}
 	rc = run(scope_ex, "norule", "connect", "10.213.23.2", 443);
 	CHECK(rc == X_EPERM, "no longer exempt: %d", rc);
 
@@ -654,8 +704,7 @@ int main(int argc, char **argv)
 	ward_egress_consume(h3);
 	CHECK(count_seen(WARD_VERDICT_DENY, WARD_REASON_DAEMON_DOWN, "deny") >= 1 &&
 		      count_seen(WARD_VERDICT_DENY, WARD_REASON_NO_POLICY, "deny") >= 1,
-	      "the restarted daemon reads the refusals made while it was down (%d events)",
-	      n_seen);
+	      "the restarted daemon reads the refusals made while it was down (%d events)", n_seen);
 	CHECK(ward_egress_host_reset_failclosed(h3, &fc_old) == 0 && fc_old == fc + 1 &&
 		      ward_egress_host_failclosed(h3) == 0,
 	      "reset: old %llu", (unsigned long long)fc_old);
@@ -678,7 +727,8 @@ int main(int argc, char **argv)
 		CHECK(rc == 0 && drain_udp(fd_tgt53) == 1, "audit mode allows dns: %d", rc);
 		ward_egress_consume(ha);
 		CHECK(count_seen(WARD_VERDICT_AUDIT, WARD_REASON_NO_POLICY, "audit") == 2,
-		      "%d audit rows", count_seen(WARD_VERDICT_AUDIT, WARD_REASON_NO_POLICY, "audit"));
+		      "%d audit rows",
+		      count_seen(WARD_VERDICT_AUDIT, WARD_REASON_NO_POLICY, "audit"));
 		CHECK(ward_egress_host_status(pin_audit, &st, &err) == 0 && st.audit,
 		      "status says audit");
 		ward_egress_free(ha);
@@ -708,8 +758,23 @@ int main(int argc, char **argv)
 			usleep(10000);
 		}
 		CHECK(left == 0, "%d programs of the pins still loaded", left);
+		for (int t = 0; t < 200; t++) {
+			left = 0;
+			for (size_t i = 0; i < st.n_progs; i++) {
+				int fd = bpf_link_get_fd_by_id(st.progs[i].link_id);
+
+				left += fd >= 0;
+				if (fd >= 0)
+					close(fd);
+			}
+			if (!left)
+				break;
+			usleep(10000);
+		}
+		CHECK(left == 0, "%d links of the pins still there", left);
 		if (left)
-			sh("ls -l /proc/%d/fd | grep -i bpf; bpftool link show | tail -20", getpid());
+			sh("ls -l /proc/%d/fd | grep -i bpf; bpftool link show | tail -20",
+			   getpid());
 	}
 	pin_dir[0] = '\0';
 	rc = run(scope, "norule", "connect", "10.213.23.2", 443);

@@ -601,6 +601,10 @@ json_t *ward_host_status_json(const struct ward_host *h, const char *pin_dir)
 					      "dns_port", pins.dns_port, "registered",
 					      pins.proxy_cookie != 0));
 		json_object_set_new(o, "n_exempt", json_integer((json_int_t)pins.n_exempt));
+		ex = json_array();
+		for (uint64_t i = 0; i < pins.n_exempt && i < WARD_HOST_MAX_EXEMPT; i++)
+			json_array_append_new(ex, json_integer((json_int_t)pins.exempt[i]));
+		json_object_set_new(o, "exempt_cgids", ex);
 	}
 	if (!h)
 		return o;

@@ -253,7 +253,8 @@ st=$(ward host status --socket "$SOCK" --pin-dir "$PINS" --json)
 check "status without a daemon: pinned, daemon down, counted" python3 -c '
 import json,sys; s=json.loads(sys.argv[1])
 assert s["state"]=="pinned, daemon down", s
-assert s["counters"]["failclosed"]>=1, s' "$st"
+assert s["counters"]["failclosed"]>=1, s
+assert int(sys.argv[2]) in s["exempt_cgids"], s' "$st" "$(stat -c %i "$TOP/daemon")"
 start_daemon || exit 1
 check "restart: the fail-closed count logged" \
 	wait_rows "layer='control' AND rule='host.failclosed' AND action='deny' AND reason LIKE '%connections refused while the daemon was down%'"

@@ -195,6 +195,8 @@ static void print_status(json_t *st)
 		printf("warning:    %s\n", json_string_value(v) ?: "?");
 	if ((s = json_string_value(json_object_get(st, "error"))))
 		printf("error:      %s\n", s);
+	if ((s = json_string_value(json_object_get(st, "daemon"))))
+		printf("daemon:     %s (read from the pins)\n", s);
 }
 
 static int host_enforce(int argc, char **argv)

@@ -183,7 +183,8 @@ static void print_status(json_t *st)
 		       (long long)json_integer_value(json_object_get(v, "port")));
 	a = json_object_get(st, "exempt");
 	json_array_foreach(a, i, v)
-		printf("exempt:     %s (%s)\n", json_string_value(json_object_get(v, "cgroup")) ?: "?",
+		printf("exempt:     %s (%s)\n",
+		       json_string_value(json_object_get(v, "cgroup")) ?: "?",
 		       json_string_value(json_object_get(v, "why")) ?: "?");
 	if (!a) {
 		a = json_object_get(st, "exempt_cgids");

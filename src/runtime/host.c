@@ -29,7 +29,8 @@
 #include "runtime/layer_dns.h"
 #include "runtime/layer_proxy.h"
 
-#define PORT_TRIES 8 /* a free port probed, then taken by someone else first */
+#define PORT_TRIES 8	   /* a free port probed, then taken by someone else first */
+#define HOST_DNS_RATE 2000 /* queries per second: a machine, not one sandbox */
 
 struct host_exempt {
 	char *path; /* the cgroup directory */
@@ -314,6 +315,7 @@ static int start_dns(struct ward_host *h, const struct ward_host_config *cfg,
 			.lookup_data = h,
 			.addr4 = { htonl(INADDR_LOOPBACK) },
 			.hosts_file = cfg->hosts_file,
+			.rate = HOST_DNS_RATE,
 		};
 
 		r = free_port(true, &h->dns_port);

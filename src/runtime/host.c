@@ -35,7 +35,7 @@
 struct host_exempt {
 	char *path; /* the cgroup directory */
 	uint64_t cgid;
-	bool daemon; /* the daemon's own cgroup */
+	const char *why; /* "the daemon", "ward sandboxes" or "policy" */
 };
 
 struct ward_host {
@@ -181,7 +181,8 @@ static int warn(struct ward_host *h, const char *fmt, ...)
 	return 0;
 }
 
-static int add_exempt(struct ward_host *h, const char *path, bool daemon, struct ward_error *err)
+static int add_exempt(struct ward_host *h, const char *path, const char *why,
+		      struct ward_error *err)
 {
 	uint64_t id = 0;
 	int r;
@@ -198,13 +199,35 @@ static int add_exempt(struct ward_host *h, const char *path, bool daemon, struct
 	if (!h->exempt[h->n_exempt].path)
 		return ward_err(err, -ENOMEM, "exemption");
 	h->exempt[h->n_exempt].cgid = id;
-	h->exempt[h->n_exempt].daemon = daemon;
+	h->exempt[h->n_exempt].why = why;
 	h->n_exempt++;
 	return 0;
 }
 
+/* The parent of ward's sandbox cgroups (<cgroup2>/ward/ID of `ward run` and
+ * the daemon's sandboxes), created when missing so that a sandbox started
+ * later is covered: a sandbox lives in a network namespace of its own, where
+ * the host programs' redirect to the loopback listeners cannot reach; its own
+ * programs, nftables and proxy decide, under a policy the org ceiling bounded
+ * by this host policy when it was compiled (policy/ceiling.h). Not exempted
+ * when it is the scope or contains it (that would exempt the whole scope). */
+static int exempt_sandboxes(struct ward_host *h, struct ward_error *err)
+{
+	_cleanup_free_ char *root = NULL;
+	int r;
+
+	if (asprintf(&root, "%s/ward", ward_cgroup2_mount()) < 0)
+		return ward_err(err, -ENOMEM, "exemption");
+	if (path_below(h->scope, root) || !path_below(root, h->scope))
+		return 0;
+	if (mkdir(root, 0755) < 0 && errno != EEXIST)
+		return ward_err(err, -errno, "mkdir '%s'", root);
+	r = add_exempt(h, root, "ward sandboxes", err);
+	return r < 0 && r != -E2BIG ? ward_err(err, r, "cgroup id of %s", root) : r;
+}
+
 /* The daemon's cgroup first (always exempt, and never the scope or above it:
- * that would exempt everything), then the policy's. */
+ * that would exempt everything), ward's sandboxes, then the policy's. */
 static int exemptions(struct ward_host *h, struct ward_error *err)
 {
 	const struct ward_policy *p = h->policy;
@@ -230,16 +253,19 @@ static int exemptions(struct ward_host *h, struct ward_error *err)
 				 "would exempt the whole scope (run the daemon in a cgroup of its "
 				 "own, as ward.service does)",
 				 self, h->scope);
-	r = add_exempt(h, self, true, err);
+	r = add_exempt(h, self, "the daemon", err);
 	if (r < 0)
 		return r == -E2BIG ? r : ward_err(err, r, "cgroup id of %s", self);
+	r = exempt_sandboxes(h, err);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < p->n_host_exempt; i++) {
 		const struct ward_host_exempt *x = &p->host_exempt[i];
 		_cleanup_free_ char *path = NULL;
 
 		if (asprintf(&path, "%s%s", mnt, x->cgroup) < 0)
 			return ward_err(err, -ENOMEM, "exemption");
-		r = add_exempt(h, path, false, err);
+		r = add_exempt(h, path, "policy", err);
 		if (r == -ENOENT) {
 			/* not there (yet): nothing to exempt; the unit's traffic is decided */
 			r = warn(h, "%s:%u:%u: exempt cgroup %s does not exist: not exempted",
@@ -630,7 +656,7 @@ json_t *ward_host_status_json(const struct ward_host *h, const char *pin_dir)
 	for (size_t i = 0; i < h->n_exempt; i++)
 		json_array_append_new(ex, json_pack("{s:s, s:I, s:s}", "cgroup", h->exempt[i].path,
 						    "cgid", (json_int_t)h->exempt[i].cgid, "why",
-						    h->exempt[i].daemon ? "the daemon" : "policy"));
+						    h->exempt[i].why));
 	json_object_set_new(o, "exempt", ex);
 	json_object_set_new(o, "warnings", json_array());
 	for (size_t i = 0; i < h->n_warnings; i++)

@@ -13,7 +13,8 @@
 # through ward vs straight to the echo server: tunnels/s, median of ROUNDS.
 # Request rates and latencies (plain http, intercepted HTTPS) are interleaved
 # too: ROUNDS runs of REQUESTS each per side, medians of req/s, p50 and p99.
-# PARTS (default tunnel,conns,http,https) picks the sections to run.
+# PARTS (default tunnel,conns,http,https) picks the sections to run;
+# TUNNEL_PROFILE (a command prefix) runs one more tunnel transfer under it.
 # Wall-clock rates swing with whatever else the 2 cores run; the CPU time
 # each proxy spends per intercepted request does not, much: ward's own
 # (utime+stime of the ward process, all threads, read from /proc when it
@@ -155,6 +156,14 @@ if part tunnel; then
 		"ratio $(awk "BEGIN{printf \"%.2f\", $ward/$direct}") (target >= 0.9)"
 	echo "  ward's CPU per tunnelled MiB, median of $ROUNDS: $(median <"$T/ward.cpu") us" \
 		"(rounds: $(tr '\n' ' ' <"$T/ward.cpu"))"
+	# TUNNEL_PROFILE: a command prefix (strace -c -f -o FILE, perf stat ...,
+	# perf record ...) one more ward transfer runs under, after the rounds
+	if [ -n "${TUNNEL_PROFILE:-}" ]; then
+		# shellcheck disable=SC2086 # a prefix of words
+		$TUNNEL_PROFILE "$WARD" run --policy "$T/policy.yaml" --log "$T/log.db" --hosts "$T/hosts" \
+			--workdir "$T" -- curl -s -p -o /dev/null -w '%{speed_download}' \
+			http://bench.test:8080/big | speed | sed 's/^/  profiled transfer: /; s/$/ MiB\/s\n/'
+	fi
 fi
 # concurrent tunnels: setup + one echo each, all open at once, ward vs direct
 if ! part conns; then

@@ -68,7 +68,7 @@ for old in $(ip netns list | awk '/^wbench[0-9]+/ { print $1 }'); do
 done
 # another job on 192.168.178.0/24 (integration/test_identity.sh uses it too)
 # takes the route: transfers would reach its server, not ours
-clash() { ip -o addr show | awk -v me="wb$$" '{ sub(/@.*/, "", $2) } $4 ~ /^192\.168\.178\./ && $2 != me { print $2 }'; }
+clash() { ip -o addr show 2>/dev/null | awk -v me="wb$$" '{ sub(/@.*/, "", $2) } $4 ~ /^192\.168\.178\./ && $2 != me { print $2 }'; }
 if [ -n "$(clash)" ]; then
 	echo "192.168.178.0/24 is in use here ($(clash | tr '\n' ' ')): run the bench when it is free"
 	exit 1

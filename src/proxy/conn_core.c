@@ -146,10 +146,46 @@ struct conn *conn_new(struct ward_proxy *px, uint32_t slot, int fd,
 	return c;
 }
 
+static void ready_unlink(struct conn *c)
+{
+	struct ward_proxy *px = c->px;
+
+	if (c->ready_prev)
+		c->ready_prev->ready_next = c->ready_next;
+	else
+		px->ready_head = c->ready_next;
+	if (c->ready_next)
+		c->ready_next->ready_prev = c->ready_prev;
+	else
+		px->ready_tail = c->ready_prev;
+	c->ready_prev = c->ready_next = NULL;
+	c->ready = false;
+	px->n_ready--;
+}
+
+void conn_ready(struct conn *c)
+{
+	struct ward_proxy *px = c->px;
+
+	if (c->ready)
+		return;
+	c->ready = true;
+	c->ready_next = NULL;
+	c->ready_prev = px->ready_tail;
+	if (px->ready_tail)
+		px->ready_tail->ready_next = c;
+	else
+		px->ready_head = c;
+	px->ready_tail = c;
+	px->n_ready++;
+}
+
 void conn_close(struct conn *c)
 {
 	struct ward_proxy *px = c->px;
 
+	if (c->ready)
+		ready_unlink(c);
 	if (c->mode && c->mode->close)
 		c->mode->close(c);
 	ward_tls_free(c->ctls);
@@ -855,6 +891,21 @@ void conn_event(struct conn *c, bool upstream, uint32_t events)
 		break;
 	}
 	conn_finish_entry(c);
+}
+
+/* Those queued before this call, once each, in order: one that queues itself
+ * again waits for the next round (after epoll_wait: the others' events go
+ * first). */
+void conn_run_ready(struct ward_proxy *px)
+{
+	for (uint32_t n = px->n_ready; n && px->ready_head; n--) {
+		struct conn *c = px->ready_head;
+
+		ready_unlink(c);
+		if (c->mode && c->mode->resume)
+			c->mode->resume(c);
+		conn_finish_entry(c);
+	}
 }
 
 void conn_timeout(struct conn *c)

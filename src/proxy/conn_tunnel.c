@@ -3,7 +3,14 @@
  * transparent TLS or raw TCP, an allowed WebSocket upgrade). Plain tunnels
  * move bytes with splice(2): socket -> pipe -> socket, no copy through user
  * space; over TLS (or without pipes: fd limit) the core's buffered relay
- * does it. Each side's EOF is passed on once its bytes are out. */
+ * does it. Each side's EOF is passed on once its bytes are out.
+ *
+ * A spliced tunnel is edge-triggered: both sockets are watched for
+ * IN|OUT|RDHUP once, for good (no epoll_ctl as the pipes fill and drain).
+ * What epoll reported is kept per socket (readable, writable) until a call
+ * says EAGAIN; each turn moves both directions until they would block, at
+ * most TUNNEL_TURN bytes each: past that the connection queues itself on
+ * the ready list (conn_ready) and the loop's other connections go first. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,29 +20,46 @@
 
 #include "proxy/proxy_internal.h"
 
+/* bytes read into one direction's pipe per turn (one pipe's worth: ~0.3 ms of
+ * the loop at a bulk transfer's rate) */
+#define TUNNEL_TURN (1u << 20)
+#define TUNNEL_EV (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+#define EV_RD (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+#define EV_WR (EPOLLOUT | EPOLLHUP | EPOLLERR)
+
+enum { D_CU = 0, D_UC = 1 }; /* client->upstream, upstream->client */
+
+struct tunnel_dir {
+	int pipe[2];	/* -1: none */
+	size_t in_pipe; /* bytes in the pipe */
+	bool src_rd;	/* the source may have bytes (no EAGAIN since epoll said so) */
+	bool dst_wr;	/* the destination may take bytes */
+	bool shut;	/* SHUT_WR sent to the destination */
+};
+
 struct tunnel_state {
-	int pipe_cu[2], pipe_uc[2]; /* client->upstream, upstream->client; -1: none */
-	size_t in_cu, in_uc;	    /* bytes in each pipe */
-	size_t pipe_sz;		    /* what each pipe holds (F_SETPIPE_SZ may be refused) */
-	bool u_shut, c_shut;	    /* SHUT_WR sent upstream / to the client */
+	struct tunnel_dir d[2];
+	size_t pipe_sz; /* what each pipe holds (F_SETPIPE_SZ may be refused) */
 };
 
 static void tunnel_pipes(struct tunnel_state *t)
 {
-	if (pipe2(t->pipe_cu, O_NONBLOCK | O_CLOEXEC) < 0) {
-		t->pipe_cu[0] = t->pipe_cu[1] = -1;
+	int *cu = t->d[D_CU].pipe, *uc = t->d[D_UC].pipe;
+
+	if (pipe2(cu, O_NONBLOCK | O_CLOEXEC) < 0) {
+		cu[0] = cu[1] = -1;
 		return;
 	}
-	if (pipe2(t->pipe_uc, O_NONBLOCK | O_CLOEXEC) < 0) {
-		close(t->pipe_cu[0]);
-		close(t->pipe_cu[1]);
-		t->pipe_cu[0] = t->pipe_cu[1] = t->pipe_uc[0] = t->pipe_uc[1] = -1;
+	if (pipe2(uc, O_NONBLOCK | O_CLOEXEC) < 0) {
+		close(cu[0]);
+		close(cu[1]);
+		cu[0] = cu[1] = uc[0] = uc[1] = -1;
 		return;
 	}
 	/* past pipe-max-size or the user's pipe pages a pipe keeps its default */
 	t->pipe_sz = PIPE_BUF_SZ;
 	for (int i = 0; i < 2; i++) {
-		int fd = i ? t->pipe_uc[1] : t->pipe_cu[1];
+		int fd = t->d[i].pipe[1];
 		int sz = fcntl(fd, F_SETPIPE_SZ, PIPE_BUF_SZ);
 
 		if (sz < 0)
@@ -47,94 +71,130 @@ static void tunnel_pipes(struct tunnel_state *t)
 
 static bool spliced(const struct conn *c)
 {
-	return c->tun->pipe_cu[0] >= 0;
+	return c->tun->d[D_CU].pipe[0] >= 0;
 }
 
-/* One direction of a plain tunnel: src -> pipe -> dst. Bytes still in the
- * buffer (the CONNECT reply, bytes read while sniffing) go out first. */
-static int splice_dir(struct conn *c, int src, int dst, int p[2], size_t *in_pipe,
-		      struct buf *pending, bool *src_eof, bool can_read)
+/* One direction of a plain tunnel: src -> pipe -> dst, until neither end
+ * moves or the turn's bytes are read. Bytes still in the buffer (the
+ * CONNECT reply, bytes read while sniffing) go out first. Returns -errno,
+ * 0 (would block: an edge comes when that changes) or 1 (stopped at the
+ * bound: more may be ready now). */
+static int splice_dir(struct conn *c, struct tunnel_dir *d, int src, int dst, struct buf *pending,
+		      bool *src_eof, bool *ret_moved)
 {
-	size_t cap = c->tun->pipe_sz;
-	bool any = false;
+	size_t cap = c->tun->pipe_sz, turn = TUNNEL_TURN;
 	ssize_t n;
 
 	if (pending->len) {
-		n = send(dst, pending->data + pending->off, pending->len, MSG_NOSIGNAL);
-		if (n > 0)
-			buf_consume(pending, (size_t)n);
-		else if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return -errno;
-		if (pending->len)
+		if (!d->dst_wr)
 			return 0;
+		n = send(dst, pending->data + pending->off, pending->len, MSG_NOSIGNAL);
+		if (n > 0) {
+			buf_consume(pending, (size_t)n);
+			*ret_moved = true;
+		} else if (n < 0 && errno == EAGAIN) {
+			d->dst_wr = false;
+		} else if (n < 0) {
+			return errno == EINTR ? 1 : -errno;
+		}
+		if (pending->len)
+			return d->dst_wr; /* short: try again */
 	}
-	/* Move until both ends would block (bounded): one wakeup carries as much
-	 * as the socket buffers hold, not one pipe's worth per epoll round. */
-	for (int round = 0; round < 16; round++) {
+	for (;;) {
 		bool moved = false;
 
-		if (can_read && !*src_eof && *in_pipe < cap) {
-			n = splice(src, NULL, p[1], NULL, cap - *in_pipe,
+		if (d->src_rd && !*src_eof && d->in_pipe < cap) {
+			if (!turn)
+				return 1;
+			n = splice(src, NULL, d->pipe[1], NULL,
+				   cap - d->in_pipe < turn ? cap - d->in_pipe : turn,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
-				*in_pipe += (size_t)n;
+				d->in_pipe += (size_t)n;
+				turn -= (size_t)n < turn ? (size_t)n : turn;
 				moved = true;
 			} else if (n == 0) {
 				*src_eof = true;
-			} else if (errno != EAGAIN && errno != EINTR) {
+			} else if (errno == EAGAIN) {
+				/* with bytes in it, the pipe itself may be full (its
+				 * slots, one per skb fragment, before its bytes): the
+				 * socket is known empty only with an empty pipe */
+				if (!d->in_pipe)
+					d->src_rd = false;
+			} else if (errno == EINTR) {
+				return 1;
+			} else {
 				return -errno;
 			}
 		}
-		if (*in_pipe) {
-			n = splice(p[0], NULL, dst, NULL, *in_pipe,
+		if (d->in_pipe && d->dst_wr) {
+			n = splice(d->pipe[0], NULL, dst, NULL, d->in_pipe,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
-				*in_pipe -= (size_t)n;
+				d->in_pipe -= (size_t)n;
 				moved = true;
-			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-				return -errno;
+			} else if (n < 0 && errno == EAGAIN) {
+				d->dst_wr = false;
+			} else if (n < 0) {
+				return errno == EINTR ? 1 : -errno;
 			}
 		}
 		if (!moved)
-			break;
-		any = true;
+			return 0;
+		*ret_moved = true;
 	}
-	if (any) /* once per wakeup, not per chunk */
-		conn_set_deadline(c, c->px->lim.idle_tunnel_ms);
-	return 0;
 }
 
 /* Pass each side's EOF on once its bytes are out; both done: close. */
 static void half_close(struct conn *c)
 {
 	struct tunnel_state *t = c->tun;
+	struct tunnel_dir *cu = &t->d[D_CU], *uc = &t->d[D_UC];
 
-	if (c->c_eof && !c->to_u.len && !t->in_cu && !t->u_shut && c->ufd >= 0) {
+	if (c->c_eof && !c->to_u.len && !cu->in_pipe && !cu->shut && c->ufd >= 0) {
 		shutdown(c->ufd, SHUT_WR);
-		t->u_shut = true;
+		cu->shut = true;
 	}
-	if (c->u_eof && !c->to_c.len && !t->in_uc && !t->c_shut) {
+	if (c->u_eof && !c->to_c.len && !uc->in_pipe && !uc->shut) {
 		shutdown(c->cfd, SHUT_WR);
-		t->c_shut = true;
+		uc->shut = true;
 	}
-	if (t->u_shut && t->c_shut)
+	if (cu->shut && uc->shut)
 		c->dead = true;
+}
+
+/* One turn: both directions as far as they go (or their bound). */
+static void splice_turn(struct conn *c)
+{
+	struct tunnel_state *t = c->tun;
+	bool moved = false;
+	int cu, uc;
+
+	cu = splice_dir(c, &t->d[D_CU], c->cfd, c->ufd, &c->to_u, &c->c_eof, &moved);
+	uc = cu < 0 ? 0 : splice_dir(c, &t->d[D_UC], c->ufd, c->cfd, &c->to_c, &c->u_eof, &moved);
+	if (cu < 0 || uc < 0) {
+		c->dead = true;
+		return;
+	}
+	if (moved) /* once per turn, not per chunk */
+		conn_set_deadline(c, c->px->lim.idle_tunnel_ms);
+	half_close(c);
+	if (!c->dead && (cu > 0 || uc > 0))
+		conn_ready(c);
 }
 
 static void splice_event(struct conn *c, bool upstream, uint32_t events)
 {
 	struct tunnel_state *t = c->tun;
-	bool rd = events & (EPOLLIN | EPOLLHUP | EPOLLERR);
+	/* a socket is the source of one direction and the destination of the other */
+	struct tunnel_dir *from = &t->d[upstream ? D_UC : D_CU],
+			  *to = &t->d[upstream ? D_CU : D_UC];
 
-	/* the readable side feeds the other; the writable side drains what waits for it */
-	if (splice_dir(c, c->cfd, c->ufd, t->pipe_cu, &t->in_cu, &c->to_u, &c->c_eof,
-		       !upstream && rd) < 0 ||
-	    splice_dir(c, c->ufd, c->cfd, t->pipe_uc, &t->in_uc, &c->to_c, &c->u_eof,
-		       upstream && rd) < 0) {
-		c->dead = true;
-		return;
-	}
-	half_close(c);
+	if (events & EV_RD)
+		from->src_rd = true;
+	if (events & EV_WR)
+		to->dst_wr = true;
+	splice_turn(c);
 }
 
 static bool client_wanted(const struct conn *c)
@@ -152,23 +212,13 @@ static void tunnel_event(struct conn *c, bool upstream, uint32_t events)
 
 static void tunnel_interest(struct conn *c, uint32_t *ret_client, uint32_t *ret_upstream)
 {
-	struct tunnel_state *t = c->tun;
-	uint32_t ec = 0, eu = 0;
-
 	if (!spliced(c)) {
 		conn_buffered_interest(c, client_wanted(c), ret_client, ret_upstream);
 		return;
 	}
-	if (!c->c_eof && !c->to_u.len && t->in_cu < t->pipe_sz)
-		ec |= EPOLLIN;
-	if (c->to_c.len || t->in_uc)
-		ec |= EPOLLOUT;
-	if (!c->u_eof && !c->to_c.len && t->in_uc < t->pipe_sz)
-		eu |= EPOLLIN;
-	if (c->to_u.len || t->in_cu)
-		eu |= EPOLLOUT;
-	*ret_client = ec;
-	*ret_upstream = eu;
+	/* edge-triggered, the same for the tunnel's whole life: set once */
+	*ret_client = TUNNEL_EV;
+	*ret_upstream = TUNNEL_EV;
 }
 
 static void tunnel_timeout(struct conn *c)
@@ -182,12 +232,10 @@ static void tunnel_close(struct conn *c)
 
 	if (!t)
 		return;
-	for (int i = 0; i < 2; i++) {
-		if (t->pipe_cu[i] >= 0)
-			close(t->pipe_cu[i]);
-		if (t->pipe_uc[i] >= 0)
-			close(t->pipe_uc[i]);
-	}
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2; j++)
+			if (t->d[i].pipe[j] >= 0)
+				close(t->d[i].pipe[j]);
 	free(t);
 	c->tun = NULL;
 }
@@ -206,6 +254,7 @@ const struct conn_mode tunnel_mode = {
 	.on_timeout = tunnel_timeout,
 	.interest = tunnel_interest,
 	.close = tunnel_close,
+	.resume = splice_turn, /* only spliced tunnels queue themselves */
 };
 
 void tunnel_start(struct conn *c, bool established)
@@ -217,7 +266,12 @@ void tunnel_start(struct conn *c, bool established)
 		c->dead = true;
 		return;
 	}
-	t->pipe_cu[0] = t->pipe_cu[1] = t->pipe_uc[0] = t->pipe_uc[1] = -1;
+	for (int i = 0; i < 2; i++) {
+		t->d[i].pipe[0] = t->d[i].pipe[1] = -1;
+		/* not known yet: the first turn tries (the interest set with
+		 * EPOLL_CTL_MOD reports what is ready already, too) */
+		t->d[i].src_rd = t->d[i].dst_wr = true;
+	}
 	if (!c->ctls && !c->utls)
 		tunnel_pipes(t);
 	c->tun = t;

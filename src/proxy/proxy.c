@@ -3,8 +3,11 @@
  * resolver results. Connections live in a fixed table of max_conns slots; a
  * slot's generation number makes late resolver results for a closed
  * connection harmless. Level-triggered epoll, interest recomputed after
- * every event (conn_update). A connection is the transport core's
- * (conn_core.c) and its mode's; this file only feeds it events. */
+ * every event (conn_update), except for spliced tunnels: edge-triggered
+ * with constant interest, their work bounded per turn, the rest on the
+ * ready list (conn_ready), which runs after each epoll_wait. A connection
+ * is the transport core's (conn_core.c) and its mode's; this file only
+ * feeds it events. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -311,7 +314,8 @@ static void *loop(void *arg)
 	uint64_t next_tick = ward_mono_ns() + TICK_MS * 1000000ull;
 
 	for (;;) {
-		int n = epoll_wait(px->epfd, evs, 128, TICK_MS);
+		/* connections on the ready list still have work: look, do not wait */
+		int n = epoll_wait(px->epfd, evs, 128, px->n_ready ? 0 : TICK_MS);
 
 		for (int i = 0; i < n; i++) {
 			uint64_t d = evs[i].data.u64;
@@ -339,6 +343,7 @@ static void *loop(void *arg)
 				break;
 			}
 		}
+		conn_run_ready(px);
 		if (ward_mono_ns() >= next_tick) {
 			tick(px);
 			next_tick = ward_mono_ns() + TICK_MS * 1000000ull;

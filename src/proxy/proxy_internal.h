@@ -41,7 +41,7 @@
 #include "proxy/proxy.h"
 #include "proxy/resolve.h"
 
-#define CONN_BUF (64u << 10)	 /* per direction: backpressure beyond this */
+#define CONN_BUF (64u << 10)	  /* per direction: backpressure beyond this */
 #define PIPE_BUF_SZ (1024u << 10) /* plain tunnels: splice(2) through a pipe of this size */
 
 struct ward_tls;
@@ -114,6 +114,10 @@ struct conn_mode {
 	bool (*between)(const struct conn *c);
 	/* free the mode's own state (the connection is closing) */
 	void (*close)(struct conn *c);
+	/* queued with conn_ready: go on where the last turn stopped (a mode
+	 * whose interest is edge-triggered bounds its work per turn; NULL: never
+	 * queued) */
+	void (*resume)(struct conn *c);
 };
 
 struct conn {
@@ -125,6 +129,10 @@ struct conn {
 	const struct conn_mode *mode;
 	uint64_t deadline;   /* monotonic ns; 0: none */
 	uint32_t ev_c, ev_u; /* current epoll interest */
+	/* on the proxy's ready list (conn_ready): runs again after the next
+	 * epoll_wait, which does not block while the list holds any */
+	bool ready;
+	struct conn *ready_prev, *ready_next;
 
 	struct buf from_c; /* raw client bytes still to parse (setup, HTTP) */
 	struct buf to_u;   /* bytes for the upstream */
@@ -183,6 +191,8 @@ struct ward_proxy {
 	struct conn **conns; /* max_conns slots */
 	uint32_t *gens;
 	uint32_t n_active;
+	struct conn *ready_head, *ready_tail; /* conn_ready, in order */
+	uint32_t n_ready;
 	pthread_t thread;
 	bool started;
 	char *scratch;		 /* CONN_BUF bytes for the loop thread (response head rewrites) */
@@ -258,6 +268,12 @@ void conn_timeout(struct conn *c);
 void conn_resolved(struct conn *c, const struct ward_resolve_result *res);
 void conn_finish_entry(struct conn *c);
 void conn_update(struct conn *c);
+/* Another turn for c after the next epoll_wait (its mode's resume): an
+ * edge-triggered connection that stopped at its bound, not at EAGAIN, gets
+ * no new event for what is still ready. */
+void conn_ready(struct conn *c);
+/* the loop: one turn for each connection queued before this call */
+void conn_run_ready(struct ward_proxy *px);
 void conn_set_deadline(struct conn *c, uint32_t ms);
 int conn_watch(struct conn *c, bool upstream, uint32_t events); /* checked epoll_ctl */
 /* Connect to c->host:c->port for the decided endpoint (c->v); then

@@ -6,7 +6,11 @@
  * with a "revoked by policy rev R" row, one it keeps stays open; L7 re-decides
  * the next request of a keep-alive connection), and a request pipelined
  * behind an inference.local call that is denied does not cost the client the
- * inference response. One forked child per case (each in a fresh netns); exit
+ * inference response. Spliced tunnels (edge-triggered, a bounded turn,
+ * then the ready list): 64 MiB both ways arrive whole and in order and
+ * the client's half-close reaches the upstream while bytes still flow
+ * back; a tunnel streaming without pause does not starve an echo on another
+ * one. One forked child per case (each in a fresh netns); exit
  * 77 when not root. Identity comes through the lookup callback: the client
  * is this test's own executable. */
 #include <arpa/inet.h>
@@ -16,6 +20,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +45,8 @@
 #define UP_ADDR "10.77.0.1" /* the upstreams: private, reached through exact host names */
 #define ECHO_PORT 7000
 #define HTTP_PORT 8080
-#define IO_MS 10000 /* a bound for failing, never an expectation */
+#define STREAM_PORT 7001 /* writes without pause until the peer goes */
+#define IO_MS 10000	 /* a bound for failing, never an expectation */
 
 static char self[PATH_MAX];
 static char dir[64];
@@ -61,7 +67,7 @@ static void sh(const char *fmt, ...)
 
 /* ---- upstreams: echo (tunnels), HTTP (keep-alive "hello"), an inference backend ---- */
 
-enum up_kind { UP_ECHO, UP_HTTP, UP_INFER, UP_INFER2 };
+enum up_kind { UP_ECHO, UP_HTTP, UP_INFER, UP_INFER2, UP_STREAM };
 
 struct up_conn {
 	int fd;
@@ -107,7 +113,14 @@ static void *up_serve(void *arg)
 	char buf[16384], reply[512];
 	ssize_t n;
 
+	if (uc->kind == UP_STREAM) {
+		memset(buf, 's', sizeof(buf));
+		while (write(uc->fd, buf, sizeof(buf)) > 0)
+			;
+	}
 	for (;;) {
+		if (uc->kind == UP_STREAM)
+			break;
 		if (uc->kind == UP_ECHO) {
 			n = read(uc->fd, buf, sizeof(buf));
 			if (n <= 0 || write(uc->fd, buf, (size_t)n) != n)
@@ -386,19 +399,26 @@ static size_t read_until(int fd, char *buf, size_t sz, const char *until, bool *
 	return got;
 }
 
-/* CONNECT host:ECHO_PORT; true when the tunnel is up. */
-static bool tunnel(const struct fx *f, const char *host, int *ret_fd, char *resp, size_t sz)
+/* CONNECT host:port; true when the tunnel is up. */
+static bool tunnel_to(const struct fx *f, const char *host, uint16_t port, int *ret_fd, char *resp,
+		      size_t sz)
 {
 	char req[256];
 	bool eof;
 	int fd = connect_proxy(f);
 
-	snprintf(req, sizeof(req), "CONNECT %s:%u HTTP/1.1\r\nHost: %s:%u\r\n\r\n", host, ECHO_PORT,
-		 host, ECHO_PORT);
+	snprintf(req, sizeof(req), "CONNECT %s:%u HTTP/1.1\r\nHost: %s:%u\r\n\r\n", host, port,
+		 host, port);
 	send_all(fd, req);
 	read_until(fd, resp, sz, "\r\n\r\n", &eof);
 	*ret_fd = fd;
 	return strstr(resp, "HTTP/1.1 200") == resp;
+}
+
+/* CONNECT host:ECHO_PORT */
+static bool tunnel(const struct fx *f, const char *host, int *ret_fd, char *resp, size_t sz)
+{
+	return tunnel_to(f, host, ECHO_PORT, ret_fd, resp, sz);
 }
 
 static bool echoes(int fd, const char *msg)
@@ -637,6 +657,157 @@ static void case_inference_follows(void)
 	fx_stop(&f);
 }
 
+/* the byte at offset i of the bulk stream: no period a lost or repeated
+ * chunk (pipe or socket sized) would hide */
+static unsigned char bulk_byte(uint64_t i)
+{
+	return (unsigned char)(i * 7 + (i >> 12) * 13 + (i >> 20));
+}
+
+#define BULK (64ull << 20)
+
+struct bulk_writer {
+	int fd;
+	uint64_t sent;
+};
+
+/* BULK bytes, then SHUT_WR: the tunnel is half-closed while the echo of
+ * what was sent last is still on its way back */
+static void *bulk_write(void *arg)
+{
+	struct bulk_writer *w = arg;
+	unsigned char buf[65536];
+
+	while (w->sent < BULK) {
+		size_t n = sizeof(buf) < BULK - w->sent ? sizeof(buf) : BULK - w->sent;
+		ssize_t r;
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = bulk_byte(w->sent + i);
+		r = write(w->fd, buf, n);
+		if (r <= 0)
+			break;
+		w->sent += (size_t)r;
+	}
+	shutdown(w->fd, SHUT_WR);
+	return NULL;
+}
+
+/* 64 MiB through an echo, both ways at once: every byte back in order (the
+ * turn's bound is 1 MiB: the rest goes through the ready list), then the
+ * half-close passed on (the client's SHUT_WR reaches the upstream, which
+ * closes once its echo is out: the client reads EOF after the last byte). */
+static void case_tunnel_bulk(void)
+{
+	struct fx f = { 0 };
+	struct bulk_writer w = { 0 };
+	unsigned char buf[65536];
+	uint64_t got = 0, bad = 0;
+	char resp[1024];
+	bool eof = false;
+	pthread_t t;
+	int fd;
+
+	fx_start(&f, EP(up.test, 7000));
+	CHECK(tunnel(&f, "up.test", &fd, resp, sizeof(resp)), "tunnel: %s", resp);
+	w.fd = fd;
+	pthread_create(&t, NULL, bulk_write, &w);
+	for (;;) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pf, 1, IO_MS) <= 0)
+			break; /* silence: a stall */
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0) {
+			eof = n == 0;
+			break;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			bad += buf[i] != bulk_byte(got + (uint64_t)i);
+		got += (uint64_t)n;
+	}
+	if (got != BULK || !eof)
+		shutdown(fd, SHUT_RDWR); /* a stall: the writer may be blocked */
+	pthread_join(t, NULL);
+	CHECK(w.sent == BULK, "sent %llu of %llu", (unsigned long long)w.sent,
+	      (unsigned long long)BULK);
+	CHECK(got == BULK, "echoed %llu of %llu bytes", (unsigned long long)got,
+	      (unsigned long long)BULK);
+	CHECK(bad == 0, "%llu bytes differ from what was sent", (unsigned long long)bad);
+	CHECK(eof, "EOF after the last byte (the half-close went through)");
+	close(fd);
+	fx_stop(&f);
+}
+
+struct bulk_reader {
+	int fd;
+	_Atomic uint64_t got;
+	_Atomic bool stop;
+};
+
+static void *bulk_read(void *arg)
+{
+	struct bulk_reader *r = arg;
+	char buf[65536];
+
+	while (!atomic_load(&r->stop)) {
+		struct pollfd pf = { .fd = r->fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pf, 1, IO_MS) <= 0)
+			break;
+		n = read(r->fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		atomic_fetch_add(&r->got, (uint64_t)n);
+	}
+	return NULL;
+}
+
+/* A tunnel that always has bytes to move (an upstream writing without
+ * pause, a client reading without pause) does not keep the loop to itself:
+ * echoes on another tunnel are answered while it streams, and it goes on
+ * streaming after them. */
+static void case_tunnel_fair(void)
+{
+	struct fx f = { 0 };
+	struct bulk_reader r = { 0 };
+	char resp[1024], msg[32];
+	uint64_t before, after;
+	int fd, bulk, ok = 0;
+	pthread_t t;
+
+	fx_start(&f, EP(up.test, 7000) ", " EP(up.test, 7001));
+	CHECK(tunnel_to(&f, "up.test", STREAM_PORT, &bulk, resp, sizeof(resp)), "stream: %s", resp);
+	r.fd = bulk;
+	pthread_create(&t, NULL, bulk_read, &r);
+	/* streaming for real before the echoes start (bounded: 1,000 x 10 ms) */
+	for (int i = 0; i < 1000 && atomic_load(&r.got) < (16u << 20); i++)
+		usleep(10000);
+	before = atomic_load(&r.got);
+	CHECK(before >= (16u << 20), "the stream carries bytes: %llu", (unsigned long long)before);
+	CHECK(tunnel(&f, "up.test", &fd, resp, sizeof(resp)), "echo tunnel: %s", resp);
+	for (int i = 0; i < 20; i++) {
+		snprintf(msg, sizeof(msg), "ping-%d", i);
+		ok += echoes(fd, msg);
+	}
+	CHECK(ok == 20, "%d of 20 echoes answered next to the stream", ok);
+	/* and the stream goes on (bounded: 1,000 x 10 ms) */
+	before = atomic_load(&r.got);
+	for (int i = 0; i < 1000 && atomic_load(&r.got) < before + (16u << 20); i++)
+		usleep(10000);
+	after = atomic_load(&r.got);
+	CHECK(after >= before + (16u << 20),
+	      "the stream goes on after the echoes (%llu -> %llu bytes)",
+	      (unsigned long long)before, (unsigned long long)after);
+	atomic_store(&r.stop, true);
+	pthread_join(t, NULL);
+	close(fd);
+	close(bulk);
+	fx_stop(&f);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -648,6 +819,8 @@ static const struct {
 	{ "pipelined_after_inference", case_pipelined_after_inference },
 	{ "credentials_follow", case_credentials_follow },
 	{ "inference_follows", case_inference_follows },
+	{ "tunnel_bulk", case_tunnel_bulk },
+	{ "tunnel_fair", case_tunnel_fair },
 };
 
 static int run_case(size_t i)
@@ -667,6 +840,7 @@ static int run_case(size_t i)
 	snprintf(dir, sizeof(dir), "%s", tmpl);
 	up_start(UP_ADDR, ECHO_PORT, UP_ECHO);
 	up_start(UP_ADDR, HTTP_PORT, UP_HTTP);
+	up_start(UP_ADDR, STREAM_PORT, UP_STREAM);
 	infer_port = up_start("127.0.0.1", 0, UP_INFER);
 	infer_port2 = up_start("127.0.0.1", 0, UP_INFER2);
 	route_port = infer_port;

@@ -13,7 +13,8 @@
 # through ward vs straight to the echo server: tunnels/s, median of ROUNDS.
 # Request rates and latencies (plain http, intercepted HTTPS) are interleaved
 # too: ROUNDS runs of REQUESTS each per side, medians of req/s, p50 and p99.
-# PARTS (default tunnel,conns,http,https) picks the sections to run.
+# PARTS (default tunnel,conns,http,https) picks the sections to run;
+# TUNNEL_PROFILE (a command prefix) runs one more tunnel transfer under it.
 # Wall-clock rates swing with whatever else the 2 cores run; the CPU time
 # each proxy spends per intercepted request does not, much: ward's own
 # (utime+stime of the ward process, all threads, read from /proc when it
@@ -65,6 +66,13 @@ for old in $(ip netns list | awk '/^wbench[0-9]+/ { print $1 }'); do
 	ip netns del "$old" 2>/dev/null || true
 	ip link del "wb${old#wbench}" 2>/dev/null || true # gone with its netns, usually
 done
+# another job on 192.168.178.0/24 (integration/test_identity.sh uses it too)
+# takes the route: transfers would reach its server, not ours
+clash() { ip -o addr show 2>/dev/null | awk -v me="wb$$" '{ sub(/@.*/, "", $2) } $4 ~ /^192\.168\.178\./ && $2 != me { print $2 }'; }
+if [ -n "$(clash)" ]; then
+	echo "192.168.178.0/24 is in use here ($(clash | tr '\n' ' ')): run the bench when it is free"
+	exit 1
+fi
 ip netns add "$NS"
 ip link add "wb$$" type veth peer name up0 netns "$NS"
 ip addr add 192.168.178.1/24 dev "wb$$"
@@ -155,6 +163,16 @@ if part tunnel; then
 		"ratio $(awk "BEGIN{printf \"%.2f\", $ward/$direct}") (target >= 0.9)"
 	echo "  ward's CPU per tunnelled MiB, median of $ROUNDS: $(median <"$T/ward.cpu") us" \
 		"(rounds: $(tr '\n' ' ' <"$T/ward.cpu"))"
+	[ -z "$(clash)" ] || echo "  void: 192.168.178.0/24 was taken meanwhile ($(clash | tr '\n' ' '))"
+	# TUNNEL_PROFILE: a command prefix (strace -c -f -o FILE, perf stat ...,
+	# perf record ...) one more ward transfer runs under, after the rounds
+	if [ -n "${TUNNEL_PROFILE:-}" ]; then
+		# shellcheck disable=SC2086 # a prefix of words
+		$TUNNEL_PROFILE "$WARD" run --policy "$T/policy.yaml" --log "$T/log.db" --hosts "$T/hosts" \
+			--workdir "$T" -- curl -s -p -o /dev/null -w '%{speed_download}' \
+			http://bench.test:8080/big | speed | sed 's/^/  profiled transfer: /; s/$/ MiB\/s\n/'
+		[ -z "$(clash)" ] || echo "  void: 192.168.178.0/24 was taken meanwhile ($(clash | tr '\n' ' '))"
+	fi
 fi
 # concurrent tunnels: setup + one echo each, all open at once, ward vs direct
 if ! part conns; then

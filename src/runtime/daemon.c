@@ -325,6 +325,7 @@ int ward_daemon_new(const struct ward_daemon_config *cfg, struct ward_daemon **r
 		ward_err_prefix(err, "decision log %s", d->log_path);
 		goto fail;
 	}
+	state_end_crashed_sessions(d);
 	r = listen_on(d, err);
 	if (r < 0)
 		goto fail;
@@ -494,6 +495,7 @@ void ward_daemon_free(struct ward_daemon *d)
 	if (d->lock_fd >= 0 && d->state_fd >= 0)
 		unlinkat(d->state_fd, "run.json", 0);
 	ward_audit_close(d->audit);
+	json_decref(d->crashed);
 	ward_secrets_unref(d->secrets);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);

@@ -502,6 +502,14 @@ sys.exit(any(o.get("cgroup_id") == int(sys.argv[2]) for o in json.load(open(sys.
 	"$T/links.json" "$CGINO"
 wardc exec box -- sh -c 'cat $HOME/mark'
 check "7. sessions run in it again; the home is there" test "$OUT" = "$MARK"
+wardc sessions --json
+SLEEPER=$(python3 -c '
+import json, sys
+for l in sys.stdin:
+    o = json.loads(l)
+    if o["command"] in ("sleep 300", "/usr/bin/sleep"):
+        print(o["status"], "ended" if o["end_ns"] else "running")' <<<"$OUT")
+check "7. the killed session is recorded as ended by SIGKILL ($SLEEPER)" test "$SLEEPER" = "137 ended"
 
 # --- 8. a uid in neither group
 setpriv --reuid=65534 --regid=65534 --clear-groups "$WARD" sandbox list >"$T/out" 2>"$T/err"

@@ -465,9 +465,17 @@ v1_fresh() { # every old v1 leaf is gone or is a new directory
 }
 check "7. the old v1 leaves were removed ($V1)" v1_fresh
 netns_gone() {
-	local f
+	local f p procs
+	# nsfs inode numbers are reused once a namespace is freed: the new
+	# sandbox may have the old number, which then proves the old one gone
+	procs=" $(find "$CG/ward/$ID" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ') "
 	for f in /proc/[0-9]*/ns/net; do
-		[ "$(readlink "$f" 2>/dev/null)" = "$NETNS" ] && { echo "left: $f"; return 1; }
+		[ "$(readlink "$f" 2>/dev/null)" = "$NETNS" ] || continue
+		p=${f#/proc/}
+		p=${p%%/*}
+		[[ "$procs" == *" $p "* ]] && return 0
+		echo "left: $f ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null))"
+		return 1
 	done
 	! grep -F "${NETNS#net:}" /proc/self/mountinfo
 }

@@ -227,6 +227,8 @@ check "1. exec curl A: the upstream answers" test "$(js "$OUT" 'r["path"]')" = /
 wardc exec box -- curl -sS -v --max-time 15 "https://$B/one/b"
 check "1. exec curl B: refused (curl rc=$RC)" test "$RC" -ne 0
 check "1. ... by the proxy's 403" grep -q "^< HTTP/1.1 403" <<<"$ERR"
+wardc exec box -- curl -sS --noproxy '*' --max-time 15 "https://$B/one/bt"
+check "1. ... and without the proxy (transparent; curl rc=$RC: $ERR)" test "$RC" -ne 0
 wardc exec box -- $CL connect403 "$B"
 check "1. ... whose body says what failed ($(tail -n1 <<<"$OUT" | head -c 120))" \
 	bash -c 'grep -q "^HTTP/1.1 403" <<<"$1" && grep -q "b.service.test" <<<"$1"' _ "$OUT"
@@ -238,6 +240,8 @@ check "2. ... names what it adds" grep -q "^  + .*$B:443" <<<"$OUT"
 check "2. ... says how long enforcing took" grep -Eq "^enforced in [0-9.]+ ms" <<<"$OUT"
 wardc exec box -- curl -sS --max-time 15 "https://$B/two/b"
 check "2. curl B right after --wait: allowed" test "$(js "$OUT" 'r["path"]')" = /two/b
+wardc exec box -- curl -sS --noproxy '*' --max-time 15 "https://$B/two/bt"
+check "2. ... transparent too (DNS stub, redirect; $ERR)" test "$(js "$OUT" 'r["path"]')" = /two/bt
 REV_AB=$(sbfield box policy_rev)
 check "2. the sandbox is at the new revision" test -n "$REV_AB" -a "$REV_AB" != "$REV_A"
 
@@ -292,6 +296,8 @@ revoked_both() { revoked_in "b $W/stop" && revoked_in "bt $W/stop direct"; }
 check "3. ... one in the session of each connection to B" revoked_both
 wardc exec box -- curl -sS -v --max-time 15 "https://$B/three/b"
 check "3. a new request to B: 403" grep -q "^< HTTP/1.1 403" <<<"$ERR"
+wardc exec box -- curl -sS --noproxy '*' --max-time 15 "https://$B/three/bt"
+check "3. ... refused without the proxy too (curl rc=$RC: $ERR)" test "$RC" -ne 0
 check "3. the tunnel to A goes on, on its connection" \
 	wait_for 300 oks_ge "$T/hold.a" $((A_AT + 5))
 touch "$W/stop"

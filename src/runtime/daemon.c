@@ -465,15 +465,17 @@ void ward_daemon_free(struct ward_daemon *d)
 {
 	if (!d)
 		return;
+	/* sandboxes first: their sessions end (137) and each client gets its
+	 * exit event; a connection freed first would hang its session up */
+	for (struct dsandbox *sb = d->sandboxes; sb; sb = sb->next)
+		if (sb->rt)
+			sandbox_stop(d, sb);
 	while (d->conns) {
 		struct dconn *c = d->conns;
 
 		d->conns = c->next;
 		conn_free(d, c);
 	}
-	for (struct dsandbox *sb = d->sandboxes; sb; sb = sb->next)
-		if (sb->rt)
-			sandbox_stop(d, sb);
 	while (d->sandboxes) {
 		struct dsandbox *sb = d->sandboxes;
 

@@ -407,7 +407,24 @@ wardc sandbox start box
 check "6. start" test "$(sbfield box state)" = running
 wardc exec box -- sh -c 'cat $HOME/mark'
 check "6. the file survived stop/start" test "$OUT" = "$MARK"
+"$WARD" exec box -- sleep 301 >/dev/null 2>"$T/term.err" &
+PT=$!
+BG+=("$PT")
+sleeping() { # sleeping ARG: a session runs `sleep ARG` in the sandbox (its pid)
+	local p procs
+	procs=$(find "$CG/ward/$ID" -name cgroup.procs -exec cat {} + 2>/dev/null)
+	for p in $procs; do
+		[ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = "sleep $1 " ] && { echo "$p"; return 0; }
+	done
+	return 1
+}
+check "6. a session runs when the daemon gets SIGTERM" wait_for 100 sleeping 301 >/dev/null
 check "6. the daemon stops on SIGTERM" stop_daemon
+wait "$PT"
+RC=$?
+BG=()
+check "6. ... the session ended with 137 and its client was told (rc=$RC: $(head -c 200 "$T/term.err"))" \
+	test "$RC" -eq 137
 check "6. ... and starts again" start_daemon
 running() { [ "$(sbfield box state)" = running ]; }
 check "6. the sandbox is back running" wait_for 100 running
@@ -418,16 +435,13 @@ check "6. the file survived the daemon restart" test "$OUT" = "$MARK"
 "$WARD" exec box -- sleep 300 >/dev/null 2>&1 &
 PS=$!
 BG+=("$PS")
-sleep_pid() {
-	local p procs
-	procs=$(find "$CG/ward/$ID" -name cgroup.procs -exec cat {} + 2>/dev/null)
-	for p in $procs; do
-		[ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = "sleep 300 " ] && { echo "$p"; return 0; }
-	done
-	return 1
-}
-check "7. the session sleeps in the sandbox's cgroup" wait_for 100 sleep_pid >/dev/null
-SPID=$(sleep_pid)
+check "7. the session sleeps in the sandbox's cgroup" wait_for 100 sleeping 300 >/dev/null
+SPID=$(sleeping 300)
+SID7=$("$WARD" sessions box --json 2>>"$T/stderr.all" |
+	python3 -c 'import json, sys
+for l in sys.stdin:
+    o = json.loads(l)
+    if o["command"] == "sleep 300" and o["end_ns"] is None: print(o["id"])')
 PIDS=$(find "$CG/ward/$ID" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')
 NETNS=$(readlink "/proc/$SPID/ns/net")
 CGINO=$(stat -c %i "$CG/ward/$ID")
@@ -521,9 +535,10 @@ SLEEPER=$(python3 -c '
 import json, sys
 for l in sys.stdin:
     o = json.loads(l)
-    if o["command"] in ("sleep 300", "/usr/bin/sleep"):
-        print(o["status"], "ended" if o["end_ns"] else "running")' <<<"$OUT")
-check "7. the killed session is recorded as ended by SIGKILL ($SLEEPER)" test "$SLEEPER" = "137 ended"
+    if o["id"] == sys.argv[1]:
+        print(o["status"], "ended" if o["end_ns"] else "running")' "$SID7" <<<"$OUT")
+check "7. the killed session ($SID7) is recorded as ended by SIGKILL ($SLEEPER)" \
+	test -n "$SID7" -a "$SLEEPER" = "137 ended"
 
 # --- 8. a uid in neither group
 setpriv --reuid=65534 --regid=65534 --clear-groups "$WARD" sandbox list >"$T/out" 2>"$T/err"

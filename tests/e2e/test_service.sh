@@ -307,15 +307,59 @@ check "3. ... and ends as asked (rc=$RC, $(tail -1 "$T/hold.a"))" \
 	bash -c '[ "$1" -eq 0 ] && [ "$(tail -1 "$2")" = stopped ]' _ "$RC" "$T/hold.a"
 BG=()
 
-# --- 4. a secret rotates under a running sandbox
-wardc exec box -- sh -c "curl -sS --max-time 15 -H \"Authorization: Bearer \$SVC_TOK\" https://$A/four/1"
-check "4. the upstream sees the first value" \
+# --- 4. a secret rotates under running sandboxes: a session that keeps
+# calling A with the placeholder in its header, and a second sandbox
+wardc sandbox create box2 --policy "$T/a.yaml" --workdir "$W" --hosts "$T/hosts" \
+	--upstream-ca "$T/ca/ca.pem"
+check "4. a second sandbox (rc=$RC: $ERR)" test "$RC" -eq 0
+IDS+=("$(sbfield box2 id)")
+mkdir -m 0777 "$W/rot"
+cat >"$W/rot.sh" <<EOS
+# one request at a time until $W/rot/stop (at most 600), each answer in resp.N
+i=0
+while [ \$i -lt 600 ] && [ ! -e $W/rot/stop ]; do
+	curl -sS --max-time 10 -H "Authorization: Bearer \$SVC_TOK" https://$A/four/\$i >$W/rot/tmp 2>&1
+	mv $W/rot/tmp $W/rot/resp.\$i
+	i=\$((i + 1))
+	sleep 0.05
+done
+EOS
+chmod 644 "$W/rot.sh"
+"$WARD" exec box -- sh "$W/rot.sh" >"$T/rot.out" 2>&1 &
+PR=$!
+BG+=("$PR")
+seen() { find "$W/rot" -maxdepth 1 -name 'resp.[0-9]*' | wc -l; }
+answered() { grep -lqF -- "$1" "$W"/rot/resp.[0-9]* 2>/dev/null; } # answered TEXT
+check "4. the upstream sees the first value" wait_for 300 answered "Bearer $VAL1"
+wardc exec box2 -- sh -c "curl -sS --max-time 15 -H \"Authorization: Bearer \$SVC_TOK\" https://$A/four/box2"
+check "4. ... from the second sandbox too" \
 	test "$(js "$OUT" 'r["header"]["authorization"]')" = "Bearer $VAL1"
+BEFORE=$(seen) # answers 0..BEFORE-1 were complete before the rotation began
 wardc secret set svc-tok <<<"$VAL2"
+ROTATED_AT=$(seen) # ... 0..ROTATED_AT-1 when it returned; one may be in flight
 check "4. ward secret set a new value" test "$RC" -eq 0
-wardc exec box -- sh -c "curl -sS --max-time 15 -H \"Authorization: Bearer \$SVC_TOK\" https://$A/four/2"
-check "4. the next request carries the new value (no restart)" \
+check "4. the running session's next requests carry the new value (no restart)" \
+	wait_for 300 answered "Bearer $VAL2"
+seen_ge() { [ "$(seen)" -ge "$1" ]; }
+check "4. ... three more requests" wait_for 300 seen_ge $((ROTATED_AT + 4))
+touch "$W/rot/stop"
+wait "$PR"
+RC=$?
+BG=()
+check "4. ... in the same session, still running until told (rc=$RC)" test "$RC" -eq 0
+bad=
+for f in "$W"/rot/resp.[0-9]*; do
+	i=${f##*.}
+	if [ "$i" -gt "$ROTATED_AT" ] && ! grep -qF "Bearer $VAL2" "$f"; then bad="$bad $i"; fi
+	if [ "$i" -lt "$BEFORE" ] && ! grep -qF "Bearer $VAL1" "$f"; then bad="$bad $i(old)"; fi
+done
+check "4. every request after the rotation used the new value, before it the old (bad:${bad:- none})" \
+	test -z "$bad"
+wardc exec box2 -- sh -c "curl -sS --max-time 15 -H \"Authorization: Bearer \$SVC_TOK\" https://$A/four/box2"
+check "4. ... and the second sandbox's" \
 	test "$(js "$OUT" 'r["header"]["authorization"]')" = "Bearer $VAL2"
+wardc sandbox rm box2
+check "4. rm the second sandbox" test "$RC" -eq 0
 wardc exec box -- sh -c 'echo "$SVC_TOK"'
 check "4. the sandbox holds a placeholder only" grep -q '^ward-placeholder-' <<<"$OUT"
 

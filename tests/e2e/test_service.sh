@@ -13,14 +13,18 @@
 #     B and another one to A: B's is closed (EOF/reset, a `revoked by policy
 #     rev R` row), a new request to B is 403, A's goes on on its connection;
 #  4. a credential `secret: svc-tok`: the upstream sees the first value, then
-#     after `ward secret set` the new one, no restart; no value in `ward logs
-#     --json`, `ward sessions --json`, any stderr or the daemon's output;
+#     after `ward secret set` the new one on every request of a session that
+#     keeps calling, and in a second sandbox, no restart; no value in `ward
+#     logs --json`, `ward sessions --json`, any stderr or the daemon's output;
 #  5. node and python sessions at once: `ward sessions --json` shows both
-#     running with their own ids; `ward logs --session ID` has its own rows;
-#  6. a file in the sandbox home survives stop/start and a daemon restart;
+#     running with their own ids, each once (all sandboxes or one);
+#     `ward logs --session ID` has its own rows;
+#  6. a file in the sandbox home survives stop/start and a daemon restart; a
+#     session running at the daemon's SIGTERM ends 137, its client told;
 #  7. kill -9 of the daemon while a session sleeps: the session's processes
-#     die; the restarted daemon brings the sandbox back, and nothing of the
-#     old instance is left (cgroup, veth, netns, BPF links and programs);
+#     die; the restarted daemon brings the sandbox back, nothing of the old
+#     instance is left (cgroup, v1 leaves, veth, netns, BPF links and
+#     programs), and the session is recorded as ended (137);
 #  8. a uid in neither group is refused by the socket (EPERM, a deny row).
 # Root only; 77 when something needed is missing.
 set -u

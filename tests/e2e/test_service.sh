@@ -476,6 +476,7 @@ check "6. ... the session ended with 137 and its client was told (rc=$RC: $(head
 check "6. ... and starts again" start_daemon
 running() { [ "$(sbfield box state)" = running ]; }
 check "6. the sandbox is back running" wait_for 100 running
+check "6. ... with the revision applied last" test "$(sbfield box policy_rev)" = "$REV_A"
 wardc exec box -- sh -c 'cat $HOME/mark'
 check "6. the file survived the daemon restart" test "$OUT" = "$MARK"
 
@@ -578,6 +579,9 @@ sys.exit(any(o.get("cgroup_id") == int(sys.argv[2]) for o in json.load(open(sys.
 	"$T/links.json" "$CGINO"
 wardc exec box -- sh -c 'cat $HOME/mark'
 check "7. sessions run in it again; the home is there" test "$OUT" = "$MARK"
+wardc exec box -- sh -c "curl -sS --max-time 15 -H \"Authorization: Bearer \$SVC_TOK\" https://$A/seven"
+check "7. ... the policy and the rotated secret too" \
+	test "$(sbfield box policy_rev)" = "$REV_A" -a "$(js "$OUT" 'r["header"]["authorization"]')" = "Bearer $VAL2"
 wardc sessions --json
 SLEEPER=$(python3 -c '
 import json, sys

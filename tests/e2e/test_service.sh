@@ -388,6 +388,7 @@ SP=$(awk '$2 == "python" {print $1}' <<<"$RUNNING")
 check "5. sessions --json: two running, their own ids ($(tr '\n' ' ' <<<"$RUNNING"))" \
 	bash -c '[ "$(wc -l <<<"$1")" -eq 2 ] && [ -n "$2" ] && [ -n "$3" ] && [ "$2" != "$3" ]' \
 	_ "$RUNNING" "$SN" "$SP"
+check "5. sandbox list counts them" test "$(sbfield box sessions)" = 2
 touch "$W/pair/go"
 wait "$PN"
 RN=$?

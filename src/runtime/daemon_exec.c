@@ -397,9 +397,11 @@ static void fold_sessions(json_t *a)
 					json_object_set_new(k, act, json_integer(sum));
 				}
 			}
-			if (keep != e)
-				json_array_set(a, i, keep); /* drops e */
-			e = keep;
+			if (keep != e) {
+				json_array_set(a, i, keep); /* drops e, and id with it */
+				e = keep;
+				id = json_string_value(json_object_get(e, "id"));
+			}
 			json_array_remove(a, j);
 		}
 	}
@@ -417,7 +419,7 @@ static int cmp_start(const void *x, const void *y)
 		      json_string_value(json_object_get(b, "id")) ?: "");
 }
 
-/* oldest first again, after summaries of two queries were put together */
+/* oldest first again, after summaries were folded or two queries put together */
 static void sort_sessions(json_t *a)
 {
 	size_t n = json_array_size(a), i;
@@ -464,8 +466,7 @@ void verb_sessions(struct ward_daemon *d, struct dconn *c, json_t *req)
 		json_decref(more);
 	}
 	fold_sessions(a);
-	if (only)
-		sort_sessions(a);
+	sort_sessions(a);
 	json_array_foreach(a, i, e)
 	{
 		const char *sid = json_string_value(json_object_get(e, "sandbox"));

@@ -459,9 +459,9 @@ check "6. the file survived stop/start" test "$OUT" = "$MARK"
 "$WARD" exec box -- sleep 301 >/dev/null 2>"$T/term.err" &
 PT=$!
 BG+=("$PT")
-sleeping() { # sleeping ARG: a session runs `sleep ARG` in the sandbox (its pid)
+sleeping() { # sleeping ARG [ID]: a session runs `sleep ARG` in the sandbox (its pid)
 	local p procs
-	procs=$(find "$CG/ward/$ID" -name cgroup.procs -exec cat {} + 2>/dev/null)
+	procs=$(find "$CG/ward/${2:-$ID}" -name cgroup.procs -exec cat {} + 2>/dev/null)
 	for p in $procs; do
 		[ "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" = "sleep $1 " ] && { echo "$p"; return 0; }
 	done
@@ -481,10 +481,25 @@ check "6. ... with the revision applied last" test "$(sbfield box policy_rev)" =
 wardc exec box -- sh -c 'cat $HOME/mark'
 check "6. the file survived the daemon restart" test "$OUT" = "$MARK"
 
-# --- 7. kill -9 of the daemon while a session runs
+# --- 7. kill -9 of the daemon while a session runs: in box (restored at the
+# daemon's start) and in box3, created just before
+wardc sandbox create box3 --policy "$T/a.yaml" --workdir "$W"
+check "7. a new sandbox (rc=$RC: $ERR)" test "$RC" -eq 0
+ID3=$(sbfield box3 id)
+IDS+=("$ID3")
+"$WARD" exec box3 -- sleep 302 >/dev/null 2>&1 &
+PS3=$!
 "$WARD" exec box -- sleep 300 >/dev/null 2>&1 &
 PS=$!
-BG+=("$PS")
+BG+=("$PS" "$PS3")
+check "7. a session sleeps in the new sandbox" wait_for 100 sleeping 302 "$ID3" >/dev/null
+PIDS3=$(find "$CG/ward/$ID3" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')
+CGINO3=$(stat -c %i "$CG/ward/$ID3")
+SID73=$("$WARD" sessions box3 --json 2>>"$T/stderr.all" |
+	python3 -c 'import json, sys
+for l in sys.stdin:
+    o = json.loads(l)
+    if o["command"] == "sleep 302" and o["end_ns"] is None: print(o["id"])')
 check "7. the session sleeps in the sandbox's cgroup" wait_for 100 sleeping 300 >/dev/null
 SPID=$(sleeping 300)
 SID7=$("$WARD" sessions box --json 2>>"$T/stderr.all" |
@@ -512,19 +527,24 @@ check "7. found what the sandbox holds (links, veth)" test -n "$LINKS" -a -n "$V
 kill -9 "$DPID"
 wait "$DPID" 2>/dev/null
 DPID=
-gone() { local p; for p in $PIDS; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
+gone() { local p; for p in $PIDS $PIDS3; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
 check "7. kill -9 of the daemon: every process of the sandbox is gone" wait_for 100 gone
 cg_empty() { [ ! -e "$CG/ward/$ID" ] || grep -q "populated 0" "$CG/ward/$ID/cgroup.events" 2>/dev/null; }
 check "7. ... its cgroup is empty (or gone)" wait_for 50 cg_empty
 wait "$PS"
 RC=$?
+wait "$PS3"
+RC3=$?
 BG=()
-check "7. ward exec says the daemon went away (125, got $RC)" test "$RC" -eq 125
+check "7. ward exec says the daemon went away (125, got $RC and $RC3)" test "$RC" -eq 125 -a "$RC3" -eq 125
 check "7. the daemon starts again" start_daemon
 back_same() { [ "$(sbfield box state)" = running ] && [ "$(sbfield box id)" = "$ID" ]; }
 check "7. the sandbox is back running, same id" wait_for 100 back_same
 check "7. the old cgroup was removed (a new one has its path)" \
 	test "$(stat -c %i "$CG/ward/$ID" 2>/dev/null)" != "$CGINO"
+back3() { [ "$(sbfield box3 state)" = running ]; }
+check "7. the new sandbox is back too" wait_for 100 back3
+check "7. ... its old cgroup removed" test "$(stat -c %i "$CG/ward/$ID3" 2>/dev/null)" != "$CGINO3"
 v1_fresh() { # every old v1 leaf is gone or is a new directory
 	local e d
 	for e in $V1; do
@@ -592,6 +612,15 @@ for l in sys.stdin:
         print(o["status"], "ended" if o["end_ns"] else "running")' "$SID7" <<<"$OUT")
 check "7. the killed session ($SID7) is recorded as ended by SIGKILL ($SLEEPER)" \
 	test -n "$SID7" -a "$SLEEPER" = "137 ended"
+SLEEPER=$(python3 -c '
+import json, sys
+for l in sys.stdin:
+    o = json.loads(l)
+    if o["id"] == sys.argv[1]:
+        print(o["status"], "ended" if o["end_ns"] else "running")' "$SID73" <<<"$OUT")
+check "7. ... and the new sandbox's ($SID73: $SLEEPER)" test -n "$SID73" -a "$SLEEPER" = "137 ended"
+wardc sandbox rm box3
+check "7. rm the new sandbox" test "$RC" -eq 0
 
 # --- 8. a uid in neither group
 setpriv --reuid=65534 --regid=65534 --clear-groups "$WARD" sandbox list >"$T/out" 2>"$T/err"

@@ -92,14 +92,14 @@ struct ward_daemon {
 	int listen_fd;
 	int signal_fd;
 	struct ward_audit *audit;
+	json_t *crashed;  /* the sandbox ids of a dead daemon's run.json (until the log is open) */
+	long crashed_pid; /* and its pid */
 	struct dconn *conns;
 	unsigned n_conns;
 	struct dsandbox *sandboxes;
 	struct dsession *sessions;    /* running first, then ended ones (newest first) */
 	struct ward_secrets *secrets; /* <state>/secrets, opened at the first secret verb */
 	gid_t gid_manage, gid_read;   /* groups ward, ward-audit; (gid_t)-1: none */
-	json_t *crashed;	      /* the sandbox ids of a dead daemon's run.json */
-	long crashed_pid;	      /* and its pid */
 	bool stop;
 };
 

@@ -524,6 +524,8 @@ done | tr '\n' ' ')
 echo "old instance: pids $PIDS; $NETNS; cgroup inode $CGINO; v1 $V1; veth $VETH"
 echo "  links $LINKS; progs $PROGS"
 check "7. found what the sandbox holds (links, veth)" test -n "$LINKS" -a -n "$VETH" -a -n "$NETNS"
+# the kill's time in clock ticks since boot, as /proc/PID/stat's starttime
+KILLED_AT=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%d", $1 * hz + 1}' /proc/uptime)
 kill -9 "$DPID"
 wait "$DPID" 2>/dev/null
 DPID=
@@ -555,15 +557,16 @@ v1_fresh() { # every old v1 leaf is gone or is a new directory
 }
 check "7. the old v1 leaves were removed ($V1)" v1_fresh
 netns_gone() {
-	local f p procs
-	# nsfs inode numbers are reused once a namespace is freed: the new
-	# sandbox may have the old number, which then proves the old one gone
-	procs=" $(find "$CG/ward/$ID" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ') "
+	local f p st
+	# nsfs inode numbers are reused once a namespace is freed: a process that
+	# started after the kill and has the old number is in a new namespace
+	# (ours or anyone's), which proves the old one gone
 	for f in /proc/[0-9]*/ns/net; do
 		[ "$(readlink "$f" 2>/dev/null)" = "$NETNS" ] || continue
 		p=${f#/proc/}
 		p=${p%%/*}
-		[[ "$procs" == *" $p "* ]] && return 0
+		st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f20)
+		[ -n "$st" ] && [ "$st" -gt "$KILLED_AT" ] && continue
 		echo "left: $f ($(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null))"
 		return 1
 	done

@@ -327,6 +327,7 @@ int ward_daemon_new(const struct ward_daemon_config *cfg, struct ward_daemon **r
 		ward_err_prefix(err, "decision log %s", d->log_path);
 		goto fail;
 	}
+	state_end_crashed_sessions(d);
 	r = listen_on(d, err);
 	if (r < 0)
 		goto fail;
@@ -467,15 +468,17 @@ void ward_daemon_free(struct ward_daemon *d)
 {
 	if (!d)
 		return;
+	/* sandboxes first: their sessions end (137) and each client gets its
+	 * exit event; a connection freed first would hang its session up */
+	for (struct dsandbox *sb = d->sandboxes; sb; sb = sb->next)
+		if (sb->rt)
+			sandbox_stop(d, sb);
 	while (d->conns) {
 		struct dconn *c = d->conns;
 
 		d->conns = c->next;
 		conn_free(d, c);
 	}
-	for (struct dsandbox *sb = d->sandboxes; sb; sb = sb->next)
-		if (sb->rt)
-			sandbox_stop(d, sb);
 	while (d->sandboxes) {
 		struct dsandbox *sb = d->sandboxes;
 
@@ -498,6 +501,7 @@ void ward_daemon_free(struct ward_daemon *d)
 	if (d->lock_fd >= 0 && d->state_fd >= 0)
 		unlinkat(d->state_fd, "run.json", 0);
 	ward_audit_close(d->audit);
+	json_decref(d->crashed);
 	ward_secrets_unref(d->secrets);
 	if (d->signal_fd >= 0)
 		close(d->signal_fd);

@@ -322,6 +322,119 @@ static struct dsession *known_session(struct ward_daemon *d, const char *id)
 	return NULL;
 }
 
+/* The log's summaries of sandbox (NULL: all) as a JSON array (sessions.h's
+ * JSON); a missing log has none. */
+static int log_sessions(struct ward_daemon *d, const char *sandbox, json_t **ret,
+			struct ward_error *err)
+{
+	struct ward_session_summary *v = NULL;
+	_cleanup_free_ char *buf = NULL;
+	size_t n = 0, len = 0;
+	FILE *f;
+	int r;
+
+	r = ward_audit_sessions(d->log_path, sandbox, &v, &n, err);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	f = open_memstream(&buf, &len);
+	if (!f) {
+		ward_audit_sessions_free(v, n);
+		return ward_err(err, -ENOMEM, "out of memory");
+	}
+	ward_audit_sessions_json(f, v, n);
+	fclose(f);
+	ward_audit_sessions_free(v, n);
+	*ret = json_loads(buf, 0, NULL);
+	if (!json_is_array(*ret)) {
+		json_decref(*ret);
+		*ret = json_array();
+	}
+	return 0;
+}
+
+/* The log groups rows by (sandbox, session), and the exec control row names
+ * the sandbox by NAME while the session's own rows carry its id: two
+ * summaries of one session, the NAME one with the control row only and no end
+ * (running forever). Session ids are unique, so every later summary of an id
+ * is folded into its first: row counts added, and start, end, status, command
+ * and tokens taken from the one that has the lifecycle rows (the id one). */
+static void fold_sessions(json_t *a)
+{
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		json_t *e = json_array_get(a, i);
+		const char *id = json_string_value(json_object_get(e, "id"));
+
+		for (size_t j = i + 1; id && j < json_array_size(a);) {
+			json_t *o = json_array_get(a, j), *keep = e, *drop = o, *rows, *l;
+			const char *layer;
+
+			if (strcmp(json_string_value(json_object_get(o, "id")) ?: "", id)) {
+				j++;
+				continue;
+			}
+			/* the one with the lifecycle rows is the session's own */
+			if (!json_object_get(json_object_get(e, "rows"), "lifecycle") &&
+			    json_object_get(json_object_get(o, "rows"), "lifecycle")) {
+				keep = o;
+				drop = e;
+			}
+			rows = json_object_get(keep, "rows");
+			json_object_foreach(json_object_get(drop, "rows"), layer, l)
+			{
+				json_t *k = json_object_get(rows, layer);
+				const char *act;
+				json_t *nv;
+
+				if (!k) {
+					json_object_set(rows, layer, l);
+					continue;
+				}
+				json_object_foreach(l, act, nv)
+				{
+					json_int_t sum = json_integer_value(json_object_get(k, act)) +
+							 json_integer_value(nv);
+
+					json_object_set_new(k, act, json_integer(sum));
+				}
+			}
+			if (keep != e) {
+				json_array_set(a, i, keep); /* drops e, and id with it */
+				e = keep;
+				id = json_string_value(json_object_get(e, "id"));
+			}
+			json_array_remove(a, j);
+		}
+	}
+}
+
+static int cmp_start(const void *x, const void *y)
+{
+	json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
+	json_int_t sa = json_integer_value(json_object_get(a, "start_ns"));
+	json_int_t sb = json_integer_value(json_object_get(b, "start_ns"));
+
+	if (sa != sb)
+		return sa < sb ? -1 : 1;
+	return strcmp(json_string_value(json_object_get(a, "id")) ?: "",
+		      json_string_value(json_object_get(b, "id")) ?: "");
+}
+
+/* oldest first again, after summaries were folded or two queries put together */
+static void sort_sessions(json_t *a)
+{
+	size_t n = json_array_size(a), i;
+	_cleanup_free_ json_t **v = calloc(n ? n : 1, sizeof(*v));
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(a, i));
+	qsort(v, n, sizeof(*v), cmp_start);
+	json_array_clear(a);
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, v[i]);
+}
+
 /* The decision log's summaries (audit/sessions.h: rows by layer, tokens,
  * cost), with the sandbox's name for its id and the full command line this
  * daemon knows; sessions the log does not show yet come from memory. */
@@ -329,12 +442,9 @@ void verb_sessions(struct ward_daemon *d, struct dconn *c, json_t *req)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
 	struct dsandbox *only = name ? sandbox_find(d, name) : NULL;
-	struct ward_session_summary *v = NULL;
 	struct ward_error err = { 0 };
-	_cleanup_free_ char *buf = NULL;
-	size_t n = 0, len = 0, i;
-	json_t *a, *e;
-	FILE *f;
+	json_t *a = NULL, *more = NULL, *e;
+	size_t i;
 	int r;
 
 	if (name && !only) {
@@ -342,33 +452,29 @@ void verb_sessions(struct ward_daemon *d, struct dconn *c, json_t *req)
 		return;
 	}
 	ward_audit_flush(d->audit);
-	r = ward_audit_sessions(d->log_path, only ? only->id : NULL, &v, &n, &err);
-	if (r < 0 && r != -ENOENT) {
+	/* a sandbox's rows carry its id, the daemon's control rows its name */
+	r = log_sessions(d, only ? only->id : NULL, &a, &err);
+	if (r >= 0 && only)
+		r = log_sessions(d, only->name, &more, &err);
+	if (r < 0) {
+		json_decref(a);
 		reply_err(c, req, -r, "%s", err.msg);
 		return;
 	}
-	f = open_memstream(&buf, &len);
-	if (!f) {
-		ward_audit_sessions_free(v, n);
-		reply_err(c, req, ENOMEM, "out of memory");
-		return;
+	if (more) {
+		json_array_extend(a, more);
+		json_decref(more);
 	}
-	ward_audit_sessions_json(f, v, n);
-	fclose(f);
-	ward_audit_sessions_free(v, n);
-	a = json_loads(buf, 0, NULL);
-	if (!json_is_array(a)) {
-		json_decref(a);
-		a = json_array();
-	}
+	fold_sessions(a);
+	sort_sessions(a);
 	json_array_foreach(a, i, e)
 	{
 		const char *sid = json_string_value(json_object_get(e, "sandbox"));
 		struct dsession *s = known_session(d, json_string_value(json_object_get(e, "id")));
 
 		for (struct dsandbox *sb = d->sandboxes; sb && sid; sb = sb->next)
-			if (!strcmp(sb->id, sid)) {
-				json_object_set_new(e, "sandbox_id", json_string(sid));
+			if (!strcmp(sb->id, sid) || !strcmp(sb->name, sid)) {
+				json_object_set_new(e, "sandbox_id", json_string(sb->id));
 				json_object_set_new(e, "sandbox", json_string(sb->name));
 				break;
 			}

@@ -93,6 +93,8 @@ struct ward_daemon {
 	int listen_fd;
 	int signal_fd;
 	struct ward_audit *audit;
+	json_t *crashed;  /* the sandbox ids of a dead daemon's run.json (until the log is open) */
+	long crashed_pid; /* and its pid */
 	struct dconn *conns;
 	unsigned n_conns;
 	struct dsandbox *sandboxes;
@@ -155,6 +157,9 @@ int state_remove(struct ward_daemon *d, const char *name, struct ward_error *err
 int state_load_all(struct ward_daemon *d, struct ward_error *err);
 /* After a crash: kill and remove what the previous daemon's run.json names. */
 void state_cleanup_crash(struct ward_daemon *d);
+/* Once the log is open: an exit row for every session of those sandboxes
+ * that has none (it died with the daemon). */
+void state_end_crashed_sessions(struct ward_daemon *d);
 int write_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode,
 		 struct ward_error *err);
 

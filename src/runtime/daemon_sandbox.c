@@ -403,6 +403,9 @@ void verb_sandbox_create(struct ward_daemon *d, struct dconn *c, json_t *req)
 	}
 	sb->next = d->sandboxes;
 	d->sandboxes = sb;
+	/* sandbox_start wrote run.json before sb was in the list: again, with
+	 * it, or a kill -9 now would leave its cgroup and sessions unknown */
+	daemon_write_run(d);
 	daemon_row(d, c, "allow", "sandbox.create", name, NULL, sb->rev);
 	reply_ok(c, req, json_pack("{s:o}", "sandbox", sandbox_json(sb)));
 	return;

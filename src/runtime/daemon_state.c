@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit/sessions.h"
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "enforcer/cgroup.h"
@@ -448,6 +449,8 @@ void state_cleanup_crash(struct ward_daemon *d)
 			daemon_note(d, false, "cleanup after daemon pid %ld: removed cgroup %s",
 				    pid, path);
 	}
+	d->crashed = json_incref(json_object_get(o, "sandboxes"));
+	d->crashed_pid = pid;
 	json_decref(o);
 	leaves = ward_cgroup_reap_stale(&err);
 	if (leaves < 0)
@@ -459,4 +462,51 @@ void state_cleanup_crash(struct ward_daemon *d)
 		    "(%d other cgroup leaves, %u network pairs)",
 		    pid, leaves > 0 ? leaves : 0, pairs);
 	unlinkat(d->state_fd, "run.json", 0);
+}
+
+/* The sessions of the dead daemon's sandboxes have a start row and, since
+ * nobody saw them end, no exit row: they died with it (PR_SET_PDEATHSIG of
+ * the sandboxes' init, then cgroup.kill above). Each gets its exit row now,
+ * SIGKILL (137), so that `sessions` does not show them running forever. */
+void state_end_crashed_sessions(struct ward_daemon *d)
+{
+	unsigned ended = 0;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(d->crashed, i, v)
+	{
+		const char *id = json_string_value(v);
+		struct ward_session_summary *s = NULL;
+		struct ward_error err = { 0 };
+		size_t n = 0;
+
+		if (!id || ward_audit_sessions(d->log_path, id, &s, &n, &err) < 0)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			char reason[160];
+			struct ward_decision row = {
+				.sandbox = id,
+				.layer = "lifecycle",
+				.action = "allow",
+				.binary = s[k].command,
+				.rule = "exit",
+				.reason = reason,
+				.session = s[k].id,
+			};
+
+			if (s[k].end_ns || !s[k].command) /* ended, or not started */
+				continue;
+			snprintf(reason, sizeof(reason),
+				 "signal=SIGKILL; the daemon (pid %ld) died while it ran", d->crashed_pid);
+			ward_audit_submit(d->audit, &row);
+			ended++;
+		}
+		ward_audit_sessions_free(s, n);
+	}
+	if (ended)
+		daemon_note(d, false, "cleanup after daemon pid %ld: %u sessions ended with it",
+			    d->crashed_pid, ended);
+	json_decref(d->crashed);
+	d->crashed = NULL;
 }

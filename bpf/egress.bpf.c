@@ -26,6 +26,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "egress_decide.h"
+#include "exe_ident.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -210,21 +211,6 @@ static __always_inline void count_drop(__u32 idx)
 
 	if (n)
 		*n += 1;
-}
-
-/* Direct loads through the task's BTF pointers (the verifier turns each
- * into one guarded load; a NULL on the way reads as 0): much cheaper than a
- * bpf_probe_read_kernel per hop, and this runs on every connect(). */
-static __always_inline void exe_ident(struct task_struct *t, struct ward_ident_key *k)
-{
-	struct file *f = t->mm ? t->mm->exe_file : NULL;
-
-	k->dev = 0;
-	k->ino = 0;
-	if (!f)
-		return;
-	k->ino = f->f_inode->i_ino;
-	k->dev = f->f_inode->i_sb->s_dev;
 }
 
 /* The process's own executable decides when it is known; otherwise the

@@ -222,23 +222,25 @@ static __always_inline struct ward_ident_val *resolve(void *ids, struct ward_ide
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct ward_ident_key pk;
 	struct ward_ident_val *v;
+	struct file *f;
 
 	*ret_depth = 0;
-	exe_ident(t, own);
+	f = exe_ident(t, own);
 	*k = *own;
 	if (!ids)
 		return NULL;
+	/* an identity whose pins no longer hold is none (exe_ident.h) */
 	v = bpf_map_lookup_elem(ids, own);
-	if (v)
+	if (v && exe_ident_pinned(f, v))
 		return v;
 #pragma unroll
 	for (int i = 1; i <= WARD_ANCESTOR_DEPTH; i++) {
 		t = t->real_parent;
 		if (!t)
 			break;
-		exe_ident(t, &pk);
+		f = exe_ident(t, &pk);
 		v = bpf_map_lookup_elem(ids, &pk);
-		if (v && (v->flags & WARD_IDENT_ANCESTORS)) {
+		if (v && (v->flags & WARD_IDENT_ANCESTORS) && exe_ident_pinned(f, v)) {
 			*k = pk;
 			*ret_depth = i;
 			return v;

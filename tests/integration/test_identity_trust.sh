@@ -9,8 +9,9 @@
 #    directory (same name) or renamed in its directory, and a memfd holding
 #    its bytes (fexecve) get nothing; the original still connects after the
 #    links, and again once moved back;
-#  - a running process whose executable is renamed, then deleted, loses its
-#    network at once (renamed back: has it again);
+#  - a running process whose executable is renamed, then deleted (while
+#    another hard link of it remains), loses its network at once (renamed
+#    back: has it again);
 #  - on an overlay root (ward itself chrooted into an overlay mount whose
 #    lower layer is / and upper a tmpfs: layers on different filesystems, so
 #    stat()'s st_dev is not the device the kernel reads), in the sandbox's
@@ -154,7 +155,7 @@ run "$T/policy.yaml" "$LOG" /bin/sh -c "
 	'$P' '$C' orig-back
 	'$P' '$T/ro/memfd.py' '$C'
 	'$P' '$C' running selfrename
-	'$P' '$C' running selfdelete
+	ln '$P' '$T/rw/hl/keep' && '$P' '$C' running selfdelete
 	true"
 echo "$OUT" | sed 's/^/  /'
 check "the allowed binary connects" ok orig
@@ -169,7 +170,7 @@ check "executed from a memfd holding its bytes: nothing" no memfd
 check "a running process connects..." ok running-before
 check "...loses its network when its executable is renamed" no running-renamed
 check "...has it again when renamed back" ok running-back
-check "...loses it when its executable is deleted" no running-deleted
+check "...loses it when its executable is deleted (another hard link left)" no running-deleted
 check "rows: the allowed binary's allows name it" \
 	[ "$(q "$LOG" "select count(*) from decisions where action='allow' and layer='l7'
 		and binary='$P'")" -ge 4 ]

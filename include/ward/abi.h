@@ -93,7 +93,8 @@ enum ward_hook {
 };
 
 /* identity map key: the executable file. dev is the kernel's encoding,
- * MAJOR << 20 | MINOR (user space converts st_dev with major()/minor()). */
+ * MAJOR << 20 | MINOR: the superblock's s_dev, which user space computes with
+ * ward_exe_ident_fd() (common/exe_ident.h; not always stat()'s st_dev). */
 struct ward_ident_key {
 	__u64 dev;
 	__u64 ino;

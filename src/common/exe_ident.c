@@ -77,6 +77,8 @@ int ward_exe_ident_fd(int fd, pid_t pid, struct ward_exe_ident *ret)
 		.ctime_sec = stx.stx_ctime.tv_sec,
 		.unique = !dev_is_not_sdev((long)sfs.f_type),
 		.dir_ino_stable = sfs.f_type != OVERLAYFS_MAGIC,
+		.mount_root = (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+			      (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT),
 	};
 	if (ret->unique)
 		return 0;
@@ -116,6 +118,15 @@ int ward_exe_ident_pin(const struct ward_exe_ident *id, pid_t pid, const char *p
 	v->flags &= ~WARD_IDENT_PIN_CTIME;
 	if (!base)
 		return -EINVAL;
+	if (id->mount_root) {
+		/* a file bind-mounted over path: the kernel's dentry is the
+		 * source's, whose name and directory this path does not tell;
+		 * its ctime pins it instead */
+		v->flags |= WARD_IDENT_PIN_CTIME;
+		v->ctime_sec = id->ctime_sec;
+		v->ctime_nsec = id->ctime_nsec;
+		return 0;
+	}
 	/* the kernel reads at most sizeof - 1 bytes of it (exe_ident.h) */
 	snprintf(v->name, sizeof(v->name), "%s", base + 1);
 	if (!id->unique) {

@@ -19,6 +19,7 @@ struct ward_exe_ident {
 	uint32_t ctime_nsec;
 	bool unique; /* (dev, ino) names one file: no need to pin the ctime */
 	bool dir_ino_stable; /* directory inode numbers persist (not overlayfs) */
+	bool mount_root;     /* a mount's root: a file bind-mounted where it was opened */
 };
 
 /* fd: the file (any open mode, O_PATH too). pid: a process of the mount
@@ -29,7 +30,8 @@ int ward_exe_ident_fd(int fd, pid_t pid, struct ward_exe_ident *ret);
 int ward_exe_ident_path(const char *path, struct ward_exe_ident *ret);
 /* The value's pins for id found at path (symlinks resolved; in the mount
  * namespace of pid, 0 for ward's own): its directory's inode number, its
- * name, the ctime where (dev, ino) is not unique. The flags it adds are
+ * name, the ctime where (dev, ino) is not unique (the ctime alone for a
+ * file bind-mounted at path, whose dentry is the source's). The flags it adds are
  * v->flags' WARD_IDENT_PIN_CTIME. -errno when the directory is gone. */
 int ward_exe_ident_pin(const struct ward_exe_ident *id, pid_t pid, const char *path,
 		       struct ward_ident_val *v);

@@ -17,6 +17,7 @@
 #    stat()'s st_dev is not the device the kernel reads), in the sandbox's
 #    own mount namespace below it: the allowed binary connects and its rows
 #    name it; a copy and a rename get nothing;
+#  - a file bind-mounted over the path the policy names connects;
 #  - on btrfs (a loop file, when mkfs.btrfs is installed), in a subvolume:
 #    the allowed binary connects and its rows name it.
 # Every mount is made inside `unshare -m`. Addresses: 10.213.26.0/24.
@@ -223,6 +224,28 @@ check "overlay: no row without a binary" \
 		and (binary is null or binary like 'inode %')")" = 0 ]
 check "overlay: a copy gets nothing" no overlay-copy
 check "overlay: renamed (copied up): nothing" no overlay-renamed
+
+# ---- a file bind-mounted over the path the policy names ----
+# the kernel's dentry is the source's (another name, another directory):
+# the identity pins its ctime instead
+: >"$T/ro/bound"
+policy "$T/bind.yaml" "$T/ro/bound"
+BDLOG=$T/ovlog/bind.db
+OUT=$(timeout 180 unshare -m /bin/bash -c '
+	T=$1; WARD=$2
+	mount --bind "$T/ro/py" "$T/ro/bound" || exit 1
+	"$WARD" run --policy "$T/bind.yaml" --log "$T/ovlog/bind.db" --hosts "$T/hosts" \
+		--workdir "$T/wd" -- /bin/sh -c "
+		\"$T/ro/bound\" \"$T/ro/client.py\" bound
+		cp \"$T/ro/bound\" \"$T/rw/copy/bound\" && \"$T/rw/copy/bound\" \"$T/ro/client.py\" bound-copy
+		true"
+' identbind "$T" "$WARD" 2>&1)
+echo "$OUT" | grep -E '^(OK|NO) ' | sed 's/^/  /'
+check "bind-mounted file: the allowed binary connects" ok bound
+check "bind-mounted file: its rows name it" \
+	[ "$(q "$BDLOG" "select count(*) from decisions where action='allow'
+		and layer in ('kernel','l7') and binary='$T/ro/bound'")" -gt 0 ]
+check "bind-mounted file: a copy gets nothing" no bound-copy
 
 # ---- btrfs: a subvolume on a loop file ----
 if command -v mkfs.btrfs >/dev/null && grep -qw btrfs /proc/filesystems; then

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* From the policy's binary paths to kernel identities (dev, inode): stat()
- * follows symlinks, so /usr/bin/python3 -> python3.11 is the real file's
- * identity, and a copy of an allowed binary is another inode that matches
- * nothing. Globs are expanded by a bounded directory walk. */
+/* From the policy's binary paths to kernel identities (dev, inode) and their
+ * pins (common/exe_ident.h: the key the BPF programs read, also on overlayfs
+ * and btrfs): symlinks are followed, so /usr/bin/python3 -> python3.11 is the
+ * real file's identity, and a copy of an allowed binary is another inode
+ * that matches nothing. Globs are expanded by a bounded directory walk. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>

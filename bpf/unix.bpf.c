@@ -80,7 +80,7 @@ static __always_inline void unix_exe(struct task_struct *t, __u64 *dev, __u64 *i
 {
 	struct ward_ident_key k;
 
-	exe_ident(t, &k);
+	exe_ident_core(t, &k);
 	*dev = k.dev;
 	*ino = k.ino;
 }
@@ -90,7 +90,7 @@ static __always_inline void unix_exe(struct task_struct *t, __u64 *dev, __u64 *i
 static __always_inline struct ward_unix_val *lookup(void *rules_gen, struct ward_unix_key *k,
 						    __u8 *ret_depth, __u64 *own_dev, __u64 *own_ino)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct ward_unix_val *v;
 
 	*ret_depth = 0;
@@ -104,7 +104,7 @@ static __always_inline struct ward_unix_val *lookup(void *rules_gen, struct ward
 		return v;
 #pragma unroll
 	for (int i = 1; i <= WARD_ANCESTOR_DEPTH; i++) {
-		t = t->real_parent;
+		t = BPF_CORE_READ(t, real_parent);
 		if (!t)
 			break;
 		unix_exe(t, &k->dev, &k->ino);
@@ -200,7 +200,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u8 hook)
 				    : NULL,
 			   &s->key, &depth, &own_dev, &own_ino);
 	else
-		unix_exe(bpf_get_current_task_btf(), &s->key.dev, &s->key.ino);
+		unix_exe((struct task_struct *)bpf_get_current_task(), &s->key.dev, &s->key.ino);
 	verdict = ward_unix_decide(&cfg, tgid, kind, flags, v != NULL, &reason);
 	if (ward_unix_reported(reason))
 		emit(hook, verdict, reason, flags, depth, &s->key,

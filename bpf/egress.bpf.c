@@ -26,6 +26,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "egress_decide.h"
+#include "exe_ident.h"
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -245,21 +246,6 @@ static __always_inline void count_drop(__u32 idx)
 		*n += 1;
 }
 
-/* Direct loads through the task's BTF pointers (the verifier turns each
- * into one guarded load; a NULL on the way reads as 0): much cheaper than a
- * bpf_probe_read_kernel per hop, and this runs on every connect(). */
-static __always_inline void exe_ident(struct task_struct *t, struct ward_ident_key *k)
-{
-	struct file *f = t->mm ? t->mm->exe_file : NULL;
-
-	k->dev = 0;
-	k->ino = 0;
-	if (!f)
-		return;
-	k->ino = f->f_inode->i_ino;
-	k->dev = f->f_inode->i_sb->s_dev;
-}
-
 /* The process's own executable decides when it is known; otherwise the
  * nearest ancestor (up to WARD_ANCESTOR_DEPTH) whose identity opts in.
  * ids: the generation's identity map, NULL when there is none. */
@@ -269,23 +255,25 @@ static __always_inline struct ward_ident_val *resolve(void *ids, struct ward_ide
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct ward_ident_key pk;
 	struct ward_ident_val *v;
+	struct file *f;
 
 	*ret_depth = 0;
-	exe_ident(t, own);
+	f = exe_ident(t, own);
 	*k = *own;
 	if (!ids)
 		return NULL;
+	/* an identity whose pins no longer hold is none (exe_ident.h) */
 	v = bpf_map_lookup_elem(ids, own);
-	if (v)
+	if (v && exe_ident_pinned(f, v))
 		return v;
 #pragma unroll
 	for (int i = 1; i <= WARD_ANCESTOR_DEPTH; i++) {
 		t = t->real_parent;
 		if (!t)
 			break;
-		exe_ident(t, &pk);
+		f = exe_ident(t, &pk);
 		v = bpf_map_lookup_elem(ids, &pk);
-		if (v && (v->flags & WARD_IDENT_ANCESTORS)) {
+		if (v && (v->flags & WARD_IDENT_ANCESTORS) && exe_ident_pinned(f, v)) {
 			*k = pk;
 			*ret_depth = i;
 			return v;

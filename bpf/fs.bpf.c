@@ -38,6 +38,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "fs_decide.h"
+#include "exe_ident.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -329,7 +330,7 @@ static __always_inline int other_procmem(struct file *f, __u32 tgid, __u32 *targ
 /* What every event says about its process. */
 static __always_inline void fill_common(struct ward_fs_event *out, struct task_struct *t, __u64 id)
 {
-	struct file *exe;
+	struct ward_ident_key k;
 
 	out->version = WARD_ABI_VERSION;
 	out->pid = (__u32)id;
@@ -342,11 +343,9 @@ static __always_inline void fill_common(struct ward_fs_event *out, struct task_s
 	out->procfile = 0;
 	out->path[0] = '\0';
 	out->path2[0] = '\0';
-	exe = BPF_CORE_READ(t, mm, exe_file);
-	if (exe) {
-		out->ino = BPF_CORE_READ(exe, f_inode, i_ino);
-		out->dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
-	}
+	exe_ident(t, &k);
+	out->dev = k.dev;
+	out->ino = k.ino;
 	bpf_get_current_comm(out->comm, sizeof(out->comm));
 	out->cgid = bpf_get_current_cgroup_id();
 }

@@ -19,6 +19,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "unix_decide.h"
+#include "exe_ident.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -74,16 +75,14 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
-static __always_inline void exe_ident(struct task_struct *t, __u64 *dev, __u64 *ino)
+/* The executable's (dev, ino) into a key of this map (bpf/exe_ident.h). */
+static __always_inline void unix_exe(struct task_struct *t, __u64 *dev, __u64 *ino)
 {
-	struct file *f = BPF_CORE_READ(t, mm, exe_file);
+	struct ward_ident_key k;
 
-	*dev = 0;
-	*ino = 0;
-	if (!f)
-		return;
-	*ino = BPF_CORE_READ(f, f_inode, i_ino);
-	*dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	exe_ident_core(t, &k);
+	*dev = k.dev;
+	*ino = k.ino;
 }
 
 /* The caller's executable, else the nearest ancestor (bounded) whose binary
@@ -95,7 +94,7 @@ static __always_inline struct ward_unix_val *lookup(void *rules_gen, struct ward
 	struct ward_unix_val *v;
 
 	*ret_depth = 0;
-	exe_ident(t, &k->dev, &k->ino);
+	unix_exe(t, &k->dev, &k->ino);
 	*own_dev = k->dev;
 	*own_ino = k->ino;
 	if (!rules_gen)
@@ -108,7 +107,7 @@ static __always_inline struct ward_unix_val *lookup(void *rules_gen, struct ward
 		t = BPF_CORE_READ(t, real_parent);
 		if (!t)
 			break;
-		exe_ident(t, &k->dev, &k->ino);
+		unix_exe(t, &k->dev, &k->ino);
 		v = bpf_map_lookup_elem(rules_gen, k);
 		if (ward_unix_match(v, i)) {
 			*ret_depth = i;
@@ -201,7 +200,7 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, __u8 hook)
 				    : NULL,
 			   &s->key, &depth, &own_dev, &own_ino);
 	else
-		exe_ident((struct task_struct *)bpf_get_current_task(), &s->key.dev, &s->key.ino);
+		unix_exe((struct task_struct *)bpf_get_current_task(), &s->key.dev, &s->key.ino);
 	verdict = ward_unix_decide(&cfg, tgid, kind, flags, v != NULL, &reason);
 	if (ward_unix_reported(reason))
 		emit(hook, verdict, reason, flags, depth, &s->key,

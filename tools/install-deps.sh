@@ -8,7 +8,7 @@ PKGS="build-essential cmake pkg-config clang llvm libclang-rt-14-dev bpftool lib
 libseccomp-dev libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libssl-dev
 libyaml-dev liblua5.4-dev libsqlite3-dev libcmocka-dev libcap-dev libjansson-dev
 bc time sqlite3 iproute2 nftables bubblewrap curl ca-certificates git python3 openssl
-util-linux procps passwd nodejs npm"
+util-linux procps passwd nodejs npm btrfs-progs"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: must run as root (apt-get)" >&2

@@ -57,6 +57,7 @@
 /* identity flags */
 #define WARD_IDENT_ANCESTORS (1u << 0) /* also matches descendants (up to the depth) */
 #define WARD_IDENT_INFERENCE (1u << 1) /* may reach the proxy's explicit port for inference */
+#define WARD_IDENT_PIN_CTIME (1u << 2) /* the kernel also checks the file's ctime */
 
 /* connection flags */
 #define WARD_CONN_REDIRECTED (1u << 0) /* was a direct connection, rewritten to the proxy */
@@ -96,18 +97,32 @@ enum ward_hook {
 };
 
 /* identity map key: the executable file. dev is the kernel's encoding,
- * MAJOR << 20 | MINOR (user space converts st_dev with major()/minor()). */
+ * MAJOR << 20 | MINOR: the superblock's s_dev, which user space computes with
+ * ward_exe_ident_fd() (common/exe_ident.h; not always stat()'s st_dev). */
 struct ward_ident_key {
 	__u64 dev;
 	__u64 ino;
 };
 _Static_assert(sizeof(struct ward_ident_key) == 16, "ward_ident_key");
 
+#define WARD_IDENT_NAME 32 /* bytes of the executable's file name an identity pins */
+
+/* An identity's value. Besides its rules it pins where the file was when
+ * user space resolved it; the kernel compares the pins with the running
+ * executable (bpf/exe_ident.h) and a mismatch is no identity: an allowed
+ * binary renamed, hard-linked elsewhere or deleted gets nothing. See
+ * docs/egress.md, "Identity". */
 struct ward_ident_val {
-	__u32 entry; /* index of the entry (set of network policies), or WARD_ENTRY_NONE */
-	__u32 flags; /* WARD_IDENT_* */
+	__u32 entry;	  /* index of the entry (set of network policies), or WARD_ENTRY_NONE */
+	__u32 flags;	  /* WARD_IDENT_* */
+	__u64 dir_ino;	  /* i_ino of its directory; 0: not pinned (overlayfs: not persistent) */
+	__s64 ctime_sec;  /* with WARD_IDENT_PIN_CTIME: its ctime (filesystems whose */
+	__u32 ctime_nsec; /* (dev, ino) is not unique: overlayfs, btrfs, bcachefs) */
+	__u32 pad;
+	char name[WARD_IDENT_NAME]; /* its name (dentry), NUL-padded, at most 31 bytes of
+				     * it; "" when the policy names it by two hard links */
 };
-_Static_assert(sizeof(struct ward_ident_val) == 8, "ward_ident_val");
+_Static_assert(sizeof(struct ward_ident_val) == 64, "ward_ident_val");
 
 /* ports map key: (entry, port, generation) present = port used by one of the
  * entry's endpoints in that policy generation */

@@ -177,8 +177,7 @@ static int gen_maps(struct ward_egress *e, struct egress_gen *g, bool *ret_place
 		return ward_err(err, g->fds[0], "create the identity map of policy generation %u",
 				g->seq);
 	for (size_t i = 0; i < g->n_idents; i++) {
-		struct ward_ident_val v = { .entry = g->idents[i].entry,
-					    .flags = g->idents[i].flags };
+		struct ward_ident_val v = egress_ident_val(&g->idents[i]);
 
 		r = bpf_map_update_elem(g->fds[0], &g->idents[i].key, &v, BPF_NOEXIST);
 		if (r < 0)

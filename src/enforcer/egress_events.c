@@ -100,7 +100,12 @@ void egress_event_row(struct ward_egress *e, const struct ward_event *ev)
 	/* the row names the executable that acted; the ancestor that decided
 	 * for it (ancestors: true) goes in via */
 	own = egress_ident_find(names, ev->own_dev, ev->own_ino);
-	if (own)
+	/* the kernel did not take the identity (its pins: renamed, linked
+	 * elsewhere, deleted; bpf/exe_ident.h): the name it runs under now */
+	if (own && ev->depth == 0 && ev->entry != own->entry &&
+	    ward_exe_path((pid_t)ev->tgid, ev->own_dev, ev->own_ino, bin, sizeof(bin)) == 0)
+		;
+	else if (own)
 		snprintf(bin, sizeof(bin), "%s", own->path);
 	else if (egress_exec_name(e, ev->own_dev, ev->own_ino) &&
 		 ward_exe_path((pid_t)ev->tgid, ev->own_dev, ev->own_ino, bin, sizeof(bin)) < 0)

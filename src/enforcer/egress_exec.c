@@ -98,6 +98,7 @@ static const char *same_content(struct ward_egress *e, struct egress_gen *g, pid
 		struct egress_ident *id = &g->idents[i];
 		char path[PATH_MAX];
 		_cleanup_close_ int fd = -1;
+		struct ward_exe_ident key;
 		struct stat st;
 		bool mine = false;
 
@@ -109,8 +110,8 @@ static const char *same_content(struct ward_egress *e, struct egress_gen *g, pid
 		    (int)sizeof(path))
 			continue;
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0 || fstat(fd, &st) < 0 || ward_egress_kdev(st.st_dev) != id->key.dev ||
-		    st.st_ino != id->key.ino || !read_only_fd(fd))
+		if (fd < 0 || fstat(fd, &st) < 0 || ward_exe_ident_fd(fd, pid, &key) < 0 ||
+		    key.key.dev != id->key.dev || key.key.ino != id->key.ino || !read_only_fd(fd))
 			continue;
 		if (!id->sha[0] && hash_fd(e, fd, &st, id->sha) < 0)
 			continue;
@@ -211,7 +212,7 @@ static int publish(struct ward_egress *e, struct egress_gen *g, struct egress_id
 		}
 	}
 	g->idents[g->n_idents] = *id;
-	v = (struct ward_ident_val){ .entry = id->entry, .flags = id->flags };
+	v = egress_ident_val(id);
 	r = bpf_map_update_elem(g->fds[0], &id->key, &v, BPF_NOEXIST);
 	if (r < 0 && r != -EEXIST)
 		return r;
@@ -289,6 +290,7 @@ void egress_exec_match(struct ward_egress *e, struct egress_gen *g,
 	char path[PATH_MAX], exe[64], reason[PATH_MAX + 256];
 	_cleanup_close_ int fd = -1;
 	struct verdict v = { 0 };
+	struct ward_exe_ident key;
 	struct stat st;
 	bool ro;
 	int r;
@@ -299,8 +301,8 @@ void egress_exec_match(struct ward_egress *e, struct egress_gen *g,
 	 * its name as the sandbox sees it: what the policy's globs are written in */
 	snprintf(exe, sizeof(exe), "/proc/%u/exe", ev->tgid);
 	fd = open(exe, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0 || ward_egress_kdev(st.st_dev) != ev->dev ||
-	    st.st_ino != ev->ino)
+	if (fd < 0 || fstat(fd, &st) < 0 || ward_exe_ident_fd(fd, (pid_t)ev->tgid, &key) < 0 ||
+	    key.key.dev != ev->dev || key.key.ino != ev->ino)
 		return; /* gone or executed something else since: nothing to name */
 	if (ward_exe_path((pid_t)ev->tgid, ev->dev, ev->ino, path, sizeof(path)) < 0) {
 		if (ev->filename[0] != '/')
@@ -313,6 +315,8 @@ void egress_exec_match(struct ward_egress *e, struct egress_gen *g,
 				      .entry = WARD_ENTRY_NONE,
 				      .from_exec = true,
 				      .tgid = (pid_t)ev->tgid };
+	if (ward_exe_ident_pin(&key, (pid_t)ev->tgid, path, &v.id.pins) < 0)
+		return; /* its directory is gone: nothing to name */
 	for (size_t i = 0; i < p->n_net; i++)
 		for (size_t j = 0; j < p->net[i].n_binaries; j++) {
 			const struct ward_binary *b = &p->net[i].binaries[j];

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* From the policy's binary paths to kernel identities (dev, inode): stat()
- * follows symlinks, so /usr/bin/python3 -> python3.11 is the real file's
- * identity, and a copy of an allowed binary is another inode that matches
- * nothing. Globs are expanded by a bounded directory walk. */
+/* From the policy's binary paths to kernel identities (dev, inode) and their
+ * pins (common/exe_ident.h: the key the BPF programs read, also on overlayfs
+ * and btrfs): symlinks are followed, so /usr/bin/python3 -> python3.11 is the
+ * real file's identity, and a copy of an allowed binary is another inode
+ * that matches nothing. Globs are expanded by a bounded directory walk. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "enforcer/egress_internal.h"
+#include "enforcer/exe.h"
 #include "policy/client.h"
 
 DEFINE_CLEANUP(DIR *, closedir)
@@ -586,33 +588,62 @@ const char *ward_egress_binary(const struct ward_egress *e, uint64_t dev, uint64
 }
 
 struct add_ctx {
+	struct ward_egress *e;
 	struct egress_gen *g;
 	uint32_t pol; /* UINT32_MAX: inference only */
 	uint32_t flags;
 };
 
+struct ward_ident_val egress_ident_val(const struct egress_ident *id)
+{
+	struct ward_ident_val v = id->pins;
+
+	v.entry = id->entry;
+	v.flags = id->flags | (id->pins.flags & WARD_IDENT_PIN_CTIME);
+	return v;
+}
+
 static int add_ident(void *ud, const char *path, const struct stat *st)
 {
 	struct add_ctx *c = ud;
 	struct egress_gen *g = c->g;
-	uint64_t dev = ward_egress_kdev(st->st_dev);
-	struct egress_ident *id = (struct egress_ident *)egress_ident_find(g, dev, st->st_ino);
+	_cleanup_free_ char *real = realpath(path, NULL);
+	struct ward_exe_ident key;
+	struct ward_ident_val pins = { 0 };
+	struct egress_ident *id;
+	int r;
 
+	(void)st;
+	/* the key the kernel will read (overlayfs, btrfs: not stat()'s st_dev) */
+	r = ward_exe_ident_path(path, &key);
+	if (r >= 0)
+		r = ward_exe_ident_pin(&key, 0, real ? real : path, &pins);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) /* fail closed: no identity, it gets no network */
+		return egress_warn(c->e, "binary '%s': no identity (%s)", path, strerror(-r));
+	id = (struct egress_ident *)egress_ident_find(g, key.key.dev, key.key.ino);
 	if (!id) {
-		_cleanup_free_ char *real = NULL;
 		const char *name;
 
 		if (g->n_idents >= WARD_MAX_IDENTITIES)
 			return -E2BIG;
-		real = realpath(path, NULL);
 		name = egress_intern(g->strs, real ? real : path);
 		if (!name)
 			return -ENOMEM;
 		/* before the generation is shared: no reader yet */
 		id = &g->idents[g->n_idents++];
-		*id = (struct egress_ident){ .key = { .dev = dev, .ino = st->st_ino },
+		*id = (struct egress_ident){ .key = key.key,
 					     .path = name,
-					     .entry = WARD_ENTRY_NONE };
+					     .entry = WARD_ENTRY_NONE,
+					     .pins = pins };
+	} else if (strcmp(id->pins.name, pins.name) || id->pins.dir_ino != pins.dir_ino) {
+		/* hard links the policy names at two places: either place (a
+		 * hard link made later is still refused where the ctime is
+		 * pinned; elsewhere it is the same file, and needs the rights to
+		 * link it: docs/egress.md) */
+		memset(id->pins.name, 0, sizeof(id->pins.name));
+		id->pins.dir_ino = 0;
 	}
 	id->flags |= c->flags;
 	if (c->pol != UINT32_MAX) {
@@ -634,7 +665,7 @@ static int add_ident(void *ud, const char *path, const struct stat *st)
 static int add_binary(struct ward_egress *e, struct egress_gen *g, const struct ward_binary *b,
 		      uint32_t pol, uint32_t flags, struct ward_error *err)
 {
-	struct add_ctx c = { .g = g, .pol = pol, .flags = flags };
+	struct add_ctx c = { .e = e, .g = g, .pol = pol, .flags = flags };
 	int r;
 
 	if (b->ancestors)

@@ -34,6 +34,7 @@ struct egress_ident {
 	const char *pin; /* pinned: that content's sha256 (interned: the proxy may hold it) */
 	pid_t tgid;	 /* from_exec: the process whose exec added it (matched again at apply) */
 	char sha[65];	 /* content hash, computed when an exec compares with it ("" before) */
+	struct ward_ident_val pins; /* nlink, ctime, name the kernel checks (exe.h) */
 };
 
 /* One distinct set of network policies; the kernel's "entry". */
@@ -265,6 +266,8 @@ uint32_t egress_gens_seq16(struct egress_gens *gs, uint32_t seq16);
  * g->entries; warnings go to e (only its warnings are used). */
 int egress_idents_build(struct ward_egress *e, struct egress_gen *g, const struct ward_policy *p,
 			struct ward_error *err);
+/* The kernel's value of id: its entry and flags, and its pins. */
+struct ward_ident_val egress_ident_val(const struct egress_ident *id);
 const struct egress_ident *egress_ident_find(const struct egress_gen *g, uint64_t dev,
 					     uint64_t ino);
 

@@ -3,11 +3,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -18,9 +20,11 @@
 
 int ward_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len)
 {
+	_cleanup_close_ int fd = -1;
+	struct ward_exe_ident id;
 	char link[64];
-	struct stat st;
 	ssize_t n;
+	int r;
 
 	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
 	n = readlink(link, buf, len - 1);
@@ -28,9 +32,13 @@ int ward_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len)
 		return -errno;
 	buf[n] = '\0';
 	/* after the readlink: if the identity still matches, the name was its name */
-	if (stat(link, &st) < 0)
+	fd = open(link, O_PATH | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	if (ward_egress_kdev(st.st_dev) != dev || st.st_ino != ino)
+	r = ward_exe_ident_fd(fd, pid, &id);
+	if (r < 0)
+		return r;
+	if (id.key.dev != dev || id.key.ino != ino)
 		return -ESRCH;
 	return 0;
 }
@@ -52,11 +60,20 @@ static int ward_exe_search_path(uint64_t dev, uint64_t ino, char *buf, size_t le
 		if (!dir)
 			continue;
 		while ((de = readdir(dir)) && n++ < SEARCH_MAX) {
-			struct stat st;
+			struct ward_exe_ident id;
+			int fd;
 
-			if (de->d_ino != ino || fstatat(dirfd(dir), de->d_name, &st, 0) < 0 ||
-			    st.st_ino != ino || ward_egress_kdev(st.st_dev) != dev)
+			if (de->d_ino != ino)
 				continue;
+			fd = openat(dirfd(dir), de->d_name, O_PATH | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			if (ward_exe_ident_fd(fd, 0, &id) < 0 || id.key.ino != ino ||
+			    id.key.dev != dev) {
+				close(fd);
+				continue;
+			}
+			close(fd);
 			snprintf(found, sizeof(found), "%s/%s", d, de->d_name);
 			closedir(dir);
 			/* /bin/x and /usr/bin/x are one file on merged-/usr systems */

@@ -3,9 +3,12 @@
  * task->mm->exe_file, kernel dev encoding), for decision rows. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "common/exe_ident.h"
 
 /* /proc/<pid>/exe, kept only if it still is that identity (pid reuse, exec). */
 int ward_exe_path(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len);

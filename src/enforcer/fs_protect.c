@@ -152,15 +152,19 @@ static int collect(void *ud, const char *path, const struct stat *st)
 {
 	struct ids *ids = ud;
 	struct ward_ident_key *v;
+	struct ward_exe_ident k;
 
-	(void)path;
+	(void)st;
 	if (ids->n >= WARD_MAX_IDENTITIES)
 		return -E2BIG;
+	/* the key the kernel reads (overlayfs, btrfs: not st_dev); none: not allowed */
+	if (ward_exe_ident_path(path, &k) < 0)
+		return 0;
 	v = realloc(ids->v, (ids->n + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	ids->v = v;
-	ids->v[ids->n++] = (struct ward_ident_key){ ward_egress_kdev(st->st_dev), st->st_ino };
+	ids->v[ids->n++] = k.key;
 	return 0;
 }
 
@@ -548,9 +552,10 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 {
 	struct fanotify_response resp = { .fd = m->fd, .response = FAN_ALLOW };
 	char path[PATH_MAX], exe_link[64], binary[PATH_MAX];
+	_cleanup_close_ int exe_fd = -1;
+	struct ward_exe_ident exe_id;
 	enum ward_fs_verdict v;
 	enum ward_fs_why why;
-	struct stat st;
 	bool known_cg, inside, exe_known = false, exe_ok = false;
 	uint64_t dev = 0, ino = 0;
 	pid_t tid = m->pid;
@@ -565,10 +570,11 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 	if (inside) {
 		root = root_of(fp, m->fd, path, sizeof(path));
 		snprintf(exe_link, sizeof(exe_link), "/proc/%d/exe", tid);
-		if (stat(exe_link, &st) == 0) {
+		exe_fd = open(exe_link, O_PATH | O_CLOEXEC);
+		if (exe_fd >= 0 && ward_exe_ident_fd(exe_fd, tid, &exe_id) == 0) {
 			exe_known = true;
-			dev = ward_egress_kdev(st.st_dev);
-			ino = st.st_ino;
+			dev = exe_id.key.dev;
+			ino = exe_id.key.ino;
 			for (size_t i = 0; root >= 0 && i < fp->roots[root].n_ids; i++)
 				if (fp->roots[root].ids[i].dev == dev &&
 				    fp->roots[root].ids[i].ino == ino)

@@ -353,14 +353,21 @@ void ward_unix_report_drops(struct ward_unix *u, bool force)
 
 static int proc_exe(pid_t pid, uint64_t *dev, uint64_t *ino)
 {
+	struct ward_exe_ident id;
 	char link[64];
-	struct stat st;
+	int fd, r;
 
 	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	if (stat(link, &st) < 0)
+	fd = open(link, O_PATH | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	*dev = ward_egress_kdev(st.st_dev);
-	*ino = st.st_ino;
+	/* the key the kernel reads (overlayfs, btrfs: not stat()'s st_dev) */
+	r = ward_exe_ident_fd(fd, pid, &id);
+	close(fd);
+	if (r < 0)
+		return r;
+	*dev = id.key.dev;
+	*ino = id.key.ino;
 	return 0;
 }
 

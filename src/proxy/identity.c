@@ -11,8 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "audit/tofu.h"
+#include "common/exe_ident.h"
 #include "common/util.h"
 #include "proxy/identity.h"
 
@@ -69,9 +71,26 @@ static bool same_file(const struct stat *a, const struct stat *b)
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-static bool is_kfile(const struct stat *st, uint64_t kdev, uint64_t ino)
+/* Is path (stat st; in the mount namespace of pid, 0 for ward's own) the
+ * file the kernel named (kdev, ino)? On overlayfs and btrfs st_dev is not
+ * the device the kernel reads (common/exe_ident.h). */
+static bool is_kfile(const char *path, pid_t pid, const struct stat *st, uint64_t kdev,
+		     uint64_t ino)
 {
-	return ((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) == kdev && st->st_ino == ino;
+	struct ward_exe_ident k;
+	int fd;
+	bool same;
+
+	if (st->st_ino != ino)
+		return false;
+	if (((uint64_t)major(st->st_dev) << 20 | minor(st->st_dev)) == kdev)
+		return true;
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	same = ward_exe_ident_fd(fd, pid, &k) == 0 && k.key.dev == kdev && k.key.ino == ino;
+	close(fd);
+	return same;
 }
 
 /* stat path and check it is still (kdev, ino): 0, or -errno with reason.
@@ -86,7 +105,7 @@ static int stat_identified(const char *path, pid_t pid, uint64_t kdev, uint64_t 
 	if (stat(path, st) < 0) {
 		r = -errno;
 		snprintf(reason, reasonsz, "binary %s: %s", path, strerror(errno));
-	} else if (!is_kfile(st, kdev, ino)) {
+	} else if (!is_kfile(path, 0, st, kdev, ino)) {
 		/* the kernel identified (kdev, ino): the path must still name that file */
 		r = -EPERM;
 		snprintf(reason, reasonsz, "binary %s was replaced while running", path);
@@ -96,7 +115,7 @@ static int stat_identified(const char *path, pid_t pid, uint64_t kdev, uint64_t 
 	if (pid <= 0)
 		return r;
 	snprintf(open, PATH_MAX, "/proc/%d/exe", (int)pid);
-	if (stat(open, st) == 0 && is_kfile(st, kdev, ino))
+	if (stat(open, st) == 0 && is_kfile(open, pid, st, kdev, ino))
 		return 0;
 	return r;
 }

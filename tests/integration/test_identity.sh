@@ -166,18 +166,26 @@ check "...and its l7 row names the copy" \
 	[ "$(q "select count(*) from decisions where layer='l7' and action='allow' and binary='$CX'
 		and binary_sha256='$CURL_SHA'")" -gt 0 ]
 
-# an admitted copy rewritten in place (same inode) and renamed out of the glob
+# an admitted copy rewritten in place (same inode: the proxy compares the
+# content), then renamed out of the glob (the kernel: another name)
 RW=$H/.codex/packages/rw/bin/curl
 CX2=$H/renamed
 run "$T/policy.yaml" "$SH" -c "mkdir -p '${RW%/curl}' && cp '$CURL' '$RW' &&
 	for i in 1 2 3 4 5 6 7 8 9 10; do '$RW' -s --max-time 10 -o /dev/null http://up.test:8080/ && break;
-	sleep 0.2; done; cat '$PY' >'$RW' && mv '$RW' '$CX2' &&
+	sleep 0.2; done; cat '$PY' >'$RW' &&
+	'$RW' -c 'import urllib.request as u; print(u.urlopen(\"http://up.test:8080/\", timeout=5).read())';
+	mv '$RW' '$CX2' &&
 	'$CX2' -c 'import urllib.request as u; print(u.urlopen(\"http://up.test:8080/\", timeout=5).read())'"
 check "rewritten in place after admission: refused" \
 	bash -c "[ $RC != 0 ] && ! grep -q 'hello from upstream' <<<'$OUT'"
 check "...the row says the content changed since it was admitted" \
-	[ "$(q "select count(*) from decisions where action='deny' and binary='$CX2'
-		and reason like 'binary changed since it was admitted at exec%'")" -gt 0 ]
+	[ "$(q "select count(*) from decisions where layer='l7' and action='deny' and binary='$RW'
+		and reason like 'binary changed since%'")" -gt 0 ]
+# renamed: its identity pins another name and directory (bpf/exe_ident.h),
+# so the kernel refuses it before the proxy could compare its content
+check "...refused in the kernel: renamed, it has no identity" \
+	[ "$(q "select count(*) from decisions where layer='kernel' and action='deny'
+		and binary='$CX2' and reason='binary has no network policy'")" -gt 0 ]
 
 run "$T/policy.yaml" "$SH" -c "mkdir -p '$H/other' && cp '$CURL' '$H/other/curl' &&
 	for i in 1 2 3; do '$H/other/curl' -s --max-time 10 http://up.test:8080/ && exit 0;

@@ -11,7 +11,8 @@
 #include "runtime/daemon.h"
 
 static const char usage_daemon[] =
-	"Usage: ward daemon [--socket PATH] [--state DIR] [--log DB]\n"
+	"Usage: ward daemon [--socket PATH] [--state DIR] [--log DB] [--host-policy FILE]\n"
+	"                   [--host-scope CGROUP] [--pin-dir DIR]\n"
 	"\n"
 	"Serve long-lived named sandboxes and the sessions inside them, in the\n"
 	"foreground (systemd: contrib/systemd/ward.service). The other verbs that\n"
@@ -48,10 +49,26 @@ static const char usage_daemon[] =
 	"                 daemon.lock (one daemon per directory), run.json\n"
 	"  --log DB       decision log (default: $WARD_LOG, else\n"
 	"                 /var/lib/ward/decisions.db)\n"
+	"  --host-policy FILE\n"
+	"                 host mode (ward host, docs/host.md): at the first start,\n"
+	"                 when no host policy is stored, enforce FILE on the whole\n"
+	"                 host (default /etc/ward/host.yaml; absent file: no host\n"
+	"                 mode; \"\" turns it off)\n"
+	"  --host-scope CGROUP\n"
+	"                 the scope of --host-policy (as ward host enforce --scope;\n"
+	"                 default the cgroup v2 root)\n"
+	"  --pin-dir DIR  bpffs directory of host mode's pinned programs (default:\n"
+	"                 $WARD_BPFFS_DIR, else /sys/fs/bpf/ward/host)\n"
 	"  -h, --help     show this help\n"
 	"\n"
+	"Host mode: what ward host enforce enforced is stored (state directory,\n"
+	"host/) and enforced again at every start, taking the pinned programs over\n"
+	"without a gap; the connections the kernel refused while no daemon ran are\n"
+	"counted and logged. ward host stop ends it (and a restart keeps it off).\n"
+	"\n"
 	"SIGTERM or SIGINT stops every sandbox (their desired state is kept, so they\n"
-	"come back at the next start) and exits 0.\n"
+	"come back at the next start) and exits 0; host mode's pinned programs stay\n"
+	"in force (fail closed) until the next start.\n"
 	"\n"
 	"Exit status:\n"
 	"  0  stopped by SIGTERM or SIGINT\n"
@@ -70,6 +87,9 @@ int cmd_daemon(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "state", required_argument, NULL, 'd' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "host-policy", required_argument, NULL, 'H' },
+		{ "pin-dir", required_argument, NULL, 'P' },
+		{ "host-scope", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -88,6 +108,15 @@ int cmd_daemon(int argc, char **argv)
 			break;
 		case 'l':
 			cfg.log_path = optarg;
+			break;
+		case 'H':
+			cfg.host_policy = optarg;
+			break;
+		case 'P':
+			cfg.pin_dir = optarg;
+			break;
+		case 'S':
+			cfg.host_scope = optarg;
 			break;
 		case 'h':
 			fputs(usage_daemon, stdout);

@@ -18,3 +18,5 @@ int cmd_sandbox(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_sessions(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
+/* ward host enforce|status|stop (docs/host.md) */
+int cmd_host(int argc, char **argv);

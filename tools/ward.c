@@ -37,7 +37,7 @@ static const char usage[] =
 	"                         check the decision log's hash chain\n"
 	"  audit prune --retain AGE|SIZE [--log DB]\n"
 	"                         delete old rows, keep the chain verifiable\n"
-	"  daemon [--socket PATH] [--state DIR] [--log DB]\n"
+	"  daemon [--socket PATH] [--state DIR] [--log DB] [--host-policy FILE]\n"
 	"                         serve named sandboxes and their sessions (docs/daemon.md)\n"
 	"  doctor [--json] [--cleanup]\n"
 	"                         report which kernel features ward can use here;\n"
@@ -56,6 +56,8 @@ static const char usage[] =
 	"                         switch a running sandbox to another policy\n"
 	"  secret set NAME | list | rm NAME\n"
 	"                         secrets for credentials (value on stdin)\n"
+	"  host enforce --policy FILE [--scope CGROUP] [--audit] | status [--json] | stop\n"
+	"                         host mode: per-binary egress for the whole machine\n"
 	"\n"
 	"Run 'ward COMMAND --help' for the options of one command.\n"
 	"Decision log: --log, else $WARD_LOG, else /var/lib/ward/decisions.db.\n";
@@ -69,7 +71,7 @@ int main(int argc, char **argv)
 		{ "run", cmd_run },	      { "policy", cmd_policy },	  { "logs", cmd_logs },
 		{ "doctor", cmd_doctor },     { "audit", cmd_audit },	  { "replay", cmd_replay },
 		{ "daemon", cmd_daemon },     { "sandbox", cmd_sandbox }, { "exec", cmd_exec },
-		{ "sessions", cmd_sessions }, { "secret", cmd_secret },
+		{ "sessions", cmd_sessions }, { "secret", cmd_secret },	  { "host", cmd_host },
 	};
 	int i = 1;
 

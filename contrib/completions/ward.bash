@@ -18,25 +18,26 @@ _ward() {
 		case $w in -*) continue ;; esac
 		case "$path" in
 		'') case $w in
-			run|policy|logs|replay|audit|daemon|doctor|sandbox|exec|sessions|secret) path=$w ;;
+			run|policy|logs|replay|audit|daemon|doctor|sandbox|exec|sessions|secret|host) path=$w ;;
 			esac ;;
 		policy) case $w in check|compile|diff|explain|suggest|apply) path="policy $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		audit) case $w in verify|prune) path="audit $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		sandbox) case $w in create|list|stop|start|rm) path="sandbox $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		secret) case $w in set|list|rm) path="secret $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
+		host) case $w in enforce|status|stop) path="host $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		*) nargs=$((nargs + 1)) ;;
 		esac
 	done
 	# option values
 	case "$prev" in
-	--cwd|--state|--workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
-	--binary|--hosts|--log|--policy|--socket|--upstream-ca|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-	--action|--binary|--dns-port|--examples|--host|--idle-timeout|--layer|--method|--org|--path|--port|--sandbox|--session|--since) return ;;
+	--cwd|--pin-dir|--state|--workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+	--binary|--host-policy|--hosts|--log|--policy|--socket|--upstream-ca|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--action|--binary|--dns-port|--examples|--host|--host-scope|--idle-timeout|--layer|--method|--org|--path|--port|--sandbox|--scope|--session|--since) return ;;
 	esac
 	local opts=''
 	case "$path" in
 	'') opts='--help --version --verbose'
-		COMPREPLY=($(compgen -W "run policy logs replay audit daemon doctor sandbox exec sessions secret" -- "$cur"))
+		COMPREPLY=($(compgen -W "run policy logs replay audit daemon doctor sandbox exec sessions secret host" -- "$cur"))
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 		return ;;
 	'run') opts='--help --hosts --log --policy --upstream-ca --watch --workdir -h'
@@ -65,9 +66,9 @@ _ward() {
 		;;
 	'audit prune') opts=''
 		;;
-	'daemon') opts='--help --log --socket --state -h'
+	'daemon') opts='--help --host-policy --host-scope --log --pin-dir --socket --state -h'
 		;;
-	'doctor') opts='--cleanup --help --json -h'
+	'doctor') opts='--cleanup --help --json --pin-dir -h'
 		;;
 	'sandbox') opts='--help --socket -h'
 		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "create list stop start rm" -- "$cur")); return; } ;;
@@ -93,6 +94,14 @@ _ward() {
 		;;
 	'secret rm') opts='--help --socket -h'
 		[[ $cur != -* && $nargs == 0 ]] && { COMPREPLY=($(compgen -W "$(_ward_secrets)" -- "$cur")); return; } ;;
+	'host') opts='--help --socket -h'
+		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "enforce status stop" -- "$cur")); return; } ;;
+	'host enforce') opts='--audit --help --hosts --policy --scope --socket --upstream-ca -h'
+		;;
+	'host status') opts='--help --json --pin-dir --socket -h'
+		;;
+	'host stop') opts='--help --socket -h'
+		;;
 	esac
 	if [[ $cur == -* ]]; then
 		COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -7,6 +7,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <fcntl.h>
@@ -336,6 +337,99 @@ static void probe_unix_broker(struct ward_feature *f)
 			      : "missing: private /tmp, /run, /var/tmp, /dev/shm instead");
 }
 
+/* Host mode's default scope: the v2 root (hybrid layouts: the unified mount). */
+static void probe_host_root(struct ward_feature *f)
+{
+	const char *mnt = ward_cgroup2_mount();
+	struct stat st;
+
+	if (!mnt)
+		setf(f, false, "no cgroup v2 hierarchy mounted: host mode has no scope");
+	else if (stat(mnt, &st) < 0)
+		setf(f, false, "%s: %s", mnt, strerror(errno));
+	else
+		setf(f, true, "%s (%s layout): the default scope", mnt,
+		     strcmp(mnt, "/sys/fs/cgroup") ? "hybrid" : "pure v2");
+}
+
+/* Pins outlive the daemon: bpffs must be mounted and take a pin. */
+static void probe_host_bpffs(struct ward_feature *f)
+{
+	char path[64];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "/sys/fs/bpf/.ward-probe-%d", (int)getpid());
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ward_probe", 4, 4, 1, NULL);
+	if (fd < 0) {
+		setf(f, false, "map create: %s", strerror(errno));
+		return;
+	}
+	r = bpf_obj_pin(fd, path) < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0) {
+		setf(f, false, "pin in /sys/fs/bpf: %s%s", strerror(-r),
+		     r == -EPERM || r == -ENOENT ? " (bpffs not mounted, or not root)" : "");
+		return;
+	}
+	unlink(path);
+	setf(f, true, "/sys/fs/bpf takes pins");
+}
+
+/* Host mode attaches at the scope with links (multi-attach): a sandbox below
+ * keeps its own programs. Two links on one hook of a cgroup of our own. */
+static void probe_host_multi(struct ward_feature *f)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	const char *mnt = ward_cgroup2_mount();
+	char dir[PATH_MAX];
+	int prog, cg, l1 = -1, l2 = -1;
+
+	if (!mnt) {
+		setf(f, false, "no cgroup v2 hierarchy");
+		return;
+	}
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET4_CONNECT);
+	prog = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, NULL, "GPL", insns, ARRAY_SIZE(insns),
+			     &opts);
+	if (prog < 0) {
+		setf(f, false, "connect4 test load: %s", strerror(errno));
+		return;
+	}
+	/* an empty leaf of ward's own: nothing runs in it */
+	snprintf(dir, sizeof(dir), "%s/ward", mnt);
+	mkdir(dir, 0755);
+	snprintf(dir, sizeof(dir), "%s/ward/probe-%d", mnt, (int)getpid());
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		setf(f, false, "mkdir %s: %s", dir, strerror(errno));
+		close(prog);
+		return;
+	}
+	cg = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg >= 0) {
+		l1 = bpf_link_create(prog, cg, BPF_CGROUP_INET4_CONNECT, NULL);
+		if (l1 >= 0)
+			l2 = bpf_link_create(prog, cg, BPF_CGROUP_INET4_CONNECT, NULL);
+	}
+	if (cg < 0)
+		setf(f, false, "open %s: %s", dir, strerror(errno));
+	else if (l1 < 0 || l2 < 0)
+		setf(f, false, "cgroup link %s: %s", l1 < 0 ? "create" : "multi-attach",
+		     strerror(errno));
+	else
+		setf(f, true, "two connect4 links on one cgroup (bpf_link_create)");
+	if (l2 >= 0)
+		close(l2);
+	if (l1 >= 0)
+		close(l1);
+	if (cg >= 0)
+		close(cg);
+	close(prog);
+	rmdir(dir);
+}
+
 int ward_features_probe(struct ward_feature *ret, int max)
 {
 	static const struct {
@@ -371,6 +465,12 @@ int ward_features_probe(struct ward_feature *ret, int max)
 		  probe_unix_bpf, 0 },
 		{ "unix.broker", "host unix sockets per binary, decided by inode", false,
 		  probe_unix_broker, 0 },
+		{ "host.cgroup2_root", "host mode: the default scope (ward host)", false,
+		  probe_host_root, 0 },
+		{ "host.bpffs", "host mode: programs pinned, deciding without a daemon", false,
+		  probe_host_bpffs, 0 },
+		{ "host.multi_attach", "host mode: sandboxes below keep their own programs", false,
+		  probe_host_multi, 0 },
 	};
 	int n = 0;
 

@@ -400,6 +400,26 @@ static void limits(lua_State *L, struct ward_limits *l)
 	lua_pop(L, 1);
 }
 
+static void host(lua_State *L, struct ward_policy *p)
+{
+	size_t len;
+
+	p->has_host = bool_field(L, "has_host");
+	len = open_list(L, "host_exempt");
+	if (!len)
+		return;
+	p->host_exempt = xcalloc(L, len, sizeof(*p->host_exempt));
+	p->n_host_exempt = len;
+	for (size_t i = 0; i < len; i++) {
+		lua_rawgeti(L, -1, (lua_Integer)i + 1);
+		p->host_exempt[i].cgroup = dup_field(L, "cgroup");
+		p->host_exempt[i].binary = dup_field(L, "binary");
+		p->host_exempt[i].pos = pos_of(L);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
 void ward_policy_from_lua(lua_State *L, struct ward_policy *p)
 {
 	luaL_checkstack(L, 16, "lowered policy");
@@ -451,6 +471,7 @@ void ward_policy_from_lua(lua_State *L, struct ward_policy *p)
 	environment(L, p);
 	resources(L, &p->resources);
 	limits(L, &p->limits);
+	host(L, p);
 	strings(L, "extends", &p->extends, &p->n_extends);
 }
 

@@ -298,7 +298,23 @@ void ward_policy_print_json(const struct ward_policy *p, FILE *f)
 	fprintf(f,
 		"\"limits\":{\"max_connections\":%" PRIu32 ",\"idle_tunnel_ms\":%" PRIu32
 		",\"idle_http_ms\":%" PRIu32 ",\"connect_timeout_ms\":%" PRIu32
-		",\"request_timeout_ms\":%" PRIu32 ",\"max_body\":%" PRIu64 "}}\n",
+		",\"request_timeout_ms\":%" PRIu32 ",\"max_body\":%" PRIu64 "}",
 		p->limits.max_connections, p->limits.idle_tunnel_ms, p->limits.idle_http_ms,
 		p->limits.connect_timeout_ms, p->limits.request_timeout_ms, p->limits.max_body);
+	/* only when present: the revisions of policies without it stay as they were */
+	if (p->has_host) {
+		fputs(",\"host\":{\"exempt\":[", f);
+		for (size_t i = 0; i < p->n_host_exempt; i++) {
+			const struct ward_host_exempt *x = &p->host_exempt[i];
+
+			fputs(i ? ",{" : "{", f);
+			fputs(x->cgroup ? "\"cgroup\":" : "\"binary\":", f);
+			ward_json_str(f, x->cgroup ? x->cgroup : x->binary);
+			fputc(',', f);
+			pos(f, x->pos);
+			fputc('}', f);
+		}
+		fputs("]}", f);
+	}
+	fputs("}\n", f);
 }

@@ -105,6 +105,11 @@ void ward_policy_free(struct ward_policy *p)
 		free(p->env_set[i].value);
 	}
 	free(p->env_set);
+	for (size_t i = 0; i < p->n_host_exempt; i++) {
+		free(p->host_exempt[i].cgroup);
+		free(p->host_exempt[i].binary);
+	}
+	free(p->host_exempt);
 	for (size_t i = 0; i < p->n_extends; i++)
 		free(p->extends[i]);
 	free(p->extends);

@@ -182,6 +182,14 @@ struct ward_limits {
 	struct ward_pos pos;
 };
 
+/* host.exempt (host mode, docs/host.md): exactly one of cgroup (a cgroup v2
+ * path below the hierarchy's root, "/system.slice/x.service") or binary. */
+struct ward_host_exempt {
+	char *cgroup;
+	char *binary;
+	struct ward_pos pos;
+};
+
 struct ward_policy {
 	char *source_path; /* the file as given on the command line */
 	char *source;	   /* exact text of the file */
@@ -241,6 +249,11 @@ struct ward_policy {
 
 	struct ward_resources resources;
 	struct ward_limits limits;
+
+	/* host: (host mode only; sandboxes ignore it) */
+	bool has_host;
+	struct ward_host_exempt *host_exempt;
+	size_t n_host_exempt;
 
 	char **extends; /* presets applied, in order */
 	size_t n_extends;

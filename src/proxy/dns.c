@@ -579,6 +579,22 @@ fail:
 	return r;
 }
 
+static uint64_t cookie_of(int fd)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
+		return 0;
+	return cookie;
+}
+
+void ward_dns_listener_cookies(const struct ward_dns *d, uint64_t *ret_udp, uint64_t *ret_tcp)
+{
+	*ret_udp = cookie_of(d->udp[0]);
+	*ret_tcp = cookie_of(d->tcp[0]);
+}
+
 void ward_dns_stop(struct ward_dns *d)
 {
 	uint64_t one = 1;

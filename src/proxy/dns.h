@@ -127,6 +127,10 @@ void ward_dns_stop(struct ward_dns *d);
  * thread. 0, or -EINVAL (no generation). */
 int ward_dns_apply(struct ward_dns *d, struct ward_gen *g, struct ward_error *err);
 
+/* SO_COOKIE of the IPv4 UDP and TCP sockets (host mode registers them with
+ * the kernel programs, docs/host.md); 0 when none. */
+void ward_dns_listener_cookies(const struct ward_dns *d, uint64_t *ret_udp, uint64_t *ret_tcp);
+
 struct ward_dns_stats {
 	uint64_t queries;
 	uint64_t allowed;

@@ -86,6 +86,10 @@ void ward_proxy_free(struct ward_proxy *px);
 uint16_t ward_proxy_explicit_port(const struct ward_proxy *px);
 uint16_t ward_proxy_transparent_port(const struct ward_proxy *px);
 
+/* SO_COOKIE of the IPv4 listener, explicit or transparent (host mode
+ * registers it with the kernel programs, docs/host.md); 0 when none. */
+uint64_t ward_proxy_listener_cookie(const struct ward_proxy *px, bool transparent);
+
 /* Live apply (DESIGN.md "One process or a service"): every request and
  * connection decided from now on is decided under g (the proxy takes its own
  * reference; the caller keeps its). A request already decided finishes under

@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "policy/secrets.h"
 #include "runtime/daemon_internal.h"
+#include "runtime/host.h"
 
 const char *ward_daemon_socket_path(const char *opt)
 {
@@ -262,7 +263,8 @@ int ward_daemon_new(const struct ward_daemon_config *cfg, struct ward_daemon **r
 	d->socket_path = strdup(ward_daemon_socket_path(cfg->socket_path));
 	d->state_dir = strdup(cfg->state_dir ? cfg->state_dir : WARD_DAEMON_DEFAULT_STATE);
 	d->log_path = strdup(log);
-	if (!d->socket_path || !d->state_dir || !d->log_path) {
+	d->pin_dir = strdup(ward_host_pin_dir(cfg->pin_dir));
+	if (!d->socket_path || !d->state_dir || !d->log_path || !d->pin_dir) {
 		r = ward_err(err, -ENOMEM, "daemon");
 		goto fail;
 	}
@@ -375,6 +377,7 @@ static int min_timeout(int a, int b)
 int ward_daemon_run(struct ward_daemon *d, struct ward_error *err)
 {
 	signal(SIGPIPE, SIG_IGN);
+	host_restore(d); /* before the sandboxes: their ceiling is the host policy */
 	restore(d);
 	daemon_note(d, false, "listening on %s (state %s, log %s)", d->socket_path, d->state_dir,
 		    d->log_path);
@@ -479,6 +482,7 @@ void ward_daemon_free(struct ward_daemon *d)
 		d->sandboxes = sb->next;
 		sandbox_free(sb);
 	}
+	host_release(d); /* the pinned programs stay: fail closed until the next start */
 	while (d->sessions) {
 		struct dsession *s = d->sessions;
 
@@ -504,5 +508,6 @@ void ward_daemon_free(struct ward_daemon *d)
 	free(d->socket_path);
 	free(d->state_dir);
 	free(d->log_path);
+	free(d->pin_dir);
 	free(d);
 }

@@ -25,6 +25,7 @@
 #define WARD_DAEMON_KILL_GRACE_MS 2000	 /* SIGHUP -> SIGKILL for an orphaned session */
 #define WARD_DAEMON_DEFAULT_SOCKET "/run/ward/ward.sock"
 #define WARD_DAEMON_DEFAULT_STATE "/var/lib/ward"
+#define WARD_DAEMON_DEFAULT_HOST_POLICY "/etc/ward/host.yaml"
 
 struct ward_daemon;
 
@@ -32,6 +33,13 @@ struct ward_daemon_config {
 	const char *socket_path; /* NULL: $WARD_SOCKET, else WARD_DAEMON_DEFAULT_SOCKET */
 	const char *state_dir;	 /* NULL: WARD_DAEMON_DEFAULT_STATE */
 	const char *log_path;	 /* NULL: $WARD_LOG, else /var/lib/ward/decisions.db */
+	/* Host mode (docs/host.md): a policy file enforced at start when it
+	 * exists and no host policy is stored (NULL: WARD_DAEMON_DEFAULT_HOST_POLICY;
+	 * "": none), and the bpffs directory of the pins (NULL: $WARD_BPFFS_DIR,
+	 * else /sys/fs/bpf/ward/host). */
+	const char *host_policy;
+	const char *host_scope; /* its scope (ward host enforce --scope); NULL: the v2 root */
+	const char *pin_dir;
 	/* what the daemon has to say (a sandbox that failed to come back, a
 	 * stale sandbox cleaned up, ...); NULL: silent */
 	void (*note)(void *data, bool warning, const char *msg);

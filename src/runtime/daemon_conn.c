@@ -214,7 +214,8 @@ void conn_free(struct ward_daemon *d, struct dconn *c)
 static bool read_verb(const char *verb)
 {
 	return !strcmp(verb, "hello") || !strcmp(verb, "version") ||
-	       !strcmp(verb, "sandbox.list") || !strcmp(verb, "sessions");
+	       !strcmp(verb, "sandbox.list") || !strcmp(verb, "sessions") ||
+	       !strcmp(verb, "host.status");
 }
 
 static void verb_hello(struct ward_daemon *d, struct dconn *c, json_t *req)
@@ -241,6 +242,9 @@ static void dispatch(struct ward_daemon *d, struct dconn *c, json_t *req)
 		{ "exec", verb_exec },
 		{ "sessions", verb_sessions },
 		{ "policy.apply", verb_policy_apply },
+		{ "host.enforce", verb_host_enforce },
+		{ "host.status", verb_host_status },
+		{ "host.stop", verb_host_stop },
 	};
 	const char *verb = json_string_value(json_object_get(req, "verb"));
 	const char *name = json_string_value(json_object_get(req, "name"));

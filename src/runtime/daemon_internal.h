@@ -25,6 +25,7 @@ enum dstate { DSTATE_STOPPED = 0, DSTATE_RUNNING, DSTATE_FAILED };
 
 struct dsession;
 struct ward_secrets;
+struct ward_host;
 
 struct dconn {
 	int fd;
@@ -98,6 +99,9 @@ struct ward_daemon {
 	struct dsession *sessions;    /* running first, then ended ones (newest first) */
 	struct ward_secrets *secrets; /* <state>/secrets, opened at the first secret verb */
 	gid_t gid_manage, gid_read;   /* groups ward, ward-audit; (gid_t)-1: none */
+	struct ward_host *host;	      /* host mode (daemon_host.c); NULL: not enforced */
+	char *pin_dir;		      /* host mode's bpffs directory */
+	json_t *host_cfg;	      /* host/host.json: how it was enforced (scope, audit, ...) */
 	bool stop;
 };
 
@@ -158,6 +162,8 @@ json_t *sandbox_json(const struct dsandbox *sb);
 /* Compile a policy file: 0 + the text and the policy; -EINVAL: err->msg holds
  * the FILE:LINE:COL lines (joined by "\n"). */
 struct ward_policy;
+int policy_compile_text(const char *name, const char *text, size_t len,
+			struct ward_policy **ret_policy, struct ward_error *err);
 int policy_compile_file(const struct dconn *peer, const char *path, char **ret_text,
 			size_t *ret_len, struct ward_policy **ret_policy, struct ward_error *err);
 /* Files the daemon reads for a peer must be readable by that peer (their
@@ -186,6 +192,16 @@ void sessions_reap_sandbox(struct ward_daemon *d, struct dsandbox *sb);
 int sessions_tick(struct ward_daemon *d);
 /* keep the ended sessions' history bounded (between loop turns only) */
 void sessions_trim(struct ward_daemon *d);
+
+/* --- daemon_host.c: host mode (docs/host.md) */
+/* At start: the stored host policy (host/host.json + host/policy.yaml), else
+ * the --host-policy file when it exists, is enforced, taking over pins. */
+void host_restore(struct ward_daemon *d);
+void verb_host_enforce(struct ward_daemon *d, struct dconn *c, json_t *req);
+void verb_host_status(struct ward_daemon *d, struct dconn *c, json_t *req);
+void verb_host_stop(struct ward_daemon *d, struct dconn *c, json_t *req);
+/* SIGTERM: the listeners stop, the pinned programs stay (fail closed). */
+void host_release(struct ward_daemon *d);
 
 /* --- daemon_verbs.c */
 void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req);

@@ -93,7 +93,7 @@ static int diags_error(const struct ward_diags *diags, struct ward_error *err)
 	return ward_errx(err, -EINVAL, "%s", len ? buf : "invalid policy");
 }
 
-static int compile_text(const char *name, const char *text, size_t len,
+int policy_compile_text(const char *name, const char *text, size_t len,
 			struct ward_policy **ret_policy, struct ward_error *err)
 {
 	struct ward_diags diags = { 0 };
@@ -147,7 +147,7 @@ int policy_compile_file(const struct dconn *peer, const char *path, char **ret_t
 	r = ward_read_file(path, WARD_POLICY_MAX_SOURCE, &text, &len);
 	if (r < 0)
 		return ward_err(err, r, "read policy %s", path);
-	r = compile_text(path, text, len, ret_policy, err);
+	r = policy_compile_text(path, text, len, ret_policy, err);
 	if (r < 0)
 		return r;
 	*ret_text = TAKE_PTR(text);
@@ -200,7 +200,7 @@ int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error 
 	r = state_read_policy(d, sb->name, &text, &len, err);
 	if (r < 0)
 		goto fail;
-	r = compile_text(sb->policy_path ? sb->policy_path : "policy.yaml", text, len, &policy,
+	r = policy_compile_text(sb->policy_path ? sb->policy_path : "policy.yaml", text, len, &policy,
 			 err);
 	if (r >= 0) /* the org ceiling: a host policy in force bounds every sandbox */
 		r = ward_host_ceiling_check(d->state_dir, policy, NULL, err);

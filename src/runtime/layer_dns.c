@@ -50,8 +50,8 @@ int ward_dns_resolv_conf(const char **ret_path, struct ward_error *err)
 /* The stub's lookup callback: who sent a query, from the egress layer's
  * records, in the neutral form (policy/peer.h; the stub knows nothing of the
  * enforcer). The same conversion as layer_proxy.c's. */
-static int egress_lookup(void *userdata, int socktype, const struct sockaddr *peer,
-			 struct ward_peer_ident *ret)
+int ward_dns_egress_lookup(void *userdata, int socktype, const struct sockaddr *peer,
+			   struct ward_peer_ident *ret)
 {
 	struct ward_egress *e = userdata;
 	struct ward_egress_peer who;
@@ -91,7 +91,7 @@ int ward_dns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		.policy = run->policy,
 		.audit = run->audit,
 		.sandbox = sb->id,
-		.lookup = egress_lookup,
+		.lookup = ward_dns_egress_lookup,
 		.lookup_data = run->egress->egress,
 		.addr4 = n->host_ip4,
 		.addr6 = n->host_ip6,

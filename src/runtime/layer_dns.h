@@ -47,3 +47,7 @@ int ward_dns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err);
 
 /* Stop the stub. Safe when the hook never ran or failed. */
 void ward_dns_run_finish(struct ward_dns_run *run);
+
+/* The stub's lookup callback over an egress handle (userdata). Host mode uses it too. */
+int ward_dns_egress_lookup(void *userdata, int socktype, const struct sockaddr *peer,
+			   struct ward_peer_ident *ret);

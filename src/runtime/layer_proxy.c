@@ -13,7 +13,7 @@
 
 /* The proxy's identity callback: the egress maps' record, in the proxy's
  * neutral form (policy/peer.h). */
-static int egress_lookup(void *userdata, const struct sockaddr *peer, struct ward_peer_ident *ret)
+int ward_proxy_egress_lookup(void *userdata, const struct sockaddr *peer, struct ward_peer_ident *ret)
 {
 	struct ward_egress_peer who;
 	const char *via;
@@ -52,7 +52,7 @@ int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 	snprintf(run->sandbox, sizeof(run->sandbox), "%s", sb->id);
 	cfg.policy = run->policy;
 	if (run->egress && run->egress->egress) {
-		cfg.lookup = egress_lookup;
+		cfg.lookup = ward_proxy_egress_lookup;
 		cfg.lookup_data = run->egress->egress;
 	}
 	cfg.audit = run->audit;

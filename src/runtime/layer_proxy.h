@@ -43,3 +43,7 @@ struct ward_proxy_run {
 int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err);
 /* Stop the loop and close everything. Safe when the hook never ran. */
 void ward_proxy_run_finish(struct ward_proxy_run *run);
+
+/* The proxy's identity callback over an egress handle (userdata): the
+ * egress maps' record in the proxy's neutral form. Host mode uses it too. */
+int ward_proxy_egress_lookup(void *userdata, const struct sockaddr *peer, struct ward_peer_ident *ret);

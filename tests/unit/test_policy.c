@@ -1103,6 +1103,47 @@ static void test_load_errors(void **state)
 	done(&res);
 }
 
+/* host: { exempt: [...] } (host mode): the model, the compiled form, and a
+ * policy without it keeps the compiled form it had. */
+static void test_host_section(void **state)
+{
+	struct result res;
+
+	compile(&res, "version: 1\nhost:\n  exempt:\n    - cgroup: /system.slice//ssh.service\n"
+		      "    - binary: /usr/sbin/sshd\n");
+	if (res.r != 0)
+		fail_msg("r=%d %s\n%s", res.r, res.err.msg, res.text);
+	assert_true(res.p->has_host);
+	assert_int_equal(res.p->n_host_exempt, 2);
+	assert_string_equal(res.p->host_exempt[0].cgroup, "/system.slice/ssh.service");
+	assert_null(res.p->host_exempt[0].binary);
+	assert_string_equal(res.p->host_exempt[1].binary, "/usr/sbin/sshd");
+	assert_int_equal(res.p->host_exempt[1].pos.line, 5);
+	assert_non_null(strstr(res.p->compiled_json,
+			       "\"host\":{\"exempt\":[{\"cgroup\":\"/system.slice/ssh.service\""));
+	done(&res);
+
+	compile(&res, "version: 1\n");
+	assert_int_equal(res.r, 0);
+	assert_false(res.p->has_host);
+	assert_null(strstr(res.p->compiled_json, "\"host\""));
+	done(&res);
+
+	mismatches = 0;
+	expect_error("version: 1\nhost:\n  exempt:\n    - { cgroup: /a, binary: /b }\n",
+		     F ":4:21: 'cgroup' and 'binary' are mutually exclusive (one exemption each)");
+	expect_error("version: 1\nhost:\n  exempt:\n    - {}\n",
+		     F ":4:7: missing 'cgroup' or 'binary' in exemption");
+	expect_error("version: 1\nhost:\n  exempt:\n    - cgroup: x.slice\n",
+		     F ":4:15: path 'x.slice' must be absolute");
+	expect_error("version: 1\nhost:\n  exempt:\n    - cgroup: /\n",
+		     F ":4:15: exempting the cgroup root '/' exempts everything: leave host mode "
+		       "off instead");
+	expect_error("version: 1\nhost:\n  exempt: []\n", F ":3:11: 'exempt' must not be empty");
+	expect_error("version: 1\nhost:\n  scope: /x\n", F ":3:3: unknown key 'scope' in host");
+	assert_int_equal(mismatches, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1121,6 +1162,7 @@ int main(void)
 		cmocka_unit_test(test_examples),
 		cmocka_unit_test(test_openshell_corpus),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_host_section),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -185,6 +185,12 @@ function M.lower(acc)
 			line = acc.limits_node and acc.limits_node.line or 0,
 			col = acc.limits_node and acc.limits_node.col or 0,
 		},
+		has_host = acc.has_host or false,
+		host_exempt = list(acc.host_exempt, function(e)
+			local line, col = pos(e)
+			return { cgroup = e.cgroup and e.cgroup.path, binary = e.binary and e.binary.path,
+				line = line, col = col }
+		end),
 		max_tokens = acc.max_tokens or 0,
 		max_usd = acc.max_usd or 0,
 		session_max_tokens = acc.session_max_tokens or 0,

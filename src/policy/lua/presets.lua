@@ -167,6 +167,7 @@ function M.new_acc()
 		env_set = oset(),
 		resources = {},
 		limits = {},
+		host_exempt = oset(),
 		extends = {},
 	}
 end
@@ -229,6 +230,13 @@ function M.apply(acc, v)
 			end
 		end
 		acc.limits_node = v.limits._node
+	end
+	if v.host then
+		acc.has_host = true
+		for _, e in ipairs(v.host.exempt or {}) do
+			local k = e.cgroup and ("cgroup " .. e.cgroup.path) or ("binary " .. e.binary.path)
+			oset_put(acc.host_exempt, k, e)
+		end
 	end
 	local inf = v.inference
 	if inf then

@@ -228,6 +228,28 @@ M.policy = {
 				max_body = { type = "size", min = 1 << 20 },
 			},
 		},
+		-- host mode (docs/host.md): what the host-wide programs never touch
+		host = {
+			type = "map",
+			what = "host",
+			fields = {
+				exempt = {
+					type = "list",
+					nonempty = true,
+					item = {
+						type = "map",
+						what = "exemption",
+						check = "exempt",
+						fields = {
+							-- a cgroup v2 path below the hierarchy's root ("/system.slice/x.service")
+							cgroup = { type = "fs_path" },
+							-- an executable, exact path
+							binary = { type = "fs_path" },
+						},
+					},
+				},
+			},
+		},
 		network_middlewares = { unsupported_key = "'network_middlewares' is not supported" },
 	},
 }

@@ -602,6 +602,17 @@ function checks.binary(v, ctx)
 	end
 end
 
+-- host.exempt: one cgroup or one binary per item
+function checks.exempt(v, ctx)
+	if v._key.cgroup and v._key.binary then
+		ctx:error(v._key.binary, "'cgroup' and 'binary' are mutually exclusive (one exemption each)")
+	elseif not v._key.cgroup and not v._key.binary then
+		ctx:error(v._node, "missing 'cgroup' or 'binary' in exemption")
+	elseif v._key.cgroup and v.cgroup and v.cgroup.path == "/" then
+		ctx:error(v._at.cgroup, "exempting the cgroup root '/' exempts everything: leave host mode off instead")
+	end
+end
+
 function checks.net_policy(v, ctx)
 	if not v._at.binaries then
 		ctx:warn(v._node, "network policy has no 'binaries': no program may use it")

@@ -1,0 +1,332 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Host mode (docs/host.md) end to end, on the real kernel, attached only to a
+# scope cgroup this test creates: a daemon (in a cgroup of its own) enforces a
+# host policy with `ward host enforce --scope`; processes moved into the scope
+# are decided: python (no rule) refused, curl reaches its allowed host through
+# the loopback proxy and gets a 403 body for another, a copy of curl refused,
+# DNS for an unlisted name NXDOMAIN; --audit allows and logs audit rows;
+# kill -9 of the daemon keeps refusing (fail closed, counted) and the restarted
+# daemon logs the count; a process outside the scope is untouched; `host stop`
+# leaves no program, link or pin. Everything runs in network namespaces the
+# test creates (10.213.24.0/24; the upstream in a second one), pins under
+# /sys/fs/bpf/ward-test-hostd-PID; the EXIT trap removes all of it.
+set -u
+. "$(dirname "$0")/../integration/lib.sh"
+need_root
+# a mount namespace of our own with a bpffs instance of its own: the pins
+# never touch the machine's bpffs (which may not even be mounted)
+if [ -z "${WARD_HOST_TEST_NS:-}" ]; then
+	command -v unshare >/dev/null || { echo "SKIP: unshare missing"; exit 77; }
+	WARD_HOST_TEST_NS=1 exec unshare -m --propagation private bash "$0" "$@"
+fi
+mount -t bpf bpf /sys/fs/bpf || { echo "SKIP: cannot mount bpffs"; exit 77; }
+for t in python3 curl sqlite3 nsenter bpftool; do
+	command -v "$t" >/dev/null || { echo "SKIP: $t missing"; exit 77; }
+done
+PY=/usr/bin/python3
+[ -x "$PY" ] || { echo "SKIP: $PY missing"; exit 77; }
+CURL=$(readlink -f "$(command -v curl)")
+CGROOT=$(findmnt -t cgroup2 -n -o TARGET | head -1)
+[ -n "$CGROOT" ] || { echo "SKIP: no cgroup2 mount"; exit 77; }
+
+T=$(mktemp -d /tmp/ward-test-host.XXXXXX)
+chmod 755 "$T"
+SOCK=$T/ward.sock
+STATE=$T/state
+LOG=$T/log.db
+PINS=/sys/fs/bpf/ward-test-hostd-$$
+TOP=$CGROOT/hostd-test-$$
+SCOPE=$TOP/scope
+NS=hostd-m$$
+NSU=hostd-u$$
+VA=hostd-a$$
+VB=hostd-b$$
+DPID=
+UPID=
+
+# kill what runs in a cgroup (bounded), then remove it
+cg_rm() {
+	[ -d "$1" ] || return 0
+	for c in "$1"/*/; do [ -d "$c" ] && cg_rm "${c%/}"; done
+	[ -e "$1/cgroup.kill" ] && echo 1 >"$1/cgroup.kill" 2>/dev/null
+	for _ in $(seq 50); do rmdir "$1" 2>/dev/null && return 0; sleep 0.1; done
+	echo "cleanup: could not remove $1" >&2
+}
+cleanup() {
+	if [ -n "$DPID" ]; then
+		kill -9 "$DPID" 2>/dev/null
+		wait "$DPID" 2>/dev/null
+	fi
+	# timeout passes SIGTERM on to the server
+	[ -n "$UPID" ] && kill "$UPID" 2>/dev/null && wait "$UPID" 2>/dev/null
+	# the programs go with their links: unpin whatever is left (never another's)
+	[ -d "$PINS" ] && WARD_SOCKET=$SOCK "$WARD" doctor --cleanup --pin-dir "$PINS" \
+		>/dev/null 2>&1
+	[ -d "$PINS" ] && rm -rf "$PINS"
+	cg_rm "$TOP"
+	ip netns del "$NS" 2>/dev/null
+	ip netns del "$NSU" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# --- network: NS (daemon, scope processes) <-> NSU (the upstream)
+ip netns add "$NS" && ip netns add "$NSU" || { echo "FAIL: netns"; exit 1; }
+ip link add "$VA" type veth peer name "$VB" || { echo "FAIL: veth"; exit 1; }
+ip link set "$VA" netns "$NS"
+ip link set "$VB" netns "$NSU"
+ip -n "$NS" addr add 10.213.24.1/24 dev "$VA"
+ip -n "$NSU" addr add 10.213.24.2/24 dev "$VB"
+for n in "$NS" "$NSU"; do ip -n "$n" link set lo up; done
+ip -n "$NS" link set "$VA" up
+ip -n "$NSU" link set "$VB" up
+# an HTTP upstream that names itself (timeout: it never outlives the test)
+cat >"$T/up.py" <<'EOF'
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = ("upstream saw host " + self.headers.get("Host", "?") + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("10.213.24.2", 80), H).serve_forever()
+EOF
+nsenter --net=/run/netns/"$NSU" timeout 600 "$PY" "$T/up.py" &
+UPID=$!
+echo "10.213.24.2 allowed.test other.test" >"$T/hosts"
+
+# --- cgroups: the scope, the daemon's own, one outside the scope
+mkdir -p "$SCOPE/exempt" "$TOP/daemon" "$TOP/outside" || { echo "FAIL: cgroups"; exit 1; }
+
+cat >"$T/host.yaml" <<EOF
+version: 1
+network_policies:
+  web:
+    binaries: [{ path: $CURL }]
+    endpoints:
+      - { host: allowed.test, port: 80, allowed_ips: [10.213.24.0/24] }
+host:
+  exempt:
+    - cgroup: ${SCOPE#$CGROOT}/exempt
+    - cgroup: /hostd-test-$$/not-there
+EOF
+
+# run CMD in cgroup CG inside NS
+in_cg() {
+	local cg=$1
+	shift
+	nsenter --net=/run/netns/"$NS" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg" "$@"
+}
+ward() { "$WARD" "$@"; }
+
+start_daemon() {
+	# nsenter and sh exec: $! is the daemon's pid
+	nsenter --net=/run/netns/"$NS" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' \
+		"$TOP/daemon" "$WARD" daemon --socket "$SOCK" --state "$STATE" --log "$LOG" \
+		--pin-dir "$PINS" --host-policy "" 2>>"$T/daemon.err" &
+	DPID=$!
+	for _ in $(seq 100); do
+		kill -0 "$DPID" 2>/dev/null || break
+		[ -S "$SOCK" ] && ward sandbox list --socket "$SOCK" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "daemon did not start:"
+	cat "$T/daemon.err"
+	return 1
+}
+rows() { # SQL WHERE clause -> count
+	sqlite3 "$LOG" "SELECT count(*) FROM decisions WHERE $1" 2>/dev/null || echo 0
+}
+wait_rows() { # WHERE: the daemon's writer batches rows; bounded wait
+	for _ in $(seq 50); do [ "$(rows "$1")" -gt 0 ] && return 0; sleep 0.1; done
+	return 1
+}
+PYCONN='import socket,sys
+try:
+    socket.create_connection(("10.213.24.2", 80), timeout=5).close()
+except PermissionError:
+    print("EPERM"); sys.exit(1)
+print("connected")'
+
+start_daemon || exit 1
+
+# the upstream answers directly (not through ward): the setup works
+for _ in $(seq 50); do
+	out=$(nsenter --net=/run/netns/"$NS" "$CURL" -s -m 5 http://10.213.24.2/ -H "Host: allowed.test")
+	[ -n "$out" ] && break
+	sleep 0.1
+done
+check "upstream reachable before host mode" [ "$out" = "upstream saw host allowed.test" ]
+
+# a policy error is FILE:LINE:COL and changes nothing
+printf 'version: 1\nhost:\n  exempt:\n    - {}\n' >"$T/bad.yaml"
+err=$(ward host enforce --socket "$SOCK" --policy "$T/bad.yaml" --scope "$SCOPE" 2>&1)
+check "bad host policy: FILE:LINE:COL" grep -q "bad.yaml:4:7: missing 'cgroup' or 'binary'" <<<"$err"
+check "bad host policy: nothing pinned" [ ! -e "$PINS" ]
+
+# --- enforce
+out=$(ward host enforce --socket "$SOCK" --policy "$T/host.yaml" --scope "$SCOPE" \
+	--hosts "$T/hosts" 2>&1)
+check "host enforce" [ $? -eq 0 ]
+echo "$out"
+check "pins in the test's directory" [ -d "$PINS" ]
+st=$(ward host status --socket "$SOCK" --json)
+check "status: enforced, enforce mode" python3 -c '
+import json,sys; s=json.loads(sys.argv[1])
+assert s["state"]=="enforced" and s["mode"]=="enforce", s
+assert len(s["programs"])>0 and all(p["prog_id"] and p["link_id"] for p in s["programs"]), s
+assert any(e["why"]=="the daemon" for e in s["exempt"]), s' "$st"
+check "ceiling file: the exact policy text" cmp -s "$T/host.yaml" "$STATE/host/policy.yaml"
+
+out=$(in_cg "$SCOPE" "$PY" -c "$PYCONN")
+check "python without a rule: EPERM" [ "$out" = EPERM ]
+out=$(in_cg "$SCOPE" "$CURL" -s -m 10 http://allowed.test/)
+check "curl reaches its allowed host (DNS stub + proxy): $out" \
+	[ "$out" = "upstream saw host allowed.test" ]
+out=$(in_cg "$SCOPE" "$CURL" -s -m 10 --resolve other.test:80:10.213.24.2 http://other.test/)
+check "curl refused another host with a 403 body: $out" grep -q '"error":"ward_denied"' <<<"$out"
+code=$(in_cg "$SCOPE" "$CURL" -s -o /dev/null -w '%{http_code}' -m 10 \
+	--resolve other.test:80:10.213.24.2 http://other.test/)
+check "... status 403" [ "$code" = 403 ]
+cp "$CURL" "$T/curl-copy"
+in_cg "$SCOPE" "$T/curl-copy" -s -m 5 --resolve allowed.test:80:10.213.24.2 \
+	http://allowed.test/ >/dev/null 2>&1
+check "a copy of curl refused (exit 7: could not connect)" [ $? -eq 7 ]
+in_cg "$SCOPE" "$CURL" -s -m 10 http://unlisted.test/ >/dev/null 2>&1
+check "curl: an unlisted name does not resolve (exit 6)" [ $? -eq 6 ]
+check "dns row: unlisted.test denied (NXDOMAIN)" \
+	wait_rows "sandbox='host' AND layer='dns' AND action='deny' AND host='unlisted.test'"
+check "dns row: allowed.test answered" \
+	wait_rows "sandbox='host' AND layer='dns' AND action='allow' AND host='allowed.test'"
+check "kernel rows: python denied" \
+	wait_rows "sandbox='host' AND layer='kernel' AND action='deny' AND binary LIKE '%python%'"
+check "proxy row: other.test denied" \
+	wait_rows "sandbox='host' AND layer IN ('proxy','l7') AND action='deny' AND host='other.test'"
+check "control row host.enforce" \
+	wait_rows "layer='control' AND rule='host.enforce' AND action='allow' AND sandbox='host'"
+n=$(ward logs --log "$LOG" --sandbox host --json | wc -l)
+check "ward logs --sandbox host shows the rows ($n)" [ "$n" -gt 5 ]
+
+# an exempt cgroup in the scope: untouched; one that does not exist: a warning
+out=$(in_cg "$SCOPE/exempt" "$PY" -c "$PYCONN")
+check "python in an exempt cgroup of the scope: untouched" [ "$out" = connected ]
+check "status lists the policy's exemption and the warning" python3 -c '
+import json,sys; s=json.loads(sys.argv[1])
+assert any(e["why"]=="policy" and e["cgroup"].endswith("/scope/exempt") for e in s["exempt"]), s
+assert any("not-there does not exist" in w for w in s["warnings"]), s' \
+	"$(ward host status --socket "$SOCK" --json)"
+printf 'version: 1\nhost:\n  exempt:\n    - binary: /usr/sbin/sshd\n' >"$T/bin.yaml"
+err=$(ward host enforce --socket "$SOCK" --policy "$T/bin.yaml" --scope "$SCOPE" 2>&1)
+check "a binary exemption is refused with its position" \
+	grep -q "bin.yaml:4:7: binary exemptions are not enforced" <<<"$err"
+
+# outside the scope: untouched
+out=$(in_cg "$TOP/outside" "$PY" -c "$PYCONN")
+check "python outside the scope: untouched" [ "$out" = connected ]
+
+# --- audit mode: allowed and logged
+ward host enforce --socket "$SOCK" --policy "$T/host.yaml" --scope "$SCOPE" \
+	--hosts "$T/hosts" --audit >/dev/null
+check "host enforce --audit" [ $? -eq 0 ]
+out=$(in_cg "$SCOPE" "$PY" -c "$PYCONN")
+check "audit: python allowed" [ "$out" = connected ]
+check "audit: an audit row for python" \
+	wait_rows "sandbox='host' AND layer='kernel' AND action='audit' AND binary LIKE '%python%'"
+
+# --- enforce again, then kill -9: still refused, counted, logged at restart
+ward host enforce --socket "$SOCK" --policy "$T/host.yaml" --scope "$SCOPE" \
+	--hosts "$T/hosts" >/dev/null
+check "back to enforce" [ $? -eq 0 ]
+kill -9 "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+out=$(in_cg "$SCOPE" "$PY" -c "$PYCONN")
+check "daemon down: python still refused" [ "$out" = EPERM ]
+in_cg "$SCOPE" "$CURL" -s -m 5 --resolve allowed.test:80:10.213.24.2 http://allowed.test/ \
+	>/dev/null 2>&1
+check "daemon down: curl's redirected connect fails closed (exit 7)" [ $? -eq 7 ]
+st=$(ward host status --socket "$SOCK" --pin-dir "$PINS" --json)
+check "status without a daemon: pinned, daemon down, counted" python3 -c '
+import json,sys; s=json.loads(sys.argv[1])
+assert s["state"]=="pinned, daemon down", s
+assert s["counters"]["failclosed"]>=1, s' "$st"
+start_daemon || exit 1
+check "restart: the fail-closed count logged" \
+	wait_rows "layer='control' AND rule='host.failclosed' AND action='deny' AND reason LIKE '%connections refused while the daemon was down%'"
+out=$(in_cg "$SCOPE" "$CURL" -s -m 10 http://allowed.test/)
+check "after the restart curl works again" [ "$out" = "upstream saw host allowed.test" ]
+
+# ward doctor --cleanup leaves what a running daemon holds
+out=$(WARD_SOCKET=$SOCK ward doctor --cleanup --pin-dir "$PINS" 2>&1)
+check "doctor --cleanup: pins a daemon holds are left" [ -d "$PINS" ]
+check "... and it says so" grep -q "held by a running daemon" <<<"$out"
+out=$(WARD_SOCKET=$SOCK ward doctor --pin-dir "$PINS" 2>&1)
+check "doctor: a host mode section with the pins" grep -q "pins .* yes .*ward-test-hostd-$$: enforced" <<<"$out"
+
+# --- stop: no program, link or pin left
+st=$(ward host status --socket "$SOCK" --json)
+ids=$(python3 -c '
+import json,sys; s=json.loads(sys.argv[1])
+print(" ".join("%d:%d" % (p["prog_id"], p["link_id"]) for p in s["programs"]))' "$st")
+ward host stop --socket "$SOCK" >/dev/null
+check "host stop" [ $? -eq 0 ]
+check "no pin directory left" [ ! -e "$PINS" ]
+left=
+for _ in $(seq 50); do
+	left=
+	for pl in $ids; do
+		bpftool prog show id "${pl%%:*}" >/dev/null 2>&1 && left="$left prog ${pl%%:*}"
+		bpftool link show id "${pl##*:}" >/dev/null 2>&1 && left="$left link ${pl##*:}"
+	done
+	[ -z "$left" ] && break
+	sleep 0.1
+done
+none_left() { [ -n "$ids" ] && [ -z "$left" ]; }
+check "no program or link left ($ids)${left:+: still$left}" none_left
+check "nothing attached to the scope" [ -z "$(bpftool cgroup show "$SCOPE" 2>/dev/null)" ]
+out=$(in_cg "$SCOPE" "$PY" -c "$PYCONN")
+check "after stop: python in the scope connects" [ "$out" = connected ]
+check "host stop is a control row" wait_rows "rule='host.stop' AND action='allow'"
+check "state after stop: ceiling file removed" [ ! -e "$STATE/host/policy.yaml" ]
+
+# a daemon restart after stop enforces nothing
+kill "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+start_daemon || exit 1
+check "restart after stop: nothing pinned" [ ! -e "$PINS" ]
+
+# --host-policy: enforced at the first start of a daemon with no host state
+kill "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+nsenter --net=/run/netns/"$NS" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' \
+	"$TOP/daemon" "$WARD" daemon --socket "$SOCK" --state "$T/state2" --log "$LOG" \
+	--pin-dir "$PINS" --host-policy "$T/host.yaml" --host-scope "$SCOPE" \
+	2>>"$T/daemon.err" &
+DPID=$!
+for _ in $(seq 100); do
+	[ -S "$SOCK" ] && ward sandbox list --socket "$SOCK" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+check "--host-policy: enforced at start" [ -d "$PINS" ]
+check "--host-policy: stored as if enforced" cmp -s "$T/host.yaml" "$T/state2/host/policy.yaml"
+out=$(in_cg "$SCOPE" "$PY" -c "$PYCONN")
+check "--host-policy: python refused" [ "$out" = EPERM ]
+
+# ward doctor --cleanup removes pins no daemon holds
+kill -9 "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+out=$(WARD_SOCKET=$SOCK ward doctor --cleanup --pin-dir "$PINS" 2>&1)
+check "doctor --cleanup: pins of a dead daemon removed" [ ! -e "$PINS" ]
+check "doctor --cleanup: nothing attached to the scope" \
+	[ -z "$(bpftool cgroup show "$SCOPE" 2>/dev/null)" ]
+out=$(in_cg "$SCOPE" "$PY" -c "$PYCONN")
+check "after cleanup: python in the scope connects" [ "$out" = connected ]
+
+finish

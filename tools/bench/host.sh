@@ -158,7 +158,7 @@ start_ward() {
 		|| { echo "ward host enforce failed:"; cat "$T/daemon.err"; return 1; }
 }
 
-start_osn allow || exit 1
+start_osn "${HOSTBENCH_OSN_DEFAULT:-deny}" || exit 1
 start_ward || exit 1
 for m in $MODES; do
 	out=$(in_ns $m "$(cg_of $m)" "$CLIENT" once $IP $PORT)
@@ -166,7 +166,7 @@ for m in $MODES; do
 done
 
 # --- latency: rounds interleaved, order rotated each round
-declare -A P50 P99 CPU CALLS
+declare -A P50 P99 CPU CALLS CCPU
 echo "connect()+close() to $IP:$PORT, $ROUNDS rounds x $N, order rotated"
 for r in $(seq "$ROUNDS"); do
 	set -- $MODES
@@ -174,21 +174,23 @@ for r in $(seq "$ROUNDS"); do
 	for m in "$@"; do
 		d=$(daemon_of $m)
 		c0=$(cpu_ticks "$d")
-		read -r p50 p99 ok fail < <(in_ns $m "$(cg_of $m)" "$CLIENT" lat $IP $PORT "$N")
+		read -r p50 p99 ok fail ccpu < <(in_ns $m "$(cg_of $m)" "$CLIENT" lat $IP $PORT "$N")
 		c1=$(cpu_ticks "$d")
 		P50[$m]+="$p50 "
 		P99[$m]+="$p99 "
+		CCPU[$m]+="$ccpu "
 		CPU[$m]=$(( ${CPU[$m]:-0} + c1 - c0 ))
 		CALLS[$m]=$(( ${CALLS[$m]:-0} + ok ))
 		[ "$fail" = 0 ] || echo "  round $r $m: $fail of $N failed"
 	done
 done
 med() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-printf '%-34s %10s %10s %8s %8s %14s\n' mode p50_us p99_us p50/none p99/none daemon_cpu_us
+printf '%-32s %9s %9s %8s %8s %10s %8s %13s\n' mode p50_us p99_us p50/none p99/none client_cpu cpu/none daemon_cpu_us
 for m in $MODES; do
 	p50=$(echo "${P50[$m]}" | med)
 	p99=$(echo "${P99[$m]}" | med)
-	[ $m = none ] && { b50=$p50; b99=$p99; }
+	cc=$(echo "${CCPU[$m]}" | med)
+	[ $m = none ] && { b50=$p50; b99=$p99; bcc=$cc; }
 	case $m in
 	none) name="no enforcement" ;;
 	osn) name="OpenSnitch 1.5.8 (allow rule)" ;;
@@ -197,15 +199,15 @@ for m in $MODES; do
 	cpu=-
 	[ $m != none ] && cpu=$(awk -v t="${CPU[$m]}" -v k="$TCK" -v n="${CALLS[$m]}" \
 		'BEGIN {printf "%.1f", t * 1e6 / k / n}')
-	printf '%-34s %10.1f %10.1f %8.2f %8.2f %14s\n' "$name" "$(echo "$p50/1000" | bc -l)" \
-		"$(echo "$p99/1000" | bc -l)" "$(echo "$p50/$b50" | bc -l)" "$(echo "$p99/$b99" | bc -l)" "$cpu"
+	printf '%-32s %9.1f %9.1f %8.2f %8.2f %10.1f %8.2f %13s\n' "$name" "$(echo "$p50/1000" | bc -l)" \
+		"$(echo "$p99/1000" | bc -l)" "$(echo "$p50/$b50" | bc -l)" "$(echo "$p99/$b99" | bc -l)" \
+		"$(echo "$cc/1000" | bc -l)" "$(echo "$cc/$bcc" | bc -l)" "$cpu"
 	eval "R50_$m=\$(echo \"\$p50/\$b50\" | bc -l)"
+	eval "RCPU_$m=\$(echo \"\$cc/\$bcc\" | bc -l)"
 done
 
 # --- correctness. OpenSnitch: DefaultAction deny from here on (with the
 # shipped "allow" every binary connects and no row below would mean anything)
-stop_osn
-start_osn deny || exit 1
 declare -A RES
 row() { RES[$1,$2]=$3; }
 for m in osn ward; do
@@ -231,7 +233,7 @@ for m in osn ward; do
 	in_ns $m "$cg" "$T/copy" burst $IP $PORT $BURST >"$T/burst-$m" &
 	bp=$!
 	sleep 0.05
-	read -r p50 p99 ok fail < <(in_ns $m "$cg" "$CLIENT" lat $IP $PORT 5)
+	read -r p50 p99 ok fail _ < <(in_ns $m "$cg" "$CLIENT" lat $IP $PORT 5)
 	wait $bp
 	row burst $m "$(cat "$T/burst-$m")"
 	row during $m "$(printf '%.2f ms max, %d of 5 timed out' "$(echo "$p99/1000000" | bc -l)" "$fail")"
@@ -270,5 +272,5 @@ for k in copy:"copy of the allowed binary" exec:"allowed process execs a denied 
 	printf '%-44s | %-34s | %s\n' "${k#*:}" "${RES[${k%%:*},osn]}" "${RES[${k%%:*},ward]}"
 done
 echo
-printf 'summary: connect()+close() p50 vs none: ward %.2fx, OpenSnitch %.2fx (goal ward <= 1.05x)\n' \
-	"$R50_ward" "$R50_osn"
+printf 'summary: connect()+close() vs none: ward p50 %.2fx, client CPU %.2fx; OpenSnitch p50 %.2fx (goal ward <= 1.05x)\n' \
+	"$R50_ward" "$RCPU_ward" "$R50_osn"

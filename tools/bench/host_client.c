@@ -6,7 +6,8 @@
  *
  *   host_client listen IP PORT SECS        TCP accept+close and UDP receive
  *                                          (datagrams counted into FILE $HOST_CLIENT_UDPLOG)
- *   host_client lat IP PORT N              N x connect()+close(): "p50_ns p99_ns ok fail"
+ *   host_client lat IP PORT N              N x connect()+close():
+ *                                          "p50_ns p99_ns ok fail cpu_ns_per_call"
  *   host_client once IP PORT [TIMEOUT_MS]  one connect(): "ok" (exit 0) or the errno/timeout
  *   host_client udp IP PORT                one datagram, then exit (short-lived sender)
  *   host_client burst IP PORT N            N non-blocking connects, closed at once:
@@ -149,9 +150,14 @@ int main(int argc, char **argv)
 			else
 				fail++;
 		}
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
 		qsort(t, (size_t)ok, sizeof(*t), cmp_u64);
-		printf("%llu %llu %ld %ld\n", ok ? (unsigned long long)t[ok / 2] : 0ull,
-		       ok ? (unsigned long long)t[ok * 99 / 100] : 0ull, ok, fail);
+		printf("%llu %llu %ld %ld %.0f\n", ok ? (unsigned long long)t[ok / 2] : 0ull,
+		       ok ? (unsigned long long)t[ok * 99 / 100] : 0ull, ok, fail,
+		       ((double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+			(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3) / (double)n);
 		return ok ? 0 : 1;
 	}
 	if (!strcmp(argv[1], "once")) {

@@ -158,7 +158,8 @@ start_ward() {
 		|| { echo "ward host enforce failed:"; cat "$T/daemon.err"; return 1; }
 }
 
-start_osn "${HOSTBENCH_OSN_DEFAULT:-deny}" || exit 1
+OSN_DEFAULT=${HOSTBENCH_OSN_DEFAULT:-deny}
+start_osn "$OSN_DEFAULT" || exit 1
 start_ward || exit 1
 for m in $MODES; do
 	out=$(in_ns $m "$(cg_of $m)" "$CLIENT" once $IP $PORT)
@@ -264,7 +265,7 @@ OPID=
 DPID=
 
 echo
-printf '%-44s | %-34s | %s\n' "case" "OpenSnitch 1.5.8 (DefaultAction deny)" "ward host mode"
+printf '%-44s | %-34s | %s\n' "case" "OpenSnitch 1.5.8 (DefaultAction $OSN_DEFAULT)" "ward host mode"
 for k in copy:"copy of the allowed binary" exec:"allowed process execs a denied binary" \
 	udp:"short-lived UDP sender (no rule)" burst:"burst of $BURST denied connects" \
 	logged:"... logged" during:"... allowed connect during the burst" \

@@ -167,7 +167,7 @@ for m in $MODES; do
 done
 
 # --- latency: rounds interleaved, order rotated each round
-declare -A P50 P99 CPU CALLS CCPU
+declare -A P50 P99 CPU CALLS CCPU RP50 RCC RND50 RNDCC
 echo "connect()+close() to $IP:$PORT, $ROUNDS rounds x $N, order rotated"
 for r in $(seq "$ROUNDS"); do
 	set -- $MODES
@@ -180,12 +180,20 @@ for r in $(seq "$ROUNDS"); do
 		P50[$m]+="$p50 "
 		P99[$m]+="$p99 "
 		CCPU[$m]+="$ccpu "
+		RND50[$m]=$p50
+		RNDCC[$m]=$ccpu
 		CPU[$m]=$(( ${CPU[$m]:-0} + c1 - c0 ))
 		CALLS[$m]=$(( ${CALLS[$m]:-0} + ok ))
 		[ "$fail" = 0 ] || echo "  round $r $m: $fail of $N failed"
 	done
+	# this round's ratios (the machine's load changes between rounds)
+	for m in $MODES; do
+		RP50[$m]+="$(echo "${RND50[$m]}/${RND50[none]}" | bc -l) "
+		RCC[$m]+="$(echo "${RNDCC[$m]}/${RNDCC[none]}" | bc -l) "
+	done
 done
-med() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+med() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo "medians over rounds; the ratios are medians of each round's ratio"
 printf '%-32s %9s %9s %8s %8s %10s %8s %13s\n' mode p50_us p99_us p50/none p99/none client_cpu cpu/none daemon_cpu_us
 for m in $MODES; do
 	p50=$(echo "${P50[$m]}" | med)
@@ -201,10 +209,10 @@ for m in $MODES; do
 	[ $m != none ] && cpu=$(awk -v t="${CPU[$m]}" -v k="$TCK" -v n="${CALLS[$m]}" \
 		'BEGIN {printf "%.1f", t * 1e6 / k / n}')
 	printf '%-32s %9.1f %9.1f %8.2f %8.2f %10.1f %8.2f %13s\n' "$name" "$(echo "$p50/1000" | bc -l)" \
-		"$(echo "$p99/1000" | bc -l)" "$(echo "$p50/$b50" | bc -l)" "$(echo "$p99/$b99" | bc -l)" \
-		"$(echo "$cc/1000" | bc -l)" "$(echo "$cc/$bcc" | bc -l)" "$cpu"
-	eval "R50_$m=\$(echo \"\$p50/\$b50\" | bc -l)"
-	eval "RCPU_$m=\$(echo \"\$cc/\$bcc\" | bc -l)"
+		"$(echo "$p99/1000" | bc -l)" "$(echo "${RP50[$m]}" | med)" "$(echo "$p99/$b99" | bc -l)" \
+		"$(echo "$cc/1000" | bc -l)" "$(echo "${RCC[$m]}" | med)" "$cpu"
+	eval "R50_$m=\$(echo \"\${RP50[\$m]}\" | med)"
+	eval "RCPU_$m=\$(echo \"\${RCC[\$m]}\" | med)"
 done
 
 # --- correctness. OpenSnitch: DefaultAction deny from here on (with the
@@ -261,6 +269,11 @@ for m in osn ward; do
 	out=$(in_ns $m "$cg" "$CLIENT" poll $IP $PORT 1000)
 	row kill_allowed $m "$out"
 done
+# ward's pins answer without a daemon: the redirected connects it refused
+fc=$("$WARD" host status --socket "$SOCK" --pin-dir "$PINS" --json 2>/dev/null |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["failclosed"])' 2>/dev/null)
+row kill_counted osn "-"
+row kill_counted ward "failclosed counter ${fc:-?} (pinned, no daemon)"
 OPID=
 DPID=
 
@@ -269,7 +282,8 @@ printf '%-44s | %-34s | %s\n' "case" "OpenSnitch 1.5.8 (DefaultAction $OSN_DEFAU
 for k in copy:"copy of the allowed binary" exec:"allowed process execs a denied binary" \
 	udp:"short-lived UDP sender (no rule)" burst:"burst of $BURST denied connects" \
 	logged:"... logged" during:"... allowed connect during the burst" \
-	kill_denied:"kill -9: denied binary within 1 s" kill_allowed:"kill -9: allowed binary within 1 s"; do
+	kill_denied:"kill -9: denied binary within 1 s" kill_allowed:"kill -9: allowed binary within 1 s" \
+	kill_counted:"... counted while the daemon is down"; do
 	printf '%-44s | %-34s | %s\n' "${k#*:}" "${RES[${k%%:*},osn]}" "${RES[${k%%:*},ward]}"
 done
 echo

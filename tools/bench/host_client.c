@@ -101,7 +101,8 @@ static int do_listen(const struct sockaddr_in *sin, int secs)
 		return 1;
 	}
 	while (now_ns() < end) {
-		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN }, { .fd = ufd, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = lfd, .events = POLLIN },
+				       { .fd = ufd, .events = POLLIN } };
 		char b[64];
 		int fd;
 
@@ -157,9 +158,12 @@ int main(int argc, char **argv)
 		printf("%llu %llu %ld %ld %.0f\n", ok ? (unsigned long long)t[ok / 2] : 0ull,
 		       ok ? (unsigned long long)t[ok * 99 / 100] : 0ull, ok, fail,
 		       ((double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec - ru0.ru_utime.tv_sec -
-				 ru0.ru_stime.tv_sec) * 1e9 +
+				 ru0.ru_stime.tv_sec) *
+				1e9 +
 			(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec - ru0.ru_utime.tv_usec -
-				 ru0.ru_stime.tv_usec) * 1e3) / (double)n);
+				 ru0.ru_stime.tv_usec) *
+				1e3) /
+			       (double)n);
 		return ok ? 0 : 1;
 	}
 	if (!strcmp(argv[1], "once")) {
@@ -213,16 +217,15 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "usage: see tools/bench/host_client.c\n");
 	return 2;
-execconn:
-	{
-		if (addr(argv[3], argv[4], &sin) < 0)
-			return 2;
-		if (connect_to(&sin, 2000) != 0) {
-			printf("allowed connect failed\n");
-			return 1;
-		}
-		execl(argv[2], argv[2], "once", argv[3], argv[4], (char *)NULL);
-		perror("exec");
+execconn : {
+	if (addr(argv[3], argv[4], &sin) < 0)
+		return 2;
+	if (connect_to(&sin, 2000) != 0) {
+		printf("allowed connect failed\n");
 		return 1;
 	}
+	execl(argv[2], argv[2], "once", argv[3], argv[4], (char *)NULL);
+	perror("exec");
+	return 1;
+}
 }

@@ -99,9 +99,10 @@ static void print_host(const struct ward_feature *f, int n, json_t *host)
 		if (!strncmp(f[i].name, "host.", 5))
 			printf("  %-20s %-5s %s\n", f[i].name + 5, f[i].available ? "yes" : "no",
 			       f[i].detail);
-	printf("  %-20s %-5s %s%s%s\n", "pins", state && strcmp(state, "not enforced") ? "yes" : "no",
-	       json_string_value(json_object_get(host, "pin_dir")) ?: "?",
-	       state ? ": " : "", state ? state : "");
+	printf("  %-20s %-5s %s%s%s\n", "pins",
+	       state && strcmp(state, "not enforced") ? "yes" : "no",
+	       json_string_value(json_object_get(host, "pin_dir")) ?: "?", state ? ": " : "",
+	       state ? state : "");
 	if (json_object_get(host, "programs"))
 		printf("  %-20s %-5s %zu programs, %lld refused while no daemon listened\n", "", "",
 		       json_array_size(json_object_get(host, "programs")),

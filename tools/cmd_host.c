@@ -183,15 +183,21 @@ static void print_status(json_t *st)
 		       (long long)json_integer_value(json_object_get(v, "port")));
 	a = json_object_get(st, "exempt");
 	json_array_foreach(a, i, v)
-		printf("exempt:     %s (%s)\n", json_string_value(json_object_get(v, "cgroup")) ?: "?",
+		printf("exempt:     %s (%s)\n",
+		       json_string_value(json_object_get(v, "cgroup")) ?: "?",
 		       json_string_value(json_object_get(v, "why")) ?: "?");
-	if (!a && (v = json_object_get(st, "n_exempt")))
-		printf("exempt:     %lld cgroup(s)\n", (long long)json_integer_value(v));
+	if (!a) {
+		a = json_object_get(st, "exempt_cgids");
+		json_array_foreach(a, i, v)
+			printf("exempt:     cgroup id %lld\n", (long long)json_integer_value(v));
+	}
 	a = json_object_get(st, "warnings");
 	json_array_foreach(a, i, v)
 		printf("warning:    %s\n", json_string_value(v) ?: "?");
 	if ((s = json_string_value(json_object_get(st, "error"))))
 		printf("error:      %s\n", s);
+	if ((s = json_string_value(json_object_get(st, "daemon"))))
+		printf("daemon:     %s (read from the pins)\n", s);
 }
 
 static int host_enforce(int argc, char **argv)

@@ -76,8 +76,8 @@ static void detail_of(char *buf, size_t len, json_t *cfg)
 }
 
 /* Start host mode from a compiled policy (taken) and cfg (borrowed). */
-static int enforce(struct ward_daemon *d, struct ward_policy *p, json_t *cfg, struct ward_host **ret,
-		   struct ward_error *err)
+static int enforce(struct ward_daemon *d, struct ward_policy *p, json_t *cfg,
+		   struct ward_host **ret, struct ward_error *err)
 {
 	struct ward_host_config hc = {
 		.pin_dir = d->pin_dir,
@@ -134,7 +134,8 @@ void host_restore(struct ward_daemon *d)
 	struct ward_host *h = NULL;
 	json_t *cfg = NULL;
 	char path[PATH_MAX], detail[1024];
-	const char *file = d->cfg.host_policy ? d->cfg.host_policy : WARD_DAEMON_DEFAULT_HOST_POLICY;
+	const char *file =
+		d->cfg.host_policy ? d->cfg.host_policy : WARD_DAEMON_DEFAULT_HOST_POLICY;
 	size_t len = 0;
 	int r;
 

@@ -29,7 +29,8 @@
 #include "runtime/layer_dns.h"
 #include "runtime/layer_proxy.h"
 
-#define PORT_TRIES 8 /* a free port probed, then taken by someone else first */
+#define PORT_TRIES 8	   /* a free port probed, then taken by someone else first */
+#define HOST_DNS_RATE 2000 /* queries per second: a machine, not one sandbox */
 
 struct host_exempt {
 	char *path; /* the cgroup directory */
@@ -213,12 +214,13 @@ static int exemptions(struct ward_host *h, struct ward_error *err)
 
 	for (size_t i = 0; i < p->n_host_exempt; i++)
 		if (p->host_exempt[i].binary)
-			return ward_errx(err, -EOPNOTSUPP,
-					 "%s:%u:%u: binary exemptions are not enforced by the kernel "
-					 "programs yet; exempt the binary's cgroup instead "
-					 "(cgroup: /system.slice/UNIT.service)",
-					 p->source_path ? p->source_path : "policy",
-					 p->host_exempt[i].pos.line, p->host_exempt[i].pos.col);
+			return ward_errx(
+				err, -EOPNOTSUPP,
+				"%s:%u:%u: binary exemptions are not enforced by the kernel "
+				"programs yet; exempt the binary's cgroup instead "
+				"(cgroup: /system.slice/UNIT.service)",
+				p->source_path ? p->source_path : "policy",
+				p->host_exempt[i].pos.line, p->host_exempt[i].pos.col);
 	r = self_cgroup(&self, err);
 	if (r < 0)
 		return r;
@@ -241,8 +243,8 @@ static int exemptions(struct ward_host *h, struct ward_error *err)
 		if (r == -ENOENT) {
 			/* not there (yet): nothing to exempt; the unit's traffic is decided */
 			r = warn(h, "%s:%u:%u: exempt cgroup %s does not exist: not exempted",
-				 p->source_path ? p->source_path : "policy", x->pos.line, x->pos.col,
-				 path);
+				 p->source_path ? p->source_path : "policy", x->pos.line,
+				 x->pos.col, path);
 			if (r < 0)
 				return ward_err(err, r, "warning");
 			continue;
@@ -313,6 +315,7 @@ static int start_dns(struct ward_host *h, const struct ward_host_config *cfg,
 			.lookup_data = h,
 			.addr4 = { htonl(INADDR_LOOPBACK) },
 			.hosts_file = cfg->hosts_file,
+			.rate = HOST_DNS_RATE,
 		};
 
 		r = free_port(true, &h->dns_port);
@@ -568,12 +571,14 @@ json_t *ward_host_status_json(const struct ward_host *h, const char *pin_dir)
 	r = ward_egress_host_status(dir, &pins, &err);
 	json_object_set_new(o, "pin_dir", json_string(dir));
 	if (r < 0) {
-		json_object_set_new(o, "state", json_string(h ? "enforced, pins missing" : "not enforced"));
+		json_object_set_new(o, "state",
+				    json_string(h ? "enforced, pins missing" : "not enforced"));
 		json_object_set_new(o, "pinned", json_false());
 		if (r != -ENOENT)
 			json_object_set_new(o, "error", json_string(err.msg));
 	} else {
-		json_object_set_new(o, "state", json_string(h ? "enforced" : "pinned, daemon down"));
+		json_object_set_new(o, "state",
+				    json_string(h ? "enforced" : "pinned, daemon down"));
 		json_object_set_new(o, "pinned", json_true());
 		json_object_set_new(o, "scope_cgid", json_integer((json_int_t)pins.scope_cgid));
 		json_object_set_new(o, "generation", json_integer(pins.generation));
@@ -601,6 +606,10 @@ json_t *ward_host_status_json(const struct ward_host *h, const char *pin_dir)
 					      "dns_port", pins.dns_port, "registered",
 					      pins.proxy_cookie != 0));
 		json_object_set_new(o, "n_exempt", json_integer((json_int_t)pins.n_exempt));
+		ex = json_array();
+		for (uint64_t i = 0; i < pins.n_exempt && i < WARD_HOST_MAX_EXEMPT; i++)
+			json_array_append_new(ex, json_integer((json_int_t)pins.exempt[i]));
+		json_object_set_new(o, "exempt_cgids", ex);
 	}
 	if (!h)
 		return o;
@@ -613,8 +622,8 @@ json_t *ward_host_status_json(const struct ward_host *h, const char *pin_dir)
 	json_object_set_new(o, "proxy",
 			    json_pack("{s:s, s:i, s:i}", "address", "127.0.0.1", "explicit_port",
 				      h->proxy_port, "transparent_port", h->tproxy_port));
-	json_object_set_new(o, "dns", json_pack("{s:s, s:i}", "address", "127.0.0.1", "port",
-						 h->dns_port));
+	json_object_set_new(o, "dns",
+			    json_pack("{s:s, s:i}", "address", "127.0.0.1", "port", h->dns_port));
 	json_object_set_new(o, "failclosed_at_start",
 			    json_integer((json_int_t)h->failclosed_at_start));
 	ex = json_array();
@@ -625,7 +634,6 @@ json_t *ward_host_status_json(const struct ward_host *h, const char *pin_dir)
 	json_object_set_new(o, "exempt", ex);
 	json_object_set_new(o, "warnings", json_array());
 	for (size_t i = 0; i < h->n_warnings; i++)
-		json_array_append_new(json_object_get(o, "warnings"),
-				      json_string(h->warnings[i]));
+		json_array_append_new(json_object_get(o, "warnings"), json_string(h->warnings[i]));
 	return o;
 }

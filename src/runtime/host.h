@@ -22,8 +22,9 @@
 #include "common/error.h"
 #include "policy/model.h"
 
+#include "ward/abi.h" /* WARD_HOST_MAX_EXEMPT: exempt cgroups, the daemon's own included */
+
 #define WARD_HOST_SANDBOX "host" /* the rows' sandbox column */
-#define WARD_HOST_MAX_EXEMPT 64	 /* exempt cgroups, the daemon's own included */
 
 struct ward_host;
 

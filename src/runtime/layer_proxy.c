@@ -13,7 +13,8 @@
 
 /* The proxy's identity callback: the egress maps' record, in the proxy's
  * neutral form (policy/peer.h). */
-int ward_proxy_egress_lookup(void *userdata, const struct sockaddr *peer, struct ward_peer_ident *ret)
+int ward_proxy_egress_lookup(void *userdata, const struct sockaddr *peer,
+			     struct ward_peer_ident *ret)
 {
 	struct ward_egress_peer who;
 	const char *via;

@@ -46,4 +46,5 @@ void ward_proxy_run_finish(struct ward_proxy_run *run);
 
 /* The proxy's identity callback over an egress handle (userdata): the
  * egress maps' record in the proxy's neutral form. Host mode uses it too. */
-int ward_proxy_egress_lookup(void *userdata, const struct sockaddr *peer, struct ward_peer_ident *ret);
+int ward_proxy_egress_lookup(void *userdata, const struct sockaddr *peer,
+			     struct ward_peer_ident *ret);

@@ -459,6 +459,10 @@ static __always_inline int handle(struct bpf_sock_addr *ctx, struct ward_req *re
 	m = ward_gen_now();
 	v = resolve(m.gen ? gen_identities(&m) : NULL, &k, &own, &depth);
 	if (cfg.flags & WARD_CFG_HOST) {
+		/* an exempt executable (its own file, not an ancestor's): no
+		 * decision, no row, like an exempt cgroup */
+		if (v && !depth && (v->flags & WARD_IDENT_EXEMPT))
+			return WARD_VERDICT_ALLOW;
 		host_decide(ctx, &m, req, v, r);
 		if (r->verdict == WARD_VERDICT_ALLOW)
 			return r->verdict; /* loopback: no row */

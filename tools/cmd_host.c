@@ -54,9 +54,11 @@ static const char usage_host_enforce[] =
 	"    which answers only names some rule allows the asking binary (NXDOMAIN\n"
 	"    otherwise) and resolves them with the host's resolvers\n"
 	"    (/etc/resolv.conf) and --hosts.\n"
-	"The daemon's own cgroup is never touched; the policy's `host: { exempt:\n"
-	"[{cgroup: /system.slice/UNIT.service}] }` exempts others. Sandboxes below\n"
-	"the scope keep their own programs: both must allow.\n"
+	"The daemon's own cgroup is never touched, nor ward's sandboxes\n"
+	"(<cgroup2>/ward: their own layers decide, under policies the org ceiling\n"
+	"checked against this one); the policy's `host: { exempt: [{cgroup:\n"
+	"/system.slice/UNIT.service}, {binary: /usr/sbin/UNIT}] }` exempts others (a\n"
+	"binary: that executable itself, not its children, not a copy).\n"
 	"\n"
 	"The daemon stores what it enforces (its state directory, host/) and\n"
 	"enforces it again at every start. Enforcing again while host mode runs\n"
@@ -183,8 +185,10 @@ static void print_status(json_t *st)
 		       (long long)json_integer_value(json_object_get(v, "port")));
 	a = json_object_get(st, "exempt");
 	json_array_foreach(a, i, v)
-		printf("exempt:     %s (%s)\n",
-		       json_string_value(json_object_get(v, "cgroup")) ?: "?",
+		printf("exempt:     %s%s (%s)\n",
+		       json_object_get(v, "binary") ? "binary " : "",
+		       json_string_value(json_object_get(v, "cgroup"))
+			       ?: json_string_value(json_object_get(v, "binary")) ?: "?",
 		       json_string_value(json_object_get(v, "why")) ?: "?");
 	if (!a) {
 		a = json_object_get(st, "exempt_cgids");

@@ -58,6 +58,7 @@
 #define WARD_IDENT_ANCESTORS (1u << 0) /* also matches descendants (up to the depth) */
 #define WARD_IDENT_INFERENCE (1u << 1) /* may reach the proxy's explicit port for inference */
 #define WARD_IDENT_PIN_CTIME (1u << 2) /* the kernel also checks the file's ctime */
+#define WARD_IDENT_EXEMPT (1u << 3)	   /* host mode: the executable itself is exempt (policy host.exempt) */
 
 /* connection flags */
 #define WARD_CONN_REDIRECTED (1u << 0) /* was a direct connection, rewritten to the proxy */

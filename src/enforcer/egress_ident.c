@@ -745,6 +745,20 @@ int egress_idents_build(struct ward_egress *e, struct egress_gen *g, const struc
 			if (r < 0)
 				return ward_err_prefix(err, "inference binaries");
 		}
+	/* host mode: binaries the policy exempts (host.exempt[].binary); the
+	 * executable itself only, never its children, with the same pins as a
+	 * ruled binary (a copy, rename or link of it is not exempt) */
+	if (e->host)
+		for (size_t j = 0; j < p->n_host_exempt; j++) {
+			struct ward_binary b = { .path = p->host_exempt[j].binary,
+						 .pos = p->host_exempt[j].pos };
+
+			if (!b.path)
+				continue;
+			r = add_binary(e, g, &b, UINT32_MAX, WARD_IDENT_EXEMPT, err);
+			if (r < 0)
+				return ward_err_prefix(err, "host exemptions");
+		}
 	for (size_t i = 0; i < g->n_idents; i++) {
 		if (!g->idents[i].n_pols)
 			continue;

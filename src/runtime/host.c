@@ -235,15 +235,6 @@ static int exemptions(struct ward_host *h, struct ward_error *err)
 	_cleanup_free_ char *self = NULL;
 	int r;
 
-	for (size_t i = 0; i < p->n_host_exempt; i++)
-		if (p->host_exempt[i].binary)
-			return ward_errx(
-				err, -EOPNOTSUPP,
-				"%s:%u:%u: binary exemptions are not enforced by the kernel "
-				"programs yet; exempt the binary's cgroup instead "
-				"(cgroup: /system.slice/UNIT.service)",
-				p->source_path ? p->source_path : "policy",
-				p->host_exempt[i].pos.line, p->host_exempt[i].pos.col);
 	r = self_cgroup(&self, err);
 	if (r < 0)
 		return r;
@@ -263,6 +254,8 @@ static int exemptions(struct ward_host *h, struct ward_error *err)
 		const struct ward_host_exempt *x = &p->host_exempt[i];
 		_cleanup_free_ char *path = NULL;
 
+		if (!x->cgroup)
+			continue; /* a binary: its identity carries the exemption (egress) */
 		if (asprintf(&path, "%s%s", mnt, x->cgroup) < 0)
 			return ward_err(err, -ENOMEM, "exemption");
 		r = add_exempt(h, path, "policy", err);
@@ -657,6 +650,11 @@ json_t *ward_host_status_json(const struct ward_host *h, const char *pin_dir)
 		json_array_append_new(ex, json_pack("{s:s, s:I, s:s}", "cgroup", h->exempt[i].path,
 						    "cgid", (json_int_t)h->exempt[i].cgid, "why",
 						    h->exempt[i].why));
+	for (size_t i = 0; i < h->policy->n_host_exempt; i++)
+		if (h->policy->host_exempt[i].binary)
+			json_array_append_new(ex, json_pack("{s:s, s:s}", "binary",
+							    h->policy->host_exempt[i].binary,
+							    "why", "policy"));
 	json_object_set_new(o, "exempt", ex);
 	json_object_set_new(o, "warnings", json_array());
 	for (size_t i = 0; i < h->n_warnings; i++)

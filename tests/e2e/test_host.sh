@@ -221,10 +221,30 @@ import json,sys; s=json.loads(sys.argv[1])
 assert any(e["why"]=="policy" and e["cgroup"].endswith("/scope/exempt") for e in s["exempt"]), s
 assert any("not-there does not exist" in w for w in s["warnings"]), s' \
 	"$(ward host status --socket "$SOCK" --json)"
-printf 'version: 1\nhost:\n  exempt:\n    - binary: /usr/sbin/sshd\n' >"$T/bin.yaml"
-err=$(ward host enforce --socket "$SOCK" --policy "$T/bin.yaml" --scope "$SCOPE" 2>&1)
-check "a binary exemption is refused with its position" \
-	grep -q "bin.yaml:4:7: binary exemptions are not enforced" <<<"$err"
+# a binary exemption: that executable itself connects directly, a copy of it
+# and the binary without the exemption do not
+cp "$(readlink -f "$PY")" "$T/py-exempt"
+cp "$(readlink -f "$PY")" "$T/py-copy"
+sed '/^host:/,$d' "$T/host.yaml" >"$T/bin.yaml"
+printf 'host:\n  exempt:\n    - binary: %s\n' "$T/py-exempt" >>"$T/bin.yaml"
+ward host enforce --socket "$SOCK" --policy "$T/bin.yaml" --scope "$SCOPE" \
+	--hosts "$T/hosts" >/dev/null
+check "host enforce with a binary exemption" [ $? -eq 0 ]
+out=$(in_cg "$SCOPE" "$T/py-exempt" -c "$PYCONN")
+check "the exempt binary connects directly: $out" [ "$out" = connected ]
+out=$(in_cg "$SCOPE" "$T/py-copy" -c "$PYCONN")
+check "a copy of it is not exempt: $out" [ "$out" = EPERM ]
+out=$(in_cg "$SCOPE" "$PY" -c "$PYCONN")
+check "python itself still refused: $out" [ "$out" = EPERM ]
+out=$(in_cg "$SCOPE" "$T/py-exempt" -c "import subprocess,sys; sys.stdout.write(subprocess.run(['$T/py-copy','-c',sys.argv[1]],capture_output=True,text=True).stdout)" "$PYCONN")
+check "its child running another binary is not exempt: $out" [ "$out" = EPERM ]
+check "status lists the binary exemption" python3 -c '
+import json,sys; s=json.loads(sys.argv[1])
+assert any(e.get("binary")==sys.argv[2] and e["why"]=="policy" for e in s["exempt"]), s' \
+	"$(ward host status --socket "$SOCK" --json)" "$T/py-exempt"
+ward host enforce --socket "$SOCK" --policy "$T/host.yaml" --scope "$SCOPE" \
+	--hosts "$T/hosts" >/dev/null
+check "back to the first host policy" [ $? -eq 0 ]
 
 # outside the scope: untouched
 out=$(in_cg "$TOP/outside" "$PY" -c "$PYCONN")

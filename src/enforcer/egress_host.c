@@ -186,6 +186,32 @@ static uint64_t fd_cgid(int fd)
 }
 
 /* Before load: host rodata; with pins, every pinned map in place of a new one. */
+/* A pinned map made by a ward whose layout differs (an upgrade that changed
+ * a key or value) cannot be taken over: its programs would read it with the
+ * wrong sizes. Refuse with what to do; the pinned programs keep deciding. */
+static int pinned_compatible(const struct bpf_map *want, int fd, const char *name,
+			     struct ward_error *err)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		return ward_err(err, -errno, "host mode: pinned map %s", name);
+	if (info.type == (uint32_t)bpf_map__type(want) &&
+	    info.key_size == bpf_map__key_size(want) &&
+	    info.value_size == bpf_map__value_size(want) &&
+	    info.max_entries == bpf_map__max_entries(want))
+		return 0;
+	return ward_errx(err, -EPROTO,
+			 "host mode: the pinned map %s has another layout (type %u, key %u, "
+			 "value %u, entries %u; this ward: %u, %u, %u, %u): pinned by a "
+			 "different ward version; the pinned programs keep deciding until "
+			 "`ward host stop` (or `ward doctor --cleanup`) removes them",
+			 name, info.type, info.key_size, info.value_size, info.max_entries,
+			 (unsigned)bpf_map__type(want), bpf_map__key_size(want),
+			 bpf_map__value_size(want), bpf_map__max_entries(want));
+}
+
 static int host_before_load(struct ward_egress *e, const struct ward_egress_config *cfg, void *ud,
 			    struct ward_error *err)
 {
@@ -208,6 +234,11 @@ static int host_before_load(struct ward_egress *e, const struct ward_egress_conf
 		if (fd < 0)
 			return ward_err(err, fd, "host mode: pinned map %s/map_%s", h->pin_dir,
 					map_names[i]);
+		r = pinned_compatible(host_map(e->skel, i), fd, map_names[i], err);
+		if (r < 0) {
+			close(fd);
+			return r;
+		}
 		r = bpf_map__reuse_fd(host_map(e->skel, i), fd);
 		close(fd);
 		if (r < 0)

@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -518,6 +519,51 @@ int main(int argc, char **argv)
 		      "unpin removes partial state: %s", err.msg);
 		if (fd >= 0)
 			close(fd);
+	}
+
+	/* a full set of pins where one map has another layout (pinned by another
+	 * ward version): refused with -EPROTO, the pinned programs untouched */
+	{
+		struct ward_egress_config cb = cfg;
+		struct ward_egress *hb = NULL;
+		char dir[PATH_MAX], from[PATH_MAX + 300], to[PATH_MAX + 300];
+		int odd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "hostk_odd", 4, 4, 1, NULL);
+		DIR *d = opendir(pin_dir);
+		struct dirent *de;
+		int n_pins = 0;
+
+		snprintf(dir, sizeof(dir), "%s-layout", pin_dir);
+		CHECK(odd >= 0 && d && mkdir(dir, 0700) == 0, "layout pins: %m");
+		while (d && (de = readdir(d))) {
+			int fd;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(from, sizeof(from), "%s/%s", pin_dir, de->d_name);
+			snprintf(to, sizeof(to), "%s/%s", dir, de->d_name);
+			fd = strcmp(de->d_name, "map_ports") == 0 ? dup(odd) : bpf_obj_get(from);
+			CHECK(fd >= 0 && bpf_obj_pin(fd, to) == 0, "re-pin %s: %m", de->d_name);
+			if (fd >= 0)
+				close(fd);
+			n_pins++;
+		}
+		if (d)
+			closedir(d);
+		cb.pin_dir = dir;
+		rc = ward_egress_host_open(&pol, &cb, scope_fd, &hb, &err);
+		CHECK(rc == -EPROTO && !hb && strstr(err.msg, "another layout"),
+		      "pins of another layout: %d %s", rc, err.msg);
+		CHECK(attached(scope_fd, BPF_CGROUP_INET4_CONNECT) == 1, "one connect4 program");
+		/* the copies only (the links stay pinned where they were) */
+		d = opendir(dir);
+		while (d && (de = readdir(d)))
+			if (de->d_name[0] != '.')
+				unlinkat(dirfd(d), de->d_name, 0);
+		if (d)
+			closedir(d);
+		CHECK(rmdir(dir) == 0 && n_pins > 0, "layout pins removed (%d)", n_pins);
+		if (odd >= 0)
+			close(odd);
 	}
 
 	/* no rule: EPERM, a deny row of sandbox "host" */

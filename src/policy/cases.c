@@ -128,7 +128,7 @@ static int load_case(const char *file, const struct ward_ynode *m, struct ward_c
 				 k->value);
 			break;
 		}
-		kpos[j] = k;
+		kpos[j] = v;
 		r = get_str(file, k, v, dst[j], err);
 	}
 	if (r < 0)
@@ -528,6 +528,7 @@ bool ward_case_fs_decide(const struct ward_policy *p, const char *binary, const 
 					      "/dev/random", "/dev/urandom", "/dev/tty" };
 	const struct ward_fs_path *best = NULL, *b;
 	bool write = false, bwrite = false, mapped_tmp = false, protected = false;
+	char at[32] = "";
 	size_t d = 0, bd = 0;
 
 	rule[0] = '\0';
@@ -618,17 +619,18 @@ bool ward_case_fs_decide(const struct ward_policy *p, const char *binary, const 
 		write = bwrite;
 		best = b;
 	}
+	if (best->pos.line) /* 0: from a preset */
+		snprintf(at, sizeof(at), " (line %u)", best->pos.line);
 	if (under(file, "/sys") && access != WARD_CASE_READ) {
 		snprintf(reason, reasonsz, "/sys is only ever shown read-only, noexec");
 		return false;
 	}
 	if (access == WARD_CASE_WRITE && !write) {
-		snprintf(reason, reasonsz, "%s is mapped read-only (line %u)", best->path,
-			 best->pos.line);
+		snprintf(reason, reasonsz, "%s is mapped read-only%s", best->path, at);
 		return false;
 	}
-	snprintf(reason, reasonsz, "%s is mapped %s (line %u): %s allowed", best->path,
-		 write ? "read-write" : "read-only", best->pos.line, access_str(access));
+	snprintf(reason, reasonsz, "%s is mapped %s%s: %s allowed", best->path,
+		 write ? "read-write" : "read-only", at, access_str(access));
 	return true;
 }
 

@@ -425,12 +425,8 @@ static void run_dns(const struct ward_policy *p, const struct ward_case *c,
 	snprintf(ret->reason, sizeof(ret->reason), "%s", v.reason ? v.reason : "");
 }
 
-/* The route a call naming model goes to, as the inference router picks it
- * (src/proxy/inference.c inf_route_named, then inf_route): a route's name,
- * then an alias, then a route's model; else the first route unless
- * strict_models. NULL: refused. */
-static const struct ward_inference_route *model_route(const struct ward_policy *p,
-						      const char *model)
+const struct ward_inference_route *ward_case_model_route(const struct ward_policy *p,
+							const char *model)
 {
 	for (size_t i = 0; i < p->n_routes; i++)
 		if (p->routes[i].name && !strcmp(p->routes[i].name, model))
@@ -459,7 +455,7 @@ static void run_model(const struct ward_policy *p, const struct ward_case *c,
 		snprintf(ret->reason, sizeof(ret->reason), "%s", ward_inference_verdict_str(iv));
 		return;
 	}
-	rt = model_route(p, c->model);
+	rt = ward_case_model_route(p, c->model);
 	if (!rt) {
 		snprintf(ret->reason, sizeof(ret->reason),
 			 "no route names model '%s' (strict_models)", c->model);

@@ -75,6 +75,14 @@ struct ward_case_result {
 void ward_case_run(const struct ward_policy *p, const struct ward_case *c,
 		   struct ward_case_result *ret);
 
+/* The route a call to inference.local naming model goes to, as the
+ * inference router picks it (src/proxy/inference.c inf_route_named, then
+ * inf_route; tests/unit/test_cases.c checks they agree): a route's name, then
+ * an alias, then a route's model; else the first route unless
+ * strict_models. NULL: refused (or no routes). */
+const struct ward_inference_route *ward_case_model_route(const struct ward_policy *p,
+							const char *model);
+
 /* The filesystem decision for binary opening file with access: the
  * deepest filesystem_policy path covering file decides read-only or
  * read-write (bind mounts nest, the innermost wins); /proc, the minimal /dev

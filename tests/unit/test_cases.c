@@ -15,6 +15,7 @@
 
 #include "policy/cases.h"
 #include "policy/policy.h"
+#include "proxy/inference_internal.h"
 
 static const char policy_text[] =
 	"version: 1\n"
@@ -221,12 +222,71 @@ static void test_fs_decide(void **state)
 					 sizeof(rule), reason, sizeof(reason)));
 }
 
+/* The route a model case names is the one the inference router picks:
+ * ward_case_model_route against the proxy's inf_route_named/inf_route on a
+ * real inference handle, with and without strict_models. */
+static void check_routes(const char *extra)
+{
+	static const char *const models[] = { "fast",  "slow",	   "haiku", "sonnet", "m-one",
+					      "m-two", "unnamed", "FAST",  "" };
+	char yaml[1024];
+	struct ward_policy *p = NULL;
+	struct ward_diags d = { 0 };
+	struct ward_error err = { 0 };
+	struct ward_inference_config cfg = { 0 };
+	struct ward_inference *inf = NULL;
+
+	snprintf(yaml, sizeof(yaml),
+		 "version: 1\n"
+		 "inference:\n"
+		 "%s"
+		 "  routes:\n"
+		 "    - { name: fast, provider: openai, model: m-one, aliases: [haiku, slow],\n"
+		 "        api_key_env: WARD_UT_CASES, base_url: \"http://127.0.0.1:1/v1\" }\n"
+		 "    - { name: slow, provider: anthropic, model: m-two, aliases: [sonnet],\n"
+		 "        api_key_env: WARD_UT_CASES, base_url: \"http://127.0.0.1:1/v1\" }\n"
+		 "    - { name: third, provider: openai, model: m-one,\n"
+		 "        api_key_env: WARD_UT_CASES, base_url: \"http://127.0.0.1:1/v1\" }\n",
+		 extra);
+	if (ward_policy_load_buffer("r.yaml", yaml, strlen(yaml), &p, &d, &err) < 0) {
+		ward_diags_print(&d, stderr);
+		fail_msg("%s", err.msg);
+	}
+	ward_diags_free(&d);
+	setenv("WARD_UT_CASES", "k", 1);
+	cfg.policy = p;
+	cfg.sandbox = "unit";
+	if (ward_inference_new(&cfg, &inf, &err) < 0)
+		fail_msg("%s", err.msg);
+	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+		struct inf_backend *b = inf_route_named(inf, models[i], NULL);
+		const struct ward_inference_route *want, *got = ward_case_model_route(p, models[i]);
+
+		if (!b && !p->inference_strict_models)
+			b = inf_route(inf, NULL, NULL);
+		want = b ? b->route : NULL;
+		if (got != want)
+			fail_msg("model '%s': cases picks %s, the router %s", models[i],
+				 got ? got->name : "none", want ? want->name : "none");
+	}
+	ward_inference_free(inf);
+	ward_policy_free(p);
+}
+
+static void test_model_route_is_the_routers(void **state)
+{
+	(void)state;
+	check_routes("");
+	check_routes("  strict_models: true\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test_setup_teardown(test_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_decide, setup, teardown),
+		cmocka_unit_test(test_model_route_is_the_routers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,8 +32,7 @@ static int cerr(struct ward_error *err, const char *file, const struct ward_ynod
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return ward_errx(err, -EINVAL, "%s:%u:%u: %s", file, n ? n->line : 1, n ? n->col : 1,
-			 msg);
+	return ward_errx(err, -EINVAL, "%s:%u:%u: %s", file, n ? n->line : 1, n ? n->col : 1, msg);
 }
 
 static bool scalar_is(const struct ward_ynode *n, const char *s)
@@ -97,14 +96,13 @@ static bool abs_path_ok(const char *p)
 static int load_case(const char *file, const struct ward_ynode *m, struct ward_case *c,
 		     struct ward_error *err)
 {
-	static const char *const keys[] = { "name", "binary", "host",	"port",	  "method",
-					    "path", "dns",    "file",	"access", "model",
-					    "expect", "rule" };
+	static const char *const keys[] = { "name", "binary", "host",	"port",	 "method", "path",
+					    "dns",  "file",   "access", "model", "expect", "rule" };
 	char *port = NULL, *access = NULL, *expect = NULL, *host = NULL, *dns = NULL;
 	const struct ward_ynode *kpos[ARRAY_SIZE(keys)] = { 0 };
-	char **dst[ARRAY_SIZE(keys)] = { &c->name, &c->binary, &host,	&port,	  &c->method,
-					 &c->path, &dns,       &c->file, &access, &c->model,
-					 &expect,  &c->rule };
+	char **dst[ARRAY_SIZE(keys)] = { &c->name,   &c->binary, &host,	  &port,
+					 &c->method, &c->path,	 &dns,	  &c->file,
+					 &access,    &c->model,	 &expect, &c->rule };
 	char norm[WARD_HOST_MAX];
 	unsigned kinds = 0;
 	int r = 0;
@@ -159,8 +157,7 @@ static int load_case(const char *file, const struct ward_ynode *m, struct ward_c
 	}
 	kinds = !!host + !!dns + !!c->file + !!c->model;
 	if (kinds != 1) {
-		r = cerr(err, file, m,
-			 "a case names exactly one of host, dns, file or model");
+		r = cerr(err, file, m, "a case names exactly one of host, dns, file or model");
 		goto out;
 	}
 	if (host) {
@@ -198,7 +195,10 @@ static int load_case(const char *file, const struct ward_ynode *m, struct ward_c
 			goto out;
 		}
 	} else if (port || c->method || c->path) {
-		r = cerr(err, file, kpos[3] ? kpos[3] : kpos[4] ? kpos[4] : kpos[5],
+		r = cerr(err, file,
+			 kpos[3]   ? kpos[3]
+			 : kpos[4] ? kpos[4]
+				   : kpos[5],
 			 "port, method and path belong to host cases");
 		goto out;
 	}
@@ -217,8 +217,8 @@ static int load_case(const char *file, const struct ward_ynode *m, struct ward_c
 	if (c->file) {
 		c->kind = WARD_CASE_FILE;
 		if (!abs_path_ok(c->file)) {
-			r = cerr(err, file, kpos[7], "file '%s' must be an absolute path without '..'",
-				 c->file);
+			r = cerr(err, file, kpos[7],
+				 "file '%s' must be an absolute path without '..'", c->file);
 			goto out;
 		}
 		if (!access) {
@@ -251,8 +251,8 @@ out:
 	return r;
 }
 
-int ward_cases_load_buffer(const char *name, const char *buf, size_t len,
-			   struct ward_cases *ret, struct ward_error *err)
+int ward_cases_load_buffer(const char *name, const char *buf, size_t len, struct ward_cases *ret,
+			   struct ward_error *err)
 {
 	struct ward_cases cs = { 0 };
 	struct ward_ynode *root = NULL;
@@ -365,7 +365,8 @@ static void binary_keys(const struct ward_policy *p, const char *binary, char *o
 static void run_net(const struct ward_policy *p, const struct ward_case *c,
 		    struct ward_case_result *ret)
 {
-	struct ward_request_in in = { .can_terminate = true, .can_intercept = true,
+	struct ward_request_in in = { .can_terminate = true,
+				      .can_intercept = true,
 				      .inference = true };
 	struct ward_request_verdict rv;
 	char npath[4096];
@@ -380,7 +381,8 @@ static void run_net(const struct ward_policy *p, const struct ward_case *c,
 		in.req.method = c->method;
 		in.req.query = q ? q + 1 : NULL;
 		/* the proxy's normalisation; a refused path matches no rule */
-		in.req.path = ward_path_normalize(c->path, npath, sizeof(npath)) >= 0 ? npath : NULL;
+		in.req.path =
+			ward_path_normalize(c->path, npath, sizeof(npath)) >= 0 ? npath : NULL;
 		in.kind = WARD_REQ_HTTP;
 	} else {
 		in.kind = WARD_REQ_CONNECT;
@@ -426,7 +428,7 @@ static void run_dns(const struct ward_policy *p, const struct ward_case *c,
 }
 
 const struct ward_inference_route *ward_case_model_route(const struct ward_policy *p,
-							const char *model)
+							 const char *model)
 {
 	for (size_t i = 0; i < p->n_routes; i++)
 		if (p->routes[i].name && !strcmp(p->routes[i].name, model))
@@ -520,7 +522,7 @@ bool ward_case_fs_decide(const struct ward_policy *p, const char *binary, const 
 			 enum ward_case_access access, char *rule, size_t rulesz, char *reason,
 			 size_t reasonsz)
 {
-	static const char *const dev_rw[] = { "/dev/null", "/dev/zero", "/dev/full",
+	static const char *const dev_rw[] = { "/dev/null",   "/dev/zero",    "/dev/full",
 					      "/dev/random", "/dev/urandom", "/dev/tty" };
 	const struct ward_fs_path *best = NULL, *b;
 	bool write = false, bwrite = false, mapped_tmp = false, protected = false;
@@ -556,8 +558,8 @@ bool ward_case_fs_decide(const struct ward_policy *p, const char *binary, const 
 	for (size_t i = 0; i < p->n_fs_binaries; i++) {
 		const struct ward_fs_binary_rule *r = &p->fs_binaries[i];
 		bool w;
-		const struct ward_fs_path *x =
-			cover(r->read_only, r->n_read_only, r->read_write, r->n_read_write, file, &w);
+		const struct ward_fs_path *x = cover(r->read_only, r->n_read_only, r->read_write,
+						     r->n_read_write, file, &w);
 
 		if (!x)
 			continue;
@@ -669,5 +671,6 @@ void ward_case_run(const struct ward_policy *p, const struct ward_case *c,
 		run_model(p, c, ret);
 		break;
 	}
-	ret->pass = !strcmp(ret->action, c->expect) && (!c->rule || rule_matches(c->rule, ret->rule));
+	ret->pass =
+		!strcmp(ret->action, c->expect) && (!c->rule || rule_matches(c->rule, ret->rule));
 }

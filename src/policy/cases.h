@@ -43,8 +43,8 @@ struct ward_case {
 	char *file;	     /* absolute, no '..' */
 	enum ward_case_access access;
 	char *model;
-	char *expect; /* "allow", "deny" or "audit" (static) */
-	char *rule;   /* optional: the rule that must decide; NULL */
+	char *expect;	    /* "allow", "deny" or "audit" (static) */
+	char *rule;	    /* optional: the rule that must decide; NULL */
 	uint32_t line, col; /* the case's own position (its mapping) */
 };
 
@@ -58,8 +58,8 @@ struct ward_cases {
  * (syntax, unknown keys, wrong types, a case without expect, a case mixing
  * kinds), -ENOMEM, or -errno reading path. *ret is zeroed on failure. */
 int ward_cases_load(const char *path, struct ward_cases *ret, struct ward_error *err);
-int ward_cases_load_buffer(const char *name, const char *buf, size_t len,
-			   struct ward_cases *ret, struct ward_error *err);
+int ward_cases_load_buffer(const char *name, const char *buf, size_t len, struct ward_cases *ret,
+			   struct ward_error *err);
 void ward_cases_free(struct ward_cases *c);
 
 #define WARD_CASE_TEXT 256
@@ -81,7 +81,7 @@ void ward_case_run(const struct ward_policy *p, const struct ward_case *c,
  * an alias, then a route's model; else the first route unless
  * strict_models. NULL: refused (or no routes). */
 const struct ward_inference_route *ward_case_model_route(const struct ward_policy *p,
-							const char *model);
+							 const char *model);
 
 /* The filesystem decision for binary opening file with access: the
  * deepest filesystem_policy path covering file decides read-only or

@@ -84,7 +84,7 @@ static void test_load_errors(void **state)
 	load_err("", "c.yaml:1:1: a cases file is a mapping with the key 'cases'");
 	load_err("- a\n", "c.yaml:1:1: a cases file is a mapping with the key 'cases'");
 	load_err("cases: [\n", "c.yaml:2:1: YAML syntax error: did not find expected node "
-				 "content (while parsing a flow node at 2:1)");
+			       "content (while parsing a flow node at 2:1)");
 	load_err("other: 1\n", "c.yaml:1:1: unknown key 'other' (known: cases)");
 	load_err("cases: []\n", "c.yaml:1:8: 'cases' must be a non-empty list");
 	load_err("cases:\n  - 3\n", "c.yaml:2:5: a case must be a mapping");
@@ -128,6 +128,7 @@ static void test_load_errors(void **state)
 		 "c.yaml:3:51: 'rule' must be a string");
 }
 
+/* clang-format off */
 static const char cases_text[] =
 	"cases:\n"
 	/* 2 */ "  - { binary: /usr/bin/curl, host: API.GitHub.com, port: 443, expect: allow, rule: gh }\n"
@@ -161,6 +162,7 @@ static const char cases_text[] =
 	/* 29 */ "  - { binary: /usr/bin/ssh, file: /srv/keys/id, access: read, expect: allow, rule: /srv }\n"
 	/* 30 */ "  - { binary: /usr/bin/node, model: other, expect: allow }\n"
 	/* 31 */ "  - { binary: /usr/bin/curl, host: x.trial.example, port: 443, method: GET, path: /no, expect: deny }\n";
+/* clang-format on */
 
 static void test_run(void **state)
 {
@@ -227,7 +229,7 @@ static void test_fs_decide(void **state)
  * real inference handle, with and without strict_models. */
 static void check_routes(const char *extra)
 {
-	static const char *const models[] = { "fast",  "slow",	   "haiku", "sonnet", "m-one",
+	static const char *const models[] = { "fast",  "slow",	  "haiku", "sonnet", "m-one",
 					      "m-two", "unnamed", "FAST",  "" };
 	char yaml[1024];
 	struct ward_policy *p = NULL;

@@ -27,6 +27,8 @@ static const char usage_policy[] =
 	"  diff OLD NEW [--json]    the access NEW adds to and removes from OLD\n"
 	"  explain FILE --binary B --host H --port P [--method M --path P] [--json]\n"
 	"                           the decision for one request, and why\n"
+	"  test POLICY CASES.yaml [--json]\n"
+	"                           check the verdicts a cases file expects\n"
 	"  suggest [--log DB] [--sandbox ID] [--since T] [-o FILE]\n"
 	"                           a policy that allows what the decision log observed\n"
 	"  apply NAME FILE [--wait] [--dry-run] [--json]\n"
@@ -686,6 +688,8 @@ int cmd_policy(int argc, char **argv)
 		return policy_diff(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "explain"))
 		return cmd_policy_explain(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "test"))
+		return cmd_policy_test(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "suggest"))
 		return cmd_policy_suggest(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "apply"))

@@ -10,8 +10,9 @@ int cmd_doctor(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
-/* ward policy explain|suggest (argv[0] is the subcommand) */
+/* ward policy explain|suggest|test (argv[0] is the subcommand) */
 int cmd_policy_explain(int argc, char **argv);
+int cmd_policy_test(int argc, char **argv);
 int cmd_policy_suggest(int argc, char **argv);
 /* the daemon's client verbs (docs/daemon.md) */
 int cmd_sandbox(int argc, char **argv);

@@ -26,6 +26,8 @@ static const char usage[] =
 	"                         print the compiled form\n"
 	"  policy explain FILE --binary B --host H --port P [--method M --path P]\n"
 	"                         the decision for one request and the rule that made it\n"
+	"  policy test POLICY CASES.yaml [--json]\n"
+	"                         check the verdicts a cases file expects\n"
 	"  policy suggest --log DB [--sandbox ID] [--since T] [-o FILE]\n"
 	"                         a policy that allows what the log observed\n"
 	"  logs [--log DB] [--json|--ocsf] [--follow] [--layer L] [--action A] [--binary B]\n"

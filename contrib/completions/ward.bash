@@ -20,7 +20,7 @@ _ward() {
 		'') case $w in
 			run|policy|logs|replay|audit|daemon|doctor|sandbox|exec|sessions|secret|host) path=$w ;;
 			esac ;;
-		policy) case $w in check|compile|diff|explain|suggest|apply) path="policy $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
+		policy) case $w in check|compile|diff|explain|test|suggest|apply) path="policy $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		audit) case $w in verify|prune) path="audit $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		sandbox) case $w in create|list|stop|start|rm) path="sandbox $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		secret) case $w in set|list|rm) path="secret $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
@@ -43,7 +43,7 @@ _ward() {
 	'run') opts='--help --hosts --log --policy --upstream-ca --watch --workdir -h'
 		;;
 	'policy') opts=''
-		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "check compile diff explain suggest apply" -- "$cur")); return; } ;;
+		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "check compile diff explain test suggest apply" -- "$cur")); return; } ;;
 	'policy check') opts='--help --org -h'
 		;;
 	'policy compile') opts='--help --json -h'
@@ -51,6 +51,8 @@ _ward() {
 	'policy diff') opts='--help --json -h'
 		;;
 	'policy explain') opts='--binary --host --json --method --path --port'
+		;;
+	'policy test') opts='--json'
 		;;
 	'policy suggest') opts='--denied-only --dns-port --log --sandbox --since -o'
 		;;

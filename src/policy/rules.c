@@ -564,8 +564,10 @@ static int report(lua_State *L, bool warning)
 		col = node_pos(L, 1, "col");
 	}
 	msg = luaL_checkstring(L, 2);
-	if (asprintf(&text, "%s%s [pack %s:%d]", warning ? "" : "error: ", msg, run->pack->name,
-		     pack_line(L, run->chunk)) < 0)
+	/* line 0: the node came from a preset the policy extends */
+	if (asprintf(&text, "%s%s%s [pack %s:%d]", warning ? "" : "error: ", msg,
+		     !line && !lua_isnoneornil(L, 1) ? " (from a preset this policy extends)" : "",
+		     run->pack->name, pack_line(L, run->chunk)) < 0)
 		return luaL_error(L, "out of memory");
 	/* the node names only a position: the file is always the policy's */
 	r = ward_diags_add(run->diags, run->p->source_path, line, line ? col : 0, warning, text);

@@ -18,6 +18,8 @@
 #include "policy/rules.h"
 
 #define PACK_MAX_SOURCE (1u << 20)
+/* bytes a pack may allocate per instruction of its cap (50 million: 800 MB) */
+#define PACK_ALLOC_PER_INSTRUCTION 16
 
 struct pack {
 	char *name; /* basename, shown as [pack NAME:LINE] */
@@ -679,7 +681,9 @@ static int pack_main(lua_State *L)
 	r = lua_pcall(L, 0, 0, -2);
 	if (r == LUA_ERRMEM && !run->nomem) {
 		run->failed = true;
-		snprintf(run->fail_msg, sizeof(run->fail_msg), "memory limit exceeded");
+		snprintf(run->fail_msg, sizeof(run->fail_msg), "%s",
+			 ward_lua_out_of_steps(L) ? "instruction limit exceeded" :
+						    "memory limit exceeded");
 	}
 	return 0;
 }
@@ -698,6 +702,8 @@ static int run_one(const struct ward_rules *rs, const struct pack *pk,
 	vm = ward_lua_new(rs->mem_max, rs->instr_max);
 	if (!vm)
 		return ward_err(err, -ENOMEM, "rule pack %s", pk->name);
+	/* work inside C functions counts too: string.rep in a loop ends */
+	ward_lua_charge_alloc(vm, PACK_ALLOC_PER_INSTRUCTION);
 	r = ward_lua_run(vm, pack_main, &run, &lerr);
 	ward_lua_free(vm);
 	if (run.nomem)

@@ -172,6 +172,11 @@ static void test_limits(void **state)
 	assert_non_null(strstr(got, "t.lua:"));
 	assert_non_null(strstr(got, ": error: rule pack instruction limit (100000) exceeded"));
 	free(got);
+	/* work inside C functions counts: a string.rep loop ends on the cap */
+	got = run_pack("while true do\n  local s = ('x'):rep(1 << 19)\nend\n", 0, 100000, &n);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(got, "error: rule pack instruction limit (100000) exceeded"));
+	free(got);
 	got = run_pack("local t = {}\nfor i = 1, 1e9 do t[i] = ('x'):rep(1000) .. i end\n",
 		       1 << 20, 0, &n);
 	assert_int_equal(n, 1);

@@ -328,9 +328,9 @@ static void push_rule(lua_State *L, const struct ward_policy *p, const struct wa
 static void build_lists(lua_State *L, const struct ward_policy *p)
 {
 	enum { POLICIES = 1, BINARIES, ENDPOINTS, RULES, PATHS, CREDS, ROUTES, PASS, SET, UNIX };
-	static const char *const names[] = { NULL,	    "policies",	 "binaries", "endpoints",
-					     "rules",	    "paths",	 "credentials", "routes",
-					     "env_pass",    "env_set",	 "unix_sockets" };
+	static const char *const names[] = { NULL,	 "policies", "binaries",    "endpoints",
+					     "rules",	 "paths",    "credentials", "routes",
+					     "env_pass", "env_set",  "unix_sockets" };
 	int base;
 	char ip[INET6_ADDRSTRLEN + 8];
 
@@ -367,7 +367,8 @@ static void build_lists(lua_State *L, const struct ward_policy *p)
 			set_str(L, "host", e->host);
 			set_str(L, "policy", np->key);
 			set_str(L, "protocol", protocol_name(e->protocol));
-			set_str(L, "enforcement", e->enforcement == WARD_AUDIT ? "audit" : "enforce");
+			set_str(L, "enforcement",
+				e->enforcement == WARD_AUDIT ? "audit" : "enforce");
 			set_str(L, "access", access_name(e->access));
 			if (e->n_ports)
 				set_int(L, "port", e->ports[0]);
@@ -626,9 +627,9 @@ static int on_error(lua_State *L)
 static int pack_main(lua_State *L)
 {
 	struct run *run = lua_touserdata(L, 1);
-	static const char *const lists[] = { "policies",    "binaries", "endpoints", "rules",
-					     "paths",	    "unix_sockets", "credentials",
-					     "routes",	    "env_pass", "env_set" };
+	static const char *const lists[] = { "policies", "binaries",	 "endpoints",	"rules",
+					     "paths",	 "unix_sockets", "credentials", "routes",
+					     "env_pass", "env_set" };
 	const struct ward_policy *p = run->p;
 	int r;
 
@@ -682,14 +683,14 @@ static int pack_main(lua_State *L)
 	if (r == LUA_ERRMEM && !run->nomem) {
 		run->failed = true;
 		snprintf(run->fail_msg, sizeof(run->fail_msg), "%s",
-			 ward_lua_out_of_steps(L) ? "instruction limit exceeded" :
-						    "memory limit exceeded");
+			 ward_lua_out_of_steps(L) ? "instruction limit exceeded"
+						  : "memory limit exceeded");
 	}
 	return 0;
 }
 
-static int run_one(const struct ward_rules *rs, const struct pack *pk,
-		   const struct ward_policy *p, struct ward_diags *diags, struct ward_error *err)
+static int run_one(const struct ward_rules *rs, const struct pack *pk, const struct ward_policy *p,
+		   struct ward_diags *diags, struct ward_error *err)
 {
 	struct ward_error lerr = { 0 };
 	struct run run = { .pack = pk, .p = p, .diags = diags };
@@ -712,8 +713,9 @@ static int run_one(const struct ward_rules *rs, const struct pack *pk,
 		/* outside the pack's own code: a limit while setting up, or memory */
 		run.failed = true;
 		snprintf(run.fail_msg, sizeof(run.fail_msg), "%s",
-			 r == -E2BIG && strstr(lerr.msg, "memory") ? "memory limit exceeded" :
-			 r == -E2BIG ? "instruction limit exceeded" : lerr.msg);
+			 r == -E2BIG && strstr(lerr.msg, "memory") ? "memory limit exceeded"
+			 : r == -E2BIG				   ? "instruction limit exceeded"
+								   : lerr.msg);
 	}
 	if (!run.failed)
 		return 0;

@@ -187,6 +187,22 @@ check "... then one line saying why nothing ran" \
 r=$(run "$T/clean.yaml")
 check "ward run of a clean policy runs, exit 0 ($r: $(head -c 300 "$T/err"))" [ "$r" = 0 ]
 check "... the command ran" test -e "$T/work/ran"
+# --watch: an edit that breaks a pack is not applied, the policy in force stays
+cp "$T/clean.yaml" "$T/watch.yaml"
+rm -f "$T/work/started" "$T/work/go"
+"$WARD" run --watch --policy "$T/watch.yaml" --log "$T/run.db" --workdir "$T/work" \
+	-- /bin/sh -c 'touch started; while [ ! -e go ]; do sleep 0.1; done' >/dev/null 2>"$T/werr" &
+WPID=$!
+for _ in $(seq 300); do [ -e "$T/work/started" ] && break; sleep 0.1; done
+check "--watch: the command started" test -e "$T/work/started"
+cat "$B" >"$T/watch.yaml"
+for _ in $(seq 300); do grep -q "not applied" "$T/werr" && break; sleep 0.1; done
+check "--watch: an edit that breaks a pack is not applied" \
+	grep -q "^ward: policy $T/watch.yaml not applied: rev" "$T/werr"
+check "... with the positions" grep -q "^$T/watch.yaml:12:9: error: rest endpoint .*\[pack rest-enforced.lua:18\]" "$T/werr"
+touch "$T/work/go"
+wait "$WPID"
+check "... the command ends normally ($?)" test $? -eq 0
 printf 'if then\n' >"$T/rules.d/zz-broken.lua"
 r=$(run "$T/clean.yaml")
 check "a broken pack in the directory refuses every run: 125 ($r)" [ "$r" = 125 ]

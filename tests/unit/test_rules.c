@@ -19,26 +19,25 @@
 #include "policy/rules.h"
 
 /* Positions: line 5 col 9 the rest endpoint, line 10 col 13 its GET rule. */
-static const char POLICY[] =
-	"version: 1\n"					  /* 1 */
-	"network_policies:\n"				  /* 2 */
-	"  gh:\n"					  /* 3 */
-	"    endpoints:\n"				  /* 4 */
-	"      - host: api.github.com\n"		  /* 5 */
-	"        port: 443\n"				  /* 6 */
-	"        protocol: rest\n"			  /* 7 */
-	"        enforcement: audit\n"			  /* 8 */
-	"        rules:\n"				  /* 9 */
-	"          - allow: { method: GET, path: /repos/** }\n" /* 10 */
-	"    binaries:\n"				  /* 11 */
-	"      - { path: /usr/bin/python3, ancestors: true }\n" /* 12 */
-	"filesystem_policy:\n"				  /* 13 */
-	"  read_write: [/tmp, /var/cache]\n"		  /* 14 */
-	"environment:\n"				  /* 15 */
-	"  pass: [MY_TOKEN, LANGX]\n"			  /* 16 */
-	"credentials:\n"				  /* 17 */
-	"  - { name: gh, env: GH_TOKEN, host: api.github.com, port: 443,"
-	" header: Authorization, format: \"Bearer {}\" }\n"; /* 18 */
+static const char POLICY[] = "version: 1\n"					     /* 1 */
+			     "network_policies:\n"				     /* 2 */
+			     "  gh:\n"						     /* 3 */
+			     "    endpoints:\n"					     /* 4 */
+			     "      - host: api.github.com\n"			     /* 5 */
+			     "        port: 443\n"				     /* 6 */
+			     "        protocol: rest\n"				     /* 7 */
+			     "        enforcement: audit\n"			     /* 8 */
+			     "        rules:\n"					     /* 9 */
+			     "          - allow: { method: GET, path: /repos/** }\n" /* 10 */
+			     "    binaries:\n"					     /* 11 */
+			     "      - { path: /usr/bin/python3, ancestors: true }\n" /* 12 */
+			     "filesystem_policy:\n"				     /* 13 */
+			     "  read_write: [/tmp, /var/cache]\n"		     /* 14 */
+			     "environment:\n"					     /* 15 */
+			     "  pass: [MY_TOKEN, LANGX]\n"			     /* 16 */
+			     "credentials:\n"					     /* 17 */
+			     "  - { name: gh, env: GH_TOKEN, host: api.github.com, port: 443,"
+			     " header: Authorization, format: \"Bearer {}\" }\n"; /* 18 */
 
 static struct ward_policy *load(const char *yaml)
 {
@@ -177,8 +176,8 @@ static void test_limits(void **state)
 	assert_int_equal(n, 1);
 	assert_non_null(strstr(got, "error: rule pack instruction limit (100000) exceeded"));
 	free(got);
-	got = run_pack("local t = {}\nfor i = 1, 1e9 do t[i] = ('x'):rep(1000) .. i end\n",
-		       1 << 20, 0, &n);
+	got = run_pack("local t = {}\nfor i = 1, 1e9 do t[i] = ('x'):rep(1000) .. i end\n", 1 << 20,
+		       0, &n);
 	assert_int_equal(n, 1);
 	assert_non_null(strstr(got, "t.lua"));
 	assert_non_null(strstr(got, "error: rule pack memory limit (1024 KiB) exceeded"));

@@ -20,6 +20,9 @@
 #define PACK_MAX_SOURCE (1u << 20)
 /* bytes a pack may allocate per instruction of its cap (50 million: 800 MB) */
 #define PACK_ALLOC_PER_INSTRUCTION 16
+/* what one pack may report on one policy (more fails the pack), and how long a message is */
+#define PACK_MAX_REPORTS 1000
+#define PACK_MAX_MSG 1024
 
 struct pack {
 	char *name; /* basename, shown as [pack NAME:LINE] */
@@ -216,6 +219,7 @@ struct run {
 	int fail_line;
 	char fail_msg[WARD_ERROR_MAX];
 	bool nomem; /* appending a diagnostic failed */
+	size_t reports;
 };
 
 static struct run *run_of(lua_State *L)
@@ -567,8 +571,11 @@ static int report(lua_State *L, bool warning)
 		col = node_pos(L, 1, "col");
 	}
 	msg = luaL_checkstring(L, 2);
+	/* the diagnostics live outside the pack's memory cap: bound them */
+	if (++run->reports > PACK_MAX_REPORTS)
+		return luaL_error(L, "more than %d reports", PACK_MAX_REPORTS);
 	/* line 0: the node came from a preset the policy extends */
-	if (asprintf(&text, "%s%s%s [pack %s:%d]", warning ? "" : "error: ", msg,
+	if (asprintf(&text, "%s%.*s%s [pack %s:%d]", warning ? "" : "error: ", PACK_MAX_MSG, msg,
 		     !line && !lua_isnoneornil(L, 1) ? " (from a preset this policy extends)" : "",
 		     run->pack->name, pack_line(L, run->chunk)) < 0)
 		return luaL_error(L, "out of memory");

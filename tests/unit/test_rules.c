@@ -155,6 +155,21 @@ static void test_pack_errors(void **state)
 	expect("ward.error(42, 'x')\n",
 	       "t.lua:1: error: bad argument #1 to 'error' (table expected, got number)\n", 1);
 	expect("error({})\n", "t.lua:1: error: error object is not a string\n", 1);
+	/* reports are bounded (the 1001st fails the pack), messages cut at 1 KiB */
+	{
+		char xs[1026];
+		size_t n = 0;
+		char *got = run_pack("for i = 1, 2000 do ward.warn(nil, ('x'):rep(5000)) end\n", 0,
+				     0, &n);
+
+		memset(xs, 'x', sizeof(xs) - 1);
+		xs[sizeof(xs) - 1] = '\0';
+		assert_int_equal(n, 1);
+		assert_non_null(strstr(got, "\nt.lua:1: error: more than 1000 reports\n"));
+		assert_non_null(strstr(got, xs + 1)); /* 1024 */
+		assert_null(strstr(got, xs));	      /* never 1025 */
+		free(got);
+	}
 	/* what was reported before the failure stays reported */
 	expect("ward.warn(nil, 'first')\nerror('then this')\n",
 	       "p.yaml: warning: first [pack t.lua:1]\nt.lua:2: error: then this\n", 1);

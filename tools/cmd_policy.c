@@ -12,6 +12,7 @@
 #include "policy/ceiling.h"
 #include "policy/diff.h"
 #include "policy/policy.h"
+#include "policy/rules.h"
 
 DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 
@@ -21,7 +22,7 @@ static const char usage_policy[] =
 	"Work with ward policy files (YAML, schema version 1; see docs/policy.md).\n"
 	"\n"
 	"Subcommands:\n"
-	"  check [--org ORG] FILE...\n"
+	"  check [--org ORG] [--rules PACK.lua]... FILE...\n"
 	"                           validate policies, report every problem\n"
 	"  compile FILE [--json]    print the compiled form of one policy\n"
 	"  diff OLD NEW [--json]    the access NEW adds to and removes from OLD\n"
@@ -37,7 +38,7 @@ static const char usage_policy[] =
 	"Run 'ward policy SUBCOMMAND --help' for details.\n";
 
 static const char usage_check[] =
-	"Usage: ward policy check [--org ORG.yaml] FILE...\n"
+	"Usage: ward policy check [--org ORG.yaml] [--rules PACK.lua]... FILE...\n"
 	"\n"
 	"Validate each policy FILE: parse the YAML, check it against the schema\n"
 	"(version 1), expand the presets named by 'extends', and compile it.\n"
@@ -60,11 +61,20 @@ static const char usage_check[] =
 	"               (docs/policy.md, 'The org ceiling'). ward run, sandbox\n"
 	"               create/start and policy apply make the same check against\n"
 	"               the host policy in force ($WARD_STATE/host/policy.yaml)\n"
+	"  --rules PACK  also hold each FILE to the Lua rule pack PACK (repeatable),\n"
+	"                besides every pack in /etc/ward/rules.d/*.lua ($WARD_RULES_DIR\n"
+	"                overrides the directory). What a pack reports is printed as\n"
+	"                  FILE:LINE:COL: error: MSG [pack NAME.lua:LINE]\n"
+	"                and a pack that fails itself (a Lua error, a limit) as\n"
+	"                  PACK.lua:LINE: error: MSG\n"
+	"                (docs/rules.md). ward run, sandbox create/start and policy\n"
+	"                apply hold every policy to the directory's packs the same way\n"
 	"  -h, --help   show this help\n"
 	"\n"
-	"Exit status: 0 when every file is valid (and within ORG), 1 when any is\n"
-	"invalid, unreadable or wider than ORG (or ORG itself is invalid), 2 on a\n"
-	"usage error.\n";
+	"Exit status: 0 when every file is valid (and within ORG, and no pack\n"
+	"reports an error), 1 when any is invalid, unreadable, wider than ORG (or\n"
+	"ORG itself is invalid) or breaks a pack (or a pack fails), 2 on a usage\n"
+	"error.\n";
 
 static const char usage_compile[] =
 	"Usage: ward policy compile FILE [--json]\n"
@@ -162,8 +172,25 @@ static const char *org_opt(int argc, char **argv, int *i)
 	return argv[++*i];
 }
 
+/* The PACK a --rules option names, as org_opt. */
+static const char *rules_opt(int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+
+	if (!strncmp(a, "--rules=", 8))
+		return a + 8;
+	if (strcmp(a, "--rules"))
+		return NULL;
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "ward policy check: --rules needs a file\n%s", usage_check);
+		return "";
+	}
+	return argv[++*i];
+}
+
 static int policy_check(int argc, char **argv)
 {
+	_cleanup_(ward_rules_freep) struct ward_rules *rules = ward_rules_new();
 	_cleanup_(ward_policy_freep) struct ward_policy *org = NULL;
 	const char *org_path = NULL;
 	int status = 0, files = 0;
@@ -182,8 +209,34 @@ static int policy_check(int argc, char **argv)
 
 		if (o && !*o)
 			return 2;
-		if (o)
+		if (o) {
 			org_path = o;
+			continue;
+		}
+		o = rules_opt(argc, argv, &i);
+		if (o && !*o)
+			return 2;
+		if (o && !rules)
+			return 1;
+		if (o) {
+			struct ward_error err = { 0 };
+
+			if (ward_rules_add_file(rules, o, &err) < 0) {
+				fprintf(stderr, "ward policy check: %s\n", err.msg);
+				return 1;
+			}
+		}
+	}
+	if (!rules) {
+		fprintf(stderr, "ward policy check: out of memory\n");
+		return 1;
+	} else {
+		struct ward_error err = { 0 };
+
+		if (ward_rules_add_dir(rules, NULL, &err) < 0) {
+			fprintf(stderr, "ward policy check: %s\n", err.msg);
+			return 1;
+		}
 	}
 	/* an invalid ceiling judges nothing: its problems, then each FILE alone */
 	if (org_path && load_one(org_path, &org) != 0)
@@ -198,7 +251,7 @@ static int policy_check(int argc, char **argv)
 			dashdash = true;
 			continue;
 		}
-		if (!dashdash && org_opt(argc, argv, &i))
+		if (!dashdash && (org_opt(argc, argv, &i) || rules_opt(argc, argv, &i)))
 			continue;
 		if (!dashdash && argv[i][0] == '-' && argv[i][1]) {
 			fprintf(stderr, "ward policy check: unknown option '%s'\n%s", argv[i],
@@ -221,8 +274,23 @@ static int policy_check(int argc, char **argv)
 				continue;
 			}
 		}
-		printf("%s: ok (rev %.12s)%s\n", argv[i], p->rev,
-		       org ? ", within the ceiling" : "");
+		if (ward_rules_count(rules)) {
+			struct ward_diags diags = { 0 };
+
+			r = ward_rules_run(rules, p, &diags, &err);
+			ward_diags_print(&diags, stderr);
+			if (r < 0)
+				fprintf(stderr, "ward policy check: %s\n", err.msg);
+			if (r < 0 || ward_diags_errors(&diags)) {
+				ward_diags_free(&diags);
+				status = 1;
+				continue;
+			}
+			ward_diags_free(&diags);
+		}
+		printf("%s: ok (rev %.12s)%s%s\n", argv[i], p->rev,
+		       org ? ", within the ceiling" : "",
+		       ward_rules_count(rules) ? ", rule packs passed" : "");
 	}
 	if (!files) {
 		fputs(usage_check, stderr);

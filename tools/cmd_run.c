@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "enforcer/sandbox.h"
 #include "policy/ceiling.h"
+#include "policy/rules.h"
 #include "policy/policy.h"
 #include "policy/generation.h"
 #include "runtime/layers.h"
@@ -293,6 +294,11 @@ int cmd_run(int argc, char **argv)
 	}
 	/* the org ceiling: a host policy in force bounds every sandbox (deny wins) */
 	if (ward_host_ceiling_check(NULL, policy, stderr, &err) < 0) {
+		fprintf(stderr, "ward: %s\n", err.msg);
+		return WARD_EXIT_SETUP;
+	}
+	/* the org's rule packs (/etc/ward/rules.d, $WARD_RULES_DIR) */
+	if (ward_rules_check(NULL, policy, stderr, &err) < 0) {
 		fprintf(stderr, "ward: %s\n", err.msg);
 		return WARD_EXIT_SETUP;
 	}

@@ -32,7 +32,7 @@ _ward() {
 	case "$prev" in
 	--cwd|--pin-dir|--state|--workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	--binary|--host-policy|--hosts|--log|--policy|--socket|--upstream-ca|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-	--action|--binary|--dns-port|--examples|--host|--host-scope|--idle-timeout|--layer|--method|--org|--path|--port|--sandbox|--scope|--session|--since) return ;;
+	--action|--binary|--dns-port|--examples|--host|--host-scope|--idle-timeout|--layer|--method|--org|--path|--port|--rules|--sandbox|--scope|--session|--since) return ;;
 	esac
 	local opts=''
 	case "$path" in
@@ -44,7 +44,7 @@ _ward() {
 		;;
 	'policy') opts=''
 		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "check compile diff explain test suggest apply" -- "$cur")); return; } ;;
-	'policy check') opts='--help --org -h'
+	'policy check') opts='--help --org --rules -h'
 		;;
 	'policy compile') opts='--help --json -h'
 		;;

@@ -18,6 +18,12 @@ void ward_diags_sort(struct ward_diags *d);
 struct ward_lua;
 struct ward_lua *ward_lua_new(size_t mem_max, uint64_t instr_max);
 void ward_lua_free(struct ward_lua *vm);
+/* Charge allocations to the instruction cap too (rule packs): every
+ * bytes_per_instruction bytes allocated count as one instruction, so work
+ * done inside C functions (string.rep, table growth) is bounded as well. */
+void ward_lua_charge_alloc(struct ward_lua *vm, uint64_t bytes_per_instruction);
+/* Inside a protected call: has the instruction cap been hit? */
+bool ward_lua_out_of_steps(lua_State *L);
 /* lua_pcall(fn(ud)) with the limits armed; on failure err says why
  * (-E2BIG: a limit was hit; -EPROTO: a Lua error). */
 int ward_lua_run(struct ward_lua *vm, lua_CFunction fn, void *ud, struct ward_error *err);

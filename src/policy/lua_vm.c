@@ -33,6 +33,9 @@ struct ward_lua {
 	lua_State *L;
 	size_t mem, mem_max;
 	uint64_t steps, steps_max, every; /* the hook runs every `every` instructions */
+	/* ward_lua_charge_alloc: bytes allocated that count as one step (of
+	 * `every` instructions); 0: allocations are free (the compiler) */
+	uint64_t alloc_per_step, charged;
 	bool oom, out_of_steps;
 };
 
@@ -55,6 +58,16 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	if (nsize > osize && nsize - osize > vm->mem_max - vm->mem) {
 		vm->oom = true;
 		return NULL;
+	}
+	if (vm->alloc_per_step && nsize > osize) {
+		vm->charged += nsize - osize;
+		while (vm->charged >= vm->alloc_per_step) {
+			vm->charged -= vm->alloc_per_step;
+			if (++vm->steps > vm->steps_max) {
+				vm->out_of_steps = true; /* raised as a memory error */
+				return NULL;
+			}
+		}
 	}
 	void *p = realloc(ptr, nsize);
 	if (!p)
@@ -90,6 +103,16 @@ struct ward_lua *ward_lua_new(size_t mem_max, uint64_t instr_max)
 	*(struct ward_lua **)lua_getextraspace(vm->L) = vm;
 	lua_sethook(vm->L, vm_hook, LUA_MASKCOUNT, (int)vm->every);
 	return vm;
+}
+
+void ward_lua_charge_alloc(struct ward_lua *vm, uint64_t bytes_per_instruction)
+{
+	vm->alloc_per_step = bytes_per_instruction * vm->every;
+}
+
+bool ward_lua_out_of_steps(lua_State *L)
+{
+	return vm_of(L)->out_of_steps;
 }
 
 void ward_lua_free(struct ward_lua *vm)

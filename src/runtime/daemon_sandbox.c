@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "enforcer/user.h"
 #include "policy/ceiling.h"
+#include "policy/rules.h"
 #include "policy/policy.h"
 #include "runtime/daemon_internal.h"
 #include "runtime/layers.h"
@@ -204,6 +205,8 @@ int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error 
 			 err);
 	if (r >= 0) /* the org ceiling: a host policy in force bounds every sandbox */
 		r = ward_host_ceiling_check(d->state_dir, policy, NULL, err);
+	if (r >= 0) /* the org's rule packs */
+		r = ward_rules_check(NULL, policy, NULL, err);
 	if (r < 0)
 		goto fail;
 	r = ward_audit_store_policy(d->audit, policy, err);

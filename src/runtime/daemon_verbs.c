@@ -9,6 +9,7 @@
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "policy/ceiling.h"
+#include "policy/rules.h"
 #include "policy/diff.h"
 #include "policy/policy.h"
 #include "policy/secrets.h"
@@ -141,6 +142,8 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	r = policy_compile_file(c, path, &text, &len, &policy, &err);
 	if (r >= 0) /* the org ceiling: a host policy in force bounds every sandbox */
 		r = ward_host_ceiling_check(d->state_dir, policy, NULL, &err);
+	if (r >= 0) /* the org's rule packs */
+		r = ward_rules_check(NULL, policy, NULL, &err);
 	if (r < 0) {
 		char msg[WARD_ERROR_MAX + 128];
 

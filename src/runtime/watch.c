@@ -18,6 +18,7 @@
 
 #include "common/cleanup.h"
 #include "policy/ceiling.h"
+#include "policy/rules.h"
 
 #define DEBOUNCE_MS_DEFAULT 150
 #define DEBOUNCE_MAX_ROUNDS 20 /* a file rewritten without pause still reloads */
@@ -165,6 +166,11 @@ static void reload(struct ward_policy_watch *w)
 		goto out;
 	}
 	if (ward_host_ceiling_check(NULL, p, NULL, &err) < 0) { /* the org ceiling */
+		ward_policy_free(p);
+		refuse(w, &diags, err.msg, cur->policy->rev);
+		goto out;
+	}
+	if (ward_rules_check(NULL, p, NULL, &err) < 0) { /* the org's rule packs */
 		ward_policy_free(p);
 		refuse(w, &diags, err.msg, cur->policy->rev);
 		goto out;

@@ -1,0 +1,1 @@
+ward.error(setmetatable({}, { __index = function() error("trap") end }), "m")

@@ -33,6 +33,8 @@ for t in "${targets[@]}"; do
 	corpus=tests/fuzz/corpus/${t#fuzz_}
 	mkdir -p "$work/$t"
 	[ -d "$corpus" ] && cp -r "$corpus/." "$work/$t/"
+	# the shipped rule packs seed the rule-pack runner (kept in one place)
+	[ "$t" = fuzz_rules ] && cp policies/rules/*.lua "$work/$t/"
 	if "$B/$t" -max_total_time="$SECS" -print_final_stats=1 -artifact_prefix="$work/$t-" \
 		"$work/$t" >"$work/$t.log" 2>&1; then
 		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")

@@ -500,9 +500,11 @@ static pid_t tgid_of(pid_t tid)
 	return tid;
 }
 
-static void log_decision(struct ward_fs_protect *fp, bool deny, pid_t tid, const char *binary,
-			 const char *path, const struct root *root, bool exec, enum ward_fs_why why,
-			 uint64_t ts_ns)
+/* pid and cgid are read while the opener still waits for the verdict: a
+ * short-lived opener is gone (and its session unknown) right after it. */
+static void log_decision(struct ward_fs_protect *fp, bool deny, pid_t pid, uint64_t cgid,
+			 const char *binary, const char *path, const struct root *root, bool exec,
+			 enum ward_fs_why why, uint64_t ts_ns)
 {
 	char rule[PATH_MAX + 32], reason[PATH_MAX + 128], session[32];
 	struct ward_decision d;
@@ -519,14 +521,13 @@ static void log_decision(struct ward_fs_protect *fp, bool deny, pid_t tid, const
 		.layer = "fs",
 		.action = deny ? "deny" : "allow",
 		.binary = binary,
-		.pid = tgid_of(tid),
+		.pid = pid,
 		.method = exec ? "exec" : "open",
 		.path = path,
 		.rule = rule,
 		.reason = reason,
 		.policy_rev = fp->rev,
-		/* the opener waits for the verdict (fanotify): still in its cgroup */
-		.session = ward_session_of(&fp->session_of, ward_pid_cgroup_id(tid), session),
+		.session = ward_session_of(&fp->session_of, cgid, session),
 	};
 	if (fp->audit)
 		ward_audit_submit(fp->audit, &d);
@@ -556,9 +557,9 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 	struct ward_exe_ident exe_id;
 	enum ward_fs_verdict v;
 	enum ward_fs_why why;
-	bool known_cg, inside, exe_known = false, exe_ok = false;
-	uint64_t dev = 0, ino = 0;
-	pid_t tid = m->pid;
+	bool known_cg, inside, exe_known = false, exe_ok = false, log_allow;
+	uint64_t dev = 0, ino = 0, cgid = 0;
+	pid_t tid = m->pid, pid = tid;
 	int root = -1;
 
 	path[0] = binary[0] = '\0';
@@ -587,6 +588,12 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 	if ((v == WARD_FS_DENY || why == WARD_FS_WHY_NAMED) &&
 	    (!exe_known || ward_exe_path(tid, dev, ino, binary, sizeof(binary)) < 0))
 		binary[0] = '\0';
+	log_allow = v != WARD_FS_DENY && why == WARD_FS_WHY_NAMED &&
+		    first_allow(fp, (uint32_t)root, dev, ino) && binary[0];
+	if (v == WARD_FS_DENY || log_allow) {
+		pid = tgid_of(tid);
+		cgid = ward_pid_cgroup_id(tid);
+	}
 	if (v == WARD_FS_DENY) {
 		uint64_t now = ward_mono_ns();
 		__u32 key = (__u32)tid;
@@ -600,13 +607,13 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 		;
 	if (v == WARD_FS_DENY) {
 		fp->n_denied++;
-		log_decision(fp, true, tid, binary[0] ? binary : NULL, path,
+		log_decision(fp, true, pid, cgid, binary[0] ? binary : NULL, path,
 			     &fp->roots[root >= 0 ? root : 0], m->mask & FAN_OPEN_EXEC_PERM, why,
 			     0);
 	} else if (why == WARD_FS_WHY_NAMED) {
 		fp->n_allowed++;
-		if (first_allow(fp, (uint32_t)root, dev, ino) && binary[0])
-			log_decision(fp, false, tid, binary, path, &fp->roots[root],
+		if (log_allow)
+			log_decision(fp, false, pid, cgid, binary, path, &fp->roots[root],
 				     m->mask & FAN_OPEN_EXEC_PERM, why, 0);
 	}
 }
@@ -663,7 +670,8 @@ static int lsm_sample(void *ctx, void *data, size_t size)
 	snprintf(path, sizeof(path), "%s/.../%s", fp->roots[ev->rule].path, ev->path);
 	if (!strcmp(strrchr(fp->roots[ev->rule].path, '/') + 1, ev->path))
 		snprintf(path, sizeof(path), "%s", fp->roots[ev->rule].path);
-	log_decision(fp, true, (pid_t)ev->pid, binary[0] ? binary : NULL, path,
+	log_decision(fp, true, (pid_t)ev->pid, ward_pid_cgroup_id((pid_t)ev->pid),
+		     binary[0] ? binary : NULL, path,
 		     &fp->roots[ev->rule], false, WARD_FS_WHY_OTHER_BINARY,
 		     ev->ts_ns + fp->mono_to_real);
 	return 0;

@@ -103,6 +103,10 @@ struct ward_runtime_config {
 	const char *log_path;
 	const char *hosts_file;	 /* --hosts */
 	const char *upstream_ca; /* --upstream-ca */
+	/* --learn (docs/learn.md): what the policy would deny is allowed and
+	 * logged as action "audit" by every layer (kernel egress, DNS, proxy/L7,
+	 * filesystem); `ward policy suggest` turns the rows into a policy */
+	bool learn;
 	ward_diag_fn diag;	 /* warnings of the layers; NULL: silent */
 	void *diag_data;
 	/* called once every layer is attached, before the command starts (on

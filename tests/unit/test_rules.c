@@ -228,7 +228,7 @@ static void test_check_dir(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	/* a directory without packs: nothing to hold the policy to */
-	assert_int_equal(ward_rules_check(dir, p, NULL, &err), 0);
+	assert_int_equal(ward_rules_check(dir, p, NULL, NULL, &err), 0);
 	snprintf(path, sizeof(path), "%s/a.lua", dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
@@ -239,14 +239,14 @@ static void test_check_dir(void **state)
 	assert_non_null(f);
 	fputs("error('not a pack')\n", f);
 	fclose(f);
-	assert_int_equal(ward_rules_check(dir, p, NULL, &err), -EINVAL);
+	assert_int_equal(ward_rules_check(dir, p, NULL, NULL, &err), -EINVAL);
 	assert_string_equal(err.msg, "p.yaml:5:9: error: no api.github.com [pack a.lua:1]");
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/a.lua", dir);
 	unlink(path);
 	rmdir(dir);
 	/* a missing directory holds nothing */
-	assert_int_equal(ward_rules_check(dir, p, NULL, &err), 0);
+	assert_int_equal(ward_rules_check(dir, p, NULL, NULL, &err), 0);
 	ward_policy_free(p);
 }
 

@@ -45,6 +45,7 @@ TOP=$CGROOT/hostd-test-$$
 SCOPE=$TOP/scope
 NS=hostd-m$$
 NSU=hostd-u$$
+NS4=hostd-4$$ # a namespace without IPv6
 VA=hostd-a$$
 VB=hostd-b$$
 DPID=
@@ -72,6 +73,7 @@ cleanup() {
 	cg_rm "$TOP"
 	ip netns del "$NS" 2>/dev/null
 	ip netns del "$NSU" 2>/dev/null
+	ip netns del "$NS4" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -499,5 +501,47 @@ check "doctor --cleanup: nothing attached to the scope" \
 	[ -z "$(bpftool cgroup show "$SCOPE" 2>/dev/null)" ]
 out=$(in_cg "$SCOPE" "$PY" -c "$PYCONN")
 check "after cleanup: python in the scope connects" [ "$out" = connected ]
+
+# --- a daemon whose network namespace has no IPv6: listeners on 127.0.0.1
+# only, a warning, IPv6 destinations of ruled binaries refused (not counted
+# as fail closed), IPv4 still redirected
+ip netns add "$NS4" || { echo "FAIL: netns $NS4"; exit 1; }
+ip -n "$NS4" link set lo up
+nsenter --net=/run/netns/"$NS4" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+	net.ipv6.conf.lo.disable_ipv6=1
+check "no ::1 in $NS4" [ -z "$(ip -n "$NS4" -6 addr show dev lo)" ]
+nsenter --net=/run/netns/"$NS4" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' \
+	"$TOP/daemon" "$WARD" daemon --socket "$T/ward4.sock" --state "$T/state4" --log "$LOG" \
+	--pin-dir "$PINS" --host-policy "" 2>>"$T/daemon.err" &
+DPID=$!
+for _ in $(seq 100); do
+	[ -S "$T/ward4.sock" ] && ward sandbox list --socket "$T/ward4.sock" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+ward host enforce --socket "$T/ward4.sock" --policy "$T/host.yaml" --scope "$SCOPE" \
+	--hosts "$T/hosts" >/dev/null
+check "host enforce without IPv6" [ $? -eq 0 ]
+check "status: a warning, no ::1 listeners" python3 -c '
+import json,sys; s=json.loads(sys.argv[1])
+assert any("no IPv6 loopback" in w for w in s["warnings"]), s
+assert not s["listeners"]["registered6"] and s["listeners"]["registered"], s
+assert s["proxy"]["address6"] is None and s["dns"]["address6"] is None, s' \
+	"$(ward host status --socket "$T/ward4.sock" --json)"
+in_ns4() { nsenter --net=/run/netns/"$NS4" sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$SCOPE" "$@"; }
+in_ns4 "$CURL" -6 -s -m 5 --resolve allowed6.test:80:[fd00:213:34::2] http://allowed6.test/ \
+	>/dev/null 2>&1
+check "without IPv6: curl's IPv6 connect refused (exit 7)" [ $? -eq 7 ]
+check "... a kernel row: ipv6 destination and no ipv6 proxy address" \
+	wait_rows "sandbox='host' AND layer='kernel' AND action='deny' AND binary='$CURL' AND ip='fd00:213:34::2' AND reason LIKE '%no ipv6 proxy%'"
+check "... not counted as fail closed" python3 -c '
+import json,sys; s=json.loads(sys.argv[1]); assert s["counters"]["failclosed"]==0, s' \
+	"$(ward host status --socket "$T/ward4.sock" --json)"
+code=$(in_ns4 "$CURL" -s -o /dev/null -w '%{http_code}' -m 10 \
+	--resolve allowed.test:80:10.213.24.2 http://allowed.test/)
+check "without IPv6: IPv4 still redirected to the proxy (a 502: no upstream from $NS4)" \
+	[ "$code" = 502 ]
+ward host stop --socket "$T/ward4.sock" >/dev/null
+check "host stop" [ $? -eq 0 ]
+check "no pin directory left" [ ! -e "$PINS" ]
 
 finish

@@ -234,25 +234,37 @@ static __always_inline int ward_host_refuse(const volatile struct ward_cfg *cfg,
 			reason);
 }
 
+/* The daemon's listener for dst: 127.0.0.1 (as a mapped address) for IPv4
+ * and IPv4-mapped destinations, ::1 for native IPv6 ones. */
 static __always_inline void ward_host_to_loopback(struct ward_result *r, __u16 port)
 {
-	ward_addr_from4(&r->dst, ward_htonl(WARD_HOST_LOOPBACK4));
+	if (ward_addr_is_mapped(&r->dst)) {
+		ward_addr_from4(&r->dst, ward_htonl(WARD_HOST_LOOPBACK4));
+	} else {
+		r->dst.w[0] = 0;
+		r->dst.w[1] = 0;
+		r->dst.w[2] = 0;
+		r->dst.w[3] = ward_htonl(1);
+	}
 	r->port = port;
 	r->record = 1;
 }
 
 /* Host mode (cfg->flags & WARD_CFG_HOST): every process of the scope except
  * the exempt cgroups (the caller leaves before). proxy_port, dns_port: the
- * daemon's listeners on 127.0.0.1, from the pinned state. Whether the socket
- * listening there is the daemon's is the caller's check (a redirect it
- * cannot deliver fails closed). Returns the verdict (also in r). */
+ * daemon's listeners on 127.0.0.1, from the pinned state; v6: it listens on
+ * ::1 at the same ports too (native IPv6 destinations go there; without it
+ * they are refused). Whether the socket listening there is the daemon's is
+ * the caller's check (a redirect it cannot deliver fails closed). Returns
+ * the verdict (also in r). */
 static __always_inline int ward_kdecide_host(const volatile struct ward_cfg *cfg,
 					     const struct ward_kmaps *m, const struct ward_req *req,
 					     const struct ward_ident_val *id, __u16 proxy_port,
-					     __u16 dns_port, struct ward_result *r)
+					     __u16 dns_port, int v6, struct ward_result *r)
 {
 	int has_policy = id && id->entry != WARD_ENTRY_NONE;
 	int tcp = req->proto == WARD_IPPROTO_TCP, udp = req->proto == WARD_IPPROTO_UDP;
+	int native6 = !ward_addr_is_mapped(&req->dst);
 
 	r->dst = req->dst;
 	r->port = req->port;
@@ -265,6 +277,8 @@ static __always_inline int ward_kdecide_host(const volatile struct ward_cfg *cfg
 	if (req->port == 53 && (tcp || udp)) {
 		if (!has_policy)
 			return ward_host_refuse(cfg, r, WARD_REASON_NO_POLICY);
+		if (native6 && !v6)
+			return ward_host_refuse(cfg, r, WARD_REASON_NO_PROXY6);
 		ward_host_to_loopback(r, dns_port);
 		return ward_set(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
 	}
@@ -279,8 +293,8 @@ static __always_inline int ward_kdecide_host(const volatile struct ward_cfg *cfg
 		return ward_host_refuse(cfg, r, WARD_REASON_UDP);
 	if (!ward_port_allowed(m, id->entry, req->port))
 		return ward_host_refuse(cfg, r, WARD_REASON_PORT);
-	/* the proxy listens on 127.0.0.1 (IPv4 and mapped destinations) */
-	if (!ward_addr_is_mapped(&req->dst))
+	/* native IPv6: to the proxy's ::1 listener, when the daemon has one */
+	if (native6 && !v6)
 		return ward_host_refuse(cfg, r, WARD_REASON_NO_PROXY6);
 	r->conn_flags = WARD_CONN_REDIRECTED;
 	if (ward_ip_allowed(m, id->entry, &req->dst))

@@ -204,19 +204,24 @@ _Static_assert(sizeof(struct ward_event) == 128, "ward_event");
 
 #define WARD_HOST_MAX_EXEMPT 64		/* exempt cgroup ids */
 #define WARD_HOST_EXEMPT_DEPTH 16	/* ancestor levels of the task's cgroup checked */
-#define WARD_HOST_LOOPBACK4 0x7f000001u /* the daemon's listeners: 127.0.0.1 */
+#define WARD_HOST_LOOPBACK4 0x7f000001u /* the daemon's listeners: 127.0.0.1 and ::1 */
 
 /* Where redirected connections go and which sockets must be listening
- * there (socket cookies; 0: none, refused). */
+ * there (socket cookies; 0: none, refused). IPv4 and IPv4-mapped
+ * destinations go to 127.0.0.1, native IPv6 ones to ::1, at the same ports
+ * (a UDP sendmsg6 cannot be rewritten to a mapped address). */
 struct ward_host_slot {
-	__u64 proxy_cookie;   /* TCP proxy on 127.0.0.1:proxy_port */
-	__u64 dns_udp_cookie; /* DNS stub, UDP, 127.0.0.1:dns_port */
-	__u64 dns_tcp_cookie; /* DNS stub, TCP, same port */
+	__u64 proxy_cookie;    /* TCP proxy on 127.0.0.1:proxy_port */
+	__u64 dns_udp_cookie;  /* DNS stub, UDP, 127.0.0.1:dns_port */
+	__u64 dns_tcp_cookie;  /* DNS stub, TCP, same port */
+	__u64 proxy6_cookie;   /* TCP proxy on [::1]:proxy_port (0: no IPv6 listeners) */
+	__u64 dns_udp6_cookie; /* DNS stub, UDP, [::1]:dns_port */
+	__u64 dns_tcp6_cookie; /* DNS stub, TCP, same port */
 	__u16 proxy_port;
 	__u16 dns_port;
 	__u32 pad;
 };
-_Static_assert(sizeof(struct ward_host_slot) == 32, "ward_host_slot");
+_Static_assert(sizeof(struct ward_host_slot) == 56, "ward_host_slot");
 
 /* The pinned host state (one mmap'ed array element): user space writes the
  * slot not in force, then stores its index in active (one aligned store);
@@ -229,7 +234,7 @@ struct ward_host_state {
 	__u64 pad2;
 	struct ward_host_slot slot[2];
 };
-_Static_assert(sizeof(struct ward_host_state) == 96, "ward_host_state");
+_Static_assert(sizeof(struct ward_host_state) == 144, "ward_host_state");
 
 #define WARD_HOST_F_AUDIT (1u << 0)
 

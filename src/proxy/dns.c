@@ -595,6 +595,12 @@ void ward_dns_listener_cookies(const struct ward_dns *d, uint64_t *ret_udp, uint
 	*ret_tcp = cookie_of(d->tcp[0]);
 }
 
+void ward_dns_listener_cookies6(const struct ward_dns *d, uint64_t *ret_udp, uint64_t *ret_tcp)
+{
+	*ret_udp = cookie_of(d->udp[1]);
+	*ret_tcp = cookie_of(d->tcp[1]);
+}
+
 void ward_dns_stop(struct ward_dns *d)
 {
 	uint64_t one = 1;

@@ -42,6 +42,9 @@ static void cfg_fill(struct ward_cfg *c, const struct ward_egress_config *cfg)
 	c->explicit_port = cfg->explicit_port;
 	c->transparent_port = cfg->transparent_port;
 	c->dns_port = cfg->dns_port ? cfg->dns_port : 53;
+	/* a sandbox under --learn (docs/learn.md); host mode sets it itself */
+	if (cfg->audit_mode)
+		c->flags |= WARD_CFG_AUDIT;
 	/* WARD_CFG_INFERENCE_ALL is the policy generation's (egress_gen_new) */
 }
 

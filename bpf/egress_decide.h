@@ -174,6 +174,8 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 	    (req->proto == WARD_IPPROTO_UDP || req->proto == WARD_IPPROTO_TCP)) {
 		if (!has_policy && !may_infer && !learn)
 			return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+		if (!has_policy && !may_infer)
+			r->conn_flags = WARD_CONN_LEARN;
 		r->dst.w[0] = cfg->dns4.w[0];
 		r->dst.w[1] = cfg->dns4.w[1];
 		r->dst.w[2] = cfg->dns4.w[2];
@@ -189,7 +191,7 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 
 	if (ward_is_proxy(cfg, &req->dst) && req->proto == WARD_IPPROTO_TCP &&
 	    req->port == cfg->explicit_port) {
-		if (has_policy || learn) {
+		if (has_policy) {
 			r->record = 1;
 			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_PROXY_EXPLICIT);
 		}
@@ -198,6 +200,11 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 			r->conn_flags = WARD_CONN_INFERENCE;
 			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_INFERENCE);
 		}
+		if (learn) {
+			r->record = 1;
+			r->conn_flags = WARD_CONN_LEARN;
+			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_PROXY_EXPLICIT);
+		}
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
 	}
 	/* DNS (UDP, or TCP for truncated answers) to the stub: the stub answers
@@ -205,20 +212,24 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 	if (ward_is_dns(cfg, &req->dst) && req->port == cfg->dns_port) {
 		if (has_policy || may_infer || learn) {
 			r->record = 1; /* the stub asks who this is */
+			if (!has_policy && !may_infer)
+				r->conn_flags = WARD_CONN_LEARN;
 			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_DNS_STUB);
 		}
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
 	}
-	if (ward_is_proxy(cfg, &req->dst))
-		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PROXY_PORT);
 	if (!has_policy && (!learn || req->proto == WARD_IPPROTO_UDP))
 		return ward_host_refuse(cfg, r, WARD_REASON_NO_POLICY);
+	if (ward_is_proxy(cfg, &req->dst))
+		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PROXY_PORT);
 	if (req->proto == WARD_IPPROTO_UDP)
 		return ward_host_refuse(cfg, r, WARD_REASON_UDP);
 	/* The kernel narrows to the ports of the binary's endpoints; the host
 	 * check (and the port again, per host) is the proxy's. Learning, the
 	 * proxy says what the policy would have refused. */
-	if (!learn && !(has_policy && ward_port_allowed(m, id->entry, req->port)))
+	__u8 refused = !(has_policy && ward_port_allowed(m, id->entry, req->port));
+
+	if (refused && !learn)
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PORT);
 
 	if (ward_addr_is_mapped(&req->dst)) {
@@ -236,7 +247,7 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 	}
 	r->port = cfg->transparent_port;
 	r->record = 1;
-	r->conn_flags = WARD_CONN_REDIRECTED;
+	r->conn_flags = WARD_CONN_REDIRECTED | (refused ? WARD_CONN_LEARN : 0);
 	if (has_policy && ward_ip_allowed(m, id->entry, &req->dst))
 		r->conn_flags |= WARD_CONN_ALLOWED_IP;
 	return ward_set(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);

@@ -648,6 +648,9 @@ static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t
 		memcpy(ev.dst, c->orig, 16);
 		ev.dst_port = c->orig_port;
 	}
+	/* learning: the policy would have refused it (docs/learn.md) */
+	if (c->flags & WARD_CONN_LEARN)
+		ev.verdict = WARD_VERDICT_AUDIT;
 	/* the record keeps 16 bits of its generation */
 	pthread_rwlock_rdlock(&e->gens.lock);
 	ev.gen = egress_gens_seq16(&e->gens, c->gen);

@@ -27,8 +27,14 @@ HV=learnh$$
 T=$(mktemp -d /tmp/ward-test-learn.XXXXXX)
 chmod 755 "$T"
 SRV=
+DPID=
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
+	if [ -n "$DPID" ]; then
+		kill "$DPID" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$DPID" 2>/dev/null
+	fi
 	ip netns del "$NS" 2>/dev/null
 	ip link del "$HV" 2>/dev/null
 	rm -rf "$T"
@@ -191,5 +197,36 @@ check "enforce: the telemetry host is refused" bash -c "! grep -q 'upstream GET'
 check "enforce: no stderr learn banner" bash -c "! grep -q 'learn mode' '$T/err'"
 SB2=$(sandboxes | tail -n 2 | head -n 1)
 check "enforce: rows say allow, not audit" test "$(q "SELECT COUNT(*) FROM decisions WHERE sandbox = '$SB2' AND action = 'audit'")" = 0
+
+# --- the daemon: sandbox create --learn, persisted, listed, exec'ed
+export WARD_SOCKET=$T/ward.sock
+DLOG=$T/dlog.db
+"$WARD" daemon --socket "$WARD_SOCKET" --state "$T/state" --log "$DLOG" >"$T/daemon.out" 2>&1 &
+DPID=$!
+for _ in $(seq 100); do [ -S "$WARD_SOCKET" ] && break; sleep 0.1; done
+check "daemon: listens" test -S "$WARD_SOCKET"
+"$WARD" sandbox create lbox --policy "$T/minimal.yaml" --workdir "$T/wd" --hosts "$T/hosts" \
+	--learn >"$T/out" 2>"$T/err"
+check "daemon: sandbox create --learn" test $? = 0
+check "daemon: create says learn mode on stderr" grep -q "learn mode" "$T/err"
+check "daemon: list shows learn mode" bash -c "'$WARD' sandbox list | grep '^lbox ' | grep -q '(learn mode)'"
+jl() { "$WARD" sandbox list --json | "$PY" -c 'import json,sys
+for l in sys.stdin:
+    o = json.loads(l)
+    if o["name"] == "lbox": print(o[sys.argv[1]])' "$1"; }
+check "daemon: list --json learn true" test "$(jl learn)" = True
+check "daemon: learn persisted in the sandbox config" \
+	grep -q '"learn": true' "$T/state/sandboxes/lbox/config.json"
+OUT=$("$WARD" exec lbox -- curl -s --max-time 10 http://api.learn.test:8080/v1/daemon 2>&1)
+check "daemon: exec curl goes through under learn" has "upstream GET /v1/daemon"
+"$WARD" sandbox stop lbox >/dev/null 2>&1 && "$WARD" sandbox start lbox >/dev/null 2>&1
+check "daemon: learn kept across stop/start" test "$(jl learn)" = True
+OUT=$("$WARD" exec lbox -- curl -s --max-time 10 http://api.learn.test:8080/v1/again 2>&1)
+check "daemon: after restart, still learning" has "upstream GET /v1/again"
+LID=$(jl id)
+dq() { sqlite3 "$DLOG" "SELECT COUNT(*) FROM decisions WHERE sandbox = '$LID' AND $1"; }
+check "daemon: the l7 rows say audit" test "$(dq "layer = 'l7' AND action = 'audit' AND path IN ('/v1/daemon', '/v1/again')")" = 2
+check "daemon: no network row denied" test "$(dq "layer IN ('kernel', 'dns', 'proxy', 'l7') AND action = 'deny'")" = 0
+"$WARD" sandbox rm lbox >/dev/null 2>&1
 
 finish

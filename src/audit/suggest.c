@@ -180,6 +180,8 @@ struct npol {
 	size_t n_eps;
 	char **dns_hosts; /* names only seen in DNS queries so far */
 	size_t n_dns_hosts;
+	char **unix_paths; /* host unix sockets (unix rows) */
+	size_t n_unix_paths;
 	size_t n_active; /* endpoints not optional (print_policy) */
 };
 
@@ -430,6 +432,13 @@ static int collect_row(struct collect *c, const struct ward_audit_row *r)
 		used = on_kernel(c, r);
 	} else if (is(r->layer, "inference")) {
 		used = on_inference(c, r);
+	} else if (is(r->layer, "unix") && r->binary && r->binary[0] == '/' && r->path &&
+		   r->path[0] == '/' && strlen(r->path) < 108 && is(r->protocol, "unix") &&
+		   !strstr(r->reason ? r->reason : "", "cannot tell")) {
+		p = policy_for(c, r->binary);
+		if (!p || add_str(&p->unix_paths, &p->n_unix_paths, r->path) < 0)
+			return -ENOMEM;
+		used = 1;
 	} else if ((is(r->layer, "proxy") || is(r->layer, "l7")) && r->binary &&
 		   r->binary[0] == '/' && usable_host(r->host, host, sizeof(host)) && r->has_port &&
 		   r->port > 0 && r->port <= 65535) {
@@ -846,7 +855,7 @@ static void print_policy(FILE *f, struct collect *c, const char *path, const str
 			p->eps[n++] = p->eps[j];
 		}
 		p->n_eps = n;
-		p->n_active = 0;
+		p->n_active = p->n_unix_paths;
 		for (size_t j = 0; j < p->n_eps; j++)
 			if (!endpoint_optional(&p->eps[j]))
 				p->n_active++;
@@ -862,7 +871,7 @@ static void print_policy(FILE *f, struct collect *c, const char *path, const str
 		struct npol *p = &c->pols[i];
 		const char *pc = p->n_active ? "" : "# ";
 
-		if (!p->n_eps)
+		if (!p->n_eps && !p->n_unix_paths)
 			continue;
 		qsort(p->eps, p->n_eps, sizeof(*p->eps), cmp_ep);
 		if (!p->n_active)
@@ -884,6 +893,12 @@ static void print_policy(FILE *f, struct collect *c, const char *path, const str
 			/* a policy all optional: its endpoints are comments already */
 			print_endpoint(f, st, &p->eps[j], why ? why : p->n_active ? NULL : "");
 		}
+		for (size_t j = 0; j < p->n_unix_paths; j++) {
+			st->endpoints++;
+			fputs("      - unix: ", f);
+			yq(f, p->unix_paths[j]);
+			fputs("\n", f);
+		}
 	}
 }
 
@@ -898,6 +913,9 @@ static void collect_free(struct collect *c)
 		for (size_t j = 0; j < p->n_dns_hosts; j++)
 			free(p->dns_hosts[j]);
 		free(p->dns_hosts);
+		for (size_t j = 0; j < p->n_unix_paths; j++)
+			free(p->unix_paths[j]);
+		free(p->unix_paths);
 		for (size_t j = 0; j < p->n_eps; j++) {
 			for (size_t k = 0; k < p->eps[j].n_rules; k++) {
 				free(p->eps[j].rules[k].method);

@@ -391,6 +391,7 @@ static int unix_prepare(struct ward_layer *l, struct ward_error *err)
 	run->policy = ward_layer_policy(l);
 	run->quiet = networked(run->policy); /* egress warns about the binaries */
 	run->session_of = ward_layer_session_hook(l);
+	run->learn = ward_layer_config(l)->learn;
 	if (ward_unix_run_prepare(run, &e) < 0) {
 		opts->private_sockdirs = true;
 		snprintf(msg, sizeof(msg),

@@ -27,9 +27,11 @@ HV=learnh$$
 T=$(mktemp -d /tmp/ward-test-learn.XXXXXX)
 chmod 755 "$T"
 SRV=
+USRV=
 DPID=
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
+	[ -n "$USRV" ] && kill "$USRV" 2>/dev/null
 	if [ -n "$DPID" ]; then
 		kill "$DPID" 2>/dev/null
 		for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
@@ -105,6 +107,30 @@ sys.stdout.write(out.decode("latin-1"))
 EOF
 chmod 644 "$T/client.py"
 
+# a host unix socket (not in the policy): the broker connects it under --learn
+cat >"$T/usrv.py" <<'EOF'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"unix hello\n")
+    c.close()
+EOF
+cat >"$T/uclient.py" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+sys.stdout.write(s.recv(100).decode())
+EOF
+chmod 644 "$T/uclient.py"
+mkdir "$T/sock" && chmod 755 "$T/sock"
+"$PY" "$T/usrv.py" "$T/sock/u.sock" >/dev/null 2>&1 &
+USRV=$!
+for _ in $(seq 50); do [ -S "$T/sock/u.sock" ] && break; sleep 0.1; done
+
 cat >"$T/minimal.yaml" <<EOF
 version: 1
 filesystem_policy:
@@ -133,12 +159,14 @@ run "$T/minimal.yaml" --learn -- sh -c "
 	curl -s --max-time 10 http://api.learn.test:8080/v1/items &&
 	curl -s --max-time 10 -X POST -d x=1 http://api.learn.test:8080/v1/items/42 &&
 	$PY $T/client.py api.learn.test &&
+	$PY $T/uclient.py $T/sock/u.sock &&
 	curl -s --max-time 10 http://telemetry.learn.test:8080/v1/track"
 check "learn: the command succeeded (status $RC)" test "$RC" = 0
 check "learn: curl GET went through" has "upstream GET /v1/items"
 check "learn: curl POST went through" has "upstream POST /v1/items/42"
 check "learn: python3 socket connect went through" has "upstream GET /v2/status"
 check "learn: the telemetry host went through" has "upstream GET /v1/track"
+check "learn: python3 reached the host unix socket" has "unix hello"
 check "learn: stderr says learn mode is on" grep -q "learn mode" "$T/err"
 SB=$(q "SELECT sandbox FROM decisions WHERE id > $BEFORE AND layer = 'lifecycle' LIMIT 1")
 rows() { q "SELECT COUNT(*) FROM decisions WHERE sandbox = '$SB' AND $1"; }
@@ -146,7 +174,8 @@ check "learn: l7 GET row is audit" test "$(rows "layer = 'l7' AND action = 'audi
 check "learn: l7 POST row is audit" test "$(rows "layer = 'l7' AND action = 'audit' AND method = 'POST' AND path = '/v1/items/42'")" -ge 1
 check "learn: python3 DNS row is audit" test "$(rows "layer = 'dns' AND action = 'audit' AND host = 'api.learn.test' AND binary = '$PY'")" -ge 1
 check "learn: python3 transparent row is audit" test "$(rows "layer IN ('l7', 'proxy') AND action = 'audit' AND binary = '$PY' AND port = 8081")" -ge 1
-check "learn: no network row denied" test "$(rows "layer IN ('kernel', 'dns', 'proxy', 'l7') AND action = 'deny'")" = 0
+check "learn: the unix row is audit" test "$(rows "layer = 'unix' AND action = 'audit' AND path = '$T/sock/u.sock' AND binary = '$PY'")" -ge 1
+check "learn: no network row denied" test "$(rows "layer IN ('kernel', 'dns', 'proxy', 'l7', 'unix') AND action = 'deny'")" = 0
 check "learn: the audit rows name why the policy would refuse" test "$(rows "action = 'audit' AND reason LIKE '%no network policy%'")" -ge 1
 
 # --- suggest, check, replay
@@ -162,6 +191,7 @@ check "suggest: telemetry host commented out with a reason" \
 	bash -c "grep -B1 '^ *# - host: \"telemetry.learn.test\"' '$T/suggested.yaml' | grep -q '# optional (telemetry: host matches'"
 check "suggest: telemetry host not allowed" \
 	bash -c "! grep -Ev '^ *#' '$T/suggested.yaml' | grep -q telemetry.learn.test"
+check "suggest: the unix socket" grep -q "unix: \"$T/sock/u.sock\"" "$T/suggested.yaml"
 check "suggest: no inference.local endpoint" bash -c "! grep -Ev '^ *#' '$T/suggested.yaml' | grep -q 'host: \"inference.local\"'"
 "$WARD" replay --log "$LOG" --sandbox "$SB" --policy "$T/suggested.yaml" --json --examples 100 \
 	>"$T/replay.json" 2>"$T/rerr"
@@ -187,11 +217,13 @@ EOF
 run "$T/suggested.yaml" -- sh -c "
 	curl -s --max-time 10 http://api.learn.test:8080/v1/items &&
 	curl -s --max-time 10 -X POST -d x=1 http://api.learn.test:8080/v1/items/7 &&
-	$PY $T/client.py api.learn.test"
+	$PY $T/client.py api.learn.test &&
+	$PY $T/uclient.py $T/sock/u.sock"
 check "enforce: the same commands succeed (status $RC: $(head -c 300 "$T/err"))" test "$RC" = 0
 check "enforce: curl GET" has "upstream GET /v1/items"
 check "enforce: curl POST (another id)" has "upstream POST /v1/items/7"
 check "enforce: python3 socket connect" has "upstream GET /v2/status"
+check "enforce: python3 host unix socket" has "unix hello"
 run "$T/suggested.yaml" -- curl -s --max-time 10 http://telemetry.learn.test:8080/v1/track
 check "enforce: the telemetry host is refused" bash -c "! grep -q 'upstream GET' <<<'$OUT'"
 check "enforce: no stderr learn banner" bash -c "! grep -q 'learn mode' '$T/err'"

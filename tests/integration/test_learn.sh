@@ -195,6 +195,8 @@ check "learn: l7 GET row is audit" test "$(rows "layer = 'l7' AND action = 'audi
 check "learn: l7 POST row is audit" test "$(rows "layer = 'l7' AND action = 'audit' AND method = 'POST' AND path = '/v1/items/42'")" -ge 1
 check "learn: python3 DNS row is audit" test "$(rows "layer = 'dns' AND action = 'audit' AND host = 'api.learn.test' AND binary = '$PY'")" -ge 1
 check "learn: python3 transparent row is audit" test "$(rows "layer IN ('l7', 'proxy') AND action = 'audit' AND binary = '$PY' AND port = 8081")" -ge 1
+check "learn: the kernel row of python3's redirected connect() is audit" test "$(rows "layer = 'kernel' AND action = 'audit' AND binary = '$PY' AND reason = 'redirect to proxy'")" -ge 1
+check "learn: the kernel row of curl's proxy connection is audit" test "$(rows "layer = 'kernel' AND action = 'audit' AND binary = '$CURL' AND reason = 'to the proxy'")" -ge 1
 check "learn: the unix row is audit" test "$(rows "layer = 'unix' AND action = 'audit' AND path = '$T/sock/u.sock' AND binary = '$PY'")" -ge 1
 check "learn: the inference row is audit, naming inference.binaries" test "$(rows "layer = 'inference' AND action = 'audit' AND binary = '$CURL' AND reason LIKE '%learn=inference.binaries%'")" = 1
 check "learn: no network row denied" test "$(rows "layer IN ('kernel', 'dns', 'proxy', 'l7', 'unix', 'inference') AND action = 'deny'")" = 0

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Who owns the process a decision row names: its uid and its cgroup v2 path
+ * (docs/audit.md, columns uid and cgroup). Every layer that makes rows
+ * calls these; they only read /proc and the cgroup2 mount. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The real uid of pid (initial user namespace) from /proc/PID/status.
+ * -ESRCH when the process is gone, -errno otherwise. */
+int ward_proc_uid(pid_t pid, uint32_t *ret_uid);
+
+/* The path of the cgroup v2 whose id is cgid, relative to the cgroup2 mount
+ * ("/" for the root, "/user.slice/user-1000.slice/session-3.scope"): the
+ * cgroup's directory opened by its handle (open_by_handle_at on the mount;
+ * needs CAP_DAC_READ_SEARCH), the answers cached; when that fails and pid > 0,
+ * the "0::" line of /proc/PID/cgroup. Returns buf, or NULL when neither
+ * names it (cgid 0 and no pid, a removed cgroup of an exited process, no
+ * cgroup2 mount). Thread-safe. */
+const char *ward_cgroup_path(uint64_t cgid, pid_t pid, char *buf, size_t len);
+
+/* The /proc/PID/cgroup fallback alone (the v2 line), into buf; NULL when none. */
+const char *ward_proc_cgroup_path(pid_t pid, char *buf, size_t len);

@@ -207,3 +207,12 @@ const char *ward_cgroup_path(uint64_t cgid, pid_t pid, char *buf, size_t len)
 		return buf;
 	return ward_proc_cgroup_path(pid, buf, len);
 }
+
+void ward_owner_of(struct ward_owner *o, pid_t pid, uint32_t uid, uint64_t cgid)
+{
+	o->has_uid = uid != WARD_OWNER_UID_NONE;
+	o->uid = o->has_uid ? uid : 0;
+	if (!o->has_uid && pid > 0 && ward_proc_uid(pid, &o->uid) == 0)
+		o->has_uid = true;
+	o->cgroup = ward_cgroup_path(cgid, pid, o->buf, sizeof(o->buf));
+}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <sys/types.h>
 
 /* The real uid of pid (initial user namespace) from /proc/PID/status.
@@ -24,3 +25,18 @@ const char *ward_cgroup_path(uint64_t cgid, pid_t pid, char *buf, size_t len);
 
 /* The /proc/PID/cgroup fallback alone (the v2 line), into buf; NULL when none. */
 const char *ward_proc_cgroup_path(pid_t pid, char *buf, size_t len);
+
+/* A row's owner, for its uid and cgroup columns. */
+#define WARD_OWNER_UID_NONE UINT32_MAX /* (uid_t)-1: never a process's uid */
+
+struct ward_owner {
+	bool has_uid;
+	uint32_t uid;
+	const char *cgroup; /* buf, or NULL */
+	char buf[PATH_MAX];
+};
+
+/* The owner of the process pid whose cgroup id is cgid (0: unknown): uid as
+ * the kernel read it, or WARD_OWNER_UID_NONE to read /proc/PID/status (a
+ * process that is gone by then has none); the cgroup by ward_cgroup_path(). */
+void ward_owner_of(struct ward_owner *o, pid_t pid, uint32_t uid, uint64_t cgid);

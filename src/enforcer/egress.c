@@ -619,6 +619,7 @@ static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t
 		.own_dev = c->own_dev,
 		.own_ino = c->own_ino,
 		.cgid = c->cgid,
+		.uid = WARD_UID_NONE, /* not in the record: the row reads it in /proc */
 	};
 	struct ward_req req = { .port = c->orig_port, .proto = proto };
 	bool v4;

@@ -148,7 +148,7 @@ static int resolve(uint64_t cgid, char *buf, size_t len)
 	const char *rel;
 
 	if (st.mnt_fd < 0)
-		return -ENOENT;
+		return -ENODEV;
 	h.fh.handle_bytes = sizeof(uint64_t);
 	h.fh.handle_type = FILEID_KERNFS;
 	memcpy(h.fh.f_handle, &cgid, sizeof(cgid));
@@ -164,7 +164,7 @@ static int resolve(uint64_t cgid, char *buf, size_t len)
 	path[n] = '\0';
 	/* removed meanwhile */
 	if (n > 10 && !strcmp(path + n - 10, " (deleted)"))
-		return -ENOENT;
+		return -ESTALE;
 	if (strncmp(path, st.mnt, st.mnt_len) || (path[st.mnt_len] != '/' && path[st.mnt_len]))
 		return -EXDEV; /* outside the mount as we see it */
 	rel = path[st.mnt_len] ? path + st.mnt_len : "/";
@@ -177,6 +177,7 @@ static int resolve(uint64_t cgid, char *buf, size_t len)
 const char *ward_cgroup_path(uint64_t cgid, pid_t pid, char *buf, size_t len)
 {
 	bool found = false;
+	int r = -ENOENT;
 
 	if (!len)
 		return NULL;
@@ -190,7 +191,7 @@ const char *ward_cgroup_path(uint64_t cgid, pid_t pid, char *buf, size_t len)
 				strcpy(buf, st.cache[i].path);
 				found = true;
 			}
-		if (!found && resolve(cgid, buf, len) == 0) {
+		if (!found && (r = resolve(cgid, buf, len)) == 0) {
 			char *copy = strdup(buf);
 
 			found = true;
@@ -205,6 +206,10 @@ const char *ward_cgroup_path(uint64_t cgid, pid_t pid, char *buf, size_t len)
 	}
 	if (found)
 		return buf;
+	/* removed: its processes are gone or elsewhere; /proc would name
+	 * where pid is now (or another process of the same pid) */
+	if (cgid && (r == -ESTALE || r == -ENOENT))
+		return NULL;
 	return ward_proc_cgroup_path(pid, buf, len);
 }
 

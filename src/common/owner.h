@@ -17,10 +17,11 @@ int ward_proc_uid(pid_t pid, uint32_t *ret_uid);
 /* The path of the cgroup v2 whose id is cgid, relative to the cgroup2 mount
  * ("/" for the root, "/user.slice/user-1000.slice/session-3.scope"): the
  * cgroup's directory opened by its handle (open_by_handle_at on the mount;
- * needs CAP_DAC_READ_SEARCH), the answers cached; when that fails and pid > 0,
- * the "0::" line of /proc/PID/cgroup. Returns buf, or NULL when neither
- * names it (cgid 0 and no pid, a removed cgroup of an exited process, no
- * cgroup2 mount). Thread-safe. */
+ * needs CAP_DAC_READ_SEARCH), the answers cached; when cgid is 0 or its
+ * handle cannot be opened for another reason than the cgroup being gone
+ * (no cgroup2 mount, no capability) and pid > 0, the "0::" line of
+ * /proc/PID/cgroup. Returns buf, or NULL when none names it (a removed
+ * cgroup: /proc would tell where pid is now, not where it was). Thread-safe. */
 const char *ward_cgroup_path(uint64_t cgid, pid_t pid, char *buf, size_t len);
 
 /* The /proc/PID/cgroup fallback alone (the v2 line), into buf; NULL when none. */

@@ -84,9 +84,12 @@ int main(void)
 	CHECK(read(ready[0], &c, 1) == 1, "child ready");
 	CHECK(ward_proc_uid(child, &uid) == 0 && uid == 65534, "uid %u", uid);
 	CHECK(ward_proc_uid(getpid(), &uid) == 0 && uid == 0, "own uid %u", uid);
-	/* the /proc fallback: an id no cgroup has (1 is the root), with the child's pid */
-	CHECK(ward_cgroup_path(UINT64_MAX - 1, child, buf, sizeof(buf)) == buf, "fallback");
+	/* the /proc fallback: no id, the child's pid */
+	CHECK(ward_cgroup_path(0, child, buf, sizeof(buf)) == buf, "fallback");
 	CHECK(!strcmp(buf, want), "fallback '%s'", buf);
+	/* an id no cgroup has (1 is the root): not the child's cgroup of now */
+	CHECK(ward_cgroup_path(UINT64_MAX - 1, child, buf, sizeof(buf)) == NULL, "stale id '%s'",
+	      buf);
 	CHECK(ward_proc_cgroup_path(child, buf, sizeof(buf)) == buf && !strcmp(buf, want),
 	      "proc '%s'", buf);
 	CHECK(write(go[1], "g", 1) == 1, "go");
@@ -102,8 +105,8 @@ int main(void)
 	CHECK(mkdir(dir, 0755) == 0 && stat(dir, &st) == 0, "mkdir 2");
 	CHECK(rmdir(dir) == 0, "rmdir 2");
 	dir[0] = '\0';
-	CHECK(ward_cgroup_path((uint64_t)st.st_ino, 0, buf, sizeof(buf)) == NULL, "removed: '%s'",
-	      buf);
+	CHECK(ward_cgroup_path((uint64_t)st.st_ino, getpid(), buf, sizeof(buf)) == NULL,
+	      "removed: '%s'", buf);
 	/* the root cgroup is "/" */
 	CHECK(stat(mnt, &st) == 0 && ward_cgroup_path((uint64_t)st.st_ino, 0, buf, sizeof(buf)) &&
 		      !strcmp(buf, "/"),

@@ -134,6 +134,16 @@ assert rows[0]["layer"] == "lifecycle" and rows[0]["policy_rev"] and len(rows[0]
 PY
 
 check "--layer kernel" [ "$(n_json --layer kernel)" -eq 1 ]
+check "--ocsf: uid as actor.user.uid (a string), cgroup unmapped" python3 -c '
+import json, sys
+e = json.loads(sys.stdin.read())
+assert e["actor"]["user"] == {"uid": "1000"}, e["actor"]
+assert e["unmapped"]["cgroup"] == "/user.slice/user-1000.slice/session-3.scope", e["unmapped"]' \
+	< <("$WARD" logs --log "$db" --ocsf --layer kernel)
+check "--ocsf: no actor.user without a uid" python3 -c '
+import json, sys
+assert all("user" not in json.loads(l)["actor"] for l in sys.stdin)' \
+	< <("$WARD" logs --log "$db" --ocsf --layer l7)
 check "--layer lifecycle" [ "$(n_json --layer lifecycle)" -eq 2 ]
 check "--action deny" [ "$(n_json --action deny)" -eq 2 ]
 check "--layer proxy --action deny matches nothing" [ "$(n_json --layer proxy --action deny)" -eq 0 ]

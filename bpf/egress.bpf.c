@@ -311,7 +311,7 @@ static __always_inline void emit(__u8 hook, const struct ward_req *req, const st
 	__builtin_memcpy(e->orig, &req->dst, 16);
 	e->dst_port = r->port;
 	e->orig_port = req->port;
-	e->pad2 = 0;
+	e->uid = (__u32)bpf_get_current_uid_gid();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->own_dev = own->dev;
 	e->own_ino = own->ino;

@@ -16,7 +16,11 @@
 #include <linux/types.h>
 #endif
 
-#define WARD_ABI_VERSION 4 /* 4: cgroup ids in events and connection records */
+#define WARD_ABI_VERSION 5 /* 4: cgroup ids in events and connection records; 5: uids in events */
+/* an event's uid when nobody read it (WARD_ABI_VERSION 4 events had 0 there:
+ * readers of ward_event take those as this) */
+#define WARD_UID_NONE 0xffffffffu
+#define WARD_EVENT_VERSION_NO_UID 4 /* a ward_event of version 4 is read, uid unknown */
 
 /* Limits (map sizes). A full identity/port/CIDR map is a load error in user
  * space; a full connection map makes connect() fail closed (EPERM). */
@@ -193,7 +197,7 @@ struct ward_event {
 	__u8 orig[16]; /* destination the program asked for */
 	__u16 dst_port;
 	__u16 orig_port;
-	__u32 pad2;
+	__u32 uid;     /* real uid of the task (initial user namespace); was pad2 (version 4: 0) */
 	char comm[16]; /* display only, never used for a decision */
 	__u64 own_dev; /* the process's own executable (= dev, ino at depth 0) */
 	__u64 own_ino;
@@ -366,8 +370,10 @@ struct ward_fs_event {
 	 * the directory (cwd or dirfd) of a relative path, as the sandbox sees it */
 	char path2[WARD_FS_PATH_MAX];
 	__u64 cgid; /* cgroup v2 id of the task (its session, docs/audit.md) */
+	__u32 uid;  /* real uid of the task (initial user namespace) */
+	__u32 pad2;
 };
-_Static_assert(sizeof(struct ward_fs_event) == 616, "ward_fs_event");
+_Static_assert(sizeof(struct ward_fs_event) == 624, "ward_fs_event");
 
 /* bpf-lsm maps: protected inode -> root index; (root, executable) allowed */
 struct ward_fs_allow_key {
@@ -442,7 +448,7 @@ struct ward_unix_event {
 	__u64 ino;
 	char comm[16]; /* display only */
 	char path[WARD_UNIX_PATH_MAX];
-	__u32 pad2;
+	__u32 uid;  /* real uid of the task (initial user namespace) */
 	__u64 cgid; /* cgroup v2 id of the task (its session, docs/audit.md) */
 };
 _Static_assert(sizeof(struct ward_unix_event) == 184, "ward_unix_event");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/owner.h"
 #include "common/strv.h"
 #include "enforcer/btf.h"
 #include "common/util.h"
@@ -600,13 +601,15 @@ static void peer_from_conn(struct ward_egress *e, const struct ward_conn *c,
 	addr_to_sockaddr(c->orig, c->orig_port, &ret->orig);
 	ret->cgid = c->cgid;
 	(void)ward_session_of(&e->session_of, c->cgid, ret->session);
+	ret->has_uid = ward_proc_uid((pid_t)c->tgid, &ret->uid) == 0;
 }
 
 /* The row of a connection the kernel recorded for the proxy or the DNS stub
  * (it sends no event for those: egress.bpf.c), made of its record when the
  * proxy or the stub first asks about it: the verdict event it would have
  * been, to the same row builder. */
-static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t proto)
+static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t proto,
+		       const struct ward_egress_peer *who)
 {
 	struct ward_event ev = {
 		.version = WARD_ABI_VERSION,
@@ -622,6 +625,8 @@ static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t
 		.own_dev = c->own_dev,
 		.own_ino = c->own_ino,
 		.cgid = c->cgid,
+		/* not in the record: the one the lookup read */
+		.uid = who->has_uid ? who->uid : WARD_UID_NONE,
 	};
 	struct ward_req req = { .port = c->orig_port, .proto = proto };
 	bool v4;
@@ -687,7 +692,7 @@ int ward_egress_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
 		return r;
 	peer_from_conn(e, &c, ret);
 	if (!(c.flags & WARD_CONN_LOGGED)) {
-		record_row(e, &c, IPPROTO_TCP);
+		record_row(e, &c, IPPROTO_TCP, ret);
 		/* once per connection; gone already when it closed meanwhile */
 		c.flags |= WARD_CONN_LOGGED;
 		(void)bpf_map__update_elem(e->skel->maps.peers, &k, sizeof(k), &c, sizeof(c),
@@ -731,7 +736,7 @@ int ward_egress_udp_peer_lookup(struct ward_egress *e, const struct sockaddr *pe
 		return -ENOENT;
 	peer_from_conn(e, &c, ret);
 	/* one row per query, as there was one per datagram */
-	record_row(e, &c, IPPROTO_UDP);
+	record_row(e, &c, IPPROTO_UDP, ret);
 	return 0;
 }
 

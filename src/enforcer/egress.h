@@ -82,6 +82,8 @@ struct ward_egress_peer {
 	struct sockaddr_storage orig; /* original destination (AF_INET for IPv4 and mapped) */
 	uint64_t cgid;		      /* cgroup v2 id of the connecting task (0: older record) */
 	char session[32];	      /* its session through the config's session_of; "": none */
+	bool has_uid;		      /* uid read in /proc/PID/status at the lookup */
+	uint32_t uid;		      /* (the client's socket is open: its process is there) */
 };
 
 struct ward_egress;

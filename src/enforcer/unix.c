@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "common/cleanup.h"
+#include "common/owner.h"
 #include "common/strv.h"
 #include "common/util.h"
 #include "enforcer/btf.h"
@@ -468,13 +469,17 @@ static const char *exe_sha(struct ward_unix *u, pid_t pid, uint64_t dev, uint64_
 	return e->hex;
 }
 
+/* uid: as the kernel read it, or WARD_OWNER_UID_NONE (the process waits in
+ * the seccomp broker: /proc/PID/status names it) */
 static void row_in(struct ward_unix *u, const char *rev, const char *layer, const char *method,
-		   uint64_t ts_ns, pid_t pid, uint64_t cgid, uint64_t dev, uint64_t ino,
-		   const char *action, const char *path, const char *binary, const char *rule,
+		   uint64_t ts_ns, pid_t pid, uint32_t uid, uint64_t cgid, uint64_t dev,
+		   uint64_t ino, const char *action, const char *path, const char *binary,
+		   const char *rule,
 		   const char *reason)
 {
 	char bin[PATH_MAX], sha[65] = "", session[32];
 	struct ward_decision d = { 0 };
+	struct ward_owner owner;
 	const char *h;
 
 	if (!binary) {
@@ -503,6 +508,10 @@ static void row_in(struct ward_unix *u, const char *rev, const char *layer, cons
 	d.reason = reason;
 	d.policy_rev = rev && rev[0] ? rev : NULL;
 	d.session = ward_session_of(&u->session_of, cgid, session);
+	ward_owner_of(&owner, pid, uid, cgid);
+	d.has_uid = owner.has_uid;
+	d.uid = owner.uid;
+	d.cgroup = owner.cgroup;
 	if (u->audit)
 		(void)ward_audit_submit(u->audit, &d);
 }
@@ -515,8 +524,8 @@ void ward_unix_row(struct ward_unix *u, pid_t pid, const char *action, const cha
 
 	(void)proc_exe(pid, &dev, &ino);
 	cur_rev(u, rev);
-	row_in(u, rev, "unix", NULL, 0, pid, ward_pid_cgroup_id(pid), dev, ino, action, path,
-	       binary, rule, reason);
+	row_in(u, rev, "unix", NULL, 0, pid, WARD_OWNER_UID_NONE, ward_pid_cgroup_id(pid), dev, ino,
+	       action, path, binary, rule, reason);
 }
 
 void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_name,
@@ -527,8 +536,8 @@ void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_n
 
 	(void)proc_exe(pid, &dev, &ino);
 	cur_rev(u, rev);
-	row_in(u, rev, "seccomp", syscall_name, 0, pid, ward_pid_cgroup_id(pid), dev, ino, "deny",
-	       NULL, NULL, "seccomp", reason);
+	row_in(u, rev, "seccomp", syscall_name, 0, pid, WARD_OWNER_UID_NONE, ward_pid_cgroup_id(pid),
+	       dev, ino, "deny", NULL, NULL, "seccomp", reason);
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -553,7 +562,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 	g = egress_gens_find(&u->gens, ev->gen, false);
 	id = egress_ident_find(g ? g : u->gens.cur, ev->dev, ev->ino);
 	row_in(u, egress_gens_rev(&u->gens, ev->gen), "unix", NULL, ev->ts_ns + u->mono_to_real,
-	       (pid_t)ev->tgid, ev->cgid, ev->dev, ev->ino, allow ? "allow" : "deny", path,
+	       (pid_t)ev->tgid, ev->uid, ev->cgid, ev->dev, ev->ino, allow ? "allow" : "deny", path,
 	       id ? id->path : NULL, allow ? egress_gens_key(&u->gens, ev->gen, ev->pol) : NULL,
 	       reason);
 	pthread_rwlock_unlock(&u->gens.lock);

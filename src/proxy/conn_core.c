@@ -110,7 +110,12 @@ void conn_row(struct conn *c, const char *layer, const char *action, const char 
 		.policy_rev = (c->policy ? c->policy : px->policy)->rev,
 		.session = c->known && c->id.session[0] ? c->id.session : NULL,
 	};
+	struct ward_owner owner;
 
+	ward_peer_owner(c->known ? &c->id : NULL, &owner);
+	d.has_uid = owner.has_uid;
+	d.uid = owner.uid;
+	d.cgroup = owner.cgroup;
 	if (px->cfg.audit)
 		ward_audit_submit(px->cfg.audit, &d);
 }

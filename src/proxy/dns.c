@@ -105,7 +105,12 @@ static void row(struct ward_dns *d, const struct ward_policy *p, const char *act
 		.policy_rev = p->rev,
 		.session = who && who->session[0] ? who->session : NULL,
 	};
+	struct ward_owner owner;
 
+	ward_peer_owner(who, &owner);
+	r.has_uid = owner.has_uid;
+	r.uid = owner.uid;
+	r.cgroup = owner.cgroup;
 	if (d->o.audit)
 		ward_audit_submit(d->o.audit, &r);
 }

@@ -143,6 +143,9 @@ struct ward_inference_client {
 	bool tls;	     /* the client reached ward over TLS (rows' protocol) */
 	const char *host;    /* a route's provider host it called; NULL: inference.local */
 	const char *session; /* the caller's session (ward exec); NULL: none (ward run) */
+	bool has_uid;	     /* the caller's uid is known */
+	uint32_t uid;
+	uint64_t cgid; /* the caller's cgroup v2 id; 0: unknown */
 };
 
 struct ward_inference_call;

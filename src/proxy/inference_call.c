@@ -20,6 +20,7 @@
 
 #include "common/util.h"
 #include "policy/client.h"
+#include "common/owner.h"
 #include "proxy/inference_internal.h"
 #include "proxy/inference_json.h"
 #include "proxy/sse.h"
@@ -106,6 +107,7 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 	char model[MODEL_MAX] = "-";
 	uint64_t now = ward_mono_ns();
 	struct ward_decision d = { 0 };
+	char cg[PATH_MAX];
 
 	if (c->logged)
 		return;
@@ -159,6 +161,9 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 	d.reason = reason;
 	d.policy_rev = inf->policy->rev;
 	d.session = c->session[0] ? c->session : NULL;
+	d.has_uid = c->has_uid;
+	d.uid = c->uid;
+	d.cgroup = ward_cgroup_path(c->cgid, c->pid, cg, sizeof(cg));
 	if (inf->audit)
 		ward_audit_submit(inf->audit, &d);
 	inf_budget_rows(c);
@@ -468,6 +473,9 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 	c->tofu_failed = who->tofu_failed;
 	c->client_tls = who->tls;
 	c->pid = who->pid;
+	c->has_uid = who->has_uid;
+	c->uid = who->uid;
+	c->cgid = who->cgid;
 	snprintf(c->session, sizeof(c->session), "%s", who->session ? who->session : "");
 	c->binary = who->binary ? strdup(who->binary) : NULL;
 	c->sha = who->sha256 ? strdup(who->sha256) : NULL;

@@ -133,6 +133,9 @@ struct ward_inference_call {
 	char *via; /* the provider host called directly (route hosts:); NULL: inference.local */
 	int32_t pid;
 	char session[32]; /* the caller's session: rows and the per-session budget; "": none */
+	bool has_uid;	  /* the caller's uid and cgroup id, for the rows */
+	uint32_t uid;
+	uint64_t cgid;
 	char method[16];
 	char path[1024];
 	char *query;

@@ -75,6 +75,8 @@ int ward_dns_egress_lookup(void *userdata, int socktype, const struct sockaddr *
 	ret->orig = who.orig;
 	ret->cgid = who.cgid;
 	memcpy(ret->session, who.session, sizeof(ret->session));
+	ret->has_uid = who.has_uid;
+	ret->uid = who.uid;
 	return 0;
 }
 

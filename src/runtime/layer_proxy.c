@@ -36,6 +36,8 @@ int ward_proxy_egress_lookup(void *userdata, const struct sockaddr *peer,
 	ret->orig = who.orig;
 	ret->cgid = who.cgid;
 	memcpy(ret->session, who.session, sizeof(ret->session));
+	ret->has_uid = who.has_uid;
+	ret->uid = who.uid;
 	return 0;
 }
 

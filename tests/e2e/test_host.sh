@@ -342,6 +342,40 @@ done
 check "dns rows: the IPv6 queries of py-dns, by binary" \
 	wait_rows "sandbox='host' AND layer='dns' AND action='deny' AND host='unlisted.test' AND binary='$T/py-dns'"
 
+# rows name the uid and the cgroup (docs/audit.md): root's python above, and
+# python and curl of a non-root uid (setpriv), all in the scope
+SCOPE_REL=${SCOPE#"$CGROOT"}
+UIDT=4242
+as_uid() { in_cg "$SCOPE" setpriv --reuid "$UIDT" --regid "$UIDT" --clear-groups "$@"; }
+check "kernel row: root's python names uid 0 and the scope ($SCOPE_REL)" \
+	wait_rows "sandbox='host' AND layer='kernel' AND action='deny' AND binary LIKE '%python%' AND uid=0 AND cgroup='$SCOPE_REL'"
+if command -v setpriv >/dev/null; then
+	out=$(as_uid "$PY" -c "$PYCONN")
+	check "python as uid $UIDT: EPERM" [ "$out" = EPERM ]
+	check "kernel row: python of uid $UIDT refused, its uid and the scope" \
+		wait_rows "sandbox='host' AND layer='kernel' AND action='deny' AND binary LIKE '%python%' AND uid=$UIDT AND cgroup='$SCOPE_REL'"
+	out=$(as_uid "$CURL" -s -m 10 http://allowed.test/)
+	check "curl as uid $UIDT reaches its allowed host: $out" \
+		[ "$out" = "upstream saw host allowed.test" ]
+	out=$(as_uid "$CURL" -s -m 10 --resolve other.test:80:10.213.24.2 http://other.test/)
+	check "curl as uid $UIDT refused another host: $out" grep -q '"error":"ward_denied"' <<<"$out"
+	check "kernel row: curl of uid $UIDT, its uid and the scope" \
+		wait_rows "sandbox='host' AND layer='kernel' AND binary='$CURL' AND uid=$UIDT AND cgroup='$SCOPE_REL'"
+	check "dns row: curl of uid $UIDT asked allowed.test" \
+		wait_rows "sandbox='host' AND layer='dns' AND host='allowed.test' AND uid=$UIDT AND cgroup='$SCOPE_REL'"
+	check "proxy row: curl of uid $UIDT refused other.test" \
+		wait_rows "sandbox='host' AND layer IN ('proxy','l7') AND action='deny' AND host='other.test' AND uid=$UIDT AND cgroup='$SCOPE_REL'"
+	check "proxy row: curl of uid $UIDT allowed to allowed.test" \
+		wait_rows "sandbox='host' AND layer IN ('proxy','l7') AND action='allow' AND host='allowed.test' AND uid=$UIDT AND cgroup='$SCOPE_REL'"
+	check "ward logs --json: uid and cgroup of python's row" python3 -c '
+import json,sys
+rows=[json.loads(l) for l in sys.stdin]
+assert any(r["uid"]==int(sys.argv[1]) and r["cgroup"]==sys.argv[2] and "python" in (r["binary"] or "")
+           for r in rows), rows[-3:]' "$UIDT" "$SCOPE_REL" < <(ward logs --log "$LOG" --sandbox host --layer kernel --json)
+else
+	fail "setpriv missing: the non-root rows are not checked"
+fi
+
 # an exempt cgroup in the scope: untouched; one that does not exist: a warning
 out=$(in_cg "$SCOPE/exempt" "$PY" -c "$PYCONN")
 check "python in an exempt cgroup of the scope: untouched" [ "$out" = connected ]

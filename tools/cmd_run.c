@@ -27,7 +27,7 @@ DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 
 static const char usage_run[] =
 	"Usage: ward run --policy FILE [--log DB] [--workdir DIR] [--hosts FILE]\n"
-	"                [--upstream-ca FILE] [--watch] -- CMD [ARG...]\n"
+	"                [--upstream-ca FILE] [--watch] [--learn] -- CMD [ARG...]\n"
 	"\n"
 	"Run CMD in a sandbox under the policy FILE and exit with its status.\n"
 	"ward must run as root; the command itself never does.\n"
@@ -71,6 +71,10 @@ static const char usage_run[] =
 	"                      resolved there first)\n"
 	"  --upstream-ca FILE  extra CA (PEM) trusted for upstream TLS, next to the\n"
 	"                      system roots (the proxy verifies every upstream)\n"
+	"  --learn             learn mode (docs/learn.md): what the policy would deny\n"
+	"                      is allowed and logged as action audit; the filesystem\n"
+	"                      shows the host's root, Landlock restricts no file\n"
+	"                      access; then ward policy suggest --log DB\n"
 	"  --watch             apply the policy FILE again whenever it changes, while\n"
 	"                      CMD runs: network policies, credentials, inference\n"
 	"                      routes and cgroup limits switch at once (open\n"
@@ -119,6 +123,7 @@ struct run_args {
 	const char *hosts;
 	const char *upstream_ca;
 	bool watch;
+	bool learn;
 	char **argv;
 };
 
@@ -163,6 +168,10 @@ static int parse(int argc, char **argv, struct run_args *a)
 			break;
 		if (!strcmp(arg, "--watch")) {
 			a->watch = true;
+			continue;
+		}
+		if (!strcmp(arg, "--learn")) {
+			a->learn = true;
 			continue;
 		}
 		for (k = 0; k < ARRAY_SIZE(with_value); k++) {
@@ -328,6 +337,7 @@ int cmd_run(int argc, char **argv)
 					   .log_path = log,
 					   .hosts_file = a.hosts,
 					   .upstream_ca = a.upstream_ca,
+					   .learn = a.learn,
 					   .diag = print_diag,
 					   .trace = trace_layer };
 	struct ward_runtime_cmd cmd = { .workdir = workdir, .argv = a.argv, .id_out = id };

@@ -377,9 +377,9 @@ enum ward_fs_learn_class {
 	WARD_FS_LEARN_EXEC,
 };
 
-#define WARD_FS_LEARN_EV_KERNEL (1u << 0) /* path: absolute, as the sandbox's root shows it */
+#define WARD_FS_LEARN_EV_KERNEL (1u << 0)    /* path: absolute, as the sandbox's root shows it */
 #define WARD_FS_LEARN_EV_TRUNCATED (1u << 1) /* the given path was longer than the buffer */
-#define WARD_FS_LEARN_EV_DIR (1u << 2)	      /* the file is a directory */
+#define WARD_FS_LEARN_EV_DIR (1u << 2)	     /* the file is a directory */
 
 struct ward_fs_learn_event {
 	__u16 version; /* WARD_ABI_VERSION */
@@ -387,9 +387,9 @@ struct ward_fs_learn_event {
 	__u8 flags;    /* WARD_FS_LEARN_EV_* */
 	__u8 class;    /* enum ward_fs_learn_class */
 	__u8 pad[3];
-	__u32 pid;   /* thread id (initial pid namespace) */
-	__u32 tgid;  /* process id */
-	__s32 dirfd; /* without WARD_FS_LEARN_EV_KERNEL: the directory of a relative path */
+	__u32 pid;    /* thread id (initial pid namespace) */
+	__u32 tgid;   /* process id */
+	__s32 dirfd;  /* without WARD_FS_LEARN_EV_KERNEL: the directory of a relative path */
 	__u32 access; /* WARD_FS_ACC_* */
 	__u64 ts_ns;  /* CLOCK_MONOTONIC */
 	__u64 dev;    /* executable identity (task->mm->exe_file) */

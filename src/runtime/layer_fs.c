@@ -192,8 +192,8 @@ void ward_fs_run_finish(struct ward_fs_run *run)
 {
 	struct ward_error ignored;
 
-	loaded(run, &ignored);		/* the hook may never have run */
-	ward_worker_stop(&run->reader); /* its last act drains the ring buffer */
+	loaded(run, &ignored);		  /* the hook may never have run */
+	ward_worker_stop(&run->reader);	  /* its last act drains the ring buffer */
 	ward_fs_learn_free(run->learner); /* drains, reports what was suppressed */
 	run->learner = NULL;
 	ward_fs_free(run->fs);

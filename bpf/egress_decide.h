@@ -135,14 +135,29 @@ static __always_inline int ward_set(struct ward_result *r, __u8 verdict, __u8 re
 }
 
 #ifndef WARD_DECIDE_HELPERS_ONLY
+/* Host mode, and a sandbox under --learn (WARD_CFG_AUDIT): a refusal, or in
+ * audit mode what would have been one (allowed, row action "audit"). */
+static __always_inline int ward_host_refuse(const volatile struct ward_cfg *cfg,
+					    struct ward_result *r, __u8 reason)
+{
+	return ward_set(r, (cfg->flags & WARD_CFG_AUDIT) ? WARD_VERDICT_AUDIT : WARD_VERDICT_DENY,
+			reason);
+}
+
 /* Returns the verdict (also in r). id: the identity map value of the process (or of the ancestor
  * that matched), NULL when the executable is unknown. gen_flags: WARD_CFG_INFERENCE_ALL of the
- * policy generation in force. m: passed to the includer's lookups. */
+ * policy generation in force. m: passed to the includer's lookups.
+ * Learn mode (cfg WARD_CFG_AUDIT, docs/learn.md): a binary without policy may
+ * use the stub and the proxy as one with policy does, and TCP to any port is
+ * redirected to the proxy, which writes the "audit" row with the host it
+ * sees; what cannot go through the proxy (UDP, other protocols, native IPv6
+ * without an IPv6 proxy address) is allowed as it is, verdict audit. */
 static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u32 gen_flags,
 					const struct ward_kmaps *m, const struct ward_req *req,
 					const struct ward_ident_val *id, struct ward_result *r)
 {
 	int has_policy = id && id->entry != WARD_ENTRY_NONE;
+	int learn = cfg->flags & WARD_CFG_AUDIT;
 	int may_infer = ((cfg->flags | gen_flags) & WARD_CFG_INFERENCE_ALL) ||
 			(id && (id->flags & WARD_IDENT_INFERENCE));
 
@@ -157,8 +172,10 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 	 * the sandbox's own. */
 	if (ward_is_stub(req) &&
 	    (req->proto == WARD_IPPROTO_UDP || req->proto == WARD_IPPROTO_TCP)) {
-		if (!has_policy && !may_infer)
+		if (!has_policy && !may_infer && !learn)
 			return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+		if (!has_policy && !may_infer)
+			r->conn_flags = WARD_CONN_LEARN;
 		r->dst.w[0] = cfg->dns4.w[0];
 		r->dst.w[1] = cfg->dns4.w[1];
 		r->dst.w[2] = cfg->dns4.w[2];
@@ -170,7 +187,7 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 	if (ward_addr_is_loopback(&req->dst))
 		return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_LOOPBACK);
 	if (req->proto != WARD_IPPROTO_TCP && req->proto != WARD_IPPROTO_UDP)
-		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PROTOCOL);
+		return ward_host_refuse(cfg, r, WARD_REASON_PROTOCOL);
 
 	if (ward_is_proxy(cfg, &req->dst) && req->proto == WARD_IPPROTO_TCP &&
 	    req->port == cfg->explicit_port) {
@@ -183,26 +200,36 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 			r->conn_flags = WARD_CONN_INFERENCE;
 			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_INFERENCE);
 		}
+		if (learn) {
+			r->record = 1;
+			r->conn_flags = WARD_CONN_LEARN;
+			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_PROXY_EXPLICIT);
+		}
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
 	}
 	/* DNS (UDP, or TCP for truncated answers) to the stub: the stub answers
 	 * only names the policy allows, so anyone who may use the proxy may ask. */
 	if (ward_is_dns(cfg, &req->dst) && req->port == cfg->dns_port) {
-		if (has_policy || may_infer) {
+		if (has_policy || may_infer || learn) {
 			r->record = 1; /* the stub asks who this is */
+			if (!has_policy && !may_infer)
+				r->conn_flags = WARD_CONN_LEARN;
 			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_DNS_STUB);
 		}
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
 	}
-	if (!has_policy)
-		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+	if (!has_policy && (!learn || req->proto == WARD_IPPROTO_UDP))
+		return ward_host_refuse(cfg, r, WARD_REASON_NO_POLICY);
 	if (ward_is_proxy(cfg, &req->dst))
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PROXY_PORT);
 	if (req->proto == WARD_IPPROTO_UDP)
-		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_UDP);
+		return ward_host_refuse(cfg, r, WARD_REASON_UDP);
 	/* The kernel narrows to the ports of the binary's endpoints; the host
-	 * check (and the port again, per host) is the proxy's. */
-	if (!ward_port_allowed(m, id->entry, req->port))
+	 * check (and the port again, per host) is the proxy's. Learning, the
+	 * proxy says what the policy would have refused. */
+	__u8 refused = !(has_policy && ward_port_allowed(m, id->entry, req->port));
+
+	if (refused && !learn)
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PORT);
 
 	if (ward_addr_is_mapped(&req->dst)) {
@@ -216,22 +243,14 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 		r->dst.w[2] = cfg->proxy6.w[2];
 		r->dst.w[3] = cfg->proxy6.w[3];
 	} else {
-		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_PROXY6);
+		return ward_host_refuse(cfg, r, WARD_REASON_NO_PROXY6);
 	}
 	r->port = cfg->transparent_port;
 	r->record = 1;
-	r->conn_flags = WARD_CONN_REDIRECTED;
-	if (ward_ip_allowed(m, id->entry, &req->dst))
+	r->conn_flags = WARD_CONN_REDIRECTED | (refused ? WARD_CONN_LEARN : 0);
+	if (has_policy && ward_ip_allowed(m, id->entry, &req->dst))
 		r->conn_flags |= WARD_CONN_ALLOWED_IP;
 	return ward_set(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
-}
-
-/* Host mode: a refusal, or in audit mode what would have been one (allowed). */
-static __always_inline int ward_host_refuse(const volatile struct ward_cfg *cfg,
-					    struct ward_result *r, __u8 reason)
-{
-	return ward_set(r, (cfg->flags & WARD_CFG_AUDIT) ? WARD_VERDICT_AUDIT : WARD_VERDICT_DENY,
-			reason);
 }
 
 static __always_inline void ward_host_to_loopback(struct ward_result *r, __u16 port)

@@ -71,10 +71,6 @@ static const char usage_run[] =
 	"                      resolved there first)\n"
 	"  --upstream-ca FILE  extra CA (PEM) trusted for upstream TLS, next to the\n"
 	"                      system roots (the proxy verifies every upstream)\n"
-	"  --learn             learn mode (docs/learn.md): what the policy would deny\n"
-	"                      is allowed and logged as action audit; the filesystem\n"
-	"                      shows the host's root, Landlock restricts no file\n"
-	"                      access; then ward policy suggest --log DB\n"
 	"  --watch             apply the policy FILE again whenever it changes, while\n"
 	"                      CMD runs: network policies, credentials, inference\n"
 	"                      routes and cgroup limits switch at once (open\n"
@@ -84,6 +80,16 @@ static const char usage_run[] =
 	"                      says which on stderr and\n"
 	"                      in a control row. An invalid file is reported as\n"
 	"                      FILE:LINE:COL: message and the policy in force stays\n"
+	"  --learn             learn mode (docs/learn.md): what the policy would deny\n"
+	"                      on the network (kernel egress, DNS, proxy and L7, unix\n"
+	"                      sockets, inference) and the filesystem (the host's root\n"
+	"                      is shown, Landlock restricts no file access; paths\n"
+	"                      read, written and executed are traced in the kernel)\n"
+	"                      is allowed and logged with action audit and the rule\n"
+	"                      that would have denied it; then\n"
+	"                      'ward policy suggest --log DB' writes a policy from\n"
+	"                      the rows. Never for untrusted code: it allows\n"
+	"                      everything the policy does not\n"
 	"  -h, --help          show this help\n"
 	"\n"
 	"CMD is searched in $PATH inside the sandbox. Its environment is\n"
@@ -360,6 +366,9 @@ int cmd_run(int argc, char **argv)
 		cfg.attached = start_watch;
 		cfg.attached_data = watch;
 	}
+	if (a.learn)
+		fprintf(stderr, "ward: learn mode: what the policy would deny is allowed and "
+				"logged as audit (docs/learn.md); not for untrusted code\n");
 	r = ward_runtime_new(&cfg, &rt, &err);
 	if (r >= 0)
 		r = ward_run_layers_add(rt, &err);

@@ -64,6 +64,7 @@
 #define WARD_CONN_REDIRECTED (1u << 0) /* was a direct connection, rewritten to the proxy */
 #define WARD_CONN_ALLOWED_IP (1u << 1) /* original destination inside an allowed_ips CIDR */
 #define WARD_CONN_INFERENCE (1u << 2)  /* allowed to the proxy only for inference.local */
+#define WARD_CONN_LEARN (1u << 3)      /* --learn: to the proxy/stub though the policy refuses it */
 #define WARD_CONN_LOGGED (1u << 7)     /* user space: its row was written (at the first lookup) */
 
 enum ward_verdict {

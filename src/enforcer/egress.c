@@ -42,6 +42,9 @@ static void cfg_fill(struct ward_cfg *c, const struct ward_egress_config *cfg)
 	c->explicit_port = cfg->explicit_port;
 	c->transparent_port = cfg->transparent_port;
 	c->dns_port = cfg->dns_port ? cfg->dns_port : 53;
+	/* a sandbox under --learn (docs/learn.md); host mode sets it itself */
+	if (cfg->audit_mode)
+		c->flags |= WARD_CFG_AUDIT;
 	/* WARD_CFG_INFERENCE_ALL is the policy generation's (egress_gen_new) */
 }
 
@@ -645,6 +648,9 @@ static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t
 		memcpy(ev.dst, c->orig, 16);
 		ev.dst_port = c->orig_port;
 	}
+	/* learning: the policy would have refused it (docs/learn.md) */
+	if (c->flags & WARD_CONN_LEARN)
+		ev.verdict = WARD_VERDICT_AUDIT;
 	/* the record keeps 16 bits of its generation */
 	pthread_rwlock_rdlock(&e->gens.lock);
 	ev.gen = egress_gens_seq16(&e->gens, c->gen);

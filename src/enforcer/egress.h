@@ -56,8 +56,9 @@ struct ward_egress_config {
 	const char *pin_dir;	      /* maps and links pinned here (WARD_EGRESS_HOST_PIN_DIR
 				       * in production; tests pass their own) */
 	bool host;		      /* host-mode decisions */
-	bool audit_mode;	      /* host mode: what would be denied is allowed, verdict "audit"
-				       * (not "audit": that name is the log above) */
+	bool audit_mode;	      /* host mode's audit mode, a sandbox's --learn: what would be
+				       * denied is allowed, verdict "audit" (not "audit": that
+				       * name is the log above) */
 	const uint64_t *exempt_cgids; /* cgroup v2 ids whose tasks (and descendants) */
 	size_t n_exempt;	      /* are never touched (no decision, no row) */
 };

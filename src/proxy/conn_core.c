@@ -362,6 +362,7 @@ void conn_request_in(struct conn *c, enum ward_req_kind kind, struct ward_reques
 	in->can_intercept = px->cfg.tls_ca && px->cfg.tls_upstream;
 	in->inference = px->inference;
 	in->route_host = ward_inference_is_route_host(px->inference, c->host);
+	in->learn = px->cfg.learn;
 }
 
 /* A denial: its row, then ward's 403 where the client speaks HTTP. */

@@ -200,6 +200,7 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 	struct ward_dns_verdict v;
 	struct ward_dns_query q;
 	uint8_t addrs[WARD_DNS_MAX_ANSWERS * 16];
+	const char *action;
 	int rc, r;
 
 	d->queries++;
@@ -229,17 +230,23 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 	}
 	client = ward_client_from_peer(&who);
 	ward_decide_dns(pol, &client, q.name, &v);
-	if (!v.allow) {
+	if (!v.allow && !d->o.learn) {
 		d->denied++;
 		row(d, pol, "deny", &who, q.name, proto, NULL, v.reason);
 		reply(d, &q, WARD_DNS_NXDOMAIN, NULL, 0, udp_fd, peer, peer_len, conn);
 		return;
 	}
 	d->allowed++;
+	/* learning (docs/learn.md): answered as if allowed, the row says audit
+	 * and why the policy would have refused it */
+	action = v.allow ? "allow" : "audit";
+	if (!v.allow && !strcmp(q.name, WARD_INFERENCE_NAME))
+		v.inference = true; /* served by ward, never by the world's DNS */
 	if (q.qclass != WARD_DNS_CLASS_IN ||
 	    (q.qtype != WARD_DNS_TYPE_A && q.qtype != WARD_DNS_TYPE_AAAA)) {
 		/* The name exists, but ward serves addresses only: no MX/TXT/... data. */
-		row(d, pol, "allow", &who, q.name, proto, v.rule, "no data for this type");
+		row(d, pol, action, &who, q.name, proto, v.rule,
+		    v.allow ? "no data for this type" : v.reason);
 		reply(d, &q, WARD_DNS_NOERROR, NULL, 0, udp_fd, peer, peer_len, conn);
 		return;
 	}
@@ -257,7 +264,7 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 		reply(d, &q, WARD_DNS_NOERROR, addrs, n, udp_fd, peer, peer_len, conn);
 		return;
 	}
-	row(d, pol, "allow", &who, q.name, proto, v.rule, v.reason);
+	row(d, pol, action, &who, q.name, proto, v.rule, v.reason);
 	for (size_t i = 0; i < MAX_PENDING; i++) {
 		struct pending *p = &d->pending[i];
 

@@ -111,6 +111,9 @@ struct ward_dns_opts {
 	uint16_t port;		/* 0: WARD_DNS_PORT */
 	const char *hosts_file; /* --hosts: consulted before the system resolver */
 	unsigned rate;		/* 0: WARD_DNS_RATE */
+	/* --learn (docs/learn.md): a name the policy refuses is resolved and
+	 * answered all the same, its row action "audit" with the refusal's reason */
+	bool learn;
 };
 
 struct ward_dns;

@@ -72,6 +72,9 @@ struct ward_proxy_config {
 	struct ward_cred_store *creds;
 	/* inference.local routes (src/proxy/inference.h, i1); NULL: answered 503 */
 	struct ward_inference *inference;
+	/* --learn (docs/learn.md): what the policy refuses is allowed and logged
+	 * "audit" with the rule that would have refused it (ward_request_in.learn) */
+	bool learn;
 };
 
 struct ward_proxy;

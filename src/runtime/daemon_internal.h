@@ -54,6 +54,7 @@ struct dsandbox {
 	char *upstream_ca;
 	char *home; /* <state>/sandboxes/NAME/home while it runs (the runtime borrows it) */
 	uint64_t idle_timeout_ms;
+	bool learn; /* --learn (docs/learn.md): refusals allowed, rows "audit"; persisted */
 	uint64_t created_ns;
 	bool want_running; /* the desired state, persisted */
 

@@ -98,6 +98,7 @@ int ward_dns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		.has_addr6 = true,
 		.port = n->dns_port,
 		.hosts_file = sb->opts->hosts_file,
+		.learn = run->learn,
 	};
 	return ward_dns_start(&o, &run->dns, err);
 }

@@ -69,6 +69,7 @@ int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 	cfg.tls_upstream = run->tls_upstream;
 	cfg.creds = run->creds;
 	cfg.inference = run->inference; /* inference.local (i1) */
+	cfg.learn = run->learn;
 	ward_proxy_limits_from_policy(&run->policy->limits, &cfg.limits);
 	r = ward_proxy_new(&cfg, &run->proxy, err);
 	if (r < 0)

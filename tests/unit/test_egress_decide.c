@@ -197,6 +197,53 @@ static void ports_outside_the_entry_are_denied(void **state)
 	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_PROXY_PORT);
 }
 
+/* --learn (docs/learn.md): what would be refused reaches the proxy or the
+ * stub, which write the audit rows; the record says it was learning */
+static void learn_lets_refusals_through(void **state)
+{
+	struct ward_result r;
+
+	cfg.flags |= WARD_CFG_AUDIT;
+	r = decide(NULL, WARD_IPPROTO_TCP, "93.184.216.34", 443);
+	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
+	assert_int_equal(r.port, TRANSPARENT);
+	assert_int_equal(r.record, 1);
+	assert_int_equal(r.conn_flags, WARD_CONN_REDIRECTED | WARD_CONN_LEARN);
+	r = decide(NULL, WARD_IPPROTO_TCP, "10.254.0.1", EXPLICIT);
+	assert_verdict(r, WARD_VERDICT_ALLOW, WARD_REASON_PROXY_EXPLICIT);
+	assert_int_equal(r.conn_flags, WARD_CONN_LEARN);
+	r = decide(NULL, WARD_IPPROTO_UDP, "10.254.0.1", 53);
+	assert_verdict(r, WARD_VERDICT_ALLOW, WARD_REASON_DNS_STUB);
+	assert_int_equal(r.conn_flags, WARD_CONN_LEARN);
+	r = decide(NULL, WARD_IPPROTO_UDP, "127.0.0.53", 53);
+	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
+	assert_int_equal(r.conn_flags, WARD_CONN_LEARN);
+	/* a port outside the binary's endpoints: to the proxy too */
+	r = decide(&with_policy, WARD_IPPROTO_TCP, "93.184.216.34", 22);
+	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
+	assert_int_equal(r.conn_flags, WARD_CONN_REDIRECTED | WARD_CONN_LEARN);
+	/* what the policy allows is not marked */
+	r = decide(&with_policy, WARD_IPPROTO_TCP, "93.184.216.34", 443);
+	assert_int_equal(r.conn_flags, WARD_CONN_REDIRECTED);
+	r = decide(&with_policy, WARD_IPPROTO_UDP, "10.254.0.1", 53);
+	assert_int_equal(r.conn_flags, 0);
+	/* no way to the proxy: allowed as it is, verdict audit (no record) */
+	r = decide(&with_policy, WARD_IPPROTO_UDP, "93.184.216.34", 443);
+	assert_verdict(r, WARD_VERDICT_AUDIT, WARD_REASON_UDP);
+	assert_int_equal(r.record, 0);
+	r = decide(NULL, WARD_IPPROTO_UDP, "93.184.216.34", 443);
+	assert_verdict(r, WARD_VERDICT_AUDIT, WARD_REASON_NO_POLICY);
+	r = decide(NULL, 1 /* icmp */, "93.184.216.34", 0);
+	assert_verdict(r, WARD_VERDICT_AUDIT, WARD_REASON_PROTOCOL);
+	/* ward's other ports stay closed: they are no policy */
+	r = decide(&with_policy, WARD_IPPROTO_TCP, "10.254.0.1", TRANSPARENT);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_PROXY_PORT);
+	/* without an IPv6 proxy address: as it is, audit */
+	cfg.flags &= ~WARD_CFG_PROXY6;
+	r = decide(NULL, WARD_IPPROTO_TCP, "2606:2800:220:1::1", 443);
+	assert_verdict(r, WARD_VERDICT_AUDIT, WARD_REASON_NO_PROXY6);
+}
+
 static void udp_only_dns_to_the_stub(void **state)
 {
 	struct ward_result r = decide(&with_policy, WARD_IPPROTO_UDP, "10.254.0.1", 53);
@@ -548,6 +595,7 @@ int main(void)
 		cmocka_unit_test_setup(policy_reaches_explicit_proxy, setup),
 		cmocka_unit_test_setup(direct_connection_is_redirected, setup),
 		cmocka_unit_test_setup(ports_outside_the_entry_are_denied, setup),
+		cmocka_unit_test_setup(learn_lets_refusals_through, setup),
 		cmocka_unit_test_setup(udp_only_dns_to_the_stub, setup),
 		cmocka_unit_test_setup(mapped_ipv6_is_ipv4, setup),
 		cmocka_unit_test_setup(loopback_is_allowed_for_everyone, setup),

@@ -135,7 +135,8 @@ static int on_row(const struct ward_audit_row *r, void *userdata)
 	return 0;
 }
 
-/* Entries another covers (an ancestor or the same path) are dropped; a
+/* In order: the policy's paths as written, then the learnt ones as the
+ * rows first showed them. Entries another covers (an ancestor or the same path) are dropped; a
  * read-only entry covered by a read-write one too (the deepest mount wins:
  * it would take the write back). */
 static bool covered(const char *path, const struct learnt *v, size_t n, size_t self)
@@ -145,11 +146,6 @@ static bool covered(const char *path, const struct learnt *v, size_t n, size_t s
 		    (strcmp(path, v[i].path) || i < self))
 			return true;
 	return false;
-}
-
-static int cmp_learnt(const void *a, const void *b)
-{
-	return strcmp(((const struct learnt *)a)->path, ((const struct learnt *)b)->path);
 }
 
 static void yq(FILE *f, const char *s)
@@ -197,17 +193,10 @@ int ward_suggest_fs_print(FILE *f, const char *path, const struct ward_suggest_o
 	struct fs_collect c = { 0 };
 	struct ward_audit_filter flt = { .layer = "fs" };
 	struct ward_audit_reader *rd = NULL;
-	int r;
+	int r = 0;
 
 	flt.sandbox = o ? o->sandbox : NULL;
 	flt.since_ns = o ? o->since_ns : 0;
-	r = ward_audit_reader_open(path, &rd, err);
-	if (r < 0)
-		return r;
-	r = ward_audit_reader_each(rd, &flt, on_row, &c, err);
-	ward_audit_reader_close(rd);
-	if (c.error)
-		r = ward_err(err, c.error, "suggest: filesystem");
 	/* the policy's own paths first, learnt ones after (rows 0: the policy's) */
 	for (size_t i = 0; r >= 0 && p && i < p->n_read_only; i++)
 		if (add(&c.ro, &c.n_ro, p->read_only[i].path, NULL) < 0)
@@ -219,12 +208,18 @@ int ward_suggest_fs_print(FILE *f, const char *path, const struct ward_suggest_o
 			r = ward_err(err, -ENOMEM, "suggest");
 		else
 			c.rw[c.n_rw - 1].rows = 0;
+	if (r >= 0)
+		r = ward_audit_reader_open(path, &rd, err);
+	if (r >= 0) {
+		r = ward_audit_reader_each(rd, &flt, on_row, &c, err);
+		ward_audit_reader_close(rd);
+	}
+	if (c.error)
+		r = ward_err(err, c.error, "suggest: filesystem");
 	if (r < 0)
 		goto out;
 	if (!p && !c.used)
 		goto out; /* nothing to say: the caller notes the missing policy */
-	qsort(c.ro, c.n_ro, sizeof(*c.ro), cmp_learnt);
-	qsort(c.rw, c.n_rw, sizeof(*c.rw), cmp_learnt);
 	for (size_t i = 0; i < c.n_rw; i++)
 		if (covered(c.rw[i].path, c.rw, c.n_rw, i)) {
 			free(c.rw[i].path);

@@ -356,14 +356,15 @@ static int collect_row(struct collect *c, const struct ward_audit_row *r);
  * for (model_requested= in the reason) and the binary. */
 static int on_inference(struct collect *c, const struct ward_audit_row *r)
 {
-	const char *route = r->rule && !strncmp(r->rule, "inference.routes.", 17) ? r->rule + 17
-										  : NULL;
+	const char *route =
+		r->rule && !strncmp(r->rule, "inference.routes.", 17) ? r->rule + 17 : NULL;
 	const char *m = r->reason ? strstr(r->reason, "model_requested=") : NULL;
 	char model[128] = "";
 	struct iroute *ir = NULL;
 
 	c->icalls++;
-	if (r->binary && r->binary[0] == '/' && add_str(&c->ibinaries, &c->n_ibinaries, r->binary) < 0)
+	if (r->binary && r->binary[0] == '/' &&
+	    add_str(&c->ibinaries, &c->n_ibinaries, r->binary) < 0)
 		return -ENOMEM;
 	if (m) {
 		m += strlen("model_requested=");
@@ -619,7 +620,8 @@ static void print_endpoint(FILE *f, struct ward_suggest_stats *st, struct endpoi
 			fprintf(f, "          # optional (%s): uncomment to allow\n", rwhy);
 		else if (!why)
 			st->rules++;
-		fprintf(f, "%s%s- allow: { method: ", why ? "      #     " : "          ", why ? "" : rc);
+		fprintf(f, "%s%s- allow: { method: ", why ? "      #     " : "          ",
+			why ? "" : rc);
 		yq(f, e->rules[k].method);
 		fputs(", path: ", f);
 		yq(f, e->rules[k].path);
@@ -652,7 +654,8 @@ static void print_inference(FILE *f, const struct collect *c, const struct ward_
 	if (!fs || !fs->n_routes) {
 		if (c->icalls)
 			fprintf(f,
-				"# inference.local served %" PRIu64 " calls, but the policy they ran "
+				"# inference.local served %" PRIu64
+				" calls, but the policy they ran "
 				"under is not in the log: copy its inference: section here\n",
 				c->icalls);
 		return;
@@ -717,7 +720,8 @@ static void print_inference(FILE *f, const struct collect *c, const struct ward_
 		if (ir) {
 			fprintf(f, "    # used: %" PRIu64 " calls", ir->calls);
 			for (size_t k = 0; k < ir->n_models; k++)
-				fprintf(f, "%s%s", k ? ", " : "; models asked for: ", ir->models[k]);
+				fprintf(f, "%s%s",
+					k ? ", " : "; models asked for: ", ir->models[k]);
 			fputs("\n", f);
 		} else {
 			fputs("    # not used in the log\n", f);

@@ -515,8 +515,8 @@ void ward_unix_row(struct ward_unix *u, pid_t pid, const char *action, const cha
 
 	(void)proc_exe(pid, &dev, &ino);
 	cur_rev(u, rev);
-	row_in(u, rev, "unix", NULL, 0, pid, ward_pid_cgroup_id(pid), dev, ino, action, path, binary, rule,
-	       reason);
+	row_in(u, rev, "unix", NULL, 0, pid, ward_pid_cgroup_id(pid), dev, ino, action, path,
+	       binary, rule, reason);
 }
 
 void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_name,
@@ -527,8 +527,8 @@ void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_n
 
 	(void)proc_exe(pid, &dev, &ino);
 	cur_rev(u, rev);
-	row_in(u, rev, "seccomp", syscall_name, 0, pid, ward_pid_cgroup_id(pid), dev, ino, "deny", NULL, NULL,
-	       "seccomp", reason);
+	row_in(u, rev, "seccomp", syscall_name, 0, pid, ward_pid_cgroup_id(pid), dev, ino, "deny",
+	       NULL, NULL, "seccomp", reason);
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -554,8 +554,8 @@ static int on_sample(void *ctx, void *data, size_t size)
 	id = egress_ident_find(g ? g : u->gens.cur, ev->dev, ev->ino);
 	row_in(u, egress_gens_rev(&u->gens, ev->gen), "unix", NULL, ev->ts_ns + u->mono_to_real,
 	       (pid_t)ev->tgid, ev->cgid, ev->dev, ev->ino, allow ? "allow" : "deny", path,
-	       id ? id->path : NULL,
-	       allow ? egress_gens_key(&u->gens, ev->gen, ev->pol) : NULL, reason);
+	       id ? id->path : NULL, allow ? egress_gens_key(&u->gens, ev->gen, ev->pol) : NULL,
+	       reason);
 	pthread_rwlock_unlock(&u->gens.lock);
 	return 0;
 }

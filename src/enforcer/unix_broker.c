@@ -466,7 +466,8 @@ static void handle(struct ward_unix_broker *b, const struct seccomp_notif *req,
 		 * all the same; one that cannot be told apart stays refused */
 		r = connect_for(b, req->pid, tgid, (int)req->data.args[0], fd);
 		b->brokered++;
-		snprintf(reason, sizeof(reason), "%s%s%s", "host unix socket not named by the policy",
+		snprintf(reason, sizeof(reason), "%s%s%s",
+			 "host unix socket not named by the policy",
 			 r == 0 ? "" : " (connect failed)", asked);
 		ward_unix_row(b->u, tgid, "audit", shown, binary, NULL, reason);
 		goto answer;

@@ -60,6 +60,11 @@ struct ward_inference_config {
 	/* api_key_secret's store (a reference is taken); NULL: the default store,
 	 * opened when a route names a secret */
 	struct ward_secrets *secrets;
+	/* --learn (docs/learn.md): a binary not in inference.binaries, and a
+	 * model inference.strict_models would refuse, are served (the first
+	 * route), the row action "audit" with learn=WHAT in the reason; budgets
+	 * still refuse (they are money) */
+	bool learn;
 };
 
 struct ward_inference;

@@ -189,6 +189,7 @@ struct ward_inference_call {
 	const char *rule; /* the row's rule when a policy key other than the route decided */
 	const char *code; /* OpenAI error code when it differs from the type */
 	char outcome[300];
+	const char *learned; /* --learn: what the policy would have refused (static); NULL */
 };
 
 int inf_ob_add(struct obuf *b, const void *p, size_t n);

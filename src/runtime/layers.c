@@ -286,7 +286,8 @@ static int inference_prepare(struct ward_layer *l, struct ward_error *err)
 	struct ward_inference_config icfg = { .policy = p,
 					      .hosts_file = cfg->hosts_file,
 					      .upstream_ca = cfg->upstream_ca,
-					      .audit = cfg->audit };
+					      .audit = cfg->audit,
+					      .learn = cfg->learn };
 	int r;
 
 	if (!p->n_routes)

@@ -28,10 +28,12 @@ T=$(mktemp -d /tmp/ward-test-learn.XXXXXX)
 chmod 755 "$T"
 SRV=
 USRV=
+MOCK=
 DPID=
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
 	[ -n "$USRV" ] && kill "$USRV" 2>/dev/null
+	[ -n "$MOCK" ] && kill "$MOCK" 2>/dev/null
 	if [ -n "$DPID" ]; then
 		kill "$DPID" 2>/dev/null
 		for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
@@ -86,8 +88,18 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
+# the fake inference backend (tests/e2e/lib/mock_llm.py), plain HTTP on :8082
+MOCKPY=$(cd "$(dirname "$0")/../e2e/lib" && pwd)/mock_llm.py
+export LEARN_OPENAI_KEY=sk-learn-test-key
+ip netns exec "$NS" "$PY" "$MOCKPY" --http 8082 --bind 10.213.32.2 \
+	--openai-key "$LEARN_OPENAI_KEY" --anthropic-key unused --model mock-gpt-small \
+	--lifetime 280 --ready-file "$T/mock.ready" >"$T/mock.out" 2>&1 &
+MOCK=$!
+for _ in $(seq 100); do [ -s "$T/mock.ready" ] && break; sleep 0.1; done
+[ -s "$T/mock.ready" ] || { echo "FAIL: mock LLM did not start"; cat "$T/mock.out"; exit 1; }
+
 cat >"$T/hosts" <<'EOF'
-10.213.32.2 api.learn.test telemetry.learn.test
+10.213.32.2 api.learn.test telemetry.learn.test llm.learn.test
 EOF
 chmod 644 "$T/hosts"
 
@@ -141,7 +153,13 @@ filesystem_policy:
 process:
   run_as_user: $UID_
   run_as_group: $UID_
+inference:
+  binaries: [{ path: /usr/bin/true }]
+  routes:
+    - { name: main, provider: openai, model: mock-gpt-small, api_key_env: LEARN_OPENAI_KEY,
+        base_url: "http://llm.learn.test:8082/v1" }
 EOF
+CHAT='{"model":"mock-gpt-small","messages":[{"role":"user","content":"hi"}]}'
 
 # run POLICY [--learn] -- CMD...: output in $OUT, status in $RC, stderr in $T/err
 run() {
@@ -163,6 +181,8 @@ run "$T/minimal.yaml" --learn -- sh -c "
 	$PY $T/client.py api.learn.test &&
 	$PY $T/uclient.py $T/sock/u.sock &&
 	echo learnt >$T/data/out.txt &&
+	curl -s --max-time 20 -H 'content-type: application/json' -d '$CHAT' \
+		http://inference.local/v1/chat/completions &&
 	curl -s --max-time 10 http://telemetry.learn.test:8080/v1/track"
 check "learn: the command succeeded (status $RC)" test "$RC" = 0
 check "learn: the file write in a read-only dir happened" grep -qx learnt "$T/data/out.txt"
@@ -171,6 +191,7 @@ check "learn: curl POST went through" has "upstream POST /v1/items/42"
 check "learn: python3 socket connect went through" has "upstream GET /v2/status"
 check "learn: the telemetry host went through" has "upstream GET /v1/track"
 check "learn: python3 reached the host unix socket" has "unix hello"
+check "learn: curl (not in inference.binaries) got an answer from inference.local" has '"chat.completion"' 
 check "learn: stderr says learn mode is on" grep -q "learn mode" "$T/err"
 SB=$(q "SELECT sandbox FROM decisions WHERE id > $BEFORE AND layer = 'lifecycle' LIMIT 1")
 rows() { q "SELECT COUNT(*) FROM decisions WHERE sandbox = '$SB' AND $1"; }
@@ -178,9 +199,12 @@ check "learn: l7 GET row is audit" test "$(rows "layer = 'l7' AND action = 'audi
 check "learn: l7 POST row is audit" test "$(rows "layer = 'l7' AND action = 'audit' AND method = 'POST' AND path = '/v1/items/42'")" -ge 1
 check "learn: python3 DNS row is audit" test "$(rows "layer = 'dns' AND action = 'audit' AND host = 'api.learn.test' AND binary = '$PY'")" -ge 1
 check "learn: python3 transparent row is audit" test "$(rows "layer IN ('l7', 'proxy') AND action = 'audit' AND binary = '$PY' AND port = 8081")" -ge 1
+check "learn: the kernel row of python3's redirected connect() is audit" test "$(rows "layer = 'kernel' AND action = 'audit' AND binary = '$PY' AND reason = 'redirect to proxy'")" -ge 1
+check "learn: the kernel row of curl's proxy connection is audit" test "$(rows "layer = 'kernel' AND action = 'audit' AND binary = '$CURL' AND reason = 'to the proxy'")" -ge 1
 check "learn: the unix row is audit" test "$(rows "layer = 'unix' AND action = 'audit' AND path = '$T/sock/u.sock' AND binary = '$PY'")" -ge 1
 check "learn: the file write row is audit" test "$(rows "layer = 'fs' AND action = 'audit' AND method = 'write' AND path = '$T/data/out.txt'")" = 1
-check "learn: no network row denied" test "$(rows "layer IN ('kernel', 'dns', 'proxy', 'l7', 'unix') AND action = 'deny'")" = 0
+check "learn: the inference row is audit, naming inference.binaries" test "$(rows "layer = 'inference' AND action = 'audit' AND binary = '$CURL' AND reason LIKE '%learn=inference.binaries%'")" = 1
+check "learn: no network row denied" test "$(rows "layer IN ('kernel', 'dns', 'proxy', 'l7', 'unix', 'inference') AND action = 'deny'")" = 0
 check "learn: the audit rows name why the policy would refuse" test "$(rows "action = 'audit' AND reason LIKE '%no network policy%'")" -ge 1
 
 # --- suggest, check, replay
@@ -199,6 +223,9 @@ check "suggest: telemetry host not allowed" \
 check "suggest: the written dir read-write" \
 	bash -c "sed -n '/read_write:/,/^[a-z]/p' '$T/suggested.yaml' | grep -q '\"$T/data\"'"
 check "suggest: the unix socket" grep -q "unix: \"$T/sock/u.sock\"" "$T/suggested.yaml"
+check "suggest: the inference route kept" grep -q '^    - name: "main"' "$T/suggested.yaml"
+check "suggest: curl added to inference.binaries" \
+	bash -c "sed -n '/^inference:/,/^  routes:/p' '$T/suggested.yaml' | grep -q 'path: \"$CURL\"'"
 check "suggest: no inference.local endpoint" bash -c "! grep -Ev '^ *#' '$T/suggested.yaml' | grep -q 'host: \"inference.local\"'"
 "$WARD" replay --log "$LOG" --sandbox "$SB" --policy "$T/suggested.yaml" --json --examples 100 \
 	>"$T/replay.json" 2>"$T/rerr"
@@ -226,6 +253,8 @@ run "$T/suggested.yaml" -- sh -c "
 	curl -s --max-time 10 -X POST -d x=1 http://api.learn.test:8080/v1/items/7 &&
 	$PY $T/client.py api.learn.test &&
 	$PY $T/uclient.py $T/sock/u.sock &&
+	curl -s --max-time 20 -H 'content-type: application/json' -d '$CHAT' \
+		http://inference.local/v1/chat/completions &&
 	echo enforced >$T/data/out.txt"
 check "enforce: the same commands succeed (status $RC: $(head -c 300 "$T/err"))" test "$RC" = 0
 check "enforce: curl GET" has "upstream GET /v1/items"
@@ -233,6 +262,7 @@ check "enforce: curl POST (another id)" has "upstream POST /v1/items/7"
 check "enforce: python3 socket connect" has "upstream GET /v2/status"
 check "enforce: python3 host unix socket" has "unix hello"
 check "enforce: the file write" grep -qx enforced "$T/data/out.txt"
+check "enforce: curl's inference call" has '"chat.completion"' 
 run "$T/suggested.yaml" -- curl -s --max-time 10 http://telemetry.learn.test:8080/v1/track
 check "enforce: the telemetry host is refused" bash -c "! grep -q 'upstream GET' <<<'$OUT'"
 check "enforce: no stderr learn banner" bash -c "! grep -q 'learn mode' '$T/err'"

@@ -49,8 +49,8 @@ static void update_checks_are_optional_by_path(void **state)
 	why = ward_suggest_optional("registry.npmjs.org", "/-/package/npm/dist-tags");
 	assert_non_null(why);
 	assert_non_null(strstr(why, "update check"));
-	assert_non_null(
-		ward_suggest_optional("registry.npmjs.org", "/-/package/@anthropic-ai/x/dist-tags"));
+	assert_non_null(ward_suggest_optional("registry.npmjs.org",
+					      "/-/package/@anthropic-ai/x/dist-tags"));
 	assert_non_null(ward_suggest_optional("example.org", "/api/v2/version-check"));
 	assert_non_null(ward_suggest_optional("example.org", "/latest-version.json"));
 	/* the same path elsewhere on the registry is the package itself */
@@ -114,54 +114,73 @@ static void learn_log_keeps_inference_routes(void **state)
 	assert_int_equal(
 		submit(a,
 		       (struct ward_decision){
-			       .layer = "proxy", .action = "allow", .binary = "/usr/bin/agent",
-			       .host = "inference.local", .port = 443, .protocol = "https",
+			       .layer = "proxy",
+			       .action = "allow",
+			       .binary = "/usr/bin/agent",
+			       .host = "inference.local",
+			       .port = 443,
+			       .protocol = "https",
 			       .reason = "inference.local: TLS terminated by ward, routed by the "
 					 "inference layer" },
 		       p->rev),
 		0);
-	assert_int_equal(submit(a,
-				(struct ward_decision){
-					.layer = "inference", .action = "allow",
-					.binary = "/usr/bin/agent", .host = "api.anthropic.com",
-					.port = 443, .method = "POST", .path = "/v1/messages",
-					.rule = "inference.routes.main",
-					.reason = "api=anthropic provider=anthropic "
-						  "model_requested=sonnet model_sent=claude-sonnet-4-6 "
-						  "status=200" },
-				p->rev),
-			 0);
+	assert_int_equal(
+		submit(a,
+		       (struct ward_decision){
+			       .layer = "inference",
+			       .action = "allow",
+			       .binary = "/usr/bin/agent",
+			       .host = "api.anthropic.com",
+			       .port = 443,
+			       .method = "POST",
+			       .path = "/v1/messages",
+			       .rule = "inference.routes.main",
+			       .reason = "api=anthropic provider=anthropic "
+					 "model_requested=sonnet model_sent=claude-sonnet-4-6 "
+					 "status=200" },
+		       p->rev),
+		0);
 	/* a direct call to a route's provider host is the route's, too */
 	assert_int_equal(submit(a,
-				(struct ward_decision){ .layer = "proxy", .action = "allow",
-							.binary = "/usr/bin/agent",
-							.host = "api.anthropic.com", .port = 443,
-							.protocol = "https",
-							.reason = "inference.local: TLS terminated by "
-								  "ward, routed by the inference layer" },
+				(struct ward_decision){
+					.layer = "proxy",
+					.action = "allow",
+					.binary = "/usr/bin/agent",
+					.host = "api.anthropic.com",
+					.port = 443,
+					.protocol = "https",
+					.reason = "inference.local: TLS terminated by "
+						  "ward, routed by the inference layer" },
 				p->rev),
 			 0);
 	/* learned: a REST call, a DNS name, telemetry */
 	assert_int_equal(submit(a,
-				(struct ward_decision){ .layer = "l7", .action = "audit",
+				(struct ward_decision){ .layer = "l7",
+							.action = "audit",
 							.binary = "/usr/bin/agent",
-							.host = "api.github.com", .port = 443,
-							.protocol = "https", .method = "GET",
+							.host = "api.github.com",
+							.port = 443,
+							.protocol = "https",
+							.method = "GET",
 							.path = "/repos/a/b/pulls/17",
 							.reason = "binary has no network policy" },
 				p->rev),
 			 0);
 	assert_int_equal(submit(a,
-				(struct ward_decision){ .layer = "dns", .action = "audit",
+				(struct ward_decision){ .layer = "dns",
+							.action = "audit",
 							.binary = "/usr/bin/agent",
-							.host = "inference.local", .port = 53,
+							.host = "inference.local",
+							.port = 53,
 							.reason = "binary has no network policy" },
 				p->rev),
 			 0);
 	assert_int_equal(submit(a,
-				(struct ward_decision){ .layer = "proxy", .action = "audit",
+				(struct ward_decision){ .layer = "proxy",
+							.action = "audit",
 							.binary = "/usr/bin/agent",
-							.host = "o1.ingest.sentry.io", .port = 443,
+							.host = "o1.ingest.sentry.io",
+							.port = 443,
 							.protocol = "tls",
 							.reason = "binary has no network policy" },
 				p->rev),

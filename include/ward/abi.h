@@ -375,6 +375,42 @@ struct ward_fs_event {
 };
 _Static_assert(sizeof(struct ward_fs_event) == 624, "ward_fs_event");
 
+/* Learn mode (bpf/fs_learn.bpf.c, src/enforcer/fs_learn.c; docs/learn.md):
+ * the paths a sandbox read, wrote and executed, deduplicated per (executable,
+ * file, class) and rate-limited in the kernel. */
+#define WARD_FS_LEARN_RATE_PER_SEC 500 /* default token bucket for learn events */
+#define WARD_FS_LEARN_RATE_BURST 1000
+#define WARD_FS_LEARN_MAX_SEEN 65536 /* (executable, file, class) remembered (LRU) */
+#define WARD_FS_LEARN_RINGBUF_BYTES (1024 * 1024)
+
+enum ward_fs_learn_class {
+	WARD_FS_LEARN_READ = 1,
+	WARD_FS_LEARN_WRITE,
+	WARD_FS_LEARN_EXEC,
+};
+
+#define WARD_FS_LEARN_EV_KERNEL (1u << 0)    /* path: absolute, as the sandbox's root shows it */
+#define WARD_FS_LEARN_EV_TRUNCATED (1u << 1) /* the given path was longer than the buffer */
+#define WARD_FS_LEARN_EV_DIR (1u << 2)	     /* the file is a directory */
+
+struct ward_fs_learn_event {
+	__u16 version; /* WARD_ABI_VERSION */
+	__u8 op;       /* enum ward_fs_op */
+	__u8 flags;    /* WARD_FS_LEARN_EV_* */
+	__u8 class;    /* enum ward_fs_learn_class */
+	__u8 pad[3];
+	__u32 pid;    /* thread id (initial pid namespace) */
+	__u32 tgid;   /* process id */
+	__s32 dirfd;  /* without WARD_FS_LEARN_EV_KERNEL: the directory of a relative path */
+	__u32 access; /* WARD_FS_ACC_* */
+	__u64 ts_ns;  /* CLOCK_MONOTONIC */
+	__u64 dev;    /* executable identity (task->mm->exe_file) */
+	__u64 ino;
+	__u64 cgid;
+	char path[WARD_FS_PATH_MAX];
+};
+_Static_assert(sizeof(struct ward_fs_learn_event) == 312, "ward_fs_learn_event");
+
 /* bpf-lsm maps: protected inode -> root index; (root, executable) allowed */
 struct ward_fs_allow_key {
 	__u32 root;

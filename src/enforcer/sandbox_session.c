@@ -190,6 +190,8 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 		return r;
 	if (!o->tcp_connect_ports)
 		ll.handled_net = 0;
+	if (so->learn)
+		ward_landlock_learn(&ll);
 	if (o->policy == so->policy) {
 		/* the child compacts the array: a copy of its own in its memory */
 		c.rules = h->plan.rules;

@@ -483,6 +483,7 @@ static int fs_prepare(struct ward_layer *l, struct ward_error *err)
 	run->audit = cfg->audit;
 	run->policy = ward_layer_policy(l);
 	run->session_of = ward_layer_session_hook(l);
+	run->learn = cfg->learn;
 	return ward_fs_run_prepare(run, cfg->diag, cfg->diag_data, err);
 }
 

@@ -4,8 +4,8 @@
 # policy that allows no network, `ward run --learn` lets curl (a GET and a
 # POST through the explicit proxy) and python3 (a DNS name, then a socket
 # connect() the eBPF programs redirect to the transparent proxy) reach an
-# upstream in a network namespace this test creates; every row of theirs says
-# audit. `ward policy suggest` turns the log into a policy that passes
+# upstream in a network namespace this test creates, and a file is written in
+# a directory the policy maps read-only; every row of theirs says audit. `ward policy suggest` turns the log into a policy that passes
 # `ward policy check`; `ward replay` of the learn log under it denies nothing
 # but the telemetry-looking host, which the suggestion leaves commented out;
 # the same commands then succeed WITHOUT --learn under the suggested policy,
@@ -48,6 +48,8 @@ trap cleanup EXIT
 LOG=$T/log.db
 UID_=4251
 mkdir "$T/wd" && chown "$UID_:$UID_" "$T/wd"
+# read-only under the policy ($T), writable on the host
+mkdir "$T/data" && chown "$UID_:$UID_" "$T/data"
 
 # the upstream: 10.213.32.2:8080 (and :8081) in its own netns
 ip netns add "$NS" || { echo "SKIP: ip netns add"; exit 77; }
@@ -178,10 +180,12 @@ run "$T/minimal.yaml" --learn -- sh -c "
 	curl -s --max-time 10 -X POST -d x=1 http://api.learn.test:8080/v1/items/42 &&
 	$PY $T/client.py api.learn.test &&
 	$PY $T/uclient.py $T/sock/u.sock &&
+	echo learnt >$T/data/out.txt &&
 	curl -s --max-time 20 -H 'content-type: application/json' -d '$CHAT' \
 		http://inference.local/v1/chat/completions &&
 	curl -s --max-time 10 http://telemetry.learn.test:8080/v1/track"
 check "learn: the command succeeded (status $RC)" test "$RC" = 0
+check "learn: the file write in a read-only dir happened" grep -qx learnt "$T/data/out.txt"
 check "learn: curl GET went through" has "upstream GET /v1/items"
 check "learn: curl POST went through" has "upstream POST /v1/items/42"
 check "learn: python3 socket connect went through" has "upstream GET /v2/status"
@@ -198,6 +202,7 @@ check "learn: python3 transparent row is audit" test "$(rows "layer IN ('l7', 'p
 check "learn: the kernel row of python3's redirected connect() is audit" test "$(rows "layer = 'kernel' AND action = 'audit' AND binary = '$PY' AND reason = 'redirect to proxy'")" -ge 1
 check "learn: the kernel row of curl's proxy connection is audit" test "$(rows "layer = 'kernel' AND action = 'audit' AND binary = '$CURL' AND reason = 'to the proxy'")" -ge 1
 check "learn: the unix row is audit" test "$(rows "layer = 'unix' AND action = 'audit' AND path = '$T/sock/u.sock' AND binary = '$PY'")" -ge 1
+check "learn: the file write row is audit" test "$(rows "layer = 'fs' AND action = 'audit' AND method = 'write' AND path = '$T/data/out.txt'")" = 1
 check "learn: the inference row is audit, naming inference.binaries" test "$(rows "layer = 'inference' AND action = 'audit' AND binary = '$CURL' AND reason LIKE '%learn=inference.binaries%'")" = 1
 check "learn: no network row denied" test "$(rows "layer IN ('kernel', 'dns', 'proxy', 'l7', 'unix', 'inference') AND action = 'deny'")" = 0
 check "learn: the audit rows name why the policy would refuse" test "$(rows "action = 'audit' AND reason LIKE '%no network policy%'")" -ge 1
@@ -215,6 +220,8 @@ check "suggest: telemetry host commented out with a reason" \
 	bash -c "grep -B1 '^ *# - host: \"telemetry.learn.test\"' '$T/suggested.yaml' | grep -q '# optional (telemetry: host matches'"
 check "suggest: telemetry host not allowed" \
 	bash -c "! grep -Ev '^ *#' '$T/suggested.yaml' | grep -q telemetry.learn.test"
+check "suggest: the written dir read-write" \
+	bash -c "sed -n '/read_write:/,/^[a-z]/p' '$T/suggested.yaml' | grep -q '\"$T/data\"'"
 check "suggest: the unix socket" grep -q "unix: \"$T/sock/u.sock\"" "$T/suggested.yaml"
 check "suggest: the inference route kept" grep -q '^    - name: "main"' "$T/suggested.yaml"
 check "suggest: curl added to inference.binaries" \
@@ -247,12 +254,14 @@ run "$T/suggested.yaml" -- sh -c "
 	$PY $T/client.py api.learn.test &&
 	$PY $T/uclient.py $T/sock/u.sock &&
 	curl -s --max-time 20 -H 'content-type: application/json' -d '$CHAT' \
-		http://inference.local/v1/chat/completions"
+		http://inference.local/v1/chat/completions &&
+	echo enforced >$T/data/out.txt"
 check "enforce: the same commands succeed (status $RC: $(head -c 300 "$T/err"))" test "$RC" = 0
 check "enforce: curl GET" has "upstream GET /v1/items"
 check "enforce: curl POST (another id)" has "upstream POST /v1/items/7"
 check "enforce: python3 socket connect" has "upstream GET /v2/status"
 check "enforce: python3 host unix socket" has "unix hello"
+check "enforce: the file write" grep -qx enforced "$T/data/out.txt"
 check "enforce: curl's inference call" has '"chat.completion"' 
 run "$T/suggested.yaml" -- curl -s --max-time 10 http://telemetry.learn.test:8080/v1/track
 check "enforce: the telemetry host is refused" bash -c "! grep -q 'upstream GET' <<<'$OUT'"

@@ -225,7 +225,7 @@ static int decide_fs(const struct ward_policy *p, const struct ward_audit_row *r
 	for (size_t i = 0; i < ARRAY_SIZE(w); i++)
 		if (strstr(r->method, w[i]))
 			a = WARD_CASE_WRITE;
-	ok = ward_case_fs_decide(p, r->binary ? r->binary : "", r->path, a, ret->rule,
+	ok = ward_case_fs_decide(p, NULL, r->binary ? r->binary : "", r->path, a, ret->rule,
 				 sizeof(ret->rule), ret->reason, sizeof(ret->reason));
 	ret->action = ok ? "allow" : "deny";
 	return 0;

@@ -116,7 +116,7 @@ static bool refused(const struct ward_fs_learn *l, const char *binary, const cha
 				  : class == WARD_FS_LEARN_WRITE ? WARD_CASE_WRITE
 								 : WARD_CASE_READ;
 	char decided[PATH_MAX];
-	bool ok = ward_case_fs_decide(l->policy, binary ? binary : "", path, a, decided,
+	bool ok = ward_case_fs_decide(l->policy, NULL, binary ? binary : "", path, a, decided,
 				      sizeof(decided), why, whysz);
 
 	snprintf(rule, rulesz, "filesystem_policy");

@@ -166,12 +166,14 @@ static void learn_log_to_filesystem_policy(void **state)
 	assert_int_equal(ward_policy_load_buffer("suggested.yaml", out, strlen(out), &s, &d, &err),
 			 0);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		assert_true(ward_case_fs_decide(s, rows[i].binary, rows[i].path, rows[i].access,
-						rule, sizeof(rule), why, sizeof(why)));
+		assert_true(ward_case_fs_decide(s, NULL, rows[i].binary, rows[i].path,
+						rows[i].access, rule, sizeof(rule), why,
+						sizeof(why)));
 	/* and under the logged policy they were refused (the test can fail) */
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		assert_false(ward_case_fs_decide(p, rows[i].binary, rows[i].path, rows[i].access,
-						 rule, sizeof(rule), why, sizeof(why)));
+		assert_false(ward_case_fs_decide(p, NULL, rows[i].binary, rows[i].path,
+						 rows[i].access, rule, sizeof(rule), why,
+						 sizeof(why)));
 	ward_diags_free(&d);
 	ward_policy_free(s);
 	ward_policy_free(p);

@@ -664,9 +664,10 @@ int ward_ship_run(struct ward_shipper *s, bool follow, const struct ward_ship_ho
 		if (r < 0)
 			break;
 		ward_pg_backoff_reset(&bo);
-		failures = 0;
-		if (rows && h && h->batch)
+		/* after a failure, report the recovery even without new rows */
+		if ((rows || failures) && h && h->batch)
 			h->batch(h->data, &s->prog);
+		failures = 0;
 		if (rows)
 			continue;
 		if (!follow)

@@ -28,7 +28,7 @@ pg() { runuser -u postgres -- "$@"; }
 cleanup() {
 	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 	[ -f "$pgdir/data/postmaster.pid" ] && pg "$PGBIN/pg_ctl" -D "$pgdir/data" -m immediate -w stop >/dev/null 2>&1
-	rm -rf "$tmp"
+	rm -rf "$tmp" "/sys/fs/bpf/ward-test-ship-$$"
 }
 trap cleanup EXIT
 
@@ -156,6 +156,40 @@ check "pruned log: hosts.ckpt_id/ckpt_hash = local meta" [ "$(q "SELECT ckpt_id 
 sqlite3 "$tmp/b.db" "INSERT OR REPLACE INTO meta VALUES ('bundle_version', '7'), ('bundle_sha256', 'abc123')"
 "$WARD" logs ship --log "$tmp/b.db" --to "$URL" --host b >/dev/null 2>&1
 check "bundle version and sha256 copied" [ "$(q "SELECT bundle_version || ' ' || bundle_sha256 || ' ' || (bundle_applied IS NOT NULL) FROM ward.hosts WHERE host_id = 'b'")" = "7 abc123 true" ]
+
+# --- ward daemon --ship: continuous, its lag in doctor and host status
+state=$tmp/state
+dlog=$tmp/d.db
+pin=/sys/fs/bpf/ward-test-ship-$$
+"$GEN" --bulk 2000 "$dlog" "$tmp/gen" >/dev/null
+"$WARD" daemon --socket "$tmp/ward.sock" --state "$state" --log "$dlog" --host-policy "" \
+	--pin-dir "$pin" --ship "$URL" --host-id d >"$tmp/daemon.log" 2>&1 &
+daemon=$!
+pids+=("$daemon")
+caught_up() { [ "$(central_count d 2>/dev/null)" = "$(local_count "$dlog")" ]; }
+wait_for() { for _ in $(seq 400); do "$@" && return 0; sleep 0.05; done; return 1; }
+check "daemon --ship: the existing rows arrive" wait_for caught_up
+"$GEN" --bulk 3000 "$dlog" "$tmp/gen" >/dev/null
+check "daemon --ship: new rows arrive" wait_for caught_up
+lag() { # CMD...: "lag_rows running" of the ship object in CMD's JSON
+	WARD_STATE=$state "$@" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["ship"]; print(s["lag_rows"], s["running"], s["host_id"])'
+}
+check "doctor: ship lag 0" [ "$(lag "$WARD" doctor --json)" = "0 True d" ]
+check "host status: ship lag 0" [ "$(lag "$WARD" host status --json --socket "$tmp/ward.sock" --pin-dir "$pin")" = "0 True d" ]
+pg "$PGBIN/pg_ctl" -D "$pgdir/data" -m fast -w stop >/dev/null
+"$GEN" --bulk 500 "$dlog" "$tmp/gen" >/dev/null
+behind=$(( $(sqlite3 "$dlog" "SELECT max(id) FROM decisions") - $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["shipped_id"])' "$state/ship.json") ))
+check "database down: doctor shows the rows behind ($behind)" [ "$(lag "$WARD" doctor --json)" = "$behind True d" ]
+WARD_STATE=$state "$WARD" doctor >"$tmp/doctor.out" 2>&1
+check "database down: doctor's line" grep -q "^ship: host d to postgresql:///ward?host=.*: $behind rows behind, oldest unshipped [0-9.]* s" "$tmp/doctor.out"
+pgstart start >/dev/null || { cat "$pgdir/log"; fail "postgres start"; }
+check "database back: the daemon catches up" wait_for caught_up
+check "daemon still running" kill -0 "$daemon"
+kill -TERM "$daemon"
+wait "$daemon"
+check "daemon: SIGTERM exits 0" [ $? -eq 0 ]
+check "daemon log: the lost connection noted" grep -q "retrying in" "$tmp/daemon.log"
+rm -rf "$pin"
 
 "$WARD" logs ship --log "$tmp/b.db" --to "postgresql:///ward?host=$pgdir&port=1&user=postgres" --host b >"$tmp/e.out" 2>&1
 check "no server: exit 1 after retries" [ $? -eq 1 ]

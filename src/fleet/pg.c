@@ -2,7 +2,9 @@
 /* libpq adapter: the one place libpq's status codes become -errno. */
 #include "fleet/pg.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +14,54 @@ struct ward_embedded {
 	size_t len;
 };
 extern const struct ward_embedded ward_fleet_sql[];
+
+struct ward_pq ward_pq;
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static char pq_error[256];
+
+static void pq_load_once(void)
+{
+	void *h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+	struct ward_pq t;
+
+	if (!h) {
+		snprintf(pq_error, sizeof(pq_error), "%s", dlerror());
+		return;
+	}
+#define LOAD(f)                                                                                    \
+	do {                                                                                       \
+		if (!(*(void **)&t.p_##f = dlsym(h, #f))) {                                        \
+			snprintf(pq_error, sizeof(pq_error), "libpq.so.5 has no %s", #f);          \
+			dlclose(h);                                                                \
+			return;                                                                    \
+		}                                                                                  \
+	} while (0)
+	LOAD(PQclear);
+	LOAD(PQconnectdbParams);
+	LOAD(PQerrorMessage);
+	LOAD(PQexec);
+	LOAD(PQexecParams);
+	LOAD(PQfinish);
+	LOAD(PQgetResult);
+	LOAD(PQgetvalue);
+	LOAD(PQntuples);
+	LOAD(PQputCopyData);
+	LOAD(PQputCopyEnd);
+	LOAD(PQresultErrorField);
+	LOAD(PQresultErrorMessage);
+	LOAD(PQresultStatus);
+	LOAD(PQstatus);
+#undef LOAD
+	ward_pq = t;
+}
+
+int ward_pq_load(struct ward_error *err)
+{
+	pthread_once(&pq_once, pq_load_once);
+	if (pq_error[0])
+		return ward_errx(err, -ENOENT, "libpq: %s (install libpq5)", pq_error);
+	return 0;
+}
 
 const char *ward_pg_schema_sql(void)
 {
@@ -80,6 +130,9 @@ int ward_pg_connect(const char *url, PGconn **ret, struct ward_error *err)
 	const char *sql = ward_pg_schema_sql();
 	int r;
 
+	r = ward_pq_load(err);
+	if (r < 0)
+		return r;
 	ward_pg_url_redact(url, red, sizeof(red));
 	c = PQconnectdbParams(keys, vals, 1);
 	if (!c)

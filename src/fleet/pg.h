@@ -10,6 +10,47 @@
 #include "common/cleanup.h"
 #include "common/error.h"
 
+/* libpq is loaded when ward first connects (dlopen), not linked: every other
+ * command starts without it and the dozen libraries it pulls in (Kerberos,
+ * LDAP, a shared OpenSSL), which would cost each `ward exec` their mapping
+ * and relocation. The calls below go through this table. */
+struct ward_pq {
+	__typeof__(PQclear) *p_PQclear;
+	__typeof__(PQconnectdbParams) *p_PQconnectdbParams;
+	__typeof__(PQerrorMessage) *p_PQerrorMessage;
+	__typeof__(PQexec) *p_PQexec;
+	__typeof__(PQexecParams) *p_PQexecParams;
+	__typeof__(PQfinish) *p_PQfinish;
+	__typeof__(PQgetResult) *p_PQgetResult;
+	__typeof__(PQgetvalue) *p_PQgetvalue;
+	__typeof__(PQntuples) *p_PQntuples;
+	__typeof__(PQputCopyData) *p_PQputCopyData;
+	__typeof__(PQputCopyEnd) *p_PQputCopyEnd;
+	__typeof__(PQresultErrorField) *p_PQresultErrorField;
+	__typeof__(PQresultErrorMessage) *p_PQresultErrorMessage;
+	__typeof__(PQresultStatus) *p_PQresultStatus;
+	__typeof__(PQstatus) *p_PQstatus;
+};
+extern struct ward_pq ward_pq;
+/* Load libpq.so.5 once (thread-safe); -ENOENT with a hint when it is missing. */
+int ward_pq_load(struct ward_error *err);
+
+#define PQclear (*ward_pq.p_PQclear)
+#define PQconnectdbParams (*ward_pq.p_PQconnectdbParams)
+#define PQerrorMessage (*ward_pq.p_PQerrorMessage)
+#define PQexec (*ward_pq.p_PQexec)
+#define PQexecParams (*ward_pq.p_PQexecParams)
+#define PQfinish (*ward_pq.p_PQfinish)
+#define PQgetResult (*ward_pq.p_PQgetResult)
+#define PQgetvalue (*ward_pq.p_PQgetvalue)
+#define PQntuples (*ward_pq.p_PQntuples)
+#define PQputCopyData (*ward_pq.p_PQputCopyData)
+#define PQputCopyEnd (*ward_pq.p_PQputCopyEnd)
+#define PQresultErrorField (*ward_pq.p_PQresultErrorField)
+#define PQresultErrorMessage (*ward_pq.p_PQresultErrorMessage)
+#define PQresultStatus (*ward_pq.p_PQresultStatus)
+#define PQstatus (*ward_pq.p_PQstatus)
+
 DEFINE_CLEANUP(PGconn *, PQfinish)
 DEFINE_CLEANUP(PGresult *, PQclear)
 

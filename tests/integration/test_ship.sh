@@ -47,7 +47,7 @@ local_count() { sqlite3 "$1" "SELECT count(*) || ' ' || max(id) FROM decisions";
 central_count() { q "SELECT count(*) || ' ' || max(id) FROM ward.decisions WHERE host_id = '$1'"; }
 
 mkdir -p "$tmp/gen"
-"$GEN" --bulk 80000 "$tmp/a.db" "$tmp/gen" >/dev/null || { echo "FAIL: generator"; exit 1; }
+"$GEN" --bulk 60000 "$tmp/a.db" "$tmp/gen" >/dev/null || { echo "FAIL: generator"; exit 1; }
 "$GEN" --bulk 6000 "$tmp/b.db" "$tmp/gen" >/dev/null || { echo "FAIL: generator"; exit 1; }
 
 # --- host b: one run, everything, then again: nothing new, nothing twice
@@ -77,7 +77,7 @@ for _ in $(seq 600); do # at most 30 s
 done
 check "kill: caught the shipper inside its COPY" [ "$copying" = 1 ]
 kill -9 "$shipper"
-wait "$shipper" 2>/dev/null
+{ wait "$shipper"; } 2>/dev/null
 # the server notices the dead client and aborts the transaction
 for _ in $(seq 200); do
 	[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ward'")" = 0 ] && break
@@ -95,7 +95,7 @@ for _ in $(seq 600); do
 	sleep 0.05
 done
 kill -9 "$shipper" 2>/dev/null
-wait "$shipper" 2>/dev/null
+{ wait "$shipper"; } 2>/dev/null
 partial=$(q "SELECT shipped_id FROM ward.hosts WHERE host_id = 'a'")
 check "kill between batches: a committed prefix ($partial rows)" [ "$(central_count a)" = "$partial $partial" ]
 "$WARD" logs ship --log "$tmp/a.db" --to "$URL" --host a --batch 50000 >"$tmp/a3.out" 2>&1

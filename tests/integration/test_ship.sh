@@ -142,6 +142,15 @@ check "gap: nothing after it shipped" [ "$(q "SELECT max(id) FROM ward.decisions
 check "different log under host b: exit 1" [ $? -eq 1 ]
 check "different log under host b: says so" grep -q "a different log" "$tmp/s.out"
 
+# --- text that COPY must escape arrives byte for byte
+cp "$tmp/b.db" "$tmp/x.db"
+sqlite3 "$tmp/x.db" "INSERT INTO decisions (ts_ns, layer, action, path, reason, rule, hash)
+	VALUES (1, 'fs', 'deny', 'a' || char(9) || 'b' || char(10) || 'c\d\N', char(13) || 'é ü 日本', '\\.', 'h')"
+"$WARD" logs ship --log "$tmp/x.db" --to "$URL" --host x >/dev/null 2>&1
+check "escaping: tab, newline, CR, backslash, \\N, UTF-8 as they were" [ \
+	"$(q "SELECT upper(encode(convert_to(path || '|' || reason || '|' || rule, 'UTF8'), 'hex')) FROM ward.decisions WHERE host_id = 'x' AND hash = 'h'")" = \
+	"$(sqlite3 "$tmp/x.db" "SELECT hex(path || '|' || reason || '|' || rule) FROM decisions WHERE hash = 'h'")" ]
+
 # --- a log pruned before its first ship starts at its checkpoint
 cp "$tmp/b.db" "$tmp/p.db"
 "$WARD" audit prune --retain 400K --log "$tmp/p.db" >/dev/null 2>&1

@@ -573,7 +573,7 @@ int ward_ship_batch(struct ward_shipper *s, uint64_t *ret_rows, struct ward_erro
 	if (!s->pg) {
 		r = ward_pg_connect(s->url, &s->pg, err);
 		if (r < 0)
-			return r == -EPROTO ? r : -ECONNREFUSED;
+			return r;
 		s->known = false;
 	}
 	/* one SQLite snapshot for the batch: meta, max id, references, rows */

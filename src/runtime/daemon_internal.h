@@ -214,5 +214,15 @@ void verb_host_stop(struct ward_daemon *d, struct dconn *c, json_t *req);
 void host_release(struct ward_daemon *d);
 
 /* --- daemon_verbs.c */
+/* Switch sb to policy (compiled and checked: ceiling, rule packs; taken), as
+ * policy.apply does: the generation, the state, an allow row naming c (NULL:
+ * the daemon) with the old and new rev; *ret_res: the apply's reply fields.
+ * A refusal is a deny row and leaves sb at its policy. timings (NULL ok):
+ * ms since t0_ns (ward_mono_ns when the request was read) at each step.
+ * The caller settles the runtime (ward_runtime_settle) when sb->rt. */
+int sandbox_apply_policy(struct ward_daemon *d, const struct dconn *c, struct dsandbox *sb,
+			 struct ward_policy *policy, const char *path, const char *text,
+			 size_t len, bool wait, uint64_t t0_ns, json_t *timings, json_t **ret_res,
+			 struct ward_error *err);
 void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req);
 void verb_secret(struct ward_daemon *d, struct dconn *c, json_t *req, const char *verb);

@@ -150,7 +150,9 @@ static int parse_file(struct ward_bundle *b, json_t *f, size_t i, size_t *payloa
 	if (!json_is_integer(bytes))
 		return ward_errx(err, -EBADMSG, "manifest: files[%zu]: no bytes", i);
 	n = json_integer_value(bytes);
-	if (n < 0 || n > WARD_BUNDLE_MAX_FILE)
+	if (n < 0)
+		return ward_errx(err, -EBADMSG, "manifest: files[%zu]: negative bytes", i);
+	if (n > WARD_BUNDLE_MAX_FILE)
 		return ward_errx(err, -EFBIG, "manifest: files[%zu]: %" PRId64 " bytes (limit %d)",
 				 i, (int64_t)n, WARD_BUNDLE_MAX_FILE);
 	if ((size_t)n > b->len - *payload)

@@ -250,6 +250,19 @@ check "... ghost: a warning (audit) row" [ "$(rows "rule='bundle' AND action='au
 sandbox='ghost' AND reason LIKE '%sandbox ghost does not exist%'")" -eq 1 ]
 check "... box runs B" [ "$(box_rev)" = "$REV_B" ]
 
+check "host status (text) shows the bundle version" grep -q "^bundle: *version 50 from $SRC" \
+	<<<"$(ward host status --socket "$SOCK")"
+
+# all or nothing: one policy of the bundle wider than the host policy in
+# force (the bundle has none of its own, so only the daemon can see it)
+sed 's/endpoints: .*/endpoints: [{ host: c.example.test, port: 443 }]/' "$T/a.yaml" >"$T/wide.yaml"
+ward policy bundle --key "$T/k.pem" -o "$SRC/v60.bundle" --version 60 --sandbox box="$T/a.yaml" \
+	--sandbox other="$T/wide.yaml" >/dev/null
+check "v60: refused, naming the policy outside the ceiling" wait_rows "rule='bundle' AND \
+action='deny' AND reason LIKE '%v60.bundle: version 60 refused: %wide.yaml:%c.example.test%version 50 stays%'"
+check "... box not switched to A (still B)" [ "$(box_rev)" = "$REV_B" ]
+check "... version still 50" [ "$(bundle_version)" = 50 ]
+
 # the chain stays valid with all of these rows
 stop_daemon
 out=$(ward audit verify --log "$LOG" 2>&1)

@@ -250,7 +250,7 @@ static int check_item(struct item *it, const struct ward_policy *host)
 			return 1;
 		}
 	}
-	r = ward_rules_check(NULL, it->p, stderr, &err);
+	r = ward_rules_check(NULL, it->p, stderr, NULL, &err);
 	if (r < 0) {
 		fprintf(stderr, "ward policy bundle: %s: %s\n", it->path, err.msg);
 		return 1;

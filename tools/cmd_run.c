@@ -298,7 +298,7 @@ int cmd_run(int argc, char **argv)
 		return WARD_EXIT_SETUP;
 	}
 	/* the org's rule packs (/etc/ward/rules.d, $WARD_RULES_DIR) */
-	if (ward_rules_check(NULL, policy, stderr, &err) < 0) {
+	if (ward_rules_check(NULL, policy, stderr, NULL, &err) < 0) {
 		fprintf(stderr, "ward: %s\n", err.msg);
 		return WARD_EXIT_SETUP;
 	}

@@ -260,6 +260,7 @@ static int sandbox_create(int argc, char **argv)
 	if (json_is_object(row)) {
 		json_t *one = json_array();
 
+		cli_print_warnings(row);
 		json_array_append(one, row);
 		print_rows(one, true);
 		json_decref(one);
@@ -350,6 +351,7 @@ static int sandbox_simple(int argc, char **argv, const char *verb, const char *u
 	c = cli_connect(prog, socket);
 	if (!req || !c || cli_call(prog, c, req, &reply) < 0)
 		return 1;
+	cli_print_warnings(json_object_get(reply, "sandbox"));
 	printf("%s %s\n", name, done);
 	return 0;
 }

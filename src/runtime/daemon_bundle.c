@@ -256,7 +256,7 @@ static int compile_all(struct ward_daemon *d, const char *path, const struct war
 				r = ward_host_ceiling_check(d->state_dir, c[i].p, NULL, err);
 			}
 			if (r >= 0)
-				r = ward_rules_check(NULL, c[i].p, NULL, err);
+				r = ward_rules_check(NULL, c[i].p, NULL, NULL, err);
 			if (r < 0)
 				return r;
 			if (f->role == WARD_BUNDLE_HOST)

@@ -58,7 +58,8 @@ struct dsandbox {
 	bool want_running; /* the desired state, persisted */
 
 	enum dstate state;
-	char *failure; /* why it is failed */
+	char *failure;	/* why it is failed */
+	char *warnings; /* the rule packs' warnings at the last start, one per line */
 	struct ward_runtime *rt;
 	char rev[65];	       /* the revision in force (or of the stored text) */
 	uint64_t gen_seq;      /* of the generation in force */
@@ -109,6 +110,8 @@ struct ward_daemon {
 };
 
 /* --- daemon.c */
+/* "a\nb\n" -> ["a","b"] (the rule packs' warnings in replies) */
+json_t *warnings_json(const char *lines);
 void daemon_note(struct ward_daemon *d, bool warning, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* A `control` row: reason "uid=U pid=P" [+ "; " + detail]. */

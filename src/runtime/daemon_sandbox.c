@@ -41,6 +41,7 @@ void sandbox_free(struct dsandbox *sb)
 	free(sb->upstream_ca);
 	free(sb->home);
 	free(sb->failure);
+	free(sb->warnings);
 	free(sb);
 }
 
@@ -55,6 +56,20 @@ static const char *state_name(enum dstate s)
 	default:
 		return "stopped";
 	}
+}
+
+json_t *warnings_json(const char *lines)
+{
+	json_t *a = json_array();
+
+	for (const char *p = lines; a && p && *p;) {
+		size_t n = strcspn(p, "\n");
+
+		if (n)
+			json_array_append_new(a, json_stringn(p, n));
+		p += n + (p[n] == '\n');
+	}
+	return a;
 }
 
 json_t *sandbox_json(const struct dsandbox *sb)
@@ -75,6 +90,8 @@ json_t *sandbox_json(const struct dsandbox *sb)
 	json_object_set_new(o, "desired", json_string(sb->want_running ? "running" : "stopped"));
 	if (sb->failure)
 		json_object_set_new(o, "failure", json_string(sb->failure));
+	if (sb->warnings)
+		json_object_set_new(o, "warnings", warnings_json(sb->warnings));
 	return o;
 }
 
@@ -198,6 +215,8 @@ int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error 
 		return 0;
 	free(sb->failure);
 	sb->failure = NULL;
+	free(sb->warnings);
+	sb->warnings = NULL;
 	r = state_read_policy(d, sb->name, &text, &len, err);
 	if (r < 0)
 		goto fail;
@@ -206,9 +225,11 @@ int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error 
 	if (r >= 0) /* the org ceiling: a host policy in force bounds every sandbox */
 		r = ward_host_ceiling_check(d->state_dir, policy, NULL, err);
 	if (r >= 0) /* the org's rule packs */
-		r = ward_rules_check(NULL, policy, NULL, err);
+		r = ward_rules_check(NULL, policy, NULL, &sb->warnings, err);
 	if (r < 0)
 		goto fail;
+	if (sb->warnings)
+		daemon_note(d, true, "sandbox %s: rule packs warn:\n%s", sb->name, sb->warnings);
 	r = ward_audit_store_policy(d->audit, policy, err);
 	if (r < 0)
 		goto fail;

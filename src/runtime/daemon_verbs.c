@@ -219,7 +219,7 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	bool dry = json_is_true(json_object_get(req, "dry_run"));
 	_cleanup_(ward_policy_freep) struct ward_policy *policy = NULL, *old_stored = NULL;
 	_cleanup_gen_ struct ward_gen *cur = NULL;
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL, *warnings = NULL;
 	struct ward_error err = { 0 };
 	struct dsandbox *sb = sandbox_find(d, name);
 	const struct ward_policy *old;
@@ -237,7 +237,7 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	if (r >= 0) /* the org ceiling: a host policy in force bounds every sandbox */
 		r = ward_host_ceiling_check(d->state_dir, policy, NULL, &err);
 	if (r >= 0) /* the org's rule packs */
-		r = ward_rules_check(NULL, policy, NULL, &err);
+		r = ward_rules_check(NULL, policy, NULL, &warnings, &err);
 	if (r < 0) {
 		char msg[WARD_ERROR_MAX + 128];
 
@@ -261,6 +261,8 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		res = json_pack("{s:s,s:s,s:o,s:o,s:b}", "old_rev", sb->rev, "new_rev", policy->rev,
 				"diff", diff_json(old, policy), "sections",
 				changed_json(old, policy, "changed"), "dry_run", 1);
+		if (warnings)
+			json_object_set_new(res, "warnings", warnings_json(warnings));
 		reply_ok(c, req, res);
 		return;
 	}
@@ -270,6 +272,8 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		reply_err(c, req, -r, "%s", err.msg);
 		return;
 	}
+	if (warnings)
+		json_object_set_new(res, "warnings", warnings_json(warnings));
 	json_object_set(res, "timings", timings);
 	reply_ok(c, req, res);
 	/* the waits the switches left (RCU grace periods): after the reply,

@@ -255,8 +255,14 @@ static int compile_all(struct ward_daemon *d, const char *path, const struct war
 			} else if (r >= 0 && f->role == WARD_BUNDLE_SANDBOX) {
 				r = ward_host_ceiling_check(d->state_dir, c[i].p, NULL, err);
 			}
-			if (r >= 0)
-				r = ward_rules_check(NULL, c[i].p, NULL, NULL, err);
+			if (r >= 0) {
+				_cleanup_free_ char *warn = NULL;
+
+				r = ward_rules_check(NULL, c[i].p, NULL, &warn, err);
+				/* the packs' warnings: the daemon's log, as for a sandbox start */
+				if (warn)
+					daemon_note(d, true, "bundle %s: %s", c[i].source, warn);
+			}
 			if (r < 0)
 				return r;
 			if (f->role == WARD_BUNDLE_HOST)

@@ -15,7 +15,7 @@
 static const char usage_daemon[] =
 	"Usage: ward daemon [--socket PATH] [--state DIR] [--log DB] [--host-policy FILE]\n"
 	"                   [--host-scope CGROUP] [--pin-dir DIR] [--ship URL]\n"
-	"                   [--host-id NAME]\n"
+	"                   [--host-id NAME] [--policy-source DIR --bundle-key PUB.pem]\n"
 	"\n"
 	"Serve long-lived named sandboxes and the sessions inside them, in the\n"
 	"foreground (systemd: contrib/systemd/ward.service). The other verbs that\n"
@@ -67,6 +67,15 @@ static const char usage_daemon[] =
 	"                 docs/fleet.md), from a thread of the daemon; its lag shows\n"
 	"                 in ward doctor and ward host status (STATE/ship.json)\n"
 	"  --host-id NAME the host id for --ship (default: the hostname)\n"
+	"  --policy-source DIR\n"
+	"                 apply signed policy bundles (ward policy bundle) put into\n"
+	"                 DIR as *.bundle files: scanned at start, then watched;\n"
+	"                 the signature, each file's sha256 and a version greater\n"
+	"                 than the applied one are checked before anything applies,\n"
+	"                 a refused bundle is a control row and changes nothing\n"
+	"                 (docs/fleet.md, 'Signed policy bundles')\n"
+	"  --bundle-key PUB.pem\n"
+	"                 the ed25519 public key bundles must be signed with\n"
 	"  -h, --help     show this help\n"
 	"\n"
 	"Host mode: what ward host enforce enforced is stored (state directory,\n"
@@ -100,6 +109,8 @@ int cmd_daemon(int argc, char **argv)
 		{ "host-scope", required_argument, NULL, 'S' },
 		{ "ship", required_argument, NULL, 'U' },
 		{ "host-id", required_argument, NULL, 'I' },
+		{ "policy-source", required_argument, NULL, 'B' },
+		{ "bundle-key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -136,6 +147,12 @@ int cmd_daemon(int argc, char **argv)
 		case 'I':
 			host_id = optarg;
 			break;
+		case 'B':
+			cfg.policy_source = optarg;
+			break;
+		case 'K':
+			cfg.bundle_key = optarg;
+			break;
 		case 'h':
 			fputs(usage_daemon, stdout);
 			return 0;
@@ -150,6 +167,10 @@ int cmd_daemon(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ward daemon: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!cfg.policy_source != !cfg.bundle_key) {
+		fputs("ward daemon: --policy-source and --bundle-key go together\n", stderr);
 		return 2;
 	}
 	if (geteuid() != 0) {

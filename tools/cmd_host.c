@@ -89,7 +89,8 @@ static const char usage_host_status[] =
 	"enforced), scope, mode (enforce or audit), policy revision and file, the\n"
 	"pinned programs (program and link ids, attach points), the counters (fail\n"
 	"closed: connections refused while no daemon listened; events dropped), the\n"
-	"proxy's and DNS stub's ports and the exempt cgroups.\n"
+	"proxy's and DNS stub's ports and the exempt cgroups; with a daemon that\n"
+	"applies signed bundles (--policy-source), the bundle version it applied.\n"
 	"\n"
 	"Without a daemon (none answers on the socket) the pins alone are read:\n"
 	"'pinned, daemon down' means the kernel still decides and redirected\n"
@@ -208,6 +209,11 @@ static void print_status(json_t *st)
 		printf("warning:    %s\n", json_string_value(v) ?: "?");
 	if ((s = json_string_value(json_object_get(st, "error"))))
 		printf("error:      %s\n", s);
+	if ((v = json_object_get(st, "bundle")) && json_is_object(v))
+		printf("bundle:     version %lld from %s (sha256 %.16s)\n",
+		       (long long)json_integer_value(json_object_get(v, "version")),
+		       json_string_value(json_object_get(v, "source")) ?: "?",
+		       json_string_value(json_object_get(v, "sha256")) ?: "none applied");
 	if ((s = json_string_value(json_object_get(st, "daemon"))))
 		printf("daemon:     %s (read from the pins)\n", s);
 }

@@ -34,6 +34,9 @@ static const char usage_policy[] =
 	"                           a policy that allows what the decision log observed\n"
 	"  apply NAME FILE [--wait] [--dry-run] [--json]\n"
 	"                           switch a daemon sandbox to the policy FILE while it runs\n"
+	"  bundle --key KEY.pem -o BUNDLE [--host-policy F] [--sandbox NAME=F]... [FILE...]\n"
+	"                           a signed policy bundle for daemon --policy-source\n"
+	"                           (also: bundle verify, bundle keygen)\n"
 	"\n"
 	"Run 'ward policy SUBCOMMAND --help' for details.\n";
 
@@ -763,6 +766,8 @@ int cmd_policy(int argc, char **argv)
 		return cmd_policy_suggest(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "apply"))
 		return policy_apply(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "bundle"))
+		return cmd_policy_bundle(argc - 1, argv + 1);
 	fprintf(stderr, "ward policy: unknown subcommand '%s'\n%s", argv[1], usage_policy);
 	return 2;
 }

@@ -16,6 +16,7 @@ int cmd_daemon(int argc, char **argv);
 int cmd_policy_explain(int argc, char **argv);
 int cmd_policy_test(int argc, char **argv);
 int cmd_policy_suggest(int argc, char **argv);
+int cmd_policy_bundle(int argc, char **argv);
 /* the daemon's client verbs (docs/daemon.md) */
 int cmd_sandbox(int argc, char **argv);
 int cmd_exec(int argc, char **argv);

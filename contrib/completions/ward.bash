@@ -20,7 +20,7 @@ _ward() {
 		'') case $w in
 			run|policy|logs|replay|audit|daemon|doctor|sandbox|exec|sessions|secret|host) path=$w ;;
 			esac ;;
-		policy) case $w in check|compile|diff|explain|test|suggest|apply) path="policy $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
+		policy) case $w in check|compile|diff|explain|test|suggest|apply|bundle) path="policy $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		logs) case $w in ship) path="logs $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		audit) case $w in verify|prune) path="audit $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		sandbox) case $w in create|list|stop|start|rm) path="sandbox $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
@@ -31,9 +31,9 @@ _ward() {
 	done
 	# option values
 	case "$prev" in
-	--cwd|--pin-dir|--state|--workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+	--cwd|--pin-dir|--policy-source|--state|--workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	--binary|--host-policy|--hosts|--log|--policy|--socket|--upstream-ca|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-	--action|--batch|--binary|--dns-port|--examples|--host|--host-scope|--idle-timeout|--layer|--method|--org|--path|--port|--rules|--sandbox|--scope|--session|--ship|--since|--to) return ;;
+	--action|--batch|--binary|--dns-port|--examples|--host|--host-scope|--idle-timeout|--layer|--method|--org|--path|--port|--rules|--sandbox|--scope|--session|--ship|--since|--to|--version|-o) return ;;
 	esac
 	local opts=''
 	case "$path" in
@@ -44,7 +44,7 @@ _ward() {
 	'run') opts='--help --hosts --learn --log --policy --upstream-ca --watch --workdir -h'
 		;;
 	'policy') opts=''
-		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "check compile diff explain test suggest apply" -- "$cur")); return; } ;;
+		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "check compile diff explain test suggest apply bundle" -- "$cur")); return; } ;;
 	'policy check') opts='--help --org --rules -h'
 		;;
 	'policy compile') opts='--help --json -h'
@@ -59,6 +59,8 @@ _ward() {
 		;;
 	'policy apply') opts='--dry-run --help --json --socket --wait -h'
 		[[ $cur != -* && $nargs == 0 ]] && { COMPREPLY=($(compgen -W "$(_ward_sandboxes)" -- "$cur")); return; } ;;
+	'policy bundle') opts='--host-policy --key --sandbox --version -o'
+		;;
 	'logs') opts='--action --binary --follow --help --host --json --layer --log --ocsf --sandbox --session --since --summary -f -h'
 		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "ship" -- "$cur")); return; } ;;
 	'logs ship') opts='--batch --follow --help --host --json --log --to -f -h'
@@ -71,7 +73,7 @@ _ward() {
 		;;
 	'audit prune') opts=''
 		;;
-	'daemon') opts='--help --host-id --host-policy --host-scope --log --pin-dir --ship --socket --state -h'
+	'daemon') opts='--bundle-key --help --host-id --host-policy --host-scope --log --pin-dir --policy-source --ship --socket --state -h'
 		;;
 	'doctor') opts='--cleanup --help --json --pin-dir -h'
 		;;

@@ -49,6 +49,10 @@ int ward_audit_submit(struct ward_audit *a, const struct ward_decision *d);
 /* Store the policy's exact source and compiled form under its revision (idempotent). */
 int ward_audit_store_policy(struct ward_audit *a, const struct ward_policy *p,
 			    struct ward_error *err);
+/* Set a key of the log's meta table (INSERT OR REPLACE), synchronously
+ * between two of the writer's batches (bundle_version, bundle_sha256, ...). */
+int ward_audit_set_meta(struct ward_audit *a, const char *key, const char *value,
+			struct ward_error *err);
 /* Flush everything queued, stop the writer and close. NULL is fine. */
 int ward_audit_close(struct ward_audit *a);
 uint64_t ward_audit_dropped(const struct ward_audit *a);

@@ -564,6 +564,29 @@ uint64_t ward_audit_dropped(const struct ward_audit *a)
 	return n;
 }
 
+int ward_audit_set_meta(struct ward_audit *a, const char *key, const char *value,
+			struct ward_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, r = 0;
+
+	if (!a || !key || !value)
+		return ward_errx(err, -EINVAL, "meta: no key or value");
+	pthread_mutex_lock(&a->db_lock);
+	rc = sqlite3_prepare_v2(a->db, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", -1,
+				&st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE)
+		r = audit_sqlite_err(err, a->db, rc, "meta");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&a->db_lock);
+	return r;
+}
+
 int ward_audit_store_policy(struct ward_audit *a, const struct ward_policy *p,
 			    struct ward_error *err)
 {

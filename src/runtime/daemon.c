@@ -334,6 +334,9 @@ int ward_daemon_new(const struct ward_daemon_config *cfg, struct ward_daemon **r
 	r = state_load_all(d, err);
 	if (r < 0)
 		goto fail;
+	r = bundle_init(d, err);
+	if (r < 0)
+		goto fail;
 	r = daemon_write_run(d);
 	if (r < 0) {
 		r = ward_err(err, r, "write %s/run.json", d->state_dir);
@@ -380,11 +383,12 @@ int ward_daemon_run(struct ward_daemon *d, struct ward_error *err)
 	signal(SIGPIPE, SIG_IGN);
 	host_restore(d); /* before the sandboxes: their ceiling is the host policy */
 	restore(d);
+	bundle_scan(d); /* after both: a bundle applies through them */
 	daemon_note(d, false, "listening on %s (state %s, log %s)", d->socket_path, d->state_dir,
 		    d->log_path);
 
 	while (!d->stop) {
-		size_t cap = 2 + d->n_conns, n = 0;
+		size_t cap = 3 + d->n_conns, n = 0;
 		struct dsession *s;
 
 		for (s = d->sessions; s; s = s->next)
@@ -392,7 +396,7 @@ int ward_daemon_run(struct ward_daemon *d, struct ward_error *err)
 
 		struct pollfd pfd[cap];
 		void *obj[cap];
-		int kind[cap]; /* 0 signal, 1 listen, 2 conn, 3 session */
+		int kind[cap]; /* 0 signal, 1 listen, 2 conn, 3 session, 4 bundles */
 		int timeout;
 
 		pfd[n] = (struct pollfd){ .fd = d->signal_fd, .events = POLLIN };
@@ -401,6 +405,11 @@ int ward_daemon_run(struct ward_daemon *d, struct ward_error *err)
 		if (d->n_conns < DAEMON_MAX_CONNS) {
 			pfd[n] = (struct pollfd){ .fd = d->listen_fd, .events = POLLIN };
 			kind[n] = 1;
+			obj[n++] = NULL;
+		}
+		if (bundle_fd(d) >= 0) {
+			pfd[n] = (struct pollfd){ .fd = bundle_fd(d), .events = POLLIN };
+			kind[n] = 4;
 			obj[n++] = NULL;
 		}
 		for (struct dconn *c = d->conns; c; c = c->next) {
@@ -442,6 +451,9 @@ int ward_daemon_run(struct ward_daemon *d, struct ward_error *err)
 				break;
 			case 3:
 				session_ended(d, obj[i]);
+				break;
+			case 4:
+				bundle_readable(d);
 				break;
 			default:
 				break;
@@ -486,6 +498,7 @@ void ward_daemon_free(struct ward_daemon *d)
 		sandbox_free(sb);
 	}
 	host_release(d); /* the pinned programs stay: fail closed until the next start */
+	bundle_free(d);
 	while (d->sessions) {
 		struct dsession *s = d->sessions;
 

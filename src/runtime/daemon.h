@@ -40,6 +40,11 @@ struct ward_daemon_config {
 	const char *host_policy;
 	const char *host_scope; /* its scope (ward host enforce --scope); NULL: the v2 root */
 	const char *pin_dir;
+	/* Signed policy bundles (docs/fleet.md): a directory watched for
+	 * *.bundle files, and the ed25519 public key (PEM) they must verify
+	 * with. NULL: none. */
+	const char *policy_source;
+	const char *bundle_key;
 	/* what the daemon has to say (a sandbox that failed to come back, a
 	 * stale sandbox cleaned up, ...); NULL: silent */
 	void (*note)(void *data, bool warning, const char *msg);

@@ -90,8 +90,14 @@ static int enforce(struct ward_daemon *d, struct ward_policy *p, json_t *cfg,
 	};
 	size_t n_warn;
 	const char *const *warn;
-	int r = ward_host_start(p, &hc, ret, err);
+	/* the rows name its rev: in the log's policies table first (audit verify) */
+	int r = d->audit ? ward_audit_store_policy(d->audit, p, err) : 0;
 
+	if (r < 0) {
+		ward_policy_free(p);
+		return r;
+	}
+	r = ward_host_start(p, &hc, ret, err);
 	if (r < 0)
 		return r;
 	warn = ward_host_warnings(*ret, &n_warn);
@@ -294,6 +300,46 @@ void verb_host_enforce(struct ward_daemon *d, struct dconn *c, json_t *req)
 	reply_ok(c, req, json_pack("{s:o}", "host", ward_host_status_json(h, d->pin_dir)));
 }
 
+int host_apply_policy(struct ward_daemon *d, struct ward_policy *p, const char *source,
+		      const char *text, size_t len, const char *why, struct ward_error *err)
+{
+	struct ward_host *h = NULL;
+	char detail[1024];
+	json_t *cfg;
+	int r;
+
+	/* how it is enforced stays (scope, audit, hosts, CA); only the policy changes */
+	if (d->host && d->host_cfg)
+		cfg = json_deep_copy(d->host_cfg);
+	else
+		cfg = json_pack("{s:b, s:b}", "enforced", 1, "audit", 0);
+	if (!cfg) {
+		ward_policy_free(p);
+		return ward_err(err, -ENOMEM, "host mode");
+	}
+	if (!d->host && d->cfg.host_scope && *d->cfg.host_scope)
+		json_object_set_new(cfg, "scope", json_string(d->cfg.host_scope));
+	json_object_set_new(cfg, "enforced", json_true());
+	json_object_set_new(cfg, "policy", json_string(source));
+	r = enforce(d, p, cfg, &h, err);
+	if (r < 0) {
+		json_decref(cfg);
+		daemon_row(d, NULL, "deny", "host.enforce", WARD_HOST_SANDBOX, err->msg, NULL);
+		return r;
+	}
+	set_host(d, h, cfg);
+	r = save(d, cfg, text, len, err);
+	if (r < 0)
+		daemon_note(d, true, "host mode: %s", err->msg);
+	detail_of(detail, sizeof(detail), cfg);
+	if (why)
+		snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail), "; %s", why);
+	daemon_row(d, NULL, "allow", "host.enforce", WARD_HOST_SANDBOX, detail,
+		   ward_host_policy(h)->rev);
+	log_failclosed(d, h);
+	return 0;
+}
+
 void verb_host_status(struct ward_daemon *d, struct dconn *c, json_t *req)
 {
 	json_t *st = ward_host_status_json(d->host, d->pin_dir);
@@ -302,6 +348,8 @@ void verb_host_status(struct ward_daemon *d, struct dconn *c, json_t *req)
 		reply_err(c, req, ENOMEM, "host status");
 		return;
 	}
+	if (d->bundle)
+		json_object_set_new(st, "bundle", bundle_status_json(d));
 	reply_ok(c, req, json_pack("{s:o}", "host", st));
 }
 

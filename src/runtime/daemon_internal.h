@@ -106,6 +106,7 @@ struct ward_daemon {
 	struct ward_host *host;	      /* host mode (daemon_host.c); NULL: not enforced */
 	char *pin_dir;		      /* host mode's bpffs directory */
 	json_t *host_cfg;	      /* host/host.json: how it was enforced (scope, audit, ...) */
+	struct dbundle *bundle;	      /* --policy-source (daemon_bundle.c); NULL: none */
 	bool stop;
 };
 
@@ -216,7 +217,35 @@ void verb_host_status(struct ward_daemon *d, struct dconn *c, json_t *req);
 void verb_host_stop(struct ward_daemon *d, struct dconn *c, json_t *req);
 /* SIGTERM: the listeners stop, the pinned programs stay (fail closed). */
 void host_release(struct ward_daemon *d);
+/* Enforce p (compiled, checked; taken) as the host policy, the way
+ * host.enforce does, at the scope and in the mode in force (none: the
+ * daemon's --host-scope, enforce mode), and store text as what a restart
+ * enforces. source: where it came from; why: added to the row. */
+int host_apply_policy(struct ward_daemon *d, struct ward_policy *p, const char *source,
+		      const char *text, size_t len, const char *why, struct ward_error *err);
+
+/* --- daemon_bundle.c: signed policy bundles (docs/fleet.md) */
+struct dbundle;
+/* --policy-source: read the key and the applied version, watch DIR. */
+int bundle_init(struct ward_daemon *d, struct ward_error *err);
+/* At start, after host mode and the sandboxes came back: the bundles in DIR. */
+void bundle_scan(struct ward_daemon *d);
+/* the inotify fd (-1: no --policy-source), and its events */
+int bundle_fd(const struct ward_daemon *d);
+void bundle_readable(struct ward_daemon *d);
+json_t *bundle_status_json(const struct ward_daemon *d);
+void bundle_free(struct ward_daemon *d);
 
 /* --- daemon_verbs.c */
+/* Switch sb to policy (compiled and checked: ceiling, rule packs; taken), as
+ * policy.apply does: the generation, the state, an allow row naming c (NULL:
+ * the daemon) with the old and new rev; *ret_res: the apply's reply fields.
+ * A refusal is a deny row and leaves sb at its policy. timings (NULL ok):
+ * ms since t0_ns (ward_mono_ns when the request was read) at each step.
+ * The caller settles the runtime (ward_runtime_settle) when sb->rt. */
+int sandbox_apply_policy(struct ward_daemon *d, const struct dconn *c, struct dsandbox *sb,
+			 struct ward_policy *policy, const char *path, const char *text, size_t len,
+			 bool wait, uint64_t t0_ns, json_t *timings, json_t **ret_res,
+			 struct ward_error *err);
 void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req);
 void verb_secret(struct ward_daemon *d, struct dconn *c, json_t *req, const char *verb);

@@ -102,7 +102,8 @@ static json_t *steps_json(const struct ward_apply_report *rep)
 	json_t *o = json_object();
 
 	for (size_t i = 0; o && i < rep->n_steps; i++)
-		json_object_set_new(o, rep->steps[i].name, json_real((double)rep->steps[i].ns / 1e6));
+		json_object_set_new(o, rep->steps[i].name,
+				    json_real((double)rep->steps[i].ns / 1e6));
 	return o;
 }
 
@@ -112,46 +113,21 @@ static json_t *steps_json(const struct ward_apply_report *rep)
  * nothing; before the reply: an applied policy is the one the next start
  * uses), the diff, the row and the reply; the layers' settle (RCU waits)
  * after it, on threads of their own. */
-void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
+int sandbox_apply_policy(struct ward_daemon *d, const struct dconn *c, struct dsandbox *sb,
+			 struct ward_policy *policy_in, const char *path, const char *text,
+			 size_t len, bool wait, uint64_t t0_ns, json_t *timings, json_t **ret_res,
+			 struct ward_error *err)
 {
-	_cleanup_(json_decrefp) json_t *timings = json_object();
-	struct apply_clock clk = { .t0 = ward_mono_ns(), .o = timings };
-	const char *name = json_string_value(json_object_get(req, "name"));
-	const char *path = json_string_value(json_object_get(req, "policy"));
-	bool wait = json_is_true(json_object_get(req, "wait"));
-	bool dry = json_is_true(json_object_get(req, "dry_run"));
-	_cleanup_(ward_policy_freep) struct ward_policy *policy = NULL, *old_stored = NULL;
+	struct apply_clock clk = { .t0 = t0_ns, .o = timings };
+	_cleanup_(ward_policy_freep) struct ward_policy *policy = policy_in, *old_stored = NULL;
 	_cleanup_gen_ struct ward_gen *cur = NULL, *gen = NULL;
-	_cleanup_free_ char *text = NULL, *warnings = NULL;
-	struct ward_error err = { 0 };
-	struct dsandbox *sb = sandbox_find(d, name);
 	struct ward_apply_report rep = { 0 };
 	const struct ward_policy *old, *new;
-	char old_rev[65], new_rev[65], detail[192];
+	char old_rev[65], new_rev[65], detail[192], msg[WARD_ERROR_MAX + 128];
 	uint64_t t0 = 0, t1 = 0;
-	size_t len = 0;
 	json_t *res;
 	int r;
 
-	if (!sb) {
-		refuse(d, c, req, "policy.apply", name, name ? ENOENT : EINVAL,
-		       name ? "sandbox '%s' does not exist" : "\"name\" is required",
-		       name ? name : "");
-		return;
-	}
-	r = policy_compile_file(c, path, &text, &len, &policy, &err);
-	if (r >= 0) /* the org ceiling: a host policy in force bounds every sandbox */
-		r = ward_host_ceiling_check(d->state_dir, policy, NULL, &err);
-	if (r >= 0) /* the org's rule packs */
-		r = ward_rules_check(NULL, policy, NULL, &warnings, &err);
-	if (r < 0) {
-		char msg[WARD_ERROR_MAX + 128];
-
-		snprintf(msg, sizeof(msg), "%s; policy rev %s stays", err.msg, sb->rev);
-		daemon_row(d, c, "deny", "policy.apply", sb->name, msg, sb->rev);
-		reply_err(c, req, -r, "%s", err.msg);
-		return;
-	}
 	clock_mark(&clk, "compiled");
 	snprintf(old_rev, sizeof(old_rev), "%s", sb->rev);
 	snprintf(new_rev, sizeof(new_rev), "%s", policy->rev);
@@ -159,44 +135,31 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		cur = ward_runtime_gen(sb->rt);
 		old = cur->policy;
 	} else {
-		r = stored_policy(d, sb, &old_stored, &err);
-		if (r < 0) {
-			refuse(d, c, req, "policy.apply", sb->name, -r, "%s", err.msg);
-			return;
-		}
+		r = stored_policy(d, sb, &old_stored, err);
+		if (r < 0)
+			goto deny;
 		old = old_stored;
-	}
-	if (dry) {
-		res = json_pack("{s:s,s:s,s:o,s:o,s:b}", "old_rev", old_rev, "new_rev", new_rev,
-				"diff", diff_json(old, policy), "sections",
-				changed_json(old, policy, "changed"), "dry_run", 1);
-		if (warnings)
-			json_object_set_new(res, "warnings", warnings_json(warnings));
-		reply_ok(c, req, res);
-		return;
 	}
 	/* rows name the revision: stored before them (ward_runtime_apply
 	 * stores it for a running sandbox, under its lock) */
-	r = sb->rt ? 0 : ward_audit_store_policy(d->audit, policy, &err);
-	if (r < 0) {
-		refuse(d, c, req, "policy.apply", sb->name, -r, "%s", err.msg);
-		return;
-	}
+	r = sb->rt ? 0 : ward_audit_store_policy(d->audit, policy, err);
+	if (r < 0)
+		goto deny;
 	if (sb->rt) {
 		r = ward_gen_new(TAKE_PTR(policy), sb->gen_seq + 1, &gen);
 		if (r < 0) {
-			reply_err(c, req, -r, "generation: %s", strerror(-r));
-			return;
+			ward_err(err, r, "generation");
+			goto deny;
 		}
 		new = gen->policy;
 		t0 = ward_mono_ns();
-		r = ward_runtime_apply(sb->rt, gen, &rep, &err);
+		r = ward_runtime_apply(sb->rt, gen, &rep, err);
 		t1 = ward_mono_ns();
 		if (r < 0) {
 			/* the runtime wrote its own deny row; this one names the peer */
-			refuse(d, c, req, "policy.apply", sb->name, -r, "%s; policy rev %s stays",
-			       err.msg, old_rev);
-			return;
+			snprintf(msg, sizeof(msg), "%s; policy rev %s stays", err->msg, old_rev);
+			ward_errx(err, r, "%s", msg);
+			goto deny;
 		}
 		sb->gen_seq++;
 		clock_mark(&clk, "enforced");
@@ -205,10 +168,10 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		new = policy;
 	}
 	/* the text in force is what the next start uses */
-	r = state_store_policy(d, sb, path, new_rev, text, len, &err);
+	r = state_store_policy(d, sb, path, new_rev, text, len, err);
 	if (r < 0)
 		daemon_note(d, true, "sandbox %s: policy rev %.12s %s but not stored: %s", sb->name,
-			    new_rev, sb->rt ? "in force" : "checked", err.msg);
+			    new_rev, sb->rt ? "in force" : "checked", err->msg);
 	if (r >= 0 || sb->rt) { /* what runs, or what the next start runs */
 		char *p = strdup(path);
 
@@ -237,9 +200,80 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	}
 	snprintf(detail, sizeof(detail), "policy rev %s -> %s", old_rev, new_rev);
 	daemon_row(d, c, "allow", "policy.apply", sb->name, detail, new_rev);
+	clock_mark(&clk, "replied");
+	*ret_res = res;
+	return 0;
+deny:
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	daemon_row(d, c, "deny", "policy.apply", sb->name, msg, NULL);
+	return r;
+}
+
+void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
+{
+	_cleanup_(json_decrefp) json_t *timings = json_object();
+	uint64_t t0 = ward_mono_ns();
+	const char *name = json_string_value(json_object_get(req, "name"));
+	const char *path = json_string_value(json_object_get(req, "policy"));
+	bool wait = json_is_true(json_object_get(req, "wait"));
+	bool dry = json_is_true(json_object_get(req, "dry_run"));
+	_cleanup_(ward_policy_freep) struct ward_policy *policy = NULL, *old_stored = NULL;
+	_cleanup_gen_ struct ward_gen *cur = NULL;
+	_cleanup_free_ char *text = NULL, *warnings = NULL;
+	struct ward_error err = { 0 };
+	struct dsandbox *sb = sandbox_find(d, name);
+	const struct ward_policy *old;
+	size_t len = 0;
+	json_t *res = NULL;
+	int r;
+
+	if (!sb) {
+		refuse(d, c, req, "policy.apply", name, name ? ENOENT : EINVAL,
+		       name ? "sandbox '%s' does not exist" : "\"name\" is required",
+		       name ? name : "");
+		return;
+	}
+	r = policy_compile_file(c, path, &text, &len, &policy, &err);
+	if (r >= 0) /* the org ceiling: a host policy in force bounds every sandbox */
+		r = ward_host_ceiling_check(d->state_dir, policy, NULL, &err);
+	if (r >= 0) /* the org's rule packs */
+		r = ward_rules_check(NULL, policy, NULL, &warnings, &err);
+	if (r < 0) {
+		char msg[WARD_ERROR_MAX + 128];
+
+		snprintf(msg, sizeof(msg), "%s; policy rev %s stays", err.msg, sb->rev);
+		daemon_row(d, c, "deny", "policy.apply", sb->name, msg, sb->rev);
+		reply_err(c, req, -r, "%s", err.msg);
+		return;
+	}
+	if (dry) {
+		if (sb->rt) {
+			cur = ward_runtime_gen(sb->rt);
+			old = cur->policy;
+		} else {
+			r = stored_policy(d, sb, &old_stored, &err);
+			if (r < 0) {
+				refuse(d, c, req, "policy.apply", sb->name, -r, "%s", err.msg);
+				return;
+			}
+			old = old_stored;
+		}
+		res = json_pack("{s:s,s:s,s:o,s:o,s:b}", "old_rev", sb->rev, "new_rev", policy->rev,
+				"diff", diff_json(old, policy), "sections",
+				changed_json(old, policy, "changed"), "dry_run", 1);
+		if (warnings)
+			json_object_set_new(res, "warnings", warnings_json(warnings));
+		reply_ok(c, req, res);
+		return;
+	}
+	r = sandbox_apply_policy(d, c, sb, TAKE_PTR(policy), path, text, len, wait, t0, timings,
+				 &res, &err);
+	if (r < 0) {
+		reply_err(c, req, -r, "%s", err.msg);
+		return;
+	}
 	if (warnings)
 		json_object_set_new(res, "warnings", warnings_json(warnings));
-	clock_mark(&clk, "replied");
 	json_object_set(res, "timings", timings);
 	reply_ok(c, req, res);
 	/* the waits the switches left (RCU grace periods): after the reply,

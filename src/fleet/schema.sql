@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS ward.decisions (
 	sandbox       text,
 	layer         text   NOT NULL,
 	action        text   NOT NULL,
-	binary        text,
+	"binary"      text,  -- quoted: BINARY is reserved in PostgreSQL
 	binary_sha256 text,
 	pid           bigint,
 	host          text,    -- the destination host name, as in the local log

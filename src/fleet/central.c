@@ -398,8 +398,8 @@ struct verify_walk {
 	uint64_t every;
 	void (*progress)(uint64_t rows, void *userdata);
 	void *userdata;
-	bool started; /* the anchor is set */
-	bool past_shipped;
+	int64_t anchor_id; /* the chain starts after this checkpoint id, 0: genesis */
+	char anchor[65];
 };
 
 static void broken(struct ward_audit_verify *v, int64_t id, const char *fmt, ...)
@@ -428,8 +428,15 @@ static int verify_row(const char *host_id, const struct ward_audit_row *row, voi
 		       row->id, w->shipped_id);
 		return 1;
 	}
-	if (!ward_audit_chain_row(w->chain, row))
+	if (!ward_audit_chain_row(w->chain, row)) {
+		if (w->anchor_id && row->id == w->anchor_id + 1 && v->bad_id == row->id &&
+		    strstr(v->problem, "hash mismatch"))
+			broken(v, row->id,
+			       "id %" PRId64 ": checkpoint mismatch (the row does not chain from "
+			       "the hash %.12s recorded for checkpoint id %" PRId64 ")",
+			       row->id, w->anchor, w->anchor_id);
 		return 1;
+	}
 	/* the stored hash is the computed one here */
 	if (row->id == w->ckpt_id && strcmp(row->hash, w->ckpt_hash)) {
 		broken(v, row->id,
@@ -574,6 +581,8 @@ int ward_central_verify(struct ward_central *c, const char *host_id, uint64_t ev
 			goto done;
 		}
 		ward_audit_chain_checkpoint(w.chain, first_id - 1, anchor);
+		w.anchor_id = first_id - 1;
+		memcpy(w.anchor, anchor, sizeof(w.anchor));
 	}
 	if (w.ckpt_id && first_id && w.ckpt_id < first_id - 1) {
 		broken(v, first_id,

@@ -32,7 +32,7 @@ _ward() {
 	case "$prev" in
 	--cwd|--pin-dir|--state|--workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	--binary|--host-policy|--hosts|--log|--policy|--socket|--upstream-ca|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-	--action|--binary|--dns-port|--examples|--host|--host-scope|--idle-timeout|--layer|--method|--org|--path|--port|--rules|--sandbox|--scope|--session|--since) return ;;
+	--action|--binary|--db|--dest|--dns-port|--examples|--host|--host-scope|--idle-timeout|--layer|--method|--org|--path|--port|--rules|--sandbox|--scope|--session|--since) return ;;
 	esac
 	local opts=''
 	case "$path" in
@@ -58,13 +58,13 @@ _ward() {
 		;;
 	'policy apply') opts='--dry-run --help --json --socket --wait -h'
 		[[ $cur != -* && $nargs == 0 ]] && { COMPREPLY=($(compgen -W "$(_ward_sandboxes)" -- "$cur")); return; } ;;
-	'logs') opts='--action --binary --follow --help --host --json --layer --log --ocsf --sandbox --session --since --summary -f -h'
+	'logs') opts='--action --binary --db --dest --follow --help --host --json --layer --log --ocsf --sandbox --session --since --summary -f -h'
 		;;
-	'replay') opts='--examples --json --log --policy --sandbox --session --since'
+	'replay') opts='--db --examples --host --json --log --policy --sandbox --session --since'
 		;;
 	'audit') opts=''
 		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "verify prune" -- "$cur")); return; } ;;
-	'audit verify') opts='--json --log'
+	'audit verify') opts='--db --host --json --log'
 		;;
 	'audit prune') opts=''
 		;;

@@ -315,45 +315,71 @@ static int build_query(struct query *q, const char *host_id, const struct ward_a
 	return r ? r : (q->n < sizeof(q->sql) ? 0 : -E2BIG);
 }
 
+/* The result of the command sent last; the connection is idle after it. */
+static PGresult *take_result(struct ward_central *c)
+{
+	PGresult *res = PQgetResult(c->conn), *extra;
+
+	while ((extra = PQgetResult(c->conn)))
+		PQclear(extra);
+	return res;
+}
+
 /* Declare the cursor ward_rows for q inside the open transaction and hand
- * every row to cb, WARD_CENTRAL_CHUNK at a time. */
-static int walk_cursor(struct ward_central *c, const struct query *q,
+ * every row to cb, WARD_CENTRAL_CHUNK at a time. With prefetch, the next
+ * FETCH is sent before cb sees the current chunk, so the server reads it
+ * while the rows are hashed (two chunks in memory); cb must then not use
+ * the connection. */
+static int walk_cursor(struct ward_central *c, const struct query *q, bool prefetch,
 		       int (*cb)(const char *host_id, const struct ward_audit_row *row,
 				 void *userdata),
 		       void *userdata, struct ward_error *err)
 {
 	_cleanup_(PQclearp) PGresult *res = NULL;
 	char sql[sizeof(q->sql) + 64], fetch[64];
-	int ret;
+	bool pending = false;
+	int ret = 0;
 
 	snprintf(sql, sizeof(sql), "DECLARE ward_rows NO SCROLL CURSOR FOR %s", q->sql);
 	res = PQexecParams(c->conn, sql, q->n_params, NULL, q->values, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return pg_err(err, c->conn, res, -EIO, "query ward.decisions");
 	snprintf(fetch, sizeof(fetch), "FETCH %d FROM ward_rows", WARD_CENTRAL_CHUNK);
+	if (prefetch) {
+		if (!PQsendQuery(c->conn, fetch))
+			return pg_err(err, c->conn, NULL, -EIO, "read ward.decisions");
+		pending = true;
+	}
 	for (;;) {
 		int n;
 
 		PQclear(res);
-		res = PQexec(c->conn, fetch);
+		res = pending ? take_result(c) : PQexec(c->conn, fetch);
+		pending = false;
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			return pg_err(err, c->conn, res, -EIO, "read ward.decisions");
 		n = PQntuples(res);
-		for (int i = 0; i < n; i++) {
+		if (prefetch && n == WARD_CENTRAL_CHUNK) {
+			if (!PQsendQuery(c->conn, fetch))
+				return pg_err(err, c->conn, NULL, -EIO, "read ward.decisions");
+			pending = true;
+		}
+		for (int i = 0; i < n && !ret; i++) {
 			struct ward_audit_row row;
 
 			row_read(res, i, &row);
 			ret = cb(PQgetvalue(res, i, 0), &row, userdata);
-			if (ret)
-				return ret;
 		}
-		if (n < WARD_CENTRAL_CHUNK)
-			return 0;
+		if (ret || n < WARD_CENTRAL_CHUNK)
+			break;
 	}
+	if (pending)
+		PQclear(take_result(c));
+	return ret;
 }
 
 /* Run the walk in its own read-only transaction (one snapshot). */
-static int walk(struct ward_central *c, const char *begin, const struct query *q,
+static int walk(struct ward_central *c, const char *begin, const struct query *q, bool prefetch,
 		int (*cb)(const char *host_id, const struct ward_audit_row *row, void *userdata),
 		void *userdata, struct ward_error *err)
 {
@@ -362,7 +388,7 @@ static int walk(struct ward_central *c, const char *begin, const struct query *q
 	r = exec_ok(c, begin, err);
 	if (r < 0)
 		return r;
-	r = walk_cursor(c, q, cb, userdata, err);
+	r = walk_cursor(c, q, prefetch, cb, userdata, err);
 	if (r == 0)
 		r = exec_ok(c, "COMMIT", err);
 	else
@@ -370,11 +396,10 @@ static int walk(struct ward_central *c, const char *begin, const struct query *q
 	return r;
 }
 
-int ward_central_each(struct ward_central *c, const char *host_id,
-		      const struct ward_audit_filter *f,
-		      int (*cb)(const char *host_id, const struct ward_audit_row *row,
-				void *userdata),
-		      void *userdata, struct ward_error *err)
+static int each(struct ward_central *c, const char *host_id, const struct ward_audit_filter *f,
+		bool prefetch,
+		int (*cb)(const char *host_id, const struct ward_audit_row *row, void *userdata),
+		void *userdata, struct ward_error *err)
 {
 	static const struct ward_audit_filter none;
 	struct query q = { 0 };
@@ -383,7 +408,16 @@ int ward_central_each(struct ward_central *c, const char *host_id,
 	r = build_query(&q, host_id, f ? f : &none);
 	if (r < 0)
 		return ward_err(err, r, "central query");
-	return walk(c, "BEGIN READ ONLY", &q, cb, userdata, err);
+	return walk(c, "BEGIN READ ONLY", &q, prefetch, cb, userdata, err);
+}
+
+int ward_central_each(struct ward_central *c, const char *host_id,
+		      const struct ward_audit_filter *f,
+		      int (*cb)(const char *host_id, const struct ward_audit_row *row,
+				void *userdata),
+		      void *userdata, struct ward_error *err)
+{
+	return each(c, host_id, f, true, cb, userdata, err);
 }
 
 /* --- verify --- */
@@ -596,7 +630,7 @@ int ward_central_verify(struct ward_central *c, const char *host_id, uint64_t ev
 		r = ward_err(err, r, "central query");
 		goto rollback;
 	}
-	r = walk_cursor(c, &q, verify_row, &w, err);
+	r = walk_cursor(c, &q, true, verify_row, &w, err);
 	if (r < 0)
 		goto rollback;
 	if (v->intact) {
@@ -648,7 +682,8 @@ static int replay_each(void *ctx, const struct ward_audit_filter *f,
 
 	s->cb = cb;
 	s->userdata = userdata;
-	return ward_central_each(s->c, s->host_id, f, replay_row, s, err);
+	/* no prefetch: replay_policy_source() queries between rows */
+	return each(s->c, s->host_id, f, false, replay_row, s, err);
 }
 
 /* Another query while the cursor is open: the same connection serves both

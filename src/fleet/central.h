@@ -33,7 +33,8 @@ void ward_central_hosts_free(char **hosts, size_t n);
  * and host globs as SQLite GLOB) of host_id (NULL: every host) in
  * (host_id, id) order, inside one read-only transaction. f->after_id applies
  * to every host's ids. The row's strings and host_id live until cb returns; a
- * non-zero return from cb stops the walk and is returned. */
+ * non-zero return from cb stops the walk and is returned. The next chunk is
+ * fetched while cb runs: cb must not use c. */
 int ward_central_each(struct ward_central *c, const char *host_id,
 		      const struct ward_audit_filter *f,
 		      int (*cb)(const char *host_id, const struct ward_audit_row *row,

@@ -541,7 +541,7 @@ static int find_anchor(struct ward_central *c, const char *host_id, int64_t firs
 		       const struct verify_walk *w, char out[65], struct ward_error *err)
 {
 	_cleanup_(PQclearp) PGresult *res = NULL;
-	char needle[64];
+	char text[64], needle[68];
 	const char *val[2] = { host_id, needle };
 
 	out[0] = '\0';
@@ -549,7 +549,8 @@ static int find_anchor(struct ward_central *c, const char *host_id, int64_t firs
 		memcpy(out, w->ckpt_hash, 65);
 		return 0;
 	}
-	snprintf(needle, sizeof(needle), "%%(checkpoint id %" PRId64 " hash %%", first_id - 1);
+	snprintf(text, sizeof(text), "(checkpoint id %" PRId64 " hash ", first_id - 1);
+	snprintf(needle, sizeof(needle), "%%%s%%", text); /* no LIKE wildcard in text */
 	res = PQexecParams(c->conn,
 			   "SELECT reason FROM ward.decisions WHERE host_id = $1 AND "
 			   "layer = 'lifecycle' AND rule = '" WARD_AUDIT_RULE_PRUNED "' AND "
@@ -558,10 +559,11 @@ static int find_anchor(struct ward_central *c, const char *host_id, int64_t firs
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return pg_err(err, c->conn, res, -EIO, "read ward.decisions");
 	if (PQntuples(res) == 1) {
-		const char *p = strstr(PQgetvalue(res, 0, 0), " hash ");
+		const char *p = strstr(PQgetvalue(res, 0, 0), text);
 
-		if (p && strlen(p + 6) >= 64) {
-			memcpy(out, p + 6, 64);
+		p = p ? p + strlen(text) : NULL;
+		if (p && strspn(p, "0123456789abcdef") >= 64) {
+			memcpy(out, p, 64);
 			out[64] = '\0';
 		}
 	}

@@ -227,4 +227,21 @@ sql "DELETE FROM ward.decisions WHERE host_id = 'beta' AND id = $((ckpt + 1))"
 run "deleted first row: exit 1" 1 "$WARD" audit verify --db "$url" --host beta
 has "missing start named" "first bad id $((ckpt + 2)): id $((ckpt + 2)) is the first row but no checkpoint names id $((ckpt + 1))"
 
+# ---- a host that pruned again after shipping: the shipper moves
+# hosts.ckpt_id on; the chain stays anchored by the first prune's row ----
+cp "$tmp/beta.db" "$tmp/gamma.db"
+load gamma "$tmp/gamma.db" || { echo "FAIL: load gamma"; exit 1; }
+sleep 1.2
+"$WARD" audit prune --log "$tmp/gamma.db" --retain 1s >/dev/null || { echo "FAIL: prune gamma"; exit 1; }
+ck2=$(sqlite3 "$tmp/gamma.db" "SELECT value FROM meta WHERE key = 'chain_checkpoint_id'")
+ckh2=$(sqlite3 "$tmp/gamma.db" "SELECT value FROM meta WHERE key = 'chain_checkpoint_hash'")
+check "gamma's new checkpoint is past its first central row" test "$ck2" -gt $((ckpt + 1))
+sql "UPDATE ward.hosts SET ckpt_id = $ck2, ckpt_hash = '$ckh2' WHERE host_id = 'gamma'"
+run "re-pruned host: intact" 0 "$WARD" audit verify --db "$url" --host gamma
+has "re-pruned host: anchored at the first checkpoint" "host gamma: $nb rows verified, chain intact (head"
+has "re-pruned host: from the first checkpoint" "from checkpoint id $ckpt)"
+sql "UPDATE ward.hosts SET ckpt_hash = repeat('0', 63) || '1' WHERE host_id = 'gamma'"
+run "re-pruned host, forged checkpoint hash: exit 1" 1 "$WARD" audit verify --db "$url" --host gamma
+has "forged checkpoint named" "first bad id $ck2: id $ck2: checkpoint mismatch (hosts.ckpt_hash 000000000000"
+
 finish

@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "daemon_ship.h"
+#include "audit/audit.h"
 #include "runtime/daemon.h"
 
 static const char usage_daemon[] =
 	"Usage: ward daemon [--socket PATH] [--state DIR] [--log DB] [--host-policy FILE]\n"
-	"                   [--host-scope CGROUP] [--pin-dir DIR]\n"
+	"                   [--host-scope CGROUP] [--pin-dir DIR] [--ship URL]\n"
+	"                   [--host-id NAME]\n"
 	"\n"
 	"Serve long-lived named sandboxes and the sessions inside them, in the\n"
 	"foreground (systemd: contrib/systemd/ward.service). The other verbs that\n"
@@ -59,6 +62,11 @@ static const char usage_daemon[] =
 	"                 default the cgroup v2 root)\n"
 	"  --pin-dir DIR  bpffs directory of host mode's pinned programs (default:\n"
 	"                 $WARD_BPFFS_DIR, else /sys/fs/bpf/ward/host)\n"
+	"  --ship URL     ship the decision log continuously to the central\n"
+	"                 PostgreSQL store at URL (as ward logs ship --follow,\n"
+	"                 docs/fleet.md), from a thread of the daemon; its lag shows\n"
+	"                 in ward doctor and ward host status (STATE/ship.json)\n"
+	"  --host-id NAME the host id for --ship (default: the hostname)\n"
 	"  -h, --help     show this help\n"
 	"\n"
 	"Host mode: what ward host enforce enforced is stored (state directory,\n"
@@ -90,12 +98,16 @@ int cmd_daemon(int argc, char **argv)
 		{ "host-policy", required_argument, NULL, 'H' },
 		{ "pin-dir", required_argument, NULL, 'P' },
 		{ "host-scope", required_argument, NULL, 'S' },
+		{ "ship", required_argument, NULL, 'U' },
+		{ "host-id", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct ward_daemon_config cfg = { .note = note };
 	struct ward_error err = { 0 };
 	struct ward_daemon *d = NULL;
+	struct daemon_ship *ship = NULL;
+	const char *ship_url = NULL, *host_id = NULL;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -118,6 +130,12 @@ int cmd_daemon(int argc, char **argv)
 		case 'S':
 			cfg.host_scope = optarg;
 			break;
+		case 'U':
+			ship_url = optarg;
+			break;
+		case 'I':
+			host_id = optarg;
+			break;
 		case 'h':
 			fputs(usage_daemon, stdout);
 			return 0;
@@ -125,6 +143,10 @@ int cmd_daemon(int argc, char **argv)
 			fputs("Run 'ward daemon --help' for usage.\n", stderr);
 			return 2;
 		}
+	}
+	if (host_id && !ship_url) {
+		fputs("ward daemon: --host-id goes with --ship\n", stderr);
+		return 2;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ward daemon: unexpected argument '%s'\n", argv[optind]);
@@ -140,9 +162,22 @@ int cmd_daemon(int argc, char **argv)
 		fprintf(stderr, "ward daemon: %s\n", err.msg);
 		return 1;
 	}
+	/* after ward_daemon_new: the log exists and SIGTERM is blocked, so the
+	 * thread inherits the mask and the signal reaches only the daemon's fd */
+	if (ship_url) {
+		r = daemon_ship_start(ship_url, host_id,
+				      cfg.log_path ? cfg.log_path : ward_audit_default_path(),
+				      cfg.state_dir, note, &ship, &err);
+		if (r < 0) {
+			fprintf(stderr, "ward daemon: %s\n", err.msg);
+			ward_daemon_free(d);
+			return 1;
+		}
+	}
 	r = ward_daemon_run(d, &err);
 	if (r < 0)
 		fprintf(stderr, "ward daemon: %s\n", err.msg);
+	daemon_ship_stop(ship);
 	ward_daemon_free(d);
 	return r < 0 ? 1 : 0;
 }

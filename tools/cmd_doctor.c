@@ -13,6 +13,7 @@
 #include "enforcer/cgroup.h"
 #include "enforcer/features.h"
 #include "enforcer/netns.h"
+#include "daemon_ship.h"
 #include "runtime/host.h"
 
 DEFINE_CLEANUP(struct ward_client *, ward_client_free)
@@ -30,7 +31,9 @@ static const char doctor_usage[] =
 	"             \"required\", \"used_for\", \"detail\"}]} (with --cleanup also\n"
 	"             \"cleanup\": {\"network_pairs\": N, \"cgroup_leaves\": N,\n"
 	"             \"host_pins\": bool}), and \"host\": what ward host status says\n"
-	"             without a daemon (--json of it)\n"
+	"             without a daemon (--json of it), and \"ship\": the daemon's\n"
+	"             shipping to the central store (null when not configured;\n"
+	"             docs/fleet.md)\n"
 	"  --cleanup  first remove what a crashed ward left behind: veth pairs named\n"
 	"             wardN and their /run/ward/net state whose owner is gone, and\n"
 	"             cgroup leaves under <cgroup2>/ward that no live ward holds.\n"
@@ -43,7 +46,10 @@ static const char doctor_usage[] =
 	"  -h, --help this text\n"
 	"\n"
 	"The section \"host mode\" says what ward host can use here (the cgroup v2\n"
-	"root, bpffs, multi-attach) and whether programs are pinned now.\n"
+	"root, bpffs, multi-attach) and whether programs are pinned now. When the\n"
+	"daemon on $WARD_STATE (default /var/lib/ward) ships the log (ward daemon\n"
+	"--ship), a line says how far the central store is behind: rows not shipped\n"
+	"yet and the age of the oldest of them.\n"
 	"\n"
 	"Exit status: 0 when every feature ward requires is available, 1 otherwise.\n"
 	"Run as root: several probes need CAP_SYS_ADMIN / CAP_BPF / CAP_NET_ADMIN.\n";
@@ -123,6 +129,7 @@ int cmd_doctor(int argc, char **argv)
 	bool json = false, ok = true, cleanup = false, pins_removed = false;
 	const char *pin_dir = NULL;
 	json_t *host;
+	_cleanup_(json_decrefp) json_t *ship = NULL;
 	unsigned pairs = 0;
 	int leaves = 0;
 	int c, n;
@@ -176,6 +183,7 @@ int cmd_doctor(int argc, char **argv)
 	}
 	n = ward_features_probe(f, (int)(sizeof(f) / sizeof(f[0])));
 	host = ward_host_status_json(NULL, pin_dir);
+	ship = daemon_ship_status(NULL);
 	/* the pins alone cannot tell a live daemon from a dead one */
 	if (host && json_is_true(json_object_get(host, "pinned")) &&
 	    daemon_holds(ward_host_pin_dir(pin_dir)))
@@ -199,6 +207,9 @@ int cmd_doctor(int argc, char **argv)
 		fputs("],\"host\":", stdout);
 		if (!host || json_dumpf(host, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) < 0)
 			fputs("null", stdout);
+		fputs(",\"ship\":", stdout);
+		if (!ship || json_dumpf(ship, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) < 0)
+			fputs("null", stdout);
 		if (cleanup)
 			printf(",\"cleanup\":{\"network_pairs\":%u,\"cgroup_leaves\":%d,"
 			       "\"host_pins\":%s}}\n",
@@ -219,6 +230,10 @@ int cmd_doctor(int argc, char **argv)
 			       f[i].required ? "required" : "", f[i].detail);
 	print_host(f, n, host);
 	json_decref(host);
+	if (ship) {
+		fputc('\n', stdout);
+		daemon_ship_print(stdout, ship);
+	}
 	printf("\n%s\n",
 	       ok ? "ward can run here." : "ward cannot run here: a required feature is missing.");
 	return ok ? 0 : 1;

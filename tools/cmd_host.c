@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "common/cleanup.h"
 #include "daemon_cli.h"
+#include "daemon_ship.h"
 #include "runtime/host.h"
 
 DEFINE_CLEANUP(struct ward_client *, ward_client_free)
@@ -93,6 +94,10 @@ static const char usage_host_status[] =
 	"Without a daemon (none answers on the socket) the pins alone are read:\n"
 	"'pinned, daemon down' means the kernel still decides and redirected\n"
 	"connections fail closed.\n"
+	"\n"
+	"When the daemon on $WARD_STATE (default /var/lib/ward) ships the decision\n"
+	"log (ward daemon --ship, docs/fleet.md), a last line (JSON: \"ship\") gives\n"
+	"the central store's lag: rows not shipped yet and the oldest one's age.\n"
 	"\n"
 	"Options:\n"
 	"  --json              one JSON object (docs/host.md)\n"
@@ -269,7 +274,7 @@ static int host_status(int argc, char **argv)
 {
 	static const char prog[] = "ward host status";
 	_cleanup_(ward_client_freep) struct ward_client *c = NULL;
-	_cleanup_(json_decrefp) json_t *req = NULL, *reply = NULL, *local = NULL;
+	_cleanup_(json_decrefp) json_t *req = NULL, *reply = NULL, *local = NULL, *ship = NULL;
 	const char *socket = NULL, *pin_dir = NULL, *state;
 	struct ward_error err = { 0 };
 	json_t *st;
@@ -307,10 +312,16 @@ static int host_status(int argc, char **argv)
 			return 1;
 		json_object_set_new(st, "daemon", json_string(err.msg));
 	}
-	if (json)
+	ship = daemon_ship_status(NULL);
+	if (ship)
+		json_object_set(st, "ship", ship);
+	if (json) {
 		cli_print_json(stdout, st);
-	else
+	} else {
 		print_status(st);
+		if (ship)
+			daemon_ship_print(stdout, ship);
+	}
 	state = json_string_value(json_object_get(st, "state"));
 	return state && strcmp(state, "not enforced") != 0 ? 0 : 1;
 }

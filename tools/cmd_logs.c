@@ -22,11 +22,17 @@ static const char logs_usage[] =
 	"                 [--action A] [--binary B] [--host H] [--sandbox ID]\n"
 	"                 [--session ID] [--since T] [--dest H]\n"
 	"       ward logs --db URL [--host H] [the same options]\n"
+	"       ward logs ship --to URL [--log DB] [--follow] [--host NAME] [--batch N]\n"
+	"                 [--json]   (ward logs ship --help)\n"
 	"\n"
 	"Print the rows of ward's decision log in the order they were written: every\n"
 	"allow, deny and audit decision made by the kernel programs, nftables, the\n"
 	"proxy, the L7 rules, the DNS stub, inference routing, the filesystem watch and\n"
 	"the sandbox lifecycle.\n"
+	"\n"
+	"Subcommands:\n"
+	"  ship --to URL [--log DB] [--follow]   copy the log into the central\n"
+	"                                        PostgreSQL store (docs/fleet.md)\n"
 	"\n"
 	"Options:\n"
 	"  --log DB        the decision log (default: $WARD_LOG, else\n"
@@ -487,6 +493,8 @@ int cmd_logs(int argc, char **argv)
 	bool follow = false;
 	int c, r;
 
+	if (argc > 1 && !strcmp(argv[1], "ship"))
+		return cmd_logs_ship(argc - 1, argv + 1);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
 		switch (c) {

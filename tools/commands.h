@@ -6,6 +6,8 @@
 int cmd_run(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+/* ward logs ship (argv[0] is "ship"; docs/fleet.md) */
+int cmd_logs_ship(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_replay(int argc, char **argv);

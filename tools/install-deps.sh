@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config clang llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev
 libseccomp-dev libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libssl-dev
-libyaml-dev liblua5.4-dev libsqlite3-dev libcmocka-dev libcap-dev libjansson-dev
+libyaml-dev liblua5.4-dev libsqlite3-dev libcmocka-dev libcap-dev libjansson-dev libpq-dev postgresql
 bc time sqlite3 iproute2 nftables bubblewrap curl ca-certificates git python3 openssl
 util-linux procps passwd nodejs npm btrfs-progs"
 

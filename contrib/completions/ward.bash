@@ -21,6 +21,7 @@ _ward() {
 			run|policy|logs|replay|audit|daemon|doctor|sandbox|exec|sessions|secret|host) path=$w ;;
 			esac ;;
 		policy) case $w in check|compile|diff|explain|test|suggest|apply) path="policy $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
+		logs) case $w in ship) path="logs $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		audit) case $w in verify|prune) path="audit $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		sandbox) case $w in create|list|stop|start|rm) path="sandbox $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
 		secret) case $w in set|list|rm) path="secret $w" ;; *) nargs=$((nargs + 1)) ;; esac ;;
@@ -32,7 +33,7 @@ _ward() {
 	case "$prev" in
 	--cwd|--pin-dir|--state|--workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	--binary|--host-policy|--hosts|--log|--policy|--socket|--upstream-ca|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-	--action|--binary|--db|--dest|--dns-port|--examples|--host|--host-scope|--idle-timeout|--layer|--method|--org|--path|--port|--rules|--sandbox|--scope|--session|--since) return ;;
+	--action|--batch|--binary|--db|--dest|--dns-port|--examples|--host|--host-scope|--idle-timeout|--layer|--method|--org|--path|--port|--rules|--sandbox|--scope|--session|--ship|--since|--to) return ;;
 	esac
 	local opts=''
 	case "$path" in
@@ -59,6 +60,8 @@ _ward() {
 	'policy apply') opts='--dry-run --help --json --socket --wait -h'
 		[[ $cur != -* && $nargs == 0 ]] && { COMPREPLY=($(compgen -W "$(_ward_sandboxes)" -- "$cur")); return; } ;;
 	'logs') opts='--action --binary --db --dest --follow --help --host --json --layer --log --ocsf --sandbox --session --since --summary -f -h'
+		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "ship" -- "$cur")); return; } ;;
+	'logs ship') opts='--batch --follow --help --host --json --log --to -f -h'
 		;;
 	'replay') opts='--db --examples --host --json --log --policy --sandbox --session --since'
 		;;
@@ -68,7 +71,7 @@ _ward() {
 		;;
 	'audit prune') opts=''
 		;;
-	'daemon') opts='--help --host-policy --host-scope --log --pin-dir --socket --state -h'
+	'daemon') opts='--help --host-id --host-policy --host-scope --log --pin-dir --ship --socket --state -h'
 		;;
 	'doctor') opts='--cleanup --help --json --pin-dir -h'
 		;;

@@ -7,15 +7,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/cleanup.h"
-
-DEFINE_CLEANUP(PGresult *, PQclear)
+#include "fleet/pg.h"
 
 struct ward_central {
 	PGconn *conn;
@@ -60,10 +58,14 @@ int ward_central_open(const char *url, struct ward_central **ret, struct ward_er
 	struct ward_central *c;
 	int r;
 
+	r = ward_pq_load(err); /* libpq is loaded at the first connection */
+	if (r < 0)
+		return r;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return ward_err(err, -ENOMEM, "central store");
-	c->conn = PQconnectdb(url);
+	c->conn = PQconnectdbParams((const char *const[]){ "dbname", NULL },
+				    (const char *const[]){ url, NULL }, 1);
 	if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
 		r = pg_err(err, c->conn, NULL, -ECONNREFUSED, "connect to the central store");
 		ward_central_close(c);

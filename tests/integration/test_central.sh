@@ -9,7 +9,8 @@
 # `ward audit verify --db` says both intact, names host and first bad id after
 # an edit, a deleted row, a truncated tail, a bad checkpoint; `ward logs --db
 # --host` prints what the local `ward logs` prints (but for the host field)
-# under several filters; `ward replay --db` prints what the local replay does.
+# under several filters; `ward replay --db` prints what the local replay does;
+# a log shipped with `ward logs ship` verifies and reads back the same.
 set -u
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -138,7 +139,7 @@ run "verify --host without --db" 2 "$WARD" audit verify --host alpha
 run "verify unreachable store" 2 "$WARD" audit verify --db "postgresql:///ward?host=$tmp&port=1&connect_timeout=2"
 
 # ---- logs --db: the local output, with the host ----
-strip_host() { sed -E 's/^(HOST|alpha|beta) +//'; }
+strip_host() { sed -E 's/^(HOST|alpha|beta|delta) +//'; }
 same_logs() { # NAME HOST DB LOCAL_ARGS -- DB_ARGS
 	local name=$1 h=$2 db=$3 a=() b=()
 	shift 3
@@ -243,5 +244,15 @@ has "re-pruned host: from the first checkpoint" "from checkpoint id $ckpt)"
 sql "UPDATE ward.hosts SET ckpt_hash = repeat('0', 63) || '1' WHERE host_id = 'gamma'"
 run "re-pruned host, forged checkpoint hash: exit 1" 1 "$WARD" audit verify --db "$url" --host gamma
 has "forged checkpoint named" "first bad id $ck2: id $ck2: checkpoint mismatch (hosts.ckpt_hash 000000000000"
+
+# ---- what `ward logs ship` writes verifies and reads back the same ----
+cp "$tmp/beta.db" "$tmp/delta.db"
+run "ship a pruned log" 0 "$WARD" logs ship --log "$tmp/delta.db" --to "$url" --host delta
+run "shipped host: intact" 0 "$WARD" audit verify --db "$url" --host delta
+has "shipped host: every row, from its checkpoint" "host delta: $nb rows verified, chain intact (head ${local_head:0:16}"
+same_logs "shipped host" delta "$tmp/delta.db" --
+sql "UPDATE ward.decisions SET reason = 'x' WHERE host_id = 'delta' AND id = $((ckpt + 2))"
+run "shipped host, edited: exit 1" 1 "$WARD" audit verify --db "$url" --host delta
+has "shipped host, edited row named" "host delta: TAMPERED: first bad id $((ckpt + 2)):"
 
 finish

@@ -311,7 +311,7 @@ static __always_inline void emit(__u8 hook, const struct ward_req *req, const st
 	__builtin_memcpy(e->orig, &req->dst, 16);
 	e->dst_port = r->port;
 	e->orig_port = req->port;
-	e->pad2 = 0;
+	e->uid = (__u32)bpf_get_current_uid_gid();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->own_dev = own->dev;
 	e->own_ino = own->ino;
@@ -373,14 +373,26 @@ static __always_inline int host_listener_ok(struct bpf_sock_addr *ctx, const str
 	struct sock *s;
 	__u64 cookie = 0;
 
+	__u32 tlen = sizeof(t.ipv4);
+
 	if (!want)
 		return 0;
-	t.ipv4.daddr = r->dst.w[3];
-	t.ipv4.dport = bpf_htons(r->port);
+	if (ward_addr_is_mapped(&r->dst)) {
+		t.ipv4.daddr = r->dst.w[3];
+		t.ipv4.dport = bpf_htons(r->port);
+	} else {
+		/* ::1, the daemon's IPv6 listeners */
+		t.ipv6.daddr[0] = r->dst.w[0];
+		t.ipv6.daddr[1] = r->dst.w[1];
+		t.ipv6.daddr[2] = r->dst.w[2];
+		t.ipv6.daddr[3] = r->dst.w[3];
+		t.ipv6.dport = bpf_htons(r->port);
+		tlen = sizeof(t.ipv6);
+	}
 	if (proto == IPPROTO_UDP)
-		sk = bpf_sk_lookup_udp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+		sk = bpf_sk_lookup_udp(ctx, &t, tlen, BPF_F_CURRENT_NETNS, 0);
 	else
-		sk = bpf_sk_lookup_tcp(ctx, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+		sk = bpf_sk_lookup_tcp(ctx, &t, tlen, BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return 0;
 	/* SO_COOKIE gave the daemon sk_cookie; no helper reads another
@@ -410,6 +422,7 @@ static __always_inline int host_decide(struct bpf_sock_addr *ctx, const struct w
 	struct ward_host_slot *sl;
 	__u32 zero = 0;
 	__u64 want;
+	int six;
 
 	hs = bpf_map_lookup_elem(&host_state, &zero);
 	if (!hs) {
@@ -419,15 +432,17 @@ static __always_inline int host_decide(struct bpf_sock_addr *ctx, const struct w
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_DAEMON_DOWN);
 	}
 	sl = &hs->slot[*(volatile __u64 *)&hs->active & 1];
-	ward_kdecide_host(&cfg, m, req, v, sl->proxy_port, sl->dns_port, r);
+	/* listeners on ::1 registered: native IPv6 destinations go there */
+	ward_kdecide_host(&cfg, m, req, v, sl->proxy_port, sl->dns_port, sl->proxy6_cookie != 0, r);
 	if (r->verdict != WARD_VERDICT_REDIRECT)
 		return r->verdict;
+	six = !ward_addr_is_mapped(&r->dst);
 	if (req->proto == IPPROTO_UDP)
-		want = sl->dns_udp_cookie;
+		want = six ? sl->dns_udp6_cookie : sl->dns_udp_cookie;
 	else if (r->reason == WARD_REASON_DNS_STUB)
-		want = sl->dns_tcp_cookie;
+		want = six ? sl->dns_tcp6_cookie : sl->dns_tcp_cookie;
 	else
-		want = sl->proxy_cookie;
+		want = six ? sl->proxy6_cookie : sl->proxy_cookie;
 	if (host_listener_ok(ctx, r, req->proto, want))
 		return r->verdict;
 	count_failclosed();

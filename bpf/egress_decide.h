@@ -135,14 +135,29 @@ static __always_inline int ward_set(struct ward_result *r, __u8 verdict, __u8 re
 }
 
 #ifndef WARD_DECIDE_HELPERS_ONLY
+/* Host mode, and a sandbox under --learn (WARD_CFG_AUDIT): a refusal, or in
+ * audit mode what would have been one (allowed, row action "audit"). */
+static __always_inline int ward_host_refuse(const volatile struct ward_cfg *cfg,
+					    struct ward_result *r, __u8 reason)
+{
+	return ward_set(r, (cfg->flags & WARD_CFG_AUDIT) ? WARD_VERDICT_AUDIT : WARD_VERDICT_DENY,
+			reason);
+}
+
 /* Returns the verdict (also in r). id: the identity map value of the process (or of the ancestor
  * that matched), NULL when the executable is unknown. gen_flags: WARD_CFG_INFERENCE_ALL of the
- * policy generation in force. m: passed to the includer's lookups. */
+ * policy generation in force. m: passed to the includer's lookups.
+ * Learn mode (cfg WARD_CFG_AUDIT, docs/learn.md): a binary without policy may
+ * use the stub and the proxy as one with policy does, and TCP to any port is
+ * redirected to the proxy, which writes the "audit" row with the host it
+ * sees; what cannot go through the proxy (UDP, other protocols, native IPv6
+ * without an IPv6 proxy address) is allowed as it is, verdict audit. */
 static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u32 gen_flags,
 					const struct ward_kmaps *m, const struct ward_req *req,
 					const struct ward_ident_val *id, struct ward_result *r)
 {
 	int has_policy = id && id->entry != WARD_ENTRY_NONE;
+	int learn = cfg->flags & WARD_CFG_AUDIT;
 	int may_infer = ((cfg->flags | gen_flags) & WARD_CFG_INFERENCE_ALL) ||
 			(id && (id->flags & WARD_IDENT_INFERENCE));
 
@@ -157,8 +172,10 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 	 * the sandbox's own. */
 	if (ward_is_stub(req) &&
 	    (req->proto == WARD_IPPROTO_UDP || req->proto == WARD_IPPROTO_TCP)) {
-		if (!has_policy && !may_infer)
+		if (!has_policy && !may_infer && !learn)
 			return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+		if (!has_policy && !may_infer)
+			r->conn_flags = WARD_CONN_LEARN;
 		r->dst.w[0] = cfg->dns4.w[0];
 		r->dst.w[1] = cfg->dns4.w[1];
 		r->dst.w[2] = cfg->dns4.w[2];
@@ -170,7 +187,7 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 	if (ward_addr_is_loopback(&req->dst))
 		return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_LOOPBACK);
 	if (req->proto != WARD_IPPROTO_TCP && req->proto != WARD_IPPROTO_UDP)
-		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PROTOCOL);
+		return ward_host_refuse(cfg, r, WARD_REASON_PROTOCOL);
 
 	if (ward_is_proxy(cfg, &req->dst) && req->proto == WARD_IPPROTO_TCP &&
 	    req->port == cfg->explicit_port) {
@@ -183,26 +200,36 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 			r->conn_flags = WARD_CONN_INFERENCE;
 			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_INFERENCE);
 		}
+		if (learn) {
+			r->record = 1;
+			r->conn_flags = WARD_CONN_LEARN;
+			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_PROXY_EXPLICIT);
+		}
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
 	}
 	/* DNS (UDP, or TCP for truncated answers) to the stub: the stub answers
 	 * only names the policy allows, so anyone who may use the proxy may ask. */
 	if (ward_is_dns(cfg, &req->dst) && req->port == cfg->dns_port) {
-		if (has_policy || may_infer) {
+		if (has_policy || may_infer || learn) {
 			r->record = 1; /* the stub asks who this is */
+			if (!has_policy && !may_infer)
+				r->conn_flags = WARD_CONN_LEARN;
 			return ward_set(r, WARD_VERDICT_ALLOW, WARD_REASON_DNS_STUB);
 		}
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
 	}
-	if (!has_policy)
-		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+	if (!has_policy && (!learn || req->proto == WARD_IPPROTO_UDP))
+		return ward_host_refuse(cfg, r, WARD_REASON_NO_POLICY);
 	if (ward_is_proxy(cfg, &req->dst))
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PROXY_PORT);
 	if (req->proto == WARD_IPPROTO_UDP)
-		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_UDP);
+		return ward_host_refuse(cfg, r, WARD_REASON_UDP);
 	/* The kernel narrows to the ports of the binary's endpoints; the host
-	 * check (and the port again, per host) is the proxy's. */
-	if (!ward_port_allowed(m, id->entry, req->port))
+	 * check (and the port again, per host) is the proxy's. Learning, the
+	 * proxy says what the policy would have refused. */
+	__u8 refused = !(has_policy && ward_port_allowed(m, id->entry, req->port));
+
+	if (refused && !learn)
 		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_PORT);
 
 	if (ward_addr_is_mapped(&req->dst)) {
@@ -216,43 +243,47 @@ static __always_inline int ward_kdecide(const volatile struct ward_cfg *cfg, __u
 		r->dst.w[2] = cfg->proxy6.w[2];
 		r->dst.w[3] = cfg->proxy6.w[3];
 	} else {
-		return ward_set(r, WARD_VERDICT_DENY, WARD_REASON_NO_PROXY6);
+		return ward_host_refuse(cfg, r, WARD_REASON_NO_PROXY6);
 	}
 	r->port = cfg->transparent_port;
 	r->record = 1;
-	r->conn_flags = WARD_CONN_REDIRECTED;
-	if (ward_ip_allowed(m, id->entry, &req->dst))
+	r->conn_flags = WARD_CONN_REDIRECTED | (refused ? WARD_CONN_LEARN : 0);
+	if (has_policy && ward_ip_allowed(m, id->entry, &req->dst))
 		r->conn_flags |= WARD_CONN_ALLOWED_IP;
 	return ward_set(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
 }
 
-/* Host mode: a refusal, or in audit mode what would have been one (allowed). */
-static __always_inline int ward_host_refuse(const volatile struct ward_cfg *cfg,
-					    struct ward_result *r, __u8 reason)
-{
-	return ward_set(r, (cfg->flags & WARD_CFG_AUDIT) ? WARD_VERDICT_AUDIT : WARD_VERDICT_DENY,
-			reason);
-}
-
+/* The daemon's listener for dst: 127.0.0.1 (as a mapped address) for IPv4
+ * and IPv4-mapped destinations, ::1 for native IPv6 ones. */
 static __always_inline void ward_host_to_loopback(struct ward_result *r, __u16 port)
 {
-	ward_addr_from4(&r->dst, ward_htonl(WARD_HOST_LOOPBACK4));
+	if (ward_addr_is_mapped(&r->dst)) {
+		ward_addr_from4(&r->dst, ward_htonl(WARD_HOST_LOOPBACK4));
+	} else {
+		r->dst.w[0] = 0;
+		r->dst.w[1] = 0;
+		r->dst.w[2] = 0;
+		r->dst.w[3] = ward_htonl(1);
+	}
 	r->port = port;
 	r->record = 1;
 }
 
 /* Host mode (cfg->flags & WARD_CFG_HOST): every process of the scope except
  * the exempt cgroups (the caller leaves before). proxy_port, dns_port: the
- * daemon's listeners on 127.0.0.1, from the pinned state. Whether the socket
- * listening there is the daemon's is the caller's check (a redirect it
- * cannot deliver fails closed). Returns the verdict (also in r). */
+ * daemon's listeners on 127.0.0.1, from the pinned state; v6: it listens on
+ * ::1 at the same ports too (native IPv6 destinations go there; without it
+ * they are refused). Whether the socket listening there is the daemon's is
+ * the caller's check (a redirect it cannot deliver fails closed). Returns
+ * the verdict (also in r). */
 static __always_inline int ward_kdecide_host(const volatile struct ward_cfg *cfg,
 					     const struct ward_kmaps *m, const struct ward_req *req,
 					     const struct ward_ident_val *id, __u16 proxy_port,
-					     __u16 dns_port, struct ward_result *r)
+					     __u16 dns_port, int v6, struct ward_result *r)
 {
 	int has_policy = id && id->entry != WARD_ENTRY_NONE;
 	int tcp = req->proto == WARD_IPPROTO_TCP, udp = req->proto == WARD_IPPROTO_UDP;
+	int native6 = !ward_addr_is_mapped(&req->dst);
 
 	r->dst = req->dst;
 	r->port = req->port;
@@ -265,6 +296,8 @@ static __always_inline int ward_kdecide_host(const volatile struct ward_cfg *cfg
 	if (req->port == 53 && (tcp || udp)) {
 		if (!has_policy)
 			return ward_host_refuse(cfg, r, WARD_REASON_NO_POLICY);
+		if (native6 && !v6)
+			return ward_host_refuse(cfg, r, WARD_REASON_NO_PROXY6);
 		ward_host_to_loopback(r, dns_port);
 		return ward_set(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
 	}
@@ -279,8 +312,8 @@ static __always_inline int ward_kdecide_host(const volatile struct ward_cfg *cfg
 		return ward_host_refuse(cfg, r, WARD_REASON_UDP);
 	if (!ward_port_allowed(m, id->entry, req->port))
 		return ward_host_refuse(cfg, r, WARD_REASON_PORT);
-	/* the proxy listens on 127.0.0.1 (IPv4 and mapped destinations) */
-	if (!ward_addr_is_mapped(&req->dst))
+	/* native IPv6: to the proxy's ::1 listener, when the daemon has one */
+	if (native6 && !v6)
 		return ward_host_refuse(cfg, r, WARD_REASON_NO_PROXY6);
 	r->conn_flags = WARD_CONN_REDIRECTED;
 	if (ward_ip_allowed(m, id->entry, &req->dst))

@@ -348,6 +348,8 @@ static __always_inline void fill_common(struct ward_fs_event *out, struct task_s
 	out->ino = k.ino;
 	bpf_get_current_comm(out->comm, sizeof(out->comm));
 	out->cgid = bpf_get_current_cgroup_id();
+	out->uid = (__u32)bpf_get_current_uid_gid();
+	out->pad2 = 0;
 }
 
 /* The caller holds a descriptor on another process's memory: SIGKILL is

@@ -136,6 +136,7 @@ int BPF_PROG(ward_file_open, struct file *file)
 		__builtin_memset(ev, 0, sizeof(*ev));
 		ev->version = WARD_ABI_VERSION;
 		ev->cgid = bpf_get_current_cgroup_id();
+		ev->uid = (__u32)bpf_get_current_uid_gid();
 		ev->op = WARD_FS_OP_FILE_OPEN;
 		ev->flags = WARD_FS_EV_LSM;
 		ev->oflags = BPF_CORE_READ(file, f_flags);

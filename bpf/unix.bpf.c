@@ -150,7 +150,7 @@ static __always_inline void emit(__u8 hook, __u8 verdict, __u8 reason, __u8 flag
 	e->ino = k->ino;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	__builtin_memcpy(e->path, k->path, sizeof(e->path));
-	e->pad2 = 0;
+	e->uid = (__u32)bpf_get_current_uid_gid();
 	e->cgid = bpf_get_current_cgroup_id();
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }

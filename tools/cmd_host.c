@@ -48,9 +48,9 @@ static const char usage_host_enforce[] =
 	"Enforce the policy FILE on every process in the scope, through the daemon:\n"
 	"  - a binary no network policy names gets EPERM at connect() and sendmsg()\n"
 	"    (with --audit: allowed, and logged with action audit);\n"
-	"  - a binary with rules is redirected to the daemon's proxy on 127.0.0.1,\n"
-	"    which decides by host name, SNI and L7 rules as for a sandbox (a denial\n"
-	"    is a 403 with a JSON body saying why);\n"
+	"  - a binary with rules is redirected to the daemon's proxy on 127.0.0.1\n"
+	"    (::1 for IPv6 destinations), which decides by host name, SNI and L7\n"
+	"    rules as for a sandbox (a denial is a 403 with a JSON body saying why);\n"
 	"  - DNS (UDP and TCP port 53, to any resolver) goes to the daemon's DNS stub,\n"
 	"    which answers only names some rule allows the asking binary (NXDOMAIN\n"
 	"    otherwise) and resolves them with the host's resolvers\n"
@@ -182,12 +182,15 @@ static void print_status(json_t *st)
 		       (long long)json_integer_value(json_object_get(v, "failclosed")),
 		       (long long)json_integer_value(json_object_get(v, "events_dropped")));
 	if ((v = json_object_get(st, "proxy")))
-		printf("proxy:      127.0.0.1:%lld (transparent), 127.0.0.1:%lld (explicit)\n",
+		printf("proxy:      127.0.0.1:%lld (transparent), 127.0.0.1:%lld (explicit)%s\n",
 		       (long long)json_integer_value(json_object_get(v, "transparent_port")),
-		       (long long)json_integer_value(json_object_get(v, "explicit_port")));
+		       (long long)json_integer_value(json_object_get(v, "explicit_port")),
+		       json_string_value(json_object_get(v, "address6")) ? ", the same on [::1]"
+									 : ", no IPv6");
 	if ((v = json_object_get(st, "dns")))
-		printf("dns stub:   127.0.0.1:%lld\n",
-		       (long long)json_integer_value(json_object_get(v, "port")));
+		printf("dns stub:   127.0.0.1:%lld%s\n",
+		       (long long)json_integer_value(json_object_get(v, "port")),
+		       json_string_value(json_object_get(v, "address6")) ? " and [::1]" : "");
 	a = json_object_get(st, "exempt");
 	json_array_foreach(a, i, v)
 		printf("exempt:     %s%s (%s)\n",

@@ -38,9 +38,9 @@ static const char logs_usage[] =
 	"  --log DB        the decision log (default: $WARD_LOG, else\n"
 	"                  /var/lib/ward/decisions.db); opened read-only\n"
 	"  --json          one JSON object per line with the fields id, ts_ns, sandbox,\n"
-	"                  session, layer, action, binary, binary_sha256, via, pid, host,\n"
-	"                  ip, port, protocol, method, path, rule, reason, policy_rev,\n"
-	"                  hash;\n"
+	"                  session, layer, action, binary, binary_sha256, via, pid, uid,\n"
+	"                  cgroup, host, ip, port, protocol, method, path, rule, reason,\n"
+	"                  policy_rev, hash;\n"
 	"                  absent values are null\n"
 	"  --ocsf          one OCSF 1.1 event per line for SIEMs: Network Activity\n"
 	"                  (4001), HTTP Activity (4002) for l7/inference rows, File\n"
@@ -69,7 +69,7 @@ static const char logs_usage[] =
 	"  -h, --help      this text\n"
 	"\n"
 	"The table shows the local time with milliseconds, sandbox, layer, action,\n"
-	"binary, destination (host:port, ip:port or path), method, rule and reason;\n"
+	"uid, binary, destination (host:port, ip:port or path), method, rule and reason;\n"
 	"long cells are shortened (use --json for everything), and a summary of\n"
 	"allowed / denied / audited rows per layer follows, with the inference calls'\n"
 	"tokens (input, of which cached, output) and their cost in USD at the prices\n"
@@ -91,6 +91,7 @@ enum {
 	W_SANDBOX = 12,
 	W_LAYER = 9,
 	W_ACTION = 6,
+	W_UID = 6,
 	W_BINARY = 26,
 	W_DEST = 34,
 	W_METHOD = 7,
@@ -309,6 +310,12 @@ static void print_json(const struct ward_audit_row *r, const char *origin)
 		printf(",\"pid\":%lld", (long long)r->pid);
 	else
 		fputs(",\"pid\":null", o);
+	if (r->has_uid)
+		printf(",\"uid\":%lld", (long long)r->uid);
+	else
+		fputs(",\"uid\":null", o);
+	fputs(",\"cgroup\":", o);
+	ward_json_str(o, r->cgroup);
 	fputs(",\"host\":", o);
 	ward_json_str(o, r->host);
 	fputs(",\"ip\":", o);
@@ -337,14 +344,15 @@ static void print_json(const struct ward_audit_row *r, const char *origin)
 static void print_table_row(struct logs_state *s, const struct ward_audit_row *r)
 {
 	char t[40], sb[W_SANDBOX + 1], bin[W_BINARY + 1], dst[W_DEST + 1], rule[W_RULE + 1];
-	char meth[W_METHOD + 1], dest[4200], hid[W_HOSTID + 1];
+	char meth[W_METHOD + 1], dest[4200], uid[24], hid[W_HOSTID + 1];
 
 	if (!s->header_done && s->central)
 		printf("%-*s ", W_HOSTID, "HOST");
 	if (!s->header_done) {
-		printf("%-*s %-*s %-*s %-*s %-*s %-*s %-*s %-*s %s\n", W_TIME, "TIME", W_SANDBOX,
-		       "SANDBOX", W_LAYER, "LAYER", W_ACTION, "ACTION", W_BINARY, "BINARY", W_DEST,
-		       "DESTINATION", W_METHOD, "METHOD", W_RULE, "RULE", "REASON");
+		printf("%-*s %-*s %-*s %-*s %-*s %-*s %-*s %-*s %-*s %s\n", W_TIME, "TIME",
+		       W_SANDBOX, "SANDBOX", W_LAYER, "LAYER", W_ACTION, "ACTION", W_UID, "UID",
+		       W_BINARY, "BINARY", W_DEST, "DESTINATION", W_METHOD, "METHOD", W_RULE,
+		       "RULE", "REASON");
 		s->header_done = true;
 	}
 	local_time(r->ts_ns, t);
@@ -358,9 +366,13 @@ static void print_table_row(struct logs_state *s, const struct ward_audit_row *r
 		cell(hid, W_HOSTID, s->origin, false);
 		printf("%-*s ", W_HOSTID, hid);
 	}
-	printf("%-*s %-*s %-*s %-*s %-*s %-*s %-*s %-*s %s\n", W_TIME, t, W_SANDBOX, sb, W_LAYER,
-	       r->layer ? r->layer : "-", W_ACTION, r->action ? r->action : "-", W_BINARY, bin,
-	       W_DEST, dst, W_METHOD, meth, W_RULE, rule,
+	if (r->has_uid)
+		snprintf(uid, sizeof(uid), "%lld", (long long)r->uid);
+	else
+		snprintf(uid, sizeof(uid), "-");
+	printf("%-*s %-*s %-*s %-*s %-*s %-*s %-*s %-*s %-*s %s\n", W_TIME, t, W_SANDBOX, sb,
+	       W_LAYER, r->layer ? r->layer : "-", W_ACTION, r->action ? r->action : "-", W_UID,
+	       uid, W_BINARY, bin, W_DEST, dst, W_METHOD, meth, W_RULE, rule,
 	       r->reason && *r->reason ? r->reason : "-");
 }
 

@@ -588,6 +588,7 @@ static void print_apply(const char *name, json_t *reply, bool dry_run)
 	json_t *enforced = json_object_get(reply, "enforced_ms");
 	size_t i, changed = 0;
 
+	cli_print_warnings(reply);
 	printf("%s: policy rev %.12s -> %.12s%s\n", name, old_rev ?: "?", new_rev ?: "?",
 	       dry_run ? " (dry run: nothing changed)" : "");
 	if (old_rev && new_rev && !strcmp(old_rev, new_rev))

@@ -27,7 +27,7 @@ DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 
 static const char usage_run[] =
 	"Usage: ward run --policy FILE [--log DB] [--workdir DIR] [--hosts FILE]\n"
-	"                [--upstream-ca FILE] [--watch] -- CMD [ARG...]\n"
+	"                [--upstream-ca FILE] [--watch] [--learn] -- CMD [ARG...]\n"
 	"\n"
 	"Run CMD in a sandbox under the policy FILE and exit with its status.\n"
 	"ward must run as root; the command itself never does.\n"
@@ -80,6 +80,16 @@ static const char usage_run[] =
 	"                      says which on stderr and\n"
 	"                      in a control row. An invalid file is reported as\n"
 	"                      FILE:LINE:COL: message and the policy in force stays\n"
+	"  --learn             learn mode (docs/learn.md): what the policy would deny\n"
+	"                      on the network (kernel egress, DNS, proxy and L7, unix\n"
+	"                      sockets, inference) and the filesystem (the host's root\n"
+	"                      is shown, Landlock restricts no file access; paths\n"
+	"                      read, written and executed are traced in the kernel)\n"
+	"                      is allowed and logged with action audit and the rule\n"
+	"                      that would have denied it; then\n"
+	"                      'ward policy suggest --log DB' writes a policy from\n"
+	"                      the rows. Never for untrusted code: it allows\n"
+	"                      everything the policy does not\n"
 	"  -h, --help          show this help\n"
 	"\n"
 	"CMD is searched in $PATH inside the sandbox. Its environment is\n"
@@ -119,6 +129,7 @@ struct run_args {
 	const char *hosts;
 	const char *upstream_ca;
 	bool watch;
+	bool learn;
 	char **argv;
 };
 
@@ -163,6 +174,10 @@ static int parse(int argc, char **argv, struct run_args *a)
 			break;
 		if (!strcmp(arg, "--watch")) {
 			a->watch = true;
+			continue;
+		}
+		if (!strcmp(arg, "--learn")) {
+			a->learn = true;
 			continue;
 		}
 		for (k = 0; k < ARRAY_SIZE(with_value); k++) {
@@ -298,7 +313,7 @@ int cmd_run(int argc, char **argv)
 		return WARD_EXIT_SETUP;
 	}
 	/* the org's rule packs (/etc/ward/rules.d, $WARD_RULES_DIR) */
-	if (ward_rules_check(NULL, policy, stderr, &err) < 0) {
+	if (ward_rules_check(NULL, policy, stderr, NULL, &err) < 0) {
 		fprintf(stderr, "ward: %s\n", err.msg);
 		return WARD_EXIT_SETUP;
 	}
@@ -328,6 +343,7 @@ int cmd_run(int argc, char **argv)
 					   .log_path = log,
 					   .hosts_file = a.hosts,
 					   .upstream_ca = a.upstream_ca,
+					   .learn = a.learn,
 					   .diag = print_diag,
 					   .trace = trace_layer };
 	struct ward_runtime_cmd cmd = { .workdir = workdir, .argv = a.argv, .id_out = id };
@@ -350,6 +366,9 @@ int cmd_run(int argc, char **argv)
 		cfg.attached = start_watch;
 		cfg.attached_data = watch;
 	}
+	if (a.learn)
+		fprintf(stderr, "ward: learn mode: what the policy would deny is allowed and "
+				"logged as audit (docs/learn.md); not for untrusted code\n");
 	r = ward_runtime_new(&cfg, &rt, &err);
 	if (r >= 0)
 		r = ward_run_layers_add(rt, &err);

@@ -21,6 +21,7 @@ static const char usage_sandbox[] =
 	"\n"
 	"Subcommands:\n"
 	"  create NAME --policy FILE [--workdir DIR] [--hosts FILE] [--upstream-ca FILE]\n"
+	"              [--learn]\n"
 	"         [--idle-timeout T]\n"
 	"                           create the sandbox NAME and start it\n"
 	"  list [--json]            every sandbox: state, policy revision, sessions, uptime\n"
@@ -40,7 +41,8 @@ static const char usage_sandbox[] =
 
 static const char usage_sandbox_create[] =
 	"Usage: ward sandbox create NAME [--policy FILE] [--workdir DIR] [--hosts FILE]\n"
-	"                           [--upstream-ca FILE] [--idle-timeout T] [--socket PATH]\n"
+	"                           [--upstream-ca FILE] [--idle-timeout T] [--learn]\n"
+	"                           [--socket PATH]\n"
 	"\n"
 	"Create the sandbox NAME in the daemon and start it: its namespaces, cgroup and\n"
 	"every layer 'ward run' would set up for the policy (docs/sandbox.md), waiting\n"
@@ -64,6 +66,10 @@ static const char usage_sandbox_create[] =
 	"  --idle-timeout T    stop the sandbox once it has had no session for T\n"
 	"                      (500ms, 30s, 10m, 2h, 1d; a number alone is seconds);\n"
 	"                      a control row in the log says so. Default: never\n"
+	"  --learn             learn mode (docs/learn.md): what the policy would deny\n"
+	"                      on the network is allowed and logged with action audit;\n"
+	"                      kept across stop/start, shown by 'sandbox list'. Then\n"
+	"                      'ward policy suggest --sandbox ID' writes a policy\n"
 	"  --socket PATH       the daemon's socket (default: $WARD_SOCKET, else\n"
 	"                      /run/ward/ward.sock)\n"
 	"  -h, --help          show this help\n"
@@ -83,12 +89,13 @@ static const char usage_sandbox_list[] =
 	"  REV       the first 12 hex digits of the policy revision in force\n"
 	"  SESSIONS  sessions running now\n"
 	"  UPTIME    how long it has been running\n"
-	"  WORKDIR   its working directory\n"
+	"  WORKDIR   its working directory, then \"(learn mode)\" for a sandbox\n"
+	"            created with --learn\n"
 	"\n"
 	"Options:\n"
 	"  --json              one JSON object per sandbox and line, with the fields\n"
 	"                      name, state, policy_rev, sessions, uptime_ms, workdir,\n"
-	"                      created_ns, id (docs/daemon.md)\n"
+	"                      created_ns, id, learn (docs/daemon.md)\n"
 	"  --socket PATH       the daemon's socket (default: $WARD_SOCKET, else\n"
 	"                      /run/ward/ward.sock)\n"
 	"  -h, --help          show this help\n"
@@ -143,6 +150,7 @@ static const char usage_sandbox_rm[] =
 struct create_args {
 	const char *name, *policy, *workdir, *hosts, *upstream_ca, *idle, *socket;
 	bool json;
+	bool learn;
 };
 
 static int __attribute__((format(printf, 2, 3))) usage_error(const char *prog, const char *fmt, ...)
@@ -174,10 +182,11 @@ static void print_rows(json_t *list, bool header)
 
 		if (state && !strcmp(state, "running"))
 			cli_format_duration((uint64_t)up, upb, sizeof(upb));
-		printf("%-20s %-8s %-12.12s %8lld %8s  %s\n",
+		printf("%-20s %-8s %-12.12s %8lld %8s  %s%s\n",
 		       json_string_value(json_object_get(s, "name")) ?: "?", state ?: "?",
 		       rev ?: "-", (long long)json_integer_value(json_object_get(s, "sessions")),
-		       upb, wd ?: "-");
+		       upb, wd ?: "-",
+		       json_is_true(json_object_get(s, "learn")) ? "  (learn mode)" : "");
 		if (json_string_value(json_object_get(s, "failure")))
 			printf("%-20s   failed: %s\n", "",
 			       json_string_value(json_object_get(s, "failure")));
@@ -216,6 +225,10 @@ static int sandbox_create(int argc, char **argv)
 			a.name = arg;
 			continue;
 		}
+		if (!strcmp(arg, "--learn")) {
+			a.learn = true;
+			continue;
+		}
 		for (k = 0; k < ARRAY_SIZE(opts); k++) {
 			size_t n = strlen(opts[k]);
 
@@ -252,6 +265,11 @@ static int sandbox_create(int argc, char **argv)
 		json_object_set_new(req, "upstream_ca", json_string(ca));
 	if (a.idle)
 		json_object_set_new(req, "idle_timeout_ms", json_integer((json_int_t)idle_ms));
+	if (a.learn) {
+		json_object_set_new(req, "learn", json_true());
+		fprintf(stderr, "ward: learn mode: what the policy would deny is allowed and "
+				"logged as audit (docs/learn.md); not for untrusted code\n");
+	}
 
 	c = cli_connect(prog, a.socket);
 	if (!c || cli_call(prog, c, req, &reply) < 0)
@@ -260,6 +278,7 @@ static int sandbox_create(int argc, char **argv)
 	if (json_is_object(row)) {
 		json_t *one = json_array();
 
+		cli_print_warnings(row);
 		json_array_append(one, row);
 		print_rows(one, true);
 		json_decref(one);
@@ -350,6 +369,7 @@ static int sandbox_simple(int argc, char **argv, const char *verb, const char *u
 	c = cli_connect(prog, socket);
 	if (!req || !c || cli_call(prog, c, req, &reply) < 0)
 		return 1;
+	cli_print_warnings(json_object_get(reply, "sandbox"));
 	printf("%s %s\n", name, done);
 	return 0;
 }

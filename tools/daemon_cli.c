@@ -59,6 +59,16 @@ static bool positioned(const char *line)
 	return p[1] == ' ';
 }
 
+void cli_print_warnings(const json_t *obj)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(obj, "warnings"), i, v)
+		if (json_is_string(v))
+			fprintf(stderr, "%s\n", json_string_value(v));
+}
+
 void cli_print_error(const char *prog, const char *msg)
 {
 	if (!*msg) {

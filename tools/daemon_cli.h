@@ -24,6 +24,9 @@ struct ward_client *cli_connect(const char *prog, const char *socket);
 int cli_call(const char *prog, struct ward_client *c, json_t *req, json_t **ret_reply);
 /* Print a daemon error message (see cli_call). */
 void cli_print_error(const char *prog, const char *msg);
+/* The "warnings" array of a reply object (the rule packs' FILE:LINE:COL
+ * lines), one per line on stderr; nothing when absent. */
+void cli_print_warnings(const json_t *obj);
 
 /* realpath of a path given on the command line, or print "PROG: OPT PATH:
  * why" and return NULL. */

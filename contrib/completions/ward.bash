@@ -41,7 +41,7 @@ _ward() {
 		COMPREPLY=($(compgen -W "run policy logs replay audit daemon doctor sandbox exec sessions secret host" -- "$cur"))
 		[[ $cur == -* ]] && COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 		return ;;
-	'run') opts='--help --hosts --log --policy --upstream-ca --watch --workdir -h'
+	'run') opts='--help --hosts --learn --log --policy --upstream-ca --watch --workdir -h'
 		;;
 	'policy') opts=''
 		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "check compile diff explain test suggest apply" -- "$cur")); return; } ;;
@@ -77,7 +77,7 @@ _ward() {
 		;;
 	'sandbox') opts='--help --socket -h'
 		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "create list stop start rm" -- "$cur")); return; } ;;
-	'sandbox create') opts='--help --hosts --idle-timeout --policy --socket --upstream-ca --workdir -h'
+	'sandbox create') opts='--help --hosts --idle-timeout --learn --policy --socket --upstream-ca --workdir -h'
 		;;
 	'sandbox list') opts='--help --json --socket -h'
 		;;

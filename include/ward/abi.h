@@ -16,7 +16,11 @@
 #include <linux/types.h>
 #endif
 
-#define WARD_ABI_VERSION 4 /* 4: cgroup ids in events and connection records */
+#define WARD_ABI_VERSION 5 /* 4: cgroup ids in events and connection records; 5: uids in events */
+/* an event's uid when nobody read it (WARD_ABI_VERSION 4 events had 0 there:
+ * readers of ward_event take those as this) */
+#define WARD_UID_NONE 0xffffffffu
+#define WARD_EVENT_VERSION_NO_UID 4 /* a ward_event of version 4 is read, uid unknown */
 
 /* Limits (map sizes). A full identity/port/CIDR map is a load error in user
  * space; a full connection map makes connect() fail closed (EPERM). */
@@ -64,6 +68,7 @@
 #define WARD_CONN_REDIRECTED (1u << 0) /* was a direct connection, rewritten to the proxy */
 #define WARD_CONN_ALLOWED_IP (1u << 1) /* original destination inside an allowed_ips CIDR */
 #define WARD_CONN_INFERENCE (1u << 2)  /* allowed to the proxy only for inference.local */
+#define WARD_CONN_LEARN (1u << 3)      /* --learn: to the proxy/stub though the policy refuses it */
 #define WARD_CONN_LOGGED (1u << 7)     /* user space: its row was written (at the first lookup) */
 
 enum ward_verdict {
@@ -192,7 +197,7 @@ struct ward_event {
 	__u8 orig[16]; /* destination the program asked for */
 	__u16 dst_port;
 	__u16 orig_port;
-	__u32 pad2;
+	__u32 uid;     /* real uid of the task (initial user namespace); was pad2 (version 4: 0) */
 	char comm[16]; /* display only, never used for a decision */
 	__u64 own_dev; /* the process's own executable (= dev, ino at depth 0) */
 	__u64 own_ino;
@@ -204,19 +209,24 @@ _Static_assert(sizeof(struct ward_event) == 128, "ward_event");
 
 #define WARD_HOST_MAX_EXEMPT 64		/* exempt cgroup ids */
 #define WARD_HOST_EXEMPT_DEPTH 16	/* ancestor levels of the task's cgroup checked */
-#define WARD_HOST_LOOPBACK4 0x7f000001u /* the daemon's listeners: 127.0.0.1 */
+#define WARD_HOST_LOOPBACK4 0x7f000001u /* the daemon's listeners: 127.0.0.1 and ::1 */
 
 /* Where redirected connections go and which sockets must be listening
- * there (socket cookies; 0: none, refused). */
+ * there (socket cookies; 0: none, refused). IPv4 and IPv4-mapped
+ * destinations go to 127.0.0.1, native IPv6 ones to ::1, at the same ports
+ * (a UDP sendmsg6 cannot be rewritten to a mapped address). */
 struct ward_host_slot {
-	__u64 proxy_cookie;   /* TCP proxy on 127.0.0.1:proxy_port */
-	__u64 dns_udp_cookie; /* DNS stub, UDP, 127.0.0.1:dns_port */
-	__u64 dns_tcp_cookie; /* DNS stub, TCP, same port */
+	__u64 proxy_cookie;    /* TCP proxy on 127.0.0.1:proxy_port */
+	__u64 dns_udp_cookie;  /* DNS stub, UDP, 127.0.0.1:dns_port */
+	__u64 dns_tcp_cookie;  /* DNS stub, TCP, same port */
+	__u64 proxy6_cookie;   /* TCP proxy on [::1]:proxy_port (0: no IPv6 listeners) */
+	__u64 dns_udp6_cookie; /* DNS stub, UDP, [::1]:dns_port */
+	__u64 dns_tcp6_cookie; /* DNS stub, TCP, same port */
 	__u16 proxy_port;
 	__u16 dns_port;
 	__u32 pad;
 };
-_Static_assert(sizeof(struct ward_host_slot) == 32, "ward_host_slot");
+_Static_assert(sizeof(struct ward_host_slot) == 56, "ward_host_slot");
 
 /* The pinned host state (one mmap'ed array element): user space writes the
  * slot not in force, then stores its index in active (one aligned store);
@@ -229,7 +239,7 @@ struct ward_host_state {
 	__u64 pad2;
 	struct ward_host_slot slot[2];
 };
-_Static_assert(sizeof(struct ward_host_state) == 96, "ward_host_state");
+_Static_assert(sizeof(struct ward_host_state) == 144, "ward_host_state");
 
 #define WARD_HOST_F_AUDIT (1u << 0)
 
@@ -360,8 +370,46 @@ struct ward_fs_event {
 	 * the directory (cwd or dirfd) of a relative path, as the sandbox sees it */
 	char path2[WARD_FS_PATH_MAX];
 	__u64 cgid; /* cgroup v2 id of the task (its session, docs/audit.md) */
+	__u32 uid;  /* real uid of the task (initial user namespace) */
+	__u32 pad2;
 };
-_Static_assert(sizeof(struct ward_fs_event) == 616, "ward_fs_event");
+_Static_assert(sizeof(struct ward_fs_event) == 624, "ward_fs_event");
+
+/* Learn mode (bpf/fs_learn.bpf.c, src/enforcer/fs_learn.c; docs/learn.md):
+ * the paths a sandbox read, wrote and executed, deduplicated per (executable,
+ * file, class) and rate-limited in the kernel. */
+#define WARD_FS_LEARN_RATE_PER_SEC 500 /* default token bucket for learn events */
+#define WARD_FS_LEARN_RATE_BURST 1000
+#define WARD_FS_LEARN_MAX_SEEN 65536 /* (executable, file, class) remembered (LRU) */
+#define WARD_FS_LEARN_RINGBUF_BYTES (1024 * 1024)
+
+enum ward_fs_learn_class {
+	WARD_FS_LEARN_READ = 1,
+	WARD_FS_LEARN_WRITE,
+	WARD_FS_LEARN_EXEC,
+};
+
+#define WARD_FS_LEARN_EV_KERNEL (1u << 0)    /* path: absolute, as the sandbox's root shows it */
+#define WARD_FS_LEARN_EV_TRUNCATED (1u << 1) /* the given path was longer than the buffer */
+#define WARD_FS_LEARN_EV_DIR (1u << 2)	     /* the file is a directory */
+
+struct ward_fs_learn_event {
+	__u16 version; /* WARD_ABI_VERSION */
+	__u8 op;       /* enum ward_fs_op */
+	__u8 flags;    /* WARD_FS_LEARN_EV_* */
+	__u8 class;    /* enum ward_fs_learn_class */
+	__u8 pad[3];
+	__u32 pid;    /* thread id (initial pid namespace) */
+	__u32 tgid;   /* process id */
+	__s32 dirfd;  /* without WARD_FS_LEARN_EV_KERNEL: the directory of a relative path */
+	__u32 access; /* WARD_FS_ACC_* */
+	__u64 ts_ns;  /* CLOCK_MONOTONIC */
+	__u64 dev;    /* executable identity (task->mm->exe_file) */
+	__u64 ino;
+	__u64 cgid;
+	char path[WARD_FS_PATH_MAX];
+};
+_Static_assert(sizeof(struct ward_fs_learn_event) == 312, "ward_fs_learn_event");
 
 /* bpf-lsm maps: protected inode -> root index; (root, executable) allowed */
 struct ward_fs_allow_key {
@@ -436,7 +484,7 @@ struct ward_unix_event {
 	__u64 ino;
 	char comm[16]; /* display only */
 	char path[WARD_UNIX_PATH_MAX];
-	__u32 pad2;
+	__u32 uid;  /* real uid of the task (initial user namespace) */
 	__u64 cgid; /* cgroup v2 id of the task (its session, docs/audit.md) */
 };
 _Static_assert(sizeof(struct ward_unix_event) == 184, "ward_unix_event");

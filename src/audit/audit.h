@@ -31,6 +31,9 @@ struct ward_decision {
 	const char *policy_rev;
 	const char *session; /* the session of a sandbox that hosts several (ward exec) */
 	const char *via;     /* the ancestor whose binary rule allowed it (ancestors: true) */
+	bool has_uid;	     /* uid is known */
+	int64_t uid;	     /* the process's real uid (initial user namespace) */
+	const char *cgroup;  /* its cgroup v2 path below the v2 mount ("/user.slice/...") */
 };
 
 struct ward_audit;
@@ -61,7 +64,7 @@ bool ward_audit_action_valid(const char *action);
 extern const char *const ward_audit_layers[]; /* NULL-terminated */
 
 /* One stored row, as the hash chain and the readers see it. Strings are NULL
- * for SQL NULL; has_pid/has_port false for NULL. */
+ * for SQL NULL; has_pid/has_port/has_uid false for NULL. */
 struct ward_audit_row {
 	int64_t id;
 	int64_t ts_ns;
@@ -85,6 +88,9 @@ struct ward_audit_row {
 	const char *hash; /* as stored; the reader fills it, the hash input ignores it */
 	const char *session;
 	const char *via;
+	bool has_uid;
+	int64_t uid;
+	const char *cgroup;
 };
 
 #define WARD_AUDIT_GENESIS_HASH "0000000000000000000000000000000000000000000000000000000000000000"
@@ -95,8 +101,10 @@ struct ward_audit_row {
  * fields id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid, host, ip,
  * port, protocol, method, path, rule, reason, policy_rev in that order, each as
  * 0x00 (NULL), 0x01 + int64 big-endian (integer), or 0x02 + uint32 big-endian
- * length + bytes (text); then, only when session or via is not NULL, both in
- * that order (so rows written before these columns existed hash as before).
+ * length + bytes (text); then, only when session, via, uid or cgroup is not
+ * NULL, session and via in that order; then, only when uid or cgroup is not
+ * NULL, uid and cgroup in that order (so rows written before these columns
+ * existed hash as before).
  * `ward audit verify` recomputes it with this function. */
 int ward_audit_row_hash(const char prev_hash[65], const struct ward_audit_row *r, char out[65]);
 /* The canonical serialisation alone: returns the length it needs; writes only

@@ -81,9 +81,15 @@ size_t ward_audit_row_canonical(const struct ward_audit_row *r, uint8_t *buf, si
 	put_text(&s, r->rule);
 	put_text(&s, r->reason);
 	put_text(&s, r->policy_rev);
-	if (r->session || r->via) {
+	/* the optional tail: absent when every column of it is NULL, so that
+	 * rows of logs older than these columns hash as they did */
+	if (r->session || r->via || r->has_uid || r->cgroup) {
 		put_text(&s, r->session);
 		put_text(&s, r->via);
+	}
+	if (r->has_uid || r->cgroup) {
+		put_int(&s, r->has_uid, r->uid);
+		put_text(&s, r->cgroup);
 	}
 	return s.len;
 }

@@ -14,12 +14,12 @@
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '2');"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '3');"
 	"CREATE TABLE IF NOT EXISTS decisions("
 	" id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, sandbox TEXT, layer TEXT NOT NULL,"
 	" action TEXT NOT NULL, binary TEXT, binary_sha256 TEXT, pid INTEGER, host TEXT, ip TEXT,"
 	" port INTEGER, protocol TEXT, method TEXT, path TEXT, rule TEXT, reason TEXT,"
-	" policy_rev TEXT, hash TEXT NOT NULL, session TEXT, via TEXT);"
+	" policy_rev TEXT, hash TEXT NOT NULL, session TEXT, via TEXT, uid INTEGER, cgroup TEXT);"
 	"CREATE INDEX IF NOT EXISTS decisions_ts ON decisions(ts_ns);"
 	"CREATE INDEX IF NOT EXISTS decisions_layer_action ON decisions(layer, action);"
 	"CREATE INDEX IF NOT EXISTS decisions_sandbox ON decisions(sandbox);"
@@ -132,8 +132,9 @@ static int read_schema_version(sqlite3 *db, int *ret, struct ward_error *err)
 	return 0;
 }
 
-/* Versions this ward reads: 1 and 2. With migrate (a read-write open inside
- * its transaction), a version 1 log gets the columns of version 2. */
+/* Versions this ward reads: 1 to 3. With migrate (a read-write open inside
+ * its transaction), an older log gets the columns it lacks: version 2 added
+ * session and via, version 3 uid and cgroup. */
 static int check_version(sqlite3 *db, bool migrate, struct ward_error *err)
 {
 	int v = 0, r;
@@ -145,11 +146,21 @@ static int check_version(sqlite3 *db, bool migrate, struct ward_error *err)
 		return ward_errx(err, -EPROTO,
 				 "decision log schema version %d, this ward knows 1..%d", v,
 				 WARD_AUDIT_SCHEMA_VERSION);
-	if (migrate && v == 1)
+	if (migrate && v == 1) {
+		r = audit_exec(db,
+			       "ALTER TABLE decisions ADD COLUMN session TEXT;"
+			       "ALTER TABLE decisions ADD COLUMN via TEXT;"
+			       "UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+			       err);
+		if (r < 0)
+			return r;
+		v = 2;
+	}
+	if (migrate && v == 2)
 		return audit_exec(db,
-				  "ALTER TABLE decisions ADD COLUMN session TEXT;"
-				  "ALTER TABLE decisions ADD COLUMN via TEXT;"
-				  "UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+				  "ALTER TABLE decisions ADD COLUMN uid INTEGER;"
+				  "ALTER TABLE decisions ADD COLUMN cgroup TEXT;"
+				  "UPDATE meta SET value = '3' WHERE key = 'schema_version';",
 				  err);
 	return 0;
 }
@@ -169,10 +180,16 @@ const char *audit_row_columns(sqlite3 *db)
 	int v = WARD_AUDIT_SCHEMA_VERSION;
 
 	read_schema_version(db, &v, &err);
+	if (v >= 3)
+		return "id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid, host, ip,"
+		       " port, protocol, method, path, rule, reason, policy_rev, hash, session, via,"
+		       " uid, cgroup";
 	return v >= 2 ? "id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid, host, ip,"
-			" port, protocol, method, path, rule, reason, policy_rev, hash, session, via"
+			" port, protocol, method, path, rule, reason, policy_rev, hash, session, via,"
+			" NULL, NULL"
 		      : "id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid, host, ip,"
-			" port, protocol, method, path, rule, reason, policy_rev, hash, NULL, NULL";
+			" port, protocol, method, path, rule, reason, policy_rev, hash, NULL, NULL,"
+			" NULL, NULL";
 }
 
 int audit_db_open_rw(const char *path, sqlite3 **ret, struct ward_error *err)
@@ -269,5 +286,8 @@ void audit_row_read(sqlite3_stmt *st, struct ward_audit_row *ret)
 		.hash = col_text(st, 17),
 		.session = col_text(st, 18),
 		.via = col_text(st, 19),
+		.has_uid = sqlite3_column_type(st, 20) != SQLITE_NULL,
+		.uid = sqlite3_column_int64(st, 20),
+		.cgroup = col_text(st, 21),
 	};
 }

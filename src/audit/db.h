@@ -9,9 +9,10 @@
 #include "common/cleanup.h"
 #include "common/error.h"
 
-/* 2 added decisions.session and decisions.via; version 1 logs are read as
- * they are and migrated when opened for writing. */
-#define WARD_AUDIT_SCHEMA_VERSION 2
+/* 2 added decisions.session and decisions.via, 3 decisions.uid and
+ * decisions.cgroup; older logs are read as they are and migrated when opened
+ * for writing. */
+#define WARD_AUDIT_SCHEMA_VERSION 3
 /* How long a connection waits for another writer's lock before SQLITE_BUSY. */
 #define WARD_AUDIT_BUSY_MS 5000
 
@@ -34,7 +35,8 @@ int audit_exec(sqlite3 *db, const char *sql, struct ward_error *err);
 struct ward_audit_row;
 
 /* The decisions columns in the order audit_row_read() expects them, for a
- * log of db's schema version (version 1 has no session and via: NULL). */
+ * log of db's schema version (version 1 has no session and via, versions 1
+ * and 2 no uid and cgroup: NULL). */
 const char *audit_row_columns(sqlite3 *db);
 /* The log has the session column (schema version 2 and later). */
 bool audit_has_session(sqlite3 *db);

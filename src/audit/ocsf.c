@@ -188,6 +188,8 @@ void ward_ocsf_print(FILE *f, const struct ward_audit_row *r)
 	fprintf(f, "%lld\"}", (long long)r->id);
 	fputs(",\"actor\":{\"process\":", f);
 	print_process(f, r);
+	if (r->has_uid) /* OCSF's user.uid is a string */
+		fprintf(f, ",\"user\":{\"uid\":\"%lld\"}", (long long)r->uid);
 	fputs("}", f);
 
 	switch (cls) {
@@ -238,6 +240,9 @@ void ward_ocsf_print(FILE *f, const struct ward_audit_row *r)
 	ward_json_str(f, r->session);
 	fputs(",\"via\":", f);
 	ward_json_str(f, r->via);
+	/* OCSF's process has no cgroup */
+	fputs(",\"cgroup\":", f);
+	ward_json_str(f, r->cgroup);
 	fputs(",\"protocol\":", f);
 	ward_json_str(f, r->protocol);
 	fputs(",\"hash\":", f);

@@ -35,6 +35,14 @@ int ward_suggest(const char *path, const struct ward_suggest_opts *o, FILE *out,
  * everything else stays exact. Returns the length, -ENOBUFS when out is small. */
 int ward_suggest_path(const char *path, char *out, size_t outsz);
 
+/* Telemetry and update checks (docs/learn.md, "Optional hosts"): the reason
+ * ("telemetry: host matches *sentry*", "update check: path matches ...") when host, or host and
+ * path (NULL: the host alone), look like traffic an agent works without;
+ * NULL otherwise. Such endpoints and rules are written commented out, never
+ * allowed. Host patterns match the normalised host (ward_match_glob, '*' any
+ * run of characters), path patterns the normalised path. */
+const char *ward_suggest_optional(const char *host, const char *path);
+
 /* A network_policies key from an executable path: its file name with every
  * byte outside [A-Za-z0-9_.-] replaced by '_' (at most 64 bytes). */
 void ward_suggest_key(const char *binary, char *out, size_t outsz);

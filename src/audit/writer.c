@@ -110,7 +110,7 @@ static struct ward_audit_row *row_copy(const struct ward_decision *d)
 {
 	const char *src[] = { d->sandbox, d->layer,  d->action,	    d->binary,	d->binary_sha256,
 			      d->host,	  d->ip,     d->protocol,   d->method,	d->path,
-			      d->rule,	  d->reason, d->policy_rev, d->session, d->via };
+			      d->rule,	  d->reason, d->policy_rev, d->session, d->via, d->cgroup };
 	size_t len[ARRAY_SIZE(src)], total = sizeof(struct ward_audit_row);
 	struct ward_audit_row *r;
 	const char **dst[ARRAY_SIZE(src)];
@@ -129,6 +129,8 @@ static struct ward_audit_row *row_copy(const struct ward_decision *d)
 		.pid = d->pid,
 		.has_port = d->port != 0,
 		.port = d->port,
+		.has_uid = d->has_uid,
+		.uid = d->has_uid ? d->uid : 0,
 	};
 	dst[0] = &r->sandbox;
 	dst[1] = &r->layer;
@@ -145,6 +147,7 @@ static struct ward_audit_row *row_copy(const struct ward_decision *d)
 	dst[12] = &r->policy_rev;
 	dst[13] = &r->session;
 	dst[14] = &r->via;
+	dst[15] = &r->cgroup;
 	p = (char *)(r + 1);
 	for (size_t i = 0; i < ARRAY_SIZE(src); i++) {
 		if (!src[i])
@@ -214,6 +217,8 @@ static int insert_row(struct ward_audit *a, const struct ward_audit_row *r)
 	rc |= bind_text(st, 18, r->hash);
 	rc |= bind_text(st, 19, r->session);
 	rc |= bind_text(st, 20, r->via);
+	rc |= r->has_uid ? sqlite3_bind_int64(st, 21, r->uid) : sqlite3_bind_null(st, 21);
+	rc |= bind_text(st, 22, r->cgroup);
 	if (rc != SQLITE_OK)
 		return audit_sqlite_errno(a->db, SQLITE_ERROR);
 	rc = sqlite3_step(st);
@@ -456,8 +461,8 @@ int ward_audit_open(const char *path, struct ward_audit **ret, struct ward_error
 	rc = sqlite3_prepare_v3(a->db,
 				"INSERT INTO decisions(id, ts_ns, sandbox, layer, action, binary,"
 				" binary_sha256, pid, host, ip, port, protocol, method, path, rule,"
-				" reason, policy_rev, hash, session, via)"
-				" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+				" reason, policy_rev, hash, session, via, uid, cgroup)"
+				" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 				-1, SQLITE_PREPARE_PERSISTENT, &a->insert, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v3(a->db,

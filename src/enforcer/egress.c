@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/owner.h"
 #include "common/strv.h"
 #include "enforcer/btf.h"
 #include "common/util.h"
@@ -42,6 +43,9 @@ static void cfg_fill(struct ward_cfg *c, const struct ward_egress_config *cfg)
 	c->explicit_port = cfg->explicit_port;
 	c->transparent_port = cfg->transparent_port;
 	c->dns_port = cfg->dns_port ? cfg->dns_port : 53;
+	/* a sandbox under --learn (docs/learn.md); host mode sets it itself */
+	if (cfg->audit_mode)
+		c->flags |= WARD_CFG_AUDIT;
 	/* WARD_CFG_INFERENCE_ALL is the policy generation's (egress_gen_new) */
 }
 
@@ -597,13 +601,15 @@ static void peer_from_conn(struct ward_egress *e, const struct ward_conn *c,
 	addr_to_sockaddr(c->orig, c->orig_port, &ret->orig);
 	ret->cgid = c->cgid;
 	(void)ward_session_of(&e->session_of, c->cgid, ret->session);
+	ret->has_uid = ward_proc_uid((pid_t)c->tgid, &ret->uid) == 0;
 }
 
 /* The row of a connection the kernel recorded for the proxy or the DNS stub
  * (it sends no event for those: egress.bpf.c), made of its record when the
  * proxy or the stub first asks about it: the verdict event it would have
  * been, to the same row builder. */
-static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t proto)
+static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t proto,
+		       const struct ward_egress_peer *who)
 {
 	struct ward_event ev = {
 		.version = WARD_ABI_VERSION,
@@ -619,6 +625,8 @@ static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t
 		.own_dev = c->own_dev,
 		.own_ino = c->own_ino,
 		.cgid = c->cgid,
+		/* not in the record: the one the lookup read */
+		.uid = who->has_uid ? who->uid : WARD_UID_NONE,
 	};
 	struct ward_req req = { .port = c->orig_port, .proto = proto };
 	bool v4;
@@ -645,6 +653,9 @@ static void record_row(struct ward_egress *e, const struct ward_conn *c, uint8_t
 		memcpy(ev.dst, c->orig, 16);
 		ev.dst_port = c->orig_port;
 	}
+	/* learning: the policy would have refused it (docs/learn.md) */
+	if (c->flags & WARD_CONN_LEARN)
+		ev.verdict = WARD_VERDICT_AUDIT;
 	/* the record keeps 16 bits of its generation */
 	pthread_rwlock_rdlock(&e->gens.lock);
 	ev.gen = egress_gens_seq16(&e->gens, c->gen);
@@ -681,7 +692,7 @@ int ward_egress_peer_lookup(struct ward_egress *e, const struct sockaddr *peer,
 		return r;
 	peer_from_conn(e, &c, ret);
 	if (!(c.flags & WARD_CONN_LOGGED)) {
-		record_row(e, &c, IPPROTO_TCP);
+		record_row(e, &c, IPPROTO_TCP, ret);
 		/* once per connection; gone already when it closed meanwhile */
 		c.flags |= WARD_CONN_LOGGED;
 		(void)bpf_map__update_elem(e->skel->maps.peers, &k, sizeof(k), &c, sizeof(c),
@@ -725,7 +736,7 @@ int ward_egress_udp_peer_lookup(struct ward_egress *e, const struct sockaddr *pe
 		return -ENOENT;
 	peer_from_conn(e, &c, ret);
 	/* one row per query, as there was one per datagram */
-	record_row(e, &c, IPPROTO_UDP);
+	record_row(e, &c, IPPROTO_UDP, ret);
 	return 0;
 }
 

@@ -50,14 +50,15 @@ struct ward_egress_config {
 	/* The session of a row's cgroup (ward exec); unset: rows carry none. */
 	struct ward_session_hook session_of;
 	/* Host mode (ward_egress_host_open, docs/egress.md "Host mode"); unset
-	 * for a sandbox. The proxy and the DNS stub are 127.0.0.1 at
+	 * for a sandbox. The proxy and the DNS stub are 127.0.0.1 (and ::1) at
 	 * transparent_port and dns_port (pinned, not rodata: a restarted daemon
 	 * may listen elsewhere); proxy4/dns4/explicit_port are not used. */
 	const char *pin_dir;	      /* maps and links pinned here (WARD_EGRESS_HOST_PIN_DIR
 				       * in production; tests pass their own) */
 	bool host;		      /* host-mode decisions */
-	bool audit_mode;	      /* host mode: what would be denied is allowed, verdict "audit"
-				       * (not "audit": that name is the log above) */
+	bool audit_mode;	      /* host mode's audit mode, a sandbox's --learn: what would be
+				       * denied is allowed, verdict "audit" (not "audit": that
+				       * name is the log above) */
 	const uint64_t *exempt_cgids; /* cgroup v2 ids whose tasks (and descendants) */
 	size_t n_exempt;	      /* are never touched (no decision, no row) */
 };
@@ -81,6 +82,8 @@ struct ward_egress_peer {
 	struct sockaddr_storage orig; /* original destination (AF_INET for IPv4 and mapped) */
 	uint64_t cgid;		      /* cgroup v2 id of the connecting task (0: older record) */
 	char session[32];	      /* its session through the config's session_of; "": none */
+	bool has_uid;		      /* uid read in /proc/PID/status at the lookup */
+	uint32_t uid;		      /* (the client's socket is open: its process is there) */
 };
 
 struct ward_egress;
@@ -199,8 +202,9 @@ const char *ward_egress_reason_str(unsigned reason);
  * links and maps pinned in cfg->pin_dir, so the kernel keeps deciding while
  * no daemon runs. A binary without a rule gets EPERM (audit: allowed, verdict
  * "audit"); a binary with rules is redirected to the daemon's proxy (TCP) or
- * DNS stub (UDP/TCP port 53 to any address) on 127.0.0.1, but only when the
- * socket listening there is the one registered (ward_egress_host_set_listeners):
+ * DNS stub (UDP/TCP port 53 to any address) on 127.0.0.1 (IPv4 and mapped
+ * destinations) or ::1 (native IPv6), but only when the socket listening
+ * there is the one registered (ward_egress_host_register):
  * otherwise (daemon down, a foreign socket on the port) EPERM and the pinned
  * fail-closed counter grows. Rows carry sandbox "host" (cfg->sandbox NULL). */
 
@@ -220,7 +224,16 @@ const char *ward_egress_reason_str(unsigned reason);
 int ward_egress_host_open(const struct ward_policy *p, const struct ward_egress_config *cfg,
 			  int scope_fd, struct ward_egress **ret, struct ward_error *err);
 /* The socket cookies (SO_COOKIE) of the daemon's loopback proxy listener and
- * DNS stub sockets (0: none); with the handle's ports, switched in one store. */
+ * DNS stub sockets (0: none), on 127.0.0.1 and on ::1 at the same ports (the
+ * *6 cookies; proxy6 0: no IPv6 listeners, native IPv6 destinations of ruled
+ * binaries are refused); with the handle's ports, switched in one store. */
+struct ward_egress_host_listeners {
+	uint64_t proxy, dns_udp, dns_tcp;
+	uint64_t proxy6, dns_udp6, dns_tcp6;
+};
+int ward_egress_host_register(struct ward_egress *e, const struct ward_egress_host_listeners *l,
+			      struct ward_error *err);
+/* The same, IPv4 listeners only. */
 int ward_egress_host_set_listeners(struct ward_egress *e, uint64_t proxy_cookie,
 				   uint64_t dns_udp_cookie, uint64_t dns_tcp_cookie,
 				   struct ward_error *err);
@@ -248,6 +261,8 @@ struct ward_host_pins {
 	bool audit;	     /* programs in audit mode */
 	uint16_t proxy_port, dns_port;
 	uint64_t proxy_cookie, dns_udp_cookie, dns_tcp_cookie;
+	/* the same on ::1 (0: none) */
+	uint64_t proxy6_cookie, dns_udp6_cookie, dns_tcp6_cookie;
 	uint64_t failclosed;		       /* ward_egress_host_failclosed */
 	uint64_t dropped;		       /* events the ring buffer could not hold */
 	uint64_t n_exempt;		       /* exempt cgroup ids, */

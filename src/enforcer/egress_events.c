@@ -8,11 +8,14 @@
 #include <sys/stat.h>
 
 #include "common/cleanup.h"
+#include "common/owner.h"
 #include "common/util.h"
 #include "enforcer/egress_internal.h"
 #include "enforcer/exe.h"
 #define WARD_DECIDE_HELPERS_ONLY
 #include "../../bpf/egress_decide.h"
+
+_Static_assert(WARD_UID_NONE == WARD_OWNER_UID_NONE, "one value for no uid");
 
 const char *ward_egress_reason_str(unsigned reason)
 {
@@ -76,7 +79,10 @@ int egress_on_sample(void *ctx, void *data, size_t size)
 {
 	const struct ward_event *ev = data;
 
-	if (size < sizeof(*ev) || ev->version != WARD_ABI_VERSION)
+	/* version 4 (a pinned ring buffer an older host-mode ward filled
+	 * before this one took it over) differs only in the uid, 0 there */
+	if (size < sizeof(*ev) ||
+	    (ev->version != WARD_ABI_VERSION && ev->version != WARD_EVENT_VERSION_NO_UID))
 		return 0;
 	egress_event_row(ctx, ev);
 	return 0;
@@ -87,6 +93,7 @@ void egress_event_row(struct ward_egress *e, const struct ward_event *ev)
 	const struct egress_ident *id, *own;
 	char ip[INET6_ADDRSTRLEN], bin[PATH_MAX], proto[8], session[32];
 	struct ward_decision d = { 0 };
+	struct ward_owner owner;
 	const struct egress_gen *g, *names;
 	const char *rev;
 
@@ -142,6 +149,11 @@ void egress_event_row(struct ward_egress *e, const struct ward_event *ev)
 	d.reason = ward_egress_reason_str(ev->reason);
 	d.policy_rev = rev;
 	d.session = ward_session_of(&e->session_of, ev->cgid, session);
+	ward_owner_of(&owner, (pid_t)ev->tgid,
+		      ev->version == WARD_EVENT_VERSION_NO_UID ? WARD_UID_NONE : ev->uid, ev->cgid);
+	d.has_uid = owner.has_uid;
+	d.uid = owner.uid;
+	d.cgroup = owner.cgroup;
 	egress_submit(e, ev, &d);
 	pthread_rwlock_unlock(&e->gens.lock);
 }

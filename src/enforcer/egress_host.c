@@ -220,9 +220,14 @@ static int host_before_load(struct ward_egress *e, const struct ward_egress_conf
 	int r;
 
 	c->flags |= WARD_CFG_HOST | (cfg->audit_mode ? WARD_CFG_AUDIT : 0);
-	c->flags &= ~(WARD_CFG_PROXY6 | WARD_CFG_DNS6);
+	c->flags &= ~WARD_CFG_PROXY6;
 	ward_addr_from4(&c->proxy4, ward_htonl(WARD_HOST_LOOPBACK4));
 	ward_addr_from4(&c->dns4, ward_htonl(WARD_HOST_LOOPBACK4));
+	/* the stub's ::1 sockets: cgroup_skb egress records IPv6 datagrams to
+	 * them (whether they are registered is the slot's business) */
+	memset(&c->dns6, 0, sizeof(c->dns6));
+	c->dns6.w[3] = ward_htonl(1);
+	c->flags |= WARD_CFG_DNS6;
 	c->transparent_port = h->proxy_port;
 	c->dns_port = h->dns_port;
 	c->explicit_port = 0;
@@ -586,9 +591,8 @@ void egress_host_free(struct ward_egress *e)
 	e->host = NULL;
 }
 
-int ward_egress_host_set_listeners(struct ward_egress *e, uint64_t proxy_cookie,
-				   uint64_t dns_udp_cookie, uint64_t dns_tcp_cookie,
-				   struct ward_error *err)
+int ward_egress_host_register(struct ward_egress *e, const struct ward_egress_host_listeners *l,
+			      struct ward_error *err)
 {
 	struct egress_host *h = e->host;
 	uint64_t next;
@@ -598,9 +602,12 @@ int ward_egress_host_set_listeners(struct ward_egress *e, uint64_t proxy_cookie,
 	/* the slot not in force, then one store: a decision reads one or the other */
 	next = (__atomic_load_n(&h->state->active, __ATOMIC_ACQUIRE) & 1) ^ 1;
 	h->state->slot[next] = (struct ward_host_slot){
-		.proxy_cookie = proxy_cookie,
-		.dns_udp_cookie = dns_udp_cookie,
-		.dns_tcp_cookie = dns_tcp_cookie,
+		.proxy_cookie = l->proxy,
+		.dns_udp_cookie = l->dns_udp,
+		.dns_tcp_cookie = l->dns_tcp,
+		.proxy6_cookie = l->proxy6,
+		.dns_udp6_cookie = l->dns_udp6,
+		.dns_tcp6_cookie = l->dns_tcp6,
 		.proxy_port = h->proxy_port,
 		.dns_port = h->dns_port,
 	};
@@ -608,6 +615,19 @@ int ward_egress_host_set_listeners(struct ward_egress *e, uint64_t proxy_cookie,
 	e->cfg.transparent_port = h->proxy_port;
 	e->cfg.dns_port = h->dns_port;
 	return 0;
+}
+
+int ward_egress_host_set_listeners(struct ward_egress *e, uint64_t proxy_cookie,
+				   uint64_t dns_udp_cookie, uint64_t dns_tcp_cookie,
+				   struct ward_error *err)
+{
+	struct ward_egress_host_listeners l = {
+		.proxy = proxy_cookie,
+		.dns_udp = dns_udp_cookie,
+		.dns_tcp = dns_tcp_cookie,
+	};
+
+	return ward_egress_host_register(e, &l, err);
 }
 
 static uint64_t percpu_sum(int fd, uint32_t idx)
@@ -724,6 +744,9 @@ int ward_egress_host_status(const char *pin_dir, struct ward_host_pins *ret, str
 			ret->proxy_cookie = sl->proxy_cookie;
 			ret->dns_udp_cookie = sl->dns_udp_cookie;
 			ret->dns_tcp_cookie = sl->dns_tcp_cookie;
+			ret->proxy6_cookie = sl->proxy6_cookie;
+			ret->dns_udp6_cookie = sl->dns_udp6_cookie;
+			ret->dns_tcp6_cookie = sl->dns_tcp6_cookie;
 			if (!ret->scope_cgid)
 				ret->scope_cgid = st.scope_cgid;
 		}

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/owner.h"
 #include "common/util.h"
 #include "enforcer/egress.h"
 
@@ -213,7 +214,12 @@ static void event_row(struct ward_fs *fs, const struct ward_fs_event *ev, const 
 		.policy_rev = fs->rev,
 		.session = ward_session_of(&fs->session_of, ev->cgid, session),
 	};
+	struct ward_owner owner;
 
+	ward_owner_of(&owner, (pid_t)ev->tgid, ev->uid, ev->cgid);
+	d.has_uid = owner.has_uid;
+	d.uid = owner.uid;
+	d.cgroup = owner.cgroup;
 	submit(fs, ev, &d);
 }
 

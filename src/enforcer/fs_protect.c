@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/owner.h"
 #include "common/strv.h"
 #include "enforcer/exe.h"
 #include "common/util.h"
@@ -500,11 +501,12 @@ static pid_t tgid_of(pid_t tid)
 	return tid;
 }
 
-/* pid and cgid are read while the opener still waits for the verdict: a
- * short-lived opener is gone (and its session unknown) right after it. */
+/* pid, cgid and the owner are read while the opener still waits for the
+ * verdict: a short-lived opener is gone (and its session unknown) right
+ * after it. */
 static void log_decision(struct ward_fs_protect *fp, bool deny, pid_t pid, uint64_t cgid,
-			 const char *binary, const char *path, const struct root *root, bool exec,
-			 enum ward_fs_why why, uint64_t ts_ns)
+			 const struct ward_owner *owner, const char *binary, const char *path,
+			 const struct root *root, bool exec, enum ward_fs_why why, uint64_t ts_ns)
 {
 	char rule[PATH_MAX + 32], reason[PATH_MAX + 128], session[32];
 	struct ward_decision d;
@@ -528,6 +530,9 @@ static void log_decision(struct ward_fs_protect *fp, bool deny, pid_t pid, uint6
 		.reason = reason,
 		.policy_rev = fp->rev,
 		.session = ward_session_of(&fp->session_of, cgid, session),
+		.has_uid = owner->has_uid,
+		.uid = owner->uid,
+		.cgroup = owner->cgroup,
 	};
 	if (fp->audit)
 		ward_audit_submit(fp->audit, &d);
@@ -555,6 +560,7 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 	char path[PATH_MAX], exe_link[64], binary[PATH_MAX];
 	_cleanup_close_ int exe_fd = -1;
 	struct ward_exe_ident exe_id;
+	struct ward_owner owner = { 0 };
 	enum ward_fs_verdict v;
 	enum ward_fs_why why;
 	bool known_cg, inside, exe_known = false, exe_ok = false, log_allow;
@@ -593,6 +599,7 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 	if (v == WARD_FS_DENY || log_allow) {
 		pid = tgid_of(tid);
 		cgid = ward_pid_cgroup_id(tid);
+		ward_owner_of(&owner, tid, WARD_OWNER_UID_NONE, cgid);
 	}
 	if (v == WARD_FS_DENY) {
 		uint64_t now = ward_mono_ns();
@@ -607,13 +614,13 @@ static void handle(struct ward_fs_protect *fp, const struct fanotify_event_metad
 		;
 	if (v == WARD_FS_DENY) {
 		fp->n_denied++;
-		log_decision(fp, true, pid, cgid, binary[0] ? binary : NULL, path,
+		log_decision(fp, true, pid, cgid, &owner, binary[0] ? binary : NULL, path,
 			     &fp->roots[root >= 0 ? root : 0], m->mask & FAN_OPEN_EXEC_PERM, why,
 			     0);
 	} else if (why == WARD_FS_WHY_NAMED) {
 		fp->n_allowed++;
 		if (log_allow)
-			log_decision(fp, false, pid, cgid, binary, path, &fp->roots[root],
+			log_decision(fp, false, pid, cgid, &owner, binary, path, &fp->roots[root],
 				     m->mask & FAN_OPEN_EXEC_PERM, why, 0);
 	}
 }
@@ -660,6 +667,8 @@ static int lsm_sample(void *ctx, void *data, size_t size)
 	struct ward_fs_protect *fp = ctx;
 	const struct ward_fs_event *ev = data;
 	char binary[PATH_MAX], path[PATH_MAX];
+	struct ward_owner owner;
+	uint64_t cgid;
 
 	if (size < sizeof(*ev) || ev->rule >= fp->n_roots)
 		return 0;
@@ -670,8 +679,10 @@ static int lsm_sample(void *ctx, void *data, size_t size)
 	snprintf(path, sizeof(path), "%s/.../%s", fp->roots[ev->rule].path, ev->path);
 	if (!strcmp(strrchr(fp->roots[ev->rule].path, '/') + 1, ev->path))
 		snprintf(path, sizeof(path), "%s", fp->roots[ev->rule].path);
-	log_decision(fp, true, (pid_t)ev->pid, ward_pid_cgroup_id((pid_t)ev->pid),
-		     binary[0] ? binary : NULL, path,
+	/* the kernel's cgroup id; the one in /proc when it had none */
+	cgid = ev->cgid ? ev->cgid : ward_pid_cgroup_id((pid_t)ev->pid);
+	ward_owner_of(&owner, (pid_t)ev->pid, ev->uid, cgid);
+	log_decision(fp, true, (pid_t)ev->pid, cgid, &owner, binary[0] ? binary : NULL, path,
 		     &fp->roots[ev->rule], false, WARD_FS_WHY_OTHER_BINARY,
 		     ev->ts_ns + fp->mono_to_real);
 	return 0;

@@ -138,6 +138,11 @@ uint64_t ward_landlock_access(const struct ward_landlock_plan *plan, enum ward_l
 	return a & plan->handled_fs;
 }
 
+void ward_landlock_learn(struct ward_landlock_plan *plan)
+{
+	plan->handled_fs = 0;
+}
+
 int ward_landlock_build(const struct ward_landlock_plan *plan,
 			const struct ward_landlock_rule *rules, size_t n_rules,
 			const uint16_t *ports, size_t n_ports, int *ret_fd, struct ward_error *err)
@@ -149,7 +154,8 @@ int ward_landlock_build(const struct ward_landlock_plan *plan,
 	};
 	_cleanup_close_ int fd = -1;
 
-	if (plan->abi == 0) {
+	/* learn with neither TCP nor scopes handled: nothing to restrict */
+	if (plan->abi == 0 || (!plan->handled_fs && !plan->handled_net && !plan->scoped)) {
 		*ret_fd = -1;
 		return 0;
 	}
@@ -196,7 +202,7 @@ int ward_landlock_build(const struct ward_landlock_plan *plan,
 int ward_landlock_restrict(const struct ward_landlock_plan *plan, int ruleset_fd,
 			   struct ward_error *err)
 {
-	if (plan->abi == 0)
+	if (plan->abi == 0 || ruleset_fd < 0)
 		return 0;
 	if (ll_restrict_self(ruleset_fd, plan->restrict_flags) < 0)
 		return ward_err(err, -errno, "landlock_restrict_self");

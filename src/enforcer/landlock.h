@@ -42,6 +42,11 @@ int ward_landlock_abi(void);
 int ward_landlock_prepare(enum ward_landlock_compat compat, struct ward_landlock_plan *ret_plan,
 			  struct ward_error *err);
 
+/* Learn mode (docs/learn.md): the ruleset handles no file access (TCP and
+ * scopes stay as negotiated); with nothing left to handle, ward_landlock_build
+ * returns no ruleset (-1) and ward_landlock_restrict does nothing. */
+void ward_landlock_learn(struct ward_landlock_plan *plan);
+
 /* Rights for one kind of rule under the plan. */
 uint64_t ward_landlock_access(const struct ward_landlock_plan *plan, enum ward_landlock_kind kind);
 

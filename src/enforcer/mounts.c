@@ -246,6 +246,37 @@ int ward_mount_plan_add_dir(struct ward_mount_plan *plan, const char *source, co
 	return 0;
 }
 
+int ward_mount_plan_learn(struct ward_mount_plan *plan, struct ward_error *err)
+{
+	struct ward_mount *v, *root;
+
+	for (size_t i = 0; i < plan->n; i++) {
+		struct ward_mount *m = &plan->v[i];
+
+		if (m->kind != WARD_MNT_BIND)
+			continue;
+		if (!strcmp(m->path, "/"))
+			return ward_errx(err, -EINVAL, "learn: '/' is in the plan already");
+		/* the host's flags: neither read-only nor made writable */
+		m->read_only = false;
+		m->as_host = true;
+	}
+	v = realloc(plan->v, (plan->n + 1) * sizeof(*v));
+	if (!v)
+		return ward_err(err, -ENOMEM, "mount plan");
+	plan->v = v;
+	/* "/" sorts first: parents before children */
+	memmove(&v[1], &v[0], plan->n * sizeof(*v));
+	plan->n++;
+	root = &v[0];
+	*root = (struct ward_mount){ .kind = WARD_MNT_BIND, .is_dir = true, .as_host = true };
+	root->path = strdup("/");
+	if (!root->path)
+		return ward_err(err, -ENOMEM, "mount plan");
+	plan->learn = true;
+	return 0;
+}
+
 /* Absolute, no empty, "." or ".." component, no trailing slash, not "/". */
 static bool normalised(const char *path)
 {
@@ -677,6 +708,8 @@ static int attrs_one(const struct ward_mount *m, struct ward_error *err)
 
 	if (r < 0)
 		return r;
+	if (m->as_host)
+		return 0;
 	switch (m->kind) {
 	case WARD_MNT_BIND:
 		if (!m->allow_dev)
@@ -736,6 +769,9 @@ int ward_mount_apply(const struct ward_mount_plan *plan, struct ward_error *err)
 	if (chdir("/newroot") < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
 	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
 		return ward_err(err, -errno, "pivot_root into the sandbox root");
+	/* learn: the host's root, as the host has it */
+	if (plan->learn)
+		return 0;
 	/* The root itself is read-only: only the policy's paths can be written. */
 	return setattr("/", false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0,
 		       err);

@@ -48,6 +48,7 @@ struct ward_mount {
 	char *source;  /* WARD_MNT_FILE: the host file (canonical); WARD_MNT_BIND: the host
 			* directory when it is not path (ward_mount_plan_add_dir) */
 	bool create;   /* WARD_MNT_FILE: create an empty mount point first (not in a host bind) */
+	bool as_host;  /* learn (ward_mount_plan_learn): the host's own mount flags, untouched */
 };
 
 struct ward_mount_plan {
@@ -57,6 +58,7 @@ struct ward_mount_plan {
 	size_t n_rules;
 	bool private_sockdirs; /* see WARD_MOUNT_SOCKDIRS (set while building) */
 	uint64_t tmp_size;     /* size= of the private /tmp in bytes; 0: the kernel's default */
+	bool learn;	       /* ward_mount_plan_learn: the root is the host's, not read-only */
 };
 
 /* Where host unix sockets live. Without the unix-socket layer (no seccomp
@@ -77,6 +79,15 @@ int ward_mount_plan_build(const struct ward_policy *p, const char *workdir,
 			  bool private_sockdirs, ward_diag_fn diag, void *diag_data,
 			  struct ward_mount_plan *ret, struct ward_error *err);
 void ward_mount_plan_free(struct ward_mount_plan *plan);
+/* Learn mode (docs/learn.md, docs/filesystem.md "Learn mode"): widen a
+ * built plan so that nothing the policy hides or maps read-only is refused.
+ * The host's root is bound recursively at "/" with the host's own mount
+ * flags (visible as on the host, writable where the host allows it); the
+ * policy's paths and the workdir stay as read-write binds of the same host
+ * paths (so that they show through a private /tmp or /run as well), and
+ * ward's own /proc, minimal /dev, private /tmp and files go on top, as
+ * usual. The root is not made read-only. Before ward_mount_plan_add_dir(). */
+int ward_mount_plan_learn(struct ward_mount_plan *plan, struct ward_error *err);
 /* Append a read-write bind of the host directory source at target inside
  * (a session sandbox's home), last: over whatever the policy put there. */
 int ward_mount_plan_add_dir(struct ward_mount_plan *plan, const char *source, const char *target,

@@ -606,10 +606,14 @@ static int launch(struct ward_sandbox_host *h, const struct ward_sandbox_opts *o
 		return r;
 	if (!opts->tcp_connect_ports)
 		h->ll.handled_net = 0;
+	if (opts->learn)
+		ward_landlock_learn(&h->ll);
 	sb->landlock_abi = h->ll.abi;
 	r = ward_mount_plan_build(opts->policy, h->ctx.workdir, opts->files, opts->n_files,
 				  opts->private_sockdirs, opts->diag, opts->diag_data, &h->plan,
 				  err);
+	if (r >= 0 && opts->learn)
+		r = ward_mount_plan_learn(&h->plan, err);
 	if (r < 0)
 		return r;
 	if (opts->home &&

@@ -83,6 +83,10 @@ struct ward_sandbox_opts {
 	/* Host directory bind-mounted read-write over WARD_SANDBOX_HOME inside
 	 * (HOME then points there); NULL: none. */
 	const char *home;
+	/* Learn mode (docs/learn.md): the mount plan is widened to the host's
+	 * root (ward_mount_plan_learn) and Landlock restricts no file access;
+	 * the filesystem layer logs what the policy would have refused. */
+	bool learn;
 	/* Reserved for the proxy (validated by the CLI, not used yet). */
 	const char *hosts_file;
 	const char *upstream_ca;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/owner.h"
 #include "enforcer/sandbox_internal.h"
 #include "enforcer/user.h"
 
@@ -189,6 +190,8 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 		return r;
 	if (!o->tcp_connect_ports)
 		ll.handled_net = 0;
+	if (so->learn)
+		ward_landlock_learn(&ll);
 	if (o->policy == so->policy) {
 		/* the child compacts the array: a copy of its own in its memory */
 		c.rules = h->plan.rules;
@@ -252,6 +255,12 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 		goto fail;
 	}
 	s->cgroup_id = st.st_ino;
+	{
+		/* cached for the rows read after the session's cgroup is gone */
+		char cg[PATH_MAX];
+
+		(void)ward_cgroup_path(s->cgroup_id, 0, cg, sizeof(cg));
+	}
 	r = ward_cgroup_open_v1_tasks(&sb->cgroup, c.v1_tasks, err);
 	if (r < 0)
 		goto fail;

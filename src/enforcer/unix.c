@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "common/cleanup.h"
+#include "common/owner.h"
 #include "common/strv.h"
 #include "common/util.h"
 #include "enforcer/btf.h"
@@ -50,6 +51,7 @@ struct ward_unix {
 	char *sandbox;
 	struct ward_audit *audit;
 	struct ward_session_hook session_of;
+	bool learn; /* --learn: the broker connects what the policy does not name */
 	uint64_t mono_to_real;
 	pthread_mutex_t lock; /* the sha cache: the broker and the event reader */
 	struct sha_entry sha[SHA_CACHE];
@@ -218,6 +220,7 @@ int ward_unix_new(const struct ward_policy *p, const struct ward_unix_config *cf
 	u->slots = (struct egress_slots){ .ready_fd = -1, .create = create_rules_map };
 	u->audit = cfg->audit;
 	u->session_of = cfg->session_of;
+	u->learn = cfg->learn;
 	if (cfg->sandbox && !(u->sandbox = strdup(cfg->sandbox)))
 		return ward_err(err, -ENOMEM, "unix");
 	u->mono_to_real = ward_now_ns() - ward_mono_ns();
@@ -466,12 +469,17 @@ static const char *exe_sha(struct ward_unix *u, pid_t pid, uint64_t dev, uint64_
 	return e->hex;
 }
 
+/* uid: as the kernel read it, or WARD_OWNER_UID_NONE (the process waits in
+ * the seccomp broker: /proc/PID/status names it) */
 static void row_in(struct ward_unix *u, const char *rev, const char *layer, const char *method,
-		   uint64_t ts_ns, pid_t pid, uint64_t cgid, uint64_t dev, uint64_t ino, bool allow,
-		   const char *path, const char *binary, const char *rule, const char *reason)
+		   uint64_t ts_ns, pid_t pid, uint32_t uid, uint64_t cgid, uint64_t dev,
+		   uint64_t ino, const char *action, const char *path, const char *binary,
+		   const char *rule,
+		   const char *reason)
 {
 	char bin[PATH_MAX], sha[65] = "", session[32];
 	struct ward_decision d = { 0 };
+	struct ward_owner owner;
 	const char *h;
 
 	if (!binary) {
@@ -489,7 +497,7 @@ static void row_in(struct ward_unix *u, const char *rev, const char *layer, cons
 	d.ts_ns = ts_ns;
 	d.sandbox = u->sandbox;
 	d.layer = layer;
-	d.action = allow ? "allow" : "deny";
+	d.action = action;
 	d.binary = binary;
 	d.binary_sha256 = sha[0] ? sha : NULL;
 	d.pid = (int32_t)pid;
@@ -500,20 +508,24 @@ static void row_in(struct ward_unix *u, const char *rev, const char *layer, cons
 	d.reason = reason;
 	d.policy_rev = rev && rev[0] ? rev : NULL;
 	d.session = ward_session_of(&u->session_of, cgid, session);
+	ward_owner_of(&owner, pid, uid, cgid);
+	d.has_uid = owner.has_uid;
+	d.uid = owner.uid;
+	d.cgroup = owner.cgroup;
 	if (u->audit)
 		(void)ward_audit_submit(u->audit, &d);
 }
 
-void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path, const char *binary,
-		   const char *rule, const char *reason)
+void ward_unix_row(struct ward_unix *u, pid_t pid, const char *action, const char *path,
+		   const char *binary, const char *rule, const char *reason)
 {
 	uint64_t dev = 0, ino = 0;
 	char rev[65];
 
 	(void)proc_exe(pid, &dev, &ino);
 	cur_rev(u, rev);
-	row_in(u, rev, "unix", NULL, 0, pid, ward_pid_cgroup_id(pid), dev, ino, allow, path, binary, rule,
-	       reason);
+	row_in(u, rev, "unix", NULL, 0, pid, WARD_OWNER_UID_NONE, ward_pid_cgroup_id(pid), dev, ino,
+	       action, path, binary, rule, reason);
 }
 
 void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_name,
@@ -524,8 +536,8 @@ void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_n
 
 	(void)proc_exe(pid, &dev, &ino);
 	cur_rev(u, rev);
-	row_in(u, rev, "seccomp", syscall_name, 0, pid, ward_pid_cgroup_id(pid), dev, ino, false, NULL, NULL,
-	       "seccomp", reason);
+	row_in(u, rev, "seccomp", syscall_name, 0, pid, WARD_OWNER_UID_NONE, ward_pid_cgroup_id(pid),
+	       dev, ino, "deny", NULL, NULL, "seccomp", reason);
 }
 
 static int on_sample(void *ctx, void *data, size_t size)
@@ -550,10 +562,16 @@ static int on_sample(void *ctx, void *data, size_t size)
 	g = egress_gens_find(&u->gens, ev->gen, false);
 	id = egress_ident_find(g ? g : u->gens.cur, ev->dev, ev->ino);
 	row_in(u, egress_gens_rev(&u->gens, ev->gen), "unix", NULL, ev->ts_ns + u->mono_to_real,
-	       (pid_t)ev->tgid, ev->cgid, ev->dev, ev->ino, allow, path, id ? id->path : NULL,
-	       allow ? egress_gens_key(&u->gens, ev->gen, ev->pol) : NULL, reason);
+	       (pid_t)ev->tgid, ev->uid, ev->cgid, ev->dev, ev->ino, allow ? "allow" : "deny", path,
+	       id ? id->path : NULL, allow ? egress_gens_key(&u->gens, ev->gen, ev->pol) : NULL,
+	       reason);
 	pthread_rwlock_unlock(&u->gens.lock);
 	return 0;
+}
+
+bool ward_unix_learning(const struct ward_unix *u)
+{
+	return u->learn;
 }
 
 int ward_unix_probe(struct ward_error *err)

@@ -33,6 +33,9 @@ struct ward_unix_config {
 	pid_t broker_tgid;	  /* the process whose connects are the broker's (ward) */
 	/* The session of a row's cgroup (ward exec); unset: rows carry none. */
 	struct ward_session_hook session_of;
+	/* --learn (docs/learn.md): a host socket the policy does not name is
+	 * connected all the same by the broker, its row action "audit" */
+	bool learn;
 };
 
 struct ward_unix;
@@ -81,9 +84,12 @@ int ward_unix_named(struct ward_unix *u, pid_t pid, const struct stat *sock, con
 		    const char **ret_binary);
 
 /* One decision row of layer "unix" for process pid (names its binary and
- * its sha256, cached per executable). */
-void ward_unix_row(struct ward_unix *u, pid_t pid, bool allow, const char *path, const char *binary,
-		   const char *rule, const char *reason);
+ * its sha256, cached per executable); action "allow", "deny" or "audit". */
+void ward_unix_row(struct ward_unix *u, pid_t pid, const char *action, const char *path,
+		   const char *binary, const char *rule, const char *reason);
+/* --learn (ward_unix_config.learn): the broker connects a host socket the
+ * policy does not name, with an "audit" row */
+bool ward_unix_learning(const struct ward_unix *u);
 /* A refusal of the broker's seccomp filter (unshare/clone with CLONE_NEWUSER,
  * mount, bpf, ptrace): layer seccomp, the syscall in method. */
 void ward_unix_seccomp_row(struct ward_unix *u, pid_t pid, const char *syscall_name,

@@ -461,13 +461,24 @@ static void handle(struct ward_unix_broker *b, const struct seccomp_notif *req,
 	if (r == 0 && ward_unix_named(b->u, tgid, &st, &rule, &binary) == 1)
 		r = 1;
 	shown_path(fd, path, shown, sizeof(shown), asked, sizeof(asked));
+	if (r == 0 && ward_unix_learning(b->u)) {
+		/* learning (docs/learn.md): a host socket, not named: connected
+		 * all the same; one that cannot be told apart stays refused */
+		r = connect_for(b, req->pid, tgid, (int)req->data.args[0], fd);
+		b->brokered++;
+		snprintf(reason, sizeof(reason), "%s%s%s",
+			 "host unix socket not named by the policy",
+			 r == 0 ? "" : " (connect failed)", asked);
+		ward_unix_row(b->u, tgid, "audit", shown, binary, NULL, reason);
+		goto answer;
+	}
 	if (r <= 0) {
 		b->denied++;
 		snprintf(reason, sizeof(reason), "%s%s",
 			 r < 0 ? "unix socket: cannot tell whose it is"
 			       : "host unix socket not named by the policy",
 			 asked);
-		ward_unix_row(b->u, tgid, false, shown, binary, NULL, reason);
+		ward_unix_row(b->u, tgid, "deny", shown, binary, NULL, reason);
 		r = -EACCES;
 		goto answer;
 	}
@@ -476,7 +487,7 @@ static void handle(struct ward_unix_broker *b, const struct seccomp_notif *req,
 	if (rule) {
 		snprintf(reason, sizeof(reason), "%s%s%s", "host unix socket named by the policy",
 			 r == 0 ? "" : " (connect failed)", asked);
-		ward_unix_row(b->u, tgid, true, shown, binary, rule, reason);
+		ward_unix_row(b->u, tgid, "allow", shown, binary, rule, reason);
 	}
 answer:
 	resp->flags = 0;

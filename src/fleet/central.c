@@ -22,7 +22,7 @@ struct ward_central {
 /* The row's columns in the order row_read() expects them (after host_id). */
 #define ROW_COLUMNS                                                                                \
 	"host_id, id, ts_ns, sandbox, layer, action, \"binary\", binary_sha256, pid, host, ip, "   \
-	"port, protocol, method, path, rule, reason, policy_rev, hash, session, via"
+	"port, protocol, method, path, rule, reason, policy_rev, hash, session, via, uid, cgroup"
 
 /* libpq's message, one line, into err. */
 static int pg_err(struct ward_error *err, PGconn *conn, const PGresult *res, int code,
@@ -227,9 +227,12 @@ static void row_read(const PGresult *res, int i, struct ward_audit_row *r)
 		.hash = col(res, i, 18),
 		.session = col(res, i, 19),
 		.via = col(res, i, 20),
+		.uid = col_int(res, i, 21, NULL),
+		.cgroup = col(res, i, 22),
 	};
 	r->has_pid = !PQgetisnull(res, i, 8);
 	r->has_port = !PQgetisnull(res, i, 11);
+	r->has_uid = !PQgetisnull(res, i, 21);
 }
 
 /* A query with up to this many bound values. */

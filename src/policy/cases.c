@@ -64,6 +64,7 @@ static void case_free(struct ward_case *c)
 	free(c->path);
 	free(c->dns);
 	free(c->file);
+	free(c->workdir);
 	free(c->model);
 	free(c->rule);
 }
@@ -96,13 +97,16 @@ static bool abs_path_ok(const char *p)
 static int load_case(const char *file, const struct ward_ynode *m, struct ward_case *c,
 		     struct ward_error *err)
 {
-	static const char *const keys[] = { "name", "binary", "host",	"port",	 "method", "path",
-					    "dns",  "file",   "access", "model", "expect", "rule" };
+	static const char *const keys[] = { "name",  "binary", "host",	 "port",
+					    "method", "path",	"dns",	 "file",
+					    "access", "model",	"expect", "rule",
+					    "workdir" };
 	char *port = NULL, *access = NULL, *expect = NULL, *host = NULL, *dns = NULL;
 	const struct ward_ynode *kpos[ARRAY_SIZE(keys)] = { 0 };
 	char **dst[ARRAY_SIZE(keys)] = { &c->name,   &c->binary, &host,	  &port,
 					 &c->method, &c->path,	 &dns,	  &c->file,
-					 &access,    &c->model,	 &expect, &c->rule };
+					 &access,    &c->model,	 &expect, &c->rule,
+					 &c->workdir };
 	char norm[WARD_HOST_MAX];
 	unsigned kinds = 0;
 	int r = 0;
@@ -122,7 +126,7 @@ static int load_case(const char *file, const struct ward_ynode *m, struct ward_c
 		if (j == ARRAY_SIZE(keys)) {
 			r = cerr(err, file, k,
 				 "unknown key '%s' (known: name, binary, host, port, method, path, "
-				 "dns, file, access, model, expect, rule)",
+				 "dns, file, access, workdir, model, expect, rule)",
 				 k->value);
 			break;
 		}
@@ -236,6 +240,17 @@ static int load_case(const char *file, const struct ward_ynode *m, struct ward_c
 				 access);
 			goto out;
 		}
+		if (c->workdir && (!abs_path_ok(c->workdir) || !strcmp(c->workdir, "/"))) {
+			r = cerr(err, file, kpos[12],
+				 "workdir '%s' must be an absolute path without '..', not /",
+				 c->workdir);
+			goto out;
+		}
+		for (size_t n = c->workdir ? strlen(c->workdir) : 0; n > 1 && c->workdir[n - 1] == '/';)
+			c->workdir[--n] = '\0';
+	} else if (c->workdir) {
+		r = cerr(err, file, kpos[12], "'workdir' belongs to file cases");
+		goto out;
 	} else if (access) {
 		r = cerr(err, file, kpos[8], "'access' belongs to file cases");
 		goto out;
@@ -518,13 +533,14 @@ static const char *access_str(enum ward_case_access a)
 	return a == WARD_CASE_WRITE ? "write" : a == WARD_CASE_EXEC ? "exec" : "read";
 }
 
-bool ward_case_fs_decide(const struct ward_policy *p, const char *binary, const char *file,
-			 enum ward_case_access access, char *rule, size_t rulesz, char *reason,
-			 size_t reasonsz)
+bool ward_case_fs_decide(const struct ward_policy *p, const char *workdir, const char *binary,
+			 const char *file, enum ward_case_access access, char *rule, size_t rulesz,
+			 char *reason, size_t reasonsz)
 {
 	static const char *const dev_rw[] = { "/dev/null",   "/dev/zero",    "/dev/full",
 					      "/dev/random", "/dev/urandom", "/dev/tty" };
 	const struct ward_fs_path *best = NULL, *b;
+	struct ward_fs_path wd = { .path = (char *)workdir };
 	bool write = false, bwrite = false, mapped_tmp = false, protected = false;
 	char at[32] = "";
 	size_t d = 0, bd = 0;
@@ -555,6 +571,12 @@ bool ward_case_fs_decide(const struct ward_policy *p, const char *binary, const 
 	best = cover(p->read_only, p->n_read_only, p->read_write, p->n_read_write, file, &write);
 	if (best)
 		d = strlen(best->path);
+	/* include_workdir: the working directory, read-write, nested like the rest */
+	if (workdir && p->include_workdir && under(file, workdir) && (!best || strlen(workdir) >= d)) {
+		best = &wd;
+		d = strlen(workdir);
+		write = true;
+	}
 	for (size_t i = 0; i < p->n_fs_binaries; i++) {
 		const struct ward_fs_binary_rule *r = &p->fs_binaries[i];
 		bool w;
@@ -617,7 +639,9 @@ bool ward_case_fs_decide(const struct ward_policy *p, const char *binary, const 
 		write = bwrite;
 		best = b;
 	}
-	if (best->pos.line) /* 0: from a preset */
+	if (best == &wd)
+		snprintf(at, sizeof(at), " (the workdir)");
+	else if (best->pos.line) /* 0: from a preset */
 		snprintf(at, sizeof(at), " (line %u)", best->pos.line);
 	if (under(file, "/sys") && access != WARD_CASE_READ) {
 		snprintf(reason, reasonsz, "/sys is only ever shown read-only, noexec");
@@ -635,7 +659,7 @@ bool ward_case_fs_decide(const struct ward_policy *p, const char *binary, const 
 static void run_file(const struct ward_policy *p, const struct ward_case *c,
 		     struct ward_case_result *ret)
 {
-	bool ok = ward_case_fs_decide(p, c->binary, c->file, c->access, ret->rule,
+	bool ok = ward_case_fs_decide(p, c->workdir, c->binary, c->file, c->access, ret->rule,
 				      sizeof(ret->rule), ret->reason, sizeof(ret->reason));
 
 	ret->action = ok ? "allow" : "deny";

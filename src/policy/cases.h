@@ -41,6 +41,7 @@ struct ward_case {
 	char *method, *path; /* both or neither (path as written, with its query) */
 	char *dns;	     /* normalised name */
 	char *file;	     /* absolute, no '..' */
+	char *workdir;	     /* file cases: the run's working directory (include_workdir); NULL */
 	enum ward_case_access access;
 	char *model;
 	char *expect;	    /* "allow", "deny" or "audit" (static) */
@@ -88,9 +89,11 @@ const struct ward_inference_route *ward_case_model_route(const struct ward_polic
  * read-write (bind mounts nest, the innermost wins); /proc, the minimal /dev
  * and the private /tmp (unless mapped) are ward's own; /sys is never written
  * or executed; a path under a filesystem_policy.binaries entry may be opened
- * only by the binaries naming it, with their own access. The working
- * directory (include_workdir) is not modelled: it is the caller's. rule gets
- * the policy path that decided ("" none). Returns true when allowed. */
-bool ward_case_fs_decide(const struct ward_policy *p, const char *binary, const char *file,
-			 enum ward_case_access access, char *rule, size_t rulesz, char *reason,
-			 size_t reasonsz);
+ * only by the binaries naming it, with their own access. workdir (NULL:
+ * none) is the run's working directory: with include_workdir it is mapped
+ * read-write, nesting like the policy's paths. rule gets the policy path
+ * that decided ("" none; the workdir when it decided). Returns true when
+ * allowed. */
+bool ward_case_fs_decide(const struct ward_policy *p, const char *workdir, const char *binary,
+			 const char *file, enum ward_case_access access, char *rule, size_t rulesz,
+			 char *reason, size_t reasonsz);

@@ -356,6 +356,78 @@ static int l_require(lua_State *L)
 	return luaL_error(L, "module '%s' not found", name);
 }
 
+/* Lua's pattern matcher runs inside one C call: neither the instruction
+ * hook nor the allocator sees it, and a few repetitions on a long subject
+ * backtrack for hours (string.find(s, ".-.-.-.-x")). Before a match, the
+ * worst case is bounded: each unescaped repetition (* + - ?) may retry once
+ * per subject byte, and an unanchored search starts at every byte. Above
+ * WARD_LUA_MATCH_MAX steps the call is refused with an error the caller
+ * sees, instead of running. Plain finds (find's 4th argument) are linear. */
+#define WARD_LUA_MATCH_MAX 1e8
+
+static int pattern_reps(const char *p, size_t len)
+{
+	int reps = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '%') {
+			i++; /* the escaped character, or %b's / %f's first */
+			continue;
+		}
+		if (p[i] == '[') { /* a set: its '-' is a range, not a repetition */
+			i += i + 1 < len && p[i + 1] == '^';
+			i += i + 1 < len && p[i + 1] == ']';
+			while (++i < len && p[i] != ']')
+				i += p[i] == '%';
+			continue;
+		}
+		reps += p[i] == '*' || p[i] == '+' || p[i] == '-' || p[i] == '?';
+	}
+	return reps;
+}
+
+static int l_guarded_match(lua_State *L)
+{
+	size_t n = 0, plen = 0;
+	const char *p;
+	bool plain = false;
+	int reps;
+	double cost = 1;
+
+	(void)luaL_checklstring(L, 1, &n);
+	p = luaL_checklstring(L, 2, &plen);
+	if (lua_toboolean(L, lua_upvalueindex(2))) /* string.find */
+		plain = lua_toboolean(L, 4);
+	if (!plain) {
+		reps = pattern_reps(p, plen) + (plen == 0 || p[0] != '^');
+		for (int i = 0; i < reps && cost <= WARD_LUA_MATCH_MAX; i++)
+			cost *= (double)n + 1;
+		if (cost > WARD_LUA_MATCH_MAX)
+			return luaL_error(L,
+					  "pattern '%s' could backtrack too long on a %d-byte subject "
+					  "(fewer repetitions, an anchor, or a plain find)",
+					  p, (int)n);
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+static void guard_patterns(lua_State *L)
+{
+	static const char *const fns[] = { "find", "match", "gmatch", "gsub" };
+
+	lua_getglobal(L, LUA_STRLIBNAME);
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		lua_getfield(L, -1, fns[i]);
+		lua_pushboolean(L, i == 0);
+		lua_pushcclosure(L, l_guarded_match, 2);
+		lua_setfield(L, -2, fns[i]);
+	}
+	lua_pop(L, 1);
+}
+
 void ward_lua_open_sandbox(lua_State *L)
 {
 	static const luaL_Reg libs[] = {
@@ -382,6 +454,7 @@ void ward_lua_open_sandbox(lua_State *L)
 	lua_pushnil(L);
 	lua_setfield(L, -2, "dump");
 	lua_pop(L, 1);
+	guard_patterns(L);
 
 	lua_newtable(L);
 	luaL_newlib(L, native);

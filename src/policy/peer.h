@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "common/owner.h"
+
 struct ward_peer_ident {
 	char binary[PATH_MAX]; /* the executable that acted; "" when nothing names it */
 	char via[PATH_MAX]; /* the ancestor whose identity decided (ancestors: true); "": binary */
@@ -22,7 +24,17 @@ struct ward_peer_ident {
 	struct sockaddr_storage orig; /* original destination (transparent connections) */
 	uint64_t cgid;		      /* cgroup v2 id of the connecting task; 0: unknown */
 	char session[32];	      /* the session that cgroup belongs to (ward exec); "": none */
+	bool has_uid;		      /* uid is known */
+	uint32_t uid;		      /* its real uid, read when the lookup found it */
 };
+
+/* The uid and cgroup columns of a row about who (NULL: nobody known). */
+static inline void ward_peer_owner(const struct ward_peer_ident *who, struct ward_owner *o)
+{
+	o->has_uid = who && who->has_uid;
+	o->uid = o->has_uid ? who->uid : 0;
+	o->cgroup = who ? ward_cgroup_path(who->cgid, who->pid, o->buf, sizeof(o->buf)) : NULL;
+}
 
 /* cgroup id -> session id, for the rows of processes in a session (ward
  * exec): the runtime installs ward_runtime_session_of_cgroup() here, so

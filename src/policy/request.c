@@ -36,6 +36,23 @@ static void deny(struct ward_request_verdict *v, const char *reason)
 	    reason ? reason : n->reason);
 }
 
+/* Learning (in->learn, docs/learn.md): what the policy refuses goes through
+ * as it is, tunneled or forwarded, with an "audit" row naming the rule that
+ * would have refused it. Private addresses are allowed as for an exact host
+ * (what `ward policy suggest` writes); SSRF's always-blocked ranges stay
+ * blocked. */
+static void learn_audit(struct ward_request_verdict *v, const char *reason)
+{
+	struct ward_net_verdict *n = &v->net;
+
+	deny(v, reason);
+	v->outcome = WARD_REQ_ALLOW;
+	v->action = "audit";
+	n->action = WARD_ACTION_AUDIT;
+	n->inspect = false;
+	n->allow_private = true;
+}
+
 bool ward_request_route_host(const struct ward_policy *p, const char *host)
 {
 	for (size_t i = 0; host && i < p->n_routes; i++)
@@ -100,7 +117,10 @@ void ward_request_decide(const struct ward_policy *p, const struct ward_request_
 	}
 	ward_decide(p, req, n);
 	if (n->action == WARD_ACTION_DENY) {
-		deny(ret, NULL);
+		if (in->learn)
+			learn_audit(ret, NULL);
+		else
+			deny(ret, NULL);
 		return;
 	}
 	if (in->kind != WARD_REQ_HTTP && n->inspect) {
@@ -112,6 +132,14 @@ void ward_request_decide(const struct ward_policy *p, const struct ward_request_
 			return;
 		}
 		/* L7 rules cannot be enforced on bytes ward cannot read: fail closed */
+		if (in->learn) {
+			/* learning: tunneled, the requests are not seen */
+			ret->outcome = WARD_REQ_ALLOW;
+			row(ret, "audit", n->rule_name,
+			    "learn: protocol: rest endpoint tunneled, requests not inspected");
+			n->inspect = false;
+			return;
+		}
 		n->action = WARD_ACTION_DENY;
 		n->failed = WARD_FAILED_HOST;
 		n->closest = n->policy;

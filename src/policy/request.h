@@ -45,6 +45,10 @@ struct ward_request_in {
 	bool can_intercept; /* a CA and upstream TLS: protocol: rest over TLS is inspected */
 	bool inference;	    /* it serves inference.local (an inference handle) */
 	bool route_host;    /* req.host is one of the inference routes' provider hosts */
+	/* --learn (docs/learn.md): what the policy refuses is allowed, outcome
+	 * WARD_REQ_ALLOW with action "audit" and the refusing rule; integrity
+	 * (TOFU) and domain fronting are still refused */
+	bool learn;
 };
 
 enum ward_req_outcome {

@@ -795,14 +795,38 @@ static int errors_into(const struct ward_diags *d, size_t errors, struct ward_er
 	return ward_errx(err, -EINVAL, "%s", buf);
 }
 
+/* The warnings of d, printed one per line (NULL: none or no memory). */
+static char *warnings_of(const struct ward_diags *d)
+{
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < d->n; i++) {
+		struct ward_diags one = { .v = &d->v[i], .n = 1 };
+
+		if (d->v[i].warning)
+			ward_diags_print(&one, f);
+	}
+	if (fclose(f) != 0 || len == 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
 int ward_rules_check(const char *dir, const struct ward_policy *p, FILE *diag,
-		     struct ward_error *err)
+		     char **ret_warnings, struct ward_error *err)
 {
 	_cleanup_(ward_rules_freep) struct ward_rules *r = ward_rules_new();
 	struct ward_diags diags = { 0 };
 	size_t errors;
 	int ret;
 
+	if (ret_warnings)
+		*ret_warnings = NULL;
 	if (!r)
 		return ward_err(err, -ENOMEM, "rule packs");
 	ret = ward_rules_add_dir(r, dir, err);
@@ -816,6 +840,8 @@ int ward_rules_check(const char *dir, const struct ward_policy *p, FILE *diag,
 	errors = ward_diags_errors(&diags);
 	if (diag)
 		ward_diags_print(&diags, diag);
+	else if (ret_warnings && !errors)
+		*ret_warnings = warnings_of(&diags);
 	if (errors && diag)
 		ret = ward_errx(err, -EINVAL, "policy %s breaks the rule packs: %zu %s",
 				p->source_path ? p->source_path : "<policy>", errors,

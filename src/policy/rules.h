@@ -55,6 +55,8 @@ int ward_rules_run(const struct ward_rules *r, const struct ward_policy *p,
  * beside the org ceiling. 0: no packs, or no errors (warnings are printed
  * to diag when it is not NULL). -EINVAL: an error; the lines are printed to
  * diag when it is not NULL (err then says how many), else err holds them
- * (as many as fit). Other -errno: the packs could not be read. */
+ * (as many as fit). Other -errno: the packs could not be read.
+ * ret_warnings (may be NULL; set only when diag is NULL and the check
+ * passed): the warnings as printed, one per line, to free(); NULL: none. */
 int ward_rules_check(const char *dir, const struct ward_policy *p, FILE *diag,
-		     struct ward_error *err);
+		     char **ret_warnings, struct ward_error *err);

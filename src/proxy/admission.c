@@ -31,6 +31,9 @@ struct refused_who {
 	pid_t pid;
 	struct sockaddr_storage orig; /* transparent: the original destination */
 	char session[32];	      /* "": none */
+	bool has_uid;
+	uint32_t uid;
+	uint64_t cgid; /* 0: unknown */
 };
 
 struct linger_fd {
@@ -240,6 +243,9 @@ static bool identify(struct ward_proxy *px, const struct sockaddr_storage *peer,
 	ret->pid = id.pid;
 	ret->orig = id.orig;
 	memcpy(ret->session, id.session, sizeof(ret->session));
+	ret->has_uid = id.has_uid;
+	ret->uid = id.uid;
+	ret->cgid = id.cgid;
 	return true;
 }
 
@@ -284,7 +290,12 @@ static void refusal_row(struct ward_proxy *px, const struct refused_who *who, bo
 		.reason = reason,
 		.policy_rev = proxy_policy(px)->rev,
 		.session = who && who->session[0] ? who->session : NULL,
+		.has_uid = who && who->has_uid,
+		.uid = who && who->has_uid ? who->uid : 0,
 	};
+	char cg[PATH_MAX];
+
+	d.cgroup = who ? ward_cgroup_path(who->cgid, who->pid, cg, sizeof(cg)) : NULL;
 	if (ward_audit_submit(px->cfg.audit, &d) < 0)
 		px->adm->unlogged[why]++;
 }

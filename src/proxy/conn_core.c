@@ -110,7 +110,12 @@ void conn_row(struct conn *c, const char *layer, const char *action, const char 
 		.policy_rev = (c->policy ? c->policy : px->policy)->rev,
 		.session = c->known && c->id.session[0] ? c->id.session : NULL,
 	};
+	struct ward_owner owner;
 
+	ward_peer_owner(c->known ? &c->id : NULL, &owner);
+	d.has_uid = owner.has_uid;
+	d.uid = owner.uid;
+	d.cgroup = owner.cgroup;
 	if (px->cfg.audit)
 		ward_audit_submit(px->cfg.audit, &d);
 }
@@ -362,6 +367,7 @@ void conn_request_in(struct conn *c, enum ward_req_kind kind, struct ward_reques
 	in->can_intercept = px->cfg.tls_ca && px->cfg.tls_upstream;
 	in->inference = px->inference;
 	in->route_host = ward_inference_is_route_host(px->inference, c->host);
+	in->learn = px->cfg.learn;
 }
 
 /* A denial: its row, then ward's 403 where the client speaks HTTP. */

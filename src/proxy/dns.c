@@ -105,7 +105,12 @@ static void row(struct ward_dns *d, const struct ward_policy *p, const char *act
 		.policy_rev = p->rev,
 		.session = who && who->session[0] ? who->session : NULL,
 	};
+	struct ward_owner owner;
 
+	ward_peer_owner(who, &owner);
+	r.has_uid = owner.has_uid;
+	r.uid = owner.uid;
+	r.cgroup = owner.cgroup;
 	if (d->o.audit)
 		ward_audit_submit(d->o.audit, &r);
 }
@@ -200,6 +205,7 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 	struct ward_dns_verdict v;
 	struct ward_dns_query q;
 	uint8_t addrs[WARD_DNS_MAX_ANSWERS * 16];
+	const char *action;
 	int rc, r;
 
 	d->queries++;
@@ -229,17 +235,23 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 	}
 	client = ward_client_from_peer(&who);
 	ward_decide_dns(pol, &client, q.name, &v);
-	if (!v.allow) {
+	if (!v.allow && !d->o.learn) {
 		d->denied++;
 		row(d, pol, "deny", &who, q.name, proto, NULL, v.reason);
 		reply(d, &q, WARD_DNS_NXDOMAIN, NULL, 0, udp_fd, peer, peer_len, conn);
 		return;
 	}
 	d->allowed++;
+	/* learning (docs/learn.md): answered as if allowed, the row says audit
+	 * and why the policy would have refused it */
+	action = v.allow ? "allow" : "audit";
+	if (!v.allow && !strcmp(q.name, WARD_INFERENCE_NAME))
+		v.inference = true; /* served by ward, never by the world's DNS */
 	if (q.qclass != WARD_DNS_CLASS_IN ||
 	    (q.qtype != WARD_DNS_TYPE_A && q.qtype != WARD_DNS_TYPE_AAAA)) {
 		/* The name exists, but ward serves addresses only: no MX/TXT/... data. */
-		row(d, pol, "allow", &who, q.name, proto, v.rule, "no data for this type");
+		row(d, pol, action, &who, q.name, proto, v.rule,
+		    v.allow ? "no data for this type" : v.reason);
 		reply(d, &q, WARD_DNS_NOERROR, NULL, 0, udp_fd, peer, peer_len, conn);
 		return;
 	}
@@ -257,7 +269,7 @@ static void query(struct ward_dns *d, const uint8_t *pkt, size_t len, int udp_fd
 		reply(d, &q, WARD_DNS_NOERROR, addrs, n, udp_fd, peer, peer_len, conn);
 		return;
 	}
-	row(d, pol, "allow", &who, q.name, proto, v.rule, v.reason);
+	row(d, pol, action, &who, q.name, proto, v.rule, v.reason);
 	for (size_t i = 0; i < MAX_PENDING; i++) {
 		struct pending *p = &d->pending[i];
 
@@ -593,6 +605,12 @@ void ward_dns_listener_cookies(const struct ward_dns *d, uint64_t *ret_udp, uint
 {
 	*ret_udp = cookie_of(d->udp[0]);
 	*ret_tcp = cookie_of(d->tcp[0]);
+}
+
+void ward_dns_listener_cookies6(const struct ward_dns *d, uint64_t *ret_udp, uint64_t *ret_tcp)
+{
+	*ret_udp = cookie_of(d->udp[1]);
+	*ret_tcp = cookie_of(d->tcp[1]);
 }
 
 void ward_dns_stop(struct ward_dns *d)

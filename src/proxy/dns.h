@@ -111,6 +111,9 @@ struct ward_dns_opts {
 	uint16_t port;		/* 0: WARD_DNS_PORT */
 	const char *hosts_file; /* --hosts: consulted before the system resolver */
 	unsigned rate;		/* 0: WARD_DNS_RATE */
+	/* --learn (docs/learn.md): a name the policy refuses is resolved and
+	 * answered all the same, its row action "audit" with the refusal's reason */
+	bool learn;
 };
 
 struct ward_dns;
@@ -130,6 +133,8 @@ int ward_dns_apply(struct ward_dns *d, struct ward_gen *g, struct ward_error *er
 /* SO_COOKIE of the IPv4 UDP and TCP sockets (host mode registers them with
  * the kernel programs, docs/host.md); 0 when none. */
 void ward_dns_listener_cookies(const struct ward_dns *d, uint64_t *ret_udp, uint64_t *ret_tcp);
+/* The same of the IPv6 sockets (has_addr6); 0 when none. */
+void ward_dns_listener_cookies6(const struct ward_dns *d, uint64_t *ret_udp, uint64_t *ret_tcp);
 
 struct ward_dns_stats {
 	uint64_t queries;

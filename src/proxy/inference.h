@@ -60,6 +60,11 @@ struct ward_inference_config {
 	/* api_key_secret's store (a reference is taken); NULL: the default store,
 	 * opened when a route names a secret */
 	struct ward_secrets *secrets;
+	/* --learn (docs/learn.md): a binary not in inference.binaries, and a
+	 * model inference.strict_models would refuse, are served (the first
+	 * route), the row action "audit" with learn=WHAT in the reason; budgets
+	 * still refuse (they are money) */
+	bool learn;
 };
 
 struct ward_inference;
@@ -138,6 +143,9 @@ struct ward_inference_client {
 	bool tls;	     /* the client reached ward over TLS (rows' protocol) */
 	const char *host;    /* a route's provider host it called; NULL: inference.local */
 	const char *session; /* the caller's session (ward exec); NULL: none (ward run) */
+	bool has_uid;	     /* the caller's uid is known */
+	uint32_t uid;
+	uint64_t cgid; /* the caller's cgroup v2 id; 0: unknown */
 };
 
 struct ward_inference_call;

@@ -8,10 +8,12 @@
  * The keys of inference.budget count the sandbox (every session's calls);
  * inference.budget.per_session counts each session (the caller's cgroup,
  * ward exec) on its own, and both apply. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/owner.h"
 #include "proxy/inference_internal.h"
 
 /* the reason texts are bounded row fields */
@@ -114,6 +116,7 @@ static void budget_row(struct ward_inference_call *c, const char *key, unsigned 
 {
 	const struct ward_policy *p = c->inf->policy;
 	struct ward_decision d = { 0 };
+	char cg[PATH_MAX];
 	char reason[400], share[16];
 
 	if (bit == WARD_BUDGET_FULL) {
@@ -143,6 +146,9 @@ static void budget_row(struct ward_inference_call *c, const char *key, unsigned 
 	d.reason = reason;
 	d.policy_rev = p->rev;
 	d.session = c->session[0] ? c->session : NULL;
+	d.has_uid = c->has_uid;
+	d.uid = c->uid;
+	d.cgroup = ward_cgroup_path(c->cgid, c->pid, cg, sizeof(cg));
 	ward_audit_submit(c->inf->audit, &d);
 }
 

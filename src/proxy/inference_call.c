@@ -20,6 +20,7 @@
 
 #include "common/util.h"
 #include "policy/client.h"
+#include "common/owner.h"
 #include "proxy/inference_internal.h"
 #include "proxy/inference_json.h"
 #include "proxy/sse.h"
@@ -106,10 +107,14 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 	char model[MODEL_MAX] = "-";
 	uint64_t now = ward_mono_ns();
 	struct ward_decision d = { 0 };
+	char cg[PATH_MAX];
 
 	if (c->logged)
 		return;
 	c->logged = true;
+	/* learning: served though the policy would have refused it */
+	if (c->learned && !strcmp(action, "allow"))
+		action = "audit";
 	if (c->model_req[0])
 		reason_word(model, sizeof(model), c->model_req);
 	if (c->b && c->b->route->price_known)
@@ -125,13 +130,14 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 	snprintf(reason, sizeof(reason),
 		 "api=%s provider=%s model_requested=%s model_sent=%s status=%d stream=%s %s "
 		 "latency_ms=%llu ttfb_ms=%llu budget_spent=%llu budget_max=%llu spent_usd=%.6f "
-		 "max_usd=%.6f%s%s",
+		 "max_usd=%.6f%s%s%s%s",
 		 ward_api_name(c->api), c->b ? c->b->prov->name : "-", model,
 		 c->model_sent[0] ? c->model_sent : "-", c->status, c->stream ? "true" : "false",
 		 tok, (unsigned long long)((now - c->t_start) / 1000000),
 		 (unsigned long long)(c->t_first ? (c->t_first - c->t_start) / 1000000 : 0),
 		 (unsigned long long)inf->u->spent, (unsigned long long)inf->budget,
-		 inf->u->spent_usd, inf->budget_usd, c->outcome[0] ? " outcome=" : "", c->outcome);
+		 inf->u->spent_usd, inf->budget_usd, c->outcome[0] ? " outcome=" : "", c->outcome,
+		 c->learned ? " learn=" : "", c->learned ? c->learned : "");
 	if (c->b)
 		snprintf(rule, sizeof(rule), "inference.routes.%s", c->b->route->name);
 	d.sandbox = inf->sandbox;
@@ -155,6 +161,9 @@ void inf_log_row(struct ward_inference_call *c, const char *action)
 	d.reason = reason;
 	d.policy_rev = inf->policy->rev;
 	d.session = c->session[0] ? c->session : NULL;
+	d.has_uid = c->has_uid;
+	d.uid = c->uid;
+	d.cgroup = ward_cgroup_path(c->cgid, c->pid, cg, sizeof(cg));
 	if (inf->audit)
 		ward_audit_submit(inf->audit, &d);
 	inf_budget_rows(c);
@@ -464,6 +473,9 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 	c->tofu_failed = who->tofu_failed;
 	c->client_tls = who->tls;
 	c->pid = who->pid;
+	c->has_uid = who->has_uid;
+	c->uid = who->uid;
+	c->cgid = who->cgid;
 	snprintf(c->session, sizeof(c->session), "%s", who->session ? who->session : "");
 	c->binary = who->binary ? strdup(who->binary) : NULL;
 	c->sha = who->sha256 ? strdup(who->sha256) : NULL;
@@ -492,6 +504,9 @@ struct ward_inference_call *ward_inference_call_new(struct ward_inference *inf,
 	if (c->tofu_failed) {
 		deny_later(c, 403, "permission_denied", "permission_error",
 			   "ward: this binary changed since first use (TOFU); inference refused");
+	} else if (ward_decide_inference(p, &client) == WARD_INFERENCE_NOT_LISTED &&
+		   inf->cfg.learn) {
+		c->learned = "inference.binaries";
 	} else if (ward_decide_inference(p, &client) == WARD_INFERENCE_NOT_LISTED) {
 		snprintf(msg, sizeof(msg), "ward: binary %s may not use %s (inference.binaries)",
 			 c->binary ? c->binary : "(unknown)",
@@ -655,7 +670,9 @@ static void request_complete(struct ward_inference_call *c)
 		return;
 	}
 	c->b = r == 1 ? inf_route_named(inf, c->model_req, c->via) : NULL;
-	if (!c->b && r == 1 && inf->policy->inference_strict_models) {
+	if (!c->b && r == 1 && inf->policy->inference_strict_models && inf->cfg.learn) {
+		c->learned = c->learned ? c->learned : "inference.strict_models";
+	} else if (!c->b && r == 1 && inf->policy->inference_strict_models) {
 		strict_refusal(c);
 		return;
 	}

@@ -181,6 +181,9 @@ int inference_conn_start(struct conn *c)
 		/* a provider's own host (route hosts:): a call of its routes */
 		.host = ward_inference_is_host(c->host) ? NULL : c->host,
 		.session = c->known && c->id.session[0] ? c->id.session : NULL,
+		.has_uid = c->known && c->id.has_uid,
+		.uid = c->known ? c->id.uid : 0,
+		.cgid = c->known ? c->id.cgid : 0,
 	};
 	struct inference_leg *leg;
 

@@ -133,6 +133,9 @@ struct ward_inference_call {
 	char *via; /* the provider host called directly (route hosts:); NULL: inference.local */
 	int32_t pid;
 	char session[32]; /* the caller's session: rows and the per-session budget; "": none */
+	bool has_uid;	  /* the caller's uid and cgroup id, for the rows */
+	uint32_t uid;
+	uint64_t cgid;
 	char method[16];
 	char path[1024];
 	char *query;
@@ -189,6 +192,7 @@ struct ward_inference_call {
 	const char *rule; /* the row's rule when a policy key other than the route decided */
 	const char *code; /* OpenAI error code when it differs from the type */
 	char outcome[300];
+	const char *learned; /* --learn: what the policy would have refused (static); NULL */
 };
 
 int inf_ob_add(struct obuf *b, const void *p, size_t n);

@@ -168,15 +168,25 @@ uint16_t ward_proxy_explicit_port(const struct ward_proxy *px)
 	return px->explicit_port;
 }
 
-uint64_t ward_proxy_listener_cookie(const struct ward_proxy *px, bool transparent)
+static uint64_t listener_cookie(const struct ward_proxy *px, int idx)
 {
-	int fd = px->lfd[transparent ? 1 : 0];
+	int fd = px->lfd[idx];
 	uint64_t cookie = 0;
 	socklen_t len = sizeof(cookie);
 
 	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
 		return 0;
 	return cookie;
+}
+
+uint64_t ward_proxy_listener_cookie(const struct ward_proxy *px, bool transparent)
+{
+	return listener_cookie(px, transparent ? 1 : 0);
+}
+
+uint64_t ward_proxy_listener_cookie6(const struct ward_proxy *px, bool transparent)
+{
+	return listener_cookie(px, transparent ? 3 : 2);
 }
 
 uint16_t ward_proxy_transparent_port(const struct ward_proxy *px)

@@ -72,6 +72,9 @@ struct ward_proxy_config {
 	struct ward_cred_store *creds;
 	/* inference.local routes (src/proxy/inference.h, i1); NULL: answered 503 */
 	struct ward_inference *inference;
+	/* --learn (docs/learn.md): what the policy refuses is allowed and logged
+	 * "audit" with the rule that would have refused it (ward_request_in.learn) */
+	bool learn;
 };
 
 struct ward_proxy;
@@ -89,6 +92,8 @@ uint16_t ward_proxy_transparent_port(const struct ward_proxy *px);
 /* SO_COOKIE of the IPv4 listener, explicit or transparent (host mode
  * registers it with the kernel programs, docs/host.md); 0 when none. */
 uint64_t ward_proxy_listener_cookie(const struct ward_proxy *px, bool transparent);
+/* The same of the IPv6 listener (has_listen6); 0 when none. */
+uint64_t ward_proxy_listener_cookie6(const struct ward_proxy *px, bool transparent);
 
 /* Live apply (DESIGN.md "One process or a service"): every request and
  * connection decided from now on is decided under g (the proxy takes its own

@@ -54,11 +54,13 @@ struct dsandbox {
 	char *upstream_ca;
 	char *home; /* <state>/sandboxes/NAME/home while it runs (the runtime borrows it) */
 	uint64_t idle_timeout_ms;
+	bool learn; /* --learn (docs/learn.md): refusals allowed, rows "audit"; persisted */
 	uint64_t created_ns;
 	bool want_running; /* the desired state, persisted */
 
 	enum dstate state;
-	char *failure; /* why it is failed */
+	char *failure;	/* why it is failed */
+	char *warnings; /* the rule packs' warnings at the last start, one per line */
 	struct ward_runtime *rt;
 	char rev[65];	       /* the revision in force (or of the stored text) */
 	uint64_t gen_seq;      /* of the generation in force */
@@ -108,6 +110,8 @@ struct ward_daemon {
 };
 
 /* --- daemon.c */
+/* "a\nb\n" -> ["a","b"] (the rule packs' warnings in replies) */
+json_t *warnings_json(const char *lines);
 void daemon_note(struct ward_daemon *d, bool warning, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* A `control` row: reason "uid=U pid=P" [+ "; " + detail]. */

@@ -41,6 +41,7 @@ void sandbox_free(struct dsandbox *sb)
 	free(sb->upstream_ca);
 	free(sb->home);
 	free(sb->failure);
+	free(sb->warnings);
 	free(sb);
 }
 
@@ -55,6 +56,20 @@ static const char *state_name(enum dstate s)
 	default:
 		return "stopped";
 	}
+}
+
+json_t *warnings_json(const char *lines)
+{
+	json_t *a = json_array();
+
+	for (const char *p = lines; a && p && *p;) {
+		size_t n = strcspn(p, "\n");
+
+		if (n)
+			json_array_append_new(a, json_stringn(p, n));
+		p += n + (p[n] == '\n');
+	}
+	return a;
 }
 
 json_t *sandbox_json(const struct dsandbox *sb)
@@ -73,8 +88,11 @@ json_t *sandbox_json(const struct dsandbox *sb)
 	json_object_set_new(o, "policy",
 			    sb->policy_path ? json_string(sb->policy_path) : json_null());
 	json_object_set_new(o, "desired", json_string(sb->want_running ? "running" : "stopped"));
+	json_object_set_new(o, "learn", json_boolean(sb->learn));
 	if (sb->failure)
 		json_object_set_new(o, "failure", json_string(sb->failure));
+	if (sb->warnings)
+		json_object_set_new(o, "warnings", warnings_json(sb->warnings));
 	return o;
 }
 
@@ -198,6 +216,8 @@ int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error 
 		return 0;
 	free(sb->failure);
 	sb->failure = NULL;
+	free(sb->warnings);
+	sb->warnings = NULL;
 	r = state_read_policy(d, sb->name, &text, &len, err);
 	if (r < 0)
 		goto fail;
@@ -206,9 +226,11 @@ int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error 
 	if (r >= 0) /* the org ceiling: a host policy in force bounds every sandbox */
 		r = ward_host_ceiling_check(d->state_dir, policy, NULL, err);
 	if (r >= 0) /* the org's rule packs */
-		r = ward_rules_check(NULL, policy, NULL, err);
+		r = ward_rules_check(NULL, policy, NULL, &sb->warnings, err);
 	if (r < 0)
 		goto fail;
+	if (sb->warnings)
+		daemon_note(d, true, "sandbox %s: rule packs warn:\n%s", sb->name, sb->warnings);
 	r = ward_audit_store_policy(d->audit, policy, err);
 	if (r < 0)
 		goto fail;
@@ -232,6 +254,7 @@ int sandbox_start(struct ward_daemon *d, struct dsandbox *sb, struct ward_error 
 					   .log_path = d->log_path,
 					   .hosts_file = sb->hosts,
 					   .upstream_ca = sb->upstream_ca,
+					   .learn = sb->learn,
 					   .diag = layer_diag,
 					   .diag_data = d };
 	/* the runtime keeps the paths of st for the sandbox's life */
@@ -328,6 +351,7 @@ void verb_sandbox_create(struct ward_daemon *d, struct dconn *c, json_t *req)
 	const char *name = json_string_value(json_object_get(req, "name"));
 	const char *policy_arg = json_string_value(json_object_get(req, "policy"));
 	json_t *idle = json_object_get(req, "idle_timeout_ms");
+	json_t *learn = json_object_get(req, "learn");
 	_cleanup_(ward_policy_freep) struct ward_policy *policy = NULL;
 	_cleanup_free_ char *text = NULL, *policy_path = NULL;
 	struct ward_error err = { 0 };
@@ -350,6 +374,10 @@ void verb_sandbox_create(struct ward_daemon *d, struct dconn *c, json_t *req)
 	    (!json_is_integer(idle) || json_integer_value(idle) < 0)) {
 		refuse(d, c, req, "sandbox.create", name, EINVAL,
 		       "\"idle_timeout_ms\" must be an integer >= 0");
+		return;
+	}
+	if (learn && !json_is_null(learn) && !json_is_boolean(learn)) {
+		refuse(d, c, req, "sandbox.create", name, EINVAL, "\"learn\" must be a boolean");
 		return;
 	}
 	sb = calloc(1, sizeof(*sb));
@@ -381,6 +409,7 @@ void verb_sandbox_create(struct ward_daemon *d, struct dconn *c, json_t *req)
 		goto refused;
 	sb->policy_path = strdup(policy_arg);
 	sb->idle_timeout_ms = idle ? (uint64_t)json_integer_value(idle) : 0;
+	sb->learn = json_is_true(learn);
 	sb->created_ns = ward_now_ns();
 	sb->want_running = true;
 	snprintf(sb->rev, sizeof(sb->rev), "%s", policy->rev);

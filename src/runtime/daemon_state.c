@@ -194,6 +194,7 @@ static char *config_text(const struct dsandbox *sb, const char *policy_path, con
 	set_str(o, "hosts", sb->hosts);
 	set_str(o, "upstream_ca", sb->upstream_ca);
 	json_object_set_new(o, "idle_timeout_ms", json_integer((json_int_t)sb->idle_timeout_ms));
+	json_object_set_new(o, "learn", json_boolean(sb->learn));
 	set_str(o, "state", sb->want_running ? "running" : "stopped");
 	json_object_set_new(o, "created_ns", json_integer((json_int_t)sb->created_ns));
 	set_str(o, "policy_rev", rev);
@@ -336,6 +337,7 @@ static int load_one(struct ward_daemon *d, const char *name, struct ward_error *
 	sb->hosts = dup_str(o, "hosts");
 	sb->upstream_ca = dup_str(o, "upstream_ca");
 	sb->idle_timeout_ms = (uint64_t)json_integer_value(json_object_get(o, "idle_timeout_ms"));
+	sb->learn = json_is_true(json_object_get(o, "learn"));
 	sb->created_ns = (uint64_t)json_integer_value(json_object_get(o, "created_ns"));
 	sb->want_running = state && !strcmp(state, "running");
 	sb->state = DSTATE_STOPPED;

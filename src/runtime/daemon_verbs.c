@@ -122,7 +122,7 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	bool dry = json_is_true(json_object_get(req, "dry_run"));
 	_cleanup_(ward_policy_freep) struct ward_policy *policy = NULL, *old_stored = NULL;
 	_cleanup_gen_ struct ward_gen *cur = NULL, *gen = NULL;
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *text = NULL, *warnings = NULL;
 	struct ward_error err = { 0 };
 	struct dsandbox *sb = sandbox_find(d, name);
 	struct ward_apply_report rep = { 0 };
@@ -143,7 +143,7 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	if (r >= 0) /* the org ceiling: a host policy in force bounds every sandbox */
 		r = ward_host_ceiling_check(d->state_dir, policy, NULL, &err);
 	if (r >= 0) /* the org's rule packs */
-		r = ward_rules_check(NULL, policy, NULL, &err);
+		r = ward_rules_check(NULL, policy, NULL, &warnings, &err);
 	if (r < 0) {
 		char msg[WARD_ERROR_MAX + 128];
 
@@ -170,6 +170,8 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 		res = json_pack("{s:s,s:s,s:o,s:o,s:b}", "old_rev", old_rev, "new_rev", new_rev,
 				"diff", diff_json(old, policy), "sections",
 				changed_json(old, policy, "changed"), "dry_run", 1);
+		if (warnings)
+			json_object_set_new(res, "warnings", warnings_json(warnings));
 		reply_ok(c, req, res);
 		return;
 	}
@@ -235,6 +237,8 @@ void verb_policy_apply(struct ward_daemon *d, struct dconn *c, json_t *req)
 	}
 	snprintf(detail, sizeof(detail), "policy rev %s -> %s", old_rev, new_rev);
 	daemon_row(d, c, "allow", "policy.apply", sb->name, detail, new_rev);
+	if (warnings)
+		json_object_set_new(res, "warnings", warnings_json(warnings));
 	clock_mark(&clk, "replied");
 	json_object_set(res, "timings", timings);
 	reply_ok(c, req, res);

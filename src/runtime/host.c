@@ -51,6 +51,7 @@ struct ward_host {
 	struct ward_dns *dns;
 	struct ward_tls_upstream *tls_up;
 	uint16_t proxy_port, tproxy_port, dns_port;
+	bool has6; /* the listeners are on ::1 too (same ports) */
 	struct host_exempt exempt[WARD_HOST_MAX_EXEMPT];
 	size_t n_exempt;
 	char **warnings;
@@ -274,26 +275,56 @@ static int exemptions(struct ward_host *h, struct ward_error *err)
 	return 0;
 }
 
-/* A port free on 127.0.0.1 for every socket type asked (bound, read, closed:
- * the listener binds it next; a race loses one try). */
-static int free_port(bool udp_too, uint16_t *ret)
+/* Bind a socket of type on the loopback address of family at *port (0: any,
+ * then *port says which); the socket is closed by the caller. */
+static int bind_loopback(int family, int type, uint16_t *port, int *ret_fd)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	_cleanup_close_ int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	_cleanup_close_ int u = -1;
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				  .sin_port = htons(*port) };
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6,
+				    .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+				    .sin6_port = htons(*port) };
+	struct sockaddr *a = family == AF_INET ? (struct sockaddr *)&sa : (struct sockaddr *)&sa6;
+	socklen_t len = family == AF_INET ? sizeof(sa) : sizeof(sa6);
+	int fd = socket(family, type | SOCK_CLOEXEC, 0);
 
-	if (t < 0 || bind(t, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockname(t, (struct sockaddr *)&sa, &len) < 0)
+	*ret_fd = fd;
+	if (fd < 0 || bind(fd, a, len) < 0 || getsockname(fd, a, &len) < 0)
 		return -errno;
-	if (udp_too) {
-		u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (u < 0 || bind(u, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-			return -errno;
-	}
-	*ret = ntohs(sa.sin_port);
+	*port = ntohs(family == AF_INET ? sa.sin_port : sa6.sin6_port);
 	return 0;
+}
+
+/* A port free on 127.0.0.1 (and on ::1 with v6) for every socket type asked
+ * (bound, read, closed: the listener binds it next; a race loses one try). */
+static int free_port(bool udp_too, bool v6, uint16_t *ret)
+{
+	_cleanup_close_ int t = -1, u = -1, t6 = -1, u6 = -1;
+	uint16_t port = 0;
+	int r;
+
+	r = bind_loopback(AF_INET, SOCK_STREAM, &port, &t);
+	if (r >= 0 && udp_too)
+		r = bind_loopback(AF_INET, SOCK_DGRAM, &port, &u);
+	if (r >= 0 && v6)
+		r = bind_loopback(AF_INET6, SOCK_STREAM, &port, &t6);
+	if (r >= 0 && v6 && udp_too)
+		r = bind_loopback(AF_INET6, SOCK_DGRAM, &port, &u6);
+	if (r < 0)
+		return r;
+	*ret = port;
+	return 0;
+}
+
+/* Whether ::1 can be bound here (no FREEBIND: an address the namespace does
+ * not have is no IPv6): without it native IPv6 destinations are refused. */
+static bool ipv6_loopback(void)
+{
+	_cleanup_close_ int fd = -1;
+	uint16_t port = 0;
+
+	return bind_loopback(AF_INET6, SOCK_STREAM, &port, &fd) == 0;
 }
 
 /* The listeners ask the egress maps who connected; until the handle is
@@ -333,11 +364,13 @@ static int start_dns(struct ward_host *h, const struct ward_host_config *cfg,
 			.lookup = dns_lookup,
 			.lookup_data = h,
 			.addr4 = { htonl(INADDR_LOOPBACK) },
+			.addr6 = IN6ADDR_LOOPBACK_INIT,
+			.has_addr6 = h->has6,
 			.hosts_file = cfg->hosts_file,
 			.rate = HOST_DNS_RATE,
 		};
 
-		r = free_port(true, &h->dns_port);
+		r = free_port(true, h->has6, &h->dns_port);
 		if (r < 0)
 			return ward_err(err, r, "a free port for the DNS stub");
 		o.port = h->dns_port;
@@ -362,12 +395,14 @@ static int start_proxy(struct ward_host *h, const struct ward_host_config *cfg,
 			.sandbox = WARD_HOST_SANDBOX,
 			.hosts_file = cfg->hosts_file,
 			.listen4 = { htonl(INADDR_LOOPBACK) },
+			.has_listen6 = h->has6,
+			.listen6 = IN6ADDR_LOOPBACK_INIT,
 			.tls_upstream = h->tls_up,
 		};
 
-		r = free_port(false, &h->proxy_port);
+		r = free_port(false, h->has6, &h->proxy_port);
 		if (r >= 0)
-			r = free_port(false, &h->tproxy_port);
+			r = free_port(false, h->has6, &h->tproxy_port);
 		if (r >= 0 && h->proxy_port == h->tproxy_port)
 			r = -EADDRINUSE;
 		if (r == -EADDRINUSE)
@@ -426,7 +461,16 @@ int ward_host_start(struct ward_policy *p, const struct ward_host_config *cfg,
 			goto fail;
 		}
 	}
-	/* listeners first: their ports go into the pinned configuration */
+	/* listeners first: their ports go into the pinned configuration; on
+	 * 127.0.0.1 and, where the namespace has IPv6, on ::1 */
+	h->has6 = ipv6_loopback();
+	if (!h->has6 &&
+	    (r = warn(h, "no IPv6 loopback (::1) here: the proxy and the DNS stub listen on "
+			 "127.0.0.1 only, IPv6 destinations of binaries with rules are refused")) <
+		    0) {
+		r = ward_err(err, r, "warning");
+		goto fail;
+	}
 	r = start_dns(h, cfg, err);
 	if (r < 0)
 		goto fail;
@@ -474,11 +518,16 @@ int ward_host_start(struct ward_policy *p, const struct ward_host_config *cfg,
 	if (r < 0)
 		goto fail;
 	{
-		uint64_t udp, tcp;
+		struct ward_egress_host_listeners l = {
+			.proxy = ward_proxy_listener_cookie(h->proxy, true),
+		};
 
-		ward_dns_listener_cookies(h->dns, &udp, &tcp);
-		r = ward_egress_host_set_listeners(e, ward_proxy_listener_cookie(h->proxy, true),
-						   udp, tcp, err);
+		ward_dns_listener_cookies(h->dns, &l.dns_udp, &l.dns_tcp);
+		if (h->has6) {
+			l.proxy6 = ward_proxy_listener_cookie6(h->proxy, true);
+			ward_dns_listener_cookies6(h->dns, &l.dns_udp6, &l.dns_tcp6);
+		}
+		r = ward_egress_host_register(e, &l, err);
 		if (r < 0)
 			goto fail;
 	}
@@ -621,9 +670,10 @@ json_t *ward_host_status_json(const struct ward_host *h, const char *pin_dir)
 					      (json_int_t)pins.failclosed, "events_dropped",
 					      (json_int_t)pins.dropped));
 		json_object_set_new(o, "listeners",
-				    json_pack("{s:i, s:i, s:b}", "proxy_port", pins.proxy_port,
+				    json_pack("{s:i, s:i, s:b, s:b}", "proxy_port", pins.proxy_port,
 					      "dns_port", pins.dns_port, "registered",
-					      pins.proxy_cookie != 0));
+					      pins.proxy_cookie != 0, "registered6",
+					      pins.proxy6_cookie != 0));
 		json_object_set_new(o, "n_exempt", json_integer((json_int_t)pins.n_exempt));
 		ex = json_array();
 		for (uint64_t i = 0; i < pins.n_exempt && i < WARD_HOST_MAX_EXEMPT; i++)
@@ -639,10 +689,13 @@ json_t *ward_host_status_json(const struct ward_host *h, const char *pin_dir)
 			    h->policy->source_path ? json_string(h->policy->source_path)
 						   : json_null());
 	json_object_set_new(o, "proxy",
-			    json_pack("{s:s, s:i, s:i}", "address", "127.0.0.1", "explicit_port",
+			    json_pack("{s:s, s:o, s:i, s:i}", "address", "127.0.0.1", "address6",
+				      h->has6 ? json_string("::1") : json_null(), "explicit_port",
 				      h->proxy_port, "transparent_port", h->tproxy_port));
 	json_object_set_new(o, "dns",
-			    json_pack("{s:s, s:i}", "address", "127.0.0.1", "port", h->dns_port));
+			    json_pack("{s:s, s:o, s:i}", "address", "127.0.0.1", "address6",
+				      h->has6 ? json_string("::1") : json_null(), "port",
+				      h->dns_port));
 	json_object_set_new(o, "failclosed_at_start",
 			    json_integer((json_int_t)h->failclosed_at_start));
 	ex = json_array();

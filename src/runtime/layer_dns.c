@@ -75,6 +75,8 @@ int ward_dns_egress_lookup(void *userdata, int socktype, const struct sockaddr *
 	ret->orig = who.orig;
 	ret->cgid = who.cgid;
 	memcpy(ret->session, who.session, sizeof(ret->session));
+	ret->has_uid = who.has_uid;
+	ret->uid = who.uid;
 	return 0;
 }
 
@@ -98,6 +100,7 @@ int ward_dns_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 		.has_addr6 = true,
 		.port = n->dns_port,
 		.hosts_file = sb->opts->hosts_file,
+		.learn = run->learn,
 	};
 	return ward_dns_start(&o, &run->dns, err);
 }

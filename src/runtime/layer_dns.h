@@ -34,6 +34,7 @@ struct ward_dns_run {
 	const struct ward_policy *policy;     /* borrowed */
 	const struct ward_netns_run *net;     /* borrowed; its hook must run first */
 	const struct ward_egress_run *egress; /* borrowed; its hook must run first */
+	bool learn; /* --learn: refused names answered, "audit" rows (docs/learn.md) */
 	/* filled by the hook */
 	struct ward_dns *dns;
 };

@@ -40,6 +40,7 @@ int ward_egress_hook(struct ward_sandbox *sb, void *data, struct ward_error *err
 		.sandbox = run->sandbox,
 		.audit = run->audit,
 		.session_of = run->session_of,
+		.audit_mode = run->learn,
 	};
 	r = ward_egress_new(run->policy, &cfg, &run->egress, err);
 	if (r < 0)

@@ -33,6 +33,7 @@ struct ward_egress_run {
 	const struct ward_policy *policy;    /* borrowed */
 	const struct ward_netns_run *net;    /* borrowed; its hook must run first */
 	struct ward_session_hook session_of; /* rows' session (ward exec); unset: none */
+	bool learn; /* --learn: refusals become verdict audit (docs/learn.md) */
 	/* filled by the hook */
 	struct ward_egress *egress;
 	char sandbox[32];

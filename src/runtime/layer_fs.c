@@ -3,6 +3,7 @@
 #include "runtime/layer_fs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,9 +18,25 @@ static void drain(void *p)
 	ward_fs_consume(p);
 }
 
+static void drain_learn(void *p)
+{
+	ward_fs_learn_consume(p);
+}
+
 static void *load_main(void *p)
 {
 	struct ward_fs_run *run = p;
+
+	if (run->learn) {
+		struct ward_fs_learn_config lc = {
+			.policy = run->policy,
+			.audit = run->audit,
+			.session_of = run->session_of,
+		};
+
+		run->load_r = ward_fs_learn_new(&lc, &run->learner, &run->load_err);
+		return NULL;
+	}
 	struct ward_fs_config cfg = {
 		.policy_rev = run->policy->rev,
 		.audit = run->audit,
@@ -55,18 +72,53 @@ int ward_fs_run_prepare(struct ward_fs_run *run, void (*diag)(void *, bool, cons
 {
 	const char *const *warn;
 	size_t n_warn;
-	int r = ward_fs_protect_new(run->policy, &run->protect, err);
+	int r;
 
+	/* learn: protected paths are not enforced, their opens by other
+	 * binaries are audit rows of the learner (ward_case_fs_decide) */
+	if (run->learn)
+		goto load;
+	r = ward_fs_protect_new(run->policy, &run->protect, err);
 	if (r < 0)
 		return ward_err_prefix(err, "protected paths");
 	warn = ward_fs_protect_warnings(run->protect, &n_warn);
 	for (size_t i = 0; diag && i < n_warn; i++)
 		diag(diag_data, true, warn[i]);
+load:
 	r = pthread_create(&run->loader, NULL, load_main, run);
 	if (r)
 		return ward_err(err, -r, "fs: loader thread");
 	run->loading = true;
 	return 0;
+}
+
+/* Learn mode: the learner for the sandbox's cgroup, attached before the
+ * command runs. Unlike denial rows, learning is what was asked for: a
+ * learner that cannot load or attach fails the run. */
+static int learn_hook(struct ward_fs_run *run, struct ward_sandbox *sb, uint64_t cgid,
+		      struct ward_error *err)
+{
+	char cwd[PATH_MAX];
+	const char *workdir = sb->opts->workdir;
+	int level = ward_cgroup_level(sb->cgroup.path);
+	int r = loaded(run, err);
+
+	if (r < 0)
+		return ward_err_prefix(err, "fs learn");
+	if (!workdir)
+		workdir = getcwd(cwd, sizeof(cwd));
+	r = ward_fs_learn_set_sandbox(run->learner, cgid, level > 0 ? (uint32_t)level : 0,
+				      run->sandbox);
+	if (r >= 0)
+		r = ward_fs_learn_set_workdir(run->learner, workdir);
+	if (r < 0)
+		return ward_err(err, r, "fs learn: sandbox");
+	r = ward_fs_learn_attach(run->learner, err);
+	if (r < 0)
+		return r;
+	return ward_worker_start_reader(&run->reader, ward_fs_learn_events_fd(run->learner),
+					WARD_EVENTS_POLL_MS, drain_learn, run->learner,
+					"fs learn reader", err);
 }
 
 int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
@@ -79,6 +131,8 @@ int ward_fs_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 	/* a cgroup's id is the inode number of its directory in cgroupfs */
 	if (fstat(sb->cgroup.fd, &st) < 0)
 		return ward_err(err, -errno, "fs: stat the cgroup leaf");
+	if (run->learn)
+		return learn_hook(run, sb, st.st_ino, err);
 	/* Observing denials is logging, not enforcement: without BPF tracepoints
 	 * the run goes on with a warning. Protected paths below fail closed. */
 	r = loaded(run, err);
@@ -138,8 +192,10 @@ void ward_fs_run_finish(struct ward_fs_run *run)
 {
 	struct ward_error ignored;
 
-	loaded(run, &ignored);		/* the hook may never have run */
-	ward_worker_stop(&run->reader); /* its last act drains the ring buffer */
+	loaded(run, &ignored);		  /* the hook may never have run */
+	ward_worker_stop(&run->reader);	  /* its last act drains the ring buffer */
+	ward_fs_learn_free(run->learner); /* drains, reports what was suppressed */
+	run->learner = NULL;
 	ward_fs_free(run->fs);
 	run->fs = NULL;
 	ward_fs_protect_free(run->protect);

@@ -26,6 +26,7 @@
 #include "common/error.h"
 #include "common/worker.h"
 #include "enforcer/fs.h"
+#include "enforcer/fs_learn.h"
 #include "enforcer/fs_protect.h"
 #include "policy/model.h"
 
@@ -37,9 +38,13 @@ struct ward_fs_run {
 	const struct ward_policy *policy;    /* borrowed */
 	uint32_t rate, burst;		     /* 0: defaults (WARD_FS_RATE_*) */
 	struct ward_session_hook session_of; /* rows' session (ward exec); unset: none */
+	/* --learn (docs/learn.md): instead of denial rows and protected paths,
+	 * audit rows for what the policy would refuse (fs_learn.h) */
+	bool learn;
 	/* filled by prepare and the hook */
 	struct ward_fs_protect *protect;
 	struct ward_fs *fs;
+	struct ward_fs_learn *learner; /* learn */
 	/* the programs load on this thread while the sandbox is built (prepare
 	 * starts it, the hook joins it): most of their cost is BTF and CO-RE */
 	pthread_t loader;

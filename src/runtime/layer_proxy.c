@@ -36,6 +36,8 @@ int ward_proxy_egress_lookup(void *userdata, const struct sockaddr *peer,
 	ret->orig = who.orig;
 	ret->cgid = who.cgid;
 	memcpy(ret->session, who.session, sizeof(ret->session));
+	ret->has_uid = who.has_uid;
+	ret->uid = who.uid;
 	return 0;
 }
 
@@ -69,6 +71,7 @@ int ward_proxy_hook(struct ward_sandbox *sb, void *data, struct ward_error *err)
 	cfg.tls_upstream = run->tls_upstream;
 	cfg.creds = run->creds;
 	cfg.inference = run->inference; /* inference.local (i1) */
+	cfg.learn = run->learn;
 	ward_proxy_limits_from_policy(&run->policy->limits, &cfg.limits);
 	r = ward_proxy_new(&cfg, &run->proxy, err);
 	if (r < 0)

@@ -35,6 +35,7 @@ struct ward_proxy_run {
 	/* where the CA bundle is inside (the sandbox's files): exported as
 	 * SSL_CERT_FILE & co. (ward_tls_ca_env_vars); NULL: none */
 	const char *bundle_path;
+	bool learn; /* --learn: refusals become "audit" rows (docs/learn.md) */
 	/* filled by the hook */
 	struct ward_proxy *proxy;
 	char sandbox[32];

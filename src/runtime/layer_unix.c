@@ -18,7 +18,8 @@ int ward_unix_run_prepare(struct ward_unix_run *run, struct ward_error *err)
 {
 	struct ward_unix_config cfg = { .audit = run->audit,
 					.broker_tgid = getpid(),
-					.session_of = run->session_of };
+					.session_of = run->session_of,
+					.learn = run->learn };
 	int r = ward_unix_notify_probe();
 
 	if (r < 0)

@@ -33,6 +33,7 @@ struct ward_unix_run {
 	const struct ward_policy *policy;    /* borrowed */
 	bool quiet;			     /* another layer reports binaries that match no file */
 	struct ward_session_hook session_of; /* rows' session (ward exec); unset: none */
+	bool learn; /* --learn: unnamed host sockets connected, "audit" rows (docs/learn.md) */
 	/* filled by the hook */
 	struct ward_unix *u;
 	struct ward_unix_broker *broker;

@@ -27,6 +27,13 @@ static bool networked(const struct ward_policy *p)
 	return p->n_net || p->n_routes;
 }
 
+/* learning (docs/learn.md) needs the network layers to see what the command
+ * reaches, also when the policy allows nothing */
+static bool networked_run(const struct ward_layer *l, const struct ward_policy *p)
+{
+	return networked(p) || ward_layer_config(l)->learn;
+}
+
 /* --- netns: veth pair, nftables, NFLOG rows (no policy data: no apply) */
 static int netns_prepare(struct ward_layer *l, struct ward_error *err)
 {
@@ -36,7 +43,7 @@ static int netns_prepare(struct ward_layer *l, struct ward_error *err)
 	*run = (struct ward_netns_run)WARD_NETNS_RUN_INIT;
 	run->audit = ward_layer_config(l)->audit;
 	run->policy_rev = p->rev;
-	return networked(p) ? 0 : WARD_LAYER_ABSENT;
+	return networked_run(l, p) ? 0 : WARD_LAYER_ABSENT;
 }
 
 static int netns_attach(struct ward_layer *l, struct ward_sandbox *sb, struct ward_error *err)
@@ -78,6 +85,7 @@ static int egress_prepare(struct ward_layer *l, struct ward_error *err)
 	e->run.policy = p;
 	e->run.net = ward_layer_dep(l, "netns");
 	e->run.session_of = ward_layer_session_hook(l);
+	e->run.learn = ward_layer_config(l)->learn;
 	/* Landlock checks connect() before the BPF hook redirects it: with
 	 * landlock.restrict_tcp the endpoint ports must pass Landlock too. */
 	r = ward_egress_connect_ports(p, base_ports, ARRAY_SIZE(base_ports), &e->connect_ports,
@@ -146,7 +154,8 @@ static int dns_prepare(struct ward_layer *l, struct ward_error *err)
 	*run = (struct ward_dns_run){ .audit = ward_layer_config(l)->audit,
 				      .policy = ward_layer_policy(l),
 				      .net = ward_layer_dep(l, "netns"),
-				      .egress = &e->run };
+				      .egress = &e->run,
+				      .learn = ward_layer_config(l)->learn };
 	/* the sandbox's /etc/resolv.conf names 127.0.0.53, which the egress
 	 * programs send to the stub on the veth */
 	r = ward_dns_resolv_conf(&resolv, err);
@@ -207,7 +216,7 @@ static int tls_prepare(struct ward_layer *l, struct ward_error *err)
 	struct stat st;
 	int r;
 
-	if (!networked(p))
+	if (!networked_run(l, p))
 		return WARD_LAYER_ABSENT;
 	r = ward_cred_store_new(p, &t->creds, err);
 	if (r < 0)
@@ -277,7 +286,8 @@ static int inference_prepare(struct ward_layer *l, struct ward_error *err)
 	struct ward_inference_config icfg = { .policy = p,
 					      .hosts_file = cfg->hosts_file,
 					      .upstream_ca = cfg->upstream_ca,
-					      .audit = cfg->audit };
+					      .audit = cfg->audit,
+					      .learn = cfg->learn };
 	int r;
 
 	if (!p->n_routes)
@@ -329,7 +339,8 @@ static int proxy_prepare(struct ward_layer *l, struct ward_error *err)
 					.tls_upstream = t->up,
 					.creds = t->creds,
 					.bundle_path = t->target,
-					.inference = il ? il->inf : NULL };
+					.inference = il ? il->inf : NULL,
+					.learn = cfg->learn };
 	return 0;
 }
 
@@ -381,6 +392,7 @@ static int unix_prepare(struct ward_layer *l, struct ward_error *err)
 	run->policy = ward_layer_policy(l);
 	run->quiet = networked(run->policy); /* egress warns about the binaries */
 	run->session_of = ward_layer_session_hook(l);
+	run->learn = ward_layer_config(l)->learn;
 	if (ward_unix_run_prepare(run, &e) < 0) {
 		opts->private_sockdirs = true;
 		snprintf(msg, sizeof(msg),
@@ -471,6 +483,7 @@ static int fs_prepare(struct ward_layer *l, struct ward_error *err)
 	run->audit = cfg->audit;
 	run->policy = ward_layer_policy(l);
 	run->session_of = ward_layer_session_hook(l);
+	run->learn = cfg->learn;
 	return ward_fs_run_prepare(run, cfg->diag, cfg->diag_data, err);
 }
 

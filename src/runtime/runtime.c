@@ -411,6 +411,7 @@ static int setup_opts(struct ward_runtime *rt, const char *workdir, char *const 
 	rt->opts.diag_data = rt->cfg.diag_data;
 	rt->opts.hosts_file = rt->cfg.hosts_file;
 	rt->opts.upstream_ca = rt->cfg.upstream_ca;
+	rt->opts.learn = rt->cfg.learn;
 	rt->opts.id_out = id_out;
 	rt->opts.hooks = rt->hooks;
 	rt->opts.n_hooks = rt->n_hooks;

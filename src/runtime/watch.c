@@ -170,7 +170,7 @@ static void reload(struct ward_policy_watch *w)
 		refuse(w, &diags, err.msg, cur->policy->rev);
 		goto out;
 	}
-	if (ward_rules_check(NULL, p, NULL, &err) < 0) { /* the org's rule packs */
+	if (ward_rules_check(NULL, p, NULL, NULL, &err) < 0) { /* the org's rule packs */
 		ward_policy_free(p);
 		refuse(w, &diags, err.msg, cur->policy->rev);
 		goto out;

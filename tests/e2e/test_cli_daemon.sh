@@ -146,12 +146,12 @@ cat >"$T/winch.sh" <<EOF
 stty rows 33 cols 101
 "$WARD" exec box -- sh -c 'test -t 0 && echo on-a-tty; trap "stty size; exit 4" WINCH; touch ready; while :; do sleep 0.1; done' </dev/tty &
 p=\$!
-for i in \$(seq 100); do [ -e "$T/work/ready" ] && break; sleep 0.1; done
+for i in \$(seq 400); do [ -e "$T/work/ready" ] && break; sleep 0.1; done
 stty rows 40 cols 120
 wait \$p
 echo "rc=\$?"
 EOF
-timeout 60 script -qec "sh $T/winch.sh" /dev/null >"$T/tty.out" 2>&1
+timeout 90 script -qec "sh $T/winch.sh" /dev/null >"$T/tty.out" 2>&1
 check "exec on a terminal: the command has it" grep -q on-a-tty "$T/tty.out"
 check "... a size change reaches it" grep -q "^40 120" "$T/tty.out"
 check "... its status comes back" grep -q "rc=4" "$T/tty.out"

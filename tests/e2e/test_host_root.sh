@@ -7,8 +7,12 @@
 # scope shows (docs/host.md): `ward host enforce` without --scope attaches at
 # the root, a process anywhere below it is decided, the daemon's own cgroup
 # and ward's sandbox cgroups (<cgroup2>/ward, created by the daemon) are
-# exempt, `host stop` lets everything through again. Network: namespaces of
-# its own (10.213.28.0/24), pins in a bpffs instance of its own.
+# exempt, `host stop` lets everything through again. Break tests of the
+# exemptions: a sibling of an exempt cgroup is refused, and without the
+# exemption the same cgroup is refused (a policy exemption removed by an
+# enforce in place and by host stop + enforce; <cgroup2>/ward by a scope
+# that does not contain it). Network: namespaces of its own
+# (10.213.28.0/24), pins in a bpffs instance of its own.
 set -u
 . "$(dirname "$0")/../integration/lib.sh"
 need_root
@@ -70,10 +74,76 @@ assert ex.get("ward sandboxes") == root + "/ward", s' "$st" "$CGROOT"
 	check "python in a ward sandbox cgroup: exempt ($out)" [ "$out" = connected ]
 	out=$(in_cg /daemon "$PY" -c "$PYCONN")
 	check "python in the daemon's cgroup: exempt ($out)" [ "$out" = connected ]
+	# the exemption is that subtree, not a name prefix: a sibling is decided
+	out=$(in_cg /wardx/sandbox-x "$PY" -c "$PYCONN")
+	check "python in /wardx, a sibling of <cgroup2>/ward: refused ($out)" [ "$out" = EPERM ]
+
+	# --- a policy exemption: the cgroup and below connect, a sibling does not
+	enforce() { "$WARD" host enforce --socket "$T/ward.sock" "$@" >/dev/null 2>&1; }
+	# EXPR over the status s (enforced), ex(why, path): it lists that
+	# exemption, cg(path): that cgroup's id (s["exempt_cgids"]: the pins')
+	st_ok() {
+		python3 -c '
+import json,os,sys; s=json.loads(sys.argv[1]); root=sys.argv[2]
+cg=lambda p: os.stat(root+p).st_ino
+ex=lambda why,p: any(e["why"]==why and e.get("cgroup")==root+p for e in s["exempt"])
+assert s["state"]=="enforced" and ex("the daemon","/daemon"), s
+assert eval(sys.argv[3]), s' "$("$WARD" host status --socket "$T/ward.sock" --json)" \
+			"$CGROOT" "$1"
+	}
+	mkdir -p "$CGROOT/svc/exempt/child" "$CGROOT/svc/other"
+	enforce --policy "$T/host-exempt.yaml"
+	check "enforce a policy exempting /svc/exempt (switch in place)" [ $? -eq 0 ]
+	check "status lists /svc/exempt (policy) and the pins hold its id" \
+		st_ok 'ex("policy","/svc/exempt") and cg("/svc/exempt") in s["exempt_cgids"]'
+	out=$(in_cg /svc/exempt "$PY" -c "$PYCONN")
+	check "python in /svc/exempt: exempt ($out)" [ "$out" = connected ]
+	out=$(in_cg /svc/exempt/child "$PY" -c "$PYCONN")
+	check "python below it: exempt ($out)" [ "$out" = connected ]
+	out=$(in_cg /svc/other "$PY" -c "$PYCONN")
+	check "python in its sibling /svc/other: refused ($out)" [ "$out" = EPERM ]
+	# removed by enforcing the policy without it, in place
+	enforce --policy "$T/host.yaml"
+	check "enforce the policy without the exemption (switch in place)" [ $? -eq 0 ]
+	check "status and pins no longer hold /svc/exempt" \
+		st_ok 'not ex("policy","/svc/exempt") and cg("/svc/exempt") not in s["exempt_cgids"]'
+	out=$(in_cg /svc/exempt "$PY" -c "$PYCONN")
+	check "python in /svc/exempt without the exemption: refused ($out)" [ "$out" = EPERM ]
+	out=$(in_cg /svc/exempt/child "$PY" -c "$PYCONN")
+	check "... and below it: refused ($out)" [ "$out" = EPERM ]
+	# removed by host stop, then enforce without it (a fresh attach)
+	enforce --policy "$T/host-exempt.yaml"
+	out=$(in_cg /svc/exempt "$PY" -c "$PYCONN")
+	check "exempt again after enforcing it again ($out)" [ "$out" = connected ]
+	"$WARD" host stop --socket "$T/ward.sock" >/dev/null 2>&1
+	check "host stop" [ $? -eq 0 ]
+	enforce --policy "$T/host.yaml"
+	check "host stop + enforce without the exemption" [ $? -eq 0 ]
+	out=$(in_cg /svc/exempt "$PY" -c "$PYCONN")
+	check "python in /svc/exempt after stop + enforce without it: refused ($out)" \
+		[ "$out" = EPERM ]
+	out=$(in_cg /ward/sandbox-x "$PY" -c "$PYCONN")
+	check "python in a ward sandbox cgroup: still exempt ($out)" [ "$out" = connected ]
+
+	# --- <cgroup2>/ward without its exemption: a scope inside it gets none
+	"$WARD" host stop --socket "$T/ward.sock" >/dev/null 2>&1
+	check "host stop" [ $? -eq 0 ]
+	enforce --policy "$T/host.yaml" --scope /ward
+	check "host stop + enforce --scope /ward" [ $? -eq 0 ]
+	check "status: no ward sandboxes exemption" \
+		st_ok 'not ex("ward sandboxes","/ward") and cg("/ward") not in s["exempt_cgids"]'
+	out=$(in_cg /ward/sandbox-x "$PY" -c "$PYCONN")
+	check "python in a ward sandbox cgroup without the exemption: refused ($out)" \
+		[ "$out" = EPERM ]
+	out=$(in_cg /some/unit "$PY" -c "$PYCONN")
+	check "python outside that scope: untouched ($out)" [ "$out" = connected ]
+
 	"$WARD" host stop --socket "$T/ward.sock" >/dev/null 2>&1
 	check "host stop" [ $? -eq 0 ]
 	out=$(in_cg /some/unit "$PY" -c "$PYCONN")
 	check "after host stop: python connects ($out)" [ "$out" = connected ]
+	out=$(in_cg /ward/sandbox-x "$PY" -c "$PYCONN")
+	check "after host stop: python in /ward connects ($out)" [ "$out" = connected ]
 	check "no pin left" [ -z "$(ls -A "$PINS" 2>/dev/null)" ]
 	kill "$DPID" 2>/dev/null
 	wait "$DPID" 2>/dev/null
@@ -130,6 +200,9 @@ network_policies:
     binaries: [{ path: /usr/bin/curl }]
     endpoints: [{ host: allowed.test, port: 80 }]
 EOF
+# the same with a policy exemption (a cgroup path below the namespace's root)
+cp "$T/host.yaml" "$T/host-exempt.yaml"
+printf 'host:\n  exempt:\n    - cgroup: /svc/exempt\n' >>"$T/host-exempt.yaml"
 mkdir "$TOP" || { echo "FAIL: mkdir $TOP"; exit 1; }
 # the upstream answers directly (not through ward): the setup works
 for _ in $(seq 50); do

@@ -89,14 +89,14 @@ load() {
 	local h=$1 db=$2 ck ckh last lasth
 	sqlite3 -csv "$db" "SELECT '$h', id, ts_ns, sandbox, layer, action, binary, binary_sha256,
 		pid, host, ip, port, protocol, method, path, rule, reason, policy_rev, hash, session,
-		via FROM decisions ORDER BY id" >"$tmp/$h.rows.csv"
+		via, uid, cgroup FROM decisions ORDER BY id" >"$tmp/$h.rows.csv"
 	sqlite3 -csv "$db" "SELECT '$h', rev, source, compiled, loaded_at FROM policies" >"$tmp/$h.pol.csv"
 	ck=$(sqlite3 "$db" "SELECT value FROM meta WHERE key = 'chain_checkpoint_id'")
 	ckh=$(sqlite3 "$db" "SELECT value FROM meta WHERE key = 'chain_checkpoint_hash'")
 	last=$(sqlite3 "$db" "SELECT max(id) FROM decisions")
 	lasth=$(sqlite3 "$db" "SELECT hash FROM decisions WHERE id = $last")
 	"${PSQL[@]}" <<SQL
-\copy ward.decisions (host_id, id, ts_ns, sandbox, layer, action, "binary", binary_sha256, pid, host, ip, port, protocol, method, path, rule, reason, policy_rev, hash, session, via) FROM '$tmp/$h.rows.csv' CSV
+\copy ward.decisions (host_id, id, ts_ns, sandbox, layer, action, "binary", binary_sha256, pid, host, ip, port, protocol, method, path, rule, reason, policy_rev, hash, session, via, uid, cgroup) FROM '$tmp/$h.rows.csv' CSV
 \copy ward.policies (host_id, rev, source, compiled, loaded_at) FROM '$tmp/$h.pol.csv' CSV
 INSERT INTO ward.hosts (host_id, shipped_id, shipped_hash, ckpt_id, ckpt_hash)
 VALUES ('$h', $last, '$lasth', NULLIF('$ck', '')::bigint, NULLIF('$ckh', ''));
@@ -108,6 +108,7 @@ na=$(sqlite3 "$tmp/alpha.db" "SELECT count(*) FROM decisions")
 nb=$(sqlite3 "$tmp/beta.db" "SELECT count(*) FROM decisions")
 la=$(sqlite3 "$tmp/alpha.db" "SELECT max(id) FROM decisions")
 lb=$(sqlite3 "$tmp/beta.db" "SELECT max(id) FROM decisions")
+check "ward run rows carry uid and cgroup" test "$(sql "SELECT count(*) FROM ward.decisions WHERE uid IS NOT NULL AND cgroup IS NOT NULL")" -gt 0
 check "central row counts" test "$(sql "SELECT count(*) FROM ward.decisions")" -eq $((na + nb))
 
 run() { # NAME EXPECTED_STATUS CMD...: output in $out

@@ -124,6 +124,8 @@ check "another binary is refused" [ "$RC" != 0 ]
 check "  and its output has no secret" eval '! grep -q the-secret <<<"$OUT"'
 check "  and is logged with binary and path" \
 	[ "$(count "$L" ".action == \"deny\" and .binary == \"/usr/bin/head\" and .path == \"$WD/keys/id\" and (.rule | startswith(\"filesystem_policy.binaries:\"))")" = 1 ]
+check "  and names the opener's uid (the sandbox's, never 0) and the sandbox's cgroup" \
+	[ "$(count "$L" ".action == \"deny\" and .binary == \"/usr/bin/head\" and .uid != null and .uid != 0 and (.cgroup // \"\" | startswith(\"/ward/\"))")" = 1 ]
 
 run prot "$L" ./mycat keys/id
 check "a copy of the named binary is refused" [ "$RC" != 0 ]
@@ -215,6 +217,8 @@ run ceiling "$L" cat plain
 check "reading outside the ceiling is refused" [ "$RC" != 0 ]
 check "  logged with binary, resolved path, access and errno" \
 	[ "$(count "$L" ".action == \"deny\" and .binary == \"/usr/bin/cat\" and .method == \"read\" and (.reason | test(\"errno=EACCES\")) and ((.path == \"$WD/plain\" and (.reason | test(\"relative=plain resolved against cwd\"))) or (.path == \"plain\" and (.reason | test(\"relative to cwd .unresolved.\"))))")" = 1 ]
+check "  and names the uid and the sandbox's cgroup (tracepoint event)" \
+	[ "$(count "$L" ".action == \"deny\" and .binary == \"/usr/bin/cat\" and .method == \"read\" and .uid != null and .uid != 0 and (.cgroup // \"\" | startswith(\"/ward/\"))")" = 1 ]
 run ceiling "$L" sh -c 'echo x > /etc/ward-test-fs'
 check "writing to a read-only path is refused and logged" \
 	[ "$RC" != 0 -a "$(count "$L" ".binary == \"/usr/bin/dash\" and .path == \"/etc/ward-test-fs\" and (.method | test(\"write\")) and (.method | test(\"create\"))")" = 1 ]

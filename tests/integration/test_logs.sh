@@ -30,11 +30,14 @@ import hashlib, json, sqlite3, struct, sys
 db = sqlite3.connect(sys.argv[1], timeout=10)
 cols = ["id", "ts_ns", "sandbox", "layer", "action", "binary", "binary_sha256", "pid", "host",
         "ip", "port", "protocol", "method", "path", "rule", "reason", "policy_rev"]
-ints = {"id", "ts_ns", "pid", "port"}
+ints = {"id", "ts_ns", "pid", "port", "uid"}
 def canon(row):
     out = b""
-    # session and via only when one is set (docs/audit.md)
-    extra = ["session", "via"] if row.get("session") is not None or row.get("via") is not None else []
+    # session and via only when one of the tail is set, uid and cgroup only
+    # when one of them is (docs/audit.md)
+    extra2 = ["uid", "cgroup"] if any(row.get(c) is not None for c in ("uid", "cgroup")) else []
+    extra = ["session", "via"] + extra2 if extra2 or any(
+        row.get(c) is not None for c in ("session", "via")) else []
     for c in cols + extra:
         v = row.get(c)
         if v is None:
@@ -52,8 +55,9 @@ for row in json.loads(sys.argv[2]):
     last_id += 1
     row["id"] = last_id
     h = hashlib.sha256(prev.encode() + canon(row)).hexdigest()
-    vals = [row.get(c) for c in cols] + [row.get("session"), row.get("via"), h]
-    db.execute("INSERT INTO decisions(%s, session, via, hash) VALUES (%s)" % (", ".join(cols), ", ".join("?" * 20)), vals)
+    vals = [row.get(c) for c in cols] + [row.get("session"), row.get("via"), row.get("uid"),
+                                         row.get("cgroup"), h]
+    db.execute("INSERT INTO decisions(%s, session, via, uid, cgroup, hash) VALUES (%s)" % (", ".join(cols), ", ".join("?" * 22)), vals)
     prev = h
 db.execute("COMMIT")
 PY
@@ -67,15 +71,17 @@ db = sqlite3.connect(sys.argv[1])
 cols = ["id", "ts_ns", "sandbox", "layer", "action", "binary", "binary_sha256", "pid", "host",
         "ip", "port", "protocol", "method", "path", "rule", "reason", "policy_rev"]
 prev, n = "0" * 64, 0
-for r in db.execute("SELECT %s, session, via, hash FROM decisions ORDER BY id" % ", ".join(cols)):
+for r in db.execute("SELECT %s, session, via, uid, cgroup, hash FROM decisions ORDER BY id" % ", ".join(cols)):
     out = b""
-    for v in r[:17] + (r[17:19] if r[17] is not None or r[18] is not None else ()):
+    t2 = r[19] is not None or r[20] is not None
+    t1 = t2 or r[17] is not None or r[18] is not None
+    for v in r[:17] + (r[17:19] if t1 else ()) + (r[19:21] if t2 else ()):
         if v is None: out += b"\x00"
         elif isinstance(v, int): out += b"\x01" + struct.pack(">q", v)
         else:
             b = v.encode(); out += b"\x02" + struct.pack(">I", len(b)) + b
     h = hashlib.sha256(prev.encode() + out).hexdigest()
-    if h != r[19]:
+    if h != r[21]:
         sys.exit("chain breaks at id %d" % r[0])
     prev, n = h, n + 1
 sys.exit(0 if n > 0 else "empty")
@@ -87,7 +93,8 @@ check "ward run's rows follow the documented chain" verify
 T=1735787045000000000 # 2025-01-02T03:04:05Z
 append '[
  {"ts_ns": '$T', "sandbox": "sb-a", "layer": "kernel", "action": "deny", "binary": "/usr/bin/nc",
-  "pid": 41, "ip": "10.0.0.1", "port": 80, "rule": null, "reason": "no network policy"},
+  "pid": 41, "ip": "10.0.0.1", "port": 80, "rule": null, "reason": "no network policy",
+  "uid": 1000, "cgroup": "/user.slice/user-1000.slice/session-3.scope"},
  {"ts_ns": '$((T + 1000000))', "sandbox": "sb-a", "layer": "proxy", "action": "allow",
   "binary": "/usr/bin/curl", "pid": 42, "host": "api.github.com", "ip": "140.82.112.6",
   "port": 443, "protocol": "rest", "method": "GET", "path": "/repos/x", "rule": "github",
@@ -109,22 +116,34 @@ check "--json has every row" [ "$(wc -l <"$tmp/all.json")" -eq 6 ]
 check "--json lines are objects with the DESIGN.md fields" python3 - "$tmp/all.json" <<'PY'
 import json, sys
 keys = ["id", "ts_ns", "sandbox", "session", "layer", "action", "binary", "binary_sha256", "via",
-        "pid", "host", "ip", "port", "protocol", "method", "path", "rule", "reason", "policy_rev",
+        "pid", "uid", "cgroup", "host", "ip", "port", "protocol", "method", "path", "rule", "reason", "policy_rev",
         "hash"]
 rows = [json.loads(l) for l in open(sys.argv[1])]
 assert all(list(r) == keys for r in rows), "keys"
 assert [r["id"] for r in rows] == list(range(1, 7)), "order"
 nc = rows[2]
 assert nc["port"] == 80 and nc["pid"] == 41 and nc["rule"] is None and nc["host"] is None, nc
+assert nc["uid"] == 1000 and nc["cgroup"] == "/user.slice/user-1000.slice/session-3.scope", nc
 curl = rows[3]
 assert curl["reason"] == "" and curl["binary_sha256"] is None and curl["ts_ns"] == 1735787045001000000, curl
 node = rows[4]
 assert node["reason"] == 'would deny: "POST /upload"' and node["pid"] is None, node
+assert node["uid"] is None and node["cgroup"] is None, node
 assert len(rows[5]["hash"]) == 64
 assert rows[0]["layer"] == "lifecycle" and rows[0]["policy_rev"] and len(rows[0]["policy_rev"]) == 64
 PY
 
 check "--layer kernel" [ "$(n_json --layer kernel)" -eq 1 ]
+check "--ocsf: uid as actor.user.uid (a string), cgroup unmapped" python3 -c '
+import json, sys
+e = json.loads(sys.stdin.read())
+assert e["actor"]["user"] == {"uid": "1000"}, e["actor"]
+assert e["unmapped"]["cgroup"] == "/user.slice/user-1000.slice/session-3.scope", e["unmapped"]' \
+	< <("$WARD" logs --log "$db" --ocsf --layer kernel)
+check "--ocsf: no actor.user without a uid" python3 -c '
+import json, sys
+assert all("user" not in json.loads(l)["actor"] for l in sys.stdin)' \
+	< <("$WARD" logs --log "$db" --ocsf --layer l7)
 check "--layer lifecycle" [ "$(n_json --layer lifecycle)" -eq 2 ]
 check "--action deny" [ "$(n_json --action deny)" -eq 2 ]
 check "--layer proxy --action deny matches nothing" [ "$(n_json --layer proxy --action deny)" -eq 0 ]
@@ -142,9 +161,9 @@ check "--since 1d with --layer fs (old row excluded)" [ "$(n_json --since 1d --l
 # the table and the summary
 "$WARD" logs --log "$db" >"$tmp/table"
 check "table exits 0" [ $? -eq 0 ]
-check "table header" grep -qE '^TIME +SANDBOX +LAYER +ACTION +BINARY +DESTINATION +METHOD +RULE +REASON' "$tmp/table"
-check "table shows host:port and path" grep -qE 'proxy +allow +/usr/bin/curl +api\.github\.com:443/repos/x +GET +github' "$tmp/table"
-check "table shows ip:port without host" grep -qE 'kernel +deny +/usr/bin/nc +10\.0\.0\.1:80 ' "$tmp/table"
+check "table header" grep -qE '^TIME +SANDBOX +LAYER +ACTION +UID +BINARY +DESTINATION +METHOD +RULE +REASON' "$tmp/table"
+check "table shows host:port and path" grep -qE 'proxy +allow +- +/usr/bin/curl +api\.github\.com:443/repos/x +GET +github' "$tmp/table"
+check "table shows ip:port without host" grep -qE 'kernel +deny +1000 +/usr/bin/nc +10\.0\.0\.1:80 ' "$tmp/table"
 check "table time is local ISO 8601 with ms" grep -qE '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}[+-][0-9]{2}:[0-9]{2} ' "$tmp/table"
 check "summary per layer" grep -qE '^ +kernel +0 allowed +1 denied +0 audited$' "$tmp/table"
 check "summary l7 audited" grep -qE '^ +l7 +0 allowed +0 denied +1 audited$' "$tmp/table"

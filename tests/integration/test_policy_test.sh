@@ -69,7 +69,7 @@ bad() { # NAME WANT-MESSAGE: $T/bad.yaml must fail with WANT-MESSAGE on stderr
 	check "$1: message" grep -qxF "$2" "$T/err" || cat "$T/err"
 }
 printf 'cases:\n  - { binary: /usr/bin/curl, hots: x, port: 443, expect: allow }\n' >"$T/bad.yaml"
-bad "unknown key" "$T/bad.yaml:2:30: unknown key 'hots' (known: name, binary, host, port, method, path, dns, file, access, model, expect, rule)"
+bad "unknown key" "$T/bad.yaml:2:30: unknown key 'hots' (known: name, binary, host, port, method, path, dns, file, access, workdir, model, expect, rule)"
 printf 'cases:\n  - { binary: /usr/bin/curl, host: x.com, port: 443 }\n' >"$T/bad.yaml"
 bad "missing expect" "$T/bad.yaml:2:5: case without 'expect' (allow, deny or audit)"
 printf 'cases:\n  - binary: /usr/bin/curl\n    host: x.com\n    port: [443]\n    expect: deny\n' >"$T/bad.yaml"

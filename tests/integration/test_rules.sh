@@ -220,11 +220,19 @@ check "create with a policy that breaks a pack exits 1" \
 	[ "$(rc "$WARD" sandbox create bad --policy "$B" --workdir "$T/work")" = 1 ]
 check "... with the positions" grep -q "$B:12:9: error: rest endpoint .*\[pack rest-enforced.lua:18\]" "$T/err"
 check "... nothing was created" sh -c "! '$WARD' sandbox list --json | grep -q '\"bad\"'"
+# a pack that only warns: the warnings reach the client, the change goes through
+printf 'for _, e in ipairs(ward.endpoints()) do ward.warn(e, "reviewed " .. e.host .. "?") end\n' \
+	>"$T/rules.d/zz-warn.lua"
 check "create with a clean policy" \
 	[ "$(rc "$WARD" sandbox create box --policy "$T/clean.yaml" --workdir "$T/work")" = 0 ]
+check "... the pack's warnings reach the client" \
+	grep -q "^$T/clean.yaml:[0-9]*:[0-9]*: warning: reviewed .*? \[pack zz-warn.lua:1\]" "$T/err"
 check "apply of a policy that breaks a pack exits 1" [ "$(rc "$WARD" policy apply box "$B")" = 1 ]
 check "... with the positions" grep -q "$B:5:22: error: /var/lib/data is read-write" "$T/err"
 check "apply of the clean policy" [ "$(rc "$WARD" policy apply box "$T/clean.yaml")" = 0 ]
+check "... with the warnings" \
+	grep -q "^$T/clean.yaml:[0-9]*:[0-9]*: warning: reviewed .*? \[pack zz-warn.lua:1\]" "$T/err"
+rm "$T/rules.d/zz-warn.lua"
 "$WARD" sandbox rm box >/dev/null 2>&1
 kill "$DPID"
 for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done

@@ -218,6 +218,13 @@ static int count_session(const struct ward_audit_row *r, void *ud)
 
 	CHECK(r->session && strcmp(r->session, "aaa") == 0, "filtered row of session %s",
 	      r->session ? r->session : "(none)");
+	/* the sandbox's kernel rows name the uid (the clients run as root, as
+	 * the test) and the session's cgroup below the cgroup2 mount */
+	CHECK(r->has_uid && r->uid == (int64_t)getuid(), "row %lld: uid %lld (has %d)",
+	      (long long)r->id, (long long)r->uid, r->has_uid);
+	CHECK(r->cgroup && strcmp(r->cgroup, cg_s[0] + strlen(cg2)) == 0,
+	      "row %lld: cgroup '%s', want '%s'", (long long)r->id, r->cgroup ? r->cgroup : "(null)",
+	      cg_s[0] + strlen(cg2));
 	(*n)++;
 	return 0;
 }

@@ -195,6 +195,19 @@ run python3 "$T/client.py" dgram "$H/dgram.sock"
 check "datagram to a host socket is refused" grep -q '^REFUSED 1$' <<<"$OUT"
 check "the datagram listener received nothing" [ "$(hits "$T/hits-dgram")" -eq 0 ]
 check "deny row for the datagram" [ "$(rows deny "$H/dgram.sock")" -ge 1 ]
+# uid and cgroup (docs/audit.md): the broker's rows (read in /proc while the
+# caller waits) and the kernel's (the datagram) name the sandbox's process
+# owned rows ACTION PATH: unix rows with that action and path, a uid and a
+# cgroup below the sandbox's (/ward/ID)
+owned() {
+	"$WARD" logs --log "$LOG" --json --layer unix |
+		jq -s --arg a "$1" --arg p "$2" '[.[] | select(.action == $a and .path == $p
+			and .uid != null and (.cgroup // "" | startswith("/ward/")))] | length'
+}
+check "deny rows of the host socket name a uid and the sandbox's cgroup" \
+	[ "$(owned deny "$H/host.sock")" -ge 1 ]
+check "deny row of the datagram names a uid and the sandbox's cgroup" \
+	[ "$(owned deny "$H/dgram.sock")" -ge 1 ]
 
 # --- the ssh-agent case: only the named binary, as the sandbox user
 run python3 "$T/client.py" connect "$HOMEDIR/agent.sock"

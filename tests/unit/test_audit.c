@@ -116,8 +116,9 @@ static int64_t verify_chain(const char *path)
 	static const char cols[] =
 		"id, ts_ns, sandbox, layer, action, binary, binary_sha256, pid,"
 		" host, ip, port, protocol, method, path, rule, reason, policy_rev,"
-		" session, via";
-	static const int is_int[19] = { 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 };
+		" session, via, uid, cgroup";
+	static const int is_int[21] = { 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1,
+					0, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
 	char prev[65], sql[512], hex[65];
 	sqlite3 *db = raw_open(path);
 	sqlite3_stmt *st;
@@ -136,16 +137,19 @@ static int64_t verify_chain(const char *path)
 		last_id = sqlite3_column_int64(st, 0);
 		EVP_DigestInit_ex(c, EVP_sha256(), NULL);
 		EVP_DigestUpdate(c, prev, 64);
-		/* session and via only when one of them is set (schema version 2) */
-		bool ext = sqlite3_column_type(st, 17) != SQLITE_NULL ||
+		/* session and via only when one of the tail is set (schema
+		 * version 2), uid and cgroup only when one of them is (3) */
+		bool ext2 = sqlite3_column_type(st, 19) != SQLITE_NULL ||
+			    sqlite3_column_type(st, 20) != SQLITE_NULL;
+		bool ext = ext2 || sqlite3_column_type(st, 17) != SQLITE_NULL ||
 			   sqlite3_column_type(st, 18) != SQLITE_NULL;
-		for (int i = 0; i < (ext ? 19 : 17); i++)
+		for (int i = 0; i < (ext2 ? 21 : ext ? 19 : 17); i++)
 			ser_col(c, st, i, is_int[i]);
 		EVP_DigestFinal_ex(c, d, &dl);
 		EVP_MD_CTX_free(c);
 		for (int i = 0; i < 32; i++)
 			sprintf(hex + 2 * i, "%02x", d[i]);
-		assert_string_equal((const char *)sqlite3_column_text(st, 19), hex);
+		assert_string_equal((const char *)sqlite3_column_text(st, 21), hex);
 		memcpy(prev, hex, 65);
 		n++;
 	}
@@ -254,7 +258,7 @@ static void test_roundtrip(void **state)
 					    -1, &st, NULL),
 			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "2");
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "3");
 	sqlite3_finalize(st);
 	assert_int_equal(sqlite3_exec(db, "SELECT path, sha256, first_seen FROM binaries", NULL,
 				      NULL, NULL),
@@ -870,6 +874,184 @@ static void test_schema_v1(void **state)
 	assert_int_equal(v.bad_id, 3);
 }
 
+/* uid and cgroup (schema version 3): a row without them hashes as before
+ * (the documented bytes of the row with session and via, nothing appended);
+ * with them the hash differs when either changes, NULL differs from 0 and
+ * from ""; they go through the writer and the reader; editing one is caught. */
+static int read_uid_row(const struct ward_audit_row *row, void *userdata)
+{
+	struct ward_audit_row *out = userdata;
+
+	if (row->id == 2) {
+		out->has_uid = row->has_uid;
+		out->uid = row->uid;
+		out->cgroup = row->cgroup ? strdup(row->cgroup) : NULL;
+		out->session = row->session ? strdup(row->session) : NULL;
+	}
+	return 0;
+}
+
+static void test_uid_cgroup(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_error err = { 0 };
+	struct ward_audit_verify v;
+	struct ward_audit *a = NULL;
+	struct ward_audit_reader *rd = NULL;
+	struct ward_audit_row r = { .id = 1, .ts_ns = 2, .layer = "fs", .action = "deny",
+				    .session = "s1" };
+	struct ward_audit_row got = { 0 };
+	char h0[65], h1[65], h2[65], h3[65], h4[65], h5[65];
+	uint8_t b0[256], b1[256];
+	size_t n0, n1;
+
+	/* session alone: the 17 fields, then session and via, nothing more */
+	n0 = ward_audit_row_canonical(&r, b0, sizeof(b0));
+	static const uint8_t tail2[] = { 2, 0, 0, 0, 2, 's', '1', 0 };
+	assert_true(n0 > sizeof(tail2));
+	assert_memory_equal(b0 + n0 - sizeof(tail2), tail2, sizeof(tail2));
+	assert_int_equal(ward_audit_row_hash(WARD_AUDIT_GENESIS_HASH, &r, h0), 0);
+	/* uid 1000: session, via, then uid and cgroup (NULL) appended */
+	r.has_uid = true;
+	r.uid = 1000;
+	n1 = ward_audit_row_canonical(&r, b1, sizeof(b1));
+	static const uint8_t tail4[] = { 1, 0, 0, 0, 0, 0, 0, 3, 0xe8, 0 };
+	assert_int_equal(n1, n0 + sizeof(tail4));
+	assert_memory_equal(b1, b0, n0);
+	assert_memory_equal(b1 + n0, tail4, sizeof(tail4));
+	assert_int_equal(ward_audit_row_hash(WARD_AUDIT_GENESIS_HASH, &r, h1), 0);
+	assert_string_not_equal(h0, h1);
+	r.uid = 1001;
+	assert_int_equal(ward_audit_row_hash(WARD_AUDIT_GENESIS_HASH, &r, h2), 0);
+	assert_string_not_equal(h1, h2);
+	r.uid = 0; /* root is a uid, not NULL */
+	assert_int_equal(ward_audit_row_hash(WARD_AUDIT_GENESIS_HASH, &r, h3), 0);
+	assert_string_not_equal(h0, h3);
+	r.cgroup = "/user.slice";
+	assert_int_equal(ward_audit_row_hash(WARD_AUDIT_GENESIS_HASH, &r, h4), 0);
+	assert_string_not_equal(h3, h4);
+	r.cgroup = "/user.slicf";
+	assert_int_equal(ward_audit_row_hash(WARD_AUDIT_GENESIS_HASH, &r, h5), 0);
+	assert_string_not_equal(h4, h5);
+	/* cgroup alone (no session, via, uid): the tail is there, "" is not NULL */
+	r = (struct ward_audit_row){ .id = 1, .ts_ns = 2, .layer = "fs", .action = "deny" };
+	n0 = ward_audit_row_canonical(&r, b0, sizeof(b0));
+	r.cgroup = "";
+	n1 = ward_audit_row_canonical(&r, b1, sizeof(b1));
+	assert_int_equal(n1, n0 + 1 + 1 + 1 + 5);
+	assert_memory_equal(b1, b0, n0);
+
+	/* through the writer and the reader */
+	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
+	struct ward_decision d = { .sandbox = "host", .layer = "kernel", .action = "deny",
+				   .binary = "/usr/bin/curl", .pid = 42 };
+	assert_int_equal(ward_audit_submit(a, &d), 0); /* id 1: no uid, no cgroup */
+	d.has_uid = true;
+	d.uid = 0;
+	d.cgroup = "/rows-test.scope";
+	assert_int_equal(ward_audit_submit(a, &d), 0); /* id 2 */
+	d.uid = 65534;
+	d.cgroup = NULL;
+	assert_int_equal(ward_audit_submit(a, &d), 0); /* id 3 */
+	assert_int_equal(ward_audit_close(a), 0);
+	assert_int_equal(verify_chain(f->path), 3);
+	assert_int_equal(ward_audit_verify(f->path, 0, NULL, NULL, &v, &err), 0);
+	assert_true(v.intact);
+	assert_int_equal(ward_audit_reader_open(f->path, &rd, &err), 0);
+	assert_int_equal(ward_audit_reader_each(rd, NULL, read_uid_row, &got, &err), 0);
+	ward_audit_reader_close(rd);
+	assert_true(got.has_uid);
+	assert_int_equal(got.uid, 0);
+	assert_string_equal(got.cgroup, "/rows-test.scope");
+	assert_null(got.session);
+	free((char *)got.cgroup);
+
+	sqlite3 *db = raw_open(f->path);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT count(*) FROM decisions WHERE id = 1 AND"
+					    " uid IS NULL AND cgroup IS NULL",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_exec(db, "UPDATE decisions SET uid = 1000 WHERE id = 3", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(ward_audit_verify(f->path, 0, NULL, NULL, &v, &err), 0);
+	assert_false(v.intact);
+	assert_int_equal(v.bad_id, 3);
+	db = raw_open(f->path);
+	assert_int_equal(sqlite3_exec(db,
+				      "UPDATE decisions SET uid = 65534 WHERE id = 3;"
+				      "UPDATE decisions SET cgroup = '/other' WHERE id = 2",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(ward_audit_verify(f->path, 0, NULL, NULL, &v, &err), 0);
+	assert_false(v.intact);
+	assert_int_equal(v.bad_id, 2);
+}
+
+/* A version 2 log (session and via, no uid and cgroup) verifies as it is and
+ * after the read-write open that adds the columns. */
+static void test_schema_v2(void **state)
+{
+	struct fixture *f = *state;
+	struct ward_error err = { 0 };
+	struct ward_audit_verify v;
+	struct ward_audit *a = NULL;
+	struct ward_audit_row r = { .ts_ns = 7, .layer = "kernel", .action = "deny",
+				    .binary = "/usr/bin/curl", .session = "s9" };
+	char prev[65] = WARD_AUDIT_GENESIS_HASH, hash[65], sql[512];
+	sqlite3 *db;
+
+	snprintf(f->path, sizeof(f->path), "%s/v2.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+					 NULL),
+			 SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(
+			db,
+			"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+			"INSERT INTO meta VALUES ('schema_version', '2');"
+			"CREATE TABLE decisions(id INTEGER PRIMARY KEY, ts_ns INTEGER NOT NULL, sandbox TEXT,"
+			" layer TEXT NOT NULL, action TEXT NOT NULL, binary TEXT, binary_sha256 TEXT,"
+			" pid INTEGER, host TEXT, ip TEXT, port INTEGER, protocol TEXT, method TEXT, path TEXT,"
+			" rule TEXT, reason TEXT, policy_rev TEXT, hash TEXT NOT NULL, session TEXT,"
+			" via TEXT);"
+			"CREATE TABLE policies(rev TEXT PRIMARY KEY, source TEXT NOT NULL,"
+			" compiled TEXT NOT NULL, loaded_at INTEGER NOT NULL);",
+			NULL, NULL, NULL),
+		SQLITE_OK);
+	for (int id = 1; id <= 2; id++) {
+		r.id = id;
+		assert_int_equal(ward_audit_row_hash(prev, &r, hash), 0);
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO decisions(id, ts_ns, layer, action, binary, session, hash)"
+			 " VALUES (%d, 7, 'kernel', 'deny', '/usr/bin/curl', 's9', '%s')",
+			 id, hash);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		memcpy(prev, hash, 65);
+	}
+	sqlite3_close(db);
+	assert_int_equal(ward_audit_verify(f->path, 0, NULL, NULL, &v, &err), 0);
+	assert_true(v.intact);
+	assert_int_equal(v.rows, 2);
+
+	assert_int_equal(ward_audit_open(f->path, &a, &err), 0);
+	struct ward_decision d = { .layer = "kernel", .action = "deny", .has_uid = true,
+				   .uid = 1000, .cgroup = "/user.slice" };
+	assert_int_equal(ward_audit_submit(a, &d), 0);
+	assert_int_equal(ward_audit_close(a), 0);
+	assert_int_equal(verify_chain(f->path), 3);
+	assert_int_equal(ward_audit_verify(f->path, 0, NULL, NULL, &v, &err), 0);
+	assert_true(v.intact);
+	assert_int_equal(v.rows, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -884,6 +1066,8 @@ int main(void)
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test_setup_teardown(test_broken_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uid_cgroup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_v2, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

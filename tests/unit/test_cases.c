@@ -90,7 +90,11 @@ static void test_load_errors(void **state)
 	load_err("cases:\n  - 3\n", "c.yaml:2:5: a case must be a mapping");
 	load_err("cases:\n  - { binary: /b, dns: x.com, expect: allow, colour: red }\n",
 		 "c.yaml:2:46: unknown key 'colour' (known: name, binary, host, port, method, "
-		 "path, dns, file, access, model, expect, rule)");
+		 "path, dns, file, access, workdir, model, expect, rule)");
+	load_err("cases:\n  - { binary: /b, dns: x.com, workdir: /w, expect: deny }\n",
+		 "c.yaml:2:40: 'workdir' belongs to file cases");
+	load_err("cases:\n  - { binary: /b, file: /a, access: read, workdir: /, expect: deny }\n",
+		 "c.yaml:2:52: workdir '/' must be an absolute path without '..', not /");
 	load_err("cases:\n  - { binary: /b, dns: x.com }\n",
 		 "c.yaml:2:5: case without 'expect' (allow, deny or audit)");
 	load_err("cases:\n  - { binary: /b, dns: x.com, expect: yes }\n",
@@ -209,19 +213,72 @@ static void test_fs_decide(void **state)
 	const struct ward_policy *p = *state;
 	char rule[128], reason[256];
 
-	assert_true(ward_case_fs_decide(p, "/usr/bin/sh", "/usr/bin/ls", WARD_CASE_EXEC, rule,
+	assert_true(ward_case_fs_decide(p, NULL, "/usr/bin/sh", "/usr/bin/ls", WARD_CASE_EXEC, rule,
 					sizeof(rule), reason, sizeof(reason)));
 	assert_string_equal(rule, "/usr");
-	assert_false(ward_case_fs_decide(p, "/usr/bin/sh", "/usr", WARD_CASE_WRITE, rule,
+	assert_false(ward_case_fs_decide(p, NULL, "/usr/bin/sh", "/usr", WARD_CASE_WRITE, rule,
 					 sizeof(rule), reason, sizeof(reason)));
 	/* a prefix that is not a path component does not cover */
-	assert_false(ward_case_fs_decide(p, "/usr/bin/sh", "/usrx/a", WARD_CASE_READ, rule,
+	assert_false(ward_case_fs_decide(p, NULL, "/usr/bin/sh", "/usrx/a", WARD_CASE_READ, rule,
 					 sizeof(rule), reason, sizeof(reason)));
 	assert_string_equal(rule, "");
-	assert_true(ward_case_fs_decide(p, "/usr/bin/sh", "/dev/null", WARD_CASE_WRITE, rule,
+	assert_true(ward_case_fs_decide(p, NULL, "/usr/bin/sh", "/dev/null", WARD_CASE_WRITE, rule,
 					sizeof(rule), reason, sizeof(reason)));
-	assert_false(ward_case_fs_decide(p, "/usr/bin/sh", "/dev/sda", WARD_CASE_READ, rule,
+	assert_false(ward_case_fs_decide(p, NULL, "/usr/bin/sh", "/dev/sda", WARD_CASE_READ, rule,
 					 sizeof(rule), reason, sizeof(reason)));
+}
+
+/* include_workdir: a file case's workdir is mapped read-write, nested like
+ * the policy's paths (a deeper read-only path inside it wins), and a
+ * protected path inside it stays its binaries'. */
+static void test_fs_workdir(void **state)
+{
+	static const char text[] = "version: 1\n"
+				   "filesystem_policy:\n"
+				   "  include_workdir: true\n"
+				   "  read_only: [/usr, /home, /home/me/proj/.git]\n"
+				   "  binaries:\n"
+				   "    - path: /usr/bin/ssh\n"
+				   "      read_only: [/home/me/proj/keys]\n";
+	static const char cases[] =
+		"cases:\n"
+		"  - { binary: /usr/bin/sh, file: /home/me/proj/a.c, access: write, workdir: "
+		"/home/me/proj/, expect: allow, rule: /home/me/proj }\n"
+		"  - { binary: /usr/bin/sh, file: /home/me/proj/a.c, access: write, expect: deny }\n"
+		"  - { binary: /usr/bin/sh, file: /home/me/other, access: write, workdir: "
+		"/home/me/proj, expect: deny, rule: /home }\n"
+		"  - { binary: /usr/bin/sh, file: /home/me/proj/.git/HEAD, access: write, workdir: "
+		"/home/me/proj, expect: deny, rule: /home/me/proj/.git }\n"
+		"  - { binary: /usr/bin/cat, file: /home/me/proj/keys/id, access: read, workdir: "
+		"/home/me/proj, expect: deny }\n"
+		"  - { binary: /usr/bin/ssh, file: /home/me/proj/keys/id, access: read, workdir: "
+		"/home/me/proj, expect: allow }\n";
+	struct ward_policy *p = NULL;
+	struct ward_diags d = { 0 };
+	struct ward_error err = { 0 };
+	struct ward_cases cs;
+	struct ward_case_result res;
+
+	(void)state;
+	assert_int_equal(ward_policy_load_buffer("p.yaml", text, strlen(text), &p, &d, &err), 0);
+	ward_diags_free(&d);
+	assert_int_equal(ward_cases_load_buffer("c.yaml", cases, strlen(cases), &cs, &err), 0);
+	assert_string_equal(cs.v[0].workdir, "/home/me/proj"); /* trailing slash dropped */
+	for (size_t i = 0; i < cs.n; i++) {
+		ward_case_run(p, &cs.v[i], &res);
+		if (!res.pass)
+			print_message("case %zu: %s (%s: %s)\n", i, res.action, res.rule, res.reason);
+		assert_true(res.pass);
+	}
+	ward_case_run(p, &cs.v[0], &res);
+	assert_non_null(strstr(res.reason, "(the workdir)"));
+	ward_cases_free(&cs);
+	/* without include_workdir the workdir maps nothing */
+	p->include_workdir = false;
+	assert_false(ward_case_fs_decide(p, "/home/me/proj", "/usr/bin/sh", "/home/me/proj/a.c",
+					 WARD_CASE_WRITE, res.rule, sizeof(res.rule), res.reason,
+					 sizeof(res.reason)));
+	ward_policy_free(p);
 }
 
 /* The route a model case names is the one the inference router picks:
@@ -288,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test_setup_teardown(test_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fs_decide, setup, teardown),
+		cmocka_unit_test(test_fs_workdir),
 		cmocka_unit_test(test_model_route_is_the_routers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -197,6 +197,53 @@ static void ports_outside_the_entry_are_denied(void **state)
 	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_PROXY_PORT);
 }
 
+/* --learn (docs/learn.md): what would be refused reaches the proxy or the
+ * stub, which write the audit rows; the record says it was learning */
+static void learn_lets_refusals_through(void **state)
+{
+	struct ward_result r;
+
+	cfg.flags |= WARD_CFG_AUDIT;
+	r = decide(NULL, WARD_IPPROTO_TCP, "93.184.216.34", 443);
+	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
+	assert_int_equal(r.port, TRANSPARENT);
+	assert_int_equal(r.record, 1);
+	assert_int_equal(r.conn_flags, WARD_CONN_REDIRECTED | WARD_CONN_LEARN);
+	r = decide(NULL, WARD_IPPROTO_TCP, "10.254.0.1", EXPLICIT);
+	assert_verdict(r, WARD_VERDICT_ALLOW, WARD_REASON_PROXY_EXPLICIT);
+	assert_int_equal(r.conn_flags, WARD_CONN_LEARN);
+	r = decide(NULL, WARD_IPPROTO_UDP, "10.254.0.1", 53);
+	assert_verdict(r, WARD_VERDICT_ALLOW, WARD_REASON_DNS_STUB);
+	assert_int_equal(r.conn_flags, WARD_CONN_LEARN);
+	r = decide(NULL, WARD_IPPROTO_UDP, "127.0.0.53", 53);
+	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
+	assert_int_equal(r.conn_flags, WARD_CONN_LEARN);
+	/* a port outside the binary's endpoints: to the proxy too */
+	r = decide(&with_policy, WARD_IPPROTO_TCP, "93.184.216.34", 22);
+	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
+	assert_int_equal(r.conn_flags, WARD_CONN_REDIRECTED | WARD_CONN_LEARN);
+	/* what the policy allows is not marked */
+	r = decide(&with_policy, WARD_IPPROTO_TCP, "93.184.216.34", 443);
+	assert_int_equal(r.conn_flags, WARD_CONN_REDIRECTED);
+	r = decide(&with_policy, WARD_IPPROTO_UDP, "10.254.0.1", 53);
+	assert_int_equal(r.conn_flags, 0);
+	/* no way to the proxy: allowed as it is, verdict audit (no record) */
+	r = decide(&with_policy, WARD_IPPROTO_UDP, "93.184.216.34", 443);
+	assert_verdict(r, WARD_VERDICT_AUDIT, WARD_REASON_UDP);
+	assert_int_equal(r.record, 0);
+	r = decide(NULL, WARD_IPPROTO_UDP, "93.184.216.34", 443);
+	assert_verdict(r, WARD_VERDICT_AUDIT, WARD_REASON_NO_POLICY);
+	r = decide(NULL, 1 /* icmp */, "93.184.216.34", 0);
+	assert_verdict(r, WARD_VERDICT_AUDIT, WARD_REASON_PROTOCOL);
+	/* ward's other ports stay closed: they are no policy */
+	r = decide(&with_policy, WARD_IPPROTO_TCP, "10.254.0.1", TRANSPARENT);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_PROXY_PORT);
+	/* without an IPv6 proxy address: as it is, audit */
+	cfg.flags &= ~WARD_CFG_PROXY6;
+	r = decide(NULL, WARD_IPPROTO_TCP, "2606:2800:220:1::1", 443);
+	assert_verdict(r, WARD_VERDICT_AUDIT, WARD_REASON_NO_PROXY6);
+}
+
 static void udp_only_dns_to_the_stub(void **state)
 {
 	struct ward_result r = decide(&with_policy, WARD_IPPROTO_UDP, "10.254.0.1", 53);
@@ -440,6 +487,8 @@ static void allowed_ips_mark_the_connection(void **state)
 #define HPROXY 3229
 #define HDNS 3253
 
+static int hv6 = 1; /* the daemon listens on ::1 too */
+
 static struct ward_result hdecide(const struct ward_ident_val *id, int proto, const char *dst,
 				  uint16_t port)
 {
@@ -449,7 +498,7 @@ static struct ward_result hdecide(const struct ward_ident_val *id, int proto, co
 
 	addr(&req.dst, dst);
 	memset(&r, 0xaa, sizeof(r));
-	v = ward_kdecide_host(&cfg, NULL, &req, id, HPROXY, HDNS, &r);
+	v = ward_kdecide_host(&cfg, NULL, &req, id, HPROXY, HDNS, hv6, &r);
 	assert_int_equal(v, r.verdict);
 	return r;
 }
@@ -513,31 +562,66 @@ static void host_rule_goes_to_the_proxy(void **state)
 	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_UDP);
 	r = hdecide(&with_policy, 1, "93.184.216.34", 0);
 	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_PROTOCOL);
-	/* the proxy listens on 127.0.0.1 only */
+	/* native IPv6 to the proxy's ::1 listener, mapped IPv4 to 127.0.0.1 */
 	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "2001:db8::1", 443);
-	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_NO_PROXY6);
+	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
+	assert_dst(&r, "::1", HPROXY);
+	assert_int_equal(r.record, 1);
+	assert_int_equal(r.conn_flags, WARD_CONN_REDIRECTED);
 	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "::ffff:93.184.216.34", 443);
 	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
+	assert_dst(&r, "127.0.0.1", HPROXY);
+	/* ports narrowed per binary for IPv6 as well */
+	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "2001:db8::1", 22);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_PORT);
+	r = hdecide(&with_policy, WARD_IPPROTO_UDP, "2001:db8::1", 443);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_UDP);
+	/* no listeners on ::1 (a namespace without IPv6): refused, IPv4 unchanged */
+	hv6 = 0;
+	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "2001:db8::1", 443);
+	assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_NO_PROXY6);
+	assert_dst(&r, "2001:db8::1", 443);
+	assert_int_equal(r.record, 0);
+	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "::ffff:93.184.216.34", 443);
+	assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_REDIRECT);
+	cfg.flags = WARD_CFG_HOST | WARD_CFG_AUDIT;
+	r = hdecide(&with_policy, WARD_IPPROTO_TCP, "2001:db8::1", 443);
+	assert_verdict(r, WARD_VERDICT_AUDIT, WARD_REASON_NO_PROXY6);
+	hv6 = 1;
 }
 
 static void host_dns_to_any_resolver_goes_to_the_stub(void **state)
 {
-	static const char *const resolvers[] = { "8.8.8.8", "127.0.0.53", "::ffff:1.1.1.1",
-						 "2001:4860:4860::8888" };
+	static const char *const resolvers[] = {
+		"8.8.8.8", "127.0.0.53",     "::ffff:1.1.1.1", "2001:4860:4860::8888",
+		"::1",	   "fd00:213:34::53"
+	};
 	struct ward_result r;
 
 	cfg.flags = WARD_CFG_HOST;
 	for (size_t i = 0; i < sizeof(resolvers) / sizeof(resolvers[0]); i++) {
+		/* IPv6 resolvers to the stub's ::1 sockets (a UDP sendmsg6
+		 * cannot be rewritten to a mapped address) */
+		const char *stub = strchr(resolvers[i], '.') ? "127.0.0.1" : "::1";
+
 		r = hdecide(&with_policy, WARD_IPPROTO_UDP, resolvers[i], 53);
 		assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
-		assert_dst(&r, "127.0.0.1", HDNS);
+		assert_dst(&r, stub, HDNS);
 		assert_int_equal(r.record, 1);
 		r = hdecide(&with_policy, WARD_IPPROTO_TCP, resolvers[i], 53);
 		assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
-		assert_dst(&r, "127.0.0.1", HDNS);
+		assert_dst(&r, stub, HDNS);
 		/* no rule: no DNS, even to the local resolver */
 		r = hdecide(NULL, WARD_IPPROTO_UDP, resolvers[i], 53);
 		assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_NO_POLICY);
+		/* no ::1 listeners: IPv6 resolvers refused, IPv4 ones as before */
+		hv6 = 0;
+		r = hdecide(&with_policy, WARD_IPPROTO_UDP, resolvers[i], 53);
+		if (strchr(resolvers[i], '.'))
+			assert_verdict(r, WARD_VERDICT_REDIRECT, WARD_REASON_DNS_STUB);
+		else
+			assert_verdict(r, WARD_VERDICT_DENY, WARD_REASON_NO_PROXY6);
+		hv6 = 1;
 	}
 }
 
@@ -548,6 +632,7 @@ int main(void)
 		cmocka_unit_test_setup(policy_reaches_explicit_proxy, setup),
 		cmocka_unit_test_setup(direct_connection_is_redirected, setup),
 		cmocka_unit_test_setup(ports_outside_the_entry_are_denied, setup),
+		cmocka_unit_test_setup(learn_lets_refusals_through, setup),
 		cmocka_unit_test_setup(udp_only_dns_to_the_stub, setup),
 		cmocka_unit_test_setup(mapped_ipv6_is_ipv4, setup),
 		cmocka_unit_test_setup(loopback_is_allowed_for_everyone, setup),

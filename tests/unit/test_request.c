@@ -189,6 +189,63 @@ static void test_fronting(void **state)
 	assert_int_equal(v.net.failed, WARD_FAILED_METHOD);
 }
 
+/* --learn (docs/learn.md): a refusal goes through, action audit, the rule
+ * that would have refused it; integrity and fronting still refuse */
+static void test_learn(void **state)
+{
+	const struct ward_policy *p = *state;
+	struct ward_request_in in = in_for(WARD_REQ_CONNECT, "other.example.com", 443);
+	struct ward_request_verdict v;
+
+	in.learn = true;
+	ward_request_decide(p, &in, &v);
+	assert_int_equal(v.outcome, WARD_REQ_ALLOW);
+	assert_true(v.row);
+	assert_string_equal(v.action, "audit");
+	assert_string_equal(v.rule, "web");
+	assert_non_null(strstr(v.reason, "other.example.com"));
+	assert_true(v.net.allow_private);
+	assert_false(v.net.inspect);
+	/* a binary in no policy */
+	in.req.binary = "/usr/bin/stranger";
+	ward_request_decide(p, &in, &v);
+	assert_int_equal(v.outcome, WARD_REQ_ALLOW);
+	assert_string_equal(v.action, "audit");
+	/* L7: a method read-only refuses */
+	in = in_for(WARD_REQ_HTTP, "api.example.com", 443);
+	in.learn = true;
+	in.req.method = "POST";
+	in.req.path = "/items/1";
+	ward_request_decide(p, &in, &v);
+	assert_int_equal(v.outcome, WARD_REQ_ALLOW);
+	assert_string_equal(v.layer, "l7");
+	assert_string_equal(v.action, "audit");
+	assert_int_equal(strncmp(v.rule, "web", 3), 0);
+	/* what the policy allows stays allow */
+	in.req.method = "GET";
+	ward_request_decide(p, &in, &v);
+	assert_string_equal(v.action, "allow");
+	/* protocol: rest without interception: tunneled, audit */
+	in = in_for(WARD_REQ_CONNECT, "api.example.com", 443);
+	in.learn = true;
+	in.can_intercept = false;
+	ward_request_decide(p, &in, &v);
+	assert_int_equal(v.outcome, WARD_REQ_ALLOW);
+	assert_string_equal(v.action, "audit");
+	assert_false(v.net.inspect);
+	/* TOFU still refuses */
+	in.tofu = -1;
+	in.tofu_reason = "x";
+	ward_request_decide(p, &in, &v);
+	assert_int_equal(v.outcome, WARD_REQ_DENY);
+	/* and so does domain fronting */
+	in = in_for(WARD_REQ_HTTP, "evil.example", 443);
+	in.learn = true;
+	in.tls_name = "plain.example.com";
+	ward_request_decide(p, &in, &v);
+	assert_int_equal(v.outcome, WARD_REQ_MISDIRECTED);
+}
+
 static void test_credentials(void **state)
 {
 	const struct ward_policy *p = *state;
@@ -228,6 +285,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_inference, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fronting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_learn, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

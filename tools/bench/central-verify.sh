@@ -48,13 +48,13 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$T" -p "$PORT" -U postgres)
 PSQL+=(-d ward)
 "${PSQL[@]}" -f "$(dirname "$0")/../../src/fleet/schema.sql" >/dev/null
 sqlite3 -csv "$T/r.db" "SELECT 'bench', id, ts_ns, sandbox, layer, action, binary, binary_sha256,
-	pid, host, ip, port, protocol, method, path, rule, reason, policy_rev, hash, session, via
-	FROM decisions ORDER BY id" >"$T/rows.csv"
+	pid, host, ip, port, protocol, method, path, rule, reason, policy_rev, hash, session, via,
+	uid, cgroup FROM decisions ORDER BY id" >"$T/rows.csv"
 sqlite3 -csv "$T/r.db" "SELECT 'bench', rev, source, compiled, loaded_at FROM policies" >"$T/pol.csv"
 last=$(sqlite3 "$T/r.db" "SELECT max(id) FROM decisions")
 lasth=$(sqlite3 "$T/r.db" "SELECT hash FROM decisions WHERE id = $last")
 "${PSQL[@]}" <<SQL
-\copy ward.decisions (host_id, id, ts_ns, sandbox, layer, action, "binary", binary_sha256, pid, host, ip, port, protocol, method, path, rule, reason, policy_rev, hash, session, via) FROM '$T/rows.csv' CSV
+\copy ward.decisions (host_id, id, ts_ns, sandbox, layer, action, "binary", binary_sha256, pid, host, ip, port, protocol, method, path, rule, reason, policy_rev, hash, session, via, uid, cgroup) FROM '$T/rows.csv' CSV
 \copy ward.policies (host_id, rev, source, compiled, loaded_at) FROM '$T/pol.csv' CSV
 INSERT INTO ward.hosts (host_id, shipped_id, shipped_hash) VALUES ('bench', $last, '$lasth');
 VACUUM ANALYZE ward.decisions;

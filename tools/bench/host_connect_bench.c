@@ -66,43 +66,9 @@ static void *acceptor(void *p)
 	return NULL;
 }
 
-static int connect_close(void *data)
-{
-	const struct sockaddr_in *sin = data;
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0 || connect(fd, (const struct sockaddr *)sin, sizeof(*sin)) < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	close(fd);
-	return 0;
-}
-
-static uint64_t cpu_ns(int who)
-{
-	struct rusage ru;
-
-	getrusage(who, &ru);
-	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
-	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
-}
-
 static double measure(const char *cg, int n, double *ret_cpu)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(DST_PORT) };
-	uint64_t self0 = cpu_ns(RUSAGE_SELF), kids0 = cpu_ns(RUSAGE_CHILDREN);
-	double wall;
-
-	inet_pton(AF_INET, "10.213.23.1", &sin.sin_addr);
-	wall = bench_in_cgroup(cg, n, connect_close, &sin);
-	*ret_cpu = (double)(cpu_ns(RUSAGE_SELF) - self0 + cpu_ns(RUSAGE_CHILDREN) - kids0) / n;
-	return wall;
-}
-
-static double median(const double *v, int n)
-{
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return bench_connect_close(cg, "10.213.23.1", DST_PORT, n, ret_cpu);
 }
 
 static int listener(const char *addr, int port)
@@ -204,16 +170,16 @@ int main(int argc, char **argv)
 	qsort(cpu_on, (size_t)rounds, sizeof(double), bench_cmp_double);
 	qsort(cpu_ratio, (size_t)rounds, sizeof(double), bench_cmp_double);
 	printf("connect+close, %d per round, %d rounds, median ns per call:\n", n, rounds);
-	printf("  no enforcement:   %.0f ns\n", median(off, rounds));
+	printf("  no enforcement:   %.0f ns\n", bench_median(off, rounds));
 	printf("  host mode:        %.0f ns (redirected to the registered listener)\n",
-	       median(on, rounds));
+	       bench_median(on, rounds));
 	printf("  ratio:            %.3f of the medians, %.3f median of the rounds' ratios\n",
-	       median(on, rounds) / median(off, rounds), median(ratio, rounds));
+	       bench_median(on, rounds) / bench_median(off, rounds), bench_median(ratio, rounds));
 	printf("CPU time per call (the child and the acceptors), median:\n");
-	printf("  no enforcement:   %.0f ns\n", median(cpu_off, rounds));
-	printf("  host mode:        %.0f ns\n", median(cpu_on, rounds));
+	printf("  no enforcement:   %.0f ns\n", bench_median(cpu_off, rounds));
+	printf("  host mode:        %.0f ns\n", bench_median(cpu_on, rounds));
 	printf("  ratio:            %.3f of the medians, %.3f median of the rounds' ratios\n",
-	       median(cpu_on, rounds) / median(cpu_off, rounds), median(cpu_ratio, rounds));
+	       bench_median(cpu_on, rounds) / bench_median(cpu_off, rounds), bench_median(cpu_ratio, rounds));
 	printf("  failed closed:    %llu\n", (unsigned long long)ward_egress_host_failclosed(eg));
 	k = ward_egress_prog_info(eg, info, 8);
 	printf("verifier, per program (verified insns / xlated insns / jited bytes):\n");

@@ -5,12 +5,14 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "audit/audit.h"
 #include "audit/verify.h"
 #include "commands.h"
+#include "fleet/central.h"
 #include "common/util.h"
 
 static const char usage_audit[] =
@@ -18,11 +20,14 @@ static const char usage_audit[] =
 	"\n"
 	"Subcommands:\n"
 	"  verify [--log DB] [--json]           check the decision log's hash chain\n"
+	"  verify --db URL [--host H] [--json]  check every host's chain in the central\n"
+	"                                       store\n"
 	"  prune --retain AGE|SIZE [--log DB]   delete the oldest rows, keep the chain\n"
 	"                                       verifiable\n";
 
 static const char usage_verify[] =
 	"Usage: ward audit verify [--log DB] [--json]\n"
+	"       ward audit verify --db URL [--host H] [--json]\n"
 	"\n"
 	"Walk every row of the decision log in id order and recompute its hash from\n"
 	"the previous row's hash and its own fields (docs/audit.md, 'The hash chain').\n"
@@ -35,11 +40,18 @@ static const char usage_verify[] =
 	"Options:\n"
 	"  --log DB    the decision log (default: $WARD_LOG, else\n"
 	"              /var/lib/ward/decisions.db); opened read-only\n"
+	"  --db URL    verify the central PostgreSQL store (postgresql://...) instead:\n"
+	"              each host's chain from its first row (genesis, or the prune\n"
+	"              checkpoint the host shipped), with the same checks, plus the\n"
+	"              host's recorded checkpoint and shipped head (docs/fleet.md)\n"
+	"  --host H    with --db: only host H (default: every host)\n"
 	"  --json      one JSON object: intact, rows, first_id, last_id, head,\n"
-	"              checkpoint_id, bad_id, problem\n"
+	"              checkpoint_id, bad_id, problem (with --db: one per host, with\n"
+	"              host_id first)\n"
 	"\n"
 	"Progress goes to standard error every million rows when it is a terminal.\n"
-	"Exit status: 0 intact, 1 tampered, 2 usage or read error.\n";
+	"Exit status: 0 intact, 1 tampered (with --db: any host), 2 usage or read\n"
+	"error.\n";
 
 static const char usage_prune[] =
 	"Usage: ward audit prune --retain AGE|SIZE[,...] [--log DB] [--json]\n"
@@ -62,18 +74,106 @@ static void progress(uint64_t rows, void *userdata)
 	fflush(stderr);
 }
 
+/* host: the central store's host id, NULL for a local log */
+static void print_verify(const struct ward_audit_verify *v, const char *host, bool json)
+{
+	if (json) {
+		fputs("{", stdout);
+		if (host) {
+			fputs("\"host_id\":", stdout);
+			ward_json_str(stdout, host);
+			fputs(",", stdout);
+		}
+		printf("\"intact\":%s,\"rows\":%" PRIu64 ",\"first_id\":%" PRId64
+		       ",\"last_id\":%" PRId64 ",\"head\":\"%s\",\"checkpoint_id\":%" PRId64
+		       ",\"bad_id\":%" PRId64 ",\"problem\":",
+		       v->intact ? "true" : "false", v->rows, v->first_id, v->last_id, v->head,
+		       v->checkpoint_id, v->bad_id);
+		ward_json_str(stdout, v->intact ? NULL : v->problem);
+		fputs("}\n", stdout);
+		return;
+	}
+	if (host)
+		printf("host %s: ", host);
+	if (v->intact) {
+		printf("%" PRIu64 " rows verified, chain intact (head %.16s", v->rows, v->head);
+		if (host && v->rows)
+			printf(", ids %" PRId64 "..%" PRId64, v->first_id, v->last_id);
+		if (v->checkpoint_id)
+			printf(", from checkpoint id %" PRId64, v->checkpoint_id);
+		printf(")\n");
+	} else {
+		printf("TAMPERED: first bad id %" PRId64 ": %s\n", v->bad_id, v->problem);
+		if (host)
+			printf("host %s: ", host);
+		printf("%" PRIu64 " rows verified before it (last good hash %.16s)\n", v->rows,
+		       v->head);
+	}
+}
+
+static int verify_central(const char *url, const char *host, bool json, bool tty)
+{
+	struct ward_central *c = NULL;
+	struct ward_error err = { 0 };
+	char **hosts = NULL;
+	size_t n = 0, broken = 0;
+	int r;
+
+	r = ward_central_open(url, &c, &err);
+	if (r < 0) {
+		fprintf(stderr, "ward audit verify: %s\n", err.msg);
+		return 2;
+	}
+	if (host) {
+		hosts = calloc(2, sizeof(*hosts));
+		if (hosts)
+			hosts[0] = strdup(host);
+		n = 1;
+		r = hosts && hosts[0] ? 0 : ward_err(&err, -ENOMEM, "hosts");
+	} else {
+		r = ward_central_hosts(c, &hosts, &n, &err);
+	}
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		struct ward_audit_verify v;
+
+		r = ward_central_verify(c, hosts[i], 1000000, tty ? progress : NULL, NULL, &v,
+					&err);
+		if (tty && r >= 0 && v.rows >= 1000000)
+			fputs("\n", stderr);
+		if (r < 0)
+			break;
+		print_verify(&v, hosts[i], json);
+		if (!v.intact)
+			broken++;
+	}
+	if (r >= 0 && !n && !json)
+		printf("no hosts in the central store\n");
+	if (r >= 0 && !json && n > 1)
+		printf("%zu host%s, %zu intact, %zu tampered\n", n, n == 1 ? "" : "s", n - broken,
+		       broken);
+	ward_central_hosts_free(hosts, n);
+	ward_central_close(c);
+	if (r < 0) {
+		fprintf(stderr, "ward audit verify: %s\n", err.msg);
+		return 2;
+	}
+	return broken ? 1 : 0;
+}
+
 static int audit_verify(int argc, char **argv)
 {
-	enum { O_LOG = 256, O_JSON };
+	enum { O_LOG = 256, O_JSON, O_DB, O_HOST };
 	static const struct option opts[] = {
 		{ "log", required_argument, NULL, O_LOG },
+		{ "db", required_argument, NULL, O_DB },
+		{ "host", required_argument, NULL, O_HOST },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct ward_audit_verify v;
 	struct ward_error err = { 0 };
-	const char *path = NULL;
+	const char *path = NULL, *db = NULL, *host = NULL;
 	bool json = false, tty;
 	int c, r;
 
@@ -82,6 +182,12 @@ static int audit_verify(int argc, char **argv)
 		switch (c) {
 		case O_LOG:
 			path = optarg;
+			break;
+		case O_DB:
+			db = optarg;
+			break;
+		case O_HOST:
+			host = optarg;
 			break;
 		case O_JSON:
 			json = true;
@@ -98,7 +204,14 @@ static int audit_verify(int argc, char **argv)
 		fprintf(stderr, "ward audit verify: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if ((db && path) || (host && !db)) {
+		fprintf(stderr, "ward audit verify: %s\n",
+			db ? "--db and --log exclude each other" : "--host goes with --db");
+		return 2;
+	}
 	tty = isatty(STDERR_FILENO);
+	if (db)
+		return verify_central(db, host, json, tty);
 	r = ward_audit_verify(path, 1000000, tty ? progress : NULL, NULL, &v, &err);
 	if (tty && r >= 0 && v.rows >= 1000000)
 		fputs("\n", stderr);
@@ -106,24 +219,7 @@ static int audit_verify(int argc, char **argv)
 		fprintf(stderr, "ward audit verify: %s\n", err.msg);
 		return 2;
 	}
-	if (json) {
-		printf("{\"intact\":%s,\"rows\":%" PRIu64 ",\"first_id\":%" PRId64
-		       ",\"last_id\":%" PRId64 ",\"head\":\"%s\",\"checkpoint_id\":%" PRId64
-		       ",\"bad_id\":%" PRId64 ",\"problem\":",
-		       v.intact ? "true" : "false", v.rows, v.first_id, v.last_id, v.head,
-		       v.checkpoint_id, v.bad_id);
-		ward_json_str(stdout, v.intact ? NULL : v.problem);
-		fputs("}\n", stdout);
-	} else if (v.intact) {
-		printf("%" PRIu64 " rows verified, chain intact (head %.16s", v.rows, v.head);
-		if (v.checkpoint_id)
-			printf(", from checkpoint id %" PRId64, v.checkpoint_id);
-		printf(")\n");
-	} else {
-		printf("TAMPERED: first bad id %" PRId64 ": %s\n", v.bad_id, v.problem);
-		printf("%" PRIu64 " rows verified before it (last good hash %.16s)\n", v.rows,
-		       v.head);
-	}
+	print_verify(&v, NULL, json);
 	return v.intact ? 0 : 1;
 }
 

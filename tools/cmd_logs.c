@@ -15,11 +15,13 @@
 #include "audit/ocsf.h"
 #include "commands.h"
 #include "common/util.h"
+#include "fleet/central.h"
 
 static const char logs_usage[] =
 	"Usage: ward logs [--log DB] [--json|--ocsf|--summary] [--follow] [--layer L]\n"
 	"                 [--action A] [--binary B] [--host H] [--sandbox ID]\n"
-	"                 [--session ID] [--since T]\n"
+	"                 [--session ID] [--since T] [--dest H]\n"
+	"       ward logs --db URL [--host H] [the same options]\n"
 	"       ward logs ship --to URL [--log DB] [--follow] [--host NAME] [--batch N]\n"
 	"                 [--json]   (ward logs ship --help)\n"
 	"\n"
@@ -52,7 +54,13 @@ static const char logs_usage[] =
 	"  --action A      only this action: allow, deny, audit\n"
 	"  --binary B      only this executable path; * ? [..] make it a glob\n"
 	"                  (e.g. '/usr/bin/*')\n"
-	"  --host H        only this destination host; globs as for --binary\n"
+	"  --host H        only this destination host; globs as for --binary (with\n"
+	"                  --db: only the rows shipped by host H)\n"
+	"  --dest H        only this destination host, in both modes\n"
+	"  --db URL        read the central PostgreSQL store (postgresql://...) instead\n"
+	"                  of a local log: every host's rows (or --host H's), in host,\n"
+	"                  then id order, with a HOST column first (--json: a host_id\n"
+	"                  field first); --follow needs --host (docs/fleet.md)\n"
 	"  --sandbox ID    only this sandbox\n"
 	"  --session ID    only the rows of this session (ward exec; `ward sessions`)\n"
 	"  --since T       only rows at or after T: an RFC 3339 time\n"
@@ -87,7 +95,8 @@ enum {
 	W_BINARY = 26,
 	W_DEST = 34,
 	W_METHOD = 7,
-	W_RULE = 20
+	W_RULE = 20,
+	W_HOSTID = 16
 };
 
 #define N_LAYERS 12 /* ward_audit_layers; one more slot pools anything else */
@@ -107,6 +116,8 @@ struct inference_sum {
 };
 
 struct logs_state {
+	const char *origin; /* --db: the row's host_id */
+	bool central;
 	bool json;
 	bool ocsf;
 	bool summary_only;
@@ -270,11 +281,18 @@ static void print_summary(const struct logs_state *s)
 	print_inference_sum(&s->inf);
 }
 
-static void print_json(const struct ward_audit_row *r)
+static void print_json(const struct ward_audit_row *r, const char *origin)
 {
 	FILE *o = stdout;
 
-	printf("{\"id\":%lld,\"ts_ns\":%lld,\"sandbox\":", (long long)r->id, (long long)r->ts_ns);
+	if (origin) {
+		fputs("{\"host_id\":", o);
+		ward_json_str(o, origin);
+		fputc(',', o);
+	} else {
+		fputc('{', o);
+	}
+	printf("\"id\":%lld,\"ts_ns\":%lld,\"sandbox\":", (long long)r->id, (long long)r->ts_ns);
 	ward_json_str(o, r->sandbox);
 	fputs(",\"session\":", o);
 	ward_json_str(o, r->session);
@@ -326,8 +344,10 @@ static void print_json(const struct ward_audit_row *r)
 static void print_table_row(struct logs_state *s, const struct ward_audit_row *r)
 {
 	char t[40], sb[W_SANDBOX + 1], bin[W_BINARY + 1], dst[W_DEST + 1], rule[W_RULE + 1];
-	char meth[W_METHOD + 1], dest[4200], uid[24];
+	char meth[W_METHOD + 1], dest[4200], uid[24], hid[W_HOSTID + 1];
 
+	if (!s->header_done && s->central)
+		printf("%-*s ", W_HOSTID, "HOST");
 	if (!s->header_done) {
 		printf("%-*s %-*s %-*s %-*s %-*s %-*s %-*s %-*s %-*s %s\n", W_TIME, "TIME",
 		       W_SANDBOX, "SANDBOX", W_LAYER, "LAYER", W_ACTION, "ACTION", W_UID, "UID",
@@ -342,6 +362,10 @@ static void print_table_row(struct logs_state *s, const struct ward_audit_row *r
 	cell(dst, W_DEST, dest, false);
 	cell(meth, W_METHOD, r->method, false);
 	cell(rule, W_RULE, r->rule, false);
+	if (s->central) {
+		cell(hid, W_HOSTID, s->origin, false);
+		printf("%-*s ", W_HOSTID, hid);
+	}
 	if (r->has_uid)
 		snprintf(uid, sizeof(uid), "%lld", (long long)r->uid);
 	else
@@ -365,7 +389,7 @@ static int on_row(const struct ward_audit_row *r, void *userdata)
 	if (s->ocsf)
 		ward_ocsf_print(stdout, r);
 	else if (s->json)
-		print_json(r);
+		print_json(r, s->central ? s->origin : NULL);
 	else
 		print_table_row(s, r);
 	return 0;
@@ -383,6 +407,61 @@ __attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
 	return 2;
 }
 
+static void follow_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: wake the sleep */
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int on_central_row(const char *host_id, const struct ward_audit_row *r, void *userdata)
+{
+	struct logs_state *s = userdata;
+
+	s->origin = host_id;
+	return on_row(r, s);
+}
+
+/* ward logs --db: the same printer over the central store's rows. */
+static int logs_central(const char *url, const char *host_id, struct ward_audit_filter *f,
+			struct logs_state *s, bool follow)
+{
+	struct ward_central *c = NULL;
+	struct ward_error err = { 0 };
+	int r;
+
+	s->central = true;
+	r = ward_central_open(url, &c, &err);
+	if (r < 0) {
+		fprintf(stderr, "ward logs: %s\n", err.msg);
+		return 1;
+	}
+	if (follow)
+		follow_signals();
+	for (;;) {
+		f->after_id = s->last_id;
+		r = ward_central_each(c, host_id, f, on_central_row, s, &err);
+		if (r < 0)
+			break;
+		fflush(stdout);
+		if (!follow || stop_requested)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 200 * 1000 * 1000 }, NULL);
+		if (stop_requested)
+			break;
+	}
+	ward_central_close(c);
+	if (r < 0) {
+		fprintf(stderr, "ward logs: %s\n", err.msg);
+		return 1;
+	}
+	if (!s->json && !s->ocsf)
+		print_summary(s);
+	return 0;
+}
+
 int cmd_logs(int argc, char **argv)
 {
 	enum {
@@ -396,7 +475,9 @@ int cmd_logs(int argc, char **argv)
 		O_HOST,
 		O_SANDBOX,
 		O_SESSION,
-		O_SINCE
+		O_SINCE,
+		O_DB,
+		O_DEST
 	};
 	static const struct option opts[] = {
 		{ "log", required_argument, NULL, O_LOG },
@@ -411,6 +492,8 @@ int cmd_logs(int argc, char **argv)
 		{ "sandbox", required_argument, NULL, O_SANDBOX },
 		{ "session", required_argument, NULL, O_SESSION },
 		{ "since", required_argument, NULL, O_SINCE },
+		{ "db", required_argument, NULL, O_DB },
+		{ "dest", required_argument, NULL, O_DEST },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -418,7 +501,7 @@ int cmd_logs(int argc, char **argv)
 	struct logs_state s = { 0 };
 	struct ward_audit_reader *rd = NULL;
 	struct ward_error err = { 0 };
-	const char *path = NULL;
+	const char *path = NULL, *db = NULL, *host_arg = NULL;
 	bool follow = false;
 	int c, r;
 
@@ -459,7 +542,13 @@ int cmd_logs(int argc, char **argv)
 			f.binary = optarg;
 			break;
 		case O_HOST:
+			host_arg = optarg;
+			break;
+		case O_DEST:
 			f.host = optarg;
+			break;
+		case O_DB:
+			db = optarg;
 			break;
 		case O_SANDBOX:
 			f.sandbox = optarg;
@@ -485,6 +574,17 @@ int cmd_logs(int argc, char **argv)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
 	if (s.summary_only && (s.json || s.ocsf || follow))
 		return bad_usage("--summary goes with neither --json, --ocsf nor --follow");
+	if (db) {
+		if (path)
+			return bad_usage("--db and --log exclude each other");
+		if (follow && !host_arg)
+			return bad_usage("--follow with --db needs --host");
+		return logs_central(db, host_arg, &f, &s, follow);
+	}
+	if (host_arg && f.host)
+		return bad_usage("--host and --dest both name the destination host");
+	if (host_arg)
+		f.host = host_arg;
 	if (!path)
 		path = ward_audit_default_path();
 

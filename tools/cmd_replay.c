@@ -11,6 +11,7 @@
 
 #include "audit/replay.h"
 #include "commands.h"
+#include "fleet/central.h"
 #include "common/cleanup.h"
 #include "common/util.h"
 #include "policy/policy.h"
@@ -20,6 +21,7 @@ DEFINE_CLEANUP(struct ward_policy *, ward_policy_free)
 static const char usage_replay[] =
 	"Usage: ward replay --policy FILE [--log DB] [--json] [--sandbox ID] [--session ID]\n"
 	"                   [--since T] [--examples N]\n"
+	"       ward replay --db URL --policy FILE [--host H] [the same options]\n"
 	"\n"
 	"Re-decide every replayable row of the decision log under the policy FILE,\n"
 	"with the decision code the live path uses (kernel rows: the BPF programs'\n"
@@ -35,6 +37,10 @@ static const char usage_replay[] =
 	"Options:\n"
 	"  --log DB        the decision log (default: $WARD_LOG, else\n"
 	"                  /var/lib/ward/decisions.db); opened read-only\n"
+	"  --db URL        replay the rows of the central PostgreSQL store\n"
+	"                  (postgresql://...) instead of a local log: every host's, or\n"
+	"                  --host H's; each example names its host (docs/fleet.md)\n"
+	"  --host H        with --db: only the rows shipped by host H\n"
 	"  --policy FILE   the policy to replay under (required)\n"
 	"  --json          one JSON object: policy_rev, rows, replayed, unchanged,\n"
 	"                  changed, transitions, groups (with examples), not_replayable\n"
@@ -73,6 +79,8 @@ static void print_text(const struct ward_replay_report *rep)
 			const struct ward_replay_example *x = &g->examples[j];
 
 			printf("    id %" PRId64 "  ", x->id);
+			if (x->origin)
+				printf("host %s  ", x->origin);
 			if (x->session)
 				printf("session %s  ", x->session);
 			printf("%s  ", or_dash(x->binary));
@@ -126,6 +134,8 @@ static void print_json(const struct ward_replay_report *rep)
 			const struct ward_replay_example *x = &g->examples[j];
 
 			fprintf(o, "%s{\"id\":%" PRId64, j ? "," : "", x->id);
+			if (x->origin)
+				json_kv(o, "host_id", x->origin, true);
 			json_kv(o, "sandbox", x->sandbox, true);
 			json_kv(o, "session", x->session, true);
 			json_kv(o, "binary", x->binary, true);
@@ -154,9 +164,21 @@ static void print_json(const struct ward_replay_report *rep)
 
 int cmd_replay(int argc, char **argv)
 {
-	enum { O_LOG = 256, O_POLICY, O_JSON, O_SANDBOX, O_SESSION, O_SINCE, O_EXAMPLES };
+	enum {
+		O_LOG = 256,
+		O_POLICY,
+		O_JSON,
+		O_SANDBOX,
+		O_SESSION,
+		O_SINCE,
+		O_EXAMPLES,
+		O_DB,
+		O_HOST
+	};
 	static const struct option opts[] = {
 		{ "log", required_argument, NULL, O_LOG },
+		{ "db", required_argument, NULL, O_DB },
+		{ "host", required_argument, NULL, O_HOST },
 		{ "policy", required_argument, NULL, O_POLICY },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "sandbox", required_argument, NULL, O_SANDBOX },
@@ -171,7 +193,7 @@ int cmd_replay(int argc, char **argv)
 	struct ward_replay_report rep;
 	struct ward_diags diags = { 0 };
 	struct ward_error err = { 0 };
-	const char *path = NULL, *policy = NULL;
+	const char *path = NULL, *policy = NULL, *db = NULL, *host = NULL;
 	bool json = false;
 	char *end;
 	int c, r;
@@ -184,6 +206,12 @@ int cmd_replay(int argc, char **argv)
 			break;
 		case O_POLICY:
 			policy = optarg;
+			break;
+		case O_DB:
+			db = optarg;
+			break;
+		case O_HOST:
+			host = optarg;
 			break;
 		case O_JSON:
 			json = true;
@@ -219,6 +247,11 @@ int cmd_replay(int argc, char **argv)
 		fputs(usage_replay, stderr);
 		return 2;
 	}
+	if ((db && path) || (host && !db)) {
+		fprintf(stderr, "ward replay: %s\n",
+			db ? "--db and --log exclude each other" : "--host goes with --db");
+		return 2;
+	}
 	r = ward_policy_load(policy, &p, &diags, &err);
 	ward_diags_print(&diags, stderr);
 	ward_diags_free(&diags);
@@ -227,7 +260,16 @@ int cmd_replay(int argc, char **argv)
 			fprintf(stderr, "ward replay: %s\n", err.msg);
 		return 2;
 	}
-	r = ward_replay(path, p, &o, &rep, &err);
+	if (db) {
+		struct ward_central *central = NULL;
+
+		r = ward_central_open(db, &central, &err);
+		if (r >= 0)
+			r = ward_central_replay(central, host, p, &o, &rep, &err);
+		ward_central_close(central);
+	} else {
+		r = ward_replay(path, p, &o, &rep, &err);
+	}
 	if (r < 0) {
 		fprintf(stderr, "ward replay: %s\n", err.msg);
 		return 2;

@@ -33,7 +33,7 @@ _ward() {
 	case "$prev" in
 	--cwd|--pin-dir|--policy-source|--state|--workdir) COMPREPLY=($(compgen -d -- "$cur")); return ;;
 	--binary|--host-policy|--hosts|--log|--policy|--socket|--upstream-ca|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-	--action|--batch|--binary|--dns-port|--examples|--host|--host-scope|--idle-timeout|--layer|--method|--org|--path|--port|--rules|--sandbox|--scope|--session|--ship|--since|--to|--version|-o) return ;;
+	--action|--batch|--binary|--db|--dest|--dns-port|--examples|--host|--host-scope|--idle-timeout|--layer|--method|--org|--path|--port|--rules|--sandbox|--scope|--session|--ship|--since|--to|--version|-o) return ;;
 	esac
 	local opts=''
 	case "$path" in
@@ -61,15 +61,15 @@ _ward() {
 		[[ $cur != -* && $nargs == 0 ]] && { COMPREPLY=($(compgen -W "$(_ward_sandboxes)" -- "$cur")); return; } ;;
 	'policy bundle') opts='--host-policy --key --sandbox --version -o'
 		;;
-	'logs') opts='--action --binary --follow --help --host --json --layer --log --ocsf --sandbox --session --since --summary -f -h'
+	'logs') opts='--action --binary --db --dest --follow --help --host --json --layer --log --ocsf --sandbox --session --since --summary -f -h'
 		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "ship" -- "$cur")); return; } ;;
 	'logs ship') opts='--batch --follow --help --host --json --log --to -f -h'
 		;;
-	'replay') opts='--examples --json --log --policy --sandbox --session --since'
+	'replay') opts='--db --examples --host --json --log --policy --sandbox --session --since'
 		;;
 	'audit') opts=''
 		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "verify prune" -- "$cur")); return; } ;;
-	'audit verify') opts='--json --log'
+	'audit verify') opts='--db --host --json --log'
 		;;
 	'audit prune') opts=''
 		;;

@@ -392,8 +392,7 @@ struct old_policy {
 struct engine {
 	const struct ward_policy *p;
 	const struct ward_replay_opts *o;
-	sqlite3 *db;
-	sqlite3_stmt *source;
+	const struct ward_replay_source *src;
 	struct old_policy *olds;
 	size_t n_olds;
 	struct smap cache;
@@ -420,17 +419,16 @@ static const struct ward_policy *old_policy(struct engine *e, const char *rev)
 	if (!n)
 		return NULL;
 	e->olds = n;
-	sqlite3_reset(e->source);
-	sqlite3_bind_text(e->source, 1, rev, -1, SQLITE_STATIC);
-	if (sqlite3_step(e->source) == SQLITE_ROW) {
-		const char *src = (const char *)sqlite3_column_text(e->source, 0);
-		size_t len = (size_t)sqlite3_column_bytes(e->source, 0);
+	{
+		char *src = NULL;
+		size_t len = 0;
 
-		if (src && ward_policy_load_buffer("logged policy", src, len, &p, &diags, &err) < 0)
+		if (e->src->policy_source(e->src->ctx, rev, &src, &len) >= 0 && src &&
+		    ward_policy_load_buffer("logged policy", src, len, &p, &diags, &err) < 0)
 			p = NULL;
 		ward_diags_free(&diags);
+		free(src);
 	}
-	sqlite3_reset(e->source);
 	memcpy(n[e->n_olds].rev, rev, 65);
 	n[e->n_olds].p = p;
 	e->n_olds++;
@@ -604,6 +602,7 @@ static int add_change(struct engine *e, const struct ward_audit_row *r, const st
 		g->examples = n;
 		n[g->n_examples++] = (struct ward_replay_example){
 			.id = r->id,
+			.origin = e->src->origin ? dup_or_null(e->src->origin(e->src->ctx)) : NULL,
 			.sandbox = dup_or_null(r->sandbox),
 			.session = dup_or_null(r->session),
 			.binary = dup_or_null(r->binary),
@@ -671,51 +670,107 @@ static int cmp_group(const void *a, const void *b)
 	return strcmp(x->layer, y->layer);
 }
 
-int ward_replay(const char *path, const struct ward_policy *p, const struct ward_replay_opts *o,
-		struct ward_replay_report *ret, struct ward_error *err)
+int ward_replay_rows(const struct ward_replay_source *src, const struct ward_policy *p,
+		     const struct ward_replay_opts *o, struct ward_replay_report *ret,
+		     struct ward_error *err)
 {
 	static const struct ward_replay_opts defaults;
-	struct ward_audit_reader *rd = NULL;
 	struct ward_audit_filter f = { 0 };
-	struct engine e = { .p = p, .o = o ? o : &defaults, .rep = ret };
-	int r, rc;
+	struct engine e = { .p = p, .o = o ? o : &defaults, .src = src, .rep = ret };
+	int r;
 
 	memset(ret, 0, sizeof(*ret));
 	memcpy(ret->policy_rev, p->rev, sizeof(ret->policy_rev));
-	if (!path)
-		path = ward_audit_default_path();
-	r = ward_audit_reader_open(path, &rd, err);
-	if (r < 0)
-		return r;
-	r = audit_db_open_ro(path, &e.db, err);
-	if (r < 0)
-		goto out;
-	rc = sqlite3_prepare_v2(e.db, "SELECT source FROM policies WHERE rev = ?", -1, &e.source,
-				NULL);
-	if (rc != SQLITE_OK) {
-		r = audit_sqlite_err(err, e.db, rc, "read policies");
-		goto out;
-	}
 	f.sandbox = e.o->sandbox;
 	f.session = e.o->session;
 	f.since_ns = e.o->since_ns;
-	r = ward_audit_reader_each(rd, &f, on_row, &e, err);
+	r = src->each(src->ctx, &f, on_row, &e, err);
 	if (e.error) /* our callback's own failure */
 		r = ward_err(err, e.error, "replay");
 	if (r >= 0 && ret->n_groups)
 		qsort(ret->groups, ret->n_groups, sizeof(*ret->groups), cmp_group);
-out:
-	ward_audit_reader_close(rd);
 	smap_free(&e.cache, cached_free);
 	smap_free(&e.group_index, NULL);
 	for (size_t i = 0; i < e.n_olds; i++)
 		ward_policy_free(e.olds[i].p);
 	free(e.olds);
-	sqlite3_finalize(e.source);
-	sqlite3_close_v2(e.db);
 	if (r < 0)
 		ward_replay_report_free(ret);
 	return r < 0 ? r : 0;
+}
+
+/* The local log as a replay source. */
+struct local_source {
+	struct ward_audit_reader *rd;
+	sqlite3 *db;
+	sqlite3_stmt *source;
+};
+
+static int local_each(void *ctx, const struct ward_audit_filter *f,
+		      int (*cb)(const struct ward_audit_row *row, void *userdata), void *userdata,
+		      struct ward_error *err)
+{
+	struct local_source *l = ctx;
+
+	return ward_audit_reader_each(l->rd, f, cb, userdata, err);
+}
+
+static int local_policy_source(void *ctx, const char *rev, char **ret_src, size_t *ret_len)
+{
+	struct local_source *l = ctx;
+	int r = 0;
+
+	*ret_src = NULL;
+	*ret_len = 0;
+	sqlite3_reset(l->source);
+	sqlite3_bind_text(l->source, 1, rev, -1, SQLITE_STATIC);
+	if (sqlite3_step(l->source) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(l->source, 0);
+		size_t len = (size_t)sqlite3_column_bytes(l->source, 0);
+
+		if (text) {
+			*ret_src = strndup(text, len);
+			*ret_len = len;
+			if (!*ret_src)
+				r = -ENOMEM;
+		}
+	}
+	sqlite3_reset(l->source);
+	return r;
+}
+
+int ward_replay(const char *path, const struct ward_policy *p, const struct ward_replay_opts *o,
+		struct ward_replay_report *ret, struct ward_error *err)
+{
+	struct local_source l = { 0 };
+	struct ward_replay_source src = {
+		.each = local_each,
+		.policy_source = local_policy_source,
+		.ctx = &l,
+	};
+	int r, rc;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!path)
+		path = ward_audit_default_path();
+	r = ward_audit_reader_open(path, &l.rd, err);
+	if (r < 0)
+		return r;
+	r = audit_db_open_ro(path, &l.db, err);
+	if (r < 0)
+		goto out;
+	rc = sqlite3_prepare_v2(l.db, "SELECT source FROM policies WHERE rev = ?", -1, &l.source,
+				NULL);
+	if (rc != SQLITE_OK) {
+		r = audit_sqlite_err(err, l.db, rc, "read policies");
+		goto out;
+	}
+	r = ward_replay_rows(&src, p, o, ret, err);
+out:
+	ward_audit_reader_close(l.rd);
+	sqlite3_finalize(l.source);
+	sqlite3_close_v2(l.db);
+	return r;
 }
 
 void ward_replay_report_free(struct ward_replay_report *r)
@@ -726,6 +781,7 @@ void ward_replay_report_free(struct ward_replay_report *r)
 		for (size_t j = 0; j < g->n_examples; j++) {
 			struct ward_replay_example *x = &g->examples[j];
 
+			free(x->origin);
 			free(x->sandbox);
 			free(x->session);
 			free(x->binary);

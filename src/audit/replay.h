@@ -45,6 +45,7 @@ struct ward_replay_opts {
 
 struct ward_replay_example {
 	int64_t id;
+	char *origin; /* the fleet host of the row (central store); NULL for a local log */
 	char *sandbox, *session, *binary, *host, *ip, *method, *path; /* session: NULL none */
 	bool has_port;
 	int64_t port;
@@ -86,6 +87,26 @@ struct ward_replay_report {
 int ward_replay(const char *path, const struct ward_policy *p, const struct ward_replay_opts *o,
 		struct ward_replay_report *ret, struct ward_error *err);
 void ward_replay_report_free(struct ward_replay_report *r);
+
+/* Where replay reads rows from: the local log (ward_replay) or the central
+ * store (src/fleet/central.c). */
+struct ward_replay_source {
+	/* Call cb for each row matching f (sandbox, session, since_ns) in order. */
+	int (*each)(void *ctx, const struct ward_audit_filter *f,
+		    int (*cb)(const struct ward_audit_row *row, void *userdata), void *userdata,
+		    struct ward_error *err);
+	/* The stored YAML source of policy rev, malloc'd into *ret_src (NULL when
+	 * not stored); -errno on errors. */
+	int (*policy_source)(void *ctx, const char *rev, char **ret_src, size_t *ret_len);
+	/* The origin of the row being delivered (its fleet host), NULL: none. */
+	const char *(*origin)(void *ctx);
+	void *ctx;
+};
+
+/* ward_replay() over any row source. */
+int ward_replay_rows(const struct ward_replay_source *src, const struct ward_policy *p,
+		     const struct ward_replay_opts *o, struct ward_replay_report *ret,
+		     struct ward_error *err);
 
 /* Network policy keys (comma-separated, in policy order) whose binaries
  * globs match binary; "" when none. Returns the number of keys. */

@@ -21,7 +21,7 @@ struct rev {
 	bool ok; /* sha256(compiled) == rev */
 };
 
-struct walk {
+struct ward_audit_chain {
 	struct rev *revs;
 	size_t n_revs;
 	const struct rev *last; /* most rows name the same rev as their predecessor */
@@ -29,6 +29,10 @@ struct walk {
 	char ckpt_hash[65];
 	char ckpt_text[160]; /* what the confirming "pruned" row's reason must contain */
 	bool ckpt_confirmed;
+	bool sorted;
+	int64_t expect;
+	char prev[65];
+	struct ward_audit_verify *v;
 };
 
 __attribute__((format(printf, 3, 4))) static void bad(struct ward_audit_verify *v, int64_t id,
@@ -48,7 +52,28 @@ static int cmp_rev(const void *a, const void *b)
 	return strcmp(((const struct rev *)a)->rev, ((const struct rev *)b)->rev);
 }
 
-static int load_revs(sqlite3 *db, struct walk *w, struct ward_error *err)
+int ward_audit_chain_add_policy(struct ward_audit_chain *w, const char *rev, const void *compiled,
+				size_t len)
+{
+	struct rev *n;
+	char h[65];
+
+	if (!rev || strlen(rev) != 64)
+		return 0; /* cannot be named by a row's policy_rev check below */
+	n = realloc(w->revs, (w->n_revs + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	w->revs = n;
+	ward_sha256_hex(compiled ? compiled : "", compiled ? len : 0, h);
+	memcpy(w->revs[w->n_revs].rev, rev, 65);
+	w->revs[w->n_revs].ok = !strcmp(h, rev);
+	w->n_revs++;
+	w->sorted = false;
+	w->last = NULL;
+	return 0;
+}
+
+static int load_revs(sqlite3 *db, struct ward_audit_chain *w, struct ward_error *err)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
 	int rc;
@@ -60,30 +85,24 @@ static int load_revs(sqlite3 *db, struct walk *w, struct ward_error *err)
 		const char *rev = (const char *)sqlite3_column_text(st, 0);
 		const void *compiled = sqlite3_column_text(st, 1);
 		int len = sqlite3_column_bytes(st, 1);
-		struct rev *n;
-		char h[65];
 
-		if (!rev || strlen(rev) != 64)
-			continue; /* cannot be named by a row's policy_rev check below */
-		n = realloc(w->revs, (w->n_revs + 1) * sizeof(*n));
-		if (!n)
+		if (ward_audit_chain_add_policy(w, rev, compiled, compiled ? (size_t)len : 0) < 0)
 			return ward_err(err, -ENOMEM, "read policies");
-		w->revs = n;
-		ward_sha256_hex(compiled ? compiled : "", compiled ? (size_t)len : 0, h);
-		memcpy(w->revs[w->n_revs].rev, rev, 65);
-		w->revs[w->n_revs].ok = !strcmp(h, rev);
-		w->n_revs++;
 	}
 	if (rc != SQLITE_DONE)
 		return audit_sqlite_err(err, db, rc, "read policies");
-	if (w->n_revs)
-		qsort(w->revs, w->n_revs, sizeof(*w->revs), cmp_rev);
 	return 0;
 }
 
-static const struct rev *find_rev(struct walk *w, const char *rev)
+static const struct rev *find_rev(struct ward_audit_chain *w, const char *rev)
 {
 	struct rev key;
+
+	if (!w->sorted) {
+		if (w->n_revs)
+			qsort(w->revs, w->n_revs, sizeof(*w->revs), cmp_rev);
+		w->sorted = true;
+	}
 
 	if (w->last && !strcmp(w->last->rev, rev))
 		return w->last;
@@ -96,7 +115,7 @@ static const struct rev *find_rev(struct walk *w, const char *rev)
 	return w->last;
 }
 
-static int load_checkpoint(sqlite3 *db, struct walk *w, struct ward_audit_verify *v,
+static int load_checkpoint(sqlite3 *db, struct ward_audit_chain *w, struct ward_audit_verify *v,
 			   struct ward_error *err)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
@@ -137,13 +156,49 @@ static int load_checkpoint(sqlite3 *db, struct walk *w, struct ward_audit_verify
 		bad(v, 0, "retention checkpoint in meta is incomplete or malformed");
 		return 0;
 	}
-	v->checkpoint_id = w->ckpt_id;
-	snprintf(w->ckpt_text, sizeof(w->ckpt_text), "(checkpoint id %" PRId64 " hash %s)",
-		 w->ckpt_id, w->ckpt_hash);
+	ward_audit_chain_checkpoint(w, w->ckpt_id, w->ckpt_hash);
 	return 0;
 }
 
-static void check_row(struct walk *w, const struct ward_audit_row *r, int64_t expect,
+struct ward_audit_chain *ward_audit_chain_new(struct ward_audit_verify *ret)
+{
+	struct ward_audit_chain *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	*ret = (struct ward_audit_verify){ .intact = true };
+	w->v = ret;
+	w->expect = 1;
+	memcpy(w->prev, WARD_AUDIT_GENESIS_HASH, 65);
+	memcpy(ret->head, w->prev, 65);
+	return w;
+}
+
+void ward_audit_chain_free(struct ward_audit_chain *w)
+{
+	if (!w)
+		return;
+	free(w->revs);
+	free(w);
+}
+
+void ward_audit_chain_checkpoint(struct ward_audit_chain *w, int64_t id, const char *hash)
+{
+	if (id <= 0 || !hash || strlen(hash) != 64) {
+		bad(w->v, 0, "retention checkpoint is incomplete or malformed");
+		return;
+	}
+	w->ckpt_id = id;
+	memmove(w->ckpt_hash, hash, 65);
+	w->v->checkpoint_id = id;
+	snprintf(w->ckpt_text, sizeof(w->ckpt_text), "(checkpoint id %" PRId64 " hash %s)", id,
+		 w->ckpt_hash);
+	w->expect = id + 1;
+	memcpy(w->prev, w->ckpt_hash, 65);
+	memcpy(w->v->head, w->prev, 65);
+}
+
+static void check_row(struct ward_audit_chain *w, const struct ward_audit_row *r, int64_t expect,
 		      const char *prev, struct ward_audit_verify *v)
 {
 	char h[65];
@@ -197,25 +252,55 @@ static void check_row(struct walk *w, const struct ward_audit_row *r, int64_t ex
 		w->ckpt_confirmed = true;
 }
 
+bool ward_audit_chain_row(struct ward_audit_chain *w, const struct ward_audit_row *row)
+{
+	struct ward_audit_verify *v = w->v;
+
+	if (!v->intact)
+		return false;
+	if (!v->first_id)
+		v->first_id = row->id;
+	check_row(w, row, w->expect, w->prev, v);
+	if (!v->intact)
+		return false;
+	memcpy(w->prev, row->hash, 65);
+	memcpy(v->head, w->prev, 65);
+	v->last_id = row->id;
+	v->rows++;
+	w->expect++;
+	return true;
+}
+
+void ward_audit_chain_end(struct ward_audit_chain *w)
+{
+	struct ward_audit_verify *v = w->v;
+
+	/* A checkpoint that no chained "pruned" row vouches for was written by
+	 * hand: rows before it may have been removed without a prune. Only a
+	 * full walk can tell. */
+	if (v->intact && w->ckpt_text[0] && !w->ckpt_confirmed)
+		bad(v, v->first_id,
+		    "retention checkpoint (id %" PRId64 ") is not confirmed by a chained '%s' row",
+		    w->ckpt_id, WARD_AUDIT_RULE_PRUNED);
+}
+
 int audit_verify_db(struct sqlite3 *db, int64_t upto, uint64_t every,
 		    void (*progress)(uint64_t rows, void *userdata), void *userdata,
 		    struct ward_audit_verify *v, struct ward_error *err)
 {
 	_cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-	struct walk w = { 0 };
-	char prev[65], sql[512];
-	int64_t expect;
+	struct ward_audit_chain *w;
+	char sql[512];
 	int rc, r;
 
-	*v = (struct ward_audit_verify){ .intact = true };
-	r = load_revs(db, &w, err);
+	w = ward_audit_chain_new(v);
+	if (!w)
+		return ward_err(err, -ENOMEM, "verify");
+	r = load_revs(db, w, err);
 	if (r >= 0)
-		r = load_checkpoint(db, &w, v, err);
+		r = load_checkpoint(db, w, v, err);
 	if (r < 0 || !v->intact)
 		goto out;
-	expect = w.ckpt_id + 1;
-	memcpy(prev, w.ckpt_id ? w.ckpt_hash : WARD_AUDIT_GENESIS_HASH, 65);
-	memcpy(v->head, prev, 65);
 
 	snprintf(sql, sizeof(sql), "SELECT %s FROM decisions WHERE id <= ? ORDER BY id",
 		 audit_row_columns(db));
@@ -229,17 +314,8 @@ int audit_verify_db(struct sqlite3 *db, int64_t upto, uint64_t every,
 		struct ward_audit_row row;
 
 		audit_row_read(st, &row);
-
-		if (!v->first_id)
-			v->first_id = row.id;
-		check_row(&w, &row, expect, prev, v);
-		if (!v->intact)
+		if (!ward_audit_chain_row(w, &row))
 			break;
-		memcpy(prev, row.hash, 65);
-		memcpy(v->head, prev, 65);
-		v->last_id = row.id;
-		v->rows++;
-		expect++;
 		if (progress && every && v->rows % every == 0)
 			progress(v->rows, userdata);
 	}
@@ -247,16 +323,11 @@ int audit_verify_db(struct sqlite3 *db, int64_t upto, uint64_t every,
 		r = audit_sqlite_err(err, db, rc, "read decision log");
 		goto out;
 	}
-	/* A checkpoint that no chained "pruned" row vouches for was written by
-	 * hand: rows before it may have been removed without a prune. Only a
-	 * full walk can tell. */
-	if (v->intact && w.ckpt_text[0] && upto == INT64_MAX && !w.ckpt_confirmed)
-		bad(v, v->first_id,
-		    "retention checkpoint (id %" PRId64 ") is not confirmed by a chained '%s' row",
-		    w.ckpt_id, WARD_AUDIT_RULE_PRUNED);
+	if (upto == INT64_MAX)
+		ward_audit_chain_end(w);
 	r = 0;
 out:
-	free(w.revs);
+	ward_audit_chain_free(w);
 	return r;
 }
 

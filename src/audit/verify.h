@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -34,6 +35,29 @@ struct ward_audit_verify {
 int ward_audit_verify(const char *path, uint64_t every,
 		      void (*progress)(uint64_t rows, void *userdata), void *userdata,
 		      struct ward_audit_verify *ret, struct ward_error *err);
+
+/* The chain check itself, for any source of rows (the local log above, the
+ * central store in src/fleet/central.c): fed rows in id order, it applies
+ * every check ward_audit_verify() makes and fills the ward_audit_verify it
+ * was created with. */
+struct ward_audit_chain;
+struct ward_audit_row;
+
+/* *ret is reset to an intact, empty walk from the genesis hash. NULL: ENOMEM. */
+struct ward_audit_chain *ward_audit_chain_new(struct ward_audit_verify *ret);
+void ward_audit_chain_free(struct ward_audit_chain *c);
+/* A stored policy that rows may name by policy_rev (-ENOMEM). */
+int ward_audit_chain_add_policy(struct ward_audit_chain *c, const char *rev, const void *compiled,
+				size_t len);
+/* Start the chain after a retention checkpoint instead of the genesis hash;
+ * a malformed one makes the walk broken (bad_id 0). */
+void ward_audit_chain_checkpoint(struct ward_audit_chain *c, int64_t id, const char *hash);
+/* Check the next row; false once the chain is broken (the verify result
+ * names the row and the problem). */
+bool ward_audit_chain_row(struct ward_audit_chain *c, const struct ward_audit_row *row);
+/* After the last row of a complete walk: the checkpoint must have been
+ * confirmed by a chained "pruned" row. */
+void ward_audit_chain_end(struct ward_audit_chain *c);
 
 struct ward_audit_retain {
 	uint64_t max_age_ns; /* 0: no age limit */

@@ -43,6 +43,8 @@ static void pq_load_once(void)
 	LOAD(PQexecParams);
 	LOAD(PQfinish);
 	LOAD(PQgetResult);
+	LOAD(PQgetisnull);
+	LOAD(PQgetlength);
 	LOAD(PQgetvalue);
 	LOAD(PQntuples);
 	LOAD(PQputCopyData);
@@ -50,6 +52,7 @@ static void pq_load_once(void)
 	LOAD(PQresultErrorField);
 	LOAD(PQresultErrorMessage);
 	LOAD(PQresultStatus);
+	LOAD(PQsendQuery);
 	LOAD(PQstatus);
 #undef LOAD
 	ward_pq = t;

@@ -22,6 +22,8 @@ struct ward_pq {
 	__typeof__(PQexecParams) *p_PQexecParams;
 	__typeof__(PQfinish) *p_PQfinish;
 	__typeof__(PQgetResult) *p_PQgetResult;
+	__typeof__(PQgetisnull) *p_PQgetisnull;
+	__typeof__(PQgetlength) *p_PQgetlength;
 	__typeof__(PQgetvalue) *p_PQgetvalue;
 	__typeof__(PQntuples) *p_PQntuples;
 	__typeof__(PQputCopyData) *p_PQputCopyData;
@@ -29,6 +31,7 @@ struct ward_pq {
 	__typeof__(PQresultErrorField) *p_PQresultErrorField;
 	__typeof__(PQresultErrorMessage) *p_PQresultErrorMessage;
 	__typeof__(PQresultStatus) *p_PQresultStatus;
+	__typeof__(PQsendQuery) *p_PQsendQuery;
 	__typeof__(PQstatus) *p_PQstatus;
 };
 extern struct ward_pq ward_pq;
@@ -42,6 +45,8 @@ int ward_pq_load(struct ward_error *err);
 #define PQexecParams (*ward_pq.p_PQexecParams)
 #define PQfinish (*ward_pq.p_PQfinish)
 #define PQgetResult (*ward_pq.p_PQgetResult)
+#define PQgetisnull (*ward_pq.p_PQgetisnull)
+#define PQgetlength (*ward_pq.p_PQgetlength)
 #define PQgetvalue (*ward_pq.p_PQgetvalue)
 #define PQntuples (*ward_pq.p_PQntuples)
 #define PQputCopyData (*ward_pq.p_PQputCopyData)
@@ -49,6 +54,7 @@ int ward_pq_load(struct ward_error *err);
 #define PQresultErrorField (*ward_pq.p_PQresultErrorField)
 #define PQresultErrorMessage (*ward_pq.p_PQresultErrorMessage)
 #define PQresultStatus (*ward_pq.p_PQresultStatus)
+#define PQsendQuery (*ward_pq.p_PQsendQuery)
 #define PQstatus (*ward_pq.p_PQstatus)
 
 DEFINE_CLEANUP(PGconn *, PQfinish)

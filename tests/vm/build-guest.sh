@@ -25,8 +25,8 @@ for tool in qemu-system-x86_64 busybox depmod modprobe dpkg-deb xz; do
 	command -v "$tool" >/dev/null || die "$tool missing (tools/install-deps.sh installs it)"
 done
 bb=$(command -v busybox)
-file -L "$bb" 2>/dev/null | grep -q 'statically linked' || [ -x /bin/busybox ] ||
-	die "busybox-static missing"
+# the initramfs has no libc: busybox must be the static build
+ldd "$bb" >/dev/null 2>&1 && die "$bb is dynamically linked (install busybox-static)"
 
 mkdir -p "$vm"
 

@@ -61,25 +61,33 @@ done
 echo "ward-vm: kernel $kver, $(nproc) vCPU, lsm=$(cat /sys/kernel/security/lsm 2>/dev/null)"
 cd "$WARD_SRC" || exit 1
 status=0
-while read -r t; do
-	[ -n "$t" ] || continue
-	echo "=== ward-vm: $t"
+while read -r line; do
+	[ -n "$line" ] || continue
+	# leading VAR=VALUE words: the test's own environment
+	read -ra words <<<"$line"
+	envs=()
+	while [ ${#words[@]} -gt 1 ] && [[ ${words[0]} == [A-Za-z_]*=* ]]; do
+		envs+=("${words[0]}")
+		words=("${words[@]:1}")
+	done
+	t=${words[0]}
+	echo "=== ward-vm: $line"
 	start=$(date +%s)
 	if [ -f "$t" ]; then
 		case "$t" in
-		*.sh) bash "$t" ;;
-		*) "$t" ;;
+		*.sh) env "${envs[@]}" bash "$t" ;;
+		*) env "${envs[@]}" "$t" ;;
 		esac
 		rc=$?
 	elif [ -x "$WARD_BUILD/$t" ]; then
-		"$WARD_BUILD/$t"
+		env "${envs[@]}" "$WARD_BUILD/$t"
 		rc=$?
 	else
 		echo "ward-vm: no such test: $t"
 		rc=127
 	fi
-	echo "=== ward-vm: $t exit $rc ($(($(date +%s) - start)) s)"
-	echo "$t $rc" >>"$R/results"
+	echo "=== ward-vm: $line: exit $rc ($(($(date +%s) - start)) s)"
+	echo "$line: $rc" >>"$R/results"
 	# 77: skipped; the guest exists to run what the host skips, so a skip
 	# inside it is a failure unless the caller allows it
 	if [ "$rc" -ne 0 ] && { [ "$rc" -ne 77 ] || [ -z "$WARD_VM_ALLOW_SKIP" ]; }; then

@@ -6,7 +6,9 @@
 #
 # usage: run-guest.sh [-t SECONDS] [-e VAR=VALUE]... TEST...
 #   TEST: a path relative to the checkout (tests/integration/test_fs.sh; .sh
-#         files run with bash) or a test binary in the build directory
+#         files run with bash) or a test binary in the build directory, with
+#         optional leading VAR=VALUE words of its own (one argument each:
+#         "WARD_FS_PROTECT=fanotify tests/integration/test_fs.sh")
 #   -t    whole-run timeout (default 600): qemu is killed past it (exit 124)
 #   -e    an environment variable for the tests inside the guest
 # env: WARD_BUILD (default <checkout>/build), WARD_VM_MEM (MiB, default 2048),

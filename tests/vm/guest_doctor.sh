@@ -26,4 +26,7 @@ for name in bpf.lsm bpf.fentry bpf.kprobe fanotify.perm landlock; do
 done
 check "doctor: protected paths use bpf-lsm ($(field fs.protect detail))" \
 	grep -q '^bpf-lsm' <<<"$(field fs.protect detail)"
+check "doctor: the kernel is a tested series ($(uname -r))" \
+	python3 -c 'import json,os,sys; k=json.load(open(sys.argv[1]))["kernel"]
+sys.exit(not (k["release"] == os.uname().release and k["tested"]))' "$out"
 finish

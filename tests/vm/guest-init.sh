@@ -61,7 +61,9 @@ done
 echo "ward-vm: kernel $kver, $(nproc) vCPU, lsm=$(cat /sys/kernel/security/lsm 2>/dev/null)"
 cd "$WARD_SRC" || exit 1
 status=0
-while read -r line; do
+# the list on fd 3, the tests' stdin /dev/null: a test reading stdin would
+# eat the rest of the list
+while read -r line <&3; do
 	[ -n "$line" ] || continue
 	# leading VAR=VALUE words: the test's own environment
 	read -ra words <<<"$line"
@@ -75,12 +77,12 @@ while read -r line; do
 	start=$(date +%s)
 	if [ -f "$t" ]; then
 		case "$t" in
-		*.sh) env "${envs[@]}" bash "$t" ;;
-		*) env "${envs[@]}" "$t" ;;
+		*.sh) env "${envs[@]}" bash "$t" </dev/null ;;
+		*) env "${envs[@]}" "$t" </dev/null ;;
 		esac
 		rc=$?
 	elif [ -x "$WARD_BUILD/$t" ]; then
-		env "${envs[@]}" "$WARD_BUILD/$t"
+		env "${envs[@]}" "$WARD_BUILD/$t" </dev/null
 		rc=$?
 	else
 		echo "ward-vm: no such test: $t"
@@ -93,5 +95,5 @@ while read -r line; do
 	if [ "$rc" -ne 0 ] && { [ "$rc" -ne 77 ] || [ -z "$WARD_VM_ALLOW_SKIP" ]; }; then
 		status=1
 	fi
-done <"$R/tests"
+done 3<"$R/tests"
 echo "$status" >"$R/rc"

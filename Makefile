@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build deps demo check unit integration asan clean bench fuzz docs
+.PHONY: all build deps demo check check-kernels vm unit integration asan clean bench fuzz docs
 
 all: build
 
@@ -22,6 +22,14 @@ demo: deps build
 check: deps build
 	@./tools/fuzz-smoke.sh
 	@cd $(BUILD) && ctest --output-on-failure --timeout 600 -j1
+
+# the guest kernel's tests alone (tests/vm, docs/kernels.md)
+vm: build
+	@cd $(BUILD) && ctest --output-on-failure -L vm
+
+# the whole integration suite inside the guest kernel (tests/vm/check-kernels.sh)
+check-kernels: deps build
+	@WARD_BUILD=$(CURDIR)/$(BUILD) ./tests/vm/check-kernels.sh
 
 unit: build
 	@cd $(BUILD) && ctest --output-on-failure -L unit

@@ -43,6 +43,8 @@ static __always_inline int in_sandbox(void)
 	       bpf_get_current_ancestor_cgroup_id(cgroup_level) == cgroup_id;
 }
 __u64 ringbuf_drops = 0;
+/* opens of a protected path by a named binary (fanotify counts the same) */
+__u64 allowed_opens = 0;
 
 /* protected inode (the roots and, when a root is a directory, itself) -> root index */
 struct {
@@ -66,6 +68,15 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } protect_denied SEC(".maps");
+
+/* (root, executable) pairs whose first allowed open was reported: one allow
+ * row each, as the fanotify supervisor writes (first_allow); full: no more */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WARD_FS_LSM_ALLOW_ROWS);
+	__type(key, struct ward_fs_allow_key);
+	__type(value, __u8);
+} allow_reported SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -97,17 +108,59 @@ static __always_inline int find_root(struct dentry *d, __u64 dev)
 	return -1;
 }
 
+/* One event for user space: a refusal (ret -EACCES) or the first allowed open
+ * of a root by a named executable (ret 0), with the opened file's full path
+ * (bpf_d_path; the leaf name and WARD_FS_EV_TRUNCATED when it does not fit).
+ * 0 when reported. */
+static __always_inline int report(struct file *file, int root, const struct ward_fs_allow_key *ak,
+				  int ret)
+{
+	struct ward_fs_event *ev;
+	__u64 id = bpf_get_current_pid_tgid();
+	long n;
+
+	ev = bpf_ringbuf_reserve(&lsm_events, sizeof(*ev), 0);
+	if (!ev) {
+		__sync_fetch_and_add(&ringbuf_drops, 1);
+		return -1;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->version = WARD_ABI_VERSION;
+	ev->cgid = bpf_get_current_cgroup_id();
+	ev->uid = (__u32)bpf_get_current_uid_gid();
+	ev->op = WARD_FS_OP_FILE_OPEN;
+	ev->flags = WARD_FS_EV_LSM;
+	ev->oflags = BPF_CORE_READ(file, f_flags);
+	ev->access = ward_fs_access(WARD_FS_OP_FILE_OPEN, ev->oflags);
+	ev->pid = (__u32)id;
+	ev->tgid = id >> 32;
+	ev->ret = ret;
+	ev->dirfd = WARD_FS_AT_FDCWD;
+	ev->dirfd2 = WARD_FS_AT_FDCWD;
+	ev->rule = (__u32)root;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->dev = ak->dev;
+	ev->ino = ak->ino;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	n = bpf_d_path((struct path *)&file->f_path, ev->path, sizeof(ev->path));
+	if (n < 0) {
+		ev->flags |= WARD_FS_EV_TRUNCATED;
+		bpf_probe_read_kernel_str(ev->path, sizeof(ev->path),
+					  BPF_CORE_READ(file, f_path.dentry, d_name.name));
+	}
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
 SEC("lsm/file_open")
 int BPF_PROG(ward_file_open, struct file *file)
 {
 	struct task_struct *t;
 	struct ward_fs_allow_key ak = {};
-	struct ward_fs_event *ev;
 	enum ward_fs_why why;
 	struct file *exe;
-	__u64 dev, id;
+	__u64 dev;
 	int root, known = 0, ok = 0;
-	__u32 tid;
 
 	if (!in_sandbox())
 		return 0;
@@ -117,48 +170,30 @@ int BPF_PROG(ward_file_open, struct file *file)
 		return 0;
 	t = bpf_get_current_task_btf();
 	exe = BPF_CORE_READ(t, mm, exe_file);
+	ak.root = (__u32)root;
 	if (exe) {
 		known = 1;
-		ak.root = (__u32)root;
 		ak.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
 		ak.ino = BPF_CORE_READ(exe, f_inode, i_ino);
 		ok = bpf_map_lookup_elem(&allowed, &ak) != NULL;
 	}
-	if (ward_fs_protect_decide(1, root, known, ok, &why) == WARD_FS_ALLOW)
-		return 0;
+	if (ward_fs_protect_decide(1, root, known, ok, &why) == WARD_FS_ALLOW) {
+		__u8 one = 1;
 
-	id = bpf_get_current_pid_tgid();
-	tid = (__u32)id;
-	ev = bpf_ringbuf_reserve(&lsm_events, sizeof(*ev), 0);
-	if (ev) {
+		if (why != WARD_FS_WHY_NAMED)
+			return 0;
+		__sync_fetch_and_add(&allowed_opens, 1);
+		if (bpf_map_update_elem(&allow_reported, &ak, &one, BPF_NOEXIST))
+			return 0;
+		report(file, root, &ak, 0);
+		return 0;
+	}
+	if (!report(file, root, &ak, WARD_EACCES_RET)) {
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
 		__u64 now = bpf_ktime_get_ns();
 
-		__builtin_memset(ev, 0, sizeof(*ev));
-		ev->version = WARD_ABI_VERSION;
-		ev->cgid = bpf_get_current_cgroup_id();
-		ev->uid = (__u32)bpf_get_current_uid_gid();
-		ev->op = WARD_FS_OP_FILE_OPEN;
-		ev->flags = WARD_FS_EV_LSM;
-		ev->oflags = BPF_CORE_READ(file, f_flags);
-		ev->access = ward_fs_access(WARD_FS_OP_FILE_OPEN, ev->oflags);
-		ev->pid = tid;
-		ev->tgid = id >> 32;
-		ev->ret = WARD_EACCES_RET;
-		ev->dirfd = WARD_FS_AT_FDCWD;
-		ev->dirfd2 = WARD_FS_AT_FDCWD;
-		ev->rule = (__u32)root;
-		ev->ts_ns = now;
-		ev->dev = ak.dev;
-		ev->ino = ak.ino;
-		bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-		/* the path is rebuilt in user space from the root and the event's
-		 * inode name; here only the final component is available cheaply */
-		bpf_probe_read_kernel_str(ev->path, sizeof(ev->path),
-					  BPF_CORE_READ(file, f_path.dentry, d_name.name));
-		bpf_ringbuf_submit(ev, 0);
+		/* the exit tracepoint drops the syscall's own row for this refusal */
 		bpf_map_update_elem(&protect_denied, &tid, &now, BPF_ANY);
-	} else {
-		__sync_fetch_and_add(&ringbuf_drops, 1);
 	}
 	return WARD_EACCES_RET;
 }

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -55,6 +56,31 @@ static const char doctor_usage[] =
 	"Run as root: several probes need CAP_SYS_ADMIN / CAP_BPF / CAP_NET_ADMIN.\n";
 
 /* A daemon answering on the default socket holds host mode on pin_dir. */
+/* The kernels ward's test suite ran on, and what ran there (docs/kernels.md):
+ * a kernel of another series may load what these refuse, or refuse what they
+ * load (verifier limits change between releases). */
+static const struct {
+	const char *series, *where, *covered;
+} tested_kernels[] = {
+	{ "6.12", "Debian 6.12 in a qemu guest (make check: tests/vm)",
+	  "bpf-lsm, fentry, kprobe.multi, fanotify, overlay identity" },
+	{ "6.18", "the development host",
+	  "fanotify, the whole suite; bpf-lsm, fentry, kprobes refused there" },
+};
+
+/* The running kernel's series ("6.12") is one the tests ran on. */
+static bool kernel_tested(const char *release)
+{
+	for (size_t i = 0; i < sizeof(tested_kernels) / sizeof(tested_kernels[0]); i++) {
+		size_t l = strlen(tested_kernels[i].series);
+
+		if (!strncmp(release, tested_kernels[i].series, l) &&
+		    (release[l] == '.' || release[l] == '-' || release[l] == '\0'))
+			return true;
+	}
+	return false;
+}
+
 static bool daemon_holds(const char *pin_dir)
 {
 	_cleanup_(ward_client_freep) struct ward_client *c = NULL;
@@ -128,6 +154,7 @@ int cmd_doctor(int argc, char **argv)
 	struct ward_feature f[32];
 	bool json = false, ok = true, cleanup = false, pins_removed = false;
 	const char *pin_dir = NULL;
+	struct utsname uts;
 	json_t *host;
 	_cleanup_(json_decrefp) json_t *ship = NULL;
 	unsigned pairs = 0;
@@ -182,6 +209,8 @@ int cmd_doctor(int argc, char **argv)
 			       pairs, leaves, pins_removed ? ", host mode's pins" : "");
 	}
 	n = ward_features_probe(f, (int)(sizeof(f) / sizeof(f[0])));
+	if (uname(&uts) < 0)
+		snprintf(uts.release, sizeof(uts.release), "unknown");
 	host = ward_host_status_json(NULL, pin_dir);
 	ship = daemon_ship_status(NULL);
 	/* the pins alone cannot tell a live daemon from a dead one */
@@ -204,7 +233,19 @@ int cmd_doctor(int argc, char **argv)
 			ward_json_str(stdout, f[i].detail);
 			fputc('}', stdout);
 		}
-		fputs("],\"host\":", stdout);
+		fputs("],\"kernel\":{\"release\":", stdout);
+		ward_json_str(stdout, uts.release);
+		printf(",\"tested\":%s,\"tested_kernels\":[", kernel_tested(uts.release) ? "true" : "false");
+		for (size_t i = 0; i < sizeof(tested_kernels) / sizeof(tested_kernels[0]); i++) {
+			printf("%s{\"series\":", i ? "," : "");
+			ward_json_str(stdout, tested_kernels[i].series);
+			fputs(",\"where\":", stdout);
+			ward_json_str(stdout, tested_kernels[i].where);
+			fputs(",\"covered\":", stdout);
+			ward_json_str(stdout, tested_kernels[i].covered);
+			fputc('}', stdout);
+		}
+		fputs("]},\"host\":", stdout);
 		if (!host || json_dumpf(host, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) < 0)
 			fputs("null", stdout);
 		fputs(",\"ship\":", stdout);
@@ -230,6 +271,12 @@ int cmd_doctor(int argc, char **argv)
 			       f[i].required ? "required" : "", f[i].detail);
 	print_host(f, n, host);
 	json_decref(host);
+	printf("\nkernel %s: %s\n", uts.release,
+	       kernel_tested(uts.release) ? "a series the tests ran on"
+					  : "not a series the tests ran on (docs/kernels.md)");
+	for (size_t i = 0; i < sizeof(tested_kernels) / sizeof(tested_kernels[0]); i++)
+		printf("  tested %-6s %s: %s\n", tested_kernels[i].series, tested_kernels[i].where,
+		       tested_kernels[i].covered);
 	if (ship) {
 		fputc('\n', stdout);
 		daemon_ship_print(stdout, ship);

@@ -8,7 +8,26 @@ PKGS="build-essential cmake pkg-config clang llvm libclang-rt-14-dev bpftool lib
 libseccomp-dev libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev libssl-dev
 libyaml-dev liblua5.4-dev libsqlite3-dev libcmocka-dev libcap-dev libjansson-dev libpq-dev postgresql
 bc time sqlite3 iproute2 nftables bubblewrap curl ca-certificates git python3 python3-yaml openssl
-util-linux procps passwd nodejs npm btrfs-progs"
+util-linux procps passwd nodejs npm btrfs-progs
+qemu-system-x86 busybox-static kmod jq"
+
+# The test guest's kernel (tests/vm, docs/kernels.md): a Debian kernel with
+# BPF LSM, downloaded (never installed: tests/vm/build-guest.sh extracts it
+# into the build tree).
+VM_KERNEL_PKG=${WARD_VM_KERNEL_PKG:-linux-image-6.12-amd64}
+VM_CACHE=/var/cache/ward/vm
+vm_kernel() {
+	for f in "$VM_CACHE"/linux-image-[0-9]*.deb; do
+		# the metapackage (a few KiB) only names the image package
+		[ -f "$f" ] && [ "$(stat -c %s "$f")" -gt 1000000 ] && return 0
+	done
+	mkdir -p "$VM_CACHE"
+	chown _apt "$VM_CACHE" 2>/dev/null || true
+	(cd "$VM_CACHE" && apt-get download -qq "$VM_KERNEL_PKG") || return 1
+	real=$(dpkg-deb -f "$VM_CACHE/${VM_KERNEL_PKG}"_*.deb Depends | sed -n 's/^\(linux-image-[^ ,]*\).*/\1/p')
+	[ -n "$real" ] || return 1
+	(cd "$VM_CACHE" && apt-get download -qq "$real")
+}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: must run as root (apt-get)" >&2
@@ -26,6 +45,7 @@ done
 
 if [ -z "$missing" ]; then
 	echo "install-deps: all packages present"
+	vm_kernel || { echo "install-deps: cannot download $VM_KERNEL_PKG" >&2; exit 1; }
 	exit 0
 fi
 
@@ -34,3 +54,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
+vm_kernel || { echo "install-deps: cannot download $VM_KERNEL_PKG" >&2; exit 1; }

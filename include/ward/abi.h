@@ -267,6 +267,7 @@ _Static_assert(sizeof(struct ward_exec_event) == 280, "ward_exec_event");
 #define WARD_FS_MAX_INFLIGHT 16384  /* syscalls between entry and exit, per sandbox */
 #define WARD_FS_MAX_PROTECTED 65536 /* protected inodes (bpf-lsm) */
 #define WARD_FS_MAX_ALLOWED 16384   /* (protected root, executable) pairs (bpf-lsm) */
+#define WARD_FS_LSM_ALLOW_ROWS 256  /* (root, executable) pairs whose first allowed open is logged */
 #define WARD_FS_MAX_DENIED 4096	    /* threads refused by the protect layer, pending exit */
 #define WARD_FS_RATE_PER_SEC 100    /* default token bucket for denial events */
 #define WARD_FS_RATE_BURST 200

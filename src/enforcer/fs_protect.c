@@ -323,9 +323,26 @@ static struct fs_lsm_bpf *lsm_load_quietly(void)
 	return skel;
 }
 
+/* WARD_FS_PROTECT=fanotify|bpf-lsm forces the mechanism (tests run both on
+ * one kernel, docs/filesystem.md); unset or "auto": bpf-lsm when it loads. */
+static enum ward_fs_mechanism lsm_forced(void)
+{
+	const char *e = secure_getenv("WARD_FS_PROTECT");
+
+	if (e && !strcmp(e, "fanotify"))
+		return WARD_FS_MECH_FANOTIFY;
+	if (e && !strcmp(e, "bpf-lsm"))
+		return WARD_FS_MECH_BPF_LSM;
+	return WARD_FS_MECH_NONE;
+}
+
 static bool lsm_try_load(struct ward_fs_protect *fp)
 {
-	struct fs_lsm_bpf *skel = lsm_load_quietly();
+	struct fs_lsm_bpf *skel;
+
+	if (lsm_forced() == WARD_FS_MECH_FANOTIFY)
+		return false;
+	skel = lsm_load_quietly();
 
 	if (!skel)
 		return false;
@@ -335,7 +352,8 @@ static bool lsm_try_load(struct ward_fs_protect *fp)
 
 enum ward_fs_mechanism ward_fs_protect_probe(char *detail, size_t len)
 {
-	struct fs_lsm_bpf *skel = lsm_load_quietly();
+	enum ward_fs_mechanism forced = lsm_forced();
+	struct fs_lsm_bpf *skel = forced == WARD_FS_MECH_FANOTIFY ? NULL : lsm_load_quietly();
 	struct bpf_link *l = skel ? bpf_program__attach(skel->progs.ward_file_open) : NULL;
 	int fd;
 
@@ -346,6 +364,21 @@ enum ward_fs_mechanism ward_fs_protect_probe(char *detail, size_t len)
 		return WARD_FS_MECH_BPF_LSM;
 	}
 	fs_lsm_bpf__destroy(skel);
+	if (forced == WARD_FS_MECH_BPF_LSM) {
+		snprintf(detail, len, "unavailable: WARD_FS_PROTECT=bpf-lsm, and it does not load");
+		return WARD_FS_MECH_NONE;
+	}
+	if (forced == WARD_FS_MECH_FANOTIFY) {
+		fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_REPORT_TID, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(detail, len, "unavailable: WARD_FS_PROTECT=fanotify, fanotify_init: %s",
+				 strerror(errno));
+			return WARD_FS_MECH_NONE;
+		}
+		close(fd);
+		snprintf(detail, len, "fanotify (forced by WARD_FS_PROTECT)");
+		return WARD_FS_MECH_FANOTIFY;
+	}
 	fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_REPORT_TID, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		close(fd);
@@ -411,6 +444,9 @@ int ward_fs_protect_new(const struct ward_policy *p, struct ward_fs_protect **re
 	}
 	if (lsm_try_load(fp)) {
 		fp->mech = WARD_FS_MECH_BPF_LSM;
+	} else if (lsm_forced() == WARD_FS_MECH_BPF_LSM) {
+		r = ward_errx(err, -EOPNOTSUPP, "WARD_FS_PROTECT=bpf-lsm: lsm/file_open does not load");
+		goto fail;
 	} else {
 		/* FAN_REPORT_TID: the waiting thread, whose exe and cgroup we read */
 		fp->fan_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_REPORT_TID |
@@ -662,28 +698,52 @@ static void *fan_main(void *p)
 
 /* ---- bpf-lsm ---- */
 
+/* open_exec's file: __FMODE_EXEC in f_flags (not an O_ flag on any arch) */
+#define WARD_LSM_FMODE_EXEC 0x20
+
+/* A refusal (ret < 0) or the first allowed open of a root by a named
+ * executable (ret 0; fs_lsm.bpf.c keeps the first per (root, executable)),
+ * logged as the fanotify supervisor logs them: the full path, the process
+ * and the cgroup read in the kernel at the open. */
 static int lsm_sample(void *ctx, void *data, size_t size)
 {
 	struct ward_fs_protect *fp = ctx;
 	const struct ward_fs_event *ev = data;
 	char binary[PATH_MAX], path[PATH_MAX];
+	const char *leaf, *root;
 	struct ward_owner owner;
+	bool deny, known;
 	uint64_t cgid;
 
 	if (size < sizeof(*ev) || ev->rule >= fp->n_roots)
 		return 0;
-	fp->n_denied++;
-	if (ward_exe_path((pid_t)ev->pid, ev->dev, ev->ino, binary, sizeof(binary)) < 0)
+	deny = ev->ret < 0;
+	known = ev->dev || ev->ino;
+	if (deny)
+		fp->n_denied++;
+	if (!known || ward_exe_path((pid_t)ev->pid, ev->dev, ev->ino, binary, sizeof(binary)) < 0)
 		binary[0] = '\0';
-	/* the kernel gives the last component; the root is the context */
-	snprintf(path, sizeof(path), "%s/.../%s", fp->roots[ev->rule].path, ev->path);
-	if (!strcmp(strrchr(fp->roots[ev->rule].path, '/') + 1, ev->path))
-		snprintf(path, sizeof(path), "%s", fp->roots[ev->rule].path);
+	/* as fanotify: an allow row names its binary */
+	if (!deny && !binary[0])
+		return 0;
+	root = fp->roots[ev->rule].path;
+	if (!(ev->flags & WARD_FS_EV_TRUNCATED)) {
+		snprintf(path, sizeof(path), "%s", ev->path);
+	} else {
+		/* longer than the event's buffer: the root and the leaf */
+		leaf = strrchr(root, '/');
+		if (leaf && !strcmp(leaf + 1, ev->path))
+			snprintf(path, sizeof(path), "%s", root);
+		else
+			snprintf(path, sizeof(path), "%s/.../%s", root, ev->path);
+	}
 	/* the kernel's cgroup id; the one in /proc when it had none */
-	cgid = ev->cgid ? ev->cgid : ward_pid_cgroup_id((pid_t)ev->pid);
-	ward_owner_of(&owner, (pid_t)ev->pid, ev->uid, cgid);
-	log_decision(fp, true, (pid_t)ev->pid, cgid, &owner, binary[0] ? binary : NULL, path,
-		     &fp->roots[ev->rule], false, WARD_FS_WHY_OTHER_BINARY,
+	cgid = ev->cgid ? ev->cgid : ward_pid_cgroup_id((pid_t)ev->tgid);
+	ward_owner_of(&owner, (pid_t)ev->tgid, ev->uid, cgid);
+	log_decision(fp, deny, (pid_t)ev->tgid, cgid, &owner, binary[0] ? binary : NULL, path,
+		     &fp->roots[ev->rule], ev->oflags & WARD_LSM_FMODE_EXEC,
+		     !deny ? WARD_FS_WHY_NAMED
+			   : known ? WARD_FS_WHY_OTHER_BINARY : WARD_FS_WHY_UNKNOWN_OPENER,
 		     ev->ts_ns + fp->mono_to_real);
 	return 0;
 }
@@ -833,5 +893,8 @@ uint64_t ward_fs_protect_n_denied(const struct ward_fs_protect *fp)
 
 uint64_t ward_fs_protect_n_allowed(const struct ward_fs_protect *fp)
 {
+	/* bpf-lsm: counted in the kernel, where the open is let through */
+	if (fp->lsm && fp->started)
+		return __atomic_load_n(&fp->lsm->bss->allowed_opens, __ATOMIC_RELAXED);
 	return __atomic_load_n(&fp->n_allowed, __ATOMIC_RELAXED);
 }

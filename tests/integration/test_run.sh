@@ -210,9 +210,15 @@ check "not executable -> 126" 126
 
 set +e
 "$WARD" run --policy "$T/base.yaml" --log "$LOG" --workdir "$W" -- \
-	/bin/sh -c 'trap "echo got-term; exit 42" TERM; sleep 20 & wait' >"$T/sig.out" 2>&1 &
+	/bin/sh -c 'trap "echo got-term; exit 42" TERM; echo trap-set; sleep 20 & wait' >"$T/sig.out" 2>&1 &
 WPID=$!
-sleep 0.5
+# the signal goes once the command has set its trap (a slow guest kernel
+# takes seconds to start a sandbox): bounded, 60 s
+for _ in $(seq 1 600); do
+	grep -q trap-set "$T/sig.out" && break
+	kill -0 $WPID 2>/dev/null || break
+	sleep 0.1
+done
 kill -TERM $WPID
 wait $WPID
 RC=$?

@@ -106,6 +106,17 @@ struct {
 	__type(value, struct pending);
 } conns SEC(".maps");
 
+/* The same hand-over by socket cookie, where the kernel does not let these
+ * programs use task storage (WARD_CFG_PENDING_COOKIE). LRU: a record whose
+ * connect never reached sock_ops (refused further on) ages out; one evicted
+ * before its sock_ops leaves the proxy without the peer, which it refuses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WARD_MAX_CONNS);
+	__type(key, __u64);
+	__type(value, struct ward_conn);
+} tcp_pending SEC(".maps");
+
 /* client (address, port) -> connection, for the proxy */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -336,6 +347,9 @@ static __always_inline int store_conn(struct bpf_sock_addr *ctx, __u8 proto,
 
 	if (proto == IPPROTO_UDP)
 		return bpf_map_update_elem(&udp_socks, &c->cookie, c, BPF_ANY);
+	/* rodata: the verifier never walks the branch not taken */
+	if (cfg.flags & WARD_CFG_PENDING_COOKIE)
+		return bpf_map_update_elem(&tcp_pending, &c->cookie, c, BPF_ANY);
 	pd = bpf_task_storage_get(&conns, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!pd)
@@ -617,10 +631,22 @@ int ward_sockops(struct bpf_sock_ops *skops)
 
 	switch (skops->op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		cookie = bpf_get_socket_cookie(skops);
+		if (cfg.flags & WARD_CFG_PENDING_COOKIE) {
+			c = cookie ? bpf_map_lookup_elem(&tcp_pending, &cookie) : NULL;
+			if (!c)
+				break;
+			peer_key(skops, &pk);
+			if (bpf_map_update_elem(&peers, &pk, c, BPF_ANY))
+				count_drop(1);
+			bpf_map_delete_elem(&tcp_pending, &cookie);
+			bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
+								 BPF_SOCK_OPS_STATE_CB_FLAG);
+			break;
+		}
 		pd = bpf_task_storage_get(&conns, bpf_get_current_task_btf(), 0, 0);
 		if (!pd)
 			break;
-		cookie = bpf_get_socket_cookie(skops);
 		/* the record connect4 left for this socket, used once */
 		c = NULL;
 #pragma unroll

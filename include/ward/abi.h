@@ -57,6 +57,10 @@
 #define WARD_CFG_INFERENCE_ALL (1u << 2) /* inference routes, no inference.binaries list */
 #define WARD_CFG_HOST (1u << 3)		 /* host mode (rodata): ward_kdecide_host */
 #define WARD_CFG_AUDIT (1u << 4)	 /* host mode: refusals become verdict audit (allowed) */
+/* (rodata) TCP records go from connect4/6 to sock_ops through tcp_pending
+ * (by socket cookie), not task storage: kernels whose cgroup sock_addr and
+ * sock_ops programs cannot call bpf_task_storage_get (6.12) */
+#define WARD_CFG_PENDING_COOKIE (1u << 5)
 
 /* identity flags */
 #define WARD_IDENT_ANCESTORS (1u << 0) /* also matches descendants (up to the depth) */

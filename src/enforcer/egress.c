@@ -317,6 +317,68 @@ uint32_t ward_egress_generation(const struct ward_egress *e)
 	return (uint32_t)__atomic_load_n(&e->skel->bss->ward_active, __ATOMIC_ACQUIRE);
 }
 
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+/* WARD_EGRESS_PENDING=cookie: the hand-over kernels without task storage
+ * in these programs use, on any kernel (tests, docs/kernels.md) */
+static bool pending_cookie_forced(void)
+{
+	const char *v = getenv("WARD_EGRESS_PENDING");
+
+	return v && !strcmp(v, "cookie");
+}
+
+/* Open the skeleton, configure it and load it; cookie: the tcp_pending
+ * hand-over (WARD_CFG_PENDING_COOKIE) instead of task storage. */
+static int skel_load(struct ward_egress *e, const struct ward_egress_config *cfg,
+		     int (*before_load)(struct ward_egress *e, const struct ward_egress_config *cfg,
+					void *ud, struct ward_error *err),
+		     void *ud, bool cookie, struct ward_error *err)
+{
+	int r;
+
+	/* host mode names a kernel type by its id (bpf_rdonly_cast): only the
+	 * kernel's own BTF has the right ids, not the minimised copy */
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts,
+		    .btf_custom_path = cfg->host ? NULL : ward_btf_custom_path());
+	e->skel = egress_bpf__open_opts(&open_opts);
+	if (!e->skel)
+		return ward_err(err, -errno, "open BPF egress programs");
+	cfg_fill((struct ward_cfg *)&e->skel->rodata->cfg, cfg);
+	if (cookie)
+		((struct ward_cfg *)&e->skel->rodata->cfg)->flags |= WARD_CFG_PENDING_COOKIE;
+	e->pending_cookie = cookie;
+	/* smaller maps only tests ask for, to reach "full" within their limits */
+	if (cfg->ringbuf_bytes &&
+	    (r = bpf_map__set_max_entries(e->skel->maps.events, cfg->ringbuf_bytes)) < 0)
+		return ward_err(err, r, "egress ring buffer size %u", cfg->ringbuf_bytes);
+	if (cfg->udp_socks_max &&
+	    (r = bpf_map__set_max_entries(e->skel->maps.udp_socks, cfg->udp_socks_max)) < 0)
+		return ward_err(err, r, "egress UDP socket map size %u", cfg->udp_socks_max);
+	if (before_load && (r = before_load(e, cfg, ud, err)) < 0)
+		return r;
+	{
+		const struct ward_cfg *k = (const struct ward_cfg *)&e->skel->rodata->cfg;
+
+		memcpy(e->cfg.proxy4, k->proxy4.w, 16);
+		memcpy(e->cfg.proxy6, k->proxy6.w, 16);
+		memcpy(e->cfg.dns4, k->dns4.w, 16);
+		e->cfg.explicit_port = k->explicit_port;
+		e->cfg.transparent_port = k->transparent_port;
+		e->cfg.dns_port = k->dns_port;
+	}
+	r = egress_bpf__load(e->skel);
+	if (r < 0)
+		return ward_err(err, r, "load BPF egress programs (cgroup sock_addr, sock_ops)");
+	return 0;
+}
+
 /* Open, configure and load the programs, no policy yet (generation 0:
  * every identity unknown); before_load (host mode) may reuse maps and set
  * rodata. */
@@ -344,36 +406,25 @@ int egress_open(const struct ward_egress_config *cfg,
 		return ward_err(err, -ENOMEM, "egress");
 	e->mono_to_real = ward_now_ns() - ward_mono_ns();
 
-	/* host mode names a kernel type by its id (bpf_rdonly_cast): only the
-	 * kernel's own BTF has the right ids, not the minimised copy */
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts,
-		    .btf_custom_path = cfg->host ? NULL : ward_btf_custom_path());
-	e->skel = egress_bpf__open_opts(&open_opts);
-	if (!e->skel)
-		return ward_err(err, -errno, "open BPF egress programs");
-	cfg_fill((struct ward_cfg *)&e->skel->rodata->cfg, cfg);
-	/* smaller maps only tests ask for, to reach "full" within their limits */
-	if (cfg->ringbuf_bytes &&
-	    (r = bpf_map__set_max_entries(e->skel->maps.events, cfg->ringbuf_bytes)) < 0)
-		return ward_err(err, r, "egress ring buffer size %u", cfg->ringbuf_bytes);
-	if (cfg->udp_socks_max &&
-	    (r = bpf_map__set_max_entries(e->skel->maps.udp_socks, cfg->udp_socks_max)) < 0)
-		return ward_err(err, r, "egress UDP socket map size %u", cfg->udp_socks_max);
-	if (before_load && (r = before_load(e, cfg, ud, err)) < 0)
-		return r;
-	{
-		const struct ward_cfg *k = (const struct ward_cfg *)&e->skel->rodata->cfg;
+	if (pending_cookie_forced()) {
+		r = skel_load(e, cfg, before_load, ud, true, err);
+	} else {
+		/* where task storage is refused, the verifier's log of the first
+		 * try is expected: not printed (libbpf prints to stderr) */
+		libbpf_print_fn_t old = libbpf_set_print(quiet_print);
 
-		memcpy(e->cfg.proxy4, k->proxy4.w, 16);
-		memcpy(e->cfg.proxy6, k->proxy6.w, 16);
-		memcpy(e->cfg.dns4, k->dns4.w, 16);
-		e->cfg.explicit_port = k->explicit_port;
-		e->cfg.transparent_port = k->transparent_port;
-		e->cfg.dns_port = k->dns_port;
+		r = skel_load(e, cfg, before_load, ud, false, err);
+		libbpf_set_print(old);
 	}
-	r = egress_bpf__load(e->skel);
+	if (!e->pending_cookie && (r == -EINVAL || r == -EACCES)) {
+		/* a kernel whose sock_addr/sock_ops programs cannot use task
+		 * storage (6.12): the records go by socket cookie instead */
+		egress_bpf__destroy(e->skel);
+		e->skel = NULL;
+		r = skel_load(e, cfg, before_load, ud, true, err);
+	}
 	if (r < 0)
-		return ward_err(err, r, "load BPF egress programs (cgroup sock_addr, sock_ops)");
+		return r;
 	e->slots.outer_fd = bpf_map__fd(e->skel->maps.identities);
 	e->slots.first_fd = bpf_map__fd(e->skel->maps.identities1);
 	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), egress_on_sample, e, NULL);

@@ -182,6 +182,7 @@ struct egress_gens {
 
 struct ward_egress {
 	struct egress_bpf *skel;
+	bool pending_cookie; /* WARD_CFG_PENDING_COOKIE: TCP records by socket cookie */
 	struct bpf_link *links[EGRESS_N_LINKS];
 	struct ring_buffer *rb;
 	struct egress_gens gens;

@@ -8,6 +8,9 @@
 # ones not; unprotected paths unaffected, two sandboxes apart, the kernel's
 # rate limit.
 # Root only; exit 77 (skip) when a kernel feature is missing.
+# WARD_FS_ONLY=protect: the protected-path sections only (the test guest's
+# quick run of the bpf-lsm path, tests/vm; the whole file under
+# make check-kernels).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -183,6 +186,11 @@ check "  and is logged" \
 	[ "$(count "$L" ".binary == \"/usr/bin/perl\" and (.reason | startswith(\"read of the memory of another process\")) and (.reason | test(\"syscall=read/write\"))")" = 1 ]
 run prot_py "$L" /usr/bin/perl -e 'open(my $m, "<", "/proc/self/mem") or die; print "self ok\n"'
 check "  a process's own /proc/self/mem stays open to it" [ "$RC" = 0 -a "$OUT" = "self ok" ]
+
+if [ "${WARD_FS_ONLY:-}" = protect ]; then
+	finish
+	exit
+fi
 
 # --- hidden paths: on the host, not in the mount plan ---
 L=$T/hidden.db

@@ -55,7 +55,7 @@ fi
 
 key=$( (sha256sum "$here/build-guest.sh" "$here/init" | cut -d' ' -f1
 	echo "$deb $(stat -c %s.%Y "$deb")"
-	busybox 2>/dev/null | head -1) | sha256sum | cut -d' ' -f1)
+	busybox 2>/dev/null | sed -n 1p) | sha256sum | cut -d' ' -f1)
 if [ -f "$vm/stamp" ] && [ "$(cat "$vm/stamp")" = "$key" ] &&
    [ -f "$vm/vmlinuz" ] && [ -f "$vm/initramfs.cpio.gz" ]; then
 	echo "$vm"

@@ -27,6 +27,11 @@ ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
+. "$R/env"
+# the host's root as it is, before the tmpfs below cover parts of it: a
+# checkout under /tmp (a CI clone) or /root stays reachable from here
+mkdir -p /run/ward-vm/host
+mount --bind / /run/ward-vm/host
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=1777 tmpfs /var/tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
@@ -39,8 +44,13 @@ mkdir -p /run/netns /run/lock
 for d in /var/lib /var/log /var/cache /root; do
 	mount -t tmpfs -o mode=755 tmpfs "$d"
 done
+# the checkout, the build and the guest's kernel where a tmpfs covered them
+for p in "$WARD_SRC" "$WARD_BUILD" "$WARD_VM_DIR"; do
+	[ -n "$(ls -A "$p" 2>/dev/null)" ] && continue
+	mkdir -p "$p" && mount --bind "/run/ward-vm/host$p" "$p" ||
+		echo "ward-vm: cannot show $p inside the guest"
+done
 kver=$(uname -r)
-. "$R/env"
 # the extracted kernel's modules: the host has no /lib/modules to mount on,
 # so the kernel's module requests go through modprobe -d (its root directory)
 mkdir -p /run/ward-vm/bin

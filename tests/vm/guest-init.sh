@@ -62,6 +62,9 @@ chmod 755 /run/ward-vm/bin/modprobe
 export PATH=/run/ward-vm/bin:$PATH
 echo /run/ward-vm/bin/modprobe >/proc/sys/kernel/modprobe
 hostname ward-vm
+# the host's limits, not the kernel's defaults for PID 1 (open files: 4096
+# hard, too few for tests that fill a 16384-entry map with live sockets)
+ulimit -Hn 1048576 2>/dev/null && ulimit -n 1048576
 ip link set lo up
 # cgroup v2 controllers for the sandboxes' leaves
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do

@@ -416,12 +416,58 @@ static void follow_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/* A row source: every row after f->after_id, through on_row. */
+typedef int (*rows_each_fn)(void *src, const struct ward_audit_filter *f, struct logs_state *s,
+			    struct ward_error *err);
+
+/* The rows after s->last_id from each(src); with follow, then the new ones
+ * every 200 ms until SIGINT/SIGTERM. 0, or -errno with err set. */
+static int print_rows(rows_each_fn each, void *src, struct ward_audit_filter *f,
+		      struct logs_state *s, bool follow, struct ward_error *err)
+{
+	int r;
+
+	if (follow)
+		follow_signals();
+	for (;;) {
+		f->after_id = s->last_id;
+		r = each(src, f, s, err);
+		if (r < 0)
+			return r;
+		fflush(stdout);
+		if (!follow || stop_requested)
+			return 0;
+		nanosleep(&(struct timespec){ .tv_nsec = 200 * 1000 * 1000 }, NULL);
+		if (stop_requested)
+			return 0;
+	}
+}
+
+static int local_each(void *src, const struct ward_audit_filter *f, struct logs_state *s,
+		      struct ward_error *err)
+{
+	return ward_audit_reader_each(src, f, on_row, s, err);
+}
+
 static int on_central_row(const char *host_id, const struct ward_audit_row *r, void *userdata)
 {
 	struct logs_state *s = userdata;
 
 	s->origin = host_id;
 	return on_row(r, s);
+}
+
+struct central_src {
+	struct ward_central *c;
+	const char *host_id;
+};
+
+static int central_each(void *src, const struct ward_audit_filter *f, struct logs_state *s,
+			struct ward_error *err)
+{
+	const struct central_src *cs = src;
+
+	return ward_central_each(cs->c, cs->host_id, f, on_central_row, s, err);
 }
 
 /* ward logs --db: the same printer over the central store's rows. */
@@ -438,20 +484,7 @@ static int logs_central(const char *url, const char *host_id, struct ward_audit_
 		fprintf(stderr, "ward logs: %s\n", err.msg);
 		return 1;
 	}
-	if (follow)
-		follow_signals();
-	for (;;) {
-		f->after_id = s->last_id;
-		r = ward_central_each(c, host_id, f, on_central_row, s, &err);
-		if (r < 0)
-			break;
-		fflush(stdout);
-		if (!follow || stop_requested)
-			break;
-		nanosleep(&(struct timespec){ .tv_nsec = 200 * 1000 * 1000 }, NULL);
-		if (stop_requested)
-			break;
-	}
+	r = print_rows(central_each, &(struct central_src){ c, host_id }, f, s, follow, &err);
 	ward_central_close(c);
 	if (r < 0) {
 		fprintf(stderr, "ward logs: %s\n", err.msg);
@@ -593,25 +626,7 @@ int cmd_logs(int argc, char **argv)
 		fprintf(stderr, "ward logs: %s\n", err.msg);
 		return 1;
 	}
-	if (follow) {
-		struct sigaction sa = { .sa_handler =
-						on_signal }; /* no SA_RESTART: wake the sleep */
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-	}
-	for (;;) {
-		f.after_id = s.last_id;
-		r = ward_audit_reader_each(rd, &f, on_row, &s, &err);
-		if (r < 0)
-			break;
-		fflush(stdout);
-		if (!follow || stop_requested)
-			break;
-		nanosleep(&(struct timespec){ .tv_nsec = 200 * 1000 * 1000 }, NULL);
-		if (stop_requested)
-			break;
-	}
+	r = print_rows(local_each, rd, &f, &s, follow, &err);
 	ward_audit_reader_close(rd);
 	if (r < 0) {
 		fprintf(stderr, "ward logs: %s\n", err.msg);

@@ -39,6 +39,7 @@
 
 #include "fs_decide.h"
 #include "exe_ident.h"
+#include "fs_task.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -162,57 +163,6 @@ static __always_inline __u8 read_path(char *dst, const char *src)
 	    (bpf_probe_read_user(&next, 1, src + WARD_FS_PATH_MAX - 1) < 0 || next != '\0'))
 		return WARD_FS_EV_TRUNCATED;
 	return 0;
-}
-
-/* x86_64 thread_info.status: the task is in a 32-bit (int 0x80) syscall,
- * whose numbers are not the ones ward_fs_syscall() knows */
-#define WARD_TS_COMPAT 0x0002
-
-/* The x86_64 struct pt_regs as ptrace(2) exposes it (struct
- * user_regs_struct): an ABI, so plain reads at fixed offsets, not CO-RE
- * relocations — each CO-RE type makes libbpf search vmlinux BTF at load. */
-struct ward_x86_regs {
-	__u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax;
-};
-
-/* Syscall argument i from the saved registers (x86_64 calling convention). */
-static __always_inline __u64 sys_arg(const struct ward_x86_regs *r, __u8 i)
-{
-	switch (i) {
-	case 0:
-		return r->di;
-	case 1:
-		return r->si;
-	case 2:
-		return r->dx;
-	case 3:
-		return r->r10;
-	case 4:
-		return r->r8;
-	case 5:
-		return r->r9;
-	default:
-		return 0;
-	}
-}
-
-/* The file behind descriptor fd of the current task t, or NULL. t is the
- * trusted pointer of bpf_get_current_task_btf(): the walk to the table is
- * plain (fault-safe) loads, one helper call reads the slot; this runs before
- * every read and write of a sandbox with protected paths. */
-static __always_inline struct file *fd_file(struct task_struct *t, int fd)
-{
-	struct files_struct *files = t->files;
-	struct fdtable *fdt;
-	struct file *f = NULL;
-
-	if (fd < 0 || !files)
-		return NULL;
-	fdt = files->fdt;
-	if (!fdt || (unsigned int)fd >= fdt->max_fds)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), (void *)fdt->fd + (__u64)fd * sizeof(f));
-	return f;
 }
 
 #define WARD_FS_DIR_DEPTH 32

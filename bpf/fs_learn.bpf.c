@@ -34,6 +34,7 @@
 
 #include "fs_decide.h"
 #include "exe_ident.h"
+#include "fs_task.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -96,47 +97,6 @@ static __always_inline int in_sandbox(void)
 	}
 	return cgroup_level && cgroup_id &&
 	       bpf_get_current_ancestor_cgroup_id(cgroup_level) == cgroup_id;
-}
-
-#define WARD_TS_COMPAT 0x0002
-
-struct ward_x86_regs {
-	__u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax;
-};
-
-static __always_inline __u64 sys_arg(const struct ward_x86_regs *r, __u8 i)
-{
-	switch (i) {
-	case 0:
-		return r->di;
-	case 1:
-		return r->si;
-	case 2:
-		return r->dx;
-	case 3:
-		return r->r10;
-	case 4:
-		return r->r8;
-	case 5:
-		return r->r9;
-	default:
-		return 0;
-	}
-}
-
-static __always_inline struct file *fd_file(struct task_struct *t, int fd)
-{
-	struct files_struct *files = t->files;
-	struct fdtable *fdt;
-	struct file *f = NULL;
-
-	if (fd < 0 || !files)
-		return NULL;
-	fdt = files->fdt;
-	if (!fdt || (unsigned int)fd >= fdt->max_fds)
-		return NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), (void *)fdt->fd + (__u64)fd * sizeof(f));
-	return f;
 }
 
 /* ---- a dentry's name, walked up to the namespace's root (as bpf/fs.bpf.c) ---- */

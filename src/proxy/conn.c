@@ -86,12 +86,13 @@ static void decide_connection(struct conn *c)
 	conn_connect_upstream(c);
 }
 
-/* A new generation was applied (proxy.c, sweep): a connection whose
- * destination was decided once for all its bytes (tunnels, transparent
- * connections, intercepted TLS sessions, also while they connect) is decided
- * again and closed when the new generation denies it. Plain HTTP keeps its
- * upstream: each next request is decided under the new generation anyway. */
-void conn_revalidate(struct conn *c)
+/* A new generation was applied: a connection whose destination was decided
+ * once for all its bytes (tunnels, transparent connections, intercepted TLS
+ * sessions, also while they connect) is decided again; false when the new
+ * generation denies it (its row written, c->dead set, the caller closes it).
+ * Plain HTTP keeps its upstream: each next request is decided under the new
+ * generation anyway. */
+bool conn_redecide(struct conn *c)
 {
 	struct ward_request_in in;
 	struct ward_request_verdict v;
@@ -118,17 +119,25 @@ void conn_revalidate(struct conn *c)
 		break;
 	}
 	if (!connection_level || c->served_locally || c->tofu)
-		return;
+		return true;
 	conn_request_in(c, conn_kind(c), &in);
 	conn_adopt(c);
 	ward_request_decide(c->policy, &in, &v);
 	c->v = v.net; /* c->v pointed into the old generation's policy */
 	if (v.outcome != WARD_REQ_DENY)
-		return;
+		return true;
 	snprintf(reason, sizeof(reason), "revoked by policy rev %s", c->policy->rev);
 	conn_row(c, "proxy", "deny", NULL, NULL, v.rule, reason);
 	c->dead = true;
-	conn_finish_entry(c);
+	return false;
+}
+
+/* The loop's sweep after an apply (proxy.c): closes what the new generation
+ * denies ("revoked by policy rev R"). */
+void conn_revalidate(struct conn *c)
+{
+	if (!conn_redecide(c))
+		conn_finish_entry(c);
 }
 
 /* ---- transparent: what the first bytes say ---- */

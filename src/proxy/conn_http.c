@@ -213,6 +213,13 @@ static void handle_head(struct conn *c)
 		conn_malformed(c, 414, "request target too long");
 		return;
 	}
+	/* A generation applied since this connection was decided whose sweep
+	 * has not reached it yet (the request and the loop's wake-up came in
+	 * one epoll batch): the connection is decided again first, so that a
+	 * session the new generation revokes is closed, as the sweep would have
+	 * closed it, and not answered 403 on its first request after the apply. */
+	if (c->policy != proxy_policy(c->px) && !conn_redecide(c))
+		return;
 	memcpy(method, h->method.p, h->method.len);
 	method[h->method.len] = '\0';
 	memcpy(pathraw, h->path.p, h->path.len);

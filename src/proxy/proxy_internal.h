@@ -227,6 +227,7 @@ enum { EV_CLIENT = 0, EV_UPSTREAM = 1, EV_LISTEN = 2, EV_OTHER = 3 };
 /* ---- conn.c: setup ---- */
 void conn_accepted(struct conn *c);
 void conn_identified(struct conn *c);
+bool conn_redecide(struct conn *c);
 void conn_revalidate(struct conn *c);
 
 /* ---- conn_tls.c: ward as the client's TLS server ---- */

@@ -35,11 +35,9 @@
 #include "fs_decide.h"
 #include "exe_ident.h"
 #include "fs_task.h"
+#include "fs_dir.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
-
-volatile __u64 cgroup_id = 0;
-__u32 cgroup_level = 0;
 
 const volatile __u32 rate_per_sec = WARD_FS_LEARN_RATE_PER_SEC;
 const volatile __u32 rate_burst = WARD_FS_LEARN_RATE_BURST;
@@ -66,115 +64,10 @@ struct {
 	__type(value, __u8);
 } learn_seen SEC(".maps");
 
-struct scratch {
-	__u64 words[WARD_FS_PATH_MAX / 8];
-	char dir[2 * WARD_FS_PATH_MAX];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, WARD_FS_LEARN_RINGBUF_BYTES);
 } events SEC(".maps");
-
-static __always_inline int in_sandbox(void)
-{
-	__u64 id = bpf_get_current_cgroup_id();
-
-	if (id == cgroup_id) {
-		if (!cgroup_level) {
-			struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-
-			cgroup_level = BPF_CORE_READ(t, cgroups, dfl_cgrp, level);
-		}
-		return 1;
-	}
-	return cgroup_level && cgroup_id &&
-	       bpf_get_current_ancestor_cgroup_id(cgroup_level) == cgroup_id;
-}
-
-/* ---- a dentry's name, walked up to the namespace's root (as bpf/fs.bpf.c) ---- */
-
-#define WARD_FS_DIR_DEPTH 32
-#define WARD_FS_PMASK (WARD_FS_PATH_MAX - 1)
-
-struct dir_walk {
-	__u64 d, m;
-	int pos;
-	int done;
-};
-
-static long dir_step(__u64 i, void *ctx)
-{
-	struct dir_walk *w = ctx;
-	struct dentry *d = (struct dentry *)w->d, *parent;
-	struct mount *m = (struct mount *)w->m;
-	const unsigned char *name;
-	struct scratch *sc;
-	__u32 zero = 0, len;
-	int pos = w->pos;
-
-	sc = bpf_map_lookup_elem(&scratch, &zero);
-	if (!sc)
-		goto fail;
-	if (d == BPF_CORE_READ(m, mnt.mnt_root)) {
-		struct mount *up = BPF_CORE_READ(m, mnt_parent);
-
-		if (up == m) {
-			w->done = 1;
-			return 1;
-		}
-		w->d = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
-		w->m = (__u64)up;
-		return 0;
-	}
-	parent = BPF_CORE_READ(d, d_parent);
-	if (d == parent) {
-		w->done = 1;
-		return 1;
-	}
-	len = BPF_CORE_READ(d, d_name.len);
-	name = BPF_CORE_READ(d, d_name.name);
-	if (pos < 0 || pos > WARD_FS_PMASK || len + 1 > (__u32)pos)
-		goto fail;
-	pos -= len;
-	bpf_probe_read_kernel(sc->dir + (pos & WARD_FS_PMASK), len & WARD_FS_PMASK, name);
-	pos--;
-	sc->dir[pos & WARD_FS_PMASK] = '/';
-	w->pos = pos;
-	w->d = (__u64)parent;
-	return 0;
-fail:
-	w->pos = -1;
-	return 1;
-}
-
-/* Where the name starts in sc->dir (it ends at WARD_FS_PMASK), or -1. */
-static __always_inline int dir_path(struct dentry *d, struct vfsmount *vm, struct scratch *sc)
-{
-	struct dir_walk w = {
-		.d = (__u64)d,
-		.m = (__u64)((void *)vm - bpf_core_field_offset(struct mount, mnt)),
-		.pos = WARD_FS_PMASK,
-	};
-	long n;
-
-	sc->dir[WARD_FS_PMASK] = '\0';
-	n = bpf_loop(WARD_FS_DIR_DEPTH, dir_step, &w, 0);
-	if (n < 0 || w.pos < 0 || !w.done)
-		return -1;
-	if (w.pos == WARD_FS_PMASK) {
-		w.pos--;
-		sc->dir[WARD_FS_PMASK - 1] = '/';
-	}
-	return w.pos;
-}
 
 /* ---- events ---- */
 

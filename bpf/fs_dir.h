@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/* The sandbox's scope and the names of files, shared by the syscall
+ * tracepoint programs (fs.bpf.c, fs_learn.bpf.c; one instance each per
+ * sandbox): which tasks are the sandbox's, a per-CPU scratch area for paths,
+ * and a dentry's name walked up to the mount namespace's root. Include
+ * after vmlinux.h, bpf_helpers.h, bpf_core_read.h and fs_decide.h
+ * (WARD_FS_PATH_MAX); defines the globals cgroup_id and cgroup_level and the
+ * map scratch. */
+#pragma once
+
+/* The sandbox leaf's id; data, not rodata: ward loads the programs while
+ * the sandbox is being built and writes it once the cgroup exists, before
+ * attaching (0 matches no task). */
+volatile __u64 cgroup_id = 0;
+/* The sandbox leaf's depth in the hierarchy, learnt from the first task seen
+ * in the leaf itself (init, before any session exists); 0: not yet. */
+__u32 cgroup_level = 0;
+
+/* In the sandbox: in its leaf, or below it (a session's cgroup, s-<id>). A
+ * session is never the first of the sandbox to run: init's own calls after
+ * the attach teach the level first. */
+static __always_inline int in_sandbox(void)
+{
+	__u64 id = bpf_get_current_cgroup_id();
+
+	if (id == cgroup_id) {
+		if (!cgroup_level) {
+			struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+			cgroup_level = BPF_CORE_READ(t, cgroups, dfl_cgrp, level);
+		}
+		return 1;
+	}
+	return cgroup_level && cgroup_id &&
+	       bpf_get_current_ancestor_cgroup_id(cgroup_level) == cgroup_id;
+}
+
+/* a path read for its key, and a directory's name built backwards */
+struct scratch {
+	__u64 words[WARD_FS_PATH_MAX / 8];
+	char dir[2 * WARD_FS_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+#define WARD_FS_DIR_DEPTH 32
+#define WARD_FS_PMASK (WARD_FS_PATH_MAX - 1)
+
+struct dir_walk {
+	__u64 d, m; /* struct dentry *, struct mount * */
+	int pos;    /* where the name starts in scratch.dir; -1: does not fit */
+	int done;   /* the namespace's root was reached */
+};
+
+/* One step of dir_path(): a component written in front, or a mount
+ * crossed. A bpf_loop callback: verified once, not once per iteration. */
+static long dir_step(__u64 i, void *ctx)
+{
+	struct dir_walk *w = ctx;
+	struct dentry *d = (struct dentry *)w->d, *parent;
+	struct mount *m = (struct mount *)w->m;
+	const unsigned char *name;
+	struct scratch *sc;
+	__u32 zero = 0, len;
+	int pos = w->pos;
+
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		goto fail;
+	if (d == BPF_CORE_READ(m, mnt.mnt_root)) {
+		struct mount *up = BPF_CORE_READ(m, mnt_parent);
+
+		if (up == m) { /* the namespace's root */
+			w->done = 1;
+			return 1;
+		}
+		w->d = (__u64)BPF_CORE_READ(m, mnt_mountpoint);
+		w->m = (__u64)up;
+		return 0;
+	}
+	parent = BPF_CORE_READ(d, d_parent);
+	if (d == parent) {
+		w->done = 1;
+		return 1;
+	}
+	len = BPF_CORE_READ(d, d_name.len);
+	name = BPF_CORE_READ(d, d_name.name);
+	if (pos < 0 || pos > WARD_FS_PMASK || len + 1 > (__u32)pos)
+		goto fail;
+	pos -= len;
+	bpf_probe_read_kernel(sc->dir + (pos & WARD_FS_PMASK), len & WARD_FS_PMASK, name);
+	pos--;
+	sc->dir[pos & WARD_FS_PMASK] = '/';
+	w->pos = pos;
+	w->d = (__u64)parent;
+	return 0;
+fail:
+	w->pos = -1;
+	return 1;
+}
+
+/* The path of a directory as the task's mount namespace shows it (the
+ * sandbox's root is "/"), built backwards in scratch.dir so that it ends at
+ * dir[WARD_FS_PATH_MAX - 1]. Returns where it starts, or -1 when it is
+ * longer than WARD_FS_PATH_MAX - 1 or deeper than WARD_FS_DIR_DEPTH
+ * components and mounts: a cut name is never sent as a whole one. */
+static __always_inline int dir_path(struct dentry *d, struct vfsmount *vm, struct scratch *sc)
+{
+	struct dir_walk w = {
+		.d = (__u64)d,
+		.m = (__u64)((void *)vm - bpf_core_field_offset(struct mount, mnt)),
+		.pos = WARD_FS_PMASK,
+	};
+	long n;
+
+	sc->dir[WARD_FS_PMASK] = '\0';
+	n = bpf_loop(WARD_FS_DIR_DEPTH, dir_step, &w, 0);
+	/* not at the root after WARD_FS_DIR_DEPTH steps: not the whole name */
+	if (n < 0 || w.pos < 0 || !w.done)
+		return -1;
+	if (w.pos == WARD_FS_PMASK) {
+		w.pos--;
+		sc->dir[WARD_FS_PMASK - 1] = '/';
+	}
+	return w.pos;
+}

@@ -22,3 +22,16 @@ const char *ward_btf_custom_path(void)
 		return NULL;
 	return WARD_MIN_BTF_PATH;
 }
+
+static int print_nothing(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+libbpf_print_fn_t ward_libbpf_mute(void)
+{
+	return libbpf_set_print(print_nothing);
+}

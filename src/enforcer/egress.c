@@ -317,14 +317,6 @@ uint32_t ward_egress_generation(const struct ward_egress *e)
 	return (uint32_t)__atomic_load_n(&e->skel->bss->ward_active, __ATOMIC_ACQUIRE);
 }
 
-static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
 /* WARD_EGRESS_PENDING=cookie: the hand-over kernels without task storage
  * in these programs use, on any kernel (tests, docs/kernels.md) */
 static bool pending_cookie_forced(void)
@@ -411,7 +403,7 @@ int egress_open(const struct ward_egress_config *cfg,
 	} else {
 		/* where task storage is refused, the verifier's log of the first
 		 * try is expected: not printed (libbpf prints to stderr) */
-		libbpf_print_fn_t old = libbpf_set_print(quiet_print);
+		libbpf_print_fn_t old = ward_libbpf_mute();
 
 		r = skel_load(e, cfg, before_load, ud, false, err);
 		libbpf_set_print(old);

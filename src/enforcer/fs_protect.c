@@ -37,9 +37,10 @@
 #include "common/cleanup.h"
 #include "common/owner.h"
 #include "common/strv.h"
-#include "enforcer/exe.h"
 #include "common/util.h"
+#include "enforcer/btf.h"
 #include "enforcer/cgroup.h"
+#include "enforcer/exe.h"
 #include "enforcer/egress_internal.h"
 #include "enforcer/fs.h"
 
@@ -305,18 +306,10 @@ static int cmp_mark(const void *a, const void *b)
 	return x->ino < y->ino ? -1 : x->ino > y->ino;
 }
 
-static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
-}
-
 /* Expected to fail where BPF LSM is not loadable: no verifier noise then. */
 static struct fs_lsm_bpf *lsm_load_quietly(void)
 {
-	libbpf_print_fn_t old = libbpf_set_print(quiet);
+	libbpf_print_fn_t old = ward_libbpf_mute();
 	struct fs_lsm_bpf *skel = fs_lsm_bpf__open_and_load();
 
 	libbpf_set_print(old);

@@ -103,13 +103,17 @@ policy prot true "  binaries:" "    - path: /usr/bin/cat" \
 policy ceiling false
 policy prot_py true "  binaries:" "    - path: /usr/bin/python3" "      read_only: [$WD/keys]"
 
-# run POLICY LOG CMD...: output in $OUT, status in $RC
+# run POLICY LOG CMD...: the command's output (stdout and stderr) in $OUT,
+# ward's own warnings in $WARN (a kernel without a layer says so: 6.1 has no
+# unix socket hooks), status in $RC
 run() {
 	local pol=$1 log=$2
 	shift 2
 	OUT=$(cd "$WD" && timeout 60 "$WARD" run --policy "$T/$pol.yaml" --log "$log" --workdir "$WD" \
 		-- "$@" 2>&1)
 	RC=$?
+	WARN=$(grep '^ward: warning: ' <<<"$OUT")
+	OUT=$(grep -v '^ward: warning: ' <<<"$OUT")
 }
 # rows LOG JQ-FILTER: matching fs rows, one JSON object per line
 rows() { "$WARD" logs --log "$1" --layer fs --json | jq -c "select($2)"; }

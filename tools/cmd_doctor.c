@@ -55,13 +55,14 @@ static const char doctor_usage[] =
 	"Exit status: 0 when every feature ward requires is available, 1 otherwise.\n"
 	"Run as root: several probes need CAP_SYS_ADMIN / CAP_BPF / CAP_NET_ADMIN.\n";
 
-/* A daemon answering on the default socket holds host mode on pin_dir. */
 /* The kernels ward's test suite ran on, and what ran there (docs/kernels.md):
  * a kernel of another series may load what these refuse, or refuse what they
  * load (verifier limits change between releases). */
 static const struct {
 	const char *series, *where, *covered;
 } tested_kernels[] = {
+	{ "6.1", "Debian 12's own 6.1 in a qemu guest (make check: tests/vm)",
+	  "bpf-lsm, fentry, kprobe.multi, Landlock ABI 2, no unix hooks (the layer degrades)" },
 	{ "6.12", "Debian 6.12 in a qemu guest (make check: tests/vm)",
 	  "bpf-lsm, fentry, kprobe.multi, fanotify, overlay identity" },
 	{ "6.18", "the development host",
@@ -81,6 +82,7 @@ static bool kernel_tested(const char *release)
 	return false;
 }
 
+/* A daemon answering on the default socket holds host mode on pin_dir. */
 static bool daemon_holds(const char *pin_dir)
 {
 	_cleanup_(ward_client_freep) struct ward_client *c = NULL;

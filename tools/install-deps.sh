@@ -11,22 +11,30 @@ bc time sqlite3 iproute2 nftables bubblewrap curl ca-certificates git python3 py
 util-linux procps passwd nodejs npm btrfs-progs
 qemu-system-x86 busybox-static kmod jq"
 
-# The test guest's kernel (tests/vm, docs/kernels.md): a Debian kernel with
-# BPF LSM, downloaded (never installed: tests/vm/build-guest.sh extracts it
-# into the build tree).
-VM_KERNEL_PKG=${WARD_VM_KERNEL_PKG:-linux-image-6.12-amd64}
+# The test guests' kernels (tests/vm, docs/kernels.md): Debian 12's 6.12
+# (backports through bookworm-security) and its own 6.1, both with BPF LSM,
+# downloaded (never installed: tests/vm/build-guest.sh extracts them into the
+# build tree). Each metapackage names its versioned image package.
+VM_KERNEL_PKGS=${WARD_VM_KERNEL_PKGS:-"linux-image-6.12-amd64 linux-image-amd64"}
 VM_CACHE=/var/cache/ward/vm
-vm_kernel() {
-	for f in "$VM_CACHE"/linux-image-[0-9]*.deb; do
-		# the metapackage (a few KiB) only names the image package
-		[ -f "$f" ] && [ "$(stat -c %s "$f")" -gt 1000000 ] && return 0
-	done
+vm_kernel() { # vm_kernel METAPACKAGE
+	meta=$(ls "$VM_CACHE/$1"_*.deb 2>/dev/null | tail -n1)
+	if [ -n "$meta" ]; then
+		real=$(dpkg-deb -f "$meta" Depends | sed -n 's/^\(linux-image-[^ ,]*\).*/\1/p')
+		[ -n "$real" ] && ls "$VM_CACHE/$real"_*.deb >/dev/null 2>&1 && return 0
+	fi
 	mkdir -p "$VM_CACHE"
 	chown _apt "$VM_CACHE" 2>/dev/null || true
-	(cd "$VM_CACHE" && apt-get download -qq "$VM_KERNEL_PKG") || return 1
-	real=$(dpkg-deb -f "$VM_CACHE/${VM_KERNEL_PKG}"_*.deb Depends | sed -n 's/^\(linux-image-[^ ,]*\).*/\1/p')
+	(cd "$VM_CACHE" && apt-get download -qq "$1") || return 1
+	meta=$(ls "$VM_CACHE/$1"_*.deb | tail -n1)
+	real=$(dpkg-deb -f "$meta" Depends | sed -n 's/^\(linux-image-[^ ,]*\).*/\1/p')
 	[ -n "$real" ] || return 1
 	(cd "$VM_CACHE" && apt-get download -qq "$real")
+}
+vm_kernels() {
+	for k in $VM_KERNEL_PKGS; do
+		vm_kernel "$k" || { echo "install-deps: cannot download $k" >&2; return 1; }
+	done
 }
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -45,7 +53,7 @@ done
 
 if [ -z "$missing" ]; then
 	echo "install-deps: all packages present"
-	vm_kernel || { echo "install-deps: cannot download $VM_KERNEL_PKG" >&2; exit 1; }
+	vm_kernels || exit 1
 	exit 0
 fi
 
@@ -54,4 +62,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
-vm_kernel || { echo "install-deps: cannot download $VM_KERNEL_PKG" >&2; exit 1; }
+vm_kernels || exit 1

@@ -7,15 +7,19 @@
 # the kernel package, busybox or this script and tests/vm/init change.
 #
 # usage: build-guest.sh BUILD_DIR
-# env:   WARD_VM_KERNEL_DEB  a linux-image-*.deb to use instead of the default
-#        WARD_VM_KERNEL_PKG  the package to fetch (default linux-image-6.12-amd64)
-# prints the guest directory (BUILD_DIR/vm) on success.
+# env:   WARD_VM_KERNEL_PKG  the kernel's metapackage (default linux-image-6.12-amd64,
+#                            Debian 12's backported 6.12; linux-image-amd64 is
+#                            its own 6.1): the guest is BUILD_DIR/vm/PKG
+#        WARD_VM_KERNEL_DEB  a linux-image-*.deb to use instead (BUILD_DIR/vm/custom)
+# prints the guest directory on success.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:?usage: build-guest.sh BUILD_DIR}" && pwd)
-vm=$build/vm
 pkg=${WARD_VM_KERNEL_PKG:-linux-image-6.12-amd64}
+case $pkg in */* | .* | '') die "bad WARD_VM_KERNEL_PKG: $pkg" ;; esac
+vm=$build/vm/$pkg
+[ -n "${WARD_VM_KERNEL_DEB:-}" ] && vm=$build/vm/custom
 # tools/install-deps.sh downloads the package here (apt-get download)
 cache=${WARD_VM_CACHE:-/var/cache/ward/vm}
 
@@ -30,16 +34,21 @@ ldd "$bb" >/dev/null 2>&1 && die "$bb is dynamically linked (install busybox-sta
 
 mkdir -p "$vm"
 
-# --- the kernel package: explicit, cached by install-deps, or fetched
+# --- the kernel package: explicit, cached by install-deps, or fetched. The
+# metapackage (a few KiB) names the versioned image package in its Depends.
 deb=${WARD_VM_KERNEL_DEB:-}
+image_of() { # image_of DIR: the image package the metapackage in DIR names
+	local meta
+	meta=$(ls "$1/${pkg}"_*.deb 2>/dev/null | tail -n1)
+	[ -n "$meta" ] || return 1
+	real=$(dpkg-deb -f "$meta" Depends | sed -n 's/^\(linux-image-[^ ,]*\).*/\1/p')
+	[ -n "$real" ] || die "$meta names no image package"
+	ls "$1/${real}"_*.deb 2>/dev/null | tail -n1
+}
 if [ -z "$deb" ]; then
-	# the metapackage names the versioned image package
 	for dir in "$cache" "$vm/dl"; do
-		for f in "$dir"/linux-image-[0-9]*.deb; do
-			# the metapackage (a few KiB) only names the image package
-			[ -f "$f" ] && [ "$(stat -c %s "$f")" -gt 1000000 ] && deb=$f
-		done
-		[ -n "$deb" ] && break
+		deb=$(image_of "$dir") && [ -n "$deb" ] && break
+		deb=
 	done
 fi
 if [ -z "$deb" ]; then
@@ -79,7 +88,8 @@ for a in sh mount umount insmod mkdir switch_root cat echo poweroff sleep ls; do
 	ln -s busybox "$ir/bin/$a"
 done
 : >"$ir/modules/order"
-for m in 9pnet_virtio 9p; do
+# virtio_pci: built in on 6.12, a module on 6.1 (modprobe says "builtin" then)
+for m in virtio_pci 9pnet_virtio 9p; do
 	modprobe -d "$vm/kernel" -S "$kver" --show-depends "$m" | awk '$1 == "insmod" { print $2 }'
 done | awk '!seen[$0]++' | while read -r ko; do
 	base=$(basename "$ko")

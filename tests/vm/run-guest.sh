@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Boot the test guest (tests/vm/build-guest.sh: Debian's 6.12 kernel with BPF
+# Boot a test guest (tests/vm/build-guest.sh: a Debian kernel with BPF
 # LSM, the host's / read-only over 9p) under qemu with TCG, run the given
 # tests inside and return their status; docs/kernels.md.
 #
@@ -12,7 +12,7 @@
 #   -t    whole-run timeout (default 600): qemu is killed past it (exit 124)
 #   -e    an environment variable for the tests inside the guest
 # env: WARD_BUILD (default <checkout>/build), WARD_VM_MEM (MiB, default 2048),
-#      WARD_VM_ACCEL (default tcg),
+#      WARD_VM_ACCEL (default tcg), WARD_VM_KERNEL_PKG (the kernel: build-guest.sh),
 #      WARD_VM_ALLOW_SKIP=1 (a test exiting 77 does not fail the run)
 # Exit: 0 all passed; 1 a test failed; 2 the guest did not run; 124 timeout.
 set -uo pipefail
@@ -60,8 +60,12 @@ printf '%s\n' "$@" >"$tmp/results/tests"
 # lsm=: the kernel's CONFIG_LSM order with bpf kept (Debian: no bpf by default)
 lsm=landlock,lockdown,yama,bpf
 # TCG by default: no /dev/kvm needed (and a nested /dev/kvm here failed to
-# emulate the guest kernel's instructions); WARD_VM_ACCEL=kvm where it works
-accel=${WARD_VM_ACCEL:-tcg}
+# emulate the guest kernel's instructions); WARD_VM_ACCEL=kvm where it works.
+# One host thread for both vCPUs (thread=single): with a thread per vCPU,
+# a CPU could run a stale translation of kernel text that another CPU was
+# patching (text_poke_bp's int3 when ward attaches a tracepoint), and the
+# 6.12 guest died with "Oops: int3" in syscall_trace_enter (docs/kernels.md).
+accel=${WARD_VM_ACCEL:-tcg,thread=single}
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 \
 	-accel "$accel" -cpu max -smp 2 -m "${WARD_VM_MEM:-2048}" \
 	-nodefaults -no-reboot -display none -serial stdio -monitor none \

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,6 +498,161 @@ fail:
 	return r;
 }
 
+/* ---- a later generation's plan for new sessions (ward's side) ---- */
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The same mount, as far as what the sandbox sees goes (Landlock rights
+ * are the session's own ruleset's, not the mount's). */
+static bool same_mount(const struct ward_mount *a, const struct ward_mount *b)
+{
+	return !strcmp(a->path, b->path) && a->kind == b->kind && a->read_only == b->read_only &&
+	       a->is_dir == b->is_dir && a->allow_dev == b->allow_dev && a->noexec == b->noexec &&
+	       a->create == b->create && a->as_host == b->as_host && same_str(a->source, b->source) &&
+	       same_str(a->target, b->target);
+}
+
+static bool in_plan(const struct ward_mount_plan *plan, const struct ward_mount *m)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (same_mount(&plan->v[i], m))
+			return true;
+	return false;
+}
+
+static bool under_any(char *const *dirs, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (under(path, dirs[i]))
+			return true;
+	return false;
+}
+
+static int cmp_str_desc(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)b, *(char *const *)a);
+}
+
+static int cmp_add(const void *a, const void *b)
+{
+	return strcmp(((const struct ward_mount_add *)a)->path,
+		      ((const struct ward_mount_add *)b)->path);
+}
+
+static void bind_attrs(const struct ward_mount *m, uint64_t *set, uint64_t *clr)
+{
+	*set = MOUNT_ATTR_NOSUID;
+	*clr = 0;
+	if (!m->allow_dev)
+		*set |= MOUNT_ATTR_NODEV;
+	if (m->noexec)
+		*set |= MOUNT_ATTR_NOEXEC;
+	if (m->read_only)
+		*set |= MOUNT_ATTR_RDONLY;
+	else
+		*clr |= MOUNT_ATTR_RDONLY;
+}
+
+#define FILE_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
+/* A detached copy of the host's source of m, with m's attributes. */
+static int open_host_tree(const struct ward_mount *m, struct ward_error *err)
+{
+	const char *src = m->source ? m->source : m->path;
+	bool dir = m->kind == WARD_MNT_BIND;
+	struct mount_attr attr = { 0 };
+	int tree;
+
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, src,
+			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (dir ? AT_RECURSIVE : 0));
+	if (tree < 0)
+		return ward_err(err, -errno, "open_tree '%s'", src);
+	if (dir) {
+		uint64_t set, clr;
+
+		bind_attrs(m, &set, &clr);
+		attr.attr_set = set;
+		attr.attr_clr = clr;
+	} else {
+		attr.attr_set = FILE_ATTRS;
+	}
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (dir ? AT_RECURSIVE : 0), &attr,
+		    sizeof(attr)) < 0) {
+		int r = ward_err(err, -errno, "mount_setattr '%s'", src);
+
+		close(tree);
+		return r;
+	}
+	return tree;
+}
+
+int ward_mount_delta_build(const struct ward_mount_plan *cur, const struct ward_mount_plan *next,
+			   struct ward_mount_delta *ret, struct ward_error *err)
+{
+	_cleanup_(ward_mount_delta_free) struct ward_mount_delta d = { 0 };
+	int r;
+
+	*ret = (struct ward_mount_delta){ 0 };
+	d.detach = calloc(cur->n + 1, sizeof(*d.detach));
+	d.add = calloc(next->n + 1, sizeof(*d.add));
+	if (!d.detach || !d.add)
+		return ward_err(err, -ENOMEM, "mount delta");
+	/* what goes: dropped or changed, a mount below one that goes goes with it */
+	for (size_t i = 0; i < cur->n; i++) {
+		const struct ward_mount *m = &cur->v[i];
+
+		if (in_plan(next, m))
+			continue;
+		if (m->kind != WARD_MNT_BIND && m->kind != WARD_MNT_FILE)
+			return ward_errx(err, -EOPNOTSUPP,
+					 "'%s' (ward's own mount) differs: for the next start", m->path);
+		if (!(d.detach[d.n_detach++] = strdup(m->path)))
+			return ward_err(err, -ENOMEM, "mount delta");
+	}
+	qsort(d.detach, d.n_detach, sizeof(*d.detach), cmp_str_desc);
+	/* what comes: new or changed, and whatever of the new plan lies below a
+	 * mount that goes (detached with it) */
+	for (size_t i = 0; i < next->n; i++) {
+		const struct ward_mount *m = &next->v[i];
+
+		if (in_plan(cur, m) && !under_any(d.detach, d.n_detach, m->path))
+			continue;
+		if (m->kind != WARD_MNT_BIND && m->kind != WARD_MNT_FILE)
+			return ward_errx(err, -EOPNOTSUPP,
+					 "'%s' (ward's own mount) differs: for the next start", m->path);
+		if (!(d.add[d.n_add].path = strdup(m->path)))
+			return ward_err(err, -ENOMEM, "mount delta");
+		d.add[d.n_add].is_dir = m->kind == WARD_MNT_BIND && m->is_dir;
+		d.add[d.n_add].tree = -1;
+		d.n_add++;
+		r = open_host_tree(m, err);
+		if (r < 0)
+			return r;
+		d.add[d.n_add - 1].tree = r;
+	}
+	qsort(d.add, d.n_add, sizeof(*d.add), cmp_add);
+	*ret = d;
+	d = (struct ward_mount_delta){ 0 };
+	return 0;
+}
+
+void ward_mount_delta_free(struct ward_mount_delta *d)
+{
+	for (size_t i = 0; i < d->n_detach; i++)
+		free(d->detach[i]);
+	for (size_t i = 0; i < d->n_add; i++) {
+		free(d->add[i].path);
+		if (d->add[i].tree >= 0)
+			close(d->add[i].tree);
+	}
+	free(d->detach);
+	free(d->add);
+	*d = (struct ward_mount_delta){ 0 };
+}
+
 /* ---- child side: no allocation below this line ---- */
 
 static int join(char *buf, size_t len, const char *a, const char *b, struct ward_error *err)
@@ -703,7 +859,7 @@ static int apply_one(const struct ward_mount_plan *plan, const struct ward_mount
 static int attrs_one(const struct ward_mount *m, struct ward_error *err)
 {
 	char dst[PATH_MAX];
-	uint64_t set = MOUNT_ATTR_NOSUID, clr = 0;
+	uint64_t set = 0, clr = 0;
 	int r = join(dst, sizeof(dst), "/newroot", m->path, err);
 
 	if (r < 0)
@@ -712,14 +868,7 @@ static int attrs_one(const struct ward_mount *m, struct ward_error *err)
 		return 0;
 	switch (m->kind) {
 	case WARD_MNT_BIND:
-		if (!m->allow_dev)
-			set |= MOUNT_ATTR_NODEV;
-		if (m->noexec)
-			set |= MOUNT_ATTR_NOEXEC;
-		if (m->read_only)
-			set |= MOUNT_ATTR_RDONLY;
-		else
-			clr |= MOUNT_ATTR_RDONLY;
+		bind_attrs(m, &set, &clr);
 		return setattr(dst, true, set, clr, err);
 	case WARD_MNT_TMPFS:
 	case WARD_MNT_PROC:
@@ -728,10 +877,7 @@ static int attrs_one(const struct ward_mount *m, struct ward_error *err)
 		r = setattr(dst, true, 0, MOUNT_ATTR_RDONLY, err);
 		return r < 0 ? r : setattr(dst, false, MOUNT_ATTR_RDONLY, 0, err);
 	case WARD_MNT_FILE:
-		return setattr(dst, false,
-			       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-				       MOUNT_ATTR_NOEXEC,
-			       0, err);
+		return setattr(dst, false, FILE_ATTRS, 0, err);
 	case WARD_MNT_SYMLINK:
 		return 0;
 	}
@@ -775,4 +921,54 @@ int ward_mount_apply(const struct ward_mount_plan *plan, struct ward_error *err)
 	/* The root itself is read-only: only the policy's paths can be written. */
 	return setattr("/", false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0,
 		       err);
+}
+
+/* A mount point for an addition; the sandbox's root is read-only: made
+ * writable for this (in the session's own namespace: its copy of the root's
+ * mount; the directory shows in the sandbox's root too, empty). */
+static int mount_point(const struct ward_mount_add *a, bool *root_rw, struct ward_error *err)
+{
+	for (;;) {
+		int r = a->is_dir ? mkdir_p(a->path, err) : mkdir_parent(a->path, err);
+
+		if (r >= 0 && !a->is_dir)
+			r = make_file(a->path, err);
+		if (r != -EROFS || *root_rw)
+			return r;
+		r = setattr("/", false, 0, MOUNT_ATTR_RDONLY, err);
+		if (r < 0)
+			return r;
+		*root_rw = true;
+	}
+}
+
+int ward_mount_delta_apply(const struct ward_mount_delta *d, struct ward_error *err)
+{
+	bool root_rw = false;
+	int r = 0;
+
+	if (unshare(CLONE_NEWNS) < 0)
+		return ward_err(err, -errno, "a mount namespace for the session");
+	/* nothing of the session's reaches the sandbox's */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return ward_err(err, -errno, "make the session's / rslave");
+	for (size_t i = 0; i < d->n_detach; i++)
+		/* EINVAL: not a mount point any more (went with a parent) */
+		if (umount2(d->detach[i], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+			return ward_err(err, -errno, "detach '%s'", d->detach[i]);
+	for (size_t i = 0; i < d->n_add && r >= 0; i++) {
+		const struct ward_mount_add *a = &d->add[i];
+
+		r = mount_point(a, &root_rw, err);
+		if (r >= 0 && syscall(SYS_move_mount, a->tree, "", AT_FDCWD, a->path,
+				      MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			r = ward_err(err, -errno, "attach '%s'", a->path);
+	}
+	if (root_rw) {
+		int q = setattr("/", false, MOUNT_ATTR_RDONLY, 0, err);
+
+		if (r >= 0)
+			r = q;
+	}
+	return r;
 }

@@ -96,3 +96,31 @@ int ward_mount_plan_add_dir(struct ward_mount_plan *plan, const char *source, co
 /* Child side, root in fresh mount and pid namespaces: assemble the root,
  * pivot_root into it and detach the host's root. */
 int ward_mount_apply(const struct ward_mount_plan *plan, struct ward_error *err);
+
+/* A later generation's mount plan, for new sessions of a running sandbox
+ * (docs/sandbox.md, "Sessions"): the session gets a mount namespace of its
+ * own, a copy of the sandbox's, in which the mounts the new plan drops or
+ * changes are detached and the ones it adds or changes are attached from
+ * detached copies of the host's (open_tree) made by ward beforehand. */
+struct ward_mount_add {
+	char *path;	   /* inside (same as on the host) */
+	int tree;	   /* open_tree(OPEN_TREE_CLONE) of the host's, with its attributes set */
+	bool is_dir;
+};
+
+struct ward_mount_delta {
+	char **detach; /* deepest first */
+	size_t n_detach;
+	struct ward_mount_add *add; /* parents first */
+	size_t n_add;
+};
+
+/* ward's side: what turns the running plan cur into next. Only host binds
+ * and placed files can be added; any other kind of mount that differs
+ * (ward's own /tmp, /proc, /dev, symlinks) is an error naming it. */
+int ward_mount_delta_build(const struct ward_mount_plan *cur, const struct ward_mount_plan *next,
+			   struct ward_mount_delta *ret, struct ward_error *err);
+void ward_mount_delta_free(struct ward_mount_delta *d);
+/* The session's intermediate, right after joining the sandbox's mount
+ * namespace: a namespace of its own with d applied. No allocation. */
+int ward_mount_delta_apply(const struct ward_mount_delta *d, struct ward_error *err);

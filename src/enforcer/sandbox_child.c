@@ -519,6 +519,8 @@ _Noreturn void ward_session_child(const struct ward_session_ctx *c)
 		ward_err(&err, -errno, "join the sandbox (setns)");
 		session_fail(c, &err);
 	}
+	if (c->mounts && ward_mount_delta_apply(c->mounts, &err) < 0)
+		session_fail(c, &err);
 	/* GO: ward has the pid and pidfd */
 	do
 		n = recv(c->sock, &m, sizeof(m), 0);

@@ -103,6 +103,7 @@ struct ward_session_ctx {
 	char **envp;
 	const char *path_env; /* PATH of envp, NULL: none */
 	bool unix_broker;     /* install the connect() filter, hand ward the listener */
+	const struct ward_mount_delta *mounts; /* a later generation's plan; NULL: the sandbox's */
 };
 
 _Noreturn void ward_session_child(const struct ward_session_ctx *c);

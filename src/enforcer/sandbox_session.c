@@ -126,7 +126,8 @@ static void close_v1_tasks(int **fds)
 }
 
 struct exec_prep {
-	struct ward_mount_plan plan; /* a later generation's rules */
+	struct ward_mount_plan plan; /* a later generation's mounts and rules */
+	struct ward_mount_delta delta; /* what the session's namespace changes */
 	struct ward_seccomp_prog prog;
 	struct ward_sandbox_env env;
 	char **extra, **envp;
@@ -136,6 +137,7 @@ struct exec_prep {
 static void prep_free(struct exec_prep *p)
 {
 	ward_mount_plan_free(&p->plan);
+	ward_mount_delta_free(&p->delta);
 	ward_seccomp_prog_free(&p->prog);
 	ward_sandbox_env_free(&p->env);
 	free(p->extra);
@@ -201,10 +203,16 @@ int ward_sandbox_exec(struct ward_sandbox *sb, const struct ward_sandbox_session
 					  so->private_sockdirs, NULL, NULL, &p.plan, err);
 		if (r >= 0 && so->home)
 			r = ward_mount_plan_add_dir(&p.plan, so->home, WARD_SANDBOX_HOME, err);
+		/* its mounts: the session's own namespace, the sandbox's with
+		 * what differs (learn mode maps the host's root anyway) */
+		if (r >= 0 && !so->learn)
+			r = ward_mount_delta_build(&h->plan, &p.plan, &p.delta, err);
 		if (r < 0)
 			return r;
 		c.rules = p.plan.rules;
 		c.n_rules = p.plan.n_rules;
+		if (p.delta.n_detach || p.delta.n_add)
+			c.mounts = &p.delta;
 	}
 	c.ll = &ll;
 	c.ports = o->tcp_connect_ports;

@@ -51,6 +51,7 @@ static char wd[256];	/* the workdir */
 static char db[256];	/* the decision log */
 static char pol_a[256]; /* data read-write */
 static char pol_b[256]; /* data read-only */
+static char pol_e[256]; /* pol_a and a directory and a file more, read-only */
 static char pol_c[256]; /* a unix socket named for python3 */
 static char pol_d[256]; /* keys/ protected for cat */
 static char home_dir[256];
@@ -475,6 +476,66 @@ static void case_apply(void)
 	finish(&sb);
 }
 
+/* A later generation's mounts are new sessions': a directory and a file
+ * the apply adds are there (read-only) for sessions started after it and not
+ * for one started before; an apply that drops them again hides them from
+ * newer sessions while the one started in between keeps them. All of them
+ * share the sandbox's own /tmp and the data directory. */
+static void case_apply_mounts(void)
+{
+	struct sandbox sb = { 0 };
+	struct ward_session *before, *between, *after;
+	struct ward_apply_report rep;
+	struct ward_error err = { 0 };
+	struct ward_gen *g;
+	char out[3][1024], look[768], script[1024];
+	int in_b, in_m, fb, fm, fa;
+
+	snprintf(look, sizeof(look),
+		 "{ cat %s/extra/x; cat %s/one.conf; } 2>/dev/null || echo absent; "
+		 "{ echo y > %s/extra/y; } 2>/dev/null && echo writable || echo read-only",
+		 T, T, T);
+	if (start(&sb, pol_a, NULL) < 0) {
+		CHECK(false, "start");
+		return;
+	}
+	snprintf(script, sizeof(script), "read x; %s", look);
+	before = sh_run(&sb, NULL, &in_b, &fb, script);
+	g = load_gen(pol_e, 2);
+	CHECK(ward_runtime_apply(sb.rt, g, &rep, &err) == 0, "apply (adds): %s", err.msg);
+	ward_gen_unref(g);
+	snprintf(script, sizeof(script), "echo from-between > /tmp/shared-%s; read x; %s", sb.id,
+		 look);
+	between = sh_run(&sb, NULL, &in_m, &fm, script);
+	g = load_gen(pol_a, 3);
+	CHECK(ward_runtime_apply(sb.rt, g, &rep, &err) == 0, "apply (drops): %s", err.msg);
+	ward_gen_unref(g);
+	snprintf(script, sizeof(script), "cat /tmp/shared-%s; %s", sb.id, look);
+	after = sh_run(&sb, NULL, NULL, &fa, script);
+	read_all(fa, out[2], sizeof(out[2]));
+	CHECK(after && wait_status(after) == 0 &&
+		      !strcmp(out[2], "from-between\nabsent\nread-only\n"),
+	      "a session after the drop: /tmp shared, the mounts gone: %s", out[2]);
+	for (int i = 0; i < 2; i++) {
+		int in = i ? in_m : in_b;
+
+		CHECK(write(in, "\n", 1) == 1, "go");
+		close(in);
+	}
+	read_all(fb, out[0], sizeof(out[0]));
+	CHECK(before && wait_status(before) == 0 && !strcmp(out[0], "absent\nread-only\n"),
+	      "the session started before the apply: its mounts unchanged: %s", out[0]);
+	read_all(fm, out[1], sizeof(out[1]));
+	CHECK(between && wait_status(between) == 0 &&
+		      !strcmp(out[1], "extra\none-file\nread-only\n"),
+	      "the session started between: the added directory and file, read-only: %s",
+	      out[1]);
+	ward_session_free(before);
+	ward_session_free(between);
+	ward_session_free(after);
+	finish(&sb);
+}
+
 /* Applies while a session's connects make rows: a row's session lookup (on
  * the egress reader, under the generations' lock) and apply (runtime lock,
  * then that lock) must not wait for each other. Deadlocked before: SIGALRM
@@ -847,10 +908,17 @@ int main(int argc, char **argv)
 	sh("sed 's|^process:|  binaries:\\n    - path: /usr/bin/cat\\n      read_only: [%s/keys]\\n"
 	   "process:|; s|read_only: \\[/usr|read_only: [%s/keys, /usr|' %s > %s",
 	   T, T, pol_a, pol_d);
+	snprintf(pol_e, sizeof(pol_e), "%s/e.yaml", T);
+	sh("mkdir -p %s/extra && echo extra > %s/extra/x && echo one-file > %s/one.conf && "
+	   "chmod -R a+rX %s/extra %s/one.conf",
+	   T, T, T, T, T);
+	sh("sed 's|read_only: \\[/usr|read_only: [%s/extra, %s/one.conf, /usr|' %s > %s", T, T,
+	   pol_a, pol_e);
 	failed += run_case("basics", case_basics);
 	failed += run_case("egress", case_egress);
 	failed += run_case("fs", case_fs);
 	failed += run_case("apply", case_apply);
+	failed += run_case("apply_mounts", case_apply_mounts);
 	failed += run_case("apply_busy", case_apply_busy);
 	failed += run_case("background", case_background);
 	failed += run_case("stop", case_stop);

@@ -624,6 +624,8 @@ static void print_apply(const char *name, json_t *reply, bool dry_run)
 			st = "applied";
 		else if (!strcmp(st, "new_sessions"))
 			st = "applies to new sessions only";
+		else if (!strcmp(st, "next_start"))
+			st = "applies at the next start (ward sandbox stop, start)";
 		else if (!strcmp(st, "changed"))
 			st = dry_run ? "would change" : "changed";
 		printf("  %-20s %s\n", sec ?: "?", st);

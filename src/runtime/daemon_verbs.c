@@ -24,6 +24,8 @@ static const char *apply_state(enum ward_apply_state s)
 		return "applied";
 	case WARD_APPLY_NEW_SESSIONS:
 		return "new_sessions";
+	case WARD_APPLY_NEXT_START:
+		return "next_start";
 	case WARD_APPLY_UNCHANGED:
 	default:
 		return "unchanged";

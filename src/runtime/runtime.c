@@ -563,6 +563,11 @@ static void report_init(const struct ward_runtime *rt, const struct ward_gen *ol
 		}
 		snprintf(rep->v[rep->n].section, sizeof(rep->v[rep->n].section), "%.47s", names[s]);
 		rep->v[rep->n].state = live ? WARD_APPLY_APPLIED : WARD_APPLY_NEW_SESSIONS;
+		/* protected paths: the fanotify group and its marks (or bpf-lsm's
+		 * table) are the sandbox's, made before its init; no session has
+		 * its own (docs/filesystem.md, "Live policy changes") */
+		if (!live && !strcmp(names[s], "filesystem_policy.binaries"))
+			rep->v[rep->n].state = WARD_APPLY_NEXT_START;
 		rep->n++;
 	}
 }
@@ -606,6 +611,9 @@ void ward_apply_report_describe(const struct ward_apply_report *rep, char *buf, 
 	n += list(rep, WARD_APPLY_NEW_SESSIONS,
 		  n ? "; applies to new sessions only: " : "applies to new sessions only: ",
 		  buf + n, len - n);
+	n += list(rep, WARD_APPLY_NEXT_START,
+		  n ? "; applies at the next start: " : "applies at the next start: ", buf + n,
+		  len - n);
 	if (!n)
 		snprintf(buf, len, "no section changed");
 }

@@ -203,6 +203,7 @@ enum ward_apply_state {
 	WARD_APPLY_UNCHANGED = 0,
 	WARD_APPLY_APPLIED,	 /* in force for the running command */
 	WARD_APPLY_NEW_SESSIONS, /* "applies to new sessions only" */
+	WARD_APPLY_NEXT_START,	 /* "applies at the next start" (stop and start) */
 };
 
 #define WARD_APPLY_MAX_SECTIONS 24

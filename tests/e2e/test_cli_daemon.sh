@@ -175,6 +175,24 @@ check "apply --wait exits 0" test $? -eq 0
 check "... says how long enforcing took" grep -Eq "^enforced in [0-9.]+ ms" "$T/out"
 check "... the sandbox has the new rev" \
 	test "$("$WARD" sandbox list --json | jfield box policy_rev)" != "$REV1"
+# a directory the running sandbox does not map: new sessions get it
+mkdir -p "$T/extra" && echo extra >"$T/extra/x" && chmod -R a+rX "$T/extra"
+sed "s|^  include_workdir: true|&\n  read_only: [$T/extra]|" "$T/wider.yaml" >"$T/mounts.yaml"
+"$WARD" exec box -- cat "$T/extra/x" >"$T/out" 2>&1
+check "before: the directory is not in the sandbox" test $? -ne 0
+"$WARD" policy apply box "$T/mounts.yaml" --wait >"$T/out" 2>&1
+check "apply of a new mapped path exits 0 ($(tr '\n' ' ' <"$T/out"))" test $? -eq 0
+check "... says the filesystem applies to new sessions" \
+	grep -Eq "^  filesystem_policy +applies to new sessions only" "$T/out"
+out=$("$WARD" exec box -- cat "$T/extra/x" 2>&1)
+check "... and a new session reads it ($out)" test "$out" = extra
+# protected paths are the sandbox's own (made before its init): next start
+sed "s|^  read_only: \[$T/extra\]|&\n  binaries:\n    - path: /usr/bin/head\n      read_only: [$T/extra]|" \
+	"$T/mounts.yaml" >"$T/prot.yaml"
+"$WARD" policy apply box "$T/prot.yaml" --wait >"$T/out" 2>&1
+check "apply of a protected path exits 0 ($(tr '\n' ' ' <"$T/out"))" test $? -eq 0
+check "... says it applies at the next start" \
+	grep -Eq "^  filesystem_policy.binaries +applies at the next start" "$T/out"
 
 # --- secrets: never on argv, never printed, never logged
 VALUE="cli-s3cret-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
@@ -210,7 +228,7 @@ fi
 check "sessions --json: one object per session" python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-assert len(rows) == 8, len(rows)  # every exec above that ran
+assert len(rows) == 10, len(rows)  # every exec above that ran
 for k in ("id", "sandbox", "command", "start_ns", "end_ns", "duration_ms", "status", "rows",
           "tokens_in", "tokens_out", "cost_usd"):
     assert k in rows[0], k

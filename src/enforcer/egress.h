@@ -223,6 +223,12 @@ const char *ward_egress_reason_str(unsigned reason);
  * leaves the pinned links and maps in force. */
 int ward_egress_host_open(const struct ward_policy *p, const struct ward_egress_config *cfg,
 			  int scope_fd, struct ward_egress **ret, struct ward_error *err);
+/* Can this kernel run host mode's programs? 0, or -EOPNOTSUPP and why: they
+ * check that a redirected connection reaches the daemon's own listener by
+ * its socket cookie, read through the kfunc bpf_rdonly_cast (Linux >= 6.2;
+ * Debian 12's own 6.1 has none: docs/kernels.md). ward_egress_host_open
+ * asks first. */
+int ward_egress_host_probe(struct ward_error *err);
 /* The socket cookies (SO_COOKIE) of the daemon's loopback proxy listener and
  * DNS stub sockets (0: none), on 127.0.0.1 and on ::1 at the same ports (the
  * *6 cookies; proxy6 0: no IPv6 listeners, native IPv6 destinations of ruled

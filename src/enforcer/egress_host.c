@@ -6,6 +6,7 @@
  * records, ring buffer, counters), new programs swapped into the same links
  * (bpf_link_update: a hook is never without a program). */
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -463,6 +465,28 @@ static int takeover_links(struct ward_egress *e, struct ward_error *err)
 	return r;
 }
 
+int ward_egress_host_probe(struct ward_error *err)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct utsname u;
+	int id;
+
+	if (!vmlinux)
+		return ward_err(err, -errno, "host mode: the kernel's BTF (/sys/kernel/btf/vmlinux)");
+	id = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC);
+	btf__free(vmlinux);
+	if (id > 0)
+		return 0;
+	if (uname(&u) < 0)
+		snprintf(u.release, sizeof(u.release), "?");
+	return ward_errx(err, -EOPNOTSUPP,
+			 "host mode needs the kernel function bpf_rdonly_cast (Linux 6.2 or "
+			 "later) to check that redirected connections reach ward's own "
+			 "listeners; this kernel (%s) has none: ward run and ward sandboxes "
+			 "work here, host mode does not (docs/kernels.md)",
+			 u.release);
+}
+
 int ward_egress_host_open(const struct ward_policy *p, const struct ward_egress_config *cfg,
 			  int scope_fd, struct ward_egress **ret, struct ward_error *err)
 {
@@ -478,6 +502,9 @@ int ward_egress_host_open(const struct ward_policy *p, const struct ward_egress_
 		return ward_errx(err, -EINVAL, "host mode: pin_dir and host are required");
 	if (!cfg->transparent_port)
 		return ward_errx(err, -EINVAL, "host mode: the proxy port is required");
+	r = ward_egress_host_probe(err);
+	if (r < 0)
+		return r;
 	h = calloc(1, sizeof(*h));
 	if (!h || !(h->pin_dir = strdup(cfg->pin_dir))) {
 		free(h);

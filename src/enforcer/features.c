@@ -27,6 +27,7 @@
 
 #include "common/cleanup.h"
 #include "enforcer/cgroup.h"
+#include "enforcer/egress.h" /* host mode: host.kernel */
 #include "enforcer/fs_protect.h" /* filesystem layer: fs.protect */
 #include "enforcer/landlock.h"
 
@@ -375,6 +376,17 @@ static void probe_host_bpffs(struct ward_feature *f)
 	setf(f, true, "/sys/fs/bpf takes pins");
 }
 
+/* Host mode's programs need a kfunc of 6.2 (ward_egress_host_probe). */
+static void probe_host_kernel(struct ward_feature *f)
+{
+	struct ward_error err = { 0 };
+
+	if (ward_egress_host_probe(&err) < 0)
+		setf(f, false, "%.200s", err.msg);
+	else
+		setf(f, true, "bpf_rdonly_cast (the listener check by socket cookie)");
+}
+
 /* Host mode attaches at the scope with links (multi-attach): a sandbox below
  * keeps its own programs. Two links on one hook of a cgroup of our own. */
 static void probe_host_multi(struct ward_feature *f)
@@ -471,6 +483,8 @@ int ward_features_probe(struct ward_feature *ret, int max)
 		  probe_host_bpffs, 0 },
 		{ "host.multi_attach", "host mode: sandboxes below keep their own programs", false,
 		  probe_host_multi, 0 },
+		{ "host.kernel", "host mode: its programs load on this kernel", false,
+		  probe_host_kernel, 0 },
 	};
 	int n = 0;
 

@@ -19,6 +19,7 @@
 set -u
 . "$(dirname "$0")/../integration/lib.sh"
 need_root
+need_host_mode
 # a mount namespace of our own with a bpffs instance of its own: the pins
 # never touch the machine's bpffs (which may not even be mounted)
 if [ -z "${WARD_HOST_TEST_NS:-}" ]; then

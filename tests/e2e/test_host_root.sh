@@ -16,6 +16,7 @@
 set -u
 . "$(dirname "$0")/../integration/lib.sh"
 need_root
+need_host_mode
 
 if [ "${WARD_HOSTROOT_STAGE:-}" = inner ]; then
 	# --- stage 2: in the cgroup namespace rooted at $TOP, a mount namespace

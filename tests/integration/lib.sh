@@ -24,6 +24,16 @@ need_root() {
 	fi
 }
 
+# Host mode's programs need the kfunc bpf_rdonly_cast (Linux >= 6.2;
+# ward_egress_host_probe, `ward doctor`'s host.kernel): on an older kernel
+# (the test guest's 6.1) ward refuses host mode and says why.
+need_host_mode() {
+	if ! grep -qa bpf_rdonly_cast /sys/kernel/btf/vmlinux 2>/dev/null; then
+		echo "SKIP: host mode: this kernel ($(uname -r)) has no bpf_rdonly_cast (Linux >= 6.2)"
+		exit 77
+	fi
+}
+
 finish() {
 	echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 	[ "$FAILED" -eq 0 ]

@@ -14,6 +14,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 need_root
+need_host_mode
 if [ -z "${WARD_BUNDLE_TEST_NS:-}" ]; then
 	command -v unshare >/dev/null || { echo "SKIP: unshare missing"; exit 77; }
 	WARD_BUNDLE_TEST_NS=1 exec unshare -m --propagation private bash "$0" "$@"

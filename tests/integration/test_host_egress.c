@@ -382,6 +382,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "SKIP: cgroup sock_addr / sock_ops programs not loadable\n");
 		return 77;
 	}
+	if (ward_egress_host_probe(&err) < 0) {
+		fprintf(stderr, "SKIP: %s\n", err.msg);
+		return 77;
+	}
 	if (access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) < 0)
 		snprintf(cg2, sizeof(cg2), "/sys/fs/cgroup");
 	/* a network namespace and a mount namespace of our own: bpffs is

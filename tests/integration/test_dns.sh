@@ -22,6 +22,10 @@ trap 'rm -rf "$T"' EXIT
 LOG=$T/log.db
 UID_=4244
 mkdir "$T/wd" && chown "$UID_:$UID_" "$T/wd"
+# the helpers live in the workdir, mapped on every kernel (without unix
+# hooks, before 6.7, ward keeps /tmp private even where a policy maps it)
+B=$T/wd/bin
+mkdir "$B"
 
 cat >"$T/hosts" <<'EOF'
 # test names: never resolved anywhere else
@@ -33,7 +37,7 @@ fd77:77::1 allowed.test
 EOF
 # A client that speaks DNS itself: over UDP or TCP, to 127.0.0.53, prints the
 # rcode and the addresses; "EPERM" when the kernel refuses the socket.
-cat >"$T/q.py" <<'EOF'
+cat >"$B/q.py" <<'EOF'
 import socket, struct, sys
 proto, name, qtype = sys.argv[1], sys.argv[2], int(sys.argv[3])
 q = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
@@ -69,7 +73,7 @@ EOF
 # live sockets than it holds and then with short-lived ones, and asks for the
 # victim's name. Prints the rcode, the answer count, and how many of its
 # flood connects the kernel refused.
-cat >"$T/borrow.py" <<'EOF'
+cat >"$B/borrow.py" <<'EOF'
 import resource, socket, struct, sys
 role, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 q = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
@@ -110,16 +114,16 @@ try:
 except OSError as e:
     print("%s ERR %s refused=%d" % (role, e, refused))
 EOF
-cp "$PY" "$T/py-nopolicy"
-cp "$PY" "$T/py-attacker"
-chmod 755 "$T/py-nopolicy" "$T/py-attacker" "$T/q.py" "$T/borrow.py"
+cp "$PY" "$B/py-nopolicy"
+cp "$PY" "$B/py-attacker"
+chmod 755 "$B/py-nopolicy" "$B/py-attacker" "$B/q.py" "$B/borrow.py"
 chmod 644 "$T/hosts"
 
 cat >"$T/policy.yaml" <<EOF
 version: 1
 filesystem_policy:
   include_workdir: true
-  read_only: [/usr, /lib, /lib64, /bin, /sbin, /etc, $T]
+  read_only: [/usr, /lib, /lib64, /bin, /sbin, /etc]
 process:
   run_as_user: $UID_
   run_as_group: $UID_
@@ -131,7 +135,7 @@ network_policies:
       - { host: "*.wild.test", port: 443 }
       - { host: "**.deep.test", port: 443 }
   attacker:
-    binaries: [{ path: $T/py-attacker }]
+    binaries: [{ path: $B/py-attacker }]
     endpoints:
       - { host: attacker.test, port: 443 }
 EOF
@@ -165,20 +169,20 @@ check "*.wild.test: two labels do not" [ "$RC" = 2 ]
 run getent hosts a.b.deep.test
 check "**.deep.test: any depth resolves" [ "$RC" = 0 ]
 
-run "$PY" "$T/q.py" udp allowed.test 1
+run "$PY" "$B/q.py" udp allowed.test 1
 check "UDP: A answer, id echoed" grep -qx "rcode=0 id=True an=1 10.77.0.1" <<<"$OUT"
-run "$PY" "$T/q.py" tcp allowed.test 1
+run "$PY" "$B/q.py" tcp allowed.test 1
 check "TCP DNS: A answer" grep -qx "rcode=0 id=True an=1 10.77.0.1" <<<"$OUT"
-run "$PY" "$T/q.py" tcp "$RAND.exfil.example" 1
+run "$PY" "$B/q.py" tcp "$RAND.exfil.example" 1
 check "TCP DNS: unlisted name NXDOMAIN" grep -qx "rcode=3 id=True an=0" <<<"$OUT"
-run "$PY" "$T/q.py" udp allowed.test 16
+run "$PY" "$B/q.py" udp allowed.test 16
 check "TXT for an allowed name: empty NOERROR" grep -qx "rcode=0 id=True an=0" <<<"$OUT"
-run "$T/py-nopolicy" "$T/q.py" udp allowed.test 1
+run "$B/py-nopolicy" "$B/q.py" udp allowed.test 1
 check "a binary without network policy cannot even ask (EPERM)" grep -qx EPERM <<<"$OUT"
-run "$T/py-nopolicy" "$T/q.py" tcp allowed.test 1
+run "$B/py-nopolicy" "$B/q.py" tcp allowed.test 1
 check "...nor over TCP (EPERM)" grep -qx EPERM <<<"$OUT"
 
-run /bin/sh -c "$PY $T/borrow.py victim 40053 allowed.test; $T/py-attacker $T/borrow.py attacker 40053 allowed.test"
+run /bin/sh -c "$PY $B/borrow.py victim 40053 allowed.test; $B/py-attacker $B/borrow.py attacker 40053 allowed.test"
 check "borrow: the victim's own query is answered" grep -qx "victim rcode=0 an=1 refused=0" <<<"$OUT"
 check "borrow: the attacker on the victim's port gets NXDOMAIN, not the victim's answer" \
 	grep -q "^attacker rcode=3 an=0 " <<<"$OUT"
@@ -190,9 +194,9 @@ q() { sqlite3 "$LOG" "$1"; }
 check "borrow: the refusals are counted in drop rows (sum = ${REFUSED:-?})" \
 	[ "$(q "select coalesce(sum(cast(reason as integer)), 0) from decisions where layer='kernel' and rule='events_dropped' and reason like '% UDP sockets refused (identity map full)'")" = "${REFUSED:-x}" ]
 check "borrow: the attacker's query is logged as its own" \
-	[ "$(q "select count(*) from decisions where layer='dns' and action='deny' and host='allowed.test' and binary='$T/py-attacker'")" -ge 1 ]
+	[ "$(q "select count(*) from decisions where layer='dns' and action='deny' and host='allowed.test' and binary='$B/py-attacker'")" -ge 1 ]
 check "borrow: no allow row for the attacker" \
-	[ "$(q "select count(*) from decisions where layer='dns' and action='allow' and binary='$T/py-attacker'")" = 0 ]
+	[ "$(q "select count(*) from decisions where layer='dns' and action='allow' and binary='$B/py-attacker'")" = 0 ]
 check "row: allowed query with binary, pid, rule" \
 	[ "$(q "select count(*) from decisions where layer='dns' and action='allow' and host='allowed.test' and binary='/usr/bin/getent' and rule='names' and pid>0")" -ge 1 ]
 check "row: denied unlisted name" \
@@ -202,7 +206,7 @@ check "row: the random subdomain is logged as denied" \
 check "row: TCP query" \
 	[ "$(q "select count(*) from decisions where layer='dns' and protocol='tcp' and host='allowed.test'")" -ge 1 ]
 check "row: the kernel denied the binary without policy, to 127.0.0.53:53" \
-	[ "$(q "select count(*) from decisions where layer='kernel' and action='deny' and binary='$T/py-nopolicy' and ip='127.0.0.53' and port=53")" -ge 1 ]
+	[ "$(q "select count(*) from decisions where layer='kernel' and action='deny' and binary='$B/py-nopolicy' and ip='127.0.0.53' and port=53")" -ge 1 ]
 check "no dns row ever allows an unlisted name" \
 	[ "$(q "select count(*) from decisions where layer='dns' and action='allow' and host not in ('allowed.test','one.wild.test','a.b.deep.test')")" = 0 ]
 

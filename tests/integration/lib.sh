@@ -2,6 +2,8 @@
 # Shared helpers for the shell integration tests: PASS/FAIL accounting and the
 # closing "N passed, N failed" line.
 : "${WARD:=$(pwd)/build/ward}"
+# shellcheck source=tmpdir.sh
+. "$(dirname "${BASH_SOURCE[0]}")/tmpdir.sh"
 PASSED=0
 FAILED=0
 SKIPPED=0

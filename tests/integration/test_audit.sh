@@ -16,7 +16,7 @@ if [ ! -x "$gen" ] || ! command -v sqlite3 >/dev/null || ! command -v python3 >/
 	echo "SKIP: needs $gen, sqlite3 and python3"
 	exit 77
 fi
-tmp=$(mktemp -d /tmp/ward-test-audit.XXXXXX)
+tmp=$(test_tmpdir ward-test-audit)
 trap 'rm -rf "$tmp"' EXIT
 db=$tmp/log.db
 "$gen" --scenario "$db" "$tmp" || { echo "FAIL: generator"; exit 1; }

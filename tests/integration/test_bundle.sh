@@ -26,7 +26,7 @@ done
 CGROOT=$(findmnt -t cgroup2 -n -o TARGET | head -1)
 [ -n "$CGROOT" ] || { echo "SKIP: no cgroup2 mount"; exit 77; }
 
-T=$(mktemp -d /tmp/ward-test-bundle.XXXXXX)
+T=$(test_tmpdir ward-test-bundle)
 chmod 755 "$T"
 SOCK=$T/ward.sock
 STATE=$T/state

@@ -17,7 +17,7 @@ for t in sqlite3 findmnt; do
 done
 [ -n "$(findmnt -t cgroup2 -n -o TARGET | head -1)" ] || { echo "SKIP: no cgroup2 mount"; exit 77; }
 
-T=$(mktemp -d /tmp/ward-test-ceiling.XXXXXX)
+T=$(test_tmpdir ward-test-ceiling)
 chmod 755 "$T"
 DPID=
 cleanup() {

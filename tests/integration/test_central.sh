@@ -28,7 +28,7 @@ for t in "$gen" "$pgbin/initdb" "$pgbin/pg_ctl" "$(command -v psql)" "$(command 
 	fi
 done
 
-tmp=$(mktemp -d /tmp/central-test.XXXXXX)
+tmp=$(test_tmpdir central-test)
 cleanup() {
 	if [ -f "$tmp/data/postmaster.pid" ]; then
 		runuser -u postgres -- "$pgbin/pg_ctl" -D "$tmp/data" -m immediate -w stop >/dev/null 2>&1

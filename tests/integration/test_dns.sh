@@ -16,7 +16,7 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || { echo "SKIP: needs /usr/bin/python3"; exit 77; }
 command -v sqlite3 >/dev/null || { echo "SKIP: needs sqlite3"; exit 77; }
 
-T=$(mktemp -d /tmp/ward-test-dns.XXXXXX)
+T=$(test_tmpdir ward-test-dns)
 chmod 755 "$T"
 trap 'rm -rf "$T"' EXIT
 LOG=$T/log.db

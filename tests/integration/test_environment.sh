@@ -15,7 +15,7 @@ grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77
 PY=/usr/bin/python3
 [ -x "$PY" ] || { echo "SKIP: needs /usr/bin/python3"; exit 77; }
 
-T=$(mktemp -d /tmp/ward-test-env.XXXXXX)
+T=$(test_tmpdir ward-test-env)
 chmod 755 "$T"
 WPID=
 cleanup() {

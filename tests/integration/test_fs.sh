@@ -27,7 +27,7 @@ command -v jq >/dev/null || { echo "SKIP: needs jq"; exit 77; }
 
 # not under /tmp: the sandbox's private /tmp is granted in full by Landlock,
 # and a workdir bound below it would be inside the ceiling
-T=$(mktemp -d /var/tmp/ward-test-fs.XXXXXX)
+T=$(test_tmpdir ward-test-fs /var/tmp)
 chmod 755 "$T"
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 UID_=4243

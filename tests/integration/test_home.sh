@@ -9,7 +9,7 @@ set -eu
 need_root
 grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77; }
 
-T=$(mktemp -d /tmp/ward-test-home.XXXXXX)
+T=$(test_tmpdir ward-test-home)
 chmod 755 "$T"
 MARK=".ward-test-home-$$"
 trap 'rm -rf "$T" "/home/sandbox/$MARK"' EXIT

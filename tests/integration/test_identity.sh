@@ -29,7 +29,7 @@ SH=$(readlink -f "$(command -v dash)")
 CURL_SHA=$(sha256sum "$CURL" | cut -d' ' -f1)
 
 NS=wid$$
-T=$(mktemp -d /tmp/ward-test-ident.XXXXXX)
+T=$(test_tmpdir ward-test-ident)
 chmod 755 "$T"
 SRV=
 cleanup() {

@@ -36,7 +36,7 @@ PY=$(readlink -f /usr/bin/python3)
 
 NS=ident$$
 VETH=identv$$
-T=$(mktemp -d /tmp/ward-test-idtrust.XXXXXX)
+T=$(test_tmpdir ward-test-idtrust)
 chmod 755 "$T"
 SRV=
 cleanup() {

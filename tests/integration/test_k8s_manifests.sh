@@ -13,7 +13,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 python3 -c 'import yaml' 2>/dev/null || { echo "SKIP: python3-yaml missing"; exit 77; }
 DIR=$(cd "$(dirname "$0")/../.." && pwd)/contrib/kubernetes
-T=$(mktemp -d /tmp/ward-test-k8s.XXXXXX)
+T=$(test_tmpdir ward-test-k8s)
 trap 'rm -rf "$T"' EXIT
 
 out=$(python3 - "$DIR" "$T" <<'EOF'

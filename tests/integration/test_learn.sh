@@ -24,7 +24,7 @@ CURL=$(readlink -f "$(command -v curl)")
 
 NS=learnup$$
 HV=learnh$$
-T=$(mktemp -d /tmp/ward-test-learn.XXXXXX)
+T=$(test_tmpdir ward-test-learn)
 chmod 755 "$T"
 SRV=
 USRV=

@@ -23,7 +23,7 @@ command -v sqlite3 >/dev/null || { echo "SKIP: needs sqlite3"; exit 77; }
 	>/dev/null || { echo "SKIP: no BPF tracepoints"; exit 77; }
 
 # not under /tmp: the sandbox's /tmp is private
-T=$(mktemp -d /var/tmp/fslearn-test.XXXXXX)
+T=$(test_tmpdir fslearn-test /var/tmp)
 chmod 755 "$T"
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 mkdir -p "$T/wd" "$T/outside" "$T/rodir" "$T/tools" "$T/bin" "$T/burst"

@@ -8,7 +8,7 @@ set -u
 need_root
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d /tmp/ward-test-logs.XXXXXX)
+tmp=$(test_tmpdir ward-test-logs)
 follow_pid=
 cleanup() {
 	[ -n "$follow_pid" ] && kill "$follow_pid" 2>/dev/null

@@ -5,7 +5,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-T=$(mktemp -d /tmp/diff-test.XXXXXX)
+T=$(test_tmpdir diff-test)
 trap 'rm -rf "$T"' EXIT
 
 cat >"$T/old.yaml" <<'EOF'

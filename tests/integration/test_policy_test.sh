@@ -7,7 +7,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-T=$(mktemp -d /tmp/ptest-test.XXXXXX)
+T=$(test_tmpdir ptest-test)
 trap 'rm -rf "$T"' EXIT
 rc() { "$@" >"$T/out" 2>"$T/err"; echo $?; }
 

@@ -19,7 +19,7 @@ PY=$(readlink -f /usr/bin/python3)
 CURL=$(readlink -f "$(command -v curl)")
 
 NS=wp1up$$
-T=$(mktemp -d /tmp/ward-test-proxy.XXXXXX)
+T=$(test_tmpdir ward-test-proxy)
 chmod 755 "$T"
 SRV=
 cleanup() {

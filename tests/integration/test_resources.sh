@@ -14,7 +14,7 @@ grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77
 PY=/usr/bin/python3
 [ -x "$PY" ] || { echo "SKIP: needs /usr/bin/python3"; exit 77; }
 
-T=$(mktemp -d /tmp/ward-test-res.XXXXXX)
+T=$(test_tmpdir ward-test-res)
 chmod 755 "$T"
 WPID=
 UID_=4243

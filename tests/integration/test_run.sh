@@ -6,6 +6,8 @@
 set -eu
 
 WARD=${WARD:-$(pwd)/build/ward}
+# shellcheck source=tmpdir.sh
+. "$(dirname "$0")/tmpdir.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
 [ -x "$WARD" ] || { echo "SKIP: no ward binary at $WARD"; exit 77; }
 grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77; }
@@ -14,7 +16,7 @@ PY=/usr/bin/python3
 ABI=$("$PY" -c 'import ctypes; print(ctypes.CDLL(None, use_errno=True).syscall(444, None, 0, 1))')
 [ "$ABI" -ge 1 ] 2>/dev/null || { echo "SKIP: no Landlock"; exit 77; }
 
-T=$(mktemp -d /tmp/ward-test-run.XXXXXX)
+T=$(test_tmpdir ward-test-run)
 chmod 755 "$T"
 LOG=$T/log.db
 UID_=4242
@@ -88,7 +90,7 @@ check "path outside the policy: ENOENT" 0 ENOENT
 
 # Not under /tmp: the private /tmp's Landlock rule would cover it.
 policy nowork false
-T2=$(mktemp -d /var/tmp/ward-test-run.XXXXXX)
+T2=$(test_tmpdir ward-test-run /var/tmp)
 chmod 755 "$T2"
 trap 'rm -rf "$T" "$T2"' EXIT
 mkdir "$T2/w2"

@@ -9,7 +9,7 @@ set -eu
 need_root
 grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77; }
 
-T=$(mktemp -d /tmp/ward-test-scoping.XXXXXX)
+T=$(test_tmpdir ward-test-scoping)
 chmod 755 "$T"
 LISTENER=
 cleanup() {

@@ -11,7 +11,7 @@ need_root
 grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77; }
 [ "$(uname -m)" = x86_64 ] || { echo "SKIP: syscall numbers below are x86_64's"; exit 77; }
 
-T=$(mktemp -d /tmp/ward-test-seccomp.XXXXXX)
+T=$(test_tmpdir ward-test-seccomp)
 chmod 755 "$T"
 trap 'rm -rf "$T"' EXIT
 cat >"$T/p.yaml" <<'YAML'

@@ -20,7 +20,7 @@ if [ ! -x "$PGBIN/initdb" ]; then
 fi
 [ -x "$GEN" ] || { echo "FAIL: $GEN missing (build the unit tests)"; exit 1; }
 
-tmp=$(mktemp -d /tmp/ward-test-ship.XXXXXX)
+tmp=$(test_tmpdir ward-test-ship)
 chmod 755 "$tmp"
 pgdir=$tmp/pg
 pids=()

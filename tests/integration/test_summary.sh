@@ -9,7 +9,7 @@ need_root
 command -v script >/dev/null || { echo "SKIP: needs script(1) (bsdutils)"; exit 77; }
 grep -q cgroup2 /proc/self/mountinfo || { echo "SKIP: no cgroup2 mount"; exit 77; }
 
-T=$(mktemp -d /tmp/ward-test-summary.XXXXXX)
+T=$(test_tmpdir ward-test-summary)
 chmod 755 "$T"
 trap 'rm -rf "$T"' EXIT
 cat >"$T/p.yaml" <<'YAML'

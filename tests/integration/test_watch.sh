@@ -31,7 +31,7 @@ done
 	>/dev/null || { echo "SKIP: no seccomp user notification or connect_unix BPF"; exit 77; }
 
 UID_=4246
-T=$(mktemp -d /var/tmp/ward-test-watch.XXXXXX)
+T=$(test_tmpdir ward-test-watch /var/tmp)
 H=$(mktemp -d /var/tmp/ward-test-watch-sock.XXXXXX)
 chmod 755 "$T" "$H"
 PIDS=()

@@ -44,6 +44,10 @@ mkdir -p /run/netns /run/lock
 for d in /var/lib /var/log /var/cache /root; do
 	mount -t tmpfs -o mode=755 tmpfs "$d"
 done
+# the shell tests' temporary directories (tests/integration/tmpdir.sh): not
+# under /tmp, which ward keeps private on a kernel without unix hooks (6.1)
+mount -t tmpfs -o mode=755 tmpfs /mnt
+export WARD_TEST_TMPDIR=/mnt
 # the checkout, the build and the guest's kernel where a tmpfs covered them
 for p in "$WARD_SRC" "$WARD_BUILD" "$WARD_VM_DIR"; do
 	[ -n "$(ls -A "$p" 2>/dev/null)" ] && continue

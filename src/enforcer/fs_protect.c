@@ -64,12 +64,19 @@ struct mark {
 	uint32_t root;
 };
 
+struct named_exe {
+	struct ward_ident_key key;
+	char *path;
+};
+
 struct ward_fs_protect {
 	enum ward_fs_mechanism mech;
 	struct root *roots;
 	size_t n_roots;
 	struct mark *marks;
 	size_t n_marks;
+	struct named_exe *named; /* every named executable, by its kernel key */
+	size_t n_named;
 	char **warnings;
 	size_t n_warnings;
 	int fan_fd;
@@ -147,14 +154,24 @@ static struct root *root_for(struct ward_fs_protect *fp, const char *path)
 
 struct ids {
 	struct ward_ident_key *v;
+	char **paths; /* each one's path, canonical */
 	size_t n;
 };
+
+static void ids_free(struct ids *ids)
+{
+	for (size_t i = 0; i < ids->n; i++)
+		free(ids->paths[i]);
+	free(ids->paths);
+	free(ids->v);
+}
 
 static int collect(void *ud, const char *path, const struct stat *st)
 {
 	struct ids *ids = ud;
 	struct ward_ident_key *v;
 	struct ward_exe_ident k;
+	char **paths, *canon;
 
 	(void)st;
 	if (ids->n >= WARD_MAX_IDENTITIES)
@@ -166,6 +183,14 @@ static int collect(void *ud, const char *path, const struct stat *st)
 	if (!v)
 		return -ENOMEM;
 	ids->v = v;
+	paths = realloc(ids->paths, (ids->n + 1) * sizeof(*paths));
+	if (!paths)
+		return -ENOMEM;
+	ids->paths = paths;
+	canon = realpath(path, NULL);
+	if (!canon && !(canon = strdup(path)))
+		return -ENOMEM;
+	ids->paths[ids->n] = canon;
 	ids->v[ids->n++] = k.key;
 	return 0;
 }
@@ -186,6 +211,33 @@ static int resolve_binary(struct ward_fs_protect *fp, const char *pattern, struc
 	return r;
 }
 
+static const char *named_path(const struct ward_fs_protect *fp, uint64_t dev, uint64_t ino)
+{
+	for (size_t i = 0; i < fp->n_named; i++)
+		if (fp->named[i].key.dev == dev && fp->named[i].key.ino == ino)
+			return fp->named[i].path;
+	return NULL;
+}
+
+/* The named executables' paths by their kernel key: a bpf-lsm event is read
+ * after the open, when a short-lived opener may be gone (and with it its
+ * /proc/PID/exe); an allowed one is one of these. */
+static int named_add(struct ward_fs_protect *fp, const struct ward_ident_key *k, const char *path)
+{
+	struct named_exe *v;
+
+	if (named_path(fp, k->dev, k->ino))
+		return 0;
+	v = realloc(fp->named, (fp->n_named + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	fp->named = v;
+	if (!(v[fp->n_named].path = strdup(path)))
+		return -ENOMEM;
+	v[fp->n_named++].key = *k;
+	return 0;
+}
+
 static int add_rule(struct ward_fs_protect *fp, const struct ward_fs_binary_rule *b,
 		    struct ward_error *err)
 {
@@ -193,9 +245,12 @@ static int add_rule(struct ward_fs_protect *fp, const struct ward_fs_binary_rule
 	int r = resolve_binary(fp, b->binary.path, &ids);
 
 	if (r < 0) {
-		free(ids.v);
+		ids_free(&ids);
 		return ward_err(err, r, "filesystem binary '%s'", b->binary.path);
 	}
+	for (size_t i = 0; i < ids.n; i++)
+		if (named_add(fp, &ids.v[i], ids.paths[i]) < 0)
+			goto oom;
 	if (r == 0)
 		warn(fp,
 		     "filesystem binary '%s' (line %u) matches no executable file; nothing "
@@ -227,10 +282,10 @@ static int add_rule(struct ward_fs_protect *fp, const struct ward_fs_binary_rule
 		free(root->names);
 		root->names = names;
 	}
-	free(ids.v);
+	ids_free(&ids);
 	return 0;
 oom:
-	free(ids.v);
+	ids_free(&ids);
 	return ward_err(err, -ENOMEM, "protected paths");
 }
 
@@ -407,6 +462,9 @@ void ward_fs_protect_free(struct ward_fs_protect *fp)
 		free(fp->roots[i].ids);
 	}
 	free(fp->roots);
+	for (size_t i = 0; i < fp->n_named; i++)
+		free(fp->named[i].path);
+	free(fp->named);
 	free(fp->marks);
 	ward_strv_free(&fp->warnings, &fp->n_warnings);
 	free(fp->sandbox);
@@ -714,8 +772,12 @@ static int lsm_sample(void *ctx, void *data, size_t size)
 	known = ev->dev || ev->ino;
 	if (deny)
 		fp->n_denied++;
-	if (!known || ward_exe_path((pid_t)ev->pid, ev->dev, ev->ino, binary, sizeof(binary)) < 0)
-		binary[0] = '\0';
+	if (!known || ward_exe_path((pid_t)ev->pid, ev->dev, ev->ino, binary, sizeof(binary)) < 0) {
+		/* gone already (read after the open): an allowed opener is a named one */
+		const char *n = deny || !known ? NULL : named_path(fp, ev->dev, ev->ino);
+
+		snprintf(binary, sizeof(binary), "%s", n ? n : "");
+	}
 	/* as fanotify: an allow row names its binary */
 	if (!deny && !binary[0])
 		return 0;

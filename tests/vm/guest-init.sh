@@ -41,7 +41,7 @@ mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mkdir -p /run/netns /run/lock
 # state ward or the tests write outside /tmp (read-only on the host root)
-for d in /var/lib /var/log /var/cache /root; do
+for d in /var/lib /var/log /var/cache /root /home; do
 	mount -t tmpfs -o mode=755 tmpfs "$d"
 done
 # the shell tests' temporary directories (tests/integration/tmpdir.sh): not

@@ -16,6 +16,15 @@
 #include "check.h"
 
 /* Run a setup command; a failure ends the test (setup, not a check). */
+/* Where a test's temporary directory goes: $WARD_TEST_TMPDIR when set (the
+ * test guest sets it: tests/integration/tmpdir.sh says why), else dflt. */
+static inline const char *test_tmpbase(const char *dflt)
+{
+	const char *e = getenv("WARD_TEST_TMPDIR");
+
+	return e && *e ? e : dflt;
+}
+
 static inline __attribute__((format(printf, 1, 2))) void sh(const char *fmt, ...)
 {
 	char cmd[512];

@@ -859,7 +859,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "SKIP: no cgroup2\n");
 		return 77;
 	}
-	snprintf(T, sizeof(T), "/var/tmp/ward-test-session.XXXXXX");
+	snprintf(T, sizeof(T), "%s/ward-test-session.XXXXXX", test_tmpbase("/var/tmp"));
 	if (!mkdtemp(T))
 		return 1;
 	chmod(T, 0755);

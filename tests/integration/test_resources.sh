@@ -229,7 +229,16 @@ START=$(date +%s)
 timeout -s KILL 60 "$WARD" run --policy "$T/bomb.yaml" --log "$LOG" --workdir "$W" -- \
 	/bin/sh -c 'b() { b | b & }; b; sleep 30' >/dev/null 2>&1 &
 WPID=$!
-sleep 2
+PIDS_V1=$(awk '$9 == "cgroup" && $NF ~ /(^|,)pids(,|$)/ { print $5; exit }' /proc/self/mountinfo)
+# until the bomb has hit its limit, not a fixed time: ward takes seconds to
+# build the sandbox in the test guest (bounded: 60 s)
+for _ in $(seq 600); do
+	BID=$(sqlite3 "$LOG" "SELECT sandbox FROM decisions WHERE layer = 'lifecycle' AND rule = 'start' ORDER BY id DESC LIMIT 1" 2>/dev/null)
+	# the pids controller's leaf: v2, or v1 on hybrid hosts
+	HIT=$(sed -n 's/^max //p' "$CG/ward/$BID/pids.events" "$PIDS_V1/ward/$BID/pids.events" 2>/dev/null | head -n1)
+	[ -n "$BID" ] && [ "${HIT:-0}" -gt 0 ] && break
+	sleep 0.1
+done
 RESP=no
 timeout 5 /bin/true && [ "$(timeout 5 /bin/sh -c 'echo alive')" = alive ] && RESP=yes
 kill -TERM "$WPID"

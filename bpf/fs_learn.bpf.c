@@ -36,6 +36,7 @@
 #include "exe_ident.h"
 #include "fs_task.h"
 #include "fs_dir.h"
+#include "sandbox_scope.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 

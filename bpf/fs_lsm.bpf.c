@@ -12,36 +12,13 @@
 #include <bpf/bpf_tracing.h>
 
 #include "fs_decide.h"
+#include "sandbox_scope.h"
 
 #define WARD_FMODE_WRITE 0x2
 #define WARD_EACCES_RET (-13)
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-/* set before attach (the cgroup exists only then) */
-__u64 cgroup_id = 0;
-/* The sandbox leaf's depth in the hierarchy, learnt from the first task seen
- * in the leaf itself (init, before any session exists); 0: not yet. */
-__u32 cgroup_level = 0;
-
-/* In the sandbox: in its leaf, or below it (a session's cgroup, s-<id>). A
- * session is never the first of the sandbox to run: init's own calls after
- * the attach teach the level first. */
-static __always_inline int in_sandbox(void)
-{
-	__u64 id = bpf_get_current_cgroup_id();
-
-	if (id == cgroup_id) {
-		if (!cgroup_level) {
-			struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-
-			cgroup_level = BPF_CORE_READ(t, cgroups, dfl_cgrp, level);
-		}
-		return 1;
-	}
-	return cgroup_level && cgroup_id &&
-	       bpf_get_current_ancestor_cgroup_id(cgroup_level) == cgroup_id;
-}
 __u64 ringbuf_drops = 0;
 /* opens of a protected path by a named binary (fanotify counts the same) */
 __u64 allowed_opens = 0;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The names of files, shared by the syscall tracepoint programs (fs.bpf.c,
- * fs_learn.bpf.c; one instance each per sandbox): a per-CPU scratch area for
- * paths, and a dentry's name walked up to the mount namespace's root.
+ * fs_learn.bpf.c) and fs_lsm.bpf.c (the opener's executable; one instance
+ * each per sandbox): a per-CPU scratch area for paths, and a dentry's name
+ * walked up to the mount namespace's root.
  * Include after vmlinux.h, bpf_helpers.h, bpf_core_read.h and fs_decide.h
  * (WARD_FS_PATH_MAX); defines the map scratch. */
 #pragma once

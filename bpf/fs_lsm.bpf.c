@@ -12,6 +12,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "fs_decide.h"
+#include "fs_dir.h"
 #include "sandbox_scope.h"
 
 #define WARD_FMODE_WRITE 0x2
@@ -87,14 +88,18 @@ static __always_inline int find_root(struct dentry *d, __u64 dev)
 
 /* One event for user space: a refusal (ret -EACCES) or the first allowed open
  * of a root by a named executable (ret 0), with the opened file's full path
- * (bpf_d_path; the leaf name and WARD_FS_EV_TRUNCATED when it does not fit).
- * 0 when reported. */
-static __always_inline int report(struct file *file, int root, const struct ward_fs_allow_key *ak,
-				  int ret)
+ * (bpf_d_path; the leaf name and WARD_FS_EV_TRUNCATED when it does not fit)
+ * and the opener's executable in path2: a refused process often exits before
+ * user space reads the event, and its /proc/PID/exe with it. 0 when reported. */
+static __always_inline int report(struct file *file, struct file *exe, int root,
+				  const struct ward_fs_allow_key *ak, int ret)
 {
 	struct ward_fs_event *ev;
 	__u64 id = bpf_get_current_pid_tgid();
+	struct scratch *sc;
+	__u32 zero = 0;
 	long n;
+	int pos;
 
 	ev = bpf_ringbuf_reserve(&lsm_events, sizeof(*ev), 0);
 	if (!ev) {
@@ -124,6 +129,13 @@ static __always_inline int report(struct file *file, int root, const struct ward
 		ev->flags |= WARD_FS_EV_TRUNCATED;
 		bpf_probe_read_kernel_str(ev->path, sizeof(ev->path),
 					  BPF_CORE_READ(file, f_path.dentry, d_name.name));
+	}
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (exe && sc) {
+		pos = dir_path(BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt), sc);
+		if (pos >= 0)
+			bpf_probe_read_kernel_str(ev->path2, sizeof(ev->path2),
+						  sc->dir + (pos & WARD_FS_PMASK));
 	}
 	bpf_ringbuf_submit(ev, 0);
 	return 0;
@@ -162,10 +174,10 @@ int BPF_PROG(ward_file_open, struct file *file)
 		__sync_fetch_and_add(&allowed_opens, 1);
 		if (bpf_map_update_elem(&allow_reported, &ak, &one, BPF_NOEXIST))
 			return 0;
-		report(file, root, &ak, 0);
+		report(file, exe, root, &ak, 0);
 		return 0;
 	}
-	if (!report(file, root, &ak, WARD_EACCES_RET)) {
+	if (!report(file, exe, root, &ak, WARD_EACCES_RET)) {
 		__u32 tid = (__u32)bpf_get_current_pid_tgid();
 		__u64 now = bpf_ktime_get_ns();
 

@@ -372,7 +372,9 @@ struct ward_fs_event {
 	char comm[16];		     /* display only */
 	char path[WARD_FS_PATH_MAX]; /* as given to the syscall (may be relative) */
 	/* second path: rename/link target, symlink target; with WARD_FS_EV_DIR
-	 * the directory (cwd or dirfd) of a relative path, as the sandbox sees it */
+	 * the directory (cwd or dirfd) of a relative path, as the sandbox sees it;
+	 * with WARD_FS_EV_LSM the opener's executable, as the sandbox's root shows
+	 * it (empty: longer than the buffer, or no executable) */
 	char path2[WARD_FS_PATH_MAX];
 	__u64 cgid; /* cgroup v2 id of the task (its session, docs/audit.md) */
 	__u32 uid;  /* real uid of the task (initial user namespace) */

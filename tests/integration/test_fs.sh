@@ -157,6 +157,32 @@ check "host processes are never refused" [ "$(cat "$WD/keys/id")" = "the-secret"
 run prot "$L" sh -c 'echo x > keys/new'
 check "a read_only protected path is read-only inside" [ "$RC" != 0 ]
 
+# bpf-lsm refuses in the kernel and the opener goes on: one that has exited
+# before ward reads its event (ward stopped meanwhile) is named by the kernel's
+# path of its executable. fanotify holds the opener until ward answers.
+# wait_file FILE: until it exists, at most 30 s
+wait_file() { for _ in $(seq 300); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
+if "$WARD" doctor --json |
+	jq -e '.features[] | select(.name == "fs.protect") | .detail | startswith("bpf-lsm")' \
+		>/dev/null; then
+	G=$T/gone.db
+	rm -f "$WD/ready" "$WD/go" "$WD/gone" "$WD/end"
+	(cd "$WD" && exec "$WARD" run --policy "$T/prot.yaml" --log "$G" --workdir "$WD" -- sh -c \
+		'w() { for i in $(seq 300); do [ -e $1 ] && return; sleep 0.1; done; }
+		 touch ready; w go; tail -1 keys/id; touch gone; w end' >/dev/null 2>&1) &
+	WPID=$!
+	wait_file "$WD/ready"
+	kill -STOP "$WPID"
+	touch "$WD/go"
+	wait_file "$WD/gone"
+	GONE=$?
+	kill -CONT "$WPID"
+	touch "$WD/end"
+	wait "$WPID"
+	check "a refused opener that exited before ward read its event is named" \
+		[ "$GONE" = 0 -a "$(count "$G" ".action == \"deny\" and .binary == \"/usr/bin/tail\" and .path == \"$WD/keys/id\"")" = 1 ]
+fi
+
 # --- a protected file through another process ---
 L=$T/other.db
 # thief MODE: the named binary holds keys/id open; perl goes after it

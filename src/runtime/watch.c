@@ -21,7 +21,7 @@
 #include "policy/rules.h"
 
 #define DEBOUNCE_MS_DEFAULT 150
-#define DEBOUNCE_MAX_ROUNDS 20 /* a file rewritten without pause still reloads */
+#define DEBOUNCE_MAX_ROUNDS 20 /* rewritten without pause or never closed: reloads still */
 
 /* what changes a file's content, in its directory or on the file itself */
 #define DIR_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY | IN_DELETE | IN_MOVED_FROM)
@@ -34,7 +34,8 @@ struct ward_policy_watch {
 	char base[NAME_MAX + 1];
 	int ino; /* inotify */
 	int dir_wd, file_wd;
-	int stop; /* eventfd */
+	bool writing; /* the file was written to and not closed since */
+	int stop;     /* eventfd */
 	pthread_t thread;
 	bool started;
 };
@@ -78,6 +79,18 @@ fail:
 	return r;
 }
 
+/* An event on the policy file: is a writer still at it? Written (a
+ * truncate is a write) or created: yes until it closes; renamed over, moved
+ * or deleted: no. */
+static void note_write(struct ward_policy_watch *w, uint32_t mask)
+{
+	if (mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_DELETE_SELF |
+		    IN_MOVE_SELF | IN_IGNORED))
+		w->writing = false;
+	else if (mask & (IN_MODIFY | IN_CREATE))
+		w->writing = true;
+}
+
 /* Read what is queued: does it concern the policy file? */
 static bool drain(struct ward_policy_watch *w)
 {
@@ -91,12 +104,15 @@ static bool drain(struct ward_policy_watch *w)
 
 			if (ev->wd == w->file_wd && w->file_wd >= 0) {
 				hit = true;
+				note_write(w, ev->mask);
 				if (ev->mask & IN_IGNORED)
 					w->file_wd = -1;
 			} else if (ev->wd == w->dir_wd && ev->len && !strcmp(ev->name, w->base)) {
 				hit = true;
+				note_write(w, ev->mask);
 			} else if (ev->mask & IN_Q_OVERFLOW) {
 				hit = true;
+				w->writing = false;
 			}
 			p += sizeof(*ev) + ev->len;
 		}
@@ -213,16 +229,22 @@ static void *watch_main(void *arg)
 				return NULL;
 			hit = drain(w);
 		}
-		/* a save is several events (truncate, write, close, rename) */
+		/* a save is several events (truncate, write, close, rename): quiet
+		 * for a while, and the writer's close seen, so that a writer that
+		 * pauses between its truncate and its writes (a slow disk, a
+		 * slow script) is never read half-written; one that writes
+		 * without pause or never closes is read after the last round */
 		for (int i = 0; i < DEBOUNCE_MAX_ROUNDS; i++) {
 			int r = wait_events(w, debounce);
 
 			if (r < 0)
 				return NULL;
-			if (r == 0)
+			if (r == 0 && !w->writing)
 				break;
-			drain(w);
+			if (r > 0)
+				drain(w);
 		}
+		w->writing = false;
 		/* the file may be a new inode now (renamed over the old one) */
 		w->file_wd = inotify_add_watch(w->ino, w->path, FILE_MASK);
 		reload(w);

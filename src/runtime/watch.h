@@ -4,8 +4,9 @@
  *
  * The file and its directory are watched: editors that save by writing a
  * new file and renaming it over the old one replace the inode, which only
- * the directory sees. Events are debounced (a save is several events) before
- * the file is read and compiled again:
+ * the directory sees. Events are debounced (a save is several events; a
+ * file written in place is read once its writer closed it) before the file
+ * is read and compiled again:
  *   - invalid: refused() gets the FILE:LINE:COL diagnostics, a `control` row
  *     (action deny, rule policy_apply) says so, the old generation stays;
  *   - the same compiled revision (a comment, a touch): unchanged();

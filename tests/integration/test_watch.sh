@@ -148,7 +148,14 @@ wait_err() {
 	return 1
 }
 # edit_inplace / edit_rename FILE-CONTENT-CMD...: the two ways editors save
-edit_inplace() { "$@" >"$P"; }
+# in place: a writer that pauses between its truncate and the rest, longer
+# than the debounce (a slow script; a loaded test guest): never read
+# half-written (one deny row below, the invalid edit's, not two)
+edit_inplace() {
+	local c
+	c=$("$@")
+	{ printf '%s' "${c:0:20}"; sleep 0.5; printf '%s\n' "${c:20}"; } >"$P"
+}
 edit_rename() { "$@" >"$P.new" && mv "$P.new" "$P"; }
 
 policy "$H/other.sock" >"$P"

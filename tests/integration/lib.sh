@@ -4,6 +4,8 @@
 : "${WARD:=$(pwd)/build/ward}"
 # shellcheck source=tmpdir.sh
 . "$(dirname "${BASH_SOURCE[0]}")/tmpdir.sh"
+# shellcheck source=kernel.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kernel.sh"
 PASSED=0
 FAILED=0
 SKIPPED=0

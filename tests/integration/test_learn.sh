@@ -201,6 +201,7 @@ check "learn: python3 DNS row is audit" test "$(rows "layer = 'dns' AND action =
 check "learn: python3 transparent row is audit" test "$(rows "layer IN ('l7', 'proxy') AND action = 'audit' AND binary = '$PY' AND port = 8081")" -ge 1
 check "learn: the kernel row of python3's redirected connect() is audit" test "$(rows "layer = 'kernel' AND action = 'audit' AND binary = '$PY' AND reason = 'redirect to proxy'")" -ge 1
 check "learn: the kernel row of curl's proxy connection is audit" test "$(rows "layer = 'kernel' AND action = 'audit' AND binary = '$CURL' AND reason = 'to the proxy'")" -ge 1
+has_feature bpf.cgroup_unix && # without it no unix layer: docs/kernels.md
 check "learn: the unix row is audit" test "$(rows "layer = 'unix' AND action = 'audit' AND path = '$T/sock/u.sock' AND binary = '$PY'")" -ge 1
 check "learn: the file write row is audit" test "$(rows "layer = 'fs' AND action = 'audit' AND method = 'write' AND path = '$T/data/out.txt'")" = 1
 check "learn: the inference row is audit, naming inference.binaries" test "$(rows "layer = 'inference' AND action = 'audit' AND binary = '$CURL' AND reason LIKE '%learn=inference.binaries%'")" = 1
@@ -222,6 +223,7 @@ check "suggest: telemetry host not allowed" \
 	bash -c "! grep -Ev '^ *#' '$T/suggested.yaml' | grep -q telemetry.learn.test"
 check "suggest: the written dir read-write" \
 	bash -c "sed -n '/read_write:/,/^[a-z]/p' '$T/suggested.yaml' | grep -q '\"$T/data\"'"
+has_feature bpf.cgroup_unix &&
 check "suggest: the unix socket" grep -q "unix: \"$T/sock/u.sock\"" "$T/suggested.yaml"
 check "suggest: the inference route kept" grep -q '^    - name: "main"' "$T/suggested.yaml"
 check "suggest: curl added to inference.binaries" \

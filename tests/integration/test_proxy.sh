@@ -122,6 +122,7 @@ run() {
 	OUT=$(timeout 60 "$WARD" run --policy "$T/policy.yaml" --log "$LOG" --hosts "$T/hosts" \
 		--workdir "$T/wd" -- "$@" 2>&1)
 	RC=$?
+	OUT=$(no_layer_warnings <<<"$OUT")
 }
 has() { grep -q -- "$1" <<<"$OUT"; }
 

@@ -124,6 +124,7 @@ check "follow: every row arrived across the restarts ($want)" [ "$(central_count
 check "follow: ids each once" [ "$(q "SELECT count(DISTINCT id) = count(*) AND count(*) = max(id) FROM ward.decisions WHERE host_id = 'b'")" = t ]
 check "follow: the lost connection was retried" grep -q "retrying in" "$tmp/f.err"
 check "follow: still running" kill -0 "$follower"
+kill -0 "$follower" 2>/dev/null || { echo "--- the follower's stderr:"; cat "$tmp/f.err"; }
 kill -TERM "$follower"
 wait "$follower"
 check "follow: SIGTERM exits 0" [ $? -eq 0 ]

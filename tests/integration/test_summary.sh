@@ -16,6 +16,7 @@ cat >"$T/p.yaml" <<'YAML'
 version: 1
 extends: [deny-all]
 filesystem_policy:
+  include_workdir: true # python3 reads its cwd (a refusal more where it is not /tmp)
   read_only: [/etc]
 network_policies:
   curl:
@@ -39,6 +40,7 @@ check "the policy line that would allow the read" grep -q "^  filesystem_policy.
 ID=$(sed -n 's/^ward: 3 refusals in sandbox \([0-9a-f]*\).*/\1/p' <<<"$OUT")
 check "the command that lists all of them" grep -q "^All of them: ward policy suggest --log $T/log.db --sandbox $ID" <<<"$OUT"
 check "the counts are the log's" [ "$(sqlite3 "$T/log.db" "SELECT count(*) FROM decisions WHERE sandbox = '$ID' AND action = 'deny'")" = 3 ]
+[ "$FAILED" = 0 ] || { cat "$T/tty.out"; "$WARD" logs --log "$T/log.db" --action deny; }
 
 # not a terminal: nothing
 "$WARD" run --log "$T/log.db" --policy "$T/p.yaml" --workdir "$T" -- sh -c "$CMD" >"$T/plain.out" 2>&1 || true

@@ -26,7 +26,7 @@ done
 MECH=$("$WARD" doctor --json | jq -r '.features[] | select(.name == "fs.protect") | .detail')
 echo "fs.protect: $MECH"
 
-T=$(mktemp -d /var/tmp/ward-vm-ovl.XXXXXX)
+T=$(test_tmpdir ward-vm-ovl /var/tmp)
 chmod 755 "$T"
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 UID_=4253

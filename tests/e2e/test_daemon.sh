@@ -223,7 +223,8 @@ wc signal '{"name":"box","argv":["sh","-c","trap \"exit 7\" USR1; sleep 30 & wai
 check "signal: forwarded to the session" [ $? -eq 7 ]
 OUT=$(wc winsize '{"name":"box","argv":["sh","-c","sleep 2; stty size"],"env":[]}' \
 	'{"rows":33,"cols":111}' 2>/dev/null)
-check "winsize: the session's terminal has the client's size" [ "$OUT" = "33 111" ] || echo "$OUT"
+check "winsize: the session's terminal has the client's size" [ "$OUT" = "33 111" ]
+[ "$OUT" = "33 111" ] || echo "winsize: $OUT"
 
 # --- a client that goes away: its session is killed (SIGHUP, SIGKILL 2 s later)
 # (exec: $! is the client itself, not a subshell around it)

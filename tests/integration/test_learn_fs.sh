@@ -114,21 +114,16 @@ check "enforced: no fs deny row" \
 
 # --- a burst of 10,000 distinct files: rate-limited in the kernel
 DB=$T/burst.db
-"$WARD" run --learn --log "$DB" --policy "$T/policy.yaml" -- /usr/bin/python3 -c "
-import os
-d = '$T/burst'
-n = 0
-for name in sorted(os.listdir(d)):
-    with open(os.path.join(d, name)) as f:
-        n += 1
-assert n == 10000, n
-" >"$T/burst.out" 2>&1
+# one cat opens them all: faster than the limit's 500/s even in a slow test
+# guest (a Python loop there was not, and nothing was suppressed)
+"$WARD" run --learn --log "$DB" --policy "$T/policy.yaml" -- /bin/sh -c \
+	"cd '$T/burst' && [ \$(ls | wc -l) = 10000 ] && exec /usr/bin/cat -- f*" >"$T/burst.out" 2>&1
 check "burst: the opens succeed" [ $? -eq 0 ]
 N=$(q "SELECT count(*) FROM decisions WHERE layer='fs' AND path LIKE '$T/burst/%'")
 K=$(q "SELECT coalesce(sum(CAST(substr(reason, 20) AS INTEGER)), 0) FROM decisions WHERE layer='fs' AND reason LIKE 'learn: rate limit: %'")
 D=$(q "SELECT count(*) FROM decisions WHERE layer='fs' AND reason LIKE 'learn: ring buffer full%'")
 echo "burst: $N rows, $K suppressed, $D ring-buffer rows"
-check "burst: fewer rows than opens" [ "$N" -gt 0 ] && [ "$N" -lt 10000 ]
+check "burst: fewer rows than opens" [ "$N" -gt 0 -a "$N" -lt 10000 ]
 check "burst: the suppressed count is in a row" [ "$K" -gt 0 ]
 check "burst: rows + suppressed account for every open" [ $((N + K)) -ge 10000 ]
 check "burst: the row says the rate" \

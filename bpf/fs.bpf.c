@@ -177,7 +177,7 @@ static __always_inline void fill_common(struct ward_fs_event *out, struct task_s
 	out->procfile = 0;
 	out->path[0] = '\0';
 	out->path2[0] = '\0';
-	exe_ident(t, &k);
+	exe_path(exe_ident(t, &k), out->exe);
 	out->dev = k.dev;
 	out->ino = k.ino;
 	bpf_get_current_comm(out->comm, sizeof(out->comm));

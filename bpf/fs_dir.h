@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The names of files, shared by the syscall tracepoint programs (fs.bpf.c,
- * fs_learn.bpf.c) and fs_lsm.bpf.c (the opener's executable; one instance
- * each per sandbox): a per-CPU scratch area for paths, and a dentry's name
- * walked up to the mount namespace's root.
+ * fs_learn.bpf.c) and fs_lsm.bpf.c (one instance each per sandbox): a
+ * per-CPU scratch area for paths, a dentry's name walked up to the mount
+ * namespace's root, and a task's executable by that name.
  * Include after vmlinux.h, bpf_helpers.h, bpf_core_read.h and fs_decide.h
  * (WARD_FS_PATH_MAX); defines the map scratch. */
 #pragma once
@@ -100,4 +100,24 @@ static __always_inline int dir_path(struct dentry *d, struct vfsmount *vm, struc
 		sc->dir[WARD_FS_PMASK - 1] = '/';
 	}
 	return w.pos;
+}
+
+/* A task's executable file by its name, as the task's mount namespace shows
+ * it, into out (WARD_FS_PATH_MAX bytes; empty when it does not fit or there
+ * is none): read in the kernel at the event, because a short-lived process
+ * has often exited, and its /proc/PID/exe with it, when user space reads
+ * the event. Uses scratch.dir. */
+static __always_inline void exe_path(struct file *f, char *out)
+{
+	struct scratch *sc;
+	__u32 zero = 0;
+	int pos;
+
+	out[0] = '\0';
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!f || !sc)
+		return;
+	pos = dir_path(BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), sc);
+	if (pos >= 0)
+		bpf_probe_read_kernel_str(out, WARD_FS_PATH_MAX, sc->dir + (pos & WARD_FS_PMASK));
 }

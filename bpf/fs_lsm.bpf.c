@@ -89,17 +89,13 @@ static __always_inline int find_root(struct dentry *d, __u64 dev)
 /* One event for user space: a refusal (ret -EACCES) or the first allowed open
  * of a root by a named executable (ret 0), with the opened file's full path
  * (bpf_d_path; the leaf name and WARD_FS_EV_TRUNCATED when it does not fit)
- * and the opener's executable in path2: a refused process often exits before
- * user space reads the event, and its /proc/PID/exe with it. 0 when reported. */
+ * and the opener's executable's (exe_path). 0 when reported. */
 static __always_inline int report(struct file *file, struct file *exe, int root,
 				  const struct ward_fs_allow_key *ak, int ret)
 {
 	struct ward_fs_event *ev;
 	__u64 id = bpf_get_current_pid_tgid();
-	struct scratch *sc;
-	__u32 zero = 0;
 	long n;
-	int pos;
 
 	ev = bpf_ringbuf_reserve(&lsm_events, sizeof(*ev), 0);
 	if (!ev) {
@@ -130,13 +126,7 @@ static __always_inline int report(struct file *file, struct file *exe, int root,
 		bpf_probe_read_kernel_str(ev->path, sizeof(ev->path),
 					  BPF_CORE_READ(file, f_path.dentry, d_name.name));
 	}
-	sc = bpf_map_lookup_elem(&scratch, &zero);
-	if (exe && sc) {
-		pos = dir_path(BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt), sc);
-		if (pos >= 0)
-			bpf_probe_read_kernel_str(ev->path2, sizeof(ev->path2),
-						  sc->dir + (pos & WARD_FS_PMASK));
-	}
+	exe_path(exe, ev->exe);
 	bpf_ringbuf_submit(ev, 0);
 	return 0;
 }

@@ -372,15 +372,17 @@ struct ward_fs_event {
 	char comm[16];		     /* display only */
 	char path[WARD_FS_PATH_MAX]; /* as given to the syscall (may be relative) */
 	/* second path: rename/link target, symlink target; with WARD_FS_EV_DIR
-	 * the directory (cwd or dirfd) of a relative path, as the sandbox sees it;
-	 * with WARD_FS_EV_LSM the opener's executable, as the sandbox's root shows
-	 * it (empty: longer than the buffer, or no executable) */
+	 * the directory (cwd or dirfd) of a relative path, as the sandbox sees it */
 	char path2[WARD_FS_PATH_MAX];
 	__u64 cgid; /* cgroup v2 id of the task (its session, docs/audit.md) */
 	__u32 uid;  /* real uid of the task (initial user namespace) */
 	__u32 pad2;
+	/* the task's executable (dev, ino above), as the sandbox's root shows
+	 * it, read at the event: the row's binary when the task exited before
+	 * user space read the event (empty: longer than the buffer, none) */
+	char exe[WARD_FS_PATH_MAX];
 };
-_Static_assert(sizeof(struct ward_fs_event) == 624, "ward_fs_event");
+_Static_assert(sizeof(struct ward_fs_event) == 880, "ward_fs_event");
 
 /* Learn mode (bpf/fs_learn.bpf.c, src/enforcer/fs_learn.c; docs/learn.md):
  * the paths a sandbox read, wrote and executed, deduplicated per (executable,

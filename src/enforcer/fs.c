@@ -102,9 +102,13 @@ void ward_fs_access_str(uint32_t access, char *buf, size_t len)
 }
 
 /* The executable's path: cached per identity (a path found once for an
- * identity stays its name), else /proc/<pid>/exe verified against it. */
-static const char *binary_of(struct ward_fs *fs, pid_t pid, uint64_t dev, uint64_t ino)
+ * identity stays its name), else /proc/<pid>/exe verified against it, else
+ * (the task exited before its event was read) the name the kernel read at
+ * the event. */
+static const char *binary_of(struct ward_fs *fs, const struct ward_fs_event *ev)
 {
+	pid_t pid = (pid_t)ev->tgid;
+	uint64_t dev = ev->dev, ino = ev->ino;
 	struct exe_cache_entry *c;
 
 	if (!dev && !ino)
@@ -114,8 +118,11 @@ static const char *binary_of(struct ward_fs *fs, pid_t pid, uint64_t dev, uint64
 			return fs->cache[i].path;
 	c = &fs->cache[fs->cache_next];
 	if (ward_exe_name(pid, dev, ino, c->path, sizeof(c->path)) < 0) {
-		c->path[0] = '\0';
-		return NULL;
+		if (ev->exe[0] != '/') {
+			c->path[0] = '\0';
+			return NULL;
+		}
+		snprintf(c->path, sizeof(c->path), "%.*s", (int)sizeof(ev->exe), ev->exe);
 	}
 	c->dev = dev;
 	c->ino = ino;
@@ -205,7 +212,7 @@ static void event_row(struct ward_fs *fs, const struct ward_fs_event *ev, const 
 		.sandbox = fs->sandbox,
 		.layer = "fs",
 		.action = "deny",
-		.binary = binary_of(fs, (pid_t)ev->tgid, ev->dev, ev->ino),
+		.binary = binary_of(fs, ev),
 		.pid = (int32_t)ev->tgid,
 		.method = method,
 		.path = path,

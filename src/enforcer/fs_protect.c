@@ -777,9 +777,9 @@ static int lsm_sample(void *ctx, void *data, size_t size)
 		 * executable; else an allowed opener is a named one */
 		const char *n = deny || !known ? NULL : named_path(fp, ev->dev, ev->ino);
 
-		if (known && ev->path2[0] == '/')
-			n = ev->path2;
-		snprintf(binary, sizeof(binary), "%.*s", (int)sizeof(ev->path2), n ? n : "");
+		if (known && ev->exe[0] == '/')
+			n = ev->exe;
+		snprintf(binary, sizeof(binary), "%.*s", (int)sizeof(ev->exe), n ? n : "");
 	}
 	/* as fanotify: an allow row names its binary */
 	if (!deny && !binary[0])

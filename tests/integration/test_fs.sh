@@ -32,7 +32,7 @@ chmod 755 "$T"
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 UID_=4243
 WD=$T/wd
-mkdir -p "$WD/keys"
+mkdir -p "$WD/keys" "$T/sig"
 echo "the-secret" >"$WD/keys/id"
 echo "plain-text" >"$WD/plain"
 echo "only-cat" >"$WD/single"
@@ -80,7 +80,7 @@ if ($mode eq "mem") {
 }
 print "got: ", scalar(<$m>);
 EOF
-chown -R "$UID_:$UID_" "$WD"
+chown -R "$UID_:$UID_" "$WD" "$T/sig"
 chmod 755 "$WD" "$WD/keys" "$WD/mycat"
 
 # policy NAME INCLUDE_WORKDIR [extra lines]
@@ -101,6 +101,7 @@ policy() {
 policy prot true "  binaries:" "    - path: /usr/bin/cat" \
 	"      read_only: [$WD/keys, $WD/single]"
 policy ceiling false
+policy ceiling_sig false "  read_write: [$T/sig]"
 policy prot_py true "  binaries:" "    - path: /usr/bin/python3" "      read_only: [$WD/keys]"
 
 # run POLICY LOG CMD...: the command's output (stdout and stderr) in $OUT,
@@ -157,30 +158,39 @@ check "host processes are never refused" [ "$(cat "$WD/keys/id")" = "the-secret"
 run prot "$L" sh -c 'echo x > keys/new'
 check "a read_only protected path is read-only inside" [ "$RC" != 0 ]
 
-# bpf-lsm refuses in the kernel and the opener goes on: one that has exited
-# before ward reads its event (ward stopped meanwhile) is named by the kernel's
-# path of its executable. fanotify holds the opener until ward answers.
+# stopped POLICY LOG SIGDIR CMD...: CMD runs in a sandbox while ward is
+# stopped (SIGSTOP) and exits before ward reads its events, whose rows must
+# name its binary all the same (the kernel reads the executable's path at the
+# event); GONE=0 when it ran and exited meanwhile. SIGDIR: a directory the
+# sandbox writes, for the hand-shake.
 # wait_file FILE: until it exists, at most 30 s
 wait_file() { for _ in $(seq 300); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
+stopped() {
+	local pol=$1 log=$2 sig=$3 pid
+	shift 3
+	rm -f "$sig/ready" "$sig/go" "$sig/gone" "$sig/end"
+	(cd "$WD" && exec "$WARD" run --policy "$T/$pol.yaml" --log "$log" --workdir "$WD" -- sh -c \
+		'w() { for i in $(seq 300); do [ -e "$1" ] && return; sleep 0.1; done; }
+		 s=$1; shift; touch "$s/ready"; w "$s/go"; "$@"; touch "$s/gone"; w "$s/end"' \
+		sh "$sig" "$@" >/dev/null 2>&1) &
+	pid=$!
+	wait_file "$sig/ready"
+	kill -STOP "$pid"
+	touch "$sig/go"
+	wait_file "$sig/gone"
+	GONE=$?
+	kill -CONT "$pid"
+	touch "$sig/end"
+	wait "$pid"
+}
+# bpf-lsm refuses in the kernel and the opener goes on (fanotify holds it
+# until ward answers)
 if "$WARD" doctor --json |
 	jq -e '.features[] | select(.name == "fs.protect") | .detail | startswith("bpf-lsm")' \
 		>/dev/null; then
-	G=$T/gone.db
-	rm -f "$WD/ready" "$WD/go" "$WD/gone" "$WD/end"
-	(cd "$WD" && exec "$WARD" run --policy "$T/prot.yaml" --log "$G" --workdir "$WD" -- sh -c \
-		'w() { for i in $(seq 300); do [ -e $1 ] && return; sleep 0.1; done; }
-		 touch ready; w go; tail -1 keys/id; touch gone; w end' >/dev/null 2>&1) &
-	WPID=$!
-	wait_file "$WD/ready"
-	kill -STOP "$WPID"
-	touch "$WD/go"
-	wait_file "$WD/gone"
-	GONE=$?
-	kill -CONT "$WPID"
-	touch "$WD/end"
-	wait "$WPID"
+	stopped prot "$T/gone.db" "$WD" tail -1 keys/id
 	check "a refused opener that exited before ward read its event is named" \
-		[ "$GONE" = 0 -a "$(count "$G" ".action == \"deny\" and .binary == \"/usr/bin/tail\" and .path == \"$WD/keys/id\"")" = 1 ]
+		[ "$GONE" = 0 -a "$(count "$T/gone.db" ".action == \"deny\" and .binary == \"/usr/bin/tail\" and .path == \"$WD/keys/id\"")" = 1 ]
 fi
 
 # --- a protected file through another process ---
@@ -258,6 +268,11 @@ check "  logged with binary, resolved path, access and errno" \
 	[ "$(count "$L" ".action == \"deny\" and .binary == \"/usr/bin/cat\" and .method == \"read\" and (.reason | test(\"errno=EACCES\")) and ((.path == \"$WD/plain\" and (.reason | test(\"relative=plain resolved against cwd\"))) or (.path == \"plain\" and (.reason | test(\"relative to cwd .unresolved.\"))))")" = 1 ]
 check "  and names the uid and the sandbox's cgroup (tracepoint event)" \
 	[ "$(count "$L" ".action == \"deny\" and .binary == \"/usr/bin/cat\" and .method == \"read\" and .uid != null and .uid != 0 and (.cgroup // \"\" | startswith(\"/ward/\"))")" = 1 ]
+# a program in no directory of $PATH (ward's search there finds /usr/bin's)
+cp /usr/bin/cat "$T/sig/gonecat"
+stopped ceiling_sig "$T/gone2.db" "$T/sig" "$T/sig/gonecat" plain
+check "  a refused program that exited before ward read its event is named" \
+	[ "$GONE" = 0 -a "$(count "$T/gone2.db" ".action == \"deny\" and .binary == \"$T/sig/gonecat\" and .method == \"read\"")" = 1 ]
 run ceiling "$L" sh -c 'echo x > /etc/ward-test-fs'
 check "writing to a read-only path is refused and logged" \
 	[ "$RC" != 0 -a "$(count "$L" ".binary == \"/usr/bin/dash\" and .path == \"/etc/ward-test-fs\" and (.method | test(\"write\")) and (.method | test(\"create\"))")" = 1 ]

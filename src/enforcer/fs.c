@@ -104,7 +104,7 @@ void ward_fs_access_str(uint32_t access, char *buf, size_t len)
 /* The executable's path: cached per identity (a path found once for an
  * identity stays its name), else /proc/<pid>/exe verified against it, else
  * (the task exited before its event was read) the name the kernel read at
- * the event. */
+ * the event, else the identity searched for in $PATH. */
 static const char *binary_of(struct ward_fs *fs, const struct ward_fs_event *ev)
 {
 	pid_t pid = (pid_t)ev->tgid;
@@ -117,12 +117,13 @@ static const char *binary_of(struct ward_fs *fs, const struct ward_fs_event *ev)
 		if (fs->cache[i].path[0] && fs->cache[i].dev == dev && fs->cache[i].ino == ino)
 			return fs->cache[i].path;
 	c = &fs->cache[fs->cache_next];
-	if (ward_exe_name(pid, dev, ino, c->path, sizeof(c->path)) < 0) {
-		if (ev->exe[0] != '/') {
+	if (ward_exe_path(pid, dev, ino, c->path, sizeof(c->path)) < 0) {
+		if (ev->exe[0] == '/') {
+			snprintf(c->path, sizeof(c->path), "%.*s", (int)sizeof(ev->exe), ev->exe);
+		} else if (ward_exe_name(pid, dev, ino, c->path, sizeof(c->path)) < 0) {
 			c->path[0] = '\0';
 			return NULL;
 		}
-		snprintf(c->path, sizeof(c->path), "%.*s", (int)sizeof(ev->exe), ev->exe);
 	}
 	c->dev = dev;
 	c->ino = ino;

@@ -89,7 +89,7 @@ static __always_inline int find_root(struct dentry *d, __u64 dev)
 /* One event for user space: a refusal (ret -EACCES) or the first allowed open
  * of a root by a named executable (ret 0), with the opened file's full path
  * (bpf_d_path; the leaf name and WARD_FS_EV_TRUNCATED when it does not fit)
- * and the opener's executable's (exe_path). 0 when reported. */
+ * and the path of the opener's executable (exe_path). 0 when reported. */
 static __always_inline int report(struct file *file, struct file *exe, int root,
 				  const struct ward_fs_allow_key *ak, int ret)
 {

@@ -39,7 +39,7 @@ static void addr_str(const uint8_t a[16], char *buf, size_t size)
 static void unknown_binary(pid_t pid, uint64_t dev, uint64_t ino, const char *comm, char *buf,
 			   size_t size)
 {
-	if (ward_exe_name(pid, dev, ino, buf, size) == 0)
+	if (ward_exe_name(pid, dev, ino, NULL, buf, size) == 0)
 		return;
 	snprintf(buf, size, "inode %llu:%llu:%llu%s%.16s%s", (unsigned long long)(dev >> 20),
 		 (unsigned long long)(dev & 0xfffff), (unsigned long long)ino, comm ? " (" : "",

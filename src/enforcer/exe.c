@@ -87,10 +87,16 @@ static int ward_exe_search_path(uint64_t dev, uint64_t ino, char *buf, size_t le
 	return -ENOENT;
 }
 
-int ward_exe_name(pid_t pid, uint64_t dev, uint64_t ino, char *buf, size_t len)
+int ward_exe_name(pid_t pid, uint64_t dev, uint64_t ino, const char *kernel_name, char *buf,
+		  size_t len)
 {
 	if (ward_exe_path(pid, dev, ino, buf, len) == 0)
 		return 0;
+	if (kernel_name && kernel_name[0] == '/') {
+		if ((size_t)snprintf(buf, len, "%s", kernel_name) >= len)
+			return -ENAMETOOLONG;
+		return 0;
+	}
 	return ward_exe_search_path(dev, ino, buf, len);
 }
 

@@ -117,13 +117,9 @@ static const char *binary_of(struct ward_fs *fs, const struct ward_fs_event *ev)
 		if (fs->cache[i].path[0] && fs->cache[i].dev == dev && fs->cache[i].ino == ino)
 			return fs->cache[i].path;
 	c = &fs->cache[fs->cache_next];
-	if (ward_exe_path(pid, dev, ino, c->path, sizeof(c->path)) < 0) {
-		if (ev->exe[0] == '/') {
-			snprintf(c->path, sizeof(c->path), "%.*s", (int)sizeof(ev->exe), ev->exe);
-		} else if (ward_exe_name(pid, dev, ino, c->path, sizeof(c->path)) < 0) {
-			c->path[0] = '\0';
-			return NULL;
-		}
+	if (ward_exe_name(pid, dev, ino, ev->exe, c->path, sizeof(c->path)) < 0) {
+		c->path[0] = '\0';
+		return NULL;
 	}
 	c->dev = dev;
 	c->ino = ino;

@@ -64,7 +64,7 @@ static const char *binary_of(struct ward_fs_learn *l, pid_t pid, uint64_t dev, u
 		if (l->cache[i].path[0] && l->cache[i].dev == dev && l->cache[i].ino == ino)
 			return l->cache[i].path;
 	c = &l->cache[l->cache_next];
-	if (ward_exe_name(pid, dev, ino, c->path, sizeof(c->path)) < 0) {
+	if (ward_exe_name(pid, dev, ino, NULL, c->path, sizeof(c->path)) < 0) {
 		c->path[0] = '\0';
 		return NULL;
 	}

@@ -775,11 +775,13 @@ static int lsm_sample(void *ctx, void *data, size_t size)
 	if (!known || ward_exe_path((pid_t)ev->pid, ev->dev, ev->ino, binary, sizeof(binary)) < 0) {
 		/* gone already (read after the open): the kernel's name for its
 		 * executable; else an allowed opener is a named one */
-		const char *n = deny || !known ? NULL : named_path(fp, ev->dev, ev->ino);
+		const char *n = NULL;
 
 		if (known && ev->exe[0] == '/')
 			n = ev->exe;
-		snprintf(binary, sizeof(binary), "%.*s", (int)sizeof(ev->exe), n ? n : "");
+		else if (known && !deny)
+			n = named_path(fp, ev->dev, ev->ino);
+		snprintf(binary, sizeof(binary), "%s", n ? n : "");
 	}
 	/* as fanotify: an allow row names its binary */
 	if (!deny && !binary[0])

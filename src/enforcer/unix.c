@@ -488,7 +488,7 @@ static void row_in(struct ward_unix *u, const char *rev, const char *layer, cons
 	const char *h;
 
 	if (!binary) {
-		if (ward_exe_name(pid, dev, ino, bin, sizeof(bin)) < 0)
+		if (ward_exe_name(pid, dev, ino, NULL, bin, sizeof(bin)) < 0)
 			snprintf(bin, sizeof(bin), "inode %llu:%llu:%llu",
 				 (unsigned long long)(dev >> 20),
 				 (unsigned long long)(dev & 0xfffff), (unsigned long long)ino);
